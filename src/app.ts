@@ -1,0 +1,48 @@
+// The composition root of the HTTP server. It never listens: only the daemon does.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { HashAlgorithm } from './core/digests.js'
+import { registerAccessLog } from './http/access-log.js'
+import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
+import { healthRoutes } from './http/routes/health.js'
+import { legacyRoutes } from './http/routes/legacy.js'
+import { simpleRoutes } from './http/routes/simple.js'
+import type { IndexService } from './index/index-service.js'
+import type { Storage } from './storage/storage.js'
+
+/** Everything the app needs, built by the daemon (or a test). */
+export interface AppDependencies {
+  readonly index: IndexService
+  readonly storage: Storage
+  readonly logger: FastifyBaseLogger
+  /** Algorithm of the link fragments on every page. */
+  readonly hashAlgorithm: HashAlgorithm
+}
+
+/** Build the Fastify app with every route registered; call `listen()` yourself (or `inject()`). */
+export async function buildApp (deps: AppDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // One access-log line per request (registerAccessLog) instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: {
+      // Checklist Z-1: find-my-way's default of 100 characters 404s real wheel filenames.
+      maxParamLength: 2048,
+    },
+    // Slow clients must not hold a request open for ever; downloads themselves are not limited.
+    requestTimeout: 30_000,
+    connectionTimeout: 0,
+    keepAliveTimeout: 5_000,
+    // Idle keep-alive sockets close at once on shutdown; busy ones finish their download.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    frameworkErrors,
+  })
+
+  registerAccessLog(app)
+  registerErrorHandling(app)
+  const routeOptions = { index: deps.index, storage: deps.storage, hashAlgorithm: deps.hashAlgorithm }
+  await app.register(healthRoutes, { index: deps.index })
+  await app.register(simpleRoutes, routeOptions)
+  await app.register(legacyRoutes, routeOptions)
+  return app
+}

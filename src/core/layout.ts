@@ -1,0 +1,112 @@
+// Layout validation: one folder per project, every distribution in a folder belongs to it.
+import { isDistributionFilename, parseDistFilename, type ParsedDistFilename } from './filenames.js'
+import { isValidProjectName, normalizeProjectName } from './names.js'
+
+/** Stable codes of layout problems. */
+export type LayoutProblemCode = 'foreign-file' | 'unparsable-file' | 'duplicate-project' | 'invalid-folder' | 'stray-file'
+
+/** One thing wrong with the tree; `path` is relative to the eggdir, never absolute. */
+export interface LayoutProblem {
+  readonly code: LayoutProblemCode
+  readonly path: string
+  readonly message: string
+}
+
+/** A distribution file accepted into a project. */
+export interface AcceptedFile {
+  readonly filename: string
+  readonly parsed: ParsedDistFilename
+}
+
+/** A project folder after classification. */
+export interface ClassifiedFolder {
+  readonly folder: string
+  readonly project: string
+  readonly files: readonly AcceptedFile[]
+  readonly problems: readonly LayoutProblem[]
+}
+
+/** Names as read from the eggdir: top-level folders with their file names, and top-level files. */
+export interface ScannedTree {
+  readonly folders: readonly { readonly name: string; readonly files: readonly string[] }[]
+  readonly rootFiles: readonly string[]
+}
+
+/** The result of validating a whole tree. */
+export interface LayoutReport {
+  /** Valid project folders, sorted case-insensitively, each with only the files that belong. */
+  readonly projects: readonly ClassifiedFolder[]
+  readonly problems: readonly LayoutProblem[]
+}
+
+/** True for names eggserve never lists: hidden files and folders (dotfiles, upload temp files). */
+export function isHiddenName (name: string): boolean {
+  return name.startsWith('.')
+}
+
+/**
+ * Sort the distributions of one folder into those that belong to its project and problems.
+ * Hidden files and non-distributions (README, .asc, .yanked, partial uploads) are skipped silently.
+ * @example classifyFolder('absl-py', ['absl_py-2.1.0-py3-none-any.whl']).files.length // 1
+ */
+export function classifyFolder (folder: string, filenames: readonly string[]): ClassifiedFolder {
+  const project = normalizeProjectName(folder)
+  const files: AcceptedFile[] = []
+  const problems: LayoutProblem[] = []
+  for (const filename of filenames) {
+    if (!isDistributionFilename(filename)) continue
+    const path = `${folder}/${filename}`
+    const parsed = parseDistFilename(filename, project)
+    if (parsed === undefined) {
+      problems.push({ code: 'unparsable-file', path, message: `${path}: not a valid distribution filename` })
+    } else if (parsed.project !== project) {
+      // The original server compared raw prefixes; the normalized names are what must agree.
+      problems.push({ code: 'foreign-file', path, message: `${path}: belongs to project "${parsed.project}", not "${project}"` })
+    } else {
+      files.push({ filename, parsed })
+    }
+  }
+  files.sort((a, b) => compareNames(a.filename, b.filename))
+  return { folder, project, files, problems }
+}
+
+/** Validate a whole tree and report every problem at once. */
+export function validateLayout (tree: ScannedTree): LayoutReport {
+  const problems: LayoutProblem[] = []
+  for (const name of tree.rootFiles) {
+    if (isDistributionFilename(name)) {
+      problems.push({ code: 'stray-file', path: name, message: `${name}: distribution outside a project folder` })
+    }
+  }
+  const owners = new Map<string, string>()
+  const projects: ClassifiedFolder[] = []
+  const folders = tree.folders.filter((f) => !isHiddenName(f.name)).sort((a, b) => compareNames(a.name, b.name))
+  for (const { name, files } of folders) {
+    if (!isValidProjectName(name)) {
+      problems.push({ code: 'invalid-folder', path: `${name}/`, message: `${name}/: "${name}" is not a valid project name` })
+      continue
+    }
+    const classified = classifyFolder(name, files)
+    const owner = owners.get(classified.project)
+    if (owner !== undefined) {
+      problems.push({
+        code: 'duplicate-project',
+        path: `${name}/`,
+        message: `${name}/: same project as "${owner}/" (both normalize to "${classified.project}")`,
+      })
+      continue
+    }
+    owners.set(classified.project, name)
+    problems.push(...classified.problems)
+    projects.push(classified)
+  }
+  return { projects, problems }
+}
+
+/** Case-insensitive order with a case-sensitive tie-break, so output is deterministic. */
+export function compareNames (a: string, b: string): number {
+  const la = a.toLowerCase()
+  const lb = b.toLowerCase()
+  if (la !== lb) return la < lb ? -1 : 1
+  return a < b ? -1 : a > b ? 1 : 0
+}

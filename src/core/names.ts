@@ -1,0 +1,18 @@
+// Project names (PEP 503 normalization, PEP 508 validity).
+
+/**
+ * Normalize a project name as PEP 503 and the "Names and normalization" spec say:
+ * lowercase, and every run of `-`, `_` and `.` becomes a single `-`.
+ * @example normalizeProjectName('Zope.Interface') // 'zope-interface'
+ */
+export function normalizeProjectName (name: string): string {
+  return name.replace(/[-_.]+/g, '-').toLowerCase()
+}
+
+// Names and normalization spec: ^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$ (case-insensitive), anchored at \Z.
+const VALID_NAME = /^(?:[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$/i
+
+/** True when `name` is a valid project name (PEP 508 / names spec). */
+export function isValidProjectName (name: string): boolean {
+  return VALID_NAME.test(name)
+}

@@ -1,0 +1,132 @@
+// The daemon: load and validate the tree, build the app, listen, and shut down gracefully.
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { buildApp } from './app.js'
+import type { Config } from './config.js'
+import { algorithmsFor } from './core/digests.js'
+import type { LayoutProblem } from './core/layout.js'
+import { errnoCode, LayoutError, ListenError } from './errors.js'
+import { FairScheduler } from './hashing/fair-scheduler.js'
+import { MemoizingHasher, StreamingHasher } from './hashing/hasher.js'
+import { IndexService } from './index/index-service.js'
+import { createLogger, type LoggerHandle } from './logger.js'
+import { LocalStorage } from './storage/local-storage.js'
+
+// Files hashed at once. Bounded so a cold folder of thousands of files cannot exhaust descriptors.
+const HASH_CONCURRENCY = 8
+
+/** A running server. */
+export interface Daemon {
+  readonly app: FastifyInstance
+  /** The bound address, e.g. http://127.0.0.1:31001. */
+  readonly address: string
+  /** Resolves when the server has stopped (after a signal or close()). */
+  readonly closed: Promise<void>
+  /** Stop gracefully, as SIGTERM does. */
+  close (): Promise<void>
+}
+
+/** Start serving `config.eggdir`. Throws LayoutError or ListenError (nothing is left running then). */
+export async function startDaemon (config: Config): Promise<Daemon> {
+  const log = createLogger({ file: config.logFile, level: config.logLevel })
+  try {
+    return await start(config, log)
+  } catch (err) {
+    log.flush()
+    throw err
+  }
+}
+
+async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
+  const { logger } = log
+  const storage = await LocalStorage.create(config.eggdir, logger)
+  const hasher = new MemoizingHasher(new StreamingHasher({
+    storage,
+    algorithms: algorithmsFor(config.hashAlgorithm),
+    scheduler: new FairScheduler(HASH_CONCURRENCY),
+  }))
+  const index = new IndexService({ storage, hasher, log: logger })
+  const report = await index.load()
+  if (report.problems.length > 0 && !config.lenient) {
+    throw new LayoutError(formatProblems(config.eggdir, report.problems))
+  }
+
+  const app = await buildApp({ index, storage, logger, hashAlgorithm: config.hashAlgorithm })
+  let address: string
+  try {
+    // The first log line names the address actually bound (useful with --port 0).
+    address = await app.listen({ port: config.port, host: config.host, listenTextResolver: (bound) => `eggserve listening on ${bound}` })
+  } catch (err) {
+    await app.close()
+    throw listenError(config, err)
+  }
+  for (const problem of report.problems) {
+    logger.warn({ path: problem.path, code: problem.code }, `Skipping ${problem.message}`)
+  }
+  index.watch()
+  logger.info({ eggdir: config.eggdir, projects: (await index.projects()).length, hashAlgorithm: config.hashAlgorithm }, 'Serving')
+
+  let closing: Promise<void> | undefined
+  let resolveClosed = (): void => undefined
+  const closed = new Promise<void>((resolve) => { resolveClosed = resolve })
+
+  const close = (signal?: string): Promise<void> => {
+    if (closing !== undefined) {
+      // A second signal while draining: stop waiting.
+      app.server.closeAllConnections()
+      return closing
+    }
+    closing = shutdown({ app, logger, graceMs: config.shutdownTimeoutMs, signal }).finally(() => {
+      index.close()
+      process.off('SIGTERM', onSignal)
+      process.off('SIGINT', onSignal)
+      process.off('SIGHUP', onHangup)
+      logger.info('Stopped')
+      log.flush()
+      resolveClosed()
+    })
+    return closing
+  }
+  const onSignal = (signal: NodeJS.Signals): void => { void close(signal) }
+  const onHangup = (): void => {
+    log.reopen()
+    logger.info('Reopened the log file (SIGHUP)')
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+  process.on('SIGHUP', onHangup)
+
+  return { app, address, closed, close: () => close() }
+}
+
+async function shutdown (options: { app: FastifyInstance; logger: FastifyBaseLogger; graceMs: number; signal: string | undefined }): Promise<void> {
+  const { app, logger, graceMs, signal } = options
+  logger.info({ signal, graceMs }, 'Shutting down: no new connections; in-flight requests may finish')
+  const timer = setTimeout(() => {
+    logger.warn({ graceMs }, 'Grace period over: closing the remaining connections')
+    app.server.closeAllConnections()
+  }, graceMs)
+  try {
+    await app.close()
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The all-problems message, paths relative to the eggdir. */
+export function formatProblems (eggdir: string, problems: readonly LayoutProblem[]): string {
+  const lines = problems.map((problem) => `  ${problem.message}`)
+  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`
+  return `The layout of "${eggdir}" has ${count} (use --lenient to serve anyway, skipping these files):\n${lines.join('\n')}`
+}
+
+function listenError (config: Config, err: unknown): ListenError {
+  const where = `${config.host}:${config.port}`
+  switch (errnoCode(err)) {
+    case 'EADDRINUSE': return new ListenError(`Cannot listen on ${where}: the port is already in use`, { cause: err })
+    case 'EACCES': return new ListenError(`Cannot listen on ${where}: permission denied (ports below 1024 need privileges)`, { cause: err })
+    case 'EADDRNOTAVAIL': return new ListenError(`Cannot listen on ${where}: the address is not available on this machine`, { cause: err })
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN': return new ListenError(`Cannot listen on ${where}: unknown host`, { cause: err })
+    default: return new ListenError(`Cannot listen on ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+}

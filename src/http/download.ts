@@ -1,0 +1,55 @@
+// Serving one distribution: open once, describe the descriptor, answer ranges and conditionals.
+import { createHash } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { evaluatePreconditions, httpDate, rangeAllowed, type Validators } from '../core/conditional.js'
+import { contentRange, planRange, unsatisfiedRange, type RangePlan } from '../core/range.js'
+import type { Storage } from '../storage/storage.js'
+import { contentTypeFor } from './content-type.js'
+import { NotFoundError } from './http-errors.js'
+
+/** Strong entity tag from a file identity: it changes whenever the bytes may have changed. */
+export function etagFor (identity: string): string {
+  // The identity (device:inode:size:mtime:ctime) is opaque storage detail; send a digest of it.
+  return `"${createHash('sha256').update(identity).digest('base64url').slice(0, 27)}"`
+}
+
+/**
+ * Send the stored file `key` (already known to the index) with Content-Length, strong ETag,
+ * Last-Modified and Accept-Ranges; answer Range (single range, RFC 9110 §14), If-Range,
+ * If-None-Match, If-Modified-Since, If-Match and If-Unmodified-Since; HEAD sends headers only.
+ */
+export async function sendDistribution (request: FastifyRequest, reply: FastifyReply, options: { storage: Storage; key: string; filename: string }): Promise<FastifyReply> {
+  const opened = await options.storage.open(options.key)
+  if (opened === undefined) throw new NotFoundError()
+  const { file } = opened
+  const validators: Validators = { etag: etagFor(file.identity), lastModifiedMs: file.mtimeMs }
+  reply.header('accept-ranges', 'bytes')
+  reply.header('etag', validators.etag)
+  reply.header('last-modified', httpDate(validators.lastModifiedMs))
+
+  const precondition = evaluatePreconditions(request.headers, validators)
+  if (precondition !== 'proceed') {
+    await opened.close()
+    return reply.code(precondition === 'not-modified' ? 304 : 412).send()
+  }
+
+  const ifRange = request.headers['if-range']
+  const plan: RangePlan = rangeAllowed(typeof ifRange === 'string' ? ifRange : undefined, validators)
+    ? planRange(request.headers.range, file.size)
+    : { kind: 'full' }
+  if (plan.kind === 'unsatisfiable') {
+    await opened.close()
+    return reply.code(416).header('content-range', unsatisfiedRange(file.size)).type('text/plain; charset=utf-8').send('Range Not Satisfiable\n')
+  }
+
+  // Archives are sent as they are: never a Content-Encoding (checklist F-2).
+  reply.type(contentTypeFor(options.filename))
+  const range = plan.kind === 'partial' ? plan.range : undefined
+  if (range !== undefined) reply.code(206).header('content-range', contentRange(range, file.size))
+  reply.header('content-length', range === undefined ? file.size : range.end - range.start + 1)
+  if (request.method === 'HEAD') {
+    await opened.close()
+    return reply.send()
+  }
+  return reply.send(opened.createReadStream(range))
+}

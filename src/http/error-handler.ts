@@ -1,0 +1,37 @@
+// The edge: every error becomes a short text/plain answer; 5xx details stay in the log.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { AppError } from '../errors.js'
+
+const READ_METHODS = 'GET, HEAD'
+
+/** Install the error and not-found handlers. */
+export function registerErrorHandling (app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+    const status = err.statusCode ?? 500
+    if (status >= 500) {
+      request.log.error({ err }, 'Request failed')
+      // Masked: a filesystem error message could carry an absolute path (style pitfall 5).
+      return reply.code(500).type('text/plain; charset=utf-8').send('Internal Server Error\n')
+    }
+    // 4xx messages are written by us or by Fastify for bad requests and name no server path.
+    return reply.code(status).type('text/plain; charset=utf-8').send(`${err.message}\n`)
+  })
+
+  app.setNotFoundHandler((request, reply) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      return reply.code(405).header('allow', READ_METHODS).type('text/plain; charset=utf-8').send('Method Not Allowed\n')
+    }
+    return reply.code(404).type('text/plain; charset=utf-8').send('Not Found\n')
+  })
+}
+
+/**
+ * Fastify's `frameworkErrors` option: a URL that cannot be percent-decoded (FST_ERR_BAD_URL)
+ * gets the same plain-text shape as every other error. These requests never reach the
+ * route hooks, so they are logged here.
+ */
+export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode !== undefined && err.statusCode < 500 ? err.statusCode : 400
+  request.log.info({ remoteAddress: request.ip, method: request.method, url: request.url, statusCode: status, code: err.code }, 'request')
+  void reply.code(status).type('text/plain; charset=utf-8').send('Bad Request: the URL is not valid\n')
+}

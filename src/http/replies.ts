@@ -1,0 +1,16 @@
+// Small reply helpers shared by the route plugins.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+/** Send an HTML page (checklist H-15: charset in the header, easy_install defaults to latin-1). */
+export function sendHtml (reply: FastifyReply, body: string): FastifyReply {
+  return reply.type('text/html; charset=utf-8').send(body)
+}
+
+/**
+ * 301 to a page-relative location, keeping the query string (checklist A-1, N-3). Relative
+ * locations (RFC 9110 §10.2.2) keep redirects right behind a proxy that adds a path prefix.
+ */
+export function redirect (request: FastifyRequest, reply: FastifyReply, location: string): FastifyReply {
+  const query = request.url.indexOf('?')
+  return reply.code(301).header('location', query < 0 ? location : location + request.url.slice(query)).send()
+}

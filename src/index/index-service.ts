@@ -1,0 +1,255 @@
+// The application layer: the live index of projects and files, kept fresh by change
+// tokens (one stat per request) and watch events, and joined with the hasher's digests.
+import type { FastifyBaseLogger } from 'fastify'
+import type { DistFile, HashedFile, ProjectPage, ProjectSummary } from '../core/index-model.js'
+import { classifyFolder, compareNames, validateLayout, type ClassifiedFolder, type LayoutReport } from '../core/layout.js'
+import { isValidProjectName, normalizeProjectName } from '../core/names.js'
+import type { Hasher } from '../hashing/hasher.js'
+import type { FolderListing, Storage, StoredFile, Watch } from '../storage/storage.js'
+import { makeKey } from '../storage/storage.js'
+
+interface ProjectEntry {
+  readonly folder: string
+  readonly project: string
+  token: string | undefined
+  files: readonly DistFile[]
+  byName: ReadonlyMap<string, DistFile>
+  /** Set by watch events; forces a rescan even when the folder's token is unchanged. */
+  dirty: boolean
+  refreshing: Promise<boolean> | undefined
+  /** Problem paths already logged, so a rescan does not repeat its warnings. */
+  readonly warned: Set<string>
+}
+
+/** Dependencies of the index. */
+export interface IndexServiceOptions {
+  readonly storage: Storage
+  readonly hasher: Hasher
+  readonly log: FastifyBaseLogger
+}
+
+/** The live index of the eggdir. Routes never touch storage listings themselves. */
+export class IndexService {
+  readonly #storage: Storage
+  readonly #hasher: Hasher
+  readonly #log: FastifyBaseLogger
+  readonly #projects = new Map<string, ProjectEntry>()
+  #rootToken: string | undefined
+  #rootDirty = false
+  #rootRefreshing: Promise<void> | undefined
+  /** Folder paths whose problems were already logged. */
+  readonly #warnedFolders = new Set<string>()
+  #watch: Watch | undefined
+  #loaded = false
+
+  constructor (options: IndexServiceOptions) {
+    this.#storage = options.storage
+    this.#hasher = options.hasher
+    this.#log = options.log.child({ component: 'index' })
+  }
+
+  /** True once load() has read the whole tree. */
+  get loaded (): boolean {
+    return this.#loaded
+  }
+
+  /**
+   * Read the whole tree and validate its layout. Every problem is returned; the files
+   * concerned are left out of the index (the daemon decides whether that is fatal).
+   */
+  async load (): Promise<LayoutReport> {
+    const root = await this.#storage.listRoot()
+    const listings = new Map<string, FolderListing>()
+    await Promise.all(root.folders.map(async (folder) => {
+      const listing = await this.#storage.listFolder(folder)
+      if (listing !== undefined) listings.set(folder, listing)
+    }))
+    const report = validateLayout({
+      rootFiles: root.files,
+      folders: [...listings].map(([name, listing]) => ({ name, files: listing.files.map(fileName) })),
+    })
+    this.#projects.clear()
+    for (const classified of report.projects) {
+      const entry = newEntry(classified.folder, classified.project)
+      const listing = listings.get(classified.folder)
+      if (listing === undefined) continue
+      this.#install(entry, classified, listing)
+      entry.dirty = false
+      for (const problem of classified.problems) entry.warned.add(problem.path)
+      this.#projects.set(entry.project, entry)
+    }
+    for (const problem of report.problems) this.#warnedFolders.add(problem.path)
+    this.#rootToken = root.token
+    this.#loaded = true
+    return report
+  }
+
+  /** Start reacting to watch events; failures to watch are logged, and tokens still catch changes. */
+  watch (): void {
+    this.#watch ??= this.#storage.watch((folder) => { this.#onChange(folder) }, (err) => {
+      this.#log.warn({ err }, 'Cannot watch every folder; changes are still seen through folder timestamps')
+    })
+  }
+
+  /** Stop watching. */
+  close (): void {
+    this.#watch?.close()
+    this.#watch = undefined
+  }
+
+  /** Every project, sorted case-insensitively by folder name. */
+  async projects (): Promise<readonly ProjectSummary[]> {
+    await this.#freshRoot()
+    return [...this.#projects.values()]
+      .map(({ folder, project }) => ({ folder, project }))
+      .sort((a, b) => compareNames(a.folder, b.folder))
+  }
+
+  /** The project a URL segment names: its exact folder name or any spelling that normalizes to it. */
+  async find (name: string): Promise<ProjectSummary | undefined> {
+    const project = normalizeProjectName(name)
+    let entry = this.#projects.get(project)
+    if (entry === undefined) {
+      await this.#freshRoot()
+      entry = this.#projects.get(project)
+    }
+    if (entry === undefined || !(await this.#fresh(entry))) return undefined
+    return { folder: entry.folder, project: entry.project }
+  }
+
+  /** A file of a project, by exact filename, as it is now. */
+  async file (project: string, filename: string): Promise<DistFile | undefined> {
+    const entry = this.#projects.get(project)
+    if (entry === undefined || !(await this.#fresh(entry))) return undefined
+    return entry.byName.get(filename)
+  }
+
+  /** A project's page with every file hashed; waits only for this project's own files. */
+  async page (project: string): Promise<ProjectPage | undefined> {
+    const entry = this.#projects.get(project)
+    if (entry === undefined || !(await this.#fresh(entry))) return undefined
+    const hashed = await Promise.all(entry.files.map((file) => this.#hashed(entry, file)))
+    return {
+      folder: entry.folder,
+      project: entry.project,
+      files: hashed.filter((item): item is HashedFile => item !== undefined),
+    }
+  }
+
+  async #hashed (entry: ProjectEntry, file: DistFile): Promise<HashedFile | undefined> {
+    try {
+      const result = await this.#hasher.hash(file, { group: entry.project, urgent: true })
+      if (result.file.identity === file.identity) return { file, digests: result.digests }
+      // The file changed after the folder was read: describe the bytes that were hashed, and rescan next time.
+      entry.dirty = true
+      return { file: { ...file, size: result.file.size, mtimeMs: result.file.mtimeMs, identity: result.file.identity }, digests: result.digests }
+    } catch (err) {
+      entry.dirty = true
+      this.#log.error({ err, key: file.key }, 'Leaving a file out of the listing: it cannot be hashed')
+      return undefined
+    }
+  }
+
+  #onChange (folder: string | undefined): void {
+    if (folder === undefined) {
+      this.#rootDirty = true
+      return
+    }
+    const entry = this.#projects.get(normalizeProjectName(folder))
+    if (entry?.folder === folder) entry.dirty = true
+    else this.#rootDirty = true
+  }
+
+  // Root freshness: one stat; a changed token means folders came or went.
+  async #freshRoot (): Promise<void> {
+    if (this.#rootRefreshing !== undefined) return this.#rootRefreshing
+    const token = await this.#storage.changeToken()
+    if (!this.#rootDirty && token === this.#rootToken) return
+    this.#rootRefreshing ??= this.#refreshRoot().finally(() => { this.#rootRefreshing = undefined })
+    return this.#rootRefreshing
+  }
+
+  async #refreshRoot (): Promise<void> {
+    this.#rootDirty = false
+    const root = await this.#storage.listRoot()
+    const folders = root.folders.filter(isValidProjectName).sort(compareNames)
+    const present = new Set(folders)
+    for (const [project, entry] of this.#projects) {
+      if (present.has(entry.folder)) continue
+      this.#forgetFiles(entry.files)
+      this.#projects.delete(project)
+      this.#log.info({ folder: entry.folder, project }, 'Project folder removed')
+    }
+    for (const folder of folders) {
+      const project = normalizeProjectName(folder)
+      const existing = this.#projects.get(project)
+      if (existing === undefined) {
+        this.#projects.set(project, newEntry(folder, project))
+        this.#log.info({ folder, project }, 'New project folder')
+      } else if (existing.folder !== folder && !this.#warnedFolders.has(`${folder}/`)) {
+        this.#warnedFolders.add(`${folder}/`)
+        this.#log.warn({ folder, project }, `Ignoring folder "${folder}/": "${existing.folder}/" already holds project "${project}"`)
+      }
+    }
+    this.#rootToken = root.token
+  }
+
+  // Project freshness: one stat when nothing changed; a rescan of this folder only when it did.
+  async #fresh (entry: ProjectEntry): Promise<boolean> {
+    if (entry.refreshing !== undefined) return entry.refreshing
+    if (!entry.dirty) {
+      const token = await this.#storage.changeToken(entry.folder)
+      if (token !== undefined && token === entry.token) return true
+    }
+    entry.refreshing ??= this.#rescan(entry).finally(() => { entry.refreshing = undefined })
+    return entry.refreshing
+  }
+
+  async #rescan (entry: ProjectEntry): Promise<boolean> {
+    entry.dirty = false
+    const listing = await this.#storage.listFolder(entry.folder)
+    if (listing === undefined) {
+      if (this.#projects.get(entry.project) === entry) this.#projects.delete(entry.project)
+      this.#forgetFiles(entry.files)
+      this.#rootDirty = true
+      return false
+    }
+    const classified = classifyFolder(entry.folder, listing.files.map(fileName))
+    for (const problem of classified.problems) {
+      if (entry.warned.has(problem.path)) continue
+      entry.warned.add(problem.path)
+      this.#log.warn({ path: problem.path, code: problem.code }, `Skipping ${problem.message}`)
+    }
+    this.#install(entry, classified, listing)
+    return true
+  }
+
+  #install (entry: ProjectEntry, classified: ClassifiedFolder, listing: FolderListing): void {
+    const stats = new Map(listing.files.map((file) => [file.key, file]))
+    const files: DistFile[] = []
+    for (const { filename, parsed } of classified.files) {
+      const key = makeKey(entry.folder, filename)
+      const stat = stats.get(key)
+      if (stat !== undefined) {
+        files.push({ folder: entry.folder, filename, key, parsed, size: stat.size, mtimeMs: stat.mtimeMs, identity: stat.identity })
+      }
+    }
+    const kept = new Set(files.map((file) => file.identity))
+    this.#forgetFiles(entry.files.filter((file) => !kept.has(file.identity)))
+    entry.files = files
+    entry.byName = new Map(files.map((file) => [file.filename, file]))
+    entry.token = listing.token
+  }
+
+  #forgetFiles (files: readonly DistFile[]): void {
+    for (const file of files) this.#hasher.forget(file.identity)
+  }
+}
+
+function newEntry (folder: string, project: string): ProjectEntry {
+  return { folder, project, token: undefined, files: [], byName: new Map(), dirty: true, refreshing: undefined, warned: new Set() }
+}
+
+function fileName (file: StoredFile): string {
+  return file.key.slice(file.key.indexOf('/') + 1)
+}

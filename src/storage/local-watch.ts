@@ -1,0 +1,81 @@
+// Change notification for a local tree: one fs.watch per directory (inotify on Linux).
+// fs.watch on a directory reports changes of its direct entries only, so the top level and
+// every project folder get their own watcher. Missed events are covered by change tokens.
+import { watch, type FSWatcher } from 'node:fs'
+import { readdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { ChangeListener, Watch } from './storage.js'
+import { isPlainName } from './storage.js'
+
+/** Watch `root` and its folders; report the folder that changed, or undefined for the top level. */
+export function watchTree (root: string, listener: ChangeListener, onError: (err: Error) => void): Watch {
+  const folders = new Map<string, FSWatcher>()
+  let closed = false
+  let failed = false
+
+  const fail = (err: unknown): void => {
+    // Typically ENOSPC (inotify watch limit) or EMFILE; report once and keep what works.
+    if (failed) return
+    failed = true
+    onError(err instanceof Error ? err : new Error(String(err)))
+  }
+
+  const unwatch = (name: string): void => {
+    folders.get(name)?.close()
+    folders.delete(name)
+  }
+
+  const watchFolder = (name: string): void => {
+    if (closed || failed || folders.has(name)) return
+    try {
+      const watcher = watch(join(root, name), { persistent: false }, () => { listener(name) })
+      watcher.on('error', () => {
+        unwatch(name)
+        listener(name)
+      })
+      folders.set(name, watcher)
+    } catch (err) {
+      fail(err)
+    }
+  }
+
+  // A top-level entry appeared, vanished or was replaced: re-check whether it is a folder to watch.
+  const sync = async (name: string): Promise<void> => {
+    unwatch(name)
+    try {
+      if ((await stat(join(root, name))).isDirectory()) watchFolder(name)
+    } catch {
+      // gone: nothing to watch
+    }
+  }
+
+  let top: FSWatcher
+  try {
+    top = watch(root, { persistent: false }, (_event, filename) => {
+      listener(undefined)
+      if (typeof filename === 'string' && isPlainName(filename)) {
+        listener(filename)
+        void sync(filename)
+      }
+    })
+    top.on('error', fail)
+  } catch (err) {
+    fail(err)
+    return { close: () => { closed = true } }
+  }
+
+  void readdir(root, { withFileTypes: true }).then((entries) => {
+    for (const entry of entries) {
+      if (isPlainName(entry.name) && (entry.isDirectory() || entry.isSymbolicLink())) void sync(entry.name)
+    }
+  }, fail)
+
+  return {
+    close: () => {
+      closed = true
+      top.close()
+      for (const watcher of folders.values()) watcher.close()
+      folders.clear()
+    },
+  }
+}
