@@ -2,17 +2,10 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import type { Config } from './config.js'
-import { algorithmsFor } from './core/digests.js'
 import type { LayoutProblem } from './core/layout.js'
 import { errnoCode, LayoutError, ListenError } from './errors.js'
-import { FairScheduler } from './hashing/fair-scheduler.js'
-import { MemoizingHasher, StreamingHasher } from './hashing/hasher.js'
-import { IndexService } from './index/index-service.js'
 import { createLogger, type LoggerHandle } from './logger.js'
-import { LocalStorage } from './storage/local-storage.js'
-
-// Files hashed at once. Bounded so a cold folder of thousands of files cannot exhaust descriptors.
-const HASH_CONCURRENCY = 8
+import { createIndexServices } from './services.js'
 
 /** A running server. */
 export interface Daemon {
@@ -38,13 +31,7 @@ export async function startDaemon (config: Config): Promise<Daemon> {
 
 async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   const { logger } = log
-  const storage = await LocalStorage.create(config.eggdir, logger)
-  const hasher = new MemoizingHasher(new StreamingHasher({
-    storage,
-    algorithms: algorithmsFor(config.hashAlgorithm),
-    scheduler: new FairScheduler(HASH_CONCURRENCY),
-  }))
-  const index = new IndexService({ storage, hasher, log: logger })
+  const { storage, index } = await createIndexServices({ eggdir: config.eggdir, hashAlgorithm: config.hashAlgorithm, logger })
   const report = await index.load()
   if (report.problems.length > 0 && !config.lenient) {
     throw new LayoutError(formatProblems(config.eggdir, report.problems))
