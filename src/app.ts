@@ -9,6 +9,12 @@ import { simpleRoutes } from './http/routes/simple.js'
 import type { IndexService } from './index/index-service.js'
 import type { Storage } from './storage/storage.js'
 
+/**
+ * Project folders whose original URL (/<folder>/) is taken by a fixed route. They stay
+ * reachable under /simple/<project>/ and /packages/<folder>/; the daemon warns at start-up.
+ */
+export const SHADOWED_FOLDERS: readonly string[] = ['simple']
+
 /** Everything the app needs, built by the daemon (or a test). */
 export interface AppDependencies {
   readonly index: IndexService

@@ -1,6 +1,6 @@
 // The daemon: load and validate the tree, build the app, listen, and shut down gracefully.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { buildApp } from './app.js'
+import { buildApp, SHADOWED_FOLDERS } from './app.js'
 import type { Config } from './config.js'
 import type { LayoutProblem } from './core/layout.js'
 import { errnoCode, LayoutError, ListenError } from './errors.js'
@@ -48,6 +48,11 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   }
   for (const problem of report.problems) {
     logger.warn({ path: problem.path, code: problem.code }, `Skipping ${problem.message}`)
+  }
+  for (const { folder, project } of report.projects) {
+    if (SHADOWED_FOLDERS.includes(project)) {
+      logger.warn({ folder }, `Folder "${folder}/" is shadowed by the /${project}/ route; use /simple/${project}/ and /packages/${folder}/ for it`)
+    }
   }
   index.watch()
   logger.info({ eggdir: config.eggdir, projects: (await index.projects()).length, hashAlgorithm: config.hashAlgorithm }, 'Serving')

@@ -37,12 +37,12 @@ export function planRange (header: string | undefined, size: number): RangePlan 
     return { kind: 'partial', range: { start: Math.max(0, size - length), end: size - 1 } }
   }
   const start = Number(first)
-  const end = last === '' ? size - 1 : Number(last)
   // §14.1.1: a range whose last-pos is below its first-pos is invalid, so the header is ignored.
-  if (end < start) return FULL
+  if (last !== '' && Number(last) < start) return FULL
   // §14.1.1: satisfiable only when first-pos is below the length.
   if (start >= size) return UNSATISFIABLE
-  return { kind: 'partial', range: { start, end: Math.min(end, size - 1) } }
+  const end = last === '' ? size - 1 : Math.min(Number(last), size - 1)
+  return { kind: 'partial', range: { start, end } }
 }
 
 /** `Content-Range` value for a partial response (§14.4). */

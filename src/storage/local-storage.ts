@@ -105,7 +105,8 @@ export class LocalStorage implements Storage {
     // a symlink swapped in after realpath().
     let handle
     try {
-      handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW)
+      // O_NONBLOCK: if a FIFO was swapped in, open() must not hang waiting for a writer.
+      handle = await open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
     } catch (err) {
       if (ABSENT.has(errnoCode(err) ?? '')) return undefined
       throw this.#failure('open', key, err)
