@@ -74,7 +74,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     logLevel: parseLevel(level.value ?? '', level.source),
     hashAlgorithm: parseHashAlgorithm(algo.value ?? '', algo.source),
     lenient: parseBoolean(lenient.value ?? 'false', lenient.source),
-    shutdownTimeoutMs: parseSeconds(grace.value ?? '', grace.source) * 1000,
+    shutdownTimeoutMs: Math.round(parseSeconds(grace.value ?? '', grace.source) * 1000),
   })
 }
 

@@ -69,9 +69,13 @@ function wholeSeconds (ms: number): number {
 // name and carry hh:mm:ss. The shape check keeps Date.parse from accepting things like "1".
 const HTTP_DATE_SHAPE = /^\s*[A-Za-z]{3,9},?\s.*\b\d\d:\d\d:\d\d\b/
 
+// asctime-date (`Sun Nov  6 08:49:37 1994`) names no zone, and Date.parse would read it as
+// local time; every HTTP-date is GMT (§5.6.7), so say so.
+const ASCTIME = /^\s*[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\s*$/
+
 function parseHttpDate (value: string | undefined): number | undefined {
   if (value === undefined || !HTTP_DATE_SHAPE.test(value)) return undefined
-  const ms = Date.parse(value)
+  const ms = Date.parse(ASCTIME.test(value) ? `${value.trim()} GMT` : value)
   return Number.isNaN(ms) ? undefined : wholeSeconds(ms)
 }
 

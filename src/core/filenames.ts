@@ -42,9 +42,9 @@ export function distributionExtension (filename: string): { extension: string; k
   return undefined
 }
 
-/** True when `filename` has a distribution extension and is not hidden. */
+/** True when `filename` is a plain name (not hidden, no separator) with a distribution extension. */
 export function isDistributionFilename (filename: string): boolean {
-  return !filename.startsWith('.') && distributionExtension(filename) !== undefined
+  return !filename.startsWith('.') && !/[/\\]/.test(filename) && distributionExtension(filename) !== undefined
 }
 
 /**
@@ -94,6 +94,8 @@ function parseEggStem (stem: string): ParsedDistFilename | undefined {
   const match = EGG_NAME.exec(stem)
   if (match === null) return undefined
   const [, name = '', version = '', pythonTag, platform] = match
+  // setuptools writes safe_name/safe_version with "-" escaped to "_" (to_filename): nothing else.
+  if (!/^[A-Za-z0-9._]+$/.test(name) || !/^[A-Za-z0-9._!+]+$/.test(version)) return undefined
   return {
     kind: 'egg',
     name,

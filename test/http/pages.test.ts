@@ -127,19 +127,25 @@ await test('HEAD on a page has the GET headers and no body', async (t) => {
   assert.equal(head.headers['content-type'], get.headers['content-type'])
 })
 
-await test('every attribute and text is escaped', async (t) => {
+await test('hrefs are percent-encoded and hostile names never reach a page', async (t) => {
   const root = await tempDir(t)
-  // Egg versions may hold any character but "-" (pkg_resources EGG_NAME), so this name is valid.
-  const hostile = `evil-1.0&<b>"'x.egg`
-  await writeTree(root, { [`evil/${hostile}`]: 'x' })
+  await writeTree(root, {
+    // PEP 440 epochs and local versions put "!" and "+" in real filenames.
+    'foo/foo-1!2.0+local.tar.gz': 'x',
+    // Not a valid egg name (pkg_resources allows only [A-Za-z0-9._] after escaping), so never listed.
+    'evil/evil-1.0&<b>"\'x.egg': 'x',
+    'evil/evil-1.0.tar.gz': 'fine',
+  })
   const { app, report } = await buildTestApp(t, { root })
-  assert.deepEqual(report.problems, [])
+  assert.deepEqual(report.problems.map((p) => p.code), ['unparsable-file'])
+  const page = await app.inject('/simple/foo/')
+  assert.ok(page.body.includes('href="../../packages/foo/foo-1%212.0%2Blocal.tar.gz#md5='), page.body)
+  assert.ok(page.body.includes('>foo-1!2.0+local.tar.gz</a>'))
+  assert.equal((await app.inject('/packages/foo/foo-1%212.0%2Blocal.tar.gz')).body, 'x')
   for (const url of ['/evil/', '/simple/evil/']) {
     const res = await app.inject(url)
     assert.equal(res.statusCode, 200)
-    assert.ok(res.body.includes('>evil-1.0&amp;&lt;b&gt;&quot;&#39;x.egg</a>'), url)
-    assert.ok(res.body.includes('evil-1.0%26%3Cb%3E%22%27x.egg#md5='), url)
-    assert.doesNotMatch(res.body, /<b>|"'x/)
+    assert.doesNotMatch(res.body, /<b>|&lt;b&gt;|x\.egg/, url)
   }
 })
 
