@@ -24,7 +24,7 @@ export async function startDaemon (config: Config): Promise<Daemon> {
   try {
     return await start(config, log)
   } catch (err) {
-    log.flush()
+    await log.flush()
     throw err
   }
 }
@@ -36,44 +36,34 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   if (report.problems.length > 0 && !config.lenient) {
     throw new LayoutError(formatProblems(config.eggdir, report.problems))
   }
-
   const app = await buildApp({ index, storage, logger, hashAlgorithm: config.hashAlgorithm })
-  let address: string
-  try {
-    // The first log line names the address actually bound (useful with --port 0).
-    address = await app.listen({ port: config.port, host: config.host, listenTextResolver: (bound) => `eggserve listening on ${bound}` })
-  } catch (err) {
-    await app.close()
-    throw listenError(config, err)
-  }
-  for (const problem of report.problems) {
-    logger.warn({ path: problem.path, code: problem.code }, `Skipping ${problem.message}`)
-  }
-  for (const { folder, project } of report.projects) {
-    if (SHADOWED_FOLDERS.includes(project)) {
-      logger.warn({ folder }, `Folder "${folder}/" is shadowed by the /${project}/ route; use /simple/${project}/ and /packages/${folder}/ for it`)
-    }
-  }
-  index.watch()
-  logger.info({ eggdir: config.eggdir, projects: (await index.projects()).length, hashAlgorithm: config.hashAlgorithm }, 'Serving')
 
+  // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first
+  // log line is out must drain and exit 0, not kill the process with the default action.
+  const state = { listening: false, stopRequested: false }
   let closing: Promise<void> | undefined
   let resolveClosed = (): void => undefined
   const closed = new Promise<void>((resolve) => { resolveClosed = resolve })
-
+  const removeHandlers = (): void => {
+    process.off('SIGTERM', onSignal)
+    process.off('SIGINT', onSignal)
+    process.off('SIGHUP', onHangup)
+  }
   const close = (signal?: string): Promise<void> => {
+    if (!state.listening) {
+      state.stopRequested = true
+      return closed
+    }
     if (closing !== undefined) {
       // A second signal while draining: stop waiting.
       app.server.closeAllConnections()
       return closing
     }
-    closing = shutdown({ app, logger, graceMs: config.shutdownTimeoutMs, signal }).finally(() => {
+    closing = shutdown({ app, logger, graceMs: config.shutdownTimeoutMs, signal }).finally(async () => {
       index.close()
-      process.off('SIGTERM', onSignal)
-      process.off('SIGINT', onSignal)
-      process.off('SIGHUP', onHangup)
+      removeHandlers()
       logger.info('Stopped')
-      log.flush()
+      await log.flush()
       resolveClosed()
     })
     return closing
@@ -87,6 +77,28 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   process.on('SIGINT', onSignal)
   process.on('SIGHUP', onHangup)
 
+  let address: string
+  try {
+    // The first log line names the address actually bound (useful with --port 0).
+    address = await app.listen({ port: config.port, host: config.host, listenTextResolver: (bound) => `eggserve listening on ${bound}` })
+  } catch (err) {
+    removeHandlers()
+    await app.close()
+    throw listenError(config, err)
+  }
+  state.listening = true
+  if (state.stopRequested) void close('SIGTERM')
+
+  for (const problem of report.problems) {
+    logger.warn({ path: problem.path, code: problem.code }, `Skipping ${problem.message}`)
+  }
+  for (const { folder, project } of report.projects) {
+    if (SHADOWED_FOLDERS.includes(project)) {
+      logger.warn({ folder }, `Folder "${folder}/" is shadowed by the /${project}/ route; use /simple/${project}/ and /packages/${folder}/ for it`)
+    }
+  }
+  index.watch()
+  logger.info({ eggdir: config.eggdir, projects: report.projects.length, hashAlgorithm: config.hashAlgorithm }, 'Serving')
   return { app, address, closed, close: () => close() }
 }
 

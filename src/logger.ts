@@ -9,8 +9,8 @@ export interface LoggerHandle {
   readonly logger: FastifyBaseLogger
   /** Reopen the log file (after logrotate moved it); a no-op for stdout. */
   reopen (): void
-  /** Write out anything buffered; call before exiting. */
-  flush (): void
+  /** Write out what is buffered, giving up after `timeoutMs` (a reader that went away must not block the exit). */
+  flush (timeoutMs?: number): Promise<void>
 }
 
 /** Create the logger. A log file that cannot be opened fails here, with a clear message. */
@@ -24,18 +24,27 @@ export function createLogger (options: { file?: string | undefined; level: Level
     }
   }
   const destination = pino.destination({ dest: options.file ?? 1, append: true, sync: false, minLength: 0 })
+  // A log reader that went away (EPIPE) or a full disk must not crash the server: logging
+  // stops, serving goes on. Without a listener, the 'error' event would be an uncaught exception.
+  let broken = false
+  destination.on('error', () => { broken = true })
   const logger: FastifyBaseLogger = pino({ level: options.level, base: { pid: process.pid } }, destination)
   return {
     logger,
     reopen: () => {
-      if (options.file !== undefined) destination.reopen()
+      if (options.file !== undefined && !broken) destination.reopen()
     },
-    flush: () => {
-      try {
-        destination.flushSync()
-      } catch {
-        // Nothing buffered, or the stream is already closed.
+    flush: (timeoutMs = 1000) => new Promise<void>((resolve) => {
+      // Not flushSync(): sonic-boom 4 retries a failed synchronous write (EPIPE included) for ever.
+      if (broken) {
+        resolve()
+        return
       }
-    },
+      const timer = setTimeout(resolve, timeoutMs)
+      destination.flush(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    }),
   }
 }

@@ -1,20 +1,28 @@
-// One access-log line per request: remote address, method, URL, status and duration.
+// One access-log line per request: remote address, method, URL, status, duration, bytes sent.
 import type { FastifyInstance } from 'fastify'
 
 /**
  * Log every request once its response is over. The raw response's 'close' event fires both
- * after a complete response and after the client went away, so aborted downloads are logged too.
+ * after a complete response and after the client went away, so abandoned downloads are
+ * logged too. Everything about the connection is read in onRequest: by 'close' the socket
+ * may already be destroyed and have forgotten its remote address.
  */
 export function registerAccessLog (app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
+    const remoteAddress = request.ip
+    const socket = request.raw.socket
+    // Bytes this socket had written before this response (keep-alive connections carry several).
+    const before = socket.bytesWritten
     reply.raw.once('close', () => {
       request.log.info({
-        remoteAddress: request.ip,
+        remoteAddress,
         method: request.method,
         url: request.url,
         statusCode: reply.statusCode,
         responseTime: Math.round(reply.elapsedTime * 10) / 10,
-        ...(reply.raw.writableFinished ? {} : { aborted: true }),
+        // Headers and body handed to the socket, like nginx's $bytes_sent: a download the
+        // client abandoned shows fewer bytes than its Content-Length.
+        bytesSent: socket.bytesWritten - before,
       }, 'request')
     })
   })

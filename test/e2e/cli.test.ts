@@ -1,0 +1,242 @@
+// The command line as an operator meets it: help, version, exit codes (0 ok, 1 runtime
+// failure, 2 usage), one-line errors without stack traces, the layout report, --lenient,
+// a busy port, and the EGGSERVE_* environment with flags taking precedence.
+import assert from 'node:assert/strict'
+import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { buildSdist, buildWheel, writeDist } from '../helpers/distributions.js'
+import { httpGet, repoRoot, runCli, startServer, type LogLine, type RunResult } from '../helpers/spawn-server.js'
+import { tempDir } from '../helpers/temp-tree.js'
+
+/** Every flag with its environment variable, as the README documents them. */
+const SETTINGS: readonly (readonly [string, string])[] = [
+  ['--eggdir', 'EGGSERVE_EGGDIR'],
+  ['--port', 'EGGSERVE_PORT'],
+  ['--host', 'EGGSERVE_HOST'],
+  ['--log', 'EGGSERVE_LOG'],
+  ['--log-level', 'EGGSERVE_LOG_LEVEL'],
+  ['--hash-algo', 'EGGSERVE_HASH_ALGO'],
+  ['--lenient', 'EGGSERVE_LENIENT'],
+  ['--shutdown-timeout', 'EGGSERVE_SHUTDOWN_TIMEOUT'],
+]
+
+const ALPHA = buildWheel({ name: 'alpha', version: '1.0' })
+
+/** A valid eggdir with one project; returns its path. */
+async function goodTree (root: string): Promise<string> {
+  const eggdir = join(root, 'good')
+  await writeDist(join(eggdir, 'alpha'), ALPHA)
+  return eggdir
+}
+
+/** Exit code `code`, nothing on stdout, exactly one `eggserve: ` line on stderr and no stack trace. */
+function assertOneLineError (result: RunResult, code: number, pattern: RegExp): void {
+  const context = JSON.stringify(result)
+  assert.equal(result.code, code, context)
+  assert.equal(result.stdout, '', context)
+  assert.match(result.stderr, /^eggserve: [^\n]+\n$/, context)
+  assert.match(result.stderr, pattern, context)
+  assert.doesNotMatch(result.stderr, /\bat .+:\d+:\d+|Error:/, context)
+}
+
+void test('--help lists every flag and its environment variable, exit 0', async () => {
+  const result = await runCli(['--help'])
+  assert.equal(result.code, 0, result.stderr)
+  assert.equal(result.stderr, '')
+  // One block per option: a line starting with the flags, then its wrapped description.
+  const blocks = result.stdout.split(/\n(?=\s{1,4}-)/).map((block) => block.replace(/\s+/g, ' ').trim())
+  for (const [flag, env] of SETTINGS) {
+    // The flag itself, not a longer one that starts with it (--log vs --log-level).
+    const block = blocks.find((candidate) => new RegExp(`^(-\\w, )?${flag}(?=[\\s,]|$)`).test(candidate))
+    assert.ok(block !== undefined, `${flag} in --help:\n${result.stdout}`)
+    assert.ok(block.includes(`env ${env}`), `${flag} names ${env}: ${block}`)
+  }
+  assert.match(result.stdout, /--version/)
+})
+
+void test('--version prints the package.json version, exit 0', async () => {
+  const pkg: unknown = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8'))
+  const version = typeof pkg === 'object' && pkg !== null && 'version' in pkg ? pkg.version : undefined
+  assert.equal(typeof version, 'string')
+  const result = await runCli(['--version'])
+  assert.equal(result.code, 0, result.stderr)
+  assert.equal(result.stdout.trim(), version)
+  assert.equal(result.stderr, '')
+})
+
+void test('usage errors exit 2 with one line on stderr', { concurrency: true }, async (t) => {
+  const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
+  const cases: readonly { name: string; args: string[]; env?: Record<string, string>; message: RegExp }[] = [
+    { name: 'unknown flag', args: ['--bogus'], message: /--bogus/ },
+    { name: 'unexpected argument', args: ['--eggdir', eggdir, 'extra'], message: /argument/ },
+    { name: '--port abc', args: ['--eggdir', eggdir, '--port', 'abc'], message: /port "abc"/ },
+    { name: '--port 65536', args: ['--eggdir', eggdir, '--port', '65536'], message: /port "65536"/ },
+    { name: 'EGGSERVE_PORT=99999', args: ['--eggdir', eggdir], env: { EGGSERVE_PORT: '99999' }, message: /"99999" \(EGGSERVE_PORT\)/ },
+    { name: '--hash-algo sha1', args: ['--eggdir', eggdir, '--port', '0', '--hash-algo', 'sha1'], message: /hash algorithm "sha1"/ },
+    { name: 'EGGSERVE_HASH_ALGO=sha1', args: ['--eggdir', eggdir, '--port', '0'], env: { EGGSERVE_HASH_ALGO: 'sha1' }, message: /"sha1" \(EGGSERVE_HASH_ALGO\)/ },
+    { name: '--shutdown-timeout soon', args: ['--eggdir', eggdir, '--port', '0', '--shutdown-timeout', 'soon'], message: /"soon"/ },
+    { name: '--log-level loud', args: ['--eggdir', eggdir, '--port', '0', '--log-level', 'loud'], message: /"loud"/ },
+    { name: 'EGGSERVE_LENIENT=maybe', args: ['--eggdir', eggdir, '--port', '0'], env: { EGGSERVE_LENIENT: 'maybe' }, message: /"maybe"/ },
+  ]
+  // Independent runs of ~0.4 s each: run them side by side.
+  await Promise.all(cases.map(({ name, args, env, message }) => t.test(name, async () => {
+    assertOneLineError(await runCli(['--host', '127.0.0.1', ...args], env), 2, message)
+  })))
+})
+
+void test('a missing eggdir exits 1 and names the directory as given', async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  assertOneLineError(await runCli(['--eggdir', 'no-such-dir', '--port', '0', '--host', '127.0.0.1'], {}, { cwd: root }), 1, /"no-such-dir": no such directory/)
+  const absolute = join(root, 'gone')
+  assertOneLineError(await runCli(['--eggdir', absolute, '--port', '0', '--host', '127.0.0.1']), 1, new RegExp(`"${absolute}"`))
+})
+
+void test('an eggdir that is a file exits 1', async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  await writeFile(join(root, 'plain-file'), 'not a folder\n')
+  assertOneLineError(await runCli(['--eggdir', 'plain-file', '--port', '0', '--host', '127.0.0.1'], {}, { cwd: root }), 1, /"plain-file": not a directory/)
+})
+
+void test('a log file that cannot be opened exits 1', async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  const eggdir = await goodTree(root)
+  assertOneLineError(await runCli(['--eggdir', eggdir, '--port', '0', '--host', '127.0.0.1', '--log', join(root, 'missing-dir', 'eggserve.log')]), 1, /log file/i)
+})
+
+/** A tree with five problems of five kinds, plus things that must be ignored silently. */
+async function badTree (root: string): Promise<{ eggdir: string; problems: string[] }> {
+  const eggdir = join(root, 'tree')
+  await writeDist(join(eggdir, 'alpha'), ALPHA)
+  await writeDist(eggdir, buildSdist({ name: 'stray', version: '1.0' }))
+  await writeDist(join(eggdir, 'alpha'), buildWheel({ name: 'beta', version: '1.0' }))
+  await writeFile(join(eggdir, 'alpha', 'alpha-1.0-bad.whl'), 'unparsable name\n')
+  await writeDist(join(eggdir, 'not valid!'), buildSdist({ name: 'whatever', version: '1.0' }))
+  // 'Gamma' sorts before 'gamma', so 'Gamma/' holds the project and 'gamma/' is the duplicate.
+  await writeDist(join(eggdir, 'Gamma'), buildSdist({ name: 'gamma', version: '1.0' }))
+  await writeDist(join(eggdir, 'gamma'), buildSdist({ name: 'gamma', version: '2.0' }))
+  // Ignored without a word: non-distributions, signatures, hidden files and folders.
+  await writeFile(join(eggdir, 'alpha', 'README'), 'read me\n')
+  await writeFile(join(eggdir, 'alpha', `${ALPHA.filename}.asc`), 'signature\n')
+  await writeFile(join(eggdir, 'alpha', '.beta-1.0.tar.gz'), 'hidden\n')
+  await mkdir(join(eggdir, '.trash'))
+  await writeDist(join(eggdir, '.trash'), buildSdist({ name: 'other', version: '1.0' }))
+  await writeFile(join(eggdir, 'README'), 'read me\n')
+  return {
+    eggdir,
+    problems: ['stray-1.0.tar.gz', 'alpha/beta-1.0-py3-none-any.whl', 'alpha/alpha-1.0-bad.whl', 'not valid!/', 'gamma/'],
+  }
+}
+
+void test('a bad layout exits 1 listing every problem with a path relative to the eggdir', async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  const { problems } = await badTree(root)
+  const result = await runCli(['--eggdir', 'tree', '--port', '0', '--host', '127.0.0.1'], {}, { cwd: root })
+  const context = JSON.stringify(result)
+  assert.equal(result.code, 1, context)
+  assert.equal(result.stdout, '', context)
+  const lines = result.stderr.split('\n')
+  assert.equal(lines.pop(), '', 'ends with a newline')
+  const [head = '', ...rest] = lines
+  assert.match(head, /^eggserve: The layout of "tree" has 5 problems/, context)
+  assert.match(head, /--lenient/)
+  assert.equal(rest.length, problems.length, context)
+  for (const line of rest) assert.match(line, /^\s+\S/, `problem lines are indented: ${JSON.stringify(line)}`)
+  for (const path of problems) {
+    assert.equal(rest.filter((line) => line.trim().startsWith(`${path}:`)).length, 1, `"${path}" reported once:\n${result.stderr}`)
+  }
+  for (const absolute of new Set([root, await realpath(root)])) assert.ok(!result.stderr.includes(absolute), `no absolute path in:\n${result.stderr}`)
+  assert.doesNotMatch(result.stderr, /README|\.asc|\.trash|\.beta/)
+  assert.doesNotMatch(result.stderr, /\bat .+:\d+:\d+/)
+})
+
+void test('--lenient starts anyway, logs one warning per skipped file and serves the rest', async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  const { eggdir, problems } = await badTree(root)
+  const server = await startServer(t, { eggdir, args: ['--lenient'] })
+  await server.waitForLine((line) => line.msg === 'Serving')
+  // Requests make the index look at every folder again: no warning may be repeated.
+  assert.match((await httpGet(`${server.url}/alpha/`)).body.toString('utf8'), new RegExp(ALPHA.filename.replaceAll('.', '\\.')))
+  const root1 = (await httpGet(`${server.url}/`)).body.toString('utf8')
+  assert.match(root1, /href="alpha\/"/)
+  assert.match(root1, /href="Gamma\/"/)
+  assert.doesNotMatch(root1, /not valid|href="gamma\/"/)
+  const alphaPage = (await httpGet(`${server.url}/simple/alpha/`)).body.toString('utf8')
+  assert.doesNotMatch(alphaPage, /beta|bad\.whl/)
+  assert.match((await httpGet(`${server.url}/simple/gamma/`)).body.toString('utf8'), /gamma-1\.0\.tar\.gz/)
+  assert.equal((await httpGet(`${server.url}/alpha/beta-1.0-py3-none-any.whl`)).status, 404)
+  await server.waitForLine((line) => line.msg === 'request' && line.url === '/alpha/beta-1.0-py3-none-any.whl')
+
+  const warnings = server.lines.filter((line: LogLine) => line.level === 40)
+  const paths = warnings.map((line) => line.path)
+  assert.deepEqual([...paths].sort(), [...problems].sort(), JSON.stringify(warnings, null, 1))
+  for (const warning of warnings) assert.ok(!JSON.stringify(warning).includes(root), `no absolute path: ${JSON.stringify(warning)}`)
+  assert.equal(await server.stop(), 0, server.stderr)
+})
+
+void test('a port already in use exits 1 with "already in use"', async (t) => {
+  const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
+  const first = await startServer(t, { eggdir })
+  const second = await runCli(['--eggdir', eggdir, '--port', String(first.port), '--host', '127.0.0.1'])
+  assert.equal(second.code, 1, JSON.stringify(second))
+  assert.match(second.stderr, /^eggserve: [^\n]*already in use[^\n]*\n$/, JSON.stringify(second))
+  assert.match(second.stderr, new RegExp(`:${first.port}`))
+  assert.doesNotMatch(second.stderr, /\bat .+:\d+:\d+/)
+  // The first server is unharmed.
+  assert.equal((await httpGet(`${first.url}/health`)).status, 200)
+  assert.equal(await first.stop(), 0, first.stderr)
+})
+
+void test('--port 0: the first log line names the bound address', async (t) => {
+  const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
+  const server = await startServer(t, { eggdir })
+  const [first] = server.lines
+  assert.equal(first?.msg, `eggserve listening on http://127.0.0.1:${server.port}`)
+  assert.ok(server.port > 0)
+  const health = await httpGet(`${server.url}/health`)
+  assert.equal(health.status, 200)
+  assert.deepEqual(JSON.parse(health.body.toString('utf8')), { status: 'ok' })
+  assert.deepEqual(server.badLines, [])
+  assert.equal(await server.stop(), 0, server.stderr)
+  assert.equal(server.stderr, '')
+})
+
+void test('settings come from EGGSERVE_* variables', async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  await goodTree(root)
+  const server = await startServer(t, {
+    defaults: false,
+    cwd: root,
+    env: { EGGSERVE_EGGDIR: 'good', EGGSERVE_PORT: '0', EGGSERVE_HOST: '127.0.0.1', EGGSERVE_HASH_ALGO: 'sha256' },
+  })
+  assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  const page = (await httpGet(`${server.url}/simple/alpha/`)).body.toString('utf8')
+  assert.match(page, /#sha256=[0-9a-f]{64}"/)
+  assert.equal(await server.stop(), 0, server.stderr)
+})
+
+void test('EGGSERVE_LENIENT and EGGSERVE_LOG are honoured', async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  const { eggdir, problems } = await badTree(root)
+  const logFile = join(root, 'env.log')
+  const server = await startServer(t, { eggdir, env: { EGGSERVE_LENIENT: 'true', EGGSERVE_LOG: logFile }, logFile })
+  assert.equal((await httpGet(`${server.url}/health`)).status, 200)
+  assert.equal(await server.stop(), 0, server.stderr)
+  assert.deepEqual(server.lines, [], 'nothing on stdout')
+  const logged = (await readFile(logFile, 'utf8')).split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as LogLine)
+  assert.deepEqual(logged.filter((line) => line.level === 40).map((line) => line.path).sort(), [...problems].sort())
+  assert.ok(logged.some((line) => line.msg === 'request' && line.url === '/health'))
+})
+
+void test('flags win over EGGSERVE_* variables (even invalid ones)', async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  const eggdir = await goodTree(root)
+  const server = await startServer(t, {
+    defaults: false,
+    args: ['--eggdir', eggdir, '--port', '0', '--host', '127.0.0.1', '--hash-algo', 'sha512'],
+    env: { EGGSERVE_EGGDIR: join(root, 'missing'), EGGSERVE_PORT: '99999', EGGSERVE_HOST: 'nowhere.invalid', EGGSERVE_HASH_ALGO: 'sha1' },
+  })
+  const page = (await httpGet(`${server.url}/alpha/`)).body.toString('utf8')
+  assert.match(page, /#sha512=[0-9a-f]{128}"/)
+  assert.equal(await server.stop(), 0, server.stderr)
+})
