@@ -54,10 +54,9 @@ export interface StartOptions {
   /** How long the daemon may take to listen; default 15 s. */
   readonly startTimeoutMs?: number
   /**
-   * Also wait for the "Serving" line (default true). The daemon logs it after the listening
-   * line, right before it installs its SIGTERM/SIGINT/SIGHUP handlers: a signal sent between
-   * the two lines kills the process with the default action. Tests that send signals need
-   * the handlers; the test that shows that window passes false.
+   * Also wait for the "Serving" line (default true), logged once start-up is complete (layout
+   * warnings written, watching started). The test that signals right after the listening
+   * line passes false.
    */
   readonly untilServing?: boolean
 }

@@ -1,0 +1,31 @@
+// A cold folder of many files is hashed with bounded concurrency: the listing succeeds even
+// when the process may hold only a few dozen descriptors.
+import assert from 'node:assert/strict'
+import { readdir, writeFile, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { httpGet, runProcess, startServer } from '../helpers/spawn-server.js'
+import { tempDir } from '../helpers/temp-tree.js'
+import { needTool } from '../helpers/tools.js'
+
+const FILES = 1500
+
+void test('a cold listing of 1500 files works under a 64-descriptor limit', async (t) => {
+  const prlimit = needTool(t, 'prlimit')
+  if (prlimit === undefined) return
+  const eggdir = await tempDir(t)
+  await mkdir(join(eggdir, 'many'))
+  for (let i = 0; i < FILES; i++) await writeFile(join(eggdir, 'many', `many-1.${i}.tar.gz`), `file ${i}`)
+  const server = await startServer(t, { eggdir })
+  const pid = server.process.pid
+  assert.ok(pid !== undefined)
+  const open = (await readdir(`/proc/${pid}/fd`)).length
+  t.diagnostic(`descriptors open before the limit: ${open}`)
+  // Lower the running server's limit: hashing 1500 files at once would need 1500 more.
+  const limited = await runProcess(prlimit, ['--pid', String(pid), '--nofile=64:64'])
+  assert.equal(limited.code, 0, limited.stderr)
+  const page = await httpGet(`${server.url}/simple/many/`)
+  assert.equal(page.status, 200, page.body.toString())
+  assert.equal(page.body.toString().match(/#md5=[0-9a-f]{32}"/g)?.length, FILES)
+  assert.equal(await server.stop(), 0, server.stderr)
+})
