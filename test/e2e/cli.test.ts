@@ -2,12 +2,13 @@
 // failure, 2 usage), one-line errors without stack traces, the layout report, --lenient,
 // a busy port, and the EGGSERVE_* environment with flags taking precedence.
 import assert from 'node:assert/strict'
-import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readFile, realpath, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildSdist, buildWheel, writeDist } from '../helpers/distributions.js'
-import { httpGet, repoRoot, runCli, startServer, type LogLine, type RunResult } from '../helpers/spawn-server.js'
+import { binPath, childEnv, httpGet, repoRoot, runCli, runProcess, startServer, type LogLine, type RunResult } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
+import { needTool } from '../helpers/tools.js'
 
 /** Every flag with its environment variable, as the README documents them. */
 const SETTINGS: readonly (readonly [string, string])[] = [
@@ -96,6 +97,25 @@ void test('an eggdir that is a file exits 1', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   await writeFile(join(root, 'plain-file'), 'not a folder\n')
   assertOneLineError(await runCli(['--eggdir', 'plain-file', '--port', '0', '--host', '127.0.0.1'], {}, { cwd: root }), 1, /"plain-file": not a directory/)
+})
+
+void test('an unreadable eggdir exits 1 with "permission denied"', async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  const eggdir = join(root, 'locked')
+  await mkdir(eggdir, { mode: 0o700 })
+  // Empty, so removing it later needs no permission on it (only on its parent).
+  await chmod(eggdir, 0o000)
+  const args = [binPath, '--eggdir', eggdir, '--port', '0', '--host', '127.0.0.1']
+  // root reads anything, so as root the server runs as nobody (setpriv, util-linux).
+  let result: RunResult
+  if (process.getuid?.() === 0) {
+    const setpriv = needTool(t, 'setpriv')
+    if (setpriv === undefined) return
+    result = await runProcess(setpriv, ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...args], { env: childEnv() })
+  } else {
+    result = await runProcess(process.execPath, args, { env: childEnv() })
+  }
+  assertOneLineError(result, 1, /permission denied/)
 })
 
 void test('a log file that cannot be opened exits 1', async (t) => {
