@@ -56,10 +56,14 @@ export class StreamingHasher implements Hasher {
     return this.#scheduler.run(options.group, async () => {
       const opened = await this.#storage.open(file.key)
       if (opened === undefined) throw new FileGoneError(file.key)
-      const digests = await digestStream(opened.createReadStream(), this.#algorithms)
-      this.stats.files++
-      this.stats.bytes += opened.file.size
-      return { file: opened.file, digests }
+      try {
+        const digests = await digestStream(opened.createReadStream(), this.#algorithms)
+        this.stats.files++
+        this.stats.bytes += opened.file.size
+        return { file: opened.file, digests }
+      } finally {
+        await opened.close()
+      }
     }, options.urgent ?? true)
   }
 

@@ -1,5 +1,6 @@
 // Serving one distribution: open once, describe the descriptor, answer ranges and conditionals.
 import { createHash } from 'node:crypto'
+import { finished } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions, httpDate, rangeAllowed, type Validators } from '../core/conditional.js'
 import { contentRange, planRange, unsatisfiedRange, type RangePlan } from '../core/range.js'
@@ -51,5 +52,9 @@ export async function sendDistribution (request: FastifyRequest, reply: FastifyR
     await opened.close()
     return reply.send()
   }
-  return reply.send(opened.createReadStream(range))
+  const stream = opened.createReadStream(range)
+  // The stream does not own the file: release it however the stream ends (done, failed, or
+  // destroyed because the client went away).
+  finished(stream, () => { void opened.close() })
+  return reply.send(stream)
 }

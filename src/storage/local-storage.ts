@@ -118,18 +118,16 @@ export class LocalStorage implements Storage {
         return undefined
       }
       const file = toStoredFile(key, info)
-      let closed = false
+      let closing: Promise<void> | undefined
       return {
         file,
-        createReadStream: (range?: ByteRange) => {
-          closed = true
-          return handle.createReadStream(range === undefined ? {} : { start: range.start, end: range.end })
-        },
-        close: async () => {
-          if (closed) return
-          closed = true
-          await handle.close()
-        },
+        createReadStream: (range?: ByteRange) => handle.createReadStream({
+          // The file outlives each stream (several ranges may be read). Such a stream emits
+          // 'end' but no 'close' when read to its end: wait with stream.finished().
+          autoClose: false,
+          ...(range === undefined ? {} : { start: range.start, end: range.end }),
+        }),
+        close: () => (closing ??= handle.close()),
       }
     } catch (err) {
       await handle.close()

@@ -33,9 +33,12 @@ export interface FolderListing {
 /** A file opened for reading; `file` describes the opened file itself, not an earlier stat. */
 export interface OpenFile {
   readonly file: StoredFile
-  /** Stream [start, end] inclusive, or everything; the stream takes over the handle and closes it. */
+  /**
+   * Stream [start, end] inclusive, or everything. May be called several times (random access,
+   * e.g. a zip's central directory); the streams never close the file: call close().
+   */
   createReadStream (range?: ByteRange): Readable
-  /** Release the handle when no stream was created. Safe to call more than once. */
+  /** Release the file. Safe to call more than once; streams still open are cut short. */
   close (): Promise<void>
 }
 

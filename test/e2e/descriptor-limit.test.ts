@@ -1,10 +1,10 @@
 // A cold folder of many files is hashed with bounded concurrency: the listing succeeds even
 // when the process may hold only a few dozen descriptors.
 import assert from 'node:assert/strict'
-import { readdir, writeFile, mkdir } from 'node:fs/promises'
+import { mkdir, readdir, readlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { httpGet, runProcess, startServer } from '../helpers/spawn-server.js'
+import { httpGet, openRequest, pollUntil, runProcess, startServer } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { needTool } from '../helpers/tools.js'
 
@@ -27,5 +27,36 @@ void test('a cold listing of 1500 files works under a 64-descriptor limit', asyn
   const page = await httpGet(`${server.url}/simple/many/`)
   assert.equal(page.status, 200, page.body.toString())
   assert.equal(page.body.toString().match(/#md5=[0-9a-f]{32}"/g)?.length, FILES)
+  assert.equal(await server.stop(), 0, server.stderr)
+})
+
+void test('no descriptor leaks: downloads complete, abandoned, HEAD, 304 and 416 all release their file', async (t) => {
+  const eggdir = await tempDir(t)
+  await mkdir(join(eggdir, 'leak'))
+  await writeFile(join(eggdir, 'leak', 'leak-1.0.tar.gz'), Buffer.alloc(8 * 1024 * 1024, 1))
+  const server = await startServer(t, { eggdir })
+  const pid = server.process.pid
+  assert.ok(pid !== undefined)
+  const url = `${server.url}/leak/leak-1.0.tar.gz`
+  await httpGet(url)
+  const baseline = (await readdir(`/proc/${pid}/fd`)).length
+  const etag = String((await httpGet(url, { method: 'HEAD' })).headers.etag)
+  for (let i = 0; i < 20; i++) {
+    await httpGet(url)
+    await httpGet(url, { method: 'HEAD' })
+    await httpGet(url, { headers: { 'if-none-match': etag } })
+    await httpGet(url, { headers: { range: 'bytes=99999999-' } })
+    await httpGet(url, { headers: { range: 'bytes=0-9' } })
+    const abandoned = await openRequest(url)
+    abandoned.destroy()
+  }
+  // Let the abandoned responses notice their sockets are gone.
+  const settled = await pollUntil(async () => (await readdir(`/proc/${pid}/fd`)).length <= baseline, 3000)
+  if (settled === undefined) {
+    const fds = await readdir(`/proc/${pid}/fd`)
+    // Show what is still open, to find the leak.
+    for (const fd of fds) t.diagnostic(`${fd} -> ${await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '?')}`)
+  }
+  assert.ok(settled !== undefined, `descriptors: ${baseline} before, ${(await readdir(`/proc/${pid}/fd`)).length} after`)
   assert.equal(await server.stop(), 0, server.stderr)
 })
