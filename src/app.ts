@@ -3,10 +3,14 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { HashAlgorithm } from './core/digests.js'
 import { registerAccessLog } from './http/access-log.js'
 import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
+import { PageCache } from './http/page-cache.js'
 import { healthRoutes } from './http/routes/health.js'
+import { pypiJsonRoutes } from './http/routes/pypi-json.js'
+import type { IndexRouteOptions } from './http/routes/route-options.js'
 import { legacyRoutes } from './http/routes/legacy.js'
 import { simpleRoutes } from './http/routes/simple.js'
 import type { IndexService } from './index/index-service.js'
+import { CoreMetadataStore } from './index/metadata-store.js'
 import type { Storage } from './storage/storage.js'
 
 /**
@@ -22,6 +26,8 @@ export interface AppDependencies {
   readonly logger: FastifyBaseLogger
   /** Algorithm of the link fragments on every page. */
   readonly hashAlgorithm: HashAlgorithm
+  /** Cache-Control of pages and API documents (`--cache-control`). */
+  readonly cacheControl: string
 }
 
 /** Build the Fastify app with every route registered; call `listen()` yourself (or `inject()`). */
@@ -46,9 +52,16 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
 
   registerAccessLog(app)
   registerErrorHandling(app)
-  const routeOptions = { index: deps.index, storage: deps.storage, hashAlgorithm: deps.hashAlgorithm }
+  const routeOptions: IndexRouteOptions = {
+    index: deps.index,
+    storage: deps.storage,
+    hashAlgorithm: deps.hashAlgorithm,
+    metadata: new CoreMetadataStore({ storage: deps.storage, log: deps.logger }),
+    pages: { cache: new PageCache(), cacheControl: deps.cacheControl },
+  }
   await app.register(healthRoutes, { index: deps.index })
   await app.register(simpleRoutes, routeOptions)
+  await app.register(pypiJsonRoutes, routeOptions)
   await app.register(legacyRoutes, routeOptions)
   return app
 }

@@ -68,6 +68,7 @@ function buildProgram (output: Output): Command {
     .addOption(new Option('--hash-algo <algo>', described(`hash in link fragments: ${ANCHOR_ALGORITHMS.join(', ')}`, SETTINGS.hashAlgo)))
     .addOption(new Option('--lenient', described('start even if the layout has problems, skipping the files concerned', SETTINGS.lenient)))
     .addOption(new Option('--shutdown-timeout <seconds>', described('time in-flight requests get after SIGTERM/SIGINT', SETTINGS.shutdownTimeout)))
+    .addOption(new Option('--cache-control <value>', described('Cache-Control of index pages and API documents', SETTINGS.cacheControl)))
     .allowExcessArguments(false)
     .exitOverride()
     .configureOutput({ writeOut: output.out, writeErr: output.err, outputError: (text, write) => { write(`eggserve: ${text.replace(/^error: /, '')}`) } })

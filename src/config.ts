@@ -16,6 +16,8 @@ export interface Config {
   readonly lenient: boolean
   /** How long in-flight requests may run after SIGTERM/SIGINT. */
   readonly shutdownTimeoutMs: number
+  /** Cache-Control of index pages and API documents. */
+  readonly cacheControl: string
 }
 
 /** Flag values as commander hands them over: strings, or true for boolean flags. */
@@ -28,6 +30,7 @@ export interface RawFlags {
   readonly hashAlgo?: string
   readonly lenient?: boolean
   readonly shutdownTimeout?: string
+  readonly cacheControl?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -47,6 +50,8 @@ export const SETTINGS = {
   hashAlgo: { flag: '--hash-algo', env: 'EGGSERVE_HASH_ALGO', defaultValue: 'md5' },
   lenient: { flag: '--lenient', env: 'EGGSERVE_LENIENT', defaultValue: 'false' },
   shutdownTimeout: { flag: '--shutdown-timeout', env: 'EGGSERVE_SHUTDOWN_TIMEOUT', defaultValue: '10' },
+  // Revalidate every time (one cheap 304): pip 26.2 caches pages as Cache-Control says (checklist K-1).
+  cacheControl: { flag: '--cache-control', env: 'EGGSERVE_CACHE_CONTROL', defaultValue: 'max-age=0, must-revalidate' },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -66,6 +71,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const algo = pick('hashAlgo')
   const lenient = pick('lenient')
   const grace = pick('shutdownTimeout')
+  const cacheControl = pick('cacheControl')
   return Object.freeze({
     eggdir: pick('eggdir').value ?? '.',
     port: parsePort(port.value ?? '', port.source),
@@ -75,6 +81,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     hashAlgorithm: parseHashAlgorithm(algo.value ?? '', algo.source),
     lenient: parseBoolean(lenient.value ?? 'false', lenient.source),
     shutdownTimeoutMs: Math.round(parseSeconds(grace.value ?? '', grace.source) * 1000),
+    cacheControl: parseHeaderValue(cacheControl.value ?? '', cacheControl.source),
   })
 }
 
@@ -105,6 +112,13 @@ function parseBoolean (value: string, source: string): boolean {
   if (['1', 'true', 'yes', 'on'].includes(lower)) return true
   if (['0', 'false', 'no', 'off'].includes(lower)) return false
   throw new ConfigError(`Invalid boolean "${value}" (${source}): expected true or false`)
+}
+
+// A header value must be visible ASCII and spaces (RFC 9110 §5.5): no CR/LF that would split the response.
+function parseHeaderValue (value: string, source: string): string {
+  const trimmed = value.trim()
+  if (trimmed !== '' && /^[\x20-\x7e]+$/.test(trimmed)) return trimmed
+  throw new ConfigError(`Invalid header value "${value}" (${source}): expected printable ASCII, e.g. "max-age=600"`)
 }
 
 function parseLevel (value: string, source: string): Level {

@@ -36,7 +36,7 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   if (report.problems.length > 0 && !config.lenient) {
     throw new LayoutError(formatProblems(config.eggdir, report.problems))
   }
-  const app = await buildApp({ index, storage, logger, hashAlgorithm: config.hashAlgorithm })
+  const app = await buildApp({ index, storage, logger, hashAlgorithm: config.hashAlgorithm, cacheControl: config.cacheControl })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first
   // log line is out must drain and exit 0, not kill the process with the default action.

@@ -1,20 +1,20 @@
-// Wiring of the index: storage, hasher (with its decorators) and the index service.
+// Wiring of the index: storage, analyzer (with its decorators) and the index service.
 // Shared by the daemon and the tests, so both run exactly the same parts.
 import type { FastifyBaseLogger } from 'fastify'
+import { MemoizingAnalyzer, StreamingAnalyzer } from './analysis/analyzer.js'
+import { FairScheduler } from './analysis/fair-scheduler.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
-import { FairScheduler } from './hashing/fair-scheduler.js'
-import { MemoizingHasher, StreamingHasher } from './hashing/hasher.js'
 import { IndexService } from './index/index-service.js'
 import { LocalStorage } from './storage/local-storage.js'
 
-// Files hashed at once. Bounded so a cold folder of thousands of files cannot exhaust descriptors.
-const DEFAULT_HASH_CONCURRENCY = 8
+// Files read at once. Bounded so a cold folder of thousands of files cannot exhaust descriptors.
+const DEFAULT_CONCURRENCY = 8
 
 /** The parts behind the HTTP routes. */
 export interface IndexServices {
   readonly storage: LocalStorage
-  /** The hasher that really reads files; its stats count the work done. */
-  readonly streamingHasher: StreamingHasher
+  /** The analyzer that really reads files; its stats count the work done. */
+  readonly streamingAnalyzer: StreamingAnalyzer
   readonly index: IndexService
 }
 
@@ -23,17 +23,18 @@ export interface IndexServicesOptions {
   readonly eggdir: string
   readonly hashAlgorithm: HashAlgorithm
   readonly logger: FastifyBaseLogger
-  readonly hashConcurrency?: number
+  readonly concurrency?: number
 }
 
 /** Open the eggdir and build the index over it (not loaded yet: call index.load()). */
 export async function createIndexServices (options: IndexServicesOptions): Promise<IndexServices> {
   const storage = await LocalStorage.create(options.eggdir, options.logger)
-  const streamingHasher = new StreamingHasher({
+  const streamingAnalyzer = new StreamingAnalyzer({
     storage,
     algorithms: algorithmsFor(options.hashAlgorithm),
-    scheduler: new FairScheduler(options.hashConcurrency ?? DEFAULT_HASH_CONCURRENCY),
+    scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY),
+    log: options.logger,
   })
-  const index = new IndexService({ storage, hasher: new MemoizingHasher(streamingHasher), log: options.logger })
-  return { storage, streamingHasher, index }
+  const index = new IndexService({ storage, analyzer: new MemoizingAnalyzer(streamingAnalyzer), log: options.logger })
+  return { storage, streamingAnalyzer, index }
 }

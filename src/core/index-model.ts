@@ -1,4 +1,4 @@
-// The index model shared by every page: projects, their files, and the files' digests.
+// The index model shared by every page: projects, their files, and what is known of each file.
 import type { Digests } from './digests.js'
 import type { ParsedDistFilename } from './filenames.js'
 
@@ -21,15 +21,32 @@ export interface DistFile {
   readonly mtimeMs: number
   /** Changes whenever the bytes may have changed; see StoredFile.identity. */
   readonly identity: string
+  /** Set when a `<file>.yanked` sidecar exists: its content, the reason ('' for none). PEP 592. */
+  readonly yanked?: string
 }
 
-/** A file with the digests of its current bytes. */
-export interface HashedFile {
-  readonly file: DistFile
+/** What the index keeps from a distribution's core metadata. */
+export interface MetadataFacts {
+  /** sha256 of the exact metadata bytes (served as `<file>.metadata` for wheels, PEP 658). */
+  readonly sha256: string
+  /** The `Requires-Python` field, when present and not empty. */
+  readonly requiresPython?: string
+}
+
+/** Everything learnt from one read of a file. */
+export interface FileFacts {
   readonly digests: Digests
+  /** Absent when the archive holds no readable metadata. */
+  readonly metadata?: MetadataFacts
 }
 
-/** One project's page: its files, each hashed. */
+/** A file on a page, with the facts of its current bytes. */
+export interface PageFile {
+  readonly file: DistFile
+  readonly facts: FileFacts
+}
+
+/** One project's page. */
 export interface ProjectPage extends ProjectSummary {
-  readonly files: readonly HashedFile[]
+  readonly files: readonly PageFile[]
 }

@@ -1,12 +1,14 @@
 // The application layer: the live index of projects and files, kept fresh by change
-// tokens (one stat per request) and watch events, and joined with the hasher's digests.
+// tokens (one stat per request) and watch events, and joined with what the analyzer knows.
 import type { FastifyBaseLogger } from 'fastify'
-import type { DistFile, HashedFile, ProjectPage, ProjectSummary } from '../core/index-model.js'
+import type { Analyzer } from '../analysis/analyzer.js'
+import type { DistFile, PageFile, ProjectPage, ProjectSummary } from '../core/index-model.js'
 import { classifyFolder, compareNames, validateLayout, type ClassifiedFolder, type LayoutReport } from '../core/layout.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
-import type { Hasher } from '../hashing/hasher.js'
+import { readSmallFile } from '../storage/read-small.js'
 import type { FolderListing, Storage, StoredFile, Watch } from '../storage/storage.js'
 import { makeKey } from '../storage/storage.js'
+import { YANK_SUFFIX, yankReason } from '../core/yanking.js'
 
 interface ProjectEntry {
   readonly folder: string
@@ -14,6 +16,10 @@ interface ProjectEntry {
   token: string | undefined
   files: readonly DistFile[]
   byName: ReadonlyMap<string, DistFile>
+  /** Bumped whenever the files (or their yank state) change: pages are cached by it. */
+  generation: number
+  /** Newest file modification time, for Last-Modified. */
+  lastModifiedMs: number
   /** Set by watch events; forces a rescan even when the folder's token is unchanged. */
   dirty: boolean
   refreshing: Promise<boolean> | undefined
@@ -21,30 +27,49 @@ interface ProjectEntry {
   readonly warned: Set<string>
 }
 
+/** A project as found by a request: fresh, with what page caching needs. */
+export interface ProjectState extends ProjectSummary {
+  readonly generation: number
+  readonly lastModifiedMs: number
+}
+
+/** The list of projects with what page caching needs. */
+export interface RootState {
+  readonly projects: readonly ProjectSummary[]
+  readonly generation: number
+  readonly lastModifiedMs: number
+}
+
 /** Dependencies of the index. */
 export interface IndexServiceOptions {
   readonly storage: Storage
-  readonly hasher: Hasher
+  readonly analyzer: Analyzer
   readonly log: FastifyBaseLogger
 }
+
+// Sidecars hold a one-line reason; anything longer is cut.
+const MAX_SIDECAR_BYTES = 4096
 
 /** The live index of the eggdir. Routes never touch storage listings themselves. */
 export class IndexService {
   readonly #storage: Storage
-  readonly #hasher: Hasher
+  readonly #analyzer: Analyzer
   readonly #log: FastifyBaseLogger
   readonly #projects = new Map<string, ProjectEntry>()
   #rootToken: string | undefined
   #rootDirty = false
   #rootRefreshing: Promise<void> | undefined
+  #rootGeneration = 0
   /** Folder paths whose problems were already logged. */
   readonly #warnedFolders = new Set<string>()
   #watch: Watch | undefined
   #loaded = false
+  /** Shared across entries so a generation never repeats, even for a project removed and re-added. */
+  #nextGeneration = 1
 
   constructor (options: IndexServiceOptions) {
     this.#storage = options.storage
-    this.#hasher = options.hasher
+    this.#analyzer = options.analyzer
     this.#log = options.log.child({ component: 'index' })
   }
 
@@ -69,17 +94,18 @@ export class IndexService {
       folders: [...listings].map(([name, listing]) => ({ name, files: listing.files.map(fileName) })),
     })
     this.#projects.clear()
-    for (const classified of report.projects) {
-      const entry = newEntry(classified.folder, classified.project)
+    await Promise.all(report.projects.map(async (classified) => {
       const listing = listings.get(classified.folder)
-      if (listing === undefined) continue
-      this.#install(entry, classified, listing)
+      if (listing === undefined) return
+      const entry = this.#newEntry(classified.folder, classified.project)
+      await this.#install(entry, classified, listing)
       entry.dirty = false
       for (const problem of classified.problems) entry.warned.add(problem.path)
       this.#projects.set(entry.project, entry)
-    }
+    }))
     for (const problem of report.problems) this.#warnedFolders.add(problem.path)
     this.#rootToken = root.token
+    this.#rootGeneration = this.#nextGeneration++
     this.#loaded = true
     return report
   }
@@ -97,16 +123,27 @@ export class IndexService {
     this.#watch = undefined
   }
 
-  /** Every project, sorted case-insensitively by folder name. */
-  async projects (): Promise<readonly ProjectSummary[]> {
+  /** Every project, sorted case-insensitively by folder name, after a freshness check. */
+  async root (): Promise<RootState> {
     await this.#freshRoot()
-    return [...this.#projects.values()]
-      .map(({ folder, project }) => ({ folder, project }))
-      .sort((a, b) => compareNames(a.folder, b.folder))
+    const entries = [...this.#projects.values()]
+    return {
+      projects: entries.map(({ folder, project }) => ({ folder, project })).sort((a, b) => compareNames(a.folder, b.folder)),
+      generation: this.#rootGeneration,
+      lastModifiedMs: entries.reduce((latest, entry) => Math.max(latest, entry.lastModifiedMs), 0),
+    }
   }
 
-  /** The project a URL segment names: its exact folder name or any spelling that normalizes to it. */
-  async find (name: string): Promise<ProjectSummary | undefined> {
+  /** Every project (see root()). */
+  async projects (): Promise<readonly ProjectSummary[]> {
+    return (await this.root()).projects
+  }
+
+  /**
+   * The project a URL segment names (its exact folder name or any spelling that normalizes
+   * to it), after a freshness check: one stat when nothing changed.
+   */
+  async find (name: string): Promise<ProjectState | undefined> {
     const project = normalizeProjectName(name)
     let entry = this.#projects.get(project)
     if (entry === undefined) {
@@ -114,38 +151,41 @@ export class IndexService {
       entry = this.#projects.get(project)
     }
     if (entry === undefined || !(await this.#fresh(entry))) return undefined
-    return { folder: entry.folder, project: entry.project }
+    return { folder: entry.folder, project: entry.project, generation: entry.generation, lastModifiedMs: entry.lastModifiedMs }
   }
 
-  /** A file of a project, by exact filename, as it is now. */
-  async file (project: string, filename: string): Promise<DistFile | undefined> {
-    const entry = this.#projects.get(project)
-    if (entry === undefined || !(await this.#fresh(entry))) return undefined
-    return entry.byName.get(filename)
+  /** A file of a project, by exact filename, as last found by find(). */
+  file (project: string, filename: string): DistFile | undefined {
+    return this.#projects.get(project)?.byName.get(filename)
   }
 
-  /** A project's page with every file hashed; waits only for this project's own files. */
+  /** The files of a project as last found by find(), without their facts. */
+  files (project: string): readonly DistFile[] | undefined {
+    return this.#projects.get(project)?.files
+  }
+
+  /** A project's page with every file analyzed; waits only for this project's own files. */
   async page (project: string): Promise<ProjectPage | undefined> {
     const entry = this.#projects.get(project)
-    if (entry === undefined || !(await this.#fresh(entry))) return undefined
-    const hashed = await Promise.all(entry.files.map((file) => this.#hashed(entry, file)))
+    if (entry === undefined) return undefined
+    const analyzed = await Promise.all(entry.files.map((file) => this.#analyzed(entry, file)))
     return {
       folder: entry.folder,
       project: entry.project,
-      files: hashed.filter((item): item is HashedFile => item !== undefined),
+      files: analyzed.filter((item): item is PageFile => item !== undefined),
     }
   }
 
-  async #hashed (entry: ProjectEntry, file: DistFile): Promise<HashedFile | undefined> {
+  async #analyzed (entry: ProjectEntry, file: DistFile): Promise<PageFile | undefined> {
     try {
-      const result = await this.#hasher.hash(file, { group: entry.project, urgent: true })
-      if (result.file.identity === file.identity) return { file, digests: result.digests }
-      // The file changed after the folder was read: describe the bytes that were hashed, and rescan next time.
+      const result = await this.#analyzer.analyze(file, { group: entry.project, urgent: true })
+      if (result.file.identity === file.identity) return { file, facts: result.facts }
+      // The file changed after the folder was read: describe the bytes that were read, and rescan next time.
       entry.dirty = true
-      return { file: { ...file, size: result.file.size, mtimeMs: result.file.mtimeMs, identity: result.file.identity }, digests: result.digests }
+      return { file: { ...file, size: result.file.size, mtimeMs: result.file.mtimeMs, identity: result.file.identity }, facts: result.facts }
     } catch (err) {
       entry.dirty = true
-      this.#log.error({ err, key: file.key }, 'Leaving a file out of the listing: it cannot be hashed')
+      this.#log.error({ err, key: file.key }, 'Leaving a file out of the listing: it cannot be read')
       return undefined
     }
   }
@@ -174,23 +214,27 @@ export class IndexService {
     const root = await this.#storage.listRoot()
     const folders = root.folders.filter(isValidProjectName).sort(compareNames)
     const present = new Set(folders)
+    let changed = false
     for (const [project, entry] of this.#projects) {
       if (present.has(entry.folder)) continue
       this.#forgetFiles(entry.files)
       this.#projects.delete(project)
+      changed = true
       this.#log.info({ folder: entry.folder, project }, 'Project folder removed')
     }
     for (const folder of folders) {
       const project = normalizeProjectName(folder)
       const existing = this.#projects.get(project)
       if (existing === undefined) {
-        this.#projects.set(project, newEntry(folder, project))
+        this.#projects.set(project, this.#newEntry(folder, project))
+        changed = true
         this.#log.info({ folder, project }, 'New project folder')
       } else if (existing.folder !== folder && !this.#warnedFolders.has(`${folder}/`)) {
         this.#warnedFolders.add(`${folder}/`)
         this.#log.warn({ folder, project }, `Ignoring folder "${folder}/": "${existing.folder}/" already holds project "${project}"`)
       }
     }
+    if (changed) this.#rootGeneration = this.#nextGeneration++
     this.#rootToken = root.token
   }
 
@@ -209,7 +253,10 @@ export class IndexService {
     entry.dirty = false
     const listing = await this.#storage.listFolder(entry.folder)
     if (listing === undefined) {
-      if (this.#projects.get(entry.project) === entry) this.#projects.delete(entry.project)
+      if (this.#projects.get(entry.project) === entry) {
+        this.#projects.delete(entry.project)
+        this.#rootGeneration = this.#nextGeneration++
+      }
       this.#forgetFiles(entry.files)
       this.#rootDirty = true
       return false
@@ -220,34 +267,52 @@ export class IndexService {
       entry.warned.add(problem.path)
       this.#log.warn({ path: problem.path, code: problem.code }, `Skipping ${problem.message}`)
     }
-    this.#install(entry, classified, listing)
+    await this.#install(entry, classified, listing)
     return true
   }
 
-  #install (entry: ProjectEntry, classified: ClassifiedFolder, listing: FolderListing): void {
+  async #install (entry: ProjectEntry, classified: ClassifiedFolder, listing: FolderListing): Promise<void> {
     const stats = new Map(listing.files.map((file) => [file.key, file]))
     const files: DistFile[] = []
     for (const { filename, parsed } of classified.files) {
       const key = makeKey(entry.folder, filename)
       const stat = stats.get(key)
-      if (stat !== undefined) {
-        files.push({ folder: entry.folder, filename, key, parsed, size: stat.size, mtimeMs: stat.mtimeMs, identity: stat.identity })
-      }
+      if (stat === undefined) continue
+      const sidecar = stats.has(key + YANK_SUFFIX) ? await readSmallFile(this.#storage, key + YANK_SUFFIX, MAX_SIDECAR_BYTES) : undefined
+      const base = { folder: entry.folder, filename, key, parsed, size: stat.size, mtimeMs: stat.mtimeMs, identity: stat.identity }
+      files.push(sidecar === undefined ? base : { ...base, yanked: yankReason(sidecar) })
     }
     const kept = new Set(files.map((file) => file.identity))
     this.#forgetFiles(entry.files.filter((file) => !kept.has(file.identity)))
+    if (!sameFiles(entry.files, files)) entry.generation = this.#nextGeneration++
     entry.files = files
     entry.byName = new Map(files.map((file) => [file.filename, file]))
+    entry.lastModifiedMs = files.reduce((latest, file) => Math.max(latest, file.mtimeMs), 0)
     entry.token = listing.token
   }
 
   #forgetFiles (files: readonly DistFile[]): void {
-    for (const file of files) this.#hasher.forget(file.identity)
+    for (const file of files) this.#analyzer.forget(file.identity)
+  }
+
+  #newEntry (folder: string, project: string): ProjectEntry {
+    return {
+      folder,
+      project,
+      token: undefined,
+      files: [],
+      byName: new Map(),
+      generation: this.#nextGeneration++,
+      lastModifiedMs: 0,
+      dirty: true,
+      refreshing: undefined,
+      warned: new Set(),
+    }
   }
 }
 
-function newEntry (folder: string, project: string): ProjectEntry {
-  return { folder, project, token: undefined, files: [], byName: new Map(), dirty: true, refreshing: undefined, warned: new Set() }
+function sameFiles (a: readonly DistFile[], b: readonly DistFile[]): boolean {
+  return a.length === b.length && a.every((file, i) => file.identity === b[i]?.identity && file.filename === b[i].filename && file.yanked === b[i].yanked)
 }
 
 function fileName (file: StoredFile): string {

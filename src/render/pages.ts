@@ -14,8 +14,8 @@ export interface LinkPage {
   readonly links: readonly PageLink[]
 }
 
-// The repository version this HTML declares (PEP 629). 1.0 is PEP 503 plus the meta tag itself.
-const REPOSITORY_VERSION = '1.0'
+// The repository version this HTML declares (PEP 629): the API version served, 1.1 (PEP 700).
+const REPOSITORY_VERSION = '1.1'
 
 /**
  * Render a page of links. It starts with the exact bytes `<!DOCTYPE html>` (pip 22.0.x

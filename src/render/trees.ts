@@ -1,9 +1,15 @@
 // The two URL trees over one model: the original server's (/, /<folder>/) and PEP 503's
 // (/simple/, /simple/<project>/, /packages/<folder>/<file>). Hrefs are page-relative, so the
 // server also works behind a reverse proxy that mounts it under a path prefix (checklist A-4).
-import type { HashAlgorithm } from '../core/digests.js'
-import type { HashedFile, ProjectPage, ProjectSummary } from '../core/index-model.js'
-import type { LinkPage, PageLink } from './pages.js'
+import type { DistFile, ProjectSummary } from '../core/index-model.js'
+
+/** How one tree spells its links. */
+export interface Tree {
+  /** Href of a project page, relative to the root page. */
+  projectHref (project: ProjectSummary): string
+  /** Href of a file (no fragment), relative to its project page. */
+  fileHref (file: DistFile): string
+}
 
 /**
  * Percent-encode one path segment. Beyond encodeURIComponent, `!'()*` are encoded too, so
@@ -13,34 +19,14 @@ export function encodeSegment (segment: string): string {
   return encodeURIComponent(segment).replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 
-const ROOT_TITLE = 'Simple index'
-
-/** `GET /`: one link per project folder, as the original server listed them. */
-export function legacyRootPage (projects: readonly ProjectSummary[]): LinkPage {
-  return { title: ROOT_TITLE, links: projects.map(({ folder }) => ({ href: `${encodeSegment(folder)}/`, text: folder })) }
+/** The original server's tree: `/<folder>/` pages link their files by bare (encoded) filename. */
+export const LEGACY_TREE: Tree = {
+  projectHref: ({ folder }) => `${encodeSegment(folder)}/`,
+  fileHref: (file) => encodeSegment(file.filename),
 }
 
-/** `GET /<folder>/`: the folder's files, linked relative to the page with a hash fragment. */
-export function legacyProjectPage (page: ProjectPage, algorithm: HashAlgorithm): LinkPage {
-  return projectLinks(page, algorithm, (file) => encodeSegment(file.file.filename))
-}
-
-/** `GET /simple/` (PEP 503): text is the folder name, href the normalized name (checklist H-2). */
-export function simpleRootPage (projects: readonly ProjectSummary[]): LinkPage {
-  return { title: ROOT_TITLE, links: projects.map(({ folder, project }) => ({ href: `${project}/`, text: folder })) }
-}
-
-/** `GET /simple/<project>/` (PEP 503): files live under /packages/<folder>/. */
-export function simpleProjectPage (page: ProjectPage, algorithm: HashAlgorithm): LinkPage {
-  return projectLinks(page, algorithm, (file) => `../../packages/${encodeSegment(file.file.folder)}/${encodeSegment(file.file.filename)}`)
-}
-
-function projectLinks (page: ProjectPage, algorithm: HashAlgorithm, path: (file: HashedFile) => string): LinkPage {
-  const links = page.files.map((file): PageLink => {
-    const digest = file.digests[algorithm]
-    // Checklist H-4: exactly one fragment, with an algorithm every client knows.
-    const href = digest === undefined ? path(file) : `${path(file)}#${algorithm}=${digest}`
-    return { href, text: file.file.filename }
-  })
-  return { title: `Links for ${page.project}`, links }
+/** PEP 503's tree: project pages at the normalized name, files under /packages/<folder>/. */
+export const SIMPLE_TREE: Tree = {
+  projectHref: ({ project }) => `${project}/`,
+  fileHref: (file) => `../../packages/${encodeSegment(file.folder)}/${encodeSegment(file.filename)}`,
 }

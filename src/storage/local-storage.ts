@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { errnoCode, LayoutError, StorageError } from '../errors.js'
 import type { ByteRange } from '../core/range.js'
 import { watchTree } from './local-watch.js'
+import { createRangeStream } from './range-stream.js'
 import {
   isPlainName, makeKey, splitKey,
   type ChangeListener, type FolderListing, type OpenFile, type RootListing, type Storage, type StoredFile, type Watch,
@@ -121,12 +122,7 @@ export class LocalStorage implements Storage {
       let closing: Promise<void> | undefined
       return {
         file,
-        createReadStream: (range?: ByteRange) => handle.createReadStream({
-          // The file outlives each stream (several ranges may be read). Such a stream emits
-          // 'end' but no 'close' when read to its end: wait with stream.finished().
-          autoClose: false,
-          ...(range === undefined ? {} : { start: range.start, end: range.end }),
-        }),
+        createReadStream: (range?: ByteRange) => createRangeStream(handle, range?.start ?? 0, range?.end ?? file.size - 1),
         close: () => (closing ??= handle.close()),
       }
     } catch (err) {

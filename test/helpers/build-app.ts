@@ -4,6 +4,7 @@ import type { TestContext } from 'node:test'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { buildApp } from '../../src/app.js'
+import { SETTINGS } from '../../src/config.js'
 import type { HashAlgorithm } from '../../src/core/digests.js'
 import type { LayoutReport } from '../../src/core/layout.js'
 import { createIndexServices, type IndexServices } from '../../src/services.js'
@@ -31,14 +32,14 @@ export function memoryLogger (records: Record<string, unknown>[]): FastifyBaseLo
 }
 
 /** Build, load and (optionally) watch an index over `root`; the app is closed after the test. */
-export async function buildTestApp (t: TestContext, options: { root: string; hashAlgorithm?: HashAlgorithm; watch?: boolean }): Promise<TestApp> {
+export async function buildTestApp (t: TestContext, options: { root: string; hashAlgorithm?: HashAlgorithm; watch?: boolean; cacheControl?: string }): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
   const hashAlgorithm = options.hashAlgorithm ?? 'md5'
   const services = await createIndexServices({ eggdir: options.root, hashAlgorithm, logger })
   const report = await services.index.load()
   if (options.watch === true) services.index.watch()
-  const app = await buildApp({ index: services.index, storage: services.storage, logger, hashAlgorithm })
+  const app = await buildApp({ index: services.index, storage: services.storage, logger, hashAlgorithm, cacheControl: options.cacheControl ?? SETTINGS.cacheControl.defaultValue })
   t.after(async () => {
     services.index.close()
     await app.close()

@@ -15,6 +15,7 @@ const DEFAULTS: Config = {
   hashAlgorithm: 'md5',
   lenient: false,
   shutdownTimeoutMs: 10_000,
+  cacheControl: 'max-age=0, must-revalidate',
 }
 
 const FULL_ENV: Env = {
@@ -26,6 +27,7 @@ const FULL_ENV: Env = {
   EGGSERVE_HASH_ALGO: 'sha256',
   EGGSERVE_LENIENT: 'true',
   EGGSERVE_SHUTDOWN_TIMEOUT: '30',
+  EGGSERVE_CACHE_CONTROL: 'max-age=600',
 }
 
 /** Asserts that resolving throws a ConfigError whose message names `source` and quotes `value`. */
@@ -58,6 +60,7 @@ void describe('resolveConfig: sources and precedence', () => {
       hashAlgorithm: 'sha256',
       lenient: true,
       shutdownTimeoutMs: 30_000,
+      cacheControl: 'max-age=600',
     })
   })
 
@@ -76,6 +79,7 @@ void describe('resolveConfig: sources and precedence', () => {
       hashAlgo: 'sha512',
       lenient: false,
       shutdownTimeout: '5',
+      cacheControl: 'no-cache',
     }
     assert.deepEqual(resolveConfig(flags, FULL_ENV), {
       eggdir: './pkgs',
@@ -86,6 +90,7 @@ void describe('resolveConfig: sources and precedence', () => {
       hashAlgorithm: 'sha512',
       lenient: false,
       shutdownTimeoutMs: 5_000,
+      cacheControl: 'no-cache',
     })
   })
 
@@ -237,5 +242,15 @@ void describe('resolveConfig: log level and log file', () => {
     assert.equal(resolveConfig({}, {}).logFile, undefined)
     assert.equal(resolveConfig({}, { EGGSERVE_LOG: 'env.log' }).logFile, 'env.log')
     assert.equal(resolveConfig({ log: 'flag.log' }, { EGGSERVE_LOG: 'env.log' }).logFile, 'flag.log')
+  })
+})
+
+void describe('--cache-control', () => {
+  void test('a value that would split the response is refused', () => {
+    assertConfigError({ cacheControl: 'max-age=1\r\nX-Evil: 1' }, {}, '--cache-control', 'max-age=1\r\nX-Evil: 1')
+    assertConfigError({}, { EGGSERVE_CACHE_CONTROL: 'no-cache\nX-Evil: 1' }, 'EGGSERVE_CACHE_CONTROL', 'no-cache\nX-Evil: 1')
+  })
+  void test('surrounding spaces are trimmed', () => {
+    assert.equal(resolveConfig({ cacheControl: '  private, max-age=60 ' }, {}).cacheControl, 'private, max-age=60')
   })
 })

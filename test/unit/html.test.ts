@@ -3,20 +3,21 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Digests } from '../../src/core/digests.js'
 import type { ParsedDistFilename } from '../../src/core/filenames.js'
-import type { HashedFile, ProjectPage } from '../../src/core/index-model.js'
+import type { PageFile, ProjectPage, ProjectSummary } from '../../src/core/index-model.js'
 import { escapeHtml, html, SafeHtml } from '../../src/render/html.js'
-import { renderLinkPage } from '../../src/render/pages.js'
-import { encodeSegment, legacyProjectPage, legacyRootPage, simpleProjectPage, simpleRootPage } from '../../src/render/trees.js'
+import { renderLinkPage, type LinkPage } from '../../src/render/pages.js'
+import { renderProjectHtml, renderRootHtml } from '../../src/render/simple-html.js'
+import { encodeSegment, LEGACY_TREE, SIMPLE_TREE, type Tree } from '../../src/render/trees.js'
 
 const MD5 = 'd41d8cd98f00b204e9800998ecf8427e'
 const SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 
 // The renderers read only folder, filename and digests; `parsed` is a plausible stand-in.
-function hashedFile (folder: string, filename: string, digests: Digests): HashedFile {
+function hashedFile (folder: string, filename: string, digests: Digests): PageFile {
   const parsed: ParsedDistFilename = { kind: 'sdist', name: folder, project: folder.toLowerCase(), version: '1.0' }
   return {
     file: { folder, filename, key: `${folder}/${filename}`, parsed, size: 1, mtimeMs: 0, identity: `${folder}/${filename}:1:0` },
-    digests,
+    facts: { digests },
   }
 }
 
@@ -24,6 +25,23 @@ function hashedFile (folder: string, filename: string, digests: Digests): Hashed
 function anchors (document: string): [string, string][] {
   return [...document.matchAll(/<a href="([^"]*)"[^>]*>([^<]*)<\/a>/g)].map((match) => [match[1] ?? '', match[2] ?? ''])
 }
+
+function unescapeHtml (text: string): string {
+  return text.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')
+}
+
+/** A rendered page read back as title and links, so the tables below compare plain values. */
+function readBack (document: string): LinkPage {
+  const title = /<title>([^<]*)<\/title>/.exec(document)?.[1] ?? ''
+  return { title: unescapeHtml(title), links: anchors(document).map(([href, text]) => ({ href: unescapeHtml(href), text: unescapeHtml(text) })) }
+}
+
+const projectPage = (tree: Tree) => (page: ProjectPage, algorithm: 'md5' | 'sha256' | 'sha384' | 'sha512'): LinkPage => readBack(renderProjectHtml(page, tree, algorithm))
+const rootPage = (tree: Tree) => (projects: readonly ProjectSummary[]): LinkPage => readBack(renderRootHtml(projects, tree))
+const legacyProjectPage = projectPage(LEGACY_TREE)
+const simpleProjectPage = projectPage(SIMPLE_TREE)
+const legacyRootPage = rootPage(LEGACY_TREE)
+const simpleRootPage = rootPage(SIMPLE_TREE)
 
 void describe('escapeHtml', () => {
   const cases: readonly (readonly [string, string])[] = [
@@ -93,7 +111,7 @@ void describe('renderLinkPage', () => {
       '<html>',
       '  <head>',
       '    <meta charset="utf-8">',
-      '    <meta name="pypi:repository-version" content="1.0">',
+      '    <meta name="pypi:repository-version" content="1.1">',
       '    <title>Links for foo</title>',
       '  </head>',
       '  <body>',
@@ -278,7 +296,7 @@ void describe('URL trees', () => {
   void test('a hostile filename survives the whole path to the page escaped and encoded', () => {
     const filename = 'evil-1.0"<script>.tar.gz'
     const hostile: ProjectPage = { folder: 'evil', project: 'evil', files: [hashedFile('evil', filename, { sha256: SHA256 })] }
-    const document = renderLinkPage(simpleProjectPage(hostile, 'sha256'))
+    const document = renderProjectHtml(hostile, SIMPLE_TREE, 'sha256')
     assert.equal(document.includes('<script>'), false)
     assert.deepEqual(anchors(document), [[`../../packages/evil/evil-1.0%22%3Cscript%3E.tar.gz#sha256=${SHA256}`, 'evil-1.0&quot;&lt;script&gt;.tar.gz']])
   })

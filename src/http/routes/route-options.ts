@@ -1,12 +1,16 @@
 // What the index route plugins are given (typed plugin options, no decorators).
 import type { HashAlgorithm } from '../../core/digests.js'
 import type { IndexService } from '../../index/index-service.js'
+import type { CoreMetadataStore } from '../../index/metadata-store.js'
 import type { Storage } from '../../storage/storage.js'
+import type { PageOptions } from '../page-response.js'
 
 /** Options of the page and download route plugins. */
 export interface IndexRouteOptions {
   readonly index: IndexService
   readonly storage: Storage
+  readonly metadata: CoreMetadataStore
+  readonly pages: PageOptions
   /** Algorithm of the `#<algo>=<hex>` link fragments. */
   readonly hashAlgorithm: HashAlgorithm
 }

@@ -1,0 +1,68 @@
+// The PyPI JSON API: /pypi/<project>/json and /pypi/<project>/<version>/json (+ trailing slash).
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
+import { parseCoreMetadata } from '../../core/metadata.js'
+import { normalizeProjectName } from '../../core/names.js'
+import { findRelease, latestRelease, metadataSource, releasesOf, renderPypiJson, type Release } from '../../render/pypi-json.js'
+import { sendRepresentation } from '../page-response.js'
+import { redirect } from '../replies.js'
+import { encodeSegment } from '../../render/trees.js'
+import type { IndexRouteOptions } from './route-options.js'
+
+interface ProjectParams { project: string }
+interface VersionParams { project: string; version: string }
+
+/** Routes of the PyPI JSON API. */
+export const pypiJsonRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
+  for (const slash of ['', '/'] as const) {
+    app.get<{ Params: ProjectParams }>(`/pypi/:project/json${slash}`, (request, reply) =>
+      sendJsonApi(request, reply, options, { name: request.params.project, version: undefined, slash }))
+    app.get<{ Params: VersionParams }>(`/pypi/:project/:version/json${slash}`, (request, reply) =>
+      sendJsonApi(request, reply, options, { name: request.params.project, version: request.params.version, slash }))
+  }
+  done()
+}
+
+async function sendJsonApi (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: IndexRouteOptions,
+  wanted: { name: string; version: string | undefined; slash: '' | '/' },
+): Promise<FastifyReply> {
+  const { index, metadata, pages } = options
+  const found = await index.find(wanted.name)
+  if (found === undefined) return notFound(reply)
+  // X-1: a non-normalized name is redirected, as PyPI does.
+  if (normalizeProjectName(wanted.name) !== wanted.name) {
+    // Relative to the request's own path: up past "json" (and the version), then down again.
+    const version = wanted.version === undefined ? '' : `${encodeSegment(wanted.version)}/`
+    const up = '../'.repeat((wanted.version === undefined ? 1 : 2) + wanted.slash.length)
+    return redirect(request, reply, `${up}${found.project}/${version}json${wanted.slash}`)
+  }
+  const page = await index.page(found.project)
+  if (page === undefined) return notFound(reply)
+  const releases = releasesOf(page)
+  const release: Release | undefined = wanted.version === undefined ? latestRelease(releases) : findRelease(releases, wanted.version)
+  if (release === undefined) return notFound(reply)
+  const source = metadataSource(release)
+  const origin = `${request.protocol}://${request.host}`
+  return sendRepresentation(request, reply, pages, {
+    key: `pypi|${found.project}|${release.version}|${wanted.version === undefined ? 'project' : 'release'}|${origin}`,
+    version: found.generation,
+    lastModifiedMs: found.lastModifiedMs,
+    contentType: 'application/json',
+    render: async () => {
+      const read = source === undefined ? undefined : await metadata.read(source)
+      return renderPypiJson({
+        page,
+        release,
+        releases: wanted.version === undefined ? releases : undefined,
+        metadata: read === undefined ? undefined : parseCoreMetadata(read.bytes),
+        urls: { origin },
+      })
+    },
+  })
+}
+
+function notFound (reply: FastifyReply): FastifyReply {
+  return reply.code(404).type('application/json').send('{"message":"Not Found"}')
+}

@@ -1,0 +1,81 @@
+// Caching headers on pages and API documents (checklist K-1..K-4): strong ETag, Last-Modified,
+// 304 on revalidation, Cache-Control, gzip with Vary, and a new ETag when a project changes.
+import assert from 'node:assert/strict'
+import { gunzipSync } from 'node:zlib'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { buildTestApp } from '../helpers/build-app.js'
+import { buildWheel, writeDist } from '../helpers/distributions.js'
+import { tempDir } from '../helpers/temp-tree.js'
+
+const PIP_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
+const PAGES = ['/', '/simple/', '/foo/', '/simple/foo/', '/pypi/foo/json', '/pypi/foo/1.0/json']
+
+async function fixture (t: Parameters<typeof tempDir>[0]): Promise<string> {
+  const root = await tempDir(t)
+  await writeDist(join(root, 'foo'), buildWheel({ name: 'foo', version: '1.0' }))
+  return root
+}
+
+await test('every page has a strong ETag, Last-Modified, the configured Cache-Control and 304 on revalidation', async (t) => {
+  const { app } = await buildTestApp(t, { root: await fixture(t), cacheControl: 'max-age=60' })
+  for (const url of PAGES) {
+    for (const headers of [{}, { accept: PIP_ACCEPT }]) {
+      const first = await app.inject({ url, headers })
+      assert.equal(first.statusCode, 200, url)
+      const etag = String(first.headers.etag)
+      assert.match(etag, /^"[^"]+"$/, `${url}: strong ETag`)
+      assert.equal(first.headers['cache-control'], 'max-age=60', url)
+      assert.equal(typeof first.headers['last-modified'], 'string', url)
+      assert.equal(typeof first.headers.date, 'string', `${url}: Date (K-3)`)
+      const again = await app.inject({ url, headers: { ...headers, 'if-none-match': etag } })
+      assert.equal(again.statusCode, 304, url)
+      assert.equal(again.body, '')
+      assert.equal(again.headers.etag, etag)
+      assert.equal(again.headers['cache-control'], 'max-age=60')
+      const since = await app.inject({ url, headers: { ...headers, 'if-modified-since': String(first.headers['last-modified']) } })
+      assert.equal(since.statusCode, 304, `${url}: If-Modified-Since`)
+    }
+  }
+})
+
+await test('the default Cache-Control makes clients revalidate (pip 26.2 obeys it)', async (t) => {
+  const { app } = await buildTestApp(t, { root: await fixture(t) })
+  assert.equal((await app.inject('/simple/foo/')).headers['cache-control'], 'max-age=0, must-revalidate')
+})
+
+await test('pages are gzipped when asked, with Vary: Accept-Encoding and a different ETag; files never are', async (t) => {
+  const root = await fixture(t)
+  const { app } = await buildTestApp(t, { root })
+  for (const url of PAGES) {
+    const plain = await app.inject({ url, headers: { 'accept-encoding': 'identity' } })
+    const zipped = await app.inject({ url, headers: { 'accept-encoding': 'gzip, deflate' } })
+    assert.equal(plain.headers['content-encoding'], undefined, url)
+    assert.equal(zipped.headers['content-encoding'], 'gzip', url)
+    assert.match(String(zipped.headers.vary), /Accept-Encoding/, url)
+    assert.notEqual(zipped.headers.etag, plain.headers.etag, url)
+    assert.equal(gunzipSync(zipped.rawPayload).toString(), plain.body, url)
+    // Either form of the tag revalidates the same content.
+    const revalidated = await app.inject({ url, headers: { 'accept-encoding': 'gzip', 'if-none-match': String(plain.headers.etag) } })
+    assert.equal(revalidated.statusCode, 304, url)
+  }
+  const wheel = await app.inject({ url: '/packages/foo/foo-1.0-py3-none-any.whl', headers: { 'accept-encoding': 'gzip' } })
+  assert.equal(wheel.headers['content-encoding'], undefined)
+})
+
+await test('a change in the project makes a new ETag; an unchanged project keeps it', async (t) => {
+  const root = await fixture(t)
+  const { app } = await buildTestApp(t, { root })
+  const before = String((await app.inject('/simple/foo/')).headers.etag)
+  assert.equal((await app.inject('/simple/foo/')).headers.etag, before)
+  await writeDist(join(root, 'foo'), buildWheel({ name: 'foo', version: '2.0' }))
+  const after = await app.inject({ url: '/simple/foo/', headers: { 'if-none-match': before } })
+  assert.equal(after.statusCode, 200)
+  assert.notEqual(after.headers.etag, before)
+  assert.match(after.body, /foo-2\.0/)
+  const rootBefore = String((await app.inject('/simple/')).headers.etag)
+  await writeFile(join(root, 'foo', 'foo-2.0-py3-none-any.whl.yanked'), 'oops')
+  assert.notEqual((await app.inject('/simple/foo/')).headers.etag, after.headers.etag, 'yanking changes the page')
+  assert.equal((await app.inject('/simple/')).headers.etag, rootBefore, 'the project list did not change')
+})
