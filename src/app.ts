@@ -2,6 +2,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { HashAlgorithm } from './core/digests.js'
 import { registerAccessLog } from './http/access-log.js'
+import { registerCors } from './http/cors.js'
 import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
 import { PageCache } from './http/page-cache.js'
 import { healthRoutes } from './http/routes/health.js'
@@ -51,6 +52,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   })
 
   registerAccessLog(app)
+  registerCors(app)
   registerErrorHandling(app)
   const routeOptions: IndexRouteOptions = {
     index: deps.index,

@@ -79,3 +79,20 @@ await test('a change in the project makes a new ETag; an unchanged project keeps
   assert.notEqual((await app.inject('/simple/foo/')).headers.etag, after.headers.etag, 'yanking changes the page')
   assert.equal((await app.inject('/simple/')).headers.etag, rootBefore, 'the project list did not change')
 })
+
+await test('CORS: reads carry Access-Control-Allow-Origin; a preflight gets 204 with the allowed methods', async (t) => {
+  const { app } = await buildTestApp(t, { root: await fixture(t) })
+  for (const url of ['/simple/', '/simple/foo/', '/foo/', '/pypi/foo/json', '/packages/foo/foo-1.0-py3-none-any.whl', '/packages/foo/foo-1.0-py3-none-any.whl.metadata']) {
+    const res = await app.inject({ url, headers: { origin: 'https://example.org' } })
+    assert.equal(res.statusCode, 200, url)
+    assert.equal(res.headers['access-control-allow-origin'], '*', url)
+    assert.match(String(res.headers['access-control-expose-headers']), /ETag/)
+    assert.equal(res.headers['access-control-allow-credentials'], undefined)
+  }
+  const preflight = await app.inject({ method: 'OPTIONS', url: '/simple/foo/', headers: { origin: 'https://example.org', 'access-control-request-method': 'GET', 'access-control-request-headers': 'if-none-match' } })
+  assert.equal(preflight.statusCode, 204)
+  assert.equal(preflight.headers['access-control-allow-methods'], 'GET, HEAD')
+  assert.match(String(preflight.headers['access-control-allow-headers']), /If-None-Match/)
+  // A plain OPTIONS (no preflight) is still a method this server does not serve.
+  assert.equal((await app.inject({ method: 'OPTIONS', url: '/simple/foo/' })).statusCode, 405)
+})

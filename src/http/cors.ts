@@ -1,0 +1,24 @@
+// CORS on the read endpoints, as PyPI does (checklist K-6), so browser clients such as
+// pyodide's micropip can read pages, metadata and files. No credentials are ever allowed.
+import type { FastifyInstance } from 'fastify'
+
+const HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, HEAD',
+  'access-control-allow-headers': 'Content-Type, If-Match, If-Modified-Since, If-None-Match, If-Unmodified-Since, Range',
+  'access-control-expose-headers': 'Content-Length, Content-Range, ETag, Last-Modified',
+  'access-control-max-age': '86400',
+} as const
+
+/** Add CORS headers to GET/HEAD responses and answer preflight requests with 204. */
+export function registerCors (app: FastifyInstance): void {
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method === 'GET' || request.method === 'HEAD') {
+      reply.header('access-control-allow-origin', HEADERS['access-control-allow-origin'])
+      reply.header('access-control-expose-headers', HEADERS['access-control-expose-headers'])
+    } else if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
+      // A preflight: only reads are offered.
+      await reply.code(204).headers(HEADERS).send()
+    }
+  })
+}
