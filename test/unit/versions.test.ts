@@ -203,6 +203,8 @@ const ASCENDING: readonly string[] = [
   '1.dev0',
   '1.0.dev1',
   '1.0.dev456',
+  // A dev release without pre or post sorts before every pre-release, even a0.dev0.
+  '1.0a0.dev0',
   '1.0a1.dev1',
   '1.0a1',
   '1.0a2.dev456',
@@ -233,6 +235,7 @@ const ASCENDING: readonly string[] = [
   '1.0+10',
   `1.0+${TWO_53}`,
   `1.0+${TWO_53_PLUS_1}`,
+  '1.0.post0',
   '1.0.post1.dev1',
   '1.0.post1',
   '1.0.15',
