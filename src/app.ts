@@ -5,7 +5,7 @@ import { registerAccessLog } from './http/access-log.js'
 import { registerCors } from './http/cors.js'
 import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
 import { PageCache } from './http/page-cache.js'
-import { healthRoutes } from './http/routes/health.js'
+import { healthRoutes, type Readiness } from './http/routes/health.js'
 import { pypiJsonRoutes } from './http/routes/pypi-json.js'
 import type { IndexRouteOptions } from './http/routes/route-options.js'
 import { legacyRoutes } from './http/routes/legacy.js'
@@ -29,6 +29,8 @@ export interface AppDependencies {
   readonly hashAlgorithm: HashAlgorithm
   /** Cache-Control of pages and API documents (`--cache-control`). */
   readonly cacheControl: string
+  /** What /health/ready reports; by default, ready once the index is loaded. */
+  readonly readiness?: () => Readiness
 }
 
 /** Build the Fastify app with every route registered; call `listen()` yourself (or `inject()`). */
@@ -61,7 +63,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     metadata: new CoreMetadataStore({ storage: deps.storage, log: deps.logger }),
     pages: { cache: new PageCache(), cacheControl: deps.cacheControl },
   }
-  await app.register(healthRoutes, { index: deps.index })
+  await app.register(healthRoutes, deps.readiness === undefined ? { index: deps.index } : { index: deps.index, readiness: deps.readiness })
   await app.register(simpleRoutes, routeOptions)
   await app.register(pypiJsonRoutes, routeOptions)
   await app.register(legacyRoutes, routeOptions)

@@ -18,6 +18,12 @@ export interface Config {
   readonly shutdownTimeoutMs: number
   /** Cache-Control of index pages and API documents. */
   readonly cacheControl: string
+  /** Directory of the persistent hash and metadata cache; undefined when disabled. */
+  readonly cacheDir: string | undefined
+  /** Worker threads that hash ('auto': one per core; 0: hash in the main thread). */
+  readonly hashWorkers: number | 'auto'
+  /** How often the whole tree is re-read as a safety net for missed events (0: never). */
+  readonly reconcileIntervalMs: number
 }
 
 /** Flag values as commander hands them over: strings, or true for boolean flags. */
@@ -31,6 +37,9 @@ export interface RawFlags {
   readonly lenient?: boolean
   readonly shutdownTimeout?: string
   readonly cacheControl?: string
+  readonly cacheDir?: string
+  readonly hashWorkers?: string
+  readonly reconcileInterval?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -52,6 +61,10 @@ export const SETTINGS = {
   shutdownTimeout: { flag: '--shutdown-timeout', env: 'EGGSERVE_SHUTDOWN_TIMEOUT', defaultValue: '10' },
   // Revalidate every time (one cheap 304): pip 26.2 caches pages as Cache-Control says (checklist K-1).
   cacheControl: { flag: '--cache-control', env: 'EGGSERVE_CACHE_CONTROL', defaultValue: 'max-age=0, must-revalidate' },
+  // The default comes from systemd's CACHE_DIRECTORY or the XDG cache directory: see defaultCacheDir().
+  cacheDir: { flag: '--cache-dir', env: 'EGGSERVE_CACHE_DIR', defaultValue: undefined },
+  hashWorkers: { flag: '--hash-workers', env: 'EGGSERVE_HASH_WORKERS', defaultValue: 'auto' },
+  reconcileInterval: { flag: '--reconcile-interval', env: 'EGGSERVE_RECONCILE_INTERVAL', defaultValue: '120' },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -72,6 +85,9 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const lenient = pick('lenient')
   const grace = pick('shutdownTimeout')
   const cacheControl = pick('cacheControl')
+  const cacheDir = pick('cacheDir')
+  const workers = pick('hashWorkers')
+  const reconcile = pick('reconcileInterval')
   return Object.freeze({
     eggdir: pick('eggdir').value ?? '.',
     port: parsePort(port.value ?? '', port.source),
@@ -82,6 +98,9 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     lenient: parseBoolean(lenient.value ?? 'false', lenient.source),
     shutdownTimeoutMs: Math.round(parseSeconds(grace.value ?? '', grace.source) * 1000),
     cacheControl: parseHeaderValue(cacheControl.value ?? '', cacheControl.source),
+    cacheDir: cacheDir.value === undefined ? defaultCacheDir(env) : cacheDir.value === 'none' ? undefined : cacheDir.value,
+    hashWorkers: parseWorkers(workers.value ?? 'auto', workers.source),
+    reconcileIntervalMs: Math.round(parseSeconds(reconcile.value ?? '', reconcile.source, 86_400) * 1000),
   })
 }
 
@@ -99,12 +118,34 @@ function parseHashAlgorithm (value: string, source: string): HashAlgorithm {
   throw new ConfigError(`Invalid hash algorithm "${value}" (${source}): expected one of ${ANCHOR_ALGORITHMS.join(', ')}`)
 }
 
-function parseSeconds (value: string, source: string): number {
+function parseSeconds (value: string, source: string, max = 3600): number {
   const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN
-  if (!Number.isFinite(seconds) || seconds > 3600) {
-    throw new ConfigError(`Invalid number of seconds "${value}" (${source}): expected a number from 0 to 3600`)
+  if (!Number.isFinite(seconds) || seconds > max) {
+    throw new ConfigError(`Invalid number of seconds "${value}" (${source}): expected a number from 0 to ${max}`)
   }
   return seconds
+}
+
+function parseWorkers (value: string, source: string): number | 'auto' {
+  if (value === 'auto') return 'auto'
+  const workers = /^\d+$/.test(value) ? Number(value) : NaN
+  if (!Number.isInteger(workers) || workers > 64) {
+    throw new ConfigError(`Invalid number of hash workers "${value}" (${source}): expected "auto" or an integer from 0 to 64`)
+  }
+  return workers
+}
+
+/**
+ * Where the cache goes by default: systemd's CACHE_DIRECTORY (set by CacheDirectory=; the
+ * first one when there are several), else $XDG_CACHE_HOME/eggserve, else ~/.cache/eggserve.
+ */
+export function defaultCacheDir (env: Readonly<Record<string, string | undefined>>): string | undefined {
+  const systemd = env.CACHE_DIRECTORY?.split(':')[0]
+  if (systemd !== undefined && systemd !== '') return systemd
+  const xdg = env.XDG_CACHE_HOME
+  if (xdg?.startsWith('/') === true) return `${xdg}/eggserve`
+  const home = env.HOME
+  return home !== undefined && home !== '' ? `${home}/.cache/eggserve` : undefined
 }
 
 function parseBoolean (value: string, source: string): boolean {

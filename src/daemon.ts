@@ -1,11 +1,13 @@
 // The daemon: load and validate the tree, build the app, listen, and shut down gracefully.
+import { availableParallelism } from 'node:os'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp, SHADOWED_FOLDERS } from './app.js'
 import type { Config } from './config.js'
 import type { LayoutProblem } from './core/layout.js'
 import { errnoCode, LayoutError, ListenError } from './errors.js'
 import { createLogger, type LoggerHandle } from './logger.js'
-import { createIndexServices } from './services.js'
+import { BackgroundWork } from './index/background.js'
+import { createIndexServices, type IndexServices } from './services.js'
 
 /** A running server. */
 export interface Daemon {
@@ -31,12 +33,38 @@ export async function startDaemon (config: Config): Promise<Daemon> {
 
 async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   const { logger } = log
-  const { storage, index } = await createIndexServices({ eggdir: config.eggdir, hashAlgorithm: config.hashAlgorithm, logger })
+  const services = await createIndexServices({
+    eggdir: config.eggdir,
+    hashAlgorithm: config.hashAlgorithm,
+    logger,
+    workers: config.hashWorkers === 'auto' ? availableParallelism() : config.hashWorkers,
+    cacheDir: config.cacheDir,
+  })
+  try {
+    return await serve(config, log, services)
+  } catch (err) {
+    await services.close()
+    throw err
+  }
+}
+
+async function serve (config: Config, log: LoggerHandle, services: IndexServices): Promise<Daemon> {
+  const { logger } = log
+  const { storage, index } = services
+  const loadStarted = Date.now()
   const report = await index.load()
   if (report.problems.length > 0 && !config.lenient) {
     throw new LayoutError(formatProblems(config.eggdir, report.problems))
   }
-  const app = await buildApp({ index, storage, logger, hashAlgorithm: config.hashAlgorithm, cacheControl: config.cacheControl })
+  const background = new BackgroundWork({ services, log: logger, reconcileIntervalMs: config.reconcileIntervalMs })
+  const app = await buildApp({
+    index,
+    storage,
+    logger,
+    hashAlgorithm: config.hashAlgorithm,
+    cacheControl: config.cacheControl,
+    readiness: () => background.readiness(),
+  })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first
   // log line is out must drain and exit 0, not kill the process with the default action.
@@ -60,7 +88,8 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
       return closing
     }
     closing = shutdown({ app, logger, graceMs: config.shutdownTimeoutMs, signal }).finally(async () => {
-      index.close()
+      await background.stop()
+      await services.close()
       removeHandlers()
       logger.info('Stopped')
       await log.flush()
@@ -98,7 +127,16 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
     }
   }
   index.watch()
-  logger.info({ eggdir: config.eggdir, projects: report.projects.length, hashAlgorithm: config.hashAlgorithm }, 'Serving')
+  background.start()
+  logger.info({
+    eggdir: config.eggdir,
+    projects: report.projects.length,
+    files: report.projects.reduce((sum, project) => sum + project.files.length, 0),
+    scanMs: Date.now() - loadStarted,
+    cached: services.facts.size,
+    cacheDir: config.cacheDir ?? null,
+    hashAlgorithm: config.hashAlgorithm,
+  }, 'Serving')
   return { app, address, closed, close: () => close() }
 }
 

@@ -1,21 +1,34 @@
 // Wiring of the index: storage, analyzer (with its decorators) and the index service.
-// Shared by the daemon and the tests, so both run exactly the same parts.
+// Shared by the daemon, the CLI's check/warm commands and the tests, so all run the same parts.
 import type { FastifyBaseLogger } from 'fastify'
-import { MemoizingAnalyzer, StreamingAnalyzer } from './analysis/analyzer.js'
+import type { Analyzer } from './analysis/analyzer.js'
 import { FairScheduler } from './analysis/fair-scheduler.js'
+import { FactsLog } from './analysis/facts-log.js'
+import { MemoryFactsStore, type FactsStore } from './analysis/facts-store.js'
+import { MemoizingAnalyzer } from './analysis/memoizing-analyzer.js'
+import { StreamingAnalyzer, type AnalysisStats } from './analysis/streaming-analyzer.js'
+import { WorkerAnalyzer } from './analysis/worker-analyzer.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
 import { IndexService } from './index/index-service.js'
 import { LocalStorage } from './storage/local-storage.js'
 
-// Files read at once. Bounded so a cold folder of thousands of files cannot exhaust descriptors.
+// Files read at once in the main thread, or per worker. Bounded so a cold folder of thousands
+// of files cannot exhaust descriptors.
 const DEFAULT_CONCURRENCY = 8
+const PER_WORKER = 4
 
 /** The parts behind the HTTP routes. */
 export interface IndexServices {
   readonly storage: LocalStorage
+  /** The remembering analyzer the index uses. */
+  readonly analyzer: MemoizingAnalyzer
   /** The analyzer that really reads files; its stats count the work done. */
-  readonly streamingAnalyzer: StreamingAnalyzer
+  readonly reader: Analyzer & { readonly stats: AnalysisStats }
+  /** Where facts are remembered: memory, or the persistent cache. */
+  readonly facts: FactsStore
   readonly index: IndexService
+  /** Stop workers, write the cache out, stop watching. */
+  close (): Promise<void>
 }
 
 /** Options of createIndexServices. */
@@ -23,18 +36,47 @@ export interface IndexServicesOptions {
   readonly eggdir: string
   readonly hashAlgorithm: HashAlgorithm
   readonly logger: FastifyBaseLogger
+  /** Worker threads that hash; 0 hashes in the main thread. */
+  readonly workers?: number
+  /** Files read at once when hashing in the main thread. */
   readonly concurrency?: number
+  /** Directory of the persistent cache; undefined keeps facts in memory only. */
+  readonly cacheDir?: string | undefined
 }
 
 /** Open the eggdir and build the index over it (not loaded yet: call index.load()). */
 export async function createIndexServices (options: IndexServicesOptions): Promise<IndexServices> {
-  const storage = await LocalStorage.create(options.eggdir, options.logger)
-  const streamingAnalyzer = new StreamingAnalyzer({
+  const { logger } = options
+  const storage = await LocalStorage.create(options.eggdir, logger)
+  const algorithms = algorithmsFor(options.hashAlgorithm)
+  const workers = options.workers ?? 0
+  const reader = workers > 0
+    ? await WorkerAnalyzer.start({ workers, perWorker: PER_WORKER, storage: { kind: 'local', root: storage.realRoot }, algorithms, log: logger })
+    : new StreamingAnalyzer({ storage, algorithms, scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY), log: logger })
+  const facts = await openFacts(options, storage.realRoot, algorithms)
+  const analyzer = new MemoizingAnalyzer(reader, facts)
+  const index = new IndexService({ storage, analyzer, log: logger })
+  return {
     storage,
-    algorithms: algorithmsFor(options.hashAlgorithm),
-    scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY),
-    log: options.logger,
-  })
-  const index = new IndexService({ storage, analyzer: new MemoizingAnalyzer(streamingAnalyzer), log: options.logger })
-  return { storage, streamingAnalyzer, index }
+    analyzer,
+    reader,
+    facts,
+    index,
+    close: async () => {
+      index.close()
+      if (reader instanceof WorkerAnalyzer) await reader.close()
+      if (facts instanceof FactsLog) await facts.close()
+    },
+  }
+}
+
+// The cache is an optimisation: if it cannot be opened, run without it (and say so).
+async function openFacts (options: IndexServicesOptions, namespace: string, algorithms: ReturnType<typeof algorithmsFor>): Promise<FactsStore> {
+  if (options.cacheDir === undefined) return new MemoryFactsStore()
+  try {
+    return await FactsLog.open({ dir: options.cacheDir, namespace, algorithms, log: options.logger })
+  } catch (err) {
+    options.logger.warn({ err, cacheDir: options.cacheDir }, 'Cannot use the cache directory; facts are kept in memory only')
+    return new MemoryFactsStore()
+  }
 }

@@ -164,6 +164,28 @@ export class IndexService {
     return this.#projects.get(project)?.files
   }
 
+  /** Every project's files as currently indexed (for background hashing). */
+  * fileLists (): Iterable<{ readonly project: string; readonly files: readonly DistFile[] }> {
+    for (const entry of this.#projects.values()) yield { project: entry.project, files: entry.files }
+  }
+
+  /**
+   * The safety net for missed watch events and filesystems without them (NFS): re-read the
+   * top level and every folder, at most `concurrency` at once. Pages change only where files did.
+   */
+  async reconcile (concurrency = 4): Promise<void> {
+    this.#rootDirty = true
+    await this.#freshRoot()
+    const entries = [...this.#projects.values()]
+    const next = async (): Promise<void> => {
+      for (let entry = entries.pop(); entry !== undefined; entry = entries.pop()) {
+        entry.dirty = true
+        await this.#fresh(entry)
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, next))
+  }
+
   /** A project's page with every file analyzed; waits only for this project's own files. */
   async page (project: string): Promise<ProjectPage | undefined> {
     const entry = this.#projects.get(project)

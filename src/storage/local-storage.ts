@@ -135,9 +135,14 @@ export class LocalStorage implements Storage {
     return watchTree(this.#realRoot, listener, onError)
   }
 
-  /** Absolute path of the tree, for messages to the operator (never to HTTP clients). */
+  /** The tree as given, for messages to the operator (never to HTTP clients). */
   get root (): string {
     return this.#root
+  }
+
+  /** The tree's real path: what worker threads open again, and what identifies its cache. */
+  get realRoot (): string {
+    return this.#realRoot
   }
 
   async #readdir (dir: string): Promise<Dirent[]> {

@@ -41,8 +41,8 @@ export async function buildTestApp (t: TestContext, options: { root: string; has
   if (options.watch === true) services.index.watch()
   const app = await buildApp({ index: services.index, storage: services.storage, logger, hashAlgorithm, cacheControl: options.cacheControl ?? SETTINGS.cacheControl.defaultValue })
   t.after(async () => {
-    services.index.close()
     await app.close()
+    await services.close()
   })
   return { app, services, report, logs }
 }

@@ -1,7 +1,10 @@
 // The real daemon as a child process (`node bin/eggserve.js`), for end-to-end tests.
 // bin/eggserve.js imports dist/, so `npm run build` must have run first (npm test does it).
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { request as httpRequest, type Agent, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -63,13 +66,28 @@ export interface StartOptions {
 
 const SERVING = 'Serving'
 
-/** The environment children get: this process's without EGGSERVE_* (a developer's settings must not leak in), plus `extra`. */
+let cacheHome: string | undefined
+
+// One throwaway XDG cache home per test process, so servers never write into the user's ~/.cache.
+function testCacheHome (): string {
+  if (cacheHome === undefined) {
+    const dir = mkdtempSync(join(tmpdir(), 'eggserve-test-cache-'))
+    process.once('exit', () => { rmSync(dir, { recursive: true, force: true }) })
+    cacheHome = dir
+  }
+  return cacheHome
+}
+
+/**
+ * The environment children get: this process's without EGGSERVE_* and CACHE_DIRECTORY (a
+ * developer's settings must not leak in), the cache under a throwaway XDG_CACHE_HOME, plus `extra`.
+ */
 export function childEnv (extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('EGGSERVE_')) env[name] = value
+    if (!name.startsWith('EGGSERVE_') && name !== 'CACHE_DIRECTORY') env[name] = value
   }
-  return { ...env, ...extra }
+  return { ...env, XDG_CACHE_HOME: testCacheHome(), ...extra }
 }
 
 /**

@@ -88,15 +88,15 @@ await test('an unchanged file is hashed once, however many listings and concurre
   for (let i = 0; i < 20; i++) files[`foo/foo-1.${i}.tar.gz`] = `content ${i}`
   await writeTree(root, files)
   const { app, services } = await buildTestApp(t, { root })
-  assert.equal(services.streamingAnalyzer.stats.files, 0, 'nothing is hashed before a listing asks')
+  assert.equal(services.reader.stats.files, 0, 'nothing is hashed before a listing asks')
   const pages = await Promise.all(Array.from({ length: 10 }, (_, i) => app.inject(i % 2 === 0 ? '/foo/' : '/simple/foo/')))
   for (const page of pages) assert.equal(page.statusCode, 200)
-  assert.equal(services.streamingAnalyzer.stats.files, 20, 'concurrent listings share one computation per file')
+  assert.equal(services.reader.stats.files, 20, 'concurrent listings share one computation per file')
   for (let i = 0; i < 5; i++) await app.inject('/simple/foo/')
-  assert.equal(services.streamingAnalyzer.stats.files, 20, 'later listings hash nothing')
+  assert.equal(services.reader.stats.files, 20, 'later listings hash nothing')
   await writeFile(join(root, 'foo', 'foo-1.99.tar.gz'), 'new')
   await app.inject('/foo/')
-  assert.equal(services.streamingAnalyzer.stats.files, 21, 'only the new file is hashed')
+  assert.equal(services.reader.stats.files, 21, 'only the new file is hashed')
 })
 
 await test('a listing of one project does not wait for the hashing of another', async (t) => {
@@ -111,7 +111,7 @@ await test('a listing of one project does not wait for the hashing of another', 
   await sleep(5)
   const small = await app.inject('/simple/small/')
   assert.equal(small.statusCode, 200)
-  const hashedBeforeSmall = services.streamingAnalyzer.stats.files
+  const hashedBeforeSmall = services.reader.stats.files
   // A FIFO queue would hash all 40 big files first (41); fair turns bound it by the 8 running ones.
   assert.ok(hashedBeforeSmall < 25, `small waited for ${hashedBeforeSmall - 1} big files`)
   t.diagnostic(`files hashed when the small listing returned: ${hashedBeforeSmall} of 41`)

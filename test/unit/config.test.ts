@@ -16,6 +16,9 @@ const DEFAULTS: Config = {
   lenient: false,
   shutdownTimeoutMs: 10_000,
   cacheControl: 'max-age=0, must-revalidate',
+  cacheDir: undefined,
+  hashWorkers: 'auto',
+  reconcileIntervalMs: 120_000,
 }
 
 const FULL_ENV: Env = {
@@ -28,6 +31,9 @@ const FULL_ENV: Env = {
   EGGSERVE_LENIENT: 'true',
   EGGSERVE_SHUTDOWN_TIMEOUT: '30',
   EGGSERVE_CACHE_CONTROL: 'max-age=600',
+  EGGSERVE_CACHE_DIR: '/var/cache/eggs',
+  EGGSERVE_HASH_WORKERS: '3',
+  EGGSERVE_RECONCILE_INTERVAL: '30',
 }
 
 /** Asserts that resolving throws a ConfigError whose message names `source` and quotes `value`. */
@@ -61,6 +67,9 @@ void describe('resolveConfig: sources and precedence', () => {
       lenient: true,
       shutdownTimeoutMs: 30_000,
       cacheControl: 'max-age=600',
+      cacheDir: '/var/cache/eggs',
+      hashWorkers: 3,
+      reconcileIntervalMs: 30_000,
     })
   })
 
@@ -80,6 +89,9 @@ void describe('resolveConfig: sources and precedence', () => {
       lenient: false,
       shutdownTimeout: '5',
       cacheControl: 'no-cache',
+      cacheDir: 'none',
+      hashWorkers: '0',
+      reconcileInterval: '0',
     }
     assert.deepEqual(resolveConfig(flags, FULL_ENV), {
       eggdir: './pkgs',
@@ -91,6 +103,9 @@ void describe('resolveConfig: sources and precedence', () => {
       lenient: false,
       shutdownTimeoutMs: 5_000,
       cacheControl: 'no-cache',
+      cacheDir: undefined,
+      hashWorkers: 0,
+      reconcileIntervalMs: 0,
     })
   })
 
@@ -252,5 +267,25 @@ void describe('--cache-control', () => {
   })
   void test('surrounding spaces are trimmed', () => {
     assert.equal(resolveConfig({ cacheControl: '  private, max-age=60 ' }, {}).cacheControl, 'private, max-age=60')
+  })
+})
+
+void describe('cache directory and workers', () => {
+  void test('the cache directory comes from systemd, then XDG, then HOME', () => {
+    assert.equal(resolveConfig({}, { CACHE_DIRECTORY: '/var/cache/eggserve:/var/cache/other', HOME: '/home/x' }).cacheDir, '/var/cache/eggserve')
+    assert.equal(resolveConfig({}, { XDG_CACHE_HOME: '/xdg', HOME: '/home/x' }).cacheDir, '/xdg/eggserve')
+    assert.equal(resolveConfig({}, { XDG_CACHE_HOME: 'relative', HOME: '/home/x' }).cacheDir, '/home/x/.cache/eggserve')
+    assert.equal(resolveConfig({}, { HOME: '/home/x' }).cacheDir, '/home/x/.cache/eggserve')
+    assert.equal(resolveConfig({ cacheDir: '/c' }, { CACHE_DIRECTORY: '/s' }).cacheDir, '/c')
+    assert.equal(resolveConfig({ cacheDir: 'none' }, { HOME: '/home/x' }).cacheDir, undefined)
+  })
+  void test('hash workers: auto or 0-64', () => {
+    assert.equal(resolveConfig({ hashWorkers: '0' }, {}).hashWorkers, 0)
+    assertConfigError({ hashWorkers: 'many' }, {}, '--hash-workers', 'many')
+    assertConfigError({}, { EGGSERVE_HASH_WORKERS: '65' }, 'EGGSERVE_HASH_WORKERS', '65')
+  })
+  void test('reconcile interval in seconds, up to a day', () => {
+    assert.equal(resolveConfig({ reconcileInterval: '2.5' }, {}).reconcileIntervalMs, 2500)
+    assertConfigError({ reconcileInterval: '86401' }, {}, '--reconcile-interval', '86401')
   })
 })

@@ -1,0 +1,266 @@
+// The persistent cache of file facts: an append-only log of checksummed records, one per line,
+// in the cache directory. Crash-safe without locks:
+// - an append is one write() on an O_APPEND descriptor, so records from several processes
+//   never interleave; a crash can only leave a torn last line, which its checksum rejects;
+// - compaction (pruning entries of deleted files) writes a new file, fsyncs it and renames it
+//   over the old one; a process still appending to the old file notices the new inode and
+//   reopens (what it wrote in between is only lost cache, never corruption).
+// Anything that fails its checksum is logged and skipped, never trusted; a file that is not an
+// eggserve cache is replaced. Caching never makes the server fail: errors here are logged.
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, open, readFile, rename, stat, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { crc32 } from 'node:zlib'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Digests, HashAlgorithm } from '../core/digests.js'
+import type { FileFacts } from '../core/index-model.js'
+import { errnoCode } from '../errors.js'
+import type { FactsStore } from './facts-store.js'
+
+const FORMAT = 'eggserve-facts 1'
+
+/** Options of FactsLog.open(). */
+export interface FactsLogOptions {
+  readonly dir: string
+  /** What the cache is for (the eggdir's real path): one log per eggdir. */
+  readonly namespace: string
+  /** Digests the facts must hold to be used (records from another --hash-algo may lack one). */
+  readonly algorithms: readonly HashAlgorithm[]
+  readonly log: FastifyBaseLogger
+  /** How long appends are gathered before one write (default 100 ms). */
+  readonly flushDelayMs?: number
+}
+
+/** What loading the log found. */
+export interface FactsLogStats {
+  loaded: number
+  corrupt: number
+  appended: number
+  compactions: number
+}
+
+interface CacheRecord {
+  readonly i: string
+  readonly d: Digests
+  readonly m?: { readonly s: string; readonly r?: string }
+}
+
+/** Facts by identity, in memory, mirrored to an append-only log on disk. */
+export class FactsLog implements FactsStore {
+  readonly stats: FactsLogStats = { loaded: 0, corrupt: 0, appended: 0, compactions: 0 }
+  readonly path: string
+  readonly #options: FactsLogOptions
+  readonly #log: FastifyBaseLogger
+  readonly #facts = new Map<string, FileFacts>()
+  #pending: string[] = []
+  #timer: NodeJS.Timeout | undefined
+  #handle: FileHandle | undefined
+  #writing: Promise<void> = Promise.resolve()
+  /** Records in the file, live or not: compaction is worth it when most are dead. */
+  #records = 0
+
+  private constructor (options: FactsLogOptions, path: string) {
+    this.#options = options
+    this.#log = options.log.child({ component: 'facts-cache' })
+    this.path = path
+  }
+
+  /** Open (or create) the log for `namespace` in `dir` and load what it holds. */
+  static async open (options: FactsLogOptions): Promise<FactsLog> {
+    await mkdir(options.dir, { recursive: true, mode: 0o700 })
+    const name = createHash('sha256').update(options.namespace).digest('hex').slice(0, 16)
+    const store = new FactsLog(options, join(options.dir, `facts-${name}.log`))
+    const clean = await store.#load()
+    if (!clean) await store.compact()
+    return store
+  }
+
+  get size (): number {
+    return this.#facts.size
+  }
+
+  get (identity: string): FileFacts | undefined {
+    return this.#facts.get(identity)
+  }
+
+  set (identity: string, facts: FileFacts): void {
+    this.#facts.set(identity, facts)
+    this.#pending.push(encode(identity, facts))
+    this.#timer ??= setTimeout(() => { void this.flush() }, this.#options.flushDelayMs ?? 100).unref()
+  }
+
+  delete (identity: string): void {
+    // Dropped from memory now; from the file at the next compaction.
+    this.#facts.delete(identity)
+  }
+
+  /** True when the file holds mostly records of files that are gone (or duplicates). */
+  get wantsCompaction (): boolean {
+    return this.#records > 1000 && this.#records > 2 * this.#facts.size
+  }
+
+  /** Write what is pending. */
+  async flush (): Promise<void> {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    const lines = this.#pending
+    this.#pending = []
+    if (lines.length === 0) return this.#writing
+    this.#writing = this.#writing.then(() => this.#append(lines.join('')), () => this.#append(lines.join('')))
+    return this.#writing
+  }
+
+  /** Rewrite the file with the current entries only (those in `live`, when given), atomically. */
+  async compact (live?: ReadonlySet<string>): Promise<void> {
+    if (live !== undefined) {
+      for (const identity of this.#facts.keys()) if (!live.has(identity)) this.#facts.delete(identity)
+    }
+    await this.flush()
+    const work = async (): Promise<void> => {
+      const tmp = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+      const lines = [`${FORMAT} ${this.#options.namespace}\n`]
+      for (const [identity, facts] of this.#facts) lines.push(encode(identity, facts))
+      const handle = await open(tmp, 'w', 0o600)
+      try {
+        await handle.writeFile(lines.join(''))
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      await rename(tmp, this.path)
+      await syncDir(this.#options.dir)
+      await this.#handle?.close()
+      this.#handle = undefined
+      this.#records = this.#facts.size
+      this.stats.compactions++
+    }
+    this.#writing = this.#writing.then(work, work).catch((err: unknown) => {
+      this.#log.warn({ err }, 'Cannot compact the cache file; it keeps working as it is')
+    })
+    return this.#writing
+  }
+
+  /** Flush and release the file. */
+  async close (): Promise<void> {
+    await this.flush()
+    await this.#writing
+    await this.#handle?.close()
+    this.#handle = undefined
+  }
+
+  // Returns false when the file needs rewriting (corrupt records, a torn tail, a foreign header).
+  async #load (): Promise<boolean> {
+    let text: string
+    try {
+      text = await readFile(this.path, 'utf8')
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return false
+      this.#log.warn({ err }, 'Cannot read the cache file; starting with an empty cache')
+      return false
+    }
+    const lines = text.split('\n')
+    const header = lines.shift()
+    if (header !== `${FORMAT} ${this.#options.namespace}`) {
+      this.#log.warn({ path: this.path }, 'The cache file is not an eggserve cache of this eggdir (or of another version); rebuilding it')
+      return false
+    }
+    const tail = lines.pop()
+    let clean = tail === ''
+    for (const line of lines) {
+      const entry = decode(line)
+      if (entry === undefined) {
+        this.stats.corrupt++
+        clean = false
+        continue
+      }
+      this.#facts.set(entry.identity, entry.facts)
+      this.#records++
+    }
+    if (tail !== undefined && tail !== '') this.stats.corrupt++
+    this.stats.loaded = this.#facts.size
+    if (this.stats.corrupt > 0) {
+      this.#log.warn({ corrupt: this.stats.corrupt, path: this.path }, 'Ignored corrupt or torn records in the cache file; rewriting it')
+    }
+    // Records computed with other algorithms cannot serve this configuration: drop them.
+    for (const [identity, facts] of this.#facts) {
+      if (!this.#options.algorithms.every((algorithm) => facts.digests[algorithm] !== undefined)) this.#facts.delete(identity)
+    }
+    return clean
+  }
+
+  async #append (text: string): Promise<void> {
+    try {
+      const handle = await this.#file()
+      // One write() per batch: O_APPEND keeps concurrent writers' records whole.
+      await handle.write(text)
+      this.stats.appended += text.split('\n').length - 1
+      this.#records += text.split('\n').length - 1
+    } catch (err) {
+      this.#log.warn({ err }, 'Cannot write to the cache file; facts will be computed again after a restart')
+    }
+  }
+
+  // The open log, reopened when another process compacted (replaced) it.
+  async #file (): Promise<FileHandle> {
+    if (this.#handle !== undefined) {
+      const [mine, current] = await Promise.all([this.#handle.stat(), stat(this.path).catch(() => undefined)])
+      if (current?.ino === mine.ino && current.dev === mine.dev) return this.#handle
+      await this.#handle.close()
+      this.#handle = undefined
+    }
+    const handle = await open(this.path, 'a', 0o600)
+    if ((await handle.stat()).size === 0) await handle.write(`${FORMAT} ${this.#options.namespace}\n`)
+    this.#handle = handle
+    return handle
+  }
+}
+
+function encode (identity: string, facts: FileFacts): string {
+  const record: CacheRecord = facts.metadata === undefined
+    ? { i: identity, d: facts.digests }
+    : { i: identity, d: facts.digests, m: facts.metadata.requiresPython === undefined ? { s: facts.metadata.sha256 } : { s: facts.metadata.sha256, r: facts.metadata.requiresPython } }
+  const json = JSON.stringify(record)
+  return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`
+}
+
+function decode (line: string): { identity: string; facts: FileFacts } | undefined {
+  const space = line.indexOf(' ')
+  if (space !== 8) return undefined
+  const json = line.slice(9)
+  if (crc32(json).toString(16).padStart(8, '0') !== line.slice(0, 8)) return undefined
+  let value: unknown
+  try {
+    value = JSON.parse(json)
+  } catch {
+    return undefined
+  }
+  return isRecord(value) ? toFacts(value) : undefined
+}
+
+function isRecord (value: unknown): value is CacheRecord {
+  if (typeof value !== 'object' || value === null) return false
+  if (!('i' in value) || typeof value.i !== 'string' || !('d' in value) || typeof value.d !== 'object' || value.d === null) return false
+  if (!Object.values(value.d).every((hex) => typeof hex === 'string' && /^[0-9a-f]+$/.test(hex))) return false
+  if (!('m' in value)) return true
+  const m: unknown = value.m
+  return typeof m === 'object' && m !== null && 's' in m && typeof m.s === 'string' && (!('r' in m) || typeof m.r === 'string')
+}
+
+function toFacts (record: CacheRecord): { identity: string; facts: FileFacts } {
+  const digests = record.d
+  if (record.m === undefined) return { identity: record.i, facts: { digests } }
+  const metadata = record.m.r === undefined ? { sha256: record.m.s } : { sha256: record.m.s, requiresPython: record.m.r }
+  return { identity: record.i, facts: { digests, metadata } }
+}
+
+async function syncDir (dir: string): Promise<void> {
+  // The rename is durable only once the directory itself is on disk.
+  const handle = await open(dir, 'r')
+  try {
+    await handle.sync()
+  } catch {
+    // Some filesystems do not support fsync on directories.
+  } finally {
+    await handle.close()
+  }
+}

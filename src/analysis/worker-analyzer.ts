@@ -1,0 +1,166 @@
+// An Analyzer that runs StreamingAnalyzers in worker threads: hashing a cold tree uses every
+// core, and the event loop that serves requests only passes messages. Fairness and the bound
+// on concurrent reads stay on the main thread, in one FairScheduler.
+import { Worker } from 'node:worker_threads'
+import type { FastifyBaseLogger } from 'fastify'
+import type { HashAlgorithm } from '../core/digests.js'
+import type { DistFile } from '../core/index-model.js'
+import { AppError } from '../errors.js'
+import type { StorageSpec } from '../storage/open-storage.js'
+import { FileGoneError, type AnalysisResult, type Analyzer, type AnalyzeOptions } from './analyzer.js'
+import type { AnalysisWorkerData } from './analysis-worker.js'
+import { FairScheduler } from './fair-scheduler.js'
+import type { AnalysisStats } from './streaming-analyzer.js'
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js'
+
+/** Options of WorkerAnalyzer.start(). */
+export interface WorkerAnalyzerOptions {
+  readonly workers: number
+  /** Files read at once per worker (overlaps I/O with hashing). */
+  readonly perWorker: number
+  readonly storage: StorageSpec
+  readonly algorithms: readonly HashAlgorithm[]
+  readonly log: FastifyBaseLogger
+}
+
+interface Pending {
+  readonly resolve: (result: AnalysisResult) => void
+  readonly reject: (err: Error) => void
+  readonly file: DistFile
+}
+
+interface Slot {
+  readonly worker: Worker
+  /** Analyses sent to this worker and not answered yet. */
+  readonly ids: Set<number>
+}
+
+// Under tsx (the tests) this module is a .ts file, and so is its worker.
+const FROM_SOURCE = import.meta.url.endsWith('.ts')
+const WORKER_URL = new URL(FROM_SOURCE ? './analysis-worker.ts' : './analysis-worker.js', import.meta.url)
+
+/** Analyzes files in a pool of worker threads. */
+export class WorkerAnalyzer implements Analyzer {
+  readonly stats: AnalysisStats = { files: 0, bytes: 0 }
+  readonly #options: WorkerAnalyzerOptions
+  readonly #log: FastifyBaseLogger
+  readonly #scheduler: FairScheduler
+  readonly #slots: Slot[] = []
+  readonly #pending = new Map<number, Pending>()
+  #nextId = 1
+  #closed = false
+
+  private constructor (options: WorkerAnalyzerOptions) {
+    this.#options = options
+    this.#log = options.log.child({ component: 'analyzer' })
+    this.#scheduler = new FairScheduler(options.workers * options.perWorker)
+  }
+
+  /** Start the workers and wait until each has opened its storage. */
+  static async start (options: WorkerAnalyzerOptions): Promise<WorkerAnalyzer> {
+    const analyzer = new WorkerAnalyzer(options)
+    await Promise.all(Array.from({ length: options.workers }, () => analyzer.#spawn()))
+    return analyzer
+  }
+
+  analyze (file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
+    return this.#scheduler.run(options.group, () => this.#dispatch(file), options.urgent ?? true)
+  }
+
+  forget (): void {
+    // Nothing is remembered here.
+  }
+
+  /** Stop the workers; analyses still running fail. */
+  async close (): Promise<void> {
+    this.#closed = true
+    await Promise.all(this.#slots.map((slot) => slot.worker.terminate()))
+  }
+
+  #dispatch (file: DistFile): Promise<AnalysisResult> {
+    const slot = this.#slots.reduce<Slot | undefined>((best, candidate) => best === undefined || candidate.ids.size < best.ids.size ? candidate : best, undefined)
+    if (slot === undefined) return Promise.reject(new AppError('EGGSERVE_ANALYSIS', 'no analysis worker is running'))
+    const id = this.#nextId++
+    return new Promise<AnalysisResult>((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject, file })
+      slot.ids.add(id)
+      const request: WorkerRequest = { id, file }
+      slot.worker.postMessage(request)
+    }).finally(() => { slot.ids.delete(id) })
+  }
+
+  async #spawn (): Promise<void> {
+    const data: AnalysisWorkerData = {
+      storage: this.#options.storage,
+      algorithms: this.#options.algorithms,
+      concurrency: this.#options.perWorker,
+      logLevel: this.#log.level,
+    }
+    const worker = FROM_SOURCE
+      // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
+      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`, { eval: true, workerData: data })
+      : new Worker(WORKER_URL, { workerData: data })
+    const slot: Slot = { worker, ids: new Set() }
+    this.#slots.push(slot)
+    await new Promise<void>((resolve, reject) => {
+      worker.once('error', reject)
+      worker.on('message', (reply: WorkerReply) => {
+        if (reply.kind === 'ready') {
+          worker.off('error', reject)
+          resolve()
+        } else {
+          this.#receive(reply)
+        }
+      })
+    })
+    worker.on('error', (err) => { this.#log.error({ err }, 'An analysis worker failed') })
+    worker.on('exit', (code) => { this.#replace(slot, code) })
+  }
+
+  #receive (reply: Exclude<WorkerReply, { kind: 'ready' }>): void {
+    if (reply.kind === 'log') {
+      this.#relog(reply.line)
+      return
+    }
+    const pending = this.#pending.get(reply.id)
+    if (pending === undefined) return
+    this.#pending.delete(reply.id)
+    if (reply.kind === 'result') {
+      this.stats.files++
+      this.stats.bytes += reply.bytes
+      pending.resolve({ file: reply.file, facts: reply.facts })
+    } else if (reply.code === 'EGGSERVE_FILE_GONE') {
+      pending.reject(new FileGoneError(pending.file.key))
+    } else {
+      pending.reject(new AppError(reply.code, reply.message))
+    }
+  }
+
+  // A worker that died takes its analyses with it: fail them (callers log and move on) and start another.
+  #replace (slot: Slot, code: number): void {
+    const index = this.#slots.indexOf(slot)
+    if (index >= 0) this.#slots.splice(index, 1)
+    if (this.#closed) return
+    this.#log.error({ code }, 'An analysis worker exited; starting another')
+    for (const id of slot.ids) {
+      this.#pending.get(id)?.reject(new AppError('EGGSERVE_ANALYSIS', 'the analysis worker exited'))
+      this.#pending.delete(id)
+    }
+    void this.#spawn().catch((err: unknown) => { this.#log.error({ err }, 'Cannot start an analysis worker') })
+  }
+
+  #relog (line: string): void {
+    let record: unknown
+    try {
+      record = JSON.parse(line)
+    } catch {
+      return
+    }
+    if (typeof record !== 'object' || record === null) return
+    const { level, msg, ...rest } = record as Record<string, unknown> // pino's own JSON line
+    const text = typeof msg === 'string' ? msg : ''
+    if (typeof level === 'number' && level >= 50) this.#log.error(rest, text)
+    else if (typeof level === 'number' && level >= 40) this.#log.warn(rest, text)
+    else this.#log.debug(rest, text)
+  }
+}

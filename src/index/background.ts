@@ -1,0 +1,80 @@
+// Work the daemon runs beside serving: the warm-up pass, the periodic reconcile, and pruning
+// the persistent cache of files that are gone.
+import type { FastifyBaseLogger } from 'fastify'
+import { FactsLog } from '../analysis/facts-log.js'
+import type { Readiness } from '../http/routes/health.js'
+import type { IndexServices } from '../services.js'
+import { Warmup } from './warmup.js'
+
+/** Options of BackgroundWork. */
+export interface BackgroundOptions {
+  readonly services: IndexServices
+  readonly log: FastifyBaseLogger
+  /** 0 disables the periodic reconcile. */
+  readonly reconcileIntervalMs: number
+  readonly progressEveryMs?: number
+}
+
+/** The warm-up pass, then a reconcile every interval; both prune the cache when it is mostly dead. */
+export class BackgroundWork {
+  readonly #options: BackgroundOptions
+  readonly #log: FastifyBaseLogger
+  readonly #warmup: Warmup
+  #timer: NodeJS.Timeout | undefined
+  #running: Promise<void> = Promise.resolve()
+  #stopped = false
+
+  constructor (options: BackgroundOptions) {
+    this.#options = options
+    this.#log = options.log.child({ component: 'background' })
+    const { index, analyzer } = options.services
+    this.#warmup = new Warmup({ index, analyzer, log: options.log, progressEveryMs: options.progressEveryMs ?? 5000 })
+  }
+
+  /** What /health/ready says. */
+  readiness (): Readiness {
+    return { ready: this.#warmup.done, progress: this.#warmup.progress }
+  }
+
+  /** Start the warm-up pass (in the background) and the reconcile timer. */
+  start (): void {
+    this.#running = this.#warmup.run().then(async () => {
+      // Every file is known now: drop cache entries of files that are gone.
+      await this.#prune(true)
+    }).catch((err: unknown) => { this.#log.error({ err }, 'Background hashing failed') })
+    const every = this.#options.reconcileIntervalMs
+    if (every > 0) {
+      this.#timer = setInterval(() => { void this.#reconcile() }, every)
+      this.#timer.unref()
+    }
+  }
+
+  /** Stop queuing work and wait for what is running. */
+  async stop (): Promise<void> {
+    this.#stopped = true
+    this.#warmup.stop()
+    clearInterval(this.#timer)
+    await this.#running
+  }
+
+  async #reconcile (): Promise<void> {
+    if (this.#stopped) return
+    this.#running = this.#running.then(async () => {
+      const started = Date.now()
+      await this.#options.services.index.reconcile()
+      this.#log.debug({ ms: Date.now() - started }, 'Reconciled the index with the tree')
+      await this.#prune(false)
+    }).catch((err: unknown) => { this.#log.warn({ err }, 'Reconcile failed; it runs again at the next interval') })
+    return this.#running
+  }
+
+  async #prune (always: boolean): Promise<void> {
+    const { facts, index } = this.#options.services
+    if (!(facts instanceof FactsLog) || this.#stopped || (!always && !facts.wantsCompaction)) return
+    const live = new Set<string>()
+    for (const { files } of index.fileLists()) for (const file of files) live.add(file.identity)
+    const before = facts.size
+    await facts.compact(live)
+    this.#log.info({ entries: facts.size, pruned: before - facts.size }, 'Cache compacted')
+  }
+}

@@ -1,0 +1,97 @@
+// The daemon's persistent cache and readiness, and the `check` and `warm` commands, as shipped.
+import assert from 'node:assert/strict'
+import { readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { buildWheel, writeDist } from '../helpers/distributions.js'
+import { httpGet, pollUntil, runCli, startServer } from '../helpers/spawn-server.js'
+import { tempDir, writeTree } from '../helpers/temp-tree.js'
+
+async function tree (root: string, projects: number, files: number, size = 64 * 1024): Promise<void> {
+  const content: Record<string, Buffer> = {}
+  for (let p = 0; p < projects; p++) {
+    for (let f = 0; f < files; f++) content[`proj${p}/proj${p}-1.${f}.tar.gz`] = Buffer.concat([Buffer.alloc(size, p), Buffer.from(`${p}.${f}`)])
+  }
+  await writeTree(root, content)
+}
+
+void test('cold start: /health at once, /health/ready 503 then 200, progress logged; a warm restart hashes nothing', async (t) => {
+  const root = await tempDir(t)
+  const eggdir = join(root, 'eggs')
+  const cacheDir = join(root, 'cache')
+  await tree(eggdir, 20, 20, 256 * 1024)
+  const cold = await startServer(t, { eggdir, args: ['--cache-dir', cacheDir, '--hash-workers', '1'] })
+  assert.equal((await httpGet(`${cold.url}/health`)).status, 200)
+  const early = await httpGet(`${cold.url}/health/ready`)
+  t.diagnostic(`/health/ready right after start: ${early.status} ${early.body.toString()}`)
+  const waited = await pollUntil(async () => (await httpGet(`${cold.url}/health/ready`)).status === 200, 30_000)
+  assert.ok(waited !== undefined, 'ready within 30 s')
+  const started = await cold.waitForLine((line) => typeof line.msg === 'string' && line.msg.startsWith('Hashing 400 files'))
+  assert.equal(started.files, 400)
+  await cold.waitForLine((line) => typeof line.msg === 'string' && line.msg.startsWith('Hashed 400 files'))
+  assert.equal(await cold.stop(), 0)
+  assert.ok((await readdir(cacheDir)).some((name) => name.startsWith('facts-')), 'the cache file is there')
+
+  const warm = await startServer(t, { eggdir, args: ['--cache-dir', cacheDir, '--hash-workers', '1'] })
+  const serving = await warm.waitForLine((line) => line.msg === 'Serving')
+  assert.equal(serving.cached, 400)
+  assert.equal((await httpGet(`${warm.url}/health/ready`)).status, 200, 'ready at once')
+  const page = await httpGet(`${warm.url}/simple/proj3/`)
+  assert.equal(page.status, 200)
+  assert.equal(warm.lines.filter((line) => typeof line.msg === 'string' && line.msg.startsWith('Hashing')).length, 0, 'nothing re-hashed')
+  assert.equal(await warm.stop(), 0)
+})
+
+void test('a page someone asks for is served before the background pass is over', async (t) => {
+  const root = await tempDir(t)
+  const eggdir = join(root, 'eggs')
+  await tree(eggdir, 10, 30, 1024 * 1024)
+  await writeDist(join(eggdir, 'wanted'), buildWheel({ name: 'wanted', version: '1.0' }))
+  const server = await startServer(t, { eggdir, args: ['--cache-dir', join(root, 'cache'), '--hash-workers', '1'] })
+  const page = await httpGet(`${server.url}/simple/wanted/`)
+  assert.equal(page.status, 200)
+  assert.match(page.body.toString(), /wanted-1\.0-py3-none-any\.whl#md5=/)
+  const ready = await httpGet(`${server.url}/health/ready`)
+  t.diagnostic(`readiness when the page came back: ${ready.body.toString()}`)
+  assert.equal(ready.status, 503, 'the 300 MB background pass was still running')
+  assert.equal(await server.stop(), 0)
+})
+
+void test('eggserve check prints every problem and exits 1, or a summary and 0', async (t) => {
+  const root = await tempDir(t)
+  await writeTree(root, { 'good/good-1.0.tar.gz': 'x', 'good/other-1.0.tar.gz': 'y', 'stray-1.0.tar.gz': 'z' })
+  const bad = await runCli(['check', '--eggdir', root])
+  assert.equal(bad.code, 1)
+  assert.match(bad.stdout, /^good\/other-1\.0\.tar\.gz: belongs to project "other", not "good"$/m)
+  assert.match(bad.stdout, /^stray-1\.0\.tar\.gz: distribution outside a project folder$/m)
+  assert.match(bad.stderr, /has 2 problems/)
+  assert.ok(!bad.stdout.includes(root) && !bad.stderr.includes(`${root}/`), 'paths are relative to the eggdir')
+  const goodRoot = await tempDir(t)
+  await writeTree(goodRoot, { 'good/good-1.0.tar.gz': 'x' })
+  const good = await runCli(['check', '--eggdir', goodRoot])
+  assert.equal(good.code, 0, good.stderr)
+  assert.match(good.stdout, /1 projects, 1 distributions, no problems/)
+  assert.equal((await runCli(['check', '--eggdir', join(goodRoot, 'missing')])).code, 1)
+  assert.equal((await runCli(['check', '--port', '1'])).code, 2, 'check takes only its own flags')
+})
+
+void test('eggserve warm fills the cache with plain progress lines; the daemon then starts ready', async (t) => {
+  const root = await tempDir(t)
+  const eggdir = join(root, 'eggs')
+  const cacheDir = join(root, 'cache')
+  await tree(eggdir, 5, 10)
+  const warm = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', cacheDir, '--hash-workers', '2'])
+  assert.equal(warm.code, 0, warm.stderr)
+  assert.match(warm.stdout, /Hashed 50 files .*; 0 were already cached/)
+  assert.match(warm.stderr, /50\/50 files, .* MB\/s, ETA 0s/, 'not a TTY: plain progress lines')
+  assert.ok(!warm.stderr.includes('\r'))
+  const again = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', cacheDir])
+  assert.match(again.stdout, /Hashed 0 files .*; 50 were already cached/)
+  await writeFile(join(eggdir, 'proj0', 'proj0-9.9.tar.gz'), 'new')
+  const server = await startServer(t, { eggdir, args: ['--cache-dir', cacheDir] })
+  const serving = await server.waitForLine((line) => line.msg === 'Serving')
+  assert.equal(serving.cached, 50)
+  assert.ok(await pollUntil(async () => (await httpGet(`${server.url}/health/ready`)).status === 200, 10_000) !== undefined)
+  assert.equal(await server.stop(), 0)
+  assert.equal((await runCli(['warm', '--eggdir', eggdir, '--cache-dir', 'none'])).code, 2, 'warm needs a cache')
+})

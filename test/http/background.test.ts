@@ -1,0 +1,130 @@
+// Background hashing, the persistent cache across restarts, worker threads, readiness and reconcile.
+import assert from 'node:assert/strict'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test, type TestContext } from 'node:test'
+import { createHash } from 'node:crypto'
+import { pino } from 'pino'
+import { buildApp } from '../../src/app.js'
+import { SETTINGS } from '../../src/config.js'
+import { BackgroundWork } from '../../src/index/background.js'
+import { Warmup, type WarmupProgress } from '../../src/index/warmup.js'
+import { createIndexServices, type IndexServices, type IndexServicesOptions } from '../../src/services.js'
+import { buildSdist, buildWheel, writeDist } from '../helpers/distributions.js'
+import { tempDir, writeTree } from '../helpers/temp-tree.js'
+
+const silent = pino({ level: 'silent' })
+const md5 = (data: string | Uint8Array): string => createHash('md5').update(data).digest('hex')
+
+async function services (t: TestContext, root: string, options: Partial<IndexServicesOptions> = {}): Promise<IndexServices> {
+  const built = await createIndexServices({ eggdir: root, hashAlgorithm: 'md5', logger: silent, ...options })
+  t.after(() => built.close())
+  await built.index.load()
+  return built
+}
+
+async function tree (t: TestContext, projects: number, files: number): Promise<string> {
+  const root = await tempDir(t)
+  const content: Record<string, string> = {}
+  for (let p = 0; p < projects; p++) for (let f = 0; f < files; f++) content[`p${p}/p${p}-1.${f}.tar.gz`] = `project ${p} file ${f}`
+  await writeTree(root, content)
+  return root
+}
+
+await test('warm-up hashes every file once, reporting progress, then says done', async (t) => {
+  const root = await tree(t, 5, 20)
+  const s = await services(t, root)
+  const reports: WarmupProgress[] = []
+  const warmup = new Warmup({ index: s.index, analyzer: s.analyzer, log: silent, progressEveryMs: 1, onProgress: (p) => reports.push(p) })
+  assert.equal(warmup.done, false)
+  const done = await warmup.run()
+  assert.equal(warmup.done, true)
+  assert.equal(done.files, 100)
+  assert.equal(done.filesDone, 100)
+  assert.equal(s.reader.stats.files, 100)
+  assert.ok(reports.length > 0 && reports.at(-1)?.done === true)
+  assert.equal((await new Warmup({ index: s.index, analyzer: s.analyzer, log: silent }).run()).files, 0, 'a second pass finds nothing to do')
+})
+
+await test('a restart on the same cache directory re-hashes nothing that did not change', async (t) => {
+  const root = await tree(t, 3, 10)
+  const cacheDir = await tempDir(t, 'eggserve-cache-')
+  const first = await services(t, root, { cacheDir })
+  await new Warmup({ index: first.index, analyzer: first.analyzer, log: silent }).run()
+  assert.equal(first.reader.stats.files, 30)
+  await first.close()
+
+  await writeFile(join(root, 'p1', 'p1-1.3.tar.gz'), 'changed in place')
+  const second = await services(t, root, { cacheDir })
+  const progress = await new Warmup({ index: second.index, analyzer: second.analyzer, log: silent }).run()
+  assert.equal(progress.files, 1, 'only the changed file')
+  assert.equal(second.reader.stats.files, 1)
+  const page = await second.index.page('p1')
+  assert.ok(page !== undefined)
+  assert.equal(page.files.find((f) => f.file.filename === 'p1-1.3.tar.gz')?.facts.digests.md5, md5('changed in place'))
+  assert.equal(page.files.find((f) => f.file.filename === 'p1-1.4.tar.gz')?.facts.digests.md5, md5('project 1 file 4'))
+})
+
+await test('worker threads compute the same facts as the main thread, metadata included', async (t) => {
+  const root = await tempDir(t)
+  const wheel = buildWheel({ name: 'demo', version: '1.0', requiresPython: '>=3.9' })
+  await writeDist(join(root, 'demo'), wheel)
+  await writeDist(join(root, 'demo'), buildSdist({ name: 'demo', version: '1.0', requiresPython: '>=3.9' }))
+  const inline = await services(t, root, { workers: 0 })
+  const pooled = await services(t, root, { workers: 2 })
+  const a = await inline.index.page('demo')
+  const b = await pooled.index.page('demo')
+  assert.ok(a !== undefined && b !== undefined)
+  assert.deepEqual(b.files.map((f) => f.facts), a.files.map((f) => f.facts))
+  assert.equal(b.files.find((f) => f.file.parsed.kind === 'wheel')?.facts.metadata?.sha256, createHash('sha256').update(wheel.metadata).digest('hex'))
+  assert.equal(pooled.reader.stats.files, 2)
+})
+
+await test('a requested project jumps the background queue', async (t) => {
+  const root = await tempDir(t)
+  const big = Buffer.alloc(2 * 1024 * 1024, 3)
+  const content: Record<string, string | Buffer> = { 'wanted/wanted-1.0.tar.gz': 'small' }
+  for (let i = 0; i < 60; i++) content[`bulk/bulk-1.${i}.tar.gz`] = Buffer.concat([big, Buffer.from(String(i))])
+  await writeTree(root, content)
+  const s = await services(t, root, { concurrency: 2 })
+  const warmup = new Warmup({ index: s.index, analyzer: s.analyzer, log: silent })
+  const running = warmup.run()
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  const page = await s.index.page('wanted')
+  assert.equal(page?.files.length, 1)
+  const hashedWhenServed = s.reader.stats.files
+  t.diagnostic(`files hashed when the requested page was ready: ${hashedWhenServed} of 61`)
+  assert.ok(hashedWhenServed < 40, `the page waited for ${hashedWhenServed - 1} background files`)
+  assert.equal(warmup.done, false)
+  await running
+})
+
+await test('/health answers at once; /health/ready says 503 with progress until warm-up is done', async (t) => {
+  const root = await tree(t, 4, 50)
+  const s = await services(t, root, { concurrency: 1 })
+  const background = new BackgroundWork({ services: s, log: silent, reconcileIntervalMs: 0 })
+  const app = await buildApp({ index: s.index, storage: s.storage, logger: silent, hashAlgorithm: 'md5', cacheControl: SETTINGS.cacheControl.defaultValue, readiness: () => background.readiness() })
+  t.after(() => app.close())
+  background.start()
+  assert.equal((await app.inject('/health')).statusCode, 200)
+  const early = await app.inject('/health/ready')
+  assert.equal(early.statusCode, 503)
+  assert.equal(early.json<{ status: string; files: number }>().files, 200)
+  await background.stop()
+  const late = new BackgroundWork({ services: s, log: silent, reconcileIntervalMs: 0 })
+  late.start()
+  for (let i = 0; i < 200 && !late.readiness().ready; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  assert.equal(late.readiness().ready, true)
+  await late.stop()
+})
+
+await test('reconcile catches a change no watcher reported', async (t) => {
+  const root = await tree(t, 2, 2)
+  const s = await services(t, root)
+  assert.equal((await s.index.page('p0'))?.files[0]?.facts.digests.md5, md5('project 0 file 0'))
+  // Rewritten in place: the folder's timestamp does not change, and nothing is watching.
+  await writeFile(join(root, 'p0', 'p0-1.0.tar.gz'), 'rewritten')
+  assert.notEqual((await s.index.page('p0'))?.files[0]?.facts.digests.md5, md5('rewritten'), 'unseen without events')
+  await s.index.reconcile()
+  assert.equal((await s.index.page('p0'))?.files[0]?.facts.digests.md5, md5('rewritten'))
+})

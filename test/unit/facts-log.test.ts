@@ -1,0 +1,144 @@
+// The persistent cache: round trips, torn and corrupt records, foreign files, pruning, and
+// several processes sharing one cache directory.
+import assert from 'node:assert/strict'
+import { readFile, truncate, writeFile, stat } from 'node:fs/promises'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { pino } from 'pino'
+import { FactsLog } from '../../src/analysis/facts-log.js'
+import type { FileFacts } from '../../src/core/index-model.js'
+import { memoryLogger } from '../helpers/build-app.js'
+import { runProcess } from '../helpers/spawn-server.js'
+import { tempDir } from '../helpers/temp-tree.js'
+
+const silent = pino({ level: 'silent' })
+const facts = (n: number): FileFacts => ({
+  digests: { md5: n.toString(16).padStart(32, '0'), sha256: n.toString(16).padStart(64, '0') },
+  metadata: n % 2 === 0 ? { sha256: 'c'.repeat(64), requiresPython: '>=3.8,<4' } : { sha256: 'd'.repeat(64) },
+})
+
+async function openLog (dir: string, logs?: Record<string, unknown>[]): Promise<FactsLog> {
+  return FactsLog.open({ dir, namespace: '/srv/eggs', algorithms: ['md5', 'sha256'], log: logs === undefined ? silent : memoryLogger(logs), flushDelayMs: 1 })
+}
+
+await test('facts survive a restart, record by record', async (t) => {
+  const dir = await tempDir(t)
+  const first = await openLog(dir)
+  for (let i = 0; i < 10; i++) first.set(`id:${i}`, facts(i))
+  await first.close()
+  const again = await openLog(dir)
+  assert.equal(again.size, 10)
+  for (let i = 0; i < 10; i++) assert.deepEqual(again.get(`id:${i}`), facts(i))
+  assert.equal(again.stats.corrupt, 0)
+  const lines = (await readFile(again.path, 'utf8')).split('\n')
+  assert.equal(lines[0], 'eggserve-facts 1 /srv/eggs')
+  assert.match(lines[1] ?? '', /^[0-9a-f]{8} \{/, 'every record carries its checksum')
+  await again.close()
+})
+
+await test('a torn last record is detected, logged, skipped, and the file rewritten clean', async (t) => {
+  const dir = await tempDir(t)
+  const log = await openLog(dir)
+  for (let i = 0; i < 5; i++) log.set(`id:${i}`, facts(i))
+  await log.close()
+  // A crash in the middle of the last write.
+  await truncate(log.path, (await stat(log.path)).size - 20)
+  const logs: Record<string, unknown>[] = []
+  const reopened = await openLog(dir, logs)
+  assert.equal(reopened.size, 4)
+  assert.equal(reopened.get('id:4'), undefined)
+  assert.equal(reopened.stats.corrupt, 1)
+  assert.ok(logs.some((record) => String(record.msg).includes('corrupt or torn')))
+  const text = await readFile(reopened.path, 'utf8')
+  assert.ok(text.endsWith('\n'), 'rewritten without the torn tail')
+  reopened.set('id:9', facts(9))
+  await reopened.close()
+  assert.equal((await openLog(dir)).size, 5, 'new records are not glued to a torn line')
+})
+
+await test('a flipped byte fails that record only; it is never trusted', async (t) => {
+  const dir = await tempDir(t)
+  const log = await openLog(dir)
+  for (let i = 0; i < 5; i++) log.set(`id:${i}`, facts(i))
+  await log.close()
+  const text = await readFile(log.path, 'utf8')
+  const lines = text.split('\n')
+  // Change a digest of the third record without touching its checksum.
+  lines[3] = (lines[3] ?? '').replace(/"md5":"(.)/, (_m, c: string) => `"md5":"${c === '0' ? '1' : '0'}`)
+  await writeFile(log.path, lines.join('\n'))
+  const reopened = await openLog(dir)
+  assert.equal(reopened.size, 4)
+  assert.equal(reopened.get('id:2'), undefined)
+  assert.equal(reopened.stats.corrupt, 1)
+  await reopened.close()
+})
+
+await test('a file that is not an eggserve cache (or is garbage) is replaced, never fatal', async (t) => {
+  const dir = await tempDir(t)
+  const log = await openLog(dir)
+  await log.close()
+  for (const content of ['\u0000\u0001garbage\n', 'eggserve-facts 99 /srv/eggs\n', 'eggserve-facts 1 /other/tree\n']) {
+    await writeFile(log.path, content)
+    const logs: Record<string, unknown>[] = []
+    const reopened = await openLog(dir, logs)
+    assert.equal(reopened.size, 0)
+    assert.ok(logs.some((record) => String(record.msg).includes('rebuilding')))
+    assert.equal((await readFile(reopened.path, 'utf8')).split('\n')[0], 'eggserve-facts 1 /srv/eggs')
+    await reopened.close()
+  }
+})
+
+await test('records lacking a digest the configuration needs are ignored', async (t) => {
+  const dir = await tempDir(t)
+  const log = await openLog(dir)
+  log.set('id:1', facts(1))
+  await log.close()
+  const wantsSha512 = await FactsLog.open({ dir, namespace: '/srv/eggs', algorithms: ['md5', 'sha256', 'sha512'], log: silent })
+  assert.equal(wantsSha512.get('id:1'), undefined)
+  await wantsSha512.close()
+})
+
+await test('compaction prunes entries of files that are gone', async (t) => {
+  const dir = await tempDir(t)
+  const log = await openLog(dir)
+  for (let i = 0; i < 100; i++) log.set(`id:${i}`, facts(i))
+  await log.flush()
+  const before = (await stat(log.path)).size
+  await log.compact(new Set(['id:1', 'id:2']))
+  assert.equal(log.size, 2)
+  assert.ok((await stat(log.path)).size < before / 10)
+  await log.close()
+  const reopened = await openLog(dir)
+  assert.deepEqual([reopened.get('id:1'), reopened.get('id:2'), reopened.get('id:3')], [facts(1), facts(2), undefined])
+  await reopened.close()
+})
+
+const WRITER = fileURLToPath(new URL('../helpers/facts-writer.ts', import.meta.url))
+
+await test('two processes appending to one cache directory never corrupt it', async (t) => {
+  const dir = await tempDir(t)
+  const run = (prefix: string): ReturnType<typeof runProcess> => runProcess(process.execPath, ['--import', 'tsx', WRITER, dir, '/srv/eggs', prefix, '3000'])
+  const results = await Promise.all([run('a'), run('b')])
+  for (const result of results) assert.equal(result.code, 0, result.stderr)
+  const log = await openLog(dir)
+  assert.equal(log.stats.corrupt, 0)
+  assert.equal(log.size, 6000)
+  await log.close()
+})
+
+await test('a process that compacts while another appends: both files stay whole', async (t) => {
+  const dir = await tempDir(t)
+  const mine = await openLog(dir)
+  for (let i = 0; i < 100; i++) mine.set(`mine:${i}`, facts(i))
+  await mine.flush()
+  const other = await runProcess(process.execPath, ['--import', 'tsx', WRITER, dir, '/srv/eggs', 'other', '100', 'compact'])
+  assert.equal(other.code, 0, other.stderr)
+  // The other process replaced the file; this one must notice and append to the new one.
+  for (let i = 100; i < 200; i++) mine.set(`mine:${i}`, facts(i))
+  await mine.close()
+  const log = await openLog(dir)
+  assert.equal(log.stats.corrupt, 0)
+  assert.ok(log.get('mine:150') !== undefined, 'appends after the compaction landed in the new file')
+  assert.ok(log.get('other:50') !== undefined)
+  await log.close()
+})
