@@ -60,6 +60,12 @@ export interface SdistOptions {
   format?: 'tar.gz' | 'zip'
   /** Verbatim name part of the filename and top-level directory, e.g. 'python-dateutil'. */
   filenameName?: string
+  /**
+   * Leave out pyproject.toml and the in-tree backend: a setup.py-only sdist, as built before
+   * PEP 517/518. pip 19.x (the last pip on Python 2.7 here) cannot build the default sdist,
+   * because it lacks PEP 517 `backend-path`; it builds this one with setup.py.
+   */
+  legacy?: boolean
 }
 
 /** Options for {@link buildEgg}. */
@@ -143,6 +149,7 @@ export function buildWheel (spec: DistSpec, opts: WheelOptions = {}): BuiltWheel
  * Builds `{name}-{version}.tar.gz` (or `.zip`) holding one `{name}-{version}/` directory with
  * PKG-INFO, pyproject.toml, setup.py, the in-tree build backend and the package, so that pip
  * can build it offline: PEP 517 with `backend-path` on pip >= 20, setup.py on older pips.
+ * With `legacy`, only PKG-INFO, setup.py and the package.
  */
 export function buildSdist (spec: DistSpec, opts: SdistOptions = {}): BuiltSdist {
   const format = opts.format ?? 'tar.gz'
@@ -152,8 +159,12 @@ export function buildSdist (spec: DistSpec, opts: SdistOptions = {}): BuiltSdist
   const module = moduleName(spec)
   const files: ArchiveEntry[] = [
     { path: 'PKG-INFO', data: pkgInfo },
-    { path: 'pyproject.toml', data: utf8(PYPROJECT_TOML) },
-    { path: `${BACKEND_MODULE}.py`, data: utf8(BACKEND_SOURCE) },
+    ...(opts.legacy === true
+      ? []
+      : [
+          { path: 'pyproject.toml', data: utf8(PYPROJECT_TOML) },
+          { path: `${BACKEND_MODULE}.py`, data: utf8(BACKEND_SOURCE) },
+        ]),
     {
       path: 'setup.py',
       data: utf8(setupPy({
