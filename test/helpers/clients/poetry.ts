@@ -121,7 +121,12 @@ export async function poetryGroup (t: TestContext, ctx: MatrixContext): Promise<
     const project = await runner.project('md5', md5Server, { 'mx-core': '*' })
     const result = await runner.poetry(project, ['install', '--no-root'], 'cache')
     return runner.expectInstalled(project, result, { [MODULES.core]: { version: '1.1', kind: 'wheel' } })
-  }, { todo: 'poetry 1.3 compares the #md5= fragment with the sha256 hashes of its lock ("Retrieved digest for link … not in poetry.lock metadata"); use --hash-algo sha256 for poetry 1.3' })
+  }, {
+    knownIssue: {
+      reason: 'poetry 1.3 compares the #md5= fragment with the sha256 hashes of its lock ("Retrieved digest for link … not in poetry.lock metadata"); use --hash-algo sha256 for poetry 1.3',
+      expect: /not in poetry\.lock metadata/,
+    },
+  })
   await negotiationCheck(t, client, [served], 'html', 'poetry 1.3 sends no Accept header of its own (requests: */*) and reads only HTML')
   await serverCleanCheck(t, client, [served.server])
 }
