@@ -60,6 +60,8 @@ export class IndexService {
   #rootDirty = false
   #rootRefreshing: Promise<void> | undefined
   #rootGeneration = 0
+  /** The sorted project list of #rootGeneration. */
+  #root: RootState | undefined
   /** Folder paths whose problems were already logged. */
   readonly #warnedFolders = new Set<string>()
   #watch: Watch | undefined
@@ -126,12 +128,16 @@ export class IndexService {
   /** Every project, sorted case-insensitively by folder name, after a freshness check. */
   async root (): Promise<RootState> {
     await this.#freshRoot()
-    const entries = [...this.#projects.values()]
-    return {
-      projects: entries.map(({ folder, project }) => ({ folder, project })).sort((a, b) => compareNames(a.folder, b.folder)),
-      generation: this.#rootGeneration,
-      lastModifiedMs: entries.reduce((latest, entry) => Math.max(latest, entry.lastModifiedMs), 0),
+    // Sorting thousands of projects per request would dominate /simple/: keep the list until it changes.
+    if (this.#root?.generation !== this.#rootGeneration) {
+      const entries = [...this.#projects.values()]
+      this.#root = {
+        projects: entries.map(({ folder, project }) => ({ folder, project })).sort((a, b) => compareNames(a.folder, b.folder)),
+        generation: this.#rootGeneration,
+        lastModifiedMs: entries.reduce((latest, entry) => Math.max(latest, entry.lastModifiedMs), 0),
+      }
     }
+    return this.#root
   }
 
   /** Every project (see root()). */

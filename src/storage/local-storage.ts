@@ -1,5 +1,5 @@
 // Storage over a local directory: one sub-folder per project.
-import { constants, type BigIntStats, type Dirent } from 'node:fs'
+import { constants, statSync, type BigIntStats, type Dirent } from 'node:fs'
 import { open, readdir, realpath, stat } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
@@ -78,12 +78,15 @@ export class LocalStorage implements Storage {
     return { token, files }
   }
 
-  async changeToken (folder?: string): Promise<string | undefined> {
-    if (folder !== undefined && !isPlainName(folder)) return undefined
-    const info = await statOrUndefined(folder === undefined ? this.#realRoot : join(this.#realRoot, folder))
-    if (info?.isDirectory() !== true) return undefined
+  changeToken (folder?: string): Promise<string | undefined> {
+    if (folder !== undefined && !isPlainName(folder)) return Promise.resolve(undefined)
+    // Synchronous on purpose: it runs on every request, and a stat of a cached directory takes
+    // about a microsecond, much less than a round trip through libuv's thread pool, which the
+    // hashing workers keep busy during warm-up (nginx, too, stats in its event loop).
+    const info = statSyncOrUndefined(folder === undefined ? this.#realRoot : join(this.#realRoot, folder))
+    if (info?.isDirectory() !== true) return Promise.resolve(undefined)
     // A directory's mtime and ctime change whenever an entry is added, removed or renamed.
-    return `${info.ino}:${info.mtimeNs}:${info.ctimeNs}`
+    return Promise.resolve(`${info.ino}:${info.mtimeNs}:${info.ctimeNs}`)
   }
 
   async open (key: string): Promise<OpenFile | undefined> {
@@ -185,6 +188,15 @@ function toStoredFile (key: string, info: BigIntStats): StoredFile {
     size: Number(info.size),
     mtimeMs: Number(info.mtimeNs / 1_000_000n),
     identity: `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`,
+  }
+}
+
+function statSyncOrUndefined (path: string): BigIntStats | undefined {
+  try {
+    return statSync(path, { bigint: true })
+  } catch (err) {
+    if (ABSENT.has(errnoCode(err) ?? '')) return undefined
+    throw err
   }
 }
 
