@@ -150,40 +150,44 @@ export class FactsLog implements FactsStore {
 
   // Returns false when the file needs rewriting (corrupt records, a torn tail, a foreign header).
   async #load (): Promise<boolean> {
-    let text: string
+    let bytes: Buffer
     try {
-      text = await readFile(this.path, 'utf8')
+      bytes = await readFile(this.path)
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return false
       this.#log.warn({ err }, 'Cannot read the cache file; starting with an empty cache')
       return false
     }
-    const lines = text.split('\n')
-    const header = lines.shift()
-    if (header !== `${FORMAT} ${this.#options.namespace}`) {
+    // Line by line from the bytes: one big string would stay alive through every slice of it.
+    let start = bytes.indexOf(10)
+    if (start < 0 || bytes.toString('utf8', 0, start) !== `${FORMAT} ${this.#options.namespace}`) {
       this.#log.warn({ path: this.path }, 'The cache file is not an eggserve cache of this eggdir (or of another version); rebuilding it')
       return false
     }
-    const tail = lines.pop()
-    let clean = tail === ''
-    for (const line of lines) {
-      const entry = decode(line)
+    start++
+    let clean = true
+    while (start < bytes.length) {
+      const end = bytes.indexOf(10, start)
+      if (end < 0) {
+        // A torn last line: the crash happened in the middle of a write.
+        this.stats.corrupt++
+        clean = false
+        break
+      }
+      const entry = decode(bytes.toString('utf8', start, end))
+      start = end + 1
       if (entry === undefined) {
         this.stats.corrupt++
         clean = false
         continue
       }
-      this.#facts.set(entry.identity, entry.facts)
       this.#records++
+      // Records computed with other algorithms cannot serve this configuration.
+      if (this.#options.algorithms.every((algorithm) => entry.facts.digests[algorithm] !== undefined)) this.#facts.set(entry.identity, entry.facts)
     }
-    if (tail !== undefined && tail !== '') this.stats.corrupt++
     this.stats.loaded = this.#facts.size
     if (this.stats.corrupt > 0) {
       this.#log.warn({ corrupt: this.stats.corrupt, path: this.path }, 'Ignored corrupt or torn records in the cache file; rewriting it')
-    }
-    // Records computed with other algorithms cannot serve this configuration: drop them.
-    for (const [identity, facts] of this.#facts) {
-      if (!this.#options.algorithms.every((algorithm) => facts.digests[algorithm] !== undefined)) this.#facts.delete(identity)
     }
     return clean
   }

@@ -1,6 +1,8 @@
 // One access-log line per request: remote address, method, URL, status, duration, bytes sent.
 import type { FastifyInstance } from 'fastify'
 
+const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent'])
+
 /**
  * Log every request once its response is over. The raw response's 'close' event fires both
  * after a complete response and after the client went away, so abandoned downloads are
@@ -8,7 +10,10 @@ import type { FastifyInstance } from 'fastify'
  * may already be destroyed and have forgotten its remote address.
  */
 export function registerAccessLog (app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
+  // With request lines switched off (--log-level warn or above), add nothing to every request.
+  if (QUIET_LEVELS.has(app.log.level)) return
+  // A callback hook, not an async one: no promise per request on the hot path.
+  app.addHook('onRequest', (request, reply, done) => {
     const remoteAddress = request.ip
     const socket = request.raw.socket
     // Bytes this socket had written before this response (keep-alive connections carry several).
@@ -25,5 +30,6 @@ export function registerAccessLog (app: FastifyInstance): void {
         bytesSent: socket.bytesWritten - before,
       }, 'request')
     })
+    done()
   })
 }
