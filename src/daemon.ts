@@ -5,7 +5,11 @@ import type { Config } from './config.js'
 import type { LayoutProblem } from './core/layout.js'
 import { errnoCode, LayoutError, ListenError } from './errors.js'
 import { createLogger, type LoggerHandle } from './logger.js'
-import { createIndexServices } from './services.js'
+import type { LocalStorage } from './storage/local-storage.js'
+import { createAccessServices, createIndexServices } from './services.js'
+
+// Temporary upload files this old are leftovers of a crash (a live upload writes every few seconds).
+const STALE_UPLOAD_MS = 60 * 60_000
 
 /** A running server. */
 export interface Daemon {
@@ -36,7 +40,16 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   if (report.problems.length > 0 && !config.lenient) {
     throw new LayoutError(formatProblems(config.eggdir, report.problems))
   }
-  const app = await buildApp({ index, storage, logger, hashAlgorithm: config.hashAlgorithm, cacheControl: config.cacheControl })
+  const security = await createAccessServices({
+    passwordFile: config.passwordFile,
+    authenticate: config.authenticate,
+    authFailureLimit: config.authFailureLimit,
+    logger,
+  })
+  const uploads = config.uploads === 'disabled' ? undefined : { maxBytes: config.maxUploadBytes, overwrite: config.overwrite }
+  const app = await buildApp({
+    index, storage, logger, hashAlgorithm: config.hashAlgorithm, cacheControl: config.cacheControl, access: security.access, ...(uploads === undefined ? {} : { uploads }),
+  })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first
   // log line is out must drain and exit 0, not kill the process with the default action.
@@ -61,6 +74,7 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
     }
     closing = shutdown({ app, logger, graceMs: config.shutdownTimeoutMs, signal }).finally(async () => {
       index.close()
+      await security.close()
       removeHandlers()
       logger.info('Stopped')
       await log.flush()
@@ -72,6 +86,8 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   const onHangup = (): void => {
     log.reopen()
     logger.info('Reopened the log file (SIGHUP)')
+    // Open connections are not touched: only later logins see the new users.
+    if (security.authenticator !== undefined) void security.authenticator.reload()
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
@@ -88,6 +104,7 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   }
   state.listening = true
   if (state.stopRequested) void close('SIGTERM')
+  await startUploads(config, storage, logger)
 
   for (const problem of report.problems) {
     logger.warn({ path: problem.path, code: problem.code }, `Skipping ${problem.message}`)
@@ -98,8 +115,22 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
     }
   }
   index.watch()
-  logger.info({ eggdir: config.eggdir, projects: report.projects.length, hashAlgorithm: config.hashAlgorithm }, 'Serving')
+  logger.info({ eggdir: config.eggdir, projects: report.projects.length, hashAlgorithm: config.hashAlgorithm, uploads: config.uploads, authenticate: config.authenticate }, 'Serving')
   return { app, address, closed, close: () => close() }
+}
+
+// Start-up notes on uploads: leftovers of a crash removed, and a loud warning when anyone may upload.
+async function startUploads (config: Config, storage: LocalStorage, logger: FastifyBaseLogger): Promise<void> {
+  if (config.uploads === 'disabled') return
+  if (config.uploads === 'open') {
+    logger.warn({ authenticate: config.authenticate }, 'UPLOADS ARE OPEN TO ANYONE: every client that reaches this server may upload and remove packages (--authenticate does not include "update")')
+  }
+  try {
+    const removed = await storage.sweepUploads(STALE_UPLOAD_MS)
+    if (removed > 0) logger.info({ removed }, 'Removed temporary files of interrupted uploads')
+  } catch (err) {
+    logger.warn({ err }, 'Cannot look for temporary files of interrupted uploads')
+  }
 }
 
 async function shutdown (options: { app: FastifyInstance; logger: FastifyBaseLogger; graceMs: number; signal: string | undefined }): Promise<void> {

@@ -1,9 +1,15 @@
-// Wiring of the index: storage, analyzer (with its decorators) and the index service.
+// Wiring of the index (storage, analyzer with its decorators, index service) and of access control.
 // Shared by the daemon and the tests, so both run exactly the same parts.
 import type { FastifyBaseLogger } from 'fastify'
 import { MemoizingAnalyzer, StreamingAnalyzer } from './analysis/analyzer.js'
 import { FairScheduler } from './analysis/fair-scheduler.js'
+import { Authenticator } from './auth/authenticator.js'
+import { BcryptPool } from './auth/bcrypt-pool.js'
+import { PasswordFile } from './auth/password-file.js'
+import { FailureThrottle } from './auth/throttle.js'
+import type { AuthAction } from './config.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
+import { AccessControl } from './http/access-control.js'
 import { IndexService } from './index/index-service.js'
 import { LocalStorage } from './storage/local-storage.js'
 
@@ -37,4 +43,34 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
   })
   const index = new IndexService({ storage, analyzer: new MemoizingAnalyzer(streamingAnalyzer), log: options.logger })
   return { storage, streamingAnalyzer, index }
+}
+
+/** Access control with what it is built from, so the daemon can reload and stop it. */
+export interface AccessServices {
+  readonly access: AccessControl
+  /** undefined without a password file. */
+  readonly authenticator: Authenticator | undefined
+  /** Stop the bcrypt worker. */
+  close (): Promise<void>
+}
+
+// bcrypt checks waiting at most; more are refused with 503 at once (a flood of logins costs one core).
+const BCRYPT_QUEUE = 32
+
+/** Load the password file (a PasswordFileError when it cannot be used) and build access control. */
+export async function createAccessServices (options: {
+  readonly passwordFile: string | undefined
+  readonly authenticate: readonly AuthAction[]
+  readonly authFailureLimit: number
+  readonly logger: FastifyBaseLogger
+}): Promise<AccessServices> {
+  const throttle = new FailureThrottle({ limit: options.authFailureLimit })
+  if (options.passwordFile === undefined) {
+    return { access: AccessControl.open(options.logger, throttle), authenticator: undefined, close: () => Promise.resolve() }
+  }
+  const passwords = await PasswordFile.load(options.passwordFile, options.logger)
+  const bcrypt = new BcryptPool({ maxQueued: BCRYPT_QUEUE, log: options.logger.child({ component: 'bcrypt' }) })
+  const authenticator = new Authenticator({ passwords, bcrypt })
+  const access = new AccessControl({ protect: options.authenticate, authenticator, throttle, log: options.logger })
+  return { access, authenticator, close: () => bcrypt.close() }
 }

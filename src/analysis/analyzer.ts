@@ -29,6 +29,11 @@ export interface Analyzer {
   analyze (file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult>
   /** Forget what is remembered for a file identity that no longer exists. */
   forget (identity: string): void
+  /**
+   * Take facts computed elsewhere for a file identity, e.g. while an upload streamed in, so
+   * that the file is never read again to learn them. Analyzers that remember nothing ignore it.
+   */
+  remember (identity: string, facts: FileFacts): void
 }
 
 /** The file was removed before it could be read. */
@@ -80,6 +85,10 @@ export class StreamingAnalyzer implements Analyzer {
   }
 
   forget (): void {
+    // Nothing is remembered here.
+  }
+
+  remember (): void {
     // Nothing is remembered here.
   }
 
@@ -136,5 +145,10 @@ export class MemoizingAnalyzer implements Analyzer {
   forget (identity: string): void {
     this.#known.delete(identity)
     this.#inner.forget(identity)
+  }
+
+  remember (identity: string, facts: FileFacts): void {
+    this.#known.set(identity, facts)
+    this.#inner.remember(identity, facts)
   }
 }

@@ -16,6 +16,12 @@ const DEFAULTS: Config = {
   lenient: false,
   shutdownTimeoutMs: 10_000,
   cacheControl: 'max-age=0, must-revalidate',
+  passwordFile: undefined,
+  authenticate: ['update'],
+  uploads: 'disabled',
+  overwrite: false,
+  maxUploadBytes: 1024 ** 3,
+  authFailureLimit: 10,
 }
 
 const FULL_ENV: Env = {
@@ -28,6 +34,11 @@ const FULL_ENV: Env = {
   EGGSERVE_LENIENT: 'true',
   EGGSERVE_SHUTDOWN_TIMEOUT: '30',
   EGGSERVE_CACHE_CONTROL: 'max-age=600',
+  EGGSERVE_PASSWORDS: '/etc/eggserve/htpasswd',
+  EGGSERVE_AUTHENTICATE: 'update,download',
+  EGGSERVE_OVERWRITE: 'true',
+  EGGSERVE_MAX_UPLOAD_SIZE: '100M',
+  EGGSERVE_AUTH_FAILURE_LIMIT: '3',
 }
 
 /** Asserts that resolving throws a ConfigError whose message names `source` and quotes `value`. */
@@ -61,6 +72,12 @@ void describe('resolveConfig: sources and precedence', () => {
       lenient: true,
       shutdownTimeoutMs: 30_000,
       cacheControl: 'max-age=600',
+      passwordFile: '/etc/eggserve/htpasswd',
+      authenticate: ['update', 'download'],
+      uploads: 'authenticated',
+      overwrite: true,
+      maxUploadBytes: 100 * 1024 ** 2,
+      authFailureLimit: 3,
     })
   })
 
@@ -80,6 +97,11 @@ void describe('resolveConfig: sources and precedence', () => {
       lenient: false,
       shutdownTimeout: '5',
       cacheControl: 'no-cache',
+      passwords: 'users.htpasswd',
+      authenticate: 'list, Update,download',
+      overwrite: true,
+      maxUploadSize: '2G',
+      authFailureLimit: '0',
     }
     assert.deepEqual(resolveConfig(flags, FULL_ENV), {
       eggdir: './pkgs',
@@ -91,6 +113,12 @@ void describe('resolveConfig: sources and precedence', () => {
       lenient: false,
       shutdownTimeoutMs: 5_000,
       cacheControl: 'no-cache',
+      passwordFile: 'users.htpasswd',
+      authenticate: ['list', 'update', 'download'],
+      uploads: 'authenticated',
+      overwrite: true,
+      maxUploadBytes: 2 * 1024 ** 3,
+      authFailureLimit: 0,
     })
   })
 
@@ -253,4 +281,69 @@ void describe('--cache-control', () => {
   void test('surrounding spaces are trimmed', () => {
     assert.equal(resolveConfig({ cacheControl: '  private, max-age=60 ' }, {}).cacheControl, 'private, max-age=60')
   })
+})
+
+void describe('who may upload (--passwords, --authenticate)', () => {
+  void test('without a password file and without --authenticate, uploads are disabled (the read-only server)', () => {
+    const config = resolveConfig({}, {})
+    assert.equal(config.uploads, 'disabled')
+    assert.equal(config.passwordFile, undefined)
+  })
+
+  void test('a password file makes uploads need credentials (default --authenticate update)', () => {
+    assert.equal(resolveConfig({ passwords: 'users' }, {}).uploads, 'authenticated')
+    assert.deepEqual(resolveConfig({ passwords: 'users' }, {}).authenticate, ['update'])
+  })
+
+  void test('--authenticate . without a password file opens uploads to anyone, as asked', () => {
+    for (const [flags, env] of [[{ authenticate: '.' }, {}], [{}, { EGGSERVE_AUTHENTICATE: '.' }], [{ authenticate: '.', passwords: '.' }, {}]] as const) {
+      const config = resolveConfig(flags, env)
+      assert.equal(config.uploads, 'open')
+      assert.deepEqual(config.authenticate, [])
+    }
+  })
+
+  void test('a password file with --authenticate that leaves out update opens uploads (the daemon warns)', () => {
+    const config = resolveConfig({ passwords: 'users', authenticate: 'download,list' }, {})
+    assert.equal(config.uploads, 'open')
+    assert.deepEqual(config.authenticate, ['download', 'list'])
+  })
+
+  void test('anything that needs credentials without a password file refuses to start', () => {
+    for (const flags of [{ authenticate: 'update' }, { authenticate: 'download' }, { passwords: '.' }, { passwords: '.', authenticate: 'list' }]) {
+      assert.throws(() => resolveConfig(flags, {}), (err: unknown) => {
+        assert.ok(err instanceof ConfigError)
+        assert.match(err.message, /needs a password file: give --passwords FILE, or --authenticate \. to let anyone upload/)
+        return true
+      }, JSON.stringify(flags))
+    }
+  })
+
+  void test('--authenticate . with a password file is a contradiction', () => {
+    assert.throws(() => resolveConfig({ passwords: 'users', authenticate: '.' }, {}), /cannot be combined with a password file/)
+  })
+
+  for (const value of ['', 'upload', 'update,,list', '.,update', 'update;list']) {
+    void test(`--authenticate ${JSON.stringify(value)} is rejected`, () => {
+      assertConfigError({ authenticate: value, passwords: 'users' }, {}, '--authenticate', value)
+    })
+  }
+})
+
+void describe('--max-upload-size and --auth-failure-limit', () => {
+  for (const [value, expected] of [['1', 1], ['1024', 1024], ['10K', 10240], ['5m', 5 * 1024 ** 2], ['1G', 1024 ** 3], ['2GiB', 2 * 1024 ** 3], ['3 MB', 3 * 1024 ** 2]] as const) {
+    void test(`${value} → ${expected} bytes`, () => {
+      assert.equal(resolveConfig({ maxUploadSize: value }, {}).maxUploadBytes, expected)
+    })
+  }
+  for (const value of ['0', '-1', '1.5G', '1T', 'big', '']) {
+    void test(`size ${JSON.stringify(value)} is rejected`, () => {
+      assertConfigError({}, { EGGSERVE_MAX_UPLOAD_SIZE: value === '' ? ' ' : value }, 'EGGSERVE_MAX_UPLOAD_SIZE', value === '' ? ' ' : value)
+    })
+  }
+  for (const value of ['-1', '1.5', 'ten', '1000001']) {
+    void test(`failure limit ${JSON.stringify(value)} is rejected`, () => {
+      assertConfigError({ authFailureLimit: value }, {}, '--auth-failure-limit', value)
+    })
+  }
 })
