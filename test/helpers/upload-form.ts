@@ -4,6 +4,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { blake2b } from 'hash-wasm'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { BuiltDist } from './distributions.js'
 
 /** One part of a multipart form: a text field or a file. */
@@ -106,4 +107,15 @@ export async function snapshot (root: string): Promise<Map<string, string>> {
 /** Hidden temporary upload files under `root`. */
 export async function tempFiles (root: string): Promise<string[]> {
   return [...(await snapshot(root)).keys()].filter((path) => /(^|\/)\.upload-/.test(path))
+}
+
+/** POST a multipart form to `url` (default `/`) through inject. */
+export async function post (app: FastifyInstance, parts: readonly FormPart[], options: { url?: string; headers?: Record<string, string> } = {}): Promise<LightMyRequestResponse> {
+  const { body, contentType } = multipart(parts)
+  return app.inject({ method: 'POST', url: options.url ?? '/', payload: body, headers: { 'content-type': contentType, ...options.headers } })
+}
+
+/** Upload `dist` with twine's fields through inject. */
+export async function upload (app: FastifyInstance, dist: BuiltDist, options: UploadPartsOptions & { url?: string; headers?: Record<string, string> }): Promise<LightMyRequestResponse> {
+  return post(app, await uploadParts(dist, options), options)
 }

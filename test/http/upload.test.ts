@@ -5,12 +5,11 @@ import { createHash } from 'node:crypto'
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
-import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { DIGEST_MISMATCH } from '../../src/core/upload-rules.js'
 import { buildTestApp, type TestApp } from '../helpers/build-app.js'
 import { buildSdist, buildWheel, type BuiltDist } from '../helpers/distributions.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
-import { multipart, snapshot, tempFiles, uploadParts, type FormPart, type UploadPartsOptions } from '../helpers/upload-form.js'
+import { post, snapshot, tempFiles, upload, uploadParts, type FormPart } from '../helpers/upload-form.js'
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
@@ -18,17 +17,6 @@ const WHEEL = buildWheel({ name: 'Hello.World', version: '1.0', summary: 'hello'
 const SDIST = buildSdist({ name: 'Hello.World', version: '1.0' })
 const WHEEL2 = buildWheel({ name: 'Hello.World', version: '2.0' })
 const HELLO = { name: 'Hello.World', version: '1.0' }
-
-/** POST a multipart form to `url`. */
-export async function post (app: FastifyInstance, parts: readonly FormPart[], options: { url?: string; headers?: Record<string, string> } = {}): Promise<LightMyRequestResponse> {
-  const { body, contentType } = multipart(parts)
-  return app.inject({ method: 'POST', url: options.url ?? '/', payload: body, headers: { 'content-type': contentType, ...options.headers } })
-}
-
-/** Upload `dist` with twine's fields. */
-export async function upload (app: FastifyInstance, dist: BuiltDist, options: UploadPartsOptions & { url?: string; headers?: Record<string, string> }): Promise<LightMyRequestResponse> {
-  return post(app, await uploadParts(dist, options), options)
-}
 
 async function uploadApp (t: Parameters<typeof tempDir>[0], options: Partial<Parameters<typeof buildTestApp>[1]> = {}): Promise<TestApp & { root: string }> {
   const root = await tempDir(t)
@@ -256,7 +244,9 @@ await describe('other actions (checklist U-10)', async () => {
   })
 
   await test('without --passwords or --authenticate ., uploads are disabled: 405, nothing written', async (t) => {
-    const { app, root } = await uploadApp(t, { uploads: undefined })
+    const root = await tempDir(t)
+    await writeTree(root, { 'other/other-1.0.tar.gz': 'other' })
+    const { app } = await buildTestApp(t, { root })
     const before = await snapshot(root)
     for (const url of ['/', '/legacy/', '/legacy']) {
       const res = await upload(app, WHEEL, { ...HELLO, url })
