@@ -110,12 +110,25 @@ export async function tempFiles (root: string): Promise<string[]> {
 }
 
 /** POST a multipart form to `url` (default `/`) through inject. */
-export async function post (app: FastifyInstance, parts: readonly FormPart[], options: { url?: string; headers?: Record<string, string> } = {}): Promise<LightMyRequestResponse> {
+export async function post (app: FastifyInstance, parts: readonly FormPart[], options: PostOptions = {}): Promise<LightMyRequestResponse> {
   const { body, contentType } = multipart(parts)
-  return app.inject({ method: 'POST', url: options.url ?? '/', payload: body, headers: { 'content-type': contentType, ...options.headers } })
+  return app.inject({
+    method: 'POST',
+    url: options.url ?? '/',
+    payload: body,
+    headers: { 'content-type': contentType, ...options.headers },
+    ...(options.remoteAddress === undefined ? {} : { remoteAddress: options.remoteAddress }),
+  })
+}
+
+/** Where and how {@link post} sends. */
+export interface PostOptions {
+  readonly url?: string
+  readonly headers?: Record<string, string>
+  readonly remoteAddress?: string
 }
 
 /** Upload `dist` with twine's fields through inject. */
-export async function upload (app: FastifyInstance, dist: BuiltDist, options: UploadPartsOptions & { url?: string; headers?: Record<string, string> }): Promise<LightMyRequestResponse> {
+export async function upload (app: FastifyInstance, dist: BuiltDist, options: UploadPartsOptions & PostOptions): Promise<LightMyRequestResponse> {
   return post(app, await uploadParts(dist, options), options)
 }
