@@ -1,17 +1,17 @@
 // The edge: every error becomes a short text/plain answer; 5xx details stay in the log.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
-import { closeAfterReply, reasonPhrase } from './early-close.js'
+import { drainBeforeReply, reasonPhrase } from './early-close.js'
 import { RequestRejected } from './http-errors.js'
 
 const READ_METHODS = 'GET, HEAD'
 
 /** Install the error and not-found handlers. */
 export function registerErrorHandling (app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+  app.setErrorHandler(async (err: FastifyError | AppError, request, reply) => {
     const status = err.statusCode ?? 500
-    // An answer given before the body was read (a refused upload) closes the connection cleanly.
-    closeAfterReply(request, reply)
+    // A refused upload is answered once the rest of its body has been read (or after a while).
+    await drainBeforeReply(request, reply)
     if (err instanceof RequestRejected) reply.headers(err.headers)
     const exposed = err instanceof AppError && err.expose
     if (status >= 500 && !exposed) {
