@@ -55,18 +55,26 @@ class LocalUpload implements PendingUpload {
     this.writable = new Writable({
       highWaterMark: 1024 * 1024,
       writev: (chunks, callback) => {
-        const buffers = chunks.map(({ chunk }) => chunk as Buffer)
-        this.#handle.writev(buffers, this.#size).then(({ bytesWritten }) => {
-          this.#size += bytesWritten
-          const expected = buffers.reduce((sum, buffer) => sum + buffer.length, 0)
-          callback(bytesWritten === expected ? null : new StorageError('Short write to a temporary upload file'))
-        }, (err: unknown) => { callback(writeFailure(this.#root.log, 'write an upload', err)) })
+        this.#writeAll(chunks.map(({ chunk }) => chunk as Buffer)).then(() => { callback() }, (err: unknown) => {
+          callback(writeFailure(this.#root.log, 'write an upload', err))
+        })
       },
       final: (callback) => {
         this.#finished = true
         callback()
       },
     })
+  }
+
+  // A nearly full disk takes part of a write: the rest is written again, and fails with ENOSPC.
+  async #writeAll (buffers: Buffer[]): Promise<void> {
+    let pending = buffers
+    while (pending.length > 0) {
+      const { bytesWritten } = await this.#handle.writev(pending, this.#size)
+      if (bytesWritten === 0) throw new StorageError('A write to a temporary upload file wrote nothing')
+      this.#size += bytesWritten
+      pending = skipBytes(pending, bytesWritten)
+    }
   }
 
   get size (): number {
@@ -120,6 +128,20 @@ class LocalUpload implements PendingUpload {
       this.#root.log.error({ err }, 'Cannot remove a temporary upload file')
     }
   }
+}
+
+function skipBytes (buffers: readonly Buffer[], count: number): Buffer[] {
+  const rest: Buffer[] = []
+  let skip = count
+  for (const buffer of buffers) {
+    if (skip >= buffer.length) {
+      skip -= buffer.length
+      continue
+    }
+    rest.push(skip > 0 ? buffer.subarray(skip) : buffer)
+    skip = 0
+  }
+  return rest
 }
 
 type Published = 'created' | 'replaced' | 'exists'
