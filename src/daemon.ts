@@ -105,6 +105,7 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   state.listening = true
   if (state.stopRequested) void close('SIGTERM')
   await startUploads(config, storage, logger)
+  security.passwords?.warnWeak()
 
   for (const problem of report.problems) {
     logger.warn({ path: problem.path, code: problem.code }, `Skipping ${problem.message}`)

@@ -50,6 +50,7 @@ export interface AccessServices {
   readonly access: AccessControl
   /** undefined without a password file. */
   readonly authenticator: Authenticator | undefined
+  readonly passwords: PasswordFile | undefined
   /** Stop the bcrypt worker. */
   close (): Promise<void>
 }
@@ -66,11 +67,11 @@ export async function createAccessServices (options: {
 }): Promise<AccessServices> {
   const throttle = new FailureThrottle({ limit: options.authFailureLimit })
   if (options.passwordFile === undefined) {
-    return { access: AccessControl.open(options.logger, throttle), authenticator: undefined, close: () => Promise.resolve() }
+    return { access: AccessControl.open(options.logger, throttle), authenticator: undefined, passwords: undefined, close: () => Promise.resolve() }
   }
   const passwords = await PasswordFile.load(options.passwordFile, options.logger)
   const bcrypt = new BcryptPool({ maxQueued: BCRYPT_QUEUE, log: options.logger.child({ component: 'bcrypt' }) })
   const authenticator = new Authenticator({ passwords, bcrypt })
   const access = new AccessControl({ protect: options.authenticate, authenticator, throttle, log: options.logger })
-  return { access, authenticator, close: () => bcrypt.close() }
+  return { access, authenticator, passwords, close: () => bcrypt.close() }
 }

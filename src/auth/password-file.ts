@@ -25,12 +25,13 @@ export class PasswordFile {
     this.#stamp = loaded.stamp
   }
 
-  /** Read the file; a missing or unreadable file, or any refused entry, is a PasswordFileError. */
+  /**
+   * Read the file; a missing or unreadable file, or any refused entry, is a PasswordFileError.
+   * Weak entries are reported by warnWeak() (the daemon calls it once it listens: its first
+   * log line names the address), and again at every reload.
+   */
   static async load (path: string, log: FastifyBaseLogger): Promise<PasswordFile> {
-    const child = log.child({ component: 'passwords' })
-    const file = new PasswordFile(path, child, await read(path))
-    file.#warn()
-    return file
+    return new PasswordFile(path, log.child({ component: 'passwords' }), await read(path))
   }
 
   /** Changes whenever the users or their hashes may have changed. */
@@ -79,13 +80,14 @@ export class PasswordFile {
       this.#stamp = loaded.stamp
       this.#generation++
       this.#log.info({ users: loaded.entries.length }, 'Reloaded the password file')
-      this.#warn()
+      this.warnWeak()
     } catch (err) {
       this.#log.error({ err: err instanceof PasswordFileError ? err.message : err }, 'Cannot reload the password file; keeping the users loaded before')
     }
   }
 
-  #warn (): void {
+  /** Log a warning for each weak ($apr1$, {SHA}) entry, and when there are no users at all. */
+  warnWeak (): void {
     for (const entry of this.#entries) {
       if (WEAK_SCHEMES.has(entry.scheme)) {
         this.#log.warn({ user: entry.user, line: entry.line }, `User "${entry.user}" has a weak ${SCHEME_NAMES[entry.scheme]} hash; recreate it with "htpasswd -B"`)
