@@ -54,11 +54,10 @@ export const uploadRoutes: FastifyPluginCallback<UploadRouteOptions> = (app, opt
 async function handle (request: FastifyRequest, reply: FastifyReply, options: UploadRouteOptions & { publisher: Publisher }): Promise<FastifyReply> {
   const { publisher } = options
   const queryAction = queryValue(request.query, ':action')
-  if (!(request.body instanceof URLSearchParams) && !isMultipart(request.headers['content-type'])) {
-    return act(request, reply, { ...options, fields: new Map(), form: undefined, queryAction })
-  }
-  if (request.body instanceof URLSearchParams) {
-    return act(request, reply, { ...options, fields: searchFields(request.body), form: undefined, queryAction })
+  if (!isMultipart(request.headers['content-type'])) {
+    // URL-encoded (remove_pkg, submit with curl -d), or no body at all (?:action=submit).
+    const fields = request.body instanceof URLSearchParams ? searchFields(request.body) : new Map<string, string[]>()
+    return act(request, reply, { ...options, fields, form: undefined, queryAction })
   }
   const form = await receiveForm(request.raw, {
     maxFileBytes: options.maxUploadBytes,
