@@ -1,6 +1,9 @@
 // The composition root of the HTTP server. It never listens: only the daemon does.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import type { HashAlgorithm } from './core/digests.js'
+import { FailureThrottle } from './auth/throttle.js'
+import { privateCacheControl } from './core/cache-control.js'
+import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
+import { AccessControl } from './http/access-control.js'
 import { registerAccessLog } from './http/access-log.js'
 import { registerCors } from './http/cors.js'
 import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
@@ -10,15 +13,27 @@ import { pypiJsonRoutes } from './http/routes/pypi-json.js'
 import type { IndexRouteOptions } from './http/routes/route-options.js'
 import { legacyRoutes } from './http/routes/legacy.js'
 import { simpleRoutes } from './http/routes/simple.js'
+import { uploadRoutes } from './http/routes/upload.js'
 import type { IndexService } from './index/index-service.js'
 import { CoreMetadataStore } from './index/metadata-store.js'
 import type { Storage } from './storage/storage.js'
+import { Publisher } from './upload/publisher.js'
 
 /**
  * Project folders whose original URL (/<folder>/) is taken by a fixed route. They stay
  * reachable under /simple/<project>/ and /packages/<folder>/; the daemon warns at start-up.
  */
 export const SHADOWED_FOLDERS: readonly string[] = ['simple']
+
+/** Upload settings; absent when uploads are disabled. */
+export interface UploadSettings {
+  /** --max-upload-size, in bytes. */
+  readonly maxBytes: number
+  /** --overwrite. */
+  readonly overwrite: boolean
+  /** An upload that sends nothing for this long is abandoned (default 60 s). */
+  readonly idleTimeoutMs?: number
+}
 
 /** Everything the app needs, built by the daemon (or a test). */
 export interface AppDependencies {
@@ -31,7 +46,14 @@ export interface AppDependencies {
   readonly cacheControl: string
   /** What /health/ready reports; by default, ready once the index is loaded. */
   readonly readiness?: () => Readiness
+  /** Who may do what; default: everything open (and uploads, if enabled, open to anyone). */
+  readonly access?: AccessControl
+  /** Enables the upload API. */
+  readonly uploads?: UploadSettings
 }
+
+/** The size limit of an app without uploads (never used: every upload is refused first). */
+const NO_UPLOADS = 0
 
 /** Build the Fastify app with every route registered; call `listen()` yourself (or `inject()`). */
 export async function buildApp (deps: AppDependencies): Promise<FastifyInstance> {
@@ -44,7 +66,8 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
       maxParamLength: 2048,
     },
     // Slow clients must not hold a request open for ever; downloads themselves are not limited.
-    requestTimeout: 30_000,
+    // An upload may take as long as its bytes keep coming: its own idle timeout watches it.
+    requestTimeout: deps.uploads === undefined ? 30_000 : 0,
     connectionTimeout: 0,
     keepAliveTimeout: 5_000,
     // Idle keep-alive sockets close at once on shutdown; busy ones finish their download.
@@ -56,16 +79,32 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   registerAccessLog(app)
   registerCors(app)
   registerErrorHandling(app)
+  const access = deps.access ?? AccessControl.open(deps.logger, new FailureThrottle({ limit: 0 }))
+  const metadata = new CoreMetadataStore({ storage: deps.storage, log: deps.logger })
   const routeOptions: IndexRouteOptions = {
     index: deps.index,
     storage: deps.storage,
     hashAlgorithm: deps.hashAlgorithm,
-    metadata: new CoreMetadataStore({ storage: deps.storage, log: deps.logger }),
-    pages: { cache: new PageCache(), cacheControl: deps.cacheControl },
+    metadata,
+    // Checklist K-1: what needs credentials must not be kept by shared caches.
+    pages: { cache: new PageCache(), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
+    access,
+    filesCacheControl: access.protects('download') ? 'private' : undefined,
   }
+  const algorithms = algorithmsFor(deps.hashAlgorithm)
+  const publisher = deps.uploads === undefined
+    ? undefined
+    : new Publisher({ storage: deps.storage, index: deps.index, metadata, algorithms, overwrite: deps.uploads.overwrite })
   await app.register(healthRoutes, deps.readiness === undefined ? { index: deps.index } : { index: deps.index, readiness: deps.readiness })
   await app.register(simpleRoutes, routeOptions)
   await app.register(pypiJsonRoutes, routeOptions)
   await app.register(legacyRoutes, routeOptions)
+  await app.register(uploadRoutes, {
+    publisher,
+    access,
+    maxUploadBytes: deps.uploads?.maxBytes ?? NO_UPLOADS,
+    algorithms,
+    ...(deps.uploads?.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: deps.uploads.idleTimeoutMs }),
+  })
   return app
 }

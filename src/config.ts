@@ -24,7 +24,27 @@ export interface Config {
   readonly hashWorkers: number | 'auto'
   /** How often the whole tree is re-read as a safety net for missed events (0: never). */
   readonly reconcileIntervalMs: number
+  /** htpasswd file of the users who may do what `authenticate` protects; undefined: none. */
+  readonly passwordFile: string | undefined
+  /** Actions that need credentials (pypiserver's -a); empty for `--authenticate .`. */
+  readonly authenticate: readonly AuthAction[]
+  /** Whether uploads are refused, need credentials, or are open to anyone. */
+  readonly uploads: UploadMode
+  /** Replace an existing file with different bytes instead of answering 409. */
+  readonly overwrite: boolean
+  /** Largest distribution file accepted by an upload, in bytes. */
+  readonly maxUploadBytes: number
+  /** Failed logins per client address and minute before it gets 429; 0: no limit. */
+  readonly authFailureLimit: number
 }
+
+/** What `--authenticate` can protect (pypiserver's names): uploads and removals, files, pages. */
+export type AuthAction = 'update' | 'download' | 'list'
+
+/** `disabled`: no password file and nothing said (the read-only server); `open`: anyone may upload. */
+export type UploadMode = 'disabled' | 'authenticated' | 'open'
+
+const AUTH_ACTIONS: readonly AuthAction[] = ['update', 'download', 'list']
 
 /** Flag values as commander hands them over: strings, or true for boolean flags. */
 export interface RawFlags {
@@ -40,6 +60,11 @@ export interface RawFlags {
   readonly cacheDir?: string
   readonly hashWorkers?: string
   readonly reconcileInterval?: string
+  readonly passwords?: string
+  readonly authenticate?: string
+  readonly overwrite?: boolean
+  readonly maxUploadSize?: string
+  readonly authFailureLimit?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -65,13 +90,18 @@ export const SETTINGS = {
   cacheDir: { flag: '--cache-dir', env: 'EGGSERVE_CACHE_DIR', defaultValue: undefined },
   hashWorkers: { flag: '--hash-workers', env: 'EGGSERVE_HASH_WORKERS', defaultValue: 'auto' },
   reconcileInterval: { flag: '--reconcile-interval', env: 'EGGSERVE_RECONCILE_INTERVAL', defaultValue: '120' },
+  passwords: { flag: '--passwords', env: 'EGGSERVE_PASSWORDS', defaultValue: undefined },
+  authenticate: { flag: '--authenticate', env: 'EGGSERVE_AUTHENTICATE', defaultValue: 'update' },
+  overwrite: { flag: '--overwrite', env: 'EGGSERVE_OVERWRITE', defaultValue: 'false' },
+  maxUploadSize: { flag: '--max-upload-size', env: 'EGGSERVE_MAX_UPLOAD_SIZE', defaultValue: '1G' },
+  authFailureLimit: { flag: '--auth-failure-limit', env: 'EGGSERVE_AUTH_FAILURE_LIMIT', defaultValue: '10' },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
 
 /** Merge flags over the environment over defaults, validate everything, and freeze the result. */
 export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, string | undefined>>): Config {
-  const pick = (name: keyof typeof SETTINGS): { value: string | undefined; source: string } => {
+  const pick = (name: keyof typeof SETTINGS): Picked => {
     const spec: SettingSpec = SETTINGS[name]
     const flag = flags[name]
     if (flag !== undefined) return { value: String(flag), source: spec.flag }
@@ -88,6 +118,9 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const cacheDir = pick('cacheDir')
   const workers = pick('hashWorkers')
   const reconcile = pick('reconcileInterval')
+  const overwrite = pick('overwrite')
+  const maxUpload = pick('maxUploadSize')
+  const failures = pick('authFailureLimit')
   return Object.freeze({
     eggdir: pick('eggdir').value ?? '.',
     port: parsePort(port.value ?? '', port.source),
@@ -101,7 +134,72 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     cacheDir: cacheDir.value === undefined ? defaultCacheDir(env) : cacheDir.value === 'none' ? undefined : cacheDir.value,
     hashWorkers: parseWorkers(workers.value ?? 'auto', workers.source),
     reconcileIntervalMs: Math.round(parseSeconds(reconcile.value ?? '', reconcile.source, 86_400) * 1000),
+    ...resolveAccess(pick('passwords'), pick('authenticate')),
+    overwrite: parseBoolean(overwrite.value ?? 'false', overwrite.source),
+    maxUploadBytes: parseSize(maxUpload.value ?? '', maxUpload.source),
+    authFailureLimit: parseCount(failures.value ?? '', failures.source),
   })
+}
+
+interface Picked { readonly value: string | undefined; readonly source: string }
+
+/**
+ * Who may do what. Without a password file and without an explicit --authenticate, uploads are
+ * disabled (eggserve stays the read-only server it was). Anything that needs credentials needs a
+ * password file; `--authenticate .` (explicitly) opens uploads to anyone.
+ */
+function resolveAccess (passwords: Picked, authenticate: Picked): Pick<Config, 'passwordFile' | 'authenticate' | 'uploads'> {
+  const actions = parseAuthenticate(authenticate.value ?? 'update', authenticate.source)
+  // pypiserver spells "no password file" as `-P .`.
+  const passwordFile = passwords.value === '.' ? undefined : passwords.value
+  if (passwordFile !== undefined) {
+    if (actions.length === 0) {
+      throw new ConfigError(`--authenticate . (nothing needs a password) cannot be combined with a password file (${passwords.source}); drop one of them`)
+    }
+    return { passwordFile, authenticate: actions, uploads: actions.includes('update') ? 'authenticated' : 'open' }
+  }
+  if (actions.length === 0) return { passwordFile, authenticate: actions, uploads: 'open' }
+  if (authenticate.source === 'default' && passwords.source === 'default') return { passwordFile, authenticate: actions, uploads: 'disabled' }
+  throw new ConfigError(
+    `--authenticate ${actions.join(',')} needs a password file: give --passwords FILE, or --authenticate . to let anyone upload`,
+  )
+}
+
+/** pypiserver's --authenticate list: update, download, list, comma-separated; "." alone for none. */
+export function parseAuthenticate (value: string, source = '--authenticate'): AuthAction[] {
+  const items = [...new Set(value.split(',').map((item) => item.trim().toLowerCase()))]
+  if (items.length === 1 && items[0] === '.') return []
+  const actions: AuthAction[] = []
+  for (const item of items) {
+    const action = AUTH_ACTIONS.find((candidate) => candidate === item)
+    if (action === undefined) {
+      throw new ConfigError(`Invalid --authenticate value "${value}" (${source}): expected a comma-separated list of update, download, list, or "." alone`)
+    }
+    actions.push(action)
+  }
+  return actions
+}
+
+/**
+ * A size in bytes: digits with an optional K, M or G suffix (powers of 1024).
+ * @example parseSize('1G') // 1073741824
+ */
+export function parseSize (value: string, source = '--max-upload-size'): number {
+  const match = /^(\d+)\s*([kmg]?)(?:i?b)?$/i.exec(value.trim())
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match?.[2] ?? '').toLowerCase()] ?? NaN
+  const size = match === null ? NaN : Number(match[1]) * unit
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new ConfigError(`Invalid size "${value}" (${source}): expected a number of bytes, optionally with K, M or G, e.g. 1G`)
+  }
+  return size
+}
+
+function parseCount (value: string, source: string): number {
+  const count = /^\d+$/.test(value) ? Number(value) : NaN
+  if (!Number.isSafeInteger(count) || count > 1_000_000) {
+    throw new ConfigError(`Invalid count "${value}" (${source}): expected an integer from 0 to 1000000`)
+  }
+  return count
 }
 
 /** An integer port from 0 (any free port) to 65535. */

@@ -3,11 +3,15 @@ import { availableParallelism } from 'node:os'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp, SHADOWED_FOLDERS } from './app.js'
 import type { Config } from './config.js'
-import type { LayoutProblem } from './core/layout.js'
+import type { LayoutProblem, LayoutReport } from './core/layout.js'
 import { errnoCode, LayoutError, ListenError } from './errors.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
-import { createIndexServices, type IndexServices } from './services.js'
+import type { LocalStorage } from './storage/local-storage.js'
+import { createAccessServices, createIndexServices, type AccessServices, type IndexServices } from './services.js'
+
+// Temporary upload files this old are leftovers of a crash (a live upload writes every few seconds).
+const STALE_UPLOAD_MS = 60 * 60_000
 
 /** A running server. */
 export interface Daemon {
@@ -26,6 +30,7 @@ export async function startDaemon (config: Config): Promise<Daemon> {
   try {
     return await start(config, log)
   } catch (err) {
+    log.release()
     await log.flush()
     throw err
   }
@@ -50,13 +55,39 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
 
 async function serve (config: Config, log: LoggerHandle, services: IndexServices): Promise<Daemon> {
   const { logger } = log
-  const { storage, index } = services
+  const { index } = services
   const loadStarted = Date.now()
   const report = await index.load()
   if (report.problems.length > 0 && !config.lenient) {
     throw new LayoutError(formatProblems(config.eggdir, report.problems))
   }
+  const security = await createAccessServices({
+    passwordFile: config.passwordFile,
+    authenticate: config.authenticate,
+    authFailureLimit: config.authFailureLimit,
+    logger,
+  })
+  try {
+    return await listenAndServe({ config, log, services, security, report, loadStarted })
+  } catch (err) {
+    await security.close()
+    throw err
+  }
+}
+
+async function listenAndServe (options: {
+  config: Config
+  log: LoggerHandle
+  services: IndexServices
+  security: AccessServices
+  report: LayoutReport
+  loadStarted: number
+}): Promise<Daemon> {
+  const { config, log, services, security, report, loadStarted } = options
+  const { logger } = log
+  const { storage, index } = services
   const background = new BackgroundWork({ services, log: logger, reconcileIntervalMs: config.reconcileIntervalMs })
+  const uploads = config.uploads === 'disabled' ? undefined : { maxBytes: config.maxUploadBytes, overwrite: config.overwrite }
   const app = await buildApp({
     index,
     storage,
@@ -64,6 +95,8 @@ async function serve (config: Config, log: LoggerHandle, services: IndexServices
     hashAlgorithm: config.hashAlgorithm,
     cacheControl: config.cacheControl,
     readiness: () => background.readiness(),
+    access: security.access,
+    ...(uploads === undefined ? {} : { uploads }),
   })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first
@@ -90,6 +123,7 @@ async function serve (config: Config, log: LoggerHandle, services: IndexServices
     closing = shutdown({ app, logger, graceMs: config.shutdownTimeoutMs, signal }).finally(async () => {
       await background.stop()
       await services.close()
+      await security.close()
       removeHandlers()
       logger.info('Stopped')
       await log.flush()
@@ -101,6 +135,8 @@ async function serve (config: Config, log: LoggerHandle, services: IndexServices
   const onHangup = (): void => {
     log.reopen()
     logger.info('Reopened the log file (SIGHUP)')
+    // Open connections are not touched: only later logins see the new users.
+    if (security.authenticator !== undefined) void security.authenticator.reload()
   }
   process.on('SIGTERM', onSignal)
   process.on('SIGINT', onSignal)
@@ -116,7 +152,14 @@ async function serve (config: Config, log: LoggerHandle, services: IndexServices
     throw listenError(config, err)
   }
   state.listening = true
+  // Fastify logs the bound address at info; with quieter logs, say it anyway: with --port 0
+  // it is the only way to learn the port.
+  if (['warn', 'error', 'fatal', 'silent'].includes(logger.level)) logger.child({}, { level: 'info' }).info(`eggserve listening on ${address}`)
+  // The listening line is out first; what start-up logged before it follows.
+  log.release()
   if (state.stopRequested) void close('SIGTERM')
+  await startUploads(config, storage, logger)
+  security.passwords?.warnWeak()
 
   for (const problem of report.problems) {
     logger.warn({ path: problem.path, code: problem.code }, `Skipping ${problem.message}`)
@@ -136,8 +179,24 @@ async function serve (config: Config, log: LoggerHandle, services: IndexServices
     cached: services.facts.size,
     cacheDir: config.cacheDir ?? null,
     hashAlgorithm: config.hashAlgorithm,
+    uploads: config.uploads,
+    authenticate: config.authenticate,
   }, 'Serving')
   return { app, address, closed, close: () => close() }
+}
+
+// Start-up notes on uploads: leftovers of a crash removed, and a loud warning when anyone may upload.
+async function startUploads (config: Config, storage: LocalStorage, logger: FastifyBaseLogger): Promise<void> {
+  if (config.uploads === 'disabled') return
+  if (config.uploads === 'open') {
+    logger.warn({ authenticate: config.authenticate }, 'UPLOADS ARE OPEN TO ANYONE: every client that reaches this server may upload and remove packages (--authenticate does not include "update")')
+  }
+  try {
+    const removed = await storage.sweepUploads(STALE_UPLOAD_MS)
+    if (removed > 0) logger.info({ removed }, 'Removed temporary files of interrupted uploads')
+  } catch (err) {
+    logger.warn({ err }, 'Cannot look for temporary files of interrupted uploads')
+  }
 }
 
 async function shutdown (options: { app: FastifyInstance; logger: FastifyBaseLogger; graceMs: number; signal: string | undefined }): Promise<void> {

@@ -4,12 +4,15 @@
 export class AppError extends Error {
   readonly code: string
   readonly statusCode: number | undefined
+  /** True when the message may be shown to HTTP clients even for a 5xx (it names no path and no secret). */
+  readonly expose: boolean
 
-  constructor (code: string, message: string, options: { statusCode?: number; cause?: unknown } = {}) {
+  constructor (code: string, message: string, options: { statusCode?: number; cause?: unknown; expose?: boolean } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = new.target.name
     this.code = code
     this.statusCode = options.statusCode
+    this.expose = options.expose ?? (options.statusCode !== undefined && options.statusCode < 500)
   }
 }
 
@@ -34,10 +37,31 @@ export class ListenError extends AppError {
   }
 }
 
+/** The password file is missing, unreadable or holds an entry eggserve refuses (exit code 1 at start-up). */
+export class PasswordFileError extends AppError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super('EGGSERVE_PASSWORDS', message, options)
+  }
+}
+
 /** A storage operation failed for a reason other than "not there"; its message names no absolute path. */
 export class StorageError extends AppError {
   constructor (message: string, options: { cause?: unknown } = {}) {
     super('EGGSERVE_STORAGE', message, { statusCode: 500, ...options })
+  }
+}
+
+/** Codes of failed writes the operator can fix: a full disk, a read-only filesystem, missing permissions. */
+export type WriteFailureCode = 'EGGSERVE_DISK_FULL' | 'EGGSERVE_READ_ONLY' | 'EGGSERVE_WRITE_DENIED'
+
+/**
+ * Writing to the eggdir failed in a way the operator can fix. The message is safe to show to
+ * clients (it names no path), so uploaders see why instead of a bare 500.
+ */
+export class WriteFailure extends AppError {
+  constructor (code: WriteFailureCode, message: string, options: { cause?: unknown } = {}) {
+    // RFC 4918 §11.5: 507 Insufficient Storage for a full disk; the others are plain server faults.
+    super(code, message, { statusCode: code === 'EGGSERVE_DISK_FULL' ? 507 : 500, expose: true, ...options })
   }
 }
 

@@ -11,7 +11,16 @@ export interface LoggerHandle {
   reopen (): void
   /** Write out what is buffered, giving up after `timeoutMs` (a reader that went away must not block the exit). */
   flush (timeoutMs?: number): Promise<void>
+  /**
+   * Let held lines out. Until then lines logged during start-up (a cache directory that
+   * cannot be used, a symlink leading out) are held, so that the first line is the one
+   * naming the bound address; that line goes first, then the others in order.
+   */
+  release (): void
 }
+
+// The line Fastify logs when it listens (daemon.ts sets the text).
+const LISTENING = '"msg":"eggserve listening on '
 
 /** Create the logger. A log file that cannot be opened fails here, with a clear message. */
 export function createLogger (options: { file?: string | undefined; level: Level }): LoggerHandle {
@@ -28,9 +37,24 @@ export function createLogger (options: { file?: string | undefined; level: Level
   // stops, serving goes on. Without a listener, the 'error' event would be an uncaught exception.
   let broken = false
   destination.on('error', () => { broken = true })
-  const logger: FastifyBaseLogger = pino({ level: options.level, base: { pid: process.pid } }, destination)
+  let held: string[] | undefined = []
+  const gate = {
+    write: (line: string): void => {
+      if (held === undefined) destination.write(line)
+      else held.push(line)
+    },
+  }
+  const logger: FastifyBaseLogger = pino({ level: options.level, base: { pid: process.pid } }, gate)
   return {
     logger,
+    release: () => {
+      if (held === undefined) return
+      const lines = held
+      held = undefined
+      const first = lines.findIndex((line) => line.includes(LISTENING))
+      if (first > 0) lines.unshift(...lines.splice(first, 1))
+      for (const line of lines) destination.write(line)
+    },
     reopen: () => {
       if (options.file !== undefined && !broken) destination.reopen()
     },

@@ -1,5 +1,6 @@
-// Wiring of the index: storage, analyzer (with its decorators) and the index service.
-// Shared by the daemon, the CLI's check/warm commands and the tests, so all run the same parts.
+// Wiring of the index (storage, analyzer with its decorators, index service) and of access
+// control. Shared by the daemon, the CLI's check/warm commands and the tests, so all run the
+// same parts.
 import type { FastifyBaseLogger } from 'fastify'
 import type { Analyzer } from './analysis/analyzer.js'
 import { FairScheduler } from './analysis/fair-scheduler.js'
@@ -8,7 +9,13 @@ import { MemoryFactsStore, type FactsStore } from './analysis/facts-store.js'
 import { MemoizingAnalyzer } from './analysis/memoizing-analyzer.js'
 import { StreamingAnalyzer, type AnalysisStats } from './analysis/streaming-analyzer.js'
 import { WorkerAnalyzer } from './analysis/worker-analyzer.js'
+import { Authenticator } from './auth/authenticator.js'
+import { BcryptPool } from './auth/bcrypt-pool.js'
+import { PasswordFile } from './auth/password-file.js'
+import { FailureThrottle } from './auth/throttle.js'
+import type { AuthAction } from './config.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
+import { AccessControl } from './http/access-control.js'
 import { IndexService } from './index/index-service.js'
 import { LocalStorage } from './storage/local-storage.js'
 
@@ -79,4 +86,35 @@ async function openFacts (options: IndexServicesOptions, namespace: string, algo
     options.logger.warn({ err, cacheDir: options.cacheDir }, 'Cannot use the cache directory; facts are kept in memory only')
     return new MemoryFactsStore()
   }
+}
+
+/** Access control with what it is built from, so the daemon can reload and stop it. */
+export interface AccessServices {
+  readonly access: AccessControl
+  /** undefined without a password file. */
+  readonly authenticator: Authenticator | undefined
+  readonly passwords: PasswordFile | undefined
+  /** Stop the bcrypt worker. */
+  close (): Promise<void>
+}
+
+// bcrypt checks waiting at most; more are refused with 503 at once (a flood of logins costs one core).
+const BCRYPT_QUEUE = 32
+
+/** Load the password file (a PasswordFileError when it cannot be used) and build access control. */
+export async function createAccessServices (options: {
+  readonly passwordFile: string | undefined
+  readonly authenticate: readonly AuthAction[]
+  readonly authFailureLimit: number
+  readonly logger: FastifyBaseLogger
+}): Promise<AccessServices> {
+  const throttle = new FailureThrottle({ limit: options.authFailureLimit })
+  if (options.passwordFile === undefined) {
+    return { access: AccessControl.open(options.logger, throttle), authenticator: undefined, passwords: undefined, close: () => Promise.resolve() }
+  }
+  const passwords = await PasswordFile.load(options.passwordFile, options.logger)
+  const bcrypt = new BcryptPool({ maxQueued: BCRYPT_QUEUE, log: options.logger.child({ component: 'bcrypt' }) })
+  const authenticator = new Authenticator({ passwords, bcrypt })
+  const access = new AccessControl({ protect: options.authenticate, authenticator, throttle, log: options.logger })
+  return { access, authenticator, passwords, close: () => bcrypt.close() }
 }

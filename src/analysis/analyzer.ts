@@ -22,6 +22,11 @@ export interface Analyzer {
   analyze (file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult>
   /** Forget what is remembered for a file identity that no longer exists. */
   forget (identity: string): void
+  /**
+   * Take facts computed elsewhere for a file identity, e.g. while an upload streamed in, so
+   * that the file is never read again to learn them. Analyzers that remember nothing ignore it.
+   */
+  remember (identity: string, facts: FileFacts): void
 }
 
 /** The file was removed before it could be read. */

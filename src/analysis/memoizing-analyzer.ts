@@ -46,6 +46,7 @@ export class MemoizingAnalyzer implements Analyzer {
   /** Record facts learnt elsewhere (e.g. computed while a file was uploaded). */
   remember (identity: string, facts: FileFacts): void {
     this.#store.set(identity, facts)
+    this.#inner.remember(identity, facts)
   }
 
   forget (identity: string): void {

@@ -55,6 +55,10 @@ export class StreamingAnalyzer implements Analyzer {
     // Nothing is remembered here.
   }
 
+  remember (): void {
+    // Nothing is remembered here.
+  }
+
   async #metadata (file: DistFile, opened: OpenFile): Promise<MetadataFacts | undefined> {
     const read = await readCoreMetadata(randomAccessSource(opened), file.parsed, file.filename)
     if (!read.ok) {

@@ -71,6 +71,10 @@ export class WorkerAnalyzer implements Analyzer {
     // Nothing is remembered here.
   }
 
+  remember (): void {
+    // Nothing is remembered here.
+  }
+
   /** Stop the workers; analyses still running fail. */
   async close (): Promise<void> {
     this.#closed = true

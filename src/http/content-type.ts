@@ -12,6 +12,8 @@ const EXPLICIT: readonly (readonly [string, string])[] = [
   ['.tar.bz2', 'application/x-bzip2'],
   ['.tar.xz', 'application/x-xz'],
   ['.tar', 'application/x-tar'],
+  // Detached signatures (RFC 3156); mime-types would say application/pgp-keys.
+  ['.asc', 'application/pgp-signature'],
 ]
 
 /** The Content-Type of a served file: the explicit table, then mime-types, then octet-stream. */

@@ -1,19 +1,28 @@
 // The edge: every error becomes a short text/plain answer; 5xx details stay in the log.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError } from '../errors.js'
+import { drainBeforeReply, reasonPhrase } from './early-close.js'
+import { RequestRejected } from './http-errors.js'
 
 const READ_METHODS = 'GET, HEAD'
 
 /** Install the error and not-found handlers. */
 export function registerErrorHandling (app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | AppError, request, reply) => {
+  app.setErrorHandler(async (err: FastifyError | AppError, request, reply) => {
     const status = err.statusCode ?? 500
-    if (status >= 500) {
+    // A refused upload is answered once the rest of its body has been read (or after a while).
+    await drainBeforeReply(request, reply)
+    if (err instanceof RequestRejected) reply.headers(err.headers)
+    const exposed = err instanceof AppError && err.expose
+    if (status >= 500 && !exposed) {
       request.log.error({ err }, 'Request failed')
       // Masked: a filesystem error message could carry an absolute path (style pitfall 5).
       return reply.code(500).type('text/plain; charset=utf-8').send('Internal Server Error\n')
     }
-    // 4xx messages are written by us or by Fastify for bad requests and name no server path.
+    if (status >= 500) request.log.error({ err }, 'Request failed')
+    // Our messages name no server path; so do Fastify's for bad requests. Checklist U-9: twine,
+    // poetry and pdm show the reason phrase, so it carries the message too.
+    if (err instanceof AppError) reply.raw.statusMessage = reasonPhrase(err.message)
     return reply.code(status).type('text/plain; charset=utf-8').send(`${err.message}\n`)
   })
 

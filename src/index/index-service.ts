@@ -1,8 +1,8 @@
 // The application layer: the live index of projects and files, kept fresh by change
 // tokens (one stat per request) and watch events, and joined with what the analyzer knows.
 import type { FastifyBaseLogger } from 'fastify'
-import type { Analyzer } from '../analysis/analyzer.js'
-import type { DistFile, PageFile, ProjectPage, ProjectSummary } from '../core/index-model.js'
+import type { AnalysisResult, Analyzer } from '../analysis/analyzer.js'
+import type { DistFile, FileFacts, PageFile, ProjectPage, ProjectSummary } from '../core/index-model.js'
 import { classifyFolder, compareNames, validateLayout, type ClassifiedFolder, type LayoutReport } from '../core/layout.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import { readSmallFile } from '../storage/read-small.js'
@@ -204,6 +204,27 @@ export class IndexService {
     }
   }
 
+  /** The facts of a file (remembered, or read now): e.g. the digests of the file an upload collides with. */
+  facts (file: DistFile): Promise<AnalysisResult> {
+    return this.#analyzer.analyze(file, { group: file.parsed.project, urgent: true })
+  }
+
+  /**
+   * A file was just written under `folder` with facts computed while it was written: remember
+   * them for its identity (so it is never read again to list it) and rescan the folder on the
+   * next request, so the file shows at once.
+   */
+  published (folder: string, identity: string, facts: FileFacts): void {
+    this.#analyzer.remember(identity, facts)
+    this.changed(folder)
+  }
+
+  /** Something in `folder` changed through eggserve itself (an upload, a removal): rescan it on the next request. */
+  changed (folder: string): void {
+    this.#onChange(folder)
+    this.#rootDirty = true
+  }
+
   async #analyzed (entry: ProjectEntry, file: DistFile): Promise<PageFile | undefined> {
     try {
       const result = await this.#analyzer.analyze(file, { group: entry.project, urgent: true })
@@ -230,7 +251,12 @@ export class IndexService {
 
   // Root freshness: one stat; a changed token means folders came or went.
   async #freshRoot (): Promise<void> {
-    if (this.#rootRefreshing !== undefined) return this.#rootRefreshing
+    if (this.#rootRefreshing !== undefined) {
+      await this.#rootRefreshing
+      // Changed while that refresh was reading (an upload published meanwhile): look again.
+      if (this.#rootDirty) await this.#freshRoot()
+      return
+    }
     const token = await this.#storage.changeToken()
     if (!this.#rootDirty && token === this.#rootToken) return
     this.#rootRefreshing ??= this.#refreshRoot().finally(() => { this.#rootRefreshing = undefined })
@@ -268,7 +294,11 @@ export class IndexService {
 
   // Project freshness: one stat when nothing changed; a rescan of this folder only when it did.
   async #fresh (entry: ProjectEntry): Promise<boolean> {
-    if (entry.refreshing !== undefined) return entry.refreshing
+    if (entry.refreshing !== undefined) {
+      const found = await entry.refreshing
+      // Changed while that rescan was reading (an upload published meanwhile): look again.
+      return found && entry.dirty ? this.#fresh(entry) : found
+    }
     if (!entry.dirty) {
       const token = await this.#storage.changeToken(entry.folder)
       if (token !== undefined && token === entry.token) return true

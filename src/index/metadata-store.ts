@@ -49,6 +49,11 @@ export class CoreMetadataStore {
     }
   }
 
+  /** Keep metadata bytes read elsewhere (from an upload, before it was published) for a file identity. */
+  remember (identity: string, bytes: Buffer): void {
+    if (!this.#cache.has(identity)) this.#remember(identity, bytes)
+  }
+
   #remember (identity: string, bytes: Buffer): void {
     if (bytes.length > this.#maxBytes) return
     this.#cache.set(identity, bytes)

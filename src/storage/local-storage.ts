@@ -5,11 +5,12 @@ import { join, sep } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { errnoCode, LayoutError, StorageError } from '../errors.js'
 import type { ByteRange } from '../core/range.js'
+import { createLocalUpload, removeLocalFile, removeLocalFolderIfEmpty, sweepLocalUploads, type UploadRoot } from './local-upload.js'
 import { watchTree } from './local-watch.js'
 import { createRangeStream } from './range-stream.js'
 import {
   isPlainName, makeKey, splitKey,
-  type ChangeListener, type FolderListing, type OpenFile, type RootListing, type Storage, type StoredFile, type Watch,
+  type ChangeListener, type FolderListing, type OpenFile, type PendingUpload, type RootListing, type Storage, type StoredFile, type Watch,
 } from './storage.js'
 
 // Errors meaning "not there (any more)": the caller gets undefined, as the Storage contract says.
@@ -20,11 +21,13 @@ export class LocalStorage implements Storage {
   readonly #root: string
   readonly #realRoot: string
   readonly #log: FastifyBaseLogger
+  readonly #uploads: UploadRoot
 
   private constructor (root: string, realRoot: string, log: FastifyBaseLogger) {
     this.#root = root
     this.#realRoot = realRoot
     this.#log = log
+    this.#uploads = { realRoot, log, describe: toStoredFile }
   }
 
   /** Open a tree; fails with a LayoutError naming `root` as given when it is not a readable directory. */
@@ -136,6 +139,23 @@ export class LocalStorage implements Storage {
 
   watch (listener: ChangeListener, onError: (err: Error) => void): Watch {
     return watchTree(this.#realRoot, listener, onError)
+  }
+
+  createUpload (folder: string): Promise<PendingUpload> {
+    return createLocalUpload(this.#uploads, folder)
+  }
+
+  remove (key: string): Promise<boolean> {
+    return removeLocalFile(this.#uploads, key)
+  }
+
+  removeFolderIfEmpty (folder: string): Promise<boolean> {
+    return removeLocalFolderIfEmpty(this.#uploads, folder)
+  }
+
+  /** Delete temporary upload files older than `olderThanMs` (left by a crash); returns how many. */
+  sweepUploads (olderThanMs: number): Promise<number> {
+    return sweepLocalUploads(this.#uploads, olderThanMs)
   }
 
   /** The tree as given, for messages to the operator (never to HTTP clients). */

@@ -1,5 +1,5 @@
 // The storage seam: everything above it speaks keys ("<folder>/<filename>"), never paths.
-import type { Readable } from 'node:stream'
+import type { Readable, Writable } from 'node:stream'
 import type { ByteRange } from '../core/range.js'
 
 /** A stored file as seen by one stat. */
@@ -50,6 +50,34 @@ export interface Watch {
   close (): void
 }
 
+/** What publishing a finished upload did. */
+export type CommitResult =
+  | { readonly outcome: 'created' | 'replaced'; readonly file: StoredFile }
+  /** A file of that name exists and `replace` was false: nothing changed (abort() the upload). */
+  | { readonly outcome: 'exists' }
+
+/**
+ * A file being written under a hidden temporary name, never listed and never served, until
+ * commit() publishes it atomically under its key: nobody ever sees it half-written.
+ */
+export interface PendingUpload {
+  /** The bytes go here; it must have finished before commit(). Write errors carry stable codes (WriteFailure). */
+  readonly writable: Writable
+  /** Bytes written so far. */
+  readonly size: number
+  /** Stream bytes [start, end] of what was written: random access, e.g. to read a wheel's metadata before publishing. */
+  createReadStream (range: ByteRange): Readable
+  /**
+   * Flush the bytes to stable storage, then publish them as `key` (creating its folder when
+   * needed). Without `replace`, an existing file is never touched: of several uploads of one
+   * key exactly one is created, the others get `exists`. With `replace`, the file is swapped
+   * atomically.
+   */
+  commit (key: string, options: { readonly replace: boolean }): Promise<CommitResult>
+  /** Drop the temporary file. Safe to call more than once, and after commit(). */
+  abort (): Promise<void>
+}
+
 /** Where distributions live. Absent things are `undefined`, never an exception. */
 export interface Storage {
   listRoot (): Promise<RootListing>
@@ -61,6 +89,15 @@ export interface Storage {
   open (key: string): Promise<OpenFile | undefined>
   /** Report changes as they happen, where the backend can. */
   watch (listener: ChangeListener, onError: (err: Error) => void): Watch
+  /**
+   * Start writing a file that is to become a key in `folder`. The temporary file is hidden
+   * and lives next to its destination (in the top level while the folder does not exist yet).
+   */
+  createUpload (folder: string): Promise<PendingUpload>
+  /** Delete a stored file; false when it was not there. */
+  remove (key: string): Promise<boolean>
+  /** Delete a folder if nothing at all is left in it; false otherwise. */
+  removeFolderIfEmpty (folder: string): Promise<boolean>
 }
 
 /** Split a key into its folder and filename, or undefined when it is not a valid key. */

@@ -3,16 +3,18 @@ import { Writable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { pino } from 'pino'
-import { buildApp } from '../../src/app.js'
-import { SETTINGS } from '../../src/config.js'
+import { buildApp, type UploadSettings } from '../../src/app.js'
+import { SETTINGS, type AuthAction } from '../../src/config.js'
 import type { HashAlgorithm } from '../../src/core/digests.js'
 import type { LayoutReport } from '../../src/core/layout.js'
-import { createIndexServices, type IndexServices } from '../../src/services.js'
+import { createAccessServices, createIndexServices, type AccessServices, type IndexServices } from '../../src/services.js'
+import type { Storage } from '../../src/storage/storage.js'
 
 /** What buildTestApp gives back. */
 export interface TestApp {
   readonly app: FastifyInstance
   readonly services: IndexServices
+  readonly security: AccessServices
   readonly report: LayoutReport
   /** Every log record written so far, parsed. */
   readonly logs: Record<string, unknown>[]
@@ -32,17 +34,46 @@ export function memoryLogger (records: Record<string, unknown>[]): FastifyBaseLo
 }
 
 /** Build, load and (optionally) watch an index over `root`; the app is closed after the test. */
-export async function buildTestApp (t: TestContext, options: { root: string; hashAlgorithm?: HashAlgorithm; watch?: boolean; cacheControl?: string }): Promise<TestApp> {
+export async function buildTestApp (t: TestContext, options: {
+  root: string
+  hashAlgorithm?: HashAlgorithm
+  watch?: boolean
+  cacheControl?: string
+  /** Enable uploads (open to anyone unless `passwords` is given). */
+  uploads?: Partial<UploadSettings>
+  /** An htpasswd file: the `authenticate` actions need its users. */
+  passwords?: string
+  authenticate?: readonly AuthAction[]
+  authFailureLimit?: number
+  /** Wrap the storage the app writes through (to inject failures at the seam). */
+  wrapStorage?: (storage: Storage) => Storage
+}): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
   const hashAlgorithm = options.hashAlgorithm ?? 'md5'
   const services = await createIndexServices({ eggdir: options.root, hashAlgorithm, logger })
   const report = await services.index.load()
   if (options.watch === true) services.index.watch()
-  const app = await buildApp({ index: services.index, storage: services.storage, logger, hashAlgorithm, cacheControl: options.cacheControl ?? SETTINGS.cacheControl.defaultValue })
+  const security = await createAccessServices({
+    passwordFile: options.passwords,
+    authenticate: options.authenticate ?? ['update'],
+    authFailureLimit: options.authFailureLimit ?? 10,
+    logger,
+  })
+  const uploads = options.uploads === undefined ? undefined : { maxBytes: 1024 ** 3, overwrite: false, ...options.uploads }
+  const app = await buildApp({
+    index: services.index,
+    storage: options.wrapStorage?.(services.storage) ?? services.storage,
+    logger,
+    hashAlgorithm,
+    cacheControl: options.cacheControl ?? SETTINGS.cacheControl.defaultValue,
+    access: security.access,
+    ...(uploads === undefined ? {} : { uploads }),
+  })
   t.after(async () => {
     await app.close()
     await services.close()
+    await security.close()
   })
-  return { app, services, report, logs }
+  return { app, services, security, report, logs }
 }

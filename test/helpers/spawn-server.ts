@@ -62,6 +62,11 @@ export interface StartOptions {
    * line passes false.
    */
   readonly untilServing?: boolean
+  /**
+   * Run the daemon through this command, e.g. `['setpriv', '--reuid=65534', ...]` or a
+   * namespace wrapper ending in `exec "$@"`: the daemon's command line is appended.
+   */
+  readonly wrapper?: readonly string[]
 }
 
 const SERVING = 'Serving'
@@ -100,7 +105,8 @@ export async function startServer (t: TestContext, options: StartOptions): Promi
     ...(options.eggdir === undefined ? [] : ['--eggdir', options.eggdir]),
     ...(options.args ?? []),
   ]
-  const child = spawn(process.execPath, [binPath, ...args], {
+  const [command = process.execPath, ...prefix] = options.wrapper ?? []
+  const child = spawn(command, options.wrapper === undefined ? [binPath, ...args] : [...prefix, process.execPath, binPath, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: childEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],

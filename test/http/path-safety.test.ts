@@ -17,6 +17,8 @@ async function fixture (t: Parameters<typeof tempDir>[0]): Promise<{ root: strin
     'foo/foo-1.0.tar.gz': 'foo',
     'foo/README': 'not a distribution',
     'foo/foo-1.0.tar.gz.asc': 'signature',
+    'foo/foo-9.9.tar.gz.asc': 'signature of a file the index does not know',
+    'foo/.foo-9.0.tar.gz.asc': 'signature of a hidden file',
     'foo/.foo-9.0.tar.gz': 'hidden distribution',
     'foo/sub/foo-2.0.tar.gz': 'nested',
     'top-1.0.tar.gz': 'at the top level',
@@ -48,7 +50,11 @@ await test('traversal in every spelling, NUL bytes, dotfiles and non-distributio
     '/foo/.foo-9.0.tar.gz',
     '/packages/foo/.foo-9.0.tar.gz',
     '/foo/README',
-    '/foo/foo-1.0.tar.gz.asc',
+    // Checklist F-7: signatures are served only for files the index knows.
+    '/foo/foo-9.9.tar.gz.asc',
+    '/foo/.foo-9.0.tar.gz.asc',
+    '/foo/README.asc',
+    '/foo/foo-6.6.tar.gz.asc',
     '/foo/sub',
     '/foo/sub%2Ffoo-2.0.tar.gz',
     '/top-1.0.tar.gz',
@@ -65,6 +71,10 @@ await test('traversal in every spelling, NUL bytes, dotfiles and non-distributio
     assert.ok(!res.body.includes(root) && !res.body.includes(outside) && !res.body.includes('/tmp'), `${url} leaks a path`)
     assert.doesNotMatch(res.body, /outside|secret|at |Error/, url)
   }
+  const signature = await app.inject('/packages/foo/foo-1.0.tar.gz.asc')
+  assert.equal(signature.statusCode, 200)
+  assert.equal(signature.body, 'signature')
+  assert.equal(signature.headers['content-type'], 'application/pgp-signature')
   const listing = await app.inject('/foo/')
   assert.doesNotMatch(listing.body, /foo-6\.6|foo-9\.0|README|\.asc|foo-2\.0/)
   assert.match(listing.body, />foo-3\.0\.tar\.gz</, 'a symlink inside the tree is served')

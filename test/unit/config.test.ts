@@ -19,6 +19,12 @@ const DEFAULTS: Config = {
   cacheDir: undefined,
   hashWorkers: 'auto',
   reconcileIntervalMs: 120_000,
+  passwordFile: undefined,
+  authenticate: ['update'],
+  uploads: 'disabled',
+  overwrite: false,
+  maxUploadBytes: 1024 ** 3,
+  authFailureLimit: 10,
 }
 
 const FULL_ENV: Env = {
@@ -34,6 +40,11 @@ const FULL_ENV: Env = {
   EGGSERVE_CACHE_DIR: '/var/cache/eggs',
   EGGSERVE_HASH_WORKERS: '3',
   EGGSERVE_RECONCILE_INTERVAL: '30',
+  EGGSERVE_PASSWORDS: '/etc/eggserve/htpasswd',
+  EGGSERVE_AUTHENTICATE: 'update,download',
+  EGGSERVE_OVERWRITE: 'true',
+  EGGSERVE_MAX_UPLOAD_SIZE: '100M',
+  EGGSERVE_AUTH_FAILURE_LIMIT: '3',
 }
 
 /** Asserts that resolving throws a ConfigError whose message names `source` and quotes `value`. */
@@ -70,6 +81,12 @@ void describe('resolveConfig: sources and precedence', () => {
       cacheDir: '/var/cache/eggs',
       hashWorkers: 3,
       reconcileIntervalMs: 30_000,
+      passwordFile: '/etc/eggserve/htpasswd',
+      authenticate: ['update', 'download'],
+      uploads: 'authenticated',
+      overwrite: true,
+      maxUploadBytes: 100 * 1024 ** 2,
+      authFailureLimit: 3,
     })
   })
 
@@ -92,6 +109,11 @@ void describe('resolveConfig: sources and precedence', () => {
       cacheDir: 'none',
       hashWorkers: '0',
       reconcileInterval: '0',
+      passwords: 'users.htpasswd',
+      authenticate: 'list, Update,download',
+      overwrite: true,
+      maxUploadSize: '2G',
+      authFailureLimit: '0',
     }
     assert.deepEqual(resolveConfig(flags, FULL_ENV), {
       eggdir: './pkgs',
@@ -106,6 +128,12 @@ void describe('resolveConfig: sources and precedence', () => {
       cacheDir: undefined,
       hashWorkers: 0,
       reconcileIntervalMs: 0,
+      passwordFile: 'users.htpasswd',
+      authenticate: ['list', 'update', 'download'],
+      uploads: 'authenticated',
+      overwrite: true,
+      maxUploadBytes: 2 * 1024 ** 3,
+      authFailureLimit: 0,
     })
   })
 
@@ -288,4 +316,69 @@ void describe('cache directory and workers', () => {
     assert.equal(resolveConfig({ reconcileInterval: '2.5' }, {}).reconcileIntervalMs, 2500)
     assertConfigError({ reconcileInterval: '86401' }, {}, '--reconcile-interval', '86401')
   })
+})
+
+void describe('who may upload (--passwords, --authenticate)', () => {
+  void test('without a password file and without --authenticate, uploads are disabled (the read-only server)', () => {
+    const config = resolveConfig({}, {})
+    assert.equal(config.uploads, 'disabled')
+    assert.equal(config.passwordFile, undefined)
+  })
+
+  void test('a password file makes uploads need credentials (default --authenticate update)', () => {
+    assert.equal(resolveConfig({ passwords: 'users' }, {}).uploads, 'authenticated')
+    assert.deepEqual(resolveConfig({ passwords: 'users' }, {}).authenticate, ['update'])
+  })
+
+  void test('--authenticate . without a password file opens uploads to anyone, as asked', () => {
+    for (const [flags, env] of [[{ authenticate: '.' }, {}], [{}, { EGGSERVE_AUTHENTICATE: '.' }], [{ authenticate: '.', passwords: '.' }, {}]] as const) {
+      const config = resolveConfig(flags, env)
+      assert.equal(config.uploads, 'open')
+      assert.deepEqual(config.authenticate, [])
+    }
+  })
+
+  void test('a password file with --authenticate that leaves out update opens uploads (the daemon warns)', () => {
+    const config = resolveConfig({ passwords: 'users', authenticate: 'download,list' }, {})
+    assert.equal(config.uploads, 'open')
+    assert.deepEqual(config.authenticate, ['download', 'list'])
+  })
+
+  void test('anything that needs credentials without a password file refuses to start', () => {
+    for (const flags of [{ authenticate: 'update' }, { authenticate: 'download' }, { passwords: '.' }, { passwords: '.', authenticate: 'list' }]) {
+      assert.throws(() => resolveConfig(flags, {}), (err: unknown) => {
+        assert.ok(err instanceof ConfigError)
+        assert.match(err.message, /needs a password file: give --passwords FILE, or --authenticate \. to let anyone upload/)
+        return true
+      }, JSON.stringify(flags))
+    }
+  })
+
+  void test('--authenticate . with a password file is a contradiction', () => {
+    assert.throws(() => resolveConfig({ passwords: 'users', authenticate: '.' }, {}), /cannot be combined with a password file/)
+  })
+
+  for (const value of ['', 'upload', 'update,,list', '.,update', 'update;list']) {
+    void test(`--authenticate ${JSON.stringify(value)} is rejected`, () => {
+      assertConfigError({ authenticate: value, passwords: 'users' }, {}, '--authenticate', value)
+    })
+  }
+})
+
+void describe('--max-upload-size and --auth-failure-limit', () => {
+  for (const [value, expected] of [['1', 1], ['1024', 1024], ['10K', 10240], ['5m', 5 * 1024 ** 2], ['1G', 1024 ** 3], ['2GiB', 2 * 1024 ** 3], ['3 MB', 3 * 1024 ** 2]] as const) {
+    void test(`${value} → ${expected} bytes`, () => {
+      assert.equal(resolveConfig({ maxUploadSize: value }, {}).maxUploadBytes, expected)
+    })
+  }
+  for (const value of ['0', '-1', '1.5G', '1T', 'big', '']) {
+    void test(`size ${JSON.stringify(value)} is rejected`, () => {
+      assertConfigError({}, { EGGSERVE_MAX_UPLOAD_SIZE: value === '' ? ' ' : value }, 'EGGSERVE_MAX_UPLOAD_SIZE', value === '' ? ' ' : value)
+    })
+  }
+  for (const value of ['-1', '1.5', 'ten', '1000001']) {
+    void test(`failure limit ${JSON.stringify(value)} is rejected`, () => {
+      assertConfigError({ authFailureLimit: value }, {}, '--auth-failure-limit', value)
+    })
+  }
 })

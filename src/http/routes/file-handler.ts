@@ -1,7 +1,9 @@
 // The file handler both trees share: /<folder>/<file> and /packages/<folder>/<file>, with the
-// PEP 658 metadata of wheels at <file URL>.metadata.
+// PEP 658 metadata of wheels at <file URL>.metadata and signatures at <file URL>.asc.
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { DistFile } from '../../core/index-model.js'
 import { encodeSegment } from '../../render/trees.js'
+import { SIGNATURE_SUFFIX } from '../../upload/publisher.js'
 import { sendDistribution } from '../download.js'
 import { NotFoundError } from '../http-errors.js'
 import { sendMetadata } from '../metadata-response.js'
@@ -13,23 +15,39 @@ export interface FileParams { folder: string; file: string }
 
 const METADATA_SUFFIX = '.metadata'
 
+interface Target { readonly kind: 'file' | 'signature' | 'metadata'; readonly file: DistFile }
+
 /**
  * Serve a file the index knows, and nothing else: the path is never built from the URL,
  * so "..", encoded separators, NUL bytes, dotfiles and non-distributions all end in 404
  * (checklist A-6). A folder spelled differently but naming the same project is redirected.
  */
-export function fileHandler ({ index, storage, metadata }: Pick<IndexRouteOptions, 'index' | 'storage' | 'metadata'>) {
+export function fileHandler ({ index, storage, metadata, filesCacheControl }: Pick<IndexRouteOptions, 'index' | 'storage' | 'metadata' | 'filesCacheControl'>) {
   return async (request: FastifyRequest<{ Params: FileParams }>, reply: FastifyReply): Promise<FastifyReply> => {
     const { folder, file } = request.params
     const found = await index.find(folder)
     if (found === undefined) throw new NotFoundError()
-    const known = index.file(found.project, file)
-    // PEP 658: wheels only (checklist M-2), at the file's URL plus ".metadata".
-    const described = known === undefined && file.endsWith(METADATA_SUFFIX) ? index.file(found.project, file.slice(0, -METADATA_SUFFIX.length)) : undefined
-    const target = known ?? (described?.parsed.kind === 'wheel' ? described : undefined)
+    const target = resolve(file, (name) => index.file(found.project, name))
     if (target === undefined) throw new NotFoundError()
     if (found.folder !== folder) return redirect(request, reply, `../${encodeSegment(found.folder)}/${encodeSegment(file)}`)
-    if (known === undefined) return sendMetadata(request, reply, { metadata, file: target })
-    return sendDistribution(request, reply, { storage, key: known.key, filename: known.filename })
+    if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
+    switch (target.kind) {
+      case 'metadata': return sendMetadata(request, reply, { metadata, file: target.file })
+      // Checklist F-7: a signature is served when it is on disk, for a file the index knows.
+      case 'signature': return sendDistribution(request, reply, { storage, key: target.file.key + SIGNATURE_SUFFIX, filename: file })
+      case 'file': return sendDistribution(request, reply, { storage, key: target.file.key, filename: target.file.filename })
+    }
   }
+}
+
+function resolve (name: string, lookup: (filename: string) => DistFile | undefined): Target | undefined {
+  const known = lookup(name)
+  if (known !== undefined) return { kind: 'file', file: known }
+  for (const [suffix, kind] of [[SIGNATURE_SUFFIX, 'signature'], [METADATA_SUFFIX, 'metadata']] as const) {
+    if (!name.endsWith(suffix)) continue
+    const base = lookup(name.slice(0, -suffix.length))
+    // PEP 658: wheels only (checklist M-2).
+    if (base !== undefined && (kind === 'signature' || base.parsed.kind === 'wheel')) return { kind, file: base }
+  }
+  return undefined
 }

@@ -13,15 +13,16 @@ interface FolderParams { folder: string }
 /** Routes of the original tree. Its pages are negotiated and cached like /simple/'s. */
 export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
   const tree = { ...options, tree: LEGACY_TREE, name: 'legacy' }
-  app.get('/', (request, reply) => sendRootPage(request, reply, tree))
+  const list = { onRequest: options.access.hooks('list') }
+  app.get('/', list, (request, reply) => sendRootPage(request, reply, tree))
 
-  app.get<{ Params: FolderParams }>('/:folder', async (request, reply) => {
+  app.get<{ Params: FolderParams }>('/:folder', list, async (request, reply) => {
     const found = await options.index.find(request.params.folder)
     if (found === undefined) throw new NotFoundError()
     return redirect(request, reply, `${encodeSegment(found.folder)}/`)
   })
 
-  app.get<{ Params: FolderParams }>('/:folder/', async (request, reply) => {
+  app.get<{ Params: FolderParams }>('/:folder/', list, async (request, reply) => {
     const { folder } = request.params
     const found = await options.index.find(folder)
     if (found === undefined) throw new NotFoundError()
@@ -31,6 +32,6 @@ export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   })
 
   // HEAD is declared, not derived: Fastify's derived HEAD would read the whole file stream.
-  app.route<{ Params: FileParams }>({ method: ['GET', 'HEAD'], url: '/:folder/:file', handler: fileHandler(options) })
+  app.route<{ Params: FileParams }>({ method: ['GET', 'HEAD'], url: '/:folder/:file', onRequest: options.access.hooks('download'), handler: fileHandler(options) })
   done()
 }

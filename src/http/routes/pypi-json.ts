@@ -13,10 +13,11 @@ interface VersionParams { project: string; version: string }
 
 /** Routes of the PyPI JSON API. */
 export const pypiJsonRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
+  const list = { onRequest: options.access.hooks('list') }
   for (const slash of ['', '/'] as const) {
-    app.get<{ Params: ProjectParams }>(`/pypi/:project/json${slash}`, (request, reply) =>
+    app.get<{ Params: ProjectParams }>(`/pypi/:project/json${slash}`, list, (request, reply) =>
       sendJsonApi(request, reply, options, { name: request.params.project, version: undefined, slash }))
-    app.get<{ Params: VersionParams }>(`/pypi/:project/:version/json${slash}`, (request, reply) =>
+    app.get<{ Params: VersionParams }>(`/pypi/:project/:version/json${slash}`, list, (request, reply) =>
       sendJsonApi(request, reply, options, { name: request.params.project, version: request.params.version, slash }))
   }
   done()

@@ -3,6 +3,7 @@ import type { HashAlgorithm } from '../../core/digests.js'
 import type { IndexService } from '../../index/index-service.js'
 import type { CoreMetadataStore } from '../../index/metadata-store.js'
 import type { Storage } from '../../storage/storage.js'
+import type { AccessControl } from '../access-control.js'
 import type { PageOptions } from '../page-response.js'
 
 /** Options of the page and download route plugins. */
@@ -13,4 +14,8 @@ export interface IndexRouteOptions {
   readonly pages: PageOptions
   /** Algorithm of the `#<algo>=<hex>` link fragments. */
   readonly hashAlgorithm: HashAlgorithm
+  /** Who may list and download (the `list` and `download` hooks go on the routes). */
+  readonly access: AccessControl
+  /** Cache-Control of downloads: `private` when they need credentials, else none. */
+  readonly filesCacheControl: string | undefined
 }

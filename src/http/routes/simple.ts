@@ -13,17 +13,18 @@ interface ProjectParams { project: string }
 export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
   const tree = { ...options, tree: SIMPLE_TREE, name: 'simple' }
   // Checklist A-1: pages end in "/" because their hrefs are relative; Fastify does not redirect by itself (Z-4).
-  app.get('/simple', async (request, reply) => redirect(request, reply.header('vary', 'Accept'), 'simple/'))
+  const list = { onRequest: options.access.hooks('list') }
+  app.get('/simple', list, async (request, reply) => redirect(request, reply.header('vary', 'Accept'), 'simple/'))
 
-  app.get('/simple/', (request, reply) => sendRootPage(request, reply, tree))
+  app.get('/simple/', list, (request, reply) => sendRootPage(request, reply, tree))
 
-  app.get<{ Params: ProjectParams }>('/simple/:project', async (request, reply) => {
+  app.get<{ Params: ProjectParams }>('/simple/:project', list, async (request, reply) => {
     const found = await options.index.find(request.params.project)
     if (found === undefined) throw new NotFoundError()
     return redirect(request, reply.header('vary', 'Accept'), `${found.project}/`)
   })
 
-  app.get<{ Params: ProjectParams }>('/simple/:project/', async (request, reply) => {
+  app.get<{ Params: ProjectParams }>('/simple/:project/', list, async (request, reply) => {
     const { project } = request.params
     const found = await options.index.find(project)
     // Checklist N-5: an unknown project is a 404, so clients go on to their other indexes.
@@ -34,6 +35,6 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   })
 
   // HEAD is declared, not derived: Fastify's derived HEAD would read the whole file stream.
-  app.route<{ Params: FileParams }>({ method: ['GET', 'HEAD'], url: '/packages/:folder/:file', handler: fileHandler(options) })
+  app.route<{ Params: FileParams }>({ method: ['GET', 'HEAD'], url: '/packages/:folder/:file', onRequest: options.access.hooks('download'), handler: fileHandler(options) })
   done()
 }

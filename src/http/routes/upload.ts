@@ -1,0 +1,139 @@
+// The legacy upload API (checklist §12): POST /, /legacy/ and /legacy, answered directly
+// (twine, poetry and pdm never follow a redirect of a POST).
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
+import type { HashAlgorithm } from '../../core/digests.js'
+import {
+  checkRemoveForm, checkUploadForm, chooseAction, digestMismatch, DIGEST_MISMATCH, field, parseUploadFilename,
+  type FormFields, type Rejection,
+} from '../../core/upload-rules.js'
+import type { Publisher } from '../../upload/publisher.js'
+import { receiveForm, type ReceivedForm } from '../../upload/receive-form.js'
+import type { AccessControl } from '../access-control.js'
+import { RequestRejected } from '../http-errors.js'
+
+/** Options of the upload routes. */
+export interface UploadRouteOptions {
+  /** undefined: uploads are disabled (no --passwords and no --authenticate .). */
+  readonly publisher: Publisher | undefined
+  readonly access: AccessControl
+  /** --max-upload-size, in bytes. */
+  readonly maxUploadBytes: number
+  /** Algorithms the index keeps besides md5 and sha256. */
+  readonly algorithms: readonly HashAlgorithm[]
+  /** An upload that sends nothing for this long is abandoned (default 60 s). */
+  readonly idleTimeoutMs?: number
+}
+
+/** The upload URLs: pypiserver's `/` and Warehouse's `/legacy/` (checklist U-1). */
+export const UPLOAD_URLS: readonly string[] = ['/', '/legacy', '/legacy/']
+
+const DISABLED = 'Uploads are disabled: start eggserve with --passwords FILE (or --authenticate . to let anyone upload)'
+
+/** Routes of the upload API. */
+export const uploadRoutes: FastifyPluginCallback<UploadRouteOptions> = (app, options, done) => {
+  const { publisher } = options
+  // The multipart body is read by the handler as it arrives, never by Fastify (which would
+  // buffer it, under bodyLimit). remove_pkg and submit may also come URL-encoded (curl -d).
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('multipart/form-data', (_request, _payload, parsed) => { parsed(null) })
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, parsed) => {
+    parsed(null, new URLSearchParams(String(body)))
+  })
+  const onRequest = publisher === undefined
+    ? [() => Promise.reject(new RequestRejected('EGGSERVE_UPLOADS_DISABLED', DISABLED, { allow: 'GET, HEAD' }))]
+    : options.access.hooks('update')
+  for (const url of UPLOAD_URLS) {
+    app.post(url, { onRequest }, async (request, reply) => {
+      if (publisher === undefined) throw new RequestRejected('EGGSERVE_UPLOADS_DISABLED', DISABLED, { allow: 'GET, HEAD' })
+      return handle(request, reply, { ...options, publisher })
+    })
+  }
+  done()
+}
+
+async function handle (request: FastifyRequest, reply: FastifyReply, options: UploadRouteOptions & { publisher: Publisher }): Promise<FastifyReply> {
+  const { publisher } = options
+  const queryAction = queryValue(request.query, ':action')
+  if (!isMultipart(request.headers['content-type'])) {
+    // URL-encoded (remove_pkg, submit with curl -d), or no body at all (?:action=submit).
+    const fields = request.body instanceof URLSearchParams ? searchFields(request.body) : new Map<string, string[]>()
+    return act(request, reply, { ...options, fields, form: undefined, queryAction })
+  }
+  const form = await receiveForm(request.raw, {
+    maxFileBytes: options.maxUploadBytes,
+    idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
+    algorithms: options.algorithms,
+    openContent: async (filename, fields) => {
+      const read = parseUploadFilename(filename, field(fields, 'name'))
+      if (!read.ok) throw rejected(read)
+      return publisher.open(read.parsed.project)
+    },
+  })
+  try {
+    return await act(request, reply, { ...options, fields: form.fields, form, queryAction })
+  } finally {
+    // Drops the temporary file unless it was published.
+    await form.content?.upload.abort()
+  }
+}
+
+async function act (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  input: UploadRouteOptions & { publisher: Publisher; fields: FormFields; form: ReceivedForm | undefined; queryAction: string | undefined },
+): Promise<FastifyReply> {
+  const { publisher, fields, form } = input
+  const chosen = chooseAction(fields, input.queryAction)
+  if (!chosen.ok) throw rejected(chosen)
+  switch (chosen.action) {
+    case 'submit':
+    case 'verify':
+      // Registering is not needed (pypiserver answers 200 too): projects exist once a file does.
+      return text(reply, 'OK')
+    case 'remove_pkg': {
+      const release = checkRemoveForm(fields)
+      if (!release.ok) throw rejected(release)
+      const removed = await publisher.removeRelease(release.name, release.version)
+      request.log.info({ user: input.access.userOf(request), name: release.name, version: release.version, removed }, 'Release removed')
+      return text(reply, `Removed ${removed.join(', ')}`)
+    }
+    case 'doc_upload':
+    case 'file_upload':
+      break
+  }
+  const content = form?.content
+  const checked = checkUploadForm({ fields, filename: content?.filename, signatureFilename: form?.signature?.filename })
+  if (!checked.ok) throw rejected(checked)
+  if (content === undefined) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', 'Upload payload does not have a file.')
+  const mismatch = digestMismatch(checked.expected, content.digests)
+  if (mismatch !== undefined) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', DIGEST_MISMATCH)
+  const published = await publisher.publish({ parsed: checked.parsed, file: content, signature: form?.signature?.bytes })
+  request.log.info({
+    user: input.access.userOf(request), key: published.key, outcome: published.outcome, size: content.size, sha256: content.digests.sha256,
+  }, published.outcome === 'identical' ? 'Upload identical to the stored file: nothing changed' : 'Upload stored')
+  return text(reply, published.outcome === 'identical' ? 'OK: the same file was already there; nothing changed' : 'OK')
+}
+
+function text (reply: FastifyReply, body: string): FastifyReply {
+  return reply.code(200).type('text/plain; charset=utf-8').send(`${body}\n`)
+}
+
+function rejected (rejection: Rejection): RequestRejected {
+  return new RequestRejected(rejection.status === 410 ? 'EGGSERVE_GONE' : 'EGGSERVE_BAD_UPLOAD', rejection.reason)
+}
+
+function isMultipart (contentType: string | undefined): boolean {
+  return contentType !== undefined && /^multipart\/form-data\s*(;|$)/i.test(contentType)
+}
+
+function searchFields (params: URLSearchParams): FormFields {
+  const fields = new Map<string, string[]>()
+  for (const [name, value] of params) fields.set(name, [...(fields.get(name) ?? []), value])
+  return fields
+}
+
+function queryValue (query: unknown, name: string): string | undefined {
+  if (typeof query !== 'object' || query === null || !(name in query)) return undefined
+  const value: unknown = (query as Record<string, unknown>)[name]
+  return typeof value === 'string' ? value : undefined
+}

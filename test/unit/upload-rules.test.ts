@@ -1,0 +1,115 @@
+// The upload API's pure rules: actions, filenames, form cross-checks and digests (checklist §12).
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import {
+  checkFilenameSyntax, checkRemoveForm, checkUploadForm, chooseAction, digestMismatch, expectedDigests, sameVersion, type FormFields,
+} from '../../src/core/upload-rules.js'
+
+const form = (entries: Record<string, string>): FormFields => new Map(Object.entries(entries).map(([name, value]) => [name, [value]]))
+const reason = (result: { ok: boolean; reason?: string }): string | undefined => result.ok ? undefined : result.reason
+
+void describe('chooseAction (U-1, U-3, U-10)', () => {
+  const cases: [Record<string, string>, string | undefined, string][] = [
+    [{ ':action': 'file_upload' }, undefined, 'ok file_upload'],
+    [{ ':action': 'file_upload', protocol_version: '1' }, undefined, 'ok file_upload'],
+    [{}, 'submit', 'ok submit'],
+    [{ ':action': 'remove_pkg' }, 'submit', 'ok remove_pkg'],
+    [{ ':action': 'verify' }, undefined, 'ok verify'],
+    [{ ':action': 'file_upload', protocol_version: '2' }, undefined, '400 Unknown protocol version.'],
+    [{ ':action': 'doc_upload' }, undefined, '410 Uploading documentation is no longer supported'],
+    [{ ':action': 'register' }, undefined, '400 Unknown :action "register"'],
+    [{ ':action': 'evil\r\nX: 1' }, undefined, '400 Unknown :action "evil??X: 1"'],
+    [{}, undefined, '400 Missing :action field'],
+  ]
+  for (const [fields, query, expected] of cases) {
+    void test(`${JSON.stringify(fields)} ?${String(query)} → ${expected}`, () => {
+      const result = chooseAction(form(fields), query)
+      assert.equal(result.ok ? `ok ${result.action}` : `${result.status} ${result.reason}`, expected)
+    })
+  }
+})
+
+void describe('checkFilenameSyntax (U-4)', () => {
+  for (const name of ['foo-1.0.tar.gz', 'foo-1.0-py3-none-any.whl', 'foo-1.0-py2.7.egg', 'foo-1.0.zip', 'Foo_Bar-1.0.tar.bz2']) {
+    void test(`${name} is accepted`, () => { assert.equal(checkFilenameSyntax(name), undefined) })
+  }
+  const refused: [string, RegExp][] = [
+    ['', /empty/], ['../foo-1.0.tar.gz', /path separator/], ['a/foo-1.0.tar.gz', /path separator/], ['..\\foo-1.0.tar.gz', /path separator/],
+    ['..', /starts with "\."/], ['.foo-1.0.tar.gz', /starts with "\."/], ['foo\u0000-1.0.tar.gz', /control character/],
+    ['foo\n-1.0.tar.gz', /control character/], ['foo\u007f-1.0.tar.gz', /control character/], ['foo-1.0.exe', /Invalid file extension/],
+    ['foo-1.0.tar.gz.asc', /Invalid file extension/], [`${'a'.repeat(250)}-1.0.tar.gz`, /longer than 255/],
+  ]
+  for (const [name, expected] of refused) {
+    void test(`${JSON.stringify(name)} is refused`, () => { assert.match(checkFilenameSyntax(name)?.reason ?? '', expected) })
+  }
+})
+
+void describe('checkUploadForm (U-5, U-6, U-13)', () => {
+  const base = { name: 'Foo.Bar', version: '1.0', filetype: 'sdist', pyversion: 'source' }
+  void test('a consistent form is accepted, its digests as lowercase hex', () => {
+    const result = checkUploadForm({ fields: form({ ...base, sha256_digest: 'AB'.repeat(32) }), filename: 'foo_bar-1.0.tar.gz' })
+    assert.ok(result.ok)
+    assert.equal(result.parsed.project, 'foo-bar')
+    assert.deepEqual(result.expected, { sha256: 'ab'.repeat(32) })
+  })
+  const cases: [Record<string, string>, string, string | undefined, RegExp | undefined][] = [
+    [base, 'foo_bar-1.0.0.tar.gz', undefined, undefined],
+    [{ ...base, version: '1.0.post1' }, 'foo_bar-1.0-post1.tar.gz', undefined, undefined],
+    [{ ...base, name: 'python-dateutil' }, 'python-dateutil-1.0.tar.gz', undefined, undefined],
+    [{ ...base, filetype: 'bdist_wheel', pyversion: 'py3' }, 'foo_bar-1.0-py3-none-any.whl', undefined, undefined],
+    [{ ...base, filetype: 'bdist_egg', pyversion: '2.7' }, 'foo_bar-1.0-py2.7.egg', undefined, undefined],
+    [{ ...base, pyversion: '' }, 'foo_bar-1.0.tar.gz', undefined, undefined],
+    [base, 'foo_bar-1.0.tar.gz', 'foo_bar-1.0.tar.gz.asc', undefined],
+    [{ ...base, name: 'baz' }, 'foo_bar-1.0.tar.gz', undefined, /is for project "foo-bar", not "baz"/],
+    [{ ...base, version: '2.0' }, 'foo_bar-1.0.tar.gz', undefined, /is for version "1\.0", not "2\.0"/],
+    [{ ...base, filetype: 'bdist_wheel' }, 'foo_bar-1.0.tar.gz', undefined, /does not match the file, which is a sdist/],
+    [{ ...base, filetype: 'bdist_wininst' }, 'foo_bar-1.0.tar.gz', undefined, /Unsupported filetype/],
+    [{ ...base, pyversion: 'py3' }, 'foo_bar-1.0.tar.gz', undefined, /pyversion of an sdist must be "source"/],
+    [{ ...base, md5_digest: '123' }, 'foo_bar-1.0.tar.gz', undefined, /Invalid md5_digest: expected 32 hexadecimal digits/],
+    [{ ...base, blake2_256_digest: 'g'.repeat(64) }, 'foo_bar-1.0.tar.gz', undefined, /Invalid blake2_256_digest/],
+    [base, 'foo_bar-1.0.tar.gz', 'foo_bar-1.0.whl.asc', /^Unrelated signature/],
+    [{ version: '1.0' }, 'foo_bar-1.0.tar.gz', undefined, /Missing name field/],
+    [{ name: 'foo' }, 'foo-1.0.tar.gz', undefined, /Missing version field/],
+    [{ ...base, name: '-foo' }, 'foo-1.0.tar.gz', undefined, /Invalid project name/],
+    [base, 'foo_bar.tar.gz', undefined, /Invalid distribution filename/],
+  ]
+  for (const [fields, filename, signature, expected] of cases) {
+    void test(`${JSON.stringify(fields)} ${filename} ${String(signature)} → ${String(expected ?? 'ok')}`, () => {
+      const result = checkUploadForm({ fields: form(fields), filename, signatureFilename: signature })
+      if (expected === undefined) assert.ok(result.ok, reason(result))
+      else assert.match(reason(result) ?? 'accepted', expected)
+    })
+  }
+  void test('no file at all', () => {
+    assert.equal(reason(checkUploadForm({ fields: form(base), filename: undefined })), 'Upload payload does not have a file.')
+  })
+})
+
+void describe('digests (U-6)', () => {
+  void test('hex in any case and unpadded base64url are accepted; an empty field counts as absent', () => {
+    const md5 = '0123456789abcdef0123456789abcdef'
+    const result = expectedDigests(form({ md5_digest: Buffer.from(md5, 'hex').toString('base64url'), sha256_digest: 'F'.repeat(64), blake2_256_digest: '' }))
+    assert.ok(result.ok)
+    assert.equal(result.md5, md5)
+    assert.equal(result.sha256, 'f'.repeat(64))
+    assert.equal(result.blake2b256, undefined)
+  })
+  void test('digestMismatch names the first field that differs, and ignores the ones not sent', () => {
+    const actual = { md5: 'a', sha256: 'b', blake2b256: 'c' }
+    assert.equal(digestMismatch({}, actual), undefined)
+    assert.equal(digestMismatch({ sha256: 'b', blake2b256: 'c' }, actual), undefined)
+    assert.equal(digestMismatch({ sha256: 'b', blake2b256: 'x' }, actual), 'blake2_256_digest')
+    assert.equal(digestMismatch({ md5: 'x' }, actual), 'md5_digest')
+  })
+})
+
+void describe('checkRemoveForm and sameVersion', () => {
+  void test('remove_pkg needs a valid name and a version', () => {
+    assert.deepEqual(checkRemoveForm(form({ name: 'foo', version: '1.0' })), { ok: true, name: 'foo', version: '1.0' })
+    assert.equal(reason(checkRemoveForm(form({ name: 'foo' }))), 'Missing version field')
+    assert.equal(reason(checkRemoveForm(form({ version: '1' }))), 'Missing name field')
+  })
+  for (const [a, b, same] of [['1.0', '1', true], ['1.0', '1.0.0', true], ['1.0-post1', '1.0.post1', true], ['1.0_beta', '1.0b0', true], ['1.0', '1.1', false], ['r2009', 'R2009', true], ['a-b', 'a_b', true]] as const) {
+    void test(`sameVersion(${a}, ${b}) is ${String(same)}`, () => { assert.equal(sameVersion(a, b), same) })
+  }
+})
