@@ -1,0 +1,119 @@
+// The typed results of a run, shared by the runner and the report.
+import type { Machine } from './machine.js'
+import type { Measurement, TreeShape } from './options.js'
+import type { ProfileSummary } from './profile.js'
+import type { WrkResult } from './wrk.js'
+
+export type LoadKind = 'page' | 'file' | 'big'
+
+/** One endpoint timed on eggserve and on nginx. */
+export interface LoadResult {
+  readonly name: Measurement
+  readonly label: string
+  readonly kind: LoadKind
+  /** eggserve's path, and nginx's path for the same bytes. */
+  readonly eggPath: string
+  readonly nginxPath: string
+  readonly bodyBytes: number
+  readonly connections: number
+  /** The median rounds (by req/s), and every round. */
+  readonly egg: WrkResult
+  readonly nginx: WrkResult
+  readonly eggRounds: readonly WrkResult[]
+  readonly nginxRounds: readonly WrkResult[]
+  /** Bare node:http serving the same bytes from memory (pages only): the ceiling for a Node server. */
+  readonly ceiling: WrkResult | undefined
+  readonly ceilingRounds: readonly WrkResult[]
+}
+
+/** One start of eggserve. */
+export interface StartupResult {
+  readonly cache: 'cold' | 'warm' | 'none'
+  readonly listeningMs: number
+  readonly listeningFrom: 'log line' | 'socket'
+  /** Spawn to the first 200 of /health. */
+  readonly healthMs: number | undefined
+  /** Spawn to the first 200 of /health/ready; undefined with readyNote when not available. */
+  readonly readyMs: number | undefined
+  readonly readyNote: string | undefined
+  /** VmRSS when it became ready (or /health answered, without a ready endpoint). */
+  readonly rssAtReadyMb: number | undefined
+  /** VmHWM when this instance was stopped. */
+  readonly peakRssMb: number | undefined
+}
+
+export interface FreshnessResult {
+  /** Rename to listed, per drop-in; undefined when not seen before the timeout. */
+  readonly dropMs: readonly (number | undefined)[]
+  /** Rename of a new project folder to listed in /simple/. */
+  readonly newProjectMs: number | undefined
+  readonly timeoutMs: number
+}
+
+export interface LoggingResult {
+  readonly label: string
+  readonly path: string
+  readonly warn: WrkResult
+  readonly info: WrkResult
+}
+
+export interface ReadRate {
+  readonly seconds: number
+  readonly bytes: number
+  readonly files: number
+}
+
+export interface ProfiledEndpoint {
+  readonly label: string
+  readonly path: string
+  /** What ran while profiled, e.g. "12,090 req/s while profiled". */
+  readonly context: string
+  /** The main thread's profile. */
+  readonly summary: ProfileSummary
+  /** Worker threads profiled, and their busy time together. */
+  readonly workers: number
+  readonly workerBusyMs: number
+}
+
+export interface TreeResult {
+  readonly shape: TreeShape
+  readonly files: number
+  readonly bytes: number
+  readonly treeDir: string
+  readonly project: string
+  readonly smallFile: string
+  readRate?: ReadRate
+  /** The cold start; its peakRssMb is that of the instance that took the load and the freshness runs. */
+  cold?: StartupResult
+  readonly warm: StartupResult[]
+  readonly loads: LoadResult[]
+  freshness?: FreshnessResult
+  logging?: LoggingResult
+  readonly profiles: ProfiledEndpoint[]
+  readonly notes: string[]
+}
+
+/** What the eggserve build under test supports, found out while running. */
+export interface Features {
+  cacheDir: boolean | undefined
+  ready: boolean | undefined
+  listeningLineAtWarn: boolean | undefined
+}
+
+export interface RunResult {
+  readonly command: string
+  readonly date: string
+  readonly commit: string
+  readonly machine: Machine
+  /** 1-minute load averages at the start and the end of the run: other work on the machine. */
+  readonly loadStart: number
+  loadEnd: number
+  readonly quick: boolean
+  readonly durationS: number
+  readonly rounds: number
+  readonly connections: number
+  readonly bigConnections: number
+  readonly trees: TreeResult[]
+  readonly features: Features
+  readonly notes: string[]
+}

@@ -1,0 +1,184 @@
+// `npm run bench`: eggserve against nginx on synthetic trees, written to BENCHMARKS.md.
+// Usage: npm run bench -- [--quick] [--projects 1000,10000] [--only ...] (see --help)
+// The pieces: options.ts (flags), tree.ts (make-tree, cached trees), servers.ts (eggserve,
+// serve-nginx), wrk.ts (load), tree-run.ts (what is measured per tree), freshness.ts,
+// profile.ts (--cpu-prof summaries), machine.ts, report.ts, cleanup.ts (stop everything).
+import { spawn, spawnSync } from 'node:child_process'
+import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { loadavg } from 'node:os'
+import { delimiter, dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { installCleanupHandlers, runCleanup, wasInterrupted } from './cleanup.js'
+import { commandLine, describeMachine } from './machine.js'
+import { parseOptions, USAGE, UsageError, type BenchOptions } from './options.js'
+import { renderReport } from './report.js'
+import type { Features, RunResult, TreeResult } from './results.js'
+import { benchTree, type RunContext } from './tree-run.js'
+import { ensureTree, findSharedTools, removeTree, shapeLabel, type Tree } from './tree.js'
+
+const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
+
+function log (text: string): void {
+  process.stderr.write(`[bench] ${text}\n`)
+}
+
+async function main (): Promise<number> {
+  let options: BenchOptions | undefined
+  try {
+    options = parseOptions(process.argv.slice(2), REPO_ROOT)
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    process.stderr.write(`bench: ${err.message} (npm run bench -- --help lists the flags)\n`)
+    return 2
+  }
+  if (options === undefined) {
+    process.stdout.write(`${USAGE}\n`)
+    return 0
+  }
+  if (options.rerender !== undefined) {
+    const run = await readResults(options.rerender)
+    const out = options.out ?? join(dirname(options.rerender), 'BENCHMARKS.md')
+    await writeFile(out, renderReport(run))
+    log(`wrote ${out} from ${options.rerender}`)
+    return 0
+  }
+  installCleanupHandlers()
+  const env = withSbin(process.env)
+  const tools = await findSharedTools(REPO_ROOT)
+  requireCommand('nginx', ['-v'], env, 'nginx is not installed (it is the reference server): apt-get install -y nginx-light')
+  requireCommand('wrk', ['-v'], env, 'wrk is not installed (it is the load generator): apt-get install -y wrk')
+  if (options.build) await build()
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const treesDir = join(options.benchDir, 'trees')
+  const runDir = join(options.benchDir, 'runs', stamp)
+  await mkdir(runDir, { recursive: true })
+  await mkdir(treesDir, { recursive: true })
+  log(`run folder ${runDir}; trees in ${treesDir}`)
+
+  const features: Features = { cacheDir: undefined, ready: undefined, listeningLineAtWarn: undefined }
+  const eggserveRoot = await snapshotBuild(runDir)
+  const ctx: RunContext = { options, eggserveRoot, tools, env, runDir, treesDir, features, log }
+  const results: TreeResult[] = []
+  const generated: Tree[] = []
+  const run: RunResult = {
+    command: commandText(),
+    date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+    commit: gitDescribe(),
+    machine: describeMachine(treesDir, env),
+    loadStart: loadavg()[0] ?? 0,
+    loadEnd: 0,
+    quick: options.quick,
+    durationS: options.durationS,
+    rounds: options.rounds,
+    connections: options.connections,
+    bigConnections: options.bigConnections,
+    trees: results,
+    features,
+    notes: [],
+  }
+  let failed: unknown
+  try {
+    for (const shape of options.trees) {
+      if (wasInterrupted()) break
+      log(`=== tree ${shapeLabel(shape)}`)
+      const tree = await ensureTree(shape, treesDir, tools, log)
+      if (tree.generated) generated.push(tree)
+      results.push(await benchTree(ctx, tree))
+    }
+  } catch (err) {
+    failed = err
+  } finally {
+    await runCleanup()
+  }
+  run.loadEnd = loadavg()[0] ?? 0
+
+  // The raw results, for --rerender: in the run folder, and as last-results.json (which outlives it).
+  const json = `${JSON.stringify(run, null, 2)}\n`
+  await writeFile(join(runDir, 'results.json'), json)
+  await writeFile(join(options.benchDir, 'last-results.json'), json)
+  if (failed !== undefined || wasInterrupted()) {
+    const partial = join(runDir, 'BENCHMARKS.partial.md')
+    await writeFile(partial, renderReport(run))
+    log(`failed: ${failed instanceof Error ? (failed.stack ?? failed.message) : String(failed)}`)
+    log(`kept the run folder ${runDir} (logs, partial report ${partial}); the trees stay in ${treesDir}`)
+    return 1
+  }
+  const out = options.out ?? join(options.benchDir, 'BENCHMARKS-quick.md')
+  await mkdir(dirname(out), { recursive: true })
+  await writeFile(out, renderReport(run))
+  log(`wrote ${out}`)
+  if (options.keep) {
+    log(`kept the trees in ${treesDir} and the run folder ${runDir}`)
+  } else {
+    for (const tree of generated) await removeTree(tree, treesDir)
+    await rm(runDir, { recursive: true, force: true })
+    if (generated.length > 0) log('removed the trees generated by this run (use --keep to reuse them next time)')
+  }
+  return 0
+}
+
+/** A results.json written by an earlier run (same bench version). */
+async function readResults (path: string): Promise<RunResult> {
+  const raw: unknown = JSON.parse(await readFile(path, 'utf8'))
+  if (typeof raw !== 'object' || raw === null || !('trees' in raw) || !Array.isArray(raw.trees) || !('machine' in raw)) {
+    throw new Error(`${path} is not a results.json of npm run bench`)
+  }
+  return raw as RunResult
+}
+
+/** Debian puts nginx in /usr/sbin, which is not on every user's PATH. */
+function withSbin (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const path = (env.PATH ?? '').split(delimiter)
+  for (const dir of ['/usr/sbin', '/sbin']) if (!path.includes(dir)) path.push(dir)
+  return { ...env, PATH: path.join(delimiter) }
+}
+
+function requireCommand (command: string, args: readonly string[], env: NodeJS.ProcessEnv, message: string): void {
+  if (commandLine(command, args, env) === undefined) throw new Error(message)
+}
+
+async function build (): Promise<void> {
+  log('npm run build')
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+  const code = await new Promise<number | null>((resolveExit, reject) => {
+    const child = spawn(npm, ['run', '--silent', 'build'], { cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'] })
+    child.once('error', reject)
+    child.once('exit', resolveExit)
+  })
+  if (code !== 0) throw new Error(`npm run build failed (exit ${String(code)}); fix the build or pass --no-build`)
+}
+
+/**
+ * Copy the build (bin/, dist/, package.json; node_modules linked) into the run folder and
+ * serve from there: a rebuild of dist/ by someone else during a long run cannot change, or
+ * half-write, the code under test.
+ */
+async function snapshotBuild (runDir: string): Promise<string> {
+  const root = join(runDir, 'eggserve')
+  await mkdir(root, { recursive: true })
+  for (const name of ['bin', 'dist', 'package.json']) await cp(join(REPO_ROOT, name), join(root, name), { recursive: true })
+  await symlink(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir')
+  return root
+}
+
+/** The command, as `npm run bench` (the npm script is `node --import tsx scripts/bench/run.ts`). */
+function commandText (): string {
+  const args = process.argv.slice(2).map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`))
+  return ['npm run bench', ...(args.length > 0 ? ['--', ...args] : [])].join(' ')
+}
+
+function gitDescribe (): string {
+  const result = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: REPO_ROOT, encoding: 'utf8' })
+  const text = result.status === 0 ? result.stdout.trim() : ''
+  if (text === '') return 'unknown'
+  return text.endsWith('-dirty') ? `${text.slice(0, -'-dirty'.length)} (with uncommitted changes)` : text
+}
+
+main().then((code) => {
+  process.exitCode = code
+}, async (err: unknown) => {
+  await runCleanup()
+  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exitCode = 1
+})

@@ -1,0 +1,305 @@
+// Starting and stopping the two servers: eggserve (a child process, stopped with SIGTERM) and
+// nginx (through ../shared/tools/serve-nginx, stopped with "serve-nginx stop").
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
+import { readdir, readFile, readlink } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { performance } from 'node:perf_hooks'
+import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
+import { onCleanup } from './cleanup.js'
+import type { SharedTools } from './tree.js'
+
+const execFileAsync = promisify(execFile)
+
+/** The flag was rejected by this eggserve build ("unknown option"). */
+export class UnsupportedFlagError extends Error {
+  readonly flag: string
+  constructor (flag: string) {
+    super(`this eggserve build does not accept ${flag}`)
+    this.flag = flag
+  }
+}
+
+export interface EggserveStart {
+  /** Folder holding bin/eggserve.js, dist/ and package.json (a snapshot of the build). */
+  readonly root: string
+  readonly eggdir: string
+  /** undefined: do not pass --cache-dir. */
+  readonly cacheDir: string | undefined
+  readonly logLevel: 'warn' | 'info'
+  /** stdout goes to this file instead of a pipe (cheaper under load, as a log file would be). */
+  readonly stdoutFile?: string
+  readonly env: NodeJS.ProcessEnv
+  readonly label: string
+  /** Give up if not listening after this long. */
+  readonly listenTimeoutMs: number
+  /** Extra node flags, e.g. --cpu-prof. */
+  readonly nodeFlags?: readonly string[]
+}
+
+/** A running eggserve. */
+export interface Eggserve {
+  readonly pid: number
+  readonly url: string
+  /** performance.now() just before spawn. */
+  readonly spawnedAt: number
+  /** Spawn to listening, in ms. */
+  readonly listeningMs: number
+  /** How listening was detected: the first stdout line, or the socket in /proc (no line at this log level). */
+  readonly listeningFrom: 'log line' | 'socket'
+  /** VmHWM of the process, in MB (10^6 bytes), or undefined once it has exited. */
+  peakRssMb (): Promise<number | undefined>
+  stop (): Promise<void>
+}
+
+const LISTENING = /eggserve listening on (http:\/\/[^\s"]+)/
+
+/** Spawn `node bin/eggserve.js` and wait until it listens. */
+export async function startEggserve (options: EggserveStart): Promise<Eggserve> {
+  const args = [
+    ...(options.nodeFlags ?? []),
+    join(options.root, 'bin', 'eggserve.js'),
+    '--eggdir', options.eggdir, '--port', '0', '--host', '127.0.0.1', '--log-level', options.logLevel,
+    ...(options.cacheDir === undefined ? [] : ['--cache-dir', options.cacheDir]),
+  ]
+  const stdoutFd = options.stdoutFile === undefined ? undefined : openSync(options.stdoutFile, 'a')
+  const spawnedAt = performance.now()
+  const child = spawn(process.execPath, args, { cwd: options.root, env: options.env, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] })
+  if (stdoutFd !== undefined) closeSync(stdoutFd)
+  const pid = child.pid
+  if (pid === undefined) throw new Error(`cannot spawn eggserve (${options.label})`)
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
+  const unregister = onCleanup(`eggserve ${options.label} (pid ${pid})`, () => stopChild(child, exited), () => { killSync(child) })
+  let stderr = ''
+  child.stderr?.setEncoding('utf8')
+  child.stderr?.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-8192) })
+
+  const found = await new Promise<{ url: string; at: number; from: 'log line' | 'socket' } | Error>((resolve) => {
+    const state = { done: false }
+    const finish = (value: { url: string; at: number; from: 'log line' | 'socket' } | Error): void => {
+      if (state.done) return
+      state.done = true
+      resolve(value)
+    }
+    if (child.stdout !== null) {
+      const lines = createInterface({ input: child.stdout })
+      lines.on('line', (line) => {
+        const match = LISTENING.exec(line)
+        if (match?.[1] !== undefined) finish({ url: match[1], at: performance.now(), from: 'log line' })
+      })
+      // Keep draining after the first line so the child never blocks on a full pipe.
+    }
+    void exited.then((code) => { finish(new Error(`eggserve exited (code ${String(code)}) before listening`)) })
+    void (async () => {
+      const deadline = spawnedAt + options.listenTimeoutMs
+      while (!state.done && performance.now() < deadline) {
+        const port = await listeningPort(pid)
+        if (port !== undefined) {
+          finish({ url: `http://127.0.0.1:${port}`, at: performance.now(), from: 'socket' })
+          return
+        }
+        await sleep(10)
+      }
+      finish(new Error(`eggserve did not listen within ${options.listenTimeoutMs} ms`))
+    })()
+  })
+  if (found instanceof Error) {
+    await stopChild(child, exited)
+    unregister()
+    const unknown = /unknown option '([^']+)'/.exec(stderr)
+    if (unknown?.[1] !== undefined) throw new UnsupportedFlagError(unknown[1])
+    throw new Error(`${found.message} (${options.label}); stderr:\n${stderr.trim()}`)
+  }
+  return {
+    pid,
+    url: found.url.replace(/\/$/, ''),
+    spawnedAt,
+    listeningMs: found.at - spawnedAt,
+    listeningFrom: found.from,
+    peakRssMb: () => peakRss(pid),
+    stop: async () => {
+      await stopChild(child, exited)
+      unregister()
+    },
+  }
+}
+
+async function stopChild (child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  child.kill('SIGTERM')
+  const timedOut = await Promise.race([exited.then(() => false), sleep(15_000).then(() => true)])
+  if (timedOut) {
+    child.kill('SIGKILL')
+    await exited
+  }
+}
+
+function killSync (child: ChildProcess): void {
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
+}
+
+/** The TCP port `pid` listens on, from its socket inodes and /proc/net/tcp (Linux). */
+async function listeningPort (pid: number): Promise<number | undefined> {
+  const inodes = new Set<string>()
+  let fds: string[]
+  try {
+    fds = await readdir(`/proc/${pid}/fd`)
+  } catch {
+    return undefined
+  }
+  for (const fd of fds) {
+    try {
+      const target = await readlink(`/proc/${pid}/fd/${fd}`)
+      const match = /^socket:\[(\d+)\]$/.exec(target)
+      if (match?.[1] !== undefined) inodes.add(match[1])
+    } catch {
+      // Closed meanwhile.
+    }
+  }
+  if (inodes.size === 0) return undefined
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string
+    try {
+      text = await readFile(table, 'utf8')
+    } catch {
+      continue
+    }
+    for (const row of text.split('\n').slice(1)) {
+      const cols = row.trim().split(/\s+/)
+      // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+      if (cols[3] === '0A' && cols[9] !== undefined && inodes.has(cols[9])) {
+        const port = cols[1]?.split(':')[1]
+        if (port !== undefined) return parseInt(port, 16)
+      }
+    }
+  }
+  return undefined
+}
+
+/** VmHWM (peak resident set) of a live process, in MB. */
+export async function peakRss (pid: number): Promise<number | undefined> {
+  return procStatusMb(pid, 'VmHWM')
+}
+
+/** A memory field of /proc/<pid>/status (VmHWM, VmRSS), in MB (10^6 bytes). */
+export async function procStatusMb (pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number | undefined> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8')
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)
+    return match?.[1] === undefined ? undefined : (Number(match[1]) * 1024) / 1e6
+  } catch {
+    return undefined
+  }
+}
+
+/** A free loopback port (bind to 0, read, close). */
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => { resolve(port) })
+    })
+  })
+}
+
+/** A running nginx from serve-nginx. */
+export interface Nginx {
+  readonly url: string
+  readonly port: number
+  /** STATE_DIR/static: files served at /static/<name>. */
+  readonly staticDir: string
+  stop (): Promise<void>
+}
+
+/** Start nginx over `dir` with serve-nginx; its state (config, pid, static copies) goes in `stateDir`. */
+export async function startNginx (tools: SharedTools, dir: string, stateDir: string, env: NodeJS.ProcessEnv): Promise<Nginx> {
+  const port = await freePort()
+  const stopSync = (): void => {
+    execFileSync(tools.serveNginx, ['stop', String(port), stateDir], { env, stdio: 'ignore' })
+  }
+  const stopAsync = async (): Promise<void> => {
+    const pid = await readPid(stateDir)
+    await execFileAsync(tools.serveNginx, ['stop', String(port), stateDir], { env })
+    // "nginx -s quit" returns at once; wait until the master has gone so it never overlaps later runs.
+    if (pid !== undefined) {
+      for (let i = 0; i < 200 && await alive(pid); i++) await sleep(25)
+    }
+  }
+  const unregister = onCleanup(`nginx on port ${port}`, stopAsync, stopSync)
+  try {
+    await execFileAsync(tools.serveNginx, ['start', dir, String(port), stateDir], { env })
+  } catch (err) {
+    await stopAsync().catch(() => undefined)
+    unregister()
+    throw new Error(`serve-nginx start failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    staticDir: join(stateDir, 'static'),
+    stop: async () => {
+      await stopAsync()
+      unregister()
+    },
+  }
+}
+
+async function readPid (stateDir: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(join(stateDir, 'nginx.pid'), 'utf8')).trim())
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+async function alive (pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // A zombie (state Z) has exited.
+    return !/^\d+ \(.*\) Z /.test(stat)
+  } catch {
+    return false
+  }
+}
+
+/** A running ceiling-server.ts (bare node:http over nginx's static copies). */
+export interface Ceiling {
+  readonly url: string
+  stop (): Promise<void>
+}
+
+/** Start ceiling-server.ts over `staticDir`; `cwd` must resolve tsx (the repository or the snapshot). */
+export async function startCeiling (staticDir: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Ceiling> {
+  const script = fileURLToPath(new URL('./ceiling-server.ts', import.meta.url))
+  const child = spawn(process.execPath, ['--import', 'tsx', script, staticDir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
+  const unregister = onCleanup(`ceiling server (pid ${String(child.pid)})`, () => stopChild(child, exited), () => { killSync(child) })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4096) })
+  const port = await new Promise<number | Error>((resolve) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const match = /^listening (\d+)$/.exec(line)
+      if (match?.[1] !== undefined) resolve(Number(match[1]))
+    })
+    void exited.then((code) => { resolve(new Error(`ceiling server exited (code ${String(code)}): ${stderr.trim()}`)) })
+  })
+  if (port instanceof Error) {
+    unregister()
+    throw port
+  }
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await stopChild(child, exited)
+      unregister()
+    },
+  }
+}
