@@ -37,7 +37,7 @@ export class StreamingAnalyzer implements Analyzer {
 
   analyze (file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
     return this.#scheduler.run(options.group, async () => {
-      const opened = await this.#storage.open(file.key)
+      const opened = await this.#storage.open(file.key, { expected: file.identity })
       if (opened === undefined) throw new FileGoneError(file.key)
       try {
         const digests = await digestStream(opened.createReadStream(), this.#algorithms)

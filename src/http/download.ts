@@ -19,8 +19,8 @@ export function etagFor (identity: string): string {
  * Last-Modified and Accept-Ranges; answer Range (single range, RFC 9110 §14), If-Range,
  * If-None-Match, If-Modified-Since, If-Match and If-Unmodified-Since; HEAD sends headers only.
  */
-export async function sendDistribution (request: FastifyRequest, reply: FastifyReply, options: { storage: Storage; key: string; filename: string }): Promise<FastifyReply> {
-  const opened = await options.storage.open(options.key)
+export async function sendDistribution (request: FastifyRequest, reply: FastifyReply, options: { storage: Storage; key: string; filename: string; identity?: string }): Promise<FastifyReply> {
+  const opened = await options.storage.open(options.key, options.identity === undefined ? {} : { expected: options.identity })
   if (opened === undefined) throw new NotFoundError()
   const { file } = opened
   const validators: Validators = { etag: etagFor(file.identity), lastModifiedMs: file.mtimeMs }

@@ -34,7 +34,7 @@ export class CoreMetadataStore {
       this.#cache.set(file.identity, cached)
       return { bytes: cached, identity: file.identity }
     }
-    const opened = await this.#storage.open(file.key)
+    const opened = await this.#storage.open(file.key, { expected: file.identity })
     if (opened === undefined) return undefined
     try {
       const read = await readCoreMetadata(randomAccessSource(opened), file.parsed, file.filename)

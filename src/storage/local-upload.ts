@@ -2,7 +2,7 @@
 // then link() (never replaces: exactly one of several racing uploads wins) or rename() (replaces
 // atomically). Either way the final name never exists half-written.
 import { randomBytes } from 'node:crypto'
-import { constants, type BigIntStats } from 'node:fs'
+import { constants, type Stats } from 'node:fs'
 import { link, mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -20,7 +20,7 @@ export interface UploadRoot {
   readonly realRoot: string
   readonly log: FastifyBaseLogger
   /** Describe a stat as the StoredFile of `key` (the same identity listings use). */
-  readonly describe: (key: string, info: BigIntStats) => StoredFile
+  readonly describe: (key: string, info: Stats) => StoredFile
 }
 
 /** Start an upload into `folder` (see Storage.createUpload). */
@@ -93,15 +93,15 @@ class LocalUpload implements PendingUpload {
     const finalPath = join(folderPath, parts.filename)
     try {
       await this.#handle.sync()
-      const before = await this.#handle.stat({ bigint: true })
+      const before = await this.#handle.stat()
       const outcome = await publish({ tempPath: this.#tempPath, folderPath, finalPath, replace: options.replace, root: this.#root.realRoot })
       if (outcome === 'exists') return { outcome }
       this.#settled = true
       if (outcome === 'created') await unlinkQuietly(this.#tempPath)
       await syncDirectory(folderPath)
       // The identity listings will see: after link/unlink/rename, which change the ctime.
-      const after = await this.#handle.stat({ bigint: true })
-      if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) {
+      const after = await this.#handle.stat()
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
         this.#root.log.warn({ key }, 'A just-published upload was changed by someone else')
       }
       await this.#handle.close()

@@ -42,6 +42,15 @@ export interface OpenFile {
   close (): Promise<void>
 }
 
+/** Options of Storage.open(). */
+export interface OpenOptions {
+  /**
+   * The identity a listing gave for this key: lets a backend skip re-checking where the file
+   * lives when it finds that very file. The opened file is described as it is, whatever it is.
+   */
+  readonly expected?: string
+}
+
 /** Something that reports changes: `folder` is the folder whose files changed, undefined for the top level. */
 export type ChangeListener = (folder: string | undefined) => void
 
@@ -86,7 +95,7 @@ export interface Storage {
   /** Cheap current token of the top level (folder undefined) or of a folder; undefined when gone. */
   changeToken (folder?: string): Promise<string | undefined>
   /** Open a file by key; undefined when it does not exist or is not a regular file inside the tree. */
-  open (key: string): Promise<OpenFile | undefined>
+  open (key: string, options?: OpenOptions): Promise<OpenFile | undefined>
   /** Report changes as they happen, where the backend can. */
   watch (listener: ChangeListener, onError: (err: Error) => void): Watch
   /**

@@ -35,7 +35,7 @@ export function fileHandler ({ index, storage, metadata, filesCacheControl }: Pi
       case 'metadata': return sendMetadata(request, reply, { metadata, file: target.file })
       // Checklist F-7: a signature is served when it is on disk, for a file the index knows.
       case 'signature': return sendDistribution(request, reply, { storage, key: target.file.key + SIGNATURE_SUFFIX, filename: file })
-      case 'file': return sendDistribution(request, reply, { storage, key: target.file.key, filename: target.file.filename })
+      case 'file': return sendDistribution(request, reply, { storage, key: target.file.key, filename: target.file.filename, identity: target.file.identity })
     }
   }
 }
