@@ -58,7 +58,7 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
   const algorithms = algorithmsFor(options.hashAlgorithm)
   const workers = options.workers ?? 0
   const reader = workers > 0
-    ? await WorkerAnalyzer.start({ workers, perWorker: PER_WORKER, storage: { kind: 'local', root: storage.realRoot }, algorithms, log: logger })
+    ? WorkerAnalyzer.start({ workers, perWorker: PER_WORKER, storage: { kind: 'local', root: storage.realRoot }, algorithms, log: logger })
     : new StreamingAnalyzer({ storage, algorithms, scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY), log: logger })
   const facts = await openFacts(options, storage.realRoot, algorithms)
   const analyzer = new MemoizingAnalyzer(reader, facts)

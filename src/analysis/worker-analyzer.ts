@@ -33,7 +33,14 @@ interface Slot {
   readonly worker: Worker
   /** Analyses sent to this worker and not answered yet. */
   readonly ids: Set<number>
+  /** Set once the worker has opened its storage. */
+  ready: boolean
+  /** Set when the pool stops it on purpose (idle). */
+  retired: boolean
 }
+
+// How long workers stay after their last file.
+const IDLE_MS = 60_000
 
 // Under tsx (the tests) this module is a .ts file, and so is its worker.
 const FROM_SOURCE = import.meta.url.endsWith('.ts')
@@ -49,6 +56,8 @@ export class WorkerAnalyzer implements Analyzer {
   readonly #pending = new Map<number, Pending>()
   #nextId = 1
   #closed = false
+  #broken = false
+  #idleTimer: NodeJS.Timeout | undefined
 
   private constructor (options: WorkerAnalyzerOptions) {
     this.#options = options
@@ -56,11 +65,13 @@ export class WorkerAnalyzer implements Analyzer {
     this.#scheduler = new FairScheduler(options.workers * options.perWorker)
   }
 
-  /** Start the workers and wait until each has opened its storage. */
-  static async start (options: WorkerAnalyzerOptions): Promise<WorkerAnalyzer> {
-    const analyzer = new WorkerAnalyzer(options)
-    await Promise.all(Array.from({ length: options.workers }, () => analyzer.#spawn()))
-    return analyzer
+  /**
+   * Make the pool. Workers start with the first file to read (requests sent while they load
+   * wait in their message ports) and stop after a minute without work: a server whose cache
+   * knows every file carries no worker threads (each costs some 15 MB).
+   */
+  static start (options: WorkerAnalyzerOptions): WorkerAnalyzer {
+    return new WorkerAnalyzer(options)
   }
 
   analyze (file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
@@ -78,10 +89,14 @@ export class WorkerAnalyzer implements Analyzer {
   /** Stop the workers; analyses still running fail. */
   async close (): Promise<void> {
     this.#closed = true
+    clearTimeout(this.#idleTimer)
     await Promise.all(this.#slots.map((slot) => slot.worker.terminate()))
   }
 
   #dispatch (file: DistFile): Promise<AnalysisResult> {
+    if (this.#broken) return Promise.reject(new AppError('EGGSERVE_ANALYSIS', 'the analysis workers cannot start'))
+    clearTimeout(this.#idleTimer)
+    while (this.#slots.length < this.#options.workers) this.#spawn()
     const slot = this.#slots.reduce<Slot | undefined>((best, candidate) => best === undefined || candidate.ids.size < best.ids.size ? candidate : best, undefined)
     if (slot === undefined) return Promise.reject(new AppError('EGGSERVE_ANALYSIS', 'no analysis worker is running'))
     const id = this.#nextId++
@@ -90,10 +105,26 @@ export class WorkerAnalyzer implements Analyzer {
       slot.ids.add(id)
       const request: WorkerRequest = { id, file }
       slot.worker.postMessage(request)
-    }).finally(() => { slot.ids.delete(id) })
+    }).finally(() => {
+      slot.ids.delete(id)
+      if (this.#pending.size === 0) {
+        clearTimeout(this.#idleTimer)
+        this.#idleTimer = setTimeout(() => { this.#retire() }, IDLE_MS).unref()
+      }
+    })
   }
 
-  async #spawn (): Promise<void> {
+  // Idle: let the workers go; the next file to read starts them again.
+  #retire (): void {
+    if (this.#pending.size > 0) return
+    const slots = this.#slots.splice(0)
+    for (const slot of slots) {
+      slot.retired = true
+      void slot.worker.terminate()
+    }
+  }
+
+  #spawn (): void {
     const data: AnalysisWorkerData = {
       storage: this.#options.storage,
       algorithms: this.#options.algorithms,
@@ -104,18 +135,11 @@ export class WorkerAnalyzer implements Analyzer {
       // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
       ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`, { eval: true, workerData: data })
       : new Worker(WORKER_URL, { workerData: data })
-    const slot: Slot = { worker, ids: new Set() }
+    const slot: Slot = { worker, ids: new Set(), ready: false, retired: false }
     this.#slots.push(slot)
-    await new Promise<void>((resolve, reject) => {
-      worker.once('error', reject)
-      worker.on('message', (reply: WorkerReply) => {
-        if (reply.kind === 'ready') {
-          worker.off('error', reject)
-          resolve()
-        } else {
-          this.#receive(reply)
-        }
-      })
+    worker.on('message', (reply: WorkerReply) => {
+      if (reply.kind === 'ready') slot.ready = true
+      else this.#receive(reply)
     })
     worker.on('error', (err) => { this.#log.error({ err }, 'An analysis worker failed') })
     worker.on('exit', (code) => { this.#replace(slot, code) })
@@ -144,13 +168,19 @@ export class WorkerAnalyzer implements Analyzer {
   #replace (slot: Slot, code: number): void {
     const index = this.#slots.indexOf(slot)
     if (index >= 0) this.#slots.splice(index, 1)
-    if (this.#closed) return
-    this.#log.error({ code }, 'An analysis worker exited; starting another')
+    if (this.#closed || slot.retired) return
     for (const id of slot.ids) {
       this.#pending.get(id)?.reject(new AppError('EGGSERVE_ANALYSIS', 'the analysis worker exited'))
       this.#pending.delete(id)
     }
-    void this.#spawn().catch((err: unknown) => { this.#log.error({ err }, 'Cannot start an analysis worker') })
+    // A worker that never got ready would fail again the same way: do not loop.
+    if (!slot.ready) {
+      this.#broken = true
+      this.#log.error({ code }, 'An analysis worker could not start; files cannot be hashed')
+      return
+    }
+    this.#log.error({ code }, 'An analysis worker exited; starting another')
+    this.#spawn()
   }
 
   #relog (line: string): void {

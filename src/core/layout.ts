@@ -63,7 +63,8 @@ export function classifyFolder (folder: string, filenames: readonly string[]): C
       // The original server compared raw prefixes; the normalized names are what must agree.
       problems.push({ code: 'foreign-file', path, message: `${path}: belongs to project "${parsed.project}", not "${project}"` })
     } else {
-      files.push({ filename, parsed })
+      // One project string per folder, not one per file (the index keeps these for every file).
+      files.push({ filename, parsed: { ...parsed, project } })
     }
   }
   files.sort((a, b) => compareNames(a.filename, b.filename))

@@ -34,7 +34,7 @@ export class PageCache {
   readonly #rendering = new Map<string, Promise<RenderedPage>>()
   #bytes = 0
 
-  constructor (maxBytes = 64 * 1024 * 1024) {
+  constructor (maxBytes = 32 * 1024 * 1024) {
     this.#maxBytes = maxBytes
   }
 

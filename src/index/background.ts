@@ -68,13 +68,18 @@ export class BackgroundWork {
     return this.#running
   }
 
-  async #prune (always: boolean): Promise<void> {
+  // After warm-up: compact when entries of files that are gone exist; after a reconcile, only
+  // when the file is mostly dead weight (duplicates appended by other processes included).
+  async #prune (afterWarmup: boolean): Promise<void> {
     const { facts, index } = this.#options.services
-    if (!(facts instanceof FactsLog) || this.#stopped || (!always && !facts.wantsCompaction)) return
+    if (!(facts instanceof FactsLog) || this.#stopped) return
     const live = new Set<string>()
     for (const { files } of index.fileLists()) for (const file of files) live.add(file.identity)
-    const before = facts.size
+    let known = 0
+    for (const identity of live) if (facts.get(identity) !== undefined) known++
+    const dead = facts.size - known
+    if (!(afterWarmup ? dead > 0 : facts.wantsCompaction)) return
     await facts.compact(live)
-    this.#log.info({ entries: facts.size, pruned: before - facts.size }, 'Cache compacted')
+    this.#log.info({ entries: facts.size, pruned: dead }, 'Cache compacted')
   }
 }

@@ -333,9 +333,11 @@ export class IndexService {
     const stats = new Map(listing.files.map((file) => [file.key, file]))
     const files: DistFile[] = []
     for (const { filename, parsed } of classified.files) {
-      const key = makeKey(entry.folder, filename)
-      const stat = stats.get(key)
+      const stat = stats.get(makeKey(entry.folder, filename))
       if (stat === undefined) continue
+      // The listing's key string is kept: the filename is a slice of it (fileName()), so a key
+      // built anew would hold the same text twice, for every file of the tree.
+      const key = stat.key
       const sidecar = stats.has(key + YANK_SUFFIX) ? await readSmallFile(this.#storage, key + YANK_SUFFIX, MAX_SIDECAR_BYTES) : undefined
       const base = { folder: entry.folder, filename, key, parsed, size: stat.size, mtimeMs: stat.mtimeMs, identity: stat.identity }
       files.push(sidecar === undefined ? base : { ...base, yanked: yankReason(sidecar) })

@@ -235,7 +235,8 @@ function toStoredFile (key: string, info: Stats): StoredFile {
     key,
     size: info.size,
     mtimeMs: Math.floor(info.mtimeMs),
-    identity: `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}`,
+    // Flat, like keys (see makeKey).
+    identity: [info.dev, info.ino, info.size, info.mtimeMs, info.ctimeMs].join(':'),
   }
 }
 

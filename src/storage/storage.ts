@@ -121,7 +121,9 @@ export function splitKey (key: string): { folder: string; filename: string } | u
 
 /** Make a key from a folder and a filename. */
 export function makeKey (folder: string, filename: string): string {
-  return `${folder}/${filename}`
+  // join() builds a flat string; a template literal builds a V8 cons string, which becomes
+  // two objects once hashed. Keys live as long as their files are indexed: 100,000 of them.
+  return [folder, filename].join('/')
 }
 
 /**

@@ -31,8 +31,8 @@ await test('facts survive a restart, record by record', async (t) => {
   for (let i = 0; i < 10; i++) assert.deepEqual(again.get(`id:${i}`), facts(i))
   assert.equal(again.stats.corrupt, 0)
   const lines = (await readFile(again.path, 'utf8')).split('\n')
-  assert.equal(lines[0], 'eggserve-facts 1 /srv/eggs')
-  assert.match(lines[1] ?? '', /^[0-9a-f]{8} \{/, 'every record carries its checksum')
+  assert.equal(lines[0], 'eggserve-facts 2 /srv/eggs')
+  assert.match(lines[1] ?? '', /^[0-9a-f]{8}\tid:0\tmd5=/, 'every record carries its checksum')
   await again.close()
 })
 
@@ -64,7 +64,7 @@ await test('a flipped byte fails that record only; it is never trusted', async (
   const text = await readFile(log.path, 'utf8')
   const lines = text.split('\n')
   // Change a digest of the third record without touching its checksum.
-  lines[3] = (lines[3] ?? '').replace(/"md5":"(.)/, (_m, c: string) => `"md5":"${c === '0' ? '1' : '0'}`)
+  lines[3] = (lines[3] ?? '').replace(/md5=(.)/, (_m, c: string) => `md5=${c === '0' ? '1' : '0'}`)
   await writeFile(log.path, lines.join('\n'))
   const reopened = await openLog(dir)
   assert.equal(reopened.size, 4)
@@ -77,13 +77,13 @@ await test('a file that is not an eggserve cache (or is garbage) is replaced, ne
   const dir = await tempDir(t)
   const log = await openLog(dir)
   await log.close()
-  for (const content of ['\u0000\u0001garbage\n', 'eggserve-facts 99 /srv/eggs\n', 'eggserve-facts 1 /other/tree\n']) {
+  for (const content of ['\u0000\u0001garbage\n', 'eggserve-facts 99 /srv/eggs\n', 'eggserve-facts 2 /other/tree\n', 'eggserve-facts 1 /srv/eggs\n']) {
     await writeFile(log.path, content)
     const logs: Record<string, unknown>[] = []
     const reopened = await openLog(dir, logs)
     assert.equal(reopened.size, 0)
     assert.ok(logs.some((record) => String(record.msg).includes('rebuilding')))
-    assert.equal((await readFile(reopened.path, 'utf8')).split('\n')[0], 'eggserve-facts 1 /srv/eggs')
+    assert.equal((await readFile(reopened.path, 'utf8')).split('\n')[0], 'eggserve-facts 2 /srv/eggs')
     await reopened.close()
   }
 })
@@ -141,4 +141,16 @@ await test('a process that compacts while another appends: both files stay whole
   assert.ok(log.get('mine:150') !== undefined, 'appends after the compaction landed in the new file')
   assert.ok(log.get('other:50') !== undefined)
   await log.close()
+})
+
+await test('a Requires-Python holding a tab, quotes or a newline round-trips (it is JSON-encoded in its field)', async (t) => {
+  const dir = await tempDir(t)
+  const odd: FileFacts = { digests: { md5: 'a'.repeat(32), sha256: 'b'.repeat(64) }, metadata: { sha256: 'c'.repeat(64), requiresPython: '>=3.8,\t<4 "x"\nz' } }
+  const log = await openLog(dir)
+  log.set('odd', odd)
+  await log.close()
+  const again = await openLog(dir)
+  assert.deepEqual(again.get('odd'), odd)
+  assert.equal(again.stats.corrupt, 0)
+  await again.close()
 })
