@@ -10,11 +10,13 @@ const HEADERS = {
   'access-control-max-age': '86400',
 } as const
 
-/** Add CORS headers to GET/HEAD responses and answer preflight requests with 204. */
+/** Add CORS headers to GET/HEAD responses to browsers (requests with Origin) and answer preflight requests with 204. */
 export function registerCors (app: FastifyInstance): void {
   // A callback hook, not an async one: no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.method === 'GET' || request.method === 'HEAD') {
+    // Only browsers make CORS requests, and they always send Origin: pip, uv and the rest get
+    // no extra headers.
+    if ((request.method === 'GET' || request.method === 'HEAD') && request.headers.origin !== undefined) {
       reply.header('access-control-allow-origin', HEADERS['access-control-allow-origin'])
       reply.header('access-control-expose-headers', HEADERS['access-control-expose-headers'])
     } else if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {

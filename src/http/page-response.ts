@@ -1,11 +1,12 @@
 // Sending index pages and API documents: content negotiation (PEP 691), caching headers and
 // gzip (checklist §3, §8), over the page cache. This is the hottest path of the server, so the
-// work that does not depend on the request is done once per page (see RenderedPage), and the
-// answers for a given Accept / Accept-Encoding header are remembered.
+// work that does not depend on the request is done once per page (see RenderedPage), the
+// answers for a given Accept / Accept-Encoding header are remembered, and nothing is built
+// per request that a lookup does not need.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions } from '../core/conditional.js'
-import { acceptsGzip, negotiateSimple, V1_JSON, type Negotiated, type SimpleMediaType } from '../core/negotiation.js'
-import { GZIP_TAG_SUFFIX, type PageCache, type RenderedPage } from './page-cache.js'
+import { acceptsGzip, negotiateSimple, SIMPLE_MEDIA_TYPES, V1_JSON, type Negotiated, type SimpleMediaType } from '../core/negotiation.js'
+import { GZIP_TAG_SUFFIX, type PageCache, type PageKey, type RenderedPage } from './page-cache.js'
 
 /** What every cached response needs from the app. */
 export interface PageOptions {
@@ -14,67 +15,79 @@ export interface PageOptions {
   readonly cacheControl: string
 }
 
-/** A cached document to send. */
-export interface Representation {
-  /** Identifies what the document shows, e.g. "simple|foo". */
-  readonly key: string
+/** What a cached document shows and how to make it. */
+export interface Document {
   /** Index generation the document reflects; a new one means render again. */
-  readonly version: number
+  readonly generation: number
   /** Newest modification among what the document shows (0 when unknown). */
   readonly lastModifiedMs: number
-  readonly contentType: string
-  readonly render: () => Promise<string>
-}
-
-/** A negotiated index page: rendered per media type. */
-export interface PageRequest extends Omit<Representation, 'contentType' | 'render'> {
-  readonly render: (type: SimpleMediaType) => Promise<string>
 }
 
 // Clients send a handful of distinct header values; a small memo avoids parsing them per request.
 const MEMO_LIMIT = 512
 const negotiatedMemo = new Map<string, Negotiated>()
 const gzipMemo = new Map<string, boolean>()
+// The Content-Type of each negotiated type (C-3: exact and lowercase; H-15: HTML names its charset).
+const CONTENT_TYPES = SIMPLE_MEDIA_TYPES.map((type) => type === V1_JSON ? type : `${type}; charset=utf-8`)
 
-function memo<T> (map: Map<string, T>, key: string, compute: () => T): T {
-  let value = map.get(key)
+function negotiate (accept: string | undefined, format: string | undefined): Negotiated {
+  const key = format === undefined ? accept ?? '' : `${accept ?? ''}\u0000${format}`
+  let value = negotiatedMemo.get(key)
   if (value === undefined) {
-    if (map.size >= MEMO_LIMIT) map.clear()
-    value = compute()
-    map.set(key, value)
+    if (negotiatedMemo.size >= MEMO_LIMIT) negotiatedMemo.clear()
+    value = negotiateSimple(accept, format)
+    negotiatedMemo.set(key, value)
   }
   return value
 }
 
-/** Negotiate the media type (Accept, ?format=), then send the page; 406 when nothing fits. */
-export function sendPage (request: FastifyRequest, reply: FastifyReply, options: PageOptions, page: PageRequest): Promise<FastifyReply> | FastifyReply {
+function gzipWanted (encoding: string | undefined): boolean {
+  if (encoding === undefined) return false
+  let value = gzipMemo.get(encoding)
+  if (value === undefined) {
+    if (gzipMemo.size >= MEMO_LIMIT) gzipMemo.clear()
+    value = acceptsGzip(encoding)
+    gzipMemo.set(encoding, value)
+  }
+  return value
+}
+
+/** Negotiate the media type (Accept, ?format=), then send that page; 406 when nothing fits. */
+export function sendPage (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: PageOptions,
+  key: { readonly section: string; readonly name: string },
+  doc: Document,
+  render: (type: SimpleMediaType) => Promise<string>,
+): Promise<FastifyReply> | FastifyReply {
   // C-4: the body depends on Accept (and on Accept-Encoding), 406 and 304 included.
   reply.header('vary', 'Accept, Accept-Encoding')
-  const accept = request.headers.accept
-  const format = formatParameter(request.query)
-  const negotiated = memo(negotiatedMemo, `${accept ?? ''}\u0000${format ?? '\u0001'}`, () => negotiateSimple(accept, format))
+  const negotiated = negotiate(request.headers.accept, formatParameter(request.query))
   if (!negotiated.ok) return reply.code(406).type('text/plain; charset=utf-8').send(`${negotiated.reason}\n`)
-  const { type } = negotiated
-  return sendRepresentation(request, reply, options, {
-    ...page,
-    key: `${page.key}|${type}`,
-    // C-3: the exact lowercase type; HTML also names its charset (H-15).
-    contentType: type === V1_JSON ? type : `${type}; charset=utf-8`,
-    render: () => page.render(type),
-  })
+  const type = negotiated.type
+  const variant = SIMPLE_MEDIA_TYPES.indexOf(type)
+  const cached = options.cache.get({ section: key.section, name: key.name, variant }, doc.generation, doc.lastModifiedMs, () => render(type))
+  const contentType = CONTENT_TYPES[variant] ?? type
+  return cached instanceof Promise ? cached.then((page) => send(request, reply, options, contentType, page)) : send(request, reply, options, contentType, cached)
 }
 
-/** Send a cached document with a strong ETag, Last-Modified, Cache-Control, 304s and gzip. */
-export function sendRepresentation (request: FastifyRequest, reply: FastifyReply, options: PageOptions, doc: Representation): Promise<FastifyReply> | FastifyReply {
-  const cached = options.cache.get(doc.key, doc.version, doc.lastModifiedMs, doc.render)
-  return cached instanceof Promise ? cached.then((page) => send(request, reply, options, doc, page)) : send(request, reply, options, doc, cached)
+/** Send a cached document (no negotiation) with a strong ETag, Last-Modified, Cache-Control, 304s and gzip. */
+export function sendRepresentation (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: PageOptions,
+  key: PageKey,
+  doc: Document & { readonly contentType: string; readonly render: () => Promise<string> },
+): Promise<FastifyReply> | FastifyReply {
+  reply.header('vary', 'Accept-Encoding')
+  const cached = options.cache.get(key, doc.generation, doc.lastModifiedMs, doc.render)
+  return cached instanceof Promise ? cached.then((page) => send(request, reply, options, doc.contentType, page)) : send(request, reply, options, doc.contentType, cached)
 }
 
-function send (request: FastifyRequest, reply: FastifyReply, options: PageOptions, doc: Representation, page: RenderedPage): FastifyReply {
+function send (request: FastifyRequest, reply: FastifyReply, options: PageOptions, contentType: string, page: RenderedPage): FastifyReply {
   const headers = request.headers
-  const encoding = headers['accept-encoding']
-  const gzip = encoding !== undefined && memo(gzipMemo, encoding, () => acceptsGzip(encoding))
-  if (reply.getHeader('vary') === undefined) reply.header('vary', 'Accept-Encoding')
+  const gzip = gzipWanted(headers['accept-encoding'])
   reply.header('etag', gzip ? page.gzipEtag : page.etag)
   reply.header('cache-control', options.cacheControl)
   if (page.lastModified !== undefined) reply.header('last-modified', page.lastModified)
@@ -85,7 +98,7 @@ function send (request: FastifyRequest, reply: FastifyReply, options: PageOption
     if (precondition === 'not-modified') return reply.code(304).send()
     if (precondition === 'precondition-failed') return reply.code(412).send()
   }
-  reply.type(doc.contentType)
+  reply.header('content-type', contentType)
   if (gzip) return reply.header('content-encoding', 'gzip').send(page.gzipped)
   return reply.send(page.body)
 }

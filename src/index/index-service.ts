@@ -22,6 +22,8 @@ interface ProjectEntry {
   lastModifiedMs: number
   /** Set by watch events; forces a rescan even when the folder's token is unchanged. */
   dirty: boolean
+  /** When the folder was last found unchanged (or read). */
+  checkedAt: number
   refreshing: Promise<boolean> | undefined
   /** Problem paths already logged, so a rescan does not repeat its warnings. */
   readonly warned: Set<string>
@@ -47,6 +49,9 @@ export interface IndexServiceOptions {
   readonly log: FastifyBaseLogger
 }
 
+// How long a folder checked against its timestamp counts as fresh when a watcher reports changes.
+const TOKEN_TTL_MS = 500
+
 // Sidecars hold a one-line reason; anything longer is cut.
 const MAX_SIDECAR_BYTES = 4096
 
@@ -65,6 +70,8 @@ export class IndexService {
   /** Folder paths whose problems were already logged. */
   readonly #warnedFolders = new Set<string>()
   #watch: Watch | undefined
+  /** True while every folder is watched (see #fresh). */
+  #watching = false
   #loaded = false
   /** Shared across entries so a generation never repeats, even for a project removed and re-added. */
   #nextGeneration = 1
@@ -114,13 +121,17 @@ export class IndexService {
 
   /** Start reacting to watch events; failures to watch are logged, and tokens still catch changes. */
   watch (): void {
+    this.#watching = true
     this.#watch ??= this.#storage.watch((folder) => { this.#onChange(folder) }, (err) => {
+      // Some folders go unwatched: back to checking timestamps on every request.
+      this.#watching = false
       this.#log.warn({ err }, 'Cannot watch every folder; changes are still seen through folder timestamps')
     })
   }
 
   /** Stop watching. */
   close (): void {
+    this.#watching = false
     this.#watch?.close()
     this.#watch = undefined
   }
@@ -300,8 +311,15 @@ export class IndexService {
       return found && entry.dirty ? this.#fresh(entry) : found
     }
     if (!entry.dirty) {
+      const now = Date.now()
+      // With a working watcher, events report changes; the folder's timestamp is then checked
+      // at most every TOKEN_TTL_MS, as a safety net, instead of on every request.
+      if (this.#watching && now - entry.checkedAt < TOKEN_TTL_MS) return true
       const token = await this.#storage.changeToken(entry.folder)
-      if (token !== undefined && token === entry.token) return true
+      if (token !== undefined && token === entry.token) {
+        entry.checkedAt = now
+        return true
+      }
     }
     entry.refreshing ??= this.#rescan(entry).finally(() => { entry.refreshing = undefined })
     return entry.refreshing
@@ -349,6 +367,7 @@ export class IndexService {
     entry.byName = new Map(files.map((file) => [file.filename, file]))
     entry.lastModifiedMs = files.reduce((latest, file) => Math.max(latest, file.mtimeMs), 0)
     entry.token = listing.token
+    entry.checkedAt = Date.now()
   }
 
   #forgetFiles (files: readonly DistFile[]): void {
@@ -365,6 +384,7 @@ export class IndexService {
       generation: this.#nextGeneration++,
       lastModifiedMs: 0,
       dirty: true,
+      checkedAt: 0,
       refreshing: undefined,
       warned: new Set(),
     }

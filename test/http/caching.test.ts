@@ -89,6 +89,7 @@ await test('CORS: reads carry Access-Control-Allow-Origin; a preflight gets 204 
     assert.match(String(res.headers['access-control-expose-headers']), /ETag/)
     assert.equal(res.headers['access-control-allow-credentials'], undefined)
   }
+  assert.equal((await app.inject('/simple/foo/')).headers['access-control-allow-origin'], undefined, 'no Origin, no CORS headers')
   const preflight = await app.inject({ method: 'OPTIONS', url: '/simple/foo/', headers: { origin: 'https://example.org', 'access-control-request-method': 'GET', 'access-control-request-headers': 'if-none-match' } })
   assert.equal(preflight.statusCode, 204)
   assert.equal(preflight.headers['access-control-allow-methods'], 'GET, HEAD')

@@ -6,13 +6,13 @@ import { NotFoundError } from '../http-errors.js'
 import { redirect } from '../replies.js'
 import { fileHandler, type FileParams } from './file-handler.js'
 import type { IndexRouteOptions } from './route-options.js'
-import { sendProjectPage, sendRootPage } from './tree-pages.js'
+import { sendProjectPage, sendRootPage, type TreePages } from './tree-pages.js'
 
 interface FolderParams { folder: string }
 
 /** Routes of the original tree. Its pages are negotiated and cached like /simple/'s. */
 export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
-  const tree = { ...options, tree: LEGACY_TREE, name: 'legacy' }
+  const tree: TreePages = { options, tree: LEGACY_TREE, section: 'legacy' }
   const list = { onRequest: options.access.hooks('list') }
   app.get('/', list, (request, reply) => sendRootPage(request, reply, tree))
 
@@ -28,7 +28,7 @@ export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
     if (found === undefined) throw new NotFoundError()
     // Any spelling that normalizes to the project leads to its folder (pip asks for /<normalized>/).
     if (found.folder !== folder) return redirect(request, reply.header('vary', 'Accept'), `../${encodeSegment(found.folder)}/`)
-    return sendProjectPage(request, reply, { ...tree, project: found })
+    return sendProjectPage(request, reply, tree, found)
   })
 
   // HEAD is declared, not derived: Fastify's derived HEAD would read the whole file stream.

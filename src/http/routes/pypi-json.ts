@@ -46,9 +46,10 @@ async function sendJsonApi (
   if (release === undefined) return notFound(reply)
   const source = metadataSource(release)
   const origin = `${request.protocol}://${request.host}`
-  return sendRepresentation(request, reply, pages, {
-    key: `pypi|${found.project}|${release.version}|${wanted.version === undefined ? 'project' : 'release'}|${origin}`,
-    version: found.generation,
+  // URLs in this API are absolute, so the page depends on the origin the client used.
+  const key = { section: `pypi|${origin}`, name: `${found.project}|${release.version}`, variant: wanted.version === undefined ? 0 : 1 }
+  return sendRepresentation(request, reply, pages, key, {
+    generation: found.generation,
     lastModifiedMs: found.lastModifiedMs,
     contentType: 'application/json',
     render: async () => {

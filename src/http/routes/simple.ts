@@ -5,13 +5,13 @@ import { NotFoundError } from '../http-errors.js'
 import { redirect } from '../replies.js'
 import { fileHandler, type FileParams } from './file-handler.js'
 import type { IndexRouteOptions } from './route-options.js'
-import { sendProjectPage, sendRootPage } from './tree-pages.js'
+import { sendProjectPage, sendRootPage, type TreePages } from './tree-pages.js'
 
 interface ProjectParams { project: string }
 
 /** Routes of the standard tree. */
 export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
-  const tree = { ...options, tree: SIMPLE_TREE, name: 'simple' }
+  const tree: TreePages = { options, tree: SIMPLE_TREE, section: 'simple' }
   // Checklist A-1: pages end in "/" because their hrefs are relative; Fastify does not redirect by itself (Z-4).
   const list = { onRequest: options.access.hooks('list') }
   app.get('/simple', list, async (request, reply) => redirect(request, reply.header('vary', 'Accept'), 'simple/'))
@@ -31,7 +31,7 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
     if (found === undefined) throw new NotFoundError()
     // Checklist N-3: easy_install asks for the name as written (Zope.Interface); PEP 503 wants the normalized URL.
     if (found.project !== project) return redirect(request, reply.header('vary', 'Accept'), `../${found.project}/`)
-    return sendProjectPage(request, reply, { ...tree, project: found })
+    return sendProjectPage(request, reply, tree, found)
   })
 
   // HEAD is declared, not derived: Fastify's derived HEAD would read the whole file stream.

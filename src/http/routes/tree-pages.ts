@@ -1,6 +1,7 @@
 // The root and project pages of one tree (original or PEP 503), in HTML or JSON.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { V1_JSON, type SimpleMediaType } from '../../core/negotiation.js'
+import type { ProjectState } from '../../index/index-service.js'
 import { renderProjectHtml, renderRootHtml } from '../../render/simple-html.js'
 import { renderProjectJson, renderRootJson } from '../../render/simple-json.js'
 import type { Tree } from '../../render/trees.js'
@@ -8,32 +9,29 @@ import { NotFoundError } from '../http-errors.js'
 import { sendPage } from '../page-response.js'
 import type { IndexRouteOptions } from './route-options.js'
 
-/** Send the root page of `tree`. */
-export async function sendRootPage (request: FastifyRequest, reply: FastifyReply, options: IndexRouteOptions & { tree: Tree; name: string }): Promise<FastifyReply> {
-  const root = await options.index.root()
-  return sendPage(request, reply, options.pages, {
-    key: `${options.name}|`,
-    version: root.generation,
-    lastModifiedMs: root.lastModifiedMs,
-    render: (type: SimpleMediaType) => Promise.resolve(type === V1_JSON ? renderRootJson(root.projects) : renderRootHtml(root.projects, options.tree)),
-  })
+/** One tree's pages: made once per route plugin, shared by its requests. */
+export interface TreePages {
+  readonly options: IndexRouteOptions
+  readonly tree: Tree
+  /** The page cache section of this tree (e.g. "simple"). */
+  readonly section: string
 }
 
-/** Send a project's page in `tree`; `project` was just found (and so is fresh). */
-export async function sendProjectPage (
-  request: FastifyRequest,
-  reply: FastifyReply,
-  options: IndexRouteOptions & { tree: Tree; name: string; project: { project: string; generation: number; lastModifiedMs: number } },
-): Promise<FastifyReply> {
-  const { index, tree, hashAlgorithm, project } = options
-  return sendPage(request, reply, options.pages, {
-    key: `${options.name}|${project.project}`,
-    version: project.generation,
-    lastModifiedMs: project.lastModifiedMs,
-    render: async (type: SimpleMediaType) => {
-      const page = await index.page(project.project)
-      if (page === undefined) throw new NotFoundError()
-      return type === V1_JSON ? renderProjectJson(page, tree) : renderProjectHtml(page, tree, hashAlgorithm)
-    },
+// The root page's name in its section: no project is called "".
+const ROOT = ''
+
+/** Send the root page of a tree. */
+export async function sendRootPage (request: FastifyRequest, reply: FastifyReply, pages: TreePages): Promise<FastifyReply> {
+  const root = await pages.options.index.root()
+  return sendPage(request, reply, pages.options.pages, { section: pages.section, name: ROOT }, root, (type: SimpleMediaType) =>
+    Promise.resolve(type === V1_JSON ? renderRootJson(root.projects) : renderRootHtml(root.projects, pages.tree)))
+}
+
+/** Send a project's page in a tree; `project` was just found (and so is fresh). */
+export function sendProjectPage (request: FastifyRequest, reply: FastifyReply, pages: TreePages, project: ProjectState): Promise<FastifyReply> | FastifyReply {
+  return sendPage(request, reply, pages.options.pages, { section: pages.section, name: project.project }, project, async (type: SimpleMediaType) => {
+    const page = await pages.options.index.page(project.project)
+    if (page === undefined) throw new NotFoundError()
+    return type === V1_JSON ? renderProjectJson(page, pages.tree) : renderProjectHtml(page, pages.tree, pages.options.hashAlgorithm)
   })
 }
