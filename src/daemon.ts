@@ -1,5 +1,4 @@
 // The daemon: load and validate the tree, build the app, listen, and shut down gracefully.
-import { availableParallelism } from 'node:os'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp, SHADOWED_FOLDERS } from './app.js'
 import type { Config } from './config.js'
@@ -8,7 +7,7 @@ import { errnoCode, LayoutError, ListenError } from './errors.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
 import type { LocalStorage } from './storage/local-storage.js'
-import { createAccessServices, createIndexServices, type AccessServices, type IndexServices } from './services.js'
+import { createAccessServices, indexServicesFor, type AccessServices, type IndexServices } from './services.js'
 
 // Temporary upload files this old are leftovers of a crash (a live upload writes every few seconds).
 const STALE_UPLOAD_MS = 60 * 60_000
@@ -38,13 +37,7 @@ export async function startDaemon (config: Config): Promise<Daemon> {
 
 async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   const { logger } = log
-  const services = await createIndexServices({
-    eggdir: config.eggdir,
-    hashAlgorithm: config.hashAlgorithm,
-    logger,
-    workers: config.hashWorkers === 'auto' ? availableParallelism() : config.hashWorkers,
-    cacheDir: config.cacheDir,
-  })
+  const services = await indexServicesFor(config, logger)
   try {
     return await serve(config, log, services)
   } catch (err) {

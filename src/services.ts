@@ -1,6 +1,7 @@
 // Wiring of the index (storage, analyzer with its decorators, index service) and of access
 // control. Shared by the daemon, the CLI's check/warm commands and the tests, so all run the
 // same parts.
+import { availableParallelism } from 'node:os'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Analyzer } from './analysis/analyzer.js'
 import { FairScheduler } from './analysis/fair-scheduler.js'
@@ -13,7 +14,7 @@ import { Authenticator } from './auth/authenticator.js'
 import { BcryptPool } from './auth/bcrypt-pool.js'
 import { PasswordFile } from './auth/password-file.js'
 import { FailureThrottle } from './auth/throttle.js'
-import type { AuthAction } from './config.js'
+import type { AuthAction, Config } from './config.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
 import { AccessControl } from './http/access-control.js'
 import { IndexService } from './index/index-service.js'
@@ -49,6 +50,17 @@ export interface IndexServicesOptions {
   readonly concurrency?: number
   /** Directory of the persistent cache; undefined keeps facts in memory only. */
   readonly cacheDir?: string | undefined
+}
+
+/** The index services a configuration asks for (the daemon's and `eggserve warm`'s). */
+export function indexServicesFor (config: Config, logger: FastifyBaseLogger): Promise<IndexServices> {
+  return createIndexServices({
+    eggdir: config.eggdir,
+    hashAlgorithm: config.hashAlgorithm,
+    logger,
+    workers: config.hashWorkers === 'auto' ? availableParallelism() : config.hashWorkers,
+    cacheDir: config.cacheDir,
+  })
 }
 
 /** Open the eggdir and build the index over it (not loaded yet: call index.load()). */

@@ -1,12 +1,11 @@
 // `eggserve warm`: fill the persistent cache, with a progress bar on a terminal and plain
 // progress lines otherwise, then prune entries of files that are gone.
-import { availableParallelism } from 'node:os'
 import { pino } from 'pino'
 import { FactsLog } from '../analysis/facts-log.js'
 import type { Config } from '../config.js'
 import { ConfigError } from '../errors.js'
 import { Warmup, type WarmupProgress } from '../index/warmup.js'
-import { createIndexServices } from '../services.js'
+import { indexServicesFor } from '../services.js'
 import type { Output } from './output.js'
 
 /** Hash every file of `config.eggdir` into `config.cacheDir`. Returns the exit code. */
@@ -14,13 +13,7 @@ export async function runWarm (config: Config, output: Output): Promise<number> 
   if (config.cacheDir === undefined) throw new ConfigError('warm needs a cache directory (--cache-dir, or set HOME or XDG_CACHE_HOME)')
   // Warnings (unreadable archives) go to stderr as JSON lines; progress is the command's own output.
   const logger = pino({ level: 'warn' }, pino.destination(2))
-  const services = await createIndexServices({
-    eggdir: config.eggdir,
-    hashAlgorithm: config.hashAlgorithm,
-    logger,
-    workers: config.hashWorkers === 'auto' ? availableParallelism() : config.hashWorkers,
-    cacheDir: config.cacheDir,
-  })
+  const services = await indexServicesFor(config, logger)
   try {
     const report = await services.index.load()
     if (report.problems.length > 0) output.err(`eggserve: skipping ${report.problems.length} files with layout problems (see eggserve check)\n`)

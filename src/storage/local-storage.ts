@@ -190,12 +190,7 @@ export class LocalStorage implements Storage {
   }
 
   #readdir (dir: string): Dirent[] | undefined {
-    try {
-      return readdirSync(dir, { withFileTypes: true }).filter((entry) => isPlainName(entry.name))
-    } catch (err) {
-      if (ABSENT.has(errnoCode(err) ?? '')) return undefined
-      throw err
-    }
+    return absentAsUndefined(() => readdirSync(dir, { withFileTypes: true }).filter((entry) => isPlainName(entry.name)))
   }
 
   // Regular files and folders count; symlinks count as what they point to, if that stays
@@ -241,17 +236,17 @@ function toStoredFile (key: string, info: Stats): StoredFile {
 }
 
 function statSyncOrUndefined (path: string): Stats | undefined {
-  try {
-    return statSync(path)
-  } catch (err) {
-    if (ABSENT.has(errnoCode(err) ?? '')) return undefined
-    throw err
-  }
+  return absentAsUndefined(() => statSync(path))
 }
 
 function lstatSyncOrUndefined (path: string): Stats | undefined {
+  return absentAsUndefined(() => lstatSync(path))
+}
+
+// "Not there (any more)" is undefined; anything else is an error for the caller.
+function absentAsUndefined<T> (read: () => T): T | undefined {
   try {
-    return lstatSync(path)
+    return read()
   } catch (err) {
     if (ABSENT.has(errnoCode(err) ?? '')) return undefined
     throw err
