@@ -34,7 +34,8 @@ const forward = new Writable({
   },
 })
 const log: FastifyBaseLogger = pino({ level: data.logLevel, base: null, timestamp: false }, forward)
-const storage = await openStorage(data.storage, log)
+// This thread only reads files: blocking reads skip libuv's thread pool, which the main thread needs.
+const storage = await openStorage(data.storage, log, { blocking: true })
 const analyzer = new StreamingAnalyzer({ storage, algorithms: data.algorithms, scheduler: new FairScheduler(data.concurrency), log })
 
 port.on('message', (request: WorkerRequest) => {

@@ -131,10 +131,13 @@ export class WorkerAnalyzer implements Analyzer {
       concurrency: this.#options.perWorker,
       logLevel: this.#log.level,
     }
+    // A worker streams files through small buffers and keeps nothing: a small heap is plenty,
+    // and without a limit each worker's heap grows with the garbage of a cold tree's hashing.
+    const resourceLimits = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 96 }
     const worker = FROM_SOURCE
       // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
-      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`, { eval: true, workerData: data })
-      : new Worker(WORKER_URL, { workerData: data })
+      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`, { eval: true, workerData: data, resourceLimits })
+      : new Worker(WORKER_URL, { workerData: data, resourceLimits })
     const slot: Slot = { worker, ids: new Set(), ready: false, retired: false }
     this.#slots.push(slot)
     worker.on('message', (reply: WorkerReply) => {

@@ -82,7 +82,7 @@ class LocalUpload implements PendingUpload {
   }
 
   createReadStream (range: ByteRange): ReturnType<PendingUpload['createReadStream']> {
-    return createRangeStream(this.#handle, range.start, range.end)
+    return createRangeStream(this.#handle.fd, range.start, range.end)
   }
 
   async commit (key: string, options: { readonly replace: boolean }): Promise<CommitResult> {

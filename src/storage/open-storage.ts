@@ -9,7 +9,7 @@ export interface StorageSpec {
   readonly root: string
 }
 
-/** Open the storage a spec describes. */
-export async function openStorage (spec: StorageSpec, log: FastifyBaseLogger): Promise<Storage> {
-  return LocalStorage.create(spec.root, log)
+/** Open the storage a spec describes; `blocking` asks for synchronous reads (worker threads). */
+export async function openStorage (spec: StorageSpec, log: FastifyBaseLogger, options: { blocking?: boolean } = {}): Promise<Storage> {
+  return LocalStorage.create(spec.root, log, options)
 }

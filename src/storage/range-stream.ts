@@ -2,17 +2,17 @@
 // Node's FileHandle.createReadStream closes the whole FileHandle when the stream is destroyed,
 // whatever autoClose says, and leaves a 'close' listener on the handle per stream; random
 // access (a zip's central directory, then a member) needs several streams on one file.
-// Reads go through the callback fs.read on the descriptor: the promise API costs an extra
-// allocation and promise per chunk, which shows on large downloads.
-import { read } from 'node:fs'
-import type { FileHandle } from 'node:fs/promises'
+// Reads go through the callback fs.read on the descriptor (the promise API costs an extra
+// allocation and promise per chunk), or fs.readSync in a worker thread, where blocking costs
+// nobody anything and saves the round trips through libuv's thread pool.
+import { read, readSync } from 'node:fs'
 import { Readable } from 'node:stream'
 
 // The chunk size of fs read streams.
 const CHUNK = 64 * 1024
 
-/** Stream bytes [start, end] (inclusive) of `handle`; stops early if the file is shorter. */
-export function createRangeStream (handle: FileHandle, start: number, end: number): Readable {
+/** Stream bytes [start, end] (inclusive) of descriptor `fd`; stops early if the file is shorter. */
+export function createRangeStream (fd: number, start: number, end: number, blocking = false): Readable {
   let position = start
   return new Readable({
     highWaterMark: CHUNK,
@@ -23,7 +23,7 @@ export function createRangeStream (handle: FileHandle, start: number, end: numbe
         return
       }
       const buffer = Buffer.allocUnsafeSlow(length)
-      read(handle.fd, buffer, 0, length, position, (err, bytesRead) => {
+      const done = (err: Error | null, bytesRead: number): void => {
         if (err !== null) {
           this.destroy(err)
         } else if (bytesRead === 0) {
@@ -33,7 +33,19 @@ export function createRangeStream (handle: FileHandle, start: number, end: numbe
           position += bytesRead
           this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))
         }
-      })
+      }
+      if (!blocking) {
+        read(fd, buffer, 0, length, position, done)
+        return
+      }
+      let bytesRead: number
+      try {
+        bytesRead = readSync(fd, buffer, 0, length, position)
+      } catch (err) {
+        done(err instanceof Error ? err : new Error(String(err)), 0)
+        return
+      }
+      done(null, bytesRead)
     },
   })
 }
