@@ -8,6 +8,9 @@ import type { Storage } from '../storage/storage.js'
 import { contentTypeFor } from './content-type.js'
 import { NotFoundError } from './http-errors.js'
 
+// Files (or ranges) up to this size are read in one go rather than streamed.
+const SMALL = 64 * 1024
+
 /** Strong entity tag from a file identity: it changes whenever the bytes may have changed. */
 export function etagFor (identity: string): string {
   // The identity (device:inode:size:mtime:ctime) is opaque storage detail; send a digest of it.
@@ -51,6 +54,12 @@ export async function sendDistribution (request: FastifyRequest, reply: FastifyR
   if (request.method === 'HEAD') {
     await opened.close()
     return reply.send()
+  }
+  const length = range === undefined ? file.size : range.end - range.start + 1
+  if (length <= SMALL) {
+    // A small file in one read, sent as a buffer: no stream to set up and tear down.
+    const bytes = await opened.read(range ?? { start: 0, end: file.size - 1 }).finally(() => opened.close())
+    return reply.send(bytes)
   }
   const stream = opened.createReadStream(range)
   // The stream does not own the file: release it however the stream ends (done, failed, or

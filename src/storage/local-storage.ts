@@ -7,7 +7,7 @@ import { errnoCode, LayoutError, StorageError } from '../errors.js'
 import type { ByteRange } from '../core/range.js'
 import { createLocalUpload, removeLocalFile, removeLocalFolderIfEmpty, sweepLocalUploads, type UploadRoot } from './local-upload.js'
 import { watchTree } from './local-watch.js'
-import { createRangeStream } from './range-stream.js'
+import { createRangeStream, readRange } from './range-stream.js'
 import {
   isPlainName, makeKey, splitKey,
   type ChangeListener, type FolderListing, type OpenFile, type OpenOptions, type PendingUpload, type RootListing, type Storage, type StoredFile, type Watch,
@@ -161,6 +161,7 @@ export class LocalStorage implements Storage {
     return {
       file,
       createReadStream: (range?: ByteRange) => createRangeStream(opened.fd, range?.start ?? 0, range?.end ?? file.size - 1, this.#blocking),
+      read: (range: ByteRange) => readRange(opened.fd, range.start, range.end),
       close: () => (closing ??= opened.close()),
     }
   }

@@ -54,3 +54,15 @@ export function createRangeStream (fd: number, start: number, end: number, block
     },
   })
 }
+
+/** Bytes [start, end] (inclusive) of descriptor `fd` in one buffer (fewer if the file is shorter). */
+export function readRange (fd: number, start: number, end: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(Math.max(0, end - start + 1))
+  if (buffer.length === 0) return Promise.resolve(buffer)
+  return new Promise((resolve, reject) => {
+    read(fd, buffer, 0, buffer.length, start, (err, bytesRead) => {
+      if (err !== null) reject(err)
+      else resolve(bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead))
+    })
+  })
+}

@@ -38,6 +38,8 @@ export interface OpenFile {
    * e.g. a zip's central directory); the streams never close the file: call close().
    */
   createReadStream (range?: ByteRange): Readable
+  /** Read [start, end] inclusive into memory in one go: for small ranges only (a small download). */
+  read (range: ByteRange): Promise<Buffer>
   /** Release the file. Safe to call more than once; streams still open are cut short. */
   close (): Promise<void>
 }
