@@ -196,8 +196,10 @@ export class WorkerAnalyzer implements Analyzer {
     if (typeof record !== 'object' || record === null) return
     const { level, msg, ...rest } = record as Record<string, unknown> // pino's own JSON line
     const text = typeof msg === 'string' ? msg : ''
-    if (typeof level === 'number' && level >= 50) this.#log.error(rest, text)
-    else if (typeof level === 'number' && level >= 40) this.#log.warn(rest, text)
-    else this.#log.debug(rest, text)
+    // The record carries the worker's own bindings (its component): log it through the root logger.
+    const log = this.#options.log
+    if (typeof level === 'number' && level >= 50) log.error(rest, text)
+    else if (typeof level === 'number' && level >= 40) log.warn(rest, text)
+    else log.debug(rest, text)
   }
 }

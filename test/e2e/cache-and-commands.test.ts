@@ -4,8 +4,9 @@ import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
-import { httpGet, pollUntil, runCli, startServer } from '../helpers/spawn-server.js'
+import { binPath, childEnv, httpGet, pollUntil, runCli, runProcess, startServer } from '../helpers/spawn-server.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
+import { needTool } from '../helpers/tools.js'
 
 async function tree (root: string, projects: number, files: number, size = 64 * 1024): Promise<void> {
   const content: Record<string, Buffer> = {}
@@ -94,4 +95,18 @@ void test('eggserve warm fills the cache with plain progress lines; the daemon t
   assert.ok(await pollUntil(async () => (await httpGet(`${server.url}/health/ready`)).status === 200, 10_000) !== undefined)
   assert.equal(await server.stop(), 0)
   assert.equal((await runCli(['warm', '--eggdir', eggdir, '--cache-dir', 'none'])).code, 2, 'warm needs a cache')
+})
+
+void test('eggserve warm draws a progress bar on a terminal', async (t) => {
+  const script = needTool(t, 'script')
+  if (script === undefined) return
+  const root = await tempDir(t)
+  const eggdir = join(root, 'eggs')
+  await tree(eggdir, 2, 3)
+  // script(1) gives the command a pseudo-terminal, so stderr is a TTY.
+  const command = [process.execPath, binPath, 'warm', '--eggdir', eggdir, '--cache-dir', join(root, 'cache')].map((arg) => `'${arg}'`).join(' ')
+  const result = await runProcess(script, ['-qec', command, '/dev/null'], { env: childEnv() })
+  assert.equal(result.code, 0, result.stdout + result.stderr)
+  assert.match(result.stdout, /\r\[#{30}\] 100% 6\/6 files/, 'a redrawn bar, full at the end')
+  assert.match(result.stdout, /Hashed 6 files/)
 })
