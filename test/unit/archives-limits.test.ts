@@ -2,7 +2,7 @@
 // compression methods, endless tars. Each source stream opens its own descriptor here, so a
 // stream left running shows up as a leaked descriptor.
 import assert from 'node:assert/strict'
-import { createReadStream, readdirSync } from 'node:fs'
+import { createReadStream } from 'node:fs'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -15,6 +15,7 @@ import {
 } from '../helpers/bad-archives.js'
 import { gzip, writeTar } from '../helpers/dist-archives.js'
 import { buildWheel, coreMetadata } from '../helpers/distributions.js'
+import { eventually, openDescriptors } from '../helpers/test-bytes.js'
 
 const METADATA = coreMetadata({ name: 'demo', version: '1.0' })
 const MIB = 1024 * 1024
@@ -22,15 +23,6 @@ let dir = ''
 
 before(async () => { dir = await mkdtemp(join(tmpdir(), 'eggserve-bombs-')) })
 after(() => rm(dir, { recursive: true, force: true }))
-
-function openDescriptors (): number {
-  return readdirSync('/proc/self/fd').length
-}
-
-async function eventually (check: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 50 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  return check()
-}
 
 /** Read the metadata of the file at `path` (named `filename`), each range through its own descriptor. */
 async function readPath (path: string, filename: string, limits: MetadataLimits = METADATA_LIMITS): Promise<MetadataRead> {

@@ -2,7 +2,6 @@
 // for good distributions (MD-2..MD-4), a coded refusal for bad ones (MD-5), no stream or
 // descriptor left behind either way.
 import assert from 'node:assert/strict'
-import { readdirSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +19,7 @@ import { LocalStorage } from '../../src/storage/local-storage.js'
 import { makeKey, type OpenFile } from '../../src/storage/storage.js'
 import { gzip, writeTar, writeZip, withParentDirs, type ArchiveEntry } from '../helpers/dist-archives.js'
 import { buildEgg, buildSdist, buildWheel, coreMetadata, type DistSpec } from '../helpers/distributions.js'
+import { eventually, noise, openDescriptors } from '../helpers/test-bytes.js'
 
 const FOLDER = 'demo-pkg'
 const SPEC: DistSpec = { name: 'Demo.Pkg', version: '1.0', summary: 'A demo', requiresDist: ['six>=1.0', 'attrs; python_version < "3.8"'] }
@@ -36,15 +36,6 @@ before(async () => {
 })
 after(() => rm(root, { recursive: true, force: true }))
 
-function openDescriptors (): number {
-  return readdirSync('/proc/self/fd').length
-}
-
-/** Wait (briefly) for a condition that an asynchronous close makes true. */
-async function eventually (check: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 50 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
-  return check()
-}
 
 /** The source, recording every stream handed out so the test can check none is left running. */
 function tracked (source: RandomAccessSource): { source: RandomAccessSource; streams: Readable[] } {
@@ -106,18 +97,6 @@ function assertProblem (result: MetadataRead, code: string, reason?: RegExp): vo
 
 const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8')
 
-/** Deterministic incompressible bytes (xorshift32). */
-function noise (length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length)
-  let x = seed
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
 
 /** A wheel-shaped zip of the given members (WHEEL added unless `bare`). */
 function wheelOf (entries: readonly ArchiveEntry[]): Buffer {

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream'
 import { describe, test } from 'node:test'
 import type { HashAlgorithm } from '../../src/core/digests.js'
 import { digestStream } from '../../src/analysis/digest-stream.js'
+import { noise } from '../helpers/test-bytes.js'
 
 const ALL: readonly HashAlgorithm[] = ['md5', 'sha256', 'sha384', 'sha512']
 
@@ -19,18 +20,6 @@ function chunked (data: Buffer): Buffer[] {
   return chunks
 }
 
-/** Deterministic pseudo-random bytes (xorshift32). */
-function bytes (length: number, seed: number): Buffer {
-  const out = Buffer.alloc(length)
-  let x = seed
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
 
 function oneShot (data: Buffer, algorithm: HashAlgorithm): string {
   return createHash(algorithm).update(data).digest('hex')
@@ -65,7 +54,7 @@ void describe('digestStream', () => {
 
   for (const length of [0, 1, 63, 64, 65, 1000, 100_003, 1_048_576]) {
     void test(`${length} bytes in uneven chunks equal the one-shot digests`, async () => {
-      const data = bytes(length, length + 1)
+      const data = noise(length, length + 1)
       const chunks = chunked(data)
       if (length > 64) assert.ok(chunks.length > 10)
       const digests = await digestStream(Readable.from(chunks), ALL)
@@ -74,7 +63,7 @@ void describe('digestStream', () => {
   }
 
   void test('returns exactly the requested algorithms, as lowercase hex', async () => {
-    const data = bytes(5000, 42)
+    const data = noise(5000, 42)
     for (const algorithms of [['md5'], ['sha256'], ['md5', 'sha256'], ['sha384', 'md5']] as const) {
       const digests = await digestStream(Readable.from(chunked(data)), algorithms)
       assert.deepEqual(Object.keys(digests).sort(), [...algorithms].sort())
@@ -96,7 +85,7 @@ void describe('digestStream', () => {
   })
 
   void test('hashes a file-like byte stream (highWaterMark-sized chunks)', async () => {
-    const data = bytes(200_000, 7)
+    const data = noise(200_000, 7)
     const stream = new Readable({ highWaterMark: 1024, read () { /* pushed below */ } })
     for (let offset = 0; offset < data.length; offset += 777) stream.push(data.subarray(offset, offset + 777))
     stream.push(null)
