@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { buildSdist, buildWheel, writeDist, type BuiltDist } from '../helpers/distributions.js'
 import { createVenv, isolatedEnv, output } from '../helpers/python.js'
-import { runProcess, startServer, type RunResult } from '../helpers/spawn-server.js'
+import { runProcess, startServer, type RunResult, type ServerHandle } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { needTool } from '../helpers/tools.js'
 
@@ -117,18 +117,29 @@ await test('twine uploads, re-uploads idempotently, is refused a conflicting fil
   })
 })
 
-await test('poetry publish to the index, configured as the README says', async (t) => {
-  const poetry = needTool(t, 'poetry')
-  if (poetry === undefined) return
-  const root = await tempDir(t, 'eggserve-poetry-')
+/**
+ * An eggdir served with one user (alice), and a project folder whose dist/ holds a wheel and
+ * an sdist of `name` 1.0, ready for a client to publish; undefined when htpasswd is missing.
+ */
+async function publishingProject (t: TestContext, name: string): Promise<{ eggdir: string; server: ServerHandle; project: string; files: BuiltDist[] } | undefined> {
+  const root = await tempDir(t, `eggserve-${name}-`)
   const passwords = await htpasswdFile(t, root, [['alice', 'wonderland']])
-  if (passwords === undefined) return
+  if (passwords === undefined) return undefined
   const eggdir = join(root, 'eggs')
   await mkdir(eggdir)
   const server = await startServer(t, { eggdir, args: ['--passwords', passwords] })
   const project = join(root, 'project')
-  const files = [buildWheel({ name: 'poetrydemo', version: '1.0' }), buildSdist({ name: 'poetrydemo', version: '1.0' })]
+  const files = [buildWheel({ name, version: '1.0' }), buildSdist({ name, version: '1.0' })]
   for (const file of files) await writeDist(join(project, 'dist'), file)
+  return { eggdir, server, project, files }
+}
+
+await test('poetry publish to the index, configured as the README says', async (t) => {
+  const poetry = needTool(t, 'poetry')
+  if (poetry === undefined) return
+  const setup = await publishingProject(t, 'poetrydemo')
+  if (setup === undefined) return
+  const { eggdir, server, project, files } = setup
   await writeFile(join(project, 'pyproject.toml'), [
     '[tool.poetry]', 'name = "poetrydemo"', 'version = "1.0"', 'description = "A demo"', 'authors = ["Demo <demo@example.com>"]', '',
     '[build-system]', 'requires = ["poetry-core"]', 'build-backend = "poetry.core.masonry.api"', '',
@@ -153,15 +164,9 @@ await test('poetry publish to the index, configured as the README says', async (
 await test('pdm publish to the index', async (t) => {
   const pdm = needTool(t, 'pdm')
   if (pdm === undefined) return
-  const root = await tempDir(t, 'eggserve-pdm-')
-  const passwords = await htpasswdFile(t, root, [['alice', 'wonderland']])
-  if (passwords === undefined) return
-  const eggdir = join(root, 'eggs')
-  await mkdir(eggdir)
-  const server = await startServer(t, { eggdir, args: ['--passwords', passwords] })
-  const project = join(root, 'project')
-  const files = [buildWheel({ name: 'pdmdemo', version: '1.0' }), buildSdist({ name: 'pdmdemo', version: '1.0' })]
-  for (const file of files) await writeDist(join(project, 'dist'), file)
+  const setup = await publishingProject(t, 'pdmdemo')
+  if (setup === undefined) return
+  const { eggdir, server, project, files } = setup
   await writeFile(join(project, 'pyproject.toml'), [
     '[project]', 'name = "pdmdemo"', 'version = "1.0"', 'description = "A demo"', 'requires-python = ">=3.7"', '',
     '[build-system]', 'requires = ["pdm-pep517"]', 'build-backend = "pdm.pep517.api"', '',

@@ -15,7 +15,7 @@ import {
 } from '../helpers/bad-archives.js'
 import { gzip, writeTar } from '../helpers/dist-archives.js'
 import { buildWheel, coreMetadata } from '../helpers/distributions.js'
-import { eventually, openDescriptors } from '../helpers/test-bytes.js'
+import { eventually, noise, openDescriptors } from '../helpers/test-bytes.js'
 
 const METADATA = coreMetadata({ name: 'demo', version: '1.0' })
 const MIB = 1024 * 1024
@@ -62,19 +62,6 @@ async function measured (read: () => Promise<MetadataRead>): Promise<{ result: M
 
 const WHEEL = 'demo-1.0-py3-none-any.whl'
 
-/** Deterministic incompressible bytes (xorshift32). */
-function noise (length: number): Buffer {
-  const out = Buffer.alloc(length)
-  let x = 2463534242
-  for (let i = 0; i < length; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
-}
-
 void describe('zip caps', () => {
   void test('a 50 MiB METADATA of zeros is refused from its header, fast and in little memory', async () => {
     const zeros = await deflatedZeros(50 * MIB)
@@ -96,7 +83,7 @@ void describe('zip caps', () => {
   })
 
   void test('a member cut short mid-read (3 MB compressed, 1000 bytes declared) leaves no stream running', async () => {
-    const member = await deflatedMember('demo-1.0.dist-info/METADATA', noise(3 * MIB))
+    const member = await deflatedMember('demo-1.0.dist-info/METADATA', noise(3 * MIB, 2463534242))
     assert.ok(member.compressed.length > 3 * MIB)
     const bytes = await wheelWith({ ...member, uncompressedSize: 1000 })
     assertProblem(await readBytes(WHEEL, bytes), 'corrupt-archive', /more than its declared 1000 bytes/)
