@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { parseHtpasswd, WEAK_SCHEMES, type PasswordEntry } from '../core/htpasswd.js'
+import { decoysOf, type Decoys } from '../core/login-work.js'
 import { errnoCode, PasswordFileError } from '../errors.js'
 
 const SCHEME_NAMES = { apr1: '$apr1$ (Apache MD5)', sha1: '{SHA} (unsalted SHA-1)', bcrypt: 'bcrypt' } as const
@@ -13,6 +14,7 @@ export class PasswordFile {
   readonly #log: FastifyBaseLogger
   #entries: readonly PasswordEntry[]
   #userDigests: readonly Buffer[]
+  #decoys: Decoys
   #stamp: string
   #generation = 1
   #checking: Promise<void> | undefined
@@ -22,6 +24,7 @@ export class PasswordFile {
     this.#log = log
     this.#entries = loaded.entries
     this.#userDigests = loaded.entries.map((entry) => digest(entry.user))
+    this.#decoys = decoysOf(loaded.entries)
     this.#stamp = loaded.stamp
   }
 
@@ -44,9 +47,9 @@ export class PasswordFile {
     return this.#entries.length
   }
 
-  /** A bcrypt hash of the file, if any: unknown users are checked against it so they take as long as known ones. */
-  get decoy (): PasswordEntry | undefined {
-    return this.#entries.find((entry) => entry.scheme === 'bcrypt')
+  /** One entry of each scheme in the file (of bcrypt, the costliest): what unknown users are checked against. */
+  get decoys (): Decoys {
+    return this.#decoys
   }
 
   /**
@@ -77,6 +80,7 @@ export class PasswordFile {
       const loaded = await read(this.#path)
       this.#entries = loaded.entries
       this.#userDigests = loaded.entries.map((entry) => digest(entry.user))
+      this.#decoys = decoysOf(loaded.entries)
       this.#stamp = loaded.stamp
       this.#generation++
       this.#log.info({ users: loaded.entries.length }, 'Reloaded the password file')
