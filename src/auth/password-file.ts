@@ -3,10 +3,13 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { parseHtpasswd, WEAK_SCHEMES, type PasswordEntry } from '../core/htpasswd.js'
-import { decoysOf, type Decoys } from '../core/login-work.js'
+import { bcryptCost, decoysOf, type Decoys } from '../core/login-work.js'
 import { errnoCode, PasswordFileError } from '../errors.js'
 
 const SCHEME_NAMES = { apr1: '$apr1$ (Apache MD5)', sha1: '{SHA} (unsalted SHA-1)', bcrypt: 'bcrypt' } as const
+// OWASP Password Storage Cheat Sheet: bcrypt "with a work factor of 10 or more". htpasswd -B
+// uses 5 unless given -C.
+const MIN_BCRYPT_COST = 10
 
 /** The users of an htpasswd file, kept in step with the file. */
 export class PasswordFile {
@@ -90,11 +93,17 @@ export class PasswordFile {
     }
   }
 
-  /** Log a warning for each weak ($apr1$, {SHA}) entry, and when there are no users at all. */
+  /**
+   * Log a warning for each weak entry ($apr1$, {SHA}, bcrypt of a cost below 10), and when
+   * there are no users at all.
+   */
   warnWeak (): void {
     for (const entry of this.#entries) {
       if (WEAK_SCHEMES.has(entry.scheme)) {
-        this.#log.warn({ user: entry.user, line: entry.line }, `User "${entry.user}" has a weak ${SCHEME_NAMES[entry.scheme]} hash; recreate it with "htpasswd -B"`)
+        this.#log.warn({ user: entry.user, line: entry.line }, `User "${entry.user}" has a weak ${SCHEME_NAMES[entry.scheme]} hash; recreate it with "htpasswd -B -C ${MIN_BCRYPT_COST}"`)
+      } else if (entry.scheme === 'bcrypt' && bcryptCost(entry.hash) < MIN_BCRYPT_COST) {
+        const cost = bcryptCost(entry.hash)
+        this.#log.warn({ user: entry.user, line: entry.line, cost }, `User "${entry.user}" has a bcrypt hash of cost ${cost}, below ${MIN_BCRYPT_COST}; recreate it with "htpasswd -B -C ${MIN_BCRYPT_COST}"`)
       }
     }
     if (this.#entries.length === 0) this.#log.warn('The password file has no users: nobody can log in')

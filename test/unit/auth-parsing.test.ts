@@ -29,11 +29,11 @@ void describe('parseHtpasswd', () => {
     ].join('\n'))
     assert.ok(!parsed.ok)
     assert.deepEqual(parsed.problems, [
-      'line 1 (user "dave"): plain-text passwords and crypt(3) hashes are not supported; recreate it with "htpasswd -B"',
-      'line 2 (user "erin"): plain-text passwords are not supported; recreate it with "htpasswd -B"',
-      'line 3 (user "fred"): crypt(3) hashes ($1$, $5$, $6$) are not supported; recreate it with "htpasswd -B"',
-      'line 4 (user "gina"): crypt(3) hashes ($1$, $5$, $6$) are not supported; recreate it with "htpasswd -B"',
-      'line 5 (user "hank"): the hash is malformed; recreate it with "htpasswd -B"',
+      'line 1 (user "dave"): plain-text passwords and crypt(3) hashes are not supported; recreate it with "htpasswd -B -C 10"',
+      'line 2 (user "erin"): plain-text passwords are not supported; recreate it with "htpasswd -B -C 10"',
+      'line 3 (user "fred"): crypt(3) hashes ($1$, $5$, $6$) are not supported; recreate it with "htpasswd -B -C 10"',
+      'line 4 (user "gina"): crypt(3) hashes ($1$, $5$, $6$) are not supported; recreate it with "htpasswd -B -C 10"',
+      'line 5 (user "hank"): the hash is malformed; recreate it with "htpasswd -B -C 10"',
       'line 6: expected "user:hash"',
       'line 8: user "alice" appears twice',
     ])

@@ -46,15 +46,23 @@ void describe('Authenticator', () => {
     assert.equal(await authenticator.verify({ user: 'ALICE', password: ALICE.password }), 'bad', 'user names are case-sensitive')
   })
 
-  void test('weak hashes are reported on demand (the daemon asks once it listens)', async (t) => {
-    const { logs, passwords } = await setup(t)
+  void test('weak hashes and bcrypt costs below 10 are reported on demand (the daemon asks once it listens), and at every reload', async (t) => {
+    const TEN: TestUser = { user: 'ten', password: 'cost ten', line: `ten:${bcrypt.hashSync('cost ten', 10)}` }
+    const { path, logs, passwords, authenticator } = await setup(t, [ALICE, BOB, CAROL, DORA, TEN])
     assert.equal(logs.length, 0)
     passwords.warnWeak()
-    const warnings = logs.filter((line) => line.level === 40).map((line) => String(line.msg))
-    assert.deepEqual(warnings, [
-      'User "bob" has a weak $apr1$ (Apache MD5) hash; recreate it with "htpasswd -B"',
-      'User "carol" has a weak {SHA} (unsalted SHA-1) hash; recreate it with "htpasswd -B"',
+    const warnings = (): string[] => logs.filter((line) => line.level === 40).map((line) => String(line.msg))
+    assert.deepEqual(warnings(), [
+      'User "alice" has a bcrypt hash of cost 5, below 10; recreate it with "htpasswd -B -C 10"',
+      'User "bob" has a weak $apr1$ (Apache MD5) hash; recreate it with "htpasswd -B -C 10"',
+      'User "carol" has a weak {SHA} (unsalted SHA-1) hash; recreate it with "htpasswd -B -C 10"',
+      'User "dora" has a bcrypt hash of cost 5, below 10; recreate it with "htpasswd -B -C 10"',
     ])
+    assert.deepEqual(logs.find((line) => line.user === 'alice')?.cost, 5)
+    logs.length = 0
+    await writeFile(path, `${TEN.line}\n${DORA.line}\n`)
+    await authenticator.reload()
+    assert.deepEqual(warnings(), ['User "dora" has a bcrypt hash of cost 5, below 10; recreate it with "htpasswd -B -C 10"'])
   })
 
   void test('a changed file is read again at the next login; a broken one keeps the users loaded before', async (t) => {
