@@ -47,6 +47,9 @@ export class Authenticator {
       ttl: options.rememberMs ?? 5 * 60_000,
       // Logins with the same credentials at the same time (uv downloads in parallel) share one check.
       fetchMethod: (_key, _stale, { context }) => this.#check(context),
+      // A check pushed out of a full cache while running still answers its logins (lru-cache
+      // would otherwise abort it, and they would fail).
+      ignoreFetchAbort: true,
       ...(now === undefined ? {} : { perf: { now }, ttlResolution: 0 }),
     })
   }

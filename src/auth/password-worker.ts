@@ -103,12 +103,6 @@ export class PasswordWorker {
     })
   }
 
-  /** Check `password` against one bcrypt `hash` ($2a$, $2b$, $2y$). */
-  async compare (password: string, hash: string): Promise<boolean | 'busy'> {
-    const matches = await this.check(password, { bcrypt: { hash, padCosts: [] } })
-    return matches === 'busy' ? 'busy' : matches.bcrypt === true
-  }
-
   /** Stop the worker; waiting checks fail. */
   async close (): Promise<void> {
     const worker = this.#worker

@@ -23,16 +23,16 @@ function parsed (users: readonly TestUser[]): readonly PasswordEntry[] {
   return result.entries
 }
 
-async function setup (t: Parameters<typeof tempDir>[0], lines: readonly { line: string }[] = [ALICE, BOB, CAROL, DORA], options: { maxBytes?: number } = {}): Promise<{ path: string; authenticator: Authenticator; pool: PasswordWorker; logs: Record<string, unknown>[]; passwords: PasswordFile }> {
+async function setup (t: Parameters<typeof tempDir>[0], lines: readonly { line: string }[] = [ALICE, BOB, CAROL, DORA], options: { maxBytes?: number; maxQueued?: number } = {}): Promise<{ path: string; authenticator: Authenticator; pool: PasswordWorker; logs: Record<string, unknown>[]; passwords: PasswordFile }> {
   const dir = await tempDir(t, 'eggserve-users-')
   const path = join(dir, 'htpasswd')
   await writeFile(path, lines.map(({ line }) => `${line}\n`).join(''))
   const logs: Record<string, unknown>[] = []
   const log = memoryLogger(logs)
-  const pool = new PasswordWorker({ maxQueued: 4, log })
+  const pool = new PasswordWorker({ maxQueued: options.maxQueued ?? 4, log })
   t.after(() => pool.close())
   const passwords = await PasswordFile.load(path, log)
-  return { path, authenticator: new Authenticator({ passwords, worker: pool, ...options }), pool, logs, passwords }
+  return { path, authenticator: new Authenticator({ passwords, worker: pool, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) }), pool, logs, passwords }
 }
 
 void describe('Authenticator', () => {
@@ -122,6 +122,14 @@ void describe('Authenticator', () => {
     assert.ok(size < users.length && size >= Math.floor(maxBytes / (LOGIN_ENTRY_OVERHEAD + 44)) - 1, `${size} logins remembered`)
   })
 
+  void test('a check pushed out of a full memory while it runs still answers its login', async (t) => {
+    // Room for one remembered login: the two refusals (remembered for a moment, then dropped)
+    // push the running check of alice out; she must still get her answer.
+    const { authenticator } = await setup(t, [ALICE], { maxBytes: LOGIN_ENTRY_OVERHEAD + 44 + 100, maxQueued: 1 })
+    const verdicts = await Promise.all([ALICE, { user: 'x', password: '1' }, { user: 'y', password: '2' }].map((user) => authenticator.verify(user)))
+    assert.deepEqual(verdicts, ['ok', 'busy', 'busy'])
+  })
+
   void test('a missing or refused file fails start-up with a clear message', async (t) => {
     const dir = await tempDir(t, 'eggserve-users-')
     const log = memoryLogger([])
@@ -187,16 +195,22 @@ void describe('the same work for every login', () => {
   })
 })
 
+/** One bcrypt comparison on the worker: true or false, or 'busy'. */
+async function compare (pool: PasswordWorker, password: string, hash: string): Promise<boolean | 'busy'> {
+  const matches = await pool.check(password, { bcrypt: { hash, padCosts: [] } })
+  return matches === 'busy' ? 'busy' : matches.bcrypt === true
+}
+
 void describe('PasswordWorker', () => {
   void test('checks $2y$/$2b$/$2a$ hashes on its worker', async (t) => {
     const pool = new PasswordWorker({ maxQueued: 4, log: memoryLogger([]) })
     t.after(() => pool.close())
     const hash = bcrypt.hashSync('pw', 4)
     for (const prefix of ['$2a$', '$2b$', '$2y$']) {
-      assert.equal(await pool.compare('pw', prefix + hash.slice(4)), true, prefix)
-      assert.equal(await pool.compare('px', prefix + hash.slice(4)), false, prefix)
+      assert.equal(await compare(pool, 'pw', prefix + hash.slice(4)), true, prefix)
+      assert.equal(await compare(pool, 'px', prefix + hash.slice(4)), false, prefix)
     }
-    assert.equal(await pool.compare('pw', 'not a hash'), false)
+    assert.equal(await compare(pool, 'pw', 'not a hash'), false)
   })
 
   void test('at most maxQueued checks wait; the rest are refused at once as busy', async (t) => {
@@ -204,7 +218,7 @@ void describe('PasswordWorker', () => {
     t.after(() => pool.close())
     const hash = bcrypt.hashSync('pw', 8)
     const started = performance.now()
-    const verdicts = await Promise.all(Array.from({ length: 10 }, () => pool.compare('wrong', hash)))
+    const verdicts = await Promise.all(Array.from({ length: 10 }, () => compare(pool, 'wrong', hash)))
     assert.deepEqual(verdicts, [false, false, false, 'busy', 'busy', 'busy', 'busy', 'busy', 'busy', 'busy'])
     assert.deepEqual(pool.done, { checks: 3, refused: 7, bcryptRounds: 3 * 2 ** 8, apr1: 0, sha1: 0 })
     t.diagnostic(`3 checks at cost 8 took ${Math.round(performance.now() - started)} ms`)
@@ -218,7 +232,7 @@ void describe('PasswordWorker', () => {
     let ticks = 0
     const timer = setInterval(() => { ticks++ }, 5)
     const started = performance.now()
-    await Promise.all([pool.compare('a', hash), pool.compare('b', hash), pool.compare('c', hash)])
+    await Promise.all([compare(pool, 'a', hash), compare(pool, 'b', hash), compare(pool, 'c', hash)])
     clearInterval(timer)
     const elapsed = performance.now() - started
     t.diagnostic(`3 checks at cost 10: ${Math.round(elapsed)} ms, ${ticks} timer ticks of 5 ms`)
