@@ -126,7 +126,7 @@ export async function createAccessServices (options: {
     return { access: AccessControl.open(options.logger, throttle), authenticator: undefined, passwords: undefined, close: () => Promise.resolve() }
   }
   const passwords = await PasswordFile.load(options.passwordFile, options.logger)
-  const worker = new PasswordWorker({ maxQueued: LOGIN_QUEUE, log: options.logger.child({ component: 'passwords' }) })
+  const worker = new PasswordWorker({ maxQueued: LOGIN_QUEUE, log: options.logger.child({ component: 'password-worker' }) })
   const authenticator = new Authenticator({ passwords, worker })
   const access = new AccessControl({ protect: options.authenticate, authenticator, throttle, log: options.logger })
   return { access, authenticator, passwords, close: () => worker.close() }
