@@ -7,6 +7,7 @@ import { AccessControl } from './http/access-control.js'
 import { registerAccessLog } from './http/access-log.js'
 import { registerCors } from './http/cors.js'
 import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
+import { registerExpectContinue } from './http/expect-continue.js'
 import { PageCache } from './http/page-cache.js'
 import { healthRoutes, type Readiness } from './http/routes/health.js'
 import { pypiJsonRoutes } from './http/routes/pypi-json.js'
@@ -79,6 +80,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   registerAccessLog(app)
   registerCors(app)
   registerErrorHandling(app)
+  registerExpectContinue(app)
   const access = deps.access ?? AccessControl.open(deps.logger, new FailureThrottle({ limit: 0 }))
   const metadata = new CoreMetadataStore({ storage: deps.storage, log: deps.logger })
   const routeOptions: IndexRouteOptions = {

@@ -79,7 +79,7 @@ const OPTIONS = {
   cacheDir: () => option('--cache-dir <dir>', 'persistent hash and metadata cache ("none" to disable; default $CACHE_DIRECTORY, else $XDG_CACHE_HOME/eggserve, else ~/.cache/eggserve)', SETTINGS.cacheDir),
   hashWorkers: () => option('--hash-workers <n>', 'worker threads that hash ("auto": one per core; 0: in the main thread)', SETTINGS.hashWorkers),
   reconcileInterval: () => option('--reconcile-interval <seconds>', 're-read the whole tree this often, as a safety net for missed changes (0: never)', SETTINGS.reconcileInterval),
-  passwords: () => option('--passwords <file>', 'htpasswd file (bcrypt, htpasswd -B) of the users who may upload; "." for none', SETTINGS.passwords),
+  passwords: () => option('--passwords <file>', 'htpasswd file (bcrypt, htpasswd -B -C 10) of the users who may upload; "." for none; credential:NAME for $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential=)', SETTINGS.passwords),
   authenticate: () => option('--authenticate <actions>', 'what needs credentials: update, download, list (comma-separated), or "." for nothing', SETTINGS.authenticate),
   overwrite: () => option('--overwrite', 'let an upload replace an existing file with different bytes', SETTINGS.overwrite),
   maxUploadSize: () => option('--max-upload-size <size>', 'largest uploaded file, in bytes or with K, M, G', SETTINGS.maxUploadSize),

@@ -1,5 +1,6 @@
 // Configuration: defaults < EGGSERVE_* environment < flags, merged and checked in one pure function.
 import type { Level } from 'pino'
+import { resolvePasswordPath } from './auth/credential-path.js'
 import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/digests.js'
 import { ConfigError } from './errors.js'
 
@@ -24,7 +25,7 @@ export interface Config {
   readonly hashWorkers: number | 'auto'
   /** How often the whole tree is re-read as a safety net for missed events (0: never). */
   readonly reconcileIntervalMs: number
-  /** htpasswd file of the users who may do what `authenticate` protects; undefined: none. */
+  /** htpasswd file of the users who may do what `authenticate` protects (`credential:NAME` resolved); undefined: none. */
   readonly passwordFile: string | undefined
   /** Actions that need credentials (pypiserver's -a); empty for `--authenticate .`. */
   readonly authenticate: readonly AuthAction[]
@@ -134,7 +135,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     cacheDir: cacheDir.value === undefined ? defaultCacheDir(env) : cacheDir.value === 'none' ? undefined : cacheDir.value,
     hashWorkers: parseWorkers(workers.value ?? 'auto', workers.source),
     reconcileIntervalMs: Math.round(parseSeconds(reconcile.value ?? '', reconcile.source, 86_400) * 1000),
-    ...resolveAccess(pick('passwords'), pick('authenticate')),
+    ...resolveAccess(pick('passwords'), pick('authenticate'), env),
     overwrite: parseBoolean(overwrite.value ?? 'false', overwrite.source),
     maxUploadBytes: parseSize(maxUpload.value ?? '', maxUpload.source),
     authFailureLimit: parseCount(failures.value ?? '', failures.source),
@@ -148,10 +149,10 @@ interface Picked { readonly value: string | undefined; readonly source: string }
  * disabled (eggserve stays the read-only server it was). Anything that needs credentials needs a
  * password file; `--authenticate .` (explicitly) opens uploads to anyone.
  */
-function resolveAccess (passwords: Picked, authenticate: Picked): Pick<Config, 'passwordFile' | 'authenticate' | 'uploads'> {
+function resolveAccess (passwords: Picked, authenticate: Picked, env: Readonly<Record<string, string | undefined>>): Pick<Config, 'passwordFile' | 'authenticate' | 'uploads'> {
   const actions = parseAuthenticate(authenticate.value ?? 'update', authenticate.source)
-  // pypiserver spells "no password file" as `-P .`.
-  const passwordFile = passwords.value === '.' ? undefined : passwords.value
+  // pypiserver spells "no password file" as `-P .`; `credential:NAME` is a systemd credential.
+  const passwordFile = passwords.value === '.' || passwords.value === undefined ? undefined : resolvePasswordPath(passwords.value, passwords.source, env)
   if (passwordFile !== undefined) {
     if (actions.length === 0) {
       throw new ConfigError(`--authenticate . (nothing needs a password) cannot be combined with a password file (${passwords.source}); drop one of them`)

@@ -11,8 +11,8 @@ import { MemoizingAnalyzer } from './analysis/memoizing-analyzer.js'
 import { StreamingAnalyzer, type AnalysisStats } from './analysis/streaming-analyzer.js'
 import { WorkerAnalyzer } from './analysis/worker-analyzer.js'
 import { Authenticator } from './auth/authenticator.js'
-import { BcryptPool } from './auth/bcrypt-pool.js'
 import { PasswordFile } from './auth/password-file.js'
+import { PasswordWorker } from './auth/password-worker.js'
 import { FailureThrottle } from './auth/throttle.js'
 import type { AuthAction, Config } from './config.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
@@ -106,12 +106,13 @@ export interface AccessServices {
   /** undefined without a password file. */
   readonly authenticator: Authenticator | undefined
   readonly passwords: PasswordFile | undefined
-  /** Stop the bcrypt worker. */
+  /** Stop the password worker. */
   close (): Promise<void>
 }
 
-// bcrypt checks waiting at most; more are refused with 503 at once (a flood of logins costs one core).
-const BCRYPT_QUEUE = 32
+// Logins waiting for the password worker at most; more are refused with 503 at once (a flood
+// of logins costs one core).
+const LOGIN_QUEUE = 32
 
 /** Load the password file (a PasswordFileError when it cannot be used) and build access control. */
 export async function createAccessServices (options: {
@@ -125,8 +126,8 @@ export async function createAccessServices (options: {
     return { access: AccessControl.open(options.logger, throttle), authenticator: undefined, passwords: undefined, close: () => Promise.resolve() }
   }
   const passwords = await PasswordFile.load(options.passwordFile, options.logger)
-  const bcrypt = new BcryptPool({ maxQueued: BCRYPT_QUEUE, log: options.logger.child({ component: 'bcrypt' }) })
-  const authenticator = new Authenticator({ passwords, bcrypt })
+  const worker = new PasswordWorker({ maxQueued: LOGIN_QUEUE, log: options.logger.child({ component: 'password-worker' }) })
+  const authenticator = new Authenticator({ passwords, worker })
   const access = new AccessControl({ protect: options.authenticate, authenticator, throttle, log: options.logger })
-  return { access, authenticator, passwords, close: () => bcrypt.close() }
+  return { access, authenticator, passwords, close: () => worker.close() }
 }

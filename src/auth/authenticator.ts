@@ -1,12 +1,13 @@
-// Checking a user name and password against the password file: bcrypt on its bounded worker,
-// Apache MD5 and {SHA} in place, and a short-lived memory of credentials that were right, so
-// that pip's dozens of authenticated requests per install cost one bcrypt check, not dozens.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto'
-import aprMd5 from 'apache-md5'
+// Checking a user name and password against the password file, on the bounded password worker,
+// with a short-lived memory of credentials that were right, so that pip's dozens of
+// authenticated requests per install cost one check, not dozens. Every login of a file does
+// the same work whoever logs in (core/login-work.ts), so response times do not tell who exists.
+import { createHmac, randomBytes } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import type { BasicCredentials } from '../core/basic-auth.js'
-import type { PasswordEntry } from '../core/htpasswd.js'
-import type { BcryptPool } from './bcrypt-pool.js'
+import { loginWork } from '../core/login-work.js'
 import type { PasswordFile } from './password-file.js'
+import type { PasswordWorker } from './password-worker.js'
 
 /** The outcome of a login: right, wrong, or not checked because too many checks are waiting. */
 export type Verdict = 'ok' | 'bad' | 'busy'
@@ -14,30 +15,43 @@ export type Verdict = 'ok' | 'bad' | 'busy'
 /** Options of an Authenticator. */
 export interface AuthenticatorOptions {
   readonly passwords: PasswordFile
-  readonly bcrypt: BcryptPool
+  readonly worker: PasswordWorker
   /** How long credentials found right are remembered (default 5 minutes). */
   readonly rememberMs?: number
+  /** Memory the remembered logins may take, estimated (default 256 KiB, about 1,300 logins). */
+  readonly maxBytes?: number
+  /** A clock for tests (milliseconds); the default is lru-cache's (performance.now()). */
   readonly now?: () => number
 }
 
-const REMEMBERED_MAX = 1024
+const DEFAULT_MAX_BYTES = 256 * 1024
+/** Estimated bytes of one remembered login besides its key's characters (verdict, cache slots). */
+export const LOGIN_ENTRY_OVERHEAD = 160
 
 /** Checks credentials against a password file. */
 export class Authenticator {
   readonly #passwords: PasswordFile
-  readonly #bcrypt: BcryptPool
-  readonly #rememberMs: number
-  readonly #now: () => number
+  readonly #worker: PasswordWorker
   // Keyed by an HMAC of the credentials with a key that never leaves the process: no password
   // is kept, and the keys are useless outside it.
   readonly #secret = randomBytes(32)
-  readonly #remembered = new Map<string, number>()
+  readonly #logins: LRUCache<string, Verdict, BasicCredentials>
 
   constructor (options: AuthenticatorOptions) {
     this.#passwords = options.passwords
-    this.#bcrypt = options.bcrypt
-    this.#rememberMs = options.rememberMs ?? 5 * 60_000
-    this.#now = options.now ?? Date.now
+    this.#worker = options.worker
+    const now = options.now
+    this.#logins = new LRUCache<string, Verdict, BasicCredentials>({
+      maxSize: options.maxBytes ?? DEFAULT_MAX_BYTES,
+      sizeCalculation: (_verdict, key) => LOGIN_ENTRY_OVERHEAD + key.length,
+      ttl: options.rememberMs ?? 5 * 60_000,
+      // Logins with the same credentials at the same time (uv downloads in parallel) share one check.
+      fetchMethod: (_key, _stale, { context }) => this.#check(context),
+      // A check pushed out of a full cache while running still answers its logins (lru-cache
+      // would otherwise abort it, and they would fail).
+      ignoreFetchAbort: true,
+      ...(now === undefined ? {} : { perf: { now }, ttlResolution: 0 }),
+    })
   }
 
   /** Check credentials. The password file is reloaded first if it changed. */
@@ -46,18 +60,9 @@ export class Authenticator {
     const key = createHmac('sha256', this.#secret)
       .update(`${this.#passwords.generation}\u0000${credentials.user}\u0000${credentials.password}`)
       .digest('base64')
-    const until = this.#remembered.get(key)
-    if (until !== undefined && until > this.#now()) return 'ok'
-    this.#remembered.delete(key)
-    const entry = this.#passwords.lookup(credentials.user)
-    if (entry === undefined) {
-      // Unknown user: spend what a known one costs, then refuse, so timing tells nothing.
-      const decoy = this.#passwords.decoy
-      if (decoy !== undefined && await this.#bcrypt.compare(credentials.password, decoy.hash) === 'busy') return 'busy'
-      return 'bad'
-    }
-    const verdict = await check(this.#bcrypt, entry, credentials.password)
-    if (verdict === 'ok') this.#remember(key)
+    const verdict = await this.#logins.fetch(key, { context: credentials }) ?? 'bad'
+    // Only a right login is remembered: wrong ones are checked every time (and throttled).
+    if (verdict !== 'ok') this.#logins.delete(key)
     return verdict
   }
 
@@ -66,31 +71,17 @@ export class Authenticator {
     await this.#passwords.refresh(true)
   }
 
-  #remember (key: string): void {
-    this.#remembered.set(key, this.#now() + this.#rememberMs)
-    for (const oldest of this.#remembered.keys()) {
-      if (this.#remembered.size <= REMEMBERED_MAX) break
-      this.#remembered.delete(oldest)
-    }
+  /** Logins remembered now, and the memory they take (estimated bytes, at most `maxBytes`). */
+  get remembered (): { readonly size: number; readonly bytes: number } {
+    return { size: this.#logins.size, bytes: this.#logins.calculatedSize }
   }
-}
 
-async function check (bcrypt: BcryptPool, entry: PasswordEntry, password: string): Promise<Verdict> {
-  switch (entry.scheme) {
-    case 'bcrypt': {
-      const matched = await bcrypt.compare(password, entry.hash)
-      return matched === 'busy' ? 'busy' : matched ? 'ok' : 'bad'
-    }
-    case 'apr1':
-      // apache-md5 hashes each character as one byte: hand it the UTF-8 bytes, as htpasswd hashed them.
-      return same(aprMd5(Buffer.from(password, 'utf8').toString('latin1'), entry.hash), entry.hash) ? 'ok' : 'bad'
-    case 'sha1':
-      return same(`{SHA}${createHash('sha1').update(password, 'utf8').digest('base64')}`, entry.hash) ? 'ok' : 'bad'
+  async #check (credentials: BasicCredentials): Promise<Verdict> {
+    if (this.#passwords.size === 0) return 'bad'
+    const entry = this.#passwords.lookup(credentials.user)
+    const matches = await this.#worker.check(credentials.password, loginWork(this.#passwords.decoys, entry))
+    if (matches === 'busy') return 'busy'
+    // An unknown user was checked against decoys only: whatever matched, the answer is no.
+    return entry !== undefined && matches[entry.scheme] === true ? 'ok' : 'bad'
   }
-}
-
-function same (a: string, b: string): boolean {
-  const left = Buffer.from(a)
-  const right = Buffer.from(b)
-  return left.length === right.length && timingSafeEqual(left, right)
 }

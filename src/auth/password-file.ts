@@ -3,9 +3,13 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { parseHtpasswd, WEAK_SCHEMES, type PasswordEntry } from '../core/htpasswd.js'
+import { bcryptCost, decoysOf, type Decoys } from '../core/login-work.js'
 import { errnoCode, PasswordFileError } from '../errors.js'
 
 const SCHEME_NAMES = { apr1: '$apr1$ (Apache MD5)', sha1: '{SHA} (unsalted SHA-1)', bcrypt: 'bcrypt' } as const
+// OWASP Password Storage Cheat Sheet: bcrypt "with a work factor of 10 or more". htpasswd -B
+// uses 5 unless given -C.
+const MIN_BCRYPT_COST = 10
 
 /** The users of an htpasswd file, kept in step with the file. */
 export class PasswordFile {
@@ -13,6 +17,7 @@ export class PasswordFile {
   readonly #log: FastifyBaseLogger
   #entries: readonly PasswordEntry[]
   #userDigests: readonly Buffer[]
+  #decoys: Decoys
   #stamp: string
   #generation = 1
   #checking: Promise<void> | undefined
@@ -22,6 +27,7 @@ export class PasswordFile {
     this.#log = log
     this.#entries = loaded.entries
     this.#userDigests = loaded.entries.map((entry) => digest(entry.user))
+    this.#decoys = decoysOf(loaded.entries)
     this.#stamp = loaded.stamp
   }
 
@@ -44,9 +50,9 @@ export class PasswordFile {
     return this.#entries.length
   }
 
-  /** A bcrypt hash of the file, if any: unknown users are checked against it so they take as long as known ones. */
-  get decoy (): PasswordEntry | undefined {
-    return this.#entries.find((entry) => entry.scheme === 'bcrypt')
+  /** One entry of each scheme in the file (of bcrypt, the costliest): what unknown users are checked against. */
+  get decoys (): Decoys {
+    return this.#decoys
   }
 
   /**
@@ -77,6 +83,7 @@ export class PasswordFile {
       const loaded = await read(this.#path)
       this.#entries = loaded.entries
       this.#userDigests = loaded.entries.map((entry) => digest(entry.user))
+      this.#decoys = decoysOf(loaded.entries)
       this.#stamp = loaded.stamp
       this.#generation++
       this.#log.info({ users: loaded.entries.length }, 'Reloaded the password file')
@@ -86,11 +93,17 @@ export class PasswordFile {
     }
   }
 
-  /** Log a warning for each weak ($apr1$, {SHA}) entry, and when there are no users at all. */
+  /**
+   * Log a warning for each weak entry ($apr1$, {SHA}, bcrypt of a cost below 10), and when
+   * there are no users at all.
+   */
   warnWeak (): void {
     for (const entry of this.#entries) {
       if (WEAK_SCHEMES.has(entry.scheme)) {
-        this.#log.warn({ user: entry.user, line: entry.line }, `User "${entry.user}" has a weak ${SCHEME_NAMES[entry.scheme]} hash; recreate it with "htpasswd -B"`)
+        this.#log.warn({ user: entry.user, line: entry.line }, `User "${entry.user}" has a weak ${SCHEME_NAMES[entry.scheme]} hash; recreate it with "htpasswd -B -C ${MIN_BCRYPT_COST}"`)
+      } else if (entry.scheme === 'bcrypt' && bcryptCost(entry.hash) < MIN_BCRYPT_COST) {
+        const cost = bcryptCost(entry.hash)
+        this.#log.warn({ user: entry.user, line: entry.line, cost }, `User "${entry.user}" has a bcrypt hash of cost ${cost}, below ${MIN_BCRYPT_COST}; recreate it with "htpasswd -B -C ${MIN_BCRYPT_COST}"`)
       }
     }
     if (this.#entries.length === 0) this.#log.warn('The password file has no users: nobody can log in')

@@ -52,7 +52,7 @@ export function parseHtpasswd (text: string): ParsedPasswordFile {
     const hash = content.slice(colon + 1).split(':')[0] ?? ''
     const scheme = schemeOf(hash)
     if (scheme === undefined) {
-      problems.push(`line ${line} (user "${user}"): ${describeRefused(hash)}; recreate it with "htpasswd -B"`)
+      problems.push(`line ${line} (user "${user}"): ${describeRefused(hash)}; recreate it with "htpasswd -B -C 10"`)
       return
     }
     if (seen.has(user)) {

@@ -2,6 +2,7 @@
 // the whole body before it reads the answer (twine, poetry, pdm), must still get the answer.
 import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { awaitsContinue } from './expect-continue.js'
 
 /** How long the rest of a refused body is read and dropped before answering anyway. */
 export const LINGER_MS = 10_000
@@ -19,6 +20,8 @@ export async function drainBeforeReply (request: FastifyRequest, reply: FastifyR
   // Only a real, unfinished body (light-my-request's injected requests have no `complete`).
   const complete: unknown = raw.complete
   if (complete !== false || raw.destroyed || request.method === 'GET' || request.method === 'HEAD') return
+  // A client waiting for "100 Continue" sends no body to drain: answer now (and close).
+  if (awaitsContinue(raw)) return
   if (await drain(raw, lingerMs)) return
   reply.header('connection', 'close')
   reply.raw.once('finish', () => { raw.socket.destroy() })

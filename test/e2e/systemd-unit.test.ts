@@ -130,3 +130,29 @@ void test('the unit keeps what eggserve relies on', () => {
   assert.ok(seconds !== undefined, `TimeoutStopSec=${stop[0] ?? ''} is plain seconds`)
   assert.ok(Number(seconds) > defaultShutdownSeconds, 'systemd waits longer than the download grace period')
 })
+
+void test('the commented LoadCredential example, applied as `systemctl edit` would, passes systemd-analyze verify', (t) => {
+  const tool = analyzer(t)
+  if (tool === undefined) return
+  const original = readFileSync(unitPath, 'utf8')
+  // The example's two lines, commented out in the shipped unit (a missing file would stop it).
+  const example = original.split('\n').flatMap((line) => {
+    const match = /^#\s+((?:LoadCredential|Environment)=.*)$/.exec(line)
+    return match?.[1] === undefined ? [] : [match[1]]
+  }).filter((line) => line.startsWith('LoadCredential=') || line.startsWith('Environment=EGGSERVE_PASSWORDS='))
+  assert.deepEqual(example, ['LoadCredential=htpasswd:/etc/eggserve/htpasswd', 'Environment=EGGSERVE_PASSWORDS=credential:htpasswd'])
+  const script = join(repoRoot, 'bin', 'eggserve.js')
+  const applied = original
+    .replace(/^ExecStart=.*$/m, `ExecStart=${execWord(process.execPath)} ${execWord(script)}`)
+    .replace(/^EnvironmentFile=.*$/m, (line) => `${line}\n${example.join('\n')}`)
+  assert.notEqual(applied, original)
+  const dir = mkdtempSync(join(tmpdir(), 'eggserve-unit-'))
+  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
+  const copyPath = join(dir, unitName)
+  writeFileSync(copyPath, applied)
+  const result = run(tool, ['verify', '--recursive-errors=no', copyPath])
+  t.diagnostic(`systemd-analyze verify output: ${result.output.trim() || '(none)'}`)
+  assert.equal(result.status, 0, result.output)
+  const aboutUnit = result.output.split('\n').filter((line) => line.includes(unitName) || line.includes(dir))
+  assert.deepEqual(aboutUnit, [], 'no warning mentions eggserve.service')
+})

@@ -31,7 +31,7 @@ await test('refused at start-up: credentials without a password file (2), an unr
   const plain = join(root, 'plain')
   await writeFile(plain, `${ALICE.line}\nerin:secret\ndave:YUnJe./jtYA/E\n`)
   const refused = await runCli(['--eggdir', eggdir, ...LISTEN, '--passwords', plain])
-  assertOneLineError(refused, 1, /has entries eggserve refuses: line 2 \(user "erin"\): plain-text passwords are not supported; recreate it with "htpasswd -B"; line 3 \(user "dave"\): plain-text passwords and crypt\(3\) hashes are not supported/)
+  assertOneLineError(refused, 1, /has entries eggserve refuses: line 2 \(user "erin"\): plain-text passwords are not supported; recreate it with "htpasswd -B -C 10"; line 3 \(user "dave"\): plain-text passwords and crypt\(3\) hashes are not supported/)
   assert.ok(!refused.stderr.includes('secret') && !refused.stderr.includes('YUnJe'), 'no password or hash in the message')
 })
 
@@ -51,15 +51,16 @@ await test('--authenticate . starts with a loud warning and takes uploads withou
   assert.equal(res.status, 200)
 })
 
-await test('weak hashes are named at start-up', async (t) => {
+await test('weak hashes and bcrypt costs below 10 are named at start-up', async (t) => {
   const root = await tempDir(t, 'eggserve-weak-')
   await writeTree(root, { 'eggs/foo/foo-1.0.tar.gz': 'foo' })
   const passwords = await writePasswords(root, [ALICE, BOB, CAROL])
   const server = await startServer(t, { eggdir: join(root, 'eggs'), args: ['--passwords', passwords] })
   const warnings = server.lines.filter((line) => line.level === 40).map((line) => String(line.msg))
   assert.deepEqual(warnings, [
-    'User "bob" has a weak $apr1$ (Apache MD5) hash; recreate it with "htpasswd -B"',
-    'User "carol" has a weak {SHA} (unsalted SHA-1) hash; recreate it with "htpasswd -B"',
+    'User "alice" has a bcrypt hash of cost 5, below 10; recreate it with "htpasswd -B -C 10"',
+    'User "bob" has a weak $apr1$ (Apache MD5) hash; recreate it with "htpasswd -B -C 10"',
+    'User "carol" has a weak {SHA} (unsalted SHA-1) hash; recreate it with "htpasswd -B -C 10"',
   ])
 })
 

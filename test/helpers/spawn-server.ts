@@ -84,13 +84,14 @@ function testCacheHome (): string {
 }
 
 /**
- * The environment children get: this process's without EGGSERVE_* and CACHE_DIRECTORY (a
- * developer's settings must not leak in), the cache under a throwaway XDG_CACHE_HOME, plus `extra`.
+ * The environment children get: this process's without EGGSERVE_*, CACHE_DIRECTORY and
+ * CREDENTIALS_DIRECTORY (a developer's settings, or a systemd unit's, must not leak in), the
+ * cache under a throwaway XDG_CACHE_HOME, plus `extra`.
  */
 export function childEnv (extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('EGGSERVE_') && name !== 'CACHE_DIRECTORY') env[name] = value
+    if (!name.startsWith('EGGSERVE_') && name !== 'CACHE_DIRECTORY' && name !== 'CREDENTIALS_DIRECTORY') env[name] = value
   }
   return { ...env, XDG_CACHE_HOME: testCacheHome(), ...extra }
 }

@@ -1,7 +1,7 @@
 // htpasswd parsing, Basic credentials, private Cache-Control and the failure throttle.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import { FailureThrottle } from '../../src/auth/throttle.js'
+import { FailureThrottle, THROTTLE_ENTRY_OVERHEAD } from '../../src/auth/throttle.js'
 import { parseBasicAuth } from '../../src/core/basic-auth.js'
 import { privateCacheControl } from '../../src/core/cache-control.js'
 import { parseHtpasswd } from '../../src/core/htpasswd.js'
@@ -29,11 +29,11 @@ void describe('parseHtpasswd', () => {
     ].join('\n'))
     assert.ok(!parsed.ok)
     assert.deepEqual(parsed.problems, [
-      'line 1 (user "dave"): plain-text passwords and crypt(3) hashes are not supported; recreate it with "htpasswd -B"',
-      'line 2 (user "erin"): plain-text passwords are not supported; recreate it with "htpasswd -B"',
-      'line 3 (user "fred"): crypt(3) hashes ($1$, $5$, $6$) are not supported; recreate it with "htpasswd -B"',
-      'line 4 (user "gina"): crypt(3) hashes ($1$, $5$, $6$) are not supported; recreate it with "htpasswd -B"',
-      'line 5 (user "hank"): the hash is malformed; recreate it with "htpasswd -B"',
+      'line 1 (user "dave"): plain-text passwords and crypt(3) hashes are not supported; recreate it with "htpasswd -B -C 10"',
+      'line 2 (user "erin"): plain-text passwords are not supported; recreate it with "htpasswd -B -C 10"',
+      'line 3 (user "fred"): crypt(3) hashes ($1$, $5$, $6$) are not supported; recreate it with "htpasswd -B -C 10"',
+      'line 4 (user "gina"): crypt(3) hashes ($1$, $5$, $6$) are not supported; recreate it with "htpasswd -B -C 10"',
+      'line 5 (user "hank"): the hash is malformed; recreate it with "htpasswd -B -C 10"',
       'line 6: expected "user:hash"',
       'line 8: user "alice" appears twice',
     ])
@@ -90,13 +90,24 @@ void describe('FailureThrottle', () => {
     now += 1000
     assert.equal(throttle.blockedFor('a'), undefined)
   })
-  void test('0 disables it; memory is bounded by maxAddresses', () => {
+  void test('0 disables it', () => {
     const off = new FailureThrottle({ limit: 0 })
     for (let i = 0; i < 100; i++) off.fail('a')
     assert.equal(off.blockedFor('a'), undefined)
-    const small = new FailureThrottle({ limit: 1, maxAddresses: 2 })
-    for (const address of ['a', 'b', 'c']) small.fail(address)
-    assert.equal(small.blockedFor('a'), undefined, 'the oldest address was dropped')
-    assert.notEqual(small.blockedFor('c'), undefined)
+    assert.equal(off.size, 0)
+  })
+
+  void test('failures from 100,000 distinct addresses keep it within maxBytes; the oldest are forgotten first', () => {
+    const maxBytes = 64 * 1024
+    const throttle = new FailureThrottle({ limit: 1, maxBytes })
+    // What a client with an IPv6 /64 can do: a fresh address for every attempt.
+    const address = (i: number): string => `2001:db8:0:1:${(i >>> 16).toString(16)}:${(i & 0xffff).toString(16)}:0:1`
+    for (let i = 0; i < 100_000; i++) throttle.fail(address(i))
+    assert.ok(throttle.bytes <= maxBytes, `${throttle.bytes} bytes`)
+    const perEntry = THROTTLE_ENTRY_OVERHEAD + address(99_999).length
+    assert.ok(throttle.size <= Math.floor(maxBytes / (THROTTLE_ENTRY_OVERHEAD + 16)), `${throttle.size} addresses`)
+    assert.ok(throttle.size >= Math.floor(maxBytes / perEntry) - 1, `the budget is used: ${throttle.size} addresses`)
+    assert.equal(throttle.blockedFor(address(0)), undefined, 'the oldest address was forgotten')
+    assert.notEqual(throttle.blockedFor(address(99_999)), undefined, 'the newest is still blocked')
   })
 })

@@ -1,28 +1,38 @@
 // The password file and the authenticator: every scheme, reload on change and on demand (a bad
-// new file keeps the old users), remembered logins, and the bounded bcrypt worker.
+// new file keeps the old users), remembered logins, the same work for every login, and the
+// bounded password worker.
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import bcrypt from 'bcryptjs'
-import { Authenticator } from '../../src/auth/authenticator.js'
-import { BcryptPool } from '../../src/auth/bcrypt-pool.js'
+import { Authenticator, LOGIN_ENTRY_OVERHEAD } from '../../src/auth/authenticator.js'
 import { PasswordFile } from '../../src/auth/password-file.js'
+import { PasswordWorker, type WorkDone } from '../../src/auth/password-worker.js'
+import { parseHtpasswd, type PasswordEntry } from '../../src/core/htpasswd.js'
+import { bcryptCost, decoysOf, loginWork } from '../../src/core/login-work.js'
 import { PasswordFileError } from '../../src/errors.js'
 import { memoryLogger } from '../helpers/build-app.js'
 import { tempDir } from '../helpers/temp-tree.js'
-import { ALICE, BOB, CAROL, DORA, writePasswords } from '../helpers/users.js'
+import { ALICE, BOB, CAROL, DORA, writePasswords, type TestUser } from '../helpers/users.js'
 
-async function setup (t: Parameters<typeof tempDir>[0], lines: readonly { line: string }[] = [ALICE, BOB, CAROL, DORA]): Promise<{ path: string; authenticator: Authenticator; pool: BcryptPool; logs: Record<string, unknown>[]; passwords: PasswordFile }> {
+function parsed (users: readonly TestUser[]): readonly PasswordEntry[] {
+  const result = parseHtpasswd(users.map((user) => user.line).join('\n'))
+  assert.ok(result.ok)
+  return result.entries
+}
+
+async function setup (t: Parameters<typeof tempDir>[0], lines: readonly { line: string }[] = [ALICE, BOB, CAROL, DORA], options: { maxBytes?: number; maxQueued?: number } = {}): Promise<{ path: string; authenticator: Authenticator; pool: PasswordWorker; logs: Record<string, unknown>[]; passwords: PasswordFile }> {
   const dir = await tempDir(t, 'eggserve-users-')
   const path = join(dir, 'htpasswd')
   await writeFile(path, lines.map(({ line }) => `${line}\n`).join(''))
   const logs: Record<string, unknown>[] = []
   const log = memoryLogger(logs)
-  const pool = new BcryptPool({ maxQueued: 4, log })
+  const pool = new PasswordWorker({ maxQueued: options.maxQueued ?? 4, log })
   t.after(() => pool.close())
   const passwords = await PasswordFile.load(path, log)
-  return { path, authenticator: new Authenticator({ passwords, bcrypt: pool }), pool, logs, passwords }
+  return { path, authenticator: new Authenticator({ passwords, worker: pool, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) }), pool, logs, passwords }
 }
 
 void describe('Authenticator', () => {
@@ -36,15 +46,23 @@ void describe('Authenticator', () => {
     assert.equal(await authenticator.verify({ user: 'ALICE', password: ALICE.password }), 'bad', 'user names are case-sensitive')
   })
 
-  void test('weak hashes are reported on demand (the daemon asks once it listens)', async (t) => {
-    const { logs, passwords } = await setup(t)
+  void test('weak hashes and bcrypt costs below 10 are reported on demand (the daemon asks once it listens), and at every reload', async (t) => {
+    const TEN: TestUser = { user: 'ten', password: 'cost ten', line: `ten:${bcrypt.hashSync('cost ten', 10)}` }
+    const { path, logs, passwords, authenticator } = await setup(t, [ALICE, BOB, CAROL, DORA, TEN])
     assert.equal(logs.length, 0)
     passwords.warnWeak()
-    const warnings = logs.filter((line) => line.level === 40).map((line) => String(line.msg))
-    assert.deepEqual(warnings, [
-      'User "bob" has a weak $apr1$ (Apache MD5) hash; recreate it with "htpasswd -B"',
-      'User "carol" has a weak {SHA} (unsalted SHA-1) hash; recreate it with "htpasswd -B"',
+    const warnings = (): string[] => logs.filter((line) => line.level === 40).map((line) => String(line.msg))
+    assert.deepEqual(warnings(), [
+      'User "alice" has a bcrypt hash of cost 5, below 10; recreate it with "htpasswd -B -C 10"',
+      'User "bob" has a weak $apr1$ (Apache MD5) hash; recreate it with "htpasswd -B -C 10"',
+      'User "carol" has a weak {SHA} (unsalted SHA-1) hash; recreate it with "htpasswd -B -C 10"',
+      'User "dora" has a bcrypt hash of cost 5, below 10; recreate it with "htpasswd -B -C 10"',
     ])
+    assert.deepEqual(logs.find((line) => line.user === 'alice')?.cost, 5)
+    logs.length = 0
+    await writeFile(path, `${TEN.line}\n${DORA.line}\n`)
+    await authenticator.reload()
+    assert.deepEqual(warnings(), ['User "dora" has a bcrypt hash of cost 5, below 10; recreate it with "htpasswd -B -C 10"'])
   })
 
   void test('a changed file is read again at the next login; a broken one keeps the users loaded before', async (t) => {
@@ -72,13 +90,44 @@ void describe('Authenticator', () => {
   void test('a login found right is remembered: the next check costs no bcrypt work', async (t) => {
     const { authenticator, pool } = await setup(t, [ALICE])
     assert.equal(await authenticator.verify(ALICE), 'ok')
-    const compare = pool.compare.bind(pool)
-    let calls = 0
-    pool.compare = async (password, hash) => { calls++; return compare(password, hash) }
+    const before = pool.done.checks
     for (let i = 0; i < 10; i++) assert.equal(await authenticator.verify(ALICE), 'ok')
-    assert.equal(calls, 0)
-    assert.equal(await authenticator.verify({ user: 'alice', password: 'wrong' }), 'bad')
-    assert.equal(calls, 1, 'wrong passwords are checked every time')
+    assert.equal(pool.done.checks, before)
+    for (let i = 0; i < 3; i++) assert.equal(await authenticator.verify({ user: 'alice', password: 'wrong' }), 'bad')
+    assert.equal(pool.done.checks, before + 3, 'wrong passwords are checked every time')
+  })
+
+  void test('logins with the same credentials at the same time share one check', async (t) => {
+    const { authenticator, pool } = await setup(t, [ALICE])
+    const right = await Promise.all(Array.from({ length: 20 }, () => authenticator.verify(ALICE)))
+    assert.deepEqual(new Set(right), new Set(['ok']))
+    const wrong = await Promise.all(Array.from({ length: 20 }, () => authenticator.verify({ user: 'alice', password: 'nope' })))
+    assert.deepEqual(new Set(wrong), new Set(['bad']), 'not one refused as busy: the queue holds 4')
+    assert.equal(pool.done.checks, 2)
+    assert.equal(pool.done.refused, 0)
+  })
+
+  void test('thousands of distinct users and passwords keep the remembered logins within maxBytes', async (t) => {
+    // {SHA} entries: made here (a bcrypt file of 3,000 users would take minutes to check).
+    const users = Array.from({ length: 3000 }, (_, i) => {
+      const password = `password ${i}`
+      return { user: `user-${i}`, password, line: `user-${i}:{SHA}${createHash('sha1').update(password).digest('base64')}` }
+    })
+    const maxBytes = 64 * 1024
+    const { authenticator } = await setup(t, users, { maxBytes })
+    for (const user of users) assert.equal(await authenticator.verify(user), 'ok')
+    for (let i = 0; i < 3000; i++) assert.equal(await authenticator.verify({ user: `nobody-${i}`, password: `guess ${i}` }), 'bad')
+    const { size, bytes } = authenticator.remembered
+    assert.ok(bytes <= maxBytes, `${bytes} bytes`)
+    assert.ok(size < users.length && size >= Math.floor(maxBytes / (LOGIN_ENTRY_OVERHEAD + 44)) - 1, `${size} logins remembered`)
+  })
+
+  void test('a check pushed out of a full memory while it runs still answers its login', async (t) => {
+    // Room for one remembered login: the two refusals (remembered for a moment, then dropped)
+    // push the running check of alice out; she must still get her answer.
+    const { authenticator } = await setup(t, [ALICE], { maxBytes: LOGIN_ENTRY_OVERHEAD + 44 + 100, maxQueued: 1 })
+    const verdicts = await Promise.all([ALICE, { user: 'x', password: '1' }, { user: 'y', password: '2' }].map((user) => authenticator.verify(user)))
+    assert.deepEqual(verdicts, ['ok', 'busy', 'busy'])
   })
 
   void test('a missing or refused file fails start-up with a clear message', async (t) => {
@@ -94,37 +143,96 @@ void describe('Authenticator', () => {
   })
 })
 
-void describe('BcryptPool', () => {
+void describe('the same work for every login', () => {
+  // htpasswd -B defaults to cost 5, so files mix costs; erin's cost 7 is the file's highest.
+  const ERIN: TestUser = { user: 'erin', password: 'seven', line: `erin:${bcrypt.hashSync('seven', 7).replace(/^\$2b\$/, '$2y$')}` }
+  const FILE = [ALICE, BOB, CAROL, DORA, ERIN]
+
+  const delta = (before: WorkDone, after: WorkDone): Omit<WorkDone, 'refused'> => ({
+    checks: after.checks - before.checks,
+    bcryptRounds: after.bcryptRounds - before.bcryptRounds,
+    apr1: after.apr1 - before.apr1,
+    sha1: after.sha1 - before.sha1,
+  })
+
+  void test('unknown users, known users of every scheme and cost, right or wrong: 2^7 bcrypt rounds, one $apr1$ and one {SHA} check each', async (t) => {
+    const { authenticator, pool } = await setup(t, FILE)
+    const attempts = [
+      ...['nobody', 'root', 'admin', 'ALICE'].map((user) => ({ user, password: 'wonderland' })),
+      ...FILE.map((user) => ({ user: user.user, password: `${user.password}!` })),
+      ...FILE,
+    ]
+    for (const attempt of attempts) {
+      const before = pool.done
+      const verdict = await authenticator.verify(attempt)
+      assert.equal(verdict, FILE.includes(attempt as TestUser) ? 'ok' : 'bad', attempt.user)
+      assert.deepEqual(delta(before, pool.done), { checks: 1, bcryptRounds: 2 ** 7, apr1: 1, sha1: 1 }, `${attempt.user} / ${attempt.password}`)
+    }
+  })
+
+  void test('after a reload, the work follows the new file (the highest cost now 5, no {SHA})', async (t) => {
+    const { path, authenticator, pool } = await setup(t, FILE)
+    await writeFile(path, [ALICE, BOB].map((user) => `${user.line}\n`).join(''))
+    await authenticator.reload()
+    for (const attempt of [{ user: 'nobody', password: 'x' }, BOB, ALICE]) {
+      const before = pool.done
+      await authenticator.verify(attempt)
+      assert.deepEqual(delta(before, pool.done), { checks: 1, bcryptRounds: 2 ** 5, apr1: 1, sha1: 0 }, attempt.user)
+    }
+  })
+
+  void test("loginWork: the user's own hash replaces the decoy of its scheme; cheaper bcrypt hashes are padded to the highest cost", () => {
+    const entries = parsed(FILE)
+    const decoys = decoysOf(entries)
+    assert.equal(decoys.bcrypt?.user, 'erin', 'the costliest bcrypt entry, not the first')
+    const erin = entries.find((entry) => entry.user === 'erin')
+    const alice = entries.find((entry) => entry.user === 'alice')
+    const bob = entries.find((entry) => entry.user === 'bob')
+    assert.deepEqual(loginWork(decoys, undefined), { bcrypt: { hash: erin?.hash, padCosts: [] }, apr1: bob?.hash, sha1: CAROL.line.slice(6) })
+    assert.deepEqual(loginWork(decoys, alice), { bcrypt: { hash: alice?.hash, padCosts: [5, 6] }, apr1: bob?.hash, sha1: CAROL.line.slice(6) })
+    assert.deepEqual(loginWork(decoysOf(parsed([BOB])), undefined), { apr1: bob?.hash }, 'no bcrypt entry: no bcrypt work')
+    assert.equal(bcryptCost(ERIN.line.slice(5)), 7)
+  })
+})
+
+/** One bcrypt comparison on the worker: true or false, or 'busy'. */
+async function compare (pool: PasswordWorker, password: string, hash: string): Promise<boolean | 'busy'> {
+  const matches = await pool.check(password, { bcrypt: { hash, padCosts: [] } })
+  return matches === 'busy' ? 'busy' : matches.bcrypt === true
+}
+
+void describe('PasswordWorker', () => {
   void test('checks $2y$/$2b$/$2a$ hashes on its worker', async (t) => {
-    const pool = new BcryptPool({ maxQueued: 4, log: memoryLogger([]) })
+    const pool = new PasswordWorker({ maxQueued: 4, log: memoryLogger([]) })
     t.after(() => pool.close())
     const hash = bcrypt.hashSync('pw', 4)
     for (const prefix of ['$2a$', '$2b$', '$2y$']) {
-      assert.equal(await pool.compare('pw', prefix + hash.slice(4)), true, prefix)
-      assert.equal(await pool.compare('px', prefix + hash.slice(4)), false, prefix)
+      assert.equal(await compare(pool, 'pw', prefix + hash.slice(4)), true, prefix)
+      assert.equal(await compare(pool, 'px', prefix + hash.slice(4)), false, prefix)
     }
-    assert.equal(await pool.compare('pw', 'not a hash'), false)
+    assert.equal(await compare(pool, 'pw', 'not a hash'), false)
   })
 
   void test('at most maxQueued checks wait; the rest are refused at once as busy', async (t) => {
-    const pool = new BcryptPool({ maxQueued: 3, log: memoryLogger([]) })
+    const pool = new PasswordWorker({ maxQueued: 3, log: memoryLogger([]) })
     t.after(() => pool.close())
     const hash = bcrypt.hashSync('pw', 8)
     const started = performance.now()
-    const verdicts = await Promise.all(Array.from({ length: 10 }, () => pool.compare('wrong', hash)))
+    const verdicts = await Promise.all(Array.from({ length: 10 }, () => compare(pool, 'wrong', hash)))
     assert.deepEqual(verdicts, [false, false, false, 'busy', 'busy', 'busy', 'busy', 'busy', 'busy', 'busy'])
+    assert.deepEqual(pool.done, { checks: 3, refused: 7, bcryptRounds: 3 * 2 ** 8, apr1: 0, sha1: 0 })
     t.diagnostic(`3 checks at cost 8 took ${Math.round(performance.now() - started)} ms`)
     assert.equal(pool.pending, 0)
   })
 
   void test('the event loop stays free while bcrypt runs', async (t) => {
-    const pool = new BcryptPool({ maxQueued: 4, log: memoryLogger([]) })
+    const pool = new PasswordWorker({ maxQueued: 4, log: memoryLogger([]) })
     t.after(() => pool.close())
     const hash = bcrypt.hashSync('pw', 10)
     let ticks = 0
     const timer = setInterval(() => { ticks++ }, 5)
     const started = performance.now()
-    await Promise.all([pool.compare('a', hash), pool.compare('b', hash), pool.compare('c', hash)])
+    await Promise.all([compare(pool, 'a', hash), compare(pool, 'b', hash), compare(pool, 'c', hash)])
     clearInterval(timer)
     const elapsed = performance.now() - started
     t.diagnostic(`3 checks at cost 10: ${Math.round(elapsed)} ms, ${ticks} timer ticks of 5 ms`)

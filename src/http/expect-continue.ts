@@ -1,0 +1,36 @@
+// `Expect: 100-continue` (RFC 9110 §10.1.1): a client sends the headers of a large upload,
+// then waits for "100 Continue" before sending the body. Node answers 100 itself the moment
+// the headers arrive, unless the server listens for 'checkContinue'; then the request is ours.
+// We answer 100 only once the route's onRequest hooks (access control) have let the request
+// through and its body is about to be read (preParsing), as nginx does: a client without
+// credentials gets its 401 before sending a byte of the body, not after sending all of it.
+import type { IncomingMessage } from 'node:http'
+import type { FastifyInstance } from 'fastify'
+
+// Requests still waiting for their "100 Continue". Marks on request objects (as a private
+// field would be): an entry lives as long as its request, whichever app it came through.
+const waiting = new WeakSet<IncomingMessage>()
+
+/** True while the client of `raw` waits for "100 Continue" and so has not sent its body. */
+export function awaitsContinue (raw: IncomingMessage): boolean {
+  return waiting.has(raw)
+}
+
+/** Route `Expect: 100-continue` requests through the app, answering 100 when the body is wanted. */
+export function registerExpectContinue (app: FastifyInstance): void {
+  app.server.on('checkContinue', (req, res) => {
+    waiting.add(req)
+    // The app's own request handler, as for any other request (Fastify's documented `routing`).
+    app.routing(req, res)
+  })
+  app.addHook('preParsing', async (request, reply, payload) => {
+    if (waiting.delete(request.raw)) reply.raw.writeContinue()
+    return payload
+  })
+  // Answered without asking for the body: the client will not send it, so this connection
+  // cannot carry another request (RFC 9110 §10.1.1: say whether it will be closed).
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (waiting.delete(request.raw)) reply.header('connection', 'close')
+    return payload
+  })
+}
