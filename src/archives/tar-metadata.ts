@@ -58,6 +58,10 @@ export async function readTarPkgInfo (source: RandomAccessSource, compression: T
     })
 
     extract.on('entry', (header, stream, next) => {
+      // tar-stream destroys the current member's stream with the archive's own error (a tar
+      // cut off inside a member): unheard, that 'error' would end the process. The archive's
+      // error reaches `corrupt` through extract itself.
+      stream.on('error', () => undefined)
       if (settled) return
       entries += 1
       if (entries > limits.maxTarEntries) {

@@ -3,7 +3,7 @@
 // small `gpg_signature` file into memory. Any failure stops reading, drops the temporary file
 // and leaves the connection able to carry the answer.
 import type { IncomingMessage } from 'node:http'
-import { pipeline } from 'node:stream/promises'
+import { finished, pipeline } from 'node:stream/promises'
 import { Busboy, type BusboyFileStream, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy'
 import type { HashAlgorithm } from '../core/digests.js'
 import { READ_FIELDS, type FormFields } from '../core/upload-rules.js'
@@ -36,9 +36,10 @@ export interface ReceiveOptions {
   readonly algorithms: readonly HashAlgorithm[]
   /**
    * Called when the `content` part starts, with the fields read so far: check its filename and
-   * open the temporary file it goes to; throw a RequestRejected to refuse it before any byte is written.
+   * open the temporary file it goes to; throw a RequestRejected to refuse it before any byte is
+   * written, or resolve undefined to have its bytes read and dropped (the form then has no content).
    */
-  readonly openContent: (filename: string, fields: FormFields) => Promise<PendingUpload>
+  readonly openContent: (filename: string, fields: FormFields) => Promise<PendingUpload | undefined>
 }
 
 /** Bytes of text fields and the signature allowed on top of the file (a long description is ~100 KB). */
@@ -51,6 +52,10 @@ const MAX_FIELD_BYTES = 1024 * 1024
 const MAX_VALUES_PER_FIELD = 16
 
 const bad = (message: string): RequestRejected => new RequestRejected('EGGSERVE_BAD_UPLOAD', message)
+
+// busboy's parse errors are fixed English sentences ("Unexpected end of multipart data"):
+// worth passing on, and never holding a path or client text.
+const malformed = (err: Error): RequestRejected => bad(`Malformed multipart form: ${err.message.slice(0, 100)}`)
 
 /** Read the multipart form of `raw` (its Content-Type must be multipart/form-data). */
 export function receiveForm (raw: IncomingMessage, options: ReceiveOptions): Promise<ReceivedForm> {
@@ -67,7 +72,7 @@ class FormReception {
   readonly #fields = new Map<string, string[]>()
   readonly #streams = new Set<BusboyFileStream>()
   #busboy: BusboyInstance | undefined
-  #content: Promise<ReceivedFile> | undefined
+  #content: Promise<ReceivedFile | undefined> | undefined
   #pending: PendingUpload | undefined
   #signature: ReceivedForm['signature']
   #received = 0
@@ -97,7 +102,7 @@ class FormReception {
     this.#busboy = busboy
     busboy.on('field', (name, value, _nameTruncated, valueTruncated) => { this.#onField(name, value, valueTruncated) })
     busboy.on('file', (name, stream, filename) => { this.#onFile(name, stream, filename) })
-    busboy.on('error', () => { this.#fail(bad('Malformed multipart form')) })
+    busboy.on('error', (err: Error) => { this.#fail(malformed(err)) })
     busboy.on('finish', () => { this.#onFinish() })
     this.#raw.on('data', this.#onData)
     this.#raw.on('close', this.#onClose)
@@ -135,6 +140,10 @@ class FormReception {
   }
 
   #onFile (name: string, stream: BusboyFileStream, filename: string): void {
+    // busboy re-emits a part's parse error (a body cut off inside the part) on its file
+    // stream, even one being skipped or already destroyed: unheard, that 'error' would
+    // end the process. Every file stream gets a listener before anything else happens.
+    stream.on('error', (err: Error) => { this.#fail(malformed(err)) })
     if (this.#failed) {
       stream.resume()
       return
@@ -157,18 +166,26 @@ class FormReception {
     this.#content.catch((err: unknown) => { this.#fail(err) })
   }
 
-  async #receiveContent (stream: BusboyFileStream, filename: string, fields: FormFields): Promise<ReceivedFile> {
+  async #receiveContent (stream: BusboyFileStream, filename: string, fields: FormFields): Promise<ReceivedFile | undefined> {
     stream.once('limit', () => { this.#fail(this.#tooLarge()) })
     const upload = await this.#options.openContent(filename, fields)
-    this.#pending = upload
-    if (this.#failed) {
-      await upload.abort()
-      throw new Error('upload already failed')
+    if (upload === undefined) {
+      // Not wanted (the action decides later): read and dropped, nothing written.
+      stream.resume()
+      await finished(stream)
+      return undefined
     }
-    const tap = await DigestTap.create(this.#options.algorithms)
-    await pipeline(stream, tap, upload.writable)
-    if (stream.truncated) throw this.#tooLarge()
-    return { filename, upload, size: upload.size, digests: tap.result() }
+    this.#pending = upload
+    try {
+      if (this.#failed) throw new Error('upload already failed')
+      const tap = await DigestTap.create(this.#options.algorithms)
+      await pipeline(stream, tap, upload.writable)
+      if (stream.truncated) throw this.#tooLarge()
+      return { filename, upload, size: upload.size, digests: tap.result() }
+    } catch (err) {
+      await upload.abort()
+      throw err
+    }
   }
 
   #onSignature (stream: BusboyFileStream, filename: string): void {
@@ -216,9 +233,11 @@ class FormReception {
     this.#raw.resume()
     for (const stream of this.#streams) stream.destroy()
     this.#busboy?.destroy()
-    const pending = this.#pending
-    const aborted = pending === undefined ? Promise.resolve() : pending.abort()
-    void aborted.finally(() => { this.#reject(err) })
+    // The content part may still be opening its temporary file or writing to it: once it
+    // has settled (it sees #failed, or its destroyed stream, and stops), the file is dropped,
+    // and only then is the answer sent, so nothing is left on disk when the client reads it.
+    const content = this.#content?.then(() => undefined, () => undefined) ?? Promise.resolve()
+    void content.then(() => this.#pending?.abort()).finally(() => { this.#reject(err) })
   }
 }
 
