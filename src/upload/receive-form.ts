@@ -3,12 +3,14 @@
 // small `gpg_signature` file into memory. Any failure stops reading, drops the temporary file
 // and leaves the connection able to carry the answer.
 import type { IncomingMessage } from 'node:http'
+import type { Writable } from 'node:stream'
 import { finished, pipeline } from 'node:stream/promises'
 import { Busboy, type BusboyFileStream, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy'
 import type { HashAlgorithm } from '../core/digests.js'
 import { READ_FIELDS, type FormFields } from '../core/upload-rules.js'
 import { RequestRejected } from '../http/http-errors.js'
 import type { PendingUpload } from '../storage/storage.js'
+import { CrlfFraming } from './crlf-framing.js'
 import { DigestTap, type UploadDigests } from './digest-tap.js'
 
 /** The uploaded distribution, written to a temporary file and hashed on the way. */
@@ -72,6 +74,8 @@ class FormReception {
   readonly #fields = new Map<string, string[]>()
   readonly #streams = new Set<BusboyFileStream>()
   #busboy: BusboyInstance | undefined
+  /** Where the body goes: busboy, or the framing stream in front of it. */
+  #head: Writable | undefined
   #content: Promise<ReceivedFile | undefined> | undefined
   #pending: PendingUpload | undefined
   #signature: ReceivedForm['signature']
@@ -107,7 +111,11 @@ class FormReception {
     this.#raw.on('data', this.#onData)
     this.#raw.on('close', this.#onClose)
     this.#touch()
-    this.#raw.pipe(busboy)
+    // setuptools' upload_docs sends bare LF line ends: see CrlfFraming.
+    const boundary = boundaryOf(this.#raw.headers['content-type'] ?? '')
+    this.#head = boundary === '' ? busboy : new CrlfFraming(boundary)
+    if (this.#head !== busboy) this.#head.pipe(busboy)
+    this.#raw.pipe(this.#head)
   }
 
   readonly #onData = (chunk: Buffer): void => {
@@ -223,7 +231,7 @@ class FormReception {
     if (this.#idle !== undefined) clearTimeout(this.#idle)
     this.#raw.off('data', this.#onData)
     this.#raw.off('close', this.#onClose)
-    if (this.#busboy !== undefined) this.#raw.unpipe(this.#busboy)
+    if (this.#head !== undefined) this.#raw.unpipe(this.#head)
   }
 
   #fail (err: unknown): void {
@@ -239,6 +247,12 @@ class FormReception {
     const content = this.#content?.then(() => undefined, () => undefined) ?? Promise.resolve()
     void content.then(() => this.#pending?.abort()).finally(() => { this.#reject(err) })
   }
+}
+
+/** The boundary parameter of a multipart Content-Type (RFC 2046 §5.1.1; quoted or not), or ''. */
+export function boundaryOf (contentType: string): string {
+  const match = /;\s*boundary\s*=\s*(?:"([^"]*)"|([^;\s]+))/i.exec(contentType)
+  return match?.[1] ?? match?.[2] ?? ''
 }
 
 /** Bytes for a message: "1 GiB", "10 MiB", "512 KiB", "100 bytes". */
