@@ -44,9 +44,9 @@ export async function readCoreMetadata (
       return readZipMetadata(source, sdistZipMetadataChooser(), limits)
     case '.tar.gz':
     case '.tgz':
-      return readTarPkgInfo(source, 'gzip', limits)
+      return readTarPkgInfo(source, { compression: 'gzip', limits })
     case '.tar':
-      return readTarPkgInfo(source, 'none', limits)
+      return readTarPkgInfo(source, { compression: 'none', limits })
     case '.tar.bz2':
     case '.tar.xz':
       // Node's zlib has gzip, deflate, brotli and (on 22+) zstd, but neither bzip2 nor xz.

@@ -135,6 +135,27 @@ export function checkRemoveForm (fields: FormFields): Checked<{ name: string; ve
   return { ok: true, name, version }
 }
 
+/**
+ * The core metadata of an uploaded file against its filename. Name and Version are required
+ * fields (core metadata specifications); Name must normalize to the filename's project
+ * (PEP 503) and Version must equal the filename's (PEP 440): Warehouse refuses other files,
+ * and pip refuses to install them ("inconsistent version").
+ * @example checkUploadedMetadata({ name: 'upl', version: '9.9' }, parsed)?.reason // 'Invalid distribution file: its metadata says version "9.9", the filename "1.6"'
+ */
+export function checkUploadedMetadata (metadata: { name: string | undefined; version: string | undefined }, parsed: ParsedDistFilename): Rejection | undefined {
+  const name = metadata.name?.trim() ?? ''
+  const version = metadata.version?.trim() ?? ''
+  if (name === '') return refuse('Invalid distribution file: its metadata has no Name field')
+  if (normalizeProjectName(name) !== parsed.project) {
+    return refuse(`Invalid distribution file: its metadata names project "${printable(normalizeProjectName(name))}", not "${parsed.project}"`)
+  }
+  if (version === '') return refuse('Invalid distribution file: its metadata has no Version field')
+  if (!sameVersion(version, parsed.version)) {
+    return refuse(`Invalid distribution file: its metadata says version "${printable(version)}", the filename "${parsed.version}"`)
+  }
+  return undefined
+}
+
 /** True when two version strings name the same version (PEP 440 canonical forms, else the same text). */
 export function sameVersion (a: string, b: string): boolean {
   if (isPep440Version(a) && isPep440Version(b)) return canonicalizeVersion(a) === canonicalizeVersion(b)

@@ -2,13 +2,12 @@
 // release (pypiserver's remove_pkg). The facts the index keeps of a new file (digests, core
 // metadata) come from the upload itself, so publishing never reads the published file again.
 import { metadataFacts } from '../analysis/streaming-analyzer.js'
-import { readCoreMetadata, type MetadataProblem } from '../archives/read-core-metadata.js'
+import { readUploadedMetadata } from '../archives/upload-archive.js'
 import type { DistFile, FileFacts } from '../core/index-model.js'
 import type { ParsedDistFilename } from '../core/filenames.js'
 import type { HashAlgorithm } from '../core/digests.js'
 import { parseCoreMetadata } from '../core/metadata.js'
-import { normalizeProjectName } from '../core/names.js'
-import { sameVersion } from '../core/upload-rules.js'
+import { checkUploadedMetadata, sameVersion } from '../core/upload-rules.js'
 import { YANK_SUFFIX } from '../core/yanking.js'
 import { NotFoundError, RequestRejected } from '../http/http-errors.js'
 import type { IndexService } from '../index/index-service.js'
@@ -32,9 +31,6 @@ export interface PublisherOptions {
   /** --overwrite: replace a file with different bytes instead of refusing with 409. */
   readonly overwrite: boolean
 }
-
-// Archives that cannot be read are refused; formats eggserve cannot open (bzip2, xz) are not.
-const REFUSED_ARCHIVES: ReadonlySet<MetadataProblem> = new Set(['corrupt-archive', 'missing-metadata', 'duplicate-metadata', 'too-large', 'compression-ratio'])
 
 /** Puts received uploads in place and takes releases out. */
 export class Publisher {
@@ -116,20 +112,18 @@ export class Publisher {
     return removed
   }
 
-  // The metadata is read from the temporary file by random access before it is published:
-  // a wheel's central directory and one member, or a tarball's head up to PKG-INFO. The
-  // digests were computed while the upload streamed in; the published file is never read.
+  // The archive is checked and its metadata read from the temporary file by random access
+  // before it is published (a zip's records, a tarball's member headers). The digests were
+  // computed while the upload streamed in; the published file is never read.
   async #readMetadata (parsed: ParsedDistFilename, file: ReceivedFile): Promise<Buffer | undefined> {
     const source = { size: file.size, createReadStream: (range: { start: number; end: number }) => file.upload.createReadStream(range) }
-    const read = await readCoreMetadata(source, parsed, file.filename)
-    if (!read.ok) {
-      if (REFUSED_ARCHIVES.has(read.code)) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', `Invalid distribution file: ${read.reason}`)
-      return undefined
-    }
-    const named = parseCoreMetadata(read.bytes).get('name')?.trim()
-    if (named !== undefined && normalizeProjectName(named) !== parsed.project) {
-      throw new RequestRejected('EGGSERVE_BAD_UPLOAD', `Invalid distribution file: its metadata names project "${normalizeProjectName(named)}", not "${parsed.project}"`)
-    }
+    const read = await readUploadedMetadata(source, parsed, file.filename)
+    // .tar.bz2 and .tar.xz: accepted unread (Node has no bzip2 or xz).
+    if (read === undefined) return undefined
+    if (!read.ok) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', `Invalid distribution file: ${read.reason}`)
+    const metadata = parseCoreMetadata(read.bytes)
+    const refused = checkUploadedMetadata({ name: metadata.get('name'), version: metadata.get('version') }, parsed)
+    if (refused !== undefined) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', refused.reason)
     return read.bytes
   }
 
