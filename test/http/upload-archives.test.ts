@@ -5,7 +5,9 @@ import { createHash } from 'node:crypto'
 import { describe, test } from 'node:test'
 import { buildTestApp } from '../helpers/build-app.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
-import { HOSTILE_UPLOADS, UPL } from '../helpers/upload-archives.js'
+import { withParentDirs, writeTar } from '../helpers/dist-archives.js'
+import { buildSdist, coreMetadata } from '../helpers/distributions.js'
+import { HOSTILE_UPLOADS, UPL, UPL_WHEEL } from '../helpers/upload-archives.js'
 import { post, snapshot, tempFiles, uploadParts } from '../helpers/upload-form.js'
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
@@ -24,6 +26,27 @@ await describe('archives PyPI refuses at upload', async () => {
       assert.deepEqual(await tempFiles(root), [])
       assert.deepEqual(await snapshot(root), before)
       assert.equal((await app.inject('/simple/other/')).statusCode, 200)
+    })
+  }
+})
+
+await describe('distributions cut off (the whole file walked at upload)', async () => {
+  const cases = [
+    UPL_WHEEL,
+    buildSdist(UPL),
+    { filename: 'upl-1.6.tar', bytes: writeTar(withParentDirs([{ path: 'upl-1.6/PKG-INFO', data: coreMetadata(UPL) }, { path: 'upl-1.6/setup.py', data: Buffer.from('') }])) },
+  ]
+  for (const dist of cases) {
+    await test(`${dist.filename} cut off every 23 bytes → 400 each, nothing written; whole → 200`, async (t) => {
+      const root = await tempDir(t)
+      const { app } = await buildTestApp(t, { root, uploads: {} })
+      for (let cut = 0; cut < dist.bytes.length; cut += 23) {
+        const res = await post(app, await uploadParts({ filename: dist.filename, bytes: dist.bytes.subarray(0, cut) }, UPL))
+        assert.equal(res.statusCode, 400, `cut at ${cut}: ${res.body}`)
+        assert.match(res.body, /^Invalid distribution file: /)
+      }
+      assert.deepEqual(await snapshot(root), new Map())
+      assert.equal((await post(app, await uploadParts(dist, UPL))).statusCode, 200)
     })
   }
 })
