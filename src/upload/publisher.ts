@@ -4,7 +4,7 @@
 import { metadataFacts } from '../analysis/streaming-analyzer.js'
 import { readUploadedMetadata } from '../archives/upload-archive.js'
 import type { DistFile, FileFacts } from '../core/index-model.js'
-import type { ParsedDistFilename } from '../core/filenames.js'
+import { distributionKey, type ParsedDistFilename } from '../core/filenames.js'
 import type { HashAlgorithm } from '../core/digests.js'
 import { parseCoreMetadata } from '../core/metadata.js'
 import { checkUploadedMetadata, sameVersion } from '../core/upload-rules.js'
@@ -66,7 +66,8 @@ export class Publisher {
   async publish (input: { parsed: ParsedDistFilename; file: ReceivedFile; signature: Buffer | undefined }): Promise<{ outcome: PublishOutcome; key: string; folder: string }> {
     const { parsed, file } = input
     const folder = await this.folderFor(parsed.project)
-    const key = makeKey(folder, file.filename)
+    const stored = await this.#storedSpelling(parsed, file.filename)
+    const key = makeKey(folder, stored)
     const metadataBytes = await this.#readMetadata(parsed, file)
     const facts: FileFacts = {
       digests: Object.fromEntries(this.#algorithms.map((algorithm) => [algorithm, file.digests.digests[algorithm]])),
@@ -83,7 +84,7 @@ export class Publisher {
         await this.#completeSignature(key, folder, input.signature)
         return { outcome: 'identical', key, folder }
       }
-      throw new RequestRejected('EGGSERVE_FILE_EXISTS', `File already exists ('${file.filename}', with sha256 hash ${existing ?? 'unknown'}); different contents are refused`)
+      throw new RequestRejected('EGGSERVE_FILE_EXISTS', `File already exists ('${stored}', with sha256 hash ${existing ?? 'unknown'}); different contents are refused`)
     }
     this.#index.published(folder, committed.file.identity, facts)
     if (metadataBytes !== undefined) this.#metadata.remember(committed.file.identity, metadataBytes)
@@ -125,6 +126,21 @@ export class Publisher {
     const refused = checkUploadedMetadata({ name: metadata.get('name'), version: metadata.get('version') }, parsed)
     if (refused !== undefined) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', refused.reason)
     return read.bytes
+  }
+
+  /**
+   * The filename the upload is stored under: that of a stored file which is the same
+   * distribution file under another spelling (FOO_BAR-2.0-py3-none-any.whl for
+   * foo_bar-2.0-py3-none-any.whl), else its own. Warehouse stores one file per filename and
+   * one spelling per project (it refuses filenames that are not normalized); eggserve takes
+   * any spelling but keeps one file for one release and tag set, as pip would pick either.
+   */
+  async #storedSpelling (parsed: ParsedDistFilename, filename: string): Promise<string> {
+    const found = await this.#index.find(parsed.project)
+    const files = found === undefined ? [] : this.#index.files(found.project) ?? []
+    if (files.some((stored) => stored.filename === filename)) return filename
+    const wanted = distributionKey(filename, parsed)
+    return files.find((stored) => distributionKey(stored.filename, stored.parsed) === wanted)?.filename ?? filename
   }
 
   async #existingSha256 (key: string, parsed: ParsedDistFilename): Promise<string | undefined> {

@@ -217,6 +217,51 @@ await describe('the same filename again (checklist U-7)', async () => {
   })
 })
 
+await describe('another spelling of a stored filename is the same file', async () => {
+  const FOO = { name: 'foo_bar', version: '2.0' }
+  const lower = buildWheel(FOO)
+  const upper = (summary?: string): BuiltDist => buildWheel({ ...FOO, ...(summary === undefined ? {} : { summary }) }, { filenameName: 'FOO_BAR' })
+
+  await test('FOO_BAR-2.0-…whl beside foo_bar-2.0-…whl: the same bytes → 200, nothing changes; other bytes → 409', async (t) => {
+    const { app, root } = await uploadApp(t)
+    assert.equal(lower.filename, 'foo_bar-2.0-py3-none-any.whl')
+    assert.equal((await upload(app, lower, FOO)).statusCode, 200)
+    const before = await snapshot(root)
+    const same = upper()
+    assert.equal(same.filename, 'FOO_BAR-2.0-py3-none-any.whl')
+    // The same bytes: only the filename's spelling differs (it is not inside the wheel).
+    const again = await upload(app, { filename: same.filename, bytes: lower.bytes }, FOO)
+    assert.equal(again.statusCode, 200, again.body)
+    assert.match(again.body, /nothing changed/)
+    assert.deepEqual(await snapshot(root), before)
+    const other = await upload(app, upper('changed'), FOO)
+    assert.equal(other.statusCode, 409, other.body)
+    assert.match(other.body, new RegExp(`^File already exists \\('foo_bar-2\\.0-py3-none-any\\.whl', with sha256 hash ${sha256(lower.bytes)}\\)`))
+    assert.deepEqual(await snapshot(root), before)
+    assert.deepEqual(await tempFiles(root), [])
+  })
+
+  await test('a compressed tag set in another order is the same file; another tag set is another file', async (t) => {
+    const { app, root } = await uploadApp(t)
+    const both = buildWheel(FOO, { pythonTag: 'py2.py3' })
+    assert.equal((await upload(app, both, FOO)).statusCode, 200)
+    const reordered = buildWheel({ ...FOO, summary: 'reordered' }, { pythonTag: 'py3.py2' })
+    assert.equal((await upload(app, reordered, FOO)).statusCode, 409)
+    const py2 = buildWheel(FOO, { pythonTag: 'py2' })
+    assert.equal((await upload(app, py2, FOO)).statusCode, 200)
+    assert.deepEqual([...(await snapshot(join(root, 'foo-bar'))).keys()].sort(), [both.filename, py2.filename].sort())
+  })
+
+  await test('with --overwrite, other bytes under another spelling replace the stored file, under its name', async (t) => {
+    const { app, root } = await uploadApp(t, { uploads: { overwrite: true } })
+    assert.equal((await upload(app, lower, FOO)).statusCode, 200)
+    const changed = upper('changed')
+    assert.equal((await upload(app, changed, FOO)).statusCode, 200)
+    assert.deepEqual([...(await snapshot(join(root, 'foo-bar'))).keys()], [lower.filename])
+    assert.deepEqual(await readFile(join(root, 'foo-bar', lower.filename)), changed.bytes)
+  })
+})
+
 await describe('signatures (checklist U-13, F-7)', async () => {
   await test('a gpg_signature part is stored as <file>.asc, served, and never listed', async (t) => {
     const { app, root } = await uploadApp(t)
