@@ -113,8 +113,14 @@ class FormReception {
     this.#touch()
     // setuptools' upload_docs sends bare LF line ends: see CrlfFraming.
     const boundary = boundaryOf(this.#raw.headers['content-type'] ?? '')
-    this.#head = boundary === '' ? busboy : new CrlfFraming(boundary)
-    if (this.#head !== busboy) this.#head.pipe(busboy)
+    if (boundary === '') this.#head = busboy
+    else {
+      const framing = new CrlfFraming(boundary)
+      // It raises nothing of its own; a listener all the same, since an unheard 'error' ends the process.
+      framing.on('error', (err: Error) => { this.#fail(malformed(err)) })
+      framing.pipe(busboy)
+      this.#head = framing
+    }
     this.#raw.pipe(this.#head)
   }
 
