@@ -157,7 +157,9 @@ class FormReception {
     // busboy re-emits a part's parse error (a body cut off inside the part) on its file
     // stream, even one being skipped or already destroyed: unheard, that 'error' would
     // end the process. Every file stream gets a listener before anything else happens.
-    stream.on('error', (err: Error) => { this.#fail(malformed(err)) })
+    // An error the stream was destroyed with comes from where it was piped (a full disk):
+    // that one reaches #fail through the content's pipeline, with its own status.
+    stream.on('error', (err: Error) => { if (!stream.destroyed) this.#fail(malformed(err)) })
     if (this.#failed) {
       stream.resume()
       return
