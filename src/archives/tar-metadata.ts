@@ -1,4 +1,4 @@
-// PKG-INFO from a .tar.gz / .tar sdist (MD-3), streamed from the start and abandoned as soon as it
+// PKG-INFO from a .tar.gz / .tar sdist (core metadata in `<top>/PKG-INFO`), streamed from the start and abandoned as soon as it
 // is read; and, for uploads, a walk over every member name (Warehouse's top-level folder check).
 import { Transform, type Readable, type TransformCallback } from 'node:stream'
 import { createGunzip, type Gunzip } from 'node:zlib'

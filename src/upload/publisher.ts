@@ -1,4 +1,4 @@
-// Publishing a received upload into the index (checklist U-7, U-11, U-13), and removing a
+// Publishing a received upload into the index (duplicates as Warehouse answers them, signatures), and removing a
 // release (pypiserver's remove_pkg). The facts the index keeps of a new file (digests, core
 // metadata) come from the upload itself, so publishing never reads the published file again.
 import { metadataFacts } from '../analysis/streaming-analyzer.js'
@@ -15,7 +15,7 @@ import type { CoreMetadataStore } from '../index/metadata-store.js'
 import { makeKey, type PendingUpload, type Storage, type StoredFile } from '../storage/storage.js'
 import type { ReceivedFile } from './receive-form.js'
 
-/** Suffix of signature files (checklist U-13, F-7). */
+/** Suffix of signature files: twine sends `<file>.asc` as gpg_signature; PEP 503 serves it at the file's URL plus `.asc`. */
 export const SIGNATURE_SUFFIX = '.asc'
 
 /** What an upload did: a new file, a file replaced (--overwrite), or nothing (the same bytes were there). */

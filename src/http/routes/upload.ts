@@ -1,4 +1,4 @@
-// The legacy upload API (checklist §12): POST /, /legacy/ and /legacy, answered directly
+// The legacy upload API (https://docs.pypi.org/api/upload/): POST /, /legacy/ and /legacy, answered directly
 // (twine, poetry and pdm never follow a redirect of a POST).
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
 import type { HashAlgorithm } from '../../core/digests.js'
@@ -24,7 +24,7 @@ export interface UploadRouteOptions {
   readonly idleTimeoutMs?: number
 }
 
-/** The upload URLs: pypiserver's `/` and Warehouse's `/legacy/` (checklist U-1). */
+/** The upload URLs: pypiserver's `/` and Warehouse's `/legacy/`. */
 export const UPLOAD_URLS: readonly string[] = ['/', '/legacy', '/legacy/']
 
 const DISABLED = 'Uploads are disabled: start eggserve with --passwords FILE (or --authenticate . to let anyone upload)'
