@@ -81,6 +81,7 @@ class FormReception {
   #signature: ReceivedForm['signature']
   #received = 0
   #failed = false
+  #done = false
   #idle: NodeJS.Timeout | undefined
 
   constructor (raw: IncomingMessage, options: ReceiveOptions, resolve: (form: ReceivedForm) => void, reject: (err: unknown) => void) {
@@ -226,6 +227,8 @@ class FormReception {
     content.then((file) => {
       if (this.#failed) return
       this.#stop()
+      // From here the temporary file is the caller's: nothing may fail the form and drop it.
+      this.#done = true
       this.#resolve({ fields: this.#fields, content: file, signature: this.#signature })
     }, (err: unknown) => { this.#fail(err) })
   }
@@ -243,7 +246,7 @@ class FormReception {
   }
 
   #fail (err: unknown): void {
-    if (this.#failed) return
+    if (this.#failed || this.#done) return
     this.#failed = true
     this.#stop()
     this.#raw.resume()
