@@ -1,4 +1,4 @@
-// Which zip member holds the core metadata: wheels (MD-2), eggs (MD-4) and zip sdists (MD-3).
+// Which zip member holds the core metadata: wheels, eggs and zip sdists.
 import type { Entry } from 'yauzl'
 import { normalizeProjectName } from '../core/names.js'
 import { metadataProblem, type MetadataFailure } from './metadata-read.js'
@@ -14,7 +14,7 @@ export interface MemberChooser {
 const DIST_INFO = '.dist-info'
 
 /**
- * Wheels, as pip's `wheel_dist_info_dir` does (MD-2): every top-level `*.dist-info` directory
+ * Wheels, as pip's `wheel_dist_info_dir` does: every top-level `*.dist-info` directory
  * counts, whether or not it holds METADATA, and exactly one is allowed, since pip refuses to
  * install a wheel with zero or several. Its name part (before the last `-`; versions in
  * wheel names never hold one) must normalize to the filename's project: stricter than pip's
@@ -53,7 +53,7 @@ export function wheelMetadataChooser (project: string): MemberChooser {
   }
 }
 
-/** The one member for which `matches` holds; a second one is a duplicate (MD-4, MD-3). */
+/** The one member for which `matches` holds; a second one is a duplicate. */
 function singleMemberChooser (matches: (name: string) => boolean, what: string): MemberChooser {
   let found: Entry | undefined
   return {
@@ -71,13 +71,13 @@ function singleMemberChooser (matches: (name: string) => boolean, what: string):
   }
 }
 
-/** Eggs: `EGG-INFO/PKG-INFO` (setuptools bdist_egg layout, MD-4). */
+/** Eggs: `EGG-INFO/PKG-INFO` (setuptools bdist_egg layout). */
 export function eggMetadataChooser (): MemberChooser {
   return singleMemberChooser((name) => name === 'EGG-INFO/PKG-INFO', 'EGG-INFO/PKG-INFO')
 }
 
 /**
- * Zip sdists: `<top>/PKG-INFO` one level down (MD-3), so `<top>/src/x.egg-info/PKG-INFO` never
+ * Zip sdists: `<top>/PKG-INFO` one level down (source distribution format), so `<top>/src/x.egg-info/PKG-INFO` never
  * counts. Two of them (two top-level directories, or one path listed twice) are a duplicate.
  * Other stray top-level files are tolerated.
  */

@@ -1,4 +1,4 @@
-// What reading core metadata out of an archive can give, and the caps that keep it cheap (checklist MD-5).
+// What reading core metadata out of an archive can give, and the caps that keep it cheap.
 import type { Readable } from 'node:stream'
 
 /**
@@ -48,7 +48,7 @@ export interface MetadataLimits {
 const MIB = 1024 * 1024
 
 /**
- * Default caps. MD-5 suggests 1–10 MB for METADATA: 10 MiB leaves room for the largest
+ * Default caps. 10 MiB of METADATA leaves room for the largest
  * real descriptions (a long README is a few hundred KiB). Text deflates 3–10×, rarely
  * beyond 50×; 200× is far outside that and catches zero-filled bombs long before the size
  * cap bites. Zip entries and tar bytes are bounded so a hostile archive costs a bounded amount
@@ -64,9 +64,9 @@ export const METADATA_LIMITS: MetadataLimits = Object.freeze({
   maxTarScanBytes: 256 * MIB,
 })
 
-/** The largest metadata member read, uncompressed (MD-5). */
+/** The largest metadata member read, uncompressed. */
 export const MAX_METADATA_BYTES = METADATA_LIMITS.maxMetadataBytes
-/** The largest uncompressed/compressed ratio accepted for a zip metadata member (MD-5). */
+/** The largest uncompressed/compressed ratio accepted for a zip metadata member. */
 export const MAX_COMPRESSION_RATIO = METADATA_LIMITS.maxCompressionRatio
 /** The most members a tar is scanned through for PKG-INFO. */
 export const MAX_TAR_ENTRIES = METADATA_LIMITS.maxTarEntries

@@ -1,4 +1,4 @@
-// Core metadata of any distribution eggserve serves, read in place (checklist MD-2..MD-5, M-1).
+// Core metadata of any distribution eggserve serves, read in place (PEP 658 serves it).
 import { distributionExtension, type ParsedDistFilename } from '../core/filenames.js'
 import type { OpenFile } from '../storage/storage.js'
 import { eggMetadataChooser, sdistZipMetadataChooser, wheelMetadataChooser } from './member-choosers.js'
@@ -19,7 +19,7 @@ export function randomAccessSource (file: OpenFile): RandomAccessSource {
 /**
  * Read a distribution's core metadata without extracting anything: a wheel's
  * `.dist-info/METADATA`, an egg's `EGG-INFO/PKG-INFO`, an sdist's `<top>/PKG-INFO`. The bytes
- * are exactly as stored (M-1 serves and hashes them as they are). Bad archives give
+ * are exactly as stored (PEP 658 serves and hashes them as they are). Bad archives give
  * `{ ok: false }`, never an exception; the source is left open for the caller to close.
  * Read errors of the source itself are reported as `corrupt-archive` too.
  * @throws {TypeError} when `parsed` describes another kind of file than `filename` (a programmer error).
@@ -44,9 +44,9 @@ export async function readCoreMetadata (
       return readZipMetadata(source, sdistZipMetadataChooser(), limits)
     case '.tar.gz':
     case '.tgz':
-      return readTarPkgInfo(source, 'gzip', limits)
+      return readTarPkgInfo(source, { compression: 'gzip', limits })
     case '.tar':
-      return readTarPkgInfo(source, 'none', limits)
+      return readTarPkgInfo(source, { compression: 'none', limits })
     case '.tar.bz2':
     case '.tar.xz':
       // Node's zlib has gzip, deflate, brotli and (on 22+) zstd, but neither bzip2 nor xz.

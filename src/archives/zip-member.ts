@@ -1,10 +1,10 @@
-// Reading one zip member into memory under the MD-5 caps: declared sizes first, then every real byte.
+// Reading one zip member into memory under the metadata caps: declared sizes first, then every real byte.
 import type { Readable } from 'node:stream'
 import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib'
 import type { Entry, LocalFileHeader, ZipFile } from 'yauzl'
 import { errorMessage, metadataProblem, type MetadataLimits, type MetadataRead } from './metadata-read.js'
 
-// APPNOTE 4.4.5 compression methods. Warehouse accepts only these two in uploads (MD-5).
+// APPNOTE 4.4.5 compression methods. Warehouse accepts only these two in uploads.
 const STORED = 0
 const DEFLATED = 8
 

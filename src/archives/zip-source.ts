@@ -12,7 +12,7 @@ import { readZipMember } from './zip-member.js'
 // be a new stream on the source (a new range request once storage is remote), so small reads
 // are served from one read-ahead block: one or two streams for a typical wheel, about 15 for
 // a 50 000-member one, instead of two per entry.
-const READ_AHEAD_BYTES = 256 * 1024
+export const READ_AHEAD_BYTES = 256 * 1024
 
 /**
  * A yauzl RandomAccessReader over a {@link RandomAccessSource}. It never closes the source:
@@ -79,7 +79,7 @@ export function cutShortOnly (source: Readable): Readable {
 }
 
 /** Bytes [start, end) of the source, read into one buffer; the stream is destroyed on failure. */
-async function readRange (source: RandomAccessSource, start: number, end: number): Promise<Buffer> {
+export async function readRange (source: RandomAccessSource, start: number, end: number): Promise<Buffer> {
   const stream = source.createReadStream({ start, end: end - 1 })
   const chunks: Buffer[] = []
   let length = 0

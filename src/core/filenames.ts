@@ -1,6 +1,6 @@
 // Distribution filenames: wheels, sdists (PEP 625 and legacy) and eggs (checklist §10).
 import { normalizeProjectName } from './names.js'
-import { isPep440Version } from './versions.js'
+import { canonicalizeVersion, isPep440Version } from './versions.js'
 
 /** The three kinds of distribution eggserve serves. */
 export type DistKind = 'wheel' | 'sdist' | 'egg'
@@ -125,4 +125,30 @@ function hyphenAfterProject (stem: string, project: string): number {
     if (/\d/.test(stem.charAt(i + 1)) && normalizeProjectName(stem.slice(0, i)) === project) return i
   }
   return -1
+}
+
+/**
+ * What makes two filenames the same distribution file, whatever their spelling: the kind, the
+ * normalized project (PEP 503) and version (PEP 440), then for wheels the build tag and the
+ * expanded set of compatibility tags (binary distribution format; packaging's
+ * parse_wheel_filename compares the same), for eggs the Python version and platform, for
+ * sdists the archive format. `FOO_BAR-2.0-py3-none-any.whl` and `foo_bar-2.0-py3-none-any.whl`
+ * get one key; `…-py2.py3-none-any.whl` and `…-py3.py2-none-any.whl` too.
+ * @example distributionKey('Foo.Bar-1.0.tar.gz', 'foo-bar') === distributionKey('foo_bar-1.0.0.tar.gz', 'foo-bar') // true
+ */
+export function distributionKey (filename: string, parsed: ParsedDistFilename): string {
+  const version = isPep440Version(parsed.version) ? canonicalizeVersion(parsed.version) : parsed.version.toLowerCase().replace(/-/g, '_')
+  const head = `${parsed.kind} ${parsed.project} ${version}`
+  switch (parsed.kind) {
+    case 'wheel': {
+      const parts = filename.slice(0, -'.whl'.length).split('-')
+      const [python = [], abi = [], platform = []] = parts.slice(-3).map((part) => part.toLowerCase().split('.'))
+      const tags = python.flatMap((py) => abi.flatMap((a) => platform.map((plat) => `${py}-${a}-${plat}`)))
+      // packaging compares build tags as (number, rest): "01" and "1" are one build.
+      const build = parsed.buildTag === undefined ? '' : parsed.buildTag.replace(/^(\d+)/, (digits) => String(Number(digits)))
+      return `${head} ${build} ${[...new Set(tags)].sort().join(' ')}`
+    }
+    case 'egg': return `${head} ${parsed.pythonTag ?? ''} ${(parsed.platform ?? '').toLowerCase()}`
+    case 'sdist': return `${head} ${distributionExtension(filename)?.extension ?? ''}`
+  }
 }

@@ -1,4 +1,4 @@
-// The legacy upload API's rules (checklist §12, U-3..U-6, U-10, U-13), as pure functions over
+// The legacy upload API's rules (Warehouse's warehouse/forklift/legacy.py), as pure functions over
 // the form: which action, which file, and whether the form, the filename and the digests agree.
 import { distributionExtension, parseDistFilename, type DistKind, type ParsedDistFilename } from './filenames.js'
 import { isValidProjectName, normalizeProjectName } from './names.js'
@@ -49,7 +49,7 @@ export function field (fields: FormFields, name: string): string | undefined {
 
 /**
  * The action of a request: the form's `:action`, else the query string's (Warehouse routes on
- * both, checklist U-1), and `protocol_version` absent or 1 (U-3).
+ * both), and `protocol_version` absent or 1.
  * @example chooseAction(new Map([[':action', ['file_upload']]]), undefined) // { ok: true, action: 'file_upload' }
  */
 export function chooseAction (fields: FormFields, queryAction: string | undefined): Checked<{ action: UploadAction }> {
@@ -64,7 +64,7 @@ export function chooseAction (fields: FormFields, queryAction: string | undefine
 }
 
 /**
- * Syntax of an uploaded filename (U-4): one plain path segment with a distribution extension.
+ * Syntax of an uploaded filename: one plain path segment with a distribution extension.
  * Checked as soon as the file part starts, before a byte is written.
  * @example checkFilenameSyntax('../foo-1.0.tar.gz')?.reason // 'Invalid filename "../foo-1.0.tar.gz": it contains a path separator'
  */
@@ -97,7 +97,7 @@ export function parseUploadFilename (filename: string, name: string | undefined)
 const FILETYPES: Readonly<Record<string, DistKind>> = { bdist_wheel: 'wheel', sdist: 'sdist', bdist_egg: 'egg' }
 
 /**
- * Check a file_upload form (U-4, U-5, U-6, U-13): the filename, the form's name and version
+ * Check a file_upload form: the filename, the form's name and version
  * against it, `filetype` and `pyversion` against the extension, the digests' syntax, and the
  * signature's filename. The digests themselves are compared once the file has been read.
  */
@@ -125,7 +125,7 @@ export function checkUploadForm (input: { fields: FormFields; filename: string |
   return { ok: true, parsed, expected: withoutOk(expected) }
 }
 
-/** The release a remove_pkg form names (pypiserver's extension, checklist U-10). */
+/** The release a remove_pkg form names (pypiserver's extension). */
 export function checkRemoveForm (fields: FormFields): Checked<{ name: string; version: string }> {
   const name = field(fields, 'name')
   const version = field(fields, 'version')
@@ -133,6 +133,27 @@ export function checkRemoveForm (fields: FormFields): Checked<{ name: string; ve
   if (version === undefined) return refuse('Missing version field')
   if (!isValidProjectName(name)) return refuse(`Invalid project name "${printable(name)}"`)
   return { ok: true, name, version }
+}
+
+/**
+ * The core metadata of an uploaded file against its filename. Name and Version are required
+ * fields (core metadata specifications); Name must normalize to the filename's project
+ * (PEP 503) and Version must equal the filename's (PEP 440): Warehouse refuses other files,
+ * and pip refuses to install them ("inconsistent version").
+ * @example checkUploadedMetadata({ name: 'upl', version: '9.9' }, parsed)?.reason // 'Invalid distribution file: its metadata says version "9.9", the filename "1.6"'
+ */
+export function checkUploadedMetadata (metadata: { name: string | undefined; version: string | undefined }, parsed: ParsedDistFilename): Rejection | undefined {
+  const name = metadata.name?.trim() ?? ''
+  const version = metadata.version?.trim() ?? ''
+  if (name === '') return refuse('Invalid distribution file: its metadata has no Name field')
+  if (normalizeProjectName(name) !== parsed.project) {
+    return refuse(`Invalid distribution file: its metadata names project "${printable(normalizeProjectName(name))}", not "${parsed.project}"`)
+  }
+  if (version === '') return refuse('Invalid distribution file: its metadata has no Version field')
+  if (!sameVersion(version, parsed.version)) {
+    return refuse(`Invalid distribution file: its metadata says version "${printable(version)}", the filename "${parsed.version}"`)
+  }
+  return undefined
 }
 
 /** True when two version strings name the same version (PEP 440 canonical forms, else the same text). */
@@ -164,7 +185,7 @@ const DIGEST_FIELDS = [
 ] as const
 
 /**
- * The digests a form carries (U-6), as lowercase hex. Every client sends hex; PyPI's docs
+ * The digests a form carries, as lowercase hex. Every client sends hex; PyPI's docs
  * describe md5 as url-safe base64, so unpadded base64url of the right length is accepted too.
  */
 export function expectedDigests (fields: FormFields): Checked<ExpectedDigests> {
@@ -202,7 +223,7 @@ export function digestMismatch (expected: ExpectedDigests, actual: Required<Expe
   return undefined
 }
 
-/** The message Warehouse gives for a digest mismatch (U-6). */
+/** The message Warehouse gives for a digest mismatch. */
 export const DIGEST_MISMATCH = 'The digest supplied does not match a digest calculated from the uploaded file.'
 
 // Client-supplied text in a one-line reason: no control characters, bounded length.

@@ -19,11 +19,16 @@ export function registerAccessLog (app: FastifyInstance): void {
     // Bytes this socket had written before this response (keep-alive connections carry several).
     const before = socket.bytesWritten
     reply.raw.once('close', () => {
+      const response = reply.raw
       request.log.info({
         remoteAddress,
         method: request.method,
         url: request.url,
-        statusCode: reply.statusCode,
+        // A connection closed before any answer (an upload cut off by shutdown, a client that
+        // hung up mid-upload) has no status: reply.statusCode would still say its default 200.
+        ...(response.headersSent ? { statusCode: reply.statusCode } : {}),
+        // The response was not sent to its end: the client went away or the connection was closed.
+        ...(response.writableFinished ? {} : { aborted: true }),
         responseTime: Math.round(reply.elapsedTime * 10) / 10,
         // Headers and body handed to the socket, like nginx's $bytes_sent: a download the
         // client abandoned shows fewer bytes than its Content-Length.

@@ -1,14 +1,13 @@
-// Publishing a received upload into the index (checklist U-7, U-11, U-13), and removing a
+// Publishing a received upload into the index (duplicates as Warehouse answers them, signatures), and removing a
 // release (pypiserver's remove_pkg). The facts the index keeps of a new file (digests, core
 // metadata) come from the upload itself, so publishing never reads the published file again.
 import { metadataFacts } from '../analysis/streaming-analyzer.js'
-import { readCoreMetadata, type MetadataProblem } from '../archives/read-core-metadata.js'
+import { readUploadedMetadata } from '../archives/upload-archive.js'
 import type { DistFile, FileFacts } from '../core/index-model.js'
-import type { ParsedDistFilename } from '../core/filenames.js'
+import { distributionKey, type ParsedDistFilename } from '../core/filenames.js'
 import type { HashAlgorithm } from '../core/digests.js'
 import { parseCoreMetadata } from '../core/metadata.js'
-import { normalizeProjectName } from '../core/names.js'
-import { sameVersion } from '../core/upload-rules.js'
+import { checkUploadedMetadata, sameVersion } from '../core/upload-rules.js'
 import { YANK_SUFFIX } from '../core/yanking.js'
 import { NotFoundError, RequestRejected } from '../http/http-errors.js'
 import type { IndexService } from '../index/index-service.js'
@@ -16,7 +15,7 @@ import type { CoreMetadataStore } from '../index/metadata-store.js'
 import { makeKey, type PendingUpload, type Storage, type StoredFile } from '../storage/storage.js'
 import type { ReceivedFile } from './receive-form.js'
 
-/** Suffix of signature files (checklist U-13, F-7). */
+/** Suffix of signature files: twine sends `<file>.asc` as gpg_signature; PEP 503 serves it at the file's URL plus `.asc`. */
 export const SIGNATURE_SUFFIX = '.asc'
 
 /** What an upload did: a new file, a file replaced (--overwrite), or nothing (the same bytes were there). */
@@ -32,9 +31,6 @@ export interface PublisherOptions {
   /** --overwrite: replace a file with different bytes instead of refusing with 409. */
   readonly overwrite: boolean
 }
-
-// Archives that cannot be read are refused; formats eggserve cannot open (bzip2, xz) are not.
-const REFUSED_ARCHIVES: ReadonlySet<MetadataProblem> = new Set(['corrupt-archive', 'missing-metadata', 'duplicate-metadata', 'too-large', 'compression-ratio'])
 
 /** Puts received uploads in place and takes releases out. */
 export class Publisher {
@@ -70,7 +66,8 @@ export class Publisher {
   async publish (input: { parsed: ParsedDistFilename; file: ReceivedFile; signature: Buffer | undefined }): Promise<{ outcome: PublishOutcome; key: string; folder: string }> {
     const { parsed, file } = input
     const folder = await this.folderFor(parsed.project)
-    const key = makeKey(folder, file.filename)
+    const stored = await this.#storedSpelling(parsed, file.filename)
+    const key = makeKey(folder, stored)
     const metadataBytes = await this.#readMetadata(parsed, file)
     const facts: FileFacts = {
       digests: Object.fromEntries(this.#algorithms.map((algorithm) => [algorithm, file.digests.digests[algorithm]])),
@@ -87,7 +84,7 @@ export class Publisher {
         await this.#completeSignature(key, folder, input.signature)
         return { outcome: 'identical', key, folder }
       }
-      throw new RequestRejected('EGGSERVE_FILE_EXISTS', `File already exists ('${file.filename}', with sha256 hash ${existing ?? 'unknown'}); different contents are refused`)
+      throw new RequestRejected('EGGSERVE_FILE_EXISTS', `File already exists ('${stored}', with sha256 hash ${existing ?? 'unknown'}); different contents are refused`)
     }
     this.#index.published(folder, committed.file.identity, facts)
     if (metadataBytes !== undefined) this.#metadata.remember(committed.file.identity, metadataBytes)
@@ -116,21 +113,34 @@ export class Publisher {
     return removed
   }
 
-  // The metadata is read from the temporary file by random access before it is published:
-  // a wheel's central directory and one member, or a tarball's head up to PKG-INFO. The
-  // digests were computed while the upload streamed in; the published file is never read.
+  // The archive is checked and its metadata read from the temporary file by random access
+  // before it is published (a zip's records, a tarball's member headers). The digests were
+  // computed while the upload streamed in; the published file is never read.
   async #readMetadata (parsed: ParsedDistFilename, file: ReceivedFile): Promise<Buffer | undefined> {
     const source = { size: file.size, createReadStream: (range: { start: number; end: number }) => file.upload.createReadStream(range) }
-    const read = await readCoreMetadata(source, parsed, file.filename)
-    if (!read.ok) {
-      if (REFUSED_ARCHIVES.has(read.code)) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', `Invalid distribution file: ${read.reason}`)
-      return undefined
-    }
-    const named = parseCoreMetadata(read.bytes).get('name')?.trim()
-    if (named !== undefined && normalizeProjectName(named) !== parsed.project) {
-      throw new RequestRejected('EGGSERVE_BAD_UPLOAD', `Invalid distribution file: its metadata names project "${normalizeProjectName(named)}", not "${parsed.project}"`)
-    }
+    const read = await readUploadedMetadata(source, parsed, file.filename)
+    // .tar.bz2 and .tar.xz: accepted unread (Node has no bzip2 or xz).
+    if (read === undefined) return undefined
+    if (!read.ok) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', `Invalid distribution file: ${read.reason}`)
+    const metadata = parseCoreMetadata(read.bytes)
+    const refused = checkUploadedMetadata({ name: metadata.get('name'), version: metadata.get('version') }, parsed)
+    if (refused !== undefined) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', refused.reason)
     return read.bytes
+  }
+
+  /**
+   * The filename the upload is stored under: that of a stored file which is the same
+   * distribution file under another spelling (FOO_BAR-2.0-py3-none-any.whl for
+   * foo_bar-2.0-py3-none-any.whl), else its own. Warehouse stores one file per filename and
+   * one spelling per project (it refuses filenames that are not normalized); eggserve takes
+   * any spelling but keeps one file for one release and tag set, as pip would pick either.
+   */
+  async #storedSpelling (parsed: ParsedDistFilename, filename: string): Promise<string> {
+    const found = await this.#index.find(parsed.project)
+    const files = found === undefined ? [] : this.#index.files(found.project) ?? []
+    if (files.some((stored) => stored.filename === filename)) return filename
+    const wanted = distributionKey(filename, parsed)
+    return files.find((stored) => distributionKey(stored.filename, stored.parsed) === wanted)?.filename ?? filename
   }
 
   async #existingSha256 (key: string, parsed: ParsedDistFilename): Promise<string | undefined> {

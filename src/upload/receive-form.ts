@@ -3,12 +3,14 @@
 // small `gpg_signature` file into memory. Any failure stops reading, drops the temporary file
 // and leaves the connection able to carry the answer.
 import type { IncomingMessage } from 'node:http'
-import { pipeline } from 'node:stream/promises'
+import type { Writable } from 'node:stream'
+import { finished, pipeline } from 'node:stream/promises'
 import { Busboy, type BusboyFileStream, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy'
 import type { HashAlgorithm } from '../core/digests.js'
 import { READ_FIELDS, type FormFields } from '../core/upload-rules.js'
 import { RequestRejected } from '../http/http-errors.js'
 import type { PendingUpload } from '../storage/storage.js'
+import { CrlfFraming } from './crlf-framing.js'
 import { DigestTap, type UploadDigests } from './digest-tap.js'
 
 /** The uploaded distribution, written to a temporary file and hashed on the way. */
@@ -36,9 +38,10 @@ export interface ReceiveOptions {
   readonly algorithms: readonly HashAlgorithm[]
   /**
    * Called when the `content` part starts, with the fields read so far: check its filename and
-   * open the temporary file it goes to; throw a RequestRejected to refuse it before any byte is written.
+   * open the temporary file it goes to; throw a RequestRejected to refuse it before any byte is
+   * written, or resolve undefined to have its bytes read and dropped (the form then has no content).
    */
-  readonly openContent: (filename: string, fields: FormFields) => Promise<PendingUpload>
+  readonly openContent: (filename: string, fields: FormFields) => Promise<PendingUpload | undefined>
 }
 
 /** Bytes of text fields and the signature allowed on top of the file (a long description is ~100 KB). */
@@ -51,6 +54,10 @@ const MAX_FIELD_BYTES = 1024 * 1024
 const MAX_VALUES_PER_FIELD = 16
 
 const bad = (message: string): RequestRejected => new RequestRejected('EGGSERVE_BAD_UPLOAD', message)
+
+// busboy's parse errors are fixed English sentences ("Unexpected end of multipart data"):
+// worth passing on, and never holding a path or client text.
+const malformed = (err: Error): RequestRejected => bad(`Malformed multipart form: ${err.message.slice(0, 100)}`)
 
 /** Read the multipart form of `raw` (its Content-Type must be multipart/form-data). */
 export function receiveForm (raw: IncomingMessage, options: ReceiveOptions): Promise<ReceivedForm> {
@@ -67,11 +74,14 @@ class FormReception {
   readonly #fields = new Map<string, string[]>()
   readonly #streams = new Set<BusboyFileStream>()
   #busboy: BusboyInstance | undefined
-  #content: Promise<ReceivedFile> | undefined
+  /** Where the body goes: busboy, or the framing stream in front of it. */
+  #head: Writable | undefined
+  #content: Promise<ReceivedFile | undefined> | undefined
   #pending: PendingUpload | undefined
   #signature: ReceivedForm['signature']
   #received = 0
   #failed = false
+  #done = false
   #idle: NodeJS.Timeout | undefined
 
   constructor (raw: IncomingMessage, options: ReceiveOptions, resolve: (form: ReceivedForm) => void, reject: (err: unknown) => void) {
@@ -97,12 +107,22 @@ class FormReception {
     this.#busboy = busboy
     busboy.on('field', (name, value, _nameTruncated, valueTruncated) => { this.#onField(name, value, valueTruncated) })
     busboy.on('file', (name, stream, filename) => { this.#onFile(name, stream, filename) })
-    busboy.on('error', () => { this.#fail(bad('Malformed multipart form')) })
+    busboy.on('error', (err: Error) => { this.#fail(malformed(err)) })
     busboy.on('finish', () => { this.#onFinish() })
     this.#raw.on('data', this.#onData)
     this.#raw.on('close', this.#onClose)
     this.#touch()
-    this.#raw.pipe(busboy)
+    // setuptools' upload_docs sends bare LF line ends: see CrlfFraming.
+    const boundary = boundaryOf(this.#raw.headers['content-type'] ?? '')
+    if (boundary === '') this.#head = busboy
+    else {
+      const framing = new CrlfFraming(boundary)
+      // It raises nothing of its own; a listener all the same, since an unheard 'error' ends the process.
+      framing.on('error', (err: Error) => { this.#fail(malformed(err)) })
+      framing.pipe(busboy)
+      this.#head = framing
+    }
+    this.#raw.pipe(this.#head)
   }
 
   readonly #onData = (chunk: Buffer): void => {
@@ -135,6 +155,12 @@ class FormReception {
   }
 
   #onFile (name: string, stream: BusboyFileStream, filename: string): void {
+    // busboy re-emits a part's parse error (a body cut off inside the part) on its file
+    // stream, even one being skipped or already destroyed: unheard, that 'error' would
+    // end the process. Every file stream gets a listener before anything else happens.
+    // An error the stream was destroyed with comes from where it was piped (a full disk):
+    // that one reaches #fail through the content's pipeline, with its own status.
+    stream.on('error', (err: Error) => { if (!stream.destroyed) this.#fail(malformed(err)) })
     if (this.#failed) {
       stream.resume()
       return
@@ -157,18 +183,26 @@ class FormReception {
     this.#content.catch((err: unknown) => { this.#fail(err) })
   }
 
-  async #receiveContent (stream: BusboyFileStream, filename: string, fields: FormFields): Promise<ReceivedFile> {
+  async #receiveContent (stream: BusboyFileStream, filename: string, fields: FormFields): Promise<ReceivedFile | undefined> {
     stream.once('limit', () => { this.#fail(this.#tooLarge()) })
     const upload = await this.#options.openContent(filename, fields)
-    this.#pending = upload
-    if (this.#failed) {
-      await upload.abort()
-      throw new Error('upload already failed')
+    if (upload === undefined) {
+      // Not wanted (the action decides later): read and dropped, nothing written.
+      stream.resume()
+      await finished(stream)
+      return undefined
     }
-    const tap = await DigestTap.create(this.#options.algorithms)
-    await pipeline(stream, tap, upload.writable)
-    if (stream.truncated) throw this.#tooLarge()
-    return { filename, upload, size: upload.size, digests: tap.result() }
+    this.#pending = upload
+    try {
+      if (this.#failed) throw new Error('upload already failed')
+      const tap = await DigestTap.create(this.#options.algorithms)
+      await pipeline(stream, tap, upload.writable)
+      if (stream.truncated) throw this.#tooLarge()
+      return { filename, upload, size: upload.size, digests: tap.result() }
+    } catch (err) {
+      await upload.abort()
+      throw err
+    }
   }
 
   #onSignature (stream: BusboyFileStream, filename: string): void {
@@ -193,6 +227,8 @@ class FormReception {
     content.then((file) => {
       if (this.#failed) return
       this.#stop()
+      // From here the temporary file is the caller's: nothing may fail the form and drop it.
+      this.#done = true
       this.#resolve({ fields: this.#fields, content: file, signature: this.#signature })
     }, (err: unknown) => { this.#fail(err) })
   }
@@ -206,20 +242,28 @@ class FormReception {
     if (this.#idle !== undefined) clearTimeout(this.#idle)
     this.#raw.off('data', this.#onData)
     this.#raw.off('close', this.#onClose)
-    if (this.#busboy !== undefined) this.#raw.unpipe(this.#busboy)
+    if (this.#head !== undefined) this.#raw.unpipe(this.#head)
   }
 
   #fail (err: unknown): void {
-    if (this.#failed) return
+    if (this.#failed || this.#done) return
     this.#failed = true
     this.#stop()
     this.#raw.resume()
     for (const stream of this.#streams) stream.destroy()
     this.#busboy?.destroy()
-    const pending = this.#pending
-    const aborted = pending === undefined ? Promise.resolve() : pending.abort()
-    void aborted.finally(() => { this.#reject(err) })
+    // The content part may still be opening its temporary file or writing to it: once it
+    // has settled (it sees #failed, or its destroyed stream, and stops), the file is dropped,
+    // and only then is the answer sent, so nothing is left on disk when the client reads it.
+    const content = this.#content?.then(() => undefined, () => undefined) ?? Promise.resolve()
+    void content.then(() => this.#pending?.abort()).finally(() => { this.#reject(err) })
   }
+}
+
+/** The boundary parameter of a multipart Content-Type (RFC 2046 §5.1.1; quoted or not), or ''. */
+export function boundaryOf (contentType: string): string {
+  const match = /;\s*boundary\s*=\s*(?:"([^"]*)"|([^;\s]+))/i.exec(contentType)
+  return match?.[1] ?? match?.[2] ?? ''
 }
 
 /** Bytes for a message: "1 GiB", "10 MiB", "512 KiB", "100 bytes". */

@@ -9,7 +9,8 @@ import { buildSdist, buildWheel, writeDist, type BuiltDist } from '../helpers/di
 import { createVenv, isolatedEnv, output } from '../helpers/python.js'
 import { runProcess, startServer, type RunResult, type ServerHandle } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
-import { needTool } from '../helpers/tools.js'
+import { pyenvPython, pyenvVersionsDir } from '../helpers/clients/environment.js'
+import { needTool, toolsRequired } from '../helpers/tools.js'
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 const PIP_RUN = ['--retries', '0', '--timeout', '20', '--progress-bar', 'off']
@@ -198,4 +199,36 @@ await test('with --authenticate update,download,list, pip installs with credenti
   const result = await venv.pip(['download', ...PIP_RUN, '--no-deps', '-d', join(root, 'dl'), '--index-url', `${withCredentials}/simple/`, 'private-demo'])
   assert.equal(result.code, 0, output(result))
   assert.deepEqual(await readFile(join(root, 'dl', wheel.filename)), wheel.bytes)
+})
+
+await test('setuptools\' upload_docs (bare-LF form, a content part "<name>.zip") gets the documented 410; nothing is written', async (t) => {
+  // setuptools dropped upload_docs in 71; the pyenv Python 3.11 here ships 65.5 with it.
+  const found = pyenvPython(await pyenvVersionsDir(), '3.11')
+  const python = needTool(t, 'python3.11 (pyenv)', found?.python)
+  if (python === undefined) return
+  const probe = await runProcess(python, ['-c', 'import setuptools.command.upload_docs'])
+  if (probe.code !== 0) {
+    if (toolsRequired) assert.fail(`setuptools with upload_docs is missing, and CI=true requires it: ${probe.stderr}`)
+    t.skip('this setuptools has no upload_docs')
+    return
+  }
+  const root = await tempDir(t, 'eggserve-docs-')
+  const passwords = await htpasswdFile(t, root, [['alice', 'wonderland']])
+  if (passwords === undefined) return
+  const eggdir = join(root, 'eggs')
+  await mkdir(eggdir)
+  const server = await startServer(t, { eggdir, args: ['--passwords', passwords] })
+  const project = join(root, 'upl')
+  await mkdir(join(project, 'docs'), { recursive: true })
+  await writeFile(join(project, 'setup.py'), "from setuptools import setup\nsetup(name='upl', version='1.0')\n")
+  await writeFile(join(project, 'docs', 'index.html'), '<h1>upl</h1>\n')
+  const env = await clientEnv(t)
+  // The .pypirc way distutils-era commands are configured.
+  await writeFile(join(env.HOME ?? root, '.pypirc'), `[distutils]\nindex-servers = local\n\n[local]\nrepository = ${server.url}/\nusername = alice\npassword = wonderland\n`)
+  const result = await runProcess(python, ['setup.py', 'upload_docs', '--upload-dir', 'docs', '-r', 'local'], { env, cwd: project, timeoutMs: 60_000 })
+  // upload_docs reports a refusal but exits 0.
+  assert.match(describeRun(result), /Upload failed \(410\): Uploading documentation is no longer supported/)
+  const line = await server.waitForLine((entry) => entry.msg === 'request' && entry.method === 'POST')
+  assert.equal(line.statusCode, 410)
+  assert.deepEqual(await readdir(eggdir), [])
 })

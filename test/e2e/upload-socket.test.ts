@@ -150,3 +150,24 @@ await test('a 200 MB upload streams to disk: throughput, and the daemon\'s memor
   assert.equal(createHash('sha256').update(stored).digest('hex'), createHash('sha256').update(tar).digest('hex'))
   assert.deepEqual(await tempFiles(eggdir), [])
 })
+
+await test('an upload cut off by shutdown is logged as aborted with no status, and leaves no file behind', async (t) => {
+  const { server, eggdir } = await openServer(t, ['--authenticate', '.', '--shutdown-timeout', '1'])
+  const before = await snapshot(eggdir)
+  const { head, tail, contentType } = await splitForm('late-1.0.tar', Buffer.alloc(0), 'late', '1.0')
+  const upload = sendUpload(server.url, {
+    head, tail, contentType, length: 50 * 1024 * 1024,
+    // A slow client: part of the file, then nothing until the server gives up on it.
+    body: async (write) => { await write(randomBytes(1024 * 1024)) },
+  })
+  assert.ok(await pollUntil(async () => (await tempFiles(eggdir)).length === 1, 5000) !== undefined, 'a temporary file while uploading')
+  assert.equal(await server.stop('SIGTERM'), 0, server.stderr)
+  upload.destroy()
+  const line = server.lines.find((entry) => entry.msg === 'request' && entry.method === 'POST')
+  assert.ok(line !== undefined, `a request line for the upload: ${JSON.stringify(server.lines.slice(-5))}`)
+  assert.equal(line.statusCode, undefined, `no answer was sent, so no status: ${JSON.stringify(line)}`)
+  assert.equal(line.aborted, true, JSON.stringify(line))
+  assert.equal(line.bytesSent, 0)
+  assert.deepEqual(await tempFiles(eggdir), [])
+  assert.deepEqual(await snapshot(eggdir), before)
+})

@@ -12,6 +12,12 @@ export interface RawMember {
   compressed: Buffer
   crc: number
   uncompressedSize: number
+  /** The name's raw bytes, when they are not `name` in UTF-8 (e.g. not UTF-8 at all). */
+  nameBytes?: Buffer
+  /** General purpose flags of both headers; default 0x0800 (UTF-8 name). */
+  flags?: number
+  /** Extra field bytes of both headers (APPNOTE 4.5). */
+  extra?: Buffer
 }
 
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024)
@@ -42,36 +48,40 @@ export async function deflatedMember (name: string, data: Buffer): Promise<RawMe
   return { name, method: 8, compressed: Buffer.concat(parts), crc: crc32(data), uncompressedSize: data.length }
 }
 
-/** A zip of raw members in the given order (duplicates allowed), no extra fields, UTF-8 names. */
+/** A zip of raw members in the given order (duplicates allowed); UTF-8 names unless a member says otherwise. */
 export function rawZip (members: readonly RawMember[]): Buffer {
   const locals: Buffer[] = []
   const centrals: Buffer[] = []
   let offset = 0
   for (const member of members) {
-    const name = Buffer.from(member.name, 'utf8')
+    const name = member.nameBytes ?? Buffer.from(member.name, 'utf8')
+    const flags = member.flags ?? 0x0800
+    const extra = member.extra ?? Buffer.alloc(0)
     const local = Buffer.alloc(30)
     local.writeUInt32LE(0x04034b50, 0)
     local.writeUInt16LE(20, 4)
-    local.writeUInt16LE(0x0800, 6)
+    local.writeUInt16LE(flags, 6)
     local.writeUInt16LE(member.method, 8)
     local.writeUInt32LE(member.crc, 14)
     local.writeUInt32LE(member.compressed.length, 18)
     local.writeUInt32LE(member.uncompressedSize, 22)
     local.writeUInt16LE(name.length, 26)
+    local.writeUInt16LE(extra.length, 28)
     const central = Buffer.alloc(46)
     central.writeUInt32LE(0x02014b50, 0)
     central.writeUInt16LE((3 << 8) | 20, 4)
     central.writeUInt16LE(20, 6)
-    central.writeUInt16LE(0x0800, 8)
+    central.writeUInt16LE(flags, 8)
     central.writeUInt16LE(member.method, 10)
     central.writeUInt32LE(member.crc, 16)
     central.writeUInt32LE(member.compressed.length, 20)
     central.writeUInt32LE(member.uncompressedSize, 24)
     central.writeUInt16LE(name.length, 28)
+    central.writeUInt16LE(extra.length, 30)
     central.writeUInt32LE(offset, 42)
-    locals.push(local, name, member.compressed)
-    centrals.push(central, name)
-    offset += local.length + name.length + member.compressed.length
+    locals.push(local, name, extra, member.compressed)
+    centrals.push(central, name, extra)
+    offset += local.length + name.length + extra.length + member.compressed.length
   }
   const directory = Buffer.concat(centrals)
   const end = Buffer.alloc(22)
@@ -102,6 +112,50 @@ export function withMethod (zip: Buffer, name: string, method: number): Buffer {
   const { central, local } = findMember(copy, name)
   copy.writeUInt16LE(method, central + 10)
   copy.writeUInt16LE(method, local + 8)
+  return copy
+}
+
+/** A copy of `zip` whose member `name` has `flags` set in both of its headers (bit 0: encrypted, bit 3: data descriptor). */
+export function withFlags (zip: Buffer, name: string, flags: number): Buffer {
+  const copy = Buffer.from(zip)
+  const { central, local } = findMember(copy, name)
+  copy.writeUInt16LE(copy.readUInt16LE(central + 8) | flags, central + 8)
+  copy.writeUInt16LE(copy.readUInt16LE(local + 6) | flags, local + 6)
+  return copy
+}
+
+/** A copy of `zip` with its end-of-central-directory record written once more at the end. */
+export function withSecondEocd (zip: Buffer): Buffer {
+  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
+  return Buffer.concat([zip, zip.subarray(eocd, eocd + 22)])
+}
+
+/**
+ * A copy of `zip` with `prefix` bytes in front (a self-extracting stub), every offset moved
+ * so that readers that go by the central directory still read it.
+ */
+export function withPrefix (zip: Buffer, prefix: Buffer): Buffer {
+  const copy = Buffer.concat([prefix, zip])
+  const eocd = copy.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
+  const start = copy.readUInt32LE(eocd + 16) + prefix.length
+  copy.writeUInt32LE(start, eocd + 16)
+  let at = start
+  for (let i = 0; i < copy.readUInt16LE(eocd + 10); i++) {
+    copy.writeUInt32LE(copy.readUInt32LE(at + 42) + prefix.length, at + 42)
+    at += 46 + copy.readUInt16LE(at + 28) + copy.readUInt16LE(at + 30) + copy.readUInt16LE(at + 32)
+  }
+  return copy
+}
+
+/** A copy of `zip` whose member `name` carries a comment in the central directory. */
+export function withMemberComment (zip: Buffer, name: string, comment: string): Buffer {
+  const { central } = findMember(zip, name)
+  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
+  const nameEnd = central + 46 + zip.readUInt16LE(central + 28) + zip.readUInt16LE(central + 30)
+  const text = Buffer.from(comment, 'utf8')
+  const copy = Buffer.concat([zip.subarray(0, nameEnd), text, zip.subarray(nameEnd)])
+  copy.writeUInt16LE(text.length, central + 32)
+  copy.writeUInt32LE(copy.readUInt32LE(eocd + text.length + 12) + text.length, eocd + text.length + 12)
   return copy
 }
 

@@ -52,6 +52,8 @@ export interface WheelOptions {
   buildTag?: string
   /** Verbatim name part of the filename, for odd spellings; the .dist-info name stays escaped. */
   filenameName?: string
+  /** METADATA bytes instead of the spec's (to make one that disagrees with the filename). */
+  metadata?: Buffer
 }
 
 /** Options for {@link buildSdist}. */
@@ -121,7 +123,7 @@ export function buildWheel (spec: DistSpec, opts: WheelOptions = {}): BuiltWheel
   // PEP 427: '-' in the version would split the filename, so it becomes '_'.
   const version = spec.version.replace(/-/g, '_')
   const distInfo = `${escapeWheelName(spec.name)}-${version}.dist-info`
-  const metadata = coreMetadata(spec)
+  const metadata = opts.metadata ?? coreMetadata(spec)
   const wheelLines = [
     'Wheel-Version: 1.0',
     'Generator: eggserve-test-helpers',

@@ -35,6 +35,25 @@ export function multipart (parts: readonly FormPart[]): MultipartBody {
   return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` }
 }
 
+/**
+ * A form encoded byte for byte as setuptools' upload_docs encodes it (_build_multipart in
+ * setuptools/command/upload_docs.py): bare LF line ends, a fixed boundary, parts in order.
+ */
+export function bareLfMultipart (parts: readonly FormPart[]): MultipartBody {
+  const boundary = '--------------GHSKFJDLGDS7543FJKLFHRE75642756743254'
+  const chunks: Buffer[] = []
+  for (const part of parts) {
+    const file = 'filename' in part ? `; filename="${part.filename}"` : ''
+    chunks.push(Buffer.from(`\n--${boundary}\nContent-Disposition: form-data; name="${part.name}"${file}\n\n`))
+    const value = 'filename' in part ? Buffer.from(part.data) : Buffer.from(part.value, 'utf8')
+    chunks.push(value)
+    // "write an extra newline (lurve Macs)"
+    if (value.length > 0 && value[value.length - 1] === 0x0d) chunks.push(Buffer.from('\n'))
+  }
+  chunks.push(Buffer.from(`\n--${boundary}--\n`))
+  return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` }
+}
+
 /** The digests clients send, as hex. */
 export async function clientDigests (data: Uint8Array): Promise<{ md5: string; sha256: string; blake2: string }> {
   return {

@@ -9,7 +9,7 @@ import { DIGEST_MISMATCH } from '../../src/core/upload-rules.js'
 import { buildTestApp, type TestApp } from '../helpers/build-app.js'
 import { buildSdist, buildWheel, type BuiltDist } from '../helpers/distributions.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
-import { post, snapshot, tempFiles, upload, uploadParts, type FormPart } from '../helpers/upload-form.js'
+import { bareLfMultipart, post, snapshot, tempFiles, upload, uploadParts, type FormPart } from '../helpers/upload-form.js'
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
@@ -67,6 +67,14 @@ await describe('storing an upload', async () => {
     assert.deepEqual(await readFile(join(root, 'python-dateutil', 'python-dateutil-2.8.2.tar.gz')), dist.bytes)
   })
 
+  await test('a form with bare LF line ends (setuptools\' upload_docs encoding) is read, the file byte for byte', async (t) => {
+    const { app, root } = await uploadApp(t)
+    const { body, contentType } = bareLfMultipart(await uploadParts(WHEEL, HELLO))
+    const res = await app.inject({ method: 'POST', url: '/', payload: body, headers: { 'content-type': contentType } })
+    assert.equal(res.statusCode, 200, res.body)
+    assert.deepEqual(await readFile(join(root, 'hello-world', WHEEL.filename)), WHEEL.bytes)
+  })
+
   await test('digests are optional; md5 may also be url-safe base64 (PyPI\'s documented form)', async (t) => {
     const { app } = await uploadApp(t)
     const none = await upload(app, WHEEL, { ...HELLO, fields: { md5_digest: undefined, sha256_digest: undefined, blake2_256_digest: undefined } })
@@ -85,6 +93,12 @@ interface Refusal {
 }
 
 const otherBytes = Buffer.from('other bytes')
+// setuptools' upload_docs: {':action': 'doc_upload', 'name': ..., 'content': ('<name>.zip', ...)}.
+const DOC_UPLOAD: readonly FormPart[] = [
+  { name: ':action', value: 'doc_upload' },
+  { name: 'name', value: 'upl' },
+  { name: 'content', filename: 'upl.zip', data: Buffer.from('PK\u0005\u0006'.padEnd(22, '\u0000')) },
+]
 const REFUSALS: readonly Refusal[] = [
   { title: 'a wrong sha256_digest', status: 400, reason: new RegExp(`^${DIGEST_MISMATCH.replace(/\./g, '\\.')}$`), parts: () => uploadParts(WHEEL, { ...HELLO, fields: { sha256_digest: sha256(otherBytes) } }) },
   { title: 'a wrong md5_digest', status: 400, reason: /^The digest supplied does not match/, parts: () => uploadParts(WHEEL, { ...HELLO, fields: { md5_digest: createHash('md5').update(otherBytes).digest('hex') } }) },
@@ -107,6 +121,9 @@ const REFUSALS: readonly Refusal[] = [
   { title: 'an unknown action', status: 400, reason: /^Unknown :action "frobnicate"$/, parts: () => uploadParts(WHEEL, { ...HELLO, fields: { ':action': 'frobnicate' } }) },
   { title: 'no action', status: 400, reason: /^Missing :action field$/, parts: () => uploadParts(WHEEL, { ...HELLO, fields: { ':action': undefined } }) },
   { title: 'doc_upload', status: 410, reason: /^Uploading documentation is no longer supported$/, parts: () => uploadParts(WHEEL, { ...HELLO, fields: { ':action': 'doc_upload' } }) },
+  { title: 'doc_upload as setuptools\' upload_docs sends it (a content part "upl.zip")', status: 410, reason: /^Uploading documentation is no longer supported$/, parts: () => Promise.resolve([...DOC_UPLOAD]) },
+  { title: 'doc_upload after its "upl.zip" content part', status: 410, reason: /^Uploading documentation is no longer supported$/, parts: () => Promise.resolve([...DOC_UPLOAD].reverse()) },
+  { title: 'an unparsable filename before the action', status: 400, reason: /^Invalid distribution filename "upl\.zip"/, parts: () => Promise.resolve([...DOC_UPLOAD].reverse().map((part) => part.name === ':action' ? { name: ':action', value: 'file_upload' } : part)) },
   { title: 'no file', status: 400, reason: /^Upload payload does not have a file\.$/, parts: async () => (await uploadParts(WHEEL, HELLO)).filter((part) => part.name !== 'content') },
   { title: 'an unrelated signature', status: 400, reason: /^Unrelated signature: "other\.asc" is not named/, parts: () => uploadParts(WHEEL, { ...HELLO, signature: { filename: 'other.asc', data: Buffer.from('sig') } }) },
   { title: 'two files', status: 400, reason: /^Only one file may be uploaded/, parts: async () => [...await uploadParts(WHEEL, HELLO), { name: 'content', filename: SDIST.filename, data: SDIST.bytes }] },
@@ -131,6 +148,16 @@ await describe('every refusal leaves the disk as it was', async () => {
       assert.equal((await app.inject('/simple/')).statusCode, 200, 'still serving')
     })
   }
+
+  await test('a bare-LF form as setuptools\' upload_docs encodes it: doc_upload → 410, nothing written', async (t) => {
+    const { app, root } = await uploadApp(t)
+    const before = await snapshot(root)
+    const { body, contentType } = bareLfMultipart(DOC_UPLOAD)
+    const res = await app.inject({ method: 'POST', url: '/', payload: body, headers: { 'content-type': contentType } })
+    assert.equal(res.statusCode, 410, res.body)
+    assert.equal(res.body, 'Uploading documentation is no longer supported\n')
+    assert.deepEqual(await snapshot(root), before)
+  })
 
   await test('a file over --max-upload-size → 413, and nothing is left', async (t) => {
     const { app, root } = await uploadApp(t, { uploads: { maxBytes: 2000 } })
@@ -187,6 +214,51 @@ await describe('the same filename again (checklist U-7)', async () => {
     const replaced = (await stat(path)).ino
     assert.equal((await upload(app, different, HELLO)).statusCode, 200)
     assert.equal((await stat(path)).ino, replaced)
+  })
+})
+
+await describe('another spelling of a stored filename is the same file', async () => {
+  const FOO = { name: 'foo_bar', version: '2.0' }
+  const lower = buildWheel(FOO)
+  const upper = (summary?: string): BuiltDist => buildWheel({ ...FOO, ...(summary === undefined ? {} : { summary }) }, { filenameName: 'FOO_BAR' })
+
+  await test('FOO_BAR-2.0-…whl beside foo_bar-2.0-…whl: the same bytes → 200, nothing changes; other bytes → 409', async (t) => {
+    const { app, root } = await uploadApp(t)
+    assert.equal(lower.filename, 'foo_bar-2.0-py3-none-any.whl')
+    assert.equal((await upload(app, lower, FOO)).statusCode, 200)
+    const before = await snapshot(root)
+    const same = upper()
+    assert.equal(same.filename, 'FOO_BAR-2.0-py3-none-any.whl')
+    // The same bytes: only the filename's spelling differs (it is not inside the wheel).
+    const again = await upload(app, { filename: same.filename, bytes: lower.bytes }, FOO)
+    assert.equal(again.statusCode, 200, again.body)
+    assert.match(again.body, /nothing changed/)
+    assert.deepEqual(await snapshot(root), before)
+    const other = await upload(app, upper('changed'), FOO)
+    assert.equal(other.statusCode, 409, other.body)
+    assert.match(other.body, new RegExp(`^File already exists \\('foo_bar-2\\.0-py3-none-any\\.whl', with sha256 hash ${sha256(lower.bytes)}\\)`))
+    assert.deepEqual(await snapshot(root), before)
+    assert.deepEqual(await tempFiles(root), [])
+  })
+
+  await test('a compressed tag set in another order is the same file; another tag set is another file', async (t) => {
+    const { app, root } = await uploadApp(t)
+    const both = buildWheel(FOO, { pythonTag: 'py2.py3' })
+    assert.equal((await upload(app, both, FOO)).statusCode, 200)
+    const reordered = buildWheel({ ...FOO, summary: 'reordered' }, { pythonTag: 'py3.py2' })
+    assert.equal((await upload(app, reordered, FOO)).statusCode, 409)
+    const py2 = buildWheel(FOO, { pythonTag: 'py2' })
+    assert.equal((await upload(app, py2, FOO)).statusCode, 200)
+    assert.deepEqual([...(await snapshot(join(root, 'foo-bar'))).keys()].sort(), [both.filename, py2.filename].sort())
+  })
+
+  await test('with --overwrite, other bytes under another spelling replace the stored file, under its name', async (t) => {
+    const { app, root } = await uploadApp(t, { uploads: { overwrite: true } })
+    assert.equal((await upload(app, lower, FOO)).statusCode, 200)
+    const changed = upper('changed')
+    assert.equal((await upload(app, changed, FOO)).statusCode, 200)
+    assert.deepEqual([...(await snapshot(join(root, 'foo-bar'))).keys()], [lower.filename])
+    assert.deepEqual(await readFile(join(root, 'foo-bar', lower.filename)), changed.bytes)
   })
 })
 

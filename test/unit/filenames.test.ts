@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import {
   distributionExtension,
+  distributionKey,
   isDistributionFilename,
   parseDistFilename,
   type DistKind,
@@ -222,4 +223,30 @@ void describe('distributionExtension and isDistributionFilename (F-7)', () => {
       assert.equal(isDistributionFilename(filename), isDist)
     })
   }
+})
+
+void describe('distributionKey: one key per distribution file, whatever the spelling', () => {
+  const key = (filename: string): string => {
+    const parsed = parseDistFilename(filename, 'foo-bar')
+    assert.ok(parsed, filename)
+    return distributionKey(filename, parsed)
+  }
+  const same: [string, string][] = [
+    ['FOO_BAR-2.0-py3-none-any.whl', 'foo_bar-2.0-py3-none-any.whl'],
+    ['foo.bar-2.0.0-py3-none-any.whl', 'foo_bar-2.0-py3-none-any.whl'],
+    ['foo_bar-2.0-py2.py3-none-any.whl', 'foo_bar-2.0-py3.py2-none-any.whl'],
+    ['foo_bar-2.0-01-py3-none-any.whl', 'foo_bar-2.0-1-py3-none-any.whl'],
+    ['foo_bar-2.0-CP312-CP312-MANYLINUX_2_17_X86_64.whl', 'foo_bar-2.0-cp312-cp312-manylinux_2_17_x86_64.whl'],
+    ['Foo-Bar-1.0.tar.gz', 'foo_bar-1.0.0.tar.gz'],
+    ['foo_bar-1.0_beta-py3.8.egg', 'Foo_Bar-1.0_BETA-py3.8.egg'],
+  ]
+  const different: [string, string][] = [
+    ['foo_bar-2.0-py3-none-any.whl', 'foo_bar-2.0-py2.py3-none-any.whl'],
+    ['foo_bar-2.0-1-py3-none-any.whl', 'foo_bar-2.0-py3-none-any.whl'],
+    ['foo_bar-2.0-py3-none-any.whl', 'foo_bar-2.1-py3-none-any.whl'],
+    ['foo_bar-1.0.tar.gz', 'foo_bar-1.0.zip'],
+    ['foo_bar-1.0-py3.8.egg', 'foo_bar-1.0-py3.9.egg'],
+  ]
+  for (const [a, b] of same) void test(`${a} = ${b}`, () => { assert.equal(key(a), key(b)) })
+  for (const [a, b] of different) void test(`${a} ≠ ${b}`, () => { assert.notEqual(key(a), key(b)) })
 })

@@ -1,8 +1,10 @@
 // The upload API's pure rules: actions, filenames, form cross-checks and digests (checklist §12).
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
+import { parseDistFilename } from '../../src/core/filenames.js'
 import {
-  checkFilenameSyntax, checkRemoveForm, checkUploadForm, chooseAction, digestMismatch, expectedDigests, sameVersion, type FormFields,
+  checkFilenameSyntax, checkRemoveForm, checkUploadForm, checkUploadedMetadata, chooseAction, digestMismatch, expectedDigests, sameVersion,
+  type FormFields,
 } from '../../src/core/upload-rules.js'
 
 const form = (entries: Record<string, string>): FormFields => new Map(Object.entries(entries).map(([name, value]) => [name, [value]]))
@@ -111,5 +113,28 @@ void describe('checkRemoveForm and sameVersion', () => {
   })
   for (const [a, b, same] of [['1.0', '1', true], ['1.0', '1.0.0', true], ['1.0-post1', '1.0.post1', true], ['1.0_beta', '1.0b0', true], ['1.0', '1.1', false], ['r2009', 'R2009', true], ['a-b', 'a_b', true]] as const) {
     void test(`sameVersion(${a}, ${b}) is ${String(same)}`, () => { assert.equal(sameVersion(a, b), same) })
+  }
+})
+
+void describe('checkUploadedMetadata: Name and Version of the metadata against the filename', () => {
+  const cases: [string, { name: string | undefined; version: string | undefined }, string | undefined][] = [
+    ['upl-1.6-py3-none-any.whl', { name: 'upl', version: '1.6' }, undefined],
+    ['upl-1.6-py3-none-any.whl', { name: 'UPL', version: '1.6.0' }, undefined],
+    ['foo_bar-1.0rc1-py3-none-any.whl', { name: 'Foo.Bar', version: '1.0-RC1' }, undefined],
+    ['upl-1.6-py3-none-any.whl', { name: 'upl', version: '9.9' }, 'Invalid distribution file: its metadata says version "9.9", the filename "1.6"'],
+    ['upl-1.6-py3-none-any.whl', { name: undefined, version: '1.6' }, 'Invalid distribution file: its metadata has no Name field'],
+    ['upl-1.6-py3-none-any.whl', { name: '  ', version: '1.6' }, 'Invalid distribution file: its metadata has no Name field'],
+    ['upl-1.6-py3-none-any.whl', { name: 'other', version: '1.6' }, 'Invalid distribution file: its metadata names project "other", not "upl"'],
+    ['upl-1.6-py3-none-any.whl', { name: 'upl', version: undefined }, 'Invalid distribution file: its metadata has no Version field'],
+    // setuptools escapes "-" as "_" in egg filenames (to_filename); legacy versions compare as text.
+    ['upl-1.0_beta-py3.8.egg', { name: 'upl', version: '1.0-beta' }, undefined],
+    ['upl-1.0_beta-py3.8.egg', { name: 'upl', version: '1.0-gamma' }, 'Invalid distribution file: its metadata says version "1.0-gamma", the filename "1.0_beta"'],
+  ]
+  for (const [filename, metadata, expected] of cases) {
+    void test(`${filename} ${JSON.stringify(metadata)} → ${String(expected)}`, () => {
+      const parsed = parseDistFilename(filename)
+      assert.ok(parsed)
+      assert.equal(checkUploadedMetadata(metadata, parsed)?.reason, expected)
+    })
   }
 })

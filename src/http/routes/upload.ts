@@ -1,4 +1,4 @@
-// The legacy upload API (checklist §12): POST /, /legacy/ and /legacy, answered directly
+// The legacy upload API (https://docs.pypi.org/api/upload/): POST /, /legacy/ and /legacy, answered directly
 // (twine, poetry and pdm never follow a redirect of a POST).
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
 import type { HashAlgorithm } from '../../core/digests.js'
@@ -24,7 +24,7 @@ export interface UploadRouteOptions {
   readonly idleTimeoutMs?: number
 }
 
-/** The upload URLs: pypiserver's `/` and Warehouse's `/legacy/` (checklist U-1). */
+/** The upload URLs: pypiserver's `/` and Warehouse's `/legacy/`. */
 export const UPLOAD_URLS: readonly string[] = ['/', '/legacy', '/legacy/']
 
 const DISABLED = 'Uploads are disabled: start eggserve with --passwords FILE (or --authenticate . to let anyone upload)'
@@ -59,18 +59,27 @@ async function handle (request: FastifyRequest, reply: FastifyReply, options: Up
     const fields = request.body instanceof URLSearchParams ? searchFields(request.body) : new Map<string, string[]>()
     return act(request, reply, { ...options, fields, form: undefined, queryAction })
   }
+  // A filename refused while the action was still unknown: the action decides (doc_upload's 410 comes first).
+  let refusedFile: RequestRejected | undefined
   const form = await receiveForm(request.raw, {
     maxFileBytes: options.maxUploadBytes,
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
     algorithms: options.algorithms,
     openContent: async (filename, fields) => {
+      // Warehouse answers doc_upload with 410 whatever its file is (setuptools' upload_docs
+      // sends "<name>.zip", which is no distribution filename).
+      const chosen = chooseAction(fields, queryAction)
+      if (!chosen.ok && chosen.status === 410) throw rejected(chosen)
       const read = parseUploadFilename(filename, field(fields, 'name'))
-      if (!read.ok) throw rejected(read)
-      return publisher.open(read.parsed.project)
+      if (read.ok) return publisher.open(read.parsed.project)
+      if (field(fields, ':action') !== undefined || queryAction !== undefined) throw rejected(read)
+      // The action may follow the file: its bytes are dropped, and the action decides.
+      refusedFile = rejected(read)
+      return undefined
     },
   })
   try {
-    return await act(request, reply, { ...options, fields: form.fields, form, queryAction })
+    return await act(request, reply, { ...options, fields: form.fields, form, queryAction, refusedFile })
   } finally {
     // Drops the temporary file unless it was published.
     await form.content?.upload.abort()
@@ -80,7 +89,9 @@ async function handle (request: FastifyRequest, reply: FastifyReply, options: Up
 async function act (
   request: FastifyRequest,
   reply: FastifyReply,
-  input: UploadRouteOptions & { publisher: Publisher; fields: FormFields; form: ReceivedForm | undefined; queryAction: string | undefined },
+  input: UploadRouteOptions & {
+    publisher: Publisher; fields: FormFields; form: ReceivedForm | undefined; queryAction: string | undefined; refusedFile?: RequestRejected | undefined
+  },
 ): Promise<FastifyReply> {
   const { publisher, fields, form } = input
   const chosen = chooseAction(fields, input.queryAction)
@@ -101,6 +112,7 @@ async function act (
     case 'file_upload':
       break
   }
+  if (input.refusedFile !== undefined) throw input.refusedFile
   const content = form?.content
   const checked = checkUploadForm({ fields, filename: content?.filename, signatureFilename: form?.signature?.filename })
   if (!checked.ok) throw rejected(checked)
