@@ -96,12 +96,22 @@ export async function startNginx (dir: string, stateDir: string, env: NodeJS.Pro
   let gone = false
   void exited.then(() => { gone = true })
 
+  // True once nginx has exited, false after `ms`; the timer is cancelled either way, so a
+  // pending one never keeps the process alive.
+  const exitsWithin = async (ms: number): Promise<boolean> => {
+    const timer = new AbortController()
+    try {
+      return await Promise.race([exited.then(() => true), sleep(ms, false, { signal: timer.signal }).catch(() => false)])
+    } finally {
+      timer.abort()
+    }
+  }
   // SIGQUIT is nginx's graceful stop; SIGTERM its fast one, for a master that lingers.
   const stop = async (): Promise<void> => {
     if (gone) return
     child.kill('SIGQUIT')
     for (const [signal, waitMs] of [['SIGTERM', 10_000], ['SIGKILL', 5_000]] as const) {
-      if (await Promise.race([exited.then(() => true), sleep(waitMs).then(() => false)])) return
+      if (await exitsWithin(waitMs)) return
       child.kill(signal)
     }
     await exited
