@@ -28,7 +28,7 @@ await test('.ci/run runs the README test line verbatim, with CI=true', () => {
 })
 
 await test('every npm script the README names exists', () => {
-  for (const name of ['build', 'lint', 'test', 'start', 'examples']) {
+  for (const name of ['build', 'lint', 'test', 'test:quick', 'start', 'examples']) {
     assert.ok(pkg.scripts[name], name)
     assert.ok(readme.includes(`npm run ${name}`) || readme.includes(`npm ${name}`), `README mentions ${name}`)
   }
