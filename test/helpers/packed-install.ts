@@ -1,8 +1,8 @@
 // The package as users get it: `npm pack` of a copy of this checkout (so its prepack script
 // builds dist/ from scratch without touching the dist/ other tests are running), then
 // `npm install -g --prefix <root>/usr/local <tarball>`, the README's install step under a
-// temporary root.
-import { cp, mkdir, readFile, readdir, symlink } from 'node:fs/promises'
+// temporary root, offline.
+import { cp, mkdir, readFile, readdir } from 'node:fs/promises'
 import { join, relative, sep } from 'node:path'
 import type { TestContext } from 'node:test'
 import { repoRoot, runProcess, type RunResult } from './spawn-server.js'
@@ -63,11 +63,13 @@ export async function packAndInstall (t: TestContext): Promise<PackedInstall | u
     recursive: true,
     filter: (path) => !NOT_COPIED.has(relative(repoRoot, path).split(sep)[0] ?? ''),
   })
-  // The build needs the dev dependencies (TypeScript); the bundled ones are packed from here.
-  await symlink(join(repoRoot, 'node_modules'), join(source, 'node_modules'), 'dir')
+  // The build needs the dev dependencies (TypeScript), and the bundled ones are packed from
+  // here: a real copy, because npm pack mislays files of a node_modules that is a symlink
+  // (entries named package/../../<real path>).
+  await cp(join(repoRoot, 'node_modules'), join(source, 'node_modules'), { recursive: true, verbatimSymlinks: true })
   const out = join(root, 'out')
   await mkdir(out)
-  const pack = await runProcess(npm, ['pack', '--pack-destination', out], { cwd: source, env: npmEnv(), timeoutMs: 600_000 })
+  const pack = await runProcess(npm, ['pack', '--pack-destination', out, '--cache', join(root, 'npm-cache')], { cwd: source, env: npmEnv(), timeoutMs: 600_000 })
   if (pack.code !== 0) throw new Error(described('npm pack', pack))
   const tarballs = (await readdir(out)).filter((name) => name.endsWith('.tgz'))
   if (tarballs.length !== 1 || tarballs[0] === undefined) throw new Error(`npm pack wrote ${JSON.stringify(tarballs)}, expected one tarball`)
@@ -77,8 +79,9 @@ export async function packAndInstall (t: TestContext): Promise<PackedInstall | u
   const files = listing.stdout.split('\n').filter((line) => line !== '').map((line) => line.replace(/^package\//, ''))
 
   const prefix = join(root, ...INSTALL_PREFIX.split('/'))
-  // --prefer-offline: whatever npm would fetch comes from its cache when it is there.
-  const install = await runProcess(npm, ['install', '--global', '--prefix', prefix, '--prefer-offline', '--no-audit', '--no-fund', tarball], {
+  // --offline with an empty cache of its own: the tarball carries its dependencies, so the
+  // install must not need the registry (nor leave a copy of the tarball in the user's cache).
+  const install = await runProcess(npm, ['install', '--global', '--prefix', prefix, '--offline', '--cache', join(root, 'npm-cache'), '--no-audit', '--no-fund', tarball], {
     cwd: root, env: npmEnv(), timeoutMs: 600_000,
   })
   if (install.code !== 0) throw new Error(described('npm install', install))
