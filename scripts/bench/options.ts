@@ -3,7 +3,7 @@ import { isAbsolute, join, resolve } from 'node:path'
 import { tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
 
-/** One synthetic tree, as make-tree builds it. */
+/** One synthetic tree, as make-tree.ts builds it. */
 export interface TreeShape {
   readonly projects: number
   readonly files: number
@@ -55,8 +55,8 @@ BENCHMARKS.md. Figures are reported as ratios to nginx measured in the same run.
   --files M[,M...]       files per project (default 10; one value or one per tree)
   --size BYTES[,...]     payload bytes per small file (default 2048)
   --big-mb MB            size of the large file used for MB/s (default 256, at least 200)
-  --sdists               make every third file an sdist (make-tree --sdists)
-  --seed S               make-tree seed (default 1)
+  --sdists               make every third file an sdist
+  --seed S               seed of the trees' pseudo-random payloads (default 1)
   --duration SECONDS     length of each wrk run (default 5)
   --rounds N             wrk runs per endpoint and server, eggserve and nginx alternating; the median
                          is reported (default 3)
@@ -75,8 +75,8 @@ BENCHMARKS.md. Figures are reported as ratios to nginx measured in the same run.
   --rerender FILE        only rewrite the report (--out) from the results.json of an earlier run
   -h, --help             this text
 
-Environment: EGGSERVE_SHARED_TOOLS (default ../shared/tools beside the repository) holds make-tree
-and serve-nginx; EGGSERVE_BENCH_DIR (default $TMPDIR/eggserve-bench) holds trees and run state.
+Environment: EGGSERVE_BENCH_DIR (default $TMPDIR/eggserve-bench) holds trees and run state.
+Trees come from scripts/bench/make-tree.ts (also runnable on its own), nginx runs from nginx.ts.
 Needs nginx and wrk: apt-get install -y nginx-light wrk`
 
 /** Thrown for bad flags; run.ts prints it with the usage. */

@@ -41,7 +41,7 @@ export function renderReport (run: RunResult): string {
   out.push(
     '# Benchmarks',
     '',
-    'eggserve measured against nginx (Debian\'s, through `../shared/tools/serve-nginx`) on the same synthetic trees, in the same run, on the same machine. ' +
+    'eggserve measured against nginx (Debian\'s, configured by `scripts/bench/nginx.ts`) on the same synthetic trees, in the same run, on the same machine. ' +
     'Absolute numbers drift on shared machines, so the figures that matter are the **ratios** eggserve/nginx. ' +
     'Regenerate with `npm run bench` (see [Method](#method)); the targets are those of issue 4.',
     '',
@@ -277,7 +277,7 @@ function method (run: RunResult): string[] {
     '',
     '`npm run bench` (`scripts/bench/run.ts`) builds eggserve (`npm run build`), then for each tree:',
     '',
-    '1. **Tree.** `../shared/tools/make-tree` (override the folder with `EGGSERVE_SHARED_TOOLS`) generates it once into `$TMPDIR/eggserve-bench/trees/` (or `EGGSERVE_BENCH_DIR`), outside the repository; with `--keep` later runs reuse it. Every project is `proj-NNNNN/` with valid wheels, plus `big/big-1.0-py3-none-any.whl`.',
+    '1. **Tree.** `scripts/bench/make-tree.ts` generates it once into `$TMPDIR/eggserve-bench/trees/` (or `EGGSERVE_BENCH_DIR`), outside the repository; with `--keep` later runs reuse it. Every project is `proj-NNNNN/` with `--files` valid wheels (METADATA, WHEEL and a RECORD with every member\'s sha256; a payload of `--size` pseudo-random bytes, from AES-CTR keyed by `--seed`, so every file differs and a seed always gives the same bytes; `Requires-Python` on every other file; with `--sdists` every third file a `.tar.gz` sdist), plus `big/big-1.0-py3-none-any.whl` of `--big-mb` MiB.',
     '2. **Cold start.** `node bin/eggserve.js --eggdir TREE --port 0 --host 127.0.0.1 --cache-dir EMPTY_DIR --log-level warn`. Listening is the first stdout line `eggserve listening on …` (or, when that line is not printed at `warn`, the moment its listening socket appears in `/proc`); then `/health` and `/health/ready` are polled every 5–10 ms until 200. All times are from spawn. The reference read rate reads every file of the tree once (8 at a time) just before.',
     '3. **Load.** For each endpoint, one request warms eggserve\'s page cache; the bytes of that answer are copied to nginx\'s `STATE_DIR/static/`, so nginx serves the *same bytes as a static file* (`/static/<name>`). Files are served by nginx from the tree itself (`/packages/<folder>/<file>`, sendfile). Then wrk runs against eggserve, then against nginx, with the same settings, for `--rounds` rounds; the round with the median req/s (MB/s for the large file) is reported, with the range of all rounds in small print, and latencies are the medians of the p50 and p99 of the rounds. nginx is idle while eggserve is loaded and the other way round. JSON pages are requested with `Accept: application/vnd.pypi.simple.v1+json` (a wrk Lua script sets it). Neither side is asked for gzip. Latencies come from wrk\'s `done()` hook in µs, not its rounded text.',
     '4. **Freshness.** While that instance runs, a copy of a wheel is written under a hidden temp name (`.bench-…`) in an existing project and renamed to its final name; `/simple/<p>/` (cached just before) is polled every 5 ms until it lists the file. Repeated in projects spread over the tree. Then a new project folder is prepared under a hidden name, renamed in, and `/simple/` is polled. Everything created is journaled and removed afterwards, so the tree stays as generated. Peak RSS is `VmHWM` from `/proc/<pid>/status` just before SIGTERM.',
@@ -285,7 +285,7 @@ function method (run: RunResult): string[] {
     '',
     'For pages, a third server runs in each round: `scripts/bench/ceiling-server.ts`, bare `node:http` sending the same bytes from memory. It is the most any Node server can do here, and shows how much of the gap to nginx is Node itself.',
     '',
-    'Every process the bench starts is stopped (eggserve with SIGTERM, nginx with `serve-nginx stop`), also on errors and Ctrl-C. Needs `apt-get install -y nginx-light wrk`.',
+    'nginx runs in the foreground as the bench\'s child, one worker per core, `sendfile on`, `tcp_nopush on`, no access log, listening on 127.0.0.1 only; its configuration, logs and temp folders are in the run folder. Every process the bench starts is stopped (eggserve with SIGTERM, nginx with SIGQUIT, its graceful stop), also on errors and Ctrl-C. Needs `apt-get install -y nginx-light wrk`.',
     '',
     `Flags: \`--projects 1000,10000 --files 10 --size 2048 --big-mb 256 --duration ${run.durationS} --rounds ${run.rounds} --connections ${run.connections} --only startup,read-rate,simple-root,simple-html,simple-json,legacy,small-file,big-file,node-ceiling,freshness,logging --keep --out FILE --quick --profile\`; \`npm run bench -- --help\` lists them all.`,
   ]

@@ -1,7 +1,8 @@
 // `npm run bench`: eggserve against nginx on synthetic trees, written to BENCHMARKS.md.
 // Usage: npm run bench -- [--quick] [--projects 1000,10000] [--only ...] (see --help)
-// The pieces: options.ts (flags), tree.ts (make-tree, cached trees), servers.ts (eggserve,
-// serve-nginx), wrk.ts (load), tree-run.ts (what is measured per tree), freshness.ts,
+// The pieces: options.ts (flags), make-tree.ts and zip-writer.ts (the synthetic trees), tree.ts
+// (cached trees), servers.ts (eggserve), nginx.ts (the reference), wrk.ts (load), tree-run.ts
+// (what is measured per tree), freshness.ts,
 // profile.ts (--cpu-prof summaries), machine.ts, report.ts, cleanup.ts (stop everything).
 import { spawn, spawnSync } from 'node:child_process'
 import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
@@ -14,7 +15,7 @@ import { parseOptions, USAGE, UsageError, type BenchOptions } from './options.js
 import { renderReport } from './report.js'
 import type { Features, RunResult, TreeResult } from './results.js'
 import { benchTree, type RunContext } from './tree-run.js'
-import { ensureTree, findSharedTools, removeTree, shapeLabel, type Tree } from './tree.js'
+import { ensureTree, removeTree, shapeLabel, type Tree } from './tree.js'
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 
@@ -44,7 +45,6 @@ async function main (): Promise<number> {
   }
   installCleanupHandlers()
   const env = withSbin(process.env)
-  const tools = await findSharedTools(REPO_ROOT)
   requireCommand('nginx', ['-v'], env, 'nginx is not installed (it is the reference server): apt-get install -y nginx-light')
   requireCommand('wrk', ['-v'], env, 'wrk is not installed (it is the load generator): apt-get install -y wrk')
   if (options.build) await build()
@@ -58,7 +58,7 @@ async function main (): Promise<number> {
 
   const features: Features = { cacheDir: undefined, ready: undefined, listeningLineAtWarn: undefined }
   const eggserveRoot = await snapshotBuild(runDir)
-  const ctx: RunContext = { options, eggserveRoot, tools, env, runDir, treesDir, features, log }
+  const ctx: RunContext = { options, eggserveRoot, env, runDir, treesDir, features, log }
   const results: TreeResult[] = []
   const generated: Tree[] = []
   const run: RunResult = {
@@ -82,7 +82,7 @@ async function main (): Promise<number> {
     for (const shape of options.trees) {
       if (wasInterrupted()) break
       log(`=== tree ${shapeLabel(shape)}`)
-      const tree = await ensureTree(shape, treesDir, tools, log)
+      const tree = await ensureTree(shape, treesDir, log)
       if (tree.generated) generated.push(tree)
       results.push(await benchTree(ctx, tree))
     }

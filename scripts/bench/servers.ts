@@ -1,6 +1,6 @@
-// Starting and stopping the two servers: eggserve (a child process, stopped with SIGTERM) and
-// nginx (through ../shared/tools/serve-nginx, stopped with "serve-nginx stop").
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
+// Starting and stopping eggserve (a child process, stopped with SIGTERM) and the node:http
+// ceiling server; nginx is in nginx.ts.
+import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
 import { readdir, readFile, readlink } from 'node:fs/promises'
 import { createServer } from 'node:net'
@@ -9,11 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { promisify } from 'node:util'
 import { onCleanup } from './cleanup.js'
-import type { SharedTools } from './tree.js'
-
-const execFileAsync = promisify(execFile)
 
 /** The flag was rejected by this eggserve build ("unknown option"). */
 export class UnsupportedFlagError extends Error {
@@ -207,67 +203,6 @@ export async function freePort (): Promise<number> {
       server.close(() => { resolve(port) })
     })
   })
-}
-
-/** A running nginx from serve-nginx. */
-export interface Nginx {
-  readonly url: string
-  readonly port: number
-  /** STATE_DIR/static: files served at /static/<name>. */
-  readonly staticDir: string
-  stop (): Promise<void>
-}
-
-/** Start nginx over `dir` with serve-nginx; its state (config, pid, static copies) goes in `stateDir`. */
-export async function startNginx (tools: SharedTools, dir: string, stateDir: string, env: NodeJS.ProcessEnv): Promise<Nginx> {
-  const port = await freePort()
-  const stopSync = (): void => {
-    execFileSync(tools.serveNginx, ['stop', String(port), stateDir], { env, stdio: 'ignore' })
-  }
-  const stopAsync = async (): Promise<void> => {
-    const pid = await readPid(stateDir)
-    await execFileAsync(tools.serveNginx, ['stop', String(port), stateDir], { env })
-    // "nginx -s quit" returns at once; wait until the master has gone so it never overlaps later runs.
-    if (pid !== undefined) {
-      for (let i = 0; i < 200 && await alive(pid); i++) await sleep(25)
-    }
-  }
-  const unregister = onCleanup(`nginx on port ${port}`, stopAsync, stopSync)
-  try {
-    await execFileAsync(tools.serveNginx, ['start', dir, String(port), stateDir], { env })
-  } catch (err) {
-    await stopAsync().catch(() => undefined)
-    unregister()
-    throw new Error(`serve-nginx start failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
-  }
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    staticDir: join(stateDir, 'static'),
-    stop: async () => {
-      await stopAsync()
-      unregister()
-    },
-  }
-}
-
-async function readPid (stateDir: string): Promise<number | undefined> {
-  try {
-    const pid = Number((await readFile(join(stateDir, 'nginx.pid'), 'utf8')).trim())
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined
-  } catch {
-    return undefined
-  }
-}
-
-async function alive (pid: number): Promise<boolean> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
-    // A zombie (state Z) has exited.
-    return !/^\d+ \(.*\) Z /.test(stat)
-  } catch {
-    return false
-  }
 }
 
 /** A running ceiling-server.ts (bare node:http over nginx's static copies). */

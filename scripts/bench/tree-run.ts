@@ -9,8 +9,9 @@ import { getOk, pollUntil } from './http.js'
 import type { BenchOptions, Measurement } from './options.js'
 import { findProfiles, readProfile, summarizeProfile, windowAfterStart } from './profile.js'
 import type { Features, LoadKind, LoadResult, ReadRate, StartupResult, TreeResult } from './results.js'
-import { procStatusMb, startCeiling, startEggserve, startNginx, UnsupportedFlagError, type Ceiling, type Eggserve, type Nginx } from './servers.js'
-import { dropProjects, firstWheel, journalPath, projectFolder, shapeKey, type SharedTools, type Tree } from './tree.js'
+import { startNginx, type Nginx } from './nginx.js'
+import { procStatusMb, startCeiling, startEggserve, UnsupportedFlagError, type Ceiling, type Eggserve } from './servers.js'
+import { dropProjects, firstWheel, journalPath, projectFolder, shapeKey, type Tree } from './tree.js'
 import { runWrk, type WrkResult } from './wrk.js'
 
 export const V1_JSON = 'application/vnd.pypi.simple.v1+json'
@@ -19,7 +20,6 @@ export interface RunContext {
   readonly options: BenchOptions
   /** The snapshot of the build that is benchmarked (see run.ts). */
   readonly eggserveRoot: string
-  readonly tools: SharedTools
   readonly env: NodeJS.ProcessEnv
   readonly runDir: string
   readonly treesDir: string
@@ -76,7 +76,7 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
     try {
       result.cold = cold.startup
       if (selected.length > 0) {
-        nginx = await startNginx(ctx.tools, tree.dir, join(ctx.runDir, `nginx-${key}`), ctx.env)
+        nginx = await startNginx(tree.dir, join(ctx.runDir, `nginx-${key}`), ctx.env)
         if (only.has('node-ceiling') && selected.some((endpoint) => endpoint.kind === 'page')) {
           ceiling = await startCeiling(nginx.staticDir, ctx.eggserveRoot, ctx.env)
         }

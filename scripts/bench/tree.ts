@@ -1,35 +1,9 @@
-// Synthetic trees from ../shared/tools/make-tree, cached outside the repository and reused
-// across runs when the same shape and seed already exist.
-import { execFile } from 'node:child_process'
-import { access, constants, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
-import { promisify } from 'node:util'
+// Synthetic trees from make-tree.ts, cached outside the repository and reused across runs
+// when the same shape and seed already exist.
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { makeTree, projectName } from './make-tree.js'
 import type { TreeShape } from './options.js'
-
-const run = promisify(execFile)
-
-/** The shared tools the bench drives (never copied into the project). */
-export interface SharedTools {
-  readonly dir: string
-  readonly makeTree: string
-  readonly serveNginx: string
-}
-
-/** Find make-tree and serve-nginx: $EGGSERVE_SHARED_TOOLS, else ../shared/tools beside the repo. */
-export async function findSharedTools (repoRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<SharedTools> {
-  const fromEnv = env.EGGSERVE_SHARED_TOOLS
-  const dir = resolve(fromEnv ?? join(repoRoot, '..', 'shared', 'tools'))
-  const tools = { dir, makeTree: join(dir, 'make-tree'), serveNginx: join(dir, 'serve-nginx') }
-  for (const path of [tools.makeTree, tools.serveNginx]) {
-    try {
-      await access(path, constants.X_OK)
-    } catch {
-      const where = fromEnv === undefined ? `${dir} (the default, ../shared/tools beside the repository)` : `${dir} (from EGGSERVE_SHARED_TOOLS)`
-      throw new Error(`missing shared tool ${path}: expected make-tree and serve-nginx in ${where}; set EGGSERVE_SHARED_TOOLS to the folder that holds them`)
-    }
-  }
-  return tools
-}
 
 /** A tree ready to serve. */
 export interface Tree {
@@ -39,13 +13,13 @@ export interface Tree {
   readonly bytes: number
   /** True if this run generated it (and so may delete it without --keep). */
   readonly generated: boolean
-  /** make-tree's run time when generated now. */
+  /** The generator's run time when generated now. */
   readonly generateSeconds: number | undefined
 }
 
 interface TreeSummary { files: number; bytes: number; seconds: number }
 
-/** The cache key of a shape: every make-tree input. */
+/** The cache key of a shape: every input of the generator. */
 export function shapeKey (shape: TreeShape): string {
   return `p${shape.projects}-f${shape.files}-s${shape.size}-big${shape.bigMb}${shape.sdists ? '-sdists' : ''}-seed${shape.seed}`
 }
@@ -56,7 +30,7 @@ export function shapeLabel (shape: TreeShape): string {
 }
 
 /** Return the cached tree for `shape`, generating it (into a temp name, then renamed) if absent. */
-export async function ensureTree (shape: TreeShape, treesDir: string, tools: SharedTools, log: (text: string) => void): Promise<Tree> {
+export async function ensureTree (shape: TreeShape, treesDir: string, log: (text: string) => void): Promise<Tree> {
   await mkdir(treesDir, { recursive: true })
   const key = shapeKey(shape)
   const dir = join(treesDir, key)
@@ -70,21 +44,16 @@ export async function ensureTree (shape: TreeShape, treesDir: string, tools: Sha
   const partial = `${dir}.partial-${process.pid}`
   await rm(partial, { recursive: true, force: true })
   await rm(dir, { recursive: true, force: true })
-  log(`generating tree ${key} with make-tree (once; later runs reuse it with --keep)`)
-  const args = [partial, '--projects', String(shape.projects), '--files', String(shape.files), '--size', String(shape.size), '--seed', String(shape.seed)]
-  if (shape.bigMb > 0) args.push('--big-mb', String(shape.bigMb))
-  if (shape.sdists) args.push('--sdists')
-  let stdout: string
+  log(`generating tree ${key} (once; later runs reuse it with --keep)`)
+  let summary: TreeSummary
   try {
-    ({ stdout } = await run(tools.makeTree, args, { maxBuffer: 1 << 20 }))
+    const made = await makeTree(partial, shape)
+    summary = { files: made.files, bytes: made.bytes, seconds: made.seconds }
   } catch (err) {
     await rm(partial, { recursive: true, force: true })
-    throw new Error(`make-tree failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    throw new Error(`generating the tree failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
-  // "make-tree: OUT: 1000 projects, 10001 files, 123 bytes, 4.2 s"
-  const match = /(\d+) files, (\d+) bytes, ([\d.]+) s/.exec(stdout)
-  if (match === null) throw new Error(`cannot parse make-tree's summary: ${stdout.trim()}`)
-  const summary: TreeSummary = { files: Number(match[1]), bytes: Number(match[2]), seconds: Number(match[3]) }
+  log(`generated ${summary.files} files, ${summary.bytes} bytes in ${summary.seconds.toFixed(1)} s`)
   await rename(partial, dir)
   await writeFile(summaryPath, `${JSON.stringify(summary)}\n`)
   return { shape, dir, files: summary.files, bytes: summary.bytes, generated: true, generateSeconds: summary.seconds }
@@ -97,9 +66,9 @@ export async function removeTree (tree: Tree, treesDir: string): Promise<void> {
   await rm(journalPath(treesDir, tree.shape), { force: true })
 }
 
-/** Folder of project number `n`, as make-tree names it. */
+/** Folder of project number `n`. */
 export function projectFolder (n: number): string {
-  return `proj-${String(n).padStart(5, '0')}`
+  return projectName(n)
 }
 
 /** The projects the freshness runs drop files into (deterministic, spread over the tree). */
@@ -136,7 +105,7 @@ export async function removeLeftovers (dir: string, journal: string): Promise<vo
   await rm(journal, { force: true })
 }
 
-/** The first wheel of a project folder (make-tree's file 0 is always a wheel). */
+/** The first wheel of a project folder (file 0 is always a wheel, sdists or not). */
 export async function firstWheel (treeDir: string, folder: string): Promise<string> {
   const names = (await readdir(join(treeDir, folder))).filter((name) => name.endsWith('.whl')).sort()
   const first = names[0]

@@ -1,16 +1,17 @@
 // Checks contrib/systemd/eggserve.service with systemd's own tools:
-// `systemd-analyze verify` must accept it without a warning, and
+// `systemd-analyze verify` must accept it, as the packed package installs it, without a warning, and
 // `systemd-analyze security --offline=true` must rate its exposure at most 2.0.
 // Neither needs systemd running as PID 1 (both read the unit file only), but
 // --offline needs systemd >= 250.
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { existsSync, readFileSync } from 'node:fs'
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import test from 'node:test'
 import type { TestContext } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { INSTALL_PREFIX, packAndInstall } from '../helpers/packed-install.js'
 import { needTool, toolsRequired } from '../helpers/tools.js'
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
@@ -43,10 +44,12 @@ function values (text: string, key: string): string[] {
   return directives(text).filter((line) => line.startsWith(`${key}=`)).map((line) => line.slice(key.length + 1))
 }
 
-/** Quotes one ExecStart= word: systemd expands %specifiers and $VARS there. */
-function execWord (word: string): string {
-  const escaped = word.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('%', '%%').replaceAll('$', '$$')
-  return `"${escaped}"`
+/** The programs of the unit's Exec*= lines (their first words, without systemd's prefixes such as "-"). */
+function commandsOf (text: string): string[] {
+  return directives(text)
+    .filter((line) => /^Exec[A-Za-z]*=/.test(line))
+    .map((line) => line.slice(line.indexOf('=') + 1).trim().split(/\s+/)[0]?.replace(/^[-@:+!]+/, '') ?? '')
+    .filter((command) => command.startsWith('/'))
 }
 
 /** systemd-analyze's path, or undefined once the test is skipped (or throws under CI). */
@@ -62,41 +65,50 @@ function analyzer (t: TestContext): string | undefined {
   return undefined
 }
 
-void test('systemd-analyze verify accepts the unit without warnings', (t) => {
+void test('systemd-analyze verify accepts the unit as shipped and installed, without warnings', async (t) => {
   const tool = analyzer(t)
   if (tool === undefined) return
-  const original = readFileSync(unitPath, 'utf8')
-  const execStart = values(original, 'ExecStart')
-  assert.deepEqual(execStart, ['eggserve'], 'the shipped unit starts the npm bin by name')
+  // verify fails when ExecStart's program is not there, so the unit is checked against the
+  // README's install steps carried out under a temporary root (--root): the packed tarball
+  // installed with `npm install -g --prefix <root>/usr/local`, and the unit the package ships
+  // copied from there to <root>/etc/systemd/system/, byte for byte the repository's file.
+  const installed = await packAndInstall(t)
+  if (installed === undefined) return
+  const shipped = await readFile(join(installed.packageDir, 'contrib', 'systemd', unitName), 'utf8')
+  assert.equal(shipped, readFileSync(unitPath, 'utf8'), 'the installed package ships contrib/systemd/eggserve.service unchanged')
+  const unitDir = join(installed.root, 'etc', 'systemd', 'system')
+  await mkdir(unitDir, { recursive: true })
+  await writeFile(join(unitDir, unitName), shipped)
 
-  // verify fails when ExecStart's program is not installed, and eggserve is not
-  // installed system-wide on a test machine (bin/eggserve.js may not even exist
-  // yet). So only in a temporary copy, ExecStart runs this node with the repo's
-  // bin/eggserve.js as its argument: verify checks that argv[0] (node) is
-  // executable, not the script. Every other line stays byte for byte the same,
-  // as asserted below, so everything else verify reports is about the real unit.
-  const script = join(repoRoot, 'bin', 'eggserve.js')
-  const substituted = `ExecStart=${execWord(process.execPath)} ${execWord(script)}`
-  const copy = original.replace(/^ExecStart=.*$/m, substituted)
-  const originalLines = original.split('\n')
-  const copyLines = copy.split('\n')
-  assert.equal(copyLines.length, originalLines.length)
-  const changed = copyLines.flatMap((line, index) => line === originalLines[index] ? [] : [line])
-  assert.deepEqual(changed, [substituted], 'only the ExecStart= line differs')
+  // The unit's other commands (ExecReload's /bin/kill) are part of every system: under the
+  // temporary root they are the host's own files, copied only when the host has them.
+  for (const command of commandsOf(shipped)) {
+    if (command.startsWith(`${INSTALL_PREFIX}/`)) continue
+    const inRoot = join(installed.root, command)
+    if (existsSync(command) && !existsSync(inRoot)) {
+      await mkdir(dirname(inRoot), { recursive: true })
+      await copyFile(command, inRoot)
+    }
+  }
 
-  const dir = mkdtempSync(join(tmpdir(), 'eggserve-unit-'))
-  t.after(() => { rmSync(dir, { recursive: true, force: true }) })
-  const copyPath = join(dir, unitName)
-  writeFileSync(copyPath, copy)
-
-  // --recursive-errors=no: fail only for our unit, not for a broken unit the
-  // host happens to have among the ones ours is ordered after.
-  const result = run(tool, ['verify', '--recursive-errors=no', copyPath])
+  // --recursive-errors=no: fail only for our unit, not for the units it is ordered after,
+  // which the temporary root does not have.
+  const result = run(tool, ['verify', `--root=${installed.root}`, '--recursive-errors=no', unitName])
   t.diagnostic(`systemd-analyze verify output: ${result.output.trim() || '(none)'}`)
   assert.equal(result.status, 0, result.output)
   // verify exits 0 even for unknown keys or unparsable values: it only warns.
-  const aboutUnit = result.output.split('\n').filter((line) => line.includes(unitName) || line.includes(dir))
+  const aboutUnit = result.output.split('\n').filter((line) => line.includes(unitName) || line.includes(installed.root))
   assert.deepEqual(aboutUnit, [], 'no warning mentions eggserve.service')
+})
+
+void test('the README installs the command where ExecStart looks, and the unit from the installed package', () => {
+  const unit = readFileSync(unitPath, 'utf8')
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+  const section = readme.slice(readme.indexOf('## Running under systemd'), readme.indexOf('\n## ', readme.indexOf('## Running under systemd') + 1))
+  const prefix = /^sudo npm install -g --prefix (\S+) \S+\.tgz$/m.exec(section)?.[1]
+  assert.equal(prefix, INSTALL_PREFIX, 'the README installs with npm install -g --prefix /usr/local')
+  assert.deepEqual(values(unit, 'ExecStart'), [`${INSTALL_PREFIX}/bin/eggserve`])
+  assert.match(section, new RegExp(`^sudo install -m 0644 ${INSTALL_PREFIX}/lib/node_modules/eggserve/contrib/systemd/eggserve\\.service /etc/systemd/system/$`, 'm'))
 })
 
 void test(`systemd-analyze security --offline rates exposure at most ${maxExposure}`, (t) => {

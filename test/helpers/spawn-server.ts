@@ -67,6 +67,8 @@ export interface StartOptions {
    * namespace wrapper ending in `exec "$@"`: the daemon's command line is appended.
    */
   readonly wrapper?: readonly string[]
+  /** Run this command (an installed `eggserve`) instead of `node bin/eggserve.js`. */
+  readonly executable?: string
 }
 
 const SERVING = 'Serving'
@@ -106,8 +108,9 @@ export async function startServer (t: TestContext, options: StartOptions): Promi
     ...(options.eggdir === undefined ? [] : ['--eggdir', options.eggdir]),
     ...(options.args ?? []),
   ]
-  const [command = process.execPath, ...prefix] = options.wrapper ?? []
-  const child = spawn(command, options.wrapper === undefined ? [binPath, ...args] : [...prefix, process.execPath, binPath, ...args], {
+  const daemon = options.executable === undefined ? [process.execPath, binPath] : [options.executable]
+  const [command, ...rest] = [...options.wrapper ?? [], ...daemon, ...args]
+  const child = spawn(command ?? process.execPath, rest, {
     cwd: options.cwd ?? repoRoot,
     env: childEnv(options.env),
     stdio: ['ignore', 'pipe', 'pipe'],

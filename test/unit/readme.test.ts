@@ -6,7 +6,7 @@ import { SETTINGS } from '../../src/config.js'
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 const ciRun = readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8')
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string>; license: string }
 
 function quickStart (): string[] {
   const section = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('\n## ', readme.indexOf('## Quick start') + 1))
@@ -28,7 +28,7 @@ await test('.ci/run runs the README test line verbatim, with CI=true', () => {
 })
 
 await test('every npm script the README names exists', () => {
-  for (const name of ['build', 'lint', 'test', 'start', 'examples']) {
+  for (const name of ['build', 'lint', 'test', 'test:quick', 'start', 'examples']) {
     assert.ok(pkg.scripts[name], name)
     assert.ok(readme.includes(`npm run ${name}`) || readme.includes(`npm ${name}`), `README mentions ${name}`)
   }
@@ -42,4 +42,12 @@ await test('the README documents every flag with its environment variable and de
     assert.ok(row.includes(setting.flag), `${setting.env} row names ${setting.flag}`)
     if (setting.defaultValue !== undefined && setting.defaultValue !== 'false') assert.ok(row.includes(`\`${setting.defaultValue}\``), `${setting.env} default`)
   }
+})
+
+await test('the license is MIT in package.json, LICENSE and the README alike', () => {
+  assert.equal(pkg.license, 'MIT')
+  const license = readFileSync(new URL('../../LICENSE', import.meta.url), 'utf8')
+  assert.match(license, /^MIT License\n\nCopyright \(c\) 2026 eggserve contributors\n/)
+  const section = readme.slice(readme.indexOf('\n## License\n'))
+  assert.match(section, /^\n## License\n\nMIT; see \[LICENSE\]\(LICENSE\)/)
 })

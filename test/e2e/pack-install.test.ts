@@ -1,0 +1,105 @@
+// A real install: the tarball `npm pack` makes, installed offline with `npm install -g --prefix`,
+// is a working eggserve with the dependency tree the tests ran against, and pip installs from it.
+// Also: the command says in one line, without a stack trace, when dist/ was never built.
+import assert from 'node:assert/strict'
+import { copyFile, mkdir, readFile, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { buildWheel, writeDist } from '../helpers/distributions.js'
+import { packAndInstall } from '../helpers/packed-install.js'
+import { createVenv, output } from '../helpers/python.js'
+import { binPath, childEnv, repoRoot, runProcess, startServer } from '../helpers/spawn-server.js'
+import { tempDir } from '../helpers/temp-tree.js'
+
+interface LockEntry {
+  readonly version?: string
+  readonly dev?: boolean
+}
+
+const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { name: string; version: string }
+
+/** `node_modules/a/node_modules/b` → version, for every package installed under `dir`. */
+async function installedTree (dir: string, base = ''): Promise<Map<string, string>> {
+  const tree = new Map<string, string>()
+  const modules = join(dir, 'node_modules')
+  const names: string[] = []
+  for (const entry of await readdir(modules, { withFileTypes: true }).catch(() => [])) {
+    if (entry.name.startsWith('.')) continue // .bin, .package-lock.json
+    if (!entry.name.startsWith('@')) names.push(entry.name)
+    else for (const scoped of await readdir(join(modules, entry.name))) names.push(`${entry.name}/${scoped}`)
+  }
+  for (const name of names) {
+    const key = `${base}node_modules/${name}`
+    const { version } = JSON.parse(await readFile(join(modules, name, 'package.json'), 'utf8')) as { version: string }
+    tree.set(key, version)
+    for (const [nested, nestedVersion] of await installedTree(join(modules, name), `${key}/`)) tree.set(nested, nestedVersion)
+  }
+  return tree
+}
+
+await test('the packed tarball installs into a prefix, runs, serves and pip installs from it', async (t) => {
+  const installed = await packAndInstall(t)
+  if (installed === undefined) return
+
+  await t.test('the tarball holds the built code, the license, the lock file and the unit; no sources or tests', () => {
+    for (const file of ['bin/eggserve.js', 'dist/cli.js', 'dist/daemon.js', 'LICENSE', 'README.md', 'package.json', 'npm-shrinkwrap.json', 'contrib/systemd/eggserve.service']) {
+      assert.ok(installed.files.includes(file), `${file} is not in the tarball`)
+    }
+    for (const file of installed.files) assert.doesNotMatch(file, /^(src|test|scripts)\//)
+    assert.ok(installed.files.includes('node_modules/fastify/package.json'), 'the dependencies are bundled')
+  })
+
+  await t.test('npm pack and npm install printed no warning (no EBADENGINE, nothing deprecated)', () => {
+    for (const output of [installed.packOutput, installed.installOutput]) {
+      assert.doesNotMatch(output, /EBADENGINE|deprecated|npm warn/i, output)
+    }
+    for (const file of installed.files) assert.ok(!file.split('/').includes('..'), file)
+  })
+
+  await t.test('the installed dependency tree is the one npm-shrinkwrap.json locks (the tested one)', async () => {
+    const lock = JSON.parse(await readFile(join(repoRoot, 'npm-shrinkwrap.json'), 'utf8')) as { packages: Record<string, LockEntry> }
+    const expected = new Map<string, string>()
+    for (const [path, entry] of Object.entries(lock.packages)) {
+      if (path !== '' && entry.dev !== true && entry.version !== undefined) expected.set(path, entry.version)
+    }
+    const actual = await installedTree(installed.packageDir)
+    assert.ok(expected.size > 0)
+    assert.deepEqual(Object.fromEntries([...actual].sort()), Object.fromEntries([...expected].sort()))
+  })
+
+  await t.test('the installed command prints its version', async () => {
+    const result = await runProcess(installed.bin, ['--version'], { env: childEnv() })
+    assert.equal(result.code, 0, output(result))
+    assert.equal(result.stdout.trim(), pkg.version)
+    assert.equal(result.stderr, '')
+  })
+
+  await t.test('the installed command serves an eggdir, and pip installs from it', async (st) => {
+    const venv = await createVenv(st)
+    if (venv === undefined) return
+    const root = await tempDir(st, 'eggserve-installed-')
+    const eggdir = join(root, 'eggs')
+    await writeDist(join(eggdir, 'packed-demo'), buildWheel({ name: 'packed-demo', version: '1.0', moduleSource: "KIND = 'from the installed copy'\n" }))
+    const server = await startServer(st, { eggdir, executable: installed.bin, cwd: root })
+    const target = join(root, 'target')
+    const result = await venv.pip(['install', '--retries', '0', '--progress-bar', 'off', '--target', target, '--index-url', `${server.url}/simple/`, 'packed-demo==1.0'])
+    assert.equal(result.code, 0, output(result))
+    assert.match(result.stdout, /Successfully installed packed-demo-1\.0/, output(result))
+    const probe = await venv.run(['-c', 'import packed_demo; print(packed_demo.KIND)'], { env: { PYTHONPATH: target } })
+    assert.equal(probe.code, 0, output(probe))
+    assert.equal(probe.stdout.trim(), 'from the installed copy')
+    // pip asked the installed daemon (its access log has the request).
+    assert.ok(server.lines.some((line) => line.msg === 'request' && line.url === '/simple/packed-demo/'), JSON.stringify(server.lines))
+  })
+})
+
+await test('without dist/, the command says so in one line and exits 1 (no stack trace)', async (t) => {
+  // The same bin/eggserve.js in a folder with no dist/ beside it: a checkout never built.
+  const root = await tempDir(t, 'eggserve-unbuilt-')
+  await mkdir(join(root, 'bin'))
+  await copyFile(binPath, join(root, 'bin', 'eggserve.js'))
+  const result = await runProcess(process.execPath, [join(root, 'bin', 'eggserve.js'), '--version'], { env: childEnv() })
+  assert.equal(result.code, 1, output(result))
+  assert.equal(result.stdout, '')
+  assert.equal(result.stderr, `eggserve: cannot start: ${join(root, 'dist', 'cli.js')} is missing (in a source checkout, run "npm run build" first)\n`)
+})
