@@ -35,6 +35,8 @@ const UNAVAILABLE = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
 ])
 
+const BODYLESS: Readonly<Partial<Record<number, string>>> = { 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound', 409: 'Conflict', 412: 'PreconditionFailed', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable' }
+
 /** Read an SDK (or network) error. */
 export function s3ErrorFacts (err: unknown): S3ErrorFacts {
   const name = err instanceof Error ? err.name : 'Error'
@@ -43,8 +45,9 @@ export function s3ErrorFacts (err: unknown): S3ErrorFacts {
   const status = 'httpStatusCode' in metadata && typeof metadata.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined
   const requestId = 'requestId' in metadata && typeof metadata.requestId === 'string' ? metadata.requestId : undefined
   const attempts = 'attempts' in metadata && typeof metadata.attempts === 'number' ? metadata.attempts : undefined
-  // Network errors are plain Errors with an errno code; service errors are named after the S3 code.
-  const error = name === 'Error' && errno !== undefined ? errno : name
+  // Network errors are plain Errors with an errno code; service errors are named after the S3
+  // code, except answers without a body (HEAD), which the SDK calls Unknown: named by status.
+  const error = name === 'Error' && errno !== undefined ? errno : name === 'Unknown' && status !== undefined ? BODYLESS[status] ?? `HTTP ${status}` : name
   return { kind: classify(error, status, err), error, status, requestId, attempts }
 }
 
