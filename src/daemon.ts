@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp, SHADOWED_FOLDERS } from './app.js'
 import type { Config } from './config.js'
 import type { LayoutProblem, LayoutReport } from './core/layout.js'
-import { errnoCode, LayoutError, ListenError } from './errors.js'
+import { errnoCode, LayoutError, ListenError, StoreFailure } from './errors.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
 import type { StorageBackend } from './storage/storage.js'
@@ -50,7 +50,11 @@ async function serve (config: Config, log: LoggerHandle, services: IndexServices
   const { logger } = log
   const { index } = services
   const loadStarted = Date.now()
-  const report = await index.load()
+  const report = await index.load().catch((err: unknown) => {
+    // The store's own message speaks to HTTP clients; at start-up the operator reads it.
+    if (err instanceof StoreFailure) throw new LayoutError(`Cannot serve "${services.storage.location}" (${err.code}): ${err.message}`, { cause: err })
+    throw err
+  })
   if (report.problems.length > 0 && !config.lenient) {
     throw new LayoutError(formatProblems(services.storage.location, report.problems))
   }
