@@ -6,7 +6,10 @@
 // conditional (AWS user guide, "Conditional writes"), and both publish the whole object at
 // once: nobody ever sees a partial file under its key, and of several commits of one key
 // exactly one succeeds (the others get 412). The temporary object serves the random-access
-// reads of metadata before publishing.
+// reads of metadata before publishing. CopyObject takes If-None-Match too, but moto 5.2
+// ignores it on the destination (moto/s3/responses.py copy_object), and a bucket policy that
+// enforces conditional writes refuses CopyObject altogether (AWS user guide, "Enforce
+// conditional writes"), while it exempts UploadPartCopy.
 import { randomBytes } from 'node:crypto'
 import { Readable, Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -148,7 +151,9 @@ export class S3PendingUpload implements PendingUpload {
       const { uploadId, parts } = this.#multipart
       const { client, bucket } = this.#context
       try {
-        const done = await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: this.#temporary, UploadId: uploadId, MultipartUpload: { Parts: parts } }))
+        // Create-only although the key is new: a bucket policy may require If-None-Match on every
+        // write (AWS user guide, "Enforce conditional writes on Amazon S3 buckets").
+        const done = await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: this.#temporary, UploadId: uploadId, MultipartUpload: { Parts: parts }, IfNoneMatch: '*' }))
         this.#temporaryEtag = plainEtag(done.ETag)
       } catch (err) {
         throw fail(this.#context, err, 'store an upload')
