@@ -17,8 +17,6 @@ export interface S3Context {
   /** s3://bucket/prefix, for the log. */
   readonly location: string
   readonly log: FastifyBaseLogger
-  /** Per-request tries of the client (the first included), for the commit's own conflict retries. */
-  readonly maxAttempts: number
 }
 
 /** The object key of an eggserve key ("folder/filename") or folder ("folder/"). */

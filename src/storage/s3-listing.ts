@@ -15,6 +15,10 @@ interface Level {
   readonly exists: boolean
 }
 
+// LISTs sent at once: a start-up over thousands of folders waits here, in order, rather than
+// in the HTTP agent's socket queue (which warns once it holds more than twice its sockets).
+const MAX_LISTS = 16
+
 interface Remembered<T> {
   readonly at: number
   readonly value: Promise<T>
@@ -28,6 +32,8 @@ export class S3Listings {
   #root: Remembered<RootListing> | undefined
   readonly #folders = new Map<string, Remembered<FolderListing | undefined>>()
   #prunedAt = 0
+  #listing = 0
+  readonly #waiting: (() => void)[] = []
 
   constructor (context: S3Context, ttlMs: number) {
     this.#context = context
@@ -94,6 +100,17 @@ export class S3Listings {
   }
 
   async #level (relative: string, action: string): Promise<Level> {
+    while (this.#listing >= MAX_LISTS) await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
+    this.#listing++
+    try {
+      return await this.#listLevel(relative, action)
+    } finally {
+      this.#listing--
+      this.#waiting.shift()?.()
+    }
+  }
+
+  async #listLevel (relative: string, action: string): Promise<Level> {
     const { client, bucket } = this.#context
     const prefix = objectKey(this.#context, relative)
     const objects: Level['objects'][number][] = []

@@ -26,14 +26,12 @@ export class S3Storage implements StorageBackend {
   private constructor (spec: S3StorageSpec, log: FastifyBaseLogger) {
     this.#spec = spec
     const storageLog = log.child({ component: 'storage' })
-    const maxAttempts = spec.maxAttempts ?? S3_DEFAULTS.maxAttempts
     this.#context = {
       client: createS3Client(spec, storageLog),
       bucket: spec.bucket,
       prefix: spec.prefix,
       location: formatS3Location(spec),
       log: storageLog,
-      maxAttempts,
     }
     this.#listings = new S3Listings(this.#context, spec.listingTtlMs ?? S3_DEFAULTS.listingTtlMs)
   }

@@ -44,6 +44,8 @@ export interface FaultProxy {
   readonly requests: ProxiedRequest[]
   /** How many requests of `operation` were seen (all of them without an argument). */
   count (operation?: string): number
+  /** The most requests of `operation` that were in progress at the same time. */
+  peak (operation: string): number
   /** Replace the rules (first match wins). */
   setRules (rules: FaultRule[]): void
   /** Forward without If-None-Match: the store then overwrites instead of answering 412. */
@@ -57,12 +59,18 @@ export async function startFaultProxy (t: TestContext, target: string): Promise<
   const upstream = new URL(target)
   let rules: FaultRule[] = []
   const requests: ProxiedRequest[] = []
+  const inFlight = new Map<string, number>()
+  const peaks = new Map<string, number>()
   const state: Pick<FaultProxy, 'ignoreIfNoneMatch' | 'strictAuth'> = { ignoreIfNoneMatch: false, strictAuth: undefined }
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy')
     const seen: ProxiedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, operation: operationOf(req.method ?? 'GET', url, req.headers) }
     requests.push(seen)
+    const now = (inFlight.get(seen.operation) ?? 0) + 1
+    inFlight.set(seen.operation, now)
+    peaks.set(seen.operation, Math.max(now, peaks.get(seen.operation) ?? 0))
+    res.once('close', () => { inFlight.set(seen.operation, (inFlight.get(seen.operation) ?? 1) - 1) })
     const refusal = authRefusal(seen, state.strictAuth)
     if (refusal !== undefined) {
       answer(req, res, refusal)
@@ -94,6 +102,7 @@ export async function startFaultProxy (t: TestContext, target: string): Promise<
     url: `http://127.0.0.1:${port}`,
     requests,
     count: (operation) => operation === undefined ? requests.length : requests.filter((request) => request.operation === operation).length,
+    peak: (operation) => peaks.get(operation) ?? 0,
     setRules: (next) => { rules = next },
     get ignoreIfNoneMatch () { return state.ignoreIfNoneMatch },
     set ignoreIfNoneMatch (value) { state.ignoreIfNoneMatch = value },

@@ -62,6 +62,18 @@ await test('S3Storage on moto', async (t) => {
     assert.equal(proxy.count('ListObjectsV2'), before + 2, 'with listingTtlMs 0 every check lists')
   })
 
+  await t.test('a start-up over many folders sends at most 16 LISTs at once', async (t) => {
+    const bucket = await moto.createBucket()
+    await Promise.all(Array.from({ length: 40 }, (_, i) => put(bucket, `p${i}/p${i}-1.0.tar.gz`, 'x')))
+    const proxy = await startFaultProxy(t, moto.endpoint)
+    // Slow answers keep the LISTs in progress long enough to pile up if nothing held them back.
+    proxy.setRules([{ match: (request) => request.operation === 'ListObjectsV2', action: { kind: 'stall', ms: 50 } }])
+    const storage = await S3Storage.open(moto.spec(bucket, { endpoint: proxy.url }), memoryLogger([]))
+    const listings = await Promise.all((await storage.listRoot()).folders.map((folder) => storage.listFolder(folder)))
+    assert.equal(listings.filter((listing) => listing?.files.length === 1).length, 40)
+    assert.equal(proxy.peak('ListObjectsV2'), 16)
+  })
+
   await t.test('reads are pinned to the ETag the open saw: an object replaced meanwhile fails the read, never mixes', async () => {
     const bucket = await moto.createBucket()
     await put(bucket, 'demo/demo-1.0.tar.gz', 'first version')
