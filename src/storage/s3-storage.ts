@@ -85,7 +85,7 @@ export class S3Storage implements StorageBackend {
   }
 
   createUpload (folder: string): Promise<PendingUpload> {
-    if (!isPlainName(folder)) throw new TypeError(`not a folder name: ${folder}`)
+    if (!isPlainName(folder)) return Promise.reject(new TypeError(`not a folder name: ${folder}`))
     return Promise.resolve(new S3PendingUpload(this.#context, (changed) => { this.#listings.forget(changed) }))
   }
 

@@ -187,6 +187,17 @@ const CASES: readonly Case[] = [
     await pending.abort()
   }],
 
+  ['an upload aborted while it is being written leaves nothing behind', async ({ storage, leftovers }) => {
+    const writing = await storage.createUpload('demo')
+    await new Promise<void>((resolve, reject) => { writing.writable.write(randomBytes(LARGE), (err) => { if (err) reject(err); else resolve() }) })
+    writing.writable.write(randomBytes(ONE_MIB))
+    await writing.abort()
+    await writing.abort()
+    assert.deepEqual(await leftovers(), [])
+    assert.equal(await storage.listFolder('demo'), undefined)
+    await assert.rejects(storage.createUpload('../demo'), TypeError)
+  }],
+
   ['what interrupted uploads leave is swept once older than the grace period, not before', async ({ storage, leftovers }) => {
     // One upload finished but never published, one still being written: a crash leaves both.
     const finished = await upload(storage, 'demo', randomBytes(LARGE))
