@@ -2,6 +2,7 @@
 import type { Level } from 'pino'
 import { resolvePasswordPath } from './auth/credential-path.js'
 import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/digests.js'
+import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
 
 /** The daemon's settings, frozen. */
@@ -37,6 +38,10 @@ export interface Config {
   readonly maxUploadBytes: number
   /** Failed logins per client address and minute before it gets 429; 0: no limit. */
   readonly authFailureLimit: number
+  /** `--storage s3://bucket/prefix`: serve a bucket prefix; undefined: the eggdir. */
+  readonly storage: S3Location | undefined
+  /** Path-style S3 addressing (http://host/bucket/key), which most non-AWS stores need. */
+  readonly s3PathStyle: boolean
 }
 
 /** What `--authenticate` can protect (pypiserver's names): uploads and removals, files, pages. */
@@ -66,6 +71,8 @@ export interface RawFlags {
   readonly overwrite?: boolean
   readonly maxUploadSize?: string
   readonly authFailureLimit?: string
+  readonly storage?: string
+  readonly s3PathStyle?: boolean
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -96,6 +103,8 @@ export const SETTINGS = {
   overwrite: { flag: '--overwrite', env: 'EGGSERVE_OVERWRITE', defaultValue: 'false' },
   maxUploadSize: { flag: '--max-upload-size', env: 'EGGSERVE_MAX_UPLOAD_SIZE', defaultValue: '1G' },
   authFailureLimit: { flag: '--auth-failure-limit', env: 'EGGSERVE_AUTH_FAILURE_LIMIT', defaultValue: '10' },
+  storage: { flag: '--storage', env: 'EGGSERVE_STORAGE', defaultValue: undefined },
+  s3PathStyle: { flag: '--s3-path-style', env: 'EGGSERVE_S3_PATH_STYLE', defaultValue: 'false' },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -139,7 +148,18 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     overwrite: parseBoolean(overwrite.value ?? 'false', overwrite.source),
     maxUploadBytes: parseSize(maxUpload.value ?? '', maxUpload.source),
     authFailureLimit: parseCount(failures.value ?? '', failures.source),
+    ...resolveStorage(pick('storage'), pick('s3PathStyle')),
   })
+}
+
+function resolveStorage (storage: Picked, pathStyle: Picked): Pick<Config, 'storage' | 's3PathStyle'> {
+  const s3PathStyle = parseBoolean(pathStyle.value ?? 'false', pathStyle.source)
+  if (storage.value === undefined) return { storage: undefined, s3PathStyle }
+  const location = parseS3Location(storage.value)
+  if (location === undefined) {
+    throw new ConfigError(`Invalid storage "${storage.value}" (${storage.source}): expected s3://bucket or s3://bucket/prefix (a folder is served with --eggdir)`)
+  }
+  return { storage: location, s3PathStyle }
 }
 
 interface Picked { readonly value: string | undefined; readonly source: string }

@@ -3,10 +3,10 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp, SHADOWED_FOLDERS } from './app.js'
 import type { Config } from './config.js'
 import type { LayoutProblem, LayoutReport } from './core/layout.js'
-import { errnoCode, LayoutError, ListenError } from './errors.js'
+import { errnoCode, LayoutError, ListenError, StoreFailure } from './errors.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
-import type { LocalStorage } from './storage/local-storage.js'
+import type { StorageBackend } from './storage/storage.js'
 import { createAccessServices, indexServicesFor, type AccessServices, type IndexServices } from './services.js'
 
 // Temporary upload files this old are leftovers of a crash (a live upload writes every few seconds).
@@ -50,9 +50,13 @@ async function serve (config: Config, log: LoggerHandle, services: IndexServices
   const { logger } = log
   const { index } = services
   const loadStarted = Date.now()
-  const report = await index.load()
+  const report = await index.load().catch((err: unknown) => {
+    // The store's own message speaks to HTTP clients; at start-up the operator reads it.
+    if (err instanceof StoreFailure) throw new LayoutError(`Cannot serve "${services.storage.location}" (${err.code}): ${err.message}`, { cause: err })
+    throw err
+  })
   if (report.problems.length > 0 && !config.lenient) {
-    throw new LayoutError(formatProblems(config.eggdir, report.problems))
+    throw new LayoutError(formatProblems(services.storage.location, report.problems))
   }
   const security = await createAccessServices({
     passwordFile: config.passwordFile,
@@ -165,7 +169,7 @@ async function listenAndServe (options: {
   index.watch()
   background.start()
   logger.info({
-    eggdir: config.eggdir,
+    eggdir: storage.location,
     projects: report.projects.length,
     files: report.projects.reduce((sum, project) => sum + project.files.length, 0),
     scanMs: Date.now() - loadStarted,
@@ -178,8 +182,9 @@ async function listenAndServe (options: {
   return { app, address, closed, close: () => close() }
 }
 
-// Start-up notes on uploads: leftovers of a crash removed, and a loud warning when anyone may upload.
-async function startUploads (config: Config, storage: LocalStorage, logger: FastifyBaseLogger): Promise<void> {
+// Start-up notes on uploads: leftovers of a crash removed, a loud warning when anyone may
+// upload, and whether the storage refuses a second create-only write of one key.
+async function startUploads (config: Config, storage: StorageBackend, logger: FastifyBaseLogger): Promise<void> {
   if (config.uploads === 'disabled') return
   if (config.uploads === 'open') {
     logger.warn({ authenticate: config.authenticate }, 'UPLOADS ARE OPEN TO ANYONE: every client that reaches this server may upload and remove packages (--authenticate does not include "update")')
@@ -189,6 +194,22 @@ async function startUploads (config: Config, storage: LocalStorage, logger: Fast
     if (removed > 0) logger.info({ removed }, 'Removed temporary files of interrupted uploads')
   } catch (err) {
     logger.warn({ err }, 'Cannot look for temporary files of interrupted uploads')
+  }
+  await probeCreateOnly(storage, logger)
+}
+
+// Uploads from several servers sharing one store are safe only if the store refuses the
+// second create-only write of a key (S3 If-None-Match: *); some S3-compatible servers ignore it.
+async function probeCreateOnly (storage: StorageBackend, logger: FastifyBaseLogger): Promise<void> {
+  try {
+    const probe = await storage.probeConditionalWrites()
+    if (probe.enforced) {
+      logger.info({ conditionalWrites: 'enforced', detail: probe.detail }, 'The storage refuses a second create-only write of a file, as uploads from several servers need')
+    } else {
+      logger.warn({ conditionalWrites: 'ignored', detail: probe.detail }, `The storage at ${storage.location} does not enforce create-only writes: ${probe.detail}. Only one server may accept uploads for it; two could both publish the same filename with different bytes`)
+    }
+  } catch (err) {
+    logger.warn({ err }, 'Cannot check whether the storage enforces create-only writes')
   }
 }
 

@@ -65,6 +65,36 @@ export class WriteFailure extends AppError {
   }
 }
 
+/** Codes of a remote store (S3) failing in a way the operator must know about. */
+export type StoreFailureCode =
+  | 'EGGSERVE_STORE_UNAVAILABLE'
+  | 'EGGSERVE_STORE_THROTTLED'
+  | 'EGGSERVE_STORE_DENIED'
+  | 'EGGSERVE_STORE_MISSING'
+  | 'EGGSERVE_STORE_CONFIG'
+
+/**
+ * The object store could not be used: unreachable or timing out, throttling after the retries,
+ * refusing this server's credentials, or without the bucket. The message is written for
+ * clients (it names no bucket, key, endpoint or credential); the details are in the log.
+ * Transient failures are 503 with Retry-After (RFC 9110 §15.6.4, §10.2.3).
+ */
+export class StoreFailure extends AppError {
+  /** Headers the answer carries (Retry-After for transient failures). */
+  readonly headers: Readonly<Record<string, string>>
+
+  constructor (code: StoreFailureCode, message: string, options: { retryAfterSeconds?: number } = {}) {
+    const transient = options.retryAfterSeconds !== undefined
+    super(code, message, { statusCode: transient ? 503 : 500, expose: true })
+    this.headers = transient ? { 'retry-after': String(options.retryAfterSeconds) } : {}
+  }
+}
+
+/** True when `code` is one of StoreFailure's (also for errors rebuilt from a worker thread's message). */
+export function isStoreFailureCode (code: string): code is StoreFailureCode {
+  return code.startsWith('EGGSERVE_STORE_')
+}
+
 /** Narrow an unknown thrown value to a Node system error with a code. */
 export function errnoCode (err: unknown): string | undefined {
   if (err instanceof Error && 'code' in err && typeof err.code === 'string') return err.code

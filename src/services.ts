@@ -19,6 +19,8 @@ import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
 import { AccessControl } from './http/access-control.js'
 import { IndexService } from './index/index-service.js'
 import { LocalStorage } from './storage/local-storage.js'
+import { openStorage } from './storage/open-storage.js'
+import type { StorageBackend } from './storage/storage.js'
 
 // Files read at once in the main thread, or per worker. Bounded so a cold folder of thousands
 // of files cannot exhaust descriptors.
@@ -27,7 +29,7 @@ const PER_WORKER = 4
 
 /** The parts behind the HTTP routes. */
 export interface IndexServices {
-  readonly storage: LocalStorage
+  readonly storage: StorageBackend
   /** The remembering analyzer the index uses. */
   readonly analyzer: MemoizingAnalyzer
   /** The analyzer that really reads files; its stats count the work done. */
@@ -42,6 +44,8 @@ export interface IndexServices {
 /** Options of createIndexServices. */
 export interface IndexServicesOptions {
   readonly eggdir: string
+  /** A storage opened already (a bucket): then `eggdir` is not opened. */
+  readonly storage?: StorageBackend
   readonly hashAlgorithm: HashAlgorithm
   readonly logger: FastifyBaseLogger
   /** Worker threads that hash; 0 hashes in the main thread. */
@@ -53,9 +57,11 @@ export interface IndexServicesOptions {
 }
 
 /** The index services a configuration asks for (the daemon's and `eggserve warm`'s). */
-export function indexServicesFor (config: Config, logger: FastifyBaseLogger): Promise<IndexServices> {
+export async function indexServicesFor (config: Config, logger: FastifyBaseLogger): Promise<IndexServices> {
+  const storage = await configuredBucket(config, logger)
   return createIndexServices({
     eggdir: config.eggdir,
+    ...(storage === undefined ? {} : { storage }),
     hashAlgorithm: config.hashAlgorithm,
     logger,
     workers: config.hashWorkers === 'auto' ? availableParallelism() : config.hashWorkers,
@@ -63,16 +69,22 @@ export function indexServicesFor (config: Config, logger: FastifyBaseLogger): Pr
   })
 }
 
+/** The bucket `--storage` names, opened; undefined when the eggdir is served. */
+export async function configuredBucket (config: Pick<Config, 'storage' | 's3PathStyle'>, logger: FastifyBaseLogger): Promise<StorageBackend | undefined> {
+  if (config.storage === undefined) return undefined
+  return openStorage({ kind: 's3', ...config.storage, pathStyle: config.s3PathStyle }, logger)
+}
+
 /** Open the eggdir and build the index over it (not loaded yet: call index.load()). */
 export async function createIndexServices (options: IndexServicesOptions): Promise<IndexServices> {
   const { logger } = options
-  const storage = await LocalStorage.create(options.eggdir, logger)
+  const storage = options.storage ?? await LocalStorage.create(options.eggdir, logger)
   const algorithms = algorithmsFor(options.hashAlgorithm)
   const workers = options.workers ?? 0
   const reader = workers > 0
-    ? WorkerAnalyzer.start({ workers, perWorker: PER_WORKER, storage: { kind: 'local', root: storage.realRoot }, algorithms, log: logger })
+    ? WorkerAnalyzer.start({ workers, perWorker: PER_WORKER, storage: storage.spec, algorithms, log: logger })
     : new StreamingAnalyzer({ storage, algorithms, scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY), log: logger })
-  const facts = await openFacts(options, storage.realRoot, algorithms)
+  const facts = await openFacts(options, storage.cacheNamespace, algorithms)
   const analyzer = new MemoizingAnalyzer(reader, facts)
   const index = new IndexService({ storage, analyzer, log: logger })
   return {

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads'
 import type { FastifyBaseLogger } from 'fastify'
 import type { HashAlgorithm } from '../core/digests.js'
 import type { DistFile } from '../core/index-model.js'
-import { AppError } from '../errors.js'
+import { AppError, isStoreFailureCode, StoreFailure } from '../errors.js'
 import type { StorageSpec } from '../storage/open-storage.js'
 import { FileGoneError, type AnalysisResult, type Analyzer, type AnalyzeOptions } from './analyzer.js'
 import type { AnalysisWorkerData } from './analysis-worker.js'
@@ -162,6 +162,9 @@ export class WorkerAnalyzer implements Analyzer {
       pending.resolve({ file: reply.file, facts: reply.facts })
     } else if (reply.code === 'EGGSERVE_FILE_GONE') {
       pending.reject(new FileGoneError(pending.file.key))
+    } else if (isStoreFailureCode(reply.code)) {
+      // The worker logged the details; the request gets the same status it would in this thread.
+      pending.reject(new StoreFailure(reply.code, reply.message, reply.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: reply.retryAfterSeconds }))
     } else {
       pending.reject(new AppError(reply.code, reply.message))
     }

@@ -13,4 +13,4 @@ export type WorkerReply =
   | { readonly kind: 'ready' }
   | { readonly kind: 'log'; readonly line: string }
   | { readonly kind: 'result'; readonly id: number; readonly file: StoredFile; readonly facts: FileFacts; readonly bytes: number }
-  | { readonly kind: 'error'; readonly id: number; readonly code: string; readonly message: string }
+  | { readonly kind: 'error'; readonly id: number; readonly code: string; readonly message: string; readonly retryAfterSeconds?: number }

@@ -1,6 +1,6 @@
 // The edge: every error becomes a short text/plain answer; 5xx details stay in the log.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AppError } from '../errors.js'
+import { AppError, StoreFailure } from '../errors.js'
 import { drainBeforeReply, reasonPhrase } from './early-close.js'
 import { RequestRejected } from './http-errors.js'
 
@@ -12,7 +12,7 @@ export function registerErrorHandling (app: FastifyInstance): void {
     const status = err.statusCode ?? 500
     // A refused upload is answered once the rest of its body has been read (or after a while).
     await drainBeforeReply(request, reply)
-    if (err instanceof RequestRejected) reply.headers(err.headers)
+    if (err instanceof RequestRejected || err instanceof StoreFailure) reply.headers(err.headers)
     const exposed = err instanceof AppError && err.expose
     if (status >= 500 && !exposed) {
       request.log.error({ err }, 'Request failed')

@@ -9,6 +9,7 @@ import { readSmallFile } from '../storage/read-small.js'
 import type { FolderListing, Storage, StoredFile, Watch } from '../storage/storage.js'
 import { makeKey } from '../storage/storage.js'
 import { YANK_SUFFIX, yankReason } from '../core/yanking.js'
+import { StoreFailure } from '../errors.js'
 
 interface ProjectEntry {
   readonly folder: string
@@ -245,6 +246,9 @@ export class IndexService {
       return { file: { ...file, size: result.file.size, mtimeMs: result.file.mtimeMs, identity: result.file.identity }, facts: result.facts }
     } catch (err) {
       entry.dirty = true
+      // The store is down or throttling: the page fails (503) rather than leave out files
+      // that are there, which a client could take for the whole truth.
+      if (err instanceof StoreFailure) throw err
       this.#log.error({ err, key: file.key }, 'Leaving a file out of the listing: it cannot be read')
       return undefined
     }

@@ -7,17 +7,18 @@ import { errnoCode, LayoutError, StorageError } from '../errors.js'
 import type { ByteRange } from '../core/range.js'
 import { createLocalUpload, removeLocalFile, removeLocalFolderIfEmpty, sweepLocalUploads, type UploadRoot } from './local-upload.js'
 import { watchTree } from './local-watch.js'
+import type { LocalStorageSpec } from './open-storage.js'
 import { createRangeStream, readRange } from './range-stream.js'
 import {
   isPlainName, makeKey, splitKey,
-  type ChangeListener, type FolderListing, type OpenFile, type OpenOptions, type PendingUpload, type RootListing, type Storage, type StoredFile, type Watch,
+  type ChangeListener, type ConditionalWriteProbe, type FolderListing, type OpenFile, type OpenOptions, type PendingUpload, type RootListing, type StorageBackend, type StoredFile, type Watch,
 } from './storage.js'
 
 // Errors meaning "not there (any more)": the caller gets undefined, as the Storage contract says.
 const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ELOOP'])
 
 /** Storage backed by a directory on a local (or network) filesystem. */
-export class LocalStorage implements Storage {
+export class LocalStorage implements StorageBackend {
   readonly #root: string
   readonly #realRoot: string
   readonly #log: FastifyBaseLogger
@@ -187,9 +188,29 @@ export class LocalStorage implements Storage {
     return sweepLocalUploads(this.#uploads, olderThanMs)
   }
 
+  /**
+   * Create-only publishing is link(), which fails with EEXIST whatever the filesystem
+   * (POSIX link(2)), NFS included: nothing to probe.
+   */
+  probeConditionalWrites (): Promise<ConditionalWriteProbe> {
+    return Promise.resolve({ enforced: true, detail: 'a local tree publishes with link(), which never replaces a file' })
+  }
+
   /** The tree as given, for messages to the operator (never to HTTP clients). */
   get root (): string {
     return this.#root
+  }
+
+  get location (): string {
+    return this.#root
+  }
+
+  get cacheNamespace (): string {
+    return this.#realRoot
+  }
+
+  get spec (): LocalStorageSpec {
+    return { kind: 'local', root: this.#realRoot }
   }
 
   /** The tree's real path: what worker threads open again, and what identifies its cache. */

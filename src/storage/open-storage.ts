@@ -1,15 +1,42 @@
 // Storage described as plain data, so it can be opened again elsewhere (a worker thread).
+// The S3 backend is imported only when a bucket is opened: a folder-backed server never
+// loads the AWS SDK (its start-up time and memory).
 import type { FastifyBaseLogger } from 'fastify'
+import type { S3Location } from '../core/s3-location.js'
 import { LocalStorage } from './local-storage.js'
-import type { Storage } from './storage.js'
+import type { StorageBackend } from './storage.js'
 
-/** How to reach a storage; serializable (it crosses into worker threads). An S3 kind can join later. */
-export interface StorageSpec {
+/** A local tree. */
+export interface LocalStorageSpec {
   readonly kind: 'local'
   readonly root: string
 }
 
-/** Open the storage a spec describes; `blocking` asks for synchronous reads (worker threads). */
-export async function openStorage (spec: StorageSpec, log: FastifyBaseLogger, options: { blocking?: boolean } = {}): Promise<Storage> {
+/** A bucket; the client finds region, endpoint and credentials the standard AWS way. */
+export interface S3StorageSpec extends S3Location {
+  readonly kind: 's3'
+  /** Path-style addressing (http://host/bucket/key), which most non-AWS stores need. */
+  readonly pathStyle: boolean
+  /** Overrides AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (tests). */
+  readonly endpoint?: string
+  /** Overrides AWS_REGION (tests). */
+  readonly region?: string
+  /** Tries per request, the first included (default 4). */
+  readonly maxAttempts?: number
+  /** A request that gets no answer (or no bytes) for this long fails (default 30 s). */
+  readonly timeoutMs?: number
+  /** How long a listing is taken as current (default 1 s). */
+  readonly listingTtlMs?: number
+}
+
+/** How to reach a storage; serializable (it crosses into worker threads). */
+export type StorageSpec = LocalStorageSpec | S3StorageSpec
+
+/** Open the storage a spec describes; `blocking` asks for synchronous reads (worker threads, local trees). */
+export async function openStorage (spec: StorageSpec, log: FastifyBaseLogger, options: { blocking?: boolean } = {}): Promise<StorageBackend> {
+  if (spec.kind === 's3') {
+    const { S3Storage } = await import('./s3-storage.js')
+    return S3Storage.open(spec, log)
+  }
   return LocalStorage.create(spec.root, log, options)
 }

@@ -1,6 +1,7 @@
 // The storage seam: everything above it speaks keys ("<folder>/<filename>"), never paths.
 import type { Readable, Writable } from 'node:stream'
 import type { ByteRange } from '../core/range.js'
+import type { StorageSpec } from './open-storage.js'
 
 /** A stored file as seen by one stat. */
 export interface StoredFile {
@@ -135,4 +136,29 @@ export function makeKey (folder: string, filename: string): string {
 export function isPlainName (name: string): boolean {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   return name !== '' && !name.startsWith('.') && !/[/\\\u0000-\u001f\u007f]/.test(name)
+}
+
+/** What a start-up probe found out about create-only writes. */
+export interface ConditionalWriteProbe {
+  /** True when a second create-only write of an existing key was refused, as it must be. */
+  readonly enforced: boolean
+  /** One line for the log: what was tried and what happened. */
+  readonly detail: string
+}
+
+/**
+ * A storage as the daemon runs it: the seam, plus what start-up, the persistent cache and
+ * worker threads need. LocalStorage and S3Storage implement it.
+ */
+export interface StorageBackend extends Storage {
+  /** Where the files are, for the operator's messages: the eggdir as given, or s3://bucket/prefix. */
+  readonly location: string
+  /** Names the tree in the persistent cache, so two trees never share entries. */
+  readonly cacheNamespace: string
+  /** How a worker thread opens this storage again. */
+  readonly spec: StorageSpec
+  /** Delete what interrupted uploads left behind, older than `olderThanMs`; returns how many. */
+  sweepUploads (olderThanMs: number): Promise<number>
+  /** Check that a second create-only write of one key is refused (several writers rely on it). */
+  probeConditionalWrites (): Promise<ConditionalWriteProbe>
 }

@@ -8,7 +8,7 @@ import { SETTINGS, type AuthAction } from '../../src/config.js'
 import type { HashAlgorithm } from '../../src/core/digests.js'
 import type { LayoutReport } from '../../src/core/layout.js'
 import { createAccessServices, createIndexServices, type AccessServices, type IndexServices } from '../../src/services.js'
-import type { Storage } from '../../src/storage/storage.js'
+import type { Storage, StorageBackend } from '../../src/storage/storage.js'
 
 /** What buildTestApp gives back. */
 export interface TestApp {
@@ -35,7 +35,10 @@ export function memoryLogger (records: Record<string, unknown>[]): FastifyBaseLo
 
 /** Build, load and (optionally) watch an index over `root`; the app is closed after the test. */
 export async function buildTestApp (t: TestContext, options: {
+  /** The tree to serve; ignored when `storage` is given. */
   root: string
+  /** Open another storage (a bucket) instead of `root`, logging where the app logs. */
+  storage?: (logger: FastifyBaseLogger) => Promise<StorageBackend>
   hashAlgorithm?: HashAlgorithm
   watch?: boolean
   cacheControl?: string
@@ -51,7 +54,8 @@ export async function buildTestApp (t: TestContext, options: {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
   const hashAlgorithm = options.hashAlgorithm ?? 'md5'
-  const services = await createIndexServices({ eggdir: options.root, hashAlgorithm, logger })
+  const storage = await options.storage?.(logger)
+  const services = await createIndexServices({ eggdir: options.root, hashAlgorithm, logger, ...(storage === undefined ? {} : { storage }) })
   const report = await services.index.load()
   if (options.watch === true) services.index.watch()
   const security = await createAccessServices({

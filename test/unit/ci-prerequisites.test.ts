@@ -72,5 +72,5 @@ await test('the script checks every tool a test asks for with needTool()', async
     }
   }
   assert.ok(asked.size >= 10, [...asked].join(' '))
-  for (const tool of asked) assert.match(checked, new RegExp(`(^|[\\s(])${tool.replace(/[.-]/g, '\\$&')}([\\s;)]|$)`, 'm'), `.ci/prerequisites does not check ${tool}`)
+  for (const tool of asked) assert.match(checked, new RegExp(`(^|[\\s(])${tool.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}([\\s;)]|$)`, 'm'), `.ci/prerequisites does not check ${tool}`)
 })

@@ -25,6 +25,8 @@ const DEFAULTS: Config = {
   overwrite: false,
   maxUploadBytes: 1024 ** 3,
   authFailureLimit: 10,
+  storage: undefined,
+  s3PathStyle: false,
 }
 
 const FULL_ENV: Env = {
@@ -87,6 +89,8 @@ void describe('resolveConfig: sources and precedence', () => {
       overwrite: true,
       maxUploadBytes: 100 * 1024 ** 2,
       authFailureLimit: 3,
+      storage: undefined,
+      s3PathStyle: false,
     })
   })
 
@@ -134,6 +138,8 @@ void describe('resolveConfig: sources and precedence', () => {
       overwrite: true,
       maxUploadBytes: 2 * 1024 ** 3,
       authFailureLimit: 0,
+      storage: undefined,
+      s3PathStyle: false,
     })
   })
 
@@ -379,6 +385,27 @@ void describe('--max-upload-size and --auth-failure-limit', () => {
   for (const value of ['-1', '1.5', 'ten', '1000001']) {
     void test(`failure limit ${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({ authFailureLimit: value }, {}, '--auth-failure-limit', value)
+    })
+  }
+})
+
+void describe('resolveConfig: --storage and --s3-path-style', () => {
+  void test('an s3:// location from the flag or the environment, the flag first', () => {
+    assert.deepEqual(resolveConfig({ storage: 's3://pkgs/pypi' }, {}).storage, { bucket: 'pkgs', prefix: 'pypi/' })
+    assert.deepEqual(resolveConfig({}, { EGGSERVE_STORAGE: 's3://pkgs' }).storage, { bucket: 'pkgs', prefix: '' })
+    assert.deepEqual(resolveConfig({ storage: 's3://flag/a/b/' }, { EGGSERVE_STORAGE: 's3://env' }).storage, { bucket: 'flag', prefix: 'a/b/' })
+  })
+
+  void test('path-style addressing from the flag or the environment', () => {
+    assert.equal(resolveConfig({ s3PathStyle: true }, {}).s3PathStyle, true)
+    assert.equal(resolveConfig({}, { EGGSERVE_S3_PATH_STYLE: 'yes' }).s3PathStyle, true)
+    assertConfigError({}, { EGGSERVE_S3_PATH_STYLE: 'maybe' }, 'EGGSERVE_S3_PATH_STYLE', 'maybe')
+  })
+
+  for (const value of ['/srv/eggs', 's3://', 's3://b', 's3:/pkgs/x', 'S3://pkgs', 's3://pkgs/a//b', 's3://pkgs/../x', 's3://pkgs/./x', 'https://pkgs.s3.amazonaws.com/x']) {
+    void test(`${JSON.stringify(value)} is refused with a message naming the source`, () => {
+      assertConfigError({ storage: value }, {}, '--storage', value)
+      assertConfigError({}, { EGGSERVE_STORAGE: value }, 'EGGSERVE_STORAGE', value)
     })
   }
 })

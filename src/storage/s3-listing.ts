@@ -1,0 +1,153 @@
+// Listings of a bucket tree: ListObjectsV2 with a delimiter, page after page (at most 1,000
+// keys each, per the API reference), never a HEAD per key. A listing is remembered for a
+// short while, so the change-token checks of many requests cost one LIST; writes made
+// through this storage forget the listings they change.
+import { createHash } from 'node:crypto'
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3'
+import { describeObject, fail, objectKey, plainEtag, type S3Context } from './s3-context.js'
+import { isPlainName, makeKey, type FolderListing, type RootListing, type StoredFile } from './storage.js'
+
+/** One level of the tree: the objects directly in it and the names of the sub-folders. */
+interface Level {
+  readonly objects: readonly { readonly name: string; readonly etag: string; readonly size: number; readonly lastModified: Date | undefined }[]
+  readonly folders: readonly string[]
+  /** Whether any key at all starts with the level's prefix (a folder exists only through its keys). */
+  readonly exists: boolean
+}
+
+// LISTs sent at once: a start-up over thousands of folders waits here, in order, rather than
+// in the HTTP agent's socket queue (which warns once it holds more than twice its sockets).
+const MAX_LISTS = 16
+
+interface Remembered<T> {
+  readonly at: number
+  readonly value: Promise<T>
+  running: boolean
+}
+
+/** Listings of the root and the project folders, remembered for `ttlMs`. */
+export class S3Listings {
+  readonly #context: S3Context
+  readonly #ttlMs: number
+  #root: Remembered<RootListing> | undefined
+  readonly #folders = new Map<string, Remembered<FolderListing | undefined>>()
+  #prunedAt = 0
+  #listing = 0
+  readonly #waiting: (() => void)[] = []
+
+  constructor (context: S3Context, ttlMs: number) {
+    this.#context = context
+    this.#ttlMs = ttlMs
+  }
+
+  listRoot (): Promise<RootListing> {
+    if (this.#root === undefined || this.#stale(this.#root)) {
+      const remembered = remember(this.#listRoot())
+      this.#root = remembered
+      // A failed listing is not remembered: the next request tries again.
+      remembered.value.catch(() => { if (this.#root === remembered) this.#root = undefined })
+    }
+    return this.#root.value
+  }
+
+  listFolder (folder: string): Promise<FolderListing | undefined> {
+    const remembered = this.#folders.get(folder)
+    if (remembered !== undefined && !this.#stale(remembered)) return remembered.value
+    this.#prune()
+    const fresh = remember(this.#listFolder(folder))
+    this.#folders.set(folder, fresh)
+    fresh.value.catch(() => { if (this.#folders.get(folder) === fresh) this.#folders.delete(folder) })
+    return fresh.value
+  }
+
+  /** Forget what is remembered of `folder` and of the root (after a write through this storage). */
+  forget (folder: string): void {
+    this.#folders.delete(folder)
+    this.#root = undefined
+  }
+
+  // Old listings of folders nobody asks about any more would keep their files in memory.
+  #prune (): void {
+    if (Date.now() - this.#prunedAt < this.#ttlMs) return
+    this.#prunedAt = Date.now()
+    for (const [folder, remembered] of this.#folders) if (this.#stale(remembered)) this.#folders.delete(folder)
+  }
+
+  // Single flight: a listing still running is shared whatever its age.
+  #stale (remembered: Remembered<unknown>): boolean {
+    return !remembered.running && Date.now() - remembered.at >= this.#ttlMs
+  }
+
+  async #listRoot (): Promise<RootListing> {
+    const level = await this.#level('', 'list')
+    const folders = level.folders.filter(isPlainName)
+    const files = level.objects.map((object) => object.name).filter(isPlainName)
+    // The root's token changes when folders or files come or go (RootListing's contract).
+    return { token: digest([...folders.map((name) => `${name}/`), ...files]), folders, files }
+  }
+
+  async #listFolder (folder: string): Promise<FolderListing | undefined> {
+    if (!isPlainName(folder)) return undefined
+    const level = await this.#level(`${folder}/`, 'list a folder')
+    if (!level.exists) return undefined
+    const files: StoredFile[] = []
+    for (const object of level.objects) {
+      // "folder/" itself is a folder marker (the S3 console's "Create folder"), not a file.
+      if (!isPlainName(object.name)) continue
+      files.push(describeObject(makeKey(folder, object.name), object))
+    }
+    return { token: digest(files.map((file) => file.identity)), files }
+  }
+
+  async #level (relative: string, action: string): Promise<Level> {
+    while (this.#listing >= MAX_LISTS) await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
+    this.#listing++
+    try {
+      return await this.#listLevel(relative, action)
+    } finally {
+      this.#listing--
+      this.#waiting.shift()?.()
+    }
+  }
+
+  async #listLevel (relative: string, action: string): Promise<Level> {
+    const { client, bucket } = this.#context
+    const prefix = objectKey(this.#context, relative)
+    const objects: Level['objects'][number][] = []
+    const folders: string[] = []
+    let exists = false
+    let token: string | undefined
+    do {
+      let page: ListObjectsV2CommandOutput
+      try {
+        page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ...(token === undefined ? {} : { ContinuationToken: token }) }))
+      } catch (err) {
+        throw fail(this.#context, err, action, relative === '' ? undefined : relative)
+      }
+      for (const object of page.Contents ?? []) {
+        if (object.Key === undefined) continue
+        exists = true
+        objects.push({ name: object.Key.slice(prefix.length), etag: plainEtag(object.ETag), size: object.Size ?? 0, lastModified: object.LastModified })
+      }
+      for (const common of page.CommonPrefixes ?? []) {
+        if (common.Prefix === undefined) continue
+        exists = true
+        folders.push(common.Prefix.slice(prefix.length, -1))
+      }
+      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
+    } while (token !== undefined)
+    return { objects, folders, exists }
+  }
+}
+
+function digest (lines: readonly string[]): string {
+  return createHash('sha256').update(lines.join('\n')).digest('base64url')
+}
+
+// A listing's age counts from when it was asked for: what it says is at least that fresh.
+function remember<T> (value: Promise<T>): Remembered<T> {
+  const remembered: Remembered<T> = { at: Date.now(), value, running: true }
+  const done = (): void => { remembered.running = false }
+  value.then(done, done)
+  return remembered
+}
