@@ -14,6 +14,8 @@ import type { IndexRouteOptions } from './http/routes/route-options.js'
 import { legacyRoutes } from './http/routes/legacy.js'
 import { simpleRoutes } from './http/routes/simple.js'
 import { uploadRoutes } from './http/routes/upload.js'
+import { uiRoutes, type UiSettings } from './http/routes/ui.js'
+import { registerBrowserHome } from './http/ui/browser-home.js'
 import type { IndexService } from './index/index-service.js'
 import { CoreMetadataStore } from './index/metadata-store.js'
 import type { Storage } from './storage/storage.js'
@@ -50,6 +52,8 @@ export interface AppDependencies {
   readonly access?: AccessControl
   /** Enables the upload API. */
   readonly uploads?: UploadSettings
+  /** The browse UI under /-/ (default: on, with its defaults); false turns it off (`--ui off`). */
+  readonly ui?: UiSettings | false
 }
 
 /** The size limit of an app without uploads (never used: every upload is refused first). */
@@ -99,6 +103,10 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   await app.register(simpleRoutes, routeOptions)
   await app.register(pypiJsonRoutes, routeOptions)
   await app.register(legacyRoutes, routeOptions)
+  if (deps.ui !== false) {
+    await app.register(uiRoutes, { ...routeOptions, ui: deps.ui ?? {}, prefix: '/-' })
+    registerBrowserHome(app)
+  }
   await app.register(uploadRoutes, {
     publisher,
     access,

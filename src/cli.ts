@@ -84,6 +84,8 @@ const OPTIONS = {
   overwrite: () => option('--overwrite', 'let an upload replace an existing file with different bytes', SETTINGS.overwrite),
   maxUploadSize: () => option('--max-upload-size <size>', 'largest uploaded file, in bytes or with K, M, G', SETTINGS.maxUploadSize),
   authFailureLimit: () => option('--auth-failure-limit <count>', 'failed logins per client address and minute before 429; 0 for no limit', SETTINGS.authFailureLimit),
+  ui: () => option('--ui <on|off>', 'the browse UI under /-/ (browsers opening / are sent there)', SETTINGS.ui),
+  uiRemoteImages: () => option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),
 } as const
 
 function buildProgram (output: Output, select: (command: Selected['command'], flags: RawFlags) => void): Command {

@@ -36,6 +36,10 @@ export interface Config {
   readonly maxUploadBytes: number
   /** Failed logins per client address and minute before it gets 429; 0: no limit. */
   readonly authFailureLimit: number
+  /** Serve the browse UI under /-/. */
+  readonly ui: boolean
+  /** Show remote (http/https) images in READMEs on the UI's pages. */
+  readonly uiRemoteImages: boolean
 }
 
 /** What `--authenticate` can protect (pypiserver's names): uploads and removals, files, pages. */
@@ -65,6 +69,8 @@ export interface RawFlags {
   readonly overwrite?: boolean
   readonly maxUploadSize?: string
   readonly authFailureLimit?: string
+  readonly ui?: string
+  readonly uiRemoteImages?: boolean
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -95,6 +101,8 @@ export const SETTINGS = {
   overwrite: { flag: '--overwrite', env: 'EGGSERVE_OVERWRITE', defaultValue: 'false' },
   maxUploadSize: { flag: '--max-upload-size', env: 'EGGSERVE_MAX_UPLOAD_SIZE', defaultValue: '1G' },
   authFailureLimit: { flag: '--auth-failure-limit', env: 'EGGSERVE_AUTH_FAILURE_LIMIT', defaultValue: '10' },
+  ui: { flag: '--ui', env: 'EGGSERVE_UI', defaultValue: 'on' },
+  uiRemoteImages: { flag: '--ui-remote-images', env: 'EGGSERVE_UI_REMOTE_IMAGES', defaultValue: 'false' },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -121,6 +129,8 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const overwrite = pick('overwrite')
   const maxUpload = pick('maxUploadSize')
   const failures = pick('authFailureLimit')
+  const ui = pick('ui')
+  const remoteImages = pick('uiRemoteImages')
   return Object.freeze({
     eggdir: pick('eggdir').value ?? '.',
     port: parsePort(port.value ?? '', port.source),
@@ -138,6 +148,8 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     overwrite: parseBoolean(overwrite.value ?? 'false', overwrite.source),
     maxUploadBytes: parseSize(maxUpload.value ?? '', maxUpload.source),
     authFailureLimit: parseCount(failures.value ?? '', failures.source),
+    ui: parseBoolean(ui.value ?? 'on', ui.source),
+    uiRemoteImages: parseBoolean(remoteImages.value ?? 'false', remoteImages.source),
   })
 }
 

@@ -90,6 +90,7 @@ async function listenAndServe (options: {
     readiness: () => background.readiness(),
     access: security.access,
     ...(uploads === undefined ? {} : { uploads }),
+    ui: config.ui ? { remoteImages: config.uiRemoteImages } : false,
   })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first

@@ -9,6 +9,7 @@ import type { HashAlgorithm } from '../core/digests.js'
 import { parseCoreMetadata } from '../core/metadata.js'
 import { normalizeProjectName } from '../core/names.js'
 import { sameVersion } from '../core/upload-rules.js'
+import { UPLOADER_SUFFIX } from '../core/uploader.js'
 import { YANK_SUFFIX } from '../core/yanking.js'
 import { NotFoundError, RequestRejected } from '../http/http-errors.js'
 import type { IndexService } from '../index/index-service.js'
@@ -67,7 +68,7 @@ export class Publisher {
    * ('identical'). Different bytes: 409, unless --overwrite. The temporary file is the caller's
    * to abort afterwards (a no-op once published).
    */
-  async publish (input: { parsed: ParsedDistFilename; file: ReceivedFile; signature: Buffer | undefined }): Promise<{ outcome: PublishOutcome; key: string; folder: string }> {
+  async publish (input: { parsed: ParsedDistFilename; file: ReceivedFile; signature: Buffer | undefined; uploader?: string | undefined }): Promise<{ outcome: PublishOutcome; key: string; folder: string }> {
     const { parsed, file } = input
     const folder = await this.folderFor(parsed.project)
     const key = makeKey(folder, file.filename)
@@ -89,6 +90,7 @@ export class Publisher {
       }
       throw new RequestRejected('EGGSERVE_FILE_EXISTS', `File already exists ('${file.filename}', with sha256 hash ${existing ?? 'unknown'}); different contents are refused`)
     }
+    await this.#recordUploader(key, folder, input.uploader)
     this.#index.published(folder, committed.file.identity, facts)
     if (metadataBytes !== undefined) this.#metadata.remember(committed.file.identity, metadataBytes)
     if (input.signature !== undefined) await this.#writeSignature(key, folder, input.signature)
@@ -110,6 +112,7 @@ export class Publisher {
       if (await this.#storage.remove(file.key)) removed.push(file.filename)
       await this.#storage.remove(file.key + SIGNATURE_SUFFIX)
       await this.#storage.remove(file.key + YANK_SUFFIX)
+      await this.#storage.remove(file.key + UPLOADER_SUFFIX)
     }
     await this.#storage.removeFolderIfEmpty(found.folder)
     this.#index.changed(found.folder)
@@ -153,6 +156,22 @@ export class Publisher {
   }
 
   async #writeSignature (key: string, folder: string, bytes: Buffer): Promise<void> {
+    await this.#writeSidecar(key + SIGNATURE_SUFFIX, folder, bytes)
+  }
+
+  // Who uploaded the file, for the browse UI (src/core/uploader.ts), written before the index
+  // hears of the file so its first page can show it. Best effort: the file is published already,
+  // and a file without a record (or with a stale one removed) just shows no uploader.
+  async #recordUploader (key: string, folder: string, uploader: string | undefined): Promise<void> {
+    try {
+      if (uploader === undefined) await this.#storage.remove(key + UPLOADER_SUFFIX)
+      else await this.#writeSidecar(key + UPLOADER_SUFFIX, folder, Buffer.from(`${uploader}\n`, 'utf8'))
+    } catch {
+      // See above: nothing to undo.
+    }
+  }
+
+  async #writeSidecar (sidecarKey: string, folder: string, bytes: Buffer): Promise<void> {
     const upload = await this.#storage.createUpload(folder)
     try {
       upload.writable.end(bytes)
@@ -160,7 +179,7 @@ export class Publisher {
         upload.writable.once('finish', resolve)
         upload.writable.once('error', reject)
       })
-      await upload.commit(key + SIGNATURE_SUFFIX, { replace: true })
+      await upload.commit(sidecarKey, { replace: true })
     } finally {
       await upload.abort()
     }

@@ -25,6 +25,8 @@ const DEFAULTS: Config = {
   overwrite: false,
   maxUploadBytes: 1024 ** 3,
   authFailureLimit: 10,
+  ui: true,
+  uiRemoteImages: false,
 }
 
 const FULL_ENV: Env = {
@@ -45,6 +47,8 @@ const FULL_ENV: Env = {
   EGGSERVE_OVERWRITE: 'true',
   EGGSERVE_MAX_UPLOAD_SIZE: '100M',
   EGGSERVE_AUTH_FAILURE_LIMIT: '3',
+  EGGSERVE_UI: 'off',
+  EGGSERVE_UI_REMOTE_IMAGES: 'true',
 }
 
 /** Asserts that resolving throws a ConfigError whose message names `source` and quotes `value`. */
@@ -87,6 +91,8 @@ void describe('resolveConfig: sources and precedence', () => {
       overwrite: true,
       maxUploadBytes: 100 * 1024 ** 2,
       authFailureLimit: 3,
+      ui: false,
+      uiRemoteImages: true,
     })
   })
 
@@ -114,6 +120,8 @@ void describe('resolveConfig: sources and precedence', () => {
       overwrite: true,
       maxUploadSize: '2G',
       authFailureLimit: '0',
+      ui: 'on',
+      uiRemoteImages: false,
     }
     assert.deepEqual(resolveConfig(flags, FULL_ENV), {
       eggdir: './pkgs',
@@ -134,6 +142,8 @@ void describe('resolveConfig: sources and precedence', () => {
       overwrite: true,
       maxUploadBytes: 2 * 1024 ** 3,
       authFailureLimit: 0,
+      ui: true,
+      uiRemoteImages: false,
     })
   })
 
@@ -146,6 +156,14 @@ void describe('resolveConfig: sources and precedence', () => {
     const config = resolveConfig({ port: '80', hashAlgo: 'md5' }, { EGGSERVE_PORT: 'abc', EGGSERVE_HASH_ALGO: 'sha1' })
     assert.equal(config.port, 80)
     assert.equal(config.hashAlgorithm, 'md5')
+  })
+
+  void test('--ui takes on/off (and the other boolean spellings); anything else is refused', () => {
+    assert.equal(resolveConfig({ ui: 'off' }, {}).ui, false)
+    assert.equal(resolveConfig({}, { EGGSERVE_UI: 'no' }).ui, false)
+    assert.equal(resolveConfig({ ui: 'on' }, { EGGSERVE_UI: 'off' }).ui, true)
+    assertConfigError({ ui: 'maybe' }, {}, '--ui', 'maybe')
+    assertConfigError({}, { EGGSERVE_UI_REMOTE_IMAGES: 'sometimes' }, 'EGGSERVE_UI_REMOTE_IMAGES', 'sometimes')
   })
 
   void test('returns a frozen object', () => {
