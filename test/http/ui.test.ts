@@ -1,8 +1,10 @@
 // The browse UI through inject: pages and their links, search (HTML and JSON), static files,
 // security headers, escaping of hostile metadata, access control, and the uploader record.
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
+import { README_END, README_START } from '../../src/render/ui/project.js'
 import { buildTestApp } from '../helpers/build-app.js'
 import { buildSdist, buildWheel, writeDist } from '../helpers/distributions.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
@@ -217,3 +219,28 @@ async function waitFor (check: () => Promise<boolean>): Promise<void> {
   }
   assert.fail('condition not met')
 }
+
+await test('a project page with 1,000 files weighs under 100 KB before its README', async (t) => {
+  const root = await tempDir(t)
+  const tags = ['cp38', 'cp39', 'cp310', 'cp311', 'cp312', 'cp313', 'pp39', 'pp310', 'py2', 'py3']
+  // A long README that does not compress too well (the metadata reader refuses zip-bomb ratios).
+  const paragraphs = Array.from({ length: 2000 }, (_, i) => `Paragraph ${i}: ${createHash('sha256').update(String(i)).digest('hex')}.`)
+  const readme = { metadataLines: ['Description-Content-Type: text/markdown'], description: `# Big\n\n${paragraphs.join('\n\n')}\n` }
+  for (let minor = 0; minor < 100; minor++) {
+    const spec = { name: 'big-project', version: `1.${minor}`, summary: 'Many releases', ...(minor === 99 ? readme : {}) }
+    for (const tag of tags) await writeDist(join(root, 'big-project'), buildWheel(spec, { pythonTag: tag }))
+  }
+  await writeDist(join(root, 'big-project'), buildSdist({ name: 'big-project', version: '1.99', summary: 'Many releases', ...readme }))
+  const { app } = await buildTestApp(t, { root })
+  const res = await app.inject({ url: '/-/project/big-project/' })
+  assert.equal(res.statusCode, 200)
+  const start = res.body.indexOf(README_START)
+  const end = res.body.indexOf(README_END)
+  assert.ok(start > 0 && end > start, 'the README is on the page')
+  const withoutReadme = Buffer.byteLength(res.body) - Buffer.byteLength(res.body.slice(start, end))
+  t.diagnostic(`project page: ${Buffer.byteLength(res.body)} bytes, ${withoutReadme} without the README`)
+  assert.ok(withoutReadme < 100 * 1024, `${withoutReadme} bytes`)
+  // All 11 files of the latest release are listed, and the newest 100 of the 100 releases.
+  assert.equal(res.body.match(/<article class="file"/g)?.length, 11)
+  assert.equal(res.body.match(/<li(?: aria-current="page")?><a href="\.\.\/\.\.\/project\/big-project\//g)?.length, 100)
+})
