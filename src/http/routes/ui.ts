@@ -4,7 +4,7 @@
 import fastifyStatic from '@fastify/static'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { ReadmeRenderer } from '../../readme/readme-renderer.js'
-import { findRelease, latestRelease, releasesOf } from '../../render/pypi-json.js'
+import { findRelease, latestRelease } from '../../render/pypi-json.js'
 import { encodeSegment } from '../../render/trees.js'
 import { renderHome, renderNotFound, renderSearch } from '../../render/ui/home.js'
 import { renderProject } from '../../render/ui/project.js'
@@ -13,6 +13,7 @@ import { redirect } from '../replies.js'
 import { ASSETS_DIR, loadAssets } from '../ui/assets.js'
 import { Catalog } from '../ui/catalog.js'
 import { projectView } from '../ui/project-view.js'
+import { ReleaseCache } from '../ui/releases.js'
 import { contentSecurityPolicy, setSecurityHeaders } from '../ui/security-headers.js'
 import type { IndexRouteOptions } from './route-options.js'
 
@@ -43,6 +44,7 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
   const readmes = new ReadmeRenderer({ log: app.log, remoteImages, ...(options.ui.python === undefined ? {} : { python: options.ui.python }) })
   const catalog = new Catalog({ index, metadata, log: app.log, ...(options.ui.catalogTtlMs === undefined ? {} : { ttlMs: options.ui.catalogTtlMs }) })
   const context = { storage, metadata, readmes, assets: assets.names }
+  const releaseCache = new ReleaseCache()
   app.addHook('onClose', () => readmes.close())
   // Assets are served by @fastify/static (content types, ranges, validators), under hashed names.
   await app.register(fastifyStatic, { root: ASSETS_DIR, serve: false })
@@ -117,7 +119,7 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
       contentType: 'text/html; charset=utf-8',
       render: async () => {
         const page = await index.page(found.project)
-        const releases = page === undefined ? [] : releasesOf(page)
+        const releases = page === undefined ? [] : releaseCache.releases(page, found.generation)
         const release = latestRelease(releases)
         if (page === undefined || release === undefined) return renderNotFound(assets.names, '../../', `“${project}” has no files.`)
         return renderProject(await projectView(context, { page, releases, release, root: '../../', indexUrl: `${base}/simple/`, allReleases: all }))
@@ -132,7 +134,7 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
     const found = await index.find(project)
     if (found === undefined) return notFound(reply, '../../../', `No project is called “${project}” on this index.`)
     const page = await index.page(found.project)
-    const releases = page === undefined ? [] : releasesOf(page)
+    const releases = page === undefined ? [] : releaseCache.releases(page, found.generation)
     const release = findRelease(releases, version)
     if (page === undefined || release === undefined) return notFound(reply, '../../../', `${found.project} has no version “${version}”.`)
     if (found.project !== project || release.version !== version) {
