@@ -188,6 +188,7 @@ await test('with --authenticate list the UI needs the same credentials; with dow
     const res = await app.inject({ url })
     assert.equal(res.statusCode, 401, url)
     assert.equal(res.headers['www-authenticate'], 'Basic realm="eggserve"', url)
+    assert.equal(res.headers['x-frame-options'], 'DENY', url)
   }
   const ok = await app.inject({ url: '/-/project/demo-pkg/', headers: { authorization: basic(ALICE) } })
   assert.equal(ok.statusCode, 200)

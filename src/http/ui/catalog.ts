@@ -15,11 +15,16 @@ import type { ProjectRow, RecentUpload } from '../../render/ui/home.js'
 interface Entry {
   readonly project: string
   readonly folder: string
-  readonly generation: number
+  /** The index's file list this entry was made from (a new list whenever the folder changed). */
+  readonly files: readonly DistFile[]
   readonly version: string | undefined
   /** The file whose metadata gives the summary. */
   readonly source: DistFile | undefined
   summary: string | undefined
+  /** The summary in lower case, for search. */
+  summaryLower: string | undefined
+  /** The folder name in lower case, for search. */
+  readonly folderLower: string
   /** True once the summary was looked for (found or not). */
   summaryRead: boolean
   readonly lastUploadMs: number
@@ -35,14 +40,18 @@ export interface SearchResult {
 const MAX_SUMMARY = 160
 const RECENT = 10
 const SUMMARY_CONCURRENCY = 4
+// Folders checked at once by the periodic freshness pass.
+const CHECK_CONCURRENCY = 16
 
 /** Options of the catalog. */
 export interface CatalogOptions {
   readonly index: IndexService
   readonly metadata: CoreMetadataStore
   readonly log: FastifyBaseLogger
-  /** How long a refreshed catalog is used before the next request checks the tree again; default 1 s. */
+  /** How long the catalog is used before a request looks at the index again; default 1 s. */
   readonly ttlMs?: number
+  /** How often, at most, every project folder is checked for changes on disk (in the background); default 10 s. */
+  readonly checkIntervalMs?: number
 }
 
 /** Projects with their latest version, summary and last upload, kept current with the index. */
@@ -51,6 +60,9 @@ export class Catalog {
   readonly #metadata: CoreMetadataStore
   readonly #log: FastifyBaseLogger
   readonly #ttlMs: number
+  readonly #checkIntervalMs: number
+  #checkedAt = -Infinity
+  #checking: Promise<void> | undefined
   #entries = new Map<string, Entry>()
   #sorted: Entry[] = []
   #byUpdate: Entry[] | undefined
@@ -65,6 +77,7 @@ export class Catalog {
     this.#metadata = options.metadata
     this.#log = options.log.child({ component: 'ui-catalog' })
     this.#ttlMs = options.ttlMs ?? 1000
+    this.#checkIntervalMs = options.checkIntervalMs ?? 10_000
   }
 
   /** Changes whenever anything the catalog shows changes (a page cache version). */
@@ -77,7 +90,12 @@ export class Catalog {
     return this.#summaryQueue.length > 0 || this.#summaryWorkers > 0
   }
 
-  /** Bring the catalog up to date with the index (at most once per TTL; concurrent callers share it). */
+  /**
+   * Bring the catalog up to date with the index, at most once per TTL (concurrent callers share
+   * it). This reads the index's current lists, which costs no I/O; the folders themselves are
+   * checked for changes on disk (one stat each) at most every check interval, in the background
+   * once the catalog exists, since the watcher and the index's own requests keep most of them fresh.
+   */
   async refresh (): Promise<void> {
     if (performance.now() - this.#refreshedAt < this.#ttlMs) return
     this.#refreshing ??= this.#refresh().finally(() => {
@@ -104,9 +122,9 @@ export class Catalog {
     const ranked: { entry: Entry; rank: number }[] = []
     for (const entry of this.#sorted) {
       const rank = entry.project === normalized ? 0
-        : entry.project.startsWith(normalized) || entry.folder.toLowerCase().startsWith(wanted) ? 1
-          : entry.project.includes(normalized) || entry.folder.toLowerCase().includes(wanted) ? 2
-            : entry.summary?.toLowerCase().includes(wanted) === true ? 3 : -1
+        : entry.project.startsWith(normalized) || entry.folderLower.startsWith(wanted) ? 1
+          : entry.project.includes(normalized) || entry.folderLower.includes(wanted) ? 2
+            : entry.summaryLower?.includes(wanted) === true ? 3 : -1
       if (rank >= 0) ranked.push({ entry, rank })
     }
     // A stable sort keeps the name order within a rank.
@@ -128,30 +146,49 @@ export class Catalog {
   }
 
   async #refresh (): Promise<void> {
+    if (performance.now() - this.#checkedAt >= this.#checkIntervalMs) {
+      this.#checkedAt = performance.now()
+      const checking = this.#checking ??= this.#checkFolders().finally(() => { this.#checking = undefined })
+      // The first time, wait: there is no catalog to show yet.
+      if (this.#entries.size === 0) await checking
+      else void checking.then(() => this.#update()).catch((err: unknown) => { this.#log.warn({ err }, 'Cannot bring the project list up to date') })
+    }
+    await this.#update()
+  }
+
+  // One freshness check per project folder (find() rescans a folder that changed).
+  async #checkFolders (): Promise<void> {
+    const projects = [...(await this.#index.root()).projects]
+    const next = async (): Promise<void> => {
+      for (let project = projects.pop(); project !== undefined; project = projects.pop()) await this.#index.find(project.project)
+    }
+    await Promise.all(Array.from({ length: CHECK_CONCURRENCY }, next))
+  }
+
+  // Rebuild the entries whose file list the index replaced since; keep the others as they are.
+  async #update (): Promise<void> {
     const root = await this.#index.root()
     const next = new Map<string, Entry>()
     let changed = root.projects.length !== this.#entries.size
-    for (const summary of root.projects) {
-      const found = await this.#index.find(summary.project)
-      if (found === undefined) {
-        changed = true
-        continue
-      }
-      const old = this.#entries.get(found.project)
-      if (old?.generation === found.generation) {
-        next.set(found.project, old)
+    for (const { project, folder } of root.projects) {
+      const files = this.#index.files(project)
+      if (files === undefined) continue
+      const old = this.#entries.get(project)
+      if (old?.files === files && old.folder === folder) {
+        next.set(project, old)
         continue
       }
       changed = true
-      const entry = this.#entry(found.project, found.folder, found.generation)
+      const entry = this.#entry(project, folder, files)
       // The same file as before keeps its summary.
       if (old !== undefined && old.source?.identity === entry.source?.identity && old.summaryRead) {
         entry.summary = old.summary
+        entry.summaryLower = old.summaryLower
         entry.summaryRead = true
       } else {
         this.#summaryQueue.push(entry)
       }
-      next.set(found.project, entry)
+      next.set(project, entry)
     }
     if (!changed) return
     this.#entries = next
@@ -161,14 +198,13 @@ export class Catalog {
     this.#readSummaries()
   }
 
-  #entry (project: string, folder: string, generation: number): Entry {
-    const files = this.#index.files(project) ?? []
+  #entry (project: string, folder: string, files: readonly DistFile[]): Entry {
     const version = latestVersion(files)
     const candidates = files.filter((file) => version !== undefined && normalizeVersion(file.parsed.version) === version)
     const order = ['wheel', 'sdist', 'egg']
     const source = candidates.sort((a, b) => order.indexOf(a.parsed.kind) - order.indexOf(b.parsed.kind))[0]
     const lastUploadMs = files.reduce((latest, file) => Math.max(latest, file.mtimeMs), 0)
-    return { project, folder, generation, version, source, summary: undefined, summaryRead: source === undefined, lastUploadMs }
+    return { project, folder, files, folderLower: folder.toLowerCase(), version, source, summary: undefined, summaryLower: undefined, summaryRead: source === undefined, lastUploadMs }
   }
 
   #updated (): Entry[] {
@@ -191,6 +227,7 @@ export class Catalog {
         const read = await this.#metadata.read(entry.source)
         const summary = read === undefined ? undefined : parseCoreMetadata(read.bytes).get('summary')?.trim()
         entry.summary = summary === undefined || summary === '' || summary === 'UNKNOWN' ? undefined : shorten(summary, MAX_SUMMARY)
+        entry.summaryLower = entry.summary?.toLowerCase()
       } catch (err) {
         this.#log.warn({ err, key: entry.source.key }, 'Cannot read the summary of a project')
       }
