@@ -93,8 +93,7 @@ export class Catalog {
   /**
    * Bring the catalog up to date with the index, at most once per TTL (concurrent callers share
    * it). This reads the index's current lists, which costs no I/O; the folders themselves are
-   * checked for changes on disk (one stat each) at most every check interval, in the background
-   * once the catalog exists, since the watcher and the index's own requests keep most of them fresh.
+   * checked for changes on disk (one stat each) at most every check interval, in the background.
    */
   async refresh (): Promise<void> {
     if (performance.now() - this.#refreshedAt < this.#ttlMs) return
@@ -148,10 +147,10 @@ export class Catalog {
   async #refresh (): Promise<void> {
     if (performance.now() - this.#checkedAt >= this.#checkIntervalMs) {
       this.#checkedAt = performance.now()
+      // Never waited for: the index's lists are fresh from its own load, watcher and requests,
+      // and at 10,000 folders a check takes a second or two.
       const checking = this.#checking ??= this.#checkFolders().finally(() => { this.#checking = undefined })
-      // The first time, wait: there is no catalog to show yet.
-      if (this.#entries.size === 0) await checking
-      else void checking.then(() => this.#update()).catch((err: unknown) => { this.#log.warn({ err }, 'Cannot bring the project list up to date') })
+      void checking.then(() => this.#update()).catch((err: unknown) => { this.#log.warn({ err }, 'Cannot bring the project list up to date') })
     }
     await this.#update()
   }
