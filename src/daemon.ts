@@ -8,6 +8,7 @@ import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
 import type { LocalStorage } from './storage/local-storage.js'
 import { createAccessServices, indexServicesFor, type AccessServices, type IndexServices } from './services.js'
+import { UploaderLog } from './upload/uploader-log.js'
 
 // Temporary upload files this old are leftovers of a crash (a live upload writes every few seconds).
 const STALE_UPLOAD_MS = 60 * 60_000
@@ -91,6 +92,7 @@ async function listenAndServe (options: {
     access: security.access,
     ...(uploads === undefined ? {} : { uploads }),
     ui: config.ui ? { remoteImages: config.uiRemoteImages } : false,
+    uploaders: await UploaderLog.open({ dir: config.cacheDir, root: storage.realRoot, log: logger }),
   })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first

@@ -9,13 +9,13 @@ import type { HashAlgorithm } from '../core/digests.js'
 import { parseCoreMetadata } from '../core/metadata.js'
 import { normalizeProjectName } from '../core/names.js'
 import { sameVersion } from '../core/upload-rules.js'
-import { UPLOADER_SUFFIX } from '../core/uploader.js'
 import { YANK_SUFFIX } from '../core/yanking.js'
 import { NotFoundError, RequestRejected } from '../http/http-errors.js'
 import type { IndexService } from '../index/index-service.js'
 import type { CoreMetadataStore } from '../index/metadata-store.js'
 import { makeKey, type PendingUpload, type Storage, type StoredFile } from '../storage/storage.js'
 import type { ReceivedFile } from './receive-form.js'
+import type { UploaderRecord } from './uploader-log.js'
 
 /** Suffix of signature files (checklist U-13, F-7). */
 export const SIGNATURE_SUFFIX = '.asc'
@@ -32,6 +32,8 @@ export interface PublisherOptions {
   readonly algorithms: readonly HashAlgorithm[]
   /** --overwrite: replace a file with different bytes instead of refusing with 409. */
   readonly overwrite: boolean
+  /** Where who uploaded what is remembered, for the browse UI. */
+  readonly uploaders?: UploaderRecord
 }
 
 // Archives that cannot be read are refused; formats eggserve cannot open (bzip2, xz) are not.
@@ -44,6 +46,7 @@ export class Publisher {
   readonly #metadata: CoreMetadataStore
   readonly #algorithms: readonly HashAlgorithm[]
   readonly #overwrite: boolean
+  readonly #uploaders: UploaderRecord | undefined
 
   constructor (options: PublisherOptions) {
     this.#storage = options.storage
@@ -51,6 +54,7 @@ export class Publisher {
     this.#metadata = options.metadata
     this.#algorithms = options.algorithms
     this.#overwrite = options.overwrite
+    this.#uploaders = options.uploaders
   }
 
   /** The folder of a project: the existing one whose name normalizes to it, else the normalized name. */
@@ -90,7 +94,8 @@ export class Publisher {
       }
       throw new RequestRejected('EGGSERVE_FILE_EXISTS', `File already exists ('${file.filename}', with sha256 hash ${existing ?? 'unknown'}); different contents are refused`)
     }
-    await this.#recordUploader(key, folder, input.uploader)
+    // Before the index hears of the file, so its first page can name the uploader.
+    if (input.uploader !== undefined) this.#uploaders?.record({ identity: committed.file.identity, key, user: input.uploader })
     this.#index.published(folder, committed.file.identity, facts)
     if (metadataBytes !== undefined) this.#metadata.remember(committed.file.identity, metadataBytes)
     if (input.signature !== undefined) await this.#writeSignature(key, folder, input.signature)
@@ -112,7 +117,6 @@ export class Publisher {
       if (await this.#storage.remove(file.key)) removed.push(file.filename)
       await this.#storage.remove(file.key + SIGNATURE_SUFFIX)
       await this.#storage.remove(file.key + YANK_SUFFIX)
-      await this.#storage.remove(file.key + UPLOADER_SUFFIX)
     }
     await this.#storage.removeFolderIfEmpty(found.folder)
     this.#index.changed(found.folder)
@@ -156,22 +160,6 @@ export class Publisher {
   }
 
   async #writeSignature (key: string, folder: string, bytes: Buffer): Promise<void> {
-    await this.#writeSidecar(key + SIGNATURE_SUFFIX, folder, bytes)
-  }
-
-  // Who uploaded the file, for the browse UI (src/core/uploader.ts), written before the index
-  // hears of the file so its first page can show it. Best effort: the file is published already,
-  // and a file without a record (or with a stale one removed) just shows no uploader.
-  async #recordUploader (key: string, folder: string, uploader: string | undefined): Promise<void> {
-    try {
-      if (uploader === undefined) await this.#storage.remove(key + UPLOADER_SUFFIX)
-      else await this.#writeSidecar(key + UPLOADER_SUFFIX, folder, Buffer.from(`${uploader}\n`, 'utf8'))
-    } catch {
-      // See above: nothing to undo.
-    }
-  }
-
-  async #writeSidecar (sidecarKey: string, folder: string, bytes: Buffer): Promise<void> {
     const upload = await this.#storage.createUpload(folder)
     try {
       upload.writable.end(bytes)
@@ -179,7 +167,7 @@ export class Publisher {
         upload.writable.once('finish', resolve)
         upload.writable.once('error', reject)
       })
-      await upload.commit(sidecarKey, { replace: true })
+      await upload.commit(key + SIGNATURE_SUFFIX, { replace: true })
     } finally {
       await upload.abort()
     }

@@ -2,6 +2,7 @@
 // security headers, escaping of hostile metadata, access control, and the uploader record.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { README_END, README_START } from '../../src/render/ui/project.js'
@@ -198,7 +199,7 @@ await test('with --authenticate list the UI needs the same credentials; with dow
   assert.equal((await download.app.inject({ url: `/packages/Demo.Pkg/${DEMO.filename}` })).statusCode, 401)
 })
 
-await test('an authenticated upload records its uploader, shown on the page; remove_pkg removes the record', async (t) => {
+await test('an authenticated upload records its uploader (outside the eggdir), shown on the page', async (t) => {
   const root = await tempDir(t)
   const passwords = await writePasswords(await tempDir(t, 'eggserve-users-'), [ALICE])
   const { app } = await buildTestApp(t, { root, uploads: {}, passwords })
@@ -207,10 +208,12 @@ await test('an authenticated upload records its uploader, shown on the page; rem
   assert.equal(res.statusCode, 200, res.body)
   const page = await app.inject({ url: '/-/project/uploaded/' })
   assert.match(page.body, /<dt>Uploaded<\/dt><dd><time datetime="[^"]+">[^<]+<\/time> by alice<\/dd>/)
-  const removed = await app.inject({ method: 'POST', url: '/', payload: ':action=remove_pkg&name=uploaded&version=1.0', headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(ALICE) } })
-  assert.equal(removed.statusCode, 200, removed.body)
-  const { readdir } = await import('node:fs/promises')
-  assert.deepEqual((await readdir(root)).filter((name) => !name.startsWith('.')), [])
+  // The project folder holds the file and nothing else.
+  assert.deepEqual(await readdir(join(root, 'uploaded')), [dist.filename])
+  // A file put there by hand has no uploader.
+  await writeDist(join(root, 'uploaded'), buildSdist({ name: 'uploaded', version: '1.0' }))
+  const again = await app.inject({ url: '/-/project/uploaded/' })
+  assert.equal(again.body.match(/ by alice/g)?.length, 1)
 })
 
 async function waitFor (check: () => Promise<boolean>): Promise<void> {

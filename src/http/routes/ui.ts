@@ -15,6 +15,7 @@ import { Catalog } from '../ui/catalog.js'
 import { projectView } from '../ui/project-view.js'
 import { ReleaseCache } from '../ui/releases.js'
 import { contentSecurityPolicy, setSecurityHeaders } from '../ui/security-headers.js'
+import type { UploaderRecord } from '../../upload/uploader-log.js'
 import type { IndexRouteOptions } from './route-options.js'
 
 /** Settings of the browse UI. */
@@ -36,14 +37,14 @@ const SEARCH_RESULTS = 100
 const MAX_QUERY = 100
 
 /** The UI routes; registered under the prefix /-. */
-export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiSettings }> = async (app, options) => {
-  const { index, metadata, storage, pages, access } = options
+export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiSettings; readonly uploaders: UploaderRecord }> = async (app, options) => {
+  const { index, metadata, pages, access, uploaders } = options
   const remoteImages = options.ui.remoteImages ?? false
   const csp = contentSecurityPolicy(remoteImages)
   const assets = await loadAssets()
   const readmes = new ReadmeRenderer({ log: app.log, remoteImages, ...(options.ui.python === undefined ? {} : { python: options.ui.python }) })
   const catalog = new Catalog({ index, metadata, log: app.log, ...(options.ui.catalogTtlMs === undefined ? {} : { ttlMs: options.ui.catalogTtlMs }) })
-  const context = { storage, metadata, readmes, assets: assets.names }
+  const context = { uploaders, metadata, readmes, assets: assets.names }
   const releaseCache = new ReleaseCache()
   app.addHook('onClose', () => readmes.close())
   // Assets are served by @fastify/static (content types, ranges, validators), under hashed names.

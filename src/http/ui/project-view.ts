@@ -1,9 +1,8 @@
 // Builds the model of a project page from the index (files with their facts), the core metadata
-// of the release shown, its rendered README and the uploader sidecars.
+// of the release shown, its rendered README and the uploader record.
 import type { PageFile, ProjectPage } from '../../core/index-model.js'
 import { parseCoreMetadata } from '../../core/metadata.js'
 import { projectDetails, type ProjectDetails } from '../../core/project-details.js'
-import { MAX_UPLOADER_BYTES, UPLOADER_SUFFIX, uploaderName } from '../../core/uploader.js'
 import { decodeWheelTags } from '../../core/wheel-tags.js'
 import type { CoreMetadataStore } from '../../index/metadata-store.js'
 import type { ReadmeRenderer, RenderedReadme } from '../../readme/readme-renderer.js'
@@ -11,12 +10,11 @@ import { latestRelease, metadataSource, type Release } from '../../render/pypi-j
 import { downloadHref } from '../../render/ui/format.js'
 import type { AssetNames } from '../../render/ui/layout.js'
 import type { FileView, ProjectView, ReleaseView } from '../../render/ui/project.js'
-import { readSmallFile } from '../../storage/read-small.js'
-import type { Storage } from '../../storage/storage.js'
+import type { UploaderRecord } from '../../upload/uploader-log.js'
 
 /** What building a project view needs. */
 export interface ProjectViewContext {
-  readonly storage: Storage
+  readonly uploaders: UploaderRecord
   readonly metadata: CoreMetadataStore
   readonly readmes: ReadmeRenderer
   readonly assets: AssetNames
@@ -41,7 +39,7 @@ export async function projectView (context: ProjectViewContext, input: {
   const readme: RenderedReadme | undefined = read === undefined || details?.description === undefined
     ? undefined
     : await context.readmes.render(read.identity, details.description)
-  const files = await Promise.all([...release.files].sort((a, b) => a.file.filename.localeCompare(b.file.filename)).map((file) => fileView(context, file, root)))
+  const files = [...release.files].sort((a, b) => a.file.filename.localeCompare(b.file.filename)).map((file) => fileView(context, file, root))
   const newestFirst = [...releases].reverse()
   const shown = input.allReleases ? newestFirst : newestFirst.slice(0, RELEASES_SHOWN)
   const yankReason = release.files.map((file) => file.file.yanked).find((reason) => reason !== undefined && reason !== '')
@@ -72,11 +70,10 @@ function releaseView (release: Release): ReleaseView {
   }
 }
 
-async function fileView (context: ProjectViewContext, { file, facts }: PageFile, root: string): Promise<FileView> {
+function fileView (context: ProjectViewContext, { file, facts }: PageFile, root: string): FileView {
   const href = downloadHref(root, file.folder, file.filename)
   const tags = decodeWheelTags(file.filename)
-  const sidecar = await readSmallFile(context.storage, file.key + UPLOADER_SUFFIX, MAX_UPLOADER_BYTES)
-  const uploader = sidecar === undefined ? undefined : uploaderName(sidecar)
+  const uploader = context.uploaders.userOf(file.identity)
   return {
     filename: file.filename,
     href,
