@@ -23,4 +23,6 @@ export default defineConfig(
     },
   },
   { files: ['**/*.js'], extends: [tseslint.configs.disableTypeChecked], languageOptions: { globals: globals.node } },
+  // The browse UI's script runs in browsers, as a classic script.
+  { files: ['ui-assets/**/*.js'], languageOptions: { globals: globals.browser, sourceType: 'script' } },
 )

@@ -15,10 +15,13 @@ import type { IndexRouteOptions } from './http/routes/route-options.js'
 import { legacyRoutes } from './http/routes/legacy.js'
 import { simpleRoutes } from './http/routes/simple.js'
 import { uploadRoutes } from './http/routes/upload.js'
+import { uiRoutes, type UiSettings } from './http/routes/ui.js'
+import { registerBrowserHome } from './http/ui/browser-home.js'
 import type { IndexService } from './index/index-service.js'
 import { CoreMetadataStore } from './index/metadata-store.js'
 import type { Storage } from './storage/storage.js'
 import { Publisher } from './upload/publisher.js'
+import { UploaderLog, type UploaderRecord } from './upload/uploader-log.js'
 
 /**
  * Project folders whose original URL (/<folder>/) is taken by a fixed route. They stay
@@ -51,6 +54,10 @@ export interface AppDependencies {
   readonly access?: AccessControl
   /** Enables the upload API. */
   readonly uploads?: UploadSettings
+  /** The browse UI under /-/ (default: on, with its defaults); false turns it off (`--ui off`). */
+  readonly ui?: UiSettings | false
+  /** Who uploaded which file (default: remembered in memory only). */
+  readonly uploaders?: UploaderRecord
 }
 
 /** The size limit of an app without uploads (never used: every upload is refused first). */
@@ -94,13 +101,18 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     filesCacheControl: access.protects('download') ? 'private' : undefined,
   }
   const algorithms = algorithmsFor(deps.hashAlgorithm)
+  const uploaders = deps.uploaders ?? UploaderLog.memory(deps.logger)
   const publisher = deps.uploads === undefined
     ? undefined
-    : new Publisher({ storage: deps.storage, index: deps.index, metadata, algorithms, overwrite: deps.uploads.overwrite })
+    : new Publisher({ storage: deps.storage, index: deps.index, metadata, algorithms, overwrite: deps.uploads.overwrite, uploaders })
   await app.register(healthRoutes, deps.readiness === undefined ? { index: deps.index } : { index: deps.index, readiness: deps.readiness })
   await app.register(simpleRoutes, routeOptions)
   await app.register(pypiJsonRoutes, routeOptions)
   await app.register(legacyRoutes, routeOptions)
+  if (deps.ui !== false) {
+    await app.register(uiRoutes, { ...routeOptions, ui: deps.ui ?? {}, uploaders, prefix: '/-' })
+    registerBrowserHome(app)
+  }
   await app.register(uploadRoutes, {
     publisher,
     access,

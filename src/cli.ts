@@ -86,6 +86,8 @@ const OPTIONS = {
   authFailureLimit: () => option('--auth-failure-limit <count>', 'failed logins per client address and minute before 429; 0 for no limit', SETTINGS.authFailureLimit),
   storage: () => option('--storage <url>', 'serve an S3 bucket prefix instead of the eggdir: s3://bucket/prefix (region, endpoint and credentials from the standard AWS configuration)', SETTINGS.storage),
   s3PathStyle: () => option('--s3-path-style', 'path-style S3 addressing (most S3-compatible stores need it)', SETTINGS.s3PathStyle),
+  ui: () => option('--ui <on|off>', 'the browse UI under /-/ (browsers opening / are sent there)', SETTINGS.ui),
+  uiRemoteImages: () => option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),
 } as const
 
 function buildProgram (output: Output, select: (command: Selected['command'], flags: RawFlags) => void): Command {

@@ -42,6 +42,10 @@ export interface Config {
   readonly storage: S3Location | undefined
   /** Path-style S3 addressing (http://host/bucket/key), which most non-AWS stores need. */
   readonly s3PathStyle: boolean
+  /** Serve the browse UI under /-/. */
+  readonly ui: boolean
+  /** Show remote (http/https) images in READMEs on the UI's pages. */
+  readonly uiRemoteImages: boolean
 }
 
 /** What `--authenticate` can protect (pypiserver's names): uploads and removals, files, pages. */
@@ -73,6 +77,8 @@ export interface RawFlags {
   readonly authFailureLimit?: string
   readonly storage?: string
   readonly s3PathStyle?: boolean
+  readonly ui?: string
+  readonly uiRemoteImages?: boolean
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -105,6 +111,8 @@ export const SETTINGS = {
   authFailureLimit: { flag: '--auth-failure-limit', env: 'EGGSERVE_AUTH_FAILURE_LIMIT', defaultValue: '10' },
   storage: { flag: '--storage', env: 'EGGSERVE_STORAGE', defaultValue: undefined },
   s3PathStyle: { flag: '--s3-path-style', env: 'EGGSERVE_S3_PATH_STYLE', defaultValue: 'false' },
+  ui: { flag: '--ui', env: 'EGGSERVE_UI', defaultValue: 'on' },
+  uiRemoteImages: { flag: '--ui-remote-images', env: 'EGGSERVE_UI_REMOTE_IMAGES', defaultValue: 'false' },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -131,6 +139,8 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const overwrite = pick('overwrite')
   const maxUpload = pick('maxUploadSize')
   const failures = pick('authFailureLimit')
+  const ui = pick('ui')
+  const remoteImages = pick('uiRemoteImages')
   return Object.freeze({
     eggdir: pick('eggdir').value ?? '.',
     port: parsePort(port.value ?? '', port.source),
@@ -149,6 +159,8 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     maxUploadBytes: parseSize(maxUpload.value ?? '', maxUpload.source),
     authFailureLimit: parseCount(failures.value ?? '', failures.source),
     ...resolveStorage(pick('storage'), pick('s3PathStyle')),
+    ui: parseBoolean(ui.value ?? 'on', ui.source),
+    uiRemoteImages: parseBoolean(remoteImages.value ?? 'false', remoteImages.source),
   })
 }
 

@@ -8,6 +8,7 @@ import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
 import type { StorageBackend } from './storage/storage.js'
 import { createAccessServices, indexServicesFor, type AccessServices, type IndexServices } from './services.js'
+import { UploaderLog } from './upload/uploader-log.js'
 
 // Temporary upload files this old are leftovers of a crash (a live upload writes every few seconds).
 const STALE_UPLOAD_MS = 60 * 60_000
@@ -94,6 +95,8 @@ async function listenAndServe (options: {
     readiness: () => background.readiness(),
     access: security.access,
     ...(uploads === undefined ? {} : { uploads }),
+    ui: config.ui ? { remoteImages: config.uiRemoteImages } : false,
+    uploaders: await UploaderLog.open({ dir: config.cacheDir, root: storage.cacheNamespace, log: logger }),
   })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first

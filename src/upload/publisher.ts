@@ -14,6 +14,7 @@ import type { IndexService } from '../index/index-service.js'
 import type { CoreMetadataStore } from '../index/metadata-store.js'
 import { makeKey, type PendingUpload, type Storage, type StoredFile } from '../storage/storage.js'
 import type { ReceivedFile } from './receive-form.js'
+import type { UploaderRecord } from './uploader-log.js'
 
 /** Suffix of signature files: twine sends `<file>.asc` as gpg_signature; PEP 503 serves it at the file's URL plus `.asc`. */
 export const SIGNATURE_SUFFIX = '.asc'
@@ -30,6 +31,8 @@ export interface PublisherOptions {
   readonly algorithms: readonly HashAlgorithm[]
   /** --overwrite: replace a file with different bytes instead of refusing with 409. */
   readonly overwrite: boolean
+  /** Where who uploaded what is remembered, for the browse UI. */
+  readonly uploaders?: UploaderRecord
 }
 
 /** Puts received uploads in place and takes releases out. */
@@ -39,6 +42,7 @@ export class Publisher {
   readonly #metadata: CoreMetadataStore
   readonly #algorithms: readonly HashAlgorithm[]
   readonly #overwrite: boolean
+  readonly #uploaders: UploaderRecord | undefined
 
   constructor (options: PublisherOptions) {
     this.#storage = options.storage
@@ -46,6 +50,7 @@ export class Publisher {
     this.#metadata = options.metadata
     this.#algorithms = options.algorithms
     this.#overwrite = options.overwrite
+    this.#uploaders = options.uploaders
   }
 
   /** The folder of a project: the existing one whose name normalizes to it, else the normalized name. */
@@ -63,7 +68,7 @@ export class Publisher {
    * ('identical'). Different bytes: 409, unless --overwrite. The temporary file is the caller's
    * to abort afterwards (a no-op once published).
    */
-  async publish (input: { parsed: ParsedDistFilename; file: ReceivedFile; signature: Buffer | undefined }): Promise<{ outcome: PublishOutcome; key: string; folder: string }> {
+  async publish (input: { parsed: ParsedDistFilename; file: ReceivedFile; signature: Buffer | undefined; uploader?: string | undefined }): Promise<{ outcome: PublishOutcome; key: string; folder: string }> {
     const { parsed, file } = input
     const folder = await this.folderFor(parsed.project)
     const stored = await this.#storedSpelling(parsed, file.filename)
@@ -86,6 +91,8 @@ export class Publisher {
       }
       throw new RequestRejected('EGGSERVE_FILE_EXISTS', `File already exists ('${stored}', with sha256 hash ${existing ?? 'unknown'}); different contents are refused`)
     }
+    // Before the index hears of the file, so its first page can name the uploader.
+    if (input.uploader !== undefined) this.#uploaders?.record({ identity: committed.file.identity, key, user: input.uploader })
     this.#index.published(folder, committed.file.identity, facts)
     if (metadataBytes !== undefined) this.#metadata.remember(committed.file.identity, metadataBytes)
     if (input.signature !== undefined) await this.#writeSignature(key, folder, input.signature)

@@ -4,6 +4,7 @@ import type { TestContext } from 'node:test'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { buildApp, type UploadSettings } from '../../src/app.js'
+import type { UiSettings } from '../../src/http/routes/ui.js'
 import { SETTINGS, type AuthAction } from '../../src/config.js'
 import type { HashAlgorithm } from '../../src/core/digests.js'
 import type { LayoutReport } from '../../src/core/layout.js'
@@ -50,6 +51,8 @@ export async function buildTestApp (t: TestContext, options: {
   authFailureLimit?: number
   /** Wrap the storage the app writes through (to inject failures at the seam). */
   wrapStorage?: (storage: Storage) => Storage
+  /** The browse UI's settings, or false to build the app without it (default: on, as the daemon). */
+  ui?: UiSettings | false
 }): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
@@ -73,6 +76,7 @@ export async function buildTestApp (t: TestContext, options: {
     cacheControl: options.cacheControl ?? SETTINGS.cacheControl.defaultValue,
     access: security.access,
     ...(uploads === undefined ? {} : { uploads }),
+    ...(options.ui === undefined ? {} : { ui: options.ui }),
   })
   t.after(async () => {
     await app.close()

@@ -21,6 +21,10 @@ export interface DistSpec {
   module?: string
   /** Body of `<module>/__init__.py`; default sets `__version__`. */
   moduleSource?: string
+  /** More core metadata header lines, verbatim (e.g. 'Project-URL: Docs, https://example.org/'). */
+  metadataLines?: string[]
+  /** The long description, written as the metadata's body (Metadata-Version 2.1). */
+  description?: string
 }
 
 /** A built distribution file. */
@@ -104,8 +108,9 @@ export function coreMetadata (spec: DistSpec): Buffer {
     ...(spec.summary === undefined ? [] : [`Summary: ${spec.summary}`]),
     ...(spec.requiresPython === undefined ? [] : [`Requires-Python: ${spec.requiresPython}`]),
     ...(spec.requiresDist ?? []).map((requirement) => `Requires-Dist: ${requirement}`),
+    ...(spec.metadataLines ?? []),
   ]
-  return utf8(`${lines.join('\n')}\n`)
+  return utf8(spec.description === undefined ? `${lines.join('\n')}\n` : `${lines.join('\n')}\n\n${spec.description}`)
 }
 
 function moduleInit (spec: DistSpec): Buffer {

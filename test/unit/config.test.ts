@@ -27,6 +27,8 @@ const DEFAULTS: Config = {
   authFailureLimit: 10,
   storage: undefined,
   s3PathStyle: false,
+  ui: true,
+  uiRemoteImages: false,
 }
 
 const FULL_ENV: Env = {
@@ -47,6 +49,8 @@ const FULL_ENV: Env = {
   EGGSERVE_OVERWRITE: 'true',
   EGGSERVE_MAX_UPLOAD_SIZE: '100M',
   EGGSERVE_AUTH_FAILURE_LIMIT: '3',
+  EGGSERVE_UI: 'off',
+  EGGSERVE_UI_REMOTE_IMAGES: 'true',
 }
 
 /** Asserts that resolving throws a ConfigError whose message names `source` and quotes `value`. */
@@ -91,6 +95,8 @@ void describe('resolveConfig: sources and precedence', () => {
       authFailureLimit: 3,
       storage: undefined,
       s3PathStyle: false,
+      ui: false,
+      uiRemoteImages: true,
     })
   })
 
@@ -118,6 +124,8 @@ void describe('resolveConfig: sources and precedence', () => {
       overwrite: true,
       maxUploadSize: '2G',
       authFailureLimit: '0',
+      ui: 'on',
+      uiRemoteImages: false,
     }
     assert.deepEqual(resolveConfig(flags, FULL_ENV), {
       eggdir: './pkgs',
@@ -140,6 +148,8 @@ void describe('resolveConfig: sources and precedence', () => {
       authFailureLimit: 0,
       storage: undefined,
       s3PathStyle: false,
+      ui: true,
+      uiRemoteImages: false,
     })
   })
 
@@ -152,6 +162,14 @@ void describe('resolveConfig: sources and precedence', () => {
     const config = resolveConfig({ port: '80', hashAlgo: 'md5' }, { EGGSERVE_PORT: 'abc', EGGSERVE_HASH_ALGO: 'sha1' })
     assert.equal(config.port, 80)
     assert.equal(config.hashAlgorithm, 'md5')
+  })
+
+  void test('--ui takes on/off (and the other boolean spellings); anything else is refused', () => {
+    assert.equal(resolveConfig({ ui: 'off' }, {}).ui, false)
+    assert.equal(resolveConfig({}, { EGGSERVE_UI: 'no' }).ui, false)
+    assert.equal(resolveConfig({ ui: 'on' }, { EGGSERVE_UI: 'off' }).ui, true)
+    assertConfigError({ ui: 'maybe' }, {}, '--ui', 'maybe')
+    assertConfigError({}, { EGGSERVE_UI_REMOTE_IMAGES: 'sometimes' }, 'EGGSERVE_UI_REMOTE_IMAGES', 'sometimes')
   })
 
   void test('returns a frozen object', () => {

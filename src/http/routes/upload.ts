@@ -119,7 +119,7 @@ async function act (
   if (content === undefined) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', 'Upload payload does not have a file.')
   const mismatch = digestMismatch(checked.expected, content.digests)
   if (mismatch !== undefined) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', DIGEST_MISMATCH)
-  const published = await publisher.publish({ parsed: checked.parsed, file: content, signature: form?.signature?.bytes })
+  const published = await publisher.publish({ parsed: checked.parsed, file: content, signature: form?.signature?.bytes, uploader: input.access.userOf(request) })
   request.log.info({
     user: input.access.userOf(request), key: published.key, outcome: published.outcome, size: content.size, sha256: content.digests.sha256,
   }, published.outcome === 'identical' ? 'Upload identical to the stored file: nothing changed' : 'Upload stored')

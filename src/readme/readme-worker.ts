@@ -1,0 +1,21 @@
+// The README worker thread: Markdown rendering and HTML sanitizing are CPU work that a large
+// README makes long, so they run here, never on the thread that answers requests.
+import { parentPort } from 'node:worker_threads'
+import { renderMarkdown } from './markdown.js'
+import type { ReadmeJob, ReadmeReply } from './readme-protocol.js'
+import { sanitizeReadme } from './sanitize.js'
+
+const port = parentPort
+if (port === null) throw new Error('readme-worker.ts runs only as a worker thread')
+
+port.on('message', (job: ReadmeJob) => {
+  let reply: ReadmeReply
+  try {
+    const options = { remoteImages: job.remoteImages }
+    const html = job.kind === 'markdown' ? renderMarkdown(job.text, options) : sanitizeReadme(job.text, options)
+    reply = { id: job.id, ok: true, html }
+  } catch (err) {
+    reply = { id: job.id, ok: false, message: err instanceof Error ? err.message : String(err) }
+  }
+  port.postMessage(reply)
+})
