@@ -3,7 +3,8 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildApp, SHADOWED_FOLDERS } from './app.js'
 import type { Config } from './config.js'
 import type { LayoutProblem, LayoutReport } from './core/layout.js'
-import { errnoCode, LayoutError, ListenError } from './errors.js'
+import { plural } from './core/plural.js'
+import { describeErrno, errnoCode, LayoutError, ListenError } from './errors.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
 import type { LocalStorage } from './storage/local-storage.js'
@@ -209,8 +210,7 @@ async function shutdown (options: { app: FastifyInstance; logger: FastifyBaseLog
 /** The all-problems message, paths relative to the eggdir. */
 export function formatProblems (eggdir: string, problems: readonly LayoutProblem[]): string {
   const lines = problems.map((problem) => `  ${problem.message}`)
-  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`
-  return `The layout of "${eggdir}" has ${count} (use --lenient to serve anyway, skipping these files):\n${lines.join('\n')}`
+  return `The layout of "${eggdir}" has ${plural(problems.length, 'problem')} (use --lenient to serve anyway, skipping these files):\n${lines.join('\n')}`
 }
 
 function listenError (config: Config, err: unknown): ListenError {
@@ -221,6 +221,6 @@ function listenError (config: Config, err: unknown): ListenError {
     case 'EADDRNOTAVAIL': return new ListenError(`Cannot listen on ${where}: the address is not available on this machine`, { cause: err })
     case 'ENOTFOUND':
     case 'EAI_AGAIN': return new ListenError(`Cannot listen on ${where}: unknown host`, { cause: err })
-    default: return new ListenError(`Cannot listen on ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    default: return new ListenError(`Cannot listen on ${where}: ${describeErrno(err)}`, { cause: err })
   }
 }

@@ -3,7 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { parseHtpasswd, WEAK_SCHEMES, type PasswordEntry } from '../core/htpasswd.js'
-import { errnoCode, PasswordFileError } from '../errors.js'
+import { describeErrno, PasswordFileError } from '../errors.js'
 
 const SCHEME_NAMES = { apr1: '$apr1$ (Apache MD5)', sha1: '{SHA} (unsalted SHA-1)', bcrypt: 'bcrypt' } as const
 
@@ -109,8 +109,7 @@ async function read (path: string): Promise<Loaded> {
     stamp = await stampOf(path)
     text = await readFile(path, 'utf8')
   } catch (err) {
-    const reason = errnoCode(err) === 'ENOENT' ? 'no such file' : errnoCode(err) === 'EACCES' ? 'permission denied' : errnoCode(err) ?? 'unreadable'
-    throw new PasswordFileError(`Cannot read the password file "${path}": ${reason}`, { cause: err })
+    throw new PasswordFileError(`Cannot read the password file "${path}": ${describeErrno(err, 'file')}`, { cause: err })
   }
   const parsed = parseHtpasswd(text)
   if (!parsed.ok) {
