@@ -246,11 +246,14 @@ export function defaultCacheDir (env: Readonly<Record<string, string | undefined
   return home !== undefined && home !== '' ? `${home}/.cache/eggserve` : undefined
 }
 
+const TRUE_WORDS = ['true', 'yes', 'on', '1']
+const FALSE_WORDS = ['false', 'no', 'off', '0']
+
 function parseBoolean (value: string, source: string): boolean {
   const lower = value.toLowerCase()
-  if (['1', 'true', 'yes', 'on'].includes(lower)) return true
-  if (['0', 'false', 'no', 'off'].includes(lower)) return false
-  throw new ConfigError(`Invalid boolean "${value}" (${source}): expected true or false`)
+  if (TRUE_WORDS.includes(lower)) return true
+  if (FALSE_WORDS.includes(lower)) return false
+  throw new ConfigError(`Invalid boolean "${value}" (${source}): expected ${TRUE_WORDS.join('/')} or ${FALSE_WORDS.join('/')} (any case)`)
 }
 
 // A header value must be visible ASCII and spaces (RFC 9110 §5.5): no CR/LF that would split the response.

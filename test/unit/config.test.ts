@@ -219,6 +219,10 @@ void describe('resolveConfig: lenient', () => {
     ['1', true],
     ['true', true],
     ['True', true],
+    ['yes', true],
+    ['ON', true],
+    ['no', false],
+    ['off', false],
   ]
   for (const [value, expected] of cases) {
     void test(`EGGSERVE_LENIENT=${value} → ${String(expected)}`, () => {
@@ -230,6 +234,14 @@ void describe('resolveConfig: lenient', () => {
       assertConfigError({}, { EGGSERVE_LENIENT: value }, 'EGGSERVE_LENIENT', value)
     })
   }
+  void test('the message lists every accepted spelling', () => {
+    assert.throws(() => resolveConfig({}, { EGGSERVE_LENIENT: 'maybe' }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError)
+      assert.equal(err.message, 'Invalid boolean "maybe" (EGGSERVE_LENIENT): expected true/yes/on/1 or false/no/off/0 (any case)')
+      return true
+    })
+    assert.throws(() => resolveConfig({}, { EGGSERVE_OVERWRITE: 'nope' }), /expected true\/yes\/on\/1 or false\/no\/off\/0/)
+  })
   void test('the --lenient flag (a boolean from commander) wins over the environment', () => {
     assert.equal(resolveConfig({ lenient: true }, {}).lenient, true)
     assert.equal(resolveConfig({ lenient: true }, { EGGSERVE_LENIENT: '0' }).lenient, true)
