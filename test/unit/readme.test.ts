@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
+import { optionFlags } from '../../src/cli.js'
 import { SETTINGS } from '../../src/config.js'
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
@@ -41,5 +42,11 @@ await test('the README documents every flag with its environment variable and de
     assert.ok(row, `no README row for ${setting.env}`)
     assert.ok(row.includes(setting.flag), `${setting.env} row names ${setting.flag}`)
     if (setting.defaultValue !== undefined && setting.defaultValue !== 'false') assert.ok(row.includes(`\`${setting.defaultValue}\``), `${setting.env} default`)
+  }
+})
+
+await test('the README\'s flag table spells every flag as --help does, short options included', () => {
+  for (const flags of optionFlags()) {
+    assert.ok(readme.split('\n').some((line) => line.startsWith(`| \`${flags}\` |`)), `no README row starting with \`${flags}\``)
   }
 })
