@@ -4,6 +4,7 @@ import { buildApp, SHADOWED_FOLDERS } from './app.js'
 import type { Config } from './config.js'
 import type { LayoutProblem, LayoutReport } from './core/layout.js'
 import { plural } from './core/plural.js'
+import { distributionCount, emptyTreeWarning } from './core/tree-summary.js'
 import { describeErrno, errnoCode, LayoutError, ListenError } from './errors.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
@@ -158,6 +159,8 @@ async function listenAndServe (options: {
   for (const problem of report.problems) {
     logger.warn({ path: problem.path, code: problem.code }, `Skipping ${problem.message}`)
   }
+  const empty = emptyTreeWarning(config.eggdir, report)
+  if (empty !== undefined) logger.warn({ eggdir: config.eggdir }, empty)
   for (const { folder, project } of report.projects) {
     if (SHADOWED_FOLDERS.includes(project)) {
       logger.warn({ folder }, `Folder "${folder}/" is shadowed by the /${project}/ route; use /simple/${project}/ and /packages/${folder}/ for it`)
@@ -168,7 +171,7 @@ async function listenAndServe (options: {
   logger.info({
     eggdir: config.eggdir,
     projects: report.projects.length,
-    files: report.projects.reduce((sum, project) => sum + project.files.length, 0),
+    files: distributionCount(report),
     scanMs: Date.now() - loadStarted,
     cached: services.facts.size,
     cacheDir: config.cacheDir ?? null,
