@@ -1,5 +1,6 @@
 // The daemon: load and validate the tree, build the app, listen, and shut down gracefully.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { FactsLog } from './analysis/facts-log.js'
 import { buildApp, SHADOWED_FOLDERS } from './app.js'
 import type { Config } from './config.js'
 import type { LayoutProblem, LayoutReport } from './core/layout.js'
@@ -174,7 +175,8 @@ async function listenAndServe (options: {
     files: distributionCount(report),
     scanMs: Date.now() - loadStarted,
     cached: services.facts.size,
-    cacheDir: config.cacheDir ?? null,
+    // null when there is none, or when it could not be used (a warning said why).
+    cacheDir: services.facts instanceof FactsLog ? config.cacheDir ?? null : null,
     hashAlgorithm: config.hashAlgorithm,
     uploads: config.uploads,
     authenticate: config.authenticate,

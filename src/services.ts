@@ -16,6 +16,7 @@ import { PasswordFile } from './auth/password-file.js'
 import { FailureThrottle } from './auth/throttle.js'
 import type { AuthAction, Config } from './config.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
+import { describeErrno } from './errors.js'
 import { AccessControl } from './http/access-control.js'
 import { IndexService } from './index/index-service.js'
 import { LocalStorage } from './storage/local-storage.js'
@@ -34,6 +35,8 @@ export interface IndexServices {
   readonly reader: Analyzer & { readonly stats: AnalysisStats }
   /** Where facts are remembered: memory, or the persistent cache. */
   readonly facts: FactsStore
+  /** Why the cache directory asked for could not be used (facts are then kept in memory). */
+  readonly cacheProblem: string | undefined
   readonly index: IndexService
   /** Stop workers, write the cache out, stop watching. */
   close (): Promise<void>
@@ -72,7 +75,7 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
   const reader = workers > 0
     ? WorkerAnalyzer.start({ workers, perWorker: PER_WORKER, storage: { kind: 'local', root: storage.realRoot }, algorithms, log: logger })
     : new StreamingAnalyzer({ storage, algorithms, scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY), log: logger })
-  const facts = await openFacts(options, storage.realRoot, algorithms)
+  const { facts, cacheProblem } = await openFacts(options, storage.realRoot, algorithms)
   const analyzer = new MemoizingAnalyzer(reader, facts)
   const index = new IndexService({ storage, analyzer, log: logger })
   return {
@@ -80,6 +83,7 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
     analyzer,
     reader,
     facts,
+    cacheProblem,
     index,
     close: async () => {
       index.close()
@@ -90,13 +94,14 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
 }
 
 // The cache is an optimisation: if it cannot be opened, run without it (and say so).
-async function openFacts (options: IndexServicesOptions, namespace: string, algorithms: ReturnType<typeof algorithmsFor>): Promise<FactsStore> {
-  if (options.cacheDir === undefined) return new MemoryFactsStore()
+async function openFacts (options: IndexServicesOptions, namespace: string, algorithms: ReturnType<typeof algorithmsFor>): Promise<{ facts: FactsStore; cacheProblem?: string }> {
+  if (options.cacheDir === undefined) return { facts: new MemoryFactsStore() }
   try {
-    return await FactsLog.open({ dir: options.cacheDir, namespace, algorithms, log: options.logger })
+    return { facts: await FactsLog.open({ dir: options.cacheDir, namespace, algorithms, log: options.logger }) }
   } catch (err) {
-    options.logger.warn({ err, cacheDir: options.cacheDir }, 'Cannot use the cache directory; facts are kept in memory only')
-    return new MemoryFactsStore()
+    const cacheProblem = `Cannot use the cache directory "${options.cacheDir}": ${describeErrno(err)}`
+    options.logger.warn({ err, cacheDir: options.cacheDir }, `${cacheProblem}; facts are kept in memory only`)
+    return { facts: new MemoryFactsStore(), cacheProblem }
   }
 }
 

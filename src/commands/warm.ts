@@ -7,7 +7,7 @@ import { FactsLog } from '../analysis/facts-log.js'
 import type { Config } from '../config.js'
 import { plural } from '../core/plural.js'
 import { emptyTreeWarning } from '../core/tree-summary.js'
-import { ConfigError } from '../errors.js'
+import { AppError, ConfigError } from '../errors.js'
 import { Warmup, type WarmupProgress } from '../index/warmup.js'
 import { createLogger } from '../logger.js'
 import { indexServicesFor, type IndexServices } from '../services.js'
@@ -22,6 +22,8 @@ export async function runWarm (config: Config, output: Output): Promise<number> 
   try {
     const services = await indexServicesFor(config, logger)
     try {
+      // Hashing into memory only would be work thrown away.
+      if (services.cacheProblem !== undefined) throw new AppError('EGGSERVE_CACHE_DIR', services.cacheProblem)
       return await warm(config, output, { services, logger })
     } finally {
       await services.close()

@@ -1,6 +1,6 @@
 // The daemon's persistent cache and readiness, and the `check` and `warm` commands, as shipped.
 import assert from 'node:assert/strict'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
@@ -100,6 +100,10 @@ void test('eggserve warm fills the cache with plain progress lines; the daemon t
   assert.ok(await pollUntil(async () => (await httpGet(`${server.url}/health/ready`)).status === 200, 10_000) !== undefined)
   assert.equal(await server.stop(), 0)
   assert.equal((await runCli(['warm', '--eggdir', eggdir, '--cache-dir', 'none'])).code, 2, 'warm needs a cache')
+  const unusable = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', '/proc/eggserve-cache'])
+  assert.equal(unusable.code, 1, JSON.stringify(unusable))
+  assert.ok(unusable.stderr.endsWith('eggserve: Cannot use the cache directory "/proc/eggserve-cache": no such file or directory\n'), unusable.stderr)
+  assert.equal(unusable.stdout, '')
 })
 
 void test('eggserve warm --log FILE: log records go to FILE as the server writes them, none to stdout or stderr', async (t) => {
@@ -149,4 +153,38 @@ void test('eggserve warm draws a progress bar on a terminal', async (t) => {
   assert.equal(result.code, 0, result.stdout + result.stderr)
   assert.match(result.stdout, /\r\[#{30}\] 100% 6\/6 files/, 'a redrawn bar, full at the end')
   assert.match(result.stdout, /Hashed 6 files/)
+})
+
+void test('a cache directory that cannot be used is logged and skipped: under /proc, and read-only', async (t) => {
+  const root = await tempDir(t)
+  const eggdir = join(root, 'eggs')
+  await writeDist(join(eggdir, 'wanted'), buildWheel({ name: 'wanted', version: '1.0' }))
+  const readOnly = join(root, 'read-only')
+  await mkdir(readOnly, { mode: 0o555 })
+  let wrapper: string[] | undefined
+  if (process.getuid?.() === 0) {
+    // root writes anywhere: the daemon runs as nobody, who may read the tree but not write there.
+    const setpriv = needTool(t, 'setpriv')
+    if (setpriv === undefined) return
+    await chmod(root, 0o755)
+    wrapper = [setpriv, '--reuid=65534', '--regid=65534', '--clear-groups']
+  }
+  const cases = [
+    // procfs answers ENOENT to mkdir: Node's recursive mkdir retried that for ever, silently.
+    { cacheDir: '/proc/eggserve-cache', reason: 'no such file or directory' },
+    { cacheDir: join(readOnly, 'cache'), reason: 'permission denied' },
+    { cacheDir: readOnly, reason: 'permission denied' },
+  ]
+  for (const { cacheDir, reason } of cases) {
+    const server = await startServer(t, { eggdir, args: ['--cache-dir', cacheDir], ...(wrapper === undefined ? {} : { wrapper }) })
+    const warning = await server.waitForLine((line) => line.level === 40)
+    assert.equal(warning.msg, `Cannot use the cache directory "${cacheDir}": ${reason}; facts are kept in memory only`)
+    assert.equal(warning.cacheDir, cacheDir)
+    assert.equal((await server.waitForLine((line) => line.msg === 'Serving')).cacheDir, null, 'the Serving line says no cache is used')
+    const page = await httpGet(`${server.url}/simple/wanted/`)
+    assert.equal(page.status, 200)
+    assert.match(page.body.toString(), /wanted-1\.0-py3-none-any\.whl#/)
+    assert.equal(await server.stop(), 0, server.stderr)
+  }
+  assert.deepEqual(await readdir(readOnly), [], 'nothing was written into the read-only folder')
 })
