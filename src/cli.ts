@@ -108,7 +108,8 @@ const OPTIONS = {
   host: () => option('-i, --host <address>', 'address to listen on', SETTINGS.host),
   log: () => option('--log <file>', 'append JSON logs to this file instead of stdout; SIGHUP reopens it', SETTINGS.log),
   logLevel: () => option('--log-level <level>', 'fatal, error, warn, info, debug or trace', SETTINGS.logLevel),
-  hashAlgo: () => option('--hash-algo <algo>', `hash in link fragments: ${ANCHOR_ALGORITHMS.join(', ')}`, SETTINGS.hashAlgo),
+  hashAlgo: () => option('--hash-algo <algo>', `hash in the link fragments of / and /<folder>/, and of /simple/ unless --simple-hash-algo is given: ${ANCHOR_ALGORITHMS.join(', ')}`, SETTINGS.hashAlgo),
+  simpleHashAlgo: () => option('--simple-hash-algo <algo>', 'hash in the link fragments of /simple/ (when neither is given: sha256, as on PyPI)', SETTINGS.simpleHashAlgo),
   lenient: () => option('--lenient', 'start even if the layout has problems, skipping the files concerned', SETTINGS.lenient),
   shutdownTimeout: () => option('--shutdown-timeout <seconds>', 'time in-flight requests get after SIGTERM/SIGINT', SETTINGS.shutdownTimeout),
   cacheControl: () => option('--cache-control <value>', 'Cache-Control of index pages and API documents', SETTINGS.cacheControl),
@@ -131,7 +132,7 @@ export function optionFlags (): readonly string[] {
 const COMMAND_SETTINGS: Readonly<Record<CommandName, 'all' | readonly (keyof typeof OPTIONS)[]>> = {
   serve: 'all',
   check: ['eggdir'],
-  warm: ['eggdir', 'cacheDir', 'hashAlgo', 'hashWorkers', 'log', 'logLevel'],
+  warm: ['eggdir', 'cacheDir', 'hashAlgo', 'simpleHashAlgo', 'hashWorkers', 'log', 'logLevel'],
 }
 
 const FOLDER_ARGUMENT = 'the folder (instead of --eggdir)'

@@ -89,6 +89,7 @@ async function listenAndServe (options: {
     storage,
     logger,
     hashAlgorithm: config.hashAlgorithm,
+    simpleHashAlgorithm: config.simpleHashAlgorithm,
     cacheControl: config.cacheControl,
     readiness: () => background.readiness(),
     access: security.access,
@@ -178,6 +179,7 @@ async function listenAndServe (options: {
     // null when there is none, or when it could not be used (a warning said why).
     cacheDir: services.facts instanceof FactsLog ? config.cacheDir ?? null : null,
     hashAlgorithm: config.hashAlgorithm,
+    simpleHashAlgorithm: config.simpleHashAlgorithm,
     uploads: config.uploads,
     authenticate: config.authenticate,
   }, 'Serving')

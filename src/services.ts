@@ -46,6 +46,8 @@ export interface IndexServices {
 export interface IndexServicesOptions {
   readonly eggdir: string
   readonly hashAlgorithm: HashAlgorithm
+  /** The /simple/ tree's anchor algorithm, when it differs (its digest is computed too). */
+  readonly simpleHashAlgorithm?: HashAlgorithm
   readonly logger: FastifyBaseLogger
   /** Worker threads that hash; 0 hashes in the main thread. */
   readonly workers?: number
@@ -60,6 +62,7 @@ export function indexServicesFor (config: Config, logger: FastifyBaseLogger): Pr
   return createIndexServices({
     eggdir: config.eggdir,
     hashAlgorithm: config.hashAlgorithm,
+    simpleHashAlgorithm: config.simpleHashAlgorithm,
     logger,
     workers: config.hashWorkers === 'auto' ? availableParallelism() : config.hashWorkers,
     cacheDir: config.cacheDir,
@@ -70,7 +73,7 @@ export function indexServicesFor (config: Config, logger: FastifyBaseLogger): Pr
 export async function createIndexServices (options: IndexServicesOptions): Promise<IndexServices> {
   const { logger } = options
   const storage = await LocalStorage.create(options.eggdir, logger)
-  const algorithms = algorithmsFor(options.hashAlgorithm)
+  const algorithms = algorithmsFor(options.hashAlgorithm, options.simpleHashAlgorithm ?? options.hashAlgorithm)
   const workers = options.workers ?? 0
   const reader = workers > 0
     ? WorkerAnalyzer.start({ workers, perWorker: PER_WORKER, storage: { kind: 'local', root: storage.realRoot }, algorithms, log: logger })

@@ -51,7 +51,7 @@ void test('a page someone asks for is served before the background pass is over'
   const server = await startServer(t, { eggdir, args: ['--cache-dir', join(root, 'cache'), '--hash-workers', '1'] })
   const page = await httpGet(`${server.url}/simple/wanted/`)
   assert.equal(page.status, 200)
-  assert.match(page.body.toString(), /wanted-1\.0-py3-none-any\.whl#md5=/)
+  assert.match(page.body.toString(), /wanted-1\.0-py3-none-any\.whl#sha256=/)
   const ready = await httpGet(`${server.url}/health/ready`)
   t.diagnostic(`readiness when the page came back: ${ready.body.toString()}`)
   assert.equal(ready.status, 503, 'the 300 MB background pass was still running')

@@ -2,6 +2,7 @@
 // failure, 2 usage), one-line errors without stack traces, the layout report, --lenient,
 // a busy port, and the EGGSERVE_* environment with flags taking precedence.
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { chmod, mkdir, readdir, readFile, realpath, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -296,7 +297,7 @@ void test('a flag the sub-command does not use is a usage error, before or after
     { args: ['--port', '1', 'check', eggdir], message: /^eggserve: --port does not apply to "eggserve check" \(its options: --eggdir\)\n$/ },
     { args: ['check', '--port', '1', eggdir], message: /^eggserve: --port does not apply to "eggserve check" \(its options: --eggdir\)\n$/ },
     { args: ['-p', '1', 'check', eggdir], message: /--port does not apply to "eggserve check"/ },
-    { args: ['--lenient', 'warm', eggdir], message: /--lenient does not apply to "eggserve warm" \(its options: --eggdir, --cache-dir, --hash-algo, --hash-workers, --log, --log-level\)/ },
+    { args: ['--lenient', 'warm', eggdir], message: /--lenient does not apply to "eggserve warm" \(its options: --eggdir, --cache-dir, --hash-algo, --simple-hash-algo, --hash-workers, --log, --log-level\)/ },
     { args: ['warm', '--lenient', eggdir], message: /--lenient does not apply to "eggserve warm"/ },
     { args: ['--cache-dir', 'none', 'check', eggdir], message: /--cache-dir does not apply to "eggserve check"/ },
     { args: ['--eggdir', eggdir, 'check', 'other'], message: /folder is given twice/ },
@@ -345,10 +346,16 @@ void test('eggserve help, help COMMAND and COMMAND --help print help; an unknown
   })
 })
 
-void test('the server takes the folder as its argument', async (t) => {
+void test('the server takes the folder as its argument; by default /simple/ has #sha256= anchors, the original tree #md5=', async (t) => {
   const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
   const server = await startServer(t, { args: [eggdir] })
-  assert.match((await httpGet(`${server.url}/simple/alpha/`)).body.toString('utf8'), new RegExp(ALPHA.filename.replaceAll('.', '\\.')))
+  const digest = (algorithm: string): string => createHash(algorithm).update(ALPHA.bytes).digest('hex')
+  const name = ALPHA.filename.replaceAll('.', '\\.')
+  assert.match((await httpGet(`${server.url}/simple/alpha/`)).body.toString('utf8'), new RegExp(`${name}#sha256=${digest('sha256')}"`))
+  assert.match((await httpGet(`${server.url}/alpha/`)).body.toString('utf8'), new RegExp(`${name}#md5=${digest('md5')}"`))
+  const serving = await server.waitForLine((line) => line.msg === 'Serving')
+  assert.equal(serving.hashAlgorithm, 'md5')
+  assert.equal(serving.simpleHashAlgorithm, 'sha256')
   assert.equal(await server.stop(), 0, server.stderr)
 })
 

@@ -26,7 +26,7 @@ void test('a cold listing of 1500 files works under a 64-descriptor limit', asyn
   assert.equal(limited.code, 0, limited.stderr)
   const page = await httpGet(`${server.url}/simple/many/`)
   assert.equal(page.status, 200, page.body.toString())
-  assert.equal(page.body.toString().match(/#md5=[0-9a-f]{32}"/g)?.length, FILES)
+  assert.equal(page.body.toString().match(/#sha256=[0-9a-f]{64}"/g)?.length, FILES)
   assert.equal(await server.stop(), 0, server.stderr)
 })
 

@@ -37,6 +37,8 @@ export function memoryLogger (records: Record<string, unknown>[]): FastifyBaseLo
 export async function buildTestApp (t: TestContext, options: {
   root: string
   hashAlgorithm?: HashAlgorithm
+  /** The /simple/ tree's anchor; by default the same as hashAlgorithm (md5). */
+  simpleHashAlgorithm?: HashAlgorithm
   watch?: boolean
   cacheControl?: string
   /** Enable uploads (open to anyone unless `passwords` is given). */
@@ -51,7 +53,8 @@ export async function buildTestApp (t: TestContext, options: {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
   const hashAlgorithm = options.hashAlgorithm ?? 'md5'
-  const services = await createIndexServices({ eggdir: options.root, hashAlgorithm, logger })
+  const simpleHashAlgorithm = options.simpleHashAlgorithm ?? hashAlgorithm
+  const services = await createIndexServices({ eggdir: options.root, hashAlgorithm, simpleHashAlgorithm, logger })
   const report = await services.index.load()
   if (options.watch === true) services.index.watch()
   const security = await createAccessServices({
@@ -66,6 +69,7 @@ export async function buildTestApp (t: TestContext, options: {
     storage: options.wrapStorage?.(services.storage) ?? services.storage,
     logger,
     hashAlgorithm,
+    simpleHashAlgorithm,
     cacheControl: options.cacheControl ?? SETTINGS.cacheControl.defaultValue,
     access: security.access,
     ...(uploads === undefined ? {} : { uploads }),

@@ -13,6 +13,7 @@ const DEFAULTS: Config = {
   logFile: undefined,
   logLevel: 'info',
   hashAlgorithm: 'md5',
+  simpleHashAlgorithm: 'sha256',
   lenient: false,
   shutdownTimeoutMs: 10_000,
   cacheControl: 'max-age=0, must-revalidate',
@@ -75,6 +76,7 @@ void describe('resolveConfig: sources and precedence', () => {
       logFile: '/var/log/eggserve.log',
       logLevel: 'debug',
       hashAlgorithm: 'sha256',
+      simpleHashAlgorithm: 'sha256',
       lenient: true,
       shutdownTimeoutMs: 30_000,
       cacheControl: 'max-age=600',
@@ -122,6 +124,7 @@ void describe('resolveConfig: sources and precedence', () => {
       logFile: 'eggserve.log',
       logLevel: 'warn',
       hashAlgorithm: 'sha512',
+      simpleHashAlgorithm: 'sha512',
       lenient: false,
       shutdownTimeoutMs: 5_000,
       cacheControl: 'no-cache',
@@ -208,6 +211,30 @@ void describe('resolveConfig: hash algorithm', () => {
   }
   void test('the message lists the accepted algorithms', () => {
     assert.throws(() => resolveConfig({ hashAlgo: 'sha1' }, {}), /md5, sha256, sha384, sha512/)
+  })
+})
+
+void describe('resolveConfig: the anchor algorithm of each tree', () => {
+  const cases: readonly { name: string; flags: RawFlags; env: Env; original: string; simple: string }[] = [
+    { name: 'defaults: md5 on the original tree, sha256 on /simple/', flags: {}, env: {}, original: 'md5', simple: 'sha256' },
+    { name: '--hash-algo sets both', flags: { hashAlgo: 'sha512' }, env: {}, original: 'sha512', simple: 'sha512' },
+    { name: '--hash-algo md5 sets both, explicitly', flags: { hashAlgo: 'md5' }, env: {}, original: 'md5', simple: 'md5' },
+    { name: 'EGGSERVE_HASH_ALGO sets both', flags: {}, env: { EGGSERVE_HASH_ALGO: 'sha384' }, original: 'sha384', simple: 'sha384' },
+    { name: '--simple-hash-algo sets /simple/ only', flags: { simpleHashAlgo: 'md5' }, env: {}, original: 'md5', simple: 'md5' },
+    { name: '--simple-hash-algo wins over --hash-algo for /simple/', flags: { hashAlgo: 'sha512', simpleHashAlgo: 'sha256' }, env: {}, original: 'sha512', simple: 'sha256' },
+    { name: 'EGGSERVE_SIMPLE_HASH_ALGO wins over --hash-algo for /simple/ (the narrower setting)', flags: { hashAlgo: 'md5' }, env: { EGGSERVE_SIMPLE_HASH_ALGO: 'sha384' }, original: 'md5', simple: 'sha384' },
+    { name: '--simple-hash-algo wins over EGGSERVE_SIMPLE_HASH_ALGO', flags: { simpleHashAlgo: 'sha512' }, env: { EGGSERVE_SIMPLE_HASH_ALGO: 'sha384' }, original: 'md5', simple: 'sha512' },
+  ]
+  for (const { name, flags, env, original, simple } of cases) {
+    void test(name, () => {
+      const config = resolveConfig(flags, env)
+      assert.equal(config.hashAlgorithm, original)
+      assert.equal(config.simpleHashAlgorithm, simple)
+    })
+  }
+  void test('a bad --simple-hash-algo is named', () => {
+    assertConfigError({ simpleHashAlgo: 'sha1' }, {}, '--simple-hash-algo', 'sha1')
+    assertConfigError({}, { EGGSERVE_SIMPLE_HASH_ALGO: 'sha1' }, 'EGGSERVE_SIMPLE_HASH_ALGO', 'sha1')
   })
 })
 
