@@ -98,7 +98,9 @@ async function listenAndServe (options: {
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first
   // log line is out must drain and exit 0, not kill the process with the default action.
-  const state = { listening: false, stopRequested: false }
+  // One that arrives before start-up is complete waits for it, so that nothing (watching,
+  // background hashing, a log line) starts after "Stopped".
+  const state: { started: boolean; stopRequested: { signal: string | undefined } | undefined } = { started: false, stopRequested: undefined }
   let closing: Promise<void> | undefined
   let resolveClosed = (): void => undefined
   const closed = new Promise<void>((resolve) => { resolveClosed = resolve })
@@ -108,8 +110,8 @@ async function listenAndServe (options: {
     process.off('SIGHUP', onHangup)
   }
   const close = (signal?: string): Promise<void> => {
-    if (!state.listening) {
-      state.stopRequested = true
+    if (!state.started) {
+      state.stopRequested ??= { signal }
       return closed
     }
     if (closing !== undefined) {
@@ -118,8 +120,11 @@ async function listenAndServe (options: {
       return closing
     }
     closing = shutdown({ app, logger, graceMs: config.shutdownTimeoutMs, signal }).finally(async () => {
-      await background.stop()
+      // Background hashing is not waited for: closing the readers fails what is queued or
+      // running at once (a shutdown would otherwise wait for a window of files to be hashed).
+      const backgroundStopped = background.stop()
       await services.close()
+      await backgroundStopped
       await security.close()
       removeHandlers()
       logger.info('Stopped')
@@ -148,13 +153,11 @@ async function listenAndServe (options: {
     await app.close()
     throw listenError(config, err)
   }
-  state.listening = true
   // Fastify logs the bound address at info; with quieter logs, say it anyway: with --port 0
   // it is the only way to learn the port.
   if (['warn', 'error', 'fatal', 'silent'].includes(logger.level)) logger.child({}, { level: 'info' }).info(`eggserve listening on ${address}`)
   // The listening line is out first; what start-up logged before it follows.
   log.release()
-  if (state.stopRequested) void close('SIGTERM')
   await startUploads(config, storage, logger)
   security.passwords?.warnWeak()
 
@@ -183,6 +186,8 @@ async function listenAndServe (options: {
     uploads: config.uploads,
     authenticate: config.authenticate,
   }, 'Serving')
+  state.started = true
+  if (state.stopRequested !== undefined) void close(state.stopRequested.signal)
   return { app, address, closed, close: () => close() }
 }
 

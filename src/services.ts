@@ -32,13 +32,13 @@ export interface IndexServices {
   /** The remembering analyzer the index uses. */
   readonly analyzer: MemoizingAnalyzer
   /** The analyzer that really reads files; its stats count the work done. */
-  readonly reader: Analyzer & { readonly stats: AnalysisStats }
+  readonly reader: Analyzer & { readonly stats: AnalysisStats; close (): Promise<void> }
   /** Where facts are remembered: memory, or the persistent cache. */
   readonly facts: FactsStore
   /** Why the cache directory asked for could not be used (facts are then kept in memory). */
   readonly cacheProblem: string | undefined
   readonly index: IndexService
-  /** Stop workers, write the cache out, stop watching. */
+  /** Stop watching, stop reading (queued and running analyses fail at once), write the cache out. */
   close (): Promise<void>
 }
 
@@ -90,7 +90,7 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
     index,
     close: async () => {
       index.close()
-      if (reader instanceof WorkerAnalyzer) await reader.close()
+      await reader.close()
       if (facts instanceof FactsLog) await facts.close()
     },
   }

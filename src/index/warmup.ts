@@ -98,6 +98,8 @@ export class Warmup {
         try {
           await this.#options.analyzer.analyze(item.file, { group: item.project, urgent: false })
         } catch (err) {
+          // Stopped (the analyzer too): this file was not done.
+          if (this.#halted()) break
           // A file that vanished or cannot be read is left out of pages anyway; go on.
           this.#log.debug({ err, key: item.file.key }, 'Warm-up skipped a file')
         }
@@ -110,6 +112,11 @@ export class Warmup {
     this.#done = !this.#stopped
     if (this.#files > 0) this.#report()
     return this.progress
+  }
+
+  // A method, not the field: TypeScript keeps the loop condition's narrowing across the await.
+  #halted (): boolean {
+    return this.#stopped
   }
 
   #report (): void {
