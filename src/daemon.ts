@@ -233,6 +233,10 @@ function listenError (config: Config, err: unknown): ListenError {
     case 'EADDRNOTAVAIL': return new ListenError(`Cannot listen on ${where}: the address is not available on this machine`, { cause: err })
     case 'ENOTFOUND':
     case 'EAI_AGAIN': return new ListenError(`Cannot listen on ${where}: unknown host`, { cause: err })
-    default: return new ListenError(`Cannot listen on ${where}: ${describeErrno(err)}`, { cause: err })
+    default: {
+      // A failed system call in words; anything else (none is known) with its own message.
+      const reason = err instanceof Error && 'syscall' in err ? describeErrno(err) : err instanceof Error ? err.message : String(err)
+      return new ListenError(`Cannot listen on ${where}: ${reason}`, { cause: err })
+    }
   }
 }

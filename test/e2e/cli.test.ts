@@ -211,6 +211,14 @@ void test('a port already in use exits 1 with "already in use"', async (t) => {
   assert.equal(await first.stop(), 0, first.stderr)
 })
 
+void test('an address the system refuses for another reason is described in words, not as an errno code', async (t) => {
+  const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
+  // A link-local IPv6 address without a zone: bind() says EINVAL (or EAFNOSUPPORT without IPv6).
+  const result = await runCli(['--eggdir', eggdir, '--port', '0', '--host', 'fe80::1'])
+  assertOneLineError(result, 1, /^eggserve: Cannot listen on fe80::1:0: [a-z][a-z ]+\n$/)
+  assert.doesNotMatch(result.stderr, /\bE[A-Z]{3,}\b/)
+})
+
 void test('--port 0: the first log line names the bound address', async (t) => {
   const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
   const server = await startServer(t, { eggdir })
