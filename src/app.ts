@@ -44,8 +44,10 @@ export interface AppDependencies {
   readonly index: IndexService
   readonly storage: Storage
   readonly logger: FastifyBaseLogger
-  /** Algorithm of the link fragments on every page. */
+  /** Algorithm of the link fragments of the original tree (`/`, `/<folder>/`), and of /simple/ unless the next is given. */
   readonly hashAlgorithm: HashAlgorithm
+  /** Algorithm of the link fragments of the PEP 503 tree (`/simple/`). */
+  readonly simpleHashAlgorithm?: HashAlgorithm
   /** Cache-Control of pages and API documents (`--cache-control`). */
   readonly cacheControl: string
   /** What /health/ready reports; by default, ready once the index is loaded. */
@@ -94,13 +96,14 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     index: deps.index,
     storage: deps.storage,
     hashAlgorithm: deps.hashAlgorithm,
+    simpleHashAlgorithm: deps.simpleHashAlgorithm ?? deps.hashAlgorithm,
     metadata,
     // Checklist K-1: what needs credentials must not be kept by shared caches.
     pages: { cache: new PageCache(), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
     access,
     filesCacheControl: access.protects('download') ? 'private' : undefined,
   }
-  const algorithms = algorithmsFor(deps.hashAlgorithm)
+  const algorithms = algorithmsFor(routeOptions.hashAlgorithm, routeOptions.simpleHashAlgorithm)
   const uploaders = deps.uploaders ?? UploaderLog.memory(deps.logger)
   const publisher = deps.uploads === undefined
     ? undefined

@@ -19,12 +19,22 @@ const stdio: Output = {
   isTTY: process.stderr.isTTY,
 }
 
-interface Selected { readonly command: 'serve' | 'check' | 'warm'; readonly flags: RawFlags }
+type CommandName = 'serve' | 'check' | 'warm'
+
+interface Selected {
+  readonly command: CommandName
+  /** Flags given after the command's name (for serve: all of them). */
+  readonly own: RawFlags
+  /** Flags given before a sub-command's name. */
+  readonly before: RawFlags
+  /** The folder given as an argument. */
+  readonly folder: string | undefined
+}
 
 /** Run the command line; resolves with the process exit code once the work is over. */
 export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = process.env, output: Output = stdio): Promise<number> {
   let selected: Selected | undefined
-  const program = buildProgram(output, (command, flags) => { selected = { command, flags } })
+  const program = buildProgram(output, (chosen) => { selected = chosen })
   try {
     program.parse(argv)
   } catch (err) {
@@ -33,7 +43,7 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
   if (selected === undefined) return EXIT.usage
   try {
-    const config = resolveConfig(selected.flags, env)
+    const config = resolveConfig(flagsFor(selected), env)
     switch (selected.command) {
       case 'check': return await runCheck(config, output)
       case 'warm': return await runWarm(config, output)
@@ -62,26 +72,53 @@ function report (err: unknown, output: Output): number {
   return EXIT.failure
 }
 
+/**
+ * The flags a command runs with. A flag may come before or after a sub-command's name
+ * (`eggserve --eggdir X check` is `eggserve check --eggdir X`; after the name wins when both
+ * are there), but only a flag the command uses: any other is a usage error rather than being
+ * ignored, so a CI job cannot check or warm some other folder than the one it names.
+ */
+function flagsFor (selected: Selected): RawFlags {
+  const { command, folder } = selected
+  const given: RawFlags = { ...selected.before, ...selected.own }
+  const takes = COMMAND_SETTINGS[command]
+  for (const [name, value] of Object.entries(given)) {
+    if (value === undefined || takes === 'all' || takes.some((setting) => setting === name)) continue
+    throw new ConfigError(`${flagOf(name)} does not apply to "eggserve ${command}" (its options: ${takes.map(flagOf).join(', ')})`)
+  }
+  if (folder === undefined) return given
+  if (given.eggdir !== undefined && given.eggdir !== folder) {
+    throw new ConfigError(`The folder is given twice, as "${folder}" and as --eggdir "${given.eggdir}": give it once`)
+  }
+  return { ...given, eggdir: folder }
+}
+
+function flagOf (name: string): string {
+  return Object.entries(SETTINGS).find(([setting]) => setting === name)?.[1].flag ?? `--${name}`
+}
+
 function option (flags: string, text: string, setting: SettingSpec): Option {
   return new Option(flags, `${text} (env ${setting.env}${setting.defaultValue === undefined ? '' : `, default ${setting.defaultValue}`})`)
 }
 
 const OPTIONS = {
-  eggdir: () => option('-d, --eggdir <dir>', 'folder to serve', SETTINGS.eggdir),
+  eggdir: () => option('-d, --eggdir <dir>', 'folder to serve (or give it as the argument)', SETTINGS.eggdir),
+  // The short options are pypiserver's (-p, -i, -P, -a, -o), so its command lines carry over.
   port: () => option('-p, --port <port>', 'TCP port; 0 picks a free one', SETTINGS.port),
-  host: () => option('--host <address>', 'address to listen on', SETTINGS.host),
+  host: () => option('-i, --host <address>', 'address to listen on', SETTINGS.host),
   log: () => option('--log <file>', 'append JSON logs to this file instead of stdout; SIGHUP reopens it', SETTINGS.log),
   logLevel: () => option('--log-level <level>', 'fatal, error, warn, info, debug or trace', SETTINGS.logLevel),
-  hashAlgo: () => option('--hash-algo <algo>', `hash in link fragments: ${ANCHOR_ALGORITHMS.join(', ')}`, SETTINGS.hashAlgo),
+  hashAlgo: () => option('--hash-algo <algo>', `hash in the link fragments of / and /<folder>/, and of /simple/ unless --simple-hash-algo is given: ${ANCHOR_ALGORITHMS.join(', ')}`, SETTINGS.hashAlgo),
+  simpleHashAlgo: () => option('--simple-hash-algo <algo>', 'hash in the link fragments of /simple/ (when neither is given: sha256, as on PyPI)', SETTINGS.simpleHashAlgo),
   lenient: () => option('--lenient', 'start even if the layout has problems, skipping the files concerned', SETTINGS.lenient),
   shutdownTimeout: () => option('--shutdown-timeout <seconds>', 'time in-flight requests get after SIGTERM/SIGINT', SETTINGS.shutdownTimeout),
   cacheControl: () => option('--cache-control <value>', 'Cache-Control of index pages and API documents', SETTINGS.cacheControl),
   cacheDir: () => option('--cache-dir <dir>', 'persistent hash and metadata cache ("none" to disable; default $CACHE_DIRECTORY, else $XDG_CACHE_HOME/eggserve, else ~/.cache/eggserve)', SETTINGS.cacheDir),
   hashWorkers: () => option('--hash-workers <n>', 'worker threads that hash ("auto": one per core; 0: in the main thread)', SETTINGS.hashWorkers),
   reconcileInterval: () => option('--reconcile-interval <seconds>', 're-read the whole tree this often, as a safety net for missed changes (0: never)', SETTINGS.reconcileInterval),
-  passwords: () => option('--passwords <file>', 'htpasswd file (bcrypt, htpasswd -B -C 10) of the users who may upload; "." for none; credential:NAME for $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential=)', SETTINGS.passwords),
-  authenticate: () => option('--authenticate <actions>', 'what needs credentials: update, download, list (comma-separated), or "." for nothing', SETTINGS.authenticate),
-  overwrite: () => option('--overwrite', 'let an upload replace an existing file with different bytes', SETTINGS.overwrite),
+  passwords: () => option('-P, --passwords <file>', 'htpasswd file (bcrypt, htpasswd -B -C 10) of the users who may upload; "." for none; credential:NAME for $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential=)', SETTINGS.passwords),
+  authenticate: () => option('-a, --authenticate <actions>', 'what needs credentials: update, download, list (comma-separated), or "." for nothing', SETTINGS.authenticate),
+  overwrite: () => option('-o, --overwrite', 'let an upload replace an existing file with different bytes', SETTINGS.overwrite),
   maxUploadSize: () => option('--max-upload-size <size>', 'largest uploaded file, in bytes or with K, M, G', SETTINGS.maxUploadSize),
   authFailureLimit: () => option('--auth-failure-limit <count>', 'failed logins per client address and minute before 429; 0 for no limit', SETTINGS.authFailureLimit),
   storage: () => option('--storage <url>', 'serve an S3 bucket prefix instead of the eggdir: s3://bucket/prefix (region, endpoint and credentials from the standard AWS configuration)', SETTINGS.storage),
@@ -90,34 +127,60 @@ const OPTIONS = {
   uiRemoteImages: () => option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),
 } as const
 
-function buildProgram (output: Output, select: (command: Selected['command'], flags: RawFlags) => void): Command {
+/** Every setting's flags as --help shows them, e.g. `-i, --host <address>` (for the README's table). */
+export function optionFlags (): readonly string[] {
+  return Object.values(OPTIONS).map((make) => make().flags)
+}
+
+/** The settings each command uses; a flag of any other is a usage error there. */
+const COMMAND_SETTINGS: Readonly<Record<CommandName, 'all' | readonly (keyof typeof OPTIONS)[]>> = {
+  serve: 'all',
+  check: ['eggdir', 'storage', 's3PathStyle'],
+  warm: ['eggdir', 'storage', 's3PathStyle', 'cacheDir', 'hashAlgo', 'simpleHashAlgo', 'hashWorkers', 'log', 'logLevel'],
+}
+
+const FOLDER_ARGUMENT = 'the folder (instead of --eggdir)'
+
+function buildProgram (output: Output, select: (selected: Selected) => void): Command {
+  const report = { writeOut: output.out, writeErr: output.err, outputError: (text: string, write: (text: string) => void) => { write(`eggserve: ${text.replace(/^error: /, '')}`) } }
   const program = new Command('eggserve')
     .description('Serve a folder of Python distributions (one sub-folder per project) as a package index.')
     .version(readVersion(), '-V, --version')
+    .argument('[eggdir]', FOLDER_ARGUMENT)
     .allowExcessArguments(false)
-    // The server's flags and each command's flags are separate: `eggserve warm --eggdir X` is warm's.
+    // Each command parses its own flags; flagsFor() then applies those given before a
+    // sub-command's name to it (or refuses them).
     .enablePositionalOptions()
     .exitOverride()
-    .configureOutput({ writeOut: output.out, writeErr: output.err, outputError: (text, write) => { write(`eggserve: ${text.replace(/^error: /, '')}`) } })
+    .configureOutput(report)
   for (const make of Object.values(OPTIONS)) program.addOption(make())
-  program.action(() => { select('serve', program.opts<RawFlags>()) })
+  program.action((folder: string | undefined) => { select({ command: 'serve', own: program.opts<RawFlags>(), before: {}, folder }) })
 
-  const check = program.command('check')
-    .description('validate the layout of a tree and print every problem (exit 1 if there is any)')
-    .addOption(OPTIONS.eggdir())
-    .allowExcessArguments(false)
-  check.action(() => { select('check', check.opts<RawFlags>()) })
-
-  const warm = program.command('warm')
-    .description('hash every file into the persistent cache, with progress, then exit')
-    .addOption(OPTIONS.eggdir())
-    .addOption(OPTIONS.cacheDir())
-    .addOption(OPTIONS.hashAlgo())
-    .addOption(OPTIONS.hashWorkers())
-    .allowExcessArguments(false)
-  warm.action(() => { select('warm', warm.opts<RawFlags>()) })
-  // Subcommands report errors the same way as the program.
-  for (const sub of [check, warm]) sub.exitOverride().configureOutput({ writeOut: output.out, writeErr: output.err, outputError: (text, write) => { write(`eggserve: ${text.replace(/^error: /, '')}`) } })
+  const subCommand = (name: Exclude<CommandName, 'serve'>, description: string): void => {
+    const sub = program.command(name).description(description).argument('[eggdir]', FOLDER_ARGUMENT).allowExcessArguments(false)
+    const takes = COMMAND_SETTINGS[name]
+    // Every flag is known here, so that one the command does not use gets flagsFor()'s message
+    // (the same before and after the name); only the command's own are in its help.
+    for (const [setting, make] of Object.entries(OPTIONS)) {
+      const made = make()
+      sub.addOption(takes === 'all' || takes.some((taken) => taken === setting) ? made : made.hideHelp())
+    }
+    sub.exitOverride().configureOutput(report)
+    sub.action((folder: string | undefined) => { select({ command: name, own: sub.opts<RawFlags>(), before: program.opts<RawFlags>(), folder }) })
+  }
+  subCommand('check', 'validate the layout of a tree and print every problem (exit 1 if there is any)')
+  subCommand('warm', 'hash every file into the persistent cache, with progress, then exit')
+  // `eggserve help [command]` as people type it. Commander's implicit help command is off when
+  // the program has an action of its own (serving), so it is spelt out here.
+  const help = program.command('help').description('show the help of eggserve or of a command').argument('[command]').allowExcessArguments(false).exitOverride().configureOutput(report)
+  help.action((name: string | undefined) => {
+    const target = name === undefined ? program : program.commands.find((command) => command.name() === name)
+    if (target === undefined) {
+      return help.error(`unknown command "${name ?? ''}" (the commands are ${program.commands.map((command) => command.name()).join(', ')})`, { exitCode: EXIT.usage, code: 'commander.unknownCommand' })
+    }
+    target.outputHelp()
+    throw new CommanderError(EXIT.ok, 'commander.helpDisplayed', '(help)')
+  })
   return program
 }
 

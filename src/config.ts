@@ -13,7 +13,10 @@ export interface Config {
   /** Append logs to this file instead of writing them to stdout. */
   readonly logFile: string | undefined
   readonly logLevel: Level
+  /** Algorithm of the link fragments of the original tree (`/`, `/<folder>/`). */
   readonly hashAlgorithm: HashAlgorithm
+  /** Algorithm of the link fragments of the PEP 503 tree (`/simple/`). */
+  readonly simpleHashAlgorithm: HashAlgorithm
   /** Start even when the layout has problems, leaving the offending files out. */
   readonly lenient: boolean
   /** How long in-flight requests may run after SIGTERM/SIGINT. */
@@ -64,6 +67,7 @@ export interface RawFlags {
   readonly log?: string
   readonly logLevel?: string
   readonly hashAlgo?: string
+  readonly simpleHashAlgo?: string
   readonly lenient?: boolean
   readonly shutdownTimeout?: string
   readonly cacheControl?: string
@@ -96,6 +100,8 @@ export const SETTINGS = {
   log: { flag: '--log', env: 'EGGSERVE_LOG', defaultValue: undefined },
   logLevel: { flag: '--log-level', env: 'EGGSERVE_LOG_LEVEL', defaultValue: 'info' },
   hashAlgo: { flag: '--hash-algo', env: 'EGGSERVE_HASH_ALGO', defaultValue: 'md5' },
+  // Unless set, /simple/ follows a --hash-algo that was set, else sha256: see simpleAnchor().
+  simpleHashAlgo: { flag: '--simple-hash-algo', env: 'EGGSERVE_SIMPLE_HASH_ALGO', defaultValue: 'sha256' },
   lenient: { flag: '--lenient', env: 'EGGSERVE_LENIENT', defaultValue: 'false' },
   shutdownTimeout: { flag: '--shutdown-timeout', env: 'EGGSERVE_SHUTDOWN_TIMEOUT', defaultValue: '10' },
   // Revalidate every time (one cheap 304): pip 26.2 caches pages as Cache-Control says (checklist K-1).
@@ -130,6 +136,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const port = pick('port')
   const level = pick('logLevel')
   const algo = pick('hashAlgo')
+  const simpleAlgo = simpleAnchor(pick('simpleHashAlgo'), algo)
   const lenient = pick('lenient')
   const grace = pick('shutdownTimeout')
   const cacheControl = pick('cacheControl')
@@ -148,6 +155,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     logFile: pick('log').value,
     logLevel: parseLevel(level.value ?? '', level.source),
     hashAlgorithm: parseHashAlgorithm(algo.value ?? '', algo.source),
+    simpleHashAlgorithm: parseHashAlgorithm(simpleAlgo.value ?? '', simpleAlgo.source),
     lenient: parseBoolean(lenient.value ?? 'false', lenient.source),
     shutdownTimeoutMs: Math.round(parseSeconds(grace.value ?? '', grace.source) * 1000),
     cacheControl: parseHeaderValue(cacheControl.value ?? '', cacheControl.source),
@@ -175,6 +183,19 @@ function resolveStorage (storage: Picked, pathStyle: Picked): Pick<Config, 'stor
 }
 
 interface Picked { readonly value: string | undefined; readonly source: string }
+
+/**
+ * The anchor algorithm of /simple/: --simple-hash-algo (or its variable) when set, else
+ * --hash-algo (or its variable) when set, else sha256. The original tree keeps the original
+ * egg server's `#md5=` by default; /simple/ defaults to sha256 as PyPI's pages do, because
+ * poetry 1.3 (Debian 12) compares the fragment with the sha256 hashes of its lock and stops on
+ * an md5 one ("Retrieved digest for link ... not in poetry.lock metadata": Chooser._get_links in
+ * poetry/installation/chooser.py).
+ */
+function simpleAnchor (simple: Picked, general: Picked): Picked {
+  if (simple.source !== 'default' || general.source === 'default') return simple
+  return general
+}
 
 /**
  * Who may do what. Without a password file and without an explicit --authenticate, uploads are
@@ -279,11 +300,14 @@ export function defaultCacheDir (env: Readonly<Record<string, string | undefined
   return home !== undefined && home !== '' ? `${home}/.cache/eggserve` : undefined
 }
 
+const TRUE_WORDS = ['true', 'yes', 'on', '1']
+const FALSE_WORDS = ['false', 'no', 'off', '0']
+
 function parseBoolean (value: string, source: string): boolean {
   const lower = value.toLowerCase()
-  if (['1', 'true', 'yes', 'on'].includes(lower)) return true
-  if (['0', 'false', 'no', 'off'].includes(lower)) return false
-  throw new ConfigError(`Invalid boolean "${value}" (${source}): expected true or false`)
+  if (TRUE_WORDS.includes(lower)) return true
+  if (FALSE_WORDS.includes(lower)) return false
+  throw new ConfigError(`Invalid boolean "${value}" (${source}): expected ${TRUE_WORDS.join('/')} or ${FALSE_WORDS.join('/')} (any case)`)
 }
 
 // A header value must be visible ASCII and spaces (RFC 9110 §5.5): no CR/LF that would split the response.

@@ -1,9 +1,12 @@
 // The daemon: load and validate the tree, build the app, listen, and shut down gracefully.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { FactsLog } from './analysis/facts-log.js'
 import { buildApp, SHADOWED_FOLDERS } from './app.js'
 import type { Config } from './config.js'
 import type { LayoutProblem, LayoutReport } from './core/layout.js'
-import { errnoCode, LayoutError, ListenError, StoreFailure } from './errors.js'
+import { plural } from './core/plural.js'
+import { distributionCount, emptyTreeWarning } from './core/tree-summary.js'
+import { describeErrno, errnoCode, LayoutError, ListenError, StoreFailure } from './errors.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
 import type { StorageBackend } from './storage/storage.js'
@@ -91,6 +94,7 @@ async function listenAndServe (options: {
     storage,
     logger,
     hashAlgorithm: config.hashAlgorithm,
+    simpleHashAlgorithm: config.simpleHashAlgorithm,
     cacheControl: config.cacheControl,
     readiness: () => background.readiness(),
     access: security.access,
@@ -101,7 +105,9 @@ async function listenAndServe (options: {
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first
   // log line is out must drain and exit 0, not kill the process with the default action.
-  const state = { listening: false, stopRequested: false }
+  // One that arrives before start-up is complete waits for it, so that nothing (watching,
+  // background hashing, a log line) starts after "Stopped".
+  const state: { started: boolean; stopRequested: { signal: string | undefined } | undefined } = { started: false, stopRequested: undefined }
   let closing: Promise<void> | undefined
   let resolveClosed = (): void => undefined
   const closed = new Promise<void>((resolve) => { resolveClosed = resolve })
@@ -111,8 +117,8 @@ async function listenAndServe (options: {
     process.off('SIGHUP', onHangup)
   }
   const close = (signal?: string): Promise<void> => {
-    if (!state.listening) {
-      state.stopRequested = true
+    if (!state.started) {
+      state.stopRequested ??= { signal }
       return closed
     }
     if (closing !== undefined) {
@@ -121,8 +127,11 @@ async function listenAndServe (options: {
       return closing
     }
     closing = shutdown({ app, logger, graceMs: config.shutdownTimeoutMs, signal }).finally(async () => {
-      await background.stop()
+      // Background hashing is not waited for: closing the readers fails what is queued or
+      // running at once (a shutdown would otherwise wait for a window of files to be hashed).
+      const backgroundStopped = background.stop()
       await services.close()
+      await backgroundStopped
       await security.close()
       removeHandlers()
       logger.info('Stopped')
@@ -151,19 +160,19 @@ async function listenAndServe (options: {
     await app.close()
     throw listenError(config, err)
   }
-  state.listening = true
   // Fastify logs the bound address at info; with quieter logs, say it anyway: with --port 0
   // it is the only way to learn the port.
   if (['warn', 'error', 'fatal', 'silent'].includes(logger.level)) logger.child({}, { level: 'info' }).info(`eggserve listening on ${address}`)
   // The listening line is out first; what start-up logged before it follows.
   log.release()
-  if (state.stopRequested) void close('SIGTERM')
   await startUploads(config, storage, logger)
   security.passwords?.warnWeak()
 
   for (const problem of report.problems) {
     logger.warn({ path: problem.path, code: problem.code }, `Skipping ${problem.message}`)
   }
+  const empty = emptyTreeWarning(config.eggdir, report)
+  if (empty !== undefined) logger.warn({ eggdir: config.eggdir }, empty)
   for (const { folder, project } of report.projects) {
     if (SHADOWED_FOLDERS.includes(project)) {
       logger.warn({ folder }, `Folder "${folder}/" is shadowed by the /${project}/ route; use /simple/${project}/ and /packages/${folder}/ for it`)
@@ -174,14 +183,18 @@ async function listenAndServe (options: {
   logger.info({
     eggdir: storage.location,
     projects: report.projects.length,
-    files: report.projects.reduce((sum, project) => sum + project.files.length, 0),
+    files: distributionCount(report),
     scanMs: Date.now() - loadStarted,
     cached: services.facts.size,
-    cacheDir: config.cacheDir ?? null,
+    // null when there is none, or when it could not be used (a warning said why).
+    cacheDir: services.facts instanceof FactsLog ? config.cacheDir ?? null : null,
     hashAlgorithm: config.hashAlgorithm,
+    simpleHashAlgorithm: config.simpleHashAlgorithm,
     uploads: config.uploads,
     authenticate: config.authenticate,
   }, 'Serving')
+  state.started = true
+  if (state.stopRequested !== undefined) void close(state.stopRequested.signal)
   return { app, address, closed, close: () => close() }
 }
 
@@ -233,8 +246,7 @@ async function shutdown (options: { app: FastifyInstance; logger: FastifyBaseLog
 /** The all-problems message, paths relative to the eggdir. */
 export function formatProblems (eggdir: string, problems: readonly LayoutProblem[]): string {
   const lines = problems.map((problem) => `  ${problem.message}`)
-  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`
-  return `The layout of "${eggdir}" has ${count} (use --lenient to serve anyway, skipping these files):\n${lines.join('\n')}`
+  return `The layout of "${eggdir}" has ${plural(problems.length, 'problem')} (use --lenient to serve anyway, skipping these files):\n${lines.join('\n')}`
 }
 
 function listenError (config: Config, err: unknown): ListenError {
@@ -245,6 +257,10 @@ function listenError (config: Config, err: unknown): ListenError {
     case 'EADDRNOTAVAIL': return new ListenError(`Cannot listen on ${where}: the address is not available on this machine`, { cause: err })
     case 'ENOTFOUND':
     case 'EAI_AGAIN': return new ListenError(`Cannot listen on ${where}: unknown host`, { cause: err })
-    default: return new ListenError(`Cannot listen on ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    default: {
+      // A failed system call in words; anything else (none is known) with its own message.
+      const reason = err instanceof Error && 'syscall' in err ? describeErrno(err) : err instanceof Error ? err.message : String(err)
+      return new ListenError(`Cannot listen on ${where}: ${reason}`, { cause: err })
+    }
   }
 }

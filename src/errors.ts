@@ -1,4 +1,5 @@
 // Errors as data: a stable code (documented in the README), an HTTP status where one applies.
+import { getSystemErrorMap } from 'node:util'
 
 /** Base of every error eggserve raises on purpose. */
 export class AppError extends Error {
@@ -99,4 +100,35 @@ export function isStoreFailureCode (code: string): code is StoreFailureCode {
 export function errnoCode (err: unknown): string | undefined {
   if (err instanceof Error && 'code' in err && typeof err.code === 'string') return err.code
   return undefined
+}
+
+// Where libuv's own wording reads oddly in a sentence, or two codes mean the same to an operator.
+const WORDS: Readonly<Record<string, string>> = {
+  EPERM: 'permission denied',
+  EIO: 'input/output error',
+  EISDIR: 'is a directory',
+  ELOOP: 'too many levels of symbolic links',
+  ENFILE: 'too many open files',
+  EDQUOT: 'disk quota exceeded',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'unknown host',
+}
+
+let systemWords: Map<string, string> | undefined
+
+/**
+ * A failed system call in words, for messages people read (the one errno→words mapping):
+ * `ENOENT` becomes "no such file or directory" ("no such file" or "no such directory" when
+ * the caller knows which it wanted), `EACCES` and `EPERM` "permission denied", and any other
+ * code libuv's description. Never a bare errno code.
+ * @example describeErrno(Object.assign(new Error(), { code: 'EACCES' })) // "permission denied"
+ */
+export function describeErrno (err: unknown, wanted?: 'file' | 'directory'): string {
+  const code = errnoCode(err)
+  if (code === undefined) return 'unexpected error'
+  if (code === 'ENOENT' && wanted !== undefined) return `no such ${wanted}`
+  const words = WORDS[code]
+  if (words !== undefined) return words
+  systemWords ??= new Map([...getSystemErrorMap().values()])
+  return systemWords.get(code) ?? `unexpected error (${code})`
 }

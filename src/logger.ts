@@ -2,7 +2,7 @@
 import { closeSync, openSync } from 'node:fs'
 import type { FastifyBaseLogger } from 'fastify'
 import { pino, type Level } from 'pino'
-import { AppError, errnoCode } from './errors.js'
+import { AppError, describeErrno } from './errors.js'
 
 /** The logger with the controls the daemon needs. */
 export interface LoggerHandle {
@@ -29,7 +29,7 @@ export function createLogger (options: { file?: string | undefined; level: Level
       // Open once synchronously so a bad path is reported now, not as an asynchronous crash later.
       closeSync(openSync(options.file, 'a'))
     } catch (err) {
-      throw new AppError('EGGSERVE_LOG_FILE', `Cannot open log file "${options.file}": ${errnoCode(err) ?? 'error'}`, { cause: err })
+      throw new AppError('EGGSERVE_LOG_FILE', `Cannot open log file "${options.file}": ${describeErrno(err)}`, { cause: err })
     }
   }
   const destination = pino.destination({ dest: options.file ?? 1, append: true, sync: false, minLength: 0 })

@@ -16,6 +16,7 @@ import { PasswordWorker } from './auth/password-worker.js'
 import { FailureThrottle } from './auth/throttle.js'
 import type { AuthAction, Config } from './config.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
+import { describeErrno } from './errors.js'
 import { AccessControl } from './http/access-control.js'
 import { IndexService } from './index/index-service.js'
 import { LocalStorage } from './storage/local-storage.js'
@@ -33,11 +34,13 @@ export interface IndexServices {
   /** The remembering analyzer the index uses. */
   readonly analyzer: MemoizingAnalyzer
   /** The analyzer that really reads files; its stats count the work done. */
-  readonly reader: Analyzer & { readonly stats: AnalysisStats }
+  readonly reader: Analyzer & { readonly stats: AnalysisStats; close (): Promise<void> }
   /** Where facts are remembered: memory, or the persistent cache. */
   readonly facts: FactsStore
+  /** Why the cache directory asked for could not be used (facts are then kept in memory). */
+  readonly cacheProblem: string | undefined
   readonly index: IndexService
-  /** Stop workers, write the cache out, stop watching. */
+  /** Stop watching, stop reading (queued and running analyses fail at once), write the cache out. */
   close (): Promise<void>
 }
 
@@ -47,6 +50,8 @@ export interface IndexServicesOptions {
   /** A storage opened already (a bucket): then `eggdir` is not opened. */
   readonly storage?: StorageBackend
   readonly hashAlgorithm: HashAlgorithm
+  /** The /simple/ tree's anchor algorithm, when it differs (its digest is computed too). */
+  readonly simpleHashAlgorithm?: HashAlgorithm
   readonly logger: FastifyBaseLogger
   /** Worker threads that hash; 0 hashes in the main thread. */
   readonly workers?: number
@@ -63,6 +68,7 @@ export async function indexServicesFor (config: Config, logger: FastifyBaseLogge
     eggdir: config.eggdir,
     ...(storage === undefined ? {} : { storage }),
     hashAlgorithm: config.hashAlgorithm,
+    simpleHashAlgorithm: config.simpleHashAlgorithm,
     logger,
     workers: config.hashWorkers === 'auto' ? availableParallelism() : config.hashWorkers,
     cacheDir: config.cacheDir,
@@ -79,12 +85,12 @@ export async function configuredBucket (config: Pick<Config, 'storage' | 's3Path
 export async function createIndexServices (options: IndexServicesOptions): Promise<IndexServices> {
   const { logger } = options
   const storage = options.storage ?? await LocalStorage.create(options.eggdir, logger)
-  const algorithms = algorithmsFor(options.hashAlgorithm)
+  const algorithms = algorithmsFor(options.hashAlgorithm, options.simpleHashAlgorithm ?? options.hashAlgorithm)
   const workers = options.workers ?? 0
   const reader = workers > 0
     ? WorkerAnalyzer.start({ workers, perWorker: PER_WORKER, storage: storage.spec, algorithms, log: logger })
     : new StreamingAnalyzer({ storage, algorithms, scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY), log: logger })
-  const facts = await openFacts(options, storage.cacheNamespace, algorithms)
+  const { facts, cacheProblem } = await openFacts(options, storage.cacheNamespace, algorithms)
   const analyzer = new MemoizingAnalyzer(reader, facts)
   const index = new IndexService({ storage, analyzer, log: logger })
   return {
@@ -92,23 +98,25 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
     analyzer,
     reader,
     facts,
+    cacheProblem,
     index,
     close: async () => {
       index.close()
-      if (reader instanceof WorkerAnalyzer) await reader.close()
+      await reader.close()
       if (facts instanceof FactsLog) await facts.close()
     },
   }
 }
 
 // The cache is an optimisation: if it cannot be opened, run without it (and say so).
-async function openFacts (options: IndexServicesOptions, namespace: string, algorithms: ReturnType<typeof algorithmsFor>): Promise<FactsStore> {
-  if (options.cacheDir === undefined) return new MemoryFactsStore()
+async function openFacts (options: IndexServicesOptions, namespace: string, algorithms: ReturnType<typeof algorithmsFor>): Promise<{ facts: FactsStore; cacheProblem?: string }> {
+  if (options.cacheDir === undefined) return { facts: new MemoryFactsStore() }
   try {
-    return await FactsLog.open({ dir: options.cacheDir, namespace, algorithms, log: options.logger })
+    return { facts: await FactsLog.open({ dir: options.cacheDir, namespace, algorithms, log: options.logger }) }
   } catch (err) {
-    options.logger.warn({ err, cacheDir: options.cacheDir }, 'Cannot use the cache directory; facts are kept in memory only')
-    return new MemoryFactsStore()
+    const cacheProblem = `Cannot use the cache directory "${options.cacheDir}": ${describeErrno(err)}`
+    options.logger.warn({ err, cacheDir: options.cacheDir }, `${cacheProblem}; facts are kept in memory only`)
+    return { facts: new MemoryFactsStore(), cacheProblem }
   }
 }
 

@@ -29,6 +29,13 @@ export interface Analyzer {
   remember (identity: string, facts: FileFacts): void
 }
 
+/** The analyzer was closed (the server is stopping) before this file was read. */
+export class AnalysisStoppedError extends AppError {
+  constructor () {
+    super('EGGSERVE_ANALYSIS', 'Analysis stopped: the analyzer was closed')
+  }
+}
+
 /** The file was removed before it could be read. */
 export class FileGoneError extends AppError {
   constructor (key: string) {

@@ -8,13 +8,15 @@
 // Anything that fails its checksum is logged and skipped, never trusted; a file that is not an
 // eggserve cache is replaced. Caching never makes the server fail: errors here are logged.
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, stat, type FileHandle } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { access, open, readFile, rename, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
 import type { FastifyBaseLogger } from 'fastify'
 import { isHashAlgorithm, type HashAlgorithm } from '../core/digests.js'
 import type { FileFacts } from '../core/index-model.js'
 import { errnoCode } from '../errors.js'
+import { makeDirectory } from '../storage/make-directory.js'
 import type { FactsStore } from './facts-store.js'
 
 const FORMAT = 'eggserve-facts 2'
@@ -59,9 +61,14 @@ export class FactsLog implements FactsStore {
     this.path = path
   }
 
-  /** Open (or create) the log for `namespace` in `dir` and load what it holds. */
+  /**
+   * Open (or create) the log for `namespace` in `dir` and load what it holds. Rejects with the
+   * system error when `dir` cannot be created or written (the caller runs without a cache).
+   */
   static async open (options: FactsLogOptions): Promise<FactsLog> {
-    await mkdir(options.dir, { recursive: true, mode: 0o700 })
+    await makeDirectory(options.dir, 0o700)
+    // Refused now rather than by every later write: compaction creates and renames files there.
+    await access(options.dir, constants.W_OK | constants.X_OK)
     const name = createHash('sha256').update(options.namespace).digest('hex').slice(0, 16)
     const store = new FactsLog(options, join(options.dir, `facts-${name}.log`))
     const clean = await store.#load()

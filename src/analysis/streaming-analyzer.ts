@@ -1,12 +1,13 @@
 // The analyzer that really reads: digests in one streaming pass, then core metadata by random access.
 import { createHash } from 'node:crypto'
+import { addAbortSignal } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import { randomAccessSource, readCoreMetadata } from '../archives/read-core-metadata.js'
 import type { HashAlgorithm } from '../core/digests.js'
 import type { DistFile, MetadataFacts } from '../core/index-model.js'
 import { parseCoreMetadata } from '../core/metadata.js'
 import type { OpenFile, Storage } from '../storage/storage.js'
-import { FileGoneError, type AnalysisResult, type Analyzer, type AnalyzeOptions } from './analyzer.js'
+import { AnalysisStoppedError, FileGoneError, type AnalysisResult, type Analyzer, type AnalyzeOptions } from './analyzer.js'
 import { digestStream } from './digest-stream.js'
 import type { FairScheduler } from './fair-scheduler.js'
 
@@ -27,6 +28,9 @@ export class StreamingAnalyzer implements Analyzer {
   readonly #algorithms: readonly HashAlgorithm[]
   readonly #scheduler: FairScheduler
   readonly #log: FastifyBaseLogger
+  /** Aborted by close(): reads in progress stop, queued ones never start. */
+  readonly #closing = new AbortController()
+  readonly #running = new Set<Promise<AnalysisResult>>()
 
   constructor (options: { storage: Storage; algorithms: readonly HashAlgorithm[]; scheduler: FairScheduler; log: FastifyBaseLogger }) {
     this.#storage = options.storage
@@ -36,19 +40,35 @@ export class StreamingAnalyzer implements Analyzer {
   }
 
   analyze (file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
-    return this.#scheduler.run(options.group, async () => {
-      const opened = await this.#storage.open(file.key, { expected: file.identity })
-      if (opened === undefined) throw new FileGoneError(file.key)
-      try {
-        const digests = await digestStream(opened.createReadStream(), this.#algorithms)
-        const metadata = await this.#metadata(file, opened)
-        this.stats.files++
-        this.stats.bytes += opened.file.size
-        return { file: opened.file, facts: metadata === undefined ? { digests } : { digests, metadata } }
-      } finally {
-        await opened.close()
-      }
+    return this.#scheduler.run(options.group, () => {
+      if (this.#closing.signal.aborted) return Promise.reject(new AnalysisStoppedError())
+      const reading = this.#read(file)
+      this.#running.add(reading)
+      return reading.finally(() => { this.#running.delete(reading) })
     }, options.urgent ?? true)
+  }
+
+  /**
+   * Stop: files being read are given up, queued ones fail with AnalysisStoppedError without
+   * being read, so a shutdown waits for no hashing. Resolves once no file is open any more.
+   */
+  async close (): Promise<void> {
+    this.#closing.abort()
+    await Promise.allSettled([...this.#running])
+  }
+
+  async #read (file: DistFile): Promise<AnalysisResult> {
+    const opened = await this.#storage.open(file.key, { expected: file.identity })
+    if (opened === undefined) throw new FileGoneError(file.key)
+    try {
+      const digests = await digestStream(addAbortSignal(this.#closing.signal, opened.createReadStream()), this.#algorithms)
+      const metadata = await this.#metadata(file, opened)
+      this.stats.files++
+      this.stats.bytes += opened.file.size
+      return { file: opened.file, facts: metadata === undefined ? { digests } : { digests, metadata } }
+    } finally {
+      await opened.close()
+    }
   }
 
   forget (): void {

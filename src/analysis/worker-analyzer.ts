@@ -7,7 +7,7 @@ import type { HashAlgorithm } from '../core/digests.js'
 import type { DistFile } from '../core/index-model.js'
 import { AppError, isStoreFailureCode, StoreFailure } from '../errors.js'
 import type { StorageSpec } from '../storage/open-storage.js'
-import { FileGoneError, type AnalysisResult, type Analyzer, type AnalyzeOptions } from './analyzer.js'
+import { AnalysisStoppedError, FileGoneError, type AnalysisResult, type Analyzer, type AnalyzeOptions } from './analyzer.js'
 import type { AnalysisWorkerData } from './analysis-worker.js'
 import { FairScheduler } from './fair-scheduler.js'
 import type { AnalysisStats } from './streaming-analyzer.js'
@@ -86,14 +86,21 @@ export class WorkerAnalyzer implements Analyzer {
     // Nothing is remembered here.
   }
 
-  /** Stop the workers; analyses still running fail. */
+  /**
+   * Stop the workers: analyses running or queued fail with AnalysisStoppedError (a shutdown
+   * waits for no hashing), and so does any later one, without starting a worker.
+   */
   async close (): Promise<void> {
     this.#closed = true
     clearTimeout(this.#idleTimer)
-    await Promise.all(this.#slots.map((slot) => slot.worker.terminate()))
+    const stopped = new AnalysisStoppedError()
+    for (const pending of this.#pending.values()) pending.reject(stopped)
+    this.#pending.clear()
+    await Promise.all(this.#slots.splice(0).map((slot) => slot.worker.terminate()))
   }
 
   #dispatch (file: DistFile): Promise<AnalysisResult> {
+    if (this.#closed) return Promise.reject(new AnalysisStoppedError())
     if (this.#broken) return Promise.reject(new AppError('EGGSERVE_ANALYSIS', 'the analysis workers cannot start'))
     clearTimeout(this.#idleTimer)
     while (this.#slots.length < this.#options.workers) this.#spawn()
@@ -107,7 +114,7 @@ export class WorkerAnalyzer implements Analyzer {
       slot.worker.postMessage(request)
     }).finally(() => {
       slot.ids.delete(id)
-      if (this.#pending.size === 0) {
+      if (this.#pending.size === 0 && !this.#closed) {
         clearTimeout(this.#idleTimer)
         this.#idleTimer = setTimeout(() => { this.#retire() }, IDLE_MS).unref()
       }

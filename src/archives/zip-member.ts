@@ -2,6 +2,7 @@
 import type { Readable } from 'node:stream'
 import { crc32, createInflateRaw, type InflateRaw } from 'node:zlib'
 import type { Entry, LocalFileHeader, ZipFile } from 'yauzl'
+import { plural } from '../core/plural.js'
 import { errorMessage, metadataProblem, type MetadataLimits, type MetadataRead } from './metadata-read.js'
 
 // APPNOTE 4.4.5 compression methods. Warehouse accepts only these two in uploads.
@@ -99,7 +100,7 @@ async function collect (raw: Readable, entry: Entry, limits: MetadataLimits): Pr
     })
     output.on('end', () => {
       if (total !== entry.uncompressedSize) {
-        settle(metadataProblem('corrupt-archive', `${member} has ${total} bytes, not the declared ${entry.uncompressedSize}`))
+        settle(metadataProblem('corrupt-archive', `${member} has ${plural(total, 'byte')}, not the declared ${entry.uncompressedSize}`))
       } else if (crc !== entry.crc32) {
         settle(metadataProblem('corrupt-archive', `${member} fails its CRC-32 check`))
       } else {

@@ -4,7 +4,7 @@ import { readFile, stat } from 'node:fs/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { parseHtpasswd, WEAK_SCHEMES, type PasswordEntry } from '../core/htpasswd.js'
 import { bcryptCost, decoysOf, type Decoys } from '../core/login-work.js'
-import { errnoCode, PasswordFileError } from '../errors.js'
+import { describeErrno, PasswordFileError } from '../errors.js'
 
 const SCHEME_NAMES = { apr1: '$apr1$ (Apache MD5)', sha1: '{SHA} (unsalted SHA-1)', bcrypt: 'bcrypt' } as const
 // OWASP Password Storage Cheat Sheet: bcrypt "with a work factor of 10 or more". htpasswd -B
@@ -122,8 +122,7 @@ async function read (path: string): Promise<Loaded> {
     stamp = await stampOf(path)
     text = await readFile(path, 'utf8')
   } catch (err) {
-    const reason = errnoCode(err) === 'ENOENT' ? 'no such file' : errnoCode(err) === 'EACCES' ? 'permission denied' : errnoCode(err) ?? 'unreadable'
-    throw new PasswordFileError(`Cannot read the password file "${path}": ${reason}`, { cause: err })
+    throw new PasswordFileError(`Cannot read the password file "${path}": ${describeErrno(err, 'file')}`, { cause: err })
   }
   const parsed = parseHtpasswd(text)
   if (!parsed.ok) {

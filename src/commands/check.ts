@@ -1,6 +1,8 @@
 // `eggserve check`: validate a tree and print every problem (exit 1 if there is any).
 import { pino } from 'pino'
 import type { Config } from '../config.js'
+import { plural } from '../core/plural.js'
+import { emptyTreeWarning, treeSummary } from '../core/tree-summary.js'
 import { configuredBucket, createIndexServices } from '../services.js'
 import type { Output } from './output.js'
 
@@ -13,14 +15,14 @@ export async function runCheck (config: Config, output: Output): Promise<number>
   const where = services.storage.location
   try {
     const report = await services.index.load()
-    const files = report.projects.reduce((sum, project) => sum + project.files.length, 0)
     for (const problem of report.problems) output.out(`${problem.message}\n`)
-    const summary = `${report.projects.length} projects, ${files} distributions`
+    const empty = emptyTreeWarning(where, report)
+    if (empty !== undefined) output.err(`eggserve: warning: ${empty}\n`)
     if (report.problems.length === 0) {
-      output.out(`"${where}": ${summary}, no problems\n`)
+      output.out(`"${where}": ${treeSummary(report)}, no problems\n`)
       return 0
     }
-    output.err(`eggserve: "${where}" has ${report.problems.length === 1 ? '1 problem' : `${report.problems.length} problems`} (${summary})\n`)
+    output.err(`eggserve: "${where}" has ${plural(report.problems.length, 'problem')} (${treeSummary(report)})\n`)
     return 1
   } finally {
     await services.close()

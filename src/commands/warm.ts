@@ -1,43 +1,62 @@
 // `eggserve warm`: fill the persistent cache, with a progress bar on a terminal and plain
-// progress lines otherwise, then prune entries of files that are gone.
-import { pino } from 'pino'
+// progress lines otherwise, then prune entries of files that are gone. Its output is plain
+// text; log records go to --log FILE as the server writes them, or else warnings and errors
+// become plain `eggserve: warning: ...` lines on stderr.
+import type { FastifyBaseLogger } from 'fastify'
 import { FactsLog } from '../analysis/facts-log.js'
 import type { Config } from '../config.js'
-import { ConfigError } from '../errors.js'
+import { plural } from '../core/plural.js'
+import { emptyTreeWarning } from '../core/tree-summary.js'
+import { AppError, ConfigError } from '../errors.js'
 import { Warmup, type WarmupProgress } from '../index/warmup.js'
-import { indexServicesFor } from '../services.js'
-import type { Output } from './output.js'
+import { createLogger } from '../logger.js'
+import { indexServicesFor, type IndexServices } from '../services.js'
+import { plainTextLogger, type Output } from './output.js'
 
 /** Hash every file of `config.eggdir` into `config.cacheDir`. Returns the exit code. */
 export async function runWarm (config: Config, output: Output): Promise<number> {
   if (config.cacheDir === undefined) throw new ConfigError('warm needs a cache directory (--cache-dir, or set HOME or XDG_CACHE_HOME)')
-  // Warnings (unreadable archives) go to stderr as JSON lines; progress is the command's own output.
-  const logger = pino({ level: 'warn' }, pino.destination(2))
-  const services = await indexServicesFor(config, logger)
+  const logFile = config.logFile === undefined ? undefined : createLogger({ file: config.logFile, level: config.logLevel })
+  logFile?.release()
+  const logger = logFile?.logger ?? plainTextLogger(output, config.logLevel)
   try {
-    const report = await services.index.load()
-    if (report.problems.length > 0) output.err(`eggserve: skipping ${report.problems.length} files with layout problems (see eggserve check)\n`)
-    const tty = output.isTTY === true
-    const known = services.facts.size
-    const warmup = new Warmup({
-      index: services.index,
-      analyzer: services.analyzer,
-      log: logger,
-      progressEveryMs: tty ? 200 : 5000,
-      onProgress: (p) => { output.err(tty ? `\r${bar(p)}` : `${line(p)}\n`) },
-    })
-    const done = await warmup.run()
-    if (tty && done.files > 0) output.err('\n')
-    if (services.facts instanceof FactsLog) {
-      const live = new Set<string>()
-      for (const { files } of services.index.fileLists()) for (const file of files) live.add(file.identity)
-      await services.facts.compact(live)
+    const services = await indexServicesFor(config, logger)
+    try {
+      // Hashing into memory only would be work thrown away.
+      if (services.cacheProblem !== undefined) throw new AppError('EGGSERVE_CACHE_DIR', services.cacheProblem)
+      return await warm(config, output, { services, logger })
+    } finally {
+      await services.close()
     }
-    output.out(`Hashed ${done.filesDone} files (${(done.bytesDone / 1e9).toFixed(2)} GB); ${known} were already cached; cache: ${config.cacheDir}\n`)
-    return 0
   } finally {
-    await services.close()
+    await logFile?.flush()
   }
+}
+
+async function warm (config: Config, output: Output, parts: { services: IndexServices; logger: FastifyBaseLogger }): Promise<number> {
+  const { services, logger } = parts
+  const report = await services.index.load()
+  if (report.problems.length > 0) output.err(`eggserve: skipping ${plural(report.problems.length, 'file')} with layout problems (see eggserve check)\n`)
+  const empty = emptyTreeWarning(config.eggdir, report)
+  if (empty !== undefined) output.err(`eggserve: warning: ${empty}\n`)
+  const tty = output.isTTY === true
+  const known = services.facts.size
+  const warmup = new Warmup({
+    index: services.index,
+    analyzer: services.analyzer,
+    log: logger,
+    progressEveryMs: tty ? 200 : 5000,
+    onProgress: (p) => { output.err(tty ? `\r${bar(p)}` : `${line(p)}\n`) },
+  })
+  const done = await warmup.run()
+  if (tty && done.files > 0) output.err('\n')
+  if (services.facts instanceof FactsLog) {
+    const live = new Set<string>()
+    for (const { files } of services.index.fileLists()) for (const file of files) live.add(file.identity)
+    await services.facts.compact(live)
+  }
+  output.out(`Hashed ${plural(done.filesDone, 'file')} (${(done.bytesDone / 1e9).toFixed(2)} GB); ${plural(known, 'was', 'were')} already cached; cache: ${config.cacheDir}\n`)
+  return 0
 }
 
 function bar (p: WarmupProgress): string {
@@ -49,5 +68,5 @@ function bar (p: WarmupProgress): string {
 
 function line (p: WarmupProgress): string {
   const eta = p.etaSeconds === undefined ? '?' : `${Math.ceil(p.etaSeconds)}s`
-  return `${p.filesDone}/${p.files} files, ${(p.bytesDone / 1e9).toFixed(2)}/${(p.bytes / 1e9).toFixed(2)} GB, ${(p.rate / 1e6).toFixed(1)} MB/s, ETA ${eta}`
+  return `${p.filesDone}/${plural(p.files, 'file')}, ${(p.bytesDone / 1e9).toFixed(2)}/${(p.bytes / 1e9).toFixed(2)} GB, ${(p.rate / 1e6).toFixed(1)} MB/s, ETA ${eta}`
 }

@@ -16,8 +16,9 @@ export function isHashAlgorithm (value: string): value is HashAlgorithm {
 
 /**
  * The algorithms to compute in the single read of each file: md5 and sha256 always (the JSON
- * API carries both), plus the anchor algorithm when it is another one.
+ * API carries both), plus the anchor algorithms (one per tree) when they are others.
+ * @example algorithmsFor('md5', 'sha512') // ['md5', 'sha256', 'sha512']
  */
-export function algorithmsFor (anchor: HashAlgorithm): readonly HashAlgorithm[] {
-  return anchor === 'md5' || anchor === 'sha256' ? ['md5', 'sha256'] : ['md5', 'sha256', anchor]
+export function algorithmsFor (...anchors: readonly HashAlgorithm[]): readonly HashAlgorithm[] {
+  return [...new Set<HashAlgorithm>(['md5', 'sha256', ...anchors])]
 }

@@ -4,6 +4,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { MemoizingAnalyzer } from '../analysis/memoizing-analyzer.js'
 import type { DistFile } from '../core/index-model.js'
+import { plural } from '../core/plural.js'
 import type { IndexService } from './index-service.js'
 
 /** Where warm-up stands. */
@@ -91,12 +92,14 @@ export class Warmup {
     work.reverse()
     const every = this.#options.progressEveryMs ?? 5000
     const timer = every > 0 && work.length > 0 ? setInterval(() => { this.#report() }, every).unref() : undefined
-    if (work.length > 0) this.#log.info({ files: this.#files, bytes: this.#bytes }, `Hashing ${this.#files} files (${gigabytes(this.#bytes)}) in the background`)
+    if (work.length > 0) this.#log.info({ files: this.#files, bytes: this.#bytes }, `Hashing ${plural(this.#files, 'file')} (${gigabytes(this.#bytes)}) in the background`)
     const lane = async (): Promise<void> => {
       for (let item = work.pop(); item !== undefined && !this.#stopped; item = work.pop()) {
         try {
           await this.#options.analyzer.analyze(item.file, { group: item.project, urgent: false })
         } catch (err) {
+          // Stopped (the analyzer too): this file was not done.
+          if (this.#halted()) break
           // A file that vanished or cannot be read is left out of pages anyway; go on.
           this.#log.debug({ err, key: item.file.key }, 'Warm-up skipped a file')
         }
@@ -111,6 +114,11 @@ export class Warmup {
     return this.progress
   }
 
+  // A method, not the field: TypeScript keeps the loop condition's narrowing across the await.
+  #halted (): boolean {
+    return this.#stopped
+  }
+
   #report (): void {
     const p = this.progress
     this.#options.onProgress?.(p)
@@ -118,8 +126,8 @@ export class Warmup {
     this.#log.info(
       { filesDone: p.filesDone, files: p.files, bytesDone: p.bytesDone, bytes: p.bytes, rate: Math.round(p.rate), etaSeconds: p.etaSeconds === undefined ? null : Math.ceil(p.etaSeconds) },
       p.done
-        ? `Hashed ${p.files} files (${gigabytes(p.bytes)}) at ${megabytes(p.rate)}/s`
-        : `Hashing: ${p.filesDone}/${p.files} files, ${gigabytes(p.bytesDone)} of ${gigabytes(p.bytes)}, ${megabytes(p.rate)}/s, ETA ${eta}`,
+        ? `Hashed ${plural(p.files, 'file')} (${gigabytes(p.bytes)}) at ${megabytes(p.rate)}/s`
+        : `Hashing: ${p.filesDone}/${plural(p.files, 'file')}, ${gigabytes(p.bytesDone)} of ${gigabytes(p.bytes)}, ${megabytes(p.rate)}/s, ETA ${eta}`,
     )
   }
 }

@@ -3,7 +3,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, real
 import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
-import { errnoCode, LayoutError, StorageError } from '../errors.js'
+import { describeErrno, errnoCode, LayoutError, StorageError } from '../errors.js'
 import type { ByteRange } from '../core/range.js'
 import { createLocalUpload, removeLocalFile, removeLocalFolderIfEmpty, sweepLocalUploads, type UploadRoot } from './local-upload.js'
 import { watchTree } from './local-watch.js'
@@ -47,7 +47,7 @@ export class LocalStorage implements StorageBackend {
       await readdir(realRoot)
     } catch (err) {
       if (err instanceof LayoutError) throw err
-      throw new LayoutError(`Cannot serve "${root}": ${describeErrno(err)}`, { cause: err })
+      throw new LayoutError(`Cannot serve "${root}": ${describeErrno(err, 'directory')}`, { cause: err })
     }
     return new LocalStorage(root, realRoot, log.child({ component: 'storage' }), options.blocking ?? false)
   }
@@ -307,16 +307,3 @@ function absentAsUndefined<T> (read: () => T): T | undefined {
   }
 }
 
-
-function describeErrno (err: unknown): string {
-  switch (errnoCode(err)) {
-    case 'ENOENT': return 'no such directory'
-    case 'ENOTDIR': return 'not a directory'
-    case 'EACCES':
-    case 'EPERM': return 'permission denied'
-    case 'ELOOP': return 'too many symbolic links'
-    case 'EMFILE':
-    case 'ENFILE': return 'too many open files'
-    default: return 'unexpected filesystem error'
-  }
-}

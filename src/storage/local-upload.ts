@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ByteRange } from '../core/range.js'
-import { errnoCode, StorageError, WriteFailure } from '../errors.js'
+import { describeErrno, errnoCode, StorageError, WriteFailure } from '../errors.js'
 import { createRangeStream } from './range-stream.js'
 import { isPlainName, splitKey, type CommitResult, type PendingUpload, type StoredFile } from './storage.js'
 
@@ -265,6 +265,6 @@ export function writeFailure (log: FastifyBaseLogger, action: string, err: unkno
     case 'EROFS': return new WriteFailure('EGGSERVE_READ_ONLY', 'Cannot store the upload: the package folder is on a read-only filesystem', { cause: err })
     case 'EACCES':
     case 'EPERM': return new WriteFailure('EGGSERVE_WRITE_DENIED', 'Cannot store the upload: the server may not write to the package folder', { cause: err })
-    default: return new StorageError(`Cannot ${action}: ${code ?? 'unexpected error'}`, { cause: err })
+    default: return new StorageError(`Cannot ${action}: ${describeErrno(err)}`, { cause: err })
   }
 }

@@ -7,6 +7,7 @@ import type { Writable } from 'node:stream'
 import { finished, pipeline } from 'node:stream/promises'
 import { Busboy, type BusboyFileStream, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy'
 import type { HashAlgorithm } from '../core/digests.js'
+import { plural } from '../core/plural.js'
 import { READ_FIELDS, type FormFields } from '../core/upload-rules.js'
 import { RequestRejected } from '../http/http-errors.js'
 import type { PendingUpload } from '../storage/storage.js'
@@ -271,5 +272,5 @@ export function formatBytes (bytes: number): string {
   for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
     if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`
   }
-  return `${bytes} bytes`
+  return plural(bytes, 'byte')
 }

@@ -1,6 +1,6 @@
 // The daemon's persistent cache and readiness, and the `check` and `warm` commands, as shipped.
 import assert from 'node:assert/strict'
-import { readdir, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
@@ -51,7 +51,7 @@ void test('a page someone asks for is served before the background pass is over'
   const server = await startServer(t, { eggdir, args: ['--cache-dir', join(root, 'cache'), '--hash-workers', '1'] })
   const page = await httpGet(`${server.url}/simple/wanted/`)
   assert.equal(page.status, 200)
-  assert.match(page.body.toString(), /wanted-1\.0-py3-none-any\.whl#md5=/)
+  assert.match(page.body.toString(), /wanted-1\.0-py3-none-any\.whl#sha256=/)
   const ready = await httpGet(`${server.url}/health/ready`)
   t.diagnostic(`readiness when the page came back: ${ready.body.toString()}`)
   assert.equal(ready.status, 503, 'the 300 MB background pass was still running')
@@ -71,7 +71,8 @@ void test('eggserve check prints every problem and exits 1, or a summary and 0',
   await writeTree(goodRoot, { 'good/good-1.0.tar.gz': 'x' })
   const good = await runCli(['check', '--eggdir', goodRoot])
   assert.equal(good.code, 0, good.stderr)
-  assert.match(good.stdout, /1 projects, 1 distributions, no problems/)
+  assert.equal(good.stdout, `"${goodRoot}": 1 project, 1 distribution, no problems\n`)
+  assert.equal(good.stderr, '')
   assert.equal((await runCli(['check', '--eggdir', join(goodRoot, 'missing')])).code, 1)
   assert.equal((await runCli(['check', '--port', '1'])).code, 2, 'check takes only its own flags')
 })
@@ -86,6 +87,10 @@ void test('eggserve warm fills the cache with plain progress lines; the daemon t
   assert.match(warm.stdout, /Hashed 50 files .*; 0 were already cached/)
   assert.match(warm.stderr, /50\/50 files, .* MB\/s, ETA 0s/, 'not a TTY: plain progress lines')
   assert.ok(!warm.stderr.includes('\r'))
+  // The fixture's .tar.gz files are not gzip: each gets a warning, as a plain line among the others.
+  const lines = warm.stderr.split('\n').filter((text) => text !== '')
+  assert.ok(lines.some((text) => text.startsWith('eggserve: warning: No core metadata for "proj0/proj0-1.0.tar.gz": ')), warm.stderr)
+  for (const text of lines) assert.match(text, /^(eggserve: warning: |\d+\/\d+ files?, )/, 'plain text only, no JSON log records')
   const again = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', cacheDir])
   assert.match(again.stdout, /Hashed 0 files .*; 50 were already cached/)
   await writeFile(join(eggdir, 'proj0', 'proj0-9.9.tar.gz'), 'new')
@@ -95,6 +100,45 @@ void test('eggserve warm fills the cache with plain progress lines; the daemon t
   assert.ok(await pollUntil(async () => (await httpGet(`${server.url}/health/ready`)).status === 200, 10_000) !== undefined)
   assert.equal(await server.stop(), 0)
   assert.equal((await runCli(['warm', '--eggdir', eggdir, '--cache-dir', 'none'])).code, 2, 'warm needs a cache')
+  const unusable = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', '/proc/eggserve-cache'])
+  assert.equal(unusable.code, 1, JSON.stringify(unusable))
+  assert.ok(unusable.stderr.endsWith('eggserve: Cannot use the cache directory "/proc/eggserve-cache": no such file or directory\n'), unusable.stderr)
+  assert.equal(unusable.stdout, '')
+})
+
+void test('eggserve warm --log FILE: log records go to FILE as the server writes them, none to stdout or stderr', async (t) => {
+  const root = await tempDir(t)
+  const eggdir = join(root, 'eggs')
+  await tree(eggdir, 1, 2)
+  const logFile = join(root, 'warm.log')
+  const warm = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', join(root, 'cache'), '--log', logFile])
+  assert.equal(warm.code, 0, warm.stderr)
+  assert.equal(warm.stdout, `Hashed 2 files (0.00 GB); 0 were already cached; cache: ${join(root, 'cache')}\n`)
+  assert.doesNotMatch(warm.stderr, /warning|\{/)
+  const records = (await readFile(logFile, 'utf8')).split('\n').filter((text) => text !== '').map((text) => JSON.parse(text) as Record<string, unknown>)
+  const warnings = records.filter((record) => record.level === 40)
+  assert.equal(warnings.length, 2, JSON.stringify(records))
+  for (const record of records) {
+    // The server's record format: pid, no hostname.
+    assert.deepEqual(Object.keys(record).slice(0, 3), ['level', 'time', 'pid'], JSON.stringify(record))
+    assert.ok(!('hostname' in record), JSON.stringify(record))
+  }
+})
+
+void test('a folder without distributions: check says so, the server warns naming it', async (t) => {
+  const root = await tempDir(t)
+  await writeTree(root, { 'src/index.ts': 'x', 'docs/README': 'y' })
+  const check = await runCli(['check', root])
+  assert.equal(check.code, 0, check.stderr)
+  assert.equal(check.stdout, `"${root}": 2 projects, 0 distributions, no problems\n`)
+  assert.equal(check.stderr, `eggserve: warning: No distributions in "${root}" (2 folders, none holding a distribution file): is it the folder you meant?\n`)
+  const server = await startServer(t, { eggdir: root, args: ['--cache-dir', 'none'] })
+  const warning = server.lines.find((line) => line.level === 40)
+  assert.equal(warning?.eggdir, root, JSON.stringify(server.lines))
+  assert.match(String(warning.msg), /^No distributions in ".+" \(2 folders, none holding a distribution file\)/)
+  assert.equal(await server.stop(), 0)
+  const bare = await tempDir(t)
+  assert.match((await runCli(['check', bare])).stderr, /No distributions in ".+" \(no project folder\)/)
 })
 
 void test('eggserve warm draws a progress bar on a terminal', async (t) => {
@@ -109,4 +153,38 @@ void test('eggserve warm draws a progress bar on a terminal', async (t) => {
   assert.equal(result.code, 0, result.stdout + result.stderr)
   assert.match(result.stdout, /\r\[#{30}\] 100% 6\/6 files/, 'a redrawn bar, full at the end')
   assert.match(result.stdout, /Hashed 6 files/)
+})
+
+void test('a cache directory that cannot be used is logged and skipped: under /proc, and read-only', async (t) => {
+  const root = await tempDir(t)
+  const eggdir = join(root, 'eggs')
+  await writeDist(join(eggdir, 'wanted'), buildWheel({ name: 'wanted', version: '1.0' }))
+  const readOnly = join(root, 'read-only')
+  await mkdir(readOnly, { mode: 0o555 })
+  let wrapper: string[] | undefined
+  if (process.getuid?.() === 0) {
+    // root writes anywhere: the daemon runs as nobody, who may read the tree but not write there.
+    const setpriv = needTool(t, 'setpriv')
+    if (setpriv === undefined) return
+    await chmod(root, 0o755)
+    wrapper = [setpriv, '--reuid=65534', '--regid=65534', '--clear-groups']
+  }
+  const cases = [
+    // procfs answers ENOENT to mkdir: Node's recursive mkdir retried that for ever, silently.
+    { cacheDir: '/proc/eggserve-cache', reason: 'no such file or directory' },
+    { cacheDir: join(readOnly, 'cache'), reason: 'permission denied' },
+    { cacheDir: readOnly, reason: 'permission denied' },
+  ]
+  for (const { cacheDir, reason } of cases) {
+    const server = await startServer(t, { eggdir, args: ['--cache-dir', cacheDir], ...(wrapper === undefined ? {} : { wrapper }) })
+    const warning = await server.waitForLine((line) => line.level === 40)
+    assert.equal(warning.msg, `Cannot use the cache directory "${cacheDir}": ${reason}; facts are kept in memory only`)
+    assert.equal(warning.cacheDir, cacheDir)
+    assert.equal((await server.waitForLine((line) => line.msg === 'Serving')).cacheDir, null, 'the Serving line says no cache is used')
+    const page = await httpGet(`${server.url}/simple/wanted/`)
+    assert.equal(page.status, 200)
+    assert.match(page.body.toString(), /wanted-1\.0-py3-none-any\.whl#/)
+    assert.equal(await server.stop(), 0, server.stderr)
+  }
+  assert.deepEqual(await readdir(readOnly), [], 'nothing was written into the read-only folder')
 })

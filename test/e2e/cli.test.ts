@@ -2,13 +2,16 @@
 // failure, 2 usage), one-line errors without stack traces, the layout report, --lenient,
 // a busy port, and the EGGSERVE_* environment with flags taking precedence.
 import assert from 'node:assert/strict'
-import { chmod, mkdir, readFile, realpath, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { chmod, mkdir, readdir, readFile, realpath, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildSdist, buildWheel, writeDist } from '../helpers/distributions.js'
 import { binPath, childEnv, httpGet, repoRoot, runCli, runProcess, startServer, type LogLine, type RunResult } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { needTool } from '../helpers/tools.js'
+import { multipart, uploadParts } from '../helpers/upload-form.js'
+import { ALICE, basic, writePasswords } from '../helpers/users.js'
 
 /** Every flag with its environment variable, as the README documents them. */
 const SETTINGS: readonly (readonly [string, string])[] = [
@@ -70,7 +73,8 @@ void test('usage errors exit 2 with one line on stderr', { concurrency: true }, 
   const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
   const cases: readonly { name: string; args: string[]; env?: Record<string, string>; message: RegExp }[] = [
     { name: 'unknown flag', args: ['--bogus'], message: /--bogus/ },
-    { name: 'unexpected argument', args: ['--eggdir', eggdir, 'extra'], message: /argument/ },
+    { name: 'two folder arguments', args: [eggdir, 'extra'], message: /too many arguments/ },
+    { name: 'the folder twice, differently', args: ['--eggdir', eggdir, 'extra'], message: /folder is given twice, as "extra" and as --eggdir/ },
     { name: '--port abc', args: ['--eggdir', eggdir, '--port', 'abc'], message: /port "abc"/ },
     { name: '--port 65536', args: ['--eggdir', eggdir, '--port', '65536'], message: /port "65536"/ },
     { name: 'EGGSERVE_PORT=99999', args: ['--eggdir', eggdir], env: { EGGSERVE_PORT: '99999' }, message: /"99999" \(EGGSERVE_PORT\)/ },
@@ -207,6 +211,14 @@ void test('a port already in use exits 1 with "already in use"', async (t) => {
   assert.equal(await first.stop(), 0, first.stderr)
 })
 
+void test('an address the system refuses for another reason is described in words, not as an errno code', async (t) => {
+  const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
+  // A link-local IPv6 address without a zone: bind() says EINVAL (or EAFNOSUPPORT without IPv6).
+  const result = await runCli(['--eggdir', eggdir, '--port', '0', '--host', 'fe80::1'])
+  assertOneLineError(result, 1, /^eggserve: Cannot listen on fe80::1:0: [a-z][a-z ]+\n$/)
+  assert.doesNotMatch(result.stderr, /\bE[A-Z]{3,}\b/)
+})
+
 void test('--port 0: the first log line names the bound address', async (t) => {
   const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
   const server = await startServer(t, { eggdir })
@@ -258,5 +270,126 @@ void test('flags win over EGGSERVE_* variables (even invalid ones)', async (t) =
   })
   const page = (await httpGet(`${server.url}/alpha/`)).body.toString('utf8')
   assert.match(page, /#sha512=[0-9a-f]{128}"/)
+  assert.equal(await server.stop(), 0, server.stderr)
+})
+
+void test('a sub-command takes its flags before or after its name, and the folder as its argument', { concurrency: true }, async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  const { eggdir } = await badTree(root)
+  // Run from a clean tree: a command that ignored the folder it was given would pass there.
+  const cwd = await goodTree(root)
+  const spellings = [
+    ['--eggdir', eggdir, 'check'],
+    ['-d', eggdir, 'check'],
+    ['check', '--eggdir', eggdir],
+    ['check', '-d', eggdir],
+    ['check', eggdir],
+    ['--eggdir', eggdir, 'check', eggdir],
+  ]
+  await Promise.all(spellings.map((args) => t.test(args.join(' '), async () => {
+    const result = await runCli(args, {}, { cwd })
+    assert.equal(result.code, 1, JSON.stringify(result))
+    assert.match(result.stderr, /^eggserve: "[^"]+" has 5 problems \(/, JSON.stringify(result))
+    assert.match(result.stdout, /^stray-1\.0\.tar\.gz: /m)
+  })))
+  await t.test('a missing folder, either way', async () => {
+    for (const args of [['--eggdir', 'missing', 'check'], ['check', 'missing']]) {
+      assertOneLineError(await runCli(args, {}, { cwd }), 1, /"missing": no such directory/)
+    }
+  })
+})
+
+void test('a flag the sub-command does not use is a usage error, before or after its name', { concurrency: true }, async (t) => {
+  const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
+  const cases: readonly { args: string[]; message: RegExp }[] = [
+    { args: ['--port', '1', 'check', eggdir], message: /^eggserve: --port does not apply to "eggserve check" \(its options: --eggdir, --storage, --s3-path-style\)\n$/ },
+    { args: ['check', '--port', '1', eggdir], message: /^eggserve: --port does not apply to "eggserve check" \(its options: --eggdir, --storage, --s3-path-style\)\n$/ },
+    { args: ['-p', '1', 'check', eggdir], message: /--port does not apply to "eggserve check"/ },
+    { args: ['--lenient', 'warm', eggdir], message: /--lenient does not apply to "eggserve warm" \(its options: --eggdir, --storage, --s3-path-style, --cache-dir, --hash-algo, --simple-hash-algo, --hash-workers, --log, --log-level\)/ },
+    { args: ['warm', '--lenient', eggdir], message: /--lenient does not apply to "eggserve warm"/ },
+    { args: ['--cache-dir', 'none', 'check', eggdir], message: /--cache-dir does not apply to "eggserve check"/ },
+    { args: ['--eggdir', eggdir, 'check', 'other'], message: /folder is given twice/ },
+    { args: ['check', '--bogus'], message: /unknown option '--bogus'/ },
+  ]
+  await Promise.all(cases.map(({ args, message }) => t.test(args.join(' '), async () => {
+    assertOneLineError(await runCli(args), 2, message)
+  })))
+})
+
+void test('warm takes its flags before or after its name too', async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  const eggdir = await goodTree(root)
+  for (const [label, args] of [
+    ['before', ['--cache-dir', join(root, 'cache-before'), '--hash-workers', '0', 'warm', eggdir]],
+    ['after', ['warm', '--cache-dir', join(root, 'cache-after'), '--hash-workers', '0', eggdir]],
+  ] as const) {
+    const result = await runCli(args)
+    assert.equal(result.code, 0, JSON.stringify(result))
+    assert.match(result.stdout, /^Hashed 1 file \(/, label)
+    assert.ok((await readdir(join(root, `cache-${label}`))).some((name) => name.startsWith('facts-')), `the cache went to the --cache-dir given ${label} "warm"`)
+  }
+})
+
+void test('eggserve help, help COMMAND and COMMAND --help print help; an unknown command is a usage error', { concurrency: true }, async (t) => {
+  const cases: readonly { args: string[]; usage: RegExp }[] = [
+    { args: ['help'], usage: /^Usage: eggserve \[options\] \[command\] \[eggdir\]\n[\s\S]*\nCommands:\n\s+check \[options\] \[eggdir\][\s\S]*\n\s+help \[command\]/ },
+    { args: ['help', 'check'], usage: /^Usage: eggserve check \[options\] \[eggdir\]\n/ },
+    { args: ['check', '--help'], usage: /^Usage: eggserve check \[options\] \[eggdir\]\n/ },
+    { args: ['help', 'warm'], usage: /^Usage: eggserve warm \[options\] \[eggdir\]\n[\s\S]*--cache-dir/ },
+    { args: ['help', 'help'], usage: /^Usage: eggserve help \[options\] \[command\]\n/ },
+  ]
+  await Promise.all(cases.map(({ args, usage }) => t.test(args.join(' '), async () => {
+    const result = await runCli(args)
+    assert.equal(result.code, 0, JSON.stringify(result))
+    assert.equal(result.stderr, '')
+    assert.match(result.stdout, usage)
+  })))
+  await t.test('a command\'s help lists only its own flags', async () => {
+    const check = await runCli(['help', 'check'])
+    assert.match(check.stdout, /--eggdir/)
+    assert.doesNotMatch(check.stdout, /--port|--cache-dir|--lenient/)
+  })
+  await t.test('help bogus', async () => {
+    assertOneLineError(await runCli(['help', 'bogus']), 2, /unknown command "bogus" \(the commands are check, warm, help\)/)
+  })
+})
+
+void test('the server takes the folder as its argument; by default /simple/ has #sha256= anchors, the original tree #md5=', async (t) => {
+  const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
+  const server = await startServer(t, { args: [eggdir] })
+  const digest = (algorithm: string): string => createHash(algorithm).update(ALPHA.bytes).digest('hex')
+  const name = ALPHA.filename.replaceAll('.', '\\.')
+  assert.match((await httpGet(`${server.url}/simple/alpha/`)).body.toString('utf8'), new RegExp(`${name}#sha256=${digest('sha256')}"`))
+  assert.match((await httpGet(`${server.url}/alpha/`)).body.toString('utf8'), new RegExp(`${name}#md5=${digest('md5')}"`))
+  const serving = await server.waitForLine((line) => line.msg === 'Serving')
+  assert.equal(serving.hashAlgorithm, 'md5')
+  assert.equal(serving.simpleHashAlgorithm, 'sha256')
+  assert.equal(await server.stop(), 0, server.stderr)
+})
+
+void test('pypiserver\'s short options work as they do there: -p, -i, -P, -a, -o', async (t) => {
+  const root = await tempDir(t, 'eggserve-cli-')
+  const eggdir = await goodTree(root)
+  const passwords = await writePasswords(root, [ALICE])
+  const server = await startServer(t, {
+    defaults: false,
+    args: ['-p', '0', '-i', '127.0.0.1', '-P', passwords, '-a', 'update,list', '-o', eggdir],
+  })
+  // -p 0 and -i 127.0.0.1: a free port on the loopback address only.
+  assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+  // -P and -a list: listing needs alice's password.
+  assert.equal((await httpGet(`${server.url}/simple/`)).status, 401)
+  assert.equal((await httpGet(`${server.url}/simple/`, { headers: { authorization: basic(ALICE) } })).status, 200)
+  // -o: an upload may replace a file with different bytes (409 without it).
+  const first = buildSdist({ name: 'alias', version: '1.0' })
+  const second = buildSdist({ name: 'alias', version: '1.0', summary: 'the same release, rebuilt' })
+  assert.notDeepEqual(first.bytes, second.bytes)
+  for (const dist of [first, second]) {
+    const form = multipart(await uploadParts(dist, { name: 'alias', version: '1.0' }))
+    const res = await fetch(`${server.url}/legacy/`, { method: 'POST', body: form.body, headers: { 'content-type': form.contentType, authorization: basic(ALICE) } })
+    assert.equal(res.status, 200, await res.text())
+  }
+  const served = await httpGet(`${server.url}/packages/alias/${second.filename}`, { headers: { authorization: basic(ALICE) } })
+  assert.ok(served.body.equals(second.bytes), 'the second upload replaced the first')
   assert.equal(await server.stop(), 0, server.stderr)
 })

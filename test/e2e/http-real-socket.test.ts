@@ -23,6 +23,7 @@ function patternBytes (size: number): Buffer {
 }
 
 const md5 = (bytes: Buffer): string => createHash('md5').update(bytes).digest('hex')
+const sha256 = (bytes: Buffer): string => createHash('sha256').update(bytes).digest('hex')
 const SIZE = 10_000
 const ARCHIVE = 'realsock-1.0.tar.gz'
 // The contract: a change shows in the next listing within 1 s.
@@ -126,7 +127,8 @@ await test('eggserve over a real socket', async (t) => {
   const bothListings = async (folder: string, project: string, check: (page: string, tree: 'legacy' | 'simple') => boolean): Promise<number | undefined> =>
     pollUntil(async () => check(await listing(`/${folder}/`), 'legacy') && check(await listing(`/simple/${project}/`), 'simple'), FRESHNESS_MS)
   const href = (tree: 'legacy' | 'simple', folder: string, filename: string, bytes: Buffer): string =>
-    `href="${tree === 'legacy' ? '' : `../../packages/${folder}/`}${filename}#md5=${md5(bytes)}"`
+    // The default anchors: #md5= on the original tree, #sha256= on /simple/.
+    tree === 'legacy' ? `href="${filename}#md5=${md5(bytes)}"` : `href="../../packages/${folder}/${filename}#sha256=${sha256(bytes)}"`
 
   const added = buildWheel({ name: 'realsock', version: '1.1' })
 
@@ -154,7 +156,7 @@ await test('eggserve over a real socket', async (t) => {
     assert.ok((await listing('/Late.Comer/')).includes(href('legacy', 'Late.Comer', wheel.filename, wheel.bytes)))
   })
 
-  await t.test('a file replaced in place (same name, same size) gets a new #md5= within 1 s', async (st) => {
+  await t.test('a file replaced in place (same name, same size) gets a new digest within 1 s', async (st) => {
     const path = join(eggdir, 'realsock', added.filename)
     const edited = Buffer.from(added.bytes)
     edited[10] = (edited[10] ?? 0) ^ 0xff
@@ -165,7 +167,7 @@ await test('eggserve over a real socket', async (t) => {
     assert.deepEqual((await httpGet(`${server.url}/realsock/${added.filename}`)).body, edited)
   })
 
-  await t.test('a file replaced by rename (an atomic upload) gets a new #md5= within 1 s', async (st) => {
+  await t.test('a file replaced by rename (an atomic upload) gets a new digest within 1 s', async (st) => {
     const replacement = buildWheel({ name: 'realsock', version: '1.1', moduleSource: "__version__ = '1.1'\nREPLACED = True\n" })
     const staging = join(eggdir, 'realsock', `.${added.filename}.partial`)
     await writeFile(staging, replacement.bytes)

@@ -3,15 +3,17 @@
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { once } from 'node:events'
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, truncate, writeFile } from 'node:fs/promises'
 import { Agent, type IncomingMessage } from 'node:http'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
+import { exitReport, probePath, type ExitReport } from '../helpers/exit-probe.js'
 import { httpGet, openRequest, parseJsonObject, pollUntil, startServer, type LogLine, type ServerHandle } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
+import { ALICE, basic, writePasswords } from '../helpers/users.js'
 
 const WHEEL = buildWheel({ name: 'logdemo', version: '1.0' })
 // Big enough that the download cannot sit whole in the socket buffers of a reader that
@@ -307,3 +309,91 @@ void test('SIGTERM with nothing in flight exits 0 at once', async (t) => {
   assert.equal(code, 0, server.stderr)
   t.diagnostic(`exited ${Math.round(elapsed)} ms after SIGTERM`)
 })
+
+/** The probe's report, which it writes once eggserve's main() has returned; fails without one. */
+function reportOf (server: ServerHandle): ExitReport {
+  const report = exitReport(server.stderr)
+  assert.ok(report !== undefined, `no exit report on stderr: ${server.stderr}`)
+  return report
+}
+
+/**
+ * Nothing but the log's own writes may be pending once main() has returned: no timer, socket,
+ * server, watcher or worker thread (anything else would hold the exit back after "Stopped").
+ */
+function assertNothingLingers (server: ServerHandle): void {
+  const report = reportOf(server)
+  assert.equal(report.workers, 0, `worker threads still running after main() returned: ${JSON.stringify(report)}`)
+  // A log line still being written to stdout (a pipe) is the one thing allowed.
+  const others = report.resources.filter((resource) => resource !== 'FSReqCallback' && resource !== 'PipeWrap')
+  assert.deepEqual(others, [], `still holding the event loop after main() returned: ${JSON.stringify(report)}`)
+  assert.equal(server.lines.at(-1)?.msg, 'Stopped', `"Stopped" is the last line: ${JSON.stringify(server.lines.slice(-4))}`)
+}
+
+const PROBE = [process.execPath, '--import', 'tsx', probePath]
+
+void test('SIGTERM before start-up is complete: start-up ends first, "Stopped" is the last line and nothing lingers', async (t) => {
+  const root = await tempDir(t, 'eggserve-signal-')
+  const eggdir = join(root, 'eggs')
+  await writeDist(join(eggdir, 'logdemo'), WHEEL)
+  // Uploads on: start-up then has a step after the listening line (looking for leftovers).
+  const passwords = await writePasswords(root, [ALICE])
+  const server = await startServer(t, { eggdir, args: ['-P', passwords, '--cache-dir', 'none'], untilServing: false, wrapper: PROBE })
+  assert.equal(await server.stop('SIGTERM'), 0, server.stderr)
+  const messages = server.lines.map((line) => String(line.msg))
+  assert.ok(messages.indexOf('Serving') < messages.indexOf('Shutting down: no new connections; in-flight requests may finish'), JSON.stringify(messages))
+  assertNothingLingers(server)
+})
+
+for (const workers of ['0', '2']) {
+  void test(`SIGTERM while a huge file is being hashed (--hash-workers ${workers}): hashing stops at once and nothing lingers`, async (t) => {
+    const root = await tempDir(t, 'eggserve-signal-')
+    const eggdir = join(root, 'eggs')
+    await writeDist(join(eggdir, 'logdemo'), WHEEL)
+    // A sparse file of 1 TiB: no disk space, and minutes of hashing (zeros still have to be read).
+    const huge = join(eggdir, 'huge', 'huge-1.0.tar.gz')
+    await mkdir(join(eggdir, 'huge'))
+    await writeFile(huge, '')
+    await truncate(huge, 2 ** 40)
+    const passwords = await writePasswords(root, [ALICE])
+    const server = await startServer(t, { eggdir, args: ['-P', passwords, '-a', 'update,list', '--cache-dir', 'none', '--hash-workers', workers], wrapper: PROBE })
+    // Keep-alive connections, and a login (the bcrypt worker starts).
+    const agent = new Agent({ keepAlive: true })
+    t.after(() => { agent.destroy() })
+    for (const path of ['/health', '/simple/', '/simple/logdemo/']) {
+      const response = await openRequest(`${server.url}${path}`, { agent, headers: { authorization: basic(ALICE) } })
+      assert.equal(response.statusCode, 200, path)
+      response.resume()
+      await once(response, 'end')
+    }
+    const pid = server.process.pid ?? 0
+    const bytesRead = async (): Promise<number | undefined> => {
+      const io = await readFile(`/proc/${pid}/io`, 'utf8').catch(() => undefined)
+      return io === undefined ? undefined : Number(/^rchar: (\d+)$/m.exec(io)?.[1])
+    }
+    // Hashing the huge file is under way.
+    const before = await bytesRead() ?? 0
+    assert.ok(await pollUntil(async () => (await bytesRead() ?? 0) > before + 2 ** 20, 60_000) !== undefined, 'the server reads the huge file')
+
+    server.process.kill('SIGTERM')
+    await server.waitForLine((line) => line.msg === 'Shutting down: no new connections; in-flight requests may finish')
+    const atSignal = await bytesRead() ?? 0
+    // What comes first: the exit, or another GiB read (the hashing went on: the exit waits for
+    // it). No clock: a loaded machine only makes both slower.
+    const state = { exited: false }
+    const outcome = await Promise.race([
+      server.exited.then(() => { state.exited = true; return 'exited' as const }),
+      (async () => {
+        for (;;) {
+          const now = await bytesRead()
+          if (state.exited || now === undefined) return 'exited' as const
+          if (now - atSignal > 2 ** 30) return 'still hashing' as const
+          await sleep(20)
+        }
+      })(),
+    ])
+    assert.equal(outcome, 'exited', `after SIGTERM the server read another GiB of the file it was hashing instead of stopping; last lines: ${JSON.stringify(server.lines.slice(-3))}`)
+    assert.equal(await server.exited, 0, server.stderr)
+    assertNothingLingers(server)
+  })
+}

@@ -152,7 +152,7 @@ await test('pip installs from eggserve', async (t) => {
 
     // The next page describes the bytes now on disk, so a fresh pip run accepts them.
     const page = await httpGet(`${server.url}/simple/tamper-e2e/`)
-    assert.match(page.body.toString('utf8'), new RegExp(`#md5=${md5(tampered)}"`))
+    assert.match(page.body.toString('utf8'), new RegExp(`#sha256=${sha256(tampered)}"`))
   })
 
   assert.deepEqual(server.badLines, [])

@@ -159,7 +159,7 @@ await test('poetry publish to the index, configured as the README says', async (
   const again = await poetryRun(['publish', '-r', 'eggserve', '--no-interaction'])
   assert.equal(again.code, 0, describeRun(again))
   const listing = await fetch(`${server.url}/simple/poetrydemo/`)
-  for (const file of files) assert.match(await listing.clone().text(), new RegExp(`${file.filename.replace(/\./g, '\\.')}#md5=`))
+  for (const file of files) assert.match(await listing.clone().text(), new RegExp(`${file.filename.replace(/\./g, '\\.')}#sha256=`))
 })
 
 await test('pdm publish to the index', async (t) => {

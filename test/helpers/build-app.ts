@@ -41,6 +41,8 @@ export async function buildTestApp (t: TestContext, options: {
   /** Open another storage (a bucket) instead of `root`, logging where the app logs. */
   storage?: (logger: FastifyBaseLogger) => Promise<StorageBackend>
   hashAlgorithm?: HashAlgorithm
+  /** The /simple/ tree's anchor; by default the same as hashAlgorithm (md5). */
+  simpleHashAlgorithm?: HashAlgorithm
   watch?: boolean
   cacheControl?: string
   /** Enable uploads (open to anyone unless `passwords` is given). */
@@ -57,8 +59,9 @@ export async function buildTestApp (t: TestContext, options: {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
   const hashAlgorithm = options.hashAlgorithm ?? 'md5'
+  const simpleHashAlgorithm = options.simpleHashAlgorithm ?? hashAlgorithm
   const storage = await options.storage?.(logger)
-  const services = await createIndexServices({ eggdir: options.root, hashAlgorithm, logger, ...(storage === undefined ? {} : { storage }) })
+  const services = await createIndexServices({ eggdir: options.root, hashAlgorithm, simpleHashAlgorithm, logger, ...(storage === undefined ? {} : { storage }) })
   const report = await services.index.load()
   if (options.watch === true) services.index.watch()
   const security = await createAccessServices({
@@ -73,6 +76,7 @@ export async function buildTestApp (t: TestContext, options: {
     storage: options.wrapStorage?.(services.storage) ?? services.storage,
     logger,
     hashAlgorithm,
+    simpleHashAlgorithm,
     cacheControl: options.cacheControl ?? SETTINGS.cacheControl.defaultValue,
     access: security.access,
     ...(uploads === undefined ? {} : { uploads }),

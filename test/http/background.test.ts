@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { createHash } from 'node:crypto'
 import { pino } from 'pino'
+import { AnalysisStoppedError } from '../../src/analysis/analyzer.js'
 import { buildApp } from '../../src/app.js'
 import { SETTINGS } from '../../src/config.js'
 import { BackgroundWork } from '../../src/index/background.js'
@@ -127,4 +128,37 @@ await test('reconcile catches a change no watcher reported', async (t) => {
   assert.notEqual((await s.index.page('p0'))?.files[0]?.facts.digests.md5, md5('rewritten'), 'unseen without events')
   await s.index.reconcile()
   assert.equal((await s.index.page('p0'))?.files[0]?.facts.digests.md5, md5('rewritten'))
+})
+
+for (const workers of [0, 1]) {
+  await test(`closing the reader (${workers === 0 ? 'main thread' : 'worker thread'}) fails what is queued without reading it, and anything asked later`, async (t) => {
+    const root = await tree(t, 4, 25)
+    const s = await services(t, root, { workers, concurrency: 1 })
+    const files = [...s.index.fileLists()].flatMap(({ project, files: list }) => list.map((file) => ({ project, file })))
+    assert.equal(files.length, 100)
+    const settled = Promise.allSettled(files.map(({ project, file }) => s.analyzer.analyze(file, { group: project, urgent: false })))
+    // Closed at once: at most the reads already started may finish.
+    await s.reader.close()
+    const outcomes = await settled
+    const stopped = outcomes.filter((outcome) => outcome.status === 'rejected' && outcome.reason instanceof AnalysisStoppedError)
+    assert.ok(stopped.length >= 100 - 4, `${stopped.length} of 100 analyses stopped`)
+    assert.ok(s.reader.stats.files <= 4, `${s.reader.stats.files} files were read after close()`)
+    const [first] = files
+    assert.ok(first !== undefined)
+    s.analyzer.forget(first.file.identity)
+    await assert.rejects(s.analyzer.analyze(first.file, { group: first.project }), AnalysisStoppedError)
+  })
+}
+
+await test('stopping the background work and closing the services leaves the window of queued files unread', async (t) => {
+  const root = await tree(t, 4, 50)
+  const s = await services(t, root, { workers: 1 })
+  const background = new BackgroundWork({ services: s, log: silent, reconcileIntervalMs: 0 })
+  background.start()
+  // As the daemon stops: the background is not waited for before the readers are closed.
+  const stopped = background.stop()
+  await s.close()
+  await stopped
+  assert.ok(s.reader.stats.files <= 4, `${s.reader.stats.files} of 200 files hashed while stopping`)
+  assert.equal(background.readiness().ready, false)
 })

@@ -67,6 +67,21 @@ await test('--hash-algo switches the anchor on both trees', async (t) => {
   assert.doesNotMatch(legacy.body + simple.body, /#md5=/)
 })
 
+await test('each tree has its own anchor: #md5= on the original tree, #sha256= on /simple/ (the defaults), also from the page cache', async (t) => {
+  const { app } = await buildTestApp(t, { root: await fixture(t), hashAlgorithm: 'md5', simpleHashAlgorithm: 'sha256' })
+  for (let round = 0; round < 2; round++) {
+    const legacy = await app.inject('/foo/')
+    const simple = await app.inject('/simple/foo/')
+    assert.match(legacy.body, new RegExp(`href="foo-1\\.0\\.tar\\.gz#md5=${md5('foo sdist bytes')}"`))
+    assert.match(simple.body, new RegExp(`href="\\.\\./\\.\\./packages/foo/foo-1\\.0\\.tar\\.gz#sha256=${sha256('foo sdist bytes')}"`))
+    assert.doesNotMatch(legacy.body, /#sha256=/)
+    assert.doesNotMatch(simple.body, /#md5=/)
+  }
+  // A third algorithm on one tree is computed too.
+  const mixed = await buildTestApp(t, { root: await fixture(t), hashAlgorithm: 'md5', simpleHashAlgorithm: 'sha512' })
+  assert.match((await mixed.app.inject('/simple/foo/')).body, new RegExp(`foo-1\\.0\\.tar\\.gz#sha512=${createHash('sha512').update('foo sdist bytes').digest('hex')}"`))
+})
+
 await test('legacy tree: a missing slash and other spellings of a project redirect to its folder', async (t) => {
   const { app } = await buildTestApp(t, { root: await fixture(t) })
   const cases: [string, string][] = [

@@ -13,6 +13,7 @@ const DEFAULTS: Config = {
   logFile: undefined,
   logLevel: 'info',
   hashAlgorithm: 'md5',
+  simpleHashAlgorithm: 'sha256',
   lenient: false,
   shutdownTimeoutMs: 10_000,
   cacheControl: 'max-age=0, must-revalidate',
@@ -81,6 +82,7 @@ void describe('resolveConfig: sources and precedence', () => {
       logFile: '/var/log/eggserve.log',
       logLevel: 'debug',
       hashAlgorithm: 'sha256',
+      simpleHashAlgorithm: 'sha256',
       lenient: true,
       shutdownTimeoutMs: 30_000,
       cacheControl: 'max-age=600',
@@ -134,6 +136,7 @@ void describe('resolveConfig: sources and precedence', () => {
       logFile: 'eggserve.log',
       logLevel: 'warn',
       hashAlgorithm: 'sha512',
+      simpleHashAlgorithm: 'sha512',
       lenient: false,
       shutdownTimeoutMs: 5_000,
       cacheControl: 'no-cache',
@@ -235,6 +238,30 @@ void describe('resolveConfig: hash algorithm', () => {
   })
 })
 
+void describe('resolveConfig: the anchor algorithm of each tree', () => {
+  const cases: readonly { name: string; flags: RawFlags; env: Env; original: string; simple: string }[] = [
+    { name: 'defaults: md5 on the original tree, sha256 on /simple/', flags: {}, env: {}, original: 'md5', simple: 'sha256' },
+    { name: '--hash-algo sets both', flags: { hashAlgo: 'sha512' }, env: {}, original: 'sha512', simple: 'sha512' },
+    { name: '--hash-algo md5 sets both, explicitly', flags: { hashAlgo: 'md5' }, env: {}, original: 'md5', simple: 'md5' },
+    { name: 'EGGSERVE_HASH_ALGO sets both', flags: {}, env: { EGGSERVE_HASH_ALGO: 'sha384' }, original: 'sha384', simple: 'sha384' },
+    { name: '--simple-hash-algo sets /simple/ only', flags: { simpleHashAlgo: 'md5' }, env: {}, original: 'md5', simple: 'md5' },
+    { name: '--simple-hash-algo wins over --hash-algo for /simple/', flags: { hashAlgo: 'sha512', simpleHashAlgo: 'sha256' }, env: {}, original: 'sha512', simple: 'sha256' },
+    { name: 'EGGSERVE_SIMPLE_HASH_ALGO wins over --hash-algo for /simple/ (the narrower setting)', flags: { hashAlgo: 'md5' }, env: { EGGSERVE_SIMPLE_HASH_ALGO: 'sha384' }, original: 'md5', simple: 'sha384' },
+    { name: '--simple-hash-algo wins over EGGSERVE_SIMPLE_HASH_ALGO', flags: { simpleHashAlgo: 'sha512' }, env: { EGGSERVE_SIMPLE_HASH_ALGO: 'sha384' }, original: 'md5', simple: 'sha512' },
+  ]
+  for (const { name, flags, env, original, simple } of cases) {
+    void test(name, () => {
+      const config = resolveConfig(flags, env)
+      assert.equal(config.hashAlgorithm, original)
+      assert.equal(config.simpleHashAlgorithm, simple)
+    })
+  }
+  void test('a bad --simple-hash-algo is named', () => {
+    assertConfigError({ simpleHashAlgo: 'sha1' }, {}, '--simple-hash-algo', 'sha1')
+    assertConfigError({}, { EGGSERVE_SIMPLE_HASH_ALGO: 'sha1' }, 'EGGSERVE_SIMPLE_HASH_ALGO', 'sha1')
+  })
+})
+
 void describe('resolveConfig: lenient', () => {
   const cases: readonly (readonly [string, boolean])[] = [
     ['0', false],
@@ -243,6 +270,10 @@ void describe('resolveConfig: lenient', () => {
     ['1', true],
     ['true', true],
     ['True', true],
+    ['yes', true],
+    ['ON', true],
+    ['no', false],
+    ['off', false],
   ]
   for (const [value, expected] of cases) {
     void test(`EGGSERVE_LENIENT=${value} → ${String(expected)}`, () => {
@@ -254,6 +285,14 @@ void describe('resolveConfig: lenient', () => {
       assertConfigError({}, { EGGSERVE_LENIENT: value }, 'EGGSERVE_LENIENT', value)
     })
   }
+  void test('the message lists every accepted spelling', () => {
+    assert.throws(() => resolveConfig({}, { EGGSERVE_LENIENT: 'maybe' }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError)
+      assert.equal(err.message, 'Invalid boolean "maybe" (EGGSERVE_LENIENT): expected true/yes/on/1 or false/no/off/0 (any case)')
+      return true
+    })
+    assert.throws(() => resolveConfig({}, { EGGSERVE_OVERWRITE: 'nope' }), /expected true\/yes\/on\/1 or false\/no\/off\/0/)
+  })
   void test('the --lenient flag (a boolean from commander) wins over the environment', () => {
     assert.equal(resolveConfig({ lenient: true }, {}).lenient, true)
     assert.equal(resolveConfig({ lenient: true }, { EGGSERVE_LENIENT: '0' }).lenient, true)

@@ -1,12 +1,16 @@
 // The persistent cache: round trips, torn and corrupt records, foreign files, pruning, and
 // several processes sharing one cache directory.
 import assert from 'node:assert/strict'
-import { readFile, truncate, writeFile, stat } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { readFile, stat, symlink, truncate, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { FactsLog } from '../../src/analysis/facts-log.js'
 import type { FileFacts } from '../../src/core/index-model.js'
+import { errnoCode } from '../../src/errors.js'
+import { makeDirectory } from '../../src/storage/make-directory.js'
 import { memoryLogger } from '../helpers/build-app.js'
 import { runProcess } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
@@ -153,4 +157,28 @@ await test('a Requires-Python holding a tab, quotes or a newline round-trips (it
   assert.deepEqual(again.get('odd'), odd)
   assert.equal(again.stats.corrupt, 0)
   await again.close()
+})
+
+await test('a cache directory that cannot be made is an error at once, never a hang', async (t) => {
+  const dir = await tempDir(t)
+  // procfs answers ENOENT to mkdir although /proc exists: Node's recursive mkdir loops on that.
+  if (existsSync('/proc/self')) {
+    const where = `/proc/eggserve-test-${process.pid}/cache`
+    await assert.rejects(makeDirectory(where, 0o700), (err: unknown) => errnoCode(err) === 'ENOENT')
+    await assert.rejects(openLog(where), (err: unknown) => errnoCode(err) === 'ENOENT')
+  } else {
+    t.diagnostic('no /proc here: the procfs case is not tried')
+  }
+  await writeFile(join(dir, 'plain'), 'a file')
+  await assert.rejects(makeDirectory(join(dir, 'plain', 'cache'), 0o700), (err: unknown) => errnoCode(err) === 'ENOTDIR')
+  await assert.rejects(makeDirectory(join(dir, 'plain'), 0o700), (err: unknown) => errnoCode(err) === 'EEXIST')
+  await symlink(join(dir, 'nowhere'), join(dir, 'dangling'))
+  await assert.rejects(makeDirectory(join(dir, 'dangling', 'cache'), 0o700), (err: unknown) => ['ENOENT', 'ENOTDIR'].includes(errnoCode(err) ?? ''))
+  // What works: missing parents are made, with the mode; an existing directory is fine.
+  await makeDirectory(join(dir, 'a', 'b', 'c'), 0o700)
+  assert.equal((await stat(join(dir, 'a', 'b'))).mode & 0o777, 0o700)
+  await makeDirectory(join(dir, 'a', 'b', 'c'), 0o700)
+  await symlink(join(dir, 'a'), join(dir, 'to-a'))
+  await makeDirectory(join(dir, 'to-a', 'd'), 0o700)
+  assert.ok((await stat(join(dir, 'a', 'd'))).isDirectory())
 })

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
+import { optionFlags } from '../../src/cli.js'
 import { SETTINGS } from '../../src/config.js'
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
@@ -50,4 +51,12 @@ await test('the license is MIT in package.json, LICENSE and the README alike', (
   assert.match(license, /^MIT License\n\nCopyright \(c\) 2026 eggserve contributors\n/)
   const section = readme.slice(readme.indexOf('\n## License\n'))
   assert.match(section, /^\n## License\n\nMIT; see \[LICENSE\]\(LICENSE\)/)
+})
+
+await test('the README\'s flag table spells every flag as --help does, short options included', () => {
+  for (const flags of optionFlags()) {
+    // A table cell escapes the pipe of `<on|off>`.
+    const cell = flags.replaceAll('|', '\\|')
+    assert.ok(readme.split('\n').some((line) => line.startsWith(`| \`${cell}\` |`)), `no README row starting with \`${cell}\``)
+  }
 })

@@ -12,8 +12,10 @@ export interface IndexRouteOptions {
   readonly storage: Storage
   readonly metadata: CoreMetadataStore
   readonly pages: PageOptions
-  /** Algorithm of the `#<algo>=<hex>` link fragments. */
+  /** Algorithm of the `#<algo>=<hex>` link fragments of the original tree (`/`, `/<folder>/`). */
   readonly hashAlgorithm: HashAlgorithm
+  /** Algorithm of the `#<algo>=<hex>` link fragments of the PEP 503 tree (`/simple/`). */
+  readonly simpleHashAlgorithm: HashAlgorithm
   /** Who may list and download (the `list` and `download` hooks go on the routes). */
   readonly access: AccessControl
   /** Cache-Control of downloads: `private` when they need credentials, else none. */

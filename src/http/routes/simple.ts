@@ -11,7 +11,7 @@ interface ProjectParams { project: string }
 
 /** Routes of the standard tree. */
 export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
-  const tree: TreePages = { options, tree: SIMPLE_TREE, section: 'simple' }
+  const tree: TreePages = { options, tree: SIMPLE_TREE, hashAlgorithm: options.simpleHashAlgorithm, section: 'simple' }
   // Checklist A-1: pages end in "/" because their hrefs are relative; Fastify does not redirect by itself (Z-4).
   const list = { onRequest: options.access.hooks('list') }
   app.get('/simple', list, async (request, reply) => redirect(request, reply.header('vary', 'Accept'), 'simple/'))

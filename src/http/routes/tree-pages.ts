@@ -1,5 +1,6 @@
 // The root and project pages of one tree (original or PEP 503), in HTML or JSON.
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { HashAlgorithm } from '../../core/digests.js'
 import { V1_JSON, type SimpleMediaType } from '../../core/negotiation.js'
 import type { ProjectState } from '../../index/index-service.js'
 import { renderProjectHtml, renderRootHtml } from '../../render/simple-html.js'
@@ -13,6 +14,8 @@ import type { IndexRouteOptions } from './route-options.js'
 export interface TreePages {
   readonly options: IndexRouteOptions
   readonly tree: Tree
+  /** Algorithm of this tree's link fragments. */
+  readonly hashAlgorithm: HashAlgorithm
   /** The page cache section of this tree (e.g. "simple"). */
   readonly section: string
 }
@@ -32,6 +35,6 @@ export function sendProjectPage (request: FastifyRequest, reply: FastifyReply, p
   return sendPage(request, reply, pages.options.pages, { section: pages.section, name: project.project }, project, async (type: SimpleMediaType) => {
     const page = await pages.options.index.page(project.project)
     if (page === undefined) throw new NotFoundError()
-    return type === V1_JSON ? renderProjectJson(page, pages.tree) : renderProjectHtml(page, pages.tree, pages.options.hashAlgorithm)
+    return type === V1_JSON ? renderProjectJson(page, pages.tree) : renderProjectHtml(page, pages.tree, pages.hashAlgorithm)
   })
 }

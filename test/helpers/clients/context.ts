@@ -29,7 +29,7 @@ export interface GroupServer {
   readonly index: string
 }
 
-/** Start eggserve on the fixture (with extra `args`, e.g. --hash-algo sha256) and a proxy to it. */
+/** Start eggserve on the fixture (with extra `args`, e.g. --simple-hash-algo md5) and a proxy to it. */
 export async function startGroupServer (t: TestContext, ctx: MatrixContext, args: readonly string[] = []): Promise<GroupServer> {
   const server = await startServer(t, { eggdir: ctx.fixture.eggdir, args })
   const proxy = await startTamperProxy(t, server.url)

@@ -20,7 +20,7 @@ export const CHECKS = [
   { id: 'yank-pinned', title: 'yank pinned', proves: '`mx-yank==2.0` still installs the yanked 2.0; pip and poetry print the yank reason served by the index.' },
   { id: 'pep658', title: 'PEP 658', proves: 'pip installs the long-named project: it reads the `.metadata` of 2.0 (URL segment over 100 characters), finds its dependency unsatisfiable and installs 1.0, and the server log shows 200 for both `.metadata` files and no download of the 2.0 wheel, which only had to be resolved; the served `.metadata` bytes are the wheel\'s METADATA.' },
   { id: 'egg', title: 'egg', proves: 'easy_install installs an egg-only release, imported from the `.egg` for its Python version.' },
-  { id: 'md5-anchors', title: 'md5 anchors', proves: 'poetry installs from its lock against the default `#md5=` anchors (the other poetry checks use `--hash-algo sha256`).' },
+  { id: 'md5-anchors', title: 'md5 anchors', proves: 'poetry installs from its lock against `#md5=` anchors on `/simple/` (`--simple-hash-algo md5`, asked for explicitly; every other check runs with default settings, whose `/simple/` pages carry `#sha256=`).' },
   { id: 'server-clean', title: 'no 5xx', proves: 'The server answered none of the client\'s requests with a 5xx and wrote only JSON log lines.' },
 ] as const
 

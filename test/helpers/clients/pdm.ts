@@ -49,7 +49,7 @@ async function setUp (t: TestContext, ctx: MatrixContext): Promise<PdmEnv | unde
   return { pdm, python3, pythonMinor: minor }
 }
 
-/** Run every check of pdm against a server of its own (default settings: #md5= anchors). */
+/** Run every check of pdm against a server of its own, with default settings. */
 export async function pdmGroup (t: TestContext, ctx: MatrixContext): Promise<void> {
   const env = await setUp(t, ctx)
   if (env === undefined) return
@@ -117,7 +117,7 @@ export async function pdmGroup (t: TestContext, ctx: MatrixContext): Promise<voi
   })
   await notApplicable(t, client, 'pep658', 'pdm 2.2 (unearth 0.7) does not use PEP 658 metadata')
   await notApplicable(t, client, 'egg', 'pdm ignores eggs')
-  await notApplicable(t, client, 'md5-anchors', 'poetry only (pdm runs against the default #md5= anchors throughout)')
+  await notApplicable(t, client, 'md5-anchors', 'poetry only (pdm reads the JSON pages, which carry md5 and sha256)')
   await negotiationCheck(t, client, [served], 'json', 'pdm (unearth) prefers application/vnd.pypi.simple.v1+json')
   await serverCleanCheck(t, client, [served.server])
 }
