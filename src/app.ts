@@ -50,6 +50,8 @@ export interface AppDependencies {
   readonly access?: AccessControl
   /** Enables the upload API. */
   readonly uploads?: UploadSettings
+  /** Byte budget of the rendered-page cache (default 32 MiB). */
+  readonly pageCacheBytes?: number
 }
 
 /** The size limit of an app without uploads (never used: every upload is refused first). */
@@ -87,7 +89,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     hashAlgorithm: deps.hashAlgorithm,
     metadata,
     // Checklist K-1: what needs credentials must not be kept by shared caches.
-    pages: { cache: new PageCache(), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
+    pages: { cache: new PageCache(deps.pageCacheBytes), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
     access,
     filesCacheControl: access.protects('download') ? 'private' : undefined,
   }

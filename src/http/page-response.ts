@@ -4,6 +4,7 @@
 // answers for a given Accept / Accept-Encoding header are remembered, and nothing is built
 // per request that a lookup does not need.
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { LRUCache } from 'lru-cache'
 import { evaluatePreconditions } from '../core/conditional.js'
 import { acceptsGzip, negotiateSimple, SIMPLE_MEDIA_TYPES, V1_JSON, type Negotiated, type SimpleMediaType } from '../core/negotiation.js'
 import { GZIP_TAG_SUFFIX, type PageCache, type PageKey, type RenderedPage } from './page-cache.js'
@@ -23,18 +24,22 @@ export interface Document {
   readonly lastModifiedMs: number
 }
 
-// Clients send a handful of distinct header values; a small memo avoids parsing them per request.
-const MEMO_LIMIT = 512
-const negotiatedMemo = new Map<string, Negotiated>()
-const gzipMemo = new Map<string, boolean>()
-// The Content-Type of each negotiated type (C-3: exact and lowercase; H-15: HTML names its charset).
+// Clients send a handful of distinct header values; a small memo avoids parsing them per
+// request. The values are the client's, so the memos are bounded by bytes (keys included), and
+// a value too long to be worth keeping is parsed every time.
+const MEMO_BYTES = 64 * 1024
+const MEMO_ENTRY_BYTES = 1024
+// The key's UTF-16 bytes plus lru-cache's bookkeeping and the value.
+const memoSize = (_value: unknown, key: string): number => key.length * 2 + 64
+const negotiatedMemo = new LRUCache<string, Negotiated>({ maxSize: MEMO_BYTES, maxEntrySize: MEMO_ENTRY_BYTES, sizeCalculation: memoSize })
+const gzipMemo = new LRUCache<string, boolean>({ maxSize: MEMO_BYTES, maxEntrySize: MEMO_ENTRY_BYTES, sizeCalculation: memoSize })
+// The Content-Type of each negotiated type (exact and lowercase, as uv compares it; HTML names its charset).
 const CONTENT_TYPES = SIMPLE_MEDIA_TYPES.map((type) => type === V1_JSON ? type : `${type}; charset=utf-8`)
 
 function negotiate (accept: string | undefined, format: string | undefined): Negotiated {
   const key = format === undefined ? accept ?? '' : `${accept ?? ''}\u0000${format}`
   let value = negotiatedMemo.get(key)
   if (value === undefined) {
-    if (negotiatedMemo.size >= MEMO_LIMIT) negotiatedMemo.clear()
     value = negotiateSimple(accept, format)
     negotiatedMemo.set(key, value)
   }
@@ -45,7 +50,6 @@ function gzipWanted (encoding: string | undefined): boolean {
   if (encoding === undefined) return false
   let value = gzipMemo.get(encoding)
   if (value === undefined) {
-    if (gzipMemo.size >= MEMO_LIMIT) gzipMemo.clear()
     value = acceptsGzip(encoding)
     gzipMemo.set(encoding, value)
   }

@@ -46,8 +46,9 @@ async function sendJsonApi (
   if (release === undefined) return notFound(reply)
   const source = metadataSource(release)
   const origin = `${request.protocol}://${request.host}`
-  // URLs in this API are absolute, so the page depends on the origin the client used.
-  const key = { section: `pypi|${origin}`, name: `${found.project}|${release.version}`, variant: wanted.version === undefined ? 0 : 1 }
+  // URLs in this API are absolute, so the page depends on the origin the client used (the
+  // cache is bounded by bytes, so however many origins come, it stays within its budget).
+  const key = { section: 'pypi', name: `${origin}|${found.project}|${release.version}`, variant: wanted.version === undefined ? 0 : 1 }
   return sendRepresentation(request, reply, pages, key, {
     generation: found.generation,
     lastModifiedMs: found.lastModifiedMs,
