@@ -8,6 +8,7 @@ import { registerAccessLog } from './http/access-log.js'
 import { registerCors } from './http/cors.js'
 import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
 import { PageCache } from './http/page-cache.js'
+import { registerRequestGuard } from './http/request-guard.js'
 import { healthRoutes, type Readiness } from './http/routes/health.js'
 import { pypiJsonRoutes } from './http/routes/pypi-json.js'
 import type { IndexRouteOptions } from './http/routes/route-options.js'
@@ -79,6 +80,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   })
 
   registerAccessLog(app)
+  registerRequestGuard(app)
   registerCors(app)
   registerErrorHandling(app)
   const access = deps.access ?? AccessControl.open(deps.logger, new FailureThrottle({ limit: 0 }))
