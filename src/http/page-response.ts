@@ -8,6 +8,7 @@ import { LRUCache } from 'lru-cache'
 import { evaluatePreconditions } from '../core/conditional.js'
 import { acceptsGzip, negotiateSimple, SIMPLE_MEDIA_TYPES, V1_JSON, type Negotiated, type SimpleMediaType } from '../core/negotiation.js'
 import { GZIP_TAG_SUFFIX, type PageCache, type PageKey, type RenderedPage } from './page-cache.js'
+import { setLastModified } from './last-modified.js'
 import { PAGE_CSP } from './security-headers.js'
 
 /** What every cached response needs from the app. */
@@ -105,7 +106,7 @@ function send (request: FastifyRequest, reply: FastifyReply, options: PageOption
   const gzip = gzipWanted(headers['accept-encoding'])
   reply.header('etag', gzip ? page.gzipEtag : page.etag)
   reply.header('cache-control', options.cacheControl)
-  if (page.lastModified !== undefined) reply.header('last-modified', page.lastModified)
+  if (page.lastModified !== undefined) setLastModified(reply, page.lastModifiedMs, page.lastModified)
   if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined || headers['if-match'] !== undefined || headers['if-unmodified-since'] !== undefined) {
     // A revalidation matches either form of the same body (each has its own strong tag).
     const ifNoneMatch = headers['if-none-match']?.replaceAll(GZIP_TAG_SUFFIX, '"')
