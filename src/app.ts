@@ -1,4 +1,5 @@
 // The composition root of the HTTP server. It never listens: only the daemon does.
+import proxyAddr from '@fastify/proxy-addr'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { FailureThrottle } from './auth/throttle.js'
 import { privateCacheControl } from './core/cache-control.js'
@@ -51,8 +52,12 @@ export interface AppDependencies {
   readonly access?: AccessControl
   /** Enables the upload API. */
   readonly uploads?: UploadSettings
-  /** Byte budget of the rendered-page cache (default 32 MiB). */
-  readonly pageCacheBytes?: number
+  /** The rendered-page cache; default: one of 32 MiB. */
+  readonly pageCache?: PageCache
+  /** --public-url, normalized (ends in "/"): the base of the JSON API's absolute URLs. */
+  readonly publicUrl?: string | undefined
+  /** --trust-proxy: addresses and CIDR ranges whose X-Forwarded-Proto, -Host and -Prefix are believed. */
+  readonly trustProxy?: readonly string[]
 }
 
 /** The size limit of an app without uploads (never used: every upload is refused first). */
@@ -60,6 +65,8 @@ const NO_UPLOADS = 0
 
 /** Build the Fastify app with every route registered; call `listen()` yourself (or `inject()`). */
 export async function buildApp (deps: AppDependencies): Promise<FastifyInstance> {
+  // One compiled list serves Fastify (request.ip, .protocol, .host) and X-Forwarded-Prefix.
+  const trusted = deps.trustProxy === undefined || deps.trustProxy.length === 0 ? undefined : proxyAddr.compile([...deps.trustProxy])
   const app = Fastify({
     loggerInstance: deps.logger,
     // One access-log line per request (registerAccessLog) instead of Fastify's two.
@@ -77,6 +84,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     frameworkErrors,
+    ...(trusted === undefined ? {} : { trustProxy: trusted }),
   })
 
   registerAccessLog(app)
@@ -91,9 +99,10 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     hashAlgorithm: deps.hashAlgorithm,
     metadata,
     // Checklist K-1: what needs credentials must not be kept by shared caches.
-    pages: { cache: new PageCache(deps.pageCacheBytes), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
+    pages: { cache: deps.pageCache ?? new PageCache(), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
     access,
     filesCacheControl: access.protects('download') ? 'private' : undefined,
+    urls: { publicUrl: deps.publicUrl, trusted },
   }
   const algorithms = algorithmsFor(deps.hashAlgorithm)
   const publisher = deps.uploads === undefined

@@ -84,6 +84,8 @@ const OPTIONS = {
   overwrite: () => option('--overwrite', 'let an upload replace an existing file with different bytes', SETTINGS.overwrite),
   maxUploadSize: () => option('--max-upload-size <size>', 'largest uploaded file, in bytes or with K, M, G', SETTINGS.maxUploadSize),
   authFailureLimit: () => option('--auth-failure-limit <count>', 'failed logins per client address and minute before 429; 0 for no limit', SETTINGS.authFailureLimit),
+  publicUrl: () => option('--public-url <url>', 'base of the absolute URLs in the JSON API, e.g. https://pypi.example.com/eggs/ (default: from each request)', SETTINGS.publicUrl),
+  trustProxy: () => option('--trust-proxy <addresses>', 'proxies whose X-Forwarded-Proto, -Host and -Prefix are believed: IP addresses and CIDR ranges, comma-separated', SETTINGS.trustProxy),
 } as const
 
 function buildProgram (output: Output, select: (command: Selected['command'], flags: RawFlags) => void): Command {

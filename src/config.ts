@@ -2,6 +2,7 @@
 import type { Level } from 'pino'
 import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/digests.js'
 import { ConfigError } from './errors.js'
+import { parsePublicUrl, parseTrustProxy } from './proxy-settings.js'
 
 /** The daemon's settings, frozen. */
 export interface Config {
@@ -36,6 +37,10 @@ export interface Config {
   readonly maxUploadBytes: number
   /** Failed logins per client address and minute before it gets 429; 0: no limit. */
   readonly authFailureLimit: number
+  /** Base of the absolute URLs of the JSON API (normalized, ending in "/"); undefined: from each request. */
+  readonly publicUrl: string | undefined
+  /** Proxies whose X-Forwarded-Proto, -Host and -Prefix are believed (addresses, CIDR ranges); empty: none. */
+  readonly trustProxy: readonly string[]
 }
 
 /** What `--authenticate` can protect (pypiserver's names): uploads and removals, files, pages. */
@@ -65,6 +70,8 @@ export interface RawFlags {
   readonly overwrite?: boolean
   readonly maxUploadSize?: string
   readonly authFailureLimit?: string
+  readonly publicUrl?: string
+  readonly trustProxy?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -95,6 +102,8 @@ export const SETTINGS = {
   overwrite: { flag: '--overwrite', env: 'EGGSERVE_OVERWRITE', defaultValue: 'false' },
   maxUploadSize: { flag: '--max-upload-size', env: 'EGGSERVE_MAX_UPLOAD_SIZE', defaultValue: '1G' },
   authFailureLimit: { flag: '--auth-failure-limit', env: 'EGGSERVE_AUTH_FAILURE_LIMIT', defaultValue: '10' },
+  publicUrl: { flag: '--public-url', env: 'EGGSERVE_PUBLIC_URL', defaultValue: undefined },
+  trustProxy: { flag: '--trust-proxy', env: 'EGGSERVE_TRUST_PROXY', defaultValue: undefined },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -121,6 +130,8 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const overwrite = pick('overwrite')
   const maxUpload = pick('maxUploadSize')
   const failures = pick('authFailureLimit')
+  const publicUrl = pick('publicUrl')
+  const trustProxy = pick('trustProxy')
   return Object.freeze({
     eggdir: pick('eggdir').value ?? '.',
     port: parsePort(port.value ?? '', port.source),
@@ -138,6 +149,8 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     overwrite: parseBoolean(overwrite.value ?? 'false', overwrite.source),
     maxUploadBytes: parseSize(maxUpload.value ?? '', maxUpload.source),
     authFailureLimit: parseCount(failures.value ?? '', failures.source),
+    publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
+    trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
   })
 }
 

@@ -90,6 +90,8 @@ async function listenAndServe (options: {
     readiness: () => background.readiness(),
     access: security.access,
     ...(uploads === undefined ? {} : { uploads }),
+    publicUrl: config.publicUrl,
+    trustProxy: config.trustProxy,
   })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first

@@ -7,6 +7,7 @@ import { buildApp, type UploadSettings } from '../../src/app.js'
 import { SETTINGS, type AuthAction } from '../../src/config.js'
 import type { HashAlgorithm } from '../../src/core/digests.js'
 import type { LayoutReport } from '../../src/core/layout.js'
+import type { PageCache } from '../../src/http/page-cache.js'
 import { createAccessServices, createIndexServices, type AccessServices, type IndexServices } from '../../src/services.js'
 import type { Storage } from '../../src/storage/storage.js'
 
@@ -47,6 +48,12 @@ export async function buildTestApp (t: TestContext, options: {
   authFailureLimit?: number
   /** Wrap the storage the app writes through (to inject failures at the seam). */
   wrapStorage?: (storage: Storage) => Storage
+  /** The page cache (to look at it); default: the app's own. */
+  pageCache?: PageCache
+  /** --public-url, normalized. */
+  publicUrl?: string
+  /** --trust-proxy entries. */
+  trustProxy?: readonly string[]
 }): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
@@ -69,6 +76,9 @@ export async function buildTestApp (t: TestContext, options: {
     cacheControl: options.cacheControl ?? SETTINGS.cacheControl.defaultValue,
     access: security.access,
     ...(uploads === undefined ? {} : { uploads }),
+    ...(options.pageCache === undefined ? {} : { pageCache: options.pageCache }),
+    ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
   })
   t.after(async () => {
     await app.close()

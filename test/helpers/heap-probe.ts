@@ -8,6 +8,7 @@ import { Agent, request } from 'node:http'
 import { pino } from 'pino'
 import { buildApp } from '../../src/app.js'
 import { SETTINGS } from '../../src/config.js'
+import { PageCache } from '../../src/http/page-cache.js'
 import { createIndexServices } from '../../src/services.js'
 
 const [eggdir = '', project = '', countText = '0', budgetText = '0'] = process.argv.slice(2)
@@ -20,7 +21,7 @@ if (gc === undefined) throw new Error('run with node --expose-gc')
 const logger = pino({ level: 'silent' })
 const services = await createIndexServices({ eggdir, hashAlgorithm: 'sha256', logger })
 await services.index.load()
-const app = await buildApp({ index: services.index, storage: services.storage, logger, hashAlgorithm: 'sha256', cacheControl: SETTINGS.cacheControl.defaultValue, pageCacheBytes })
+const app = await buildApp({ index: services.index, storage: services.storage, logger, hashAlgorithm: 'sha256', cacheControl: SETTINGS.cacheControl.defaultValue, pageCache: new PageCache(pageCacheBytes) })
 
 const address = await app.listen({ port: 0, host: '127.0.0.1' })
 const { port } = new URL(address)

@@ -25,6 +25,8 @@ const DEFAULTS: Config = {
   overwrite: false,
   maxUploadBytes: 1024 ** 3,
   authFailureLimit: 10,
+  publicUrl: undefined,
+  trustProxy: [],
 }
 
 const FULL_ENV: Env = {
@@ -87,6 +89,8 @@ void describe('resolveConfig: sources and precedence', () => {
       overwrite: true,
       maxUploadBytes: 100 * 1024 ** 2,
       authFailureLimit: 3,
+      publicUrl: undefined,
+      trustProxy: [],
     })
   })
 
@@ -134,6 +138,8 @@ void describe('resolveConfig: sources and precedence', () => {
       overwrite: true,
       maxUploadBytes: 2 * 1024 ** 3,
       authFailureLimit: 0,
+      publicUrl: undefined,
+      trustProxy: [],
     })
   })
 
@@ -379,6 +385,40 @@ void describe('--max-upload-size and --auth-failure-limit', () => {
   for (const value of ['-1', '1.5', 'ten', '1000001']) {
     void test(`failure limit ${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({ authFailureLimit: value }, {}, '--auth-failure-limit', value)
+    })
+  }
+})
+
+void describe('--public-url and --trust-proxy', () => {
+  const cases: [string, string][] = [
+    ['https://pypi.example.com', 'https://pypi.example.com/'],
+    ['https://pypi.example.com/', 'https://pypi.example.com/'],
+    ['HTTPS://PyPI.Example.COM:443/eggs', 'https://pypi.example.com/eggs/'],
+    ['http://pypi.example.com:8080/a/b//', 'http://pypi.example.com:8080/a/b/'],
+    ['http://[::1]:31001/x/../eggs/', 'http://[::1]:31001/eggs/'],
+    [' http://10.0.0.1/my eggs ', 'http://10.0.0.1/my%20eggs/'],
+  ]
+  for (const [value, expected] of cases) {
+    void test(`public URL ${JSON.stringify(value)} → ${expected}`, () => {
+      assert.equal(resolveConfig({ publicUrl: value }, {}).publicUrl, expected)
+    })
+  }
+  void test('the public URL comes from EGGSERVE_PUBLIC_URL, the flag wins', () => {
+    assert.equal(resolveConfig({}, { EGGSERVE_PUBLIC_URL: 'https://a.example/p' }).publicUrl, 'https://a.example/p/')
+    assert.equal(resolveConfig({ publicUrl: 'https://b.example' }, { EGGSERVE_PUBLIC_URL: 'https://a.example/p' }).publicUrl, 'https://b.example/')
+  })
+  for (const value of ['pypi.example.com', '/eggs', 'ftp://pypi.example.com/', 'https://pypi.example.com/?x=1', 'https://pypi.example.com/?', 'https://pypi.example.com/#top', 'https://user:pw@pypi.example.com/', 'file:///srv/eggs', 'http://']) {
+    void test(`public URL ${JSON.stringify(value)} is rejected`, () => {
+      assertConfigError({ publicUrl: value }, {}, '--public-url', value)
+    })
+  }
+  void test('trusted proxies: addresses, CIDR ranges and names, from the flag or EGGSERVE_TRUST_PROXY', () => {
+    assert.deepEqual(resolveConfig({ trustProxy: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,loopback' }, {}).trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback'])
+    assert.deepEqual(resolveConfig({}, { EGGSERVE_TRUST_PROXY: '192.0.2.1' }).trustProxy, ['192.0.2.1'])
+  })
+  for (const value of ['proxy.example', '10.0.0.0/33', '127.0.0.1,,10.0.0.1', '300.1.1.1', 'true', '*']) {
+    void test(`trusted proxies ${JSON.stringify(value)} are rejected`, () => {
+      assertConfigError({}, { EGGSERVE_TRUST_PROXY: value }, 'EGGSERVE_TRUST_PROXY', value)
     })
   }
 })
