@@ -1,4 +1,5 @@
 // The composition root of the HTTP server. It never listens: only the daemon does.
+import proxyAddr from '@fastify/proxy-addr'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { FailureThrottle } from './auth/throttle.js'
 import { privateCacheControl } from './core/cache-control.js'
@@ -9,6 +10,7 @@ import { registerCors } from './http/cors.js'
 import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
 import { registerExpectContinue } from './http/expect-continue.js'
 import { PageCache } from './http/page-cache.js'
+import { registerRequestGuard } from './http/request-guard.js'
 import { healthRoutes, type Readiness } from './http/routes/health.js'
 import { pypiJsonRoutes } from './http/routes/pypi-json.js'
 import type { IndexRouteOptions } from './http/routes/route-options.js'
@@ -60,6 +62,12 @@ export interface AppDependencies {
   readonly ui?: UiSettings | false
   /** Who uploaded which file (default: remembered in memory only). */
   readonly uploaders?: UploaderRecord
+  /** The rendered-page cache; default: one of 32 MiB. */
+  readonly pageCache?: PageCache
+  /** --public-url, normalized (ends in "/"): the base of the JSON API's absolute URLs. */
+  readonly publicUrl?: string | undefined
+  /** --trust-proxy: addresses and CIDR ranges whose X-Forwarded-Proto, -Host and -Prefix are believed. */
+  readonly trustProxy?: readonly string[]
 }
 
 /** The size limit of an app without uploads (never used: every upload is refused first). */
@@ -67,6 +75,8 @@ const NO_UPLOADS = 0
 
 /** Build the Fastify app with every route registered; call `listen()` yourself (or `inject()`). */
 export async function buildApp (deps: AppDependencies): Promise<FastifyInstance> {
+  // One compiled list serves Fastify (request.ip, .protocol, .host) and X-Forwarded-Prefix.
+  const trusted = deps.trustProxy === undefined || deps.trustProxy.length === 0 ? undefined : proxyAddr.compile([...deps.trustProxy])
   const app = Fastify({
     loggerInstance: deps.logger,
     // One access-log line per request (registerAccessLog) instead of Fastify's two.
@@ -84,9 +94,11 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     frameworkErrors,
+    ...(trusted === undefined ? {} : { trustProxy: trusted }),
   })
 
   registerAccessLog(app)
+  registerRequestGuard(app)
   registerCors(app)
   registerErrorHandling(app)
   registerExpectContinue(app)
@@ -99,9 +111,10 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     simpleHashAlgorithm: deps.simpleHashAlgorithm ?? deps.hashAlgorithm,
     metadata,
     // Checklist K-1: what needs credentials must not be kept by shared caches.
-    pages: { cache: new PageCache(), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
+    pages: { cache: deps.pageCache ?? new PageCache(), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
     access,
     filesCacheControl: access.protects('download') ? 'private' : undefined,
+    urls: { publicUrl: deps.publicUrl, trusted },
   }
   const algorithms = algorithmsFor(routeOptions.hashAlgorithm, routeOptions.simpleHashAlgorithm)
   const uploaders = deps.uploaders ?? UploaderLog.memory(deps.logger)

@@ -125,6 +125,8 @@ const OPTIONS = {
   s3PathStyle: () => option('--s3-path-style', 'path-style S3 addressing (most S3-compatible stores need it)', SETTINGS.s3PathStyle),
   ui: () => option('--ui <on|off>', 'the browse UI under /-/ (browsers opening / are sent there)', SETTINGS.ui),
   uiRemoteImages: () => option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),
+  publicUrl: () => option('--public-url <url>', 'base of the absolute URLs in the JSON API, e.g. https://pypi.example.com/eggs/ (default: from each request)', SETTINGS.publicUrl),
+  trustProxy: () => option('--trust-proxy <addresses>', 'proxies whose X-Forwarded-Proto, -Host and -Prefix are believed: IP addresses and CIDR ranges, comma-separated', SETTINGS.trustProxy),
 } as const
 
 /** Every setting's flags as --help shows them, e.g. `-i, --host <address>` (for the README's table). */

@@ -4,6 +4,7 @@ import { resolvePasswordPath } from './auth/credential-path.js'
 import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/digests.js'
 import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
+import { parsePublicUrl, parseTrustProxy } from './proxy-settings.js'
 
 /** The daemon's settings, frozen. */
 export interface Config {
@@ -49,6 +50,10 @@ export interface Config {
   readonly ui: boolean
   /** Show remote (http/https) images in READMEs on the UI's pages. */
   readonly uiRemoteImages: boolean
+  /** Base of the absolute URLs of the JSON API (normalized, ending in "/"); undefined: from each request. */
+  readonly publicUrl: string | undefined
+  /** Proxies whose X-Forwarded-Proto, -Host and -Prefix are believed (addresses, CIDR ranges); empty: none. */
+  readonly trustProxy: readonly string[]
 }
 
 /** What `--authenticate` can protect (pypiserver's names): uploads and removals, files, pages. */
@@ -83,6 +88,8 @@ export interface RawFlags {
   readonly s3PathStyle?: boolean
   readonly ui?: string
   readonly uiRemoteImages?: boolean
+  readonly publicUrl?: string
+  readonly trustProxy?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -119,6 +126,8 @@ export const SETTINGS = {
   s3PathStyle: { flag: '--s3-path-style', env: 'EGGSERVE_S3_PATH_STYLE', defaultValue: 'false' },
   ui: { flag: '--ui', env: 'EGGSERVE_UI', defaultValue: 'on' },
   uiRemoteImages: { flag: '--ui-remote-images', env: 'EGGSERVE_UI_REMOTE_IMAGES', defaultValue: 'false' },
+  publicUrl: { flag: '--public-url', env: 'EGGSERVE_PUBLIC_URL', defaultValue: undefined },
+  trustProxy: { flag: '--trust-proxy', env: 'EGGSERVE_TRUST_PROXY', defaultValue: undefined },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -148,6 +157,8 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const failures = pick('authFailureLimit')
   const ui = pick('ui')
   const remoteImages = pick('uiRemoteImages')
+  const publicUrl = pick('publicUrl')
+  const trustProxy = pick('trustProxy')
   return Object.freeze({
     eggdir: pick('eggdir').value ?? '.',
     port: parsePort(port.value ?? '', port.source),
@@ -169,6 +180,8 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     ...resolveStorage(pick('storage'), pick('s3PathStyle')),
     ui: parseBoolean(ui.value ?? 'on', ui.source),
     uiRemoteImages: parseBoolean(remoteImages.value ?? 'false', remoteImages.source),
+    publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
+    trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
   })
 }
 

@@ -101,6 +101,8 @@ async function listenAndServe (options: {
     ...(uploads === undefined ? {} : { uploads }),
     ui: config.ui ? { remoteImages: config.uiRemoteImages } : false,
     uploaders: await UploaderLog.open({ dir: config.cacheDir, root: storage.cacheNamespace, log: logger }),
+    publicUrl: config.publicUrl,
+    trustProxy: config.trustProxy,
   })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first

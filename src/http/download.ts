@@ -2,11 +2,12 @@
 import { createHash } from 'node:crypto'
 import { finished } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { evaluatePreconditions, httpDate, rangeAllowed, type Validators } from '../core/conditional.js'
+import { evaluatePreconditions, rangeAllowed, type Validators } from '../core/conditional.js'
 import { contentRange, planRange, unsatisfiedRange, type RangePlan } from '../core/range.js'
 import type { Storage } from '../storage/storage.js'
 import { contentTypeFor } from './content-type.js'
 import { NotFoundError } from './http-errors.js'
+import { setLastModified } from './last-modified.js'
 
 // Files (or ranges) up to this size are read in one go rather than streamed.
 const SMALL = 64 * 1024
@@ -29,7 +30,7 @@ export async function sendDistribution (request: FastifyRequest, reply: FastifyR
   const validators: Validators = { etag: etagFor(file.identity), lastModifiedMs: file.mtimeMs }
   reply.header('accept-ranges', 'bytes')
   reply.header('etag', validators.etag)
-  reply.header('last-modified', httpDate(validators.lastModifiedMs))
+  setLastModified(reply, validators.lastModifiedMs)
 
   const precondition = evaluatePreconditions(request.headers, validators)
   if (precondition !== 'proceed') {

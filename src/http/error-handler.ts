@@ -3,6 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { AppError, StoreFailure } from '../errors.js'
 import { drainBeforeReply, reasonPhrase } from './early-close.js'
 import { RequestRejected } from './http-errors.js'
+import { NOSNIFF } from './security-headers.js'
 
 const READ_METHODS = 'GET, HEAD'
 
@@ -42,5 +43,5 @@ export function registerErrorHandling (app: FastifyInstance): void {
 export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const status = err.statusCode !== undefined && err.statusCode < 500 ? err.statusCode : 400
   request.log.info({ remoteAddress: request.ip, method: request.method, url: request.url, statusCode: status, code: err.code }, 'request')
-  void reply.code(status).type('text/plain; charset=utf-8').send('Bad Request: the URL is not valid\n')
+  void reply.code(status).header('x-content-type-options', NOSNIFF).type('text/plain; charset=utf-8').send('Bad Request: the URL is not valid\n')
 }

@@ -2,32 +2,25 @@
 // renderers rather than living in them: a page is found by what it shows (a section such as
 // "simple", a name such as the project, a variant such as the media type) and is valid for
 // the index generation it was rendered from, so a change anywhere in a project renders anew.
-// Lookups use the caller's own strings (the index's project names): no key is built per request.
+// The cache is an lru-cache bounded by bytes (keys included), so nothing a client sends can
+// make it grow past its budget; a hit is one synchronous lookup.
 import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
+import { LRUCache } from 'lru-cache'
 import { httpDate } from '../core/conditional.js'
 
 /** A page ready to send: both bodies and every header value that does not depend on the request. */
 export interface RenderedPage {
   readonly body: Buffer
-  /** Gzip-compressed once at render time: pip and uv ask for gzip on every page (checklist K-4). */
+  /** Gzip-compressed once at render time: pip and uv ask for gzip on every page. */
   readonly gzipped: Buffer
   /** Strong ETag of the identity body. */
   readonly etag: string
-  /** Strong ETag of the gzip body (checklist K-2: one per content-coding). */
+  /** Strong ETag of the gzip body (RFC 9110 §8.8.3: one per content-coding). */
   readonly gzipEtag: string
   /** The Last-Modified value, or undefined when unknown. */
   readonly lastModified: string | undefined
   readonly lastModifiedMs: number
-}
-
-interface Slot {
-  readonly version: number
-  readonly page: RenderedPage
-  lastUsed: number
-  /** The array of variants this slot sits in (for eviction). */
-  readonly owner: (Slot | undefined)[]
-  readonly variant: number
 }
 
 /** Suffix that turns a page's ETag into its gzip form's. */
@@ -35,28 +28,59 @@ export const GZIP_TAG_SUFFIX = '-gzip"'
 
 /** Where a page lives in the cache. */
 export interface PageKey {
+  /** A fixed name chosen by the code (never by a client), e.g. "simple". */
   readonly section: string
   readonly name: string
   /** A small integer: which representation (e.g. the media type's index). */
   readonly variant: number
 }
 
-/** A byte-bounded cache of rendered pages with in-flight de-duplication. */
+interface Entry {
+  readonly version: number
+  readonly page: RenderedPage
+}
+
+interface RenderContext {
+  readonly version: number
+  readonly lastModifiedMs: number
+  readonly render: () => Promise<string>
+}
+
+// What an entry costs beyond its two bodies and its key: the objects, the two tags and the
+// date string, and lru-cache's own bookkeeping. An estimate, so the budget holds for small pages too.
+const ENTRY_OVERHEAD = 512
+// Variants per section: the three simple media types (more would only need more prefixes).
+const MAX_VARIANTS = 8
+
+/** A byte-bounded LRU cache of rendered pages; concurrent misses of one page share one render. */
 export class PageCache {
-  readonly #maxBytes: number
-  readonly #sections = new Map<string, Map<string, (Slot | undefined)[]>>()
-  readonly #rendering = new Map<string, Promise<RenderedPage>>()
-  #bytes = 0
-  #clock = 0
-  #count = 0
+  readonly #lru: LRUCache<string, Entry, RenderContext>
+  // Short key prefixes per section and variant, so a lookup hashes little more than the name.
+  // Sections are a handful of names fixed in the code.
+  readonly #prefixes = new Map<string, readonly string[]>()
 
   constructor (maxBytes = 32 * 1024 * 1024) {
-    this.#maxBytes = maxBytes
+    this.#lru = new LRUCache<string, Entry, RenderContext>({
+      maxSize: maxBytes,
+      sizeCalculation: (entry, key) => size(entry.page) + key.length * 2 + ENTRY_OVERHEAD,
+      fetchMethod: async (_key, _stale, { context }) => ({
+        version: context.version,
+        page: build(await context.render(), context.lastModifiedMs),
+      }),
+      // A render whose entry is evicted meanwhile (a small budget under load) still answers
+      // the requests waiting for it; it is just not kept.
+      ignoreFetchAbort: true,
+    })
   }
 
-  /** Bytes held (bodies and gzip forms). */
+  /** Bytes held (bodies, gzip forms, keys and an estimate of the bookkeeping). */
   get bytes (): number {
-    return this.#bytes
+    return this.#lru.calculatedSize
+  }
+
+  /** Pages held. */
+  get size (): number {
+    return this.#lru.size
   }
 
   /**
@@ -64,57 +88,32 @@ export class PageCache {
    * render). `lastModifiedMs` belongs to the version, so it is fixed at render time too.
    */
   get (key: PageKey, version: number, lastModifiedMs: number, render: () => Promise<string>): Promise<RenderedPage> | RenderedPage {
-    const slots = this.#sections.get(key.section)?.get(key.name)
-    const slot = slots?.[key.variant]
-    if (slot?.version === version) {
-      slot.lastUsed = ++this.#clock
-      return slot.page
-    }
-    const renderKey = `${key.section}\u0000${key.name}\u0000${key.variant}\u0000${version}`
-    const running = this.#rendering.get(renderKey)
-    if (running !== undefined) return running
-    const rendering = render().then((text) => {
-      const page = build(text, lastModifiedMs)
-      this.#store(key, version, page)
-      return page
-    }).finally(() => { this.#rendering.delete(renderKey) })
-    this.#rendering.set(renderKey, rendering)
-    return rendering
+    const id = this.#prefix(key.section, key.variant) + key.name
+    const hit = this.#lru.get(id)
+    if (hit?.version === version) return hit.page
+    return this.#load(id, { version, lastModifiedMs, render })
   }
 
-  #store (key: PageKey, version: number, page: RenderedPage): void {
-    let names = this.#sections.get(key.section)
-    if (names === undefined) {
-      names = new Map()
-      this.#sections.set(key.section, names)
+  async #load (id: string, context: RenderContext): Promise<RenderedPage> {
+    for (;;) {
+      // forceRefresh: what is cached is another version. A render already running for this key
+      // is joined; if it was for an older version, render again.
+      const entry = await this.#lru.fetch(id, { forceRefresh: true, context })
+      if (entry === undefined) throw new Error(`Page ${JSON.stringify(id)} was not rendered`)
+      if (entry.version >= context.version) return entry.page
     }
-    let slots = names.get(key.name)
-    if (slots === undefined) {
-      slots = []
-      names.set(key.name, slots)
-    }
-    const old = slots[key.variant]
-    if (old !== undefined) {
-      this.#bytes -= size(old.page)
-      this.#count--
-    }
-    slots[key.variant] = { version, page, lastUsed: ++this.#clock, owner: slots, variant: key.variant }
-    this.#bytes += size(page)
-    this.#count++
-    if (this.#bytes > this.#maxBytes) this.#evict()
   }
 
-  // Rare (only past the byte budget): drop the least recently used pages until under it.
-  #evict (): void {
-    const all: Slot[] = []
-    for (const names of this.#sections.values()) for (const slots of names.values()) for (const slot of slots) if (slot !== undefined) all.push(slot)
-    all.sort((a, b) => a.lastUsed - b.lastUsed)
-    for (const slot of all) {
-      if (this.#bytes <= this.#maxBytes * 0.9 || this.#count <= 1) return
-      slot.owner[slot.variant] = undefined
-      this.#bytes -= size(slot.page)
-      this.#count--
+  #prefix (section: string, variant: number): string {
+    let prefixes = this.#prefixes.get(section)
+    if (prefixes === undefined) {
+      const code = this.#prefixes.size.toString(36)
+      prefixes = Array.from({ length: MAX_VARIANTS }, (_, index) => `${code}${String(index)}\u0000`)
+      this.#prefixes.set(section, prefixes)
     }
+    const prefix = prefixes[variant]
+    if (prefix === undefined) throw new RangeError(`Page variant ${String(variant)} is out of range`)
+    return prefix
   }
 }
 

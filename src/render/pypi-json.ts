@@ -12,10 +12,10 @@ export interface Release {
   readonly yanked: boolean
 }
 
-/** Absolute URLs of the server, taken from the request (the JSON API gives absolute URLs, as PyPI does). */
+/** Absolute URLs of the server (the JSON API gives absolute URLs, as PyPI does). */
 export interface JsonApiUrls {
-  /** e.g. http://host:31001 */
-  readonly origin: string
+  /** Where eggserve's root is, ending in "/": e.g. http://host:31001/ or https://host/eggs/ */
+  readonly base: string
 }
 
 /** The releases of a page, oldest first (PEP 440 order). */
@@ -104,9 +104,9 @@ function info (page: ProjectPage, release: Release, metadata: CoreMetadata | und
     project_urls: projectUrls(metadata),
     home_page: text('home-page'),
     download_url: text('download-url'),
-    package_url: `${urls.origin}/simple/${page.project}/`,
-    project_url: `${urls.origin}/simple/${page.project}/`,
-    release_url: `${urls.origin}/pypi/${page.project}/${release.version}/json`,
+    package_url: `${urls.base}simple/${page.project}/`,
+    project_url: `${urls.base}simple/${page.project}/`,
+    release_url: `${urls.base}pypi/${page.project}/${release.version}/json`,
     docs_url: null,
     bugtrack_url: null,
     yanked: release.yanked,
@@ -138,7 +138,7 @@ function fileJson ({ file, facts }: PageFile, urls: JsonApiUrls): Record<string,
   if (facts.digests.sha256 !== undefined) digests.sha256 = facts.digests.sha256
   return {
     filename: file.filename,
-    url: `${urls.origin}/packages/${encodeURIComponent(file.folder)}/${encodeURIComponent(file.filename)}`,
+    url: `${urls.base}packages/${encodeURIComponent(file.folder)}/${encodeURIComponent(file.filename)}`,
     packagetype: PACKAGE_TYPES[file.parsed.kind],
     python_version: file.parsed.kind === 'sdist' ? 'source' : (file.parsed.pythonTag ?? ''),
     size: file.size,

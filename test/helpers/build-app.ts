@@ -8,6 +8,7 @@ import type { UiSettings } from '../../src/http/routes/ui.js'
 import { SETTINGS, type AuthAction } from '../../src/config.js'
 import type { HashAlgorithm } from '../../src/core/digests.js'
 import type { LayoutReport } from '../../src/core/layout.js'
+import type { PageCache } from '../../src/http/page-cache.js'
 import { createAccessServices, createIndexServices, type AccessServices, type IndexServices } from '../../src/services.js'
 import type { Storage, StorageBackend } from '../../src/storage/storage.js'
 
@@ -55,6 +56,12 @@ export async function buildTestApp (t: TestContext, options: {
   wrapStorage?: (storage: Storage) => Storage
   /** The browse UI's settings, or false to build the app without it (default: on, as the daemon). */
   ui?: UiSettings | false
+  /** The page cache (to look at it); default: the app's own. */
+  pageCache?: PageCache
+  /** --public-url, normalized. */
+  publicUrl?: string
+  /** --trust-proxy entries. */
+  trustProxy?: readonly string[]
 }): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
@@ -81,6 +88,9 @@ export async function buildTestApp (t: TestContext, options: {
     access: security.access,
     ...(uploads === undefined ? {} : { uploads }),
     ...(options.ui === undefined ? {} : { ui: options.ui }),
+    ...(options.pageCache === undefined ? {} : { pageCache: options.pageCache }),
+    ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
   })
   t.after(async () => {
     await app.close()

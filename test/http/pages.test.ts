@@ -132,6 +132,25 @@ await test('simple tree: PEP 503 pages, redirects to the normalized name, 404 fo
   }
 })
 
+await test('redirects are the same whatever Accept and Accept-Encoding say, and carry no Vary', async (t) => {
+  const { app } = await buildTestApp(t, { root: await fixture(t) })
+  const urls = ['/foo', '/FOO/', '/zope_interface', '/simple', '/simple/Zope.Interface/', '/simple/zope_interface',
+    '/packages/zope-interface/zope.interface-4.1.3-py2.7-linux-x86_64.egg', '/ZOPE-INTERFACE/zope.interface-4.1.3-py2.7-linux-x86_64.egg']
+  const variants: Record<string, string>[] = [{}, { accept: 'application/vnd.pypi.simple.v1+json' }, { accept: 'text/html', 'accept-encoding': 'gzip' }, { accept: 'application/json' }]
+  for (const url of urls) {
+    const locations = new Set<string>()
+    for (const headers of variants) {
+      const res = await app.inject({ url, headers })
+      assert.equal(res.statusCode, 301, url)
+      assert.equal(res.headers.vary, undefined, `${url} ${JSON.stringify(headers)}`)
+      locations.add(String(res.headers.location))
+    }
+    assert.equal(locations.size, 1, url)
+  }
+  // The pages they lead to do vary (RFC 9110 §12.5.5).
+  assert.equal((await app.inject('/simple/zope-interface/')).headers.vary, 'Accept, Accept-Encoding')
+})
+
 await test('HEAD on a page has the GET headers and no body', async (t) => {
   const { app } = await buildTestApp(t, { root: await fixture(t) })
   const get = await app.inject('/simple/foo/')

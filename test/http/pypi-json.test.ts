@@ -79,6 +79,7 @@ await test('/pypi/<p>/<v>/json: by canonical version, without releases; 404s; re
     const res = await app.inject(url)
     assert.equal(res.statusCode, 301, url)
     assert.equal(res.headers.location, location, url)
+    assert.equal(res.headers.vary, undefined, url)
   }
 })
 

@@ -30,6 +30,8 @@ const DEFAULTS: Config = {
   s3PathStyle: false,
   ui: true,
   uiRemoteImages: false,
+  publicUrl: undefined,
+  trustProxy: [],
 }
 
 const FULL_ENV: Env = {
@@ -99,6 +101,8 @@ void describe('resolveConfig: sources and precedence', () => {
       s3PathStyle: false,
       ui: false,
       uiRemoteImages: true,
+      publicUrl: undefined,
+      trustProxy: [],
     })
   })
 
@@ -153,6 +157,8 @@ void describe('resolveConfig: sources and precedence', () => {
       s3PathStyle: false,
       ui: true,
       uiRemoteImages: false,
+      publicUrl: undefined,
+      trustProxy: [],
     })
   })
 
@@ -463,6 +469,40 @@ void describe('resolveConfig: --storage and --s3-path-style', () => {
     void test(`${JSON.stringify(value)} is refused with a message naming the source`, () => {
       assertConfigError({ storage: value }, {}, '--storage', value)
       assertConfigError({}, { EGGSERVE_STORAGE: value }, 'EGGSERVE_STORAGE', value)
+    })
+  }
+})
+
+void describe('--public-url and --trust-proxy', () => {
+  const cases: [string, string][] = [
+    ['https://pypi.example.com', 'https://pypi.example.com/'],
+    ['https://pypi.example.com/', 'https://pypi.example.com/'],
+    ['HTTPS://PyPI.Example.COM:443/eggs', 'https://pypi.example.com/eggs/'],
+    ['http://pypi.example.com:8080/a/b//', 'http://pypi.example.com:8080/a/b/'],
+    ['http://[::1]:31001/x/../eggs/', 'http://[::1]:31001/eggs/'],
+    [' http://10.0.0.1/my eggs ', 'http://10.0.0.1/my%20eggs/'],
+  ]
+  for (const [value, expected] of cases) {
+    void test(`public URL ${JSON.stringify(value)} → ${expected}`, () => {
+      assert.equal(resolveConfig({ publicUrl: value }, {}).publicUrl, expected)
+    })
+  }
+  void test('the public URL comes from EGGSERVE_PUBLIC_URL, the flag wins', () => {
+    assert.equal(resolveConfig({}, { EGGSERVE_PUBLIC_URL: 'https://a.example/p' }).publicUrl, 'https://a.example/p/')
+    assert.equal(resolveConfig({ publicUrl: 'https://b.example' }, { EGGSERVE_PUBLIC_URL: 'https://a.example/p' }).publicUrl, 'https://b.example/')
+  })
+  for (const value of ['pypi.example.com', '/eggs', 'ftp://pypi.example.com/', 'https://pypi.example.com/?x=1', 'https://pypi.example.com/?', 'https://pypi.example.com/#top', 'https://user:pw@pypi.example.com/', 'file:///srv/eggs', 'http://']) {
+    void test(`public URL ${JSON.stringify(value)} is rejected`, () => {
+      assertConfigError({ publicUrl: value }, {}, '--public-url', value)
+    })
+  }
+  void test('trusted proxies: addresses, CIDR ranges and names, from the flag or EGGSERVE_TRUST_PROXY', () => {
+    assert.deepEqual(resolveConfig({ trustProxy: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,loopback' }, {}).trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback'])
+    assert.deepEqual(resolveConfig({}, { EGGSERVE_TRUST_PROXY: '192.0.2.1' }).trustProxy, ['192.0.2.1'])
+  })
+  for (const value of ['proxy.example', '10.0.0.0/33', '127.0.0.1,,10.0.0.1', '300.1.1.1', 'true', '*']) {
+    void test(`trusted proxies ${JSON.stringify(value)} are rejected`, () => {
+      assertConfigError({}, { EGGSERVE_TRUST_PROXY: value }, 'EGGSERVE_TRUST_PROXY', value)
     })
   }
 })

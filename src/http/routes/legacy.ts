@@ -27,7 +27,7 @@ export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
     const found = await options.index.find(folder)
     if (found === undefined) throw new NotFoundError()
     // Any spelling that normalizes to the project leads to its folder (pip asks for /<normalized>/).
-    if (found.folder !== folder) return redirect(request, reply.header('vary', 'Accept'), `../${encodeSegment(found.folder)}/`)
+    if (found.folder !== folder) return redirect(request, reply, `../${encodeSegment(found.folder)}/`)
     return sendProjectPage(request, reply, tree, found)
   })
 

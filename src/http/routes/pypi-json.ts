@@ -4,6 +4,7 @@ import { parseCoreMetadata } from '../../core/metadata.js'
 import { normalizeProjectName } from '../../core/names.js'
 import { findRelease, latestRelease, metadataSource, releasesOf, renderPypiJson, type Release } from '../../render/pypi-json.js'
 import { sendRepresentation } from '../page-response.js'
+import { baseUrlOf } from '../public-base.js'
 import { redirect } from '../replies.js'
 import { encodeSegment } from '../../render/trees.js'
 import type { IndexRouteOptions } from './route-options.js'
@@ -45,9 +46,13 @@ async function sendJsonApi (
   const release: Release | undefined = wanted.version === undefined ? latestRelease(releases) : findRelease(releases, wanted.version)
   if (release === undefined) return notFound(reply)
   const source = metadataSource(release)
-  const origin = `${request.protocol}://${request.host}`
-  // URLs in this API are absolute, so the page depends on the origin the client used.
-  const key = { section: `pypi|${origin}`, name: `${found.project}|${release.version}`, variant: wanted.version === undefined ? 0 : 1 }
+  const url = baseUrlOf(request, options.urls)
+  if (!url.ok) return reply.code(400).type('text/plain; charset=utf-8').send(`Bad Request: ${url.reason}\n`)
+  // URLs in this API are absolute. With --public-url the document is the same for every
+  // request; else it depends on the base the request gives (the page cache is bounded by bytes,
+  // so however many bases clients make up, it stays within its budget).
+  const name = options.urls.publicUrl === undefined ? `${url.base}|${found.project}|${release.version}` : `${found.project}|${release.version}`
+  const key = { section: 'pypi', name, variant: wanted.version === undefined ? 0 : 1 }
   return sendRepresentation(request, reply, pages, key, {
     generation: found.generation,
     lastModifiedMs: found.lastModifiedMs,
@@ -59,7 +64,7 @@ async function sendJsonApi (
         release,
         releases: wanted.version === undefined ? releases : undefined,
         metadata: read === undefined ? undefined : parseCoreMetadata(read.bytes),
-        urls: { origin },
+        urls: { base: url.base },
       })
     },
   })

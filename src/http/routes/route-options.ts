@@ -5,6 +5,7 @@ import type { CoreMetadataStore } from '../../index/metadata-store.js'
 import type { Storage } from '../../storage/storage.js'
 import type { AccessControl } from '../access-control.js'
 import type { PageOptions } from '../page-response.js'
+import type { UrlPolicy } from '../public-base.js'
 
 /** Options of the page and download route plugins. */
 export interface IndexRouteOptions {
@@ -20,4 +21,6 @@ export interface IndexRouteOptions {
   readonly access: AccessControl
   /** Cache-Control of downloads: `private` when they need credentials, else none. */
   readonly filesCacheControl: string | undefined
+  /** How the JSON API's absolute URLs are made (--public-url, --trust-proxy). */
+  readonly urls: UrlPolicy
 }

@@ -14,14 +14,14 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   const tree: TreePages = { options, tree: SIMPLE_TREE, hashAlgorithm: options.simpleHashAlgorithm, section: 'simple' }
   // Checklist A-1: pages end in "/" because their hrefs are relative; Fastify does not redirect by itself (Z-4).
   const list = { onRequest: options.access.hooks('list') }
-  app.get('/simple', list, async (request, reply) => redirect(request, reply.header('vary', 'Accept'), 'simple/'))
+  app.get('/simple', list, async (request, reply) => redirect(request, reply, 'simple/'))
 
   app.get('/simple/', list, (request, reply) => sendRootPage(request, reply, tree))
 
   app.get<{ Params: ProjectParams }>('/simple/:project', list, async (request, reply) => {
     const found = await options.index.find(request.params.project)
     if (found === undefined) throw new NotFoundError()
-    return redirect(request, reply.header('vary', 'Accept'), `${found.project}/`)
+    return redirect(request, reply, `${found.project}/`)
   })
 
   app.get<{ Params: ProjectParams }>('/simple/:project/', list, async (request, reply) => {
@@ -30,7 +30,7 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
     // Checklist N-5: an unknown project is a 404, so clients go on to their other indexes.
     if (found === undefined) throw new NotFoundError()
     // Checklist N-3: easy_install asks for the name as written (Zope.Interface); PEP 503 wants the normalized URL.
-    if (found.project !== project) return redirect(request, reply.header('vary', 'Accept'), `../${found.project}/`)
+    if (found.project !== project) return redirect(request, reply, `../${found.project}/`)
     return sendProjectPage(request, reply, tree, found)
   })
 
