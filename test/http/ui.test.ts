@@ -47,6 +47,24 @@ async function fixture (t: TestContext): Promise<string> {
   return root
 }
 
+await test('install commands use --public-url, or the base a trusted proxy forwards', async (t) => {
+  const root = await fixture(t)
+  const { app: pinned } = await buildTestApp(t, { root, publicUrl: 'https://pypi.example.com/eggs/' })
+  const res = await pinned.inject({ url: '/-/project/demo-pkg/', headers: { host: 'made.up:1234' } })
+  assert.equal(res.statusCode, 200)
+  assert.match(res.body, /<code>pip install --index-url https:\/\/pypi\.example\.com\/eggs\/simple\/ demo-pkg<\/code>/)
+  assert.doesNotMatch(res.body, /made\.up/)
+  const home = await pinned.inject({ url: '/-/', headers: { host: 'made.up:1234' } })
+  assert.match(home.body, /https:\/\/pypi\.example\.com\/eggs\/simple\//)
+  const { app: proxied } = await buildTestApp(t, { root, trustProxy: ['127.0.0.1'] })
+  const forwarded = await proxied.inject({
+    url: '/-/project/demo-pkg/',
+    remoteAddress: '127.0.0.1',
+    headers: { host: 'internal:31001', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'pypi.example.com', 'x-forwarded-prefix': '/eggs' },
+  })
+  assert.match(forwarded.body, /<code>pip install --index-url https:\/\/pypi\.example\.com\/eggs\/simple\/ demo-pkg<\/code>/)
+})
+
 await test('the project page shows the release, its README, metadata, install commands and files', async (t) => {
   const { app } = await buildTestApp(t, { root: await fixture(t) })
   const res = await app.inject({ url: '/-/project/demo-pkg/', headers: { host: 'pypi.example:8080' } })

@@ -9,6 +9,7 @@ import { encodeSegment } from '../../render/trees.js'
 import { renderHome, renderNotFound, renderSearch } from '../../render/ui/home.js'
 import { renderProject } from '../../render/ui/project.js'
 import { sendRepresentation } from '../page-response.js'
+import { baseUrlOf } from '../public-base.js'
 import { redirect } from '../replies.js'
 import { ASSETS_DIR, loadAssets } from '../ui/assets.js'
 import { Catalog } from '../ui/catalog.js'
@@ -56,7 +57,13 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
   })
   // When --authenticate protects listing, the UI needs the same credentials (and downloads, linked from it, their own).
   const list = { onRequest: access.hooks('list') }
-  const origin = (request: FastifyRequest): string => `${request.protocol}://${request.host}`
+  // The index URL in install commands: --public-url, or the request's base as the JSON API
+  // makes it (X-Forwarded-* only from --trust-proxy peers); a request without a usable base
+  // gets the URL relative to the server root.
+  const indexBase = (request: FastifyRequest): string => {
+    const url = baseUrlOf(request, options.urls)
+    return url.ok ? url.base : '/'
+  }
 
   // /- itself: the pages' hrefs are relative to /-/, so it must end in a slash.
   app.get('', { ...list, prefixTrailingSlash: 'no-slash' }, (request, reply) => redirect(request, reply, '-/'))
@@ -66,14 +73,14 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
     const sort = queryString(request.query, 'sort') === 'updated' ? 'updated' : 'name'
     const pageCount = Math.max(1, Math.ceil(catalog.list(sort, 0, 0).total / PAGE_SIZE))
     const page = Math.min(pageCount, Math.max(1, Number.parseInt(queryString(request.query, 'page') ?? '1', 10) || 1))
-    const base = origin(request)
+    const base = indexBase(request)
     return sendRepresentation(request, reply, pages, { section: `ui-home|${base}`, name: `${sort}|${page}`, variant: 0 }, {
       generation: catalog.version,
       lastModifiedMs: 0,
       contentType: 'text/html; charset=utf-8',
       render: () => {
         const { total, rows } = catalog.list(sort, (page - 1) * PAGE_SIZE, PAGE_SIZE)
-        return Promise.resolve(renderHome({ assets: assets.names, indexUrl: `${base}/simple/`, total, rows, page, pages: pageCount, sort, recent: catalog.recent(), loading: catalog.loading }))
+        return Promise.resolve(renderHome({ assets: assets.names, indexUrl: `${base}simple/`, total, rows, page, pages: pageCount, sort, recent: catalog.recent(), loading: catalog.loading }))
       },
     })
   })
@@ -113,7 +120,7 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
     if (found === undefined) return notFound(reply, '../../', `No project is called “${project}” on this index.`)
     if (found.project !== project) return redirect(request, reply, `../${found.project}/`)
     const all = queryString(request.query, 'releases') === 'all'
-    const base = origin(request)
+    const base = indexBase(request)
     return sendRepresentation(request, reply, pages, { section: `ui|${base}`, name: found.project, variant: all ? 1 : 0 }, {
       generation: found.generation,
       lastModifiedMs: found.lastModifiedMs,
@@ -123,7 +130,7 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
         const releases = page === undefined ? [] : releaseCache.releases(page, found.generation)
         const release = latestRelease(releases)
         if (page === undefined || release === undefined) return renderNotFound(assets.names, '../../', `“${project}” has no files.`)
-        return renderProject(await projectView(context, { page, releases, release, root: '../../', indexUrl: `${base}/simple/`, allReleases: all }))
+        return renderProject(await projectView(context, { page, releases, release, root: '../../', indexUrl: `${base}simple/`, allReleases: all }))
       },
     })
   })
@@ -141,12 +148,12 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
     if (found.project !== project || release.version !== version) {
       return redirect(request, reply, `../../${found.project}/${encodeSegment(release.version)}/`)
     }
-    const base = origin(request)
+    const base = indexBase(request)
     return sendRepresentation(request, reply, pages, { section: `ui|${base}`, name: `${found.project}|${release.version}`, variant: 0 }, {
       generation: found.generation,
       lastModifiedMs: found.lastModifiedMs,
       contentType: 'text/html; charset=utf-8',
-      render: async () => renderProject(await projectView(context, { page, releases, release, root: '../../../', indexUrl: `${base}/simple/`, allReleases: false })),
+      render: async () => renderProject(await projectView(context, { page, releases, release, root: '../../../', indexUrl: `${base}simple/`, allReleases: false })),
     })
   })
 
