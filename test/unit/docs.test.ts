@@ -16,6 +16,8 @@ const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8')
 
 /** README.md and every Markdown file under docs/, as repository paths. */
 const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)]
+/** The documents whose links and quoted paths are checked: DOCS, the benchmark report and the bench's own README. */
+const LINKED = [...DOCS, 'BENCHMARKS.md', 'scripts/bench/README.md']
 
 /** The text outside fenced code blocks (links and headings in code are not links or headings). */
 function prose (text: string): string {
@@ -63,9 +65,9 @@ await test('docs/README.md lists every document under docs/', () => {
   }
 })
 
-await test('every relative link in the README and docs/ leads to a file, and every #anchor to a heading there', () => {
+await test('every relative link in the README, docs/ and the benchmark reports leads to a file, and every #anchor to a heading there', () => {
   const checked: string[] = []
-  for (const doc of DOCS) {
+  for (const doc of LINKED) {
     const text = read(doc)
     for (const match of prose(text).matchAll(/!?\[[^\]]*\]\(([^)\s]+)\)/g)) {
       const target = match[1] ?? ''
@@ -86,9 +88,9 @@ await test('every relative link in the README and docs/ leads to a file, and eve
   assert.ok(checked.length > 50, `only ${checked.length} links found`)
 })
 
-await test('every repository path the README and docs/ quote exists', () => {
+await test('every repository path the README, docs/ and the benchmark reports quote exists', () => {
   const quoted: string[] = []
-  for (const doc of DOCS) {
+  for (const doc of LINKED) {
     for (const match of prose(read(doc)).matchAll(/`((?:src|test|scripts|contrib|docs|examples|bin|ui-assets|\.ci)\/[\w./-]*)`/g)) {
       const path = match[1] ?? ''
       assert.ok(existsSync(join(ROOT, path)), `${doc} names ${path}, which does not exist`)
