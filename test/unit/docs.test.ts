@@ -119,7 +119,7 @@ await test('every EGGSERVE_ name in the README and docs/ exists in the code', ()
 const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
   pip: ['--index-url', '--trusted-host', '--require-hashes'],
   twine: ['--repository-url', '--skip-existing'],
-  'uv publish': ['--publish-url', '--index', '--username', '--password'],
+  uv: ['--publish-url', '--index', '--username', '--password', '--find-links'],
   poetry: ['--build', '--no-ansi', '--no-root'],
   pdm: ['--no-build', '--no-self'],
   virtualenv: ['--no-seed'],
