@@ -1,4 +1,4 @@
-// ESLint 9+ reads only this flat config file (.eslintrc is gone), see README "Linting".
+// ESLint 9+ reads only this flat config file (.eslintrc is gone), see docs/development.md, "Linting".
 import js from '@eslint/js'
 import { defineConfig } from 'eslint/config'
 import globals from 'globals'

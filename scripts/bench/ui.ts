@@ -1,4 +1,4 @@
-// `npm run bench:ui`: the browse UI's numbers (issue 12 "Speed"): the cold render of a project
+// `npm run bench:ui`: the browse UI's numbers (docs/ui.md, "Speed"): the cold render of a project
 // page with 1,000 files, the cached project page under wrk against the real daemon, and with
 // --scale the catalog's memory and search time over 10,000 projects × 10 files (--cold-only: only the first).
 import { spawn } from 'node:child_process'

@@ -57,7 +57,7 @@ await describe('uploads need credentials (--authenticate update, the default)', 
     }
   })
 
-  await test('reading stays open, and ignores any Authorization header (checklist U-8)', async (t) => {
+  await test('reading stays open, and ignores any Authorization header (pip sends index-URL credentials unasked)', async (t) => {
     const { app } = await securedApp(t)
     for (const url of ['/', '/simple/', '/other/', '/other/other-1.0.tar.gz', '/packages/other/other-1.0.tar.gz', '/pypi/other/json']) {
       for (const authorization of [undefined, basic({ user: 'alice', password: 'wrong' }), 'Bearer x']) {

@@ -1,4 +1,5 @@
-// The PyPI JSON API (checklist §13): info from the newest non-yanked release, urls, releases.
+// The PyPI JSON API (as Warehouse's legacy/api/json.py answers; docs/http.md): info from the newest
+// non-yanked release, urls, releases.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'

@@ -28,10 +28,11 @@ await test('.ci/run runs the README test line verbatim, with CI=true', () => {
   assert.match(ciRun, /^set -euo pipefail$/m)
 })
 
-await test('every npm script the README names exists', () => {
-  for (const name of ['build', 'lint', 'test', 'test:quick', 'start', 'examples']) {
+await test('every npm script the README and docs/development.md name exists', () => {
+  const docs = readme + readFileSync(new URL('../../docs/development.md', import.meta.url), 'utf8')
+  for (const name of ['build', 'lint', 'test', 'test:quick', 'start', 'examples', 'compat', 'bench', 'bench:ui', 'screenshots']) {
     assert.ok(pkg.scripts[name], name)
-    assert.ok(readme.includes(`npm run ${name}`) || readme.includes(`npm ${name}`), `README mentions ${name}`)
+    assert.ok(docs.includes(`npm run ${name}`) || docs.includes(`npm ${name}`), `README or docs/development.md mentions ${name}`)
   }
   assert.match(pkg.scripts.test ?? '', /test\/unit\/\*\.test\.ts test\/http\/\*\.test\.ts test\/e2e\/\*\.test\.ts/)
 })
