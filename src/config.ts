@@ -111,7 +111,7 @@ export const SETTINGS = {
   simpleHashAlgo: { flag: '--simple-hash-algo', env: 'EGGSERVE_SIMPLE_HASH_ALGO', defaultValue: 'sha256' },
   lenient: { flag: '--lenient', env: 'EGGSERVE_LENIENT', defaultValue: 'false' },
   shutdownTimeout: { flag: '--shutdown-timeout', env: 'EGGSERVE_SHUTDOWN_TIMEOUT', defaultValue: '10' },
-  // Revalidate every time (one cheap 304): pip 26.2 caches pages as Cache-Control says (checklist K-1).
+  // Revalidate every time (one cheap 304): pip 26.2 caches pages as Cache-Control says (RFC 9111 §5.2.2.2: must-revalidate).
   cacheControl: { flag: '--cache-control', env: 'EGGSERVE_CACHE_CONTROL', defaultValue: 'max-age=0, must-revalidate' },
   // The default comes from systemd's CACHE_DIRECTORY or the XDG cache directory: see defaultCacheDir().
   cacheDir: { flag: '--cache-dir', env: 'EGGSERVE_CACHE_DIR', defaultValue: undefined },

@@ -14,7 +14,7 @@ const CHALLENGE = { 'www-authenticate': `Basic realm="${REALM}"` }
 
 /** Options of AccessControl. */
 export interface AccessControlOptions {
-  /** Actions that need credentials; others are open and ignore any Authorization header (U-8). */
+  /** Actions that need credentials; others are open and ignore any Authorization header, as on PyPI. */
   readonly protect: readonly AuthAction[]
   readonly authenticator: Authenticator | undefined
   readonly throttle: FailureThrottle
@@ -60,7 +60,7 @@ export class AccessControl {
 
   async #check (request: FastifyRequest, action: AuthAction, authenticator: Authenticator): Promise<void> {
     const credentials = parseBasicAuth(request.headers.authorization)
-    // pip sends credentials only after a 401 with a challenge (checklist P-3): never a 403 here.
+    // pip sends credentials only after a 401 with a challenge (pip's network/auth.py, RFC 9110 §11.6.1): never a 403 here.
     if (credentials === undefined) throw new RequestRejected('EGGSERVE_UNAUTHORIZED', 'Authentication required', CHALLENGE)
     const address = request.ip
     const wait = this.#throttle.blockedFor(address)

@@ -17,11 +17,11 @@ export function registerErrorHandling (app: FastifyInstance): void {
     const exposed = err instanceof AppError && err.expose
     if (status >= 500 && !exposed) {
       request.log.error({ err }, 'Request failed')
-      // Masked: a filesystem error message could carry an absolute path (style pitfall 5).
+      // Masked: a filesystem error message could carry an absolute path.
       return reply.code(500).type('text/plain; charset=utf-8').send('Internal Server Error\n')
     }
     if (status >= 500) request.log.error({ err }, 'Request failed')
-    // Our messages name no server path; so do Fastify's for bad requests. Checklist U-9: twine,
+    // Our messages name no server path; so do Fastify's for bad requests. twine,
     // poetry and pdm show the reason phrase, so it carries the message too.
     if (err instanceof AppError) reply.raw.statusMessage = reasonPhrase(err.message)
     return reply.code(status).type('text/plain; charset=utf-8').send(`${err.message}\n`)

@@ -36,7 +36,7 @@ const STATUS: Readonly<Record<RejectionCode, number>> = {
 
 /**
  * A request eggserve refuses, with a one-line reason that goes into the body and the
- * reason phrase (checklist U-9), and the headers the refusal needs (WWW-Authenticate, Retry-After, Allow).
+ * reason phrase (twine, poetry and pdm print it), and the headers the refusal needs (WWW-Authenticate, Retry-After, Allow).
  */
 export class RequestRejected extends AppError {
   readonly headers: Readonly<Record<string, string>>

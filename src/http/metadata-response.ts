@@ -13,6 +13,6 @@ export async function sendMetadata (request: FastifyRequest, reply: FastifyReply
   const etag = `"${createHash('sha256').update(read.bytes).digest('base64url').slice(0, 27)}"`
   reply.header('etag', etag)
   if (evaluatePreconditions(request.headers, { etag, lastModifiedMs: options.file.mtimeMs }) === 'not-modified') return reply.code(304).send()
-  // Checklist M-3: a stable type and never a content-coding; pip hashes the raw body.
+  // PEP 658: a stable type and never a content-coding; pip hashes the raw body.
   return reply.type('text/plain; charset=utf-8').send(read.bytes)
 }

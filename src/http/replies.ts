@@ -1,7 +1,7 @@
 // Small reply helpers shared by the route plugins.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
-/** Send an HTML page (checklist H-15: charset in the header, easy_install defaults to latin-1). */
+/** Send an HTML page (the charset in the header: easy_install's package_index decodes as latin-1 without it). */
 export function sendHtml (reply: FastifyReply, body: string): FastifyReply {
   return reply.type('text/html; charset=utf-8').send(body)
 }

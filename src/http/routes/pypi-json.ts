@@ -33,7 +33,7 @@ async function sendJsonApi (
   const { index, metadata, pages } = options
   const found = await index.find(wanted.name)
   if (found === undefined) return notFound(reply)
-  // X-1: a non-normalized name is redirected, as PyPI does.
+  // A non-normalized name is redirected, as PyPI does.
   if (normalizeProjectName(wanted.name) !== wanted.name) {
     // Relative to the request's own path: up past "json" (and the version), then down again.
     const version = wanted.version === undefined ? '' : `${encodeSegment(wanted.version)}/`
