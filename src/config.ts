@@ -1,6 +1,7 @@
 // Configuration: defaults < EGGSERVE_* environment < flags, merged and checked in one pure function.
 import type { Level } from 'pino'
 import { resolvePasswordPath } from './auth/credential-path.js'
+import { AUTH_ACTIONS, type AuthAction } from './core/auth-actions.js'
 import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/digests.js'
 import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
@@ -56,13 +57,8 @@ export interface Config {
   readonly trustProxy: readonly string[]
 }
 
-/** What `--authenticate` can protect (pypiserver's names): uploads and removals, files, pages. */
-export type AuthAction = 'update' | 'download' | 'list'
-
 /** `disabled`: no password file and nothing said (the read-only server); `open`: anyone may upload. */
 export type UploadMode = 'disabled' | 'authenticated' | 'open'
-
-const AUTH_ACTIONS: readonly AuthAction[] = ['update', 'download', 'list']
 
 /** Flag values as commander hands them over: strings, or true for boolean flags. */
 export interface RawFlags {

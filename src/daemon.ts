@@ -7,10 +7,11 @@ import type { LayoutProblem, LayoutReport } from './core/layout.js'
 import { plural } from './core/plural.js'
 import { distributionCount, emptyTreeWarning } from './core/tree-summary.js'
 import { describeErrno, errnoCode, LayoutError, ListenError, StoreFailure } from './errors.js'
+import { AccessControl } from './http/access-control.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
 import type { StorageBackend } from './storage/storage.js'
-import { createAccessServices, indexServicesFor, type AccessServices, type IndexServices } from './services.js'
+import { createAuthServices, indexServicesFor, type AuthServices, type IndexServices } from './services.js'
 import { UploaderLog } from './upload/uploader-log.js'
 
 // Temporary upload files this old are leftovers of a crash (a live upload writes every few seconds).
@@ -62,9 +63,8 @@ async function serve (config: Config, log: LoggerHandle, services: IndexServices
   if (report.problems.length > 0 && !config.lenient) {
     throw new LayoutError(formatProblems(services.storage.location, report.problems))
   }
-  const security = await createAccessServices({
+  const security = await createAuthServices({
     passwordFile: config.passwordFile,
-    authenticate: config.authenticate,
     authFailureLimit: config.authFailureLimit,
     logger,
   })
@@ -80,7 +80,7 @@ async function listenAndServe (options: {
   config: Config
   log: LoggerHandle
   services: IndexServices
-  security: AccessServices
+  security: AuthServices
   report: LayoutReport
   loadStarted: number
 }): Promise<Daemon> {
@@ -97,7 +97,7 @@ async function listenAndServe (options: {
     simpleHashAlgorithm: config.simpleHashAlgorithm,
     cacheControl: config.cacheControl,
     readiness: () => background.readiness(),
-    access: security.access,
+    access: new AccessControl({ protect: config.authenticate, authenticator: security.authenticator, throttle: security.throttle, log: logger }),
     ...(uploads === undefined ? {} : { uploads }),
     ui: config.ui ? { remoteImages: config.uiRemoteImages } : false,
     uploaders: await UploaderLog.open({ dir: config.cacheDir, root: storage.cacheNamespace, log: logger }),
