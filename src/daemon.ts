@@ -156,7 +156,7 @@ async function listenAndServe (options: {
   let address: string
   try {
     // The first log line names the address actually bound (useful with --port 0).
-    address = await app.listen({ port: config.port, host: config.host, listenTextResolver: (bound) => `eggserve listening on ${bound}` })
+    address = await app.listen({ port: config.port, host: config.host, listenTextResolver: (bound) => log.firstLine(`eggserve listening on ${bound}`) })
   } catch (err) {
     removeHandlers()
     await app.close()
@@ -164,7 +164,7 @@ async function listenAndServe (options: {
   }
   // Fastify logs the bound address at info; with quieter logs, say it anyway: with --port 0
   // it is the only way to learn the port.
-  if (['warn', 'error', 'fatal', 'silent'].includes(logger.level)) logger.child({}, { level: 'info' }).info(`eggserve listening on ${address}`)
+  if (['warn', 'error', 'fatal', 'silent'].includes(logger.level)) logger.child({}, { level: 'info' }).info(log.firstLine(`eggserve listening on ${address}`))
   // The listening line is out first; what start-up logged before it follows.
   log.release()
   await startUploads(config, storage, logger)

@@ -12,15 +12,17 @@ export interface LoggerHandle {
   /** Write out what is buffered, giving up after `timeoutMs` (a reader that went away must not block the exit). */
   flush (timeoutMs?: number): Promise<void>
   /**
-   * Let held lines out. Until then lines logged during start-up (a cache directory that
-   * cannot be used, a symlink leading out) are held, so that the first line is the one
-   * naming the bound address; that line goes first, then the others in order.
+   * Mark `message` as the one the log opens with. Until release(), lines are held (start-up
+   * logs a cache directory that cannot be used or a symlink leading out before it knows the
+   * address it will listen on); then the first line logged with exactly this message, as the
+   * message alone (`info(message)`), by this logger or any child of it (Fastify's included),
+   * goes out before them. Returns `message`, to hand to whoever logs it (Fastify's
+   * listenTextResolver). After release() it marks nothing.
    */
+  firstLine (message: string): string
+  /** Let the held lines out: the one firstLine() marked, if it was logged, then the others in order. */
   release (): void
 }
-
-// The line Fastify logs when it listens (daemon.ts sets the text).
-const LISTENING = '"msg":"eggserve listening on '
 
 /** Create the logger. A log file that cannot be opened fails here, with a clear message. */
 export function createLogger (options: { file?: string | undefined; level: Level }): LoggerHandle {
@@ -38,21 +40,49 @@ export function createLogger (options: { file?: string | undefined; level: Level
   let broken = false
   destination.on('error', () => { broken = true })
   let held: string[] | undefined = []
+  const firstMessages = new Set<string>()
+  // Set while pino writes the line of a marked message: pino serializes and writes a line
+  // synchronously inside the log call, so the next write is that line.
+  let marking = false
+  let first: string | undefined
   const gate = {
     write: (line: string): void => {
       if (held === undefined) destination.write(line)
+      else if (marking && first === undefined) first = line
       else held.push(line)
     },
   }
-  const logger: FastifyBaseLogger = pino({ level: options.level, base: { pid: process.pid } }, gate)
+  const logger: FastifyBaseLogger = pino({
+    level: options.level,
+    base: { pid: process.pid },
+    hooks: {
+      // Called for every log call at an enabled level, children's included, before pino writes.
+      logMethod (args, method) {
+        const [message] = args
+        if (held === undefined || args.length !== 1 || typeof message !== 'string' || !firstMessages.has(message)) {
+          method.apply(this, args)
+          return
+        }
+        marking = true
+        try {
+          method.apply(this, args)
+        } finally {
+          marking = false
+        }
+      },
+    },
+  }, gate)
   return {
     logger,
+    firstLine: (message) => {
+      if (held !== undefined) firstMessages.add(message)
+      return message
+    },
     release: () => {
       if (held === undefined) return
-      const lines = held
+      const lines = first === undefined ? held : [first, ...held]
       held = undefined
-      const first = lines.findIndex((line) => line.includes(LISTENING))
-      if (first > 0) lines.unshift(...lines.splice(first, 1))
+      firstMessages.clear()
       for (const line of lines) destination.write(line)
     },
     reopen: () => {
