@@ -134,18 +134,10 @@ type DefaultedSetting = { [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K]['de
 
 /** Merge flags over the environment over defaults, validate everything, and freeze the result. */
 export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, string | undefined>>): Config {
-  const given = (name: keyof typeof SETTINGS): Given | undefined => {
-    const spec: SettingSpec = SETTINGS[name]
-    const flag = flags[name]
-    if (flag !== undefined) return { value: String(flag), source: spec.flag }
-    const fromEnv = env[spec.env]
-    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: spec.env }
-    return undefined
-  }
   // Each default is stated once, in SETTINGS (which --help shows too): a setting with a default
   // always has a value here, so no fallback can creep in below.
-  const pick = (name: DefaultedSetting): Given => given(name) ?? { value: SETTINGS[name].defaultValue, source: 'default' }
-  const pickOptional = (name: Exclude<keyof typeof SETTINGS, DefaultedSetting>): Picked => given(name) ?? { value: undefined, source: 'default' }
+  const pick = (name: DefaultedSetting): Given => given(name, flags, env) ?? { value: SETTINGS[name].defaultValue, source: 'default' }
+  const pickOptional = (name: Exclude<keyof typeof SETTINGS, DefaultedSetting>): Picked => given(name, flags, env) ?? { value: undefined, source: 'default' }
   const port = pick('port')
   const level = pick('logLevel')
   const algo = pick('hashAlgo')
@@ -187,6 +179,16 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
     trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
   })
+}
+
+/** The value of a setting given as a flag, else as a non-empty variable; undefined when not given. */
+function given (name: keyof typeof SETTINGS, flags: RawFlags, env: Readonly<Record<string, string | undefined>>): Given | undefined {
+  const spec: SettingSpec = SETTINGS[name]
+  const flag = flags[name]
+  if (flag !== undefined) return { value: String(flag), source: spec.flag }
+  const fromEnv = env[spec.env]
+  if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: spec.env }
+  return undefined
 }
 
 function resolveStorage (storage: Picked, pathStyle: Given): Pick<Config, 'storage' | 's3PathStyle'> {
