@@ -39,52 +39,19 @@ export function createLogger (options: { file?: string | undefined; level: Level
   // stops, serving goes on. Without a listener, the 'error' event would be an uncaught exception.
   let broken = false
   destination.on('error', () => { broken = true })
-  let held: string[] | undefined = []
-  const firstMessages = new Set<string>()
-  // Set while pino writes the line of a marked message: pino serializes and writes a line
-  // synchronously inside the log call, so the next write is that line.
-  let marking = false
-  let first: string | undefined
-  const gate = {
-    write: (line: string): void => {
-      if (held === undefined) destination.write(line)
-      else if (marking && first === undefined) first = line
-      else held.push(line)
-    },
-  }
+  const hold = new HeldLines(destination)
   const logger: FastifyBaseLogger = pino({
     level: options.level,
     base: { pid: process.pid },
     hooks: {
       // Called for every log call at an enabled level, children's included, before pino writes.
-      logMethod (args, method) {
-        const [message] = args
-        if (held === undefined || args.length !== 1 || typeof message !== 'string' || !firstMessages.has(message)) {
-          method.apply(this, args)
-          return
-        }
-        marking = true
-        try {
-          method.apply(this, args)
-        } finally {
-          marking = false
-        }
-      },
+      logMethod (args, method) { hold.logging(args, () => { method.apply(this, args) }) },
     },
-  }, gate)
+  }, hold)
   return {
     logger,
-    firstLine: (message) => {
-      if (held !== undefined) firstMessages.add(message)
-      return message
-    },
-    release: () => {
-      if (held === undefined) return
-      const lines = first === undefined ? held : [first, ...held]
-      held = undefined
-      firstMessages.clear()
-      for (const line of lines) destination.write(line)
-    },
+    firstLine: (message) => hold.mark(message),
+    release: () => { hold.release() },
     reopen: () => {
       if (options.file !== undefined && !broken) destination.reopen()
     },
@@ -100,5 +67,57 @@ export function createLogger (options: { file?: string | undefined; level: Level
         resolve()
       })
     }),
+  }
+}
+
+/**
+ * pino's stream during start-up: lines are held until release(), and the line of a message
+ * marked with mark() goes out before them. Afterwards lines go straight to the destination.
+ */
+class HeldLines {
+  readonly #destination: { write (line: string): unknown }
+  #held: string[] | undefined = []
+  #first: string | undefined
+  readonly #marked = new Set<string>()
+  // Set while pino logs a marked message: pino serializes and writes a line synchronously
+  // inside the log call, so the write that comes meanwhile is that message's line.
+  #marking = false
+
+  constructor (destination: { write (line: string): unknown }) {
+    this.#destination = destination
+  }
+
+  write (line: string): void {
+    if (this.#held === undefined) this.#destination.write(line)
+    else if (this.#marking && this.#first === undefined) this.#first = line
+    else this.#held.push(line)
+  }
+
+  mark (message: string): string {
+    if (this.#held !== undefined) this.#marked.add(message)
+    return message
+  }
+
+  /** Run `log`, pino's log call of `args`, noting whether it logs a marked message alone. */
+  logging (args: readonly unknown[], log: () => void): void {
+    const [message] = args
+    if (this.#held === undefined || args.length !== 1 || typeof message !== 'string' || !this.#marked.has(message)) {
+      log()
+      return
+    }
+    this.#marking = true
+    try {
+      log()
+    } finally {
+      this.#marking = false
+    }
+  }
+
+  release (): void {
+    if (this.#held === undefined) return
+    const lines = this.#first === undefined ? this.#held : [this.#first, ...this.#held]
+    this.#held = undefined
+    this.#marked.clear()
+    for (const line of lines) this.#destination.write(line)
   }
 }
