@@ -87,7 +87,7 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
   const algorithms = algorithmsFor(options.hashAlgorithm, options.simpleHashAlgorithm ?? options.hashAlgorithm)
   const workers = options.workers ?? 0
   const reader = workers > 0
-    ? WorkerAnalyzer.start({ workers, perWorker: PER_WORKER, storage: storage.spec, algorithms, log: logger })
+    ? WorkerAnalyzer.create({ workers, perWorker: PER_WORKER, storage: storage.spec, algorithms, log: logger })
     : new StreamingAnalyzer({ storage, algorithms, scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY), log: logger })
   const { facts, cacheProblem } = await openFacts(options, storage.cacheNamespace, algorithms)
   const analyzer = new MemoizingAnalyzer(reader, facts)
