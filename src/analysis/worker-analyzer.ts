@@ -13,7 +13,7 @@ import { FairScheduler } from './fair-scheduler.js'
 import type { AnalysisStats } from './streaming-analyzer.js'
 import type { WorkerReply, WorkerRequest } from './worker-protocol.js'
 
-/** Options of WorkerAnalyzer.start(). */
+/** Options of WorkerAnalyzer.create(). */
 export interface WorkerAnalyzerOptions {
   readonly workers: number
   /** Files read at once per worker (overlaps I/O with hashing). */
@@ -66,11 +66,11 @@ export class WorkerAnalyzer implements Analyzer {
   }
 
   /**
-   * Make the pool. Workers start with the first file to read (requests sent while they load
-   * wait in their message ports) and stop after a minute without work: a server whose cache
-   * knows every file carries no worker threads (each costs some 15 MB).
+   * Make the pool, with no worker yet. Workers start with the first file to read (requests
+   * sent while they load wait in their message ports) and stop after a minute without work: a
+   * server whose cache knows every file carries no worker threads (each costs some 15 MB).
    */
-  static start (options: WorkerAnalyzerOptions): WorkerAnalyzer {
+  static create (options: WorkerAnalyzerOptions): WorkerAnalyzer {
     return new WorkerAnalyzer(options)
   }
 

@@ -33,9 +33,9 @@ export class LocalStorage implements StorageBackend {
     this.#uploads = { realRoot, log, describe: toStoredFile }
   }
 
-  /** Open a tree; fails with a LayoutError naming `root` as given when it is not a readable directory. */
   /**
-   * Open a tree. `blocking` makes reads synchronous: for worker threads, where blocking costs
+   * Open a tree; fails with a LayoutError naming `root` as given when it is not a readable
+   * directory. `blocking` makes reads synchronous: for worker threads, where blocking costs
    * nothing and libuv's thread pool round trips dominate the reading of small files.
    */
   static async create (root: string, log: FastifyBaseLogger, options: { blocking?: boolean } = {}): Promise<LocalStorage> {

@@ -27,7 +27,7 @@ export interface PublisherOptions {
   readonly storage: Storage
   readonly index: IndexService
   readonly metadata: CoreMetadataStore
-  /** Algorithms the index keeps for every file (md5, sha256 and the --hash-algo one). */
+  /** Algorithms the index keeps for every file (algorithmsFor(): md5, sha256 and those --hash-algo and --simple-hash-algo name). */
   readonly algorithms: readonly HashAlgorithm[]
   /** --overwrite: replace a file with different bytes instead of refusing with 409. */
   readonly overwrite: boolean

@@ -18,7 +18,7 @@ export interface UploadRouteOptions {
   readonly access: AccessControl
   /** --max-upload-size, in bytes. */
   readonly maxUploadBytes: number
-  /** Algorithms the index keeps besides md5 and sha256. */
+  /** Algorithms the index keeps for every file (algorithmsFor(): md5, sha256 and those --hash-algo and --simple-hash-algo name). */
   readonly algorithms: readonly HashAlgorithm[]
   /** An upload that sends nothing for this long is abandoned (default 60 s). */
   readonly idleTimeoutMs?: number
