@@ -171,7 +171,7 @@ export class WorkerAnalyzer implements Analyzer {
       pending.reject(new FileGoneError(pending.file.key))
     } else if (isStoreFailureCode(reply.code)) {
       // The worker logged the details; the request gets the same status it would in this thread.
-      pending.reject(new StoreFailure(reply.code, reply.message, reply.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: reply.retryAfterSeconds }))
+      pending.reject(new StoreFailure(reply.code, reply.message))
     } else {
       pending.reject(new AppError(reply.code, reply.message))
     }

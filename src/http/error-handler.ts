@@ -1,8 +1,7 @@
 // The edge: every error becomes a short text/plain answer; 5xx details stay in the log.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { AppError, StoreFailure } from '../errors.js'
+import { AppError, RequestRejected, StoreFailure } from '../errors.js'
 import { drainBeforeReply, reasonPhrase } from './early-close.js'
-import { RequestRejected } from './http-errors.js'
 import { NOSNIFF } from './security-headers.js'
 
 const READ_METHODS = 'GET, HEAD'

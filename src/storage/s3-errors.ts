@@ -91,8 +91,8 @@ export function storeError (err: unknown, log: FastifyBaseLogger, what: S3Action
 
 function failureFor (facts: S3ErrorFacts): StoreFailure | StorageError {
   switch (facts.kind) {
-    case 'throttled': return new StoreFailure('EGGSERVE_STORE_THROTTLED', 'Service Unavailable: the package store is throttling requests; retry later', { retryAfterSeconds: 2 })
-    case 'unavailable': return new StoreFailure('EGGSERVE_STORE_UNAVAILABLE', 'Service Unavailable: the package store is not answering; retry later', { retryAfterSeconds: 5 })
+    case 'throttled': return new StoreFailure('EGGSERVE_STORE_THROTTLED', 'Service Unavailable: the package store is throttling requests; retry later')
+    case 'unavailable': return new StoreFailure('EGGSERVE_STORE_UNAVAILABLE', 'Service Unavailable: the package store is not answering; retry later')
     case 'denied': return new StoreFailure('EGGSERVE_STORE_DENIED', 'The package store refused this server\'s credentials; the server\'s operator must fix its access')
     case 'no-bucket': return new StoreFailure('EGGSERVE_STORE_MISSING', 'The package store\'s bucket does not exist; the server\'s operator must fix the configuration')
     case 'no-region': return new StoreFailure('EGGSERVE_STORE_CONFIG', 'No AWS region is configured: set AWS_REGION (S3-compatible stores usually accept us-east-1)')
