@@ -6,14 +6,27 @@ import { errorSpec, isErrorCode, type ErrorCode } from './error-codes.js'
 /** Some of the registry's codes: a name that is not in it does not compile (unlike Extract<>). */
 type CodesOf<T extends ErrorCode> = T
 
-/** Base of every error eggserve raises on purpose: its status and exposure come from the registry. */
+/** What an error may carry besides its message. */
+export interface AppErrorOptions {
+  /** The error behind it (a system error, an SDK failure in words): logged, never sent to clients. */
+  readonly cause?: unknown
+  /** Facts for the operator's log, e.g. an S3 request id; never sent to clients. */
+  readonly details?: Readonly<Record<string, unknown>>
+}
+
+/**
+ * Base of every error eggserve raises on purpose: its status and exposure come from the
+ * registry. Code that throws one does not log it: whoever handles the failure logs it, once,
+ * with its cause and details (for a request, the error handler).
+ */
 export class AppError extends Error {
   readonly code: ErrorCode
   readonly statusCode: number | undefined
   /** True when the message may be shown to HTTP clients even for a 5xx (it names no path and no secret). */
   readonly expose: boolean
+  readonly details?: Readonly<Record<string, unknown>>
 
-  constructor (code: ErrorCode, message: string, options: { cause?: unknown } = {}) {
+  constructor (code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     // The type system keeps typos out of TypeScript; this keeps them out of anything else.
     if (!isErrorCode(code)) throw new TypeError(`${String(code)} is not in the registry of error codes (src/error-codes.ts)`)
@@ -22,6 +35,7 @@ export class AppError extends Error {
     const spec = errorSpec(code)
     this.statusCode = spec.status
     this.expose = spec.expose
+    if (options.details !== undefined) this.details = options.details
   }
 }
 
@@ -55,7 +69,7 @@ export class PasswordFileError extends AppError {
 
 /** A storage operation failed for a reason other than "not there"; its message names no absolute path. */
 export class StorageError extends AppError {
-  constructor (message: string, options: { cause?: unknown } = {}) {
+  constructor (message: string, options: AppErrorOptions = {}) {
     super('EGGSERVE_STORAGE', message, options)
   }
 }
@@ -121,15 +135,15 @@ export type StoreFailureCode = typeof STORE_FAILURES[number]
 /**
  * The object store could not be used: unreachable or timing out, throttling after the retries,
  * refusing this server's credentials, or without the bucket. The message is written for
- * clients (it names no bucket, key, endpoint or credential); the details are in the log.
- * Transient failures carry the registry's Retry-After (RFC 9110 §15.6.4, §10.2.3).
+ * clients (it names no bucket, key, endpoint or credential); its cause and details, for the
+ * log, say more. Transient failures carry the registry's Retry-After (RFC 9110 §15.6.4, §10.2.3).
  */
 export class StoreFailure extends AppError {
   /** Headers the answer carries (Retry-After for transient failures). */
   readonly headers: Readonly<Record<string, string>>
 
-  constructor (code: StoreFailureCode, message: string) {
-    super(code, message)
+  constructor (code: StoreFailureCode, message: string, options: AppErrorOptions = {}) {
+    super(code, message, options)
     const retryAfter = errorSpec(code).retryAfterSeconds
     this.headers = retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }
   }

@@ -48,12 +48,16 @@ async function analyze (id: number, file: DistFile): Promise<void> {
     const result = await analyzer.analyze(file, { group: file.folder })
     reply = { kind: 'result', id, file: result.file, facts: result.facts, bytes: result.file.size }
   } catch (err) {
-    // The code is enough to rebuild the error (its status and Retry-After come from the registry).
+    // Not logged here: the main thread rebuilds the error (its status and Retry-After come
+    // from the registry) and whoever handles it there logs it, once.
+    const cause: unknown = err instanceof Error ? err.cause : undefined
     reply = {
       kind: 'error',
       id,
       code: err instanceof AppError ? err.code : 'EGGSERVE_ANALYSIS',
       message: err instanceof Error ? err.message : String(err),
+      ...(cause instanceof Error ? { cause: cause.message } : {}),
+      ...(err instanceof AppError && err.details !== undefined ? { details: err.details } : {}),
     }
   }
   port.postMessage(reply)

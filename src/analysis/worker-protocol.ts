@@ -14,4 +14,16 @@ export type WorkerReply =
   | { readonly kind: 'ready' }
   | { readonly kind: 'log'; readonly line: string }
   | { readonly kind: 'result'; readonly id: number; readonly file: StoredFile; readonly facts: FileFacts; readonly bytes: number }
-  | { readonly kind: 'error'; readonly id: number; readonly code: ErrorCode; readonly message: string }
+  | WorkerFailure
+
+/** Worker → main thread: the analysis failed. Enough to rebuild the error, which the main thread logs. */
+export interface WorkerFailure {
+  readonly kind: 'error'
+  readonly id: number
+  readonly code: ErrorCode
+  readonly message: string
+  /** The message of the error's cause (a system error, an S3 failure in words). */
+  readonly cause?: string
+  /** The error's details (see AppError). */
+  readonly details?: Readonly<Record<string, unknown>>
+}

@@ -122,7 +122,7 @@ export class LocalStorage implements StorageBackend {
       real = await realpath(join(this.#realRoot, parts.folder, parts.filename))
     } catch (err) {
       if (ABSENT.has(errnoCode(err) ?? '')) return undefined
-      throw this.#failure('resolve', key, err)
+      throw storageFailure('resolve', key, err)
     }
     if (!real.startsWith(this.#realRoot + sep)) {
       this.#log.warn({ key }, 'Refusing a file whose real path is outside the eggdir')
@@ -149,7 +149,7 @@ export class LocalStorage implements StorageBackend {
       }
     } catch (err) {
       if (quiet || ABSENT.has(errnoCode(err) ?? '')) return undefined
-      throw this.#failure('open', key, err)
+      throw storageFailure('open', key, err)
     }
     if (opened.info.isFile()) return opened
     await opened.close()
@@ -246,10 +246,6 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
-  #failure (action: string, key: string, err: unknown): StorageError {
-    this.#log.error({ err, key }, `Cannot ${action} a stored file`)
-    return new StorageError(`Cannot ${action} "${key}": ${describeErrno(err)}`, { cause: err })
-  }
 }
 
 // Number stats, not BigInt ones: 100,000 files would make 1.4 million BigInts for the
@@ -277,6 +273,11 @@ async function statOrClose (handle: FileHandle): Promise<Stats> {
     await handle.close()
     throw err
   }
+}
+
+// Not logged here: whoever handles the failure logs it, once (for a request, the error handler).
+function storageFailure (action: string, key: string, err: unknown): StorageError {
+  return new StorageError(`Cannot ${action} "${key}": ${describeErrno(err)}`, { cause: err })
 }
 
 function toStoredFile (key: string, info: Stats): StoredFile {

@@ -33,7 +33,7 @@ export async function createLocalUpload (root: UploadRoot, folder: string): Prom
   try {
     handle = await open(tempPath, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644)
   } catch (err) {
-    throw writeFailure(root.log, 'create a temporary upload file', err)
+    throw writeFailure('create a temporary upload file', err)
   }
   return new LocalUpload(root, handle, tempPath)
 }
@@ -56,7 +56,7 @@ class LocalUpload implements PendingUpload {
       highWaterMark: 1024 * 1024,
       writev: (chunks, callback) => {
         this.#writeAll(chunks.map(({ chunk }) => chunk as Buffer)).then(() => { callback() }, (err: unknown) => {
-          callback(writeFailure(this.#root.log, 'write an upload', err))
+          callback(writeFailure('write an upload', err))
         })
       },
       final: (callback) => {
@@ -108,7 +108,7 @@ class LocalUpload implements PendingUpload {
       return { outcome, file: this.#root.describe(key, after) }
     } catch (err) {
       if (err instanceof WriteFailure || err instanceof StorageError) throw err
-      throw writeFailure(this.#root.log, 'publish an upload', err)
+      throw writeFailure('publish an upload', err)
     }
   }
 
@@ -212,7 +212,7 @@ export async function removeLocalFile (root: UploadRoot, key: string): Promise<b
     return true
   } catch (err) {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return false
-    throw writeFailure(root.log, 'remove a file', err)
+    throw writeFailure('remove a file', err)
   }
 }
 
@@ -225,7 +225,7 @@ export async function removeLocalFolderIfEmpty (root: UploadRoot, folder: string
   } catch (err) {
     const code = errnoCode(err)
     if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT' || code === 'ENOTDIR') return false
-    throw writeFailure(root.log, 'remove an empty folder', err)
+    throw writeFailure('remove an empty folder', err)
   }
 }
 
@@ -255,11 +255,11 @@ export async function sweepLocalUploads (root: UploadRoot, olderThanMs: number):
 /**
  * A write error as the operator and the uploader should see it: a full disk (507), a read-only
  * filesystem or missing permissions (500, with a message naming no path), or a masked StorageError.
+ * The system error is its cause. Not logged here: whoever handles the failure logs it, once
+ * (for a request, the error handler).
  */
-export function writeFailure (log: FastifyBaseLogger, action: string, err: unknown): Error {
-  const code = errnoCode(err)
-  log.error({ err }, `Cannot ${action}`)
-  switch (code) {
+export function writeFailure (action: string, err: unknown): WriteFailure | StorageError {
+  switch (errnoCode(err)) {
     case 'ENOSPC':
     case 'EDQUOT': return new WriteFailure('EGGSERVE_DISK_FULL', 'Insufficient Storage: the disk holding the package folder is full', { cause: err })
     case 'EROFS': return new WriteFailure('EGGSERVE_READ_ONLY', 'Cannot store the upload: the package folder is on a read-only filesystem', { cause: err })
