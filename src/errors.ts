@@ -154,6 +154,15 @@ export function isStoreFailureCode (code: string): code is StoreFailureCode {
   return STORE_FAILURES.some((candidate) => candidate === code)
 }
 
+/**
+ * True for the system errors that mean "not there": ENOENT (no such entry) and ENOTDIR (a file
+ * where a folder was expected). Anything else (EACCES, EIO...) means "cannot look", an error.
+ */
+export function isAbsent (err: unknown): boolean {
+  const code = errnoCode(err)
+  return code === 'ENOENT' || code === 'ENOTDIR'
+}
+
 /** Narrow an unknown thrown value to a Node system error with a code. */
 export function errnoCode (err: unknown): string | undefined {
   if (err instanceof Error && 'code' in err && typeof err.code === 'string') return err.code

@@ -148,6 +148,7 @@ export class LocalStorage implements StorageBackend {
         opened = { fd: handle.fd, info: await statOrClose(handle), close: () => handle.close() }
       }
     } catch (err) {
+      // Quiet: the fast path's miss; the realpath path after it reports any real error.
       if (quiet || ABSENT.has(errnoCode(err) ?? '')) return undefined
       throw storageFailure('open', key, err)
     }
@@ -235,15 +236,20 @@ export class LocalStorage implements StorageBackend {
     return info.isFile() ? info : info.isDirectory() ? 'folder' : undefined
   }
 
+  // A link that leads nowhere (or loops) is skipped like a missing file; one that cannot be
+  // resolved (EACCES on a folder on its way, EIO) is an error: where it leads is unknown.
   #contained (path: string): boolean {
+    const relative = path.slice(this.#realRoot.length + 1)
+    let real: string
     try {
-      const real = realpathSync(path)
-      if (real.startsWith(this.#realRoot + sep)) return true
-      this.#log.warn({ path: path.slice(this.#realRoot.length + 1) }, 'Skipping a symlink that leads outside the eggdir')
-      return false
-    } catch {
-      return false
+      real = realpathSync(path)
+    } catch (err) {
+      if (ABSENT.has(errnoCode(err) ?? '')) return false
+      throw new StorageError(`Cannot resolve "${relative}": ${describeErrno(err)}`, { cause: err })
     }
+    if (real.startsWith(this.#realRoot + sep)) return true
+    this.#log.warn({ path: relative }, 'Skipping a symlink that leads outside the eggdir')
+    return false
   }
 
 }

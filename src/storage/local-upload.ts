@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ByteRange } from '../core/range.js'
-import { describeErrno, errnoCode, StorageError, WriteFailure } from '../errors.js'
+import { describeErrno, errnoCode, isAbsent, StorageError, WriteFailure } from '../errors.js'
 import { createRangeStream } from './range-stream.js'
 import { isPlainName, splitKey, type CommitResult, type PendingUpload, type StoredFile } from './storage.js'
 
@@ -27,7 +27,12 @@ export interface UploadRoot {
 export async function createLocalUpload (root: UploadRoot, folder: string): Promise<PendingUpload> {
   if (!isPlainName(folder)) throw new TypeError(`not a folder name: ${folder}`)
   const folderPath = join(root.realRoot, folder)
-  const dir = (await isDirectory(folderPath)) ? folderPath : root.realRoot
+  let dir: string
+  try {
+    dir = (await isDirectory(folderPath)) ? folderPath : root.realRoot
+  } catch (err) {
+    throw writeFailure('look for the project folder', err)
+  }
   const tempPath = join(dir, `.upload-${randomBytes(8).toString('hex')}.tmp`)
   let handle: FileHandle
   try {
@@ -178,11 +183,13 @@ async function ensureFolder (folderPath: string): Promise<boolean> {
   }
 }
 
+// A missing folder (or a file in its place) is "no"; a failure to look (EACCES, EIO) is an error.
 async function isDirectory (path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory()
-  } catch {
-    return false
+  } catch (err) {
+    if (isAbsent(err)) return false
+    throw err
   }
 }
 
@@ -211,7 +218,7 @@ export async function removeLocalFile (root: UploadRoot, key: string): Promise<b
     await unlink(join(root.realRoot, parts.folder, parts.filename))
     return true
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return false
+    if (isAbsent(err)) return false
     throw writeFailure('remove a file', err)
   }
 }
@@ -231,14 +238,19 @@ export async function removeLocalFolderIfEmpty (root: UploadRoot, folder: string
 
 /** Delete temporary upload files older than `olderThanMs` left by a crash; returns how many. */
 export async function sweepLocalUploads (root: UploadRoot, olderThanMs: number): Promise<number> {
-  const dirs = [root.realRoot]
+  const folders = ['']
   for (const entry of await readdir(root.realRoot, { withFileTypes: true })) {
-    if (entry.isDirectory() && isPlainName(entry.name)) dirs.push(join(root.realRoot, entry.name))
+    if (entry.isDirectory() && isPlainName(entry.name)) folders.push(entry.name)
   }
   let removed = 0
   const limit = Date.now() - olderThanMs
-  for (const dir of dirs) {
-    const names = await readdir(dir).catch(() => [])
+  for (const folder of folders) {
+    const dir = join(root.realRoot, folder)
+    const names = await readdir(dir).catch((err: unknown) => {
+      // Removed meanwhile: nothing to sweep. Unreadable: worth a warning; the others are swept.
+      if (!isAbsent(err)) root.log.warn({ err, folder }, 'Cannot look for temporary upload files in a folder')
+      return []
+    })
     for (const name of names.filter((candidate) => UPLOAD_TEMP.test(candidate))) {
       try {
         if ((await stat(join(dir, name))).mtimeMs > limit) continue
