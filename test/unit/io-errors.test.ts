@@ -1,16 +1,23 @@
 // "Not there" is not the same as "cannot look": ENOENT and ENOTDIR (and, for links, ELOOP)
 // mean absent; any other error (EACCES, EIO) is an error, never silently "absent". Permission
-// errors are real, for a user without privileges (storage-probe.ts).
+// errors are real, for a user without privileges (storage-probe.ts). An fsync(2) that fails
+// with EIO cannot be made on demand here (that takes a failing device, e.g. device-mapper's
+// "error" target, which this machine lacks), so that one is injected at a FileHandle's sync().
 import assert from 'node:assert/strict'
-import { chmod, readdir, symlink } from 'node:fs/promises'
+import { chmod, open, readdir, symlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import { pino } from 'pino'
+import { FactsLog } from '../../src/analysis/facts-log.js'
 import { LocalStorage } from '../../src/storage/local-storage.js'
+import { memoryLogger } from '../helpers/build-app.js'
 import { probeStorage } from '../helpers/storage-probe.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 
 const silent = pino({ level: 'silent' })
+
+const injected = (code: string, syscall: string): NodeJS.ErrnoException =>
+  Object.assign(new Error(`${code}: injected, ${syscall}`), { code, syscall })
 
 /**
  * Run `probe` while `folder` is closed (mode 000) to a user without privileges. Opened again
@@ -83,4 +90,33 @@ await test('a folder that cannot be looked at (EACCES) is reported as a watch fa
   const report = await whileClosed(join(root, '.vault'), () => probeStorage(t, root, { op: 'watch' }))
   if (report === undefined) return
   assert.deepEqual(report.value, ['EACCES'])
+})
+
+/** Make a FileHandle's sync() fail with `code` for directories (the cache's fsync of its folder). */
+async function failDirectorySync (t: TestContext, dir: string, code: string): Promise<void> {
+  const handle = await open(dir, 'r')
+  const proto = Object.getPrototypeOf(handle) as FileHandle
+  await handle.close()
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called below with the handle as `this`
+  const real = proto.sync
+  t.mock.method(proto, 'sync', async function (this: FileHandle): Promise<void> {
+    if ((await this.stat()).isDirectory()) throw injected(code, 'fsync')
+    return real.call(this)
+  })
+}
+
+await test('the cache\'s fsync of its folder: "not supported" is fine, an I/O error fails the compaction (logged)', async (t) => {
+  for (const [code, compacted] of [['EINVAL', true], ['EIO', false]] as const) {
+    await t.test(code, async (t) => {
+      const dir = await tempDir(t)
+      await failDirectorySync(t, dir, code)
+      const logs: Record<string, unknown>[] = []
+      // A new log is compacted (written whole) as it opens.
+      const facts = await FactsLog.open({ dir, namespace: '/srv/eggs', algorithms: ['md5'], log: memoryLogger(logs) })
+      t.after(() => facts.close())
+      assert.equal(facts.stats.compactions, compacted ? 1 : 0)
+      const warnings = logs.filter((record) => record.level === 40).map((record) => [record.msg, (record.err as { code?: string }).code])
+      assert.deepEqual(warnings, compacted ? [] : [['Cannot compact the cache file; it keeps working as it is', 'EIO']])
+    })
+  }
 })
