@@ -42,7 +42,7 @@ export const ERRORS = {
   EGGSERVE_FILE_GONE: {
     status: 404,
     expose: true,
-    description: 'A listed file disappeared before it could be read; a page being listed leaves it out (and logs it).',
+    description: 'A listed file disappeared before it could be read. A page being listed leaves it out (with a `Leaving a file out of the listing` error record) and the warm-up skips it (a `debug` record); a request that needs that very file (an upload checking the file it collides with) gets the 404.',
   },
   EGGSERVE_STORAGE: {
     status: 500,
