@@ -8,6 +8,7 @@ import { runWarm } from './commands/warm.js'
 import { resolveConfig, SETTINGS, type RawFlags, type SettingSpec } from './config.js'
 import { ANCHOR_ALGORITHMS } from './core/digests.js'
 import { startDaemon } from './daemon.js'
+import { errorSpec } from './error-codes.js'
 import { AppError, ConfigError } from './errors.js'
 
 /** Exit codes, documented in the README. */
@@ -59,13 +60,10 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = pr
 }
 
 function report (err: unknown, output: Output): number {
-  if (err instanceof ConfigError) {
-    output.err(`eggserve: ${err.message}\n`)
-    return EXIT.usage
-  }
   if (err instanceof AppError) {
     output.err(`eggserve: ${err.message}\n`)
-    return EXIT.failure
+    // The registry says which codes are usage errors (EGGSERVE_CONFIG: 2).
+    return errorSpec(err.code).exit ?? EXIT.failure
   }
   // Unexpected: one line, no stack trace.
   output.err(`eggserve: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`)

@@ -53,9 +53,11 @@ async function serve (config: Config, log: LoggerHandle, services: IndexServices
   const { index } = services
   const loadStarted = Date.now()
   const report = await index.load().catch((err: unknown) => {
-    // The store's own message speaks to HTTP clients; at start-up the operator reads it.
-    if (err instanceof StoreFailure) throw new LayoutError(`Cannot serve "${services.storage.location}" (${err.code}): ${err.message}`, { cause: err })
-    throw err
+    if (!(err instanceof StoreFailure)) throw err
+    // The store's own message speaks to HTTP clients; at start-up the operator reads it, and
+    // the log gets the one record of the failure, with the store's facts (request id, tries).
+    logger.error({ err }, 'Cannot list the package store')
+    throw new LayoutError(`Cannot serve "${services.storage.location}" (${err.code}): ${err.message}`, { cause: err })
   })
   if (report.problems.length > 0 && !config.lenient) {
     throw new LayoutError(formatProblems(services.storage.location, report.problems))

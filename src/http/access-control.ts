@@ -5,7 +5,7 @@ import type { Authenticator } from '../auth/authenticator.js'
 import type { FailureThrottle } from '../auth/throttle.js'
 import type { AuthAction } from '../core/auth-actions.js'
 import { parseBasicAuth } from '../core/basic-auth.js'
-import { RequestRejected } from './http-errors.js'
+import { RequestRejected } from '../errors.js'
 
 /** The realm of the WWW-Authenticate challenge. */
 export const REALM = 'eggserve'

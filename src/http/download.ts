@@ -4,9 +4,9 @@ import { finished } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions, rangeAllowed, type Validators } from '../core/conditional.js'
 import { contentRange, planRange, unsatisfiedRange, type RangePlan } from '../core/range.js'
+import { NotFoundError } from '../errors.js'
 import type { Storage } from '../storage/storage.js'
 import { contentTypeFor } from './content-type.js'
-import { NotFoundError } from './http-errors.js'
 import { setLastModified } from './last-modified.js'
 
 // Files (or ranges) up to this size are read in one go rather than streamed.

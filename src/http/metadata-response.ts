@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions } from '../core/conditional.js'
 import type { DistFile } from '../core/index-model.js'
+import { NotFoundError } from '../errors.js'
 import type { CoreMetadataStore } from '../index/metadata-store.js'
-import { NotFoundError } from './http-errors.js'
 
 /** Send `<wheel>.metadata`: 404 when the wheel has no readable METADATA (then no page advertises it). */
 export async function sendMetadata (request: FastifyRequest, reply: FastifyReply, options: { metadata: CoreMetadataStore; file: DistFile }): Promise<FastifyReply> {

@@ -9,7 +9,7 @@ import { Busboy, type BusboyFileStream, type BusboyHeaders, type BusboyInstance 
 import type { HashAlgorithm } from '../core/digests.js'
 import { plural } from '../core/plural.js'
 import { READ_FIELDS, type FormFields } from '../core/upload-rules.js'
-import { RequestRejected } from '../http/http-errors.js'
+import { RequestRejected } from '../errors.js'
 import type { PendingUpload } from '../storage/storage.js'
 import { CrlfFraming } from './crlf-framing.js'
 import { DigestTap, type UploadDigests } from './digest-tap.js'

@@ -2,10 +2,10 @@
 // PEP 658 metadata of wheels at <file URL>.metadata and signatures at <file URL>.asc.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { DistFile } from '../../core/index-model.js'
+import { NotFoundError } from '../../errors.js'
 import { encodeSegment } from '../../render/trees.js'
 import { SIGNATURE_SUFFIX } from '../../upload/publisher.js'
 import { sendDistribution } from '../download.js'
-import { NotFoundError } from '../http-errors.js'
 import { sendMetadata } from '../metadata-response.js'
 import { redirect } from '../replies.js'
 import type { IndexRouteOptions } from './route-options.js'

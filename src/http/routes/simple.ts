@@ -1,7 +1,7 @@
 // PEP 503 tree: /simple/, /simple/<normalized>/ and the files under /packages/<folder>/.
 import type { FastifyPluginCallback } from 'fastify'
+import { NotFoundError } from '../../errors.js'
 import { SIMPLE_TREE } from '../../render/trees.js'
-import { NotFoundError } from '../http-errors.js'
 import { redirect } from '../replies.js'
 import { fileHandler, type FileParams } from './file-handler.js'
 import type { IndexRouteOptions } from './route-options.js'

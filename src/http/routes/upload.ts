@@ -6,10 +6,10 @@ import {
   checkRemoveForm, checkUploadForm, chooseAction, digestMismatch, DIGEST_MISMATCH, field, parseUploadFilename,
   type FormFields, type Rejection,
 } from '../../core/upload-rules.js'
+import { RequestRejected } from '../../errors.js'
 import type { Publisher } from '../../upload/publisher.js'
 import { receiveForm, type ReceivedForm } from '../../upload/receive-form.js'
 import type { AccessControl } from '../access-control.js'
-import { RequestRejected } from '../http-errors.js'
 
 /** Options of the upload routes. */
 export interface UploadRouteOptions {
