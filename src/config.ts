@@ -4,6 +4,7 @@ import { resolvePasswordPath } from './auth/credential-path.js'
 import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/digests.js'
 import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
+import { resolveMetrics, type MetricsSetting } from './metrics/metrics-settings.js'
 import { parsePublicUrl, parseTrustProxy } from './proxy-settings.js'
 
 /** The daemon's settings, frozen. */
@@ -54,6 +55,8 @@ export interface Config {
   readonly publicUrl: string | undefined
   /** Proxies whose X-Forwarded-Proto, -Host and -Prefix are believed (addresses, CIDR ranges); empty: none. */
   readonly trustProxy: readonly string[]
+  /** Prometheus metrics (--metrics, --metrics-listen). */
+  readonly metrics: MetricsSetting
 }
 
 /** What `--authenticate` can protect (pypiserver's names): uploads and removals, files, pages. */
@@ -90,6 +93,8 @@ export interface RawFlags {
   readonly uiRemoteImages?: boolean
   readonly publicUrl?: string
   readonly trustProxy?: string
+  readonly metrics?: boolean
+  readonly metricsListen?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -128,6 +133,8 @@ export const SETTINGS = {
   uiRemoteImages: { flag: '--ui-remote-images', env: 'EGGSERVE_UI_REMOTE_IMAGES', defaultValue: 'false' },
   publicUrl: { flag: '--public-url', env: 'EGGSERVE_PUBLIC_URL', defaultValue: undefined },
   trustProxy: { flag: '--trust-proxy', env: 'EGGSERVE_TRUST_PROXY', defaultValue: undefined },
+  metrics: { flag: '--metrics', env: 'EGGSERVE_METRICS', defaultValue: 'false' },
+  metricsListen: { flag: '--metrics-listen', env: 'EGGSERVE_METRICS_LISTEN', defaultValue: undefined },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -159,6 +166,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const remoteImages = pick('uiRemoteImages')
   const publicUrl = pick('publicUrl')
   const trustProxy = pick('trustProxy')
+  const metrics = pick('metrics')
   return Object.freeze({
     eggdir: pick('eggdir').value ?? '.',
     port: parsePort(port.value ?? '', port.source),
@@ -182,6 +190,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     uiRemoteImages: parseBoolean(remoteImages.value ?? 'false', remoteImages.source),
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
     trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
+    metrics: resolveMetrics(parseBoolean(metrics.value ?? 'false', metrics.source), pick('metricsListen')),
   })
 }
 

@@ -9,6 +9,8 @@ import { distributionCount, emptyTreeWarning } from './core/tree-summary.js'
 import { describeErrno, errnoCode, LayoutError, ListenError, StoreFailure } from './errors.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
+import { registerIndexMetrics } from './metrics/index-metrics.js'
+import { openMetrics, type DaemonMetrics } from './metrics/serve-metrics.js'
 import type { StorageBackend } from './storage/storage.js'
 import { createAccessServices, indexServicesFor, type AccessServices, type IndexServices } from './services.js'
 import { UploaderLog } from './upload/uploader-log.js'
@@ -41,17 +43,20 @@ export async function startDaemon (config: Config): Promise<Daemon> {
 
 async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   const { logger } = log
-  const services = await indexServicesFor(config, logger)
+  const telemetry = await openMetrics(config.metrics, logger)
+  const services = await indexServicesFor(config, logger, telemetry.metrics)
   try {
-    return await serve(config, log, services)
+    return await serve(config, log, { services, telemetry })
   } catch (err) {
     await services.close()
+    await telemetry.close()
     throw err
   }
 }
 
-async function serve (config: Config, log: LoggerHandle, services: IndexServices): Promise<Daemon> {
+async function serve (config: Config, log: LoggerHandle, parts: { services: IndexServices; telemetry: DaemonMetrics }): Promise<Daemon> {
   const { logger } = log
+  const { services, telemetry } = parts
   const { index } = services
   const loadStarted = Date.now()
   const report = await index.load().catch((err: unknown) => {
@@ -67,9 +72,10 @@ async function serve (config: Config, log: LoggerHandle, services: IndexServices
     authenticate: config.authenticate,
     authFailureLimit: config.authFailureLimit,
     logger,
+    metrics: telemetry.metrics,
   })
   try {
-    return await listenAndServe({ config, log, services, security, report, loadStarted })
+    return await listenAndServe({ config, log, services, security, report, loadStarted, telemetry })
   } catch (err) {
     await security.close()
     throw err
@@ -83,11 +89,13 @@ async function listenAndServe (options: {
   security: AccessServices
   report: LayoutReport
   loadStarted: number
+  telemetry: DaemonMetrics
 }): Promise<Daemon> {
-  const { config, log, services, security, report, loadStarted } = options
+  const { config, log, services, security, report, loadStarted, telemetry } = options
   const { logger } = log
   const { storage, index } = services
-  const background = new BackgroundWork({ services, log: logger, reconcileIntervalMs: config.reconcileIntervalMs })
+  const background = new BackgroundWork({ services, log: logger, reconcileIntervalMs: config.reconcileIntervalMs, metrics: telemetry.metrics })
+  registerIndexMetrics(telemetry.metrics, { index, hashed: services.reader.stats, readiness: () => background.readiness() })
   const uploads = config.uploads === 'disabled' ? undefined : { maxBytes: config.maxUploadBytes, overwrite: config.overwrite }
   const app = await buildApp({
     index,
@@ -103,6 +111,7 @@ async function listenAndServe (options: {
     uploaders: await UploaderLog.open({ dir: config.cacheDir, root: storage.cacheNamespace, log: logger }),
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
+    ...(telemetry.app === undefined ? {} : { metrics: telemetry.app }),
   })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first
@@ -135,6 +144,7 @@ async function listenAndServe (options: {
       await services.close()
       await backgroundStopped
       await security.close()
+      await telemetry.close()
       removeHandlers()
       logger.info('Stopped')
       await log.flush()
@@ -161,6 +171,13 @@ async function listenAndServe (options: {
     removeHandlers()
     await app.close()
     throw listenError(config, err)
+  }
+  try {
+    await telemetry.listen()
+  } catch (err) {
+    removeHandlers()
+    await app.close()
+    throw err
   }
   // Fastify logs the bound address at info; with quieter logs, say it anyway: with --port 0
   // it is the only way to learn the port.

@@ -19,6 +19,7 @@ import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
 import { describeErrno } from './errors.js'
 import { AccessControl } from './http/access-control.js'
 import { IndexService } from './index/index-service.js'
+import type { Metrics } from './metrics/metrics.js'
 import { LocalStorage } from './storage/local-storage.js'
 import { openStorage } from './storage/open-storage.js'
 import type { StorageBackend } from './storage/storage.js'
@@ -59,10 +60,12 @@ export interface IndexServicesOptions {
   readonly concurrency?: number
   /** Directory of the persistent cache; undefined keeps facts in memory only. */
   readonly cacheDir?: string | undefined
+  /** Where the index counts what it does (default: nowhere). */
+  readonly metrics?: Metrics
 }
 
 /** The index services a configuration asks for (the daemon's and `eggserve warm`'s). */
-export async function indexServicesFor (config: Config, logger: FastifyBaseLogger): Promise<IndexServices> {
+export async function indexServicesFor (config: Config, logger: FastifyBaseLogger, metrics?: Metrics): Promise<IndexServices> {
   const storage = await configuredBucket(config, logger)
   return createIndexServices({
     eggdir: config.eggdir,
@@ -72,6 +75,7 @@ export async function indexServicesFor (config: Config, logger: FastifyBaseLogge
     logger,
     workers: config.hashWorkers === 'auto' ? availableParallelism() : config.hashWorkers,
     cacheDir: config.cacheDir,
+    ...(metrics === undefined ? {} : { metrics }),
   })
 }
 
@@ -92,7 +96,7 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
     : new StreamingAnalyzer({ storage, algorithms, scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY), log: logger })
   const { facts, cacheProblem } = await openFacts(options, storage.cacheNamespace, algorithms)
   const analyzer = new MemoizingAnalyzer(reader, facts)
-  const index = new IndexService({ storage, analyzer, log: logger })
+  const index = new IndexService({ storage, analyzer, log: logger, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) })
   return {
     storage,
     analyzer,
@@ -140,6 +144,8 @@ export async function createAccessServices (options: {
   readonly authenticate: readonly AuthAction[]
   readonly authFailureLimit: number
   readonly logger: FastifyBaseLogger
+  /** Where failed logins are counted (default: nowhere). */
+  readonly metrics?: Metrics
 }): Promise<AccessServices> {
   const throttle = new FailureThrottle({ limit: options.authFailureLimit })
   if (options.passwordFile === undefined) {
@@ -148,6 +154,6 @@ export async function createAccessServices (options: {
   const passwords = await PasswordFile.load(options.passwordFile, options.logger)
   const worker = new PasswordWorker({ maxQueued: LOGIN_QUEUE, log: options.logger.child({ component: 'password-worker' }) })
   const authenticator = new Authenticator({ passwords, worker })
-  const access = new AccessControl({ protect: options.authenticate, authenticator, throttle, log: options.logger })
+  const access = new AccessControl({ protect: options.authenticate, authenticator, throttle, log: options.logger, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) })
   return { access, authenticator, passwords, close: () => worker.close() }
 }
