@@ -3,7 +3,7 @@
 // credentials when reads need them, and the metrics-only server of --metrics-listen.
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { describe, test } from 'node:test'
@@ -15,7 +15,7 @@ import { registerIndexMetrics } from '../../src/metrics/index-metrics.js'
 import { createPrometheusMetrics, type PrometheusMetrics } from '../../src/metrics/prometheus.js'
 import { buildTestApp, type TestApp } from '../helpers/build-app.js'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
-import { parseSamples, sampleValue, type Sample } from '../helpers/metrics-text.js'
+import { metricTypes, parseSamples, sampleValue, type Sample } from '../helpers/metrics-text.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 import { upload } from '../helpers/upload-form.js'
 import { ALICE, basic, writePasswords } from '../helpers/users.js'
@@ -242,4 +242,17 @@ await describe('credentials for /metrics', async () => {
       assert.ok(!other.body.includes('hello'), url)
     }
   })
+})
+
+await test('docs/metrics.md lists every eggserve metric with its type, and no other', async (t) => {
+  const { app, services, prometheus } = await metricsApp(t, { uploads: true, passwords: true, watch: true })
+  const background = new BackgroundWork({ services, log: app.log, reconcileIntervalMs: 0, metrics: prometheus.metrics })
+  registerIndexMetrics(prometheus.metrics, { index: services.index, hashed: services.reader.stats, readiness: () => background.readiness() })
+  const served = [...metricTypes(await prometheus.exposition.render())].filter(([name]) => name.startsWith('eggserve_'))
+  const doc = await readFile(new URL('../../docs/metrics.md', import.meta.url), 'utf8')
+  const documented = new Map<string, string>()
+  for (const match of doc.matchAll(/^\| `(eggserve_[a-z_]+)` \| (counter|gauge|histogram) \|/gm)) {
+    if (match[1] !== undefined && match[2] !== undefined) documented.set(match[1], match[2])
+  }
+  assert.deepEqual(new Map(served), documented)
 })
