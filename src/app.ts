@@ -12,7 +12,8 @@ import { registerExpectContinue } from './http/expect-continue.js'
 import { PageCache } from './http/page-cache.js'
 import { registerRequestGuard } from './http/request-guard.js'
 import { registerRequestMetrics } from './http/request-metrics.js'
-import { healthRoutes, type Readiness } from './http/routes/health.js'
+import { healthRoutes } from './http/routes/health.js'
+import type { Readiness } from './index/background.js'
 import { pypiJsonRoutes } from './http/routes/pypi-json.js'
 import type { IndexRouteOptions } from './http/routes/route-options.js'
 import { legacyRoutes } from './http/routes/legacy.js'
@@ -23,7 +24,7 @@ import { uiRoutes, type UiSettings } from './http/routes/ui.js'
 import { registerBrowserHome } from './http/ui/browser-home.js'
 import type { IndexService } from './index/index-service.js'
 import { CoreMetadataStore } from './index/metadata-store.js'
-import { cacheMeter, NO_METRICS, type Exposition, type Metrics } from './metrics/metrics.js'
+import { cacheMeter, NO_METRICS, type Exposition, type Metrics } from './core/metrics.js'
 import type { Storage } from './storage/storage.js'
 import { Publisher } from './upload/publisher.js'
 import { UploaderLog, type UploaderRecord } from './upload/uploader-log.js'
@@ -95,7 +96,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     // One access-log line per request (registerAccessLog) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: {
-      // Checklist Z-1: find-my-way's default of 100 characters 404s real wheel filenames.
+      // find-my-way's default maxParamLength of 100 characters 404s real wheel filenames.
       maxParamLength: 2048,
     },
     // Slow clients must not hold a request open for ever; downloads themselves are not limited.
@@ -126,7 +127,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     hashAlgorithm: deps.hashAlgorithm,
     simpleHashAlgorithm: deps.simpleHashAlgorithm ?? deps.hashAlgorithm,
     metadata,
-    // Checklist K-1: what needs credentials must not be kept by shared caches.
+    // RFC 9111 §5.2.2.7: what needs credentials must not be kept by shared caches.
     pages: { cache: deps.pageCache ?? new PageCache(undefined, cacheMeter(metrics, 'page')), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
     access,
     filesCacheControl: access.protects('download') ? 'private' : undefined,

@@ -1,7 +1,7 @@
 // The small server of --metrics-listen: only GET /metrics, on an address of its own (a
 // loopback or management interface), so metrics need not be public and need no credentials.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import type { Exposition } from '../metrics/metrics.js'
+import type { Exposition } from '../core/metrics.js'
 import { metricsRoutes } from './routes/metrics.js'
 
 /** Build the metrics server; the daemon listens on it. */

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { LRUCache } from 'lru-cache'
 import { httpDate } from '../core/conditional.js'
-import type { CacheMeter } from '../metrics/metrics.js'
+import type { CacheMeter } from '../core/metrics.js'
 
 /** A page ready to send: both bodies and every header value that does not depend on the request. */
 export interface RenderedPage {

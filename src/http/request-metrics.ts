@@ -2,7 +2,7 @@
 // (`/simple/:project/`, never the project or file a URL names: that would make one series per
 // name a client can invent), method and status class.
 import type { FastifyInstance } from 'fastify'
-import type { Metrics } from '../metrics/metrics.js'
+import type { Metrics } from '../core/metrics.js'
 
 /** Requests no route matched (404s, 405s, bad URLs) share this route label. */
 export const UNMATCHED_ROUTE = 'unmatched'

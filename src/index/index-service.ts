@@ -10,7 +10,7 @@ import type { FolderListing, Storage, StoredFile, Watch } from '../storage/stora
 import { makeKey } from '../storage/storage.js'
 import { YANK_SUFFIX, yankReason } from '../core/yanking.js'
 import { StoreFailure } from '../errors.js'
-import { NO_METRICS, type Metrics } from '../metrics/metrics.js'
+import { NO_METRICS, type Metrics } from '../core/metrics.js'
 
 interface ProjectEntry {
   readonly folder: string

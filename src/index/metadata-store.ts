@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { randomAccessSource, readCoreMetadata } from '../archives/read-core-metadata.js'
 import type { DistFile } from '../core/index-model.js'
-import type { CacheMeter } from '../metrics/metrics.js'
+import type { CacheMeter } from '../core/metrics.js'
 import type { Storage } from '../storage/storage.js'
 
 /** Metadata bytes of the file as it is now (which may be newer than the one asked for). */

@@ -3,7 +3,7 @@
 // Nothing here uses prom-client's global default registry: everything goes to the registry
 // made here, which later features (an upstream proxy, object storage) add their metrics to.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client'
-import type { CollectedSpec, CounterMetric, Exposition, GaugeMetric, HistogramMetric, HistogramSpec, Labels, MetricSpec, Metrics } from './metrics.js'
+import type { CollectedSpec, CounterMetric, Exposition, GaugeMetric, HistogramMetric, HistogramSpec, Labels, MetricSpec, Metrics } from '../core/metrics.js'
 
 /** A registry with the Node process metrics, and the seam that adds eggserve's to it. */
 export interface PrometheusMetrics {

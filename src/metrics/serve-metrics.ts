@@ -6,7 +6,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { AppMetrics } from '../app.js'
 import { describeErrno, ListenError } from '../errors.js'
 import type { MetricsSetting } from './metrics-settings.js'
-import { NO_METRICS, type Metrics } from './metrics.js'
+import { NO_METRICS, type Metrics } from '../core/metrics.js'
 
 /** The daemon's metrics. */
 export interface DaemonMetrics {

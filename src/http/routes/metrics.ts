@@ -1,7 +1,7 @@
 // GET /metrics: the Prometheus scrape endpoint, on the main listener (--metrics) or on its own
 // small server (--metrics-listen, see src/http/metrics-app.ts).
 import type { FastifyPluginCallback, onRequestAsyncHookHandler } from 'fastify'
-import type { Exposition } from '../../metrics/metrics.js'
+import type { Exposition } from '../../core/metrics.js'
 
 /** The path Prometheus scrapes by default (scrape_config metrics_path). */
 export const METRICS_PATH = '/metrics'
