@@ -10,6 +10,7 @@ import type { FolderListing, Storage, StoredFile, Watch } from '../storage/stora
 import { makeKey } from '../storage/storage.js'
 import { YANK_SUFFIX, yankReason } from '../core/yanking.js'
 import { StoreFailure } from '../errors.js'
+import { NO_METRICS, type Metrics } from '../core/metrics.js'
 
 interface ProjectEntry {
   readonly folder: string
@@ -48,6 +49,8 @@ export interface IndexServiceOptions {
   readonly storage: Storage
   readonly analyzer: Analyzer
   readonly log: FastifyBaseLogger
+  /** Counts watch events (default: none kept). */
+  readonly metrics?: Metrics
 }
 
 // How long a folder checked against its timestamp counts as fresh when a watcher reports changes.
@@ -76,11 +79,13 @@ export class IndexService {
   #loaded = false
   /** Shared across entries so a generation never repeats, even for a project removed and re-added. */
   #nextGeneration = 1
+  readonly #metrics: Metrics
 
   constructor (options: IndexServiceOptions) {
     this.#storage = options.storage
     this.#analyzer = options.analyzer
     this.#log = options.log.child({ component: 'index' })
+    this.#metrics = options.metrics ?? NO_METRICS
   }
 
   /** True once load() has read the whole tree. */
@@ -123,7 +128,11 @@ export class IndexService {
   /** Start reacting to watch events; failures to watch are logged, and tokens still catch changes. */
   watch (): void {
     this.#watching = true
-    this.#watch ??= this.#storage.watch((folder) => { this.#onChange(folder) }, (err) => {
+    const events = this.#metrics.counter({ name: 'eggserve_watch_events_total', help: 'Change events the storage watcher reported (each marks a folder, or the project list, for a rescan)', labelNames: [] })
+    this.#watch ??= this.#storage.watch((folder) => {
+      events.inc({})
+      this.#onChange(folder)
+    }, (err) => {
       // Some folders go unwatched: back to checking timestamps on every request.
       this.#watching = false
       this.#log.warn({ err }, 'Cannot watch every folder; changes are still seen through folder timestamps')
