@@ -31,7 +31,7 @@ async function sendJsonApi (
   wanted: { name: string; version: string | undefined; slash: '' | '/' },
 ): Promise<FastifyReply> {
   const { index, metadata, pages } = options
-  const found = await index.find(wanted.name)
+  const found = await index.findProject(wanted.name)
   if (found === undefined) return notFound(reply)
   // X-1: a non-normalized name is redirected, as PyPI does.
   if (normalizeProjectName(wanted.name) !== wanted.name) {
@@ -40,8 +40,7 @@ async function sendJsonApi (
     const up = '../'.repeat((wanted.version === undefined ? 1 : 2) + wanted.slash.length)
     return redirect(request, reply, `${up}${found.project}/${version}json${wanted.slash}`)
   }
-  const page = await index.page(found.project)
-  if (page === undefined) return notFound(reply)
+  const page = await index.analyzedPage(found)
   const releases = releasesOf(page)
   const release: Release | undefined = wanted.version === undefined ? latestRelease(releases) : findRelease(releases, wanted.version)
   if (release === undefined) return notFound(reply)
