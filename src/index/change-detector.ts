@@ -50,12 +50,12 @@ export interface ChangeDetectorOptions {
  *
  * Invariants (pinned by test/unit/change-detector.test.ts):
  * - one read at a time per folder (and for the top level): concurrent callers share it;
- * - freshProject() and freshRoot() return only once the tree holds a read of the folder (or
- *   the top level) that started after the last change reported before the call (an event,
- *   changed(), a token that differs), except that a folder found unchanged is trusted for
- *   CHECK_INTERVAL_MS while every folder is watched;
- * - a change reported while a read is under way makes waiting callers read again (an
- *   explicit loop, never recursion);
+ * - freshProject() and freshRoot() return what a read of the folder (or the top level) found,
+ *   and that read started after the last event or changed() before the call; when none came,
+ *   the folder's token is compared with the one read (one stat), except that a folder found
+ *   unchanged is trusted for CHECK_INTERVAL_MS while every folder is watched;
+ * - a change reported while a read is under way makes the callers that joined it read again
+ *   (an explicit loop, never recursion); the caller that started it returns its result;
  * - a folder that is gone leaves the tree, and the files it held are forgotten.
  */
 export class ChangeDetector {
