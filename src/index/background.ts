@@ -104,7 +104,7 @@ export class BackgroundWork {
     const { facts, index } = this.#options.services
     if (!(facts instanceof FactsLog) || this.#stopped) return
     const live = new Set<string>()
-    for (const { files } of index.fileLists()) for (const file of files) live.add(file.identity)
+    for (const { files } of index.heldProjects()) for (const file of files) live.add(file.identity)
     let known = 0
     for (const identity of live) if (facts.get(identity) !== undefined) known++
     const dead = facts.size - known

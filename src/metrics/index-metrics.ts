@@ -57,7 +57,7 @@ function indexSize (index: IndexService): () => IndexSize {
   return () => {
     if (memo !== undefined) return memo
     const found: IndexSize = { projects: 0, files: 0, bytes: 0 }
-    for (const { files } of index.fileLists()) {
+    for (const { files } of index.heldProjects()) {
       found.projects++
       found.files += files.length
       for (const file of files) found.bytes += file.size
