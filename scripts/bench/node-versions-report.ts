@@ -25,7 +25,7 @@ export function renderNodeVersionsSection (run: NodeVersionsRun): string {
     `- **Command:** \`${run.command}\``,
     `- **Date:** ${run.date}; **commit:** ${run.commit}`,
     `- **Machine:** ${m.cpu}, ${m.cores} cores, ${m.ramGb.toFixed(1)} GiB RAM; Linux ${m.kernel}; nginx ${m.nginx}; wrk ${m.wrk}`,
-    `- **Node:** ${run.nodes.map((node) => `${node.version} (${node.source.startsWith('/') ? `\`${node.source}\`` : node.source})`).join('; ')}`,
+    `- **Node:** ${run.nodes.map((node) => `${node.version}: ${node.source.startsWith('/') ? `\`${node.source}\`` : node.source}`).join('; ')}`,
     `- **Load:** wrk on loopback, \`-t2 -c${run.connections} -d${run.durationS}s --latency\` for pages and the small file, \`-c${run.bigConnections}\` for the large file; ` +
     `${run.rounds} round${run.rounds > 1 ? 's' : ''}${run.rounds > 1 ? '; the median round is reported, latencies are the medians of the rounds\' p99' : ''}`,
     `- **Other load on the machine:** 1-minute load average ${run.loadStart.toFixed(2)} at the start, ${run.loadEnd.toFixed(2)} at the end`,

