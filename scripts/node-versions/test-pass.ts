@@ -19,8 +19,8 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
  * Node (V8, libuv, OpenSSL, undici and npm all change with the major).
  */
 export const E2E_SUBSET: Readonly<Record<string, string>> = {
-  'test/e2e/pip-install.test.ts': 'real pip against the spawned daemon: listening, streams to a socket, ranges, HEAD',
-  'test/e2e/http-real-socket.test.ts': 'raw sockets: framing, keep-alive, aborted downloads, descriptors closed',
+  'test/e2e/pip-install.test.ts': 'real pip against the spawned daemon: pages and files streamed to a socket, --require-hashes, a file changed after pip read the page',
+  'test/e2e/http-real-socket.test.ts': 'raw sockets: ranges, conditionals, HEAD without a byte of body; fs.watch in the daemon: files added, replaced and removed show within 1 s',
   'test/e2e/reverse-proxy.test.ts': 'TLS: node:https through nginx, forwarded headers',
   'test/e2e/pack-install.test.ts': 'npm of this Node packs and installs the package (no EBADENGINE); the installed command starts without warnings, also with S3 storage',
   'test/e2e/s3-storage.test.ts': 'the AWS SDK on this Node: its HTTP handler, streams and worker threads reading from S3',

@@ -51,8 +51,9 @@ await test('supportedMajors reads one major per part of the range, and refuses a
   assert.throws(() => supportedMajors('^20.19.0 || ^20.20.0'), /each major once/)
 })
 
-await test('package.json engines.node lists the supported majors, each from a floor of its own', () => {
+await test('package.json engines.node lists the supported majors, each from a floor of its own; the lock file says the same', () => {
   assert.ok(majors.length >= 1, range)
+  assert.equal(nodeEngines(lock.packages[''] ?? {}), range, 'run npm install after changing engines.node')
   for (const entry of majors) {
     assert.ok(semver.satisfies(entry.floor, range), `${entry.floor} is admitted`)
     assert.ok(!semver.satisfies(before(entry.floor), range), `the release before ${entry.floor} is not admitted`)
