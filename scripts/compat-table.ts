@@ -1,7 +1,8 @@
-// Regenerates README.md's client compatibility table (between <!-- compat:start --> and
-// <!-- compat:end -->) from a run of the client matrix, test/e2e/client-matrix.test.ts.
+// Regenerates the client compatibility table of docs/compatibility.md (between
+// <!-- compat:start --> and <!-- compat:end -->) from a run of the client matrix,
+// test/e2e/client-matrix.test.ts.
 //
-//   node --import tsx scripts/compat-table.ts                  build, run the matrix, rewrite README
+//   node --import tsx scripts/compat-table.ts                  build, run the matrix, rewrite the table
 //   node --import tsx scripts/compat-table.ts --results FILE   use a results file of an earlier run
 //       (EGGSERVE_COMPAT_OUT=FILE node --import tsx --test test/e2e/client-matrix.test.ts)
 //   ... --print                                                print the region instead of writing it
@@ -16,6 +17,8 @@ import { fileURLToPath } from 'node:url'
 import { CHECKS, type CheckRecord, type CheckStatus, type ClientRecord, type ResultRecord, type RunRecord } from '../test/helpers/clients/matrix.js'
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url))
+/** The document that holds the table, relative to the repository (test/unit/docs.test.ts checks its markers). */
+export const COMPAT_DOC = 'docs/compatibility.md'
 const START = '<!-- compat:start -->'
 const END = '<!-- compat:end -->'
 
@@ -96,12 +99,12 @@ export function renderTable (records: readonly ResultRecord[], build: BuildFacts
   return `${lines.join('\n')}\n`
 }
 
-/** README text with the region between the markers replaced by `region`. */
-export function replaceRegion (readme: string, region: string): string {
-  const start = readme.indexOf(START)
-  const end = readme.indexOf(END)
-  if (start === -1 || end === -1 || end < start) throw new Error(`README.md lacks the ${START} … ${END} markers`)
-  return `${readme.slice(0, start + START.length)}\n${region}${readme.slice(end)}`
+/** The document's text with the region between the markers replaced by `region`. */
+export function replaceRegion (doc: string, region: string): string {
+  const start = doc.indexOf(START)
+  const end = doc.indexOf(END)
+  if (start === -1 || end === -1 || end < start) throw new Error(`${COMPAT_DOC} lacks the ${START} … ${END} markers`)
+  return `${doc.slice(0, start + START.length)}\n${region}${doc.slice(end)}`
 }
 
 async function run (command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string }> {
@@ -149,9 +152,9 @@ async function main (argv: readonly string[]): Promise<number> {
   if (argv.includes('--print')) {
     process.stdout.write(region)
   } else {
-    const readmePath = join(REPO_ROOT, 'README.md')
-    await writeFile(readmePath, replaceRegion(await readFile(readmePath, 'utf8'), region))
-    process.stderr.write(`README.md: compatibility table rewritten (${records.filter((r) => r.type === 'client').length} clients)\n`)
+    const docPath = join(REPO_ROOT, COMPAT_DOC)
+    await writeFile(docPath, replaceRegion(await readFile(docPath, 'utf8'), region))
+    process.stderr.write(`${COMPAT_DOC}: compatibility table rewritten (${records.filter((r) => r.type === 'client').length} clients)\n`)
   }
   const failed = records.filter((r) => r.type === 'check' && r.status === 'fail').length
   if (failed > 0) process.stderr.write(`${failed} checks failed (shown in the table)\n`)

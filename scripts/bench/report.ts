@@ -1,4 +1,4 @@
-// BENCHMARKS.md: the command, date and machine, a summary against the targets of issue 4, and
+// BENCHMARKS.md: the command, date and machine, a summary against the targets (docs/benchmarks.md), and
 // one table per tree (eggserve, nginx, ratio, target, met).
 import type { LoadResult, RunResult, StartupResult, TreeResult } from './results.js'
 import { shapeLabel } from './tree.js'
@@ -43,7 +43,7 @@ export function renderReport (run: RunResult): string {
     '',
     'eggserve measured against nginx (Debian\'s, configured by `scripts/bench/nginx.ts`) on the same synthetic trees, in the same run, on the same machine. ' +
     'Absolute numbers drift on shared machines, so the figures that matter are the **ratios** eggserve/nginx. ' +
-    'Regenerate with `npm run bench` (see [Method](#method)); the targets are those of issue 4.',
+    'Regenerate with `npm run bench` (see [Method](#method)); the targets, and why some are not met, are explained in [docs/benchmarks.md](docs/benchmarks.md).',
     '',
     run.quick ? '> **Smoke run (`--quick`)**: tiny tree and short runs; not for publishing.\n' : '',
     `- **Command:** \`${run.command}\``,

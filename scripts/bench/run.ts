@@ -224,14 +224,17 @@ async function build (): Promise<void> {
 }
 
 /**
- * Copy the build (bin/, dist/, the browse UI's ui-assets/ that eggserve reads at start-up,
- * package.json; node_modules linked) into the run folder and serve from there: a rebuild of
- * dist/ by someone else during a long run cannot change, or half-write, the code under test.
+ * Copy the build (what the package ships, as package.json's "files" lists it, and package.json;
+ * node_modules linked) into the run folder and serve from there: a rebuild of dist/ by someone
+ * else during a long run cannot change, or half-write, the code under test.
  */
 async function snapshotBuild (runDir: string): Promise<string> {
   const root = join(runDir, 'eggserve')
   await mkdir(root, { recursive: true })
-  for (const name of ['bin', 'dist', 'ui-assets', 'package.json']) await cp(join(REPO_ROOT, name), join(root, name), { recursive: true })
+  const pkg: unknown = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8'))
+  const files = typeof pkg === 'object' && pkg !== null && 'files' in pkg && Array.isArray(pkg.files) ? pkg.files.filter((name): name is string => typeof name === 'string') : []
+  if (!files.includes('dist/')) throw new Error('package.json "files" does not list dist/')
+  for (const name of [...files, 'package.json']) await cp(join(REPO_ROOT, name), join(root, name), { recursive: true })
   await symlink(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir')
   return root
 }

@@ -1,7 +1,7 @@
 // The client compatibility matrix: real pip (18.1 … newest), easy_install, poetry and pdm
 // against the real daemon, each client with a server of its own (its access log is then
 // that client's alone) and isolated from this machine's pip configuration. Results go to
-// $EGGSERVE_COMPAT_OUT as JSON lines (scripts/compat-table.ts turns them into README's table).
+// $EGGSERVE_COMPAT_OUT as JSON lines (scripts/compat-table.ts turns them into the table of docs/compatibility.md).
 //
 // Environment: EGGSERVE_MATRIX_CLIENTS (e.g. "pip-py3.6,poetry": ids or prefixes),
 // EGGSERVE_MATRIX_JOBS (clients run at once, default 3), EGGSERVE_MATRIX_TIMEOUT (seconds per

@@ -5,6 +5,7 @@
 // (which turns Node's documentation-only deprecations into warnings too).
 // Also: the command says in one line, without a stack trace, when dist/ was never built.
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
 import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -58,6 +59,12 @@ await test('the packed tarball installs into a prefix, runs, serves and pip inst
     }
     for (const file of installed.files) assert.doesNotMatch(file, /^(src|test|scripts)\//)
     assert.ok(installed.files.includes('node_modules/fastify/package.json'), 'the dependencies are bundled')
+    assert.ok(installed.files.some((file) => file.startsWith('ui-assets/')), 'the browse UI\'s assets are packed')
+    // The README's links into docs/ (and the screenshots) work in an installed copy too.
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
+    const linked = [...readme.matchAll(/\]\(((?:docs|contrib)\/[^)#\s]+)/g)].map((match) => match[1] ?? '')
+    assert.ok(linked.length > 0, 'the README links into docs/')
+    for (const file of linked) assert.ok(installed.files.includes(file), `${file}, linked from the README, is not in the tarball`)
   })
 
   await t.test('npm pack and npm install printed no warning (no EBADENGINE, nothing deprecated)', () => {

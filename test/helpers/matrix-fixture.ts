@@ -52,13 +52,13 @@ export const MODULES = {
   tamper: 'mx_tamper',
 } as const
 
-/** The reason in the sidecar of the yanked wheel (with characters HTML must escape, checklist H-5). */
+/** The reason in the sidecar of the yanked wheel, with characters HTML must escape in `data-yanked="..."` (and every client must decode). */
 export const YANK_REASON = 'Broken build <see #7> & "retry"'
 
 /**
  * The long-named project. Its wheel's filename is at most 100 characters, but the filename
- * plus `.metadata` (the last URL segment of its PEP 658 file) is longer: checklist Z-1/FN-7,
- * where Fastify's router answers 404 to a parameter over 100 characters by default.
+ * plus `.metadata` (the last URL segment of its PEP 658 file) is longer, and find-my-way,
+ * Fastify's router, answers 404 to a parameter over 100 characters by default (`maxParamLength`).
  */
 export const LONG_PROJECT = 'mx-long-name-whose-pep658-metadata-url-segment-exceeds-100-characters'
 

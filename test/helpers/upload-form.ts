@@ -1,5 +1,7 @@
-// Multipart upload forms as twine, poetry and pdm send them (checklist §12), and snapshots of
-// the disk to prove that a refused upload changed nothing.
+// Multipart upload forms as twine, poetry and pdm send them (field names and parts as in
+// twine's `package.py` and `repository.py`, poetry's `publishing/uploader.py` and pdm's
+// `cli/commands/publish/`), and snapshots of the disk to prove that a refused upload changed
+// nothing.
 import { createHash, randomBytes } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'

@@ -1,4 +1,4 @@
-// Caching headers on pages and API documents (checklist K-1..K-4): strong ETag, Last-Modified,
+// Caching headers on pages and API documents (docs/http.md, "Files and caching"): strong ETag, Last-Modified,
 // 304 on revalidation, Cache-Control, gzip with Vary, and a new ETag when a project changes.
 import assert from 'node:assert/strict'
 import { gunzipSync } from 'node:zlib'
@@ -28,7 +28,7 @@ await test('every page has a strong ETag, Last-Modified, the configured Cache-Co
       assert.match(etag, /^"[^"]+"$/, `${url}: strong ETag`)
       assert.equal(first.headers['cache-control'], 'max-age=60', url)
       assert.equal(typeof first.headers['last-modified'], 'string', url)
-      assert.equal(typeof first.headers.date, 'string', `${url}: Date (K-3)`)
+      assert.equal(typeof first.headers.date, 'string', `${url}: Date (pip's cachecontrol caches a max-age answer only with it)`)
       const again = await app.inject({ url, headers: { ...headers, 'if-none-match': etag } })
       assert.equal(again.statusCode, 304, url)
       assert.equal(again.body, '')

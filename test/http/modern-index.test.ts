@@ -47,11 +47,11 @@ await test('HTML carries data-requires-python (escaped), PEP 714 metadata attrib
     assert.doesNotMatch(wheelLink, /data-yanked/)
     const sdistLink = link(f.sdist.filename)
     assert.match(sdistLink, /data-requires-python="&gt;=3\.8,&lt;4"/)
-    assert.doesNotMatch(sdistLink, /core-metadata|dist-info-metadata/, 'only wheels advertise .metadata (M-2)')
+    assert.doesNotMatch(sdistLink, /core-metadata|dist-info-metadata/, 'only wheels advertise .metadata (as PyPI: an sdist\'s PKG-INFO may be dynamic)')
     assert.match(link(f.old.filename), /data-yanked="broken build"/)
-    assert.doesNotMatch(link(f.old.filename), /requires-python/, 'no attribute without Requires-Python (H-6)')
+    assert.doesNotMatch(link(f.old.filename), /requires-python/, 'no attribute without Requires-Python (Simple Repository API)')
     const eggLink = link(f.egg.filename)
-    assert.match(eggLink, /data-yanked=""/, 'an empty sidecar yanks without a reason, never a bare attribute (H-7)')
+    assert.match(eggLink, /data-yanked=""/, 'an empty sidecar yanks without a reason, never a bare attribute (which pip and unearth read as not yanked)')
     assert.match(eggLink, /data-requires-python="&gt;=2\.7"/, 'eggs: Requires-Python from EGG-INFO/PKG-INFO')
   }
 })
@@ -67,8 +67,8 @@ await test('JSON (PEP 691/700/714) for pip, uv and poetry, from the same model',
     assert.equal(doc.meta['api-version'], '1.1')
     assert.equal(doc.name, 'holygrail')
     assert.deepEqual(doc.versions, ['0.8', '0.9', '1.0'])
-    assert.ok(!res.body.includes('null'), 'no null anywhere (J-4)')
-    assert.ok(!res.body.includes('"dist-info-metadata"'), 'never the key that crashes pip 22.3-23.1 (J-7)')
+    assert.ok(!res.body.includes('null'), 'no null anywhere (uv fails the page on a null size, upload-time or yanked)')
+    assert.ok(!res.body.includes('"dist-info-metadata"'), 'never the key that crashes pip 22.3-23.1 (PEP 714)')
     const byName = new Map(doc.files.map((file) => [String(file.filename), file]))
     const wheel = byName.get(f.wheel.filename) ?? assert.fail('wheel missing')
     assert.equal(wheel.url, `${base}${f.wheel.filename}`)
@@ -127,7 +127,7 @@ await test('<wheel>.metadata serves the exact METADATA bytes with the advertised
     const res = await app.inject({ url, headers: { 'accept-encoding': 'gzip' } })
     assert.equal(res.statusCode, 200, url)
     assert.deepEqual(res.rawPayload, f.wheel.metadata)
-    assert.equal(res.headers['content-encoding'], undefined, 'never compressed (F-2)')
+    assert.equal(res.headers['content-encoding'], undefined, 'never compressed (pip hashes the bytes as sent)')
     assert.equal(res.headers['content-length'], String(f.wheel.metadata.length))
     const again = await app.inject({ url, headers: { 'if-none-match': String(res.headers.etag) } })
     assert.equal(again.statusCode, 304)
@@ -140,7 +140,7 @@ await test('<wheel>.metadata serves the exact METADATA bytes with the advertised
   }
 })
 
-await test('a long wheel name: the .metadata URL over 100 characters works (checklist FN-7, Z-1)', async (t) => {
+await test('a long wheel name: the .metadata URL over 100 characters works (find-my-way\'s maxParamLength is 100 by default)', async (t) => {
   const root = await tempDir(t)
   const wheel = buildWheel({ name: 'tensorflow-io-gcs-filesystem', version: '0.37.1' }, { pythonTag: 'py2.py3' })
   await writeDist(join(root, 'tensorflow-io-gcs-filesystem'), wheel)

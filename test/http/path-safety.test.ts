@@ -50,7 +50,7 @@ await test('traversal in every spelling, NUL bytes, dotfiles and non-distributio
     '/foo/.foo-9.0.tar.gz',
     '/packages/foo/.foo-9.0.tar.gz',
     '/foo/README',
-    // Checklist F-7: signatures are served only for files the index knows.
+    // Signatures are served only for files the index knows (docs/http.md, "Downloads").
     '/foo/foo-9.9.tar.gz.asc',
     '/foo/.foo-9.0.tar.gz.asc',
     '/foo/README.asc',

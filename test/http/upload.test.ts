@@ -143,7 +143,7 @@ await describe('every refusal leaves the disk as it was', async () => {
       assert.equal(res.statusCode, refusal.status, res.body)
       assert.match(res.body.trim(), refusal.reason)
       assert.doesNotMatch(res.body.trim(), /\n/, 'one line')
-      if (refusal.status !== 415) assert.equal(res.statusMessage, res.body.trim(), 'the reason phrase carries the message (U-9)')
+      if (refusal.status !== 415) assert.equal(res.statusMessage, res.body.trim(), 'the reason phrase carries the message (twine, poetry and pdm print it)')
       assert.deepEqual(await snapshot(root), before)
       assert.equal((await app.inject('/simple/')).statusCode, 200, 'still serving')
     })
@@ -173,7 +173,7 @@ await describe('every refusal leaves the disk as it was', async () => {
   })
 })
 
-await describe('the same filename again (checklist U-7)', async () => {
+await describe('the same filename again (as PyPI answers it; docs/publishing.md, "Why")', async () => {
   await test('identical bytes: 200 and nothing changes; different bytes: 409 "File already exists"', async (t) => {
     const { app, root } = await uploadApp(t)
     assert.equal((await upload(app, WHEEL, HELLO)).statusCode, 200)
@@ -262,7 +262,7 @@ await describe('another spelling of a stored filename is the same file', async (
   })
 })
 
-await describe('signatures (checklist U-13, F-7)', async () => {
+await describe('signatures (stored as pypiserver stores them)', async () => {
   await test('a gpg_signature part is stored as <file>.asc, served, and never listed', async (t) => {
     const { app, root } = await uploadApp(t)
     const data = Buffer.from('-----BEGIN PGP SIGNATURE-----\nabc\n-----END PGP SIGNATURE-----\n')
@@ -280,7 +280,7 @@ await describe('signatures (checklist U-13, F-7)', async () => {
   })
 })
 
-await describe('other actions (checklist U-10)', async () => {
+await describe('other actions (pypiserver\'s remove_pkg, Warehouse\'s doc_upload)', async () => {
   await test('remove_pkg removes a release with its sidecars, and the folder with the last one', async (t) => {
     const { app, root } = await uploadApp(t)
     const signature = { filename: `${WHEEL.filename}.asc`, data: Buffer.from('sig') }

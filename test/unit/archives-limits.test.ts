@@ -1,4 +1,5 @@
-// The MD-5 caps of readCoreMetadata against hostile archives: bombs, lying headers, odd
+// The caps readCoreMetadata keeps against hostile archives (docs/http.md, "What the pages say";
+// Warehouse caps compression ratios and methods too): bombs, lying headers, odd
 // compression methods, endless tars. Each source stream opens its own descriptor here, so a
 // stream left running shows up as a leaked descriptor.
 import assert from 'node:assert/strict'

@@ -1,4 +1,6 @@
-// Which member holds the metadata (MD-2..MD-4), decided from names alone.
+// Which member holds the metadata, decided from names alone: a wheel's one `.dist-info/METADATA`
+// (binary distribution format), an sdist's `<top>/PKG-INFO` (source distribution format), an
+// egg's `EGG-INFO/PKG-INFO` (setuptools' bdist_egg).
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Entry } from 'yauzl'

@@ -1,5 +1,5 @@
 // readCoreMetadata over real files opened through LocalStorage (the storage seam): exact bytes
-// for good distributions (MD-2..MD-4), a coded refusal for bad ones (MD-5), no stream or
+// for good distributions, a coded refusal for bad ones (docs/http.md, "What the pages say"), no stream or
 // descriptor left behind either way.
 import assert from 'node:assert/strict'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -186,7 +186,7 @@ void test('the OpenFile stays usable after a read cut short', async () => {
   }
 })
 
-void describe('readCoreMetadata: wheels refused (MD-2)', () => {
+void describe('readCoreMetadata: wheels refused (pip installs only a wheel with exactly one .dist-info)', () => {
   void test('two .dist-info directories', async () => {
     const bytes = wheelOf([
       { path: 'demo_pkg-1.0.dist-info/METADATA', data: METADATA },
@@ -220,7 +220,7 @@ void describe('readCoreMetadata: wheels refused (MD-2)', () => {
   })
 })
 
-void describe('readCoreMetadata: sdists and other formats refused (MD-3)', () => {
+void describe('readCoreMetadata: sdists and other formats refused (an sdist\'s PKG-INFO is in its one top folder)', () => {
   const eggInfoOnly = [{ path: 'demo_pkg-1.0/src/demo_pkg.egg-info/PKG-INFO', data: METADATA }, { path: 'demo_pkg-1.0/setup.py', data: utf8('') }]
 
   void test('a .tar.gz whose only PKG-INFO is inside *.egg-info/', async () => {

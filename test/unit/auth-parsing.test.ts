@@ -64,7 +64,7 @@ void describe('parseBasicAuth', () => {
   }
 })
 
-void describe('privateCacheControl (checklist K-1)', () => {
+void describe('privateCacheControl (no shared cache may keep what needs credentials)', () => {
   for (const [value, expected] of [
     ['max-age=0, must-revalidate', 'private, max-age=0, must-revalidate'],
     ['public, max-age=600', 'private, max-age=600'],

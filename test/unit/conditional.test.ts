@@ -1,4 +1,4 @@
-// Conditional requests (RFC 9110 §13; checklist F-4, F-5, K-2).
+// Conditional requests (RFC 9110 §13).
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import {
@@ -22,7 +22,7 @@ void describe('evaluatePreconditions', () => {
   const cases: readonly (readonly [string, ConditionalHeaders, PreconditionResult])[] = [
     ['no conditional headers', {}, 'proceed'],
     ['all headers undefined', { 'if-none-match': undefined, 'if-modified-since': undefined }, 'proceed'],
-    // §13.1.2 If-None-Match: weak comparison; for GET/HEAD a match is 304.
+    // RFC 9110 §13.1.2 If-None-Match: weak comparison; for GET/HEAD a match is 304.
     ['If-None-Match matching', { 'if-none-match': ETAG }, 'not-modified'],
     ['If-None-Match different', { 'if-none-match': '"sha256-def"' }, 'proceed'],
     ['If-None-Match with a prefix of the tag', { 'if-none-match': '"sha256-ab"' }, 'proceed'],
@@ -36,7 +36,7 @@ void describe('evaluatePreconditions', () => {
     ['If-None-Match list with the weak form', { 'if-none-match': '"x", W/"sha256-abc"' }, 'not-modified'],
     ['If-None-Match weak other tag', { 'if-none-match': 'W/"other"' }, 'proceed'],
     ['If-None-Match with a comma inside a tag', { 'if-none-match': '"a,b", "sha256-abc"' }, 'not-modified'],
-    // §13.1.3 If-Modified-Since: 304 unless modified after the date.
+    // RFC 9110 §13.1.3 If-Modified-Since: 304 unless modified after the date.
     ['If-Modified-Since equal', { 'if-modified-since': MODIFIED }, 'not-modified'],
     ['If-Modified-Since later', { 'if-modified-since': LATER }, 'not-modified'],
     ['If-Modified-Since earlier', { 'if-modified-since': EARLIER }, 'proceed'],
@@ -46,23 +46,23 @@ void describe('evaluatePreconditions', () => {
     ['If-Modified-Since a bare number', { 'if-modified-since': '1' }, 'proceed'],
     ['If-Modified-Since empty', { 'if-modified-since': '' }, 'proceed'],
     ['If-Modified-Since impossible date', { 'if-modified-since': 'Sun, 99 Foo 1994 08:49:37 GMT' }, 'proceed'],
-    // §13.1.3: ignored when If-None-Match is present.
+    // RFC 9110 §13.1.3: ignored when If-None-Match is present.
     ['If-None-Match mismatch beats a fresh If-Modified-Since', { 'if-none-match': '"other"', 'if-modified-since': LATER }, 'proceed'],
     ['If-None-Match match beats a stale If-Modified-Since', { 'if-none-match': ETAG, 'if-modified-since': EARLIER }, 'not-modified'],
-    // §13.1.1 If-Match: strong comparison; failure is 412.
+    // RFC 9110 §13.1.1 If-Match: strong comparison; failure is 412.
     ['If-Match matching', { 'if-match': ETAG }, 'proceed'],
     ['If-Match *', { 'if-match': '*' }, 'proceed'],
     ['If-Match list containing it', { 'if-match': '"x", "sha256-abc"' }, 'proceed'],
     ['If-Match different', { 'if-match': '"other"' }, 'precondition-failed'],
     ['If-Match weak form never matches', { 'if-match': 'W/"sha256-abc"' }, 'precondition-failed'],
     ['If-Match garbage', { 'if-match': 'garbage' }, 'precondition-failed'],
-    // §13.1.4 If-Unmodified-Since: 412 when modified after the date; ignored with If-Match or when invalid.
+    // RFC 9110 §13.1.4 If-Unmodified-Since: 412 when modified after the date; ignored with If-Match or when invalid.
     ['If-Unmodified-Since equal', { 'if-unmodified-since': MODIFIED }, 'proceed'],
     ['If-Unmodified-Since later', { 'if-unmodified-since': LATER }, 'proceed'],
     ['If-Unmodified-Since earlier', { 'if-unmodified-since': EARLIER }, 'precondition-failed'],
     ['If-Unmodified-Since invalid', { 'if-unmodified-since': 'not a date' }, 'proceed'],
     ['If-Unmodified-Since ignored when If-Match passes', { 'if-match': ETAG, 'if-unmodified-since': EARLIER }, 'proceed'],
-    // §13.2.2 order: 412 from step 1/2 wins over 304 from step 3/4.
+    // RFC 9110 §13.2.2 order: 412 from step 1/2 wins over 304 from step 3/4.
     ['failed If-Match wins over matching If-None-Match', { 'if-match': '"other"', 'if-none-match': ETAG }, 'precondition-failed'],
     ['failed If-Unmodified-Since wins over If-Modified-Since', { 'if-unmodified-since': EARLIER, 'if-modified-since': LATER }, 'precondition-failed'],
     ['passing If-Match then matching If-None-Match', { 'if-match': ETAG, 'if-none-match': ETAG }, 'not-modified'],
@@ -102,7 +102,7 @@ void describe('evaluatePreconditions', () => {
   })
 })
 
-void describe('rangeAllowed (If-Range, §13.1.5)', () => {
+void describe('rangeAllowed (If-Range, RFC 9110 §13.1.5)', () => {
   const cases: readonly (readonly [string, string | undefined, boolean])[] = [
     ['no If-Range', undefined, true],
     ['strong tag that matches', ETAG, true],
@@ -129,7 +129,7 @@ void describe('rangeAllowed (If-Range, §13.1.5)', () => {
   })
 })
 
-void describe('httpDate (IMF-fixdate, §5.6.7)', () => {
+void describe('httpDate (IMF-fixdate, RFC 9110 §5.6.7)', () => {
   const cases: readonly (readonly [number, string])[] = [
     [MODIFIED_MS, MODIFIED],
     [0, 'Thu, 01 Jan 1970 00:00:00 GMT'],

@@ -232,7 +232,8 @@ void describe('resolveConfig: hash algorithm', () => {
       assert.equal(resolveConfig({}, { EGGSERVE_HASH_ALGO: value }).hashAlgorithm, value)
     })
   }
-  // uv rejects pages with these (checklist H-4), and blake2b_256 is no hashlib name either.
+  // uv fails a whole page on these names (uv's Hashes::parse_fragment; docs/http.md, "Pages"), and
+  // blake2b_256 is no hashlib name either.
   for (const value of ['sha1', 'sha224', 'blake2b_256', 'blake2b', 'SHA256', 'sha-256', 'md4', '']) {
     void test(`${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({ hashAlgo: value }, {}, '--hash-algo', value)

@@ -1,4 +1,6 @@
-// Distribution filename parsing (checklist §10 FN-1 to FN-4, F-7).
+// Distribution filename parsing: wheels (binary distribution format, "File name convention"),
+// sdists (PEP 625, and legacy names as pip's _find_name_version_sep splits them), eggs
+// (pkg_resources' EGG_NAME), and what is no distribution at all.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import {
@@ -26,7 +28,7 @@ function runTable (cases: readonly ParseCase[]): void {
   }
 }
 
-void describe('parseDistFilename: wheels (FN-1)', () => {
+void describe('parseDistFilename: wheels', () => {
   runTable([
     {
       filename: 'pip-24.0-py3-none-any.whl',
@@ -98,7 +100,7 @@ void describe('parseDistFilename: wheels (FN-1)', () => {
   ])
 })
 
-void describe('parseDistFilename: PEP 625 sdists (FN-2)', () => {
+void describe('parseDistFilename: PEP 625 sdists', () => {
   runTable([
     { filename: 'foo_bar-1.0.tar.gz', expected: { kind: 'sdist', name: 'foo_bar', project: 'foo-bar', version: '1.0' } },
     { filename: 'foo_bar-1.0.tar.gz', project: 'foo-bar', expected: { kind: 'sdist', name: 'foo_bar', project: 'foo-bar', version: '1.0' } },
@@ -109,7 +111,7 @@ void describe('parseDistFilename: PEP 625 sdists (FN-2)', () => {
     { filename: 'foo-1.0.tar.bz2', expected: { kind: 'sdist', name: 'foo', project: 'foo', version: '1.0' } },
     { filename: 'foo-1.0.tar.xz', expected: { kind: 'sdist', name: 'foo', project: 'foo', version: '1.0' } },
     { filename: 'foo-1.0.tar', expected: { kind: 'sdist', name: 'foo', project: 'foo', version: '1.0' } },
-    // No version at all: refuse to guess (FN-3 c).
+    // No version at all: refuse to guess.
     { filename: 'foo.tar.gz', expected: undefined },
     { filename: 'foo-.tar.gz', expected: undefined },
     { filename: 'foo-bar.tar.gz', expected: undefined },
@@ -118,7 +120,7 @@ void describe('parseDistFilename: PEP 625 sdists (FN-2)', () => {
   ])
 })
 
-void describe('parseDistFilename: legacy hyphenated sdists (FN-3)', () => {
+void describe('parseDistFilename: legacy hyphenated sdists', () => {
   runTable([
     {
       filename: 'python-dateutil-2.8.2.tar.gz',
@@ -142,7 +144,7 @@ void describe('parseDistFilename: legacy hyphenated sdists (FN-3)', () => {
   ])
 })
 
-void describe('parseDistFilename: eggs (FN-4)', () => {
+void describe('parseDistFilename: eggs', () => {
   runTable([
     {
       filename: 'zope.interface-4.1.3-py2.7-linux-x86_64.egg',
@@ -166,7 +168,7 @@ void describe('parseDistFilename: eggs (FN-4)', () => {
   ])
 })
 
-void describe('parseDistFilename: paths are never filenames (A-6)', () => {
+void describe('parseDistFilename: paths are never filenames', () => {
   runTable([
     { filename: 'foo/foo-1.0.tar.gz', expected: undefined },
     { filename: '../foo-1.0.tar.gz', expected: undefined },
@@ -188,7 +190,7 @@ void describe('parseDistFilename: not distributions at all', () => {
   ])
 })
 
-void describe('distributionExtension and isDistributionFilename (F-7)', () => {
+void describe('distributionExtension and isDistributionFilename (signatures, metadata and partial files are none)', () => {
   const cases: readonly (readonly [string, { extension: string; kind: DistKind } | undefined, boolean])[] = [
     ['pip-24.0-py3-none-any.whl', { extension: '.whl', kind: 'wheel' }, true],
     ['foo-1.0.tar.gz', { extension: '.tar.gz', kind: 'sdist' }, true],

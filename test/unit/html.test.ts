@@ -1,4 +1,5 @@
-// HTML escaping, the link page (checklist H-1 to H-5, H-7, H-10) and the two URL trees (A-2, A-4, H-2 to H-4, P-7).
+// HTML escaping, the link page (PEP 503 and the Simple Repository API; why each rule: docs/http.md,
+// "Pages") and the two URL trees (relative hrefs, so a path prefix works).
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import type { Digests } from '../../src/core/digests.js'
@@ -124,14 +125,14 @@ void describe('renderLinkPage', () => {
     ].join('\n'))
   })
 
-  void test('starts with exactly <!DOCTYPE html> (pip 22.0.x, H-1)', () => {
+  void test('starts with exactly <!DOCTYPE html> (pip 22.0 to 22.0.2 refuse anything else)', () => {
     for (const links of [[], [{ href: 'a/', text: 'a' }]]) {
       const page = renderLinkPage({ title: 'T', links })
       assert.ok(page.startsWith('<!DOCTYPE html>\n<html>'), page.slice(0, 40))
     }
   })
 
-  void test('declares pypi:repository-version in the head (PEP 629, H-10)', () => {
+  void test('declares pypi:repository-version in the head (PEP 629)', () => {
     const page = renderLinkPage({ title: 'T', links: [] })
     const head = /<head>([\s\S]*)<\/head>/.exec(page)?.[1] ?? ''
     assert.match(head, /<meta name="pypi:repository-version" content="1\.\d+">/)
@@ -156,7 +157,7 @@ void describe('renderLinkPage', () => {
     assert.ok(page.includes(' data-yanked="&quot;&gt;&lt;script&gt;">'), page)
   })
 
-  void test('renders every attribute as name="value", never bare (H-7, H-8)', () => {
+  void test('renders every attribute as name="value", never bare (html.parser reads a bare one as None)', () => {
     const page = renderLinkPage({
       title: 'T',
       links: [{
@@ -246,7 +247,7 @@ void describe('URL trees', () => {
     ])
   })
 
-  void test('exactly one fragment per href, never one for a digest that is missing (H-4)', () => {
+  void test('exactly one fragment per href, never one for a digest that is missing (uv reads one)', () => {
     const sha512 = 'cf'.repeat(64)
     const mixed: ProjectPage = {
       folder: 'foo',
@@ -265,7 +266,7 @@ void describe('URL trees', () => {
     }
   })
 
-  void test('link text is the bare filename and the last path segment of the href (A-2, H-3)', () => {
+  void test('link text is the bare filename and the last path segment of the href (clients take the filename from the URL)', () => {
     for (const links of [legacyProjectPage(page, 'md5').links, simpleProjectPage(page, 'sha256').links]) {
       for (const link of links) {
         assert.ok(!link.text.includes('/'), link.text)
@@ -276,7 +277,7 @@ void describe('URL trees', () => {
     }
   })
 
-  void test('simpleRootPage: href is the normalized name with a slash, text the folder name (H-2)', () => {
+  void test('simpleRootPage: href is the normalized name with a slash, text the folder name (uv reads the name from the text)', () => {
     assert.deepEqual(simpleRootPage([{ folder: 'Zope.Interface', project: 'zope-interface' }, { folder: 'absl_py', project: 'absl-py' }]), {
       title: 'Simple index',
       links: [

@@ -1,4 +1,4 @@
-// Layout validation: folders are projects, files belong by normalized name (checklist FN-5).
+// Layout validation: folders are projects, files belong by normalized name (docs/layout.md).
 import assert from 'node:assert/strict'
 import { isAbsolute } from 'node:path'
 import { describe, test } from 'node:test'

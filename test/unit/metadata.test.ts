@@ -1,4 +1,4 @@
-// Core metadata files (core metadata spec; checklist MD-1). Expectations match what Python's
+// Core metadata files (the core metadata specification). Expectations match what Python's
 // email.parser (compat32 policy, as packaging.metadata and pip use it) gives, except where noted.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
@@ -132,7 +132,7 @@ void describe('parseCoreMetadata: line ends', () => {
   })
 })
 
-void describe('parseCoreMetadata: encodings (checklist MD-1)', () => {
+void describe('parseCoreMetadata: encodings (UTF-8, and latin-1 for old files)', () => {
   void test('UTF-8', () => {
     assert.equal(parse('Author: José Müller\n').get('author'), 'José Müller')
   })

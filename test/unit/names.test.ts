@@ -1,10 +1,11 @@
-// PEP 503 normalization and project-name validity (checklist N-1, N-2).
+// PEP 503 normalization and project-name validity (the name normalization specification,
+// https://packaging.python.org/en/latest/specifications/name-normalization/).
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { isValidProjectName, normalizeProjectName } from '../../src/core/names.js'
 
 void describe('normalizeProjectName', () => {
-  // Checklist N-1 test vectors, plus a few runs and edges of our own.
+  // The specification's examples, plus a few runs and edges of our own.
   const cases: readonly (readonly [string, string])[] = [
     ['Friendly-Bard', 'friendly-bard'],
     ['FRIENDLY-BARD', 'friendly-bard'],
@@ -37,7 +38,8 @@ void describe('normalizeProjectName', () => {
 })
 
 void describe('isValidProjectName', () => {
-  // Checklist N-2: ^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$ case-insensitively, anchored at the very end.
+  // The specification's ^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$ case-insensitively, anchored at the
+  // very end (the specification writes the anchor as \Z: no trailing newline).
   const valid: readonly string[] = [
     'a',
     'A',

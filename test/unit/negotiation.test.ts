@@ -1,4 +1,6 @@
-// Content negotiation for /simple/ (checklist §3, C-1 … C-5; RFC 9110 §12.5.1) and gzip choice (K-4; RFC 9110 §12.5.3).
+// Content negotiation for /simple/ (PEP 691 and the Simple Repository API's "Version + Format
+// Selection"; RFC 9110 §12.5.1; the rules and each client's string: docs/http.md, "What clients
+// send in Accept") and gzip choice (RFC 9110 §12.5.3).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
@@ -14,7 +16,7 @@ import {
 /** An expected outcome: a concrete type, or 406. */
 type Expected = SimpleMediaType | 406
 
-// Literal Accept strings from checklist §3's table.
+// Literal Accept strings of real clients (docs/http.md, "What clients send in Accept").
 const PIP_OLD = 'text/html'
 const PIP_NEW = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
 const UV = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01'
@@ -24,7 +26,7 @@ const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avi
 function check (actual: ReturnType<typeof negotiateSimple>, expected: Expected): void {
   if (expected === 406) {
     assert.equal(actual.ok, false, `expected 406, got ${JSON.stringify(actual)}`)
-    // The 406 body must list the supported types (C-2 vector `application/json`).
+    // The 406 body must list the supported types (as for `application/json` alone).
     for (const type of SIMPLE_MEDIA_TYPES) assert.ok(actual.reason.includes(type), `reason lacks ${type}: ${actual.reason}`)
   } else {
     assert.deepEqual(actual, { ok: true, type: expected })
@@ -35,30 +37,30 @@ await test('constants', () => {
   assert.equal(TEXT_HTML, 'text/html')
   assert.equal(V1_HTML, 'application/vnd.pypi.simple.v1+html')
   assert.equal(V1_JSON, 'application/vnd.pypi.simple.v1+json')
-  // PyPI's server order (C-2), all lowercase (C-3).
+  // PyPI's server order (Warehouse's simple.py), all lowercase (uv compares the type byte for byte).
   assert.deepEqual(SIMPLE_MEDIA_TYPES, [TEXT_HTML, V1_HTML, V1_JSON])
   assert.ok(Object.isFrozen(SIMPLE_MEDIA_TYPES))
 })
 
 await test('negotiateSimple: Accept', async (t) => {
   const cases: readonly (readonly [string, string | undefined, Expected])[] = [
-    // C-2 test vectors, in the checklist's order.
-    ['C-2 no Accept', undefined, TEXT_HTML],
-    ['C-2 */*', '*/*', TEXT_HTML],
-    ['C-2 text/html', 'text/html', TEXT_HTML],
-    ['C-2 text/*', 'text/*', TEXT_HTML],
-    ['C-2 application/*', 'application/*', V1_HTML],
-    ['C-2 pip 22.2+ string', PIP_NEW, V1_JSON],
-    ['C-2 uv string', UV, V1_JSON],
-    ['C-2 poetry string', POETRY, V1_JSON],
-    ['C-2 v1+html', 'application/vnd.pypi.simple.v1+html', V1_HTML],
-    ['C-2 v1+json;q=0.5 loses to v1+html', 'application/vnd.pypi.simple.v1+json;q=0.5, application/vnd.pypi.simple.v1+html', V1_HTML],
-    ['C-2 v1+json;q=0 excluded', 'application/vnd.pypi.simple.v1+json;q=0, text/html', TEXT_HTML],
-    ['C-2 latest+json alias', 'application/vnd.pypi.simple.latest+json', V1_JSON],
-    ['C-2 browser string', BROWSER, TEXT_HTML],
-    ['C-2 application/json only', 'application/json', 406],
+    // The specification's recommendations, with the clients' own strings.
+    ['no Accept', undefined, TEXT_HTML],
+    ['*/*', '*/*', TEXT_HTML],
+    ['text/html', 'text/html', TEXT_HTML],
+    ['text/*', 'text/*', TEXT_HTML],
+    ['application/*', 'application/*', V1_HTML],
+    ['pip 22.2+ string', PIP_NEW, V1_JSON],
+    ['uv string', UV, V1_JSON],
+    ['poetry string', POETRY, V1_JSON],
+    ['v1+html', 'application/vnd.pypi.simple.v1+html', V1_HTML],
+    ['v1+json;q=0.5 loses to v1+html', 'application/vnd.pypi.simple.v1+json;q=0.5, application/vnd.pypi.simple.v1+html', V1_HTML],
+    ['v1+json;q=0 excluded', 'application/vnd.pypi.simple.v1+json;q=0, text/html', TEXT_HTML],
+    ['latest+json alias', 'application/vnd.pypi.simple.latest+json', V1_JSON],
+    ['browser string', BROWSER, TEXT_HTML],
+    ['application/json only', 'application/json', 406],
 
-    // Clients from checklist §3's table, literally.
+    // Each client's string, literally.
     ['pip 18 – 22.1', PIP_OLD, TEXT_HTML],
     ['pip 22.2 – 26', PIP_NEW, V1_JSON],
     ['uv', UV, V1_JSON],
@@ -70,12 +72,12 @@ await test('negotiateSimple: Accept', async (t) => {
     ['easy_install (no Accept)', undefined, TEXT_HTML],
     ['browser', BROWSER, TEXT_HTML],
 
-    // C-1 missing or empty Accept ⇒ */*.
+    // A missing or empty Accept means */* (RFC 9110 §12.5.1).
     ['empty Accept', '', TEXT_HTML],
     ['whitespace-only Accept', '   ', TEXT_HTML],
     ['Accept of empty list elements only (RFC 9110 §5.6.1.2)', ' , ,', TEXT_HTML],
 
-    // C-1 case-insensitive type, subtype and parameter names.
+    // Type, subtype and parameter names are case-insensitive (RFC 9110 §8.3.1, §5.6.6).
     ['case variant of v1+json', 'Application/VND.PyPI.Simple.V1+JSON', V1_JSON],
     ['case variant of v1+html', 'APPLICATION/VND.PYPI.SIMPLE.V1+HTML', V1_HTML],
     ['case variant of text/html', 'Text/HTML', TEXT_HTML],
@@ -83,7 +85,7 @@ await test('negotiateSimple: Accept', async (t) => {
     ['upper-case Q parameter', 'application/vnd.pypi.simple.v1+json;Q=0.1, text/html;Q=0.5', TEXT_HTML],
     ['upper-case wildcard type', 'APPLICATION/*', V1_HTML],
 
-    // C-1 whitespace around `,`, `;` and `=`.
+    // Whitespace around `,`, `;` and `=` (RFC 9110 §5.6.1, §5.6.6; pip sends `; q=0.1`).
     ['no spaces at all', 'application/vnd.pypi.simple.v1+json,application/vnd.pypi.simple.v1+html;q=0.1,text/html;q=0.01', V1_JSON],
     ['space before ;', 'application/vnd.pypi.simple.v1+json ;q=0.01, text/html', TEXT_HTML],
     ['spaces around ; and =', 'application/vnd.pypi.simple.v1+json ; q = 0.01 , text/html ; q = 0.5', TEXT_HTML],
@@ -93,7 +95,7 @@ await test('negotiateSimple: Accept', async (t) => {
     ['trailing comma', 'application/vnd.pypi.simple.v1+json,', V1_JSON],
     ['empty parameter (RFC 9110 §5.6.6)', 'application/vnd.pypi.simple.v1+json;', V1_JSON],
 
-    // C-1 q values: [0, 1], at most 3 decimals (RFC 9110 §12.4.2).
+    // q values: [0, 1], at most 3 decimals (RFC 9110 §12.4.2).
     ['q=0.000 is q=0', 'application/vnd.pypi.simple.v1+json;q=0.000, text/html;q=0.001', TEXT_HTML],
     ['q=0.000 alone is 406', 'application/vnd.pypi.simple.v1+json;q=0.000', 406],
     ['q=1.000 is q=1', 'text/html;q=0.999, application/vnd.pypi.simple.v1+html;q=1.000', V1_HTML],
@@ -111,7 +113,7 @@ await test('negotiateSimple: Accept', async (t) => {
     ['two q parameters ignored', 'application/vnd.pypi.simple.v1+json;q=0.5;q=0.6, text/html;q=0.1', TEXT_HTML],
     ['small q still acceptable', 'application/vnd.pypi.simple.v1+json;q=0.001', V1_JSON],
 
-    // C-2 malformed entries are skipped, not fatal.
+    // Malformed entries are skipped, not fatal.
     ['garbage entry skipped', 'garbage, application/vnd.pypi.simple.v1+json', V1_JSON],
     ['missing subtype skipped', 'text/, application/vnd.pypi.simple.v1+html', V1_HTML],
     ['*/subtype is not a media range', '*/html, application/vnd.pypi.simple.v1+html;q=0.5', V1_HTML],
@@ -121,14 +123,14 @@ await test('negotiateSimple: Accept', async (t) => {
     ['only garbage: nothing acceptable', 'garbage', 406],
     ['only semicolons: nothing acceptable', ';;;', 406],
 
-    // C-1 order is not a preference signal.
+    // Order is not a preference signal (RFC 9110 §12.5.1).
     ['html first, json second, equal q', 'application/vnd.pypi.simple.v1+html, application/vnd.pypi.simple.v1+json', V1_JSON],
     ['json first, html second, equal q', 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html', V1_JSON],
     ['pip string reversed', 'text/html; q=0.01, application/vnd.pypi.simple.v1+html; q=0.1, application/vnd.pypi.simple.v1+json', V1_JSON],
     ['poetry string reversed', '*/*;q=0.1, application/vnd.pypi.simple.v1+json', V1_JSON],
     ['text/html before v1+html, equal q', 'text/html, application/vnd.pypi.simple.v1+html', V1_HTML],
 
-    // C-2 most specific range wins, and its q counts even when lower.
+    // The most specific range wins, and its q counts even when lower (RFC 9110 §12.5.1).
     ['exact q=0 overrides */*', 'application/vnd.pypi.simple.v1+json;q=0, */*', TEXT_HTML],
     ['text/html;q=0 with */* gives v1+html', 'text/html;q=0, */*', V1_HTML],
     ['exact lower q overrides type/*', 'application/*;q=0.9, application/vnd.pypi.simple.v1+json;q=0.1', V1_HTML],
@@ -140,7 +142,7 @@ await test('negotiateSimple: Accept', async (t) => {
     ['type/* q=1 beats named text/html at 0.5', 'text/html;q=0.5, application/*', V1_HTML],
     ['duplicate range: most generous q', 'application/vnd.pypi.simple.v1+json;q=0, application/vnd.pypi.simple.v1+json;q=0.5', V1_JSON],
 
-    // C-2 tie-breaking: named offers JSON > v1+html > text/html; wildcard-only ties in PyPI order.
+    // Tie-breaking: named offers JSON > v1+html > text/html; wildcard-only ties in PyPI order.
     ['named tie of all three', 'text/html, application/vnd.pypi.simple.v1+html, application/vnd.pypi.simple.v1+json', V1_JSON],
     ['named tie of html types', 'text/html;q=0.3, application/vnd.pypi.simple.v1+html;q=0.3', V1_HTML],
     ['named text/html ties with wildcard', 'text/html, */*', TEXT_HTML],
@@ -151,7 +153,7 @@ await test('negotiateSimple: Accept', async (t) => {
     ['application/* when text/html refused', 'text/html;q=0, application/*', V1_HTML],
     ['the browser prefers XHTML, not ours: still text/html', 'application/xhtml+xml, text/html;q=0.9', TEXT_HTML],
 
-    // C-1 latest aliases (the response carries the concrete v1 type).
+    // latest aliases (the response carries the concrete v1 type).
     ['latest+html alias', 'application/vnd.pypi.simple.latest+html', V1_HTML],
     ['latest+json with html fallback', 'application/vnd.pypi.simple.latest+json, application/vnd.pypi.simple.latest+html;q=0.1', V1_JSON],
     ['latest+json refused, v1+html fine', 'application/vnd.pypi.simple.latest+json;q=0, application/*', V1_HTML],
@@ -181,9 +183,9 @@ await test('negotiateSimple: Accept', async (t) => {
   }
 })
 
-await test('negotiateSimple: ?format= (C-5)', async (t) => {
+await test('negotiateSimple: ?format= (the specification\'s "URL Parameter")', async (t) => {
   const cases: readonly (readonly [string, string, string | undefined, Expected])[] = [
-    ['C-5 JSON overrides Accept text/html', 'application/vnd.pypi.simple.v1+json', 'text/html', V1_JSON],
+    ['JSON overrides Accept text/html', 'application/vnd.pypi.simple.v1+json', 'text/html', V1_JSON],
     ['v1+html', 'application/vnd.pypi.simple.v1+html', undefined, V1_HTML],
     ['text/html overrides the pip string', 'text/html', PIP_NEW, TEXT_HTML],
     ['latest+json alias', 'application/vnd.pypi.simple.latest+json', undefined, V1_JSON],
@@ -238,7 +240,7 @@ await test('negotiateSimple: 406 reasons', async (t) => {
   })
 })
 
-await test('acceptsGzip (K-4, RFC 9110 §12.5.3)', async (t) => {
+await test('acceptsGzip (RFC 9110 §12.5.3)', async (t) => {
   const cases: readonly (readonly [string, string | undefined, boolean])[] = [
     ['pip: gzip, deflate', 'gzip, deflate', true],
     ['uv: gzip, deflate, zstd', 'gzip, deflate, zstd', true],
@@ -249,9 +251,9 @@ await test('acceptsGzip (K-4, RFC 9110 §12.5.3)', async (t) => {
     ['*;q=0, gzip', '*;q=0, gzip', true],
     ['deflate', 'deflate', false],
     ['missing: send identity to clients that did not ask', undefined, false],
-    ['empty: no coding wanted (§12.5.3)', '', false],
+    ['empty: no coding wanted (RFC 9110 §12.5.3)', '', false],
     ['GZIP', 'GZIP', true],
-    ['x-gzip (§8.4.1.3)', 'x-gzip', true],
+    ['x-gzip (RFC 9110 §8.4.1.3)', 'x-gzip', true],
     ['X-GZip;q=0.5', 'X-GZip;q=0.5', true],
     ['identity;q=0 alone: gzip not listed', 'identity;q=0', false],
     ['identity;q=0, *', 'identity;q=0, *', true],

@@ -1,4 +1,4 @@
-// Byte ranges (RFC 9110 §14.1.2, §14.2, §14.4; checklist F-4), in the @fastify/send parseBytesRange style.
+// Byte ranges (RFC 9110 §14.1.2, §14.2, §14.4), in the @fastify/send parseBytesRange style.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { contentRange, planRange, unsatisfiedRange, type RangePlan } from '../../src/core/range.js'
@@ -20,13 +20,13 @@ void describe('planRange', () => {
     ['bytes=999-999', 1000, partial(999, 999), 'last byte by position'],
     ['bytes=0-999', 1000, partial(0, 999), 'the whole file as a range'],
     ['bytes=0-0', 1, partial(0, 0), 'the one byte of a 1-byte file'],
-    // §14.1.2 suffix-range: the last N bytes.
+    // RFC 9110 §14.1.2 suffix-range: the last N bytes.
     ['bytes=-10', 1000, partial(990, 999), 'suffix of 10'],
     ['bytes=-1', 1000, partial(999, 999), 'suffix of 1'],
     ['bytes=-1000', 1000, partial(0, 999), 'suffix equal to the size'],
     ['bytes=-5000', 1000, partial(0, 999), 'suffix longer than the file: the whole file, as 206'],
     ['bytes=-5', 3, partial(0, 2), 'suffix longer than a tiny file'],
-    // §14.1.2 int-range without last-pos: to the end.
+    // RFC 9110 §14.1.2 int-range without last-pos: to the end.
     ['bytes=10-', 1000, partial(10, 999), 'open-ended from 10'],
     ['bytes=0-', 1000, partial(0, 999), 'open-ended from 0'],
     ['bytes=999-', 1000, partial(999, 999), 'open-ended from the last byte'],
@@ -34,7 +34,7 @@ void describe('planRange', () => {
     ['bytes=500-1000', 1000, partial(500, 999), 'end equal to the size'],
     ['bytes=500-99999', 1000, partial(500, 999), 'end far beyond the size'],
     ['bytes=0-99999999999999999999', 1000, partial(0, 999), 'end beyond 2^53'],
-    // §14.1.1: satisfiable only when first-pos < length; a zero-length suffix is never satisfiable.
+    // RFC 9110 §14.1.1: satisfiable only when first-pos < length; a zero-length suffix is never satisfiable.
     ['bytes=1000-', 1000, UNSATISFIABLE, 'first-pos == size'],
     ['bytes=1000-1000', 1000, UNSATISFIABLE, 'first-pos == last-pos == size'],
     ['bytes=1001-2000', 1000, UNSATISFIABLE, 'first-pos beyond the size'],
@@ -44,7 +44,7 @@ void describe('planRange', () => {
     // Invalid range: last-pos below first-pos means the header is ignored.
     ['bytes=500-499', 1000, FULL, 'last < first'],
     ['bytes=5-3', 3, FULL, 'last < first, first beyond the size'],
-    // Several ranges are ignored (§14.2: a server MAY ignore Range), and so is anything we do not parse.
+    // Several ranges are ignored (RFC 9110 §14.2: a server MAY ignore Range), and so is anything we do not parse.
     ['bytes=0-1,5-6', 1000, FULL, 'multi-range'],
     ['bytes=0-1, -5', 1000, FULL, 'multi-range with a suffix'],
     ['bytes=-', 1000, FULL, 'neither first nor last'],
@@ -64,7 +64,7 @@ void describe('planRange', () => {
     ['bytes=-1', 0, FULL, 'empty file, suffix'],
     ['bytes=0-', 0, FULL, 'empty file, open-ended'],
     ['bytes=-0', 0, FULL, 'empty file, zero suffix'],
-    // Whitespace and case: the range unit is case-insensitive (§14.1).
+    // Whitespace and case: the range unit is case-insensitive (RFC 9110 §14.1).
     ['BYTES=0-4', 1000, partial(0, 4), 'upper-case unit'],
     ['Bytes=-4', 1000, partial(996, 999), 'mixed-case unit'],
     ['  bytes=0-4  ', 1000, partial(0, 4), 'surrounding spaces'],
@@ -92,7 +92,7 @@ void describe('planRange', () => {
   })
 })
 
-void describe('contentRange and unsatisfiedRange (§14.4)', () => {
+void describe('contentRange and unsatisfiedRange (RFC 9110 §14.4)', () => {
   const cases: readonly (readonly [number, number, number, string])[] = [
     [0, 0, 1000, 'bytes 0-0/1000'],
     [990, 999, 1000, 'bytes 990-999/1000'],

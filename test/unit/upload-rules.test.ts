@@ -1,4 +1,5 @@
-// The upload API's pure rules: actions, filenames, form cross-checks and digests (checklist §12).
+// The upload API's pure rules: actions, filenames, form cross-checks and digests, as Warehouse's
+// forklift/legacy.py applies them (docs/publishing.md, "Upload rules" and "Why").
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { parseDistFilename } from '../../src/core/filenames.js'
@@ -10,7 +11,7 @@ import {
 const form = (entries: Record<string, string>): FormFields => new Map(Object.entries(entries).map(([name, value]) => [name, [value]]))
 const reason = (result: { ok: boolean; reason?: string }): string | undefined => result.ok ? undefined : result.reason
 
-void describe('chooseAction (U-1, U-3, U-10)', () => {
+void describe('chooseAction', () => {
   const cases: [Record<string, string>, string | undefined, string][] = [
     [{ ':action': 'file_upload' }, undefined, 'ok file_upload'],
     [{ ':action': 'file_upload', protocol_version: '1' }, undefined, 'ok file_upload'],
@@ -31,7 +32,7 @@ void describe('chooseAction (U-1, U-3, U-10)', () => {
   }
 })
 
-void describe('checkFilenameSyntax (U-4)', () => {
+void describe('checkFilenameSyntax', () => {
   for (const name of ['foo-1.0.tar.gz', 'foo-1.0-py3-none-any.whl', 'foo-1.0-py2.7.egg', 'foo-1.0.zip', 'Foo_Bar-1.0.tar.bz2']) {
     void test(`${name} is accepted`, () => { assert.equal(checkFilenameSyntax(name), undefined) })
   }
@@ -46,7 +47,7 @@ void describe('checkFilenameSyntax (U-4)', () => {
   }
 })
 
-void describe('checkUploadForm (U-5, U-6, U-13)', () => {
+void describe('checkUploadForm', () => {
   const base = { name: 'Foo.Bar', version: '1.0', filetype: 'sdist', pyversion: 'source' }
   void test('a consistent form is accepted, its digests as lowercase hex', () => {
     const result = checkUploadForm({ fields: form({ ...base, sha256_digest: 'AB'.repeat(32) }), filename: 'foo_bar-1.0.tar.gz' })
@@ -87,7 +88,7 @@ void describe('checkUploadForm (U-5, U-6, U-13)', () => {
   })
 })
 
-void describe('digests (U-6)', () => {
+void describe('digests (hex, md5 also as url-safe base64; none required)', () => {
   void test('hex in any case and unpadded base64url are accepted; an empty field counts as absent', () => {
     const md5 = '0123456789abcdef0123456789abcdef'
     const result = expectedDigests(form({ md5_digest: Buffer.from(md5, 'hex').toString('base64url'), sha256_digest: 'F'.repeat(64), blake2_256_digest: '' }))

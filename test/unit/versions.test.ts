@@ -1,4 +1,4 @@
-// PEP 440 versions ("Version specifiers" spec; checklist FN-6). Every expectation below was
+// PEP 440 versions (the "Version specifiers" specification). Every expectation below was
 // checked against packaging 26.2 (Version, canonicalize_version).
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'

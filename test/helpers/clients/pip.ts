@@ -277,7 +277,7 @@ class PipRunner {
     }
     if (seen.some((r) => r.method === 'GET' && lastSegment(r.url) === resolvedOnly.filename)) problems.push(`the wheel ${resolvedOnly.filename} was downloaded although its metadata was all pip needed`)
     ensure(problems.length === 0, `${problems.join('; ')}\nrequests:\n${formatRequests(seen)}`)
-    // What pip hashed and read is the wheel's own METADATA, byte for byte (checklist M-1).
+    // What pip hashed and read is the wheel's own METADATA, byte for byte (PEP 658: the file's exact core metadata).
     const metadataUrl = seen.find((r) => lastSegment(r.url) === `${resolvedOnly.filename}.metadata`)?.url ?? ''
     const served = await httpGet(`${this.served.server.url}${metadataUrl}`)
     ensure(served.status === 200 && served.body.equals(resolvedOnly.metadata), `GET ${metadataUrl} did not return the wheel's METADATA bytes (status ${served.status})`)
