@@ -323,16 +323,16 @@ function latency (value: { p50Ms: number; p99Ms: number }, runs: readonly WrkRes
   return `${value.p50Ms.toFixed(2)} / ${value.p99Ms.toFixed(2)}${range}`
 }
 
-function ms (value: number | undefined): string {
+export function ms (value: number | undefined): string {
   if (value === undefined) return NA
   return value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${value.toFixed(0)} ms`
 }
 
-function int (value: number): string {
+export function int (value: number): string {
   return Math.round(value).toLocaleString('en-US')
 }
 
-function ratio (value: number): string {
+export function ratio (value: number): string {
   return Number.isFinite(value) ? value.toFixed(2) : '–'
 }
 
@@ -340,7 +340,7 @@ function pct (share: number): string {
   return `${(share * 100).toFixed(1)}%`
 }
 
-function size (bytes: number): string {
+export function size (bytes: number): string {
   if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(0)} MB`
   if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`
   return `${bytes} B`

@@ -26,9 +26,11 @@ export interface RunContext {
   readonly treesDir: string
   readonly features: Features
   readonly log: (text: string) => void
+  /** The node binary eggserve (and the ceiling server) run on. */
+  readonly node: string
 }
 
-interface Endpoint {
+export interface Endpoint {
   readonly name: Measurement
   readonly label: string
   readonly kind: LoadKind
@@ -38,7 +40,7 @@ interface Endpoint {
   readonly staticName?: string
 }
 
-function endpoints (project: string, smallFile: string): Endpoint[] {
+export function endpoints (project: string, smallFile: string): Endpoint[] {
   return [
     { name: 'simple-root', label: '`/simple/` (HTML)', kind: 'page', path: '/simple/', headers: {}, staticName: 'simple-root.html' },
     { name: 'simple-html', label: '`/simple/<p>/` (HTML)', kind: 'page', path: `/simple/${project}/`, headers: {}, staticName: 'simple-project.html' },
@@ -79,7 +81,7 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
       if (selected.length > 0) {
         nginx = await startNginx(tree.dir, join(ctx.runDir, `nginx-${key}`), ctx.env)
         if (only.has('node-ceiling') && selected.some((endpoint) => endpoint.kind === 'page')) {
-          ceiling = await startCeiling(nginx.staticDir, ctx.eggserveRoot, ctx.env)
+          ceiling = await startCeiling(nginx.staticDir, ctx.eggserveRoot, ctx.env, ctx.node)
         }
         for (const endpoint of selected) {
           if (wasInterrupted()) break
@@ -217,7 +219,7 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
   return result
 }
 
-function wrkRequest (ctx: RunContext, endpoint: Endpoint, url: string, label: string): Parameters<typeof runWrk>[0] {
+export function wrkRequest (ctx: RunContext, endpoint: Endpoint, url: string, label: string): Parameters<typeof runWrk>[0] {
   const big = endpoint.kind === 'big'
   return {
     url,
@@ -306,6 +308,7 @@ async function startTimed (
     env: ctx.env,
     label: `${shapeKey(tree.shape)} ${cache}`,
     listenTimeoutMs,
+    node: ctx.node,
   })
   let server: Eggserve
   if (features.cacheDir === false) {
