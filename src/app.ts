@@ -21,6 +21,7 @@ import { uiRoutes, type UiSettings } from './http/routes/ui.js'
 import { registerBrowserHome } from './http/ui/browser-home.js'
 import type { IndexService } from './index/index-service.js'
 import { CoreMetadataStore } from './index/metadata-store.js'
+import { SmallFileCache } from './storage/small-file-cache.js'
 import type { Storage } from './storage/storage.js'
 import { Publisher } from './upload/publisher.js'
 import { UploaderLog, type UploaderRecord } from './upload/uploader-log.js'
@@ -68,6 +69,10 @@ export interface AppDependencies {
   readonly publicUrl?: string | undefined
   /** --trust-proxy: addresses and CIDR ranges whose X-Forwarded-Proto, -Host and -Prefix are believed. */
   readonly trustProxy?: readonly string[]
+  /** --x-accel-redirect: the internal nginx location downloads are handed to (normalized, no trailing "/"). */
+  readonly xAccelRedirect?: string | undefined
+  /** Small files kept in memory for downloads; default: a SmallFileCache over `storage` with its defaults. */
+  readonly smallFiles?: SmallFileCache
 }
 
 /** The size limit of an app without uploads (never used: every upload is refused first). */
@@ -107,6 +112,8 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   const routeOptions: IndexRouteOptions = {
     index: deps.index,
     storage: deps.storage,
+    files: deps.smallFiles ?? new SmallFileCache(deps.storage),
+    offload: deps.xAccelRedirect,
     hashAlgorithm: deps.hashAlgorithm,
     simpleHashAlgorithm: deps.simpleHashAlgorithm ?? deps.hashAlgorithm,
     metadata,

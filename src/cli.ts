@@ -127,6 +127,7 @@ const OPTIONS = {
   uiRemoteImages: () => option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),
   publicUrl: () => option('--public-url <url>', 'base of the absolute URLs in the JSON API, e.g. https://pypi.example.com/eggs/ (default: from each request)', SETTINGS.publicUrl),
   trustProxy: () => option('--trust-proxy <addresses>', 'proxies whose X-Forwarded-Proto, -Host and -Prefix are believed: IP addresses and CIDR ranges, comma-separated', SETTINGS.trustProxy),
+  xAccelRedirect: () => option('--x-accel-redirect <prefix>', 'behind nginx: answer downloads with X-Accel-Redirect to this internal location (see contrib/nginx/eggserve.conf), e.g. /_eggfiles', SETTINGS.xAccelRedirect),
 } as const
 
 /** Every setting's flags as --help shows them, e.g. `-i, --host <address>` (for the README's table). */

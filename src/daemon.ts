@@ -103,6 +103,7 @@ async function listenAndServe (options: {
     uploaders: await UploaderLog.open({ dir: config.cacheDir, root: storage.cacheNamespace, log: logger }),
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
+    xAccelRedirect: config.xAccelRedirect,
   })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first
