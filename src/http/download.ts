@@ -66,10 +66,13 @@ export async function sendDistribution (request: FastifyRequest, reply: FastifyR
   reply.type(contentTypeFor(options.filename))
   if (options.offload !== undefined && offloadable(request.headers, plan)) {
     await opened.close()
-    // nginx takes the status, Content-Length, Content-Range and Accept-Ranges from the file it
-    // opens; Content-Type and Cache-Control cross the redirect, ETag and Last-Modified are put
-    // back by the shipped config (contrib/nginx/eggserve.conf).
-    return reply.removeHeader('accept-ranges').header('x-accel-redirect', accelPath(options.offload, options.key)).send()
+    // nginx takes the status, Content-Length and Content-Range from the file it opens;
+    // Content-Type, Cache-Control and Accept-Ranges cross the redirect, ETag and Last-Modified
+    // are put back by the shipped config (contrib/nginx/eggserve.conf). nginx adds an
+    // Accept-Ranges of its own to a 200 but not to a 206 (ngx_http_range_filter_module.c), so
+    // ours goes along only for a range.
+    if (plan.kind !== 'partial') reply.removeHeader('accept-ranges')
+    return reply.header('x-accel-redirect', accelPath(options.offload, options.key)).send()
   }
   const range = plan.kind === 'partial' ? plan.range : undefined
   if (range !== undefined) reply.code(206).header('content-range', contentRange(range, file.size))
