@@ -40,11 +40,11 @@ const ENTRY_OVERHEAD = 256
  * where a stat is a request) pass through.
  */
 export class SmallFileCache {
-  readonly #storage: Storage
+  readonly #storage: Pick<Storage, 'open' | 'currentIdentity'>
   readonly #maxFileBytes: number
   readonly #lru: LRUCache<string, Entry>
 
-  constructor (storage: Storage, options: SmallFileCacheOptions = {}) {
+  constructor (storage: Pick<Storage, 'open' | 'currentIdentity'>, options: SmallFileCacheOptions = {}) {
     this.#storage = storage
     this.#maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
     this.#lru = new LRUCache<string, Entry>({

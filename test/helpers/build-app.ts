@@ -62,6 +62,8 @@ export async function buildTestApp (t: TestContext, options: {
   publicUrl?: string
   /** --trust-proxy entries. */
   trustProxy?: readonly string[]
+  /** --x-accel-redirect, normalized. */
+  xAccelRedirect?: string
 }): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
@@ -91,6 +93,7 @@ export async function buildTestApp (t: TestContext, options: {
     ...(options.pageCache === undefined ? {} : { pageCache: options.pageCache }),
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.xAccelRedirect === undefined ? {} : { xAccelRedirect: options.xAccelRedirect }),
   })
   t.after(async () => {
     await app.close()
