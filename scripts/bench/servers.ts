@@ -35,6 +35,8 @@ export interface EggserveStart {
   readonly listenTimeoutMs: number
   /** Extra node flags, e.g. --cpu-prof. */
   readonly nodeFlags?: readonly string[]
+  /** Extra eggserve flags, e.g. --x-accel-redirect. */
+  readonly args?: readonly string[]
 }
 
 /** A running eggserve. */
@@ -61,6 +63,7 @@ export async function startEggserve (options: EggserveStart): Promise<Eggserve> 
     join(options.root, 'bin', 'eggserve.js'),
     '--eggdir', options.eggdir, '--port', '0', '--host', '127.0.0.1', '--log-level', options.logLevel,
     ...(options.cacheDir === undefined ? [] : ['--cache-dir', options.cacheDir]),
+    ...(options.args ?? []),
   ]
   const stdoutFd = options.stdoutFile === undefined ? undefined : openSync(options.stdoutFile, 'a')
   const spawnedAt = performance.now()
