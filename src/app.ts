@@ -11,7 +11,8 @@ import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
 import { registerExpectContinue } from './http/expect-continue.js'
 import { PageCache } from './http/page-cache.js'
 import { registerRequestGuard } from './http/request-guard.js'
-import { healthRoutes, type Readiness } from './http/routes/health.js'
+import { healthRoutes } from './http/routes/health.js'
+import type { Readiness } from './index/background.js'
 import { pypiJsonRoutes } from './http/routes/pypi-json.js'
 import type { IndexRouteOptions } from './http/routes/route-options.js'
 import { legacyRoutes } from './http/routes/legacy.js'
@@ -87,7 +88,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     // One access-log line per request (registerAccessLog) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: {
-      // Checklist Z-1: find-my-way's default of 100 characters 404s real wheel filenames.
+      // find-my-way's default maxParamLength of 100 characters 404s real wheel filenames.
       maxParamLength: 2048,
     },
     // Slow clients must not hold a request open for ever; downloads themselves are not limited.
@@ -117,7 +118,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     hashAlgorithm: deps.hashAlgorithm,
     simpleHashAlgorithm: deps.simpleHashAlgorithm ?? deps.hashAlgorithm,
     metadata,
-    // Checklist K-1: what needs credentials must not be kept by shared caches.
+    // RFC 9111 §5.2.2.7: what needs credentials must not be kept by shared caches.
     pages: { cache: deps.pageCache ?? new PageCache(), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
     access,
     filesCacheControl: access.protects('download') ? 'private' : undefined,

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { pino } from 'pino'
 import { buildApp } from '../../src/app.js'
 import { SETTINGS } from '../../src/config.js'
@@ -16,6 +17,7 @@ import { CoreMetadataStore } from '../../src/index/metadata-store.js'
 import { createIndexServices } from '../../src/services.js'
 import { buildWheel, writeDist } from '../../test/helpers/distributions.js'
 import { binPath } from '../../test/helpers/spawn-server.js'
+import { listeningUrl } from './listening-line.js'
 import { runWrk } from './wrk.js'
 
 const log = pino({ level: 'warn' })
@@ -63,9 +65,10 @@ async function cachedThroughput (dir: string, workDir: string): Promise<void> {
   const child = spawn(process.execPath, [binPath, '--eggdir', dir, '--port', '0', '--host', '127.0.0.1', '--cache-dir', 'none', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] })
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        const match = /listening on (http:\/\/[^\s"]+)/.exec(chunk)
-        if (match?.[1] !== undefined) resolve(match[1])
+      // Line by line: a chunk may end inside the listening line.
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const listening = listeningUrl(line)
+        if (listening !== undefined) resolve(listening)
       })
       child.once('exit', () => { reject(new Error('eggserve exited')) })
     })

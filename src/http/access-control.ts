@@ -3,9 +3,9 @@
 import type { FastifyBaseLogger, FastifyRequest, onRequestAsyncHookHandler } from 'fastify'
 import type { Authenticator } from '../auth/authenticator.js'
 import type { FailureThrottle } from '../auth/throttle.js'
-import type { AuthAction } from '../config.js'
+import type { AuthAction } from '../core/auth-actions.js'
 import { parseBasicAuth } from '../core/basic-auth.js'
-import { RequestRejected } from './http-errors.js'
+import { RequestRejected } from '../errors.js'
 
 /** The realm of the WWW-Authenticate challenge. */
 export const REALM = 'eggserve'
@@ -14,7 +14,10 @@ const CHALLENGE = { 'www-authenticate': `Basic realm="${REALM}"` }
 
 /** Options of AccessControl. */
 export interface AccessControlOptions {
-  /** Actions that need credentials; others are open and ignore any Authorization header (U-8). */
+  /**
+   * Actions that need credentials; others are open and ignore any Authorization header, which
+   * pip sends unasked with credentials from the index URL or .netrc (pip's network/auth.py).
+   */
   readonly protect: readonly AuthAction[]
   readonly authenticator: Authenticator | undefined
   readonly throttle: FailureThrottle
@@ -60,7 +63,8 @@ export class AccessControl {
 
   async #check (request: FastifyRequest, action: AuthAction, authenticator: Authenticator): Promise<void> {
     const credentials = parseBasicAuth(request.headers.authorization)
-    // pip sends credentials only after a 401 with a challenge (checklist P-3): never a 403 here.
+    // pip asks for credentials (keyring, prompt) only after a 401 with a challenge, never after
+    // a 403 (MultiDomainBasicAuth.handle_401 in pip's network/auth.py; RFC 9110 §15.5.2).
     if (credentials === undefined) throw new RequestRejected('EGGSERVE_UNAUTHORIZED', 'Authentication required', CHALLENGE)
     const address = request.ip
     const wait = this.#throttle.blockedFor(address)

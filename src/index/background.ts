@@ -2,13 +2,27 @@
 // the persistent cache of files that are gone.
 import type { FastifyBaseLogger } from 'fastify'
 import { FactsLog } from '../analysis/facts-log.js'
-import type { Readiness } from '../http/routes/health.js'
-import type { IndexServices } from '../services.js'
-import { Warmup } from './warmup.js'
+import type { FactsStore } from '../analysis/facts-store.js'
+import type { MemoizingAnalyzer } from '../analysis/memoizing-analyzer.js'
+import type { IndexService } from './index-service.js'
+import { Warmup, type WarmupProgress } from './warmup.js'
+
+/** Whether every file is hashed, with the warm-up's progress until then (what /health/ready says). */
+export interface Readiness {
+  readonly ready: boolean
+  readonly progress?: WarmupProgress
+}
+
+/** The parts of the index services the background work drives. */
+export interface BackgroundServices {
+  readonly index: IndexService
+  readonly analyzer: MemoizingAnalyzer
+  readonly facts: FactsStore
+}
 
 /** Options of BackgroundWork. */
 export interface BackgroundOptions {
-  readonly services: IndexServices
+  readonly services: BackgroundServices
   readonly log: FastifyBaseLogger
   /** 0 disables the periodic reconcile. */
   readonly reconcileIntervalMs: number

@@ -5,18 +5,20 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { pino } from 'pino'
 import { buildApp, type UploadSettings } from '../../src/app.js'
 import type { UiSettings } from '../../src/http/routes/ui.js'
-import { SETTINGS, type AuthAction } from '../../src/config.js'
+import { SETTINGS } from '../../src/config.js'
+import type { AuthAction } from '../../src/core/auth-actions.js'
 import type { HashAlgorithm } from '../../src/core/digests.js'
 import type { LayoutReport } from '../../src/core/layout.js'
+import { AccessControl } from '../../src/http/access-control.js'
 import type { PageCache } from '../../src/http/page-cache.js'
-import { createAccessServices, createIndexServices, type AccessServices, type IndexServices } from '../../src/services.js'
+import { createAuthServices, createIndexServices, type AuthServices, type IndexServices } from '../../src/services.js'
 import type { Storage, StorageBackend } from '../../src/storage/storage.js'
 
 /** What buildTestApp gives back. */
 export interface TestApp {
   readonly app: FastifyInstance
   readonly services: IndexServices
-  readonly security: AccessServices
+  readonly security: AuthServices
   readonly report: LayoutReport
   /** Every log record written so far, parsed. */
   readonly logs: Record<string, unknown>[]
@@ -73,12 +75,12 @@ export async function buildTestApp (t: TestContext, options: {
   const services = await createIndexServices({ eggdir: options.root, hashAlgorithm, simpleHashAlgorithm, logger, ...(storage === undefined ? {} : { storage }) })
   const report = await services.index.load()
   if (options.watch === true) services.index.watch()
-  const security = await createAccessServices({
+  const security = await createAuthServices({
     passwordFile: options.passwords,
-    authenticate: options.authenticate ?? ['update'],
     authFailureLimit: options.authFailureLimit ?? 10,
     logger,
   })
+  const access = new AccessControl({ protect: options.authenticate ?? ['update'], authenticator: security.authenticator, throttle: security.throttle, log: logger })
   const uploads = options.uploads === undefined ? undefined : { maxBytes: 1024 ** 3, overwrite: false, ...options.uploads }
   const app = await buildApp({
     index: services.index,
@@ -87,7 +89,7 @@ export async function buildTestApp (t: TestContext, options: {
     hashAlgorithm,
     simpleHashAlgorithm,
     cacheControl: options.cacheControl ?? SETTINGS.cacheControl.defaultValue,
-    access: security.access,
+    access,
     ...(uploads === undefined ? {} : { uploads }),
     ...(options.ui === undefined ? {} : { ui: options.ui }),
     ...(options.pageCache === undefined ? {} : { pageCache: options.pageCache }),

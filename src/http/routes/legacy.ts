@@ -1,8 +1,8 @@
 // The original egg server's URLs: / lists folders, /<folder>/ lists files, /<folder>/<file> downloads.
 // `pip install --index-url http://host:31001/ foo` asks for /foo/, so this tree stays as it was.
 import type { FastifyPluginCallback } from 'fastify'
+import { NotFoundError } from '../../errors.js'
 import { encodeSegment, LEGACY_TREE } from '../../render/trees.js'
-import { NotFoundError } from '../http-errors.js'
 import { redirect } from '../replies.js'
 import { fileHandler, type FileParams } from './file-handler.js'
 import type { IndexRouteOptions } from './route-options.js'

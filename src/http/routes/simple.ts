@@ -1,7 +1,7 @@
 // PEP 503 tree: /simple/, /simple/<normalized>/ and the files under /packages/<folder>/.
 import type { FastifyPluginCallback } from 'fastify'
+import { NotFoundError } from '../../errors.js'
 import { SIMPLE_TREE } from '../../render/trees.js'
-import { NotFoundError } from '../http-errors.js'
 import { redirect } from '../replies.js'
 import { fileHandler, type FileParams } from './file-handler.js'
 import type { IndexRouteOptions } from './route-options.js'
@@ -12,7 +12,7 @@ interface ProjectParams { project: string }
 /** Routes of the standard tree. */
 export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
   const tree: TreePages = { options, tree: SIMPLE_TREE, hashAlgorithm: options.simpleHashAlgorithm, section: 'simple' }
-  // Checklist A-1: pages end in "/" because their hrefs are relative; Fastify does not redirect by itself (Z-4).
+  // PEP 503: pages end in "/" because their hrefs are relative; Fastify does not redirect by itself.
   const list = { onRequest: options.access.hooks('list') }
   app.get('/simple', list, async (request, reply) => redirect(request, reply, 'simple/'))
 
@@ -27,9 +27,9 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   app.get<{ Params: ProjectParams }>('/simple/:project/', list, async (request, reply) => {
     const { project } = request.params
     const found = await options.index.find(project)
-    // Checklist N-5: an unknown project is a 404, so clients go on to their other indexes.
+    // PEP 503: an unknown project is a 404, so clients go on to their other indexes.
     if (found === undefined) throw new NotFoundError()
-    // Checklist N-3: easy_install asks for the name as written (Zope.Interface); PEP 503 wants the normalized URL.
+    // easy_install asks for the name as written (Zope.Interface); PEP 503 wants the normalized URL.
     if (found.project !== project) return redirect(request, reply, `../${found.project}/`)
     return sendProjectPage(request, reply, tree, found)
   })

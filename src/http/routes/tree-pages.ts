@@ -2,11 +2,11 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { HashAlgorithm } from '../../core/digests.js'
 import { V1_JSON, type SimpleMediaType } from '../../core/negotiation.js'
+import { NotFoundError } from '../../errors.js'
 import type { ProjectState } from '../../index/index-service.js'
 import { renderProjectHtml, renderRootHtml } from '../../render/simple-html.js'
 import { renderProjectJson, renderRootJson } from '../../render/simple-json.js'
 import type { Tree } from '../../render/trees.js'
-import { NotFoundError } from '../http-errors.js'
 import { sendPage } from '../page-response.js'
 import type { IndexRouteOptions } from './route-options.js'
 

@@ -6,10 +6,10 @@ import {
   checkRemoveForm, checkUploadForm, chooseAction, digestMismatch, DIGEST_MISMATCH, field, parseUploadFilename,
   type FormFields, type Rejection,
 } from '../../core/upload-rules.js'
+import { RequestRejected } from '../../errors.js'
 import type { Publisher } from '../../upload/publisher.js'
 import { receiveForm, type ReceivedForm } from '../../upload/receive-form.js'
 import type { AccessControl } from '../access-control.js'
-import { RequestRejected } from '../http-errors.js'
 
 /** Options of the upload routes. */
 export interface UploadRouteOptions {
@@ -18,7 +18,7 @@ export interface UploadRouteOptions {
   readonly access: AccessControl
   /** --max-upload-size, in bytes. */
   readonly maxUploadBytes: number
-  /** Algorithms the index keeps besides md5 and sha256. */
+  /** Algorithms the index keeps for every file (algorithmsFor(): md5, sha256 and those --hash-algo and --simple-hash-algo name). */
   readonly algorithms: readonly HashAlgorithm[]
   /** An upload that sends nothing for this long is abandoned (default 60 s). */
   readonly idleTimeoutMs?: number
