@@ -132,6 +132,8 @@ export class LocalStorage implements StorageBackend {
     return opened === undefined ? undefined : this.#describe(key, opened)
   }
 
+  // Synchronous on purpose, as #token: it runs on every download of a cached small file, and
+  // one stat of a cached directory entry costs far less than a trip through libuv's thread pool.
   currentIdentity (key: string): string | undefined {
     const parts = splitKey(key)
     if (parts === undefined) return undefined
