@@ -6,6 +6,7 @@ import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/d
 import { parseAccelPrefix } from './core/offload.js'
 import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
+import { resolveMetrics, type MetricsSetting } from './metrics/metrics-settings.js'
 import { parsePublicUrl, parseTrustProxy } from './proxy-settings.js'
 
 /** The daemon's settings, frozen. */
@@ -58,6 +59,8 @@ export interface Config {
   readonly trustProxy: readonly string[]
   /** `--x-accel-redirect`: the internal nginx location downloads are handed to (no trailing "/"); undefined: eggserve sends them. */
   readonly xAccelRedirect: string | undefined
+  /** Prometheus metrics (--metrics, --metrics-listen). */
+  readonly metrics: MetricsSetting
 }
 
 /** `disabled`: no password file and nothing said (the read-only server); `open`: anyone may upload. */
@@ -90,6 +93,8 @@ export interface RawFlags {
   readonly publicUrl?: string
   readonly trustProxy?: string
   readonly xAccelRedirect?: string
+  readonly metrics?: boolean
+  readonly metricsListen?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -130,6 +135,8 @@ export const SETTINGS = {
   publicUrl: { flag: '--public-url', env: 'EGGSERVE_PUBLIC_URL', defaultValue: undefined },
   trustProxy: { flag: '--trust-proxy', env: 'EGGSERVE_TRUST_PROXY', defaultValue: undefined },
   xAccelRedirect: { flag: '--x-accel-redirect', env: 'EGGSERVE_X_ACCEL_REDIRECT', defaultValue: undefined },
+  metrics: { flag: '--metrics', env: 'EGGSERVE_METRICS', defaultValue: 'false' },
+  metricsListen: { flag: '--metrics-listen', env: 'EGGSERVE_METRICS_LISTEN', defaultValue: undefined },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -160,6 +167,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const remoteImages = pick('uiRemoteImages')
   const publicUrl = pickOptional('publicUrl')
   const trustProxy = pickOptional('trustProxy')
+  const metrics = pick('metrics')
   return Object.freeze({
     eggdir: pick('eggdir').value,
     port: parsePort(port.value, port.source),
@@ -183,6 +191,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     uiRemoteImages: parseBoolean(remoteImages.value, remoteImages.source),
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
     trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
+    metrics: resolveMetrics(parseBoolean(metrics.value, metrics.source), pickOptional('metricsListen')),
   })
 }
 
