@@ -4,10 +4,10 @@
 // the index generation it was rendered from, so a change anywhere in a project renders anew.
 // The cache is an lru-cache bounded by bytes (keys included), so nothing a client sends can
 // make it grow past its budget; a hit is one synchronous lookup.
-import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { LRUCache } from 'lru-cache'
 import { httpDate } from '../core/conditional.js'
+import { strongEtag } from './etag.js'
 
 /** A page ready to send: both bodies and every header value that does not depend on the request. */
 export interface RenderedPage {
@@ -119,12 +119,12 @@ export class PageCache {
 
 function build (text: string, lastModifiedMs: number): RenderedPage {
   const body = Buffer.from(text, 'utf8')
-  const tag = createHash('sha256').update(body).digest('base64url').slice(0, 27)
+  const etag = strongEtag(body)
   return {
     body,
     gzipped: gzipSync(body),
-    etag: `"${tag}"`,
-    gzipEtag: `"${tag}${GZIP_TAG_SUFFIX}`,
+    etag,
+    gzipEtag: `${etag.slice(0, -1)}${GZIP_TAG_SUFFIX}`,
     lastModified: lastModifiedMs > 0 ? httpDate(lastModifiedMs) : undefined,
     lastModifiedMs,
   }
