@@ -113,7 +113,8 @@ void test('eggserve warm --log FILE: log records go to FILE as the server writes
   const logFile = join(root, 'warm.log')
   const warm = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', join(root, 'cache'), '--log', logFile])
   assert.equal(warm.code, 0, warm.stderr)
-  assert.equal(warm.stdout, `Hashed 2 files (0.00 GB); 0 were already cached; cache: ${join(root, 'cache')}\n`)
+  // Two files of 64 KiB and 3 bytes: 131,078 bytes, 128.0 KiB, printed rounded.
+  assert.equal(warm.stdout, `Hashed 2 files (128 KiB); 0 were already cached; cache: ${join(root, 'cache')}\n`)
   assert.doesNotMatch(warm.stderr, /warning|\{/)
   const records = (await readFile(logFile, 'utf8')).split('\n').filter((text) => text !== '').map((text) => JSON.parse(text) as Record<string, unknown>)
   const warnings = records.filter((record) => record.level === 40)

@@ -6,10 +6,10 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { pino } from 'pino'
 import { PasswordFile } from '../../src/auth/password-file.js'
+import { formatBytes } from '../../src/core/bytes.js'
 import { plural } from '../../src/core/plural.js'
 import { AppError, describeErrno } from '../../src/errors.js'
 import { createLogger } from '../../src/logger.js'
-import { formatBytes } from '../../src/upload/receive-form.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
 const silent = pino({ level: 'silent' })
@@ -30,9 +30,26 @@ await test('plural: singular for exactly one, plural for zero and more', () => {
   assert.equal(plural(2, 'project'), '2 projects')
   assert.equal(plural(1, 'entry', 'entries'), '1 entry')
   assert.equal(plural(5, 'entry', 'entries'), '5 entries')
+})
+
+await test('formatBytes: IEC units everywhere; exact for limits, rounded for sizes and progress', () => {
+  assert.equal(formatBytes(0), '0 bytes')
   assert.equal(formatBytes(1), '1 byte')
   assert.equal(formatBytes(100), '100 bytes')
+  assert.equal(formatBytes(1023), '1023 bytes')
   assert.equal(formatBytes(1024), '1 KiB')
+  assert.equal(formatBytes(1536), '1.5 KiB')
+  assert.equal(formatBytes(2000), '2.0 KiB')
+  assert.equal(formatBytes(24 * 1024 + 300), '24 KiB')
+  assert.equal(formatBytes(5 * 1024 ** 2), '5 MiB')
+  assert.equal(formatBytes(2.25 * 1024 ** 3), '2.3 GiB')
+  assert.equal(formatBytes(3 * 1024 ** 4), '3 TiB')
+  // A limit is never rounded: the largest unit that divides it, else bytes.
+  assert.equal(formatBytes(2000, { exact: true }), '2000 bytes')
+  assert.equal(formatBytes(1536, { exact: true }), '1536 bytes')
+  assert.equal(formatBytes(1024 ** 3, { exact: true }), '1 GiB')
+  assert.equal(formatBytes(1536 * 1024 ** 2, { exact: true }), '1536 MiB')
+  assert.equal(formatBytes(1, { exact: true }), '1 byte')
 })
 
 await test('describeErrno: real system errors in words', async (t) => {
