@@ -2,7 +2,7 @@
 // tokens (one stat per request) and watch events, and joined with what the analyzer knows.
 import type { FastifyBaseLogger } from 'fastify'
 import type { AnalysisResult, Analyzer } from '../analysis/analyzer.js'
-import type { DistFile, FileFacts, PageFile, ProjectPage, ProjectSummary } from '../core/index-model.js'
+import { latestMtimeMs, type DistFile, type FileFacts, type PageFile, type ProjectPage, type ProjectSummary } from '../core/index-model.js'
 import { classifyFolder, compareNames, validateLayout, type ClassifiedFolder, type LayoutReport } from '../core/layout.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import { readSmallFile } from '../storage/read-small.js'
@@ -369,7 +369,7 @@ export class IndexService {
     if (!sameFiles(entry.files, files)) entry.generation = this.#nextGeneration++
     entry.files = files
     entry.byName = new Map(files.map((file) => [file.filename, file]))
-    entry.lastModifiedMs = files.reduce((latest, file) => Math.max(latest, file.mtimeMs), 0)
+    entry.lastModifiedMs = latestMtimeMs(files)
     entry.token = listing.token
     entry.checkedAt = Date.now()
   }

@@ -7,7 +7,9 @@ import { test } from 'node:test'
 import { pino } from 'pino'
 import { PasswordFile } from '../../src/auth/password-file.js'
 import { formatBytes } from '../../src/core/bytes.js'
+import { latestMtimeMs } from '../../src/core/index-model.js'
 import { plural } from '../../src/core/plural.js'
+import { problemCount } from '../../src/core/tree-summary.js'
 import { AppError, describeErrno } from '../../src/errors.js'
 import { createLogger } from '../../src/logger.js'
 import { tempDir } from '../helpers/temp-tree.js'
@@ -50,6 +52,13 @@ await test('formatBytes: IEC units everywhere; exact for limits, rounded for siz
   assert.equal(formatBytes(1024 ** 3, { exact: true }), '1 GiB')
   assert.equal(formatBytes(1536 * 1024 ** 2, { exact: true }), '1536 MiB')
   assert.equal(formatBytes(1, { exact: true }), '1 byte')
+})
+
+await test('problemCount: the words check and the daemon use; latestMtimeMs: 0 for no files', () => {
+  assert.equal(problemCount('eggs', 1), '"eggs" has 1 problem')
+  assert.equal(problemCount('/srv/eggs', 3), '"/srv/eggs" has 3 problems')
+  assert.equal(latestMtimeMs([]), 0)
+  assert.equal(latestMtimeMs([{ mtimeMs: 5 }, { mtimeMs: 9 }, { mtimeMs: 7 }]), 9)
 })
 
 await test('describeErrno: real system errors in words', async (t) => {
