@@ -62,7 +62,7 @@ function analyzer (t: TestContext): string | undefined {
   return undefined
 }
 
-void test('systemd-analyze verify accepts the unit as shipped and installed, without warnings', async (t) => {
+await test('systemd-analyze verify accepts the unit as shipped and installed, without warnings', async (t) => {
   const tool = analyzer(t)
   if (tool === undefined) return
   // verify fails when ExecStart's program is not there, so the unit is checked against the
@@ -113,7 +113,7 @@ void test('systemd-analyze verify accepts the unit as shipped and installed, wit
   verify('with the LoadCredential example')
 })
 
-void test('the README installs the command where ExecStart looks, and the unit from the installed package', () => {
+await test('the README installs the command where ExecStart looks, and the unit from the installed package', () => {
   const unit = readFileSync(unitPath, 'utf8')
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
   const section = readme.slice(readme.indexOf('## Running under systemd'), readme.indexOf('\n## ', readme.indexOf('## Running under systemd') + 1))
@@ -123,7 +123,7 @@ void test('the README installs the command where ExecStart looks, and the unit f
   assert.match(section, new RegExp(`^sudo install -m 0644 ${INSTALL_PREFIX}/lib/node_modules/eggserve/contrib/systemd/eggserve\\.service /etc/systemd/system/$`, 'm'))
 })
 
-void test(`systemd-analyze security --offline rates exposure at most ${maxExposure}`, (t) => {
+await test(`systemd-analyze security --offline rates exposure at most ${maxExposure}`, (t) => {
   const tool = analyzer(t)
   if (tool === undefined) return
   // The shipped file itself: the security review does not check ExecStart.
@@ -138,7 +138,7 @@ void test(`systemd-analyze security --offline rates exposure at most ${maxExposu
   assert.deepEqual(warnings, [], 'loading the unit printed no warning')
 })
 
-void test('the unit keeps what eggserve relies on', () => {
+await test('the unit keeps what eggserve relies on', () => {
   const unit = readFileSync(unitPath, 'utf8')
   assert.deepEqual(values(unit, 'Type'), ['simple'])
   assert.deepEqual(values(unit, 'KillSignal'), ['SIGTERM'])
