@@ -31,7 +31,7 @@ export async function sendRootPage (request: FastifyRequest, reply: FastifyReply
 }
 
 /** Send a project's page in a tree; `project` was just found (and so is fresh). */
-export function sendProjectPage (request: FastifyRequest, reply: FastifyReply, pages: TreePages, project: ProjectState): Promise<FastifyReply> | FastifyReply {
+export async function sendProjectPage (request: FastifyRequest, reply: FastifyReply, pages: TreePages, project: ProjectState): Promise<FastifyReply> {
   return sendPage(request, reply, pages.options.pages, { section: pages.section, name: project.project }, project, async (type: SimpleMediaType) => {
     const page = await pages.options.index.page(project.project)
     if (page === undefined) throw new NotFoundError()
