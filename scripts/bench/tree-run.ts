@@ -233,7 +233,7 @@ export function wrkRequest (ctx: RunContext, endpoint: Endpoint, url: string, la
 }
 
 /** Warm eggserve's page, copy it for nginx, then wrk eggserve and nginx one after the other. */
-async function measureEndpoint (ctx: RunContext, endpoint: Endpoint, egg: Eggserve, nginx: Nginx, ceiling: Ceiling | undefined): Promise<LoadResult> {
+export async function measureEndpoint (ctx: RunContext, endpoint: Endpoint, egg: Eggserve, nginx: Nginx, ceiling: Ceiling | undefined): Promise<LoadResult> {
   const eggUrl = `${egg.url}${endpoint.path}`
   // Warm the page cache (and check the answer) before timing.
   const fetched = await getOk(eggUrl, endpoint.headers)
