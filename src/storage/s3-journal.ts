@@ -151,7 +151,7 @@ export class S3Journal {
       let page: ListObjectsV2CommandOutput
       try {
         page = await client.send(new ListObjectsV2Command({
-          Bucket: bucket, Prefix: this.#prefix, ...(token === undefined ? (after === undefined ? {} : { StartAfter: this.#recordKey(after) }) : { ContinuationToken: token }),
+          Bucket: bucket, Prefix: this.#prefix, ...(token === undefined ? (after === undefined || after < 0 ? {} : { StartAfter: this.#recordKey(after) }) : { ContinuationToken: token }),
         }))
       } catch (err) {
         throw fail(this.#context, err, 'read the change journal')
