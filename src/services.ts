@@ -76,12 +76,13 @@ export async function indexServicesFor (config: Config, logger: FastifyBaseLogge
 }
 
 /** The bucket `--storage` names, opened; undefined when the eggdir is served. */
-export async function configuredBucket (config: Pick<Config, 'storage' | 's3PathStyle'> & Partial<Pick<Config, 'reconcileIntervalMs'>>, logger: FastifyBaseLogger): Promise<StorageBackend | undefined> {
+export async function configuredBucket (config: Pick<Config, 'storage' | 's3PathStyle'> & Partial<Pick<Config, 'reconcileIntervalMs' | 's3Writers'>>, logger: FastifyBaseLogger): Promise<StorageBackend | undefined> {
   if (config.storage === undefined) return undefined
   // A file copied into the bucket by hand is reported by no journal: listings are trusted as
   // long as the reconcile interval, which bounds how late such a file shows.
   const trusted = config.reconcileIntervalMs === undefined ? {} : { trustedListingTtlMs: config.reconcileIntervalMs }
-  return openStorage({ kind: 's3', ...config.storage, pathStyle: config.s3PathStyle, ...trusted }, logger)
+  const writers = config.s3Writers === undefined ? {} : { writers: config.s3Writers }
+  return openStorage({ kind: 's3', ...config.storage, pathStyle: config.s3PathStyle, ...trusted, ...writers }, logger)
 }
 
 /** Open the eggdir and build the index over it (not loaded yet: call index.load()). */

@@ -33,6 +33,11 @@ export interface S3StorageSpec extends S3Location {
    * by hand shows. Default 120 s (--reconcile-interval's); 0: until the journal reports a change.
    */
   readonly trustedListingTtlMs?: number
+  /**
+   * 'many' (the default): several servers may accept uploads, so uploads are refused when the
+   * probe finds that the store ignores create-only writes. 'one': only this server does.
+   */
+  readonly writers?: 'one' | 'many'
   /** How often the change journal is polled (default 1 s). */
   readonly journalPollMs?: number
 }

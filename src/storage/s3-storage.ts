@@ -5,6 +5,7 @@
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import type { FastifyBaseLogger } from 'fastify'
 import { formatS3Location } from '../core/s3-location.js'
+import { StoreFailure } from '../errors.js'
 import { createS3Client, S3_DEFAULTS } from './s3-client.js'
 import { fail, objectKey, type S3Context } from './s3-context.js'
 import { S3StoredFacts } from './s3-facts.js'
@@ -27,6 +28,8 @@ export class S3Storage implements StorageBackend {
   readonly #listings: S3Listings
   readonly #journal: S3Journal
   readonly #facts: S3StoredFacts
+  /** Why uploads are refused (the probe found create-only writes ignored, with several writers). */
+  #unsafe: string | undefined
 
   private constructor (spec: S3StorageSpec, log: FastifyBaseLogger) {
     this.#spec = spec
@@ -129,6 +132,7 @@ export class S3Storage implements StorageBackend {
 
   createUpload (folder: string): Promise<PendingUpload> {
     if (!isPlainName(folder)) return Promise.reject(new TypeError(`not a folder name: ${folder}`))
+    if (this.#unsafe !== undefined) return Promise.reject(new StoreFailure('EGGSERVE_STORE_UNSAFE', this.#unsafe))
     return Promise.resolve(new S3PendingUpload(this.#context, {
       changed: (changed) => { this.#listings.forget(changed) },
       published: (file, options) => this.#published(file, options),
@@ -186,7 +190,16 @@ export class S3Storage implements StorageBackend {
     return sweepBucket(this.#context, olderThanMs)
   }
 
-  probeConditionalWrites (): Promise<ConditionalWriteProbe> {
-    return probeConditionalWrites(this.#context)
+  /**
+   * With several writers (--s3-writers many, the default), a store that ignores create-only
+   * writes could publish two different files under one name: uploads are then refused.
+   */
+  async probeConditionalWrites (): Promise<ConditionalWriteProbe> {
+    const probe = await probeConditionalWrites(this.#context)
+    if (!probe.enforced && (this.#spec.writers ?? 'many') === 'many') {
+      this.#unsafe = 'Uploads are refused: the package store ignores create-only writes (If-None-Match), so two servers could publish one filename with different bytes; the one server that accepts uploads needs --s3-writers one'
+      this.#context.log.error({ detail: probe.detail }, this.#unsafe)
+    }
+    return probe
   }
 }
