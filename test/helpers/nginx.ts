@@ -30,6 +30,8 @@ export interface NginxHandle {
 export interface NginxOptions {
   /** The body of the `server` block: `location` blocks and the like. `listen` lines are added. */
   readonly server: string
+  /** Directives for the `http` block, before the server: `upstream` blocks and the like. */
+  readonly http?: string
   /** The plain-HTTP port (see {@link freePort}); default: a free one. */
   readonly port?: number
   /** Also listen with TLS on another port, with a certificate for 127.0.0.1 and localhost. */
@@ -63,7 +65,7 @@ export async function startNginx (t: TestContext, options: NginxOptions): Promis
   const port = options.port ?? await freePort()
   const tlsPort = certificate === undefined ? undefined : await freePort()
   const conf = join(dir, 'nginx.conf')
-  await writeFile(conf, config({ dir, port, tlsPort, server: options.server }))
+  await writeFile(conf, config({ dir, port, tlsPort, server: options.server, http: options.http ?? '' }))
   // -e: the error log from the very start (not Debian's /var/log/nginx); -p: relative paths.
   const child = spawn(nginx, ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
@@ -98,8 +100,8 @@ export async function startNginx (t: TestContext, options: NginxOptions): Promis
   }
 }
 
-function config (options: { dir: string; port: number; tlsPort: number | undefined; server: string }): string {
-  const { dir, port, tlsPort, server } = options
+function config (options: { dir: string; port: number; tlsPort: number | undefined; server: string; http: string }): string {
+  const { dir, port, tlsPort, server, http } = options
   const tls = tlsPort === undefined
     ? ''
     : `listen 127.0.0.1:${String(tlsPort)} ssl;\n    ssl_certificate ${join(dir, 'cert.pem')};\n    ssl_certificate_key ${join(dir, 'key.pem')};`
@@ -117,6 +119,7 @@ http {
   fastcgi_temp_path ${join(dir, 'fastcgi')};
   uwsgi_temp_path ${join(dir, 'uwsgi')};
   scgi_temp_path ${join(dir, 'scgi')};
+  ${http}
   server {
     listen 127.0.0.1:${String(port)};
     ${tls}
