@@ -126,7 +126,6 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
   npm: ['--prefix', '--offline', '--quick', '--keep', '--profile', '--scale'], // and the bench's own, after `--`
   node: ['--import', '--jitless', '--max-semi-space-size', '--noEmit'],
   systemd: ['--now', '--root'],
-  's3-replicas.md (a design, not built)': ['--writers'],
 }
 
 await test('every long option the README and docs/ mention is eggserve\'s or a named other program\'s', () => {
