@@ -9,7 +9,7 @@
 // the user guide, "How to prevent object overwrites with conditional writes".
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3'
 import { fail, HIDDEN_FOLDER, type S3Context } from './s3-context.js'
 import { s3ErrorFacts } from './s3-errors.js'
 import { splitKey } from './storage.js'
@@ -40,6 +40,18 @@ const APPEND_TRIES = 20
 // Records above this size are not ours: never read them.
 const MAX_RECORD_BYTES = 16 * 1024
 
+/** When old records are deleted (see S3Journal.append). */
+export interface JournalPruning {
+  /** Every this many records, the appender of the record deletes old ones (default 1,000). */
+  readonly every: number
+  /** How many of the newest records are kept (default 1,000). */
+  readonly keep: number
+  /** Records younger than this are kept whatever their number (default one hour). */
+  readonly minAgeMs: number
+}
+
+const PRUNING: JournalPruning = { every: 1000, keep: 1000, minAgeMs: 3_600_000 }
+
 /** The journal of one S3Storage. */
 export class S3Journal {
   /** A random id of this process, written in its records. */
@@ -50,8 +62,11 @@ export class S3Journal {
   /** Appends run one at a time: a replica never races itself for a number. */
   #appending: Promise<unknown> = Promise.resolve()
 
-  constructor (context: S3Context) {
+  readonly #pruning: JournalPruning
+
+  constructor (context: S3Context, pruning: Partial<JournalPruning> = {}) {
     this.#context = context
+    this.#pruning = { ...PRUNING, ...pruning }
   }
 
   /** The prefix of the record keys. */
@@ -105,6 +120,8 @@ export class S3Journal {
         try {
           await client.send(new PutObjectCommand({ Bucket: bucket, Key: this.#recordKey(sequence), Body: body, ContentType: 'application/json', IfNoneMatch: '*' }))
           this.#next = sequence + 1
+          // In the background: deleting up to `every` objects must not delay the next appends.
+          if (sequence > 0 && sequence % this.#pruning.every === 0) void this.#prune(sequence - this.#pruning.keep)
           return
         } catch (err) {
           const { kind } = s3ErrorFacts(err)
@@ -119,6 +136,27 @@ export class S3Journal {
     } catch (err) {
       log.warn({ err: fail(this.#context, err, 'append to the change journal', record.key) }, 'Cannot append to the change journal; other replicas see the change at their next listing')
     }
+  }
+
+  // Delete records numbered below `limit` and older than minAgeMs, so that the journal stays
+  // small and a starting replica lists little to find its end. A replica that had not read
+  // them yet (it was cut off for longer) sees a gap and lists every folder again.
+  async #prune (limit: number): Promise<void> {
+    const { client, bucket, log } = this.#context
+    const oldest = Date.now() - this.#pruning.minAgeMs
+    let removed = 0
+    try {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: this.#prefix, MaxKeys: this.#pruning.every }))
+      for (const object of page.Contents ?? []) {
+        const sequence = parseSequence(object.Key?.slice(this.#prefix.length))
+        if (sequence === undefined || sequence >= limit || (object.LastModified?.getTime() ?? Infinity) > oldest) continue
+        await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key }))
+        removed++
+      }
+    } catch (err) {
+      log.warn({ err: fail(this.#context, err, 'delete old journal records') }, 'Cannot delete old records of the change journal; a later appender tries again')
+    }
+    if (removed > 0) log.debug({ removed }, 'Deleted old records of the change journal')
   }
 
   // The highest sequence number at or after `known` (-1 for an empty journal).

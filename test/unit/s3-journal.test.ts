@@ -10,6 +10,7 @@ import { test } from 'node:test'
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
 import type { FileFacts } from '../../src/core/index-model.js'
 import { parseFacts } from '../../src/storage/s3-facts.js'
+import { S3Journal } from '../../src/storage/s3-journal.js'
 import { S3Storage } from '../../src/storage/s3-storage.js'
 import { memoryLogger } from '../helpers/build-app.js'
 import { startMoto, type Moto } from '../helpers/moto.js'
@@ -108,6 +109,17 @@ await test('replicas on one bucket', async (t) => {
     await moto.client.send(new PutObjectCommand({ Bucket: bucket, Key: `pypi/.eggserve/journal/${'1'.padStart(20, '0')}.json`, Body: JSON.stringify(record) }))
     await waitFor(() => Promise.resolve(b.changes.includes('y')))
     assert.deepEqual(b.changes, [undefined, 'y'])
+  })
+
+  await t.test('every `every` records, the appender deletes all but the newest `keep` (old enough ones): a follower keeps following', async () => {
+    const bucket = await moto.createBucket()
+    const b = await watched(bucket)
+    await b.following
+    const journal = new S3Journal({ client: moto.client, bucket, prefix: 'pypi/', location: `s3://${bucket}/pypi/`, log: memoryLogger([]) }, { every: 5, keep: 3, minAgeMs: 0 })
+    for (let i = 0; i <= 10; i++) await journal.append('publish', `p${i}/p${i}-1.0.tar.gz`)
+    const expected = [7, 8, 9, 10].map((n) => `${String(n).padStart(20, '0')}.json`)
+    await waitFor(async () => (await journalKeys(moto, bucket)).join() === expected.join())
+    await waitFor(() => Promise.resolve(b.changes.includes('p10')))
   })
 
   await t.test('facts written at commit are read back for that object only; a replaced object\'s facts are ignored', async () => {
