@@ -126,6 +126,8 @@ const OPTIONS = {
   uiRemoteImages: () => option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),
   publicUrl: () => option('--public-url <url>', 'base of the absolute URLs in the JSON API, e.g. https://pypi.example.com/eggs/ (default: from each request)', SETTINGS.publicUrl),
   trustProxy: () => option('--trust-proxy <addresses>', 'proxies whose X-Forwarded-Proto, -Host and -Prefix are believed: IP addresses and CIDR ranges, comma-separated', SETTINGS.trustProxy),
+  metrics: () => option('--metrics', 'serve Prometheus metrics at /metrics (with credentials when --authenticate protects reads)', SETTINGS.metrics),
+  metricsListen: () => option('--metrics-listen <host:port>', 'serve /metrics on this address instead of the main one (implies --metrics; no credentials there)', SETTINGS.metricsListen),
 } as const
 
 /** Every setting's flags as --help shows them, e.g. `-i, --host <address>` (for the README's table). */

@@ -5,6 +5,7 @@ import { AUTH_ACTIONS, type AuthAction } from './core/auth-actions.js'
 import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/digests.js'
 import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
+import { resolveMetrics, type MetricsSetting } from './metrics/metrics-settings.js'
 import { parsePublicUrl, parseTrustProxy } from './proxy-settings.js'
 
 /** The daemon's settings, frozen. */
@@ -60,6 +61,8 @@ export interface Config {
   readonly publicUrl: string | undefined
   /** Proxies whose X-Forwarded-Proto, -Host and -Prefix are believed (addresses, CIDR ranges); empty: none. */
   readonly trustProxy: readonly string[]
+  /** Prometheus metrics (--metrics, --metrics-listen). */
+  readonly metrics: MetricsSetting
 }
 
 /** `disabled`: no password file and nothing said (the read-only server); `open`: anyone may upload. */
@@ -95,6 +98,8 @@ export interface RawFlags {
   readonly uiRemoteImages?: boolean
   readonly publicUrl?: string
   readonly trustProxy?: string
+  readonly metrics?: boolean
+  readonly metricsListen?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -135,6 +140,8 @@ export const SETTINGS = {
   uiRemoteImages: { flag: '--ui-remote-images', env: 'EGGSERVE_UI_REMOTE_IMAGES', defaultValue: 'false' },
   publicUrl: { flag: '--public-url', env: 'EGGSERVE_PUBLIC_URL', defaultValue: undefined },
   trustProxy: { flag: '--trust-proxy', env: 'EGGSERVE_TRUST_PROXY', defaultValue: undefined },
+  metrics: { flag: '--metrics', env: 'EGGSERVE_METRICS', defaultValue: 'false' },
+  metricsListen: { flag: '--metrics-listen', env: 'EGGSERVE_METRICS_LISTEN', defaultValue: undefined },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -165,6 +172,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const remoteImages = pick('uiRemoteImages')
   const publicUrl = pickOptional('publicUrl')
   const trustProxy = pickOptional('trustProxy')
+  const metrics = pick('metrics')
   return Object.freeze({
     eggdir: pick('eggdir').value,
     port: parsePort(port.value, port.source),
@@ -189,6 +197,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     uiRemoteImages: parseBoolean(remoteImages.value, remoteImages.source),
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
     trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
+    metrics: resolveMetrics(parseBoolean(metrics.value, metrics.source), pickOptional('metricsListen')),
   })
 }
 

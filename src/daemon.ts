@@ -11,6 +11,8 @@ import { describeErrno, errnoCode, LayoutError, ListenError, StoreFailure } from
 import { AccessControl } from './http/access-control.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
+import { registerIndexMetrics } from './metrics/index-metrics.js'
+import { openMetrics, type DaemonMetrics } from './metrics/serve-metrics.js'
 import { createAuthServices, indexServicesFor, type AuthServices, type IndexServices } from './services.js'
 import { UploaderLog } from './upload/uploader-log.js'
 
@@ -39,17 +41,20 @@ export async function startDaemon (config: Config): Promise<Daemon> {
 
 async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   const { logger } = log
-  const services = await indexServicesFor(config, logger)
+  const telemetry = await openMetrics(config.metrics, logger)
+  const services = await indexServicesFor(config, logger, telemetry.metrics)
   try {
-    return await serve(config, log, services)
+    return await serve(config, log, { services, telemetry })
   } catch (err) {
     await services.close()
+    await telemetry.close()
     throw err
   }
 }
 
-async function serve (config: Config, log: LoggerHandle, services: IndexServices): Promise<Daemon> {
+async function serve (config: Config, log: LoggerHandle, parts: { services: IndexServices; telemetry: DaemonMetrics }): Promise<Daemon> {
   const { logger } = log
+  const { services, telemetry } = parts
   const { index } = services
   const loadStarted = Date.now()
   const report = await index.load().catch((err: unknown) => {
@@ -68,7 +73,7 @@ async function serve (config: Config, log: LoggerHandle, services: IndexServices
     logger,
   })
   try {
-    return await listenAndServe({ config, log, services, auth, report, loadStarted })
+    return await listenAndServe({ config, log, services, auth, report, loadStarted, telemetry })
   } catch (err) {
     await auth.close()
     throw err
@@ -83,18 +88,24 @@ interface Started {
   readonly auth: AuthServices
   readonly report: LayoutReport
   readonly loadStarted: number
+  /** Metrics (NO_METRICS when off) and their own server, if any. */
+  readonly telemetry: DaemonMetrics
 }
 
 async function listenAndServe (started: Started): Promise<Daemon> {
-  const { config, log, services, auth, report } = started
+  const { config, log, services, auth, report, telemetry } = started
   const { logger } = log
-  const background = new BackgroundWork({ services, log: logger, reconcileIntervalMs: config.reconcileIntervalMs })
+  const background = new BackgroundWork({ services, log: logger, reconcileIntervalMs: config.reconcileIntervalMs, metrics: telemetry.metrics })
+  registerIndexMetrics(telemetry.metrics, { index: services.index, hashed: services.reader.stats, readiness: () => background.readiness() })
   const app = await buildDaemonApp(started, background)
-  const lifecycle = new Lifecycle({ logger, graceMs: config.shutdownTimeoutMs, effects: lifecycleEffects({ app, log, services, auth, background }) })
+  const lifecycle = new Lifecycle({ logger, graceMs: config.shutdownTimeoutMs, effects: lifecycleEffects({ app, log, services, auth, background, telemetry }) })
   // Signals are handled from before listen() (see Lifecycle.handleSignals); one that arrives
   // before start-up is complete waits for it.
   lifecycle.handleSignals(process)
-  const address = await listen(app, config, log).catch(async (err: unknown) => {
+  const address = await listen(app, config, log).then(async (bound) => {
+    await telemetry.listen()
+    return bound
+  }).catch(async (err: unknown) => {
     lifecycle.dispatch({ type: 'startFailed' })
     await app.close()
     throw err
@@ -109,7 +120,7 @@ async function listenAndServe (started: Started): Promise<Daemon> {
 }
 
 async function buildDaemonApp (started: Started, background: BackgroundWork): Promise<FastifyInstance> {
-  const { config, services: { storage, index }, auth, log: { logger } } = started
+  const { config, services: { storage, index }, auth, log: { logger }, telemetry } = started
   const uploads = config.uploads === 'disabled' ? undefined : { maxBytes: config.maxUploadBytes, overwrite: config.overwrite }
   return buildApp({
     index,
@@ -119,12 +130,13 @@ async function buildDaemonApp (started: Started, background: BackgroundWork): Pr
     simpleHashAlgorithm: config.simpleHashAlgorithm,
     cacheControl: config.cacheControl,
     readiness: () => background.readiness(),
-    access: new AccessControl({ protect: config.authenticate, authenticator: auth.authenticator, throttle: auth.throttle, log: logger }),
+    access: new AccessControl({ protect: config.authenticate, authenticator: auth.authenticator, throttle: auth.throttle, log: logger, metrics: telemetry.metrics }),
     ...(uploads === undefined ? {} : { uploads }),
     ui: config.ui ? { remoteImages: config.uiRemoteImages } : false,
     uploaders: await UploaderLog.open({ dir: config.cacheDir, root: storage.cacheNamespace, log: logger }),
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
+    ...(telemetry.app === undefined ? {} : { metrics: telemetry.app }),
   })
 }
 
@@ -146,8 +158,8 @@ async function listen (app: FastifyInstance, config: Config, log: LoggerHandle):
 }
 
 /** What the lifecycle's effects do in the daemon. */
-function lifecycleEffects (parts: { app: FastifyInstance; log: LoggerHandle; services: IndexServices; auth: AuthServices; background: BackgroundWork }): LifecycleEffects {
-  const { app, log, services, auth, background } = parts
+function lifecycleEffects (parts: { app: FastifyInstance; log: LoggerHandle; services: IndexServices; auth: AuthServices; background: BackgroundWork; telemetry: DaemonMetrics }): LifecycleEffects {
+  const { app, log, services, auth, background, telemetry } = parts
   return {
     closeServer: () => app.close(),
     closeConnections: () => { app.server.closeAllConnections() },
@@ -160,6 +172,7 @@ function lifecycleEffects (parts: { app: FastifyInstance; log: LoggerHandle; ser
       await services.close()
       await backgroundStopped
       await auth.close()
+      await telemetry.close()
     },
     flushLogs: () => log.flush(),
   }

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { wasInterrupted } from './cleanup.js'
 import { measureFreshness } from './freshness.js'
+import { measureMetricsCost } from './metrics-cost.js'
 import { getOk, pollUntil } from './http.js'
 import type { BenchOptions, Measurement } from './options.js'
 import { findProfiles, readProfile, summarizeProfile, windowAfterStart } from './profile.js'
@@ -25,9 +26,11 @@ export interface RunContext {
   readonly treesDir: string
   readonly features: Features
   readonly log: (text: string) => void
+  /** The node binary eggserve (and the ceiling server) run on. */
+  readonly node: string
 }
 
-interface Endpoint {
+export interface Endpoint {
   readonly name: Measurement
   readonly label: string
   readonly kind: LoadKind
@@ -37,7 +40,7 @@ interface Endpoint {
   readonly staticName?: string
 }
 
-function endpoints (project: string, smallFile: string): Endpoint[] {
+export function endpoints (project: string, smallFile: string): Endpoint[] {
   return [
     { name: 'simple-root', label: '`/simple/` (HTML)', kind: 'page', path: '/simple/', headers: {}, staticName: 'simple-root.html' },
     { name: 'simple-html', label: '`/simple/<p>/` (HTML)', kind: 'page', path: `/simple/${project}/`, headers: {}, staticName: 'simple-project.html' },
@@ -78,7 +81,7 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
       if (selected.length > 0) {
         nginx = await startNginx(tree.dir, join(ctx.runDir, `nginx-${key}`), ctx.env)
         if (only.has('node-ceiling') && selected.some((endpoint) => endpoint.kind === 'page')) {
-          ceiling = await startCeiling(nginx.staticDir, ctx.eggserveRoot, ctx.env)
+          ceiling = await startCeiling(nginx.staticDir, ctx.eggserveRoot, ctx.env, ctx.node)
         }
         for (const endpoint of selected) {
           if (wasInterrupted()) break
@@ -141,6 +144,13 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
       } finally {
         await warn.server.stop()
       }
+    }
+
+    // 3b. The cost of --metrics: the same page without and with metrics, alternately.
+    if (only.has('metrics') && !wasInterrupted()) {
+      log('metrics cost: /simple/<p>/ without and with --metrics, alternately')
+      const metrics = await measureMetricsCost(ctx, { tree, cacheDir, project, medianRun })
+      if (metrics !== undefined) result.metrics = metrics
     }
 
     // 4. Profiles (--profile): a warm start up to ready, then one eggserve per endpoint under load.
@@ -209,7 +219,7 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
   return result
 }
 
-function wrkRequest (ctx: RunContext, endpoint: Endpoint, url: string, label: string): Parameters<typeof runWrk>[0] {
+export function wrkRequest (ctx: RunContext, endpoint: Endpoint, url: string, label: string): Parameters<typeof runWrk>[0] {
   const big = endpoint.kind === 'big'
   return {
     url,
@@ -298,6 +308,7 @@ async function startTimed (
     env: ctx.env,
     label: `${shapeKey(tree.shape)} ${cache}`,
     listenTimeoutMs,
+    node: ctx.node,
   })
   let server: Eggserve
   if (features.cacheDir === false) {

@@ -25,9 +25,9 @@ interface Target { readonly kind: 'file' | 'signature' | 'metadata'; readonly fi
 export function fileHandler ({ index, storage, metadata, filesCacheControl }: Pick<IndexRouteOptions, 'index' | 'storage' | 'metadata' | 'filesCacheControl'>) {
   return async (request: FastifyRequest<{ Params: FileParams }>, reply: FastifyReply): Promise<FastifyReply> => {
     const { folder, file } = request.params
-    const found = await index.find(folder)
+    const found = await index.findProject(folder)
     if (found === undefined) throw new NotFoundError()
-    const target = resolve(file, (name) => index.file(found.project, name))
+    const target = resolve(file, (name) => found.file(name))
     if (target === undefined) throw new NotFoundError()
     if (found.folder !== folder) return redirect(request, reply, `../${encodeSegment(found.folder)}/${encodeSegment(file)}`)
     if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
