@@ -11,7 +11,7 @@ import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
 import { startMoto } from '../helpers/moto.js'
-import { startNginx } from '../helpers/nginx.js'
+import { freePort, startNginx } from '../helpers/nginx.js'
 import { createVenv, isolatedEnv, output } from '../helpers/python.js'
 import { runProcess, startServer, type RunResult, type ServerHandle } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
@@ -35,19 +35,23 @@ await test('three replicas on one bucket behind nginx', async (t) => {
   const bucket = await moto.createBucket()
   const args = ['--storage', `s3://${bucket}/pypi`, '--s3-path-style', '--authenticate', '.', '--hash-workers', '0']
   const replicas = await Promise.all([0, 1, 2].map(() => startServer(t, { args, env: moto.env() })))
+  const port = await freePort()
   const nginx = await startNginx(t, {
+    port,
     http: `upstream eggserve {
     least_conn;
     ${replicas.map((replica) => `server 127.0.0.1:${String(replica.port)};`).join('\n    ')}
   }
-  log_format upstream '$upstream_addr $request';`,
-    server: `
+  log_format upstream '$upstream_addr $request';
+  server {
+    listen 127.0.0.1:${String(port)};
     client_max_body_size 100m;
     access_log ${join(root, 'upstream.log')} upstream;
     location / {
       proxy_pass http://eggserve;
       proxy_set_header Host $http_host;
-    }`,
+    }
+  }`,
   })
   if (nginx === undefined) return
   const venv = await createVenv(t)

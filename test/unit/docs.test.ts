@@ -123,7 +123,7 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
   poetry: ['--build', '--no-ansi', '--no-root'],
   pdm: ['--no-build', '--no-self'],
   virtualenv: ['--no-seed'],
-  npm: ['--prefix', '--offline', '--json', '--quick', '--keep', '--profile', '--scale', '--node', '--projects', '--rounds'], // and the bench's own, after `--`
+  npm: ['--prefix', '--offline', '--json', '--quick', '--keep', '--profile', '--scale', '--only', '--node', '--projects', '--rounds'], // and the bench's own, after `--`
   node: ['--import', '--test', '--pending-deprecation', '--jitless', '--max-semi-space-size', '--noEmit'],
   systemd: ['--now', '--root'],
 }
