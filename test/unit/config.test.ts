@@ -28,6 +28,7 @@ const DEFAULTS: Config = {
   authFailureLimit: 10,
   storage: undefined,
   s3PathStyle: false,
+  s3Writers: 'many',
   ui: true,
   uiRemoteImages: false,
   publicUrl: undefined,
@@ -102,6 +103,7 @@ await describe('resolveConfig: sources and precedence', async () => {
       authFailureLimit: 3,
       storage: undefined,
       s3PathStyle: false,
+      s3Writers: 'many',
       ui: false,
       uiRemoteImages: true,
       publicUrl: undefined,
@@ -161,6 +163,7 @@ await describe('resolveConfig: sources and precedence', async () => {
       authFailureLimit: 0,
       storage: undefined,
       s3PathStyle: false,
+      s3Writers: 'many',
       ui: true,
       uiRemoteImages: false,
       publicUrl: undefined,
@@ -472,6 +475,14 @@ await describe('resolveConfig: --storage and --s3-path-style', async () => {
     assert.equal(resolveConfig({ s3PathStyle: true }, {}).s3PathStyle, true)
     assert.equal(resolveConfig({}, { EGGSERVE_S3_PATH_STYLE: 'yes' }).s3PathStyle, true)
     assertConfigError({}, { EGGSERVE_S3_PATH_STYLE: 'maybe' }, 'EGGSERVE_S3_PATH_STYLE', 'maybe')
+  })
+
+  void test('--s3-writers: many by default, one or many from the flag or the environment, nothing else', () => {
+    assert.equal(resolveConfig({}, {}).s3Writers, 'many')
+    assert.equal(resolveConfig({ s3Writers: 'one' }, { EGGSERVE_S3_WRITERS: 'many' }).s3Writers, 'one')
+    assert.equal(resolveConfig({}, { EGGSERVE_S3_WRITERS: 'one' }).s3Writers, 'one')
+    assertConfigError({ s3Writers: 'two' }, {}, '--s3-writers', 'two')
+    assertConfigError({}, { EGGSERVE_S3_WRITERS: 'One' }, 'EGGSERVE_S3_WRITERS', 'One')
   })
 
   for (const value of ['/srv/eggs', 's3://', 's3://b', 's3:/pkgs/x', 'S3://pkgs', 's3://pkgs/a//b', 's3://pkgs/../x', 's3://pkgs/./x', 'https://pkgs.s3.amazonaws.com/x']) {

@@ -126,7 +126,6 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
   npm: ['--prefix', '--offline', '--json', '--quick', '--keep', '--profile', '--scale', '--only', '--out', '--ui-renders', '--node', '--projects', '--rounds'], // and the bench's own, after `--`
   node: ['--import', '--test', '--pending-deprecation', '--jitless', '--max-semi-space-size', '--noEmit'],
   systemd: ['--now', '--root'],
-  's3-replicas.md (a design, not built)': ['--writers'],
 }
 
 await test('every long option the README and docs/ mention is eggserve\'s or a named other program\'s', () => {
