@@ -69,6 +69,8 @@ export interface AppDependencies {
   readonly publicUrl?: string | undefined
   /** --trust-proxy: addresses and CIDR ranges whose X-Forwarded-Proto, -Host and -Prefix are believed. */
   readonly trustProxy?: readonly string[]
+  /** --tls-cert/--tls-key: serve HTTPS (HTTP/1.1 over TLS) with this certificate chain and key (PEM). */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer }
 }
 
 /** The size limit of an app without uploads (never used: every upload is refused first). */
@@ -96,6 +98,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     return503OnClosing: true,
     frameworkErrors,
     ...(trusted === undefined ? {} : { trustProxy: trusted }),
+    ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key } }),
   })
 
   registerAccessLog(app)

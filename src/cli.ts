@@ -125,6 +125,8 @@ const OPTIONS = {
   uiRemoteImages: () => option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),
   publicUrl: () => option('--public-url <url>', 'base of the absolute URLs in the JSON API, e.g. https://pypi.example.com/eggs/ (default: from each request)', SETTINGS.publicUrl),
   trustProxy: () => option('--trust-proxy <addresses>', 'proxies whose X-Forwarded-Proto, -Host and -Prefix are believed: IP addresses and CIDR ranges, comma-separated', SETTINGS.trustProxy),
+  tlsCert: () => option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM); re-read on SIGHUP', SETTINGS.tlsCert),
+  tlsKey: () => option('--tls-key <file>', 'the private key (PEM) of --tls-cert; re-read on SIGHUP', SETTINGS.tlsKey),
 } as const
 
 /** Every setting's flags as --help shows them, e.g. `-i, --host <address>` (for the README's table). */

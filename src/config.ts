@@ -55,6 +55,14 @@ export interface Config {
   readonly publicUrl: string | undefined
   /** Proxies whose X-Forwarded-Proto, -Host and -Prefix are believed (addresses, CIDR ranges); empty: none. */
   readonly trustProxy: readonly string[]
+  /** --tls-cert and --tls-key: serve HTTPS with this certificate chain and key; undefined: plain HTTP. */
+  readonly tls: TlsFiles | undefined
+}
+
+/** The PEM files of the certificate chain and its private key (re-read on SIGHUP). */
+export interface TlsFiles {
+  readonly certFile: string
+  readonly keyFile: string
 }
 
 /** `disabled`: no password file and nothing said (the read-only server); `open`: anyone may upload. */
@@ -86,6 +94,8 @@ export interface RawFlags {
   readonly uiRemoteImages?: boolean
   readonly publicUrl?: string
   readonly trustProxy?: string
+  readonly tlsCert?: string
+  readonly tlsKey?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -125,6 +135,8 @@ export const SETTINGS = {
   uiRemoteImages: { flag: '--ui-remote-images', env: 'EGGSERVE_UI_REMOTE_IMAGES', defaultValue: 'false' },
   publicUrl: { flag: '--public-url', env: 'EGGSERVE_PUBLIC_URL', defaultValue: undefined },
   trustProxy: { flag: '--trust-proxy', env: 'EGGSERVE_TRUST_PROXY', defaultValue: undefined },
+  tlsCert: { flag: '--tls-cert', env: 'EGGSERVE_TLS_CERT', defaultValue: undefined },
+  tlsKey: { flag: '--tls-key', env: 'EGGSERVE_TLS_KEY', defaultValue: undefined },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -178,6 +190,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     uiRemoteImages: parseBoolean(remoteImages.value, remoteImages.source),
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
     trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
+    tls: resolveTls(pickOptional('tlsCert'), pickOptional('tlsKey')),
   })
 }
 
@@ -199,6 +212,14 @@ function resolveStorage (storage: Picked, pathStyle: Given): Pick<Config, 'stora
     throw new ConfigError(`Invalid storage "${storage.value}" (${storage.source}): expected s3://bucket or s3://bucket/prefix (a folder is served with --eggdir)`)
   }
   return { storage: location, s3PathStyle }
+}
+
+// A certificate without its key (or the reverse) is a mistake, never "plain HTTP".
+function resolveTls (cert: Picked, key: Picked): TlsFiles | undefined {
+  if (cert.value === undefined && key.value === undefined) return undefined
+  if (cert.value === undefined || cert.value === '') throw new ConfigError(`${key.source} needs --tls-cert (the certificate chain, PEM) as well`)
+  if (key.value === undefined || key.value === '') throw new ConfigError(`${cert.source} needs --tls-key (the certificate's private key, PEM) as well`)
+  return { certFile: cert.value, keyFile: key.value }
 }
 
 /** A setting's value and where it came from: a flag, a variable, or 'default'. */

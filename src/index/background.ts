@@ -27,6 +27,8 @@ export interface BackgroundOptions {
   /** 0 disables the periodic reconcile. */
   readonly reconcileIntervalMs: number
   readonly progressEveryMs?: number
+  /** Called with each progress report of the warm-up (the daemon tells systemd). */
+  readonly onProgress?: (progress: WarmupProgress) => void
 }
 
 /** The warm-up pass, then a reconcile every interval; both prune the cache when it is mostly dead. */
@@ -42,7 +44,13 @@ export class BackgroundWork {
     this.#options = options
     this.#log = options.log.child({ component: 'background' })
     const { index, analyzer } = options.services
-    this.#warmup = new Warmup({ index, analyzer, log: options.log, progressEveryMs: options.progressEveryMs ?? 5000 })
+    this.#warmup = new Warmup({
+      index,
+      analyzer,
+      log: options.log,
+      progressEveryMs: options.progressEveryMs ?? 5000,
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    })
   }
 
   /** What /health/ready says. */

@@ -32,6 +32,7 @@ const DEFAULTS: Config = {
   uiRemoteImages: false,
   publicUrl: undefined,
   trustProxy: [],
+  tls: undefined,
 }
 
 const FULL_ENV: Env = {
@@ -103,6 +104,7 @@ void describe('resolveConfig: sources and precedence', () => {
       uiRemoteImages: true,
       publicUrl: undefined,
       trustProxy: [],
+      tls: undefined,
     })
   })
 
@@ -159,6 +161,7 @@ void describe('resolveConfig: sources and precedence', () => {
       uiRemoteImages: false,
       publicUrl: undefined,
       trustProxy: [],
+      tls: undefined,
     })
   })
 
@@ -500,6 +503,12 @@ void describe('--public-url and --trust-proxy', () => {
   void test('trusted proxies: addresses, CIDR ranges and names, from the flag or EGGSERVE_TRUST_PROXY', () => {
     assert.deepEqual(resolveConfig({ trustProxy: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,loopback' }, {}).trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback'])
     assert.deepEqual(resolveConfig({}, { EGGSERVE_TRUST_PROXY: '192.0.2.1' }).trustProxy, ['192.0.2.1'])
+  })
+  void test('TLS: --tls-cert and --tls-key (or their variables) together, never one alone', () => {
+    assert.deepEqual(resolveConfig({ tlsCert: 'c.pem', tlsKey: 'k.pem' }, {}).tls, { certFile: 'c.pem', keyFile: 'k.pem' })
+    assert.deepEqual(resolveConfig({ tlsKey: 'k2.pem' }, { EGGSERVE_TLS_CERT: 'c.pem', EGGSERVE_TLS_KEY: 'k.pem' }).tls, { certFile: 'c.pem', keyFile: 'k2.pem' })
+    assert.throws(() => resolveConfig({ tlsCert: 'c.pem' }, {}), (err: unknown) => err instanceof ConfigError && err.message === '--tls-cert needs --tls-key (the certificate\'s private key, PEM) as well')
+    assert.throws(() => resolveConfig({}, { EGGSERVE_TLS_KEY: 'k.pem' }), (err: unknown) => err instanceof ConfigError && err.message === 'EGGSERVE_TLS_KEY needs --tls-cert (the certificate chain, PEM) as well')
   })
   for (const value of ['proxy.example', '10.0.0.0/33', '127.0.0.1,,10.0.0.1', '300.1.1.1', 'true', '*']) {
     void test(`trusted proxies ${JSON.stringify(value)} are rejected`, () => {
