@@ -6,7 +6,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises'
 import { Agent, get as httpsGet } from 'node:https'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { connect, type PeerCertificate, type TLSSocket } from 'node:tls'
+import { connect, TLSSocket, type PeerCertificate } from 'node:tls'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
 import { createVenv, output } from '../helpers/python.js'
 import { runCli, runProcess, startServer } from '../helpers/spawn-server.js'
@@ -56,7 +56,8 @@ async function getThrough (agent: Agent, url: string): Promise<{ status: number;
   return new Promise((resolve, reject) => {
     httpsGet(url, { agent }, (res) => {
       // Taken now: once the response has ended, the socket goes back to the agent's pool.
-      const socket = res.socket as TLSSocket
+      const socket = res.socket
+      if (!(socket instanceof TLSSocket)) { reject(new Error('not a TLS socket')); return }
       res.resume()
       res.once('end', () => { resolve({ status: res.statusCode ?? 0, socket }) })
     }).once('error', reject)
