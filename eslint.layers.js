@@ -14,7 +14,7 @@ export const FLOORS = [
   ['auth', ['src/auth/**']],
   ['upload', ['src/upload/**']],
   ['http', ['src/http/**']],
-  ['app', ['src/app.ts', 'src/services.ts', 'src/daemon.ts', 'src/daemon/**', 'src/logger.ts', 'src/config.ts', 'src/proxy-settings.ts']],
+  ['app', ['src/app.ts', 'src/services.ts', 'src/daemon.ts', 'src/daemon/**', 'src/logger.ts', 'src/config.ts', 'src/proxy-settings.ts', 'src/metrics/**']],
   ['cli', ['src/cli.ts', 'src/commands/**']],
 ]
 

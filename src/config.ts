@@ -3,8 +3,10 @@ import type { Level } from 'pino'
 import { resolvePasswordPath } from './auth/credential-path.js'
 import { AUTH_ACTIONS, type AuthAction } from './core/auth-actions.js'
 import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/digests.js'
+import { parseAccelPrefix } from './core/offload.js'
 import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
+import { resolveMetrics, type MetricsSetting } from './metrics/metrics-settings.js'
 import { parsePublicUrl, parseTrustProxy } from './proxy-settings.js'
 
 /** The daemon's settings, frozen. */
@@ -55,6 +57,10 @@ export interface Config {
   readonly publicUrl: string | undefined
   /** Proxies whose X-Forwarded-Proto, -Host and -Prefix are believed (addresses, CIDR ranges); empty: none. */
   readonly trustProxy: readonly string[]
+  /** `--x-accel-redirect`: the internal nginx location downloads are handed to (no trailing "/"); undefined: eggserve sends them. */
+  readonly xAccelRedirect: string | undefined
+  /** Prometheus metrics (--metrics, --metrics-listen). */
+  readonly metrics: MetricsSetting
   /** --tls-cert and --tls-key: serve HTTPS with this certificate chain and key; undefined: plain HTTP. */
   readonly tls: TlsFiles | undefined
 }
@@ -94,6 +100,9 @@ export interface RawFlags {
   readonly uiRemoteImages?: boolean
   readonly publicUrl?: string
   readonly trustProxy?: string
+  readonly xAccelRedirect?: string
+  readonly metrics?: boolean
+  readonly metricsListen?: string
   readonly tlsCert?: string
   readonly tlsKey?: string
 }
@@ -135,6 +144,9 @@ export const SETTINGS = {
   uiRemoteImages: { flag: '--ui-remote-images', env: 'EGGSERVE_UI_REMOTE_IMAGES', defaultValue: 'false' },
   publicUrl: { flag: '--public-url', env: 'EGGSERVE_PUBLIC_URL', defaultValue: undefined },
   trustProxy: { flag: '--trust-proxy', env: 'EGGSERVE_TRUST_PROXY', defaultValue: undefined },
+  xAccelRedirect: { flag: '--x-accel-redirect', env: 'EGGSERVE_X_ACCEL_REDIRECT', defaultValue: undefined },
+  metrics: { flag: '--metrics', env: 'EGGSERVE_METRICS', defaultValue: 'false' },
+  metricsListen: { flag: '--metrics-listen', env: 'EGGSERVE_METRICS_LISTEN', defaultValue: undefined },
   tlsCert: { flag: '--tls-cert', env: 'EGGSERVE_TLS_CERT', defaultValue: undefined },
   tlsKey: { flag: '--tls-key', env: 'EGGSERVE_TLS_KEY', defaultValue: undefined },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
@@ -167,6 +179,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const remoteImages = pick('uiRemoteImages')
   const publicUrl = pickOptional('publicUrl')
   const trustProxy = pickOptional('trustProxy')
+  const metrics = pick('metrics')
   return Object.freeze({
     eggdir: pick('eggdir').value,
     port: parsePort(port.value, port.source),
@@ -185,11 +198,12 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     overwrite: parseBoolean(overwrite.value, overwrite.source),
     maxUploadBytes: parseSize(maxUpload.value, maxUpload.source),
     authFailureLimit: parseCount(failures.value, failures.source),
-    ...resolveStorage(pickOptional('storage'), pick('s3PathStyle')),
+    ...resolveStorage(pickOptional('storage'), pick('s3PathStyle'), pickOptional('xAccelRedirect')),
     ui: parseBoolean(ui.value, ui.source),
     uiRemoteImages: parseBoolean(remoteImages.value, remoteImages.source),
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
     trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
+    metrics: resolveMetrics(parseBoolean(metrics.value, metrics.source), pickOptional('metricsListen')),
     tls: resolveTls(pickOptional('tlsCert'), pickOptional('tlsKey')),
   })
 }
@@ -204,14 +218,23 @@ function given (name: keyof typeof SETTINGS, flags: RawFlags, env: Readonly<Reco
   return undefined
 }
 
-function resolveStorage (storage: Picked, pathStyle: Given): Pick<Config, 'storage' | 's3PathStyle'> {
+function resolveStorage (storage: Picked, pathStyle: Given, accel: Picked): Pick<Config, 'storage' | 's3PathStyle' | 'xAccelRedirect'> {
   const s3PathStyle = parseBoolean(pathStyle.value, pathStyle.source)
-  if (storage.value === undefined) return { storage: undefined, s3PathStyle }
+  const xAccelRedirect = accel.value === undefined ? undefined : parseAccelRedirect(accel.value, accel.source)
+  if (storage.value === undefined) return { storage: undefined, s3PathStyle, xAccelRedirect }
   const location = parseS3Location(storage.value)
   if (location === undefined) {
     throw new ConfigError(`Invalid storage "${storage.value}" (${storage.source}): expected s3://bucket or s3://bucket/prefix (a folder is served with --eggdir)`)
   }
-  return { storage: location, s3PathStyle }
+  // nginx sends offloaded files from a local directory (alias); a bucket has none.
+  if (xAccelRedirect !== undefined) throw new ConfigError(`--x-accel-redirect (${accel.source}) needs a local eggdir: nginx cannot send files from ${storage.value}`)
+  return { storage: location, s3PathStyle, xAccelRedirect }
+}
+
+function parseAccelRedirect (value: string, source: string): string {
+  const prefix = parseAccelPrefix(value)
+  if (prefix !== undefined) return prefix
+  throw new ConfigError(`Invalid --x-accel-redirect prefix "${value}" (${source}): expected the path of an internal nginx location, e.g. /_eggfiles`)
 }
 
 // A certificate without its key (or the reverse) is a mistake, never "plain HTTP".

@@ -16,6 +16,8 @@ import { describeErrno, errnoCode, LayoutError, ListenError, StoreFailure, TlsEr
 import { AccessControl } from './http/access-control.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
+import { registerIndexMetrics } from './metrics/index-metrics.js'
+import { openMetrics, type DaemonMetrics } from './metrics/serve-metrics.js'
 import { createAuthServices, indexServicesFor, type AuthServices, type IndexServices } from './services.js'
 import { UploaderLog } from './upload/uploader-log.js'
 
@@ -59,11 +61,13 @@ export async function startDaemon (config: Config): Promise<Daemon> {
 async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   const { logger } = log
   const inherited = await inherit(config, log)
-  const services = await indexServicesFor(config, logger)
+  const telemetry = await openMetrics(config.metrics, logger)
+  const services = await indexServicesFor(config, logger, telemetry.metrics)
   try {
-    return await serve(config, log, { services, inherited })
+    return await serve(config, log, { services, telemetry, inherited })
   } catch (err) {
     await services.close()
+    await telemetry.close()
     throw err
   }
 }
@@ -84,9 +88,9 @@ async function inherit (config: Config, log: LoggerHandle): Promise<Inherited> {
   return { notifier, socket, tls }
 }
 
-async function serve (config: Config, log: LoggerHandle, parts: { services: IndexServices; inherited: Inherited }): Promise<Daemon> {
+async function serve (config: Config, log: LoggerHandle, parts: { services: IndexServices; telemetry: DaemonMetrics; inherited: Inherited }): Promise<Daemon> {
   const { logger } = log
-  const { services, inherited } = parts
+  const { services, telemetry, inherited } = parts
   const { index } = services
   const loadStarted = Date.now()
   const loaded = index.load()
@@ -106,7 +110,7 @@ async function serve (config: Config, log: LoggerHandle, parts: { services: Inde
     logger,
   })
   try {
-    return await listenAndServe({ config, log, services, auth, report, loadStarted, inherited })
+    return await listenAndServe({ config, log, services, auth, report, loadStarted, telemetry, inherited })
   } catch (err) {
     await auth.close()
     throw err
@@ -121,11 +125,13 @@ interface Started {
   readonly auth: AuthServices
   readonly report: LayoutReport
   readonly loadStarted: number
+  /** Metrics (NO_METRICS when off) and their own server, if any. */
+  readonly telemetry: DaemonMetrics
   readonly inherited: Inherited
 }
 
 async function listenAndServe (started: Started): Promise<Daemon> {
-  const { config, log, services, auth, report, inherited } = started
+  const { config, log, services, auth, report, telemetry, inherited } = started
   const { logger } = log
   const { notifier } = inherited
   // What systemd shows as the status: set once listening.
@@ -134,15 +140,20 @@ async function listenAndServe (started: Started): Promise<Daemon> {
     services,
     log: logger,
     reconcileIntervalMs: config.reconcileIntervalMs,
+    metrics: telemetry.metrics,
     onProgress: (progress) => { notifier.status(servingStatus(serving.address, progress)) },
   })
+  registerIndexMetrics(telemetry.metrics, { index: services.index, hashed: services.reader.stats, readiness: () => background.readiness() })
   const app = await buildDaemonApp(started, background)
   const status = (): string => servingStatus(serving.address, background.readiness().progress)
-  const lifecycle = new Lifecycle({ logger, graceMs: config.shutdownTimeoutMs, effects: lifecycleEffects({ app, log, services, auth, background, inherited, status, tlsFiles: config.tls }) })
+  const lifecycle = new Lifecycle({ logger, graceMs: config.shutdownTimeoutMs, effects: lifecycleEffects({ app, log, services, auth, background, telemetry, inherited, status, tlsFiles: config.tls }) })
   // Signals are handled from before listen() (see Lifecycle.handleSignals); one that arrives
   // before start-up is complete waits for it.
   lifecycle.handleSignals(process)
-  const address = await listen(app, { config, log, socket: inherited.socket }).catch(async (err: unknown) => {
+  const address = await listen(app, { config, log, socket: inherited.socket }).then(async (bound) => {
+    await telemetry.listen()
+    return bound
+  }).catch(async (err: unknown) => {
     lifecycle.dispatch({ type: 'startFailed' })
     await app.close()
     throw err
@@ -158,7 +169,7 @@ async function listenAndServe (started: Started): Promise<Daemon> {
 }
 
 async function buildDaemonApp (started: Started, background: BackgroundWork): Promise<FastifyInstance> {
-  const { config, services: { storage, index }, auth, log: { logger } } = started
+  const { config, services: { storage, index }, auth, log: { logger }, telemetry } = started
   const uploads = config.uploads === 'disabled' ? undefined : { maxBytes: config.maxUploadBytes, overwrite: config.overwrite }
   return buildApp({
     index,
@@ -168,12 +179,14 @@ async function buildDaemonApp (started: Started, background: BackgroundWork): Pr
     simpleHashAlgorithm: config.simpleHashAlgorithm,
     cacheControl: config.cacheControl,
     readiness: () => background.readiness(),
-    access: new AccessControl({ protect: config.authenticate, authenticator: auth.authenticator, throttle: auth.throttle, log: logger }),
+    access: new AccessControl({ protect: config.authenticate, authenticator: auth.authenticator, throttle: auth.throttle, log: logger, metrics: telemetry.metrics }),
     ...(uploads === undefined ? {} : { uploads }),
     ui: config.ui ? { remoteImages: config.uiRemoteImages } : false,
     uploaders: await UploaderLog.open({ dir: config.cacheDir, root: storage.cacheNamespace, log: logger }),
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
+    xAccelRedirect: config.xAccelRedirect,
+    ...(telemetry.app === undefined ? {} : { metrics: telemetry.app }),
     ...(started.inherited.tls === undefined ? {} : { https: started.inherited.tls }),
   })
 }
@@ -215,6 +228,7 @@ interface EffectParts {
   readonly services: IndexServices
   readonly auth: AuthServices
   readonly background: BackgroundWork
+  readonly telemetry: DaemonMetrics
   readonly inherited: Inherited
   /** The STATUS= line of READY=1. */
   readonly status: () => string
@@ -224,7 +238,7 @@ interface EffectParts {
 
 /** What the lifecycle's effects do in the daemon. */
 function lifecycleEffects (parts: EffectParts): LifecycleEffects {
-  const { app, log, services, auth, background, inherited: { notifier }, status } = parts
+  const { app, log, services, auth, background, telemetry, inherited: { notifier }, status } = parts
   return {
     closeServer: () => app.close(),
     closeConnections: () => { app.server.closeAllConnections() },
@@ -239,6 +253,7 @@ function lifecycleEffects (parts: EffectParts): LifecycleEffects {
       await services.close()
       await backgroundStopped
       await auth.close()
+      await telemetry.close()
       // STOPPING=1 (and anything queued before it) reaches systemd before the process ends.
       await notifier.close()
     },

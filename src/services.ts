@@ -18,6 +18,7 @@ import type { Config } from './config.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
 import { describeErrno } from './errors.js'
 import { IndexService } from './index/index-service.js'
+import type { Metrics } from './core/metrics.js'
 import { LocalStorage } from './storage/local-storage.js'
 import { openStorage } from './storage/open-storage.js'
 import type { StorageBackend } from './storage/storage.js'
@@ -58,10 +59,12 @@ export interface IndexServicesOptions {
   readonly concurrency?: number
   /** Directory of the persistent cache; undefined keeps facts in memory only. */
   readonly cacheDir?: string | undefined
+  /** Where the index counts what it does (default: nowhere). */
+  readonly metrics?: Metrics
 }
 
 /** The index services a configuration asks for (the daemon's and `eggserve warm`'s). */
-export async function indexServicesFor (config: Config, logger: FastifyBaseLogger): Promise<IndexServices> {
+export async function indexServicesFor (config: Config, logger: FastifyBaseLogger, metrics?: Metrics): Promise<IndexServices> {
   const storage = await configuredBucket(config, logger)
   return createIndexServices({
     eggdir: config.eggdir,
@@ -71,6 +74,7 @@ export async function indexServicesFor (config: Config, logger: FastifyBaseLogge
     logger,
     workers: config.hashWorkers === 'auto' ? availableParallelism() : config.hashWorkers,
     cacheDir: config.cacheDir,
+    ...(metrics === undefined ? {} : { metrics }),
   })
 }
 
@@ -91,7 +95,7 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
     : new StreamingAnalyzer({ storage, algorithms, scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY), log: logger })
   const { facts, cacheProblem } = await openFacts(options, storage.cacheNamespace, algorithms)
   const analyzer = new MemoizingAnalyzer(reader, facts)
-  const index = new IndexService({ storage, analyzer, log: logger })
+  const index = new IndexService({ storage, analyzer, log: logger, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) })
   return {
     storage,
     analyzer,

@@ -36,6 +36,10 @@ export interface EggserveStart {
   readonly listenTimeoutMs: number
   /** Extra node flags, e.g. --cpu-prof. */
   readonly nodeFlags?: readonly string[]
+  /** Extra eggserve flags, e.g. --metrics. */
+  readonly eggserveArgs?: readonly string[]
+  /** The node binary to run eggserve with (--node); default: the one running the bench. */
+  readonly node?: string
 }
 
 /** A running eggserve. */
@@ -60,10 +64,11 @@ export async function startEggserve (options: EggserveStart): Promise<Eggserve> 
     join(options.root, 'bin', 'eggserve.js'),
     '--eggdir', options.eggdir, '--port', '0', '--host', '127.0.0.1', '--log-level', options.logLevel,
     ...(options.cacheDir === undefined ? [] : ['--cache-dir', options.cacheDir]),
+    ...(options.eggserveArgs ?? []),
   ]
   const stdoutFd = options.stdoutFile === undefined ? undefined : openSync(options.stdoutFile, 'a')
   const spawnedAt = performance.now()
-  const child = spawn(process.execPath, args, { cwd: options.root, env: options.env, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] })
+  const child = spawn(options.node ?? process.execPath, args, { cwd: options.root, env: options.env, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] })
   if (stdoutFd !== undefined) closeSync(stdoutFd)
   const pid = child.pid
   if (pid === undefined) throw new Error(`cannot spawn eggserve (${options.label})`)
@@ -210,10 +215,13 @@ export interface Ceiling {
   stop (): Promise<void>
 }
 
-/** Start ceiling-server.ts over `staticDir`; `cwd` must resolve tsx (the repository or the snapshot). */
-export async function startCeiling (staticDir: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Ceiling> {
+/**
+ * Start ceiling-server.ts over `staticDir` on `node` (the Node eggserve runs on); `cwd` must
+ * resolve tsx (the repository or the snapshot).
+ */
+export async function startCeiling (staticDir: string, cwd: string, env: NodeJS.ProcessEnv, node: string = process.execPath): Promise<Ceiling> {
   const script = fileURLToPath(new URL('./ceiling-server.ts', import.meta.url))
-  const child = spawn(process.execPath, ['--import', 'tsx', script, staticDir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(node, ['--import', 'tsx', script, staticDir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
   const unregister = onCleanup(`ceiling server (pid ${String(child.pid)})`, () => stopChild(child, exited), () => { killSync(child) })
   let stderr = ''

@@ -1,6 +1,7 @@
 // `npm run bench:ui`: the browse UI's numbers (docs/ui.md, "Speed"): the cold render of a project
 // page with 1,000 files, the cached project page under wrk against the real daemon, and with
 // --scale the catalog's memory and search time over 10,000 projects × 10 files (--cold-only: only the first).
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -40,7 +41,7 @@ async function bigTree (dir: string): Promise<void> {
 async function coldRender (dir: string): Promise<void> {
   const services = await createIndexServices({ eggdir: dir, hashAlgorithm: 'md5', logger: log })
   await services.index.load()
-  await services.index.page('big-project')
+  await services.index.analyzedPage(await services.index.findProject('big-project') ?? assert.fail('no big-project'))
   const times: number[] = []
   const cpu: number[] = []
   for (let run = 0; run < 11; run++) {
@@ -125,7 +126,12 @@ async function catalogMemory (): Promise<void> {
     folder: project, filename: `${project}-1.${v}-py3-none-any.whl`, key: `${project}/${project}-1.${v}-py3-none-any.whl`,
     parsed: { kind: 'wheel', name: project, project, version: `1.${v}`, pythonTag: 'py3' }, size: 1000, mtimeMs: 1.8e12 + v, identity: `${project}-${v}`,
   }))]))
-  const index = { root: () => Promise.resolve({ projects, generation: 1, lastModifiedMs: 0 }), find: (project: string) => Promise.resolve({ project, folder: project, generation: 1, lastModifiedMs: 0 }), files: (project: string) => files.get(project) }
+  const snapshots = projects.map(({ folder, project }) => {
+    const list = files.get(project) ?? []
+    return { folder, project, generation: 1, lastModifiedMs: 0, files: list, file: (filename: string) => list.find((file) => file.filename === filename) }
+  })
+  const held = new Map(snapshots.map((snapshot) => [snapshot.project, snapshot]))
+  const index = { listProjects: () => Promise.resolve({ projects, generation: 1, lastModifiedMs: 0 }), findProject: (project: string) => Promise.resolve(held.get(project)), heldProjects: () => snapshots }
   const metadata = { read: (file: DistFile) => Promise.resolve({ bytes: Buffer.from(`Metadata-Version: 2.1\nName: ${file.parsed.name}\nVersion: 1.9\nSummary: Summary of ${file.parsed.name}: ${createHash('md5').update(file.parsed.name).digest('hex')}\n`), identity: file.identity }) }
   const measured = await (async () => {
     // The stand-ins have the shape of the index's public methods the catalog calls.

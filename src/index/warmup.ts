@@ -81,7 +81,7 @@ export class Warmup {
   async run (): Promise<WarmupProgress> {
     this.#started = Date.now()
     const work: { project: string; file: DistFile }[] = []
-    for (const { project, files } of this.#options.index.fileLists()) {
+    for (const { project, files } of this.#options.index.heldProjects()) {
       for (const file of files) {
         if (this.#options.analyzer.knows(file.identity)) continue
         work.push({ project, file })

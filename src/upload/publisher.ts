@@ -53,7 +53,7 @@ export class Publisher {
 
   /** The folder of a project: the existing one whose name normalizes to it, else the normalized name. */
   async folderFor (project: string): Promise<string> {
-    return (await this.#index.find(project))?.folder ?? project
+    return (await this.#index.findProject(project))?.folder ?? project
   }
 
   /** Open the temporary file of an upload of `project`, next to where it will be published. */
@@ -104,8 +104,8 @@ export class Publisher {
    * sidecars, and the project folder when nothing is left in it. Returns the removed filenames.
    */
   async removeRelease (name: string, version: string): Promise<string[]> {
-    const found = await this.#index.find(name)
-    const files = found === undefined ? [] : (this.#index.files(found.project) ?? []).filter((file) => sameVersion(file.parsed.version, version))
+    const found = await this.#index.findProject(name)
+    const files = found === undefined ? [] : found.files.filter((file) => sameVersion(file.parsed.version, version))
     if (found === undefined || files.length === 0) throw new NotFoundError(`${name} (${version}) not found`)
     const removed: string[] = []
     for (const file of files) {
@@ -141,8 +141,8 @@ export class Publisher {
    * any spelling but keeps one file for one release and tag set, as pip would pick either.
    */
   async #storedSpelling (parsed: ParsedDistFilename, filename: string): Promise<string> {
-    const found = await this.#index.find(parsed.project)
-    const files = found === undefined ? [] : this.#index.files(found.project) ?? []
+    const found = await this.#index.findProject(parsed.project)
+    const files = found?.files ?? []
     if (files.some((stored) => stored.filename === filename)) return filename
     const wanted = distributionKey(filename, parsed)
     return files.find((stored) => distributionKey(stored.filename, stored.parsed) === wanted)?.filename ?? filename

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { pino } from 'pino'
-import { buildApp, type UploadSettings } from '../../src/app.js'
+import { buildApp, type AppMetrics, type UploadSettings } from '../../src/app.js'
 import type { UiSettings } from '../../src/http/routes/ui.js'
 import { SETTINGS } from '../../src/config.js'
 import type { AuthAction } from '../../src/core/auth-actions.js'
@@ -64,13 +64,20 @@ export async function buildTestApp (t: TestContext, options: {
   publicUrl?: string
   /** --trust-proxy entries. */
   trustProxy?: readonly string[]
+  /** --x-accel-redirect, normalized. */
+  xAccelRedirect?: string
+  /** Metrics: the index, access control and the app count there (and /metrics is served with an exposition). */
+  metrics?: AppMetrics
 }): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
   const hashAlgorithm = options.hashAlgorithm ?? 'md5'
   const simpleHashAlgorithm = options.simpleHashAlgorithm ?? hashAlgorithm
   const storage = await options.storage?.(logger)
-  const services = await createIndexServices({ eggdir: options.root, hashAlgorithm, simpleHashAlgorithm, logger, ...(storage === undefined ? {} : { storage }) })
+  const metrics = options.metrics?.metrics
+  const services = await createIndexServices({
+    eggdir: options.root, hashAlgorithm, simpleHashAlgorithm, logger, ...(storage === undefined ? {} : { storage }), ...(metrics === undefined ? {} : { metrics }),
+  })
   const report = await services.index.load()
   if (options.watch === true) services.index.watch()
   const security = await createAuthServices({
@@ -78,7 +85,9 @@ export async function buildTestApp (t: TestContext, options: {
     authFailureLimit: options.authFailureLimit ?? 10,
     logger,
   })
-  const access = new AccessControl({ protect: options.authenticate ?? ['update'], authenticator: security.authenticator, throttle: security.throttle, log: logger })
+  const access = new AccessControl({
+    protect: options.authenticate ?? ['update'], authenticator: security.authenticator, throttle: security.throttle, log: logger, ...(metrics === undefined ? {} : { metrics }),
+  })
   const uploads = options.uploads === undefined ? undefined : { maxBytes: 1024 ** 3, overwrite: false, ...options.uploads }
   const app = await buildApp({
     index: services.index,
@@ -93,6 +102,8 @@ export async function buildTestApp (t: TestContext, options: {
     ...(options.pageCache === undefined ? {} : { pageCache: options.pageCache }),
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.xAccelRedirect === undefined ? {} : { xAccelRedirect: options.xAccelRedirect }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   })
   t.after(async () => {
     await app.close()

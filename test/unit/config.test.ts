@@ -32,6 +32,8 @@ const DEFAULTS: Config = {
   uiRemoteImages: false,
   publicUrl: undefined,
   trustProxy: [],
+  xAccelRedirect: undefined,
+  metrics: { enabled: false },
   tls: undefined,
 }
 
@@ -55,6 +57,7 @@ const FULL_ENV: Env = {
   EGGSERVE_AUTH_FAILURE_LIMIT: '3',
   EGGSERVE_UI: 'off',
   EGGSERVE_UI_REMOTE_IMAGES: 'true',
+  EGGSERVE_METRICS_LISTEN: '127.0.0.1:9464',
 }
 
 /** Asserts that resolving throws a ConfigError whose message names `source` and quotes `value`. */
@@ -104,6 +107,8 @@ void describe('resolveConfig: sources and precedence', () => {
       uiRemoteImages: true,
       publicUrl: undefined,
       trustProxy: [],
+      xAccelRedirect: undefined,
+      metrics: { enabled: true, listen: { host: '127.0.0.1', port: 9464 } },
       tls: undefined,
     })
   })
@@ -134,6 +139,7 @@ void describe('resolveConfig: sources and precedence', () => {
       authFailureLimit: '0',
       ui: 'on',
       uiRemoteImages: false,
+      metricsListen: '[::1]:9100',
     }
     assert.deepEqual(resolveConfig(flags, FULL_ENV), {
       eggdir: './pkgs',
@@ -161,6 +167,8 @@ void describe('resolveConfig: sources and precedence', () => {
       uiRemoteImages: false,
       publicUrl: undefined,
       trustProxy: [],
+      xAccelRedirect: undefined,
+      metrics: { enabled: true, listen: { host: '::1', port: 9100 } },
       tls: undefined,
     })
   })
@@ -515,4 +523,46 @@ void describe('--public-url and --trust-proxy', () => {
       assertConfigError({}, { EGGSERVE_TRUST_PROXY: value }, 'EGGSERVE_TRUST_PROXY', value)
     })
   }
+})
+
+void describe('--x-accel-redirect', () => {
+  void test('an internal location path, without its trailing slash, from the flag or EGGSERVE_X_ACCEL_REDIRECT', () => {
+    assert.equal(resolveConfig({ xAccelRedirect: '/_eggfiles/' }, {}).xAccelRedirect, '/_eggfiles')
+    assert.equal(resolveConfig({}, { EGGSERVE_X_ACCEL_REDIRECT: '/internal/eggs' }).xAccelRedirect, '/internal/eggs')
+    assert.equal(resolveConfig({ xAccelRedirect: '/flag' }, { EGGSERVE_X_ACCEL_REDIRECT: '/env' }).xAccelRedirect, '/flag')
+  })
+  // nginx refuses "." and ".." segments in X-Accel-Redirect (ngx_http_parse_unsafe_uri); a query
+  // or an escape would change what the file's path means.
+  for (const value of ['_eggfiles', '/', '/a/../b', '/./a', '/a b', '/a?x', '/a%2fb', '/a#b', '@named', 'http://x/a']) {
+    void test(`prefix ${JSON.stringify(value)} is rejected`, () => {
+      assertConfigError({ xAccelRedirect: value }, {}, '--x-accel-redirect', value)
+    })
+  }
+  void test('a bucket cannot be offloaded: nginx sends files from a local folder', () => {
+    assert.throws(() => resolveConfig({ xAccelRedirect: '/_eggfiles', storage: 's3://pkgs' }, {}), (err: unknown) => {
+      assert.ok(err instanceof ConfigError)
+      assert.match(err.message, /--x-accel-redirect \(--x-accel-redirect\) needs a local eggdir: nginx cannot send files from s3:\/\/pkgs/)
+      return true
+    })
+  })
+})
+
+void describe('--metrics and --metrics-listen', () => {
+  void test('--metrics serves them on the main listener', () => {
+    assert.deepEqual(resolveConfig({ metrics: true }, {}).metrics, { enabled: true, listen: undefined })
+    assert.deepEqual(resolveConfig({}, { EGGSERVE_METRICS: 'yes' }).metrics, { enabled: true, listen: undefined })
+  })
+
+  void test('--metrics-listen alone turns them on, on that address only', () => {
+    assert.deepEqual(resolveConfig({ metricsListen: 'localhost:0' }, {}).metrics, { enabled: true, listen: { host: 'localhost', port: 0 } })
+    assert.deepEqual(resolveConfig({ metrics: true, metricsListen: '10.1.2.3:9464' }, {}).metrics, { enabled: true, listen: { host: '10.1.2.3', port: 9464 } })
+  })
+
+  void test('a bad address or boolean is refused with its source', () => {
+    for (const value of ['9464', '127.0.0.1', '127.0.0.1:', ':9464', '::1:9464', '[::1]', '127.0.0.1:65536', 'a b:1', 'http://x:1']) {
+      assertConfigError({ metricsListen: value }, {}, '--metrics-listen', value)
+    }
+    assertConfigError({}, { EGGSERVE_METRICS_LISTEN: 'nowhere' }, 'EGGSERVE_METRICS_LISTEN', 'nowhere')
+    assertConfigError({}, { EGGSERVE_METRICS: 'maybe' }, 'EGGSERVE_METRICS', 'maybe')
+  })
 })

@@ -22,20 +22,20 @@ interface Target { readonly kind: 'file' | 'signature' | 'metadata'; readonly fi
  * so "..", encoded separators, NUL bytes, dotfiles and non-distributions all end in 404.
  * A folder spelled differently but naming the same project is redirected.
  */
-export function fileHandler ({ index, storage, metadata, filesCacheControl }: Pick<IndexRouteOptions, 'index' | 'storage' | 'metadata' | 'filesCacheControl'>) {
+export function fileHandler ({ index, files, metadata, filesCacheControl, offload }: Pick<IndexRouteOptions, 'index' | 'files' | 'metadata' | 'filesCacheControl' | 'offload'>) {
   return async (request: FastifyRequest<{ Params: FileParams }>, reply: FastifyReply): Promise<FastifyReply> => {
     const { folder, file } = request.params
-    const found = await index.find(folder)
+    const found = await index.findProject(folder)
     if (found === undefined) throw new NotFoundError()
-    const target = resolve(file, (name) => index.file(found.project, name))
+    const target = resolve(file, (name) => found.file(name))
     if (target === undefined) throw new NotFoundError()
     if (found.folder !== folder) return redirect(request, reply, `../${encodeSegment(found.folder)}/${encodeSegment(file)}`)
     if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
     switch (target.kind) {
       case 'metadata': return sendMetadata(request, reply, { metadata, file: target.file })
       // PEP 503: a signature is served when it is on disk, for a file the index knows.
-      case 'signature': return sendDistribution(request, reply, { storage, key: target.file.key + SIGNATURE_SUFFIX, filename: file })
-      case 'file': return sendDistribution(request, reply, { storage, key: target.file.key, filename: target.file.filename, identity: target.file.identity })
+      case 'signature': return sendDistribution(request, reply, { files, offload, key: target.file.key + SIGNATURE_SUFFIX, filename: file })
+      case 'file': return sendDistribution(request, reply, { files, offload, key: target.file.key, filename: target.file.filename, identity: target.file.identity })
     }
   }
 }

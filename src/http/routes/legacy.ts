@@ -17,14 +17,14 @@ export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   app.get('/', list, (request, reply) => sendRootPage(request, reply, tree))
 
   app.get<{ Params: FolderParams }>('/:folder', list, async (request, reply) => {
-    const found = await options.index.find(request.params.folder)
+    const found = await options.index.findProject(request.params.folder)
     if (found === undefined) throw new NotFoundError()
     return redirect(request, reply, `${encodeSegment(found.folder)}/`)
   })
 
   app.get<{ Params: FolderParams }>('/:folder/', list, async (request, reply) => {
     const { folder } = request.params
-    const found = await options.index.find(folder)
+    const found = await options.index.findProject(folder)
     if (found === undefined) throw new NotFoundError()
     // Any spelling that normalizes to the project leads to its folder (pip asks for /<normalized>/).
     if (found.folder !== folder) return redirect(request, reply, `../${encodeSegment(found.folder)}/`)

@@ -34,7 +34,7 @@ async function sendJsonApi (
   wanted: { name: string; version: string | undefined; slash: '' | '/' },
 ): Promise<FastifyReply> {
   const { index, metadata, pages } = options
-  const found = await index.find(wanted.name)
+  const found = await index.findProject(wanted.name)
   if (found === undefined) throw new NotFoundError()
   // A non-normalized name is redirected, as PyPI does (Warehouse's legacy/api/json.py).
   if (normalizeProjectName(wanted.name) !== wanted.name) {
@@ -43,8 +43,7 @@ async function sendJsonApi (
     const up = '../'.repeat((wanted.version === undefined ? 1 : 2) + wanted.slash.length)
     return redirect(request, reply, `${up}${found.project}/${version}json${wanted.slash}`)
   }
-  const page = await index.page(found.project)
-  if (page === undefined) throw new NotFoundError()
+  const page = await index.analyzedPage(found)
   const releases = releasesOf(page)
   const release: Release | undefined = wanted.version === undefined ? latestRelease(releases) : findRelease(releases, wanted.version)
   if (release === undefined) throw new NotFoundError()

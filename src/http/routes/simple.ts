@@ -19,14 +19,14 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   app.get('/simple/', list, (request, reply) => sendRootPage(request, reply, tree))
 
   app.get<{ Params: ProjectParams }>('/simple/:project', list, async (request, reply) => {
-    const found = await options.index.find(request.params.project)
+    const found = await options.index.findProject(request.params.project)
     if (found === undefined) throw new NotFoundError()
     return redirect(request, reply, `${found.project}/`)
   })
 
   app.get<{ Params: ProjectParams }>('/simple/:project/', list, async (request, reply) => {
     const { project } = request.params
-    const found = await options.index.find(project)
+    const found = await options.index.findProject(project)
     // PEP 503: an unknown project is a 404, so clients go on to their other indexes.
     if (found === undefined) throw new NotFoundError()
     // easy_install asks for the name as written (Zope.Interface); PEP 503 wants the normalized URL.
