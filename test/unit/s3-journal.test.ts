@@ -75,8 +75,13 @@ await test('replicas on one bucket', async (t) => {
     const bucket = await moto.createBucket()
     const a = await watched(bucket)
     const b = await watched(bucket)
-    await publish(a.storage, 'gone/gone-1.0.tar.gz', 'x')
+    // Both follow before the first record, so b reports the publish exactly once (had it started
+    // following after the record was written, it would have skipped it): then only the removal counts.
     await Promise.all([a.following, b.following])
+    await publish(a.storage, 'gone/gone-1.0.tar.gz', 'x')
+    await waitFor(() => Promise.resolve(b.changes.length > 0))
+    assert.deepEqual(b.changes, ['gone'])
+    b.changes.length = 0
     assert.equal((await b.storage.listFolder('gone'))?.files.length, 1)
     assert.equal(await a.storage.remove('gone/gone-1.0.tar.gz'), true)
     await waitFor(() => Promise.resolve(b.changes.length > 0))
