@@ -23,6 +23,8 @@ import type { IndexService } from './index/index-service.js'
 import { CoreMetadataStore } from './index/metadata-store.js'
 import type { Storage } from './storage/storage.js'
 import { Publisher } from './upload/publisher.js'
+import type { UpstreamIndex } from './upstream/upstream-index.js'
+import { upstreamFileRoutes } from './http/routes/upstream.js'
 import { UploaderLog, type UploaderRecord } from './upload/uploader-log.js'
 
 /**
@@ -68,6 +70,8 @@ export interface AppDependencies {
   readonly publicUrl?: string | undefined
   /** --trust-proxy: addresses and CIDR ranges whose X-Forwarded-Proto, -Host and -Prefix are believed. */
   readonly trustProxy?: readonly string[]
+  /** Upstream indexes behind the local one (--upstream), wrapping `index`. */
+  readonly upstream?: UpstreamIndex
 }
 
 /** The size limit of an app without uploads (never used: every upload is refused first). */
@@ -115,6 +119,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     access,
     filesCacheControl: access.protects('download') ? 'private' : undefined,
     urls: { publicUrl: deps.publicUrl, trusted },
+    upstream: deps.upstream,
   }
   const algorithms = algorithmsFor(routeOptions.hashAlgorithm, routeOptions.simpleHashAlgorithm)
   const uploaders = deps.uploaders ?? UploaderLog.memory(deps.logger)
@@ -123,6 +128,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     : new Publisher({ storage: deps.storage, index: deps.index, metadata, algorithms, overwrite: deps.uploads.overwrite, uploaders })
   await app.register(healthRoutes, deps.readiness === undefined ? { index: deps.index } : { index: deps.index, readiness: deps.readiness })
   await app.register(simpleRoutes, routeOptions)
+  if (deps.upstream !== undefined) await app.register(upstreamFileRoutes, { ...routeOptions, upstream: deps.upstream })
   await app.register(pypiJsonRoutes, routeOptions)
   await app.register(legacyRoutes, routeOptions)
   if (deps.ui !== false) {

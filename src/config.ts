@@ -5,6 +5,7 @@ import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/d
 import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
 import { parsePublicUrl, parseTrustProxy } from './proxy-settings.js'
+import { resolveUpstreamConfig, type UpstreamConfig } from './upstream/upstream-settings.js'
 
 /** The daemon's settings, frozen. */
 export interface Config {
@@ -54,6 +55,8 @@ export interface Config {
   readonly publicUrl: string | undefined
   /** Proxies whose X-Forwarded-Proto, -Host and -Prefix are believed (addresses, CIDR ranges); empty: none. */
   readonly trustProxy: readonly string[]
+  /** Upstream indexes, never-upstream patterns, the merge list and --offline (docs/upstream.md). */
+  readonly upstream: UpstreamConfig
 }
 
 /** What `--authenticate` can protect (pypiserver's names): uploads and removals, files, pages. */
@@ -90,6 +93,11 @@ export interface RawFlags {
   readonly uiRemoteImages?: boolean
   readonly publicUrl?: string
   readonly trustProxy?: string
+  /** Repeatable: each given value, in order. */
+  readonly upstream?: readonly string[]
+  readonly neverUpstream?: readonly string[]
+  readonly mergeUpstream?: readonly string[]
+  readonly offline?: boolean
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -128,6 +136,10 @@ export const SETTINGS = {
   uiRemoteImages: { flag: '--ui-remote-images', env: 'EGGSERVE_UI_REMOTE_IMAGES', defaultValue: 'false' },
   publicUrl: { flag: '--public-url', env: 'EGGSERVE_PUBLIC_URL', defaultValue: undefined },
   trustProxy: { flag: '--trust-proxy', env: 'EGGSERVE_TRUST_PROXY', defaultValue: undefined },
+  upstream: { flag: '--upstream', env: 'EGGSERVE_UPSTREAM', defaultValue: undefined },
+  neverUpstream: { flag: '--never-upstream', env: 'EGGSERVE_NEVER_UPSTREAM', defaultValue: undefined },
+  mergeUpstream: { flag: '--merge-upstream', env: 'EGGSERVE_MERGE_UPSTREAM', defaultValue: undefined },
+  offline: { flag: '--offline', env: 'EGGSERVE_OFFLINE', defaultValue: 'false' },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -159,6 +171,10 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const remoteImages = pick('uiRemoteImages')
   const publicUrl = pick('publicUrl')
   const trustProxy = pick('trustProxy')
+  const upstream = resolveUpstreamConfig(flags, env)
+  const cacheDirValue = cacheDir.value === undefined ? defaultCacheDir(env) : cacheDir.value === 'none' ? undefined : cacheDir.value
+  // Upstream pages and files live in the cache directory; without one there is nowhere to verify a file before keeping it.
+  if (upstream.upstreams.length > 0 && cacheDirValue === undefined) throw new ConfigError('--upstream needs a cache directory: give --cache-dir DIR (not "none")')
   return Object.freeze({
     eggdir: pick('eggdir').value ?? '.',
     port: parsePort(port.value ?? '', port.source),
@@ -170,7 +186,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     lenient: parseBoolean(lenient.value ?? 'false', lenient.source),
     shutdownTimeoutMs: Math.round(parseSeconds(grace.value ?? '', grace.source) * 1000),
     cacheControl: parseHeaderValue(cacheControl.value ?? '', cacheControl.source),
-    cacheDir: cacheDir.value === undefined ? defaultCacheDir(env) : cacheDir.value === 'none' ? undefined : cacheDir.value,
+    cacheDir: cacheDirValue,
     hashWorkers: parseWorkers(workers.value ?? 'auto', workers.source),
     reconcileIntervalMs: Math.round(parseSeconds(reconcile.value ?? '', reconcile.source, 86_400) * 1000),
     ...resolveAccess(pick('passwords'), pick('authenticate'), env),
@@ -182,6 +198,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     uiRemoteImages: parseBoolean(remoteImages.value ?? 'false', remoteImages.source),
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
     trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
+    upstream,
   })
 }
 

@@ -12,6 +12,7 @@ import { BackgroundWork } from './index/background.js'
 import type { StorageBackend } from './storage/storage.js'
 import { createAccessServices, indexServicesFor, type AccessServices, type IndexServices } from './services.js'
 import { UploaderLog } from './upload/uploader-log.js'
+import { UpstreamIndex } from './upstream/upstream-index.js'
 
 // Temporary upload files this old are leftovers of a crash (a live upload writes every few seconds).
 const STALE_UPLOAD_MS = 60 * 60_000
@@ -103,6 +104,9 @@ async function listenAndServe (options: {
     uploaders: await UploaderLog.open({ dir: config.cacheDir, root: storage.cacheNamespace, log: logger }),
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
+    ...(config.upstream.upstreams.length === 0 || config.cacheDir === undefined
+      ? {}
+      : { upstream: new UpstreamIndex({ index, config: config.upstream, cacheDir: config.cacheDir, log: logger }) }),
   })
 
   // Signals are handled from before listen(): a SIGTERM that arrives as soon as the first
@@ -194,6 +198,9 @@ async function listenAndServe (options: {
     simpleHashAlgorithm: config.simpleHashAlgorithm,
     uploads: config.uploads,
     authenticate: config.authenticate,
+    // Labels carry no credentials (parseUpstreamUrl removed them).
+    upstreams: config.upstream.upstreams.map((upstream) => upstream.label),
+    offline: config.upstream.offline,
   }, 'Serving')
   state.started = true
   if (state.stopRequested !== undefined) void close(state.stopRequested.signal)

@@ -32,6 +32,7 @@ const DEFAULTS: Config = {
   uiRemoteImages: false,
   publicUrl: undefined,
   trustProxy: [],
+  upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
 }
 
 const FULL_ENV: Env = {
@@ -103,6 +104,7 @@ void describe('resolveConfig: sources and precedence', () => {
       uiRemoteImages: true,
       publicUrl: undefined,
       trustProxy: [],
+      upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
     })
   })
 
@@ -159,6 +161,7 @@ void describe('resolveConfig: sources and precedence', () => {
       uiRemoteImages: false,
       publicUrl: undefined,
       trustProxy: [],
+      upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
     })
   })
 
