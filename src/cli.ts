@@ -130,6 +130,8 @@ const OPTIONS = {
   upstream: () => option('--upstream <url>', 'an upstream simple index for projects not in the eggdir, e.g. https://pypi.org/simple/; repeatable, asked in order (docs/upstream.md)', SETTINGS.upstream).argParser(collect),
   neverUpstream: () => option('--never-upstream <pattern>', 'names that never go upstream, e.g. "acme-*" (fnmatch-like, on normalized names); a miss is a 404; repeatable', SETTINGS.neverUpstream).argParser(collect),
   mergeUpstream: () => option('--merge-upstream <name>', 'a local project whose upstream files are listed too, each marked with its origin; repeatable', SETTINGS.mergeUpstream).argParser(collect),
+  upstreamTtl: () => option('--upstream-ttl <seconds>', 'how long a cached upstream page is served without asking the upstream again', SETTINGS.upstreamTtl),
+  upstreamTimeout: () => option('--upstream-timeout <seconds>', 'how long an upstream may take to start answering (connecting: at most 3 s); a silent upstream counts as down', SETTINGS.upstreamTimeout),
   offline: () => option('--offline', 'never contact an upstream: serve cached upstream pages, listing only cached files', SETTINGS.offline),
 } as const
 

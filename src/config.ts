@@ -98,6 +98,8 @@ export interface RawFlags {
   readonly neverUpstream?: readonly string[]
   readonly mergeUpstream?: readonly string[]
   readonly offline?: boolean
+  readonly upstreamTtl?: string
+  readonly upstreamTimeout?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -140,6 +142,8 @@ export const SETTINGS = {
   neverUpstream: { flag: '--never-upstream', env: 'EGGSERVE_NEVER_UPSTREAM', defaultValue: undefined },
   mergeUpstream: { flag: '--merge-upstream', env: 'EGGSERVE_MERGE_UPSTREAM', defaultValue: undefined },
   offline: { flag: '--offline', env: 'EGGSERVE_OFFLINE', defaultValue: 'false' },
+  upstreamTtl: { flag: '--upstream-ttl', env: 'EGGSERVE_UPSTREAM_TTL', defaultValue: '600' },
+  upstreamTimeout: { flag: '--upstream-timeout', env: 'EGGSERVE_UPSTREAM_TIMEOUT', defaultValue: '10' },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']

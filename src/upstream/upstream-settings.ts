@@ -41,6 +41,10 @@ export interface UpstreamFlags {
   readonly neverUpstream?: readonly string[]
   readonly mergeUpstream?: readonly string[]
   readonly offline?: boolean
+  /** Seconds a cached page is fresh. */
+  readonly upstreamTtl?: string
+  /** Seconds an upstream may take to send the first byte of its answer. */
+  readonly upstreamTimeout?: string
 }
 
 /** Defaults of every upstream (PyPI's pages carry max-age=600). */
@@ -60,6 +64,8 @@ export const UPSTREAM_ENV = {
   neverUpstream: 'EGGSERVE_NEVER_UPSTREAM',
   mergeUpstream: 'EGGSERVE_MERGE_UPSTREAM',
   offline: 'EGGSERVE_OFFLINE',
+  upstreamTtl: 'EGGSERVE_UPSTREAM_TTL',
+  upstreamTimeout: 'EGGSERVE_UPSTREAM_TIMEOUT',
 } as const
 
 /** Flags win over the environment, list by list. */
@@ -86,12 +92,28 @@ export function resolveUpstreamConfig (flags: UpstreamFlags, env: Readonly<Recor
   if (!offline && !['false', 'no', 'off', '0', ''].includes(offlineText.toLowerCase())) {
     throw new ConfigError(`Invalid boolean "${offlineText}" (${UPSTREAM_ENV.offline}): expected true/yes/on/1 or false/no/off/0`)
   }
+  const ttlMs = seconds(flags.upstreamTtl, env[UPSTREAM_ENV.upstreamTtl], '--upstream-ttl', UPSTREAM_DEFAULTS.ttlMs)
+  const firstByteMs = seconds(flags.upstreamTimeout, env[UPSTREAM_ENV.upstreamTimeout], '--upstream-timeout', UPSTREAM_DEFAULTS.timeouts.firstByteMs)
+  // A connection takes no longer than an answer may.
+  const timeouts = { ...UPSTREAM_DEFAULTS.timeouts, connectMs: Math.min(UPSTREAM_DEFAULTS.timeouts.connectMs, firstByteMs), firstByteMs }
   return Object.freeze({
-    upstreams: urls.values.map((url) => parseUpstreamUrl(url, urls.source)),
+    upstreams: urls.values.map((url) => ({ ...parseUpstreamUrl(url, urls.source), ttlMs, timeouts })),
     neverUpstream: patterns.values,
     merge: merge.values.map(normalizeProjectName),
     offline,
   })
+}
+
+// A number of seconds from a flag or its variable (flag first), in milliseconds.
+function seconds (flag: string | undefined, fromEnv: string | undefined, name: string, defaultMs: number): number {
+  const given = flag ?? (fromEnv === '' ? undefined : fromEnv)
+  if (given === undefined) return defaultMs
+  const value = /^\d+(\.\d+)?$/.test(given.trim()) ? Number(given.trim()) : NaN
+  if (!Number.isFinite(value) || value > 86_400 * 30) {
+    const source = flag === undefined ? `EGGSERVE_${name.slice(2).toUpperCase().replaceAll('-', '_')}` : name
+    throw new ConfigError(`Invalid number of seconds "${given}" (${source}): expected a number from 0 to 2592000`)
+  }
+  return Math.round(value * 1000)
 }
 
 /**

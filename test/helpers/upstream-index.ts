@@ -2,7 +2,7 @@
 // folder), and a static PEP 503 tree (HTML only, as a plain web server offers it) served by
 // Debian's nginx.
 import { createHash } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import type { BuiltDist } from './distributions.js'
@@ -49,4 +49,23 @@ export async function startStaticUpstream (t: TestContext, projects: UpstreamPro
     for (const file of files) await writeDist(join(root, 'files', project), file)
   }
   return startNginx(t, { server: `location / { root ${root}; types { text/html html; } default_type application/octet-stream; }` })
+}
+
+/** The eggserve under test: `eggdir`, with `--upstream` for each URL, its cache in `cacheDir`. */
+export async function startWithUpstreams (t: TestContext, options: { eggdir: string; cacheDir: string; upstreams: readonly string[]; args?: readonly string[] }): Promise<ServerHandle> {
+  await mkdir(options.eggdir, { recursive: true })
+  return startServer(t, {
+    eggdir: options.eggdir,
+    args: ['--cache-dir', options.cacheDir, '--hash-workers', '0', ...options.upstreams.flatMap((url) => ['--upstream', `${url}/simple/`]), ...options.args ?? []],
+  })
+}
+
+/** Every file under `dir` (relative paths), or [] when it does not exist. */
+export async function filesUnder (dir: string): Promise<string[]> {
+  try {
+    const entries = await readdir(dir, { recursive: true, withFileTypes: true })
+    return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name).slice(dir.length + 1)).sort()
+  } catch {
+    return []
+  }
 }

@@ -66,3 +66,20 @@ await test('the circuit breaker opens after N failures in a row, lets one probe 
   assert.equal(breaker.state, 'closed')
   assert.equal(breaker.allow(), true)
 })
+
+await test('--upstream-ttl and --upstream-timeout apply to every upstream; connecting never waits longer than answering', () => {
+  const config = resolveUpstreamConfig({ upstream: ['https://a.example/simple/', 'https://b.example/simple/'], upstreamTtl: '0', upstreamTimeout: '1.5' }, {})
+  for (const upstream of config.upstreams) {
+    assert.equal(upstream.ttlMs, 0)
+    assert.equal(upstream.timeouts.firstByteMs, 1500)
+    assert.equal(upstream.timeouts.connectMs, 1500)
+  }
+  const defaults = resolveUpstreamConfig({ upstream: ['https://a.example/simple/'] }, { EGGSERVE_UPSTREAM_TTL: '60' })
+  const [only] = defaults.upstreams
+  assert.ok(only !== undefined)
+  assert.equal(only.ttlMs, 60_000)
+  assert.equal(only.timeouts.connectMs, 3000)
+  assert.equal(only.timeouts.firstByteMs, 10_000)
+  assert.throws(() => resolveUpstreamConfig({ upstreamTtl: 'soon' }, {}), /--upstream-ttl/)
+  assert.throws(() => resolveUpstreamConfig({}, { EGGSERVE_UPSTREAM_TIMEOUT: '-1' }), /EGGSERVE_UPSTREAM_TIMEOUT/)
+})
