@@ -61,6 +61,12 @@ export class UpstreamFiles {
     return pins
   }
 
+  /** Send a cached file of `project` as it is (ranges, conditionals); false when it is not cached. */
+  async sendCached (request: FastifyRequest, reply: FastifyReply, project: string, filename: string): Promise<FastifyReply | false> {
+    if (await this.#pin(project, filename) === undefined) return false
+    return sendDistribution(request, reply, { storage: await this.#openStorage(), key: `${project}/${filename}`, filename })
+  }
+
   /** Send `file` of `project`: from the cache, or fetched now (streamed while it is verified). */
   async send (request: FastifyRequest, reply: FastifyReply, target: { project: string; file: UpstreamFile; upstream: UpstreamSettings }): Promise<FastifyReply> {
     const { project, file } = target

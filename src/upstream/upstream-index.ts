@@ -78,6 +78,13 @@ export class UpstreamIndex {
     }
   }
 
+  /** True when the name rule lets `name` be served from an upstream (it is not local, or it is merged). */
+  async reachesUpstream (name: string): Promise<boolean> {
+    const state = await this.local.find(name)
+    const decision = decide(this.#policy, name, state !== undefined)
+    return decision === 'upstream' || decision === 'merge'
+  }
+
   /** The upstream file `filename` of `name`, when the name rule lets `name` reach an upstream. */
   async file (name: string, filename: string): Promise<{ view: UpstreamView; file: UpstreamFile } | { unavailable: true } | undefined> {
     const resolution = await this.resolve(name)

@@ -4,7 +4,7 @@
 // the negative cache and one upstream request for concurrent misses. A real upstream eggserve
 // behind the counting fault proxy, real pip, the real daemon.
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
+import { readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
@@ -52,7 +52,7 @@ await test('outages, offline mode and restarts', async (t) => {
     // A page with a serial replaces the serial-less one (a changed file makes it a 200, not a 304).
     await writeDist(join(upstreamDir, 'resilient'), LATER)
     await waitFor(async () => (await httpGet(`${index()}resilient/`)).body.toString().includes(LATER.filename))
-    await unlinkDist(join(upstreamDir, 'resilient', LATER.filename))
+    await unlink(join(upstreamDir, 'resilient', LATER.filename))
     proxy.setRules([{ match: () => true, fault: { kind: 'headers', headers: { 'x-pypi-last-serial': '5' } } }])
     // The upstream now lists no 3.0 but says it is older: the cached page (with 3.0) stays.
     const regressed = await httpGet(`${index()}resilient/`)
@@ -141,7 +141,3 @@ async function waitFor (check: () => Promise<boolean>): Promise<void> {
   assert.fail('the condition never held')
 }
 
-async function unlinkDist (path: string): Promise<void> {
-  const { unlink } = await import('node:fs/promises')
-  await unlink(path)
-}

@@ -109,11 +109,14 @@ export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { ups
     onRequest: options.access.hooks('download'),
     handler: async (request, reply) => {
       const { project, file } = request.params
-      if (normalizeProjectName(project) !== project) throw new NotFoundError()
+      if (normalizeProjectName(project) !== project || !await upstream.reachesUpstream(project)) throw new NotFoundError()
+      if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
+      // A cached file is immutable: served without asking anyone (also offline, or with the upstream down).
+      const cached = await upstream.files.sendCached(request, reply, project, file)
+      if (cached !== false) return cached
       const target = await withRetryAfter(reply, findFile(upstream, project, file))
       if (target === 'unavailable') throw unavailable(reply, upstream.offline)
       if (target === undefined) throw new NotFoundError()
-      if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
       return withRetryAfter(reply, upstream.files.send(request, reply, { project, file: target.file, upstream: target.view.upstream }))
     },
   })
