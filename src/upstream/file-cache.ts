@@ -61,9 +61,13 @@ export class UpstreamFiles {
     return pins
   }
 
-  /** Send a cached file of `project` as it is (ranges, conditionals); false when it is not cached. */
-  async sendCached (request: FastifyRequest, reply: FastifyReply, project: string, filename: string): Promise<FastifyReply | false> {
-    if (await this.#pin(project, filename) === undefined) return false
+  /** True when `filename` of `project` is in the cache (verified, pinned). */
+  async isCached (project: string, filename: string): Promise<boolean> {
+    return await this.#pin(project, filename) !== undefined
+  }
+
+  /** Send a cached file of `project` as it is (ranges, conditionals, HEAD). */
+  async sendCached (request: FastifyRequest, reply: FastifyReply, project: string, filename: string): Promise<FastifyReply> {
     return sendDistribution(request, reply, { storage: await this.#openStorage(), key: `${project}/${filename}`, filename })
   }
 

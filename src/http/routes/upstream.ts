@@ -112,8 +112,7 @@ export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { ups
       if (normalizeProjectName(project) !== project || !await upstream.reachesUpstream(project)) throw new NotFoundError()
       if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
       // A cached file is immutable: served without asking anyone (also offline, or with the upstream down).
-      const cached = await upstream.files.sendCached(request, reply, project, file)
-      if (cached !== false) return cached
+      if (await upstream.files.isCached(project, file)) return upstream.files.sendCached(request, reply, project, file)
       const target = await withRetryAfter(reply, findFile(upstream, project, file))
       if (target === 'unavailable') throw unavailable(reply, upstream.offline)
       if (target === undefined) throw new NotFoundError()
