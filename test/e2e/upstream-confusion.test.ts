@@ -113,6 +113,20 @@ await test('dependency confusion: local first, never-upstream names stay home, m
     assert.deepEqual(await readdir(join(root, 'dl-shared')), [SHARED_PUBLIC.filename])
   })
 
+  await t.test('a file added to the eggdir makes the name local at once: the upstream is not asked again', async () => {
+    const local = buildWheel({ name: 'updemo', version: '0.5' })
+    await writeDist(join(eggdir, 'updemo'), local)
+    const before = proxy.count()
+    let page = ''
+    for (let attempt = 0; attempt < 50 && !page.includes(local.filename); attempt++) {
+      page = (await httpGet(`${index}updemo/`)).body.toString()
+      if (!page.includes(local.filename)) await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    assert.ok(page.includes(local.filename) && !page.includes(DEMO.filename), page)
+    assert.equal((await httpGet(`${server.url}/files/upstream/updemo/${DEMO.filename}`)).status, 404)
+    assert.equal(proxy.count(), before)
+  })
+
   await t.test('the upstream credentials appear in no log line', () => {
     const log = JSON.stringify(server.lines) + server.stderr
     assert.ok(!log.includes('hunter2secret'))
