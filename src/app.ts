@@ -11,16 +11,20 @@ import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
 import { registerExpectContinue } from './http/expect-continue.js'
 import { PageCache } from './http/page-cache.js'
 import { registerRequestGuard } from './http/request-guard.js'
-import { healthRoutes, type Readiness } from './http/routes/health.js'
+import { registerRequestMetrics } from './http/request-metrics.js'
+import { healthRoutes } from './http/routes/health.js'
+import type { Readiness } from './index/background.js'
 import { pypiJsonRoutes } from './http/routes/pypi-json.js'
 import type { IndexRouteOptions } from './http/routes/route-options.js'
 import { legacyRoutes } from './http/routes/legacy.js'
+import { metricsRoutes } from './http/routes/metrics.js'
 import { simpleRoutes } from './http/routes/simple.js'
 import { uploadRoutes } from './http/routes/upload.js'
 import { uiRoutes, type UiSettings } from './http/routes/ui.js'
 import { registerBrowserHome } from './http/ui/browser-home.js'
 import type { IndexService } from './index/index-service.js'
 import { CoreMetadataStore } from './index/metadata-store.js'
+import { cacheMeter, NO_METRICS, type Exposition, type Metrics } from './core/metrics.js'
 import type { Storage } from './storage/storage.js'
 import { Publisher } from './upload/publisher.js'
 import type { UpstreamIndex } from './upstream/upstream-index.js'
@@ -41,6 +45,14 @@ export interface UploadSettings {
   readonly overwrite: boolean
   /** An upload that sends nothing for this long is abandoned (default 60 s). */
   readonly idleTimeoutMs?: number
+}
+
+/** Metrics settings of the app (--metrics, --metrics-listen). */
+export interface AppMetrics {
+  /** Where requests, caches and uploads are counted. */
+  readonly metrics: Metrics
+  /** Served at /metrics on this listener; absent when metrics have their own address. */
+  readonly exposition?: Exposition | undefined
 }
 
 /** Everything the app needs, built by the daemon (or a test). */
@@ -72,6 +84,8 @@ export interface AppDependencies {
   readonly trustProxy?: readonly string[]
   /** Upstream indexes behind the local one (--upstream), wrapping `index`. */
   readonly upstream?: UpstreamIndex
+  /** Metrics (default: off, nothing recorded and no /metrics). */
+  readonly metrics?: AppMetrics
 }
 
 /** The size limit of an app without uploads (never used: every upload is refused first). */
@@ -86,7 +100,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     // One access-log line per request (registerAccessLog) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: {
-      // Checklist Z-1: find-my-way's default of 100 characters 404s real wheel filenames.
+      // find-my-way's default maxParamLength of 100 characters 404s real wheel filenames.
       maxParamLength: 2048,
     },
     // Slow clients must not hold a request open for ever; downloads themselves are not limited.
@@ -106,16 +120,19 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   registerCors(app)
   registerErrorHandling(app)
   registerExpectContinue(app)
+  const metrics = deps.metrics?.metrics ?? NO_METRICS
+  // Metrics off: not even a hook is added to every request.
+  if (metrics.enabled) registerRequestMetrics(app, metrics)
   const access = deps.access ?? AccessControl.open(deps.logger, new FailureThrottle({ limit: 0 }))
-  const metadata = new CoreMetadataStore({ storage: deps.storage, log: deps.logger })
+  const metadata = new CoreMetadataStore({ storage: deps.storage, log: deps.logger, meter: cacheMeter(metrics, 'metadata') })
   const routeOptions: IndexRouteOptions = {
     index: deps.index,
     storage: deps.storage,
     hashAlgorithm: deps.hashAlgorithm,
     simpleHashAlgorithm: deps.simpleHashAlgorithm ?? deps.hashAlgorithm,
     metadata,
-    // Checklist K-1: what needs credentials must not be kept by shared caches.
-    pages: { cache: deps.pageCache ?? new PageCache(), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
+    // RFC 9111 §5.2.2.7: what needs credentials must not be kept by shared caches.
+    pages: { cache: deps.pageCache ?? new PageCache(undefined, cacheMeter(metrics, 'page')), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
     access,
     filesCacheControl: access.protects('download') ? 'private' : undefined,
     urls: { publicUrl: deps.publicUrl, trusted },
@@ -126,6 +143,13 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   const publisher = deps.uploads === undefined
     ? undefined
     : new Publisher({ storage: deps.storage, index: deps.index, metadata, algorithms, overwrite: deps.uploads.overwrite, uploaders })
+  const exposition = deps.metrics?.exposition
+  if (exposition !== undefined) {
+    // Metrics tell how busy the index is and how many logins fail: they need credentials
+    // whenever reading the index does (on their own address, the network keeps them private).
+    const reads = access.protects('list') ? access.hooks('list') : access.hooks('download')
+    await app.register(metricsRoutes, { exposition, onRequest: reads })
+  }
   await app.register(healthRoutes, deps.readiness === undefined ? { index: deps.index } : { index: deps.index, readiness: deps.readiness })
   await app.register(simpleRoutes, routeOptions)
   if (deps.upstream !== undefined) await app.register(upstreamFileRoutes, { ...routeOptions, upstream: deps.upstream })
@@ -140,6 +164,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     access,
     maxUploadBytes: deps.uploads?.maxBytes ?? NO_UPLOADS,
     algorithms,
+    metrics,
     ...(deps.uploads?.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: deps.uploads.idleTimeoutMs }),
   })
   return app

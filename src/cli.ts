@@ -8,6 +8,7 @@ import { runWarm } from './commands/warm.js'
 import { resolveConfig, SETTINGS, type RawFlags, type SettingSpec } from './config.js'
 import { ANCHOR_ALGORITHMS } from './core/digests.js'
 import { startDaemon } from './daemon.js'
+import { errorSpec } from './error-codes.js'
 import { AppError, ConfigError } from './errors.js'
 
 /** Exit codes, documented in the README. */
@@ -59,13 +60,10 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = pr
 }
 
 function report (err: unknown, output: Output): number {
-  if (err instanceof ConfigError) {
-    output.err(`eggserve: ${err.message}\n`)
-    return EXIT.usage
-  }
   if (err instanceof AppError) {
     output.err(`eggserve: ${err.message}\n`)
-    return EXIT.failure
+    // The registry says which codes are usage errors (EGGSERVE_CONFIG: 2).
+    return errorSpec(err.code).exit ?? EXIT.failure
   }
   // Unexpected: one line, no stack trace.
   output.err(`eggserve: unexpected error: ${err instanceof Error ? err.message : String(err)}\n`)
@@ -109,7 +107,7 @@ const OPTIONS = {
   log: () => option('--log <file>', 'append JSON logs to this file instead of stdout; SIGHUP reopens it', SETTINGS.log),
   logLevel: () => option('--log-level <level>', 'fatal, error, warn, info, debug or trace', SETTINGS.logLevel),
   hashAlgo: () => option('--hash-algo <algo>', `hash in the link fragments of / and /<folder>/, and of /simple/ unless --simple-hash-algo is given: ${ANCHOR_ALGORITHMS.join(', ')}`, SETTINGS.hashAlgo),
-  simpleHashAlgo: () => option('--simple-hash-algo <algo>', 'hash in the link fragments of /simple/ (when neither is given: sha256, as on PyPI)', SETTINGS.simpleHashAlgo),
+  simpleHashAlgo: () => option('--simple-hash-algo <algo>', 'hash in the link fragments of /simple/ (--hash-algo\'s when only that is given; the default is PyPI\'s)', SETTINGS.simpleHashAlgo),
   lenient: () => option('--lenient', 'start even if the layout has problems, skipping the files concerned', SETTINGS.lenient),
   shutdownTimeout: () => option('--shutdown-timeout <seconds>', 'time in-flight requests get after SIGTERM/SIGINT', SETTINGS.shutdownTimeout),
   cacheControl: () => option('--cache-control <value>', 'Cache-Control of index pages and API documents', SETTINGS.cacheControl),
@@ -133,6 +131,8 @@ const OPTIONS = {
   upstreamTtl: () => option('--upstream-ttl <seconds>', 'how long a cached upstream page is served without asking the upstream again', SETTINGS.upstreamTtl),
   upstreamTimeout: () => option('--upstream-timeout <seconds>', 'how long an upstream may take to start answering (connecting: at most 3 s); a silent upstream counts as down', SETTINGS.upstreamTimeout),
   offline: () => option('--offline', 'never contact an upstream: serve cached upstream pages, listing only cached files', SETTINGS.offline),
+  metrics: () => option('--metrics', 'serve Prometheus metrics at /metrics (with credentials when --authenticate protects reads)', SETTINGS.metrics),
+  metricsListen: () => option('--metrics-listen <host:port>', 'serve /metrics on this address instead of the main one (implies --metrics; no credentials there)', SETTINGS.metricsListen),
 } as const
 
 // A repeatable option's values, in the order given.

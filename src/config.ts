@@ -1,9 +1,11 @@
 // Configuration: defaults < EGGSERVE_* environment < flags, merged and checked in one pure function.
 import type { Level } from 'pino'
 import { resolvePasswordPath } from './auth/credential-path.js'
+import { AUTH_ACTIONS, type AuthAction } from './core/auth-actions.js'
 import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/digests.js'
 import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
+import { resolveMetrics, type MetricsSetting } from './metrics/metrics-settings.js'
 import { parsePublicUrl, parseTrustProxy } from './proxy-settings.js'
 import { resolveUpstreamConfig, type UpstreamConfig } from './upstream/upstream-settings.js'
 
@@ -57,15 +59,12 @@ export interface Config {
   readonly trustProxy: readonly string[]
   /** Upstream indexes, never-upstream patterns, the merge list and --offline (docs/upstream.md). */
   readonly upstream: UpstreamConfig
+  /** Prometheus metrics (--metrics, --metrics-listen). */
+  readonly metrics: MetricsSetting
 }
-
-/** What `--authenticate` can protect (pypiserver's names): uploads and removals, files, pages. */
-export type AuthAction = 'update' | 'download' | 'list'
 
 /** `disabled`: no password file and nothing said (the read-only server); `open`: anyone may upload. */
 export type UploadMode = 'disabled' | 'authenticated' | 'open'
-
-const AUTH_ACTIONS: readonly AuthAction[] = ['update', 'download', 'list']
 
 /** Flag values as commander hands them over: strings, or true for boolean flags. */
 export interface RawFlags {
@@ -100,6 +99,8 @@ export interface RawFlags {
   readonly offline?: boolean
   readonly upstreamTtl?: string
   readonly upstreamTimeout?: string
+  readonly metrics?: boolean
+  readonly metricsListen?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -121,7 +122,8 @@ export const SETTINGS = {
   simpleHashAlgo: { flag: '--simple-hash-algo', env: 'EGGSERVE_SIMPLE_HASH_ALGO', defaultValue: 'sha256' },
   lenient: { flag: '--lenient', env: 'EGGSERVE_LENIENT', defaultValue: 'false' },
   shutdownTimeout: { flag: '--shutdown-timeout', env: 'EGGSERVE_SHUTDOWN_TIMEOUT', defaultValue: '10' },
-  // Revalidate every time (one cheap 304): pip 26.2 caches pages as Cache-Control says (checklist K-1).
+  // Revalidate every time (one cheap 304): pip 26.2 caches pages as Cache-Control says (pip's
+  // 26.2 release notes, pypa/pip#13680), where earlier pips always asked with max-age=0.
   cacheControl: { flag: '--cache-control', env: 'EGGSERVE_CACHE_CONTROL', defaultValue: 'max-age=0, must-revalidate' },
   // The default comes from systemd's CACHE_DIRECTORY or the XDG cache directory: see defaultCacheDir().
   cacheDir: { flag: '--cache-dir', env: 'EGGSERVE_CACHE_DIR', defaultValue: undefined },
@@ -144,20 +146,21 @@ export const SETTINGS = {
   offline: { flag: '--offline', env: 'EGGSERVE_OFFLINE', defaultValue: 'false' },
   upstreamTtl: { flag: '--upstream-ttl', env: 'EGGSERVE_UPSTREAM_TTL', defaultValue: '600' },
   upstreamTimeout: { flag: '--upstream-timeout', env: 'EGGSERVE_UPSTREAM_TIMEOUT', defaultValue: '10' },
+  metrics: { flag: '--metrics', env: 'EGGSERVE_METRICS', defaultValue: 'false' },
+  metricsListen: { flag: '--metrics-listen', env: 'EGGSERVE_METRICS_LISTEN', defaultValue: undefined },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
 
+/** The settings that have a default: picking one of them always yields a value. */
+type DefaultedSetting = { [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K]['defaultValue'] extends string ? K : never }[keyof typeof SETTINGS]
+
 /** Merge flags over the environment over defaults, validate everything, and freeze the result. */
 export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, string | undefined>>): Config {
-  const pick = (name: keyof typeof SETTINGS): Picked => {
-    const spec: SettingSpec = SETTINGS[name]
-    const flag = flags[name]
-    if (flag !== undefined) return { value: String(flag), source: spec.flag }
-    const fromEnv = env[spec.env]
-    if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: spec.env }
-    return { value: spec.defaultValue, source: 'default' }
-  }
+  // Each default is stated once, in SETTINGS (which --help shows too): a setting with a default
+  // always has a value here, so no fallback can creep in below.
+  const pick = (name: DefaultedSetting): Given => given(name, flags, env) ?? { value: SETTINGS[name].defaultValue, source: 'default' }
+  const pickOptional = (name: Exclude<keyof typeof SETTINGS, DefaultedSetting>): Picked => given(name, flags, env) ?? { value: undefined, source: 'default' }
   const port = pick('port')
   const level = pick('logLevel')
   const algo = pick('hashAlgo')
@@ -165,7 +168,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const lenient = pick('lenient')
   const grace = pick('shutdownTimeout')
   const cacheControl = pick('cacheControl')
-  const cacheDir = pick('cacheDir')
+  const cacheDir = pickOptional('cacheDir')
   const workers = pick('hashWorkers')
   const reconcile = pick('reconcileInterval')
   const overwrite = pick('overwrite')
@@ -173,41 +176,53 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const failures = pick('authFailureLimit')
   const ui = pick('ui')
   const remoteImages = pick('uiRemoteImages')
-  const publicUrl = pick('publicUrl')
-  const trustProxy = pick('trustProxy')
+  const publicUrl = pickOptional('publicUrl')
+  const trustProxy = pickOptional('trustProxy')
+  const metrics = pick('metrics')
   const upstream = resolveUpstreamConfig(flags, env)
   const cacheDirValue = cacheDir.value === undefined ? defaultCacheDir(env) : cacheDir.value === 'none' ? undefined : cacheDir.value
   // Upstream pages and files live in the cache directory; without one there is nowhere to verify a file before keeping it.
   if (upstream.upstreams.length > 0 && cacheDirValue === undefined) throw new ConfigError('--upstream needs a cache directory: give --cache-dir DIR (not "none")')
   return Object.freeze({
-    eggdir: pick('eggdir').value ?? '.',
-    port: parsePort(port.value ?? '', port.source),
-    host: pick('host').value ?? '0.0.0.0',
-    logFile: pick('log').value,
-    logLevel: parseLevel(level.value ?? '', level.source),
-    hashAlgorithm: parseHashAlgorithm(algo.value ?? '', algo.source),
-    simpleHashAlgorithm: parseHashAlgorithm(simpleAlgo.value ?? '', simpleAlgo.source),
-    lenient: parseBoolean(lenient.value ?? 'false', lenient.source),
-    shutdownTimeoutMs: Math.round(parseSeconds(grace.value ?? '', grace.source) * 1000),
-    cacheControl: parseHeaderValue(cacheControl.value ?? '', cacheControl.source),
+    eggdir: pick('eggdir').value,
+    port: parsePort(port.value, port.source),
+    host: pick('host').value,
+    logFile: pickOptional('log').value,
+    logLevel: parseLevel(level.value, level.source),
+    hashAlgorithm: parseHashAlgorithm(algo.value, algo.source),
+    simpleHashAlgorithm: parseHashAlgorithm(simpleAlgo.value, simpleAlgo.source),
+    lenient: parseBoolean(lenient.value, lenient.source),
+    shutdownTimeoutMs: Math.round(parseSeconds(grace.value, grace.source) * 1000),
+    cacheControl: parseHeaderValue(cacheControl.value, cacheControl.source),
     cacheDir: cacheDirValue,
-    hashWorkers: parseWorkers(workers.value ?? 'auto', workers.source),
-    reconcileIntervalMs: Math.round(parseSeconds(reconcile.value ?? '', reconcile.source, 86_400) * 1000),
-    ...resolveAccess(pick('passwords'), pick('authenticate'), env),
-    overwrite: parseBoolean(overwrite.value ?? 'false', overwrite.source),
-    maxUploadBytes: parseSize(maxUpload.value ?? '', maxUpload.source),
-    authFailureLimit: parseCount(failures.value ?? '', failures.source),
-    ...resolveStorage(pick('storage'), pick('s3PathStyle')),
-    ui: parseBoolean(ui.value ?? 'on', ui.source),
-    uiRemoteImages: parseBoolean(remoteImages.value ?? 'false', remoteImages.source),
+    hashWorkers: parseWorkers(workers.value, workers.source),
+    reconcileIntervalMs: Math.round(parseSeconds(reconcile.value, reconcile.source, 86_400) * 1000),
+    ...resolveAccess(pickOptional('passwords'), pick('authenticate'), env),
+    overwrite: parseBoolean(overwrite.value, overwrite.source),
+    maxUploadBytes: parseSize(maxUpload.value, maxUpload.source),
+    authFailureLimit: parseCount(failures.value, failures.source),
+    ...resolveStorage(pickOptional('storage'), pick('s3PathStyle')),
+    ui: parseBoolean(ui.value, ui.source),
+    uiRemoteImages: parseBoolean(remoteImages.value, remoteImages.source),
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
     trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
+    metrics: resolveMetrics(parseBoolean(metrics.value, metrics.source), pickOptional('metricsListen')),
     upstream,
   })
 }
 
-function resolveStorage (storage: Picked, pathStyle: Picked): Pick<Config, 'storage' | 's3PathStyle'> {
-  const s3PathStyle = parseBoolean(pathStyle.value ?? 'false', pathStyle.source)
+/** The value of a setting given as a flag, else as a non-empty variable; undefined when not given. */
+function given (name: keyof typeof SETTINGS, flags: RawFlags, env: Readonly<Record<string, string | undefined>>): Given | undefined {
+  const spec: SettingSpec = SETTINGS[name]
+  const flag = flags[name]
+  if (flag !== undefined) return { value: String(flag), source: spec.flag }
+  const fromEnv = env[spec.env]
+  if (fromEnv !== undefined && fromEnv !== '') return { value: fromEnv, source: spec.env }
+  return undefined
+}
+
+function resolveStorage (storage: Picked, pathStyle: Given): Pick<Config, 'storage' | 's3PathStyle'> {
+  const s3PathStyle = parseBoolean(pathStyle.value, pathStyle.source)
   if (storage.value === undefined) return { storage: undefined, s3PathStyle }
   const location = parseS3Location(storage.value)
   if (location === undefined) {
@@ -216,7 +231,10 @@ function resolveStorage (storage: Picked, pathStyle: Picked): Pick<Config, 'stor
   return { storage: location, s3PathStyle }
 }
 
+/** A setting's value and where it came from: a flag, a variable, or 'default'. */
 interface Picked { readonly value: string | undefined; readonly source: string }
+/** The same for a setting that has a value (it was given, or it has a default). */
+interface Given extends Picked { readonly value: string }
 
 /**
  * The anchor algorithm of /simple/: --simple-hash-algo (or its variable) when set, else
@@ -226,7 +244,7 @@ interface Picked { readonly value: string | undefined; readonly source: string }
  * an md5 one ("Retrieved digest for link ... not in poetry.lock metadata": Chooser._get_links in
  * poetry/installation/chooser.py).
  */
-function simpleAnchor (simple: Picked, general: Picked): Picked {
+function simpleAnchor (simple: Given, general: Given): Given {
   if (simple.source !== 'default' || general.source === 'default') return simple
   return general
 }
@@ -236,8 +254,8 @@ function simpleAnchor (simple: Picked, general: Picked): Picked {
  * disabled (eggserve stays the read-only server it was). Anything that needs credentials needs a
  * password file; `--authenticate .` (explicitly) opens uploads to anyone.
  */
-function resolveAccess (passwords: Picked, authenticate: Picked, env: Readonly<Record<string, string | undefined>>): Pick<Config, 'passwordFile' | 'authenticate' | 'uploads'> {
-  const actions = parseAuthenticate(authenticate.value ?? 'update', authenticate.source)
+function resolveAccess (passwords: Picked, authenticate: Given, env: Readonly<Record<string, string | undefined>>): Pick<Config, 'passwordFile' | 'authenticate' | 'uploads'> {
+  const actions = parseAuthenticate(authenticate.value, authenticate.source)
   // pypiserver spells "no password file" as `-P .`; `credential:NAME` is a systemd credential.
   const passwordFile = passwords.value === '.' || passwords.value === undefined ? undefined : resolvePasswordPath(passwords.value, passwords.source, env)
   if (passwordFile !== undefined) {

@@ -12,15 +12,17 @@ export interface LoggerHandle {
   /** Write out what is buffered, giving up after `timeoutMs` (a reader that went away must not block the exit). */
   flush (timeoutMs?: number): Promise<void>
   /**
-   * Let held lines out. Until then lines logged during start-up (a cache directory that
-   * cannot be used, a symlink leading out) are held, so that the first line is the one
-   * naming the bound address; that line goes first, then the others in order.
+   * Mark `message` as the one the log opens with. Until release(), lines are held (start-up
+   * logs a cache directory that cannot be used or a symlink leading out before it knows the
+   * address it will listen on); then the first line logged with exactly this message, as the
+   * message alone (`info(message)`), by this logger or any child of it (Fastify's included),
+   * goes out before them. Returns `message`, to hand to whoever logs it (Fastify's
+   * listenTextResolver). After release() it marks nothing.
    */
+  firstLine (message: string): string
+  /** Let the held lines out: the one firstLine() marked, if it was logged, then the others in order. */
   release (): void
 }
-
-// The line Fastify logs when it listens (daemon.ts sets the text).
-const LISTENING = '"msg":"eggserve listening on '
 
 /** Create the logger. A log file that cannot be opened fails here, with a clear message. */
 export function createLogger (options: { file?: string | undefined; level: Level }): LoggerHandle {
@@ -37,24 +39,19 @@ export function createLogger (options: { file?: string | undefined; level: Level
   // stops, serving goes on. Without a listener, the 'error' event would be an uncaught exception.
   let broken = false
   destination.on('error', () => { broken = true })
-  let held: string[] | undefined = []
-  const gate = {
-    write: (line: string): void => {
-      if (held === undefined) destination.write(line)
-      else held.push(line)
+  const hold = new HeldLines(destination)
+  const logger: FastifyBaseLogger = pino({
+    level: options.level,
+    base: { pid: process.pid },
+    hooks: {
+      // Called for every log call at an enabled level, children's included, before pino writes.
+      logMethod (args, method) { hold.logging(args, () => { method.apply(this, args) }) },
     },
-  }
-  const logger: FastifyBaseLogger = pino({ level: options.level, base: { pid: process.pid } }, gate)
+  }, hold)
   return {
     logger,
-    release: () => {
-      if (held === undefined) return
-      const lines = held
-      held = undefined
-      const first = lines.findIndex((line) => line.includes(LISTENING))
-      if (first > 0) lines.unshift(...lines.splice(first, 1))
-      for (const line of lines) destination.write(line)
-    },
+    firstLine: (message) => hold.mark(message),
+    release: () => { hold.release() },
     reopen: () => {
       if (options.file !== undefined && !broken) destination.reopen()
     },
@@ -70,5 +67,57 @@ export function createLogger (options: { file?: string | undefined; level: Level
         resolve()
       })
     }),
+  }
+}
+
+/**
+ * pino's stream during start-up: lines are held until release(), and the line of a message
+ * marked with mark() goes out before them. Afterwards lines go straight to the destination.
+ */
+class HeldLines {
+  readonly #destination: { write (line: string): unknown }
+  #held: string[] | undefined = []
+  #first: string | undefined
+  readonly #marked = new Set<string>()
+  // Set while pino logs a marked message: pino serializes and writes a line synchronously
+  // inside the log call, so the write that comes meanwhile is that message's line.
+  #marking = false
+
+  constructor (destination: { write (line: string): unknown }) {
+    this.#destination = destination
+  }
+
+  write (line: string): void {
+    if (this.#held === undefined) this.#destination.write(line)
+    else if (this.#marking && this.#first === undefined) this.#first = line
+    else this.#held.push(line)
+  }
+
+  mark (message: string): string {
+    if (this.#held !== undefined) this.#marked.add(message)
+    return message
+  }
+
+  /** Run `log`, pino's log call of `args`, noting whether it logs a marked message alone. */
+  logging (args: readonly unknown[], log: () => void): void {
+    const [message] = args
+    if (this.#held === undefined || args.length !== 1 || typeof message !== 'string' || !this.#marked.has(message)) {
+      log()
+      return
+    }
+    this.#marking = true
+    try {
+      log()
+    } finally {
+      this.#marking = false
+    }
+  }
+
+  release (): void {
+    if (this.#held === undefined) return
+    const lines = this.#first === undefined ? this.#held : [this.#first, ...this.#held]
+    this.#held = undefined
+    this.#marked.clear()
+    for (const line of lines) this.#destination.write(line)
   }
 }

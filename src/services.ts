@@ -1,6 +1,6 @@
-// Wiring of the index (storage, analyzer with its decorators, index service) and of access
-// control. Shared by the daemon, the CLI's check/warm commands and the tests, so all run the
-// same parts.
+// Wiring of the index (storage, analyzer with its decorators, index service) and of the
+// password checks. Shared by the daemon, the CLI's check/warm commands and the tests, so all
+// run the same parts. The HTTP layer's access control is built above, from these parts.
 import { availableParallelism } from 'node:os'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Analyzer } from './analysis/analyzer.js'
@@ -14,11 +14,11 @@ import { Authenticator } from './auth/authenticator.js'
 import { PasswordFile } from './auth/password-file.js'
 import { PasswordWorker } from './auth/password-worker.js'
 import { FailureThrottle } from './auth/throttle.js'
-import type { AuthAction, Config } from './config.js'
+import type { Config } from './config.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
 import { describeErrno } from './errors.js'
-import { AccessControl } from './http/access-control.js'
 import { IndexService } from './index/index-service.js'
+import type { Metrics } from './core/metrics.js'
 import { LocalStorage } from './storage/local-storage.js'
 import { openStorage } from './storage/open-storage.js'
 import type { StorageBackend } from './storage/storage.js'
@@ -59,10 +59,12 @@ export interface IndexServicesOptions {
   readonly concurrency?: number
   /** Directory of the persistent cache; undefined keeps facts in memory only. */
   readonly cacheDir?: string | undefined
+  /** Where the index counts what it does (default: nowhere). */
+  readonly metrics?: Metrics
 }
 
 /** The index services a configuration asks for (the daemon's and `eggserve warm`'s). */
-export async function indexServicesFor (config: Config, logger: FastifyBaseLogger): Promise<IndexServices> {
+export async function indexServicesFor (config: Config, logger: FastifyBaseLogger, metrics?: Metrics): Promise<IndexServices> {
   const storage = await configuredBucket(config, logger)
   return createIndexServices({
     eggdir: config.eggdir,
@@ -72,6 +74,7 @@ export async function indexServicesFor (config: Config, logger: FastifyBaseLogge
     logger,
     workers: config.hashWorkers === 'auto' ? availableParallelism() : config.hashWorkers,
     cacheDir: config.cacheDir,
+    ...(metrics === undefined ? {} : { metrics }),
   })
 }
 
@@ -88,11 +91,11 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
   const algorithms = algorithmsFor(options.hashAlgorithm, options.simpleHashAlgorithm ?? options.hashAlgorithm)
   const workers = options.workers ?? 0
   const reader = workers > 0
-    ? WorkerAnalyzer.start({ workers, perWorker: PER_WORKER, storage: storage.spec, algorithms, log: logger })
+    ? WorkerAnalyzer.create({ workers, perWorker: PER_WORKER, storage: storage.spec, algorithms, log: logger })
     : new StreamingAnalyzer({ storage, algorithms, scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY), log: logger })
   const { facts, cacheProblem } = await openFacts(options, storage.cacheNamespace, algorithms)
   const analyzer = new MemoizingAnalyzer(reader, facts)
-  const index = new IndexService({ storage, analyzer, log: logger })
+  const index = new IndexService({ storage, analyzer, log: logger, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) })
   return {
     storage,
     analyzer,
@@ -120,12 +123,13 @@ async function openFacts (options: IndexServicesOptions, namespace: string, algo
   }
 }
 
-/** Access control with what it is built from, so the daemon can reload and stop it. */
-export interface AccessServices {
-  readonly access: AccessControl
+/** What checks passwords, so the daemon can reload and stop it. */
+export interface AuthServices {
   /** undefined without a password file. */
   readonly authenticator: Authenticator | undefined
   readonly passwords: PasswordFile | undefined
+  /** Failed logins per client address, counted across every protected route. */
+  readonly throttle: FailureThrottle
   /** Stop the password worker. */
   close (): Promise<void>
 }
@@ -134,20 +138,18 @@ export interface AccessServices {
 // of logins costs one core).
 const LOGIN_QUEUE = 32
 
-/** Load the password file (a PasswordFileError when it cannot be used) and build access control. */
-export async function createAccessServices (options: {
+/** Load the password file (a PasswordFileError when it cannot be used) and start the password worker. */
+export async function createAuthServices (options: {
   readonly passwordFile: string | undefined
-  readonly authenticate: readonly AuthAction[]
   readonly authFailureLimit: number
   readonly logger: FastifyBaseLogger
-}): Promise<AccessServices> {
+}): Promise<AuthServices> {
   const throttle = new FailureThrottle({ limit: options.authFailureLimit })
   if (options.passwordFile === undefined) {
-    return { access: AccessControl.open(options.logger, throttle), authenticator: undefined, passwords: undefined, close: () => Promise.resolve() }
+    return { authenticator: undefined, passwords: undefined, throttle, close: () => Promise.resolve() }
   }
   const passwords = await PasswordFile.load(options.passwordFile, options.logger)
   const worker = new PasswordWorker({ maxQueued: LOGIN_QUEUE, log: options.logger.child({ component: 'password-worker' }) })
   const authenticator = new Authenticator({ passwords, worker })
-  const access = new AccessControl({ protect: options.authenticate, authenticator, throttle, log: options.logger })
-  return { access, authenticator, passwords, close: () => worker.close() }
+  return { authenticator, passwords, throttle, close: () => worker.close() }
 }

@@ -17,7 +17,7 @@ export interface TreeShape {
 
 /** What can be selected with --only. */
 export const MEASUREMENTS = [
-  'startup', 'read-rate', 'simple-root', 'simple-html', 'simple-json', 'legacy', 'small-file', 'big-file', 'node-ceiling', 'freshness', 'logging',
+  'startup', 'read-rate', 'simple-root', 'simple-html', 'simple-json', 'legacy', 'small-file', 'big-file', 'node-ceiling', 'freshness', 'logging', 'metrics',
 ] as const
 export type Measurement = typeof MEASUREMENTS[number]
 

@@ -4,7 +4,7 @@ import type { LoadResult, RunResult, StartupResult, TreeResult } from './results
 import { shapeLabel } from './tree.js'
 import type { WrkResult } from './wrk.js'
 
-type TargetId = 'page-rps' | 'page-p99' | 'big-mbps' | 'warm-ready' | 'cold-listen' | 'drop-in' | 'rss'
+type TargetId = 'page-rps' | 'page-p99' | 'big-mbps' | 'warm-ready' | 'cold-listen' | 'drop-in' | 'rss' | 'metrics-cost'
 
 const TARGETS: Record<TargetId, string> = {
   'page-rps': 'Cached pages (`/simple/`, `/simple/<p>/`, `/<folder>/`): ≥ 50% of nginx req/s on a static file of the same size, at 10,000 × 10',
@@ -14,6 +14,7 @@ const TARGETS: Record<TargetId, string> = {
   'cold-listen': 'Cold start at 100,000 files: listening in < 3 s',
   'drop-in': 'A dropped-in file shows in listings in < 1 s at 100,000 files (every drop-in: the max)',
   rss: 'Memory: RSS < 300 MB for 100,000 files',
+  'metrics-cost': '`--metrics` costs < 5% of page throughput (`/simple/<p>/` with metrics ≥ 0.95 of without, same run)',
 }
 
 interface Check {
@@ -154,6 +155,15 @@ function treeRows (tree: TreeResult, run: RunResult): Row[] {
       egg: `${int(logging.info.rps)} vs ${int(logging.warn.rps)}`, nginx: '', ratio: `${ratio(logging.info.rps / logging.warn.rps)} (info/warn)`, target: '',
     })
   }
+  const metrics = tree.metrics
+  if (metrics !== undefined) {
+    const share = metrics.on.rps / metrics.off.rps
+    rows.push({
+      metric: `${metrics.label} with \`--metrics\` vs without (${String(metrics.series)} series scraped between rounds)`,
+      egg: `${int(metrics.on.rps)} vs ${int(metrics.off.rps)}`, nginx: '', ratio: `${ratio(share)} (with/without)`, target: '≥ 0.95',
+      check: check('metrics-cost', share >= 0.95, true),
+    })
+  }
   return rows
 }
 
@@ -281,13 +291,13 @@ function method (run: RunResult): string[] {
     '2. **Cold start.** `node bin/eggserve.js --eggdir TREE --port 0 --host 127.0.0.1 --cache-dir EMPTY_DIR --log-level warn`. Listening is the first stdout line `eggserve listening on …` (or, when that line is not printed at `warn`, the moment its listening socket appears in `/proc`); then `/health` and `/health/ready` are polled every 5–10 ms until 200. All times are from spawn. The reference read rate reads every file of the tree once (8 at a time) just before.',
     '3. **Load.** For each endpoint, one request warms eggserve\'s page cache; the bytes of that answer are copied to nginx\'s `STATE_DIR/static/`, so nginx serves the *same bytes as a static file* (`/static/<name>`). Files are served by nginx from the tree itself (`/packages/<folder>/<file>`, sendfile). Then wrk runs against eggserve, then against nginx, with the same settings, for `--rounds` rounds; the round with the median req/s (MB/s for the large file) is reported, with the range of all rounds in small print, and latencies are the medians of the p50 and p99 of the rounds. nginx is idle while eggserve is loaded and the other way round. JSON pages are requested with `Accept: application/vnd.pypi.simple.v1+json` (a wrk Lua script sets it). Neither side is asked for gzip. Latencies come from wrk\'s `done()` hook in µs, not its rounded text.',
     '4. **Freshness.** While that instance runs, a copy of a wheel is written under a hidden temp name (`.bench-…`) in an existing project and renamed to its final name; `/simple/<p>/` (cached just before) is polled every 5 ms until it lists the file. Repeated in projects spread over the tree. Then a new project folder is prepared under a hidden name, renamed in, and `/simple/` is polled. Everything created is journaled and removed afterwards, so the tree stays as generated. Peak RSS is `VmHWM` from `/proc/<pid>/status` just before SIGTERM.',
-    '5. **Warm restarts** on the same cache dir, timed the same way; then the logging cost (the same page from an instance at `warn` and one at `info` with stdout to a file, loaded alternately); then with `--profile` a warm start and one more instance per endpoint under `node --cpu-prof`, summarized by self time.',
+    '5. **Warm restarts** on the same cache dir, timed the same way; then the logging cost (the same page from an instance at `warn` and one at `info` with stdout to a file, loaded alternately); then the cost of `--metrics` (the same page from an instance without metrics and one with `--metrics`, loaded alternately, the latter scraped at `/metrics` after each round); then with `--profile` a warm start and one more instance per endpoint under `node --cpu-prof`, summarized by self time.',
     '',
     'For pages, a third server runs in each round: `scripts/bench/ceiling-server.ts`, bare `node:http` sending the same bytes from memory. It is the most any Node server can do here, and shows how much of the gap to nginx is Node itself.',
     '',
     'nginx runs in the foreground as the bench\'s child, one worker per core, `sendfile on`, `tcp_nopush on`, no access log, listening on 127.0.0.1 only; its configuration, logs and temp folders are in the run folder. Every process the bench starts is stopped (eggserve with SIGTERM, nginx with SIGQUIT, its graceful stop), also on errors and Ctrl-C. Needs `apt-get install -y nginx-light wrk`.',
     '',
-    `Flags: \`--projects 1000,10000 --files 10 --size 2048 --big-mb 256 --duration ${run.durationS} --rounds ${run.rounds} --connections ${run.connections} --only startup,read-rate,simple-root,simple-html,simple-json,legacy,small-file,big-file,node-ceiling,freshness,logging --keep --out FILE --quick --profile\`; \`npm run bench -- --help\` lists them all.`,
+    `Flags: \`--projects 1000,10000 --files 10 --size 2048 --big-mb 256 --duration ${run.durationS} --rounds ${run.rounds} --connections ${run.connections} --only startup,read-rate,simple-root,simple-html,simple-json,legacy,small-file,big-file,node-ceiling,freshness,logging,metrics --keep --out FILE --quick --profile\`; \`npm run bench -- --help\` lists them all.`,
   ]
 }
 

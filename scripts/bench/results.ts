@@ -57,6 +57,16 @@ export interface LoggingResult {
   readonly info: WrkResult
 }
 
+/** The same page from an instance without metrics and one with --metrics, loaded alternately. */
+export interface MetricsCostResult {
+  readonly label: string
+  readonly path: string
+  readonly off: WrkResult
+  readonly on: WrkResult
+  /** Series in the last scrape of the instance with metrics (Prometheus would scrape it meanwhile). */
+  readonly series: number
+}
+
 export interface ReadRate {
   readonly seconds: number
   readonly bytes: number
@@ -89,6 +99,7 @@ export interface TreeResult {
   readonly loads: LoadResult[]
   freshness?: FreshnessResult
   logging?: LoggingResult
+  metrics?: MetricsCostResult
   readonly profiles: ProfiledEndpoint[]
   readonly notes: string[]
 }

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { onCleanup } from './cleanup.js'
+import { listeningUrl } from './listening-line.js'
 
 /** The flag was rejected by this eggserve build ("unknown option"). */
 export class UnsupportedFlagError extends Error {
@@ -35,6 +36,8 @@ export interface EggserveStart {
   readonly listenTimeoutMs: number
   /** Extra node flags, e.g. --cpu-prof. */
   readonly nodeFlags?: readonly string[]
+  /** Extra eggserve flags, e.g. --metrics. */
+  readonly eggserveArgs?: readonly string[]
 }
 
 /** A running eggserve. */
@@ -52,8 +55,6 @@ export interface Eggserve {
   stop (): Promise<void>
 }
 
-const LISTENING = /eggserve listening on (http:\/\/[^\s"]+)/
-
 /** Spawn `node bin/eggserve.js` and wait until it listens. */
 export async function startEggserve (options: EggserveStart): Promise<Eggserve> {
   const args = [
@@ -61,6 +62,7 @@ export async function startEggserve (options: EggserveStart): Promise<Eggserve> 
     join(options.root, 'bin', 'eggserve.js'),
     '--eggdir', options.eggdir, '--port', '0', '--host', '127.0.0.1', '--log-level', options.logLevel,
     ...(options.cacheDir === undefined ? [] : ['--cache-dir', options.cacheDir]),
+    ...(options.eggserveArgs ?? []),
   ]
   const stdoutFd = options.stdoutFile === undefined ? undefined : openSync(options.stdoutFile, 'a')
   const spawnedAt = performance.now()
@@ -84,8 +86,8 @@ export async function startEggserve (options: EggserveStart): Promise<Eggserve> 
     if (child.stdout !== null) {
       const lines = createInterface({ input: child.stdout })
       lines.on('line', (line) => {
-        const match = LISTENING.exec(line)
-        if (match?.[1] !== undefined) finish({ url: match[1], at: performance.now(), from: 'log line' })
+        const url = listeningUrl(line)
+        if (url !== undefined) finish({ url, at: performance.now(), from: 'log line' })
       })
       // Keep draining after the first line so the child never blocks on a full pipe.
     }

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { wasInterrupted } from './cleanup.js'
 import { measureFreshness } from './freshness.js'
+import { measureMetricsCost } from './metrics-cost.js'
 import { getOk, pollUntil } from './http.js'
 import type { BenchOptions, Measurement } from './options.js'
 import { findProfiles, readProfile, summarizeProfile, windowAfterStart } from './profile.js'
@@ -141,6 +142,13 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
       } finally {
         await warn.server.stop()
       }
+    }
+
+    // 3b. The cost of --metrics: the same page without and with metrics, alternately.
+    if (only.has('metrics') && !wasInterrupted()) {
+      log('metrics cost: /simple/<p>/ without and with --metrics, alternately')
+      const metrics = await measureMetricsCost(ctx, { tree, cacheDir, project, medianRun })
+      if (metrics !== undefined) result.metrics = metrics
     }
 
     // 4. Profiles (--profile): a warm start up to ready, then one eggserve per endpoint under load.

@@ -1,11 +1,13 @@
 // `npm run bench:ui`: the browse UI's numbers (docs/ui.md, "Speed"): the cold render of a project
 // page with 1,000 files, the cached project page under wrk against the real daemon, and with
 // --scale the catalog's memory and search time over 10,000 projects × 10 files (--cold-only: only the first).
+import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createInterface } from 'node:readline'
 import { pino } from 'pino'
 import { buildApp } from '../../src/app.js'
 import { SETTINGS } from '../../src/config.js'
@@ -16,6 +18,7 @@ import { CoreMetadataStore } from '../../src/index/metadata-store.js'
 import { createIndexServices } from '../../src/services.js'
 import { buildWheel, writeDist } from '../../test/helpers/distributions.js'
 import { binPath } from '../../test/helpers/spawn-server.js'
+import { listeningUrl } from './listening-line.js'
 import { runWrk } from './wrk.js'
 
 const log = pino({ level: 'warn' })
@@ -38,7 +41,7 @@ async function bigTree (dir: string): Promise<void> {
 async function coldRender (dir: string): Promise<void> {
   const services = await createIndexServices({ eggdir: dir, hashAlgorithm: 'md5', logger: log })
   await services.index.load()
-  await services.index.page('big-project')
+  await services.index.analyzedPage(await services.index.findProject('big-project') ?? assert.fail('no big-project'))
   const times: number[] = []
   const cpu: number[] = []
   for (let run = 0; run < 11; run++) {
@@ -63,9 +66,10 @@ async function cachedThroughput (dir: string, workDir: string): Promise<void> {
   const child = spawn(process.execPath, [binPath, '--eggdir', dir, '--port', '0', '--host', '127.0.0.1', '--cache-dir', 'none', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'inherit'] })
   try {
     const url = await new Promise<string>((resolve, reject) => {
-      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-        const match = /listening on (http:\/\/[^\s"]+)/.exec(chunk)
-        if (match?.[1] !== undefined) resolve(match[1])
+      // Line by line: a chunk may end inside the listening line.
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        const listening = listeningUrl(line)
+        if (listening !== undefined) resolve(listening)
       })
       child.once('exit', () => { reject(new Error('eggserve exited')) })
     })
@@ -122,7 +126,12 @@ async function catalogMemory (): Promise<void> {
     folder: project, filename: `${project}-1.${v}-py3-none-any.whl`, key: `${project}/${project}-1.${v}-py3-none-any.whl`,
     parsed: { kind: 'wheel', name: project, project, version: `1.${v}`, pythonTag: 'py3' }, size: 1000, mtimeMs: 1.8e12 + v, identity: `${project}-${v}`,
   }))]))
-  const index = { root: () => Promise.resolve({ projects, generation: 1, lastModifiedMs: 0 }), find: (project: string) => Promise.resolve({ project, folder: project, generation: 1, lastModifiedMs: 0 }), files: (project: string) => files.get(project) }
+  const snapshots = projects.map(({ folder, project }) => {
+    const list = files.get(project) ?? []
+    return { folder, project, generation: 1, lastModifiedMs: 0, files: list, file: (filename: string) => list.find((file) => file.filename === filename) }
+  })
+  const held = new Map(snapshots.map((snapshot) => [snapshot.project, snapshot]))
+  const index = { listProjects: () => Promise.resolve({ projects, generation: 1, lastModifiedMs: 0 }), findProject: (project: string) => Promise.resolve(held.get(project)), heldProjects: () => snapshots }
   const metadata = { read: (file: DistFile) => Promise.resolve({ bytes: Buffer.from(`Metadata-Version: 2.1\nName: ${file.parsed.name}\nVersion: 1.9\nSummary: Summary of ${file.parsed.name}: ${createHash('md5').update(file.parsed.name).digest('hex')}\n`), identity: file.identity }) }
   const measured = await (async () => {
     // The stand-ins have the shape of the index's public methods the catalog calls.

@@ -7,7 +7,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { pino } from 'pino'
 import type { HashAlgorithm } from '../core/digests.js'
 import type { DistFile } from '../core/index-model.js'
-import { AppError, StoreFailure } from '../errors.js'
+import { AppError } from '../errors.js'
 import { openStorage, type StorageSpec } from '../storage/open-storage.js'
 import { FairScheduler } from './fair-scheduler.js'
 import { StreamingAnalyzer } from './streaming-analyzer.js'
@@ -48,13 +48,16 @@ async function analyze (id: number, file: DistFile): Promise<void> {
     const result = await analyzer.analyze(file, { group: file.folder })
     reply = { kind: 'result', id, file: result.file, facts: result.facts, bytes: result.file.size }
   } catch (err) {
-    const retryAfter = err instanceof StoreFailure ? Number(err.headers['retry-after']) : NaN
+    // Not logged here: the main thread rebuilds the error (its status and Retry-After come
+    // from the registry) and whoever handles it there logs it, once.
+    const cause: unknown = err instanceof Error ? err.cause : undefined
     reply = {
       kind: 'error',
       id,
       code: err instanceof AppError ? err.code : 'EGGSERVE_ANALYSIS',
       message: err instanceof Error ? err.message : String(err),
-      ...(Number.isInteger(retryAfter) ? { retryAfterSeconds: retryAfter } : {}),
+      ...(cause instanceof Error ? { cause: cause.message } : {}),
+      ...(err instanceof AppError && err.details !== undefined ? { details: err.details } : {}),
     }
   }
   port.postMessage(reply)

@@ -39,6 +39,6 @@ export class AnalysisStoppedError extends AppError {
 /** The file was removed before it could be read. */
 export class FileGoneError extends AppError {
   constructor (key: string) {
-    super('EGGSERVE_FILE_GONE', `"${key}" disappeared before it could be read`, { statusCode: 404 })
+    super('EGGSERVE_FILE_GONE', `"${key}" disappeared before it could be read`)
   }
 }

@@ -208,6 +208,7 @@ export class FactsLog implements FactsStore {
   // The open log, reopened when another process compacted (replaced) it.
   async #file (): Promise<FileHandle> {
     if (this.#handle !== undefined) {
+      // A file that cannot be looked at counts as replaced: opening it again reports why.
       const [mine, current] = await Promise.all([this.#handle.stat(), stat(this.path).catch(() => undefined)])
       if (current?.ino === mine.ino && current.dev === mine.dev) return this.#handle
       await this.#handle.close()
@@ -272,13 +273,18 @@ function checksum (text: string): string {
   return crc32(text).toString(16).padStart(8, '0')
 }
 
+// What fsync(2) of a directory answers where the filesystem does not support it; PostgreSQL's
+// fsync_fname_ext (src/backend/storage/file/fd.c) ignores EBADF and EINVAL for directories too.
+const SYNC_UNSUPPORTED = new Set(['EINVAL', 'EBADF', 'ENOTSUP', 'EOPNOTSUPP'])
+
 async function syncDir (dir: string): Promise<void> {
   // The rename is durable only once the directory itself is on disk.
   const handle = await open(dir, 'r')
   try {
     await handle.sync()
-  } catch {
-    // Some filesystems do not support fsync on directories.
+  } catch (err) {
+    // Not supported: as durable as this filesystem gets. Anything else (EIO) fails the compaction.
+    if (!SYNC_UNSUPPORTED.has(errnoCode(err) ?? '')) throw err
   } finally {
     await handle.close()
   }

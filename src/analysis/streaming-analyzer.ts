@@ -1,11 +1,10 @@
 // The analyzer that really reads: digests in one streaming pass, then core metadata by random access.
-import { createHash } from 'node:crypto'
 import { addAbortSignal } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import { randomAccessSource, readCoreMetadata } from '../archives/read-core-metadata.js'
 import type { HashAlgorithm } from '../core/digests.js'
 import type { DistFile, MetadataFacts } from '../core/index-model.js'
-import { parseCoreMetadata } from '../core/metadata.js'
+import { metadataFacts } from '../core/metadata-facts.js'
 import type { OpenFile, Storage } from '../storage/storage.js'
 import { AnalysisStoppedError, FileGoneError, type AnalysisResult, type Analyzer, type AnalyzeOptions } from './analyzer.js'
 import { digestStream } from './digest-stream.js'
@@ -87,11 +86,4 @@ export class StreamingAnalyzer implements Analyzer {
     }
     return metadataFacts(read.bytes)
   }
-}
-
-/** The facts the index keeps from metadata bytes. */
-export function metadataFacts (bytes: Buffer): MetadataFacts {
-  const requiresPython = parseCoreMetadata(bytes).get('requires-python')?.trim()
-  const sha256 = createHash('sha256').update(bytes).digest('hex')
-  return requiresPython === undefined || requiresPython === '' ? { sha256 } : { sha256, requiresPython }
 }

@@ -11,9 +11,9 @@ import { AnalysisStoppedError, FileGoneError, type AnalysisResult, type Analyzer
 import type { AnalysisWorkerData } from './analysis-worker.js'
 import { FairScheduler } from './fair-scheduler.js'
 import type { AnalysisStats } from './streaming-analyzer.js'
-import type { WorkerReply, WorkerRequest } from './worker-protocol.js'
+import type { WorkerFailure, WorkerReply, WorkerRequest } from './worker-protocol.js'
 
-/** Options of WorkerAnalyzer.start(). */
+/** Options of WorkerAnalyzer.create(). */
 export interface WorkerAnalyzerOptions {
   readonly workers: number
   /** Files read at once per worker (overlaps I/O with hashing). */
@@ -66,11 +66,11 @@ export class WorkerAnalyzer implements Analyzer {
   }
 
   /**
-   * Make the pool. Workers start with the first file to read (requests sent while they load
-   * wait in their message ports) and stop after a minute without work: a server whose cache
-   * knows every file carries no worker threads (each costs some 15 MB).
+   * Make the pool, with no worker yet. Workers start with the first file to read (requests
+   * sent while they load wait in their message ports) and stop after a minute without work: a
+   * server whose cache knows every file carries no worker threads (each costs some 15 MB).
    */
-  static start (options: WorkerAnalyzerOptions): WorkerAnalyzer {
+  static create (options: WorkerAnalyzerOptions): WorkerAnalyzer {
     return new WorkerAnalyzer(options)
   }
 
@@ -167,13 +167,8 @@ export class WorkerAnalyzer implements Analyzer {
       this.stats.files++
       this.stats.bytes += reply.bytes
       pending.resolve({ file: reply.file, facts: reply.facts })
-    } else if (reply.code === 'EGGSERVE_FILE_GONE') {
-      pending.reject(new FileGoneError(pending.file.key))
-    } else if (isStoreFailureCode(reply.code)) {
-      // The worker logged the details; the request gets the same status it would in this thread.
-      pending.reject(new StoreFailure(reply.code, reply.message, reply.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: reply.retryAfterSeconds }))
     } else {
-      pending.reject(new AppError(reply.code, reply.message))
+      pending.reject(rebuild(reply, pending.file))
     }
   }
 
@@ -212,4 +207,12 @@ export class WorkerAnalyzer implements Analyzer {
     else if (typeof level === 'number' && level >= 40) log.warn(rest, text)
     else log.debug(rest, text)
   }
+}
+
+// The error the worker met, as it would be in this thread: the same class (so a request gets
+// the same status and headers), message, cause and details.
+function rebuild (reply: WorkerFailure, file: DistFile): AppError {
+  if (reply.code === 'EGGSERVE_FILE_GONE') return new FileGoneError(file.key)
+  const options = { ...(reply.cause === undefined ? {} : { cause: new Error(reply.cause) }), ...(reply.details === undefined ? {} : { details: reply.details }) }
+  return isStoreFailureCode(reply.code) ? new StoreFailure(reply.code, reply.message, options) : new AppError(reply.code, reply.message, options)
 }

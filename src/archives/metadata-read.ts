@@ -64,17 +64,6 @@ export const METADATA_LIMITS: MetadataLimits = Object.freeze({
   maxTarScanBytes: 256 * MIB,
 })
 
-/** The largest metadata member read, uncompressed. */
-export const MAX_METADATA_BYTES = METADATA_LIMITS.maxMetadataBytes
-/** The largest uncompressed/compressed ratio accepted for a zip metadata member. */
-export const MAX_COMPRESSION_RATIO = METADATA_LIMITS.maxCompressionRatio
-/** The most members a tar is scanned through for PKG-INFO. */
-export const MAX_TAR_ENTRIES = METADATA_LIMITS.maxTarEntries
-/** The most decompressed tar bytes scanned for PKG-INFO. */
-export const MAX_TAR_SCAN_BYTES = METADATA_LIMITS.maxTarScanBytes
-/** The most entries a zip's central directory may list. */
-export const MAX_ZIP_ENTRIES = METADATA_LIMITS.maxZipEntries
-
 /** A failed read with its code and a short human reason (archive-supplied text is truncated). */
 export function metadataProblem (code: MetadataProblem, reason: string): MetadataFailure {
   return { ok: false, code, reason: reason.length > 300 ? `${reason.slice(0, 297)}...` : reason }

@@ -7,8 +7,7 @@ import { readTarPkgInfo } from './tar-metadata.js'
 import { readZipMetadata } from './zip-source.js'
 
 export {
-  MAX_COMPRESSION_RATIO, MAX_METADATA_BYTES, MAX_TAR_ENTRIES, MAX_TAR_SCAN_BYTES, MAX_ZIP_ENTRIES, METADATA_LIMITS,
-  type MetadataLimits, type MetadataProblem, type MetadataRead, type RandomAccessSource,
+  METADATA_LIMITS, type MetadataLimits, type MetadataProblem, type MetadataRead, type RandomAccessSource,
 } from './metadata-read.js'
 
 /** View an opened stored file as a {@link RandomAccessSource}; closing it stays the caller's job. */

@@ -31,7 +31,7 @@ const RATIO_EXCEEDED = `File exceeds compression ratio of ${UPLOAD_COMPRESSION_R
 /**
  * Check an uploaded distribution as Warehouse does and read its core metadata. A failure is a
  * reason to refuse the upload. Undefined: an sdist format eggserve cannot decompress
- * (`.tar.bz2`, `.tar.xz`: Node has no bzip2 or xz), accepted unread as the README says.
+ * (`.tar.bz2`, `.tar.xz`: Node has no bzip2 or xz), accepted unread (docs/publishing.md says so).
  */
 export async function readUploadedMetadata (
   source: RandomAccessSource,

@@ -52,7 +52,7 @@ async function warm (config: Config, output: Output, parts: { services: IndexSer
   if (tty && done.files > 0) output.err('\n')
   if (services.facts instanceof FactsLog) {
     const live = new Set<string>()
-    for (const { files } of services.index.fileLists()) for (const file of files) live.add(file.identity)
+    for (const { files } of services.index.heldProjects()) for (const file of files) live.add(file.identity)
     await services.facts.compact(live)
   }
   output.out(`Hashed ${plural(done.filesDone, 'file')} (${(done.bytesDone / 1e9).toFixed(2)} GB); ${plural(known, 'was', 'were')} already cached; cache: ${config.cacheDir}\n`)

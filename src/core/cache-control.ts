@@ -1,4 +1,4 @@
-// Cache-Control for responses that need credentials (checklist K-1: "private" instead of "public").
+// Cache-Control for responses that need credentials (RFC 9111 §5.2.2.7: "private" instead of "public").
 
 /**
  * The Cache-Control value for a response only its authenticated user may see: `public` becomes

@@ -1,4 +1,4 @@
-// Distribution filenames: wheels, sdists (PEP 625 and legacy) and eggs (checklist §10).
+// Distribution filenames: wheels, sdists (PEP 625 and legacy) and eggs (PEP 427, PEP 625, the egg format).
 import { normalizeProjectName } from './names.js'
 import { canonicalizeVersion, isPep440Version } from './versions.js'
 
@@ -106,7 +106,7 @@ function parseEggStem (stem: string): ParsedDistFilename | undefined {
   }
 }
 
-// Checklist FN-2/FN-3: with a known project, split at the first "-" whose prefix normalizes
+// With a known project, split at the first "-" whose prefix normalizes
 // to it (pip's _find_name_version_sep); otherwise at the first "-" followed by a digit
 // (setuptools interpret_distro_name). PEP 625 names contain no "-" and take the first branch.
 function parseSdistStem (stem: string, project: string | undefined): ParsedDistFilename | undefined {

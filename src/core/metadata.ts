@@ -22,7 +22,7 @@ const LINE_END = /\r\n|\r|\n/g
 
 const NO_VALUES: readonly string[] = Object.freeze([])
 
-// Checklist MD-1: the spec says UTF-8; older files written by distutils may be latin-1, which
+// Core metadata spec: UTF-8; older files written by distutils may be latin-1, which
 // decodes any byte sequence. The BOM is kept, as in Python, so a BOM-prefixed file has no fields.
 function decode (bytes: Uint8Array): string {
   try {

@@ -1,7 +1,7 @@
-// Content negotiation for /simple/ pages (checklist §3, C-1 … C-5; PEP 691) and the choice of
-// gzip from Accept-Encoding (checklist K-4). Grammar and matching rules: RFC 9110 §12.4 and §12.5.
+// Content negotiation for /simple/ pages (PEP 691) and the choice of
+// gzip from Accept-Encoding. Grammar and matching rules: RFC 9110 §12.4 and §12.5.
 
-/** The legacy PEP 503 type (checklist §3: "text/html (legacy alias)"). */
+/** The legacy PEP 503 type (PEP 691: "text/html" remains a legacy alias). */
 export const TEXT_HTML = 'text/html'
 /** PEP 691's versioned HTML type. */
 export const V1_HTML = 'application/vnd.pypi.simple.v1+html'
@@ -19,10 +19,10 @@ export type Negotiated =
   | { readonly ok: true; readonly type: SimpleMediaType }
   | { readonly ok: false; readonly reason: string }
 
-// Tie-break among explicitly named types (C-2): the spec's recommendation, JSON first.
+// Tie-break among explicitly named types (PEP 691): the spec's recommendation, JSON first.
 const EXPLICIT_PREFERENCE: readonly SimpleMediaType[] = [V1_JSON, V1_HTML, TEXT_HTML]
 
-// Every name a client may use for an offer, lowercase. C-1: the `latest` meta-version is an
+// Every name a client may use for an offer, lowercase. PEP 691: the `latest` meta-version is an
 // alias, and the response carries the concrete v1 type.
 const NAMES: ReadonlyMap<string, SimpleMediaType> = new Map<string, SimpleMediaType>([
   [TEXT_HTML, TEXT_HTML],
@@ -36,14 +36,14 @@ const SUPPORTED = `Supported types: ${SIMPLE_MEDIA_TYPES.join(', ')} (or applica
 
 /**
  * Choose the representation of a /simple/ page from Accept (RFC 9110 §12.5.1) and the
- * `?format=` override (C-5).
+ * `?format=` override (PEP 691).
  *
- * - `format`, when present, wins over Accept and must name exactly one concrete type (C-5).
+ * - `format`, when present, wins over Accept and must name exactly one concrete type.
  * - Otherwise each offer gets the q of the most specific matching media range (exact >
- *   `type/*` > the any-type range), q=0 offers are dropped and the highest q wins (C-2). Ties go to
+ *   `type/*` > the any-type range), q=0 offers are dropped and the highest q wins (RFC 9110 §12.5.1). Ties go to
  *   `v1+json` > `v1+html` > `text/html` among offers the client named; when the best q only
  *   comes from wildcards, PyPI's order `text/html` > `v1+html` > `v1+json` decides.
- * - Missing or empty Accept means any type (C-1); malformed entries are skipped (C-2).
+ * - Missing or empty Accept means any type (RFC 9110 §12.5.1); malformed entries are skipped.
  * - Nothing acceptable gives `{ ok: false, reason }`, meant as a text/plain 406 body.
  *
  * @example negotiateSimple('application/vnd.pypi.simple.v1+json, text/html; q=0.01', undefined) // { ok: true, type: V1_JSON }
@@ -54,13 +54,13 @@ const SUPPORTED = `Supported types: ${SIMPLE_MEDIA_TYPES.join(', ')} (or applica
 export function negotiateSimple (accept: string | undefined, format: string | undefined): Negotiated {
   if (format !== undefined) return negotiateFormat(format)
   const elements = accept === undefined ? [] : listElements(accept)
-  // C-1: a missing Accept means any type; RFC 9110 §5.6.1.2 lets a list consist of empty
+  // A missing Accept means any type; RFC 9110 §5.6.1.2 lets a list consist of empty
   // elements only, which says nothing either, so `Accept:` and `Accept: ,` count as missing.
   const ranges = elements.length === 0 ? [ANY] : elements.flatMap((element) => parseMediaRange(element) ?? [])
   const scored: Scored[] = []
   for (const offer of SIMPLE_MEDIA_TYPES) {
     const best = bestRange(ranges, offer)
-    // C-1 / RFC 9110 §12.4.2: q=0 means "not acceptable".
+    // RFC 9110 §12.4.2: q=0 means "not acceptable".
     if (best !== undefined && best.q > 0) scored.push({ offer, q: best.q, explicit: best.specificity >= EXACT })
   }
   const top = Math.max(...scored.map((s) => s.q))
@@ -78,7 +78,7 @@ export function negotiateSimple (accept: string | undefined, format: string | un
  * True when the response may be gzip-compressed (Accept-Encoding, RFC 9110 §12.5.3, with
  * q-values, `*`, `identity;q=0` …).
  *
- * - Missing header: false. RFC 9110 allows any coding then, but checklist K-4 compresses only
+ * - Missing header: false. RFC 9110 allows any coding then, but eggserve compresses only
  *   "when the client allows", so clients that did not ask (easy_install's urllib) get identity.
  * - `gzip` and `x-gzip` are the same coding (RFC 9110 §8.4.1.3); names are case-insensitive.
  * - gzip's q comes from its own entry, else from `*`, else it is not acceptable (§12.5.3).
@@ -111,7 +111,7 @@ export function acceptsGzip (acceptEncoding: string | undefined): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ?format= (C-5)
+// ?format= (PEP 691)
 
 function negotiateFormat (format: string): Negotiated {
   // Query parsers (fast-querystring in Fastify, URLSearchParams) decode `+` as a space, so the
@@ -161,12 +161,12 @@ const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+"
 // §5.6.4 quoted-string: DQUOTE *( qdtext / quoted-pair ) DQUOTE.
 const QUOTED = '"(?:[^"\\\\]|\\\\.)*"'
 const MEDIA_RANGE = new RegExp(`^(${TOKEN})/(${TOKEN})$`)
-// §5.6.6 parameter = parameter-name "=" parameter-value; whitespace around `=` is tolerated (C-1).
+// §5.6.6 parameter = parameter-name "=" parameter-value; whitespace around `=` is tolerated.
 const PARAMETER = new RegExp(`^(${TOKEN})[ \\t]*=[ \\t]*(${TOKEN}|${QUOTED})$`)
 // §12.4.2 qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ); so `0.`, `1.` and `1.000` are fine, `1.0001` is not.
 const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/
 
-/** Parse one Accept list element; undefined when it is malformed (C-2: ignore it). */
+/** Parse one Accept list element; undefined when it is malformed (RFC 9110 §12.5.1: ignore it). */
 function parseMediaRange (element: string): MediaRange | undefined {
   const [head = '', ...rest] = splitOutside(element, ';')
   const match = MEDIA_RANGE.exec(head.trim())

@@ -231,7 +231,7 @@ function compareParts (a: Parts, b: Parts): number {
 
 /**
  * Order two versions as PEP 440 does: negative, zero or positive. Invalid ("legacy") versions sort
- * before all valid ones, and among themselves by code point (checklist FN-6).
+ * before all valid ones, and among themselves by code point, so the order is total (packaging's LegacyVersion sorted before all).
  * @example ['1.0', '1.0rc1', 'foo', '1.0.post1'].sort(compareVersions) // ['foo', '1.0rc1', '1.0', '1.0.post1']
  */
 export function compareVersions (a: string, b: string): number {

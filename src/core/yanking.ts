@@ -1,4 +1,4 @@
-// Yanking for a directory store (PEP 592, checklist E-1): a sidecar `<file>.yanked` marks the
+// Yanking for a directory store (PEP 592): a sidecar `<file>.yanked` marks the
 // file yanked and holds the reason; removing the sidecar un-yanks it.
 
 /** Suffix of yank sidecars. */

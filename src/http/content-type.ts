@@ -1,7 +1,8 @@
-// Content types of served files: one source of truth (checklist F-3).
+// Content types of served files: one source of truth.
 import mime from 'mime-types'
 
-// pip chooses the unpacker from Content-Type before the extension (checklist F-3), and
+// pip chooses the unpacker from Content-Type before the extension (pip's utils/unpacking.py
+// unpack_file), and
 // mime-types does not know .whl or .egg; .tar.gz must never look like a content-coding.
 const EXPLICIT: readonly (readonly [string, string])[] = [
   ['.whl', 'application/zip'],
@@ -22,6 +23,6 @@ export function contentTypeFor (filename: string): string {
     if (filename.endsWith(suffix)) return type
   }
   const looked = mime.lookup(filename)
-  // Never text/html for a download: pip 18 would take it for a page (checklist F-3).
+  // Never text/html for a download: pip 18 would take it for a page.
   return looked === false || looked.startsWith('text/html') ? 'application/octet-stream' : looked
 }

@@ -1,4 +1,4 @@
-// CORS on the read endpoints, as PyPI does (checklist K-6), so browser clients such as
+// CORS on the read endpoints, as PyPI does, so browser clients such as
 // pyodide's micropip can read pages, metadata and files. No credentials are ever allowed.
 import type { FastifyInstance } from 'fastify'
 

@@ -4,9 +4,9 @@ import { finished } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions, rangeAllowed, type Validators } from '../core/conditional.js'
 import { contentRange, planRange, unsatisfiedRange, type RangePlan } from '../core/range.js'
+import { NotFoundError } from '../errors.js'
 import type { Storage } from '../storage/storage.js'
 import { contentTypeFor } from './content-type.js'
-import { NotFoundError } from './http-errors.js'
 import { setLastModified } from './last-modified.js'
 
 // Files (or ranges) up to this size are read in one go rather than streamed.
@@ -47,7 +47,7 @@ export async function sendDistribution (request: FastifyRequest, reply: FastifyR
     return reply.code(416).header('content-range', unsatisfiedRange(file.size)).type('text/plain; charset=utf-8').send('Range Not Satisfiable\n')
   }
 
-  // Archives are sent as they are: never a Content-Encoding (checklist F-2).
+  // Archives are sent as they are: never a Content-Encoding: pip hashes the bytes it receives.
   reply.type(contentTypeFor(options.filename))
   const range = plan.kind === 'partial' ? plan.range : undefined
   if (range !== undefined) reply.code(206).header('content-range', contentRange(range, file.size))

@@ -45,7 +45,7 @@ function drain (raw: IncomingMessage, maxMs: number): Promise<boolean> {
 }
 
 /**
- * A reason phrase from a message (checklist U-9, Z-7): latin-1 only (anything else becomes "?"),
+ * A reason phrase from a message (RFC 9110 §15.1, reason-phrase; twine, poetry and pdm print it): latin-1 only (anything else becomes "?"),
  * no CR/LF or other control characters, at most 200 characters.
  */
 export function reasonPhrase (message: string): string {

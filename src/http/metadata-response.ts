@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions } from '../core/conditional.js'
 import type { DistFile } from '../core/index-model.js'
+import { NotFoundError } from '../errors.js'
 import type { CoreMetadataStore } from '../index/metadata-store.js'
-import { NotFoundError } from './http-errors.js'
 
 /** Send `<wheel>.metadata`: 404 when the wheel has no readable METADATA (then no page advertises it). */
 export async function sendMetadata (request: FastifyRequest, reply: FastifyReply, options: { metadata: CoreMetadataStore; file: DistFile }): Promise<FastifyReply> {
@@ -13,6 +13,6 @@ export async function sendMetadata (request: FastifyRequest, reply: FastifyReply
   const etag = `"${createHash('sha256').update(read.bytes).digest('base64url').slice(0, 27)}"`
   reply.header('etag', etag)
   if (evaluatePreconditions(request.headers, { etag, lastModifiedMs: options.file.mtimeMs }) === 'not-modified') return reply.code(304).send()
-  // Checklist M-3: a stable type and never a content-coding; pip hashes the raw body.
+  // PEP 658: a stable type and never a content-coding; pip hashes the raw body.
   return reply.type('text/plain; charset=utf-8').send(read.bytes)
 }

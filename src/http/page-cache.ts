@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import { LRUCache } from 'lru-cache'
 import { httpDate } from '../core/conditional.js'
+import type { CacheMeter } from '../core/metrics.js'
 
 /** A page ready to send: both bodies and every header value that does not depend on the request. */
 export interface RenderedPage {
@@ -58,8 +59,11 @@ export class PageCache {
   // Short key prefixes per section and variant, so a lookup hashes little more than the name.
   // Sections are a handful of names fixed in the code.
   readonly #prefixes = new Map<string, readonly string[]>()
+  readonly #meter: CacheMeter | undefined
 
-  constructor (maxBytes = 32 * 1024 * 1024) {
+  /** `meter` counts hits and misses (eggserve_cache_*_total{cache="page"}). */
+  constructor (maxBytes = 32 * 1024 * 1024, meter?: CacheMeter) {
+    this.#meter = meter
     this.#lru = new LRUCache<string, Entry, RenderContext>({
       maxSize: maxBytes,
       sizeCalculation: (entry, key) => size(entry.page) + key.length * 2 + ENTRY_OVERHEAD,
@@ -90,7 +94,11 @@ export class PageCache {
   get (key: PageKey, version: number, lastModifiedMs: number, render: () => Promise<string>): Promise<RenderedPage> | RenderedPage {
     const id = this.#prefix(key.section, key.variant) + key.name
     const hit = this.#lru.get(id)
-    if (hit?.version === version) return hit.page
+    if (hit?.version === version) {
+      this.#meter?.hit()
+      return hit.page
+    }
+    this.#meter?.miss()
     return this.#load(id, { version, lastModifiedMs, render })
   }
 

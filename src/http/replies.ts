@@ -1,10 +1,5 @@
-// Small reply helpers shared by the route plugins.
+// The redirect the route plugins share.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-
-/** Send an HTML page (checklist H-15: charset in the header, easy_install defaults to latin-1). */
-export function sendHtml (reply: FastifyReply, body: string): FastifyReply {
-  return reply.type('text/html; charset=utf-8').send(body)
-}
 
 /**
  * 301 to a page-relative location, keeping the query string (PEP 503: the normalized URL, with

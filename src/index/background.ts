@@ -2,17 +2,34 @@
 // the persistent cache of files that are gone.
 import type { FastifyBaseLogger } from 'fastify'
 import { FactsLog } from '../analysis/facts-log.js'
-import type { Readiness } from '../http/routes/health.js'
-import type { IndexServices } from '../services.js'
-import { Warmup } from './warmup.js'
+import { NO_METRICS, type CounterMetric, type HistogramMetric, type Metrics } from '../core/metrics.js'
+import type { FactsStore } from '../analysis/facts-store.js'
+import type { MemoizingAnalyzer } from '../analysis/memoizing-analyzer.js'
+import type { IndexService } from './index-service.js'
+import { Warmup, type WarmupProgress } from './warmup.js'
+
+/** Whether every file is hashed, with the warm-up's progress until then (what /health/ready says). */
+export interface Readiness {
+  readonly ready: boolean
+  readonly progress?: WarmupProgress
+}
+
+/** The parts of the index services the background work drives. */
+export interface BackgroundServices {
+  readonly index: IndexService
+  readonly analyzer: MemoizingAnalyzer
+  readonly facts: FactsStore
+}
 
 /** Options of BackgroundWork. */
 export interface BackgroundOptions {
-  readonly services: IndexServices
+  readonly services: BackgroundServices
   readonly log: FastifyBaseLogger
   /** 0 disables the periodic reconcile. */
   readonly reconcileIntervalMs: number
   readonly progressEveryMs?: number
+  /** Counts and times reconciles (default: none kept). */
+  readonly metrics?: Metrics
 }
 
 /** The warm-up pass, then a reconcile every interval; both prune the cache when it is mostly dead. */
@@ -23,9 +40,16 @@ export class BackgroundWork {
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> = Promise.resolve()
   #stopped = false
+  readonly #reconciles: CounterMetric<'outcome'>
+  readonly #reconcileSeconds: HistogramMetric<never>
 
   constructor (options: BackgroundOptions) {
     this.#options = options
+    const metrics = options.metrics ?? NO_METRICS
+    this.#reconciles = metrics.counter<'outcome'>({ name: 'eggserve_reconciles_total', help: 'Periodic re-reads of the whole tree (--reconcile-interval), by outcome: ok or failed', labelNames: ['outcome'] })
+    this.#reconcileSeconds = metrics.histogram({
+      name: 'eggserve_reconcile_duration_seconds', help: 'Duration of the periodic re-reads of the whole tree', labelNames: [], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+    })
     this.#log = options.log.child({ component: 'background' })
     const { index, analyzer } = options.services
     this.#warmup = new Warmup({ index, analyzer, log: options.log, progressEveryMs: options.progressEveryMs ?? 5000 })
@@ -62,9 +86,15 @@ export class BackgroundWork {
     this.#running = this.#running.then(async () => {
       const started = Date.now()
       await this.#options.services.index.reconcile()
-      this.#log.debug({ ms: Date.now() - started }, 'Reconciled the index with the tree')
+      const ms = Date.now() - started
+      this.#log.debug({ ms }, 'Reconciled the index with the tree')
+      this.#reconciles.inc({ outcome: 'ok' })
+      this.#reconcileSeconds.observe({}, ms / 1000)
       await this.#prune(false)
-    }).catch((err: unknown) => { this.#log.warn({ err }, 'Reconcile failed; it runs again at the next interval') })
+    }).catch((err: unknown) => {
+      this.#reconciles.inc({ outcome: 'failed' })
+      this.#log.warn({ err }, 'Reconcile failed; it runs again at the next interval')
+    })
     return this.#running
   }
 
@@ -74,7 +104,7 @@ export class BackgroundWork {
     const { facts, index } = this.#options.services
     if (!(facts instanceof FactsLog) || this.#stopped) return
     const live = new Set<string>()
-    for (const { files } of index.fileLists()) for (const file of files) live.add(file.identity)
+    for (const { files } of index.heldProjects()) for (const file of files) live.add(file.identity)
     let known = 0
     for (const identity of live) if (facts.get(identity) !== undefined) known++
     const dead = facts.size - known

@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { randomAccessSource, readCoreMetadata } from '../archives/read-core-metadata.js'
 import type { DistFile } from '../core/index-model.js'
+import type { CacheMeter } from '../core/metrics.js'
 import type { Storage } from '../storage/storage.js'
 
 /** Metadata bytes of the file as it is now (which may be newer than the one asked for). */
@@ -22,9 +23,12 @@ export class CoreMetadataStore {
   readonly #storage: Storage
   readonly #log: FastifyBaseLogger
   readonly #cache: LRUCache<string, MetadataBytes, DistFile>
+  readonly #meter: CacheMeter | undefined
 
-  constructor (options: { storage: Storage; log: FastifyBaseLogger; maxBytes?: number }) {
+  /** `meter` counts hits and misses (eggserve_cache_*_total{cache="metadata"}). */
+  constructor (options: { storage: Storage; log: FastifyBaseLogger; maxBytes?: number; meter?: CacheMeter }) {
     this.#storage = options.storage
+    this.#meter = options.meter
     this.#log = options.log.child({ component: 'metadata' })
     this.#cache = new LRUCache<string, MetadataBytes, DistFile>({
       maxSize: options.maxBytes ?? 16 * 1024 * 1024,
@@ -42,7 +46,13 @@ export class CoreMetadataStore {
 
   /** The exact core metadata bytes of `file`, or undefined when the file has none (or is gone). */
   async read (file: DistFile): Promise<MetadataBytes | undefined> {
-    return this.#cache.get(file.identity) ?? await this.#cache.fetch(file.identity, { context: file })
+    const cached = this.#cache.get(file.identity)
+    if (cached !== undefined) {
+      this.#meter?.hit()
+      return cached
+    }
+    this.#meter?.miss()
+    return this.#cache.fetch(file.identity, { context: file })
   }
 
   /** Keep metadata bytes read elsewhere (from an upload, before it was published) for a file identity. */

@@ -2,6 +2,7 @@
 // priority (a project someone asks for jumps the queue: its requests are urgent), with
 // progress logged as it goes. The tree counts as ready once this pass has finished.
 import type { FastifyBaseLogger } from 'fastify'
+import { FileGoneError } from '../analysis/analyzer.js'
 import type { MemoizingAnalyzer } from '../analysis/memoizing-analyzer.js'
 import type { DistFile } from '../core/index-model.js'
 import { plural } from '../core/plural.js'
@@ -80,7 +81,7 @@ export class Warmup {
   async run (): Promise<WarmupProgress> {
     this.#started = Date.now()
     const work: { project: string; file: DistFile }[] = []
-    for (const { project, files } of this.#options.index.fileLists()) {
+    for (const { project, files } of this.#options.index.heldProjects()) {
       for (const file of files) {
         if (this.#options.analyzer.knows(file.identity)) continue
         work.push({ project, file })
@@ -100,8 +101,10 @@ export class Warmup {
         } catch (err) {
           // Stopped (the analyzer too): this file was not done.
           if (this.#halted()) break
-          // A file that vanished or cannot be read is left out of pages anyway; go on.
-          this.#log.debug({ err, key: item.file.key }, 'Warm-up skipped a file')
+          // A file that vanished is left out of pages anyway; one that cannot be read is
+          // worth saying (the storage does not log what it throws). Either way, go on.
+          if (err instanceof FileGoneError) this.#log.debug({ err, key: item.file.key }, 'Warm-up skipped a file')
+          else this.#log.error({ err, key: item.file.key }, 'Warm-up cannot read a file')
         }
         this.#filesDone++
         this.#bytesDone += item.file.size

@@ -6,17 +6,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import type { Description } from '../core/project-details.js'
 import { escapeHtml } from '../render/html.js'
+import type { RenderedReadme } from '../render/rendered-readme.js'
 import type { ReadmeJob, ReadmeReply } from './readme-protocol.js'
 import { renderRst } from './rst.js'
-
-/** A README ready to put on a page: clean HTML, how it was rendered, and a note for the reader. */
-export interface RenderedReadme {
-  readonly html: string
-  /** What rendered it: `text` when shown as plain text (by choice or as a fallback). */
-  readonly renderedAs: 'markdown' | 'rst' | 'text'
-  /** Why it is shown as text when it was meant to be rendered. */
-  readonly note?: string
-}
 
 /** Options of the README renderer. */
 export interface ReadmeRendererOptions {

@@ -26,7 +26,7 @@ const ESCAPES: Readonly<Record<string, string>> = {
 
 /**
  * Escape text for use in element content and in quoted attribute values
- * (checklist H-5: `&`, `<`, `>`, `"` must be encoded; `'` too, for single-quoted attributes).
+ * (the HTML standard's escaping of text and attribute values: `&`, `<`, `>`, `"` must be encoded; `'` too, for single-quoted attributes).
  * @example escapeHtml('>=3.8,<4') // '&gt;=3.8,&lt;4'
  */
 export function escapeHtml (text: string): string {

@@ -1,4 +1,4 @@
-// The PyPI JSON API (`/pypi/<project>/json`, `/pypi/<project>/<version>/json`, checklist §13),
+// The PyPI JSON API (`/pypi/<project>/json`, `/pypi/<project>/<version>/json`),
 // read by renovate and audit tools, built from the same model as the simple pages.
 import type { DistFile, PageFile, ProjectPage } from '../core/index-model.js'
 import type { CoreMetadata } from '../core/metadata.js'
@@ -34,13 +34,13 @@ export function releasesOf (page: ProjectPage): Release[] {
   }))
 }
 
-/** Checklist X-3: the highest non-yanked final release, else non-yanked pre-release, else the highest. */
+/** As Warehouse's latest release: the highest non-yanked final release, else non-yanked pre-release, else the highest. */
 export function latestRelease (releases: readonly Release[]): Release | undefined {
   const newestFirst = [...releases].reverse()
   return newestFirst.find((r) => !r.yanked && !isPrerelease(r.version)) ?? newestFirst.find((r) => !r.yanked) ?? newestFirst[0]
 }
 
-/** Checklist X-1: by canonical version (trailing zeros insignificant), the exact string winning ties. */
+/** By canonical version (trailing zeros insignificant), the exact string winning ties. */
 export function findRelease (releases: readonly Release[], version: string): Release | undefined {
   const exact = releases.find((r) => r.version === version || r.files.some((f) => f.file.parsed.version === version))
   if (exact !== undefined) return exact
@@ -145,7 +145,7 @@ function fileJson ({ file, facts }: PageFile, urls: JsonApiUrls): Record<string,
     digests,
     md5_digest: facts.digests.md5 ?? null,
     requires_python: facts.metadata?.requiresPython ?? null,
-    // X-2: no zone in upload_time, a "Z" in upload_time_iso_8601.
+    // As PyPI: no zone in upload_time, a "Z" in upload_time_iso_8601.
     upload_time: iso.slice(0, 19),
     upload_time_iso_8601: iso,
     yanked: file.yanked !== undefined,

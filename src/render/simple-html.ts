@@ -6,29 +6,29 @@ import type { Tree } from './trees.js'
 
 const ROOT_TITLE = 'Simple index'
 
-/** The root page: one link per project; the text is the folder name (checklist H-2). */
+/** The root page: one link per project; the text is the folder name (PEP 503). */
 export function renderRootHtml (projects: readonly ProjectSummary[], tree: Tree): string {
   return renderLinkPage({ title: ROOT_TITLE, links: projects.map((project) => ({ href: tree.projectHref(project), text: project.folder })) })
 }
 
-/** A project page: one link per file, text = filename = last href segment (checklist H-3). */
+/** A project page: one link per file, text = filename = last href segment (PEP 503). */
 export function renderProjectHtml (page: ProjectPage, tree: Tree, algorithm: HashAlgorithm): string {
   return renderLinkPage({ title: `Links for ${page.project}`, links: page.files.map((file) => fileLink(file, tree, algorithm)) })
 }
 
 function fileLink ({ file, facts }: PageFile, tree: Tree, algorithm: HashAlgorithm): PageLink {
   const digest = facts.digests[algorithm]
-  // Checklist H-4: exactly one fragment, with an algorithm every client knows.
+  // PEP 503: exactly one fragment, with an algorithm every client knows.
   const href = digest === undefined ? tree.fileHref(file) : `${tree.fileHref(file)}#${algorithm}=${digest}`
   const attributes: Record<string, string> = {}
-  // Checklist H-6: only when the metadata has a non-empty Requires-Python; escaped by the renderer (H-5).
+  // PEP 503: only when the metadata has a non-empty Requires-Python; escaped by the renderer.
   if (facts.metadata?.requiresPython !== undefined) attributes['data-requires-python'] = facts.metadata.requiresPython
-  // Checklist H-8 (PEP 714): both names, same value; pip 22.3-23.1 read only the old one.
+  // PEP 714: both names, same value; pip 22.3-23.1 read only the old one.
   if (file.parsed.kind === 'wheel' && facts.metadata !== undefined) {
     attributes['data-dist-info-metadata'] = `sha256=${facts.metadata.sha256}`
     attributes['data-core-metadata'] = `sha256=${facts.metadata.sha256}`
   }
-  // Checklist H-7: never a bare attribute; "" when there is no reason.
+  // PEP 592: never a bare attribute; "" when there is no reason.
   if (file.yanked !== undefined) attributes['data-yanked'] = file.yanked
   return { href, text: file.filename, attributes }
 }

@@ -1,6 +1,6 @@
 // The two URL trees over one model: the original server's (/, /<folder>/) and PEP 503's
 // (/simple/, /simple/<project>/, /packages/<folder>/<file>). Hrefs are page-relative, so the
-// server also works behind a reverse proxy that mounts it under a path prefix (checklist A-4).
+// server also works behind a reverse proxy that mounts it under a path prefix.
 import type { DistFile, ProjectSummary } from '../core/index-model.js'
 
 /** How one tree spells its links. */
@@ -13,7 +13,7 @@ export interface Tree {
 
 /**
  * Percent-encode one path segment. Beyond encodeURIComponent, `!'()*` are encoded too, so
- * no href carries a quote that easy_install's href-scraping regex would stop at (checklist P-7).
+ * no href carries a quote that easy_install's href-scraping regex would stop at (setuptools' package_index HREF regex).
  */
 export function encodeSegment (segment: string): string {
   return encodeURIComponent(segment).replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`)

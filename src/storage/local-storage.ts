@@ -33,9 +33,9 @@ export class LocalStorage implements StorageBackend {
     this.#uploads = { realRoot, log, describe: toStoredFile }
   }
 
-  /** Open a tree; fails with a LayoutError naming `root` as given when it is not a readable directory. */
   /**
-   * Open a tree. `blocking` makes reads synchronous: for worker threads, where blocking costs
+   * Open a tree; fails with a LayoutError naming `root` as given when it is not a readable
+   * directory. `blocking` makes reads synchronous: for worker threads, where blocking costs
    * nothing and libuv's thread pool round trips dominate the reading of small files.
    */
   static async create (root: string, log: FastifyBaseLogger, options: { blocking?: boolean } = {}): Promise<LocalStorage> {
@@ -122,7 +122,7 @@ export class LocalStorage implements StorageBackend {
       real = await realpath(join(this.#realRoot, parts.folder, parts.filename))
     } catch (err) {
       if (ABSENT.has(errnoCode(err) ?? '')) return undefined
-      throw this.#failure('resolve', key, err)
+      throw storageFailure('resolve', key, err)
     }
     if (!real.startsWith(this.#realRoot + sep)) {
       this.#log.warn({ key }, 'Refusing a file whose real path is outside the eggdir')
@@ -148,8 +148,9 @@ export class LocalStorage implements StorageBackend {
         opened = { fd: handle.fd, info: await statOrClose(handle), close: () => handle.close() }
       }
     } catch (err) {
+      // Quiet: the fast path's miss; the realpath path after it reports any real error.
       if (quiet || ABSENT.has(errnoCode(err) ?? '')) return undefined
-      throw this.#failure('open', key, err)
+      throw storageFailure('open', key, err)
     }
     if (opened.info.isFile()) return opened
     await opened.close()
@@ -235,21 +236,22 @@ export class LocalStorage implements StorageBackend {
     return info.isFile() ? info : info.isDirectory() ? 'folder' : undefined
   }
 
+  // A link that leads nowhere (or loops) is skipped like a missing file; one that cannot be
+  // resolved (EACCES on a folder on its way, EIO) is an error: where it leads is unknown.
   #contained (path: string): boolean {
+    const relative = path.slice(this.#realRoot.length + 1)
+    let real: string
     try {
-      const real = realpathSync(path)
-      if (real.startsWith(this.#realRoot + sep)) return true
-      this.#log.warn({ path: path.slice(this.#realRoot.length + 1) }, 'Skipping a symlink that leads outside the eggdir')
-      return false
-    } catch {
-      return false
+      real = realpathSync(path)
+    } catch (err) {
+      if (ABSENT.has(errnoCode(err) ?? '')) return false
+      throw new StorageError(`Cannot resolve "${relative}": ${describeErrno(err)}`, { cause: err })
     }
+    if (real.startsWith(this.#realRoot + sep)) return true
+    this.#log.warn({ path: relative }, 'Skipping a symlink that leads outside the eggdir')
+    return false
   }
 
-  #failure (action: string, key: string, err: unknown): StorageError {
-    this.#log.error({ err, key }, `Cannot ${action} a stored file`)
-    return new StorageError(`Cannot ${action} "${key}": ${describeErrno(err)}`, { cause: err })
-  }
 }
 
 // Number stats, not BigInt ones: 100,000 files would make 1.4 million BigInts for the
@@ -277,6 +279,11 @@ async function statOrClose (handle: FileHandle): Promise<Stats> {
     await handle.close()
     throw err
   }
+}
+
+// Not logged here: whoever handles the failure logs it, once (for a request, the error handler).
+function storageFailure (action: string, key: string, err: unknown): StorageError {
+  return new StorageError(`Cannot ${action} "${key}": ${describeErrno(err)}`, { cause: err })
 }
 
 function toStoredFile (key: string, info: Stats): StoredFile {

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
 import type { ByteRange } from '../core/range.js'
-import { describeErrno, errnoCode, StorageError, WriteFailure } from '../errors.js'
+import { describeErrno, errnoCode, isAbsent, StorageError, WriteFailure } from '../errors.js'
 import { createRangeStream } from './range-stream.js'
 import { isPlainName, splitKey, type CommitResult, type PendingUpload, type StoredFile } from './storage.js'
 
@@ -27,13 +27,18 @@ export interface UploadRoot {
 export async function createLocalUpload (root: UploadRoot, folder: string): Promise<PendingUpload> {
   if (!isPlainName(folder)) throw new TypeError(`not a folder name: ${folder}`)
   const folderPath = join(root.realRoot, folder)
-  const dir = (await isDirectory(folderPath)) ? folderPath : root.realRoot
+  let dir: string
+  try {
+    dir = (await isDirectory(folderPath)) ? folderPath : root.realRoot
+  } catch (err) {
+    throw writeFailure('look for the project folder', err)
+  }
   const tempPath = join(dir, `.upload-${randomBytes(8).toString('hex')}.tmp`)
   let handle: FileHandle
   try {
     handle = await open(tempPath, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644)
   } catch (err) {
-    throw writeFailure(root.log, 'create a temporary upload file', err)
+    throw writeFailure('create a temporary upload file', err)
   }
   return new LocalUpload(root, handle, tempPath)
 }
@@ -56,7 +61,7 @@ class LocalUpload implements PendingUpload {
       highWaterMark: 1024 * 1024,
       writev: (chunks, callback) => {
         this.#writeAll(chunks.map(({ chunk }) => chunk as Buffer)).then(() => { callback() }, (err: unknown) => {
-          callback(writeFailure(this.#root.log, 'write an upload', err))
+          callback(writeFailure('write an upload', err))
         })
       },
       final: (callback) => {
@@ -108,7 +113,7 @@ class LocalUpload implements PendingUpload {
       return { outcome, file: this.#root.describe(key, after) }
     } catch (err) {
       if (err instanceof WriteFailure || err instanceof StorageError) throw err
-      throw writeFailure(this.#root.log, 'publish an upload', err)
+      throw writeFailure('publish an upload', err)
     }
   }
 
@@ -178,11 +183,13 @@ async function ensureFolder (folderPath: string): Promise<boolean> {
   }
 }
 
+// A missing folder (or a file in its place) is "no"; a failure to look (EACCES, EIO) is an error.
 async function isDirectory (path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory()
-  } catch {
-    return false
+  } catch (err) {
+    if (isAbsent(err)) return false
+    throw err
   }
 }
 
@@ -211,8 +218,8 @@ export async function removeLocalFile (root: UploadRoot, key: string): Promise<b
     await unlink(join(root.realRoot, parts.folder, parts.filename))
     return true
   } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return false
-    throw writeFailure(root.log, 'remove a file', err)
+    if (isAbsent(err)) return false
+    throw writeFailure('remove a file', err)
   }
 }
 
@@ -225,20 +232,25 @@ export async function removeLocalFolderIfEmpty (root: UploadRoot, folder: string
   } catch (err) {
     const code = errnoCode(err)
     if (code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOENT' || code === 'ENOTDIR') return false
-    throw writeFailure(root.log, 'remove an empty folder', err)
+    throw writeFailure('remove an empty folder', err)
   }
 }
 
 /** Delete temporary upload files older than `olderThanMs` left by a crash; returns how many. */
 export async function sweepLocalUploads (root: UploadRoot, olderThanMs: number): Promise<number> {
-  const dirs = [root.realRoot]
+  const folders = ['']
   for (const entry of await readdir(root.realRoot, { withFileTypes: true })) {
-    if (entry.isDirectory() && isPlainName(entry.name)) dirs.push(join(root.realRoot, entry.name))
+    if (entry.isDirectory() && isPlainName(entry.name)) folders.push(entry.name)
   }
   let removed = 0
   const limit = Date.now() - olderThanMs
-  for (const dir of dirs) {
-    const names = await readdir(dir).catch(() => [])
+  for (const folder of folders) {
+    const dir = join(root.realRoot, folder)
+    const names = await readdir(dir).catch((err: unknown) => {
+      // Removed meanwhile: nothing to sweep. Unreadable: worth a warning; the others are swept.
+      if (!isAbsent(err)) root.log.warn({ err, folder }, 'Cannot look for temporary upload files in a folder')
+      return []
+    })
     for (const name of names.filter((candidate) => UPLOAD_TEMP.test(candidate))) {
       try {
         if ((await stat(join(dir, name))).mtimeMs > limit) continue
@@ -255,11 +267,11 @@ export async function sweepLocalUploads (root: UploadRoot, olderThanMs: number):
 /**
  * A write error as the operator and the uploader should see it: a full disk (507), a read-only
  * filesystem or missing permissions (500, with a message naming no path), or a masked StorageError.
+ * The system error is its cause. Not logged here: whoever handles the failure logs it, once
+ * (for a request, the error handler).
  */
-export function writeFailure (log: FastifyBaseLogger, action: string, err: unknown): Error {
-  const code = errnoCode(err)
-  log.error({ err }, `Cannot ${action}`)
-  switch (code) {
+export function writeFailure (action: string, err: unknown): WriteFailure | StorageError {
+  switch (errnoCode(err)) {
     case 'ENOSPC':
     case 'EDQUOT': return new WriteFailure('EGGSERVE_DISK_FULL', 'Insufficient Storage: the disk holding the package folder is full', { cause: err })
     case 'EROFS': return new WriteFailure('EGGSERVE_READ_ONLY', 'Cannot store the upload: the package folder is on a read-only filesystem', { cause: err })

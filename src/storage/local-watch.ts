@@ -4,8 +4,11 @@
 import { watch, type FSWatcher } from 'node:fs'
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { errnoCode } from '../errors.js'
 import type { ChangeListener, Watch } from './storage.js'
 import { isPlainName } from './storage.js'
+
+const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP'])
 
 /** Watch `root` and its folders; report the folder that changed, or undefined for the top level. */
 export function watchTree (root: string, listener: ChangeListener, onError: (err: Error) => void): Watch {
@@ -44,8 +47,9 @@ export function watchTree (root: string, listener: ChangeListener, onError: (err
     unwatch(name)
     try {
       if ((await stat(join(root, name))).isDirectory()) watchFolder(name)
-    } catch {
-      // gone: nothing to watch
+    } catch (err) {
+      // Gone, a file in the way or a link loop: nothing to watch. Anything else is a watch failure.
+      if (!GONE.has(errnoCode(err) ?? '')) fail(err)
     }
   }
 

@@ -27,7 +27,7 @@ export function createS3Client (spec: S3StorageSpec, log: FastifyBaseLogger): S3
     retryMode: 'standard',
     maxAttempts: spec.maxAttempts ?? S3_DEFAULTS.maxAttempts,
     // Since 3.729 the SDK adds CRC32 checksums to every upload and checks them on downloads;
-    // several S3-compatible stores refuse the new headers (aws-sdk-js-v3 issue #6810), and a
+    // several S3-compatible stores refuse the new headers (aws/aws-sdk-js-v3#6810), and a
     // checksum over every download costs CPU for nothing: eggserve computes its own digests.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',

@@ -29,9 +29,9 @@ export function temporaryPrefix (context: S3Context): string {
   return `${context.prefix}${HIDDEN_FOLDER}/tmp/`
 }
 
-/** Log an SDK error with its safe facts and turn it into eggserve's error (see storeError). */
+/** Turn an SDK error into eggserve's error, with its safe facts for the log (see storeError). */
 export function fail (context: S3Context, err: unknown, action: string, key?: string): Error {
-  return storeError(err, context.log, { action, location: context.location, ...(key === undefined ? {} : { key }) })
+  return storeError(err, { action, location: context.location, ...(key === undefined ? {} : { key }) })
 }
 
 /**

@@ -1,8 +1,7 @@
 // What an S3 client error means for eggserve. Errors are read by shape (name, status), not by
 // class, so this module does not load the AWS SDK. Nothing of the request (URL, headers,
 // signature) is kept: only the error name, the HTTP status, the request id and the attempts.
-import type { FastifyBaseLogger } from 'fastify'
-import { errnoCode, StorageError, StoreFailure } from '../errors.js'
+import { errnoCode, StorageError, StoreFailure, type AppErrorOptions } from '../errors.js'
 
 /** What went wrong, as far as eggserve's answer is concerned. */
 export type S3ErrorKind =
@@ -75,28 +74,30 @@ export interface S3Action {
 }
 
 /**
- * Log an SDK error once, with its safe facts, and turn it into the error eggserve raises:
- * a StoreFailure (503 with Retry-After for transient failures) or a masked StorageError.
+ * Turn an SDK error into the error eggserve raises: a StoreFailure (503 with Retry-After for
+ * transient failures) or a masked StorageError. It is not logged here: its cause says in words
+ * what was being done, on which key of which store, and why; its details hold the SDK error's
+ * safe facts. Whoever handles the failure logs both, once (for a request, the error handler).
  */
-export function storeError (err: unknown, log: FastifyBaseLogger, what: S3Action): Error {
+export function storeError (err: unknown, what: S3Action): StoreFailure | StorageError {
   const facts = s3ErrorFacts(err)
   const where = what.key === undefined ? what.location : `"${what.key}" in ${what.location}`
   const after = facts.attempts === undefined ? '' : ` after ${facts.attempts} ${facts.attempts === 1 ? 'attempt' : 'attempts'}`
   const status = facts.status === undefined ? '' : ` (HTTP ${facts.status})`
   const s3 = { error: facts.error, status: facts.status, requestId: facts.requestId, attempts: facts.attempts }
-  const failure = failureFor(facts)
-  log.error({ action: what.action, key: what.key, s3, code: failure.code }, `Cannot ${what.action} ${where}: ${explain(facts)}${status}${after}`)
-  return failure
+  // Not the SDK error itself: it holds the request (URL, headers, signature).
+  const cause = new Error(`Cannot ${what.action} ${where}: ${explain(facts)}${status}${after}`)
+  return failureFor(facts, { cause, details: { action: what.action, key: what.key, s3 } })
 }
 
-function failureFor (facts: S3ErrorFacts): StoreFailure | StorageError {
+function failureFor (facts: S3ErrorFacts, options: AppErrorOptions): StoreFailure | StorageError {
   switch (facts.kind) {
-    case 'throttled': return new StoreFailure('EGGSERVE_STORE_THROTTLED', 'Service Unavailable: the package store is throttling requests; retry later', { retryAfterSeconds: 2 })
-    case 'unavailable': return new StoreFailure('EGGSERVE_STORE_UNAVAILABLE', 'Service Unavailable: the package store is not answering; retry later', { retryAfterSeconds: 5 })
-    case 'denied': return new StoreFailure('EGGSERVE_STORE_DENIED', 'The package store refused this server\'s credentials; the server\'s operator must fix its access')
-    case 'no-bucket': return new StoreFailure('EGGSERVE_STORE_MISSING', 'The package store\'s bucket does not exist; the server\'s operator must fix the configuration')
-    case 'no-region': return new StoreFailure('EGGSERVE_STORE_CONFIG', 'No AWS region is configured: set AWS_REGION (S3-compatible stores usually accept us-east-1)')
-    default: return new StorageError(`Unexpected answer of the package store: ${facts.error}`)
+    case 'throttled': return new StoreFailure('EGGSERVE_STORE_THROTTLED', 'Service Unavailable: the package store is throttling requests; retry later', options)
+    case 'unavailable': return new StoreFailure('EGGSERVE_STORE_UNAVAILABLE', 'Service Unavailable: the package store is not answering; retry later', options)
+    case 'denied': return new StoreFailure('EGGSERVE_STORE_DENIED', 'The package store refused this server\'s credentials; the server\'s operator must fix its access', options)
+    case 'no-bucket': return new StoreFailure('EGGSERVE_STORE_MISSING', 'The package store\'s bucket does not exist; the server\'s operator must fix the configuration', options)
+    case 'no-region': return new StoreFailure('EGGSERVE_STORE_CONFIG', 'No AWS region is configured: set AWS_REGION (S3-compatible stores usually accept us-east-1)', options)
+    default: return new StorageError(`Unexpected answer of the package store: ${facts.error}`, options)
   }
 }
 

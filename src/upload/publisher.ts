@@ -1,23 +1,21 @@
 // Publishing a received upload into the index (duplicates as Warehouse answers them, signatures), and removing a
 // release (pypiserver's remove_pkg). The facts the index keeps of a new file (digests, core
 // metadata) come from the upload itself, so publishing never reads the published file again.
-import { metadataFacts } from '../analysis/streaming-analyzer.js'
 import { readUploadedMetadata } from '../archives/upload-archive.js'
 import type { DistFile, FileFacts } from '../core/index-model.js'
 import { distributionKey, type ParsedDistFilename } from '../core/filenames.js'
 import type { HashAlgorithm } from '../core/digests.js'
 import { parseCoreMetadata } from '../core/metadata.js'
+import { metadataFacts } from '../core/metadata-facts.js'
+import { SIGNATURE_SUFFIX } from '../core/signatures.js'
 import { checkUploadedMetadata, sameVersion } from '../core/upload-rules.js'
 import { YANK_SUFFIX } from '../core/yanking.js'
-import { NotFoundError, RequestRejected } from '../http/http-errors.js'
+import { NotFoundError, RequestRejected } from '../errors.js'
 import type { IndexService } from '../index/index-service.js'
 import type { CoreMetadataStore } from '../index/metadata-store.js'
 import { makeKey, type PendingUpload, type Storage, type StoredFile } from '../storage/storage.js'
 import type { ReceivedFile } from './receive-form.js'
 import type { UploaderRecord } from './uploader-log.js'
-
-/** Suffix of signature files: twine sends `<file>.asc` as gpg_signature; PEP 503 serves it at the file's URL plus `.asc`. */
-export const SIGNATURE_SUFFIX = '.asc'
 
 /** What an upload did: a new file, a file replaced (--overwrite), or nothing (the same bytes were there). */
 export type PublishOutcome = 'created' | 'replaced' | 'identical'
@@ -27,7 +25,7 @@ export interface PublisherOptions {
   readonly storage: Storage
   readonly index: IndexService
   readonly metadata: CoreMetadataStore
-  /** Algorithms the index keeps for every file (md5, sha256 and the --hash-algo one). */
+  /** Algorithms the index keeps for every file (algorithmsFor(): md5, sha256 and those --hash-algo and --simple-hash-algo name). */
   readonly algorithms: readonly HashAlgorithm[]
   /** --overwrite: replace a file with different bytes instead of refusing with 409. */
   readonly overwrite: boolean
@@ -55,7 +53,7 @@ export class Publisher {
 
   /** The folder of a project: the existing one whose name normalizes to it, else the normalized name. */
   async folderFor (project: string): Promise<string> {
-    return (await this.#index.find(project))?.folder ?? project
+    return (await this.#index.findProject(project))?.folder ?? project
   }
 
   /** Open the temporary file of an upload of `project`, next to where it will be published. */
@@ -106,8 +104,8 @@ export class Publisher {
    * sidecars, and the project folder when nothing is left in it. Returns the removed filenames.
    */
   async removeRelease (name: string, version: string): Promise<string[]> {
-    const found = await this.#index.find(name)
-    const files = found === undefined ? [] : (this.#index.files(found.project) ?? []).filter((file) => sameVersion(file.parsed.version, version))
+    const found = await this.#index.findProject(name)
+    const files = found === undefined ? [] : found.files.filter((file) => sameVersion(file.parsed.version, version))
     if (found === undefined || files.length === 0) throw new NotFoundError(`${name} (${version}) not found`)
     const removed: string[] = []
     for (const file of files) {
@@ -143,8 +141,8 @@ export class Publisher {
    * any spelling but keeps one file for one release and tag set, as pip would pick either.
    */
   async #storedSpelling (parsed: ParsedDistFilename, filename: string): Promise<string> {
-    const found = await this.#index.find(parsed.project)
-    const files = found === undefined ? [] : this.#index.files(found.project) ?? []
+    const found = await this.#index.findProject(parsed.project)
+    const files = found?.files ?? []
     if (files.some((stored) => stored.filename === filename)) return filename
     const wanted = distributionKey(filename, parsed)
     return files.find((stored) => distributionKey(stored.filename, stored.parsed) === wanted)?.filename ?? filename

@@ -9,7 +9,7 @@ import { Busboy, type BusboyFileStream, type BusboyHeaders, type BusboyInstance 
 import type { HashAlgorithm } from '../core/digests.js'
 import { plural } from '../core/plural.js'
 import { READ_FIELDS, type FormFields } from '../core/upload-rules.js'
-import { RequestRejected } from '../http/http-errors.js'
+import { RequestRejected } from '../errors.js'
 import type { PendingUpload } from '../storage/storage.js'
 import { CrlfFraming } from './crlf-framing.js'
 import { DigestTap, type UploadDigests } from './digest-tap.js'
@@ -35,7 +35,7 @@ export interface ReceiveOptions {
   readonly maxFileBytes: number
   /** An upload that sends nothing for this long is abandoned. */
   readonly idleTimeoutMs: number
-  /** Algorithms the index keeps besides md5 and sha256 (the --hash-algo one). */
+  /** Algorithms the index keeps for every file (algorithmsFor(): md5, sha256 and those --hash-algo and --simple-hash-algo name). */
   readonly algorithms: readonly HashAlgorithm[]
   /**
    * Called when the `content` part starts, with the fields read so far: check its filename and

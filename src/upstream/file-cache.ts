@@ -1,12 +1,10 @@
-// Upstream files in the cache directory: served like local files once there (ranges,
-// conditionals), fetched once on a miss however many clients ask (see Download), immutable
-// once verified: the sha256 of the first verified bytes is pinned beside the file.
+// Upstream files in the cache directory: a storage like the eggdir's once there (so they are
+// served like local files), fetched once on a miss however many clients ask (see Download),
+// immutable once verified: the sha256 of the first verified bytes is pinned beside the file.
 import { mkdir, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyBaseLogger } from 'fastify'
 import type { UpstreamFile } from '../core/upstream-page.js'
-import { contentTypeFor } from '../http/content-type.js'
-import { sendDistribution } from '../http/download.js'
 import { LocalStorage } from '../storage/local-storage.js'
 import { Download, type ExpectedDigest } from './file-download.js'
 import { describeUrl } from './http-client.js'
@@ -66,18 +64,20 @@ export class UpstreamFiles {
     return await this.#pin(project, filename) !== undefined
   }
 
-  /** Send a cached file of `project` as it is (ranges, conditionals, HEAD). */
-  async sendCached (request: FastifyRequest, reply: FastifyReply, project: string, filename: string): Promise<FastifyReply> {
-    return sendDistribution(request, reply, { storage: await this.#openStorage(), key: `${project}/${filename}`, filename })
+  /** The cached files as a storage (keys `<project>/<filename>`), to serve them like local ones. */
+  cachedStorage (): Promise<LocalStorage> {
+    this.#storage ??= mkdir(this.#dir, { recursive: true }).then(() => LocalStorage.create(this.#dir, this.#log))
+    return this.#storage
   }
 
-  /** Send `file` of `project`: from the cache, or fetched now (streamed while it is verified). */
-  async send (request: FastifyRequest, reply: FastifyReply, target: { project: string; file: UpstreamFile; upstream: UpstreamSettings }): Promise<FastifyReply> {
+  /**
+   * Start (or join) the download of `file`, resolving once its bytes start to flow; fails with
+   * an UpstreamFailure when the file cannot be had (offline, a known mismatch, an unreachable
+   * or failing upstream).
+   */
+  async fetch (target: { project: string; file: UpstreamFile; upstream: UpstreamSettings }): Promise<Download> {
     const { project, file } = target
     const key = `${project}/${file.filename}`
-    if (await this.#pin(project, file.filename) !== undefined) {
-      return sendDistribution(request, reply, { storage: await this.#openStorage(), key, filename: file.filename })
-    }
     const expected = expectedDigest(file)
     if (expected !== undefined && this.#bad.get(key) === expected.hex) {
       throw new UpstreamFailure('EGGSERVE_UPSTREAM_BAD_FILE', 'The upstream sent bytes that do not match the hash on its page; the file was not kept')
@@ -90,10 +90,7 @@ export class UpstreamFiles {
       const bad = download.error instanceof UpstreamFetchError && download.error.kind === 'status'
       throw new UpstreamFailure(bad ? 'EGGSERVE_UPSTREAM_BAD_FILE' : 'EGGSERVE_UPSTREAM_UNAVAILABLE', bad ? 'The upstream could not send this file' : 'The upstream is unreachable', { cause: err })
     }
-    reply.type(contentTypeFor(file.filename))
-    if (download.length !== undefined) reply.header('content-length', download.length)
-    if (request.method === 'HEAD') return reply.send()
-    return reply.send(download.reader())
+    return download
   }
 
   #download (key: string, target: { project: string; file: UpstreamFile; upstream: UpstreamSettings }, expected: ExpectedDigest | undefined): Download {
@@ -143,11 +140,6 @@ export class UpstreamFiles {
     } catch {
       return undefined
     }
-  }
-
-  #openStorage (): Promise<LocalStorage> {
-    this.#storage ??= mkdir(this.#dir, { recursive: true }).then(() => LocalStorage.create(this.#dir, this.#log))
-    return this.#storage
   }
 }
 

@@ -1,17 +1,11 @@
-// The error codes of the upstream proxy, in one place (README "Error codes", docs/upstream.md).
-import { AppError } from '../errors.js'
+// The errors of the upstream proxy; their codes are in the registry (src/error-codes.ts).
+import type { ErrorCode } from '../error-codes.js'
+import { errorSpec } from '../error-codes.js'
+import { AppError, type AppErrorOptions } from '../errors.js'
 
-/** Codes of upstream failures a client can meet. */
-export type UpstreamFailureCode =
-  /** No upstream could be asked and nothing usable is cached (503, Retry-After). */
-  | 'EGGSERVE_UPSTREAM_UNAVAILABLE'
-  /** The upstream answered a file request with an error, or sent bytes that do not match the page's hash (502). */
-  | 'EGGSERVE_UPSTREAM_BAD_FILE'
-  /** --offline and the project or file is not in the cache (503). */
-  | 'EGGSERVE_UPSTREAM_OFFLINE'
-
-/** How long clients are asked to wait before retrying a 503 (RFC 9110 §10.2.3). */
-export const UPSTREAM_RETRY_AFTER_SECONDS = 30
+/** Codes of upstream failures a client can meet (a code missing from the registry does not compile here, unlike Extract<>). */
+export type UpstreamFailureCode = RegistryCodes<'EGGSERVE_UPSTREAM_UNAVAILABLE' | 'EGGSERVE_UPSTREAM_BAD_FILE' | 'EGGSERVE_UPSTREAM_OFFLINE'>
+type RegistryCodes<T extends ErrorCode> = T
 
 /**
  * An upstream failure as a client sees it. The message is written for clients: it names no
@@ -20,10 +14,11 @@ export const UPSTREAM_RETRY_AFTER_SECONDS = 30
 export class UpstreamFailure extends AppError {
   readonly headers: Readonly<Record<string, string>>
 
-  constructor (code: UpstreamFailureCode, message: string, options: { cause?: unknown } = {}) {
-    const status = code === 'EGGSERVE_UPSTREAM_BAD_FILE' ? 502 : 503
-    super(code, message, { statusCode: status, expose: true, ...options })
-    this.headers = status === 503 ? { 'retry-after': String(UPSTREAM_RETRY_AFTER_SECONDS) } : {}
+  constructor (code: UpstreamFailureCode, message: string, options: AppErrorOptions = {}) {
+    super(code, message, options)
+    // RFC 9110 §10.2.3: how long clients should wait before trying again.
+    const retryAfter = errorSpec(code).retryAfterSeconds
+    this.headers = retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }
   }
 }
 

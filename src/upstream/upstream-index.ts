@@ -4,7 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { decide, namePolicy, type NamePolicy } from '../core/name-rule.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import type { UpstreamFile, UpstreamPage } from '../core/upstream-page.js'
-import type { IndexService, ProjectState } from '../index/index-service.js'
+import type { IndexService, ProjectSnapshot } from '../index/index-service.js'
 import { UpstreamFiles } from './file-cache.js'
 import { PageSource } from './page-source.js'
 import type { UpstreamConfig, UpstreamSettings } from './upstream-settings.js'
@@ -23,9 +23,9 @@ export interface UpstreamView {
 
 /** Who answers for a name. */
 export type Resolution =
-  | { readonly kind: 'local'; readonly state: ProjectState }
+  | { readonly kind: 'local'; readonly state: ProjectSnapshot }
   /** On the merge list: the local project plus the upstream page, when one could be had. */
-  | { readonly kind: 'merge'; readonly state: ProjectState; readonly view: UpstreamView | undefined }
+  | { readonly kind: 'merge'; readonly state: ProjectSnapshot; readonly view: UpstreamView | undefined }
   | { readonly kind: 'upstream'; readonly view: UpstreamView }
   | { readonly kind: 'not-found' }
   | { readonly kind: 'unavailable'; readonly offline: boolean }
@@ -51,6 +51,8 @@ export class UpstreamIndex {
       ...(options.now === undefined ? {} : { now: options.now }),
     }))
     this.files = new UpstreamFiles({ cacheDir: options.cacheDir, offline: config.offline, log: options.log })
+    // Labels carry no credentials (parseUpstreamUrl removed them).
+    options.log.info({ upstreams: config.upstreams.map((upstream) => upstream.label), offline: config.offline, neverUpstream: config.neverUpstream, merge: config.merge }, 'Upstream indexes')
   }
 
   /** Upstream page requests made so far (every upstream). */
@@ -60,7 +62,7 @@ export class UpstreamIndex {
 
   /** Apply the name rule to `name`; the local index is always asked first. */
   async resolve (name: string): Promise<Resolution> {
-    const state = await this.local.find(name)
+    const state = await this.local.findProject(name)
     switch (decide(this.#policy, name, state !== undefined)) {
       case 'local': return state === undefined ? { kind: 'not-found' } : { kind: 'local', state }
       case 'not-found': return { kind: 'not-found' }
@@ -80,7 +82,7 @@ export class UpstreamIndex {
 
   /** True when the name rule lets `name` be served from an upstream (it is not local, or it is merged). */
   async reachesUpstream (name: string): Promise<boolean> {
-    const state = await this.local.find(name)
+    const state = await this.local.findProject(name)
     const decision = decide(this.#policy, name, state !== undefined)
     return decision === 'upstream' || decision === 'merge'
   }

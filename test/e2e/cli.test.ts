@@ -233,6 +233,18 @@ void test('--port 0: the first log line names the bound address', async (t) => {
   assert.equal(server.stderr, '')
 })
 
+for (const level of ['info', 'warn']) {
+  void test(`--log-level ${level}: the first log line names the bound address, though start-up warned before listening`, async (t) => {
+    const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
+    // procfs refuses the cache directory: start-up says so before it listens.
+    const server = await startServer(t, { eggdir, args: ['--cache-dir', '/proc/eggserve-cache', '--log-level', level], untilServing: false })
+    const warning = await server.waitForLine((line) => String(line.msg).startsWith('Cannot use the cache directory'))
+    assert.equal(server.lines[0]?.msg, `eggserve listening on ${server.url}`)
+    assert.ok(server.lines.indexOf(warning) > 0, JSON.stringify(server.lines))
+    assert.equal(await server.stop(), 0, server.stderr)
+  })
+}
+
 void test('settings come from EGGSERVE_* variables', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   await goodTree(root)

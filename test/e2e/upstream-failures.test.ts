@@ -127,9 +127,10 @@ await test('outages, offline mode and restarts', async (t) => {
     assert.equal(proxy.count('/simple/no-such-project/'), before + 1)
     // Held for a moment upstream, so the 20 requests overlap.
     proxy.setRules([{ match: (request) => request.path === '/simple/other/', fault: { kind: 'delay', ms: 300 } }])
+    const asked = proxy.count('/simple/other/')
     const answers = await Promise.all(Array.from({ length: 20 }, () => httpGet(`${index()}other/`)))
     assert.deepEqual(new Set(answers.map((answer) => answer.status)), new Set([200]))
-    assert.equal(proxy.count('/simple/other/'), 1)
+    assert.equal(proxy.count('/simple/other/'), asked + 1)
   })
 })
 

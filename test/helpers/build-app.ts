@@ -3,20 +3,22 @@ import { Writable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { pino } from 'pino'
-import { buildApp, type UploadSettings } from '../../src/app.js'
+import { buildApp, type AppMetrics, type UploadSettings } from '../../src/app.js'
 import type { UiSettings } from '../../src/http/routes/ui.js'
-import { SETTINGS, type AuthAction } from '../../src/config.js'
+import { SETTINGS } from '../../src/config.js'
+import type { AuthAction } from '../../src/core/auth-actions.js'
 import type { HashAlgorithm } from '../../src/core/digests.js'
 import type { LayoutReport } from '../../src/core/layout.js'
+import { AccessControl } from '../../src/http/access-control.js'
 import type { PageCache } from '../../src/http/page-cache.js'
-import { createAccessServices, createIndexServices, type AccessServices, type IndexServices } from '../../src/services.js'
+import { createAuthServices, createIndexServices, type AuthServices, type IndexServices } from '../../src/services.js'
 import type { Storage, StorageBackend } from '../../src/storage/storage.js'
 
 /** What buildTestApp gives back. */
 export interface TestApp {
   readonly app: FastifyInstance
   readonly services: IndexServices
-  readonly security: AccessServices
+  readonly security: AuthServices
   readonly report: LayoutReport
   /** Every log record written so far, parsed. */
   readonly logs: Record<string, unknown>[]
@@ -62,20 +64,27 @@ export async function buildTestApp (t: TestContext, options: {
   publicUrl?: string
   /** --trust-proxy entries. */
   trustProxy?: readonly string[]
+  /** Metrics: the index, access control and the app count there (and /metrics is served with an exposition). */
+  metrics?: AppMetrics
 }): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
   const hashAlgorithm = options.hashAlgorithm ?? 'md5'
   const simpleHashAlgorithm = options.simpleHashAlgorithm ?? hashAlgorithm
   const storage = await options.storage?.(logger)
-  const services = await createIndexServices({ eggdir: options.root, hashAlgorithm, simpleHashAlgorithm, logger, ...(storage === undefined ? {} : { storage }) })
+  const metrics = options.metrics?.metrics
+  const services = await createIndexServices({
+    eggdir: options.root, hashAlgorithm, simpleHashAlgorithm, logger, ...(storage === undefined ? {} : { storage }), ...(metrics === undefined ? {} : { metrics }),
+  })
   const report = await services.index.load()
   if (options.watch === true) services.index.watch()
-  const security = await createAccessServices({
+  const security = await createAuthServices({
     passwordFile: options.passwords,
-    authenticate: options.authenticate ?? ['update'],
     authFailureLimit: options.authFailureLimit ?? 10,
     logger,
+  })
+  const access = new AccessControl({
+    protect: options.authenticate ?? ['update'], authenticator: security.authenticator, throttle: security.throttle, log: logger, ...(metrics === undefined ? {} : { metrics }),
   })
   const uploads = options.uploads === undefined ? undefined : { maxBytes: 1024 ** 3, overwrite: false, ...options.uploads }
   const app = await buildApp({
@@ -85,12 +94,13 @@ export async function buildTestApp (t: TestContext, options: {
     hashAlgorithm,
     simpleHashAlgorithm,
     cacheControl: options.cacheControl ?? SETTINGS.cacheControl.defaultValue,
-    access: security.access,
+    access,
     ...(uploads === undefined ? {} : { uploads }),
     ...(options.ui === undefined ? {} : { ui: options.ui }),
     ...(options.pageCache === undefined ? {} : { pageCache: options.pageCache }),
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   })
   t.after(async () => {
     await app.close()

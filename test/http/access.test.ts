@@ -2,7 +2,7 @@
 // every htpasswd scheme, throttled failures, protected pages and files with private caching.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
-import type { AuthAction } from '../../src/config.js'
+import type { AuthAction } from '../../src/core/auth-actions.js'
 import { buildTestApp, type TestApp } from '../helpers/build-app.js'
 import { buildWheel } from '../helpers/distributions.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'

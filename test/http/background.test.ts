@@ -6,6 +6,7 @@ import { test, type TestContext } from 'node:test'
 import { createHash } from 'node:crypto'
 import { pino } from 'pino'
 import { AnalysisStoppedError } from '../../src/analysis/analyzer.js'
+import type { ProjectPage } from '../../src/core/index-model.js'
 import { buildApp } from '../../src/app.js'
 import { SETTINGS } from '../../src/config.js'
 import { BackgroundWork } from '../../src/index/background.js'
@@ -30,6 +31,12 @@ async function tree (t: TestContext, projects: number, files: number): Promise<s
   for (let p = 0; p < projects; p++) for (let f = 0; f < files; f++) content[`p${p}/p${p}-1.${f}.tar.gz`] = `project ${p} file ${f}`
   await writeTree(root, content)
   return root
+}
+
+// A project's analyzed page, as a request finds it.
+async function pageOf (s: IndexServices, name: string): Promise<ProjectPage | undefined> {
+  const found = await s.index.findProject(name)
+  return found === undefined ? undefined : s.index.analyzedPage(found)
 }
 
 await test('warm-up hashes every file once, reporting progress, then says done', async (t) => {
@@ -60,7 +67,7 @@ await test('a restart on the same cache directory re-hashes nothing that did not
   const progress = await new Warmup({ index: second.index, analyzer: second.analyzer, log: silent }).run()
   assert.equal(progress.files, 1, 'only the changed file')
   assert.equal(second.reader.stats.files, 1)
-  const page = await second.index.page('p1')
+  const page = await pageOf(second, 'p1')
   assert.ok(page !== undefined)
   assert.equal(page.files.find((f) => f.file.filename === 'p1-1.3.tar.gz')?.facts.digests.md5, md5('changed in place'))
   assert.equal(page.files.find((f) => f.file.filename === 'p1-1.4.tar.gz')?.facts.digests.md5, md5('project 1 file 4'))
@@ -73,8 +80,8 @@ await test('worker threads compute the same facts as the main thread, metadata i
   await writeDist(join(root, 'demo'), buildSdist({ name: 'demo', version: '1.0', requiresPython: '>=3.9' }))
   const inline = await services(t, root, { workers: 0 })
   const pooled = await services(t, root, { workers: 2 })
-  const a = await inline.index.page('demo')
-  const b = await pooled.index.page('demo')
+  const a = await pageOf(inline, 'demo')
+  const b = await pageOf(pooled, 'demo')
   assert.ok(a !== undefined && b !== undefined)
   assert.deepEqual(b.files.map((f) => f.facts), a.files.map((f) => f.facts))
   assert.equal(b.files.find((f) => f.file.parsed.kind === 'wheel')?.facts.metadata?.sha256, createHash('sha256').update(wheel.metadata).digest('hex'))
@@ -91,7 +98,7 @@ await test('a requested project jumps the background queue', async (t) => {
   const warmup = new Warmup({ index: s.index, analyzer: s.analyzer, log: silent })
   const running = warmup.run()
   await new Promise((resolve) => setTimeout(resolve, 20))
-  const page = await s.index.page('wanted')
+  const page = await pageOf(s, 'wanted')
   assert.equal(page?.files.length, 1)
   const hashedWhenServed = s.reader.stats.files
   t.diagnostic(`files hashed when the requested page was ready: ${hashedWhenServed} of 61`)
@@ -122,19 +129,19 @@ await test('/health answers at once; /health/ready says 503 with progress until 
 await test('reconcile catches a change no watcher reported', async (t) => {
   const root = await tree(t, 2, 2)
   const s = await services(t, root)
-  assert.equal((await s.index.page('p0'))?.files[0]?.facts.digests.md5, md5('project 0 file 0'))
+  assert.equal((await pageOf(s, 'p0'))?.files[0]?.facts.digests.md5, md5('project 0 file 0'))
   // Rewritten in place: the folder's timestamp does not change, and nothing is watching.
   await writeFile(join(root, 'p0', 'p0-1.0.tar.gz'), 'rewritten')
-  assert.notEqual((await s.index.page('p0'))?.files[0]?.facts.digests.md5, md5('rewritten'), 'unseen without events')
+  assert.notEqual((await pageOf(s, 'p0'))?.files[0]?.facts.digests.md5, md5('rewritten'), 'unseen without events')
   await s.index.reconcile()
-  assert.equal((await s.index.page('p0'))?.files[0]?.facts.digests.md5, md5('rewritten'))
+  assert.equal((await pageOf(s, 'p0'))?.files[0]?.facts.digests.md5, md5('rewritten'))
 })
 
 for (const workers of [0, 1]) {
   await test(`closing the reader (${workers === 0 ? 'main thread' : 'worker thread'}) fails what is queued without reading it, and anything asked later`, async (t) => {
     const root = await tree(t, 4, 25)
     const s = await services(t, root, { workers, concurrency: 1 })
-    const files = [...s.index.fileLists()].flatMap(({ project, files: list }) => list.map((file) => ({ project, file })))
+    const files = [...s.index.heldProjects()].flatMap(({ project, files: list }) => list.map((file) => ({ project, file })))
     assert.equal(files.length, 100)
     const settled = Promise.allSettled(files.map(({ project, file }) => s.analyzer.analyze(file, { group: project, urgent: false })))
     // Closed at once: at most the reads already started may finish.

@@ -5,6 +5,9 @@ import { createHash } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { fastify } from 'fastify'
+import { NotFoundError, RequestRejected } from '../../src/errors.js'
+import { JSON_API_ERRORS, registerErrorHandling } from '../../src/http/error-handler.js'
 import { buildTestApp } from '../helpers/build-app.js'
 import { buildSdist, buildWheel, writeDist } from '../helpers/distributions.js'
 import { tempDir } from '../helpers/temp-tree.js'
@@ -66,10 +69,15 @@ await test('/pypi/<p>/<v>/json: by canonical version, without releases; 404s; re
     assert.equal(doc.info.yanked_reason, 'do not use')
     assert.equal(doc.releases, undefined)
   }
-  for (const url of ['/pypi/nope/json', '/pypi/demo-pkg/7.0/json']) {
+  for (const url of ['/pypi/nope/json', '/pypi/demo-pkg/7.0/json', '/pypi/nope/1.0/json/']) {
     const res = await app.inject(url)
     assert.equal(res.statusCode, 404, url)
-    assert.deepEqual(res.json(), { message: 'Not Found' })
+    assert.equal(res.statusMessage, 'Not Found')
+    assert.equal(res.headers['content-type'], 'application/json; charset=utf-8')
+    assert.equal(res.body, '{"message":"Not Found"}')
+    const head = await app.inject({ method: 'HEAD', url })
+    assert.equal(head.statusCode, 404, url)
+    assert.equal(head.headers['content-length'], '23')
   }
   const redirects: [string, string][] = [
     ['/pypi/Demo.Pkg/json', '../demo-pkg/json'],
@@ -91,4 +99,26 @@ await test('when every final release is yanked, the newest pre-release is "lates
   await writeDist(join(root, 'beta'), buildWheel({ name: 'beta', version: '2.0rc1' }))
   const { app } = await buildTestApp(t, { root })
   assert.equal((await app.inject('/pypi/beta/json')).json<ApiDoc>().info.version, '2.0rc1')
+})
+
+await test('the error handler answers a NotFoundError in JSON on routes that ask for it, and nothing else', async (t) => {
+  const app = fastify()
+  t.after(() => app.close())
+  registerErrorHandling(app)
+  app.get('/json', { config: JSON_API_ERRORS }, () => { throw new NotFoundError() })
+  app.get('/text', () => { throw new NotFoundError() })
+  app.get('/json-refused', { config: JSON_API_ERRORS }, () => { throw new RequestRejected('EGGSERVE_UNAUTHORIZED', 'Authentication required') })
+  const json = await app.inject('/json')
+  assert.equal(json.statusCode, 404)
+  assert.equal(json.headers['content-type'], 'application/json; charset=utf-8')
+  assert.equal(json.body, '{"message":"Not Found"}')
+  const text = await app.inject('/text')
+  assert.equal(text.statusCode, 404)
+  assert.equal(text.headers['content-type'], 'text/plain; charset=utf-8')
+  assert.equal(text.body, 'Not Found\n')
+  // Refusals keep the plain text (and reason phrase) clients show, on every route.
+  const refused = await app.inject('/json-refused')
+  assert.equal(refused.statusCode, 401)
+  assert.equal(refused.headers['content-type'], 'text/plain; charset=utf-8')
+  assert.equal(refused.body, 'Authentication required\n')
 })

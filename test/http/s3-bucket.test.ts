@@ -17,6 +17,17 @@ import { upload } from '../helpers/upload-form.js'
 import { ALICE, basic, writePasswords } from '../helpers/users.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
+/** A log record at level error or above, as the error handler writes them. */
+interface ErrorRecord {
+  readonly msg: unknown
+  readonly err: { readonly code?: string; readonly message?: string; readonly details?: { readonly s3?: { readonly error?: string } } }
+}
+
+function errorRecords (logs: readonly Record<string, unknown>[]): ErrorRecord[] {
+  // The shape pino's error serializer writes, checked field by field by the assertions.
+  return logs.filter((record) => Number(record.level) >= 50).map((record) => ({ msg: record.msg, err: record.err ?? {} }))
+}
+
 const md5 = (bytes: Uint8Array): string => createHash('md5').update(bytes).digest('hex')
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
@@ -200,8 +211,11 @@ await test('a bucket-backed server', async (t) => {
     assert.equal(throttled.headers['retry-after'], '2')
     assert.equal(throttled.body, 'Service Unavailable: the package store is throttling requests; retry later\n')
     assert.equal(reads(), 6, 'bounded: maxAttempts tries, then it gives up')
-    const logged = logs.find((record) => record.code === 'EGGSERVE_STORE_THROTTLED' && record.component === 'storage')
-    assert.deepEqual(logged?.s3, { error: 'SlowDown', status: 503, requestId: 'proxy', attempts: 3 })
+    // Logged once, by the error handler, with the store's facts.
+    const failed = errorRecords(logs)
+    assert.deepEqual(failed.map((record) => [record.msg, record.err.code]), [['Request failed', 'EGGSERVE_STORE_THROTTLED']])
+    assert.deepEqual(failed[0]?.err.details?.s3, { error: 'SlowDown', status: 503, requestId: 'proxy', attempts: 3 })
+    assert.match(failed[0].err.message ?? '', new RegExp(`: Cannot read "Demo\\.Pkg/${SDIST.filename.replaceAll('.', '\\.')}" in s3://${bucket.name}/pypi: the store is throttling requests \\(SlowDown\\) \\(HTTP 503\\) after 3 attempts$`))
   })
 
   await t.test('a store that stops answering: the request times out, is retried, then 503', async (t) => {
@@ -229,10 +243,13 @@ await test('a bucket-backed server', async (t) => {
     const listing = await app.inject('/simple/')
     assert.equal(listing.statusCode, 500)
     assert.match(listing.body, /refused this server's credentials/)
-    const lines = logs.filter((record) => record.code === 'EGGSERVE_STORE_DENIED' && record.component === 'storage')
-    // A HEAD answer has no body: the status names it.
-    assert.deepEqual(lines.map((record) => (record.s3 as { error: string }).error), ['Forbidden', 'InvalidAccessKeyId'])
-    assert.match(String(lines.at(-1)?.msg), /^Cannot list s3:\/\/eggserve-test-\d+-\d+\/pypi: access denied \(InvalidAccessKeyId\): check the credentials and the IAM permissions listed in the README \(HTTP 403\)/)
+    // One error record per failed request, by the error handler. A HEAD answer has no body: the status names it.
+    const failed = errorRecords(logs)
+    assert.deepEqual(failed.map((record) => [record.msg, record.err.code, record.err.details?.s3?.error]), [
+      ['Request failed', 'EGGSERVE_STORE_DENIED', 'Forbidden'],
+      ['Request failed', 'EGGSERVE_STORE_DENIED', 'InvalidAccessKeyId'],
+    ])
+    assert.match(failed.at(-1)?.err.message ?? '', /: Cannot list s3:\/\/eggserve-test-\d+-\d+\/pypi: access denied \(InvalidAccessKeyId\): check the credentials and the IAM permissions listed in the README \(HTTP 403\)/)
     const everything = JSON.stringify(logs)
     assert.ok(!everything.includes(MOTO_ENV.AWS_SECRET_ACCESS_KEY), 'the secret key is never logged')
     assert.ok(!/X-Amz-Signature|Signature=|Authorization/i.test(everything), 'nor a signature or an Authorization header')

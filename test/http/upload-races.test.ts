@@ -1,13 +1,13 @@
 // Concurrent uploads of one filename (exactly one winner), and write failures injected at the
 // storage seam (a full disk, a read-only filesystem, missing permissions): a clear 5xx, no
-// partial or temporary file, and the server keeps serving.
+// partial or temporary file, one error record, and the server keeps serving.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import { describe, test } from 'node:test'
-import { pino } from 'pino'
+import type { ErrorCode } from '../../src/error-codes.js'
 import { writeFailure } from '../../src/storage/local-upload.js'
 import type { PendingUpload, Storage } from '../../src/storage/storage.js'
 import { buildTestApp } from '../helpers/build-app.js'
@@ -75,8 +75,7 @@ const errno = (code: string): Error => Object.assign(new Error(`${code}: injecte
  * temporary file itself are real, so the test sees whether the temporary file is removed.
  */
 function failingStorage (storage: Storage, at: FailAt, code: string): Storage {
-  const log = pino({ level: 'silent' })
-  const fail = (): Error => writeFailure(log, 'inject', errno(code))
+  const fail = (): Error => writeFailure('inject', errno(code))
   const wrap = (real: PendingUpload): PendingUpload => ({
     get size () { return real.size },
     writable: at !== 'write'
@@ -106,13 +105,13 @@ function failingStorage (storage: Storage, at: FailAt, code: string): Storage {
   }
 }
 
-const FAILURES: readonly { at: FailAt; code: string; status: number; message: RegExp }[] = [
-  { at: 'write', code: 'ENOSPC', status: 507, message: /^Insufficient Storage: the disk holding the package folder is full$/ },
-  { at: 'write', code: 'EDQUOT', status: 507, message: /^Insufficient Storage/ },
-  { at: 'create', code: 'EROFS', status: 500, message: /^Cannot store the upload: the package folder is on a read-only filesystem$/ },
-  { at: 'create', code: 'EACCES', status: 500, message: /^Cannot store the upload: the server may not write to the package folder$/ },
-  { at: 'commit', code: 'EROFS', status: 500, message: /read-only filesystem/ },
-  { at: 'commit', code: 'EIO', status: 500, message: /^Internal Server Error$/ },
+const FAILURES: readonly { at: FailAt; code: string; status: number; message: RegExp; logged: ErrorCode }[] = [
+  { at: 'write', code: 'ENOSPC', status: 507, message: /^Insufficient Storage: the disk holding the package folder is full$/, logged: 'EGGSERVE_DISK_FULL' },
+  { at: 'write', code: 'EDQUOT', status: 507, message: /^Insufficient Storage/, logged: 'EGGSERVE_DISK_FULL' },
+  { at: 'create', code: 'EROFS', status: 500, message: /^Cannot store the upload: the package folder is on a read-only filesystem$/, logged: 'EGGSERVE_READ_ONLY' },
+  { at: 'create', code: 'EACCES', status: 500, message: /^Cannot store the upload: the server may not write to the package folder$/, logged: 'EGGSERVE_WRITE_DENIED' },
+  { at: 'commit', code: 'EROFS', status: 500, message: /read-only filesystem/, logged: 'EGGSERVE_READ_ONLY' },
+  { at: 'commit', code: 'EIO', status: 500, message: /^Internal Server Error$/, logged: 'EGGSERVE_STORAGE' },
 ]
 
 // This machine may not allow mounting a full or read-only filesystem; test/e2e/upload-storage.test.ts
@@ -122,12 +121,16 @@ await describe('write failures injected at the storage seam', async () => {
     await test(`${failure.code} at ${failure.at} → ${failure.status}, nothing left behind, still serving`, async (t) => {
       const root = await tempDir(t)
       await writeTree(root, { 'other/other-1.0.tar.gz': 'other' })
-      const { app } = await buildTestApp(t, { root, uploads: {}, wrapStorage: (storage) => failingStorage(storage, failure.at, failure.code) })
+      const { app, logs } = await buildTestApp(t, { root, uploads: {}, wrapStorage: (storage) => failingStorage(storage, failure.at, failure.code) })
       const before = await snapshot(root)
       const res = await upload(app, buildWheel(HELLO), HELLO)
       assert.equal(res.statusCode, failure.status, res.body)
       assert.match(res.body.trim(), failure.message)
       assert.doesNotMatch(res.body, new RegExp(root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no path in the answer')
+      // Logged once, by the error handler, with the code and the system error as its cause.
+      const logged = logs.filter((line) => Number(line.level) >= 50)
+      assert.deepEqual(logged.map((line) => [line.msg, (line.err as { code?: string } | undefined)?.code]), [['Request failed', failure.logged]])
+      assert.match(String((logged[0]?.err as { message?: string } | undefined)?.message), new RegExp(`: ${failure.code}: injected$`))
       assert.deepEqual(await snapshot(root), before, 'no partial or temporary file')
       assert.equal((await app.inject('/other/')).statusCode, 200)
       assert.equal((await app.inject('/other/other-1.0.tar.gz')).body, 'other')

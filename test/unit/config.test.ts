@@ -32,6 +32,7 @@ const DEFAULTS: Config = {
   uiRemoteImages: false,
   publicUrl: undefined,
   trustProxy: [],
+  metrics: { enabled: false },
   upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
 }
 
@@ -55,6 +56,7 @@ const FULL_ENV: Env = {
   EGGSERVE_AUTH_FAILURE_LIMIT: '3',
   EGGSERVE_UI: 'off',
   EGGSERVE_UI_REMOTE_IMAGES: 'true',
+  EGGSERVE_METRICS_LISTEN: '127.0.0.1:9464',
 }
 
 /** Asserts that resolving throws a ConfigError whose message names `source` and quotes `value`. */
@@ -104,6 +106,7 @@ void describe('resolveConfig: sources and precedence', () => {
       uiRemoteImages: true,
       publicUrl: undefined,
       trustProxy: [],
+      metrics: { enabled: true, listen: { host: '127.0.0.1', port: 9464 } },
       upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
     })
   })
@@ -134,6 +137,7 @@ void describe('resolveConfig: sources and precedence', () => {
       authFailureLimit: '0',
       ui: 'on',
       uiRemoteImages: false,
+      metricsListen: '[::1]:9100',
     }
     assert.deepEqual(resolveConfig(flags, FULL_ENV), {
       eggdir: './pkgs',
@@ -161,6 +165,7 @@ void describe('resolveConfig: sources and precedence', () => {
       uiRemoteImages: false,
       publicUrl: undefined,
       trustProxy: [],
+      metrics: { enabled: true, listen: { host: '::1', port: 9100 } },
       upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
     })
   })
@@ -509,4 +514,24 @@ void describe('--public-url and --trust-proxy', () => {
       assertConfigError({}, { EGGSERVE_TRUST_PROXY: value }, 'EGGSERVE_TRUST_PROXY', value)
     })
   }
+})
+
+void describe('--metrics and --metrics-listen', () => {
+  void test('--metrics serves them on the main listener', () => {
+    assert.deepEqual(resolveConfig({ metrics: true }, {}).metrics, { enabled: true, listen: undefined })
+    assert.deepEqual(resolveConfig({}, { EGGSERVE_METRICS: 'yes' }).metrics, { enabled: true, listen: undefined })
+  })
+
+  void test('--metrics-listen alone turns them on, on that address only', () => {
+    assert.deepEqual(resolveConfig({ metricsListen: 'localhost:0' }, {}).metrics, { enabled: true, listen: { host: 'localhost', port: 0 } })
+    assert.deepEqual(resolveConfig({ metrics: true, metricsListen: '10.1.2.3:9464' }, {}).metrics, { enabled: true, listen: { host: '10.1.2.3', port: 9464 } })
+  })
+
+  void test('a bad address or boolean is refused with its source', () => {
+    for (const value of ['9464', '127.0.0.1', '127.0.0.1:', ':9464', '::1:9464', '[::1]', '127.0.0.1:65536', 'a b:1', 'http://x:1']) {
+      assertConfigError({ metricsListen: value }, {}, '--metrics-listen', value)
+    }
+    assertConfigError({}, { EGGSERVE_METRICS_LISTEN: 'nowhere' }, 'EGGSERVE_METRICS_LISTEN', 'nowhere')
+    assertConfigError({}, { EGGSERVE_METRICS: 'maybe' }, 'EGGSERVE_METRICS', 'maybe')
+  })
 })

@@ -24,7 +24,8 @@ async function wheels (t: Parameters<typeof tempDir>[0], count: number): Promise
   const services = await createIndexServices({ eggdir: root, hashAlgorithm: 'sha256', logger: silent })
   t.after(() => services.close())
   await services.index.load()
-  const files = metadata.map((_, i) => services.index.file('demo', `demo-1.${String(i)}-py3-none-any.whl`) ?? assert.fail(`no file ${String(i)}`))
+  const demo = await services.index.findProject('demo') ?? assert.fail('no project demo')
+  const files = metadata.map((_, i) => demo.file(`demo-1.${String(i)}-py3-none-any.whl`) ?? assert.fail(`no file ${String(i)}`))
   return { storage: services.storage, files, metadata }
 }
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { test } from 'node:test'
-import { optionFlags } from '../../src/cli.js'
+import { main, optionFlags } from '../../src/cli.js'
 import { SETTINGS } from '../../src/config.js'
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
@@ -37,13 +37,39 @@ await test('every npm script the README and docs/development.md name exists', ()
   assert.match(pkg.scripts.test ?? '', /test\/unit\/\*\.test\.ts test\/http\/\*\.test\.ts test\/e2e\/\*\.test\.ts/)
 })
 
-await test('the README documents every flag with its environment variable and default', () => {
+/** The README flag table's row of an environment variable, split into its cells. */
+function tableRow (env: string): string[] | undefined {
+  const row = readme.split('\n').find((line) => line.startsWith('| ') && line.includes(`\`${env}\``))
+  // Cells are split on pipes that a backslash does not escape (`<on\|off>`).
+  return row?.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim())
+}
+
+await test('the README documents every flag with its environment variable and the default SETTINGS states', () => {
   for (const setting of Object.values(SETTINGS)) {
-    const row = readme.split('\n').find((line) => line.startsWith('| ') && line.includes(`\`${setting.env}\``))
-    assert.ok(row, `no README row for ${setting.env}`)
-    assert.ok(row.includes(setting.flag), `${setting.env} row names ${setting.flag}`)
-    if (setting.defaultValue !== undefined && setting.defaultValue !== 'false') assert.ok(row.includes(`\`${setting.defaultValue}\``), `${setting.env} default`)
+    const cells = tableRow(setting.env)
+    assert.ok(cells, `no README row for ${setting.env}`)
+    const [flags = '', , fallback = ''] = cells
+    assert.ok(flags.includes(setting.flag), `${setting.env} row names ${setting.flag}`)
+    const stated: string | undefined = setting.defaultValue
+    if (stated === 'false') assert.equal(fallback, 'off', `${setting.env} default`)
+    else if (stated !== undefined) assert.ok(fallback.startsWith(`\`${stated}\``), `${setting.env} default: README says ${fallback}, SETTINGS ${stated}`)
+    // No default value: the README says what happens instead, e.g. "(stdout)", never a value.
+    else assert.doesNotMatch(fallback, /^`[^`]*`$/, `${setting.env} has no default value`)
   }
+})
+
+await test('--help states the default of every flag as SETTINGS does, and none for those without one', async () => {
+  let help = ''
+  const code = await main(['node', 'eggserve', '--help'], {}, { out: (text) => { help += text }, err: (text) => { help += text } })
+  assert.equal(code, 0)
+  // Commander wraps lines at spaces.
+  const flat = help.replace(/\s+/g, ' ')
+  for (const setting of Object.values(SETTINGS)) {
+    const stated: string | undefined = setting.defaultValue
+    const expected = stated === undefined ? `(env ${setting.env})` : `(env ${setting.env}, default ${stated})`
+    assert.ok(flat.includes(expected), `--help says ${expected}`)
+  }
+  assert.equal(flat.match(/, default /g)?.length, Object.values(SETTINGS).filter((setting) => setting.defaultValue !== undefined).length, 'no other default stated')
 })
 
 await test('the license is MIT in package.json, LICENSE and the README alike', () => {

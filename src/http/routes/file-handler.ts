@@ -2,10 +2,10 @@
 // PEP 658 metadata of wheels at <file URL>.metadata and signatures at <file URL>.asc.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { DistFile } from '../../core/index-model.js'
+import { NotFoundError } from '../../errors.js'
 import { encodeSegment } from '../../render/trees.js'
-import { SIGNATURE_SUFFIX } from '../../upload/publisher.js'
+import { SIGNATURE_SUFFIX } from '../../core/signatures.js'
 import { sendDistribution } from '../download.js'
-import { NotFoundError } from '../http-errors.js'
 import { sendMetadata } from '../metadata-response.js'
 import { redirect } from '../replies.js'
 import type { IndexRouteOptions } from './route-options.js'
@@ -19,21 +19,21 @@ interface Target { readonly kind: 'file' | 'signature' | 'metadata'; readonly fi
 
 /**
  * Serve a file the index knows, and nothing else: the path is never built from the URL,
- * so "..", encoded separators, NUL bytes, dotfiles and non-distributions all end in 404
- * (checklist A-6). A folder spelled differently but naming the same project is redirected.
+ * so "..", encoded separators, NUL bytes, dotfiles and non-distributions all end in 404.
+ * A folder spelled differently but naming the same project is redirected.
  */
 export function fileHandler ({ index, storage, metadata, filesCacheControl }: Pick<IndexRouteOptions, 'index' | 'storage' | 'metadata' | 'filesCacheControl'>) {
   return async (request: FastifyRequest<{ Params: FileParams }>, reply: FastifyReply): Promise<FastifyReply> => {
     const { folder, file } = request.params
-    const found = await index.find(folder)
+    const found = await index.findProject(folder)
     if (found === undefined) throw new NotFoundError()
-    const target = resolve(file, (name) => index.file(found.project, name))
+    const target = resolve(file, (name) => found.file(name))
     if (target === undefined) throw new NotFoundError()
     if (found.folder !== folder) return redirect(request, reply, `../${encodeSegment(found.folder)}/${encodeSegment(file)}`)
     if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
     switch (target.kind) {
       case 'metadata': return sendMetadata(request, reply, { metadata, file: target.file })
-      // Checklist F-7: a signature is served when it is on disk, for a file the index knows.
+      // PEP 503: a signature is served when it is on disk, for a file the index knows.
       case 'signature': return sendDistribution(request, reply, { storage, key: target.file.key + SIGNATURE_SUFFIX, filename: file })
       case 'file': return sendDistribution(request, reply, { storage, key: target.file.key, filename: target.file.filename, identity: target.file.identity })
     }
@@ -46,7 +46,7 @@ function resolve (name: string, lookup: (filename: string) => DistFile | undefin
   for (const [suffix, kind] of [[SIGNATURE_SUFFIX, 'signature'], [METADATA_SUFFIX, 'metadata']] as const) {
     if (!name.endsWith(suffix)) continue
     const base = lookup(name.slice(0, -suffix.length))
-    // PEP 658: wheels only (checklist M-2).
+    // PEP 658: wheels only.
     if (base !== undefined && (kind === 'signature' || base.parsed.kind === 'wheel')) return { kind, file: base }
   }
   return undefined

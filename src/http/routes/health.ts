@@ -1,13 +1,7 @@
 // Liveness and readiness for process managers and load balancers.
 import type { FastifyPluginCallback } from 'fastify'
 import type { IndexService } from '../../index/index-service.js'
-import type { WarmupProgress } from '../../index/warmup.js'
-
-/** Whether every file is hashed, with the progress of the background pass when one runs. */
-export interface Readiness {
-  readonly ready: boolean
-  readonly progress?: WarmupProgress
-}
+import type { Readiness } from '../../index/background.js'
 
 /** Options of the health routes. */
 export interface HealthRouteOptions {

@@ -1,8 +1,8 @@
 // The original egg server's URLs: / lists folders, /<folder>/ lists files, /<folder>/<file> downloads.
 // `pip install --index-url http://host:31001/ foo` asks for /foo/, so this tree stays as it was.
 import type { FastifyPluginCallback } from 'fastify'
+import { NotFoundError } from '../../errors.js'
 import { encodeSegment, LEGACY_TREE } from '../../render/trees.js'
-import { NotFoundError } from '../http-errors.js'
 import { redirect } from '../replies.js'
 import { fileHandler, type FileParams } from './file-handler.js'
 import type { IndexRouteOptions } from './route-options.js'
@@ -17,14 +17,14 @@ export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   app.get('/', list, (request, reply) => sendRootPage(request, reply, tree))
 
   app.get<{ Params: FolderParams }>('/:folder', list, async (request, reply) => {
-    const found = await options.index.find(request.params.folder)
+    const found = await options.index.findProject(request.params.folder)
     if (found === undefined) throw new NotFoundError()
     return redirect(request, reply, `${encodeSegment(found.folder)}/`)
   })
 
   app.get<{ Params: FolderParams }>('/:folder/', list, async (request, reply) => {
     const { folder } = request.params
-    const found = await options.index.find(folder)
+    const found = await options.index.findProject(folder)
     if (found === undefined) throw new NotFoundError()
     // Any spelling that normalizes to the project leads to its folder (pip asks for /<normalized>/).
     if (found.folder !== folder) return redirect(request, reply, `../${encodeSegment(found.folder)}/`)

@@ -2,7 +2,9 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
 import { parseCoreMetadata } from '../../core/metadata.js'
 import { normalizeProjectName } from '../../core/names.js'
+import { NotFoundError } from '../../errors.js'
 import { findRelease, latestRelease, metadataSource, releasesOf, renderPypiJson, type Release } from '../../render/pypi-json.js'
+import { JSON_API_ERRORS } from '../error-handler.js'
 import { sendRepresentation } from '../page-response.js'
 import { baseUrlOf } from '../public-base.js'
 import { redirect } from '../replies.js'
@@ -14,7 +16,8 @@ interface VersionParams { project: string; version: string }
 
 /** Routes of the PyPI JSON API. */
 export const pypiJsonRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
-  const list = { onRequest: options.access.hooks('list') }
+  // An unknown project or version is a NotFoundError like everywhere; the error handler answers it in JSON here.
+  const list = { onRequest: options.access.hooks('list'), config: JSON_API_ERRORS }
   for (const slash of ['', '/'] as const) {
     app.get<{ Params: ProjectParams }>(`/pypi/:project/json${slash}`, list, (request, reply) =>
       sendJsonApi(request, reply, options, { name: request.params.project, version: undefined, slash }))
@@ -31,20 +34,19 @@ async function sendJsonApi (
   wanted: { name: string; version: string | undefined; slash: '' | '/' },
 ): Promise<FastifyReply> {
   const { index, metadata, pages } = options
-  const found = await index.find(wanted.name)
-  if (found === undefined) return notFound(reply)
-  // X-1: a non-normalized name is redirected, as PyPI does.
+  const found = await index.findProject(wanted.name)
+  if (found === undefined) throw new NotFoundError()
+  // A non-normalized name is redirected, as PyPI does (Warehouse's legacy/api/json.py).
   if (normalizeProjectName(wanted.name) !== wanted.name) {
     // Relative to the request's own path: up past "json" (and the version), then down again.
     const version = wanted.version === undefined ? '' : `${encodeSegment(wanted.version)}/`
     const up = '../'.repeat((wanted.version === undefined ? 1 : 2) + wanted.slash.length)
     return redirect(request, reply, `${up}${found.project}/${version}json${wanted.slash}`)
   }
-  const page = await index.page(found.project)
-  if (page === undefined) return notFound(reply)
+  const page = await index.analyzedPage(found)
   const releases = releasesOf(page)
   const release: Release | undefined = wanted.version === undefined ? latestRelease(releases) : findRelease(releases, wanted.version)
-  if (release === undefined) return notFound(reply)
+  if (release === undefined) throw new NotFoundError()
   const source = metadataSource(release)
   const url = baseUrlOf(request, options.urls)
   if (!url.ok) return reply.code(400).type('text/plain; charset=utf-8').send(`Bad Request: ${url.reason}\n`)
@@ -68,8 +70,4 @@ async function sendJsonApi (
       })
     },
   })
-}
-
-function notFound (reply: FastifyReply): FastifyReply {
-  return reply.code(404).type('application/json').send('{"message":"Not Found"}')
 }

@@ -1,8 +1,8 @@
 // PEP 503 tree: /simple/, /simple/<normalized>/ and the files under /packages/<folder>/.
 import type { FastifyPluginCallback } from 'fastify'
 import { isValidProjectName, normalizeProjectName } from '../../core/names.js'
+import { NotFoundError } from '../../errors.js'
 import { SIMPLE_TREE } from '../../render/trees.js'
-import { NotFoundError } from '../http-errors.js'
 import { redirect } from '../replies.js'
 import { fileHandler, type FileParams } from './file-handler.js'
 import type { IndexRouteOptions } from './route-options.js'
@@ -14,7 +14,7 @@ interface ProjectParams { project: string }
 /** Routes of the standard tree. */
 export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
   const tree: TreePages = { options, tree: SIMPLE_TREE, hashAlgorithm: options.simpleHashAlgorithm, section: 'simple' }
-  // Checklist A-1: pages end in "/" because their hrefs are relative; Fastify does not redirect by itself (Z-4).
+  // PEP 503: pages end in "/" because their hrefs are relative; Fastify does not redirect by itself.
   const list = { onRequest: options.access.hooks('list') }
   app.get('/simple', list, async (request, reply) => redirect(request, reply, 'simple/'))
 
@@ -23,7 +23,7 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   app.get<{ Params: ProjectParams }>('/simple/:project', list, async (request, reply) => {
     // With upstreams, the page itself decides (and redirects to the normalized name).
     if (options.upstream !== undefined && isValidProjectName(request.params.project)) return redirect(request, reply, `${normalizeProjectName(request.params.project)}/`)
-    const found = await options.index.find(request.params.project)
+    const found = await options.index.findProject(request.params.project)
     if (found === undefined) throw new NotFoundError()
     return redirect(request, reply, `${found.project}/`)
   })
@@ -31,10 +31,10 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   app.get<{ Params: ProjectParams }>('/simple/:project/', list, async (request, reply) => {
     const { project } = request.params
     if (options.upstream !== undefined) return sendResolvedProject(request, reply, tree, options.upstream, project)
-    const found = await options.index.find(project)
-    // Checklist N-5: an unknown project is a 404, so clients go on to their other indexes.
+    const found = await options.index.findProject(project)
+    // PEP 503: an unknown project is a 404, so clients go on to their other indexes.
     if (found === undefined) throw new NotFoundError()
-    // Checklist N-3: easy_install asks for the name as written (Zope.Interface); PEP 503 wants the normalized URL.
+    // easy_install asks for the name as written (Zope.Interface); PEP 503 wants the normalized URL.
     if (found.project !== project) return redirect(request, reply, `../${found.project}/`)
     return sendProjectPage(request, reply, tree, found)
   })

@@ -2,11 +2,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { HashAlgorithm } from '../../core/digests.js'
 import { V1_JSON, type SimpleMediaType } from '../../core/negotiation.js'
-import type { ProjectState } from '../../index/index-service.js'
+import type { ProjectSnapshot } from '../../index/index-service.js'
 import { renderProjectHtml, renderRootHtml } from '../../render/simple-html.js'
 import { renderProjectJson, renderRootJson } from '../../render/simple-json.js'
 import type { Tree } from '../../render/trees.js'
-import { NotFoundError } from '../http-errors.js'
 import { sendPage } from '../page-response.js'
 import type { IndexRouteOptions } from './route-options.js'
 
@@ -25,16 +24,15 @@ const ROOT = ''
 
 /** Send the root page of a tree. */
 export async function sendRootPage (request: FastifyRequest, reply: FastifyReply, pages: TreePages): Promise<FastifyReply> {
-  const root = await pages.options.index.root()
+  const root = await pages.options.index.listProjects()
   return sendPage(request, reply, pages.options.pages, { section: pages.section, name: ROOT }, root, (type: SimpleMediaType) =>
     Promise.resolve(type === V1_JSON ? renderRootJson(root.projects) : renderRootHtml(root.projects, pages.tree)))
 }
 
 /** Send a project's page in a tree; `project` was just found (and so is fresh). */
-export function sendProjectPage (request: FastifyRequest, reply: FastifyReply, pages: TreePages, project: ProjectState): Promise<FastifyReply> | FastifyReply {
+export function sendProjectPage (request: FastifyRequest, reply: FastifyReply, pages: TreePages, project: ProjectSnapshot): Promise<FastifyReply> | FastifyReply {
   return sendPage(request, reply, pages.options.pages, { section: pages.section, name: project.project }, project, async (type: SimpleMediaType) => {
-    const page = await pages.options.index.page(project.project)
-    if (page === undefined) throw new NotFoundError()
+    const page = await pages.options.index.analyzedPage(project)
     return type === V1_JSON ? renderProjectJson(page, pages.tree) : renderProjectHtml(page, pages.tree, pages.hashAlgorithm)
   })
 }

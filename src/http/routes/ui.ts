@@ -109,14 +109,14 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
   })
 
   app.get<{ Params: ProjectParams }>('/project/:project', list, async (request, reply) => {
-    const found = await index.find(request.params.project)
+    const found = await index.findProject(request.params.project)
     if (found === undefined) return notFound(reply, '../', `No project is called “${request.params.project}” on this index.`)
     return redirect(request, reply, `${found.project}/`)
   })
 
   app.get<{ Params: ProjectParams }>('/project/:project/', list, async (request, reply) => {
     const { project } = request.params
-    const found = await index.find(project)
+    const found = await index.findProject(project)
     if (found === undefined) return notFound(reply, '../../', `No project is called “${project}” on this index.`)
     if (found.project !== project) return redirect(request, reply, `../${found.project}/`)
     const all = queryString(request.query, 'releases') === 'all'
@@ -126,10 +126,10 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
       lastModifiedMs: found.lastModifiedMs,
       contentType: 'text/html; charset=utf-8',
       render: async () => {
-        const page = await index.page(found.project)
-        const releases = page === undefined ? [] : releaseCache.releases(page, found.generation)
+        const page = await index.analyzedPage(found)
+        const releases = releaseCache.releases(page, found.generation)
         const release = latestRelease(releases)
-        if (page === undefined || release === undefined) return renderNotFound(assets.names, '../../', `“${project}” has no files.`)
+        if (release === undefined) return renderNotFound(assets.names, '../../', `“${project}” has no files.`)
         return renderProject(await projectView(context, { page, releases, release, root: '../../', indexUrl: `${base}simple/`, allReleases: all }))
       },
     })
@@ -139,12 +139,12 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
 
   app.get<{ Params: VersionParams }>('/project/:project/:version/', list, async (request, reply) => {
     const { project, version } = request.params
-    const found = await index.find(project)
+    const found = await index.findProject(project)
     if (found === undefined) return notFound(reply, '../../../', `No project is called “${project}” on this index.`)
-    const page = await index.page(found.project)
-    const releases = page === undefined ? [] : releaseCache.releases(page, found.generation)
+    const page = await index.analyzedPage(found)
+    const releases = releaseCache.releases(page, found.generation)
     const release = findRelease(releases, version)
-    if (page === undefined || release === undefined) return notFound(reply, '../../../', `${found.project} has no version “${version}”.`)
+    if (release === undefined) return notFound(reply, '../../../', `${found.project} has no version “${version}”.`)
     if (found.project !== project || release.version !== version) {
       return redirect(request, reply, `../../${found.project}/${encodeSegment(release.version)}/`)
     }

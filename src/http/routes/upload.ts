@@ -6,10 +6,11 @@ import {
   checkRemoveForm, checkUploadForm, chooseAction, digestMismatch, DIGEST_MISMATCH, field, parseUploadFilename,
   type FormFields, type Rejection,
 } from '../../core/upload-rules.js'
-import type { Publisher } from '../../upload/publisher.js'
+import { NO_METRICS, type CounterMetric, type Metrics } from '../../core/metrics.js'
+import { RequestRejected } from '../../errors.js'
+import type { Publisher, PublishOutcome } from '../../upload/publisher.js'
 import { receiveForm, type ReceivedForm } from '../../upload/receive-form.js'
 import type { AccessControl } from '../access-control.js'
-import { RequestRejected } from '../http-errors.js'
 
 /** Options of the upload routes. */
 export interface UploadRouteOptions {
@@ -18,11 +19,16 @@ export interface UploadRouteOptions {
   readonly access: AccessControl
   /** --max-upload-size, in bytes. */
   readonly maxUploadBytes: number
-  /** Algorithms the index keeps besides md5 and sha256. */
+  /** Algorithms the index keeps for every file (algorithmsFor(): md5, sha256 and those --hash-algo and --simple-hash-algo name). */
   readonly algorithms: readonly HashAlgorithm[]
   /** An upload that sends nothing for this long is abandoned (default 60 s). */
   readonly idleTimeoutMs?: number
+  /** Counts uploads by outcome (default: none kept). */
+  readonly metrics?: Metrics
 }
+
+/** How an upload API request ended: a publish outcome, a removal, or refused (4xx) or failed (5xx). */
+type UploadOutcome = PublishOutcome | 'removed' | 'rejected' | 'failed'
 
 /** The upload URLs: pypiserver's `/` and Warehouse's `/legacy/`. */
 export const UPLOAD_URLS: readonly string[] = ['/', '/legacy', '/legacy/']
@@ -32,6 +38,11 @@ const DISABLED = 'Uploads are disabled: start eggserve with --passwords FILE (or
 /** Routes of the upload API. */
 export const uploadRoutes: FastifyPluginCallback<UploadRouteOptions> = (app, options, done) => {
   const { publisher } = options
+  const outcomes = (options.metrics ?? NO_METRICS).counter<'outcome'>({
+    name: 'eggserve_uploads_total',
+    help: 'Upload API requests past authentication, by outcome: created, replaced (--overwrite), identical (already there), removed (remove_pkg), rejected (4xx), failed (5xx)',
+    labelNames: ['outcome'],
+  })
   // The multipart body is read by the handler as it arrives, never by Fastify (which would
   // buffer it, under bodyLimit). remove_pkg and submit may also come URL-encoded (curl -d).
   app.removeAllContentTypeParsers()
@@ -45,13 +56,25 @@ export const uploadRoutes: FastifyPluginCallback<UploadRouteOptions> = (app, opt
   for (const url of UPLOAD_URLS) {
     app.post(url, { onRequest }, async (request, reply) => {
       if (publisher === undefined) throw new RequestRejected('EGGSERVE_UPLOADS_DISABLED', DISABLED, { allow: 'GET, HEAD' })
-      return handle(request, reply, { ...options, publisher })
+      try {
+        return await handle(request, reply, { ...options, publisher, outcomes })
+      } catch (err) {
+        const status = typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500
+        count(outcomes, status < 500 ? 'rejected' : 'failed')
+        throw err
+      }
     })
   }
   done()
 }
 
-async function handle (request: FastifyRequest, reply: FastifyReply, options: UploadRouteOptions & { publisher: Publisher }): Promise<FastifyReply> {
+type Handling = UploadRouteOptions & { publisher: Publisher; outcomes: CounterMetric<'outcome'> }
+
+function count (outcomes: CounterMetric<'outcome'>, outcome: UploadOutcome): void {
+  outcomes.inc({ outcome })
+}
+
+async function handle (request: FastifyRequest, reply: FastifyReply, options: Handling): Promise<FastifyReply> {
   const { publisher } = options
   const queryAction = queryValue(request.query, ':action')
   if (!isMultipart(request.headers['content-type'])) {
@@ -89,8 +112,8 @@ async function handle (request: FastifyRequest, reply: FastifyReply, options: Up
 async function act (
   request: FastifyRequest,
   reply: FastifyReply,
-  input: UploadRouteOptions & {
-    publisher: Publisher; fields: FormFields; form: ReceivedForm | undefined; queryAction: string | undefined; refusedFile?: RequestRejected | undefined
+  input: Handling & {
+    fields: FormFields; form: ReceivedForm | undefined; queryAction: string | undefined; refusedFile?: RequestRejected | undefined
   },
 ): Promise<FastifyReply> {
   const { publisher, fields, form } = input
@@ -106,6 +129,7 @@ async function act (
       if (!release.ok) throw rejected(release)
       const removed = await publisher.removeRelease(release.name, release.version)
       request.log.info({ user: input.access.userOf(request), name: release.name, version: release.version, removed }, 'Release removed')
+      count(input.outcomes, 'removed')
       return text(reply, `Removed ${removed.join(', ')}`)
     }
     case 'doc_upload':
@@ -120,6 +144,7 @@ async function act (
   const mismatch = digestMismatch(checked.expected, content.digests)
   if (mismatch !== undefined) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', DIGEST_MISMATCH)
   const published = await publisher.publish({ parsed: checked.parsed, file: content, signature: form?.signature?.bytes, uploader: input.access.userOf(request) })
+  count(input.outcomes, published.outcome)
   request.log.info({
     user: input.access.userOf(request), key: published.key, outcome: published.outcome, size: content.size, sha256: content.digests.sha256,
   }, published.outcome === 'identical' ? 'Upload identical to the stored file: nothing changed' : 'Upload stored')

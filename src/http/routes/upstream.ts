@@ -5,9 +5,12 @@ import { normalizeProjectName } from '../../core/names.js'
 import type { UpstreamFile } from '../../core/upstream-page.js'
 import { V1_JSON, type SimpleMediaType } from '../../core/negotiation.js'
 import { listLocalFile, listUpstreamFile, renderListedHtml, renderListedJson, type ListedFile } from '../../render/listed-files.js'
+import { NotFoundError } from '../../errors.js'
+import { contentTypeFor } from '../content-type.js'
+import { sendDistribution } from '../download.js'
 import { UpstreamFailure } from '../../upstream/upstream-errors.js'
+import type { ProjectSnapshot } from '../../index/index-service.js'
 import type { UpstreamIndex, UpstreamView } from '../../upstream/upstream-index.js'
-import { NotFoundError } from '../http-errors.js'
 import { sendPage } from '../page-response.js'
 import { redirect } from '../replies.js'
 import type { IndexRouteOptions } from './route-options.js'
@@ -35,7 +38,7 @@ export async function sendResolvedProject (request: FastifyRequest, reply: Fasti
       const localGeneration = resolution.kind === 'merge' ? resolution.state.generation : 0
       const version = versionOf(`${resolution.kind}:${String(view?.version ?? 0)}:${String(upstream.files.version(project))}:${String(localGeneration)}`)
       return sendPage(request, reply, pages.options.pages, { section: `upstream-${pages.section}`, name: project }, { generation: version, lastModifiedMs: 0 }, async (type: SimpleMediaType) => {
-        const files = await listedFiles(upstream, project, resolution.kind === 'merge', view)
+        const files = await listedFiles(upstream, project, resolution.kind === 'merge' ? resolution.state : undefined, view)
         return type === V1_JSON ? renderListedJson(project, files) : renderListedHtml(project, files, pages.hashAlgorithm)
       })
     }
@@ -49,18 +52,18 @@ function setFreshnessHeaders (reply: FastifyReply, view: UpstreamView): void {
   if (view.stale) reply.header('eggserve-stale', String(age))
 }
 
-async function listedFiles (upstream: UpstreamIndex, project: string, merge: boolean, view: UpstreamView | undefined): Promise<ListedFile[]> {
+async function listedFiles (upstream: UpstreamIndex, project: string, local: ProjectSnapshot | undefined, view: UpstreamView | undefined): Promise<ListedFile[]> {
   const listed: ListedFile[] = []
-  if (merge) {
-    const page = await upstream.local.page(project)
-    for (const file of page?.files ?? []) listed.push(listLocalFile(file))
+  if (local !== undefined) {
+    const page = await upstream.local.analyzedPage(local)
+    for (const file of page.files) listed.push(listLocalFile(file))
   }
   if (view === undefined) return listed
-  const local = new Set(listed.map((file) => file.filename))
+  const localNames = new Set(listed.map((file) => file.filename))
   const pins = await upstream.files.pinned(project)
   for (const file of view.page.files) {
     // A local file wins a filename both have; offline, only what can be served is listed.
-    if (local.has(file.filename) || (upstream.offline && !pins.has(file.filename))) continue
+    if (localNames.has(file.filename) || (upstream.offline && !pins.has(file.filename))) continue
     listed.push(listUpstreamFile(project, file, pins.get(file.filename)))
   }
   return listed
@@ -112,11 +115,17 @@ export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { ups
       if (normalizeProjectName(project) !== project || !await upstream.reachesUpstream(project)) throw new NotFoundError()
       if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
       // A cached file is immutable: served without asking anyone (also offline, or with the upstream down).
-      if (await upstream.files.isCached(project, file)) return upstream.files.sendCached(request, reply, project, file)
+      if (await upstream.files.isCached(project, file)) return sendDistribution(request, reply, { storage: await upstream.files.cachedStorage(), key: `${project}/${file}`, filename: file })
       const target = await withRetryAfter(reply, findFile(upstream, project, file))
       if (target === 'unavailable') throw unavailable(reply, upstream.offline)
       if (target === undefined) throw new NotFoundError()
-      return withRetryAfter(reply, upstream.files.send(request, reply, { project, file: target.file, upstream: target.view.upstream }))
+      const download = await withRetryAfter(reply, upstream.files.fetch({ project, file: target.file, upstream: target.view.upstream }))
+      // The first download: no Range, no validators yet (the file has no identity until it is
+      // verified and kept); a failure cuts the body short (see Download).
+      reply.type(contentTypeFor(file))
+      if (download.length !== undefined) reply.header('content-length', download.length)
+      if (request.method === 'HEAD') return reply.send()
+      return reply.send(download.reader())
     },
   })
   done()

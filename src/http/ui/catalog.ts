@@ -137,7 +137,7 @@ export class Catalog {
     const candidates = this.#updated().slice(0, RECENT)
     const files: RecentUpload[] = []
     for (const entry of candidates) {
-      for (const file of this.#index.files(entry.project) ?? []) {
+      for (const file of entry.files) {
         files.push({ project: entry.project, filename: file.filename, version: normalizeVersion(file.parsed.version), mtimeMs: file.mtimeMs })
       }
     }
@@ -155,23 +155,23 @@ export class Catalog {
     await this.#update()
   }
 
-  // One freshness check per project folder (find() rescans a folder that changed).
+  // One freshness check per project folder (findProject() rescans a folder that changed).
   async #checkFolders (): Promise<void> {
-    const projects = [...(await this.#index.root()).projects]
+    const projects = [...(await this.#index.listProjects()).projects]
     const next = async (): Promise<void> => {
-      for (let project = projects.pop(); project !== undefined; project = projects.pop()) await this.#index.find(project.project)
+      for (let project = projects.pop(); project !== undefined; project = projects.pop()) await this.#index.findProject(project.project)
     }
     await Promise.all(Array.from({ length: CHECK_CONCURRENCY }, next))
   }
 
   // Rebuild the entries whose file list the index replaced since; keep the others as they are.
   async #update (): Promise<void> {
-    const root = await this.#index.root()
+    // Fresh top level; each folder is as fresh as the index holds it (see #checkFolders).
+    await this.#index.listProjects()
+    const held = this.#index.heldProjects()
     const next = new Map<string, Entry>()
-    let changed = root.projects.length !== this.#entries.size
-    for (const { project, folder } of root.projects) {
-      const files = this.#index.files(project)
-      if (files === undefined) continue
+    let changed = held.length !== this.#entries.size
+    for (const { project, folder, files } of held) {
       const old = this.#entries.get(project)
       if (old?.files === files && old.folder === folder) {
         next.set(project, old)

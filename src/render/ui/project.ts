@@ -2,7 +2,7 @@
 // metadata, install commands and files, and the project's release history.
 import type { ProjectDetails } from '../../core/project-details.js'
 import type { WheelTags } from '../../core/wheel-tags.js'
-import type { RenderedReadme } from '../../readme/readme-renderer.js'
+import type { RenderedReadme } from '../rendered-readme.js'
 import { html, SafeHtml } from '../html.js'
 import { dateElement, formatSize, projectHref, timeElement } from './format.js'
 import { copyBlock, renderShell, type AssetNames } from './layout.js'

@@ -1,0 +1,37 @@
+// The layer map of docs/architecture.md, enforced: a module may import from its own floor's
+// folder and from the floors below it, never from a floor above. A type-only import counts too,
+// because it couples the lower floor to the upper one's shape just the same.
+
+/** Floors from the bottom up: each entry is [element type, folder or file patterns]. */
+export const FLOORS = [
+  ['core', ['src/core/**', 'src/errors.ts', 'src/error-codes.ts']],
+  ['render', ['src/render/**']],
+  ['storage', ['src/storage/**']],
+  ['archives', ['src/archives/**']],
+  ['analysis', ['src/analysis/**']],
+  ['readme', ['src/readme/**']],
+  ['index', ['src/index/**']],
+  ['upstream', ['src/upstream/**']],
+  ['auth', ['src/auth/**']],
+  ['upload', ['src/upload/**']],
+  ['http', ['src/http/**']],
+  ['app', ['src/app.ts', 'src/services.ts', 'src/daemon.ts', 'src/daemon/**', 'src/logger.ts', 'src/config.ts', 'src/proxy-settings.ts', 'src/metrics/**']],
+  ['cli', ['src/cli.ts', 'src/commands/**']],
+]
+
+/** What each floor may import besides itself: the floors below it that it has a use for. */
+export const MAY_IMPORT = {
+  core: [],
+  render: ['core'],
+  storage: ['core'],
+  archives: ['core', 'storage'],
+  analysis: ['core', 'storage', 'archives'],
+  readme: ['core', 'render'],
+  index: ['core', 'storage', 'archives', 'analysis'],
+  upstream: ['core', 'storage', 'index'],
+  auth: ['core'],
+  upload: ['core', 'storage', 'archives', 'analysis', 'index'],
+  http: ['core', 'render', 'storage', 'archives', 'analysis', 'readme', 'index', 'upstream', 'auth', 'upload'],
+  app: ['core', 'render', 'storage', 'archives', 'analysis', 'readme', 'index', 'upstream', 'auth', 'upload', 'http', 'app'],
+  cli: ['core', 'render', 'storage', 'archives', 'analysis', 'readme', 'index', 'upstream', 'auth', 'upload', 'http', 'app', 'cli'],
+}

@@ -1,0 +1,52 @@
+// Metrics for the daemon: nothing at all when off; when on, one prom-client registry (loaded
+// only then: a dynamic import keeps it out of every start-up without metrics), served on the
+// main listener or on a small server of its own (--metrics-listen).
+import { readFileSync } from 'node:fs'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { AppMetrics } from '../app.js'
+import { describeErrno, ListenError } from '../errors.js'
+import type { MetricsSetting } from './metrics-settings.js'
+import { NO_METRICS, type Metrics } from '../core/metrics.js'
+
+/** The daemon's metrics. */
+export interface DaemonMetrics {
+  /** Where every component counts; NO_METRICS when off. */
+  readonly metrics: Metrics
+  /** What buildApp gets: undefined when off. */
+  readonly app: AppMetrics | undefined
+  /** Listen on --metrics-listen's address, if any; resolves with the scrape URL served apart. */
+  listen (): Promise<string | undefined>
+  close (): Promise<void>
+}
+
+const OFF: DaemonMetrics = { metrics: NO_METRICS, app: undefined, listen: () => Promise.resolve(undefined), close: () => Promise.resolve() }
+
+/** Create the registry (when metrics are on) and, for --metrics-listen, the server that serves it. */
+export async function openMetrics (setting: MetricsSetting, logger: FastifyBaseLogger): Promise<DaemonMetrics> {
+  if (!setting.enabled) return OFF
+  const { createPrometheusMetrics } = await import('./prometheus.js')
+  const { metrics, exposition } = createPrometheusMetrics({ version: packageVersion() })
+  const address = setting.listen
+  if (address === undefined) return { metrics, app: { metrics, exposition }, listen: () => Promise.resolve(undefined), close: () => Promise.resolve() }
+  const { buildMetricsApp } = await import('../http/metrics-app.js')
+  const server: FastifyInstance = await buildMetricsApp({ exposition, logger })
+  return {
+    metrics,
+    app: { metrics },
+    listen: async () => {
+      try {
+        return `${await server.listen({ host: address.host, port: address.port, listenTextResolver: (bound) => `Metrics on ${bound}/metrics` })}/metrics`
+      } catch (err) {
+        await server.close()
+        const reason = err instanceof Error && 'syscall' in err ? describeErrno(err) : err instanceof Error ? err.message : String(err)
+        throw new ListenError(`Cannot listen on ${address.host}:${String(address.port)} (--metrics-listen): ${reason}`, { cause: err })
+      }
+    },
+    close: () => server.close(),
+  }
+}
+
+function packageVersion (): string {
+  const raw: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+  return typeof raw === 'object' && raw !== null && 'version' in raw && typeof raw.version === 'string' ? raw.version : '0.0.0'
+}

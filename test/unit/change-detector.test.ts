@@ -1,0 +1,200 @@
+// Change detection over real folders: when storage is read again, that concurrent callers
+// share a read, that a change during a read is read again, and that removals win over reads.
+import assert from 'node:assert/strict'
+import { rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { test, type TestContext } from 'node:test'
+import { pino } from 'pino'
+import { CHECK_INTERVAL_MS, ChangeDetector } from '../../src/index/change-detector.js'
+import { ProjectTree } from '../../src/index/project-tree.js'
+import { LocalStorage } from '../../src/storage/local-storage.js'
+import type { FolderListing, Storage } from '../../src/storage/storage.js'
+import { tempDir, writeTree } from '../helpers/temp-tree.js'
+
+const silent = pino({ level: 'silent' })
+
+/** The real local storage, counting the reads the detector makes (and able to act in the middle of one). */
+class CountingStorage implements Storage {
+  readonly folderReads: string[] = []
+  readonly tokenChecks: (string | undefined)[] = []
+  rootReads = 0
+  /** Runs after a folder was listed, before the detector gets the listing. */
+  afterListing: ((folder: string) => Promise<void>) | undefined
+  readonly #inner: LocalStorage
+
+  constructor (inner: LocalStorage) {
+    this.#inner = inner
+  }
+
+  listRoot (): ReturnType<Storage['listRoot']> {
+    this.rootReads++
+    return this.#inner.listRoot()
+  }
+
+  async listFolder (folder: string): Promise<FolderListing | undefined> {
+    this.folderReads.push(folder)
+    const listing = await this.#inner.listFolder(folder)
+    const hook = this.afterListing
+    this.afterListing = undefined
+    if (hook !== undefined) await hook(folder)
+    return listing
+  }
+
+  changeToken (folder?: string): Promise<string | undefined> {
+    this.tokenChecks.push(folder)
+    return this.#inner.changeToken(folder)
+  }
+
+  open (...args: Parameters<Storage['open']>): ReturnType<Storage['open']> { return this.#inner.open(...args) }
+  watch (...args: Parameters<Storage['watch']>): ReturnType<Storage['watch']> { return this.#inner.watch(...args) }
+  createUpload (folder: string): ReturnType<Storage['createUpload']> { return this.#inner.createUpload(folder) }
+  remove (key: string): ReturnType<Storage['remove']> { return this.#inner.remove(key) }
+  removeFolderIfEmpty (folder: string): ReturnType<Storage['removeFolderIfEmpty']> { return this.#inner.removeFolderIfEmpty(folder) }
+}
+
+interface Setup {
+  readonly root: string
+  readonly storage: CountingStorage
+  readonly tree: ProjectTree
+  readonly detector: ChangeDetector
+  readonly forgotten: string[]
+  /** The detector's clock. */
+  readonly clock: { ms: number }
+}
+
+async function setup (t: TestContext, files: Record<string, string>): Promise<Setup> {
+  const root = await tempDir(t)
+  await writeTree(root, files)
+  const storage = new CountingStorage(await LocalStorage.create(root, silent))
+  const tree = new ProjectTree()
+  const forgotten: string[] = []
+  const clock = { ms: 1_000_000 }
+  const detector = new ChangeDetector({ storage, tree, log: silent, forget: (gone) => { forgotten.push(...gone.map((file) => file.filename)) }, now: () => clock.ms })
+  t.after(() => { detector.close() })
+  await detector.load()
+  storage.folderReads.length = 0
+  storage.tokenChecks.length = 0
+  storage.rootReads = 0
+  return { root, storage, tree, detector, forgotten, clock }
+}
+
+const names = (snapshot: { readonly files: readonly { readonly filename: string }[] } | undefined): string[] => snapshot?.files.map((file) => file.filename) ?? assert.fail('no snapshot')
+
+await test('load() fills the tree; with nothing changed a project costs one stat and no read', async (t) => {
+  const { storage, tree, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a', 'Bar/bar-1.0.tar.gz': 'b' })
+  assert.deepEqual(tree.root().projects.map((p) => p.folder), ['Bar', 'foo'])
+  const before = tree.get('foo')
+  assert.equal(await detector.freshProject('foo'), before, 'the very same snapshot')
+  assert.deepEqual(storage.tokenChecks, ['foo'])
+  assert.deepEqual(storage.folderReads, [])
+  assert.equal(await detector.freshProject('nope'), undefined)
+})
+
+await test('a file dropped in is read on the next call, without any event', async (t) => {
+  const { root, tree, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
+  const before = tree.get('foo') ?? assert.fail('no foo')
+  await writeFile(join(root, 'foo', 'foo-2.0.tar.gz'), 'b')
+  const after = await detector.freshProject('foo')
+  assert.deepEqual(names(after), ['foo-1.0.tar.gz', 'foo-2.0.tar.gz'])
+  assert.notEqual(after?.generation, before.generation)
+  assert.deepEqual(names(before), ['foo-1.0.tar.gz'], 'the old snapshot is unchanged')
+})
+
+await test('changed() makes the next call read the folder even though its token is the same', async (t) => {
+  const { storage, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
+  detector.changed('foo')
+  await detector.freshProject('foo')
+  assert.deepEqual(storage.folderReads, ['foo'])
+  assert.deepEqual(storage.tokenChecks, [], 'a folder known to have changed is read without a stat')
+  await detector.freshProject('foo')
+  assert.deepEqual(storage.folderReads, ['foo'], 'clean again: no second read')
+})
+
+await test('concurrent callers share one read', async (t) => {
+  const { storage, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
+  detector.changed('foo')
+  const found = await Promise.all(Array.from({ length: 5 }, () => detector.freshProject('foo')))
+  assert.deepEqual(storage.folderReads, ['foo'])
+  assert.ok(found.every((snapshot) => snapshot !== undefined && snapshot === found[0]))
+})
+
+await test('a change reported while a read is under way makes the callers that waited on it read again', async (t) => {
+  const { root, storage, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
+  detector.changed('foo')
+  storage.afterListing = async () => {
+    // The listing is taken; an upload publishes a file before the read is installed.
+    await writeFile(join(root, 'foo', 'foo-2.0.tar.gz'), 'b')
+    detector.changed('foo')
+  }
+  const starter = detector.freshProject('foo')
+  const waiter = detector.freshProject('foo')
+  assert.deepEqual(names(await waiter), ['foo-1.0.tar.gz', 'foo-2.0.tar.gz'])
+  await starter
+  assert.deepEqual(storage.folderReads, ['foo', 'foo'])
+  assert.deepEqual(names(await detector.freshProject('foo')), ['foo-1.0.tar.gz', 'foo-2.0.tar.gz'])
+})
+
+await test('while every folder is watched, a folder found unchanged is trusted for CHECK_INTERVAL_MS', async (t) => {
+  const { storage, detector, clock } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
+  detector.watch()
+  await detector.freshProject('foo')
+  assert.deepEqual(storage.tokenChecks, [], 'read by load() just now')
+  clock.ms += CHECK_INTERVAL_MS - 1
+  await detector.freshProject('foo')
+  assert.deepEqual(storage.tokenChecks, [])
+  clock.ms += 1
+  await detector.freshProject('foo')
+  assert.deepEqual(storage.tokenChecks, ['foo'], 'the interval is over: one stat')
+  await detector.freshProject('foo')
+  assert.deepEqual(storage.tokenChecks, ['foo'], 'and trusted again from then on')
+  detector.close()
+  await detector.freshProject('foo')
+  assert.deepEqual(storage.tokenChecks, ['foo', 'foo'], 'unwatched: a stat on every call')
+})
+
+await test('a folder that is gone leaves the tree, its files are forgotten and the root changes', async (t) => {
+  const { root, tree, detector, forgotten } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a', 'bar/bar-1.0.tar.gz': 'b' })
+  const list = tree.root()
+  await rm(join(root, 'foo'), { recursive: true })
+  assert.equal(await detector.freshProject('foo'), undefined)
+  assert.equal(tree.get('foo'), undefined)
+  assert.deepEqual(forgotten, ['foo-1.0.tar.gz'])
+  assert.notEqual(tree.root().generation, list.generation)
+  assert.deepEqual(tree.root().projects.map((p) => p.folder), ['bar'])
+})
+
+await test('freshRoot() finds a new folder; its files are read when the project is first asked for', async (t) => {
+  const { root, storage, tree, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
+  await detector.freshRoot()
+  assert.equal(storage.rootReads, 0, 'unchanged top level: one stat, no read')
+  await writeTree(root, { 'Bar/bar-1.0.tar.gz': 'b' })
+  await detector.freshRoot()
+  assert.equal(storage.rootReads, 1)
+  assert.deepEqual(tree.root().projects.map((p) => p.folder), ['Bar', 'foo'])
+  assert.deepEqual(names(tree.get('bar')), [], 'known, not read yet')
+  assert.equal(detector.knows('bar'), true)
+  assert.deepEqual(names(await detector.freshProject('bar')), ['bar-1.0.tar.gz'])
+})
+
+await test('reconcile() reads every folder again: a file rewritten in place (same folder token) is seen', async (t) => {
+  const { root, tree, detector, forgotten } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a', 'bar/bar-1.0.tar.gz': 'b' })
+  const before = tree.get('foo')?.file('foo-1.0.tar.gz') ?? assert.fail('no file')
+  await writeFile(join(root, 'foo', 'foo-1.0.tar.gz'), 'rewritten, longer')
+  assert.equal((await detector.freshProject('foo'))?.file('foo-1.0.tar.gz'), before, 'unseen by the token')
+  await detector.reconcile()
+  assert.notEqual(tree.get('foo')?.file('foo-1.0.tar.gz')?.identity, before.identity)
+  assert.deepEqual(forgotten, ['foo-1.0.tar.gz'], 'the old bytes\' facts are forgotten')
+})
+
+await test('a folder read that raced the folder\'s removal never brings the project back', async (t) => {
+  const { root, storage, tree, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a', 'bar/bar-1.0.tar.gz': 'b' })
+  detector.changed('foo')
+  storage.afterListing = async () => {
+    await rm(join(root, 'foo'), { recursive: true })
+    detector.changed('not-a-project-folder')
+    await detector.freshRoot()
+  }
+  assert.equal(await detector.freshProject('foo'), undefined)
+  assert.equal(tree.get('foo'), undefined)
+  assert.equal(detector.knows('foo'), false)
+})
