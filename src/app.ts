@@ -24,6 +24,7 @@ import { uiRoutes, type UiSettings } from './http/routes/ui.js'
 import { registerBrowserHome } from './http/ui/browser-home.js'
 import type { IndexService } from './index/index-service.js'
 import { CoreMetadataStore } from './index/metadata-store.js'
+import { SmallFileCache } from './storage/small-file-cache.js'
 import { cacheMeter, NO_METRICS, type Exposition, type Metrics } from './core/metrics.js'
 import type { Storage } from './storage/storage.js'
 import { Publisher } from './upload/publisher.js'
@@ -84,6 +85,10 @@ export interface AppDependencies {
   readonly trustProxy?: readonly string[]
   /** Upstream indexes behind the local one (--upstream), wrapping `index`. */
   readonly upstream?: UpstreamIndex
+  /** --x-accel-redirect: the internal nginx location downloads are handed to (normalized, no trailing "/"). */
+  readonly xAccelRedirect?: string | undefined
+  /** Small files kept in memory for downloads; default: a SmallFileCache over `storage` with its defaults. */
+  readonly smallFiles?: SmallFileCache
   /** Metrics (default: off, nothing recorded and no /metrics). */
   readonly metrics?: AppMetrics
 }
@@ -128,6 +133,8 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   const routeOptions: IndexRouteOptions = {
     index: deps.index,
     storage: deps.storage,
+    files: deps.smallFiles ?? new SmallFileCache(deps.storage),
+    offload: deps.xAccelRedirect,
     hashAlgorithm: deps.hashAlgorithm,
     simpleHashAlgorithm: deps.simpleHashAlgorithm ?? deps.hashAlgorithm,
     metadata,

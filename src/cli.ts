@@ -131,6 +131,7 @@ const OPTIONS = {
   upstreamTtl: () => option('--upstream-ttl <seconds>', 'how long a cached upstream page is served without asking the upstream again', SETTINGS.upstreamTtl),
   upstreamTimeout: () => option('--upstream-timeout <seconds>', 'how long an upstream may take to start answering (connecting: at most 3 s); a silent upstream counts as down', SETTINGS.upstreamTimeout),
   offline: () => option('--offline', 'never contact an upstream: serve cached upstream pages, listing only cached files', SETTINGS.offline),
+  xAccelRedirect: () => option('--x-accel-redirect <prefix>', 'behind nginx: answer downloads with X-Accel-Redirect to this internal location (see contrib/nginx/eggserve.conf), e.g. /_eggfiles', SETTINGS.xAccelRedirect),
   metrics: () => option('--metrics', 'serve Prometheus metrics at /metrics (with credentials when --authenticate protects reads)', SETTINGS.metrics),
   metricsListen: () => option('--metrics-listen <host:port>', 'serve /metrics on this address instead of the main one (implies --metrics; no credentials there)', SETTINGS.metricsListen),
 } as const

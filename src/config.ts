@@ -3,6 +3,7 @@ import type { Level } from 'pino'
 import { resolvePasswordPath } from './auth/credential-path.js'
 import { AUTH_ACTIONS, type AuthAction } from './core/auth-actions.js'
 import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/digests.js'
+import { parseAccelPrefix } from './core/offload.js'
 import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
 import { resolveMetrics, type MetricsSetting } from './metrics/metrics-settings.js'
@@ -59,6 +60,8 @@ export interface Config {
   readonly trustProxy: readonly string[]
   /** Upstream indexes, never-upstream patterns, the merge list and --offline (docs/upstream.md). */
   readonly upstream: UpstreamConfig
+  /** `--x-accel-redirect`: the internal nginx location downloads are handed to (no trailing "/"); undefined: eggserve sends them. */
+  readonly xAccelRedirect: string | undefined
   /** Prometheus metrics (--metrics, --metrics-listen). */
   readonly metrics: MetricsSetting
 }
@@ -99,6 +102,7 @@ export interface RawFlags {
   readonly offline?: boolean
   readonly upstreamTtl?: string
   readonly upstreamTimeout?: string
+  readonly xAccelRedirect?: string
   readonly metrics?: boolean
   readonly metricsListen?: string
 }
@@ -146,6 +150,7 @@ export const SETTINGS = {
   offline: { flag: '--offline', env: 'EGGSERVE_OFFLINE', defaultValue: 'false' },
   upstreamTtl: { flag: '--upstream-ttl', env: 'EGGSERVE_UPSTREAM_TTL', defaultValue: '600' },
   upstreamTimeout: { flag: '--upstream-timeout', env: 'EGGSERVE_UPSTREAM_TIMEOUT', defaultValue: '10' },
+  xAccelRedirect: { flag: '--x-accel-redirect', env: 'EGGSERVE_X_ACCEL_REDIRECT', defaultValue: undefined },
   metrics: { flag: '--metrics', env: 'EGGSERVE_METRICS', defaultValue: 'false' },
   metricsListen: { flag: '--metrics-listen', env: 'EGGSERVE_METRICS_LISTEN', defaultValue: undefined },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
@@ -201,7 +206,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     overwrite: parseBoolean(overwrite.value, overwrite.source),
     maxUploadBytes: parseSize(maxUpload.value, maxUpload.source),
     authFailureLimit: parseCount(failures.value, failures.source),
-    ...resolveStorage(pickOptional('storage'), pick('s3PathStyle')),
+    ...resolveStorage(pickOptional('storage'), pick('s3PathStyle'), pickOptional('xAccelRedirect')),
     ui: parseBoolean(ui.value, ui.source),
     uiRemoteImages: parseBoolean(remoteImages.value, remoteImages.source),
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
@@ -221,14 +226,23 @@ function given (name: keyof typeof SETTINGS, flags: RawFlags, env: Readonly<Reco
   return undefined
 }
 
-function resolveStorage (storage: Picked, pathStyle: Given): Pick<Config, 'storage' | 's3PathStyle'> {
+function resolveStorage (storage: Picked, pathStyle: Given, accel: Picked): Pick<Config, 'storage' | 's3PathStyle' | 'xAccelRedirect'> {
   const s3PathStyle = parseBoolean(pathStyle.value, pathStyle.source)
-  if (storage.value === undefined) return { storage: undefined, s3PathStyle }
+  const xAccelRedirect = accel.value === undefined ? undefined : parseAccelRedirect(accel.value, accel.source)
+  if (storage.value === undefined) return { storage: undefined, s3PathStyle, xAccelRedirect }
   const location = parseS3Location(storage.value)
   if (location === undefined) {
     throw new ConfigError(`Invalid storage "${storage.value}" (${storage.source}): expected s3://bucket or s3://bucket/prefix (a folder is served with --eggdir)`)
   }
-  return { storage: location, s3PathStyle }
+  // nginx sends offloaded files from a local directory (alias); a bucket has none.
+  if (xAccelRedirect !== undefined) throw new ConfigError(`--x-accel-redirect (${accel.source}) needs a local eggdir: nginx cannot send files from ${storage.value}`)
+  return { storage: location, s3PathStyle, xAccelRedirect }
+}
+
+function parseAccelRedirect (value: string, source: string): string {
+  const prefix = parseAccelPrefix(value)
+  if (prefix !== undefined) return prefix
+  throw new ConfigError(`Invalid --x-accel-redirect prefix "${value}" (${source}): expected the path of an internal nginx location, e.g. /_eggfiles`)
 }
 
 /** A setting's value and where it came from: a flag, a variable, or 'default'. */

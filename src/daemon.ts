@@ -137,6 +137,7 @@ async function buildDaemonApp (started: Started, background: BackgroundWork): Pr
     uploaders: await UploaderLog.open({ dir: config.cacheDir, root: storage.cacheNamespace, log: logger }),
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
+    xAccelRedirect: config.xAccelRedirect,
     ...(telemetry.app === undefined ? {} : { metrics: telemetry.app }),
     ...(config.upstream.upstreams.length === 0 || config.cacheDir === undefined
       ? {}

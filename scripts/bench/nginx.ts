@@ -1,6 +1,7 @@
 // nginx, the reference server: Debian's nginx serving a tree statically on loopback, in the
 // foreground as our child (daemon off), with its configuration, pid, logs and temp folders
-// in a state folder of the run. Routes have eggserve's shapes, without hashes or negotiation:
+// in a state folder of the run. Routes have eggserve's shapes, without hashes or negotiation
+// (startOffloadNginx instead runs the shipped contrib/nginx/eggserve.conf in front of eggserve):
 //   /packages/<folder>/<file>, /<folder>/<file>   the file (sendfile; Range, ETag and If-Range built in)
 //   /simple/                                      nginx's autoindex of the project folders
 //   /static/<name>                                a file under STATE/static: a copy of a page eggserve
@@ -35,8 +36,8 @@ function quoted (path: string): string {
   return `"${path}"`
 }
 
-/** The configuration: as fast as nginx serves static files (sendfile, no access log, a worker per core). */
-export function nginxConfig (options: { readonly dir: string; readonly stateDir: string; readonly port: number; readonly asRoot: boolean }): string {
+/** The main and http-level settings of both configurations: as fast as nginx serves static files (sendfile, no access log, a worker per core). */
+function preamble (options: { readonly stateDir: string; readonly asRoot: boolean }): string {
   const state = (name: string): string => quoted(join(options.stateDir, name))
   return `# Written by scripts/bench/nginx.ts for one benchmark run.
 # As root, nginx would run its workers as "nobody", who may not read the tree (e.g. one under
@@ -58,7 +59,12 @@ http {
   proxy_temp_path ${state('proxy')};
   fastcgi_temp_path ${state('fastcgi')};
   uwsgi_temp_path ${state('uwsgi')};
-  scgi_temp_path ${state('scgi')};
+  scgi_temp_path ${state('scgi')};`
+}
+
+/** The reference server's configuration: the tree, statically. */
+export function nginxConfig (options: { readonly dir: string; readonly stateDir: string; readonly port: number; readonly asRoot: boolean }): string {
+  return `${preamble(options)}
   server {
     listen 127.0.0.1:${options.port};
     location = /health { return 200 "ok\\n"; }
@@ -71,13 +77,45 @@ http {
 `
 }
 
+/**
+ * nginx in front of an eggserve started with --x-accel-redirect /_eggfiles: the shipped
+ * contrib/nginx/eggserve.conf with its three EDIT lines filled in (the port, eggserve's
+ * address, the tree), after the same preamble as the reference server's.
+ */
+export function offloadNginxConfig (options: { readonly shipped: string; readonly dir: string; readonly stateDir: string; readonly port: number; readonly eggservePort: number; readonly asRoot: boolean }): string {
+  let server = options.shipped
+  for (const [from, to] of [
+    ['listen 80;', `listen 127.0.0.1:${options.port};`],
+    ['server 127.0.0.1:31001;', `server 127.0.0.1:${options.eggservePort};`],
+    ['alias /srv/eggs/;', `alias ${quoted(`${options.dir}/`)};`],
+  ] as const) {
+    if (server.split(from).length !== 2) throw new Error(`contrib/nginx/eggserve.conf should hold "${from}" once`)
+    server = server.replace(from, to)
+  }
+  return `${preamble(options)}
+${server}
+}
+`
+}
+
 /** Start nginx over `dir` (an absolute path) on a free loopback port; state goes in `stateDir`. */
 export async function startNginx (dir: string, stateDir: string, env: NodeJS.ProcessEnv): Promise<Nginx> {
+  return startNginxWith(stateDir, env, (port) => nginxConfig({ dir, stateDir, port, asRoot: process.getuid?.() === 0 }))
+}
+
+/** Start nginx with the shipped offload config in front of eggserve on `eggservePort`, sending files of `dir`. */
+export async function startOffloadNginx (options: { readonly shippedConfig: string; readonly dir: string; readonly stateDir: string; readonly eggservePort: number; readonly env: NodeJS.ProcessEnv }): Promise<Nginx> {
+  const shipped = await readFile(options.shippedConfig, 'utf8')
+  const { dir, stateDir, eggservePort } = options
+  return startNginxWith(stateDir, options.env, (port) => offloadNginxConfig({ shipped, dir, stateDir, port, eggservePort, asRoot: process.getuid?.() === 0 }))
+}
+
+async function startNginxWith (stateDir: string, env: NodeJS.ProcessEnv, config: (port: number) => string): Promise<Nginx> {
   const port = await freePort()
   const staticDir = join(stateDir, 'static')
   await mkdir(staticDir, { recursive: true })
   const conf = join(stateDir, 'nginx.conf')
-  await writeFile(conf, nginxConfig({ dir, stateDir, port, asRoot: process.getuid?.() === 0 }))
+  await writeFile(conf, config(port))
   // -p: the prefix for relative paths; -e: the error log before the configuration is read (the
   // default, /var/log/nginx/error.log, is not writable for most users).
   const args = ['-p', stateDir, '-e', join(stateDir, 'error.log'), '-c', conf]

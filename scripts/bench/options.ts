@@ -17,7 +17,7 @@ export interface TreeShape {
 
 /** What can be selected with --only. */
 export const MEASUREMENTS = [
-  'startup', 'read-rate', 'simple-root', 'simple-html', 'simple-json', 'legacy', 'small-file', 'big-file', 'node-ceiling', 'freshness', 'logging', 'metrics',
+  'startup', 'read-rate', 'simple-root', 'simple-html', 'simple-json', 'legacy', 'small-file', 'big-file', 'offload', 'node-ceiling', 'freshness', 'logging', 'metrics',
 ] as const
 export type Measurement = typeof MEASUREMENTS[number]
 
@@ -44,6 +44,12 @@ export interface BenchOptions {
   readonly rerender: string | undefined
   /** How long to wait for /health/ready before giving up on a tree. */
   readonly readyTimeoutS: number
+  /**
+   * --node values: a supported major (the runtime pinned in scripts/node-versions/) or the path
+   * of a node binary (absolute). Empty: the Node running the bench. Two or more: the Node
+   * versions run (node-versions-run.ts) instead of the full one.
+   */
+  readonly nodes: readonly string[]
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -73,6 +79,11 @@ BENCHMARKS.md. Figures are reported as ratios to nginx measured in the same run.
                          and list the top self-time functions in the report
   --no-build             do not run "npm run build" first
   --rerender FILE        only rewrite the report (--out) from the results.json of an earlier run
+  --node N|PATH[,...]    run eggserve on this Node: a supported major (22: the runtime pinned in
+                         scripts/node-versions/, from the npm registry) or a node binary; repeatable.
+                         With two or more, only the page and download rows are measured, on each
+                         Node in turn within every round, and written side by side to the report's
+                         "Node versions" section (the rest of the report is kept)
   -h, --help             this text
 
 Environment: EGGSERVE_BENCH_DIR (default $TMPDIR/eggserve-bench) holds trees and run state.
@@ -111,6 +122,7 @@ export function parseOptions (args: readonly string[], repoRoot: string, env: No
         'no-build': { type: 'boolean' },
         profile: { type: 'boolean' },
         rerender: { type: 'string' },
+        node: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -164,7 +176,16 @@ export function parseOptions (args: readonly string[], repoRoot: string, env: No
     warmRepeats: int('--warm-repeats', v['warm-repeats'] ?? (quick ? '1' : '3'), 1),
     benchDir,
     readyTimeoutS: int('--ready-timeout', v['ready-timeout'] ?? '900', 1),
+    nodes: nodeList(v.node ?? []),
   }
+}
+
+/** --node values, commas split: majors as given, paths made absolute. */
+function nodeList (values: readonly string[]): string[] {
+  const nodes = values.flatMap((value) => value.split(',')).map((part) => part.trim()).filter((part) => part !== '')
+  const resolved = nodes.map((node) => (/^\d+$/.test(node) ? node : resolve(process.env.INIT_CWD ?? process.cwd(), node)))
+  if (new Set(resolved).size !== resolved.length) throw new UsageError(`--node: each Node once (${nodes.join(', ')})`)
+  return resolved
 }
 
 function int (flag: string, text: string, min: number): number {

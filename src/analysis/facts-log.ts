@@ -1,25 +1,29 @@
 // The persistent cache of file facts: an append-only log of checksummed records, one per line,
-// in the cache directory. Crash-safe without locks:
+// in the cache directory, shared by any number of processes without locks (docs/cache.md):
 // - an append is one write() on an O_APPEND descriptor, so records from several processes
 //   never interleave; a crash can only leave a torn last line, which its checksum rejects;
-// - compaction (pruning entries of deleted files) writes a new file, fsyncs it and renames it
-//   over the old one; a process still appending to the old file notices the new inode and
-//   reopens (what it wrote in between is only lost cache, never corruption).
+// - an append counts as done only when, after it, the cache path still leads to the file it
+//   went to; otherwise another process took that file away to compact it, perhaps after
+//   reading it, and the batch is written again to the new file;
+// - compaction takes the file away (rename), reads it whole, and puts the merged result at the
+//   path only where there is no file (link); see facts-files.ts.
 // Anything that fails its checksum is logged and skipped, never trusted; a file that is not an
 // eggserve cache is replaced. Caching never makes the server fail: errors here are logged.
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
-import { access, open, readFile, rename, stat, type FileHandle } from 'node:fs/promises'
+import { access, open, readFile, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { crc32 } from 'node:zlib'
 import type { FastifyBaseLogger } from 'fastify'
-import { isHashAlgorithm, type HashAlgorithm } from '../core/digests.js'
+import type { HashAlgorithm } from '../core/digests.js'
 import type { FileFacts } from '../core/index-model.js'
 import { errnoCode } from '../errors.js'
 import { makeDirectory } from '../storage/make-directory.js'
+import { putNew, syncDir, takeAway } from './facts-files.js'
+import { encode, header, parseLog } from './facts-record.js'
 import type { FactsStore } from './facts-store.js'
 
-const FORMAT = 'eggserve-facts 2'
+/** How often one batch is written again because the file was replaced under it, before giving up. */
+const APPEND_ATTEMPTS = 5
 
 /** Options of FactsLog.open(). */
 export interface FactsLogOptions {
@@ -50,7 +54,9 @@ export class FactsLog implements FactsStore {
   readonly #facts = new Map<string, FileFacts>()
   #pending: string[] = []
   #timer: NodeJS.Timeout | undefined
-  #handle: FileHandle | undefined
+  #open: OpenFile | undefined
+  /** Identities deleted since the last compaction: not merged back from the file. */
+  readonly #deleted = new Set<string>()
   #writing: Promise<void> = Promise.resolve()
   /** Records in the file, live or not: compaction is worth it when most are dead. */
   #records = 0
@@ -93,6 +99,7 @@ export class FactsLog implements FactsStore {
   delete (identity: string): void {
     // Dropped from memory now; from the file at the next compaction.
     this.#facts.delete(identity)
+    this.#deleted.add(identity)
   }
 
   /** True when the file holds mostly records of files that are gone (or duplicates). */
@@ -111,28 +118,24 @@ export class FactsLog implements FactsStore {
     return this.#writing
   }
 
-  /** Rewrite the file with the current entries only (those in `live`, when given), atomically. */
+  /**
+   * Rewrite the file with the current entries only (those in `live`, when given), merged with
+   * what other processes appended since this one loaded it.
+   */
   async compact (live?: ReadonlySet<string>): Promise<void> {
     if (live !== undefined) {
       for (const identity of this.#facts.keys()) if (!live.has(identity)) this.#facts.delete(identity)
     }
     await this.flush()
     const work = async (): Promise<void> => {
-      const tmp = `${this.path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
-      const lines = [`${FORMAT} ${this.#options.namespace}\n`]
-      for (const [identity, facts] of this.#facts) lines.push(encode(identity, facts))
-      const handle = await open(tmp, 'w', 0o600)
-      try {
-        await handle.writeFile(lines.join(''))
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      await rename(tmp, this.path)
-      await syncDir(this.#options.dir)
-      await this.#handle?.close()
-      this.#handle = undefined
-      this.#records = this.#facts.size
+      const entries = await this.#takeFile(live)
+      const records = [...entries].map(([identity, facts]) => encode(identity, facts)).join('')
+      // Another process made a file in between (an append, or its own compaction): add to it.
+      if (await putNew(this.path, header(this.#options.namespace) + records)) await syncDir(this.#options.dir)
+      else await this.#append(records)
+      await this.#closeFile()
+      this.#records = entries.size
+      this.#deleted.clear()
       this.stats.compactions++
     }
     this.#writing = this.#writing.then(work, work).catch((err: unknown) => {
@@ -141,12 +144,28 @@ export class FactsLog implements FactsStore {
     return this.#writing
   }
 
+  // Take the file away and merge its records (other processes' too) with this one's, which win.
+  async #takeFile (live: ReadonlySet<string> | undefined): Promise<Map<string, FileFacts>> {
+    const entries = new Map<string, FileFacts>()
+    const bytes = await takeAway(this.path)
+    if (bytes !== undefined) {
+      const { algorithms, namespace } = this.#options
+      parseLog(bytes, namespace, (identity, facts) => {
+        if (this.#deleted.has(identity) || (live !== undefined && !live.has(identity))) return
+        // Kept in the file even when this process cannot use them (another --hash-algo can).
+        entries.set(identity, facts)
+        if (!this.#facts.has(identity) && algorithms.every((algorithm) => facts.digests[algorithm] !== undefined)) this.#facts.set(identity, facts)
+      })
+    }
+    for (const [identity, facts] of this.#facts) entries.set(identity, facts)
+    return entries
+  }
+
   /** Flush and release the file. */
   async close (): Promise<void> {
     await this.flush()
     await this.#writing
-    await this.#handle?.close()
-    this.#handle = undefined
+    await this.#closeFile()
   }
 
   // Returns false when the file needs rewriting (corrupt records, a torn tail, a foreign header).
@@ -159,133 +178,82 @@ export class FactsLog implements FactsStore {
       this.#log.warn({ err }, 'Cannot read the cache file; starting with an empty cache')
       return false
     }
-    // Line by line from the bytes: one big string would stay alive through every slice of it.
-    let start = bytes.indexOf(10)
-    if (start < 0 || bytes.toString('utf8', 0, start) !== `${FORMAT} ${this.#options.namespace}`) {
+    const { algorithms, namespace } = this.#options
+    const parsed = parseLog(bytes, namespace, (identity, facts) => {
+      this.#records++
+      // Records computed with other algorithms cannot serve this configuration.
+      if (algorithms.every((algorithm) => facts.digests[algorithm] !== undefined)) this.#facts.set(identity, facts)
+    })
+    if (parsed.foreign) {
       this.#log.warn({ path: this.path }, 'The cache file is not an eggserve cache of this eggdir (or of another version); rebuilding it')
       return false
     }
-    start++
-    let clean = true
-    while (start < bytes.length) {
-      const end = bytes.indexOf(10, start)
-      if (end < 0) {
-        // A torn last line: the crash happened in the middle of a write.
-        this.stats.corrupt++
-        clean = false
-        break
-      }
-      const entry = decode(bytes, start, end)
-      start = end + 1
-      if (entry === undefined) {
-        this.stats.corrupt++
-        clean = false
-        continue
-      }
-      this.#records++
-      // Records computed with other algorithms cannot serve this configuration.
-      if (this.#options.algorithms.every((algorithm) => entry.facts.digests[algorithm] !== undefined)) this.#facts.set(entry.identity, entry.facts)
-    }
     this.stats.loaded = this.#facts.size
-    if (this.stats.corrupt > 0) {
-      this.#log.warn({ corrupt: this.stats.corrupt, path: this.path }, 'Ignored corrupt or torn records in the cache file; rewriting it')
+    this.stats.corrupt = parsed.corrupt
+    if (parsed.corrupt > 0) {
+      this.#log.warn({ corrupt: parsed.corrupt, path: this.path }, 'Ignored corrupt or torn records in the cache file; rewriting it')
     }
-    return clean
+    return parsed.corrupt === 0
   }
 
   async #append (text: string): Promise<void> {
+    const bytes = Buffer.from(text)
+    const count = text.split('\n').length - 1
     try {
-      const handle = await this.#file()
-      // One write() per batch: O_APPEND keeps concurrent writers' records whole.
-      await handle.write(text)
-      this.stats.appended += text.split('\n').length - 1
-      this.#records += text.split('\n').length - 1
+      for (let attempt = 1; ; attempt++) {
+        const file = await this.#file()
+        // One write() per batch: O_APPEND keeps concurrent writers' records whole.
+        const { bytesWritten } = await file.handle.write(bytes)
+        if (bytesWritten !== bytes.length) throw new Error(`Short write to the cache file (${bytesWritten} of ${bytes.length} bytes)`)
+        if (await this.#leadsTo(file)) break
+        // Taken away by a compaction, perhaps after it read the file: write the batch again.
+        await this.#closeFile()
+        if (attempt === APPEND_ATTEMPTS) throw new Error(`The cache file was replaced ${APPEND_ATTEMPTS} times while appending to it`)
+      }
+      this.stats.appended += count
+      this.#records += count
     } catch (err) {
       this.#log.warn({ err }, 'Cannot write to the cache file; facts will be computed again after a restart')
     }
   }
 
-  // The open log, reopened when another process compacted (replaced) it.
-  async #file (): Promise<FileHandle> {
-    if (this.#handle !== undefined) {
-      // A file that cannot be looked at counts as replaced: opening it again reports why.
-      const [mine, current] = await Promise.all([this.#handle.stat(), stat(this.path).catch(() => undefined)])
-      if (current?.ino === mine.ino && current.dev === mine.dev) return this.#handle
-      await this.#handle.close()
-      this.#handle = undefined
+  // Whether the cache path still leads to `file` (a path that cannot be looked at does not).
+  async #leadsTo (file: OpenFile): Promise<boolean> {
+    const current = await stat(this.path).catch(() => undefined)
+    return current?.ino === file.ino && current.dev === file.dev
+  }
+
+  // The open log; opened (made, when there is none) again after a compaction replaced it.
+  async #file (): Promise<OpenFile> {
+    if (this.#open !== undefined) return this.#open
+    for (let attempt = 1; ; attempt++) {
+      try {
+        // No O_CREAT: a file is only ever put at the path whole, header included, by putNew().
+        const handle = await open(this.path, constants.O_WRONLY | constants.O_APPEND)
+        const { ino, dev } = await handle.stat().catch(async (err: unknown) => {
+          await handle.close()
+          throw err
+        })
+        this.#open = { handle, ino, dev }
+        return this.#open
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT' || attempt === APPEND_ATTEMPTS) throw err
+      }
+      // Another process may have made it meanwhile (putNew answers false): open that one.
+      await putNew(this.path, header(this.#options.namespace))
     }
-    const handle = await open(this.path, 'a', 0o600)
-    if ((await handle.stat()).size === 0) await handle.write(`${FORMAT} ${this.#options.namespace}\n`)
-    this.#handle = handle
-    return handle
+  }
+
+  async #closeFile (): Promise<void> {
+    const file = this.#open
+    this.#open = undefined
+    await file?.handle.close()
   }
 }
 
-// A record is one line of tab-separated fields, checksummed:
-//   <crc32 hex> TAB <identity> TAB <algo>=<hex>,<algo>=<hex>... TAB <metadata sha256 or -> TAB <Requires-Python as JSON or ->
-// Splitting on tabs costs a fraction of JSON.parse, which matters for 100,000 records at start-up.
-// Identities and hex digests never hold a tab; Requires-Python is JSON-encoded, which escapes one.
-const NONE = '-'
-
-function encode (identity: string, facts: FileFacts): string {
-  const digests = Object.entries(facts.digests).map(([algorithm, hex]) => `${algorithm}=${hex}`).join(',')
-  const metadata = facts.metadata
-  const body = `${identity}\t${digests}\t${metadata?.sha256 ?? NONE}\t${metadata?.requiresPython === undefined ? NONE : JSON.stringify(metadata.requiresPython)}`
-  return `${checksum(body)}\t${body}\n`
-}
-
-// Fields are cut straight from the bytes: substrings of one line string would be V8 "sliced
-// strings" keeping the whole line alive, for every digest of 100,000 records.
-function decode (bytes: Buffer, start: number, end: number): { identity: string; facts: FileFacts } | undefined {
-  const bodyStart = start + 9
-  if (end - start < 10 || bytes[start + 8] !== 9) return undefined
-  if (crc32(bytes.subarray(bodyStart, end)).toString(16).padStart(8, '0') !== bytes.toString('latin1', start, start + 8)) return undefined
-  const tabs: number[] = []
-  for (let i = bodyStart; i < end; i++) if (bytes[i] === 9) tabs.push(i)
-  if (tabs.length !== 3) return undefined
-  const [t1 = 0, t2 = 0, t3 = 0] = tabs
-  const identity = bytes.toString('utf8', bodyStart, t1)
-  const digests: Partial<Record<HashAlgorithm, string>> = {}
-  for (let pair = t1 + 1; pair < t2;) {
-    const comma = bytes.indexOf(44, pair)
-    const pairEnd = comma < 0 || comma > t2 ? t2 : comma
-    const eq = bytes.indexOf(61, pair)
-    if (eq < 0 || eq > pairEnd) return undefined
-    const algorithm = bytes.toString('latin1', pair, eq)
-    if (!isHashAlgorithm(algorithm)) return undefined
-    digests[algorithm] = bytes.toString('latin1', eq + 1, pairEnd)
-    pair = pairEnd + 1
-  }
-  const metadataSha = bytes.toString('latin1', t2 + 1, t3)
-  if (metadataSha === NONE) return { identity, facts: { digests } }
-  const requiresPython = bytes.toString('utf8', t3 + 1, end)
-  if (requiresPython === NONE) return { identity, facts: { digests, metadata: { sha256: metadataSha } } }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(requiresPython)
-  } catch {
-    return undefined
-  }
-  return typeof parsed === 'string' ? { identity, facts: { digests, metadata: { sha256: metadataSha, requiresPython: parsed } } } : undefined
-}
-
-function checksum (text: string): string {
-  return crc32(text).toString(16).padStart(8, '0')
-}
-
-// What fsync(2) of a directory answers where the filesystem does not support it; PostgreSQL's
-// fsync_fname_ext (src/backend/storage/file/fd.c) ignores EBADF and EINVAL for directories too.
-const SYNC_UNSUPPORTED = new Set(['EINVAL', 'EBADF', 'ENOTSUP', 'EOPNOTSUPP'])
-
-async function syncDir (dir: string): Promise<void> {
-  // The rename is durable only once the directory itself is on disk.
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } catch (err) {
-    // Not supported: as durable as this filesystem gets. Anything else (EIO) fails the compaction.
-    if (!SYNC_UNSUPPORTED.has(errnoCode(err) ?? '')) throw err
-  } finally {
-    await handle.close()
-  }
+/** The log as opened, with the identity of the file it opened. */
+interface OpenFile {
+  readonly handle: FileHandle
+  readonly ino: number
+  readonly dev: number
 }

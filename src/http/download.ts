@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { finished } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions, rangeAllowed, type Validators } from '../core/conditional.js'
+import { accelPath, offloadable } from '../core/offload.js'
 import { contentRange, planRange, unsatisfiedRange, type RangePlan } from '../core/range.js'
 import { NotFoundError } from '../errors.js'
 import type { Storage } from '../storage/storage.js'
@@ -18,13 +19,27 @@ export function etagFor (identity: string): string {
   return `"${createHash('sha256').update(identity).digest('base64url').slice(0, 27)}"`
 }
 
+/** What sendDistribution needs. */
+export interface DistributionOptions {
+  /** Where the file is opened: the storage, or a cache in front of it (SmallFileCache). */
+  readonly files: Pick<Storage, 'open'>
+  readonly key: string
+  readonly filename: string
+  /** The identity the index knows the file by. */
+  readonly identity?: string
+  /** --x-accel-redirect: the internal nginx location that sends the bytes. */
+  readonly offload?: string | undefined
+}
+
 /**
  * Send the stored file `key` (already known to the index) with Content-Length, strong ETag,
  * Last-Modified and Accept-Ranges; answer Range (single range, RFC 9110 §14), If-Range,
  * If-None-Match, If-Modified-Since, If-Match and If-Unmodified-Since; HEAD sends headers only.
+ * With `offload`, a download that nginx would answer the same way is handed to it (see
+ * offloadable() and docs/nginx.md); everything else is answered here, as without it.
  */
-export async function sendDistribution (request: FastifyRequest, reply: FastifyReply, options: { storage: Storage; key: string; filename: string; identity?: string }): Promise<FastifyReply> {
-  const opened = await options.storage.open(options.key, options.identity === undefined ? {} : { expected: options.identity })
+export async function sendDistribution (request: FastifyRequest, reply: FastifyReply, options: DistributionOptions): Promise<FastifyReply> {
+  const opened = await options.files.open(options.key, options.identity === undefined ? {} : { expected: options.identity })
   if (opened === undefined) throw new NotFoundError()
   const { file } = opened
   const validators: Validators = { etag: etagFor(file.identity), lastModifiedMs: file.mtimeMs }
@@ -49,6 +64,16 @@ export async function sendDistribution (request: FastifyRequest, reply: FastifyR
 
   // Archives are sent as they are: never a Content-Encoding: pip hashes the bytes it receives.
   reply.type(contentTypeFor(options.filename))
+  if (options.offload !== undefined && offloadable(request.headers, plan)) {
+    await opened.close()
+    // nginx takes the status, Content-Length and Content-Range from the file it opens;
+    // Content-Type, Cache-Control and Accept-Ranges cross the redirect, ETag and Last-Modified
+    // are put back by the shipped config (contrib/nginx/eggserve.conf). nginx adds an
+    // Accept-Ranges of its own to a 200 but not to a 206 (ngx_http_range_filter_module.c), so
+    // ours goes along only for a range.
+    if (plan.kind !== 'partial') reply.removeHeader('accept-ranges')
+    return reply.header('x-accel-redirect', accelPath(options.offload, options.key)).send()
+  }
   const range = plan.kind === 'partial' ? plan.range : undefined
   if (range !== undefined) reply.code(206).header('content-range', contentRange(range, file.size))
   reply.header('content-length', range === undefined ? file.size : range.end - range.start + 1)

@@ -132,6 +132,21 @@ export class LocalStorage implements StorageBackend {
     return opened === undefined ? undefined : this.#describe(key, opened)
   }
 
+  // Synchronous on purpose, as #token: it runs on every download of a cached small file, and
+  // one stat of a cached directory entry costs far less than a trip through libuv's thread pool.
+  currentIdentity (key: string): string | undefined {
+    const parts = splitKey(key)
+    if (parts === undefined) return undefined
+    let info: Stats
+    try {
+      info = statSync(join(this.#realRoot, parts.folder, parts.filename))
+    } catch {
+      // Only a hint: the caller opens the file, which reports what went wrong.
+      return undefined
+    }
+    return info.isFile() ? identityOf(info) : undefined
+  }
+
   // Open once, then describe the opened descriptor: the headers and the bytes come from the
   // same file even if the name is replaced meanwhile. @fastify/static stats and then opens
   // by name again, which can pair one file's headers with another's bytes. O_NOFOLLOW stops
@@ -291,9 +306,13 @@ function toStoredFile (key: string, info: Stats): StoredFile {
     key,
     size: info.size,
     mtimeMs: Math.floor(info.mtimeMs),
-    // Flat, like keys (see makeKey).
-    identity: [info.dev, info.ino, info.size, info.mtimeMs, info.ctimeMs].join(':'),
+    identity: identityOf(info),
   }
+}
+
+function identityOf (info: Stats): string {
+  // Flat, like keys (see makeKey).
+  return [info.dev, info.ino, info.size, info.mtimeMs, info.ctimeMs].join(':')
 }
 
 function statSyncOrUndefined (path: string): Stats | undefined {

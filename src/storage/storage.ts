@@ -99,6 +99,13 @@ export interface Storage {
   changeToken (folder?: string): Promise<string | undefined>
   /** Open a file by key; undefined when it does not exist or is not a regular file inside the tree. */
   open (key: string, options?: OpenOptions): Promise<OpenFile | undefined>
+  /**
+   * The identity `key` has right now (as StoredFile.identity), from one synchronous stat of its
+   * name: only for backends where that costs microseconds (local files), so that a cached copy
+   * of a file can be checked on every request. A hint: undefined when absent or unreadable.
+   * It does not check where the name leads: compare it with the identity of a file open() gave.
+   */
+  currentIdentity? (key: string): string | undefined
   /** Report changes as they happen, where the backend can. */
   watch (listener: ChangeListener, onError: (err: Error) => void): Watch
   /**

@@ -1,13 +1,18 @@
 // A real install: the tarball `npm pack` makes, installed offline with `npm install -g --prefix`,
 // is a working eggserve with the dependency tree the tests ran against, and pip installs from it.
+// npm and the installed command run on the Node running this file, so `npm run test:node` checks
+// each supported Node: no EBADENGINE, and no warning at start-up, even with --pending-deprecation
+// (which turns Node's documentation-only deprecations into warnings too).
 // Also: the command says in one line, without a stack trace, when dist/ was never built.
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { copyFile, mkdir, readFile, readdir } from 'node:fs/promises'
+import { copyFile, mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
-import { packAndInstall } from '../helpers/packed-install.js'
+import { startMoto } from '../helpers/moto.js'
+import { installedEnv, packAndInstall, pathWithThisNode } from '../helpers/packed-install.js'
 import { createVenv, output } from '../helpers/python.js'
 import { binPath, childEnv, repoRoot, runProcess, startServer } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
@@ -18,6 +23,12 @@ interface LockEntry {
 }
 
 const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { name: string; version: string }
+
+/** Documentation-only deprecations become warnings too (https://nodejs.org/api/cli.html#--pending-deprecation). */
+const PENDING_DEPRECATION = '--pending-deprecation'
+
+/** The AWS SDK's warning on Node older than 22, as printed by Node (one block per process or worker thread). */
+const SDK_NODE_WARNING = /\(node:\d+\) Warning: NodeVersionSupportWarning: The AWS SDK for JavaScript \(v3\)\n(?:.*\n)*?More information can be found at: \S+\n(?:\(Use `node --trace-warnings \.\.\.` to show where the warning was created\)\n)?/
 
 /** `node_modules/a/node_modules/b` → version, for every package installed under `dir`. */
 async function installedTree (dir: string, base = ''): Promise<Map<string, string>> {
@@ -74,11 +85,19 @@ await test('the packed tarball installs into a prefix, runs, serves and pip inst
     assert.deepEqual(Object.fromEntries([...actual].sort()), Object.fromEntries([...expected].sort()))
   })
 
-  await t.test('the installed command prints its version', async () => {
-    const result = await runProcess(installed.bin, ['--version'], { env: childEnv() })
+  await t.test('the installed command runs on this Node and prints its version, and nothing on stderr', async (st) => {
+    // A --require'd probe records which Node ran it: the installed command's `#!/usr/bin/env
+    // node` found this one first on PATH.
+    const dir = await tempDir(st, 'eggserve-which-node-')
+    const probe = join(dir, 'which-node.cjs')
+    await writeFile(probe, "require('node:fs').writeFileSync(process.env.WHICH_NODE_OUT, process.version + ' ' + process.execPath)\n")
+    const result = await runProcess(installed.bin, ['--version'], {
+      env: installedEnv({ NODE_OPTIONS: `${PENDING_DEPRECATION} --require=${probe}`, WHICH_NODE_OUT: join(dir, 'ran-on') }),
+    })
     assert.equal(result.code, 0, output(result))
     assert.equal(result.stdout.trim(), pkg.version)
     assert.equal(result.stderr, '')
+    assert.equal(await readFile(join(dir, 'ran-on'), 'utf8'), `${process.version} ${process.execPath}`)
   })
 
   await t.test('the installed command serves an eggdir, and pip installs from it', async (st) => {
@@ -87,7 +106,7 @@ await test('the packed tarball installs into a prefix, runs, serves and pip inst
     const root = await tempDir(st, 'eggserve-installed-')
     const eggdir = join(root, 'eggs')
     await writeDist(join(eggdir, 'packed-demo'), buildWheel({ name: 'packed-demo', version: '1.0', moduleSource: "KIND = 'from the installed copy'\n" }))
-    const server = await startServer(st, { eggdir, executable: installed.bin, cwd: root })
+    const server = await startServer(st, { eggdir, executable: installed.bin, cwd: root, env: { PATH: pathWithThisNode(), NODE_OPTIONS: PENDING_DEPRECATION } })
     const target = join(root, 'target')
     const result = await venv.pip(['install', '--retries', '0', '--progress-bar', 'off', '--target', target, '--index-url', `${server.url}/simple/`, 'packed-demo==1.0'])
     assert.equal(result.code, 0, output(result))
@@ -97,6 +116,39 @@ await test('the packed tarball installs into a prefix, runs, serves and pip inst
     assert.equal(probe.stdout.trim(), 'from the installed copy')
     // pip asked the installed daemon (its access log has the request).
     assert.ok(server.lines.some((line) => line.msg === 'request' && line.url === '/simple/packed-demo/'), JSON.stringify(server.lines))
+    // Nothing deprecated (nor any other warning) from start-up to serving pip's requests.
+    assert.equal(server.stderr, '')
+  })
+
+  await t.test('with --storage s3://, the installed command starts and serves without a warning (on Node 20: only the AWS SDK\'s)', async (st) => {
+    const moto = await startMoto(st)
+    if (moto === undefined) return
+    const bucket = await moto.createBucket()
+    const wheel = buildWheel({ name: 'packed-s3', version: '1.0', moduleSource: "KIND = 's3'\n" })
+    await moto.client.send(new PutObjectCommand({ Bucket: bucket, Key: `pypi/packed-s3/${wheel.filename}`, Body: wheel.bytes }))
+    const root = await tempDir(st, 'eggserve-installed-s3-')
+    // The SDK's own switch is set to "false": a developer's "true" must not hide the warning here.
+    const server = await startServer(st, {
+      args: ['--storage', `s3://${bucket}/pypi`, '--s3-path-style'],
+      executable: installed.bin,
+      cwd: root,
+      env: { ...moto.env(), PATH: pathWithThisNode(), NODE_OPTIONS: PENDING_DEPRECATION, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false' },
+    })
+    // The page needs the wheel's digest: read from the bucket, by the hashing worker threads.
+    const page = await fetch(`${server.url}/simple/packed-s3/`)
+    assert.equal(page.status, 200)
+    assert.match(await page.text(), new RegExp(`${wheel.filename.replaceAll('.', '\\.')}#sha256=[0-9a-f]{64}`))
+    assert.equal(await server.stop(), 0)
+    const major = Number(process.versions.node.split('.')[0])
+    if (major >= 22) {
+      assert.equal(server.stderr, '')
+    } else {
+      // AWS SDK for JavaScript v3 releases after early January 2027 require Node 22; until then
+      // it says so once per process (and per worker thread) on older Node, with this text
+      // (@aws-sdk/core emitWarningIfUnsupportedVersion). It is the only thing on stderr.
+      assert.match(server.stderr, SDK_NODE_WARNING)
+      assert.equal(server.stderr.replace(new RegExp(SDK_NODE_WARNING.source, 'g'), ''), '', server.stderr)
+    }
   })
 })
 

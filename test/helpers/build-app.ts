@@ -64,6 +64,8 @@ export async function buildTestApp (t: TestContext, options: {
   publicUrl?: string
   /** --trust-proxy entries. */
   trustProxy?: readonly string[]
+  /** --x-accel-redirect, normalized. */
+  xAccelRedirect?: string
   /** Metrics: the index, access control and the app count there (and /metrics is served with an exposition). */
   metrics?: AppMetrics
 }): Promise<TestApp> {
@@ -100,6 +102,7 @@ export async function buildTestApp (t: TestContext, options: {
     ...(options.pageCache === undefined ? {} : { pageCache: options.pageCache }),
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.xAccelRedirect === undefined ? {} : { xAccelRedirect: options.xAccelRedirect }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   })
   t.after(async () => {

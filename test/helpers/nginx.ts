@@ -22,18 +22,27 @@ export interface NginxHandle {
   readonly pid: number
   /** nginx's error log so far. */
   errorLog (): Promise<string>
+  /** nginx's access log so far (the combined format). */
+  accessLog (): Promise<string>
   /** Stop it (SIGQUIT, then SIGKILL if it lingers); also done after the test. */
   stop (): Promise<void>
 }
 
-/** Options of {@link startNginx}. */
-export interface NginxOptions {
+/** Options of {@link startNginx}: a `server` body, or whole `http` contents of one's own. */
+export type NginxOptions = {
   /** The body of the `server` block: `location` blocks and the like. `listen` lines are added. */
   readonly server: string
   /** The plain-HTTP port (see {@link freePort}); default: a free one. */
   readonly port?: number
   /** Also listen with TLS on another port, with a certificate for 127.0.0.1 and localhost. */
   readonly tls?: boolean
+} | {
+  /**
+   * What goes into the `http` block after the temp paths and logs, e.g. a shipped config file:
+   * its `server` must listen on 127.0.0.1:`port`.
+   */
+  readonly http: string
+  readonly port: number
 }
 
 /** A TCP port free on 127.0.0.1 right now (for a server that cannot be told to pick one). */
@@ -56,14 +65,15 @@ export async function freePort (): Promise<number> {
 export async function startNginx (t: TestContext, options: NginxOptions): Promise<NginxHandle | undefined> {
   const nginx = needTool(t, 'nginx', findExecutable('/usr/sbin/nginx') ?? findExecutable('nginx'))
   if (nginx === undefined) return undefined
-  const openssl = options.tls === true ? needTool(t, 'openssl') : undefined
-  if (options.tls === true && openssl === undefined) return undefined
+  const tlsAsked = 'server' in options && options.tls === true
+  const openssl = tlsAsked ? needTool(t, 'openssl') : undefined
+  if (tlsAsked && openssl === undefined) return undefined
   const dir = await tempDir(t, 'eggserve-nginx-')
   const certificate = openssl === undefined ? undefined : await makeCertificate(openssl, dir)
   const port = options.port ?? await freePort()
   const tlsPort = certificate === undefined ? undefined : await freePort()
   const conf = join(dir, 'nginx.conf')
-  await writeFile(conf, config({ dir, port, tlsPort, server: options.server }))
+  await writeFile(conf, config({ dir, body: 'server' in options ? serverBlock({ dir, port, tlsPort, server: options.server }) : options.http }))
   // -e: the error log from the very start (not Debian's /var/log/nginx); -p: relative paths.
   const child = spawn(nginx, ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
@@ -85,6 +95,7 @@ export async function startNginx (t: TestContext, options: NginxOptions): Promis
   }
   t.after(stop)
   const errorLog = (): Promise<string> => readFile(join(dir, 'error.log'), 'utf8').catch(() => '')
+  const accessLog = (): Promise<string> => readFile(join(dir, 'access.log'), 'utf8').catch(() => '')
   for (const p of [port, tlsPort]) {
     if (p !== undefined) await waitForPort(p, () => exited ? `nginx exited before listening: ${stderr}` : undefined)
   }
@@ -94,15 +105,26 @@ export async function startNginx (t: TestContext, options: NginxOptions): Promis
     certificate,
     pid,
     errorLog,
+    accessLog,
     stop,
   }
 }
 
-function config (options: { dir: string; port: number; tlsPort: number | undefined; server: string }): string {
+function serverBlock (options: { dir: string; port: number; tlsPort: number | undefined; server: string }): string {
   const { dir, port, tlsPort, server } = options
   const tls = tlsPort === undefined
     ? ''
     : `listen 127.0.0.1:${String(tlsPort)} ssl;\n    ssl_certificate ${join(dir, 'cert.pem')};\n    ssl_certificate_key ${join(dir, 'key.pem')};`
+  return `server {
+    listen 127.0.0.1:${String(port)};
+    ${tls}
+    server_name localhost;
+    ${server}
+  }`
+}
+
+function config (options: { dir: string; body: string }): string {
+  const { dir, body } = options
   // One process in the foreground (no daemon, no workers under another user): its PID is
   // the child's, and it can write its temporary folders, which belong to the test's user.
   return `daemon off;
@@ -117,12 +139,7 @@ http {
   fastcgi_temp_path ${join(dir, 'fastcgi')};
   uwsgi_temp_path ${join(dir, 'uwsgi')};
   scgi_temp_path ${join(dir, 'scgi')};
-  server {
-    listen 127.0.0.1:${String(port)};
-    ${tls}
-    server_name localhost;
-    ${server}
-  }
+  ${body}
 }
 `
 }

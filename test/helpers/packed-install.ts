@@ -1,11 +1,12 @@
 // The package as users get it: `npm pack` of a copy of this checkout (so its prepack script
 // builds dist/ from scratch without touching the dist/ other tests are running), then
 // `npm install -g --prefix <root>/usr/local <tarball>`, the README's install step under a
-// temporary root, offline.
+// temporary root, offline. npm and the installed command run on the Node running the tests
+// (its folder first on PATH), so that `npm run test:node` checks both on every supported Node.
 import { cp, mkdir, readFile, readdir } from 'node:fs/promises'
-import { join, relative, sep } from 'node:path'
+import { delimiter, dirname, join, relative, sep } from 'node:path'
 import type { TestContext } from 'node:test'
-import { repoRoot, runProcess, type RunResult } from './spawn-server.js'
+import { childEnv, repoRoot, runProcess, type RunResult } from './spawn-server.js'
 import { tempDir } from './temp-tree.js'
 import { needTool } from './tools.js'
 
@@ -35,13 +36,27 @@ export interface PackedInstall {
 const NOT_COPIED = new Set(['node_modules', 'dist', '.git', 'coverage', 'bench-results'])
 
 /**
+ * PATH with this Node's folder first: `npm` (a `#!/usr/bin/env node` script) and the installed
+ * `eggserve` (the same) then run on the Node that runs the tests, as they do for a user whose
+ * PATH holds that Node.
+ */
+export function pathWithThisNode (): string {
+  return [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter)
+}
+
+/** The environment for the installed command: childEnv(extra), on this Node. */
+export function installedEnv (extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+  return childEnv({ PATH: pathWithThisNode(), ...extra })
+}
+
+/**
  * The environment for child npm runs: without the npm_* variables `npm run`/`npm test` export
  * (npm_config_local_prefix would make the child act on this checkout instead of the copy).
  */
 function npmEnv (): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('npm_')) env[name] = value
-  return { ...env, NO_COLOR: '1' }
+  return { ...env, NO_COLOR: '1', PATH: pathWithThisNode() }
 }
 
 function described (command: string, result: RunResult): string {

@@ -271,7 +271,10 @@ export interface RunResult {
 export interface RunOptions {
   readonly env?: NodeJS.ProcessEnv
   readonly cwd?: string
-  /** Kill the process (SIGKILL) after this long; default 30 s. */
+  /**
+   * Kill the process (SIGKILL) after this long; default 120 s. Only a guard against a hung
+   * process: on a loaded machine a dozen Node start-ups side by side take tens of seconds.
+   */
   readonly timeoutMs?: number
 }
 
@@ -288,7 +291,7 @@ export async function runProcess (command: string, args: readonly string[], opti
   const timer = setTimeout(() => {
     timedOut = true
     child.kill('SIGKILL')
-  }, options.timeoutMs ?? 30_000)
+  }, options.timeoutMs ?? 120_000)
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
       child.once('error', reject)

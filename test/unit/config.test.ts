@@ -32,6 +32,7 @@ const DEFAULTS: Config = {
   uiRemoteImages: false,
   publicUrl: undefined,
   trustProxy: [],
+  xAccelRedirect: undefined,
   metrics: { enabled: false },
   upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
 }
@@ -106,6 +107,7 @@ void describe('resolveConfig: sources and precedence', () => {
       uiRemoteImages: true,
       publicUrl: undefined,
       trustProxy: [],
+      xAccelRedirect: undefined,
       metrics: { enabled: true, listen: { host: '127.0.0.1', port: 9464 } },
       upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
     })
@@ -165,6 +167,7 @@ void describe('resolveConfig: sources and precedence', () => {
       uiRemoteImages: false,
       publicUrl: undefined,
       trustProxy: [],
+      xAccelRedirect: undefined,
       metrics: { enabled: true, listen: { host: '::1', port: 9100 } },
       upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
     })
@@ -514,6 +517,28 @@ void describe('--public-url and --trust-proxy', () => {
       assertConfigError({}, { EGGSERVE_TRUST_PROXY: value }, 'EGGSERVE_TRUST_PROXY', value)
     })
   }
+})
+
+void describe('--x-accel-redirect', () => {
+  void test('an internal location path, without its trailing slash, from the flag or EGGSERVE_X_ACCEL_REDIRECT', () => {
+    assert.equal(resolveConfig({ xAccelRedirect: '/_eggfiles/' }, {}).xAccelRedirect, '/_eggfiles')
+    assert.equal(resolveConfig({}, { EGGSERVE_X_ACCEL_REDIRECT: '/internal/eggs' }).xAccelRedirect, '/internal/eggs')
+    assert.equal(resolveConfig({ xAccelRedirect: '/flag' }, { EGGSERVE_X_ACCEL_REDIRECT: '/env' }).xAccelRedirect, '/flag')
+  })
+  // nginx refuses "." and ".." segments in X-Accel-Redirect (ngx_http_parse_unsafe_uri); a query
+  // or an escape would change what the file's path means.
+  for (const value of ['_eggfiles', '/', '/a/../b', '/./a', '/a b', '/a?x', '/a%2fb', '/a#b', '@named', 'http://x/a']) {
+    void test(`prefix ${JSON.stringify(value)} is rejected`, () => {
+      assertConfigError({ xAccelRedirect: value }, {}, '--x-accel-redirect', value)
+    })
+  }
+  void test('a bucket cannot be offloaded: nginx sends files from a local folder', () => {
+    assert.throws(() => resolveConfig({ xAccelRedirect: '/_eggfiles', storage: 's3://pkgs' }, {}), (err: unknown) => {
+      assert.ok(err instanceof ConfigError)
+      assert.match(err.message, /--x-accel-redirect \(--x-accel-redirect\) needs a local eggdir: nginx cannot send files from s3:\/\/pkgs/)
+      return true
+    })
+  })
 })
 
 void describe('--metrics and --metrics-listen', () => {

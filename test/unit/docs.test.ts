@@ -123,8 +123,8 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
   poetry: ['--build', '--no-ansi', '--no-root'],
   pdm: ['--no-build', '--no-self'],
   virtualenv: ['--no-seed'],
-  npm: ['--prefix', '--quick', '--keep', '--profile', '--scale'], // and the bench's own, after `--`
-  node: ['--import', '--jitless', '--max-semi-space-size', '--noEmit'],
+  npm: ['--prefix', '--json', '--quick', '--keep', '--profile', '--scale', '--only', '--node', '--projects', '--rounds'], // and the bench's own, after `--`
+  node: ['--import', '--test', '--pending-deprecation', '--jitless', '--max-semi-space-size', '--noEmit'],
   systemd: ['--now', '--root'],
   's3-replicas.md (a design, not built)': ['--writers'],
 }

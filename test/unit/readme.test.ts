@@ -21,16 +21,16 @@ await test('the README starts with two one-line commands: serve the example, and
   assert.match(lines[1] ?? '', /npm test/)
 })
 
-await test('.ci/run runs the README test line verbatim, with CI=true', () => {
+await test('.ci/run runs the README test line verbatim, with CI=true, then the pass on the other Node majors', () => {
   const commands = ciRun.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('#'))
-  assert.equal(commands.at(-1), quickStart()[1])
+  assert.deepEqual(commands.slice(-2), [quickStart()[1], 'npm run test:node'])
   assert.match(ciRun, /^export CI=true$/m)
   assert.match(ciRun, /^set -euo pipefail$/m)
 })
 
 await test('every npm script the README and docs/development.md name exists', () => {
   const docs = readme + readFileSync(new URL('../../docs/development.md', import.meta.url), 'utf8')
-  for (const name of ['build', 'lint', 'test', 'test:quick', 'start', 'examples', 'compat', 'bench', 'bench:ui', 'screenshots']) {
+  for (const name of ['build', 'lint', 'test', 'test:quick', 'test:node', 'start', 'examples', 'compat', 'bench', 'bench:ui', 'screenshots']) {
     assert.ok(pkg.scripts[name], name)
     assert.ok(docs.includes(`npm run ${name}`) || docs.includes(`npm ${name}`), `README or docs/development.md mentions ${name}`)
   }

@@ -22,7 +22,7 @@ interface Target { readonly kind: 'file' | 'signature' | 'metadata'; readonly fi
  * so "..", encoded separators, NUL bytes, dotfiles and non-distributions all end in 404.
  * A folder spelled differently but naming the same project is redirected.
  */
-export function fileHandler ({ index, storage, metadata, filesCacheControl }: Pick<IndexRouteOptions, 'index' | 'storage' | 'metadata' | 'filesCacheControl'>) {
+export function fileHandler ({ index, files, metadata, filesCacheControl, offload }: Pick<IndexRouteOptions, 'index' | 'files' | 'metadata' | 'filesCacheControl' | 'offload'>) {
   return async (request: FastifyRequest<{ Params: FileParams }>, reply: FastifyReply): Promise<FastifyReply> => {
     const { folder, file } = request.params
     const found = await index.findProject(folder)
@@ -34,8 +34,8 @@ export function fileHandler ({ index, storage, metadata, filesCacheControl }: Pi
     switch (target.kind) {
       case 'metadata': return sendMetadata(request, reply, { metadata, file: target.file })
       // PEP 503: a signature is served when it is on disk, for a file the index knows.
-      case 'signature': return sendDistribution(request, reply, { storage, key: target.file.key + SIGNATURE_SUFFIX, filename: file })
-      case 'file': return sendDistribution(request, reply, { storage, key: target.file.key, filename: target.file.filename, identity: target.file.identity })
+      case 'signature': return sendDistribution(request, reply, { files, offload, key: target.file.key + SIGNATURE_SUFFIX, filename: file })
+      case 'file': return sendDistribution(request, reply, { files, offload, key: target.file.key, filename: target.file.filename, identity: target.file.identity })
     }
   }
 }

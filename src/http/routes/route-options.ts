@@ -12,6 +12,10 @@ import type { UrlPolicy } from '../public-base.js'
 export interface IndexRouteOptions {
   readonly index: IndexService
   readonly storage: Storage
+  /** Where downloads are opened: the storage, or a cache of small files in front of it. */
+  readonly files: Pick<Storage, 'open'>
+  /** --x-accel-redirect: the internal nginx location downloads are handed to. */
+  readonly offload: string | undefined
   readonly metadata: CoreMetadataStore
   readonly pages: PageOptions
   /** Algorithm of the `#<algo>=<hex>` link fragments of the original tree (`/`, `/<folder>/`). */

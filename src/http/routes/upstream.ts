@@ -115,7 +115,7 @@ export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { ups
       if (normalizeProjectName(project) !== project || !await upstream.reachesUpstream(project)) throw new NotFoundError()
       if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
       // A cached file is immutable: served without asking anyone (also offline, or with the upstream down).
-      if (await upstream.files.isCached(project, file)) return sendDistribution(request, reply, { storage: await upstream.files.cachedStorage(), key: `${project}/${file}`, filename: file })
+      if (await upstream.files.isCached(project, file)) return sendDistribution(request, reply, { files: await upstream.files.cachedStorage(), key: `${project}/${file}`, filename: file })
       const target = await withRetryAfter(reply, findFile(upstream, project, file))
       if (target === 'unavailable') throw unavailable(reply, upstream.offline)
       if (target === undefined) throw new NotFoundError()
