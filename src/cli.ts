@@ -121,6 +121,7 @@ const OPTIONS = {
   authFailureLimit: () => option('--auth-failure-limit <count>', 'failed logins per client address and minute before 429; 0 for no limit', SETTINGS.authFailureLimit),
   storage: () => option('--storage <url>', 'serve an S3 bucket prefix instead of the eggdir: s3://bucket/prefix (region, endpoint and credentials from the standard AWS configuration)', SETTINGS.storage),
   s3PathStyle: () => option('--s3-path-style', 'path-style S3 addressing (most S3-compatible stores need it)', SETTINGS.s3PathStyle),
+  s3Writers: () => option('--s3-writers <writers>', 'servers accepting uploads for the bucket: many needs a store that enforces create-only writes', SETTINGS.s3Writers),
   ui: () => option('--ui <on|off>', 'the browse UI under /-/ (browsers opening / are sent there)', SETTINGS.ui),
   uiRemoteImages: () => option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),
   publicUrl: () => option('--public-url <url>', 'base of the absolute URLs in the JSON API, e.g. https://pypi.example.com/eggs/ (default: from each request)', SETTINGS.publicUrl),

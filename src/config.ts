@@ -50,6 +50,11 @@ export interface Config {
   readonly storage: S3Location | undefined
   /** Path-style S3 addressing (http://host/bucket/key), which most non-AWS stores need. */
   readonly s3PathStyle: boolean
+  /**
+   * Whether several servers may accept uploads for the bucket ('many': then the store must
+   * enforce create-only writes, else uploads are refused) or only this one ('one').
+   */
+  readonly s3Writers: S3Writers
   /** Serve the browse UI under /-/. */
   readonly ui: boolean
   /** Show remote (http/https) images in READMEs on the UI's pages. */
@@ -68,6 +73,9 @@ export interface Config {
 
 /** `disabled`: no password file and nothing said (the read-only server); `open`: anyone may upload. */
 export type UploadMode = 'disabled' | 'authenticated' | 'open'
+
+/** --s3-writers: how many servers accept uploads for one bucket. */
+export type S3Writers = 'one' | 'many'
 
 /** Flag values as commander hands them over: strings, or true for boolean flags. */
 export interface RawFlags {
@@ -91,6 +99,7 @@ export interface RawFlags {
   readonly authFailureLimit?: string
   readonly storage?: string
   readonly s3PathStyle?: boolean
+  readonly s3Writers?: string
   readonly ui?: string
   readonly uiRemoteImages?: boolean
   readonly publicUrl?: string
@@ -140,6 +149,7 @@ export const SETTINGS = {
   authFailureLimit: { flag: '--auth-failure-limit', env: 'EGGSERVE_AUTH_FAILURE_LIMIT', defaultValue: '10' },
   storage: { flag: '--storage', env: 'EGGSERVE_STORAGE', defaultValue: undefined },
   s3PathStyle: { flag: '--s3-path-style', env: 'EGGSERVE_S3_PATH_STYLE', defaultValue: 'false' },
+  s3Writers: { flag: '--s3-writers', env: 'EGGSERVE_S3_WRITERS', defaultValue: 'many' },
   ui: { flag: '--ui', env: 'EGGSERVE_UI', defaultValue: 'on' },
   uiRemoteImages: { flag: '--ui-remote-images', env: 'EGGSERVE_UI_REMOTE_IMAGES', defaultValue: 'false' },
   publicUrl: { flag: '--public-url', env: 'EGGSERVE_PUBLIC_URL', defaultValue: undefined },
@@ -207,6 +217,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     maxUploadBytes: parseSize(maxUpload.value, maxUpload.source),
     authFailureLimit: parseCount(failures.value, failures.source),
     ...resolveStorage(pickOptional('storage'), pick('s3PathStyle'), pickOptional('xAccelRedirect')),
+    s3Writers: parseWriters(pick('s3Writers')),
     ui: parseBoolean(ui.value, ui.source),
     uiRemoteImages: parseBoolean(remoteImages.value, remoteImages.source),
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
@@ -243,6 +254,11 @@ function parseAccelRedirect (value: string, source: string): string {
   const prefix = parseAccelPrefix(value)
   if (prefix !== undefined) return prefix
   throw new ConfigError(`Invalid --x-accel-redirect prefix "${value}" (${source}): expected the path of an internal nginx location, e.g. /_eggfiles`)
+}
+
+function parseWriters (given: Given): S3Writers {
+  if (given.value === 'one' || given.value === 'many') return given.value
+  throw new ConfigError(`Invalid ${given.source} "${given.value}": expected one or many`)
 }
 
 /** A setting's value and where it came from: a flag, a variable, or 'default'. */

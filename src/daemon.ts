@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import type { Config } from './config.js'
 import type { LayoutProblem, LayoutReport } from './core/layout.js'
-import { plural } from './core/plural.js'
+import { problemCount } from './core/tree-summary.js'
 import { Lifecycle, type LifecycleEffects } from './daemon/lifecycle.js'
 import { logServing, logStartUpNotes } from './daemon/start-up-notes.js'
 import { describeErrno, errnoCode, LayoutError, ListenError, StoreFailure } from './errors.js'
@@ -186,7 +186,7 @@ function lifecycleEffects (parts: { app: FastifyInstance; log: LoggerHandle; ser
 /** The all-problems message, paths relative to the eggdir. */
 export function formatProblems (eggdir: string, problems: readonly LayoutProblem[]): string {
   const lines = problems.map((problem) => `  ${problem.message}`)
-  return `The layout of "${eggdir}" has ${plural(problems.length, 'problem')} (use --lenient to serve anyway, skipping these files):\n${lines.join('\n')}`
+  return `The layout of ${problemCount(eggdir, problems.length)} (use --lenient to serve anyway, skipping these files):\n${lines.join('\n')}`
 }
 
 function listenError (config: Config, err: unknown): ListenError {

@@ -96,6 +96,11 @@ export const ERRORS = {
   EGGSERVE_STORE_DENIED: { status: 500, expose: true, exit: 1, description: 'The object store refused the server\'s credentials (or found none).' },
   EGGSERVE_STORE_MISSING: { status: 500, expose: true, exit: 1, description: 'The bucket does not exist.' },
   EGGSERVE_STORE_CONFIG: { status: 500, expose: true, exit: 1, description: 'No AWS region is configured.' },
+  EGGSERVE_STORE_UNSAFE: {
+    status: 503,
+    expose: true,
+    description: 'An upload refused because the object store ignores create-only writes (`If-None-Match: *`) and `--s3-writers` is `many`: two servers could publish one filename with different bytes. Give `--s3-writers one` to the single server that accepts uploads.',
+  },
 
   // Upstream indexes (--upstream, docs/upstream.md); the message names no upstream URL or credential.
   // PEP 766: a failed upstream is a 503, never a 404, so clients do not go on to another index.

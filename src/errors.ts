@@ -127,6 +127,7 @@ const STORE_FAILURES = [
   'EGGSERVE_STORE_DENIED',
   'EGGSERVE_STORE_MISSING',
   'EGGSERVE_STORE_CONFIG',
+  'EGGSERVE_STORE_UNSAFE',
 ] as const satisfies readonly ErrorCode[]
 
 /** Codes of a remote store (S3) failing in a way the operator must know about. */

@@ -8,6 +8,7 @@ import { FairScheduler } from './analysis/fair-scheduler.js'
 import { FactsLog } from './analysis/facts-log.js'
 import { MemoryFactsStore, type FactsStore } from './analysis/facts-store.js'
 import { MemoizingAnalyzer } from './analysis/memoizing-analyzer.js'
+import { StoredFactsAnalyzer } from './analysis/stored-facts-analyzer.js'
 import { StreamingAnalyzer, type AnalysisStats } from './analysis/streaming-analyzer.js'
 import { WorkerAnalyzer } from './analysis/worker-analyzer.js'
 import { Authenticator } from './auth/authenticator.js'
@@ -79,9 +80,13 @@ export async function indexServicesFor (config: Config, logger: FastifyBaseLogge
 }
 
 /** The bucket `--storage` names, opened; undefined when the eggdir is served. */
-export async function configuredBucket (config: Pick<Config, 'storage' | 's3PathStyle'>, logger: FastifyBaseLogger): Promise<StorageBackend | undefined> {
+export async function configuredBucket (config: Pick<Config, 'storage' | 's3PathStyle'> & Partial<Pick<Config, 'reconcileIntervalMs' | 's3Writers'>>, logger: FastifyBaseLogger): Promise<StorageBackend | undefined> {
   if (config.storage === undefined) return undefined
-  return openStorage({ kind: 's3', ...config.storage, pathStyle: config.s3PathStyle }, logger)
+  // A file copied into the bucket by hand is reported by no journal: listings are trusted as
+  // long as the reconcile interval, which bounds how late such a file shows.
+  const trusted = config.reconcileIntervalMs === undefined ? {} : { trustedListingTtlMs: config.reconcileIntervalMs }
+  const writers = config.s3Writers === undefined ? {} : { writers: config.s3Writers }
+  return openStorage({ kind: 's3', ...config.storage, pathStyle: config.s3PathStyle, ...trusted, ...writers }, logger)
 }
 
 /** Open the eggdir and build the index over it (not loaded yet: call index.load()). */
@@ -94,7 +99,9 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
     ? WorkerAnalyzer.create({ workers, perWorker: PER_WORKER, storage: storage.spec, algorithms, log: logger })
     : new StreamingAnalyzer({ storage, algorithms, scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY), log: logger })
   const { facts, cacheProblem } = await openFacts(options, storage.cacheNamespace, algorithms)
-  const analyzer = new MemoizingAnalyzer(reader, facts)
+  const backend: StorageBackend = storage
+  const stored = backend.storedFacts
+  const analyzer = new MemoizingAnalyzer(stored === undefined ? reader : new StoredFactsAnalyzer(reader, { stored, algorithms, log: logger }), facts)
   const index = new IndexService({ storage, analyzer, log: logger, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) })
   return {
     storage,

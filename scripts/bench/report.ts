@@ -1,10 +1,11 @@
 // BENCHMARKS.md: the command, date and machine, a summary against the targets (docs/benchmarks.md), and
 // one table per tree (eggserve, nginx, ratio, target, met).
+import { uiRows, uiSection } from './report-ui.js'
 import type { LoadResult, RunResult, StartupResult, TreeResult } from './results.js'
 import { shapeLabel } from './tree.js'
 import type { WrkResult } from './wrk.js'
 
-type TargetId = 'page-rps' | 'page-p99' | 'big-mbps' | 'offload-mbps' | 'warm-ready' | 'cold-listen' | 'drop-in' | 'rss' | 'metrics-cost'
+type TargetId = 'page-rps' | 'page-p99' | 'big-mbps' | 'offload-mbps' | 'warm-ready' | 'cold-listen' | 'drop-in' | 'rss' | 'metrics-cost' | 'ui-rps' | 'ui-cold'
 
 const TARGETS: Record<TargetId, string> = {
   'page-rps': 'Cached pages (`/simple/`, `/simple/<p>/`, `/<folder>/`): ≥ 50% of nginx req/s on a static file of the same size, at 10,000 × 10',
@@ -16,6 +17,8 @@ const TARGETS: Record<TargetId, string> = {
   'drop-in': 'A dropped-in file shows in listings in < 1 s at 100,000 files (every drop-in: the max)',
   rss: 'Memory: RSS < 300 MB for 100,000 files',
   'metrics-cost': '`--metrics` costs < 5% of page throughput (`/simple/<p>/` with metrics ≥ 0.95 of without, same run)',
+  'ui-rps': 'Browse UI: a cached project page at ≥ 5,000 req/s (a project with 1,000 files)',
+  'ui-cold': 'Browse UI: a project page with 1,000 files renders cold in < 50 ms',
 }
 
 interface Check {
@@ -60,8 +63,9 @@ export function renderReport (run: RunResult): string {
   )
 
   const rowsByTree = run.trees.map((tree) => ({ tree, rows: treeRows(tree, run) }))
-  out.push('## Targets', '', ...summary(rowsByTree), '')
+  out.push('## Targets', '', ...summary(rowsByTree, run), '')
   if (unavailable(run).length > 0) out.push('## Not available in the build measured', '', ...unavailable(run).map((line) => `- ${line}`), '')
+  if (run.ui !== undefined) out.push(...uiSection(run.ui))
 
   for (const { tree, rows } of rowsByTree) {
     out.push(`## Tree: ${shapeLabel(tree.shape)}`, '')
@@ -211,10 +215,18 @@ function loadRows (load: LoadResult, scale: boolean, run: RunResult): Row[] {
   return rows
 }
 
-function summary (rowsByTree: readonly { tree: TreeResult; rows: Row[] }[]): string[] {
+function summary (rowsByTree: readonly { tree: TreeResult; rows: Row[] }[], run: RunResult): string[] {
   const lines = ['| target | tree | measurement | eggserve | ratio to nginx | met |', '|---|---|---|---:|---:|:---:|']
   let informational = false
   for (const id of Object.keys(TARGETS) as TargetId[]) {
+    if (id === 'ui-rps' || id === 'ui-cold') {
+      // Measured once per run on the UI fixture, not per tree.
+      const row = run.ui === undefined ? undefined : uiRows(run.ui).find((r) => r.check?.id === id)
+      lines.push(row?.check === undefined
+        ? `| ${TARGETS[id]} | | not measured | | | n/a |`
+        : `| ${TARGETS[id]} | UI fixture | ${row.metric} | ${row.egg} | ${row.ratio} | ${row.check.met ? 'yes' : '**no**'} |`)
+      continue
+    }
     let found = rowsByTree.flatMap(({ tree, rows }) => rows.filter((row) => row.check?.id === id && row.check.applies).map((row) => ({ tree, row })))
     if (found.length === 0) {
       // No tree at the target's scale: show the largest tree's figures, in parentheses.
@@ -295,11 +307,13 @@ function method (run: RunResult): string[] {
     '4. **Freshness.** While that instance runs, a copy of a wheel is written under a hidden temp name (`.bench-…`) in an existing project and renamed to its final name; `/simple/<p>/` (cached just before) is polled every 5 ms until it lists the file. Repeated in projects spread over the tree. Then a new project folder is prepared under a hidden name, renamed in, and `/simple/` is polled. Everything created is journaled and removed afterwards, so the tree stays as generated. Peak RSS is `VmHWM` from `/proc/<pid>/status` just before SIGTERM.',
     '5. **Warm restarts** on the same cache dir, timed the same way; then the logging cost (the same page from an instance at `warn` and one at `info` with stdout to a file, loaded alternately); then the cost of `--metrics` (the same page from an instance without metrics and one with `--metrics`, loaded alternately, the latter scraped at `/metrics` after each round); then with `--profile` a warm start and one more instance per endpoint under `node --cpu-prof`, summarized by self time.',
     '',
+    'After the trees, `--only ui` measures the browse UI once (`scripts/bench/ui-run.ts`, the [Browse UI](#browse-ui) section): its own fixture with a 1,000-file project; the cached project page loaded like a page above (eggserve, then nginx serving the same bytes as a static file, per round; ready first, and the page fetched until two answers agree, since its README is rendered off the request path); then `--ui-renders` cold renders in a process of their own (`ui-cold-render.ts`) on the build under test, wall-clock and CPU time each. `--only ui` alone generates no tree.',
+    '',
     'For pages, a third server runs in each round: `scripts/bench/ceiling-server.ts`, bare `node:http` sending the same bytes from memory. It is the most any Node server can do here, and shows how much of the gap to nginx is Node itself.',
     '',
     'nginx runs in the foreground as the bench\'s child, one worker per core, `sendfile on`, `tcp_nopush on`, no access log, listening on 127.0.0.1 only; its configuration, logs and temp folders are in the run folder. Every process the bench starts is stopped (eggserve with SIGTERM, nginx with SIGQUIT, its graceful stop), also on errors and Ctrl-C. Needs `apt-get install -y nginx-light wrk`.',
     '',
-    `Flags: \`--projects 1000,10000 --files 10 --size 2048 --big-mb 256 --duration ${run.durationS} --rounds ${run.rounds} --connections ${run.connections} --only startup,read-rate,simple-root,simple-html,simple-json,legacy,small-file,big-file,node-ceiling,freshness,logging,metrics --keep --out FILE --quick --profile\`; \`npm run bench -- --help\` lists them all.`,
+    `Flags: \`--projects 1000,10000 --files 10 --size 2048 --big-mb 256 --duration ${run.durationS} --rounds ${run.rounds} --connections ${run.connections} --only startup,read-rate,simple-root,simple-html,simple-json,legacy,small-file,big-file,node-ceiling,freshness,logging,metrics,ui --ui-renders 21 --keep --out FILE --quick --profile\`; \`npm run bench -- --help\` lists them all.`,
   ]
 }
 

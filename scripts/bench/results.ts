@@ -67,6 +67,16 @@ export interface MetricsCostResult {
   readonly series: number
 }
 
+/** The browse UI (ui-run.ts): on a fixture of its own, once per run, not per tree. */
+export interface UiResult {
+  /** Files of the project whose page is measured. */
+  readonly files: number
+  /** The cached project page under wrk: eggserve, and nginx serving the same bytes as a static file. */
+  readonly cached: LoadResult
+  /** N cold renders in a process of their own: wall-clock and CPU time per render, in ms. */
+  readonly cold: { readonly wallMs: readonly number[]; readonly cpuMs: readonly number[]; readonly bytes: number } | undefined
+}
+
 export interface ReadRate {
   readonly seconds: number
   readonly bytes: number
@@ -127,6 +137,8 @@ export interface RunResult {
   readonly trees: TreeResult[]
   readonly features: Features
   readonly notes: string[]
+  /** --only ui: the browse UI's rows (absent in runs without it, and in older results.json). */
+  ui?: UiResult
 }
 
 /** A Node eggserve ran on (--node). */

@@ -2,7 +2,7 @@
 // Usage: npm run bench -- [--quick] [--projects 1000,10000] [--only ...] (see --help)
 // The pieces: options.ts (flags), make-tree.ts and zip-writer.ts (the synthetic trees), tree.ts
 // (cached trees), servers.ts (eggserve), nginx.ts (the reference), wrk.ts (load), tree-run.ts
-// (what is measured per tree), freshness.ts,
+// (what is measured per tree), ui-run.ts (the browse UI, once per run), freshness.ts,
 // profile.ts (--cpu-prof summaries), machine.ts, report.ts, cleanup.ts (stop everything).
 import { spawn, spawnSync } from 'node:child_process'
 import { cp, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
@@ -13,11 +13,12 @@ import { installCleanupHandlers, runCleanup, wasInterrupted } from './cleanup.js
 import { commandLine, describeMachine } from './machine.js'
 import { benchNodeVersions, resolveNode } from './node-versions-run.js'
 import { extractSection, renderNodeVersionsSection, spliceSection } from './node-versions-report.js'
-import { parseOptions, USAGE, UsageError, type BenchOptions } from './options.js'
+import { needsTrees, parseOptions, USAGE, UsageError, type BenchOptions } from './options.js'
 import { renderReport } from './report.js'
 import type { BenchNode, Features, NodeVersionsRun, NodeVersionsTree, RunResult, TreeResult } from './results.js'
 import { benchTree, type RunContext } from './tree-run.js'
 import { ensureTree, removeTree, shapeLabel, type Tree } from './tree.js'
+import { benchUi } from './ui-run.js'
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 
@@ -85,13 +86,15 @@ async function main (): Promise<number> {
   }
   let failed: unknown
   try {
-    for (const shape of options.trees) {
+    for (const shape of needsTrees(options.only) ? options.trees : []) {
       if (wasInterrupted()) break
       log(`=== tree ${shapeLabel(shape)}`)
       const tree = await ensureTree(shape, treesDir, log)
       if (tree.generated) generated.push(tree)
       results.push(await benchTree(ctx, tree))
     }
+    // The browse UI: a fixture of its own (ui-run.ts), once per run.
+    if (options.only.has('ui') && !wasInterrupted()) run.ui = await benchUi(ctx)
   } catch (err) {
     failed = err
   } finally {

@@ -263,7 +263,7 @@ async function measureOffload (ctx: RunContext, tree: Tree, endpoint: Endpoint, 
 }
 
 /** Warm eggserve's page, copy it for nginx, then wrk eggserve and nginx one after the other. */
-async function measureEndpoint (ctx: RunContext, endpoint: Endpoint, egg: Pick<Eggserve, 'url'>, nginx: Nginx, ceiling: Ceiling | undefined): Promise<LoadResult> {
+export async function measureEndpoint (ctx: RunContext, endpoint: Endpoint, egg: Pick<Eggserve, 'url'>, nginx: Nginx, ceiling: Ceiling | undefined): Promise<LoadResult> {
   const eggUrl = `${egg.url}${endpoint.path}`
   // Warm the page cache (and check the answer) before timing.
   const fetched = await getOk(eggUrl, endpoint.headers)

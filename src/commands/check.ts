@@ -1,8 +1,7 @@
 // `eggserve check`: validate a tree and print every problem (exit 1 if there is any).
 import { pino } from 'pino'
 import type { Config } from '../config.js'
-import { plural } from '../core/plural.js'
-import { emptyTreeWarning, treeSummary } from '../core/tree-summary.js'
+import { emptyTreeWarning, problemCount, treeSummary } from '../core/tree-summary.js'
 import { configuredBucket, createIndexServices } from '../services.js'
 import type { Output } from './output.js'
 
@@ -22,7 +21,7 @@ export async function runCheck (config: Config, output: Output): Promise<number>
       output.out(`"${where}": ${treeSummary(report)}, no problems\n`)
       return 0
     }
-    output.err(`eggserve: "${where}" has ${plural(report.problems.length, 'problem')} (${treeSummary(report)})\n`)
+    output.err(`eggserve: ${problemCount(where, report.problems.length)} (${treeSummary(report)})\n`)
     return 1
   } finally {
     await services.close()

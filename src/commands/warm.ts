@@ -5,6 +5,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { FactsLog } from '../analysis/facts-log.js'
 import type { Config } from '../config.js'
+import { formatBytes } from '../core/bytes.js'
 import { plural } from '../core/plural.js'
 import { emptyTreeWarning } from '../core/tree-summary.js'
 import { AppError, ConfigError } from '../errors.js'
@@ -55,7 +56,7 @@ async function warm (config: Config, output: Output, parts: { services: IndexSer
     for (const { files } of services.index.heldProjects()) for (const file of files) live.add(file.identity)
     await services.facts.compact(live)
   }
-  output.out(`Hashed ${plural(done.filesDone, 'file')} (${(done.bytesDone / 1e9).toFixed(2)} GB); ${plural(known, 'was', 'were')} already cached; cache: ${config.cacheDir}\n`)
+  output.out(`Hashed ${plural(done.filesDone, 'file')} (${formatBytes(done.bytesDone)}); ${plural(known, 'was', 'were')} already cached; cache: ${config.cacheDir}\n`)
   return 0
 }
 
@@ -68,5 +69,5 @@ function bar (p: WarmupProgress): string {
 
 function line (p: WarmupProgress): string {
   const eta = p.etaSeconds === undefined ? '?' : `${Math.ceil(p.etaSeconds)}s`
-  return `${p.filesDone}/${plural(p.files, 'file')}, ${(p.bytesDone / 1e9).toFixed(2)}/${(p.bytes / 1e9).toFixed(2)} GB, ${(p.rate / 1e6).toFixed(1)} MB/s, ETA ${eta}`
+  return `${p.filesDone}/${plural(p.files, 'file')}, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytes)}, ${formatBytes(p.rate)}/s, ETA ${eta}`
 }

@@ -25,6 +25,15 @@ export interface DistFile {
   readonly yanked?: string
 }
 
+/**
+ * The newest modification time among `files`, 0 for none: a project page's Last-Modified and
+ * the UI's "last upload".
+ * @example latestMtimeMs([{ mtimeMs: 5 }, { mtimeMs: 9 }]) // 9
+ */
+export function latestMtimeMs (files: readonly Pick<DistFile, 'mtimeMs'>[]): number {
+  return files.reduce((latest, file) => Math.max(latest, file.mtimeMs), 0)
+}
+
 /** What the index keeps from a distribution's core metadata. */
 export interface MetadataFacts {
   /** sha256 of the exact metadata bytes (served as `<file>.metadata` for wheels, PEP 658). */

@@ -16,6 +16,15 @@ export function treeSummary (report: LayoutReport): string {
 }
 
 /**
+ * The count of layout problems of the tree at `where`, for `eggserve check` and for the
+ * daemon's refusal to start.
+ * @example problemCount('eggs', 2) // '"eggs" has 2 problems'
+ */
+export function problemCount (where: string, count: number): string {
+  return `"${where}" has ${plural(count, 'problem')}`
+}
+
+/**
  * A warning when the tree holds no distribution at all, else undefined. Serving (or checking)
  * such a tree succeeds, so without a word a typo in a path would go unnoticed.
  * @example emptyTreeWarning('.', report) // 'No distributions in "." (8 folders, none holding a distribution file): is it the folder you meant?'

@@ -235,12 +235,32 @@ function compareParts (a: Parts, b: Parts): number {
  * @example ['1.0', '1.0rc1', 'foo', '1.0.post1'].sort(compareVersions) // ['foo', '1.0rc1', '1.0', '1.0.post1']
  */
 export function compareVersions (a: string, b: string): number {
-  const left = parseParts(a)
-  const right = parseParts(b)
-  if (left === undefined || right === undefined) {
-    if (left !== undefined) return 1
-    if (right !== undefined) return -1
-    return compareCodePoints(a, b)
+  return compareParsed({ version: a, parts: parseParts(a) }, { version: b, parts: parseParts(b) })
+}
+
+interface Parsed {
+  readonly version: string
+  readonly parts: Parts | undefined
+}
+
+function compareParsed (a: Parsed, b: Parsed): number {
+  if (a.parts === undefined || b.parts === undefined) {
+    if (a.parts !== undefined) return 1
+    if (b.parts !== undefined) return -1
+    return compareCodePoints(a.version, b.version)
   }
-  return compareParts(left, right)
+  return compareParts(a.parts, b.parts)
+}
+
+/**
+ * `items` sorted by `versionOf` in compareVersions' order (stable), each version parsed once:
+ * a sort compares about n log n times, and parsing is most of a comparison's cost (a project
+ * page of 100 releases made 700 comparisons, 1,400 parses).
+ */
+export function sortByVersion<T> (items: Iterable<T>, versionOf: (item: T) => string): T[] {
+  const keyed = [...items].map((item) => {
+    const version = versionOf(item)
+    return { item, version, parts: parseParts(version) }
+  })
+  return keyed.sort(compareParsed).map((entry) => entry.item)
 }

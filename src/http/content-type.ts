@@ -1,4 +1,5 @@
-// Content types of served files: one source of truth.
+// Content types of served files: one source of truth, and one MIME database (mime-types, i.e.
+// mime-db) for the downloads and the UI's static files alike.
 import mime from 'mime-types'
 
 // pip chooses the unpacker from Content-Type before the extension (pip's utils/unpacking.py
@@ -17,7 +18,11 @@ const EXPLICIT: readonly (readonly [string, string])[] = [
   ['.asc', 'application/pgp-signature'],
 ]
 
-/** The Content-Type of a served file: the explicit table, then mime-types, then octet-stream. */
+/**
+ * The Content-Type of a download: the explicit table, then mime-types, then octet-stream. Every
+ * suffix the index accepts today (core/filenames.ts, and .asc) is in the table; mime-types is
+ * the fallback for any other file a route may serve.
+ */
 export function contentTypeFor (filename: string): string {
   for (const [suffix, type] of EXPLICIT) {
     if (filename.endsWith(suffix)) return type
@@ -25,4 +30,15 @@ export function contentTypeFor (filename: string): string {
   const looked = mime.lookup(filename)
   // Never text/html for a download: pip 18 would take it for a page.
   return looked === false || looked.startsWith('text/html') ? 'application/octet-stream' : looked
+}
+
+/**
+ * The Content-Type of one of the UI's static files (ui-assets/): mime-types' type with its
+ * charset, so scripts are `text/javascript` (RFC 9239 §6; @fastify/static's own table, mime 3,
+ * still says the obsolete application/javascript) and a font or an image added later needs no
+ * code. Unknown names get application/octet-stream, which nosniff keeps from being run.
+ * @example assetContentType('ui.0123456789ab.css') // 'text/css; charset=utf-8'
+ */
+export function assetContentType (filename: string): string {
+  return mime.contentType(filename) || 'application/octet-stream'
 }

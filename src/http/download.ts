@@ -1,5 +1,4 @@
 // Serving one distribution: open once, describe the descriptor, answer ranges and conditionals.
-import { createHash } from 'node:crypto'
 import { finished } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions, rangeAllowed, type Validators } from '../core/conditional.js'
@@ -8,6 +7,7 @@ import { contentRange, planRange, unsatisfiedRange, type RangePlan } from '../co
 import { NotFoundError } from '../errors.js'
 import type { Storage } from '../storage/storage.js'
 import { contentTypeFor } from './content-type.js'
+import { strongEtag } from './etag.js'
 import { setLastModified } from './last-modified.js'
 
 // Files (or ranges) up to this size are read in one go rather than streamed.
@@ -16,7 +16,7 @@ const SMALL = 64 * 1024
 /** Strong entity tag from a file identity: it changes whenever the bytes may have changed. */
 export function etagFor (identity: string): string {
   // The identity (device:inode:size:mtime:ctime) is opaque storage detail; send a digest of it.
-  return `"${createHash('sha256').update(identity).digest('base64url').slice(0, 27)}"`
+  return strongEtag(identity)
 }
 
 /** What sendDistribution needs. */

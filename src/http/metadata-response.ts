@@ -1,16 +1,16 @@
 // Serving a wheel's core metadata (PEP 658 / 714): the exact bytes whose sha256 the pages advertise.
-import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions } from '../core/conditional.js'
 import type { DistFile } from '../core/index-model.js'
 import { NotFoundError } from '../errors.js'
 import type { CoreMetadataStore } from '../index/metadata-store.js'
+import { strongEtag } from './etag.js'
 
 /** Send `<wheel>.metadata`: 404 when the wheel has no readable METADATA (then no page advertises it). */
 export async function sendMetadata (request: FastifyRequest, reply: FastifyReply, options: { metadata: CoreMetadataStore; file: DistFile }): Promise<FastifyReply> {
   const read = await options.metadata.read(options.file)
   if (read === undefined) throw new NotFoundError()
-  const etag = `"${createHash('sha256').update(read.bytes).digest('base64url').slice(0, 27)}"`
+  const etag = strongEtag(read.bytes)
   reply.header('etag', etag)
   if (evaluatePreconditions(request.headers, { etag, lastModifiedMs: options.file.mtimeMs }) === 'not-modified') return reply.code(304).send()
   // PEP 658: a stable type and never a content-coding; pip hashes the raw body.

@@ -68,37 +68,35 @@ function gzipWanted (encoding: string | undefined): boolean {
 }
 
 /** Negotiate the media type (Accept, ?format=), then send that page; 406 when nothing fits. */
-export function sendPage (
+export async function sendPage (
   request: FastifyRequest,
   reply: FastifyReply,
   options: PageOptions,
   key: { readonly section: string; readonly name: string },
   doc: Document,
   render: (type: SimpleMediaType) => Promise<string>,
-): Promise<FastifyReply> | FastifyReply {
+): Promise<FastifyReply> {
   // PEP 691: the body depends on Accept (and on Accept-Encoding), 406 and 304 included.
   reply.header('vary', 'Accept, Accept-Encoding')
   const negotiated = negotiate(request.headers.accept, formatParameter(request.query))
   if (!negotiated.ok) return reply.code(406).type('text/plain; charset=utf-8').send(`${negotiated.reason}\n`)
   const type = negotiated.type
   const variant = SIMPLE_MEDIA_TYPES.indexOf(type)
-  const cached = options.cache.get({ section: key.section, name: key.name, variant }, doc.generation, doc.lastModifiedMs, () => render(type))
-  const representation = REPRESENTATIONS[variant] ?? { contentType: type, csp: undefined }
-  return cached instanceof Promise ? cached.then((page) => send(request, reply, options, representation, page)) : send(request, reply, options, representation, cached)
+  const page = await options.cache.get({ section: key.section, name: key.name, variant }, doc.generation, doc.lastModifiedMs, () => render(type))
+  return send(request, reply, options, REPRESENTATIONS[variant] ?? { contentType: type, csp: undefined }, page)
 }
 
 /** Send a cached document (no negotiation) with a strong ETag, Last-Modified, Cache-Control, 304s and gzip. */
-export function sendRepresentation (
+export async function sendRepresentation (
   request: FastifyRequest,
   reply: FastifyReply,
   options: PageOptions,
   key: PageKey,
   doc: Document & { readonly contentType: string; readonly render: () => Promise<string> },
-): Promise<FastifyReply> | FastifyReply {
+): Promise<FastifyReply> {
   reply.header('vary', 'Accept-Encoding')
-  const cached = options.cache.get(key, doc.generation, doc.lastModifiedMs, doc.render)
-  const representation = { contentType: doc.contentType, csp: undefined }
-  return cached instanceof Promise ? cached.then((page) => send(request, reply, options, representation, page)) : send(request, reply, options, representation, cached)
+  const page = await options.cache.get(key, doc.generation, doc.lastModifiedMs, doc.render)
+  return send(request, reply, options, { contentType: doc.contentType, csp: undefined }, page)
 }
 
 function send (request: FastifyRequest, reply: FastifyReply, options: PageOptions, representation: Representation, page: RenderedPage): FastifyReply {

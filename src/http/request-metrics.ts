@@ -2,7 +2,8 @@
 // (`/simple/:project/`, never the project or file a URL names: that would make one series per
 // name a client can invent), method and status class.
 import type { FastifyInstance } from 'fastify'
-import type { Metrics } from '../core/metrics.js'
+import type { BoundCounter, BoundHistogram, CounterMetric, HistogramMetric, Metrics } from '../core/metrics.js'
+import { onResponseOver, type ResponseOver } from './response-over.js'
 
 /** Requests no route matched (404s, 405s, bad URLs) share this route label. */
 export const UNMATCHED_ROUTE = 'unmatched'
@@ -13,12 +14,22 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 // Node accepts only the methods its parser knows, but that is some thirty: the rest share "other".
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH'])
 
+// Status classes by index: 0 = no answer, 1..5 = 1xx..5xx, 6 = anything else.
+const STATUS_CLASSES = ['none', '1xx', '2xx', '3xx', '4xx', '5xx', 'other'] as const
+const OTHER_CLASS = STATUS_CLASSES.length - 1
+
 type RequestLabel = 'route' | 'method' | 'status_class'
 
+/** The bound series of one (route, method, status class). */
+interface Series {
+  readonly duration: BoundHistogram
+  readonly sent: BoundCounter
+}
+
 /**
- * Record every request once its response is over. The raw response's 'close' event fires
- * after a complete response and after the client went away, so an abandoned download counts
- * too (with the bytes it got). Connections closed before any answer have status class "none".
+ * Record every request once its response is over (onResponseOver: after a complete response
+ * and after the client went away, so an abandoned download counts too, with the bytes it got).
+ * Connections closed before any answer have status class "none".
  */
 export function registerRequestMetrics (app: FastifyInstance, metrics: Metrics): void {
   const duration = metrics.histogram<RequestLabel>({
@@ -32,26 +43,55 @@ export function registerRequestMetrics (app: FastifyInstance, metrics: Metrics):
     help: 'Bytes written to client sockets (headers and bodies; an abandoned download counts what it got), by route template, method and status class',
     labelNames: ['route', 'method', 'status_class'],
   })
-  // A callback hook, not an async one: no promise per request on the hot path.
-  app.addHook('onRequest', (request, reply, done) => {
-    const socket = request.raw.socket
-    // Bytes this socket had written before this response (keep-alive connections carry several).
-    // app.inject()'s fake socket counts nothing.
-    const before = typeof socket.bytesWritten === 'number' ? socket.bytesWritten : undefined
-    reply.raw.once('close', () => {
-      const labels = {
-        route: request.routeOptions.url ?? UNMATCHED_ROUTE,
-        method: METHODS.has(request.method) ? request.method : 'other',
-        status_class: reply.raw.headersSent ? statusClass(reply.statusCode) : 'none',
-      }
-      duration.observe(labels, reply.elapsedTime / 1000)
-      if (before !== undefined) sent.inc(labels, socket.bytesWritten - before)
-    })
-    done()
-  })
+  const series = new SeriesTable(duration, sent)
+  const over: ResponseOver = (request, reply, bytesSent) => {
+    const method = METHODS.has(request.method) ? request.method : 'other'
+    const status = reply.raw.headersSent ? statusClassIndex(reply.statusCode) : 0
+    const bound = series.get(request.routeOptions.url ?? UNMATCHED_ROUTE, method, status)
+    bound.duration.observe(reply.elapsedTime / 1000)
+    if (bytesSent !== undefined) bound.sent.inc(bytesSent)
+  }
+  // Nothing to read at the start: the same function ends every request (no closure per request).
+  onResponseOver(app, () => over)
 }
 
-function statusClass (status: number): string {
+function statusClassIndex (status: number): number {
   const hundreds = Math.floor(status / 100)
-  return hundreds >= 1 && hundreds <= 5 ? `${String(hundreds)}xx` : 'other'
+  return hundreds >= 1 && hundreds <= 5 ? hundreds : OTHER_CLASS
+}
+
+/**
+ * The bound series by route, method and status class, made on first use. Its size is bounded
+ * by the labels' own bounds: the registered routes (and "unmatched"), eight method labels and
+ * seven status classes.
+ */
+class SeriesTable {
+  readonly #byRoute = new Map<string, Map<string, (Series | undefined)[]>>()
+  readonly #duration: HistogramMetric<RequestLabel>
+  readonly #sent: CounterMetric<RequestLabel>
+
+  constructor (duration: HistogramMetric<RequestLabel>, sent: CounterMetric<RequestLabel>) {
+    this.#duration = duration
+    this.#sent = sent
+  }
+
+  get (route: string, method: string, status: number): Series {
+    let byMethod = this.#byRoute.get(route)
+    if (byMethod === undefined) {
+      byMethod = new Map()
+      this.#byRoute.set(route, byMethod)
+    }
+    let byStatus = byMethod.get(method)
+    if (byStatus === undefined) {
+      byStatus = []
+      byMethod.set(method, byStatus)
+    }
+    let series = byStatus[status]
+    if (series === undefined) {
+      const labels = { route, method, status_class: STATUS_CLASSES[status] ?? 'other' }
+      series = { duration: this.#duration.labels(labels), sent: this.#sent.labels(labels) }
+      byStatus[status] = series
+    }
+    return series
+  }
 }

@@ -2,7 +2,7 @@
 // generations. No I/O and no clock: the change detector reads storage and decides when to call
 // these transitions; the query API only reads.
 import assert from 'node:assert/strict'
-import type { DistFile, ProjectSummary } from '../core/index-model.js'
+import { latestMtimeMs, type DistFile, type ProjectSummary } from '../core/index-model.js'
 import { compareNames } from '../core/layout.js'
 import { normalizeProjectName } from '../core/names.js'
 
@@ -56,7 +56,7 @@ class Snapshot implements ProjectSnapshot {
     this.generation = generation
     this.files = Object.freeze(files)
     this.#byName = new Map(files.map((file) => [file.filename, file]))
-    this.lastModifiedMs = files.reduce((latest, file) => Math.max(latest, file.mtimeMs), 0)
+    this.lastModifiedMs = latestMtimeMs(files)
     Object.freeze(this)
   }
 

@@ -5,6 +5,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { FileGoneError } from '../analysis/analyzer.js'
 import type { MemoizingAnalyzer } from '../analysis/memoizing-analyzer.js'
 import type { DistFile } from '../core/index-model.js'
+import { formatBytes } from '../core/bytes.js'
 import { plural } from '../core/plural.js'
 import type { IndexService } from './index-service.js'
 
@@ -93,7 +94,7 @@ export class Warmup {
     work.reverse()
     const every = this.#options.progressEveryMs ?? 5000
     const timer = every > 0 && work.length > 0 ? setInterval(() => { this.#report() }, every).unref() : undefined
-    if (work.length > 0) this.#log.info({ files: this.#files, bytes: this.#bytes }, `Hashing ${plural(this.#files, 'file')} (${gigabytes(this.#bytes)}) in the background`)
+    if (work.length > 0) this.#log.info({ files: this.#files, bytes: this.#bytes }, `Hashing ${plural(this.#files, 'file')} (${formatBytes(this.#bytes)}) in the background`)
     const lane = async (): Promise<void> => {
       for (let item = work.pop(); item !== undefined && !this.#stopped; item = work.pop()) {
         try {
@@ -129,16 +130,8 @@ export class Warmup {
     this.#log.info(
       { filesDone: p.filesDone, files: p.files, bytesDone: p.bytesDone, bytes: p.bytes, rate: Math.round(p.rate), etaSeconds: p.etaSeconds === undefined ? null : Math.ceil(p.etaSeconds) },
       p.done
-        ? `Hashed ${plural(p.files, 'file')} (${gigabytes(p.bytes)}) at ${megabytes(p.rate)}/s`
-        : `Hashing: ${p.filesDone}/${plural(p.files, 'file')}, ${gigabytes(p.bytesDone)} of ${gigabytes(p.bytes)}, ${megabytes(p.rate)}/s, ETA ${eta}`,
+        ? `Hashed ${plural(p.files, 'file')} (${formatBytes(p.bytes)}) at ${formatBytes(p.rate)}/s`
+        : `Hashing: ${p.filesDone}/${plural(p.files, 'file')}, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytes)}, ${formatBytes(p.rate)}/s, ETA ${eta}`,
     )
   }
-}
-
-function gigabytes (bytes: number): string {
-  return `${(bytes / 1e9).toFixed(2)} GB`
-}
-
-function megabytes (bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`
 }

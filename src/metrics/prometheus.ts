@@ -3,7 +3,7 @@
 // Nothing here uses prom-client's global default registry: everything goes to the registry
 // made here, which later features (an upstream proxy, object storage) add their metrics to.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client'
-import type { CollectedSpec, CounterMetric, Exposition, GaugeMetric, HistogramMetric, HistogramSpec, Labels, MetricSpec, Metrics } from '../core/metrics.js'
+import type { BoundCounter, BoundHistogram, CollectedSpec, CounterMetric, Exposition, GaugeMetric, HistogramMetric, HistogramSpec, Labels, MetricSpec, Metrics } from '../core/metrics.js'
 
 /** A registry with the Node process metrics, and the seam that adds eggserve's to it. */
 export interface PrometheusMetrics {
@@ -53,8 +53,20 @@ class RegistryMetrics implements Metrics {
   }
 
   counter<L extends string = never> (spec: MetricSpec<L>): CounterMetric<L> {
-    const counter = this.#declare(spec, 'counter', () => new Counter({ ...base(spec), registers: [this.#registry] }))
-    return { inc: (labels: Labels<L>, value = 1) => { counter.inc(labels, value) } }
+    const flushes = this.#flushes(spec.name)
+    const counter = this.#declare(spec, 'counter', () => new Counter({
+      ...base(spec),
+      registers: [this.#registry],
+      collect () { for (const flush of flushes) flush() },
+    }))
+    return {
+      inc: (labels: Labels<L>, value = 1) => { counter.inc(labels, value) },
+      labels: (labels: Labels<L>) => {
+        const series = new PendingCount()
+        flushes.push(() => { series.flush((value) => { counter.inc(labels, value) }) })
+        return series
+      },
+    }
   }
 
   gauge<L extends string = never> (spec: MetricSpec<L>): GaugeMetric<L> {
@@ -87,7 +99,24 @@ class RegistryMetrics implements Metrics {
 
   histogram<L extends string = never> (spec: HistogramSpec<L>): HistogramMetric<L> {
     const histogram = this.#declare(spec, 'histogram', () => new Histogram({ ...base(spec), buckets: [...spec.buckets], registers: [this.#registry] }))
-    return { observe: (labels: Labels<L>, value: number) => { histogram.observe(labels, value) } }
+    return {
+      observe: (labels: Labels<L>, value: number) => { histogram.observe(labels, value) },
+      // prom-client's child still looks its series up on each observation (it has no way to add
+      // counted buckets in bulk), but skips the label object and its checks per call.
+      labels: (labels: Labels<L>): BoundHistogram => histogram.labels(labels),
+    }
+  }
+
+  // Counts of bound counter series not yet handed to prom-client, by metric name.
+  readonly #pending = new Map<string, (() => void)[]>()
+
+  #flushes (name: string): (() => void)[] {
+    let flushes = this.#pending.get(name)
+    if (flushes === undefined) {
+      flushes = []
+      this.#pending.set(name, flushes)
+    }
+    return flushes
   }
 
   // One metric per name: a second declaration with the same kind and labels shares it.
@@ -104,6 +133,32 @@ class RegistryMetrics implements Metrics {
     const metric = make()
     this.#declared.set(spec.name, { kind, labels, metric })
     return metric
+  }
+}
+
+/**
+ * A bound counter series that adds up locally and hands its total to prom-client when metrics
+ * are collected (a scrape): prom-client's inc() builds and checks a key from the label object on
+ * every call, which showed as a cost per request under load (docs/metrics.md, "Cost").
+ */
+class PendingCount implements BoundCounter {
+  #pending = 0
+  // Counted at all since the last flush (an inc(0) makes the series appear, as in prom-client).
+  #touched = false
+
+  inc (value = 1): void {
+    // The checks prom-client makes, so a bad value still throws where it is counted.
+    if (!Number.isFinite(value)) throw new TypeError(`Value is not a valid number: ${String(value)}`)
+    if (value < 0) throw new Error('It is not possible to decrease a counter')
+    this.#pending += value
+    this.#touched = true
+  }
+
+  flush (add: (value: number) => void): void {
+    if (!this.#touched) return
+    add(this.#pending)
+    this.#pending = 0
+    this.#touched = false
   }
 }
 

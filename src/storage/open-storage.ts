@@ -25,8 +25,21 @@ export interface S3StorageSpec extends S3Location {
   readonly maxAttempts?: number
   /** A request that gets no answer (or no bytes) for this long fails (default 30 s). */
   readonly timeoutMs?: number
-  /** How long a listing is taken as current (default 1 s). */
+  /** How long a listing is taken as current while the change journal is not followed (default 1 s). */
   readonly listingTtlMs?: number
+  /**
+   * How long a listing is taken as current while the change journal is followed (every change
+   * made through eggserve is then reported): what bounds how late a file copied into the bucket
+   * by hand shows. Default 120 s (--reconcile-interval's); 0: until the journal reports a change.
+   */
+  readonly trustedListingTtlMs?: number
+  /**
+   * 'many' (the default): several servers may accept uploads, so uploads are refused when the
+   * probe finds that the store ignores create-only writes. 'one': only this server does.
+   */
+  readonly writers?: 'one' | 'many'
+  /** How often the change journal is polled (default 1 s). */
+  readonly journalPollMs?: number
 }
 
 /** How to reach a storage; serializable (it crosses into worker threads). */

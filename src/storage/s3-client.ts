@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { S3StorageSpec } from './open-storage.js'
 
 /** Defaults of the S3StorageSpec knobs. */
-export const S3_DEFAULTS = { maxAttempts: 4, timeoutMs: 30_000, listingTtlMs: 1000 } as const
+export const S3_DEFAULTS = { maxAttempts: 4, timeoutMs: 30_000, listingTtlMs: 1000, trustedListingTtlMs: 120_000, journalPollMs: 1000 } as const
 
 /**
  * A client for `spec`. Region, endpoint and credentials come from the SDK's default chains

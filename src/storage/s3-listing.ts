@@ -28,7 +28,7 @@ interface Remembered<T> {
 /** Listings of the root and the project folders, remembered for `ttlMs`. */
 export class S3Listings {
   readonly #context: S3Context
-  readonly #ttlMs: number
+  #ttlMs: number
   #root: Remembered<RootListing> | undefined
   readonly #folders = new Map<string, Remembered<FolderListing | undefined>>()
   #prunedAt = 0
@@ -58,6 +58,20 @@ export class S3Listings {
     this.#folders.set(folder, fresh)
     fresh.value.catch(() => { if (this.#folders.get(folder) === fresh) this.#folders.delete(folder) })
     return fresh.value
+  }
+
+  /**
+   * How long a listing is taken as current from now on: long while the change journal reports
+   * every change made through eggserve, short when it cannot be read.
+   */
+  set ttlMs (ttlMs: number) {
+    this.#ttlMs = ttlMs
+  }
+
+  /** Forget every listing (the journal could not say what changed). */
+  forgetAll (): void {
+    this.#folders.clear()
+    this.#root = undefined
   }
 
   /** Forget what is remembered of `folder` and of the root (after a write through this storage). */

@@ -5,8 +5,11 @@
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import type { FastifyBaseLogger } from 'fastify'
 import { formatS3Location } from '../core/s3-location.js'
+import { StoreFailure } from '../errors.js'
 import { createS3Client, S3_DEFAULTS } from './s3-client.js'
 import { fail, objectKey, type S3Context } from './s3-context.js'
+import { S3StoredFacts } from './s3-facts.js'
+import { S3Journal } from './s3-journal.js'
 import { S3Listings } from './s3-listing.js'
 import { probeConditionalWrites, sweepBucket } from './s3-maintenance.js'
 import { headObject, openObject } from './s3-read.js'
@@ -14,7 +17,8 @@ import { S3PendingUpload } from './s3-upload.js'
 import type { S3StorageSpec } from './open-storage.js'
 import {
   isPlainName, splitKey,
-  type ConditionalWriteProbe, type FolderListing, type OpenFile, type PendingUpload, type RootListing, type StorageBackend, type Watch,
+  type ChangeListener, type CommitOptions, type ConditionalWriteProbe, type FolderListing, type OpenFile, type PendingUpload, type RootListing,
+  type StorageBackend, type StoredFile, type Watch,
 } from './storage.js'
 
 /** Storage backed by a bucket prefix. */
@@ -22,6 +26,10 @@ export class S3Storage implements StorageBackend {
   readonly #spec: S3StorageSpec
   readonly #context: S3Context
   readonly #listings: S3Listings
+  readonly #journal: S3Journal
+  readonly #facts: S3StoredFacts
+  /** Why uploads are refused (the probe found create-only writes ignored, with several writers). */
+  #unsafe: string | undefined
 
   private constructor (spec: S3StorageSpec, log: FastifyBaseLogger) {
     this.#spec = spec
@@ -34,6 +42,13 @@ export class S3Storage implements StorageBackend {
       log: storageLog,
     }
     this.#listings = new S3Listings(this.#context, spec.listingTtlMs ?? S3_DEFAULTS.listingTtlMs)
+    this.#journal = new S3Journal(this.#context)
+    this.#facts = new S3StoredFacts(this.#context)
+  }
+
+  /** Digests and metadata facts kept beside the files (see s3-facts.ts). */
+  get storedFacts (): S3StoredFacts {
+    return this.#facts
   }
 
   /** A storage over `spec`; nothing is sent yet (the first listing finds out whether it works). */
@@ -79,14 +94,59 @@ export class S3Storage implements StorageBackend {
     return openObject(this.#context, key, objectKey(this.#context, key))
   }
 
-  /** S3 has no change events; changes are seen through listings (and the periodic reconcile). */
-  watch (): Watch {
-    return { close: () => undefined }
+  /**
+   * S3 sends no change events: follow the change journal instead (see s3-journal.ts). While it
+   * is followed, listings are trusted for trustedListingTtlMs, since every change made through
+   * eggserve is reported; while it cannot be read, they are taken as current for one second
+   * only, as without a journal. A transient failure is logged, not reported as a failure to
+   * watch: the index would stop relying on events for good.
+   */
+  watch (listener: ChangeListener): Watch {
+    const trustedTtl = this.#spec.trustedListingTtlMs ?? S3_DEFAULTS.trustedListingTtlMs
+    let trusted = false
+    const tail = this.#journal.tail({
+      pollMs: this.#spec.journalPollMs ?? S3_DEFAULTS.journalPollMs,
+      onEvent: (event) => {
+        if (event.kind === 'lost-track') {
+          this.#listings.forgetAll()
+          listener(undefined)
+          return
+        }
+        const parts = splitKey(event.record.key)
+        if (parts === undefined) return
+        this.#listings.forget(parts.folder)
+        listener(parts.folder)
+      },
+      onPoll: (ok, err) => {
+        if (ok === trusted) return
+        trusted = ok
+        // Listings taken before the journal was followed may miss changes it will not report again.
+        if (ok) this.#listings.forgetAll()
+        this.#listings.ttlMs = ok ? (trustedTtl === 0 ? Infinity : trustedTtl) : this.#spec.listingTtlMs ?? S3_DEFAULTS.listingTtlMs
+        if (ok) this.#context.log.debug('Following the change journal')
+        else this.#context.log.warn({ err }, 'Cannot read the change journal; folders are listed again every second until it can be read')
+      },
+    })
+    return { close: () => { tail.close() } }
   }
 
   createUpload (folder: string): Promise<PendingUpload> {
     if (!isPlainName(folder)) return Promise.reject(new TypeError(`not a folder name: ${folder}`))
-    return Promise.resolve(new S3PendingUpload(this.#context, (changed) => { this.#listings.forget(changed) }))
+    if (this.#unsafe !== undefined) return Promise.reject(new StoreFailure('EGGSERVE_STORE_UNSAFE', this.#unsafe))
+    return Promise.resolve(new S3PendingUpload(this.#context, {
+      changed: (changed) => { this.#listings.forget(changed) },
+      published: (file, options) => this.#published(file, options),
+    }))
+  }
+
+  // The facts go first: a replica that learns of the file from the journal finds them.
+  async #published (file: StoredFile, options: CommitOptions): Promise<void> {
+    if (options.facts !== undefined) {
+      await this.#facts.write(file, options.facts).catch((err: unknown) => {
+        this.#context.log.warn({ err, key: file.key }, 'Cannot store the facts of an upload beside it; other replicas read the file to learn them')
+      })
+    }
+    await this.#journal.append('publish', file.key)
   }
 
   async remove (key: string): Promise<boolean> {
@@ -101,6 +161,8 @@ export class S3Storage implements StorageBackend {
       throw fail(this.#context, err, 'remove', key)
     }
     this.#listings.forget(parts.folder)
+    await this.#facts.remove(key)
+    await this.#journal.append('remove', key)
     return true
   }
 
@@ -128,7 +190,16 @@ export class S3Storage implements StorageBackend {
     return sweepBucket(this.#context, olderThanMs)
   }
 
-  probeConditionalWrites (): Promise<ConditionalWriteProbe> {
-    return probeConditionalWrites(this.#context)
+  /**
+   * With several writers (--s3-writers many, the default), a store that ignores create-only
+   * writes could publish two different files under one name: uploads are then refused.
+   */
+  async probeConditionalWrites (): Promise<ConditionalWriteProbe> {
+    const probe = await probeConditionalWrites(this.#context)
+    if (!probe.enforced && (this.#spec.writers ?? 'many') === 'many') {
+      this.#unsafe = 'Uploads are refused: the package store ignores create-only writes (If-None-Match), so two servers could publish one filename with different bytes; the one server that accepts uploads needs --s3-writers one'
+      this.#context.log.error({ detail: probe.detail }, this.#unsafe)
+    }
+    return probe
   }
 }

@@ -22,7 +22,7 @@ import { StorageError } from '../errors.js'
 import { fail, objectKey, plainEtag, temporaryPrefix, type S3Context } from './s3-context.js'
 import { s3ErrorFacts } from './s3-errors.js'
 import { headObject, openedObject } from './s3-read.js'
-import { splitKey, type CommitResult, type PendingUpload, type StoredFile } from './storage.js'
+import { splitKey, type CommitOptions, type CommitResult, type PendingUpload, type StoredFile } from './storage.js'
 
 /** Uploads up to this size are kept in memory; larger ones are sent in parts of this size. */
 export const PART_SIZE = 8 * 1024 * 1024
@@ -48,12 +48,19 @@ export function temporaryKeyTime (context: S3Context, key: string): number | und
 
 type Written = 'written' | 'exists'
 
+/** What a pending upload tells its storage. */
+export interface UploadHooks {
+  /** A commit changed `folder` (called at once, before anything else can fail). */
+  readonly changed: (folder: string) => void
+  /** A commit published `file`: keep its facts and announce it to the other replicas. */
+  readonly published: (file: StoredFile, options: CommitOptions) => Promise<void>
+}
+
 /** A pending upload into a bucket (see the file comment). */
 export class S3PendingUpload implements PendingUpload {
   readonly writable: Writable
   readonly #context: S3Context
-  /** Called with the folder a commit changed. */
-  readonly #changed: (folder: string) => void
+  readonly #hooks: UploadHooks
   readonly #temporary: string
   #buffers: Buffer[] = []
   #buffered = 0
@@ -70,9 +77,9 @@ export class S3PendingUpload implements PendingUpload {
   #work: Promise<unknown> = Promise.resolve()
   #aborting: Promise<void> | undefined
 
-  constructor (context: S3Context, changed: (folder: string) => void) {
+  constructor (context: S3Context, hooks: UploadHooks) {
     this.#context = context
-    this.#changed = changed
+    this.#hooks = hooks
     this.#temporary = temporaryKey(context, 'upload')
     this.writable = new Writable({
       highWaterMark: 1024 * 1024,
@@ -96,7 +103,7 @@ export class S3PendingUpload implements PendingUpload {
     return openedObject(this.#context, { key: 'upload', object: this.#temporary, file, etag: this.#temporaryEtag }).createReadStream(range)
   }
 
-  async commit (key: string, options: { readonly replace: boolean }): Promise<CommitResult> {
+  async commit (key: string, options: CommitOptions): Promise<CommitResult> {
     const parts = splitKey(key)
     if (parts === undefined) throw new TypeError(`not a key: ${key}`)
     if (!this.#finished || this.#settled) throw new Error('commit() needs a finished, unsettled upload')
@@ -106,10 +113,11 @@ export class S3PendingUpload implements PendingUpload {
     if (replaced && !options.replace) return { outcome: 'exists' }
     if (replaced) await this.#publish(target, key, false)
     this.#settled = true
-    this.#changed(parts.folder)
+    this.#hooks.changed(parts.folder)
     await this.#dropTemporary()
     const found = await headObject(this.#context, key, target)
     if (found === undefined) throw new StorageError(`"${key}" vanished right after it was published`)
+    await this.#hooks.published(found.file, options)
     return { outcome: replaced ? 'replaced' : 'created', file: found.file }
   }
 

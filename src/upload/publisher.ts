@@ -80,7 +80,7 @@ export class Publisher {
       await this.#completeSignature(key, folder, input.signature)
       return { outcome: 'identical', key, folder }
     }
-    const committed = await file.upload.commit(key, { replace: this.#overwrite })
+    const committed = await file.upload.commit(key, { replace: this.#overwrite, facts })
     if (committed.outcome === 'exists') {
       const existing = await this.#existingSha256(key, parsed)
       if (existing === file.digests.sha256) {

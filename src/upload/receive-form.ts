@@ -7,7 +7,7 @@ import type { Writable } from 'node:stream'
 import { finished, pipeline } from 'node:stream/promises'
 import { Busboy, type BusboyFileStream, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy'
 import type { HashAlgorithm } from '../core/digests.js'
-import { plural } from '../core/plural.js'
+import { formatBytes } from '../core/bytes.js'
 import { READ_FIELDS, type FormFields } from '../core/upload-rules.js'
 import { RequestRejected } from '../errors.js'
 import type { PendingUpload } from '../storage/storage.js'
@@ -235,7 +235,7 @@ class FormReception {
   }
 
   #tooLarge (): RequestRejected {
-    return new RequestRejected('EGGSERVE_TOO_LARGE', `File too large. Limit is ${formatBytes(this.#options.maxFileBytes)}`)
+    return new RequestRejected('EGGSERVE_TOO_LARGE', `File too large. Limit is ${formatBytes(this.#options.maxFileBytes, { exact: true })}`)
   }
 
   /** Stop reading the form: the rest of the body is read and dropped (so the answer still arrives). */
@@ -265,12 +265,4 @@ class FormReception {
 export function boundaryOf (contentType: string): string {
   const match = /;\s*boundary\s*=\s*(?:"([^"]*)"|([^;\s]+))/i.exec(contentType)
   return match?.[1] ?? match?.[2] ?? ''
-}
-
-/** Bytes for a message: "1 GiB", "10 MiB", "512 KiB", "100 bytes". */
-export function formatBytes (bytes: number): string {
-  for (const [unit, size] of [['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
-    if (bytes >= size && bytes % size === 0) return `${bytes / size} ${unit}`
-  }
-  return plural(bytes, 'byte')
 }

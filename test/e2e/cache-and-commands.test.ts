@@ -16,7 +16,7 @@ async function tree (root: string, projects: number, files: number, size = 64 * 
   await writeTree(root, content)
 }
 
-void test('cold start: /health at once, /health/ready 503 then 200, progress logged; a warm restart hashes nothing', async (t) => {
+await test('cold start: /health at once, /health/ready 503 then 200, progress logged; a warm restart hashes nothing', async (t) => {
   const root = await tempDir(t)
   const eggdir = join(root, 'eggs')
   const cacheDir = join(root, 'cache')
@@ -43,7 +43,7 @@ void test('cold start: /health at once, /health/ready 503 then 200, progress log
   assert.equal(await warm.stop(), 0)
 })
 
-void test('a page someone asks for is served before the background pass is over', async (t) => {
+await test('a page someone asks for is served before the background pass is over', async (t) => {
   const root = await tempDir(t)
   const eggdir = join(root, 'eggs')
   await tree(eggdir, 10, 30, 1024 * 1024)
@@ -58,7 +58,7 @@ void test('a page someone asks for is served before the background pass is over'
   assert.equal(await server.stop(), 0)
 })
 
-void test('eggserve check prints every problem and exits 1, or a summary and 0', async (t) => {
+await test('eggserve check prints every problem and exits 1, or a summary and 0', async (t) => {
   const root = await tempDir(t)
   await writeTree(root, { 'good/good-1.0.tar.gz': 'x', 'good/other-1.0.tar.gz': 'y', 'stray-1.0.tar.gz': 'z' })
   const bad = await runCli(['check', '--eggdir', root])
@@ -77,7 +77,7 @@ void test('eggserve check prints every problem and exits 1, or a summary and 0',
   assert.equal((await runCli(['check', '--port', '1'])).code, 2, 'check takes only its own flags')
 })
 
-void test('eggserve warm fills the cache with plain progress lines; the daemon then starts ready', async (t) => {
+await test('eggserve warm fills the cache with plain progress lines; the daemon then starts ready', async (t) => {
   const root = await tempDir(t)
   const eggdir = join(root, 'eggs')
   const cacheDir = join(root, 'cache')
@@ -85,7 +85,7 @@ void test('eggserve warm fills the cache with plain progress lines; the daemon t
   const warm = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', cacheDir, '--hash-workers', '2'])
   assert.equal(warm.code, 0, warm.stderr)
   assert.match(warm.stdout, /Hashed 50 files .*; 0 were already cached/)
-  assert.match(warm.stderr, /50\/50 files, .* MB\/s, ETA 0s/, 'not a TTY: plain progress lines')
+  assert.match(warm.stderr, /50\/50 files, 3\.1 MiB of 3\.1 MiB, [\d.]+ (bytes|KiB|MiB|GiB)\/s, ETA 0s/, 'not a TTY: plain progress lines')
   assert.ok(!warm.stderr.includes('\r'))
   // The fixture's .tar.gz files are not gzip: each gets a warning, as a plain line among the others.
   const lines = warm.stderr.split('\n').filter((text) => text !== '')
@@ -106,14 +106,15 @@ void test('eggserve warm fills the cache with plain progress lines; the daemon t
   assert.equal(unusable.stdout, '')
 })
 
-void test('eggserve warm --log FILE: log records go to FILE as the server writes them, none to stdout or stderr', async (t) => {
+await test('eggserve warm --log FILE: log records go to FILE as the server writes them, none to stdout or stderr', async (t) => {
   const root = await tempDir(t)
   const eggdir = join(root, 'eggs')
   await tree(eggdir, 1, 2)
   const logFile = join(root, 'warm.log')
   const warm = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', join(root, 'cache'), '--log', logFile])
   assert.equal(warm.code, 0, warm.stderr)
-  assert.equal(warm.stdout, `Hashed 2 files (0.00 GB); 0 were already cached; cache: ${join(root, 'cache')}\n`)
+  // Two files of 64 KiB and 3 bytes: 131,078 bytes, 128.0 KiB, printed rounded.
+  assert.equal(warm.stdout, `Hashed 2 files (128 KiB); 0 were already cached; cache: ${join(root, 'cache')}\n`)
   assert.doesNotMatch(warm.stderr, /warning|\{/)
   const records = (await readFile(logFile, 'utf8')).split('\n').filter((text) => text !== '').map((text) => JSON.parse(text) as Record<string, unknown>)
   const warnings = records.filter((record) => record.level === 40)
@@ -125,7 +126,7 @@ void test('eggserve warm --log FILE: log records go to FILE as the server writes
   }
 })
 
-void test('a folder without distributions: check says so, the server warns naming it', async (t) => {
+await test('a folder without distributions: check says so, the server warns naming it', async (t) => {
   const root = await tempDir(t)
   await writeTree(root, { 'src/index.ts': 'x', 'docs/README': 'y' })
   const check = await runCli(['check', root])
@@ -141,7 +142,7 @@ void test('a folder without distributions: check says so, the server warns namin
   assert.match((await runCli(['check', bare])).stderr, /No distributions in ".+" \(no project folder\)/)
 })
 
-void test('eggserve warm draws a progress bar on a terminal', async (t) => {
+await test('eggserve warm draws a progress bar on a terminal', async (t) => {
   const script = needTool(t, 'script')
   if (script === undefined) return
   const root = await tempDir(t)
@@ -155,7 +156,7 @@ void test('eggserve warm draws a progress bar on a terminal', async (t) => {
   assert.match(result.stdout, /Hashed 6 files/)
 })
 
-void test('a cache directory that cannot be used is logged and skipped: under /proc, and read-only', async (t) => {
+await test('a cache directory that cannot be used is logged and skipped: under /proc, and read-only', async (t) => {
   const root = await tempDir(t)
   const eggdir = join(root, 'eggs')
   await writeDist(join(eggdir, 'wanted'), buildWheel({ name: 'wanted', version: '1.0' }))

@@ -44,7 +44,7 @@ function assertOneLineError (result: RunResult, code: number, pattern: RegExp): 
   assert.doesNotMatch(result.stderr, /\bat .+:\d+:\d+|Error:/, context)
 }
 
-void test('--help lists every flag and its environment variable, exit 0', async () => {
+await test('--help lists every flag and its environment variable, exit 0', async () => {
   const result = await runCli(['--help'])
   assert.equal(result.code, 0, result.stderr)
   assert.equal(result.stderr, '')
@@ -59,7 +59,7 @@ void test('--help lists every flag and its environment variable, exit 0', async 
   assert.match(result.stdout, /--version/)
 })
 
-void test('--version prints the package.json version, exit 0', async () => {
+await test('--version prints the package.json version, exit 0', async () => {
   const pkg: unknown = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8'))
   const version = typeof pkg === 'object' && pkg !== null && 'version' in pkg ? pkg.version : undefined
   assert.equal(typeof version, 'string')
@@ -69,7 +69,7 @@ void test('--version prints the package.json version, exit 0', async () => {
   assert.equal(result.stderr, '')
 })
 
-void test('usage errors exit 2 with one line on stderr', { concurrency: true }, async (t) => {
+await test('usage errors exit 2 with one line on stderr', { concurrency: true }, async (t) => {
   const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
   const cases: readonly { name: string; args: string[]; env?: Record<string, string>; message: RegExp }[] = [
     { name: 'unknown flag', args: ['--bogus'], message: /--bogus/ },
@@ -90,20 +90,20 @@ void test('usage errors exit 2 with one line on stderr', { concurrency: true }, 
   })))
 })
 
-void test('a missing eggdir exits 1 and names the directory as given', async (t) => {
+await test('a missing eggdir exits 1 and names the directory as given', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   assertOneLineError(await runCli(['--eggdir', 'no-such-dir', '--port', '0', '--host', '127.0.0.1'], {}, { cwd: root }), 1, /"no-such-dir": no such directory/)
   const absolute = join(root, 'gone')
   assertOneLineError(await runCli(['--eggdir', absolute, '--port', '0', '--host', '127.0.0.1']), 1, new RegExp(`"${absolute}"`))
 })
 
-void test('an eggdir that is a file exits 1', async (t) => {
+await test('an eggdir that is a file exits 1', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   await writeFile(join(root, 'plain-file'), 'not a folder\n')
   assertOneLineError(await runCli(['--eggdir', 'plain-file', '--port', '0', '--host', '127.0.0.1'], {}, { cwd: root }), 1, /"plain-file": not a directory/)
 })
 
-void test('an unreadable eggdir exits 1 with "permission denied"', async (t) => {
+await test('an unreadable eggdir exits 1 with "permission denied"', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   const eggdir = join(root, 'locked')
   await mkdir(eggdir, { mode: 0o700 })
@@ -122,7 +122,7 @@ void test('an unreadable eggdir exits 1 with "permission denied"', async (t) => 
   assertOneLineError(result, 1, /permission denied/)
 })
 
-void test('a log file that cannot be opened exits 1', async (t) => {
+await test('a log file that cannot be opened exits 1', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   const eggdir = await goodTree(root)
   assertOneLineError(await runCli(['--eggdir', eggdir, '--port', '0', '--host', '127.0.0.1', '--log', join(root, 'missing-dir', 'eggserve.log')]), 1, /log file/i)
@@ -152,7 +152,7 @@ async function badTree (root: string): Promise<{ eggdir: string; problems: strin
   }
 }
 
-void test('a bad layout exits 1 listing every problem with a path relative to the eggdir', async (t) => {
+await test('a bad layout exits 1 listing every problem with a path relative to the eggdir', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   const { problems } = await badTree(root)
   const result = await runCli(['--eggdir', 'tree', '--port', '0', '--host', '127.0.0.1'], {}, { cwd: root })
@@ -174,7 +174,7 @@ void test('a bad layout exits 1 listing every problem with a path relative to th
   assert.doesNotMatch(result.stderr, /\bat .+:\d+:\d+/)
 })
 
-void test('--lenient starts anyway, logs one warning per skipped file and serves the rest', async (t) => {
+await test('--lenient starts anyway, logs one warning per skipped file and serves the rest', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   const { eggdir, problems } = await badTree(root)
   const server = await startServer(t, { eggdir, args: ['--lenient'] })
@@ -198,7 +198,7 @@ void test('--lenient starts anyway, logs one warning per skipped file and serves
   assert.equal(await server.stop(), 0, server.stderr)
 })
 
-void test('a port already in use exits 1 with "already in use"', async (t) => {
+await test('a port already in use exits 1 with "already in use"', async (t) => {
   const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
   const first = await startServer(t, { eggdir })
   const second = await runCli(['--eggdir', eggdir, '--port', String(first.port), '--host', '127.0.0.1'])
@@ -211,7 +211,7 @@ void test('a port already in use exits 1 with "already in use"', async (t) => {
   assert.equal(await first.stop(), 0, first.stderr)
 })
 
-void test('an address the system refuses for another reason is described in words, not as an errno code', async (t) => {
+await test('an address the system refuses for another reason is described in words, not as an errno code', async (t) => {
   const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
   // A link-local IPv6 address without a zone: bind() says EINVAL (or EAFNOSUPPORT without IPv6).
   const result = await runCli(['--eggdir', eggdir, '--port', '0', '--host', 'fe80::1'])
@@ -219,7 +219,7 @@ void test('an address the system refuses for another reason is described in word
   assert.doesNotMatch(result.stderr, /\bE[A-Z]{3,}\b/)
 })
 
-void test('--port 0: the first log line names the bound address', async (t) => {
+await test('--port 0: the first log line names the bound address', async (t) => {
   const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
   const server = await startServer(t, { eggdir })
   const [first] = server.lines
@@ -234,7 +234,7 @@ void test('--port 0: the first log line names the bound address', async (t) => {
 })
 
 for (const level of ['info', 'warn']) {
-  void test(`--log-level ${level}: the first log line names the bound address, though start-up warned before listening`, async (t) => {
+  await test(`--log-level ${level}: the first log line names the bound address, though start-up warned before listening`, async (t) => {
     const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
     // procfs refuses the cache directory: start-up says so before it listens.
     const server = await startServer(t, { eggdir, args: ['--cache-dir', '/proc/eggserve-cache', '--log-level', level], untilServing: false })
@@ -245,7 +245,7 @@ for (const level of ['info', 'warn']) {
   })
 }
 
-void test('settings come from EGGSERVE_* variables', async (t) => {
+await test('settings come from EGGSERVE_* variables', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   await goodTree(root)
   const server = await startServer(t, {
@@ -259,7 +259,7 @@ void test('settings come from EGGSERVE_* variables', async (t) => {
   assert.equal(await server.stop(), 0, server.stderr)
 })
 
-void test('EGGSERVE_LENIENT and EGGSERVE_LOG are honoured', async (t) => {
+await test('EGGSERVE_LENIENT and EGGSERVE_LOG are honoured', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   const { eggdir, problems } = await badTree(root)
   const logFile = join(root, 'env.log')
@@ -272,7 +272,7 @@ void test('EGGSERVE_LENIENT and EGGSERVE_LOG are honoured', async (t) => {
   assert.ok(logged.some((line) => line.msg === 'request' && line.url === '/health'))
 })
 
-void test('flags win over EGGSERVE_* variables (even invalid ones)', async (t) => {
+await test('flags win over EGGSERVE_* variables (even invalid ones)', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   const eggdir = await goodTree(root)
   const server = await startServer(t, {
@@ -285,7 +285,7 @@ void test('flags win over EGGSERVE_* variables (even invalid ones)', async (t) =
   assert.equal(await server.stop(), 0, server.stderr)
 })
 
-void test('a sub-command takes its flags before or after its name, and the folder as its argument', { concurrency: true }, async (t) => {
+await test('a sub-command takes its flags before or after its name, and the folder as its argument', { concurrency: true }, async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   const { eggdir } = await badTree(root)
   // Run from a clean tree: a command that ignored the folder it was given would pass there.
@@ -311,7 +311,7 @@ void test('a sub-command takes its flags before or after its name, and the folde
   })
 })
 
-void test('a flag the sub-command does not use is a usage error, before or after its name', { concurrency: true }, async (t) => {
+await test('a flag the sub-command does not use is a usage error, before or after its name', { concurrency: true }, async (t) => {
   const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
   const cases: readonly { args: string[]; message: RegExp }[] = [
     { args: ['--port', '1', 'check', eggdir], message: /^eggserve: --port does not apply to "eggserve check" \(its options: --eggdir, --storage, --s3-path-style\)\n$/ },
@@ -328,7 +328,7 @@ void test('a flag the sub-command does not use is a usage error, before or after
   })))
 })
 
-void test('warm takes its flags before or after its name too', async (t) => {
+await test('warm takes its flags before or after its name too', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   const eggdir = await goodTree(root)
   for (const [label, args] of [
@@ -342,7 +342,7 @@ void test('warm takes its flags before or after its name too', async (t) => {
   }
 })
 
-void test('eggserve help, help COMMAND and COMMAND --help print help; an unknown command is a usage error', { concurrency: true }, async (t) => {
+await test('eggserve help, help COMMAND and COMMAND --help print help; an unknown command is a usage error', { concurrency: true }, async (t) => {
   const cases: readonly { args: string[]; usage: RegExp }[] = [
     { args: ['help'], usage: /^Usage: eggserve \[options\] \[command\] \[eggdir\]\n[\s\S]*\nCommands:\n\s+check \[options\] \[eggdir\][\s\S]*\n\s+help \[command\]/ },
     { args: ['help', 'check'], usage: /^Usage: eggserve check \[options\] \[eggdir\]\n/ },
@@ -366,7 +366,7 @@ void test('eggserve help, help COMMAND and COMMAND --help print help; an unknown
   })
 })
 
-void test('the server takes the folder as its argument; by default /simple/ has #sha256= anchors, the original tree #md5=', async (t) => {
+await test('the server takes the folder as its argument; by default /simple/ has #sha256= anchors, the original tree #md5=', async (t) => {
   const eggdir = await goodTree(await tempDir(t, 'eggserve-cli-'))
   const server = await startServer(t, { args: [eggdir] })
   const digest = (algorithm: string): string => createHash(algorithm).update(ALPHA.bytes).digest('hex')
@@ -379,7 +379,7 @@ void test('the server takes the folder as its argument; by default /simple/ has 
   assert.equal(await server.stop(), 0, server.stderr)
 })
 
-void test('pypiserver\'s short options work as they do there: -p, -i, -P, -a, -o', async (t) => {
+await test('pypiserver\'s short options work as they do there: -p, -i, -P, -a, -o', async (t) => {
   const root = await tempDir(t, 'eggserve-cli-')
   const eggdir = await goodTree(root)
   const passwords = await writePasswords(root, [ALICE])

@@ -10,7 +10,7 @@ import { needTool } from '../helpers/tools.js'
 
 const FILES = 1500
 
-void test('a cold listing of 1500 files works under a 64-descriptor limit', async (t) => {
+await test('a cold listing of 1500 files works under a 64-descriptor limit', async (t) => {
   const prlimit = needTool(t, 'prlimit')
   if (prlimit === undefined) return
   const eggdir = await tempDir(t)
@@ -30,7 +30,7 @@ void test('a cold listing of 1500 files works under a 64-descriptor limit', asyn
   assert.equal(await server.stop(), 0, server.stderr)
 })
 
-void test('no descriptor leaks: downloads complete, abandoned, HEAD, 304 and 416 all release their file', async (t) => {
+await test('no descriptor leaks: downloads complete, abandoned, HEAD, 304 and 416 all release their file', async (t) => {
   const eggdir = await tempDir(t)
   await mkdir(join(eggdir, 'leak'))
   await writeFile(join(eggdir, 'leak', 'leak-1.0.tar.gz'), Buffer.alloc(8 * 1024 * 1024, 1))

@@ -121,7 +121,7 @@ async function stopWithin (server: ServerHandle, signal: NodeJS.Signals, ms: num
   return { code, elapsed: performance.now() - started }
 }
 
-void test('requests are logged on stdout with address, method, URL, status and duration', async (t) => {
+await test('requests are logged on stdout with address, method, URL, status and duration', async (t) => {
   const eggdir = await tempDir(t, 'eggserve-log-')
   await writeDist(join(eggdir, 'logdemo'), WHEEL)
   const server = await startServer(t, { eggdir })
@@ -141,7 +141,7 @@ void test('requests are logged on stdout with address, method, URL, status and d
   assert.equal(await server.stop(), 0, server.stderr)
 })
 
-void test('complete downloads are logged as complete, with their remote address', async (t) => {
+await test('complete downloads are logged as complete, with their remote address', async (t) => {
   // Each request on its own connection (Connection: close), as pip and curl often do. The
   // client reads every byte, so every line must count them all and keep the remote address.
   const eggdir = await tempDir(t, 'eggserve-log-')
@@ -164,7 +164,7 @@ void test('complete downloads are logged as complete, with their remote address'
   assert.equal(await server.stop(), 0, server.stderr)
 })
 
-void test('a download the client abandons is still logged with its remote address', async (t) => {
+await test('a download the client abandons is still logged with its remote address', async (t) => {
   const eggdir = await tempDir(t, 'eggserve-log-')
   await writeDist(join(eggdir, 'bigdemo'), { filename: BIG, bytes: bigFile() })
   const server = await startServer(t, { eggdir })
@@ -177,7 +177,7 @@ void test('a download the client abandons is still logged with its remote addres
   assert.equal(await server.stop(), 0, server.stderr)
 })
 
-void test('--log FILE: request lines are appended; SIGHUP after a rename reopens FILE', async (t) => {
+await test('--log FILE: request lines are appended; SIGHUP after a rename reopens FILE', async (t) => {
   const root = await tempDir(t, 'eggserve-log-')
   const eggdir = join(root, 'eggdir')
   await writeDist(join(eggdir, 'logdemo'), WHEEL)
@@ -218,7 +218,7 @@ void test('--log FILE: request lines are appended; SIGHUP after a rename reopens
   assert.equal(server.stderr, '')
 })
 
-void test('SIGTERM during a slow 50 MB download: the download completes and the exit code is 0', async (t) => {
+await test('SIGTERM during a slow 50 MB download: the download completes and the exit code is 0', async (t) => {
   const eggdir = await tempDir(t, 'eggserve-signal-')
   const big = bigFile()
   await writeDist(join(eggdir, 'bigdemo'), { filename: BIG, bytes: big })
@@ -243,7 +243,7 @@ void test('SIGTERM during a slow 50 MB download: the download completes and the 
   assertRequestLine(requestLine(server.lines, `/packages/bigdemo/${BIG}`), { method: 'GET', url: `/packages/bigdemo/${BIG}`, statusCode: 200 })
 })
 
-void test('--shutdown-timeout 1 with a client that never reads: exit 0 within a few seconds', async (t) => {
+await test('--shutdown-timeout 1 with a client that never reads: exit 0 within a few seconds', async (t) => {
   const eggdir = await tempDir(t, 'eggserve-signal-')
   await writeDist(join(eggdir, 'bigdemo'), { filename: BIG, bytes: bigFile() })
   const server = await startServer(t, { eggdir, args: ['--shutdown-timeout', '1'] })
@@ -259,7 +259,7 @@ void test('--shutdown-timeout 1 with a client that never reads: exit 0 within a 
   assert.ok(download.received() < BIG_SIZE)
 })
 
-void test('SIGTERM as soon as the listening line is out still exits 0', async (t) => {
+await test('SIGTERM as soon as the listening line is out still exits 0', async (t) => {
   // A supervisor (or a test) may stop the daemon as soon as it announced its address.
   const eggdir = await tempDir(t, 'eggserve-signal-')
   await writeDist(join(eggdir, 'logdemo'), WHEEL)
@@ -268,7 +268,7 @@ void test('SIGTERM as soon as the listening line is out still exits 0', async (t
   assert.equal(code, 0, `exit code ${String(code)} (null: killed by the signal's default action, no handler yet); signal ${String(server.process.signalCode)}; last lines: ${JSON.stringify(server.lines)}`)
 })
 
-void test('SIGTERM exits 0 even when nobody reads stdout any more', async (t) => {
+await test('SIGTERM exits 0 even when nobody reads stdout any more', async (t) => {
   // A log collector that died (or a `| head` that had enough) leaves stdout broken (EPIPE).
   // Stopping must not depend on the logs being written.
   const eggdir = await tempDir(t, 'eggserve-signal-')
@@ -283,7 +283,7 @@ void test('SIGTERM exits 0 even when nobody reads stdout any more', async (t) =>
   assert.equal(outcome, 0, `after SIGTERM with stdout closed: ${String(outcome)}; stderr: ${server.stderr}`)
 })
 
-void test('SIGINT exits 0', async (t) => {
+await test('SIGINT exits 0', async (t) => {
   const eggdir = await tempDir(t, 'eggserve-signal-')
   await writeDist(join(eggdir, 'logdemo'), WHEEL)
   const server = await startServer(t, { eggdir })
@@ -294,7 +294,7 @@ void test('SIGINT exits 0', async (t) => {
   assert.equal(server.stderr, '')
 })
 
-void test('SIGTERM with nothing in flight exits 0 at once', async (t) => {
+await test('SIGTERM with nothing in flight exits 0 at once', async (t) => {
   const eggdir = await tempDir(t, 'eggserve-signal-')
   await writeDist(join(eggdir, 'logdemo'), WHEEL)
   const server = await startServer(t, { eggdir })
@@ -332,7 +332,7 @@ function assertNothingLingers (server: ServerHandle): void {
 
 const PROBE = [process.execPath, '--import', 'tsx', probePath]
 
-void test('SIGTERM before start-up is complete: start-up ends first, "Stopped" is the last line and nothing lingers', async (t) => {
+await test('SIGTERM before start-up is complete: start-up ends first, "Stopped" is the last line and nothing lingers', async (t) => {
   const root = await tempDir(t, 'eggserve-signal-')
   const eggdir = join(root, 'eggs')
   await writeDist(join(eggdir, 'logdemo'), WHEEL)
@@ -346,7 +346,7 @@ void test('SIGTERM before start-up is complete: start-up ends first, "Stopped" i
 })
 
 for (const workers of ['0', '2']) {
-  void test(`SIGTERM while a huge file is being hashed (--hash-workers ${workers}): hashing stops at once and nothing lingers`, async (t) => {
+  await test(`SIGTERM while a huge file is being hashed (--hash-workers ${workers}): hashing stops at once and nothing lingers`, async (t) => {
     const root = await tempDir(t, 'eggserve-signal-')
     const eggdir = join(root, 'eggs')
     await writeDist(join(eggdir, 'logdemo'), WHEEL)

@@ -14,6 +14,7 @@ import { createVenv, isolatedEnv, output } from '../helpers/python.js'
 import { startFaultProxy } from '../helpers/s3-fault-proxy.js'
 import { runCli, runProcess, startServer, type RunResult } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
+import { multipart, uploadParts } from '../helpers/upload-form.js'
 import { needTool } from '../helpers/tools.js'
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
@@ -97,14 +98,42 @@ await test('eggserve --storage s3://bucket/prefix on moto, with pip and twine', 
     assert.equal(await object('team/pypi/twine-s3/twine_s3-2.0-py3-none-any.whl'), undefined)
   })
 
-  await t.test('a store that ignores If-None-Match is reported at start-up', async (t) => {
+  await t.test('a store that ignores If-None-Match: reported at start-up, uploads refused with several writers, accepted with --s3-writers one', async (t) => {
     const proxy = await startFaultProxy(t, moto.endpoint)
     proxy.ignoreIfNoneMatch = true
-    const lax = await startServer(t, { args: ['--storage', `s3://${bucket}/team/pypi`, '--s3-path-style', '--authenticate', '.'], env: moto.env(proxy.url) })
+    // A bucket of its own: the upload below must not change the other subtests' tree.
+    const own = await moto.createBucket()
+    const stored = async (key: string): Promise<Buffer | undefined> => {
+      try {
+        const got = await moto.client.send(new GetObjectCommand({ Bucket: own, Key: key }))
+        return Buffer.from(await got.Body?.transformToByteArray() ?? [])
+      } catch {
+        return undefined
+      }
+    }
+    const lax = await startServer(t, { args: ['--storage', `s3://${own}/team/pypi`, '--s3-path-style', '--authenticate', '.'], env: moto.env(proxy.url) })
     const line = await lax.waitForLine((record) => record.conditionalWrites !== undefined)
     assert.equal(line.conditionalWrites, 'ignored')
     assert.equal(line.level, 40)
     assert.match(String(line.msg), /does not enforce create-only writes: PutObject with If-None-Match: \* replaced an existing object.*Only one server may accept uploads for it/)
+    const refused = await lax.waitForLine((record) => typeof record.msg === 'string' && record.msg.startsWith('Uploads are refused'))
+    assert.equal(refused.level, 50)
+    const dist = buildSdist({ name: 'lax-store', version: '1.0' })
+    const send = async (url: string): Promise<{ status: number; text: string }> => {
+      const form = multipart(await uploadParts(dist, { name: 'lax-store', version: '1.0' }))
+      const res = await fetch(`${url}/legacy/`, { method: 'POST', body: form.body, headers: { 'content-type': form.contentType } })
+      return { status: res.status, text: await res.text() }
+    }
+    const answer = await send(lax.url)
+    assert.equal(answer.status, 503)
+    assert.match(answer.text, /ignores create-only writes \(If-None-Match\).*--s3-writers one/)
+    assert.equal(await stored(`team/pypi/lax-store/${dist.filename}`), undefined)
+    await lax.stop()
+    const single = await startServer(t, { args: ['--storage', `s3://${own}/team/pypi`, '--s3-path-style', '--authenticate', '.', '--s3-writers', 'one'], env: moto.env(proxy.url) })
+    await single.waitForLine((record) => record.conditionalWrites !== undefined)
+    assert.equal((await send(single.url)).status, 200)
+    assert.deepEqual(await stored(`team/pypi/lax-store/${dist.filename}`), dist.bytes)
+    assert.equal(single.lines.some((record) => typeof record.msg === 'string' && record.msg.startsWith('Uploads are refused')), false)
   })
 
   await t.test('a bucket that does not exist: exit 1 with one line naming it', async () => {

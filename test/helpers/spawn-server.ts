@@ -265,6 +265,8 @@ export interface RunResult {
   readonly stdout: string
   readonly stderr: string
   readonly timedOut: boolean
+  /** Wall-clock milliseconds from spawn to exit. */
+  readonly ms: number
 }
 
 /** Options of {@link runProcess}. */
@@ -276,11 +278,23 @@ export interface RunOptions {
    * process: on a loaded machine a dozen Node start-ups side by side take tens of seconds.
    */
   readonly timeoutMs?: number
+  /**
+   * Start the command in a process group of its own, and kill the whole group (by its id) on
+   * timeout: for commands that start children of their own (pip building an sdist runs a
+   * build backend in a subprocess), which killing only the command would leave running.
+   */
+  readonly processGroup?: boolean
 }
 
-/** Run a command to completion, collecting its output; never rejects for a non-zero exit. */
+/**
+ * Run a command to completion, collecting its output; never rejects for a non-zero exit (it
+ * rejects when the command cannot start). The command (or its group) is killed on timeout,
+ * and when this test process exits first.
+ */
 export async function runProcess (command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-  const child = spawn(command, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const started = performance.now()
+  const group = options.processGroup === true
+  const child = spawn(command, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: group })
   let stdout = ''
   let stderr = ''
   let timedOut = false
@@ -288,18 +302,32 @@ export async function runProcess (command: string, args: readonly string[], opti
   child.stderr.setEncoding('utf8')
   child.stdout.on('data', (chunk: string) => { stdout += chunk })
   child.stderr.on('data', (chunk: string) => { stderr += chunk })
+  const kill = (): void => {
+    if (!group) {
+      child.kill('SIGKILL')
+      return
+    }
+    if (child.pid === undefined) return
+    try {
+      process.kill(-child.pid, 'SIGKILL')
+    } catch {
+      // the group is already gone
+    }
+  }
+  process.once('exit', kill)
   const timer = setTimeout(() => {
     timedOut = true
-    child.kill('SIGKILL')
+    kill()
   }, options.timeoutMs ?? 120_000)
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
       child.once('error', reject)
       child.once('close', (exitCode) => { resolve(exitCode) })
     })
-    return { code, stdout, stderr, timedOut }
+    return { code, stdout, stderr, timedOut, ms: Math.round(performance.now() - started) }
   } finally {
     clearTimeout(timer)
+    process.off('exit', kill)
   }
 }
 

@@ -6,7 +6,7 @@ import { delimiter, join } from 'node:path'
 import type { TestContext } from 'node:test'
 
 /** True when missing tools must fail tests instead of skipping them. */
-export const toolsRequired = process.env.CI === 'true' || process.env.EGGSERVE_REQUIRE_TOOLS === '1'
+const toolsRequired = process.env.CI === 'true' || process.env.EGGSERVE_REQUIRE_TOOLS === '1'
 
 /** Absolute path of an executable found on PATH (or the absolute path itself), else undefined. */
 export function findExecutable (name: string): string | undefined {
@@ -28,9 +28,17 @@ export function findExecutable (name: string): string | undefined {
  */
 export function needTool (t: TestContext, name: string, path: string | undefined = findExecutable(name)): string | undefined {
   if (path !== undefined) return path
-  const message = `${name} not found on this machine`
+  skipOrFail(t, `${name} not found on this machine`)
+  return undefined
+}
+
+/**
+ * Something the test needs is missing (a tool, a module, a recent enough version): fails the
+ * test when tools are required (CI=true), so CI can never pass by skipping; otherwise marks it
+ * skipped, with the message as a diagnostic too; the caller then returns without testing.
+ */
+export function skipOrFail (t: TestContext, message: string): void {
   if (toolsRequired) throw new Error(`${message}, and CI=true requires it`)
   t.diagnostic(`SKIP: ${message}`)
   t.skip(message)
-  return undefined
 }

@@ -60,11 +60,12 @@ export async function startWithUpstreams (t: TestContext, options: { eggdir: str
   })
 }
 
-/** Every file under `dir` (relative paths), or [] when it does not exist. */
+/** The files in `dir` (one level: a project's cache folder), or [] when it does not exist. */
 export async function filesUnder (dir: string): Promise<string[]> {
   try {
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true })
-    return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name).slice(dir.length + 1)).sort()
+    // Not recursive: Node 20's recursive readdir with file types has missed entries.
+    const entries = await readdir(dir, { withFileTypes: true })
+    return entries.filter((entry) => entry.isFile()).map((entry) => entry.name).sort()
   } catch {
     return []
   }

@@ -59,7 +59,8 @@ async function bucketWithDemo (moto: Moto): Promise<Bucket> {
       }
     },
     leftovers: async () => {
-      const objects = await send(new ListObjectsV2Command({ Bucket: name, Prefix: `${PREFIX}.eggserve/` }))
+      // Temporary objects only: the change journal and the stored facts are meant to stay.
+      const objects = await send(new ListObjectsV2Command({ Bucket: name, Prefix: `${PREFIX}.eggserve/tmp/` }))
       const uploads = await send(new ListMultipartUploadsCommand({ Bucket: name }))
       return [...(objects.Contents ?? []).map((object) => object.Key ?? ''), ...(uploads.Uploads ?? []).map((item) => item.Key ?? '')]
     },

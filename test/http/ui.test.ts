@@ -184,10 +184,14 @@ await test('static files: hashed names, immutable caching, unknown names 404', a
   assert.ok(css !== undefined && js !== undefined, 'hashed asset names in the page')
   const style = await app.inject({ url: `/-/static/${css}` })
   assert.equal(style.statusCode, 200)
-  assert.match(String(style.headers['content-type']), /^text\/css/)
+  assert.equal(style.headers['content-type'], 'text/css; charset=utf-8')
   assert.equal(style.headers['cache-control'], 'public, max-age=31536000, immutable')
   const script = await app.inject({ url: `/-/static/${js}` })
-  assert.match(String(script.headers['content-type']), /javascript/)
+  // RFC 9239 §6: text/javascript (mime-types), not the obsolete application/javascript.
+  assert.equal(script.headers['content-type'], 'text/javascript; charset=utf-8')
+  const icon = /href="static\/(icon\.[0-9a-f]{12}\.svg)"/.exec(page)?.[1]
+  assert.ok(icon !== undefined, 'hashed icon name in the page')
+  assert.equal((await app.inject({ url: `/-/static/${icon}` })).headers['content-type'], 'image/svg+xml')
   assert.equal((await app.inject({ url: '/-/static/ui.000000000000.css' })).statusCode, 404)
   assert.equal((await app.inject({ url: '/-/static/ui.css' })).statusCode, 404)
 })

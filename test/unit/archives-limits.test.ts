@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs'
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { parseDistFilename } from '../../src/core/filenames.js'
 import { METADATA_LIMITS, readCoreMetadata, type MetadataLimits, type MetadataRead } from '../../src/archives/read-core-metadata.js'
 import {
@@ -20,10 +20,9 @@ import { eventually, noise, openDescriptors } from '../helpers/test-bytes.js'
 
 const METADATA = coreMetadata({ name: 'demo', version: '1.0' })
 const MIB = 1024 * 1024
-let dir = ''
-
-before(async () => { dir = await mkdtemp(join(tmpdir(), 'eggserve-bombs-')) })
-after(() => rm(dir, { recursive: true, force: true }))
+// Set-up at the top, clean-up as the last statement: with awaited top-level tests, node:test
+// runs a root after() hook as soon as the first one ends (Node 20), not after the file.
+const dir = await mkdtemp(join(tmpdir(), 'eggserve-bombs-'))
 
 /** Read the metadata of the file at `path` (named `filename`), each range through its own descriptor. */
 async function readPath (path: string, filename: string, limits: MetadataLimits = METADATA_LIMITS): Promise<MetadataRead> {
@@ -63,8 +62,8 @@ async function measured (read: () => Promise<MetadataRead>): Promise<{ result: M
 
 const WHEEL = 'demo-1.0-py3-none-any.whl'
 
-void describe('zip caps', () => {
-  void test('a 50 MiB METADATA of zeros is refused from its header, fast and in little memory', async () => {
+await describe('zip caps', async () => {
+  await test('a 50 MiB METADATA of zeros is refused from its header, fast and in little memory', async () => {
     const zeros = await deflatedZeros(50 * MIB)
     const bomb = await wheelWith({ name: 'demo-1.0.dist-info/METADATA', method: 8, ...zeros, uncompressedSize: 50 * MIB })
     assert.ok(bomb.length < 200_000, `the bomb is ${bomb.length} bytes on disk`)
@@ -74,7 +73,7 @@ void describe('zip caps', () => {
     assert.ok(rssGrowth < 64 * MIB, `rss grew by ${rssGrowth} bytes`)
   })
 
-  void test('the same bomb declaring 1000 bytes is stopped at the first chunk past them', async () => {
+  await test('the same bomb declaring 1000 bytes is stopped at the first chunk past them', async () => {
     const zeros = await deflatedZeros(50 * MIB)
     const liar = await wheelWith({ name: 'demo-1.0.dist-info/METADATA', method: 8, ...zeros, uncompressedSize: 1000 })
     const { result, ms, rssGrowth } = await measured(() => readBytes(WHEEL, liar))
@@ -83,54 +82,54 @@ void describe('zip caps', () => {
     assert.ok(rssGrowth < 64 * MIB, `rss grew by ${rssGrowth} bytes`)
   })
 
-  void test('a member cut short mid-read (3 MB compressed, 1000 bytes declared) leaves no stream running', async () => {
+  await test('a member cut short mid-read (3 MB compressed, 1000 bytes declared) leaves no stream running', async () => {
     const member = await deflatedMember('demo-1.0.dist-info/METADATA', noise(3 * MIB, 2463534242))
     assert.ok(member.compressed.length > 3 * MIB)
     const bytes = await wheelWith({ ...member, uncompressedSize: 1000 })
     assertProblem(await readBytes(WHEEL, bytes), 'corrupt-archive', /more than its declared 1000 bytes/)
   })
 
-  void test('real inflated bytes are counted against the size cap, whatever the header says', async () => {
+  await test('real inflated bytes are counted against the size cap, whatever the header says', async () => {
     const member = await deflatedMember('demo-1.0.dist-info/METADATA', Buffer.alloc(5000, 0x41))
     const bytes = await wheelWith({ ...member, uncompressedSize: 900 })
     assertProblem(await readBytes(WHEEL, bytes, { ...METADATA_LIMITS, maxMetadataBytes: 1000 }), 'too-large', /inflates to more than 1000/)
   })
 
-  void test('5 MiB of zeros (under the size cap) is refused for its compression ratio', async () => {
+  await test('5 MiB of zeros (under the size cap) is refused for its compression ratio', async () => {
     const zeros = await deflatedZeros(5 * MIB)
     const bytes = await wheelWith({ name: 'demo-1.0.dist-info/METADATA', method: 8, ...zeros, uncompressedSize: 5 * MIB })
     assertProblem(await readBytes(WHEEL, bytes), 'compression-ratio', /ratio above 200/)
   })
 
-  void test('a member compressed with bzip2 (method 12)', async () => {
+  await test('a member compressed with bzip2 (method 12)', async () => {
     const wheel = buildWheel({ name: 'demo', version: '1.0' })
     const bytes = withMethod(wheel.bytes, 'demo-1.0.dist-info/METADATA', 12)
     assertProblem(await readBytes(WHEEL, bytes), 'unsupported-compression', /method 12/)
   })
 
-  void test('a stored member is read as is', async () => {
+  await test('a stored member is read as is', async () => {
     const { crc, uncompressedSize } = await deflatedMember('x', METADATA)
     const bytes = await wheelWith({ name: 'demo-1.0.dist-info/METADATA', method: 0, compressed: METADATA, crc, uncompressedSize })
     const result = await readBytes(WHEEL, bytes)
     assert.ok(result.ok && result.bytes.equals(METADATA))
   })
 
-  void test('a CRC-32 mismatch, and a local header naming another file', async () => {
+  await test('a CRC-32 mismatch, and a local header naming another file', async () => {
     const wheel = buildWheel({ name: 'demo', version: '1.0' })
     assertProblem(await readBytes(WHEEL, withBadCrc(wheel.bytes, 'demo-1.0.dist-info/METADATA')), 'corrupt-archive', /CRC-32/)
     assertProblem(await readBytes(WHEEL, withLocalNameChanged(wheel.bytes, 'demo-1.0.dist-info/METADATA')), 'corrupt-archive', /local header/)
   })
 
-  void test('a central directory listing more entries than the cap', async () => {
+  await test('a central directory listing more entries than the cap', async () => {
     const wheel = buildWheel({ name: 'demo', version: '1.0' })
     assertProblem(await readBytes(WHEEL, wheel.bytes, { ...METADATA_LIMITS, maxZipEntries: 2 }), 'too-large', /lists 4 members/)
   })
 })
 
-void describe('tar caps', () => {
+await describe('tar caps', async () => {
   const SDIST = 'demo-1.0.tar.gz'
 
-  void test('300 MiB of zeros before PKG-INFO: the scan stops at the byte cap', async () => {
+  await test('300 MiB of zeros before PKG-INFO: the scan stops at the byte cap', async () => {
     const path = join(dir, SDIST)
     await writeZeroPaddedTarGz(path, 'demo-1.0', 300 * MIB, METADATA)
     assert.ok((await stat(path)).size < 1 * MIB)
@@ -140,7 +139,7 @@ void describe('tar caps', () => {
     assert.ok(rssGrowth < 64 * MIB, `rss grew by ${rssGrowth} bytes`)
   })
 
-  void test('the byte cap is what stops it: a lower cap misses PKG-INFO that the default finds', async () => {
+  await test('the byte cap is what stops it: a lower cap misses PKG-INFO that the default finds', async () => {
     const path = join(dir, 'padded.tar.gz')
     await writeZeroPaddedTarGz(path, 'demo-1.0', 2 * MIB, METADATA)
     const filename = 'demo-1.0.tar.gz'
@@ -149,23 +148,23 @@ void describe('tar caps', () => {
     assert.ok(found.ok && found.bytes.equals(METADATA) && found.member === 'demo-1.0/PKG-INFO')
   })
 
-  void test('zero blocks are skipped by tar-stream, so only the byte cap ends an all-zero tar', async () => {
+  await test('zero blocks are skipped by tar-stream, so only the byte cap ends an all-zero tar', async () => {
     assertProblem(await readBytes('demo-1.0.tar', Buffer.alloc(3 * MIB), { ...METADATA_LIMITS, maxTarScanBytes: MIB }), 'missing-metadata', /bytes/)
   })
 
-  void test('the member cap', async () => {
+  await test('the member cap', async () => {
     const files = Array.from({ length: 30 }, (_, i) => ({ path: `demo-1.0/f${i}.txt`, data: Buffer.from(`${i}\n`) }))
     const bytes = gzip(writeTar([...files, { path: 'demo-1.0/PKG-INFO', data: METADATA }]))
     assertProblem(await readBytes(SDIST, bytes, { ...METADATA_LIMITS, maxTarEntries: 10 }), 'missing-metadata', /first 10 members/)
     assert.ok((await readBytes(SDIST, bytes)).ok)
   })
 
-  void test('a PKG-INFO larger than the size cap', async () => {
+  await test('a PKG-INFO larger than the size cap', async () => {
     const bytes = gzip(writeTar([{ path: 'demo-1.0/PKG-INFO', data: METADATA }]))
     assertProblem(await readBytes(SDIST, bytes, { ...METADATA_LIMITS, maxMetadataBytes: 10 }), 'too-large')
   })
 
-  void test('a symlink called PKG-INFO is skipped', async () => {
+  await test('a symlink called PKG-INFO is skipped', async () => {
     const link = ustarFileHeader('demo-1.0/PKG-INFO', 0, '2')
     const tar = Buffer.concat([link, ustarFileHeader('demo-1.0/setup.py', 0), Buffer.alloc(1024)])
     assertProblem(await readBytes(SDIST, gzip(tar)), 'missing-metadata')
@@ -174,3 +173,5 @@ void describe('tar caps', () => {
     assert.ok(result.ok && result.bytes.equals(METADATA))
   })
 })
+
+await rm(dir, { recursive: true, force: true })

@@ -24,7 +24,7 @@ function choose (chooser: MemberChooser, names: readonly string[]): string {
   return chosen instanceof Entry ? chosen.fileName : chosen.code
 }
 
-void describe('isTopLevelPkgInfo', () => {
+await describe('isTopLevelPkgInfo', async () => {
   const cases: readonly (readonly [string, boolean])[] = [
     ['demo-1.0/PKG-INFO', true],
     ['./demo-1.0/PKG-INFO', true],
@@ -37,11 +37,11 @@ void describe('isTopLevelPkgInfo', () => {
     ['demo-1.0/PKG-INFO/', false],
   ]
   for (const [path, expected] of cases) {
-    void test(`${path} → ${String(expected)}`, () => { assert.equal(isTopLevelPkgInfo(path), expected) })
+    await test(`${path} → ${String(expected)}`, () => { assert.equal(isTopLevelPkgInfo(path), expected) })
   }
 })
 
-void describe('wheelMetadataChooser', () => {
+await describe('wheelMetadataChooser', async () => {
   const cases: readonly (readonly [string, readonly string[], string])[] = [
     ['the escaped name', ['demo_pkg/__init__.py', 'demo_pkg-1.0.dist-info/METADATA'], 'demo_pkg-1.0.dist-info/METADATA'],
     ['a legacy spelling', ['Demo.Pkg-1.0.dist-info/METADATA'], 'Demo.Pkg-1.0.dist-info/METADATA'],
@@ -53,18 +53,18 @@ void describe('wheelMetadataChooser', () => {
     ['a top-level file named like a .dist-info', ['demo_pkg-1.0.dist-info'], 'missing-metadata'],
   ]
   for (const [label, names, expected] of cases) {
-    void test(`${label} → ${expected}`, () => { assert.equal(choose(wheelMetadataChooser('demo-pkg'), names), expected) })
+    await test(`${label} → ${expected}`, () => { assert.equal(choose(wheelMetadataChooser('demo-pkg'), names), expected) })
   }
 })
 
-void describe('egg and zip sdist choosers', () => {
-  void test('eggs read EGG-INFO/PKG-INFO only', () => {
+await describe('egg and zip sdist choosers', async () => {
+  await test('eggs read EGG-INFO/PKG-INFO only', () => {
     assert.equal(choose(eggMetadataChooser(), ['demo/__init__.py', 'EGG-INFO/PKG-INFO']), 'EGG-INFO/PKG-INFO')
     assert.equal(choose(eggMetadataChooser(), ['demo.egg-info/PKG-INFO']), 'missing-metadata')
     assert.equal(choose(eggMetadataChooser(), ['EGG-INFO/PKG-INFO', 'EGG-INFO/PKG-INFO']), 'duplicate-metadata')
   })
 
-  void test('zip sdists read the shallowest <top>/PKG-INFO', () => {
+  await test('zip sdists read the shallowest <top>/PKG-INFO', () => {
     const names = ['demo-1.0/', 'demo-1.0/demo.egg-info/PKG-INFO', 'demo-1.0/PKG-INFO', 'demo-1.0/setup.py']
     assert.equal(choose(sdistZipMetadataChooser(), names), 'demo-1.0/PKG-INFO')
   })

@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { after, before, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import { gunzipSync } from 'node:zlib'
 import type { FastifyBaseLogger } from 'fastify'
 import { pino } from 'pino'
@@ -26,15 +26,11 @@ const SPEC: DistSpec = { name: 'Demo.Pkg', version: '1.0', summary: 'A demo', re
 const METADATA = coreMetadata(SPEC)
 const log: FastifyBaseLogger = pino({ level: 'silent' })
 
-let root = ''
-let storage: LocalStorage
-
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'eggserve-archives-'))
-  await mkdir(join(root, FOLDER))
-  storage = await LocalStorage.create(root, log)
-})
-after(() => rm(root, { recursive: true, force: true }))
+// Set-up at the top, clean-up as the last statement: with awaited top-level tests, node:test
+// runs a root after() hook as soon as the first one ends (Node 20), not after the file.
+const root = await mkdtemp(join(tmpdir(), 'eggserve-archives-'))
+await mkdir(join(root, FOLDER))
+const storage = await LocalStorage.create(root, log)
 
 
 /** The source, recording every stream handed out so the test can check none is left running. */
@@ -103,39 +99,39 @@ function wheelOf (entries: readonly ArchiveEntry[]): Buffer {
   return writeZip([{ path: 'demo_pkg/__init__.py', data: utf8('') }, ...entries])
 }
 
-void describe('readCoreMetadata: well-formed distributions', () => {
-  void test('a wheel gives its .dist-info/METADATA byte for byte', async () => {
+await describe('readCoreMetadata: well-formed distributions', async () => {
+  await test('a wheel gives its .dist-info/METADATA byte for byte', async () => {
     const wheel = buildWheel(SPEC)
     assertBytes(await readStored(wheel.filename, wheel.bytes), wheel.metadata, 'demo_pkg-1.0.dist-info/METADATA')
   })
 
-  void test('a wheel whose .dist-info keeps the unescaped project name is accepted (legacy spelling)', async () => {
+  await test('a wheel whose .dist-info keeps the unescaped project name is accepted (legacy spelling)', async () => {
     const bytes = wheelOf([{ path: 'Demo.Pkg-1.0.dist-info/METADATA', data: METADATA }])
     assertBytes(await readStored('Demo.Pkg-1.0-py3-none-any.whl', bytes), METADATA, 'Demo.Pkg-1.0.dist-info/METADATA')
   })
 
-  void test('an egg gives EGG-INFO/PKG-INFO', async () => {
+  await test('an egg gives EGG-INFO/PKG-INFO', async () => {
     const egg = buildEgg(SPEC, { pyVersion: '3.7' })
     assertBytes(await readStored(egg.filename, egg.bytes), egg.pkgInfo, 'EGG-INFO/PKG-INFO')
   })
 
-  void test('a .tar.gz sdist gives <top>/PKG-INFO', async () => {
+  await test('a .tar.gz sdist gives <top>/PKG-INFO', async () => {
     const sdist = buildSdist(SPEC)
     assertBytes(await readStored(sdist.filename, sdist.bytes), sdist.pkgInfo, 'demo_pkg-1.0/PKG-INFO')
   })
 
-  void test('a .zip sdist gives <top>/PKG-INFO', async () => {
+  await test('a .zip sdist gives <top>/PKG-INFO', async () => {
     const sdist = buildSdist(SPEC, { format: 'zip' })
     assertBytes(await readStored(sdist.filename, sdist.bytes), sdist.pkgInfo, 'demo_pkg-1.0/PKG-INFO')
   })
 
-  void test('.tgz and plain .tar sdists are read too', async () => {
+  await test('.tgz and plain .tar sdists are read too', async () => {
     const sdist = buildSdist(SPEC)
     assertBytes(await readStored('demo_pkg-1.0.tgz', sdist.bytes), sdist.pkgInfo, 'demo_pkg-1.0/PKG-INFO')
     assertBytes(await readStored('demo_pkg-1.0.tar', gunzipSync(sdist.bytes)), sdist.pkgInfo, 'demo_pkg-1.0/PKG-INFO')
   })
 
-  void test('a PKG-INFO far from the start of a .tar.gz is found (flit and hatchling write it last)', async () => {
+  await test('a PKG-INFO far from the start of a .tar.gz is found (flit and hatchling write it last)', async () => {
     const files: ArchiveEntry[] = Array.from({ length: 40 }, (_, i) => ({ path: `demo_pkg-1.0/data/blob${String(i).padStart(2, '0')}.bin`, data: noise(50_000, i + 1) }))
     const tar = writeTar([...withParentDirs(files), { path: 'demo_pkg-1.0/PKG-INFO', data: METADATA }])
     const bytes = gzip(tar)
@@ -143,13 +139,13 @@ void describe('readCoreMetadata: well-formed distributions', () => {
     assertBytes(await readStored('demo_pkg-1.0.tar.gz', bytes), METADATA, 'demo_pkg-1.0/PKG-INFO')
   })
 
-  void test('a pax header carrying the path (Python 3.8+ sdists) is honoured', async () => {
+  await test('a pax header carrying the path (Python 3.8+ sdists) is honoured', async () => {
     const { paxMember } = await import('../helpers/bad-archives.js')
     const tar = Buffer.concat([paxMember('demo_pkg-1.0/PKG-INFO', METADATA), Buffer.alloc(1024)])
     assertBytes(await readStored('demo_pkg-1.0.tar.gz', gzip(tar)), METADATA, 'demo_pkg-1.0/PKG-INFO')
   })
 
-  void test('the OpenFile stays usable after a wheel was read to its end', async () => {
+  await test('the OpenFile stays usable after a wheel was read to its end', async () => {
     const wheel = buildWheel(SPEC)
     await writeFile(join(root, FOLDER, wheel.filename), wheel.bytes)
     const parsed = parseDistFilename(wheel.filename)
@@ -168,7 +164,7 @@ void describe('readCoreMetadata: well-formed distributions', () => {
 // Node's FileHandle streams close the whole FileHandle when any of them is destroyed (autoClose
 // only governs the close at the end), so LocalStorage streams ranges itself. Reading PKG-INFO
 // from the head of a big .tar.gz cuts the stream short; the OpenFile must survive that.
-void test('the OpenFile stays usable after a read cut short', async () => {
+await test('the OpenFile stays usable after a read cut short', async () => {
   const files = [{ path: 'demo_pkg-1.0/PKG-INFO', data: METADATA }, { path: 'demo_pkg-1.0/blob.bin', data: noise(2_000_000, 3) }]
   const filename = 'demo_pkg-1.0.tar.gz'
   await writeFile(join(root, FOLDER, filename), gzip(writeTar(files)))
@@ -186,8 +182,8 @@ void test('the OpenFile stays usable after a read cut short', async () => {
   }
 })
 
-void describe('readCoreMetadata: wheels refused (pip installs only a wheel with exactly one .dist-info)', () => {
-  void test('two .dist-info directories', async () => {
+await describe('readCoreMetadata: wheels refused (pip installs only a wheel with exactly one .dist-info)', async () => {
+  await test('two .dist-info directories', async () => {
     const bytes = wheelOf([
       { path: 'demo_pkg-1.0.dist-info/METADATA', data: METADATA },
       { path: 'other-2.0.dist-info/METADATA', data: METADATA },
@@ -195,23 +191,23 @@ void describe('readCoreMetadata: wheels refused (pip installs only a wheel with 
     assertProblem(await readStored('demo_pkg-1.0-py3-none-any.whl', bytes), 'duplicate-metadata', /more than one \.dist-info/)
   })
 
-  void test('no METADATA in the .dist-info directory, or no .dist-info at all', async () => {
+  await test('no METADATA in the .dist-info directory, or no .dist-info at all', async () => {
     const noMetadata = wheelOf([{ path: 'demo_pkg-1.0.dist-info/WHEEL', data: utf8('Wheel-Version: 1.0\n') }])
     assertProblem(await readStored('demo_pkg-1.0-py3-none-any.whl', noMetadata), 'missing-metadata', /METADATA/)
     assertProblem(await readStored('demo_pkg-1.0-py3-none-any.whl', wheelOf([])), 'missing-metadata', /no \.dist-info/)
   })
 
-  void test('METADATA nested deeper than the top-level .dist-info does not count', async () => {
+  await test('METADATA nested deeper than the top-level .dist-info does not count', async () => {
     const bytes = wheelOf([{ path: 'demo_pkg/vendored-1.0.dist-info/METADATA', data: METADATA }])
     assertProblem(await readStored('demo_pkg-1.0-py3-none-any.whl', bytes), 'missing-metadata')
   })
 
-  void test('a .dist-info of another project', async () => {
+  await test('a .dist-info of another project', async () => {
     const bytes = wheelOf([{ path: 'demo_pkgx-1.0.dist-info/METADATA', data: METADATA }])
     assertProblem(await readStored('demo_pkg-1.0-py3-none-any.whl', bytes), 'missing-metadata', /does not belong/)
   })
 
-  void test('METADATA listed twice in the central directory', async () => {
+  await test('METADATA listed twice in the central directory', async () => {
     const bytes = wheelOf([
       { path: 'demo_pkg-1.0.dist-info/METADATA', data: METADATA },
       { path: 'demo_pkg-1.0.dist-info/METADATA', data: utf8('Metadata-Version: 2.1\nName: evil\nVersion: 6.6.6\n') },
@@ -220,28 +216,28 @@ void describe('readCoreMetadata: wheels refused (pip installs only a wheel with 
   })
 })
 
-void describe('readCoreMetadata: sdists and other formats refused (an sdist\'s PKG-INFO is in its one top folder)', () => {
+await describe('readCoreMetadata: sdists and other formats refused (an sdist\'s PKG-INFO is in its one top folder)', async () => {
   const eggInfoOnly = [{ path: 'demo_pkg-1.0/src/demo_pkg.egg-info/PKG-INFO', data: METADATA }, { path: 'demo_pkg-1.0/setup.py', data: utf8('') }]
 
-  void test('a .tar.gz whose only PKG-INFO is inside *.egg-info/', async () => {
+  await test('a .tar.gz whose only PKG-INFO is inside *.egg-info/', async () => {
     assertProblem(await readStored('demo_pkg-1.0.tar.gz', gzip(writeTar(withParentDirs(eggInfoOnly)))), 'missing-metadata')
   })
 
-  void test('a .zip sdist whose only PKG-INFO is inside *.egg-info/', async () => {
+  await test('a .zip sdist whose only PKG-INFO is inside *.egg-info/', async () => {
     assertProblem(await readStored('demo_pkg-1.0.zip', writeZip(withParentDirs(eggInfoOnly))), 'missing-metadata')
   })
 
-  void test('a .zip sdist with two top-level PKG-INFO files', async () => {
+  await test('a .zip sdist with two top-level PKG-INFO files', async () => {
     const bytes = writeZip([{ path: 'a-1.0/PKG-INFO', data: METADATA }, { path: 'b-1.0/PKG-INFO', data: METADATA }])
     assertProblem(await readStored('demo_pkg-1.0.zip', bytes), 'duplicate-metadata')
   })
 
-  void test('.tar.bz2 and .tar.xz cannot be decompressed', async () => {
+  await test('.tar.bz2 and .tar.xz cannot be decompressed', async () => {
     assertProblem(await readStored('demo_pkg-1.0.tar.bz2', Buffer.from('BZh91AY&SY')), 'unsupported-compression', /bzip2/)
     assertProblem(await readStored('demo_pkg-1.0.tar.xz', Buffer.from('\u00fd7zXZ\u0000')), 'unsupported-compression')
   })
 
-  void test('a filename parsed as another kind is a programmer error', async () => {
+  await test('a filename parsed as another kind is a programmer error', async () => {
     const parsed = parseDistFilename('demo_pkg-1.0.tar.gz')
     assert.ok(parsed)
     const source: RandomAccessSource = { size: 0, createReadStream: () => { throw new Error('not read') } }
@@ -250,26 +246,28 @@ void describe('readCoreMetadata: sdists and other formats refused (an sdist\'s P
   })
 })
 
-void describe('readCoreMetadata: corrupt archives', () => {
+await describe('readCoreMetadata: corrupt archives', async () => {
   const wheel = buildWheel(SPEC)
   const sdist = buildSdist(SPEC)
   const random = noise(4096, 42)
 
-  void test('a wheel cut in half, random bytes, an empty file', async () => {
+  await test('a wheel cut in half, random bytes, an empty file', async () => {
     assertProblem(await readStored(wheel.filename, wheel.bytes.subarray(0, wheel.bytes.length >> 1)), 'corrupt-archive')
     assertProblem(await readStored(wheel.filename, random), 'corrupt-archive')
     assertProblem(await readStored(wheel.filename, Buffer.alloc(0)), 'corrupt-archive', /empty/)
   })
 
-  void test('a .tar.gz cut before its PKG-INFO, random bytes, an empty file', async () => {
+  await test('a .tar.gz cut before its PKG-INFO, random bytes, an empty file', async () => {
     assertProblem(await readStored(sdist.filename, sdist.bytes.subarray(0, 40)), 'corrupt-archive')
     assertProblem(await readStored(sdist.filename, random), 'corrupt-archive')
     assertProblem(await readStored('demo_pkg-1.0.tar', random), 'corrupt-archive')
     assertProblem(await readStored(sdist.filename, Buffer.alloc(0)), 'corrupt-archive')
   })
 
-  void test('a member name escaping the archive (../) spoils the whole zip', async () => {
+  await test('a member name escaping the archive (../) spoils the whole zip', async () => {
     const bytes = wheelOf([{ path: '../evil.py', data: utf8('') }, { path: 'demo_pkg-1.0.dist-info/METADATA', data: METADATA }])
     assertProblem(await readStored(wheel.filename, bytes), 'corrupt-archive', /relative path/)
   })
 })
+
+await rm(root, { recursive: true, force: true })

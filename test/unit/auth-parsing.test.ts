@@ -7,8 +7,8 @@ import { privateCacheControl } from '../../src/core/cache-control.js'
 import { parseHtpasswd } from '../../src/core/htpasswd.js'
 import { ALICE, BOB, CAROL, DORA } from '../helpers/users.js'
 
-void describe('parseHtpasswd', () => {
-  void test('bcrypt ($2y$, $2b$, $2a$), $apr1$ and {SHA} entries; comments and blank lines skipped', () => {
+await describe('parseHtpasswd', async () => {
+  await test('bcrypt ($2y$, $2b$, $2a$), $apr1$ and {SHA} entries; comments and blank lines skipped', () => {
     const text = `# users\n\n${ALICE.line}\r\n${BOB.line}\n${CAROL.line}\n${DORA.line}\n${ALICE.line.replace('alice:$2y$', 'erin:$2b$')}\n${ALICE.line.replace('alice:$2y$', 'fay:$2a$')}:a comment field\n`
     const parsed = parseHtpasswd(text)
     assert.ok(parsed.ok)
@@ -16,7 +16,7 @@ void describe('parseHtpasswd', () => {
       'alice bcrypt 3', 'bob apr1 4', 'carol sha1 5', 'dora bcrypt 6', 'erin bcrypt 7', 'fay bcrypt 8',
     ])
   })
-  void test('plain-text and crypt entries are refused, every one, with line numbers and without the hash', () => {
+  await test('plain-text and crypt entries are refused, every one, with line numbers and without the hash', () => {
     const parsed = parseHtpasswd([
       'dave:YUnJe./jtYA/E', // htpasswd -d (crypt DES)
       'erin:secret', // htpasswd -p (plain text)
@@ -41,7 +41,7 @@ void describe('parseHtpasswd', () => {
   })
 })
 
-void describe('parseBasicAuth', () => {
+await describe('parseBasicAuth', async () => {
   const encode = (text: string, encoding: BufferEncoding = 'utf8'): string => `Basic ${Buffer.from(text, encoding).toString('base64')}`
   const cases: [string | undefined, { user: string; password: string } | undefined][] = [
     [encode('alice:wonderland'), { user: 'alice', password: 'wonderland' }],
@@ -60,23 +60,23 @@ void describe('parseBasicAuth', () => {
     [`Basic ${'A'.repeat(5000)}`, undefined],
   ]
   for (const [header, expected] of cases) {
-    void test(`${String(header).slice(0, 40)} → ${JSON.stringify(expected)}`, () => { assert.deepEqual(parseBasicAuth(header), expected) })
+    await test(`${String(header).slice(0, 40)} → ${JSON.stringify(expected)}`, () => { assert.deepEqual(parseBasicAuth(header), expected) })
   }
 })
 
-void describe('privateCacheControl (no shared cache may keep what needs credentials)', () => {
+await describe('privateCacheControl (no shared cache may keep what needs credentials)', async () => {
   for (const [value, expected] of [
     ['max-age=0, must-revalidate', 'private, max-age=0, must-revalidate'],
     ['public, max-age=600', 'private, max-age=600'],
     ['PRIVATE,no-cache', 'private, no-cache'],
     ['no-store', 'private, no-store'],
   ] as const) {
-    void test(`${value} → ${expected}`, () => { assert.equal(privateCacheControl(value), expected) })
+    await test(`${value} → ${expected}`, () => { assert.equal(privateCacheControl(value), expected) })
   }
 })
 
-void describe('FailureThrottle', () => {
-  void test('blocks an address after `limit` failures until its window is over; others are free', () => {
+await describe('FailureThrottle', async () => {
+  await test('blocks an address after `limit` failures until its window is over; others are free', () => {
     let now = 1000
     const throttle = new FailureThrottle({ limit: 2, windowMs: 60_000, now: () => now })
     assert.equal(throttle.blockedFor('a'), undefined)
@@ -90,14 +90,14 @@ void describe('FailureThrottle', () => {
     now += 1000
     assert.equal(throttle.blockedFor('a'), undefined)
   })
-  void test('0 disables it', () => {
+  await test('0 disables it', () => {
     const off = new FailureThrottle({ limit: 0 })
     for (let i = 0; i < 100; i++) off.fail('a')
     assert.equal(off.blockedFor('a'), undefined)
     assert.equal(off.size, 0)
   })
 
-  void test('failures from 100,000 distinct addresses keep it within maxBytes; the oldest are forgotten first', () => {
+  await test('failures from 100,000 distinct addresses keep it within maxBytes; the oldest are forgotten first', () => {
     const maxBytes = 64 * 1024
     const throttle = new FailureThrottle({ limit: 1, maxBytes })
     // What a client with an IPv6 /64 can do: a fresh address for every attempt.

@@ -35,8 +35,8 @@ async function setup (t: Parameters<typeof tempDir>[0], lines: readonly { line: 
   return { path, authenticator: new Authenticator({ passwords, worker: pool, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) }), pool, logs, passwords }
 }
 
-void describe('Authenticator', () => {
-  void test('every scheme: right passwords pass, wrong ones and unknown users fail', async (t) => {
+await describe('Authenticator', async () => {
+  await test('every scheme: right passwords pass, wrong ones and unknown users fail', async (t) => {
     const { authenticator } = await setup(t)
     for (const user of [ALICE, BOB, CAROL, DORA]) {
       assert.equal(await authenticator.verify(user), 'ok', user.user)
@@ -46,7 +46,7 @@ void describe('Authenticator', () => {
     assert.equal(await authenticator.verify({ user: 'ALICE', password: ALICE.password }), 'bad', 'user names are case-sensitive')
   })
 
-  void test('weak hashes and bcrypt costs below 10 are reported on demand (the daemon asks once it listens), and at every reload', async (t) => {
+  await test('weak hashes and bcrypt costs below 10 are reported on demand (the daemon asks once it listens), and at every reload', async (t) => {
     const TEN: TestUser = { user: 'ten', password: 'cost ten', line: `ten:${bcrypt.hashSync('cost ten', 10)}` }
     const { path, logs, passwords, authenticator } = await setup(t, [ALICE, BOB, CAROL, DORA, TEN])
     assert.equal(logs.length, 0)
@@ -65,7 +65,7 @@ void describe('Authenticator', () => {
     assert.deepEqual(warnings(), ['User "dora" has a bcrypt hash of cost 5, below 10; recreate it with "htpasswd -B -C 10"'])
   })
 
-  void test('a changed file is read again at the next login; a broken one keeps the users loaded before', async (t) => {
+  await test('a changed file is read again at the next login; a broken one keeps the users loaded before', async (t) => {
     const { path, authenticator, logs } = await setup(t, [ALICE])
     assert.equal(await authenticator.verify(BOB), 'bad')
     // Replaced the way editors and htpasswd do it: a new file renamed over the old one.
@@ -79,7 +79,7 @@ void describe('Authenticator', () => {
     assert.ok(!JSON.stringify(logs).includes('plaintext'), 'no password in the log')
   })
 
-  void test('reload() reads the file even when it looks unchanged (SIGHUP)', async (t) => {
+  await test('reload() reads the file even when it looks unchanged (SIGHUP)', async (t) => {
     const { path, authenticator, logs } = await setup(t, [ALICE])
     await writeFile(path, `${BOB.line}\n`)
     await authenticator.reload()
@@ -87,7 +87,7 @@ void describe('Authenticator', () => {
     assert.equal(await authenticator.verify(BOB), 'ok')
   })
 
-  void test('a login found right is remembered: the next check costs no bcrypt work', async (t) => {
+  await test('a login found right is remembered: the next check costs no bcrypt work', async (t) => {
     const { authenticator, pool } = await setup(t, [ALICE])
     assert.equal(await authenticator.verify(ALICE), 'ok')
     const before = pool.done.checks
@@ -97,7 +97,7 @@ void describe('Authenticator', () => {
     assert.equal(pool.done.checks, before + 3, 'wrong passwords are checked every time')
   })
 
-  void test('logins with the same credentials at the same time share one check', async (t) => {
+  await test('logins with the same credentials at the same time share one check', async (t) => {
     const { authenticator, pool } = await setup(t, [ALICE])
     const right = await Promise.all(Array.from({ length: 20 }, () => authenticator.verify(ALICE)))
     assert.deepEqual(new Set(right), new Set(['ok']))
@@ -107,7 +107,7 @@ void describe('Authenticator', () => {
     assert.equal(pool.done.refused, 0)
   })
 
-  void test('thousands of distinct users and passwords keep the remembered logins within maxBytes', async (t) => {
+  await test('thousands of distinct users and passwords keep the remembered logins within maxBytes', async (t) => {
     // {SHA} entries: made here (a bcrypt file of 3,000 users would take minutes to check).
     const users = Array.from({ length: 3000 }, (_, i) => {
       const password = `password ${i}`
@@ -122,7 +122,7 @@ void describe('Authenticator', () => {
     assert.ok(size < users.length && size >= Math.floor(maxBytes / (LOGIN_ENTRY_OVERHEAD + 44)) - 1, `${size} logins remembered`)
   })
 
-  void test('a check pushed out of a full memory while it runs still answers its login', async (t) => {
+  await test('a check pushed out of a full memory while it runs still answers its login', async (t) => {
     // Room for one remembered login: the two refusals (remembered for a moment, then dropped)
     // push the running check of alice out; she must still get her answer.
     const { authenticator } = await setup(t, [ALICE], { maxBytes: LOGIN_ENTRY_OVERHEAD + 44 + 100, maxQueued: 1 })
@@ -130,7 +130,7 @@ void describe('Authenticator', () => {
     assert.deepEqual(verdicts, ['ok', 'busy', 'busy'])
   })
 
-  void test('a missing or refused file fails start-up with a clear message', async (t) => {
+  await test('a missing or refused file fails start-up with a clear message', async (t) => {
     const dir = await tempDir(t, 'eggserve-users-')
     const log = memoryLogger([])
     await assert.rejects(PasswordFile.load(join(dir, 'missing'), log), (err: unknown) => {
@@ -143,7 +143,7 @@ void describe('Authenticator', () => {
   })
 })
 
-void describe('the same work for every login', () => {
+await describe('the same work for every login', async () => {
   // htpasswd -B defaults to cost 5, so files mix costs; erin's cost 7 is the file's highest.
   const ERIN: TestUser = { user: 'erin', password: 'seven', line: `erin:${bcrypt.hashSync('seven', 7).replace(/^\$2b\$/, '$2y$')}` }
   const FILE = [ALICE, BOB, CAROL, DORA, ERIN]
@@ -155,7 +155,7 @@ void describe('the same work for every login', () => {
     sha1: after.sha1 - before.sha1,
   })
 
-  void test('unknown users, known users of every scheme and cost, right or wrong: 2^7 bcrypt rounds, one $apr1$ and one {SHA} check each', async (t) => {
+  await test('unknown users, known users of every scheme and cost, right or wrong: 2^7 bcrypt rounds, one $apr1$ and one {SHA} check each', async (t) => {
     const { authenticator, pool } = await setup(t, FILE)
     const attempts = [
       ...['nobody', 'root', 'admin', 'ALICE'].map((user) => ({ user, password: 'wonderland' })),
@@ -170,7 +170,7 @@ void describe('the same work for every login', () => {
     }
   })
 
-  void test('after a reload, the work follows the new file (the highest cost now 5, no {SHA})', async (t) => {
+  await test('after a reload, the work follows the new file (the highest cost now 5, no {SHA})', async (t) => {
     const { path, authenticator, pool } = await setup(t, FILE)
     await writeFile(path, [ALICE, BOB].map((user) => `${user.line}\n`).join(''))
     await authenticator.reload()
@@ -181,7 +181,7 @@ void describe('the same work for every login', () => {
     }
   })
 
-  void test("loginWork: the user's own hash replaces the decoy of its scheme; cheaper bcrypt hashes are padded to the highest cost", () => {
+  await test("loginWork: the user's own hash replaces the decoy of its scheme; cheaper bcrypt hashes are padded to the highest cost", () => {
     const entries = parsed(FILE)
     const decoys = decoysOf(entries)
     assert.equal(decoys.bcrypt?.user, 'erin', 'the costliest bcrypt entry, not the first')
@@ -201,8 +201,8 @@ async function compare (pool: PasswordWorker, password: string, hash: string): P
   return matches === 'busy' ? 'busy' : matches.bcrypt === true
 }
 
-void describe('PasswordWorker', () => {
-  void test('checks $2y$/$2b$/$2a$ hashes on its worker', async (t) => {
+await describe('PasswordWorker', async () => {
+  await test('checks $2y$/$2b$/$2a$ hashes on its worker', async (t) => {
     const pool = new PasswordWorker({ maxQueued: 4, log: memoryLogger([]) })
     t.after(() => pool.close())
     const hash = bcrypt.hashSync('pw', 4)
@@ -213,7 +213,7 @@ void describe('PasswordWorker', () => {
     assert.equal(await compare(pool, 'pw', 'not a hash'), false)
   })
 
-  void test('at most maxQueued checks wait; the rest are refused at once as busy', async (t) => {
+  await test('at most maxQueued checks wait; the rest are refused at once as busy', async (t) => {
     const pool = new PasswordWorker({ maxQueued: 3, log: memoryLogger([]) })
     t.after(() => pool.close())
     const hash = bcrypt.hashSync('pw', 8)
@@ -225,7 +225,7 @@ void describe('PasswordWorker', () => {
     assert.equal(pool.pending, 0)
   })
 
-  void test('the event loop stays free while bcrypt runs', async (t) => {
+  await test('the event loop stays free while bcrypt runs', async (t) => {
     const pool = new PasswordWorker({ maxQueued: 4, log: memoryLogger([]) })
     t.after(() => pool.close())
     const hash = bcrypt.hashSync('pw', 10)

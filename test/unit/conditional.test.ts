@@ -18,7 +18,7 @@ const LATER = 'Sun, 06 Nov 1994 08:49:38 GMT'
 const ETAG = '"sha256-abc"'
 const VALIDATORS: Validators = { etag: ETAG, lastModifiedMs: MODIFIED_MS }
 
-void describe('evaluatePreconditions', () => {
+await describe('evaluatePreconditions', async () => {
   const cases: readonly (readonly [string, ConditionalHeaders, PreconditionResult])[] = [
     ['no conditional headers', {}, 'proceed'],
     ['all headers undefined', { 'if-none-match': undefined, 'if-modified-since': undefined }, 'proceed'],
@@ -68,25 +68,25 @@ void describe('evaluatePreconditions', () => {
     ['passing If-Match then matching If-None-Match', { 'if-match': ETAG, 'if-none-match': ETAG }, 'not-modified'],
   ]
   for (const [why, headers, expected] of cases) {
-    void test(`${why} → ${expected}`, () => {
+    await test(`${why} → ${expected}`, () => {
       assert.equal(evaluatePreconditions(headers, VALIDATORS), expected)
     })
   }
 
-  void test('compares Last-Modified in whole seconds (HTTP dates have no fractions)', () => {
+  await test('compares Last-Modified in whole seconds (HTTP dates have no fractions)', () => {
     // 999 ms past the second is still "not modified since" that second.
     const validators: Validators = { etag: ETAG, lastModifiedMs: Date.UTC(1994, 10, 6, 8, 49, 37, 999) }
     assert.equal(evaluatePreconditions({ 'if-modified-since': MODIFIED }, validators), 'not-modified')
     assert.equal(evaluatePreconditions({ 'if-unmodified-since': MODIFIED }, validators), 'proceed')
   })
 
-  void test('a weak validator on our side matches If-None-Match but never If-Match', () => {
+  await test('a weak validator on our side matches If-None-Match but never If-Match', () => {
     const weak: Validators = { etag: 'W/"sha256-abc"', lastModifiedMs: MODIFIED_MS }
     assert.equal(evaluatePreconditions({ 'if-none-match': '"sha256-abc"' }, weak), 'not-modified')
     assert.equal(evaluatePreconditions({ 'if-match': 'W/"sha256-abc"' }, weak), 'precondition-failed')
   })
 
-  void test('reads an asctime If-Modified-Since as GMT whatever the server time zone (RFC 9110 §5.6.7)', (t) => {
+  await test('reads an asctime If-Modified-Since as GMT whatever the server time zone (RFC 9110 §5.6.7)', (t) => {
     const saved = process.env.TZ
     t.after(() => {
       if (saved === undefined) delete process.env.TZ
@@ -102,7 +102,7 @@ void describe('evaluatePreconditions', () => {
   })
 })
 
-void describe('rangeAllowed (If-Range, RFC 9110 §13.1.5)', () => {
+await describe('rangeAllowed (If-Range, RFC 9110 §13.1.5)', async () => {
   const cases: readonly (readonly [string, string | undefined, boolean])[] = [
     ['no If-Range', undefined, true],
     ['strong tag that matches', ETAG, true],
@@ -119,17 +119,17 @@ void describe('rangeAllowed (If-Range, RFC 9110 §13.1.5)', () => {
     ['unquoted tag', 'sha256-abc', false],
   ]
   for (const [why, ifRange, expected] of cases) {
-    void test(`${why} → ${String(expected)}`, () => {
+    await test(`${why} → ${String(expected)}`, () => {
       assert.equal(rangeAllowed(ifRange, VALIDATORS), expected)
     })
   }
 
-  void test('a weak validator on our side never allows the range by tag', () => {
+  await test('a weak validator on our side never allows the range by tag', () => {
     assert.equal(rangeAllowed('W/"sha256-abc"', { etag: 'W/"sha256-abc"', lastModifiedMs: MODIFIED_MS }), false)
   })
 })
 
-void describe('httpDate (IMF-fixdate, RFC 9110 §5.6.7)', () => {
+await describe('httpDate (IMF-fixdate, RFC 9110 §5.6.7)', async () => {
   const cases: readonly (readonly [number, string])[] = [
     [MODIFIED_MS, MODIFIED],
     [0, 'Thu, 01 Jan 1970 00:00:00 GMT'],
@@ -137,13 +137,13 @@ void describe('httpDate (IMF-fixdate, RFC 9110 §5.6.7)', () => {
     [Date.UTC(2026, 11, 31, 23, 59, 59), 'Thu, 31 Dec 2026 23:59:59 GMT'],
   ]
   for (const [ms, expected] of cases) {
-    void test(`${ms} → ${expected}`, () => {
+    await test(`${ms} → ${expected}`, () => {
       assert.equal(httpDate(ms), expected)
       assert.match(httpDate(ms), /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/)
     })
   }
 
-  void test('round-trips through If-Modified-Since and If-Range', () => {
+  await test('round-trips through If-Modified-Since and If-Range', () => {
     const validators: Validators = { etag: ETAG, lastModifiedMs: Date.UTC(2025, 5, 15, 12, 0, 0, 500) }
     const lastModified = httpDate(validators.lastModifiedMs)
     assert.equal(evaluatePreconditions({ 'if-modified-since': lastModified }, validators), 'not-modified')

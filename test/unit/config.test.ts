@@ -28,6 +28,7 @@ const DEFAULTS: Config = {
   authFailureLimit: 10,
   storage: undefined,
   s3PathStyle: false,
+  s3Writers: 'many',
   ui: true,
   uiRemoteImages: false,
   publicUrl: undefined,
@@ -71,16 +72,16 @@ function assertConfigError (flags: RawFlags, env: Env, source: string, value: st
   })
 }
 
-void describe('resolveConfig: sources and precedence', () => {
-  void test('defaults when neither flags nor environment say anything', () => {
+await describe('resolveConfig: sources and precedence', async () => {
+  await test('defaults when neither flags nor environment say anything', () => {
     assert.deepEqual(resolveConfig({}, {}), DEFAULTS)
   })
 
-  void test('ignores unrelated environment variables', () => {
+  await test('ignores unrelated environment variables', () => {
     assert.deepEqual(resolveConfig({}, { PORT: '1', HOST: 'example', EGGSERVE: 'x', eggserve_port: '2' }), DEFAULTS)
   })
 
-  void test('environment overrides defaults', () => {
+  await test('environment overrides defaults', () => {
     assert.deepEqual(resolveConfig({}, FULL_ENV), {
       eggdir: '/srv/eggs',
       port: 8080,
@@ -103,6 +104,7 @@ void describe('resolveConfig: sources and precedence', () => {
       authFailureLimit: 3,
       storage: undefined,
       s3PathStyle: false,
+      s3Writers: 'many',
       ui: false,
       uiRemoteImages: true,
       publicUrl: undefined,
@@ -113,12 +115,12 @@ void describe('resolveConfig: sources and precedence', () => {
     })
   })
 
-  void test('an empty environment variable counts as unset', () => {
+  await test('an empty environment variable counts as unset', () => {
     const empty = Object.fromEntries(Object.keys(FULL_ENV).map((name) => [name, '']))
     assert.deepEqual(resolveConfig({}, empty), DEFAULTS)
   })
 
-  void test('flags override the environment', () => {
+  await test('flags override the environment', () => {
     const flags: RawFlags = {
       eggdir: './pkgs',
       port: '9000',
@@ -163,6 +165,7 @@ void describe('resolveConfig: sources and precedence', () => {
       authFailureLimit: 0,
       storage: undefined,
       s3PathStyle: false,
+      s3Writers: 'many',
       ui: true,
       uiRemoteImages: false,
       publicUrl: undefined,
@@ -173,18 +176,18 @@ void describe('resolveConfig: sources and precedence', () => {
     })
   })
 
-  void test('each setting is taken from its own source', () => {
+  await test('each setting is taken from its own source', () => {
     const config = resolveConfig({ port: '1234' }, { EGGSERVE_HOST: '10.0.0.1' })
     assert.deepEqual(config, { ...DEFAULTS, port: 1234, host: '10.0.0.1' })
   })
 
-  void test('an invalid environment value does not matter when a flag overrides it', () => {
+  await test('an invalid environment value does not matter when a flag overrides it', () => {
     const config = resolveConfig({ port: '80', hashAlgo: 'md5' }, { EGGSERVE_PORT: 'abc', EGGSERVE_HASH_ALGO: 'sha1' })
     assert.equal(config.port, 80)
     assert.equal(config.hashAlgorithm, 'md5')
   })
 
-  void test('--ui takes on/off (and the other boolean spellings); anything else is refused', () => {
+  await test('--ui takes on/off (and the other boolean spellings); anything else is refused', () => {
     assert.equal(resolveConfig({ ui: 'off' }, {}).ui, false)
     assert.equal(resolveConfig({}, { EGGSERVE_UI: 'no' }).ui, false)
     assert.equal(resolveConfig({ ui: 'on' }, { EGGSERVE_UI: 'off' }).ui, true)
@@ -192,7 +195,7 @@ void describe('resolveConfig: sources and precedence', () => {
     assertConfigError({}, { EGGSERVE_UI_REMOTE_IMAGES: 'sometimes' }, 'EGGSERVE_UI_REMOTE_IMAGES', 'sometimes')
   })
 
-  void test('returns a frozen object', () => {
+  await test('returns a frozen object', () => {
     for (const config of [resolveConfig({}, {}), resolveConfig({ port: '1' }, FULL_ENV)]) {
       assert.equal(Object.isFrozen(config), true)
       assert.equal(Reflect.set(config, 'port', 1), false)
@@ -203,15 +206,15 @@ void describe('resolveConfig: sources and precedence', () => {
     }
   })
 
-  void test('returns a new object on every call', () => {
+  await test('returns a new object on every call', () => {
     assert.notEqual(resolveConfig({}, {}), resolveConfig({}, {}))
   })
 })
 
-void describe('resolveConfig: port', () => {
+await describe('resolveConfig: port', async () => {
   const valid: readonly (readonly [string, number])[] = [['0', 0], ['1', 1], ['80', 80], ['31001', 31001], ['65535', 65535]]
   for (const [value, expected] of valid) {
-    void test(`port ${JSON.stringify(value)} → ${expected}`, () => {
+    await test(`port ${JSON.stringify(value)} → ${expected}`, () => {
       assert.equal(resolveConfig({ port: value }, {}).port, expected)
       assert.equal(resolveConfig({}, { EGGSERVE_PORT: value }).port, expected)
       assert.equal(parsePort(value), expected)
@@ -220,25 +223,25 @@ void describe('resolveConfig: port', () => {
 
   const invalid = ['abc', '-1', '65536', '1.5', '', ' 80', '80 ', '+80', '0x50', '1e3', '99999999999999999999', 'NaN', 'Infinity']
   for (const value of invalid) {
-    void test(`port ${JSON.stringify(value)} is rejected naming --port`, () => {
+    await test(`port ${JSON.stringify(value)} is rejected naming --port`, () => {
       assertConfigError({ port: value }, {}, '--port', value)
     })
     if (value !== '') {
-      void test(`port ${JSON.stringify(value)} is rejected naming EGGSERVE_PORT`, () => {
+      await test(`port ${JSON.stringify(value)} is rejected naming EGGSERVE_PORT`, () => {
         assertConfigError({}, { EGGSERVE_PORT: value }, 'EGGSERVE_PORT', value)
       })
     }
   }
 
-  void test('parsePort names the given source, --port by default', () => {
+  await test('parsePort names the given source, --port by default', () => {
     assert.throws(() => parsePort('x'), /--port/)
     assert.throws(() => parsePort('x', 'PORT_FROM_ELSEWHERE'), /PORT_FROM_ELSEWHERE/)
   })
 })
 
-void describe('resolveConfig: hash algorithm', () => {
+await describe('resolveConfig: hash algorithm', async () => {
   for (const value of ['md5', 'sha256', 'sha384', 'sha512'] as const) {
-    void test(`${value} is accepted`, () => {
+    await test(`${value} is accepted`, () => {
       assert.equal(resolveConfig({ hashAlgo: value }, {}).hashAlgorithm, value)
       assert.equal(resolveConfig({}, { EGGSERVE_HASH_ALGO: value }).hashAlgorithm, value)
     })
@@ -246,17 +249,17 @@ void describe('resolveConfig: hash algorithm', () => {
   // uv fails a whole page on these names (uv's Hashes::parse_fragment; docs/http.md, "Pages"), and
   // blake2b_256 is no hashlib name either.
   for (const value of ['sha1', 'sha224', 'blake2b_256', 'blake2b', 'SHA256', 'sha-256', 'md4', '']) {
-    void test(`${JSON.stringify(value)} is rejected`, () => {
+    await test(`${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({ hashAlgo: value }, {}, '--hash-algo', value)
       if (value !== '') assertConfigError({}, { EGGSERVE_HASH_ALGO: value }, 'EGGSERVE_HASH_ALGO', value)
     })
   }
-  void test('the message lists the accepted algorithms', () => {
+  await test('the message lists the accepted algorithms', () => {
     assert.throws(() => resolveConfig({ hashAlgo: 'sha1' }, {}), /md5, sha256, sha384, sha512/)
   })
 })
 
-void describe('resolveConfig: the anchor algorithm of each tree', () => {
+await describe('resolveConfig: the anchor algorithm of each tree', async () => {
   const cases: readonly { name: string; flags: RawFlags; env: Env; original: string; simple: string }[] = [
     { name: 'defaults: md5 on the original tree, sha256 on /simple/', flags: {}, env: {}, original: 'md5', simple: 'sha256' },
     { name: '--hash-algo sets both', flags: { hashAlgo: 'sha512' }, env: {}, original: 'sha512', simple: 'sha512' },
@@ -268,19 +271,19 @@ void describe('resolveConfig: the anchor algorithm of each tree', () => {
     { name: '--simple-hash-algo wins over EGGSERVE_SIMPLE_HASH_ALGO', flags: { simpleHashAlgo: 'sha512' }, env: { EGGSERVE_SIMPLE_HASH_ALGO: 'sha384' }, original: 'md5', simple: 'sha512' },
   ]
   for (const { name, flags, env, original, simple } of cases) {
-    void test(name, () => {
+    await test(name, () => {
       const config = resolveConfig(flags, env)
       assert.equal(config.hashAlgorithm, original)
       assert.equal(config.simpleHashAlgorithm, simple)
     })
   }
-  void test('a bad --simple-hash-algo is named', () => {
+  await test('a bad --simple-hash-algo is named', () => {
     assertConfigError({ simpleHashAlgo: 'sha1' }, {}, '--simple-hash-algo', 'sha1')
     assertConfigError({}, { EGGSERVE_SIMPLE_HASH_ALGO: 'sha1' }, 'EGGSERVE_SIMPLE_HASH_ALGO', 'sha1')
   })
 })
 
-void describe('resolveConfig: lenient', () => {
+await describe('resolveConfig: lenient', async () => {
   const cases: readonly (readonly [string, boolean])[] = [
     ['0', false],
     ['false', false],
@@ -294,16 +297,16 @@ void describe('resolveConfig: lenient', () => {
     ['off', false],
   ]
   for (const [value, expected] of cases) {
-    void test(`EGGSERVE_LENIENT=${value} → ${String(expected)}`, () => {
+    await test(`EGGSERVE_LENIENT=${value} → ${String(expected)}`, () => {
       assert.equal(resolveConfig({}, { EGGSERVE_LENIENT: value }).lenient, expected)
     })
   }
   for (const value of ['2', 'maybe', 'tru', '-1', 'truefalse', ' 1']) {
-    void test(`EGGSERVE_LENIENT=${JSON.stringify(value)} is rejected`, () => {
+    await test(`EGGSERVE_LENIENT=${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({}, { EGGSERVE_LENIENT: value }, 'EGGSERVE_LENIENT', value)
     })
   }
-  void test('the message lists every accepted spelling', () => {
+  await test('the message lists every accepted spelling', () => {
     assert.throws(() => resolveConfig({}, { EGGSERVE_LENIENT: 'maybe' }), (err: unknown) => {
       assert.ok(err instanceof ConfigError)
       assert.equal(err.message, 'Invalid boolean "maybe" (EGGSERVE_LENIENT): expected true/yes/on/1 or false/no/off/0 (any case)')
@@ -311,14 +314,14 @@ void describe('resolveConfig: lenient', () => {
     })
     assert.throws(() => resolveConfig({}, { EGGSERVE_OVERWRITE: 'nope' }), /expected true\/yes\/on\/1 or false\/no\/off\/0/)
   })
-  void test('the --lenient flag (a boolean from commander) wins over the environment', () => {
+  await test('the --lenient flag (a boolean from commander) wins over the environment', () => {
     assert.equal(resolveConfig({ lenient: true }, {}).lenient, true)
     assert.equal(resolveConfig({ lenient: true }, { EGGSERVE_LENIENT: '0' }).lenient, true)
     assert.equal(resolveConfig({ lenient: false }, { EGGSERVE_LENIENT: '1' }).lenient, false)
   })
 })
 
-void describe('resolveConfig: shutdown timeout', () => {
+await describe('resolveConfig: shutdown timeout', async () => {
   const valid: readonly (readonly [string, number])[] = [
     ['0', 0],
     ['1', 1000],
@@ -328,12 +331,12 @@ void describe('resolveConfig: shutdown timeout', () => {
     ['3600', 3_600_000],
   ]
   for (const [value, expected] of valid) {
-    void test(`${value} s → ${expected} ms`, () => {
+    await test(`${value} s → ${expected} ms`, () => {
       assert.equal(resolveConfig({ shutdownTimeout: value }, {}).shutdownTimeoutMs, expected)
       assert.equal(resolveConfig({}, { EGGSERVE_SHUTDOWN_TIMEOUT: value }).shutdownTimeoutMs, expected)
     })
   }
-  void test('gives whole milliseconds for fractional seconds', () => {
+  await test('gives whole milliseconds for fractional seconds', () => {
     // 1.005 * 1000 is 1004.9999999999999 in binary floating point.
     for (const [value, expected] of [['1.005', 1005], ['0.001', 1], ['4.35', 4350]] as const) {
       const ms = resolveConfig({ shutdownTimeout: value }, {}).shutdownTimeoutMs
@@ -342,45 +345,45 @@ void describe('resolveConfig: shutdown timeout', () => {
     }
   })
   for (const value of ['-1', 'abc', '3601', '1e3', '', '10s', 'Infinity']) {
-    void test(`${JSON.stringify(value)} is rejected`, () => {
+    await test(`${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({ shutdownTimeout: value }, {}, '--shutdown-timeout', value)
       if (value !== '') assertConfigError({}, { EGGSERVE_SHUTDOWN_TIMEOUT: value }, 'EGGSERVE_SHUTDOWN_TIMEOUT', value)
     })
   }
 })
 
-void describe('resolveConfig: log level and log file', () => {
+await describe('resolveConfig: log level and log file', async () => {
   for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const) {
-    void test(`log level ${level} is accepted`, () => {
+    await test(`log level ${level} is accepted`, () => {
       assert.equal(resolveConfig({ logLevel: level }, {}).logLevel, level)
       assert.equal(resolveConfig({}, { EGGSERVE_LOG_LEVEL: level }).logLevel, level)
     })
   }
   for (const value of ['verbose', 'INFO', 'warning', '30', '']) {
-    void test(`log level ${JSON.stringify(value)} is rejected`, () => {
+    await test(`log level ${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({ logLevel: value }, {}, '--log-level', value)
       if (value !== '') assertConfigError({}, { EGGSERVE_LOG_LEVEL: value }, 'EGGSERVE_LOG_LEVEL', value)
     })
   }
-  void test('the log file comes from --log, then EGGSERVE_LOG, and is unset by default', () => {
+  await test('the log file comes from --log, then EGGSERVE_LOG, and is unset by default', () => {
     assert.equal(resolveConfig({}, {}).logFile, undefined)
     assert.equal(resolveConfig({}, { EGGSERVE_LOG: 'env.log' }).logFile, 'env.log')
     assert.equal(resolveConfig({ log: 'flag.log' }, { EGGSERVE_LOG: 'env.log' }).logFile, 'flag.log')
   })
 })
 
-void describe('--cache-control', () => {
-  void test('a value that would split the response is refused', () => {
+await describe('--cache-control', async () => {
+  await test('a value that would split the response is refused', () => {
     assertConfigError({ cacheControl: 'max-age=1\r\nX-Evil: 1' }, {}, '--cache-control', 'max-age=1\r\nX-Evil: 1')
     assertConfigError({}, { EGGSERVE_CACHE_CONTROL: 'no-cache\nX-Evil: 1' }, 'EGGSERVE_CACHE_CONTROL', 'no-cache\nX-Evil: 1')
   })
-  void test('surrounding spaces are trimmed', () => {
+  await test('surrounding spaces are trimmed', () => {
     assert.equal(resolveConfig({ cacheControl: '  private, max-age=60 ' }, {}).cacheControl, 'private, max-age=60')
   })
 })
 
-void describe('cache directory and workers', () => {
-  void test('the cache directory comes from systemd, then XDG, then HOME', () => {
+await describe('cache directory and workers', async () => {
+  await test('the cache directory comes from systemd, then XDG, then HOME', () => {
     assert.equal(resolveConfig({}, { CACHE_DIRECTORY: '/var/cache/eggserve:/var/cache/other', HOME: '/home/x' }).cacheDir, '/var/cache/eggserve')
     assert.equal(resolveConfig({}, { XDG_CACHE_HOME: '/xdg', HOME: '/home/x' }).cacheDir, '/xdg/eggserve')
     assert.equal(resolveConfig({}, { XDG_CACHE_HOME: 'relative', HOME: '/home/x' }).cacheDir, '/home/x/.cache/eggserve')
@@ -388,30 +391,30 @@ void describe('cache directory and workers', () => {
     assert.equal(resolveConfig({ cacheDir: '/c' }, { CACHE_DIRECTORY: '/s' }).cacheDir, '/c')
     assert.equal(resolveConfig({ cacheDir: 'none' }, { HOME: '/home/x' }).cacheDir, undefined)
   })
-  void test('hash workers: auto or 0-64', () => {
+  await test('hash workers: auto or 0-64', () => {
     assert.equal(resolveConfig({ hashWorkers: '0' }, {}).hashWorkers, 0)
     assertConfigError({ hashWorkers: 'many' }, {}, '--hash-workers', 'many')
     assertConfigError({}, { EGGSERVE_HASH_WORKERS: '65' }, 'EGGSERVE_HASH_WORKERS', '65')
   })
-  void test('reconcile interval in seconds, up to a day', () => {
+  await test('reconcile interval in seconds, up to a day', () => {
     assert.equal(resolveConfig({ reconcileInterval: '2.5' }, {}).reconcileIntervalMs, 2500)
     assertConfigError({ reconcileInterval: '86401' }, {}, '--reconcile-interval', '86401')
   })
 })
 
-void describe('who may upload (--passwords, --authenticate)', () => {
-  void test('without a password file and without --authenticate, uploads are disabled (the read-only server)', () => {
+await describe('who may upload (--passwords, --authenticate)', async () => {
+  await test('without a password file and without --authenticate, uploads are disabled (the read-only server)', () => {
     const config = resolveConfig({}, {})
     assert.equal(config.uploads, 'disabled')
     assert.equal(config.passwordFile, undefined)
   })
 
-  void test('a password file makes uploads need credentials (default --authenticate update)', () => {
+  await test('a password file makes uploads need credentials (default --authenticate update)', () => {
     assert.equal(resolveConfig({ passwords: 'users' }, {}).uploads, 'authenticated')
     assert.deepEqual(resolveConfig({ passwords: 'users' }, {}).authenticate, ['update'])
   })
 
-  void test('--authenticate . without a password file opens uploads to anyone, as asked', () => {
+  await test('--authenticate . without a password file opens uploads to anyone, as asked', () => {
     for (const [flags, env] of [[{ authenticate: '.' }, {}], [{}, { EGGSERVE_AUTHENTICATE: '.' }], [{ authenticate: '.', passwords: '.' }, {}]] as const) {
       const config = resolveConfig(flags, env)
       assert.equal(config.uploads, 'open')
@@ -419,13 +422,13 @@ void describe('who may upload (--passwords, --authenticate)', () => {
     }
   })
 
-  void test('a password file with --authenticate that leaves out update opens uploads (the daemon warns)', () => {
+  await test('a password file with --authenticate that leaves out update opens uploads (the daemon warns)', () => {
     const config = resolveConfig({ passwords: 'users', authenticate: 'download,list' }, {})
     assert.equal(config.uploads, 'open')
     assert.deepEqual(config.authenticate, ['download', 'list'])
   })
 
-  void test('anything that needs credentials without a password file refuses to start', () => {
+  await test('anything that needs credentials without a password file refuses to start', () => {
     for (const flags of [{ authenticate: 'update' }, { authenticate: 'download' }, { passwords: '.' }, { passwords: '.', authenticate: 'list' }]) {
       assert.throws(() => resolveConfig(flags, {}), (err: unknown) => {
         assert.ok(err instanceof ConfigError)
@@ -435,57 +438,65 @@ void describe('who may upload (--passwords, --authenticate)', () => {
     }
   })
 
-  void test('--authenticate . with a password file is a contradiction', () => {
+  await test('--authenticate . with a password file is a contradiction', () => {
     assert.throws(() => resolveConfig({ passwords: 'users', authenticate: '.' }, {}), /cannot be combined with a password file/)
   })
 
   for (const value of ['', 'upload', 'update,,list', '.,update', 'update;list']) {
-    void test(`--authenticate ${JSON.stringify(value)} is rejected`, () => {
+    await test(`--authenticate ${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({ authenticate: value, passwords: 'users' }, {}, '--authenticate', value)
     })
   }
 })
 
-void describe('--max-upload-size and --auth-failure-limit', () => {
+await describe('--max-upload-size and --auth-failure-limit', async () => {
   for (const [value, expected] of [['1', 1], ['1024', 1024], ['10K', 10240], ['5m', 5 * 1024 ** 2], ['1G', 1024 ** 3], ['2GiB', 2 * 1024 ** 3], ['3 MB', 3 * 1024 ** 2]] as const) {
-    void test(`${value} → ${expected} bytes`, () => {
+    await test(`${value} → ${expected} bytes`, () => {
       assert.equal(resolveConfig({ maxUploadSize: value }, {}).maxUploadBytes, expected)
     })
   }
   for (const value of ['0', '-1', '1.5G', '1T', 'big', '']) {
-    void test(`size ${JSON.stringify(value)} is rejected`, () => {
+    await test(`size ${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({}, { EGGSERVE_MAX_UPLOAD_SIZE: value === '' ? ' ' : value }, 'EGGSERVE_MAX_UPLOAD_SIZE', value === '' ? ' ' : value)
     })
   }
   for (const value of ['-1', '1.5', 'ten', '1000001']) {
-    void test(`failure limit ${JSON.stringify(value)} is rejected`, () => {
+    await test(`failure limit ${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({ authFailureLimit: value }, {}, '--auth-failure-limit', value)
     })
   }
 })
 
-void describe('resolveConfig: --storage and --s3-path-style', () => {
-  void test('an s3:// location from the flag or the environment, the flag first', () => {
+await describe('resolveConfig: --storage and --s3-path-style', async () => {
+  await test('an s3:// location from the flag or the environment, the flag first', () => {
     assert.deepEqual(resolveConfig({ storage: 's3://pkgs/pypi' }, {}).storage, { bucket: 'pkgs', prefix: 'pypi/' })
     assert.deepEqual(resolveConfig({}, { EGGSERVE_STORAGE: 's3://pkgs' }).storage, { bucket: 'pkgs', prefix: '' })
     assert.deepEqual(resolveConfig({ storage: 's3://flag/a/b/' }, { EGGSERVE_STORAGE: 's3://env' }).storage, { bucket: 'flag', prefix: 'a/b/' })
   })
 
-  void test('path-style addressing from the flag or the environment', () => {
+  await test('path-style addressing from the flag or the environment', () => {
     assert.equal(resolveConfig({ s3PathStyle: true }, {}).s3PathStyle, true)
     assert.equal(resolveConfig({}, { EGGSERVE_S3_PATH_STYLE: 'yes' }).s3PathStyle, true)
     assertConfigError({}, { EGGSERVE_S3_PATH_STYLE: 'maybe' }, 'EGGSERVE_S3_PATH_STYLE', 'maybe')
   })
 
+  void test('--s3-writers: many by default, one or many from the flag or the environment, nothing else', () => {
+    assert.equal(resolveConfig({}, {}).s3Writers, 'many')
+    assert.equal(resolveConfig({ s3Writers: 'one' }, { EGGSERVE_S3_WRITERS: 'many' }).s3Writers, 'one')
+    assert.equal(resolveConfig({}, { EGGSERVE_S3_WRITERS: 'one' }).s3Writers, 'one')
+    assertConfigError({ s3Writers: 'two' }, {}, '--s3-writers', 'two')
+    assertConfigError({}, { EGGSERVE_S3_WRITERS: 'One' }, 'EGGSERVE_S3_WRITERS', 'One')
+  })
+
   for (const value of ['/srv/eggs', 's3://', 's3://b', 's3:/pkgs/x', 'S3://pkgs', 's3://pkgs/a//b', 's3://pkgs/../x', 's3://pkgs/./x', 'https://pkgs.s3.amazonaws.com/x']) {
-    void test(`${JSON.stringify(value)} is refused with a message naming the source`, () => {
+    await test(`${JSON.stringify(value)} is refused with a message naming the source`, () => {
       assertConfigError({ storage: value }, {}, '--storage', value)
       assertConfigError({}, { EGGSERVE_STORAGE: value }, 'EGGSERVE_STORAGE', value)
     })
   }
 })
 
-void describe('--public-url and --trust-proxy', () => {
+await describe('--public-url and --trust-proxy', async () => {
   const cases: [string, string][] = [
     ['https://pypi.example.com', 'https://pypi.example.com/'],
     ['https://pypi.example.com/', 'https://pypi.example.com/'],
@@ -495,32 +506,32 @@ void describe('--public-url and --trust-proxy', () => {
     [' http://10.0.0.1/my eggs ', 'http://10.0.0.1/my%20eggs/'],
   ]
   for (const [value, expected] of cases) {
-    void test(`public URL ${JSON.stringify(value)} → ${expected}`, () => {
+    await test(`public URL ${JSON.stringify(value)} → ${expected}`, () => {
       assert.equal(resolveConfig({ publicUrl: value }, {}).publicUrl, expected)
     })
   }
-  void test('the public URL comes from EGGSERVE_PUBLIC_URL, the flag wins', () => {
+  await test('the public URL comes from EGGSERVE_PUBLIC_URL, the flag wins', () => {
     assert.equal(resolveConfig({}, { EGGSERVE_PUBLIC_URL: 'https://a.example/p' }).publicUrl, 'https://a.example/p/')
     assert.equal(resolveConfig({ publicUrl: 'https://b.example' }, { EGGSERVE_PUBLIC_URL: 'https://a.example/p' }).publicUrl, 'https://b.example/')
   })
   for (const value of ['pypi.example.com', '/eggs', 'ftp://pypi.example.com/', 'https://pypi.example.com/?x=1', 'https://pypi.example.com/?', 'https://pypi.example.com/#top', 'https://user:pw@pypi.example.com/', 'file:///srv/eggs', 'http://']) {
-    void test(`public URL ${JSON.stringify(value)} is rejected`, () => {
+    await test(`public URL ${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({ publicUrl: value }, {}, '--public-url', value)
     })
   }
-  void test('trusted proxies: addresses, CIDR ranges and names, from the flag or EGGSERVE_TRUST_PROXY', () => {
+  await test('trusted proxies: addresses, CIDR ranges and names, from the flag or EGGSERVE_TRUST_PROXY', () => {
     assert.deepEqual(resolveConfig({ trustProxy: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,loopback' }, {}).trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback'])
     assert.deepEqual(resolveConfig({}, { EGGSERVE_TRUST_PROXY: '192.0.2.1' }).trustProxy, ['192.0.2.1'])
   })
   for (const value of ['proxy.example', '10.0.0.0/33', '127.0.0.1,,10.0.0.1', '300.1.1.1', 'true', '*']) {
-    void test(`trusted proxies ${JSON.stringify(value)} are rejected`, () => {
+    await test(`trusted proxies ${JSON.stringify(value)} are rejected`, () => {
       assertConfigError({}, { EGGSERVE_TRUST_PROXY: value }, 'EGGSERVE_TRUST_PROXY', value)
     })
   }
 })
 
-void describe('--x-accel-redirect', () => {
-  void test('an internal location path, without its trailing slash, from the flag or EGGSERVE_X_ACCEL_REDIRECT', () => {
+await describe('--x-accel-redirect', async () => {
+  await test('an internal location path, without its trailing slash, from the flag or EGGSERVE_X_ACCEL_REDIRECT', () => {
     assert.equal(resolveConfig({ xAccelRedirect: '/_eggfiles/' }, {}).xAccelRedirect, '/_eggfiles')
     assert.equal(resolveConfig({}, { EGGSERVE_X_ACCEL_REDIRECT: '/internal/eggs' }).xAccelRedirect, '/internal/eggs')
     assert.equal(resolveConfig({ xAccelRedirect: '/flag' }, { EGGSERVE_X_ACCEL_REDIRECT: '/env' }).xAccelRedirect, '/flag')
@@ -528,11 +539,11 @@ void describe('--x-accel-redirect', () => {
   // nginx refuses "." and ".." segments in X-Accel-Redirect (ngx_http_parse_unsafe_uri); a query
   // or an escape would change what the file's path means.
   for (const value of ['_eggfiles', '/', '/a/../b', '/./a', '/a b', '/a?x', '/a%2fb', '/a#b', '@named', 'http://x/a']) {
-    void test(`prefix ${JSON.stringify(value)} is rejected`, () => {
+    await test(`prefix ${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({ xAccelRedirect: value }, {}, '--x-accel-redirect', value)
     })
   }
-  void test('a bucket cannot be offloaded: nginx sends files from a local folder', () => {
+  await test('a bucket cannot be offloaded: nginx sends files from a local folder', () => {
     assert.throws(() => resolveConfig({ xAccelRedirect: '/_eggfiles', storage: 's3://pkgs' }, {}), (err: unknown) => {
       assert.ok(err instanceof ConfigError)
       assert.match(err.message, /--x-accel-redirect \(--x-accel-redirect\) needs a local eggdir: nginx cannot send files from s3:\/\/pkgs/)
@@ -541,18 +552,18 @@ void describe('--x-accel-redirect', () => {
   })
 })
 
-void describe('--metrics and --metrics-listen', () => {
-  void test('--metrics serves them on the main listener', () => {
+await describe('--metrics and --metrics-listen', async () => {
+  await test('--metrics serves them on the main listener', () => {
     assert.deepEqual(resolveConfig({ metrics: true }, {}).metrics, { enabled: true, listen: undefined })
     assert.deepEqual(resolveConfig({}, { EGGSERVE_METRICS: 'yes' }).metrics, { enabled: true, listen: undefined })
   })
 
-  void test('--metrics-listen alone turns them on, on that address only', () => {
+  await test('--metrics-listen alone turns them on, on that address only', () => {
     assert.deepEqual(resolveConfig({ metricsListen: 'localhost:0' }, {}).metrics, { enabled: true, listen: { host: 'localhost', port: 0 } })
     assert.deepEqual(resolveConfig({ metrics: true, metricsListen: '10.1.2.3:9464' }, {}).metrics, { enabled: true, listen: { host: '10.1.2.3', port: 9464 } })
   })
 
-  void test('a bad address or boolean is refused with its source', () => {
+  await test('a bad address or boolean is refused with its source', () => {
     for (const value of ['9464', '127.0.0.1', '127.0.0.1:', ':9464', '::1:9464', '[::1]', '127.0.0.1:65536', 'a b:1', 'http://x:1']) {
       assertConfigError({ metricsListen: value }, {}, '--metrics-listen', value)
     }

@@ -7,8 +7,8 @@ import { ConfigError } from '../../src/errors.js'
 
 const SYSTEMD = { CREDENTIALS_DIRECTORY: '/run/credentials/eggserve.service' }
 
-void describe('--passwords credential:NAME', () => {
-  void test('names $CREDENTIALS_DIRECTORY/NAME, from the flag or from EGGSERVE_PASSWORDS, and needs credentials for uploads', () => {
+await describe('--passwords credential:NAME', async () => {
+  await test('names $CREDENTIALS_DIRECTORY/NAME, from the flag or from EGGSERVE_PASSWORDS, and needs credentials for uploads', () => {
     for (const [flags, env] of [[{ passwords: 'credential:htpasswd' }, SYSTEMD], [{}, { ...SYSTEMD, EGGSERVE_PASSWORDS: 'credential:htpasswd' }]] as const) {
       const config = resolveConfig(flags, env)
       assert.equal(config.passwordFile, '/run/credentials/eggserve.service/htpasswd')
@@ -17,13 +17,13 @@ void describe('--passwords credential:NAME', () => {
     assert.equal(resolveConfig({ passwords: 'credential:users' }, { CREDENTIALS_DIRECTORY: '/run/credentials/x/' }).passwordFile, '/run/credentials/x/users')
   })
 
-  void test('anything else is a path, as before', () => {
+  await test('anything else is a path, as before', () => {
     for (const path of ['/etc/eggserve/htpasswd', 'users', './credential:htpasswd', 'credentials:htpasswd']) {
       assert.equal(resolveConfig({ passwords: path }, SYSTEMD).passwordFile, path)
     }
   })
 
-  void test('without $CREDENTIALS_DIRECTORY (no LoadCredential= in the unit), eggserve refuses to start and says what to add', () => {
+  await test('without $CREDENTIALS_DIRECTORY (no LoadCredential= in the unit), eggserve refuses to start and says what to add', () => {
     for (const env of [{}, { CREDENTIALS_DIRECTORY: '' }]) {
       assert.throws(() => resolveConfig({ passwords: 'credential:htpasswd' }, env), (err: unknown) => {
         assert.ok(err instanceof ConfigError)
@@ -34,7 +34,7 @@ void describe('--passwords credential:NAME', () => {
   })
 
   for (const value of ['credential:', 'credential:..', 'credential:.', 'credential:../etc/shadow', 'credential:a/b']) {
-    void test(`${value} is refused: not a credential name`, () => {
+    await test(`${value} is refused: not a credential name`, () => {
       assert.throws(() => resolveConfig({}, { ...SYSTEMD, EGGSERVE_PASSWORDS: value }), (err: unknown) => {
         assert.ok(err instanceof ConfigError)
         assert.match(err.message, /^Invalid credential name in ".*" \(EGGSERVE_PASSWORDS\): expected credential:NAME/)

@@ -25,7 +25,7 @@ function oneShot (data: Buffer, algorithm: HashAlgorithm): string {
   return createHash(algorithm).update(data).digest('hex')
 }
 
-void describe('digestStream', () => {
+await describe('digestStream', async () => {
   // Published vectors (RFC 1321, FIPS 180-2 examples).
   const vectors: readonly (readonly [string, Record<'md5' | 'sha256' | 'sha512', string>])[] = [
     ['', {
@@ -45,7 +45,7 @@ void describe('digestStream', () => {
     }],
   ]
   for (const [text, expected] of vectors) {
-    void test(`known vectors for ${JSON.stringify(text)}, one byte per chunk`, async () => {
+    await test(`known vectors for ${JSON.stringify(text)}, one byte per chunk`, async () => {
       const data = Buffer.from(text, 'utf8')
       const stream = Readable.from([...data].map((byte) => Buffer.from([byte])))
       assert.deepEqual(await digestStream(stream, ['md5', 'sha256', 'sha512']), expected)
@@ -53,7 +53,7 @@ void describe('digestStream', () => {
   }
 
   for (const length of [0, 1, 63, 64, 65, 1000, 100_003, 1_048_576]) {
-    void test(`${length} bytes in uneven chunks equal the one-shot digests`, async () => {
+    await test(`${length} bytes in uneven chunks equal the one-shot digests`, async () => {
       const data = noise(length, length + 1)
       const chunks = chunked(data)
       if (length > 64) assert.ok(chunks.length > 10)
@@ -62,7 +62,7 @@ void describe('digestStream', () => {
     })
   }
 
-  void test('returns exactly the requested algorithms, as lowercase hex', async () => {
+  await test('returns exactly the requested algorithms, as lowercase hex', async () => {
     const data = noise(5000, 42)
     for (const algorithms of [['md5'], ['sha256'], ['md5', 'sha256'], ['sha384', 'md5']] as const) {
       const digests = await digestStream(Readable.from(chunked(data)), algorithms)
@@ -74,7 +74,7 @@ void describe('digestStream', () => {
     }
   })
 
-  void test('no algorithms still reads the stream and returns an empty object', async () => {
+  await test('no algorithms still reads the stream and returns an empty object', async () => {
     let read = false
     const stream = Readable.from((function * () {
       yield Buffer.from('x')
@@ -84,7 +84,7 @@ void describe('digestStream', () => {
     assert.equal(read, true)
   })
 
-  void test('hashes a file-like byte stream (highWaterMark-sized chunks)', async () => {
+  await test('hashes a file-like byte stream (highWaterMark-sized chunks)', async () => {
     const data = noise(200_000, 7)
     const stream = new Readable({ highWaterMark: 1024, read () { /* pushed below */ } })
     for (let offset = 0; offset < data.length; offset += 777) stream.push(data.subarray(offset, offset + 777))
@@ -92,7 +92,7 @@ void describe('digestStream', () => {
     assert.deepEqual(await digestStream(stream, ['md5', 'sha256']), { md5: oneShot(data, 'md5'), sha256: oneShot(data, 'sha256') })
   })
 
-  void test('rejects with the stream error', async () => {
+  await test('rejects with the stream error', async () => {
     const failure = new Error('disk on fire')
     const stream = Readable.from((function * () {
       yield Buffer.from('partial')
@@ -101,7 +101,7 @@ void describe('digestStream', () => {
     await assert.rejects(digestStream(stream, ['sha256']), (err: unknown) => err === failure)
   })
 
-  void test('rejects when the stream is destroyed midway', async () => {
+  await test('rejects when the stream is destroyed midway', async () => {
     const stream = new Readable({ read () { /* fed below */ } })
     stream.push(Buffer.from('some bytes'))
     const result = digestStream(stream, ['md5'])

@@ -4,7 +4,7 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
-import test, { after, before } from 'node:test'
+import test from 'node:test'
 import { gunzipSync } from 'node:zlib'
 import { unzipSync } from 'fflate'
 import { extract } from 'tar-stream'
@@ -12,6 +12,12 @@ import { buildExamples, DEFAULT_EXAMPLES_DIR } from '../../scripts/build-example
 import { BACKEND_MODULE } from '../helpers/dist-backend.js'
 import { buildEgg, buildSdist, buildWheel, recordHash, writeDist, type DistSpec } from '../helpers/distributions.js'
 import { needTool } from '../helpers/tools.js'
+
+// A developer's SOURCE_DATE_EPOCH must not make the committed examples look stale. Put back
+// by the last statement: with awaited top-level tests, node:test runs a root after() hook as
+// soon as the first one ends (Node 20), not after the file.
+const savedEpoch = process.env.SOURCE_DATE_EPOCH
+delete process.env.SOURCE_DATE_EPOCH
 
 const MIXED: DistSpec = {
   name: 'Hx.Mixed_Name',
@@ -80,18 +86,7 @@ function headers (text: Buffer): [string, string][] {
   })
 }
 
-// A developer's SOURCE_DATE_EPOCH must not make the committed examples look stale.
-let savedEpoch: string | undefined
-before(() => {
-  savedEpoch = process.env.SOURCE_DATE_EPOCH
-  delete process.env.SOURCE_DATE_EPOCH
-})
-after(() => {
-  if (savedEpoch === undefined) delete process.env.SOURCE_DATE_EPOCH
-  else process.env.SOURCE_DATE_EPOCH = savedEpoch
-})
-
-void test('shipped examples: are byte-identical to a fresh build (rerun `npm run examples` after changing the builders)', async () => {
+await test('shipped examples: are byte-identical to a fresh build (rerun `npm run examples` after changing the builders)', async () => {
   const tmp = await mkdtemp(join(tmpdir(), 'eggserve-examples-'))
   try {
     const written = await buildExamples(tmp)
@@ -113,12 +108,12 @@ void test('shipped examples: are byte-identical to a fresh build (rerun `npm run
   }
 })
 
-void test('buildWheel: names the file after the escaped, lowercased project name (PEP 427)', () => {
+await test('buildWheel: names the file after the escaped, lowercased project name (PEP 427)', () => {
   assert.equal(buildWheel(MIXED).filename, 'hx_mixed_name-0.1-py3-none-any.whl')
   assert.equal(buildWheel({ name: 'a-b', version: '1.0-1' }).filename, 'a_b-1.0_1-py3-none-any.whl')
 })
 
-void test('buildWheel: honours pythonTag, buildTag and filenameName', () => {
+await test('buildWheel: honours pythonTag, buildTag and filenameName', () => {
   const wheel = buildWheel(MIXED, { pythonTag: 'py2.py3', buildTag: '7', filenameName: 'Hx.Mixed_Name' })
   assert.equal(wheel.filename, 'Hx.Mixed_Name-0.1-7-py2.py3-none-any.whl')
   const members = unzip(wheel.bytes)
@@ -127,7 +122,7 @@ void test('buildWheel: honours pythonTag, buildTag and filenameName', () => {
   assert.match(wheelFile, /^Tag: py2-none-any\nTag: py3-none-any\nBuild: 7\n$/m)
 })
 
-void test('buildWheel: holds the module and a .dist-info with METADATA, WHEEL and RECORD last', () => {
+await test('buildWheel: holds the module and a .dist-info with METADATA, WHEEL and RECORD last', () => {
   const members = unzip(buildWheel(MIXED).bytes)
   assert.deepEqual([...members.keys()], [
     'hx_mixed_name/__init__.py',
@@ -144,7 +139,7 @@ void test('buildWheel: holds the module and a .dist-info with METADATA, WHEEL an
   ])
 })
 
-void test('buildWheel: writes METADATA with every field of the spec and returns its exact bytes', () => {
+await test('buildWheel: writes METADATA with every field of the spec and returns its exact bytes', () => {
   const wheel = buildWheel(MIXED)
   assert.ok(wheel.metadata.equals(member(unzip(wheel.bytes), 'hx_mixed_name-0.1.dist-info/METADATA')))
   assert.deepEqual(headers(wheel.metadata), [
@@ -158,7 +153,7 @@ void test('buildWheel: writes METADATA with every field of the spec and returns 
   ])
 })
 
-void test('buildWheel: lists every member in RECORD with its sha256 and size, and RECORD itself unhashed', () => {
+await test('buildWheel: lists every member in RECORD with its sha256 and size, and RECORD itself unhashed', () => {
   const members = unzip(buildWheel(MIXED).bytes)
   const rows = member(members, 'hx_mixed_name-0.1.dist-info/RECORD').toString('utf8').trimEnd().split('\n').map((line) => line.split(','))
   assert.deepEqual(rows.map((row) => row[0]), [...members.keys()])
@@ -175,13 +170,13 @@ void test('buildWheel: lists every member in RECORD with its sha256 and size, an
   }
 })
 
-void test('buildWheel: uses the given module name and source', () => {
+await test('buildWheel: uses the given module name and source', () => {
   const members = unzip(buildWheel({ name: 'x', version: '1', module: 'other', moduleSource: 'X = 1\n' }).bytes)
   assert.equal(member(members, 'other/__init__.py').toString('utf8'), 'X = 1\n')
   assert.throws(() => buildWheel({ name: '3d', version: '1' }), /not a Python identifier/)
 })
 
-void test('buildSdist: holds one top-level directory with PKG-INFO, pyproject.toml, setup.py, the backend and the module', async () => {
+await test('buildSdist: holds one top-level directory with PKG-INFO, pyproject.toml, setup.py, the backend and the module', async () => {
   const sdist = buildSdist(MIXED)
   assert.equal(sdist.filename, 'hx_mixed_name-0.1.tar.gz')
   const members = await untarGz(sdist.bytes)
@@ -205,7 +200,7 @@ void test('buildSdist: holds one top-level directory with PKG-INFO, pyproject.to
   assert.match(setupPy, /install_requires=\['attrs>=20', 'six; python_version < "3"'\]/)
 })
 
-void test('buildSdist: has no owner, fixed permissions and times, and a gzip header without mtime', async () => {
+await test('buildSdist: has no owner, fixed permissions and times, and a gzip header without mtime', async () => {
   const sdist = buildSdist(MIXED)
   assert.equal(sdist.bytes.readUInt32LE(4), 0, 'gzip MTIME')
   for (const m of await untarGz(sdist.bytes)) {
@@ -214,7 +209,7 @@ void test('buildSdist: has no owner, fixed permissions and times, and a gzip hea
   }
 })
 
-void test('buildSdist: spells legacy filenames verbatim with filenameName', async () => {
+await test('buildSdist: spells legacy filenames verbatim with filenameName', async () => {
   const sdist = buildSdist({ name: 'python-dateutil', version: '2.8.2' }, { filenameName: 'python-dateutil' })
   assert.equal(sdist.filename, 'python-dateutil-2.8.2.tar.gz')
   const names = (await untarGz(sdist.bytes)).map((m) => m.name)
@@ -222,7 +217,7 @@ void test('buildSdist: spells legacy filenames verbatim with filenameName', asyn
   assert.ok(names.includes('python-dateutil-2.8.2/python_dateutil/__init__.py'))
 })
 
-void test('buildSdist: can be a zip with the same layout', () => {
+await test('buildSdist: can be a zip with the same layout', () => {
   const sdist = buildSdist(MIXED, { format: 'zip' })
   assert.equal(sdist.filename, 'hx_mixed_name-0.1.zip')
   const members = unzip(sdist.bytes)
@@ -230,7 +225,7 @@ void test('buildSdist: can be a zip with the same layout', () => {
   assert.ok(member(members, 'hx_mixed_name-0.1/PKG-INFO').equals(sdist.pkgInfo))
 })
 
-void test('buildSdist: ships Python that parses', (t) => {
+await test('buildSdist: ships Python that parses', (t) => {
   const python = needTool(t, 'python3')
   if (python === undefined) return
   const sdist = buildSdist({ ...MIXED, summary: 'Ünïcode \'quoted\' \\ summary' }, { format: 'zip' })
@@ -242,7 +237,7 @@ void test('buildSdist: ships Python that parses', (t) => {
   }
 })
 
-void test('buildEgg: names the file setuptools-style and holds EGG-INFO/PKG-INFO', () => {
+await test('buildEgg: names the file setuptools-style and holds EGG-INFO/PKG-INFO', () => {
   const egg = buildEgg(MIXED, { pyVersion: '3.7' })
   assert.equal(egg.filename, 'Hx.Mixed_Name-0.1-py3.7.egg')
   assert.equal(buildEgg({ name: 'a-b', version: '1-2' }, { pyVersion: '2.7', platform: 'linux-x86_64' }).filename, 'a_b-1_2-py2.7-linux-x86_64.egg')
@@ -261,18 +256,18 @@ void test('buildEgg: names the file setuptools-style and holds EGG-INFO/PKG-INFO
   assert.equal(member(members, 'EGG-INFO/requires.txt').toString('utf8'), 'attrs>=20\n\n[:python_version < "3"]\nsix\n')
 })
 
-void test('buildEgg: omits requires.txt without dependencies', () => {
+await test('buildEgg: omits requires.txt without dependencies', () => {
   const members = unzip(buildEgg({ name: 'eggdemo', version: '1.0' }, { pyVersion: '3.7' }).bytes)
   assert.equal(members.has('EGG-INFO/requires.txt'), false)
 })
 
-void test('determinism: gives identical bytes for identical input', () => {
+await test('determinism: gives identical bytes for identical input', () => {
   for (const build of [() => buildWheel(MIXED), () => buildSdist(MIXED), () => buildSdist(MIXED, { format: 'zip' }), () => buildEgg(MIXED, { pyVersion: '3.7' })]) {
     assert.ok(build().bytes.equals(build().bytes))
   }
 })
 
-void test('determinism: stamps members with SOURCE_DATE_EPOCH when it is set', async () => {
+await test('determinism: stamps members with SOURCE_DATE_EPOCH when it is set', async () => {
   process.env.SOURCE_DATE_EPOCH = '1700000000' // 2023-11-14T22:13:20Z
   try {
     const members = await untarGz(buildSdist(MIXED).bytes)
@@ -286,7 +281,7 @@ void test('determinism: stamps members with SOURCE_DATE_EPOCH when it is set', a
   }
 })
 
-void test('writeDist: creates the directory and writes the file under its filename', async () => {
+await test('writeDist: creates the directory and writes the file under its filename', async () => {
   const tmp = await mkdtemp(join(tmpdir(), 'eggserve-dist-'))
   try {
     const wheel = buildWheel(MIXED)
@@ -297,3 +292,5 @@ void test('writeDist: creates the directory and writes the file under its filena
     await rm(tmp, { recursive: true, force: true })
   }
 })
+
+if (savedEpoch !== undefined) process.env.SOURCE_DATE_EPOCH = savedEpoch

@@ -123,10 +123,9 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
   poetry: ['--build', '--no-ansi', '--no-root'],
   pdm: ['--no-build', '--no-self'],
   virtualenv: ['--no-seed'],
-  npm: ['--prefix', '--json', '--quick', '--keep', '--profile', '--scale', '--only', '--node', '--projects', '--rounds'], // and the bench's own, after `--`
+  npm: ['--prefix', '--json', '--quick', '--keep', '--profile', '--scale', '--only', '--out', '--ui-renders', '--node', '--projects', '--rounds'], // and the bench's own, after `--`
   node: ['--import', '--test', '--pending-deprecation', '--jitless', '--max-semi-space-size', '--noEmit'],
   systemd: ['--now', '--root'],
-  's3-replicas.md (a design, not built)': ['--writers'],
 }
 
 await test('every long option the README and docs/ mention is eggserve\'s or a named other program\'s', () => {

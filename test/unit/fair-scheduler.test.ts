@@ -38,8 +38,8 @@ function delayFor (i: number): number {
   return (i * 7 + 3) % 4
 }
 
-void describe('FairScheduler', () => {
-  void test('constructor rejects 0, negative, fractional and non-finite concurrency', () => {
+await describe('FairScheduler', async () => {
+  await test('constructor rejects 0, negative, fractional and non-finite concurrency', () => {
     for (const concurrency of [0, -1, -0.5, 1.5, 0.999, Number.NaN, Number.POSITIVE_INFINITY]) {
       assert.throws(() => new FairScheduler(concurrency), RangeError, String(concurrency))
     }
@@ -48,7 +48,7 @@ void describe('FairScheduler', () => {
   })
 
   for (const concurrency of [1, 3, 8]) {
-    void test(`never runs more than ${concurrency} tasks at once, and reaches that bound`, async () => {
+    await test(`never runs more than ${concurrency} tasks at once, and reaches that bound`, async () => {
       const scheduler = new FairScheduler(concurrency)
       let running = 0
       let maxRunning = 0
@@ -67,7 +67,7 @@ void describe('FairScheduler', () => {
     })
   }
 
-  void test('holds tasks beyond the bound as pending, and starts them as slots free up', async () => {
+  await test('holds tasks beyond the bound as pending, and starts them as slots free up', async () => {
     const scheduler = new FairScheduler(2)
     const gates = [gate(), gate(), gate()]
     const started: number[] = []
@@ -88,7 +88,7 @@ void describe('FairScheduler', () => {
     assert.deepEqual(await Promise.all(done), [0, 1, 2])
   })
 
-  void test('round-robin: a group enqueued behind 50 tasks of another starts before most of them', async () => {
+  await test('round-robin: a group enqueued behind 50 tasks of another starts before most of them', async () => {
     const concurrency = 2
     const scheduler = new FairScheduler(concurrency)
     const order: string[] = []
@@ -105,7 +105,7 @@ void describe('FairScheduler', () => {
     assert.ok(position <= concurrency + 1, `B started at position ${position}: ${order.slice(0, position + 1).join(' ')}`)
   })
 
-  void test('round-robin: a newly enqueued group takes the very next free slot', async () => {
+  await test('round-robin: a newly enqueued group takes the very next free slot', async () => {
     // A's running tasks fill every slot when B arrives; A has just had its turn, so B's comes next.
     for (const concurrency of [1, 2, 4]) {
       const scheduler = new FairScheduler(concurrency)
@@ -135,7 +135,7 @@ void describe('FairScheduler', () => {
     }
   })
 
-  void test('alternates between two busy groups', async () => {
+  await test('alternates between two busy groups', async () => {
     const scheduler = new FairScheduler(1)
     const order: string[] = []
     const blocker = gate()
@@ -149,7 +149,7 @@ void describe('FairScheduler', () => {
     assert.deepEqual(order, ['A1', 'B1', 'A2', 'B2', 'A3', 'B3'])
   })
 
-  void test('urgent groups go before background groups', async () => {
+  await test('urgent groups go before background groups', async () => {
     const scheduler = new FairScheduler(1)
     const order: string[] = []
     const blocker = gate()
@@ -172,7 +172,7 @@ void describe('FairScheduler', () => {
     assert.deepEqual(order, ['page1', 'page2', 'bg1', 'bg2', 'bg3'])
   })
 
-  void test('promote moves a background group ahead of other background groups', async () => {
+  await test('promote moves a background group ahead of other background groups', async () => {
     const scheduler = new FairScheduler(1)
     const order: string[] = []
     const blocker = gate()
@@ -194,7 +194,7 @@ void describe('FairScheduler', () => {
     assert.deepEqual(order, ['b1', 'b2', 'a1', 'a2'])
   })
 
-  void test('background groups alone take turns too', async () => {
+  await test('background groups alone take turns too', async () => {
     const scheduler = new FairScheduler(1)
     const order: string[] = []
     const blocker = gate()
@@ -208,7 +208,7 @@ void describe('FairScheduler', () => {
     assert.deepEqual(order, ['a1', 'b1', 'a2', 'b2'])
   })
 
-  void test('a rejection reaches its caller and does not stall the queue', async () => {
+  await test('a rejection reaches its caller and does not stall the queue', async () => {
     const scheduler = new FairScheduler(1)
     const boom = new Error('boom')
     const failing = scheduler.run('g', async () => {
@@ -224,7 +224,7 @@ void describe('FairScheduler', () => {
     assert.equal(scheduler.pending, 0)
   })
 
-  void test('many rejections in a row do not leak slots', async () => {
+  await test('many rejections in a row do not leak slots', async () => {
     const scheduler = new FairScheduler(2)
     const failures = Array.from({ length: 10 }, (_, i) => scheduler.run('g', async () => {
       await sleep(delayFor(i))
@@ -244,7 +244,7 @@ void describe('FairScheduler', () => {
     assert.equal(maxRunning, 2)
   })
 
-  void test('a task that throws synchronously rejects its caller and frees its slot', async () => {
+  await test('a task that throws synchronously rejects its caller and frees its slot', async () => {
     const scheduler = new FairScheduler(1)
     const boom = new Error('sync boom')
     // Typed as returning a promise, as a plain (non-async) function may be, but it throws before returning one.

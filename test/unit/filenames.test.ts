@@ -18,18 +18,18 @@ interface ParseCase {
   readonly expected: ParsedDistFilename | undefined
 }
 
-function runTable (cases: readonly ParseCase[]): void {
+async function runTable (cases: readonly ParseCase[]): Promise<void> {
   for (const { filename, project, expected } of cases) {
     const hint = project === undefined ? '' : ` (project ${project})`
     const outcome = expected === undefined ? 'invalid' : `${expected.project} ${expected.version}`
-    void test(`${filename}${hint} → ${outcome}`, () => {
+    await test(`${filename}${hint} → ${outcome}`, () => {
       assert.deepEqual(parseDistFilename(filename, project), expected)
     })
   }
 }
 
-void describe('parseDistFilename: wheels', () => {
-  runTable([
+await describe('parseDistFilename: wheels', async () => {
+  await runTable([
     {
       filename: 'pip-24.0-py3-none-any.whl',
       expected: { kind: 'wheel', name: 'pip', project: 'pip', version: '24.0', pythonTag: 'py3', platform: 'any' },
@@ -100,8 +100,8 @@ void describe('parseDistFilename: wheels', () => {
   ])
 })
 
-void describe('parseDistFilename: PEP 625 sdists', () => {
-  runTable([
+await describe('parseDistFilename: PEP 625 sdists', async () => {
+  await runTable([
     { filename: 'foo_bar-1.0.tar.gz', expected: { kind: 'sdist', name: 'foo_bar', project: 'foo-bar', version: '1.0' } },
     { filename: 'foo_bar-1.0.tar.gz', project: 'foo-bar', expected: { kind: 'sdist', name: 'foo_bar', project: 'foo-bar', version: '1.0' } },
     { filename: 'holygrail-1.0.tar.gz', expected: { kind: 'sdist', name: 'holygrail', project: 'holygrail', version: '1.0' } },
@@ -120,8 +120,8 @@ void describe('parseDistFilename: PEP 625 sdists', () => {
   ])
 })
 
-void describe('parseDistFilename: legacy hyphenated sdists', () => {
-  runTable([
+await describe('parseDistFilename: legacy hyphenated sdists', async () => {
+  await runTable([
     {
       filename: 'python-dateutil-2.8.2.tar.gz',
       project: 'python-dateutil',
@@ -144,8 +144,8 @@ void describe('parseDistFilename: legacy hyphenated sdists', () => {
   ])
 })
 
-void describe('parseDistFilename: eggs', () => {
-  runTable([
+await describe('parseDistFilename: eggs', async () => {
+  await runTable([
     {
       filename: 'zope.interface-4.1.3-py2.7-linux-x86_64.egg',
       expected: { kind: 'egg', name: 'zope.interface', project: 'zope-interface', version: '4.1.3', pythonTag: '2.7', platform: 'linux-x86_64' },
@@ -168,8 +168,8 @@ void describe('parseDistFilename: eggs', () => {
   ])
 })
 
-void describe('parseDistFilename: paths are never filenames', () => {
-  runTable([
+await describe('parseDistFilename: paths are never filenames', async () => {
+  await runTable([
     { filename: 'foo/foo-1.0.tar.gz', expected: undefined },
     { filename: '../foo-1.0.tar.gz', expected: undefined },
     { filename: 'foo\\foo-1.0.tar.gz', expected: undefined },
@@ -179,8 +179,8 @@ void describe('parseDistFilename: paths are never filenames', () => {
   ])
 })
 
-void describe('parseDistFilename: not distributions at all', () => {
-  runTable([
+await describe('parseDistFilename: not distributions at all', async () => {
+  await runTable([
     { filename: 'README', expected: undefined },
     { filename: 'foo-1.0.tar.gz.asc', expected: undefined },
     { filename: 'foo-1.0-py3-none-any.whl.metadata', expected: undefined },
@@ -190,7 +190,7 @@ void describe('parseDistFilename: not distributions at all', () => {
   ])
 })
 
-void describe('distributionExtension and isDistributionFilename (signatures, metadata and partial files are none)', () => {
+await describe('distributionExtension and isDistributionFilename (signatures, metadata and partial files are none)', async () => {
   const cases: readonly (readonly [string, { extension: string; kind: DistKind } | undefined, boolean])[] = [
     ['pip-24.0-py3-none-any.whl', { extension: '.whl', kind: 'wheel' }, true],
     ['foo-1.0.tar.gz', { extension: '.tar.gz', kind: 'sdist' }, true],
@@ -220,14 +220,14 @@ void describe('distributionExtension and isDistributionFilename (signatures, met
     ['.foo-1.0-py3-none-any.whl', { extension: '.whl', kind: 'wheel' }, false],
   ]
   for (const [filename, extension, isDist] of cases) {
-    void test(`${JSON.stringify(filename)}: extension ${extension?.extension ?? 'none'}, distribution ${String(isDist)}`, () => {
+    await test(`${JSON.stringify(filename)}: extension ${extension?.extension ?? 'none'}, distribution ${String(isDist)}`, () => {
       assert.deepEqual(distributionExtension(filename), extension)
       assert.equal(isDistributionFilename(filename), isDist)
     })
   }
 })
 
-void describe('distributionKey: one key per distribution file, whatever the spelling', () => {
+await describe('distributionKey: one key per distribution file, whatever the spelling', async () => {
   const key = (filename: string): string => {
     const parsed = parseDistFilename(filename, 'foo-bar')
     assert.ok(parsed, filename)
@@ -249,6 +249,6 @@ void describe('distributionKey: one key per distribution file, whatever the spel
     ['foo_bar-1.0.tar.gz', 'foo_bar-1.0.zip'],
     ['foo_bar-1.0-py3.8.egg', 'foo_bar-1.0-py3.9.egg'],
   ]
-  for (const [a, b] of same) void test(`${a} = ${b}`, () => { assert.equal(key(a), key(b)) })
-  for (const [a, b] of different) void test(`${a} ≠ ${b}`, () => { assert.notEqual(key(a), key(b)) })
+  for (const [a, b] of same) await test(`${a} = ${b}`, () => { assert.equal(key(a), key(b)) })
+  for (const [a, b] of different) await test(`${a} ≠ ${b}`, () => { assert.notEqual(key(a), key(b)) })
 })

@@ -44,7 +44,7 @@ const simpleProjectPage = projectPage(SIMPLE_TREE)
 const legacyRootPage = rootPage(LEGACY_TREE)
 const simpleRootPage = rootPage(SIMPLE_TREE)
 
-void describe('escapeHtml', () => {
+await describe('escapeHtml', async () => {
   const cases: readonly (readonly [string, string])[] = [
     ['&', '&amp;'],
     ['<', '&lt;'],
@@ -61,23 +61,23 @@ void describe('escapeHtml', () => {
     ['ünïcödé ✓', 'ünïcödé ✓'],
   ]
   for (const [input, expected] of cases) {
-    void test(`${JSON.stringify(input)} → ${JSON.stringify(expected)}`, () => {
+    await test(`${JSON.stringify(input)} → ${JSON.stringify(expected)}`, () => {
       assert.equal(escapeHtml(input), expected)
     })
   }
 })
 
-void describe('html template', () => {
-  void test('escapes interpolated strings', () => {
+await describe('html template', async () => {
+  await test('escapes interpolated strings', () => {
     const name = '<b>"x" & \'y\'</b>'
     assert.equal(html`<p title="${name}">${name}</p>`.value, '<p title="&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;">&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;</p>')
   })
 
-  void test('inserts numbers as they are', () => {
+  await test('inserts numbers as they are', () => {
     assert.equal(html`<td>${42}</td><td>${-1.5}</td>`.value, '<td>42</td><td>-1.5</td>')
   })
 
-  void test('keeps SafeHtml, including nested templates, unescaped', () => {
+  await test('keeps SafeHtml, including nested templates, unescaped', () => {
     const inner = html`<i>${'a<b'}</i>`
     assert.ok(inner instanceof SafeHtml)
     assert.equal(html`<p>${inner}</p>`.value, '<p><i>a&lt;b</i></p>')
@@ -85,21 +85,21 @@ void describe('html template', () => {
     assert.equal(String(html`<hr>`), '<hr>')
   })
 
-  void test('joins arrays without separators, escaping each item', () => {
+  await test('joins arrays without separators, escaping each item', () => {
     assert.equal(html`<ul>${['<1>', html`<li>2</li>`, 3]}</ul>`.value, '<ul>&lt;1&gt;<li>2</li>3</ul>')
     assert.equal(html`[${[['a', ['&']], []]}]`.value, '[a&amp;]')
     assert.equal(html`[${[]}]`.value, '[]')
   })
 
-  void test('keeps the literal parts verbatim', () => {
+  await test('keeps the literal parts verbatim', () => {
     assert.equal(html``.value, '')
     assert.equal(html`<a href="x">&amp;</a>`.value, '<a href="x">&amp;</a>')
     assert.equal(html`${'a'}${'b'}`.value, 'ab')
   })
 })
 
-void describe('renderLinkPage', () => {
-  void test('renders the whole document exactly', () => {
+await describe('renderLinkPage', async () => {
+  await test('renders the whole document exactly', () => {
     const page = renderLinkPage({
       title: 'Links for foo',
       links: [
@@ -125,24 +125,24 @@ void describe('renderLinkPage', () => {
     ].join('\n'))
   })
 
-  void test('starts with exactly <!DOCTYPE html> (pip 22.0 to 22.0.2 refuse anything else)', () => {
+  await test('starts with exactly <!DOCTYPE html> (pip 22.0 to 22.0.2 refuse anything else)', () => {
     for (const links of [[], [{ href: 'a/', text: 'a' }]]) {
       const page = renderLinkPage({ title: 'T', links })
       assert.ok(page.startsWith('<!DOCTYPE html>\n<html>'), page.slice(0, 40))
     }
   })
 
-  void test('declares pypi:repository-version in the head (PEP 629)', () => {
+  await test('declares pypi:repository-version in the head (PEP 629)', () => {
     const page = renderLinkPage({ title: 'T', links: [] })
     const head = /<head>([\s\S]*)<\/head>/.exec(page)?.[1] ?? ''
     assert.match(head, /<meta name="pypi:repository-version" content="1\.\d+">/)
   })
 
-  void test('an empty page has no anchors', () => {
+  await test('an empty page has no anchors', () => {
     assert.deepEqual(anchors(renderLinkPage({ title: 'Links for empty', links: [] })), [])
   })
 
-  void test('escapes a hostile title, href, text and attribute value', () => {
+  await test('escapes a hostile title, href, text and attribute value', () => {
     const evil = '<script>alert("x")</script>'
     const page = renderLinkPage({
       title: evil,
@@ -157,7 +157,7 @@ void describe('renderLinkPage', () => {
     assert.ok(page.includes(' data-yanked="&quot;&gt;&lt;script&gt;">'), page)
   })
 
-  void test('renders every attribute as name="value", never bare (html.parser reads a bare one as None)', () => {
+  await test('renders every attribute as name="value", never bare (html.parser reads a bare one as None)', () => {
     const page = renderLinkPage({
       title: 'T',
       links: [{
@@ -174,7 +174,7 @@ void describe('renderLinkPage', () => {
   })
 })
 
-void describe('encodeSegment', () => {
+await describe('encodeSegment', async () => {
   const cases: readonly (readonly [string, string])[] = [
     ["'", '%27'],
     ['(', '%28'],
@@ -196,14 +196,14 @@ void describe('encodeSegment', () => {
     ["it's (a) !*test* #1?+%.whl", 'it%27s%20%28a%29%20%21%2Atest%2A%20%231%3F%2B%25.whl'],
   ]
   for (const [input, expected] of cases) {
-    void test(`${JSON.stringify(input)} → ${expected}`, () => {
+    await test(`${JSON.stringify(input)} → ${expected}`, () => {
       assert.equal(encodeSegment(input), expected)
       assert.equal(decodeURIComponent(encodeSegment(input)), input)
     })
   }
 })
 
-void describe('URL trees', () => {
+await describe('URL trees', async () => {
   const page: ProjectPage = {
     folder: 'Foo_Bar',
     project: 'foo-bar',
@@ -213,7 +213,7 @@ void describe('URL trees', () => {
     ],
   }
 
-  void test('legacyProjectPage: page-relative <file>#md5=<hex>', () => {
+  await test('legacyProjectPage: page-relative <file>#md5=<hex>', () => {
     assert.deepEqual(legacyProjectPage(page, 'md5'), {
       title: 'Links for foo-bar',
       links: [
@@ -223,14 +223,14 @@ void describe('URL trees', () => {
     })
   })
 
-  void test('legacyProjectPage: the fragment follows the configured algorithm', () => {
+  await test('legacyProjectPage: the fragment follows the configured algorithm', () => {
     assert.deepEqual(legacyProjectPage(page, 'sha256').links.map((link) => link.href), [
       `foo_bar-1.0-py3-none-any.whl#sha256=${SHA256}`,
       `foo_bar-1.0%2Bit%27s.%28x%29.tar.gz#sha256=${SHA256}`,
     ])
   })
 
-  void test('simpleProjectPage: ../../packages/<folder>/<file>#sha256=<hex>', () => {
+  await test('simpleProjectPage: ../../packages/<folder>/<file>#sha256=<hex>', () => {
     assert.deepEqual(simpleProjectPage(page, 'sha256'), {
       title: 'Links for foo-bar',
       links: [
@@ -240,14 +240,14 @@ void describe('URL trees', () => {
     })
   })
 
-  void test('simpleProjectPage: md5 anchors when configured', () => {
+  await test('simpleProjectPage: md5 anchors when configured', () => {
     assert.deepEqual(simpleProjectPage(page, 'md5').links.map((link) => link.href), [
       `../../packages/Foo_Bar/foo_bar-1.0-py3-none-any.whl#md5=${MD5}`,
       `../../packages/Foo_Bar/foo_bar-1.0%2Bit%27s.%28x%29.tar.gz#md5=${MD5}`,
     ])
   })
 
-  void test('exactly one fragment per href, never one for a digest that is missing (uv reads one)', () => {
+  await test('exactly one fragment per href, never one for a digest that is missing (uv reads one)', () => {
     const sha512 = 'cf'.repeat(64)
     const mixed: ProjectPage = {
       folder: 'foo',
@@ -266,7 +266,7 @@ void describe('URL trees', () => {
     }
   })
 
-  void test('link text is the bare filename and the last path segment of the href (clients take the filename from the URL)', () => {
+  await test('link text is the bare filename and the last path segment of the href (clients take the filename from the URL)', () => {
     for (const links of [legacyProjectPage(page, 'md5').links, simpleProjectPage(page, 'sha256').links]) {
       for (const link of links) {
         assert.ok(!link.text.includes('/'), link.text)
@@ -277,7 +277,7 @@ void describe('URL trees', () => {
     }
   })
 
-  void test('simpleRootPage: href is the normalized name with a slash, text the folder name (uv reads the name from the text)', () => {
+  await test('simpleRootPage: href is the normalized name with a slash, text the folder name (uv reads the name from the text)', () => {
     assert.deepEqual(simpleRootPage([{ folder: 'Zope.Interface', project: 'zope-interface' }, { folder: 'absl_py', project: 'absl-py' }]), {
       title: 'Simple index',
       links: [
@@ -287,14 +287,14 @@ void describe('URL trees', () => {
     })
   })
 
-  void test('legacyRootPage: href is the encoded folder with a slash, text the folder name', () => {
+  await test('legacyRootPage: href is the encoded folder with a slash, text the folder name', () => {
     assert.deepEqual(legacyRootPage([{ folder: 'Zope.Interface', project: 'zope-interface' }, { folder: 'absl_py', project: 'absl-py' }]).links, [
       { href: 'Zope.Interface/', text: 'Zope.Interface' },
       { href: 'absl_py/', text: 'absl_py' },
     ])
   })
 
-  void test('a hostile filename survives the whole path to the page escaped and encoded', () => {
+  await test('a hostile filename survives the whole path to the page escaped and encoded', () => {
     const filename = 'evil-1.0"<script>.tar.gz'
     const hostile: ProjectPage = { folder: 'evil', project: 'evil', files: [hashedFile('evil', filename, { sha256: SHA256 })] }
     const document = renderProjectHtml(hostile, SIMPLE_TREE, 'sha256')

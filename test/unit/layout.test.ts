@@ -20,8 +20,8 @@ function codesAndPaths (problems: readonly LayoutProblem[]): (readonly [LayoutPr
   return problems.map((problem) => [problem.code, problem.path] as const)
 }
 
-void describe('classifyFolder', () => {
-  void test('accepts absl_py wheels in absl-py/ (normalized names agree; raw prefixes do not)', () => {
+await describe('classifyFolder', async () => {
+  await test('accepts absl_py wheels in absl-py/ (normalized names agree; raw prefixes do not)', () => {
     const folder = classifyFolder('absl-py', ['absl_py-2.1.0-py3-none-any.whl', 'absl-py-2.0.0.tar.gz', 'Absl.Py-1.0.zip'])
     assert.equal(folder.folder, 'absl-py')
     assert.equal(folder.project, 'absl-py')
@@ -34,20 +34,20 @@ void describe('classifyFolder', () => {
     ])
   })
 
-  void test('normalizes a non-normalized folder name into the project', () => {
+  await test('normalizes a non-normalized folder name into the project', () => {
     const folder = classifyFolder('Zope.Interface', ['zope.interface-4.1.3-py2.7-linux-x86_64.egg', 'zope_interface-6.4.tar.gz'])
     assert.equal(folder.project, 'zope-interface')
     assert.deepEqual(filenames(folder), ['zope.interface-4.1.3-py2.7-linux-x86_64.egg', 'zope_interface-6.4.tar.gz'])
     assert.deepEqual(folder.problems, [])
   })
 
-  void test('uses the folder as the project hint for legacy hyphenated sdists', () => {
+  await test('uses the folder as the project hint for legacy hyphenated sdists', () => {
     const folder = classifyFolder('python-dateutil', ['python-dateutil-2.8.2.tar.gz'])
     assert.deepEqual(folder.files.map((file) => file.parsed.version), ['2.8.2'])
     assert.deepEqual(folder.problems, [])
   })
 
-  void test('reports a foreign file with a path relative to the eggdir', () => {
+  await test('reports a foreign file with a path relative to the eggdir', () => {
     const folder = classifyFolder('foo', ['foo-1.0.tar.gz', 'bar-2.0-py3-none-any.whl'])
     assert.deepEqual(filenames(folder), ['foo-1.0.tar.gz'])
     assert.equal(folder.problems.length, 1)
@@ -59,13 +59,13 @@ void describe('classifyFolder', () => {
     assert.match(problem.message, /"foo"/)
   })
 
-  void test('a file whose name only starts like the folder is foreign (foo-bar-1.0 in foo/)', () => {
+  await test('a file whose name only starts like the folder is foreign (foo-bar-1.0 in foo/)', () => {
     const folder = classifyFolder('foo', ['foo-bar-1.0.tar.gz'])
     assert.deepEqual(filenames(folder), [])
     assert.deepEqual(codesAndPaths(folder.problems), [['foreign-file', 'foo/foo-bar-1.0.tar.gz']])
   })
 
-  void test('reports an unparsable distribution', () => {
+  await test('reports an unparsable distribution', () => {
     const folder = classifyFolder('foo', ['foo.whl', 'foo-1.0-x1-py3-none-any.whl', 'foo.tar.gz', 'foo-1.0.tar.gz'])
     assert.deepEqual(filenames(folder), ['foo-1.0.tar.gz'])
     assert.deepEqual(codesAndPaths(folder.problems), [
@@ -76,7 +76,7 @@ void describe('classifyFolder', () => {
     for (const problem of folder.problems) assert.ok(problem.message.startsWith(`${problem.path}: `), problem.message)
   })
 
-  void test('skips hidden files and non-distributions silently', () => {
+  await test('skips hidden files and non-distributions silently', () => {
     const folder = classifyFolder('foo', [
       'README',
       'README.md',
@@ -93,14 +93,14 @@ void describe('classifyFolder', () => {
     assert.deepEqual(folder.problems, [])
   })
 
-  void test('sorts files case-insensitively, case-sensitively on ties', () => {
+  await test('sorts files case-insensitively, case-sensitively on ties', () => {
     const folder = classifyFolder('foo', ['foo-2.0.tar.gz', 'Foo-1.0.tar.gz', 'foo-1.0.tar.gz', 'FOO-1.5.zip'])
     assert.deepEqual(filenames(folder), ['Foo-1.0.tar.gz', 'foo-1.0.tar.gz', 'FOO-1.5.zip', 'foo-2.0.tar.gz'])
   })
 })
 
-void describe('validateLayout', () => {
-  void test('a clean tree has projects and no problems', () => {
+await describe('validateLayout', async () => {
+  await test('a clean tree has projects and no problems', () => {
     const report = validateLayout({
       folders: [
         { name: 'absl-py', files: ['absl_py-2.1.0-py3-none-any.whl'] },
@@ -115,7 +115,7 @@ void describe('validateLayout', () => {
     ])
   })
 
-  void test('reports two folders that normalize to the same project, keeping the first in sort order', () => {
+  await test('reports two folders that normalize to the same project, keeping the first in sort order', () => {
     const orders: readonly ScannedTree['folders'][] = [
       [{ name: 'foo_bar', files: ['foo_bar-2.0.tar.gz'] }, { name: 'Foo.Bar', files: ['Foo.Bar-1.0.tar.gz'] }],
       [{ name: 'Foo.Bar', files: ['Foo.Bar-1.0.tar.gz'] }, { name: 'foo_bar', files: ['foo_bar-2.0.tar.gz'] }],
@@ -130,7 +130,7 @@ void describe('validateLayout', () => {
     }
   })
 
-  void test('reports folders whose names are not valid project names', () => {
+  await test('reports folders whose names are not valid project names', () => {
     for (const name of ['foo bar', '-foo', 'foo_', 'föö', 'foo+bar']) {
       const report = validateLayout({ folders: [{ name, files: [`${name}-1.0.tar.gz`] }], rootFiles: [] })
       assert.deepEqual(report.projects, [], name)
@@ -139,7 +139,7 @@ void describe('validateLayout', () => {
     }
   })
 
-  void test('reports a distribution at the top level, ignores other top-level files', () => {
+  await test('reports a distribution at the top level, ignores other top-level files', () => {
     const report = validateLayout({
       folders: [],
       rootFiles: ['foo-1.0.tar.gz', 'README.md', '.hidden-1.0.tar.gz', 'eggserve.conf', 'pip-24.0-py3-none-any.whl.asc'],
@@ -149,7 +149,7 @@ void describe('validateLayout', () => {
     assert.match(report.problems[0]?.message ?? '', /^foo-1\.0\.tar\.gz: /)
   })
 
-  void test('ignores hidden folders entirely', () => {
+  await test('ignores hidden folders entirely', () => {
     const report = validateLayout({
       folders: [{ name: '.git', files: ['objects.tar.gz'] }, { name: '.cache', files: ['bar-1.0.tar.gz'] }],
       rootFiles: [],
@@ -157,7 +157,7 @@ void describe('validateLayout', () => {
     assert.deepEqual(report, { projects: [], problems: [] })
   })
 
-  void test('reports every problem at once, in folder order, and keeps the good files', () => {
+  await test('reports every problem at once, in folder order, and keeps the good files', () => {
     const report = validateLayout({
       folders: [
         { name: 'zeta', files: ['zeta-1.0.tar.gz', 'alpha-1.0.tar.gz'] },
@@ -181,7 +181,7 @@ void describe('validateLayout', () => {
     ])
   })
 
-  void test('sorts projects case-insensitively', () => {
+  await test('sorts projects case-insensitively', () => {
     const report = validateLayout({
       folders: ['gamma', 'Beta', 'alpha', 'Delta', 'ALPHA2'].map((name) => ({ name, files: [] })),
       rootFiles: [],
@@ -189,7 +189,7 @@ void describe('validateLayout', () => {
     assert.deepEqual(report.projects.map((p) => p.folder), ['alpha', 'ALPHA2', 'Beta', 'Delta', 'gamma'])
   })
 
-  void test('problem paths and messages never contain an absolute path', () => {
+  await test('problem paths and messages never contain an absolute path', () => {
     const report = validateLayout({
       folders: [
         { name: 'Foo', files: ['bar-1.0.tar.gz', 'foo.whl'] },
@@ -207,20 +207,20 @@ void describe('validateLayout', () => {
   })
 })
 
-void describe('compareNames and isHiddenName', () => {
+await describe('compareNames and isHiddenName', async () => {
   const ordered = ['a', 'B', 'b', 'c', 'Foo', 'foo', 'foo-bar', 'FOO_BAR', 'foo_bar', 'zz']
-  void test('orders case-insensitively with a case-sensitive tie-break', () => {
+  await test('orders case-insensitively with a case-sensitive tie-break', () => {
     const shuffled = [...ordered].reverse()
     assert.deepEqual(shuffled.sort(compareNames), ordered)
   })
-  void test('is a consistent comparator', () => {
+  await test('is a consistent comparator', () => {
     for (const [i, a] of ordered.entries()) {
       for (const [j, b] of ordered.entries()) {
         assert.equal(Math.sign(compareNames(a, b)), Math.sign(i - j), `${a} vs ${b}`)
       }
     }
   })
-  void test('hidden means a leading dot', () => {
+  await test('hidden means a leading dot', () => {
     assert.deepEqual(['.git', '.foo-1.0.tar.gz', 'foo', 'a.b', ''].map(isHiddenName), [true, true, false, false, false])
   })
 })

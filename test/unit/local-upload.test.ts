@@ -22,8 +22,8 @@ async function write (upload: PendingUpload, text: string): Promise<void> {
   await pipeline(Readable.from([Buffer.from(text)]), upload.writable)
 }
 
-void describe('LocalStorage uploads', () => {
-  void test('the temporary file is hidden, next to its destination; commit publishes it and its identity matches the listing', async (t) => {
+await describe('LocalStorage uploads', async () => {
+  await test('the temporary file is hidden, next to its destination; commit publishes it and its identity matches the listing', async (t) => {
     const { root, storage } = await storageIn(t)
     const upload = await storage.createUpload('foo')
     const hidden = (await readdir(join(root, 'foo'))).filter((name) => name.startsWith('.upload-'))
@@ -44,7 +44,7 @@ void describe('LocalStorage uploads', () => {
     assert.equal(await readFile(join(root, 'foo', 'foo-2.0.tar.gz'), 'utf8'), 'two', 'abort after commit is a no-op')
   })
 
-  void test('a new folder: the temporary file waits in the top level and the folder appears only at commit', async (t) => {
+  await test('a new folder: the temporary file waits in the top level and the folder appears only at commit', async (t) => {
     const { root, storage } = await storageIn(t)
     const upload = await storage.createUpload('bar')
     await write(upload, 'bar')
@@ -53,7 +53,7 @@ void describe('LocalStorage uploads', () => {
     assert.deepEqual((await readdir(root)).sort(), ['bar', 'foo'])
   })
 
-  void test('without replace an existing file is never touched; with replace it is swapped atomically', async (t) => {
+  await test('without replace an existing file is never touched; with replace it is swapped atomically', async (t) => {
     const { root, storage } = await storageIn(t)
     const path = join(root, 'foo', 'foo-1.0.tar.gz')
     const inode = (await stat(path)).ino
@@ -70,7 +70,7 @@ void describe('LocalStorage uploads', () => {
     assert.deepEqual(await readdir(join(root, 'foo')), ['foo-1.0.tar.gz'], 'no temporary file left')
   })
 
-  void test('20 uploads committing one key at once: exactly one is created', async (t) => {
+  await test('20 uploads committing one key at once: exactly one is created', async (t) => {
     const { root, storage } = await storageIn(t)
     const uploads = await Promise.all(Array.from({ length: 20 }, () => storage.createUpload('foo')))
     await Promise.all(uploads.map((upload, i) => write(upload, `upload ${i}`)))
@@ -82,7 +82,7 @@ void describe('LocalStorage uploads', () => {
     assert.deepEqual((await readdir(join(root, 'foo'))).sort(), ['foo-1.0.tar.gz', 'foo-3.0.tar.gz'])
   })
 
-  void test('abort removes the temporary file, and may be called twice', async (t) => {
+  await test('abort removes the temporary file, and may be called twice', async (t) => {
     const { root, storage } = await storageIn(t)
     const upload = await storage.createUpload('foo')
     await write(upload, 'half')
@@ -92,7 +92,7 @@ void describe('LocalStorage uploads', () => {
     await assert.rejects(upload.commit('foo/foo-9.0.tar.gz', { replace: false }))
   })
 
-  void test('remove, removeFolderIfEmpty and sweepUploads', async (t) => {
+  await test('remove, removeFolderIfEmpty and sweepUploads', async (t) => {
     const { root, storage } = await storageIn(t)
     await writeFile(join(root, 'foo', '.upload-0123456789abcdef.tmp'), 'crashed')
     await writeFile(join(root, '.upload-fedcba9876543210.tmp'), 'fresh')
@@ -109,7 +109,7 @@ void describe('LocalStorage uploads', () => {
   })
 })
 
-void describe('DigestTap', () => {
+await describe('DigestTap', async () => {
   // Vectors from Python: hashlib.blake2b(data, digest_size=32).hexdigest().
   const vectors: [string, Buffer, string][] = [
     ['empty', Buffer.alloc(0), '0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8'],
@@ -117,7 +117,7 @@ void describe('DigestTap', () => {
     ['256 000 bytes', Buffer.concat(Array.from({ length: 1000 }, () => Buffer.from(Array.from({ length: 256 }, (_, i) => i)))), '5d074c3f889bcba3b3a253496ee73cba18832b6d3c67d2b739dc202c78ed2581'],
   ]
   for (const [title, data, blake2] of vectors) {
-    void test(`BLAKE2b-256 of ${title}, streamed in pieces`, async () => {
+    await test(`BLAKE2b-256 of ${title}, streamed in pieces`, async () => {
       const tap = await DigestTap.create(['sha512'])
       const pieces = Array.from({ length: Math.ceil(data.length / 7000) }, (_, i) => data.subarray(i * 7000, (i + 1) * 7000))
       tap.resume()

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { isValidProjectName, normalizeProjectName } from '../../src/core/names.js'
 
-void describe('normalizeProjectName', () => {
+await describe('normalizeProjectName', async () => {
   // The specification's examples, plus a few runs and edges of our own.
   const cases: readonly (readonly [string, string])[] = [
     ['Friendly-Bard', 'friendly-bard'],
@@ -24,12 +24,12 @@ void describe('normalizeProjectName', () => {
     ['A1', 'a1'],
   ]
   for (const [input, expected] of cases) {
-    void test(`${JSON.stringify(input)} → ${JSON.stringify(expected)}`, () => {
+    await test(`${JSON.stringify(input)} → ${JSON.stringify(expected)}`, () => {
       assert.equal(normalizeProjectName(input), expected)
     })
   }
 
-  void test('is idempotent on every vector', () => {
+  await test('is idempotent on every vector', () => {
     for (const [input] of cases) {
       const once = normalizeProjectName(input)
       assert.equal(normalizeProjectName(once), once, input)
@@ -37,7 +37,7 @@ void describe('normalizeProjectName', () => {
   })
 })
 
-void describe('isValidProjectName', () => {
+await describe('isValidProjectName', async () => {
   // The specification's ^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$ case-insensitively, anchored at the
   // very end (the specification writes the anchor as \Z: no trailing newline).
   const valid: readonly string[] = [
@@ -80,12 +80,12 @@ void describe('isValidProjectName', () => {
     'foo@1.0',
   ]
   for (const name of valid) {
-    void test(`${JSON.stringify(name)} is valid`, () => {
+    await test(`${JSON.stringify(name)} is valid`, () => {
       assert.equal(isValidProjectName(name), true)
     })
   }
   for (const name of invalid) {
-    void test(`${JSON.stringify(name)} is invalid`, () => {
+    await test(`${JSON.stringify(name)} is invalid`, () => {
       assert.equal(isValidProjectName(name), false)
     })
   }

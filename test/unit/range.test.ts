@@ -10,7 +10,7 @@ function partial (start: number, end: number): RangePlan {
   return { kind: 'partial', range: { start, end } }
 }
 
-void describe('planRange', () => {
+await describe('planRange', async () => {
   const cases: readonly (readonly [string | undefined, number, RangePlan, string])[] = [
     [undefined, 1000, FULL, 'no Range header'],
     // Single satisfiable ranges.
@@ -73,12 +73,12 @@ void describe('planRange', () => {
     ['bytes=007-010', 1000, partial(7, 10), 'leading zeros'],
   ]
   for (const [header, size, expected, why] of cases) {
-    void test(`${why}: ${JSON.stringify(header)} of ${size} bytes → ${expected.kind}`, () => {
+    await test(`${why}: ${JSON.stringify(header)} of ${size} bytes → ${expected.kind}`, () => {
       assert.deepEqual(planRange(header, size), expected)
     })
   }
 
-  void test('a partial range always lies inside the file and is not empty', () => {
+  await test('a partial range always lies inside the file and is not empty', () => {
     const headers = ['bytes=0-0', 'bytes=-1', 'bytes=-7', 'bytes=3-', 'bytes=2-4', 'bytes=0-100', 'bytes=-100', 'bytes=6-6']
     for (const size of [1, 2, 7, 8]) {
       for (const header of headers) {
@@ -92,7 +92,7 @@ void describe('planRange', () => {
   })
 })
 
-void describe('contentRange and unsatisfiedRange (RFC 9110 §14.4)', () => {
+await describe('contentRange and unsatisfiedRange (RFC 9110 §14.4)', async () => {
   const cases: readonly (readonly [number, number, number, string])[] = [
     [0, 0, 1000, 'bytes 0-0/1000'],
     [990, 999, 1000, 'bytes 990-999/1000'],
@@ -100,19 +100,19 @@ void describe('contentRange and unsatisfiedRange (RFC 9110 §14.4)', () => {
     [42, 4_294_967_296, 4_294_967_297, 'bytes 42-4294967296/4294967297'],
   ]
   for (const [start, end, size, expected] of cases) {
-    void test(`${start}-${end} of ${size} → ${expected}`, () => {
+    await test(`${start}-${end} of ${size} → ${expected}`, () => {
       assert.equal(contentRange({ start, end }, size), expected)
     })
   }
 
-  void test('renders the planned range of a suffix request', () => {
+  await test('renders the planned range of a suffix request', () => {
     const plan = planRange('bytes=-10', 1000)
     assert.equal(plan.kind, 'partial')
     assert.equal(contentRange(plan.range, 1000), 'bytes 990-999/1000')
   })
 
   for (const [size, expected] of [[1000, 'bytes */1000'], [0, 'bytes */0'], [1, 'bytes */1']] as const) {
-    void test(`unsatisfied range of ${size} → ${expected}`, () => {
+    await test(`unsatisfied range of ${size} → ${expected}`, () => {
       assert.equal(unsatisfiedRange(size), expected)
     })
   }

@@ -30,7 +30,7 @@ await test('.ci/run runs the README test line verbatim, with CI=true, then the p
 
 await test('every npm script the README and docs/development.md name exists', () => {
   const docs = readme + readFileSync(new URL('../../docs/development.md', import.meta.url), 'utf8')
-  for (const name of ['build', 'lint', 'test', 'test:quick', 'test:node', 'start', 'examples', 'compat', 'bench', 'bench:ui', 'screenshots']) {
+  for (const name of ['build', 'lint', 'test', 'test:quick', 'test:node', 'start', 'examples', 'compat', 'bench', 'bench:catalog', 'screenshots']) {
     assert.ok(pkg.scripts[name], name)
     assert.ok(docs.includes(`npm run ${name}`) || docs.includes(`npm ${name}`), `README or docs/development.md mentions ${name}`)
   }

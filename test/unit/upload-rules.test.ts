@@ -11,7 +11,7 @@ import {
 const form = (entries: Record<string, string>): FormFields => new Map(Object.entries(entries).map(([name, value]) => [name, [value]]))
 const reason = (result: { ok: boolean; reason?: string }): string | undefined => result.ok ? undefined : result.reason
 
-void describe('chooseAction', () => {
+await describe('chooseAction', async () => {
   const cases: [Record<string, string>, string | undefined, string][] = [
     [{ ':action': 'file_upload' }, undefined, 'ok file_upload'],
     [{ ':action': 'file_upload', protocol_version: '1' }, undefined, 'ok file_upload'],
@@ -25,16 +25,16 @@ void describe('chooseAction', () => {
     [{}, undefined, '400 Missing :action field'],
   ]
   for (const [fields, query, expected] of cases) {
-    void test(`${JSON.stringify(fields)} ?${String(query)} → ${expected}`, () => {
+    await test(`${JSON.stringify(fields)} ?${String(query)} → ${expected}`, () => {
       const result = chooseAction(form(fields), query)
       assert.equal(result.ok ? `ok ${result.action}` : `${result.status} ${result.reason}`, expected)
     })
   }
 })
 
-void describe('checkFilenameSyntax', () => {
+await describe('checkFilenameSyntax', async () => {
   for (const name of ['foo-1.0.tar.gz', 'foo-1.0-py3-none-any.whl', 'foo-1.0-py2.7.egg', 'foo-1.0.zip', 'Foo_Bar-1.0.tar.bz2']) {
-    void test(`${name} is accepted`, () => { assert.equal(checkFilenameSyntax(name), undefined) })
+    await test(`${name} is accepted`, () => { assert.equal(checkFilenameSyntax(name), undefined) })
   }
   const refused: [string, RegExp][] = [
     ['', /empty/], ['../foo-1.0.tar.gz', /path separator/], ['a/foo-1.0.tar.gz', /path separator/], ['..\\foo-1.0.tar.gz', /path separator/],
@@ -43,13 +43,13 @@ void describe('checkFilenameSyntax', () => {
     ['foo-1.0.tar.gz.asc', /Invalid file extension/], [`${'a'.repeat(250)}-1.0.tar.gz`, /longer than 255/],
   ]
   for (const [name, expected] of refused) {
-    void test(`${JSON.stringify(name)} is refused`, () => { assert.match(checkFilenameSyntax(name)?.reason ?? '', expected) })
+    await test(`${JSON.stringify(name)} is refused`, () => { assert.match(checkFilenameSyntax(name)?.reason ?? '', expected) })
   }
 })
 
-void describe('checkUploadForm', () => {
+await describe('checkUploadForm', async () => {
   const base = { name: 'Foo.Bar', version: '1.0', filetype: 'sdist', pyversion: 'source' }
-  void test('a consistent form is accepted, its digests as lowercase hex', () => {
+  await test('a consistent form is accepted, its digests as lowercase hex', () => {
     const result = checkUploadForm({ fields: form({ ...base, sha256_digest: 'AB'.repeat(32) }), filename: 'foo_bar-1.0.tar.gz' })
     assert.ok(result.ok)
     assert.equal(result.parsed.project, 'foo-bar')
@@ -77,19 +77,19 @@ void describe('checkUploadForm', () => {
     [base, 'foo_bar.tar.gz', undefined, /Invalid distribution filename/],
   ]
   for (const [fields, filename, signature, expected] of cases) {
-    void test(`${JSON.stringify(fields)} ${filename} ${String(signature)} → ${String(expected ?? 'ok')}`, () => {
+    await test(`${JSON.stringify(fields)} ${filename} ${String(signature)} → ${String(expected ?? 'ok')}`, () => {
       const result = checkUploadForm({ fields: form(fields), filename, signatureFilename: signature })
       if (expected === undefined) assert.ok(result.ok, reason(result))
       else assert.match(reason(result) ?? 'accepted', expected)
     })
   }
-  void test('no file at all', () => {
+  await test('no file at all', () => {
     assert.equal(reason(checkUploadForm({ fields: form(base), filename: undefined })), 'Upload payload does not have a file.')
   })
 })
 
-void describe('digests (hex, md5 also as url-safe base64; none required)', () => {
-  void test('hex in any case and unpadded base64url are accepted; an empty field counts as absent', () => {
+await describe('digests (hex, md5 also as url-safe base64; none required)', async () => {
+  await test('hex in any case and unpadded base64url are accepted; an empty field counts as absent', () => {
     const md5 = '0123456789abcdef0123456789abcdef'
     const result = expectedDigests(form({ md5_digest: Buffer.from(md5, 'hex').toString('base64url'), sha256_digest: 'F'.repeat(64), blake2_256_digest: '' }))
     assert.ok(result.ok)
@@ -97,7 +97,7 @@ void describe('digests (hex, md5 also as url-safe base64; none required)', () =>
     assert.equal(result.sha256, 'f'.repeat(64))
     assert.equal(result.blake2b256, undefined)
   })
-  void test('digestMismatch names the first field that differs, and ignores the ones not sent', () => {
+  await test('digestMismatch names the first field that differs, and ignores the ones not sent', () => {
     const actual = { md5: 'a', sha256: 'b', blake2b256: 'c' }
     assert.equal(digestMismatch({}, actual), undefined)
     assert.equal(digestMismatch({ sha256: 'b', blake2b256: 'c' }, actual), undefined)
@@ -106,18 +106,18 @@ void describe('digests (hex, md5 also as url-safe base64; none required)', () =>
   })
 })
 
-void describe('checkRemoveForm and sameVersion', () => {
-  void test('remove_pkg needs a valid name and a version', () => {
+await describe('checkRemoveForm and sameVersion', async () => {
+  await test('remove_pkg needs a valid name and a version', () => {
     assert.deepEqual(checkRemoveForm(form({ name: 'foo', version: '1.0' })), { ok: true, name: 'foo', version: '1.0' })
     assert.equal(reason(checkRemoveForm(form({ name: 'foo' }))), 'Missing version field')
     assert.equal(reason(checkRemoveForm(form({ version: '1' }))), 'Missing name field')
   })
   for (const [a, b, same] of [['1.0', '1', true], ['1.0', '1.0.0', true], ['1.0-post1', '1.0.post1', true], ['1.0_beta', '1.0b0', true], ['1.0', '1.1', false], ['r2009', 'R2009', true], ['a-b', 'a_b', true]] as const) {
-    void test(`sameVersion(${a}, ${b}) is ${String(same)}`, () => { assert.equal(sameVersion(a, b), same) })
+    await test(`sameVersion(${a}, ${b}) is ${String(same)}`, () => { assert.equal(sameVersion(a, b), same) })
   }
 })
 
-void describe('checkUploadedMetadata: Name and Version of the metadata against the filename', () => {
+await describe('checkUploadedMetadata: Name and Version of the metadata against the filename', async () => {
   const cases: [string, { name: string | undefined; version: string | undefined }, string | undefined][] = [
     ['upl-1.6-py3-none-any.whl', { name: 'upl', version: '1.6' }, undefined],
     ['upl-1.6-py3-none-any.whl', { name: 'UPL', version: '1.6.0' }, undefined],
@@ -132,7 +132,7 @@ void describe('checkUploadedMetadata: Name and Version of the metadata against t
     ['upl-1.0_beta-py3.8.egg', { name: 'upl', version: '1.0-gamma' }, 'Invalid distribution file: its metadata says version "1.0-gamma", the filename "1.0_beta"'],
   ]
   for (const [filename, metadata, expected] of cases) {
-    void test(`${filename} ${JSON.stringify(metadata)} → ${String(expected)}`, () => {
+    await test(`${filename} ${JSON.stringify(metadata)} → ${String(expected)}`, () => {
       const parsed = parseDistFilename(filename)
       assert.ok(parsed)
       assert.equal(checkUploadedMetadata(metadata, parsed)?.reason, expected)

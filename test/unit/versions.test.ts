@@ -9,6 +9,7 @@ import {
   isPrerelease,
   normalizeVersion,
   parsePep440,
+  sortByVersion,
   type Pep440Version,
 } from '../../src/core/versions.js'
 
@@ -85,32 +86,32 @@ const INVALID: readonly string[] = [
   '1.0_1',
 ]
 
-void describe('normalizeVersion', () => {
+await describe('normalizeVersion', async () => {
   for (const [input, expected] of NORMALIZED) {
-    void test(`${JSON.stringify(input)} → ${JSON.stringify(expected)}`, () => {
+    await test(`${JSON.stringify(input)} → ${JSON.stringify(expected)}`, () => {
       assert.equal(normalizeVersion(input), expected)
     })
   }
   for (const input of INVALID) {
-    void test(`invalid ${JSON.stringify(input)} is returned unchanged`, () => {
+    await test(`invalid ${JSON.stringify(input)} is returned unchanged`, () => {
       assert.equal(normalizeVersion(input), input)
     })
   }
 })
 
-void describe('isPep440Version', () => {
-  void test('accepts every normalization vector and its normal form', () => {
+await describe('isPep440Version', async () => {
+  await test('accepts every normalization vector and its normal form', () => {
     for (const [input, normal] of NORMALIZED) {
       assert.equal(isPep440Version(input), true, input)
       assert.equal(isPep440Version(normal), true, normal)
     }
   })
-  void test('rejects every invalid version, surrounding whitespace included', () => {
+  await test('rejects every invalid version, surrounding whitespace included', () => {
     for (const input of INVALID) assert.equal(isPep440Version(input), false, JSON.stringify(input))
   })
 })
 
-void describe('parsePep440', () => {
+await describe('parsePep440', async () => {
   const cases: readonly (readonly [string, Pep440Version | undefined])[] = [
     ['1.0', { epoch: 0, release: [1, 0] }],
     ['V1.0-Alpha.2', { epoch: 0, release: [1, 0], pre: ['a', 2] }],
@@ -125,19 +126,19 @@ void describe('parsePep440', () => {
     [' 1.0', undefined],
   ]
   for (const [input, expected] of cases) {
-    void test(JSON.stringify(input), () => {
+    await test(JSON.stringify(input), () => {
       // deepEqual is strict: an absent segment must be an absent key, not `undefined`.
       assert.deepEqual(parsePep440(input), expected)
     })
   }
-  void test('is defined exactly when isPep440Version is true', () => {
+  await test('is defined exactly when isPep440Version is true', () => {
     for (const input of [...NORMALIZED.map(([v]) => v), ...INVALID]) {
       assert.equal(parsePep440(input) !== undefined, isPep440Version(input), JSON.stringify(input))
     }
   })
 })
 
-void describe('canonicalizeVersion', () => {
+await describe('canonicalizeVersion', async () => {
   const cases: readonly (readonly [string, string])[] = [
     ['1.0.0', '1'],
     ['1.0.0a1', '1a1'],
@@ -157,13 +158,13 @@ void describe('canonicalizeVersion', () => {
     ['1.0.0 ', '1.0.0 '],
   ]
   for (const [input, expected] of cases) {
-    void test(`${JSON.stringify(input)} → ${JSON.stringify(expected)}`, () => {
+    await test(`${JSON.stringify(input)} → ${JSON.stringify(expected)}`, () => {
       assert.equal(canonicalizeVersion(input), expected)
     })
   }
 })
 
-void describe('isPrerelease', () => {
+await describe('isPrerelease', async () => {
   const cases: readonly (readonly [string, boolean])[] = [
     ['1.0a1', true],
     ['1.0-preview', true],
@@ -180,7 +181,7 @@ void describe('isPrerelease', () => {
     ['1.0a1 ', false],
   ]
   for (const [input, expected] of cases) {
-    void test(`${JSON.stringify(input)} → ${expected}`, () => {
+    await test(`${JSON.stringify(input)} → ${expected}`, () => {
       assert.equal(isPrerelease(input), expected)
     })
   }
@@ -249,8 +250,8 @@ const ASCENDING: readonly string[] = [
   `${TWO_53_PLUS_1}!0`,
 ]
 
-void describe('compareVersions', () => {
-  void test('orders the ascending table, every pair both ways', () => {
+await describe('compareVersions', async () => {
+  await test('orders the ascending table, every pair both ways', () => {
     for (const [i, a] of ASCENDING.entries()) {
       for (const [j, b] of ASCENDING.entries()) {
         assert.equal(Math.sign(compareVersions(a, b)), Math.sign(i - j), `${JSON.stringify(a)} vs ${JSON.stringify(b)}`)
@@ -270,18 +271,18 @@ void describe('compareVersions', () => {
     [`1.${TWO_53_PLUS_1}`, `01.0${TWO_53_PLUS_1}`],
   ]
   for (const [a, b] of equal) {
-    void test(`${JSON.stringify(a)} == ${JSON.stringify(b)}`, () => {
+    await test(`${JSON.stringify(a)} == ${JSON.stringify(b)}`, () => {
       assert.equal(compareVersions(a, b), 0)
       assert.equal(compareVersions(b, a), 0)
     })
   }
 
-  void test('legacy "foo" sorts before "0.1"', () => {
+  await test('legacy "foo" sorts before "0.1"', () => {
     assert.ok(compareVersions('foo', '0.1') < 0)
     assert.ok(compareVersions('0.1', 'foo') > 0)
   })
 
-  void test('sorts a shuffled list', () => {
+  await test('sorts a shuffled list', () => {
     const shuffled = [
       '1.0.post1', '1!0.1', '1.0rc1', 'foo', '1.0+local', '1.0a1.dev1', '1.1', '1.0b2.post3',
       '1.0.dev1', '1.0.post1.dev1', '1.0a1', '1.0',
@@ -292,7 +293,26 @@ void describe('compareVersions', () => {
     ])
   })
 
-  void test('keeps equal versions in input order when sorting', () => {
+  await test('keeps equal versions in input order when sorting', () => {
     assert.deepEqual(['1.0.0', '1', '0.9', '1.0'].sort(compareVersions), ['0.9', '1.0.0', '1', '1.0'])
+  })
+})
+
+void describe('sortByVersion', () => {
+  void test('sorts the ascending table, reversed and shuffled, into compareVersions order', () => {
+    const shuffled = [...ASCENDING].map((version, i) => ({ version, at: (i * 7) % ASCENDING.length })).sort((a, b) => a.at - b.at).map((entry) => entry.version)
+    for (const input of [[...ASCENDING].reverse(), shuffled]) {
+      assert.deepEqual(sortByVersion(input, (version) => version), ASCENDING)
+    }
+  })
+
+  void test('keys items by the version given, legacy versions first, equal versions in input order', () => {
+    const items = [['1.0', 'a'], ['foo', 'b'], ['0.9', 'c'], ['1', 'd'], ['bar', 'e'], ['1.0.0', 'f']] as const
+    assert.deepEqual(sortByVersion(items, ([version]) => version).map(([, tag]) => tag), ['e', 'b', 'c', 'a', 'd', 'f'])
+  })
+
+  void test('takes any iterable (a Map of releases)', () => {
+    const releases = new Map([['2.0', 1], ['1.0rc1', 2], ['1.0', 3]])
+    assert.deepEqual(sortByVersion(releases, ([version]) => version).map(([version]) => version), ['1.0rc1', '1.0', '2.0'])
   })
 })

@@ -30,7 +30,7 @@ export async function sendRootPage (request: FastifyRequest, reply: FastifyReply
 }
 
 /** Send a project's page in a tree; `project` was just found (and so is fresh). */
-export function sendProjectPage (request: FastifyRequest, reply: FastifyReply, pages: TreePages, project: ProjectSnapshot): Promise<FastifyReply> | FastifyReply {
+export async function sendProjectPage (request: FastifyRequest, reply: FastifyReply, pages: TreePages, project: ProjectSnapshot): Promise<FastifyReply> {
   return sendPage(request, reply, pages.options.pages, { section: pages.section, name: project.project }, project, async (type: SimpleMediaType) => {
     const page = await pages.options.index.analyzedPage(project)
     return type === V1_JSON ? renderProjectJson(page, pages.tree) : renderProjectHtml(page, pages.tree, pages.hashAlgorithm)

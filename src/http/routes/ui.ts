@@ -8,6 +8,7 @@ import { findRelease, latestRelease } from '../../render/pypi-json.js'
 import { encodeSegment } from '../../render/trees.js'
 import { renderHome, renderNotFound, renderSearch } from '../../render/ui/home.js'
 import { renderProject } from '../../render/ui/project.js'
+import { assetContentType } from '../content-type.js'
 import { sendRepresentation } from '../page-response.js'
 import { baseUrlOf } from '../public-base.js'
 import { redirect } from '../replies.js'
@@ -48,7 +49,7 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
   const context = { uploaders, metadata, readmes, assets: assets.names }
   const releaseCache = new ReleaseCache()
   app.addHook('onClose', () => readmes.close())
-  // Assets are served by @fastify/static (content types, ranges, validators), under hashed names.
+  // Assets are served by @fastify/static (ranges, validators), under hashed names.
   await app.register(fastifyStatic, { root: ASSETS_DIR, serve: false })
   // Every UI response (401s included) carries the security headers.
   app.addHook('onRequest', (_request, reply, done) => {
@@ -104,8 +105,9 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
   app.get<{ Params: { file: string } }>('/static/:file', list, (request, reply) => {
     const file = assets.files.get(request.params.file)
     if (file === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('Not Found\n')
-    // Hashed names never change content: cache for a year, never revalidate (RFC 8246).
-    return reply.sendFile(file, { maxAge: 365 * 24 * 3600 * 1000, immutable: true })
+    // Hashed names never change content: cache for a year, never revalidate (RFC 8246). The
+    // type comes from mime-types, as for downloads, not from @fastify/static's older table.
+    return reply.type(assetContentType(file)).sendFile(file, { maxAge: 365 * 24 * 3600 * 1000, immutable: true, contentType: false })
   })
 
   app.get<{ Params: ProjectParams }>('/project/:project', list, async (request, reply) => {

@@ -3,7 +3,7 @@
 // background and a few at a time, and kept as one short string per project (no search engine:
 // a scan of names and summaries in memory, which is enough for tens of thousands of projects).
 import type { FastifyBaseLogger } from 'fastify'
-import type { DistFile } from '../../core/index-model.js'
+import { latestMtimeMs, type DistFile } from '../../core/index-model.js'
 import { parseCoreMetadata } from '../../core/metadata.js'
 import { normalizeProjectName } from '../../core/names.js'
 import { shorten } from '../../core/project-details.js'
@@ -202,7 +202,7 @@ export class Catalog {
     const candidates = files.filter((file) => version !== undefined && normalizeVersion(file.parsed.version) === version)
     const order = ['wheel', 'sdist', 'egg']
     const source = candidates.sort((a, b) => order.indexOf(a.parsed.kind) - order.indexOf(b.parsed.kind))[0]
-    const lastUploadMs = files.reduce((latest, file) => Math.max(latest, file.mtimeMs), 0)
+    const lastUploadMs = latestMtimeMs(files)
     return { project, folder, files, folderLower: folder.toLowerCase(), version, source, summary: undefined, summaryLower: undefined, summaryRead: source === undefined, lastUploadMs }
   }
 

@@ -1,8 +1,9 @@
 // A project's releases for the UI's pages, as releasesOf (the JSON API's) groups them, but
-// cheaper for projects with many files: each distinct version string is parsed once, and the
+// cheaper for projects with many files: each distinct version string is parsed once (to
+// normalize it, and once more to sort: sortByVersion), and the
 // grouping is kept per project generation, so the version pages of one project share it.
 import type { PageFile, ProjectPage } from '../../core/index-model.js'
-import { compareVersions, normalizeVersion } from '../../core/versions.js'
+import { normalizeVersion, sortByVersion } from '../../core/versions.js'
 import type { Release } from '../../render/pypi-json.js'
 
 const MAX_PROJECTS = 256
@@ -38,7 +39,7 @@ export function groupReleases (page: ProjectPage): Release[] {
     if (list === undefined) byVersion.set(version, [file])
     else list.push(file)
   }
-  return [...byVersion].sort(([a], [b]) => compareVersions(a, b)).map(([version, files]) => ({
+  return sortByVersion(byVersion, ([version]) => version).map(([version, files]) => ({
     version,
     files,
     yanked: files.every((file) => file.file.yanked !== undefined),

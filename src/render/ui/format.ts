@@ -2,22 +2,6 @@
 import { html, type SafeHtml } from '../html.js'
 import { encodeSegment } from '../trees.js'
 
-/**
- * A size in decimal units, as PyPI shows them.
- * @example formatSize(1536) // '1.5 kB'
- */
-export function formatSize (bytes: number): string {
-  if (bytes < 1000) return `${bytes} bytes`
-  const units = ['kB', 'MB', 'GB', 'TB']
-  let value = bytes / 1000
-  let unit = 0
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000
-    unit++
-  }
-  return `${value < 10 ? value.toFixed(1) : Math.round(value).toString()} ${units[unit] ?? ''}`
-}
-
 /** A `<time>` element: machine-readable ISO 8601 in the attribute, "2024-05-01 13:45 UTC" as text. */
 export function timeElement (ms: number): SafeHtml {
   if (ms <= 0) return html`<span>unknown</span>`

@@ -1,10 +1,11 @@
 // The browse UI's project page: one release (the latest, or the one in the URL) with its README,
 // metadata, install commands and files, and the project's release history.
 import type { ProjectDetails } from '../../core/project-details.js'
+import { formatBytes } from '../../core/bytes.js'
 import type { WheelTags } from '../../core/wheel-tags.js'
 import type { RenderedReadme } from '../rendered-readme.js'
 import { html, SafeHtml } from '../html.js'
-import { dateElement, formatSize, projectHref, timeElement } from './format.js'
+import { dateElement, projectHref, timeElement } from './format.js'
 import { copyBlock, renderShell, type AssetNames } from './layout.js'
 
 /** A file of the release shown. */
@@ -111,7 +112,7 @@ function fileCard (file: FileView): SafeHtml {
 <h3><a href="${file.href}" download>${file.filename}</a>${file.yanked === undefined ? html`` : html` <span class="badge yanked">yanked</span>`}</h3>
 <dl class="facts">
 <dt>Type</dt><dd>${KIND_NAMES[file.kind]}</dd>
-<dt>Size</dt><dd>${formatSize(file.size)} <span class="muted">(${file.size} bytes)</span></dd>
+<dt>Size</dt><dd>${formatBytes(file.size)} <span class="muted">(${file.size} bytes)</span></dd>
 <dt>Uploaded</dt><dd>${timeElement(file.mtimeMs)}${file.uploader === undefined ? html`` : html` by ${file.uploader}`}</dd>
 ${file.tags === undefined ? html`` : tags(file.tags)}
 ${file.requiresPython === undefined ? html`` : html`<dt>Requires Python</dt><dd><code>${file.requiresPython}</code></dd>`}

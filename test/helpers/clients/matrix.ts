@@ -3,7 +3,7 @@
 // one check as a node:test subtest and records what happened.
 import { appendFileSync } from 'node:fs'
 import type { TestContext } from 'node:test'
-import { toolsRequired } from '../tools.js'
+import { skipOrFail } from '../tools.js'
 
 /** Every check a client may get, in table order. */
 export const CHECKS = [
@@ -139,14 +139,12 @@ export async function notApplicable (t: TestContext, client: string, id: CheckId
 }
 
 /**
- * A client that is not on this machine: fails the test under CI=true (toolsRequired),
- * otherwise skips it with the message. Recorded either way.
+ * A client that is not on this machine: fails the test under CI=true, otherwise skips it
+ * with the message (skipOrFail). Recorded either way.
  */
 export function clientMissing (t: TestContext, entry: Omit<ClientRecord, 'type' | 'found'>, message: string): void {
   record({ type: 'client', ...entry, found: false, note: message })
-  if (toolsRequired) throw new Error(`${message}, and CI=true requires it`)
-  t.diagnostic(`SKIP ${entry.client}: ${message}`)
-  t.skip(message)
+  skipOrFail(t, `${entry.client}: ${message}`)
 }
 
 /** EGGSERVE_MATRIX_CLIENTS: comma-separated client ids or prefixes (e.g. "pip,pdm"); unset = all. */

@@ -1,16 +1,10 @@
 // Running one client command: its own process group (so a timeout ends pip's build
 // subprocesses too), a wall-clock limit, and both output streams kept for the report.
-import { spawn } from 'node:child_process'
+import { runProcess, type RunResult } from '../spawn-server.js'
 
-/** What a finished client command left. */
-export interface CommandResult {
+/** What a finished client command left: the run and the command line, for the report. */
+export interface CommandResult extends RunResult {
   readonly command: string
-  /** Exit code; null when killed (timeout) or when it could not start. */
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-  readonly timedOut: boolean
-  readonly ms: number
 }
 
 /** Options of {@link runCommand}. */
@@ -29,47 +23,16 @@ export function commandTimeoutMs (): number {
 }
 
 /**
- * Run `file args` to completion; never rejects for a non-zero exit or a missing executable.
- * On timeout the whole process group this call created is killed (by its id), so a pip that
- * hangs in a build subprocess cannot outlive the test.
+ * Run `file args` to completion in a process group of its own (runProcess's processGroup), so
+ * a pip that hangs in a build subprocess cannot outlive the test; never rejects, not even for
+ * a missing executable: that is a result for the matrix to report.
  */
 export async function runCommand (file: string, args: readonly string[], options: CommandOptions): Promise<CommandResult> {
-  const started = performance.now()
   const command = [file, ...args].map(quote).join(' ')
-  const child = spawn(file, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  let stdout = ''
-  let stderr = ''
-  let timedOut = false
-  child.stdout.setEncoding('utf8')
-  child.stderr.setEncoding('utf8')
-  child.stdout.on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.on('data', (chunk: string) => { stderr += chunk })
-  const killGroup = (): void => {
-    if (child.pid === undefined) return
-    try {
-      process.kill(-child.pid, 'SIGKILL')
-    } catch {
-      // the group is already gone
-    }
-  }
-  // Should the test process die first, take the client along.
-  process.once('exit', killGroup)
-  const timer = setTimeout(() => {
-    timedOut = true
-    killGroup()
-  }, options.timeoutMs)
   try {
-    const code = await new Promise<number | null>((resolve) => {
-      child.once('error', (err) => {
-        stderr += `cannot start ${file}: ${err.message}\n`
-        resolve(null)
-      })
-      child.once('close', (exitCode) => { resolve(exitCode) })
-    })
-    return { command, code, stdout, stderr, timedOut, ms: Math.round(performance.now() - started) }
-  } finally {
-    clearTimeout(timer)
-    process.off('exit', killGroup)
+    return { command, ...await runProcess(file, args, { ...options, processGroup: true }) }
+  } catch (err) {
+    return { command, code: null, stdout: '', stderr: `cannot start ${file}: ${err instanceof Error ? err.message : String(err)}\n`, timedOut: false, ms: 0 }
   }
 }
 
