@@ -91,6 +91,8 @@ export interface AppDependencies {
   readonly smallFiles?: SmallFileCache
   /** Metrics (default: off, nothing recorded and no /metrics). */
   readonly metrics?: AppMetrics
+  /** --tls-cert/--tls-key: serve HTTPS (HTTP/1.1 over TLS) with this certificate chain and key (PEM). */
+  readonly https?: { readonly cert: Buffer; readonly key: Buffer }
 }
 
 /** The size limit of an app without uploads (never used: every upload is refused first). */
@@ -115,9 +117,13 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     keepAliveTimeout: 5_000,
     // Idle keep-alive sockets close at once on shutdown; busy ones finish their download.
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // A request on a connection accepted before the stop is served (with Connection: close),
+    // not refused with 503: with socket activation the next eggserve takes the new connections
+    // from the same socket, so a restart loses no request (docs/systemd.md).
+    return503OnClosing: false,
     frameworkErrors,
     ...(trusted === undefined ? {} : { trustProxy: trusted }),
+    ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key } }),
   })
 
   registerAccessLog(app)

@@ -135,6 +135,8 @@ const OPTIONS = {
   xAccelRedirect: () => option('--x-accel-redirect <prefix>', 'behind nginx: answer downloads with X-Accel-Redirect to this internal location (see contrib/nginx/eggserve.conf), e.g. /_eggfiles', SETTINGS.xAccelRedirect),
   metrics: () => option('--metrics', 'serve Prometheus metrics at /metrics (with credentials when --authenticate protects reads)', SETTINGS.metrics),
   metricsListen: () => option('--metrics-listen <host:port>', 'serve /metrics on this address instead of the main one (implies --metrics; no credentials there)', SETTINGS.metricsListen),
+  tlsCert: () => option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM); re-read on SIGHUP', SETTINGS.tlsCert),
+  tlsKey: () => option('--tls-key <file>', 'the private key (PEM) of --tls-cert; re-read on SIGHUP', SETTINGS.tlsKey),
 } as const
 
 // A repeatable option's values, in the order given.

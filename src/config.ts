@@ -69,6 +69,14 @@ export interface Config {
   readonly xAccelRedirect: string | undefined
   /** Prometheus metrics (--metrics, --metrics-listen). */
   readonly metrics: MetricsSetting
+  /** --tls-cert and --tls-key: serve HTTPS with this certificate chain and key; undefined: plain HTTP. */
+  readonly tls: TlsFiles | undefined
+}
+
+/** The PEM files of the certificate chain and its private key (re-read on SIGHUP). */
+export interface TlsFiles {
+  readonly certFile: string
+  readonly keyFile: string
 }
 
 /** `disabled`: no password file and nothing said (the read-only server); `open`: anyone may upload. */
@@ -114,6 +122,8 @@ export interface RawFlags {
   readonly xAccelRedirect?: string
   readonly metrics?: boolean
   readonly metricsListen?: string
+  readonly tlsCert?: string
+  readonly tlsKey?: string
 }
 
 /** A setting: its flag, its environment variable and its default, for parsing and for --help. */
@@ -163,6 +173,8 @@ export const SETTINGS = {
   xAccelRedirect: { flag: '--x-accel-redirect', env: 'EGGSERVE_X_ACCEL_REDIRECT', defaultValue: undefined },
   metrics: { flag: '--metrics', env: 'EGGSERVE_METRICS', defaultValue: 'false' },
   metricsListen: { flag: '--metrics-listen', env: 'EGGSERVE_METRICS_LISTEN', defaultValue: undefined },
+  tlsCert: { flag: '--tls-cert', env: 'EGGSERVE_TLS_CERT', defaultValue: undefined },
+  tlsKey: { flag: '--tls-key', env: 'EGGSERVE_TLS_KEY', defaultValue: undefined },
 } as const satisfies Record<keyof RawFlags, SettingSpec>
 
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
@@ -224,6 +236,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
     metrics: resolveMetrics(parseBoolean(metrics.value, metrics.source), pickOptional('metricsListen')),
     upstream,
+    tls: resolveTls(pickOptional('tlsCert'), pickOptional('tlsKey')),
   })
 }
 
@@ -259,6 +272,14 @@ function parseAccelRedirect (value: string, source: string): string {
 function parseWriters (given: Given): S3Writers {
   if (given.value === 'one' || given.value === 'many') return given.value
   throw new ConfigError(`Invalid ${given.source} "${given.value}": expected one or many`)
+}
+
+// A certificate without its key (or the reverse) is a mistake, never "plain HTTP".
+function resolveTls (cert: Picked, key: Picked): TlsFiles | undefined {
+  if (cert.value === undefined && key.value === undefined) return undefined
+  if (cert.value === undefined || cert.value === '') throw new ConfigError(`${key.source} needs --tls-cert (the certificate chain, PEM) as well`)
+  if (key.value === undefined || key.value === '') throw new ConfigError(`${cert.source} needs --tls-key (the certificate's private key, PEM) as well`)
+  return { certFile: cert.value, keyFile: key.value }
 }
 
 /** A setting's value and where it came from: a flag, a variable, or 'default'. */

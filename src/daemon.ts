@@ -1,13 +1,18 @@
 // The daemon's wiring: load and validate the tree, build the app, listen, and hand stopping to
 // the lifecycle (daemon/lifecycle.ts), whose effects are the parts built here.
+import { Server as TlsServer } from 'node:tls'
 import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
-import type { Config } from './config.js'
+import type { Config, TlsFiles } from './config.js'
 import type { LayoutProblem, LayoutReport } from './core/layout.js'
 import { problemCount } from './core/tree-summary.js'
 import { Lifecycle, type LifecycleEffects } from './daemon/lifecycle.js'
+import { servingStatus } from './daemon/service-status.js'
+import { httpSocket, takeInheritedSockets, type InheritedSocket } from './daemon/socket-activation.js'
 import { logServing, logStartUpNotes } from './daemon/start-up-notes.js'
-import { describeErrno, errnoCode, LayoutError, ListenError, StoreFailure } from './errors.js'
+import { SystemdNotifier } from './daemon/systemd-notify.js'
+import { loadTlsCredentials, type TlsCredentials } from './daemon/tls.js'
+import { describeErrno, errnoCode, LayoutError, ListenError, StoreFailure, TlsError } from './errors.js'
 import { AccessControl } from './http/access-control.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './index/background.js'
@@ -28,7 +33,21 @@ export interface Daemon {
   close (): Promise<void>
 }
 
-/** Start serving `config.eggdir`. Throws LayoutError or ListenError (nothing is left running then). */
+// While the first scan runs, systemd's start timeout is pushed back by this much, this often.
+const SCAN_EXTENSION = { everyMs: 10_000, extendMs: 30_000 }
+
+/** What start-up takes from the process before anything else: systemd's sockets and notify socket, the TLS files. */
+interface Inherited {
+  readonly notifier: SystemdNotifier
+  /** The listening socket systemd passed (socket activation); undefined: listen on --host/--port. */
+  readonly socket: InheritedSocket | undefined
+  readonly tls: TlsCredentials | undefined
+}
+
+/**
+ * Start serving `config.eggdir`. Throws LayoutError, ListenError or TlsError (nothing is left
+ * running then).
+ */
 export async function startDaemon (config: Config): Promise<Daemon> {
   const log = createLogger({ file: config.logFile, level: config.logLevel })
   try {
@@ -42,10 +61,11 @@ export async function startDaemon (config: Config): Promise<Daemon> {
 
 async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   const { logger } = log
+  const inherited = await inherit(config, log)
   const telemetry = await openMetrics(config.metrics, logger)
   const services = await indexServicesFor(config, logger, telemetry.metrics)
   try {
-    return await serve(config, log, { services, telemetry })
+    return await serve(config, log, { services, telemetry, inherited })
   } catch (err) {
     await services.close()
     await telemetry.close()
@@ -53,12 +73,29 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
   }
 }
 
-async function serve (config: Config, log: LoggerHandle, parts: { services: IndexServices; telemetry: DaemonMetrics }): Promise<Daemon> {
+// The systemd variables are removed from the environment as they are read, so that no child
+// process (readme_renderer, systemd-notify) takes them for its own (sd_listen_fds(3), sd_notify(3)).
+async function inherit (config: Config, log: LoggerHandle): Promise<Inherited> {
+  const sockets = takeInheritedSockets(process.env, process.pid)
+  const socket = sockets === undefined ? undefined : httpSocket(sockets)
+  for (const other of sockets ?? []) {
+    if (other !== socket) log.logger.warn({ fd: other.fd, name: other.name }, 'Ignoring a socket systemd passed: eggserve serves on the one named "http"')
+  }
+  const notifier = new SystemdNotifier({ env: { ...process.env }, pid: process.pid, logger: log.logger })
+  delete process.env.NOTIFY_SOCKET
+  delete process.env.WATCHDOG_USEC
+  delete process.env.WATCHDOG_PID
+  const tls = config.tls === undefined ? undefined : await loadTlsCredentials(config.tls)
+  return { notifier, socket, tls }
+}
+
+async function serve (config: Config, log: LoggerHandle, parts: { services: IndexServices; telemetry: DaemonMetrics; inherited: Inherited }): Promise<Daemon> {
   const { logger } = log
-  const { services, telemetry } = parts
+  const { services, telemetry, inherited } = parts
   const { index } = services
   const loadStarted = Date.now()
-  const report = await index.load().catch((err: unknown) => {
+  const loaded = index.load()
+  const report = await inherited.notifier.extendWhile(loaded, 'Scanning the package store', SCAN_EXTENSION).catch((err: unknown) => {
     if (!(err instanceof StoreFailure)) throw err
     // The store's own message speaks to HTTP clients; at start-up the operator reads it, and
     // the log gets the one record of the failure, with the store's facts (request id, tries).
@@ -74,7 +111,7 @@ async function serve (config: Config, log: LoggerHandle, parts: { services: Inde
     logger,
   })
   try {
-    return await listenAndServe({ config, log, services, auth, report, loadStarted, telemetry })
+    return await listenAndServe({ config, log, services, auth, report, loadStarted, telemetry, inherited })
   } catch (err) {
     await auth.close()
     throw err
@@ -91,19 +128,30 @@ interface Started {
   readonly loadStarted: number
   /** Metrics (NO_METRICS when off) and their own server, if any. */
   readonly telemetry: DaemonMetrics
+  readonly inherited: Inherited
 }
 
 async function listenAndServe (started: Started): Promise<Daemon> {
-  const { config, log, services, auth, report, telemetry } = started
+  const { config, log, services, auth, report, telemetry, inherited } = started
   const { logger } = log
-  const background = new BackgroundWork({ services, log: logger, reconcileIntervalMs: config.reconcileIntervalMs, metrics: telemetry.metrics })
+  const { notifier } = inherited
+  // What systemd shows as the status: set once listening.
+  const serving = { address: '' }
+  const background = new BackgroundWork({
+    services,
+    log: logger,
+    reconcileIntervalMs: config.reconcileIntervalMs,
+    metrics: telemetry.metrics,
+    onProgress: (progress) => { notifier.status(servingStatus(serving.address, progress)) },
+  })
   registerIndexMetrics(telemetry.metrics, { index: services.index, hashed: services.reader.stats, readiness: () => background.readiness() })
   const app = await buildDaemonApp(started, background)
-  const lifecycle = new Lifecycle({ logger, graceMs: config.shutdownTimeoutMs, effects: lifecycleEffects({ app, log, services, auth, background, telemetry }) })
+  const status = (): string => servingStatus(serving.address, background.readiness().progress)
+  const lifecycle = new Lifecycle({ logger, graceMs: config.shutdownTimeoutMs, effects: lifecycleEffects({ app, log, services, auth, background, telemetry, inherited, status, tlsFiles: config.tls }) })
   // Signals are handled from before listen() (see Lifecycle.handleSignals); one that arrives
   // before start-up is complete waits for it.
   lifecycle.handleSignals(process)
-  const address = await listen(app, config, log).then(async (bound) => {
+  const address = await listen(app, { config, log, socket: inherited.socket }).then(async (bound) => {
     await telemetry.listen()
     return bound
   }).catch(async (err: unknown) => {
@@ -111,6 +159,7 @@ async function listenAndServe (started: Started): Promise<Daemon> {
     await app.close()
     throw err
   })
+  serving.address = address
   const facts = { config, storage: services.storage, report, passwords: auth.passwords, logger }
   await logStartUpNotes(facts)
   services.index.watch()
@@ -142,18 +191,32 @@ async function buildDaemonApp (started: Started, background: BackgroundWork): Pr
     ...(config.upstream.upstreams.length === 0 || config.cacheDir === undefined
       ? {}
       : { upstream: new UpstreamIndex({ index, config: config.upstream, cacheDir: config.cacheDir, log: logger }) }),
+    ...(started.inherited.tls === undefined ? {} : { https: started.inherited.tls }),
   })
 }
 
-/** Listen, log the bound address as the first line, then let the lines held during start-up out. */
-async function listen (app: FastifyInstance, config: Config, log: LoggerHandle): Promise<string> {
+/**
+ * Listen (on --host/--port, or on the socket systemd passed), log the bound address as the
+ * first line, then let the lines held during start-up out.
+ */
+async function listen (app: FastifyInstance, where: { config: Config; log: LoggerHandle; socket: InheritedSocket | undefined }): Promise<string> {
+  const { config, log, socket } = where
   const { logger } = log
+  // The first log line names the address actually bound (useful with --port 0).
+  const listenTextResolver = (bound: string): string => log.firstLine(`eggserve listening on ${bound}`)
   let address: string
   try {
-    // The first log line names the address actually bound (useful with --port 0).
-    address = await app.listen({ port: config.port, host: config.host, listenTextResolver: (bound) => log.firstLine(`eggserve listening on ${bound}`) })
+    if (socket === undefined) {
+      address = await app.listen({ port: config.port, host: config.host, listenTextResolver })
+    } else {
+      // Fastify hands its options to net.Server#listen, which takes { fd } (an inherited,
+      // bound and listening socket); Fastify's types do not list `fd`, hence the variable
+      // instead of an object literal.
+      const options = { fd: socket.fd, listenTextResolver }
+      address = await app.listen(options)
+    }
   } catch (err) {
-    throw listenError(config, err)
+    throw listenError(socket === undefined ? `${config.host}:${String(config.port)}` : `the socket systemd passed (fd ${String(socket.fd)}, "${socket.name}")`, err)
   }
   // Fastify logs the bound address at info; with quieter logs, say it anyway: with --port 0
   // it is the only way to learn the port.
@@ -162,14 +225,31 @@ async function listen (app: FastifyInstance, config: Config, log: LoggerHandle):
   return address
 }
 
+/** The daemon's parts the lifecycle's effects work on. */
+interface EffectParts {
+  readonly app: FastifyInstance
+  readonly log: LoggerHandle
+  readonly services: IndexServices
+  readonly auth: AuthServices
+  readonly background: BackgroundWork
+  readonly telemetry: DaemonMetrics
+  readonly inherited: Inherited
+  /** The STATUS= line of READY=1. */
+  readonly status: () => string
+  /** --tls-cert and --tls-key, re-read on SIGHUP. */
+  readonly tlsFiles: TlsFiles | undefined
+}
+
 /** What the lifecycle's effects do in the daemon. */
-function lifecycleEffects (parts: { app: FastifyInstance; log: LoggerHandle; services: IndexServices; auth: AuthServices; background: BackgroundWork; telemetry: DaemonMetrics }): LifecycleEffects {
-  const { app, log, services, auth, background, telemetry } = parts
+function lifecycleEffects (parts: EffectParts): LifecycleEffects {
+  const { app, log, services, auth, background, telemetry, inherited: { notifier }, status } = parts
   return {
     closeServer: () => app.close(),
     closeConnections: () => { app.server.closeAllConnections() },
     reopenLog: () => { log.reopen() },
-    reload: () => { if (auth.authenticator !== undefined) void auth.authenticator.reload() },
+    reload: async () => {
+      await Promise.all([auth.authenticator?.reload(), reloadTls(app, parts)])
+    },
     releaseResources: async () => {
       // Background hashing is not waited for: closing the readers fails what is queued or
       // running at once (a shutdown would otherwise wait for a window of files to be hashed).
@@ -178,8 +258,36 @@ function lifecycleEffects (parts: { app: FastifyInstance; log: LoggerHandle; ser
       await backgroundStopped
       await auth.close()
       await telemetry.close()
+      // STOPPING=1 (and anything queued before it) reaches systemd before the process ends.
+      await notifier.close()
     },
     flushLogs: () => log.flush(),
+    notify: (what) => {
+      switch (what) {
+        case 'ready': notifier.ready(status()); return
+        case 'reloading': notifier.reloading(); return
+        case 'stopping': notifier.stopping()
+      }
+    },
+    watchdog: (on) => { if (on) notifier.startWatchdog(); else notifier.stopWatchdog() },
+  }
+}
+
+/**
+ * Re-read --tls-cert and --tls-key (a renewed certificate) and use them for new handshakes;
+ * connections open already keep theirs. Files that cannot be used leave the old pair in place.
+ */
+async function reloadTls (app: FastifyInstance, parts: EffectParts): Promise<void> {
+  const files = parts.tlsFiles
+  const { logger } = parts.log
+  // Fastify built an https.Server (a tls.Server) for --tls-cert: see buildApp's `https`.
+  if (files === undefined || !(app.server instanceof TlsServer)) return
+  try {
+    const credentials = await loadTlsCredentials(files)
+    app.server.setSecureContext({ cert: credentials.cert, key: credentials.key })
+    logger.info({ cert: files.certFile }, 'Reloaded the TLS certificate (SIGHUP)')
+  } catch (err) {
+    logger.error({ err: err instanceof TlsError ? err.message : err }, 'Cannot reload the TLS certificate; keeping the one loaded before')
   }
 }
 
@@ -189,8 +297,7 @@ export function formatProblems (eggdir: string, problems: readonly LayoutProblem
   return `The layout of ${problemCount(eggdir, problems.length)} (use --lenient to serve anyway, skipping these files):\n${lines.join('\n')}`
 }
 
-function listenError (config: Config, err: unknown): ListenError {
-  const where = `${config.host}:${config.port}`
+function listenError (where: string, err: unknown): ListenError {
   switch (errnoCode(err)) {
     case 'EADDRINUSE': return new ListenError(`Cannot listen on ${where}: the port is already in use`, { cause: err })
     case 'EACCES': return new ListenError(`Cannot listen on ${where}: permission denied (ports below 1024 need privileges)`, { cause: err })

@@ -25,6 +25,11 @@ export const ERRORS = {
   EGGSERVE_CONFIG: { expose: false, exit: 2, description: 'A bad flag or environment value.' },
   EGGSERVE_LAYOUT: { expose: false, exit: 1, description: 'The eggdir is missing, unreadable or badly laid out.' },
   EGGSERVE_LISTEN: { expose: false, exit: 1, description: 'The server could not listen (port in use, address not available).' },
+  EGGSERVE_TLS: {
+    expose: false,
+    exit: 1,
+    description: 'The TLS certificate or key (`--tls-cert`, `--tls-key`) cannot be read or used (at start-up; at a SIGHUP reload the old certificate stays).',
+  },
   EGGSERVE_LOG_FILE: { expose: false, exit: 1, description: 'The log file cannot be opened.' },
   EGGSERVE_CACHE_DIR: {
     expose: false,

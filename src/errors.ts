@@ -60,6 +60,13 @@ export class ListenError extends AppError {
   }
 }
 
+/** The TLS certificate or key cannot be read or used (exit code 1 at start-up). */
+export class TlsError extends AppError {
+  constructor (message: string, options: { cause?: unknown } = {}) {
+    super('EGGSERVE_TLS', message, options)
+  }
+}
+
 /** The password file is missing, unreadable or holds an entry eggserve refuses (exit code 1 at start-up). */
 export class PasswordFileError extends AppError {
   constructor (message: string, options: { cause?: unknown } = {}) {

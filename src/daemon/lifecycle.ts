@@ -2,8 +2,9 @@
 // close(), the end of start-up, the server having closed, the grace period running out) does
 // what in which state. transition() is pure; Lifecycle runs the effects it names through
 // injected functions, so every path can be tested without a process, a socket or a clock.
-// New behaviour belongs in the table: another effect on a transition (a readiness or stopping
-// notification, a certificate to reload on SIGHUP) or another event, not a flag in a closure.
+// New behaviour belongs in the table: another effect on a transition or another event, not a
+// flag in a closure. systemd's notifications (READY=1, RELOADING=1, STOPPING=1, the watchdog)
+// are effects of the transitions they report.
 import type { FastifyBaseLogger } from 'fastify'
 
 /** Where the daemon is. */
@@ -15,8 +16,11 @@ export type LifecycleState =
    * hashing, a log line) starts after "Stopped"; then the stop is carried out.
    */
   | { readonly name: 'stopDeferred'; readonly signal: string | undefined }
-  /** Start-up complete: serving requests. */
-  | { readonly name: 'serving' }
+  /**
+   * Start-up complete: serving requests. `reloads` counts SIGHUP reloads still running: systemd
+   * hears READY=1 again once the last one is over (absent: none).
+   */
+  | { readonly name: 'serving'; readonly reloads?: number }
   /** No new connections; in-flight requests may finish until the grace period is over. */
   | { readonly name: 'draining'; readonly signal: string | undefined }
   /** The grace period is over or a second stop came: the remaining connections are closed. */
@@ -32,8 +36,10 @@ export type LifecycleState =
 export type LifecycleEvent =
   /** SIGTERM, SIGINT (`signal` names it) or close(). */
   | { readonly type: 'stop'; readonly signal?: string | undefined }
-  /** SIGHUP: reopen the log file (logrotate moved it), re-read the password file. */
+  /** SIGHUP: reopen the log file (logrotate moved it), re-read the password file and the TLS certificate. */
   | { readonly type: 'hangup' }
+  /** reload() is over. */
+  | { readonly type: 'reloaded' }
   /** Start-up is complete. */
   | { readonly type: 'started' }
   /** Start-up failed (the port is in use): the caller cleans up and reports the error. */
@@ -62,6 +68,13 @@ export type LifecycleEffect =
   | { readonly type: 'logStopped' }
   | { readonly type: 'flushLogs' }
   | { readonly type: 'resolveStopped' }
+  /** Tell systemd (sd_notify(3)): READY=1, RELOADING=1 or STOPPING=1. */
+  | { readonly type: 'notify'; readonly status: ServiceStatus }
+  | { readonly type: 'startWatchdog' }
+  | { readonly type: 'stopWatchdog' }
+
+/** What systemd is told about the service (Type=notify). */
+export type ServiceStatus = 'ready' | 'reloading' | 'stopping'
 
 /** The next state and the effects that go with the step. */
 export interface Transition {
@@ -74,7 +87,13 @@ const STAY = (state: LifecycleState): Transition => ({ state, effects: [] })
 function beginDraining (signal: string | undefined): Transition {
   return {
     state: { name: 'draining', signal },
-    effects: [{ type: 'logShutdown', signal }, { type: 'startGraceTimer' }, { type: 'closeServer' }],
+    effects: [
+      { type: 'stopWatchdog' },
+      { type: 'notify', status: 'stopping' },
+      { type: 'logShutdown', signal },
+      { type: 'startGraceTimer' },
+      { type: 'closeServer' },
+    ],
   }
 }
 
@@ -82,13 +101,15 @@ function beginDraining (signal: string | undefined): Transition {
 export function transition (state: LifecycleState, event: LifecycleEvent): Transition {
   switch (event.type) {
     case 'stop': return onStop(state, event.signal)
-    case 'hangup':
-      // Until the handlers are removed, SIGHUP works in every state: a log rotated during a long
-      // drain is reopened too. Open connections are not touched: only later logins see new users.
-      if (state.name === 'flushing' || state.name === 'stopped') return STAY(state)
-      return { state, effects: [{ type: 'reopenLog' }, { type: 'logReopened' }, { type: 'reload' }] }
+    case 'hangup': return onHangup(state)
+    case 'reloaded': {
+      if (state.name !== 'serving' || state.reloads === undefined) return STAY(state)
+      // READY=1 once the last reload running is over (sd_notify(3): RELOADING=1 ... READY=1).
+      if (state.reloads > 1) return STAY({ name: 'serving', reloads: state.reloads - 1 })
+      return { state: { name: 'serving' }, effects: [{ type: 'notify', status: 'ready' }] }
+    }
     case 'started':
-      if (state.name === 'starting') return STAY({ name: 'serving' })
+      if (state.name === 'starting') return { state: { name: 'serving' }, effects: [{ type: 'notify', status: 'ready' }, { type: 'startWatchdog' }] }
       if (state.name === 'stopDeferred') return beginDraining(state.signal)
       return STAY(state)
     case 'startFailed':
@@ -108,6 +129,17 @@ export function transition (state: LifecycleState, event: LifecycleEvent): Trans
       if (state.name !== 'flushing') return STAY(state)
       return { state: { name: 'stopped' }, effects: [{ type: 'resolveStopped' }] }
   }
+}
+
+function onHangup (state: LifecycleState): Transition {
+  // Until the handlers are removed, SIGHUP works in every state: a log rotated during a long
+  // drain is reopened too. Open connections are not touched: only later logins see new users,
+  // only new TLS handshakes the new certificate.
+  if (state.name === 'flushing' || state.name === 'stopped') return STAY(state)
+  const reload: LifecycleEffect[] = [{ type: 'reopenLog' }, { type: 'logReopened' }, { type: 'reload' }]
+  // systemd hears of reloads only while the service is up: not before READY=1, not once stopping.
+  if (state.name !== 'serving') return { state, effects: reload }
+  return { state: { name: 'serving', reloads: (state.reloads ?? 0) + 1 }, effects: [{ type: 'notify', status: 'reloading' }, ...reload] }
 }
 
 function onStop (state: LifecycleState, signal: string | undefined): Transition {
@@ -130,12 +162,16 @@ export interface LifecycleEffects {
   closeConnections (): void
   /** Reopen the log file; a no-op for stdout. */
   reopenLog (): void
-  /** Re-read what may have changed on disk (the password file). */
-  reload (): void
+  /** Re-read what may have changed on disk (the password file, the TLS certificate); settles when done. */
+  reload (): Promise<void>
   /** Stop background work, the index services and the password worker. */
   releaseResources (): Promise<void>
   /** Write out what the log has buffered. */
   flushLogs (): Promise<void>
+  /** Tell systemd; a no-op unless it listens (NOTIFY_SOCKET). */
+  notify (status: ServiceStatus): void
+  /** Start (true) or stop (false) pinging systemd's watchdog, when WatchdogSec= asks for it. */
+  watchdog (on: boolean): void
 }
 
 /** Where signals come from: `process`, or an EventEmitter in tests. */
@@ -233,7 +269,17 @@ export class Lifecycle {
         this.#logger.info('Reopened the log file (SIGHUP)')
         return
       case 'reload':
-        this.#effects.reload()
+        // A reload that fails keeps what was loaded before; the failure is logged.
+        this.#settle(this.#effects.reload(), 'reloaded', 'Cannot reload')
+        return
+      case 'notify':
+        this.#effects.notify(effect.status)
+        return
+      case 'startWatchdog':
+        this.#effects.watchdog(true)
+        return
+      case 'stopWatchdog':
+        this.#effects.watchdog(false)
         return
       case 'releaseResources':
         this.#settle(this.#effects.releaseResources(), 'released', 'Cannot stop the background work, the index or the password worker cleanly')
@@ -256,7 +302,7 @@ export class Lifecycle {
   // An asynchronous effect moves the machine on when it settles. A failure is logged and the
   // stop goes on: a part that cannot be closed must not keep the others running or the process
   // from exiting.
-  #settle (work: Promise<void>, next: 'drained' | 'released' | 'flushed', failure: string): void {
+  #settle (work: Promise<void>, next: 'drained' | 'released' | 'flushed' | 'reloaded', failure: string): void {
     void work.then(undefined, (err: unknown) => { this.#logger.error({ err }, failure) })
       .then(() => { this.dispatch({ type: next }) })
   }

@@ -30,6 +30,8 @@ export interface BackgroundOptions {
   readonly progressEveryMs?: number
   /** Counts and times reconciles (default: none kept). */
   readonly metrics?: Metrics
+  /** Called with each progress report of the warm-up (the daemon tells systemd). */
+  readonly onProgress?: (progress: WarmupProgress) => void
 }
 
 /** The warm-up pass, then a reconcile every interval; both prune the cache when it is mostly dead. */
@@ -52,7 +54,13 @@ export class BackgroundWork {
     })
     this.#log = options.log.child({ component: 'background' })
     const { index, analyzer } = options.services
-    this.#warmup = new Warmup({ index, analyzer, log: options.log, progressEveryMs: options.progressEveryMs ?? 5000 })
+    this.#warmup = new Warmup({
+      index,
+      analyzer,
+      log: options.log,
+      progressEveryMs: options.progressEveryMs ?? 5000,
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+    })
   }
 
   /** What /health/ready says. */

@@ -140,7 +140,9 @@ await test(`systemd-analyze security --offline rates exposure at most ${maxExpos
 
 await test('the unit keeps what eggserve relies on', () => {
   const unit = readFileSync(unitPath, 'utf8')
-  assert.deepEqual(values(unit, 'Type'), ['simple'])
+  // Readiness goes through systemd-notify, a child process (src/daemon/systemd-notify.ts).
+  assert.deepEqual(values(unit, 'Type'), ['notify'])
+  assert.deepEqual(values(unit, 'NotifyAccess'), ['all'])
   assert.deepEqual(values(unit, 'KillSignal'), ['SIGTERM'])
   assert.deepEqual(values(unit, 'ExecReload'), ['/bin/kill -HUP $MAINPID'])
   assert.deepEqual(values(unit, 'CacheDirectory'), ['eggserve'])

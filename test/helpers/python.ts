@@ -36,7 +36,10 @@ export interface Venv {
 export function isolatedEnv (home: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
+    // REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE would win over pip's --cert (requests reads them
+    // whenever a request's own verify is unset: psf/requests#3829), so a test CA could not be used.
     if (name.startsWith('PIP_') || name.startsWith('PYTHON') || name.startsWith('EGGSERVE_') || name === 'VIRTUAL_ENV') continue
+    if (name === 'REQUESTS_CA_BUNDLE' || name === 'CURL_CA_BUNDLE') continue
     env[name] = value
   }
   return {

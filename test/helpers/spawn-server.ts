@@ -19,11 +19,11 @@ export const binPath = fileURLToPath(new URL('../../bin/eggserve.js', import.met
 export type LogLine = Record<string, unknown>
 
 /** The first log line names the bound address (with --port 0 that is the only way to learn the port). */
-const LISTENING = /^eggserve listening on (http:\/\/[^\s]+)$/
+const LISTENING = /^eggserve listening on (https?:\/\/[^\s]+)$/
 
 /** A running daemon. */
 export interface ServerHandle {
-  /** e.g. http://127.0.0.1:40123 (no trailing slash). */
+  /** e.g. http://127.0.0.1:40123 (https:// with --tls-cert; no trailing slash). */
   readonly url: string
   readonly port: number
   readonly process: ChildProcess

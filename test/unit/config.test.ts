@@ -36,6 +36,7 @@ const DEFAULTS: Config = {
   xAccelRedirect: undefined,
   metrics: { enabled: false },
   upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
+  tls: undefined,
 }
 
 const FULL_ENV: Env = {
@@ -112,6 +113,7 @@ await describe('resolveConfig: sources and precedence', async () => {
       xAccelRedirect: undefined,
       metrics: { enabled: true, listen: { host: '127.0.0.1', port: 9464 } },
       upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
+      tls: undefined,
     })
   })
 
@@ -173,6 +175,7 @@ await describe('resolveConfig: sources and precedence', async () => {
       xAccelRedirect: undefined,
       metrics: { enabled: true, listen: { host: '::1', port: 9100 } },
       upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
+      tls: undefined,
     })
   })
 
@@ -522,6 +525,12 @@ await describe('--public-url and --trust-proxy', async () => {
   await test('trusted proxies: addresses, CIDR ranges and names, from the flag or EGGSERVE_TRUST_PROXY', () => {
     assert.deepEqual(resolveConfig({ trustProxy: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,loopback' }, {}).trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback'])
     assert.deepEqual(resolveConfig({}, { EGGSERVE_TRUST_PROXY: '192.0.2.1' }).trustProxy, ['192.0.2.1'])
+  })
+  void test('TLS: --tls-cert and --tls-key (or their variables) together, never one alone', () => {
+    assert.deepEqual(resolveConfig({ tlsCert: 'c.pem', tlsKey: 'k.pem' }, {}).tls, { certFile: 'c.pem', keyFile: 'k.pem' })
+    assert.deepEqual(resolveConfig({ tlsKey: 'k2.pem' }, { EGGSERVE_TLS_CERT: 'c.pem', EGGSERVE_TLS_KEY: 'k.pem' }).tls, { certFile: 'c.pem', keyFile: 'k2.pem' })
+    assert.throws(() => resolveConfig({ tlsCert: 'c.pem' }, {}), (err: unknown) => err instanceof ConfigError && err.message === '--tls-cert needs --tls-key (the certificate\'s private key, PEM) as well')
+    assert.throws(() => resolveConfig({}, { EGGSERVE_TLS_KEY: 'k.pem' }), (err: unknown) => err instanceof ConfigError && err.message === 'EGGSERVE_TLS_KEY needs --tls-cert (the certificate chain, PEM) as well')
   })
   for (const value of ['proxy.example', '10.0.0.0/33', '127.0.0.1,,10.0.0.1', '300.1.1.1', 'true', '*']) {
     await test(`trusted proxies ${JSON.stringify(value)} are rejected`, () => {

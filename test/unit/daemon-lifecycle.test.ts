@@ -13,6 +13,7 @@ const STATES: readonly LifecycleState[] = [
   { name: 'starting' },
   { name: 'stopDeferred', signal: 'SIGTERM' },
   { name: 'serving' },
+  { name: 'serving', reloads: 2 },
   { name: 'draining', signal: 'SIGTERM' },
   { name: 'forcing' },
   { name: 'releasing' },
@@ -23,6 +24,7 @@ const STATES: readonly LifecycleState[] = [
 const EVENTS: readonly LifecycleEvent[] = [
   { type: 'stop', signal: 'SIGINT' },
   { type: 'hangup' },
+  { type: 'reloaded' },
   { type: 'started' },
   { type: 'startFailed' },
   { type: 'graceExpired' },
@@ -32,19 +34,31 @@ const EVENTS: readonly LifecycleEvent[] = [
 ]
 
 const HANGUP = ['reopenLog', 'logReopened', 'reload']
+// systemd hears of a reload only while serving: RELOADING=1 first, READY=1 once reloaded.
+const NOTIFIED_HANGUP = ['notify', ...HANGUP]
+const DRAIN = ['stopWatchdog', 'notify', 'logShutdown', 'startGraceTimer', 'closeServer']
+
+/** A state's key in TABLE: its name, with the reloads still running when there are any. */
+function keyOf (state: LifecycleState): string {
+  return state.name === 'serving' && state.reloads !== undefined ? `serving(${state.reloads})` : state.name
+}
 
 /** Every step that does something: "state event" → [next state, effects]. Any other pair changes nothing. */
 const TABLE: Readonly<Record<string, readonly [LifecycleState, readonly string[]]>> = {
   // A stop during start-up waits for it (the first signal is the one reported).
   'starting stop': [{ name: 'stopDeferred', signal: 'SIGINT' }, []],
   'starting hangup': [{ name: 'starting' }, HANGUP],
-  'starting started': [{ name: 'serving' }, []],
+  'starting started': [{ name: 'serving' }, ['notify', 'startWatchdog']],
   'starting startFailed': [{ name: 'stopped' }, ['detachSignals', 'resolveStopped']],
   'stopDeferred hangup': [{ name: 'stopDeferred', signal: 'SIGTERM' }, HANGUP],
-  'stopDeferred started': [{ name: 'draining', signal: 'SIGTERM' }, ['logShutdown', 'startGraceTimer', 'closeServer']],
+  'stopDeferred started': [{ name: 'draining', signal: 'SIGTERM' }, DRAIN],
   'stopDeferred startFailed': [{ name: 'stopped' }, ['detachSignals', 'resolveStopped']],
-  'serving stop': [{ name: 'draining', signal: 'SIGINT' }, ['logShutdown', 'startGraceTimer', 'closeServer']],
-  'serving hangup': [{ name: 'serving' }, HANGUP],
+  'serving stop': [{ name: 'draining', signal: 'SIGINT' }, DRAIN],
+  'serving hangup': [{ name: 'serving', reloads: 1 }, NOTIFIED_HANGUP],
+  'serving(2) stop': [{ name: 'draining', signal: 'SIGINT' }, DRAIN],
+  'serving(2) hangup': [{ name: 'serving', reloads: 3 }, NOTIFIED_HANGUP],
+  // The first of two reloads is over: READY=1 waits for the second.
+  'serving(2) reloaded': [{ name: 'serving', reloads: 1 }, []],
   // A second signal while draining stops waiting for the in-flight requests.
   'draining stop': [{ name: 'forcing' }, ['closeConnections']],
   'draining hangup': [{ name: 'draining', signal: 'SIGTERM' }, HANGUP],
@@ -62,7 +76,7 @@ const TABLE: Readonly<Record<string, readonly [LifecycleState, readonly string[]
 await describe('transition()', async () => {
   for (const state of STATES) {
     for (const event of EVENTS) {
-      const key = `${state.name} ${event.type}`
+      const key = `${keyOf(state)} ${event.type}`
       const [next, effects] = TABLE[key] ?? [state, []]
       await test(`${key} → ${next.name}${effects.length === 0 ? '' : `: ${effects.join(', ')}`}`, () => {
         const step = transition(state, event)
@@ -73,14 +87,25 @@ await describe('transition()', async () => {
   }
 
   await test('the table lists only pairs that exist', () => {
-    const pairs = new Set(STATES.flatMap((state) => EVENTS.map((event) => `${state.name} ${event.type}`)))
+    const pairs = new Set(STATES.flatMap((state) => EVENTS.map((event) => `${keyOf(state)} ${event.type}`)))
     for (const key of Object.keys(TABLE)) assert.ok(pairs.has(key), key)
   })
 
   await test('the shutdown line names the signal that started the stop', () => {
-    assert.deepEqual(transition({ name: 'serving' }, { type: 'stop', signal: 'SIGINT' }).effects[0], { type: 'logShutdown', signal: 'SIGINT' })
-    assert.deepEqual(transition({ name: 'serving' }, { type: 'stop' }).effects[0], { type: 'logShutdown', signal: undefined })
-    assert.deepEqual(transition({ name: 'stopDeferred', signal: 'SIGTERM' }, { type: 'started' }).effects[0], { type: 'logShutdown', signal: 'SIGTERM' })
+    const logShutdown = (step: { effects: readonly { type: string }[] }): unknown => step.effects.find((effect) => effect.type === 'logShutdown')
+    assert.deepEqual(logShutdown(transition({ name: 'serving' }, { type: 'stop', signal: 'SIGINT' })), { type: 'logShutdown', signal: 'SIGINT' })
+    assert.deepEqual(logShutdown(transition({ name: 'serving' }, { type: 'stop' })), { type: 'logShutdown', signal: undefined })
+    assert.deepEqual(logShutdown(transition({ name: 'stopDeferred', signal: 'SIGTERM' }, { type: 'started' })), { type: 'logShutdown', signal: 'SIGTERM' })
+  })
+
+  await test('systemd is told READY=1 at start, RELOADING=1 then READY=1 around a reload, STOPPING=1 at the stop', () => {
+    const notified = (step: { effects: readonly { type: string; status?: string }[] }): (string | undefined)[] =>
+      step.effects.filter((effect) => effect.type === 'notify').map((effect) => effect.status)
+    assert.deepEqual(notified(transition({ name: 'starting' }, { type: 'started' })), ['ready'])
+    assert.deepEqual(notified(transition({ name: 'serving' }, { type: 'hangup' })), ['reloading'])
+    assert.deepEqual(notified(transition({ name: 'serving', reloads: 1 }, { type: 'reloaded' })), ['ready'])
+    assert.deepEqual(notified(transition({ name: 'serving' }, { type: 'stop' })), ['stopping'])
+    assert.deepEqual(notified(transition({ name: 'stopDeferred', signal: 'SIGTERM' }, { type: 'started' })), ['stopping'], 'a stop during start-up is never reported ready')
   })
 })
 
@@ -100,6 +125,8 @@ function harness (graceMs = 1000): {
   lifecycle: Lifecycle
   signals: EventEmitter
   calls: string[]
+  /** What systemd was told (notify) and the watchdog switched on and off, in order. */
+  notes: string[]
   messages: () => string[]
   logs: Record<string, unknown>[]
   server: ReturnType<typeof deferred>
@@ -107,6 +134,7 @@ function harness (graceMs = 1000): {
   flush: ReturnType<typeof deferred>
 } {
   const calls: string[] = []
+  const notes: string[] = []
   const logs: Record<string, unknown>[] = []
   const server = deferred()
   const resources = deferred()
@@ -115,14 +143,16 @@ function harness (graceMs = 1000): {
     closeServer: () => { calls.push('closeServer'); return server.promise },
     closeConnections: () => { calls.push('closeConnections') },
     reopenLog: () => { calls.push('reopenLog') },
-    reload: () => { calls.push('reload') },
+    reload: () => { calls.push('reload'); return Promise.resolve() },
     releaseResources: () => { calls.push('releaseResources'); return resources.promise },
     flushLogs: () => { calls.push('flushLogs'); return flush.promise },
+    notify: (status) => { notes.push(status) },
+    watchdog: (on) => { notes.push(`watchdog ${on ? 'on' : 'off'}`) },
   }
   const lifecycle = new Lifecycle({ effects, logger: memoryLogger(logs), graceMs })
   const signals = new EventEmitter()
   lifecycle.handleSignals(signals)
-  return { lifecycle, signals, calls, logs, messages: () => logs.map((line) => String(line.msg)), server, resources, flush }
+  return { lifecycle, signals, calls, notes, logs, messages: () => logs.map((line) => String(line.msg)), server, resources, flush }
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const
@@ -232,6 +262,49 @@ await describe('Lifecycle', async () => {
     assert.equal(calls.filter((call) => call === 'reopenLog').length, 3, 'no handler once stopped')
   })
 
+  await test('systemd hears READY=1, RELOADING=1 and READY=1 once the reload is over, then STOPPING=1; the watchdog runs between READY and STOPPING', async () => {
+    const { lifecycle, signals, notes, server, resources, flush } = harness()
+    signals.emit('SIGHUP', 'SIGHUP')
+    assert.deepEqual(notes, [], 'a reload during start-up is not reported')
+    lifecycle.dispatch({ type: 'started' })
+    assert.deepEqual(notes, ['ready', 'watchdog on'])
+    signals.emit('SIGHUP', 'SIGHUP')
+    assert.deepEqual(notes.slice(2), ['reloading'])
+    await settle()
+    assert.deepEqual(notes.slice(2), ['reloading', 'ready'], 'READY=1 once reload() has settled')
+    void lifecycle.stop()
+    assert.deepEqual(notes.slice(4), ['watchdog off', 'stopping'])
+    server.resolve()
+    resources.resolve()
+    flush.resolve()
+    await lifecycle.stopped
+    assert.equal(notes.length, 6)
+  })
+
+  await test('a reload that fails is logged and still ends with READY=1', async () => {
+    const logs: Record<string, unknown>[] = []
+    const notes: string[] = []
+    const lifecycle = new Lifecycle({
+      logger: memoryLogger(logs),
+      graceMs: 1000,
+      effects: {
+        closeServer: () => Promise.resolve(),
+        closeConnections: () => undefined,
+        reopenLog: () => undefined,
+        reload: () => Promise.reject(new Error('certificate unreadable')),
+        releaseResources: () => Promise.resolve(),
+        flushLogs: () => Promise.resolve(),
+        notify: (status) => { notes.push(status) },
+        watchdog: () => undefined,
+      },
+    })
+    lifecycle.dispatch({ type: 'started' })
+    lifecycle.dispatch({ type: 'hangup' })
+    await settle()
+    assert.deepEqual(notes, ['ready', 'reloading', 'ready'])
+    assert.ok(logs.some((line) => line.msg === 'Cannot reload' && (line.err as { message?: string } | undefined)?.message === 'certificate unreadable'))
+  })
+
   await test('stop() twice: both resolve when stopped; the second closes the remaining connections', async () => {
     const { lifecycle, calls, server, resources, flush } = harness()
     lifecycle.dispatch({ type: 'started' })
@@ -294,7 +367,9 @@ await test('with a real server: a stop drains, a second stop ends a request that
       closeServer: () => app.close(),
       closeConnections: () => { app.server.closeAllConnections() },
       reopenLog: () => undefined,
-      reload: () => undefined,
+      reload: () => Promise.resolve(),
+      notify: () => undefined,
+      watchdog: () => undefined,
       releaseResources: () => { calls.push('releaseResources'); return Promise.resolve() },
       flushLogs: () => Promise.resolve(),
     },
