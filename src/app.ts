@@ -28,6 +28,8 @@ import { SmallFileCache } from './storage/small-file-cache.js'
 import { cacheMeter, NO_METRICS, type Exposition, type Metrics } from './core/metrics.js'
 import type { Storage } from './storage/storage.js'
 import { Publisher } from './upload/publisher.js'
+import type { UpstreamIndex } from './upstream/upstream-index.js'
+import { upstreamFileRoutes } from './http/routes/upstream.js'
 import { UploaderLog, type UploaderRecord } from './upload/uploader-log.js'
 
 /**
@@ -81,6 +83,8 @@ export interface AppDependencies {
   readonly publicUrl?: string | undefined
   /** --trust-proxy: addresses and CIDR ranges whose X-Forwarded-Proto, -Host and -Prefix are believed. */
   readonly trustProxy?: readonly string[]
+  /** Upstream indexes behind the local one (--upstream), wrapping `index`. */
+  readonly upstream?: UpstreamIndex
   /** --x-accel-redirect: the internal nginx location downloads are handed to (normalized, no trailing "/"). */
   readonly xAccelRedirect?: string | undefined
   /** Small files kept in memory for downloads; default: a SmallFileCache over `storage` with its defaults. */
@@ -145,6 +149,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     access,
     filesCacheControl: access.protects('download') ? 'private' : undefined,
     urls: { publicUrl: deps.publicUrl, trusted },
+    upstream: deps.upstream,
   }
   const algorithms = algorithmsFor(routeOptions.hashAlgorithm, routeOptions.simpleHashAlgorithm)
   const uploaders = deps.uploaders ?? UploaderLog.memory(deps.logger)
@@ -160,6 +165,7 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   }
   await app.register(healthRoutes, deps.readiness === undefined ? { index: deps.index } : { index: deps.index, readiness: deps.readiness })
   await app.register(simpleRoutes, routeOptions)
+  if (deps.upstream !== undefined) await app.register(upstreamFileRoutes, { ...routeOptions, upstream: deps.upstream })
   await app.register(pypiJsonRoutes, routeOptions)
   await app.register(legacyRoutes, routeOptions)
   if (deps.ui !== false) {

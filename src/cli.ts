@@ -126,12 +126,23 @@ const OPTIONS = {
   uiRemoteImages: () => option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),
   publicUrl: () => option('--public-url <url>', 'base of the absolute URLs in the JSON API, e.g. https://pypi.example.com/eggs/ (default: from each request)', SETTINGS.publicUrl),
   trustProxy: () => option('--trust-proxy <addresses>', 'proxies whose X-Forwarded-Proto, -Host and -Prefix are believed: IP addresses and CIDR ranges, comma-separated', SETTINGS.trustProxy),
+  upstream: () => option('--upstream <url>', 'an upstream simple index for projects not in the eggdir, e.g. https://pypi.org/simple/; repeatable, asked in order (docs/upstream.md)', SETTINGS.upstream).argParser(collect),
+  neverUpstream: () => option('--never-upstream <pattern>', 'names that never go upstream, e.g. "acme-*" (fnmatch-like, on normalized names); a miss is a 404; repeatable', SETTINGS.neverUpstream).argParser(collect),
+  mergeUpstream: () => option('--merge-upstream <name>', 'a local project whose upstream files are listed too, each marked with its origin; repeatable', SETTINGS.mergeUpstream).argParser(collect),
+  upstreamTtl: () => option('--upstream-ttl <seconds>', 'how long a cached upstream page is served without asking the upstream again', SETTINGS.upstreamTtl),
+  upstreamTimeout: () => option('--upstream-timeout <seconds>', 'how long an upstream may take to start answering (connecting: at most 3 s); a silent upstream counts as down', SETTINGS.upstreamTimeout),
+  offline: () => option('--offline', 'never contact an upstream: serve cached upstream pages, listing only cached files', SETTINGS.offline),
   xAccelRedirect: () => option('--x-accel-redirect <prefix>', 'behind nginx: answer downloads with X-Accel-Redirect to this internal location (see contrib/nginx/eggserve.conf), e.g. /_eggfiles', SETTINGS.xAccelRedirect),
   metrics: () => option('--metrics', 'serve Prometheus metrics at /metrics (with credentials when --authenticate protects reads)', SETTINGS.metrics),
   metricsListen: () => option('--metrics-listen <host:port>', 'serve /metrics on this address instead of the main one (implies --metrics; no credentials there)', SETTINGS.metricsListen),
   tlsCert: () => option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM); re-read on SIGHUP', SETTINGS.tlsCert),
   tlsKey: () => option('--tls-key <file>', 'the private key (PEM) of --tls-cert; re-read on SIGHUP', SETTINGS.tlsKey),
 } as const
+
+// A repeatable option's values, in the order given.
+function collect (value: string, previous: readonly string[] | undefined): readonly string[] {
+  return [...previous ?? [], value]
+}
 
 /** Every setting's flags as --help shows them, e.g. `-i, --host <address>` (for the README's table). */
 export function optionFlags (): readonly string[] {

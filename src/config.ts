@@ -8,6 +8,7 @@ import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
 import { resolveMetrics, type MetricsSetting } from './metrics/metrics-settings.js'
 import { parsePublicUrl, parseTrustProxy } from './proxy-settings.js'
+import { resolveUpstreamConfig, type UpstreamConfig } from './upstream/upstream-settings.js'
 
 /** The daemon's settings, frozen. */
 export interface Config {
@@ -62,6 +63,8 @@ export interface Config {
   readonly publicUrl: string | undefined
   /** Proxies whose X-Forwarded-Proto, -Host and -Prefix are believed (addresses, CIDR ranges); empty: none. */
   readonly trustProxy: readonly string[]
+  /** Upstream indexes, never-upstream patterns, the merge list and --offline (docs/upstream.md). */
+  readonly upstream: UpstreamConfig
   /** `--x-accel-redirect`: the internal nginx location downloads are handed to (no trailing "/"); undefined: eggserve sends them. */
   readonly xAccelRedirect: string | undefined
   /** Prometheus metrics (--metrics, --metrics-listen). */
@@ -109,6 +112,13 @@ export interface RawFlags {
   readonly uiRemoteImages?: boolean
   readonly publicUrl?: string
   readonly trustProxy?: string
+  /** Repeatable: each given value, in order. */
+  readonly upstream?: readonly string[]
+  readonly neverUpstream?: readonly string[]
+  readonly mergeUpstream?: readonly string[]
+  readonly offline?: boolean
+  readonly upstreamTtl?: string
+  readonly upstreamTimeout?: string
   readonly xAccelRedirect?: string
   readonly metrics?: boolean
   readonly metricsListen?: string
@@ -154,6 +164,12 @@ export const SETTINGS = {
   uiRemoteImages: { flag: '--ui-remote-images', env: 'EGGSERVE_UI_REMOTE_IMAGES', defaultValue: 'false' },
   publicUrl: { flag: '--public-url', env: 'EGGSERVE_PUBLIC_URL', defaultValue: undefined },
   trustProxy: { flag: '--trust-proxy', env: 'EGGSERVE_TRUST_PROXY', defaultValue: undefined },
+  upstream: { flag: '--upstream', env: 'EGGSERVE_UPSTREAM', defaultValue: undefined },
+  neverUpstream: { flag: '--never-upstream', env: 'EGGSERVE_NEVER_UPSTREAM', defaultValue: undefined },
+  mergeUpstream: { flag: '--merge-upstream', env: 'EGGSERVE_MERGE_UPSTREAM', defaultValue: undefined },
+  offline: { flag: '--offline', env: 'EGGSERVE_OFFLINE', defaultValue: 'false' },
+  upstreamTtl: { flag: '--upstream-ttl', env: 'EGGSERVE_UPSTREAM_TTL', defaultValue: '600' },
+  upstreamTimeout: { flag: '--upstream-timeout', env: 'EGGSERVE_UPSTREAM_TIMEOUT', defaultValue: '10' },
   xAccelRedirect: { flag: '--x-accel-redirect', env: 'EGGSERVE_X_ACCEL_REDIRECT', defaultValue: undefined },
   metrics: { flag: '--metrics', env: 'EGGSERVE_METRICS', defaultValue: 'false' },
   metricsListen: { flag: '--metrics-listen', env: 'EGGSERVE_METRICS_LISTEN', defaultValue: undefined },
@@ -190,6 +206,10 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const publicUrl = pickOptional('publicUrl')
   const trustProxy = pickOptional('trustProxy')
   const metrics = pick('metrics')
+  const upstream = resolveUpstreamConfig(flags, env)
+  const cacheDirValue = cacheDir.value === undefined ? defaultCacheDir(env) : cacheDir.value === 'none' ? undefined : cacheDir.value
+  // Upstream pages and files live in the cache directory; without one there is nowhere to verify a file before keeping it.
+  if (upstream.upstreams.length > 0 && cacheDirValue === undefined) throw new ConfigError('--upstream needs a cache directory: give --cache-dir DIR (not "none")')
   return Object.freeze({
     eggdir: pick('eggdir').value,
     port: parsePort(port.value, port.source),
@@ -201,7 +221,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     lenient: parseBoolean(lenient.value, lenient.source),
     shutdownTimeoutMs: Math.round(parseSeconds(grace.value, grace.source) * 1000),
     cacheControl: parseHeaderValue(cacheControl.value, cacheControl.source),
-    cacheDir: cacheDir.value === undefined ? defaultCacheDir(env) : cacheDir.value === 'none' ? undefined : cacheDir.value,
+    cacheDir: cacheDirValue,
     hashWorkers: parseWorkers(workers.value, workers.source),
     reconcileIntervalMs: Math.round(parseSeconds(reconcile.value, reconcile.source, 86_400) * 1000),
     ...resolveAccess(pickOptional('passwords'), pick('authenticate'), env),
@@ -215,6 +235,7 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
     trustProxy: trustProxy.value === undefined ? [] : parseTrustProxy(trustProxy.value, trustProxy.source),
     metrics: resolveMetrics(parseBoolean(metrics.value, metrics.source), pickOptional('metricsListen')),
+    upstream,
     tls: resolveTls(pickOptional('tlsCert'), pickOptional('tlsKey')),
   })
 }

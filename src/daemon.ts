@@ -20,6 +20,7 @@ import { registerIndexMetrics } from './metrics/index-metrics.js'
 import { openMetrics, type DaemonMetrics } from './metrics/serve-metrics.js'
 import { createAuthServices, indexServicesFor, type AuthServices, type IndexServices } from './services.js'
 import { UploaderLog } from './upload/uploader-log.js'
+import { UpstreamIndex } from './upstream/upstream-index.js'
 
 /** A running server. */
 export interface Daemon {
@@ -187,6 +188,9 @@ async function buildDaemonApp (started: Started, background: BackgroundWork): Pr
     trustProxy: config.trustProxy,
     xAccelRedirect: config.xAccelRedirect,
     ...(telemetry.app === undefined ? {} : { metrics: telemetry.app }),
+    ...(config.upstream.upstreams.length === 0 || config.cacheDir === undefined
+      ? {}
+      : { upstream: new UpstreamIndex({ index, config: config.upstream, cacheDir: config.cacheDir, log: logger }) }),
     ...(started.inherited.tls === undefined ? {} : { https: started.inherited.tls }),
   })
 }

@@ -106,6 +106,21 @@ export const ERRORS = {
     expose: true,
     description: 'An upload refused because the object store ignores create-only writes (`If-None-Match: *`) and `--s3-writers` is `many`: two servers could publish one filename with different bytes. Give `--s3-writers one` to the single server that accepts uploads.',
   },
+
+  // Upstream indexes (--upstream, docs/upstream.md); the message names no upstream URL or credential.
+  // PEP 766: a failed upstream is a 503, never a 404, so clients do not go on to another index.
+  EGGSERVE_UPSTREAM_UNAVAILABLE: {
+    status: 503,
+    expose: true,
+    retryAfterSeconds: 30,
+    description: 'No upstream could be asked (refused, timed out, `5xx`, circuit breaker open) and no usable page or file is cached.',
+  },
+  EGGSERVE_UPSTREAM_BAD_FILE: {
+    status: 502,
+    expose: true,
+    description: 'The upstream answered a file request with an error, or sent bytes that do not match the hash on its page (nothing is kept).',
+  },
+  EGGSERVE_UPSTREAM_OFFLINE: { status: 503, expose: true, retryAfterSeconds: 30, description: '`--offline`, and the project or file is not in the cache.' },
 } as const satisfies Readonly<Record<`EGGSERVE_${string}`, ErrorSpec>>
 
 /** A code of the registry: anything else is a compile error. */

@@ -35,6 +35,7 @@ const DEFAULTS: Config = {
   trustProxy: [],
   xAccelRedirect: undefined,
   metrics: { enabled: false },
+  upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
   tls: undefined,
 }
 
@@ -111,6 +112,7 @@ await describe('resolveConfig: sources and precedence', async () => {
       trustProxy: [],
       xAccelRedirect: undefined,
       metrics: { enabled: true, listen: { host: '127.0.0.1', port: 9464 } },
+      upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
       tls: undefined,
     })
   })
@@ -172,6 +174,7 @@ await describe('resolveConfig: sources and precedence', async () => {
       trustProxy: [],
       xAccelRedirect: undefined,
       metrics: { enabled: true, listen: { host: '::1', port: 9100 } },
+      upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
       tls: undefined,
     })
   })

@@ -117,13 +117,13 @@ await test('every EGGSERVE_ name in the README and docs/ exists in the code', ()
  * a long option must be one of eggserve's: a renamed or removed flag cannot linger in the docs.
  */
 const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  pip: ['--index-url', '--trusted-host', '--require-hashes', '--cert'],
+  pip: ['--index-url', '--extra-index-url', '--trusted-host', '--require-hashes', '--cert'],
   twine: ['--repository-url', '--skip-existing'],
   uv: ['--publish-url', '--index', '--username', '--password', '--find-links'],
   poetry: ['--build', '--no-ansi', '--no-root'],
   pdm: ['--no-build', '--no-self'],
   virtualenv: ['--no-seed'],
-  npm: ['--prefix', '--offline', '--json', '--quick', '--keep', '--profile', '--only', '--out', '--ui-renders', '--node', '--projects', '--rounds'], // and the bench's own, after `--`
+  npm: ['--prefix', '--json', '--quick', '--keep', '--profile', '--only', '--out', '--ui-renders', '--node', '--projects', '--rounds'], // and the bench's own, after `--`
   node: ['--import', '--test', '--pending-deprecation', '--jitless', '--max-semi-space-size', '--noEmit'],
   systemd: ['--now', '--root'],
 }

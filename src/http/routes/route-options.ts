@@ -3,6 +3,7 @@ import type { HashAlgorithm } from '../../core/digests.js'
 import type { IndexService } from '../../index/index-service.js'
 import type { CoreMetadataStore } from '../../index/metadata-store.js'
 import type { Storage } from '../../storage/storage.js'
+import type { UpstreamIndex } from '../../upstream/upstream-index.js'
 import type { AccessControl } from '../access-control.js'
 import type { PageOptions } from '../page-response.js'
 import type { UrlPolicy } from '../public-base.js'
@@ -27,4 +28,6 @@ export interface IndexRouteOptions {
   readonly filesCacheControl: string | undefined
   /** How the JSON API's absolute URLs are made (--public-url, --trust-proxy). */
   readonly urls: UrlPolicy
+  /** The upstream indexes and the name rule (--upstream); absent: the local index alone. */
+  readonly upstream?: UpstreamIndex | undefined
 }

@@ -1,10 +1,12 @@
 // PEP 503 tree: /simple/, /simple/<normalized>/ and the files under /packages/<folder>/.
 import type { FastifyPluginCallback } from 'fastify'
+import { isValidProjectName, normalizeProjectName } from '../../core/names.js'
 import { NotFoundError } from '../../errors.js'
 import { SIMPLE_TREE } from '../../render/trees.js'
 import { redirect } from '../replies.js'
 import { fileHandler, type FileParams } from './file-handler.js'
 import type { IndexRouteOptions } from './route-options.js'
+import { sendResolvedProject } from './upstream.js'
 import { sendProjectPage, sendRootPage, type TreePages } from './tree-pages.js'
 
 interface ProjectParams { project: string }
@@ -19,6 +21,8 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   app.get('/simple/', list, (request, reply) => sendRootPage(request, reply, tree))
 
   app.get<{ Params: ProjectParams }>('/simple/:project', list, async (request, reply) => {
+    // With upstreams, the page itself decides (and redirects to the normalized name).
+    if (options.upstream !== undefined && isValidProjectName(request.params.project)) return redirect(request, reply, `${normalizeProjectName(request.params.project)}/`)
     const found = await options.index.findProject(request.params.project)
     if (found === undefined) throw new NotFoundError()
     return redirect(request, reply, `${found.project}/`)
@@ -26,6 +30,7 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
 
   app.get<{ Params: ProjectParams }>('/simple/:project/', list, async (request, reply) => {
     const { project } = request.params
+    if (options.upstream !== undefined) return sendResolvedProject(request, reply, tree, options.upstream, project)
     const found = await options.index.findProject(project)
     // PEP 503: an unknown project is a 404, so clients go on to their other indexes.
     if (found === undefined) throw new NotFoundError()

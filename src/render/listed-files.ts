@@ -1,0 +1,114 @@
+// Project pages of upstream and merged projects (PEP 503 HTML and PEP 691 JSON), from a flat
+// list of files that each say where they come from. Every href is local (page-relative);
+// upstream URLs never appear.
+import type { HashAlgorithm } from '../core/digests.js'
+import { parseDistFilename } from '../core/filenames.js'
+import type { PageFile } from '../core/index-model.js'
+import type { UpstreamFile } from '../core/upstream-page.js'
+import { compareVersions, normalizeVersion } from '../core/versions.js'
+import { renderLinkPage, type PageLink } from './pages.js'
+import { SIMPLE_TREE, encodeSegment } from './trees.js'
+
+/** Where a file on a page comes from. */
+export type FileOrigin = 'local' | 'upstream'
+
+/** A file as a page shows it. */
+export interface ListedFile {
+  readonly filename: string
+  /** Page-relative href, without a fragment. */
+  readonly href: string
+  readonly hashes: Readonly<Record<string, string>>
+  readonly requiresPython?: string
+  /** '' when yanked without a reason. */
+  readonly yanked?: string
+  readonly coreMetadata?: Readonly<Record<string, string>> | true
+  readonly size?: number
+  readonly uploadTime?: string
+  readonly origin: FileOrigin
+}
+
+/** The href of an upstream file from /simple/<project>/. */
+export function upstreamFileHref (project: string, filename: string): string {
+  return `../../files/upstream/${encodeSegment(project)}/${encodeSegment(filename)}`
+}
+
+/** An upstream file as listed, its digests replaced by the pinned sha256 when the file is cached. */
+export function listUpstreamFile (project: string, file: UpstreamFile, pinnedSha256: string | undefined): ListedFile {
+  // A cached file is immutable: the page names the bytes that will be served.
+  const hashes = pinnedSha256 === undefined ? file.hashes : { sha256: pinnedSha256 }
+  return {
+    filename: file.filename,
+    href: upstreamFileHref(project, file.filename),
+    hashes,
+    ...(file.requiresPython === undefined ? {} : { requiresPython: file.requiresPython }),
+    ...(file.yanked === undefined ? {} : { yanked: file.yanked }),
+    ...(file.coreMetadata === undefined ? {} : { coreMetadata: file.coreMetadata }),
+    ...(file.size === undefined ? {} : { size: file.size }),
+    ...(file.uploadTime === undefined ? {} : { uploadTime: file.uploadTime }),
+    origin: 'upstream',
+  }
+}
+
+/** A local file as listed on a merged page (the same facts its own page shows). */
+export function listLocalFile ({ file, facts }: PageFile): ListedFile {
+  const hashes: Record<string, string> = {}
+  for (const [algorithm, digest] of Object.entries(facts.digests)) hashes[algorithm] = digest
+  return {
+    filename: file.filename,
+    href: SIMPLE_TREE.fileHref(file),
+    hashes,
+    ...(facts.metadata?.requiresPython === undefined ? {} : { requiresPython: facts.metadata.requiresPython }),
+    ...(file.yanked === undefined ? {} : { yanked: file.yanked }),
+    ...(file.parsed.kind === 'wheel' && facts.metadata !== undefined ? { coreMetadata: { sha256: facts.metadata.sha256 } } : {}),
+    size: file.size,
+    uploadTime: new Date(file.mtimeMs).toISOString(),
+    origin: 'local',
+  }
+}
+
+/** PEP 503 HTML; each link carries data-eggserve-origin. */
+export function renderListedHtml (project: string, files: readonly ListedFile[], algorithm: HashAlgorithm): string {
+  return renderLinkPage({ title: `Links for ${project}`, links: files.map((file) => htmlLink(file, algorithm)) })
+}
+
+function htmlLink (file: ListedFile, preferred: HashAlgorithm): PageLink {
+  // PEP 503: one fragment; the configured algorithm when known, else the strongest given.
+  const algorithm = file.hashes[preferred] !== undefined ? preferred : ['sha256', 'sha512', 'sha384', 'md5'].find((name) => file.hashes[name] !== undefined)
+  const digest = algorithm === undefined ? undefined : file.hashes[algorithm]
+  const attributes: Record<string, string> = {}
+  if (file.requiresPython !== undefined) attributes['data-requires-python'] = file.requiresPython
+  if (file.coreMetadata !== undefined) {
+    // PEP 714: both names, same value ("true" when the upstream gave no digest, PEP 658).
+    const sha256 = file.coreMetadata === true ? undefined : file.coreMetadata.sha256
+    const value = sha256 === undefined ? 'true' : `sha256=${sha256}`
+    attributes['data-dist-info-metadata'] = value
+    attributes['data-core-metadata'] = value
+  }
+  if (file.yanked !== undefined) attributes['data-yanked'] = file.yanked
+  attributes['data-eggserve-origin'] = file.origin
+  return { href: digest === undefined || algorithm === undefined ? file.href : `${file.href}#${algorithm}=${digest}`, text: file.filename, attributes }
+}
+
+/** PEP 691 JSON (1.1 when every size is known, else 1.0); each file carries `_eggserve-origin` (PEP 691 leaves "_" keys to index servers). */
+export function renderListedJson (project: string, files: readonly ListedFile[]): string {
+  const complete = files.every((file) => file.size !== undefined)
+  const versions = [...new Set(files.map((file) => parseDistFilename(file.filename)?.version).filter((version) => version !== undefined).map(normalizeVersion))].sort(compareVersions)
+  return JSON.stringify({
+    meta: { 'api-version': complete ? '1.1' : '1.0' },
+    name: project,
+    ...(complete ? { versions } : {}),
+    files: files.map((file) => {
+      const json: Record<string, unknown> = { filename: file.filename, url: file.href, hashes: file.hashes }
+      if (file.requiresPython !== undefined) json['requires-python'] = file.requiresPython
+      if (file.coreMetadata !== undefined) {
+        json['core-metadata'] = file.coreMetadata
+        json['data-dist-info-metadata'] = file.coreMetadata
+      }
+      json.yanked = file.yanked === undefined ? false : file.yanked === '' ? true : file.yanked
+      if (file.size !== undefined) json.size = file.size
+      if (file.uploadTime !== undefined) json['upload-time'] = file.uploadTime
+      json['_eggserve-origin'] = file.origin
+      return json
+    }),
+  })
+}

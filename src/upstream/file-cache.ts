@@ -1,0 +1,153 @@
+// Upstream files in the cache directory: a storage like the eggdir's once there (so they are
+// served like local files), fetched once on a miss however many clients ask (see Download),
+// immutable once verified: the sha256 of the first verified bytes is pinned beside the file.
+import { mkdir, readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { FastifyBaseLogger } from 'fastify'
+import type { UpstreamFile } from '../core/upstream-page.js'
+import { LocalStorage } from '../storage/local-storage.js'
+import { Download, type ExpectedDigest } from './file-download.js'
+import { describeUrl } from './http-client.js'
+import { UpstreamFailure, UpstreamFetchError } from './upstream-errors.js'
+import type { UpstreamSettings } from './upstream-settings.js'
+
+// Digests pip can check, strongest first (hashlib's guaranteed algorithms that PEP 503 names).
+const VERIFIABLE = ['sha256', 'sha512', 'sha384', 'sha224', 'sha1', 'md5'] as const
+
+/** The cached files of every upstream project. */
+export class UpstreamFiles {
+  readonly #dir: string
+  readonly #log: FastifyBaseLogger
+  readonly #offline: boolean
+  readonly #downloads = new Map<string, Download>()
+  /** Files whose bytes did not match their page: key → the digest the page wanted. */
+  readonly #bad = new Map<string, string>()
+  /** Pinned sha256 per cached file, once read. */
+  readonly #pins = new Map<string, string>()
+  /** Bumped per project whenever a file arrives: pages showing pins or cached files render anew. */
+  readonly #versions = new Map<string, number>()
+  #storage: Promise<LocalStorage> | undefined
+  /** Upstream file requests made (for tests and the log). */
+  requests = 0
+
+  constructor (options: { cacheDir: string; offline: boolean; log: FastifyBaseLogger }) {
+    this.#dir = join(options.cacheDir, 'upstream', 'files')
+    this.#offline = options.offline
+    this.#log = options.log.child({ component: 'upstream-files' })
+  }
+
+  /** A number that changes whenever a file of `project` is cached. */
+  version (project: string): number {
+    return this.#versions.get(project) ?? 0
+  }
+
+  /** The pinned sha256 of every cached file of `project`, by filename. */
+  async pinned (project: string): Promise<ReadonlyMap<string, string>> {
+    const pins = new Map<string, string>()
+    let names: string[]
+    try {
+      names = await readdir(join(this.#dir, project))
+    } catch {
+      return pins
+    }
+    const present = new Set(names)
+    for (const name of names) {
+      if (name.startsWith('.') || name.endsWith('.sha256') || !present.has(`${name}.sha256`)) continue
+      const digest = await this.#pin(project, name)
+      if (digest !== undefined) pins.set(name, digest)
+    }
+    return pins
+  }
+
+  /** True when `filename` of `project` is in the cache (verified, pinned). */
+  async isCached (project: string, filename: string): Promise<boolean> {
+    return await this.#pin(project, filename) !== undefined
+  }
+
+  /** The cached files as a storage (keys `<project>/<filename>`), to serve them like local ones. */
+  cachedStorage (): Promise<LocalStorage> {
+    this.#storage ??= mkdir(this.#dir, { recursive: true }).then(() => LocalStorage.create(this.#dir, this.#log))
+    return this.#storage
+  }
+
+  /**
+   * Start (or join) the download of `file`, resolving once its bytes start to flow; fails with
+   * an UpstreamFailure when the file cannot be had (offline, a known mismatch, an unreachable
+   * or failing upstream).
+   */
+  async fetch (target: { project: string; file: UpstreamFile; upstream: UpstreamSettings }): Promise<Download> {
+    const { project, file } = target
+    const key = `${project}/${file.filename}`
+    const expected = expectedDigest(file)
+    if (expected !== undefined && this.#bad.get(key) === expected.hex) {
+      throw new UpstreamFailure('EGGSERVE_UPSTREAM_BAD_FILE', 'The upstream sent bytes that do not match the hash on its page; the file was not kept')
+    }
+    if (this.#offline) throw new UpstreamFailure('EGGSERVE_UPSTREAM_OFFLINE', 'Offline, and this file is not in the cache')
+    const download = this.#download(key, target, expected)
+    try {
+      await download.started
+    } catch (err) {
+      const bad = download.error instanceof UpstreamFetchError && download.error.kind === 'status'
+      throw new UpstreamFailure(bad ? 'EGGSERVE_UPSTREAM_BAD_FILE' : 'EGGSERVE_UPSTREAM_UNAVAILABLE', bad ? 'The upstream could not send this file' : 'The upstream is unreachable', { cause: err })
+    }
+    return download
+  }
+
+  #download (key: string, target: { project: string; file: UpstreamFile; upstream: UpstreamSettings }, expected: ExpectedDigest | undefined): Download {
+    const running = this.#downloads.get(key)
+    if (running !== undefined && (running.state === 'connecting' || running.state === 'streaming')) return running
+    const { project, file, upstream } = target
+    this.requests++
+    const download = new Download({
+      request: {
+        url: file.url,
+        headers: { accept: '*/*' },
+        // Credentials only where the index itself is: files elsewhere (a CDN) never get them.
+        authorization: upstream.authorization,
+        credentialOrigin: new URL(upstream.url).origin,
+        timeouts: upstream.timeouts,
+        maxRedirects: upstream.maxRedirects,
+      },
+      expected,
+      size: file.size,
+      finalPath: join(this.#dir, project, file.filename),
+    })
+    this.#downloads.set(key, download)
+    void download.run().then(() => {
+      this.#downloads.delete(key)
+      if (download.state === 'done' && download.sha256 !== undefined) {
+        this.#pins.set(key, download.sha256)
+        this.#bad.delete(key)
+        this.#versions.set(project, this.version(project) + 1)
+        this.#log.info({ project, filename: file.filename, upstream: upstream.label }, 'Cached an upstream file')
+        return
+      }
+      if (expected !== undefined && download.error instanceof UpstreamFetchError && download.error.kind === 'digest') this.#bad.set(key, expected.hex)
+      this.#log.error({ project, filename: file.filename, url: describeUrl(file.url), reason: download.error?.message }, 'Upstream file download failed; nothing was kept')
+    })
+    return download
+  }
+
+  async #pin (project: string, filename: string): Promise<string | undefined> {
+    const key = `${project}/${filename}`
+    const known = this.#pins.get(key)
+    if (known !== undefined) return known
+    try {
+      const digest = (await readFile(join(this.#dir, project, `${filename}.sha256`), 'utf8')).trim()
+      if (!/^[0-9a-f]{64}$/.test(digest)) return undefined
+      this.#pins.set(key, digest)
+      return digest
+    } catch {
+      return undefined
+    }
+  }
+}
+
+/** The strongest digest on the page that can be checked, or undefined when it gives none. */
+export function expectedDigest (file: UpstreamFile): ExpectedDigest | undefined {
+  for (const algorithm of VERIFIABLE) {
+    const hex = file.hashes[algorithm]
+    if (hex !== undefined) return { algorithm, hex }
+  }
+  return undefined
+}

@@ -1,0 +1,165 @@
+// One upstream's project pages: cached (memory and disk), fresh within the TTL, revalidated
+// with If-None-Match, never replaced by an older page (X-PyPI-Last-Serial), 404s remembered
+// briefly, one request per project at a time, a circuit breaker, and stale pages when the
+// upstream fails.
+import type { FastifyBaseLogger } from 'fastify'
+import { parseHtmlPage, parseJsonPage, type UpstreamPage } from '../core/upstream-page.js'
+import { CircuitBreaker } from './circuit-breaker.js'
+import { describeUrl, readBounded, upstreamGet } from './http-client.js'
+import { PageStore, type StoredPage } from './page-store.js'
+import { UpstreamFetchError } from './upstream-errors.js'
+import type { UpstreamSettings } from './upstream-settings.js'
+
+/** What one upstream says about a project. */
+export type PageAnswer =
+  /** `staleMs` is set when the page is served because the upstream failed (or --offline). */
+  | { readonly kind: 'page'; readonly page: UpstreamPage; readonly version: number; readonly fetchedAt: number; readonly stale: boolean }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'unavailable'; readonly reason: string }
+
+// PEP 691: ask for JSON, accept HTML (a static mirror, an older index).
+const ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01'
+
+interface Entry extends StoredPage {
+  /** Bumped whenever the page's content changes: rendered pages are cached by it. */
+  readonly version: number
+}
+
+let nextVersion = 1
+
+/** The pages of one upstream. */
+export class PageSource {
+  readonly settings: UpstreamSettings
+  readonly #store: PageStore
+  readonly #log: FastifyBaseLogger
+  readonly #breaker: CircuitBreaker
+  readonly #offline: boolean
+  readonly #now: () => number
+  readonly #entries = new Map<string, Entry>()
+  readonly #missing = new Map<string, number>()
+  readonly #inFlight = new Map<string, Promise<PageAnswer>>()
+  /** Upstream requests made (for the log and tests). */
+  requests = 0
+
+  constructor (options: { settings: UpstreamSettings; cacheDir: string | undefined; offline: boolean; log: FastifyBaseLogger; now?: () => number }) {
+    this.settings = options.settings
+    this.#log = options.log.child({ component: 'upstream', upstream: options.settings.label })
+    this.#store = new PageStore({ cacheDir: options.cacheDir, upstreamUrl: options.settings.url, log: this.#log })
+    this.#now = options.now ?? Date.now
+    this.#breaker = new CircuitBreaker(options.settings.breaker, this.#now)
+    this.#offline = options.offline
+  }
+
+  /** The page of `project` (normalized), asking the upstream only when the cached one is not fresh. */
+  async get (project: string): Promise<PageAnswer> {
+    const entry = await this.#entry(project)
+    const now = this.#now()
+    if (this.#offline) return entry === undefined ? { kind: 'unavailable', reason: 'offline, and the project is not in the cache' } : answer(entry, false)
+    if (entry !== undefined && now - entry.fetchedAt < this.settings.ttlMs) return answer(entry, false)
+    const missingUntil = this.#missing.get(project)
+    if (missingUntil !== undefined && now < missingUntil) return { kind: 'missing' }
+    let pending = this.#inFlight.get(project)
+    if (pending === undefined) {
+      // Singleflight: concurrent misses of one project share one upstream request.
+      pending = this.#refresh(project, entry).finally(() => { this.#inFlight.delete(project) })
+      this.#inFlight.set(project, pending)
+    }
+    return pending
+  }
+
+  /** The cached page of `project`, without asking the upstream (for file requests). */
+  async cached (project: string): Promise<UpstreamPage | undefined> {
+    return (await this.#entry(project))?.page
+  }
+
+  async #entry (project: string): Promise<Entry | undefined> {
+    let entry = this.#entries.get(project)
+    if (entry === undefined) {
+      const stored = await this.#store.load(project)
+      if (stored === undefined) return undefined
+      entry = this.#entries.get(project) ?? { ...stored, version: nextVersion++ }
+      this.#entries.set(project, entry)
+    }
+    return entry
+  }
+
+  async #refresh (project: string, entry: Entry | undefined): Promise<PageAnswer> {
+    if (!this.#breaker.allow()) return this.#failed(project, entry, new UpstreamFetchError('breaker-open', `${this.settings.label} failed repeatedly; not asked again for a while`))
+    const url = `${this.settings.url}${project}/`
+    this.requests++
+    try {
+      const response = await upstreamGet({
+        url,
+        headers: { accept: ACCEPT, 'accept-encoding': 'gzip', ...(entry?.etag === undefined ? {} : { 'if-none-match': entry.etag }) },
+        authorization: this.settings.authorization,
+        credentialOrigin: new URL(this.settings.url).origin,
+        timeouts: this.settings.timeouts,
+        maxRedirects: this.settings.maxRedirects,
+      })
+      if (response.status === 304 && entry !== undefined) {
+        response.body.resume()
+        this.#breaker.success()
+        return answer(this.#keep(project, { ...entry, fetchedAt: this.#now() }, false), false)
+      }
+      if (response.status === 404 || response.status === 410) {
+        response.body.resume()
+        this.#breaker.success()
+        this.#missing.set(project, this.#now() + this.settings.negativeTtlMs)
+        this.#entries.delete(project)
+        return { kind: 'missing' }
+      }
+      if (response.status !== 200) {
+        response.body.resume()
+        throw new UpstreamFetchError('status', `${describeUrl(url)} answered ${String(response.status)}`, { status: response.status })
+      }
+      const body = (await readBounded(response, this.settings.maxPageBytes)).toString('utf8')
+      const type = (response.headers['content-type'] ?? '').toLowerCase()
+      let page: UpstreamPage
+      try {
+        page = type.includes('json') ? parseJsonPage(body, response.url, project) : parseHtmlPage(body, response.url, project)
+      } catch (err) {
+        throw new UpstreamFetchError('bad-page', `${describeUrl(url)} sent a page that cannot be read: ${err instanceof Error ? err.message : String(err)}`)
+      }
+      this.#breaker.success()
+      const serial = parseSerial(response.headers['x-pypi-last-serial'])
+      // Refuse a page older than the one cached (a lagging mirror or CDN node): keep the cached one.
+      if (entry?.serial !== undefined && serial !== undefined && serial < entry.serial) {
+        this.#log.warn({ project, cachedSerial: entry.serial, serial }, 'Upstream sent an older page than the cached one; keeping the cached page')
+        return answer(entry, false)
+      }
+      const etag = typeof response.headers.etag === 'string' ? response.headers.etag : undefined
+      this.#missing.delete(project)
+      return answer(this.#keep(project, { page, fetchedAt: this.#now(), etag, serial, version: nextVersion++ }, true), false)
+    } catch (err) {
+      if (!(err instanceof UpstreamFetchError) || err.kind !== 'status' || (err.status ?? 0) >= 500) this.#breaker.failure()
+      return this.#failed(project, entry, err)
+    }
+  }
+
+  #keep (project: string, entry: Entry, changed: boolean): Entry {
+    this.#entries.set(project, entry)
+    void this.#store.save(project, entry)
+    if (changed) this.#log.debug({ project, files: entry.page.files.length }, 'Upstream page cached')
+    return entry
+  }
+
+  #failed (project: string, entry: Entry | undefined, err: unknown): PageAnswer {
+    const reason = err instanceof Error ? err.message : String(err)
+    if (entry !== undefined && this.#now() - entry.fetchedAt <= this.settings.staleMs) {
+      this.#log.warn({ project, reason, ageSeconds: Math.round((this.#now() - entry.fetchedAt) / 1000) }, 'Upstream failed; serving the cached page stale')
+      return answer(entry, true)
+    }
+    this.#log.warn({ project, reason }, 'Upstream failed and no usable page is cached')
+    return { kind: 'unavailable', reason }
+  }
+}
+
+function answer (entry: Entry, stale: boolean): PageAnswer {
+  return { kind: 'page', page: entry.page, version: entry.version, fetchedAt: entry.fetchedAt, stale }
+}
+
+function parseSerial (value: string | string[] | undefined): number | undefined {
+  const text = Array.isArray(value) ? value[0] : value
+  if (text === undefined || !/^\d+$/.test(text.trim())) return undefined
+  return Number(text.trim())
+}

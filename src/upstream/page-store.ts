@@ -1,0 +1,74 @@
+// Upstream project pages kept on disk under the cache directory, one JSON file per upstream
+// and project, so a restart serves them (fresh within the TTL) without asking the upstream.
+import { createHash } from 'node:crypto'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { FastifyBaseLogger } from 'fastify'
+import type { UpstreamPage } from '../core/upstream-page.js'
+
+/** A cached page with what revalidation needs. */
+export interface StoredPage {
+  readonly page: UpstreamPage
+  /** When the upstream last confirmed it (a 200 or a 304). */
+  readonly fetchedAt: number
+  readonly etag: string | undefined
+  /** X-PyPI-Last-Serial of the answer, when it had one. */
+  readonly serial: number | undefined
+}
+
+const FORMAT = 1
+
+/** Pages of one upstream on disk; `dir` undefined keeps nothing. */
+export class PageStore {
+  readonly #dir: string | undefined
+  readonly #log: FastifyBaseLogger
+
+  constructor (options: { cacheDir: string | undefined; upstreamUrl: string; log: FastifyBaseLogger }) {
+    // One folder per upstream URL, so two upstreams never share a page.
+    const id = createHash('sha256').update(options.upstreamUrl).digest('hex').slice(0, 16)
+    this.#dir = options.cacheDir === undefined ? undefined : join(options.cacheDir, 'upstream', 'pages', id)
+    this.#log = options.log
+  }
+
+  /** The stored page of `project` (a normalized name), or undefined. */
+  async load (project: string): Promise<StoredPage | undefined> {
+    if (this.#dir === undefined) return undefined
+    try {
+      const doc: unknown = JSON.parse(await readFile(join(this.#dir, `${project}.json`), 'utf8'))
+      if (!isStored(doc)) return undefined
+      return { page: doc.page, fetchedAt: doc.fetchedAt, etag: doc.etag ?? undefined, serial: doc.serial ?? undefined }
+    } catch {
+      // Absent or unreadable: the page is fetched again.
+      return undefined
+    }
+  }
+
+  /** Keep `stored` (written to a temporary file, then renamed: a crash leaves the old page or the new one). */
+  async save (project: string, stored: StoredPage): Promise<void> {
+    if (this.#dir === undefined) return
+    try {
+      await mkdir(this.#dir, { recursive: true })
+      const path = join(this.#dir, `${project}.json`)
+      const temporary = `${path}.${String(process.pid)}.${String(Date.now())}.tmp`
+      await writeFile(temporary, JSON.stringify({ format: FORMAT, page: stored.page, fetchedAt: stored.fetchedAt, etag: stored.etag ?? null, serial: stored.serial ?? null }))
+      await rename(temporary, path)
+    } catch (err) {
+      this.#log.warn({ err, project }, 'Cannot keep an upstream page in the cache directory; it is kept in memory only')
+    }
+  }
+}
+
+interface StoredDoc {
+  readonly format: number
+  readonly page: UpstreamPage
+  readonly fetchedAt: number
+  readonly etag: string | null
+  readonly serial: number | null
+}
+
+function isStored (doc: unknown): doc is StoredDoc {
+  if (typeof doc !== 'object' || doc === null) return false
+  const record = doc as Record<string, unknown>
+  return record.format === FORMAT && typeof record.fetchedAt === 'number' && typeof record.page === 'object' && record.page !== null &&
+    Array.isArray((record.page as Record<string, unknown>).files)
+}
