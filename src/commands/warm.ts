@@ -3,13 +3,13 @@
 // text; log records go to --log FILE as the server writes them, or else warnings and errors
 // become plain `eggserve: warning: ...` lines on stderr.
 import type { FastifyBaseLogger } from 'fastify'
-import { FactsLog } from '../analysis/facts-log.js'
+import { FactsLog } from '../file-facts/facts-log.js'
 import type { Config } from '../config.js'
 import { formatBytes } from '../core/bytes.js'
 import { plural } from '../core/plural.js'
 import { emptyTreeWarning } from '../core/tree-summary.js'
 import { AppError, ConfigError } from '../errors.js'
-import { Warmup, type WarmupProgress } from '../index/warmup.js'
+import { Warmup, type WarmupProgress } from '../live-index/warmup.js'
 import { createLogger } from '../logger.js'
 import { indexServicesFor, type IndexServices } from '../services.js'
 import { plainTextLogger, type Output } from './output.js'

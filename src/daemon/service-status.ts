@@ -1,6 +1,6 @@
 // The STATUS= line systemd shows in `systemctl status eggserve` (sd_notify(3)) while serving.
 import { plural } from '../core/plural.js'
-import type { WarmupProgress } from '../index/warmup.js'
+import type { WarmupProgress } from '../live-index/warmup.js'
 
 /**
  * Where the address is served and how far the background hashing is.

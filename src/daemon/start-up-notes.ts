@@ -2,7 +2,7 @@
 // storage's create-only writes, weak passwords, layout problems that --lenient skipped, an empty
 // tree, shadowed folders, and the closing "Serving" summary.
 import type { FastifyBaseLogger } from 'fastify'
-import { FactsLog } from '../analysis/facts-log.js'
+import { FactsLog } from '../file-facts/facts-log.js'
 import { SHADOWED_FOLDERS } from '../app.js'
 import type { PasswordFile } from '../auth/password-file.js'
 import type { Config } from '../config.js'

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions } from '../core/conditional.js'
 import type { DistFile } from '../core/index-model.js'
 import { NotFoundError } from '../errors.js'
-import type { CoreMetadataStore } from '../index/metadata-store.js'
+import type { CoreMetadataStore } from '../live-index/metadata-store.js'
 import { strongEtag } from './etag.js'
 
 /** Send `<wheel>.metadata`: 404 when the wheel has no readable METADATA (then no page advertises it). */

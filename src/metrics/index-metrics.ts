@@ -1,8 +1,8 @@
 // Metrics read from the index and the hashing work when Prometheus scrapes: nothing is kept
 // or updated between scrapes, so serving requests pays nothing for them.
-import type { AnalysisStats } from '../analysis/streaming-analyzer.js'
-import type { Readiness } from '../index/background.js'
-import type { IndexService } from '../index/index-service.js'
+import type { AnalysisStats } from '../file-facts/streaming-analyzer.js'
+import type { Readiness } from '../live-index/background.js'
+import type { IndexService } from '../live-index/index-service.js'
 import type { Metrics } from '../core/metrics.js'
 
 /** What the index gauges are read from. */

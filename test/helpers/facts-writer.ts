@@ -2,7 +2,7 @@
 // test of the persistent cache): node --import tsx facts-writer.ts DIR NAMESPACE PREFIX COUNT [compact | compact-often]
 // compact: once at the end; compact-often: also after every 500 records, while the other appends.
 import { pino } from 'pino'
-import { FactsLog } from '../../src/analysis/facts-log.js'
+import { FactsLog } from '../../src/file-facts/facts-log.js'
 
 const [dir = '', namespace = '', prefix = '', count = '0', mode = ''] = process.argv.slice(2)
 const store = await FactsLog.open({ dir, namespace, algorithms: ['md5', 'sha256'], log: pino({ level: 'silent' }), flushDelayMs: 1 })

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { describe, test } from 'node:test'
 import type { HashAlgorithm } from '../../src/core/digests.js'
-import { digestStream } from '../../src/analysis/digest-stream.js'
+import { digestStream } from '../../src/file-facts/digest-stream.js'
 import { noise } from '../helpers/test-bytes.js'
 
 const ALL: readonly HashAlgorithm[] = ['md5', 'sha256', 'sha384', 'sha512']

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { setImmediate as nextMacrotask, setTimeout as sleep } from 'node:timers/promises'
-import { FairScheduler } from '../../src/analysis/fair-scheduler.js'
+import { FairScheduler } from '../../src/file-facts/fair-scheduler.js'
 
 /** A promise settled from outside, to decide exactly when a task ends. */
 interface Gate {

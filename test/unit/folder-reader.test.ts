@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { pino } from 'pino'
 import { classifyFolder } from '../../src/core/layout.js'
-import { listedNames, readProjectFiles } from '../../src/index/folder-reader.js'
+import { listedNames, readProjectFiles } from '../../src/live-index/folder-reader.js'
 import { LocalStorage } from '../../src/storage/local-storage.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 

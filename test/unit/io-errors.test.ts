@@ -8,7 +8,7 @@ import { chmod, open, readdir, symlink, type FileHandle } from 'node:fs/promises
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { pino } from 'pino'
-import { FactsLog } from '../../src/analysis/facts-log.js'
+import { FactsLog } from '../../src/file-facts/facts-log.js'
 import { LocalStorage } from '../../src/storage/local-storage.js'
 import { memoryLogger } from '../helpers/build-app.js'
 import { probeStorage } from '../helpers/storage-probe.js'

@@ -23,8 +23,8 @@ async function layerErrors (path: string, code: string): Promise<string[]> {
 await test('an import that points up a floor fails lint', async () => {
   const cases: [string, string][] = [
     ['src/core/probe.ts', "import { sendError } from '../http/replies.js'\nexport const probe = sendError\n"],
-    ['src/storage/probe.ts', "import type { IndexService } from '../index/index-service.js'\nexport type Probe = IndexService\n"],
-    ['src/index/probe.ts', "import type { AppOptions } from '../app.js'\nexport type Probe = AppOptions\n"],
+    ['src/storage/probe.ts', "import type { IndexService } from '../live-index/index-service.js'\nexport type Probe = IndexService\n"],
+    ['src/live-index/probe.ts', "import type { AppOptions } from '../app.js'\nexport type Probe = AppOptions\n"],
     ['src/upload/probe.ts', "import { createApp } from '../http/replies.js'\nexport const probe = createApp\n"],
   ]
   for (const [path, code] of cases) {
@@ -36,7 +36,7 @@ await test('an import that points up a floor fails lint', async () => {
 
 await test('an import that points down passes', async () => {
   assert.deepEqual(await layerErrors('src/http/probe.ts', "import { YANK_SUFFIX } from '../core/yanking.js'\nexport const probe = YANK_SUFFIX\n"), [])
-  assert.deepEqual(await layerErrors('src/index/probe.ts', "import type { Storage } from '../storage/storage.js'\nexport type Probe = Storage\n"), [])
+  assert.deepEqual(await layerErrors('src/live-index/probe.ts', "import type { Storage } from '../storage/storage.js'\nexport type Probe = Storage\n"), [])
 })
 
 await test('a file outside every floor fails lint', async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { DistFile } from '../../src/core/index-model.js'
 import { parseDistFilename } from '../../src/core/filenames.js'
-import { ProjectTree } from '../../src/index/project-tree.js'
+import { ProjectTree } from '../../src/live-index/project-tree.js'
 
 function file (folder: string, filename: string, identity: string, extra: Partial<DistFile> = {}): DistFile {
   const parsed = parseDistFilename(filename, folder.toLowerCase()) ?? assert.fail(`cannot parse ${filename}`)

@@ -1,7 +1,7 @@
 // Liveness and readiness for process managers and load balancers.
 import type { FastifyPluginCallback } from 'fastify'
-import type { IndexService } from '../../index/index-service.js'
-import type { Readiness } from '../../index/background.js'
+import type { IndexService } from '../../live-index/index-service.js'
+import type { Readiness } from '../../live-index/background.js'
 
 /** Options of the health routes. */
 export interface HealthRouteOptions {

@@ -1,7 +1,7 @@
 // What the index route plugins are given (typed plugin options, no decorators).
 import type { HashAlgorithm } from '../../core/digests.js'
-import type { IndexService } from '../../index/index-service.js'
-import type { CoreMetadataStore } from '../../index/metadata-store.js'
+import type { IndexService } from '../../live-index/index-service.js'
+import type { CoreMetadataStore } from '../../live-index/metadata-store.js'
 import type { Storage } from '../../storage/storage.js'
 import type { UpstreamIndex } from '../../upstream/upstream-index.js'
 import type { AccessControl } from '../access-control.js'

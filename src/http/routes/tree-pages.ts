@@ -2,7 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { HashAlgorithm } from '../../core/digests.js'
 import { V1_JSON, type SimpleMediaType } from '../../core/negotiation.js'
-import type { ProjectSnapshot } from '../../index/index-service.js'
+import type { ProjectSnapshot } from '../../live-index/index-service.js'
 import { renderProjectHtml, renderRootHtml } from '../../render/simple-html.js'
 import { renderProjectJson, renderRootJson } from '../../render/simple-json.js'
 import type { Tree } from '../../render/trees.js'

@@ -8,8 +8,8 @@ import { parseCoreMetadata } from '../../core/metadata.js'
 import { normalizeProjectName } from '../../core/names.js'
 import { shorten } from '../../core/project-details.js'
 import { compareVersions, isPrerelease, normalizeVersion } from '../../core/versions.js'
-import type { IndexService } from '../../index/index-service.js'
-import type { CoreMetadataStore } from '../../index/metadata-store.js'
+import type { IndexService } from '../../live-index/index-service.js'
+import type { CoreMetadataStore } from '../../live-index/metadata-store.js'
 import type { ProjectRow, RecentUpload } from '../../render/ui/home.js'
 
 interface Entry {

@@ -2,7 +2,7 @@
 // analyzer knows. Tree state lives in project-tree.ts, the decision to read storage again in
 // change-detector.ts; this file only composes them.
 import type { FastifyBaseLogger } from 'fastify'
-import type { AnalysisResult, Analyzer } from '../analysis/analyzer.js'
+import type { AnalysisResult, Analyzer } from '../file-facts/analyzer.js'
 import type { DistFile, FileFacts, PageFile, ProjectPage } from '../core/index-model.js'
 import type { LayoutReport } from '../core/layout.js'
 import { normalizeProjectName } from '../core/names.js'

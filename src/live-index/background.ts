@@ -1,10 +1,10 @@
 // Work the daemon runs beside serving: the warm-up pass, the periodic reconcile, and pruning
 // the persistent cache of files that are gone.
 import type { FastifyBaseLogger } from 'fastify'
-import { FactsLog } from '../analysis/facts-log.js'
+import { FactsLog } from '../file-facts/facts-log.js'
 import { NO_METRICS, type CounterMetric, type HistogramMetric, type Metrics } from '../core/metrics.js'
-import type { FactsStore } from '../analysis/facts-store.js'
-import type { MemoizingAnalyzer } from '../analysis/memoizing-analyzer.js'
+import type { FactsStore } from '../file-facts/facts-store.js'
+import type { MemoizingAnalyzer } from '../file-facts/memoizing-analyzer.js'
 import type { IndexService } from './index-service.js'
 import { Warmup, type WarmupProgress } from './warmup.js'
 

@@ -2,8 +2,8 @@
 // priority (a project someone asks for jumps the queue: its requests are urgent), with
 // progress logged as it goes. The tree counts as ready once this pass has finished.
 import type { FastifyBaseLogger } from 'fastify'
-import { FileGoneError } from '../analysis/analyzer.js'
-import type { MemoizingAnalyzer } from '../analysis/memoizing-analyzer.js'
+import { FileGoneError } from '../file-facts/analyzer.js'
+import type { MemoizingAnalyzer } from '../file-facts/memoizing-analyzer.js'
 import type { DistFile } from '../core/index-model.js'
 import { formatBytes } from '../core/bytes.js'
 import { plural } from '../core/plural.js'
