@@ -36,14 +36,17 @@ export default defineConfig(
     },
     rules: {
       'boundaries/no-unknown-files': 'error',
-      'boundaries/dependencies': ['error', {
-        default: 'disallow',
-        message: '{{from.type}} may not import {{to.type}}: the layers of docs/architecture.md point down only',
-        policies: Object.entries(MAY_IMPORT).map(([from, allowed]) => ({
-          from: { element: { type: from } },
-          allow: { to: { element: { types: { anyOf: [from, ...allowed] } } } },
-        })),
-      }],
+      'boundaries/dependencies': [
+        'error',
+        {
+          default: 'disallow',
+          message: '{{from.type}} may not import {{to.type}}: the layers of docs/architecture.md point down only',
+          policies: Object.entries(MAY_IMPORT).map(([from, allowed]) => ({
+            from: { element: { type: from } },
+            allow: { to: { element: { types: { anyOf: [from, ...allowed] } } } },
+          })),
+        },
+      ],
     },
   },
   { files: ['**/*.js'], extends: [tseslint.configs.disableTypeChecked], languageOptions: { globals: globals.node } },

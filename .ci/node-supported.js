@@ -15,16 +15,19 @@ const parse = (text) => {
 const compare = (a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]
 
 const have = parse(version)
-const admitted = range.split('||').map((part) => part.trim()).some((part) => {
-  const caret = /^\^(.+)$/.exec(part)
-  if (caret !== null) {
-    const floor = parse(caret[1])
-    return have[0] === floor[0] && compare(have, floor) >= 0
-  }
-  const atLeast = /^>=\s*(.+)$/.exec(part)
-  if (atLeast !== null) return compare(have, parse(atLeast[1])) >= 0
-  throw new Error(`package.json engines.node: cannot read "${part}" (only ^X.Y.Z and >=X.Y.Z parts)`)
-})
+const admitted = range
+  .split('||')
+  .map((part) => part.trim())
+  .some((part) => {
+    const caret = /^\^(.+)$/.exec(part)
+    if (caret !== null) {
+      const floor = parse(caret[1])
+      return have[0] === floor[0] && compare(have, floor) >= 0
+    }
+    const atLeast = /^>=\s*(.+)$/.exec(part)
+    if (atLeast !== null) return compare(have, parse(atLeast[1])) >= 0
+    throw new Error(`package.json engines.node: cannot read "${part}" (only ^X.Y.Z and >=X.Y.Z parts)`)
+  })
 if (!admitted) {
   process.stdout.write(`Node.js ${range} (package.json engines.node; this is v${version})\n`)
   process.exitCode = 1

@@ -10,6 +10,8 @@ if (existsSync(cli)) {
   const { main } = await import(cli.href)
   process.exitCode = await main(process.argv)
 } else {
-  process.stderr.write(`eggserve: cannot start: ${fileURLToPath(cli)} is missing (in a source checkout, run "npm run build" first)\n`)
+  process.stderr.write(
+    `eggserve: cannot start: ${fileURLToPath(cli)} is missing (in a source checkout, run "npm run build" first)\n`,
+  )
   process.exitCode = 1
 }

@@ -36,7 +36,7 @@ def hello(name='world'):
  * Builds every example into `outDir` (one folder per project, as eggserve serves them)
  * and returns the written paths.
  */
-export async function buildExamples (outDir: string = DEFAULT_EXAMPLES_DIR): Promise<string[]> {
+export async function buildExamples(outDir: string = DEFAULT_EXAMPLES_DIR): Promise<string[]> {
   const dir = join(outDir, 'eggdemo')
   return Promise.all([
     writeDist(dir, buildWheel(EGGDEMO)),
@@ -45,7 +45,7 @@ export async function buildExamples (outDir: string = DEFAULT_EXAMPLES_DIR): Pro
   ])
 }
 
-function isMain (): boolean {
+function isMain(): boolean {
   const script = process.argv[1]
   return script !== undefined && realpathSync(script) === realpathSync(fileURLToPath(import.meta.url))
 }

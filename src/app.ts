@@ -99,9 +99,10 @@ export interface AppDependencies {
 const NO_UPLOADS = 0
 
 /** Build the Fastify app with every route registered; call `listen()` yourself (or `inject()`). */
-export async function buildApp (deps: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   // One compiled list serves Fastify (request.ip, .protocol, .host) and X-Forwarded-Prefix.
-  const trusted = deps.trustProxy === undefined || deps.trustProxy.length === 0 ? undefined : proxyAddr.compile([...deps.trustProxy])
+  const trusted =
+    deps.trustProxy === undefined || deps.trustProxy.length === 0 ? undefined : proxyAddr.compile([...deps.trustProxy])
   const app = Fastify({
     loggerInstance: deps.logger,
     // One access-log line per request (registerAccessLog) instead of Fastify's two.
@@ -135,7 +136,11 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   // Metrics off: not even a hook is added to every request.
   if (metrics.enabled) registerRequestMetrics(app, metrics)
   const access = deps.access ?? AccessControl.open(deps.logger, new FailureThrottle({ limit: 0 }))
-  const metadata = new CoreMetadataStore({ storage: deps.storage, log: deps.logger, meter: cacheMeter(metrics, 'metadata') })
+  const metadata = new CoreMetadataStore({
+    storage: deps.storage,
+    log: deps.logger,
+    meter: cacheMeter(metrics, 'metadata'),
+  })
   const routeOptions: IndexRouteOptions = {
     index: deps.index,
     storage: deps.storage,
@@ -145,7 +150,10 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     simpleHashAlgorithm: deps.simpleHashAlgorithm ?? deps.hashAlgorithm,
     metadata,
     // RFC 9111 §5.2.2.7: what needs credentials must not be kept by shared caches.
-    pages: { cache: deps.pageCache ?? new PageCache(undefined, cacheMeter(metrics, 'page')), cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl },
+    pages: {
+      cache: deps.pageCache ?? new PageCache(undefined, cacheMeter(metrics, 'page')),
+      cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl,
+    },
     access,
     filesCacheControl: access.protects('download') ? 'private' : undefined,
     urls: { publicUrl: deps.publicUrl, trusted },
@@ -153,9 +161,17 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
   }
   const algorithms = algorithmsFor(routeOptions.hashAlgorithm, routeOptions.simpleHashAlgorithm)
   const uploaders = deps.uploaders ?? UploaderLog.memory(deps.logger)
-  const publisher = deps.uploads === undefined
-    ? undefined
-    : new Publisher({ storage: deps.storage, index: deps.index, metadata, algorithms, overwrite: deps.uploads.overwrite, uploaders })
+  const publisher =
+    deps.uploads === undefined
+      ? undefined
+      : new Publisher({
+          storage: deps.storage,
+          index: deps.index,
+          metadata,
+          algorithms,
+          overwrite: deps.uploads.overwrite,
+          uploaders,
+        })
   const exposition = deps.metrics?.exposition
   if (exposition !== undefined) {
     // Metrics tell how busy the index is and how many logins fail: they need credentials
@@ -163,7 +179,10 @@ export async function buildApp (deps: AppDependencies): Promise<FastifyInstance>
     const reads = access.protects('list') ? access.hooks('list') : access.hooks('download')
     await app.register(metricsRoutes, { exposition, onRequest: reads })
   }
-  await app.register(healthRoutes, deps.readiness === undefined ? { index: deps.index } : { index: deps.index, readiness: deps.readiness })
+  await app.register(
+    healthRoutes,
+    deps.readiness === undefined ? { index: deps.index } : { index: deps.index, readiness: deps.readiness },
+  )
   await app.register(simpleRoutes, routeOptions)
   if (deps.upstream !== undefined) await app.register(upstreamFileRoutes, { ...routeOptions, upstream: deps.upstream })
   await app.register(pypiJsonRoutes, routeOptions)

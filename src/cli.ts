@@ -33,9 +33,15 @@ interface Selected {
 }
 
 /** Run the command line; resolves with the process exit code once the work is over. */
-export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = process.env, output: Output = stdio): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  output: Output = stdio,
+): Promise<number> {
   let selected: Selected | undefined
-  const program = buildProgram(output, (chosen) => { selected = chosen })
+  const program = buildProgram(output, (chosen) => {
+    selected = chosen
+  })
   try {
     program.parse(argv)
   } catch (err) {
@@ -46,8 +52,10 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = pr
   try {
     const config = resolveConfig(flagsFor(selected), env)
     switch (selected.command) {
-      case 'check': return await runCheck(config, output)
-      case 'warm': return await runWarm(config, output)
+      case 'check':
+        return await runCheck(config, output)
+      case 'warm':
+        return await runWarm(config, output)
       case 'serve': {
         const daemon = await startDaemon(config)
         await daemon.closed
@@ -59,7 +67,7 @@ export async function main (argv: readonly string[], env: NodeJS.ProcessEnv = pr
   }
 }
 
-function report (err: unknown, output: Output): number {
+function report(err: unknown, output: Output): number {
   if (err instanceof AppError) {
     output.err(`eggserve: ${err.message}\n`)
     // The registry says which codes are usage errors (EGGSERVE_CONFIG: 2).
@@ -76,13 +84,15 @@ function report (err: unknown, output: Output): number {
  * are there), but only a flag the command uses: any other is a usage error rather than being
  * ignored, so a CI job cannot check or warm some other folder than the one it names.
  */
-function flagsFor (selected: Selected): RawFlags {
+function flagsFor(selected: Selected): RawFlags {
   const { command, folder } = selected
   const given: RawFlags = { ...selected.before, ...selected.own }
   const takes = COMMAND_SETTINGS[command]
   for (const [name, value] of Object.entries(given)) {
     if (value === undefined || takes === 'all' || takes.some((setting) => setting === name)) continue
-    throw new ConfigError(`${flagOf(name)} does not apply to "eggserve ${command}" (its options: ${takes.map(flagOf).join(', ')})`)
+    throw new ConfigError(
+      `${flagOf(name)} does not apply to "eggserve ${command}" (its options: ${takes.map(flagOf).join(', ')})`,
+    )
   }
   if (folder === undefined) return given
   if (given.eggdir !== undefined && given.eggdir !== folder) {
@@ -91,12 +101,15 @@ function flagsFor (selected: Selected): RawFlags {
   return { ...given, eggdir: folder }
 }
 
-function flagOf (name: string): string {
+function flagOf(name: string): string {
   return Object.entries(SETTINGS).find(([setting]) => setting === name)?.[1].flag ?? `--${name}`
 }
 
-function option (flags: string, text: string, setting: SettingSpec): Option {
-  return new Option(flags, `${text} (env ${setting.env}${setting.defaultValue === undefined ? '' : `, default ${setting.defaultValue}`})`)
+function option(flags: string, text: string, setting: SettingSpec): Option {
+  return new Option(
+    flags,
+    `${text} (env ${setting.env}${setting.defaultValue === undefined ? '' : `, default ${setting.defaultValue}`})`,
+  )
 }
 
 const OPTIONS = {
@@ -106,46 +119,163 @@ const OPTIONS = {
   host: () => option('-i, --host <address>', 'address to listen on', SETTINGS.host),
   log: () => option('--log <file>', 'append JSON logs to this file instead of stdout; SIGHUP reopens it', SETTINGS.log),
   logLevel: () => option('--log-level <level>', 'fatal, error, warn, info, debug or trace', SETTINGS.logLevel),
-  hashAlgo: () => option('--hash-algo <algo>', `hash in the link fragments of / and /<folder>/, and of /simple/ unless --simple-hash-algo is given: ${ANCHOR_ALGORITHMS.join(', ')}`, SETTINGS.hashAlgo),
-  simpleHashAlgo: () => option('--simple-hash-algo <algo>', 'hash in the link fragments of /simple/ (--hash-algo\'s when only that is given; the default is PyPI\'s)', SETTINGS.simpleHashAlgo),
-  lenient: () => option('--lenient', 'start even if the layout has problems, skipping the files concerned', SETTINGS.lenient),
-  shutdownTimeout: () => option('--shutdown-timeout <seconds>', 'time in-flight requests get after SIGTERM/SIGINT', SETTINGS.shutdownTimeout),
-  cacheControl: () => option('--cache-control <value>', 'Cache-Control of index pages and API documents', SETTINGS.cacheControl),
-  cacheDir: () => option('--cache-dir <dir>', 'persistent hash and metadata cache ("none" to disable; default $CACHE_DIRECTORY, else $XDG_CACHE_HOME/eggserve, else ~/.cache/eggserve)', SETTINGS.cacheDir),
-  hashWorkers: () => option('--hash-workers <n>', 'worker threads that hash ("auto": one per core; 0: in the main thread)', SETTINGS.hashWorkers),
-  reconcileInterval: () => option('--reconcile-interval <seconds>', 're-read the whole tree this often, as a safety net for missed changes (0: never)', SETTINGS.reconcileInterval),
-  passwords: () => option('-P, --passwords <file>', 'htpasswd file (bcrypt, htpasswd -B -C 10) of the users who may upload; "." for none; credential:NAME for $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential=)', SETTINGS.passwords),
-  authenticate: () => option('-a, --authenticate <actions>', 'what needs credentials: update, download, list (comma-separated), or "." for nothing', SETTINGS.authenticate),
-  overwrite: () => option('-o, --overwrite', 'let an upload replace an existing file with different bytes', SETTINGS.overwrite),
-  maxUploadSize: () => option('--max-upload-size <size>', 'largest uploaded file, in bytes or with K, M, G', SETTINGS.maxUploadSize),
-  authFailureLimit: () => option('--auth-failure-limit <count>', 'failed logins per client address and minute before 429; 0 for no limit', SETTINGS.authFailureLimit),
-  storage: () => option('--storage <url>', 'serve an S3 bucket prefix instead of the eggdir: s3://bucket/prefix (region, endpoint and credentials from the standard AWS configuration)', SETTINGS.storage),
-  s3PathStyle: () => option('--s3-path-style', 'path-style S3 addressing (most S3-compatible stores need it)', SETTINGS.s3PathStyle),
-  s3Writers: () => option('--s3-writers <writers>', 'servers accepting uploads for the bucket: many needs a store that enforces create-only writes', SETTINGS.s3Writers),
+  hashAlgo: () =>
+    option(
+      '--hash-algo <algo>',
+      `hash in the link fragments of / and /<folder>/, and of /simple/ unless --simple-hash-algo is given: ${ANCHOR_ALGORITHMS.join(', ')}`,
+      SETTINGS.hashAlgo,
+    ),
+  simpleHashAlgo: () =>
+    option(
+      '--simple-hash-algo <algo>',
+      "hash in the link fragments of /simple/ (--hash-algo's when only that is given; the default is PyPI's)",
+      SETTINGS.simpleHashAlgo,
+    ),
+  lenient: () =>
+    option('--lenient', 'start even if the layout has problems, skipping the files concerned', SETTINGS.lenient),
+  shutdownTimeout: () =>
+    option(
+      '--shutdown-timeout <seconds>',
+      'time in-flight requests get after SIGTERM/SIGINT',
+      SETTINGS.shutdownTimeout,
+    ),
+  cacheControl: () =>
+    option('--cache-control <value>', 'Cache-Control of index pages and API documents', SETTINGS.cacheControl),
+  cacheDir: () =>
+    option(
+      '--cache-dir <dir>',
+      'persistent hash and metadata cache ("none" to disable; default $CACHE_DIRECTORY, else $XDG_CACHE_HOME/eggserve, else ~/.cache/eggserve)',
+      SETTINGS.cacheDir,
+    ),
+  hashWorkers: () =>
+    option(
+      '--hash-workers <n>',
+      'worker threads that hash ("auto": one per core; 0: in the main thread)',
+      SETTINGS.hashWorkers,
+    ),
+  reconcileInterval: () =>
+    option(
+      '--reconcile-interval <seconds>',
+      're-read the whole tree this often, as a safety net for missed changes (0: never)',
+      SETTINGS.reconcileInterval,
+    ),
+  passwords: () =>
+    option(
+      '-P, --passwords <file>',
+      'htpasswd file (bcrypt, htpasswd -B -C 10) of the users who may upload; "." for none; credential:NAME for $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential=)',
+      SETTINGS.passwords,
+    ),
+  authenticate: () =>
+    option(
+      '-a, --authenticate <actions>',
+      'what needs credentials: update, download, list (comma-separated), or "." for nothing',
+      SETTINGS.authenticate,
+    ),
+  overwrite: () =>
+    option('-o, --overwrite', 'let an upload replace an existing file with different bytes', SETTINGS.overwrite),
+  maxUploadSize: () =>
+    option('--max-upload-size <size>', 'largest uploaded file, in bytes or with K, M, G', SETTINGS.maxUploadSize),
+  authFailureLimit: () =>
+    option(
+      '--auth-failure-limit <count>',
+      'failed logins per client address and minute before 429; 0 for no limit',
+      SETTINGS.authFailureLimit,
+    ),
+  storage: () =>
+    option(
+      '--storage <url>',
+      'serve an S3 bucket prefix instead of the eggdir: s3://bucket/prefix (region, endpoint and credentials from the standard AWS configuration)',
+      SETTINGS.storage,
+    ),
+  s3PathStyle: () =>
+    option('--s3-path-style', 'path-style S3 addressing (most S3-compatible stores need it)', SETTINGS.s3PathStyle),
+  s3Writers: () =>
+    option(
+      '--s3-writers <writers>',
+      'servers accepting uploads for the bucket: many needs a store that enforces create-only writes',
+      SETTINGS.s3Writers,
+    ),
   ui: () => option('--ui <on|off>', 'the browse UI under /-/ (browsers opening / are sent there)', SETTINGS.ui),
-  uiRemoteImages: () => option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),
-  publicUrl: () => option('--public-url <url>', 'base of the absolute URLs in the JSON API, e.g. https://pypi.example.com/eggs/ (default: from each request)', SETTINGS.publicUrl),
-  trustProxy: () => option('--trust-proxy <addresses>', 'proxies whose X-Forwarded-Proto, -Host and -Prefix are believed: IP addresses and CIDR ranges, comma-separated', SETTINGS.trustProxy),
-  upstream: () => option('--upstream <url>', 'an upstream simple index for projects not in the eggdir, e.g. https://pypi.org/simple/; repeatable, asked in order (docs/upstream.md)', SETTINGS.upstream).argParser(collect),
-  neverUpstream: () => option('--never-upstream <pattern>', 'names that never go upstream, e.g. "acme-*" (fnmatch-like, on normalized names); a miss is a 404; repeatable', SETTINGS.neverUpstream).argParser(collect),
-  mergeUpstream: () => option('--merge-upstream <name>', 'a local project whose upstream files are listed too, each marked with its origin; repeatable', SETTINGS.mergeUpstream).argParser(collect),
-  upstreamTtl: () => option('--upstream-ttl <seconds>', 'how long a cached upstream page is served without asking the upstream again', SETTINGS.upstreamTtl),
-  upstreamTimeout: () => option('--upstream-timeout <seconds>', 'how long an upstream may take to start answering (connecting: at most 3 s); a silent upstream counts as down', SETTINGS.upstreamTimeout),
-  offline: () => option('--offline', 'never contact an upstream: serve cached upstream pages, listing only cached files', SETTINGS.offline),
-  xAccelRedirect: () => option('--x-accel-redirect <prefix>', 'behind nginx: answer downloads with X-Accel-Redirect to this internal location (see contrib/nginx/eggserve.conf), e.g. /_eggfiles', SETTINGS.xAccelRedirect),
-  metrics: () => option('--metrics', 'serve Prometheus metrics at /metrics (with credentials when --authenticate protects reads)', SETTINGS.metrics),
-  metricsListen: () => option('--metrics-listen <host:port>', 'serve /metrics on this address instead of the main one (implies --metrics; no credentials there)', SETTINGS.metricsListen),
-  tlsCert: () => option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM); re-read on SIGHUP', SETTINGS.tlsCert),
+  uiRemoteImages: () =>
+    option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),
+  publicUrl: () =>
+    option(
+      '--public-url <url>',
+      'base of the absolute URLs in the JSON API, e.g. https://pypi.example.com/eggs/ (default: from each request)',
+      SETTINGS.publicUrl,
+    ),
+  trustProxy: () =>
+    option(
+      '--trust-proxy <addresses>',
+      'proxies whose X-Forwarded-Proto, -Host and -Prefix are believed: IP addresses and CIDR ranges, comma-separated',
+      SETTINGS.trustProxy,
+    ),
+  upstream: () =>
+    option(
+      '--upstream <url>',
+      'an upstream simple index for projects not in the eggdir, e.g. https://pypi.org/simple/; repeatable, asked in order (docs/upstream.md)',
+      SETTINGS.upstream,
+    ).argParser(collect),
+  neverUpstream: () =>
+    option(
+      '--never-upstream <pattern>',
+      'names that never go upstream, e.g. "acme-*" (fnmatch-like, on normalized names); a miss is a 404; repeatable',
+      SETTINGS.neverUpstream,
+    ).argParser(collect),
+  mergeUpstream: () =>
+    option(
+      '--merge-upstream <name>',
+      'a local project whose upstream files are listed too, each marked with its origin; repeatable',
+      SETTINGS.mergeUpstream,
+    ).argParser(collect),
+  upstreamTtl: () =>
+    option(
+      '--upstream-ttl <seconds>',
+      'how long a cached upstream page is served without asking the upstream again',
+      SETTINGS.upstreamTtl,
+    ),
+  upstreamTimeout: () =>
+    option(
+      '--upstream-timeout <seconds>',
+      'how long an upstream may take to start answering (connecting: at most 3 s); a silent upstream counts as down',
+      SETTINGS.upstreamTimeout,
+    ),
+  offline: () =>
+    option(
+      '--offline',
+      'never contact an upstream: serve cached upstream pages, listing only cached files',
+      SETTINGS.offline,
+    ),
+  xAccelRedirect: () =>
+    option(
+      '--x-accel-redirect <prefix>',
+      'behind nginx: answer downloads with X-Accel-Redirect to this internal location (see contrib/nginx/eggserve.conf), e.g. /_eggfiles',
+      SETTINGS.xAccelRedirect,
+    ),
+  metrics: () =>
+    option(
+      '--metrics',
+      'serve Prometheus metrics at /metrics (with credentials when --authenticate protects reads)',
+      SETTINGS.metrics,
+    ),
+  metricsListen: () =>
+    option(
+      '--metrics-listen <host:port>',
+      'serve /metrics on this address instead of the main one (implies --metrics; no credentials there)',
+      SETTINGS.metricsListen,
+    ),
+  tlsCert: () =>
+    option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM); re-read on SIGHUP', SETTINGS.tlsCert),
   tlsKey: () => option('--tls-key <file>', 'the private key (PEM) of --tls-cert; re-read on SIGHUP', SETTINGS.tlsKey),
 } as const
 
 // A repeatable option's values, in the order given.
-function collect (value: string, previous: readonly string[] | undefined): readonly string[] {
-  return [...previous ?? [], value]
+function collect(value: string, previous: readonly string[] | undefined): readonly string[] {
+  return [...(previous ?? []), value]
 }
 
 /** Every setting's flags as --help shows them, e.g. `-i, --host <address>` (for the README's table). */
-export function optionFlags (): readonly string[] {
+export function optionFlags(): readonly string[] {
   return Object.values(OPTIONS).map((make) => make().flags)
 }
 
@@ -153,13 +283,29 @@ export function optionFlags (): readonly string[] {
 const COMMAND_SETTINGS: Readonly<Record<CommandName, 'all' | readonly (keyof typeof OPTIONS)[]>> = {
   serve: 'all',
   check: ['eggdir', 'storage', 's3PathStyle'],
-  warm: ['eggdir', 'storage', 's3PathStyle', 'cacheDir', 'hashAlgo', 'simpleHashAlgo', 'hashWorkers', 'log', 'logLevel'],
+  warm: [
+    'eggdir',
+    'storage',
+    's3PathStyle',
+    'cacheDir',
+    'hashAlgo',
+    'simpleHashAlgo',
+    'hashWorkers',
+    'log',
+    'logLevel',
+  ],
 }
 
 const FOLDER_ARGUMENT = 'the folder (instead of --eggdir)'
 
-function buildProgram (output: Output, select: (selected: Selected) => void): Command {
-  const report = { writeOut: output.out, writeErr: output.err, outputError: (text: string, write: (text: string) => void) => { write(`eggserve: ${text.replace(/^error: /, '')}`) } }
+function buildProgram(output: Output, select: (selected: Selected) => void): Command {
+  const report = {
+    writeOut: output.out,
+    writeErr: output.err,
+    outputError: (text: string, write: (text: string) => void) => {
+      write(`eggserve: ${text.replace(/^error: /, '')}`)
+    },
+  }
   const program = new Command('eggserve')
     .description('Serve a folder of Python distributions (one sub-folder per project) as a package index.')
     .version(readVersion(), '-V, --version')
@@ -171,10 +317,16 @@ function buildProgram (output: Output, select: (selected: Selected) => void): Co
     .exitOverride()
     .configureOutput(report)
   for (const make of Object.values(OPTIONS)) program.addOption(make())
-  program.action((folder: string | undefined) => { select({ command: 'serve', own: program.opts<RawFlags>(), before: {}, folder }) })
+  program.action((folder: string | undefined) => {
+    select({ command: 'serve', own: program.opts<RawFlags>(), before: {}, folder })
+  })
 
   const subCommand = (name: Exclude<CommandName, 'serve'>, description: string): void => {
-    const sub = program.command(name).description(description).argument('[eggdir]', FOLDER_ARGUMENT).allowExcessArguments(false)
+    const sub = program
+      .command(name)
+      .description(description)
+      .argument('[eggdir]', FOLDER_ARGUMENT)
+      .allowExcessArguments(false)
     const takes = COMMAND_SETTINGS[name]
     // Every flag is known here, so that one the command does not use gets flagsFor()'s message
     // (the same before and after the name); only the command's own are in its help.
@@ -183,17 +335,28 @@ function buildProgram (output: Output, select: (selected: Selected) => void): Co
       sub.addOption(takes === 'all' || takes.some((taken) => taken === setting) ? made : made.hideHelp())
     }
     sub.exitOverride().configureOutput(report)
-    sub.action((folder: string | undefined) => { select({ command: name, own: sub.opts<RawFlags>(), before: program.opts<RawFlags>(), folder }) })
+    sub.action((folder: string | undefined) => {
+      select({ command: name, own: sub.opts<RawFlags>(), before: program.opts<RawFlags>(), folder })
+    })
   }
   subCommand('check', 'validate the layout of a tree and print every problem (exit 1 if there is any)')
   subCommand('warm', 'hash every file into the persistent cache, with progress, then exit')
   // `eggserve help [command]` as people type it. Commander's implicit help command is off when
   // the program has an action of its own (serving), so it is spelt out here.
-  const help = program.command('help').description('show the help of eggserve or of a command').argument('[command]').allowExcessArguments(false).exitOverride().configureOutput(report)
+  const help = program
+    .command('help')
+    .description('show the help of eggserve or of a command')
+    .argument('[command]')
+    .allowExcessArguments(false)
+    .exitOverride()
+    .configureOutput(report)
   help.action((name: string | undefined) => {
     const target = name === undefined ? program : program.commands.find((command) => command.name() === name)
     if (target === undefined) {
-      return help.error(`unknown command "${name ?? ''}" (the commands are ${program.commands.map((command) => command.name()).join(', ')})`, { exitCode: EXIT.usage, code: 'commander.unknownCommand' })
+      return help.error(
+        `unknown command "${name ?? ''}" (the commands are ${program.commands.map((command) => command.name()).join(', ')})`,
+        { exitCode: EXIT.usage, code: 'commander.unknownCommand' },
+      )
     }
     target.outputHelp()
     throw new CommanderError(EXIT.ok, 'commander.helpDisplayed', '(help)')
@@ -201,7 +364,9 @@ function buildProgram (output: Output, select: (selected: Selected) => void): Co
   return program
 }
 
-function readVersion (): string {
+function readVersion(): string {
   const raw: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
-  return typeof raw === 'object' && raw !== null && 'version' in raw && typeof raw.version === 'string' ? raw.version : '0.0.0'
+  return typeof raw === 'object' && raw !== null && 'version' in raw && typeof raw.version === 'string'
+    ? raw.version
+    : '0.0.0'
 }

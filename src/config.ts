@@ -180,14 +180,18 @@ export const SETTINGS = {
 const LEVELS: readonly Level[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
 
 /** The settings that have a default: picking one of them always yields a value. */
-type DefaultedSetting = { [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K]['defaultValue'] extends string ? K : never }[keyof typeof SETTINGS]
+type DefaultedSetting = {
+  [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K]['defaultValue'] extends string ? K : never
+}[keyof typeof SETTINGS]
 
 /** Merge flags over the environment over defaults, validate everything, and freeze the result. */
-export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, string | undefined>>): Config {
+export function resolveConfig(flags: RawFlags, env: Readonly<Record<string, string | undefined>>): Config {
   // Each default is stated once, in SETTINGS (which --help shows too): a setting with a default
   // always has a value here, so no fallback can creep in below.
-  const pick = (name: DefaultedSetting): Given => given(name, flags, env) ?? { value: SETTINGS[name].defaultValue, source: 'default' }
-  const pickOptional = (name: Exclude<keyof typeof SETTINGS, DefaultedSetting>): Picked => given(name, flags, env) ?? { value: undefined, source: 'default' }
+  const pick = (name: DefaultedSetting): Given =>
+    given(name, flags, env) ?? { value: SETTINGS[name].defaultValue, source: 'default' }
+  const pickOptional = (name: Exclude<keyof typeof SETTINGS, DefaultedSetting>): Picked =>
+    given(name, flags, env) ?? { value: undefined, source: 'default' }
   const port = pick('port')
   const level = pick('logLevel')
   const algo = pick('hashAlgo')
@@ -207,9 +211,11 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
   const trustProxy = pickOptional('trustProxy')
   const metrics = pick('metrics')
   const upstream = resolveUpstreamConfig(flags, env)
-  const cacheDirValue = cacheDir.value === undefined ? defaultCacheDir(env) : cacheDir.value === 'none' ? undefined : cacheDir.value
+  const cacheDirValue =
+    cacheDir.value === undefined ? defaultCacheDir(env) : cacheDir.value === 'none' ? undefined : cacheDir.value
   // Upstream pages and files live in the cache directory; without one there is nowhere to verify a file before keeping it.
-  if (upstream.upstreams.length > 0 && cacheDirValue === undefined) throw new ConfigError('--upstream needs a cache directory: give --cache-dir DIR (not "none")')
+  if (upstream.upstreams.length > 0 && cacheDirValue === undefined)
+    throw new ConfigError('--upstream needs a cache directory: give --cache-dir DIR (not "none")')
   return Object.freeze({
     eggdir: pick('eggdir').value,
     port: parsePort(port.value, port.source),
@@ -241,7 +247,11 @@ export function resolveConfig (flags: RawFlags, env: Readonly<Record<string, str
 }
 
 /** The value of a setting given as a flag, else as a non-empty variable; undefined when not given. */
-function given (name: keyof typeof SETTINGS, flags: RawFlags, env: Readonly<Record<string, string | undefined>>): Given | undefined {
+function given(
+  name: keyof typeof SETTINGS,
+  flags: RawFlags,
+  env: Readonly<Record<string, string | undefined>>,
+): Given | undefined {
   const spec: SettingSpec = SETTINGS[name]
   const flag = flags[name]
   if (flag !== undefined) return { value: String(flag), source: spec.flag }
@@ -250,42 +260,60 @@ function given (name: keyof typeof SETTINGS, flags: RawFlags, env: Readonly<Reco
   return undefined
 }
 
-function resolveStorage (storage: Picked, pathStyle: Given, accel: Picked): Pick<Config, 'storage' | 's3PathStyle' | 'xAccelRedirect'> {
+function resolveStorage(
+  storage: Picked,
+  pathStyle: Given,
+  accel: Picked,
+): Pick<Config, 'storage' | 's3PathStyle' | 'xAccelRedirect'> {
   const s3PathStyle = parseBoolean(pathStyle.value, pathStyle.source)
   const xAccelRedirect = accel.value === undefined ? undefined : parseAccelRedirect(accel.value, accel.source)
   if (storage.value === undefined) return { storage: undefined, s3PathStyle, xAccelRedirect }
   const location = parseS3Location(storage.value)
   if (location === undefined) {
-    throw new ConfigError(`Invalid storage "${storage.value}" (${storage.source}): expected s3://bucket or s3://bucket/prefix (a folder is served with --eggdir)`)
+    throw new ConfigError(
+      `Invalid storage "${storage.value}" (${storage.source}): expected s3://bucket or s3://bucket/prefix (a folder is served with --eggdir)`,
+    )
   }
   // nginx sends offloaded files from a local directory (alias); a bucket has none.
-  if (xAccelRedirect !== undefined) throw new ConfigError(`--x-accel-redirect (${accel.source}) needs a local eggdir: nginx cannot send files from ${storage.value}`)
+  if (xAccelRedirect !== undefined)
+    throw new ConfigError(
+      `--x-accel-redirect (${accel.source}) needs a local eggdir: nginx cannot send files from ${storage.value}`,
+    )
   return { storage: location, s3PathStyle, xAccelRedirect }
 }
 
-function parseAccelRedirect (value: string, source: string): string {
+function parseAccelRedirect(value: string, source: string): string {
   const prefix = parseAccelPrefix(value)
   if (prefix !== undefined) return prefix
-  throw new ConfigError(`Invalid --x-accel-redirect prefix "${value}" (${source}): expected the path of an internal nginx location, e.g. /_eggfiles`)
+  throw new ConfigError(
+    `Invalid --x-accel-redirect prefix "${value}" (${source}): expected the path of an internal nginx location, e.g. /_eggfiles`,
+  )
 }
 
-function parseWriters (given: Given): S3Writers {
+function parseWriters(given: Given): S3Writers {
   if (given.value === 'one' || given.value === 'many') return given.value
   throw new ConfigError(`Invalid ${given.source} "${given.value}": expected one or many`)
 }
 
 // A certificate without its key (or the reverse) is a mistake, never "plain HTTP".
-function resolveTls (cert: Picked, key: Picked): TlsFiles | undefined {
+function resolveTls(cert: Picked, key: Picked): TlsFiles | undefined {
   if (cert.value === undefined && key.value === undefined) return undefined
-  if (cert.value === undefined || cert.value === '') throw new ConfigError(`${key.source} needs --tls-cert (the certificate chain, PEM) as well`)
-  if (key.value === undefined || key.value === '') throw new ConfigError(`${cert.source} needs --tls-key (the certificate's private key, PEM) as well`)
+  if (cert.value === undefined || cert.value === '')
+    throw new ConfigError(`${key.source} needs --tls-cert (the certificate chain, PEM) as well`)
+  if (key.value === undefined || key.value === '')
+    throw new ConfigError(`${cert.source} needs --tls-key (the certificate's private key, PEM) as well`)
   return { certFile: cert.value, keyFile: key.value }
 }
 
 /** A setting's value and where it came from: a flag, a variable, or 'default'. */
-interface Picked { readonly value: string | undefined; readonly source: string }
+interface Picked {
+  readonly value: string | undefined
+  readonly source: string
+}
 /** The same for a setting that has a value (it was given, or it has a default). */
-interface Given extends Picked { readonly value: string }
+interface Given extends Picked {
+  readonly value: string
+}
 
 /**
  * The anchor algorithm of /simple/: --simple-hash-algo (or its variable) when set, else
@@ -295,7 +323,7 @@ interface Given extends Picked { readonly value: string }
  * an md5 one ("Retrieved digest for link ... not in poetry.lock metadata": Chooser._get_links in
  * poetry/installation/chooser.py).
  */
-function simpleAnchor (simple: Given, general: Given): Given {
+function simpleAnchor(simple: Given, general: Given): Given {
   if (simple.source !== 'default' || general.source === 'default') return simple
   return general
 }
@@ -305,32 +333,44 @@ function simpleAnchor (simple: Given, general: Given): Given {
  * disabled (eggserve stays the read-only server it was). Anything that needs credentials needs a
  * password file; `--authenticate .` (explicitly) opens uploads to anyone.
  */
-function resolveAccess (passwords: Picked, authenticate: Given, env: Readonly<Record<string, string | undefined>>): Pick<Config, 'passwordFile' | 'authenticate' | 'uploads'> {
+function resolveAccess(
+  passwords: Picked,
+  authenticate: Given,
+  env: Readonly<Record<string, string | undefined>>,
+): Pick<Config, 'passwordFile' | 'authenticate' | 'uploads'> {
   const actions = parseAuthenticate(authenticate.value, authenticate.source)
   // pypiserver spells "no password file" as `-P .`; `credential:NAME` is a systemd credential.
-  const passwordFile = passwords.value === '.' || passwords.value === undefined ? undefined : resolvePasswordPath(passwords.value, passwords.source, env)
+  const passwordFile =
+    passwords.value === '.' || passwords.value === undefined
+      ? undefined
+      : resolvePasswordPath(passwords.value, passwords.source, env)
   if (passwordFile !== undefined) {
     if (actions.length === 0) {
-      throw new ConfigError(`--authenticate . (nothing needs a password) cannot be combined with a password file (${passwords.source}); drop one of them`)
+      throw new ConfigError(
+        `--authenticate . (nothing needs a password) cannot be combined with a password file (${passwords.source}); drop one of them`,
+      )
     }
     return { passwordFile, authenticate: actions, uploads: actions.includes('update') ? 'authenticated' : 'open' }
   }
   if (actions.length === 0) return { passwordFile, authenticate: actions, uploads: 'open' }
-  if (authenticate.source === 'default' && passwords.source === 'default') return { passwordFile, authenticate: actions, uploads: 'disabled' }
+  if (authenticate.source === 'default' && passwords.source === 'default')
+    return { passwordFile, authenticate: actions, uploads: 'disabled' }
   throw new ConfigError(
     `--authenticate ${actions.join(',')} needs a password file: give --passwords FILE, or --authenticate . to let anyone upload`,
   )
 }
 
 /** pypiserver's --authenticate list: update, download, list, comma-separated; "." alone for none. */
-export function parseAuthenticate (value: string, source = '--authenticate'): AuthAction[] {
+export function parseAuthenticate(value: string, source = '--authenticate'): AuthAction[] {
   const items = [...new Set(value.split(',').map((item) => item.trim().toLowerCase()))]
   if (items.length === 1 && items[0] === '.') return []
   const actions: AuthAction[] = []
   for (const item of items) {
     const action = AUTH_ACTIONS.find((candidate) => candidate === item)
     if (action === undefined) {
-      throw new ConfigError(`Invalid --authenticate value "${value}" (${source}): expected a comma-separated list of update, download, list, or "." alone`)
+      throw new ConfigError(
+        `Invalid --authenticate value "${value}" (${source}): expected a comma-separated list of update, download, list, or "." alone`,
+      )
     }
     actions.push(action)
   }
@@ -341,17 +381,19 @@ export function parseAuthenticate (value: string, source = '--authenticate'): Au
  * A size in bytes: digits with an optional K, M or G suffix (powers of 1024).
  * @example parseSize('1G') // 1073741824
  */
-export function parseSize (value: string, source = '--max-upload-size'): number {
+export function parseSize(value: string, source = '--max-upload-size'): number {
   const match = /^(\d+)\s*([kmg]?)(?:i?b)?$/i.exec(value.trim())
   const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match?.[2] ?? '').toLowerCase()] ?? NaN
   const size = match === null ? NaN : Number(match[1]) * unit
   if (!Number.isSafeInteger(size) || size < 1) {
-    throw new ConfigError(`Invalid size "${value}" (${source}): expected a number of bytes, optionally with K, M or G, e.g. 1G`)
+    throw new ConfigError(
+      `Invalid size "${value}" (${source}): expected a number of bytes, optionally with K, M or G, e.g. 1G`,
+    )
   }
   return size
 }
 
-function parseCount (value: string, source: string): number {
+function parseCount(value: string, source: string): number {
   const count = /^\d+$/.test(value) ? Number(value) : NaN
   if (!Number.isSafeInteger(count) || count > 1_000_000) {
     throw new ConfigError(`Invalid count "${value}" (${source}): expected an integer from 0 to 1000000`)
@@ -360,7 +402,7 @@ function parseCount (value: string, source: string): number {
 }
 
 /** An integer port from 0 (any free port) to 65535. */
-export function parsePort (value: string, source = '--port'): number {
+export function parsePort(value: string, source = '--port'): number {
   const port = /^\d+$/.test(value) ? Number(value) : NaN
   if (!Number.isInteger(port) || port > 65535) {
     throw new ConfigError(`Invalid port "${value}" (${source}): expected an integer from 0 to 65535`)
@@ -368,12 +410,14 @@ export function parsePort (value: string, source = '--port'): number {
   return port
 }
 
-function parseHashAlgorithm (value: string, source: string): HashAlgorithm {
+function parseHashAlgorithm(value: string, source: string): HashAlgorithm {
   if (isHashAlgorithm(value)) return value
-  throw new ConfigError(`Invalid hash algorithm "${value}" (${source}): expected one of ${ANCHOR_ALGORITHMS.join(', ')}`)
+  throw new ConfigError(
+    `Invalid hash algorithm "${value}" (${source}): expected one of ${ANCHOR_ALGORITHMS.join(', ')}`,
+  )
 }
 
-function parseSeconds (value: string, source: string, max = 3600): number {
+function parseSeconds(value: string, source: string, max = 3600): number {
   const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN
   if (!Number.isFinite(seconds) || seconds > max) {
     throw new ConfigError(`Invalid number of seconds "${value}" (${source}): expected a number from 0 to ${max}`)
@@ -381,11 +425,13 @@ function parseSeconds (value: string, source: string, max = 3600): number {
   return seconds
 }
 
-function parseWorkers (value: string, source: string): number | 'auto' {
+function parseWorkers(value: string, source: string): number | 'auto' {
   if (value === 'auto') return 'auto'
   const workers = /^\d+$/.test(value) ? Number(value) : NaN
   if (!Number.isInteger(workers) || workers > 64) {
-    throw new ConfigError(`Invalid number of hash workers "${value}" (${source}): expected "auto" or an integer from 0 to 64`)
+    throw new ConfigError(
+      `Invalid number of hash workers "${value}" (${source}): expected "auto" or an integer from 0 to 64`,
+    )
   }
   return workers
 }
@@ -394,7 +440,7 @@ function parseWorkers (value: string, source: string): number | 'auto' {
  * Where the cache goes by default: systemd's CACHE_DIRECTORY (set by CacheDirectory=; the
  * first one when there are several), else $XDG_CACHE_HOME/eggserve, else ~/.cache/eggserve.
  */
-export function defaultCacheDir (env: Readonly<Record<string, string | undefined>>): string | undefined {
+export function defaultCacheDir(env: Readonly<Record<string, string | undefined>>): string | undefined {
   const systemd = env.CACHE_DIRECTORY?.split(':')[0]
   if (systemd !== undefined && systemd !== '') return systemd
   const xdg = env.XDG_CACHE_HOME
@@ -406,21 +452,23 @@ export function defaultCacheDir (env: Readonly<Record<string, string | undefined
 const TRUE_WORDS = ['true', 'yes', 'on', '1']
 const FALSE_WORDS = ['false', 'no', 'off', '0']
 
-function parseBoolean (value: string, source: string): boolean {
+function parseBoolean(value: string, source: string): boolean {
   const lower = value.toLowerCase()
   if (TRUE_WORDS.includes(lower)) return true
   if (FALSE_WORDS.includes(lower)) return false
-  throw new ConfigError(`Invalid boolean "${value}" (${source}): expected ${TRUE_WORDS.join('/')} or ${FALSE_WORDS.join('/')} (any case)`)
+  throw new ConfigError(
+    `Invalid boolean "${value}" (${source}): expected ${TRUE_WORDS.join('/')} or ${FALSE_WORDS.join('/')} (any case)`,
+  )
 }
 
 // A header value must be visible ASCII and spaces (RFC 9110 §5.5): no CR/LF that would split the response.
-function parseHeaderValue (value: string, source: string): string {
+function parseHeaderValue(value: string, source: string): string {
   const trimmed = value.trim()
   if (trimmed !== '' && /^[\x20-\x7e]+$/.test(trimmed)) return trimmed
   throw new ConfigError(`Invalid header value "${value}" (${source}): expected printable ASCII, e.g. "max-age=600"`)
 }
 
-function parseLevel (value: string, source: string): Level {
+function parseLevel(value: string, source: string): Level {
   const level = LEVELS.find((candidate) => candidate === value)
   if (level !== undefined) return level
   throw new ConfigError(`Invalid log level "${value}" (${source}): expected one of ${LEVELS.join(', ')}`)

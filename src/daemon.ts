@@ -30,7 +30,7 @@ export interface Daemon {
   /** Resolves when the server has stopped (after a signal or close()). */
   readonly closed: Promise<void>
   /** Stop gracefully, as SIGTERM does. */
-  close (): Promise<void>
+  close(): Promise<void>
 }
 
 // While the first scan runs, systemd's start timeout is pushed back by this much, this often.
@@ -48,7 +48,7 @@ interface Inherited {
  * Start serving `config.eggdir`. Throws LayoutError, ListenError or TlsError (nothing is left
  * running then).
  */
-export async function startDaemon (config: Config): Promise<Daemon> {
+export async function startDaemon(config: Config): Promise<Daemon> {
   const log = createLogger({ file: config.logFile, level: config.logLevel })
   try {
     return await start(config, log)
@@ -59,7 +59,7 @@ export async function startDaemon (config: Config): Promise<Daemon> {
   }
 }
 
-async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
+async function start(config: Config, log: LoggerHandle): Promise<Daemon> {
   const { logger } = log
   const inherited = await inherit(config, log)
   const telemetry = await openMetrics(config.metrics, logger)
@@ -75,11 +75,15 @@ async function start (config: Config, log: LoggerHandle): Promise<Daemon> {
 
 // The systemd variables are removed from the environment as they are read, so that no child
 // process (readme_renderer, systemd-notify) takes them for its own (sd_listen_fds(3), sd_notify(3)).
-async function inherit (config: Config, log: LoggerHandle): Promise<Inherited> {
+async function inherit(config: Config, log: LoggerHandle): Promise<Inherited> {
   const sockets = takeInheritedSockets(process.env, process.pid)
   const socket = sockets === undefined ? undefined : httpSocket(sockets)
   for (const other of sockets ?? []) {
-    if (other !== socket) log.logger.warn({ fd: other.fd, name: other.name }, 'Ignoring a socket systemd passed: eggserve serves on the one named "http"')
+    if (other !== socket)
+      log.logger.warn(
+        { fd: other.fd, name: other.name },
+        'Ignoring a socket systemd passed: eggserve serves on the one named "http"',
+      )
   }
   const notifier = new SystemdNotifier({ env: { ...process.env }, pid: process.pid, logger: log.logger })
   delete process.env.NOTIFY_SOCKET
@@ -89,19 +93,25 @@ async function inherit (config: Config, log: LoggerHandle): Promise<Inherited> {
   return { notifier, socket, tls }
 }
 
-async function serve (config: Config, log: LoggerHandle, parts: { services: IndexServices; telemetry: DaemonMetrics; inherited: Inherited }): Promise<Daemon> {
+async function serve(
+  config: Config,
+  log: LoggerHandle,
+  parts: { services: IndexServices; telemetry: DaemonMetrics; inherited: Inherited },
+): Promise<Daemon> {
   const { logger } = log
   const { services, telemetry, inherited } = parts
   const { index } = services
   const loadStarted = Date.now()
   const loaded = index.load()
-  const report = await inherited.notifier.extendWhile(loaded, 'Scanning the package store', SCAN_EXTENSION).catch((err: unknown) => {
-    if (!(err instanceof StoreFailure)) throw err
-    // The store's own message speaks to HTTP clients; at start-up the operator reads it, and
-    // the log gets the one record of the failure, with the store's facts (request id, tries).
-    logger.error({ err }, 'Cannot list the package store')
-    throw new LayoutError(`Cannot serve "${services.storage.location}" (${err.code}): ${err.message}`, { cause: err })
-  })
+  const report = await inherited.notifier
+    .extendWhile(loaded, 'Scanning the package store', SCAN_EXTENSION)
+    .catch((err: unknown) => {
+      if (!(err instanceof StoreFailure)) throw err
+      // The store's own message speaks to HTTP clients; at start-up the operator reads it, and
+      // the log gets the one record of the failure, with the store's facts (request id, tries).
+      logger.error({ err }, 'Cannot list the package store')
+      throw new LayoutError(`Cannot serve "${services.storage.location}" (${err.code}): ${err.message}`, { cause: err })
+    })
   if (report.problems.length > 0 && !config.lenient) {
     throw new LayoutError(formatProblems(services.storage.location, report.problems))
   }
@@ -131,7 +141,7 @@ interface Started {
   readonly inherited: Inherited
 }
 
-async function listenAndServe (started: Started): Promise<Daemon> {
+async function listenAndServe(started: Started): Promise<Daemon> {
   const { config, log, services, auth, report, telemetry, inherited } = started
   const { logger } = log
   const { notifier } = inherited
@@ -142,23 +152,45 @@ async function listenAndServe (started: Started): Promise<Daemon> {
     log: logger,
     reconcileIntervalMs: config.reconcileIntervalMs,
     metrics: telemetry.metrics,
-    onProgress: (progress) => { notifier.status(servingStatus(serving.address, progress)) },
+    onProgress: (progress) => {
+      notifier.status(servingStatus(serving.address, progress))
+    },
   })
-  registerIndexMetrics(telemetry.metrics, { index: services.index, hashed: services.reader.stats, readiness: () => background.readiness() })
+  registerIndexMetrics(telemetry.metrics, {
+    index: services.index,
+    hashed: services.reader.stats,
+    readiness: () => background.readiness(),
+  })
   const app = await buildDaemonApp(started, background)
   const status = (): string => servingStatus(serving.address, background.readiness().progress)
-  const lifecycle = new Lifecycle({ logger, graceMs: config.shutdownTimeoutMs, effects: lifecycleEffects({ app, log, services, auth, background, telemetry, inherited, status, tlsFiles: config.tls }) })
+  const lifecycle = new Lifecycle({
+    logger,
+    graceMs: config.shutdownTimeoutMs,
+    effects: lifecycleEffects({
+      app,
+      log,
+      services,
+      auth,
+      background,
+      telemetry,
+      inherited,
+      status,
+      tlsFiles: config.tls,
+    }),
+  })
   // Signals are handled from before listen() (see Lifecycle.handleSignals); one that arrives
   // before start-up is complete waits for it.
   lifecycle.handleSignals(process)
-  const address = await listen(app, { config, log, socket: inherited.socket }).then(async (bound) => {
-    await telemetry.listen()
-    return bound
-  }).catch(async (err: unknown) => {
-    lifecycle.dispatch({ type: 'startFailed' })
-    await app.close()
-    throw err
-  })
+  const address = await listen(app, { config, log, socket: inherited.socket })
+    .then(async (bound) => {
+      await telemetry.listen()
+      return bound
+    })
+    .catch(async (err: unknown) => {
+      lifecycle.dispatch({ type: 'startFailed' })
+      await app.close()
+      throw err
+    })
   serving.address = address
   const facts = { config, storage: services.storage, report, passwords: auth.passwords, logger }
   await logStartUpNotes(facts)
@@ -169,9 +201,16 @@ async function listenAndServe (started: Started): Promise<Daemon> {
   return { app, address, closed: lifecycle.stopped, close: () => lifecycle.stop() }
 }
 
-async function buildDaemonApp (started: Started, background: BackgroundWork): Promise<FastifyInstance> {
-  const { config, services: { storage, index }, auth, log: { logger }, telemetry } = started
-  const uploads = config.uploads === 'disabled' ? undefined : { maxBytes: config.maxUploadBytes, overwrite: config.overwrite }
+async function buildDaemonApp(started: Started, background: BackgroundWork): Promise<FastifyInstance> {
+  const {
+    config,
+    services: { storage, index },
+    auth,
+    log: { logger },
+    telemetry,
+  } = started
+  const uploads =
+    config.uploads === 'disabled' ? undefined : { maxBytes: config.maxUploadBytes, overwrite: config.overwrite }
   return buildApp({
     index,
     storage,
@@ -180,7 +219,13 @@ async function buildDaemonApp (started: Started, background: BackgroundWork): Pr
     simpleHashAlgorithm: config.simpleHashAlgorithm,
     cacheControl: config.cacheControl,
     readiness: () => background.readiness(),
-    access: new AccessControl({ protect: config.authenticate, authenticator: auth.authenticator, throttle: auth.throttle, log: logger, metrics: telemetry.metrics }),
+    access: new AccessControl({
+      protect: config.authenticate,
+      authenticator: auth.authenticator,
+      throttle: auth.throttle,
+      log: logger,
+      metrics: telemetry.metrics,
+    }),
     ...(uploads === undefined ? {} : { uploads }),
     ui: config.ui ? { remoteImages: config.uiRemoteImages } : false,
     uploaders: await UploaderLog.open({ dir: config.cacheDir, root: storage.cacheNamespace, log: logger }),
@@ -199,7 +244,10 @@ async function buildDaemonApp (started: Started, background: BackgroundWork): Pr
  * Listen (on --host/--port, or on the socket systemd passed), log the bound address as the
  * first line, then let the lines held during start-up out.
  */
-async function listen (app: FastifyInstance, where: { config: Config; log: LoggerHandle; socket: InheritedSocket | undefined }): Promise<string> {
+async function listen(
+  app: FastifyInstance,
+  where: { config: Config; log: LoggerHandle; socket: InheritedSocket | undefined },
+): Promise<string> {
   const { config, log, socket } = where
   const { logger } = log
   // The first log line names the address actually bound (useful with --port 0).
@@ -216,11 +264,17 @@ async function listen (app: FastifyInstance, where: { config: Config; log: Logge
       address = await app.listen(options)
     }
   } catch (err) {
-    throw listenError(socket === undefined ? `${config.host}:${String(config.port)}` : `the socket systemd passed (fd ${String(socket.fd)}, "${socket.name}")`, err)
+    throw listenError(
+      socket === undefined
+        ? `${config.host}:${String(config.port)}`
+        : `the socket systemd passed (fd ${String(socket.fd)}, "${socket.name}")`,
+      err,
+    )
   }
   // Fastify logs the bound address at info; with quieter logs, say it anyway: with --port 0
   // it is the only way to learn the port.
-  if (['warn', 'error', 'fatal', 'silent'].includes(logger.level)) logger.child({}, { level: 'info' }).info(log.firstLine(`eggserve listening on ${address}`))
+  if (['warn', 'error', 'fatal', 'silent'].includes(logger.level))
+    logger.child({}, { level: 'info' }).info(log.firstLine(`eggserve listening on ${address}`))
   log.release()
   return address
 }
@@ -241,12 +295,25 @@ interface EffectParts {
 }
 
 /** What the lifecycle's effects do in the daemon. */
-function lifecycleEffects (parts: EffectParts): LifecycleEffects {
-  const { app, log, services, auth, background, telemetry, inherited: { notifier }, status } = parts
+function lifecycleEffects(parts: EffectParts): LifecycleEffects {
+  const {
+    app,
+    log,
+    services,
+    auth,
+    background,
+    telemetry,
+    inherited: { notifier },
+    status,
+  } = parts
   return {
     closeServer: () => app.close(),
-    closeConnections: () => { app.server.closeAllConnections() },
-    reopenLog: () => { log.reopen() },
+    closeConnections: () => {
+      app.server.closeAllConnections()
+    },
+    reopenLog: () => {
+      log.reopen()
+    },
     reload: async () => {
       await Promise.all([auth.authenticator?.reload(), reloadTls(app, parts)])
     },
@@ -264,12 +331,20 @@ function lifecycleEffects (parts: EffectParts): LifecycleEffects {
     flushLogs: () => log.flush(),
     notify: (what) => {
       switch (what) {
-        case 'ready': notifier.ready(status()); return
-        case 'reloading': notifier.reloading(); return
-        case 'stopping': notifier.stopping()
+        case 'ready':
+          notifier.ready(status())
+          return
+        case 'reloading':
+          notifier.reloading()
+          return
+        case 'stopping':
+          notifier.stopping()
       }
     },
-    watchdog: (on) => { if (on) notifier.startWatchdog(); else notifier.stopWatchdog() },
+    watchdog: (on) => {
+      if (on) notifier.startWatchdog()
+      else notifier.stopWatchdog()
+    },
   }
 }
 
@@ -277,7 +352,7 @@ function lifecycleEffects (parts: EffectParts): LifecycleEffects {
  * Re-read --tls-cert and --tls-key (a renewed certificate) and use them for new handshakes;
  * connections open already keep theirs. Files that cannot be used leave the old pair in place.
  */
-async function reloadTls (app: FastifyInstance, parts: EffectParts): Promise<void> {
+async function reloadTls(app: FastifyInstance, parts: EffectParts): Promise<void> {
   const files = parts.tlsFiles
   const { logger } = parts.log
   // Fastify built an https.Server (a tls.Server) for --tls-cert: see buildApp's `https`.
@@ -287,26 +362,36 @@ async function reloadTls (app: FastifyInstance, parts: EffectParts): Promise<voi
     app.server.setSecureContext({ cert: credentials.cert, key: credentials.key })
     logger.info({ cert: files.certFile }, 'Reloaded the TLS certificate (SIGHUP)')
   } catch (err) {
-    logger.error({ err: err instanceof TlsError ? err.message : err }, 'Cannot reload the TLS certificate; keeping the one loaded before')
+    logger.error(
+      { err: err instanceof TlsError ? err.message : err },
+      'Cannot reload the TLS certificate; keeping the one loaded before',
+    )
   }
 }
 
 /** The all-problems message, paths relative to the eggdir. */
-export function formatProblems (eggdir: string, problems: readonly LayoutProblem[]): string {
+export function formatProblems(eggdir: string, problems: readonly LayoutProblem[]): string {
   const lines = problems.map((problem) => `  ${problem.message}`)
   return `The layout of ${problemCount(eggdir, problems.length)} (use --lenient to serve anyway, skipping these files):\n${lines.join('\n')}`
 }
 
-function listenError (where: string, err: unknown): ListenError {
+function listenError(where: string, err: unknown): ListenError {
   switch (errnoCode(err)) {
-    case 'EADDRINUSE': return new ListenError(`Cannot listen on ${where}: the port is already in use`, { cause: err })
-    case 'EACCES': return new ListenError(`Cannot listen on ${where}: permission denied (ports below 1024 need privileges)`, { cause: err })
-    case 'EADDRNOTAVAIL': return new ListenError(`Cannot listen on ${where}: the address is not available on this machine`, { cause: err })
+    case 'EADDRINUSE':
+      return new ListenError(`Cannot listen on ${where}: the port is already in use`, { cause: err })
+    case 'EACCES':
+      return new ListenError(`Cannot listen on ${where}: permission denied (ports below 1024 need privileges)`, {
+        cause: err,
+      })
+    case 'EADDRNOTAVAIL':
+      return new ListenError(`Cannot listen on ${where}: the address is not available on this machine`, { cause: err })
     case 'ENOTFOUND':
-    case 'EAI_AGAIN': return new ListenError(`Cannot listen on ${where}: unknown host`, { cause: err })
+    case 'EAI_AGAIN':
+      return new ListenError(`Cannot listen on ${where}: unknown host`, { cause: err })
     default: {
       // A failed system call in words; anything else (none is known) with its own message.
-      const reason = err instanceof Error && 'syscall' in err ? describeErrno(err) : err instanceof Error ? err.message : String(err)
+      const reason =
+        err instanceof Error && 'syscall' in err ? describeErrno(err) : err instanceof Error ? err.message : String(err)
       return new ListenError(`Cannot listen on ${where}: ${reason}`, { cause: err })
     }
   }

@@ -26,10 +26,11 @@ export class AppError extends Error {
   readonly expose: boolean
   readonly details?: Readonly<Record<string, unknown>>
 
-  constructor (code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     // The type system keeps typos out of TypeScript; this keeps them out of anything else.
-    if (!isErrorCode(code)) throw new TypeError(`${String(code)} is not in the registry of error codes (src/error-codes.ts)`)
+    if (!isErrorCode(code))
+      throw new TypeError(`${String(code)} is not in the registry of error codes (src/error-codes.ts)`)
     this.name = new.target.name
     this.code = code
     const spec = errorSpec(code)
@@ -41,49 +42,49 @@ export class AppError extends Error {
 
 /** A bad flag or environment value (exit code 2). */
 export class ConfigError extends AppError {
-  constructor (message: string) {
+  constructor(message: string) {
     super('EGGSERVE_CONFIG', message)
   }
 }
 
 /** The eggdir is missing, unreadable or badly laid out (exit code 1). */
 export class LayoutError extends AppError {
-  constructor (message: string, options: { cause?: unknown } = {}) {
+  constructor(message: string, options: { cause?: unknown } = {}) {
     super('EGGSERVE_LAYOUT', message, options)
   }
 }
 
 /** The server could not listen (exit code 1). */
 export class ListenError extends AppError {
-  constructor (message: string, options: { cause?: unknown } = {}) {
+  constructor(message: string, options: { cause?: unknown } = {}) {
     super('EGGSERVE_LISTEN', message, options)
   }
 }
 
 /** The TLS certificate or key cannot be read or used (exit code 1 at start-up). */
 export class TlsError extends AppError {
-  constructor (message: string, options: { cause?: unknown } = {}) {
+  constructor(message: string, options: { cause?: unknown } = {}) {
     super('EGGSERVE_TLS', message, options)
   }
 }
 
 /** The password file is missing, unreadable or holds an entry eggserve refuses (exit code 1 at start-up). */
 export class PasswordFileError extends AppError {
-  constructor (message: string, options: { cause?: unknown } = {}) {
+  constructor(message: string, options: { cause?: unknown } = {}) {
     super('EGGSERVE_PASSWORDS', message, options)
   }
 }
 
 /** A storage operation failed for a reason other than "not there"; its message names no absolute path. */
 export class StorageError extends AppError {
-  constructor (message: string, options: AppErrorOptions = {}) {
+  constructor(message: string, options: AppErrorOptions = {}) {
     super('EGGSERVE_STORAGE', message, options)
   }
 }
 
 /** 404: the index does not know this project, release or file. */
 export class NotFoundError extends AppError {
-  constructor (message = 'Not Found') {
+  constructor(message = 'Not Found') {
     super('EGGSERVE_NOT_FOUND', message)
   }
 }
@@ -109,7 +110,7 @@ export type RejectionCode = CodesOf<
 export class RequestRejected extends AppError {
   readonly headers: Readonly<Record<string, string>>
 
-  constructor (code: RejectionCode, message: string, headers: Readonly<Record<string, string>> = {}) {
+  constructor(code: RejectionCode, message: string, headers: Readonly<Record<string, string>> = {}) {
     super(code, message)
     this.headers = headers
   }
@@ -123,7 +124,7 @@ export type WriteFailureCode = CodesOf<'EGGSERVE_DISK_FULL' | 'EGGSERVE_READ_ONL
  * clients (it names no path), so uploaders see why instead of a bare 500.
  */
 export class WriteFailure extends AppError {
-  constructor (code: WriteFailureCode, message: string, options: { cause?: unknown } = {}) {
+  constructor(code: WriteFailureCode, message: string, options: { cause?: unknown } = {}) {
     super(code, message, options)
   }
 }
@@ -138,7 +139,7 @@ const STORE_FAILURES = [
 ] as const satisfies readonly ErrorCode[]
 
 /** Codes of a remote store (S3) failing in a way the operator must know about. */
-export type StoreFailureCode = typeof STORE_FAILURES[number]
+export type StoreFailureCode = (typeof STORE_FAILURES)[number]
 
 /**
  * The object store could not be used: unreachable or timing out, throttling after the retries,
@@ -150,7 +151,7 @@ export class StoreFailure extends AppError {
   /** Headers the answer carries (Retry-After for transient failures). */
   readonly headers: Readonly<Record<string, string>>
 
-  constructor (code: StoreFailureCode, message: string, options: AppErrorOptions = {}) {
+  constructor(code: StoreFailureCode, message: string, options: AppErrorOptions = {}) {
     super(code, message, options)
     const retryAfter = errorSpec(code).retryAfterSeconds
     this.headers = retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }
@@ -158,7 +159,7 @@ export class StoreFailure extends AppError {
 }
 
 /** True when `code` is one of StoreFailure's (also for errors rebuilt from a worker thread's message). */
-export function isStoreFailureCode (code: string): code is StoreFailureCode {
+export function isStoreFailureCode(code: string): code is StoreFailureCode {
   return STORE_FAILURES.some((candidate) => candidate === code)
 }
 
@@ -166,13 +167,13 @@ export function isStoreFailureCode (code: string): code is StoreFailureCode {
  * True for the system errors that mean "not there": ENOENT (no such entry) and ENOTDIR (a file
  * where a folder was expected). Anything else (EACCES, EIO...) means "cannot look", an error.
  */
-export function isAbsent (err: unknown): boolean {
+export function isAbsent(err: unknown): boolean {
   const code = errnoCode(err)
   return code === 'ENOENT' || code === 'ENOTDIR'
 }
 
 /** Narrow an unknown thrown value to a Node system error with a code. */
-export function errnoCode (err: unknown): string | undefined {
+export function errnoCode(err: unknown): string | undefined {
   if (err instanceof Error && 'code' in err && typeof err.code === 'string') return err.code
   return undefined
 }
@@ -198,7 +199,7 @@ let systemWords: Map<string, string> | undefined
  * code libuv's description. Never a bare errno code.
  * @example describeErrno(Object.assign(new Error(), { code: 'EACCES' })) // "permission denied"
  */
-export function describeErrno (err: unknown, wanted?: 'file' | 'directory'): string {
+export function describeErrno(err: unknown, wanted?: 'file' | 'directory'): string {
   const code = errnoCode(err)
   if (code === undefined) return 'unexpected error'
   if (code === 'ENOENT' && wanted !== undefined) return `no such ${wanted}`

@@ -8,9 +8,9 @@ import { AppError, describeErrno } from './errors.js'
 export interface LoggerHandle {
   readonly logger: FastifyBaseLogger
   /** Reopen the log file (after logrotate moved it); a no-op for stdout. */
-  reopen (): void
+  reopen(): void
   /** Write out what is buffered, giving up after `timeoutMs` (a reader that went away must not block the exit). */
-  flush (timeoutMs?: number): Promise<void>
+  flush(timeoutMs?: number): Promise<void>
   /**
    * Mark `message` as the one the log opens with. Until release(), lines are held (start-up
    * logs a cache directory that cannot be used or a symlink leading out before it knows the
@@ -19,54 +19,68 @@ export interface LoggerHandle {
    * goes out before them. Returns `message`, to hand to whoever logs it (Fastify's
    * listenTextResolver). After release() it marks nothing.
    */
-  firstLine (message: string): string
+  firstLine(message: string): string
   /** Let the held lines out: the one firstLine() marked, if it was logged, then the others in order. */
-  release (): void
+  release(): void
 }
 
 /** Create the logger. A log file that cannot be opened fails here, with a clear message. */
-export function createLogger (options: { file?: string | undefined; level: Level }): LoggerHandle {
+export function createLogger(options: { file?: string | undefined; level: Level }): LoggerHandle {
   if (options.file !== undefined) {
     try {
       // Open once synchronously so a bad path is reported now, not as an asynchronous crash later.
       closeSync(openSync(options.file, 'a'))
     } catch (err) {
-      throw new AppError('EGGSERVE_LOG_FILE', `Cannot open log file "${options.file}": ${describeErrno(err)}`, { cause: err })
+      throw new AppError('EGGSERVE_LOG_FILE', `Cannot open log file "${options.file}": ${describeErrno(err)}`, {
+        cause: err,
+      })
     }
   }
   const destination = pino.destination({ dest: options.file ?? 1, append: true, sync: false, minLength: 0 })
   // A log reader that went away (EPIPE) or a full disk must not crash the server: logging
   // stops, serving goes on. Without a listener, the 'error' event would be an uncaught exception.
   let broken = false
-  destination.on('error', () => { broken = true })
+  destination.on('error', () => {
+    broken = true
+  })
   const hold = new HeldLines(destination)
-  const logger: FastifyBaseLogger = pino({
-    level: options.level,
-    base: { pid: process.pid },
-    hooks: {
-      // Called for every log call at an enabled level, children's included, before pino writes.
-      logMethod (args, method) { hold.logging(args, () => { method.apply(this, args) }) },
+  const logger: FastifyBaseLogger = pino(
+    {
+      level: options.level,
+      base: { pid: process.pid },
+      hooks: {
+        // Called for every log call at an enabled level, children's included, before pino writes.
+        logMethod(args, method) {
+          hold.logging(args, () => {
+            method.apply(this, args)
+          })
+        },
+      },
     },
-  }, hold)
+    hold,
+  )
   return {
     logger,
     firstLine: (message) => hold.mark(message),
-    release: () => { hold.release() },
+    release: () => {
+      hold.release()
+    },
     reopen: () => {
       if (options.file !== undefined && !broken) destination.reopen()
     },
-    flush: (timeoutMs = 1000) => new Promise<void>((resolve) => {
-      // Not flushSync(): sonic-boom 4 retries a failed synchronous write (EPIPE included) for ever.
-      if (broken) {
-        resolve()
-        return
-      }
-      const timer = setTimeout(resolve, timeoutMs)
-      destination.flush(() => {
-        clearTimeout(timer)
-        resolve()
-      })
-    }),
+    flush: (timeoutMs = 1000) =>
+      new Promise<void>((resolve) => {
+        // Not flushSync(): sonic-boom 4 retries a failed synchronous write (EPIPE included) for ever.
+        if (broken) {
+          resolve()
+          return
+        }
+        const timer = setTimeout(resolve, timeoutMs)
+        destination.flush(() => {
+          clearTimeout(timer)
+          resolve()
+        })
+      }),
   }
 }
 
@@ -75,7 +89,7 @@ export function createLogger (options: { file?: string | undefined; level: Level
  * marked with mark() goes out before them. Afterwards lines go straight to the destination.
  */
 class HeldLines {
-  readonly #destination: { write (line: string): unknown }
+  readonly #destination: { write(line: string): unknown }
   #held: string[] | undefined = []
   #first: string | undefined
   readonly #marked = new Set<string>()
@@ -83,23 +97,23 @@ class HeldLines {
   // inside the log call, so the write that comes meanwhile is that message's line.
   #marking = false
 
-  constructor (destination: { write (line: string): unknown }) {
+  constructor(destination: { write(line: string): unknown }) {
     this.#destination = destination
   }
 
-  write (line: string): void {
+  write(line: string): void {
     if (this.#held === undefined) this.#destination.write(line)
     else if (this.#marking && this.#first === undefined) this.#first = line
     else this.#held.push(line)
   }
 
-  mark (message: string): string {
+  mark(message: string): string {
     if (this.#held !== undefined) this.#marked.add(message)
     return message
   }
 
   /** Run `log`, pino's log call of `args`, noting whether it logs a marked message alone. */
-  logging (args: readonly unknown[], log: () => void): void {
+  logging(args: readonly unknown[], log: () => void): void {
     const [message] = args
     if (this.#held === undefined || args.length !== 1 || typeof message !== 'string' || !this.#marked.has(message)) {
       log()
@@ -113,7 +127,7 @@ class HeldLines {
     }
   }
 
-  release (): void {
+  release(): void {
     if (this.#held === undefined) return
     const lines = this.#first === undefined ? this.#held : [this.#first, ...this.#held]
     this.#held = undefined

@@ -7,7 +7,7 @@ import { ConfigError } from './errors.js'
  * WHATWG URL parser (lowercase host, no default port, dot segments resolved), ending in one "/".
  * @example parsePublicUrl('https://PyPI.example.com:443/eggs') // 'https://pypi.example.com/eggs/'
  */
-export function parsePublicUrl (value: string, source = '--public-url'): string {
+export function parsePublicUrl(value: string, source = '--public-url'): string {
   const invalid = (why: string): ConfigError =>
     new ConfigError(`Invalid public URL "${value}" (${source}): ${why}, e.g. https://pypi.example.com/eggs/`)
   let url: URL
@@ -18,7 +18,8 @@ export function parsePublicUrl (value: string, source = '--public-url'): string 
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid('expected an http or https URL')
   // The parser drops an empty "?" or "#", so look at the text as well.
-  if (url.search !== '' || url.hash !== '' || /[?#]/.test(value)) throw invalid('a query or fragment cannot be part of a base URL')
+  if (url.search !== '' || url.hash !== '' || /[?#]/.test(value))
+    throw invalid('a query or fragment cannot be part of a base URL')
   if (url.username !== '' || url.password !== '') throw invalid('credentials would be shown in every API document')
   if (url.hostname === '') throw invalid('expected a host')
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}/`
@@ -29,7 +30,7 @@ export function parsePublicUrl (value: string, source = '--public-url'): string 
  * of IP addresses, CIDR ranges and the names loopback, linklocal and uniquelocal.
  * @example parseTrustProxy('127.0.0.1, 10.0.0.0/8') // ['127.0.0.1', '10.0.0.0/8']
  */
-export function parseTrustProxy (value: string, source = '--trust-proxy'): string[] {
+export function parseTrustProxy(value: string, source = '--trust-proxy'): string[] {
   const entries = value.split(',').map((entry) => entry.trim())
   for (const entry of entries) {
     try {

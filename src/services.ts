@@ -35,14 +35,14 @@ export interface IndexServices {
   /** The remembering analyzer the index uses. */
   readonly analyzer: MemoizingAnalyzer
   /** The analyzer that really reads files; its stats count the work done. */
-  readonly reader: Analyzer & { readonly stats: AnalysisStats; close (): Promise<void> }
+  readonly reader: Analyzer & { readonly stats: AnalysisStats; close(): Promise<void> }
   /** Where facts are remembered: memory, or the persistent cache. */
   readonly facts: FactsStore
   /** Why the cache directory asked for could not be used (facts are then kept in memory). */
   readonly cacheProblem: string | undefined
   readonly index: IndexService
   /** Stop watching, stop reading (queued and running analyses fail at once), write the cache out. */
-  close (): Promise<void>
+  close(): Promise<void>
 }
 
 /** Options of createIndexServices. */
@@ -65,7 +65,11 @@ export interface IndexServicesOptions {
 }
 
 /** The index services a configuration asks for (the daemon's and `eggserve warm`'s). */
-export async function indexServicesFor (config: Config, logger: FastifyBaseLogger, metrics?: Metrics): Promise<IndexServices> {
+export async function indexServicesFor(
+  config: Config,
+  logger: FastifyBaseLogger,
+  metrics?: Metrics,
+): Promise<IndexServices> {
   const storage = await configuredBucket(config, logger)
   return createIndexServices({
     eggdir: config.eggdir,
@@ -80,7 +84,10 @@ export async function indexServicesFor (config: Config, logger: FastifyBaseLogge
 }
 
 /** The bucket `--storage` names, opened; undefined when the eggdir is served. */
-export async function configuredBucket (config: Pick<Config, 'storage' | 's3PathStyle'> & Partial<Pick<Config, 'reconcileIntervalMs' | 's3Writers'>>, logger: FastifyBaseLogger): Promise<StorageBackend | undefined> {
+export async function configuredBucket(
+  config: Pick<Config, 'storage' | 's3PathStyle'> & Partial<Pick<Config, 'reconcileIntervalMs' | 's3Writers'>>,
+  logger: FastifyBaseLogger,
+): Promise<StorageBackend | undefined> {
   if (config.storage === undefined) return undefined
   // A file copied into the bucket by hand is reported by no journal: listings are trusted as
   // long as the reconcile interval, which bounds how late such a file shows.
@@ -90,19 +97,33 @@ export async function configuredBucket (config: Pick<Config, 'storage' | 's3Path
 }
 
 /** Open the eggdir and build the index over it (not loaded yet: call index.load()). */
-export async function createIndexServices (options: IndexServicesOptions): Promise<IndexServices> {
+export async function createIndexServices(options: IndexServicesOptions): Promise<IndexServices> {
   const { logger } = options
-  const storage = options.storage ?? await LocalStorage.create(options.eggdir, logger)
+  const storage = options.storage ?? (await LocalStorage.create(options.eggdir, logger))
   const algorithms = algorithmsFor(options.hashAlgorithm, options.simpleHashAlgorithm ?? options.hashAlgorithm)
   const workers = options.workers ?? 0
-  const reader = workers > 0
-    ? WorkerAnalyzer.create({ workers, perWorker: PER_WORKER, storage: storage.spec, algorithms, log: logger })
-    : new StreamingAnalyzer({ storage, algorithms, scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY), log: logger })
+  const reader =
+    workers > 0
+      ? WorkerAnalyzer.create({ workers, perWorker: PER_WORKER, storage: storage.spec, algorithms, log: logger })
+      : new StreamingAnalyzer({
+          storage,
+          algorithms,
+          scheduler: new FairScheduler(options.concurrency ?? DEFAULT_CONCURRENCY),
+          log: logger,
+        })
   const { facts, cacheProblem } = await openFacts(options, storage.cacheNamespace, algorithms)
   const backend: StorageBackend = storage
   const stored = backend.storedFacts
-  const analyzer = new MemoizingAnalyzer(stored === undefined ? reader : new StoredFactsAnalyzer(reader, { stored, algorithms, log: logger }), facts)
-  const index = new IndexService({ storage, analyzer, log: logger, ...(options.metrics === undefined ? {} : { metrics: options.metrics }) })
+  const analyzer = new MemoizingAnalyzer(
+    stored === undefined ? reader : new StoredFactsAnalyzer(reader, { stored, algorithms, log: logger }),
+    facts,
+  )
+  const index = new IndexService({
+    storage,
+    analyzer,
+    log: logger,
+    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+  })
   return {
     storage,
     analyzer,
@@ -119,7 +140,11 @@ export async function createIndexServices (options: IndexServicesOptions): Promi
 }
 
 // The cache is an optimisation: if it cannot be opened, run without it (and say so).
-async function openFacts (options: IndexServicesOptions, namespace: string, algorithms: ReturnType<typeof algorithmsFor>): Promise<{ facts: FactsStore; cacheProblem?: string }> {
+async function openFacts(
+  options: IndexServicesOptions,
+  namespace: string,
+  algorithms: ReturnType<typeof algorithmsFor>,
+): Promise<{ facts: FactsStore; cacheProblem?: string }> {
   if (options.cacheDir === undefined) return { facts: new MemoryFactsStore() }
   try {
     return { facts: await FactsLog.open({ dir: options.cacheDir, namespace, algorithms, log: options.logger }) }
@@ -138,7 +163,7 @@ export interface AuthServices {
   /** Failed logins per client address, counted across every protected route. */
   readonly throttle: FailureThrottle
   /** Stop the password worker. */
-  close (): Promise<void>
+  close(): Promise<void>
 }
 
 // Logins waiting for the password worker at most; more are refused with 503 at once (a flood
@@ -146,7 +171,7 @@ export interface AuthServices {
 const LOGIN_QUEUE = 32
 
 /** Load the password file (a PasswordFileError when it cannot be used) and start the password worker. */
-export async function createAuthServices (options: {
+export async function createAuthServices(options: {
   readonly passwordFile: string | undefined
   readonly authFailureLimit: number
   readonly logger: FastifyBaseLogger
@@ -156,7 +181,10 @@ export async function createAuthServices (options: {
     return { authenticator: undefined, passwords: undefined, throttle, close: () => Promise.resolve() }
   }
   const passwords = await PasswordFile.load(options.passwordFile, options.logger)
-  const worker = new PasswordWorker({ maxQueued: LOGIN_QUEUE, log: options.logger.child({ component: 'password-worker' }) })
+  const worker = new PasswordWorker({
+    maxQueued: LOGIN_QUEUE,
+    log: options.logger.child({ component: 'password-worker' }),
+  })
   const authenticator = new Authenticator({ passwords, worker })
   return { authenticator, passwords, throttle, close: () => worker.close() }
 }

@@ -6,28 +6,35 @@ document.addEventListener('DOMContentLoaded', () => {
   setUpSuggestions()
 })
 
-function announce (id, text) {
+function announce(id, text) {
   const region = document.getElementById(id)
   if (region !== null) region.textContent = text
 }
 
-function setUpCopyButtons () {
+function setUpCopyButtons() {
   if (navigator.clipboard === undefined) return
   for (const button of document.querySelectorAll('button[data-copy]')) {
     const target = document.getElementById(button.dataset.copy)
     if (target === null) continue
     button.hidden = false
     button.addEventListener('click', () => {
-      navigator.clipboard.writeText(target.textContent).then(() => {
-        button.firstChild.textContent = 'Copied'
-        announce('copy-status', 'Copied to the clipboard')
-        setTimeout(() => { button.firstChild.textContent = 'Copy' }, 2000)
-      }, () => { announce('copy-status', 'Could not copy; select the text instead') })
+      navigator.clipboard.writeText(target.textContent).then(
+        () => {
+          button.firstChild.textContent = 'Copied'
+          announce('copy-status', 'Copied to the clipboard')
+          setTimeout(() => {
+            button.firstChild.textContent = 'Copy'
+          }, 2000)
+        },
+        () => {
+          announce('copy-status', 'Could not copy; select the text instead')
+        },
+      )
     })
   }
 }
 
-function setUpSuggestions () {
+function setUpSuggestions() {
   const input = document.getElementById('q')
   const list = document.getElementById('suggestions')
   if (input === null || list === null || typeof fetch !== 'function') return
@@ -51,7 +58,10 @@ function setUpSuggestions () {
       }
       controller = new AbortController()
       try {
-        const response = await fetch(`${endpoint}?q=${encodeURIComponent(query)}`, { signal: controller.signal, headers: { accept: 'application/json' } })
+        const response = await fetch(`${endpoint}?q=${encodeURIComponent(query)}`, {
+          signal: controller.signal,
+          headers: { accept: 'application/json' },
+        })
         if (!response.ok) return
         show(await response.json())
       } catch (err) {
@@ -62,7 +72,7 @@ function setUpSuggestions () {
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Escape') clear()
   })
-  function show (data) {
+  function show(data) {
     const items = data.results.map((result) => {
       const item = document.createElement('li')
       const link = document.createElement('a')

@@ -21,20 +21,26 @@ const server = createServer((request, response) => {
     response.end(cached.body)
     return
   }
-  readFile(join(dir, name)).then((body) => {
-    const type = name.endsWith('.json') ? 'application/vnd.pypi.simple.v1+json' : 'text/html; charset=utf-8'
-    cache.set(name, { body, type })
-    response.writeHead(200, { 'content-type': type, 'content-length': body.length })
-    response.end(body)
-  }, () => {
-    response.writeHead(404).end()
-  })
+  readFile(join(dir, name)).then(
+    (body) => {
+      const type = name.endsWith('.json') ? 'application/vnd.pypi.simple.v1+json' : 'text/html; charset=utf-8'
+      cache.set(name, { body, type })
+      response.writeHead(200, { 'content-type': type, 'content-length': body.length })
+      response.end(body)
+    },
+    () => {
+      response.writeHead(404).end()
+    },
+  )
 })
 server.keepAliveTimeout = 5_000
 server.listen(0, '127.0.0.1', () => {
   const address = server.address()
   process.stdout.write(`listening ${typeof address === 'object' && address !== null ? address.port : 0}\n`)
 })
-const stop = (): void => { server.close(); server.closeAllConnections() }
+const stop = (): void => {
+  server.close()
+  server.closeAllConnections()
+}
 process.on('SIGTERM', stop)
 process.on('SIGINT', stop)

@@ -13,32 +13,36 @@ let installed = false
 let interrupted = false
 
 /** Register something to stop; returns the function that unregisters it once stopped normally. */
-export function onCleanup (label: string, stop: () => Promise<void>, stopSync: () => void): () => void {
+export function onCleanup(label: string, stop: () => Promise<void>, stopSync: () => void): () => void {
   const id = nextId++
   tasks.set(id, { label, stop, stopSync })
-  return () => { tasks.delete(id) }
+  return () => {
+    tasks.delete(id)
+  }
 }
 
 /** Stop everything still registered, newest first. Errors are reported, never thrown. */
-export async function runCleanup (): Promise<void> {
+export async function runCleanup(): Promise<void> {
   const pending = [...tasks.entries()].reverse()
   tasks.clear()
   for (const [, task] of pending) {
     try {
       await task.stop()
     } catch (err) {
-      process.stderr.write(`[bench] cleanup of ${task.label} failed: ${err instanceof Error ? err.message : String(err)}\n`)
+      process.stderr.write(
+        `[bench] cleanup of ${task.label} failed: ${err instanceof Error ? err.message : String(err)}\n`,
+      )
     }
   }
 }
 
 /** True once SIGINT/SIGTERM arrived: long loops check it to stop early. */
-export function wasInterrupted (): boolean {
+export function wasInterrupted(): boolean {
   return interrupted
 }
 
 /** Install SIGINT/SIGTERM handlers and an exit hook (once). */
-export function installCleanupHandlers (): void {
+export function installCleanupHandlers(): void {
   if (installed) return
   installed = true
   const onSignal = (signal: NodeJS.Signals): void => {

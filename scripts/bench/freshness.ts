@@ -22,7 +22,7 @@ export interface FreshnessRun {
 }
 
 /** Time each drop-in and one new project; removes what it created before returning. */
-export async function measureFreshness (run: FreshnessRun): Promise<FreshnessResult> {
+export async function measureFreshness(run: FreshnessRun): Promise<FreshnessResult> {
   const created: string[] = []
   const tag = String(Date.now() % 100000)
   try {
@@ -37,10 +37,15 @@ export async function measureFreshness (run: FreshnessRun): Promise<FreshnessRes
       await copyFile(run.template, temp)
       const start = performance.now()
       await rename(temp, final)
-      const outcome = await pollUntil(pageUrl, (fetched) => fetched.body.includes(name), { intervalMs: 5, timeoutMs: run.timeoutMs })
+      const outcome = await pollUntil(pageUrl, (fetched) => fetched.body.includes(name), {
+        intervalMs: 5,
+        timeoutMs: run.timeoutMs,
+      })
       const ms = outcome.kind === 'ok' ? outcome.at - start : undefined
       dropMs.push(ms)
-      run.log(`  drop-in ${i + 1}/${run.projects.length} into ${folder}: ${ms === undefined ? `not listed after ${run.timeoutMs} ms` : `${ms.toFixed(0)} ms`}`)
+      run.log(
+        `  drop-in ${i + 1}/${run.projects.length} into ${folder}: ${ms === undefined ? `not listed after ${run.timeoutMs} ms` : `${ms.toFixed(0)} ms`}`,
+      )
       await sleep(200) // let watch events settle so the next drop-in is timed on its own
     }
 
@@ -53,9 +58,14 @@ export async function measureFreshness (run: FreshnessRun): Promise<FreshnessRes
     await copyFile(run.template, join(tempDir, `${project.replace(/-/g, '_')}-1.0-py3-none-any.whl`))
     const start = performance.now()
     await rename(tempDir, finalDir)
-    const outcome = await pollUntil(`${run.url}/simple/`, (fetched) => fetched.body.includes(`${project}/`), { intervalMs: 5, timeoutMs: run.timeoutMs })
+    const outcome = await pollUntil(`${run.url}/simple/`, (fetched) => fetched.body.includes(`${project}/`), {
+      intervalMs: 5,
+      timeoutMs: run.timeoutMs,
+    })
     const newProjectMs = outcome.kind === 'ok' ? outcome.at - start : undefined
-    run.log(`  new project folder: ${newProjectMs === undefined ? `not listed after ${run.timeoutMs} ms` : `${newProjectMs.toFixed(0)} ms`}`)
+    run.log(
+      `  new project folder: ${newProjectMs === undefined ? `not listed after ${run.timeoutMs} ms` : `${newProjectMs.toFixed(0)} ms`}`,
+    )
     return { dropMs, newProjectMs, timeoutMs: run.timeoutMs }
   } finally {
     for (const path of created.reverse()) await rm(path, { recursive: true, force: true })
@@ -63,7 +73,7 @@ export async function measureFreshness (run: FreshnessRun): Promise<FreshnessRes
   }
 }
 
-async function journal (path: string, paths: readonly string[], created: string[]): Promise<void> {
+async function journal(path: string, paths: readonly string[], created: string[]): Promise<void> {
   await appendFile(path, paths.map((p) => `${p}\n`).join(''))
   created.push(...paths)
 }

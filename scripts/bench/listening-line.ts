@@ -5,7 +5,7 @@
 const LISTENING = /^eggserve listening on (http:\/\/\S+)$/
 
 /** The address `line` (one stdout line, JSON) names if it is the listening line; undefined otherwise. */
-export function listeningUrl (line: string): string | undefined {
+export function listeningUrl(line: string): string | undefined {
   let record: unknown
   try {
     record = JSON.parse(line)

@@ -16,14 +16,21 @@ export interface Machine {
 }
 
 /** The first line of a command's stdout+stderr, or undefined if it cannot run. */
-export function commandLine (command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function commandLine(
+  command: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   const result = spawnSync(command, args, { encoding: 'utf8', env })
   if (result.error !== undefined) return undefined
-  const text = `${result.stdout}\n${result.stderr}`.split('\n').map((line) => line.trim()).find((line) => line !== '')
+  const text = `${result.stdout}\n${result.stderr}`
+    .split('\n')
+    .map((line) => line.trim())
+    .find((line) => line !== '')
   return text
 }
 
-export function describeMachine (treesDir: string, env: NodeJS.ProcessEnv): Machine {
+export function describeMachine(treesDir: string, env: NodeJS.ProcessEnv): Machine {
   let cpu = cpus()[0]?.model ?? 'unknown'
   try {
     const model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))

@@ -24,20 +24,23 @@ export interface Nginx {
   readonly port: number
   /** STATE/static: files served at /static/<name>. */
   readonly staticDir: string
-  stop (): Promise<void>
+  stop(): Promise<void>
 }
 
 /**
  * A path for nginx.conf, in double quotes. Paths with characters nginx would read as syntax
  * (quotes, backslashes, `$` variables, `;`, braces, newlines) are refused rather than escaped.
  */
-function quoted (path: string): string {
-  if (/["\\$;{}\n\r]/.test(path)) throw new Error(`nginx cannot be configured with the path ${JSON.stringify(path)} (quotes, \\, $, ;, braces or newlines)`)
+function quoted(path: string): string {
+  if (/["\\$;{}\n\r]/.test(path))
+    throw new Error(
+      `nginx cannot be configured with the path ${JSON.stringify(path)} (quotes, \\, $, ;, braces or newlines)`,
+    )
   return `"${path}"`
 }
 
 /** The main and http-level settings of both configurations: as fast as nginx serves static files (sendfile, no access log, a worker per core). */
-function preamble (options: { readonly stateDir: string; readonly asRoot: boolean }): string {
+function preamble(options: { readonly stateDir: string; readonly asRoot: boolean }): string {
   const state = (name: string): string => quoted(join(options.stateDir, name))
   return `# Written by scripts/bench/nginx.ts for one benchmark run.
 # As root, nginx would run its workers as "nobody", who may not read the tree (e.g. one under
@@ -63,7 +66,12 @@ http {
 }
 
 /** The reference server's configuration: the tree, statically. */
-export function nginxConfig (options: { readonly dir: string; readonly stateDir: string; readonly port: number; readonly asRoot: boolean }): string {
+export function nginxConfig(options: {
+  readonly dir: string
+  readonly stateDir: string
+  readonly port: number
+  readonly asRoot: boolean
+}): string {
   return `${preamble(options)}
   server {
     listen 127.0.0.1:${options.port};
@@ -82,7 +90,14 @@ export function nginxConfig (options: { readonly dir: string; readonly stateDir:
  * contrib/nginx/eggserve.conf with its three EDIT lines filled in (the port, eggserve's
  * address, the tree), after the same preamble as the reference server's.
  */
-export function offloadNginxConfig (options: { readonly shipped: string; readonly dir: string; readonly stateDir: string; readonly port: number; readonly eggservePort: number; readonly asRoot: boolean }): string {
+export function offloadNginxConfig(options: {
+  readonly shipped: string
+  readonly dir: string
+  readonly stateDir: string
+  readonly port: number
+  readonly eggservePort: number
+  readonly asRoot: boolean
+}): string {
   let server = options.shipped
   for (const [from, to] of [
     ['listen 80;', `listen 127.0.0.1:${options.port};`],
@@ -99,18 +114,30 @@ ${server}
 }
 
 /** Start nginx over `dir` (an absolute path) on a free loopback port; state goes in `stateDir`. */
-export async function startNginx (dir: string, stateDir: string, env: NodeJS.ProcessEnv): Promise<Nginx> {
+export async function startNginx(dir: string, stateDir: string, env: NodeJS.ProcessEnv): Promise<Nginx> {
   return startNginxWith(stateDir, env, (port) => nginxConfig({ dir, stateDir, port, asRoot: process.getuid?.() === 0 }))
 }
 
 /** Start nginx with the shipped offload config in front of eggserve on `eggservePort`, sending files of `dir`. */
-export async function startOffloadNginx (options: { readonly shippedConfig: string; readonly dir: string; readonly stateDir: string; readonly eggservePort: number; readonly env: NodeJS.ProcessEnv }): Promise<Nginx> {
+export async function startOffloadNginx(options: {
+  readonly shippedConfig: string
+  readonly dir: string
+  readonly stateDir: string
+  readonly eggservePort: number
+  readonly env: NodeJS.ProcessEnv
+}): Promise<Nginx> {
   const shipped = await readFile(options.shippedConfig, 'utf8')
   const { dir, stateDir, eggservePort } = options
-  return startNginxWith(stateDir, options.env, (port) => offloadNginxConfig({ shipped, dir, stateDir, port, eggservePort, asRoot: process.getuid?.() === 0 }))
+  return startNginxWith(stateDir, options.env, (port) =>
+    offloadNginxConfig({ shipped, dir, stateDir, port, eggservePort, asRoot: process.getuid?.() === 0 }),
+  )
 }
 
-async function startNginxWith (stateDir: string, env: NodeJS.ProcessEnv, config: (port: number) => string): Promise<Nginx> {
+async function startNginxWith(
+  stateDir: string,
+  env: NodeJS.ProcessEnv,
+  config: (port: number) => string,
+): Promise<Nginx> {
   const port = await freePort()
   const staticDir = join(stateDir, 'static')
   await mkdir(staticDir, { recursive: true })
@@ -122,24 +149,38 @@ async function startNginxWith (stateDir: string, env: NodeJS.ProcessEnv, config:
   try {
     await execFileAsync('nginx', ['-t', '-q', ...args], { env })
   } catch (err) {
-    throw new Error(`nginx rejects its configuration ${conf}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+    throw new Error(`nginx rejects its configuration ${conf}: ${err instanceof Error ? err.message : String(err)}`, {
+      cause: err,
+    })
   }
   const child = spawn('nginx', args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4096) })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4096)
+  })
   const exited = new Promise<number | null>((resolve) => {
-    child.once('error', (err) => { stderr += String(err); resolve(null) })
-    child.once('exit', (code) => { resolve(code) })
+    child.once('error', (err) => {
+      stderr += String(err)
+      resolve(null)
+    })
+    child.once('exit', (code) => {
+      resolve(code)
+    })
   })
   let gone = false
-  void exited.then(() => { gone = true })
+  void exited.then(() => {
+    gone = true
+  })
 
   // True once nginx has exited, false after `ms`; the timer is cancelled either way, so a
   // pending one never keeps the process alive.
   const exitsWithin = async (ms: number): Promise<boolean> => {
     const timer = new AbortController()
     try {
-      return await Promise.race([exited.then(() => true), sleep(ms, false, { signal: timer.signal }).catch(() => false)])
+      return await Promise.race([
+        exited.then(() => true),
+        sleep(ms, false, { signal: timer.signal }).catch(() => false),
+      ])
     } finally {
       timer.abort()
     }
@@ -148,13 +189,18 @@ async function startNginxWith (stateDir: string, env: NodeJS.ProcessEnv, config:
   const stop = async (): Promise<void> => {
     if (gone) return
     child.kill('SIGQUIT')
-    for (const [signal, waitMs] of [['SIGTERM', 10_000], ['SIGKILL', 5_000]] as const) {
+    for (const [signal, waitMs] of [
+      ['SIGTERM', 10_000],
+      ['SIGKILL', 5_000],
+    ] as const) {
       if (await exitsWithin(waitMs)) return
       child.kill(signal)
     }
     await exited
   }
-  const unregister = onCleanup(`nginx on port ${port} (pid ${String(child.pid)})`, stop, () => { if (!gone) child.kill('SIGTERM') })
+  const unregister = onCleanup(`nginx on port ${port} (pid ${String(child.pid)})`, stop, () => {
+    if (!gone) child.kill('SIGTERM')
+  })
 
   const url = `http://127.0.0.1:${port}`
   const ready = await Promise.race([

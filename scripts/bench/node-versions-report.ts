@@ -6,18 +6,19 @@ import type { NodeLoad, NodeVersionsRun, NodeVersionsTree } from './results.js'
 import { shapeLabel } from './tree.js'
 import type { WrkResult } from './wrk.js'
 
-export const SECTION_START = '<!-- node-versions: written by npm run bench with several --node values; other runs keep it -->'
+export const SECTION_START =
+  '<!-- node-versions: written by npm run bench with several --node values; other runs keep it -->'
 export const SECTION_END = '<!-- /node-versions -->'
 
-export function renderNodeVersionsSection (run: NodeVersionsRun): string {
+export function renderNodeVersionsSection(run: NodeVersionsRun): string {
   const m = run.machine
   const out: string[] = [
     SECTION_START,
     '## Node versions',
     '',
     'The page and download rows on each supported Node, from one run: the same tree and the same nginx, one eggserve per Node ' +
-    '(started one after the other on an empty cache dir, then left idle), and in every round each Node\'s eggserve is loaded in turn, then nginx. ' +
-    'Cells are req/s (MB/s for the large file) with the ratio to nginx in parentheses; the runtimes are the ones `npm run test:node` tests ([docs/node-versions.md](docs/node-versions.md)).',
+      "(started one after the other on an empty cache dir, then left idle), and in every round each Node's eggserve is loaded in turn, then nginx. " +
+      'Cells are req/s (MB/s for the large file) with the ratio to nginx in parentheses; the runtimes are the ones `npm run test:node` tests ([docs/node-versions.md](docs/node-versions.md)).',
     '',
   ]
   if (run.quick) out.push('> **Smoke run (`--quick`)**: tiny tree and short runs; not for publishing.', '')
@@ -27,7 +28,7 @@ export function renderNodeVersionsSection (run: NodeVersionsRun): string {
     `- **Machine:** ${m.cpu}, ${m.cores} cores, ${m.ramGb.toFixed(1)} GiB RAM; Linux ${m.kernel}; nginx ${m.nginx}; wrk ${m.wrk}`,
     `- **Node:** ${run.nodes.map((node) => `${node.version}: ${node.source.startsWith('/') ? `\`${node.source}\`` : node.source}`).join('; ')}`,
     `- **Load:** wrk on loopback, \`-t2 -c${run.connections} -d${run.durationS}s --latency\` for pages and the small file, \`-c${run.bigConnections}\` for the large file; ` +
-    `${run.rounds} round${run.rounds > 1 ? 's' : ''}${run.rounds > 1 ? '; the median round is reported, latencies are the medians of the rounds\' p99' : ''}`,
+      `${run.rounds} round${run.rounds > 1 ? 's' : ''}${run.rounds > 1 ? "; the median round is reported, latencies are the medians of the rounds' p99" : ''}`,
     `- **Other load on the machine:** 1-minute load average ${run.loadStart.toFixed(2)} at the start, ${run.loadEnd.toFixed(2)} at the end`,
     '',
   )
@@ -36,12 +37,14 @@ export function renderNodeVersionsSection (run: NodeVersionsRun): string {
   return `${out.join('\n')}\n`
 }
 
-function treeTable (run: NodeVersionsRun, tree: NodeVersionsTree): string[] {
+function treeTable(run: NodeVersionsRun, tree: NodeVersionsTree): string[] {
   const header = `| | ${run.nodes.map((node) => `node ${node.version}`).join(' | ')} | nginx |`
   const rule = `|---|${run.nodes.map(() => '---:|').join('')}---:|`
   const rows: string[] = []
   for (const load of tree.loads) rows.push(...loadRows(load))
-  rows.push(`| cold start, empty cache dir: spawn → \`/health/ready\` 200 | ${tree.readyMs.map((value) => ms(value)).join(' | ')} | |`)
+  rows.push(
+    `| cold start, empty cache dir: spawn → \`/health/ready\` 200 | ${tree.readyMs.map((value) => ms(value)).join(' | ')} | |`,
+  )
   return [
     `### Tree: ${shapeLabel(tree.shape)}`,
     '',
@@ -53,15 +56,17 @@ function treeTable (run: NodeVersionsRun, tree: NodeVersionsTree): string[] {
   ]
 }
 
-function loadRows (load: NodeLoad): string[] {
+function loadRows(load: NodeLoad): string[] {
   const what = `${load.label}, ${size(load.bodyBytes)}`
   const big = load.kind === 'big'
   const value = (r: WrkResult): number => (big ? r.mbps : r.rps)
-  const cell = (r: WrkResult): string => `${int(value(r))} (${ratio(value(r) / value(load.nginx))})${r.errors > 0 ? ` ⚠ ${r.errorText}` : ''}`
+  const cell = (r: WrkResult): string =>
+    `${int(value(r))} (${ratio(value(r) / value(load.nginx))})${r.errors > 0 ? ` ⚠ ${r.errorText}` : ''}`
   const p99 = (runs: readonly WrkResult[]): string => {
     const sorted = runs.map((r) => r.p99Ms).sort((a, b) => a - b)
     const mid = Math.floor(sorted.length / 2)
-    const median = sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2
+    const median =
+      sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2
     return median.toFixed(2)
   }
   return [
@@ -71,7 +76,7 @@ function loadRows (load: NodeLoad): string[] {
 }
 
 /** The marked section of a report, if it has one. */
-export function extractSection (text: string): string | undefined {
+export function extractSection(text: string): string | undefined {
   const start = text.indexOf(SECTION_START)
   const end = text.indexOf(SECTION_END, start)
   if (start < 0 || end < 0) return undefined
@@ -82,7 +87,7 @@ export function extractSection (text: string): string | undefined {
  * `report` with `section` in it: in place of its marked section, else before "## Method",
  * else at the end. Without a section, `report` as it is.
  */
-export function spliceSection (report: string, section: string | undefined): string {
+export function spliceSection(report: string, section: string | undefined): string {
   if (section === undefined) return report
   const start = report.indexOf(SECTION_START)
   const end = report.indexOf(SECTION_END, start)

@@ -17,15 +17,28 @@ export interface TreeShape {
 
 /** What can be selected with --only. */
 export const MEASUREMENTS = [
-  'startup', 'read-rate', 'simple-root', 'simple-html', 'simple-json', 'legacy', 'small-file', 'big-file', 'offload', 'node-ceiling', 'freshness', 'logging', 'metrics', 'ui',
+  'startup',
+  'read-rate',
+  'simple-root',
+  'simple-html',
+  'simple-json',
+  'legacy',
+  'small-file',
+  'big-file',
+  'offload',
+  'node-ceiling',
+  'freshness',
+  'logging',
+  'metrics',
+  'ui',
 ] as const
-export type Measurement = typeof MEASUREMENTS[number]
+export type Measurement = (typeof MEASUREMENTS)[number]
 
 /** Measurements on a fixture of their own rather than on the synthetic trees. */
 const TREELESS: ReadonlySet<Measurement> = new Set(['ui'])
 
 /** Whether any selected measurement needs the synthetic trees (`--only ui` needs none). */
-export function needsTrees (only: ReadonlySet<Measurement>): boolean {
+export function needsTrees(only: ReadonlySet<Measurement>): boolean {
   return [...only].some((name) => !TREELESS.has(name))
 }
 
@@ -105,7 +118,11 @@ Needs nginx and wrk: apt-get install -y nginx-light wrk`
 export class UsageError extends Error {}
 
 /** Parse argv (without node and the script). Returns undefined for --help. */
-export function parseOptions (args: readonly string[], repoRoot: string, env: NodeJS.ProcessEnv = process.env): BenchOptions | undefined {
+export function parseOptions(
+  args: readonly string[],
+  repoRoot: string,
+  env: NodeJS.ProcessEnv = process.env,
+): BenchOptions | undefined {
   let parsed
   try {
     parsed = parseArgs({
@@ -149,27 +166,46 @@ export function parseOptions (args: readonly string[], repoRoot: string, env: No
   const files = fitList('--files', intList('--files', v.files ?? (quick ? '5' : '10'), 1), projects.length)
   const sizes = fitList('--size', intList('--size', v.size ?? '2048', 0), projects.length)
   const bigMb = int('--big-mb', v['big-mb'] ?? (quick ? '32' : '256'), 1)
-  if (!quick && bigMb < 200) throw new UsageError('--big-mb must be at least 200 (the issue asks for a file of 200 MB or more); use --quick for a smoke run')
+  if (!quick && bigMb < 200)
+    throw new UsageError(
+      '--big-mb must be at least 200 (the issue asks for a file of 200 MB or more); use --quick for a smoke run',
+    )
   const seed = int('--seed', v.seed ?? '1', 0)
   const sdists = v.sdists === true
-  const trees = projects.map((count, i): TreeShape => ({ projects: count, files: files[i] ?? 10, size: sizes[i] ?? 2048, bigMb, sdists, seed }))
+  const trees = projects.map((count, i): TreeShape => ({
+    projects: count,
+    files: files[i] ?? 10,
+    size: sizes[i] ?? 2048,
+    bigMb,
+    sdists,
+    seed,
+  }))
 
   let only: Set<Measurement>
   if (v.only === undefined) {
     only = new Set(MEASUREMENTS)
   } else {
     only = new Set()
-    for (const name of v.only.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    for (const name of v.only
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')) {
       const found = MEASUREMENTS.find((m) => m === name)
-      if (found === undefined) throw new UsageError(`--only: unknown measurement "${name}" (known: ${MEASUREMENTS.join(', ')})`)
+      if (found === undefined)
+        throw new UsageError(`--only: unknown measurement "${name}" (known: ${MEASUREMENTS.join(', ')})`)
       only.add(found)
     }
   }
 
   const benchDir = resolve(env.EGGSERVE_BENCH_DIR ?? join(tmpdir(), 'eggserve-bench'))
-  const out = v.out === undefined
-    ? (quick ? undefined : join(repoRoot, 'BENCHMARKS.md'))
-    : (isAbsolute(v.out) ? v.out : resolve(process.env.INIT_CWD ?? process.cwd(), v.out))
+  const out =
+    v.out === undefined
+      ? quick
+        ? undefined
+        : join(repoRoot, 'BENCHMARKS.md')
+      : isAbsolute(v.out)
+        ? v.out
+        : resolve(process.env.INIT_CWD ?? process.cwd(), v.out)
 
   return {
     trees,
@@ -194,26 +230,31 @@ export function parseOptions (args: readonly string[], repoRoot: string, env: No
 }
 
 /** --node values, commas split: majors as given, paths made absolute. */
-function nodeList (values: readonly string[]): string[] {
-  const nodes = values.flatMap((value) => value.split(',')).map((part) => part.trim()).filter((part) => part !== '')
-  const resolved = nodes.map((node) => (/^\d+$/.test(node) ? node : resolve(process.env.INIT_CWD ?? process.cwd(), node)))
+function nodeList(values: readonly string[]): string[] {
+  const nodes = values
+    .flatMap((value) => value.split(','))
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+  const resolved = nodes.map((node) =>
+    /^\d+$/.test(node) ? node : resolve(process.env.INIT_CWD ?? process.cwd(), node),
+  )
   if (new Set(resolved).size !== resolved.length) throw new UsageError(`--node: each Node once (${nodes.join(', ')})`)
   return resolved
 }
 
-function int (flag: string, text: string, min: number): number {
+function int(flag: string, text: string, min: number): number {
   if (!/^\d+$/.test(text.trim())) throw new UsageError(`${flag}: expected a whole number, got "${text}"`)
   const value = Number(text.trim())
   if (value < min) throw new UsageError(`${flag}: must be at least ${min}`)
   return value
 }
 
-function intList (flag: string, text: string, min: number): number[] {
+function intList(flag: string, text: string, min: number): number[] {
   return text.split(',').map((part) => int(flag, part, min))
 }
 
 /** One value applies to every tree; otherwise one per tree. */
-function fitList (flag: string, values: number[], trees: number): number[] {
+function fitList(flag: string, values: number[], trees: number): number[] {
   if (values.length === 1) return Array.from({ length: trees }, () => values[0] ?? 0)
   if (values.length !== trees) throw new UsageError(`${flag}: give one value, or one per --projects value (${trees})`)
   return values

@@ -5,13 +5,26 @@ import type { LoadResult, RunResult, StartupResult, TreeResult } from './results
 import { shapeLabel } from './tree.js'
 import type { WrkResult } from './wrk.js'
 
-type TargetId = 'page-rps' | 'page-p99' | 'big-mbps' | 'offload-mbps' | 'warm-ready' | 'cold-listen' | 'drop-in' | 'rss' | 'metrics-cost' | 'ui-rps' | 'ui-cold'
+type TargetId =
+  | 'page-rps'
+  | 'page-p99'
+  | 'big-mbps'
+  | 'offload-mbps'
+  | 'warm-ready'
+  | 'cold-listen'
+  | 'drop-in'
+  | 'rss'
+  | 'metrics-cost'
+  | 'ui-rps'
+  | 'ui-cold'
 
 const TARGETS: Record<TargetId, string> = {
-  'page-rps': 'Cached pages (`/simple/`, `/simple/<p>/`, `/<folder>/`): ≥ 50% of nginx req/s on a static file of the same size, at 10,000 × 10',
+  'page-rps':
+    'Cached pages (`/simple/`, `/simple/<p>/`, `/<folder>/`): ≥ 50% of nginx req/s on a static file of the same size, at 10,000 × 10',
   'page-p99': 'Pages: p99 < 20 ms at 10 concurrent connections, at 10,000 × 10',
   'big-mbps': 'Large downloads: ≥ 80% of nginx MB/s',
-  'offload-mbps': 'Large downloads through the nginx offload (`--x-accel-redirect`): ≥ 95% of nginx serving the file alone',
+  'offload-mbps':
+    'Large downloads through the nginx offload (`--x-accel-redirect`): ≥ 95% of nginx serving the file alone',
   'warm-ready': 'Warm restart at 100,000 files: ready in < 3 s',
   'cold-listen': 'Cold start at 100,000 files: listening in < 3 s',
   'drop-in': 'A dropped-in file shows in listings in < 1 s at 100,000 files (every drop-in: the max)',
@@ -40,15 +53,15 @@ interface Row {
 
 const NA = 'not available'
 
-export function renderReport (run: RunResult): string {
+export function renderReport(run: RunResult): string {
   const out: string[] = []
   const m = run.machine
   out.push(
     '# Benchmarks',
     '',
-    'eggserve measured against nginx (Debian\'s, configured by `scripts/bench/nginx.ts`) on the same synthetic trees, in the same run, on the same machine. ' +
-    'Absolute numbers drift on shared machines, so the figures that matter are the **ratios** eggserve/nginx. ' +
-    'Regenerate with `npm run bench` (see [Method](#method)); the targets, and why some are not met, are explained in [docs/benchmarks.md](docs/benchmarks.md).',
+    "eggserve measured against nginx (Debian's, configured by `scripts/bench/nginx.ts`) on the same synthetic trees, in the same run, on the same machine. " +
+      'Absolute numbers drift on shared machines, so the figures that matter are the **ratios** eggserve/nginx. ' +
+      'Regenerate with `npm run bench` (see [Method](#method)); the targets, and why some are not met, are explained in [docs/benchmarks.md](docs/benchmarks.md).',
     '',
     run.quick ? '> **Smoke run (`--quick`)**: tiny tree and short runs; not for publishing.\n' : '',
     `- **Command:** \`${run.command}\``,
@@ -57,21 +70,26 @@ export function renderReport (run: RunResult): string {
     `- **Machine:** ${m.cpu}, ${m.cores} cores, ${m.ramGb.toFixed(1)} GiB RAM; Linux ${m.kernel}; node ${m.node}; nginx ${m.nginx}; wrk ${m.wrk}`,
     `- **Disk:** ${m.disk} (the trees were just generated or read, so they sit in the page cache)`,
     `- **Load:** wrk on loopback, \`-t2 -c${run.connections} -d${run.durationS}s --latency\` for pages and the small file, \`-c${run.bigConnections}\` for the large file; ` +
-    `${run.rounds} round${run.rounds > 1 ? 's' : ''} per endpoint, eggserve and nginx alternating (never loaded together)${run.rounds > 1 ? '; the median round is reported' : ''}`,
+      `${run.rounds} round${run.rounds > 1 ? 's' : ''} per endpoint, eggserve and nginx alternating (never loaded together)${run.rounds > 1 ? '; the median round is reported' : ''}`,
     `- **Other load on the machine:** 1-minute load average ${run.loadStart.toFixed(2)} at the start, ${run.loadEnd.toFixed(2)} at the end (the bench itself adds up to about 2 while wrk runs)`,
     '',
   )
 
   const rowsByTree = run.trees.map((tree) => ({ tree, rows: treeRows(tree, run) }))
   out.push('## Targets', '', ...summary(rowsByTree, run), '')
-  if (unavailable(run).length > 0) out.push('## Not available in the build measured', '', ...unavailable(run).map((line) => `- ${line}`), '')
+  if (unavailable(run).length > 0)
+    out.push('## Not available in the build measured', '', ...unavailable(run).map((line) => `- ${line}`), '')
   if (run.ui !== undefined) out.push(...uiSection(run.ui))
 
   for (const { tree, rows } of rowsByTree) {
     out.push(`## Tree: ${shapeLabel(tree.shape)}`, '')
-    out.push(`${tree.files.toLocaleString('en-US')} files, ${(tree.bytes / 1e6).toFixed(0)} MB, including \`big/big-1.0-py3-none-any.whl\` (${tree.shape.bigMb} MB); seed ${tree.shape.seed}. Project under load: \`${tree.project}\`; small file: \`${tree.smallFile}\`.`, '')
+    out.push(
+      `${tree.files.toLocaleString('en-US')} files, ${(tree.bytes / 1e6).toFixed(0)} MB, including \`big/big-1.0-py3-none-any.whl\` (${tree.shape.bigMb} MB); seed ${tree.shape.seed}. Project under load: \`${tree.project}\`; small file: \`${tree.smallFile}\`.`,
+      '',
+    )
     out.push('| metric | eggserve | nginx / reference | ratio | target | met |', '|---|---:|---:|---:|---|:---:|')
-    for (const row of rows) out.push(`| ${row.metric} | ${row.egg} | ${row.nginx} | ${row.ratio} | ${row.target} | ${metText(row.check)} |`)
+    for (const row of rows)
+      out.push(`| ${row.metric} | ${row.egg} | ${row.nginx} | ${row.ratio} | ${row.target} | ${metText(row.check)} |`)
     out.push('')
     if (tree.profiles.length > 0) out.push(...profileSection(tree), '')
     const notes = [...tree.notes, ...wrkErrors(tree)]
@@ -80,23 +98,39 @@ export function renderReport (run: RunResult): string {
 
   out.push(...method(run))
   if (run.notes.length > 0) out.push('', '## Notes', '', ...run.notes.map((note) => `- ${note}`))
-  return `${out.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n').trim()}\n`
+  return `${out
+    .filter((line, i, all) => !(line === '' && all[i - 1] === ''))
+    .join('\n')
+    .trim()}\n`
 }
 
-function atScale (tree: TreeResult): boolean {
+function atScale(tree: TreeResult): boolean {
   return tree.shape.projects * tree.shape.files >= 100_000
 }
 
-function treeRows (tree: TreeResult, run: RunResult): Row[] {
+function treeRows(tree: TreeResult, run: RunResult): Row[] {
   const rows: Row[] = []
   const scale = atScale(tree)
   const check = (id: TargetId, met: boolean | undefined, applies = scale): Check => ({ id, met, applies })
 
   const cold = tree.cold
   if (cold !== undefined) {
-    rows.push({ metric: 'cold start: spawn → listening', egg: ms(cold.listeningMs), nginx: '', ratio: '', target: '< 3 s at 100k files', check: check('cold-listen', cold.listeningMs < 3000) })
+    rows.push({
+      metric: 'cold start: spawn → listening',
+      egg: ms(cold.listeningMs),
+      nginx: '',
+      ratio: '',
+      target: '< 3 s at 100k files',
+      check: check('cold-listen', cold.listeningMs < 3000),
+    })
     rows.push({ metric: 'cold start: spawn → `/health` 200', egg: ms(cold.healthMs), nginx: '', ratio: '', target: '' })
-    rows.push({ metric: `cold start: spawn → \`/health/ready\` 200${cold.cache === 'none' ? ' (no cache dir)' : ' (empty cache dir)'}`, egg: readyText(cold), nginx: '', ratio: '', target: '' })
+    rows.push({
+      metric: `cold start: spawn → \`/health/ready\` 200${cold.cache === 'none' ? ' (no cache dir)' : ' (empty cache dir)'}`,
+      egg: readyText(cold),
+      nginx: '',
+      ratio: '',
+      target: '',
+    })
     if (cold.readyMs !== undefined && cold.healthMs !== undefined && cold.readyMs > cold.healthMs) {
       const hashS = (cold.readyMs - cold.healthMs) / 1000
       const eggRate = tree.bytes / hashS / 1e6
@@ -105,13 +139,22 @@ function treeRows (tree: TreeResult, run: RunResult): Row[] {
       rows.push({
         metric: 'cold hashing throughput, `/health` → ready (MB/s; reference: reading every file once)',
         egg: `${eggRate.toFixed(0)} MB/s (${(tree.files / hashS).toFixed(0)} files/s)`,
-        nginx: read === undefined || readRate === undefined ? '' : `${readRate.toFixed(0)} MB/s (${(read.files / read.seconds).toFixed(0)} files/s)`,
+        nginx:
+          read === undefined || readRate === undefined
+            ? ''
+            : `${readRate.toFixed(0)} MB/s (${(read.files / read.seconds).toFixed(0)} files/s)`,
         ratio: readRate === undefined ? '' : ratio(eggRate / readRate),
         target: 'near the read rate',
       })
     } else if (tree.readRate !== undefined) {
       const read = tree.readRate
-      rows.push({ metric: 'reference: reading every file once (MB/s)', egg: '', nginx: `${(read.bytes / read.seconds / 1e6).toFixed(0)} MB/s (${(read.files / read.seconds).toFixed(0)} files/s)`, ratio: '', target: '' })
+      rows.push({
+        metric: 'reference: reading every file once (MB/s)',
+        egg: '',
+        nginx: `${(read.bytes / read.seconds / 1e6).toFixed(0)} MB/s (${(read.files / read.seconds).toFixed(0)} files/s)`,
+        ratio: '',
+        target: '',
+      })
     }
   }
   if (tree.warm.length > 0) {
@@ -119,24 +162,58 @@ function treeRows (tree: TreeResult, run: RunResult): Row[] {
     const what = noCache ? 'restart (no persistent cache in this build)' : 'warm restart (same cache dir)'
     const n = tree.warm.length
     const listening = median(tree.warm.map((w) => w.listeningMs))
-    rows.push({ metric: `${what}: spawn → listening${n > 1 ? `, median of ${n}` : ''}`, egg: ms(listening), nginx: '', ratio: '', target: '' })
+    rows.push({
+      metric: `${what}: spawn → listening${n > 1 ? `, median of ${n}` : ''}`,
+      egg: ms(listening),
+      nginx: '',
+      ratio: '',
+      target: '',
+    })
     const readies = tree.warm.map((w) => w.readyMs)
     const ready = readies.every((r) => r !== undefined) ? median(readies) : undefined
     rows.push({
       metric: `${what}: spawn → \`/health/ready\` 200${n > 1 ? `, median of ${n} (max)` : ''}`,
-      egg: ready === undefined ? (tree.warm[0]?.readyNote ?? NA) : `${ms(ready)}${n > 1 ? ` (${ms(Math.max(...readies.map((r) => r ?? 0)))})` : ''}`,
-      nginx: '', ratio: '', target: '< 3 s at 100k files',
-      check: check('warm-ready', ready === undefined || noCache ? undefined : Math.max(...readies.map((r) => r ?? Infinity)) < 3000),
+      egg:
+        ready === undefined
+          ? (tree.warm[0]?.readyNote ?? NA)
+          : `${ms(ready)}${n > 1 ? ` (${ms(Math.max(...readies.map((r) => r ?? 0)))})` : ''}`,
+      nginx: '',
+      ratio: '',
+      target: '< 3 s at 100k files',
+      check: check(
+        'warm-ready',
+        ready === undefined || noCache ? undefined : Math.max(...readies.map((r) => r ?? Infinity)) < 3000,
+      ),
     })
   }
   if (tree.cold?.rssAtReadyMb !== undefined) {
-    rows.push({ metric: 'RSS (VmRSS) when ready, cold start', egg: `${tree.cold.rssAtReadyMb.toFixed(0)} MB`, nginx: '', ratio: '', target: '' })
+    rows.push({
+      metric: 'RSS (VmRSS) when ready, cold start',
+      egg: `${tree.cold.rssAtReadyMb.toFixed(0)} MB`,
+      nginx: '',
+      ratio: '',
+      target: '',
+    })
   }
   if (tree.cold?.peakRssMb !== undefined) {
-    rows.push({ metric: 'peak RSS (VmHWM) of the instance that was loaded', egg: `${tree.cold.peakRssMb.toFixed(0)} MB`, nginx: '', ratio: '', target: '< 300 MB at 100k files', check: check('rss', tree.cold.peakRssMb < 300) })
+    rows.push({
+      metric: 'peak RSS (VmHWM) of the instance that was loaded',
+      egg: `${tree.cold.peakRssMb.toFixed(0)} MB`,
+      nginx: '',
+      ratio: '',
+      target: '< 300 MB at 100k files',
+      check: check('rss', tree.cold.peakRssMb < 300),
+    })
   }
   const warmPeak = Math.max(...tree.warm.map((w) => w.peakRssMb ?? 0))
-  if (warmPeak > 0) rows.push({ metric: 'peak RSS (VmHWM) after a warm restart', egg: `${warmPeak.toFixed(0)} MB`, nginx: '', ratio: '', target: '' })
+  if (warmPeak > 0)
+    rows.push({
+      metric: 'peak RSS (VmHWM) after a warm restart',
+      egg: `${warmPeak.toFixed(0)} MB`,
+      nginx: '',
+      ratio: '',
+      target: '',
+    })
 
   for (const load of tree.loads) rows.push(...loadRows(load, scale, run))
 
@@ -147,17 +224,31 @@ function treeRows (tree: TreeResult, run: RunResult): Row[] {
     const max = missing > 0 ? undefined : Math.max(...seen)
     rows.push({
       metric: `drop-in (temp name, rename) → listed in \`/simple/<p>/\`, median / max of ${fresh.dropMs.length}`,
-      egg: seen.length === 0 ? `not listed within ${ms(fresh.timeoutMs)}` : `${ms(median(seen))} / ${max === undefined ? `> ${ms(fresh.timeoutMs)}` : ms(max)}`,
-      nginx: '', ratio: '', target: '< 1 s at 100k files',
+      egg:
+        seen.length === 0
+          ? `not listed within ${ms(fresh.timeoutMs)}`
+          : `${ms(median(seen))} / ${max === undefined ? `> ${ms(fresh.timeoutMs)}` : ms(max)}`,
+      nginx: '',
+      ratio: '',
+      target: '< 1 s at 100k files',
       check: check('drop-in', max === undefined ? false : max < 1000),
     })
-    rows.push({ metric: 'new project folder (renamed in) → listed in `/simple/`', egg: fresh.newProjectMs === undefined ? `not listed within ${ms(fresh.timeoutMs)}` : ms(fresh.newProjectMs), nginx: '', ratio: '', target: '' })
+    rows.push({
+      metric: 'new project folder (renamed in) → listed in `/simple/`',
+      egg: fresh.newProjectMs === undefined ? `not listed within ${ms(fresh.timeoutMs)}` : ms(fresh.newProjectMs),
+      nginx: '',
+      ratio: '',
+      target: '',
+    })
   }
   const logging = tree.logging
   if (logging !== undefined) {
     rows.push({
       metric: `${logging.label} req/s with \`--log-level info\` (a log line per request, stdout to a file) vs \`warn\``,
-      egg: `${int(logging.info.rps)} vs ${int(logging.warn.rps)}`, nginx: '', ratio: `${ratio(logging.info.rps / logging.warn.rps)} (info/warn)`, target: '',
+      egg: `${int(logging.info.rps)} vs ${int(logging.warn.rps)}`,
+      nginx: '',
+      ratio: `${ratio(logging.info.rps / logging.warn.rps)} (info/warn)`,
+      target: '',
     })
   }
   const metrics = tree.metrics
@@ -165,14 +256,17 @@ function treeRows (tree: TreeResult, run: RunResult): Row[] {
     const share = metrics.on.rps / metrics.off.rps
     rows.push({
       metric: `${metrics.label} with \`--metrics\` vs without (${String(metrics.series)} series scraped between rounds)`,
-      egg: `${int(metrics.on.rps)} vs ${int(metrics.off.rps)}`, nginx: '', ratio: `${ratio(share)} (with/without)`, target: '≥ 0.95',
+      egg: `${int(metrics.on.rps)} vs ${int(metrics.off.rps)}`,
+      nginx: '',
+      ratio: `${ratio(share)} (with/without)`,
+      target: '≥ 0.95',
       check: check('metrics-cost', share >= 0.95, true),
     })
   }
   return rows
 }
 
-function loadRows (load: LoadResult, scale: boolean, run: RunResult): Row[] {
+function loadRows(load: LoadResult, scale: boolean, run: RunResult): Row[] {
   const { egg, nginx } = load
   const page = load.kind === 'page'
   const what = `${load.label}, ${size(load.bodyBytes)}`
@@ -180,24 +274,35 @@ function loadRows (load: LoadResult, scale: boolean, run: RunResult): Row[] {
   const spread = (runs: readonly WrkResult[], value: (r: WrkResult) => number): string =>
     runs.length < 2 ? '' : ` <sub>(${int(Math.min(...runs.map(value)))}–${int(Math.max(...runs.map(value)))})</sub>`
   if (load.kind === 'big') {
-    const [id, least] = load.name === 'offload' ? ['offload-mbps', 0.95] as const : ['big-mbps', 0.8] as const
+    const [id, least] = load.name === 'offload' ? (['offload-mbps', 0.95] as const) : (['big-mbps', 0.8] as const)
     rows.push({
       metric: `${what}: MB/s (${load.connections} connections)`,
-      egg: `${int(egg.mbps)} MB/s${spread(load.eggRounds, (r) => r.mbps)}`, nginx: `${int(nginx.mbps)} MB/s${spread(load.nginxRounds, (r) => r.mbps)}`, ratio: ratio(egg.mbps / nginx.mbps), target: `≥ ${least.toFixed(2)}`,
+      egg: `${int(egg.mbps)} MB/s${spread(load.eggRounds, (r) => r.mbps)}`,
+      nginx: `${int(nginx.mbps)} MB/s${spread(load.nginxRounds, (r) => r.mbps)}`,
+      ratio: ratio(egg.mbps / nginx.mbps),
+      target: `≥ ${least.toFixed(2)}`,
       check: { id, met: egg.errors === 0 ? egg.mbps / nginx.mbps >= least : false, applies: true },
     })
   } else {
     rows.push({
       metric: `${what}: req/s`,
-      egg: `${int(egg.rps)}${spread(load.eggRounds, (r) => r.rps)}`, nginx: `${int(nginx.rps)}${spread(load.nginxRounds, (r) => r.rps)}`, ratio: ratio(egg.rps / nginx.rps), target: page ? '≥ 0.50 at 10,000 × 10' : '',
-      ...(page ? { check: { id: 'page-rps' as const, met: egg.errors === 0 && egg.rps / nginx.rps >= 0.5, applies: scale } } : {}),
+      egg: `${int(egg.rps)}${spread(load.eggRounds, (r) => r.rps)}`,
+      nginx: `${int(nginx.rps)}${spread(load.nginxRounds, (r) => r.rps)}`,
+      ratio: ratio(egg.rps / nginx.rps),
+      target: page ? '≥ 0.50 at 10,000 × 10' : '',
+      ...(page
+        ? { check: { id: 'page-rps' as const, met: egg.errors === 0 && egg.rps / nginx.rps >= 0.5, applies: scale } }
+        : {}),
     })
   }
   const ceiling = load.ceiling
   if (ceiling !== undefined) {
     rows.push({
       metric: `${what}: req/s of bare \`node:http\` sending the same bytes from memory (the ceiling for a Node server)`,
-      egg: `${int(ceiling.rps)}${spread(load.ceilingRounds, (r) => r.rps)}`, nginx: int(nginx.rps), ratio: ratio(ceiling.rps / nginx.rps), target: '',
+      egg: `${int(ceiling.rps)}${spread(load.ceilingRounds, (r) => r.rps)}`,
+      nginx: int(nginx.rps),
+      ratio: ratio(ceiling.rps / nginx.rps),
+      target: '',
     })
   }
   const p99Target = page && run.connections === 10
@@ -208,30 +313,39 @@ function loadRows (load: LoadResult, scale: boolean, run: RunResult): Row[] {
   const rounds = load.eggRounds.length
   rows.push({
     metric: `${what}: latency p50 / p99 (ms${rounds > 1 ? `, medians of ${rounds} rounds` : ''})`,
-    egg: latency(eggLatency, load.eggRounds), nginx: latency(nginxLatency, load.nginxRounds),
-    ratio: `${ratio(eggLatency.p99Ms / nginxLatency.p99Ms)} (p99)`, target: p99Target ? 'p99 < 20 ms' : '',
+    egg: latency(eggLatency, load.eggRounds),
+    nginx: latency(nginxLatency, load.nginxRounds),
+    ratio: `${ratio(eggLatency.p99Ms / nginxLatency.p99Ms)} (p99)`,
+    target: p99Target ? 'p99 < 20 ms' : '',
     ...(p99Target ? { check: { id: 'page-p99' as const, met: eggLatency.p99Ms < 20, applies: scale } } : {}),
   })
   return rows
 }
 
-function summary (rowsByTree: readonly { tree: TreeResult; rows: Row[] }[], run: RunResult): string[] {
+function summary(rowsByTree: readonly { tree: TreeResult; rows: Row[] }[], run: RunResult): string[] {
   const lines = ['| target | tree | measurement | eggserve | ratio to nginx | met |', '|---|---|---|---:|---:|:---:|']
   let informational = false
   for (const id of Object.keys(TARGETS) as TargetId[]) {
     if (id === 'ui-rps' || id === 'ui-cold') {
       // Measured once per run on the UI fixture, not per tree.
       const row = run.ui === undefined ? undefined : uiRows(run.ui).find((r) => r.check?.id === id)
-      lines.push(row?.check === undefined
-        ? `| ${TARGETS[id]} | | not measured | | | n/a |`
-        : `| ${TARGETS[id]} | UI fixture | ${row.metric} | ${row.egg} | ${row.ratio} | ${row.check.met ? 'yes' : '**no**'} |`)
+      lines.push(
+        row?.check === undefined
+          ? `| ${TARGETS[id]} | | not measured | | | n/a |`
+          : `| ${TARGETS[id]} | UI fixture | ${row.metric} | ${row.egg} | ${row.ratio} | ${row.check.met ? 'yes' : '**no**'} |`,
+      )
       continue
     }
-    let found = rowsByTree.flatMap(({ tree, rows }) => rows.filter((row) => row.check?.id === id && row.check.applies).map((row) => ({ tree, row })))
+    let found = rowsByTree.flatMap(({ tree, rows }) =>
+      rows.filter((row) => row.check?.id === id && row.check.applies).map((row) => ({ tree, row })),
+    )
     if (found.length === 0) {
       // No tree at the target's scale: show the largest tree's figures, in parentheses.
       const largest = [...rowsByTree].sort((a, b) => b.tree.files - a.tree.files)[0]
-      found = largest === undefined ? [] : largest.rows.filter((row) => row.check?.id === id).map((row) => ({ tree: largest.tree, row }))
+      found =
+        largest === undefined
+          ? []
+          : largest.rows.filter((row) => row.check?.id === id).map((row) => ({ tree: largest.tree, row }))
       if (found.length > 0) informational = true
     }
     if (found.length === 0) {
@@ -239,31 +353,42 @@ function summary (rowsByTree: readonly { tree: TreeResult; rows: Row[] }[], run:
       continue
     }
     for (const [i, { tree, row }] of found.entries()) {
-      lines.push(`| ${i === 0 ? TARGETS[id] : '〃'} | ${tree.shape.projects.toLocaleString('en-US')} × ${tree.shape.files} | ${row.metric} | ${row.egg} | ${row.ratio} | ${metText(row.check)} |`)
+      lines.push(
+        `| ${i === 0 ? TARGETS[id] : '〃'} | ${tree.shape.projects.toLocaleString('en-US')} × ${tree.shape.files} | ${row.metric} | ${row.egg} | ${row.ratio} | ${metText(row.check)} |`,
+      )
     }
   }
   lines.push('')
-  lines.push(informational
-    ? 'In parentheses: no tree of this run is at the target\'s scale, so the largest tree is shown for information. "n/a": the feature was not available.'
-    : '"n/a": the feature was not available in the build measured.')
+  lines.push(
+    informational
+      ? 'In parentheses: no tree of this run is at the target\'s scale, so the largest tree is shown for information. "n/a": the feature was not available.'
+      : '"n/a": the feature was not available in the build measured.',
+  )
   return lines
 }
 
-function unavailable (run: RunResult): string[] {
+function unavailable(run: RunResult): string[] {
   const lines: string[] = []
-  if (run.features.cacheDir === false) lines.push('`--cache-dir` (persistent hash cache): the flag was rejected, so eggserve ran without it; "warm" restarts re-did all their work.')
-  if (run.features.ready === false) lines.push('`/health/ready`: answered 404, so the ready times and hashing throughput are not available.')
-  if (run.features.listeningLineAtWarn === false) lines.push('The "eggserve listening on" line is not printed at `--log-level warn`; the bench found the port and the listening time from the process\'s listening socket (`/proc`) instead.')
+  if (run.features.cacheDir === false)
+    lines.push(
+      '`--cache-dir` (persistent hash cache): the flag was rejected, so eggserve ran without it; "warm" restarts re-did all their work.',
+    )
+  if (run.features.ready === false)
+    lines.push('`/health/ready`: answered 404, so the ready times and hashing throughput are not available.')
+  if (run.features.listeningLineAtWarn === false)
+    lines.push(
+      'The "eggserve listening on" line is not printed at `--log-level warn`; the bench found the port and the listening time from the process\'s listening socket (`/proc`) instead.',
+    )
   return lines
 }
 
-function profileSection (tree: TreeResult): string[] {
+function profileSection(tree: TreeResult): string[] {
   const out = [
     '### Where the time goes (`node --cpu-prof`)',
     '',
     'Self time per function on the main thread, only inside the window measured (the wrk run, or spawn → ready). ' +
-    'Names without a file are V8/C++ code, e.g. `stat`, `read`, `writev` and `writeBuffer` are the libuv bindings behind fs and socket calls. ' +
-    'Profiling slows eggserve down; the req/s here are not the results above.',
+      'Names without a file are V8/C++ code, e.g. `stat`, `read`, `writev` and `writeBuffer` are the libuv bindings behind fs and socket calls. ' +
+      'Profiling slows eggserve down; the req/s here are not the results above.',
     '',
   ]
   for (const profiled of tree.profiles) {
@@ -271,39 +396,53 @@ function profileSection (tree: TreeResult): string[] {
     const busy = s.totalMs - s.idleMs
     out.push(
       `**${profiled.label}**${profiled.path === '' ? '' : ` (\`${profiled.path}\`)`}: ${profiled.context}. Main thread busy ${(busy / 1000).toFixed(1)} s of ${(s.totalMs / 1000).toFixed(1)} s` +
-      `${profiled.workers > 0 ? `; ${profiled.workers} worker thread${profiled.workers > 1 ? 's' : ''} busy ${(profiled.workerBusyMs / 1000).toFixed(1)} s together` : ''}. ` +
-      `Self time by origin: ${s.byOrigin.slice(0, 6).map((o) => `${o.origin} ${pct(o.share)}`).join(', ')}.`,
+        `${profiled.workers > 0 ? `; ${profiled.workers} worker thread${profiled.workers > 1 ? 's' : ''} busy ${(profiled.workerBusyMs / 1000).toFixed(1)} s together` : ''}. ` +
+        `Self time by origin: ${s.byOrigin
+          .slice(0, 6)
+          .map((o) => `${o.origin} ${pct(o.share)}`)
+          .join(', ')}.`,
       '',
       '| self time | share | function | where |',
       '|---:|---:|---|---|',
-      ...s.top.slice(0, 12).map((entry) => `| ${entry.selfMs.toFixed(0)} ms | ${pct(entry.share)} | \`${entry.fn}\` | ${entry.where === '' ? '' : `\`${entry.where}\``} |`),
+      ...s.top
+        .slice(0, 12)
+        .map(
+          (entry) =>
+            `| ${entry.selfMs.toFixed(0)} ms | ${pct(entry.share)} | \`${entry.fn}\` | ${entry.where === '' ? '' : `\`${entry.where}\``} |`,
+        ),
       '',
     )
   }
   return out
 }
 
-function wrkErrors (tree: TreeResult): string[] {
+function wrkErrors(tree: TreeResult): string[] {
   const notes: string[] = []
   for (const load of tree.loads) {
-    for (const [who, runs] of [['eggserve', load.eggRounds], ['nginx', load.nginxRounds]] as const) {
+    for (const [who, runs] of [
+      ['eggserve', load.eggRounds],
+      ['nginx', load.nginxRounds],
+    ] as const) {
       for (const r of runs) {
-        if (r.errors > 0) notes.push(`${who} on \`${who === 'eggserve' ? load.eggPath : load.nginxPath}\`: ${r.errorText} during a wrk run (${int(r.requests)} requests).`)
+        if (r.errors > 0)
+          notes.push(
+            `${who} on \`${who === 'eggserve' ? load.eggPath : load.nginxPath}\`: ${r.errorText} during a wrk run (${int(r.requests)} requests).`,
+          )
       }
     }
   }
   return notes
 }
 
-function method (run: RunResult): string[] {
+function method(run: RunResult): string[] {
   return [
     '## Method',
     '',
     '`npm run bench` (`scripts/bench/run.ts`) builds eggserve (`npm run build`), then for each tree:',
     '',
-    '1. **Tree.** `scripts/bench/make-tree.ts` generates it once into `$TMPDIR/eggserve-bench/trees/` (or `EGGSERVE_BENCH_DIR`), outside the repository; with `--keep` later runs reuse it. Every project is `proj-NNNNN/` with `--files` valid wheels (METADATA, WHEEL and a RECORD with every member\'s sha256; a payload of `--size` pseudo-random bytes, from AES-CTR keyed by `--seed`, so every file differs and a seed always gives the same bytes; `Requires-Python` on every other file; with `--sdists` every third file a `.tar.gz` sdist), plus `big/big-1.0-py3-none-any.whl` of `--big-mb` MiB.',
+    "1. **Tree.** `scripts/bench/make-tree.ts` generates it once into `$TMPDIR/eggserve-bench/trees/` (or `EGGSERVE_BENCH_DIR`), outside the repository; with `--keep` later runs reuse it. Every project is `proj-NNNNN/` with `--files` valid wheels (METADATA, WHEEL and a RECORD with every member's sha256; a payload of `--size` pseudo-random bytes, from AES-CTR keyed by `--seed`, so every file differs and a seed always gives the same bytes; `Requires-Python` on every other file; with `--sdists` every third file a `.tar.gz` sdist), plus `big/big-1.0-py3-none-any.whl` of `--big-mb` MiB.",
     '2. **Cold start.** `node bin/eggserve.js --eggdir TREE --port 0 --host 127.0.0.1 --cache-dir EMPTY_DIR --log-level warn`. Listening is the first stdout line `eggserve listening on …` (or, when that line is not printed at `warn`, the moment its listening socket appears in `/proc`); then `/health` and `/health/ready` are polled every 5–10 ms until 200. All times are from spawn. The reference read rate reads every file of the tree once (8 at a time) just before.',
-    '3. **Load.** For each endpoint, one request warms eggserve\'s page cache; the bytes of that answer are copied to nginx\'s `STATE_DIR/static/`, so nginx serves the *same bytes as a static file* (`/static/<name>`). Files are served by nginx from the tree itself (`/packages/<folder>/<file>`, sendfile). Then wrk runs against eggserve, then against nginx, with the same settings, for `--rounds` rounds; the round with the median req/s (MB/s for the large file) is reported, with the range of all rounds in small print, and latencies are the medians of the p50 and p99 of the rounds. nginx is idle while eggserve is loaded and the other way round. JSON pages are requested with `Accept: application/vnd.pypi.simple.v1+json` (a wrk Lua script sets it). Neither side is asked for gzip. Latencies come from wrk\'s `done()` hook in µs, not its rounded text.',
+    "3. **Load.** For each endpoint, one request warms eggserve's page cache; the bytes of that answer are copied to nginx's `STATE_DIR/static/`, so nginx serves the *same bytes as a static file* (`/static/<name>`). Files are served by nginx from the tree itself (`/packages/<folder>/<file>`, sendfile). Then wrk runs against eggserve, then against nginx, with the same settings, for `--rounds` rounds; the round with the median req/s (MB/s for the large file) is reported, with the range of all rounds in small print, and latencies are the medians of the p50 and p99 of the rounds. nginx is idle while eggserve is loaded and the other way round. JSON pages are requested with `Accept: application/vnd.pypi.simple.v1+json` (a wrk Lua script sets it). Neither side is asked for gzip. Latencies come from wrk's `done()` hook in µs, not its rounded text.",
     '4. **Freshness.** While that instance runs, a copy of a wheel is written under a hidden temp name (`.bench-…`) in an existing project and renamed to its final name; `/simple/<p>/` (cached just before) is polled every 5 ms until it lists the file. Repeated in projects spread over the tree. Then a new project folder is prepared under a hidden name, renamed in, and `/simple/` is polled. Everything created is journaled and removed afterwards, so the tree stays as generated. Peak RSS is `VmHWM` from `/proc/<pid>/status` just before SIGTERM.',
     '5. **Warm restarts** on the same cache dir, timed the same way; then the logging cost (the same page from an instance at `warn` and one at `info` with stdout to a file, loaded alternately); then the cost of `--metrics` (the same page from an instance without metrics and one with `--metrics`, loaded alternately, the latter scraped at `/metrics` after each round); then with `--profile` a warm start and one more instance per endpoint under `node --cpu-prof`, summarized by self time.',
     '',
@@ -311,58 +450,59 @@ function method (run: RunResult): string[] {
     '',
     'For pages, a third server runs in each round: `scripts/bench/ceiling-server.ts`, bare `node:http` sending the same bytes from memory. It is the most any Node server can do here, and shows how much of the gap to nginx is Node itself.',
     '',
-    'nginx runs in the foreground as the bench\'s child, one worker per core, `sendfile on`, `tcp_nopush on`, no access log, listening on 127.0.0.1 only; its configuration, logs and temp folders are in the run folder. Every process the bench starts is stopped (eggserve with SIGTERM, nginx with SIGQUIT, its graceful stop), also on errors and Ctrl-C. Needs `apt-get install -y nginx-light wrk`.',
+    "nginx runs in the foreground as the bench's child, one worker per core, `sendfile on`, `tcp_nopush on`, no access log, listening on 127.0.0.1 only; its configuration, logs and temp folders are in the run folder. Every process the bench starts is stopped (eggserve with SIGTERM, nginx with SIGQUIT, its graceful stop), also on errors and Ctrl-C. Needs `apt-get install -y nginx-light wrk`.",
     '',
     `Flags: \`--projects 1000,10000 --files 10 --size 2048 --big-mb 256 --duration ${run.durationS} --rounds ${run.rounds} --connections ${run.connections} --only startup,read-rate,simple-root,simple-html,simple-json,legacy,small-file,big-file,node-ceiling,freshness,logging,metrics,ui --ui-renders 21 --keep --out FILE --quick --profile\`; \`npm run bench -- --help\` lists them all.`,
   ]
 }
 
-function metText (check: Check | undefined): string {
+function metText(check: Check | undefined): string {
   if (check === undefined) return ''
   if (check.met === undefined) return 'n/a'
   const text = check.met ? 'yes' : '**no**'
   return check.applies ? text : `(${check.met ? 'yes' : 'no'})`
 }
 
-function readyText (startup: StartupResult): string {
+function readyText(startup: StartupResult): string {
   return startup.readyMs === undefined ? (startup.readyNote ?? NA) : ms(startup.readyMs)
 }
 
-function roundLatency (runs: readonly WrkResult[]): { p50Ms: number; p99Ms: number } {
+function roundLatency(runs: readonly WrkResult[]): { p50Ms: number; p99Ms: number } {
   return { p50Ms: median(runs.map((r) => r.p50Ms)), p99Ms: median(runs.map((r) => r.p99Ms)) }
 }
 
 /** "p50 / p99", and the range of the rounds' p99 when there are several. */
-function latency (value: { p50Ms: number; p99Ms: number }, runs: readonly WrkResult[]): string {
+function latency(value: { p50Ms: number; p99Ms: number }, runs: readonly WrkResult[]): string {
   const p99s = runs.map((r) => r.p99Ms)
-  const range = runs.length < 2 ? '' : ` <sub>(p99 ${Math.min(...p99s).toFixed(1)}–${Math.max(...p99s).toFixed(1)})</sub>`
+  const range =
+    runs.length < 2 ? '' : ` <sub>(p99 ${Math.min(...p99s).toFixed(1)}–${Math.max(...p99s).toFixed(1)})</sub>`
   return `${value.p50Ms.toFixed(2)} / ${value.p99Ms.toFixed(2)}${range}`
 }
 
-export function ms (value: number | undefined): string {
+export function ms(value: number | undefined): string {
   if (value === undefined) return NA
   return value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : `${value.toFixed(0)} ms`
 }
 
-export function int (value: number): string {
+export function int(value: number): string {
   return Math.round(value).toLocaleString('en-US')
 }
 
-export function ratio (value: number): string {
+export function ratio(value: number): string {
   return Number.isFinite(value) ? value.toFixed(2) : '–'
 }
 
-function pct (share: number): string {
+function pct(share: number): string {
   return `${(share * 100).toFixed(1)}%`
 }
 
-export function size (bytes: number): string {
+export function size(bytes: number): string {
   if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(0)} MB`
   if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`
   return `${bytes} B`
 }
 
-export function median (values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   if (sorted.length === 0) return NaN
   const mid = Math.floor(sorted.length / 2)

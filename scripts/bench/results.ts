@@ -74,7 +74,8 @@ export interface UiResult {
   /** The cached project page under wrk: eggserve, and nginx serving the same bytes as a static file. */
   readonly cached: LoadResult
   /** N cold renders in a process of their own: wall-clock and CPU time per render, in ms. */
-  readonly cold: { readonly wallMs: readonly number[]; readonly cpuMs: readonly number[]; readonly bytes: number } | undefined
+  readonly cold:
+    { readonly wallMs: readonly number[]; readonly cpuMs: readonly number[]; readonly bytes: number } | undefined
 }
 
 export interface ReadRate {

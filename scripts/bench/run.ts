@@ -22,11 +22,11 @@ import { benchUi } from './ui-run.js'
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 
-function log (text: string): void {
+function log(text: string): void {
   process.stderr.write(`[bench] ${text}\n`)
 }
 
-async function main (): Promise<number> {
+async function main(): Promise<number> {
   let options: BenchOptions | undefined
   try {
     options = parseOptions(process.argv.slice(2), REPO_ROOT)
@@ -48,7 +48,12 @@ async function main (): Promise<number> {
   }
   installCleanupHandlers()
   const env = withSbin(process.env)
-  requireCommand('nginx', ['-v'], env, 'nginx is not installed (it is the reference server): apt-get install -y nginx-light')
+  requireCommand(
+    'nginx',
+    ['-v'],
+    env,
+    'nginx is not installed (it is the reference server): apt-get install -y nginx-light',
+  )
   requireCommand('wrk', ['-v'], env, 'wrk is not installed (it is the load generator): apt-get install -y wrk')
   const nodes: BenchNode[] = []
   for (const value of options.nodes) nodes.push(await resolveNode(value, log))
@@ -63,7 +68,16 @@ async function main (): Promise<number> {
 
   const features: Features = { cacheDir: undefined, ready: undefined, listeningLineAtWarn: undefined }
   const eggserveRoot = await snapshotBuild(runDir)
-  const ctx: RunContext = { options, eggserveRoot, env, runDir, treesDir, features, log, node: nodes[0]?.path ?? process.execPath }
+  const ctx: RunContext = {
+    options,
+    eggserveRoot,
+    env,
+    runDir,
+    treesDir,
+    features,
+    log,
+    node: nodes[0]?.path ?? process.execPath,
+  }
   if (nodes.length >= 2) return benchNodes(ctx, nodes)
   const results: TreeResult[] = []
   const generated: Tree[] = []
@@ -121,7 +135,7 @@ async function main (): Promise<number> {
 }
 
 /** Several --node values: only the page and download rows, on each Node (node-versions-run.ts). */
-async function benchNodes (ctx: RunContext, nodes: readonly BenchNode[]): Promise<number> {
+async function benchNodes(ctx: RunContext, nodes: readonly BenchNode[]): Promise<number> {
   const { options, treesDir, runDir, env } = ctx
   const trees: NodeVersionsTree[] = []
   const generated: Tree[] = []
@@ -175,17 +189,23 @@ async function benchNodes (ctx: RunContext, nodes: readonly BenchNode[]): Promis
  * Write a full run's report keeping the file's "Node versions" section, or put a Node versions
  * run's section into the file (which keeps everything else).
  */
-async function writeReport (out: string, run: RunResult | NodeVersionsRun): Promise<void> {
+async function writeReport(out: string, run: RunResult | NodeVersionsRun): Promise<void> {
   await mkdir(dirname(out), { recursive: true })
   const existing = await readFile(out, 'utf8').catch(() => undefined)
   if ('kind' in run) {
     await writeFile(out, spliceSection(existing ?? '# Benchmarks\n', renderNodeVersionsSection(run)))
   } else {
-    await writeFile(out, spliceSection(renderReport(run), existing === undefined ? undefined : extractSection(existing)))
+    await writeFile(
+      out,
+      spliceSection(renderReport(run), existing === undefined ? undefined : extractSection(existing)),
+    )
   }
 }
 
-async function tidy (options: BenchOptions, state: { treesDir: string; runDir: string; generated: readonly Tree[] }): Promise<void> {
+async function tidy(
+  options: BenchOptions,
+  state: { treesDir: string; runDir: string; generated: readonly Tree[] },
+): Promise<void> {
   if (options.keep) {
     log(`kept the trees in ${state.treesDir} and the run folder ${state.runDir}`)
     return
@@ -196,26 +216,32 @@ async function tidy (options: BenchOptions, state: { treesDir: string; runDir: s
 }
 
 /** A results.json written by an earlier run (same bench version). */
-async function readResults (path: string): Promise<RunResult | NodeVersionsRun> {
+async function readResults(path: string): Promise<RunResult | NodeVersionsRun> {
   const raw: unknown = JSON.parse(await readFile(path, 'utf8'))
-  if (typeof raw !== 'object' || raw === null || !('trees' in raw) || !Array.isArray(raw.trees) || !('machine' in raw)) {
+  if (
+    typeof raw !== 'object' ||
+    raw === null ||
+    !('trees' in raw) ||
+    !Array.isArray(raw.trees) ||
+    !('machine' in raw)
+  ) {
     throw new Error(`${path} is not a results.json of npm run bench`)
   }
   return raw as RunResult | NodeVersionsRun
 }
 
 /** Debian puts nginx in /usr/sbin, which is not on every user's PATH. */
-function withSbin (env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function withSbin(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const path = (env.PATH ?? '').split(delimiter)
   for (const dir of ['/usr/sbin', '/sbin']) if (!path.includes(dir)) path.push(dir)
   return { ...env, PATH: path.join(delimiter) }
 }
 
-function requireCommand (command: string, args: readonly string[], env: NodeJS.ProcessEnv, message: string): void {
+function requireCommand(command: string, args: readonly string[], env: NodeJS.ProcessEnv, message: string): void {
   if (commandLine(command, args, env) === undefined) throw new Error(message)
 }
 
-async function build (): Promise<void> {
+async function build(): Promise<void> {
   log('npm run build')
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
   const code = await new Promise<number | null>((resolveExit, reject) => {
@@ -231,11 +257,14 @@ async function build (): Promise<void> {
  * node_modules linked) into the run folder and serve from there: a rebuild of dist/ by someone
  * else during a long run cannot change, or half-write, the code under test.
  */
-async function snapshotBuild (runDir: string): Promise<string> {
+async function snapshotBuild(runDir: string): Promise<string> {
   const root = join(runDir, 'eggserve')
   await mkdir(root, { recursive: true })
   const pkg: unknown = JSON.parse(await readFile(join(REPO_ROOT, 'package.json'), 'utf8'))
-  const files = typeof pkg === 'object' && pkg !== null && 'files' in pkg && Array.isArray(pkg.files) ? pkg.files.filter((name): name is string => typeof name === 'string') : []
+  const files =
+    typeof pkg === 'object' && pkg !== null && 'files' in pkg && Array.isArray(pkg.files)
+      ? pkg.files.filter((name): name is string => typeof name === 'string')
+      : []
   if (!files.includes('dist/')) throw new Error('package.json "files" does not list dist/')
   for (const name of [...files, 'package.json']) await cp(join(REPO_ROOT, name), join(root, name), { recursive: true })
   await symlink(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir')
@@ -243,22 +272,27 @@ async function snapshotBuild (runDir: string): Promise<string> {
 }
 
 /** The command, as `npm run bench` (the npm script is `node --import tsx scripts/bench/run.ts`). */
-function commandText (): string {
-  const args = process.argv.slice(2).map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`))
+function commandText(): string {
+  const args = process.argv
+    .slice(2)
+    .map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`))
   return ['npm run bench', ...(args.length > 0 ? ['--', ...args] : [])].join(' ')
 }
 
-function gitDescribe (): string {
+function gitDescribe(): string {
   const result = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: REPO_ROOT, encoding: 'utf8' })
   const text = result.status === 0 ? result.stdout.trim() : ''
   if (text === '') return 'unknown'
   return text.endsWith('-dirty') ? `${text.slice(0, -'-dirty'.length)} (with uncommitted changes)` : text
 }
 
-main().then((code) => {
-  process.exitCode = code
-}, async (err: unknown) => {
-  await runCleanup()
-  process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`)
-  process.exitCode = 1
-})
+main().then(
+  (code) => {
+    process.exitCode = code
+  },
+  async (err: unknown) => {
+    await runCleanup()
+    process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`)
+    process.exitCode = 1
+  },
+)

@@ -15,7 +15,7 @@ import { listeningUrl } from './listening-line.js'
 /** The flag was rejected by this eggserve build ("unknown option"). */
 export class UnsupportedFlagError extends Error {
   readonly flag: string
-  constructor (flag: string) {
+  constructor(flag: string) {
     super(`this eggserve build does not accept ${flag}`)
     this.flag = flag
   }
@@ -53,30 +53,53 @@ export interface Eggserve {
   /** How listening was detected: the first stdout line, or the socket in /proc (no line at this log level). */
   readonly listeningFrom: 'log line' | 'socket'
   /** VmHWM of the process, in MB (10^6 bytes), or undefined once it has exited. */
-  peakRssMb (): Promise<number | undefined>
-  stop (): Promise<void>
+  peakRssMb(): Promise<number | undefined>
+  stop(): Promise<void>
 }
 
 /** Spawn `node bin/eggserve.js` and wait until it listens. */
-export async function startEggserve (options: EggserveStart): Promise<Eggserve> {
+export async function startEggserve(options: EggserveStart): Promise<Eggserve> {
   const args = [
     ...(options.nodeFlags ?? []),
     join(options.root, 'bin', 'eggserve.js'),
-    '--eggdir', options.eggdir, '--port', '0', '--host', '127.0.0.1', '--log-level', options.logLevel,
+    '--eggdir',
+    options.eggdir,
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--log-level',
+    options.logLevel,
     ...(options.cacheDir === undefined ? [] : ['--cache-dir', options.cacheDir]),
     ...(options.eggserveArgs ?? []),
   ]
   const stdoutFd = options.stdoutFile === undefined ? undefined : openSync(options.stdoutFile, 'a')
   const spawnedAt = performance.now()
-  const child = spawn(options.node ?? process.execPath, args, { cwd: options.root, env: options.env, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] })
+  const child = spawn(options.node ?? process.execPath, args, {
+    cwd: options.root,
+    env: options.env,
+    stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'],
+  })
   if (stdoutFd !== undefined) closeSync(stdoutFd)
   const pid = child.pid
   if (pid === undefined) throw new Error(`cannot spawn eggserve (${options.label})`)
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
-  const unregister = onCleanup(`eggserve ${options.label} (pid ${pid})`, () => stopChild(child, exited), () => { killSync(child) })
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      resolve(code)
+    }),
+  )
+  const unregister = onCleanup(
+    `eggserve ${options.label} (pid ${pid})`,
+    () => stopChild(child, exited),
+    () => {
+      killSync(child)
+    },
+  )
   let stderr = ''
   child.stderr?.setEncoding('utf8')
-  child.stderr?.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-8192) })
+  child.stderr?.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-8192)
+  })
 
   const found = await new Promise<{ url: string; at: number; from: 'log line' | 'socket' } | Error>((resolve) => {
     const state = { done: false }
@@ -93,7 +116,9 @@ export async function startEggserve (options: EggserveStart): Promise<Eggserve> 
       })
       // Keep draining after the first line so the child never blocks on a full pipe.
     }
-    void exited.then((code) => { finish(new Error(`eggserve exited (code ${String(code)}) before listening`)) })
+    void exited.then((code) => {
+      finish(new Error(`eggserve exited (code ${String(code)}) before listening`))
+    })
     void (async () => {
       const deadline = spawnedAt + options.listenTimeoutMs
       while (!state.done && performance.now() < deadline) {
@@ -128,7 +153,7 @@ export async function startEggserve (options: EggserveStart): Promise<Eggserve> 
   }
 }
 
-async function stopChild (child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   child.kill('SIGTERM')
   const timedOut = await Promise.race([exited.then(() => false), sleep(15_000).then(() => true)])
@@ -138,12 +163,12 @@ async function stopChild (child: ChildProcess, exited: Promise<number | null>): 
   }
 }
 
-function killSync (child: ChildProcess): void {
+function killSync(child: ChildProcess): void {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM')
 }
 
 /** The TCP port `pid` listens on, from its socket inodes and /proc/net/tcp (Linux). */
-async function listeningPort (pid: number): Promise<number | undefined> {
+async function listeningPort(pid: number): Promise<number | undefined> {
   const inodes = new Set<string>()
   let fds: string[]
   try {
@@ -181,12 +206,12 @@ async function listeningPort (pid: number): Promise<number | undefined> {
 }
 
 /** VmHWM (peak resident set) of a live process, in MB. */
-export async function peakRss (pid: number): Promise<number | undefined> {
+export async function peakRss(pid: number): Promise<number | undefined> {
   return procStatusMb(pid, 'VmHWM')
 }
 
 /** A memory field of /proc/<pid>/status (VmHWM, VmRSS), in MB (10^6 bytes). */
-export async function procStatusMb (pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number | undefined> {
+export async function procStatusMb(pid: number, field: 'VmHWM' | 'VmRSS'): Promise<number | undefined> {
   try {
     const status = await readFile(`/proc/${pid}/status`, 'utf8')
     const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)
@@ -197,14 +222,16 @@ export async function procStatusMb (pid: number, field: 'VmHWM' | 'VmRSS'): Prom
 }
 
 /** A free loopback port (bind to 0, read, close). */
-export async function freePort (): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
       const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => { resolve(port) })
+      server.close(() => {
+        resolve(port)
+      })
     })
   })
 }
@@ -212,26 +239,45 @@ export async function freePort (): Promise<number> {
 /** A running ceiling-server.ts (bare node:http over nginx's static copies). */
 export interface Ceiling {
   readonly url: string
-  stop (): Promise<void>
+  stop(): Promise<void>
 }
 
 /**
  * Start ceiling-server.ts over `staticDir` on `node` (the Node eggserve runs on); `cwd` must
  * resolve tsx (the repository or the snapshot).
  */
-export async function startCeiling (staticDir: string, cwd: string, env: NodeJS.ProcessEnv, node: string = process.execPath): Promise<Ceiling> {
+export async function startCeiling(
+  staticDir: string,
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  node: string = process.execPath,
+): Promise<Ceiling> {
   const script = fileURLToPath(new URL('./ceiling-server.ts', import.meta.url))
   const child = spawn(node, ['--import', 'tsx', script, staticDir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { resolve(code) }))
-  const unregister = onCleanup(`ceiling server (pid ${String(child.pid)})`, () => stopChild(child, exited), () => { killSync(child) })
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      resolve(code)
+    }),
+  )
+  const unregister = onCleanup(
+    `ceiling server (pid ${String(child.pid)})`,
+    () => stopChild(child, exited),
+    () => {
+      killSync(child)
+    },
+  )
   let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4096) })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4096)
+  })
   const port = await new Promise<number | Error>((resolve) => {
     createInterface({ input: child.stdout }).on('line', (line) => {
       const match = /^listening (\d+)$/.exec(line)
       if (match?.[1] !== undefined) resolve(Number(match[1]))
     })
-    void exited.then((code) => { resolve(new Error(`ceiling server exited (code ${String(code)}): ${stderr.trim()}`)) })
+    void exited.then((code) => {
+      resolve(new Error(`ceiling server exited (code ${String(code)}): ${stderr.trim()}`))
+    })
   })
   if (port instanceof Error) {
     unregister()

@@ -11,7 +11,14 @@ import type { BenchOptions, Measurement } from './options.js'
 import { findProfiles, readProfile, summarizeProfile, windowAfterStart } from './profile.js'
 import type { Features, LoadKind, LoadResult, ReadRate, StartupResult, TreeResult } from './results.js'
 import { startNginx, startOffloadNginx, type Nginx } from './nginx.js'
-import { procStatusMb, startCeiling, startEggserve, UnsupportedFlagError, type Ceiling, type Eggserve } from './servers.js'
+import {
+  procStatusMb,
+  startCeiling,
+  startEggserve,
+  UnsupportedFlagError,
+  type Ceiling,
+  type Eggserve,
+} from './servers.js'
 import { dropProjects, firstWheel, journalPath, projectFolder, shapeKey, type Tree } from './tree.js'
 import { runWrk, type WrkResult } from './wrk.js'
 
@@ -40,28 +47,82 @@ export interface Endpoint {
   readonly staticName?: string
 }
 
-export function endpoints (project: string, smallFile: string): Endpoint[] {
+export function endpoints(project: string, smallFile: string): Endpoint[] {
   return [
-    { name: 'simple-root', label: '`/simple/` (HTML)', kind: 'page', path: '/simple/', headers: {}, staticName: 'simple-root.html' },
-    { name: 'simple-html', label: '`/simple/<p>/` (HTML)', kind: 'page', path: `/simple/${project}/`, headers: {}, staticName: 'simple-project.html' },
-    { name: 'simple-json', label: '`/simple/<p>/` (JSON)', kind: 'page', path: `/simple/${project}/`, headers: { accept: V1_JSON }, staticName: 'simple-project.json' },
-    { name: 'legacy', label: '`/<folder>/` (HTML)', kind: 'page', path: `/${project}/`, headers: {}, staticName: 'legacy-project.html' },
-    { name: 'small-file', label: 'small file download', kind: 'file', path: `/packages/${project}/${smallFile}`, headers: {} },
-    { name: 'big-file', label: 'large file download', kind: 'big', path: '/packages/big/big-1.0-py3-none-any.whl', headers: {} },
+    {
+      name: 'simple-root',
+      label: '`/simple/` (HTML)',
+      kind: 'page',
+      path: '/simple/',
+      headers: {},
+      staticName: 'simple-root.html',
+    },
+    {
+      name: 'simple-html',
+      label: '`/simple/<p>/` (HTML)',
+      kind: 'page',
+      path: `/simple/${project}/`,
+      headers: {},
+      staticName: 'simple-project.html',
+    },
+    {
+      name: 'simple-json',
+      label: '`/simple/<p>/` (JSON)',
+      kind: 'page',
+      path: `/simple/${project}/`,
+      headers: { accept: V1_JSON },
+      staticName: 'simple-project.json',
+    },
+    {
+      name: 'legacy',
+      label: '`/<folder>/` (HTML)',
+      kind: 'page',
+      path: `/${project}/`,
+      headers: {},
+      staticName: 'legacy-project.html',
+    },
+    {
+      name: 'small-file',
+      label: 'small file download',
+      kind: 'file',
+      path: `/packages/${project}/${smallFile}`,
+      headers: {},
+    },
+    {
+      name: 'big-file',
+      label: 'large file download',
+      kind: 'big',
+      path: '/packages/big/big-1.0-py3-none-any.whl',
+      headers: {},
+    },
     // Through nginx with the shipped config, eggserve deciding and nginx sending (--x-accel-redirect);
     // the reference is nginx serving the file alone.
-    { name: 'offload', label: 'large download via nginx offload', kind: 'big', path: '/packages/big/big-1.0-py3-none-any.whl', headers: {} },
+    {
+      name: 'offload',
+      label: 'large download via nginx offload',
+      kind: 'big',
+      path: '/packages/big/big-1.0-py3-none-any.whl',
+      headers: {},
+    },
   ]
 }
 
-export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResult> {
+export async function benchTree(ctx: RunContext, tree: Tree): Promise<TreeResult> {
   const { options, log } = ctx
   const only = options.only
   const project = projectFolder(Math.floor(tree.shape.projects / 2))
   const smallFile = await firstWheel(tree.dir, project)
   const result: TreeResult = {
-    shape: tree.shape, files: tree.files, bytes: tree.bytes, treeDir: tree.dir, project, smallFile,
-    warm: [], loads: [], profiles: [], notes: [],
+    shape: tree.shape,
+    files: tree.files,
+    bytes: tree.bytes,
+    treeDir: tree.dir,
+    project,
+    smallFile,
+    warm: [],
+    loads: [],
+    profiles: [],
+    notes: [],
   }
   const key = shapeKey(tree.shape)
   const cacheDir = join(ctx.runDir, `cache-${key}`)
@@ -88,9 +149,11 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
         }
         for (const endpoint of selected) {
           if (wasInterrupted()) break
-          result.loads.push(endpoint.name === 'offload'
-            ? await measureOffload(ctx, tree, endpoint, nginx)
-            : await measureEndpoint(ctx, endpoint, cold.server, nginx, ceiling))
+          result.loads.push(
+            endpoint.name === 'offload'
+              ? await measureOffload(ctx, tree, endpoint, nginx)
+              : await measureEndpoint(ctx, endpoint, cold.server, nginx, ceiling),
+          )
         }
         await ceiling?.stop()
         ceiling = undefined
@@ -135,14 +198,32 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
         try {
           const runs = { warn: [] as WrkResult[], info: [] as WrkResult[] }
           for (let round = 0; round < options.rounds && !wasInterrupted(); round++) {
-            for (const [level, server] of [['warn', warn.server], ['info', info.server]] as const) {
+            for (const [level, server] of [
+              ['warn', warn.server],
+              ['info', info.server],
+            ] as const) {
               const url = `${server.url}${path}`
               await getOk(url)
-              runs[level].push(await runWrk({ url, durationS: options.durationS, connections: options.connections, workDir: ctx.runDir, label: `log-${level}` }))
+              runs[level].push(
+                await runWrk({
+                  url,
+                  durationS: options.durationS,
+                  connections: options.connections,
+                  workDir: ctx.runDir,
+                  label: `log-${level}`,
+                }),
+              )
             }
           }
-          log(`    warn ${runs.warn.map((r) => r.rps.toFixed(0)).join(', ')} req/s; info ${runs.info.map((r) => r.rps.toFixed(0)).join(', ')} req/s`)
-          result.logging = { label: '`/simple/<p>/` (HTML)', path, warn: medianRun(runs.warn), info: medianRun(runs.info) }
+          log(
+            `    warn ${runs.warn.map((r) => r.rps.toFixed(0)).join(', ')} req/s; info ${runs.info.map((r) => r.rps.toFixed(0)).join(', ')} req/s`,
+          )
+          result.logging = {
+            label: '`/simple/<p>/` (HTML)',
+            path,
+            warn: medianRun(runs.warn),
+            info: medianRun(runs.info),
+          }
         } finally {
           await info.server.stop()
         }
@@ -163,7 +244,11 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
       const dir = join(ctx.runDir, `prof-${key}-startup`)
       await mkdir(dir, { recursive: true })
       log('profiling a warm start, spawn → ready (node --cpu-prof)')
-      const started = await startTimed(ctx, tree, cacheDir, 'warm', 'warn', undefined, ['--cpu-prof', '--cpu-prof-dir', dir])
+      const started = await startTimed(ctx, tree, cacheDir, 'warm', 'warn', undefined, [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        dir,
+      ])
       const s = started.startup
       const untilMs = s.readyMs ?? s.healthMs ?? s.listeningMs
       await started.server.stop()
@@ -177,7 +262,10 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
           workerBusyMs += worker.totalMs - worker.idleMs
         }
         result.profiles.push({
-          label: 'warm start', path: '', workers: files.workers.length, workerBusyMs,
+          label: 'warm start',
+          path: '',
+          workers: files.workers.length,
+          workerBusyMs,
           context: `listening after ${Math.round(s.listeningMs)} ms, ready after ${Math.round(untilMs)} ms while profiled; the window is spawn → ready`,
           summary: summarizeProfile(main, files.main, ctx.eggserveRoot, during),
         })
@@ -187,7 +275,11 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
         const dir = join(ctx.runDir, `prof-${key}-${endpoint.name}`)
         await mkdir(dir, { recursive: true })
         log(`profiling ${endpoint.path} (node --cpu-prof)`)
-        const started = await startTimed(ctx, tree, cacheDir, 'warm', 'warn', undefined, ['--cpu-prof', '--cpu-prof-dir', dir])
+        const started = await startTimed(ctx, tree, cacheDir, 'warm', 'warn', undefined, [
+          '--cpu-prof',
+          '--cpu-prof-dir',
+          dir,
+        ])
         let wrk: WrkResult
         let window: { fromMs: number; toMs: number }
         try {
@@ -212,8 +304,12 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
           workerBusyMs += worker.totalMs - worker.idleMs
         }
         result.profiles.push({
-          label: endpoint.label, path: endpoint.path, context: `${Math.round(wrk.rps).toLocaleString('en-US')} req/s while profiled`,
-          workers: files.workers.length, workerBusyMs, summary: summarizeProfile(main, files.main, ctx.eggserveRoot, during),
+          label: endpoint.label,
+          path: endpoint.path,
+          context: `${Math.round(wrk.rps).toLocaleString('en-US')} req/s while profiled`,
+          workers: files.workers.length,
+          workerBusyMs,
+          summary: summarizeProfile(main, files.main, ctx.eggserveRoot, during),
         })
       }
     }
@@ -224,7 +320,12 @@ export async function benchTree (ctx: RunContext, tree: Tree): Promise<TreeResul
   return result
 }
 
-export function wrkRequest (ctx: RunContext, endpoint: Endpoint, url: string, label: string): Parameters<typeof runWrk>[0] {
+export function wrkRequest(
+  ctx: RunContext,
+  endpoint: Endpoint,
+  url: string,
+  label: string,
+): Parameters<typeof runWrk>[0] {
   const big = endpoint.kind === 'big'
   return {
     url,
@@ -241,16 +342,25 @@ export function wrkRequest (ctx: RunContext, endpoint: Endpoint, url: string, la
 const OFFLOAD_PREFIX = '/_eggfiles'
 
 /** A second eggserve with --x-accel-redirect behind nginx with the shipped config, loaded against the reference nginx. */
-async function measureOffload (ctx: RunContext, tree: Tree, endpoint: Endpoint, reference: Nginx): Promise<LoadResult> {
+async function measureOffload(ctx: RunContext, tree: Tree, endpoint: Endpoint, reference: Nginx): Promise<LoadResult> {
   const key = shapeKey(tree.shape)
   const egg = await startEggserve({
-    root: ctx.eggserveRoot, eggdir: tree.dir, cacheDir: undefined, logLevel: 'warn', env: ctx.env,
-    label: `${key} offload`, listenTimeoutMs: ctx.options.readyTimeoutS * 1000, eggserveArgs: ['--x-accel-redirect', OFFLOAD_PREFIX],
+    root: ctx.eggserveRoot,
+    eggdir: tree.dir,
+    cacheDir: undefined,
+    logLevel: 'warn',
+    env: ctx.env,
+    label: `${key} offload`,
+    listenTimeoutMs: ctx.options.readyTimeoutS * 1000,
+    eggserveArgs: ['--x-accel-redirect', OFFLOAD_PREFIX],
   })
   try {
     const front = await startOffloadNginx({
       shippedConfig: join(ctx.eggserveRoot, 'contrib', 'nginx', 'eggserve.conf'),
-      dir: tree.dir, stateDir: join(ctx.runDir, `nginx-offload-${key}`), eggservePort: Number(new URL(egg.url).port), env: ctx.env,
+      dir: tree.dir,
+      stateDir: join(ctx.runDir, `nginx-offload-${key}`),
+      eggservePort: Number(new URL(egg.url).port),
+      env: ctx.env,
     })
     try {
       return await measureEndpoint(ctx, endpoint, front, reference, undefined)
@@ -263,7 +373,13 @@ async function measureOffload (ctx: RunContext, tree: Tree, endpoint: Endpoint, 
 }
 
 /** Warm eggserve's page, copy it for nginx, then wrk eggserve and nginx one after the other. */
-export async function measureEndpoint (ctx: RunContext, endpoint: Endpoint, egg: Pick<Eggserve, 'url'>, nginx: Nginx, ceiling: Ceiling | undefined): Promise<LoadResult> {
+export async function measureEndpoint(
+  ctx: RunContext,
+  endpoint: Endpoint,
+  egg: Pick<Eggserve, 'url'>,
+  nginx: Nginx,
+  ceiling: Ceiling | undefined,
+): Promise<LoadResult> {
   const eggUrl = `${egg.url}${endpoint.path}`
   // Warm the page cache (and check the answer) before timing.
   const fetched = await getOk(eggUrl, endpoint.headers)
@@ -278,12 +394,17 @@ export async function measureEndpoint (ctx: RunContext, endpoint: Endpoint, egg:
   const nginxUrl = `${nginx.url}${nginxPath}`
   const reference = await getOk(nginxUrl)
   if (reference.body.length !== fetched.body.length) {
-    throw new Error(`nginx's ${nginxPath} has ${reference.body.length} bytes, eggserve's ${endpoint.path} ${fetched.body.length}`)
+    throw new Error(
+      `nginx's ${nginxPath} has ${reference.body.length} bytes, eggserve's ${endpoint.path} ${fetched.body.length}`,
+    )
   }
   const request = wrkRequest(ctx, endpoint, eggUrl, `egg-${endpoint.name}`)
   const rounds = ctx.options.rounds
-  ctx.log(`  wrk ${endpoint.path}${endpoint.headers.accept === undefined ? '' : ' (JSON)'} on eggserve, then ${nginxPath} on nginx, ${rounds} round${rounds > 1 ? 's' : ''} (${fetched.body.length} bytes, ${request.connections} connections, ${request.durationS} s each)`)
-  const ceilingUrl = ceiling === undefined || endpoint.staticName === undefined ? undefined : `${ceiling.url}${nginxPath}`
+  ctx.log(
+    `  wrk ${endpoint.path}${endpoint.headers.accept === undefined ? '' : ' (JSON)'} on eggserve, then ${nginxPath} on nginx, ${rounds} round${rounds > 1 ? 's' : ''} (${fetched.body.length} bytes, ${request.connections} connections, ${request.durationS} s each)`,
+  )
+  const ceilingUrl =
+    ceiling === undefined || endpoint.staticName === undefined ? undefined : `${ceiling.url}${nginxPath}`
   if (ceilingUrl !== undefined) await getOk(ceilingUrl)
   const eggRuns: WrkResult[] = []
   const nginxRuns: WrkResult[] = []
@@ -291,22 +412,39 @@ export async function measureEndpoint (ctx: RunContext, endpoint: Endpoint, egg:
   for (let round = 0; round < rounds && !wasInterrupted(); round++) {
     eggRuns.push(await runWrk(request))
     nginxRuns.push(await runWrk({ ...wrkRequest(ctx, endpoint, nginxUrl, `nginx-${endpoint.name}`), headers: {} }))
-    if (ceilingUrl !== undefined) ceilingRuns.push(await runWrk({ ...wrkRequest(ctx, endpoint, ceilingUrl, `ceiling-${endpoint.name}`), headers: {} }))
+    if (ceilingUrl !== undefined)
+      ceilingRuns.push(
+        await runWrk({ ...wrkRequest(ctx, endpoint, ceilingUrl, `ceiling-${endpoint.name}`), headers: {} }),
+      )
   }
   const by = endpoint.kind === 'big' ? 'mbps' : 'rps'
   const eggResult = medianRun(eggRuns, by)
   const nginxResult = medianRun(nginxRuns, by)
-  for (const [who, runs] of [['eggserve', eggRuns], ['nginx', nginxRuns]] as const) {
+  for (const [who, runs] of [
+    ['eggserve', eggRuns],
+    ['nginx', nginxRuns],
+  ] as const) {
     for (const r of runs) if (r.errors > 0) ctx.log(`  warning: ${who} had ${r.errorText} on ${endpoint.path}`)
   }
   const unit = by === 'mbps' ? 'MB/s' : 'req/s'
   const list = (runs: readonly WrkResult[]): string => runs.map((r) => r[by].toFixed(0)).join(', ')
-  ctx.log(`    eggserve ${list(eggRuns)} ${unit}; nginx ${list(nginxRuns)} ${unit}${ceilingRuns.length > 0 ? `; bare node:http ${list(ceilingRuns)} ${unit}` : ''}`)
+  ctx.log(
+    `    eggserve ${list(eggRuns)} ${unit}; nginx ${list(nginxRuns)} ${unit}${ceilingRuns.length > 0 ? `; bare node:http ${list(ceilingRuns)} ${unit}` : ''}`,
+  )
   return {
-    name: endpoint.name, label: endpoint.label, kind: endpoint.kind, eggPath: endpoint.path, nginxPath,
-    bodyBytes: fetched.body.length, connections: request.connections, egg: eggResult, nginx: nginxResult,
-    eggRounds: eggRuns, nginxRounds: nginxRuns,
-    ceiling: ceilingRuns.length > 0 ? medianRun(ceilingRuns, by) : undefined, ceilingRounds: ceilingRuns,
+    name: endpoint.name,
+    label: endpoint.label,
+    kind: endpoint.kind,
+    eggPath: endpoint.path,
+    nginxPath,
+    bodyBytes: fetched.body.length,
+    connections: request.connections,
+    egg: eggResult,
+    nginx: nginxResult,
+    eggRounds: eggRuns,
+    nginxRounds: nginxRuns,
+    ceiling: ceilingRuns.length > 0 ? medianRun(ceilingRuns, by) : undefined,
+    ceilingRounds: ceilingRuns,
   }
 }
 
@@ -314,7 +452,7 @@ export async function measureEndpoint (ctx: RunContext, endpoint: Endpoint, egg:
  * The run with the median req/s, or MB/s for a large file (few requests finish in a run, but
  * wrk counts every byte read); the lower middle one for an even count.
  */
-export function medianRun (runs: readonly WrkResult[], by: 'rps' | 'mbps' = 'rps'): WrkResult {
+export function medianRun(runs: readonly WrkResult[], by: 'rps' | 'mbps' = 'rps'): WrkResult {
   const sorted = [...runs].sort((a, b) => a[by] - b[by])
   const pick = sorted[Math.floor((sorted.length - 1) / 2)]
   if (pick === undefined) throw new Error('no wrk run (interrupted)')
@@ -322,24 +460,30 @@ export function medianRun (runs: readonly WrkResult[], by: 'rps' | 'mbps' = 'rps
 }
 
 /** Start eggserve and time listening, /health and /health/ready (all from spawn). */
-async function startTimed (
-  ctx: RunContext, tree: Tree, cacheDir: string, cache: 'cold' | 'warm', logLevel: 'warn' | 'info',
-  stdoutFile?: string, nodeFlags?: readonly string[],
+async function startTimed(
+  ctx: RunContext,
+  tree: Tree,
+  cacheDir: string,
+  cache: 'cold' | 'warm',
+  logLevel: 'warn' | 'info',
+  stdoutFile?: string,
+  nodeFlags?: readonly string[],
 ): Promise<{ server: Eggserve; startup: StartupResult }> {
   const { features, options } = ctx
   const listenTimeoutMs = options.readyTimeoutS * 1000
-  const start = async (withCache: boolean): Promise<Eggserve> => startEggserve({
-    root: ctx.eggserveRoot,
-    eggdir: tree.dir,
-    cacheDir: withCache ? cacheDir : undefined,
-    logLevel,
-    ...(stdoutFile === undefined ? {} : { stdoutFile }),
-    ...(nodeFlags === undefined ? {} : { nodeFlags }),
-    env: ctx.env,
-    label: `${shapeKey(tree.shape)} ${cache}`,
-    listenTimeoutMs,
-    node: ctx.node,
-  })
+  const start = async (withCache: boolean): Promise<Eggserve> =>
+    startEggserve({
+      root: ctx.eggserveRoot,
+      eggdir: tree.dir,
+      cacheDir: withCache ? cacheDir : undefined,
+      logLevel,
+      ...(stdoutFile === undefined ? {} : { stdoutFile }),
+      ...(nodeFlags === undefined ? {} : { nodeFlags }),
+      env: ctx.env,
+      label: `${shapeKey(tree.shape)} ${cache}`,
+      listenTimeoutMs,
+      node: ctx.node,
+    })
   let server: Eggserve
   if (features.cacheDir === false) {
     server = await start(false)
@@ -354,9 +498,13 @@ async function startTimed (
       server = await start(false)
     }
   }
-  if (logLevel === 'warn' && stdoutFile === undefined) features.listeningLineAtWarn = server.listeningFrom === 'log line'
+  if (logLevel === 'warn' && stdoutFile === undefined)
+    features.listeningLineAtWarn = server.listeningFrom === 'log line'
   try {
-    const health = await pollUntil(`${server.url}/health`, (f) => f.status === 200, { intervalMs: 5, timeoutMs: listenTimeoutMs })
+    const health = await pollUntil(`${server.url}/health`, (f) => f.status === 200, {
+      intervalMs: 5,
+      timeoutMs: listenTimeoutMs,
+    })
     const healthMs = health.kind === 'ok' ? health.at - server.spawnedAt : undefined
     let readyMs: number | undefined
     let readyNote: string | undefined
@@ -364,7 +512,9 @@ async function startTimed (
       readyNote = 'not available'
     } else {
       const ready = await pollUntil(`${server.url}/health/ready`, (f) => f.status === 200, {
-        intervalMs: 10, timeoutMs: options.readyTimeoutS * 1000, absentStatuses: [404, 405],
+        intervalMs: 10,
+        timeoutMs: options.readyTimeoutS * 1000,
+        absentStatuses: [404, 405],
       })
       if (ready.kind === 'ok') {
         features.ready = true
@@ -372,17 +522,30 @@ async function startTimed (
       } else if (ready.kind === 'absent') {
         features.ready = false
         readyNote = 'not available'
-        ctx.log(`this eggserve build has no /health/ready (it answered ${ready.status}): ready rows are "not available"`)
+        ctx.log(
+          `this eggserve build has no /health/ready (it answered ${ready.status}): ready rows are "not available"`,
+        )
       } else {
         readyNote = `not ready after ${options.readyTimeoutS} s`
       }
     }
     const rssAtReadyMb = await procStatusMb(server.pid, 'VmRSS')
     const cacheKind = features.cacheDir ? cache : 'none'
-    ctx.log(`  ${cacheKind === 'none' ? 'start (no cache dir)' : `${cache} start`}: listening ${server.listeningMs.toFixed(0)} ms (${server.listeningFrom}), /health ${healthMs?.toFixed(0) ?? '-'} ms, ready ${readyMs?.toFixed(0) ?? readyNote ?? '-'}${readyMs === undefined ? '' : ' ms'}`)
+    ctx.log(
+      `  ${cacheKind === 'none' ? 'start (no cache dir)' : `${cache} start`}: listening ${server.listeningMs.toFixed(0)} ms (${server.listeningFrom}), /health ${healthMs?.toFixed(0) ?? '-'} ms, ready ${readyMs?.toFixed(0) ?? readyNote ?? '-'}${readyMs === undefined ? '' : ' ms'}`,
+    )
     return {
       server,
-      startup: { cache: cacheKind, listeningMs: server.listeningMs, listeningFrom: server.listeningFrom, healthMs, readyMs, readyNote, rssAtReadyMb, peakRssMb: undefined },
+      startup: {
+        cache: cacheKind,
+        listeningMs: server.listeningMs,
+        listeningFrom: server.listeningFrom,
+        healthMs,
+        readyMs,
+        readyNote,
+        rssAtReadyMb,
+        peakRssMb: undefined,
+      },
     }
   } catch (err) {
     await server.stop()
@@ -391,7 +554,7 @@ async function startTimed (
 }
 
 /** Read every file of the tree once (8 at a time): the reference for hashing throughput. */
-async function readTree (dir: string): Promise<ReadRate> {
+async function readTree(dir: string): Promise<ReadRate> {
   const start = performance.now()
   const paths: string[] = []
   for (const entry of await readdir(dir, { withFileTypes: true })) {

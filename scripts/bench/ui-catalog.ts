@@ -17,18 +17,27 @@ import { buildWheel, writeDist } from '../../test/helpers/distributions.js'
 
 const log = pino({ level: 'warn' })
 
-async function catalogScale (workDir: string): Promise<void> {
+async function catalogScale(workDir: string): Promise<void> {
   const dir = join(workDir, 'scale')
   for (let p = 0; p < 10_000; p++) {
     const name = `project-${p.toString().padStart(5, '0')}`
-    const wheel = buildWheel({ name, version: '1.0', summary: `Summary of ${name}: ${createHash('md5').update(name).digest('hex')}` })
+    const wheel = buildWheel({
+      name,
+      version: '1.0',
+      summary: `Summary of ${name}: ${createHash('md5').update(name).digest('hex')}`,
+    })
     // Ten files per project with the same (small) bytes: the catalog reads one file's metadata.
-    for (let v = 0; v < 10; v++) await writeDist(join(dir, name), { filename: wheel.filename.replace('-1.0-', `-1.${v}-`), bytes: wheel.bytes })
+    for (let v = 0; v < 10; v++)
+      await writeDist(join(dir, name), { filename: wheel.filename.replace('-1.0-', `-1.${v}-`), bytes: wheel.bytes })
   }
   const services = await createIndexServices({ eggdir: dir, hashAlgorithm: 'md5', logger: log })
   await services.index.load()
   const measured = await (async () => {
-    const catalog = new Catalog({ index: services.index, metadata: new CoreMetadataStore({ storage: services.storage, log, maxBytes: 0 }), log })
+    const catalog = new Catalog({
+      index: services.index,
+      metadata: new CoreMetadataStore({ storage: services.storage, log, maxBytes: 0 }),
+      log,
+    })
     let started = performance.now()
     await catalog.refresh()
     const listed = performance.now() - started
@@ -46,37 +55,77 @@ async function catalogScale (workDir: string): Promise<void> {
     const again = performance.now() - started
     return { listed, loaded, times, again }
   })()
-  console.log(`catalog of 10,000 projects / 100,000 files: listed in ${measured.listed.toFixed(0)} ms, summaries read in ${(measured.loaded / 1000).toFixed(1)} s; search ${measured.times.map((t) => t.toFixed(2)).join(' / ')} ms per query; a refresh with nothing changed ${measured.again.toFixed(1)} ms`)
+  console.log(
+    `catalog of 10,000 projects / 100,000 files: listed in ${measured.listed.toFixed(0)} ms, summaries read in ${(measured.loaded / 1000).toFixed(1)} s; search ${measured.times.map((t) => t.toFixed(2)).join(' / ')} ms per query; a refresh with nothing changed ${measured.again.toFixed(1)} ms`,
+  )
   await services.close()
 }
 
 // The catalog's own heap, over an index stand-in (10,000 projects × 10 files, in memory), so
 // that nothing else a real index allocates on the way is counted: heap with it minus heap without.
-async function catalogMemory (): Promise<void> {
+async function catalogMemory(): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc
   if (gc === undefined) throw new Error('run with node --expose-gc')
-  const projects = Array.from({ length: 10_000 }, (_, p) => ({ folder: `project-${p.toString().padStart(5, '0')}`, project: `project-${p.toString().padStart(5, '0')}` }))
-  const files = new Map(projects.map(({ project }) => [project, Array.from({ length: 10 }, (_, v): DistFile => ({
-    folder: project, filename: `${project}-1.${v}-py3-none-any.whl`, key: `${project}/${project}-1.${v}-py3-none-any.whl`,
-    parsed: { kind: 'wheel', name: project, project, version: `1.${v}`, pythonTag: 'py3' }, size: 1000, mtimeMs: 1.8e12 + v, identity: `${project}-${v}`,
-  }))]))
+  const projects = Array.from({ length: 10_000 }, (_, p) => ({
+    folder: `project-${p.toString().padStart(5, '0')}`,
+    project: `project-${p.toString().padStart(5, '0')}`,
+  }))
+  const files = new Map(
+    projects.map(({ project }) => [
+      project,
+      Array.from({ length: 10 }, (_, v): DistFile => ({
+        folder: project,
+        filename: `${project}-1.${v}-py3-none-any.whl`,
+        key: `${project}/${project}-1.${v}-py3-none-any.whl`,
+        parsed: { kind: 'wheel', name: project, project, version: `1.${v}`, pythonTag: 'py3' },
+        size: 1000,
+        mtimeMs: 1.8e12 + v,
+        identity: `${project}-${v}`,
+      })),
+    ]),
+  )
   const snapshots = projects.map(({ folder, project }) => {
     const list = files.get(project) ?? []
-    return { folder, project, generation: 1, lastModifiedMs: 0, files: list, file: (filename: string) => list.find((file) => file.filename === filename) }
+    return {
+      folder,
+      project,
+      generation: 1,
+      lastModifiedMs: 0,
+      files: list,
+      file: (filename: string) => list.find((file) => file.filename === filename),
+    }
   })
   const held = new Map(snapshots.map((snapshot) => [snapshot.project, snapshot]))
-  const index = { listProjects: () => Promise.resolve({ projects, generation: 1, lastModifiedMs: 0 }), findProject: (project: string) => Promise.resolve(held.get(project)), heldProjects: () => snapshots }
-  const metadata = { read: (file: DistFile) => Promise.resolve({ bytes: Buffer.from(`Metadata-Version: 2.1\nName: ${file.parsed.name}\nVersion: 1.9\nSummary: Summary of ${file.parsed.name}: ${createHash('md5').update(file.parsed.name).digest('hex')}\n`), identity: file.identity }) }
+  const index = {
+    listProjects: () => Promise.resolve({ projects, generation: 1, lastModifiedMs: 0 }),
+    findProject: (project: string) => Promise.resolve(held.get(project)),
+    heldProjects: () => snapshots,
+  }
+  const metadata = {
+    read: (file: DistFile) =>
+      Promise.resolve({
+        bytes: Buffer.from(
+          `Metadata-Version: 2.1\nName: ${file.parsed.name}\nVersion: 1.9\nSummary: Summary of ${file.parsed.name}: ${createHash('md5').update(file.parsed.name).digest('hex')}\n`,
+        ),
+        identity: file.identity,
+      }),
+  }
   const measured = await (async () => {
     // The stand-ins have the shape of the index's public methods the catalog calls.
-    const catalog = new Catalog({ index: index as unknown as IndexService, metadata: metadata as unknown as CoreMetadataStore, log })
+    const catalog = new Catalog({
+      index: index as unknown as IndexService,
+      metadata: metadata as unknown as CoreMetadataStore,
+      log,
+    })
     await catalog.refresh()
     while (catalog.loading) await new Promise((resolve) => setTimeout(resolve, 20))
     gc()
     return { projects: catalog.list('name', 0, 0).total, heap: process.memoryUsage().heapUsed }
   })()
   gc()
-  console.log(`catalog heap for ${measured.projects} projects with summaries: ${((measured.heap - process.memoryUsage().heapUsed) / 1024 / 1024).toFixed(1)} MB`)
+  console.log(
+    `catalog heap for ${measured.projects} projects with summaries: ${((measured.heap - process.memoryUsage().heapUsed) / 1024 / 1024).toFixed(1)} MB`,
+  )
 }
 
 const workDir = await mkdtemp(join(tmpdir(), 'eggserve-bench-catalog-'))

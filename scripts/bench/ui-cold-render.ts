@@ -15,7 +15,7 @@ if (root === undefined || eggdir === undefined || count === undefined || !/^\d+$
   process.stderr.write('usage: ui-cold-render.ts ROOT EGGDIR RENDERS\n')
   process.exit(2)
 }
-const load = async <T>(path: string): Promise<T> => await import(pathToFileURL(join(root, 'dist', path)).href) as T
+const load = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(root, 'dist', path)).href)) as T
 const { buildApp } = await load<typeof AppModule>('app.js')
 const { SETTINGS } = await load<typeof ConfigModule>('config.js')
 const { createIndexServices } = await load<typeof ServicesModule>('services.js')
@@ -34,7 +34,13 @@ try {
   for (let run = 0; run < Number(count); run++) {
     // A new app: empty page, README and metadata caches. A first page of another project starts
     // the README worker, which a running server has started long before.
-    const app = await buildApp({ index: services.index, storage: services.storage, logger: log, hashAlgorithm: 'md5', cacheControl: SETTINGS.cacheControl.defaultValue })
+    const app = await buildApp({
+      index: services.index,
+      storage: services.storage,
+      logger: log,
+      hashAlgorithm: 'md5',
+      cacheControl: SETTINGS.cacheControl.defaultValue,
+    })
     try {
       await app.inject({ url: `/-/project/${UI_SMALL_PROJECT}/` })
       const started = performance.now()

@@ -21,7 +21,7 @@ const VERSION = 20
 const MAX_32 = 0xffffffff
 
 /** The local file header that precedes a member's bytes (APPNOTE 4.3.7). */
-export function localHeader (member: ZipMember): Buffer {
+export function localHeader(member: ZipMember): Buffer {
   checkSize(member.size)
   const name = Buffer.from(member.path, 'utf8')
   const header = Buffer.alloc(30)
@@ -40,7 +40,7 @@ export function localHeader (member: ZipMember): Buffer {
 }
 
 /** The central directory and its end record, for members written one after the other from offset 0. */
-export function centralDirectory (members: readonly ZipMember[]): Buffer {
+export function centralDirectory(members: readonly ZipMember[]): Buffer {
   const parts: Buffer[] = []
   let offset = 0
   for (const member of members) {
@@ -58,7 +58,7 @@ export function centralDirectory (members: readonly ZipMember[]): Buffer {
     header.writeUInt32LE(member.size, 24)
     header.writeUInt16LE(name.length, 28)
     // extra and comment lengths, disk number and internal attributes stay 0
-    header.writeUInt32LE(((0o100644 << 16) >>> 0), 38) // a regular file, rw-r--r--
+    header.writeUInt32LE((0o100644 << 16) >>> 0, 38) // a regular file, rw-r--r--
     header.writeUInt32LE(checkOffset(offset), 42)
     parts.push(header, name)
     offset += 30 + name.length + member.size
@@ -74,9 +74,12 @@ export function centralDirectory (members: readonly ZipMember[]): Buffer {
 }
 
 /** A whole small archive in memory: members with their bytes, in order. */
-export function storedZip (entries: readonly { readonly path: string; readonly data: Buffer; readonly crc: number }[]): Buffer {
+export function storedZip(
+  entries: readonly { readonly path: string; readonly data: Buffer; readonly crc: number }[],
+): Buffer {
   const parts: Buffer[] = []
-  for (const entry of entries) parts.push(localHeader({ path: entry.path, size: entry.data.length, crc: entry.crc }), entry.data)
+  for (const entry of entries)
+    parts.push(localHeader({ path: entry.path, size: entry.data.length, crc: entry.crc }), entry.data)
   parts.push(centralDirectory(entries.map((entry) => ({ path: entry.path, size: entry.data.length, crc: entry.crc }))))
   return Buffer.concat(parts)
 }
@@ -85,7 +88,7 @@ export function storedZip (entries: readonly { readonly path: string; readonly d
  * Write an archive to `file` member by member: each member's bytes come from `chunks()`, called
  * once per member, after its size and CRC were given in `members` (same order).
  */
-export async function writeStoredZip (
+export async function writeStoredZip(
   file: FileHandle,
   members: readonly ZipMember[],
   chunks: (member: ZipMember) => Iterable<Buffer>,
@@ -97,16 +100,18 @@ export async function writeStoredZip (
       await file.write(chunk)
       written += chunk.length
     }
-    if (written !== member.size) throw new Error(`zip member ${member.path}: ${written} bytes written, ${member.size} announced`)
+    if (written !== member.size)
+      throw new Error(`zip member ${member.path}: ${written} bytes written, ${member.size} announced`)
   }
   await file.write(centralDirectory(members))
 }
 
-function checkSize (size: number): void {
+function checkSize(size: number): void {
   if (size > MAX_32) throw new RangeError(`a zip member of ${size} bytes needs ZIP64, which this writer does not do`)
 }
 
-function checkOffset (offset: number): number {
-  if (offset > MAX_32) throw new RangeError(`a zip archive of ${offset} bytes needs ZIP64, which this writer does not do`)
+function checkOffset(offset: number): number {
+  if (offset > MAX_32)
+    throw new RangeError(`a zip archive of ${offset} bytes needs ZIP64, which this writer does not do`)
   return offset
 }

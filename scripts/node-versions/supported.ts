@@ -19,7 +19,7 @@ export interface SupportedMajor {
 }
 
 /** package.json's engines.node. */
-export function enginesRange (packageJson: URL = new URL('../../package.json', import.meta.url)): string {
+export function enginesRange(packageJson: URL = new URL('../../package.json', import.meta.url)): string {
   const pkg = JSON.parse(readFileSync(packageJson, 'utf8')) as { engines?: { node?: unknown } }
   const range = pkg.engines?.node
   if (typeof range !== 'string') throw new Error('package.json has no engines.node')
@@ -31,16 +31,20 @@ export function enginesRange (packageJson: URL = new URL('../../package.json', i
  * `||` part must stay within one major, so that every supported major is named on purpose;
  * only the last may be open-ended.
  */
-export function supportedMajors (range: string = enginesRange()): SupportedMajor[] {
+export function supportedMajors(range: string = enginesRange()): SupportedMajor[] {
   const parts = range.split('||').map((part) => part.trim())
   const majors = parts.map((part, i): SupportedMajor => {
     const parsed = new semver.Range(part)
     const floor = semver.minVersion(parsed)
     if (floor === null) throw new Error(`engines.node: "${part}" admits no version`)
     const nextMajor = `${floor.major + 1}.0.0-0`
-    const openEnded = semver.satisfies(nextMajor, parsed, { includePrerelease: true }) || semver.satisfies(`${floor.major + 1}.0.0`, parsed)
+    const openEnded =
+      semver.satisfies(nextMajor, parsed, { includePrerelease: true }) ||
+      semver.satisfies(`${floor.major + 1}.0.0`, parsed)
     if (openEnded && i !== parts.length - 1) {
-      throw new Error(`engines.node: "${part}" spans several majors; name each supported major in a part of its own (only the last part may be open-ended)`)
+      throw new Error(
+        `engines.node: "${part}" spans several majors; name each supported major in a part of its own (only the last part may be open-ended)`,
+      )
     }
     return { major: floor.major, floor: floor.version, part, openEnded }
   })
@@ -52,8 +56,11 @@ export function supportedMajors (range: string = enginesRange()): SupportedMajor
 }
 
 /** The supported major of a version such as process.version, or undefined outside the range. */
-export function supportedMajorOf (version: string, range: string = enginesRange()): SupportedMajor | undefined {
+export function supportedMajorOf(version: string, range: string = enginesRange()): SupportedMajor | undefined {
   if (!semver.satisfies(version, range)) return undefined
   const major = semver.major(version)
-  return supportedMajors(range).find((entry) => entry.major === major) ?? supportedMajors(range).find((entry) => entry.openEnded)
+  return (
+    supportedMajors(range).find((entry) => entry.major === major) ??
+    supportedMajors(range).find((entry) => entry.openEnded)
+  )
 }

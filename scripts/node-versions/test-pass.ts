@@ -19,11 +19,15 @@ const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
  * Node (V8, libuv, OpenSSL, undici and npm all change with the major).
  */
 export const E2E_SUBSET: Readonly<Record<string, string>> = {
-  'test/e2e/pip-install.test.ts': 'real pip against the spawned daemon: pages and files streamed to a socket, --require-hashes, a file changed after pip read the page',
-  'test/e2e/http-real-socket.test.ts': 'raw sockets: ranges, conditionals, HEAD without a byte of body; fs.watch in the daemon: files added, replaced and removed show within 1 s',
+  'test/e2e/pip-install.test.ts':
+    'real pip against the spawned daemon: pages and files streamed to a socket, --require-hashes, a file changed after pip read the page',
+  'test/e2e/http-real-socket.test.ts':
+    'raw sockets: ranges, conditionals, HEAD without a byte of body; fs.watch in the daemon: files added, replaced and removed show within 1 s',
   'test/e2e/reverse-proxy.test.ts': 'TLS: node:https through nginx, forwarded headers',
-  'test/e2e/pack-install.test.ts': 'npm of this Node packs and installs the package (no EBADENGINE); the installed command starts without warnings, also with S3 storage',
-  'test/e2e/s3-storage.test.ts': 'the AWS SDK on this Node: its HTTP handler, streams and worker threads reading from S3',
+  'test/e2e/pack-install.test.ts':
+    'npm of this Node packs and installs the package (no EBADENGINE); the installed command starts without warnings, also with S3 storage',
+  'test/e2e/s3-storage.test.ts':
+    'the AWS SDK on this Node: its HTTP handler, streams and worker threads reading from S3',
 }
 
 const USAGE = `Usage: npm run test:node -- [MAJOR ...] [--no-build]
@@ -36,31 +40,41 @@ package.json's engines.node supports except this Node's (${process.version}).
   --no-build   do not run "npm run build" first (the end-to-end tests run dist/)
   -h, --help   this text`
 
-function log (text: string): void {
+function log(text: string): void {
   process.stderr.write(`[test:node] ${text}\n`)
 }
 
 /** The test files of the pass, relative to the repository. */
-export function passFiles (root: string = REPO_ROOT): string[] {
-  const tests = (dir: string): string[] => readdirSync(join(root, dir)).filter((name) => name.endsWith('.test.ts')).sort().map((name) => `${dir}/${name}`)
+export function passFiles(root: string = REPO_ROOT): string[] {
+  const tests = (dir: string): string[] =>
+    readdirSync(join(root, dir))
+      .filter((name) => name.endsWith('.test.ts'))
+      .sort()
+      .map((name) => `${dir}/${name}`)
   return [...tests('test/unit'), ...tests('test/http'), ...Object.keys(E2E_SUBSET)]
 }
 
 /** The majors to run: those given, or every supported one but this Node's. */
-export function majorsToRun (args: readonly string[], range: string, running: string): number[] {
+export function majorsToRun(args: readonly string[], range: string, running: string): number[] {
   const supported = supportedMajors(range).map((entry) => entry.major)
   if (args.length === 0) return supported.filter((major) => `v${major}` !== running.split('.')[0])
   return args.map((arg) => {
     const major = /^v?(\d+)$/.exec(arg.trim())?.[1]
     if (major === undefined || !supported.includes(Number(major))) {
-      throw new Error(`"${arg}" is not a supported Node major (package.json engines.node: ${range}, so one of ${supported.join(', ')})`)
+      throw new Error(
+        `"${arg}" is not a supported Node major (package.json engines.node: ${range}, so one of ${supported.join(', ')})`,
+      )
     }
     return Number(major)
   })
 }
 
-async function main (): Promise<number> {
-  const { values, positionals } = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { 'no-build': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } })
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: process.argv.slice(2),
+    allowPositionals: true,
+    options: { 'no-build': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+  })
   if (values.help === true) {
     process.stdout.write(`${USAGE}\n`)
     return 0
@@ -72,7 +86,8 @@ async function main (): Promise<number> {
   }
   const runtimes: NodeRuntime[] = []
   for (const major of majors) runtimes.push(await nodeRuntime(major, { log }))
-  if (values['no-build'] !== true && await exec('npm', ['run', '--silent', 'build'], process.env) !== 0) throw new Error('npm run build failed')
+  if (values['no-build'] !== true && (await exec('npm', ['run', '--silent', 'build'], process.env)) !== 0)
+    throw new Error('npm run build failed')
 
   const results: string[] = []
   let failed = false
@@ -92,17 +107,24 @@ async function main (): Promise<number> {
 }
 
 /** Run with inherited output; the exit code. */
-async function exec (command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number | null> {
+async function exec(command: string, args: readonly string[], env: NodeJS.ProcessEnv): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] })
     child.once('error', reject)
-    child.once('close', (code, signal) => { resolve(signal === null ? code : 128) })
+    child.once('close', (code, signal) => {
+      resolve(signal === null ? code : 128)
+    })
   })
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().then((code) => { process.exitCode = code }, (err: unknown) => {
-    process.stderr.write(`test:node: ${err instanceof Error ? err.message : String(err)}\n`)
-    process.exitCode = 1
-  })
+  main().then(
+    (code) => {
+      process.exitCode = code
+    },
+    (err: unknown) => {
+      process.stderr.write(`test:node: ${err instanceof Error ? err.message : String(err)}\n`)
+      process.exitCode = 1
+    },
+  )
 }

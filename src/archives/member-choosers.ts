@@ -6,9 +6,9 @@ import { metadataProblem, type MetadataFailure } from './metadata-read.js'
 /** Picks the metadata member while the central directory is walked, without keeping every name. */
 export interface MemberChooser {
   /** Look at one entry; a failure stops the walk early (e.g. a second candidate). */
-  see (entry: Entry): MetadataFailure | undefined
+  see(entry: Entry): MetadataFailure | undefined
   /** After the walk: the member to read, or why there is none. */
-  choose (): Entry | MetadataFailure
+  choose(): Entry | MetadataFailure
 }
 
 const DIST_INFO = '.dist-info'
@@ -21,11 +21,11 @@ const DIST_INFO = '.dist-info'
  * prefix test, so `foo` never gets the metadata of `foobar`. Warehouse's fixed path
  * `{name}-{version}.dist-info` is not required, so legacy spellings (`Foo.Bar-1.0.dist-info`) work.
  */
-export function wheelMetadataChooser (project: string): MemberChooser {
+export function wheelMetadataChooser(project: string): MemberChooser {
   let distInfo: string | undefined
   let metadata: Entry | undefined
   return {
-    see (entry) {
+    see(entry) {
       const slash = entry.fileName.indexOf('/')
       if (slash <= 0) return undefined
       const top = entry.fileName.slice(0, slash)
@@ -40,7 +40,7 @@ export function wheelMetadataChooser (project: string): MemberChooser {
       metadata = entry
       return undefined
     },
-    choose () {
+    choose() {
       if (distInfo === undefined) return metadataProblem('missing-metadata', 'no .dist-info directory')
       const stem = distInfo.slice(0, -DIST_INFO.length)
       const dash = stem.lastIndexOf('-')
@@ -54,10 +54,10 @@ export function wheelMetadataChooser (project: string): MemberChooser {
 }
 
 /** The one member for which `matches` holds; a second one is a duplicate. */
-function singleMemberChooser (matches: (name: string) => boolean, what: string): MemberChooser {
+function singleMemberChooser(matches: (name: string) => boolean, what: string): MemberChooser {
   let found: Entry | undefined
   return {
-    see (entry) {
+    see(entry) {
       if (!matches(entry.fileName)) return undefined
       if (found !== undefined) {
         return metadataProblem('duplicate-metadata', `more than one ${what}: ${found.fileName} and ${entry.fileName}`)
@@ -65,14 +65,14 @@ function singleMemberChooser (matches: (name: string) => boolean, what: string):
       found = entry
       return undefined
     },
-    choose () {
+    choose() {
       return found ?? metadataProblem('missing-metadata', `no ${what}`)
     },
   }
 }
 
 /** Eggs: `EGG-INFO/PKG-INFO` (setuptools bdist_egg layout). */
-export function eggMetadataChooser (): MemberChooser {
+export function eggMetadataChooser(): MemberChooser {
   return singleMemberChooser((name) => name === 'EGG-INFO/PKG-INFO', 'EGG-INFO/PKG-INFO')
 }
 
@@ -81,12 +81,12 @@ export function eggMetadataChooser (): MemberChooser {
  * counts. Two of them (two top-level directories, or one path listed twice) are a duplicate.
  * Other stray top-level files are tolerated.
  */
-export function sdistZipMetadataChooser (): MemberChooser {
+export function sdistZipMetadataChooser(): MemberChooser {
   return singleMemberChooser(isTopLevelPkgInfo, '<top>/PKG-INFO')
 }
 
 /** True for `<dir>/PKG-INFO` exactly one directory down (`./` prefixes, as some tars write, are ignored). */
-export function isTopLevelPkgInfo (path: string): boolean {
+export function isTopLevelPkgInfo(path: string): boolean {
   const parts = path.replace(/^(?:\.\/)+/, '').split('/')
   return parts.length === 2 && parts[1] === 'PKG-INFO' && parts[0] !== '' && parts[0] !== '.' && parts[0] !== '..'
 }

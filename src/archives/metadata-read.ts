@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream'
 export interface RandomAccessSource {
   readonly size: number
   /** Stream bytes [start, end], both inclusive; may be called many times. */
-  createReadStream (range: { start: number; end: number }): Readable
+  createReadStream(range: { start: number; end: number }): Readable
 }
 
 /** Why no metadata could be read; stable strings, safe to log and to cache. */
@@ -65,16 +65,16 @@ export const METADATA_LIMITS: MetadataLimits = Object.freeze({
 })
 
 /** A failed read with its code and a short human reason (archive-supplied text is truncated). */
-export function metadataProblem (code: MetadataProblem, reason: string): MetadataFailure {
+export function metadataProblem(code: MetadataProblem, reason: string): MetadataFailure {
   return { ok: false, code, reason: reason.length > 300 ? `${reason.slice(0, 297)}...` : reason }
 }
 
 /** True when `value` is a failed read rather than some other result. */
-export function isMetadataFailure (value: unknown): value is MetadataFailure {
+export function isMetadataFailure(value: unknown): value is MetadataFailure {
   return typeof value === 'object' && value !== null && 'ok' in value && value.ok === false
 }
 
 /** The message of an unknown thrown value, for reasons. */
-export function errorMessage (err: unknown): string {
+export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
 }

@@ -2,16 +2,26 @@
 import { distributionExtension, type ParsedDistFilename } from '../core/filenames.js'
 import type { OpenFile } from '../storage/storage.js'
 import { eggMetadataChooser, sdistZipMetadataChooser, wheelMetadataChooser } from './member-choosers.js'
-import { METADATA_LIMITS, metadataProblem, type MetadataLimits, type MetadataRead, type RandomAccessSource } from './metadata-read.js'
+import {
+  METADATA_LIMITS,
+  metadataProblem,
+  type MetadataLimits,
+  type MetadataRead,
+  type RandomAccessSource,
+} from './metadata-read.js'
 import { readTarPkgInfo } from './tar-metadata.js'
 import { readZipMetadata } from './zip-source.js'
 
 export {
-  METADATA_LIMITS, type MetadataLimits, type MetadataProblem, type MetadataRead, type RandomAccessSource,
+  METADATA_LIMITS,
+  type MetadataLimits,
+  type MetadataProblem,
+  type MetadataRead,
+  type RandomAccessSource,
 } from './metadata-read.js'
 
 /** View an opened stored file as a {@link RandomAccessSource}; closing it stays the caller's job. */
-export function randomAccessSource (file: OpenFile): RandomAccessSource {
+export function randomAccessSource(file: OpenFile): RandomAccessSource {
   return { size: file.file.size, createReadStream: (range) => file.createReadStream(range) }
 }
 
@@ -24,7 +34,7 @@ export function randomAccessSource (file: OpenFile): RandomAccessSource {
  * @throws {TypeError} when `parsed` describes another kind of file than `filename` (a programmer error).
  * @example await readCoreMetadata(randomAccessSource(file), parseDistFilename(name)!, name) // { ok: true, bytes, member: 'demo-1.0.dist-info/METADATA' }
  */
-export async function readCoreMetadata (
+export async function readCoreMetadata(
   source: RandomAccessSource,
   parsed: ParsedDistFilename,
   filename: string,
@@ -32,7 +42,8 @@ export async function readCoreMetadata (
 ): Promise<MetadataRead> {
   const ext = distributionExtension(filename)
   if (ext === undefined) return metadataProblem('unsupported-format', `not a distribution filename: ${filename}`)
-  if (ext.kind !== parsed.kind) throw new TypeError(`"${filename}" is a ${ext.kind}, but was parsed as a ${parsed.kind}`)
+  if (ext.kind !== parsed.kind)
+    throw new TypeError(`"${filename}" is a ${ext.kind}, but was parsed as a ${parsed.kind}`)
   switch (ext.extension) {
     case '.whl':
       return readZipMetadata(source, wheelMetadataChooser(parsed.project), limits)

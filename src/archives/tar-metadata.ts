@@ -5,7 +5,12 @@ import { createGunzip, type Gunzip } from 'node:zlib'
 import { extract as tarExtract, type Header } from 'tar-stream'
 import { isTopLevelPkgInfo } from './member-choosers.js'
 import {
-  errorMessage, metadataProblem, type MetadataFailure, type MetadataLimits, type MetadataRead, type RandomAccessSource,
+  errorMessage,
+  metadataProblem,
+  type MetadataFailure,
+  type MetadataLimits,
+  type MetadataRead,
+  type RandomAccessSource,
 } from './metadata-read.js'
 
 /** How the tar is wrapped: `.tar.gz`/`.tgz` are gzip, `.tar` is plain. */
@@ -24,20 +29,20 @@ const FILE_TYPES: ReadonlySet<Header['type']> = new Set(['file', 'contiguous-fil
 
 /** What is used of a tar-stream member body (a streamx Readable, not a Node one). */
 interface MemberBody {
-  on (event: 'data', listener: (chunk: unknown) => void): unknown
-  on (event: 'end' | 'error', listener: () => void): unknown
-  resume (): unknown
+  on(event: 'data', listener: (chunk: unknown) => void): unknown
+  on(event: 'end' | 'error', listener: () => void): unknown
+  resume(): unknown
 }
 
 /** How one walk over a tar goes: its byte budget, and what it does with each member. */
 interface TarVisitor<T> {
   /** Most decompressed bytes read; past them, `overLimit` is the result. */
   readonly maxBytes: number
-  overLimit (scanned: number): T | MetadataFailure
+  overLimit(scanned: number): T | MetadataFailure
   /** Look at one member: skip its body (`next` once it ends) or settle the walk. */
-  entry (header: Header, body: MemberBody, next: () => void, settle: (result: T | MetadataFailure) => void): void
+  entry(header: Header, body: MemberBody, next: () => void, settle: (result: T | MetadataFailure) => void): void
   /** Every member was seen. */
-  finish (): T | MetadataFailure
+  finish(): T | MetadataFailure
 }
 
 /**
@@ -45,7 +50,11 @@ interface TarVisitor<T> {
  * promise settles; errors of the archive (corrupt gzip, a tar cut off) become corrupt-archive.
  * tar-stream skips all-zero blocks silently, so only a byte count stops a stream of zeros.
  */
-async function walkTar<T> (source: RandomAccessSource, compression: TarCompression, visitor: TarVisitor<T>): Promise<T | MetadataFailure> {
+async function walkTar<T>(
+  source: RandomAccessSource,
+  compression: TarCompression,
+  visitor: TarVisitor<T>,
+): Promise<T | MetadataFailure> {
   if (source.size === 0) return metadataProblem('corrupt-archive', 'empty file')
   let raw: Readable
   try {
@@ -68,12 +77,16 @@ async function walkTar<T> (source: RandomAccessSource, compression: TarCompressi
       extract.destroy()
       resolve(result)
     }
-    const corrupt = (err: Error): void => { settle(metadataProblem('corrupt-archive', `not a readable tar${compression === 'gzip' ? '.gz' : ''}: ${err.message}`)) }
+    const corrupt = (err: Error): void => {
+      settle(
+        metadataProblem('corrupt-archive', `not a readable tar${compression === 'gzip' ? '.gz' : ''}: ${err.message}`),
+      )
+    }
 
     // Counts decompressed bytes before tar-stream sees them; zero blocks and skipped member
     // bodies count too, which is the point.
     const counter = new Transform({
-      transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
+      transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback) {
         scanned += chunk.length
         if (scanned > visitor.maxBytes) {
           settle(visitor.overLimit(scanned))
@@ -91,7 +104,9 @@ async function walkTar<T> (source: RandomAccessSource, compression: TarCompressi
       stream.on('error', () => undefined)
       if (!settled) visitor.entry(header, stream, next, settle)
     })
-    extract.on('finish', () => { settle(visitor.finish()) })
+    extract.on('finish', () => {
+      settle(visitor.finish())
+    })
     extract.on('error', corrupt)
     counter.on('error', corrupt)
     gunzip?.on('error', corrupt)
@@ -102,8 +117,10 @@ async function walkTar<T> (source: RandomAccessSource, compression: TarCompressi
   })
 }
 
-function skip (body: MemberBody, next: () => void): void {
-  body.on('end', () => { next() })
+function skip(body: MemberBody, next: () => void): void {
+  body.on('end', () => {
+    next()
+  })
   body.resume()
 }
 
@@ -111,14 +128,15 @@ function skip (body: MemberBody, next: () => void): void {
  * Scan the tar for the first metadata member (by default `<top>/PKG-INFO`) and return its
  * bytes, bounded by `maxTarEntries` members and `maxTarScanBytes` decompressed bytes.
  */
-export async function readTarPkgInfo (source: RandomAccessSource, options: TarReadOptions): Promise<MetadataRead> {
+export async function readTarPkgInfo(source: RandomAccessSource, options: TarReadOptions): Promise<MetadataRead> {
   const { limits } = options
   const isMetadata = options.isMetadata ?? isTopLevelPkgInfo
   let entries = 0
   return walkTar<MetadataRead>(source, options.compression, {
     maxBytes: limits.maxTarScanBytes,
-    overLimit: () => metadataProblem('missing-metadata', `no <top>/PKG-INFO in the first ${limits.maxTarScanBytes} bytes`),
-    entry (header, body, next, settle) {
+    overLimit: () =>
+      metadataProblem('missing-metadata', `no <top>/PKG-INFO in the first ${limits.maxTarScanBytes} bytes`),
+    entry(header, body, next, settle) {
       entries += 1
       if (entries > limits.maxTarEntries) {
         settle(metadataProblem('missing-metadata', `no <top>/PKG-INFO in the first ${limits.maxTarEntries} members`))
@@ -134,12 +152,12 @@ export async function readTarPkgInfo (source: RandomAccessSource, options: TarRe
 }
 
 /** The path components of a member name, as Python's os.path.commonpath sees them (no '' or '.'). */
-export function pathComponents (name: string): string[] {
+export function pathComponents(name: string): string[] {
   return name.split('/').filter((part) => part !== '' && part !== '.')
 }
 
 /** The leading components `common` (updated in place) shares with `parts`: os.path.commonpath, one path at a time. */
-export function commonPrefix (common: string[] | undefined, parts: readonly string[]): string[] {
+export function commonPrefix(common: string[] | undefined, parts: readonly string[]): string[] {
   if (common === undefined) return [...parts]
   let same = 0
   while (same < common.length && same < parts.length && common[same] === parts[same]) same++
@@ -153,7 +171,7 @@ export function commonPrefix (common: string[] | undefined, parts: readonly stri
  * when the members share none. Reads every member header: at most `maxBytes` decompressed
  * bytes, past which `overLimit` is the result.
  */
-export async function tarCommonFolder (
+export async function tarCommonFolder(
   source: RandomAccessSource,
   options: { compression: TarCompression; maxBytes: number; overLimit: (scanned: number) => MetadataFailure },
 ): Promise<readonly string[] | MetadataFailure> {
@@ -161,7 +179,7 @@ export async function tarCommonFolder (
   return walkTar<readonly string[]>(source, options.compression, {
     maxBytes: options.maxBytes,
     overLimit: options.overLimit,
-    entry (header, body, next) {
+    entry(header, body, next) {
       // An absolute name shares no folder with anything (commonpath would refuse the mix).
       common = commonPrefix(common, header.name.startsWith('/') ? [] : pathComponents(header.name))
       skip(body, next)
@@ -171,7 +189,12 @@ export async function tarCommonFolder (
 }
 
 /** Gather one member's body (its size is known from the header, so the cap applies up front). */
-function readMember (header: Header, stream: MemberBody, limits: MetadataLimits, settle: (result: MetadataRead) => void): void {
+function readMember(
+  header: Header,
+  stream: MemberBody,
+  limits: MetadataLimits,
+  settle: (result: MetadataRead) => void,
+): void {
   const member = header.name
   if (header.size > limits.maxMetadataBytes) {
     settle(metadataProblem('too-large', `${member} is ${header.size} bytes, more than ${limits.maxMetadataBytes}`))

@@ -4,8 +4,21 @@
 // reads their metadata with readCoreMetadata alone.
 import { distributionExtension, type ParsedDistFilename } from '../core/filenames.js'
 import type { Entry } from 'yauzl'
-import { eggMetadataChooser, sdistZipMetadataChooser, wheelMetadataChooser, type MemberChooser } from './member-choosers.js'
-import { METADATA_LIMITS, isMetadataFailure, metadataProblem, type MetadataFailure, type MetadataLimits, type MetadataRead, type RandomAccessSource } from './metadata-read.js'
+import {
+  eggMetadataChooser,
+  sdistZipMetadataChooser,
+  wheelMetadataChooser,
+  type MemberChooser,
+} from './member-choosers.js'
+import {
+  METADATA_LIMITS,
+  isMetadataFailure,
+  metadataProblem,
+  type MetadataFailure,
+  type MetadataLimits,
+  type MetadataRead,
+  type RandomAccessSource,
+} from './metadata-read.js'
 import { commonPrefix, pathComponents, readTarPkgInfo, tarCommonFolder, type TarCompression } from './tar-metadata.js'
 import { checkZipFraming, decodeUtf8, hasUnprintable, type CentralSizes } from './zip-framing.js'
 import { readZipMember } from './zip-member.js'
@@ -33,7 +46,7 @@ const RATIO_EXCEEDED = `File exceeds compression ratio of ${UPLOAD_COMPRESSION_R
  * reason to refuse the upload. Undefined: an sdist format eggserve cannot decompress
  * (`.tar.bz2`, `.tar.xz`: Node has no bzip2 or xz), accepted unread (docs/publishing.md says so).
  */
-export async function readUploadedMetadata (
+export async function readUploadedMetadata(
   source: RandomAccessSource,
   parsed: ParsedDistFilename,
   filename: string,
@@ -42,23 +55,29 @@ export async function readUploadedMetadata (
   const ext = distributionExtension(filename)
   if (ext?.kind !== parsed.kind) throw new TypeError(`"${filename}" does not match its parsed filename`)
   switch (ext.extension) {
-    case '.whl': return readZipUpload(source, { chooser: wheelMetadataChooser(parsed.project), sdist: false, limits })
+    case '.whl':
+      return readZipUpload(source, { chooser: wheelMetadataChooser(parsed.project), sdist: false, limits })
     case '.egg':
-    case '.egg.zip': return readZipUpload(source, { chooser: eggMetadataChooser(), sdist: false, limits })
-    case '.zip': return readZipUpload(source, { chooser: sdistZipMetadataChooser(), sdist: true, limits })
+    case '.egg.zip':
+      return readZipUpload(source, { chooser: eggMetadataChooser(), sdist: false, limits })
+    case '.zip':
+      return readZipUpload(source, { chooser: sdistZipMetadataChooser(), sdist: true, limits })
     case '.tar.gz':
-    case '.tgz': return readTarUpload(source, 'gzip', limits)
-    case '.tar': return readTarUpload(source, 'none', limits)
-    default: return undefined
+    case '.tgz':
+      return readTarUpload(source, 'gzip', limits)
+    case '.tar':
+      return readTarUpload(source, 'none', limits)
+    default:
+      return undefined
   }
 }
 
-function zipRefused (reason: string): MetadataFailure {
+function zipRefused(reason: string): MetadataFailure {
   return metadataProblem('corrupt-archive', `ZIP archive not accepted: ${reason}`)
 }
 
 /** What one central-directory entry alone is enough to refuse. */
-function refuseEntry (entry: Entry): MetadataFailure | undefined {
+function refuseEntry(entry: Entry): MetadataFailure | undefined {
   const raw = entry.fileNameRaw
   const shown = JSON.stringify(raw.toString('latin1'))
   // Control characters hide or fake parts of a name in listings and logs.
@@ -77,12 +96,17 @@ function refuseEntry (entry: Entry): MetadataFailure | undefined {
   // pip (through zipfile) cannot read an encrypted member.
   if (entry.isEncrypted()) return zipRefused(`${entry.fileName} is encrypted`)
   if (!ACCEPTED_METHODS.has(entry.compressionMethod)) {
-    return zipRefused(`File does not use a supported compression type (${entry.fileName} uses method ${entry.compressionMethod}; only stored and deflate are accepted)`)
+    return zipRefused(
+      `File does not use a supported compression type (${entry.fileName} uses method ${entry.compressionMethod}; only stored and deflate are accepted)`,
+    )
   }
   return undefined
 }
 
-async function readZipUpload (source: RandomAccessSource, options: { chooser: MemberChooser; sdist: boolean; limits: MetadataLimits }): Promise<MetadataRead> {
+async function readZipUpload(
+  source: RandomAccessSource,
+  options: { chooser: MemberChooser; sdist: boolean; limits: MetadataLimits },
+): Promise<MetadataRead> {
   const zip = await openZip(source, options.limits)
   if (isMetadataFailure(zip)) return zip
   try {
@@ -96,12 +120,16 @@ async function readZipUpload (source: RandomAccessSource, options: { chooser: Me
       if (central.has(key)) return zipRefused('Duplicate filename in central directory')
       central.set(key, { compressedSize: entry.compressedSize, uncompressedSize: entry.uncompressedSize })
       unpacked += entry.uncompressedSize
-      if (options.sdist) common = commonPrefix(common, entry.fileName.startsWith('/') ? [] : pathComponents(entry.fileName))
+      if (options.sdist)
+        common = commonPrefix(common, entry.fileName.startsWith('/') ? [] : pathComponents(entry.fileName))
       return options.chooser.see(entry)
     })
     if (stop !== undefined) return stop
     if (unpacked > UPLOAD_RATIO_FLOOR_BYTES && unpacked > UPLOAD_COMPRESSION_RATIO * source.size) {
-      return metadataProblem('compression-ratio', `${RATIO_EXCEEDED} (${unpacked} bytes unpacked from a ${source.size}-byte file)`)
+      return metadataProblem(
+        'compression-ratio',
+        `${RATIO_EXCEEDED} (${unpacked} bytes unpacked from a ${source.size}-byte file)`,
+      )
     }
     const framing = await checkZipFraming(source, central)
     if (framing !== undefined) return zipRefused(framing)
@@ -109,9 +137,11 @@ async function readZipUpload (source: RandomAccessSource, options: { chooser: Me
     if (isMetadataFailure(chosen)) return chosen
     if (options.sdist) {
       const top = common ?? []
-      if (top.length === 0) return metadataProblem('missing-metadata', 'Incorrect number of top-level directories in sdist')
+      if (top.length === 0)
+        return metadataProblem('missing-metadata', 'Incorrect number of top-level directories in sdist')
       const target = [...top, 'PKG-INFO'].join('/')
-      if (pathComponents(chosen.fileName).join('/') !== target) return metadataProblem('missing-metadata', `PKG-INFO not found at ${target}`)
+      if (pathComponents(chosen.fileName).join('/') !== target)
+        return metadataProblem('missing-metadata', `PKG-INFO not found at ${target}`)
     }
     return await readZipMember(zip, chosen, options.limits)
   } finally {
@@ -124,9 +154,18 @@ async function readZipUpload (source: RandomAccessSource, options: { chooser: Me
  * `os.path.commonpath(tar.getnames())`). That needs every member header, so the whole tar is
  * read, within Warehouse's zip bomb rule (Warehouse itself has no bound for tarballs yet).
  */
-async function readTarUpload (source: RandomAccessSource, compression: TarCompression, limits: MetadataLimits): Promise<MetadataRead> {
-  const maxBytes = compression === 'gzip' ? Math.max(UPLOAD_RATIO_FLOOR_BYTES, UPLOAD_COMPRESSION_RATIO * source.size) : source.size
-  const overLimit = (scanned: number): MetadataFailure => metadataProblem('compression-ratio', `${RATIO_EXCEEDED} (more than ${scanned - 1} bytes unpacked from a ${source.size}-byte file)`)
+async function readTarUpload(
+  source: RandomAccessSource,
+  compression: TarCompression,
+  limits: MetadataLimits,
+): Promise<MetadataRead> {
+  const maxBytes =
+    compression === 'gzip' ? Math.max(UPLOAD_RATIO_FLOOR_BYTES, UPLOAD_COMPRESSION_RATIO * source.size) : source.size
+  const overLimit = (scanned: number): MetadataFailure =>
+    metadataProblem(
+      'compression-ratio',
+      `${RATIO_EXCEEDED} (more than ${scanned - 1} bytes unpacked from a ${source.size}-byte file)`,
+    )
   const top = await tarCommonFolder(source, { compression, maxBytes, overLimit })
   if (isMetadataFailure(top)) return top
   if (top.length === 0) return metadataProblem('missing-metadata', 'Incorrect number of top-level directories in sdist')
@@ -136,6 +175,7 @@ async function readTarUpload (source: RandomAccessSource, compression: TarCompre
     limits: { ...limits, maxTarScanBytes: maxBytes, maxTarEntries: Number.MAX_SAFE_INTEGER },
     isMetadata: (name) => !name.startsWith('/') && pathComponents(name).join('/') === target,
   })
-  if (!read.ok && read.code === 'missing-metadata') return metadataProblem('missing-metadata', `PKG-INFO not found at ${target}`)
+  if (!read.ok && read.code === 'missing-metadata')
+    return metadataProblem('missing-metadata', `PKG-INFO not found at ${target}`)
   return read
 }

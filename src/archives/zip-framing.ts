@@ -34,12 +34,12 @@ class FramingError extends Error {}
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** True when `bytes` holds a C0 control character or DEL (Warehouse's UNPRINTABLE_CHARS). */
-export function hasUnprintable (bytes: Uint8Array): boolean {
+export function hasUnprintable(bytes: Uint8Array): boolean {
   return bytes.some((byte) => byte < 0x20 || byte === 0x7f)
 }
 
 /** `bytes` as UTF-8, or undefined when they are not UTF-8. */
-export function decodeUtf8 (bytes: Uint8Array): string | undefined {
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
   try {
     return utf8.decode(bytes)
   } catch {
@@ -57,16 +57,20 @@ class Reader {
   #block: Buffer = Buffer.alloc(0)
   #blockStart = 0
 
-  constructor (source: RandomAccessSource) {
+  constructor(source: RandomAccessSource) {
     this.#source = source
     this.size = source.size
   }
 
-  async read (position: number, length: number): Promise<Buffer> {
+  async read(position: number, length: number): Promise<Buffer> {
     if (position + length > this.size) throw new FramingError('Malformed zip file')
     let from = position - this.#blockStart
     if (from < 0 || from + length > this.#block.length) {
-      this.#block = await readRange(this.#source, position, Math.min(this.size, position + Math.max(length, READ_AHEAD_BYTES)))
+      this.#block = await readRange(
+        this.#source,
+        position,
+        Math.min(this.size, position + Math.max(length, READ_AHEAD_BYTES)),
+      )
       this.#blockStart = position
       from = 0
     }
@@ -96,10 +100,21 @@ interface Walk {
  * header naming a file the central directory does not list (or with other sizes), names that
  * are not UTF-8 or hold control characters, and malformed ZIP64 records.
  */
-export async function checkZipFraming (source: RandomAccessSource, central: ReadonlyMap<string, CentralSizes>): Promise<string | undefined> {
+export async function checkZipFraming(
+  source: RandomAccessSource,
+  central: ReadonlyMap<string, CentralSizes>,
+): Promise<string | undefined> {
   const reader = new Reader(source)
   const walk: Walk = {
-    central, localNames: new Set(), centralNames: new Set(), cdRecords: 0, cdOffset: undefined, cdSize: 0, eocd64At: undefined, locatorSeen: false, eocd: undefined,
+    central,
+    localNames: new Set(),
+    centralNames: new Set(),
+    cdRecords: 0,
+    cdOffset: undefined,
+    cdSize: 0,
+    eocd64At: undefined,
+    locatorSeen: false,
+    eocd: undefined,
   }
   try {
     let position = 0
@@ -119,10 +134,12 @@ export async function checkZipFraming (source: RandomAccessSource, central: Read
   return undefined
 }
 
-async function record (reader: Reader, position: number, signature: number, walk: Walk): Promise<number> {
+async function record(reader: Reader, position: number, signature: number, walk: Walk): Promise<number> {
   switch (signature) {
-    case LOCAL_FILE: return localFile(reader, position, walk)
-    case CENTRAL_DIRECTORY: return centralDirectory(reader, position, walk)
+    case LOCAL_FILE:
+      return localFile(reader, position, walk)
+    case CENTRAL_DIRECTORY:
+      return centralDirectory(reader, position, walk)
     case EOCD64: {
       walk.eocd64At = position
       const body = await reader.read(position + 4, 52)
@@ -143,7 +160,7 @@ async function record (reader: Reader, position: number, signature: number, walk
   }
 }
 
-async function localFile (reader: Reader, position: number, walk: Walk): Promise<number> {
+async function localFile(reader: Reader, position: number, walk: Walk): Promise<number> {
   const header = await reader.read(position, 30)
   const flags = header.readUInt16LE(6)
   const method = header.readUInt16LE(8)
@@ -198,7 +215,7 @@ async function localFile (reader: Reader, position: number, walk: Walk): Promise
   return position + 30 + nameLength + extraLength + compressedSize
 }
 
-async function centralDirectory (reader: Reader, position: number, walk: Walk): Promise<number> {
+async function centralDirectory(reader: Reader, position: number, walk: Walk): Promise<number> {
   walk.cdOffset ??= position
   walk.cdRecords += 1
   const header = await reader.read(position, 46)
@@ -215,7 +232,7 @@ async function centralDirectory (reader: Reader, position: number, walk: Walk): 
   return position + 46 + nameLength + extraLength
 }
 
-async function endOfCentralDirectory (reader: Reader, position: number, walk: Walk): Promise<number> {
+async function endOfCentralDirectory(reader: Reader, position: number, walk: Walk): Promise<number> {
   // After a ZIP64 end record, the classic one may only follow its locator.
   if (walk.eocd64At !== undefined && !walk.locatorSeen) throw new FramingError('Malformed zip file')
   walk.cdOffset ??= position
@@ -232,6 +249,7 @@ async function endOfCentralDirectory (reader: Reader, position: number, walk: Wa
   if (eocd.records !== walk.cdRecords) throw new FramingError('Mismatched central directory records')
   if (eocd.offset !== walk.cdOffset) throw new FramingError('Mismatched central directory offset')
   if (eocd.size !== walk.cdSize) throw new FramingError('Mismatched central directory size')
-  if (walk.centralNames.size !== walk.localNames.size) throw new FramingError('Mis-matched local headers and central directory')
+  if (walk.centralNames.size !== walk.localNames.size)
+    throw new FramingError('Mis-matched local headers and central directory')
   return position + 22 + commentLength
 }

@@ -2,8 +2,13 @@
 import { PassThrough, type Readable } from 'node:stream'
 import { fromRandomAccessReader, RandomAccessReader, type Entry, type ZipFile } from 'yauzl'
 import {
-  errorMessage, isMetadataFailure, metadataProblem,
-  type MetadataFailure, type MetadataLimits, type MetadataRead, type RandomAccessSource,
+  errorMessage,
+  isMetadataFailure,
+  metadataProblem,
+  type MetadataFailure,
+  type MetadataLimits,
+  type MetadataRead,
+  type RandomAccessSource,
 } from './metadata-read.js'
 import type { MemberChooser } from './member-choosers.js'
 import { readZipMember } from './zip-member.js'
@@ -23,18 +28,24 @@ export class SourceReader extends RandomAccessReader {
   #blockStart = 0
   #block: Buffer = Buffer.alloc(0)
 
-  constructor (source: RandomAccessSource) {
+  constructor(source: RandomAccessSource) {
     super()
     this.#source = source
   }
 
   // yauzl's `end` is exclusive, the source's inclusive. yauzl never asks for an empty range
   // here (RandomAccessReader.createReadStream answers start === end itself).
-  override _readStreamForRange (start: number, end: number): Readable {
+  override _readStreamForRange(start: number, end: number): Readable {
     return cutShortOnly(this.#source.createReadStream({ start, end: end - 1 }))
   }
 
-  override read (buffer: Buffer, offset: number, length: number, position: number, callback: (err: Error | null) => void): void {
+  override read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: number,
+    callback: (err: Error | null) => void,
+  ): void {
     // Answered asynchronously even from the block: yauzl's lazy entry loop would otherwise
     // recurse once per entry and hold the event loop for the whole central directory.
     if (this.#copyFromBlock(buffer, offset, length, position)) {
@@ -46,16 +57,19 @@ export class SourceReader extends RandomAccessReader {
       return
     }
     const end = Math.min(this.#source.size, position + Math.max(length, READ_AHEAD_BYTES))
-    readRange(this.#source, position, end).then((block) => {
-      this.#block = block
-      this.#blockStart = position
-      callback(this.#copyFromBlock(buffer, offset, length, position) ? null : new Error('unexpected EOF'))
-    }, (err: unknown) => {
-      callback(err instanceof Error ? err : new Error(errorMessage(err)))
-    })
+    readRange(this.#source, position, end).then(
+      (block) => {
+        this.#block = block
+        this.#blockStart = position
+        callback(this.#copyFromBlock(buffer, offset, length, position) ? null : new Error('unexpected EOF'))
+      },
+      (err: unknown) => {
+        callback(err instanceof Error ? err : new Error(errorMessage(err)))
+      },
+    )
   }
 
-  #copyFromBlock (buffer: Buffer, offset: number, length: number, position: number): boolean {
+  #copyFromBlock(buffer: Buffer, offset: number, length: number, position: number): boolean {
     const from = position - this.#blockStart
     if (from < 0 || from + length > this.#block.length) return false
     this.#block.copy(buffer, offset, from, from + length)
@@ -69,7 +83,7 @@ export class SourceReader extends RandomAccessReader {
  * closes the FileHandle itself (Node's fs streams do so whatever `autoClose` says), which
  * would close the caller's OpenFile under it.
  */
-export function cutShortOnly (source: Readable): Readable {
+export function cutShortOnly(source: Readable): Readable {
   const guarded = new PassThrough()
   source.on('error', (err: Error) => guarded.destroy(err))
   guarded.on('close', () => {
@@ -79,7 +93,7 @@ export function cutShortOnly (source: Readable): Readable {
 }
 
 /** Bytes [start, end) of the source, read into one buffer; the stream is destroyed on failure. */
-export async function readRange (source: RandomAccessSource, start: number, end: number): Promise<Buffer> {
+export async function readRange(source: RandomAccessSource, start: number, end: number): Promise<Buffer> {
   const stream = source.createReadStream({ start, end: end - 1 })
   const chunks: Buffer[] = []
   let length = 0
@@ -100,21 +114,26 @@ export async function readRange (source: RandomAccessSource, start: number, end:
  * say why it is not a usable zip. Entry names are decoded and checked by yauzl (absolute
  * paths and `..` are refused).
  */
-export async function openZip (source: RandomAccessSource, limits: MetadataLimits): Promise<ZipFile | MetadataFailure> {
+export async function openZip(source: RandomAccessSource, limits: MetadataLimits): Promise<ZipFile | MetadataFailure> {
   if (source.size === 0) return metadataProblem('corrupt-archive', 'empty file')
   let zip: ZipFile
   try {
     zip = await new Promise<ZipFile>((resolve, reject) => {
-      fromRandomAccessReader(new SourceReader(source), source.size, {
-        lazyEntries: true,
-        autoClose: false,
-        decodeStrings: true,
-        validateEntrySizes: true,
-        strictFileNames: false,
-      }, (err, zipfile) => {
-        if (err === null) resolve(zipfile)
-        else reject(err)
-      })
+      fromRandomAccessReader(
+        new SourceReader(source),
+        source.size,
+        {
+          lazyEntries: true,
+          autoClose: false,
+          decodeStrings: true,
+          validateEntrySizes: true,
+          strictFileNames: false,
+        },
+        (err, zipfile) => {
+          if (err === null) resolve(zipfile)
+          else reject(err)
+        },
+      )
     })
   } catch (err) {
     return metadataProblem('corrupt-archive', `not a readable zip: ${errorMessage(err)}`)
@@ -129,7 +148,10 @@ export async function openZip (source: RandomAccessSource, limits: MetadataLimit
 }
 
 /** Walk the central directory, letting `see` stop early with a failure. */
-export async function scanZip (zip: ZipFile, see: (entry: Entry) => MetadataFailure | undefined): Promise<MetadataFailure | undefined> {
+export async function scanZip(
+  zip: ZipFile,
+  see: (entry: Entry) => MetadataFailure | undefined,
+): Promise<MetadataFailure | undefined> {
   try {
     for await (const entry of zip.eachEntry()) {
       const stop = see(entry)
@@ -142,7 +164,11 @@ export async function scanZip (zip: ZipFile, see: (entry: Entry) => MetadataFail
 }
 
 /** Open a zip, choose its metadata member, read it, and close the zip whatever happens. */
-export async function readZipMetadata (source: RandomAccessSource, chooser: MemberChooser, limits: MetadataLimits): Promise<MetadataRead> {
+export async function readZipMetadata(
+  source: RandomAccessSource,
+  chooser: MemberChooser,
+  limits: MetadataLimits,
+): Promise<MetadataRead> {
   const zip = await openZip(source, limits)
   if (isMetadataFailure(zip)) return zip
   try {

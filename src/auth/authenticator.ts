@@ -37,7 +37,7 @@ export class Authenticator {
   readonly #secret = randomBytes(32)
   readonly #logins: LRUCache<string, Verdict, BasicCredentials>
 
-  constructor (options: AuthenticatorOptions) {
+  constructor(options: AuthenticatorOptions) {
     this.#passwords = options.passwords
     this.#worker = options.worker
     const now = options.now
@@ -55,28 +55,28 @@ export class Authenticator {
   }
 
   /** Check credentials. The password file is reloaded first if it changed. */
-  async verify (credentials: BasicCredentials): Promise<Verdict> {
+  async verify(credentials: BasicCredentials): Promise<Verdict> {
     await this.#passwords.refresh()
     const key = createHmac('sha256', this.#secret)
       .update(`${this.#passwords.generation}\u0000${credentials.user}\u0000${credentials.password}`)
       .digest('base64')
-    const verdict = await this.#logins.fetch(key, { context: credentials }) ?? 'bad'
+    const verdict = (await this.#logins.fetch(key, { context: credentials })) ?? 'bad'
     // Only a right login is remembered: wrong ones are checked every time (and throttled).
     if (verdict !== 'ok') this.#logins.delete(key)
     return verdict
   }
 
   /** Reload the password file now (SIGHUP); remembered credentials are forgotten when it changed. */
-  async reload (): Promise<void> {
+  async reload(): Promise<void> {
     await this.#passwords.refresh(true)
   }
 
   /** Logins remembered now, and the memory they take (estimated bytes, at most `maxBytes`). */
-  get remembered (): { readonly size: number; readonly bytes: number } {
+  get remembered(): { readonly size: number; readonly bytes: number } {
     return { size: this.#logins.size, bytes: this.#logins.calculatedSize }
   }
 
-  async #check (credentials: BasicCredentials): Promise<Verdict> {
+  async #check(credentials: BasicCredentials): Promise<Verdict> {
     if (this.#passwords.size === 0) return 'bad'
     const entry = this.#passwords.lookup(credentials.user)
     const matches = await this.#worker.check(credentials.password, loginWork(this.#passwords.decoys, entry))

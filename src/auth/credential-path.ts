@@ -15,12 +15,18 @@ const PREFIX = 'credential:'
  * @example resolvePasswordPath('credential:htpasswd', '--passwords', { CREDENTIALS_DIRECTORY: '/run/credentials/eggserve.service' })
  * // '/run/credentials/eggserve.service/htpasswd'
  */
-export function resolvePasswordPath (value: string, source: string, env: Readonly<Record<string, string | undefined>>): string {
+export function resolvePasswordPath(
+  value: string,
+  source: string,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
   if (!value.startsWith(PREFIX)) return value
   const name = value.slice(PREFIX.length)
   // systemd's own rule for credential names: a valid file name.
   if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\u0000')) {
-    throw new ConfigError(`Invalid credential name in "${value}" (${source}): expected credential:NAME, NAME being the first part of LoadCredential=NAME:PATH`)
+    throw new ConfigError(
+      `Invalid credential name in "${value}" (${source}): expected credential:NAME, NAME being the first part of LoadCredential=NAME:PATH`,
+    )
   }
   const directory = env.CREDENTIALS_DIRECTORY
   if (directory === undefined || directory === '') {

@@ -22,7 +22,7 @@ export class PasswordFile {
   #generation = 1
   #checking: Promise<void> | undefined
 
-  private constructor (path: string, log: FastifyBaseLogger, loaded: Loaded) {
+  private constructor(path: string, log: FastifyBaseLogger, loaded: Loaded) {
     this.#path = path
     this.#log = log
     this.#entries = loaded.entries
@@ -36,22 +36,22 @@ export class PasswordFile {
    * Weak entries are reported by warnWeak() (the daemon calls it once it listens: its first
    * log line names the address), and again at every reload.
    */
-  static async load (path: string, log: FastifyBaseLogger): Promise<PasswordFile> {
+  static async load(path: string, log: FastifyBaseLogger): Promise<PasswordFile> {
     return new PasswordFile(path, log.child({ component: 'passwords' }), await read(path))
   }
 
   /** Changes whenever the users or their hashes may have changed. */
-  get generation (): number {
+  get generation(): number {
     return this.#generation
   }
 
   /** Number of users. */
-  get size (): number {
+  get size(): number {
     return this.#entries.length
   }
 
   /** One entry of each scheme in the file (of bcrypt, the costliest): what unknown users are checked against. */
-  get decoys (): Decoys {
+  get decoys(): Decoys {
     return this.#decoys
   }
 
@@ -59,7 +59,7 @@ export class PasswordFile {
    * The entry of `user`. Every entry is compared, in constant time per entry, so the time taken
    * does not tell whether or where the user is in the file.
    */
-  lookup (user: string): PasswordEntry | undefined {
+  lookup(user: string): PasswordEntry | undefined {
     const wanted = digest(user)
     let found: PasswordEntry | undefined
     this.#userDigests.forEach((candidate, index) => {
@@ -72,12 +72,14 @@ export class PasswordFile {
    * Reload when the file changed (one stat), or always with `force` (SIGHUP). A file that has
    * become unreadable or invalid is reported and the users loaded before stay in force.
    */
-  refresh (force = false): Promise<void> {
-    this.#checking ??= this.#refresh(force).finally(() => { this.#checking = undefined })
+  refresh(force = false): Promise<void> {
+    this.#checking ??= this.#refresh(force).finally(() => {
+      this.#checking = undefined
+    })
     return this.#checking
   }
 
-  async #refresh (force: boolean): Promise<void> {
+  async #refresh(force: boolean): Promise<void> {
     try {
       if (!force && (await stampOf(this.#path)) === this.#stamp) return
       const loaded = await read(this.#path)
@@ -89,7 +91,10 @@ export class PasswordFile {
       this.#log.info({ users: loaded.entries.length }, 'Reloaded the password file')
       this.warnWeak()
     } catch (err) {
-      this.#log.error({ err: err instanceof PasswordFileError ? err.message : err }, 'Cannot reload the password file; keeping the users loaded before')
+      this.#log.error(
+        { err: err instanceof PasswordFileError ? err.message : err },
+        'Cannot reload the password file; keeping the users loaded before',
+      )
     }
   }
 
@@ -97,13 +102,19 @@ export class PasswordFile {
    * Log a warning for each weak entry ($apr1$, {SHA}, bcrypt of a cost below 10), and when
    * there are no users at all.
    */
-  warnWeak (): void {
+  warnWeak(): void {
     for (const entry of this.#entries) {
       if (WEAK_SCHEMES.has(entry.scheme)) {
-        this.#log.warn({ user: entry.user, line: entry.line }, `User "${entry.user}" has a weak ${SCHEME_NAMES[entry.scheme]} hash; recreate it with "htpasswd -B -C ${MIN_BCRYPT_COST}"`)
+        this.#log.warn(
+          { user: entry.user, line: entry.line },
+          `User "${entry.user}" has a weak ${SCHEME_NAMES[entry.scheme]} hash; recreate it with "htpasswd -B -C ${MIN_BCRYPT_COST}"`,
+        )
       } else if (entry.scheme === 'bcrypt' && bcryptCost(entry.hash) < MIN_BCRYPT_COST) {
         const cost = bcryptCost(entry.hash)
-        this.#log.warn({ user: entry.user, line: entry.line, cost }, `User "${entry.user}" has a bcrypt hash of cost ${cost}, below ${MIN_BCRYPT_COST}; recreate it with "htpasswd -B -C ${MIN_BCRYPT_COST}"`)
+        this.#log.warn(
+          { user: entry.user, line: entry.line, cost },
+          `User "${entry.user}" has a bcrypt hash of cost ${cost}, below ${MIN_BCRYPT_COST}; recreate it with "htpasswd -B -C ${MIN_BCRYPT_COST}"`,
+        )
       }
     }
     if (this.#entries.length === 0) this.#log.warn('The password file has no users: nobody can log in')
@@ -115,27 +126,31 @@ interface Loaded {
   readonly stamp: string
 }
 
-async function read (path: string): Promise<Loaded> {
+async function read(path: string): Promise<Loaded> {
   let text: string
   let stamp: string
   try {
     stamp = await stampOf(path)
     text = await readFile(path, 'utf8')
   } catch (err) {
-    throw new PasswordFileError(`Cannot read the password file "${path}": ${describeErrno(err, 'file')}`, { cause: err })
+    throw new PasswordFileError(`Cannot read the password file "${path}": ${describeErrno(err, 'file')}`, {
+      cause: err,
+    })
   }
   const parsed = parseHtpasswd(text)
   if (!parsed.ok) {
-    throw new PasswordFileError(`The password file "${path}" has entries eggserve refuses: ${parsed.problems.join('; ')}`)
+    throw new PasswordFileError(
+      `The password file "${path}" has entries eggserve refuses: ${parsed.problems.join('; ')}`,
+    )
   }
   return { entries: parsed.entries, stamp }
 }
 
-async function stampOf (path: string): Promise<string> {
+async function stampOf(path: string): Promise<string> {
   const info = await stat(path, { bigint: true })
   return `${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`
 }
 
-function digest (user: string): Buffer {
+function digest(user: string): Buffer {
   return createHash('sha256').update(user, 'utf8').digest()
 }

@@ -74,23 +74,23 @@ export class PasswordWorker {
   #nextId = 1
   #done: WorkDone = { checks: 0, refused: 0, bcryptRounds: 0, apr1: 0, sha1: 0 }
 
-  constructor (options: { maxQueued: number; log: FastifyBaseLogger }) {
+  constructor(options: { maxQueued: number; log: FastifyBaseLogger }) {
     this.#maxQueued = options.maxQueued
     this.#log = options.log
   }
 
   /** Logins running or waiting. */
-  get pending (): number {
+  get pending(): number {
     return this.#jobs.size
   }
 
   /** Work done so far. */
-  get done (): WorkDone {
+  get done(): WorkDone {
     return this.#done
   }
 
   /** Run the checks of one login, or refuse at once ('busy') when `maxQueued` wait already. */
-  check (password: string, work: LoginWork): Promise<Matches | 'busy'> {
+  check(password: string, work: LoginWork): Promise<Matches | 'busy'> {
     if (this.#jobs.size >= this.#maxQueued) {
       this.#done = { ...this.#done, refused: this.#done.refused + 1 }
       return Promise.resolve('busy')
@@ -104,20 +104,25 @@ export class PasswordWorker {
   }
 
   /** Stop the worker; waiting checks fail. */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     const worker = this.#worker
     this.#worker = undefined
     this.#failAll(new Error('The password worker was stopped'))
     await worker?.terminate()
   }
 
-  #start (): Worker {
+  #start(): Worker {
     if (this.#worker !== undefined) return this.#worker
     const resolve = createRequire(import.meta.url).resolve
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { bcryptjs: resolve('bcryptjs'), apacheMd5: resolve('apache-md5') } })
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { bcryptjs: resolve('bcryptjs'), apacheMd5: resolve('apache-md5') },
+    })
     // Idle, it must not keep the process alive (the daemon's shutdown decides when to exit).
     worker.unref()
-    worker.on('message', (message: unknown) => { this.#finish(message) })
+    worker.on('message', (message: unknown) => {
+      this.#finish(message)
+    })
     worker.on('error', (err) => {
       this.#log.error({ err }, 'The password worker failed; starting a new one for the next login')
       this.#failAll(err)
@@ -130,8 +135,15 @@ export class PasswordWorker {
     return worker
   }
 
-  #finish (message: unknown): void {
-    if (typeof message !== 'object' || message === null || !('id' in message) || !('matches' in message) || !('rounds' in message)) return
+  #finish(message: unknown): void {
+    if (
+      typeof message !== 'object' ||
+      message === null ||
+      !('id' in message) ||
+      !('matches' in message) ||
+      !('rounds' in message)
+    )
+      return
     const id = Number(message.id)
     const job = this.#jobs.get(id)
     if (job === undefined) return
@@ -147,7 +159,7 @@ export class PasswordWorker {
     job.resolve(matches)
   }
 
-  #failAll (err: Error): void {
+  #failAll(err: Error): void {
     for (const job of this.#jobs.values()) job.reject(err)
     this.#jobs.clear()
   }

@@ -28,7 +28,7 @@ export class FailureThrottle {
   readonly #limit: number
   readonly #windows: LRUCache<string, Window>
 
-  constructor (options: ThrottleOptions) {
+  constructor(options: ThrottleOptions) {
     this.#limit = options.limit
     const now = options.now
     this.#windows = new LRUCache<string, Window>({
@@ -43,7 +43,7 @@ export class FailureThrottle {
   }
 
   /** Milliseconds until `address` may try again, or undefined when it may try now. */
-  blockedFor (address: string): number | undefined {
+  blockedFor(address: string): number | undefined {
     if (this.#limit === 0) return undefined
     const window = this.#windows.get(address)
     if (window === undefined || window.failures < this.#limit) return undefined
@@ -53,7 +53,7 @@ export class FailureThrottle {
   }
 
   /** Count a failed login of `address`. */
-  fail (address: string): void {
+  fail(address: string): void {
     if (this.#limit === 0) return
     const window = this.#windows.get(address)
     // Counted in place: setting it again would restart the window.
@@ -62,12 +62,12 @@ export class FailureThrottle {
   }
 
   /** Addresses remembered now. */
-  get size (): number {
+  get size(): number {
     return this.#windows.size
   }
 
   /** Estimated memory the counters take, in bytes (at most `maxBytes`). */
-  get bytes (): number {
+  get bytes(): number {
     return this.#windows.calculatedSize
   }
 }

@@ -6,11 +6,16 @@ import { configuredBucket, createIndexServices } from '../services.js'
 import type { Output } from './output.js'
 
 /** Print the problems of `config.eggdir`, or a summary when there are none. Returns the exit code. */
-export async function runCheck (config: Config, output: Output): Promise<number> {
+export async function runCheck(config: Config, output: Output): Promise<number> {
   const logger = pino({ level: 'silent' })
   // EGGSERVE_STORAGE=s3://... checks the bucket the server would serve.
   const storage = await configuredBucket(config, logger)
-  const services = await createIndexServices({ eggdir: config.eggdir, hashAlgorithm: config.hashAlgorithm, logger, ...(storage === undefined ? {} : { storage }) })
+  const services = await createIndexServices({
+    eggdir: config.eggdir,
+    hashAlgorithm: config.hashAlgorithm,
+    logger,
+    ...(storage === undefined ? {} : { storage }),
+  })
   const where = services.storage.location
   try {
     const report = await services.index.load()

@@ -16,16 +16,19 @@ const LABELS: Readonly<Record<number, string>> = { 40: 'warning', 50: 'error', 6
  * `eggserve: warning: <message>` lines on stderr, like the command's own messages, instead of
  * JSON records mixed into them. Quieter records (progress the command reports itself) are dropped.
  */
-export function plainTextLogger (output: Output, level: Level): FastifyBaseLogger {
+export function plainTextLogger(output: Output, level: Level): FastifyBaseLogger {
   const { values } = pino.levels
   const atLeastWarn = (values[level] ?? 0) >= (values.warn ?? 40) ? level : 'warn'
-  return pino({ level: atLeastWarn, base: null }, {
-    write: (line: string) => {
-      const record: unknown = JSON.parse(line)
-      if (typeof record !== 'object' || record === null) return
-      const label = 'level' in record && typeof record.level === 'number' ? LABELS[record.level] : undefined
-      const msg = 'msg' in record && typeof record.msg === 'string' ? record.msg : ''
-      output.err(`eggserve: ${label ?? 'warning'}: ${msg}\n`)
+  return pino(
+    { level: atLeastWarn, base: null },
+    {
+      write: (line: string) => {
+        const record: unknown = JSON.parse(line)
+        if (typeof record !== 'object' || record === null) return
+        const label = 'level' in record && typeof record.level === 'number' ? LABELS[record.level] : undefined
+        const msg = 'msg' in record && typeof record.msg === 'string' ? record.msg : ''
+        output.err(`eggserve: ${label ?? 'warning'}: ${msg}\n`)
+      },
     },
-  })
+  )
 }

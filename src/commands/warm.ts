@@ -15,9 +15,11 @@ import { indexServicesFor, type IndexServices } from '../services.js'
 import { plainTextLogger, type Output } from './output.js'
 
 /** Hash every file of `config.eggdir` into `config.cacheDir`. Returns the exit code. */
-export async function runWarm (config: Config, output: Output): Promise<number> {
-  if (config.cacheDir === undefined) throw new ConfigError('warm needs a cache directory (--cache-dir, or set HOME or XDG_CACHE_HOME)')
-  const logFile = config.logFile === undefined ? undefined : createLogger({ file: config.logFile, level: config.logLevel })
+export async function runWarm(config: Config, output: Output): Promise<number> {
+  if (config.cacheDir === undefined)
+    throw new ConfigError('warm needs a cache directory (--cache-dir, or set HOME or XDG_CACHE_HOME)')
+  const logFile =
+    config.logFile === undefined ? undefined : createLogger({ file: config.logFile, level: config.logLevel })
   logFile?.release()
   const logger = logFile?.logger ?? plainTextLogger(output, config.logLevel)
   try {
@@ -34,10 +36,17 @@ export async function runWarm (config: Config, output: Output): Promise<number> 
   }
 }
 
-async function warm (config: Config, output: Output, parts: { services: IndexServices; logger: FastifyBaseLogger }): Promise<number> {
+async function warm(
+  config: Config,
+  output: Output,
+  parts: { services: IndexServices; logger: FastifyBaseLogger },
+): Promise<number> {
   const { services, logger } = parts
   const report = await services.index.load()
-  if (report.problems.length > 0) output.err(`eggserve: skipping ${plural(report.problems.length, 'file')} with layout problems (see eggserve check)\n`)
+  if (report.problems.length > 0)
+    output.err(
+      `eggserve: skipping ${plural(report.problems.length, 'file')} with layout problems (see eggserve check)\n`,
+    )
   const empty = emptyTreeWarning(config.eggdir, report)
   if (empty !== undefined) output.err(`eggserve: warning: ${empty}\n`)
   const tty = output.isTTY === true
@@ -47,7 +56,9 @@ async function warm (config: Config, output: Output, parts: { services: IndexSer
     analyzer: services.analyzer,
     log: logger,
     progressEveryMs: tty ? 200 : 5000,
-    onProgress: (p) => { output.err(tty ? `\r${bar(p)}` : `${line(p)}\n`) },
+    onProgress: (p) => {
+      output.err(tty ? `\r${bar(p)}` : `${line(p)}\n`)
+    },
   })
   const done = await warmup.run()
   if (tty && done.files > 0) output.err('\n')
@@ -56,18 +67,20 @@ async function warm (config: Config, output: Output, parts: { services: IndexSer
     for (const { files } of services.index.heldProjects()) for (const file of files) live.add(file.identity)
     await services.facts.compact(live)
   }
-  output.out(`Hashed ${plural(done.filesDone, 'file')} (${formatBytes(done.bytesDone)}); ${plural(known, 'was', 'were')} already cached; cache: ${config.cacheDir}\n`)
+  output.out(
+    `Hashed ${plural(done.filesDone, 'file')} (${formatBytes(done.bytesDone)}); ${plural(known, 'was', 'were')} already cached; cache: ${config.cacheDir}\n`,
+  )
   return 0
 }
 
-function bar (p: WarmupProgress): string {
+function bar(p: WarmupProgress): string {
   const fraction = p.bytes === 0 ? 1 : p.bytesDone / p.bytes
   const width = 30
   const filled = Math.round(fraction * width)
   return `[${'#'.repeat(filled)}${' '.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${line(p)}`
 }
 
-function line (p: WarmupProgress): string {
+function line(p: WarmupProgress): string {
   const eta = p.etaSeconds === undefined ? '?' : `${Math.ceil(p.etaSeconds)}s`
   return `${p.filesDone}/${plural(p.files, 'file')}, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytes)}, ${formatBytes(p.rate)}/s, ETA ${eta}`
 }

@@ -14,7 +14,7 @@ const MAX_HEADER = 4096
  * falling back to latin-1 for bytes that are not UTF-8 (Python's requests encodes str as latin-1).
  * @example parseBasicAuth('Basic YWxpY2U6c2VjcmV0') // { user: 'alice', password: 'secret' }
  */
-export function parseBasicAuth (header: string | undefined): BasicCredentials | undefined {
+export function parseBasicAuth(header: string | undefined): BasicCredentials | undefined {
   if (header === undefined || header.length > MAX_HEADER) return undefined
   const match = /^basic[ \t]+([A-Za-z0-9+/]+={0,2})[ \t]*$/i.exec(header)
   const encoded = match?.[1]
@@ -26,7 +26,7 @@ export function parseBasicAuth (header: string | undefined): BasicCredentials | 
   return { user: text.slice(0, colon), password: text.slice(colon + 1) }
 }
 
-function decode (bytes: Uint8Array): string {
+function decode(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
   } catch {

@@ -15,7 +15,8 @@ export interface NavigationHeaders {
 // poetry ("poetry/1.3.2", or python-requests' own), pdm (unearth: "pdm/2.2.1"), easy_install
 // (setuptools' package_index: "setuptools/41.2.0 Python-urllib/2.7"), and the usual HTTP
 // libraries. None of them sends the navigation headers below either; this is a second fence.
-const INSTALLER_AGENT = /^(pip|uv|poetry|pdm|setuptools|twine|python-requests|python-urllib|python-httpx|aiohttp|unearth|micropip|curl|wget)\b/i
+const INSTALLER_AGENT =
+  /^(pip|uv|poetry|pdm|setuptools|twine|python-requests|python-urllib|python-httpx|aiohttp|unearth|micropip|curl|wget)\b/i
 
 /**
  * True for a top-level navigation by a web browser that wants HTML. Browsers mark
@@ -25,8 +26,9 @@ const INSTALLER_AGENT = /^(pip|uv|poetry|pdm|setuptools|twine|python-requests|py
  * Package installers send neither, and fetch() calls from pages (micropip) are not navigations.
  * @example isBrowserNavigation({ accept: 'text/html,*\/*;q=0.8', 'upgrade-insecure-requests': '1' }) // true
  */
-export function isBrowserNavigation (headers: NavigationHeaders): boolean {
-  const navigates = first(headers['upgrade-insecure-requests']) === '1' ||
+export function isBrowserNavigation(headers: NavigationHeaders): boolean {
+  const navigates =
+    first(headers['upgrade-insecure-requests']) === '1' ||
     (first(headers['sec-fetch-mode']) === 'navigate' && first(headers['sec-fetch-dest']) === 'document')
   if (!navigates) return false
   const agent = headers['user-agent'] ?? ''
@@ -35,6 +37,6 @@ export function isBrowserNavigation (headers: NavigationHeaders): boolean {
   return /^\s*text\/html\s*(,|;|$)/i.test(headers.accept ?? '')
 }
 
-function first (value: string | string[] | undefined): string | undefined {
+function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value
 }

@@ -3,7 +3,12 @@
 // the docs use. Upload limits, the UI's file sizes and warm-up progress all print with this.
 import { plural } from './plural.js'
 
-const UNITS = [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const
+const UNITS = [
+  ['TiB', 1024 ** 4],
+  ['GiB', 1024 ** 3],
+  ['MiB', 1024 ** 2],
+  ['KiB', 1024],
+] as const
 
 /** Options of {@link formatBytes}. */
 export interface FormatBytesOptions {
@@ -21,11 +26,15 @@ export interface FormatBytesOptions {
  * @example formatBytes(2000, { exact: true }) // "2000 bytes"
  * @example formatBytes(1) // "1 byte"
  */
-export function formatBytes (bytes: number, options: FormatBytesOptions = {}): string {
+export function formatBytes(bytes: number, options: FormatBytesOptions = {}): string {
   for (const [unit, size] of UNITS) {
     if (options.exact === true ? bytes >= size && bytes % size === 0 : bytes >= size) {
       const value = bytes / size
-      const text = Number.isInteger(value) ? String(value) : value < 10 ? value.toFixed(1) : Math.round(value).toString()
+      const text = Number.isInteger(value)
+        ? String(value)
+        : value < 10
+          ? value.toFixed(1)
+          : Math.round(value).toString()
       return `${text} ${unit}`
     }
   }

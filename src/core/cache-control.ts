@@ -5,8 +5,11 @@
  * `private`, and `private` is added when absent, so no shared cache (a proxy) keeps it.
  * @example privateCacheControl('max-age=0, must-revalidate') // 'private, max-age=0, must-revalidate'
  */
-export function privateCacheControl (value: string): string {
-  const directives = value.split(',').map((directive) => directive.trim()).filter((directive) => directive !== '')
+export function privateCacheControl(value: string): string {
+  const directives = value
+    .split(',')
+    .map((directive) => directive.trim())
+    .filter((directive) => directive !== '')
   const kept = directives.filter((directive) => !/^(public|private)$/i.test(directive))
   return ['private', ...kept].join(', ')
 }

@@ -24,7 +24,7 @@ export type PreconditionResult = 'proceed' | 'not-modified' | 'precondition-fail
  * Evaluate preconditions in the order of RFC 9110 §13.2.2 for a GET or HEAD.
  * @example evaluatePreconditions({ 'if-none-match': '"a"' }, { etag: '"a"', lastModifiedMs: 0 }) // 'not-modified'
  */
-export function evaluatePreconditions (headers: ConditionalHeaders, validators: Validators): PreconditionResult {
+export function evaluatePreconditions(headers: ConditionalHeaders, validators: Validators): PreconditionResult {
   const ifMatch = headers['if-match']
   if (ifMatch !== undefined) {
     // §13.1.1: If-Match uses the strong comparison.
@@ -48,7 +48,7 @@ export function evaluatePreconditions (headers: ConditionalHeaders, validators: 
  * True when a Range header may be honoured given `If-Range` (§13.1.5): absent, or an
  * entity tag that matches strongly, or a date equal to Last-Modified. A weak tag never matches.
  */
-export function rangeAllowed (ifRange: string | undefined, validators: Validators): boolean {
+export function rangeAllowed(ifRange: string | undefined, validators: Validators): boolean {
   if (ifRange === undefined) return true
   const value = ifRange.trim()
   if (value.startsWith('"') || value.startsWith('W/')) return strongMatch(value, validators.etag)
@@ -57,11 +57,11 @@ export function rangeAllowed (ifRange: string | undefined, validators: Validator
 }
 
 /** The `Last-Modified` value: an IMF-fixdate (§5.6.7). */
-export function httpDate (ms: number): string {
+export function httpDate(ms: number): string {
   return new Date(wholeSeconds(ms) * 1000).toUTCString()
 }
 
-function wholeSeconds (ms: number): number {
+function wholeSeconds(ms: number): number {
   return Math.floor(ms / 1000)
 }
 
@@ -73,32 +73,32 @@ const HTTP_DATE_SHAPE = /^\s*[A-Za-z]{3,9},?\s.*\b\d\d:\d\d:\d\d\b/
 // local time; every HTTP-date is GMT (§5.6.7), so say so.
 const ASCTIME = /^\s*[A-Za-z]{3} [A-Za-z]{3} [ \d]\d \d\d:\d\d:\d\d \d{4}\s*$/
 
-function parseHttpDate (value: string | undefined): number | undefined {
+function parseHttpDate(value: string | undefined): number | undefined {
   if (value === undefined || !HTTP_DATE_SHAPE.test(value)) return undefined
   const ms = Date.parse(ASCTIME.test(value) ? `${value.trim()} GMT` : value)
   return Number.isNaN(ms) ? undefined : wholeSeconds(ms)
 }
 
-function matchesAny (header: string, etag: string, mode: 'strong' | 'weak'): boolean {
+function matchesAny(header: string, etag: string, mode: 'strong' | 'weak'): boolean {
   if (header.trim() === '*') return true
-  return splitEntityTags(header).some((tag) => mode === 'strong' ? strongMatch(tag, etag) : weakMatch(tag, etag))
+  return splitEntityTags(header).some((tag) => (mode === 'strong' ? strongMatch(tag, etag) : weakMatch(tag, etag)))
 }
 
 // §8.8.3.2: strong comparison needs both tags strong and identical.
-function strongMatch (tag: string, etag: string): boolean {
+function strongMatch(tag: string, etag: string): boolean {
   return !tag.startsWith('W/') && !etag.startsWith('W/') && tag === etag
 }
 
 // §8.8.3.2: weak comparison ignores the W/ prefix on either side.
-function weakMatch (tag: string, etag: string): boolean {
+function weakMatch(tag: string, etag: string): boolean {
   return stripWeak(tag) === stripWeak(etag)
 }
 
-function stripWeak (tag: string): string {
+function stripWeak(tag: string): string {
   return tag.startsWith('W/') ? tag.slice(2) : tag
 }
 
 // entity-tag list: `"a", W/"b"`; commas may appear only between tags (etagc excludes DQUOTE, not comma).
-function splitEntityTags (header: string): string[] {
+function splitEntityTags(header: string): string[] {
   return header.match(/(?:W\/)?"[^"]*"/g) ?? []
 }

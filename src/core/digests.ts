@@ -4,13 +4,13 @@
 export const ANCHOR_ALGORITHMS = ['md5', 'sha256', 'sha384', 'sha512'] as const
 
 /** An algorithm from ANCHOR_ALGORITHMS. */
-export type HashAlgorithm = typeof ANCHOR_ALGORITHMS[number]
+export type HashAlgorithm = (typeof ANCHOR_ALGORITHMS)[number]
 
 /** Hex digests of one file, by algorithm. */
 export type Digests = Readonly<Partial<Record<HashAlgorithm, string>>>
 
 /** True when `value` names a supported anchor algorithm. */
-export function isHashAlgorithm (value: string): value is HashAlgorithm {
+export function isHashAlgorithm(value: string): value is HashAlgorithm {
   return (ANCHOR_ALGORITHMS as readonly string[]).includes(value)
 }
 
@@ -19,6 +19,6 @@ export function isHashAlgorithm (value: string): value is HashAlgorithm {
  * API carries both), plus the anchor algorithms (one per tree) when they are others.
  * @example algorithmsFor('md5', 'sha512') // ['md5', 'sha256', 'sha512']
  */
-export function algorithmsFor (...anchors: readonly HashAlgorithm[]): readonly HashAlgorithm[] {
+export function algorithmsFor(...anchors: readonly HashAlgorithm[]): readonly HashAlgorithm[] {
   return [...new Set<HashAlgorithm>(['md5', 'sha256', ...anchors])]
 }

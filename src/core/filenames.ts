@@ -35,7 +35,7 @@ const EXTENSIONS: readonly (readonly [string, DistKind])[] = [
 ]
 
 /** The distribution extension and kind of `filename`, or undefined for anything else (README, .asc, .part, ...). */
-export function distributionExtension (filename: string): { extension: string; kind: DistKind } | undefined {
+export function distributionExtension(filename: string): { extension: string; kind: DistKind } | undefined {
   for (const [extension, kind] of EXTENSIONS) {
     if (filename.endsWith(extension) && filename.length > extension.length) return { extension, kind }
   }
@@ -43,7 +43,7 @@ export function distributionExtension (filename: string): { extension: string; k
 }
 
 /** True when `filename` is a plain name (not hidden, no separator) with a distribution extension. */
-export function isDistributionFilename (filename: string): boolean {
+export function isDistributionFilename(filename: string): boolean {
   return !filename.startsWith('.') && !/[/\\]/.test(filename) && distributionExtension(filename) !== undefined
 }
 
@@ -53,19 +53,22 @@ export function isDistributionFilename (filename: string): boolean {
  * @example parseDistFilename('python-dateutil-2.8.2.tar.gz', 'python-dateutil') // version '2.8.2'
  * @example parseDistFilename('foo_bar-1.0-1-py3-none-any.whl') // project 'foo-bar', buildTag '1'
  */
-export function parseDistFilename (filename: string, project?: string): ParsedDistFilename | undefined {
+export function parseDistFilename(filename: string, project?: string): ParsedDistFilename | undefined {
   const ext = distributionExtension(filename)
   if (ext === undefined || filename.includes('/') || filename.includes('\\')) return undefined
   const stem = filename.slice(0, -ext.extension.length)
   switch (ext.kind) {
-    case 'wheel': return parseWheelStem(stem)
-    case 'egg': return parseEggStem(stem)
-    case 'sdist': return parseSdistStem(stem, project)
+    case 'wheel':
+      return parseWheelStem(stem)
+    case 'egg':
+      return parseEggStem(stem)
+    case 'sdist':
+      return parseSdistStem(stem, project)
   }
 }
 
 // Binary distribution format, "File name convention": {name}-{ver}(-{build})?-{py}-{abi}-{plat}.whl
-function parseWheelStem (stem: string): ParsedDistFilename | undefined {
+function parseWheelStem(stem: string): ParsedDistFilename | undefined {
   const parts = stem.split('-')
   if (parts.length !== 5 && parts.length !== 6) return undefined
   const [name = '', version = ''] = parts
@@ -90,7 +93,7 @@ function parseWheelStem (stem: string): ParsedDistFilename | undefined {
 // pkg_resources EGG_NAME: name-version(-pyX.Y(-platform)?)? with "-" escaped to "_" in name and version.
 const EGG_NAME = /^([^-]+)-([^-]+)(?:-py([^-]+)(?:-(.+))?)?$/i
 
-function parseEggStem (stem: string): ParsedDistFilename | undefined {
+function parseEggStem(stem: string): ParsedDistFilename | undefined {
   const match = EGG_NAME.exec(stem)
   if (match === null) return undefined
   const [, name = '', version = '', pythonTag, platform] = match
@@ -109,7 +112,7 @@ function parseEggStem (stem: string): ParsedDistFilename | undefined {
 // With a known project, split at the first "-" whose prefix normalizes
 // to it (pip's _find_name_version_sep); otherwise at the first "-" followed by a digit
 // (setuptools interpret_distro_name). PEP 625 names contain no "-" and take the first branch.
-function parseSdistStem (stem: string, project: string | undefined): ParsedDistFilename | undefined {
+function parseSdistStem(stem: string, project: string | undefined): ParsedDistFilename | undefined {
   let index = project === undefined ? -1 : hyphenAfterProject(stem, project)
   if (index < 0) index = stem.search(/-\d/)
   if (index <= 0) return undefined
@@ -119,7 +122,7 @@ function parseSdistStem (stem: string, project: string | undefined): ParsedDistF
   return { kind: 'sdist', name, project: normalizeProjectName(name), version }
 }
 
-function hyphenAfterProject (stem: string, project: string): number {
+function hyphenAfterProject(stem: string, project: string): number {
   for (let i = stem.indexOf('-'); i > 0; i = stem.indexOf('-', i + 1)) {
     // A version starts with a digit: "foo-bar-1.0" is not version "bar-1.0" of "foo".
     if (/\d/.test(stem.charAt(i + 1)) && normalizeProjectName(stem.slice(0, i)) === project) return i
@@ -136,8 +139,10 @@ function hyphenAfterProject (stem: string, project: string): number {
  * get one key; `…-py2.py3-none-any.whl` and `…-py3.py2-none-any.whl` too.
  * @example distributionKey('Foo.Bar-1.0.tar.gz', 'foo-bar') === distributionKey('foo_bar-1.0.0.tar.gz', 'foo-bar') // true
  */
-export function distributionKey (filename: string, parsed: ParsedDistFilename): string {
-  const version = isPep440Version(parsed.version) ? canonicalizeVersion(parsed.version) : parsed.version.toLowerCase().replace(/-/g, '_')
+export function distributionKey(filename: string, parsed: ParsedDistFilename): string {
+  const version = isPep440Version(parsed.version)
+    ? canonicalizeVersion(parsed.version)
+    : parsed.version.toLowerCase().replace(/-/g, '_')
   const head = `${parsed.kind} ${parsed.project} ${version}`
   switch (parsed.kind) {
     case 'wheel': {
@@ -145,10 +150,13 @@ export function distributionKey (filename: string, parsed: ParsedDistFilename): 
       const [python = [], abi = [], platform = []] = parts.slice(-3).map((part) => part.toLowerCase().split('.'))
       const tags = python.flatMap((py) => abi.flatMap((a) => platform.map((plat) => `${py}-${a}-${plat}`)))
       // packaging compares build tags as (number, rest): "01" and "1" are one build.
-      const build = parsed.buildTag === undefined ? '' : parsed.buildTag.replace(/^(\d+)/, (digits) => String(Number(digits)))
+      const build =
+        parsed.buildTag === undefined ? '' : parsed.buildTag.replace(/^(\d+)/, (digits) => String(Number(digits)))
       return `${head} ${build} ${[...new Set(tags)].sort().join(' ')}`
     }
-    case 'egg': return `${head} ${parsed.pythonTag ?? ''} ${(parsed.platform ?? '').toLowerCase()}`
-    case 'sdist': return `${head} ${distributionExtension(filename)?.extension ?? ''}`
+    case 'egg':
+      return `${head} ${parsed.pythonTag ?? ''} ${(parsed.platform ?? '').toLowerCase()}`
+    case 'sdist':
+      return `${head} ${distributionExtension(filename)?.extension ?? ''}`
   }
 }

@@ -17,7 +17,7 @@ const IPV4 = /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5
  * @example isValidHost('[::1]:31001') // true
  * @example isValidHost('a.example, b.example') // false
  */
-export function isValidHost (value: string): boolean {
+export function isValidHost(value: string): boolean {
   if (!value.startsWith('[')) return REG_NAME_AND_PORT.test(value)
   const close = value.indexOf(']')
   if (close < 0 || !PORT.test(value.slice(close + 1))) return false
@@ -29,10 +29,10 @@ export function isValidHost (value: string): boolean {
  * RFC 3986 IPv6address: eight 16-bit groups, the last two possibly an IPv4 address, with at
  * most one "::" standing for one or more zero groups. No zone identifier.
  */
-export function isIPv6Address (value: string): boolean {
+export function isIPv6Address(value: string): boolean {
   const halves = value.split('::')
   if (halves.length > 2) return false
-  const groups = (half: string | undefined): string[] => half === undefined || half === '' ? [] : half.split(':')
+  const groups = (half: string | undefined): string[] => (half === undefined || half === '' ? [] : half.split(':'))
   const head = groups(halves[0])
   const tail = groups(halves[1])
   const all = [...head, ...tail]

@@ -33,7 +33,7 @@ const SHA1 = /^\{SHA\}[A-Za-z0-9+/]{27}=$/
  * problem is reported, with its line number, never with the hash itself.
  * @example parseHtpasswd('alice:$2y$05$...').ok
  */
-export function parseHtpasswd (text: string): ParsedPasswordFile {
+export function parseHtpasswd(text: string): ParsedPasswordFile {
   const entries: PasswordEntry[] = []
   const problems: string[] = []
   const seen = new Set<string>()
@@ -66,14 +66,14 @@ export function parseHtpasswd (text: string): ParsedPasswordFile {
 }
 
 /** The scheme of a stored hash, or undefined when eggserve does not accept it. */
-export function schemeOf (hash: string): HashScheme | undefined {
+export function schemeOf(hash: string): HashScheme | undefined {
   if (BCRYPT.test(hash)) return 'bcrypt'
   if (APR1.test(hash)) return 'apr1'
   if (SHA1.test(hash)) return 'sha1'
   return undefined
 }
 
-function describeRefused (hash: string): string {
+function describeRefused(hash: string): string {
   if (/^\$(1|5|6)\$/.test(hash)) return 'crypt(3) hashes ($1$, $5$, $6$) are not supported'
   if (/^\$2[aby]\$/.test(hash) || hash.startsWith('$apr1$') || hash.startsWith('{SHA}')) return 'the hash is malformed'
   if (/^[./A-Za-z0-9]{13}$/.test(hash)) return 'plain-text passwords and crypt(3) hashes are not supported'

@@ -30,7 +30,7 @@ export interface DistFile {
  * the UI's "last upload".
  * @example latestMtimeMs([{ mtimeMs: 5 }, { mtimeMs: 9 }]) // 9
  */
-export function latestMtimeMs (files: readonly Pick<DistFile, 'mtimeMs'>[]): number {
+export function latestMtimeMs(files: readonly Pick<DistFile, 'mtimeMs'>[]): number {
   return files.reduce((latest, file) => Math.max(latest, file.mtimeMs), 0)
 }
 

@@ -3,7 +3,8 @@ import { isDistributionFilename, parseDistFilename, type ParsedDistFilename } fr
 import { isValidProjectName, normalizeProjectName } from './names.js'
 
 /** Stable codes of layout problems. */
-export type LayoutProblemCode = 'foreign-file' | 'unparsable-file' | 'duplicate-project' | 'invalid-folder' | 'stray-file'
+export type LayoutProblemCode =
+  'foreign-file' | 'unparsable-file' | 'duplicate-project' | 'invalid-folder' | 'stray-file'
 
 /** One thing wrong with the tree; `path` is relative to the eggdir, never absolute. */
 export interface LayoutProblem {
@@ -40,7 +41,7 @@ export interface LayoutReport {
 }
 
 /** True for names eggserve never lists: hidden files and folders (dotfiles, upload temp files). */
-export function isHiddenName (name: string): boolean {
+export function isHiddenName(name: string): boolean {
   return name.startsWith('.')
 }
 
@@ -49,7 +50,7 @@ export function isHiddenName (name: string): boolean {
  * Hidden files and non-distributions (README, .asc, .yanked, partial uploads) are skipped silently.
  * @example classifyFolder('absl-py', ['absl_py-2.1.0-py3-none-any.whl']).files.length // 1
  */
-export function classifyFolder (folder: string, filenames: readonly string[]): ClassifiedFolder {
+export function classifyFolder(folder: string, filenames: readonly string[]): ClassifiedFolder {
   const project = normalizeProjectName(folder)
   const files: AcceptedFile[] = []
   const problems: LayoutProblem[] = []
@@ -61,7 +62,11 @@ export function classifyFolder (folder: string, filenames: readonly string[]): C
       problems.push({ code: 'unparsable-file', path, message: `${path}: not a valid distribution filename` })
     } else if (parsed.project !== project) {
       // The original server compared raw prefixes; the normalized names are what must agree.
-      problems.push({ code: 'foreign-file', path, message: `${path}: belongs to project "${parsed.project}", not "${project}"` })
+      problems.push({
+        code: 'foreign-file',
+        path,
+        message: `${path}: belongs to project "${parsed.project}", not "${project}"`,
+      })
     } else {
       // One project string per folder, not one per file (the index keeps these for every file).
       files.push({ filename, parsed: { ...parsed, project } })
@@ -72,7 +77,7 @@ export function classifyFolder (folder: string, filenames: readonly string[]): C
 }
 
 /** Validate a whole tree and report every problem at once. */
-export function validateLayout (tree: ScannedTree): LayoutReport {
+export function validateLayout(tree: ScannedTree): LayoutReport {
   const problems: LayoutProblem[] = []
   for (const name of tree.rootFiles) {
     if (isDistributionFilename(name)) {
@@ -84,7 +89,11 @@ export function validateLayout (tree: ScannedTree): LayoutReport {
   const folders = tree.folders.filter((f) => !isHiddenName(f.name)).sort((a, b) => compareNames(a.name, b.name))
   for (const { name, files } of folders) {
     if (!isValidProjectName(name)) {
-      problems.push({ code: 'invalid-folder', path: `${name}/`, message: `${name}/: "${name}" is not a valid project name` })
+      problems.push({
+        code: 'invalid-folder',
+        path: `${name}/`,
+        message: `${name}/: "${name}" is not a valid project name`,
+      })
       continue
     }
     const classified = classifyFolder(name, files)
@@ -105,7 +114,7 @@ export function validateLayout (tree: ScannedTree): LayoutReport {
 }
 
 /** Case-insensitive order with a case-sensitive tie-break, so output is deterministic. */
-export function compareNames (a: string, b: string): number {
+export function compareNames(a: string, b: string): number {
   const la = a.toLowerCase()
   const lb = b.toLowerCase()
   if (la !== lb) return la < lb ? -1 : 1

@@ -23,12 +23,12 @@ export type Decoys = Readonly<Partial<Record<HashScheme, PasswordEntry>>>
  * The cost of a bcrypt hash: 2^cost rounds of key expansion.
  * @example bcryptCost('$2y$10$...') // 10
  */
-export function bcryptCost (hash: string): number {
+export function bcryptCost(hash: string): number {
   return Number(hash.slice(4, 6))
 }
 
 /** The decoys of a file's entries: the first of each scheme, and for bcrypt the one of highest cost. */
-export function decoysOf (entries: readonly PasswordEntry[]): Decoys {
+export function decoysOf(entries: readonly PasswordEntry[]): Decoys {
   const decoys: Partial<Record<HashScheme, PasswordEntry>> = {}
   for (const entry of entries) {
     const known = decoys[entry.scheme]
@@ -44,8 +44,8 @@ export function decoysOf (entries: readonly PasswordEntry[]): Decoys {
  * a hash of cost c < m is padded with costs c, c+1, ..., m-1, and 2^c + (2^c + ... + 2^(m-1)) = 2^m.
  * @example loginWork(decoysOf(entries), undefined).bcrypt?.hash // the costliest bcrypt hash
  */
-export function loginWork (decoys: Decoys, entry: PasswordEntry | undefined): LoginWork {
-  const own = (scheme: HashScheme): string | undefined => entry?.scheme === scheme ? entry.hash : decoys[scheme]?.hash
+export function loginWork(decoys: Decoys, entry: PasswordEntry | undefined): LoginWork {
+  const own = (scheme: HashScheme): string | undefined => (entry?.scheme === scheme ? entry.hash : decoys[scheme]?.hash)
   const costliest = decoys.bcrypt
   const apr1 = own('apr1')
   const sha1 = own('sha1')

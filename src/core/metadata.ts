@@ -8,9 +8,9 @@ export interface CoreMetadata {
   /** The message body (Metadata-Version >= 2.1 puts the description here), or undefined. */
   readonly body: string | undefined
   /** The first value of header `name` (case-insensitive), or undefined. */
-  get (name: string): string | undefined
+  get(name: string): string | undefined
   /** Every value of header `name` (case-insensitive), in order. */
-  getAll (name: string): readonly string[]
+  getAll(name: string): readonly string[]
 }
 
 // email.feedparser's headerRE: a field name is printable ASCII but the colon, without spaces
@@ -24,7 +24,7 @@ const NO_VALUES: readonly string[] = Object.freeze([])
 
 // Core metadata spec: UTF-8; older files written by distutils may be latin-1, which
 // decodes any byte sequence. The BOM is kept, as in Python, so a BOM-prefixed file has no fields.
-function decode (bytes: Uint8Array): string {
+function decode(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes)
   } catch {
@@ -37,7 +37,7 @@ function decode (bytes: Uint8Array): string {
   }
 }
 
-function asciiLower (name: string): string {
+function asciiLower(name: string): string {
   return name.replace(/[A-Z]/g, (letter) => letter.toLowerCase())
 }
 
@@ -46,7 +46,7 @@ function asciiLower (name: string): string {
  * breaks (as `\n`) and continuation indentation: the spec's Description folding is not undone.
  * @example parseCoreMetadata(new TextEncoder().encode('Name: demo\n\nHello')).get('NAME') // 'demo'
  */
-export function parseCoreMetadata (bytes: Uint8Array): CoreMetadata {
+export function parseCoreMetadata(bytes: Uint8Array): CoreMetadata {
   const text = decode(bytes)
   const fields = new Map<string, string[]>()
   let current: { name: string; lines: string[] } | undefined

@@ -27,34 +27,34 @@ export interface CollectedSpec<L extends string> extends MetricSpec<L> {
 
 /** A value that only goes up (per label set). */
 export interface CounterMetric<L extends string> {
-  inc (labels: Labels<L>, value?: number): void
+  inc(labels: Labels<L>, value?: number): void
   /**
    * The series of one label set, for code that counts into it on every request: binding once
    * saves looking the label set up on each count.
    */
-  labels (labels: Labels<L>): BoundCounter
+  labels(labels: Labels<L>): BoundCounter
 }
 
 /** One series of a counter. */
 export interface BoundCounter {
-  inc (value?: number): void
+  inc(value?: number): void
 }
 
 /** A value that goes up and down. */
 export interface GaugeMetric<L extends string> {
-  set (labels: Labels<L>, value: number): void
+  set(labels: Labels<L>, value: number): void
 }
 
 /** Observations counted into buckets (durations, sizes). */
 export interface HistogramMetric<L extends string> {
-  observe (labels: Labels<L>, value: number): void
+  observe(labels: Labels<L>, value: number): void
   /** The series of one label set (see CounterMetric.labels). */
-  labels (labels: Labels<L>): BoundHistogram
+  labels(labels: Labels<L>): BoundHistogram
 }
 
 /** One series of a histogram. */
 export interface BoundHistogram {
-  observe (value: number): void
+  observe(value: number): void
 }
 
 /**
@@ -65,20 +65,20 @@ export interface BoundHistogram {
 export interface Metrics {
   /** False for NO_METRICS: lets a caller skip work done only to feed metrics. */
   readonly enabled: boolean
-  counter<L extends string = never> (spec: MetricSpec<L>): CounterMetric<L>
-  gauge<L extends string = never> (spec: MetricSpec<L>): GaugeMetric<L>
+  counter<L extends string = never>(spec: MetricSpec<L>): CounterMetric<L>
+  gauge<L extends string = never>(spec: MetricSpec<L>): GaugeMetric<L>
   /** A gauge whose value is computed on each scrape, so keeping it costs nothing in between. */
-  collectedGauge<L extends string = never> (spec: CollectedSpec<L>): void
+  collectedGauge<L extends string = never>(spec: CollectedSpec<L>): void
   /** A counter kept by someone else (a running total), read on each scrape. */
-  collectedCounter<L extends string = never> (spec: CollectedSpec<L>): void
-  histogram<L extends string = never> (spec: HistogramSpec<L>): HistogramMetric<L>
+  collectedCounter<L extends string = never>(spec: CollectedSpec<L>): void
+  histogram<L extends string = never>(spec: HistogramSpec<L>): HistogramMetric<L>
 }
 
 /** What /metrics serves: every metric in the Prometheus text format, collected when asked. */
 export interface Exposition {
   /** The Content-Type of the text format (version 0.0.4). */
   readonly contentType: string
-  render (): Promise<string>
+  render(): Promise<string>
 }
 
 const IGNORED_SERIES = { inc: () => undefined, observe: () => undefined }
@@ -96,16 +96,31 @@ export const NO_METRICS: Metrics = {
 
 /** Hit and miss counters of one cache (`eggserve_cache_{hits,misses}_total{cache}`). */
 export interface CacheMeter {
-  hit (): void
-  miss (): void
+  hit(): void
+  miss(): void
 }
 
 /** The hit and miss counters of the cache called `cache` (a fixed name chosen by the code). */
-export function cacheMeter (metrics: Metrics, cache: string): CacheMeter {
-  const hits = metrics.counter({ name: 'eggserve_cache_hits_total', help: 'Lookups answered from an in-memory cache, by cache', labelNames: ['cache'] })
-  const misses = metrics.counter({ name: 'eggserve_cache_misses_total', help: 'Lookups an in-memory cache could not answer (the value was computed or read), by cache', labelNames: ['cache'] })
+export function cacheMeter(metrics: Metrics, cache: string): CacheMeter {
+  const hits = metrics.counter({
+    name: 'eggserve_cache_hits_total',
+    help: 'Lookups answered from an in-memory cache, by cache',
+    labelNames: ['cache'],
+  })
+  const misses = metrics.counter({
+    name: 'eggserve_cache_misses_total',
+    help: 'Lookups an in-memory cache could not answer (the value was computed or read), by cache',
+    labelNames: ['cache'],
+  })
   // Bound once: a hit is counted on nearly every page and metadata request.
   const hit = hits.labels({ cache })
   const miss = misses.labels({ cache })
-  return { hit: () => { hit.inc() }, miss: () => { miss.inc() } }
+  return {
+    hit: () => {
+      hit.inc()
+    },
+    miss: () => {
+      miss.inc()
+    },
+  }
 }

@@ -44,7 +44,7 @@ export interface NamePattern {
 }
 
 /** Apply the name rule to `name` (any spelling), knowing whether the eggdir has it. */
-export function decide (policy: NamePolicy, name: string, local: boolean): NameDecision {
+export function decide(policy: NamePolicy, name: string, local: boolean): NameDecision {
   const project = normalizeProjectName(name)
   const private_ = policy.neverUpstream.some((pattern) => pattern.regex.test(project))
   if (local) return policy.hasUpstreams && !private_ && policy.merge.has(project) ? 'merge' : 'local'
@@ -53,13 +53,17 @@ export function decide (policy: NamePolicy, name: string, local: boolean): NameD
 }
 
 /** True when `name` must never be sent to an upstream. */
-export function neverUpstream (policy: NamePolicy, name: string): boolean {
+export function neverUpstream(policy: NamePolicy, name: string): boolean {
   const project = normalizeProjectName(name)
   return policy.neverUpstream.some((pattern) => pattern.regex.test(project))
 }
 
 /** Build the policy from the lists as configured. */
-export function namePolicy (options: { readonly hasUpstreams: boolean; readonly neverUpstream: readonly string[]; readonly merge: readonly string[] }): NamePolicy {
+export function namePolicy(options: {
+  readonly hasUpstreams: boolean
+  readonly neverUpstream: readonly string[]
+  readonly merge: readonly string[]
+}): NamePolicy {
   return {
     hasUpstreams: options.hasUpstreams,
     neverUpstream: options.neverUpstream.map(compileNamePattern),
@@ -74,9 +78,12 @@ export function namePolicy (options: { readonly hasUpstreams: boolean; readonly 
  * Throws a SyntaxError for an unclosed `[`.
  * @example compileNamePattern('acme-*').regex.test('acme-utils') // true
  */
-export function compileNamePattern (source: string): NamePattern {
+export function compileNamePattern(source: string): NamePattern {
   // PEP 503 normalization, except that the wildcard characters stay as they are.
-  const normalized = source.trim().toLowerCase().replace(/[-_.]+/g, '-')
+  const normalized = source
+    .trim()
+    .toLowerCase()
+    .replace(/[-_.]+/g, '-')
   let regex = '^'
   for (let i = 0; i < normalized.length; i++) {
     const char = normalized.charAt(i)

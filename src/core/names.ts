@@ -5,7 +5,7 @@
  * lowercase, and every run of `-`, `_` and `.` becomes a single `-`.
  * @example normalizeProjectName('Zope.Interface') // 'zope-interface'
  */
-export function normalizeProjectName (name: string): string {
+export function normalizeProjectName(name: string): string {
   return name.replace(/[-_.]+/g, '-').toLowerCase()
 }
 
@@ -13,6 +13,6 @@ export function normalizeProjectName (name: string): string {
 const VALID_NAME = /^(?:[A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$/i
 
 /** True when `name` is a valid project name (PEP 508 / names spec). */
-export function isValidProjectName (name: string): boolean {
+export function isValidProjectName(name: string): boolean {
   return VALID_NAME.test(name)
 }

@@ -16,8 +16,7 @@ export const SIMPLE_MEDIA_TYPES: readonly SimpleMediaType[] = Object.freeze([TEX
 
 /** The outcome of {@link negotiateSimple}: the type to send, or why the answer is a 406. */
 export type Negotiated =
-  | { readonly ok: true; readonly type: SimpleMediaType }
-  | { readonly ok: false; readonly reason: string }
+  { readonly ok: true; readonly type: SimpleMediaType } | { readonly ok: false; readonly reason: string }
 
 // Tie-break among explicitly named types (PEP 691): the spec's recommendation, JSON first.
 const EXPLICIT_PREFERENCE: readonly SimpleMediaType[] = [V1_JSON, V1_HTML, TEXT_HTML]
@@ -51,7 +50,7 @@ const SUPPORTED = `Supported types: ${SIMPLE_MEDIA_TYPES.join(', ')} (or applica
  * @example negotiateSimple('text/html', 'application/vnd.pypi.simple.latest+json') // { ok: true, type: V1_JSON }
  * @example negotiateSimple('application/json', undefined) // { ok: false, reason: 'Not acceptable: …' }
  */
-export function negotiateSimple (accept: string | undefined, format: string | undefined): Negotiated {
+export function negotiateSimple(accept: string | undefined, format: string | undefined): Negotiated {
   if (format !== undefined) return negotiateFormat(format)
   const elements = accept === undefined ? [] : listElements(accept)
   // A missing Accept means any type; RFC 9110 §5.6.1.2 lets a list consist of empty
@@ -71,7 +70,10 @@ export function negotiateSimple (accept: string | undefined, format: string | un
   for (const type of order) {
     if (pool.some((s) => s.offer === type)) return { ok: true, type }
   }
-  return { ok: false, reason: `Not acceptable: Accept ${quote(accept ?? '')} matches none of the index's representations. ${SUPPORTED}` }
+  return {
+    ok: false,
+    reason: `Not acceptable: Accept ${quote(accept ?? '')} matches none of the index's representations. ${SUPPORTED}`,
+  }
 }
 
 /**
@@ -91,7 +93,7 @@ export function negotiateSimple (accept: string | undefined, format: string | un
  * @example acceptsGzip('identity') // false
  * @example acceptsGzip(undefined) // false
  */
-export function acceptsGzip (acceptEncoding: string | undefined): boolean {
+export function acceptsGzip(acceptEncoding: string | undefined): boolean {
   if (acceptEncoding === undefined) return false
   let gzip: number | undefined
   let identity: number | undefined
@@ -113,7 +115,7 @@ export function acceptsGzip (acceptEncoding: string | undefined): boolean {
 // ---------------------------------------------------------------------------------------------
 // ?format= (PEP 691)
 
-function negotiateFormat (format: string): Negotiated {
+function negotiateFormat(format: string): Negotiated {
   // Query parsers (fast-querystring in Fastify, URLSearchParams) decode `+` as a space, so the
   // unencoded `?format=application/vnd.pypi.simple.v1+json` that uv's comments link to arrives
   // as `…v1 json`. A media type never contains a space, so reading it back as `+` is unambiguous.
@@ -167,7 +169,7 @@ const PARAMETER = new RegExp(`^(${TOKEN})[ \\t]*=[ \\t]*(${TOKEN}|${QUOTED})$`)
 const QVALUE = /^(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/
 
 /** Parse one Accept list element; undefined when it is malformed (RFC 9110 §12.5.1: ignore it). */
-function parseMediaRange (element: string): MediaRange | undefined {
+function parseMediaRange(element: string): MediaRange | undefined {
   const [head = '', ...rest] = splitOutside(element, ';')
   const match = MEDIA_RANGE.exec(head.trim())
   if (match === null) return undefined
@@ -201,7 +203,10 @@ function parseMediaRange (element: string): MediaRange | undefined {
 }
 
 /** The most specific range matching `offer` (ties: the higher q), with its rank. */
-function bestRange (ranges: readonly MediaRange[], offer: SimpleMediaType): { q: number; specificity: number } | undefined {
+function bestRange(
+  ranges: readonly MediaRange[],
+  offer: SimpleMediaType,
+): { q: number; specificity: number } | undefined {
   const slash = offer.indexOf('/')
   const offerType = offer.slice(0, slash)
   const offerSubtype = offer.slice(slash + 1)
@@ -227,7 +232,7 @@ function bestRange (ranges: readonly MediaRange[], offer: SimpleMediaType): { q:
 // Every page is UTF-8 (H and J sections), so `charset=utf-8` is the one parameter any
 // representation satisfies; a range with any other parameter (e.g. `level=1`) names a
 // representation eggserve does not have (§12.5.1: parameters narrow the range).
-function paramHolds ([name, value]: readonly [string, string]): boolean {
+function paramHolds([name, value]: readonly [string, string]): boolean {
   return name === 'charset' && value.toLowerCase() === 'utf-8'
 }
 
@@ -235,12 +240,14 @@ function paramHolds ([name, value]: readonly [string, string]): boolean {
 // Shared list helpers
 
 /** The non-empty elements of a §5.6.1 `#` list, split at commas outside quoted strings. */
-function listElements (value: string): string[] {
-  return splitOutside(value, ',').map((element) => element.trim()).filter((element) => element !== '')
+function listElements(value: string): string[] {
+  return splitOutside(value, ',')
+    .map((element) => element.trim())
+    .filter((element) => element !== '')
 }
 
 /** Split at `separator` where it is not inside a §5.6.4 quoted-string. */
-function splitOutside (value: string, separator: ',' | ';'): string[] {
+function splitOutside(value: string, separator: ',' | ';'): string[] {
   const parts: string[] = []
   let start = 0
   let quoted = false
@@ -257,7 +264,7 @@ function splitOutside (value: string, separator: ',' | ';'): string[] {
   return parts
 }
 
-function unquote (value: string): string {
+function unquote(value: string): string {
   return value.startsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, '$1') : value
 }
 
@@ -265,7 +272,7 @@ function unquote (value: string): string {
 const CODING = new RegExp(`^(${TOKEN})$`)
 
 /** Parse one Accept-Encoding element; undefined when malformed. */
-function parseCoding (element: string): { name: string; q: number } | undefined {
+function parseCoding(element: string): { name: string; q: number } | undefined {
   const [head = '', ...rest] = splitOutside(element, ';')
   const match = CODING.exec(head.trim())
   if (match === null) return undefined
@@ -284,6 +291,6 @@ function parseCoding (element: string): { name: string; q: number } | undefined 
 }
 
 /** A header value for a 406 body: JSON-quoted (no raw control characters), at most 200 characters. */
-function quote (value: string): string {
+function quote(value: string): string {
   return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value)
 }

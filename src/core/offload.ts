@@ -25,7 +25,7 @@ export interface OffloadHeaders {
  *   §8.8.2.1 may have clamped to Date.
  * 304, 412 and 416 never get here: eggserve answers them.
  */
-export function offloadable (headers: OffloadHeaders, plan: RangePlan): boolean {
+export function offloadable(headers: OffloadHeaders, plan: RangePlan): boolean {
   if (headers['if-match'] !== undefined || headers['if-unmodified-since'] !== undefined) return false
   if (headers.range === undefined) return true
   if (plan.kind !== 'partial') return false
@@ -39,7 +39,7 @@ export function offloadable (headers: OffloadHeaders, plan: RangePlan): boolean 
  * validated "<folder>/<filename>" (plain names: no "/", no leading "."), never the request URL.
  * @example accelPath('/_eggfiles', 'demo/demo-1.0+local.tar.gz') // '/_eggfiles/demo/demo-1.0%2Blocal.tar.gz'
  */
-export function accelPath (prefix: string, key: string): string {
+export function accelPath(prefix: string, key: string): string {
   const slash = key.indexOf('/')
   return `${prefix}/${encodeURIComponent(key.slice(0, slash))}/${encodeURIComponent(key.slice(slash + 1))}`
 }
@@ -49,7 +49,7 @@ export function accelPath (prefix: string, key: string): string {
  * absolute URI path nginx can take as a location: it must start with "/", hold only unreserved
  * characters and "/" (RFC 3986 §2.3), and have no "." or ".." segment (nginx refuses those).
  */
-export function parseAccelPrefix (value: string): string | undefined {
+export function parseAccelPrefix(value: string): string | undefined {
   const trimmed = value.trim().replace(/\/+$/, '')
   if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(trimmed)) return undefined
   if (trimmed.split('/').some((segment) => segment === '.' || segment === '..')) return undefined

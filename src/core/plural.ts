@@ -7,6 +7,6 @@
  * @example plural(3, 'file') // "3 files"
  * @example plural(2, 'entry', 'entries') // "2 entries"
  */
-export function plural (count: number, singular: string, pluralForm = `${singular}s`): string {
+export function plural(count: number, singular: string, pluralForm = `${singular}s`): string {
   return `${count} ${count === 1 ? singular : pluralForm}`
 }

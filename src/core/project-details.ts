@@ -38,17 +38,26 @@ const UNKNOWN = new Set(['', 'UNKNOWN', 'None'])
 const MAX_LICENSE = 200
 
 /** The details of a release from its parsed core metadata. */
-export function projectDetails (metadata: CoreMetadata): ProjectDetails {
+export function projectDetails(metadata: CoreMetadata): ProjectDetails {
   const text = (name: string): string | undefined => {
     const value = metadata.get(name)?.trim()
     return value === undefined || UNKNOWN.has(value) ? undefined : value
   }
   const license = text('license-expression') ?? text('license')
   const details: ProjectDetails = {
-    requiresDist: metadata.getAll('requires-dist').map((value) => value.trim()).filter((value) => value !== ''),
-    providesExtra: metadata.getAll('provides-extra').map((value) => value.trim()).filter((value) => value !== ''),
+    requiresDist: metadata
+      .getAll('requires-dist')
+      .map((value) => value.trim())
+      .filter((value) => value !== ''),
+    providesExtra: metadata
+      .getAll('provides-extra')
+      .map((value) => value.trim())
+      .filter((value) => value !== ''),
     links: projectLinks(metadata),
-    classifiers: metadata.getAll('classifier').map((value) => value.trim()).filter((value) => value !== ''),
+    classifiers: metadata
+      .getAll('classifier')
+      .map((value) => value.trim())
+      .filter((value) => value !== ''),
   }
   const description = describe(metadata)
   return {
@@ -69,7 +78,7 @@ export function projectDetails (metadata: CoreMetadata): ProjectDetails {
  * metadata is dropped (and so is anything that is not a URL at all).
  * @example isWebUrl('https://example.org/docs') // true
  */
-export function isWebUrl (value: string): boolean {
+export function isWebUrl(value: string): boolean {
   try {
     const url = new URL(value)
     return url.protocol === 'https:' || url.protocol === 'http:'
@@ -79,27 +88,28 @@ export function isWebUrl (value: string): boolean {
 }
 
 /** A one-line summary of at most `max` characters, for lists and search results. */
-export function shorten (text: string, max: number): string {
+export function shorten(text: string, max: number): string {
   const line = text.replace(/\s+/g, ' ').trim()
   return line.length <= max ? line : `${line.slice(0, max - 1).trimEnd()}…`
 }
 
-function optional<K extends string> (key: K, value: string | undefined): Partial<Record<K, string>> {
+function optional<K extends string>(key: K, value: string | undefined): Partial<Record<K, string>> {
   // The cast names the one key this object may have; TypeScript widens computed keys to string.
   return (value === undefined || value === '' ? {} : { [key]: value }) as Partial<Record<K, string>>
 }
 
-function person (name: string | undefined, email: string | undefined): string | undefined {
+function person(name: string | undefined, email: string | undefined): string | undefined {
   if (name !== undefined && email !== undefined) return `${name} <${email}>`
   return name ?? email
 }
 
 // Core metadata "Project-URL": "Label, https://...". Home-page and Download-URL are the
 // older single-URL fields (PyPI shows them as "Homepage" and "Download").
-function projectLinks (metadata: CoreMetadata): ProjectLink[] {
+function projectLinks(metadata: CoreMetadata): ProjectLink[] {
   const links: ProjectLink[] = []
   const add = (label: string, url: string): void => {
-    if (label !== '' && isWebUrl(url) && !links.some((link) => link.url === url && link.label === label)) links.push({ label, url })
+    if (label !== '' && isWebUrl(url) && !links.some((link) => link.url === url && link.label === label))
+      links.push({ label, url })
   }
   const home = metadata.get('home-page')?.trim()
   if (home !== undefined) add('Homepage', home)
@@ -114,7 +124,7 @@ function projectLinks (metadata: CoreMetadata): ProjectLink[] {
 
 // The description is the body (Metadata 2.1+) or the Description field, whose continuation
 // lines carry 8 spaces and a "|" (the spec's folding), undone here as packaging does.
-function describe (metadata: CoreMetadata): Description | undefined {
+function describe(metadata: CoreMetadata): Description | undefined {
   const body = metadata.body
   const field = metadata.get('description')
   const text = body ?? (field === undefined ? undefined : unfold(field))
@@ -122,8 +132,11 @@ function describe (metadata: CoreMetadata): Description | undefined {
   return { text, format: descriptionFormat(metadata.get('description-content-type')) }
 }
 
-function unfold (value: string): string {
-  return value.split('\n').map((line, i) => i === 0 ? line : line.replace(/^ {7}\|/, '').replace(/^ {8}/, '')).join('\n')
+function unfold(value: string): string {
+  return value
+    .split('\n')
+    .map((line, i) => (i === 0 ? line : line.replace(/^ {7}\|/, '').replace(/^ {8}/, '')))
+    .join('\n')
 }
 
 /**
@@ -131,7 +144,7 @@ function unfold (value: string): string {
  * or unknown type is reStructuredText, as PyPI (readme_renderer) treats it.
  * @example descriptionFormat('text/markdown; charset=UTF-8; variant=GFM') // 'markdown'
  */
-export function descriptionFormat (contentType: string | undefined): Description['format'] {
+export function descriptionFormat(contentType: string | undefined): Description['format'] {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? ''
   if (type === 'text/markdown') return 'markdown'
   if (type === 'text/plain') return 'text'

@@ -22,7 +22,7 @@ const UNSATISFIABLE: RangePlan = { kind: 'unsatisfiable' }
  * @example planRange('bytes=-10', 1000) // partial 990-999
  * @example planRange('bytes=1000-', 1000) // unsatisfiable
  */
-export function planRange (header: string | undefined, size: number): RangePlan {
+export function planRange(header: string | undefined, size: number): RangePlan {
   if (header === undefined) return FULL
   const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header)
   if (match === null) return FULL
@@ -46,11 +46,11 @@ export function planRange (header: string | undefined, size: number): RangePlan 
 }
 
 /** `Content-Range` value for a partial response (§14.4). */
-export function contentRange (range: ByteRange, size: number): string {
+export function contentRange(range: ByteRange, size: number): string {
   return `bytes ${range.start}-${range.end}/${size}`
 }
 
 /** `Content-Range` value for a 416 response (§15.5.17). */
-export function unsatisfiedRange (size: number): string {
+export function unsatisfiedRange(size: number): string {
   return `bytes */${size}`
 }

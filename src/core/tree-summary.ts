@@ -4,14 +4,14 @@ import type { LayoutReport } from './layout.js'
 import { plural } from './plural.js'
 
 /** Distribution files in the report's projects (those with problems are not counted). */
-export function distributionCount (report: LayoutReport): number {
+export function distributionCount(report: LayoutReport): number {
   return report.projects.reduce((sum, project) => sum + project.files.length, 0)
 }
 
 /**
  * @example treeSummary(report) // "1 project, 3 distributions"
  */
-export function treeSummary (report: LayoutReport): string {
+export function treeSummary(report: LayoutReport): string {
   return `${plural(report.projects.length, 'project')}, ${plural(distributionCount(report), 'distribution')}`
 }
 
@@ -20,7 +20,7 @@ export function treeSummary (report: LayoutReport): string {
  * daemon's refusal to start.
  * @example problemCount('eggs', 2) // '"eggs" has 2 problems'
  */
-export function problemCount (where: string, count: number): string {
+export function problemCount(where: string, count: number): string {
   return `"${where}" has ${plural(count, 'problem')}`
 }
 
@@ -29,9 +29,14 @@ export function problemCount (where: string, count: number): string {
  * such a tree succeeds, so without a word a typo in a path would go unnoticed.
  * @example emptyTreeWarning('.', report) // 'No distributions in "." (8 folders, none holding a distribution file): is it the folder you meant?'
  */
-export function emptyTreeWarning (eggdir: string, report: LayoutReport): string | undefined {
+export function emptyTreeWarning(eggdir: string, report: LayoutReport): string | undefined {
   if (distributionCount(report) > 0) return undefined
   const folders = report.projects.length
-  const holds = folders === 0 ? 'no project folder' : folders === 1 ? '1 folder, without a distribution file' : `${folders} folders, none holding a distribution file`
+  const holds =
+    folders === 0
+      ? 'no project folder'
+      : folders === 1
+        ? '1 folder, without a distribution file'
+        : `${folders} folders, none holding a distribution file`
   return `No distributions in "${eggdir}" (${holds}): is it the folder you meant?`
 }

@@ -12,7 +12,15 @@ export type UploadAction = 'file_upload' | 'remove_pkg' | 'submit' | 'verify' | 
 
 /** The fields the upload and remove actions read; every other field is ignored. */
 export const READ_FIELDS: readonly string[] = [
-  ':action', 'protocol_version', 'name', 'version', 'filetype', 'pyversion', 'md5_digest', 'sha256_digest', 'blake2_256_digest',
+  ':action',
+  'protocol_version',
+  'name',
+  'version',
+  'filetype',
+  'pyversion',
+  'md5_digest',
+  'sha256_digest',
+  'blake2_256_digest',
 ]
 
 /** A refusal: the HTTP status and a one-line reason for the body and the reason phrase. */
@@ -43,7 +51,7 @@ const ACTIONS: readonly UploadAction[] = ['file_upload', 'remove_pkg', 'submit',
 const refuse = (reason: string, status: 400 | 410 = 400): Rejection => ({ ok: false, status, reason })
 
 /** The first non-empty value of a field. */
-export function field (fields: FormFields, name: string): string | undefined {
+export function field(fields: FormFields, name: string): string | undefined {
   return fields.get(name)?.find((value) => value !== '')
 }
 
@@ -52,7 +60,7 @@ export function field (fields: FormFields, name: string): string | undefined {
  * both), and `protocol_version` absent or 1.
  * @example chooseAction(new Map([[':action', ['file_upload']]]), undefined) // { ok: true, action: 'file_upload' }
  */
-export function chooseAction (fields: FormFields, queryAction: string | undefined): Checked<{ action: UploadAction }> {
+export function chooseAction(fields: FormFields, queryAction: string | undefined): Checked<{ action: UploadAction }> {
   const raw = field(fields, ':action') ?? queryAction
   if (raw === undefined || raw === '') return refuse('Missing :action field')
   const action = ACTIONS.find((candidate) => candidate === raw)
@@ -68,7 +76,7 @@ export function chooseAction (fields: FormFields, queryAction: string | undefine
  * Checked as soon as the file part starts, before a byte is written.
  * @example checkFilenameSyntax('../foo-1.0.tar.gz')?.reason // 'Invalid filename "../foo-1.0.tar.gz": it contains a path separator'
  */
-export function checkFilenameSyntax (filename: string): Rejection | undefined {
+export function checkFilenameSyntax(filename: string): Rejection | undefined {
   const shown = `Invalid filename "${printable(filename)}"`
   if (filename === '') return refuse('Invalid filename: it is empty')
   if (/[/\\]/.test(filename)) return refuse(`${shown}: it contains a path separator`)
@@ -77,7 +85,9 @@ export function checkFilenameSyntax (filename: string): Rejection | undefined {
   if (filename.startsWith('.')) return refuse(`${shown}: it starts with "."`)
   if (filename.length > 255) return refuse('Invalid filename: it is longer than 255 characters')
   if (distributionExtension(filename) === undefined) {
-    return refuse(`Invalid file extension of "${printable(filename)}": expected .whl, .tar.gz, .zip, .tar.bz2, .tar.xz, .tgz, .tar or .egg`)
+    return refuse(
+      `Invalid file extension of "${printable(filename)}": expected .whl, .tar.gz, .zip, .tar.bz2, .tar.xz, .tgz, .tar or .egg`,
+    )
   }
   return undefined
 }
@@ -86,11 +96,15 @@ export function checkFilenameSyntax (filename: string): Rejection | undefined {
  * Parse an uploaded filename; `name` (the form's, when already seen) splits legacy sdist names
  * with hyphens the way pip does.
  */
-export function parseUploadFilename (filename: string, name: string | undefined): Checked<{ parsed: ParsedDistFilename }> {
+export function parseUploadFilename(
+  filename: string,
+  name: string | undefined,
+): Checked<{ parsed: ParsedDistFilename }> {
   const syntax = checkFilenameSyntax(filename)
   if (syntax !== undefined) return syntax
   const parsed = parseDistFilename(filename, name === undefined ? undefined : normalizeProjectName(name))
-  if (parsed === undefined) return refuse(`Invalid distribution filename "${printable(filename)}": its project name and version cannot be read`)
+  if (parsed === undefined)
+    return refuse(`Invalid distribution filename "${printable(filename)}": its project name and version cannot be read`)
   return { ok: true, parsed }
 }
 
@@ -101,7 +115,11 @@ const FILETYPES: Readonly<Record<string, DistKind>> = { bdist_wheel: 'wheel', sd
  * against it, `filetype` and `pyversion` against the extension, the digests' syntax, and the
  * signature's filename. The digests themselves are compared once the file has been read.
  */
-export function checkUploadForm (input: { fields: FormFields; filename: string | undefined; signatureFilename?: string | undefined }): Checked<AcceptedUpload> {
+export function checkUploadForm(input: {
+  fields: FormFields
+  filename: string | undefined
+  signatureFilename?: string | undefined
+}): Checked<AcceptedUpload> {
   const { fields, filename } = input
   if (filename === undefined) return refuse('Upload payload does not have a file.')
   const name = field(fields, 'name')
@@ -113,8 +131,10 @@ export function checkUploadForm (input: { fields: FormFields; filename: string |
   if (!read.ok) return read
   const { parsed } = read
   const project = normalizeProjectName(name)
-  if (parsed.project !== project) return refuse(`The filename "${filename}" is for project "${parsed.project}", not "${project}"`)
-  if (!sameVersion(parsed.version, version)) return refuse(`The filename "${filename}" is for version "${parsed.version}", not "${printable(version)}"`)
+  if (parsed.project !== project)
+    return refuse(`The filename "${filename}" is for project "${parsed.project}", not "${project}"`)
+  if (!sameVersion(parsed.version, version))
+    return refuse(`The filename "${filename}" is for version "${parsed.version}", not "${printable(version)}"`)
   const kind = checkKind(fields, parsed.kind)
   if (kind !== undefined) return kind
   const expected = expectedDigests(fields)
@@ -126,7 +146,7 @@ export function checkUploadForm (input: { fields: FormFields; filename: string |
 }
 
 /** The release a remove_pkg form names (pypiserver's extension). */
-export function checkRemoveForm (fields: FormFields): Checked<{ name: string; version: string }> {
+export function checkRemoveForm(fields: FormFields): Checked<{ name: string; version: string }> {
   const name = field(fields, 'name')
   const version = field(fields, 'version')
   if (name === undefined) return refuse('Missing name field')
@@ -142,33 +162,41 @@ export function checkRemoveForm (fields: FormFields): Checked<{ name: string; ve
  * and pip refuses to install them ("inconsistent version").
  * @example checkUploadedMetadata({ name: 'upl', version: '9.9' }, parsed)?.reason // 'Invalid distribution file: its metadata says version "9.9", the filename "1.6"'
  */
-export function checkUploadedMetadata (metadata: { name: string | undefined; version: string | undefined }, parsed: ParsedDistFilename): Rejection | undefined {
+export function checkUploadedMetadata(
+  metadata: { name: string | undefined; version: string | undefined },
+  parsed: ParsedDistFilename,
+): Rejection | undefined {
   const name = metadata.name?.trim() ?? ''
   const version = metadata.version?.trim() ?? ''
   if (name === '') return refuse('Invalid distribution file: its metadata has no Name field')
   if (normalizeProjectName(name) !== parsed.project) {
-    return refuse(`Invalid distribution file: its metadata names project "${printable(normalizeProjectName(name))}", not "${parsed.project}"`)
+    return refuse(
+      `Invalid distribution file: its metadata names project "${printable(normalizeProjectName(name))}", not "${parsed.project}"`,
+    )
   }
   if (version === '') return refuse('Invalid distribution file: its metadata has no Version field')
   if (!sameVersion(version, parsed.version)) {
-    return refuse(`Invalid distribution file: its metadata says version "${printable(version)}", the filename "${parsed.version}"`)
+    return refuse(
+      `Invalid distribution file: its metadata says version "${printable(version)}", the filename "${parsed.version}"`,
+    )
   }
   return undefined
 }
 
 /** True when two version strings name the same version (PEP 440 canonical forms, else the same text). */
-export function sameVersion (a: string, b: string): boolean {
+export function sameVersion(a: string, b: string): boolean {
   if (isPep440Version(a) && isPep440Version(b)) return canonicalizeVersion(a) === canonicalizeVersion(b)
   // Legacy versions: filenames escape "-" as "_" (wheels, eggs).
   const plain = (version: string): string => version.toLowerCase().replace(/-/g, '_')
   return plain(a) === plain(b)
 }
 
-function checkKind (fields: FormFields, kind: DistKind): Rejection | undefined {
+function checkKind(fields: FormFields, kind: DistKind): Rejection | undefined {
   const filetype = field(fields, 'filetype')
   if (filetype !== undefined) {
     const declared = FILETYPES[filetype]
-    if (declared === undefined) return refuse(`Unsupported filetype "${printable(filetype)}": expected bdist_wheel, sdist or bdist_egg`)
+    if (declared === undefined)
+      return refuse(`Unsupported filetype "${printable(filetype)}": expected bdist_wheel, sdist or bdist_egg`)
     if (declared !== kind) return refuse(`filetype "${filetype}" does not match the file, which is a ${kind}`)
   }
   const pyversion = field(fields, 'pyversion')
@@ -188,7 +216,7 @@ const DIGEST_FIELDS = [
  * The digests a form carries, as lowercase hex. Every client sends hex; PyPI's docs
  * describe md5 as url-safe base64, so unpadded base64url of the right length is accepted too.
  */
-export function expectedDigests (fields: FormFields): Checked<ExpectedDigests> {
+export function expectedDigests(fields: FormFields): Checked<ExpectedDigests> {
   const digests: Record<string, string> = {}
   for (const [name, key, bytes] of DIGEST_FIELDS) {
     const value = field(fields, name)?.trim()
@@ -200,7 +228,7 @@ export function expectedDigests (fields: FormFields): Checked<ExpectedDigests> {
   return { ok: true, ...digests }
 }
 
-function withoutOk (checked: { readonly ok: true } & ExpectedDigests): ExpectedDigests {
+function withoutOk(checked: { readonly ok: true } & ExpectedDigests): ExpectedDigests {
   return {
     ...(checked.md5 === undefined ? {} : { md5: checked.md5 }),
     ...(checked.sha256 === undefined ? {} : { sha256: checked.sha256 }),
@@ -208,14 +236,15 @@ function withoutOk (checked: { readonly ok: true } & ExpectedDigests): ExpectedD
   }
 }
 
-function digestHex (value: string, bytes: number): string | undefined {
+function digestHex(value: string, bytes: number): string | undefined {
   if (value.length === bytes * 2 && /^[0-9a-f]+$/i.test(value)) return value.toLowerCase()
-  if (value.length === Math.ceil(bytes * 4 / 3) && /^[A-Za-z0-9_-]+$/.test(value)) return Buffer.from(value, 'base64url').toString('hex')
+  if (value.length === Math.ceil((bytes * 4) / 3) && /^[A-Za-z0-9_-]+$/.test(value))
+    return Buffer.from(value, 'base64url').toString('hex')
   return undefined
 }
 
 /** The first digest field whose value differs from what was computed, or undefined when all agree. */
-export function digestMismatch (expected: ExpectedDigests, actual: Required<ExpectedDigests>): string | undefined {
+export function digestMismatch(expected: ExpectedDigests, actual: Required<ExpectedDigests>): string | undefined {
   for (const [name, key] of DIGEST_FIELDS) {
     const wanted = expected[key]
     if (wanted !== undefined && wanted !== actual[key]) return name
@@ -227,7 +256,7 @@ export function digestMismatch (expected: ExpectedDigests, actual: Required<Expe
 export const DIGEST_MISMATCH = 'The digest supplied does not match a digest calculated from the uploaded file.'
 
 // Client-supplied text in a one-line reason: no control characters, bounded length.
-function printable (text: string): string {
+function printable(text: string): string {
   // eslint-disable-next-line no-control-regex -- control characters are what is replaced
   const clean = text.replace(/[\u0000-\u001f\u007f]/g, '?')
   return clean.length > 100 ? `${clean.slice(0, 97)}...` : clean

@@ -36,7 +36,7 @@ const HEX = /^[0-9a-f]+$/
  * Read a PEP 691 JSON project page. Throws a SyntaxError when the document is not JSON or not
  * a project page; single files with bad fields are left out.
  */
-export function parseJsonPage (text: string, pageUrl: string, project: string): UpstreamPage {
+export function parseJsonPage(text: string, pageUrl: string, project: string): UpstreamPage {
   const doc: unknown = JSON.parse(text)
   if (!isRecord(doc) || !Array.isArray(doc.files)) throw new SyntaxError('not a PEP 691 project page: no "files" list')
   const files: UpstreamFile[] = []
@@ -45,7 +45,8 @@ export function parseJsonPage (text: string, pageUrl: string, project: string): 
     const url = absoluteUrl(entry.url, pageUrl)
     if (url === undefined || !usableFilename(entry.filename)) continue
     const file: Mutable<UpstreamFile> = { filename: entry.filename, url: url.href, hashes: digestMap(entry.hashes) }
-    if (typeof entry['requires-python'] === 'string' && entry['requires-python'] !== '') file.requiresPython = entry['requires-python']
+    if (typeof entry['requires-python'] === 'string' && entry['requires-python'] !== '')
+      file.requiresPython = entry['requires-python']
     // PEP 691: yanked is a boolean or a (possibly empty) reason string.
     if (entry.yanked === true) file.yanked = ''
     else if (typeof entry.yanked === 'string') file.yanked = entry.yanked
@@ -61,27 +62,30 @@ export function parseJsonPage (text: string, pageUrl: string, project: string): 
 }
 
 /** Read a PEP 503 HTML project page (with the PEP 592, 629, 658 and 714 attributes). */
-export function parseHtmlPage (text: string, pageUrl: string, project: string): UpstreamPage {
+export function parseHtmlPage(text: string, pageUrl: string, project: string): UpstreamPage {
   const files: UpstreamFile[] = []
   // PEP 503 does not mention <base>, but pip honours it when resolving hrefs (pip's HTMLLinkParser).
   let base = pageUrl
-  const parser = new Parser({
-    onopentag (name, attributes) {
-      if (name === 'base' && attributes.href !== undefined) {
-        base = absoluteUrl(attributes.href, pageUrl)?.href ?? base
-        return
-      }
-      if (name !== 'a' || attributes.href === undefined) return
-      const file = htmlLink(attributes, base)
-      if (file !== undefined) files.push(file)
+  const parser = new Parser(
+    {
+      onopentag(name, attributes) {
+        if (name === 'base' && attributes.href !== undefined) {
+          base = absoluteUrl(attributes.href, pageUrl)?.href ?? base
+          return
+        }
+        if (name !== 'a' || attributes.href === undefined) return
+        const file = htmlLink(attributes, base)
+        if (file !== undefined) files.push(file)
+      },
     },
-  }, { decodeEntities: true, lowerCaseAttributeNames: true })
+    { decodeEntities: true, lowerCaseAttributeNames: true },
+  )
   parser.write(text)
   parser.end()
   return { project, files }
 }
 
-function htmlLink (attributes: Readonly<Record<string, string>>, base: string): UpstreamFile | undefined {
+function htmlLink(attributes: Readonly<Record<string, string>>, base: string): UpstreamFile | undefined {
   const url = absoluteUrl(attributes.href ?? '', base)
   if (url === undefined) return undefined
   // PEP 503: the filename is the last path segment of the URL.
@@ -101,17 +105,18 @@ function htmlLink (attributes: Readonly<Record<string, string>>, base: string): 
   if (metadata !== undefined) {
     // PEP 658: "true", or <hashname>=<hashvalue>.
     const digest = /^([a-z0-9]+)=([0-9a-fA-F]+)$/.exec(metadata)
-    file.coreMetadata = digest?.[1] !== undefined && digest[2] !== undefined ? { [digest[1]]: digest[2].toLowerCase() } : true
+    file.coreMetadata =
+      digest?.[1] !== undefined && digest[2] !== undefined ? { [digest[1]]: digest[2].toLowerCase() } : true
   }
   return file
 }
 
-function usableFilename (filename: string): boolean {
+function usableFilename(filename: string): boolean {
   // Filenames become a local URL segment and a file in the cache: no separators, no dot-names.
   return !/[/\\\0]/.test(filename) && !filename.startsWith('.') && isDistributionFilename(filename)
 }
 
-function absoluteUrl (href: string, base: string): URL | undefined {
+function absoluteUrl(href: string, base: string): URL | undefined {
   try {
     const url = new URL(href, base)
     return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined
@@ -120,7 +125,7 @@ function absoluteUrl (href: string, base: string): URL | undefined {
   }
 }
 
-function safeDecode (segment: string): string | undefined {
+function safeDecode(segment: string): string | undefined {
   try {
     return decodeURIComponent(segment)
   } catch {
@@ -128,7 +133,7 @@ function safeDecode (segment: string): string | undefined {
   }
 }
 
-function digestMap (value: unknown): Record<string, string> {
+function digestMap(value: unknown): Record<string, string> {
   const out: Record<string, string> = {}
   if (!isRecord(value)) return out
   for (const [name, digest] of Object.entries(value)) {
@@ -137,7 +142,7 @@ function digestMap (value: unknown): Record<string, string> {
   return out
 }
 
-function isRecord (value: unknown): value is Record<string, unknown> {
+function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 

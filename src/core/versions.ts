@@ -6,18 +6,18 @@
 // flag without `u` never folds a non-ASCII character onto ASCII, which matches packaging's `(?a:)`.
 const PEP440 = new RegExp(
   '^v?' +
-  '(?:(?<epoch>[0-9]+)!)?' +
-  '(?<release>[0-9]+(?:\\.[0-9]+)*)' +
-  '(?:[-_.]?(?<preL>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?<preN>[0-9]+)?)?' +
-  '(?:-(?<postN1>[0-9]+)|[-_.]?(?<postL>post|rev|r)[-_.]?(?<postN2>[0-9]+)?)?' +
-  '(?:[-_.]?(?<devL>dev)[-_.]?(?<devN>[0-9]+)?)?' +
-  '(?:\\+(?<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?' +
-  '$',
+    '(?:(?<epoch>[0-9]+)!)?' +
+    '(?<release>[0-9]+(?:\\.[0-9]+)*)' +
+    '(?:[-_.]?(?<preL>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?<preN>[0-9]+)?)?' +
+    '(?:-(?<postN1>[0-9]+)|[-_.]?(?<postL>post|rev|r)[-_.]?(?<postN2>[0-9]+)?)?' +
+    '(?:[-_.]?(?<devL>dev)[-_.]?(?<devN>[0-9]+)?)?' +
+    '(?:\\+(?<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?' +
+    '$',
   'i',
 )
 
 /** True when `version` is a valid PEP 440 version string (no surrounding whitespace). */
-export function isPep440Version (version: string): boolean {
+export function isPep440Version(version: string): boolean {
   return PEP440.test(version)
 }
 
@@ -53,14 +53,21 @@ interface LocalSegment {
 
 // Spec "Pre-release spelling": alpha, beta, c, pre and preview are alternate spellings.
 const PRE_LETTERS: Readonly<Record<string, PreLetter>> = {
-  a: 'a', alpha: 'a', b: 'b', beta: 'b', c: 'rc', rc: 'rc', pre: 'rc', preview: 'rc',
+  a: 'a',
+  alpha: 'a',
+  b: 'b',
+  beta: 'b',
+  c: 'rc',
+  rc: 'rc',
+  pre: 'rc',
+  preview: 'rc',
 }
 
-function digits (value: string): string {
+function digits(value: string): string {
   return value.replace(/^0+(?=[0-9])/, '')
 }
 
-function parseParts (version: string): Parts | undefined {
+function parseParts(version: string): Parts | undefined {
   const groups = PEP440.exec(version)?.groups
   if (groups === undefined) return undefined
   const { epoch, release, preL, preN, postN1, postL, postN2, devL, devN, local } = groups
@@ -76,9 +83,13 @@ function parseParts (version: string): Parts | undefined {
     post: hasPost ? digits(postN1 ?? postN2 ?? '0') : undefined,
     dev: devL === undefined ? undefined : digits(devN ?? '0'),
     // Spec "Local version segments": lowercase, and `-`/`_` separators become `.`.
-    local: local?.split(/[-_.]/).map((segment) => /^[0-9]+$/.test(segment)
-      ? { numeric: true, value: digits(segment) }
-      : { numeric: false, value: segment.toLowerCase() }),
+    local: local
+      ?.split(/[-_.]/)
+      .map((segment) =>
+        /^[0-9]+$/.test(segment)
+          ? { numeric: true, value: digits(segment) }
+          : { numeric: false, value: segment.toLowerCase() },
+      ),
   }
 }
 
@@ -86,7 +97,7 @@ function parseParts (version: string): Parts | undefined {
  * Parse a PEP 440 version, accepting every spelling variant the spec normalizes; undefined when invalid.
  * @example parsePep440('V1.0-Alpha.2') // { epoch: 0, release: [1, 0], pre: ['a', 2] }
  */
-export function parsePep440 (version: string): Pep440Version | undefined {
+export function parsePep440(version: string): Pep440Version | undefined {
   const parts = parseParts(version)
   if (parts === undefined) return undefined
   const { pre, post, dev, local } = parts
@@ -96,12 +107,12 @@ export function parsePep440 (version: string): Pep440Version | undefined {
     ...(pre === undefined ? {} : { pre: [pre[0], Number(pre[1])] as const }),
     ...(post === undefined ? {} : { post: Number(post) }),
     ...(dev === undefined ? {} : { dev: Number(dev) }),
-    ...(local === undefined ? {} : { local: local.map((s) => s.numeric ? Number(s.value) : s.value) }),
+    ...(local === undefined ? {} : { local: local.map((s) => (s.numeric ? Number(s.value) : s.value)) }),
   }
 }
 
 // str(Version): `[N!]N(.N)*[{a|b|rc}N][.postN][.devN][+local]`, the spec's "Normalization" section.
-function format (parts: Parts, release: readonly string[]): string {
+function format(parts: Parts, release: readonly string[]): string {
   let text = parts.epoch === '0' ? '' : `${parts.epoch}!`
   text += release.join('.')
   if (parts.pre !== undefined) text += parts.pre[0] + parts.pre[1]
@@ -115,13 +126,13 @@ function format (parts: Parts, release: readonly string[]): string {
  * The PEP 440 normal form of `version` (`str(Version(v))`), or `version` unchanged when invalid.
  * @example normalizeVersion('1.0-ALPHA_1') // '1.0a1'
  */
-export function normalizeVersion (version: string): string {
+export function normalizeVersion(version: string): string {
   const parts = parseParts(version)
   return parts === undefined ? version : format(parts, parts.release)
 }
 
 /** The release without trailing zero parts; `keepOne` leaves at least one part. */
-function trimRelease (release: readonly string[], keepOne: boolean): readonly string[] {
+function trimRelease(release: readonly string[], keepOne: boolean): readonly string[] {
   let end = release.length
   while (end > (keepOne ? 1 : 0) && release[end - 1] === '0') end--
   return release.slice(0, end)
@@ -132,29 +143,29 @@ function trimRelease (release: readonly string[], keepOne: boolean): readonly st
  * as PEP 625 sdist names use it); `version` unchanged when invalid.
  * @example canonicalizeVersion('1.0.0a1') // '1a1'
  */
-export function canonicalizeVersion (version: string): string {
+export function canonicalizeVersion(version: string): string {
   const parts = parseParts(version)
   return parts === undefined ? version : format(parts, trimRelease(parts.release, true))
 }
 
 /** True for a valid version with a pre-release or development release segment. */
-export function isPrerelease (version: string): boolean {
+export function isPrerelease(version: string): boolean {
   const parts = parseParts(version)
   return parts !== undefined && (parts.pre !== undefined || parts.dev !== undefined)
 }
 
-function sign (value: number): number {
+function sign(value: number): number {
   return value < 0 ? -1 : value > 0 ? 1 : 0
 }
 
 /** Compare two digit strings without leading zeros, numerically. */
-function compareDigits (a: string, b: string): number {
+function compareDigits(a: string, b: string): number {
   if (a.length !== b.length) return sign(a.length - b.length)
   return a < b ? -1 : a > b ? 1 : 0
 }
 
 /** Compare strings by code point, as Python compares str (JavaScript's `<` uses UTF-16 units). */
-function compareCodePoints (a: string, b: string): number {
+function compareCodePoints(a: string, b: string): number {
   const left = Array.from(a)
   const right = Array.from(b)
   for (let i = 0; i < Math.min(left.length, right.length); i++) {
@@ -165,7 +176,7 @@ function compareCodePoints (a: string, b: string): number {
 }
 
 /** Lexicographic comparison of sequences, a proper prefix sorting first (Python tuples). */
-function compareSequences<T> (a: readonly T[], b: readonly T[], compare: (x: T, y: T) => number): number {
+function compareSequences<T>(a: readonly T[], b: readonly T[], compare: (x: T, y: T) => number): number {
   for (let i = 0; i < Math.min(a.length, b.length); i++) {
     const result = compare(a[i] as T, b[i] as T)
     if (result !== 0) return result
@@ -188,11 +199,9 @@ interface SuffixKey {
   readonly dev: string
 }
 
-function suffixKey (parts: Parts): SuffixKey {
+function suffixKey(parts: Parts): SuffixKey {
   const { pre, post, dev } = parts
-  const preRank = pre !== undefined
-    ? PRE_RANK[pre[0]]
-    : post === undefined && dev !== undefined ? DEV_ONLY : FINAL
+  const preRank = pre !== undefined ? PRE_RANK[pre[0]] : post === undefined && dev !== undefined ? DEV_ONLY : FINAL
   return {
     preRank,
     pre: pre?.[1] ?? '0',
@@ -204,29 +213,40 @@ function suffixKey (parts: Parts): SuffixKey {
   }
 }
 
-function compareSuffixes (a: SuffixKey, b: SuffixKey): number {
-  return sign(a.preRank - b.preRank) || compareDigits(a.pre, b.pre) ||
-    sign(a.postRank - b.postRank) || compareDigits(a.post, b.post) ||
-    sign(a.devRank - b.devRank) || compareDigits(a.dev, b.dev)
+function compareSuffixes(a: SuffixKey, b: SuffixKey): number {
+  return (
+    sign(a.preRank - b.preRank) ||
+    compareDigits(a.pre, b.pre) ||
+    sign(a.postRank - b.postRank) ||
+    compareDigits(a.post, b.post) ||
+    sign(a.devRank - b.devRank) ||
+    compareDigits(a.dev, b.dev)
+  )
 }
 
 // Spec "Local version identifiers": alphanumeric segments sort before numeric ones, numeric
 // segments compare as numbers, alphanumeric ones lexicographically, and a longer label wins a tie.
-function compareLocalSegments (a: LocalSegment, b: LocalSegment): number {
+function compareLocalSegments(a: LocalSegment, b: LocalSegment): number {
   if (a.numeric !== b.numeric) return a.numeric ? 1 : -1
   if (a.numeric) return compareDigits(a.value, b.value)
   return a.value < b.value ? -1 : a.value > b.value ? 1 : 0
 }
 
-function compareParts (a: Parts, b: Parts): number {
-  return compareDigits(a.epoch, b.epoch) ||
+function compareParts(a: Parts, b: Parts): number {
+  return (
+    compareDigits(a.epoch, b.epoch) ||
     // Spec "Final releases": trailing zeros of the release segment are insignificant.
     compareSequences(trimRelease(a.release, false), trimRelease(b.release, false), compareDigits) ||
     compareSuffixes(suffixKey(a), suffixKey(b)) ||
     // Spec "Local version identifiers": a public version sorts before all its local versions.
     (a.local === undefined
-      ? (b.local === undefined ? 0 : -1)
-      : (b.local === undefined ? 1 : compareSequences(a.local, b.local, compareLocalSegments)))
+      ? b.local === undefined
+        ? 0
+        : -1
+      : b.local === undefined
+        ? 1
+        : compareSequences(a.local, b.local, compareLocalSegments))
+  )
 }
 
 /**
@@ -234,7 +254,7 @@ function compareParts (a: Parts, b: Parts): number {
  * before all valid ones, and among themselves by code point, so the order is total (packaging's LegacyVersion sorted before all).
  * @example ['1.0', '1.0rc1', 'foo', '1.0.post1'].sort(compareVersions) // ['foo', '1.0rc1', '1.0', '1.0.post1']
  */
-export function compareVersions (a: string, b: string): number {
+export function compareVersions(a: string, b: string): number {
   return compareParsed({ version: a, parts: parseParts(a) }, { version: b, parts: parseParts(b) })
 }
 
@@ -243,7 +263,7 @@ interface Parsed {
   readonly parts: Parts | undefined
 }
 
-function compareParsed (a: Parsed, b: Parsed): number {
+function compareParsed(a: Parsed, b: Parsed): number {
   if (a.parts === undefined || b.parts === undefined) {
     if (a.parts !== undefined) return 1
     if (b.parts !== undefined) return -1
@@ -257,7 +277,7 @@ function compareParsed (a: Parsed, b: Parsed): number {
  * a sort compares about n log n times, and parsing is most of a comparison's cost (a project
  * page of 100 releases made 700 comparisons, 1,400 parses).
  */
-export function sortByVersion<T> (items: Iterable<T>, versionOf: (item: T) => string): T[] {
+export function sortByVersion<T>(items: Iterable<T>, versionOf: (item: T) => string): T[] {
   const keyed = [...items].map((item) => {
     const version = versionOf(item)
     return { item, version, parts: parseParts(version) }

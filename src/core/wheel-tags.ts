@@ -38,7 +38,7 @@ const ARCHITECTURES: Readonly<Record<string, string>> = {
  * tag set (`py2.py3`). Undefined for anything that is not a wheel filename.
  * @example decodeWheelTags('foo-1.0-cp312-abi3-win_amd64.whl')?.platform // ['Windows x86-64']
  */
-export function decodeWheelTags (filename: string): WheelTags | undefined {
+export function decodeWheelTags(filename: string): WheelTags | undefined {
   if (!filename.endsWith('.whl')) return undefined
   const parts = filename.slice(0, -4).split('-')
   if (parts.length !== 5 && parts.length !== 6) return undefined
@@ -50,34 +50,36 @@ export function decodeWheelTags (filename: string): WheelTags | undefined {
   }
 }
 
-function unique (values: readonly string[]): string[] {
+function unique(values: readonly string[]): string[] {
   return [...new Set(values)]
 }
 
 // PEP 425: an implementation abbreviation followed by the version's digits (major, then minor).
-function pythonTag (tag: string): string {
+function pythonTag(tag: string): string {
   const match = /^([a-z]+)(\d)(\d*)$/.exec(tag)
   const name = match === null ? undefined : IMPLEMENTATIONS[match[1] ?? '']
   if (match === null || name === undefined) return tag
   return match[3] === '' ? `${name} ${match[2] ?? ''}` : `${name} ${match[2] ?? ''}.${match[3] ?? ''}`
 }
 
-function abiTag (tag: string): string {
+function abiTag(tag: string): string {
   if (tag === 'none') return 'none'
   if (tag === 'abi3') return 'stable ABI (abi3)'
   // PEP 425 ABI tags such as cp39, cp37m, cp313t (free-threaded).
   const match = /^cp(\d)(\d+)([dmtu]*)$/.exec(tag)
   if (match === null) return tag
   const flags = match[3] ?? ''
-  const notes = [flags.includes('t') ? 'free-threaded' : '', flags.includes('d') ? 'debug' : ''].filter((note) => note !== '')
+  const notes = [flags.includes('t') ? 'free-threaded' : '', flags.includes('d') ? 'debug' : ''].filter(
+    (note) => note !== '',
+  )
   return `CPython ${match[1] ?? ''}.${match[2] ?? ''}${notes.length === 0 ? '' : ` (${notes.join(', ')})`}`
 }
 
-function architecture (arch: string): string {
+function architecture(arch: string): string {
   return ARCHITECTURES[arch] ?? arch
 }
 
-function platformTag (tag: string): string {
+function platformTag(tag: string): string {
   if (tag === 'any') return 'any'
   if (tag === 'win32') return 'Windows x86'
   let match = /^win_(.+)$/.exec(tag)
@@ -91,7 +93,8 @@ function platformTag (tag: string): string {
   // The legacy aliases of PEP 513, 571 and 599.
   const legacy: Readonly<Record<string, string>> = { manylinux1: '2.5', manylinux2010: '2.12', manylinux2014: '2.17' }
   match = /^(manylinux1|manylinux2010|manylinux2014)_(.+)$/.exec(tag)
-  if (match !== null) return `Linux ${architecture(match[2] ?? '')}, glibc ${legacy[match[1] ?? ''] ?? '?'}+ (manylinux)`
+  if (match !== null)
+    return `Linux ${architecture(match[2] ?? '')}, glibc ${legacy[match[1] ?? ''] ?? '?'}+ (manylinux)`
   match = /^macosx_(\d+)_(\d+)_(.+)$/.exec(tag)
   if (match !== null) return `macOS ${match[1] ?? ''}.${match[2] ?? ''}+ ${architecture(match[3] ?? '')}`
   match = /^linux_(.+)$/.exec(tag)

@@ -9,7 +9,9 @@ export const YANK_SUFFIX = '.yanked'
  * whitespace become one space), trimmed; '' when the sidecar is empty.
  * @example yankReason(Buffer.from('broken build\n')) // 'broken build'
  */
-export function yankReason (content: Uint8Array): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what is replaced
-  return Buffer.from(content).toString('utf8').replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim()
+// eslint-disable-next-line no-control-regex -- control characters are what is replaced
+const SPACE_AND_CONTROL = /[\s\u0000-\u001f\u007f]+/g
+
+export function yankReason(content: Uint8Array): string {
+  return Buffer.from(content).toString('utf8').replace(SPACE_AND_CONTROL, ' ').trim()
 }

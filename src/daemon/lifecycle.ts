@@ -84,7 +84,7 @@ export interface Transition {
 
 const STAY = (state: LifecycleState): Transition => ({ state, effects: [] })
 
-function beginDraining (signal: string | undefined): Transition {
+function beginDraining(signal: string | undefined): Transition {
   return {
     state: { name: 'draining', signal },
     effects: [
@@ -98,10 +98,12 @@ function beginDraining (signal: string | undefined): Transition {
 }
 
 /** The step `event` makes from `state`. An event that means nothing in a state changes nothing. */
-export function transition (state: LifecycleState, event: LifecycleEvent): Transition {
+export function transition(state: LifecycleState, event: LifecycleEvent): Transition {
   switch (event.type) {
-    case 'stop': return onStop(state, event.signal)
-    case 'hangup': return onHangup(state)
+    case 'stop':
+      return onStop(state, event.signal)
+    case 'hangup':
+      return onHangup(state)
     case 'reloaded': {
       if (state.name !== 'serving' || state.reloads === undefined) return STAY(state)
       // READY=1 once the last reload running is over (sd_notify(3): RELOADING=1 ... READY=1).
@@ -109,7 +111,8 @@ export function transition (state: LifecycleState, event: LifecycleEvent): Trans
       return { state: { name: 'serving' }, effects: [{ type: 'notify', status: 'ready' }] }
     }
     case 'started':
-      if (state.name === 'starting') return { state: { name: 'serving' }, effects: [{ type: 'notify', status: 'ready' }, { type: 'startWatchdog' }] }
+      if (state.name === 'starting')
+        return { state: { name: 'serving' }, effects: [{ type: 'notify', status: 'ready' }, { type: 'startWatchdog' }] }
       if (state.name === 'stopDeferred') return beginDraining(state.signal)
       return STAY(state)
     case 'startFailed':
@@ -124,14 +127,17 @@ export function transition (state: LifecycleState, event: LifecycleEvent): Trans
       return { state: { name: 'releasing' }, effects: [{ type: 'clearGraceTimer' }, { type: 'releaseResources' }] }
     case 'released':
       if (state.name !== 'releasing') return STAY(state)
-      return { state: { name: 'flushing' }, effects: [{ type: 'detachSignals' }, { type: 'logStopped' }, { type: 'flushLogs' }] }
+      return {
+        state: { name: 'flushing' },
+        effects: [{ type: 'detachSignals' }, { type: 'logStopped' }, { type: 'flushLogs' }],
+      }
     case 'flushed':
       if (state.name !== 'flushing') return STAY(state)
       return { state: { name: 'stopped' }, effects: [{ type: 'resolveStopped' }] }
   }
 }
 
-function onHangup (state: LifecycleState): Transition {
+function onHangup(state: LifecycleState): Transition {
   // Until the handlers are removed, SIGHUP works in every state: a log rotated during a long
   // drain is reopened too. Open connections are not touched: only later logins see new users,
   // only new TLS handshakes the new certificate.
@@ -139,45 +145,52 @@ function onHangup (state: LifecycleState): Transition {
   const reload: LifecycleEffect[] = [{ type: 'reopenLog' }, { type: 'logReopened' }, { type: 'reload' }]
   // systemd hears of reloads only while the service is up: not before READY=1, not once stopping.
   if (state.name !== 'serving') return { state, effects: reload }
-  return { state: { name: 'serving', reloads: (state.reloads ?? 0) + 1 }, effects: [{ type: 'notify', status: 'reloading' }, ...reload] }
+  return {
+    state: { name: 'serving', reloads: (state.reloads ?? 0) + 1 },
+    effects: [{ type: 'notify', status: 'reloading' }, ...reload],
+  }
 }
 
-function onStop (state: LifecycleState, signal: string | undefined): Transition {
+function onStop(state: LifecycleState, signal: string | undefined): Transition {
   switch (state.name) {
     // The first stop's signal is the one reported.
-    case 'starting': return STAY({ name: 'stopDeferred', signal })
-    case 'serving': return beginDraining(signal)
+    case 'starting':
+      return STAY({ name: 'stopDeferred', signal })
+    case 'serving':
+      return beginDraining(signal)
     // A second stop while draining: stop waiting for the in-flight requests.
     case 'draining':
-    case 'forcing': return { state: { name: 'forcing' }, effects: [{ type: 'closeConnections' }] }
-    default: return STAY(state)
+    case 'forcing':
+      return { state: { name: 'forcing' }, effects: [{ type: 'closeConnections' }] }
+    default:
+      return STAY(state)
   }
 }
 
 /** The work behind the effects: the daemon's parts, or a test's recorders. */
 export interface LifecycleEffects {
   /** Stop accepting connections; settles once every connection has ended. */
-  closeServer (): Promise<void>
+  closeServer(): Promise<void>
   /** End the connections still open, in-flight requests included. */
-  closeConnections (): void
+  closeConnections(): void
   /** Reopen the log file; a no-op for stdout. */
-  reopenLog (): void
+  reopenLog(): void
   /** Re-read what may have changed on disk (the password file, the TLS certificate); settles when done. */
-  reload (): Promise<void>
+  reload(): Promise<void>
   /** Stop background work, the index services and the password worker. */
-  releaseResources (): Promise<void>
+  releaseResources(): Promise<void>
   /** Write out what the log has buffered. */
-  flushLogs (): Promise<void>
+  flushLogs(): Promise<void>
   /** Tell systemd; a no-op unless it listens (NOTIFY_SOCKET). */
-  notify (status: ServiceStatus): void
+  notify(status: ServiceStatus): void
   /** Start (true) or stop (false) pinging systemd's watchdog, when WatchdogSec= asks for it. */
-  watchdog (on: boolean): void
+  watchdog(on: boolean): void
 }
 
 /** Where signals come from: `process`, or an EventEmitter in tests. */
 export interface SignalSource {
-  on (event: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
-  off (event: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
+  on(event: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
+  off(event: NodeJS.Signals, listener: (signal: NodeJS.Signals) => void): unknown
 }
 
 /** Options of Lifecycle. */
@@ -200,14 +213,16 @@ export class Lifecycle {
   /** Resolves once the daemon has stopped (or failed to start); never rejects. */
   readonly stopped: Promise<void>
 
-  constructor (options: LifecycleOptions) {
+  constructor(options: LifecycleOptions) {
     this.#effects = options.effects
     this.#logger = options.logger
     this.#graceMs = options.graceMs
-    this.stopped = new Promise((resolve) => { this.#resolveStopped = resolve })
+    this.stopped = new Promise((resolve) => {
+      this.#resolveStopped = resolve
+    })
   }
 
-  get state (): LifecycleState {
+  get state(): LifecycleState {
     return this.#state
   }
 
@@ -216,9 +231,13 @@ export class Lifecycle {
    * before listening: a SIGTERM as soon as the listening line is out must drain and exit 0,
    * not kill the process with the signal's default action.
    */
-  handleSignals (source: SignalSource): void {
-    const onStop = (signal: NodeJS.Signals): void => { this.dispatch({ type: 'stop', signal }) }
-    const onHangup = (): void => { this.dispatch({ type: 'hangup' }) }
+  handleSignals(source: SignalSource): void {
+    const onStop = (signal: NodeJS.Signals): void => {
+      this.dispatch({ type: 'stop', signal })
+    }
+    const onHangup = (): void => {
+      this.dispatch({ type: 'hangup' })
+    }
     source.on('SIGTERM', onStop)
     source.on('SIGINT', onStop)
     source.on('SIGHUP', onHangup)
@@ -230,25 +249,30 @@ export class Lifecycle {
   }
 
   /** Stop gracefully, as SIGTERM does; resolves once stopped. */
-  stop (): Promise<void> {
+  stop(): Promise<void> {
     this.dispatch({ type: 'stop' })
     return this.stopped
   }
 
   /** Take the step `event` makes, running its effects in order. */
-  dispatch (event: LifecycleEvent): void {
+  dispatch(event: LifecycleEvent): void {
     const { state, effects } = transition(this.#state, event)
     this.#state = state
     for (const effect of effects) this.#run(effect)
   }
 
-  #run (effect: LifecycleEffect): void {
+  #run(effect: LifecycleEffect): void {
     switch (effect.type) {
       case 'logShutdown':
-        this.#logger.info({ signal: effect.signal, graceMs: this.#graceMs }, 'Shutting down: no new connections; in-flight requests may finish')
+        this.#logger.info(
+          { signal: effect.signal, graceMs: this.#graceMs },
+          'Shutting down: no new connections; in-flight requests may finish',
+        )
         return
       case 'startGraceTimer':
-        this.#graceTimer = setTimeout(() => { this.dispatch({ type: 'graceExpired' }) }, this.#graceMs)
+        this.#graceTimer = setTimeout(() => {
+          this.dispatch({ type: 'graceExpired' })
+        }, this.#graceMs)
         return
       case 'clearGraceTimer':
         clearTimeout(this.#graceTimer)
@@ -282,7 +306,11 @@ export class Lifecycle {
         this.#effects.watchdog(false)
         return
       case 'releaseResources':
-        this.#settle(this.#effects.releaseResources(), 'released', 'Cannot stop the background work, the index or the password worker cleanly')
+        this.#settle(
+          this.#effects.releaseResources(),
+          'released',
+          'Cannot stop the background work, the index or the password worker cleanly',
+        )
         return
       case 'detachSignals':
         this.#detach?.()
@@ -302,8 +330,13 @@ export class Lifecycle {
   // An asynchronous effect moves the machine on when it settles. A failure is logged and the
   // stop goes on: a part that cannot be closed must not keep the others running or the process
   // from exiting.
-  #settle (work: Promise<void>, next: 'drained' | 'released' | 'flushed' | 'reloaded', failure: string): void {
-    void work.then(undefined, (err: unknown) => { this.#logger.error({ err }, failure) })
-      .then(() => { this.dispatch({ type: next }) })
+  #settle(work: Promise<void>, next: 'drained' | 'released' | 'flushed' | 'reloaded', failure: string): void {
+    void work
+      .then(undefined, (err: unknown) => {
+        this.#logger.error({ err }, failure)
+      })
+      .then(() => {
+        this.dispatch({ type: next })
+      })
   }
 }

@@ -7,7 +7,7 @@ import type { WarmupProgress } from '../live-index/warmup.js'
  * @example servingStatus('http://0.0.0.0:31001', { files: 10, filesDone: 4, ... })
  * // 'Serving http://0.0.0.0:31001; hashing in the background: 4/10 files'
  */
-export function servingStatus (address: string, progress: WarmupProgress | undefined): string {
+export function servingStatus(address: string, progress: WarmupProgress | undefined): string {
   if (progress === undefined || progress.done || progress.filesDone >= progress.files) {
     return `Serving ${address}; every file is hashed`
   }

@@ -28,32 +28,42 @@ export interface ListenEnvironment {
  * @example inheritedSockets({ LISTEN_FDS: '2', LISTEN_PID: '7', LISTEN_FDNAMES: 'metrics:http' }, 7)
  * // [{ fd: 3, name: 'metrics' }, { fd: 4, name: 'http' }]
  */
-export function inheritedSockets (env: ListenEnvironment, pid: number): InheritedSocket[] | undefined {
+export function inheritedSockets(env: ListenEnvironment, pid: number): InheritedSocket[] | undefined {
   if (env.LISTEN_FDS === undefined || env.LISTEN_FDS === '') return undefined
   if (env.LISTEN_PID !== String(pid)) return undefined
   const count = /^\d+$/.test(env.LISTEN_FDS) ? Number(env.LISTEN_FDS) : NaN
   if (!Number.isSafeInteger(count) || count < 1) {
-    throw new ListenError(`Cannot use the sockets systemd passed: LISTEN_FDS is "${env.LISTEN_FDS}", not a positive count`)
+    throw new ListenError(
+      `Cannot use the sockets systemd passed: LISTEN_FDS is "${env.LISTEN_FDS}", not a positive count`,
+    )
   }
   const names = env.LISTEN_FDNAMES === undefined || env.LISTEN_FDNAMES === '' ? [] : env.LISTEN_FDNAMES.split(':')
-  return Array.from({ length: count }, (_, index) => ({ fd: LISTEN_FDS_START + index, name: names[index] ?? 'unknown' }))
+  return Array.from({ length: count }, (_, index) => ({
+    fd: LISTEN_FDS_START + index,
+    name: names[index] ?? 'unknown',
+  }))
 }
 
 /** The socket to serve HTTP on: the one named "http", or the only one passed. */
-export function httpSocket (sockets: readonly InheritedSocket[]): InheritedSocket {
+export function httpSocket(sockets: readonly InheritedSocket[]): InheritedSocket {
   const named = sockets.find((socket) => socket.name === HTTP_SOCKET_NAME)
   if (named !== undefined) return named
   const [only] = sockets
   if (only !== undefined && sockets.length === 1) return only
   const names = sockets.map((socket) => socket.name).join(', ')
-  throw new ListenError(`Cannot tell which of the ${sockets.length} sockets systemd passed (${names}) to serve on: name it "${HTTP_SOCKET_NAME}" (FileDescriptorName=${HTTP_SOCKET_NAME} in the .socket unit)`)
+  throw new ListenError(
+    `Cannot tell which of the ${sockets.length} sockets systemd passed (${names}) to serve on: name it "${HTTP_SOCKET_NAME}" (FileDescriptorName=${HTTP_SOCKET_NAME} in the .socket unit)`,
+  )
 }
 
 /**
  * Take the sockets passed to this process and remove the protocol's variables from `env`
  * (sd_listen_fds(3)'s unset_environment), so that no child process takes them for its own.
  */
-export function takeInheritedSockets (env: Record<string, string | undefined>, pid: number): InheritedSocket[] | undefined {
+export function takeInheritedSockets(
+  env: Record<string, string | undefined>,
+  pid: number,
+): InheritedSocket[] | undefined {
   const sockets = inheritedSockets(env, pid)
   if (sockets !== undefined) {
     delete env.LISTEN_FDS

@@ -25,7 +25,7 @@ export interface StartUpFacts {
 }
 
 /** Log the warnings and notes of start-up (uploads first: they may remove leftovers). */
-export async function logStartUpNotes (facts: StartUpFacts): Promise<void> {
+export async function logStartUpNotes(facts: StartUpFacts): Promise<void> {
   const { config, report, logger } = facts
   await startUploads(facts)
   facts.passwords?.warnWeak()
@@ -36,35 +36,46 @@ export async function logStartUpNotes (facts: StartUpFacts): Promise<void> {
   if (empty !== undefined) logger.warn({ eggdir: config.eggdir }, empty)
   for (const { folder, project } of report.projects) {
     if (SHADOWED_FOLDERS.includes(project)) {
-      logger.warn({ folder }, `Folder "${folder}/" is shadowed by the /${project}/ route; use /simple/${project}/ and /packages/${folder}/ for it`)
+      logger.warn(
+        { folder },
+        `Folder "${folder}/" is shadowed by the /${project}/ route; use /simple/${project}/ and /packages/${folder}/ for it`,
+      )
     }
   }
 }
 
 /** The last line of start-up: what is served, how, and how long reading the tree took. */
-export function logServing (facts: StartUpFacts & { readonly services: IndexServices; readonly loadStarted: number }): void {
+export function logServing(
+  facts: StartUpFacts & { readonly services: IndexServices; readonly loadStarted: number },
+): void {
   const { config, report, services } = facts
-  facts.logger.info({
-    eggdir: facts.storage.location,
-    projects: report.projects.length,
-    files: distributionCount(report),
-    scanMs: Date.now() - facts.loadStarted,
-    cached: services.facts.size,
-    // null when there is none, or when it could not be used (a warning said why).
-    cacheDir: services.facts instanceof FactsLog ? config.cacheDir ?? null : null,
-    hashAlgorithm: config.hashAlgorithm,
-    simpleHashAlgorithm: config.simpleHashAlgorithm,
-    uploads: config.uploads,
-    authenticate: config.authenticate,
-  }, 'Serving')
+  facts.logger.info(
+    {
+      eggdir: facts.storage.location,
+      projects: report.projects.length,
+      files: distributionCount(report),
+      scanMs: Date.now() - facts.loadStarted,
+      cached: services.facts.size,
+      // null when there is none, or when it could not be used (a warning said why).
+      cacheDir: services.facts instanceof FactsLog ? (config.cacheDir ?? null) : null,
+      hashAlgorithm: config.hashAlgorithm,
+      simpleHashAlgorithm: config.simpleHashAlgorithm,
+      uploads: config.uploads,
+      authenticate: config.authenticate,
+    },
+    'Serving',
+  )
 }
 
 // Start-up notes on uploads: leftovers of a crash removed, a loud warning when anyone may
 // upload, and whether the storage refuses a second create-only write of one key.
-async function startUploads ({ config, storage, logger }: StartUpFacts): Promise<void> {
+async function startUploads({ config, storage, logger }: StartUpFacts): Promise<void> {
   if (config.uploads === 'disabled') return
   if (config.uploads === 'open') {
-    logger.warn({ authenticate: config.authenticate }, 'UPLOADS ARE OPEN TO ANYONE: every client that reaches this server may upload and remove packages (--authenticate does not include "update")')
+    logger.warn(
+      { authenticate: config.authenticate },
+      'UPLOADS ARE OPEN TO ANYONE: every client that reaches this server may upload and remove packages (--authenticate does not include "update")',
+    )
   }
   try {
     const removed = await storage.sweepUploads(STALE_UPLOAD_MS)
@@ -77,13 +88,19 @@ async function startUploads ({ config, storage, logger }: StartUpFacts): Promise
 
 // Uploads from several servers sharing one store are safe only if the store refuses the
 // second create-only write of a key (S3 If-None-Match: *); some S3-compatible servers ignore it.
-async function probeCreateOnly (storage: StorageBackend, logger: FastifyBaseLogger): Promise<void> {
+async function probeCreateOnly(storage: StorageBackend, logger: FastifyBaseLogger): Promise<void> {
   try {
     const probe = await storage.probeConditionalWrites()
     if (probe.enforced) {
-      logger.info({ conditionalWrites: 'enforced', detail: probe.detail }, 'The storage refuses a second create-only write of a file, as uploads from several servers need')
+      logger.info(
+        { conditionalWrites: 'enforced', detail: probe.detail },
+        'The storage refuses a second create-only write of a file, as uploads from several servers need',
+      )
     } else {
-      logger.warn({ conditionalWrites: 'ignored', detail: probe.detail }, `The storage at ${storage.location} does not enforce create-only writes: ${probe.detail}. Only one server may accept uploads for it; two could both publish the same filename with different bytes`)
+      logger.warn(
+        { conditionalWrites: 'ignored', detail: probe.detail },
+        `The storage at ${storage.location} does not enforce create-only writes: ${probe.detail}. Only one server may accept uploads for it; two could both publish the same filename with different bytes`,
+      )
     }
   } catch (err) {
     logger.warn({ err }, 'Cannot check whether the storage enforces create-only writes')

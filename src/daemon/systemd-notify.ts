@@ -32,7 +32,7 @@ export interface NotifyEnvironment {
  * pinging at half the timeout), when it is set and WATCHDOG_PID is unset or names `pid`.
  * @example watchdogIntervalMs({ WATCHDOG_USEC: '30000000' }, 42) // 15000
  */
-export function watchdogIntervalMs (env: NotifyEnvironment, pid: number): number | undefined {
+export function watchdogIntervalMs(env: NotifyEnvironment, pid: number): number | undefined {
   const usec = /^\d+$/.test(env.WATCHDOG_USEC ?? '') ? Number(env.WATCHDOG_USEC) : 0
   if (!Number.isSafeInteger(usec) || usec <= 0) return undefined
   if (env.WATCHDOG_PID !== undefined && env.WATCHDOG_PID !== '' && env.WATCHDOG_PID !== String(pid)) return undefined
@@ -61,7 +61,7 @@ export class SystemdNotifier {
   #watchdog: NodeJS.Timeout | undefined
   #broken = false
 
-  constructor (options: NotifierOptions) {
+  constructor(options: NotifierOptions) {
     const socket = options.env.NOTIFY_SOCKET
     this.#socket = socket === undefined || socket === '' ? undefined : socket
     this.#command = options.command ?? 'systemd-notify'
@@ -71,22 +71,22 @@ export class SystemdNotifier {
   }
 
   /** True when systemd listens (NOTIFY_SOCKET is set). */
-  get enabled (): boolean {
+  get enabled(): boolean {
     return this.#socket !== undefined
   }
 
   /** Start-up is complete (sd_notify(3) READY=1), with a status line. */
-  ready (status?: string): void {
+  ready(status?: string): void {
     this.send(status === undefined ? ['READY=1'] : ['READY=1', `STATUS=${status}`])
   }
 
   /** A free-form status line, shown by `systemctl status`. */
-  status (text: string): void {
+  status(text: string): void {
     this.send([`STATUS=${text}`])
   }
 
   /** Ask for `ms` more before systemd's start (or stop) timeout fires. */
-  extendTimeout (ms: number, status?: string): void {
+  extendTimeout(ms: number, status?: string): void {
     const fields = [`EXTEND_TIMEOUT_USEC=${Math.round(ms * 1000)}`]
     this.send(status === undefined ? fields : [...fields, `STATUS=${status}`])
   }
@@ -96,10 +96,16 @@ export class SystemdNotifier {
    * (the first scan of a large or slow tree) runs: EXTEND_TIMEOUT_USEC= at once and then every
    * `everyMs`, each asking for `extendMs` more, so a scan that hangs still times out.
    */
-  async extendWhile<T> (work: Promise<T>, status: string, timing: { readonly everyMs: number; readonly extendMs: number }): Promise<T> {
+  async extendWhile<T>(
+    work: Promise<T>,
+    status: string,
+    timing: { readonly everyMs: number; readonly extendMs: number },
+  ): Promise<T> {
     if (this.#socket === undefined) return work
     this.extendTimeout(timing.extendMs, status)
-    const timer = setInterval(() => { this.extendTimeout(timing.extendMs) }, timing.everyMs).unref()
+    const timer = setInterval(() => {
+      this.extendTimeout(timing.extendMs)
+    }, timing.everyMs).unref()
     try {
       return await work
     } finally {
@@ -112,31 +118,33 @@ export class SystemdNotifier {
    * MONOTONIC_USEC= (CLOCK_MONOTONIC, which process.hrtime reads on Linux) with RELOADING=1, so
    * systemd can tell this reload from an older one; systemd 252 ignores the extra field.
    */
-  reloading (): void {
+  reloading(): void {
     this.send(['RELOADING=1', `MONOTONIC_USEC=${process.hrtime.bigint() / 1000n}`])
   }
 
   /** The stop has begun; the watchdog stops too (systemd stops watching a stopping service). */
-  stopping (): void {
+  stopping(): void {
     this.stopWatchdog()
     this.send(['STOPPING=1'])
   }
 
   /** Ping WATCHDOG=1 every WATCHDOG_USEC/2 from the event loop, when systemd asked for it. */
-  startWatchdog (): void {
+  startWatchdog(): void {
     if (this.#socket === undefined || this.#watchdogMs === undefined || this.#watchdog !== undefined) return
     // From a timer of the event loop, so a blocked loop misses its pings and systemd restarts us.
-    this.#watchdog = setInterval(() => { this.send(['WATCHDOG=1']) }, this.#watchdogMs)
+    this.#watchdog = setInterval(() => {
+      this.send(['WATCHDOG=1'])
+    }, this.#watchdogMs)
     this.#watchdog.unref()
   }
 
-  stopWatchdog (): void {
+  stopWatchdog(): void {
     clearInterval(this.#watchdog)
     this.#watchdog = undefined
   }
 
   /** Queue one datagram of `fields` (newline-separated, as systemd-notify joins its arguments). */
-  send (fields: readonly string[]): void {
+  send(fields: readonly string[]): void {
     if (this.#socket === undefined || this.#broken) return
     const message = fields.join('\n')
     if (this.#pending.has(message)) return
@@ -148,12 +156,12 @@ export class SystemdNotifier {
   }
 
   /** Stop the watchdog and wait until every queued message is sent. */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.stopWatchdog()
     await this.#queue
   }
 
-  async #sendNow (fields: readonly string[]): Promise<void> {
+  async #sendNow(fields: readonly string[]): Promise<void> {
     if (this.#broken || this.#socket === undefined) return
     const env: NodeJS.ProcessEnv = { NOTIFY_SOCKET: this.#socket }
     if (this.#path !== undefined) env.PATH = this.#path
@@ -161,13 +169,17 @@ export class SystemdNotifier {
       const child = spawn(this.#command, [...fields], { env, stdio: ['ignore', 'ignore', 'pipe'] })
       let stderr = ''
       child.stderr.setEncoding('utf8')
-      child.stderr.on('data', (chunk: string) => { stderr += chunk })
+      child.stderr.on('data', (chunk: string) => {
+        stderr += chunk
+      })
       child.once('error', (err) => {
         // Without the command nothing can be sent: say so once, then stop trying.
         this.#broken = true
         resolve(`cannot run ${this.#command}: ${err.message}`)
       })
-      child.once('close', (code) => { resolve(code === 0 ? undefined : `${this.#command} exited with ${String(code)}: ${stderr.trim()}`) })
+      child.once('close', (code) => {
+        resolve(code === 0 ? undefined : `${this.#command} exited with ${String(code)}: ${stderr.trim()}`)
+      })
     })
     if (failure !== undefined) this.#log.warn({ fields }, `Cannot notify systemd (${failure})`)
   }

@@ -14,19 +14,22 @@ export interface TlsCredentials {
 }
 
 /** Read both files and check that OpenSSL accepts them as a pair; a TlsError in one line otherwise. */
-export async function loadTlsCredentials (files: TlsFiles): Promise<TlsCredentials> {
+export async function loadTlsCredentials(files: TlsFiles): Promise<TlsCredentials> {
   const cert = await readPem(files.certFile, 'certificate')
   const key = await readPem(files.keyFile, 'key')
   try {
     // What https.createServer() would do with them, so a bad pair fails here, in words.
     createSecureContext({ cert, key })
   } catch (err) {
-    throw new TlsError(`Cannot use the TLS certificate "${files.certFile}" with the key "${files.keyFile}": ${opensslReason(err)}`, { cause: err })
+    throw new TlsError(
+      `Cannot use the TLS certificate "${files.certFile}" with the key "${files.keyFile}": ${opensslReason(err)}`,
+      { cause: err },
+    )
   }
   return { cert, key }
 }
 
-async function readPem (file: string, what: string): Promise<Buffer> {
+async function readPem(file: string, what: string): Promise<Buffer> {
   try {
     return await readFile(file)
   } catch (err) {
@@ -36,12 +39,15 @@ async function readPem (file: string, what: string): Promise<Buffer> {
 
 // OpenSSL's messages read "error:05800074:x509 certificate routines::key values mismatch":
 // keep the words after the last "::", and say what the common ones mean.
-function opensslReason (err: unknown): string {
+function opensslReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
   const reason = message.split('::').pop()?.trim() ?? message
   switch (reason) {
-    case 'key values mismatch': return 'the key does not belong to the certificate'
-    case 'no start line': return 'not a PEM file (no "-----BEGIN" line)'
-    default: return reason
+    case 'key values mismatch':
+      return 'the key does not belong to the certificate'
+    case 'no start line':
+      return 'not a PEM file (no "-----BEGIN" line)'
+    default:
+      return reason
   }
 }

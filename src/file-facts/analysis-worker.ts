@@ -27,7 +27,7 @@ const data = workerData as AnalysisWorkerData // set by WorkerAnalyzer, which ow
 
 // Log records travel to the main thread, which writes them through the one logger.
 const forward = new Writable({
-  write (chunk: Buffer, _encoding, callback) {
+  write(chunk: Buffer, _encoding, callback) {
     const reply: WorkerReply = { kind: 'log', line: chunk.toString('utf8') }
     port.postMessage(reply)
     callback()
@@ -36,13 +36,18 @@ const forward = new Writable({
 const log: FastifyBaseLogger = pino({ level: data.logLevel, base: null, timestamp: false }, forward)
 // This thread only reads files: blocking reads skip libuv's thread pool, which the main thread needs.
 const storage = await openStorage(data.storage, log, { blocking: true })
-const analyzer = new StreamingAnalyzer({ storage, algorithms: data.algorithms, scheduler: new FairScheduler(data.concurrency), log })
+const analyzer = new StreamingAnalyzer({
+  storage,
+  algorithms: data.algorithms,
+  scheduler: new FairScheduler(data.concurrency),
+  log,
+})
 
 port.on('message', (request: WorkerRequest) => {
   void analyze(request.id, request.file)
 })
 
-async function analyze (id: number, file: DistFile): Promise<void> {
+async function analyze(id: number, file: DistFile): Promise<void> {
   let reply: WorkerReply
   try {
     const result = await analyzer.analyze(file, { group: file.folder })

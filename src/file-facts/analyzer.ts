@@ -19,26 +19,26 @@ export interface AnalyzeOptions {
 
 /** Computes (or recalls) the facts of distribution files. */
 export interface Analyzer {
-  analyze (file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult>
+  analyze(file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult>
   /** Forget what is remembered for a file identity that no longer exists. */
-  forget (identity: string): void
+  forget(identity: string): void
   /**
    * Take facts computed elsewhere for a file identity, e.g. while an upload streamed in, so
    * that the file is never read again to learn them. Analyzers that remember nothing ignore it.
    */
-  remember (identity: string, facts: FileFacts): void
+  remember(identity: string, facts: FileFacts): void
 }
 
 /** The analyzer was closed (the server is stopping) before this file was read. */
 export class AnalysisStoppedError extends AppError {
-  constructor () {
+  constructor() {
     super('EGGSERVE_ANALYSIS', 'Analysis stopped: the analyzer was closed')
   }
 }
 
 /** The file was removed before it could be read. */
 export class FileGoneError extends AppError {
-  constructor (key: string) {
+  constructor(key: string) {
     super('EGGSERVE_FILE_GONE', `"${key}" disappeared before it could be read`)
   }
 }

@@ -7,7 +7,7 @@ import { link, open, readFile, rename, unlink } from 'node:fs/promises'
 import { errnoCode } from '../errors.js'
 
 /** A name beside `path` that no other process uses. */
-function privateName (path: string, suffix: string): string {
+function privateName(path: string, suffix: string): string {
   return `${path}.${process.pid}.${randomBytes(6).toString('hex')}.${suffix}`
 }
 
@@ -16,7 +16,7 @@ function privateName (path: string, suffix: string): string {
  * what it holds; undefined when there is none. A process still appending to it notices, as the
  * path no longer leads to it, and writes those records again where the path leads.
  */
-export async function takeAway (path: string): Promise<Buffer | undefined> {
+export async function takeAway(path: string): Promise<Buffer | undefined> {
   const away = privateName(path, 'old')
   try {
     await rename(path, away)
@@ -42,7 +42,7 @@ export async function takeAway (path: string): Promise<Buffer | undefined> {
  * there is a file there already: then false, and nothing changed. link(2) fails with EEXIST
  * where rename(2) would silently replace another process's file and the records in it.
  */
-export async function putNew (path: string, text: string): Promise<boolean> {
+export async function putNew(path: string, text: string): Promise<boolean> {
   const tmp = privateName(path, 'tmp')
   const handle = await open(tmp, 'wx', 0o600)
   try {
@@ -67,7 +67,7 @@ export async function putNew (path: string, text: string): Promise<boolean> {
 const SYNC_UNSUPPORTED = new Set(['EINVAL', 'EBADF', 'ENOTSUP', 'EOPNOTSUPP'])
 
 /** fsync `dir`, so that a file just linked into it survives a power loss. */
-export async function syncDir (dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r')
   try {
     await handle.sync()

@@ -61,7 +61,7 @@ export class FactsLog implements FactsStore {
   /** Records in the file, live or not: compaction is worth it when most are dead. */
   #records = 0
 
-  private constructor (options: FactsLogOptions, path: string) {
+  private constructor(options: FactsLogOptions, path: string) {
     this.#options = options
     this.#log = options.log.child({ component: 'facts-cache' })
     this.path = path
@@ -71,7 +71,7 @@ export class FactsLog implements FactsStore {
    * Open (or create) the log for `namespace` in `dir` and load what it holds. Rejects with the
    * system error when `dir` cannot be created or written (the caller runs without a cache).
    */
-  static async open (options: FactsLogOptions): Promise<FactsLog> {
+  static async open(options: FactsLogOptions): Promise<FactsLog> {
     await makeDirectory(options.dir, 0o700)
     // Refused now rather than by every later write: compaction creates and renames files there.
     await access(options.dir, constants.W_OK | constants.X_OK)
@@ -82,39 +82,44 @@ export class FactsLog implements FactsStore {
     return store
   }
 
-  get size (): number {
+  get size(): number {
     return this.#facts.size
   }
 
-  get (identity: string): FileFacts | undefined {
+  get(identity: string): FileFacts | undefined {
     return this.#facts.get(identity)
   }
 
-  set (identity: string, facts: FileFacts): void {
+  set(identity: string, facts: FileFacts): void {
     this.#facts.set(identity, facts)
     this.#pending.push(encode(identity, facts))
-    this.#timer ??= setTimeout(() => { void this.flush() }, this.#options.flushDelayMs ?? 100).unref()
+    this.#timer ??= setTimeout(() => {
+      void this.flush()
+    }, this.#options.flushDelayMs ?? 100).unref()
   }
 
-  delete (identity: string): void {
+  delete(identity: string): void {
     // Dropped from memory now; from the file at the next compaction.
     this.#facts.delete(identity)
     this.#deleted.add(identity)
   }
 
   /** True when the file holds mostly records of files that are gone (or duplicates). */
-  get wantsCompaction (): boolean {
+  get wantsCompaction(): boolean {
     return this.#records > 1000 && this.#records > 2 * this.#facts.size
   }
 
   /** Write what is pending. */
-  async flush (): Promise<void> {
+  async flush(): Promise<void> {
     clearTimeout(this.#timer)
     this.#timer = undefined
     const lines = this.#pending
     this.#pending = []
     if (lines.length === 0) return this.#writing
-    this.#writing = this.#writing.then(() => this.#append(lines.join('')), () => this.#append(lines.join('')))
+    this.#writing = this.#writing.then(
+      () => this.#append(lines.join('')),
+      () => this.#append(lines.join('')),
+    )
     return this.#writing
   }
 
@@ -122,7 +127,7 @@ export class FactsLog implements FactsStore {
    * Rewrite the file with the current entries only (those in `live`, when given), merged with
    * what other processes appended since this one loaded it.
    */
-  async compact (live?: ReadonlySet<string>): Promise<void> {
+  async compact(live?: ReadonlySet<string>): Promise<void> {
     if (live !== undefined) {
       for (const identity of this.#facts.keys()) if (!live.has(identity)) this.#facts.delete(identity)
     }
@@ -145,7 +150,7 @@ export class FactsLog implements FactsStore {
   }
 
   // Take the file away and merge its records (other processes' too) with this one's, which win.
-  async #takeFile (live: ReadonlySet<string> | undefined): Promise<Map<string, FileFacts>> {
+  async #takeFile(live: ReadonlySet<string> | undefined): Promise<Map<string, FileFacts>> {
     const entries = new Map<string, FileFacts>()
     const bytes = await takeAway(this.path)
     if (bytes !== undefined) {
@@ -154,7 +159,8 @@ export class FactsLog implements FactsStore {
         if (this.#deleted.has(identity) || (live !== undefined && !live.has(identity))) return
         // Kept in the file even when this process cannot use them (another --hash-algo can).
         entries.set(identity, facts)
-        if (!this.#facts.has(identity) && algorithms.every((algorithm) => facts.digests[algorithm] !== undefined)) this.#facts.set(identity, facts)
+        if (!this.#facts.has(identity) && algorithms.every((algorithm) => facts.digests[algorithm] !== undefined))
+          this.#facts.set(identity, facts)
       })
     }
     for (const [identity, facts] of this.#facts) entries.set(identity, facts)
@@ -162,14 +168,14 @@ export class FactsLog implements FactsStore {
   }
 
   /** Flush and release the file. */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.flush()
     await this.#writing
     await this.#closeFile()
   }
 
   // Returns false when the file needs rewriting (corrupt records, a torn tail, a foreign header).
-  async #load (): Promise<boolean> {
+  async #load(): Promise<boolean> {
     let bytes: Buffer
     try {
       bytes = await readFile(this.path)
@@ -185,18 +191,24 @@ export class FactsLog implements FactsStore {
       if (algorithms.every((algorithm) => facts.digests[algorithm] !== undefined)) this.#facts.set(identity, facts)
     })
     if (parsed.foreign) {
-      this.#log.warn({ path: this.path }, 'The cache file is not an eggserve cache of this eggdir (or of another version); rebuilding it')
+      this.#log.warn(
+        { path: this.path },
+        'The cache file is not an eggserve cache of this eggdir (or of another version); rebuilding it',
+      )
       return false
     }
     this.stats.loaded = this.#facts.size
     this.stats.corrupt = parsed.corrupt
     if (parsed.corrupt > 0) {
-      this.#log.warn({ corrupt: parsed.corrupt, path: this.path }, 'Ignored corrupt or torn records in the cache file; rewriting it')
+      this.#log.warn(
+        { corrupt: parsed.corrupt, path: this.path },
+        'Ignored corrupt or torn records in the cache file; rewriting it',
+      )
     }
     return parsed.corrupt === 0
   }
 
-  async #append (text: string): Promise<void> {
+  async #append(text: string): Promise<void> {
     const bytes = Buffer.from(text)
     const count = text.split('\n').length - 1
     try {
@@ -204,11 +216,13 @@ export class FactsLog implements FactsStore {
         const file = await this.#file()
         // One write() per batch: O_APPEND keeps concurrent writers' records whole.
         const { bytesWritten } = await file.handle.write(bytes)
-        if (bytesWritten !== bytes.length) throw new Error(`Short write to the cache file (${bytesWritten} of ${bytes.length} bytes)`)
+        if (bytesWritten !== bytes.length)
+          throw new Error(`Short write to the cache file (${bytesWritten} of ${bytes.length} bytes)`)
         if (await this.#leadsTo(file)) break
         // Taken away by a compaction, perhaps after it read the file: write the batch again.
         await this.#closeFile()
-        if (attempt === APPEND_ATTEMPTS) throw new Error(`The cache file was replaced ${APPEND_ATTEMPTS} times while appending to it`)
+        if (attempt === APPEND_ATTEMPTS)
+          throw new Error(`The cache file was replaced ${APPEND_ATTEMPTS} times while appending to it`)
       }
       this.stats.appended += count
       this.#records += count
@@ -218,13 +232,13 @@ export class FactsLog implements FactsStore {
   }
 
   // Whether the cache path still leads to `file` (a path that cannot be looked at does not).
-  async #leadsTo (file: OpenFile): Promise<boolean> {
+  async #leadsTo(file: OpenFile): Promise<boolean> {
     const current = await stat(this.path).catch(() => undefined)
     return current?.ino === file.ino && current.dev === file.dev
   }
 
   // The open log; opened (made, when there is none) again after a compaction replaced it.
-  async #file (): Promise<OpenFile> {
+  async #file(): Promise<OpenFile> {
     if (this.#open !== undefined) return this.#open
     for (let attempt = 1; ; attempt++) {
       try {
@@ -244,7 +258,7 @@ export class FactsLog implements FactsStore {
     }
   }
 
-  async #closeFile (): Promise<void> {
+  async #closeFile(): Promise<void> {
     const file = this.#open
     this.#open = undefined
     await file?.handle.close()

@@ -6,7 +6,7 @@ import type { FileFacts } from '../core/index-model.js'
 const FORMAT = 'eggserve-facts 2'
 
 /** The first line of the cache file of `namespace`. */
-export function header (namespace: string): string {
+export function header(namespace: string): string {
   return `${FORMAT} ${namespace}\n`
 }
 
@@ -19,7 +19,11 @@ export interface ParsedLog {
 }
 
 /** Call `onRecord` for every sound record of `bytes`, in file order; later records of an identity win. */
-export function parseLog (bytes: Buffer, namespace: string, onRecord: (identity: string, facts: FileFacts) => void): ParsedLog {
+export function parseLog(
+  bytes: Buffer,
+  namespace: string,
+  onRecord: (identity: string, facts: FileFacts) => void,
+): ParsedLog {
   // Line by line from the bytes: one big string would stay alive through every slice of it.
   let start = bytes.indexOf(10)
   if (start < 0 || bytes.toString('utf8', 0, start + 1) !== header(namespace)) return { foreign: true, corrupt: 0 }
@@ -46,8 +50,10 @@ export function parseLog (bytes: Buffer, namespace: string, onRecord: (identity:
 // Identities and hex digests never hold a tab; Requires-Python is JSON-encoded, which escapes one.
 const NONE = '-'
 
-export function encode (identity: string, facts: FileFacts): string {
-  const digests = Object.entries(facts.digests).map(([algorithm, hex]) => `${algorithm}=${hex}`).join(',')
+export function encode(identity: string, facts: FileFacts): string {
+  const digests = Object.entries(facts.digests)
+    .map(([algorithm, hex]) => `${algorithm}=${hex}`)
+    .join(',')
   const metadata = facts.metadata
   const body = `${identity}\t${digests}\t${metadata?.sha256 ?? NONE}\t${metadata?.requiresPython === undefined ? NONE : JSON.stringify(metadata.requiresPython)}`
   return `${checksum(body)}\t${body}\n`
@@ -55,10 +61,13 @@ export function encode (identity: string, facts: FileFacts): string {
 
 // Fields are cut straight from the bytes: substrings of one line string would be V8 "sliced
 // strings" keeping the whole line alive, for every digest of 100,000 records.
-function decode (bytes: Buffer, start: number, end: number): { identity: string; facts: FileFacts } | undefined {
+function decode(bytes: Buffer, start: number, end: number): { identity: string; facts: FileFacts } | undefined {
   const bodyStart = start + 9
   if (end - start < 10 || bytes[start + 8] !== 9) return undefined
-  if (crc32(bytes.subarray(bodyStart, end)).toString(16).padStart(8, '0') !== bytes.toString('latin1', start, start + 8)) return undefined
+  if (
+    crc32(bytes.subarray(bodyStart, end)).toString(16).padStart(8, '0') !== bytes.toString('latin1', start, start + 8)
+  )
+    return undefined
   const tabs: number[] = []
   for (let i = bodyStart; i < end; i++) if (bytes[i] === 9) tabs.push(i)
   if (tabs.length !== 3) return undefined
@@ -85,9 +94,11 @@ function decode (bytes: Buffer, start: number, end: number): { identity: string;
   } catch {
     return undefined
   }
-  return typeof parsed === 'string' ? { identity, facts: { digests, metadata: { sha256: metadataSha, requiresPython: parsed } } } : undefined
+  return typeof parsed === 'string'
+    ? { identity, facts: { digests, metadata: { sha256: metadataSha, requiresPython: parsed } } }
+    : undefined
 }
 
-function checksum (text: string): string {
+function checksum(text: string): string {
   return crc32(text).toString(16).padStart(8, '0')
 }

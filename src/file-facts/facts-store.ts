@@ -3,9 +3,9 @@ import type { FileFacts } from '../core/index-model.js'
 
 /** Facts by file identity. */
 export interface FactsStore {
-  get (identity: string): FileFacts | undefined
-  set (identity: string, facts: FileFacts): void
-  delete (identity: string): void
+  get(identity: string): FileFacts | undefined
+  set(identity: string, facts: FileFacts): void
+  delete(identity: string): void
   readonly size: number
 }
 
@@ -13,19 +13,19 @@ export interface FactsStore {
 export class MemoryFactsStore implements FactsStore {
   readonly #facts = new Map<string, FileFacts>()
 
-  get (identity: string): FileFacts | undefined {
+  get(identity: string): FileFacts | undefined {
     return this.#facts.get(identity)
   }
 
-  set (identity: string, facts: FileFacts): void {
+  set(identity: string, facts: FileFacts): void {
     this.#facts.set(identity, facts)
   }
 
-  delete (identity: string): void {
+  delete(identity: string): void {
     this.#facts.delete(identity)
   }
 
-  get size (): number {
+  get size(): number {
     return this.#facts.size
   }
 }

@@ -27,25 +27,26 @@ export class FairScheduler {
   #lastServed: Group | undefined
   #running = 0
 
-  constructor (concurrency: number) {
-    if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be a positive integer')
+  constructor(concurrency: number) {
+    if (!Number.isInteger(concurrency) || concurrency < 1)
+      throw new RangeError('concurrency must be a positive integer')
     this.#concurrency = concurrency
   }
 
   /** Number of tasks waiting to start. */
-  get pending (): number {
+  get pending(): number {
     let count = 0
     for (const group of this.#groups.values()) count += group.tasks.length
     return count
   }
 
   /** Number of tasks running. */
-  get running (): number {
+  get running(): number {
     return this.#running
   }
 
   /** Run `task` in `group`; `urgent` groups are served before the others. */
-  run<T> (group: string, task: () => Promise<T>, urgent = true): Promise<T> {
+  run<T>(group: string, task: () => Promise<T>, urgent = true): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let entry = this.#groups.get(group)
       if (entry === undefined) {
@@ -73,18 +74,18 @@ export class FairScheduler {
   }
 
   /** Mark a group as urgent (someone waits for it), so it goes before background groups. */
-  promote (group: string): void {
+  promote(group: string): void {
     const entry = this.#groups.get(group)
     if (entry === undefined || entry.urgent) return
     entry.urgent = true
     if (this.#background.delete(group)) this.#urgent.set(group, entry)
   }
 
-  #queueOf (group: Group): Map<string, Group> {
+  #queueOf(group: Group): Map<string, Group> {
     return group.urgent ? this.#urgent : this.#background
   }
 
-  #drain (): void {
+  #drain(): void {
     while (this.#running < this.#concurrency) {
       const last = this.#lastServed
       if (last !== undefined) {
@@ -104,7 +105,7 @@ export class FairScheduler {
   }
 }
 
-function first (queue: Map<string, Group>): Group | undefined {
+function first(queue: Map<string, Group>): Group | undefined {
   for (const group of queue.values()) return group
   return undefined
 }

@@ -13,43 +13,46 @@ export class MemoizingAnalyzer implements Analyzer {
   readonly #store: FactsStore
   readonly #inFlight = new Map<string, Promise<AnalysisResult>>()
 
-  constructor (inner: Analyzer, store: FactsStore = new MemoryFactsStore()) {
+  constructor(inner: Analyzer, store: FactsStore = new MemoryFactsStore()) {
     this.#inner = inner
     this.#store = store
   }
 
   /** Number of identities remembered. */
-  get size (): number {
+  get size(): number {
     return this.#store.size
   }
 
   /** True when the facts of this identity are known (no read needed). */
-  knows (identity: string): boolean {
+  knows(identity: string): boolean {
     return this.#store.get(identity) !== undefined
   }
 
-  analyze (file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
+  analyze(file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
     const facts = this.#store.get(file.identity)
     if (facts !== undefined) return Promise.resolve({ file, facts })
     const running = this.#inFlight.get(file.identity)
     if (running !== undefined) return running
-    const computed = this.#inner.analyze(file, options).then((result) => {
-      this.#store.set(result.file.identity, result.facts)
-      return result
-    }).finally(() => {
-      this.#inFlight.delete(file.identity)
-    })
+    const computed = this.#inner
+      .analyze(file, options)
+      .then((result) => {
+        this.#store.set(result.file.identity, result.facts)
+        return result
+      })
+      .finally(() => {
+        this.#inFlight.delete(file.identity)
+      })
     this.#inFlight.set(file.identity, computed)
     return computed
   }
 
   /** Record facts learnt elsewhere (e.g. computed while a file was uploaded). */
-  remember (identity: string, facts: FileFacts): void {
+  remember(identity: string, facts: FileFacts): void {
     this.#store.set(identity, facts)
     this.#inner.remember(identity, facts)
   }
 
-  forget (identity: string): void {
+  forget(identity: string): void {
     this.#store.delete(identity)
     this.#inner.forget(identity)
   }

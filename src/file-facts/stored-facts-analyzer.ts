@@ -22,14 +22,14 @@ export class StoredFactsAnalyzer implements Analyzer {
   readonly #algorithms: readonly HashAlgorithm[]
   readonly #log: FastifyBaseLogger
 
-  constructor (inner: Analyzer, options: StoredFactsAnalyzerOptions) {
+  constructor(inner: Analyzer, options: StoredFactsAnalyzerOptions) {
     this.#inner = inner
     this.#stored = options.stored
     this.#algorithms = options.algorithms
     this.#log = options.log.child({ component: 'stored-facts' })
   }
 
-  async analyze (file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
+  async analyze(file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
     const stored = await this.#stored.read(file).catch((err: unknown) => {
       // Reading the file itself still works, or fails with the real reason.
       this.#log.debug({ err, key: file.key }, 'Cannot read the stored facts of a file; reading the file')
@@ -43,15 +43,15 @@ export class StoredFactsAnalyzer implements Analyzer {
     return result
   }
 
-  remember (identity: string, facts: FileFacts): void {
+  remember(identity: string, facts: FileFacts): void {
     this.#inner.remember(identity, facts)
   }
 
-  forget (identity: string): void {
+  forget(identity: string): void {
     this.#inner.forget(identity)
   }
 
-  #complete (facts: FileFacts): boolean {
+  #complete(facts: FileFacts): boolean {
     return this.#algorithms.every((algorithm) => facts.digests[algorithm] !== undefined)
   }
 }

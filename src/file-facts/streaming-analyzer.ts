@@ -6,7 +6,13 @@ import type { HashAlgorithm } from '../core/digests.js'
 import type { DistFile, MetadataFacts } from '../core/index-model.js'
 import { metadataFacts } from '../core/metadata-facts.js'
 import type { OpenFile, Storage } from '../storage/storage.js'
-import { AnalysisStoppedError, FileGoneError, type AnalysisResult, type Analyzer, type AnalyzeOptions } from './analyzer.js'
+import {
+  AnalysisStoppedError,
+  FileGoneError,
+  type AnalysisResult,
+  type Analyzer,
+  type AnalyzeOptions,
+} from './analyzer.js'
 import { digestStream } from './digest-stream.js'
 import type { FairScheduler } from './fair-scheduler.js'
 
@@ -31,36 +37,50 @@ export class StreamingAnalyzer implements Analyzer {
   readonly #closing = new AbortController()
   readonly #running = new Set<Promise<AnalysisResult>>()
 
-  constructor (options: { storage: Storage; algorithms: readonly HashAlgorithm[]; scheduler: FairScheduler; log: FastifyBaseLogger }) {
+  constructor(options: {
+    storage: Storage
+    algorithms: readonly HashAlgorithm[]
+    scheduler: FairScheduler
+    log: FastifyBaseLogger
+  }) {
     this.#storage = options.storage
     this.#algorithms = options.algorithms
     this.#scheduler = options.scheduler
     this.#log = options.log.child({ component: 'analyzer' })
   }
 
-  analyze (file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
-    return this.#scheduler.run(options.group, () => {
-      if (this.#closing.signal.aborted) return Promise.reject(new AnalysisStoppedError())
-      const reading = this.#read(file)
-      this.#running.add(reading)
-      return reading.finally(() => { this.#running.delete(reading) })
-    }, options.urgent ?? true)
+  analyze(file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
+    return this.#scheduler.run(
+      options.group,
+      () => {
+        if (this.#closing.signal.aborted) return Promise.reject(new AnalysisStoppedError())
+        const reading = this.#read(file)
+        this.#running.add(reading)
+        return reading.finally(() => {
+          this.#running.delete(reading)
+        })
+      },
+      options.urgent ?? true,
+    )
   }
 
   /**
    * Stop: files being read are given up, queued ones fail with AnalysisStoppedError without
    * being read, so a shutdown waits for no hashing. Resolves once no file is open any more.
    */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.#closing.abort()
     await Promise.allSettled([...this.#running])
   }
 
-  async #read (file: DistFile): Promise<AnalysisResult> {
+  async #read(file: DistFile): Promise<AnalysisResult> {
     const opened = await this.#storage.open(file.key, { expected: file.identity })
     if (opened === undefined) throw new FileGoneError(file.key)
     try {
-      const digests = await digestStream(addAbortSignal(this.#closing.signal, opened.createReadStream()), this.#algorithms)
+      const digests = await digestStream(
+        addAbortSignal(this.#closing.signal, opened.createReadStream()),
+        this.#algorithms,
+      )
       const metadata = await this.#metadata(file, opened)
       this.stats.files++
       this.stats.bytes += opened.file.size
@@ -70,15 +90,15 @@ export class StreamingAnalyzer implements Analyzer {
     }
   }
 
-  forget (): void {
+  forget(): void {
     // Nothing is remembered here.
   }
 
-  remember (): void {
+  remember(): void {
     // Nothing is remembered here.
   }
 
-  async #metadata (file: DistFile, opened: OpenFile): Promise<MetadataFacts | undefined> {
+  async #metadata(file: DistFile, opened: OpenFile): Promise<MetadataFacts | undefined> {
     const read = await readCoreMetadata(randomAccessSource(opened), file.parsed, file.filename)
     if (!read.ok) {
       this.#log.warn({ key: file.key, code: read.code }, `No core metadata for "${file.key}": ${read.reason}`)

@@ -7,7 +7,13 @@ import type { HashAlgorithm } from '../core/digests.js'
 import type { DistFile } from '../core/index-model.js'
 import { AppError, isStoreFailureCode, StoreFailure } from '../errors.js'
 import type { StorageSpec } from '../storage/open-storage.js'
-import { AnalysisStoppedError, FileGoneError, type AnalysisResult, type Analyzer, type AnalyzeOptions } from './analyzer.js'
+import {
+  AnalysisStoppedError,
+  FileGoneError,
+  type AnalysisResult,
+  type Analyzer,
+  type AnalyzeOptions,
+} from './analyzer.js'
 import type { AnalysisWorkerData } from './analysis-worker.js'
 import { FairScheduler } from './fair-scheduler.js'
 import type { AnalysisStats } from './streaming-analyzer.js'
@@ -59,7 +65,7 @@ export class WorkerAnalyzer implements Analyzer {
   #broken = false
   #idleTimer: NodeJS.Timeout | undefined
 
-  private constructor (options: WorkerAnalyzerOptions) {
+  private constructor(options: WorkerAnalyzerOptions) {
     this.#options = options
     this.#log = options.log.child({ component: 'analyzer' })
     this.#scheduler = new FairScheduler(options.workers * options.perWorker)
@@ -70,19 +76,19 @@ export class WorkerAnalyzer implements Analyzer {
    * sent while they load wait in their message ports) and stop after a minute without work: a
    * server whose cache knows every file carries no worker threads (each costs some 15 MB).
    */
-  static create (options: WorkerAnalyzerOptions): WorkerAnalyzer {
+  static create(options: WorkerAnalyzerOptions): WorkerAnalyzer {
     return new WorkerAnalyzer(options)
   }
 
-  analyze (file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
+  analyze(file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
     return this.#scheduler.run(options.group, () => this.#dispatch(file), options.urgent ?? true)
   }
 
-  forget (): void {
+  forget(): void {
     // Nothing is remembered here.
   }
 
-  remember (): void {
+  remember(): void {
     // Nothing is remembered here.
   }
 
@@ -90,7 +96,7 @@ export class WorkerAnalyzer implements Analyzer {
    * Stop the workers: analyses running or queued fail with AnalysisStoppedError (a shutdown
    * waits for no hashing), and so does any later one, without starting a worker.
    */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#idleTimer)
     const stopped = new AnalysisStoppedError()
@@ -99,12 +105,15 @@ export class WorkerAnalyzer implements Analyzer {
     await Promise.all(this.#slots.splice(0).map((slot) => slot.worker.terminate()))
   }
 
-  #dispatch (file: DistFile): Promise<AnalysisResult> {
+  #dispatch(file: DistFile): Promise<AnalysisResult> {
     if (this.#closed) return Promise.reject(new AnalysisStoppedError())
     if (this.#broken) return Promise.reject(new AppError('EGGSERVE_ANALYSIS', 'the analysis workers cannot start'))
     clearTimeout(this.#idleTimer)
     while (this.#slots.length < this.#options.workers) this.#spawn()
-    const slot = this.#slots.reduce<Slot | undefined>((best, candidate) => best === undefined || candidate.ids.size < best.ids.size ? candidate : best, undefined)
+    const slot = this.#slots.reduce<Slot | undefined>(
+      (best, candidate) => (best === undefined || candidate.ids.size < best.ids.size ? candidate : best),
+      undefined,
+    )
     if (slot === undefined) return Promise.reject(new AppError('EGGSERVE_ANALYSIS', 'no analysis worker is running'))
     const id = this.#nextId++
     return new Promise<AnalysisResult>((resolve, reject) => {
@@ -116,13 +125,15 @@ export class WorkerAnalyzer implements Analyzer {
       slot.ids.delete(id)
       if (this.#pending.size === 0 && !this.#closed) {
         clearTimeout(this.#idleTimer)
-        this.#idleTimer = setTimeout(() => { this.#retire() }, IDLE_MS).unref()
+        this.#idleTimer = setTimeout(() => {
+          this.#retire()
+        }, IDLE_MS).unref()
       }
     })
   }
 
   // Idle: let the workers go; the next file to read starts them again.
-  #retire (): void {
+  #retire(): void {
     if (this.#pending.size > 0) return
     const slots = this.#slots.splice(0)
     for (const slot of slots) {
@@ -131,7 +142,7 @@ export class WorkerAnalyzer implements Analyzer {
     }
   }
 
-  #spawn (): void {
+  #spawn(): void {
     const data: AnalysisWorkerData = {
       storage: this.#options.storage,
       algorithms: this.#options.algorithms,
@@ -142,8 +153,11 @@ export class WorkerAnalyzer implements Analyzer {
     // and without a limit each worker's heap grows with the garbage of a cold tree's hashing.
     const resourceLimits = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 96 }
     const worker = FROM_SOURCE
-      // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
-      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`, { eval: true, workerData: data, resourceLimits })
+      ? // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
+        new Worker(
+          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`,
+          { eval: true, workerData: data, resourceLimits },
+        )
       : new Worker(WORKER_URL, { workerData: data, resourceLimits })
     const slot: Slot = { worker, ids: new Set(), ready: false, retired: false }
     this.#slots.push(slot)
@@ -151,11 +165,15 @@ export class WorkerAnalyzer implements Analyzer {
       if (reply.kind === 'ready') slot.ready = true
       else this.#receive(reply)
     })
-    worker.on('error', (err) => { this.#log.error({ err }, 'An analysis worker failed') })
-    worker.on('exit', (code) => { this.#replace(slot, code) })
+    worker.on('error', (err) => {
+      this.#log.error({ err }, 'An analysis worker failed')
+    })
+    worker.on('exit', (code) => {
+      this.#replace(slot, code)
+    })
   }
 
-  #receive (reply: Exclude<WorkerReply, { kind: 'ready' }>): void {
+  #receive(reply: Exclude<WorkerReply, { kind: 'ready' }>): void {
     if (reply.kind === 'log') {
       this.#relog(reply.line)
       return
@@ -173,7 +191,7 @@ export class WorkerAnalyzer implements Analyzer {
   }
 
   // A worker that died takes its analyses with it: fail them (callers log and move on) and start another.
-  #replace (slot: Slot, code: number): void {
+  #replace(slot: Slot, code: number): void {
     const index = this.#slots.indexOf(slot)
     if (index >= 0) this.#slots.splice(index, 1)
     if (this.#closed || slot.retired) return
@@ -191,7 +209,7 @@ export class WorkerAnalyzer implements Analyzer {
     this.#spawn()
   }
 
-  #relog (line: string): void {
+  #relog(line: string): void {
     let record: unknown
     try {
       record = JSON.parse(line)
@@ -211,8 +229,13 @@ export class WorkerAnalyzer implements Analyzer {
 
 // The error the worker met, as it would be in this thread: the same class (so a request gets
 // the same status and headers), message, cause and details.
-function rebuild (reply: WorkerFailure, file: DistFile): AppError {
+function rebuild(reply: WorkerFailure, file: DistFile): AppError {
   if (reply.code === 'EGGSERVE_FILE_GONE') return new FileGoneError(file.key)
-  const options = { ...(reply.cause === undefined ? {} : { cause: new Error(reply.cause) }), ...(reply.details === undefined ? {} : { details: reply.details }) }
-  return isStoreFailureCode(reply.code) ? new StoreFailure(reply.code, reply.message, options) : new AppError(reply.code, reply.message, options)
+  const options = {
+    ...(reply.cause === undefined ? {} : { cause: new Error(reply.cause) }),
+    ...(reply.details === undefined ? {} : { details: reply.details }),
+  }
+  return isStoreFailureCode(reply.code)
+    ? new StoreFailure(reply.code, reply.message, options)
+    : new AppError(reply.code, reply.message, options)
 }

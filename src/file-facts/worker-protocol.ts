@@ -13,7 +13,13 @@ export interface WorkerRequest {
 export type WorkerReply =
   | { readonly kind: 'ready' }
   | { readonly kind: 'log'; readonly line: string }
-  | { readonly kind: 'result'; readonly id: number; readonly file: StoredFile; readonly facts: FileFacts; readonly bytes: number }
+  | {
+      readonly kind: 'result'
+      readonly id: number
+      readonly file: StoredFile
+      readonly facts: FileFacts
+      readonly bytes: number
+    }
   | WorkerFailure
 
 /** Worker → main thread: the analysis failed. Enough to rebuild the error, which the main thread logs. */

@@ -38,7 +38,7 @@ export class AccessControl {
   readonly #users = new WeakMap<FastifyRequest, string>()
   readonly #refused: CounterMetric<'reason'>
 
-  constructor (options: AccessControlOptions) {
+  constructor(options: AccessControlOptions) {
     this.#authenticator = options.authenticator
     this.#protect = new Set(options.authenticator === undefined ? [] : options.protect)
     this.#throttle = options.throttle
@@ -55,60 +55,76 @@ export class AccessControl {
       name: 'eggserve_auth_throttle_addresses',
       help: 'Client addresses the login throttle remembers (failed logins within their window; expired ones may linger until evicted)',
       labelNames: [],
-      collect: (set) => { set({}, throttle.size) },
+      collect: (set) => {
+        set({}, throttle.size)
+      },
     })
   }
 
   /** Nothing protected (no password file). */
-  static open (log: FastifyBaseLogger, throttle: FailureThrottle): AccessControl {
+  static open(log: FastifyBaseLogger, throttle: FailureThrottle): AccessControl {
     return new AccessControl({ protect: [], authenticator: undefined, throttle, log })
   }
 
   /** True when `action` needs credentials. */
-  protects (action: AuthAction): boolean {
+  protects(action: AuthAction): boolean {
     return this.#protect.has(action)
   }
 
   /** The onRequest hooks of a route doing `action`: none when it is open. */
-  hooks (action: AuthAction): onRequestAsyncHookHandler[] {
+  hooks(action: AuthAction): onRequestAsyncHookHandler[] {
     const authenticator = this.#authenticator
     if (authenticator === undefined || !this.#protect.has(action)) return []
-    return [async (request) => { await this.#check(request, action, authenticator) }]
+    return [
+      async (request) => {
+        await this.#check(request, action, authenticator)
+      },
+    ]
   }
 
   /** The user a request was authenticated as, if any. */
-  userOf (request: FastifyRequest): string | undefined {
+  userOf(request: FastifyRequest): string | undefined {
     return this.#users.get(request)
   }
 
-  async #check (request: FastifyRequest, action: AuthAction, authenticator: Authenticator): Promise<void> {
+  async #check(request: FastifyRequest, action: AuthAction, authenticator: Authenticator): Promise<void> {
     const credentials = parseBasicAuth(request.headers.authorization)
     // pip asks for credentials (keyring, prompt) only after a 401 with a challenge, never after
     // a 403 (MultiDomainBasicAuth.handle_401 in pip's network/auth.py; RFC 9110 §15.5.2).
-    if (credentials === undefined) throw new RequestRejected('EGGSERVE_UNAUTHORIZED', 'Authentication required', CHALLENGE)
+    if (credentials === undefined)
+      throw new RequestRejected('EGGSERVE_UNAUTHORIZED', 'Authentication required', CHALLENGE)
     const address = request.ip
     const wait = this.#throttle.blockedFor(address)
     if (wait !== undefined) {
       const seconds = Math.max(1, Math.ceil(wait / 1000))
       this.#refuse('throttled')
-      throw new RequestRejected('EGGSERVE_THROTTLED', `Too many failed logins from this address; retry in ${seconds} s`, { 'retry-after': String(seconds) })
+      throw new RequestRejected(
+        'EGGSERVE_THROTTLED',
+        `Too many failed logins from this address; retry in ${seconds} s`,
+        { 'retry-after': String(seconds) },
+      )
     }
     const verdict = await authenticator.verify(credentials)
     if (verdict === 'busy') {
       this.#refuse('busy')
-      throw new RequestRejected('EGGSERVE_AUTH_BUSY', 'Too many logins are being checked; retry in a moment', { 'retry-after': '1' })
+      throw new RequestRejected('EGGSERVE_AUTH_BUSY', 'Too many logins are being checked; retry in a moment', {
+        'retry-after': '1',
+      })
     }
     if (verdict === 'bad') {
       this.#throttle.fail(address)
       this.#refuse('invalid')
       // The user name helps the operator; the password is never logged.
-      this.#log.warn({ user: credentials.user.slice(0, 100), remoteAddress: address, action, url: request.url }, 'Authentication failed')
+      this.#log.warn(
+        { user: credentials.user.slice(0, 100), remoteAddress: address, action, url: request.url },
+        'Authentication failed',
+      )
       throw new RequestRejected('EGGSERVE_UNAUTHORIZED', 'Invalid credentials', CHALLENGE)
     }
     this.#users.set(request, credentials.user)
   }
 
-  #refuse (reason: Refusal): void {
+  #refuse(reason: Refusal): void {
     this.#refused.inc({ reason })
   }
 }

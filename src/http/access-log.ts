@@ -10,28 +10,31 @@ const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent'])
  * read when the request starts: by the end the socket may already be destroyed and have
  * forgotten it.
  */
-export function registerAccessLog (app: FastifyInstance): void {
+export function registerAccessLog(app: FastifyInstance): void {
   // With request lines switched off (--log-level warn or above), add nothing to every request.
   if (QUIET_LEVELS.has(app.log.level)) return
   onResponseOver(app, (started) => {
     const remoteAddress = started.ip
     return (request, reply, bytesSent) => {
       const response = reply.raw
-      request.log.info({
-        remoteAddress,
-        method: request.method,
-        url: request.url,
-        // A connection closed before any answer (an upload cut off by shutdown, a client that
-        // hung up mid-upload) has no status: reply.statusCode would still say its default 200.
-        ...(response.headersSent ? { statusCode: reply.statusCode } : {}),
-        // The response was not sent to its end: the client went away or the connection was closed.
-        ...(response.writableFinished ? {} : { aborted: true }),
-        responseTime: Math.round(reply.elapsedTime * 10) / 10,
-        // Headers and body handed to the socket, like nginx's $bytes_sent: a download the
-        // client abandoned shows fewer bytes than its Content-Length. (app.inject()'s socket
-        // counts nothing, and then there is no figure.)
-        ...(bytesSent === undefined ? {} : { bytesSent }),
-      }, 'request')
+      request.log.info(
+        {
+          remoteAddress,
+          method: request.method,
+          url: request.url,
+          // A connection closed before any answer (an upload cut off by shutdown, a client that
+          // hung up mid-upload) has no status: reply.statusCode would still say its default 200.
+          ...(response.headersSent ? { statusCode: reply.statusCode } : {}),
+          // The response was not sent to its end: the client went away or the connection was closed.
+          ...(response.writableFinished ? {} : { aborted: true }),
+          responseTime: Math.round(reply.elapsedTime * 10) / 10,
+          // Headers and body handed to the socket, like nginx's $bytes_sent: a download the
+          // client abandoned shows fewer bytes than its Content-Length. (app.inject()'s socket
+          // counts nothing, and then there is no figure.)
+          ...(bytesSent === undefined ? {} : { bytesSent }),
+        },
+        'request',
+      )
     }
   })
 }

@@ -23,7 +23,7 @@ const EXPLICIT: readonly (readonly [string, string])[] = [
  * suffix the index accepts today (core/filenames.ts, and .asc) is in the table; mime-types is
  * the fallback for any other file a route may serve.
  */
-export function contentTypeFor (filename: string): string {
+export function contentTypeFor(filename: string): string {
   for (const [suffix, type] of EXPLICIT) {
     if (filename.endsWith(suffix)) return type
   }
@@ -39,6 +39,6 @@ export function contentTypeFor (filename: string): string {
  * code. Unknown names get application/octet-stream, which nosniff keeps from being run.
  * @example assetContentType('ui.0123456789ab.css') // 'text/css; charset=utf-8'
  */
-export function assetContentType (filename: string): string {
+export function assetContentType(filename: string): string {
   return mime.contentType(filename) || 'application/octet-stream'
 }

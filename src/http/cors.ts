@@ -5,13 +5,14 @@ import type { FastifyInstance } from 'fastify'
 const HEADERS = {
   'access-control-allow-origin': '*',
   'access-control-allow-methods': 'GET, HEAD',
-  'access-control-allow-headers': 'Content-Type, If-Match, If-Modified-Since, If-None-Match, If-Unmodified-Since, Range',
+  'access-control-allow-headers':
+    'Content-Type, If-Match, If-Modified-Since, If-None-Match, If-Unmodified-Since, Range',
   'access-control-expose-headers': 'Content-Length, Content-Range, ETag, Last-Modified',
   'access-control-max-age': '86400',
 } as const
 
 /** Add CORS headers to GET/HEAD responses to browsers (requests with Origin) and answer preflight requests with 204. */
-export function registerCors (app: FastifyInstance): void {
+export function registerCors(app: FastifyInstance): void {
   // A callback hook, not an async one: no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
     // Only browsers make CORS requests, and they always send Origin: pip, uv and the rest get

@@ -14,7 +14,7 @@ import { setLastModified } from './last-modified.js'
 const SMALL = 64 * 1024
 
 /** Strong entity tag from a file identity: it changes whenever the bytes may have changed. */
-export function etagFor (identity: string): string {
+export function etagFor(identity: string): string {
   // The identity (device:inode:size:mtime:ctime) is opaque storage detail; send a digest of it.
   return strongEtag(identity)
 }
@@ -38,8 +38,15 @@ export interface DistributionOptions {
  * With `offload`, a download that nginx would answer the same way is handed to it (see
  * offloadable() and docs/nginx.md); everything else is answered here, as without it.
  */
-export async function sendDistribution (request: FastifyRequest, reply: FastifyReply, options: DistributionOptions): Promise<FastifyReply> {
-  const opened = await options.files.open(options.key, options.identity === undefined ? {} : { expected: options.identity })
+export async function sendDistribution(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: DistributionOptions,
+): Promise<FastifyReply> {
+  const opened = await options.files.open(
+    options.key,
+    options.identity === undefined ? {} : { expected: options.identity },
+  )
   if (opened === undefined) throw new NotFoundError()
   const { file } = opened
   const validators: Validators = { etag: etagFor(file.identity), lastModifiedMs: file.mtimeMs }
@@ -59,7 +66,11 @@ export async function sendDistribution (request: FastifyRequest, reply: FastifyR
     : { kind: 'full' }
   if (plan.kind === 'unsatisfiable') {
     await opened.close()
-    return reply.code(416).header('content-range', unsatisfiedRange(file.size)).type('text/plain; charset=utf-8').send('Range Not Satisfiable\n')
+    return reply
+      .code(416)
+      .header('content-range', unsatisfiedRange(file.size))
+      .type('text/plain; charset=utf-8')
+      .send('Range Not Satisfiable\n')
   }
 
   // Archives are sent as they are: never a Content-Encoding: pip hashes the bytes it receives.
@@ -90,6 +101,8 @@ export async function sendDistribution (request: FastifyRequest, reply: FastifyR
   const stream = opened.createReadStream(range)
   // The stream does not own the file: release it however the stream ends (done, failed, or
   // destroyed because the client went away).
-  finished(stream, () => { void opened.close() })
+  finished(stream, () => {
+    void opened.close()
+  })
   return reply.send(stream)
 }

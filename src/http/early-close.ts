@@ -15,7 +15,11 @@ export const LINGER_MS = 10_000
  * still arriving after LINGER_MS gets its answer and a closed connection (nginx's lingering
  * close works the same way), so a refused 10 GB body costs at most that long.
  */
-export async function drainBeforeReply (request: FastifyRequest, reply: FastifyReply, lingerMs = LINGER_MS): Promise<void> {
+export async function drainBeforeReply(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  lingerMs = LINGER_MS,
+): Promise<void> {
   const raw = request.raw
   // Only a real, unfinished body (light-my-request's injected requests have no `complete`).
   const complete: unknown = raw.complete
@@ -24,10 +28,12 @@ export async function drainBeforeReply (request: FastifyRequest, reply: FastifyR
   if (awaitsContinue(raw)) return
   if (await drain(raw, lingerMs)) return
   reply.header('connection', 'close')
-  reply.raw.once('finish', () => { raw.socket.destroy() })
+  reply.raw.once('finish', () => {
+    raw.socket.destroy()
+  })
 }
 
-function drain (raw: IncomingMessage, maxMs: number): Promise<boolean> {
+function drain(raw: IncomingMessage, maxMs: number): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const finish = (drained: boolean): void => {
       clearTimeout(timer)
@@ -35,8 +41,12 @@ function drain (raw: IncomingMessage, maxMs: number): Promise<boolean> {
       raw.off('close', onEnd)
       resolve(drained)
     }
-    const onEnd = (): void => { finish(true) }
-    const timer = setTimeout(() => { finish(false) }, maxMs)
+    const onEnd = (): void => {
+      finish(true)
+    }
+    const timer = setTimeout(() => {
+      finish(false)
+    }, maxMs)
     timer.unref()
     raw.once('end', onEnd)
     raw.once('close', onEnd)
@@ -48,7 +58,7 @@ function drain (raw: IncomingMessage, maxMs: number): Promise<boolean> {
  * A reason phrase from a message (RFC 9110 §15.1, reason-phrase; twine, poetry and pdm print it): latin-1 only (anything else becomes "?"),
  * no CR/LF or other control characters, at most 200 characters.
  */
-export function reasonPhrase (message: string): string {
+export function reasonPhrase(message: string): string {
   const clean = message.replace(/[^\u0020-\u007e\u00a0-\u00ff]/g, '?').trim()
   return clean.length > 200 ? `${clean.slice(0, 197)}...` : clean
 }

@@ -13,7 +13,7 @@ const READ_METHODS = 'GET, HEAD'
 export const JSON_API_ERRORS = { errorBody: 'json' } as const
 
 /** Install the error and not-found handlers: the one place where failed requests are logged and answered. */
-export function registerErrorHandling (app: FastifyInstance): void {
+export function registerErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler(async (err: FastifyError | AppError, request, reply) => {
     const status = err.statusCode ?? 500
     // A refused upload is answered once the rest of its body has been read (or after a while).
@@ -28,7 +28,10 @@ export function registerErrorHandling (app: FastifyInstance): void {
     }
     if (status >= 500) request.log.error({ err }, 'Request failed')
     if (err instanceof AppError && err.code === 'EGGSERVE_NOT_FOUND' && wantsJsonErrors(request)) {
-      return reply.code(404).type('application/json; charset=utf-8').send(JSON.stringify({ message: err.message }))
+      return reply
+        .code(404)
+        .type('application/json; charset=utf-8')
+        .send(JSON.stringify({ message: err.message }))
     }
     // Our messages name no server path; so do Fastify's for bad requests. twine, poetry and pdm
     // show the reason phrase (as Warehouse's forklift fills it), so it carries the message too.
@@ -38,13 +41,17 @@ export function registerErrorHandling (app: FastifyInstance): void {
 
   app.setNotFoundHandler((request, reply) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') {
-      return reply.code(405).header('allow', READ_METHODS).type('text/plain; charset=utf-8').send('Method Not Allowed\n')
+      return reply
+        .code(405)
+        .header('allow', READ_METHODS)
+        .type('text/plain; charset=utf-8')
+        .send('Method Not Allowed\n')
     }
     return reply.code(404).type('text/plain; charset=utf-8').send('Not Found\n')
   })
 }
 
-function wantsJsonErrors (request: FastifyRequest): boolean {
+function wantsJsonErrors(request: FastifyRequest): boolean {
   const config: object = request.routeOptions.config
   return 'errorBody' in config && config.errorBody === JSON_API_ERRORS.errorBody
 }
@@ -54,8 +61,15 @@ function wantsJsonErrors (request: FastifyRequest): boolean {
  * gets the same plain-text shape as every other error. These requests never reach the
  * route hooks, so they are logged here.
  */
-export function frameworkErrors (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const status = err.statusCode !== undefined && err.statusCode < 500 ? err.statusCode : 400
-  request.log.info({ remoteAddress: request.ip, method: request.method, url: request.url, statusCode: status, code: err.code }, 'request')
-  void reply.code(status).header('x-content-type-options', NOSNIFF).type('text/plain; charset=utf-8').send('Bad Request: the URL is not valid\n')
+  request.log.info(
+    { remoteAddress: request.ip, method: request.method, url: request.url, statusCode: status, code: err.code },
+    'request',
+  )
+  void reply
+    .code(status)
+    .header('x-content-type-options', NOSNIFF)
+    .type('text/plain; charset=utf-8')
+    .send('Bad Request: the URL is not valid\n')
 }

@@ -8,6 +8,6 @@ import { createHash } from 'node:crypto'
  * past any chance of two versions colliding; shorter than the full 43), in double quotes.
  * @example strongEtag('hello') // '"LPJNul-wow4m6DsqxbninhsWHlw"'
  */
-export function strongEtag (input: string | Uint8Array): string {
+export function strongEtag(input: string | Uint8Array): string {
   return `"${createHash('sha256').update(input).digest('base64url').slice(0, 27)}"`
 }

@@ -12,12 +12,12 @@ import type { FastifyInstance } from 'fastify'
 const waiting = new WeakSet<IncomingMessage>()
 
 /** True while the client of `raw` waits for "100 Continue" and so has not sent its body. */
-export function awaitsContinue (raw: IncomingMessage): boolean {
+export function awaitsContinue(raw: IncomingMessage): boolean {
   return waiting.has(raw)
 }
 
 /** Route `Expect: 100-continue` requests through the app, answering 100 when the body is wanted. */
-export function registerExpectContinue (app: FastifyInstance): void {
+export function registerExpectContinue(app: FastifyInstance): void {
   app.server.on('checkContinue', (req, res) => {
     waiting.add(req)
     // The app's own request handler, as for any other request (Fastify's documented `routing`).

@@ -11,7 +11,7 @@ import { httpDate } from '../core/conditional.js'
  * a Last-Modified equal to Date is weak), so sending it back never earns a 304 or a range;
  * the ETag still does.
  */
-export function setLastModified (reply: FastifyReply, lastModifiedMs: number, formatted?: string): void {
+export function setLastModified(reply: FastifyReply, lastModifiedMs: number, formatted?: string): void {
   const now = Date.now()
   const seconds = Math.floor(lastModifiedMs / 1000)
   const nowSeconds = Math.floor(now / 1000)

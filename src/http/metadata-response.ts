@@ -7,12 +7,17 @@ import type { CoreMetadataStore } from '../live-index/metadata-store.js'
 import { strongEtag } from './etag.js'
 
 /** Send `<wheel>.metadata`: 404 when the wheel has no readable METADATA (then no page advertises it). */
-export async function sendMetadata (request: FastifyRequest, reply: FastifyReply, options: { metadata: CoreMetadataStore; file: DistFile }): Promise<FastifyReply> {
+export async function sendMetadata(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: { metadata: CoreMetadataStore; file: DistFile },
+): Promise<FastifyReply> {
   const read = await options.metadata.read(options.file)
   if (read === undefined) throw new NotFoundError()
   const etag = strongEtag(read.bytes)
   reply.header('etag', etag)
-  if (evaluatePreconditions(request.headers, { etag, lastModifiedMs: options.file.mtimeMs }) === 'not-modified') return reply.code(304).send()
+  if (evaluatePreconditions(request.headers, { etag, lastModifiedMs: options.file.mtimeMs }) === 'not-modified')
+    return reply.code(304).send()
   // PEP 658: a stable type and never a content-coding; pip hashes the raw body.
   return reply.type('text/plain; charset=utf-8').send(read.bytes)
 }

@@ -62,7 +62,7 @@ export class PageCache {
   readonly #meter: CacheMeter | undefined
 
   /** `meter` counts hits and misses (eggserve_cache_*_total{cache="page"}). */
-  constructor (maxBytes = 32 * 1024 * 1024, meter?: CacheMeter) {
+  constructor(maxBytes = 32 * 1024 * 1024, meter?: CacheMeter) {
     this.#meter = meter
     this.#lru = new LRUCache<string, Entry, RenderContext>({
       maxSize: maxBytes,
@@ -78,12 +78,12 @@ export class PageCache {
   }
 
   /** Bytes held (bodies, gzip forms, keys and an estimate of the bookkeeping). */
-  get bytes (): number {
+  get bytes(): number {
     return this.#lru.calculatedSize
   }
 
   /** Pages held. */
-  get size (): number {
+  get size(): number {
     return this.#lru.size
   }
 
@@ -96,7 +96,12 @@ export class PageCache {
   // --rounds 3 --only simple-html,simple-json` could not tell the two apart ("`/simple/<p>/`
   // (HTML)" req/s, medians of two runs each: 29,850 and 42,095 with it, 37,191 and 29,921
   // without), and the saving is well under 1% of a request's ~30 µs, so the plain form stays.
-  async get (key: PageKey, version: number, lastModifiedMs: number, render: () => Promise<string>): Promise<RenderedPage> {
+  async get(
+    key: PageKey,
+    version: number,
+    lastModifiedMs: number,
+    render: () => Promise<string>,
+  ): Promise<RenderedPage> {
     const id = this.#prefix(key.section, key.variant) + key.name
     const hit = this.#lru.get(id)
     if (hit?.version === version) {
@@ -107,7 +112,7 @@ export class PageCache {
     return this.#load(id, { version, lastModifiedMs, render })
   }
 
-  async #load (id: string, context: RenderContext): Promise<RenderedPage> {
+  async #load(id: string, context: RenderContext): Promise<RenderedPage> {
     for (;;) {
       // forceRefresh: what is cached is another version. A render already running for this key
       // is joined; if it was for an older version, render again.
@@ -117,7 +122,7 @@ export class PageCache {
     }
   }
 
-  #prefix (section: string, variant: number): string {
+  #prefix(section: string, variant: number): string {
     let prefixes = this.#prefixes.get(section)
     if (prefixes === undefined) {
       const code = this.#prefixes.size.toString(36)
@@ -130,7 +135,7 @@ export class PageCache {
   }
 }
 
-function build (text: string, lastModifiedMs: number): RenderedPage {
+function build(text: string, lastModifiedMs: number): RenderedPage {
   const body = Buffer.from(text, 'utf8')
   const etag = strongEtag(body)
   return {
@@ -143,6 +148,6 @@ function build (text: string, lastModifiedMs: number): RenderedPage {
   }
 }
 
-function size (page: RenderedPage): number {
+function size(page: RenderedPage): number {
   return page.body.length + page.gzipped.length
 }

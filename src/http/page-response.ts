@@ -6,7 +6,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { evaluatePreconditions } from '../core/conditional.js'
-import { acceptsGzip, negotiateSimple, SIMPLE_MEDIA_TYPES, V1_JSON, type Negotiated, type SimpleMediaType } from '../core/negotiation.js'
+import {
+  acceptsGzip,
+  negotiateSimple,
+  SIMPLE_MEDIA_TYPES,
+  V1_JSON,
+  type Negotiated,
+  type SimpleMediaType,
+} from '../core/negotiation.js'
 import { GZIP_TAG_SUFFIX, type PageCache, type PageKey, type RenderedPage } from './page-cache.js'
 import { setLastModified } from './last-modified.js'
 import { PAGE_CSP } from './security-headers.js'
@@ -33,8 +40,16 @@ const MEMO_BYTES = 64 * 1024
 const MEMO_ENTRY_BYTES = 1024
 // The key's UTF-16 bytes plus lru-cache's bookkeeping and the value.
 const memoSize = (_value: unknown, key: string): number => key.length * 2 + 64
-const negotiatedMemo = new LRUCache<string, Negotiated>({ maxSize: MEMO_BYTES, maxEntrySize: MEMO_ENTRY_BYTES, sizeCalculation: memoSize })
-const gzipMemo = new LRUCache<string, boolean>({ maxSize: MEMO_BYTES, maxEntrySize: MEMO_ENTRY_BYTES, sizeCalculation: memoSize })
+const negotiatedMemo = new LRUCache<string, Negotiated>({
+  maxSize: MEMO_BYTES,
+  maxEntrySize: MEMO_ENTRY_BYTES,
+  sizeCalculation: memoSize,
+})
+const gzipMemo = new LRUCache<string, boolean>({
+  maxSize: MEMO_BYTES,
+  maxEntrySize: MEMO_ENTRY_BYTES,
+  sizeCalculation: memoSize,
+})
 /** The headers of a representation that depend on its type only. */
 interface Representation {
   readonly contentType: string
@@ -45,10 +60,11 @@ interface Representation {
 // Per negotiated type: the Content-Type (exact and lowercase, as uv compares it; HTML names its
 // charset, which easy_install would otherwise take for latin-1) and, for HTML, the page policy.
 const REPRESENTATIONS: readonly Representation[] = SIMPLE_MEDIA_TYPES.map((type) =>
-  type === V1_JSON ? { contentType: type, csp: undefined } : { contentType: `${type}; charset=utf-8`, csp: PAGE_CSP })
+  type === V1_JSON ? { contentType: type, csp: undefined } : { contentType: `${type}; charset=utf-8`, csp: PAGE_CSP },
+)
 
-function negotiate (accept: string | undefined, format: string | undefined): Negotiated {
-  const key = format === undefined ? accept ?? '' : `${accept ?? ''}\u0000${format}`
+function negotiate(accept: string | undefined, format: string | undefined): Negotiated {
+  const key = format === undefined ? (accept ?? '') : `${accept ?? ''}\u0000${format}`
   let value = negotiatedMemo.get(key)
   if (value === undefined) {
     value = negotiateSimple(accept, format)
@@ -57,7 +73,7 @@ function negotiate (accept: string | undefined, format: string | undefined): Neg
   return value
 }
 
-function gzipWanted (encoding: string | undefined): boolean {
+function gzipWanted(encoding: string | undefined): boolean {
   if (encoding === undefined) return false
   let value = gzipMemo.get(encoding)
   if (value === undefined) {
@@ -68,7 +84,7 @@ function gzipWanted (encoding: string | undefined): boolean {
 }
 
 /** Negotiate the media type (Accept, ?format=), then send that page; 406 when nothing fits. */
-export async function sendPage (
+export async function sendPage(
   request: FastifyRequest,
   reply: FastifyReply,
   options: PageOptions,
@@ -82,12 +98,17 @@ export async function sendPage (
   if (!negotiated.ok) return reply.code(406).type('text/plain; charset=utf-8').send(`${negotiated.reason}\n`)
   const type = negotiated.type
   const variant = SIMPLE_MEDIA_TYPES.indexOf(type)
-  const page = await options.cache.get({ section: key.section, name: key.name, variant }, doc.generation, doc.lastModifiedMs, () => render(type))
+  const page = await options.cache.get(
+    { section: key.section, name: key.name, variant },
+    doc.generation,
+    doc.lastModifiedMs,
+    () => render(type),
+  )
   return send(request, reply, options, REPRESENTATIONS[variant] ?? { contentType: type, csp: undefined }, page)
 }
 
 /** Send a cached document (no negotiation) with a strong ETag, Last-Modified, Cache-Control, 304s and gzip. */
-export async function sendRepresentation (
+export async function sendRepresentation(
   request: FastifyRequest,
   reply: FastifyReply,
   options: PageOptions,
@@ -99,16 +120,30 @@ export async function sendRepresentation (
   return send(request, reply, options, { contentType: doc.contentType, csp: undefined }, page)
 }
 
-function send (request: FastifyRequest, reply: FastifyReply, options: PageOptions, representation: Representation, page: RenderedPage): FastifyReply {
+function send(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: PageOptions,
+  representation: Representation,
+  page: RenderedPage,
+): FastifyReply {
   const headers = request.headers
   const gzip = gzipWanted(headers['accept-encoding'])
   reply.header('etag', gzip ? page.gzipEtag : page.etag)
   reply.header('cache-control', options.cacheControl)
   if (page.lastModified !== undefined) setLastModified(reply, page.lastModifiedMs, page.lastModified)
-  if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined || headers['if-match'] !== undefined || headers['if-unmodified-since'] !== undefined) {
+  if (
+    headers['if-none-match'] !== undefined ||
+    headers['if-modified-since'] !== undefined ||
+    headers['if-match'] !== undefined ||
+    headers['if-unmodified-since'] !== undefined
+  ) {
     // A revalidation matches either form of the same body (each has its own strong tag).
     const ifNoneMatch = headers['if-none-match']?.replaceAll(GZIP_TAG_SUFFIX, '"')
-    const precondition = evaluatePreconditions({ ...headers, 'if-none-match': ifNoneMatch }, { etag: page.etag, lastModifiedMs: page.lastModifiedMs })
+    const precondition = evaluatePreconditions(
+      { ...headers, 'if-none-match': ifNoneMatch },
+      { etag: page.etag, lastModifiedMs: page.lastModifiedMs },
+    )
     if (precondition === 'not-modified') return reply.code(304).send()
     if (precondition === 'precondition-failed') return reply.code(412).send()
   }
@@ -118,7 +153,7 @@ function send (request: FastifyRequest, reply: FastifyReply, options: PageOption
   return reply.send(page.body)
 }
 
-function formatParameter (query: unknown): string | undefined {
+function formatParameter(query: unknown): string | undefined {
   if (typeof query !== 'object' || query === null || !('format' in query)) return undefined
   const format: unknown = query.format
   // A repeated ?format= is a list, which is not one media type: pass it on to be refused.

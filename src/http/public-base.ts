@@ -20,7 +20,7 @@ const PREFIX = /^(?:\/(?:[A-Za-z0-9\-._~!$&'()*+;=:@]|%[0-9A-Fa-f]{2})*)+$/
 const DOT_SEGMENT = /\/\.\.?(?:\/|$)/
 
 /** The base URL for `request` under `policy`. */
-export function baseUrlOf (request: FastifyRequest, policy: UrlPolicy): BaseUrl {
+export function baseUrlOf(request: FastifyRequest, policy: UrlPolicy): BaseUrl {
   if (policy.publicUrl !== undefined) return { ok: true, base: policy.publicUrl }
   // With trustProxy, Fastify reads these from X-Forwarded-Proto and -Host of trusted peers only.
   const scheme = request.protocol.toLowerCase()
@@ -35,7 +35,7 @@ export function baseUrlOf (request: FastifyRequest, policy: UrlPolicy): BaseUrl 
 
 // X-Forwarded-Prefix (the path a proxy mounts eggserve under), from a trusted peer only; the
 // last value when there are several (the nearest proxy's, as Fastify does for -Proto and -Host).
-function forwardedPrefix (request: FastifyRequest, policy: UrlPolicy): string | undefined {
+function forwardedPrefix(request: FastifyRequest, policy: UrlPolicy): string | undefined {
   const header = request.headers['x-forwarded-prefix']
   if (header === undefined || policy.trusted === undefined) return ''
   if (!policy.trusted(request.raw.socket.remoteAddress ?? '', 0)) return ''

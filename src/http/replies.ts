@@ -8,7 +8,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
  * Accept-Encoding say, and RFC 9110 §12.5.5 lists only what selected the response, so every
  * cache (pip's, a CDN that refuses to store responses varying on Accept) keeps one copy.
  */
-export function redirect (request: FastifyRequest, reply: FastifyReply, location: string): FastifyReply {
+export function redirect(request: FastifyRequest, reply: FastifyReply, location: string): FastifyReply {
   const query = request.url.indexOf('?')
-  return reply.code(301).header('location', query < 0 ? location : location + request.url.slice(query)).send()
+  return reply
+    .code(301)
+    .header('location', query < 0 ? location : location + request.url.slice(query))
+    .send()
 }

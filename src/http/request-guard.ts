@@ -5,7 +5,7 @@ import { isValidHost } from '../core/host.js'
 import { NOSNIFF } from './security-headers.js'
 
 /** Install the hook. Register it before any hook that may answer early (CORS preflights). */
-export function registerRequestGuard (app: FastifyInstance): void {
+export function registerRequestGuard(app: FastifyInstance): void {
   // A callback hook, not an async one: no promise per request on the hot path.
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-content-type-options', NOSNIFF)
@@ -13,19 +13,26 @@ export function registerRequestGuard (app: FastifyInstance): void {
     // of several Host lines in `headers`, so they are counted in the raw list. (A missing Host
     // in HTTP/1.1 is answered 400 by Node itself: requireHostHeader.)
     const host = request.headers.host
-    const problem = hostLines(request.raw.rawHeaders) > 1
-      ? 'more than one Host header'
-      : host !== undefined && !isValidHost(host) ? 'the Host header is not a valid host[:port]' : undefined
+    const problem =
+      hostLines(request.raw.rawHeaders) > 1
+        ? 'more than one Host header'
+        : host !== undefined && !isValidHost(host)
+          ? 'the Host header is not a valid host[:port]'
+          : undefined
     if (problem === undefined) {
       done()
       return
     }
     // Answered here, and the connection closed: what follows on it cannot be trusted either.
-    void reply.code(400).header('connection', 'close').type('text/plain; charset=utf-8').send(`Bad Request: ${problem}\n`)
+    void reply
+      .code(400)
+      .header('connection', 'close')
+      .type('text/plain; charset=utf-8')
+      .send(`Bad Request: ${problem}\n`)
   })
 }
 
-function hostLines (raw: readonly string[]): number {
+function hostLines(raw: readonly string[]): number {
   let count = 0
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]

@@ -31,7 +31,7 @@ interface Series {
  * and after the client went away, so an abandoned download counts too, with the bytes it got).
  * Connections closed before any answer have status class "none".
  */
-export function registerRequestMetrics (app: FastifyInstance, metrics: Metrics): void {
+export function registerRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
   const duration = metrics.histogram<RequestLabel>({
     name: 'eggserve_http_request_duration_seconds',
     help: 'Time from the request to the end of its response, by route template, method and status class',
@@ -55,7 +55,7 @@ export function registerRequestMetrics (app: FastifyInstance, metrics: Metrics):
   onResponseOver(app, () => over)
 }
 
-function statusClassIndex (status: number): number {
+function statusClassIndex(status: number): number {
   const hundreds = Math.floor(status / 100)
   return hundreds >= 1 && hundreds <= 5 ? hundreds : OTHER_CLASS
 }
@@ -70,12 +70,12 @@ class SeriesTable {
   readonly #duration: HistogramMetric<RequestLabel>
   readonly #sent: CounterMetric<RequestLabel>
 
-  constructor (duration: HistogramMetric<RequestLabel>, sent: CounterMetric<RequestLabel>) {
+  constructor(duration: HistogramMetric<RequestLabel>, sent: CounterMetric<RequestLabel>) {
     this.#duration = duration
     this.#sent = sent
   }
 
-  get (route: string, method: string, status: number): Series {
+  get(route: string, method: string, status: number): Series {
     let byMethod = this.#byRoute.get(route)
     if (byMethod === undefined) {
       byMethod = new Map()

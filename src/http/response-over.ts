@@ -20,7 +20,7 @@ const STARTS = new WeakMap<FastifyInstance, ResponseStart[]>()
  * raw response's 'close' event fires both after a complete response and after the client went
  * away, so abandoned downloads are seen too. Layers run in the order they were added.
  */
-export function onResponseOver (app: FastifyInstance, start: ResponseStart): void {
+export function onResponseOver(app: FastifyInstance, start: ResponseStart): void {
   const known = STARTS.get(app)
   if (known !== undefined) {
     known.push(start)
@@ -34,12 +34,14 @@ export function onResponseOver (app: FastifyInstance, start: ResponseStart): voi
     // Bytes this socket had written before this response (keep-alive connections carry several).
     // app.inject()'s fake socket counts nothing.
     const before = typeof socket.bytesWritten === 'number' ? socket.bytesWritten : undefined
-    const sent = (): number | undefined => before === undefined ? undefined : socket.bytesWritten - before
+    const sent = (): number | undefined => (before === undefined ? undefined : socket.bytesWritten - before)
     const [only] = starts
     if (starts.length === 1 && only !== undefined) {
       const over = only(request)
       // 'close' fires once: `on` spares the wrapper `once` makes per request.
-      reply.raw.on('close', () => { over(request, reply, sent()) })
+      reply.raw.on('close', () => {
+        over(request, reply, sent())
+      })
     } else {
       const overs = starts.map((each) => each(request))
       reply.raw.on('close', () => {

@@ -45,12 +45,19 @@ export class BackgroundWork {
   readonly #reconciles: CounterMetric<'outcome'>
   readonly #reconcileSeconds: HistogramMetric<never>
 
-  constructor (options: BackgroundOptions) {
+  constructor(options: BackgroundOptions) {
     this.#options = options
     const metrics = options.metrics ?? NO_METRICS
-    this.#reconciles = metrics.counter<'outcome'>({ name: 'eggserve_reconciles_total', help: 'Periodic re-reads of the whole tree (--reconcile-interval), by outcome: ok or failed', labelNames: ['outcome'] })
+    this.#reconciles = metrics.counter<'outcome'>({
+      name: 'eggserve_reconciles_total',
+      help: 'Periodic re-reads of the whole tree (--reconcile-interval), by outcome: ok or failed',
+      labelNames: ['outcome'],
+    })
     this.#reconcileSeconds = metrics.histogram({
-      name: 'eggserve_reconcile_duration_seconds', help: 'Duration of the periodic re-reads of the whole tree', labelNames: [], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      name: 'eggserve_reconcile_duration_seconds',
+      help: 'Duration of the periodic re-reads of the whole tree',
+      labelNames: [],
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
     })
     this.#log = options.log.child({ component: 'background' })
     const { index, analyzer } = options.services
@@ -64,51 +71,60 @@ export class BackgroundWork {
   }
 
   /** What /health/ready says. */
-  readiness (): Readiness {
+  readiness(): Readiness {
     return { ready: this.#warmup.done, progress: this.#warmup.progress }
   }
 
   /** Start the warm-up pass (in the background) and the reconcile timer. */
-  start (): void {
-    this.#running = this.#warmup.run().then(async () => {
-      // Every file is known now: drop cache entries of files that are gone.
-      await this.#prune(true)
-    }).catch((err: unknown) => { this.#log.error({ err }, 'Background hashing failed') })
+  start(): void {
+    this.#running = this.#warmup
+      .run()
+      .then(async () => {
+        // Every file is known now: drop cache entries of files that are gone.
+        await this.#prune(true)
+      })
+      .catch((err: unknown) => {
+        this.#log.error({ err }, 'Background hashing failed')
+      })
     const every = this.#options.reconcileIntervalMs
     if (every > 0) {
-      this.#timer = setInterval(() => { void this.#reconcile() }, every)
+      this.#timer = setInterval(() => {
+        void this.#reconcile()
+      }, every)
       this.#timer.unref()
     }
   }
 
   /** Stop queuing work and wait for what is running. */
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.#stopped = true
     this.#warmup.stop()
     clearInterval(this.#timer)
     await this.#running
   }
 
-  async #reconcile (): Promise<void> {
+  async #reconcile(): Promise<void> {
     if (this.#stopped) return
-    this.#running = this.#running.then(async () => {
-      const started = Date.now()
-      await this.#options.services.index.reconcile()
-      const ms = Date.now() - started
-      this.#log.debug({ ms }, 'Reconciled the index with the tree')
-      this.#reconciles.inc({ outcome: 'ok' })
-      this.#reconcileSeconds.observe({}, ms / 1000)
-      await this.#prune(false)
-    }).catch((err: unknown) => {
-      this.#reconciles.inc({ outcome: 'failed' })
-      this.#log.warn({ err }, 'Reconcile failed; it runs again at the next interval')
-    })
+    this.#running = this.#running
+      .then(async () => {
+        const started = Date.now()
+        await this.#options.services.index.reconcile()
+        const ms = Date.now() - started
+        this.#log.debug({ ms }, 'Reconciled the index with the tree')
+        this.#reconciles.inc({ outcome: 'ok' })
+        this.#reconcileSeconds.observe({}, ms / 1000)
+        await this.#prune(false)
+      })
+      .catch((err: unknown) => {
+        this.#reconciles.inc({ outcome: 'failed' })
+        this.#log.warn({ err }, 'Reconcile failed; it runs again at the next interval')
+      })
     return this.#running
   }
 
   // After warm-up: compact when entries of files that are gone exist; after a reconcile, only
   // when the file is mostly dead weight (duplicates appended by other processes included).
-  async #prune (afterWarmup: boolean): Promise<void> {
+  async #prune(afterWarmup: boolean): Promise<void> {
     const { facts, index } = this.#options.services
     if (!(facts instanceof FactsLog) || this.#stopped) return
     const live = new Set<string>()

@@ -69,14 +69,18 @@ export class ChangeDetector {
   readonly #now: () => number
   readonly #metrics: Metrics
   readonly #folders = new Map<string, FolderState>()
-  readonly #root: { token: string | undefined; dirty: boolean; reading: Promise<void> | undefined } = { token: undefined, dirty: true, reading: undefined }
+  readonly #root: { token: string | undefined; dirty: boolean; reading: Promise<void> | undefined } = {
+    token: undefined,
+    dirty: true,
+    reading: undefined,
+  }
   /** Top-level paths whose problems were already logged. */
   readonly #warnedFolders = new Set<string>()
   #watch: Watch | undefined
   /** True while every folder is watched. */
   #watching = false
 
-  constructor (options: ChangeDetectorOptions) {
+  constructor(options: ChangeDetectorOptions) {
     this.#storage = options.storage
     this.#tree = options.tree
     this.#log = options.log
@@ -86,7 +90,7 @@ export class ChangeDetector {
   }
 
   /** True when the tree holds a project of this normalized name (no I/O). */
-  knows (project: string): boolean {
+  knows(project: string): boolean {
     return this.#folders.has(project)
   }
 
@@ -94,27 +98,31 @@ export class ChangeDetector {
    * Read the whole tree and validate its layout, replacing what the tree held. Every problem
    * is returned (and counts as logged); the files concerned are left out.
    */
-  async load (): Promise<LayoutReport> {
+  async load(): Promise<LayoutReport> {
     const root = await this.#storage.listRoot()
     const listings = new Map<string, FolderListing>()
-    await Promise.all(root.folders.map(async (folder) => {
-      const listing = await this.#storage.listFolder(folder)
-      if (listing !== undefined) listings.set(folder, listing)
-    }))
+    await Promise.all(
+      root.folders.map(async (folder) => {
+        const listing = await this.#storage.listFolder(folder)
+        if (listing !== undefined) listings.set(folder, listing)
+      }),
+    )
     const report = validateLayout({
       rootFiles: root.files,
       folders: [...listings].map(([name, listing]) => ({ name, files: listedNames(listing) })),
     })
     for (const project of [...this.#folders.keys()]) this.#tree.remove(project)
     this.#folders.clear()
-    await Promise.all(report.projects.map(async (classified) => {
-      const listing = listings.get(classified.folder)
-      if (listing === undefined) return
-      const state = this.#add(classified.folder, classified.project)
-      for (const problem of classified.problems) state.warned.add(problem.path)
-      this.#install(state, listing, await readProjectFiles(this.#storage, classified, listing))
-      state.dirty = false
-    }))
+    await Promise.all(
+      report.projects.map(async (classified) => {
+        const listing = listings.get(classified.folder)
+        if (listing === undefined) return
+        const state = this.#add(classified.folder, classified.project)
+        for (const problem of classified.problems) state.warned.add(problem.path)
+        this.#install(state, listing, await readProjectFiles(this.#storage, classified, listing))
+        state.dirty = false
+      }),
+    )
     for (const problem of report.problems) this.#warnedFolders.add(problem.path)
     this.#root.token = root.token
     this.#root.dirty = false
@@ -122,40 +130,47 @@ export class ChangeDetector {
   }
 
   /** Start reacting to watch events; failures to watch are logged, and tokens still catch changes. */
-  watch (): void {
+  watch(): void {
     this.#watching = true
-    const events = this.#metrics.counter({ name: 'eggserve_watch_events_total', help: 'Change events the storage watcher reported (each marks a folder, or the project list, for a rescan)', labelNames: [] })
-    this.#watch ??= this.#storage.watch((folder) => {
-      events.inc({})
-      this.#onChange(folder)
-    }, (err) => {
-      // Some folders go unwatched: back to checking tokens on every request.
-      this.#watching = false
-      this.#log.warn({ err }, 'Cannot watch every folder; changes are still seen through folder timestamps')
+    const events = this.#metrics.counter({
+      name: 'eggserve_watch_events_total',
+      help: 'Change events the storage watcher reported (each marks a folder, or the project list, for a rescan)',
+      labelNames: [],
     })
+    this.#watch ??= this.#storage.watch(
+      (folder) => {
+        events.inc({})
+        this.#onChange(folder)
+      },
+      (err) => {
+        // Some folders go unwatched: back to checking tokens on every request.
+        this.#watching = false
+        this.#log.warn({ err }, 'Cannot watch every folder; changes are still seen through folder timestamps')
+      },
+    )
   }
 
   /** Stop watching. */
-  close (): void {
+  close(): void {
     this.#watching = false
     this.#watch?.close()
     this.#watch = undefined
   }
 
   /** Something in `folder` changed through eggserve itself (an upload, a removal): read it again when next asked. */
-  changed (folder: string): void {
+  changed(folder: string): void {
     this.#onChange(folder)
     this.#root.dirty = true
   }
 
   /** The bytes of a file of `project` differ from the tree's: read its folder again when next asked. */
-  stale (project: string): void {
+  stale(project: string): void {
     const state = this.#folders.get(project)
     if (state !== undefined) state.dirty = true
   }
 
   /** Bring the project list up to date: one stat when nothing changed. */
-  async freshRoot (): Promise<void> {
+  async freshRoot(): Promise<void> {
     const root = this.#root
     for (;;) {
       if (root.reading !== undefined) {
@@ -167,7 +182,9 @@ export class ChangeDetector {
       const token = await this.#storage.changeToken()
       if (!root.dirty && token === root.token) return
       // A read may have started while the token was fetched: share it.
-      root.reading ??= this.#readRoot().finally(() => { root.reading = undefined })
+      root.reading ??= this.#readRoot().finally(() => {
+        root.reading = undefined
+      })
       await root.reading
       return
     }
@@ -178,7 +195,7 @@ export class ChangeDetector {
    * changed, none within CHECK_INTERVAL_MS while watched, a read of this folder only when it
    * changed. undefined when the tree holds no such project (or its folder is gone).
    */
-  async freshProject (project: string): Promise<ProjectSnapshot | undefined> {
+  async freshProject(project: string): Promise<ProjectSnapshot | undefined> {
     for (;;) {
       const state = this.#folders.get(project)
       if (state === undefined) return undefined
@@ -198,7 +215,9 @@ export class ChangeDetector {
         }
       }
       // A read may have started while the token was fetched: share it.
-      state.reading ??= this.#readFolder(state).finally(() => { state.reading = undefined })
+      state.reading ??= this.#readFolder(state).finally(() => {
+        state.reading = undefined
+      })
       await state.reading
       return this.#snapshotOf(state)
     }
@@ -208,7 +227,7 @@ export class ChangeDetector {
    * The safety net for missed watch events and filesystems without them (NFS): read the top
    * level and every folder again, at most `concurrency` at once. Snapshots change only where files did.
    */
-  async reconcile (concurrency = 4): Promise<void> {
+  async reconcile(concurrency = 4): Promise<void> {
     this.#root.dirty = true
     await this.freshRoot()
     const states = [...this.#folders.values()]
@@ -221,18 +240,18 @@ export class ChangeDetector {
     await Promise.all(Array.from({ length: concurrency }, next))
   }
 
-  #snapshotOf (state: FolderState): ProjectSnapshot | undefined {
+  #snapshotOf(state: FolderState): ProjectSnapshot | undefined {
     return this.#folders.get(state.project) === state ? this.#tree.get(state.project) : undefined
   }
 
-  #onChange (folder: string | undefined): void {
+  #onChange(folder: string | undefined): void {
     const state = folder === undefined ? undefined : this.#folders.get(normalizeProjectName(folder))
     if (state !== undefined && state.folder === folder) state.dirty = true
     else this.#root.dirty = true
   }
 
   // Top level: folders that came get a project (read when first asked for), folders that went lose theirs.
-  async #readRoot (): Promise<void> {
+  async #readRoot(): Promise<void> {
     this.#root.dirty = false
     const root = await this.#storage.listRoot()
     const folders = root.folders.filter(isValidProjectName).sort(compareNames)
@@ -250,13 +269,16 @@ export class ChangeDetector {
         this.#log.info({ folder, project }, 'New project folder')
       } else if (existing.folder !== folder && !this.#warnedFolders.has(`${folder}/`)) {
         this.#warnedFolders.add(`${folder}/`)
-        this.#log.warn({ folder, project }, `Ignoring folder "${folder}/": "${existing.folder}/" already holds project "${project}"`)
+        this.#log.warn(
+          { folder, project },
+          `Ignoring folder "${folder}/": "${existing.folder}/" already holds project "${project}"`,
+        )
       }
     }
     this.#root.token = root.token
   }
 
-  async #readFolder (state: FolderState): Promise<void> {
+  async #readFolder(state: FolderState): Promise<void> {
     state.dirty = false
     const listing = await this.#storage.listFolder(state.folder)
     if (listing === undefined) {
@@ -273,7 +295,7 @@ export class ChangeDetector {
     this.#install(state, listing, await readProjectFiles(this.#storage, classified, listing))
   }
 
-  #install (state: FolderState, listing: FolderListing, files: readonly DistFile[]): void {
+  #install(state: FolderState, listing: FolderListing, files: readonly DistFile[]): void {
     state.token = listing.token
     state.checkedAt = this.#now()
     // A read that raced the folder's removal (and maybe its return) never writes the tree.
@@ -283,14 +305,22 @@ export class ChangeDetector {
     if (updated !== undefined) this.#forget(updated.dropped)
   }
 
-  #add (folder: string, project: string): FolderState {
+  #add(folder: string, project: string): FolderState {
     this.#tree.add(folder, project)
-    const state: FolderState = { folder, project, token: undefined, dirty: true, checkedAt: 0, reading: undefined, warned: new Set() }
+    const state: FolderState = {
+      folder,
+      project,
+      token: undefined,
+      dirty: true,
+      checkedAt: 0,
+      reading: undefined,
+      warned: new Set(),
+    }
     this.#folders.set(project, state)
     return state
   }
 
-  #remove (state: FolderState): void {
+  #remove(state: FolderState): void {
     this.#folders.delete(state.project)
     const last = this.#tree.remove(state.project)
     if (last !== undefined) this.#forget(last.files)

@@ -11,7 +11,7 @@ import { makeKey } from '../storage/storage.js'
 const MAX_SIDECAR_BYTES = 4096
 
 /** The names of a folder listing's files, as classifyFolder() takes them. */
-export function listedNames (listing: FolderListing): string[] {
+export function listedNames(listing: FolderListing): string[] {
   return listing.files.map(fileName)
 }
 
@@ -24,7 +24,11 @@ export function listedNames (listing: FolderListing): string[] {
  * "<folder>/<filename>" and its size, mtime and identity are the listing's; `yanked` is set
  * exactly when the sidecar is listed, to its reason ('' for an empty sidecar).
  */
-export async function readProjectFiles (storage: Storage, classified: ClassifiedFolder, listing: FolderListing): Promise<DistFile[]> {
+export async function readProjectFiles(
+  storage: Storage,
+  classified: ClassifiedFolder,
+  listing: FolderListing,
+): Promise<DistFile[]> {
   const stats = new Map(listing.files.map((file) => [file.key, file]))
   const files: DistFile[] = []
   for (const { filename, parsed } of classified.files) {
@@ -34,13 +38,23 @@ export async function readProjectFiles (storage: Storage, classified: Classified
     // string is kept, and the filename is a slice of it (fileName()), so a key built anew
     // would hold the same text a second time, for every file of the tree (100,000 of them).
     const key = stat.key
-    const sidecar = stats.has(key + YANK_SUFFIX) ? await readSmallFile(storage, key + YANK_SUFFIX, MAX_SIDECAR_BYTES) : undefined
-    const base = { folder: classified.folder, filename, key, parsed, size: stat.size, mtimeMs: stat.mtimeMs, identity: stat.identity }
+    const sidecar = stats.has(key + YANK_SUFFIX)
+      ? await readSmallFile(storage, key + YANK_SUFFIX, MAX_SIDECAR_BYTES)
+      : undefined
+    const base = {
+      folder: classified.folder,
+      filename,
+      key,
+      parsed,
+      size: stat.size,
+      mtimeMs: stat.mtimeMs,
+      identity: stat.identity,
+    }
     files.push(sidecar === undefined ? base : { ...base, yanked: yankReason(sidecar) })
   }
   return files
 }
 
-function fileName (file: StoredFile): string {
+function fileName(file: StoredFile): string {
   return file.key.slice(file.key.indexOf('/') + 1)
 }

@@ -40,21 +40,23 @@ export class IndexService {
   readonly #changes: ChangeDetector
   #loaded = false
 
-  constructor (options: IndexServiceOptions) {
+  constructor(options: IndexServiceOptions) {
     this.#analyzer = options.analyzer
     this.#log = options.log.child({ component: 'index' })
     this.#changes = new ChangeDetector({
       storage: options.storage,
       tree: this.#tree,
       log: this.#log,
-      forget: (files) => { for (const file of files) this.#analyzer.forget(file.identity) },
+      forget: (files) => {
+        for (const file of files) this.#analyzer.forget(file.identity)
+      },
       ...(options.now === undefined ? {} : { now: options.now }),
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     })
   }
 
   /** True once load() has read the whole tree. */
-  get loaded (): boolean {
+  get loaded(): boolean {
     return this.#loaded
   }
 
@@ -62,24 +64,24 @@ export class IndexService {
    * Read the whole tree and validate its layout. Every problem is returned; the files
    * concerned are left out of the index (the daemon decides whether that is fatal).
    */
-  async load (): Promise<LayoutReport> {
+  async load(): Promise<LayoutReport> {
     const report = await this.#changes.load()
     this.#loaded = true
     return report
   }
 
   /** Start reacting to watch events; failures to watch are logged, and tokens still catch changes. */
-  watch (): void {
+  watch(): void {
     this.#changes.watch()
   }
 
   /** Stop watching. */
-  close (): void {
+  close(): void {
     this.#changes.close()
   }
 
   /** Every project, sorted case-insensitively by folder name, after a freshness check. */
-  async listProjects (): Promise<RootSnapshot> {
+  async listProjects(): Promise<RootSnapshot> {
     await this.#changes.freshRoot()
     return this.#tree.root()
   }
@@ -89,14 +91,14 @@ export class IndexService {
    * to it), after a freshness check: one stat when nothing changed. Its files and file() are
    * those of this check.
    */
-  async findProject (name: string): Promise<ProjectSnapshot | undefined> {
+  async findProject(name: string): Promise<ProjectSnapshot | undefined> {
     const project = normalizeProjectName(name)
     if (!this.#changes.knows(project)) await this.#changes.freshRoot()
     return this.#changes.freshProject(project)
   }
 
   /** A file of the project `name` names, by exact filename, after a freshness check (see findProject()). */
-  async findFile (name: string, filename: string): Promise<DistFile | undefined> {
+  async findFile(name: string, filename: string): Promise<DistFile | undefined> {
     return (await this.findProject(name))?.file(filename)
   }
 
@@ -104,7 +106,7 @@ export class IndexService {
    * Every project as the index holds it now, in listProjects() order, without reading storage
    * (for background work that must not wait on it: hashing, the catalog).
    */
-  heldProjects (): readonly ProjectSnapshot[] {
+  heldProjects(): readonly ProjectSnapshot[] {
     return this.#tree.snapshots()
   }
 
@@ -112,7 +114,7 @@ export class IndexService {
    * The safety net for missed watch events and filesystems without them (NFS): re-read the
    * top level and every folder, at most `concurrency` at once. Pages change only where files did.
    */
-  async reconcile (concurrency = 4): Promise<void> {
+  async reconcile(concurrency = 4): Promise<void> {
     await this.#changes.reconcile(concurrency)
   }
 
@@ -120,7 +122,7 @@ export class IndexService {
    * The page of a project snapshot with every file analyzed; waits only for this project's
    * own files. It lists exactly the snapshot's files (the generation a page cache keys it by).
    */
-  async analyzedPage (snapshot: ProjectSnapshot): Promise<ProjectPage> {
+  async analyzedPage(snapshot: ProjectSnapshot): Promise<ProjectPage> {
     const analyzed = await Promise.all(snapshot.files.map((file) => this.#analyzed(snapshot, file)))
     return {
       folder: snapshot.folder,
@@ -130,7 +132,7 @@ export class IndexService {
   }
 
   /** The facts of a file (remembered, or read now): e.g. the digests of the file an upload collides with. */
-  facts (file: DistFile): Promise<AnalysisResult> {
+  facts(file: DistFile): Promise<AnalysisResult> {
     return this.#analyzer.analyze(file, { group: file.parsed.project, urgent: true })
   }
 
@@ -139,23 +141,26 @@ export class IndexService {
    * them for its identity (so it is never read again to list it) and rescan the folder on the
    * next request, so the file shows at once.
    */
-  published (folder: string, identity: string, facts: FileFacts): void {
+  published(folder: string, identity: string, facts: FileFacts): void {
     this.#analyzer.remember(identity, facts)
     this.changed(folder)
   }
 
   /** Something in `folder` changed through eggserve itself (an upload, a removal): rescan it on the next request. */
-  changed (folder: string): void {
+  changed(folder: string): void {
     this.#changes.changed(folder)
   }
 
-  async #analyzed (snapshot: ProjectSnapshot, file: DistFile): Promise<PageFile | undefined> {
+  async #analyzed(snapshot: ProjectSnapshot, file: DistFile): Promise<PageFile | undefined> {
     try {
       const result = await this.#analyzer.analyze(file, { group: snapshot.project, urgent: true })
       if (result.file.identity === file.identity) return { file, facts: result.facts }
       // The file changed after the folder was read: describe the bytes that were read, and rescan next time.
       this.#changes.stale(snapshot.project)
-      return { file: { ...file, size: result.file.size, mtimeMs: result.file.mtimeMs, identity: result.file.identity }, facts: result.facts }
+      return {
+        file: { ...file, size: result.file.size, mtimeMs: result.file.mtimeMs, identity: result.file.identity },
+        facts: result.facts,
+      }
     } catch (err) {
       this.#changes.stale(snapshot.project)
       // The store is down or throttling: the page fails (503) rather than leave out files

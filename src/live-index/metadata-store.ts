@@ -26,7 +26,7 @@ export class CoreMetadataStore {
   readonly #meter: CacheMeter | undefined
 
   /** `meter` counts hits and misses (eggserve_cache_*_total{cache="metadata"}). */
-  constructor (options: { storage: Storage; log: FastifyBaseLogger; maxBytes?: number; meter?: CacheMeter }) {
+  constructor(options: { storage: Storage; log: FastifyBaseLogger; maxBytes?: number; meter?: CacheMeter }) {
     this.#storage = options.storage
     this.#meter = options.meter
     this.#log = options.log.child({ component: 'metadata' })
@@ -40,12 +40,12 @@ export class CoreMetadataStore {
   }
 
   /** Bytes held (metadata, keys and an estimate of the bookkeeping). */
-  get bytes (): number {
+  get bytes(): number {
     return this.#cache.calculatedSize
   }
 
   /** The exact core metadata bytes of `file`, or undefined when the file has none (or is gone). */
-  async read (file: DistFile): Promise<MetadataBytes | undefined> {
+  async read(file: DistFile): Promise<MetadataBytes | undefined> {
     const cached = this.#cache.get(file.identity)
     if (cached !== undefined) {
       this.#meter?.hit()
@@ -56,11 +56,11 @@ export class CoreMetadataStore {
   }
 
   /** Keep metadata bytes read elsewhere (from an upload, before it was published) for a file identity. */
-  remember (identity: string, bytes: Buffer): void {
+  remember(identity: string, bytes: Buffer): void {
     if (!this.#cache.has(identity)) this.#cache.set(identity, { bytes, identity })
   }
 
-  async #readFile (file: DistFile): Promise<MetadataBytes | undefined> {
+  async #readFile(file: DistFile): Promise<MetadataBytes | undefined> {
     const opened = await this.#storage.open(file.key, { expected: file.identity })
     if (opened === undefined) return undefined
     try {

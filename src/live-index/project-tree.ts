@@ -22,7 +22,7 @@ export interface ProjectSnapshot extends ProjectSummary {
   /** The project's distributions, sorted by filename (as the layout rules sort them). */
   readonly files: readonly DistFile[]
   /** One of `files`, by exact filename. */
-  file (filename: string): DistFile | undefined
+  file(filename: string): DistFile | undefined
 }
 
 /** The list of projects, with what page caching needs. */
@@ -50,7 +50,7 @@ class Snapshot implements ProjectSnapshot {
   readonly files: readonly DistFile[]
   readonly #byName: ReadonlyMap<string, DistFile>
 
-  constructor (summary: ProjectSummary, generation: number, files: readonly DistFile[]) {
+  constructor(summary: ProjectSummary, generation: number, files: readonly DistFile[]) {
     this.folder = summary.folder
     this.project = summary.project
     this.generation = generation
@@ -60,7 +60,7 @@ class Snapshot implements ProjectSnapshot {
     Object.freeze(this)
   }
 
-  file (filename: string): DistFile | undefined {
+  file(filename: string): DistFile | undefined {
     return this.#byName.get(filename)
   }
 }
@@ -85,17 +85,17 @@ export class ProjectTree {
   #root: RootSnapshot | undefined
 
   /** How many projects there are. */
-  get size (): number {
+  get size(): number {
     return this.#projects.size
   }
 
   /** The project of a normalized name. */
-  get (project: string): ProjectSnapshot | undefined {
+  get(project: string): ProjectSnapshot | undefined {
     return this.#projects.get(project)
   }
 
   /** A project folder was found: the project, with no files until its folder is read. */
-  add (folder: string, project: string): ProjectSnapshot {
+  add(folder: string, project: string): ProjectSnapshot {
     assert.equal(normalizeProjectName(folder), project, 'a folder holds the project its name normalizes to')
     assert.ok(!this.#projects.has(project), 'one folder per project')
     const snapshot = new Snapshot({ folder, project }, this.#nextGeneration++, [])
@@ -108,7 +108,7 @@ export class ProjectTree {
    * The folder of `current` was read and holds `files`: the project's next snapshot (`current`
    * itself when nothing differs), or undefined when `current` is no longer the project's.
    */
-  update (current: ProjectSnapshot, files: readonly DistFile[]): Updated | undefined {
+  update(current: ProjectSnapshot, files: readonly DistFile[]): Updated | undefined {
     if (this.#projects.get(current.project) !== current) return undefined
     const same = sameFiles(current.files, files)
     if (same && sameStats(current.files, files)) return { snapshot: current, dropped: [] }
@@ -119,7 +119,7 @@ export class ProjectTree {
   }
 
   /** The project's folder is gone: returns its last snapshot (its files are to be forgotten). */
-  remove (project: string): ProjectSnapshot | undefined {
+  remove(project: string): ProjectSnapshot | undefined {
     const snapshot = this.#projects.get(project)
     if (snapshot === undefined) return undefined
     this.#projects.delete(project)
@@ -128,14 +128,18 @@ export class ProjectTree {
   }
 
   /** Every project, sorted. */
-  root (): RootSnapshot {
+  root(): RootSnapshot {
     // BENCHMARKS.md: `/simple/` (HTML) req/s. Every root page request asks for the list (a
     // cached page too, for its generation). Made anew, at 10,000 folders it took 0.83 ms of CPU
     // per call, ten times a whole cached `/simple/` request; kept per root generation, 2 µs.
     if (this.#root?.generation !== this.#rootGeneration) {
       const snapshots = [...this.#projects.values()]
       this.#root = Object.freeze({
-        projects: Object.freeze(snapshots.map(({ folder, project }) => ({ folder, project })).sort((a, b) => compareNames(a.folder, b.folder))),
+        projects: Object.freeze(
+          snapshots
+            .map(({ folder, project }) => ({ folder, project }))
+            .sort((a, b) => compareNames(a.folder, b.folder)),
+        ),
         generation: this.#rootGeneration,
         lastModifiedMs: snapshots.reduce((latest, snapshot) => Math.max(latest, snapshot.lastModifiedMs), 0),
       })
@@ -144,7 +148,7 @@ export class ProjectTree {
   }
 
   /** Every project's snapshot, in root() order. */
-  snapshots (): ProjectSnapshot[] {
+  snapshots(): ProjectSnapshot[] {
     const snapshots: ProjectSnapshot[] = []
     for (const { project } of this.root().projects) {
       const snapshot = this.#projects.get(project)
@@ -155,12 +159,17 @@ export class ProjectTree {
 }
 
 // What decides a new generation: the files a page lists and how.
-function sameFiles (a: readonly DistFile[], b: readonly DistFile[]): boolean {
-  return a.length === b.length && a.every((file, i) => file.identity === b[i]?.identity && file.filename === b[i].filename && file.yanked === b[i].yanked)
+function sameFiles(a: readonly DistFile[], b: readonly DistFile[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every(
+      (file, i) => file.identity === b[i]?.identity && file.filename === b[i].filename && file.yanked === b[i].yanked,
+    )
+  )
 }
 
 // With sameFiles: nothing at all differs (a size or time can change under one identity, e.g.
 // an S3 ETag), so the snapshot can be kept.
-function sameStats (a: readonly DistFile[], b: readonly DistFile[]): boolean {
+function sameStats(a: readonly DistFile[], b: readonly DistFile[]): boolean {
   return a.every((file, i) => file.size === b[i]?.size && file.mtimeMs === b[i].mtimeMs)
 }

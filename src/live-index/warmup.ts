@@ -48,22 +48,22 @@ export class Warmup {
   #done = false
   #stopped = false
 
-  constructor (options: WarmupOptions) {
+  constructor(options: WarmupOptions) {
     this.#options = options
     this.#log = options.log.child({ component: 'warmup' })
   }
 
   /** True once every file known at the start has been analyzed (or found gone). */
-  get done (): boolean {
+  get done(): boolean {
     return this.#done
   }
 
   /** Stop queuing more work (on shutdown). */
-  stop (): void {
+  stop(): void {
     this.#stopped = true
   }
 
-  get progress (): WarmupProgress {
+  get progress(): WarmupProgress {
     const seconds = Math.max((Date.now() - this.#started) / 1000, 0.001)
     const rate = this.#bytesDone / seconds
     const left = this.#bytes - this.#bytesDone
@@ -79,7 +79,7 @@ export class Warmup {
   }
 
   /** Analyze every file not known yet; resolves when the pass is over. */
-  async run (): Promise<WarmupProgress> {
+  async run(): Promise<WarmupProgress> {
     this.#started = Date.now()
     const work: { project: string; file: DistFile }[] = []
     for (const { project, files } of this.#options.index.heldProjects()) {
@@ -93,8 +93,17 @@ export class Warmup {
     // Walk projects in order, so each finishes early rather than all at the end.
     work.reverse()
     const every = this.#options.progressEveryMs ?? 5000
-    const timer = every > 0 && work.length > 0 ? setInterval(() => { this.#report() }, every).unref() : undefined
-    if (work.length > 0) this.#log.info({ files: this.#files, bytes: this.#bytes }, `Hashing ${plural(this.#files, 'file')} (${formatBytes(this.#bytes)}) in the background`)
+    const timer =
+      every > 0 && work.length > 0
+        ? setInterval(() => {
+            this.#report()
+          }, every).unref()
+        : undefined
+    if (work.length > 0)
+      this.#log.info(
+        { files: this.#files, bytes: this.#bytes },
+        `Hashing ${plural(this.#files, 'file')} (${formatBytes(this.#bytes)}) in the background`,
+      )
     const lane = async (): Promise<void> => {
       for (let item = work.pop(); item !== undefined && !this.#stopped; item = work.pop()) {
         try {
@@ -119,16 +128,23 @@ export class Warmup {
   }
 
   // A method, not the field: TypeScript keeps the loop condition's narrowing across the await.
-  #halted (): boolean {
+  #halted(): boolean {
     return this.#stopped
   }
 
-  #report (): void {
+  #report(): void {
     const p = this.progress
     this.#options.onProgress?.(p)
     const eta = p.etaSeconds === undefined ? '?' : `${Math.ceil(p.etaSeconds)} s`
     this.#log.info(
-      { filesDone: p.filesDone, files: p.files, bytesDone: p.bytesDone, bytes: p.bytes, rate: Math.round(p.rate), etaSeconds: p.etaSeconds === undefined ? null : Math.ceil(p.etaSeconds) },
+      {
+        filesDone: p.filesDone,
+        files: p.files,
+        bytesDone: p.bytesDone,
+        bytes: p.bytes,
+        rate: Math.round(p.rate),
+        etaSeconds: p.etaSeconds === undefined ? null : Math.ceil(p.etaSeconds),
+      },
       p.done
         ? `Hashed ${plural(p.files, 'file')} (${formatBytes(p.bytes)}) at ${formatBytes(p.rate)}/s`
         : `Hashing: ${p.filesDone}/${plural(p.files, 'file')}, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytes)}, ${formatBytes(p.rate)}/s, ETA ${eta}`,

@@ -15,29 +15,70 @@ export interface IndexMetricSources {
 }
 
 /** Declare the index size, hashing and readiness metrics. */
-export function registerIndexMetrics (metrics: Metrics, sources: IndexMetricSources): void {
+export function registerIndexMetrics(metrics: Metrics, sources: IndexMetricSources): void {
   const { index, hashed, readiness } = sources
   const size = indexSize(index)
-  metrics.collectedGauge({ name: 'eggserve_index_projects', help: 'Projects in the index', labelNames: [], collect: (set) => { set({}, size().projects) } })
-  metrics.collectedGauge({ name: 'eggserve_index_files', help: 'Distribution files in the index', labelNames: [], collect: (set) => { set({}, size().files) } })
-  metrics.collectedGauge({ name: 'eggserve_index_bytes', help: 'Total size of the distribution files in the index', labelNames: [], collect: (set) => { set({}, size().bytes) } })
-  metrics.collectedCounter({ name: 'eggserve_hashed_files_total', help: 'Files read and hashed (warm-up, requests for files not hashed yet, uploads excluded)', labelNames: [], collect: (set) => { set({}, hashed.files) } })
-  metrics.collectedCounter({ name: 'eggserve_hashed_bytes_total', help: 'Bytes read to hash files', labelNames: [], collect: (set) => { set({}, hashed.bytes) } })
+  metrics.collectedGauge({
+    name: 'eggserve_index_projects',
+    help: 'Projects in the index',
+    labelNames: [],
+    collect: (set) => {
+      set({}, size().projects)
+    },
+  })
+  metrics.collectedGauge({
+    name: 'eggserve_index_files',
+    help: 'Distribution files in the index',
+    labelNames: [],
+    collect: (set) => {
+      set({}, size().files)
+    },
+  })
+  metrics.collectedGauge({
+    name: 'eggserve_index_bytes',
+    help: 'Total size of the distribution files in the index',
+    labelNames: [],
+    collect: (set) => {
+      set({}, size().bytes)
+    },
+  })
+  metrics.collectedCounter({
+    name: 'eggserve_hashed_files_total',
+    help: 'Files read and hashed (warm-up, requests for files not hashed yet, uploads excluded)',
+    labelNames: [],
+    collect: (set) => {
+      set({}, hashed.files)
+    },
+  })
+  metrics.collectedCounter({
+    name: 'eggserve_hashed_bytes_total',
+    help: 'Bytes read to hash files',
+    labelNames: [],
+    collect: (set) => {
+      set({}, hashed.bytes)
+    },
+  })
   metrics.collectedGauge({
     name: 'eggserve_hashing_backlog_files',
     help: 'Files the background warm-up pass has yet to hash',
     labelNames: [],
-    collect: (set) => { const p = readiness().progress; set({}, p === undefined ? 0 : p.files - p.filesDone) },
+    collect: (set) => {
+      const p = readiness().progress
+      set({}, p === undefined ? 0 : p.files - p.filesDone)
+    },
   })
   metrics.collectedGauge({
     name: 'eggserve_hashing_backlog_bytes',
     help: 'Bytes the background warm-up pass has yet to hash',
     labelNames: [],
-    collect: (set) => { const p = readiness().progress; set({}, p === undefined ? 0 : p.bytes - p.bytesDone) },
+    collect: (set) => {
+      const p = readiness().progress
+      set({}, p === undefined ? 0 : p.bytes - p.bytesDone)
+    },
   })
   metrics.collectedGauge({
     name: 'eggserve_hashing_progress_ratio',
-    help: 'Share of the warm-up pass\'s bytes hashed, from 0 to 1 (1 once every file is hashed)',
+    help: "Share of the warm-up pass's bytes hashed, from 0 to 1 (1 once every file is hashed)",
     labelNames: [],
     collect: (set) => {
       const state = readiness()
@@ -45,14 +86,25 @@ export function registerIndexMetrics (metrics: Metrics, sources: IndexMetricSour
       set({}, state.ready || p === undefined || p.bytes === 0 ? (state.ready ? 1 : 0) : p.bytesDone / p.bytes)
     },
   })
-  metrics.collectedGauge({ name: 'eggserve_ready', help: '1 once every file is hashed (/health/ready answers 200), else 0', labelNames: [], collect: (set) => { set({}, readiness().ready ? 1 : 0) } })
+  metrics.collectedGauge({
+    name: 'eggserve_ready',
+    help: '1 once every file is hashed (/health/ready answers 200), else 0',
+    labelNames: [],
+    collect: (set) => {
+      set({}, readiness().ready ? 1 : 0)
+    },
+  })
 }
 
-interface IndexSize { projects: number; files: number; bytes: number }
+interface IndexSize {
+  projects: number
+  files: number
+  bytes: number
+}
 
 // One pass over the index per scrape, shared by the three gauges: a scrape collects them one
 // after the other in one synchronous run, and the pass is forgotten right after.
-function indexSize (index: IndexService): () => IndexSize {
+function indexSize(index: IndexService): () => IndexSize {
   let memo: IndexSize | undefined
   return () => {
     if (memo !== undefined) return memo
@@ -63,7 +115,9 @@ function indexSize (index: IndexService): () => IndexSize {
       for (const file of files) found.bytes += file.size
     }
     memo = found
-    queueMicrotask(() => { memo = undefined })
+    queueMicrotask(() => {
+      memo = undefined
+    })
     return found
   }
 }

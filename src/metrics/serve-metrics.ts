@@ -15,19 +15,30 @@ export interface DaemonMetrics {
   /** What buildApp gets: undefined when off. */
   readonly app: AppMetrics | undefined
   /** Listen on --metrics-listen's address, if any; resolves with the scrape URL served apart. */
-  listen (): Promise<string | undefined>
-  close (): Promise<void>
+  listen(): Promise<string | undefined>
+  close(): Promise<void>
 }
 
-const OFF: DaemonMetrics = { metrics: NO_METRICS, app: undefined, listen: () => Promise.resolve(undefined), close: () => Promise.resolve() }
+const OFF: DaemonMetrics = {
+  metrics: NO_METRICS,
+  app: undefined,
+  listen: () => Promise.resolve(undefined),
+  close: () => Promise.resolve(),
+}
 
 /** Create the registry (when metrics are on) and, for --metrics-listen, the server that serves it. */
-export async function openMetrics (setting: MetricsSetting, logger: FastifyBaseLogger): Promise<DaemonMetrics> {
+export async function openMetrics(setting: MetricsSetting, logger: FastifyBaseLogger): Promise<DaemonMetrics> {
   if (!setting.enabled) return OFF
   const { createPrometheusMetrics } = await import('./prometheus.js')
   const { metrics, exposition } = createPrometheusMetrics({ version: packageVersion() })
   const address = setting.listen
-  if (address === undefined) return { metrics, app: { metrics, exposition }, listen: () => Promise.resolve(undefined), close: () => Promise.resolve() }
+  if (address === undefined)
+    return {
+      metrics,
+      app: { metrics, exposition },
+      listen: () => Promise.resolve(undefined),
+      close: () => Promise.resolve(),
+    }
   const { buildMetricsApp } = await import('../http/metrics-app.js')
   const server: FastifyInstance = await buildMetricsApp({ exposition, logger })
   return {
@@ -38,15 +49,25 @@ export async function openMetrics (setting: MetricsSetting, logger: FastifyBaseL
         return `${await server.listen({ host: address.host, port: address.port, listenTextResolver: (bound) => `Metrics on ${bound}/metrics` })}/metrics`
       } catch (err) {
         await server.close()
-        const reason = err instanceof Error && 'syscall' in err ? describeErrno(err) : err instanceof Error ? err.message : String(err)
-        throw new ListenError(`Cannot listen on ${address.host}:${String(address.port)} (--metrics-listen): ${reason}`, { cause: err })
+        const reason =
+          err instanceof Error && 'syscall' in err
+            ? describeErrno(err)
+            : err instanceof Error
+              ? err.message
+              : String(err)
+        throw new ListenError(
+          `Cannot listen on ${address.host}:${String(address.port)} (--metrics-listen): ${reason}`,
+          { cause: err },
+        )
       }
     },
     close: () => server.close(),
   }
 }
 
-function packageVersion (): string {
+function packageVersion(): string {
   const raw: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
-  return typeof raw === 'object' && raw !== null && 'version' in raw && typeof raw.version === 'string' ? raw.version : '0.0.0'
+  return typeof raw === 'object' && raw !== null && 'version' in raw && typeof raw.version === 'string'
+    ? raw.version
+    : '0.0.0'
 }

@@ -31,7 +31,9 @@ const MAX_TEXT_CHARS = 256 * 1024
 const FROM_SOURCE = import.meta.url.endsWith('.ts')
 const WORKER_URL = new URL(FROM_SOURCE ? './readme-worker.ts' : './readme-worker.js', import.meta.url)
 
-interface Pending { readonly resolve: (reply: ReadmeReply) => void }
+interface Pending {
+  readonly resolve: (reply: ReadmeReply) => void
+}
 
 /** Renders and remembers READMEs. */
 export class ReadmeRenderer {
@@ -45,57 +47,75 @@ export class ReadmeRenderer {
   #rstUnavailable = false
   #queue: Promise<unknown> = Promise.resolve()
 
-  constructor (options: ReadmeRendererOptions) {
+  constructor(options: ReadmeRendererOptions) {
     this.#options = options
     this.#log = options.log.child({ component: 'readme' })
-    this.#cache = new LRUCache({ maxSize: options.maxCacheBytes ?? 16 * 1024 * 1024, sizeCalculation: (value) => value.html.length * 2 + 64 })
+    this.#cache = new LRUCache({
+      maxSize: options.maxCacheBytes ?? 16 * 1024 * 1024,
+      sizeCalculation: (value) => value.html.length * 2 + 64,
+    })
   }
 
   /** The README of the file with identity `identity`; concurrent calls share one rendering. */
-  render (identity: string, description: Description): Promise<RenderedReadme> {
+  render(identity: string, description: Description): Promise<RenderedReadme> {
     const cached = this.#cache.get(identity)
     if (cached !== undefined) return Promise.resolve(cached)
     let running = this.#rendering.get(identity)
     if (running === undefined) {
-      running = this.#render(description).then((rendered) => {
-        this.#cache.set(identity, rendered)
-        return rendered
-      }).finally(() => { this.#rendering.delete(identity) })
+      running = this.#render(description)
+        .then((rendered) => {
+          this.#cache.set(identity, rendered)
+          return rendered
+        })
+        .finally(() => {
+          this.#rendering.delete(identity)
+        })
       this.#rendering.set(identity, running)
     }
     return running
   }
 
   /** Stop the worker thread. */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     const worker = this.#worker
     this.#worker = undefined
     if (worker !== undefined) await worker.thread.terminate()
   }
 
-  async #render (description: Description): Promise<RenderedReadme> {
+  async #render(description: Description): Promise<RenderedReadme> {
     const { text, format } = description
     if (format === 'text') return asText(text)
-    if (text.length > MAX_RENDERED_CHARS) return asText(text, `This description is too long to render (${text.length} characters); it is shown as text.`)
+    if (text.length > MAX_RENDERED_CHARS)
+      return asText(text, `This description is too long to render (${text.length} characters); it is shown as text.`)
     if (format === 'markdown') {
       const reply = await this.#job('markdown', text)
-      return reply.ok ? { html: reply.html, renderedAs: 'markdown' } : asText(text, 'This description could not be rendered; it is shown as text.')
+      return reply.ok
+        ? { html: reply.html, renderedAs: 'markdown' }
+        : asText(text, 'This description could not be rendered; it is shown as text.')
     }
     return this.#renderRst(text)
   }
 
-  async #renderRst (text: string): Promise<RenderedReadme> {
+  async #renderRst(text: string): Promise<RenderedReadme> {
     if (this.#rstUnavailable) return asText(text, UNAVAILABLE)
-    const result = await renderRst(text, { python: this.#options.python ?? '/usr/bin/python3', timeoutMs: this.#options.timeoutMs ?? 10_000 })
+    const result = await renderRst(text, {
+      python: this.#options.python ?? '/usr/bin/python3',
+      timeoutMs: this.#options.timeoutMs ?? 10_000,
+    })
     switch (result.kind) {
       case 'html': {
         const reply = await this.#job('html', result.html)
-        return reply.ok ? { html: reply.html, renderedAs: 'rst' } : asText(text, 'This description could not be rendered; it is shown as text.')
+        return reply.ok
+          ? { html: reply.html, renderedAs: 'rst' }
+          : asText(text, 'This description could not be rendered; it is shown as text.')
       }
-      case 'invalid': return asText(text, 'This description is not valid reStructuredText; it is shown as text.')
+      case 'invalid':
+        return asText(text, 'This description is not valid reStructuredText; it is shown as text.')
       case 'unavailable':
         this.#rstUnavailable = true
-        this.#log.info('reStructuredText READMEs are shown as text: python3 with readme_renderer is not installed (Debian: apt-get install python3-readme-renderer)')
+        this.#log.info(
+          'reStructuredText READMEs are shown as text: python3 with readme_renderer is not installed (Debian: apt-get install python3-readme-renderer)',
+        )
         return asText(text, UNAVAILABLE)
       case 'failed':
         this.#log.warn({ reason: result.reason }, 'A reStructuredText README could not be rendered')
@@ -105,13 +125,13 @@ export class ReadmeRenderer {
 
   // One job at a time: READMEs are rendered once per file and cached, so a queue is enough,
   // and a job that runs past the time limit takes only its own worker down with it.
-  #job (kind: ReadmeJob['kind'], text: string): Promise<ReadmeReply> {
+  #job(kind: ReadmeJob['kind'], text: string): Promise<ReadmeReply> {
     const next = this.#queue.then(() => this.#run(kind, text))
     this.#queue = next.catch(() => undefined)
     return next
   }
 
-  #run (kind: ReadmeJob['kind'], text: string): Promise<ReadmeReply> {
+  #run(kind: ReadmeJob['kind'], text: string): Promise<ReadmeReply> {
     const worker = this.#ensureWorker()
     const id = this.#nextId++
     return new Promise((resolve) => {
@@ -134,11 +154,14 @@ export class ReadmeRenderer {
     })
   }
 
-  #ensureWorker (): { readonly thread: Worker; readonly pending: Map<number, Pending> } {
+  #ensureWorker(): { readonly thread: Worker; readonly pending: Map<number, Pending> } {
     if (this.#worker !== undefined) return this.#worker
     const thread = FROM_SOURCE
-      // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
-      ? new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`, { eval: true })
+      ? // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
+        new Worker(
+          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`,
+          { eval: true },
+        )
       : new Worker(WORKER_URL)
     // An idle README worker must not keep the process alive.
     thread.unref()
@@ -148,7 +171,9 @@ export class ReadmeRenderer {
       worker.pending.delete(reply.id)
       pending?.resolve(reply)
     })
-    thread.on('error', (err) => { this.#log.error({ err }, 'The README worker failed') })
+    thread.on('error', (err) => {
+      this.#log.error({ err }, 'The README worker failed')
+    })
     thread.on('exit', () => {
       if (this.#worker === worker) this.#worker = undefined
       for (const [id, pending] of worker.pending) pending.resolve({ id, ok: false, message: 'worker exited' })
@@ -161,7 +186,7 @@ export class ReadmeRenderer {
 
 const UNAVAILABLE = 'reStructuredText is shown as text on this server (python3-readme-renderer is not installed).'
 
-function asText (text: string, note?: string): RenderedReadme {
+function asText(text: string, note?: string): RenderedReadme {
   const shown = text.length > MAX_TEXT_CHARS ? `${text.slice(0, MAX_TEXT_CHARS)}\n…` : text
   const html = `<pre class="readme-text">${escapeHtml(shown)}</pre>`
   return note === undefined ? { html, renderedAs: 'text' } : { html, renderedAs: 'text', note }

@@ -31,14 +31,19 @@ const SCRIPT = [
 const MAX_OUTPUT = 16 * 1024 * 1024
 
 /** Render `text` with `python -I` (isolated: no PYTHON* variables, no user site), within `timeoutMs`. */
-export function renderRst (text: string, options: { readonly python: string; readonly timeoutMs: number }): Promise<RstResult> {
+export function renderRst(
+  text: string,
+  options: { readonly python: string; readonly timeoutMs: number },
+): Promise<RstResult> {
   return new Promise((resolve) => {
     const child = spawn(options.python, ['-I', '-c', SCRIPT], {
       stdio: ['pipe', 'pipe', 'ignore'],
       env: { LC_ALL: 'C.UTF-8', PATH: '/usr/bin:/bin' },
     })
     // Our own timer rather than spawn's `timeout`, which stays armed when the spawn itself fails.
-    const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeoutMs)
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+    }, options.timeoutMs)
     timer.unref()
     const chunks: Buffer[] = []
     let size = 0
@@ -59,13 +64,22 @@ export function renderRst (text: string, options: { readonly python: string; rea
       }
     })
     child.once('error', (err: NodeJS.ErrnoException) => {
-      settle(err.code === 'ENOENT' || err.code === 'EACCES' ? { kind: 'unavailable' } : { kind: 'failed', reason: err.message })
+      settle(
+        err.code === 'ENOENT' || err.code === 'EACCES'
+          ? { kind: 'unavailable' }
+          : { kind: 'failed', reason: err.message },
+      )
     })
     child.once('close', (code, signal) => {
       if (code === 0) settle({ kind: 'html', html: Buffer.concat(chunks).toString('utf8') })
       else if (code === 3) settle({ kind: 'invalid' })
       else if (code === 4) settle({ kind: 'unavailable' })
-      else settle({ kind: 'failed', reason: signal === null ? `exit code ${String(code)}` : `killed by ${signal} (time limit ${options.timeoutMs} ms)` })
+      else
+        settle({
+          kind: 'failed',
+          reason:
+            signal === null ? `exit code ${String(code)}` : `killed by ${signal} (time limit ${options.timeoutMs} ms)`,
+        })
     })
     // A child that exits before reading everything closes the pipe: that is not our error.
     child.stdin.on('error', () => undefined)

@@ -16,11 +16,58 @@ export const ID_PREFIX = 'user-content-'
 
 // readme_renderer's ALLOWED_TAGS.
 const TAGS = [
-  'a', 'abbr', 'acronym', 'b', 'blockquote', 'code', 'em', 'i', 'li', 'ol', 'strong', 'ul',
-  'br', 'caption', 'cite', 'col', 'colgroup', 'dd', 'del', 'details', 'div', 'dl', 'dt',
-  'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'hr', 'img', 'p', 'pre', 'span', 'sub', 'summary', 'sup',
-  'table', 'tbody', 'td', 'th', 'thead', 'tr', 'tt', 'kbd', 'var', 'input', 'section', 'aside',
-  'nav', 's', 'figure',
+  'a',
+  'abbr',
+  'acronym',
+  'b',
+  'blockquote',
+  'code',
+  'em',
+  'i',
+  'li',
+  'ol',
+  'strong',
+  'ul',
+  'br',
+  'caption',
+  'cite',
+  'col',
+  'colgroup',
+  'dd',
+  'del',
+  'details',
+  'div',
+  'dl',
+  'dt',
+  'h1',
+  'h2',
+  'h3',
+  'h4',
+  'h5',
+  'h6',
+  'hr',
+  'img',
+  'p',
+  'pre',
+  'span',
+  'sub',
+  'summary',
+  'sup',
+  'table',
+  'tbody',
+  'td',
+  'th',
+  'thead',
+  'tr',
+  'tt',
+  'kbd',
+  'var',
+  'input',
+  'section',
+  'aside',
+  'nav',
+  's',
+  'figure',
 ]
 
 // readme_renderer's ALLOWED_ATTRIBUTES, plus the rel this page sets on links itself.
@@ -62,7 +109,7 @@ const LINK_REL = 'nofollow noopener'
 type Attributes = Record<string, string>
 
 /** Clean README HTML (from markdown-it or from readme_renderer) for this page. */
-export function sanitizeReadme (html: string, options: SanitizeOptions): string {
+export function sanitizeReadme(html: string, options: SanitizeOptions): string {
   return sanitizeHtml(html, {
     allowedTags: TAGS,
     allowedAttributes: ATTRIBUTES,
@@ -78,20 +125,23 @@ export function sanitizeReadme (html: string, options: SanitizeOptions): string 
       img: (_tagName: string, attribs: Attributes) => image(attribs, options),
       input: (tagName: string, attribs: Attributes) => ({ tagName, attribs: { ...attribs, disabled: '' } }),
       // Runs after the tag's own transform (sanitize-html applies both).
-      '*': (tagName: string, attribs: Attributes) => ({ tagName, attribs: attribs.id === undefined ? attribs : { ...attribs, id: prefixed(attribs.id) } }),
+      '*': (tagName: string, attribs: Attributes) => ({
+        tagName,
+        attribs: attribs.id === undefined ? attribs : { ...attribs, id: prefixed(attribs.id) },
+      }),
     },
     // A checkbox is the only input a README may show (readme_renderer's DisabledCheckboxInputsFilter).
     exclusiveFilter: (frame) => frame.tag === 'input' && frame.attribs.type !== 'checkbox',
   })
 }
 
-function prefixed (id: string): string {
+function prefixed(id: string): string {
   return id.startsWith(ID_PREFIX) ? id : `${ID_PREFIX}${id}`
 }
 
 // In-page anchors follow the prefixed ids; absolute web and mail links are kept with their
 // rel; relative links (to files of the project's repository) cannot resolve here and lose their href.
-function link (attribs: Attributes): Attributes {
+function link(attribs: Attributes): Attributes {
   const href = attribs.href?.trim()
   const rest = { ...attribs }
   delete rest.href
@@ -105,15 +155,16 @@ function link (attribs: Attributes): Attributes {
 
 // An image is kept only when remote images are allowed and its URL is http(s); otherwise it
 // becomes its alt text, so the README still reads the same.
-function image (attribs: Attributes, options: SanitizeOptions): { tagName: string; attribs: Attributes; text?: string } {
+function image(attribs: Attributes, options: SanitizeOptions): { tagName: string; attribs: Attributes; text?: string } {
   const scheme = attribs.src === undefined ? undefined : schemeOf(attribs.src.trim())
-  if (options.remoteImages && (scheme === 'http' || scheme === 'https')) return { tagName: 'img', attribs: { ...attribs, src: (attribs.src ?? '').trim() } }
+  if (options.remoteImages && (scheme === 'http' || scheme === 'https'))
+    return { tagName: 'img', attribs: { ...attribs, src: (attribs.src ?? '').trim() } }
   const alt = attribs.alt?.trim() ?? ''
   return { tagName: 'span', attribs: { class: 'readme-image' }, text: alt === '' ? '[image]' : `[image: ${alt}]` }
 }
 
 // The WHATWG URL parser's reading of the scheme (it drops tabs and newlines, so "jav\tascript:" is javascript:).
-function schemeOf (url: string): string | undefined {
+function schemeOf(url: string): string | undefined {
   try {
     return new URL(url).protocol.slice(0, -1).toLowerCase()
   } catch {

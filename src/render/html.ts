@@ -4,11 +4,11 @@
 export class SafeHtml {
   readonly value: string
 
-  constructor (value: string) {
+  constructor(value: string) {
     this.value = value
   }
 
-  toString (): string {
+  toString(): string {
     return this.value
   }
 }
@@ -29,12 +29,12 @@ const ESCAPES: Readonly<Record<string, string>> = {
  * (the HTML standard's escaping of text and attribute values: `&`, `<`, `>`, `"` must be encoded; `'` too, for single-quoted attributes).
  * @example escapeHtml('>=3.8,<4') // '&gt;=3.8,&lt;4'
  */
-export function escapeHtml (text: string): string {
+export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => ESCAPES[char] ?? char)
 }
 
 /** Tagged template: strings and numbers are escaped, SafeHtml is inserted as is, arrays are joined. */
-export function html (strings: TemplateStringsArray, ...values: HtmlValue[]): SafeHtml {
+export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): SafeHtml {
   let out = strings[0] ?? ''
   values.forEach((value, i) => {
     out += render(value) + (strings[i + 1] ?? '')
@@ -42,7 +42,7 @@ export function html (strings: TemplateStringsArray, ...values: HtmlValue[]): Sa
   return new SafeHtml(out)
 }
 
-function render (value: HtmlValue): string {
+function render(value: HtmlValue): string {
   if (value instanceof SafeHtml) return value.value
   if (typeof value === 'number') return String(value)
   if (typeof value === 'string') return escapeHtml(value)

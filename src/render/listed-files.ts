@@ -28,12 +28,12 @@ export interface ListedFile {
 }
 
 /** The href of an upstream file from /simple/<project>/. */
-export function upstreamFileHref (project: string, filename: string): string {
+export function upstreamFileHref(project: string, filename: string): string {
   return `../../files/upstream/${encodeSegment(project)}/${encodeSegment(filename)}`
 }
 
 /** An upstream file as listed, its digests replaced by the pinned sha256 when the file is cached. */
-export function listUpstreamFile (project: string, file: UpstreamFile, pinnedSha256: string | undefined): ListedFile {
+export function listUpstreamFile(project: string, file: UpstreamFile, pinnedSha256: string | undefined): ListedFile {
   // A cached file is immutable: the page names the bytes that will be served.
   const hashes = pinnedSha256 === undefined ? file.hashes : { sha256: pinnedSha256 }
   return {
@@ -50,7 +50,7 @@ export function listUpstreamFile (project: string, file: UpstreamFile, pinnedSha
 }
 
 /** A local file as listed on a merged page (the same facts its own page shows). */
-export function listLocalFile ({ file, facts }: PageFile): ListedFile {
+export function listLocalFile({ file, facts }: PageFile): ListedFile {
   const hashes: Record<string, string> = {}
   for (const [algorithm, digest] of Object.entries(facts.digests)) hashes[algorithm] = digest
   return {
@@ -59,7 +59,9 @@ export function listLocalFile ({ file, facts }: PageFile): ListedFile {
     hashes,
     ...(facts.metadata?.requiresPython === undefined ? {} : { requiresPython: facts.metadata.requiresPython }),
     ...(file.yanked === undefined ? {} : { yanked: file.yanked }),
-    ...(file.parsed.kind === 'wheel' && facts.metadata !== undefined ? { coreMetadata: { sha256: facts.metadata.sha256 } } : {}),
+    ...(file.parsed.kind === 'wheel' && facts.metadata !== undefined
+      ? { coreMetadata: { sha256: facts.metadata.sha256 } }
+      : {}),
     size: file.size,
     uploadTime: new Date(file.mtimeMs).toISOString(),
     origin: 'local',
@@ -67,13 +69,16 @@ export function listLocalFile ({ file, facts }: PageFile): ListedFile {
 }
 
 /** PEP 503 HTML; each link carries data-eggserve-origin. */
-export function renderListedHtml (project: string, files: readonly ListedFile[], algorithm: HashAlgorithm): string {
+export function renderListedHtml(project: string, files: readonly ListedFile[], algorithm: HashAlgorithm): string {
   return renderLinkPage({ title: `Links for ${project}`, links: files.map((file) => htmlLink(file, algorithm)) })
 }
 
-function htmlLink (file: ListedFile, preferred: HashAlgorithm): PageLink {
+function htmlLink(file: ListedFile, preferred: HashAlgorithm): PageLink {
   // PEP 503: one fragment; the configured algorithm when known, else the strongest given.
-  const algorithm = file.hashes[preferred] !== undefined ? preferred : ['sha256', 'sha512', 'sha384', 'md5'].find((name) => file.hashes[name] !== undefined)
+  const algorithm =
+    file.hashes[preferred] !== undefined
+      ? preferred
+      : ['sha256', 'sha512', 'sha384', 'md5'].find((name) => file.hashes[name] !== undefined)
   const digest = algorithm === undefined ? undefined : file.hashes[algorithm]
   const attributes: Record<string, string> = {}
   if (file.requiresPython !== undefined) attributes['data-requires-python'] = file.requiresPython
@@ -86,13 +91,24 @@ function htmlLink (file: ListedFile, preferred: HashAlgorithm): PageLink {
   }
   if (file.yanked !== undefined) attributes['data-yanked'] = file.yanked
   attributes['data-eggserve-origin'] = file.origin
-  return { href: digest === undefined || algorithm === undefined ? file.href : `${file.href}#${algorithm}=${digest}`, text: file.filename, attributes }
+  return {
+    href: digest === undefined || algorithm === undefined ? file.href : `${file.href}#${algorithm}=${digest}`,
+    text: file.filename,
+    attributes,
+  }
 }
 
 /** PEP 691 JSON (1.1 when every size is known, else 1.0); each file carries `_eggserve-origin` (PEP 691 leaves "_" keys to index servers). */
-export function renderListedJson (project: string, files: readonly ListedFile[]): string {
+export function renderListedJson(project: string, files: readonly ListedFile[]): string {
   const complete = files.every((file) => file.size !== undefined)
-  const versions = [...new Set(files.map((file) => parseDistFilename(file.filename)?.version).filter((version) => version !== undefined).map(normalizeVersion))].sort(compareVersions)
+  const versions = [
+    ...new Set(
+      files
+        .map((file) => parseDistFilename(file.filename)?.version)
+        .filter((version) => version !== undefined)
+        .map(normalizeVersion),
+    ),
+  ].sort(compareVersions)
   return JSON.stringify({
     meta: { 'api-version': complete ? '1.1' : '1.0' },
     name: project,

@@ -21,9 +21,11 @@ const REPOSITORY_VERSION = '1.1'
  * Render a page of links. It starts with the exact bytes `<!DOCTYPE html>` (pip 22.0.x
  * fails without them: its index/collector.py raised BadHTMLDoctypeDeclaration) and carries `pypi:repository-version` (PEP 629).
  */
-export function renderLinkPage (page: LinkPage): string {
-  const links = page.links.map((link) => html`    <a href="${link.href}"${attributes(link.attributes)}>${link.text}</a><br>
-`)
+export function renderLinkPage(page: LinkPage): string {
+  const links = page.links.map(
+    (link) => html`    <a href="${link.href}"${attributes(link.attributes)}>${link.text}</a><br>
+`,
+  )
   return html`<!DOCTYPE html>
 <html>
   <head>
@@ -38,7 +40,7 @@ ${links}  </body>
 `.value
 }
 
-function attributes (attrs: Readonly<Record<string, string>> | undefined): SafeHtml {
+function attributes(attrs: Readonly<Record<string, string>> | undefined): SafeHtml {
   if (attrs === undefined) return html``
   // PEP 592 and PEP 714: always name=value, never a bare attribute (html.parser reads a bare one as None).
   return html`${Object.entries(attrs).map(([name, value]) => html` ${name}="${value}"`)}`

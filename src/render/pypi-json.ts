@@ -19,7 +19,7 @@ export interface JsonApiUrls {
 }
 
 /** The releases of a page, oldest first (PEP 440 order). */
-export function releasesOf (page: ProjectPage): Release[] {
+export function releasesOf(page: ProjectPage): Release[] {
   const byVersion = new Map<string, PageFile[]>()
   for (const file of page.files) {
     const version = normalizeVersion(file.file.parsed.version)
@@ -27,21 +27,27 @@ export function releasesOf (page: ProjectPage): Release[] {
     list.push(file)
     byVersion.set(version, list)
   }
-  return [...byVersion].sort(([a], [b]) => compareVersions(a, b)).map(([version, files]) => ({
-    version,
-    files,
-    yanked: files.every((file) => file.file.yanked !== undefined),
-  }))
+  return [...byVersion]
+    .sort(([a], [b]) => compareVersions(a, b))
+    .map(([version, files]) => ({
+      version,
+      files,
+      yanked: files.every((file) => file.file.yanked !== undefined),
+    }))
 }
 
 /** As Warehouse's latest release: the highest non-yanked final release, else non-yanked pre-release, else the highest. */
-export function latestRelease (releases: readonly Release[]): Release | undefined {
+export function latestRelease(releases: readonly Release[]): Release | undefined {
   const newestFirst = [...releases].reverse()
-  return newestFirst.find((r) => !r.yanked && !isPrerelease(r.version)) ?? newestFirst.find((r) => !r.yanked) ?? newestFirst[0]
+  return (
+    newestFirst.find((r) => !r.yanked && !isPrerelease(r.version)) ??
+    newestFirst.find((r) => !r.yanked) ??
+    newestFirst[0]
+  )
 }
 
 /** By canonical version (trailing zeros insignificant), the exact string winning ties. */
-export function findRelease (releases: readonly Release[], version: string): Release | undefined {
+export function findRelease(releases: readonly Release[], version: string): Release | undefined {
   const exact = releases.find((r) => r.version === version || r.files.some((f) => f.file.parsed.version === version))
   if (exact !== undefined) return exact
   const canonical = canonicalizeVersion(version)
@@ -49,13 +55,14 @@ export function findRelease (releases: readonly Release[], version: string): Rel
 }
 
 /** The file whose metadata describes a release best: a wheel, else an sdist, else an egg. */
-export function metadataSource (release: Release): DistFile | undefined {
+export function metadataSource(release: Release): DistFile | undefined {
   const order = ['wheel', 'sdist', 'egg']
-  return [...release.files].sort((a, b) => order.indexOf(a.file.parsed.kind) - order.indexOf(b.file.parsed.kind))[0]?.file
+  return [...release.files].sort((a, b) => order.indexOf(a.file.parsed.kind) - order.indexOf(b.file.parsed.kind))[0]
+    ?.file
 }
 
 /** The body of `/pypi/<project>/json` (with releases) or `/pypi/<project>/<version>/json` (without). */
-export function renderPypiJson (options: {
+export function renderPypiJson(options: {
   page: ProjectPage
   release: Release
   releases: readonly Release[] | undefined
@@ -71,11 +78,17 @@ export function renderPypiJson (options: {
     vulnerabilities: [],
     ownership: { roles: [], organization: null },
   }
-  if (releases !== undefined) body.releases = Object.fromEntries(releases.map((r) => [r.version, r.files.map((file) => fileJson(file, urls))]))
+  if (releases !== undefined)
+    body.releases = Object.fromEntries(releases.map((r) => [r.version, r.files.map((file) => fileJson(file, urls))]))
   return JSON.stringify(body)
 }
 
-function info (page: ProjectPage, release: Release, metadata: CoreMetadata | undefined, urls: JsonApiUrls): Record<string, unknown> {
+function info(
+  page: ProjectPage,
+  release: Release,
+  metadata: CoreMetadata | undefined,
+  urls: JsonApiUrls,
+): Record<string, unknown> {
   const text = (name: string): string | null => metadata?.get(name) ?? null
   const list = (name: string): string[] | null => {
     const values = metadata?.getAll(name) ?? []
@@ -117,7 +130,7 @@ function info (page: ProjectPage, release: Release, metadata: CoreMetadata | und
 }
 
 // Core metadata `Project-URL: Label, https://...`; Home-page becomes "Homepage" as on PyPI.
-function projectUrls (metadata: CoreMetadata | undefined): Record<string, string> | null {
+function projectUrls(metadata: CoreMetadata | undefined): Record<string, string> | null {
   if (metadata === undefined) return null
   const urls: Record<string, string> = {}
   const home = metadata.get('home-page')
@@ -131,7 +144,7 @@ function projectUrls (metadata: CoreMetadata | undefined): Record<string, string
 
 const PACKAGE_TYPES = { wheel: 'bdist_wheel', sdist: 'sdist', egg: 'bdist_egg' } as const
 
-function fileJson ({ file, facts }: PageFile, urls: JsonApiUrls): Record<string, unknown> {
+function fileJson({ file, facts }: PageFile, urls: JsonApiUrls): Record<string, unknown> {
   const iso = new Date(file.mtimeMs).toISOString()
   const digests: Record<string, string> = {}
   if (facts.digests.md5 !== undefined) digests.md5 = facts.digests.md5
@@ -153,6 +166,7 @@ function fileJson ({ file, facts }: PageFile, urls: JsonApiUrls): Record<string,
     comment_text: '',
     has_sig: false,
     downloads: -1,
-    'core-metadata': file.parsed.kind === 'wheel' && facts.metadata !== undefined ? { sha256: facts.metadata.sha256 } : false,
+    'core-metadata':
+      file.parsed.kind === 'wheel' && facts.metadata !== undefined ? { sha256: facts.metadata.sha256 } : false,
   }
 }

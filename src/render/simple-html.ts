@@ -7,16 +7,22 @@ import type { Tree } from './trees.js'
 const ROOT_TITLE = 'Simple index'
 
 /** The root page: one link per project; the text is the folder name (PEP 503). */
-export function renderRootHtml (projects: readonly ProjectSummary[], tree: Tree): string {
-  return renderLinkPage({ title: ROOT_TITLE, links: projects.map((project) => ({ href: tree.projectHref(project), text: project.folder })) })
+export function renderRootHtml(projects: readonly ProjectSummary[], tree: Tree): string {
+  return renderLinkPage({
+    title: ROOT_TITLE,
+    links: projects.map((project) => ({ href: tree.projectHref(project), text: project.folder })),
+  })
 }
 
 /** A project page: one link per file, text = filename = last href segment (PEP 503). */
-export function renderProjectHtml (page: ProjectPage, tree: Tree, algorithm: HashAlgorithm): string {
-  return renderLinkPage({ title: `Links for ${page.project}`, links: page.files.map((file) => fileLink(file, tree, algorithm)) })
+export function renderProjectHtml(page: ProjectPage, tree: Tree, algorithm: HashAlgorithm): string {
+  return renderLinkPage({
+    title: `Links for ${page.project}`,
+    links: page.files.map((file) => fileLink(file, tree, algorithm)),
+  })
 }
 
-function fileLink ({ file, facts }: PageFile, tree: Tree, algorithm: HashAlgorithm): PageLink {
+function fileLink({ file, facts }: PageFile, tree: Tree, algorithm: HashAlgorithm): PageLink {
   const digest = facts.digests[algorithm]
   // PEP 503: exactly one fragment, with an algorithm every client knows.
   const href = digest === undefined ? tree.fileHref(file) : `${tree.fileHref(file)}#${algorithm}=${digest}`

@@ -7,12 +7,15 @@ import type { Tree } from './trees.js'
 export const JSON_API_VERSION = '1.1'
 
 /** `/simple/` as JSON: `projects[].name` is the folder name (PEP 691). */
-export function renderRootJson (projects: readonly ProjectSummary[]): string {
-  return JSON.stringify({ meta: { 'api-version': JSON_API_VERSION }, projects: projects.map(({ folder }) => ({ name: folder })) })
+export function renderRootJson(projects: readonly ProjectSummary[]): string {
+  return JSON.stringify({
+    meta: { 'api-version': JSON_API_VERSION },
+    projects: projects.map(({ folder }) => ({ name: folder })),
+  })
 }
 
 /** A project page as JSON. No key ever holds null where uv rejects one (PEP 691). */
-export function renderProjectJson (page: ProjectPage, tree: Tree): string {
+export function renderProjectJson(page: ProjectPage, tree: Tree): string {
   return JSON.stringify({
     meta: { 'api-version': JSON_API_VERSION },
     name: page.project,
@@ -22,11 +25,11 @@ export function renderProjectJson (page: ProjectPage, tree: Tree): string {
 }
 
 /** The distinct versions of the files, PEP 440-normalized where valid, in PEP 440 order (PEP 700). */
-export function projectVersions (files: readonly DistFile[]): string[] {
+export function projectVersions(files: readonly DistFile[]): string[] {
   return [...new Set(files.map((file) => normalizeVersion(file.parsed.version)))].sort(compareVersions)
 }
 
-function fileJson ({ file, facts }: PageFile, tree: Tree): Record<string, unknown> {
+function fileJson({ file, facts }: PageFile, tree: Tree): Record<string, unknown> {
   // PEP 691: hashes always present, md5 and sha256 from the same read; url without a fragment.
   const hashes: Record<string, string> = {}
   if (facts.digests.md5 !== undefined) hashes.md5 = facts.digests.md5

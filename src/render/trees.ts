@@ -6,16 +6,16 @@ import type { DistFile, ProjectSummary } from '../core/index-model.js'
 /** How one tree spells its links. */
 export interface Tree {
   /** Href of a project page, relative to the root page. */
-  projectHref (project: ProjectSummary): string
+  projectHref(project: ProjectSummary): string
   /** Href of a file (no fragment), relative to its project page. */
-  fileHref (file: DistFile): string
+  fileHref(file: DistFile): string
 }
 
 /**
  * Percent-encode one path segment. Beyond encodeURIComponent, `!'()*` are encoded too, so
  * no href carries a quote that easy_install's href-scraping regex would stop at (setuptools' package_index HREF regex).
  */
-export function encodeSegment (segment: string): string {
+export function encodeSegment(segment: string): string {
   return encodeURIComponent(segment).replace(/[!'()*]/g, (char) => `%${char.charCodeAt(0).toString(16).toUpperCase()}`)
 }
 

@@ -1,17 +1,45 @@
 // Storage over a local directory: one sub-folder per project.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs'
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  realpathSync,
+  statSync,
+  type Dirent,
+  type Stats,
+} from 'node:fs'
 import { open, readdir, realpath, stat, type FileHandle } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { describeErrno, errnoCode, LayoutError, StorageError } from '../errors.js'
 import type { ByteRange } from '../core/range.js'
-import { createLocalUpload, removeLocalFile, removeLocalFolderIfEmpty, sweepLocalUploads, type UploadRoot } from './local-upload.js'
+import {
+  createLocalUpload,
+  removeLocalFile,
+  removeLocalFolderIfEmpty,
+  sweepLocalUploads,
+  type UploadRoot,
+} from './local-upload.js'
 import { watchTree } from './local-watch.js'
 import type { LocalStorageSpec } from './open-storage.js'
 import { createRangeStream, readRange } from './range-stream.js'
 import {
-  isPlainName, makeKey, splitKey,
-  type ChangeListener, type ConditionalWriteProbe, type FolderListing, type OpenFile, type OpenOptions, type PendingUpload, type RootListing, type StorageBackend, type StoredFile, type Watch,
+  isPlainName,
+  makeKey,
+  splitKey,
+  type ChangeListener,
+  type ConditionalWriteProbe,
+  type FolderListing,
+  type OpenFile,
+  type OpenOptions,
+  type PendingUpload,
+  type RootListing,
+  type StorageBackend,
+  type StoredFile,
+  type Watch,
 } from './storage.js'
 
 // Errors meaning "not there (any more)": the caller gets undefined, as the Storage contract says.
@@ -25,7 +53,7 @@ export class LocalStorage implements StorageBackend {
   readonly #blocking: boolean
   readonly #uploads: UploadRoot
 
-  private constructor (root: string, realRoot: string, log: FastifyBaseLogger, blocking: boolean) {
+  private constructor(root: string, realRoot: string, log: FastifyBaseLogger, blocking: boolean) {
     this.#root = root
     this.#realRoot = realRoot
     this.#log = log
@@ -38,7 +66,11 @@ export class LocalStorage implements StorageBackend {
    * directory. `blocking` makes reads synchronous: for worker threads, where blocking costs
    * nothing and libuv's thread pool round trips dominate the reading of small files.
    */
-  static async create (root: string, log: FastifyBaseLogger, options: { blocking?: boolean } = {}): Promise<LocalStorage> {
+  static async create(
+    root: string,
+    log: FastifyBaseLogger,
+    options: { blocking?: boolean } = {},
+  ): Promise<LocalStorage> {
     let realRoot: string
     try {
       realRoot = await realpath(root)
@@ -59,7 +91,7 @@ export class LocalStorage implements StorageBackend {
   // `npm run bench` rows: "cold start: spawn → listening" and "warm restart (same cache dir):
   // spawn → `/health/ready` 200" at 10,000 × 10 (target < 3 s); measure with
   // `npm run bench -- --projects 10000 --only startup` against readdir/stat from fs/promises.
-  listRoot (): Promise<RootListing> {
+  listRoot(): Promise<RootListing> {
     const token = this.#token(this.#realRoot)
     if (token === undefined) return Promise.reject(new StorageError('The eggdir has disappeared'))
     const folders: string[] = []
@@ -72,11 +104,11 @@ export class LocalStorage implements StorageBackend {
     return Promise.resolve({ token, folders, files })
   }
 
-  listFolder (folder: string): Promise<FolderListing | undefined> {
+  listFolder(folder: string): Promise<FolderListing | undefined> {
     return Promise.resolve(this.#listFolder(folder))
   }
 
-  #listFolder (folder: string): FolderListing | undefined {
+  #listFolder(folder: string): FolderListing | undefined {
     if (!isPlainName(folder)) return undefined
     const dir = join(this.#realRoot, folder)
     const info = lstatSyncOrUndefined(dir)
@@ -94,7 +126,7 @@ export class LocalStorage implements StorageBackend {
     return { token, files }
   }
 
-  changeToken (folder?: string): Promise<string | undefined> {
+  changeToken(folder?: string): Promise<string | undefined> {
     if (folder !== undefined && !isPlainName(folder)) return Promise.resolve(undefined)
     return Promise.resolve(this.#token(folder === undefined ? this.#realRoot : join(this.#realRoot, folder)))
   }
@@ -105,14 +137,14 @@ export class LocalStorage implements StorageBackend {
   // "`/simple/<p>/` (JSON)" and "`/<folder>/` (HTML)" (req/s and p99); measure with
   // `npm run bench -- --projects 1000 --only simple-html,simple-json,legacy` against
   // `await stat()` here.
-  #token (dir: string): string | undefined {
+  #token(dir: string): string | undefined {
     const info = statSyncOrUndefined(dir)
     if (info?.isDirectory() !== true) return undefined
     // A directory's mtime and ctime change whenever an entry is added, removed or renamed.
     return `${info.ino}:${info.mtimeMs}:${info.ctimeMs}`
   }
 
-  async open (key: string, options: OpenOptions = {}): Promise<OpenFile | undefined> {
+  async open(key: string, options: OpenOptions = {}): Promise<OpenFile | undefined> {
     const parts = splitKey(key)
     if (parts === undefined) return undefined
     // Fast path: the very inode a listing found inside the tree (same device and inode) is
@@ -120,7 +152,8 @@ export class LocalStorage implements StorageBackend {
     // ELOOP from O_NOFOLLOW) takes the realpath check below.
     if (options.expected !== undefined) {
       const opened = await this.#openAt(join(this.#realRoot, parts.folder, parts.filename), key, true)
-      if (opened !== undefined && options.expected.startsWith(`${opened.info.dev}:${opened.info.ino}:`)) return this.#describe(key, opened)
+      if (opened !== undefined && options.expected.startsWith(`${opened.info.dev}:${opened.info.ino}:`))
+        return this.#describe(key, opened)
       await opened?.close()
     }
     let real: string
@@ -140,7 +173,7 @@ export class LocalStorage implements StorageBackend {
 
   // Synchronous on purpose, as #token: it runs on every download of a cached small file, and
   // one stat of a cached directory entry costs far less than a trip through libuv's thread pool.
-  currentIdentity (key: string): string | undefined {
+  currentIdentity(key: string): string | undefined {
     const parts = splitKey(key)
     if (parts === undefined) return undefined
     let info: Stats
@@ -157,13 +190,20 @@ export class LocalStorage implements StorageBackend {
   // same file even if the name is replaced meanwhile. @fastify/static stats and then opens
   // by name again, which can pair one file's headers with another's bytes. O_NOFOLLOW stops
   // a symlink swapped in after realpath(); O_NONBLOCK keeps a FIFO swapped in from hanging open().
-  async #openAt (path: string, key: string, quiet: boolean): Promise<OpenedFd | undefined> {
+  async #openAt(path: string, key: string, quiet: boolean): Promise<OpenedFd | undefined> {
     let opened: OpenedFd
     const flags = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK
     try {
       if (this.#blocking) {
         const fd = openSync(path, flags)
-        opened = { fd, info: fstatSyncOrClose(fd), close: () => { closeSync(fd); return Promise.resolve() } }
+        opened = {
+          fd,
+          info: fstatSyncOrClose(fd),
+          close: () => {
+            closeSync(fd)
+            return Promise.resolve()
+          },
+        }
       } else {
         const handle = await open(path, flags)
         opened = { fd: handle.fd, info: await statOrClose(handle), close: () => handle.close() }
@@ -178,35 +218,36 @@ export class LocalStorage implements StorageBackend {
     return undefined
   }
 
-  #describe (key: string, opened: OpenedFd): OpenFile {
+  #describe(key: string, opened: OpenedFd): OpenFile {
     const file = toStoredFile(key, opened.info)
     let closing: Promise<void> | undefined
     return {
       file,
-      createReadStream: (range?: ByteRange) => createRangeStream(opened.fd, range?.start ?? 0, range?.end ?? file.size - 1, this.#blocking),
+      createReadStream: (range?: ByteRange) =>
+        createRangeStream(opened.fd, range?.start ?? 0, range?.end ?? file.size - 1, this.#blocking),
       read: (range: ByteRange) => readRange(opened.fd, range.start, range.end),
       close: () => (closing ??= opened.close()),
     }
   }
 
-  watch (listener: ChangeListener, onError: (err: Error) => void): Watch {
+  watch(listener: ChangeListener, onError: (err: Error) => void): Watch {
     return watchTree(this.#realRoot, listener, onError)
   }
 
-  createUpload (folder: string): Promise<PendingUpload> {
+  createUpload(folder: string): Promise<PendingUpload> {
     return createLocalUpload(this.#uploads, folder)
   }
 
-  remove (key: string): Promise<boolean> {
+  remove(key: string): Promise<boolean> {
     return removeLocalFile(this.#uploads, key)
   }
 
-  removeFolderIfEmpty (folder: string): Promise<boolean> {
+  removeFolderIfEmpty(folder: string): Promise<boolean> {
     return removeLocalFolderIfEmpty(this.#uploads, folder)
   }
 
   /** Delete temporary upload files older than `olderThanMs` (left by a crash); returns how many. */
-  sweepUploads (olderThanMs: number): Promise<number> {
+  sweepUploads(olderThanMs: number): Promise<number> {
     return sweepLocalUploads(this.#uploads, olderThanMs)
   }
 
@@ -214,39 +255,42 @@ export class LocalStorage implements StorageBackend {
    * Create-only publishing is link(), which fails with EEXIST whatever the filesystem
    * (POSIX link(2)), NFS included: nothing to probe.
    */
-  probeConditionalWrites (): Promise<ConditionalWriteProbe> {
-    return Promise.resolve({ enforced: true, detail: 'a local tree publishes with link(), which never replaces a file' })
+  probeConditionalWrites(): Promise<ConditionalWriteProbe> {
+    return Promise.resolve({
+      enforced: true,
+      detail: 'a local tree publishes with link(), which never replaces a file',
+    })
   }
 
   /** The tree as given, for messages to the operator (never to HTTP clients). */
-  get root (): string {
+  get root(): string {
     return this.#root
   }
 
-  get location (): string {
+  get location(): string {
     return this.#root
   }
 
-  get cacheNamespace (): string {
+  get cacheNamespace(): string {
     return this.#realRoot
   }
 
-  get spec (): LocalStorageSpec {
+  get spec(): LocalStorageSpec {
     return { kind: 'local', root: this.#realRoot }
   }
 
   /** The tree's real path: what worker threads open again, and what identifies its cache. */
-  get realRoot (): string {
+  get realRoot(): string {
     return this.#realRoot
   }
 
-  #readdir (dir: string): Dirent[] | undefined {
+  #readdir(dir: string): Dirent[] | undefined {
     return absentAsUndefined(() => readdirSync(dir, { withFileTypes: true }).filter((entry) => isPlainName(entry.name)))
   }
 
   // Regular files and folders count; symlinks count as what they point to, if that stays
   // inside the tree. For a symlink to a file, its stat comes back (the caller needs it).
-  #kindOf (dir: string, entry: Dirent): 'file' | 'folder' | Stats | undefined {
+  #kindOf(dir: string, entry: Dirent): 'file' | 'folder' | Stats | undefined {
     if (entry.isFile()) return 'file'
     if (entry.isDirectory()) return 'folder'
     if (!entry.isSymbolicLink()) return undefined
@@ -259,7 +303,7 @@ export class LocalStorage implements StorageBackend {
 
   // A link that leads nowhere (or loops) is skipped like a missing file; one that cannot be
   // resolved (EACCES on a folder on its way, EIO) is an error: where it leads is unknown.
-  #contained (path: string): boolean {
+  #contained(path: string): boolean {
     const relative = path.slice(this.#realRoot.length + 1)
     let real: string
     try {
@@ -272,7 +316,6 @@ export class LocalStorage implements StorageBackend {
     this.#log.warn({ path: relative }, 'Skipping a symlink that leads outside the eggdir')
     return false
   }
-
 }
 
 // Number stats, not BigInt ones: 100,000 files would make 1.4 million BigInts for the
@@ -281,10 +324,10 @@ export class LocalStorage implements StorageBackend {
 interface OpenedFd {
   readonly fd: number
   readonly info: Stats
-  close (): Promise<void>
+  close(): Promise<void>
 }
 
-function fstatSyncOrClose (fd: number): Stats {
+function fstatSyncOrClose(fd: number): Stats {
   try {
     return fstatSync(fd)
   } catch (err) {
@@ -293,7 +336,7 @@ function fstatSyncOrClose (fd: number): Stats {
   }
 }
 
-async function statOrClose (handle: FileHandle): Promise<Stats> {
+async function statOrClose(handle: FileHandle): Promise<Stats> {
   try {
     return await handle.stat()
   } catch (err) {
@@ -303,11 +346,11 @@ async function statOrClose (handle: FileHandle): Promise<Stats> {
 }
 
 // Not logged here: whoever handles the failure logs it, once (for a request, the error handler).
-function storageFailure (action: string, key: string, err: unknown): StorageError {
+function storageFailure(action: string, key: string, err: unknown): StorageError {
   return new StorageError(`Cannot ${action} "${key}": ${describeErrno(err)}`, { cause: err })
 }
 
-function toStoredFile (key: string, info: Stats): StoredFile {
+function toStoredFile(key: string, info: Stats): StoredFile {
   return {
     key,
     size: info.size,
@@ -316,21 +359,21 @@ function toStoredFile (key: string, info: Stats): StoredFile {
   }
 }
 
-function identityOf (info: Stats): string {
+function identityOf(info: Stats): string {
   // Flat, like keys (see makeKey, and its bench row): one identity per indexed file.
   return [info.dev, info.ino, info.size, info.mtimeMs, info.ctimeMs].join(':')
 }
 
-function statSyncOrUndefined (path: string): Stats | undefined {
+function statSyncOrUndefined(path: string): Stats | undefined {
   return absentAsUndefined(() => statSync(path))
 }
 
-function lstatSyncOrUndefined (path: string): Stats | undefined {
+function lstatSyncOrUndefined(path: string): Stats | undefined {
   return absentAsUndefined(() => lstatSync(path))
 }
 
 // "Not there (any more)" is undefined; anything else is an error for the caller.
-function absentAsUndefined<T> (read: () => T): T | undefined {
+function absentAsUndefined<T>(read: () => T): T | undefined {
   try {
     return read()
   } catch (err) {
@@ -338,4 +381,3 @@ function absentAsUndefined<T> (read: () => T): T | undefined {
     throw err
   }
 }
-

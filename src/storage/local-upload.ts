@@ -24,7 +24,7 @@ export interface UploadRoot {
 }
 
 /** Start an upload into `folder` (see Storage.createUpload). */
-export async function createLocalUpload (root: UploadRoot, folder: string): Promise<PendingUpload> {
+export async function createLocalUpload(root: UploadRoot, folder: string): Promise<PendingUpload> {
   if (!isPlainName(folder)) throw new TypeError(`not a folder name: ${folder}`)
   const folderPath = join(root.realRoot, folder)
   let dir: string
@@ -53,16 +53,21 @@ class LocalUpload implements PendingUpload {
   #settled = false
   #aborting: Promise<void> | undefined
 
-  constructor (root: UploadRoot, handle: FileHandle, tempPath: string) {
+  constructor(root: UploadRoot, handle: FileHandle, tempPath: string) {
     this.#root = root
     this.#handle = handle
     this.#tempPath = tempPath
     this.writable = new Writable({
       highWaterMark: 1024 * 1024,
       writev: (chunks, callback) => {
-        this.#writeAll(chunks.map(({ chunk }) => chunk as Buffer)).then(() => { callback() }, (err: unknown) => {
-          callback(writeFailure('write an upload', err))
-        })
+        this.#writeAll(chunks.map(({ chunk }) => chunk as Buffer)).then(
+          () => {
+            callback()
+          },
+          (err: unknown) => {
+            callback(writeFailure('write an upload', err))
+          },
+        )
       },
       final: (callback) => {
         this.#finished = true
@@ -72,7 +77,7 @@ class LocalUpload implements PendingUpload {
   }
 
   // A nearly full disk takes part of a write: the rest is written again, and fails with ENOSPC.
-  async #writeAll (buffers: Buffer[]): Promise<void> {
+  async #writeAll(buffers: Buffer[]): Promise<void> {
     let pending = buffers
     while (pending.length > 0) {
       const { bytesWritten } = await this.#handle.writev(pending, this.#size)
@@ -82,15 +87,15 @@ class LocalUpload implements PendingUpload {
     }
   }
 
-  get size (): number {
+  get size(): number {
     return this.#size
   }
 
-  createReadStream (range: ByteRange): ReturnType<PendingUpload['createReadStream']> {
+  createReadStream(range: ByteRange): ReturnType<PendingUpload['createReadStream']> {
     return createRangeStream(this.#handle.fd, range.start, range.end)
   }
 
-  async commit (key: string, options: { readonly replace: boolean }): Promise<CommitResult> {
+  async commit(key: string, options: { readonly replace: boolean }): Promise<CommitResult> {
     const parts = splitKey(key)
     if (parts === undefined) throw new TypeError(`not a key: ${key}`)
     if (!this.#finished || this.#settled) throw new Error('commit() needs a finished, unsettled upload')
@@ -99,7 +104,13 @@ class LocalUpload implements PendingUpload {
     try {
       await this.#handle.sync()
       const before = await this.#handle.stat()
-      const outcome = await publish({ tempPath: this.#tempPath, folderPath, finalPath, replace: options.replace, root: this.#root.realRoot })
+      const outcome = await publish({
+        tempPath: this.#tempPath,
+        folderPath,
+        finalPath,
+        replace: options.replace,
+        root: this.#root.realRoot,
+      })
       if (outcome === 'exists') return { outcome }
       this.#settled = true
       if (outcome === 'created') await unlinkQuietly(this.#tempPath)
@@ -117,12 +128,12 @@ class LocalUpload implements PendingUpload {
     }
   }
 
-  abort (): Promise<void> {
+  abort(): Promise<void> {
     this.#aborting ??= this.#abort()
     return this.#aborting
   }
 
-  async #abort (): Promise<void> {
+  async #abort(): Promise<void> {
     this.writable.destroy()
     await this.#handle.close().catch(() => undefined)
     if (this.#settled) return
@@ -135,7 +146,7 @@ class LocalUpload implements PendingUpload {
   }
 }
 
-function skipBytes (buffers: readonly Buffer[], count: number): Buffer[] {
+function skipBytes(buffers: readonly Buffer[], count: number): Buffer[] {
   const rest: Buffer[] = []
   let skip = count
   for (const buffer of buffers) {
@@ -154,7 +165,13 @@ type Published = 'created' | 'replaced' | 'exists'
 // link() fails with EEXIST instead of replacing: the one atomic "create if absent" for a
 // complete file. rename() replaces atomically. A folder removed meanwhile (remove_pkg of its
 // last release) is created again.
-async function publish (paths: { tempPath: string; folderPath: string; finalPath: string; replace: boolean; root: string }): Promise<Published> {
+async function publish(paths: {
+  tempPath: string
+  folderPath: string
+  finalPath: string
+  replace: boolean
+  root: string
+}): Promise<Published> {
   for (let attempt = 0; ; attempt++) {
     const created = await ensureFolder(paths.folderPath)
     if (created) await syncDirectory(paths.root)
@@ -173,18 +190,18 @@ async function publish (paths: { tempPath: string; folderPath: string; finalPath
   }
 }
 
-async function ensureFolder (folderPath: string): Promise<boolean> {
+async function ensureFolder(folderPath: string): Promise<boolean> {
   try {
     await mkdir(folderPath)
     return true
   } catch (err) {
-    if (errnoCode(err) === 'EEXIST' && await isDirectory(folderPath)) return false
+    if (errnoCode(err) === 'EEXIST' && (await isDirectory(folderPath))) return false
     throw err
   }
 }
 
 // A missing folder (or a file in its place) is "no"; a failure to look (EACCES, EIO) is an error.
-async function isDirectory (path: string): Promise<boolean> {
+async function isDirectory(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isDirectory()
   } catch (err) {
@@ -193,7 +210,7 @@ async function isDirectory (path: string): Promise<boolean> {
   }
 }
 
-async function syncDirectory (path: string): Promise<void> {
+async function syncDirectory(path: string): Promise<void> {
   const dir = await open(path, constants.O_RDONLY | constants.O_DIRECTORY)
   try {
     await dir.sync()
@@ -202,7 +219,7 @@ async function syncDirectory (path: string): Promise<void> {
   }
 }
 
-async function unlinkQuietly (path: string): Promise<void> {
+async function unlinkQuietly(path: string): Promise<void> {
   try {
     await unlink(path)
   } catch (err) {
@@ -211,7 +228,7 @@ async function unlinkQuietly (path: string): Promise<void> {
 }
 
 /** Remove a stored file (see Storage.remove). */
-export async function removeLocalFile (root: UploadRoot, key: string): Promise<boolean> {
+export async function removeLocalFile(root: UploadRoot, key: string): Promise<boolean> {
   const parts = splitKey(key)
   if (parts === undefined) return false
   try {
@@ -224,7 +241,7 @@ export async function removeLocalFile (root: UploadRoot, key: string): Promise<b
 }
 
 /** Remove a folder when it is empty (see Storage.removeFolderIfEmpty). */
-export async function removeLocalFolderIfEmpty (root: UploadRoot, folder: string): Promise<boolean> {
+export async function removeLocalFolderIfEmpty(root: UploadRoot, folder: string): Promise<boolean> {
   if (!isPlainName(folder)) return false
   try {
     await rmdir(join(root.realRoot, folder))
@@ -237,7 +254,7 @@ export async function removeLocalFolderIfEmpty (root: UploadRoot, folder: string
 }
 
 /** Delete temporary upload files older than `olderThanMs` left by a crash; returns how many. */
-export async function sweepLocalUploads (root: UploadRoot, olderThanMs: number): Promise<number> {
+export async function sweepLocalUploads(root: UploadRoot, olderThanMs: number): Promise<number> {
   const folders = ['']
   for (const entry of await readdir(root.realRoot, { withFileTypes: true })) {
     if (entry.isDirectory() && isPlainName(entry.name)) folders.push(entry.name)
@@ -270,13 +287,29 @@ export async function sweepLocalUploads (root: UploadRoot, olderThanMs: number):
  * The system error is its cause. Not logged here: whoever handles the failure logs it, once
  * (for a request, the error handler).
  */
-export function writeFailure (action: string, err: unknown): WriteFailure | StorageError {
+export function writeFailure(action: string, err: unknown): WriteFailure | StorageError {
   switch (errnoCode(err)) {
     case 'ENOSPC':
-    case 'EDQUOT': return new WriteFailure('EGGSERVE_DISK_FULL', 'Insufficient Storage: the disk holding the package folder is full', { cause: err })
-    case 'EROFS': return new WriteFailure('EGGSERVE_READ_ONLY', 'Cannot store the upload: the package folder is on a read-only filesystem', { cause: err })
+    case 'EDQUOT':
+      return new WriteFailure(
+        'EGGSERVE_DISK_FULL',
+        'Insufficient Storage: the disk holding the package folder is full',
+        { cause: err },
+      )
+    case 'EROFS':
+      return new WriteFailure(
+        'EGGSERVE_READ_ONLY',
+        'Cannot store the upload: the package folder is on a read-only filesystem',
+        { cause: err },
+      )
     case 'EACCES':
-    case 'EPERM': return new WriteFailure('EGGSERVE_WRITE_DENIED', 'Cannot store the upload: the server may not write to the package folder', { cause: err })
-    default: return new StorageError(`Cannot ${action}: ${describeErrno(err)}`, { cause: err })
+    case 'EPERM':
+      return new WriteFailure(
+        'EGGSERVE_WRITE_DENIED',
+        'Cannot store the upload: the server may not write to the package folder',
+        { cause: err },
+      )
+    default:
+      return new StorageError(`Cannot ${action}: ${describeErrno(err)}`, { cause: err })
   }
 }

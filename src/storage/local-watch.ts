@@ -11,7 +11,7 @@ import { isPlainName } from './storage.js'
 const GONE = new Set(['ENOENT', 'ENOTDIR', 'ELOOP'])
 
 /** Watch `root` and its folders; report the folder that changed, or undefined for the top level. */
-export function watchTree (root: string, listener: ChangeListener, onError: (err: Error) => void): Watch {
+export function watchTree(root: string, listener: ChangeListener, onError: (err: Error) => void): Watch {
   const folders = new Map<string, FSWatcher>()
   let closed = false
   let failed = false
@@ -31,7 +31,9 @@ export function watchTree (root: string, listener: ChangeListener, onError: (err
   const watchFolder = (name: string): void => {
     if (closed || failed || folders.has(name)) return
     try {
-      const watcher = watch(join(root, name), { persistent: false }, () => { listener(name) })
+      const watcher = watch(join(root, name), { persistent: false }, () => {
+        listener(name)
+      })
       watcher.on('error', () => {
         unwatch(name)
         listener(name)
@@ -65,7 +67,11 @@ export function watchTree (root: string, listener: ChangeListener, onError: (err
     top.on('error', fail)
   } catch (err) {
     fail(err)
-    return { close: () => { closed = true } }
+    return {
+      close: () => {
+        closed = true
+      },
+    }
   }
 
   void readdir(root, { withFileTypes: true }).then((entries) => {

@@ -7,9 +7,9 @@ import { dirname, resolve } from 'node:path'
 import { errnoCode } from '../errors.js'
 
 /** Create `dir` and its missing parents with `mode`; rejects with the system error when it cannot. */
-export async function makeDirectory (dir: string, mode: number): Promise<void> {
+export async function makeDirectory(dir: string, mode: number): Promise<void> {
   const path = resolve(dir)
-  if (await makeOne(path, mode) !== 'no-parent') return
+  if ((await makeOne(path, mode)) !== 'no-parent') return
   const parent = dirname(path)
   if (parent === path) throw new Error(`Cannot create "${path}": the root does not exist`)
   await makeDirectory(parent, mode)
@@ -18,7 +18,7 @@ export async function makeDirectory (dir: string, mode: number): Promise<void> {
 }
 
 // 'done' when `path` is a directory now; 'no-parent' on ENOENT (unless final); throws otherwise.
-async function makeOne (path: string, mode: number, final = false): Promise<'done' | 'no-parent'> {
+async function makeOne(path: string, mode: number, final = false): Promise<'done' | 'no-parent'> {
   try {
     await mkdir(path, { mode })
     return 'done'

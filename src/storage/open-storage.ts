@@ -46,7 +46,11 @@ export interface S3StorageSpec extends S3Location {
 export type StorageSpec = LocalStorageSpec | S3StorageSpec
 
 /** Open the storage a spec describes; `blocking` asks for synchronous reads (worker threads, local trees). */
-export async function openStorage (spec: StorageSpec, log: FastifyBaseLogger, options: { blocking?: boolean } = {}): Promise<StorageBackend> {
+export async function openStorage(
+  spec: StorageSpec,
+  log: FastifyBaseLogger,
+  options: { blocking?: boolean } = {},
+): Promise<StorageBackend> {
   if (spec.kind === 's3') {
     const { S3Storage } = await import('./s3-storage.js')
     return S3Storage.open(spec, log)

@@ -15,12 +15,12 @@ const FIRST_CHUNK = 64 * 1024
 const MAX_CHUNK = 1024 * 1024
 
 /** Stream bytes [start, end] (inclusive) of descriptor `fd`; stops early if the file is shorter. */
-export function createRangeStream (fd: number, start: number, end: number, blocking = false): Readable {
+export function createRangeStream(fd: number, start: number, end: number, blocking = false): Readable {
   let position = start
   let chunk = FIRST_CHUNK
   return new Readable({
     highWaterMark: FIRST_CHUNK,
-    read () {
+    read() {
       const length = Math.min(chunk, end - position + 1)
       chunk = Math.min(chunk * 2, MAX_CHUNK)
       if (length <= 0) {
@@ -56,7 +56,7 @@ export function createRangeStream (fd: number, start: number, end: number, block
 }
 
 /** Bytes [start, end] (inclusive) of descriptor `fd` in one buffer (fewer if the file is shorter). */
-export function readRange (fd: number, start: number, end: number): Promise<Buffer> {
+export function readRange(fd: number, start: number, end: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafe(Math.max(0, end - start + 1))
   if (buffer.length === 0) return Promise.resolve(buffer)
   return new Promise((resolve, reject) => {

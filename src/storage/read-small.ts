@@ -2,7 +2,7 @@
 import type { Storage } from './storage.js'
 
 /** The first `maxBytes` bytes of a stored file, or undefined when it does not exist. */
-export async function readSmallFile (storage: Storage, key: string, maxBytes: number): Promise<Buffer | undefined> {
+export async function readSmallFile(storage: Storage, key: string, maxBytes: number): Promise<Buffer | undefined> {
   const opened = await storage.open(key)
   if (opened === undefined) return undefined
   try {

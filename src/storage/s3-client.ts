@@ -5,7 +5,13 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { S3StorageSpec } from './open-storage.js'
 
 /** Defaults of the S3StorageSpec knobs. */
-export const S3_DEFAULTS = { maxAttempts: 4, timeoutMs: 30_000, listingTtlMs: 1000, trustedListingTtlMs: 120_000, journalPollMs: 1000 } as const
+export const S3_DEFAULTS = {
+  maxAttempts: 4,
+  timeoutMs: 30_000,
+  listingTtlMs: 1000,
+  trustedListingTtlMs: 120_000,
+  journalPollMs: 1000,
+} as const
 
 /**
  * A client for `spec`. Region, endpoint and credentials come from the SDK's default chains
@@ -14,9 +20,11 @@ export const S3_DEFAULTS = { maxAttempts: 4, timeoutMs: 30_000, listingTtlMs: 10
  * @smithy/core getEndpointUrlConfig); environment, shared files, SSO, web identity, container
  * or instance credentials.
  */
-export function createS3Client (spec: S3StorageSpec, log: FastifyBaseLogger): S3Client {
+export function createS3Client(spec: S3StorageSpec, log: FastifyBaseLogger): S3Client {
   const timeoutMs = spec.timeoutMs ?? S3_DEFAULTS.timeoutMs
-  const warn = (message: string): void => { log.warn({ component: 's3' }, message) }
+  const warn = (message: string): void => {
+    log.warn({ component: 's3' }, message)
+  }
   return new S3Client({
     ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
     ...(spec.region === undefined ? {} : { region: spec.region }),

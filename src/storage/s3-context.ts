@@ -20,17 +20,17 @@ export interface S3Context {
 }
 
 /** The object key of an eggserve key ("folder/filename") or folder ("folder/"). */
-export function objectKey (context: S3Context, key: string): string {
+export function objectKey(context: S3Context, key: string): string {
   return context.prefix + key
 }
 
 /** Prefix of temporary objects: pending uploads and probes (swept after a grace period). */
-export function temporaryPrefix (context: S3Context): string {
+export function temporaryPrefix(context: S3Context): string {
   return `${context.prefix}${HIDDEN_FOLDER}/tmp/`
 }
 
 /** Turn an SDK error into eggserve's error, with its safe facts for the log (see storeError). */
-export function fail (context: S3Context, err: unknown, action: string, key?: string): Error {
+export function fail(context: S3Context, err: unknown, action: string, key?: string): Error {
   return storeError(err, { action, location: context.location, ...(key === undefined ? {} : { key }) })
 }
 
@@ -38,9 +38,11 @@ export function fail (context: S3Context, err: unknown, action: string, key?: st
  * The ETag as an opaque token, without quotes or a weak marker (stores differ in quoting it
  * in listings), and without characters that could break the cache's line format.
  */
-export function plainEtag (etag: string | undefined): string {
-  // eslint-disable-next-line no-control-regex -- control characters are what is removed
-  return (etag ?? '').replace(/^W\//, '').replaceAll('"', '').replace(/[\s\u0000-\u001f\u007f]/g, '')
+// eslint-disable-next-line no-control-regex -- control characters are what is removed
+const SPACE_AND_CONTROL = /[\s\u0000-\u001f\u007f]/g
+
+export function plainEtag(etag: string | undefined): string {
+  return (etag ?? '').replace(/^W\//, '').replaceAll('"', '').replace(SPACE_AND_CONTROL, '')
 }
 
 /**
@@ -48,7 +50,10 @@ export function plainEtag (etag: string | undefined): string {
  * same on every replica (so validators are too), and new whenever the object is rewritten
  * with other bytes. Times are whole seconds: a listing says milliseconds, HEAD says seconds.
  */
-export function describeObject (key: string, object: { etag: string; size: number; lastModified: Date | undefined }): StoredFile {
+export function describeObject(
+  key: string,
+  object: { etag: string; size: number; lastModified: Date | undefined },
+): StoredFile {
   const mtimeMs = Math.floor((object.lastModified?.getTime() ?? 0) / 1000) * 1000
   return { key, size: object.size, mtimeMs, identity: [object.etag, object.size, key].join(':') }
 }

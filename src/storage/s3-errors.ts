@@ -25,32 +25,81 @@ export interface S3ErrorFacts {
   readonly attempts: number | undefined
 }
 
-const DENIED = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired', 'AllAccessDisabled', 'CredentialsProviderError', 'AccountProblem'])
+const DENIED = new Set([
+  'AccessDenied',
+  'Forbidden',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+  'AllAccessDisabled',
+  'CredentialsProviderError',
+  'AccountProblem',
+])
 // S3 answers 503 SlowDown when a prefix gets too many requests ("Best practices design
 // patterns: optimizing Amazon S3 performance"); other stores say it with 429.
-const THROTTLED = new Set(['SlowDown', 'Throttling', 'ThrottlingException', 'TooManyRequests', 'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled'])
+const THROTTLED = new Set([
+  'SlowDown',
+  'Throttling',
+  'ThrottlingException',
+  'TooManyRequests',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'RequestThrottled',
+])
 const UNAVAILABLE = new Set([
-  'TimeoutError', 'RequestTimeout', 'RequestTimeoutException', 'ServiceUnavailable', 'InternalError',
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
+  'TimeoutError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'ServiceUnavailable',
+  'InternalError',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
 ])
 
-const BODYLESS: Readonly<Partial<Record<number, string>>> = { 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound', 409: 'Conflict', 412: 'PreconditionFailed', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable' }
+const BODYLESS: Readonly<Partial<Record<number, string>>> = {
+  400: 'BadRequest',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'Conflict',
+  412: 'PreconditionFailed',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+}
 
 /** Read an SDK (or network) error. */
-export function s3ErrorFacts (err: unknown): S3ErrorFacts {
+export function s3ErrorFacts(err: unknown): S3ErrorFacts {
   const name = err instanceof Error ? err.name : 'Error'
   const errno = errnoCode(err)
-  const metadata = err instanceof Error && '$metadata' in err && typeof err.$metadata === 'object' && err.$metadata !== null ? err.$metadata : {}
-  const status = 'httpStatusCode' in metadata && typeof metadata.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined
+  const metadata =
+    err instanceof Error && '$metadata' in err && typeof err.$metadata === 'object' && err.$metadata !== null
+      ? err.$metadata
+      : {}
+  const status =
+    'httpStatusCode' in metadata && typeof metadata.httpStatusCode === 'number' ? metadata.httpStatusCode : undefined
   const requestId = 'requestId' in metadata && typeof metadata.requestId === 'string' ? metadata.requestId : undefined
   const attempts = 'attempts' in metadata && typeof metadata.attempts === 'number' ? metadata.attempts : undefined
   // Network errors are plain Errors with an errno code; service errors are named after the S3
   // code, except answers without a body (HEAD), which the SDK calls Unknown: named by status.
-  const error = name === 'Error' && errno !== undefined ? errno : name === 'Unknown' && status !== undefined ? BODYLESS[status] ?? `HTTP ${status}` : name
+  const error =
+    name === 'Error' && errno !== undefined
+      ? errno
+      : name === 'Unknown' && status !== undefined
+        ? (BODYLESS[status] ?? `HTTP ${status}`)
+        : name
   return { kind: classify(error, status, err), error, status, requestId, attempts }
 }
 
-function classify (error: string, status: number | undefined, err: unknown): S3ErrorKind {
+function classify(error: string, status: number | undefined, err: unknown): S3ErrorKind {
   if (error === 'NoSuchBucket') return 'no-bucket'
   if (error === 'NoSuchKey' || error === 'NotFound' || error === 'NoSuchUpload' || status === 404) return 'not-found'
   if (error === 'PreconditionFailed' || status === 412) return 'precondition-failed'
@@ -79,10 +128,11 @@ export interface S3Action {
  * what was being done, on which key of which store, and why; its details hold the SDK error's
  * safe facts. Whoever handles the failure logs both, once (for a request, the error handler).
  */
-export function storeError (err: unknown, what: S3Action): StoreFailure | StorageError {
+export function storeError(err: unknown, what: S3Action): StoreFailure | StorageError {
   const facts = s3ErrorFacts(err)
   const where = what.key === undefined ? what.location : `"${what.key}" in ${what.location}`
-  const after = facts.attempts === undefined ? '' : ` after ${facts.attempts} ${facts.attempts === 1 ? 'attempt' : 'attempts'}`
+  const after =
+    facts.attempts === undefined ? '' : ` after ${facts.attempts} ${facts.attempts === 1 ? 'attempt' : 'attempts'}`
   const status = facts.status === undefined ? '' : ` (HTTP ${facts.status})`
   const s3 = { error: facts.error, status: facts.status, requestId: facts.requestId, attempts: facts.attempts }
   // Not the SDK error itself: it holds the request (URL, headers, signature).
@@ -90,26 +140,58 @@ export function storeError (err: unknown, what: S3Action): StoreFailure | Storag
   return failureFor(facts, { cause, details: { action: what.action, key: what.key, s3 } })
 }
 
-function failureFor (facts: S3ErrorFacts, options: AppErrorOptions): StoreFailure | StorageError {
+function failureFor(facts: S3ErrorFacts, options: AppErrorOptions): StoreFailure | StorageError {
   switch (facts.kind) {
-    case 'throttled': return new StoreFailure('EGGSERVE_STORE_THROTTLED', 'Service Unavailable: the package store is throttling requests; retry later', options)
-    case 'unavailable': return new StoreFailure('EGGSERVE_STORE_UNAVAILABLE', 'Service Unavailable: the package store is not answering; retry later', options)
-    case 'denied': return new StoreFailure('EGGSERVE_STORE_DENIED', 'The package store refused this server\'s credentials; the server\'s operator must fix its access', options)
-    case 'no-bucket': return new StoreFailure('EGGSERVE_STORE_MISSING', 'The package store\'s bucket does not exist; the server\'s operator must fix the configuration', options)
-    case 'no-region': return new StoreFailure('EGGSERVE_STORE_CONFIG', 'No AWS region is configured: set AWS_REGION (S3-compatible stores usually accept us-east-1)', options)
-    default: return new StorageError(`Unexpected answer of the package store: ${facts.error}`, options)
+    case 'throttled':
+      return new StoreFailure(
+        'EGGSERVE_STORE_THROTTLED',
+        'Service Unavailable: the package store is throttling requests; retry later',
+        options,
+      )
+    case 'unavailable':
+      return new StoreFailure(
+        'EGGSERVE_STORE_UNAVAILABLE',
+        'Service Unavailable: the package store is not answering; retry later',
+        options,
+      )
+    case 'denied':
+      return new StoreFailure(
+        'EGGSERVE_STORE_DENIED',
+        "The package store refused this server's credentials; the server's operator must fix its access",
+        options,
+      )
+    case 'no-bucket':
+      return new StoreFailure(
+        'EGGSERVE_STORE_MISSING',
+        "The package store's bucket does not exist; the server's operator must fix the configuration",
+        options,
+      )
+    case 'no-region':
+      return new StoreFailure(
+        'EGGSERVE_STORE_CONFIG',
+        'No AWS region is configured: set AWS_REGION (S3-compatible stores usually accept us-east-1)',
+        options,
+      )
+    default:
+      return new StorageError(`Unexpected answer of the package store: ${facts.error}`, options)
   }
 }
 
-function explain (facts: S3ErrorFacts): string {
+function explain(facts: S3ErrorFacts): string {
   switch (facts.kind) {
-    case 'denied': return facts.error === 'CredentialsProviderError'
-      ? 'no AWS credentials found (environment, shared credentials or config file, SSO, web identity, container or instance role)'
-      : `access denied (${facts.error}): check the credentials and the IAM permissions listed in the README`
-    case 'throttled': return `the store is throttling requests (${facts.error})`
-    case 'unavailable': return `the store is not answering (${facts.error})`
-    case 'no-bucket': return 'the bucket does not exist (NoSuchBucket)'
-    case 'no-region': return 'no AWS region is configured (set AWS_REGION or region in the AWS config file)'
-    default: return facts.error
+    case 'denied':
+      return facts.error === 'CredentialsProviderError'
+        ? 'no AWS credentials found (environment, shared credentials or config file, SSO, web identity, container or instance role)'
+        : `access denied (${facts.error}): check the credentials and the IAM permissions listed in the README`
+    case 'throttled':
+      return `the store is throttling requests (${facts.error})`
+    case 'unavailable':
+      return `the store is not answering (${facts.error})`
+    case 'no-bucket':
+      return 'the bucket does not exist (NoSuchBucket)'
+    case 'no-region':
+      return 'no AWS region is configured (set AWS_REGION or region in the AWS config file)'
+    default:
+      return facts.error
   }
 }

@@ -20,11 +20,11 @@ const HEX = /^[0-9a-f]{16,256}$/
 export class S3StoredFacts implements StoredFacts {
   readonly #context: S3Context
 
-  constructor (context: S3Context) {
+  constructor(context: S3Context) {
     this.#context = context
   }
 
-  async read (file: Pick<StoredFile, 'key' | 'identity'>): Promise<FileFacts | undefined> {
+  async read(file: Pick<StoredFile, 'key' | 'identity'>): Promise<FileFacts | undefined> {
     const { client, bucket } = this.#context
     let text: string
     try {
@@ -33,7 +33,7 @@ export class S3StoredFacts implements StoredFacts {
         await got.Body?.transformToByteArray()
         return undefined
       }
-      text = await got.Body?.transformToString() ?? ''
+      text = (await got.Body?.transformToString()) ?? ''
     } catch (err) {
       if (s3ErrorFacts(err).kind === 'not-found') return undefined
       throw fail(this.#context, err, 'read stored facts', file.key)
@@ -41,33 +41,43 @@ export class S3StoredFacts implements StoredFacts {
     return parseFacts(text, file.identity)
   }
 
-  async write (file: Pick<StoredFile, 'key' | 'identity'>, facts: FileFacts): Promise<void> {
+  async write(file: Pick<StoredFile, 'key' | 'identity'>, facts: FileFacts): Promise<void> {
     const { client, bucket } = this.#context
     const body = JSON.stringify({ identity: file.identity, facts })
     try {
-      await client.send(new PutObjectCommand({ Bucket: bucket, Key: this.#objectKey(file.key), Body: body, ContentType: 'application/json' }))
+      await client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: this.#objectKey(file.key),
+          Body: body,
+          ContentType: 'application/json',
+        }),
+      )
     } catch (err) {
       throw fail(this.#context, err, 'store facts', file.key)
     }
   }
 
   /** Delete the facts of a removed file (what cannot be deleted is ignored by readers anyway). */
-  async remove (key: string): Promise<void> {
+  async remove(key: string): Promise<void> {
     const { client, bucket } = this.#context
     try {
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: this.#objectKey(key) }))
     } catch (err) {
-      this.#context.log.debug({ err: fail(this.#context, err, 'delete stored facts', key) }, 'Cannot delete the stored facts of a removed file')
+      this.#context.log.debug(
+        { err: fail(this.#context, err, 'delete stored facts', key) },
+        'Cannot delete the stored facts of a removed file',
+      )
     }
   }
 
-  #objectKey (key: string): string {
+  #objectKey(key: string): string {
     return `${this.#context.prefix}${HIDDEN_FOLDER}/facts/${key}.json`
   }
 }
 
 /** The facts in `text` when they describe `identity` and have the expected shape; else undefined. */
-export function parseFacts (text: string, identity: string): FileFacts | undefined {
+export function parseFacts(text: string, identity: string): FileFacts | undefined {
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -83,7 +93,7 @@ export function parseFacts (text: string, identity: string): FileFacts | undefin
   return parsed === undefined ? undefined : { digests, metadata: parsed }
 }
 
-function parseDigests (value: unknown): Digests | undefined {
+function parseDigests(value: unknown): Digests | undefined {
   if (!isRecord(value)) return undefined
   const digests: Partial<Record<string, string>> = {}
   for (const [algorithm, digest] of Object.entries(value)) {
@@ -93,13 +103,13 @@ function parseDigests (value: unknown): Digests | undefined {
   return digests
 }
 
-function parseMetadata (value: unknown): MetadataFacts | undefined {
+function parseMetadata(value: unknown): MetadataFacts | undefined {
   if (!isRecord(value) || typeof value.sha256 !== 'string' || !HEX.test(value.sha256)) return undefined
   const { sha256, requiresPython } = value
   if (requiresPython === undefined) return { sha256 }
   return typeof requiresPython === 'string' ? { sha256, requiresPython } : undefined
 }
 
-function isRecord (value: unknown): value is Record<string, unknown> {
+function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

@@ -9,7 +9,13 @@
 // the user guide, "How to prevent object overwrites with conditional writes".
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3'
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type ListObjectsV2CommandOutput,
+} from '@aws-sdk/client-s3'
 import { fail, HIDDEN_FOLDER, type S3Context } from './s3-context.js'
 import { s3ErrorFacts } from './s3-errors.js'
 import { splitKey } from './storage.js'
@@ -30,7 +36,7 @@ export type JournalEvent = { readonly kind: 'record'; readonly record: JournalRe
 
 /** A running tail. */
 export interface JournalTail {
-  close (): void
+  close(): void
 }
 
 // Sequence numbers are zero-padded so that the store's lexicographic listing order is their order.
@@ -64,13 +70,13 @@ export class S3Journal {
 
   readonly #pruning: JournalPruning
 
-  constructor (context: S3Context, pruning: Partial<JournalPruning> = {}) {
+  constructor(context: S3Context, pruning: Partial<JournalPruning> = {}) {
     this.#context = context
     this.#pruning = { ...PRUNING, ...pruning }
   }
 
   /** The prefix of the record keys. */
-  get #prefix (): string {
+  get #prefix(): string {
     return `${this.#context.prefix}${HIDDEN_FOLDER}/journal/`
   }
 
@@ -78,8 +84,10 @@ export class S3Journal {
    * Append a record of `op` on `key`. Failures are logged, not thrown: the change is made
    * already, and other replicas still see it when their listings expire.
    */
-  append (op: JournalRecord['op'], key: string): Promise<void> {
-    const appended = this.#appending.then(() => this.#append({ op, key, replica: this.replica, time: new Date().toISOString() }))
+  append(op: JournalRecord['op'], key: string): Promise<void> {
+    const appended = this.#appending.then(() =>
+      this.#append({ op, key, replica: this.replica, time: new Date().toISOString() }),
+    )
     this.#appending = appended
     return appended
   }
@@ -89,7 +97,11 @@ export class S3Journal {
    * process. `onReady` is called once the newest record is known (from then on nothing is
    * missed); `onPoll` after every poll with whether it worked.
    */
-  tail (options: { pollMs: number; onEvent: (event: JournalEvent) => void; onPoll: (ok: boolean, err?: unknown) => void }): JournalTail {
+  tail(options: {
+    pollMs: number
+    onEvent: (event: JournalEvent) => void
+    onPoll: (ok: boolean, err?: unknown) => void
+  }): JournalTail {
     let closed = false
     let applied: number | undefined
     let timer: NodeJS.Timeout | undefined
@@ -105,20 +117,36 @@ export class S3Journal {
       } catch (err) {
         options.onPoll(false, err)
       }
-      if (!closed) timer = setTimeout(() => { void poll() }, options.pollMs).unref()
+      if (!closed)
+        timer = setTimeout(() => {
+          void poll()
+        }, options.pollMs).unref()
     }
     void poll()
-    return { close: () => { closed = true; clearTimeout(timer) } }
+    return {
+      close: () => {
+        closed = true
+        clearTimeout(timer)
+      },
+    }
   }
 
-  async #append (record: JournalRecord): Promise<void> {
+  async #append(record: JournalRecord): Promise<void> {
     const { client, bucket, log } = this.#context
     const body = JSON.stringify(record)
     try {
-      let sequence = this.#next ?? await this.#newest(undefined) + 1
+      let sequence = this.#next ?? (await this.#newest(undefined)) + 1
       for (let attempt = 1; attempt <= APPEND_TRIES; attempt++) {
         try {
-          await client.send(new PutObjectCommand({ Bucket: bucket, Key: this.#recordKey(sequence), Body: body, ContentType: 'application/json', IfNoneMatch: '*' }))
+          await client.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: this.#recordKey(sequence),
+              Body: body,
+              ContentType: 'application/json',
+              IfNoneMatch: '*',
+            }),
+          )
           this.#next = sequence + 1
           // In the background: deleting up to `every` objects must not delay the next appends.
           if (sequence > 0 && sequence % this.#pruning.every === 0) void this.#prune(sequence - this.#pruning.keep)
@@ -126,50 +154,66 @@ export class S3Journal {
         } catch (err) {
           const { kind } = s3ErrorFacts(err)
           // Taken by another replica: continue after the newest record.
-          if (kind === 'precondition-failed') sequence = await this.#newest(sequence) + 1
+          if (kind === 'precondition-failed') sequence = (await this.#newest(sequence)) + 1
           // Another write of that number in progress (409): try it again, after a pause.
           else if (kind === 'conflict') await sleep(50 * attempt * Math.random())
           else throw err
         }
       }
-      log.warn({ key: record.key, tries: APPEND_TRIES }, 'Cannot append to the change journal: every number tried was taken; other replicas see the change at their next listing')
+      log.warn(
+        { key: record.key, tries: APPEND_TRIES },
+        'Cannot append to the change journal: every number tried was taken; other replicas see the change at their next listing',
+      )
     } catch (err) {
-      log.warn({ err: fail(this.#context, err, 'append to the change journal', record.key) }, 'Cannot append to the change journal; other replicas see the change at their next listing')
+      log.warn(
+        { err: fail(this.#context, err, 'append to the change journal', record.key) },
+        'Cannot append to the change journal; other replicas see the change at their next listing',
+      )
     }
   }
 
   // Delete records numbered below `limit` and older than minAgeMs, so that the journal stays
   // small and a starting replica lists little to find its end. A replica that had not read
   // them yet (it was cut off for longer) sees a gap and lists every folder again.
-  async #prune (limit: number): Promise<void> {
+  async #prune(limit: number): Promise<void> {
     const { client, bucket, log } = this.#context
     const oldest = Date.now() - this.#pruning.minAgeMs
     let removed = 0
     try {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: this.#prefix, MaxKeys: this.#pruning.every }))
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: this.#prefix, MaxKeys: this.#pruning.every }),
+      )
       for (const object of page.Contents ?? []) {
         const sequence = parseSequence(object.Key?.slice(this.#prefix.length))
-        if (sequence === undefined || sequence >= limit || (object.LastModified?.getTime() ?? Infinity) > oldest) continue
+        if (sequence === undefined || sequence >= limit || (object.LastModified?.getTime() ?? Infinity) > oldest)
+          continue
         await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key }))
         removed++
       }
     } catch (err) {
-      log.warn({ err: fail(this.#context, err, 'delete old journal records') }, 'Cannot delete old records of the change journal; a later appender tries again')
+      log.warn(
+        { err: fail(this.#context, err, 'delete old journal records') },
+        'Cannot delete old records of the change journal; a later appender tries again',
+      )
     }
     if (removed > 0) log.debug({ removed }, 'Deleted old records of the change journal')
   }
 
   // The highest sequence number at or after `known` (-1 for an empty journal).
-  async #newest (known: number | undefined): Promise<number> {
+  async #newest(known: number | undefined): Promise<number> {
     let newest = known ?? -1
-    await this.#list(known, (sequence) => { newest = Math.max(newest, sequence) })
+    await this.#list(known, (sequence) => {
+      newest = Math.max(newest, sequence)
+    })
     return newest
   }
 
   // Report the records after `applied`, in order; returns the last one read.
-  async #readAfter (applied: number, onEvent: (event: JournalEvent) => void): Promise<number> {
+  async #readAfter(applied: number, onEvent: (event: JournalEvent) => void): Promise<number> {
     const found: number[] = []
-    await this.#list(applied, (sequence) => { found.push(sequence) })
+    await this.#list(applied, (sequence) => {
+      found.push(sequence)
+    })
     let last = applied
     for (const sequence of found) {
       // A gap: records were removed before this replica read them (it was away too long).
@@ -182,15 +226,23 @@ export class S3Journal {
     return last
   }
 
-  async #list (after: number | undefined, each: (sequence: number) => void): Promise<void> {
+  async #list(after: number | undefined, each: (sequence: number) => void): Promise<void> {
     const { client, bucket } = this.#context
     let token: string | undefined
     do {
       let page: ListObjectsV2CommandOutput
       try {
-        page = await client.send(new ListObjectsV2Command({
-          Bucket: bucket, Prefix: this.#prefix, ...(token === undefined ? (after === undefined || after < 0 ? {} : { StartAfter: this.#recordKey(after) }) : { ContinuationToken: token }),
-        }))
+        page = await client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: this.#prefix,
+            ...(token === undefined
+              ? after === undefined || after < 0
+                ? {}
+                : { StartAfter: this.#recordKey(after) }
+              : { ContinuationToken: token }),
+          }),
+        )
       } catch (err) {
         throw fail(this.#context, err, 'read the change journal')
       }
@@ -202,7 +254,7 @@ export class S3Journal {
     } while (token !== undefined)
   }
 
-  async #read (sequence: number): Promise<JournalRecord | undefined> {
+  async #read(sequence: number): Promise<JournalRecord | undefined> {
     const { client, bucket } = this.#context
     try {
       const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: this.#recordKey(sequence) }))
@@ -210,25 +262,25 @@ export class S3Journal {
         await got.Body?.transformToByteArray()
         return undefined
       }
-      return parseRecord(await got.Body?.transformToString() ?? '')
+      return parseRecord((await got.Body?.transformToString()) ?? '')
     } catch (err) {
       if (s3ErrorFacts(err).kind === 'not-found') return undefined
       throw fail(this.#context, err, 'read the change journal')
     }
   }
 
-  #recordKey (sequence: number): string {
+  #recordKey(sequence: number): string {
     return `${this.#prefix}${String(sequence).padStart(DIGITS, '0')}.json`
   }
 }
 
-function parseSequence (name: string | undefined): number | undefined {
+function parseSequence(name: string | undefined): number | undefined {
   const digits = name === undefined ? undefined : new RegExp(`^(\\d{${DIGITS}})\\.json$`).exec(name)?.[1]
   return digits === undefined ? undefined : Number(digits)
 }
 
 // A record as read back; undefined when it is not one of ours (a person's object, a newer format).
-function parseRecord (text: string): JournalRecord | undefined {
+function parseRecord(text: string): JournalRecord | undefined {
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -241,6 +293,6 @@ function parseRecord (text: string): JournalRecord | undefined {
   return { op, key, replica: typeof replica === 'string' ? replica : '', time: typeof time === 'string' ? time : '' }
 }
 
-function isRecord (value: unknown): value is Record<string, unknown> {
+function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }

@@ -9,7 +9,12 @@ import { isPlainName, makeKey, type FolderListing, type RootListing, type Stored
 
 /** One level of the tree: the objects directly in it and the names of the sub-folders. */
 interface Level {
-  readonly objects: readonly { readonly name: string; readonly etag: string; readonly size: number; readonly lastModified: Date | undefined }[]
+  readonly objects: readonly {
+    readonly name: string
+    readonly etag: string
+    readonly size: number
+    readonly lastModified: Date | undefined
+  }[]
   readonly folders: readonly string[]
   /** Whether any key at all starts with the level's prefix (a folder exists only through its keys). */
   readonly exists: boolean
@@ -35,28 +40,32 @@ export class S3Listings {
   #listing = 0
   readonly #waiting: (() => void)[] = []
 
-  constructor (context: S3Context, ttlMs: number) {
+  constructor(context: S3Context, ttlMs: number) {
     this.#context = context
     this.#ttlMs = ttlMs
   }
 
-  listRoot (): Promise<RootListing> {
+  listRoot(): Promise<RootListing> {
     if (this.#root === undefined || this.#stale(this.#root)) {
       const remembered = remember(this.#listRoot())
       this.#root = remembered
       // A failed listing is not remembered: the next request tries again.
-      remembered.value.catch(() => { if (this.#root === remembered) this.#root = undefined })
+      remembered.value.catch(() => {
+        if (this.#root === remembered) this.#root = undefined
+      })
     }
     return this.#root.value
   }
 
-  listFolder (folder: string): Promise<FolderListing | undefined> {
+  listFolder(folder: string): Promise<FolderListing | undefined> {
     const remembered = this.#folders.get(folder)
     if (remembered !== undefined && !this.#stale(remembered)) return remembered.value
     this.#prune()
     const fresh = remember(this.#listFolder(folder))
     this.#folders.set(folder, fresh)
-    fresh.value.catch(() => { if (this.#folders.get(folder) === fresh) this.#folders.delete(folder) })
+    fresh.value.catch(() => {
+      if (this.#folders.get(folder) === fresh) this.#folders.delete(folder)
+    })
     return fresh.value
   }
 
@@ -64,35 +73,35 @@ export class S3Listings {
    * How long a listing is taken as current from now on: long while the change journal reports
    * every change made through eggserve, short when it cannot be read.
    */
-  set ttlMs (ttlMs: number) {
+  set ttlMs(ttlMs: number) {
     this.#ttlMs = ttlMs
   }
 
   /** Forget every listing (the journal could not say what changed). */
-  forgetAll (): void {
+  forgetAll(): void {
     this.#folders.clear()
     this.#root = undefined
   }
 
   /** Forget what is remembered of `folder` and of the root (after a write through this storage). */
-  forget (folder: string): void {
+  forget(folder: string): void {
     this.#folders.delete(folder)
     this.#root = undefined
   }
 
   // Old listings of folders nobody asks about any more would keep their files in memory.
-  #prune (): void {
+  #prune(): void {
     if (Date.now() - this.#prunedAt < this.#ttlMs) return
     this.#prunedAt = Date.now()
     for (const [folder, remembered] of this.#folders) if (this.#stale(remembered)) this.#folders.delete(folder)
   }
 
   // Single flight: a listing still running is shared whatever its age.
-  #stale (remembered: Remembered<unknown>): boolean {
+  #stale(remembered: Remembered<unknown>): boolean {
     return !remembered.running && Date.now() - remembered.at >= this.#ttlMs
   }
 
-  async #listRoot (): Promise<RootListing> {
+  async #listRoot(): Promise<RootListing> {
     const level = await this.#level('', 'list')
     const folders = level.folders.filter(isPlainName)
     const files = level.objects.map((object) => object.name).filter(isPlainName)
@@ -100,7 +109,7 @@ export class S3Listings {
     return { token: digest([...folders.map((name) => `${name}/`), ...files]), folders, files }
   }
 
-  async #listFolder (folder: string): Promise<FolderListing | undefined> {
+  async #listFolder(folder: string): Promise<FolderListing | undefined> {
     if (!isPlainName(folder)) return undefined
     const level = await this.#level(`${folder}/`, 'list a folder')
     if (!level.exists) return undefined
@@ -113,8 +122,11 @@ export class S3Listings {
     return { token: digest(files.map((file) => file.identity)), files }
   }
 
-  async #level (relative: string, action: string): Promise<Level> {
-    while (this.#listing >= MAX_LISTS) await new Promise<void>((resolve) => { this.#waiting.push(resolve) })
+  async #level(relative: string, action: string): Promise<Level> {
+    while (this.#listing >= MAX_LISTS)
+      await new Promise<void>((resolve) => {
+        this.#waiting.push(resolve)
+      })
     this.#listing++
     try {
       return await this.#listLevel(relative, action)
@@ -124,7 +136,7 @@ export class S3Listings {
     }
   }
 
-  async #listLevel (relative: string, action: string): Promise<Level> {
+  async #listLevel(relative: string, action: string): Promise<Level> {
     const { client, bucket } = this.#context
     const prefix = objectKey(this.#context, relative)
     const objects: Level['objects'][number][] = []
@@ -134,14 +146,26 @@ export class S3Listings {
     do {
       let page: ListObjectsV2CommandOutput
       try {
-        page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, Delimiter: '/', ...(token === undefined ? {} : { ContinuationToken: token }) }))
+        page = await client.send(
+          new ListObjectsV2Command({
+            Bucket: bucket,
+            Prefix: prefix,
+            Delimiter: '/',
+            ...(token === undefined ? {} : { ContinuationToken: token }),
+          }),
+        )
       } catch (err) {
         throw fail(this.#context, err, action, relative === '' ? undefined : relative)
       }
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue
         exists = true
-        objects.push({ name: object.Key.slice(prefix.length), etag: plainEtag(object.ETag), size: object.Size ?? 0, lastModified: object.LastModified })
+        objects.push({
+          name: object.Key.slice(prefix.length),
+          etag: plainEtag(object.ETag),
+          size: object.Size ?? 0,
+          lastModified: object.LastModified,
+        })
       }
       for (const common of page.CommonPrefixes ?? []) {
         if (common.Prefix === undefined) continue
@@ -154,14 +178,16 @@ export class S3Listings {
   }
 }
 
-function digest (lines: readonly string[]): string {
+function digest(lines: readonly string[]): string {
   return createHash('sha256').update(lines.join('\n')).digest('base64url')
 }
 
 // A listing's age counts from when it was asked for: what it says is at least that fresh.
-function remember<T> (value: Promise<T>): Remembered<T> {
+function remember<T>(value: Promise<T>): Remembered<T> {
   const remembered: Remembered<T> = { at: Date.now(), value, running: true }
-  const done = (): void => { remembered.running = false }
+  const done = (): void => {
+    remembered.running = false
+  }
   value.then(done, done)
   return remembered
 }

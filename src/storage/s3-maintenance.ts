@@ -1,8 +1,16 @@
 // Housekeeping of a bucket tree: removing what interrupted uploads left, and the start-up
 // probe of create-only writes.
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand,
-  ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type ListMultipartUploadsCommandOutput, type ListObjectsV2CommandOutput,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  UploadPartCommand,
+  type ListMultipartUploadsCommandOutput,
+  type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3'
 import { AppError } from '../errors.js'
 import { fail, temporaryPrefix, type S3Context } from './s3-context.js'
@@ -16,7 +24,7 @@ import { splitKey, type ConditionalWriteProbe } from './storage.js'
  * middle of a commit (dated by the store's Initiated). Returns how many were removed. An S3
  * lifecycle rule AbortIncompleteMultipartUpload does the latter too.
  */
-export async function sweepBucket (context: S3Context, olderThanMs: number): Promise<number> {
+export async function sweepBucket(context: S3Context, olderThanMs: number): Promise<number> {
   const limit = Date.now() - olderThanMs
   const { client, bucket } = context
   let removed = 0
@@ -24,21 +32,33 @@ export async function sweepBucket (context: S3Context, olderThanMs: number): Pro
   do {
     let page: ListObjectsV2CommandOutput
     try {
-      page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: temporaryPrefix(context), ...(token === undefined ? {} : { ContinuationToken: token }) }))
+      page = await client.send(
+        new ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: temporaryPrefix(context),
+          ...(token === undefined ? {} : { ContinuationToken: token }),
+        }),
+      )
     } catch (err) {
       throw fail(context, err, 'list temporary objects')
     }
     for (const object of page.Contents ?? []) {
-      if (object.Key === undefined || (temporaryKeyTime(context, object.Key) ?? object.LastModified?.getTime() ?? Infinity) > limit) continue
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key })).catch((err: unknown) => { throw fail(context, err, 'delete a temporary object') })
+      if (
+        object.Key === undefined ||
+        (temporaryKeyTime(context, object.Key) ?? object.LastModified?.getTime() ?? Infinity) > limit
+      )
+        continue
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key })).catch((err: unknown) => {
+        throw fail(context, err, 'delete a temporary object')
+      })
       removed++
     }
     token = page.IsTruncated === true ? page.NextContinuationToken : undefined
   } while (token !== undefined)
-  return removed + await abortStaleUploads(context, limit)
+  return removed + (await abortStaleUploads(context, limit))
 }
 
-async function abortStaleUploads (context: S3Context, limit: number): Promise<number> {
+async function abortStaleUploads(context: S3Context, limit: number): Promise<number> {
   const { client, bucket } = context
   let removed = 0
   let keyMarker: string | undefined
@@ -46,9 +66,14 @@ async function abortStaleUploads (context: S3Context, limit: number): Promise<nu
   do {
     let page: ListMultipartUploadsCommandOutput
     try {
-      page = await client.send(new ListMultipartUploadsCommand({
-        Bucket: bucket, Prefix: context.prefix, ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }), ...(uploadMarker === undefined ? {} : { UploadIdMarker: uploadMarker }),
-      }))
+      page = await client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: bucket,
+          Prefix: context.prefix,
+          ...(keyMarker === undefined ? {} : { KeyMarker: keyMarker }),
+          ...(uploadMarker === undefined ? {} : { UploadIdMarker: uploadMarker }),
+        }),
+      )
     } catch (err) {
       throw fail(context, err, 'list multipart uploads')
     }
@@ -58,8 +83,11 @@ async function abortStaleUploads (context: S3Context, limit: number): Promise<nu
       // Only eggserve's shapes: a temporary key, or a project file's key (a commit's copy).
       if (temporary === undefined && splitKey(upload.Key.slice(context.prefix.length)) === undefined) continue
       if ((temporary ?? upload.Initiated?.getTime() ?? Infinity) > limit) continue
-      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }))
-        .catch((err: unknown) => { throw fail(context, err, 'abort a multipart upload') })
+      await client
+        .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }))
+        .catch((err: unknown) => {
+          throw fail(context, err, 'abort a multipart upload')
+        })
       removed++
     }
     keyMarker = page.IsTruncated === true ? page.NextKeyMarker : undefined
@@ -73,7 +101,7 @@ async function abortStaleUploads (context: S3Context, limit: number): Promise<nu
  * upload onto it the same way: a store that enforces create-only writes refuses both with 412
  * (some S3-compatible servers ignore the header, or answer 501). The probe is removed.
  */
-export async function probeConditionalWrites (context: S3Context): Promise<ConditionalWriteProbe> {
+export async function probeConditionalWrites(context: S3Context): Promise<ConditionalWriteProbe> {
   const { client, bucket } = context
   const probe = temporaryKey(context, 'probe')
   let uploadId: string | undefined
@@ -84,31 +112,52 @@ export async function probeConditionalWrites (context: S3Context): Promise<Condi
     } catch (err) {
       const facts = s3ErrorFacts(err)
       if (facts.error !== 'NotImplemented' && facts.status !== 501) throw fail(context, err, 'probe conditional writes')
-      return { enforced: false, detail: `PutObject with If-None-Match: * is refused as not implemented (${facts.error})` }
+      return {
+        enforced: false,
+        detail: `PutObject with If-None-Match: * is refused as not implemented (${facts.error})`,
+      }
     }
     if (await written(context, client.send(new PutObjectCommand({ ...conditional, Body: 'second' })))) {
-      return { enforced: false, detail: 'PutObject with If-None-Match: * replaced an existing object instead of answering 412' }
+      return {
+        enforced: false,
+        detail: 'PutObject with If-None-Match: * replaced an existing object instead of answering 412',
+      }
     }
     const created = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: probe }))
     uploadId = created.UploadId
-    const part = await client.send(new UploadPartCommand({ Bucket: bucket, Key: probe, UploadId: uploadId, PartNumber: 1, Body: 'third' }))
-    const complete = new CompleteMultipartUploadCommand({ ...conditional, UploadId: uploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } })
+    const part = await client.send(
+      new UploadPartCommand({ Bucket: bucket, Key: probe, UploadId: uploadId, PartNumber: 1, Body: 'third' }),
+    )
+    const complete = new CompleteMultipartUploadCommand({
+      ...conditional,
+      UploadId: uploadId,
+      MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+    })
     if (await written(context, client.send(complete))) {
       uploadId = undefined
-      return { enforced: false, detail: 'CompleteMultipartUpload with If-None-Match: * replaced an existing object instead of answering 412' }
+      return {
+        enforced: false,
+        detail: 'CompleteMultipartUpload with If-None-Match: * replaced an existing object instead of answering 412',
+      }
     }
-    return { enforced: true, detail: 'PutObject and CompleteMultipartUpload with If-None-Match: * on an existing key were refused with 412' }
+    return {
+      enforced: true,
+      detail: 'PutObject and CompleteMultipartUpload with If-None-Match: * on an existing key were refused with 412',
+    }
   } catch (err) {
     // Already eggserve's error (see fail), or an SDK error of the multipart steps.
     throw err instanceof AppError ? err : fail(context, err, 'probe conditional writes')
   } finally {
-    if (uploadId !== undefined) await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: probe, UploadId: uploadId })).catch(() => undefined)
+    if (uploadId !== undefined)
+      await client
+        .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: probe, UploadId: uploadId }))
+        .catch(() => undefined)
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: probe })).catch(() => undefined)
   }
 }
 
 // True when a conditional write went through; false when it was refused as it should be.
-async function written (context: S3Context, send: Promise<unknown>): Promise<boolean> {
+async function written(context: S3Context, send: Promise<unknown>): Promise<boolean> {
   try {
     await send
     return true

@@ -16,7 +16,7 @@ export interface FoundObject {
 }
 
 /** An object's current description, or undefined when there is no such object. */
-export async function headObject (context: S3Context, key: string, object: string): Promise<FoundObject | undefined> {
+export async function headObject(context: S3Context, key: string, object: string): Promise<FoundObject | undefined> {
   try {
     const head = await context.client.send(new HeadObjectCommand({ Bucket: context.bucket, Key: object }))
     const etag = plainEtag(head.ETag)
@@ -28,19 +28,24 @@ export async function headObject (context: S3Context, key: string, object: strin
 }
 
 /** Open `object` (eggserve key `key`): undefined when it does not exist. */
-export async function openObject (context: S3Context, key: string, object: string): Promise<OpenFile | undefined> {
+export async function openObject(context: S3Context, key: string, object: string): Promise<OpenFile | undefined> {
   const found = await headObject(context, key, object)
   return found === undefined ? undefined : openedObject(context, { key, object, ...found })
 }
 
 /** An OpenFile over an object already described (by a HEAD, or by the write that made it). */
-export function openedObject (context: S3Context, target: FoundObject & { key: string; object: string }): OpenFile {
+export function openedObject(context: S3Context, target: FoundObject & { key: string; object: string }): OpenFile {
   const { file, etag } = target
   const reads = new Set<Readable>()
   return {
     file,
     createReadStream: (range?: ByteRange) => {
-      const stream = objectStream(context, { ...target, etag, start: range?.start ?? 0, end: range?.end ?? file.size - 1 })
+      const stream = objectStream(context, {
+        ...target,
+        etag,
+        start: range?.start ?? 0,
+        end: range?.end ?? file.size - 1,
+      })
       reads.add(stream)
       stream.once('close', () => reads.delete(stream))
       return stream
@@ -62,24 +67,30 @@ interface RangeRead {
   readonly end: number
 }
 
-function getObject (context: S3Context, read: RangeRead, signal?: AbortSignal): Promise<GetObjectCommandOutput> {
-  const command = new GetObjectCommand({ Bucket: context.bucket, Key: read.object, Range: `bytes=${read.start}-${read.end}`, IfMatch: `"${read.etag}"` })
+function getObject(context: S3Context, read: RangeRead, signal?: AbortSignal): Promise<GetObjectCommandOutput> {
+  const command = new GetObjectCommand({
+    Bucket: context.bucket,
+    Key: read.object,
+    Range: `bytes=${read.start}-${read.end}`,
+    IfMatch: `"${read.etag}"`,
+  })
   return context.client.send(command, signal === undefined ? {} : { abortSignal: signal })
 }
 
 // 412: replaced since the HEAD; 404: deleted since. Either way these bytes are gone.
-function readFailure (context: S3Context, err: unknown, read: RangeRead): Error {
+function readFailure(context: S3Context, err: unknown, read: RangeRead): Error {
   const { kind } = s3ErrorFacts(err)
-  if (kind === 'precondition-failed' || kind === 'not-found') return new StorageError(`"${read.key}" changed while it was being read`)
+  if (kind === 'precondition-failed' || kind === 'not-found')
+    return new StorageError(`"${read.key}" changed while it was being read`)
   return fail(context, err, 'read', read.key)
 }
 
 /** Bytes [start, end] of the object in one buffer. */
-async function readObject (context: S3Context, read: RangeRead): Promise<Buffer> {
+async function readObject(context: S3Context, read: RangeRead): Promise<Buffer> {
   if (read.end < read.start) return Buffer.alloc(0)
   try {
     const answer = await getObject(context, read)
-    const bytes = await answer.Body?.transformToByteArray() ?? new Uint8Array()
+    const bytes = (await answer.Body?.transformToByteArray()) ?? new Uint8Array()
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   } catch (err) {
     throw readFailure(context, err, read)
@@ -90,13 +101,13 @@ async function readObject (context: S3Context, read: RangeRead): Promise<Buffer>
  * Stream bytes [start, end] of the object. The GET starts at the first read; the body is
  * passed on with backpressure, and destroying the stream aborts the request.
  */
-function objectStream (context: S3Context, read: RangeRead): Readable {
+function objectStream(context: S3Context, read: RangeRead): Readable {
   const controller = new AbortController()
   let body: Readable | undefined
   let started = false
   const stream = new Readable({
     highWaterMark: 64 * 1024,
-    read () {
+    read() {
       if (body !== undefined) {
         body.resume()
         return
@@ -107,17 +118,23 @@ function objectStream (context: S3Context, read: RangeRead): Readable {
         this.push(null)
         return
       }
-      getObject(context, read, controller.signal).then((answer) => {
-        if (!(answer.Body instanceof Readable)) throw new StorageError(`No body in the answer for "${read.key}"`)
-        body = answer.Body
-        body.on('data', (chunk: Buffer) => { if (!this.push(chunk)) body?.pause() })
-        body.once('end', () => this.push(null))
-        body.once('error', (err) => { this.destroy(readFailure(context, err, read)) })
-      }).catch((err: unknown) => {
-        if (!this.destroyed) this.destroy(err instanceof StorageError ? err : readFailure(context, err, read))
-      })
+      getObject(context, read, controller.signal)
+        .then((answer) => {
+          if (!(answer.Body instanceof Readable)) throw new StorageError(`No body in the answer for "${read.key}"`)
+          body = answer.Body
+          body.on('data', (chunk: Buffer) => {
+            if (!this.push(chunk)) body?.pause()
+          })
+          body.once('end', () => this.push(null))
+          body.once('error', (err) => {
+            this.destroy(readFailure(context, err, read))
+          })
+        })
+        .catch((err: unknown) => {
+          if (!this.destroyed) this.destroy(err instanceof StorageError ? err : readFailure(context, err, read))
+        })
     },
-    destroy (err, callback) {
+    destroy(err, callback) {
       controller.abort()
       body?.destroy()
       callback(err)

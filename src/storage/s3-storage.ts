@@ -16,9 +16,18 @@ import { headObject, openObject } from './s3-read.js'
 import { S3PendingUpload } from './s3-upload.js'
 import type { S3StorageSpec } from './open-storage.js'
 import {
-  isPlainName, splitKey,
-  type ChangeListener, type CommitOptions, type ConditionalWriteProbe, type FolderListing, type OpenFile, type PendingUpload, type RootListing,
-  type StorageBackend, type StoredFile, type Watch,
+  isPlainName,
+  splitKey,
+  type ChangeListener,
+  type CommitOptions,
+  type ConditionalWriteProbe,
+  type FolderListing,
+  type OpenFile,
+  type PendingUpload,
+  type RootListing,
+  type StorageBackend,
+  type StoredFile,
+  type Watch,
 } from './storage.js'
 
 /** Storage backed by a bucket prefix. */
@@ -31,7 +40,7 @@ export class S3Storage implements StorageBackend {
   /** Why uploads are refused (the probe found create-only writes ignored, with several writers). */
   #unsafe: string | undefined
 
-  private constructor (spec: S3StorageSpec, log: FastifyBaseLogger) {
+  private constructor(spec: S3StorageSpec, log: FastifyBaseLogger) {
     this.#spec = spec
     const storageLog = log.child({ component: 'storage' })
     this.#context = {
@@ -47,35 +56,35 @@ export class S3Storage implements StorageBackend {
   }
 
   /** Digests and metadata facts kept beside the files (see s3-facts.ts). */
-  get storedFacts (): S3StoredFacts {
+  get storedFacts(): S3StoredFacts {
     return this.#facts
   }
 
   /** A storage over `spec`; nothing is sent yet (the first listing finds out whether it works). */
-  static open (spec: S3StorageSpec, log: FastifyBaseLogger): Promise<S3Storage> {
+  static open(spec: S3StorageSpec, log: FastifyBaseLogger): Promise<S3Storage> {
     return Promise.resolve(new S3Storage(spec, log))
   }
 
-  get location (): string {
+  get location(): string {
     return this.#context.location
   }
 
   /** The bucket and prefix, with the endpoint when one is set: another store is another tree. */
-  get cacheNamespace (): string {
+  get cacheNamespace(): string {
     const endpoint = this.#spec.endpoint ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL
     return endpoint === undefined || endpoint === '' ? this.location : `${this.location} at ${endpoint}`
   }
 
-  get spec (): S3StorageSpec {
+  get spec(): S3StorageSpec {
     return this.#spec
   }
 
   // A LIST of the top level (one per 1,000 project folders), remembered for listingTtlMs.
-  listRoot (): Promise<RootListing> {
+  listRoot(): Promise<RootListing> {
     return this.#listings.listRoot()
   }
 
-  listFolder (folder: string): Promise<FolderListing | undefined> {
+  listFolder(folder: string): Promise<FolderListing | undefined> {
     return this.#listings.listFolder(folder)
   }
 
@@ -83,13 +92,13 @@ export class S3Storage implements StorageBackend {
    * The token of the last listing (a digest of its names, or of its files' ETags, sizes and
    * keys): honest, and costs one LIST per listingTtlMs however many requests ask.
    */
-  async changeToken (folder?: string): Promise<string | undefined> {
+  async changeToken(folder?: string): Promise<string | undefined> {
     if (folder === undefined) return (await this.listRoot()).token
     return (await this.listFolder(folder))?.token
   }
 
   /** HEAD, then ranged GETs that must match the ETag the HEAD saw (see s3-read.ts). */
-  open (key: string): Promise<OpenFile | undefined> {
+  open(key: string): Promise<OpenFile | undefined> {
     if (splitKey(key) === undefined) return Promise.resolve(undefined)
     return openObject(this.#context, key, objectKey(this.#context, key))
   }
@@ -101,7 +110,7 @@ export class S3Storage implements StorageBackend {
    * only, as without a journal. A transient failure is logged, not reported as a failure to
    * watch: the index would stop relying on events for good.
    */
-  watch (listener: ChangeListener): Watch {
+  watch(listener: ChangeListener): Watch {
     const trustedTtl = this.#spec.trustedListingTtlMs ?? S3_DEFAULTS.trustedListingTtlMs
     let trusted = false
     const tail = this.#journal.tail({
@@ -122,39 +131,58 @@ export class S3Storage implements StorageBackend {
         trusted = ok
         // Listings taken before the journal was followed may miss changes it will not report again.
         if (ok) this.#listings.forgetAll()
-        this.#listings.ttlMs = ok ? (trustedTtl === 0 ? Infinity : trustedTtl) : this.#spec.listingTtlMs ?? S3_DEFAULTS.listingTtlMs
+        this.#listings.ttlMs = ok
+          ? trustedTtl === 0
+            ? Infinity
+            : trustedTtl
+          : (this.#spec.listingTtlMs ?? S3_DEFAULTS.listingTtlMs)
         if (ok) this.#context.log.debug('Following the change journal')
-        else this.#context.log.warn({ err }, 'Cannot read the change journal; folders are listed again every second until it can be read')
+        else
+          this.#context.log.warn(
+            { err },
+            'Cannot read the change journal; folders are listed again every second until it can be read',
+          )
       },
     })
-    return { close: () => { tail.close() } }
+    return {
+      close: () => {
+        tail.close()
+      },
+    }
   }
 
-  createUpload (folder: string): Promise<PendingUpload> {
+  createUpload(folder: string): Promise<PendingUpload> {
     if (!isPlainName(folder)) return Promise.reject(new TypeError(`not a folder name: ${folder}`))
     if (this.#unsafe !== undefined) return Promise.reject(new StoreFailure('EGGSERVE_STORE_UNSAFE', this.#unsafe))
-    return Promise.resolve(new S3PendingUpload(this.#context, {
-      changed: (changed) => { this.#listings.forget(changed) },
-      published: (file, options) => this.#published(file, options),
-    }))
+    return Promise.resolve(
+      new S3PendingUpload(this.#context, {
+        changed: (changed) => {
+          this.#listings.forget(changed)
+        },
+        published: (file, options) => this.#published(file, options),
+      }),
+    )
   }
 
   // The facts go first: a replica that learns of the file from the journal finds them.
-  async #published (file: StoredFile, options: CommitOptions): Promise<void> {
+  async #published(file: StoredFile, options: CommitOptions): Promise<void> {
     if (options.facts !== undefined) {
       await this.#facts.write(file, options.facts).catch((err: unknown) => {
-        this.#context.log.warn({ err, key: file.key }, 'Cannot store the facts of an upload beside it; other replicas read the file to learn them')
+        this.#context.log.warn(
+          { err, key: file.key },
+          'Cannot store the facts of an upload beside it; other replicas read the file to learn them',
+        )
       })
     }
     await this.#journal.append('publish', file.key)
   }
 
-  async remove (key: string): Promise<boolean> {
+  async remove(key: string): Promise<boolean> {
     const parts = splitKey(key)
     if (parts === undefined) return false
     const object = objectKey(this.#context, key)
     // DeleteObject answers 204 whether or not the key existed: ask first.
-    if (await headObject(this.#context, key, object) === undefined) return false
+    if ((await headObject(this.#context, key, object)) === undefined) return false
     try {
       await this.#context.client.send(new DeleteObjectCommand({ Bucket: this.#context.bucket, Key: object }))
     } catch (err) {
@@ -170,7 +198,7 @@ export class S3Storage implements StorageBackend {
    * A folder exists only through its keys: true once nothing is left under it (a folder
    * marker "folder/" is removed), false while anything is.
    */
-  async removeFolderIfEmpty (folder: string): Promise<boolean> {
+  async removeFolderIfEmpty(folder: string): Promise<boolean> {
     if (!isPlainName(folder)) return false
     const { client, bucket } = this.#context
     const prefix = objectKey(this.#context, `${folder}/`)
@@ -186,7 +214,7 @@ export class S3Storage implements StorageBackend {
     return true
   }
 
-  sweepUploads (olderThanMs: number): Promise<number> {
+  sweepUploads(olderThanMs: number): Promise<number> {
     return sweepBucket(this.#context, olderThanMs)
   }
 
@@ -194,10 +222,11 @@ export class S3Storage implements StorageBackend {
    * With several writers (--s3-writers many, the default), a store that ignores create-only
    * writes could publish two different files under one name: uploads are then refused.
    */
-  async probeConditionalWrites (): Promise<ConditionalWriteProbe> {
+  async probeConditionalWrites(): Promise<ConditionalWriteProbe> {
     const probe = await probeConditionalWrites(this.#context)
     if (!probe.enforced && (this.#spec.writers ?? 'many') === 'many') {
-      this.#unsafe = 'Uploads are refused: the package store ignores create-only writes (If-None-Match), so two servers could publish one filename with different bytes; the one server that accepts uploads needs --s3-writers one'
+      this.#unsafe =
+        'Uploads are refused: the package store ignores create-only writes (If-None-Match), so two servers could publish one filename with different bytes; the one server that accepts uploads needs --s3-writers one'
       this.#context.log.error({ detail: probe.detail }, this.#unsafe)
     }
     return probe

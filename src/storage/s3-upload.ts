@@ -14,8 +14,14 @@ import { randomBytes } from 'node:crypto'
 import { Readable, Writable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, PutObjectCommand,
-  UploadPartCommand, UploadPartCopyCommand, type CompletedPart,
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  DeleteObjectCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type CompletedPart,
 } from '@aws-sdk/client-s3'
 import type { ByteRange } from '../core/range.js'
 import { StorageError } from '../errors.js'
@@ -34,12 +40,12 @@ const MAX_COPY_PART = 5 * 1024 ** 3
 const CONFLICT_RETRIES = 3
 
 /** A new temporary key: creation time first, so the sweeper needs no clock of the store. */
-export function temporaryKey (context: S3Context, kind: string): string {
+export function temporaryKey(context: S3Context, kind: string): string {
   return `${temporaryPrefix(context)}${Date.now()}-${kind}-${randomBytes(8).toString('hex')}`
 }
 
 /** When a temporary key was made, from its name; undefined for a name that is not one. */
-export function temporaryKeyTime (context: S3Context, key: string): number | undefined {
+export function temporaryKeyTime(context: S3Context, key: string): number | undefined {
   const prefix = temporaryPrefix(context)
   if (!key.startsWith(prefix)) return undefined
   const stamp = /^(\d{13})-/.exec(key.slice(prefix.length))?.[1]
@@ -77,39 +83,58 @@ export class S3PendingUpload implements PendingUpload {
   #work: Promise<unknown> = Promise.resolve()
   #aborting: Promise<void> | undefined
 
-  constructor (context: S3Context, hooks: UploadHooks) {
+  constructor(context: S3Context, hooks: UploadHooks) {
     this.#context = context
     this.#hooks = hooks
     this.#temporary = temporaryKey(context, 'upload')
     this.writable = new Writable({
       highWaterMark: 1024 * 1024,
       writev: (chunks, callback) => {
-        this.#track(this.#append(chunks.map(({ chunk }) => chunk as Buffer))).then(() => { callback() }, (err: unknown) => { callback(asError(err)) })
+        this.#track(this.#append(chunks.map(({ chunk }) => chunk as Buffer))).then(
+          () => {
+            callback()
+          },
+          (err: unknown) => {
+            callback(asError(err))
+          },
+        )
       },
       final: (callback) => {
-        this.#track(this.#finish()).then(() => { callback() }, (err: unknown) => { callback(asError(err)) })
+        this.#track(this.#finish()).then(
+          () => {
+            callback()
+          },
+          (err: unknown) => {
+            callback(asError(err))
+          },
+        )
       },
     })
   }
 
-  get size (): number {
+  get size(): number {
     return this.#size
   }
 
-  createReadStream (range: ByteRange): Readable {
+  createReadStream(range: ByteRange): Readable {
     if (this.#bytes !== undefined) return Readable.from([this.#bytes.subarray(range.start, range.end + 1)])
     if (this.#temporaryEtag === undefined) throw new Error('createReadStream() needs a finished upload')
     const file: StoredFile = { key: this.#temporary, size: this.#size, mtimeMs: 0, identity: this.#temporary }
-    return openedObject(this.#context, { key: 'upload', object: this.#temporary, file, etag: this.#temporaryEtag }).createReadStream(range)
+    return openedObject(this.#context, {
+      key: 'upload',
+      object: this.#temporary,
+      file,
+      etag: this.#temporaryEtag,
+    }).createReadStream(range)
   }
 
-  async commit (key: string, options: CommitOptions): Promise<CommitResult> {
+  async commit(key: string, options: CommitOptions): Promise<CommitResult> {
     const parts = splitKey(key)
     if (parts === undefined) throw new TypeError(`not a key: ${key}`)
     if (!this.#finished || this.#settled) throw new Error('commit() needs a finished, unsettled upload')
     const target = objectKey(this.#context, key)
     // With `replace`, a create-only write first tells 'created' from 'replaced'.
-    const replaced = await this.#publish(target, key, true) === 'exists'
+    const replaced = (await this.#publish(target, key, true)) === 'exists'
     if (replaced && !options.replace) return { outcome: 'exists' }
     if (replaced) await this.#publish(target, key, false)
     this.#settled = true
@@ -121,12 +146,12 @@ export class S3PendingUpload implements PendingUpload {
     return { outcome: replaced ? 'replaced' : 'created', file: found.file }
   }
 
-  abort (): Promise<void> {
+  abort(): Promise<void> {
     this.#aborting ??= this.#abort()
     return this.#aborting
   }
 
-  async #abort (): Promise<void> {
+  async #abort(): Promise<void> {
     this.writable.destroy()
     await this.#work.catch(() => undefined)
     this.#bytes = undefined
@@ -136,13 +161,16 @@ export class S3PendingUpload implements PendingUpload {
     await this.#dropTemporary()
   }
 
-  #track<T> (promise: Promise<T>): Promise<T> {
-    const settled = promise.then(() => undefined, () => undefined)
+  #track<T>(promise: Promise<T>): Promise<T> {
+    const settled = promise.then(
+      () => undefined,
+      () => undefined,
+    )
     this.#work = this.#work.then(() => settled)
     return promise
   }
 
-  async #append (chunks: Buffer[]): Promise<void> {
+  async #append(chunks: Buffer[]): Promise<void> {
     for (const chunk of chunks) {
       this.#buffers.push(chunk)
       this.#buffered += chunk.length
@@ -151,7 +179,7 @@ export class S3PendingUpload implements PendingUpload {
     while (this.#buffered >= PART_SIZE) await this.#sendPart(this.#take(PART_SIZE))
   }
 
-  async #finish (): Promise<void> {
+  async #finish(): Promise<void> {
     if (this.#multipart === undefined) {
       this.#bytes = this.#take(this.#buffered)
     } else {
@@ -161,7 +189,15 @@ export class S3PendingUpload implements PendingUpload {
       try {
         // Create-only although the key is new: a bucket policy may require If-None-Match on every
         // write (AWS user guide, "Enforce conditional writes on Amazon S3 buckets").
-        const done = await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: this.#temporary, UploadId: uploadId, MultipartUpload: { Parts: parts }, IfNoneMatch: '*' }))
+        const done = await client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: bucket,
+            Key: this.#temporary,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts },
+            IfNoneMatch: '*',
+          }),
+        )
         this.#temporaryEtag = plainEtag(done.ETag)
       } catch (err) {
         throw fail(this.#context, err, 'store an upload')
@@ -171,8 +207,8 @@ export class S3PendingUpload implements PendingUpload {
     this.#finished = true
   }
 
-  #take (count: number): Buffer {
-    const all = this.#buffers.length === 1 ? this.#buffers[0] ?? Buffer.alloc(0) : Buffer.concat(this.#buffers)
+  #take(count: number): Buffer {
+    const all = this.#buffers.length === 1 ? (this.#buffers[0] ?? Buffer.alloc(0)) : Buffer.concat(this.#buffers)
     const taken = all.subarray(0, count)
     const rest = all.subarray(count)
     this.#buffers = rest.length === 0 ? [] : [rest]
@@ -180,7 +216,7 @@ export class S3PendingUpload implements PendingUpload {
     return taken
   }
 
-  async #sendPart (bytes: Buffer): Promise<void> {
+  async #sendPart(bytes: Buffer): Promise<void> {
     const { client, bucket } = this.#context
     try {
       if (this.#multipart === undefined) {
@@ -189,9 +225,19 @@ export class S3PendingUpload implements PendingUpload {
         this.#multipart = { uploadId: created.UploadId, parts: [] }
       }
       const { uploadId, parts } = this.#multipart
-      if (parts.length >= MAX_PARTS) throw new StorageError(`An upload cannot exceed ${MAX_PARTS} parts of ${PART_SIZE} bytes`)
+      if (parts.length >= MAX_PARTS)
+        throw new StorageError(`An upload cannot exceed ${MAX_PARTS} parts of ${PART_SIZE} bytes`)
       const PartNumber = parts.length + 1
-      const sent = await client.send(new UploadPartCommand({ Bucket: bucket, Key: this.#temporary, UploadId: uploadId, PartNumber, Body: bytes, ContentLength: bytes.length }))
+      const sent = await client.send(
+        new UploadPartCommand({
+          Bucket: bucket,
+          Key: this.#temporary,
+          UploadId: uploadId,
+          PartNumber,
+          Body: bytes,
+          ContentLength: bytes.length,
+        }),
+      )
       parts.push({ PartNumber, ETag: sent.ETag })
     } catch (err) {
       if (err instanceof StorageError) throw err
@@ -200,7 +246,7 @@ export class S3PendingUpload implements PendingUpload {
   }
 
   // Write the bytes at `target`, create-only when `conditional`; a 409 conflict is retried.
-  async #publish (target: string, key: string, conditional: boolean): Promise<Written> {
+  async #publish(target: string, key: string, conditional: boolean): Promise<Written> {
     for (let attempt = 1; ; attempt++) {
       try {
         if (this.#bytes !== undefined) await this.#put(target, this.#bytes, conditional)
@@ -219,14 +265,22 @@ export class S3PendingUpload implements PendingUpload {
     }
   }
 
-  async #put (target: string, body: Buffer, conditional: boolean): Promise<void> {
+  async #put(target: string, body: Buffer, conditional: boolean): Promise<void> {
     const { client, bucket } = this.#context
-    await client.send(new PutObjectCommand({ Bucket: bucket, Key: target, Body: body, ContentLength: body.length, ...(conditional ? { IfNoneMatch: '*' } : {}) }))
+    await client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: target,
+        Body: body,
+        ContentLength: body.length,
+        ...(conditional ? { IfNoneMatch: '*' } : {}),
+      }),
+    )
   }
 
   // A multipart upload at the final key whose parts are copied from the temporary object
   // inside the store (UploadPartCopy), completed create-only. The bytes are not sent again.
-  async #copy (target: string, conditional: boolean): Promise<void> {
+  async #copy(target: string, conditional: boolean): Promise<void> {
     const { client, bucket } = this.#context
     const created = await client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: target }))
     const uploadId = created.UploadId
@@ -237,27 +291,45 @@ export class S3PendingUpload implements PendingUpload {
       for (let start = 0; start < this.#size; start += MAX_COPY_PART) {
         const end = Math.min(this.#size, start + MAX_COPY_PART) - 1
         const PartNumber = parts.length + 1
-        const copied = await client.send(new UploadPartCopyCommand({
-          Bucket: bucket, Key: target, UploadId: uploadId, PartNumber, CopySource: source, CopySourceRange: `bytes=${start}-${end}`, CopySourceIfMatch: `"${this.#temporaryEtag ?? ''}"`,
-        }))
+        const copied = await client.send(
+          new UploadPartCopyCommand({
+            Bucket: bucket,
+            Key: target,
+            UploadId: uploadId,
+            PartNumber,
+            CopySource: source,
+            CopySourceRange: `bytes=${start}-${end}`,
+            CopySourceIfMatch: `"${this.#temporaryEtag ?? ''}"`,
+          }),
+        )
         parts.push({ PartNumber, ETag: copied.CopyPartResult?.ETag })
       }
-      await client.send(new CompleteMultipartUploadCommand({
-        Bucket: bucket, Key: target, UploadId: uploadId, MultipartUpload: { Parts: parts }, ...(conditional ? { IfNoneMatch: '*' } : {}),
-      }))
+      await client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: bucket,
+          Key: target,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          ...(conditional ? { IfNoneMatch: '*' } : {}),
+        }),
+      )
     } catch (err) {
-      await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: target, UploadId: uploadId })).catch(() => undefined)
+      await client
+        .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: target, UploadId: uploadId }))
+        .catch(() => undefined)
       throw err
     }
   }
 
   // The temporary object, or its unfinished multipart upload; what cannot be removed now is
   // left to the sweeper (it is hidden either way).
-  async #dropTemporary (): Promise<void> {
+  async #dropTemporary(): Promise<void> {
     const { client, bucket, log } = this.#context
     try {
       if (this.#multipart !== undefined) {
-        await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: this.#temporary, UploadId: this.#multipart.uploadId }))
+        await client.send(
+          new AbortMultipartUploadCommand({ Bucket: bucket, Key: this.#temporary, UploadId: this.#multipart.uploadId }),
+        )
         this.#multipart = undefined
       }
       if (this.#temporaryEtag !== undefined) {
@@ -270,6 +342,6 @@ export class S3PendingUpload implements PendingUpload {
   }
 }
 
-function asError (err: unknown): Error {
+function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err))
 }

@@ -44,7 +44,7 @@ export class SmallFileCache {
   readonly #maxFileBytes: number
   readonly #lru: LRUCache<string, Entry>
 
-  constructor (storage: Pick<Storage, 'open' | 'currentIdentity'>, options: SmallFileCacheOptions = {}) {
+  constructor(storage: Pick<Storage, 'open' | 'currentIdentity'>, options: SmallFileCacheOptions = {}) {
     this.#storage = storage
     this.#maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
     this.#lru = new LRUCache<string, Entry>({
@@ -54,12 +54,12 @@ export class SmallFileCache {
   }
 
   /** Bytes held now (bodies plus the per-entry estimate). */
-  get heldBytes (): number {
+  get heldBytes(): number {
     return this.#lru.calculatedSize
   }
 
   /** Storage.open(), answered from memory when the cached copy is the file's current version. */
-  async open (key: string, options: OpenOptions = {}): Promise<OpenFile | undefined> {
+  async open(key: string, options: OpenOptions = {}): Promise<OpenFile | undefined> {
     const probe = this.#storage.currentIdentity?.bind(this.#storage)
     if (probe === undefined) return this.#storage.open(key, options)
     const cached = this.#lru.get(key)
@@ -83,8 +83,9 @@ export class SmallFileCache {
   }
 }
 
-function inMemory ({ file, bytes }: Entry): OpenFile {
-  const slice = (range: ByteRange | undefined): Buffer => range === undefined ? bytes : bytes.subarray(range.start, range.end + 1)
+function inMemory({ file, bytes }: Entry): OpenFile {
+  const slice = (range: ByteRange | undefined): Buffer =>
+    range === undefined ? bytes : bytes.subarray(range.start, range.end + 1)
   return {
     file: bytes.length === file.size ? file : { ...file, size: bytes.length },
     createReadStream: (range?: ByteRange) => Readable.from([slice(range)]),

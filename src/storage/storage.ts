@@ -39,11 +39,11 @@ export interface OpenFile {
    * Stream [start, end] inclusive, or everything. May be called several times (random access,
    * e.g. a zip's central directory); the streams never close the file: call close().
    */
-  createReadStream (range?: ByteRange): Readable
+  createReadStream(range?: ByteRange): Readable
   /** Read [start, end] inclusive into memory in one go: for small ranges only (a small download). */
-  read (range: ByteRange): Promise<Buffer>
+  read(range: ByteRange): Promise<Buffer>
   /** Release the file. Safe to call more than once; streams still open are cut short. */
-  close (): Promise<void>
+  close(): Promise<void>
 }
 
 /** Options of Storage.open(). */
@@ -60,7 +60,7 @@ export type ChangeListener = (folder: string | undefined) => void
 
 /** A running watch; close() stops it. */
 export interface Watch {
-  close (): void
+  close(): void
 }
 
 /** What publishing a finished upload did. */
@@ -86,9 +86,9 @@ export interface CommitOptions {
  */
 export interface StoredFacts {
   /** The facts stored for this very file (the same identity), or undefined. */
-  read (file: Pick<StoredFile, 'key' | 'identity'>): Promise<FileFacts | undefined>
+  read(file: Pick<StoredFile, 'key' | 'identity'>): Promise<FileFacts | undefined>
   /** Keep the facts of `file` beside it. */
-  write (file: Pick<StoredFile, 'key' | 'identity'>, facts: FileFacts): Promise<void>
+  write(file: Pick<StoredFile, 'key' | 'identity'>, facts: FileFacts): Promise<void>
 }
 
 /**
@@ -101,51 +101,51 @@ export interface PendingUpload {
   /** Bytes written so far. */
   readonly size: number
   /** Stream bytes [start, end] of what was written: random access, e.g. to read a wheel's metadata before publishing. */
-  createReadStream (range: ByteRange): Readable
+  createReadStream(range: ByteRange): Readable
   /**
    * Flush the bytes to stable storage, then publish them as `key` (creating its folder when
    * needed). Without `replace`, an existing file is never touched: of several uploads of one
    * key exactly one is created, the others get `exists`. With `replace`, the file is swapped
    * atomically.
    */
-  commit (key: string, options: CommitOptions): Promise<CommitResult>
+  commit(key: string, options: CommitOptions): Promise<CommitResult>
   /** Drop the temporary file. Safe to call more than once, and after commit(). */
-  abort (): Promise<void>
+  abort(): Promise<void>
 }
 
 /** Where distributions live. Absent things are `undefined`, never an exception. */
 export interface Storage {
-  listRoot (): Promise<RootListing>
+  listRoot(): Promise<RootListing>
   /** undefined when the folder does not exist (or is not a folder inside the tree). */
-  listFolder (folder: string): Promise<FolderListing | undefined>
+  listFolder(folder: string): Promise<FolderListing | undefined>
   /** Cheap current token of the top level (folder undefined) or of a folder; undefined when gone. */
-  changeToken (folder?: string): Promise<string | undefined>
+  changeToken(folder?: string): Promise<string | undefined>
   /** Open a file by key; undefined when it does not exist or is not a regular file inside the tree. */
-  open (key: string, options?: OpenOptions): Promise<OpenFile | undefined>
+  open(key: string, options?: OpenOptions): Promise<OpenFile | undefined>
   /**
    * The identity `key` has right now (as StoredFile.identity), from one synchronous stat of its
    * name: only for backends where that costs microseconds (local files), so that a cached copy
    * of a file can be checked on every request. A hint: undefined when absent or unreadable.
    * It does not check where the name leads: compare it with the identity of a file open() gave.
    */
-  currentIdentity? (key: string): string | undefined
+  currentIdentity?(key: string): string | undefined
   /** Report changes as they happen, where the backend can. */
-  watch (listener: ChangeListener, onError: (err: Error) => void): Watch
+  watch(listener: ChangeListener, onError: (err: Error) => void): Watch
   /**
    * Start writing a file that is to become a key in `folder`. The temporary file is hidden
    * and lives next to its destination (in the top level while the folder does not exist yet).
    */
-  createUpload (folder: string): Promise<PendingUpload>
+  createUpload(folder: string): Promise<PendingUpload>
   /** Delete a stored file; false when it was not there. */
-  remove (key: string): Promise<boolean>
+  remove(key: string): Promise<boolean>
   /** Delete a folder if nothing at all is left in it; false otherwise. */
-  removeFolderIfEmpty (folder: string): Promise<boolean>
+  removeFolderIfEmpty(folder: string): Promise<boolean>
   /** Where the backend keeps facts beside the files; absent when it keeps none (a local folder). */
   readonly storedFacts?: StoredFacts
 }
 
 /** Split a key into its folder and filename, or undefined when it is not a valid key. */
-export function splitKey (key: string): { folder: string; filename: string } | undefined {
+export function splitKey(key: string): { folder: string; filename: string } | undefined {
   const slash = key.indexOf('/')
   if (slash <= 0) return undefined
   const folder = key.slice(0, slash)
@@ -155,7 +155,7 @@ export function splitKey (key: string): { folder: string; filename: string } | u
 }
 
 /** Make a key from a folder and a filename. */
-export function makeKey (folder: string, filename: string): string {
+export function makeKey(folder: string, filename: string): string {
   // join() builds a flat string; a template literal builds a V8 cons string, which becomes
   // two objects once hashed. Keys live as long as their files are indexed: 100,000 of them.
   // What it buys: the `npm run bench` row "peak RSS (VmHWM) of the instance that was loaded"
@@ -169,7 +169,7 @@ export function makeKey (folder: string, filename: string): string {
  * A single path segment that cannot escape its folder: not empty, not hidden (which also
  * excludes "." and ".."), no "/", "\\" or control characters.
  */
-export function isPlainName (name: string): boolean {
+export function isPlainName(name: string): boolean {
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   return name !== '' && !name.startsWith('.') && !/[/\\\u0000-\u001f\u007f]/.test(name)
 }
@@ -194,7 +194,7 @@ export interface StorageBackend extends Storage {
   /** How a worker thread opens this storage again. */
   readonly spec: StorageSpec
   /** Delete what interrupted uploads left behind, older than `olderThanMs`; returns how many. */
-  sweepUploads (olderThanMs: number): Promise<number>
+  sweepUploads(olderThanMs: number): Promise<number>
   /** Check that a second create-only write of one key is refused (several writers rely on it). */
-  probeConditionalWrites (): Promise<ConditionalWriteProbe>
+  probeConditionalWrites(): Promise<ConditionalWriteProbe>
 }

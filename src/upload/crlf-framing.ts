@@ -27,13 +27,13 @@ export class CrlfFraming extends Transform {
   #state: State = 'detect'
   #pending: Buffer = Buffer.alloc(0)
 
-  constructor (boundary: string) {
+  constructor(boundary: string) {
     super()
     this.#delimiter = Buffer.from(`--${boundary}`, 'latin1')
     this.#bodyDelimiter = Buffer.from(`\n--${boundary}`, 'latin1')
   }
 
-  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (this.#state === 'pass') {
       callback(null, chunk)
       return
@@ -43,22 +43,30 @@ export class CrlfFraming extends Transform {
     callback()
   }
 
-  override _flush (callback: TransformCallback): void {
+  override _flush(callback: TransformCallback): void {
     if (this.#pending.length > 0) this.push(this.#pending)
     this.#pending = Buffer.alloc(0)
     callback()
   }
 
   /** Consume as much of #pending as can be decided on now. */
-  #advance (): void {
+  #advance(): void {
     for (;;) {
       const before = this.#pending.length
       const state = this.#state
       switch (state) {
-        case 'detect': this.#detect(); break
-        case 'delimiter': this.#afterDelimiter(); break
-        case 'headers': this.#headerLine(); break
-        case 'body': this.#body(); break
+        case 'detect':
+          this.#detect()
+          break
+        case 'delimiter':
+          this.#afterDelimiter()
+          break
+        case 'headers':
+          this.#headerLine()
+          break
+        case 'body':
+          this.#body()
+          break
         case 'pass':
           if (this.#pending.length > 0) this.push(this.#pending)
           this.#pending = Buffer.alloc(0)
@@ -68,13 +76,13 @@ export class CrlfFraming extends Transform {
     }
   }
 
-  #take (length: number): Buffer {
+  #take(length: number): Buffer {
     const taken = this.#pending.subarray(0, length)
     this.#pending = this.#pending.subarray(length)
     return taken
   }
 
-  #detect (): void {
+  #detect(): void {
     const at = this.#pending.indexOf(this.#delimiter)
     const after = at + this.#delimiter.length
     if (at < 0 || this.#pending.length < after + 2) {
@@ -93,7 +101,7 @@ export class CrlfFraming extends Transform {
   }
 
   // Just after a delimiter: "--" closes the form (the rest is epilogue), a line end starts headers.
-  #afterDelimiter (): void {
+  #afterDelimiter(): void {
     const [first, second] = this.#pending
     if (first === undefined || second === undefined) return
     if (first === 0x2d && second === 0x2d) {
@@ -107,7 +115,7 @@ export class CrlfFraming extends Transform {
     this.#state = 'headers'
   }
 
-  #headerLine (): void {
+  #headerLine(): void {
     const end = this.#pending.indexOf(LF)
     if (end < 0) {
       if (this.#pending.length > MAX_HEADER_LINE) this.#state = 'pass'
@@ -120,7 +128,7 @@ export class CrlfFraming extends Transform {
     if (text.length === 0) this.#state = 'body'
   }
 
-  #body (): void {
+  #body(): void {
     const at = this.#pending.indexOf(this.#bodyDelimiter)
     if (at < 0) {
       // Keep what could be the start of a delimiter split across chunks.

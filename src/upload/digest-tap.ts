@@ -23,7 +23,7 @@ export class DigestTap extends Transform {
   readonly #hashes: readonly (readonly [HashAlgorithm, Hash])[]
   readonly #blake2: IHasher
 
-  private constructor (algorithms: readonly HashAlgorithm[], blake2: IHasher) {
+  private constructor(algorithms: readonly HashAlgorithm[], blake2: IHasher) {
     super()
     const wanted = new Set<HashAlgorithm>(['md5', 'sha256', ...algorithms])
     this.#hashes = [...wanted].map((algorithm) => [algorithm, createHash(algorithm)] as const)
@@ -31,20 +31,20 @@ export class DigestTap extends Transform {
   }
 
   /** A tap computing md5, sha256, `algorithms` and BLAKE2b-256. */
-  static async create (algorithms: readonly HashAlgorithm[]): Promise<DigestTap> {
+  static async create(algorithms: readonly HashAlgorithm[]): Promise<DigestTap> {
     const blake2 = await createBLAKE2b(256)
     blake2.init()
     return new DigestTap(algorithms, blake2)
   }
 
-  override _transform (chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     for (const [, hash] of this.#hashes) hash.update(chunk)
     this.#blake2.update(chunk)
     callback(null, chunk)
   }
 
   /** The digests; call once, after the stream has ended. */
-  result (): UploadDigests {
+  result(): UploadDigests {
     const digests: Partial<Record<HashAlgorithm, string>> = {}
     for (const [algorithm, hash] of this.#hashes) digests[algorithm] = hash.digest('hex')
     return { digests, md5: digests.md5 ?? '', sha256: digests.sha256 ?? '', blake2b256: this.#blake2.digest('hex') }

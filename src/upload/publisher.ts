@@ -42,7 +42,7 @@ export class Publisher {
   readonly #overwrite: boolean
   readonly #uploaders: UploaderRecord | undefined
 
-  constructor (options: PublisherOptions) {
+  constructor(options: PublisherOptions) {
     this.#storage = options.storage
     this.#index = options.index
     this.#metadata = options.metadata
@@ -52,12 +52,12 @@ export class Publisher {
   }
 
   /** The folder of a project: the existing one whose name normalizes to it, else the normalized name. */
-  async folderFor (project: string): Promise<string> {
+  async folderFor(project: string): Promise<string> {
     return (await this.#index.findProject(project))?.folder ?? project
   }
 
   /** Open the temporary file of an upload of `project`, next to where it will be published. */
-  async open (project: string): Promise<PendingUpload> {
+  async open(project: string): Promise<PendingUpload> {
     return this.#storage.createUpload(await this.folderFor(project))
   }
 
@@ -66,7 +66,12 @@ export class Publisher {
    * ('identical'). Different bytes: 409, unless --overwrite. The temporary file is the caller's
    * to abort afterwards (a no-op once published).
    */
-  async publish (input: { parsed: ParsedDistFilename; file: ReceivedFile; signature: Buffer | undefined; uploader?: string | undefined }): Promise<{ outcome: PublishOutcome; key: string; folder: string }> {
+  async publish(input: {
+    parsed: ParsedDistFilename
+    file: ReceivedFile
+    signature: Buffer | undefined
+    uploader?: string | undefined
+  }): Promise<{ outcome: PublishOutcome; key: string; folder: string }> {
     const { parsed, file } = input
     const folder = await this.folderFor(parsed.project)
     const stored = await this.#storedSpelling(parsed, file.filename)
@@ -76,7 +81,7 @@ export class Publisher {
       digests: Object.fromEntries(this.#algorithms.map((algorithm) => [algorithm, file.digests.digests[algorithm]])),
       ...(metadataBytes === undefined ? {} : { metadata: metadataFacts(metadataBytes) }),
     }
-    if (this.#overwrite && await this.#existingSha256(key, parsed) === file.digests.sha256) {
+    if (this.#overwrite && (await this.#existingSha256(key, parsed)) === file.digests.sha256) {
       await this.#completeSignature(key, folder, input.signature)
       return { outcome: 'identical', key, folder }
     }
@@ -87,10 +92,14 @@ export class Publisher {
         await this.#completeSignature(key, folder, input.signature)
         return { outcome: 'identical', key, folder }
       }
-      throw new RequestRejected('EGGSERVE_FILE_EXISTS', `File already exists ('${stored}', with sha256 hash ${existing ?? 'unknown'}); different contents are refused`)
+      throw new RequestRejected(
+        'EGGSERVE_FILE_EXISTS',
+        `File already exists ('${stored}', with sha256 hash ${existing ?? 'unknown'}); different contents are refused`,
+      )
     }
     // Before the index hears of the file, so its first page can name the uploader.
-    if (input.uploader !== undefined) this.#uploaders?.record({ identity: committed.file.identity, key, user: input.uploader })
+    if (input.uploader !== undefined)
+      this.#uploaders?.record({ identity: committed.file.identity, key, user: input.uploader })
     this.#index.published(folder, committed.file.identity, facts)
     if (metadataBytes !== undefined) this.#metadata.remember(committed.file.identity, metadataBytes)
     if (input.signature !== undefined) await this.#writeSignature(key, folder, input.signature)
@@ -103,7 +112,7 @@ export class Publisher {
    * Remove every file of a release (pypiserver's remove_pkg), with its signature and yank
    * sidecars, and the project folder when nothing is left in it. Returns the removed filenames.
    */
-  async removeRelease (name: string, version: string): Promise<string[]> {
+  async removeRelease(name: string, version: string): Promise<string[]> {
     const found = await this.#index.findProject(name)
     const files = found === undefined ? [] : found.files.filter((file) => sameVersion(file.parsed.version, version))
     if (found === undefined || files.length === 0) throw new NotFoundError(`${name} (${version}) not found`)
@@ -121,8 +130,11 @@ export class Publisher {
   // The archive is checked and its metadata read from the temporary file by random access
   // before it is published (a zip's records, a tarball's member headers). The digests were
   // computed while the upload streamed in; the published file is never read.
-  async #readMetadata (parsed: ParsedDistFilename, file: ReceivedFile): Promise<Buffer | undefined> {
-    const source = { size: file.size, createReadStream: (range: { start: number; end: number }) => file.upload.createReadStream(range) }
+  async #readMetadata(parsed: ParsedDistFilename, file: ReceivedFile): Promise<Buffer | undefined> {
+    const source = {
+      size: file.size,
+      createReadStream: (range: { start: number; end: number }) => file.upload.createReadStream(range),
+    }
     const read = await readUploadedMetadata(source, parsed, file.filename)
     // .tar.bz2 and .tar.xz: accepted unread (Node has no bzip2 or xz).
     if (read === undefined) return undefined
@@ -140,7 +152,7 @@ export class Publisher {
    * one spelling per project (it refuses filenames that are not normalized); eggserve takes
    * any spelling but keeps one file for one release and tag set, as pip would pick either.
    */
-  async #storedSpelling (parsed: ParsedDistFilename, filename: string): Promise<string> {
+  async #storedSpelling(parsed: ParsedDistFilename, filename: string): Promise<string> {
     const found = await this.#index.findProject(parsed.project)
     const files = found?.files ?? []
     if (files.some((stored) => stored.filename === filename)) return filename
@@ -148,7 +160,7 @@ export class Publisher {
     return files.find((stored) => distributionKey(stored.filename, stored.parsed) === wanted)?.filename ?? filename
   }
 
-  async #existingSha256 (key: string, parsed: ParsedDistFilename): Promise<string | undefined> {
+  async #existingSha256(key: string, parsed: ParsedDistFilename): Promise<string | undefined> {
     const opened = await this.#storage.open(key)
     if (opened === undefined) return undefined
     await opened.close()
@@ -157,7 +169,7 @@ export class Publisher {
     return result.facts.digests.sha256
   }
 
-  async #completeSignature (key: string, folder: string, signature: Buffer | undefined): Promise<void> {
+  async #completeSignature(key: string, folder: string, signature: Buffer | undefined): Promise<void> {
     if (signature === undefined) return
     const existing = await this.#storage.open(key + SIGNATURE_SUFFIX)
     if (existing !== undefined) {
@@ -167,7 +179,7 @@ export class Publisher {
     await this.#writeSignature(key, folder, signature)
   }
 
-  async #writeSignature (key: string, folder: string, bytes: Buffer): Promise<void> {
+  async #writeSignature(key: string, folder: string, bytes: Buffer): Promise<void> {
     const upload = await this.#storage.createUpload(folder)
     try {
       upload.writable.end(bytes)
@@ -182,6 +194,14 @@ export class Publisher {
   }
 }
 
-function distFile (folder: string, key: string, parsed: ParsedDistFilename, stored: StoredFile): DistFile {
-  return { folder, filename: key.slice(folder.length + 1), key, parsed, size: stored.size, mtimeMs: stored.mtimeMs, identity: stored.identity }
+function distFile(folder: string, key: string, parsed: ParsedDistFilename, stored: StoredFile): DistFile {
+  return {
+    folder,
+    filename: key.slice(folder.length + 1),
+    key,
+    parsed,
+    size: stored.size,
+    mtimeMs: stored.mtimeMs,
+    identity: stored.identity,
+  }
 }

@@ -61,7 +61,7 @@ const bad = (message: string): RequestRejected => new RequestRejected('EGGSERVE_
 const malformed = (err: Error): RequestRejected => bad(`Malformed multipart form: ${err.message.slice(0, 100)}`)
 
 /** Read the multipart form of `raw` (its Content-Type must be multipart/form-data). */
-export function receiveForm (raw: IncomingMessage, options: ReceiveOptions): Promise<ReceivedForm> {
+export function receiveForm(raw: IncomingMessage, options: ReceiveOptions): Promise<ReceivedForm> {
   return new Promise<ReceivedForm>((resolve, reject) => {
     new FormReception(raw, options, resolve, reject).start()
   })
@@ -85,31 +85,50 @@ class FormReception {
   #done = false
   #idle: NodeJS.Timeout | undefined
 
-  constructor (raw: IncomingMessage, options: ReceiveOptions, resolve: (form: ReceivedForm) => void, reject: (err: unknown) => void) {
+  constructor(
+    raw: IncomingMessage,
+    options: ReceiveOptions,
+    resolve: (form: ReceivedForm) => void,
+    reject: (err: unknown) => void,
+  ) {
     this.#raw = raw
     this.#options = options
     this.#resolve = resolve
     this.#reject = reject
   }
 
-  start (): void {
+  start(): void {
     let busboy: BusboyInstance
     try {
       busboy = Busboy({
         headers: this.#raw.headers as BusboyHeaders,
         // Keep the filename as sent, so "../x.whl" is refused rather than quietly cut to "x.whl".
         preservePath: true,
-        limits: { fileSize: this.#options.maxFileBytes, fieldSize: MAX_FIELD_BYTES, files: 4, fields: 10_000, parts: 10_100 },
+        limits: {
+          fileSize: this.#options.maxFileBytes,
+          fieldSize: MAX_FIELD_BYTES,
+          files: 4,
+          fields: 10_000,
+          parts: 10_100,
+        },
       })
     } catch {
       this.#fail(bad('Malformed multipart form: no boundary in the Content-Type'))
       return
     }
     this.#busboy = busboy
-    busboy.on('field', (name, value, _nameTruncated, valueTruncated) => { this.#onField(name, value, valueTruncated) })
-    busboy.on('file', (name, stream, filename) => { this.#onFile(name, stream, filename) })
-    busboy.on('error', (err: Error) => { this.#fail(malformed(err)) })
-    busboy.on('finish', () => { this.#onFinish() })
+    busboy.on('field', (name, value, _nameTruncated, valueTruncated) => {
+      this.#onField(name, value, valueTruncated)
+    })
+    busboy.on('file', (name, stream, filename) => {
+      this.#onFile(name, stream, filename)
+    })
+    busboy.on('error', (err: Error) => {
+      this.#fail(malformed(err))
+    })
+    busboy.on('finish', () => {
+      this.#onFinish()
+    })
     this.#raw.on('data', this.#onData)
     this.#raw.on('close', this.#onClose)
     this.#touch()
@@ -119,7 +138,9 @@ class FormReception {
     else {
       const framing = new CrlfFraming(boundary)
       // It raises nothing of its own; a listener all the same, since an unheard 'error' ends the process.
-      framing.on('error', (err: Error) => { this.#fail(malformed(err)) })
+      framing.on('error', (err: Error) => {
+        this.#fail(malformed(err))
+      })
       framing.pipe(busboy)
       this.#head = framing
     }
@@ -133,18 +154,24 @@ class FormReception {
   }
 
   readonly #onClose = (): void => {
-    if (!this.#raw.complete) this.#fail(new RequestRejected('EGGSERVE_UPLOAD_ABORTED', 'The client went away before the upload was complete'))
+    if (!this.#raw.complete)
+      this.#fail(new RequestRejected('EGGSERVE_UPLOAD_ABORTED', 'The client went away before the upload was complete'))
   }
 
-  #touch (): void {
+  #touch(): void {
     if (this.#idle !== undefined) clearTimeout(this.#idle)
     this.#idle = setTimeout(() => {
-      this.#fail(new RequestRejected('EGGSERVE_UPLOAD_TIMEOUT', `No data received for ${Math.round(this.#options.idleTimeoutMs / 1000)} s; upload abandoned`))
+      this.#fail(
+        new RequestRejected(
+          'EGGSERVE_UPLOAD_TIMEOUT',
+          `No data received for ${Math.round(this.#options.idleTimeoutMs / 1000)} s; upload abandoned`,
+        ),
+      )
     }, this.#options.idleTimeoutMs)
     this.#idle.unref()
   }
 
-  #onField (name: string, value: string, truncated: boolean): void {
+  #onField(name: string, value: string, truncated: boolean): void {
     if (this.#failed || !READ_FIELDS.includes(name)) return
     if (truncated) {
       this.#fail(bad(`The ${name} field is too long`))
@@ -155,13 +182,15 @@ class FormReception {
     this.#fields.set(name, values)
   }
 
-  #onFile (name: string, stream: BusboyFileStream, filename: string): void {
+  #onFile(name: string, stream: BusboyFileStream, filename: string): void {
     // busboy re-emits a part's parse error (a body cut off inside the part) on its file
     // stream, even one being skipped or already destroyed: unheard, that 'error' would
     // end the process. Every file stream gets a listener before anything else happens.
     // An error the stream was destroyed with comes from where it was piped (a full disk):
     // that one reaches #fail through the content's pipeline, with its own status.
-    stream.on('error', (err: Error) => { if (!stream.destroyed) this.#fail(malformed(err)) })
+    stream.on('error', (err: Error) => {
+      if (!stream.destroyed) this.#fail(malformed(err))
+    })
     if (this.#failed) {
       stream.resume()
       return
@@ -173,7 +202,7 @@ class FormReception {
     else stream.resume()
   }
 
-  #onContent (stream: BusboyFileStream, filename: string): void {
+  #onContent(stream: BusboyFileStream, filename: string): void {
     if (this.#content !== undefined) {
       stream.resume()
       this.#fail(bad('Only one file may be uploaded at a time (several "content" parts)'))
@@ -181,11 +210,19 @@ class FormReception {
     }
     const fields = new Map(this.#fields)
     this.#content = this.#receiveContent(stream, filename, fields)
-    this.#content.catch((err: unknown) => { this.#fail(err) })
+    this.#content.catch((err: unknown) => {
+      this.#fail(err)
+    })
   }
 
-  async #receiveContent (stream: BusboyFileStream, filename: string, fields: FormFields): Promise<ReceivedFile | undefined> {
-    stream.once('limit', () => { this.#fail(this.#tooLarge()) })
+  async #receiveContent(
+    stream: BusboyFileStream,
+    filename: string,
+    fields: FormFields,
+  ): Promise<ReceivedFile | undefined> {
+    stream.once('limit', () => {
+      this.#fail(this.#tooLarge())
+    })
     const upload = await this.#options.openContent(filename, fields)
     if (upload === undefined) {
       // Not wanted (the action decides later): read and dropped, nothing written.
@@ -206,7 +243,7 @@ class FormReception {
     }
   }
 
-  #onSignature (stream: BusboyFileStream, filename: string): void {
+  #onSignature(stream: BusboyFileStream, filename: string): void {
     if (this.#signature !== undefined) {
       stream.resume()
       this.#fail(bad('Only one signature may be uploaded (several "gpg_signature" parts)'))
@@ -219,34 +256,44 @@ class FormReception {
       if (size > MAX_SIGNATURE_BYTES) this.#fail(bad(`The signature is larger than ${MAX_SIGNATURE_BYTES / 1024} KiB`))
       else chunks.push(chunk)
     })
-    stream.once('end', () => { this.#signature ??= { filename, bytes: Buffer.concat(chunks) } })
+    stream.once('end', () => {
+      this.#signature ??= { filename, bytes: Buffer.concat(chunks) }
+    })
   }
 
-  #onFinish (): void {
+  #onFinish(): void {
     if (this.#failed) return
     const content = this.#content ?? Promise.resolve(undefined)
-    content.then((file) => {
-      if (this.#failed) return
-      this.#stop()
-      // From here the temporary file is the caller's: nothing may fail the form and drop it.
-      this.#done = true
-      this.#resolve({ fields: this.#fields, content: file, signature: this.#signature })
-    }, (err: unknown) => { this.#fail(err) })
+    content.then(
+      (file) => {
+        if (this.#failed) return
+        this.#stop()
+        // From here the temporary file is the caller's: nothing may fail the form and drop it.
+        this.#done = true
+        this.#resolve({ fields: this.#fields, content: file, signature: this.#signature })
+      },
+      (err: unknown) => {
+        this.#fail(err)
+      },
+    )
   }
 
-  #tooLarge (): RequestRejected {
-    return new RequestRejected('EGGSERVE_TOO_LARGE', `File too large. Limit is ${formatBytes(this.#options.maxFileBytes, { exact: true })}`)
+  #tooLarge(): RequestRejected {
+    return new RequestRejected(
+      'EGGSERVE_TOO_LARGE',
+      `File too large. Limit is ${formatBytes(this.#options.maxFileBytes, { exact: true })}`,
+    )
   }
 
   /** Stop reading the form: the rest of the body is read and dropped (so the answer still arrives). */
-  #stop (): void {
+  #stop(): void {
     if (this.#idle !== undefined) clearTimeout(this.#idle)
     this.#raw.off('data', this.#onData)
     this.#raw.off('close', this.#onClose)
     if (this.#head !== undefined) this.#raw.unpipe(this.#head)
   }
 
-  #fail (err: unknown): void {
+  #fail(err: unknown): void {
     if (this.#failed || this.#done) return
     this.#failed = true
     this.#stop()
@@ -256,13 +303,21 @@ class FormReception {
     // The content part may still be opening its temporary file or writing to it: once it
     // has settled (it sees #failed, or its destroyed stream, and stops), the file is dropped,
     // and only then is the answer sent, so nothing is left on disk when the client reads it.
-    const content = this.#content?.then(() => undefined, () => undefined) ?? Promise.resolve()
-    void content.then(() => this.#pending?.abort()).finally(() => { this.#reject(err) })
+    const content =
+      this.#content?.then(
+        () => undefined,
+        () => undefined,
+      ) ?? Promise.resolve()
+    void content
+      .then(() => this.#pending?.abort())
+      .finally(() => {
+        this.#reject(err)
+      })
   }
 }
 
 /** The boundary parameter of a multipart Content-Type (RFC 2046 §5.1.1; quoted or not), or ''. */
-export function boundaryOf (contentType: string): string {
+export function boundaryOf(contentType: string): string {
   const match = /;\s*boundary\s*=\s*(?:"([^"]*)"|([^;\s]+))/i.exec(contentType)
   return match?.[1] ?? match?.[2] ?? ''
 }

@@ -21,18 +21,18 @@ export class CircuitBreaker {
   #openedAt: number | undefined
   #probing = false
 
-  constructor (settings: BreakerSettings, now: () => number = Date.now) {
+  constructor(settings: BreakerSettings, now: () => number = Date.now) {
     this.#settings = settings
     this.#now = now
   }
 
-  get state (): BreakerState {
+  get state(): BreakerState {
     if (this.#openedAt === undefined) return 'closed'
     return this.#now() - this.#openedAt >= this.#settings.openMs ? 'half-open' : 'open'
   }
 
   /** True when a request may go out now (in half-open state: only one at a time). */
-  allow (): boolean {
+  allow(): boolean {
     const state = this.state
     if (state === 'closed') return true
     if (state === 'open' || this.#probing) return false
@@ -40,13 +40,13 @@ export class CircuitBreaker {
     return true
   }
 
-  success (): void {
+  success(): void {
     this.#failures = 0
     this.#openedAt = undefined
     this.#probing = false
   }
 
-  failure (): void {
+  failure(): void {
     this.#failures++
     this.#probing = false
     if (this.#openedAt !== undefined || this.#failures >= this.#settings.failures) this.#openedAt = this.#now()

@@ -30,19 +30,19 @@ export class UpstreamFiles {
   /** Upstream file requests made (for tests and the log). */
   requests = 0
 
-  constructor (options: { cacheDir: string; offline: boolean; log: FastifyBaseLogger }) {
+  constructor(options: { cacheDir: string; offline: boolean; log: FastifyBaseLogger }) {
     this.#dir = join(options.cacheDir, 'upstream', 'files')
     this.#offline = options.offline
     this.#log = options.log.child({ component: 'upstream-files' })
   }
 
   /** A number that changes whenever a file of `project` is cached. */
-  version (project: string): number {
+  version(project: string): number {
     return this.#versions.get(project) ?? 0
   }
 
   /** The pinned sha256 of every cached file of `project`, by filename. */
-  async pinned (project: string): Promise<ReadonlyMap<string, string>> {
+  async pinned(project: string): Promise<ReadonlyMap<string, string>> {
     const pins = new Map<string, string>()
     let names: string[]
     try {
@@ -60,12 +60,12 @@ export class UpstreamFiles {
   }
 
   /** True when `filename` of `project` is in the cache (verified, pinned). */
-  async isCached (project: string, filename: string): Promise<boolean> {
-    return await this.#pin(project, filename) !== undefined
+  async isCached(project: string, filename: string): Promise<boolean> {
+    return (await this.#pin(project, filename)) !== undefined
   }
 
   /** The cached files as a storage (keys `<project>/<filename>`), to serve them like local ones. */
-  cachedStorage (): Promise<LocalStorage> {
+  cachedStorage(): Promise<LocalStorage> {
     this.#storage ??= mkdir(this.#dir, { recursive: true }).then(() => LocalStorage.create(this.#dir, this.#log))
     return this.#storage
   }
@@ -75,25 +75,37 @@ export class UpstreamFiles {
    * an UpstreamFailure when the file cannot be had (offline, a known mismatch, an unreachable
    * or failing upstream).
    */
-  async fetch (target: { project: string; file: UpstreamFile; upstream: UpstreamSettings }): Promise<Download> {
+  async fetch(target: { project: string; file: UpstreamFile; upstream: UpstreamSettings }): Promise<Download> {
     const { project, file } = target
     const key = `${project}/${file.filename}`
     const expected = expectedDigest(file)
     if (expected !== undefined && this.#bad.get(key) === expected.hex) {
-      throw new UpstreamFailure('EGGSERVE_UPSTREAM_BAD_FILE', 'The upstream sent bytes that do not match the hash on its page; the file was not kept')
+      throw new UpstreamFailure(
+        'EGGSERVE_UPSTREAM_BAD_FILE',
+        'The upstream sent bytes that do not match the hash on its page; the file was not kept',
+      )
     }
-    if (this.#offline) throw new UpstreamFailure('EGGSERVE_UPSTREAM_OFFLINE', 'Offline, and this file is not in the cache')
+    if (this.#offline)
+      throw new UpstreamFailure('EGGSERVE_UPSTREAM_OFFLINE', 'Offline, and this file is not in the cache')
     const download = this.#download(key, target, expected)
     try {
       await download.started
     } catch (err) {
       const bad = download.error instanceof UpstreamFetchError && download.error.kind === 'status'
-      throw new UpstreamFailure(bad ? 'EGGSERVE_UPSTREAM_BAD_FILE' : 'EGGSERVE_UPSTREAM_UNAVAILABLE', bad ? 'The upstream could not send this file' : 'The upstream is unreachable', { cause: err })
+      throw new UpstreamFailure(
+        bad ? 'EGGSERVE_UPSTREAM_BAD_FILE' : 'EGGSERVE_UPSTREAM_UNAVAILABLE',
+        bad ? 'The upstream could not send this file' : 'The upstream is unreachable',
+        { cause: err },
+      )
     }
     return download
   }
 
-  #download (key: string, target: { project: string; file: UpstreamFile; upstream: UpstreamSettings }, expected: ExpectedDigest | undefined): Download {
+  #download(
+    key: string,
+    target: { project: string; file: UpstreamFile; upstream: UpstreamSettings },
+    expected: ExpectedDigest | undefined,
+  ): Download {
     const running = this.#downloads.get(key)
     if (running !== undefined && (running.state === 'connecting' || running.state === 'streaming')) return running
     const { project, file, upstream } = target
@@ -122,13 +134,17 @@ export class UpstreamFiles {
         this.#log.info({ project, filename: file.filename, upstream: upstream.label }, 'Cached an upstream file')
         return
       }
-      if (expected !== undefined && download.error instanceof UpstreamFetchError && download.error.kind === 'digest') this.#bad.set(key, expected.hex)
-      this.#log.error({ project, filename: file.filename, url: describeUrl(file.url), reason: download.error?.message }, 'Upstream file download failed; nothing was kept')
+      if (expected !== undefined && download.error instanceof UpstreamFetchError && download.error.kind === 'digest')
+        this.#bad.set(key, expected.hex)
+      this.#log.error(
+        { project, filename: file.filename, url: describeUrl(file.url), reason: download.error?.message },
+        'Upstream file download failed; nothing was kept',
+      )
     })
     return download
   }
 
-  async #pin (project: string, filename: string): Promise<string | undefined> {
+  async #pin(project: string, filename: string): Promise<string | undefined> {
     const key = `${project}/${filename}`
     const known = this.#pins.get(key)
     if (known !== undefined) return known
@@ -144,7 +160,7 @@ export class UpstreamFiles {
 }
 
 /** The strongest digest on the page that can be checked, or undefined when it gives none. */
-export function expectedDigest (file: UpstreamFile): ExpectedDigest | undefined {
+export function expectedDigest(file: UpstreamFile): ExpectedDigest | undefined {
   for (const algorithm of VERIFIABLE) {
     const hex = file.hashes[algorithm]
     if (hex !== undefined) return { algorithm, hex }

@@ -45,7 +45,7 @@ export class Download extends EventEmitter {
   /** Resolves when bytes start to flow (or rejects when the download failed before). */
   readonly started: Promise<void>
 
-  constructor (plan: DownloadPlan) {
+  constructor(plan: DownloadPlan) {
     super()
     this.setMaxListeners(0)
     this.#plan = plan
@@ -58,17 +58,22 @@ export class Download extends EventEmitter {
   }
 
   /** Run the download to its end (never rejects: failures end in state 'failed'). */
-  async run (): Promise<void> {
+  async run(): Promise<void> {
     const part = join(dirname(this.#plan.finalPath), `.${randomBytes(6).toString('hex')}.part`)
     try {
       await mkdir(dirname(part), { recursive: true })
       const response = await upstreamGet(this.#plan.request)
       if (response.status !== 200) {
         response.body.resume()
-        throw new UpstreamFetchError('status', `the upstream answered ${String(response.status)}`, { status: response.status })
+        throw new UpstreamFetchError('status', `the upstream answered ${String(response.status)}`, {
+          status: response.status,
+        })
       }
       const announced = Number(response.headers['content-length'])
-      this.length = response.headers['content-encoding'] === undefined && Number.isSafeInteger(announced) ? announced : this.#plan.size
+      this.length =
+        response.headers['content-encoding'] === undefined && Number.isSafeInteger(announced)
+          ? announced
+          : this.#plan.size
       this.#handle = await open(part, 'w+')
       this.state = 'streaming'
       this.emit('streaming')
@@ -88,7 +93,7 @@ export class Download extends EventEmitter {
     }
   }
 
-  async #copy (body: Readable): Promise<void> {
+  async #copy(body: Readable): Promise<void> {
     const handle = this.#handle
     if (handle === undefined) return
     const expected = this.#plan.expected
@@ -109,19 +114,27 @@ export class Download extends EventEmitter {
     }
     const sha256 = hashes.sha256.digest('hex')
     const digest = hashes.expected === undefined ? sha256 : hashes.expected.digest('hex')
-    if (this.length !== undefined && written !== this.length) throw new UpstreamFetchError('length', `the upstream sent ${String(written)} bytes instead of ${String(this.length)}`)
-    if (expected !== undefined && digest !== expected.hex) throw new UpstreamFetchError('digest', `the upstream sent bytes whose ${expected.algorithm} is ${digest}, not the page's ${expected.hex}`)
+    if (this.length !== undefined && written !== this.length)
+      throw new UpstreamFetchError(
+        'length',
+        `the upstream sent ${String(written)} bytes instead of ${String(this.length)}`,
+      )
+    if (expected !== undefined && digest !== expected.hex)
+      throw new UpstreamFetchError(
+        'digest',
+        `the upstream sent bytes whose ${expected.algorithm} is ${digest}, not the page's ${expected.hex}`,
+      )
     this.sha256 = sha256
     this.available = written
   }
 
   /** The file's bytes as they become safe to send; fails (instead of ending) when the download does. */
-  reader (): Readable {
+  reader(): Readable {
     this.#readers++
     return Readable.from(this.#follow())
   }
 
-  async * #follow (): AsyncGenerator<Buffer> {
+  async *#follow(): AsyncGenerator<Buffer> {
     let position = 0
     try {
       for (;;) {
@@ -144,7 +157,7 @@ export class Download extends EventEmitter {
   }
 
   // The part file stays open while the download runs or anyone still reads it.
-  #release (): void {
+  #release(): void {
     if (this.#readers > 0 || this.state === 'connecting' || this.state === 'streaming') return
     const handle = this.#handle
     this.#handle = undefined

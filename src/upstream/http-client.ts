@@ -44,15 +44,20 @@ export interface UpstreamResponse {
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
 /** GET `url`, following redirects; resolves once an answer's headers are in. */
-export async function upstreamGet (request: UpstreamRequest): Promise<UpstreamResponse> {
+export async function upstreamGet(request: UpstreamRequest): Promise<UpstreamResponse> {
   let url = new URL(request.url)
   for (let redirects = 0; ; redirects++) {
-    const authorization = request.authorization !== undefined && url.origin === request.credentialOrigin ? request.authorization : undefined
+    const authorization =
+      request.authorization !== undefined && url.origin === request.credentialOrigin ? request.authorization : undefined
     const response = await getOnce(url, request.headers, authorization, request.timeouts)
     const location = response.headers.location
     if (!REDIRECTS.has(response.statusCode ?? 0) || location === undefined) return wrap(response, url, request.timeouts)
     response.resume()
-    if (redirects >= request.maxRedirects) throw new UpstreamFetchError('redirect', `${describeUrl(request.url)} redirected more than ${String(request.maxRedirects)} times`)
+    if (redirects >= request.maxRedirects)
+      throw new UpstreamFetchError(
+        'redirect',
+        `${describeUrl(request.url)} redirected more than ${String(request.maxRedirects)} times`,
+      )
     let next: URL
     try {
       next = new URL(location, url)
@@ -60,13 +65,14 @@ export async function upstreamGet (request: UpstreamRequest): Promise<UpstreamRe
       throw new UpstreamFetchError('redirect', `${describeUrl(url.href)} redirected to an invalid URL`)
     }
     // Only http(s): never file:, data: or anything a redirect could point the server at.
-    if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new UpstreamFetchError('redirect', `${describeUrl(url.href)} redirected to a ${next.protocol} URL`)
+    if (next.protocol !== 'http:' && next.protocol !== 'https:')
+      throw new UpstreamFetchError('redirect', `${describeUrl(url.href)} redirected to a ${next.protocol} URL`)
     url = next
   }
 }
 
 /** Read a whole body, failing once it exceeds `maxBytes`. */
-export async function readBounded (response: UpstreamResponse, maxBytes: number): Promise<Buffer> {
+export async function readBounded(response: UpstreamResponse, maxBytes: number): Promise<Buffer> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of response.body) {
@@ -82,7 +88,7 @@ export async function readBounded (response: UpstreamResponse, maxBytes: number)
 }
 
 /** An upstream URL as it may appear in logs and errors: no credentials, no query. */
-export function describeUrl (url: string): string {
+export function describeUrl(url: string): string {
   try {
     const parsed = new URL(url)
     return `${parsed.origin}${parsed.pathname}`
@@ -91,10 +97,18 @@ export function describeUrl (url: string): string {
   }
 }
 
-function getOnce (url: URL, headers: Readonly<Record<string, string>>, authorization: string | undefined, timeouts: Timeouts): Promise<IncomingMessage> {
+function getOnce(
+  url: URL,
+  headers: Readonly<Record<string, string>>,
+  authorization: string | undefined,
+  timeouts: Timeouts,
+): Promise<IncomingMessage> {
   return new Promise<IncomingMessage>((resolve, reject) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest
-    const req = send(url, { method: 'GET', headers: authorization === undefined ? headers : { ...headers, authorization } })
+    const req = send(url, {
+      method: 'GET',
+      headers: authorization === undefined ? headers : { ...headers, authorization },
+    })
     let timer: NodeJS.Timeout | undefined
     const fail = (err: UpstreamFetchError): void => {
       clearTimeout(timer)
@@ -103,13 +117,20 @@ function getOnce (url: URL, headers: Readonly<Record<string, string>>, authoriza
     const arm = (ms: number, kind: 'connect-timeout' | 'first-byte-timeout'): void => {
       clearTimeout(timer)
       timer = setTimeout(() => {
-        fail(new UpstreamFetchError(kind, `${describeUrl(url.href)}: no ${kind === 'connect-timeout' ? 'connection' : 'answer'} within ${String(ms)} ms`))
+        fail(
+          new UpstreamFetchError(
+            kind,
+            `${describeUrl(url.href)}: no ${kind === 'connect-timeout' ? 'connection' : 'answer'} within ${String(ms)} ms`,
+          ),
+        )
       }, ms)
     }
     arm(timeouts.connectMs, 'connect-timeout')
     req.once('socket', (socket) => {
       // A reused keep-alive socket is connected already.
-      const connected = (): void => { arm(timeouts.firstByteMs, 'first-byte-timeout') }
+      const connected = (): void => {
+        arm(timeouts.firstByteMs, 'first-byte-timeout')
+      }
       if (socket.connecting) socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected)
       else connected()
     })
@@ -119,18 +140,27 @@ function getOnce (url: URL, headers: Readonly<Record<string, string>>, authoriza
     })
     req.once('error', (err) => {
       clearTimeout(timer)
-      reject(err instanceof UpstreamFetchError ? err : new UpstreamFetchError('network', `${describeUrl(url.href)}: ${networkWords(err)}`, { cause: err }))
+      reject(
+        err instanceof UpstreamFetchError
+          ? err
+          : new UpstreamFetchError('network', `${describeUrl(url.href)}: ${networkWords(err)}`, { cause: err }),
+      )
     })
     req.end()
   })
 }
 
-function wrap (response: IncomingMessage, url: URL, timeouts: Timeouts): UpstreamResponse {
+function wrap(response: IncomingMessage, url: URL, timeouts: Timeouts): UpstreamResponse {
   // A body that stops coming fails like any other network error. The listener is removed
   // when the body is over: a keep-alive socket goes on to serve other requests.
   const socket = response.socket
   const stalled = (): void => {
-    response.destroy(new UpstreamFetchError('idle-timeout', `${describeUrl(url.href)}: the body stalled for ${String(timeouts.idleMs)} ms`))
+    response.destroy(
+      new UpstreamFetchError(
+        'idle-timeout',
+        `${describeUrl(url.href)}: the body stalled for ${String(timeouts.idleMs)} ms`,
+      ),
+    )
   }
   socket.setTimeout(timeouts.idleMs)
   socket.on('timeout', stalled)
@@ -142,21 +172,28 @@ function wrap (response: IncomingMessage, url: URL, timeouts: Timeouts): Upstrea
   let body: Readable = response
   if (response.headers['content-encoding']?.toLowerCase() === 'gzip') {
     const gunzip = createGunzip()
-    response.once('error', (err) => { gunzip.destroy(err) })
+    response.once('error', (err) => {
+      gunzip.destroy(err)
+    })
     body = response.pipe(gunzip)
   }
   return { status: response.statusCode ?? 0, headers: response.headers, url: url.href, body }
 }
 
-function networkWords (err: Error): string {
+function networkWords(err: Error): string {
   const code = 'code' in err && typeof err.code === 'string' ? err.code : undefined
   switch (code) {
-    case 'ECONNREFUSED': return 'connection refused'
-    case 'ECONNRESET': return 'connection reset'
+    case 'ECONNREFUSED':
+      return 'connection refused'
+    case 'ECONNRESET':
+      return 'connection reset'
     case 'ENOTFOUND':
-    case 'EAI_AGAIN': return 'unknown host'
+    case 'EAI_AGAIN':
+      return 'unknown host'
     case 'EHOSTUNREACH':
-    case 'ENETUNREACH': return 'host unreachable'
-    default: return code === undefined ? 'network error' : `network error (${code})`
+    case 'ENETUNREACH':
+      return 'host unreachable'
+    default:
+      return code === undefined ? 'network error' : `network error (${code})`
   }
 }

@@ -13,7 +13,13 @@ import type { UpstreamSettings } from './upstream-settings.js'
 /** What one upstream says about a project. */
 export type PageAnswer =
   /** `staleMs` is set when the page is served because the upstream failed (or --offline). */
-  | { readonly kind: 'page'; readonly page: UpstreamPage; readonly version: number; readonly fetchedAt: number; readonly stale: boolean }
+  | {
+      readonly kind: 'page'
+      readonly page: UpstreamPage
+      readonly version: number
+      readonly fetchedAt: number
+      readonly stale: boolean
+    }
   | { readonly kind: 'missing' }
   | { readonly kind: 'unavailable'; readonly reason: string }
 
@@ -41,7 +47,13 @@ export class PageSource {
   /** Upstream requests made (for the log and tests). */
   requests = 0
 
-  constructor (options: { settings: UpstreamSettings; cacheDir: string | undefined; offline: boolean; log: FastifyBaseLogger; now?: () => number }) {
+  constructor(options: {
+    settings: UpstreamSettings
+    cacheDir: string | undefined
+    offline: boolean
+    log: FastifyBaseLogger
+    now?: () => number
+  }) {
     this.settings = options.settings
     this.#log = options.log.child({ component: 'upstream', upstream: options.settings.label })
     this.#store = new PageStore({ cacheDir: options.cacheDir, upstreamUrl: options.settings.url, log: this.#log })
@@ -51,28 +63,33 @@ export class PageSource {
   }
 
   /** The page of `project` (normalized), asking the upstream only when the cached one is not fresh. */
-  async get (project: string): Promise<PageAnswer> {
+  async get(project: string): Promise<PageAnswer> {
     const entry = await this.#entry(project)
     const now = this.#now()
-    if (this.#offline) return entry === undefined ? { kind: 'unavailable', reason: 'offline, and the project is not in the cache' } : answer(entry, false)
+    if (this.#offline)
+      return entry === undefined
+        ? { kind: 'unavailable', reason: 'offline, and the project is not in the cache' }
+        : answer(entry, false)
     if (entry !== undefined && now - entry.fetchedAt < this.settings.ttlMs) return answer(entry, false)
     const missingUntil = this.#missing.get(project)
     if (missingUntil !== undefined && now < missingUntil) return { kind: 'missing' }
     let pending = this.#inFlight.get(project)
     if (pending === undefined) {
       // Singleflight: concurrent misses of one project share one upstream request.
-      pending = this.#refresh(project, entry).finally(() => { this.#inFlight.delete(project) })
+      pending = this.#refresh(project, entry).finally(() => {
+        this.#inFlight.delete(project)
+      })
       this.#inFlight.set(project, pending)
     }
     return pending
   }
 
   /** The cached page of `project`, without asking the upstream (for file requests). */
-  async cached (project: string): Promise<UpstreamPage | undefined> {
+  async cached(project: string): Promise<UpstreamPage | undefined> {
     return (await this.#entry(project))?.page
   }
 
-  async #entry (project: string): Promise<Entry | undefined> {
+  async #entry(project: string): Promise<Entry | undefined> {
     let entry = this.#entries.get(project)
     if (entry === undefined) {
       const stored = await this.#store.load(project)
@@ -83,14 +100,23 @@ export class PageSource {
     return entry
   }
 
-  async #refresh (project: string, entry: Entry | undefined): Promise<PageAnswer> {
-    if (!this.#breaker.allow()) return this.#failed(project, entry, new UpstreamFetchError('breaker-open', `${this.settings.label} failed repeatedly; not asked again for a while`))
+  async #refresh(project: string, entry: Entry | undefined): Promise<PageAnswer> {
+    if (!this.#breaker.allow())
+      return this.#failed(
+        project,
+        entry,
+        new UpstreamFetchError('breaker-open', `${this.settings.label} failed repeatedly; not asked again for a while`),
+      )
     const url = `${this.settings.url}${project}/`
     this.requests++
     try {
       const response = await upstreamGet({
         url,
-        headers: { accept: ACCEPT, 'accept-encoding': 'gzip', ...(entry?.etag === undefined ? {} : { 'if-none-match': entry.etag }) },
+        headers: {
+          accept: ACCEPT,
+          'accept-encoding': 'gzip',
+          ...(entry?.etag === undefined ? {} : { 'if-none-match': entry.etag }),
+        },
         authorization: this.settings.authorization,
         credentialOrigin: new URL(this.settings.url).origin,
         timeouts: this.settings.timeouts,
@@ -110,43 +136,60 @@ export class PageSource {
       }
       if (response.status !== 200) {
         response.body.resume()
-        throw new UpstreamFetchError('status', `${describeUrl(url)} answered ${String(response.status)}`, { status: response.status })
+        throw new UpstreamFetchError('status', `${describeUrl(url)} answered ${String(response.status)}`, {
+          status: response.status,
+        })
       }
       const body = (await readBounded(response, this.settings.maxPageBytes)).toString('utf8')
       const type = (response.headers['content-type'] ?? '').toLowerCase()
       let page: UpstreamPage
       try {
-        page = type.includes('json') ? parseJsonPage(body, response.url, project) : parseHtmlPage(body, response.url, project)
+        page = type.includes('json')
+          ? parseJsonPage(body, response.url, project)
+          : parseHtmlPage(body, response.url, project)
       } catch (err) {
-        throw new UpstreamFetchError('bad-page', `${describeUrl(url)} sent a page that cannot be read: ${err instanceof Error ? err.message : String(err)}`)
+        throw new UpstreamFetchError(
+          'bad-page',
+          `${describeUrl(url)} sent a page that cannot be read: ${err instanceof Error ? err.message : String(err)}`,
+        )
       }
       this.#breaker.success()
       const serial = parseSerial(response.headers['x-pypi-last-serial'])
       // Refuse a page older than the one cached (a lagging mirror or CDN node): keep the cached one.
       if (entry?.serial !== undefined && serial !== undefined && serial < entry.serial) {
-        this.#log.warn({ project, cachedSerial: entry.serial, serial }, 'Upstream sent an older page than the cached one; keeping the cached page')
+        this.#log.warn(
+          { project, cachedSerial: entry.serial, serial },
+          'Upstream sent an older page than the cached one; keeping the cached page',
+        )
         return answer(entry, false)
       }
       const etag = typeof response.headers.etag === 'string' ? response.headers.etag : undefined
       this.#missing.delete(project)
-      return answer(this.#keep(project, { page, fetchedAt: this.#now(), etag, serial, version: nextVersion++ }, true), false)
+      return answer(
+        this.#keep(project, { page, fetchedAt: this.#now(), etag, serial, version: nextVersion++ }, true),
+        false,
+      )
     } catch (err) {
-      if (!(err instanceof UpstreamFetchError) || err.kind !== 'status' || (err.status ?? 0) >= 500) this.#breaker.failure()
+      if (!(err instanceof UpstreamFetchError) || err.kind !== 'status' || (err.status ?? 0) >= 500)
+        this.#breaker.failure()
       return this.#failed(project, entry, err)
     }
   }
 
-  #keep (project: string, entry: Entry, changed: boolean): Entry {
+  #keep(project: string, entry: Entry, changed: boolean): Entry {
     this.#entries.set(project, entry)
     void this.#store.save(project, entry)
     if (changed) this.#log.debug({ project, files: entry.page.files.length }, 'Upstream page cached')
     return entry
   }
 
-  #failed (project: string, entry: Entry | undefined, err: unknown): PageAnswer {
+  #failed(project: string, entry: Entry | undefined, err: unknown): PageAnswer {
     const reason = err instanceof Error ? err.message : String(err)
     if (entry !== undefined && this.#now() - entry.fetchedAt <= this.settings.staleMs) {
-      this.#log.warn({ project, reason, ageSeconds: Math.round((this.#now() - entry.fetchedAt) / 1000) }, 'Upstream failed; serving the cached page stale')
+      this.#log.warn(
+        { project, reason, ageSeconds: Math.round((this.#now() - entry.fetchedAt) / 1000) },
+        'Upstream failed; serving the cached page stale',
+      )
       return answer(entry, true)
     }
     this.#log.warn({ project, reason }, 'Upstream failed and no usable page is cached')
@@ -154,11 +197,11 @@ export class PageSource {
   }
 }
 
-function answer (entry: Entry, stale: boolean): PageAnswer {
+function answer(entry: Entry, stale: boolean): PageAnswer {
   return { kind: 'page', page: entry.page, version: entry.version, fetchedAt: entry.fetchedAt, stale }
 }
 
-function parseSerial (value: string | string[] | undefined): number | undefined {
+function parseSerial(value: string | string[] | undefined): number | undefined {
   const text = Array.isArray(value) ? value[0] : value
   if (text === undefined || !/^\d+$/.test(text.trim())) return undefined
   return Number(text.trim())

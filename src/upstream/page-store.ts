@@ -23,7 +23,7 @@ export class PageStore {
   readonly #dir: string | undefined
   readonly #log: FastifyBaseLogger
 
-  constructor (options: { cacheDir: string | undefined; upstreamUrl: string; log: FastifyBaseLogger }) {
+  constructor(options: { cacheDir: string | undefined; upstreamUrl: string; log: FastifyBaseLogger }) {
     // One folder per upstream URL, so two upstreams never share a page.
     const id = createHash('sha256').update(options.upstreamUrl).digest('hex').slice(0, 16)
     this.#dir = options.cacheDir === undefined ? undefined : join(options.cacheDir, 'upstream', 'pages', id)
@@ -31,7 +31,7 @@ export class PageStore {
   }
 
   /** The stored page of `project` (a normalized name), or undefined. */
-  async load (project: string): Promise<StoredPage | undefined> {
+  async load(project: string): Promise<StoredPage | undefined> {
     if (this.#dir === undefined) return undefined
     try {
       const doc: unknown = JSON.parse(await readFile(join(this.#dir, `${project}.json`), 'utf8'))
@@ -44,13 +44,22 @@ export class PageStore {
   }
 
   /** Keep `stored` (written to a temporary file, then renamed: a crash leaves the old page or the new one). */
-  async save (project: string, stored: StoredPage): Promise<void> {
+  async save(project: string, stored: StoredPage): Promise<void> {
     if (this.#dir === undefined) return
     try {
       await mkdir(this.#dir, { recursive: true })
       const path = join(this.#dir, `${project}.json`)
       const temporary = `${path}.${String(process.pid)}.${String(Date.now())}.tmp`
-      await writeFile(temporary, JSON.stringify({ format: FORMAT, page: stored.page, fetchedAt: stored.fetchedAt, etag: stored.etag ?? null, serial: stored.serial ?? null }))
+      await writeFile(
+        temporary,
+        JSON.stringify({
+          format: FORMAT,
+          page: stored.page,
+          fetchedAt: stored.fetchedAt,
+          etag: stored.etag ?? null,
+          serial: stored.serial ?? null,
+        }),
+      )
       await rename(temporary, path)
     } catch (err) {
       this.#log.warn({ err, project }, 'Cannot keep an upstream page in the cache directory; it is kept in memory only')
@@ -66,9 +75,14 @@ interface StoredDoc {
   readonly serial: number | null
 }
 
-function isStored (doc: unknown): doc is StoredDoc {
+function isStored(doc: unknown): doc is StoredDoc {
   if (typeof doc !== 'object' || doc === null) return false
   const record = doc as Record<string, unknown>
-  return record.format === FORMAT && typeof record.fetchedAt === 'number' && typeof record.page === 'object' && record.page !== null &&
+  return (
+    record.format === FORMAT &&
+    typeof record.fetchedAt === 'number' &&
+    typeof record.page === 'object' &&
+    record.page !== null &&
     Array.isArray((record.page as Record<string, unknown>).files)
+  )
 }

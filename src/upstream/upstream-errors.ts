@@ -4,7 +4,9 @@ import { errorSpec } from '../error-codes.js'
 import { AppError, type AppErrorOptions } from '../errors.js'
 
 /** Codes of upstream failures a client can meet (a code missing from the registry does not compile here, unlike Extract<>). */
-export type UpstreamFailureCode = RegistryCodes<'EGGSERVE_UPSTREAM_UNAVAILABLE' | 'EGGSERVE_UPSTREAM_BAD_FILE' | 'EGGSERVE_UPSTREAM_OFFLINE'>
+export type UpstreamFailureCode = RegistryCodes<
+  'EGGSERVE_UPSTREAM_UNAVAILABLE' | 'EGGSERVE_UPSTREAM_BAD_FILE' | 'EGGSERVE_UPSTREAM_OFFLINE'
+>
 type RegistryCodes<T extends ErrorCode> = T
 
 /**
@@ -14,7 +16,7 @@ type RegistryCodes<T extends ErrorCode> = T
 export class UpstreamFailure extends AppError {
   readonly headers: Readonly<Record<string, string>>
 
-  constructor (code: UpstreamFailureCode, message: string, options: AppErrorOptions = {}) {
+  constructor(code: UpstreamFailureCode, message: string, options: AppErrorOptions = {}) {
     super(code, message, options)
     // RFC 9110 §10.2.3: how long clients should wait before trying again.
     const retryAfter = errorSpec(code).retryAfterSeconds
@@ -43,7 +45,7 @@ export class UpstreamFetchError extends Error {
   readonly kind: FetchFailureKind
   readonly status: number | undefined
 
-  constructor (kind: FetchFailureKind, message: string, options: { status?: number; cause?: unknown } = {}) {
+  constructor(kind: FetchFailureKind, message: string, options: { status?: number; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'UpstreamFetchError'
     this.kind = kind

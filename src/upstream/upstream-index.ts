@@ -38,34 +38,57 @@ export class UpstreamIndex {
   readonly #policy: NamePolicy
   readonly #sources: readonly PageSource[]
 
-  constructor (options: { index: IndexService; config: UpstreamConfig; cacheDir: string; log: FastifyBaseLogger; now?: () => number }) {
+  constructor(options: {
+    index: IndexService
+    config: UpstreamConfig
+    cacheDir: string
+    log: FastifyBaseLogger
+    now?: () => number
+  }) {
     const { config } = options
     this.local = options.index
     this.offline = config.offline
-    this.#policy = namePolicy({ hasUpstreams: config.upstreams.length > 0, neverUpstream: config.neverUpstream, merge: config.merge })
-    this.#sources = config.upstreams.map((settings) => new PageSource({
-      settings,
-      cacheDir: options.cacheDir,
-      offline: config.offline,
-      log: options.log,
-      ...(options.now === undefined ? {} : { now: options.now }),
-    }))
+    this.#policy = namePolicy({
+      hasUpstreams: config.upstreams.length > 0,
+      neverUpstream: config.neverUpstream,
+      merge: config.merge,
+    })
+    this.#sources = config.upstreams.map(
+      (settings) =>
+        new PageSource({
+          settings,
+          cacheDir: options.cacheDir,
+          offline: config.offline,
+          log: options.log,
+          ...(options.now === undefined ? {} : { now: options.now }),
+        }),
+    )
     this.files = new UpstreamFiles({ cacheDir: options.cacheDir, offline: config.offline, log: options.log })
     // Labels carry no credentials (parseUpstreamUrl removed them).
-    options.log.info({ upstreams: config.upstreams.map((upstream) => upstream.label), offline: config.offline, neverUpstream: config.neverUpstream, merge: config.merge }, 'Upstream indexes')
+    options.log.info(
+      {
+        upstreams: config.upstreams.map((upstream) => upstream.label),
+        offline: config.offline,
+        neverUpstream: config.neverUpstream,
+        merge: config.merge,
+      },
+      'Upstream indexes',
+    )
   }
 
   /** Upstream page requests made so far (every upstream). */
-  get pageRequests (): number {
+  get pageRequests(): number {
     return this.#sources.reduce((sum, source) => sum + source.requests, 0)
   }
 
   /** Apply the name rule to `name`; the local index is always asked first. */
-  async resolve (name: string): Promise<Resolution> {
+  async resolve(name: string): Promise<Resolution> {
     const state = await this.local.findProject(name)
     switch (decide(this.#policy, name, state !== undefined)) {
-      case 'local': return state === undefined ? { kind: 'not-found' } : { kind: 'local', state }
-      case 'not-found': return { kind: 'not-found' }
+      case 'local':
+        return state === undefined ? { kind: 'not-found' } : { kind: 'local', state }
+      case 'not-found':
+        return { kind: 'not-found' }
       case 'merge': {
         if (state === undefined) return { kind: 'not-found' }
         const found = await this.#ask(state.project)
@@ -81,14 +104,17 @@ export class UpstreamIndex {
   }
 
   /** True when the name rule lets `name` be served from an upstream (it is not local, or it is merged). */
-  async reachesUpstream (name: string): Promise<boolean> {
+  async reachesUpstream(name: string): Promise<boolean> {
     const state = await this.local.findProject(name)
     const decision = decide(this.#policy, name, state !== undefined)
     return decision === 'upstream' || decision === 'merge'
   }
 
   /** The upstream file `filename` of `name`, when the name rule lets `name` reach an upstream. */
-  async file (name: string, filename: string): Promise<{ view: UpstreamView; file: UpstreamFile } | { unavailable: true } | undefined> {
+  async file(
+    name: string,
+    filename: string,
+  ): Promise<{ view: UpstreamView; file: UpstreamFile } | { unavailable: true } | undefined> {
     const resolution = await this.resolve(name)
     if (resolution.kind === 'unavailable') return { unavailable: true }
     const view = resolution.kind === 'upstream' || resolution.kind === 'merge' ? resolution.view : undefined
@@ -99,11 +125,23 @@ export class UpstreamIndex {
   // The upstreams in order: the first that has the project owns it. One that cannot answer
   // (and has no usable cached page) stops the walk: a later upstream must not get the name
   // just because an earlier one is down (PEP 766, index priority).
-  async #ask (project: string): Promise<{ kind: 'page'; view: UpstreamView } | { kind: 'missing' } | { kind: 'unavailable' }> {
+  async #ask(
+    project: string,
+  ): Promise<{ kind: 'page'; view: UpstreamView } | { kind: 'missing' } | { kind: 'unavailable' }> {
     for (const source of this.#sources) {
       const answer = await source.get(project)
       if (answer.kind === 'page') {
-        return { kind: 'page', view: { project, page: answer.page, upstream: source.settings, version: answer.version, fetchedAt: answer.fetchedAt, stale: answer.stale } }
+        return {
+          kind: 'page',
+          view: {
+            project,
+            page: answer.page,
+            upstream: source.settings,
+            version: answer.version,
+            fetchedAt: answer.fetchedAt,
+            stale: answer.stale,
+          },
+        }
       }
       if (answer.kind === 'unavailable') return { kind: 'unavailable' }
     }

@@ -69,11 +69,23 @@ export const UPSTREAM_ENV = {
 } as const
 
 /** Flags win over the environment, list by list. */
-export function resolveUpstreamConfig (flags: UpstreamFlags, env: Readonly<Record<string, string | undefined>>): UpstreamConfig {
-  const list = (given: readonly string[] | undefined, name: string, separators: RegExp): { values: string[]; source: string } =>
+export function resolveUpstreamConfig(
+  flags: UpstreamFlags,
+  env: Readonly<Record<string, string | undefined>>,
+): UpstreamConfig {
+  const list = (
+    given: readonly string[] | undefined,
+    name: string,
+    separators: RegExp,
+  ): { values: string[]; source: string } =>
     given !== undefined && given.length > 0
       ? { values: [...given], source: `--${name}` }
-      : { values: (env[`EGGSERVE_${name.toUpperCase().replaceAll('-', '_')}`] ?? '').split(separators).filter((item) => item !== ''), source: `EGGSERVE_${name.toUpperCase().replaceAll('-', '_')}` }
+      : {
+          values: (env[`EGGSERVE_${name.toUpperCase().replaceAll('-', '_')}`] ?? '')
+            .split(separators)
+            .filter((item) => item !== ''),
+          source: `EGGSERVE_${name.toUpperCase().replaceAll('-', '_')}`,
+        }
   const urls = list(flags.upstream, 'upstream', /\s+/)
   const patterns = list(flags.neverUpstream, 'never-upstream', /[\s,]+/)
   const merge = list(flags.mergeUpstream, 'merge-upstream', /[\s,]+/)
@@ -85,17 +97,29 @@ export function resolveUpstreamConfig (flags: UpstreamFlags, env: Readonly<Recor
     }
   }
   for (const name of merge.values) {
-    if (!isValidProjectName(name)) throw new ConfigError(`Invalid project name "${name}" (${merge.source}): expected a project name such as numpy`)
+    if (!isValidProjectName(name))
+      throw new ConfigError(`Invalid project name "${name}" (${merge.source}): expected a project name such as numpy`)
   }
-  const offlineText = flags.offline === true ? 'true' : env[UPSTREAM_ENV.offline] ?? 'false'
+  const offlineText = flags.offline === true ? 'true' : (env[UPSTREAM_ENV.offline] ?? 'false')
   const offline = ['true', 'yes', 'on', '1'].includes(offlineText.toLowerCase())
   if (!offline && !['false', 'no', 'off', '0', ''].includes(offlineText.toLowerCase())) {
-    throw new ConfigError(`Invalid boolean "${offlineText}" (${UPSTREAM_ENV.offline}): expected true/yes/on/1 or false/no/off/0`)
+    throw new ConfigError(
+      `Invalid boolean "${offlineText}" (${UPSTREAM_ENV.offline}): expected true/yes/on/1 or false/no/off/0`,
+    )
   }
   const ttlMs = seconds(flags.upstreamTtl, env[UPSTREAM_ENV.upstreamTtl], '--upstream-ttl', UPSTREAM_DEFAULTS.ttlMs)
-  const firstByteMs = seconds(flags.upstreamTimeout, env[UPSTREAM_ENV.upstreamTimeout], '--upstream-timeout', UPSTREAM_DEFAULTS.timeouts.firstByteMs)
+  const firstByteMs = seconds(
+    flags.upstreamTimeout,
+    env[UPSTREAM_ENV.upstreamTimeout],
+    '--upstream-timeout',
+    UPSTREAM_DEFAULTS.timeouts.firstByteMs,
+  )
   // A connection takes no longer than an answer may.
-  const timeouts = { ...UPSTREAM_DEFAULTS.timeouts, connectMs: Math.min(UPSTREAM_DEFAULTS.timeouts.connectMs, firstByteMs), firstByteMs }
+  const timeouts = {
+    ...UPSTREAM_DEFAULTS.timeouts,
+    connectMs: Math.min(UPSTREAM_DEFAULTS.timeouts.connectMs, firstByteMs),
+    firstByteMs,
+  }
   return Object.freeze({
     upstreams: urls.values.map((url) => ({ ...parseUpstreamUrl(url, urls.source), ttlMs, timeouts })),
     neverUpstream: patterns.values,
@@ -105,7 +129,7 @@ export function resolveUpstreamConfig (flags: UpstreamFlags, env: Readonly<Recor
 }
 
 // A number of seconds from a flag or its variable (flag first), in milliseconds.
-function seconds (flag: string | undefined, fromEnv: string | undefined, name: string, defaultMs: number): number {
+function seconds(flag: string | undefined, fromEnv: string | undefined, name: string, defaultMs: number): number {
   const given = flag ?? (fromEnv === '' ? undefined : fromEnv)
   if (given === undefined) return defaultMs
   const value = /^\d+(\.\d+)?$/.test(given.trim()) ? Number(given.trim()) : NaN
@@ -121,19 +145,24 @@ function seconds (flag: string | undefined, fromEnv: string | undefined, name: s
  * Authorization header (Basic) and are removed from the URL, so they never reach a log.
  * @example parseUpstreamUrl('https://u:p@host/simple').url // 'https://host/simple/'
  */
-export function parseUpstreamUrl (value: string, source = '--upstream'): UpstreamSettings {
+export function parseUpstreamUrl(value: string, source = '--upstream'): UpstreamSettings {
   let url: URL
   try {
     url = new URL(value.trim())
   } catch {
-    throw new ConfigError(`Invalid upstream URL (${source}): expected an absolute http or https URL, e.g. https://pypi.org/simple/`)
+    throw new ConfigError(
+      `Invalid upstream URL (${source}): expected an absolute http or https URL, e.g. https://pypi.org/simple/`,
+    )
   }
   const shown = `${url.protocol}//${url.host}${url.pathname}`
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`Invalid upstream URL "${shown}" (${source}): expected an http or https URL`)
-  if (url.search !== '' || url.hash !== '') throw new ConfigError(`Invalid upstream URL "${shown}" (${source}): a query or fragment cannot be part of it`)
-  const authorization = url.username === '' && url.password === ''
-    ? undefined
-    : `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(`Invalid upstream URL "${shown}" (${source}): expected an http or https URL`)
+  if (url.search !== '' || url.hash !== '')
+    throw new ConfigError(`Invalid upstream URL "${shown}" (${source}): a query or fragment cannot be part of it`)
+  const authorization =
+    url.username === '' && url.password === ''
+      ? undefined
+      : `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
   url.username = ''
   url.password = ''
   const base = `${url.origin}${url.pathname.replace(/\/+$/, '')}/`

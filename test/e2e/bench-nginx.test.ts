@@ -12,7 +12,7 @@ import { httpGet, pollUntil, repoRoot, startServer } from '../helpers/spawn-serv
 import { tempDir } from '../helpers/temp-tree.js'
 import { findExecutable, needTool } from '../helpers/tools.js'
 
-await test('nginx.ts serves a generated tree like eggserve\'s URLs, and stops cleanly', async (t) => {
+await test("nginx.ts serves a generated tree like eggserve's URLs, and stops cleanly", async (t) => {
   // Debian installs nginx in /usr/sbin, which is not on every user's PATH.
   const nginx = needTool(t, 'nginx', findExecutable('nginx') ?? findExecutable('/usr/sbin/nginx'))
   if (nginx === undefined) return
@@ -35,7 +35,9 @@ await test('nginx.ts serves a generated tree like eggserve\'s URLs, and stops cl
       assert.ok(response.body.equals(onDisk), url)
     }
   }
-  const ranged = await httpGet(`${server.url}/packages/big/big-1.0-py3-none-any.whl`, { headers: { range: 'bytes=10-19' } })
+  const ranged = await httpGet(`${server.url}/packages/big/big-1.0-py3-none-any.whl`, {
+    headers: { range: 'bytes=10-19' },
+  })
   assert.equal(ranged.status, 206)
   assert.ok(ranged.body.equals((await readFile(join(tree, 'big/big-1.0-py3-none-any.whl'))).subarray(10, 20)))
   const index = (await httpGet(`${server.url}/simple/`)).body.toString('utf8')
@@ -57,7 +59,13 @@ await test('nginx.ts runs the shipped offload config in front of eggserve --x-ac
   const tree = join(root, 'tree')
   await makeTree(tree, { projects: 1, files: 1, size: 100, bigMb: 1, sdists: false, seed: 1 })
   const egg = await startServer(t, { eggdir: tree, args: ['--x-accel-redirect', '/_eggfiles', '--cache-dir', 'none'] })
-  const front = await startOffloadNginx({ shippedConfig: join(repoRoot, 'contrib', 'nginx', 'eggserve.conf'), dir: tree, stateDir: join(root, 'state'), eggservePort: egg.port, env })
+  const front = await startOffloadNginx({
+    shippedConfig: join(repoRoot, 'contrib', 'nginx', 'eggserve.conf'),
+    dir: tree,
+    stateDir: join(root, 'state'),
+    eggservePort: egg.port,
+    env,
+  })
   t.after(runCleanup)
   const path = '/packages/big/big-1.0-py3-none-any.whl'
   const response = await httpGet(`${front.url}${path}`)

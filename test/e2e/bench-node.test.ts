@@ -12,7 +12,7 @@ import { httpGet, repoRoot } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
 /** A `node` that appends its arguments to `marker`, then runs `process.execPath` with them. */
-async function wrapperNode (dir: string, marker: string): Promise<string> {
+async function wrapperNode(dir: string, marker: string): Promise<string> {
   const path = join(dir, 'node')
   await writeFile(path, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${marker}'\nexec '${process.execPath}' "$@"\n`)
   await chmod(path, 0o755)
@@ -30,11 +30,17 @@ await test('bench --node PATH: the binary is checked, and eggserve runs on it', 
   })
 
   await t.test('a path that is not a runnable Node is refused with the reason', async () => {
-    await assert.rejects(resolveNode(join(root, 'absent'), () => undefined), /^Error: --node .*absent: cannot run it \(/)
+    await assert.rejects(
+      resolveNode(join(root, 'absent'), () => undefined),
+      /^Error: --node .*absent: cannot run it \(/,
+    )
     const notNode = join(root, 'not-node')
     await writeFile(notNode, '#!/bin/sh\necho 1.2.3\n')
     await chmod(notNode, 0o755)
-    await assert.rejects(resolveNode(notNode, () => undefined), /^Error: --node .*not-node: "1\.2\.3" is not a Node version$/)
+    await assert.rejects(
+      resolveNode(notNode, () => undefined),
+      /^Error: --node .*not-node: "1\.2\.3" is not a Node version$/,
+    )
   })
 
   await t.test('eggserve is started with that binary', async () => {
@@ -43,8 +49,14 @@ await test('bench --node PATH: the binary is checked, and eggserve runs on it', 
     await mkdir(join(eggdir, 'demo'), { recursive: true })
     await writeFile(join(eggdir, 'demo', 'demo-1.0-py3-none-any.whl'), 'not a real wheel')
     const server = await startEggserve({
-      root: repoRoot, eggdir, cacheDir: undefined, logLevel: 'info', env: process.env,
-      label: 'bench --node test', listenTimeoutMs: 300_000, node,
+      root: repoRoot,
+      eggdir,
+      cacheDir: undefined,
+      logLevel: 'info',
+      env: process.env,
+      label: 'bench --node test',
+      listenTimeoutMs: 300_000,
+      node,
     })
     try {
       const page = await httpGet(`${server.url}/simple/demo/`)

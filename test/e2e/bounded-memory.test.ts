@@ -21,11 +21,18 @@ const SLACK = 2 * 64 * 1024 + 4 * 1024 * 1024
 await test(`${String(REQUESTS)} distinct Host values keep the heap within the page budget`, async (t) => {
   const eggdir = await tempDir(t)
   await writeDist(join(eggdir, 'demo'), buildWheel({ name: 'demo', version: '1.0', summary: 'Bounded' }))
-  const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', probe, eggdir, 'demo', String(REQUESTS), String(PAGE_BUDGET)], { cwd: repoRoot, maxBuffer: 1024 * 1024 })
+  const { stdout } = await run(
+    process.execPath,
+    ['--expose-gc', '--import', 'tsx', probe, eggdir, 'demo', String(REQUESTS), String(PAGE_BUDGET)],
+    { cwd: repoRoot, maxBuffer: 1024 * 1024 },
+  )
   const result = JSON.parse(stdout) as { before: number; after: number; statuses: Record<string, number> }
   assert.deepEqual(result.statuses, { 200: REQUESTS })
   const growth = result.after - result.before
   t.diagnostic(`heap ${String(result.before)} -> ${String(result.after)} bytes (growth ${String(growth)})`)
   // Before the fix every Host left its own cache section behind: about 24 MB here.
-  assert.ok(growth <= PAGE_BUDGET + SLACK, `the heap grew by ${String(growth)} bytes, more than the ${String(PAGE_BUDGET + SLACK)} the budgets allow`)
+  assert.ok(
+    growth <= PAGE_BUDGET + SLACK,
+    `the heap grew by ${String(growth)} bytes, more than the ${String(PAGE_BUDGET + SLACK)} the budgets allow`,
+  )
 })

@@ -8,10 +8,11 @@ import { binPath, childEnv, httpGet, pollUntil, runCli, runProcess, startServer 
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 import { needTool } from '../helpers/tools.js'
 
-async function tree (root: string, projects: number, files: number, size = 64 * 1024): Promise<void> {
+async function tree(root: string, projects: number, files: number, size = 64 * 1024): Promise<void> {
   const content: Record<string, Buffer> = {}
   for (let p = 0; p < projects; p++) {
-    for (let f = 0; f < files; f++) content[`proj${p}/proj${p}-1.${f}.tar.gz`] = Buffer.concat([Buffer.alloc(size, p), Buffer.from(`${p}.${f}`)])
+    for (let f = 0; f < files; f++)
+      content[`proj${p}/proj${p}-1.${f}.tar.gz`] = Buffer.concat([Buffer.alloc(size, p), Buffer.from(`${p}.${f}`)])
   }
   await writeTree(root, content)
 }
@@ -27,11 +28,16 @@ await test('cold start: /health at once, /health/ready 503 then 200, progress lo
   t.diagnostic(`/health/ready right after start: ${early.status} ${early.body.toString()}`)
   const waited = await pollUntil(async () => (await httpGet(`${cold.url}/health/ready`)).status === 200, 30_000)
   assert.ok(waited !== undefined, 'ready within 30 s')
-  const started = await cold.waitForLine((line) => typeof line.msg === 'string' && line.msg.startsWith('Hashing 400 files'))
+  const started = await cold.waitForLine(
+    (line) => typeof line.msg === 'string' && line.msg.startsWith('Hashing 400 files'),
+  )
   assert.equal(started.files, 400)
   await cold.waitForLine((line) => typeof line.msg === 'string' && line.msg.startsWith('Hashed 400 files'))
   assert.equal(await cold.stop(), 0)
-  assert.ok((await readdir(cacheDir)).some((name) => name.startsWith('facts-')), 'the cache file is there')
+  assert.ok(
+    (await readdir(cacheDir)).some((name) => name.startsWith('facts-')),
+    'the cache file is there',
+  )
 
   const warm = await startServer(t, { eggdir, args: ['--cache-dir', cacheDir, '--hash-workers', '1'] })
   const serving = await warm.waitForLine((line) => line.msg === 'Serving')
@@ -39,7 +45,11 @@ await test('cold start: /health at once, /health/ready 503 then 200, progress lo
   assert.equal((await httpGet(`${warm.url}/health/ready`)).status, 200, 'ready at once')
   const page = await httpGet(`${warm.url}/simple/proj3/`)
   assert.equal(page.status, 200)
-  assert.equal(warm.lines.filter((line) => typeof line.msg === 'string' && line.msg.startsWith('Hashing')).length, 0, 'nothing re-hashed')
+  assert.equal(
+    warm.lines.filter((line) => typeof line.msg === 'string' && line.msg.startsWith('Hashing')).length,
+    0,
+    'nothing re-hashed',
+  )
   assert.equal(await warm.stop(), 0)
 })
 
@@ -85,24 +95,39 @@ await test('eggserve warm fills the cache with plain progress lines; the daemon 
   const warm = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', cacheDir, '--hash-workers', '2'])
   assert.equal(warm.code, 0, warm.stderr)
   assert.match(warm.stdout, /Hashed 50 files .*; 0 were already cached/)
-  assert.match(warm.stderr, /50\/50 files, 3\.1 MiB of 3\.1 MiB, [\d.]+ (bytes|KiB|MiB|GiB)\/s, ETA 0s/, 'not a TTY: plain progress lines')
+  assert.match(
+    warm.stderr,
+    /50\/50 files, 3\.1 MiB of 3\.1 MiB, [\d.]+ (bytes|KiB|MiB|GiB)\/s, ETA 0s/,
+    'not a TTY: plain progress lines',
+  )
   assert.ok(!warm.stderr.includes('\r'))
   // The fixture's .tar.gz files are not gzip: each gets a warning, as a plain line among the others.
   const lines = warm.stderr.split('\n').filter((text) => text !== '')
-  assert.ok(lines.some((text) => text.startsWith('eggserve: warning: No core metadata for "proj0/proj0-1.0.tar.gz": ')), warm.stderr)
-  for (const text of lines) assert.match(text, /^(eggserve: warning: |\d+\/\d+ files?, )/, 'plain text only, no JSON log records')
+  assert.ok(
+    lines.some((text) => text.startsWith('eggserve: warning: No core metadata for "proj0/proj0-1.0.tar.gz": ')),
+    warm.stderr,
+  )
+  for (const text of lines)
+    assert.match(text, /^(eggserve: warning: |\d+\/\d+ files?, )/, 'plain text only, no JSON log records')
   const again = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', cacheDir])
   assert.match(again.stdout, /Hashed 0 files .*; 50 were already cached/)
   await writeFile(join(eggdir, 'proj0', 'proj0-9.9.tar.gz'), 'new')
   const server = await startServer(t, { eggdir, args: ['--cache-dir', cacheDir] })
   const serving = await server.waitForLine((line) => line.msg === 'Serving')
   assert.equal(serving.cached, 50)
-  assert.ok(await pollUntil(async () => (await httpGet(`${server.url}/health/ready`)).status === 200, 10_000) !== undefined)
+  assert.ok(
+    (await pollUntil(async () => (await httpGet(`${server.url}/health/ready`)).status === 200, 10_000)) !== undefined,
+  )
   assert.equal(await server.stop(), 0)
   assert.equal((await runCli(['warm', '--eggdir', eggdir, '--cache-dir', 'none'])).code, 2, 'warm needs a cache')
   const unusable = await runCli(['warm', '--eggdir', eggdir, '--cache-dir', '/proc/eggserve-cache'])
   assert.equal(unusable.code, 1, JSON.stringify(unusable))
-  assert.ok(unusable.stderr.endsWith('eggserve: Cannot use the cache directory "/proc/eggserve-cache": no such file or directory\n'), unusable.stderr)
+  assert.ok(
+    unusable.stderr.endsWith(
+      'eggserve: Cannot use the cache directory "/proc/eggserve-cache": no such file or directory\n',
+    ),
+    unusable.stderr,
+  )
   assert.equal(unusable.stdout, '')
 })
 
@@ -116,7 +141,10 @@ await test('eggserve warm --log FILE: log records go to FILE as the server write
   // Two files of 64 KiB and 3 bytes: 131,078 bytes, 128.0 KiB, printed rounded.
   assert.equal(warm.stdout, `Hashed 2 files (128 KiB); 0 were already cached; cache: ${join(root, 'cache')}\n`)
   assert.doesNotMatch(warm.stderr, /warning|\{/)
-  const records = (await readFile(logFile, 'utf8')).split('\n').filter((text) => text !== '').map((text) => JSON.parse(text) as Record<string, unknown>)
+  const records = (await readFile(logFile, 'utf8'))
+    .split('\n')
+    .filter((text) => text !== '')
+    .map((text) => JSON.parse(text) as Record<string, unknown>)
   const warnings = records.filter((record) => record.level === 40)
   assert.equal(warnings.length, 2, JSON.stringify(records))
   for (const record of records) {
@@ -132,7 +160,10 @@ await test('a folder without distributions: check says so, the server warns nami
   const check = await runCli(['check', root])
   assert.equal(check.code, 0, check.stderr)
   assert.equal(check.stdout, `"${root}": 2 projects, 0 distributions, no problems\n`)
-  assert.equal(check.stderr, `eggserve: warning: No distributions in "${root}" (2 folders, none holding a distribution file): is it the folder you meant?\n`)
+  assert.equal(
+    check.stderr,
+    `eggserve: warning: No distributions in "${root}" (2 folders, none holding a distribution file): is it the folder you meant?\n`,
+  )
   const server = await startServer(t, { eggdir: root, args: ['--cache-dir', 'none'] })
   const warning = server.lines.find((line) => line.level === 40)
   assert.equal(warning?.eggdir, root, JSON.stringify(server.lines))
@@ -149,7 +180,9 @@ await test('eggserve warm draws a progress bar on a terminal', async (t) => {
   const eggdir = join(root, 'eggs')
   await tree(eggdir, 2, 3)
   // script(1) gives the command a pseudo-terminal, so stderr is a TTY.
-  const command = [process.execPath, binPath, 'warm', '--eggdir', eggdir, '--cache-dir', join(root, 'cache')].map((arg) => `'${arg}'`).join(' ')
+  const command = [process.execPath, binPath, 'warm', '--eggdir', eggdir, '--cache-dir', join(root, 'cache')]
+    .map((arg) => `'${arg}'`)
+    .join(' ')
   const result = await runProcess(script, ['-qec', command, '/dev/null'], { env: childEnv() })
   assert.equal(result.code, 0, result.stdout + result.stderr)
   assert.match(result.stdout, /\r\[#{30}\] 100% 6\/6 files/, 'a redrawn bar, full at the end')
@@ -177,11 +210,19 @@ await test('a cache directory that cannot be used is logged and skipped: under /
     { cacheDir: readOnly, reason: 'permission denied' },
   ]
   for (const { cacheDir, reason } of cases) {
-    const server = await startServer(t, { eggdir, args: ['--cache-dir', cacheDir], ...(wrapper === undefined ? {} : { wrapper }) })
+    const server = await startServer(t, {
+      eggdir,
+      args: ['--cache-dir', cacheDir],
+      ...(wrapper === undefined ? {} : { wrapper }),
+    })
     const warning = await server.waitForLine((line) => line.level === 40)
     assert.equal(warning.msg, `Cannot use the cache directory "${cacheDir}": ${reason}; facts are kept in memory only`)
     assert.equal(warning.cacheDir, cacheDir)
-    assert.equal((await server.waitForLine((line) => line.msg === 'Serving')).cacheDir, null, 'the Serving line says no cache is used')
+    assert.equal(
+      (await server.waitForLine((line) => line.msg === 'Serving')).cacheDir,
+      null,
+      'the Serving line says no cache is used',
+    )
     const page = await httpGet(`${server.url}/simple/wanted/`)
     assert.equal(page.status, 200)
     assert.match(page.body.toString(), /wanted-1\.0-py3-none-any\.whl#/)

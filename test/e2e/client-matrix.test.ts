@@ -33,7 +33,10 @@ const GROUPS: readonly Group[] = [
   { id: 'poetry', run: poetryGroup },
   { id: 'pdm', run: pdmGroup },
   ...PIP_CLIENTS.map((spec) => ({ id: spec.id, run: (t: TestContext, ctx: MatrixContext) => pipGroup(t, ctx, spec) })),
-  ...EASY_INSTALL_CLIENTS.map((spec) => ({ id: spec.id, run: (t: TestContext, ctx: MatrixContext) => easyInstallGroup(t, ctx, spec) })),
+  ...EASY_INSTALL_CLIENTS.map((spec) => ({
+    id: spec.id,
+    run: (t: TestContext, ctx: MatrixContext) => easyInstallGroup(t, ctx, spec),
+  })),
 ]
 
 await test('client compatibility matrix', { concurrency: jobs }, async (t) => {
@@ -43,27 +46,41 @@ await test('client compatibility matrix', { concurrency: jobs }, async (t) => {
   const ctx: MatrixContext = { fixture, work, pyenvVersions: await pyenvVersionsDir(), timeoutMs: commandTimeoutMs() }
   record({ type: 'run', date: new Date().toISOString(), node: process.version, system: await systemVersions() })
   const selected = GROUPS.filter((group) => clientSelected(group.id))
-  t.diagnostic(`clients: ${selected.map((group) => group.id).join(', ')} (${jobs} at a time); Pythons from ${ctx.pyenvVersions}`)
-  await Promise.all(selected.map((group) => t.test(group.id, async (st) => {
-    try {
-      await group.run(st, ctx)
-    } catch (err: unknown) {
-      // A client whose set-up broke still gets a row: every check failed, with the reason.
-      if (!hasRecords(group.id)) recordSetUpFailure(group.id, err)
-      throw err
-    }
-  })))
+  t.diagnostic(
+    `clients: ${selected.map((group) => group.id).join(', ')} (${jobs} at a time); Pythons from ${ctx.pyenvVersions}`,
+  )
+  await Promise.all(
+    selected.map((group) =>
+      t.test(group.id, async (st) => {
+        try {
+          await group.run(st, ctx)
+        } catch (err: unknown) {
+          // A client whose set-up broke still gets a row: every check failed, with the reason.
+          if (!hasRecords(group.id)) recordSetUpFailure(group.id, err)
+          throw err
+        }
+      }),
+    ),
+  )
   t.diagnostic(`matrix took ${Math.round((performance.now() - started) / 1000)} s`)
 })
 
-function recordSetUpFailure (client: string, err: unknown): void {
+function recordSetUpFailure(client: string, err: unknown): void {
   const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? ''
   record({ type: 'client', client, label: client, found: true, note: `set-up failed: ${reason}` })
-  for (const check of CHECKS) record({ type: 'check', client, check: check.id, status: 'fail', detail: 'client set-up failed (see the note)', ms: 0 })
+  for (const check of CHECKS)
+    record({
+      type: 'check',
+      client,
+      check: check.id,
+      status: 'fail',
+      detail: 'client set-up failed (see the note)',
+      ms: 0,
+    })
 }
 
 /** The distribution's python3 and its pip, for the table's header. */
-async function systemVersions (): Promise<Record<string, string>> {
+async function systemVersions(): Promise<Record<string, string>> {
   const versions: Record<string, string> = {}
   const python3 = systemExecutable('python3')
   if (python3 === undefined) return versions

@@ -59,6 +59,9 @@ await test('no descriptor leaks: downloads complete, abandoned, HEAD, 304 and 41
     // Show what is still open, to find the leak.
     for (const fd of fds) t.diagnostic(`${fd} -> ${await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '?')}`)
   }
-  assert.ok(settled !== undefined, `descriptors: ${baseline} before, ${(await readdir(`/proc/${pid}/fd`)).length} after`)
+  assert.ok(
+    settled !== undefined,
+    `descriptors: ${baseline} before, ${(await readdir(`/proc/${pid}/fd`)).length} after`,
+  )
   assert.equal(await server.stop(), 0, server.stderr)
 })

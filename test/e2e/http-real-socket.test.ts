@@ -12,7 +12,7 @@ import { httpGet, pollUntil, startServer, type HttpResult } from '../helpers/spa
 import { tempDir } from '../helpers/temp-tree.js'
 
 /** Deterministic, non-repeating bytes (a sha256 chain), so an off-by-one range cannot pass by luck. */
-function patternBytes (size: number): Buffer {
+function patternBytes(size: number): Buffer {
   const out = Buffer.alloc(size)
   let block = createHash('sha256').update('eggserve-e2e').digest()
   for (let offset = 0; offset < size; offset += block.length) {
@@ -30,16 +30,20 @@ const ARCHIVE = 'realsock-1.0.tar.gz'
 const FRESHNESS_MS = 1000
 
 /** Raw HEAD over a plain TCP socket: everything the server wrote, split into head and what followed it. */
-async function rawHead (url: string): Promise<{ head: string; after: Buffer }> {
+async function rawHead(url: string): Promise<{ head: string; after: Buffer }> {
   const { hostname, port, pathname } = new URL(url)
   const received = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = []
     const socket = connect({ host: hostname, port: Number(port) }, () => {
       socket.write(`HEAD ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n\r\n`)
     })
-    socket.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+    })
     socket.once('error', reject)
-    socket.once('close', () => { resolve(Buffer.concat(chunks)) })
+    socket.once('close', () => {
+      resolve(Buffer.concat(chunks))
+    })
   })
   const end = received.indexOf('\r\n\r\n')
   assert.notEqual(end, -1, `no end of headers in ${JSON.stringify(received.toString('latin1'))}`)
@@ -124,19 +128,35 @@ await test('eggserve over a real socket', async (t) => {
     return page.body.toString('utf8')
   }
   /** Poll both pages of `folder` until `check` holds for both, at most FRESHNESS_MS. */
-  const bothListings = async (folder: string, project: string, check: (page: string, tree: 'legacy' | 'simple') => boolean): Promise<number | undefined> =>
-    pollUntil(async () => check(await listing(`/${folder}/`), 'legacy') && check(await listing(`/simple/${project}/`), 'simple'), FRESHNESS_MS)
+  const bothListings = async (
+    folder: string,
+    project: string,
+    check: (page: string, tree: 'legacy' | 'simple') => boolean,
+  ): Promise<number | undefined> =>
+    pollUntil(
+      async () =>
+        check(await listing(`/${folder}/`), 'legacy') && check(await listing(`/simple/${project}/`), 'simple'),
+      FRESHNESS_MS,
+    )
   const href = (tree: 'legacy' | 'simple', folder: string, filename: string, bytes: Buffer): string =>
     // The default anchors: #md5= on the original tree, #sha256= on /simple/.
-    tree === 'legacy' ? `href="${filename}#md5=${md5(bytes)}"` : `href="../../packages/${folder}/${filename}#sha256=${sha256(bytes)}"`
+    tree === 'legacy'
+      ? `href="${filename}#md5=${md5(bytes)}"`
+      : `href="../../packages/${folder}/${filename}#sha256=${sha256(bytes)}"`
 
   const added = buildWheel({ name: 'realsock', version: '1.1' })
 
   await t.test('a file added while running is listed within 1 s', async (st) => {
     await listing('/realsock/') // the folder is known and cached before the change
     await writeDist(join(eggdir, 'realsock'), added)
-    const elapsed = await bothListings('realsock', 'realsock', (page, tree) => page.includes(href(tree, 'realsock', added.filename, added.bytes)))
-    assert.notEqual(elapsed, undefined, `${added.filename} not listed within ${FRESHNESS_MS} ms:\n${await listing('/realsock/')}`)
+    const elapsed = await bothListings('realsock', 'realsock', (page, tree) =>
+      page.includes(href(tree, 'realsock', added.filename, added.bytes)),
+    )
+    assert.notEqual(
+      elapsed,
+      undefined,
+      `${added.filename} not listed within ${FRESHNESS_MS} ms:\n${await listing('/realsock/')}`,
+    )
     st.diagnostic(`listed after ${Math.round(elapsed ?? 0)} ms`)
     const download = await httpGet(`${server.url}/packages/realsock/${added.filename}`)
     assert.equal(download.status, 200)
@@ -148,11 +168,21 @@ await test('eggserve over a real socket', async (t) => {
     await listing('/simple/')
     const wheel = buildWheel({ name: 'Late.Comer', version: '0.1' })
     await writeDist(join(eggdir, 'Late.Comer'), wheel)
-    const elapsed = await pollUntil(async () =>
-      (await listing('/')).includes('href="Late.Comer/"') && (await listing('/simple/')).includes('href="late-comer/"'), FRESHNESS_MS)
-    assert.notEqual(elapsed, undefined, `Late.Comer not listed within ${FRESHNESS_MS} ms:\n${await listing('/')}\n${await listing('/simple/')}`)
+    const elapsed = await pollUntil(
+      async () =>
+        (await listing('/')).includes('href="Late.Comer/"') &&
+        (await listing('/simple/')).includes('href="late-comer/"'),
+      FRESHNESS_MS,
+    )
+    assert.notEqual(
+      elapsed,
+      undefined,
+      `Late.Comer not listed within ${FRESHNESS_MS} ms:\n${await listing('/')}\n${await listing('/simple/')}`,
+    )
     st.diagnostic(`listed after ${Math.round(elapsed ?? 0)} ms`)
-    assert.ok((await listing('/simple/late-comer/')).includes(href('simple', 'Late.Comer', wheel.filename, wheel.bytes)))
+    assert.ok(
+      (await listing('/simple/late-comer/')).includes(href('simple', 'Late.Comer', wheel.filename, wheel.bytes)),
+    )
     assert.ok((await listing('/Late.Comer/')).includes(href('legacy', 'Late.Comer', wheel.filename, wheel.bytes)))
   })
 
@@ -161,18 +191,26 @@ await test('eggserve over a real socket', async (t) => {
     const edited = Buffer.from(added.bytes)
     edited[10] = (edited[10] ?? 0) ^ 0xff
     await writeFile(path, edited)
-    const elapsed = await bothListings('realsock', 'realsock', (page, tree) => page.includes(href(tree, 'realsock', added.filename, edited)))
+    const elapsed = await bothListings('realsock', 'realsock', (page, tree) =>
+      page.includes(href(tree, 'realsock', added.filename, edited)),
+    )
     assert.notEqual(elapsed, undefined, `no new digest within ${FRESHNESS_MS} ms:\n${await listing('/realsock/')}`)
     st.diagnostic(`new digest after ${Math.round(elapsed ?? 0)} ms`)
     assert.deepEqual((await httpGet(`${server.url}/realsock/${added.filename}`)).body, edited)
   })
 
   await t.test('a file replaced by rename (an atomic upload) gets a new digest within 1 s', async (st) => {
-    const replacement = buildWheel({ name: 'realsock', version: '1.1', moduleSource: "__version__ = '1.1'\nREPLACED = True\n" })
+    const replacement = buildWheel({
+      name: 'realsock',
+      version: '1.1',
+      moduleSource: "__version__ = '1.1'\nREPLACED = True\n",
+    })
     const staging = join(eggdir, 'realsock', `.${added.filename}.partial`)
     await writeFile(staging, replacement.bytes)
     await rename(staging, join(eggdir, 'realsock', added.filename))
-    const elapsed = await bothListings('realsock', 'realsock', (page, tree) => page.includes(href(tree, 'realsock', added.filename, replacement.bytes)))
+    const elapsed = await bothListings('realsock', 'realsock', (page, tree) =>
+      page.includes(href(tree, 'realsock', added.filename, replacement.bytes)),
+    )
     assert.notEqual(elapsed, undefined, `no new digest within ${FRESHNESS_MS} ms:\n${await listing('/realsock/')}`)
     st.diagnostic(`new digest after ${Math.round(elapsed ?? 0)} ms`)
     assert.deepEqual((await httpGet(`${server.url}/packages/realsock/${added.filename}`)).body, replacement.bytes)

@@ -11,7 +11,15 @@ import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
 import { exitReport, probePath, type ExitReport } from '../helpers/exit-probe.js'
-import { httpGet, openRequest, parseJsonObject, pollUntil, startServer, type LogLine, type ServerHandle } from '../helpers/spawn-server.js'
+import {
+  httpGet,
+  openRequest,
+  parseJsonObject,
+  pollUntil,
+  startServer,
+  type LogLine,
+  type ServerHandle,
+} from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { ALICE, basic, writePasswords } from '../helpers/users.js'
 
@@ -22,17 +30,23 @@ const BIG_SIZE = 50 * 1024 * 1024
 const BIG = 'bigdemo-1.0.tar.gz'
 
 /** The parsed JSON lines of a log file (other lines kept as { raw }). */
-async function readLog (path: string): Promise<LogLine[]> {
+async function readLog(path: string): Promise<LogLine[]> {
   const text = await readFile(path, 'utf8').catch(() => '')
-  return text.split('\n').filter((line) => line !== '').map((line) => parseJsonObject(line) ?? { raw: line })
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => parseJsonObject(line) ?? { raw: line })
 }
 
 /** The request line logged for `url` in `lines`, if any. */
-function requestLine (lines: readonly LogLine[], url: string): LogLine | undefined {
+function requestLine(lines: readonly LogLine[], url: string): LogLine | undefined {
   return lines.find((line) => line.msg === 'request' && line.url === url)
 }
 
-function assertRequestLine (line: LogLine | undefined, expected: { method: string; url: string; statusCode: number }): void {
+function assertRequestLine(
+  line: LogLine | undefined,
+  expected: { method: string; url: string; statusCode: number },
+): void {
   assert.ok(line !== undefined, `a request line for ${expected.url}`)
   assert.equal(line.remoteAddress, '127.0.0.1', JSON.stringify(line))
   assert.equal(line.method, expected.method)
@@ -43,10 +57,14 @@ function assertRequestLine (line: LogLine | undefined, expected: { method: strin
 }
 
 /** A 50 MB file of non-repeating bytes (cheap to make: one random block, each copy with its index stamped in). */
-function bigFile (): Buffer {
+function bigFile(): Buffer {
   const block = Buffer.alloc(64 * 1024)
   createHash('sha256').update('block').digest().copy(block)
-  for (let offset = 32; offset < block.length; offset += 32) createHash('sha256').update(block.subarray(offset - 32, offset)).digest().copy(block, offset)
+  for (let offset = 32; offset < block.length; offset += 32)
+    createHash('sha256')
+      .update(block.subarray(offset - 32, offset))
+      .digest()
+      .copy(block, offset)
   const out = Buffer.allocUnsafe(BIG_SIZE)
   for (let offset = 0, index = 0; offset < BIG_SIZE; offset += block.length, index++) {
     block.copy(out, offset)
@@ -56,26 +74,42 @@ function bigFile (): Buffer {
 }
 
 /** A download read by hand: nothing is read until resume() is called. */
-async function pausedDownload (url: string): Promise<{ response: IncomingMessage; received: () => number; finish: () => Promise<Buffer> }> {
+async function pausedDownload(
+  url: string,
+): Promise<{ response: IncomingMessage; received: () => number; finish: () => Promise<Buffer> }> {
   const response = await openRequest(url)
   response.pause()
   const chunks: Buffer[] = []
   let count = 0
   const done = new Promise<Buffer>((resolve, reject) => {
-    response.on('data', (chunk: Buffer) => { chunks.push(chunk); count += chunk.length })
-    response.once('end', () => { resolve(Buffer.concat(chunks)) })
+    response.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+      count += chunk.length
+    })
+    response.once('end', () => {
+      resolve(Buffer.concat(chunks))
+    })
     response.once('error', reject)
-    response.once('aborted', () => { reject(new Error(`download aborted after ${count} bytes`)) })
+    response.once('aborted', () => {
+      reject(new Error(`download aborted after ${count} bytes`))
+    })
   })
   done.catch(() => undefined)
-  return { response, received: () => count, finish: async () => { response.resume(); return done } }
+  return {
+    response,
+    received: () => count,
+    finish: async () => {
+      response.resume()
+      return done
+    },
+  }
 }
 
 /**
  * GET over a raw socket that is destroyed as soon as Content-Length bytes of body arrived:
  * the response is complete, and the client does not wait for the server to hang up.
  */
-async function rawGet (port: number, path: string): Promise<{ status: number; body: Buffer }> {
+async function rawGet(port: number, path: string): Promise<{ status: number; body: Buffer }> {
   return new Promise((resolve, reject) => {
     let received = Buffer.alloc(0)
     const socket = connect({ host: '127.0.0.1', port }, () => {
@@ -93,12 +127,14 @@ async function rawGet (port: number, path: string): Promise<{ status: number; bo
       resolve({ status: Number(head.split(' ')[1]), body })
     })
     socket.once('error', reject)
-    socket.once('close', () => { reject(new Error(`connection closed early: ${received.length} bytes`)) })
+    socket.once('close', () => {
+      reject(new Error(`connection closed early: ${received.length} bytes`))
+    })
   })
 }
 
 /** True when a new TCP connection to the port is refused. */
-async function refused (port: number): Promise<boolean> {
+async function refused(port: number): Promise<boolean> {
   const socket = connect({ host: '127.0.0.1', port })
   try {
     await once(socket, 'connect')
@@ -110,7 +146,11 @@ async function refused (port: number): Promise<boolean> {
   }
 }
 
-async function stopWithin (server: ServerHandle, signal: NodeJS.Signals, ms: number): Promise<{ code: number | null; elapsed: number }> {
+async function stopWithin(
+  server: ServerHandle,
+  signal: NodeJS.Signals,
+  ms: number,
+): Promise<{ code: number | null; elapsed: number }> {
   const started = performance.now()
   // The timer is cancelled once the process has exited, so it does not keep the test file alive.
   const timer = new AbortController()
@@ -128,9 +168,21 @@ await test('requests are logged on stdout with address, method, URL, status and 
   await httpGet(`${server.url}/logdemo/`)
   await httpGet(`${server.url}/packages/logdemo/${WHEEL.filename}`, { method: 'HEAD' })
   await httpGet(`${server.url}/nothing-here/`)
-  assertRequestLine(await server.waitForLine((line) => line.url === '/logdemo/'), { method: 'GET', url: '/logdemo/', statusCode: 200 })
-  assertRequestLine(await server.waitForLine((line) => line.msg === 'request' && line.method === 'HEAD'), { method: 'HEAD', url: `/packages/logdemo/${WHEEL.filename}`, statusCode: 200 })
-  assertRequestLine(await server.waitForLine((line) => line.url === '/nothing-here/'), { method: 'GET', url: '/nothing-here/', statusCode: 404 })
+  assertRequestLine(await server.waitForLine((line) => line.url === '/logdemo/'), {
+    method: 'GET',
+    url: '/logdemo/',
+    statusCode: 200,
+  })
+  assertRequestLine(await server.waitForLine((line) => line.msg === 'request' && line.method === 'HEAD'), {
+    method: 'HEAD',
+    url: `/packages/logdemo/${WHEEL.filename}`,
+    statusCode: 200,
+  })
+  assertRequestLine(await server.waitForLine((line) => line.url === '/nothing-here/'), {
+    method: 'GET',
+    url: '/nothing-here/',
+    statusCode: 404,
+  })
   // One line per request, not Fastify's two.
   assert.equal(server.lines.filter((line) => line.url === '/logdemo/').length, 1)
   // SIGHUP with logs on stdout: nothing to reopen, and the server carries on.
@@ -159,8 +211,15 @@ await test('complete downloads are logged as complete, with their remote address
   await pollUntil(() => Promise.resolve(server.lines.filter((line) => line.url === url).length === rounds), 5000)
   const lines = server.lines.filter((line) => line.msg === 'request' && line.url === url)
   assert.equal(lines.length, rounds)
-  const wrong = lines.filter((line) => typeof line.bytesSent !== 'number' || line.bytesSent < WHEEL.bytes.length || line.remoteAddress !== '127.0.0.1')
-  assert.equal(wrong.length, 0, `${wrong.length} of ${rounds} complete downloads logged with too few bytes or without remoteAddress, e.g. ${JSON.stringify(wrong.slice(0, 2))}`)
+  const wrong = lines.filter(
+    (line) =>
+      typeof line.bytesSent !== 'number' || line.bytesSent < WHEEL.bytes.length || line.remoteAddress !== '127.0.0.1',
+  )
+  assert.equal(
+    wrong.length,
+    0,
+    `${wrong.length} of ${rounds} complete downloads logged with too few bytes or without remoteAddress, e.g. ${JSON.stringify(wrong.slice(0, 2))}`,
+  )
   assert.equal(await server.stop(), 0, server.stderr)
 })
 
@@ -205,16 +264,25 @@ await test('--log FILE: request lines are appended; SIGHUP after a rename reopen
   const rotated = `${logFile}.1`
   await rename(logFile, rotated)
   server.process.kill('SIGHUP')
-  const reopened = await pollUntil(async () => (await readLog(logFile)).some((line) => line.msg === 'Reopened the log file (SIGHUP)'), 5000)
+  const reopened = await pollUntil(
+    async () => (await readLog(logFile)).some((line) => line.msg === 'Reopened the log file (SIGHUP)'),
+    5000,
+  )
   assert.notEqual(reopened, undefined, 'a fresh log file at the original path after SIGHUP')
   assert.equal((await httpGet(`${server.url}/simple/logdemo/`)).status, 200)
-  const afterRotation = await pollUntil(async () => requestLine(await readLog(logFile), '/simple/logdemo/') !== undefined, 5000)
+  const afterRotation = await pollUntil(
+    async () => requestLine(await readLog(logFile), '/simple/logdemo/') !== undefined,
+    5000,
+  )
   assert.notEqual(afterRotation, undefined, `no request line in the new ${logFile}`)
   assert.equal(requestLine(await readLog(rotated), '/simple/logdemo/'), undefined, 'nothing new in the rotated file')
   assert.ok((await readFile(rotated, 'utf8')).startsWith(previous))
 
   assert.equal(await server.stop(), 0, server.stderr)
-  assert.ok((await readLog(logFile)).some((line) => line.msg === 'Stopped'), 'the last line reaches the file before exit')
+  assert.ok(
+    (await readLog(logFile)).some((line) => line.msg === 'Stopped'),
+    'the last line reaches the file before exit',
+  )
   assert.equal(server.stderr, '')
 })
 
@@ -237,10 +305,14 @@ await test('SIGTERM during a slow 50 MB download: the download completes and the
   await sleep(300)
   const body = await download.finish()
   assert.equal(body.length, BIG_SIZE)
-  assert.ok(body.equals(big), 'the downloaded bytes are the file\'s')
+  assert.ok(body.equals(big), "the downloaded bytes are the file's")
   assert.equal(await server.exited, 0, server.stderr)
   assert.ok(server.lines.some((line) => line.msg === 'Stopped'))
-  assertRequestLine(requestLine(server.lines, `/packages/bigdemo/${BIG}`), { method: 'GET', url: `/packages/bigdemo/${BIG}`, statusCode: 200 })
+  assertRequestLine(requestLine(server.lines, `/packages/bigdemo/${BIG}`), {
+    method: 'GET',
+    url: `/packages/bigdemo/${BIG}`,
+    statusCode: 200,
+  })
 })
 
 await test('--shutdown-timeout 1 with a client that never reads: exit 0 within a few seconds', async (t) => {
@@ -248,7 +320,9 @@ await test('--shutdown-timeout 1 with a client that never reads: exit 0 within a
   await writeDist(join(eggdir, 'bigdemo'), { filename: BIG, bytes: bigFile() })
   const server = await startServer(t, { eggdir, args: ['--shutdown-timeout', '1'] })
   const download = await pausedDownload(`${server.url}/bigdemo/${BIG}`)
-  t.after(() => { download.response.destroy() })
+  t.after(() => {
+    download.response.destroy()
+  })
   assert.equal(download.response.statusCode, 200)
   const { code, elapsed } = await stopWithin(server, 'SIGTERM', 5000)
   assert.equal(code, 0, server.stderr)
@@ -265,7 +339,11 @@ await test('SIGTERM as soon as the listening line is out still exits 0', async (
   await writeDist(join(eggdir, 'logdemo'), WHEEL)
   const server = await startServer(t, { eggdir, untilServing: false })
   const code = await server.stop('SIGTERM')
-  assert.equal(code, 0, `exit code ${String(code)} (null: killed by the signal's default action, no handler yet); signal ${String(server.process.signalCode)}; last lines: ${JSON.stringify(server.lines)}`)
+  assert.equal(
+    code,
+    0,
+    `exit code ${String(code)} (null: killed by the signal's default action, no handler yet); signal ${String(server.process.signalCode)}; last lines: ${JSON.stringify(server.lines)}`,
+  )
 })
 
 await test('SIGTERM exits 0 even when nobody reads stdout any more', async (t) => {
@@ -278,7 +356,10 @@ await test('SIGTERM exits 0 even when nobody reads stdout any more', async (t) =
   await sleep(100)
   server.process.kill('SIGTERM')
   const timer = new AbortController()
-  const outcome = await Promise.race([server.exited, sleep(3000, 'still running' as const, { signal: timer.signal }).catch(() => 'cancelled' as const)])
+  const outcome = await Promise.race([
+    server.exited,
+    sleep(3000, 'still running' as const, { signal: timer.signal }).catch(() => 'cancelled' as const),
+  ])
   timer.abort()
   assert.equal(outcome, 0, `after SIGTERM with stdout closed: ${String(outcome)}; stderr: ${server.stderr}`)
 })
@@ -300,7 +381,9 @@ await test('SIGTERM with nothing in flight exits 0 at once', async (t) => {
   const server = await startServer(t, { eggdir })
   // An idle keep-alive connection must not hold the shutdown up.
   const agent = new Agent({ keepAlive: true })
-  t.after(() => { agent.destroy() })
+  t.after(() => {
+    agent.destroy()
+  })
   const response = await openRequest(`${server.url}/health`, { agent })
   assert.equal(response.headers.connection, 'keep-alive')
   response.resume()
@@ -311,7 +394,7 @@ await test('SIGTERM with nothing in flight exits 0 at once', async (t) => {
 })
 
 /** The probe's report, which it writes once eggserve's main() has returned; fails without one. */
-function reportOf (server: ServerHandle): ExitReport {
+function reportOf(server: ServerHandle): ExitReport {
   const report = exitReport(server.stderr)
   assert.ok(report !== undefined, `no exit report on stderr: ${server.stderr}`)
   return report
@@ -321,13 +404,17 @@ function reportOf (server: ServerHandle): ExitReport {
  * Nothing but the log's own writes may be pending once main() has returned: no timer, socket,
  * server, watcher or worker thread (anything else would hold the exit back after "Stopped").
  */
-function assertNothingLingers (server: ServerHandle): void {
+function assertNothingLingers(server: ServerHandle): void {
   const report = reportOf(server)
   assert.equal(report.workers, 0, `worker threads still running after main() returned: ${JSON.stringify(report)}`)
   // A log line still being written to stdout (a pipe) is the one thing allowed.
   const others = report.resources.filter((resource) => resource !== 'FSReqCallback' && resource !== 'PipeWrap')
   assert.deepEqual(others, [], `still holding the event loop after main() returned: ${JSON.stringify(report)}`)
-  assert.equal(server.lines.at(-1)?.msg, 'Stopped', `"Stopped" is the last line: ${JSON.stringify(server.lines.slice(-4))}`)
+  assert.equal(
+    server.lines.at(-1)?.msg,
+    'Stopped',
+    `"Stopped" is the last line: ${JSON.stringify(server.lines.slice(-4))}`,
+  )
 }
 
 const PROBE = [process.execPath, '--import', 'tsx', probePath]
@@ -338,10 +425,18 @@ await test('SIGTERM before start-up is complete: start-up ends first, "Stopped" 
   await writeDist(join(eggdir, 'logdemo'), WHEEL)
   // Uploads on: start-up then has a step after the listening line (looking for leftovers).
   const passwords = await writePasswords(root, [ALICE])
-  const server = await startServer(t, { eggdir, args: ['-P', passwords, '--cache-dir', 'none'], untilServing: false, wrapper: PROBE })
+  const server = await startServer(t, {
+    eggdir,
+    args: ['-P', passwords, '--cache-dir', 'none'],
+    untilServing: false,
+    wrapper: PROBE,
+  })
   assert.equal(await server.stop('SIGTERM'), 0, server.stderr)
   const messages = server.lines.map((line) => String(line.msg))
-  assert.ok(messages.indexOf('Serving') < messages.indexOf('Shutting down: no new connections; in-flight requests may finish'), JSON.stringify(messages))
+  assert.ok(
+    messages.indexOf('Serving') < messages.indexOf('Shutting down: no new connections; in-flight requests may finish'),
+    JSON.stringify(messages),
+  )
   assertNothingLingers(server)
 })
 
@@ -356,10 +451,16 @@ for (const workers of ['0', '2']) {
     await writeFile(huge, '')
     await truncate(huge, 2 ** 40)
     const passwords = await writePasswords(root, [ALICE])
-    const server = await startServer(t, { eggdir, args: ['-P', passwords, '-a', 'update,list', '--cache-dir', 'none', '--hash-workers', workers], wrapper: PROBE })
+    const server = await startServer(t, {
+      eggdir,
+      args: ['-P', passwords, '-a', 'update,list', '--cache-dir', 'none', '--hash-workers', workers],
+      wrapper: PROBE,
+    })
     // Keep-alive connections, and a login (the bcrypt worker starts).
     const agent = new Agent({ keepAlive: true })
-    t.after(() => { agent.destroy() })
+    t.after(() => {
+      agent.destroy()
+    })
     for (const path of ['/health', '/simple/', '/simple/logdemo/']) {
       const response = await openRequest(`${server.url}${path}`, { agent, headers: { authorization: basic(ALICE) } })
       assert.equal(response.statusCode, 200, path)
@@ -372,17 +473,23 @@ for (const workers of ['0', '2']) {
       return io === undefined ? undefined : Number(/^rchar: (\d+)$/m.exec(io)?.[1])
     }
     // Hashing the huge file is under way.
-    const before = await bytesRead() ?? 0
-    assert.ok(await pollUntil(async () => (await bytesRead() ?? 0) > before + 2 ** 20, 60_000) !== undefined, 'the server reads the huge file')
+    const before = (await bytesRead()) ?? 0
+    assert.ok(
+      (await pollUntil(async () => ((await bytesRead()) ?? 0) > before + 2 ** 20, 60_000)) !== undefined,
+      'the server reads the huge file',
+    )
 
     server.process.kill('SIGTERM')
     await server.waitForLine((line) => line.msg === 'Shutting down: no new connections; in-flight requests may finish')
-    const atSignal = await bytesRead() ?? 0
+    const atSignal = (await bytesRead()) ?? 0
     // What comes first: the exit, or another GiB read (the hashing went on: the exit waits for
     // it). No clock: a loaded machine only makes both slower.
     const state = { exited: false }
     const outcome = await Promise.race([
-      server.exited.then(() => { state.exited = true; return 'exited' as const }),
+      server.exited.then(() => {
+        state.exited = true
+        return 'exited' as const
+      }),
       (async () => {
         for (;;) {
           const now = await bytesRead()
@@ -392,7 +499,11 @@ for (const workers of ['0', '2']) {
         }
       })(),
     ])
-    assert.equal(outcome, 'exited', `after SIGTERM the server read another GiB of the file it was hashing instead of stopping; last lines: ${JSON.stringify(server.lines.slice(-3))}`)
+    assert.equal(
+      outcome,
+      'exited',
+      `after SIGTERM the server read another GiB of the file it was hashing instead of stopping; last lines: ${JSON.stringify(server.lines.slice(-3))}`,
+    )
     assert.equal(await server.exited, 0, server.stderr)
     assertNothingLingers(server)
   })

@@ -17,7 +17,8 @@ const FLOOD = 200
 const QUEUE = 32
 
 const isFailure = (line: LogLine): boolean => line.msg === 'Authentication failed'
-const isRefusal = (line: LogLine): boolean => line.msg === 'request' && line.statusCode === 503 && line.url === '/legacy/'
+const isRefusal = (line: LogLine): boolean =>
+  line.msg === 'request' && line.statusCode === 503 && line.url === '/legacy/'
 
 await test(`${FLOOD} concurrent bad logins (bcrypt cost 10): at most ${QUEUE} checked at a time, the rest refused; downloads stay correct`, async (t) => {
   const root = await tempDir(t, 'eggserve-flood-')
@@ -26,16 +27,26 @@ await test(`${FLOOD} concurrent bad logins (bcrypt cost 10): at most ${QUEUE} ch
   // Cost 10 (what the README asks for): about 75 ms of CPU per check with bcryptjs.
   const passwords = join(root, 'htpasswd')
   await writeFile(passwords, `alice:${bcrypt.hashSync('wonderland', 10).replace(/^\$2b\$/, '$2y$')}\n`)
-  const server = await startServer(t, { eggdir: join(root, 'eggs'), args: ['--passwords', passwords, '--auth-failure-limit', '0'] })
+  const server = await startServer(t, {
+    eggdir: join(root, 'eggs'),
+    args: ['--passwords', passwords, '--auth-failure-limit', '0'],
+  })
   const logged = server.lines.length
 
-  const flood = Promise.all(Array.from({ length: FLOOD }, async (_, i) => {
-    const res = await fetch(`${server.url}/legacy/`, {
-      method: 'POST', body: ':action=submit', headers: { authorization: basic({ user: 'alice', password: `guess ${i}` }), 'content-type': 'application/x-www-form-urlencoded' },
-    })
-    await res.arrayBuffer()
-    return res.status
-  }))
+  const flood = Promise.all(
+    Array.from({ length: FLOOD }, async (_, i) => {
+      const res = await fetch(`${server.url}/legacy/`, {
+        method: 'POST',
+        body: ':action=submit',
+        headers: {
+          authorization: basic({ user: 'alice', password: `guess ${i}` }),
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+      })
+      await res.arrayBuffer()
+      return res.status
+    }),
+  )
   const expected = createHash('sha256').update(file).digest('hex')
   for (let i = 0; i < 20; i++) {
     const res = await httpGet(`${server.url}/foo/foo-1.0.tar.gz`)
@@ -58,7 +69,12 @@ await test(`${FLOOD} concurrent bad logins (bcrypt cost 10): at most ${QUEUE} ch
   assert.ok(lastRefusal >= 0, 'some logins were refused at once')
   const failures = lines.filter(isFailure).length
   const freedBeforeLastRefusal = lines.slice(0, lastRefusal).filter(isFailure).length
-  t.diagnostic(`flood: ${count(401)} x 401 (checked), ${count(503)} x 503 (refused at once); ${freedBeforeLastRefusal} checks finished before the last refusal`)
+  t.diagnostic(
+    `flood: ${count(401)} x 401 (checked), ${count(503)} x 503 (refused at once); ${freedBeforeLastRefusal} checks finished before the last refusal`,
+  )
   assert.equal(failures, count(401), 'every 401 is a checked, logged failure')
-  assert.ok(count(401) <= QUEUE + freedBeforeLastRefusal, `${count(401)} checked, more than ${QUEUE} + ${freedBeforeLastRefusal}`)
+  assert.ok(
+    count(401) <= QUEUE + freedBeforeLastRefusal,
+    `${count(401)} checked, more than ${QUEUE} + ${freedBeforeLastRefusal}`,
+  )
 })

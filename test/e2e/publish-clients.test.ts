@@ -16,7 +16,11 @@ const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes)
 const PIP_RUN = ['--retries', '0', '--timeout', '20', '--progress-bar', 'off']
 
 /** A password file made as the README says: `htpasswd -B`. Undefined when htpasswd is missing (skipped). */
-async function htpasswdFile (t: TestContext, dir: string, users: readonly [string, string][]): Promise<string | undefined> {
+async function htpasswdFile(
+  t: TestContext,
+  dir: string,
+  users: readonly [string, string][],
+): Promise<string | undefined> {
   const htpasswd = needTool(t, 'htpasswd')
   if (htpasswd === undefined) return undefined
   const path = join(dir, 'htpasswd')
@@ -29,13 +33,13 @@ async function htpasswdFile (t: TestContext, dir: string, users: readonly [strin
 }
 
 /** A client's environment: a fresh HOME, no user or machine configuration, no keyring. */
-async function clientEnv (t: TestContext, extra: Readonly<Record<string, string>> = {}): Promise<NodeJS.ProcessEnv> {
+async function clientEnv(t: TestContext, extra: Readonly<Record<string, string>> = {}): Promise<NodeJS.ProcessEnv> {
   const home = await tempDir(t, 'eggserve-client-home-')
   await mkdir(join(home, '.config'), { recursive: true })
   return { ...isolatedEnv(home), ...extra }
 }
 
-function describeRun (result: RunResult): string {
+function describeRun(result: RunResult): string {
   return `exit ${String(result.code)}${result.timedOut ? ' (timed out)' : ''}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`
 }
 
@@ -43,7 +47,10 @@ await test('twine uploads, re-uploads idempotently, is refused a conflicting fil
   const twine = needTool(t, 'twine')
   if (twine === undefined) return
   const root = await tempDir(t, 'eggserve-twine-')
-  const passwords = await htpasswdFile(t, root, [['alice', 'wonderland'], ['ci-bot', 's3cret token']])
+  const passwords = await htpasswdFile(t, root, [
+    ['alice', 'wonderland'],
+    ['ci-bot', 's3cret token'],
+  ])
   if (passwords === undefined) return
   const eggdir = join(root, 'eggs')
   await mkdir(eggdir)
@@ -56,7 +63,22 @@ await test('twine uploads, re-uploads idempotently, is refused a conflicting fil
     return Promise.all(files.map((file) => writeDist(dir, file)))
   }
   const upload = (url: string, files: readonly string[], password = 'wonderland', user = 'alice'): Promise<RunResult> =>
-    runProcess(twine, ['upload', '--repository-url', url, '-u', user, '-p', password, '--non-interactive', '--disable-progress-bar', ...files], { env, timeoutMs: 60_000 })
+    runProcess(
+      twine,
+      [
+        'upload',
+        '--repository-url',
+        url,
+        '-u',
+        user,
+        '-p',
+        password,
+        '--non-interactive',
+        '--disable-progress-bar',
+        ...files,
+      ],
+      { env, timeoutMs: 60_000 },
+    )
 
   await t.test('a new project, with a signature', async () => {
     const files = await dist('v1', v1)
@@ -65,21 +87,30 @@ await test('twine uploads, re-uploads idempotently, is refused a conflicting fil
     const result = await upload(`${server.url}/legacy/`, [...files, `${files[0] ?? ''}.asc`])
     assert.equal(result.code, 0, describeRun(result))
     for (const file of v1) assert.deepEqual(await readFile(join(eggdir, 'twine-demo', file.filename)), file.bytes)
-    assert.match(await readFile(join(eggdir, 'twine-demo', `${v1[0]?.filename ?? ''}.asc`), 'utf8'), /BEGIN PGP SIGNATURE/)
+    assert.match(
+      await readFile(join(eggdir, 'twine-demo', `${v1[0]?.filename ?? ''}.asc`), 'utf8'),
+      /BEGIN PGP SIGNATURE/,
+    )
   })
 
   await t.test('a new version, through POST / and another user', async () => {
     const result = await upload(`${server.url}/`, await dist('v2', [v2]), 's3cret token', 'ci-bot')
     assert.equal(result.code, 0, describeRun(result))
-    assert.deepEqual((await readdir(join(eggdir, 'twine-demo'))).sort(), [...v1.map((file) => file.filename), `${v1[0]?.filename ?? ''}.asc`, v2.filename].sort())
+    assert.deepEqual(
+      (await readdir(join(eggdir, 'twine-demo'))).sort(),
+      [...v1.map((file) => file.filename), `${v1[0]?.filename ?? ''}.asc`, v2.filename].sort(),
+    )
   })
 
-  await t.test('the same files again: success, nothing changes (twine >= 6.2 has no --skip-existing here)', async () => {
-    const before = await readdir(join(eggdir, 'twine-demo'))
-    const result = await upload(`${server.url}/legacy/`, await dist('v1-again', v1))
-    assert.equal(result.code, 0, describeRun(result))
-    assert.deepEqual(await readdir(join(eggdir, 'twine-demo')), before)
-  })
+  await t.test(
+    'the same files again: success, nothing changes (twine >= 6.2 has no --skip-existing here)',
+    async () => {
+      const before = await readdir(join(eggdir, 'twine-demo'))
+      const result = await upload(`${server.url}/legacy/`, await dist('v1-again', v1))
+      assert.equal(result.code, 0, describeRun(result))
+      assert.deepEqual(await readdir(join(eggdir, 'twine-demo')), before)
+    },
+  )
 
   await t.test('different bytes under an existing name: 409 "File already exists"', async () => {
     const changed = buildWheel({ name: 'twine-demo', version: '1.0', summary: 'changed' })
@@ -104,16 +135,43 @@ await test('twine uploads, re-uploads idempotently, is refused a conflicting fil
     if (venv === undefined) return
     const requirements = join(root, 'requirements.txt')
     await writeFile(requirements, `twine-demo==2.0 --hash=sha256:${sha256(v2.bytes)}\n`)
-    for (const [label, index] of [['legacy', `${server.url}/`], ['simple', `${server.url}/simple/`]] as const) {
+    for (const [label, index] of [
+      ['legacy', `${server.url}/`],
+      ['simple', `${server.url}/simple/`],
+    ] as const) {
       const dest = join(root, `download-${label}`)
-      const result = await venv.pip(['download', ...PIP_RUN, '--no-deps', '--require-hashes', '-d', dest, '--index-url', index, '-r', requirements])
+      const result = await venv.pip([
+        'download',
+        ...PIP_RUN,
+        '--no-deps',
+        '--require-hashes',
+        '-d',
+        dest,
+        '--index-url',
+        index,
+        '-r',
+        requirements,
+      ])
       assert.equal(result.code, 0, output(result))
       assert.deepEqual(await readFile(join(dest, v2.filename)), v2.bytes, label)
     }
     const target = join(root, 'target')
-    const installed = await venv.pip(['install', ...PIP_RUN, '--no-deps', '--require-hashes', '--target', target, '--index-url', `${server.url}/simple/`, '-r', requirements])
+    const installed = await venv.pip([
+      'install',
+      ...PIP_RUN,
+      '--no-deps',
+      '--require-hashes',
+      '--target',
+      target,
+      '--index-url',
+      `${server.url}/simple/`,
+      '-r',
+      requirements,
+    ])
     assert.equal(installed.code, 0, output(installed))
-    const probe = await venv.run(['-c', 'import twine_demo; print(twine_demo.__version__)'], { env: { PYTHONPATH: target } })
+    const probe = await venv.run(['-c', 'import twine_demo; print(twine_demo.__version__)'], {
+      env: { PYTHONPATH: target },
+    })
     assert.equal(probe.stdout.trim(), '2.0', output(probe))
   })
 })
@@ -122,7 +180,10 @@ await test('twine uploads, re-uploads idempotently, is refused a conflicting fil
  * An eggdir served with one user (alice), and a project folder whose dist/ holds a wheel and
  * an sdist of `name` 1.0, ready for a client to publish; undefined when htpasswd is missing.
  */
-async function publishingProject (t: TestContext, name: string): Promise<{ eggdir: string; server: ServerHandle; project: string; files: BuiltDist[] } | undefined> {
+async function publishingProject(
+  t: TestContext,
+  name: string,
+): Promise<{ eggdir: string; server: ServerHandle; project: string; files: BuiltDist[] } | undefined> {
   const root = await tempDir(t, `eggserve-${name}-`)
   const passwords = await htpasswdFile(t, root, [['alice', 'wonderland']])
   if (passwords === undefined) return undefined
@@ -141,14 +202,33 @@ await test('poetry publish to the index, configured as the README says', async (
   const setup = await publishingProject(t, 'poetrydemo')
   if (setup === undefined) return
   const { eggdir, server, project, files } = setup
-  await writeFile(join(project, 'pyproject.toml'), [
-    '[tool.poetry]', 'name = "poetrydemo"', 'version = "1.0"', 'description = "A demo"', 'authors = ["Demo <demo@example.com>"]', '',
-    '[build-system]', 'requires = ["poetry-core"]', 'build-backend = "poetry.core.masonry.api"', '',
-  ].join('\n'))
+  await writeFile(
+    join(project, 'pyproject.toml'),
+    [
+      '[tool.poetry]',
+      'name = "poetrydemo"',
+      'version = "1.0"',
+      'description = "A demo"',
+      'authors = ["Demo <demo@example.com>"]',
+      '',
+      '[build-system]',
+      'requires = ["poetry-core"]',
+      'build-backend = "poetry.core.masonry.api"',
+      '',
+    ].join('\n'),
+  )
   const home = await clientEnv(t)
-  const env = { ...home, POETRY_CONFIG_DIR: join(String(home.HOME), 'poetry-config'), POETRY_CACHE_DIR: join(String(home.HOME), 'poetry-cache') }
-  const poetryRun = (args: readonly string[]): Promise<RunResult> => runProcess(poetry, args, { env, cwd: project, timeoutMs: 120_000 })
-  for (const args of [['config', 'repositories.eggserve', `${server.url}/legacy/`], ['config', 'http-basic.eggserve', 'alice', 'wonderland']]) {
+  const env = {
+    ...home,
+    POETRY_CONFIG_DIR: join(String(home.HOME), 'poetry-config'),
+    POETRY_CACHE_DIR: join(String(home.HOME), 'poetry-cache'),
+  }
+  const poetryRun = (args: readonly string[]): Promise<RunResult> =>
+    runProcess(poetry, args, { env, cwd: project, timeoutMs: 120_000 })
+  for (const args of [
+    ['config', 'repositories.eggserve', `${server.url}/legacy/`],
+    ['config', 'http-basic.eggserve', 'alice', 'wonderland'],
+  ]) {
     const configured = await poetryRun(args)
     assert.equal(configured.code, 0, describeRun(configured))
   }
@@ -159,7 +239,8 @@ await test('poetry publish to the index, configured as the README says', async (
   const again = await poetryRun(['publish', '-r', 'eggserve', '--no-interaction'])
   assert.equal(again.code, 0, describeRun(again))
   const listing = await fetch(`${server.url}/simple/poetrydemo/`)
-  for (const file of files) assert.match(await listing.clone().text(), new RegExp(`${file.filename.replace(/\./g, '\\.')}#sha256=`))
+  for (const file of files)
+    assert.match(await listing.clone().text(), new RegExp(`${file.filename.replace(/\./g, '\\.')}#sha256=`))
 })
 
 await test('pdm publish to the index', async (t) => {
@@ -168,14 +249,29 @@ await test('pdm publish to the index', async (t) => {
   const setup = await publishingProject(t, 'pdmdemo')
   if (setup === undefined) return
   const { eggdir, server, project, files } = setup
-  await writeFile(join(project, 'pyproject.toml'), [
-    '[project]', 'name = "pdmdemo"', 'version = "1.0"', 'description = "A demo"', 'requires-python = ">=3.7"', '',
-    '[build-system]', 'requires = ["pdm-pep517"]', 'build-backend = "pdm.pep517.api"', '',
-  ].join('\n'))
+  await writeFile(
+    join(project, 'pyproject.toml'),
+    [
+      '[project]',
+      'name = "pdmdemo"',
+      'version = "1.0"',
+      'description = "A demo"',
+      'requires-python = ">=3.7"',
+      '',
+      '[build-system]',
+      'requires = ["pdm-pep517"]',
+      'build-backend = "pdm.pep517.api"',
+      '',
+    ].join('\n'),
+  )
   // PDM_CHECK_UPDATE=false: pdm would otherwise ask PyPI for a newer pdm.
   const env = await clientEnv(t, { PDM_CHECK_UPDATE: 'false' })
   const publish = (password: string): Promise<RunResult> =>
-    runProcess(pdm, ['publish', '--no-build', '-r', `${server.url}/legacy/`, '-u', 'alice', '-P', password], { env, cwd: project, timeoutMs: 120_000 })
+    runProcess(pdm, ['publish', '--no-build', '-r', `${server.url}/legacy/`, '-u', 'alice', '-P', password], {
+      env,
+      cwd: project,
+      timeoutMs: 120_000,
+    })
   const wrong = await publish('nope')
   assert.notEqual(wrong.code, 0)
   assert.match(describeRun(wrong), /401 Client Error: Invalid credentials/)
@@ -192,11 +288,32 @@ await test('with --authenticate update,download,list, pip installs with credenti
   if (venv === undefined) return
   const wheel = buildWheel({ name: 'private-demo', version: '1.0' })
   await writeDist(join(root, 'eggs', 'private-demo'), wheel)
-  const server = await startServer(t, { eggdir: join(root, 'eggs'), args: ['--passwords', passwords, '--authenticate', 'update,download,list'] })
-  const anonymous = await venv.pip(['download', ...PIP_RUN, '--no-deps', '-d', join(root, 'anonymous'), '--index-url', `${server.url}/simple/`, 'private-demo'])
+  const server = await startServer(t, {
+    eggdir: join(root, 'eggs'),
+    args: ['--passwords', passwords, '--authenticate', 'update,download,list'],
+  })
+  const anonymous = await venv.pip([
+    'download',
+    ...PIP_RUN,
+    '--no-deps',
+    '-d',
+    join(root, 'anonymous'),
+    '--index-url',
+    `${server.url}/simple/`,
+    'private-demo',
+  ])
   assert.notEqual(anonymous.code, 0, output(anonymous))
   const withCredentials = server.url.replace('http://', 'http://alice:wonderland@')
-  const result = await venv.pip(['download', ...PIP_RUN, '--no-deps', '-d', join(root, 'dl'), '--index-url', `${withCredentials}/simple/`, 'private-demo'])
+  const result = await venv.pip([
+    'download',
+    ...PIP_RUN,
+    '--no-deps',
+    '-d',
+    join(root, 'dl'),
+    '--index-url',
+    `${withCredentials}/simple/`,
+    'private-demo',
+  ])
   assert.equal(result.code, 0, output(result))
   assert.deepEqual(await readFile(join(root, 'dl', wheel.filename)), wheel.bytes)
 })
@@ -223,8 +340,15 @@ await test('setuptools\' upload_docs (bare-LF form, a content part "<name>.zip")
   await writeFile(join(project, 'docs', 'index.html'), '<h1>upl</h1>\n')
   const env = await clientEnv(t)
   // The .pypirc way distutils-era commands are configured.
-  await writeFile(join(env.HOME ?? root, '.pypirc'), `[distutils]\nindex-servers = local\n\n[local]\nrepository = ${server.url}/\nusername = alice\npassword = wonderland\n`)
-  const result = await runProcess(python, ['setup.py', 'upload_docs', '--upload-dir', 'docs', '-r', 'local'], { env, cwd: project, timeoutMs: 60_000 })
+  await writeFile(
+    join(env.HOME ?? root, '.pypirc'),
+    `[distutils]\nindex-servers = local\n\n[local]\nrepository = ${server.url}/\nusername = alice\npassword = wonderland\n`,
+  )
+  const result = await runProcess(python, ['setup.py', 'upload_docs', '--upload-dir', 'docs', '-r', 'local'], {
+    env,
+    cwd: project,
+    timeoutMs: 60_000,
+  })
   // upload_docs reports a refusal but exits 0.
   assert.match(describeRun(result), /Upload failed \(410\): Uploading documentation is no longer supported/)
   const line = await server.waitForLine((entry) => entry.msg === 'request' && entry.method === 'POST')

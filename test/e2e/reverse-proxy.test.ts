@@ -14,20 +14,31 @@ import { freePort, startNginx } from '../helpers/nginx.js'
 import { httpGet, startServer, type HttpResult } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
-interface FileDoc { url: string; digests: { sha256: string } }
-interface ApiDoc { info: { package_url: string; release_url: string }; urls: FileDoc[]; releases: Record<string, FileDoc[]> }
+interface FileDoc {
+  url: string
+  digests: { sha256: string }
+}
+interface ApiDoc {
+  info: { package_url: string; release_url: string }
+  urls: FileDoc[]
+  releases: Record<string, FileDoc[]>
+}
 
 const PREFIX = '/pypi-prefix'
 const DAY_MS = 24 * 60 * 60 * 1000
 
 /** GET over http or https (trusting `ca` for the latter) on a fresh connection. */
-async function get (url: string, ca: string | undefined): Promise<HttpResult> {
+async function get(url: string, ca: string | undefined): Promise<HttpResult> {
   if (url.startsWith('http:')) return httpGet(url)
   return new Promise((resolve, reject) => {
     const req = httpsRequest(url, { ...(ca === undefined ? {} : { ca }), agent: false }, (res) => {
       const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => { chunks.push(chunk) })
-      res.once('end', () => { resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }) })
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk)
+      })
+      res.once('end', () => {
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })
+      })
       res.once('error', reject)
     })
     req.once('error', reject)
@@ -36,22 +47,42 @@ async function get (url: string, ca: string | undefined): Promise<HttpResult> {
 }
 
 /** Everything a server answers to `text` written on a fresh TCP connection, until the server closes it. */
-async function raw (port: number, text: string): Promise<string> {
+async function raw(port: number, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
-    const socket = connect({ host: '127.0.0.1', port }, () => { socket.write(text) })
-    socket.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.write(text)
+    })
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk)
+    })
     socket.once('error', reject)
-    socket.once('close', () => { resolve(Buffer.concat(chunks).toString('latin1')) })
+    socket.once('close', () => {
+      resolve(Buffer.concat(chunks).toString('latin1'))
+    })
   })
 }
 
 /** Every absolute URL of a JSON API document, each followed through the proxy: all must work. */
-async function followAll (doc: ApiDoc, base: string, wheel: { filename: string; bytes: Buffer }, ca: string | undefined): Promise<void> {
-  const urls = [doc.info.package_url, doc.info.release_url, ...doc.urls.map((f) => f.url), ...Object.values(doc.releases).flat().map((f) => f.url)]
+async function followAll(
+  doc: ApiDoc,
+  base: string,
+  wheel: { filename: string; bytes: Buffer },
+  ca: string | undefined,
+): Promise<void> {
+  const urls = [
+    doc.info.package_url,
+    doc.info.release_url,
+    ...doc.urls.map((f) => f.url),
+    ...Object.values(doc.releases)
+      .flat()
+      .map((f) => f.url),
+  ]
   for (const url of urls) assert.ok(url.startsWith(`${base}/`), `${url} does not start with ${base}/`)
   const files = [...doc.urls, ...Object.values(doc.releases).flat()]
-  const file = files.find((f) => f.url.endsWith(`/${wheel.filename}`)) ?? assert.fail(`no ${wheel.filename} in ${JSON.stringify(files)}`)
+  const file =
+    files.find((f) => f.url.endsWith(`/${wheel.filename}`)) ??
+    assert.fail(`no ${wheel.filename} in ${JSON.stringify(files)}`)
   const download = await get(file.url, ca)
   assert.equal(download.status, 200, file.url)
   assert.deepEqual(download.body, wheel.bytes, file.url)
@@ -119,9 +150,17 @@ await test('behind nginx at a path prefix', async (t) => {
 
   await t.test('X-Forwarded-* from a peer that is not a trusted proxy are ignored', async () => {
     const untrusting = await startServer(t, { eggdir, args: ['--trust-proxy', '192.0.2.1'] })
-    const res = await httpGet(`${untrusting.url}/pypi/demo/json`, { headers: { host: 'direct.example:1234', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-forwarded-prefix': '/evil' } })
+    const res = await httpGet(`${untrusting.url}/pypi/demo/json`, {
+      headers: {
+        host: 'direct.example:1234',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'evil.example',
+        'x-forwarded-prefix': '/evil',
+      },
+    })
     assert.equal(res.status, 200)
-    for (const file of (JSON.parse(res.body.toString()) as ApiDoc).urls) assert.ok(file.url.startsWith('http://direct.example:1234/packages/'), file.url)
+    for (const file of (JSON.parse(res.body.toString()) as ApiDoc).urls)
+      assert.ok(file.url.startsWith('http://direct.example:1234/packages/'), file.url)
   })
 
   await t.test('two Host lines: 400 from nginx and from eggserve, which closes the connection', async () => {
@@ -135,7 +174,10 @@ await test('behind nginx at a path prefix', async (t) => {
       assert.match(answer, /Bad Request: more than one Host header\n$/, path)
     }
     // One Host line is fine, in any case.
-    assert.match(await raw(trusting.port, 'GET /health HTTP/1.1\r\nhOsT: a.example\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /)
+    assert.match(
+      await raw(trusting.port, 'GET /health HTTP/1.1\r\nhOsT: a.example\r\nConnection: close\r\n\r\n'),
+      /^HTTP\/1\.1 200 /,
+    )
   })
 
   await t.test('no Host at all (HTTP/1.0): 400 for the JSON API without --public-url, 200 with it', async () => {
@@ -147,7 +189,10 @@ await test('behind nginx at a path prefix', async (t) => {
   })
 
   await t.test('a file dated tomorrow: one Date line, and Last-Modified equal to it', async () => {
-    const answer = await raw(trusting.port, `HEAD /packages/demo/${future.filename} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`)
+    const answer = await raw(
+      trusting.port,
+      `HEAD /packages/demo/${future.filename} HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n`,
+    )
     const dates = [...answer.matchAll(/\r\ndate: ([^\r]*)/gi)].map((m) => m[1])
     assert.equal(dates.length, 1, JSON.stringify(answer))
     assert.match(answer, new RegExp(`\\r\\nlast-modified: ${dates[0] ?? 'none'}\\r\\n`, 'i'))

@@ -20,7 +20,7 @@ import { needTool } from '../helpers/tools.js'
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 const PIP_RUN = ['--retries', '0', '--timeout', '20', '--progress-bar', 'off', '--no-cache-dir']
 
-async function lists (server: ServerHandle, project: string, filename: string): Promise<boolean> {
+async function lists(server: ServerHandle, project: string, filename: string): Promise<boolean> {
   const res = await fetch(`${server.url}/simple/${project}/`)
   const body = await res.text()
   return res.status === 200 && body.includes(filename)
@@ -63,13 +63,30 @@ await test('three replicas on one bucket behind nginx', async (t) => {
   await t.test('a twine upload through nginx shows on all three replicas', async (t) => {
     const clientEnv = isolatedEnv(await tempDir(t, 'eggserve-replicas-home-'))
     await mkdir(join(clientEnv.HOME ?? root, '.config'), { recursive: true })
-    const uploaded = await runProcess(twine, ['upload', '--repository-url', `${nginx.url}/legacy/`, '-u', 'anyone', '-p', 'anything', '--non-interactive', '--disable-progress-bar', file], { env: clientEnv, timeoutMs: 60_000 })
+    const uploaded = await runProcess(
+      twine,
+      [
+        'upload',
+        '--repository-url',
+        `${nginx.url}/legacy/`,
+        '-u',
+        'anyone',
+        '-p',
+        'anything',
+        '--non-interactive',
+        '--disable-progress-bar',
+        file,
+      ],
+      { env: clientEnv, timeoutMs: 60_000 },
+    )
     assert.equal(uploaded.code, 0, `${uploaded.stdout}\n${uploaded.stderr}`)
     const started = performance.now()
-    const times = await Promise.all(replicas.map(async (replica) => {
-      while (!(await lists(replica, 'balanced', wheel.filename))) await sleep(20)
-      return Math.round(performance.now() - started)
-    }))
+    const times = await Promise.all(
+      replicas.map(async (replica) => {
+        while (!(await lists(replica, 'balanced', wheel.filename))) await sleep(20)
+        return Math.round(performance.now() - started)
+      }),
+    )
     t.diagnostic(`the upload was listed by the three replicas ${times.join(', ')} ms after twine finished`)
   })
 
@@ -78,13 +95,34 @@ await test('three replicas on one bucket behind nginx', async (t) => {
     await writeFile(requirements, `balanced==1.0 --hash=sha256:${sha256(wheel.bytes)}\n`)
     for (let round = 0; round < 4; round++) {
       const target = join(root, `target-${round}`)
-      const result: RunResult = await venv.pip(['install', ...PIP_RUN, '--no-deps', '--require-hashes', '--target', target, '--index-url', `${nginx.url}/simple/`, '-r', requirements])
+      const result: RunResult = await venv.pip([
+        'install',
+        ...PIP_RUN,
+        '--no-deps',
+        '--require-hashes',
+        '--target',
+        target,
+        '--index-url',
+        `${nginx.url}/simple/`,
+        '-r',
+        requirements,
+      ])
       assert.equal(result.code, 0, output(result))
-      const imported: RunResult = await venv.run(['-c', 'import balanced; print(balanced.__version__)'], { env: { PYTHONPATH: target } })
+      const imported: RunResult = await venv.run(['-c', 'import balanced; print(balanced.__version__)'], {
+        env: { PYTHONPATH: target },
+      })
       assert.equal(imported.stdout.trim(), 'balanced')
     }
     const log = await readFile(join(root, 'upstream.log'), 'utf8')
-    const answered = new Set(log.split('\n').filter((line) => line.includes('/simple/balanced/') || line.includes('/packages/')).map((line) => line.split(' ')[0]))
-    assert.ok(answered.size > 1, `only ${[...answered].join(', ')} answered pip: the balancer did not spread the requests`)
+    const answered = new Set(
+      log
+        .split('\n')
+        .filter((line) => line.includes('/simple/balanced/') || line.includes('/packages/'))
+        .map((line) => line.split(' ')[0]),
+    )
+    assert.ok(
+      answered.size > 1,
+      `only ${[...answered].join(', ')} answered pip: the balancer did not spread the requests`,
+    )
   })
 })

@@ -33,34 +33,47 @@ done
 `
 
 /** A free loopback port (bound and released; systemd-socket-activate binds it next). */
-async function freePort (): Promise<number> {
+async function freePort(): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
-  await new Promise<void>((resolve) => server.close(() => { resolve() }))
+  await new Promise<void>((resolve) =>
+    server.close(() => {
+      resolve()
+    }),
+  )
   return port
 }
 
 interface Activated {
   readonly lines: LogLine[]
-  waitForLine (predicate: (line: LogLine) => boolean): Promise<LogLine>
+  waitForLine(predicate: (line: LogLine) => boolean): Promise<LogLine>
   readonly stderr: () => string
 }
 
 /** Start systemd-socket-activate with `args` and the supervisor; stopped (and its eggserve) after the test. */
-async function activate (t: TestContext, tool: string, options: { args: readonly string[]; eggdir: string; root: string }): Promise<Activated> {
+async function activate(
+  t: TestContext,
+  tool: string,
+  options: { args: readonly string[]; eggdir: string; root: string },
+): Promise<Activated> {
   const supervisor = join(options.root, 'supervise.sh')
   await writeFile(supervisor, SUPERVISOR, { mode: 0o755 })
   // systemd-socket-activate passes its command no environment but LISTEN_* and what -E names.
   const env = childEnv({ NODE: process.execPath, EGGSERVE: binPath, EGGDIR: options.eggdir })
-  const passed = ['PATH', 'HOME', 'XDG_CACHE_HOME', 'NODE', 'EGGSERVE', 'EGGDIR'].flatMap((name) => env[name] === undefined ? [] : [`-E`, `${name}=${env[name]}`])
+  const passed = ['PATH', 'HOME', 'XDG_CACHE_HOME', 'NODE', 'EGGSERVE', 'EGGDIR'].flatMap((name) =>
+    env[name] === undefined ? [] : [`-E`, `${name}=${env[name]}`],
+  )
   const child = spawn(tool, [...options.args, ...passed, supervisor], { env, stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: LogLine[] = []
   const waiters = new Set<() => void>()
   let stderr = ''
   let pending = ''
   child.stderr.setEncoding('utf8')
-  child.stderr.on('data', (chunk: string) => { stderr += chunk; for (const waiter of [...waiters]) waiter() })
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk
+    for (const waiter of [...waiters]) waiter()
+  })
   child.stdout.setEncoding('utf8')
   child.stdout.on('data', (chunk: string) => {
     pending += chunk
@@ -73,7 +86,11 @@ async function activate (t: TestContext, tool: string, options: { args: readonly
     for (const waiter of [...waiters]) waiter()
   })
   // 'exit', not 'close': the eggserve it ran may still hold the pipes.
-  const exited = new Promise<void>((resolve) => { child.once('exit', () => { resolve() }) })
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      resolve()
+    })
+  })
   t.after(async () => {
     // The supervisor first (so nothing restarts), then the eggserve still running (the PIDs
     // are in the log lines).
@@ -81,32 +98,49 @@ async function activate (t: TestContext, tool: string, options: { args: readonly
     await exited
     for (const pid of new Set(lines.map((line) => line.pid))) {
       if (typeof pid !== 'number') continue
-      try { process.kill(pid, 'SIGTERM'); t.diagnostic(`SIGTERM ${pid}`) } catch { /* gone already */ }
+      try {
+        process.kill(pid, 'SIGTERM')
+        t.diagnostic(`SIGTERM ${pid}`)
+      } catch {
+        /* gone already */
+      }
     }
   })
-  const waitForLine = (predicate: (line: LogLine) => boolean): Promise<LogLine> => new Promise((resolve, reject) => {
-    const check = (): void => {
-      const found = lines.find(predicate)
-      if (found === undefined) return
-      clearTimeout(timer)
-      waiters.delete(check)
-      resolve(found)
-    }
-    const timer = setTimeout(() => { waiters.delete(check); reject(new Error(`no such line; stderr: ${stderr}; lines: ${JSON.stringify(lines.slice(-5))}`)) }, 20_000)
-    waiters.add(check)
-    check()
-  })
+  const waitForLine = (predicate: (line: LogLine) => boolean): Promise<LogLine> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        const found = lines.find(predicate)
+        if (found === undefined) return
+        clearTimeout(timer)
+        waiters.delete(check)
+        resolve(found)
+      }
+      const timer = setTimeout(() => {
+        waiters.delete(check)
+        reject(new Error(`no such line; stderr: ${stderr}; lines: ${JSON.stringify(lines.slice(-5))}`))
+      }, 20_000)
+      waiters.add(check)
+      check()
+    })
   // systemd-socket-activate says when the socket is bound; it runs the command at the first connection.
   await new Promise<void>((resolve, reject) => {
-    const check = (): void => { if (stderr.includes('Listening on')) { waiters.delete(check); resolve() } }
+    const check = (): void => {
+      if (stderr.includes('Listening on')) {
+        waiters.delete(check)
+        resolve()
+      }
+    }
     waiters.add(check)
-    child.once('close', () => { reject(new Error(`systemd-socket-activate exited: ${stderr}`)) })
+    child.once('close', () => {
+      reject(new Error(`systemd-socket-activate exited: ${stderr}`))
+    })
     check()
   })
   return { lines, waitForLine, stderr: () => stderr }
 }
 
-const listening = (line: LogLine): boolean => typeof line.msg === 'string' && line.msg.startsWith('eggserve listening on ')
+const listening = (line: LogLine): boolean =>
+  typeof line.msg === 'string' && line.msg.startsWith('eggserve listening on ')
 
 await test('under systemd-socket-activate, requests made while eggserve restarts all succeed', async (t) => {
   const tool = needTool(t, 'systemd-socket-activate')
@@ -132,7 +166,12 @@ await test('under systemd-socket-activate, requests made while eggserve restarts
   const loop = async (): Promise<void> => {
     while (running) {
       const at = performance.now()
-      requests.push(httpGet(url).then((response) => ({ status: response.status, at }), (err: unknown) => ({ status: (err as NodeJS.ErrnoException).code ?? String(err), at })))
+      requests.push(
+        httpGet(url).then(
+          (response) => ({ status: response.status, at }),
+          (err: unknown) => ({ status: (err as NodeJS.ErrnoException).code ?? String(err), at }),
+        ),
+      )
       await sleep(50)
     }
   }
@@ -166,11 +205,17 @@ await test('of two sockets, eggserve serves on the one named "http" and says it 
   const eggdir = join(root, 'eggs')
   await writeDist(join(eggdir, 'alpha'), buildWheel({ name: 'alpha', version: '1.0' }))
   const [other, http] = [await freePort(), await freePort()]
-  const server = await activate(t, tool, { args: ['-l', `127.0.0.1:${other}`, '-l', `127.0.0.1:${http}`, '--fdname=metrics:http'], eggdir, root })
+  const server = await activate(t, tool, {
+    args: ['-l', `127.0.0.1:${other}`, '-l', `127.0.0.1:${http}`, '--fdname=metrics:http'],
+    eggdir,
+    root,
+  })
   // A connection to either socket starts the command; the page is served on "http".
   assert.equal((await httpGet(`http://127.0.0.1:${http}/simple/alpha/`)).status, 200)
   const first = await server.waitForLine(listening)
   assert.equal(first.msg, `eggserve listening on http://127.0.0.1:${http}`)
-  const ignored = await server.waitForLine((line) => line.msg === 'Ignoring a socket systemd passed: eggserve serves on the one named "http"')
+  const ignored = await server.waitForLine(
+    (line) => line.msg === 'Ignoring a socket systemd passed: eggserve serves on the one named "http"',
+  )
   assert.deepEqual([ignored.fd, ignored.name], [3, 'metrics'])
 })

@@ -10,7 +10,10 @@ import { pollUntil, runCli, startServer } from '../helpers/spawn-server.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 import { ALICE, basic, BOB } from '../helpers/users.js'
 
-async function credentials (root: string, lines: readonly { line: string }[]): Promise<{ directory: string; write: (users: readonly { line: string }[]) => Promise<void> }> {
+async function credentials(
+  root: string,
+  lines: readonly { line: string }[],
+): Promise<{ directory: string; write: (users: readonly { line: string }[]) => Promise<void> }> {
   const directory = join(root, 'credentials')
   await mkdir(directory, { mode: 0o700 })
   // As systemd leaves it: mode 0400, owned by the service's user.
@@ -36,7 +39,10 @@ await test('EGGSERVE_PASSWORDS=credential:htpasswd logs users in from $CREDENTIA
     const res = await fetch(`${server.url}/legacy/`, {
       method: 'POST',
       body: ':action=submit',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(user === undefined ? {} : { authorization: basic(user) }) },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        ...(user === undefined ? {} : { authorization: basic(user) }),
+      },
     })
     await res.arrayBuffer()
     return res.status
@@ -52,7 +58,10 @@ await test('EGGSERVE_PASSWORDS=credential:htpasswd logs users in from $CREDENTIA
   const reloads = (): number => server.lines.filter((line) => line.msg === 'Reloaded the password file').length
   const before = reloads()
   server.process.kill('SIGHUP')
-  assert.ok(await pollUntil(() => Promise.resolve(reloads() > before), 10_000) !== undefined, 'SIGHUP reloaded the credential')
+  assert.ok(
+    (await pollUntil(() => Promise.resolve(reloads() > before), 10_000)) !== undefined,
+    'SIGHUP reloaded the credential',
+  )
   assert.equal(await submit(BOB), 200)
   assert.equal(server.process.exitCode, null)
 })
@@ -64,7 +73,10 @@ await test('credential:htpasswd without $CREDENTIALS_DIRECTORY: exit 2 and what 
   const listen = ['--port', '0', '--host', '127.0.0.1', '--eggdir', eggdir]
   const unset = await runCli([...listen, '--passwords', 'credential:htpasswd'])
   assert.equal(unset.code, 2, unset.stderr)
-  assert.equal(unset.stderr.trim(), 'eggserve: "credential:htpasswd" (--passwords) names a systemd credential, but $CREDENTIALS_DIRECTORY is not set: add LoadCredential=htpasswd:/etc/eggserve/htpasswd to the unit, or give the file\'s path')
+  assert.equal(
+    unset.stderr.trim(),
+    'eggserve: "credential:htpasswd" (--passwords) names a systemd credential, but $CREDENTIALS_DIRECTORY is not set: add LoadCredential=htpasswd:/etc/eggserve/htpasswd to the unit, or give the file\'s path',
+  )
   const empty = join(root, 'empty')
   await mkdir(empty)
   await chmod(empty, 0o700)

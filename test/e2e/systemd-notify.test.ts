@@ -47,25 +47,34 @@ await test('systemd hears the scan, READY=1, warm-up status, a SIGHUP reload, wa
   assert.equal(await server.stop('SIGTERM'), 0)
 
   const own = notify.messages.filter((message) => message !== BARRIER && message !== WATCHDOG)
-  assert.deepEqual(own.map((message) => message.replace(/^MONOTONIC_USEC=\d+$/m, 'MONOTONIC_USEC=<now>')), [
-    'EXTEND_TIMEOUT_USEC=30000000\nSTATUS=Scanning the package store',
-    `READY=1\nSTATUS=${serving}; hashing in the background: 0/2 files`,
-    `STATUS=${serving}; every file is hashed`,
-    'RELOADING=1\nMONOTONIC_USEC=<now>',
-    `READY=1\nSTATUS=${serving}; every file is hashed`,
-    'STOPPING=1',
-  ])
+  assert.deepEqual(
+    own.map((message) => message.replace(/^MONOTONIC_USEC=\d+$/m, 'MONOTONIC_USEC=<now>')),
+    [
+      'EXTEND_TIMEOUT_USEC=30000000\nSTATUS=Scanning the package store',
+      `READY=1\nSTATUS=${serving}; hashing in the background: 0/2 files`,
+      `STATUS=${serving}; every file is hashed`,
+      'RELOADING=1\nMONOTONIC_USEC=<now>',
+      `READY=1\nSTATUS=${serving}; every file is hashed`,
+      'STOPPING=1',
+    ],
+  )
   // MONOTONIC_USEC is CLOCK_MONOTONIC in microseconds, the clock this process reads too.
   const monotonic = BigInt(/MONOTONIC_USEC=(\d+)/.exec(own[3] ?? '')?.[1] ?? '0')
-  assert.ok(monotonic >= beforeReload && monotonic <= afterReload, `MONOTONIC_USEC=${monotonic} lies between ${beforeReload} and ${afterReload}`)
+  assert.ok(
+    monotonic >= beforeReload && monotonic <= afterReload,
+    `MONOTONIC_USEC=${monotonic} lies between ${beforeReload} and ${afterReload}`,
+  )
 
   // Pings only while systemd watches: after READY=1, and none once STOPPING=1 is sent.
   const sequence = notify.messages.filter((message) => message !== BARRIER)
   const firstReady = sequence.findIndex((message) => message.startsWith('READY=1'))
   const stopping = sequence.indexOf('STOPPING=1')
-  const pings = sequence.flatMap((message, index) => message === WATCHDOG ? [index] : [])
+  const pings = sequence.flatMap((message, index) => (message === WATCHDOG ? [index] : []))
   assert.ok(pings.length >= 3)
-  assert.ok(pings.every((index) => index > firstReady && index < stopping), `pings at ${pings.join(', ')}, READY=1 at ${firstReady}, STOPPING=1 at ${stopping}`)
+  assert.ok(
+    pings.every((index) => index > firstReady && index < stopping),
+    `pings at ${pings.join(', ')}, READY=1 at ${firstReady}, STOPPING=1 at ${stopping}`,
+  )
   // Every message came with its barrier: systemd-notify waited for each to be received.
   assert.equal(notify.messages.filter((message) => message === BARRIER).length, sequence.length)
 })
@@ -88,5 +97,8 @@ await test('an abstract notify socket ("@name") works too, and WATCHDOG_PID nami
   await notify.waitFor((message) => message.startsWith('READY=1'), { from })
   assert.equal(await server.stop('SIGTERM'), 0)
   await notify.waitFor((message) => message === 'STOPPING=1')
-  assert.deepEqual(notify.messages.filter((message) => message === WATCHDOG), [])
+  assert.deepEqual(
+    notify.messages.filter((message) => message === WATCHDOG),
+    [],
+  )
 })

@@ -26,7 +26,7 @@ interface Run {
   output: string
 }
 
-function run (command: string, args: string[]): Run {
+function run(command: string, args: string[]): Run {
   const result = spawnSync(command, args, {
     encoding: 'utf8',
     env: { ...process.env, SYSTEMD_COLORS: '0', SYSTEMD_PAGER: '', LC_ALL: 'C.UTF-8' },
@@ -36,24 +36,36 @@ function run (command: string, args: string[]): Run {
 }
 
 /** The unit's `Key=value` lines (comments and section headers dropped). */
-function directives (text: string): string[] {
-  return text.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith(';') && !line.startsWith('['))
+function directives(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#') && !line.startsWith(';') && !line.startsWith('['))
 }
 
-function values (text: string, key: string): string[] {
-  return directives(text).filter((line) => line.startsWith(`${key}=`)).map((line) => line.slice(key.length + 1))
+function values(text: string, key: string): string[] {
+  return directives(text)
+    .filter((line) => line.startsWith(`${key}=`))
+    .map((line) => line.slice(key.length + 1))
 }
 
 /** The programs of the unit's Exec*= lines (their first words, without systemd's prefixes such as "-"). */
-function commandsOf (text: string): string[] {
+function commandsOf(text: string): string[] {
   return directives(text)
     .filter((line) => /^Exec[A-Za-z]*=/.test(line))
-    .map((line) => line.slice(line.indexOf('=') + 1).trim().split(/\s+/)[0]?.replace(/^[-@:+!]+/, '') ?? '')
+    .map(
+      (line) =>
+        line
+          .slice(line.indexOf('=') + 1)
+          .trim()
+          .split(/\s+/)[0]
+          ?.replace(/^[-@:+!]+/, '') ?? '',
+    )
     .filter((command) => command.startsWith('/'))
 }
 
 /** systemd-analyze's path, or undefined once the test is skipped (or throws under CI). */
-function analyzer (t: TestContext): string | undefined {
+function analyzer(t: TestContext): string | undefined {
   const path = needTool(t, 'systemd-analyze')
   if (path === undefined) return undefined
   const version = /systemd (\d+)/.exec(run(path, ['--version']).output)?.[1]
@@ -72,7 +84,11 @@ await test('systemd-analyze verify accepts the unit as shipped and installed, wi
   const installed = await packAndInstall(t)
   if (installed === undefined) return
   const shipped = await readFile(join(installed.packageDir, 'contrib', 'systemd', unitName), 'utf8')
-  assert.equal(shipped, readFileSync(unitPath, 'utf8'), 'the installed package ships contrib/systemd/eggserve.service unchanged')
+  assert.equal(
+    shipped,
+    readFileSync(unitPath, 'utf8'),
+    'the installed package ships contrib/systemd/eggserve.service unchanged',
+  )
   const unitDir = join(installed.root, 'etc', 'systemd', 'system')
   await mkdir(unitDir, { recursive: true })
   await writeFile(join(unitDir, unitName), shipped)
@@ -95,18 +111,26 @@ await test('systemd-analyze verify accepts the unit as shipped and installed, wi
     t.diagnostic(`systemd-analyze verify output (${what}): ${result.output.trim() || '(none)'}`)
     assert.equal(result.status, 0, result.output)
     // verify exits 0 even for unknown keys or unparsable values: it only warns.
-    const aboutUnit = result.output.split('\n').filter((line) => line.includes(unitName) || line.includes(installed.root))
+    const aboutUnit = result.output
+      .split('\n')
+      .filter((line) => line.includes(unitName) || line.includes(installed.root))
     assert.deepEqual(aboutUnit, [], `no warning mentions eggserve.service (${what})`)
   }
   verify('as shipped')
 
   // The password file as a systemd credential: the unit's commented example, applied as
   // `systemctl edit eggserve` would apply it (a drop-in), must verify too.
-  const example = shipped.split('\n').flatMap((line) => {
-    const match = /^#\s+((?:LoadCredential|Environment)=.*)$/.exec(line)
-    return match?.[1] === undefined ? [] : [match[1]]
-  }).filter((line) => line.startsWith('LoadCredential=') || line.startsWith('Environment=EGGSERVE_PASSWORDS='))
-  assert.deepEqual(example, ['LoadCredential=htpasswd:/etc/eggserve/htpasswd', 'Environment=EGGSERVE_PASSWORDS=credential:htpasswd'])
+  const example = shipped
+    .split('\n')
+    .flatMap((line) => {
+      const match = /^#\s+((?:LoadCredential|Environment)=.*)$/.exec(line)
+      return match?.[1] === undefined ? [] : [match[1]]
+    })
+    .filter((line) => line.startsWith('LoadCredential=') || line.startsWith('Environment=EGGSERVE_PASSWORDS='))
+  assert.deepEqual(example, [
+    'LoadCredential=htpasswd:/etc/eggserve/htpasswd',
+    'Environment=EGGSERVE_PASSWORDS=credential:htpasswd',
+  ])
   const dropIns = join(unitDir, `${unitName}.d`)
   await mkdir(dropIns)
   await writeFile(join(dropIns, 'credentials.conf'), `[Service]\n${example.join('\n')}\n`)
@@ -116,11 +140,20 @@ await test('systemd-analyze verify accepts the unit as shipped and installed, wi
 await test('the README installs the command where ExecStart looks, and the unit from the installed package', () => {
   const unit = readFileSync(unitPath, 'utf8')
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8')
-  const section = readme.slice(readme.indexOf('## Running under systemd'), readme.indexOf('\n## ', readme.indexOf('## Running under systemd') + 1))
+  const section = readme.slice(
+    readme.indexOf('## Running under systemd'),
+    readme.indexOf('\n## ', readme.indexOf('## Running under systemd') + 1),
+  )
   const prefix = /^sudo npm install -g --prefix (\S+) \S+\.tgz$/m.exec(section)?.[1]
   assert.equal(prefix, INSTALL_PREFIX, 'the README installs with npm install -g --prefix /usr/local')
   assert.deepEqual(values(unit, 'ExecStart'), [`${INSTALL_PREFIX}/bin/eggserve`])
-  assert.match(section, new RegExp(`^sudo install -m 0644 ${INSTALL_PREFIX}/lib/node_modules/eggserve/contrib/systemd/eggserve\\.service /etc/systemd/system/$`, 'm'))
+  assert.match(
+    section,
+    new RegExp(
+      `^sudo install -m 0644 ${INSTALL_PREFIX}/lib/node_modules/eggserve/contrib/systemd/eggserve\\.service /etc/systemd/system/$`,
+      'm',
+    ),
+  )
 })
 
 await test(`systemd-analyze security --offline rates exposure at most ${maxExposure}`, (t) => {
@@ -156,4 +189,3 @@ await test('the unit keeps what eggserve relies on', () => {
   assert.ok(seconds !== undefined, `TimeoutStopSec=${stop[0] ?? ''} is plain seconds`)
   assert.ok(Number(seconds) > defaultShutdownSeconds, 'systemd waits longer than the download grace period')
 })
-

@@ -17,32 +17,54 @@ import { needTool } from '../helpers/tools.js'
 interface Pki {
   readonly ca: string
   /** Make a server certificate and key named `name` (CN = name); returns their paths. */
-  issue (name: string): Promise<{ cert: string; key: string }>
+  issue(name: string): Promise<{ cert: string; key: string }>
 }
 
-async function openssl (args: readonly string[], cwd: string): Promise<void> {
+async function openssl(args: readonly string[], cwd: string): Promise<void> {
   const result = await runProcess('openssl', args, { cwd })
   assert.equal(result.code, 0, `openssl ${args.join(' ')}: ${result.stderr}`)
 }
 
-async function makePki (t: TestContext, dir: string): Promise<Pki | undefined> {
+async function makePki(t: TestContext, dir: string): Promise<Pki | undefined> {
   if (needTool(t, 'openssl') === undefined) return undefined
   // An elliptic-curve key (NIST's 256-bit curve): fast to make.
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
-  await openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=eggserve test CA'], dir)
+  await openssl(
+    ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=eggserve test CA'],
+    dir,
+  )
   await writeFile(join(dir, 'server.ext'), 'subjectAltName = IP:127.0.0.1\nextendedKeyUsage = serverAuth\n')
   return {
     ca: join(dir, 'ca.pem'),
-    async issue (name) {
+    async issue(name) {
       await openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir)
-      await openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-extfile', 'server.ext', '-out', `${name}.pem`], dir)
+      await openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          `${name}.csr`,
+          '-CA',
+          'ca.pem',
+          '-CAkey',
+          'ca.key',
+          '-CAcreateserial',
+          '-days',
+          '2',
+          '-extfile',
+          'server.ext',
+          '-out',
+          `${name}.pem`,
+        ],
+        dir,
+      )
       return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) }
     },
   }
 }
 
 /** The certificate a new TLS connection to `port` is shown (verified against `ca`). */
-async function certificateOf (port: number, ca: Buffer): Promise<PeerCertificate> {
+async function certificateOf(port: number, ca: Buffer): Promise<PeerCertificate> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: '127.0.0.1', port, ca }, () => {
       resolve(socket.getPeerCertificate())
@@ -53,14 +75,19 @@ async function certificateOf (port: number, ca: Buffer): Promise<PeerCertificate
 }
 
 /** GET `path` through `agent`; resolves with the status and the TLS socket it went over. */
-async function getThrough (agent: Agent, url: string): Promise<{ status: number; socket: TLSSocket }> {
+async function getThrough(agent: Agent, url: string): Promise<{ status: number; socket: TLSSocket }> {
   return new Promise((resolve, reject) => {
     httpsGet(url, { agent }, (res) => {
       // Taken now: once the response has ended, the socket goes back to the agent's pool.
       const socket = res.socket
-      if (!(socket instanceof TLSSocket)) { reject(new Error('not a TLS socket')); return }
+      if (!(socket instanceof TLSSocket)) {
+        reject(new Error('not a TLS socket'))
+        return
+      }
       res.resume()
-      res.once('end', () => { resolve({ status: res.statusCode ?? 0, socket }) })
+      res.once('end', () => {
+        resolve({ status: res.statusCode ?? 0, socket })
+      })
     }).once('error', reject)
   })
 }
@@ -73,17 +100,33 @@ await test('pip installs over HTTPS, trusting the test CA with --cert (and refus
   if (venv === undefined) return
   const { cert, key } = await pki.issue('server')
   const eggdir = join(root, 'eggs')
-  await writeDist(join(eggdir, 'tlsdemo'), buildWheel({ name: 'tlsdemo', version: '1.0', moduleSource: "KIND = 'over tls'\n" }))
+  await writeDist(
+    join(eggdir, 'tlsdemo'),
+    buildWheel({ name: 'tlsdemo', version: '1.0', moduleSource: "KIND = 'over tls'\n" }),
+  )
   const server = await startServer(t, { eggdir, args: ['--tls-cert', cert, '--tls-key', key] })
   assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/)
   const target = join(root, 'target')
-  const pip = ['install', '--retries', '0', '--timeout', '20', '--progress-bar', 'off', '--target', target, '--index-url', `${server.url}/simple/`, 'tlsdemo==1.0']
+  const pip = [
+    'install',
+    '--retries',
+    '0',
+    '--timeout',
+    '20',
+    '--progress-bar',
+    'off',
+    '--target',
+    target,
+    '--index-url',
+    `${server.url}/simple/`,
+    'tlsdemo==1.0',
+  ]
   const trusted = await venv.pip([...pip, '--cert', pki.ca])
   assert.equal(trusted.code, 0, output(trusted))
   const imported = await venv.run(['-c', 'import tlsdemo; print(tlsdemo.KIND)'], { env: { PYTHONPATH: target } })
   assert.equal(imported.stdout.trim(), 'over tls', output(imported))
   // Without the CA pip must not trust the certificate: the test would pass with plain HTTP otherwise.
-  const untrusted = await venv.pip(pip.map((arg) => arg === target ? join(root, 'target-2') : arg))
+  const untrusted = await venv.pip(pip.map((arg) => (arg === target ? join(root, 'target-2') : arg)))
   assert.notEqual(untrusted.code, 0)
   assert.match(output(untrusted), /CERTIFICATE_VERIFY_FAILED/)
 })
@@ -97,12 +140,17 @@ await test('SIGHUP: new connections get the renewed certificate, an open keep-al
   const served = { cert: join(root, 'served.pem'), key: join(root, 'served.key') }
   await copyFile(first.cert, served.cert)
   await copyFile(first.key, served.key)
-  const server = await startServer(t, { eggdir: await tempDir(t, 'eggserve-tls-eggs-'), args: ['--tls-cert', served.cert, '--tls-key', served.key] })
+  const server = await startServer(t, {
+    eggdir: await tempDir(t, 'eggserve-tls-eggs-'),
+    args: ['--tls-cert', served.cert, '--tls-key', served.key],
+  })
   const ca = await readFile(pki.ca)
   assert.equal((await certificateOf(server.port, ca)).subject.CN, 'first')
 
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca })
-  t.after(() => { agent.destroy() })
+  t.after(() => {
+    agent.destroy()
+  })
   const before = await getThrough(agent, `${server.url}/simple/`)
   assert.equal(before.status, 200)
 
@@ -110,7 +158,11 @@ await test('SIGHUP: new connections get the renewed certificate, an open keep-al
   await copyFile(renewed.key, served.key)
   server.process.kill('SIGHUP')
   await server.waitForLine((line) => line.msg === 'Reloaded the TLS certificate (SIGHUP)')
-  assert.equal((await certificateOf(server.port, ca)).subject.CN, 'renewed', 'a new connection gets the new certificate')
+  assert.equal(
+    (await certificateOf(server.port, ca)).subject.CN,
+    'renewed',
+    'a new connection gets the new certificate',
+  )
   const after = await getThrough(agent, `${server.url}/simple/`)
   assert.equal(after.status, 200)
   assert.equal(after.socket, before.socket, 'the keep-alive connection was not dropped')
@@ -119,7 +171,9 @@ await test('SIGHUP: new connections get the renewed certificate, an open keep-al
   // A broken file at the next SIGHUP: one error line, the renewed certificate stays in use.
   await writeFile(served.cert, 'not a certificate\n')
   server.process.kill('SIGHUP')
-  const failed = await server.waitForLine((line) => line.msg === 'Cannot reload the TLS certificate; keeping the one loaded before')
+  const failed = await server.waitForLine(
+    (line) => line.msg === 'Cannot reload the TLS certificate; keeping the one loaded before',
+  )
   assert.match(String(failed.err), /not a PEM file/)
   assert.equal((await certificateOf(server.port, ca)).subject.CN, 'renewed')
 })
@@ -134,12 +188,35 @@ await test('a certificate or key that cannot be used stops start-up with one lin
   await writeFile(garbage, 'hello\n')
   const eggdir = await tempDir(t, 'eggserve-tls-eggs-')
   const cases: [string, string, string][] = [
-    [join(root, 'missing.pem'), one.key, `eggserve: Cannot read the TLS certificate "${join(root, 'missing.pem')}": no such file or directory\n`],
-    [one.cert, other.key, `eggserve: Cannot use the TLS certificate "${one.cert}" with the key "${other.key}": the key does not belong to the certificate\n`],
-    [garbage, one.key, `eggserve: Cannot use the TLS certificate "${garbage}" with the key "${one.key}": not a PEM file (no "-----BEGIN" line)\n`],
+    [
+      join(root, 'missing.pem'),
+      one.key,
+      `eggserve: Cannot read the TLS certificate "${join(root, 'missing.pem')}": no such file or directory\n`,
+    ],
+    [
+      one.cert,
+      other.key,
+      `eggserve: Cannot use the TLS certificate "${one.cert}" with the key "${other.key}": the key does not belong to the certificate\n`,
+    ],
+    [
+      garbage,
+      one.key,
+      `eggserve: Cannot use the TLS certificate "${garbage}" with the key "${one.key}": not a PEM file (no "-----BEGIN" line)\n`,
+    ],
   ]
   for (const [cert, key, message] of cases) {
-    const result = await runCli(['--port', '0', '--host', '127.0.0.1', '--eggdir', eggdir, '--tls-cert', cert, '--tls-key', key])
+    const result = await runCli([
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--eggdir',
+      eggdir,
+      '--tls-cert',
+      cert,
+      '--tls-key',
+      key,
+    ])
     assert.equal(result.code, 1, result.stderr)
     assert.equal(result.stderr, message)
   }

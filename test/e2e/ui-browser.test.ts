@@ -48,44 +48,87 @@ const DEMO_LINES = [
   'Description-Content-Type: text/markdown; charset=UTF-8',
 ]
 
-interface Fixture { readonly eggdir: string; readonly beacon: Beacon }
+interface Fixture {
+  readonly eggdir: string
+  readonly beacon: Beacon
+}
 
-interface Beacon { readonly url: string; readonly hits: string[] }
+interface Beacon {
+  readonly url: string
+  readonly hits: string[]
+}
 
 // A loopback listener that counts every request: a payload that ran would call it.
-async function startBeacon (t: TestContext): Promise<Beacon> {
+async function startBeacon(t: TestContext): Promise<Beacon> {
   const hits: string[] = []
   const server = createServer((request, response) => {
     hits.push(request.url ?? '')
     response.writeHead(404).end()
   })
-  await new Promise<void>((resolve) => { server.listen(0, '127.0.0.1', resolve) })
-  t.after(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => { resolve() }) }))
+  await new Promise<void>((resolve) => {
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => {
+          resolve()
+        })
+      }),
+  )
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits }
 }
 
 const DAY = 24 * 3600 * 1000
 const EPOCH = Date.UTC(2026, 10, 2, 9, 30)
 
-async function place (eggdir: string, folder: string, dist: BuiltDist, days: number): Promise<void> {
+async function place(eggdir: string, folder: string, dist: BuiltDist, days: number): Promise<void> {
   const path = await writeDist(join(eggdir, folder), dist)
   const when = new Date(EPOCH + days * DAY)
   await utimes(path, when, when)
 }
 
-async function fixture (t: TestContext): Promise<Fixture> {
+async function fixture(t: TestContext): Promise<Fixture> {
   const beacon = await startBeacon(t)
   const eggdir = join(await tempDir(t, 'eggserve-ui-'), 'eggs')
-  const spec = { name: 'demo-tools', summary: 'Utilities for people who browse their private index', requiresPython: '>=3.8', requiresDist: ['requests>=2.28', 'rich>=13; extra == "cli"'], metadataLines: [...DEMO_LINES, 'Provides-Extra: cli'], description: DEMO_README }
+  const spec = {
+    name: 'demo-tools',
+    summary: 'Utilities for people who browse their private index',
+    requiresPython: '>=3.8',
+    requiresDist: ['requests>=2.28', 'rich>=13; extra == "cli"'],
+    metadataLines: [...DEMO_LINES, 'Provides-Extra: cli'],
+    description: DEMO_README,
+  }
   for (const [i, version] of ['0.9.0', '1.0.0', '1.1.0', '1.2.0'].entries()) {
     await place(eggdir, 'demo-tools', buildWheel({ ...spec, version }, { pythonTag: 'py3' }), i * 7)
     await place(eggdir, 'demo-tools', buildSdist({ ...spec, version }), i * 7)
   }
   await place(eggdir, 'demo-tools', buildWheel({ ...spec, version: '1.2.0' }, { pythonTag: 'cp312' }), 21)
-  await writeTree(eggdir, { 'demo-tools/demo_tools-1.1.0.tar.gz.yanked': 'Broken metadata, use 1.2.0\n', 'demo-tools/demo_tools-1.1.0-py3-none-any.whl.yanked': 'Broken metadata, use 1.2.0\n' })
-  await place(eggdir, 'Legacy.Docs', buildSdist({ name: 'Legacy.Docs', version: '2.1', summary: 'An older project documented in reStructuredText', metadataLines: ['License: BSD', 'Description-Content-Type: text/x-rst'], description: 'Legacy Docs\n===========\n\nA *reStructuredText* README with a `link <https://example.org/>`_.\n\n- one\n- two\n' }), 3)
+  await writeTree(eggdir, {
+    'demo-tools/demo_tools-1.1.0.tar.gz.yanked': 'Broken metadata, use 1.2.0\n',
+    'demo-tools/demo_tools-1.1.0-py3-none-any.whl.yanked': 'Broken metadata, use 1.2.0\n',
+  })
+  await place(
+    eggdir,
+    'Legacy.Docs',
+    buildSdist({
+      name: 'Legacy.Docs',
+      version: '2.1',
+      summary: 'An older project documented in reStructuredText',
+      metadataLines: ['License: BSD', 'Description-Content-Type: text/x-rst'],
+      description:
+        'Legacy Docs\n===========\n\nA *reStructuredText* README with a `link <https://example.org/>`_.\n\n- one\n- two\n',
+    }),
+    3,
+  )
   for (const [i, name] of ['alpha-utils', 'beta-client', 'gamma-server'].entries()) {
-    await place(eggdir, name, buildWheel({ name, version: `0.${i + 1}`, summary: `The ${name.split('-')[0] ?? ''} component` }), 10 + i)
+    await place(
+      eggdir,
+      name,
+      buildWheel({ name, version: `0.${i + 1}`, summary: `The ${name.split('-')[0] ?? ''} component` }),
+      10 + i,
+    )
   }
   const payloads = xssPayloads(beacon.url)
   const hostileLines = [
@@ -98,25 +141,76 @@ async function fixture (t: TestContext): Promise<Fixture> {
     `Classifier: ${payloads[13] ?? ''}`,
     `Requires-Dist: ${payloads[4] ?? ''}`,
   ]
-  await place(eggdir, 'xss-markdown', buildWheel({ name: 'xss-markdown', version: '1.0', summary: payloads[1] ?? '', metadataLines: [...hostileLines, 'Description-Content-Type: text/markdown'], description: markdownReadme(beacon.url) }), 30)
-  await place(eggdir, 'xss-rst', buildWheel({ name: 'xss-rst', version: '1.0', summary: payloads[17] ?? '', metadataLines: [...hostileLines, 'Description-Content-Type: text/x-rst'], description: rstReadme(beacon.url) }), 30)
-  await place(eggdir, 'xss-text', buildWheel({ name: 'xss-text', version: '1.0', summary: payloads[18] ?? '', metadataLines: [...hostileLines, 'Description-Content-Type: text/plain'], description: payloads.join('\n') }), 30)
-  await place(eggdir, 'xss-html', buildWheel({ name: 'xss-html', version: '1.0', summary: payloads[29] ?? '', metadataLines: [...hostileLines, 'Description-Content-Type: text/html'], description: payloads.join('\n\n') }), 30)
+  await place(
+    eggdir,
+    'xss-markdown',
+    buildWheel({
+      name: 'xss-markdown',
+      version: '1.0',
+      summary: payloads[1] ?? '',
+      metadataLines: [...hostileLines, 'Description-Content-Type: text/markdown'],
+      description: markdownReadme(beacon.url),
+    }),
+    30,
+  )
+  await place(
+    eggdir,
+    'xss-rst',
+    buildWheel({
+      name: 'xss-rst',
+      version: '1.0',
+      summary: payloads[17] ?? '',
+      metadataLines: [...hostileLines, 'Description-Content-Type: text/x-rst'],
+      description: rstReadme(beacon.url),
+    }),
+    30,
+  )
+  await place(
+    eggdir,
+    'xss-text',
+    buildWheel({
+      name: 'xss-text',
+      version: '1.0',
+      summary: payloads[18] ?? '',
+      metadataLines: [...hostileLines, 'Description-Content-Type: text/plain'],
+      description: payloads.join('\n'),
+    }),
+    30,
+  )
+  await place(
+    eggdir,
+    'xss-html',
+    buildWheel({
+      name: 'xss-html',
+      version: '1.0',
+      summary: payloads[29] ?? '',
+      metadataLines: [...hostileLines, 'Description-Content-Type: text/html'],
+      description: payloads.join('\n\n'),
+    }),
+    30,
+  )
   return { eggdir, beacon }
 }
 
 // The screenshots the README shows.
-const SHOTS = new Set(['home-desktop-light', 'project-desktop-light', 'project-desktop-dark', 'project-phone-light', 'version-yanked-desktop-light', 'project-rst-phone-dark'])
+const SHOTS = new Set([
+  'home-desktop-light',
+  'project-desktop-light',
+  'project-desktop-dark',
+  'project-phone-light',
+  'version-yanked-desktop-light',
+  'project-rst-phone-dark',
+])
 
 const screenshotDir = process.env.EGGSERVE_SCREENSHOTS === '1' ? join(repoRoot, 'docs', 'screenshots') : undefined
 
-async function shoot (t: TestContext, page: Page, name: string): Promise<void> {
-  const dir = screenshotDir ?? await tempDir(t, 'eggserve-shots-')
+async function shoot(t: TestContext, page: Page, name: string): Promise<void> {
+  const dir = screenshotDir ?? (await tempDir(t, 'eggserve-shots-'))
   await mkdir(dir, { recursive: true })
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: false })
 }
 
-async function load (page: Page, url: string): Promise<void> {
+async function load(page: Page, url: string): Promise<void> {
   const response = await page.goto(url, { waitUntil: 'load' })
   assert.ok(response !== null, url)
   assert.ok(response.status() < 400, `${url}: ${response.status()}`)
@@ -172,7 +266,10 @@ await test('the browse UI in Chromium', async (t) => {
     await page.emulateMedia({ colorScheme: 'light' })
     await page.setViewportSize(WIDTHS.desktop)
     assert.deepEqual(await violations(page), [])
-    assert.deepEqual(watched.errors.filter((error) => !error.includes('404')), [])
+    assert.deepEqual(
+      watched.errors.filter((error) => !error.includes('404')),
+      [],
+    )
   })
 
   await t.test('desktop puts the metadata beside the README; a phone stacks them', async () => {
@@ -190,32 +287,35 @@ await test('the browse UI in Chromium', async (t) => {
     await page.setViewportSize(WIDTHS.desktop)
   })
 
-  await t.test('typing into search shows results as you type; Enter shows the full results without script', async () => {
-    await load(page, base)
-    await page.locator('#q').pressSequentially('comp', { delay: 30 })
-    const suggestions = page.locator('#suggestions li a')
-    await suggestions.first().waitFor({ state: 'visible' })
-    assert.deepEqual(await suggestions.allTextContents(), ['alpha-utils 0.1', 'beta-client 0.2', 'gamma-server 0.3'])
-    assert.match(await page.locator('#suggest-status').textContent() ?? '', /3 projects found/)
-    assert.deepEqual(await axeViolations(page), [], 'with the results shown')
-    await shoot(t, page, 'search-as-you-type')
-    // Keyboard: Tab from the box reaches the button, then the results; Escape closes them.
-    await page.locator('#q').focus()
-    await page.keyboard.press('Tab')
-    await page.keyboard.press('Tab')
-    assert.equal(await page.evaluate<string>('document.activeElement.textContent'), 'alpha-utils 0.1')
-    await page.locator('#q').press('Escape')
-    assert.equal(await page.locator('#suggestions').isHidden(), true)
-    await page.locator('#q').fill('comp')
-    await suggestions.first().waitFor({ state: 'visible' })
-    assert.deepEqual(await suggestions.allTextContents(), ['alpha-utils 0.1', 'beta-client 0.2', 'gamma-server 0.3'])
-    await suggestions.nth(1).click()
-    await page.waitForURL(`${base}project/beta-client/`)
-    await page.locator('#q').fill('private index')
-    await page.locator('#q').press('Enter')
-    await page.waitForURL(/search\?q=private\+index/)
-    assert.deepEqual(await page.locator('table.projects th a').allTextContents(), ['demo-tools'])
-  })
+  await t.test(
+    'typing into search shows results as you type; Enter shows the full results without script',
+    async () => {
+      await load(page, base)
+      await page.locator('#q').pressSequentially('comp', { delay: 30 })
+      const suggestions = page.locator('#suggestions li a')
+      await suggestions.first().waitFor({ state: 'visible' })
+      assert.deepEqual(await suggestions.allTextContents(), ['alpha-utils 0.1', 'beta-client 0.2', 'gamma-server 0.3'])
+      assert.match((await page.locator('#suggest-status').textContent()) ?? '', /3 projects found/)
+      assert.deepEqual(await axeViolations(page), [], 'with the results shown')
+      await shoot(t, page, 'search-as-you-type')
+      // Keyboard: Tab from the box reaches the button, then the results; Escape closes them.
+      await page.locator('#q').focus()
+      await page.keyboard.press('Tab')
+      await page.keyboard.press('Tab')
+      assert.equal(await page.evaluate<string>('document.activeElement.textContent'), 'alpha-utils 0.1')
+      await page.locator('#q').press('Escape')
+      assert.equal(await page.locator('#suggestions').isHidden(), true)
+      await page.locator('#q').fill('comp')
+      await suggestions.first().waitFor({ state: 'visible' })
+      assert.deepEqual(await suggestions.allTextContents(), ['alpha-utils 0.1', 'beta-client 0.2', 'gamma-server 0.3'])
+      await suggestions.nth(1).click()
+      await page.waitForURL(`${base}project/beta-client/`)
+      await page.locator('#q').fill('private index')
+      await page.locator('#q').press('Enter')
+      await page.waitForURL(/search\?q=private\+index/)
+      assert.deepEqual(await page.locator('table.projects th a').allTextContents(), ['demo-tools'])
+    },
+  )
 
   await t.test('the copy button puts the install command on the clipboard', async () => {
     await load(page, `${base}project/demo-tools/`)
@@ -235,7 +335,7 @@ await test('the browse UI in Chromium', async (t) => {
     assert.equal(await page.locator('.project-header h1').textContent(), 'demo-tools 1.2.0')
     await page.locator('#history').getByRole('link', { name: '1.1.0' }).click()
     await page.waitForURL(`${base}project/demo-tools/1.1.0/`)
-    assert.match(await page.locator('.notice.yanked').textContent() ?? '', /Reason: Broken metadata, use 1\.2\.0/)
+    assert.match((await page.locator('.notice.yanked').textContent()) ?? '', /Reason: Broken metadata, use 1\.2\.0/)
     await page.getByRole('link', { name: 'The latest is 1.2.0' }).click()
     await page.waitForURL(`${base}project/demo-tools/`)
     const href = await page.locator('#files h3 a').first().getAttribute('href')

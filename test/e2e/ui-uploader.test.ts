@@ -12,19 +12,23 @@ import { ALICE, basic, writePasswords } from '../helpers/users.js'
 
 const DIST = buildWheel({ name: 'kept-uploader', version: '1.0' })
 
-async function uploadAsAlice (server: ServerHandle): Promise<void> {
+async function uploadAsAlice(server: ServerHandle): Promise<void> {
   const form = multipart(await uploadParts(DIST, { name: 'kept-uploader', version: '1.0' }))
-  const response = await fetch(`${server.url}/legacy/`, { method: 'POST', body: form.body, headers: { 'content-type': form.contentType, authorization: basic(ALICE) } })
+  const response = await fetch(`${server.url}/legacy/`, {
+    method: 'POST',
+    body: form.body,
+    headers: { 'content-type': form.contentType, authorization: basic(ALICE) },
+  })
   assert.equal(response.status, 200, await response.text())
 }
 
-async function uploaderShown (server: ServerHandle): Promise<boolean> {
+async function uploaderShown(server: ServerHandle): Promise<boolean> {
   const page = await (await fetch(`${server.url}/-/project/kept-uploader/`)).text()
   assert.match(page, /kept_uploader-1\.0-py3-none-any\.whl/)
   return page.includes(' by alice</dd>')
 }
 
-async function setUp (t: TestContext): Promise<{ eggdir: string; passwords: string; cache: string }> {
+async function setUp(t: TestContext): Promise<{ eggdir: string; passwords: string; cache: string }> {
   const root = await tempDir(t, 'eggserve-uploader-')
   await mkdir(join(root, 'eggs'))
   return { eggdir: join(root, 'eggs'), passwords: await writePasswords(root, [ALICE]), cache: join(root, 'cache') }

@@ -18,9 +18,13 @@ const WHEEL = buildWheel({ name: 'cut', version: '1.0' })
 const BIG = { filename: 'big-1.0.tar.gz', bytes: noise(32 * 1024 * 1024, 11) }
 
 /** POST `body` with a correct Content-Length; resolves with the status and body of the answer. */
-async function post (url: string, body: Buffer, contentType: string): Promise<{ status: number; text: string }> {
+async function post(url: string, body: Buffer, contentType: string): Promise<{ status: number; text: string }> {
   const response = await new Promise<IncomingMessage>((resolve, reject) => {
-    const req = httpRequest(`${url}/`, { method: 'POST', agent: false, headers: { 'content-type': contentType, 'content-length': body.length } }, resolve)
+    const req = httpRequest(
+      `${url}/`,
+      { method: 'POST', agent: false, headers: { 'content-type': contentType, 'content-length': body.length } },
+      resolve,
+    )
     req.once('error', reject)
     req.end(body)
   })
@@ -30,10 +34,18 @@ async function post (url: string, body: Buffer, contentType: string): Promise<{ 
 }
 
 /** Announce all of `body`, send only `sent` bytes of it, then hang up. */
-async function postAndHangUp (url: string, body: Buffer, contentType: string, sent: number): Promise<void> {
-  const req = httpRequest(`${url}/`, { method: 'POST', agent: false, headers: { 'content-type': contentType, 'content-length': body.length } })
+async function postAndHangUp(url: string, body: Buffer, contentType: string, sent: number): Promise<void> {
+  const req = httpRequest(`${url}/`, {
+    method: 'POST',
+    agent: false,
+    headers: { 'content-type': contentType, 'content-length': body.length },
+  })
   req.on('error', () => undefined)
-  await new Promise<void>((resolve) => { req.write(body.subarray(0, sent), () => { resolve() }) })
+  await new Promise<void>((resolve) => {
+    req.write(body.subarray(0, sent), () => {
+      resolve()
+    })
+  })
   req.destroy()
 }
 
@@ -74,7 +86,10 @@ await test('truncated and malformed bodies on a real socket: 400s, nothing writt
   for (let sent = 0; sent < body.length; sent += 61) await postAndHangUp(server.url, body, contentType, sent)
   t.diagnostic(`${cuts.length} cut bodies answered, ${Math.ceil(body.length / 61)} hang-ups`)
 
-  assert.ok(await pollUntil(async () => (await tempFiles(eggdir)).length === 0, 5000) !== undefined, `temporary files left: ${(await tempFiles(eggdir)).join(', ')}`)
+  assert.ok(
+    (await pollUntil(async () => (await tempFiles(eggdir)).length === 0, 5000)) !== undefined,
+    `temporary files left: ${(await tempFiles(eggdir)).join(', ')}`,
+  )
   assert.deepEqual(await snapshot(eggdir), before, 'nothing written')
   assert.equal((await httpGet(`${server.url}/simple/other/`)).status, 200, 'still serving')
 
@@ -82,7 +97,10 @@ await test('truncated and malformed bodies on a real socket: 400s, nothing writt
   for await (const chunk of download) chunks.push(chunk as Buffer)
   const received = Buffer.concat(chunks)
   assert.equal(received.length, BIG.bytes.length, 'the download in flight completed')
-  assert.equal(createHash('sha256').update(received).digest('hex'), createHash('sha256').update(BIG.bytes).digest('hex'))
+  assert.equal(
+    createHash('sha256').update(received).digest('hex'),
+    createHash('sha256').update(BIG.bytes).digest('hex'),
+  )
 
   // The complete form is still stored afterwards.
   const whole = await post(server.url, body, contentType)

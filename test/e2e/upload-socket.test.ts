@@ -15,37 +15,67 @@ import { clientDigests, multipart, snapshot, tempFiles, type FormPart } from '..
 import { ALICE, writePasswords } from '../helpers/users.js'
 
 /** A form split around its file: head (fields and the file part's headers), the file, tail. */
-async function splitForm (filename: string, data: Buffer, name: string, version: string): Promise<{ head: Buffer; tail: Buffer; contentType: string }> {
+async function splitForm(
+  filename: string,
+  data: Buffer,
+  name: string,
+  version: string,
+): Promise<{ head: Buffer; tail: Buffer; contentType: string }> {
   const digests = await clientDigests(data)
   const marker = Buffer.from('\u0000FILE\u0000')
   const fields: FormPart[] = Object.entries({
-    ':action': 'file_upload', protocol_version: '1', name, version, filetype: 'sdist', pyversion: 'source', sha256_digest: digests.sha256, blake2_256_digest: digests.blake2,
+    ':action': 'file_upload',
+    protocol_version: '1',
+    name,
+    version,
+    filetype: 'sdist',
+    pyversion: 'source',
+    sha256_digest: digests.sha256,
+    blake2_256_digest: digests.blake2,
   }).map(([field, value]) => ({ name: field, value }))
-  const { body, contentType } = multipart([...fields, { name: 'content', filename, data: marker, contentType: 'application/octet-stream' }])
+  const { body, contentType } = multipart([
+    ...fields,
+    { name: 'content', filename, data: marker, contentType: 'application/octet-stream' },
+  ])
   const at = body.indexOf(marker)
   return { head: body.subarray(0, at), tail: body.subarray(at + marker.length), contentType }
 }
 
 /** POST head + `length` bytes produced by `body` + tail; resolves with the response (which may come before the body is sent). */
-function sendUpload (url: string, options: { head: Buffer; tail: Buffer; contentType: string; length: number; headers?: Record<string, string>; body: (write: (chunk: Buffer) => Promise<void>) => Promise<void> }): { response: Promise<IncomingMessage>; sent: Promise<void>; destroy: () => void } {
+function sendUpload(
+  url: string,
+  options: {
+    head: Buffer
+    tail: Buffer
+    contentType: string
+    length: number
+    headers?: Record<string, string>
+    body: (write: (chunk: Buffer) => Promise<void>) => Promise<void>
+  },
+): { response: Promise<IncomingMessage>; sent: Promise<void>; destroy: () => void } {
   const req = httpRequest(`${url}/`, {
     method: 'POST',
     agent: false,
-    headers: { 'content-type': options.contentType, 'content-length': options.head.length + options.length + options.tail.length, ...options.headers },
+    headers: {
+      'content-type': options.contentType,
+      'content-length': options.head.length + options.length + options.tail.length,
+      ...options.headers,
+    },
   })
   const response = new Promise<IncomingMessage>((resolve, reject) => {
     req.once('response', resolve)
     req.once('error', reject)
   })
   response.catch(() => undefined)
-  const write = (chunk: Buffer): Promise<void> => new Promise((resolve, reject) => {
-    if (req.destroyed) {
-      reject(new Error('request destroyed'))
-      return
-    }
-    if (req.write(chunk)) resolve()
-    else req.once('drain', resolve)
-  })
+  const write = (chunk: Buffer): Promise<void> =>
+    new Promise((resolve, reject) => {
+      if (req.destroyed) {
+        reject(new Error('request destroyed'))
+        return
+      }
+      if (req.write(chunk)) resolve()
+      else req.once('drain', resolve)
+    })
   const sent = (async () => {
     await write(options.head)
     await options.body(write)
@@ -53,16 +83,25 @@ function sendUpload (url: string, options: { head: Buffer; tail: Buffer; content
     req.end()
   })()
   sent.catch(() => undefined)
-  return { response, sent, destroy: () => { req.destroy() } }
+  return {
+    response,
+    sent,
+    destroy: () => {
+      req.destroy()
+    },
+  }
 }
 
-async function readBody (response: IncomingMessage): Promise<string> {
+async function readBody(response: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of response) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks).toString('utf8')
 }
 
-async function openServer (t: Parameters<typeof tempDir>[0], args: readonly string[] = ['--authenticate', '.']): Promise<{ server: ServerHandle; eggdir: string }> {
+async function openServer(
+  t: Parameters<typeof tempDir>[0],
+  args: readonly string[] = ['--authenticate', '.'],
+): Promise<{ server: ServerHandle; eggdir: string }> {
   const eggdir = await tempDir(t, 'eggserve-socket-')
   await writeTree(eggdir, { 'other/other-1.0.tar.gz': 'other' })
   return { server: await startServer(t, { eggdir, args }), eggdir }
@@ -73,11 +112,19 @@ await test('a client that disconnects mid-upload leaves no file behind, and the 
   const before = await snapshot(eggdir)
   const { head, tail, contentType } = await splitForm('gone-1.0.tar', Buffer.alloc(0), 'gone', '1.0')
   const upload = sendUpload(server.url, {
-    head, tail, contentType, length: 50 * 1024 * 1024,
-    body: async (write) => { await write(randomBytes(4 * 1024 * 1024)) },
+    head,
+    tail,
+    contentType,
+    length: 50 * 1024 * 1024,
+    body: async (write) => {
+      await write(randomBytes(4 * 1024 * 1024))
+    },
   })
   // The temporary file exists while the upload is in flight...
-  assert.ok(await pollUntil(async () => (await tempFiles(eggdir)).length === 1, 5000) !== undefined, 'a temporary file while uploading')
+  assert.ok(
+    (await pollUntil(async () => (await tempFiles(eggdir)).length === 1, 5000)) !== undefined,
+    'a temporary file while uploading',
+  )
   upload.destroy()
   // ...and is gone once the client has gone.
   const elapsed = await pollUntil(async () => (await tempFiles(eggdir)).length === 0, 5000)
@@ -101,8 +148,13 @@ await test('refusals sent while the body is still arriving reach the client (413
     const length = 16 * 1024 * 1024
     const block = randomBytes(256 * 1024)
     const upload = sendUpload(server.url, {
-      head, tail, contentType, length,
-      body: async (write) => { for (let sent = 0; sent < length; sent += block.length) await write(block) },
+      head,
+      tail,
+      contentType,
+      length,
+      body: async (write) => {
+        for (let sent = 0; sent < length; sent += block.length) await write(block)
+      },
     })
     const response = await upload.response
     assert.equal(response.statusCode, status)
@@ -115,7 +167,7 @@ await test('refusals sent while the body is still arriving reach the client (413
   }
 })
 
-await test('a 200 MB upload streams to disk: throughput, and the daemon\'s memory stays far below the file size', async (t) => {
+await test("a 200 MB upload streams to disk: throughput, and the daemon's memory stays far below the file size", async (t) => {
   const { server, eggdir } = await openServer(t)
   const size = 200 * 1024 * 1024
   const blob = randomBytes(size)
@@ -134,8 +186,13 @@ await test('a 200 MB upload streams to disk: throughput, and the daemon\'s memor
   const started = performance.now()
   const chunk = 1024 * 1024
   const upload = sendUpload(server.url, {
-    head, tail, contentType, length: tar.length,
-    body: async (write) => { for (let at = 0; at < tar.length; at += chunk) await write(tar.subarray(at, at + chunk)) },
+    head,
+    tail,
+    contentType,
+    length: tar.length,
+    body: async (write) => {
+      for (let at = 0; at < tar.length; at += chunk) await write(tar.subarray(at, at + chunk))
+    },
   })
   const response = await upload.response
   const body = await readBody(response)
@@ -143,8 +200,12 @@ await test('a 200 MB upload streams to disk: throughput, and the daemon\'s memor
   assert.equal(response.statusCode, 200, body)
   const peak = await memory('VmHWM')
   const mb = tar.length / 1024 / 1024
-  t.diagnostic(`${mb.toFixed(0)} MB in ${seconds.toFixed(2)} s: ${(mb / seconds).toFixed(0)} MB/s over loopback, hashed (md5, sha256, blake2b-256), fsynced`)
-  t.diagnostic(`daemon RSS before ${(rssBefore / 2 ** 20).toFixed(0)} MB, peak ${(peak / 2 ** 20).toFixed(0)} MB (+${((peak - rssBefore) / 2 ** 20).toFixed(0)} MB for a ${mb.toFixed(0)} MB file)`)
+  t.diagnostic(
+    `${mb.toFixed(0)} MB in ${seconds.toFixed(2)} s: ${(mb / seconds).toFixed(0)} MB/s over loopback, hashed (md5, sha256, blake2b-256), fsynced`,
+  )
+  t.diagnostic(
+    `daemon RSS before ${(rssBefore / 2 ** 20).toFixed(0)} MB, peak ${(peak / 2 ** 20).toFixed(0)} MB (+${((peak - rssBefore) / 2 ** 20).toFixed(0)} MB for a ${mb.toFixed(0)} MB file)`,
+  )
   assert.ok(peak - rssBefore < 100 * 2 ** 20, 'the upload was not held in memory')
   const stored = await readFile(join(eggdir, 'big', 'big-1.0.tar'))
   assert.equal(createHash('sha256').update(stored).digest('hex'), createHash('sha256').update(tar).digest('hex'))
@@ -156,11 +217,19 @@ await test('an upload cut off by shutdown is logged as aborted with no status, a
   const before = await snapshot(eggdir)
   const { head, tail, contentType } = await splitForm('late-1.0.tar', Buffer.alloc(0), 'late', '1.0')
   const upload = sendUpload(server.url, {
-    head, tail, contentType, length: 50 * 1024 * 1024,
+    head,
+    tail,
+    contentType,
+    length: 50 * 1024 * 1024,
     // A slow client: part of the file, then nothing until the server gives up on it.
-    body: async (write) => { await write(randomBytes(1024 * 1024)) },
+    body: async (write) => {
+      await write(randomBytes(1024 * 1024))
+    },
   })
-  assert.ok(await pollUntil(async () => (await tempFiles(eggdir)).length === 1, 5000) !== undefined, 'a temporary file while uploading')
+  assert.ok(
+    (await pollUntil(async () => (await tempFiles(eggdir)).length === 1, 5000)) !== undefined,
+    'a temporary file while uploading',
+  )
   assert.equal(await server.stop('SIGTERM'), 0, server.stderr)
   upload.destroy()
   const line = server.lines.find((entry) => entry.msg === 'request' && entry.method === 'POST')

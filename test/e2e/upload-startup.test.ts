@@ -10,7 +10,7 @@ import { pollUntil, runCli, startServer, type RunResult } from '../helpers/spawn
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 import { ALICE, basic, BOB, CAROL, writePasswords } from '../helpers/users.js'
 
-function assertOneLineError (result: RunResult, code: number, message: RegExp): void {
+function assertOneLineError(result: RunResult, code: number, message: RegExp): void {
   assert.equal(result.code, code, `exit code; stderr: ${result.stderr}`)
   const lines = result.stderr.trim().split('\n')
   assert.equal(lines.length, 1, `one line on stderr: ${result.stderr}`)
@@ -27,27 +27,51 @@ await test('refused at start-up: credentials without a password file (2), an unr
   const needFile = /needs a password file: give --passwords FILE, or --authenticate \. to let anyone upload$/
   assertOneLineError(await runCli(['--eggdir', eggdir, ...LISTEN, '--authenticate', 'update']), 2, needFile)
   assertOneLineError(await runCli(['--eggdir', eggdir, ...LISTEN], { EGGSERVE_PASSWORDS: '.' }), 2, needFile)
-  assertOneLineError(await runCli(['--eggdir', eggdir, ...LISTEN, '--passwords', join(root, 'missing')]), 1, /Cannot read the password file ".*missing": no such file$/)
+  assertOneLineError(
+    await runCli(['--eggdir', eggdir, ...LISTEN, '--passwords', join(root, 'missing')]),
+    1,
+    /Cannot read the password file ".*missing": no such file$/,
+  )
   const plain = join(root, 'plain')
   await writeFile(plain, `${ALICE.line}\nerin:secret\ndave:YUnJe./jtYA/E\n`)
   const refused = await runCli(['--eggdir', eggdir, ...LISTEN, '--passwords', plain])
-  assertOneLineError(refused, 1, /has entries eggserve refuses: line 2 \(user "erin"\): plain-text passwords are not supported; recreate it with "htpasswd -B -C 10"; line 3 \(user "dave"\): plain-text passwords and crypt\(3\) hashes are not supported/)
-  assert.ok(!refused.stderr.includes('secret') && !refused.stderr.includes('YUnJe'), 'no password or hash in the message')
+  assertOneLineError(
+    refused,
+    1,
+    /has entries eggserve refuses: line 2 \(user "erin"\): plain-text passwords are not supported; recreate it with "htpasswd -B -C 10"; line 3 \(user "dave"\): plain-text passwords and crypt\(3\) hashes are not supported/,
+  )
+  assert.ok(
+    !refused.stderr.includes('secret') && !refused.stderr.includes('YUnJe'),
+    'no password or hash in the message',
+  )
 })
 
 await test('--authenticate . starts with a loud warning and takes uploads without credentials; crash leftovers are swept', async (t) => {
   const root = await tempDir(t, 'eggserve-open-')
-  await writeTree(root, { 'foo/foo-1.0.tar.gz': 'foo', 'foo/.upload-0123456789abcdef.tmp': 'a crashed upload', '.upload-fedcba9876543210.tmp': 'another' })
+  await writeTree(root, {
+    'foo/foo-1.0.tar.gz': 'foo',
+    'foo/.upload-0123456789abcdef.tmp': 'a crashed upload',
+    '.upload-fedcba9876543210.tmp': 'another',
+  })
   const old = new Date(Date.now() - 2 * 3600_000)
   await utimes(join(root, 'foo', '.upload-0123456789abcdef.tmp'), old, old)
   await utimes(join(root, '.upload-fedcba9876543210.tmp'), old, old)
   const server = await startServer(t, { eggdir: root, args: ['--authenticate', '.'] })
-  const warning = server.lines.find((line) => typeof line.msg === 'string' && line.msg.startsWith('UPLOADS ARE OPEN TO ANYONE'))
+  const warning = server.lines.find(
+    (line) => typeof line.msg === 'string' && line.msg.startsWith('UPLOADS ARE OPEN TO ANYONE'),
+  )
   assert.equal(warning?.level, 40)
-  assert.deepEqual(server.lines.find((line) => line.msg === 'Removed temporary files of interrupted uploads')?.removed, 2)
+  assert.deepEqual(
+    server.lines.find((line) => line.msg === 'Removed temporary files of interrupted uploads')?.removed,
+    2,
+  )
   const serving = server.lines.find((line) => line.msg === 'Serving')
   assert.equal(serving?.uploads, 'open')
-  const res = await fetch(`${server.url}/`, { method: 'POST', body: ':action=submit', headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+  const res = await fetch(`${server.url}/`, {
+    method: 'POST',
+    body: ':action=submit',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  })
   assert.equal(res.status, 200)
 })
 
@@ -70,20 +94,35 @@ await test('the password file is reloaded when it changes and on SIGHUP, on the 
   const passwords = await writePasswords(root, [ALICE])
   const server = await startServer(t, { eggdir: join(root, 'eggs'), args: ['--passwords', passwords] })
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
-  t.after(() => { agent.destroy() })
-  const ports = new Set<number>()
-  const submit = (user: { user: string; password: string }): Promise<number> => new Promise((resolve, reject) => {
-    const body = ':action=submit'
-    const req = httpRequest(`${server.url}/legacy/`, {
-      method: 'POST', agent, headers: { authorization: basic(user), 'content-type': 'application/x-www-form-urlencoded', 'content-length': body.length },
-    }, (res) => {
-      ports.add(res.socket.localPort ?? 0)
-      res.resume()
-      res.once('end', () => { resolve(res.statusCode ?? 0) })
-    })
-    req.once('error', reject)
-    req.end(body)
+  t.after(() => {
+    agent.destroy()
   })
+  const ports = new Set<number>()
+  const submit = (user: { user: string; password: string }): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const body = ':action=submit'
+      const req = httpRequest(
+        `${server.url}/legacy/`,
+        {
+          method: 'POST',
+          agent,
+          headers: {
+            authorization: basic(user),
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': body.length,
+          },
+        },
+        (res) => {
+          ports.add(res.socket.localPort ?? 0)
+          res.resume()
+          res.once('end', () => {
+            resolve(res.statusCode ?? 0)
+          })
+        },
+      )
+      req.once('error', reject)
+      req.end(body)
+    })
   assert.equal(await submit(ALICE), 200)
   assert.equal(await submit(BOB), 401)
   // Replaced as editors do: a new file renamed over the old one. Read at the next login.
@@ -96,7 +135,10 @@ await test('the password file is reloaded when it changes and on SIGHUP, on the 
   const reloads = (): number => server.lines.filter((line) => line.msg === 'Reloaded the password file').length
   const before = reloads()
   server.process.kill('SIGHUP')
-  assert.ok(await pollUntil(() => Promise.resolve(reloads() > before), 5000) !== undefined, 'SIGHUP reloaded the password file')
+  assert.ok(
+    (await pollUntil(() => Promise.resolve(reloads() > before), 5000)) !== undefined,
+    'SIGHUP reloaded the password file',
+  )
   assert.equal(await submit(BOB), 200)
   assert.deepEqual([...ports].length, 1, 'every request went over the one keep-alive connection')
   assert.equal(server.process.exitCode, null)

@@ -22,17 +22,33 @@ const LATER = buildWheel({ name: 'resilient', version: '3.0' })
 await test('outages, offline mode and restarts', async (t) => {
   const venv = await createVenv(t)
   if (venv === undefined) return
-  const { server: upstream, eggdir: upstreamDir } = await startUpstreamEggserve(t, { resilient: [OLD, NEW], other: [buildWheel({ name: 'other', version: '1.0' })] })
+  const { server: upstream, eggdir: upstreamDir } = await startUpstreamEggserve(t, {
+    resilient: [OLD, NEW],
+    other: [buildWheel({ name: 'other', version: '1.0' })],
+  })
   const proxy = await startUpstreamFaultProxy(t, upstream.url)
   const root = await tempDir(t, 'eggserve-outage-')
   const cacheDir = join(root, 'cache')
   const eggdir = join(root, 'eggs')
   // Every page request revalidates (TTL 0); a silent upstream is given up on after 1 s.
-  let server = await startWithUpstreams(t, { eggdir, cacheDir, upstreams: [proxy.url], args: ['--upstream-ttl', '0', '--upstream-timeout', '1'] })
+  let server = await startWithUpstreams(t, {
+    eggdir,
+    cacheDir,
+    upstreams: [proxy.url],
+    args: ['--upstream-ttl', '0', '--upstream-timeout', '1'],
+  })
   const index = (): string => `${server.url}/simple/`
 
   await t.test('prime: pip installs resilient 1.0 through eggserve', async () => {
-    const result = await venv.pip(['install', ...PIP_RUN, '--target', join(root, 'prime'), '--index-url', index(), 'resilient==1.0'])
+    const result = await venv.pip([
+      'install',
+      ...PIP_RUN,
+      '--target',
+      join(root, 'prime'),
+      '--index-url',
+      index(),
+      'resilient==1.0',
+    ])
     assert.equal(result.code, 0, output(result))
     assert.equal(proxy.count(`/packages/resilient/${OLD.filename}`), 1)
   })
@@ -69,7 +85,15 @@ await test('outages, offline mode and restarts', async (t) => {
     assert.equal(page.status, 200)
     assert.match(String(page.headers['eggserve-stale']), /^\d+$/)
     assert.equal(page.headers.age, page.headers['eggserve-stale'])
-    const result = await venv.pip(['install', ...PIP_RUN, '--target', join(root, 'stale'), '--index-url', index(), 'resilient==1.0'])
+    const result = await venv.pip([
+      'install',
+      ...PIP_RUN,
+      '--target',
+      join(root, 'stale'),
+      '--index-url',
+      index(),
+      'resilient==1.0',
+    ])
     assert.equal(result.code, 0, output(result))
   })
 
@@ -78,7 +102,16 @@ await test('outages, offline mode and restarts', async (t) => {
     assert.equal(page.status, 503)
     assert.equal(page.headers['retry-after'], '30')
     const since = server.lines.length
-    const result = await venv.pip(['download', ...PIP_RUN, '--no-deps', '-d', join(root, 'none'), '--index-url', index(), 'other'])
+    const result = await venv.pip([
+      'download',
+      ...PIP_RUN,
+      '--no-deps',
+      '-d',
+      join(root, 'none'),
+      '--index-url',
+      index(),
+      'other',
+    ])
     assert.notEqual(result.code, 0, output(result))
     // pip itself only says it found nothing; the server answered 503 to it.
     const answered = server.lines.slice(since).filter((line) => line.msg === 'request' && line.url === '/simple/other/')
@@ -93,20 +126,32 @@ await test('outages, offline mode and restarts', async (t) => {
     await proxy.accept()
   })
 
-  await t.test('offline: cached pages list only cached files; pip resolves to the cached version; the upstream hears nothing', async () => {
-    await server.stop()
-    const before = proxy.count()
-    server = await startWithUpstreams(t, { eggdir, cacheDir, upstreams: [proxy.url], args: ['--offline'] })
-    const page = (await httpGet(`${index()}resilient/`)).body.toString()
-    assert.ok(page.includes(OLD.filename) && !page.includes(NEW.filename), page)
-    const result = await venv.pip(['download', ...PIP_RUN, '--no-deps', '-d', join(root, 'offline'), '--index-url', index(), 'resilient'])
-    assert.equal(result.code, 0, output(result))
-    assert.deepEqual(await readdir(join(root, 'offline')), [OLD.filename])
-    const missing = await httpGet(`${index()}other/`)
-    assert.equal(missing.status, 503)
-    assert.equal((await httpGet(`${server.url}/files/upstream/resilient/${NEW.filename}`)).status, 503)
-    assert.equal(proxy.count(), before)
-  })
+  await t.test(
+    'offline: cached pages list only cached files; pip resolves to the cached version; the upstream hears nothing',
+    async () => {
+      await server.stop()
+      const before = proxy.count()
+      server = await startWithUpstreams(t, { eggdir, cacheDir, upstreams: [proxy.url], args: ['--offline'] })
+      const page = (await httpGet(`${index()}resilient/`)).body.toString()
+      assert.ok(page.includes(OLD.filename) && !page.includes(NEW.filename), page)
+      const result = await venv.pip([
+        'download',
+        ...PIP_RUN,
+        '--no-deps',
+        '-d',
+        join(root, 'offline'),
+        '--index-url',
+        index(),
+        'resilient',
+      ])
+      assert.equal(result.code, 0, output(result))
+      assert.deepEqual(await readdir(join(root, 'offline')), [OLD.filename])
+      const missing = await httpGet(`${index()}other/`)
+      assert.equal(missing.status, 503)
+      assert.equal((await httpGet(`${server.url}/files/upstream/resilient/${NEW.filename}`)).status, 503)
+      assert.equal(proxy.count(), before)
+    },
+  )
 
   await t.test('restart: the cache survives; within the TTL no upstream request is made', async () => {
     await server.stop()
@@ -115,7 +160,15 @@ await test('outages, offline mode and restarts', async (t) => {
     const page = await httpGet(`${index()}resilient/`)
     assert.equal(page.status, 200)
     assert.ok(page.body.toString().includes(NEW.filename))
-    const result = await venv.pip(['install', ...PIP_RUN, '--target', join(root, 'restart'), '--index-url', index(), 'resilient==1.0'])
+    const result = await venv.pip([
+      'install',
+      ...PIP_RUN,
+      '--target',
+      join(root, 'restart'),
+      '--index-url',
+      index(),
+      'resilient==1.0',
+    ])
     assert.equal(result.code, 0, output(result))
     assert.equal(proxy.count(), before)
   })
@@ -134,11 +187,10 @@ await test('outages, offline mode and restarts', async (t) => {
   })
 })
 
-async function waitFor (check: () => Promise<boolean>): Promise<void> {
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
   for (let attempt = 0; attempt < 100; attempt++) {
     if (await check()) return
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
   assert.fail('the condition never held')
 }
-

@@ -8,20 +8,37 @@ import { httpGet } from '../helpers/spawn-server.js'
 import { startUpstreamFaultProxy } from '../helpers/upstream-fault-proxy.js'
 import { sha256Hex, startStaticUpstream, startUpstreamEggserve } from '../helpers/upstream-index.js'
 
-const WHEEL = buildWheel({ name: 'proxied', version: '1.0', moduleSource: `DATA = ${JSON.stringify('x'.repeat(100_000))}\n` })
+const WHEEL = buildWheel({
+  name: 'proxied',
+  version: '1.0',
+  moduleSource: `DATA = ${JSON.stringify('x'.repeat(100_000))}\n`,
+})
 const FILE_URL = `/packages/proxied/${WHEEL.filename}`
 
 /** The error a request ends with, or 'ok' with the bytes read. */
-async function outcome (url: string, timeoutMs: number): Promise<{ kind: 'ok'; status: number; bytes: number } | { kind: 'error'; code: string }> {
+async function outcome(
+  url: string,
+  timeoutMs: number,
+): Promise<{ kind: 'ok'; status: number; bytes: number } | { kind: 'error'; code: string }> {
   return new Promise((resolve) => {
     const req = httpRequest(url, { agent: false }, (res) => {
       let bytes = 0
-      res.on('data', (chunk: Buffer) => { bytes += chunk.length })
-      res.once('end', () => { resolve({ kind: 'ok', status: res.statusCode ?? 0, bytes }) })
-      res.once('error', (err: NodeJS.ErrnoException) => { resolve({ kind: 'error', code: err.code ?? err.message }) })
+      res.on('data', (chunk: Buffer) => {
+        bytes += chunk.length
+      })
+      res.once('end', () => {
+        resolve({ kind: 'ok', status: res.statusCode ?? 0, bytes })
+      })
+      res.once('error', (err: NodeJS.ErrnoException) => {
+        resolve({ kind: 'error', code: err.code ?? err.message })
+      })
     })
-    req.setTimeout(timeoutMs, () => { req.destroy(Object.assign(new Error('timed out'), { code: 'TIMEOUT' })) })
-    req.once('error', (err: NodeJS.ErrnoException) => { resolve({ kind: 'error', code: err.code ?? err.message }) })
+    req.setTimeout(timeoutMs, () => {
+      req.destroy(Object.assign(new Error('timed out'), { code: 'TIMEOUT' }))
+    })
+    req.once('error', (err: NodeJS.ErrnoException) => {
+      resolve({ kind: 'error', code: err.code ?? err.message })
+    })
     req.end()
   })
 }
@@ -60,9 +77,14 @@ await test('the upstream fault proxy forwards, counts and misbehaves on request'
     assert.notEqual(sha256Hex(wrong.body), sha256Hex(WHEEL.bytes))
   })
 
-  await t.test('rewrite changes a file\'s hash in the page; headers regress the serial', async () => {
+  await t.test("rewrite changes a file's hash in the page; headers regress the serial", async () => {
     const other = 'f'.repeat(64)
-    proxy.setRules([{ match: (r) => r.path === '/simple/proxied/', fault: { kind: 'rewrite', from: sha256Hex(WHEEL.bytes), to: other } }])
+    proxy.setRules([
+      {
+        match: (r) => r.path === '/simple/proxied/',
+        fault: { kind: 'rewrite', from: sha256Hex(WHEEL.bytes), to: other },
+      },
+    ])
     const rewritten = await httpGet(`${proxy.url}/simple/proxied/`, { headers: { 'accept-encoding': 'gzip' } })
     assert.match(rewritten.body.toString(), new RegExp(other))
     proxy.setRules([{ match: () => true, fault: { kind: 'headers', headers: { 'x-pypi-last-serial': '7' } } }])

@@ -23,7 +23,7 @@ export interface RawMember {
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024)
 
 /** `size` zero bytes, raw-deflated at level 9, with their CRC-32; memory stays near 1 MiB. */
-export async function deflatedZeros (size: number): Promise<{ compressed: Buffer; crc: number }> {
+export async function deflatedZeros(size: number): Promise<{ compressed: Buffer; crc: number }> {
   const deflate = createDeflateRaw({ level: 9 })
   const parts: Buffer[] = []
   deflate.on('data', (chunk: Buffer) => parts.push(chunk))
@@ -39,7 +39,7 @@ export async function deflatedZeros (size: number): Promise<{ compressed: Buffer
 }
 
 /** A member deflated from `data` (small members only). */
-export async function deflatedMember (name: string, data: Buffer): Promise<RawMember> {
+export async function deflatedMember(name: string, data: Buffer): Promise<RawMember> {
   const deflate = createDeflateRaw({ level: 9 })
   const parts: Buffer[] = []
   deflate.on('data', (chunk: Buffer) => parts.push(chunk))
@@ -49,7 +49,7 @@ export async function deflatedMember (name: string, data: Buffer): Promise<RawMe
 }
 
 /** A zip of raw members in the given order (duplicates allowed); UTF-8 names unless a member says otherwise. */
-export function rawZip (members: readonly RawMember[]): Buffer {
+export function rawZip(members: readonly RawMember[]): Buffer {
   const locals: Buffer[] = []
   const centrals: Buffer[] = []
   let offset = 0
@@ -94,20 +94,21 @@ export function rawZip (members: readonly RawMember[]): Buffer {
 }
 
 /** Where a member's central and local headers start, found through the end-of-central-directory record. */
-export function findMember (zip: Buffer, name: string): { central: number; local: number } {
+export function findMember(zip: Buffer, name: string): { central: number; local: number } {
   const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
   if (eocd < 0) throw new Error('no end of central directory')
   let at = zip.readUInt32LE(eocd + 16)
   for (let i = 0; i < zip.readUInt16LE(eocd + 10); i++) {
     const nameLength = zip.readUInt16LE(at + 28)
-    if (zip.toString('utf8', at + 46, at + 46 + nameLength) === name) return { central: at, local: zip.readUInt32LE(at + 42) }
+    if (zip.toString('utf8', at + 46, at + 46 + nameLength) === name)
+      return { central: at, local: zip.readUInt32LE(at + 42) }
     at += 46 + nameLength + zip.readUInt16LE(at + 30) + zip.readUInt16LE(at + 32)
   }
   throw new Error(`no member ${name}`)
 }
 
 /** A copy of `zip` whose member `name` claims compression `method` in both of its headers. */
-export function withMethod (zip: Buffer, name: string, method: number): Buffer {
+export function withMethod(zip: Buffer, name: string, method: number): Buffer {
   const copy = Buffer.from(zip)
   const { central, local } = findMember(copy, name)
   copy.writeUInt16LE(method, central + 10)
@@ -116,7 +117,7 @@ export function withMethod (zip: Buffer, name: string, method: number): Buffer {
 }
 
 /** A copy of `zip` whose member `name` has `flags` set in both of its headers (bit 0: encrypted, bit 3: data descriptor). */
-export function withFlags (zip: Buffer, name: string, flags: number): Buffer {
+export function withFlags(zip: Buffer, name: string, flags: number): Buffer {
   const copy = Buffer.from(zip)
   const { central, local } = findMember(copy, name)
   copy.writeUInt16LE(copy.readUInt16LE(central + 8) | flags, central + 8)
@@ -125,7 +126,7 @@ export function withFlags (zip: Buffer, name: string, flags: number): Buffer {
 }
 
 /** A copy of `zip` with its end-of-central-directory record written once more at the end. */
-export function withSecondEocd (zip: Buffer): Buffer {
+export function withSecondEocd(zip: Buffer): Buffer {
   const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
   return Buffer.concat([zip, zip.subarray(eocd, eocd + 22)])
 }
@@ -134,7 +135,7 @@ export function withSecondEocd (zip: Buffer): Buffer {
  * A copy of `zip` with `prefix` bytes in front (a self-extracting stub), every offset moved
  * so that readers that go by the central directory still read it.
  */
-export function withPrefix (zip: Buffer, prefix: Buffer): Buffer {
+export function withPrefix(zip: Buffer, prefix: Buffer): Buffer {
   const copy = Buffer.concat([prefix, zip])
   const eocd = copy.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
   const start = copy.readUInt32LE(eocd + 16) + prefix.length
@@ -148,7 +149,7 @@ export function withPrefix (zip: Buffer, prefix: Buffer): Buffer {
 }
 
 /** A copy of `zip` whose member `name` carries a comment in the central directory. */
-export function withMemberComment (zip: Buffer, name: string, comment: string): Buffer {
+export function withMemberComment(zip: Buffer, name: string, comment: string): Buffer {
   const { central } = findMember(zip, name)
   const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]))
   const nameEnd = central + 46 + zip.readUInt16LE(central + 28) + zip.readUInt16LE(central + 30)
@@ -160,7 +161,7 @@ export function withMemberComment (zip: Buffer, name: string, comment: string): 
 }
 
 /** A copy of `zip` whose member `name` has its central CRC-32 flipped. */
-export function withBadCrc (zip: Buffer, name: string): Buffer {
+export function withBadCrc(zip: Buffer, name: string): Buffer {
   const copy = Buffer.from(zip)
   const { central } = findMember(copy, name)
   copy.writeUInt32LE((copy.readUInt32LE(central + 16) ^ 0xffffffff) >>> 0, central + 16)
@@ -168,7 +169,7 @@ export function withBadCrc (zip: Buffer, name: string): Buffer {
 }
 
 /** A copy of `zip` whose local header for `name` spells the last letter of the name differently. */
-export function withLocalNameChanged (zip: Buffer, name: string): Buffer {
+export function withLocalNameChanged(zip: Buffer, name: string): Buffer {
   const copy = Buffer.from(zip)
   const { local } = findMember(copy, name)
   const last = local + 30 + Buffer.byteLength(name) - 1
@@ -177,7 +178,7 @@ export function withLocalNameChanged (zip: Buffer, name: string): Buffer {
 }
 
 /** A 512-byte ustar header (checksum filled in); `type` '0' is a regular file, 'x' a pax extended header. */
-export function ustarFileHeader (name: string, size: number, type = '0'): Buffer {
+export function ustarFileHeader(name: string, size: number, type = '0'): Buffer {
   const header = Buffer.alloc(512)
   header.write(name, 0, 100, 'utf8')
   header.write('0000644\0', 100, 'ascii')
@@ -195,7 +196,7 @@ export function ustarFileHeader (name: string, size: number, type = '0'): Buffer
 }
 
 /** `data` padded with zeros to a whole number of 512-byte tar blocks. */
-export function tarBlocks (data: Buffer): Buffer {
+export function tarBlocks(data: Buffer): Buffer {
   return Buffer.concat([data, Buffer.alloc((512 - (data.length % 512)) % 512)])
 }
 
@@ -203,7 +204,7 @@ export function tarBlocks (data: Buffer): Buffer {
  * One member whose real path is carried by a pax extended header (POSIX.1-2001, what Python
  * 3.8+ writes for sdists), the ustar name field holding only a placeholder.
  */
-export function paxMember (path: string, data: Buffer): Buffer {
+export function paxMember(path: string, data: Buffer): Buffer {
   const body = ` path=${path}\n`
   // A pax record is "LENGTH key=value\n" where LENGTH counts its own digits too.
   let length = body.length
@@ -221,7 +222,12 @@ export function paxMember (path: string, data: Buffer): Buffer {
  * Write `path` as a .tar.gz holding `zeroBytes` of zeros in `<top>/zeros.bin`, then
  * `<top>/PKG-INFO`: gzip squeezes the zeros about 1000:1, so the file stays small.
  */
-export async function writeZeroPaddedTarGz (path: string, top: string, zeroBytes: number, pkgInfo: Buffer): Promise<void> {
+export async function writeZeroPaddedTarGz(
+  path: string,
+  top: string,
+  zeroBytes: number,
+  pkgInfo: Buffer,
+): Promise<void> {
   const gzip = createGzip({ level: 9 })
   const file = createWriteStream(path)
   gzip.pipe(file)

@@ -12,12 +12,18 @@ import { findExecutable, needTool } from './tools.js'
 export const CHROMIUM = '/usr/bin/chromium'
 
 const FLAGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ]
 
 /** A browser context with a fresh profile (clipboard allowed), closed after the test; undefined when skipped. */
-export async function openBrowser (t: TestContext): Promise<BrowserContext | undefined> {
+export async function openBrowser(t: TestContext): Promise<BrowserContext | undefined> {
   const executable = needTool(t, 'chromium', findExecutable(process.env.EGGSERVE_CHROMIUM ?? CHROMIUM))
   if (executable === undefined) return undefined
   const profile = await tempDir(t, 'eggserve-chromium-')
@@ -39,7 +45,7 @@ const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/
  * axe-core's violations on the current page ("id: targets" lines). The script is evaluated
  * through the DevTools protocol, which the page's CSP does not govern (a <script> tag would be refused).
  */
-export async function axeViolations (page: Page): Promise<string[]> {
+export async function axeViolations(page: Page): Promise<string[]> {
   await page.evaluate(axeSource)
   return page.evaluate<string[]>(`(async () => {
     const result = await window.axe.run(document, { resultTypes: ['violations'] })
@@ -48,13 +54,17 @@ export async function axeViolations (page: Page): Promise<string[]> {
 }
 
 /** Install, before any page script, a record of CSP violations and a flag the XSS payloads would set. */
-export async function watchPage (page: Page): Promise<{ errors: string[]; dialogs: string[] }> {
+export async function watchPage(page: Page): Promise<{ errors: string[]; dialogs: string[] }> {
   await page.addInitScript(`window.__violations = []
 document.addEventListener('securitypolicyviolation', (e) => { window.__violations.push(e.violatedDirective + ' ' + e.blockedURI) })`)
   const errors: string[] = []
   const dialogs: string[] = []
-  page.on('pageerror', (err) => { errors.push(err.message) })
-  page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()) })
+  page.on('pageerror', (err) => {
+    errors.push(err.message)
+  })
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text())
+  })
   page.on('dialog', (dialog) => {
     dialogs.push(dialog.message())
     void dialog.dismiss()
@@ -63,6 +73,6 @@ document.addEventListener('securitypolicyviolation', (e) => { window.__violation
 }
 
 /** CSP violations seen by the page so far. */
-export function violations (page: Page): Promise<string[]> {
+export function violations(page: Page): Promise<string[]> {
   return page.evaluate<string[]>('window.__violations ?? []')
 }

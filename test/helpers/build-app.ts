@@ -25,9 +25,9 @@ export interface TestApp {
 }
 
 /** A logger writing JSON records into `records`. */
-export function memoryLogger (records: Record<string, unknown>[]): FastifyBaseLogger {
+export function memoryLogger(records: Record<string, unknown>[]): FastifyBaseLogger {
   const sink = new Writable({
-    write (chunk: Buffer, _encoding, callback) {
+    write(chunk: Buffer, _encoding, callback) {
       for (const line of chunk.toString('utf8').split('\n')) {
         if (line !== '') records.push(JSON.parse(line) as Record<string, unknown>)
       }
@@ -38,37 +38,40 @@ export function memoryLogger (records: Record<string, unknown>[]): FastifyBaseLo
 }
 
 /** Build, load and (optionally) watch an index over `root`; the app is closed after the test. */
-export async function buildTestApp (t: TestContext, options: {
-  /** The tree to serve; ignored when `storage` is given. */
-  root: string
-  /** Open another storage (a bucket) instead of `root`, logging where the app logs. */
-  storage?: (logger: FastifyBaseLogger) => Promise<StorageBackend>
-  hashAlgorithm?: HashAlgorithm
-  /** The /simple/ tree's anchor; by default the same as hashAlgorithm (md5). */
-  simpleHashAlgorithm?: HashAlgorithm
-  watch?: boolean
-  cacheControl?: string
-  /** Enable uploads (open to anyone unless `passwords` is given). */
-  uploads?: Partial<UploadSettings>
-  /** An htpasswd file: the `authenticate` actions need its users. */
-  passwords?: string
-  authenticate?: readonly AuthAction[]
-  authFailureLimit?: number
-  /** Wrap the storage the app writes through (to inject failures at the seam). */
-  wrapStorage?: (storage: Storage) => Storage
-  /** The browse UI's settings, or false to build the app without it (default: on, as the daemon). */
-  ui?: UiSettings | false
-  /** The page cache (to look at it); default: the app's own. */
-  pageCache?: PageCache
-  /** --public-url, normalized. */
-  publicUrl?: string
-  /** --trust-proxy entries. */
-  trustProxy?: readonly string[]
-  /** --x-accel-redirect, normalized. */
-  xAccelRedirect?: string
-  /** Metrics: the index, access control and the app count there (and /metrics is served with an exposition). */
-  metrics?: AppMetrics
-}): Promise<TestApp> {
+export async function buildTestApp(
+  t: TestContext,
+  options: {
+    /** The tree to serve; ignored when `storage` is given. */
+    root: string
+    /** Open another storage (a bucket) instead of `root`, logging where the app logs. */
+    storage?: (logger: FastifyBaseLogger) => Promise<StorageBackend>
+    hashAlgorithm?: HashAlgorithm
+    /** The /simple/ tree's anchor; by default the same as hashAlgorithm (md5). */
+    simpleHashAlgorithm?: HashAlgorithm
+    watch?: boolean
+    cacheControl?: string
+    /** Enable uploads (open to anyone unless `passwords` is given). */
+    uploads?: Partial<UploadSettings>
+    /** An htpasswd file: the `authenticate` actions need its users. */
+    passwords?: string
+    authenticate?: readonly AuthAction[]
+    authFailureLimit?: number
+    /** Wrap the storage the app writes through (to inject failures at the seam). */
+    wrapStorage?: (storage: Storage) => Storage
+    /** The browse UI's settings, or false to build the app without it (default: on, as the daemon). */
+    ui?: UiSettings | false
+    /** The page cache (to look at it); default: the app's own. */
+    pageCache?: PageCache
+    /** --public-url, normalized. */
+    publicUrl?: string
+    /** --trust-proxy entries. */
+    trustProxy?: readonly string[]
+    /** --x-accel-redirect, normalized. */
+    xAccelRedirect?: string
+    /** Metrics: the index, access control and the app count there (and /metrics is served with an exposition). */
+    metrics?: AppMetrics
+  },
+): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
   const logger = memoryLogger(logs)
   const hashAlgorithm = options.hashAlgorithm ?? 'md5'
@@ -76,7 +79,12 @@ export async function buildTestApp (t: TestContext, options: {
   const storage = await options.storage?.(logger)
   const metrics = options.metrics?.metrics
   const services = await createIndexServices({
-    eggdir: options.root, hashAlgorithm, simpleHashAlgorithm, logger, ...(storage === undefined ? {} : { storage }), ...(metrics === undefined ? {} : { metrics }),
+    eggdir: options.root,
+    hashAlgorithm,
+    simpleHashAlgorithm,
+    logger,
+    ...(storage === undefined ? {} : { storage }),
+    ...(metrics === undefined ? {} : { metrics }),
   })
   const report = await services.index.load()
   if (options.watch === true) services.index.watch()
@@ -86,9 +94,14 @@ export async function buildTestApp (t: TestContext, options: {
     logger,
   })
   const access = new AccessControl({
-    protect: options.authenticate ?? ['update'], authenticator: security.authenticator, throttle: security.throttle, log: logger, ...(metrics === undefined ? {} : { metrics }),
+    protect: options.authenticate ?? ['update'],
+    authenticator: security.authenticator,
+    throttle: security.throttle,
+    log: logger,
+    ...(metrics === undefined ? {} : { metrics }),
   })
-  const uploads = options.uploads === undefined ? undefined : { maxBytes: 1024 ** 3, overwrite: false, ...options.uploads }
+  const uploads =
+    options.uploads === undefined ? undefined : { maxBytes: 1024 ** 3, overwrite: false, ...options.uploads }
   const app = await buildApp({
     index: services.index,
     storage: options.wrapStorage?.(services.storage) ?? services.storage,

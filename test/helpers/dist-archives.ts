@@ -26,10 +26,11 @@ const ZIP_MIN_EPOCH = 315532800
  * The timestamp every member gets, in seconds since 1970: SOURCE_DATE_EPOCH when set (the
  * reproducible-builds.org convention), else a constant. Read per call so tests can pin it.
  */
-export function archiveEpoch (): number {
+export function archiveEpoch(): number {
   const fromEnv = process.env.SOURCE_DATE_EPOCH
   if (fromEnv === undefined || fromEnv === '') return DEFAULT_EPOCH
-  if (!/^\d+$/.test(fromEnv)) throw new Error(`SOURCE_DATE_EPOCH must be a whole number of seconds, got ${JSON.stringify(fromEnv)}`)
+  if (!/^\d+$/.test(fromEnv))
+    throw new Error(`SOURCE_DATE_EPOCH must be a whole number of seconds, got ${JSON.stringify(fromEnv)}`)
   return Number(fromEnv)
 }
 
@@ -37,7 +38,7 @@ export function archiveEpoch (): number {
  * Adds an entry for every parent directory of the given files (sdists carry them, as
  * `setup.py sdist` does) and sorts by path, so the archive order never depends on the caller.
  */
-export function withParentDirs (entries: readonly ArchiveEntry[]): ArchiveEntry[] {
+export function withParentDirs(entries: readonly ArchiveEntry[]): ArchiveEntry[] {
   const byPath = new Map<string, ArchiveEntry>()
   for (const entry of entries) {
     byPath.set(entry.path, entry)
@@ -51,16 +52,16 @@ export function withParentDirs (entries: readonly ArchiveEntry[]): ArchiveEntry[
 }
 
 /** Entries sorted by path in code-unit order (a parent directory always precedes its members). */
-export function sortEntries (entries: readonly ArchiveEntry[]): ArchiveEntry[] {
+export function sortEntries(entries: readonly ArchiveEntry[]): ArchiveEntry[] {
   return [...entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 }
 
-function isDir (entry: ArchiveEntry): boolean {
+function isDir(entry: ArchiveEntry): boolean {
   return entry.path.endsWith('/')
 }
 
 /** DOS time and date words (APPNOTE 4.4.6) for a UTC instant; zip has no time zone field. */
-function dosDateTime (epoch: number): { time: number; date: number } {
+function dosDateTime(epoch: number): { time: number; date: number } {
   const when = new Date(Math.max(epoch, ZIP_MIN_EPOCH) * 1000)
   const time = (when.getUTCHours() << 11) | (when.getUTCMinutes() << 5) | (when.getUTCSeconds() >> 1)
   const date = ((when.getUTCFullYear() - 1980) << 9) | ((when.getUTCMonth() + 1) << 5) | when.getUTCDate()
@@ -71,7 +72,7 @@ function dosDateTime (epoch: number): { time: number; date: number } {
  * A zip archive (PKWARE APPNOTE) with the entries in the given order, deflated, every member
  * stamped with `archiveEpoch()` and Unix permissions in the external attributes.
  */
-export function writeZip (entries: readonly ArchiveEntry[]): Buffer {
+export function writeZip(entries: readonly ArchiveEntry[]): Buffer {
   const { time, date } = dosDateTime(archiveEpoch())
   const locals: Buffer[] = []
   const centrals: Buffer[] = []
@@ -135,14 +136,14 @@ const BLOCK = 512
 const RECORD = 20 * BLOCK
 
 /** Writes `value` as a zero-padded octal string of `width - 1` digits plus a NUL terminator. */
-function writeOctal (header: Buffer, value: number, offset: number, width: number): void {
+function writeOctal(header: Buffer, value: number, offset: number, width: number): void {
   const digits = value.toString(8).padStart(width - 1, '0')
   if (digits.length > width - 1) throw new Error(`tar field overflow: ${value} does not fit ${width} bytes`)
   header.write(`${digits}\0`, offset, width, 'ascii')
 }
 
 /** Splits a long path into ustar's prefix (155 bytes) and name (100 bytes) fields at a `/`. */
-function splitUstarPath (path: string): { prefix: string; name: string } {
+function splitUstarPath(path: string): { prefix: string; name: string } {
   if (Buffer.byteLength(path) <= 100) return { prefix: '', name: path }
   const body = path.endsWith('/') ? path.slice(0, -1) : path
   for (let cut = body.lastIndexOf('/'); cut > 0; cut = body.lastIndexOf('/', cut - 1)) {
@@ -154,7 +155,7 @@ function splitUstarPath (path: string): { prefix: string; name: string } {
 }
 
 /** One POSIX ustar header block: uid/gid 0, no user or group names, fixed mode and mtime. */
-function ustarHeader (entry: ArchiveEntry, mtime: number): Buffer {
+function ustarHeader(entry: ArchiveEntry, mtime: number): Buffer {
   const dir = isDir(entry)
   const { prefix, name } = splitUstarPath(entry.path)
   const header = Buffer.alloc(BLOCK)
@@ -179,7 +180,7 @@ function ustarHeader (entry: ArchiveEntry, mtime: number): Buffer {
 }
 
 /** A ustar archive of the entries in the given order, padded to whole tar records. */
-export function writeTar (entries: readonly ArchiveEntry[]): Buffer {
+export function writeTar(entries: readonly ArchiveEntry[]): Buffer {
   const mtime = archiveEpoch()
   const parts: Buffer[] = []
   let length = 0
@@ -200,6 +201,6 @@ export function writeTar (entries: readonly ArchiveEntry[]): Buffer {
 }
 
 /** A gzip stream (RFC 1952) with header mtime 0 and no file name, so only the content matters. */
-export function gzip (data: Buffer): Buffer {
+export function gzip(data: Buffer): Buffer {
   return Buffer.from(gzipSync(data, { level: 9, mtime: 0 }))
 }

@@ -195,12 +195,12 @@ def build_sdist(sdist_directory, config_settings=None):
 `
 
 /** A Python string literal for `value`, valid in Python 2.7 and 3 (non-ASCII becomes escapes). */
-export function pythonString (value: string): string {
+export function pythonString(value: string): string {
   let body = ''
   let ascii = true
   for (const char of value) {
     const code = char.codePointAt(0) ?? 0
-    if (char === '\\' || char === '\'') body += `\\${char}`
+    if (char === '\\' || char === "'") body += `\\${char}`
     else if (code >= 0x20 && code < 0x7f) body += char
     else if (code < 0x80) body += `\\x${code.toString(16).padStart(2, '0')}`
     else {
@@ -227,7 +227,7 @@ export interface SetupPyFields {
  * against an environment that has setuptools). Falls back to distutils when setuptools is
  * missing; distutils warns about python_requires and install_requires but still installs.
  */
-export function setupPy (fields: SetupPyFields): string {
+export function setupPy(fields: SetupPyFields): string {
   const args = [
     `name=${pythonString(fields.name)}`,
     `version=${pythonString(fields.version)}`,

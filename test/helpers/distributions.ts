@@ -85,14 +85,15 @@ export interface EggOptions {
 const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8')
 
 /** Runs of `-`, `_` and `.` become `_`, lowercased: the wheel and PEP 625 sdist filename form (PEP 427, PEP 491). */
-export function escapeWheelName (name: string): string {
+export function escapeWheelName(name: string): string {
   return name.replace(/[-_.]+/g, '_').toLowerCase()
 }
 
 /** The import package a spec builds: `module`, else the name lowercased with `-`/`.` as `_`. */
-export function moduleName (spec: DistSpec): string {
+export function moduleName(spec: DistSpec): string {
   const module = spec.module ?? spec.name.toLowerCase().replace(/[-.]/g, '_')
-  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(module)) throw new Error(`not a Python identifier: ${module}; set DistSpec.module`)
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(module))
+    throw new Error(`not a Python identifier: ${module}; set DistSpec.module`)
   return module
 }
 
@@ -100,7 +101,7 @@ export function moduleName (spec: DistSpec): string {
  * Core metadata (PKG-INFO / METADATA). Version 2.1 (PEP 566) because every pip and
  * setuptools in use reads it, and it is the version that first defined the fields used here.
  */
-export function coreMetadata (spec: DistSpec): Buffer {
+export function coreMetadata(spec: DistSpec): Buffer {
   const lines = [
     'Metadata-Version: 2.1',
     `Name: ${spec.name}`,
@@ -113,17 +114,17 @@ export function coreMetadata (spec: DistSpec): Buffer {
   return utf8(spec.description === undefined ? `${lines.join('\n')}\n` : `${lines.join('\n')}\n\n${spec.description}`)
 }
 
-function moduleInit (spec: DistSpec): Buffer {
+function moduleInit(spec: DistSpec): Buffer {
   return utf8(spec.moduleSource ?? `__version__ = ${pythonString(spec.version)}\n`)
 }
 
 /** RECORD hash form (PEP 376 as amended by PEP 427): urlsafe base64 of the sha256 digest, no padding. */
-export function recordHash (data: Buffer): string {
+export function recordHash(data: Buffer): string {
   return `sha256=${createHash('sha256').update(data).digest('base64url')}`
 }
 
 /** Builds `{name}-{version}(-{build})?-{pythonTag}-none-any.whl` (binary distribution format, PEP 427). */
-export function buildWheel (spec: DistSpec, opts: WheelOptions = {}): BuiltWheel {
+export function buildWheel(spec: DistSpec, opts: WheelOptions = {}): BuiltWheel {
   const pythonTag = opts.pythonTag ?? 'py3'
   // PEP 427: '-' in the version would split the filename, so it becomes '_'.
   const version = spec.version.replace(/-/g, '_')
@@ -144,7 +145,8 @@ export function buildWheel (spec: DistSpec, opts: WheelOptions = {}): BuiltWheel
     { path: `${distInfo}/WHEEL`, data: utf8(`${wheelLines.join('\n')}\n`) },
   ]
   const hashed = [...payload, ...distInfoEntries]
-  const record = hashed.map((entry) => `${entry.path},${recordHash(entry.data)},${entry.data.length}\n`).join('') +
+  const record =
+    hashed.map((entry) => `${entry.path},${recordHash(entry.data)},${entry.data.length}\n`).join('') +
     `${distInfo}/RECORD,,\n` // RECORD cannot hash itself
   const entries = [...hashed, { path: `${distInfo}/RECORD`, data: utf8(record) }]
   const build = opts.buildTag === undefined ? '' : `-${opts.buildTag}`
@@ -158,7 +160,7 @@ export function buildWheel (spec: DistSpec, opts: WheelOptions = {}): BuiltWheel
  * can build it offline: PEP 517 with `backend-path` on pip >= 20, setup.py on older pips.
  * With `legacy`, only PKG-INFO, setup.py and the package.
  */
-export function buildSdist (spec: DistSpec, opts: SdistOptions = {}): BuiltSdist {
+export function buildSdist(spec: DistSpec, opts: SdistOptions = {}): BuiltSdist {
   const format = opts.format ?? 'tar.gz'
   // PEP 625: the name part is normalized with '_' like a wheel's; legacy sdists spelled it freely.
   const base = `${opts.filenameName ?? escapeWheelName(spec.name)}-${spec.version}`
@@ -174,14 +176,16 @@ export function buildSdist (spec: DistSpec, opts: SdistOptions = {}): BuiltSdist
         ]),
     {
       path: 'setup.py',
-      data: utf8(setupPy({
-        name: spec.name,
-        version: spec.version,
-        module,
-        ...(spec.summary === undefined ? {} : { summary: spec.summary }),
-        ...(spec.requiresPython === undefined ? {} : { requiresPython: spec.requiresPython }),
-        ...(spec.requiresDist === undefined ? {} : { requiresDist: spec.requiresDist }),
-      })),
+      data: utf8(
+        setupPy({
+          name: spec.name,
+          version: spec.version,
+          module,
+          ...(spec.summary === undefined ? {} : { summary: spec.summary }),
+          ...(spec.requiresPython === undefined ? {} : { requiresPython: spec.requiresPython }),
+          ...(spec.requiresDist === undefined ? {} : { requiresDist: spec.requiresDist }),
+        }),
+      ),
     },
     { path: `${module}/__init__.py`, data: moduleInit(spec) },
   ]
@@ -194,7 +198,7 @@ export function buildSdist (spec: DistSpec, opts: SdistOptions = {}): BuiltSdist
  * setuptools' requires.txt: unconditional requirements first, then one `[:marker]` section per
  * environment marker (how bdist_egg records PEP 508 markers). Extras are not modelled.
  */
-function requiresTxt (requirements: readonly string[]): string {
+function requiresTxt(requirements: readonly string[]): string {
   const plain: string[] = []
   const byMarker = new Map<string, string[]>()
   for (const requirement of requirements) {
@@ -208,7 +212,9 @@ function requiresTxt (requirements: readonly string[]): string {
     list.push(requirement.slice(0, semicolon).trim())
     byMarker.set(marker, list)
   }
-  const sections = [...byMarker.keys()].sort().map((marker) => `\n[:${marker}]\n${(byMarker.get(marker) ?? []).join('\n')}\n`)
+  const sections = [...byMarker.keys()]
+    .sort()
+    .map((marker) => `\n[:${marker}]\n${(byMarker.get(marker) ?? []).join('\n')}\n`)
   return `${plain.map((line) => `${line}\n`).join('')}${sections.join('')}`
 }
 
@@ -216,7 +222,7 @@ function requiresTxt (requirements: readonly string[]): string {
  * Builds a setuptools bdist_egg zip, `{name}-{version}-py{pyVersion}(-{platform})?.egg`, with
  * `-` in name and version turned into `_` as setuptools' to_filename() does.
  */
-export function buildEgg (spec: DistSpec, opts: EggOptions): BuiltEgg {
+export function buildEgg(spec: DistSpec, opts: EggOptions): BuiltEgg {
   const module = moduleName(spec)
   const pkgInfo = coreMetadata(spec)
   const requires = spec.requiresDist ?? []
@@ -232,7 +238,9 @@ export function buildEgg (spec: DistSpec, opts: EggOptions): BuiltEgg {
   const sources = [
     'setup.py',
     `${module}/__init__.py`,
-    ...[...eggInfo.map((entry) => entry.path), 'SOURCES.txt'].filter((path) => path !== 'zip-safe').map((path) => `${eggInfoDir}/${path}`),
+    ...[...eggInfo.map((entry) => entry.path), 'SOURCES.txt']
+      .filter((path) => path !== 'zip-safe')
+      .map((path) => `${eggInfoDir}/${path}`),
   ].sort()
   const entries = sortEntries([
     { path: `${module}/__init__.py`, data: moduleInit(spec) },
@@ -245,7 +253,7 @@ export function buildEgg (spec: DistSpec, opts: EggOptions): BuiltEgg {
 }
 
 /** Writes `dir/filename` (creating `dir`) and returns that path. */
-export async function writeDist (dir: string, dist: BuiltDist): Promise<string> {
+export async function writeDist(dir: string, dist: BuiltDist): Promise<string> {
   await mkdir(dir, { recursive: true })
   const path = join(dir, dist.filename)
   await writeFile(path, dist.bytes)

@@ -23,10 +23,10 @@ export const PROBE_PREFIX = 'eggserve-exit-probe: '
 export const probePath = fileURLToPath(import.meta.url)
 
 /** The report in `stderr`, if the probe wrote one. */
-export function exitReport (stderr: string): ExitReport | undefined {
+export function exitReport(stderr: string): ExitReport | undefined {
   const line = stderr.split('\n').find((text) => text.startsWith(PROBE_PREFIX))
   // Written by the probe below, from an ExitReport.
-  return line === undefined ? undefined : JSON.parse(line.slice(PROBE_PREFIX.length)) as ExitReport
+  return line === undefined ? undefined : (JSON.parse(line.slice(PROBE_PREFIX.length)) as ExitReport)
 }
 
 // Run as the program (not imported by a test).
@@ -34,8 +34,12 @@ if (process.argv[1] === probePath) {
   // getActiveResourcesInfo() does not list worker threads (Node 20): count them by their async resource.
   const workers = new Set<number>()
   createHook({
-    init: (id, type) => { if (type === 'WORKER') workers.add(id) },
-    destroy: (id) => { workers.delete(id) },
+    init: (id, type) => {
+      if (type === 'WORKER') workers.add(id)
+    },
+    destroy: (id) => {
+      workers.delete(id)
+    },
   }).enable()
   const [, , , bin = ''] = process.argv
   // eggserve sees the command line it would see without the probe: [node, bin, ...args].

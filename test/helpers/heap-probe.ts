@@ -21,25 +21,34 @@ if (gc === undefined) throw new Error('run with node --expose-gc')
 const logger = pino({ level: 'silent' })
 const services = await createIndexServices({ eggdir, hashAlgorithm: 'sha256', logger })
 await services.index.load()
-const app = await buildApp({ index: services.index, storage: services.storage, logger, hashAlgorithm: 'sha256', cacheControl: SETTINGS.cacheControl.defaultValue, pageCache: new PageCache(pageCacheBytes) })
+const app = await buildApp({
+  index: services.index,
+  storage: services.storage,
+  logger,
+  hashAlgorithm: 'sha256',
+  cacheControl: SETTINGS.cacheControl.defaultValue,
+  pageCache: new PageCache(pageCacheBytes),
+})
 
 const address = await app.listen({ port: 0, host: '127.0.0.1' })
 const { port } = new URL(address)
 const agent = new Agent({ keepAlive: true, maxSockets: PARALLEL })
 const statuses: Record<number, number> = {}
 
-function get (host: string): Promise<number> {
+function get(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request({ agent, host: '127.0.0.1', port, path: `/pypi/${project}/json`, headers: { host } }, (res) => {
       res.resume()
-      res.once('end', () => { resolve(res.statusCode ?? 0) })
+      res.once('end', () => {
+        resolve(res.statusCode ?? 0)
+      })
     })
     req.once('error', reject)
     req.end()
   })
 }
 
-async function flood (from: number, to: number): Promise<void> {
+async function flood(from: number, to: number): Promise<void> {
   let next = from
   const worker = async (): Promise<void> => {
     for (let i = next++; i < to; i = next++) {
@@ -50,7 +59,7 @@ async function flood (from: number, to: number): Promise<void> {
   await Promise.all(Array.from({ length: PARALLEL }, worker))
 }
 
-function heapAfterGc (): number {
+function heapAfterGc(): number {
   // Twice: the first pass may leave what finalizers released for the second.
   gc?.()
   gc?.()

@@ -22,38 +22,94 @@ export const ISSUE_BODY: MalformedForm = {
   contentType: B,
   reason: /^Malformed multipart form: /,
   body: crlf([
-    '--B', 'Content-Disposition: form-data; name=":action"', '', 'file_upload',
-    '--B', 'Content-Disposition: form-data; name="name"', '', 'x',
-    '--B', 'Content-Disposition: form-data; name="version"', '', '1.0',
-    '--B', 'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"', '', 'hello', '',
+    '--B',
+    'Content-Disposition: form-data; name=":action"',
+    '',
+    'file_upload',
+    '--B',
+    'Content-Disposition: form-data; name="name"',
+    '',
+    'x',
+    '--B',
+    'Content-Disposition: form-data; name="version"',
+    '',
+    '1.0',
+    '--B',
+    'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"',
+    '',
+    'hello',
+    '',
   ]),
 }
 
 const FIELDS = [
-  '--B', 'Content-Disposition: form-data; name=":action"', '', 'file_upload',
-  '--B', 'Content-Disposition: form-data; name="name"', '', 'x',
-  '--B', 'Content-Disposition: form-data; name="version"', '', '1.0',
+  '--B',
+  'Content-Disposition: form-data; name=":action"',
+  '',
+  'file_upload',
+  '--B',
+  'Content-Disposition: form-data; name="name"',
+  '',
+  'x',
+  '--B',
+  'Content-Disposition: form-data; name="version"',
+  '',
+  '1.0',
 ]
 
 /** Bodies that are wrong in other ways than being cut off (each one a 400). */
 export const MALFORMED_FORMS: readonly MalformedForm[] = [
   ISSUE_BODY,
-  { title: 'no boundary in the Content-Type', contentType: 'multipart/form-data', reason: /no boundary/, body: crlf([...FIELDS, '--B--', '']) },
-  { title: 'an empty boundary', contentType: 'multipart/form-data; boundary=""', reason: /^Malformed multipart form/, body: crlf([...FIELDS, '--B--', '']) },
-  { title: 'a boundary the body never uses', contentType: 'multipart/form-data; boundary=C', reason: /^Malformed multipart form: /, body: crlf([...FIELDS, '--B--', '']) },
-  { title: 'an empty body', contentType: B, reason: /^Malformed multipart form: /, body: Buffer.alloc(0) },
-  { title: 'nothing but the closing delimiter', contentType: B, reason: /^Missing :action field$/, body: crlf(['--B--', '']) },
   {
-    title: 'the file part\'s header block never ends',
+    title: 'no boundary in the Content-Type',
+    contentType: 'multipart/form-data',
+    reason: /no boundary/,
+    body: crlf([...FIELDS, '--B--', '']),
+  },
+  {
+    title: 'an empty boundary',
+    contentType: 'multipart/form-data; boundary=""',
+    reason: /^Malformed multipart form/,
+    body: crlf([...FIELDS, '--B--', '']),
+  },
+  {
+    title: 'a boundary the body never uses',
+    contentType: 'multipart/form-data; boundary=C',
+    reason: /^Malformed multipart form: /,
+    body: crlf([...FIELDS, '--B--', '']),
+  },
+  { title: 'an empty body', contentType: B, reason: /^Malformed multipart form: /, body: Buffer.alloc(0) },
+  {
+    title: 'nothing but the closing delimiter',
+    contentType: B,
+    reason: /^Missing :action field$/,
+    body: crlf(['--B--', '']),
+  },
+  {
+    title: "the file part's header block never ends",
     contentType: B,
     reason: /^Malformed multipart form: /,
-    body: crlf([...FIELDS, '--B', 'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"', 'Content-Type: application/octet-stream']),
+    body: crlf([
+      ...FIELDS,
+      '--B',
+      'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"',
+      'Content-Type: application/octet-stream',
+    ]),
   },
   {
     title: 'a part header of 100 KiB',
     contentType: B,
     reason: /^Malformed multipart form: |^Upload payload does not have a file\.$/,
-    body: crlf([...FIELDS, '--B', `X-Padding: ${'a'.repeat(100 * 1024)}`, 'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"', '', 'hello', '--B--', '']),
+    body: crlf([
+      ...FIELDS,
+      '--B',
+      `X-Padding: ${'a'.repeat(100 * 1024)}`,
+      'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"',
+      '',
+      'hello',
+      '--B--',
+      '',
+    ]),
   },
   {
     title: 'a file part without Content-Disposition',
@@ -66,25 +122,50 @@ export const MALFORMED_FORMS: readonly MalformedForm[] = [
     title: 'bare LF line ends, and a file that is no archive',
     contentType: B,
     reason: /^Invalid distribution file: /,
-    body: Buffer.from([...FIELDS, '--B', 'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"', '', 'hello', '--B--', ''].join('\n')),
+    body: Buffer.from(
+      [
+        ...FIELDS,
+        '--B',
+        'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"',
+        '',
+        'hello',
+        '--B--',
+        '',
+      ].join('\n'),
+    ),
   },
   {
-    title: 'binary noise after a file part\'s header, never closed',
+    title: "binary noise after a file part's header, never closed",
     contentType: B,
     reason: /^Malformed multipart form: /,
-    body: Buffer.concat([crlf([...FIELDS, '--B', 'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"', '', '']), noise(64 * 1024, 7)]),
+    body: Buffer.concat([
+      crlf([...FIELDS, '--B', 'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"', '', '']),
+      noise(64 * 1024, 7),
+    ]),
   },
   {
     title: 'a signature part cut off',
     contentType: B,
     reason: /^Malformed multipart form: /,
-    body: crlf([...FIELDS, '--B', 'Content-Disposition: form-data; name="gpg_signature"; filename="x-1.0.tar.gz.asc"', '', '-----BEGIN PGP']),
+    body: crlf([
+      ...FIELDS,
+      '--B',
+      'Content-Disposition: form-data; name="gpg_signature"; filename="x-1.0.tar.gz.asc"',
+      '',
+      '-----BEGIN PGP',
+    ]),
   },
   {
     title: 'an unknown file part cut off',
     contentType: B,
     reason: /^Malformed multipart form: /,
-    body: crlf([...FIELDS, '--B', 'Content-Disposition: form-data; name="other"; filename="notes.txt"', '', 'some notes']),
+    body: crlf([
+      ...FIELDS,
+      '--B',
+      'Content-Disposition: form-data; name="other"; filename="notes.txt"',
+      '',
+      'some notes',
+    ]),
   },
   {
     title: 'a second content part cut off',
@@ -92,8 +173,14 @@ export const MALFORMED_FORMS: readonly MalformedForm[] = [
     reason: /^Only one file may be uploaded|^Malformed multipart form: /,
     body: crlf([
       ...FIELDS,
-      '--B', 'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"', '', 'hello',
-      '--B', 'Content-Disposition: form-data; name="content"; filename="x-1.0.zip"', '', 'again',
+      '--B',
+      'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"',
+      '',
+      'hello',
+      '--B',
+      'Content-Disposition: form-data; name="content"; filename="x-1.0.zip"',
+      '',
+      'again',
     ]),
   },
 ]
@@ -102,7 +189,7 @@ export const MALFORMED_FORMS: readonly MalformedForm[] = [
  * Where to cut a complete multipart body: at every byte. Cuts from `closed` on keep the whole
  * closing delimiter (`--boundary--`) and lose only its CRLF, so the form is still complete.
  */
-export function cutFormCases (body: Buffer): { cuts: number[]; closed: number } {
+export function cutFormCases(body: Buffer): { cuts: number[]; closed: number } {
   if (!body.subarray(-4).equals(Buffer.from('--\r\n'))) throw new Error('not a complete multipart body')
   return { cuts: Array.from({ length: body.length }, (_, i) => i), closed: body.length - 2 }
 }

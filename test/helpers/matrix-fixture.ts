@@ -34,9 +34,9 @@ export interface MatrixFixture {
   readonly eggdir: string
   readonly files: readonly FixtureFile[]
   /** The file called `filename`; throws for an unknown name (a typo in a test must not pass). */
-  file (filename: string): FixtureFile
+  file(filename: string): FixtureFile
   /** Every file of one project release. */
-  release (project: string, version: string): FixtureFile[]
+  release(project: string, version: string): FixtureFile[]
 }
 
 /** Import package of `mx-core`, etc.: the names tests import to see what got installed. */
@@ -64,12 +64,12 @@ export const LONG_PROJECT = 'mx-long-name-whose-pep658-metadata-url-segment-exce
 
 const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8')
 
-function source (version: string, kind: FixtureKind, extra = ''): string {
+function source(version: string, kind: FixtureKind, extra = ''): string {
   return `__version__ = '${version}'\nKIND = '${kind}'\n${extra}`
 }
 
 // Mx.Mixed_Name imports mx_core at import time, so importing it proves the dependency is there.
-const MIXED_EXTRA = "import mx_core as _core\nCORE_VERSION = _core.__version__\n"
+const MIXED_EXTRA = 'import mx_core as _core\nCORE_VERSION = _core.__version__\n'
 
 interface Planned {
   readonly folder: string
@@ -80,13 +80,20 @@ interface Planned {
 }
 
 /** A wheel (universal, `py2.py3-none-any`, so every Python here installs it) and its module source. */
-function wheel (folder: string, spec: DistSpec, options: { filenameName?: string; yanked?: string } = {}): Planned {
+function wheel(folder: string, spec: DistSpec, options: { filenameName?: string; yanked?: string } = {}): Planned {
   const withSource = { ...spec, moduleSource: source(spec.version, 'wheel', spec.moduleSource) }
-  const dist = buildWheel(withSource, { pythonTag: 'py2.py3', ...(options.filenameName === undefined ? {} : { filenameName: options.filenameName }) })
+  const dist = buildWheel(withSource, {
+    pythonTag: 'py2.py3',
+    ...(options.filenameName === undefined ? {} : { filenameName: options.filenameName }),
+  })
   return { folder, dist, spec, kind: 'wheel', ...(options.yanked === undefined ? {} : { yanked: options.yanked }) }
 }
 
-function sdist (folder: string, spec: DistSpec, options: { filenameName?: string; yanked?: string; legacy?: boolean } = {}): Planned {
+function sdist(
+  folder: string,
+  spec: DistSpec,
+  options: { filenameName?: string; yanked?: string; legacy?: boolean } = {},
+): Planned {
   const withSource = { ...spec, moduleSource: source(spec.version, 'sdist', spec.moduleSource) }
   const dist = buildSdist(withSource, {
     ...(options.filenameName === undefined ? {} : { filenameName: options.filenameName }),
@@ -95,12 +102,12 @@ function sdist (folder: string, spec: DistSpec, options: { filenameName?: string
   return { folder, dist, spec, kind: 'sdist', ...(options.yanked === undefined ? {} : { yanked: options.yanked }) }
 }
 
-function egg (folder: string, spec: DistSpec, pyVersion: string): Planned {
+function egg(folder: string, spec: DistSpec, pyVersion: string): Planned {
   const dist = buildEgg({ ...spec, moduleSource: source(spec.version, 'egg', spec.moduleSource) }, { pyVersion })
   return { folder, dist, spec, kind: 'egg' }
 }
 
-function plan (): Planned[] {
+function plan(): Planned[] {
   const core = (version: string): DistSpec => ({ name: 'mx-core', version, summary: 'matrix core project' })
   const mixed = (version: string): DistSpec => ({
     name: 'Mx.Mixed_Name',
@@ -152,14 +159,14 @@ function plan (): Planned[] {
   ]
 }
 
-function normalize (name: string): string {
+function normalize(name: string): string {
   return name.replace(/[-_.]+/g, '-').toLowerCase()
 }
 
 const digest = (algorithm: string, bytes: Buffer): string => createHash(algorithm).update(bytes).digest('hex')
 
 /** Write the fixture under `root/eggdir` and describe it. */
-export async function buildMatrixFixture (root: string): Promise<MatrixFixture> {
+export async function buildMatrixFixture(root: string): Promise<MatrixFixture> {
   const eggdir = join(root, 'eggdir')
   const files: FixtureFile[] = []
   for (const item of plan()) {
@@ -187,12 +194,12 @@ export async function buildMatrixFixture (root: string): Promise<MatrixFixture> 
   return {
     eggdir,
     files,
-    file (filename) {
+    file(filename) {
       const found = byName.get(filename)
       if (found === undefined) throw new Error(`no fixture file ${filename}`)
       return found
     },
-    release (project, version) {
+    release(project, version) {
       return files.filter((file) => file.project === normalize(project) && file.version === version)
     },
   }

@@ -12,7 +12,7 @@ const SAMPLE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g
 
 /** Every sample of an exposition; comment lines are skipped. Throws on a line that is neither. */
-export function parseSamples (text: string): Sample[] {
+export function parseSamples(text: string): Sample[] {
   const samples: Sample[] = []
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue
@@ -20,7 +20,8 @@ export function parseSamples (text: string): Sample[] {
     if (match === null) throw new Error(`Not a sample line: ${line}`)
     const labels: Record<string, string> = {}
     for (const [, name, value] of (match[2] ?? '').matchAll(LABEL)) {
-      if (name !== undefined && value !== undefined) labels[name] = value.replace(/\\(.)/g, (_all, c: string) => (c === 'n' ? '\n' : c))
+      if (name !== undefined && value !== undefined)
+        labels[name] = value.replace(/\\(.)/g, (_all, c: string) => (c === 'n' ? '\n' : c))
     }
     samples.push({ name: match[1] ?? '', labels, value: Number(match[3]) })
   }
@@ -28,14 +29,20 @@ export function parseSamples (text: string): Sample[] {
 }
 
 /** The value of the sample named `name` whose labels include `labels`; undefined when there is none. */
-export function sampleValue (samples: readonly Sample[], name: string, labels: Readonly<Record<string, string>> = {}): number | undefined {
-  const found = samples.filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+export function sampleValue(
+  samples: readonly Sample[],
+  name: string,
+  labels: Readonly<Record<string, string>> = {},
+): number | undefined {
+  const found = samples.filter(
+    (sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+  )
   if (found.length > 1) throw new Error(`${String(found.length)} samples of ${name} match ${JSON.stringify(labels)}`)
   return found[0]?.value
 }
 
 /** The # TYPE line of each metric family. */
-export function metricTypes (text: string): Map<string, string> {
+export function metricTypes(text: string): Map<string, string> {
   const types = new Map<string, string>()
   for (const match of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
     if (match[1] !== undefined && match[2] !== undefined) types.set(match[1], match[2])

@@ -27,15 +27,15 @@ export interface Moto {
   /** A client for the test's own reads and writes (path-style, like the stores eggserve meets). */
   readonly client: S3Client
   /** Make a new, empty bucket with a unique name; returns the name. */
-  createBucket (): Promise<string>
+  createBucket(): Promise<string>
   /** The storage spec of `bucket`/`prefix` reached at `endpoint` (default: moto itself). */
-  spec (bucket: string, options?: { prefix?: string; endpoint?: string } & Partial<S3StorageSpec>): S3StorageSpec
+  spec(bucket: string, options?: { prefix?: string; endpoint?: string } & Partial<S3StorageSpec>): S3StorageSpec
   /** The environment a child eggserve needs to reach `endpoint` (default: moto itself). */
-  env (endpoint?: string): Record<string, string>
+  env(endpoint?: string): Record<string, string>
 }
 
 /** The interpreter moto is installed with. */
-export function motoPython (): string {
+export function motoPython(): string {
   const root = process.env.PYENV_ROOT ?? join(homedir(), '.pyenv')
   return join(root, 'versions', '3.11.7', 'bin', 'python')
 }
@@ -46,18 +46,29 @@ let bucketCounter = 0
  * Start moto for this test (stopped after it). Undefined when moto is missing: the test is
  * then skipped with a message, or failed under CI=true.
  */
-export async function startMoto (t: TestContext): Promise<Moto | undefined> {
+export async function startMoto(t: TestContext): Promise<Moto | undefined> {
   // The in-process SDK uses the standard chain: environment credentials come first.
   Object.assign(process.env, MOTO_ENV)
   const python = motoPython()
-  if (needTool(t, `pyenv's Python 3.11.7 with moto (${python})`, existsSync(python) ? python : undefined) === undefined) return undefined
+  if (needTool(t, `pyenv's Python 3.11.7 with moto (${python})`, existsSync(python) ? python : undefined) === undefined)
+    return undefined
   const port = await freePort()
-  const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
   child.stderr.setEncoding('utf8')
-  child.stderr.on('data', (chunk: string) => { stderr = (stderr + chunk).slice(-4000) })
-  const exited = new Promise<void>((resolve) => { child.once('close', () => { resolve() }) })
-  const killOnExit = (): void => { stop(child) }
+  child.stderr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000)
+  })
+  const exited = new Promise<void>((resolve) => {
+    child.once('close', () => {
+      resolve()
+    })
+  })
+  const killOnExit = (): void => {
+    stop(child)
+  }
   process.once('exit', killOnExit)
   t.after(async () => {
     process.off('exit', killOnExit)
@@ -72,8 +83,15 @@ export async function startMoto (t: TestContext): Promise<Moto | undefined> {
     }
     throw new Error(`moto did not start on ${endpoint}: ${stderr}`)
   }
-  const client = new S3Client({ endpoint, region: MOTO_ENV.AWS_REGION, forcePathStyle: true, credentials: { accessKeyId: MOTO_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: MOTO_ENV.AWS_SECRET_ACCESS_KEY } })
-  t.after(() => { client.destroy() })
+  const client = new S3Client({
+    endpoint,
+    region: MOTO_ENV.AWS_REGION,
+    forcePathStyle: true,
+    credentials: { accessKeyId: MOTO_ENV.AWS_ACCESS_KEY_ID, secretAccessKey: MOTO_ENV.AWS_SECRET_ACCESS_KEY },
+  })
+  t.after(() => {
+    client.destroy()
+  })
   return {
     endpoint,
     client,
@@ -92,12 +110,13 @@ export async function startMoto (t: TestContext): Promise<Moto | undefined> {
 }
 
 // By its PID, never by name.
-function stop (child: ChildProcess): void {
-  if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGTERM')
+function stop(child: ChildProcess): void {
+  if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+    process.kill(child.pid, 'SIGTERM')
 }
 
 // Poll until moto answers HTTP (it takes a second or two to import), or until it exits.
-async function answers (endpoint: string, child: ChildProcess): Promise<boolean> {
+async function answers(endpoint: string, child: ChildProcess): Promise<boolean> {
   for (let tries = 0; tries < 600; tries++) {
     if (child.exitCode !== null) return false
     try {
@@ -112,14 +131,16 @@ async function answers (endpoint: string, child: ChildProcess): Promise<boolean>
 }
 
 /** A port free on 127.0.0.1 right now. */
-export async function freePort (): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
       const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => { resolve(port) })
+      server.close(() => {
+        resolve(port)
+      })
     })
   })
 }

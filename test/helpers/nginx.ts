@@ -21,39 +21,45 @@ export interface NginxHandle {
   readonly certificate: string | undefined
   readonly pid: number
   /** nginx's error log so far. */
-  errorLog (): Promise<string>
+  errorLog(): Promise<string>
   /** nginx's access log so far (the combined format). */
-  accessLog (): Promise<string>
+  accessLog(): Promise<string>
   /** Stop it (SIGQUIT, then SIGKILL if it lingers); also done after the test. */
-  stop (): Promise<void>
+  stop(): Promise<void>
 }
 
 /** Options of {@link startNginx}: a `server` body, or whole `http` contents of one's own. */
-export type NginxOptions = {
-  /** The body of the `server` block: `location` blocks and the like. `listen` lines are added. */
-  readonly server: string
-  /** The plain-HTTP port (see {@link freePort}); default: a free one. */
-  readonly port?: number
-  /** Also listen with TLS on another port, with a certificate for 127.0.0.1 and localhost. */
-  readonly tls?: boolean
-} | {
-  /**
-   * What goes into the `http` block after the temp paths and logs, e.g. a shipped config file:
-   * its `server` must listen on 127.0.0.1:`port`.
-   */
-  readonly http: string
-  readonly port: number
-}
+export type NginxOptions =
+  | {
+      /** The body of the `server` block: `location` blocks and the like. `listen` lines are added. */
+      readonly server: string
+      /** The plain-HTTP port (see {@link freePort}); default: a free one. */
+      readonly port?: number
+      /** Also listen with TLS on another port, with a certificate for 127.0.0.1 and localhost. */
+      readonly tls?: boolean
+    }
+  | {
+      /**
+       * What goes into the `http` block after the temp paths and logs, e.g. a shipped config file:
+       * its `server` must listen on 127.0.0.1:`port`.
+       */
+      readonly http: string
+      readonly port: number
+    }
 
 /** A TCP port free on 127.0.0.1 right now (for a server that cannot be told to pick one). */
-export async function freePort (): Promise<number> {
+export async function freePort(): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(0, '127.0.0.1', resolve)
   })
   const address = server.address()
-  await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+  await new Promise<void>((resolve) => {
+    server.close(() => {
+      resolve()
+    })
+  })
   if (address === null || typeof address === 'string') throw new Error('no port')
   return address.port
 }
@@ -62,7 +68,7 @@ export async function freePort (): Promise<number> {
  * Start nginx with `options.server` inside one `server` block. Returns undefined when nginx (or,
  * for TLS, openssl) is missing and the test was skipped (with CI=true the test fails instead).
  */
-export async function startNginx (t: TestContext, options: NginxOptions): Promise<NginxHandle | undefined> {
+export async function startNginx(t: TestContext, options: NginxOptions): Promise<NginxHandle | undefined> {
   const nginx = needTool(t, 'nginx', findExecutable('/usr/sbin/nginx') ?? findExecutable('nginx'))
   if (nginx === undefined) return undefined
   const tlsAsked = 'server' in options && options.tls === true
@@ -70,24 +76,43 @@ export async function startNginx (t: TestContext, options: NginxOptions): Promis
   if (tlsAsked && openssl === undefined) return undefined
   const dir = await tempDir(t, 'eggserve-nginx-')
   const certificate = openssl === undefined ? undefined : await makeCertificate(openssl, dir)
-  const port = options.port ?? await freePort()
+  const port = options.port ?? (await freePort())
   const tlsPort = certificate === undefined ? undefined : await freePort()
   const conf = join(dir, 'nginx.conf')
-  await writeFile(conf, config({ dir, body: 'server' in options ? serverBlock({ dir, port, tlsPort, server: options.server }) : options.http }))
+  await writeFile(
+    conf,
+    config({
+      dir,
+      body: 'server' in options ? serverBlock({ dir, port, tlsPort, server: options.server }) : options.http,
+    }),
+  )
   // -e: the error log from the very start (not Debian's /var/log/nginx); -p: relative paths.
-  const child = spawn(nginx, ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(nginx, ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
   child.stderr.setEncoding('utf8')
-  child.stderr.on('data', (chunk: string) => { stderr += chunk })
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk
+  })
   let exited = false
-  const done = new Promise<void>((resolve) => { child.once('close', () => { exited = true; resolve() }) })
-  const killOnExit = (): void => { child.kill('SIGKILL') }
+  const done = new Promise<void>((resolve) => {
+    child.once('close', () => {
+      exited = true
+      resolve()
+    })
+  })
+  const killOnExit = (): void => {
+    child.kill('SIGKILL')
+  }
   process.once('exit', killOnExit)
   const pid = child.pid ?? 0
   const stop = async (): Promise<void> => {
     if (!exited) {
       child.kill('SIGQUIT')
-      const timer = setTimeout(() => { child.kill('SIGKILL') }, 5000)
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL')
+      }, 5000)
       await done
       clearTimeout(timer)
     }
@@ -97,7 +122,7 @@ export async function startNginx (t: TestContext, options: NginxOptions): Promis
   const errorLog = (): Promise<string> => readFile(join(dir, 'error.log'), 'utf8').catch(() => '')
   const accessLog = (): Promise<string> => readFile(join(dir, 'access.log'), 'utf8').catch(() => '')
   for (const p of [port, tlsPort]) {
-    if (p !== undefined) await waitForPort(p, () => exited ? `nginx exited before listening: ${stderr}` : undefined)
+    if (p !== undefined) await waitForPort(p, () => (exited ? `nginx exited before listening: ${stderr}` : undefined))
   }
   return {
     url: `http://127.0.0.1:${String(port)}`,
@@ -110,11 +135,12 @@ export async function startNginx (t: TestContext, options: NginxOptions): Promis
   }
 }
 
-function serverBlock (options: { dir: string; port: number; tlsPort: number | undefined; server: string }): string {
+function serverBlock(options: { dir: string; port: number; tlsPort: number | undefined; server: string }): string {
   const { dir, port, tlsPort, server } = options
-  const tls = tlsPort === undefined
-    ? ''
-    : `listen 127.0.0.1:${String(tlsPort)} ssl;\n    ssl_certificate ${join(dir, 'cert.pem')};\n    ssl_certificate_key ${join(dir, 'key.pem')};`
+  const tls =
+    tlsPort === undefined
+      ? ''
+      : `listen 127.0.0.1:${String(tlsPort)} ssl;\n    ssl_certificate ${join(dir, 'cert.pem')};\n    ssl_certificate_key ${join(dir, 'key.pem')};`
   return `server {
     listen 127.0.0.1:${String(port)};
     ${tls}
@@ -123,7 +149,7 @@ function serverBlock (options: { dir: string; port: number; tlsPort: number | un
   }`
 }
 
-function config (options: { dir: string; body: string }): string {
+function config(options: { dir: string; body: string }): string {
   const { dir, body } = options
   // One process in the foreground (no daemon, no workers under another user): its PID is
   // the child's, and it can write its temporary folders, which belong to the test's user.
@@ -144,21 +170,38 @@ http {
 `
 }
 
-async function makeCertificate (openssl: string, dir: string): Promise<string> {
+async function makeCertificate(openssl: string, dir: string): Promise<string> {
   const result = await runProcess(openssl, [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout',
+    join(dir, 'key.pem'),
+    '-out',
+    join(dir, 'cert.pem'),
   ])
   if (result.code !== 0) throw new Error(`openssl could not make a certificate: ${result.stderr}`)
   return readFile(join(dir, 'cert.pem'), 'utf8')
 }
 
-async function waitForPort (port: number, failed: () => string | undefined): Promise<void> {
+async function waitForPort(port: number, failed: () => string | undefined): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const open = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port }, () => { socket.end(); resolve(true) })
-      socket.once('error', () => { resolve(false) })
+      const socket = connect({ host: '127.0.0.1', port }, () => {
+        socket.end()
+        resolve(true)
+      })
+      socket.once('error', () => {
+        resolve(false)
+      })
     })
     if (open) return
     const why = failed()

@@ -33,11 +33,11 @@ export interface NotifySocket {
   /** Every datagram so far, in order of arrival. */
   readonly messages: string[]
   /** The first datagram (from index `from` on) matching `predicate`. */
-  waitFor (predicate: (message: string) => boolean, options?: { from?: number; timeoutMs?: number }): Promise<string>
+  waitFor(predicate: (message: string) => boolean, options?: { from?: number; timeoutMs?: number }): Promise<string>
 }
 
 /** The Python that binds the socket, or undefined once the test is skipped. */
-function python (t: TestContext): string | undefined {
+function python(t: TestContext): string | undefined {
   return needTool(t, 'python3', findExecutable('/usr/bin/python3') ?? findExecutable('python3'))
 }
 
@@ -45,19 +45,30 @@ function python (t: TestContext): string | undefined {
  * Bind a notify socket at `dir`/notify.sock (or, with `abstract`, an abstract name) and collect
  * what it receives until the test ends. Undefined when python3 is missing (the test is skipped).
  */
-export async function listenForNotifications (t: TestContext, dir: string, options: { abstract?: boolean } = {}): Promise<NotifySocket | undefined> {
+export async function listenForNotifications(
+  t: TestContext,
+  dir: string,
+  options: { abstract?: boolean } = {},
+): Promise<NotifySocket | undefined> {
   const interpreter = python(t)
   if (interpreter === undefined) return undefined
-  const address = options.abstract === true ? `@eggserve-test-${process.pid}-${Math.random().toString(36).slice(2)}` : join(dir, 'notify.sock')
+  const address =
+    options.abstract === true
+      ? `@eggserve-test-${process.pid}-${Math.random().toString(36).slice(2)}`
+      : join(dir, 'notify.sock')
   const child = spawn(interpreter, ['-c', LISTENER, address], { stdio: ['ignore', 'pipe', 'pipe'] })
-  t.after(() => { child.kill('SIGKILL') })
+  t.after(() => {
+    child.kill('SIGKILL')
+  })
   const messages: string[] = []
   const waiters = new Set<() => void>()
   let stderr = ''
   let bound = false
   let pending = ''
   child.stderr.setEncoding('utf8')
-  child.stderr.on('data', (chunk: string) => { stderr += chunk })
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk
+  })
   child.stdout.setEncoding('utf8')
   child.stdout.on('data', (chunk: string) => {
     pending += chunk
@@ -81,7 +92,11 @@ export async function listenForNotifications (t: TestContext, dir: string, optio
       }
       const timer = setTimeout(() => {
         waiters.delete(check)
-        reject(new Error(`${what} within ${timeoutMs} ms; received so far: ${JSON.stringify(messages)}; listener stderr: ${stderr}`))
+        reject(
+          new Error(
+            `${what} within ${timeoutMs} ms; received so far: ${JSON.stringify(messages)}; listener stderr: ${stderr}`,
+          ),
+        )
       }, timeoutMs)
       waiters.add(check)
       check()
@@ -91,12 +106,16 @@ export async function listenForNotifications (t: TestContext, dir: string, optio
   return {
     address,
     messages,
-    async waitFor (predicate, { from = 0, timeoutMs = 15_000 } = {}) {
+    async waitFor(predicate, { from = 0, timeoutMs = 15_000 } = {}) {
       let found: string | undefined
-      await waitUntil(() => {
-        found = messages.slice(from).find(predicate)
-        return found !== undefined
-      }, 'no matching notification', timeoutMs)
+      await waitUntil(
+        () => {
+          found = messages.slice(from).find(predicate)
+          return found !== undefined
+        },
+        'no matching notification',
+        timeoutMs,
+      )
       return found ?? ''
     },
   }

@@ -40,12 +40,12 @@ const NOT_COPIED = new Set(['node_modules', 'dist', '.git', 'coverage', 'bench-r
  * `eggserve` (the same) then run on the Node that runs the tests, as they do for a user whose
  * PATH holds that Node.
  */
-export function pathWithThisNode (): string {
+export function pathWithThisNode(): string {
   return [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter)
 }
 
 /** The environment for the installed command: childEnv(extra), on this Node. */
-export function installedEnv (extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+export function installedEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   return childEnv({ PATH: pathWithThisNode(), ...extra })
 }
 
@@ -53,13 +53,13 @@ export function installedEnv (extra: Readonly<Record<string, string>> = {}): Nod
  * The environment for child npm runs: without the npm_* variables `npm run`/`npm test` export
  * (npm_config_local_prefix would make the child act on this checkout instead of the copy).
  */
-function npmEnv (): NodeJS.ProcessEnv {
+function npmEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) if (!name.startsWith('npm_')) env[name] = value
   return { ...env, NO_COLOR: '1', PATH: pathWithThisNode() }
 }
 
-function described (command: string, result: RunResult): string {
+function described(command: string, result: RunResult): string {
   return `${command}: exit ${String(result.code)}${result.timedOut ? ' (timed out)' : ''}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`
 }
 
@@ -67,7 +67,7 @@ function described (command: string, result: RunResult): string {
  * Pack and install as above; undefined once the test is skipped for lack of npm (a failure
  * under CI). Throws with npm's output when packing or installing fails.
  */
-export async function packAndInstall (t: TestContext): Promise<PackedInstall | undefined> {
+export async function packAndInstall(t: TestContext): Promise<PackedInstall | undefined> {
   const npm = needTool(t, 'npm')
   if (npm === undefined) return undefined
   const tar = needTool(t, 'tar')
@@ -84,21 +84,46 @@ export async function packAndInstall (t: TestContext): Promise<PackedInstall | u
   await cp(join(repoRoot, 'node_modules'), join(source, 'node_modules'), { recursive: true, verbatimSymlinks: true })
   const out = join(root, 'out')
   await mkdir(out)
-  const pack = await runProcess(npm, ['pack', '--pack-destination', out, '--cache', join(root, 'npm-cache')], { cwd: source, env: npmEnv(), timeoutMs: 600_000 })
+  const pack = await runProcess(npm, ['pack', '--pack-destination', out, '--cache', join(root, 'npm-cache')], {
+    cwd: source,
+    env: npmEnv(),
+    timeoutMs: 600_000,
+  })
   if (pack.code !== 0) throw new Error(described('npm pack', pack))
   const tarballs = (await readdir(out)).filter((name) => name.endsWith('.tgz'))
-  if (tarballs.length !== 1 || tarballs[0] === undefined) throw new Error(`npm pack wrote ${JSON.stringify(tarballs)}, expected one tarball`)
+  if (tarballs.length !== 1 || tarballs[0] === undefined)
+    throw new Error(`npm pack wrote ${JSON.stringify(tarballs)}, expected one tarball`)
   const tarball = join(out, tarballs[0])
   const listing = await runProcess(tar, ['-tzf', tarball])
   if (listing.code !== 0) throw new Error(described('tar -tzf', listing))
-  const files = listing.stdout.split('\n').filter((line) => line !== '').map((line) => line.replace(/^package\//, ''))
+  const files = listing.stdout
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => line.replace(/^package\//, ''))
 
   const prefix = join(root, ...INSTALL_PREFIX.split('/'))
   // --offline with an empty cache of its own: the tarball carries its dependencies, so the
   // install must not need the registry (nor leave a copy of the tarball in the user's cache).
-  const install = await runProcess(npm, ['install', '--global', '--prefix', prefix, '--offline', '--cache', join(root, 'npm-cache'), '--no-audit', '--no-fund', tarball], {
-    cwd: root, env: npmEnv(), timeoutMs: 600_000,
-  })
+  const install = await runProcess(
+    npm,
+    [
+      'install',
+      '--global',
+      '--prefix',
+      prefix,
+      '--offline',
+      '--cache',
+      join(root, 'npm-cache'),
+      '--no-audit',
+      '--no-fund',
+      tarball,
+    ],
+    {
+      cwd: root,
+      env: npmEnv(),
+      timeoutMs: 600_000,
+    },
+  )
   if (install.code !== 0) throw new Error(described('npm install', install))
   const { name } = JSON.parse(await readFile(join(source, 'package.json'), 'utf8')) as { name: string }
   return {

@@ -20,9 +20,12 @@ export interface Venv {
    * `python -m pip ARGS` run isolated: --isolated, --no-cache-dir, --disable-pip-version-check,
    * --no-input, and the configuration-free environment. Add `--index-url` yourself.
    */
-  pip (args: readonly string[], options?: { timeoutMs?: number }): Promise<RunResult>
+  pip(args: readonly string[], options?: { timeoutMs?: number }): Promise<RunResult>
   /** `python ARGS` with the isolated environment plus `env`. */
-  run (args: readonly string[], options?: { env?: Readonly<Record<string, string>>; timeoutMs?: number }): Promise<RunResult>
+  run(
+    args: readonly string[],
+    options?: { env?: Readonly<Record<string, string>>; timeoutMs?: number },
+  ): Promise<RunResult>
 }
 
 /**
@@ -33,12 +36,13 @@ export interface Venv {
  * ones that --isolated still reads), and HOME/XDG dirs in `home`, so no user configuration,
  * cache or keyring is found either.
  */
-export function isolatedEnv (home: string): NodeJS.ProcessEnv {
+export function isolatedEnv(home: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
     // REQUESTS_CA_BUNDLE and CURL_CA_BUNDLE would win over pip's --cert (requests reads them
     // whenever a request's own verify is unset: psf/requests#3829), so a test CA could not be used.
-    if (name.startsWith('PIP_') || name.startsWith('PYTHON') || name.startsWith('EGGSERVE_') || name === 'VIRTUAL_ENV') continue
+    if (name.startsWith('PIP_') || name.startsWith('PYTHON') || name.startsWith('EGGSERVE_') || name === 'VIRTUAL_ENV')
+      continue
     if (name === 'REQUESTS_CA_BUNDLE' || name === 'CURL_CA_BUNDLE') continue
     env[name] = value
   }
@@ -65,7 +69,7 @@ const PIP_GLOBAL_OPTIONS = ['--isolated', '--no-cache-dir', '--disable-pip-versi
  * Find python3 (skipping the test when it is missing, failing under CI) and create a venv
  * with pip in a temporary directory removed after the test. Undefined when skipped.
  */
-export async function createVenv (t: TestContext): Promise<Venv | undefined> {
+export async function createVenv(t: TestContext): Promise<Venv | undefined> {
   const python3 = needTool(t, 'python3')
   if (python3 === undefined) return undefined
   const root = await tempDir(t, 'eggserve-venv-')
@@ -78,16 +82,18 @@ export async function createVenv (t: TestContext): Promise<Venv | undefined> {
   const probe = await runProcess(python3, ['-c', 'import sys; print(sys.executable)'], { timeoutMs: 60_000 })
   const interpreter = probe.code === 0 ? probe.stdout.trim() : ''
   // ensurepip installs the pip wheel bundled with Python: nothing is downloaded.
-  const created = interpreter === ''
-    ? probe
-    : await runProcess(interpreter, ['-m', 'venv', dir], { env, timeoutMs: 120_000 })
+  const created =
+    interpreter === '' ? probe : await runProcess(interpreter, ['-m', 'venv', dir], { env, timeoutMs: 120_000 })
   if (created.code !== 0 || interpreter === '') {
     const message = `cannot create a venv with ${python3} (is the venv/ensurepip module installed?): ${created.stderr.trim() || created.stdout.trim()}`
     skipOrFail(t, message)
     return undefined
   }
   const python = join(dir, 'bin', 'python')
-  const run = (args: readonly string[], options: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {}): Promise<RunResult> =>
+  const run = (
+    args: readonly string[],
+    options: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {},
+  ): Promise<RunResult> =>
     runProcess(python, args, { env: { ...env, ...options.env }, cwd: root, timeoutMs: options.timeoutMs ?? 120_000 })
   return {
     python,
@@ -99,6 +105,6 @@ export async function createVenv (t: TestContext): Promise<Venv | undefined> {
 }
 
 /** pip's output, both streams, for assertion messages. */
-export function output (result: RunResult): string {
+export function output(result: RunResult): string {
   return `exit ${String(result.code)}${result.timedOut ? ' (timed out)' : ''}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`
 }

@@ -43,11 +43,11 @@ export interface FaultProxy {
   /** Every request seen, in order. */
   readonly requests: ProxiedRequest[]
   /** How many requests of `operation` were seen (all of them without an argument). */
-  count (operation?: string): number
+  count(operation?: string): number
   /** The most requests of `operation` that were in progress at the same time. */
-  peak (operation: string): number
+  peak(operation: string): number
   /** Replace the rules (first match wins). */
-  setRules (rules: FaultRule[]): void
+  setRules(rules: FaultRule[]): void
   /** Forward without If-None-Match: the store then overwrites instead of answering 412. */
   ignoreIfNoneMatch: boolean
   /** Refuse requests not signed with this access key (403 InvalidAccessKeyId); undefined: accept all. */
@@ -55,22 +55,33 @@ export interface FaultProxy {
 }
 
 /** Start a proxy to `target` (e.g. moto's endpoint); closed after the test. */
-export async function startFaultProxy (t: TestContext, target: string): Promise<FaultProxy> {
+export async function startFaultProxy(t: TestContext, target: string): Promise<FaultProxy> {
   const upstream = new URL(target)
   let rules: FaultRule[] = []
   const requests: ProxiedRequest[] = []
   const inFlight = new Map<string, number>()
   const peaks = new Map<string, number>()
-  const state: Pick<FaultProxy, 'ignoreIfNoneMatch' | 'strictAuth'> = { ignoreIfNoneMatch: false, strictAuth: undefined }
+  const state: Pick<FaultProxy, 'ignoreIfNoneMatch' | 'strictAuth'> = {
+    ignoreIfNoneMatch: false,
+    strictAuth: undefined,
+  }
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://proxy')
-    const seen: ProxiedRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, operation: operationOf(req.method ?? 'GET', url, req.headers) }
+    const seen: ProxiedRequest = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: url.searchParams,
+      headers: req.headers,
+      operation: operationOf(req.method ?? 'GET', url, req.headers),
+    }
     requests.push(seen)
     const now = (inFlight.get(seen.operation) ?? 0) + 1
     inFlight.set(seen.operation, now)
     peaks.set(seen.operation, Math.max(now, peaks.get(seen.operation) ?? 0))
-    res.once('close', () => { inFlight.set(seen.operation, (inFlight.get(seen.operation) ?? 1) - 1) })
+    res.once('close', () => {
+      inFlight.set(seen.operation, (inFlight.get(seen.operation) ?? 1) - 1)
+    })
     const refusal = authRefusal(seen, state.strictAuth)
     if (refusal !== undefined) {
       answer(req, res, refusal)
@@ -80,81 +91,144 @@ export async function startFaultProxy (t: TestContext, target: string): Promise<
     if (rule?.times !== undefined) rule.times--
     const action = rule?.action
     if (action === undefined || action.kind === 'stall') {
-      const forward = (): void => { forwardTo(upstream, req, res, state.ignoreIfNoneMatch) }
+      const forward = (): void => {
+        forwardTo(upstream, req, res, state.ignoreIfNoneMatch)
+      }
       if (action === undefined) forward()
       else {
         const timer = setTimeout(forward, action.ms)
-        res.once('close', () => { clearTimeout(timer) })
+        res.once('close', () => {
+          clearTimeout(timer)
+        })
       }
       return
     }
     answer(req, res, ERRORS[action.kind])
   })
   // Keep-alive sockets of the SDK must not hold the test open.
-  t.after(() => new Promise<void>((resolve) => {
-    server.closeAllConnections()
-    server.close(() => { resolve() })
-  }))
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => {
+          resolve()
+        })
+      }),
+  )
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo // listen() on a TCP port gives an AddressInfo
 
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    count: (operation) => operation === undefined ? requests.length : requests.filter((request) => request.operation === operation).length,
+    count: (operation) =>
+      operation === undefined ? requests.length : requests.filter((request) => request.operation === operation).length,
     peak: (operation) => peaks.get(operation) ?? 0,
-    setRules: (next) => { rules = next },
-    get ignoreIfNoneMatch () { return state.ignoreIfNoneMatch },
-    set ignoreIfNoneMatch (value) { state.ignoreIfNoneMatch = value },
-    get strictAuth () { return state.strictAuth },
-    set strictAuth (value) { state.strictAuth = value },
+    setRules: (next) => {
+      rules = next
+    },
+    get ignoreIfNoneMatch() {
+      return state.ignoreIfNoneMatch
+    },
+    set ignoreIfNoneMatch(value) {
+      state.ignoreIfNoneMatch = value
+    },
+    get strictAuth() {
+      return state.strictAuth
+    },
+    set strictAuth(value) {
+      state.strictAuth = value
+    },
   }
 }
 
-interface ErrorAnswer { readonly status: number; readonly code: string; readonly message: string }
+interface ErrorAnswer {
+  readonly status: number
+  readonly code: string
+  readonly message: string
+}
 
 const ERRORS: Readonly<Record<Exclude<FaultAction['kind'], 'stall'>, ErrorAnswer>> = {
   'slow-down': { status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' },
-  conflict: { status: 409, code: 'ConditionalRequestConflict', message: 'A conflicting conditional operation is currently in progress against this resource. Please try again.' },
-  'precondition-failed': { status: 412, code: 'PreconditionFailed', message: 'At least one of the pre-conditions you specified did not hold' },
+  conflict: {
+    status: 409,
+    code: 'ConditionalRequestConflict',
+    message: 'A conflicting conditional operation is currently in progress against this resource. Please try again.',
+  },
+  'precondition-failed': {
+    status: 412,
+    code: 'PreconditionFailed',
+    message: 'At least one of the pre-conditions you specified did not hold',
+  },
   'access-denied': { status: 403, code: 'AccessDenied', message: 'Access Denied' },
-  'internal-error': { status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' },
+  'internal-error': {
+    status: 500,
+    code: 'InternalError',
+    message: 'We encountered an internal error. Please try again.',
+  },
 }
 
 // S3's error document (API reference, "Error responses"); HEAD answers carry no body.
-function answer (req: IncomingMessage, res: ServerResponse, error: ErrorAnswer): void {
+function answer(req: IncomingMessage, res: ServerResponse, error: ErrorAnswer): void {
   req.resume()
-  const body = req.method === 'HEAD' ? '' : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${error.code}</Code><Message>${error.message}</Message><RequestId>proxy</RequestId></Error>`
-  res.writeHead(error.status, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), 'x-amz-request-id': 'proxy' })
+  const body =
+    req.method === 'HEAD'
+      ? ''
+      : `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${error.code}</Code><Message>${error.message}</Message><RequestId>proxy</RequestId></Error>`
+  res.writeHead(error.status, {
+    'content-type': 'application/xml',
+    'content-length': Buffer.byteLength(body),
+    'x-amz-request-id': 'proxy',
+  })
   res.end(body)
 }
 
-function authRefusal (request: ProxiedRequest, strict: FaultProxy['strictAuth']): ErrorAnswer | undefined {
+function authRefusal(request: ProxiedRequest, strict: FaultProxy['strictAuth']): ErrorAnswer | undefined {
   if (strict === undefined) return undefined
   const authorization = request.headers.authorization
   const presigned = request.query.has('X-Amz-Signature')
-  if (presigned && authorization !== undefined) return { status: 400, code: 'InvalidArgument', message: 'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified' }
-  const credential = presigned ? request.query.get('X-Amz-Credential') ?? '' : /Credential=([^,]+)/.exec(authorization ?? '')?.[1] ?? ''
+  if (presigned && authorization !== undefined)
+    return {
+      status: 400,
+      code: 'InvalidArgument',
+      message:
+        'Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified',
+    }
+  const credential = presigned
+    ? (request.query.get('X-Amz-Credential') ?? '')
+    : (/Credential=([^,]+)/.exec(authorization ?? '')?.[1] ?? '')
   const accessKeyId = credential.split('/')[0] ?? ''
   if (accessKeyId === '') return ERRORS['access-denied']
-  if (accessKeyId !== strict.accessKeyId) return { status: 403, code: 'InvalidAccessKeyId', message: 'The AWS Access Key Id you provided does not exist in our records.' }
+  if (accessKeyId !== strict.accessKeyId)
+    return {
+      status: 403,
+      code: 'InvalidAccessKeyId',
+      message: 'The AWS Access Key Id you provided does not exist in our records.',
+    }
   return undefined
 }
 
-function forwardTo (upstream: URL, req: IncomingMessage, res: ServerResponse, ignoreIfNoneMatch: boolean): void {
+function forwardTo(upstream: URL, req: IncomingMessage, res: ServerResponse, ignoreIfNoneMatch: boolean): void {
   const headers = { ...req.headers, host: upstream.host }
   if (ignoreIfNoneMatch) delete headers['if-none-match']
-  const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (back) => {
-    res.writeHead(back.statusCode ?? 502, back.headers)
-    back.pipe(res)
+  const out = httpRequest(
+    { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+    (back) => {
+      res.writeHead(back.statusCode ?? 502, back.headers)
+      back.pipe(res)
+    },
+  )
+  out.once('error', () => {
+    res.destroy()
   })
-  out.once('error', () => { res.destroy() })
-  res.once('close', () => { if (!res.writableFinished) out.destroy() })
+  res.once('close', () => {
+    if (!res.writableFinished) out.destroy()
+  })
   req.pipe(out)
 }
 
 /** The S3 operation of a path-style request, enough to count and match. */
-export function operationOf (method: string, url: URL, headers: IncomingMessage['headers'] = {}): string {
+export function operationOf(method: string, url: URL, headers: IncomingMessage['headers'] = {}): string {
   const segments = url.pathname.split('/').filter((segment) => segment !== '')
   const onBucket = segments.length <= 1
   const query = url.searchParams

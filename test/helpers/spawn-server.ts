@@ -5,7 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { request as httpRequest, type Agent, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
+import {
+  request as httpRequest,
+  type Agent,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+} from 'node:http'
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
@@ -36,9 +42,9 @@ export interface ServerHandle {
   /** Resolves with the exit code (null when killed by a signal) once the process has exited. */
   readonly exited: Promise<number | null>
   /** The first stdout line (present or future) matching `predicate`; rejects on timeout or exit. */
-  waitForLine (predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>
+  waitForLine(predicate: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>
   /** Send `signal` (default SIGTERM) and wait for the exit code. */
-  stop (signal?: NodeJS.Signals): Promise<number | null>
+  stop(signal?: NodeJS.Signals): Promise<number | null>
 }
 
 /** Options of {@link startServer}. */
@@ -76,10 +82,12 @@ const SERVING = 'Serving'
 let cacheHome: string | undefined
 
 // One throwaway XDG cache home per test process, so servers never write into the user's ~/.cache.
-function testCacheHome (): string {
+function testCacheHome(): string {
   if (cacheHome === undefined) {
     const dir = mkdtempSync(join(tmpdir(), 'eggserve-test-cache-'))
-    process.once('exit', () => { rmSync(dir, { recursive: true, force: true }) })
+    process.once('exit', () => {
+      rmSync(dir, { recursive: true, force: true })
+    })
     cacheHome = dir
   }
   return cacheHome
@@ -90,10 +98,11 @@ function testCacheHome (): string {
  * CREDENTIALS_DIRECTORY (a developer's settings, or a systemd unit's, must not leak in), the
  * cache under a throwaway XDG_CACHE_HOME, plus `extra`.
  */
-export function childEnv (extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
+export function childEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('EGGSERVE_') && name !== 'CACHE_DIRECTORY' && name !== 'CREDENTIALS_DIRECTORY') env[name] = value
+    if (!name.startsWith('EGGSERVE_') && name !== 'CACHE_DIRECTORY' && name !== 'CREDENTIALS_DIRECTORY')
+      env[name] = value
   }
   return { ...env, XDG_CACHE_HOME: testCacheHome(), ...extra }
 }
@@ -102,14 +111,14 @@ export function childEnv (extra: Readonly<Record<string, string>> = {}): NodeJS.
  * Spawn `node bin/eggserve.js` and wait until it listens. Fails with the exit code and stderr
  * when the process exits (or stays silent) instead. The process is killed after the test.
  */
-export async function startServer (t: TestContext, options: StartOptions): Promise<ServerHandle> {
+export async function startServer(t: TestContext, options: StartOptions): Promise<ServerHandle> {
   const args = [
     ...(options.defaults === false ? [] : ['--port', '0', '--host', '127.0.0.1']),
     ...(options.eggdir === undefined ? [] : ['--eggdir', options.eggdir]),
     ...(options.args ?? []),
   ]
   const daemon = options.executable === undefined ? [process.execPath, binPath] : [options.executable]
-  const [command, ...rest] = [...options.wrapper ?? [], ...daemon, ...args]
+  const [command, ...rest] = [...(options.wrapper ?? []), ...daemon, ...args]
   const child = spawn(command ?? process.execPath, rest, {
     cwd: options.cwd ?? repoRoot,
     env: childEnv(options.env),
@@ -121,10 +130,14 @@ export async function startServer (t: TestContext, options: StartOptions): Promi
   let stderr = ''
   let exitCode: number | null | undefined
   let exitSignal: NodeJS.Signals | null = null
-  const notify = (): void => { for (const waiter of [...waiters]) waiter() }
+  const notify = (): void => {
+    for (const waiter of [...waiters]) waiter()
+  }
 
   // Should the test process itself die abruptly (t.after never runs), take the daemon along.
-  const killOnExit = (): void => { child.kill('SIGKILL') }
+  const killOnExit = (): void => {
+    child.kill('SIGKILL')
+  }
   process.once('exit', killOnExit)
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject)
@@ -154,7 +167,9 @@ export async function startServer (t: TestContext, options: StartOptions): Promi
     notify()
   })
   child.stderr.setEncoding('utf8')
-  child.stderr.on('data', (chunk: string) => { stderr += chunk })
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk
+  })
 
   t.after(async () => {
     if (exitCode === undefined) {
@@ -180,12 +195,20 @@ export async function startServer (t: TestContext, options: StartOptions): Promi
         }
         if (exitCode !== undefined) {
           finish()
-          reject(new Error(`eggserve exited (code ${String(exitCode)}) before the awaited log line; stderr: ${JSON.stringify(stderr)}; last lines: ${JSON.stringify(lines.slice(-5))}`))
+          reject(
+            new Error(
+              `eggserve exited (code ${String(exitCode)}) before the awaited log line; stderr: ${JSON.stringify(stderr)}; last lines: ${JSON.stringify(lines.slice(-5))}`,
+            ),
+          )
         }
       }
       const timer = setTimeout(() => {
         finish()
-        reject(new Error(`no matching log line within ${timeoutMs} ms; last lines: ${JSON.stringify(lines.slice(-5))}; stderr: ${JSON.stringify(stderr)}`))
+        reject(
+          new Error(
+            `no matching log line within ${timeoutMs} ms; last lines: ${JSON.stringify(lines.slice(-5))}; stderr: ${JSON.stringify(stderr)}`,
+          ),
+        )
       }, timeoutMs)
       const finish = (): void => {
         clearTimeout(timer)
@@ -203,11 +226,16 @@ export async function startServer (t: TestContext, options: StartOptions): Promi
       throw new Error(exitCode === undefined ? String(err) : describeExit())
     })
     const match = typeof first.msg === 'string' ? LISTENING.exec(first.msg) : null
-    if (match?.[1] === undefined) throw new Error(`the first log line is not the listening line: ${JSON.stringify(first)}`)
+    if (match?.[1] === undefined)
+      throw new Error(`the first log line is not the listening line: ${JSON.stringify(first)}`)
     url = match[1]
     if (options.untilServing !== false) await waitForLine((line) => line.msg === SERVING, startTimeout)
   } else {
-    url = await listeningUrlFromFile(options.logFile, { timeoutMs: startTimeout, untilServing: options.untilServing !== false }, () => exitCode === undefined ? undefined : describeExit())
+    url = await listeningUrlFromFile(
+      options.logFile,
+      { timeoutMs: startTimeout, untilServing: options.untilServing !== false },
+      () => (exitCode === undefined ? undefined : describeExit()),
+    )
   }
   const port = Number(new URL(url).port)
   if (!Number.isInteger(port) || port <= 0) throw new Error(`no usable port in ${url}`)
@@ -218,7 +246,9 @@ export async function startServer (t: TestContext, options: StartOptions): Promi
     process: child,
     lines,
     badLines,
-    get stderr () { return stderr },
+    get stderr() {
+      return stderr
+    },
     exited,
     waitForLine,
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
@@ -228,7 +258,11 @@ export async function startServer (t: TestContext, options: StartOptions): Promi
   }
 }
 
-async function listeningUrlFromFile (file: string, options: { timeoutMs: number; untilServing: boolean }, exitedMessage: () => string | undefined): Promise<string> {
+async function listeningUrlFromFile(
+  file: string,
+  options: { timeoutMs: number; untilServing: boolean },
+  exitedMessage: () => string | undefined,
+): Promise<string> {
   const { timeoutMs } = options
   const deadline = Date.now() + timeoutMs
   for (;;) {
@@ -242,13 +276,14 @@ async function listeningUrlFromFile (file: string, options: { timeoutMs: number;
     }
     const exited = exitedMessage()
     if (exited !== undefined) throw new Error(exited)
-    if (Date.now() > deadline) throw new Error(`no listening line in ${file} within ${timeoutMs} ms; it holds: ${JSON.stringify(text)}`)
+    if (Date.now() > deadline)
+      throw new Error(`no listening line in ${file} within ${timeoutMs} ms; it holds: ${JSON.stringify(text)}`)
     await sleep(25)
   }
 }
 
 /** Parse one line as a JSON object, or undefined. */
-export function parseJsonObject (text: string): LogLine | undefined {
+export function parseJsonObject(text: string): LogLine | undefined {
   try {
     const value: unknown = JSON.parse(text)
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as LogLine
@@ -291,17 +326,30 @@ export interface RunOptions {
  * rejects when the command cannot start). The command (or its group) is killed on timeout,
  * and when this test process exits first.
  */
-export async function runProcess (command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+export async function runProcess(
+  command: string,
+  args: readonly string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   const started = performance.now()
   const group = options.processGroup === true
-  const child = spawn(command, args, { cwd: options.cwd ?? repoRoot, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: group })
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? repoRoot,
+    env: options.env ?? process.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: group,
+  })
   let stdout = ''
   let stderr = ''
   let timedOut = false
   child.stdout.setEncoding('utf8')
   child.stderr.setEncoding('utf8')
-  child.stdout.on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.on('data', (chunk: string) => { stderr += chunk })
+  child.stdout.on('data', (chunk: string) => {
+    stdout += chunk
+  })
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk
+  })
   const kill = (): void => {
     if (!group) {
       child.kill('SIGKILL')
@@ -322,7 +370,9 @@ export async function runProcess (command: string, args: readonly string[], opti
   try {
     const code = await new Promise<number | null>((resolve, reject) => {
       child.once('error', reject)
-      child.once('close', (exitCode) => { resolve(exitCode) })
+      child.once('close', (exitCode) => {
+        resolve(exitCode)
+      })
     })
     return { code, stdout, stderr, timedOut, ms: Math.round(performance.now() - started) }
   } finally {
@@ -332,7 +382,11 @@ export async function runProcess (command: string, args: readonly string[], opti
 }
 
 /** Run `node bin/eggserve.js ARGS` to completion (for runs that should exit by themselves). */
-export async function runCli (args: readonly string[], env: Readonly<Record<string, string>> = {}, options: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export async function runCli(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+  options: { cwd?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return runProcess(process.execPath, [binPath, ...args], { env: childEnv(env), ...options })
 }
 
@@ -347,7 +401,7 @@ export interface HttpResult {
  * One request over a fresh connection with node:http, which sends exactly the headers given
  * (fetch adds its own and hides some response details).
  */
-export async function httpGet (url: string, options: RequestOptions = {}): Promise<HttpResult> {
+export async function httpGet(url: string, options: RequestOptions = {}): Promise<HttpResult> {
   const response = await openRequest(url, options)
   const chunks: Buffer[] = []
   for await (const chunk of response) chunks.push(chunk as Buffer)
@@ -363,16 +417,24 @@ export interface RequestOptions {
 }
 
 /** Send a request and resolve with the response as soon as its headers arrive (the body is not read). */
-export async function openRequest (url: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+export async function openRequest(url: string, options: RequestOptions = {}): Promise<IncomingMessage> {
   return new Promise<IncomingMessage>((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers ?? {}, agent: options.agent ?? false }, resolve)
+    const req = httpRequest(
+      url,
+      { method: options.method ?? 'GET', headers: options.headers ?? {}, agent: options.agent ?? false },
+      resolve,
+    )
     req.once('error', reject)
     req.end()
   })
 }
 
 /** Poll `probe` until it returns true or `timeoutMs` passes; resolves with the elapsed milliseconds, or undefined on timeout. */
-export async function pollUntil (probe: () => Promise<boolean>, timeoutMs: number, intervalMs = 25): Promise<number | undefined> {
+export async function pollUntil(
+  probe: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 25,
+): Promise<number | undefined> {
   const started = performance.now()
   for (;;) {
     if (await probe()) return performance.now() - started

@@ -38,7 +38,11 @@ const probePath = fileURLToPath(import.meta.url)
  * Run `operation` on a LocalStorage over `root` as a user without privileges; undefined (the
  * test skipped) when the machine lacks setpriv.
  */
-export async function probeStorage (t: TestContext, root: string, operation: StorageOperation): Promise<ProbeReport | undefined> {
+export async function probeStorage(
+  t: TestContext,
+  root: string,
+  operation: StorageOperation,
+): Promise<ProbeReport | undefined> {
   const args = ['--import', 'tsx', probePath, root, JSON.stringify(operation)]
   let command = process.execPath
   let commandArgs = args
@@ -54,11 +58,12 @@ export async function probeStorage (t: TestContext, root: string, operation: Sto
   return JSON.parse(result.stdout) as ProbeReport
 }
 
-async function run (root: string, operation: StorageOperation): Promise<ProbeReport> {
+async function run(root: string, operation: StorageOperation): Promise<ProbeReport> {
   const logs: Record<string, unknown>[] = []
   const sink = new Writable({
-    write (chunk: Buffer, _encoding, callback) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>)
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n'))
+        if (line !== '') logs.push(JSON.parse(line) as Record<string, unknown>)
       callback()
     },
   })
@@ -73,23 +78,27 @@ async function run (root: string, operation: StorageOperation): Promise<ProbeRep
   }
 }
 
-async function perform (storage: LocalStorage, operation: StorageOperation): Promise<unknown> {
+async function perform(storage: LocalStorage, operation: StorageOperation): Promise<unknown> {
   switch (operation.op) {
-    case 'list-root': return storage.listRoot()
-    case 'list-folder': return storage.listFolder(operation.folder)
-    case 'sweep-uploads': return storage.sweepUploads(0)
+    case 'list-root':
+      return storage.listRoot()
+    case 'list-folder':
+      return storage.listFolder(operation.folder)
+    case 'sweep-uploads':
+      return storage.sweepUploads(0)
     case 'start-upload': {
       const upload = await storage.createUpload(operation.folder)
       await upload.abort()
       return 'started'
     }
-    case 'watch': return watchFailures(storage)
+    case 'watch':
+      return watchFailures(storage)
   }
 }
 
 // The watcher looks at the tree's entries as it starts; a failure is reported within moments.
 // The bound only ends the probe of a watcher that reports nothing (then the test fails on []).
-function watchFailures (storage: LocalStorage): Promise<(string | undefined)[]> {
+function watchFailures(storage: LocalStorage): Promise<(string | undefined)[]> {
   return new Promise((resolve) => {
     const failures: (string | undefined)[] = []
     const finish = (): void => {
@@ -98,10 +107,13 @@ function watchFailures (storage: LocalStorage): Promise<(string | undefined)[]> 
       resolve(failures)
     }
     const timer = setTimeout(finish, 5000)
-    const watch = storage.watch(() => undefined, (err) => {
-      failures.push(errnoCode(err))
-      finish()
-    })
+    const watch = storage.watch(
+      () => undefined,
+      (err) => {
+        failures.push(errnoCode(err))
+        finish()
+      },
+    )
   })
 }
 

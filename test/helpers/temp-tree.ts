@@ -5,14 +5,14 @@ import { dirname, join } from 'node:path'
 import type { TestContext } from 'node:test'
 
 /** A fresh empty directory, removed when the test ends. */
-export async function tempDir (t: TestContext, prefix = 'eggserve-test-'): Promise<string> {
+export async function tempDir(t: TestContext, prefix = 'eggserve-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
   t.after(() => rm(dir, { recursive: true, force: true }))
   return dir
 }
 
 /** Write files given as { 'folder/file': content } under root, creating folders. */
-export async function writeTree (root: string, files: Readonly<Record<string, string | Uint8Array>>): Promise<void> {
+export async function writeTree(root: string, files: Readonly<Record<string, string | Uint8Array>>): Promise<void> {
   for (const [path, content] of Object.entries(files)) {
     const full = join(root, path)
     await mkdir(dirname(full), { recursive: true })

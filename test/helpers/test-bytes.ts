@@ -2,7 +2,7 @@
 import { readdirSync } from 'node:fs'
 
 /** Deterministic incompressible bytes (xorshift32). */
-export function noise (length: number, seed: number): Buffer {
+export function noise(length: number, seed: number): Buffer {
   const out = Buffer.alloc(length)
   let x = seed
   for (let i = 0; i < length; i++) {
@@ -15,12 +15,12 @@ export function noise (length: number, seed: number): Buffer {
 }
 
 /** Descriptors this process holds (Linux). */
-export function openDescriptors (): number {
+export function openDescriptors(): number {
   return readdirSync('/proc/self/fd').length
 }
 
 /** Wait (briefly) for a condition that an asynchronous close makes true. */
-export async function eventually (check: () => boolean): Promise<boolean> {
+export async function eventually(check: () => boolean): Promise<boolean> {
   for (let i = 0; i < 50 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10))
   return check()
 }

@@ -2,7 +2,15 @@
 // and that eggserve took before: each is a release "upl 1.6" with the reason expected.
 import { crc32 } from 'node:zlib'
 import {
-  deflatedMember, deflatedZeros, rawZip, withFlags, withLocalNameChanged, withMemberComment, withMethod, withPrefix, withSecondEocd,
+  deflatedMember,
+  deflatedZeros,
+  rawZip,
+  withFlags,
+  withLocalNameChanged,
+  withMemberComment,
+  withMethod,
+  withPrefix,
+  withSecondEocd,
   type RawMember,
 } from './bad-archives.js'
 import { gzip, withParentDirs, writeTar, writeZip, type ArchiveEntry } from './dist-archives.js'
@@ -25,18 +33,27 @@ const MODULE = 'upl/__init__.py'
 const wheelWithMetadata = (text: string): Buffer => buildWheel(UPL, { metadata: Buffer.from(text) }).bytes
 
 /** A wheel of raw members: the module `extra` members, then WHEEL and METADATA. */
-async function rawWheel (extra: readonly RawMember[]): Promise<Buffer> {
+async function rawWheel(extra: readonly RawMember[]): Promise<Buffer> {
   return rawZip([
     ...extra,
-    await deflatedMember(`${DIST_INFO}/WHEEL`, Buffer.from('Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n')),
+    await deflatedMember(
+      `${DIST_INFO}/WHEEL`,
+      Buffer.from('Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n'),
+    ),
     await deflatedMember(METADATA, coreMetadata(UPL)),
   ])
 }
 
-const storedMember = (name: string, data: Buffer): RawMember => ({ name, method: 0, compressed: data, crc: crc32(data), uncompressedSize: data.length })
+const storedMember = (name: string, data: Buffer): RawMember => ({
+  name,
+  method: 0,
+  compressed: data,
+  crc: crc32(data),
+  uncompressedSize: data.length,
+})
 
 /** An sdist of `upl-1.6/` holding setup.py and the module, and PKG-INFO where `pkgInfoPath` says. */
-function sdistEntries (pkgInfoPath: string): ArchiveEntry[] {
+function sdistEntries(pkgInfoPath: string): ArchiveEntry[] {
   return withParentDirs([
     { path: 'upl-1.6/setup.py', data: Buffer.from("from setuptools import setup\nsetup(name='upl', version='1.6')\n") },
     { path: 'upl-1.6/upl/__init__.py', data: Buffer.from('') },
@@ -50,8 +67,12 @@ export const HOSTILE_UPLOADS: readonly HostileUpload[] = [
   {
     title: 'METADATA compressed with bzip2 (method 12), naming another project',
     filename: WHEEL_NAME,
-    bytes: () => Promise.resolve(withMethod(wheelWithMetadata('Metadata-Version: 2.1\nName: other\nVersion: 1.6\n'), METADATA, 12)),
-    reason: /^Invalid distribution file: ZIP archive not accepted: File does not use a supported compression type \(upl-1\.6\.dist-info\/METADATA uses method 12/,
+    bytes: () =>
+      Promise.resolve(
+        withMethod(wheelWithMetadata('Metadata-Version: 2.1\nName: other\nVersion: 1.6\n'), METADATA, 12),
+      ),
+    reason:
+      /^Invalid distribution file: ZIP archive not accepted: File does not use a supported compression type \(upl-1\.6\.dist-info\/METADATA uses method 12/,
   },
   {
     title: 'METADATA compressed with LZMA (method 14)',
@@ -98,7 +119,14 @@ export const HOSTILE_UPLOADS: readonly HostileUpload[] = [
   {
     title: 'a member name that is not UTF-8 though flagged UTF-8',
     filename: WHEEL_NAME,
-    bytes: () => rawWheel([storedMember('upl/x.py', Buffer.from('x = 1\n')), { ...storedMember('', Buffer.from('y = 2\n')), nameBytes: Buffer.from([0x75, 0x70, 0x6c, 0x2f, 0xff, 0x2e, 0x70, 0x79]) }]),
+    bytes: () =>
+      rawWheel([
+        storedMember('upl/x.py', Buffer.from('x = 1\n')),
+        {
+          ...storedMember('', Buffer.from('y = 2\n')),
+          nameBytes: Buffer.from([0x75, 0x70, 0x6c, 0x2f, 0xff, 0x2e, 0x70, 0x79]),
+        },
+      ]),
     reason: /ZIP archive not accepted: Filename not valid UTF-8: "upl\/ÿ\.py"$/,
   },
   {
@@ -129,9 +157,18 @@ export const HOSTILE_UPLOADS: readonly HostileUpload[] = [
     filename: WHEEL_NAME,
     bytes: async () => {
       const zeros = await deflatedZeros(100_000_000)
-      return rawWheel([{ name: 'upl/zeros.bin', method: 8, compressed: zeros.compressed, crc: zeros.crc, uncompressedSize: 100_000_000 }])
+      return rawWheel([
+        {
+          name: 'upl/zeros.bin',
+          method: 8,
+          compressed: zeros.compressed,
+          crc: zeros.crc,
+          uncompressedSize: 100_000_000,
+        },
+      ])
     },
-    reason: /^Invalid distribution file: File exceeds compression ratio of 50 \(100000\d{3} bytes unpacked from a 9\d{4}-byte file\)$/,
+    reason:
+      /^Invalid distribution file: File exceeds compression ratio of 50 \(100000\d{3} bytes unpacked from a 9\d{4}-byte file\)$/,
   },
   {
     title: 'METADATA flagged as encrypted',

@@ -21,13 +21,14 @@ export interface MultipartBody {
 }
 
 /** Encode parts as multipart/form-data (RFC 7578), with a CRLF preamble as distutils sends one. */
-export function multipart (parts: readonly FormPart[]): MultipartBody {
+export function multipart(parts: readonly FormPart[]): MultipartBody {
   const boundary = `----eggserve-test-${randomBytes(8).toString('hex')}`
   const chunks: Buffer[] = [Buffer.from('\r\n')]
   for (const part of parts) {
-    const disposition = 'filename' in part
-      ? `form-data; name="${part.name}"; filename="${part.filename.replace(/"/g, '%22')}"`
-      : `form-data; name="${part.name}"`
+    const disposition =
+      'filename' in part
+        ? `form-data; name="${part.name}"; filename="${part.filename.replace(/"/g, '%22')}"`
+        : `form-data; name="${part.name}"`
     const type = 'filename' in part && part.contentType !== undefined ? `Content-Type: ${part.contentType}\r\n` : ''
     chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: ${disposition}\r\n${type}\r\n`))
     chunks.push('filename' in part ? Buffer.from(part.data) : Buffer.from(part.value, 'utf8'))
@@ -41,7 +42,7 @@ export function multipart (parts: readonly FormPart[]): MultipartBody {
  * A form encoded byte for byte as setuptools' upload_docs encodes it (_build_multipart in
  * setuptools/command/upload_docs.py): bare LF line ends, a fixed boundary, parts in order.
  */
-export function bareLfMultipart (parts: readonly FormPart[]): MultipartBody {
+export function bareLfMultipart(parts: readonly FormPart[]): MultipartBody {
   const boundary = '--------------GHSKFJDLGDS7543FJKLFHRE75642756743254'
   const chunks: Buffer[] = []
   for (const part of parts) {
@@ -57,7 +58,7 @@ export function bareLfMultipart (parts: readonly FormPart[]): MultipartBody {
 }
 
 /** The digests clients send, as hex. */
-export async function clientDigests (data: Uint8Array): Promise<{ md5: string; sha256: string; blake2: string }> {
+export async function clientDigests(data: Uint8Array): Promise<{ md5: string; sha256: string; blake2: string }> {
   return {
     md5: createHash('md5').update(data).digest('hex'),
     sha256: createHash('sha256').update(data).digest('hex'),
@@ -81,10 +82,13 @@ export interface UploadPartsOptions {
   readonly contentFirst?: boolean
 }
 
-const FILETYPES: readonly (readonly [string, string])[] = [['.whl', 'bdist_wheel'], ['.egg', 'bdist_egg']]
+const FILETYPES: readonly (readonly [string, string])[] = [
+  ['.whl', 'bdist_wheel'],
+  ['.egg', 'bdist_egg'],
+]
 
 /** The parts of a file_upload form for `dist`, like twine's. */
-export async function uploadParts (dist: BuiltDist, options: UploadPartsOptions): Promise<FormPart[]> {
+export async function uploadParts(dist: BuiltDist, options: UploadPartsOptions): Promise<FormPart[]> {
   const data = options.data ?? dist.bytes
   const digests = await clientDigests(data)
   const filetype = FILETYPES.find(([suffix]) => dist.filename.endsWith(suffix))?.[1] ?? 'sdist'
@@ -106,19 +110,33 @@ export async function uploadParts (dist: BuiltDist, options: UploadPartsOptions)
   const fields: FormPart[] = Object.entries(merged)
     .filter((entry): entry is [string, string] => entry[1] !== undefined)
     .map(([name, value]) => ({ name, value }))
-  const files: FormPart[] = [{ name: 'content', filename: options.filename ?? dist.filename, data, contentType: 'application/octet-stream' }]
-  if (options.signature !== undefined) files.push({ name: 'gpg_signature', filename: options.signature.filename, data: options.signature.data, contentType: 'application/octet-stream' })
+  const files: FormPart[] = [
+    { name: 'content', filename: options.filename ?? dist.filename, data, contentType: 'application/octet-stream' },
+  ]
+  if (options.signature !== undefined)
+    files.push({
+      name: 'gpg_signature',
+      filename: options.signature.filename,
+      data: options.signature.data,
+      contentType: 'application/octet-stream',
+    })
   return options.contentFirst === true ? [...files, ...fields] : [...fields, ...files]
 }
 
 /** Every file under `root` (hidden ones included), relative path → sha256 of its bytes. */
-export async function snapshot (root: string): Promise<Map<string, string>> {
+export async function snapshot(root: string): Promise<Map<string, string>> {
   const files = new Map<string, string>()
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {
       const path = join(dir, entry.name)
       if (entry.isDirectory()) await walk(path)
-      else files.set(relative(root, path), createHash('sha256').update(await readFile(path)).digest('hex'))
+      else
+        files.set(
+          relative(root, path),
+          createHash('sha256')
+            .update(await readFile(path))
+            .digest('hex'),
+        )
     }
   }
   await walk(root)
@@ -126,12 +144,16 @@ export async function snapshot (root: string): Promise<Map<string, string>> {
 }
 
 /** Hidden temporary upload files under `root`. */
-export async function tempFiles (root: string): Promise<string[]> {
+export async function tempFiles(root: string): Promise<string[]> {
   return [...(await snapshot(root)).keys()].filter((path) => /(^|\/)\.upload-/.test(path))
 }
 
 /** POST a multipart form to `url` (default `/`) through inject. */
-export async function post (app: FastifyInstance, parts: readonly FormPart[], options: PostOptions = {}): Promise<LightMyRequestResponse> {
+export async function post(
+  app: FastifyInstance,
+  parts: readonly FormPart[],
+  options: PostOptions = {},
+): Promise<LightMyRequestResponse> {
   const { body, contentType } = multipart(parts)
   return app.inject({
     method: 'POST',
@@ -150,6 +172,10 @@ export interface PostOptions {
 }
 
 /** Upload `dist` with twine's fields through inject. */
-export async function upload (app: FastifyInstance, dist: BuiltDist, options: UploadPartsOptions & PostOptions): Promise<LightMyRequestResponse> {
+export async function upload(
+  app: FastifyInstance,
+  dist: BuiltDist,
+  options: UploadPartsOptions & PostOptions,
+): Promise<LightMyRequestResponse> {
   return post(app, await uploadParts(dist, options), options)
 }

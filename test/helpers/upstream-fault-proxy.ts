@@ -47,19 +47,19 @@ export interface UpstreamFaultProxy {
   /** Every request seen, in order. */
   readonly requests: SeenRequest[]
   /** Requests whose path equals `path`, or starts with it when it ends in "*" (all without an argument). */
-  count (path?: string): number
+  count(path?: string): number
   /** Requests whose path contains `text` (e.g. a project name). */
-  countMatching (text: string): number
+  countMatching(text: string): number
   /** Replace the rules (first match wins). */
-  setRules (rules: UpstreamRule[]): void
+  setRules(rules: UpstreamRule[]): void
   /** Stop listening: connections are refused (ECONNREFUSED) until accept(). */
-  refuse (): Promise<void>
+  refuse(): Promise<void>
   /** Listen again on the same port. */
-  accept (): Promise<void>
+  accept(): Promise<void>
 }
 
 /** Start a proxy to `target` (e.g. http://127.0.0.1:40000); closed after the test. */
-export async function startUpstreamFaultProxy (t: TestContext, target: string): Promise<UpstreamFaultProxy> {
+export async function startUpstreamFaultProxy(t: TestContext, target: string): Promise<UpstreamFaultProxy> {
   const upstream = new URL(target)
   let rules: UpstreamRule[] = []
   const requests: SeenRequest[] = []
@@ -74,43 +74,61 @@ export async function startUpstreamFaultProxy (t: TestContext, target: string): 
   })
   server.on('connection', (socket) => {
     sockets.add(socket)
-    socket.once('close', () => { sockets.delete(socket) })
+    socket.once('close', () => {
+      sockets.delete(socket)
+    })
   })
   const closeAll = async (): Promise<void> => {
     for (const socket of sockets) socket.destroy()
-    await new Promise<void>((resolve) => { server.close(() => { resolve() }) })
+    await new Promise<void>((resolve) => {
+      server.close(() => {
+        resolve()
+      })
+    })
   }
-  t.after(async () => { if (server.listening) await closeAll() })
+  t.after(async () => {
+    if (server.listening) await closeAll()
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo // listen() on a TCP port gives an AddressInfo
 
   return {
     url: `http://127.0.0.1:${String(port)}`,
     requests,
-    count: (path) => path === undefined
-      ? requests.length
-      : requests.filter((request) => path.endsWith('*') ? request.path.startsWith(path.slice(0, -1)) : request.path === path).length,
+    count: (path) =>
+      path === undefined
+        ? requests.length
+        : requests.filter((request) =>
+            path.endsWith('*') ? request.path.startsWith(path.slice(0, -1)) : request.path === path,
+          ).length,
     countMatching: (text) => requests.filter((request) => request.path.includes(text)).length,
-    setRules: (next) => { rules = next },
+    setRules: (next) => {
+      rules = next
+    },
     refuse: closeAll,
-    accept: () => new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, '127.0.0.1', () => {
-        server.off('error', reject)
-        resolve()
-      })
-    }),
+    accept: () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject)
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject)
+          resolve()
+        })
+      }),
   }
 }
 
-function handle (upstream: URL, req: IncomingMessage, res: ServerResponse, fault: UpstreamFault | undefined): void {
+function handle(upstream: URL, req: IncomingMessage, res: ServerResponse, fault: UpstreamFault | undefined): void {
   switch (fault?.kind) {
     case undefined:
       forward(upstream, req, res, undefined)
       return
     case 'delay': {
-      const timer = setTimeout(() => { forward(upstream, req, res, undefined) }, fault.ms)
-      res.once('close', () => { clearTimeout(timer) })
+      const timer = setTimeout(() => {
+        forward(upstream, req, res, undefined)
+      }, fault.ms)
+      res.once('close', () => {
+        clearTimeout(timer)
+      })
       return
     }
     case 'status': {
@@ -131,24 +149,43 @@ function handle (upstream: URL, req: IncomingMessage, res: ServerResponse, fault
 
 type BodyFault = Extract<UpstreamFault, { kind: 'truncate' | 'wrong-bytes' | 'rewrite' | 'headers' }>
 
-function forward (upstream: URL, req: IncomingMessage, res: ServerResponse, fault: BodyFault | undefined): void {
+function forward(upstream: URL, req: IncomingMessage, res: ServerResponse, fault: BodyFault | undefined): void {
   const headers = { ...req.headers, host: upstream.host }
   // A body the proxy changes must come uncompressed.
   if (fault !== undefined && fault.kind !== 'headers') delete headers['accept-encoding']
-  const out = httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (back) => {
-    if (fault === undefined || fault.kind === 'headers') {
-      res.writeHead(back.statusCode ?? 502, { ...back.headers, ...fault?.headers })
-      back.pipe(res)
-      return
-    }
-    void readAll(back).then((body) => { sendChanged(res, back, body, fault) }, () => { res.destroy() })
+  const out = httpRequest(
+    { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
+    (back) => {
+      if (fault === undefined || fault.kind === 'headers') {
+        res.writeHead(back.statusCode ?? 502, { ...back.headers, ...fault?.headers })
+        back.pipe(res)
+        return
+      }
+      void readAll(back).then(
+        (body) => {
+          sendChanged(res, back, body, fault)
+        },
+        () => {
+          res.destroy()
+        },
+      )
+    },
+  )
+  out.once('error', () => {
+    res.destroy()
   })
-  out.once('error', () => { res.destroy() })
-  res.once('close', () => { if (!res.writableFinished) out.destroy() })
+  res.once('close', () => {
+    if (!res.writableFinished) out.destroy()
+  })
   req.pipe(out)
 }
 
-function sendChanged (res: ServerResponse, back: IncomingMessage, body: Buffer, fault: Exclude<BodyFault, { kind: 'headers' }>): void {
+function sendChanged(
+  res: ServerResponse,
+  back: IncomingMessage,
+  body: Buffer,
+  fault: Exclude<BodyFault, { kind: 'headers' }>,
+): void {
   const headers = { ...back.headers }
   // The changed body gets its own length and no validators of the original.
   delete headers.etag
@@ -176,7 +213,7 @@ function sendChanged (res: ServerResponse, back: IncomingMessage, body: Buffer, 
   }
 }
 
-async function readAll (stream: IncomingMessage): Promise<Buffer> {
+async function readAll(stream: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = []
   for await (const chunk of stream) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks)

@@ -15,7 +15,10 @@ import { tempDir } from './temp-tree.js'
 export type UpstreamProjects = Readonly<Record<string, readonly BuiltDist[]>>
 
 /** A second eggserve serving `projects`, and the folder it serves (tests add files to it). */
-export async function startUpstreamEggserve (t: TestContext, projects: UpstreamProjects): Promise<{ server: ServerHandle; eggdir: string }> {
+export async function startUpstreamEggserve(
+  t: TestContext,
+  projects: UpstreamProjects,
+): Promise<{ server: ServerHandle; eggdir: string }> {
   const eggdir = join(await tempDir(t, 'eggserve-upstream-'), 'eggs')
   await mkdir(eggdir, { recursive: true })
   for (const [folder, files] of Object.entries(projects)) {
@@ -27,7 +30,7 @@ export async function startUpstreamEggserve (t: TestContext, projects: UpstreamP
 }
 
 /** sha256 of some bytes, in hex. */
-export function sha256Hex (bytes: Uint8Array): string {
+export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex')
 }
 
@@ -36,36 +39,61 @@ export function sha256Hex (bytes: Uint8Array): string {
  * /files/<project>/<file>#sha256=… (absolute paths, as a static mirror writes them), one
  * link with data-requires-python. Undefined when nginx is missing (the test was skipped).
  */
-export async function startStaticUpstream (t: TestContext, projects: UpstreamProjects, options: { requiresPython?: string } = {}): Promise<NginxHandle | undefined> {
+export async function startStaticUpstream(
+  t: TestContext,
+  projects: UpstreamProjects,
+  options: { requiresPython?: string } = {},
+): Promise<NginxHandle | undefined> {
   const root = await tempDir(t, 'eggserve-static-upstream-')
   for (const [folder, files] of Object.entries(projects)) {
     const project = folder.toLowerCase().replace(/[-_.]+/g, '-')
     const links = files.map((file) => {
-      const attribute = options.requiresPython === undefined ? '' : ` data-requires-python="${options.requiresPython.replaceAll('<', '&lt;').replaceAll('>', '&gt;')}"`
+      const attribute =
+        options.requiresPython === undefined
+          ? ''
+          : ` data-requires-python="${options.requiresPython.replaceAll('<', '&lt;').replaceAll('>', '&gt;')}"`
       return `<a href="/files/${project}/${file.filename}#sha256=${sha256Hex(file.bytes)}"${attribute}>${file.filename}</a><br>`
     })
     await mkdir(join(root, 'simple', project), { recursive: true })
-    await writeFile(join(root, 'simple', project, 'index.html'), `<!DOCTYPE html>\n<html><body>\n${links.join('\n')}\n</body></html>\n`)
+    await writeFile(
+      join(root, 'simple', project, 'index.html'),
+      `<!DOCTYPE html>\n<html><body>\n${links.join('\n')}\n</body></html>\n`,
+    )
     for (const file of files) await writeDist(join(root, 'files', project), file)
   }
-  return startNginx(t, { server: `location / { root ${root}; types { text/html html; } default_type application/octet-stream; }` })
+  return startNginx(t, {
+    server: `location / { root ${root}; types { text/html html; } default_type application/octet-stream; }`,
+  })
 }
 
 /** The eggserve under test: `eggdir`, with `--upstream` for each URL, its cache in `cacheDir`. */
-export async function startWithUpstreams (t: TestContext, options: { eggdir: string; cacheDir: string; upstreams: readonly string[]; args?: readonly string[] }): Promise<ServerHandle> {
+export async function startWithUpstreams(
+  t: TestContext,
+  options: { eggdir: string; cacheDir: string; upstreams: readonly string[]; args?: readonly string[] },
+): Promise<ServerHandle> {
   await mkdir(options.eggdir, { recursive: true })
   return startServer(t, {
     eggdir: options.eggdir,
-    args: ['--cache-dir', options.cacheDir, '--hash-workers', '0', ...options.upstreams.flatMap((url) => ['--upstream', `${url}/simple/`]), ...options.args ?? []],
+    args: [
+      '--cache-dir',
+      options.cacheDir,
+      '--hash-workers',
+      '0',
+      ...options.upstreams.flatMap((url) => ['--upstream', `${url}/simple/`]),
+      ...(options.args ?? []),
+    ],
   })
 }
 
 /** The files in `dir` (one level: a project's cache folder), or [] when it does not exist. */
-export async function filesUnder (dir: string): Promise<string[]> {
+export async function filesUnder(dir: string): Promise<string[]> {
   try {
     // Not recursive: Node 20's recursive readdir with file types has missed entries.
     const entries = await readdir(dir, { withFileTypes: true })
-    return entries.filter((entry) => entry.isFile()).map((entry) => entry.name).sort()
+    return entries
+      .filter((entry) => entry.isFile())
+      .map((entry) => entry.name)
+      .sort()
   } catch {
     return []
   }

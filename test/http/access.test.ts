@@ -12,7 +12,10 @@ import { ALICE, basic, BOB, CAROL, DORA, writePasswords } from '../helpers/users
 const HELLO = { name: 'Hello.World', version: '1.0' }
 const WHEEL = buildWheel(HELLO)
 
-async function securedApp (t: Parameters<typeof tempDir>[0], options: { authenticate?: readonly AuthAction[]; authFailureLimit?: number } = {}): Promise<TestApp & { root: string }> {
+async function securedApp(
+  t: Parameters<typeof tempDir>[0],
+  options: { authenticate?: readonly AuthAction[]; authFailureLimit?: number } = {},
+): Promise<TestApp & { root: string }> {
   const root = await tempDir(t)
   await writeTree(root, { 'other/other-1.0.tar.gz': 'other' })
   const passwords = await writePasswords(await tempDir(t, 'eggserve-users-'), [ALICE, BOB, CAROL, DORA])
@@ -33,7 +36,11 @@ await describe('uploads need credentials (--authenticate update, the default)', 
   await test('wrong password or unknown user: 401 again (pip asks again only after a 401), logged without the password', async (t) => {
     const { app, root, logs } = await securedApp(t)
     const before = await snapshot(root)
-    for (const credentials of [{ user: 'alice', password: 'not-wonderland' }, { user: 'mallory', password: 'wonderland' }, { user: 'bob', password: 'wonderland' }]) {
+    for (const credentials of [
+      { user: 'alice', password: 'not-wonderland' },
+      { user: 'mallory', password: 'wonderland' },
+      { user: 'bob', password: 'wonderland' },
+    ]) {
       const res = await upload(app, WHEEL, { ...HELLO, headers: { authorization: basic(credentials) } })
       assert.equal(res.statusCode, 401, JSON.stringify(credentials))
       assert.equal(res.headers['www-authenticate'], 'Basic realm="eggserve"')
@@ -41,7 +48,10 @@ await describe('uploads need credentials (--authenticate update, the default)', 
     }
     assert.deepEqual(await snapshot(root), before)
     const failures = logs.filter((line) => line.msg === 'Authentication failed')
-    assert.deepEqual(failures.map((line) => line.user), ['alice', 'mallory', 'bob'])
+    assert.deepEqual(
+      failures.map((line) => line.user),
+      ['alice', 'mallory', 'bob'],
+    )
     assert.ok(failures.every((line) => line.remoteAddress === '127.0.0.1'))
     const text = JSON.stringify(logs)
     assert.ok(!text.includes('not-wonderland') && !text.includes('"wonderland"'), 'no password in the log')
@@ -52,14 +62,25 @@ await describe('uploads need credentials (--authenticate update, the default)', 
     const versions = ['1.0', '1.1', '1.2', '1.3']
     for (const [index, user] of [ALICE, BOB, CAROL, DORA].entries()) {
       const version = versions[index] ?? ''
-      const res = await upload(app, buildWheel({ name: 'Hello.World', version }), { name: 'Hello.World', version, headers: { authorization: basic(user) } })
+      const res = await upload(app, buildWheel({ name: 'Hello.World', version }), {
+        name: 'Hello.World',
+        version,
+        headers: { authorization: basic(user) },
+      })
       assert.equal(res.statusCode, 200, `${user.user}: ${res.body}`)
     }
   })
 
   await test('reading stays open, and ignores any Authorization header (pip sends index-URL credentials unasked)', async (t) => {
     const { app } = await securedApp(t)
-    for (const url of ['/', '/simple/', '/other/', '/other/other-1.0.tar.gz', '/packages/other/other-1.0.tar.gz', '/pypi/other/json']) {
+    for (const url of [
+      '/',
+      '/simple/',
+      '/other/',
+      '/other/other-1.0.tar.gz',
+      '/packages/other/other-1.0.tar.gz',
+      '/pypi/other/json',
+    ]) {
       for (const authorization of [undefined, basic({ user: 'alice', password: 'wrong' }), 'Bearer x']) {
         const res = await app.inject({ url, headers: authorization === undefined ? {} : { authorization } })
         assert.equal(res.statusCode, 200, `${url} ${String(authorization)}`)
@@ -81,7 +102,11 @@ await describe('uploads need credentials (--authenticate update, the default)', 
     }
     assert.deepEqual(await snapshot(root), before)
     // Another address is not affected.
-    const elsewhere = await upload(app, WHEEL, { ...HELLO, headers: { authorization: basic(ALICE) }, remoteAddress: '10.9.8.7' })
+    const elsewhere = await upload(app, WHEEL, {
+      ...HELLO,
+      headers: { authorization: basic(ALICE) },
+      remoteAddress: '10.9.8.7',
+    })
     assert.equal(elsewhere.statusCode, 200, elsewhere.body)
   })
 })
@@ -104,14 +129,22 @@ await describe('--authenticate update,download,list', async () => {
       const res = await app.inject({ url, headers: { authorization: basic(ALICE) } })
       assert.equal(res.headers['cache-control'], 'private, max-age=0, must-revalidate', url)
     }
-    for (const url of files) assert.equal((await app.inject({ url, headers: { authorization: basic(ALICE) } })).headers['cache-control'], 'private', url)
+    for (const url of files)
+      assert.equal(
+        (await app.inject({ url, headers: { authorization: basic(ALICE) } })).headers['cache-control'],
+        'private',
+        url,
+      )
     assert.equal((await app.inject('/health')).statusCode, 200)
   })
 
   await test('an unknown project answers 401, not 404, to a client without credentials', async (t) => {
     const { app } = await securedApp(t, { authenticate: ['list'] })
     assert.equal((await app.inject('/simple/nothing-here/')).statusCode, 401)
-    assert.equal((await app.inject({ url: '/simple/nothing-here/', headers: { authorization: basic(BOB) } })).statusCode, 404)
+    assert.equal(
+      (await app.inject({ url: '/simple/nothing-here/', headers: { authorization: basic(BOB) } })).statusCode,
+      404,
+    )
     // Files stay open with only "list" protected; uploads then are open to anyone.
     assert.equal((await app.inject('/other/other-1.0.tar.gz')).statusCode, 200)
     assert.equal((await upload(app, WHEEL, HELLO)).statusCode, 200)

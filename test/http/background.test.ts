@@ -18,23 +18,28 @@ import { tempDir, writeTree } from '../helpers/temp-tree.js'
 const silent = pino({ level: 'silent' })
 const md5 = (data: string | Uint8Array): string => createHash('md5').update(data).digest('hex')
 
-async function services (t: TestContext, root: string, options: Partial<IndexServicesOptions> = {}): Promise<IndexServices> {
+async function services(
+  t: TestContext,
+  root: string,
+  options: Partial<IndexServicesOptions> = {},
+): Promise<IndexServices> {
   const built = await createIndexServices({ eggdir: root, hashAlgorithm: 'md5', logger: silent, ...options })
   t.after(() => built.close())
   await built.index.load()
   return built
 }
 
-async function tree (t: TestContext, projects: number, files: number): Promise<string> {
+async function tree(t: TestContext, projects: number, files: number): Promise<string> {
   const root = await tempDir(t)
   const content: Record<string, string> = {}
-  for (let p = 0; p < projects; p++) for (let f = 0; f < files; f++) content[`p${p}/p${p}-1.${f}.tar.gz`] = `project ${p} file ${f}`
+  for (let p = 0; p < projects; p++)
+    for (let f = 0; f < files; f++) content[`p${p}/p${p}-1.${f}.tar.gz`] = `project ${p} file ${f}`
   await writeTree(root, content)
   return root
 }
 
 // A project's analyzed page, as a request finds it.
-async function pageOf (s: IndexServices, name: string): Promise<ProjectPage | undefined> {
+async function pageOf(s: IndexServices, name: string): Promise<ProjectPage | undefined> {
   const found = await s.index.findProject(name)
   return found === undefined ? undefined : s.index.analyzedPage(found)
 }
@@ -43,7 +48,13 @@ await test('warm-up hashes every file once, reporting progress, then says done',
   const root = await tree(t, 5, 20)
   const s = await services(t, root)
   const reports: WarmupProgress[] = []
-  const warmup = new Warmup({ index: s.index, analyzer: s.analyzer, log: silent, progressEveryMs: 1, onProgress: (p) => reports.push(p) })
+  const warmup = new Warmup({
+    index: s.index,
+    analyzer: s.analyzer,
+    log: silent,
+    progressEveryMs: 1,
+    onProgress: (p) => reports.push(p),
+  })
   assert.equal(warmup.done, false)
   const done = await warmup.run()
   assert.equal(warmup.done, true)
@@ -51,7 +62,11 @@ await test('warm-up hashes every file once, reporting progress, then says done',
   assert.equal(done.filesDone, 100)
   assert.equal(s.reader.stats.files, 100)
   assert.ok(reports.length > 0 && reports.at(-1)?.done === true)
-  assert.equal((await new Warmup({ index: s.index, analyzer: s.analyzer, log: silent }).run()).files, 0, 'a second pass finds nothing to do')
+  assert.equal(
+    (await new Warmup({ index: s.index, analyzer: s.analyzer, log: silent }).run()).files,
+    0,
+    'a second pass finds nothing to do',
+  )
 })
 
 await test('a restart on the same cache directory re-hashes nothing that did not change', async (t) => {
@@ -83,8 +98,14 @@ await test('worker threads compute the same facts as the main thread, metadata i
   const a = await pageOf(inline, 'demo')
   const b = await pageOf(pooled, 'demo')
   assert.ok(a !== undefined && b !== undefined)
-  assert.deepEqual(b.files.map((f) => f.facts), a.files.map((f) => f.facts))
-  assert.equal(b.files.find((f) => f.file.parsed.kind === 'wheel')?.facts.metadata?.sha256, createHash('sha256').update(wheel.metadata).digest('hex'))
+  assert.deepEqual(
+    b.files.map((f) => f.facts),
+    a.files.map((f) => f.facts),
+  )
+  assert.equal(
+    b.files.find((f) => f.file.parsed.kind === 'wheel')?.facts.metadata?.sha256,
+    createHash('sha256').update(wheel.metadata).digest('hex'),
+  )
   assert.equal(pooled.reader.stats.files, 2)
 })
 
@@ -111,7 +132,14 @@ await test('/health answers at once; /health/ready says 503 with progress until 
   const root = await tree(t, 4, 50)
   const s = await services(t, root, { concurrency: 1 })
   const background = new BackgroundWork({ services: s, log: silent, reconcileIntervalMs: 0 })
-  const app = await buildApp({ index: s.index, storage: s.storage, logger: silent, hashAlgorithm: 'md5', cacheControl: SETTINGS.cacheControl.defaultValue, readiness: () => background.readiness() })
+  const app = await buildApp({
+    index: s.index,
+    storage: s.storage,
+    logger: silent,
+    hashAlgorithm: 'md5',
+    cacheControl: SETTINGS.cacheControl.defaultValue,
+    readiness: () => background.readiness(),
+  })
   t.after(() => app.close())
   background.start()
   assert.equal((await app.inject('/health')).statusCode, 200)
@@ -141,13 +169,19 @@ for (const workers of [0, 1]) {
   await test(`closing the reader (${workers === 0 ? 'main thread' : 'worker thread'}) fails what is queued without reading it, and anything asked later`, async (t) => {
     const root = await tree(t, 4, 25)
     const s = await services(t, root, { workers, concurrency: 1 })
-    const files = [...s.index.heldProjects()].flatMap(({ project, files: list }) => list.map((file) => ({ project, file })))
+    const files = [...s.index.heldProjects()].flatMap(({ project, files: list }) =>
+      list.map((file) => ({ project, file })),
+    )
     assert.equal(files.length, 100)
-    const settled = Promise.allSettled(files.map(({ project, file }) => s.analyzer.analyze(file, { group: project, urgent: false })))
+    const settled = Promise.allSettled(
+      files.map(({ project, file }) => s.analyzer.analyze(file, { group: project, urgent: false })),
+    )
     // Closed at once: at most the reads already started may finish.
     await s.reader.close()
     const outcomes = await settled
-    const stopped = outcomes.filter((outcome) => outcome.status === 'rejected' && outcome.reason instanceof AnalysisStoppedError)
+    const stopped = outcomes.filter(
+      (outcome) => outcome.status === 'rejected' && outcome.reason instanceof AnalysisStoppedError,
+    )
     assert.ok(stopped.length >= 100 - 4, `${stopped.length} of 100 analyses stopped`)
     assert.ok(s.reader.stats.files <= 4, `${s.reader.stats.files} files were read after close()`)
     const [first] = files

@@ -12,7 +12,7 @@ import { tempDir } from '../helpers/temp-tree.js'
 const PIP_ACCEPT = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01'
 const PAGES = ['/', '/simple/', '/foo/', '/simple/foo/', '/pypi/foo/json', '/pypi/foo/1.0/json']
 
-async function fixture (t: Parameters<typeof tempDir>[0]): Promise<string> {
+async function fixture(t: Parameters<typeof tempDir>[0]): Promise<string> {
   const root = await tempDir(t)
   await writeDist(join(root, 'foo'), buildWheel({ name: 'foo', version: '1.0' }))
   return root
@@ -28,13 +28,20 @@ await test('every page has a strong ETag, Last-Modified, the configured Cache-Co
       assert.match(etag, /^"[^"]+"$/, `${url}: strong ETag`)
       assert.equal(first.headers['cache-control'], 'max-age=60', url)
       assert.equal(typeof first.headers['last-modified'], 'string', url)
-      assert.equal(typeof first.headers.date, 'string', `${url}: Date (pip's cachecontrol caches a max-age answer only with it)`)
+      assert.equal(
+        typeof first.headers.date,
+        'string',
+        `${url}: Date (pip's cachecontrol caches a max-age answer only with it)`,
+      )
       const again = await app.inject({ url, headers: { ...headers, 'if-none-match': etag } })
       assert.equal(again.statusCode, 304, url)
       assert.equal(again.body, '')
       assert.equal(again.headers.etag, etag)
       assert.equal(again.headers['cache-control'], 'max-age=60')
-      const since = await app.inject({ url, headers: { ...headers, 'if-modified-since': String(first.headers['last-modified']) } })
+      const since = await app.inject({
+        url,
+        headers: { ...headers, 'if-modified-since': String(first.headers['last-modified']) },
+      })
       assert.equal(since.statusCode, 304, `${url}: If-Modified-Since`)
     }
   }
@@ -57,10 +64,16 @@ await test('pages are gzipped when asked, with Vary: Accept-Encoding and a diffe
     assert.notEqual(zipped.headers.etag, plain.headers.etag, url)
     assert.equal(gunzipSync(zipped.rawPayload).toString(), plain.body, url)
     // Either form of the tag revalidates the same content.
-    const revalidated = await app.inject({ url, headers: { 'accept-encoding': 'gzip', 'if-none-match': String(plain.headers.etag) } })
+    const revalidated = await app.inject({
+      url,
+      headers: { 'accept-encoding': 'gzip', 'if-none-match': String(plain.headers.etag) },
+    })
     assert.equal(revalidated.statusCode, 304, url)
   }
-  const wheel = await app.inject({ url: '/packages/foo/foo-1.0-py3-none-any.whl', headers: { 'accept-encoding': 'gzip' } })
+  const wheel = await app.inject({
+    url: '/packages/foo/foo-1.0-py3-none-any.whl',
+    headers: { 'accept-encoding': 'gzip' },
+  })
   assert.equal(wheel.headers['content-encoding'], undefined)
 })
 
@@ -82,15 +95,34 @@ await test('a change in the project makes a new ETag; an unchanged project keeps
 
 await test('CORS: reads carry Access-Control-Allow-Origin; a preflight gets 204 with the allowed methods', async (t) => {
   const { app } = await buildTestApp(t, { root: await fixture(t) })
-  for (const url of ['/simple/', '/simple/foo/', '/foo/', '/pypi/foo/json', '/packages/foo/foo-1.0-py3-none-any.whl', '/packages/foo/foo-1.0-py3-none-any.whl.metadata']) {
+  for (const url of [
+    '/simple/',
+    '/simple/foo/',
+    '/foo/',
+    '/pypi/foo/json',
+    '/packages/foo/foo-1.0-py3-none-any.whl',
+    '/packages/foo/foo-1.0-py3-none-any.whl.metadata',
+  ]) {
     const res = await app.inject({ url, headers: { origin: 'https://example.org' } })
     assert.equal(res.statusCode, 200, url)
     assert.equal(res.headers['access-control-allow-origin'], '*', url)
     assert.match(String(res.headers['access-control-expose-headers']), /ETag/)
     assert.equal(res.headers['access-control-allow-credentials'], undefined)
   }
-  assert.equal((await app.inject('/simple/foo/')).headers['access-control-allow-origin'], undefined, 'no Origin, no CORS headers')
-  const preflight = await app.inject({ method: 'OPTIONS', url: '/simple/foo/', headers: { origin: 'https://example.org', 'access-control-request-method': 'GET', 'access-control-request-headers': 'if-none-match' } })
+  assert.equal(
+    (await app.inject('/simple/foo/')).headers['access-control-allow-origin'],
+    undefined,
+    'no Origin, no CORS headers',
+  )
+  const preflight = await app.inject({
+    method: 'OPTIONS',
+    url: '/simple/foo/',
+    headers: {
+      origin: 'https://example.org',
+      'access-control-request-method': 'GET',
+      'access-control-request-headers': 'if-none-match',
+    },
+  })
   assert.equal(preflight.statusCode, 204)
   assert.equal(preflight.headers['access-control-allow-methods'], 'GET, HEAD')
   assert.match(String(preflight.headers['access-control-allow-headers']), /If-None-Match/)

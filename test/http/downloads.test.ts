@@ -10,7 +10,7 @@ const BODY = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251))
 // 115 characters; find-my-way 404s route parameters over 100 by default (its `maxParamLength`).
 const LONG = `tensorflow_io_gcs_filesystem-0.37.1-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.musllinux_1_1_x86_64.whl`
 
-async function fixture (t: Parameters<typeof tempDir>[0]): Promise<string> {
+async function fixture(t: Parameters<typeof tempDir>[0]): Promise<string> {
   const root = await tempDir(t)
   await writeTree(root, {
     'foo/foo-1.0.tar.gz': BODY,

@@ -12,7 +12,7 @@ import { tempDir, writeTree } from '../helpers/temp-tree.js'
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex')
 
 /** Poll `url` until its body satisfies `ok`, for at most `ms`; returns the elapsed time. */
-async function within (app: FastifyInstance, url: string, ok: (body: string) => boolean, ms = 1000): Promise<number> {
+async function within(app: FastifyInstance, url: string, ok: (body: string) => boolean, ms = 1000): Promise<number> {
   const start = Date.now()
   for (;;) {
     const body = (await app.inject(url)).body
@@ -89,7 +89,9 @@ await test('an unchanged file is hashed once, however many listings and concurre
   await writeTree(root, files)
   const { app, services } = await buildTestApp(t, { root })
   assert.equal(services.reader.stats.files, 0, 'nothing is hashed before a listing asks')
-  const pages = await Promise.all(Array.from({ length: 10 }, (_, i) => app.inject(i % 2 === 0 ? '/foo/' : '/simple/foo/')))
+  const pages = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => app.inject(i % 2 === 0 ? '/foo/' : '/simple/foo/')),
+  )
   for (const page of pages) assert.equal(page.statusCode, 200)
   assert.equal(services.reader.stats.files, 20, 'concurrent listings share one computation per file')
   for (let i = 0; i < 5; i++) await app.inject('/simple/foo/')

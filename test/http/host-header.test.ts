@@ -9,7 +9,15 @@ await test('an invalid Host gets 400 and a closed connection, whatever the route
   const root = await tempDir(t)
   await writeTree(root, { 'foo/foo-1.0.tar.gz': 'foo sdist bytes' })
   const { app } = await buildTestApp(t, { root })
-  for (const host of ['evil.example/x', 'user@evil.example', 'a.example b.example', 'host:80:80', '[::1', 'evil.example?', 'a%zz']) {
+  for (const host of [
+    'evil.example/x',
+    'user@evil.example',
+    'a.example b.example',
+    'host:80:80',
+    '[::1',
+    'evil.example?',
+    'a%zz',
+  ]) {
     for (const url of ['/', '/simple/foo/', '/foo/foo-1.0.tar.gz', '/pypi/foo/json', '/health', '/nope']) {
       const res = await app.inject({ url, headers: { host } })
       assert.equal(res.statusCode, 400, `${host} ${url}`)

@@ -12,14 +12,14 @@ const FILE = 'foo-1.0.tar.gz'
 const PAGES = ['/', '/foo/', '/simple/', '/simple/foo/', '/pypi/foo/json']
 const DOWNLOADS = [`/foo/${FILE}`, `/packages/foo/${FILE}`]
 
-async function fixture (t: Parameters<typeof tempDir>[0], mtime: Date): Promise<string> {
+async function fixture(t: Parameters<typeof tempDir>[0], mtime: Date): Promise<string> {
   const root = await tempDir(t)
   await writeTree(root, { [`foo/${FILE}`]: 'foo sdist bytes' })
   await utimes(join(root, 'foo', FILE), mtime, mtime)
   return root
 }
 
-function dates (headers: Record<string, unknown>): { date: number; lastModified: number; raw: string } {
+function dates(headers: Record<string, unknown>): { date: number; lastModified: number; raw: string } {
   const raw = String(headers['last-modified'])
   const date = Date.parse(String(headers.date))
   const lastModified = Date.parse(raw)
@@ -34,7 +34,11 @@ await test('a file dated tomorrow: Last-Modified is the response Date, on downlo
       const res = await app.inject({ method, url })
       assert.equal(res.statusCode, 200, url)
       const { date, lastModified } = dates(res.headers)
-      assert.equal(lastModified, date, `${method} ${url}: Last-Modified ${String(res.headers['last-modified'])}, Date ${String(res.headers.date)}`)
+      assert.equal(
+        lastModified,
+        date,
+        `${method} ${url}: Last-Modified ${String(res.headers['last-modified'])}, Date ${String(res.headers.date)}`,
+      )
     }
   }
 })

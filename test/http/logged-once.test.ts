@@ -20,13 +20,20 @@ type LogRecord = Record<string, unknown>
 const errors = (logs: readonly LogRecord[]): LogRecord[] => logs.filter((record) => Number(record.level) >= 50)
 
 /** A listening UNIX socket at `path`, closed after the test. */
-async function socketAt (t: TestContext, path: string): Promise<void> {
+async function socketAt(t: TestContext, path: string): Promise<void> {
   const server = createServer()
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(path, resolve)
   })
-  t.after(() => new Promise<void>((resolve) => { server.close(() => { resolve() }) }))
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve()
+        })
+      }),
+  )
 }
 
 await test('a download that fails on a real I/O error: 500, one error record naming the code and the cause', async (t) => {
@@ -79,7 +86,11 @@ for (const workers of [0, 1]) {
     const done = await new Warmup({ index: services.index, analyzer: services.analyzer, log }).run()
     assert.equal(done.filesDone, 2)
     const logged = errors(logs)
-    assert.deepEqual(logged.map((record) => [record.msg, record.key]), [['Warm-up cannot read a file', 'demo/demo-1.0.tar.gz']], JSON.stringify(logged))
+    assert.deepEqual(
+      logged.map((record) => [record.msg, record.key]),
+      [['Warm-up cannot read a file', 'demo/demo-1.0.tar.gz']],
+      JSON.stringify(logged),
+    )
     const err = logged[0]?.err as { code?: string; message?: string } | undefined
     assert.equal(err?.code, 'EGGSERVE_STORAGE')
     assert.match(err.message ?? '', /^Cannot open "demo\/demo-1\.0\.tar\.gz": no such device or address: ENXIO/)

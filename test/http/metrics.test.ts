@@ -30,12 +30,22 @@ interface MetricsApp extends TestApp {
   readonly scrape: (headers?: Record<string, string>, remoteAddress?: string) => Promise<Sample[]>
 }
 
-async function metricsApp (t: TestContext, options: { uploads?: boolean; passwords?: boolean; authenticate?: readonly AuthAction[]; authFailureLimit?: number; watch?: boolean } = {}): Promise<MetricsApp> {
+async function metricsApp(
+  t: TestContext,
+  options: {
+    uploads?: boolean
+    passwords?: boolean
+    authenticate?: readonly AuthAction[]
+    authFailureLimit?: number
+    watch?: boolean
+  } = {},
+): Promise<MetricsApp> {
   const root = await tempDir(t)
   await writeDist(join(root, 'hello'), WHEEL)
   await writeTree(root, { 'other/other-1.0.tar.gz': 'other sdist' })
   const prometheus = createPrometheusMetrics({ version: '0.0.0-test' })
-  const passwords = options.passwords === true ? await writePasswords(await tempDir(t, 'eggserve-users-'), [ALICE]) : undefined
+  const passwords =
+    options.passwords === true ? await writePasswords(await tempDir(t, 'eggserve-users-'), [ALICE]) : undefined
   const built = await buildTestApp(t, {
     root,
     metrics: prometheus,
@@ -55,7 +65,7 @@ async function metricsApp (t: TestContext, options: { uploads?: boolean; passwor
   return { ...built, root, prometheus, scrape }
 }
 
-async function get (app: FastifyInstance, url: string, headers: Record<string, string> = {}): Promise<number> {
+async function get(app: FastifyInstance, url: string, headers: Record<string, string> = {}): Promise<number> {
   return (await app.inject({ url, headers })).statusCode
 }
 
@@ -79,13 +89,33 @@ await describe('request metrics', async () => {
     assert.equal(await get(app, '/simple/'), 200)
     assert.equal(await get(app, '/no/such/path/at/all'), 404)
     const samples = await scrape()
-    assert.equal(sampleValue(samples, DURATION_COUNT, { route: '/simple/:project/', method: 'GET', status_class: '2xx' }), 2)
-    assert.equal(sampleValue(samples, DURATION_COUNT, { route: '/simple/:project/', method: 'HEAD', status_class: '2xx' }), 1)
+    assert.equal(
+      sampleValue(samples, DURATION_COUNT, { route: '/simple/:project/', method: 'GET', status_class: '2xx' }),
+      2,
+    )
+    assert.equal(
+      sampleValue(samples, DURATION_COUNT, { route: '/simple/:project/', method: 'HEAD', status_class: '2xx' }),
+      1,
+    )
     assert.equal(sampleValue(samples, DURATION_COUNT, { route: '/simple/', method: 'GET', status_class: '2xx' }), 1)
     assert.equal(sampleValue(samples, DURATION_COUNT, { route: 'unmatched', method: 'GET', status_class: '4xx' }), 1)
     // Buckets are cumulative: the +Inf bucket holds every observation.
-    assert.equal(sampleValue(samples, 'eggserve_http_request_duration_seconds_bucket', { route: '/simple/:project/', method: 'GET', status_class: '2xx', le: '+Inf' }), 2)
-    assert.ok((sampleValue(samples, 'eggserve_http_request_duration_seconds_sum', { route: '/simple/:project/', method: 'GET', status_class: '2xx' }) ?? -1) > 0)
+    assert.equal(
+      sampleValue(samples, 'eggserve_http_request_duration_seconds_bucket', {
+        route: '/simple/:project/',
+        method: 'GET',
+        status_class: '2xx',
+        le: '+Inf',
+      }),
+      2,
+    )
+    assert.ok(
+      (sampleValue(samples, 'eggserve_http_request_duration_seconds_sum', {
+        route: '/simple/:project/',
+        method: 'GET',
+        status_class: '2xx',
+      }) ?? -1) > 0,
+    )
   })
 
   await test('500 random project names add no label and no series: cardinality stays bounded', async (t) => {
@@ -95,17 +125,34 @@ await describe('request metrics', async () => {
     for (let i = 0; i < 500; i++) {
       const name = `p${randomBytes(6).toString('hex')}`
       names.push(name)
-      const paths = [`/simple/${name}/`, `/packages/${name}/${name}-1.0.tar.gz`, `/${name}/`, `/${name}/${name}-1.0-py3-none-any.whl`]
+      const paths = [
+        `/simple/${name}/`,
+        `/packages/${name}/${name}-1.0.tar.gz`,
+        `/${name}/`,
+        `/${name}/${name}-1.0-py3-none-any.whl`,
+      ]
       assert.equal(await get(app, paths[i % paths.length] ?? '/'), 404)
     }
     const res = await app.inject({ url: '/metrics' })
     for (const name of names) assert.ok(!res.body.includes(name), `${name} appears in /metrics`)
     const samples = parseSamples(res.body)
     const routes = new Set(samples.filter((s) => s.name === DURATION_COUNT).map((s) => s.labels.route))
-    assert.deepEqual([...routes].sort(), ['/:folder/', '/:folder/:file', '/metrics', '/packages/:folder/:file', '/simple/:project/'])
-    assert.equal(sampleValue(samples, DURATION_COUNT, { route: '/simple/:project/', method: 'GET', status_class: '4xx' }), 125)
+    assert.deepEqual([...routes].sort(), [
+      '/:folder/',
+      '/:folder/:file',
+      '/metrics',
+      '/packages/:folder/:file',
+      '/simple/:project/',
+    ])
+    assert.equal(
+      sampleValue(samples, DURATION_COUNT, { route: '/simple/:project/', method: 'GET', status_class: '4xx' }),
+      125,
+    )
     // Four routes' histograms (17 buckets + sum + count) and the two scrapes: bounded, whatever the names.
-    assert.ok(samples.length - seriesBefore <= 5 * 19 + 10, `${String(samples.length - seriesBefore)} new series after 500 names`)
+    assert.ok(
+      samples.length - seriesBefore <= 5 * 19 + 10,
+      `${String(samples.length - seriesBefore)} new series after 500 names`,
+    )
   })
 })
 
@@ -136,7 +183,11 @@ await describe('cache, upload, login and index metrics', async () => {
   })
 
   await test('failed logins and throttled addresses are counted (a request without credentials is not a failure)', async (t) => {
-    const { app, scrape } = await metricsApp(t, { passwords: true, authenticate: ['update', 'download'], authFailureLimit: 2 })
+    const { app, scrape } = await metricsApp(t, {
+      passwords: true,
+      authenticate: ['update', 'download'],
+      authFailureLimit: 2,
+    })
     const file = `/packages/hello/${WHEEL.filename}`
     assert.equal(await get(app, file), 401)
     const wrong = { authorization: basic({ user: 'alice', password: 'nope' }) }
@@ -153,7 +204,11 @@ await describe('cache, upload, login and index metrics', async () => {
   await test('index size, hashing and readiness are read on each scrape', async (t) => {
     const { app, root, services, prometheus, scrape } = await metricsApp(t)
     const background = new BackgroundWork({ services, log: app.log, reconcileIntervalMs: 0 })
-    registerIndexMetrics(prometheus.metrics, { index: services.index, hashed: services.reader.stats, readiness: () => background.readiness() })
+    registerIndexMetrics(prometheus.metrics, {
+      index: services.index,
+      hashed: services.reader.stats,
+      readiness: () => background.readiness(),
+    })
     let samples = await scrape()
     assert.equal(sampleValue(samples, 'eggserve_index_projects'), 2)
     assert.equal(sampleValue(samples, 'eggserve_index_files'), 2)
@@ -161,7 +216,8 @@ await describe('cache, upload, login and index metrics', async () => {
     assert.equal(sampleValue(samples, 'eggserve_ready'), 0)
     t.after(() => background.stop())
     background.start()
-    for (let attempt = 0; attempt < 400 && !background.readiness().ready; attempt++) await new Promise((resolve) => setTimeout(resolve, 25))
+    for (let attempt = 0; attempt < 400 && !background.readiness().ready; attempt++)
+      await new Promise((resolve) => setTimeout(resolve, 25))
     const second = buildWheel({ name: 'second', version: '0.1' })
     await mkdir(join(root, 'second'))
     await writeFile(join(root, 'second', second.filename), second.bytes)
@@ -194,7 +250,12 @@ await describe('watching and reconciling', async () => {
 
   await test('periodic reconciles are counted and timed', async (t) => {
     const { app, services, prometheus, scrape } = await metricsApp(t)
-    const background = new BackgroundWork({ services, log: app.log, reconcileIntervalMs: 20, metrics: prometheus.metrics })
+    const background = new BackgroundWork({
+      services,
+      log: app.log,
+      reconcileIntervalMs: 20,
+      metrics: prometheus.metrics,
+    })
     t.after(() => background.stop())
     background.start()
     let done = 0
@@ -225,7 +286,10 @@ await describe('credentials for /metrics', async () => {
   await test('when only uploads need credentials, /metrics is open like the pages', async (t) => {
     const { scrape } = await metricsApp(t, { passwords: true, authenticate: ['update'] })
     const samples = await scrape()
-    assert.equal(sampleValue(samples, 'eggserve_build_info', { version: '0.0.0-test', node_version: process.version }), 1)
+    assert.equal(
+      sampleValue(samples, 'eggserve_build_info', { version: '0.0.0-test', node_version: process.version }),
+      1,
+    )
   })
 
   await test('the --metrics-listen server serves /metrics without credentials, and nothing else', async (t) => {
@@ -235,7 +299,14 @@ await describe('credentials for /metrics', async () => {
     t.after(() => apart.close())
     const res = await apart.inject({ url: '/metrics' })
     assert.equal(res.statusCode, 200)
-    assert.equal(sampleValue(parseSamples(res.body), DURATION_COUNT, { route: '/simple/:project/', method: 'GET', status_class: '4xx' }), 1)
+    assert.equal(
+      sampleValue(parseSamples(res.body), DURATION_COUNT, {
+        route: '/simple/:project/',
+        method: 'GET',
+        status_class: '4xx',
+      }),
+      1,
+    )
     for (const url of ['/', '/simple/', '/simple/hello/', `/packages/hello/${WHEEL.filename}`]) {
       const other = await apart.inject({ url })
       assert.equal(other.statusCode, 404, url)
@@ -247,7 +318,11 @@ await describe('credentials for /metrics', async () => {
 await test('docs/metrics.md lists every eggserve metric with its type, and no other', async (t) => {
   const { app, services, prometheus } = await metricsApp(t, { uploads: true, passwords: true, watch: true })
   const background = new BackgroundWork({ services, log: app.log, reconcileIntervalMs: 0, metrics: prometheus.metrics })
-  registerIndexMetrics(prometheus.metrics, { index: services.index, hashed: services.reader.stats, readiness: () => background.readiness() })
+  registerIndexMetrics(prometheus.metrics, {
+    index: services.index,
+    hashed: services.reader.stats,
+    readiness: () => background.readiness(),
+  })
   const served = [...metricTypes(await prometheus.exposition.render())].filter(([name]) => name.startsWith('eggserve_'))
   const doc = await readFile(new URL('../../docs/metrics.md', import.meta.url), 'utf8')
   const documented = new Map<string, string>()

@@ -22,7 +22,7 @@ interface Fixture {
   old: BuiltWheel
 }
 
-async function fixture (t: TestContext): Promise<Fixture> {
+async function fixture(t: TestContext): Promise<Fixture> {
   const root = await tempDir(t)
   const wheel = buildWheel({ name: 'holygrail', version: '1.0', requiresPython: '>=3.8,<4' })
   const old = buildWheel({ name: 'holygrail', version: '0.9' })
@@ -39,7 +39,9 @@ await test('HTML carries data-requires-python (escaped), PEP 714 metadata attrib
   const { app } = await buildTestApp(t, { root: f.root })
   for (const url of ['/simple/holygrail/', '/HolyGrail/']) {
     const body = (await app.inject(url)).body
-    const link = (filename: string): string => body.split('\n').find((line) => line.includes(`>${filename}</a>`)) ?? assert.fail(`no link for ${filename} in ${url}`)
+    const link = (filename: string): string =>
+      body.split('\n').find((line) => line.includes(`>${filename}</a>`)) ??
+      assert.fail(`no link for ${filename} in ${url}`)
     const wheelLink = link(f.wheel.filename)
     assert.match(wheelLink, /data-requires-python="&gt;=3\.8,&lt;4"/)
     assert.ok(wheelLink.includes(`data-core-metadata="sha256=${sha256(f.wheel.metadata)}"`))
@@ -47,11 +49,23 @@ await test('HTML carries data-requires-python (escaped), PEP 714 metadata attrib
     assert.doesNotMatch(wheelLink, /data-yanked/)
     const sdistLink = link(f.sdist.filename)
     assert.match(sdistLink, /data-requires-python="&gt;=3\.8,&lt;4"/)
-    assert.doesNotMatch(sdistLink, /core-metadata|dist-info-metadata/, 'only wheels advertise .metadata (as PyPI: an sdist\'s PKG-INFO may be dynamic)')
+    assert.doesNotMatch(
+      sdistLink,
+      /core-metadata|dist-info-metadata/,
+      "only wheels advertise .metadata (as PyPI: an sdist's PKG-INFO may be dynamic)",
+    )
     assert.match(link(f.old.filename), /data-yanked="broken build"/)
-    assert.doesNotMatch(link(f.old.filename), /requires-python/, 'no attribute without Requires-Python (Simple Repository API)')
+    assert.doesNotMatch(
+      link(f.old.filename),
+      /requires-python/,
+      'no attribute without Requires-Python (Simple Repository API)',
+    )
     const eggLink = link(f.egg.filename)
-    assert.match(eggLink, /data-yanked=""/, 'an empty sidecar yanks without a reason, never a bare attribute (which pip and unearth read as not yanked)')
+    assert.match(
+      eggLink,
+      /data-yanked=""/,
+      'an empty sidecar yanks without a reason, never a bare attribute (which pip and unearth read as not yanked)',
+    )
     assert.match(eggLink, /data-requires-python="&gt;=2\.7"/, 'eggs: Requires-Python from EGG-INFO/PKG-INFO')
   }
 })
@@ -59,11 +73,19 @@ await test('HTML carries data-requires-python (escaped), PEP 714 metadata attrib
 await test('JSON (PEP 691/700/714) for pip, uv and poetry, from the same model', async (t) => {
   const f = await fixture(t)
   const { app } = await buildTestApp(t, { root: f.root })
-  for (const [url, base] of [['/simple/holygrail/', '../../packages/HolyGrail/'], ['/HolyGrail/', '']] as const) {
+  for (const [url, base] of [
+    ['/simple/holygrail/', '../../packages/HolyGrail/'],
+    ['/HolyGrail/', ''],
+  ] as const) {
     const res = await app.inject({ url, headers: { accept: PIP_ACCEPT } })
     assert.equal(res.statusCode, 200)
     assert.equal(res.headers['content-type'], JSON_TYPE)
-    const doc = res.json<{ meta: Record<string, unknown>; name: string; versions: string[]; files: Record<string, unknown>[] }>()
+    const doc = res.json<{
+      meta: Record<string, unknown>
+      name: string
+      versions: string[]
+      files: Record<string, unknown>[]
+    }>()
     assert.equal(doc.meta['api-version'], '1.1')
     assert.equal(doc.name, 'holygrail')
     assert.deepEqual(doc.versions, ['0.8', '0.9', '1.0'])
@@ -111,7 +133,10 @@ await test('negotiation: Accept vectors, ?format=, 406 and Vary', async (t) => {
   assert.equal(refused.statusCode, 406)
   assert.equal(refused.headers.vary, 'Accept, Accept-Encoding')
   assert.match(refused.body, /application\/vnd\.pypi\.simple\.v1\+json/)
-  const format = await app.inject({ url: '/simple/holygrail/?format=application/vnd.pypi.simple.v1%2Bjson', headers: { accept: 'text/html' } })
+  const format = await app.inject({
+    url: '/simple/holygrail/?format=application/vnd.pypi.simple.v1%2Bjson',
+    headers: { accept: 'text/html' },
+  })
   assert.equal(format.headers['content-type'], JSON_TYPE)
   assert.equal((await app.inject('/simple/holygrail/?format=text/*')).statusCode, 406)
   const redirect = await app.inject({ url: '/simple/HolyGrail/', headers: { accept: PIP_ACCEPT } })
@@ -135,12 +160,16 @@ await test('<wheel>.metadata serves the exact METADATA bytes with the advertised
     assert.equal(head.statusCode, 200)
     assert.equal(head.headers['content-length'], String(f.wheel.metadata.length))
   }
-  for (const url of [`/packages/HolyGrail/${f.sdist.filename}.metadata`, `/packages/HolyGrail/${f.egg.filename}.metadata`, '/packages/HolyGrail/nope.whl.metadata']) {
+  for (const url of [
+    `/packages/HolyGrail/${f.sdist.filename}.metadata`,
+    `/packages/HolyGrail/${f.egg.filename}.metadata`,
+    '/packages/HolyGrail/nope.whl.metadata',
+  ]) {
     assert.equal((await app.inject(url)).statusCode, 404, url)
   }
 })
 
-await test('a long wheel name: the .metadata URL over 100 characters works (find-my-way\'s maxParamLength is 100 by default)', async (t) => {
+await test("a long wheel name: the .metadata URL over 100 characters works (find-my-way's maxParamLength is 100 by default)", async (t) => {
   const root = await tempDir(t)
   const wheel = buildWheel({ name: 'tensorflow-io-gcs-filesystem', version: '0.37.1' }, { pythonTag: 'py2.py3' })
   await writeDist(join(root, 'tensorflow-io-gcs-filesystem'), wheel)
@@ -157,7 +186,10 @@ await test('a long wheel name: the .metadata URL over 100 characters works (find
 await test('a broken wheel is served without metadata, never a crash', async (t) => {
   const root = await tempDir(t)
   await writeFile(join(root, 'fine.txt'), 'x')
-  await writeDist(join(root, 'broken'), { filename: 'broken-1.0-py3-none-any.whl', bytes: Buffer.from('this is not a zip file at all') })
+  await writeDist(join(root, 'broken'), {
+    filename: 'broken-1.0-py3-none-any.whl',
+    bytes: Buffer.from('this is not a zip file at all'),
+  })
   const { app, logs } = await buildTestApp(t, { root })
   const res = await app.inject({ url: '/simple/broken/', headers: { accept: JSON_TYPE } })
   assert.equal(res.statusCode, 200)
@@ -172,13 +204,15 @@ await test('yanking is live: adding, changing and removing a sidecar shows withi
   const f = await fixture(t)
   const { app } = await buildTestApp(t, { root: f.root, watch: true })
   const yankOf = async (filename: string): Promise<unknown> => {
-    const doc = (await app.inject({ url: '/simple/holygrail/', headers: { accept: JSON_TYPE } })).json<{ files: { filename: string; yanked: unknown }[] }>()
+    const doc = (await app.inject({ url: '/simple/holygrail/', headers: { accept: JSON_TYPE } })).json<{
+      files: { filename: string; yanked: unknown }[]
+    }>()
     return doc.files.find((file) => file.filename === filename)?.yanked
   }
   // Live means within a second: watch events arrive a moment after the change.
   const eventually = async (filename: string, expected: unknown, what: string): Promise<void> => {
     const start = Date.now()
-    while (await yankOf(filename) !== expected) {
+    while ((await yankOf(filename)) !== expected) {
       assert.ok(Date.now() - start < 1000, `${what} shows within 1 s`)
       await new Promise((resolve) => setTimeout(resolve, 20))
     }

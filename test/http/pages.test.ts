@@ -8,7 +8,7 @@ import { tempDir, writeTree } from '../helpers/temp-tree.js'
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex')
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex')
 
-async function fixture (t: Parameters<typeof tempDir>[0]): Promise<string> {
+async function fixture(t: Parameters<typeof tempDir>[0]): Promise<string> {
   const root = await tempDir(t)
   await writeTree(root, {
     'foo/foo-1.0.tar.gz': 'foo sdist bytes',
@@ -63,7 +63,10 @@ await test('--hash-algo switches the anchor on both trees', async (t) => {
   const legacy = await app.inject('/foo/')
   const simple = await app.inject('/simple/foo/')
   assert.match(legacy.body, new RegExp(`href="foo-1\\.0\\.tar\\.gz#sha256=${sha256('foo sdist bytes')}"`))
-  assert.match(simple.body, new RegExp(`href="\\.\\./\\.\\./packages/foo/foo-1\\.0\\.tar\\.gz#sha256=${sha256('foo sdist bytes')}"`))
+  assert.match(
+    simple.body,
+    new RegExp(`href="\\.\\./\\.\\./packages/foo/foo-1\\.0\\.tar\\.gz#sha256=${sha256('foo sdist bytes')}"`),
+  )
   assert.doesNotMatch(legacy.body + simple.body, /#md5=/)
 })
 
@@ -73,13 +76,19 @@ await test('each tree has its own anchor: #md5= on the original tree, #sha256= o
     const legacy = await app.inject('/foo/')
     const simple = await app.inject('/simple/foo/')
     assert.match(legacy.body, new RegExp(`href="foo-1\\.0\\.tar\\.gz#md5=${md5('foo sdist bytes')}"`))
-    assert.match(simple.body, new RegExp(`href="\\.\\./\\.\\./packages/foo/foo-1\\.0\\.tar\\.gz#sha256=${sha256('foo sdist bytes')}"`))
+    assert.match(
+      simple.body,
+      new RegExp(`href="\\.\\./\\.\\./packages/foo/foo-1\\.0\\.tar\\.gz#sha256=${sha256('foo sdist bytes')}"`),
+    )
     assert.doesNotMatch(legacy.body, /#sha256=/)
     assert.doesNotMatch(simple.body, /#md5=/)
   }
   // A third algorithm on one tree is computed too.
   const mixed = await buildTestApp(t, { root: await fixture(t), hashAlgorithm: 'md5', simpleHashAlgorithm: 'sha512' })
-  assert.match((await mixed.app.inject('/simple/foo/')).body, new RegExp(`foo-1\\.0\\.tar\\.gz#sha512=${createHash('sha512').update('foo sdist bytes').digest('hex')}"`))
+  assert.match(
+    (await mixed.app.inject('/simple/foo/')).body,
+    new RegExp(`foo-1\\.0\\.tar\\.gz#sha512=${createHash('sha512').update('foo sdist bytes').digest('hex')}"`),
+  )
 })
 
 await test('legacy tree: a missing slash and other spellings of a project redirect to its folder', async (t) => {
@@ -90,7 +99,10 @@ await test('legacy tree: a missing slash and other spellings of a project redire
     ['/zope-interface/', '../Zope.Interface/'],
     ['/zope_interface', 'Zope.Interface/'],
     ['/zope-interface/?x=1', '../Zope.Interface/?x=1'],
-    ['/ZOPE-INTERFACE/zope.interface-4.1.3-py2.7-linux-x86_64.egg', '../Zope.Interface/zope.interface-4.1.3-py2.7-linux-x86_64.egg'],
+    [
+      '/ZOPE-INTERFACE/zope.interface-4.1.3-py2.7-linux-x86_64.egg',
+      '../Zope.Interface/zope.interface-4.1.3-py2.7-linux-x86_64.egg',
+    ],
   ]
   for (const [url, location] of cases) {
     const res = await app.inject(url)
@@ -114,7 +126,10 @@ await test('simple tree: PEP 503 pages, redirects to the normalized name, 404 fo
     ['/simple/Zope.Interface/', '../zope-interface/'],
     ['/simple/zope_interface', 'zope-interface/'],
     ['/simple/Zope.Interface?x=1', 'zope-interface/?x=1'],
-    ['/packages/zope-interface/zope.interface-4.1.3-py2.7-linux-x86_64.egg', '../Zope.Interface/zope.interface-4.1.3-py2.7-linux-x86_64.egg'],
+    [
+      '/packages/zope-interface/zope.interface-4.1.3-py2.7-linux-x86_64.egg',
+      '../Zope.Interface/zope.interface-4.1.3-py2.7-linux-x86_64.egg',
+    ],
   ]
   for (const [url, location] of redirects) {
     const res = await app.inject(url)
@@ -125,7 +140,12 @@ await test('simple tree: PEP 503 pages, redirects to the normalized name, 404 fo
   const detail = await app.inject('/simple/zope-interface/')
   assert.equal(detail.statusCode, 200)
   assert.match(detail.body, /<title>Links for zope-interface<\/title>/)
-  assert.match(detail.body, new RegExp(`<a href="\\.\\./\\.\\./packages/Zope\\.Interface/zope\\.interface-4\\.1\\.3-py2\\.7-linux-x86_64\\.egg#md5=${md5('egg bytes')}">zope\\.interface-4\\.1\\.3-py2\\.7-linux-x86_64\\.egg</a>`))
+  assert.match(
+    detail.body,
+    new RegExp(
+      `<a href="\\.\\./\\.\\./packages/Zope\\.Interface/zope\\.interface-4\\.1\\.3-py2\\.7-linux-x86_64\\.egg#md5=${md5('egg bytes')}">zope\\.interface-4\\.1\\.3-py2\\.7-linux-x86_64\\.egg</a>`,
+    ),
+  )
 
   for (const url of ['/simple/nope/', '/simple/nope', '/nope/', '/nope', '/simple/.hidden/', '/.hidden/']) {
     assert.equal((await app.inject(url)).statusCode, 404, url)
@@ -134,9 +154,22 @@ await test('simple tree: PEP 503 pages, redirects to the normalized name, 404 fo
 
 await test('redirects are the same whatever Accept and Accept-Encoding say, and carry no Vary', async (t) => {
   const { app } = await buildTestApp(t, { root: await fixture(t) })
-  const urls = ['/foo', '/FOO/', '/zope_interface', '/simple', '/simple/Zope.Interface/', '/simple/zope_interface',
-    '/packages/zope-interface/zope.interface-4.1.3-py2.7-linux-x86_64.egg', '/ZOPE-INTERFACE/zope.interface-4.1.3-py2.7-linux-x86_64.egg']
-  const variants: Record<string, string>[] = [{}, { accept: 'application/vnd.pypi.simple.v1+json' }, { accept: 'text/html', 'accept-encoding': 'gzip' }, { accept: 'application/json' }]
+  const urls = [
+    '/foo',
+    '/FOO/',
+    '/zope_interface',
+    '/simple',
+    '/simple/Zope.Interface/',
+    '/simple/zope_interface',
+    '/packages/zope-interface/zope.interface-4.1.3-py2.7-linux-x86_64.egg',
+    '/ZOPE-INTERFACE/zope.interface-4.1.3-py2.7-linux-x86_64.egg',
+  ]
+  const variants: Record<string, string>[] = [
+    {},
+    { accept: 'application/vnd.pypi.simple.v1+json' },
+    { accept: 'text/html', 'accept-encoding': 'gzip' },
+    { accept: 'application/json' },
+  ]
   for (const url of urls) {
     const locations = new Set<string>()
     for (const headers of variants) {
@@ -171,7 +204,10 @@ await test('hrefs are percent-encoded and hostile names never reach a page', asy
     'evil/evil-1.0.tar.gz': 'fine',
   })
   const { app, report } = await buildTestApp(t, { root })
-  assert.deepEqual(report.problems.map((p) => p.code), ['unparsable-file'])
+  assert.deepEqual(
+    report.problems.map((p) => p.code),
+    ['unparsable-file'],
+  )
   const page = await app.inject('/simple/foo/')
   assert.ok(page.body.includes('href="../../packages/foo/foo-1%212.0%2Blocal.tar.gz#md5='), page.body)
   assert.ok(page.body.includes('>foo-1!2.0+local.tar.gz</a>'))

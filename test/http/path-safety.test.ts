@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import { buildTestApp } from '../helpers/build-app.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 
-async function fixture (t: Parameters<typeof tempDir>[0]): Promise<{ root: string; outside: string }> {
+async function fixture(t: Parameters<typeof tempDir>[0]): Promise<{ root: string; outside: string }> {
   const outside = await tempDir(t, 'eggserve-outside-')
   await writeTree(outside, {
     'secret-1.0.tar.gz': 'outside secret',
@@ -68,7 +68,10 @@ await test('traversal in every spelling, NUL bytes, dotfiles and non-distributio
   for (const url of urls) {
     const res = await app.inject(url)
     assert.equal(res.statusCode, 404, url)
-    assert.ok(!res.body.includes(root) && !res.body.includes(outside) && !res.body.includes('/tmp'), `${url} leaks a path`)
+    assert.ok(
+      !res.body.includes(root) && !res.body.includes(outside) && !res.body.includes('/tmp'),
+      `${url} leaks a path`,
+    )
     assert.doesNotMatch(res.body, /outside|secret|at |Error/, url)
   }
   const signature = await app.inject('/packages/foo/foo-1.0.tar.gz.asc')
@@ -100,7 +103,15 @@ await test('methods other than GET and HEAD get 405 with Allow', async (t) => {
   const { root } = await fixture(t)
   const { app } = await buildTestApp(t, { root })
   for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const) {
-    for (const url of ['/', '/foo/', '/foo/foo-1.0.tar.gz', '/simple/', '/simple/foo/', '/packages/foo/foo-1.0.tar.gz', '/health']) {
+    for (const url of [
+      '/',
+      '/foo/',
+      '/foo/foo-1.0.tar.gz',
+      '/simple/',
+      '/simple/foo/',
+      '/packages/foo/foo-1.0.tar.gz',
+      '/health',
+    ]) {
       const res = await app.inject({ method, url })
       assert.equal(res.statusCode, 405, `${method} ${url}`)
       assert.equal(res.headers.allow, 'GET, HEAD')
@@ -122,7 +133,9 @@ await test('a 5xx is masked: the client sees no message, path or stack; the log 
   await mkdir(join(root, 'foo'))
   const { app, logs } = await buildTestApp(t, { root })
   // A route that fails the way a filesystem error would, message carrying an absolute path.
-  app.get('/boom-for-test', () => Promise.reject(new Error(`EACCES: permission denied, open '${root}/foo/foo-1.0.tar.gz'`)))
+  app.get('/boom-for-test', () =>
+    Promise.reject(new Error(`EACCES: permission denied, open '${root}/foo/foo-1.0.tar.gz'`)),
+  )
   const res = await app.inject('/boom-for-test')
   assert.equal(res.statusCode, 500)
   assert.equal(res.body, 'Internal Server Error\n')

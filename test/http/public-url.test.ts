@@ -7,27 +7,55 @@ import { PageCache } from '../../src/http/page-cache.js'
 import { buildTestApp } from '../helpers/build-app.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 
-interface ApiDoc { info: { package_url: string; release_url: string }; urls: { url: string }[]; releases: Record<string, { url: string }[]> }
+interface ApiDoc {
+  info: { package_url: string; release_url: string }
+  urls: { url: string }[]
+  releases: Record<string, { url: string }[]>
+}
 
-async function eggdir (t: Parameters<typeof tempDir>[0]): Promise<string> {
+async function eggdir(t: Parameters<typeof tempDir>[0]): Promise<string> {
   const root = await tempDir(t)
   await writeTree(root, { 'Foo/foo-1.0.tar.gz': 'foo sdist bytes' })
   return root
 }
 
 /** Every absolute URL of a document. */
-function urlsOf (doc: ApiDoc): string[] {
-  return [doc.info.package_url, doc.info.release_url, ...doc.urls.map((u) => u.url), ...Object.values(doc.releases).flat().map((u) => u.url)]
+function urlsOf(doc: ApiDoc): string[] {
+  return [
+    doc.info.package_url,
+    doc.info.release_url,
+    ...doc.urls.map((u) => u.url),
+    ...Object.values(doc.releases)
+      .flat()
+      .map((u) => u.url),
+  ]
 }
 
-const FORWARDED = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'pypi.example.com', 'x-forwarded-prefix': '/eggs/' }
+const FORWARDED = {
+  'x-forwarded-proto': 'https',
+  'x-forwarded-host': 'pypi.example.com',
+  'x-forwarded-prefix': '/eggs/',
+}
 
 await test('--public-url: every URL starts with it, whatever Host and X-Forwarded-* say; one cached document', async (t) => {
   const pageCache = new PageCache()
-  const { app } = await buildTestApp(t, { root: await eggdir(t), publicUrl: 'https://pypi.example.com/eggs/', trustProxy: ['127.0.0.1'], pageCache })
+  const { app } = await buildTestApp(t, {
+    root: await eggdir(t),
+    publicUrl: 'https://pypi.example.com/eggs/',
+    trustProxy: ['127.0.0.1'],
+    pageCache,
+  })
   const etags = new Set<string>()
   for (let i = 0; i < 50; i++) {
-    const res = await app.inject({ url: '/pypi/foo/json', headers: { host: `h${String(i)}.example`, ...(i % 2 === 0 ? { 'x-forwarded-proto': 'http', 'x-forwarded-host': 'other.example', 'x-forwarded-prefix': '/x' } : {}) } })
+    const res = await app.inject({
+      url: '/pypi/foo/json',
+      headers: {
+        host: `h${String(i)}.example`,
+        ...(i % 2 === 0
+          ? { 'x-forwarded-proto': 'http', 'x-forwarded-host': 'other.example', 'x-forwarded-prefix': '/x' }
+          : {}),
+      },
+    })
     assert.equal(res.statusCode, 200)
     const doc = res.json<ApiDoc>()
     assert.equal(doc.urls[0]?.url, 'https://pypi.example.com/eggs/packages/Foo/foo-1.0.tar.gz')
@@ -52,9 +80,14 @@ await test('without --public-url the Host is used, and forwarded headers are ign
     [trusting.app, '10.1.2.3', 'https://pypi.example.com/eggs/'],
   ]
   for (const [app, remoteAddress, base] of cases) {
-    const res = await app.inject({ url: '/pypi/foo/json', headers: { host: 'index.example:8080', ...FORWARDED }, ...(remoteAddress === undefined ? {} : { remoteAddress }) })
+    const res = await app.inject({
+      url: '/pypi/foo/json',
+      headers: { host: 'index.example:8080', ...FORWARDED },
+      ...(remoteAddress === undefined ? {} : { remoteAddress }),
+    })
     assert.equal(res.statusCode, 200)
-    for (const url of urlsOf(res.json<ApiDoc>())) assert.ok(url.startsWith(base), `${String(remoteAddress)}: ${url} does not start with ${base}`)
+    for (const url of urlsOf(res.json<ApiDoc>()))
+      assert.ok(url.startsWith(base), `${String(remoteAddress)}: ${url} does not start with ${base}`)
   }
   // A trusted proxy may send each header alone; the nearest proxy's value (the last) counts.
   const alone: [Record<string, string>, string][] = [
@@ -65,7 +98,10 @@ await test('without --public-url the Host is used, and forwarded headers are ign
     [{ 'x-forwarded-prefix': '/outer, /inner/' }, 'http://index.example:8080/inner/'],
   ]
   for (const [headers, base] of alone) {
-    const res = await trusting.app.inject({ url: '/pypi/foo/json', headers: { host: 'index.example:8080', ...headers } })
+    const res = await trusting.app.inject({
+      url: '/pypi/foo/json',
+      headers: { host: 'index.example:8080', ...headers },
+    })
     assert.equal(res.json<ApiDoc>().urls[0]?.url, `${base}packages/Foo/foo-1.0.tar.gz`, JSON.stringify(headers))
   }
 })

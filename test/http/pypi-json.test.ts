@@ -12,12 +12,35 @@ import { buildTestApp } from '../helpers/build-app.js'
 import { buildSdist, buildWheel, writeDist } from '../helpers/distributions.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
-interface FileDoc { filename: string; packagetype: string; python_version: string; digests: Record<string, string>; yanked: boolean; yanked_reason: string | null; requires_python: string | null; upload_time: string; upload_time_iso_8601: string; url: string; size: number }
-interface ApiDoc { info: Record<string, unknown>; urls: FileDoc[]; releases?: Record<string, FileDoc[]>; last_serial: number }
+interface FileDoc {
+  filename: string
+  packagetype: string
+  python_version: string
+  digests: Record<string, string>
+  yanked: boolean
+  yanked_reason: string | null
+  requires_python: string | null
+  upload_time: string
+  upload_time_iso_8601: string
+  url: string
+  size: number
+}
+interface ApiDoc {
+  info: Record<string, unknown>
+  urls: FileDoc[]
+  releases?: Record<string, FileDoc[]>
+  last_serial: number
+}
 
-async function fixture (t: Parameters<typeof tempDir>[0]): Promise<{ root: string; wheel10: Buffer }> {
+async function fixture(t: Parameters<typeof tempDir>[0]): Promise<{ root: string; wheel10: Buffer }> {
   const root = await tempDir(t)
-  const wheel10 = buildWheel({ name: 'Demo.Pkg', version: '1.0', summary: 'One point oh', requiresPython: '>=3.7', requiresDist: ['requests>=2'] })
+  const wheel10 = buildWheel({
+    name: 'Demo.Pkg',
+    version: '1.0',
+    summary: 'One point oh',
+    requiresPython: '>=3.7',
+    requiresDist: ['requests>=2'],
+  })
   await writeDist(join(root, 'Demo.Pkg'), wheel10)
   await writeDist(join(root, 'Demo.Pkg'), buildSdist({ name: 'Demo.Pkg', version: '1.0', summary: 'One point oh' }))
   await writeDist(join(root, 'Demo.Pkg'), buildWheel({ name: 'Demo.Pkg', version: '2.0.0', summary: 'Two, yanked' }))
@@ -40,7 +63,10 @@ await test('/pypi/<p>/json: info from the newest non-yanked final release, with 
   assert.equal(doc.info.requires_python, '>=3.7')
   assert.deepEqual(doc.info.requires_dist, ['requests>=2'])
   assert.equal(doc.info.yanked, false)
-  assert.deepEqual(Object.keys(doc.releases ?? {}), ['0.9', '1.0', '2', '3.0b1'].map((v) => v === '2' ? '2.0.0' : v))
+  assert.deepEqual(
+    Object.keys(doc.releases ?? {}),
+    ['0.9', '1.0', '2', '3.0b1'].map((v) => (v === '2' ? '2.0.0' : v)),
+  )
   assert.deepEqual(doc.urls.map((f) => f.packagetype).sort(), ['bdist_wheel', 'sdist'])
   const wheel = doc.urls.find((f) => f.packagetype === 'bdist_wheel') ?? assert.fail('no wheel')
   assert.equal(wheel.python_version, 'py3')
@@ -105,9 +131,15 @@ await test('the error handler answers a NotFoundError in JSON on routes that ask
   const app = fastify()
   t.after(() => app.close())
   registerErrorHandling(app)
-  app.get('/json', { config: JSON_API_ERRORS }, () => { throw new NotFoundError() })
-  app.get('/text', () => { throw new NotFoundError() })
-  app.get('/json-refused', { config: JSON_API_ERRORS }, () => { throw new RequestRejected('EGGSERVE_UNAUTHORIZED', 'Authentication required') })
+  app.get('/json', { config: JSON_API_ERRORS }, () => {
+    throw new NotFoundError()
+  })
+  app.get('/text', () => {
+    throw new NotFoundError()
+  })
+  app.get('/json-refused', { config: JSON_API_ERRORS }, () => {
+    throw new RequestRejected('EGGSERVE_UNAUTHORIZED', 'Authentication required')
+  })
   const json = await app.inject('/json')
   assert.equal(json.statusCode, 404)
   assert.equal(json.headers['content-type'], 'application/json; charset=utf-8')

@@ -8,15 +8,23 @@ import { test } from 'node:test'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { onResponseOver } from '../../src/http/response-over.js'
 
-interface Seen { readonly layer: string; readonly url: string; readonly status: number; readonly bytesSent: number | undefined; readonly startedWith: string }
+interface Seen {
+  readonly layer: string
+  readonly url: string
+  readonly status: number
+  readonly bytesSent: number | undefined
+  readonly startedWith: string
+}
 
-function recordingApp (seen: Seen[]): FastifyInstance {
+function recordingApp(seen: Seen[]): FastifyInstance {
   const app = Fastify()
   app.get('/page', (_request, reply) => reply.send('x'.repeat(1000)))
   for (const layer of ['first', 'second']) {
     onResponseOver(app, (started) => {
       const startedWith = started.url
-      return (request, reply, bytesSent) => { seen.push({ layer, url: request.url, status: reply.statusCode, bytesSent, startedWith }) }
+      return (request, reply, bytesSent) => {
+        seen.push({ layer, url: request.url, status: reply.statusCode, bytesSent, startedWith })
+      }
     })
   }
   return app
@@ -28,12 +36,15 @@ await test('every layer sees each response once, in order; inject counts no byte
   t.after(() => app.close())
   await app.inject({ url: '/page' })
   await app.inject({ url: '/missing' })
-  assert.deepEqual(seen.map((s) => [s.layer, s.url, s.status, s.bytesSent, s.startedWith]), [
-    ['first', '/page', 200, undefined, '/page'],
-    ['second', '/page', 200, undefined, '/page'],
-    ['first', '/missing', 404, undefined, '/missing'],
-    ['second', '/missing', 404, undefined, '/missing'],
-  ])
+  assert.deepEqual(
+    seen.map((s) => [s.layer, s.url, s.status, s.bytesSent, s.startedWith]),
+    [
+      ['first', '/page', 200, undefined, '/page'],
+      ['second', '/page', 200, undefined, '/page'],
+      ['first', '/missing', 404, undefined, '/missing'],
+      ['second', '/missing', 404, undefined, '/missing'],
+    ],
+  )
 })
 
 await test('over a real socket, both layers get the bytes of their own response on a kept-alive connection', async (t) => {
@@ -43,14 +54,23 @@ await test('over a real socket, both layers get the bytes of their own response 
   await app.listen({ host: '127.0.0.1', port: 0 })
   const { port } = app.server.address() as AddressInfo
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
-  t.after(() => { agent.destroy() })
-  const get = (): Promise<number> => new Promise((resolve, reject) => {
-    httpRequest({ host: '127.0.0.1', port, path: '/page', agent }, (res) => {
-      let length = 0
-      res.on('data', (chunk: Buffer) => { length += chunk.length })
-      res.on('end', () => { resolve(length) })
-    }).on('error', reject).end()
+  t.after(() => {
+    agent.destroy()
   })
+  const get = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      httpRequest({ host: '127.0.0.1', port, path: '/page', agent }, (res) => {
+        let length = 0
+        res.on('data', (chunk: Buffer) => {
+          length += chunk.length
+        })
+        res.on('end', () => {
+          resolve(length)
+        })
+      })
+        .on('error', reject)
+        .end()
+    })
   assert.equal(await get(), 1000)
   assert.equal(await get(), 1000)
   // 'close' of the second response may follow its last byte by a tick.

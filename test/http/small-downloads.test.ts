@@ -35,7 +35,10 @@ await test('a small file replaced by another of the same size: the next request 
   assert.deepEqual(third.rawPayload, THREE)
   assert.notEqual(third.headers.etag, second.headers.etag)
   // A resumed download with a stale validator gets the whole new file, never a mix (RFC 9110 §13.1.5).
-  const resumed = await app.inject({ url: URL, headers: { range: 'bytes=0-9', 'if-range': String(second.headers.etag) } })
+  const resumed = await app.inject({
+    url: URL,
+    headers: { range: 'bytes=0-9', 'if-range': String(second.headers.etag) },
+  })
   assert.equal(resumed.statusCode, 200)
   assert.deepEqual(resumed.rawPayload, THREE)
   const ranged = await app.inject({ url: URL, headers: { range: 'bytes=0-9', 'if-range': String(third.headers.etag) } })
@@ -43,7 +46,7 @@ await test('a small file replaced by another of the same size: the next request 
   assert.deepEqual(ranged.rawPayload, THREE.subarray(0, 10))
 })
 
-await test('--x-accel-redirect: downloads answered with the internal URI and eggserve\'s headers, no bytes; the rest answered here', async (t) => {
+await test("--x-accel-redirect: downloads answered with the internal URI and eggserve's headers, no bytes; the rest answered here", async (t) => {
   const root = await tempDir(t)
   await writeTree(root, { 'foo/foo-1.0+local.tar.gz': ONE })
   const { app } = await buildTestApp(t, { root, xAccelRedirect: '/_eggfiles' })

@@ -13,7 +13,10 @@ import { tempDir, writeTree } from '../helpers/temp-tree.js'
 const BODY = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 7) % 256))
 
 type Method = 'GET' | 'HEAD'
-interface Validators { etag: string; lastModified: string }
+interface Validators {
+  etag: string
+  lastModified: string
+}
 interface Row {
   name: string
   headers: (v: Validators) => Record<string, string>
@@ -56,12 +59,20 @@ const TABLE: Row[] = [
   {
     name: 'bad syntax',
     headers: () => ({ range: 'bytes=abc' }),
-    differs: { ours: 200, theirs: 416, why: 'RFC 9110 §14.2 lets a server ignore an invalid Range; the whole file is more useful' },
+    differs: {
+      ours: 200,
+      theirs: 416,
+      why: 'RFC 9110 §14.2 lets a server ignore an invalid Range; the whole file is more useful',
+    },
   },
   {
     name: 'last below first',
     headers: () => ({ range: 'bytes=9-1' }),
-    differs: { ours: 200, theirs: 416, why: 'RFC 9110 §14.1.1: such a range is invalid, and invalid ranges are ignored' },
+    differs: {
+      ours: 200,
+      theirs: 416,
+      why: 'RFC 9110 §14.1.1: such a range is invalid, and invalid ranges are ignored',
+    },
   },
   {
     name: 'unit in capitals',
@@ -79,8 +90,10 @@ await test('downloads answer ranges and conditionals as @fastify/static does, ex
   oracle.get('/file', (_request, reply) => reply.sendFile('foo-1.0.tar.gz'))
   t.after(() => oracle.close())
 
-  const ours = (headers: Record<string, string>, method: Method = 'GET') => app.inject({ method, url: '/foo/foo-1.0.tar.gz', headers })
-  const theirs = (headers: Record<string, string>, method: Method = 'GET') => oracle.inject({ method, url: '/file', headers })
+  const ours = (headers: Record<string, string>, method: Method = 'GET') =>
+    app.inject({ method, url: '/foo/foo-1.0.tar.gz', headers })
+  const theirs = (headers: Record<string, string>, method: Method = 'GET') =>
+    oracle.inject({ method, url: '/file', headers })
   const first = await ours({})
   const ourValidators = { etag: String(first.headers.etag), lastModified: String(first.headers['last-modified']) }
   const theirValidators = { etag: String((await theirs({})).headers.etag), lastModified: ourValidators.lastModified }

@@ -20,10 +20,23 @@ const CLIENTS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
     'cache-control': 'max-age=0',
     'user-agent': 'pip/23.0.1 {"ci":null,"cpu":"x86_64","implementation":{"name":"CPython","version":"3.11.2"}}',
   },
-  'pip 19': { accept: 'text/html', 'accept-encoding': 'gzip, deflate', 'cache-control': 'max-age=0', 'user-agent': 'pip/19.2.3 {"python":"2.7.18"}' },
-  uv: { accept: 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01', 'accept-encoding': 'gzip, br', 'user-agent': 'uv/0.4.30' },
+  'pip 19': {
+    accept: 'text/html',
+    'accept-encoding': 'gzip, deflate',
+    'cache-control': 'max-age=0',
+    'user-agent': 'pip/19.2.3 {"python":"2.7.18"}',
+  },
+  uv: {
+    accept: 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01',
+    'accept-encoding': 'gzip, br',
+    'user-agent': 'uv/0.4.30',
+  },
   'poetry 1.3': { accept: '*/*', 'accept-encoding': 'gzip, deflate', 'user-agent': 'python-requests/2.28.1' },
-  pdm: { accept: 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01', 'accept-encoding': 'gzip, deflate', 'user-agent': 'pdm/2.2.1' },
+  pdm: {
+    accept: 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01',
+    'accept-encoding': 'gzip, deflate',
+    'user-agent': 'pdm/2.2.1',
+  },
   easy_install: { 'accept-encoding': 'identity', 'user-agent': 'setuptools/41.2.0 Python-urllib/2.7' },
   curl: { accept: '*/*', 'user-agent': 'curl/7.88.1' },
   'no headers': {},
@@ -35,13 +48,27 @@ const BROWSER = {
   'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36',
 }
 
-const WHEEL = buildWheel({ name: 'Mixed.Name', version: '1.0', summary: 'Mixed <b>summary</b>', requiresPython: '>=3.8' })
+const WHEEL = buildWheel({
+  name: 'Mixed.Name',
+  version: '1.0',
+  summary: 'Mixed <b>summary</b>',
+  requiresPython: '>=3.8',
+})
 const SDIST = buildSdist({ name: 'Mixed.Name', version: '1.1' })
 const EGG = buildEgg({ name: 'eggonly', version: '0.1' }, { pyVersion: '2.7' })
 
-interface Snapshot { readonly status: number; readonly headers: Record<string, unknown>; readonly body: string }
+interface Snapshot {
+  readonly status: number
+  readonly headers: Record<string, unknown>
+  readonly body: string
+}
 
-async function snapshot (app: FastifyInstance, method: 'GET' | 'HEAD', url: string, headers: Readonly<Record<string, string>>): Promise<Snapshot> {
+async function snapshot(
+  app: FastifyInstance,
+  method: 'GET' | 'HEAD',
+  url: string,
+  headers: Readonly<Record<string, string>>,
+): Promise<Snapshot> {
   const res = await app.inject({ method, url, headers })
   const copy: Record<string, unknown> = { ...res.headers }
   delete copy.date
@@ -57,11 +84,25 @@ await test('installers get the same bytes from an app with the UI and one withou
   const withUi = (await buildTestApp(t, { root })).app
   const withoutUi = (await buildTestApp(t, { root, ui: false })).app
   const urls: readonly (readonly ['GET' | 'HEAD', string])[] = [
-    ['GET', '/'], ['HEAD', '/'], ['GET', '/?format=text/html'],
-    ['GET', '/Mixed.Name/'], ['GET', '/mixed-name/'], ['GET', '/Mixed.Name'], ['GET', '/eggonly/'],
-    ['GET', '/simple/'], ['GET', '/simple'], ['GET', '/simple/mixed-name/'], ['GET', '/simple/Mixed.Name/'], ['GET', '/simple/eggonly/'],
-    ['GET', `/Mixed.Name/${WHEEL.filename}`], ['GET', `/packages/Mixed.Name/${WHEEL.filename}`], ['GET', `/packages/Mixed.Name/${WHEEL.filename}.metadata`],
-    ['GET', `/eggonly/${EGG.filename}`], ['GET', '/pypi/mixed-name/json'], ['GET', '/no-such-project/'], ['GET', '/simple/no-such-project/'],
+    ['GET', '/'],
+    ['HEAD', '/'],
+    ['GET', '/?format=text/html'],
+    ['GET', '/Mixed.Name/'],
+    ['GET', '/mixed-name/'],
+    ['GET', '/Mixed.Name'],
+    ['GET', '/eggonly/'],
+    ['GET', '/simple/'],
+    ['GET', '/simple'],
+    ['GET', '/simple/mixed-name/'],
+    ['GET', '/simple/Mixed.Name/'],
+    ['GET', '/simple/eggonly/'],
+    ['GET', `/Mixed.Name/${WHEEL.filename}`],
+    ['GET', `/packages/Mixed.Name/${WHEEL.filename}`],
+    ['GET', `/packages/Mixed.Name/${WHEEL.filename}.metadata`],
+    ['GET', `/eggonly/${EGG.filename}`],
+    ['GET', '/pypi/mixed-name/json'],
+    ['GET', '/no-such-project/'],
+    ['GET', '/simple/no-such-project/'],
   ]
   let compared = 0
   for (const [client, headers] of Object.entries(CLIENTS)) {
@@ -90,7 +131,15 @@ await test('a browser opening / is sent to the UI; without the UI it gets the or
   assert.equal(redirected.headers.location, '-/')
   assert.equal(redirected.headers['cache-control'], 'no-store')
   // Over https, browsers also send Fetch Metadata; the same answer.
-  const secure = await withUi.inject({ url: '/', headers: { ...BROWSER, 'upgrade-insecure-requests': '', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' } })
+  const secure = await withUi.inject({
+    url: '/',
+    headers: {
+      ...BROWSER,
+      'upgrade-insecure-requests': '',
+      'sec-fetch-mode': 'navigate',
+      'sec-fetch-dest': 'document',
+    },
+  })
   assert.equal(secure.statusCode, 303)
   const original = await withoutUi.inject({ url: '/', headers: BROWSER })
   assert.equal(original.statusCode, 200)

@@ -12,33 +12,41 @@ import { tempDir, writeTree } from '../helpers/temp-tree.js'
 import { upload } from '../helpers/upload-form.js'
 import { ALICE, basic, writePasswords } from '../helpers/users.js'
 
-const README = '# Demo\n\nSee [the docs](https://docs.example.org/) and <a href="javascript:alert(1)">this</a>.\n\n<img src="https://example.org/logo.png" alt="Logo">\n'
-const DEMO = buildWheel({
-  name: 'Demo.Pkg',
-  version: '1.0',
-  summary: 'A demo package for browsing',
-  requiresPython: '>=3.8',
-  requiresDist: ['requests>=2'],
-  metadataLines: [
-    'License: MIT',
-    'Author: Ada <b>Lovelace</b>',
-    'Project-URL: Documentation, https://docs.example.org/',
-    'Project-URL: Evil, javascript:alert(document.domain)',
-    'Classifier: Programming Language :: Python :: 3',
-    'Description-Content-Type: text/markdown',
-  ],
-  description: README,
-}, { pythonTag: 'py2.py3' })
+const README =
+  '# Demo\n\nSee [the docs](https://docs.example.org/) and <a href="javascript:alert(1)">this</a>.\n\n<img src="https://example.org/logo.png" alt="Logo">\n'
+const DEMO = buildWheel(
+  {
+    name: 'Demo.Pkg',
+    version: '1.0',
+    summary: 'A demo package for browsing',
+    requiresPython: '>=3.8',
+    requiresDist: ['requests>=2'],
+    metadataLines: [
+      'License: MIT',
+      'Author: Ada <b>Lovelace</b>',
+      'Project-URL: Documentation, https://docs.example.org/',
+      'Project-URL: Evil, javascript:alert(document.domain)',
+      'Classifier: Programming Language :: Python :: 3',
+      'Description-Content-Type: text/markdown',
+    ],
+    description: README,
+  },
+  { pythonTag: 'py2.py3' },
+)
 const DEMO_OLD = buildSdist({ name: 'Demo.Pkg', version: '0.9', summary: 'Older' })
 const HOSTILE = buildWheel({
   name: 'hostile',
   version: '2.0',
   summary: '<script>alert(1)</script>"\'><img src=x onerror=alert(2)>',
-  metadataLines: ['License: </title><script>alert(3)</script>', 'Home-page: javascript:alert(4)', 'Description-Content-Type: text/plain'],
+  metadataLines: [
+    'License: </title><script>alert(3)</script>',
+    'Home-page: javascript:alert(4)',
+    'Description-Content-Type: text/plain',
+  ],
   description: '<script>alert(5)</script>',
 })
 
-async function fixture (t: TestContext): Promise<string> {
+async function fixture(t: TestContext): Promise<string> {
   const root = await tempDir(t)
   await writeDist(join(root, 'Demo.Pkg'), DEMO)
   await writeDist(join(root, 'Demo.Pkg'), DEMO_OLD)
@@ -60,9 +68,17 @@ await test('install commands use --public-url, or the base a trusted proxy forwa
   const forwarded = await proxied.inject({
     url: '/-/project/demo-pkg/',
     remoteAddress: '127.0.0.1',
-    headers: { host: 'internal:31001', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'pypi.example.com', 'x-forwarded-prefix': '/eggs' },
+    headers: {
+      host: 'internal:31001',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'pypi.example.com',
+      'x-forwarded-prefix': '/eggs',
+    },
   })
-  assert.match(forwarded.body, /<code>pip install --index-url https:\/\/pypi\.example\.com\/eggs\/simple\/ demo-pkg<\/code>/)
+  assert.match(
+    forwarded.body,
+    /<code>pip install --index-url https:\/\/pypi\.example\.com\/eggs\/simple\/ demo-pkg<\/code>/,
+  )
 })
 
 await test('the project page shows the release, its README, metadata, install commands and files', async (t) => {
@@ -75,7 +91,10 @@ await test('the project page shows the release, its README, metadata, install co
   assert.match(body, /<p class="lead">A demo package for browsing<\/p>/)
   assert.match(body, /<code>pip install --index-url http:\/\/pypi\.example:8080\/simple\/ demo-pkg<\/code>/)
   assert.match(body, /uv pip install --index-url http:\/\/pypi\.example:8080\/simple\/ demo-pkg/)
-  assert.match(body, /poetry source add --priority=supplemental eggserve http:\/\/pypi\.example:8080\/simple\/\npoetry add --source eggserve demo-pkg/)
+  assert.match(
+    body,
+    /poetry source add --priority=supplemental eggserve http:\/\/pypi\.example:8080\/simple\/\npoetry add --source eggserve demo-pkg/,
+  )
   // README: rendered Markdown, links with rel, the javascript: link without href, the image as its alt text.
   assert.match(body, /<h1>Demo<\/h1>/)
   assert.match(body, /<a href="https:\/\/docs\.example\.org\/" rel="nofollow noopener">the docs<\/a>/)
@@ -89,16 +108,28 @@ await test('the project page shows the release, its README, metadata, install co
   assert.match(body, /<li><code>requests&gt;=2<\/code><\/li>/)
   assert.match(body, /Programming Language :: Python :: 3/)
   // The file: download link into the PEP 503 tree, decoded tags, size, sha256, PEP 658 link.
-  assert.match(body, new RegExp(`<a href="\\.\\./\\.\\./\\.\\./packages/Demo\\.Pkg/${DEMO.filename.replace(/\./g, '\\.')}" download>`))
-  assert.match(body, /<dt>Python<\/dt><dd>Python 2, Python 3<\/dd><dt>ABI<\/dt><dd>none<\/dd><dt>Platform<\/dt><dd>any<\/dd>/)
+  assert.match(
+    body,
+    new RegExp(`<a href="\\.\\./\\.\\./\\.\\./packages/Demo\\.Pkg/${DEMO.filename.replace(/\./g, '\\.')}" download>`),
+  )
+  assert.match(
+    body,
+    /<dt>Python<\/dt><dd>Python 2, Python 3<\/dd><dt>ABI<\/dt><dd>none<\/dd><dt>Platform<\/dt><dd>any<\/dd>/,
+  )
   assert.match(body, /<dt>SHA256<\/dt><dd><code class="hash">[0-9a-f]{64}<\/code><\/dd>/)
   assert.match(body, /\.whl\.metadata">METADATA<\/a>/)
   assert.match(body, /<dt>Requires Python<\/dt><dd><code>&gt;=3\.8<\/code><\/dd>/)
   // History, newest first, with the yanked release marked and its reason.
   assert.match(body, /<li aria-current="page"><a href="\.\.\/\.\.\/project\/demo-pkg\/1\.0\/">1\.0<\/a>/)
-  assert.match(body, /<a href="\.\.\/\.\.\/project\/demo-pkg\/0\.9\/">0\.9<\/a> <time datetime="[^"]+">[\d-]+<\/time> <span class="badge yanked">yanked<\/span> <span class="muted">Broken build, use 1\.0<\/span>/)
+  assert.match(
+    body,
+    /<a href="\.\.\/\.\.\/project\/demo-pkg\/0\.9\/">0\.9<\/a> <time datetime="[^"]+">[\d-]+<\/time> <span class="badge yanked">yanked<\/span> <span class="muted">Broken build, use 1\.0<\/span>/,
+  )
   // The same page again comes from the cache: 304 on revalidation.
-  const again = await app.inject({ url: '/-/project/demo-pkg/', headers: { host: 'pypi.example:8080', 'if-none-match': String(res.headers.etag) } })
+  const again = await app.inject({
+    url: '/-/project/demo-pkg/',
+    headers: { host: 'pypi.example:8080', 'if-none-match': String(res.headers.etag) },
+  })
   assert.equal(again.statusCode, 304)
 })
 
@@ -134,7 +165,10 @@ await test('hostile metadata is escaped everywhere; the page carries a strict CS
     const res = await app.inject({ url })
     assert.equal(res.statusCode, 200, url)
     assert.doesNotMatch(res.body, /<script>alert|<img src=x|<[^>]*\son[a-z]+=|javascript:/, url)
-    assert.equal(res.headers['content-security-policy'], "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+    assert.equal(
+      res.headers['content-security-policy'],
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    )
     assert.equal(res.headers['x-content-type-options'], 'nosniff')
     assert.equal(res.headers['referrer-policy'], 'no-referrer')
   }
@@ -149,11 +183,34 @@ await test('search: HTML without JavaScript, JSON for search as you type, by nam
   const { app } = await buildTestApp(t, { root: await fixture(t) })
   // Summaries are read in the background after the first look at the catalog.
   await app.inject({ url: '/-/' })
-  await waitFor(async () => (JSON.parse((await app.inject({ url: '/-/api/search?q=browsing' })).body) as { total: number }).total === 1)
-  const json = JSON.parse((await app.inject({ url: '/-/api/search?q=DEMO' })).body) as { total: number; results: unknown[] }
-  assert.deepEqual(json, { query: 'DEMO', total: 1, results: [{ name: 'Demo.Pkg', project: 'demo-pkg', version: '1.0', summary: 'A demo package for browsing', url: 'project/demo-pkg/' }] })
-  const bySummary = JSON.parse((await app.inject({ url: '/-/api/search?q=for%20browsing' })).body) as { results: { project: string }[] }
-  assert.deepEqual(bySummary.results.map((r) => r.project), ['demo-pkg'])
+  await waitFor(
+    async () =>
+      (JSON.parse((await app.inject({ url: '/-/api/search?q=browsing' })).body) as { total: number }).total === 1,
+  )
+  const json = JSON.parse((await app.inject({ url: '/-/api/search?q=DEMO' })).body) as {
+    total: number
+    results: unknown[]
+  }
+  assert.deepEqual(json, {
+    query: 'DEMO',
+    total: 1,
+    results: [
+      {
+        name: 'Demo.Pkg',
+        project: 'demo-pkg',
+        version: '1.0',
+        summary: 'A demo package for browsing',
+        url: 'project/demo-pkg/',
+      },
+    ],
+  })
+  const bySummary = JSON.parse((await app.inject({ url: '/-/api/search?q=for%20browsing' })).body) as {
+    results: { project: string }[]
+  }
+  assert.deepEqual(
+    bySummary.results.map((r) => r.project),
+    ['demo-pkg'],
+  )
   const html = await app.inject({ url: '/-/search?q=demo_pkg' })
   assert.match(html.body, /1 project found\./)
   assert.match(html.body, /<a href="project\/demo-pkg\/">Demo\.Pkg<\/a>/)
@@ -169,7 +226,10 @@ await test('the home page lists projects with version, summary and last upload, 
   await waitFor(async () => (await app.inject({ url: '/-/' })).body.includes('A demo package for browsing'))
   const body = (await app.inject({ url: '/-/?sort=updated' })).body
   assert.match(body, /2 projects on this index\./)
-  assert.match(body, /<th scope="row"><a href="project\/demo-pkg\/">Demo\.Pkg<\/a><\/th><td>1\.0<\/td><td>A demo package for browsing<\/td><td><time/)
+  assert.match(
+    body,
+    /<th scope="row"><a href="project\/demo-pkg\/">Demo\.Pkg<\/a><\/th><td>1\.0<\/td><td>A demo package for browsing<\/td><td><time/,
+  )
   assert.match(body, /<strong aria-current="true">last upload<\/strong>/)
   assert.match(body, /<h2 id="recent-heading">Recent uploads<\/h2>/)
   assert.match(body, new RegExp(DEMO.filename.replace(/\./g, '\\.')))
@@ -207,7 +267,15 @@ await test('with --authenticate list the UI needs the same credentials; with dow
   const root = await fixture(t)
   const passwords = await writePasswords(await tempDir(t, 'eggserve-users-'), [ALICE])
   const { app } = await buildTestApp(t, { root, passwords, authenticate: ['update', 'list'] })
-  for (const url of ['/-/', '/-/project/demo-pkg/', '/-/project/demo-pkg/1.0/', '/-/api/search?q=demo', '/-/search?q=demo', '/-/static/x', '/-/project/nothing/']) {
+  for (const url of [
+    '/-/',
+    '/-/project/demo-pkg/',
+    '/-/project/demo-pkg/1.0/',
+    '/-/api/search?q=demo',
+    '/-/search?q=demo',
+    '/-/static/x',
+    '/-/project/nothing/',
+  ]) {
     const res = await app.inject({ url })
     assert.equal(res.statusCode, 401, url)
     assert.equal(res.headers['www-authenticate'], 'Basic realm="eggserve"', url)
@@ -238,7 +306,7 @@ await test('an authenticated upload records its uploader (outside the eggdir), s
   assert.equal(again.body.match(/ by alice/g)?.length, 1)
 })
 
-async function waitFor (check: () => Promise<boolean>): Promise<void> {
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (await check()) return
     await new Promise((resolve) => setTimeout(resolve, 25))
@@ -250,13 +318,27 @@ await test('a project page with 1,000 files weighs under 100 KB before its READM
   const root = await tempDir(t)
   const tags = ['cp38', 'cp39', 'cp310', 'cp311', 'cp312', 'cp313', 'pp39', 'pp310', 'py2', 'py3']
   // A long README that does not compress too well (the metadata reader refuses zip-bomb ratios).
-  const paragraphs = Array.from({ length: 2000 }, (_, i) => `Paragraph ${i}: ${createHash('sha256').update(String(i)).digest('hex')}.`)
-  const readme = { metadataLines: ['Description-Content-Type: text/markdown'], description: `# Big\n\n${paragraphs.join('\n\n')}\n` }
+  const paragraphs = Array.from(
+    { length: 2000 },
+    (_, i) => `Paragraph ${i}: ${createHash('sha256').update(String(i)).digest('hex')}.`,
+  )
+  const readme = {
+    metadataLines: ['Description-Content-Type: text/markdown'],
+    description: `# Big\n\n${paragraphs.join('\n\n')}\n`,
+  }
   for (let minor = 0; minor < 100; minor++) {
-    const spec = { name: 'big-project', version: `1.${minor}`, summary: 'Many releases', ...(minor === 99 ? readme : {}) }
+    const spec = {
+      name: 'big-project',
+      version: `1.${minor}`,
+      summary: 'Many releases',
+      ...(minor === 99 ? readme : {}),
+    }
     for (const tag of tags) await writeDist(join(root, 'big-project'), buildWheel(spec, { pythonTag: tag }))
   }
-  await writeDist(join(root, 'big-project'), buildSdist({ name: 'big-project', version: '1.99', summary: 'Many releases', ...readme }))
+  await writeDist(
+    join(root, 'big-project'),
+    buildSdist({ name: 'big-project', version: '1.99', summary: 'Many releases', ...readme }),
+  )
   const { app } = await buildTestApp(t, { root })
   const res = await app.inject({ url: '/-/project/big-project/' })
   assert.equal(res.statusCode, 200)

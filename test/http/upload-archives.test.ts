@@ -34,14 +34,25 @@ await describe('distributions cut off (the whole file walked at upload)', async 
   const cases = [
     UPL_WHEEL,
     buildSdist(UPL),
-    { filename: 'upl-1.6.tar', bytes: writeTar(withParentDirs([{ path: 'upl-1.6/PKG-INFO', data: coreMetadata(UPL) }, { path: 'upl-1.6/setup.py', data: Buffer.from('') }])) },
+    {
+      filename: 'upl-1.6.tar',
+      bytes: writeTar(
+        withParentDirs([
+          { path: 'upl-1.6/PKG-INFO', data: coreMetadata(UPL) },
+          { path: 'upl-1.6/setup.py', data: Buffer.from('') },
+        ]),
+      ),
+    },
   ]
   for (const dist of cases) {
     await test(`${dist.filename} cut off every 23 bytes → 400 each, nothing written; whole → 200`, async (t) => {
       const root = await tempDir(t)
       const { app } = await buildTestApp(t, { root, uploads: {} })
       for (let cut = 0; cut < dist.bytes.length; cut += 23) {
-        const res = await post(app, await uploadParts({ filename: dist.filename, bytes: dist.bytes.subarray(0, cut) }, UPL))
+        const res = await post(
+          app,
+          await uploadParts({ filename: dist.filename, bytes: dist.bytes.subarray(0, cut) }, UPL),
+        )
         assert.equal(res.statusCode, 400, `cut at ${cut}: ${res.body}`)
         assert.match(res.body, /^Invalid distribution file: /)
       }
@@ -78,6 +89,10 @@ await describe('the same archives put into the eggdir by hand', async () => {
       }
     }
     t.diagnostic(`wheel metadata: ${JSON.stringify(Object.fromEntries(metadataStatuses))}`)
-    assert.deepEqual(logs.filter((line) => Number(line.level) >= 50), [], 'nothing logged as an error')
+    assert.deepEqual(
+      logs.filter((line) => Number(line.level) >= 50),
+      [],
+      'nothing logged as an error',
+    )
   })
 })

@@ -18,19 +18,19 @@ const PARTS: readonly FormPart[] = [
   { name: 'content', filename: WHEEL.filename, data: WHEEL.bytes, contentType: 'application/octet-stream' },
 ]
 
-async function uploadApp (t: Parameters<typeof tempDir>[0]): Promise<{ app: FastifyInstance; root: string }> {
+async function uploadApp(t: Parameters<typeof tempDir>[0]): Promise<{ app: FastifyInstance; root: string }> {
   const root = await tempDir(t)
   await writeTree(root, { 'other/other-1.0.tar.gz': 'other' })
   const { app } = await buildTestApp(t, { root, uploads: {} })
   return { app, root }
 }
 
-function send (app: FastifyInstance, body: Buffer, contentType: string): Promise<LightMyRequestResponse> {
+function send(app: FastifyInstance, body: Buffer, contentType: string): Promise<LightMyRequestResponse> {
   return app.inject({ method: 'POST', url: '/', payload: body, headers: { 'content-type': contentType } })
 }
 
 await describe('truncated and malformed multipart bodies (inject)', async () => {
-  await test('the issue\'s body (the file part never closed): 400, nothing written, still serving', async (t) => {
+  await test("the issue's body (the file part never closed): 400, nothing written, still serving", async (t) => {
     const { app, root } = await uploadApp(t)
     const before = await snapshot(root)
     const res = await send(app, ISSUE_BODY.body, ISSUE_BODY.contentType)

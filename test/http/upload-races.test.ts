@@ -20,10 +20,12 @@ const HELLO = { name: 'Hello.World', version: '1.0' }
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
 await describe(`${CONCURRENT} concurrent uploads of the same filename`, async () => {
-  await test('different bytes: exactly one 200, the others 409, and the stored bytes are the winner\'s', async (t) => {
+  await test("different bytes: exactly one 200, the others 409, and the stored bytes are the winner's", async (t) => {
     const root = await tempDir(t)
     const { app, logs } = await buildTestApp(t, { root, uploads: {} })
-    const dists = Array.from({ length: CONCURRENT }, (_, i) => buildWheel({ ...HELLO, moduleSource: `__version__ = '1.0'\nRUN = ${i}\n` }))
+    const dists = Array.from({ length: CONCURRENT }, (_, i) =>
+      buildWheel({ ...HELLO, moduleSource: `__version__ = '1.0'\nRUN = ${i}\n` }),
+    )
     assert.equal(new Set(dists.map((dist) => dist.filename)).size, 1)
     const responses = await Promise.all(dists.map((dist) => upload(app, dist, HELLO)))
     const statuses = responses.map((res) => res.statusCode)
@@ -38,7 +40,10 @@ await describe(`${CONCURRENT} concurrent uploads of the same filename`, async ()
     }
     assert.deepEqual(await tempFiles(root), [])
     assert.equal(logs.filter((line) => line.msg === 'Upload stored').length, 1)
-    assert.match((await app.inject('/hello-world/')).body, new RegExp(`#md5=${createHash('md5').update(winner.bytes).digest('hex')}`))
+    assert.match(
+      (await app.inject('/hello-world/')).body,
+      new RegExp(`#md5=${createHash('md5').update(winner.bytes).digest('hex')}`),
+    )
   })
 
   await test('identical bytes: all 200 (a raced retry is a success), one file written once', async (t) => {
@@ -46,11 +51,17 @@ await describe(`${CONCURRENT} concurrent uploads of the same filename`, async ()
     const { app, logs } = await buildTestApp(t, { root, uploads: {} })
     const dist = buildWheel(HELLO)
     const responses = await Promise.all(Array.from({ length: CONCURRENT }, () => upload(app, dist, HELLO)))
-    assert.deepEqual(responses.map((res) => res.statusCode), Array.from({ length: CONCURRENT }, () => 200))
+    assert.deepEqual(
+      responses.map((res) => res.statusCode),
+      Array.from({ length: CONCURRENT }, () => 200),
+    )
     assert.deepEqual(await readFile(join(root, 'hello-world', dist.filename)), dist.bytes)
     assert.deepEqual(await tempFiles(root), [])
     assert.equal(logs.filter((line) => line.msg === 'Upload stored').length, 1)
-    assert.equal(logs.filter((line) => line.msg === 'Upload identical to the stored file: nothing changed').length, CONCURRENT - 1)
+    assert.equal(
+      logs.filter((line) => line.msg === 'Upload identical to the stored file: nothing changed').length,
+      CONCURRENT - 1,
+    )
   })
 
   await test('with --overwrite: every upload succeeds and the stored bytes are exactly one of them', async (t) => {
@@ -60,7 +71,10 @@ await describe(`${CONCURRENT} concurrent uploads of the same filename`, async ()
     const responses = await Promise.all(dists.map((dist) => upload(app, dist, HELLO)))
     assert.ok(responses.every((res) => res.statusCode === 200))
     const stored = await readFile(join(root, 'hello-world', dists[0]?.filename ?? ''))
-    assert.ok(dists.some((dist) => dist.bytes.equals(stored)), 'one complete upload, never a mix')
+    assert.ok(
+      dists.some((dist) => dist.bytes.equals(stored)),
+      'one complete upload, never a mix',
+    )
     assert.deepEqual(await tempFiles(root), [])
   })
 })
@@ -74,20 +88,25 @@ const errno = (code: string): Error => Object.assign(new Error(`${code}: injecte
  * failure goes through the same mapping as real errno errors (writeFailure). Reads and the
  * temporary file itself are real, so the test sees whether the temporary file is removed.
  */
-function failingStorage (storage: Storage, at: FailAt, code: string): Storage {
+function failingStorage(storage: Storage, at: FailAt, code: string): Storage {
   const fail = (): Error => writeFailure('inject', errno(code))
   const wrap = (real: PendingUpload): PendingUpload => ({
-    get size () { return real.size },
-    writable: at !== 'write'
-      ? real.writable
-      : new Writable({
-        write (chunk: Buffer, _encoding, callback) {
-          // Half the chunk reaches the disk first, as with a disk that fills up mid-write.
-          real.writable.write(chunk.subarray(0, chunk.length >> 1), () => { callback(fail()) })
-        },
-      }),
+    get size() {
+      return real.size
+    },
+    writable:
+      at !== 'write'
+        ? real.writable
+        : new Writable({
+            write(chunk: Buffer, _encoding, callback) {
+              // Half the chunk reaches the disk first, as with a disk that fills up mid-write.
+              real.writable.write(chunk.subarray(0, chunk.length >> 1), () => {
+                callback(fail())
+              })
+            },
+          }),
     createReadStream: (range) => real.createReadStream(range),
-    commit: (key, options) => at === 'commit' ? Promise.reject(fail()) : real.commit(key, options),
+    commit: (key, options) => (at === 'commit' ? Promise.reject(fail()) : real.commit(key, options)),
     abort: () => real.abort(),
   })
   return {
@@ -106,10 +125,28 @@ function failingStorage (storage: Storage, at: FailAt, code: string): Storage {
 }
 
 const FAILURES: readonly { at: FailAt; code: string; status: number; message: RegExp; logged: ErrorCode }[] = [
-  { at: 'write', code: 'ENOSPC', status: 507, message: /^Insufficient Storage: the disk holding the package folder is full$/, logged: 'EGGSERVE_DISK_FULL' },
+  {
+    at: 'write',
+    code: 'ENOSPC',
+    status: 507,
+    message: /^Insufficient Storage: the disk holding the package folder is full$/,
+    logged: 'EGGSERVE_DISK_FULL',
+  },
   { at: 'write', code: 'EDQUOT', status: 507, message: /^Insufficient Storage/, logged: 'EGGSERVE_DISK_FULL' },
-  { at: 'create', code: 'EROFS', status: 500, message: /^Cannot store the upload: the package folder is on a read-only filesystem$/, logged: 'EGGSERVE_READ_ONLY' },
-  { at: 'create', code: 'EACCES', status: 500, message: /^Cannot store the upload: the server may not write to the package folder$/, logged: 'EGGSERVE_WRITE_DENIED' },
+  {
+    at: 'create',
+    code: 'EROFS',
+    status: 500,
+    message: /^Cannot store the upload: the package folder is on a read-only filesystem$/,
+    logged: 'EGGSERVE_READ_ONLY',
+  },
+  {
+    at: 'create',
+    code: 'EACCES',
+    status: 500,
+    message: /^Cannot store the upload: the server may not write to the package folder$/,
+    logged: 'EGGSERVE_WRITE_DENIED',
+  },
   { at: 'commit', code: 'EROFS', status: 500, message: /read-only filesystem/, logged: 'EGGSERVE_READ_ONLY' },
   { at: 'commit', code: 'EIO', status: 500, message: /^Internal Server Error$/, logged: 'EGGSERVE_STORAGE' },
 ]
@@ -121,7 +158,11 @@ await describe('write failures injected at the storage seam', async () => {
     await test(`${failure.code} at ${failure.at} → ${failure.status}, nothing left behind, still serving`, async (t) => {
       const root = await tempDir(t)
       await writeTree(root, { 'other/other-1.0.tar.gz': 'other' })
-      const { app, logs } = await buildTestApp(t, { root, uploads: {}, wrapStorage: (storage) => failingStorage(storage, failure.at, failure.code) })
+      const { app, logs } = await buildTestApp(t, {
+        root,
+        uploads: {},
+        wrapStorage: (storage) => failingStorage(storage, failure.at, failure.code),
+      })
       const before = await snapshot(root)
       const res = await upload(app, buildWheel(HELLO), HELLO)
       assert.equal(res.statusCode, failure.status, res.body)
@@ -129,8 +170,14 @@ await describe('write failures injected at the storage seam', async () => {
       assert.doesNotMatch(res.body, new RegExp(root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no path in the answer')
       // Logged once, by the error handler, with the code and the system error as its cause.
       const logged = logs.filter((line) => Number(line.level) >= 50)
-      assert.deepEqual(logged.map((line) => [line.msg, (line.err as { code?: string } | undefined)?.code]), [['Request failed', failure.logged]])
-      assert.match(String((logged[0]?.err as { message?: string } | undefined)?.message), new RegExp(`: ${failure.code}: injected$`))
+      assert.deepEqual(
+        logged.map((line) => [line.msg, (line.err as { code?: string } | undefined)?.code]),
+        [['Request failed', failure.logged]],
+      )
+      assert.match(
+        String((logged[0]?.err as { message?: string } | undefined)?.message),
+        new RegExp(`: ${failure.code}: injected$`),
+      )
       assert.deepEqual(await snapshot(root), before, 'no partial or temporary file')
       assert.equal((await app.inject('/other/')).statusCode, 200)
       assert.equal((await app.inject('/other/other-1.0.tar.gz')).body, 'other')

@@ -9,10 +9,23 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { parseDistFilename } from '../../src/core/filenames.js'
-import { METADATA_LIMITS, readCoreMetadata, type MetadataLimits, type MetadataRead } from '../../src/archives/read-core-metadata.js'
 import {
-  deflatedMember, deflatedZeros, rawZip, tarBlocks, ustarFileHeader, withBadCrc, withLocalNameChanged, withMethod,
-  writeZeroPaddedTarGz, type RawMember,
+  METADATA_LIMITS,
+  readCoreMetadata,
+  type MetadataLimits,
+  type MetadataRead,
+} from '../../src/archives/read-core-metadata.js'
+import {
+  deflatedMember,
+  deflatedZeros,
+  rawZip,
+  tarBlocks,
+  ustarFileHeader,
+  withBadCrc,
+  withLocalNameChanged,
+  withMethod,
+  writeZeroPaddedTarGz,
+  type RawMember,
 } from '../helpers/bad-archives.js'
 import { gzip, writeTar } from '../helpers/dist-archives.js'
 import { buildWheel, coreMetadata } from '../helpers/distributions.js'
@@ -25,35 +38,46 @@ const MIB = 1024 * 1024
 const dir = await mkdtemp(join(tmpdir(), 'eggserve-bombs-'))
 
 /** Read the metadata of the file at `path` (named `filename`), each range through its own descriptor. */
-async function readPath (path: string, filename: string, limits: MetadataLimits = METADATA_LIMITS): Promise<MetadataRead> {
+async function readPath(
+  path: string,
+  filename: string,
+  limits: MetadataLimits = METADATA_LIMITS,
+): Promise<MetadataRead> {
   const parsed = parseDistFilename(filename)
   assert.ok(parsed)
   const { size } = await stat(path)
   const descriptors = openDescriptors()
-  const result = await readCoreMetadata({ size, createReadStream: (range) => createReadStream(path, range) }, parsed, filename, limits)
+  const result = await readCoreMetadata(
+    { size, createReadStream: (range) => createReadStream(path, range) },
+    parsed,
+    filename,
+    limits,
+  )
   assert.ok(await eventually(() => openDescriptors() <= descriptors), 'every source stream was closed')
   return result
 }
 
-async function readBytes (filename: string, bytes: Buffer, limits?: MetadataLimits): Promise<MetadataRead> {
+async function readBytes(filename: string, bytes: Buffer, limits?: MetadataLimits): Promise<MetadataRead> {
   const path = join(dir, filename)
   await writeFile(path, bytes)
   return readPath(path, filename, limits)
 }
 
-function assertProblem (result: MetadataRead, code: string, reason?: RegExp): void {
+function assertProblem(result: MetadataRead, code: string, reason?: RegExp): void {
   assert.equal(result.ok, false, 'refused')
   assert.equal(result.code, code, result.reason)
   if (reason !== undefined) assert.match(result.reason, reason)
 }
 
 /** A wheel whose METADATA is `metadata`, with a small WHEEL member before it. */
-async function wheelWith (metadata: RawMember): Promise<Buffer> {
+async function wheelWith(metadata: RawMember): Promise<Buffer> {
   return rawZip([await deflatedMember('demo-1.0.dist-info/WHEEL', Buffer.from('Wheel-Version: 1.0\n')), metadata])
 }
 
 /** Run `read` and report how long it took and how much the resident set grew meanwhile. */
-async function measured (read: () => Promise<MetadataRead>): Promise<{ result: MetadataRead; ms: number; rssGrowth: number }> {
+async function measured(
+  read: () => Promise<MetadataRead>,
+): Promise<{ result: MetadataRead; ms: number; rssGrowth: number }> {
   const rss = process.memoryUsage().rss
   const started = performance.now()
   const result = await read()
@@ -65,7 +89,12 @@ const WHEEL = 'demo-1.0-py3-none-any.whl'
 await describe('zip caps', async () => {
   await test('a 50 MiB METADATA of zeros is refused from its header, fast and in little memory', async () => {
     const zeros = await deflatedZeros(50 * MIB)
-    const bomb = await wheelWith({ name: 'demo-1.0.dist-info/METADATA', method: 8, ...zeros, uncompressedSize: 50 * MIB })
+    const bomb = await wheelWith({
+      name: 'demo-1.0.dist-info/METADATA',
+      method: 8,
+      ...zeros,
+      uncompressedSize: 50 * MIB,
+    })
     assert.ok(bomb.length < 200_000, `the bomb is ${bomb.length} bytes on disk`)
     const { result, ms, rssGrowth } = await measured(() => readBytes(WHEEL, bomb))
     assertProblem(result, 'too-large', /declares 52428800 bytes/)
@@ -92,12 +121,21 @@ await describe('zip caps', async () => {
   await test('real inflated bytes are counted against the size cap, whatever the header says', async () => {
     const member = await deflatedMember('demo-1.0.dist-info/METADATA', Buffer.alloc(5000, 0x41))
     const bytes = await wheelWith({ ...member, uncompressedSize: 900 })
-    assertProblem(await readBytes(WHEEL, bytes, { ...METADATA_LIMITS, maxMetadataBytes: 1000 }), 'too-large', /inflates to more than 1000/)
+    assertProblem(
+      await readBytes(WHEEL, bytes, { ...METADATA_LIMITS, maxMetadataBytes: 1000 }),
+      'too-large',
+      /inflates to more than 1000/,
+    )
   })
 
   await test('5 MiB of zeros (under the size cap) is refused for its compression ratio', async () => {
     const zeros = await deflatedZeros(5 * MIB)
-    const bytes = await wheelWith({ name: 'demo-1.0.dist-info/METADATA', method: 8, ...zeros, uncompressedSize: 5 * MIB })
+    const bytes = await wheelWith({
+      name: 'demo-1.0.dist-info/METADATA',
+      method: 8,
+      ...zeros,
+      uncompressedSize: 5 * MIB,
+    })
     assertProblem(await readBytes(WHEEL, bytes), 'compression-ratio', /ratio above 200/)
   })
 
@@ -109,20 +147,38 @@ await describe('zip caps', async () => {
 
   await test('a stored member is read as is', async () => {
     const { crc, uncompressedSize } = await deflatedMember('x', METADATA)
-    const bytes = await wheelWith({ name: 'demo-1.0.dist-info/METADATA', method: 0, compressed: METADATA, crc, uncompressedSize })
+    const bytes = await wheelWith({
+      name: 'demo-1.0.dist-info/METADATA',
+      method: 0,
+      compressed: METADATA,
+      crc,
+      uncompressedSize,
+    })
     const result = await readBytes(WHEEL, bytes)
     assert.ok(result.ok && result.bytes.equals(METADATA))
   })
 
   await test('a CRC-32 mismatch, and a local header naming another file', async () => {
     const wheel = buildWheel({ name: 'demo', version: '1.0' })
-    assertProblem(await readBytes(WHEEL, withBadCrc(wheel.bytes, 'demo-1.0.dist-info/METADATA')), 'corrupt-archive', /CRC-32/)
-    assertProblem(await readBytes(WHEEL, withLocalNameChanged(wheel.bytes, 'demo-1.0.dist-info/METADATA')), 'corrupt-archive', /local header/)
+    assertProblem(
+      await readBytes(WHEEL, withBadCrc(wheel.bytes, 'demo-1.0.dist-info/METADATA')),
+      'corrupt-archive',
+      /CRC-32/,
+    )
+    assertProblem(
+      await readBytes(WHEEL, withLocalNameChanged(wheel.bytes, 'demo-1.0.dist-info/METADATA')),
+      'corrupt-archive',
+      /local header/,
+    )
   })
 
   await test('a central directory listing more entries than the cap', async () => {
     const wheel = buildWheel({ name: 'demo', version: '1.0' })
-    assertProblem(await readBytes(WHEEL, wheel.bytes, { ...METADATA_LIMITS, maxZipEntries: 2 }), 'too-large', /lists 4 members/)
+    assertProblem(
+      await readBytes(WHEEL, wheel.bytes, { ...METADATA_LIMITS, maxZipEntries: 2 }),
+      'too-large',
+      /lists 4 members/,
+    )
   })
 })
 
@@ -143,19 +199,31 @@ await describe('tar caps', async () => {
     const path = join(dir, 'padded.tar.gz')
     await writeZeroPaddedTarGz(path, 'demo-1.0', 2 * MIB, METADATA)
     const filename = 'demo-1.0.tar.gz'
-    assertProblem(await readPath(path, filename, { ...METADATA_LIMITS, maxTarScanBytes: MIB }), 'missing-metadata', /bytes/)
+    assertProblem(
+      await readPath(path, filename, { ...METADATA_LIMITS, maxTarScanBytes: MIB }),
+      'missing-metadata',
+      /bytes/,
+    )
     const found = await readPath(path, filename)
     assert.ok(found.ok && found.bytes.equals(METADATA) && found.member === 'demo-1.0/PKG-INFO')
   })
 
   await test('zero blocks are skipped by tar-stream, so only the byte cap ends an all-zero tar', async () => {
-    assertProblem(await readBytes('demo-1.0.tar', Buffer.alloc(3 * MIB), { ...METADATA_LIMITS, maxTarScanBytes: MIB }), 'missing-metadata', /bytes/)
+    assertProblem(
+      await readBytes('demo-1.0.tar', Buffer.alloc(3 * MIB), { ...METADATA_LIMITS, maxTarScanBytes: MIB }),
+      'missing-metadata',
+      /bytes/,
+    )
   })
 
   await test('the member cap', async () => {
     const files = Array.from({ length: 30 }, (_, i) => ({ path: `demo-1.0/f${i}.txt`, data: Buffer.from(`${i}\n`) }))
     const bytes = gzip(writeTar([...files, { path: 'demo-1.0/PKG-INFO', data: METADATA }]))
-    assertProblem(await readBytes(SDIST, bytes, { ...METADATA_LIMITS, maxTarEntries: 10 }), 'missing-metadata', /first 10 members/)
+    assertProblem(
+      await readBytes(SDIST, bytes, { ...METADATA_LIMITS, maxTarEntries: 10 }),
+      'missing-metadata',
+      /first 10 members/,
+    )
     assert.ok((await readBytes(SDIST, bytes)).ok)
   })
 
@@ -168,7 +236,12 @@ await describe('tar caps', async () => {
     const link = ustarFileHeader('demo-1.0/PKG-INFO', 0, '2')
     const tar = Buffer.concat([link, ustarFileHeader('demo-1.0/setup.py', 0), Buffer.alloc(1024)])
     assertProblem(await readBytes(SDIST, gzip(tar)), 'missing-metadata')
-    const real = Buffer.concat([link, ustarFileHeader('demo-1.0/PKG-INFO', METADATA.length), tarBlocks(METADATA), Buffer.alloc(1024)])
+    const real = Buffer.concat([
+      link,
+      ustarFileHeader('demo-1.0/PKG-INFO', METADATA.length),
+      tarBlocks(METADATA),
+      Buffer.alloc(1024),
+    ])
     const result = await readBytes(SDIST, gzip(real))
     assert.ok(result.ok && result.bytes.equals(METADATA))
   })

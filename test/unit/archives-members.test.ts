@@ -5,17 +5,21 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { Entry } from 'yauzl'
 import {
-  eggMetadataChooser, isTopLevelPkgInfo, sdistZipMetadataChooser, wheelMetadataChooser, type MemberChooser,
+  eggMetadataChooser,
+  isTopLevelPkgInfo,
+  sdistZipMetadataChooser,
+  wheelMetadataChooser,
+  type MemberChooser,
 } from '../../src/archives/member-choosers.js'
 
-function entry (fileName: string): Entry {
+function entry(fileName: string): Entry {
   const made = new Entry()
   made.fileName = fileName
   return made
 }
 
 /** Feed `names` to the chooser; the chosen member's name, or the failure code. */
-function choose (chooser: MemberChooser, names: readonly string[]): string {
+function choose(chooser: MemberChooser, names: readonly string[]): string {
   for (const name of names) {
     const stop = chooser.see(entry(name))
     if (stop !== undefined) return stop.code
@@ -37,23 +41,35 @@ await describe('isTopLevelPkgInfo', async () => {
     ['demo-1.0/PKG-INFO/', false],
   ]
   for (const [path, expected] of cases) {
-    await test(`${path} → ${String(expected)}`, () => { assert.equal(isTopLevelPkgInfo(path), expected) })
+    await test(`${path} → ${String(expected)}`, () => {
+      assert.equal(isTopLevelPkgInfo(path), expected)
+    })
   }
 })
 
 await describe('wheelMetadataChooser', async () => {
   const cases: readonly (readonly [string, readonly string[], string])[] = [
-    ['the escaped name', ['demo_pkg/__init__.py', 'demo_pkg-1.0.dist-info/METADATA'], 'demo_pkg-1.0.dist-info/METADATA'],
+    [
+      'the escaped name',
+      ['demo_pkg/__init__.py', 'demo_pkg-1.0.dist-info/METADATA'],
+      'demo_pkg-1.0.dist-info/METADATA',
+    ],
     ['a legacy spelling', ['Demo.Pkg-1.0.dist-info/METADATA'], 'Demo.Pkg-1.0.dist-info/METADATA'],
     ['a hyphenated legacy name', ['demo-pkg-1.0.dist-info/METADATA'], 'demo-pkg-1.0.dist-info/METADATA'],
     ['METADATA spelled in another case', ['demo_pkg-1.0.dist-info/metadata'], 'missing-metadata'],
     ['another project with a common prefix', ['demo_pkg_extra-1.0.dist-info/METADATA'], 'missing-metadata'],
-    ['a .dist-info without METADATA beside one with it', ['demo_pkg-1.0.dist-info/METADATA', 'x-1.0.dist-info/RECORD'], 'duplicate-metadata'],
+    [
+      'a .dist-info without METADATA beside one with it',
+      ['demo_pkg-1.0.dist-info/METADATA', 'x-1.0.dist-info/RECORD'],
+      'duplicate-metadata',
+    ],
     ['a nested .dist-info only', ['demo_pkg/_vendor/six-1.0.dist-info/METADATA'], 'missing-metadata'],
     ['a top-level file named like a .dist-info', ['demo_pkg-1.0.dist-info'], 'missing-metadata'],
   ]
   for (const [label, names, expected] of cases) {
-    await test(`${label} → ${expected}`, () => { assert.equal(choose(wheelMetadataChooser('demo-pkg'), names), expected) })
+    await test(`${label} → ${expected}`, () => {
+      assert.equal(choose(wheelMetadataChooser('demo-pkg'), names), expected)
+    })
   }
 })
 

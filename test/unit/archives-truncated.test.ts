@@ -10,15 +10,20 @@ import { buildEgg, buildSdist, buildWheel, coreMetadata } from '../helpers/distr
 
 const SPEC = { name: 'cut', version: '1.0', summary: 'cut short' }
 
-function bufferSource (bytes: Buffer): RandomAccessSource {
-  return { size: bytes.length, createReadStream: (range) => Readable.from([bytes.subarray(range.start, range.end + 1)]) }
+function bufferSource(bytes: Buffer): RandomAccessSource {
+  return {
+    size: bytes.length,
+    createReadStream: (range) => Readable.from([bytes.subarray(range.start, range.end + 1)]),
+  }
 }
 
 // A plain tar is padded to 10 KiB records: every byte up to the end of the members, then a stride.
-const plainTar = writeTar(withParentDirs([
-  { path: 'cut-1.0/PKG-INFO', data: Buffer.concat([coreMetadata(SPEC), Buffer.from('Description: x\n'.repeat(80))]) },
-  { path: 'cut-1.0/setup.py', data: Buffer.from('from setuptools import setup\nsetup()\n') },
-]))
+const plainTar = writeTar(
+  withParentDirs([
+    { path: 'cut-1.0/PKG-INFO', data: Buffer.concat([coreMetadata(SPEC), Buffer.from('Description: x\n'.repeat(80))]) },
+    { path: 'cut-1.0/setup.py', data: Buffer.from('from setuptools import setup\nsetup()\n') },
+  ]),
+)
 
 const CASES: readonly { filename: string; bytes: Buffer }[] = [
   buildWheel(SPEC),

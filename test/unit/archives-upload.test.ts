@@ -16,11 +16,14 @@ import { needTool } from '../helpers/tools.js'
 import { HOSTILE_UPLOADS, UPL_WHEEL } from '../helpers/upload-archives.js'
 import { buildEgg, buildSdist, coreMetadata } from '../helpers/distributions.js'
 
-function bufferSource (bytes: Buffer): RandomAccessSource {
-  return { size: bytes.length, createReadStream: (range) => Readable.from([bytes.subarray(range.start, range.end + 1)]) }
+function bufferSource(bytes: Buffer): RandomAccessSource {
+  return {
+    size: bytes.length,
+    createReadStream: (range) => Readable.from([bytes.subarray(range.start, range.end + 1)]),
+  }
 }
 
-async function readUpload (filename: string, bytes: Buffer): ReturnType<typeof readUploadedMetadata> {
+async function readUpload(filename: string, bytes: Buffer): ReturnType<typeof readUploadedMetadata> {
   const parsed = parseDistFilename(filename)
   assert.ok(parsed, filename)
   return readUploadedMetadata(bufferSource(bytes), parsed, filename)
@@ -50,7 +53,7 @@ for name, mode in (('pax.tar.gz', 'w:gz'), ('gnu.tar', 'w')):
             tar.addfile(info, io.BytesIO(data))
 `
 
-await test('archives written by Python\'s zipfile and tarfile pass, ZIP64 ones included', async (t) => {
+await test("archives written by Python's zipfile and tarfile pass, ZIP64 ones included", async (t) => {
   const found = pyenvPython(await pyenvVersionsDir(), '3.11')
   const python = needTool(t, 'python3.11 (pyenv)', found?.python)
   if (python === undefined) return
@@ -60,8 +63,11 @@ await test('archives written by Python\'s zipfile and tarfile pass, ZIP64 ones i
   const made = await runProcess(python, ['-c', PYTHON_WRITER, dir, join(dir, 'METADATA')], { timeoutMs: 120_000 })
   assert.equal(made.code, 0, made.stderr)
   for (const [file, filename] of [
-    ['plain.whl', 'upl-1.6-py3-none-any.whl'], ['forced-zip64.whl', 'upl-1.6-py3-none-any.whl'], ['many.whl', 'upl-1.6-py3-none-any.whl'],
-    ['pax.tar.gz', 'upl-1.6.tar.gz'], ['gnu.tar', 'upl-1.6.tar'],
+    ['plain.whl', 'upl-1.6-py3-none-any.whl'],
+    ['forced-zip64.whl', 'upl-1.6-py3-none-any.whl'],
+    ['many.whl', 'upl-1.6-py3-none-any.whl'],
+    ['pax.tar.gz', 'upl-1.6.tar.gz'],
+    ['gnu.tar', 'upl-1.6.tar'],
   ] as const) {
     const read = await readUpload(filename, await readFile(join(dir, file)))
     assert.ok(read?.ok === true, `${file}: ${read?.ok === false ? read.reason : 'unread'}`)
@@ -69,7 +75,7 @@ await test('archives written by Python\'s zipfile and tarfile pass, ZIP64 ones i
   }
 })
 
-await test('the test builders\' own wheels, sdists and eggs pass; .tar.bz2 is accepted unread', async () => {
+await test("the test builders' own wheels, sdists and eggs pass; .tar.bz2 is accepted unread", async () => {
   const sdist = buildSdist({ name: 'upl', version: '1.6' })
   const zipSdist = buildSdist({ name: 'upl', version: '1.6' }, { format: 'zip' })
   const egg = buildEgg({ name: 'upl', version: '1.6' }, { pyVersion: '3.8' })

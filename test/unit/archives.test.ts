@@ -12,8 +12,12 @@ import type { FastifyBaseLogger } from 'fastify'
 import { pino } from 'pino'
 import { parseDistFilename } from '../../src/core/filenames.js'
 import {
-  METADATA_LIMITS, randomAccessSource, readCoreMetadata,
-  type MetadataLimits, type MetadataRead, type RandomAccessSource,
+  METADATA_LIMITS,
+  randomAccessSource,
+  readCoreMetadata,
+  type MetadataLimits,
+  type MetadataRead,
+  type RandomAccessSource,
 } from '../../src/archives/read-core-metadata.js'
 import { LocalStorage } from '../../src/storage/local-storage.js'
 import { makeKey, type OpenFile } from '../../src/storage/storage.js'
@@ -22,7 +26,12 @@ import { buildEgg, buildSdist, buildWheel, coreMetadata, type DistSpec } from '.
 import { eventually, noise, openDescriptors } from '../helpers/test-bytes.js'
 
 const FOLDER = 'demo-pkg'
-const SPEC: DistSpec = { name: 'Demo.Pkg', version: '1.0', summary: 'A demo', requiresDist: ['six>=1.0', 'attrs; python_version < "3.8"'] }
+const SPEC: DistSpec = {
+  name: 'Demo.Pkg',
+  version: '1.0',
+  summary: 'A demo',
+  requiresDist: ['six>=1.0', 'attrs; python_version < "3.8"'],
+}
 const METADATA = coreMetadata(SPEC)
 const log: FastifyBaseLogger = pino({ level: 'silent' })
 
@@ -32,9 +41,8 @@ const root = await mkdtemp(join(tmpdir(), 'eggserve-archives-'))
 await mkdir(join(root, FOLDER))
 const storage = await LocalStorage.create(root, log)
 
-
 /** The source, recording every stream handed out so the test can check none is left running. */
-function tracked (source: RandomAccessSource): { source: RandomAccessSource; streams: Readable[] } {
+function tracked(source: RandomAccessSource): { source: RandomAccessSource; streams: Readable[] } {
   const streams: Readable[] = []
   return {
     streams,
@@ -49,7 +57,7 @@ function tracked (source: RandomAccessSource): { source: RandomAccessSource; str
   }
 }
 
-async function openStored (filename: string): Promise<OpenFile> {
+async function openStored(filename: string): Promise<OpenFile> {
   const file = await storage.open(makeKey(FOLDER, filename))
   assert.ok(file, `${filename} opens`)
   return file
@@ -60,7 +68,11 @@ async function openStored (filename: string): Promise<OpenFile> {
  * metadata and close it; asserts that every stream was finished or destroyed by then and
  * that no descriptor outlives the close.
  */
-async function readStored (filename: string, bytes: Buffer, limits: MetadataLimits = METADATA_LIMITS): Promise<MetadataRead> {
+async function readStored(
+  filename: string,
+  bytes: Buffer,
+  limits: MetadataLimits = METADATA_LIMITS,
+): Promise<MetadataRead> {
   await writeFile(join(root, FOLDER, filename), bytes)
   const parsed = parseDistFilename(filename, 'demo-pkg')
   assert.ok(parsed, `${filename} parses`)
@@ -79,13 +91,13 @@ async function readStored (filename: string, bytes: Buffer, limits: MetadataLimi
   return result
 }
 
-function assertBytes (result: MetadataRead, expected: Buffer, member: string): void {
+function assertBytes(result: MetadataRead, expected: Buffer, member: string): void {
   assert.ok(result.ok, result.ok ? '' : `${result.code}: ${result.reason}`)
   assert.equal(result.member, member)
   assert.ok(result.bytes.equals(expected), 'exact bytes')
 }
 
-function assertProblem (result: MetadataRead, code: string, reason?: RegExp): void {
+function assertProblem(result: MetadataRead, code: string, reason?: RegExp): void {
   assert.equal(result.ok, false, 'refused')
   assert.equal(result.code, code, result.reason)
   if (reason !== undefined) assert.match(result.reason, reason)
@@ -93,9 +105,8 @@ function assertProblem (result: MetadataRead, code: string, reason?: RegExp): vo
 
 const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8')
 
-
 /** A wheel-shaped zip of the given members (WHEEL added unless `bare`). */
-function wheelOf (entries: readonly ArchiveEntry[]): Buffer {
+function wheelOf(entries: readonly ArchiveEntry[]): Buffer {
   return writeZip([{ path: 'demo_pkg/__init__.py', data: utf8('') }, ...entries])
 }
 
@@ -132,7 +143,10 @@ await describe('readCoreMetadata: well-formed distributions', async () => {
   })
 
   await test('a PKG-INFO far from the start of a .tar.gz is found (flit and hatchling write it last)', async () => {
-    const files: ArchiveEntry[] = Array.from({ length: 40 }, (_, i) => ({ path: `demo_pkg-1.0/data/blob${String(i).padStart(2, '0')}.bin`, data: noise(50_000, i + 1) }))
+    const files: ArchiveEntry[] = Array.from({ length: 40 }, (_, i) => ({
+      path: `demo_pkg-1.0/data/blob${String(i).padStart(2, '0')}.bin`,
+      data: noise(50_000, i + 1),
+    }))
     const tar = writeTar([...withParentDirs(files), { path: 'demo_pkg-1.0/PKG-INFO', data: METADATA }])
     const bytes = gzip(tar)
     assert.ok(bytes.length > 1_500_000, 'the noise does not compress')
@@ -153,7 +167,11 @@ await describe('readCoreMetadata: well-formed distributions', async () => {
     const file = await openStored(wheel.filename)
     try {
       for (let i = 0; i < 2; i++) {
-        assertBytes(await readCoreMetadata(randomAccessSource(file), parsed, wheel.filename), wheel.metadata, 'demo_pkg-1.0.dist-info/METADATA')
+        assertBytes(
+          await readCoreMetadata(randomAccessSource(file), parsed, wheel.filename),
+          wheel.metadata,
+          'demo_pkg-1.0.dist-info/METADATA',
+        )
       }
     } finally {
       await file.close()
@@ -165,7 +183,10 @@ await describe('readCoreMetadata: well-formed distributions', async () => {
 // only governs the close at the end), so LocalStorage streams ranges itself. Reading PKG-INFO
 // from the head of a big .tar.gz cuts the stream short; the OpenFile must survive that.
 await test('the OpenFile stays usable after a read cut short', async () => {
-  const files = [{ path: 'demo_pkg-1.0/PKG-INFO', data: METADATA }, { path: 'demo_pkg-1.0/blob.bin', data: noise(2_000_000, 3) }]
+  const files = [
+    { path: 'demo_pkg-1.0/PKG-INFO', data: METADATA },
+    { path: 'demo_pkg-1.0/blob.bin', data: noise(2_000_000, 3) },
+  ]
   const filename = 'demo_pkg-1.0.tar.gz'
   await writeFile(join(root, FOLDER, filename), gzip(writeTar(files)))
   const parsed = parseDistFilename(filename)
@@ -188,7 +209,11 @@ await describe('readCoreMetadata: wheels refused (pip installs only a wheel with
       { path: 'demo_pkg-1.0.dist-info/METADATA', data: METADATA },
       { path: 'other-2.0.dist-info/METADATA', data: METADATA },
     ])
-    assertProblem(await readStored('demo_pkg-1.0-py3-none-any.whl', bytes), 'duplicate-metadata', /more than one \.dist-info/)
+    assertProblem(
+      await readStored('demo_pkg-1.0-py3-none-any.whl', bytes),
+      'duplicate-metadata',
+      /more than one \.dist-info/,
+    )
   })
 
   await test('no METADATA in the .dist-info directory, or no .dist-info at all', async () => {
@@ -216,11 +241,17 @@ await describe('readCoreMetadata: wheels refused (pip installs only a wheel with
   })
 })
 
-await describe('readCoreMetadata: sdists and other formats refused (an sdist\'s PKG-INFO is in its one top folder)', async () => {
-  const eggInfoOnly = [{ path: 'demo_pkg-1.0/src/demo_pkg.egg-info/PKG-INFO', data: METADATA }, { path: 'demo_pkg-1.0/setup.py', data: utf8('') }]
+await describe("readCoreMetadata: sdists and other formats refused (an sdist's PKG-INFO is in its one top folder)", async () => {
+  const eggInfoOnly = [
+    { path: 'demo_pkg-1.0/src/demo_pkg.egg-info/PKG-INFO', data: METADATA },
+    { path: 'demo_pkg-1.0/setup.py', data: utf8('') },
+  ]
 
   await test('a .tar.gz whose only PKG-INFO is inside *.egg-info/', async () => {
-    assertProblem(await readStored('demo_pkg-1.0.tar.gz', gzip(writeTar(withParentDirs(eggInfoOnly)))), 'missing-metadata')
+    assertProblem(
+      await readStored('demo_pkg-1.0.tar.gz', gzip(writeTar(withParentDirs(eggInfoOnly)))),
+      'missing-metadata',
+    )
   })
 
   await test('a .zip sdist whose only PKG-INFO is inside *.egg-info/', async () => {
@@ -228,19 +259,31 @@ await describe('readCoreMetadata: sdists and other formats refused (an sdist\'s 
   })
 
   await test('a .zip sdist with two top-level PKG-INFO files', async () => {
-    const bytes = writeZip([{ path: 'a-1.0/PKG-INFO', data: METADATA }, { path: 'b-1.0/PKG-INFO', data: METADATA }])
+    const bytes = writeZip([
+      { path: 'a-1.0/PKG-INFO', data: METADATA },
+      { path: 'b-1.0/PKG-INFO', data: METADATA },
+    ])
     assertProblem(await readStored('demo_pkg-1.0.zip', bytes), 'duplicate-metadata')
   })
 
   await test('.tar.bz2 and .tar.xz cannot be decompressed', async () => {
-    assertProblem(await readStored('demo_pkg-1.0.tar.bz2', Buffer.from('BZh91AY&SY')), 'unsupported-compression', /bzip2/)
+    assertProblem(
+      await readStored('demo_pkg-1.0.tar.bz2', Buffer.from('BZh91AY&SY')),
+      'unsupported-compression',
+      /bzip2/,
+    )
     assertProblem(await readStored('demo_pkg-1.0.tar.xz', Buffer.from('\u00fd7zXZ\u0000')), 'unsupported-compression')
   })
 
   await test('a filename parsed as another kind is a programmer error', async () => {
     const parsed = parseDistFilename('demo_pkg-1.0.tar.gz')
     assert.ok(parsed)
-    const source: RandomAccessSource = { size: 0, createReadStream: () => { throw new Error('not read') } }
+    const source: RandomAccessSource = {
+      size: 0,
+      createReadStream: () => {
+        throw new Error('not read')
+      },
+    }
     await assert.rejects(readCoreMetadata(source, parsed, 'demo_pkg-1.0-py3-none-any.whl'), TypeError)
     assertProblem(await readCoreMetadata(source, parsed, 'README.txt'), 'unsupported-format')
   })
@@ -265,7 +308,10 @@ await describe('readCoreMetadata: corrupt archives', async () => {
   })
 
   await test('a member name escaping the archive (../) spoils the whole zip', async () => {
-    const bytes = wheelOf([{ path: '../evil.py', data: utf8('') }, { path: 'demo_pkg-1.0.dist-info/METADATA', data: METADATA }])
+    const bytes = wheelOf([
+      { path: '../evil.py', data: utf8('') },
+      { path: 'demo_pkg-1.0.dist-info/METADATA', data: METADATA },
+    ])
     assertProblem(await readStored(wheel.filename, bytes), 'corrupt-archive', /relative path/)
   })
 })

@@ -12,21 +12,24 @@ await describe('parseHtpasswd', async () => {
     const text = `# users\n\n${ALICE.line}\r\n${BOB.line}\n${CAROL.line}\n${DORA.line}\n${ALICE.line.replace('alice:$2y$', 'erin:$2b$')}\n${ALICE.line.replace('alice:$2y$', 'fay:$2a$')}:a comment field\n`
     const parsed = parseHtpasswd(text)
     assert.ok(parsed.ok)
-    assert.deepEqual(parsed.entries.map((entry) => `${entry.user} ${entry.scheme} ${entry.line}`), [
-      'alice bcrypt 3', 'bob apr1 4', 'carol sha1 5', 'dora bcrypt 6', 'erin bcrypt 7', 'fay bcrypt 8',
-    ])
+    assert.deepEqual(
+      parsed.entries.map((entry) => `${entry.user} ${entry.scheme} ${entry.line}`),
+      ['alice bcrypt 3', 'bob apr1 4', 'carol sha1 5', 'dora bcrypt 6', 'erin bcrypt 7', 'fay bcrypt 8'],
+    )
   })
   await test('plain-text and crypt entries are refused, every one, with line numbers and without the hash', () => {
-    const parsed = parseHtpasswd([
-      'dave:YUnJe./jtYA/E', // htpasswd -d (crypt DES)
-      'erin:secret', // htpasswd -p (plain text)
-      'fred:$1$abcdefgh$0123456789012345678901', // MD5-crypt
-      'gina:$6$salt$hash', // SHA-512 crypt
-      'hank:$2y$05$short', // a broken bcrypt
-      'no colon here',
-      ALICE.line,
-      ALICE.line,
-    ].join('\n'))
+    const parsed = parseHtpasswd(
+      [
+        'dave:YUnJe./jtYA/E', // htpasswd -d (crypt DES)
+        'erin:secret', // htpasswd -p (plain text)
+        'fred:$1$abcdefgh$0123456789012345678901', // MD5-crypt
+        'gina:$6$salt$hash', // SHA-512 crypt
+        'hank:$2y$05$short', // a broken bcrypt
+        'no colon here',
+        ALICE.line,
+        ALICE.line,
+      ].join('\n'),
+    )
     assert.ok(!parsed.ok)
     assert.deepEqual(parsed.problems, [
       'line 1 (user "dave"): plain-text passwords and crypt(3) hashes are not supported; recreate it with "htpasswd -B -C 10"',
@@ -42,7 +45,8 @@ await describe('parseHtpasswd', async () => {
 })
 
 await describe('parseBasicAuth', async () => {
-  const encode = (text: string, encoding: BufferEncoding = 'utf8'): string => `Basic ${Buffer.from(text, encoding).toString('base64')}`
+  const encode = (text: string, encoding: BufferEncoding = 'utf8'): string =>
+    `Basic ${Buffer.from(text, encoding).toString('base64')}`
   const cases: [string | undefined, { user: string; password: string } | undefined][] = [
     [encode('alice:wonderland'), { user: 'alice', password: 'wonderland' }],
     [encode('alice:pass:with:colons'), { user: 'alice', password: 'pass:with:colons' }],
@@ -60,7 +64,9 @@ await describe('parseBasicAuth', async () => {
     [`Basic ${'A'.repeat(5000)}`, undefined],
   ]
   for (const [header, expected] of cases) {
-    await test(`${String(header).slice(0, 40)} → ${JSON.stringify(expected)}`, () => { assert.deepEqual(parseBasicAuth(header), expected) })
+    await test(`${String(header).slice(0, 40)} → ${JSON.stringify(expected)}`, () => {
+      assert.deepEqual(parseBasicAuth(header), expected)
+    })
   }
 })
 
@@ -71,7 +77,9 @@ await describe('privateCacheControl (no shared cache may keep what needs credent
     ['PRIVATE,no-cache', 'private, no-cache'],
     ['no-store', 'private, no-store'],
   ] as const) {
-    await test(`${value} → ${expected}`, () => { assert.equal(privateCacheControl(value), expected) })
+    await test(`${value} → ${expected}`, () => {
+      assert.equal(privateCacheControl(value), expected)
+    })
   }
 })
 

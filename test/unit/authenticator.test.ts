@@ -17,13 +17,23 @@ import { memoryLogger } from '../helpers/build-app.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { ALICE, BOB, CAROL, DORA, writePasswords, type TestUser } from '../helpers/users.js'
 
-function parsed (users: readonly TestUser[]): readonly PasswordEntry[] {
+function parsed(users: readonly TestUser[]): readonly PasswordEntry[] {
   const result = parseHtpasswd(users.map((user) => user.line).join('\n'))
   assert.ok(result.ok)
   return result.entries
 }
 
-async function setup (t: Parameters<typeof tempDir>[0], lines: readonly { line: string }[] = [ALICE, BOB, CAROL, DORA], options: { maxBytes?: number; maxQueued?: number } = {}): Promise<{ path: string; authenticator: Authenticator; pool: PasswordWorker; logs: Record<string, unknown>[]; passwords: PasswordFile }> {
+async function setup(
+  t: Parameters<typeof tempDir>[0],
+  lines: readonly { line: string }[] = [ALICE, BOB, CAROL, DORA],
+  options: { maxBytes?: number; maxQueued?: number } = {},
+): Promise<{
+  path: string
+  authenticator: Authenticator
+  pool: PasswordWorker
+  logs: Record<string, unknown>[]
+  passwords: PasswordFile
+}> {
   const dir = await tempDir(t, 'eggserve-users-')
   const path = join(dir, 'htpasswd')
   await writeFile(path, lines.map(({ line }) => `${line}\n`).join(''))
@@ -32,7 +42,17 @@ async function setup (t: Parameters<typeof tempDir>[0], lines: readonly { line: 
   const pool = new PasswordWorker({ maxQueued: options.maxQueued ?? 4, log })
   t.after(() => pool.close())
   const passwords = await PasswordFile.load(path, log)
-  return { path, authenticator: new Authenticator({ passwords, worker: pool, ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }) }), pool, logs, passwords }
+  return {
+    path,
+    authenticator: new Authenticator({
+      passwords,
+      worker: pool,
+      ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),
+    }),
+    pool,
+    logs,
+    passwords,
+  }
 }
 
 await describe('Authenticator', async () => {
@@ -43,7 +63,11 @@ await describe('Authenticator', async () => {
       assert.equal(await authenticator.verify({ user: user.user, password: `${user.password}x` }), 'bad', user.user)
     }
     assert.equal(await authenticator.verify({ user: 'nobody', password: 'wonderland' }), 'bad')
-    assert.equal(await authenticator.verify({ user: 'ALICE', password: ALICE.password }), 'bad', 'user names are case-sensitive')
+    assert.equal(
+      await authenticator.verify({ user: 'ALICE', password: ALICE.password }),
+      'bad',
+      'user names are case-sensitive',
+    )
   })
 
   await test('weak hashes and bcrypt costs below 10 are reported on demand (the daemon asks once it listens), and at every reload', async (t) => {
@@ -62,7 +86,9 @@ await describe('Authenticator', async () => {
     logs.length = 0
     await writeFile(path, `${TEN.line}\n${DORA.line}\n`)
     await authenticator.reload()
-    assert.deepEqual(warnings(), ['User "dora" has a bcrypt hash of cost 5, below 10; recreate it with "htpasswd -B -C 10"'])
+    assert.deepEqual(warnings(), [
+      'User "dora" has a bcrypt hash of cost 5, below 10; recreate it with "htpasswd -B -C 10"',
+    ])
   })
 
   await test('a changed file is read again at the next login; a broken one keeps the users loaded before', async (t) => {
@@ -101,7 +127,9 @@ await describe('Authenticator', async () => {
     const { authenticator, pool } = await setup(t, [ALICE])
     const right = await Promise.all(Array.from({ length: 20 }, () => authenticator.verify(ALICE)))
     assert.deepEqual(new Set(right), new Set(['ok']))
-    const wrong = await Promise.all(Array.from({ length: 20 }, () => authenticator.verify({ user: 'alice', password: 'nope' })))
+    const wrong = await Promise.all(
+      Array.from({ length: 20 }, () => authenticator.verify({ user: 'alice', password: 'nope' })),
+    )
     assert.deepEqual(new Set(wrong), new Set(['bad']), 'not one refused as busy: the queue holds 4')
     assert.equal(pool.done.checks, 2)
     assert.equal(pool.done.refused, 0)
@@ -111,22 +139,32 @@ await describe('Authenticator', async () => {
     // {SHA} entries: made here (a bcrypt file of 3,000 users would take minutes to check).
     const users = Array.from({ length: 3000 }, (_, i) => {
       const password = `password ${i}`
-      return { user: `user-${i}`, password, line: `user-${i}:{SHA}${createHash('sha1').update(password).digest('base64')}` }
+      return {
+        user: `user-${i}`,
+        password,
+        line: `user-${i}:{SHA}${createHash('sha1').update(password).digest('base64')}`,
+      }
     })
     const maxBytes = 64 * 1024
     const { authenticator } = await setup(t, users, { maxBytes })
     for (const user of users) assert.equal(await authenticator.verify(user), 'ok')
-    for (let i = 0; i < 3000; i++) assert.equal(await authenticator.verify({ user: `nobody-${i}`, password: `guess ${i}` }), 'bad')
+    for (let i = 0; i < 3000; i++)
+      assert.equal(await authenticator.verify({ user: `nobody-${i}`, password: `guess ${i}` }), 'bad')
     const { size, bytes } = authenticator.remembered
     assert.ok(bytes <= maxBytes, `${bytes} bytes`)
-    assert.ok(size < users.length && size >= Math.floor(maxBytes / (LOGIN_ENTRY_OVERHEAD + 44)) - 1, `${size} logins remembered`)
+    assert.ok(
+      size < users.length && size >= Math.floor(maxBytes / (LOGIN_ENTRY_OVERHEAD + 44)) - 1,
+      `${size} logins remembered`,
+    )
   })
 
   await test('a check pushed out of a full memory while it runs still answers its login', async (t) => {
     // Room for one remembered login: the two refusals (remembered for a moment, then dropped)
     // push the running check of alice out; she must still get her answer.
     const { authenticator } = await setup(t, [ALICE], { maxBytes: LOGIN_ENTRY_OVERHEAD + 44 + 100, maxQueued: 1 })
-    const verdicts = await Promise.all([ALICE, { user: 'x', password: '1' }, { user: 'y', password: '2' }].map((user) => authenticator.verify(user)))
+    const verdicts = await Promise.all(
+      [ALICE, { user: 'x', password: '1' }, { user: 'y', password: '2' }].map((user) => authenticator.verify(user)),
+    )
     assert.deepEqual(verdicts, ['ok', 'busy', 'busy'])
   })
 
@@ -139,13 +177,20 @@ await describe('Authenticator', async () => {
       return true
     })
     const path = await writePasswords(dir, [ALICE, { user: 'erin', password: 'x', line: 'erin:secret' }])
-    await assert.rejects(PasswordFile.load(path, log), /has entries eggserve refuses: line 2 \(user "erin"\): plain-text passwords are not supported/)
+    await assert.rejects(
+      PasswordFile.load(path, log),
+      /has entries eggserve refuses: line 2 \(user "erin"\): plain-text passwords are not supported/,
+    )
   })
 })
 
 await describe('the same work for every login', async () => {
   // htpasswd -B defaults to cost 5, so files mix costs; erin's cost 7 is the file's highest.
-  const ERIN: TestUser = { user: 'erin', password: 'seven', line: `erin:${bcrypt.hashSync('seven', 7).replace(/^\$2b\$/, '$2y$')}` }
+  const ERIN: TestUser = {
+    user: 'erin',
+    password: 'seven',
+    line: `erin:${bcrypt.hashSync('seven', 7).replace(/^\$2b\$/, '$2y$')}`,
+  }
   const FILE = [ALICE, BOB, CAROL, DORA, ERIN]
 
   const delta = (before: WorkDone, after: WorkDone): Omit<WorkDone, 'refused'> => ({
@@ -166,7 +211,11 @@ await describe('the same work for every login', async () => {
       const before = pool.done
       const verdict = await authenticator.verify(attempt)
       assert.equal(verdict, FILE.includes(attempt as TestUser) ? 'ok' : 'bad', attempt.user)
-      assert.deepEqual(delta(before, pool.done), { checks: 1, bcryptRounds: 2 ** 7, apr1: 1, sha1: 1 }, `${attempt.user} / ${attempt.password}`)
+      assert.deepEqual(
+        delta(before, pool.done),
+        { checks: 1, bcryptRounds: 2 ** 7, apr1: 1, sha1: 1 },
+        `${attempt.user} / ${attempt.password}`,
+      )
     }
   })
 
@@ -188,15 +237,27 @@ await describe('the same work for every login', async () => {
     const erin = entries.find((entry) => entry.user === 'erin')
     const alice = entries.find((entry) => entry.user === 'alice')
     const bob = entries.find((entry) => entry.user === 'bob')
-    assert.deepEqual(loginWork(decoys, undefined), { bcrypt: { hash: erin?.hash, padCosts: [] }, apr1: bob?.hash, sha1: CAROL.line.slice(6) })
-    assert.deepEqual(loginWork(decoys, alice), { bcrypt: { hash: alice?.hash, padCosts: [5, 6] }, apr1: bob?.hash, sha1: CAROL.line.slice(6) })
-    assert.deepEqual(loginWork(decoysOf(parsed([BOB])), undefined), { apr1: bob?.hash }, 'no bcrypt entry: no bcrypt work')
+    assert.deepEqual(loginWork(decoys, undefined), {
+      bcrypt: { hash: erin?.hash, padCosts: [] },
+      apr1: bob?.hash,
+      sha1: CAROL.line.slice(6),
+    })
+    assert.deepEqual(loginWork(decoys, alice), {
+      bcrypt: { hash: alice?.hash, padCosts: [5, 6] },
+      apr1: bob?.hash,
+      sha1: CAROL.line.slice(6),
+    })
+    assert.deepEqual(
+      loginWork(decoysOf(parsed([BOB])), undefined),
+      { apr1: bob?.hash },
+      'no bcrypt entry: no bcrypt work',
+    )
     assert.equal(bcryptCost(ERIN.line.slice(5)), 7)
   })
 })
 
 /** One bcrypt comparison on the worker: true or false, or 'busy'. */
-async function compare (pool: PasswordWorker, password: string, hash: string): Promise<boolean | 'busy'> {
+async function compare(pool: PasswordWorker, password: string, hash: string): Promise<boolean | 'busy'> {
   const matches = await pool.check(password, { bcrypt: { hash, padCosts: [] } })
   return matches === 'busy' ? 'busy' : matches.bcrypt === true
 }

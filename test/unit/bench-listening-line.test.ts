@@ -7,15 +7,22 @@ import { pino } from 'pino'
 import { listeningUrl } from '../../scripts/bench/listening-line.js'
 
 /** Lines as eggserve's pino logger writes them. */
-function logLines (log: (logger: pino.Logger) => void): string[] {
+function logLines(log: (logger: pino.Logger) => void): string[] {
   let text = ''
-  const sink = new Writable({ write (chunk: Buffer, _encoding, done) { text += chunk.toString('utf8'); done() } })
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString('utf8')
+      done()
+    },
+  })
   log(pino({ base: { pid: 1 } }, sink))
   return text.split('\n').filter((line) => line !== '')
 }
 
 await test('the listening line gives the bound address', () => {
-  const [line] = logLines((logger) => { logger.info('eggserve listening on http://127.0.0.1:40123') })
+  const [line] = logLines((logger) => {
+    logger.info('eggserve listening on http://127.0.0.1:40123')
+  })
   assert.equal(listeningUrl(line ?? ''), 'http://127.0.0.1:40123')
 })
 

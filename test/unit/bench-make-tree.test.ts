@@ -14,18 +14,28 @@ import { tempDir } from '../helpers/temp-tree.js'
 
 const SHAPE: TreeShape = { projects: 3, files: 4, size: 3000, bigMb: 2, sdists: true, seed: 7 }
 
-interface ZipMemberRead { readonly path: string; readonly crc: number; readonly data: Buffer }
+interface ZipMemberRead {
+  readonly path: string
+  readonly crc: number
+  readonly data: Buffer
+}
 
 /** Every member of a zip, read through its central directory with yauzl. */
-async function readZip (bytes: Buffer): Promise<ZipMemberRead[]> {
+async function readZip(bytes: Buffer): Promise<ZipMemberRead[]> {
   const zip = await new Promise<yauzl.ZipFile>((resolve, reject) => {
-    yauzl.fromBuffer(bytes, { lazyEntries: true, validateEntrySizes: true }, (err, file) => { if (err === null) resolve(file); else reject(err) })
+    yauzl.fromBuffer(bytes, { lazyEntries: true, validateEntrySizes: true }, (err, file) => {
+      if (err === null) resolve(file)
+      else reject(err)
+    })
   })
   const members: ZipMemberRead[] = []
   await new Promise<void>((resolve, reject) => {
     zip.on('entry', (entry: yauzl.Entry) => {
       zip.openReadStream(entry, (err, stream) => {
-        if (err !== null) { reject(err); return }
+        if (err !== null) {
+          reject(err)
+          return
+        }
         const chunks: Buffer[] = []
         stream.on('data', (chunk: Buffer) => chunks.push(chunk))
         stream.on('end', () => {
@@ -43,7 +53,7 @@ async function readZip (bytes: Buffer): Promise<ZipMemberRead[]> {
 }
 
 /** The member names and contents of a .tar.gz. */
-async function readTarGz (bytes: Buffer): Promise<Map<string, Buffer>> {
+async function readTarGz(bytes: Buffer): Promise<Map<string, Buffer>> {
   const members = new Map<string, Buffer>()
   const extract = tarExtract()
   const done = (async () => {
@@ -59,11 +69,16 @@ async function readTarGz (bytes: Buffer): Promise<Map<string, Buffer>> {
 }
 
 /** Every file under `dir` (relative path → sha256). */
-async function digests (dir: string): Promise<Map<string, string>> {
+async function digests(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>()
   for (const folder of (await readdir(dir)).sort()) {
     for (const name of (await readdir(join(dir, folder))).sort()) {
-      out.set(`${folder}/${name}`, createHash('sha256').update(await readFile(join(dir, folder, name))).digest('hex'))
+      out.set(
+        `${folder}/${name}`,
+        createHash('sha256')
+          .update(await readFile(join(dir, folder, name)))
+          .digest('hex'),
+      )
     }
   }
   return out
@@ -74,15 +89,18 @@ await test('make-tree writes the layout, valid wheels and sdists, and the same b
   const summary = await makeTree(join(root, 'a'), SHAPE)
   assert.equal(summary.files, 3 * 4 + 1)
   const tree = await digests(join(root, 'a'))
-  assert.deepEqual([...tree.keys()], [
-    'big/big-1.0-py3-none-any.whl',
-    ...['00000', '00001', '00002'].flatMap((n) => [
-      `proj-${n}/proj_${n}-1.0.0-py3-none-any.whl`,
-      `proj-${n}/proj_${n}-1.0.1-py3-none-any.whl`,
-      `proj-${n}/proj_${n}-1.0.2.tar.gz`,
-      `proj-${n}/proj_${n}-1.0.3-py3-none-any.whl`,
-    ]),
-  ])
+  assert.deepEqual(
+    [...tree.keys()],
+    [
+      'big/big-1.0-py3-none-any.whl',
+      ...['00000', '00001', '00002'].flatMap((n) => [
+        `proj-${n}/proj_${n}-1.0.0-py3-none-any.whl`,
+        `proj-${n}/proj_${n}-1.0.1-py3-none-any.whl`,
+        `proj-${n}/proj_${n}-1.0.2.tar.gz`,
+        `proj-${n}/proj_${n}-1.0.3-py3-none-any.whl`,
+      ]),
+    ],
+  )
   assert.equal(new Set(tree.values()).size, tree.size, 'every file differs')
 
   await t.test('wheels: CRC-32 and RECORD (sha256, size) match every member; METADATA names the release', async () => {
@@ -96,7 +114,10 @@ await test('make-tree writes the layout, valid wheels and sdists, and the same b
       assert.equal(lines.length, members.length, `${path}: one RECORD line per member`)
       for (const line of lines) {
         const [member = '', hash = '', size = ''] = line.split(',')
-        if (member === recordPath) { assert.equal(line, `${recordPath},,`); continue }
+        if (member === recordPath) {
+          assert.equal(line, `${recordPath},,`)
+          continue
+        }
         const data = byPath.get(member)
         assert.ok(data !== undefined, `${path}: RECORD names ${member}`)
         assert.equal(hash, `sha256=${createHash('sha256').update(data).digest('base64url')}`, `${path}: ${member}`)
@@ -104,7 +125,13 @@ await test('make-tree writes the layout, valid wheels and sdists, and the same b
       }
       const [, project = '', version = ''] = /^(?:proj-\d+|big)\/([a-z0-9_]+)-([\d.]+)-py3/.exec(path) ?? []
       const metadata = [...byPath].find(([p]) => p.endsWith('.dist-info/METADATA'))?.[1].toString('utf8') ?? ''
-      assert.match(metadata, new RegExp(`^Metadata-Version: 2\\.1\\nName: ${project.replace(/_/g, '-')}\\nVersion: ${version.replace(/\./g, '\\.')}\\n`), path)
+      assert.match(
+        metadata,
+        new RegExp(
+          `^Metadata-Version: 2\\.1\\nName: ${project.replace(/_/g, '-')}\\nVersion: ${version.replace(/\./g, '\\.')}\\n`,
+        ),
+        path,
+      )
     }
   })
 
@@ -113,7 +140,10 @@ await test('make-tree writes the layout, valid wheels and sdists, and the same b
     assert.equal(big.find((m) => m.path === 'big/payload.bin')?.data.length, 2 * 2 ** 20)
     const small = await readZip(await readFile(join(root, 'a', 'proj-00001/proj_00001-1.0.1-py3-none-any.whl')))
     assert.equal(small.find((m) => m.path === 'proj_00001/payload.bin')?.data.length, 3000)
-    assert.match(small.find((m) => m.path.endsWith('METADATA'))?.data.toString('utf8') ?? '', /^Requires-Python: >=3\.8$/m)
+    assert.match(
+      small.find((m) => m.path.endsWith('METADATA'))?.data.toString('utf8') ?? '',
+      /^Requires-Python: >=3\.8$/m,
+    )
   })
 
   await t.test('sdists hold PKG-INFO under their {name}-{version}/ folder', async () => {

@@ -14,32 +14,78 @@ import { UI_BIG_FILES, UI_BIG_PROJECT, UI_SMALL_PROJECT, writeUiTree } from '../
 import type { WrkResult } from '../../scripts/bench/wrk.js'
 import { repoRoot } from '../helpers/spawn-server.js'
 
-function wrk (rps: number, p99Ms = 2): WrkResult {
-  return { requests: rps * 5, bytes: rps * 5 * 36_000, durationS: 5, rps, mbps: rps * 0.036, p50Ms: p99Ms / 4, p90Ms: p99Ms / 2, p99Ms, maxMs: p99Ms * 2, errors: 0, errorText: '', command: 'wrk' }
-}
-
-function cached (eggRps: number, nginxRps: number): LoadResult {
+function wrk(rps: number, p99Ms = 2): WrkResult {
   return {
-    name: 'ui', label: UI_ENDPOINT.label, kind: 'page', eggPath: UI_ENDPOINT.path, nginxPath: '/static/ui-project.html', bodyBytes: 36_149, connections: 10,
-    egg: wrk(eggRps), nginx: wrk(nginxRps), eggRounds: [wrk(eggRps - 100), wrk(eggRps), wrk(eggRps + 100)], nginxRounds: [wrk(nginxRps)], ceiling: undefined, ceilingRounds: [],
+    requests: rps * 5,
+    bytes: rps * 5 * 36_000,
+    durationS: 5,
+    rps,
+    mbps: rps * 0.036,
+    p50Ms: p99Ms / 4,
+    p90Ms: p99Ms / 2,
+    p99Ms,
+    maxMs: p99Ms * 2,
+    errors: 0,
+    errorText: '',
+    command: 'wrk',
   }
 }
 
-function run (ui: UiResult | undefined): RunResult {
+function cached(eggRps: number, nginxRps: number): LoadResult {
   return {
-    command: 'npm run bench -- --only ui', date: '2026-12-06 07:00 UTC', commit: 'abc1234',
-    machine: { cpu: 'Test CPU', cores: 2, ramGb: 8, kernel: '6.1', node: 'v20.20.2', nginx: '1.22.1', wrk: '4.1.0', disk: '/tmp' },
-    loadStart: 1, loadEnd: 1, quick: false, durationS: 5, rounds: 3, connections: 10, bigConnections: 4,
-    trees: [], features: { cacheDir: undefined, ready: undefined, listeningLineAtWarn: undefined }, notes: [],
+    name: 'ui',
+    label: UI_ENDPOINT.label,
+    kind: 'page',
+    eggPath: UI_ENDPOINT.path,
+    nginxPath: '/static/ui-project.html',
+    bodyBytes: 36_149,
+    connections: 10,
+    egg: wrk(eggRps),
+    nginx: wrk(nginxRps),
+    eggRounds: [wrk(eggRps - 100), wrk(eggRps), wrk(eggRps + 100)],
+    nginxRounds: [wrk(nginxRps)],
+    ceiling: undefined,
+    ceilingRounds: [],
+  }
+}
+
+function run(ui: UiResult | undefined): RunResult {
+  return {
+    command: 'npm run bench -- --only ui',
+    date: '2026-12-06 07:00 UTC',
+    commit: 'abc1234',
+    machine: {
+      cpu: 'Test CPU',
+      cores: 2,
+      ramGb: 8,
+      kernel: '6.1',
+      node: 'v20.20.2',
+      nginx: '1.22.1',
+      wrk: '4.1.0',
+      disk: '/tmp',
+    },
+    loadStart: 1,
+    loadEnd: 1,
+    quick: false,
+    durationS: 5,
+    rounds: 3,
+    connections: 10,
+    bigConnections: 4,
+    trees: [],
+    features: { cacheDir: undefined, ready: undefined, listeningLineAtWarn: undefined },
+    notes: [],
     ...(ui === undefined ? {} : { ui }),
   }
 }
 
 /** The summary's row of a UI target, split into cells. */
-function summaryRow (report: string, start: string): string[] {
+function summaryRow(report: string, start: string): string[] {
   const line = report.split('\n').find((l) => l.startsWith(`| Browse UI: ${start}`))
   assert.ok(line, `no summary row "${start}"`)
-  return line.split('|').slice(1, -1).map((cell) => cell.trim())
+  return line
+    .split('|')
+    .slice(1, -1)
+    .map((cell) => cell.trim())
 }
 
 await test('--only takes ui; ui alone needs no synthetic tree, with anything else the trees are made', () => {
@@ -58,8 +104,12 @@ await test('--ui-renders: 21 by default, 5 with --quick, at least 1', () => {
   assert.throws(() => parseOptions(['--ui-renders', '0'], repoRoot, {}), UsageError)
 })
 
-await test('the cold renders\' JSON line is read; anything else is a clear error', () => {
-  assert.deepEqual(parseColdRenders('warning on stdout\n{"wallMs":[40.5,41],"cpuMs":[30,31.5],"bytes":36149}\n'), { wallMs: [40.5, 41], cpuMs: [30, 31.5], bytes: 36149 })
+await test("the cold renders' JSON line is read; anything else is a clear error", () => {
+  assert.deepEqual(parseColdRenders('warning on stdout\n{"wallMs":[40.5,41],"cpuMs":[30,31.5],"bytes":36149}\n'), {
+    wallMs: [40.5, 41],
+    cpuMs: [30, 31.5],
+    bytes: 36149,
+  })
   assert.throws(() => parseColdRenders(''), /printed no JSON/)
   assert.throws(() => parseColdRenders('{"wallMs":[1,2],"cpuMs":[1],"bytes":1}'), /printed/)
   assert.throws(() => parseColdRenders('{"wallMs":[],"cpuMs":[],"bytes":1}'), /printed/)
@@ -86,9 +136,14 @@ await test('the report has a Browse UI section and both UI targets in the summar
   assert.match(cold[2] ?? '', /median \/ p95 of 5, wall-clock/)
   assert.equal(cold[3], '45.0 / 200.0 ms')
   assert.equal(cold[5], 'yes')
-  assert.match(met, /\| UI project page, 1,000 files, cold render: median \/ p95 of 5, CPU time of the process \| 22\.0 \/ 90\.0 ms \|/)
+  assert.match(
+    met,
+    /\| UI project page, 1,000 files, cold render: median \/ p95 of 5, CPU time of the process \| 22\.0 \/ 90\.0 ms \|/,
+  )
 
-  const missed = renderReport(run({ files: 1000, cached: cached(4_000, 24_000), cold: { ...renders, wallMs: [50, 51, 52] } }))
+  const missed = renderReport(
+    run({ files: 1000, cached: cached(4_000, 24_000), cold: { ...renders, wallMs: [50, 51, 52] } }),
+  )
   assert.equal(summaryRow(missed, 'a cached project page')[5], '**no**')
   assert.equal(summaryRow(missed, 'a project page with 1,000 files')[5], '**no**')
 })

@@ -22,16 +22,16 @@ class CountingStorage implements Storage {
   afterListing: ((folder: string) => Promise<void>) | undefined
   readonly #inner: LocalStorage
 
-  constructor (inner: LocalStorage) {
+  constructor(inner: LocalStorage) {
     this.#inner = inner
   }
 
-  listRoot (): ReturnType<Storage['listRoot']> {
+  listRoot(): ReturnType<Storage['listRoot']> {
     this.rootReads++
     return this.#inner.listRoot()
   }
 
-  async listFolder (folder: string): Promise<FolderListing | undefined> {
+  async listFolder(folder: string): Promise<FolderListing | undefined> {
     this.folderReads.push(folder)
     const listing = await this.#inner.listFolder(folder)
     const hook = this.afterListing
@@ -40,16 +40,26 @@ class CountingStorage implements Storage {
     return listing
   }
 
-  changeToken (folder?: string): Promise<string | undefined> {
+  changeToken(folder?: string): Promise<string | undefined> {
     this.tokenChecks.push(folder)
     return this.#inner.changeToken(folder)
   }
 
-  open (...args: Parameters<Storage['open']>): ReturnType<Storage['open']> { return this.#inner.open(...args) }
-  watch (...args: Parameters<Storage['watch']>): ReturnType<Storage['watch']> { return this.#inner.watch(...args) }
-  createUpload (folder: string): ReturnType<Storage['createUpload']> { return this.#inner.createUpload(folder) }
-  remove (key: string): ReturnType<Storage['remove']> { return this.#inner.remove(key) }
-  removeFolderIfEmpty (folder: string): ReturnType<Storage['removeFolderIfEmpty']> { return this.#inner.removeFolderIfEmpty(folder) }
+  open(...args: Parameters<Storage['open']>): ReturnType<Storage['open']> {
+    return this.#inner.open(...args)
+  }
+  watch(...args: Parameters<Storage['watch']>): ReturnType<Storage['watch']> {
+    return this.#inner.watch(...args)
+  }
+  createUpload(folder: string): ReturnType<Storage['createUpload']> {
+    return this.#inner.createUpload(folder)
+  }
+  remove(key: string): ReturnType<Storage['remove']> {
+    return this.#inner.remove(key)
+  }
+  removeFolderIfEmpty(folder: string): ReturnType<Storage['removeFolderIfEmpty']> {
+    return this.#inner.removeFolderIfEmpty(folder)
+  }
 }
 
 interface Setup {
@@ -62,15 +72,25 @@ interface Setup {
   readonly clock: { ms: number }
 }
 
-async function setup (t: TestContext, files: Record<string, string>): Promise<Setup> {
+async function setup(t: TestContext, files: Record<string, string>): Promise<Setup> {
   const root = await tempDir(t)
   await writeTree(root, files)
   const storage = new CountingStorage(await LocalStorage.create(root, silent))
   const tree = new ProjectTree()
   const forgotten: string[] = []
   const clock = { ms: 1_000_000 }
-  const detector = new ChangeDetector({ storage, tree, log: silent, forget: (gone) => { forgotten.push(...gone.map((file) => file.filename)) }, now: () => clock.ms })
-  t.after(() => { detector.close() })
+  const detector = new ChangeDetector({
+    storage,
+    tree,
+    log: silent,
+    forget: (gone) => {
+      forgotten.push(...gone.map((file) => file.filename))
+    },
+    now: () => clock.ms,
+  })
+  t.after(() => {
+    detector.close()
+  })
   await detector.load()
   storage.folderReads.length = 0
   storage.tokenChecks.length = 0
@@ -78,11 +98,15 @@ async function setup (t: TestContext, files: Record<string, string>): Promise<Se
   return { root, storage, tree, detector, forgotten, clock }
 }
 
-const names = (snapshot: { readonly files: readonly { readonly filename: string }[] } | undefined): string[] => snapshot?.files.map((file) => file.filename) ?? assert.fail('no snapshot')
+const names = (snapshot: { readonly files: readonly { readonly filename: string }[] } | undefined): string[] =>
+  snapshot?.files.map((file) => file.filename) ?? assert.fail('no snapshot')
 
 await test('load() fills the tree; with nothing changed a project costs one stat and no read', async (t) => {
   const { storage, tree, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a', 'Bar/bar-1.0.tar.gz': 'b' })
-  assert.deepEqual(tree.root().projects.map((p) => p.folder), ['Bar', 'foo'])
+  assert.deepEqual(
+    tree.root().projects.map((p) => p.folder),
+    ['Bar', 'foo'],
+  )
   const before = tree.get('foo')
   assert.equal(await detector.freshProject('foo'), before, 'the very same snapshot')
   assert.deepEqual(storage.tokenChecks, ['foo'])
@@ -160,7 +184,10 @@ await test('a folder that is gone leaves the tree, its files are forgotten and t
   assert.equal(tree.get('foo'), undefined)
   assert.deepEqual(forgotten, ['foo-1.0.tar.gz'])
   assert.notEqual(tree.root().generation, list.generation)
-  assert.deepEqual(tree.root().projects.map((p) => p.folder), ['bar'])
+  assert.deepEqual(
+    tree.root().projects.map((p) => p.folder),
+    ['bar'],
+  )
 })
 
 await test('freshRoot() finds a new folder; its files are read when the project is first asked for', async (t) => {
@@ -170,7 +197,10 @@ await test('freshRoot() finds a new folder; its files are read when the project 
   await writeTree(root, { 'Bar/bar-1.0.tar.gz': 'b' })
   await detector.freshRoot()
   assert.equal(storage.rootReads, 1)
-  assert.deepEqual(tree.root().projects.map((p) => p.folder), ['Bar', 'foo'])
+  assert.deepEqual(
+    tree.root().projects.map((p) => p.folder),
+    ['Bar', 'foo'],
+  )
   assert.deepEqual(names(tree.get('bar')), [], 'known, not read yet')
   assert.equal(detector.knows('bar'), true)
   assert.deepEqual(names(await detector.freshProject('bar')), ['bar-1.0.tar.gz'])
@@ -183,10 +213,10 @@ await test('reconcile() reads every folder again: a file rewritten in place (sam
   assert.equal((await detector.freshProject('foo'))?.file('foo-1.0.tar.gz'), before, 'unseen by the token')
   await detector.reconcile()
   assert.notEqual(tree.get('foo')?.file('foo-1.0.tar.gz')?.identity, before.identity)
-  assert.deepEqual(forgotten, ['foo-1.0.tar.gz'], 'the old bytes\' facts are forgotten')
+  assert.deepEqual(forgotten, ['foo-1.0.tar.gz'], "the old bytes' facts are forgotten")
 })
 
-await test('a folder read that raced the folder\'s removal never brings the project back', async (t) => {
+await test("a folder read that raced the folder's removal never brings the project back", async (t) => {
   const { root, storage, tree, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a', 'bar/bar-1.0.tar.gz': 'b' })
   detector.changed('foo')
   storage.afterListing = async () => {

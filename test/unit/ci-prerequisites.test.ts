@@ -13,7 +13,7 @@ const script = join(repoRoot, '.ci', 'prerequisites')
 const PYTHONS = ['2.7', '3.6', '3.7', '3.11', '3.12', '3.13']
 
 /** A PATH folder holding only the commands the script itself runs, plus `extra`. */
-async function barePath (root: string, extra: readonly string[] = []): Promise<string> {
+async function barePath(root: string, extra: readonly string[] = []): Promise<string> {
   const bin = join(root, 'bin')
   await mkdir(bin)
   for (const name of ['bash', 'sed', 'head', 'node', 'npm', 'tar', ...extra]) {
@@ -24,8 +24,11 @@ async function barePath (root: string, extra: readonly string[] = []): Promise<s
   return bin
 }
 
-function runScript (path: string, versions: string): { status: number | null; stdout: string; stderr: string } {
-  const result = spawnSync(join(path, 'bash'), [script], { env: { PATH: path, HOME: '/nonexistent', EGGSERVE_PYENV_VERSIONS: versions, LC_ALL: 'C' }, encoding: 'utf8' })
+function runScript(path: string, versions: string): { status: number | null; stdout: string; stderr: string } {
+  const result = spawnSync(join(path, 'bash'), [script], {
+    env: { PATH: path, HOME: '/nonexistent', EGGSERVE_PYENV_VERSIONS: versions, LC_ALL: 'C' },
+    encoding: 'utf8',
+  })
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
@@ -42,11 +45,12 @@ await test('everything missing is named in one message, and the exit code is 1',
   for (const tool of ['python3', 'twine', 'htpasswd', 'systemd-analyze', 'unshare', 'setpriv', 'prlimit', 'script']) {
     assert.ok(items.includes(tool), `${tool} is named: ${result.stderr}`)
   }
-  for (const version of PYTHONS) assert.ok(items.includes(`Python ${version} under ${versions} (pyenv install ${version})`), result.stderr)
+  for (const version of PYTHONS)
+    assert.ok(items.includes(`Python ${version} under ${versions} (pyenv install ${version})`), result.stderr)
   assert.match(lines.at(-1) ?? '', /^Debian packages: .*\(\.ci\/run installs them\)/)
 })
 
-await test('pyenv\'s Pythons are found as <versions>/<X.Y[.Z]>/bin/python', async (t) => {
+await test("pyenv's Pythons are found as <versions>/<X.Y[.Z]>/bin/python", async (t) => {
   const root = await tempDir(t, 'eggserve-prereq-')
   const versions = join(root, 'versions')
   for (const version of PYTHONS.filter((v) => v !== '3.11')) {
@@ -68,9 +72,15 @@ await test('the script checks every tool a test asks for with needTool()', async
       if (!name.endsWith('.ts')) continue
       const source = await readFile(join(repoRoot, dir, name), 'utf8')
       for (const match of source.matchAll(/needTool\(\w+, '([^']+)'/g)) if (match[1] !== undefined) asked.add(match[1])
-      for (const match of source.matchAll(/systemExecutable\('([^']+)'\)/g)) if (match[1] !== undefined) asked.add(match[1])
+      for (const match of source.matchAll(/systemExecutable\('([^']+)'\)/g))
+        if (match[1] !== undefined) asked.add(match[1])
     }
   }
   assert.ok(asked.size >= 10, [...asked].join(' '))
-  for (const tool of asked) assert.match(checked, new RegExp(`(^|[\\s(])${tool.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}([\\s;)]|$)`, 'm'), `.ci/prerequisites does not check ${tool}`)
+  for (const tool of asked)
+    assert.match(
+      checked,
+      new RegExp(`(^|[\\s(])${tool.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')}([\\s;)]|$)`, 'm'),
+      `.ci/prerequisites does not check ${tool}`,
+    )
 })

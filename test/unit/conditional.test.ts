@@ -47,8 +47,16 @@ await describe('evaluatePreconditions', async () => {
     ['If-Modified-Since empty', { 'if-modified-since': '' }, 'proceed'],
     ['If-Modified-Since impossible date', { 'if-modified-since': 'Sun, 99 Foo 1994 08:49:37 GMT' }, 'proceed'],
     // RFC 9110 §13.1.3: ignored when If-None-Match is present.
-    ['If-None-Match mismatch beats a fresh If-Modified-Since', { 'if-none-match': '"other"', 'if-modified-since': LATER }, 'proceed'],
-    ['If-None-Match match beats a stale If-Modified-Since', { 'if-none-match': ETAG, 'if-modified-since': EARLIER }, 'not-modified'],
+    [
+      'If-None-Match mismatch beats a fresh If-Modified-Since',
+      { 'if-none-match': '"other"', 'if-modified-since': LATER },
+      'proceed',
+    ],
+    [
+      'If-None-Match match beats a stale If-Modified-Since',
+      { 'if-none-match': ETAG, 'if-modified-since': EARLIER },
+      'not-modified',
+    ],
     // RFC 9110 §13.1.1 If-Match: strong comparison; failure is 412.
     ['If-Match matching', { 'if-match': ETAG }, 'proceed'],
     ['If-Match *', { 'if-match': '*' }, 'proceed'],
@@ -61,10 +69,22 @@ await describe('evaluatePreconditions', async () => {
     ['If-Unmodified-Since later', { 'if-unmodified-since': LATER }, 'proceed'],
     ['If-Unmodified-Since earlier', { 'if-unmodified-since': EARLIER }, 'precondition-failed'],
     ['If-Unmodified-Since invalid', { 'if-unmodified-since': 'not a date' }, 'proceed'],
-    ['If-Unmodified-Since ignored when If-Match passes', { 'if-match': ETAG, 'if-unmodified-since': EARLIER }, 'proceed'],
+    [
+      'If-Unmodified-Since ignored when If-Match passes',
+      { 'if-match': ETAG, 'if-unmodified-since': EARLIER },
+      'proceed',
+    ],
     // RFC 9110 §13.2.2 order: 412 from step 1/2 wins over 304 from step 3/4.
-    ['failed If-Match wins over matching If-None-Match', { 'if-match': '"other"', 'if-none-match': ETAG }, 'precondition-failed'],
-    ['failed If-Unmodified-Since wins over If-Modified-Since', { 'if-unmodified-since': EARLIER, 'if-modified-since': LATER }, 'precondition-failed'],
+    [
+      'failed If-Match wins over matching If-None-Match',
+      { 'if-match': '"other"', 'if-none-match': ETAG },
+      'precondition-failed',
+    ],
+    [
+      'failed If-Unmodified-Since wins over If-Modified-Since',
+      { 'if-unmodified-since': EARLIER, 'if-modified-since': LATER },
+      'precondition-failed',
+    ],
     ['passing If-Match then matching If-None-Match', { 'if-match': ETAG, 'if-none-match': ETAG }, 'not-modified'],
   ]
   for (const [why, headers, expected] of cases) {

@@ -63,14 +63,20 @@ const FULL_ENV: Env = {
 }
 
 /** Asserts that resolving throws a ConfigError whose message names `source` and quotes `value`. */
-function assertConfigError (flags: RawFlags, env: Env, source: string, value: string): void {
-  assert.throws(() => resolveConfig(flags, env), (err: unknown) => {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`)
-    assert.equal(err.code, 'EGGSERVE_CONFIG')
-    assert.ok(err.message.includes(source), `message should name ${source}: ${err.message}`)
-    assert.ok(err.message.includes(`"${value}"`), `message should quote the value ${JSON.stringify(value)}: ${err.message}`)
-    return true
-  })
+function assertConfigError(flags: RawFlags, env: Env, source: string, value: string): void {
+  assert.throws(
+    () => resolveConfig(flags, env),
+    (err: unknown) => {
+      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`)
+      assert.equal(err.code, 'EGGSERVE_CONFIG')
+      assert.ok(err.message.includes(source), `message should name ${source}: ${err.message}`)
+      assert.ok(
+        err.message.includes(`"${value}"`),
+        `message should quote the value ${JSON.stringify(value)}: ${err.message}`,
+      )
+      return true
+    },
+  )
 }
 
 await describe('resolveConfig: sources and precedence', async () => {
@@ -215,7 +221,13 @@ await describe('resolveConfig: sources and precedence', async () => {
 })
 
 await describe('resolveConfig: port', async () => {
-  const valid: readonly (readonly [string, number])[] = [['0', 0], ['1', 1], ['80', 80], ['31001', 31001], ['65535', 65535]]
+  const valid: readonly (readonly [string, number])[] = [
+    ['0', 0],
+    ['1', 1],
+    ['80', 80],
+    ['31001', 31001],
+    ['65535', 65535],
+  ]
   for (const [value, expected] of valid) {
     await test(`port ${JSON.stringify(value)} → ${expected}`, () => {
       assert.equal(resolveConfig({ port: value }, {}).port, expected)
@@ -224,7 +236,21 @@ await describe('resolveConfig: port', async () => {
     })
   }
 
-  const invalid = ['abc', '-1', '65536', '1.5', '', ' 80', '80 ', '+80', '0x50', '1e3', '99999999999999999999', 'NaN', 'Infinity']
+  const invalid = [
+    'abc',
+    '-1',
+    '65536',
+    '1.5',
+    '',
+    ' 80',
+    '80 ',
+    '+80',
+    '0x50',
+    '1e3',
+    '99999999999999999999',
+    'NaN',
+    'Infinity',
+  ]
   for (const value of invalid) {
     await test(`port ${JSON.stringify(value)} is rejected naming --port`, () => {
       assertConfigError({ port: value }, {}, '--port', value)
@@ -264,14 +290,56 @@ await describe('resolveConfig: hash algorithm', async () => {
 
 await describe('resolveConfig: the anchor algorithm of each tree', async () => {
   const cases: readonly { name: string; flags: RawFlags; env: Env; original: string; simple: string }[] = [
-    { name: 'defaults: md5 on the original tree, sha256 on /simple/', flags: {}, env: {}, original: 'md5', simple: 'sha256' },
+    {
+      name: 'defaults: md5 on the original tree, sha256 on /simple/',
+      flags: {},
+      env: {},
+      original: 'md5',
+      simple: 'sha256',
+    },
     { name: '--hash-algo sets both', flags: { hashAlgo: 'sha512' }, env: {}, original: 'sha512', simple: 'sha512' },
-    { name: '--hash-algo md5 sets both, explicitly', flags: { hashAlgo: 'md5' }, env: {}, original: 'md5', simple: 'md5' },
-    { name: 'EGGSERVE_HASH_ALGO sets both', flags: {}, env: { EGGSERVE_HASH_ALGO: 'sha384' }, original: 'sha384', simple: 'sha384' },
-    { name: '--simple-hash-algo sets /simple/ only', flags: { simpleHashAlgo: 'md5' }, env: {}, original: 'md5', simple: 'md5' },
-    { name: '--simple-hash-algo wins over --hash-algo for /simple/', flags: { hashAlgo: 'sha512', simpleHashAlgo: 'sha256' }, env: {}, original: 'sha512', simple: 'sha256' },
-    { name: 'EGGSERVE_SIMPLE_HASH_ALGO wins over --hash-algo for /simple/ (the narrower setting)', flags: { hashAlgo: 'md5' }, env: { EGGSERVE_SIMPLE_HASH_ALGO: 'sha384' }, original: 'md5', simple: 'sha384' },
-    { name: '--simple-hash-algo wins over EGGSERVE_SIMPLE_HASH_ALGO', flags: { simpleHashAlgo: 'sha512' }, env: { EGGSERVE_SIMPLE_HASH_ALGO: 'sha384' }, original: 'md5', simple: 'sha512' },
+    {
+      name: '--hash-algo md5 sets both, explicitly',
+      flags: { hashAlgo: 'md5' },
+      env: {},
+      original: 'md5',
+      simple: 'md5',
+    },
+    {
+      name: 'EGGSERVE_HASH_ALGO sets both',
+      flags: {},
+      env: { EGGSERVE_HASH_ALGO: 'sha384' },
+      original: 'sha384',
+      simple: 'sha384',
+    },
+    {
+      name: '--simple-hash-algo sets /simple/ only',
+      flags: { simpleHashAlgo: 'md5' },
+      env: {},
+      original: 'md5',
+      simple: 'md5',
+    },
+    {
+      name: '--simple-hash-algo wins over --hash-algo for /simple/',
+      flags: { hashAlgo: 'sha512', simpleHashAlgo: 'sha256' },
+      env: {},
+      original: 'sha512',
+      simple: 'sha256',
+    },
+    {
+      name: 'EGGSERVE_SIMPLE_HASH_ALGO wins over --hash-algo for /simple/ (the narrower setting)',
+      flags: { hashAlgo: 'md5' },
+      env: { EGGSERVE_SIMPLE_HASH_ALGO: 'sha384' },
+      original: 'md5',
+      simple: 'sha384',
+    },
+    {
+      name: '--simple-hash-algo wins over EGGSERVE_SIMPLE_HASH_ALGO',
+      flags: { simpleHashAlgo: 'sha512' },
+      env: { EGGSERVE_SIMPLE_HASH_ALGO: 'sha384' },
+      original: 'md5',
+      simple: 'sha512',
+    },
   ]
   for (const { name, flags, env, original, simple } of cases) {
     await test(name, () => {
@@ -310,12 +378,21 @@ await describe('resolveConfig: lenient', async () => {
     })
   }
   await test('the message lists every accepted spelling', () => {
-    assert.throws(() => resolveConfig({}, { EGGSERVE_LENIENT: 'maybe' }), (err: unknown) => {
-      assert.ok(err instanceof ConfigError)
-      assert.equal(err.message, 'Invalid boolean "maybe" (EGGSERVE_LENIENT): expected true/yes/on/1 or false/no/off/0 (any case)')
-      return true
-    })
-    assert.throws(() => resolveConfig({}, { EGGSERVE_OVERWRITE: 'nope' }), /expected true\/yes\/on\/1 or false\/no\/off\/0/)
+    assert.throws(
+      () => resolveConfig({}, { EGGSERVE_LENIENT: 'maybe' }),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError)
+        assert.equal(
+          err.message,
+          'Invalid boolean "maybe" (EGGSERVE_LENIENT): expected true/yes/on/1 or false/no/off/0 (any case)',
+        )
+        return true
+      },
+    )
+    assert.throws(
+      () => resolveConfig({}, { EGGSERVE_OVERWRITE: 'nope' }),
+      /expected true\/yes\/on\/1 or false\/no\/off\/0/,
+    )
   })
   await test('the --lenient flag (a boolean from commander) wins over the environment', () => {
     assert.equal(resolveConfig({ lenient: true }, {}).lenient, true)
@@ -341,7 +418,11 @@ await describe('resolveConfig: shutdown timeout', async () => {
   }
   await test('gives whole milliseconds for fractional seconds', () => {
     // 1.005 * 1000 is 1004.9999999999999 in binary floating point.
-    for (const [value, expected] of [['1.005', 1005], ['0.001', 1], ['4.35', 4350]] as const) {
+    for (const [value, expected] of [
+      ['1.005', 1005],
+      ['0.001', 1],
+      ['4.35', 4350],
+    ] as const) {
       const ms = resolveConfig({ shutdownTimeout: value }, {}).shutdownTimeoutMs
       assert.ok(Number.isInteger(ms), `${value} s gave ${ms} ms`)
       assert.equal(ms, expected)
@@ -378,7 +459,12 @@ await describe('resolveConfig: log level and log file', async () => {
 await describe('--cache-control', async () => {
   await test('a value that would split the response is refused', () => {
     assertConfigError({ cacheControl: 'max-age=1\r\nX-Evil: 1' }, {}, '--cache-control', 'max-age=1\r\nX-Evil: 1')
-    assertConfigError({}, { EGGSERVE_CACHE_CONTROL: 'no-cache\nX-Evil: 1' }, 'EGGSERVE_CACHE_CONTROL', 'no-cache\nX-Evil: 1')
+    assertConfigError(
+      {},
+      { EGGSERVE_CACHE_CONTROL: 'no-cache\nX-Evil: 1' },
+      'EGGSERVE_CACHE_CONTROL',
+      'no-cache\nX-Evil: 1',
+    )
   })
   await test('surrounding spaces are trimmed', () => {
     assert.equal(resolveConfig({ cacheControl: '  private, max-age=60 ' }, {}).cacheControl, 'private, max-age=60')
@@ -387,7 +473,10 @@ await describe('--cache-control', async () => {
 
 await describe('cache directory and workers', async () => {
   await test('the cache directory comes from systemd, then XDG, then HOME', () => {
-    assert.equal(resolveConfig({}, { CACHE_DIRECTORY: '/var/cache/eggserve:/var/cache/other', HOME: '/home/x' }).cacheDir, '/var/cache/eggserve')
+    assert.equal(
+      resolveConfig({}, { CACHE_DIRECTORY: '/var/cache/eggserve:/var/cache/other', HOME: '/home/x' }).cacheDir,
+      '/var/cache/eggserve',
+    )
     assert.equal(resolveConfig({}, { XDG_CACHE_HOME: '/xdg', HOME: '/home/x' }).cacheDir, '/xdg/eggserve')
     assert.equal(resolveConfig({}, { XDG_CACHE_HOME: 'relative', HOME: '/home/x' }).cacheDir, '/home/x/.cache/eggserve')
     assert.equal(resolveConfig({}, { HOME: '/home/x' }).cacheDir, '/home/x/.cache/eggserve')
@@ -418,7 +507,11 @@ await describe('who may upload (--passwords, --authenticate)', async () => {
   })
 
   await test('--authenticate . without a password file opens uploads to anyone, as asked', () => {
-    for (const [flags, env] of [[{ authenticate: '.' }, {}], [{}, { EGGSERVE_AUTHENTICATE: '.' }], [{ authenticate: '.', passwords: '.' }, {}]] as const) {
+    for (const [flags, env] of [
+      [{ authenticate: '.' }, {}],
+      [{}, { EGGSERVE_AUTHENTICATE: '.' }],
+      [{ authenticate: '.', passwords: '.' }, {}],
+    ] as const) {
       const config = resolveConfig(flags, env)
       assert.equal(config.uploads, 'open')
       assert.deepEqual(config.authenticate, [])
@@ -432,17 +525,32 @@ await describe('who may upload (--passwords, --authenticate)', async () => {
   })
 
   await test('anything that needs credentials without a password file refuses to start', () => {
-    for (const flags of [{ authenticate: 'update' }, { authenticate: 'download' }, { passwords: '.' }, { passwords: '.', authenticate: 'list' }]) {
-      assert.throws(() => resolveConfig(flags, {}), (err: unknown) => {
-        assert.ok(err instanceof ConfigError)
-        assert.match(err.message, /needs a password file: give --passwords FILE, or --authenticate \. to let anyone upload/)
-        return true
-      }, JSON.stringify(flags))
+    for (const flags of [
+      { authenticate: 'update' },
+      { authenticate: 'download' },
+      { passwords: '.' },
+      { passwords: '.', authenticate: 'list' },
+    ]) {
+      assert.throws(
+        () => resolveConfig(flags, {}),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError)
+          assert.match(
+            err.message,
+            /needs a password file: give --passwords FILE, or --authenticate \. to let anyone upload/,
+          )
+          return true
+        },
+        JSON.stringify(flags),
+      )
     }
   })
 
   await test('--authenticate . with a password file is a contradiction', () => {
-    assert.throws(() => resolveConfig({ passwords: 'users', authenticate: '.' }, {}), /cannot be combined with a password file/)
+    assert.throws(
+      () => resolveConfig({ passwords: 'users', authenticate: '.' }, {}),
+      /cannot be combined with a password file/,
+    )
   })
 
   for (const value of ['', 'upload', 'update,,list', '.,update', 'update;list']) {
@@ -453,14 +561,27 @@ await describe('who may upload (--passwords, --authenticate)', async () => {
 })
 
 await describe('--max-upload-size and --auth-failure-limit', async () => {
-  for (const [value, expected] of [['1', 1], ['1024', 1024], ['10K', 10240], ['5m', 5 * 1024 ** 2], ['1G', 1024 ** 3], ['2GiB', 2 * 1024 ** 3], ['3 MB', 3 * 1024 ** 2]] as const) {
+  for (const [value, expected] of [
+    ['1', 1],
+    ['1024', 1024],
+    ['10K', 10240],
+    ['5m', 5 * 1024 ** 2],
+    ['1G', 1024 ** 3],
+    ['2GiB', 2 * 1024 ** 3],
+    ['3 MB', 3 * 1024 ** 2],
+  ] as const) {
     await test(`${value} → ${expected} bytes`, () => {
       assert.equal(resolveConfig({ maxUploadSize: value }, {}).maxUploadBytes, expected)
     })
   }
   for (const value of ['0', '-1', '1.5G', '1T', 'big', '']) {
     await test(`size ${JSON.stringify(value)} is rejected`, () => {
-      assertConfigError({}, { EGGSERVE_MAX_UPLOAD_SIZE: value === '' ? ' ' : value }, 'EGGSERVE_MAX_UPLOAD_SIZE', value === '' ? ' ' : value)
+      assertConfigError(
+        {},
+        { EGGSERVE_MAX_UPLOAD_SIZE: value === '' ? ' ' : value },
+        'EGGSERVE_MAX_UPLOAD_SIZE',
+        value === '' ? ' ' : value,
+      )
     })
   }
   for (const value of ['-1', '1.5', 'ten', '1000001']) {
@@ -474,7 +595,10 @@ await describe('resolveConfig: --storage and --s3-path-style', async () => {
   await test('an s3:// location from the flag or the environment, the flag first', () => {
     assert.deepEqual(resolveConfig({ storage: 's3://pkgs/pypi' }, {}).storage, { bucket: 'pkgs', prefix: 'pypi/' })
     assert.deepEqual(resolveConfig({}, { EGGSERVE_STORAGE: 's3://pkgs' }).storage, { bucket: 'pkgs', prefix: '' })
-    assert.deepEqual(resolveConfig({ storage: 's3://flag/a/b/' }, { EGGSERVE_STORAGE: 's3://env' }).storage, { bucket: 'flag', prefix: 'a/b/' })
+    assert.deepEqual(resolveConfig({ storage: 's3://flag/a/b/' }, { EGGSERVE_STORAGE: 's3://env' }).storage, {
+      bucket: 'flag',
+      prefix: 'a/b/',
+    })
   })
 
   await test('path-style addressing from the flag or the environment', () => {
@@ -491,7 +615,17 @@ await describe('resolveConfig: --storage and --s3-path-style', async () => {
     assertConfigError({}, { EGGSERVE_S3_WRITERS: 'One' }, 'EGGSERVE_S3_WRITERS', 'One')
   })
 
-  for (const value of ['/srv/eggs', 's3://', 's3://b', 's3:/pkgs/x', 'S3://pkgs', 's3://pkgs/a//b', 's3://pkgs/../x', 's3://pkgs/./x', 'https://pkgs.s3.amazonaws.com/x']) {
+  for (const value of [
+    '/srv/eggs',
+    's3://',
+    's3://b',
+    's3:/pkgs/x',
+    'S3://pkgs',
+    's3://pkgs/a//b',
+    's3://pkgs/../x',
+    's3://pkgs/./x',
+    'https://pkgs.s3.amazonaws.com/x',
+  ]) {
     await test(`${JSON.stringify(value)} is refused with a message naming the source`, () => {
       assertConfigError({ storage: value }, {}, '--storage', value)
       assertConfigError({}, { EGGSERVE_STORAGE: value }, 'EGGSERVE_STORAGE', value)
@@ -515,22 +649,57 @@ await describe('--public-url and --trust-proxy', async () => {
   }
   await test('the public URL comes from EGGSERVE_PUBLIC_URL, the flag wins', () => {
     assert.equal(resolveConfig({}, { EGGSERVE_PUBLIC_URL: 'https://a.example/p' }).publicUrl, 'https://a.example/p/')
-    assert.equal(resolveConfig({ publicUrl: 'https://b.example' }, { EGGSERVE_PUBLIC_URL: 'https://a.example/p' }).publicUrl, 'https://b.example/')
+    assert.equal(
+      resolveConfig({ publicUrl: 'https://b.example' }, { EGGSERVE_PUBLIC_URL: 'https://a.example/p' }).publicUrl,
+      'https://b.example/',
+    )
   })
-  for (const value of ['pypi.example.com', '/eggs', 'ftp://pypi.example.com/', 'https://pypi.example.com/?x=1', 'https://pypi.example.com/?', 'https://pypi.example.com/#top', 'https://user:pw@pypi.example.com/', 'file:///srv/eggs', 'http://']) {
+  for (const value of [
+    'pypi.example.com',
+    '/eggs',
+    'ftp://pypi.example.com/',
+    'https://pypi.example.com/?x=1',
+    'https://pypi.example.com/?',
+    'https://pypi.example.com/#top',
+    'https://user:pw@pypi.example.com/',
+    'file:///srv/eggs',
+    'http://',
+  ]) {
     await test(`public URL ${JSON.stringify(value)} is rejected`, () => {
       assertConfigError({ publicUrl: value }, {}, '--public-url', value)
     })
   }
   await test('trusted proxies: addresses, CIDR ranges and names, from the flag or EGGSERVE_TRUST_PROXY', () => {
-    assert.deepEqual(resolveConfig({ trustProxy: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,loopback' }, {}).trustProxy, ['127.0.0.1', '10.0.0.0/8', '::1', 'fd00::/8', 'loopback'])
+    assert.deepEqual(resolveConfig({ trustProxy: '127.0.0.1, 10.0.0.0/8,::1,fd00::/8,loopback' }, {}).trustProxy, [
+      '127.0.0.1',
+      '10.0.0.0/8',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ])
     assert.deepEqual(resolveConfig({}, { EGGSERVE_TRUST_PROXY: '192.0.2.1' }).trustProxy, ['192.0.2.1'])
   })
   void test('TLS: --tls-cert and --tls-key (or their variables) together, never one alone', () => {
-    assert.deepEqual(resolveConfig({ tlsCert: 'c.pem', tlsKey: 'k.pem' }, {}).tls, { certFile: 'c.pem', keyFile: 'k.pem' })
-    assert.deepEqual(resolveConfig({ tlsKey: 'k2.pem' }, { EGGSERVE_TLS_CERT: 'c.pem', EGGSERVE_TLS_KEY: 'k.pem' }).tls, { certFile: 'c.pem', keyFile: 'k2.pem' })
-    assert.throws(() => resolveConfig({ tlsCert: 'c.pem' }, {}), (err: unknown) => err instanceof ConfigError && err.message === '--tls-cert needs --tls-key (the certificate\'s private key, PEM) as well')
-    assert.throws(() => resolveConfig({}, { EGGSERVE_TLS_KEY: 'k.pem' }), (err: unknown) => err instanceof ConfigError && err.message === 'EGGSERVE_TLS_KEY needs --tls-cert (the certificate chain, PEM) as well')
+    assert.deepEqual(resolveConfig({ tlsCert: 'c.pem', tlsKey: 'k.pem' }, {}).tls, {
+      certFile: 'c.pem',
+      keyFile: 'k.pem',
+    })
+    assert.deepEqual(
+      resolveConfig({ tlsKey: 'k2.pem' }, { EGGSERVE_TLS_CERT: 'c.pem', EGGSERVE_TLS_KEY: 'k.pem' }).tls,
+      { certFile: 'c.pem', keyFile: 'k2.pem' },
+    )
+    assert.throws(
+      () => resolveConfig({ tlsCert: 'c.pem' }, {}),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.message === "--tls-cert needs --tls-key (the certificate's private key, PEM) as well",
+    )
+    assert.throws(
+      () => resolveConfig({}, { EGGSERVE_TLS_KEY: 'k.pem' }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.message === 'EGGSERVE_TLS_KEY needs --tls-cert (the certificate chain, PEM) as well',
+    )
   })
   for (const value of ['proxy.example', '10.0.0.0/33', '127.0.0.1,,10.0.0.1', '300.1.1.1', 'true', '*']) {
     await test(`trusted proxies ${JSON.stringify(value)} are rejected`, () => {
@@ -543,7 +712,10 @@ await describe('--x-accel-redirect', async () => {
   await test('an internal location path, without its trailing slash, from the flag or EGGSERVE_X_ACCEL_REDIRECT', () => {
     assert.equal(resolveConfig({ xAccelRedirect: '/_eggfiles/' }, {}).xAccelRedirect, '/_eggfiles')
     assert.equal(resolveConfig({}, { EGGSERVE_X_ACCEL_REDIRECT: '/internal/eggs' }).xAccelRedirect, '/internal/eggs')
-    assert.equal(resolveConfig({ xAccelRedirect: '/flag' }, { EGGSERVE_X_ACCEL_REDIRECT: '/env' }).xAccelRedirect, '/flag')
+    assert.equal(
+      resolveConfig({ xAccelRedirect: '/flag' }, { EGGSERVE_X_ACCEL_REDIRECT: '/env' }).xAccelRedirect,
+      '/flag',
+    )
   })
   // nginx refuses "." and ".." segments in X-Accel-Redirect (ngx_http_parse_unsafe_uri); a query
   // or an escape would change what the file's path means.
@@ -553,11 +725,17 @@ await describe('--x-accel-redirect', async () => {
     })
   }
   await test('a bucket cannot be offloaded: nginx sends files from a local folder', () => {
-    assert.throws(() => resolveConfig({ xAccelRedirect: '/_eggfiles', storage: 's3://pkgs' }, {}), (err: unknown) => {
-      assert.ok(err instanceof ConfigError)
-      assert.match(err.message, /--x-accel-redirect \(--x-accel-redirect\) needs a local eggdir: nginx cannot send files from s3:\/\/pkgs/)
-      return true
-    })
+    assert.throws(
+      () => resolveConfig({ xAccelRedirect: '/_eggfiles', storage: 's3://pkgs' }, {}),
+      (err: unknown) => {
+        assert.ok(err instanceof ConfigError)
+        assert.match(
+          err.message,
+          /--x-accel-redirect \(--x-accel-redirect\) needs a local eggdir: nginx cannot send files from s3:\/\/pkgs/,
+        )
+        return true
+      },
+    )
   })
 })
 
@@ -568,12 +746,28 @@ await describe('--metrics and --metrics-listen', async () => {
   })
 
   await test('--metrics-listen alone turns them on, on that address only', () => {
-    assert.deepEqual(resolveConfig({ metricsListen: 'localhost:0' }, {}).metrics, { enabled: true, listen: { host: 'localhost', port: 0 } })
-    assert.deepEqual(resolveConfig({ metrics: true, metricsListen: '10.1.2.3:9464' }, {}).metrics, { enabled: true, listen: { host: '10.1.2.3', port: 9464 } })
+    assert.deepEqual(resolveConfig({ metricsListen: 'localhost:0' }, {}).metrics, {
+      enabled: true,
+      listen: { host: 'localhost', port: 0 },
+    })
+    assert.deepEqual(resolveConfig({ metrics: true, metricsListen: '10.1.2.3:9464' }, {}).metrics, {
+      enabled: true,
+      listen: { host: '10.1.2.3', port: 9464 },
+    })
   })
 
   await test('a bad address or boolean is refused with its source', () => {
-    for (const value of ['9464', '127.0.0.1', '127.0.0.1:', ':9464', '::1:9464', '[::1]', '127.0.0.1:65536', 'a b:1', 'http://x:1']) {
+    for (const value of [
+      '9464',
+      '127.0.0.1',
+      '127.0.0.1:',
+      ':9464',
+      '::1:9464',
+      '[::1]',
+      '127.0.0.1:65536',
+      'a b:1',
+      'http://x:1',
+    ]) {
       assertConfigError({ metricsListen: value }, {}, '--metrics-listen', value)
     }
     assertConfigError({}, { EGGSERVE_METRICS_LISTEN: 'nowhere' }, 'EGGSERVE_METRICS_LISTEN', 'nowhere')

@@ -11,14 +11,19 @@ import { noise } from '../helpers/test-bytes.js'
 import { bareLfMultipart, multipart, type FormPart } from '../helpers/upload-form.js'
 
 // Contents that end in CR, hold LFs and look like delimiters without being one.
-const CONTENT = Buffer.concat([noise(3000, 5), Buffer.from('\n--not-the-boundary\n\r\n'), noise(50, 6), Buffer.from('\r')])
+const CONTENT = Buffer.concat([
+  noise(3000, 5),
+  Buffer.from('\n--not-the-boundary\n\r\n'),
+  noise(50, 6),
+  Buffer.from('\r'),
+])
 const PARTS: readonly FormPart[] = [
   { name: ':action', value: 'doc_upload' },
   { name: 'name', value: 'upl' },
   { name: 'content', filename: 'upl.zip', data: CONTENT },
 ]
 
-async function framed (body: Buffer, contentType: string, split: number): Promise<Buffer> {
+async function framed(body: Buffer, contentType: string, split: number): Promise<Buffer> {
   const framing = new CrlfFraming(boundaryOf(contentType))
   const chunks: Buffer[] = []
   framing.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -28,15 +33,22 @@ async function framed (body: Buffer, contentType: string, split: number): Promis
   return Buffer.concat(chunks)
 }
 
-async function parse (body: Buffer, contentType: string): Promise<{ fields: Record<string, string>; files: Record<string, Buffer> }> {
+async function parse(
+  body: Buffer,
+  contentType: string,
+): Promise<{ fields: Record<string, string>; files: Record<string, Buffer> }> {
   const fields: Record<string, string> = {}
   const files: Record<string, Buffer> = {}
   const busboy = Busboy({ headers: { 'content-type': contentType } })
-  busboy.on('field', (name, value) => { fields[name] = value })
+  busboy.on('field', (name, value) => {
+    fields[name] = value
+  })
   busboy.on('file', (name, stream, filename) => {
     const parts: Buffer[] = []
     stream.on('data', (chunk: Buffer) => parts.push(chunk))
-    stream.on('end', () => { files[`${name}:${filename}`] = Buffer.concat(parts) })
+    stream.on('end', () => {
+      files[`${name}:${filename}`] = Buffer.concat(parts)
+    })
   })
   const finished = new Promise((resolve, reject) => {
     busboy.once('finish', resolve)
@@ -52,7 +64,10 @@ await test('a bare-LF form as setuptools sends it: busboy reads it after framing
   await assert.rejects(parse(body, contentType), /Unexpected end of multipart data/, 'busboy cannot read it as it is')
   const expected = await parse(await framed(body, contentType, body.length), contentType)
   // setuptools sends a content ending in CR with an extra LF after it, which is part of the content then.
-  assert.deepEqual(expected, { fields: { ':action': 'doc_upload', name: 'upl' }, files: { 'content:upl.zip': Buffer.concat([CONTENT, Buffer.from('\n')]) } })
+  assert.deepEqual(expected, {
+    fields: { ':action': 'doc_upload', name: 'upl' },
+    files: { 'content:upl.zip': Buffer.concat([CONTENT, Buffer.from('\n')]) },
+  })
   const whole = await framed(body, contentType, body.length)
   for (let split = 0; split < body.length; split++) {
     assert.deepEqual(await framed(body, contentType, split), whole, `split at ${split}`)

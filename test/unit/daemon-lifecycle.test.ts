@@ -6,7 +6,13 @@ import { EventEmitter } from 'node:events'
 import { request } from 'node:http'
 import { describe, test, type TestContext } from 'node:test'
 import Fastify from 'fastify'
-import { Lifecycle, transition, type LifecycleEffects, type LifecycleEvent, type LifecycleState } from '../../src/daemon/lifecycle.js'
+import {
+  Lifecycle,
+  transition,
+  type LifecycleEffects,
+  type LifecycleEvent,
+  type LifecycleState,
+} from '../../src/daemon/lifecycle.js'
 import { memoryLogger } from '../helpers/build-app.js'
 
 const STATES: readonly LifecycleState[] = [
@@ -39,7 +45,7 @@ const NOTIFIED_HANGUP = ['notify', ...HANGUP]
 const DRAIN = ['stopWatchdog', 'notify', 'logShutdown', 'startGraceTimer', 'closeServer']
 
 /** A state's key in TABLE: its name, with the reloads still running when there are any. */
-function keyOf (state: LifecycleState): string {
+function keyOf(state: LifecycleState): string {
   return state.name === 'serving' && state.reloads !== undefined ? `serving(${state.reloads})` : state.name
 }
 
@@ -81,7 +87,10 @@ await describe('transition()', async () => {
       await test(`${key} → ${next.name}${effects.length === 0 ? '' : `: ${effects.join(', ')}`}`, () => {
         const step = transition(state, event)
         assert.deepEqual(step.state, next)
-        assert.deepEqual(step.effects.map((effect) => effect.type), effects)
+        assert.deepEqual(
+          step.effects.map((effect) => effect.type),
+          effects,
+        )
       })
     }
   }
@@ -92,10 +101,20 @@ await describe('transition()', async () => {
   })
 
   await test('the shutdown line names the signal that started the stop', () => {
-    const logShutdown = (step: { effects: readonly { type: string }[] }): unknown => step.effects.find((effect) => effect.type === 'logShutdown')
-    assert.deepEqual(logShutdown(transition({ name: 'serving' }, { type: 'stop', signal: 'SIGINT' })), { type: 'logShutdown', signal: 'SIGINT' })
-    assert.deepEqual(logShutdown(transition({ name: 'serving' }, { type: 'stop' })), { type: 'logShutdown', signal: undefined })
-    assert.deepEqual(logShutdown(transition({ name: 'stopDeferred', signal: 'SIGTERM' }, { type: 'started' })), { type: 'logShutdown', signal: 'SIGTERM' })
+    const logShutdown = (step: { effects: readonly { type: string }[] }): unknown =>
+      step.effects.find((effect) => effect.type === 'logShutdown')
+    assert.deepEqual(logShutdown(transition({ name: 'serving' }, { type: 'stop', signal: 'SIGINT' })), {
+      type: 'logShutdown',
+      signal: 'SIGINT',
+    })
+    assert.deepEqual(logShutdown(transition({ name: 'serving' }, { type: 'stop' })), {
+      type: 'logShutdown',
+      signal: undefined,
+    })
+    assert.deepEqual(logShutdown(transition({ name: 'stopDeferred', signal: 'SIGTERM' }, { type: 'started' })), {
+      type: 'logShutdown',
+      signal: 'SIGTERM',
+    })
   })
 
   await test('systemd is told READY=1 at start, RELOADING=1 then READY=1 around a reload, STOPPING=1 at the stop', () => {
@@ -105,23 +124,33 @@ await describe('transition()', async () => {
     assert.deepEqual(notified(transition({ name: 'serving' }, { type: 'hangup' })), ['reloading'])
     assert.deepEqual(notified(transition({ name: 'serving', reloads: 1 }, { type: 'reloaded' })), ['ready'])
     assert.deepEqual(notified(transition({ name: 'serving' }, { type: 'stop' })), ['stopping'])
-    assert.deepEqual(notified(transition({ name: 'stopDeferred', signal: 'SIGTERM' }, { type: 'started' })), ['stopping'], 'a stop during start-up is never reported ready')
+    assert.deepEqual(
+      notified(transition({ name: 'stopDeferred', signal: 'SIGTERM' }, { type: 'started' })),
+      ['stopping'],
+      'a stop during start-up is never reported ready',
+    )
   })
 })
 
 /** A promise settled from outside. */
-function deferred (): { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } {
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err: Error) => void } {
   let resolve = (): void => undefined
   let reject: (err: Error) => void = () => undefined
-  const promise = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
   return { promise, resolve, reject }
 }
 
 /** Let promise callbacks run. */
-const settle = (): Promise<void> => new Promise((resolve) => { setImmediate(resolve) })
+const settle = (): Promise<void> =>
+  new Promise((resolve) => {
+    setImmediate(resolve)
+  })
 
 /** A Lifecycle whose effects are recorded, whose asynchronous effects the test settles, and whose signals come from an emitter. */
-function harness (graceMs = 1000): {
+function harness(graceMs = 1000): {
   lifecycle: Lifecycle
   signals: EventEmitter
   calls: string[]
@@ -140,36 +169,66 @@ function harness (graceMs = 1000): {
   const resources = deferred()
   const flush = deferred()
   const effects: LifecycleEffects = {
-    closeServer: () => { calls.push('closeServer'); return server.promise },
-    closeConnections: () => { calls.push('closeConnections') },
-    reopenLog: () => { calls.push('reopenLog') },
-    reload: () => { calls.push('reload'); return Promise.resolve() },
-    releaseResources: () => { calls.push('releaseResources'); return resources.promise },
-    flushLogs: () => { calls.push('flushLogs'); return flush.promise },
-    notify: (status) => { notes.push(status) },
-    watchdog: (on) => { notes.push(`watchdog ${on ? 'on' : 'off'}`) },
+    closeServer: () => {
+      calls.push('closeServer')
+      return server.promise
+    },
+    closeConnections: () => {
+      calls.push('closeConnections')
+    },
+    reopenLog: () => {
+      calls.push('reopenLog')
+    },
+    reload: () => {
+      calls.push('reload')
+      return Promise.resolve()
+    },
+    releaseResources: () => {
+      calls.push('releaseResources')
+      return resources.promise
+    },
+    flushLogs: () => {
+      calls.push('flushLogs')
+      return flush.promise
+    },
+    notify: (status) => {
+      notes.push(status)
+    },
+    watchdog: (on) => {
+      notes.push(`watchdog ${on ? 'on' : 'off'}`)
+    },
   }
   const lifecycle = new Lifecycle({ effects, logger: memoryLogger(logs), graceMs })
   const signals = new EventEmitter()
   lifecycle.handleSignals(signals)
-  return { lifecycle, signals, calls, notes, logs, messages: () => logs.map((line) => String(line.msg)), server, resources, flush }
+  return {
+    lifecycle,
+    signals,
+    calls,
+    notes,
+    logs,
+    messages: () => logs.map((line) => String(line.msg)),
+    server,
+    resources,
+    flush,
+  }
 }
 
 const SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const
 
-function handlerCount (signals: EventEmitter): number {
+function handlerCount(signals: EventEmitter): number {
   return SIGNALS.reduce((sum, signal) => sum + signals.listenerCount(signal), 0)
 }
 
 /** The state's name (a function, so that one assertion does not narrow the type for the next). */
-function phase (lifecycle: Lifecycle): string {
+function phase(lifecycle: Lifecycle): string {
   return lifecycle.state.name
 }
 
 /** Whether `promise` has settled by now. */
-async function isSettled (promise: Promise<unknown>): Promise<boolean> {
+async function isSettled(promise: Promise<unknown>): Promise<boolean> {
   const marker = Symbol('pending')
-  return await Promise.race([promise.then(() => true), settle().then(() => marker)]) !== marker
+  return (await Promise.race([promise.then(() => true), settle().then(() => marker)])) !== marker
 }
 
 await describe('Lifecycle', async () => {
@@ -183,7 +242,12 @@ await describe('Lifecycle', async () => {
     lifecycle.dispatch({ type: 'started' })
     assert.deepEqual(lifecycle.state, { name: 'draining', signal: 'SIGTERM' })
     assert.deepEqual(calls, ['closeServer'])
-    assert.deepEqual(logs[0], { ...logs[0], msg: 'Shutting down: no new connections; in-flight requests may finish', signal: 'SIGTERM', graceMs: 1000 })
+    assert.deepEqual(logs[0], {
+      ...logs[0],
+      msg: 'Shutting down: no new connections; in-flight requests may finish',
+      signal: 'SIGTERM',
+      graceMs: 1000,
+    })
     server.resolve()
     await settle()
     assert.equal(phase(lifecycle), 'releasing')
@@ -224,7 +288,12 @@ await describe('Lifecycle', async () => {
     assert.deepEqual(calls, ['closeServer'])
     t.mock.timers.tick(1)
     assert.deepEqual(calls, ['closeServer', 'closeConnections'])
-    assert.deepEqual(logs.at(-1), { ...logs.at(-1), level: 40, msg: 'Grace period over: closing the remaining connections', graceMs: 2000 })
+    assert.deepEqual(logs.at(-1), {
+      ...logs.at(-1),
+      level: 40,
+      msg: 'Grace period over: closing the remaining connections',
+      graceMs: 2000,
+    })
     assert.equal(phase(lifecycle), 'forcing')
     server.resolve()
     await settle()
@@ -294,7 +363,9 @@ await describe('Lifecycle', async () => {
         reload: () => Promise.reject(new Error('certificate unreadable')),
         releaseResources: () => Promise.resolve(),
         flushLogs: () => Promise.resolve(),
-        notify: (status) => { notes.push(status) },
+        notify: (status) => {
+          notes.push(status)
+        },
         watchdog: () => undefined,
       },
     })
@@ -302,7 +373,13 @@ await describe('Lifecycle', async () => {
     lifecycle.dispatch({ type: 'hangup' })
     await settle()
     assert.deepEqual(notes, ['ready', 'reloading', 'ready'])
-    assert.ok(logs.some((line) => line.msg === 'Cannot reload' && (line.err as { message?: string } | undefined)?.message === 'certificate unreadable'))
+    assert.ok(
+      logs.some(
+        (line) =>
+          line.msg === 'Cannot reload' &&
+          (line.err as { message?: string } | undefined)?.message === 'certificate unreadable',
+      ),
+    )
   })
 
   await test('stop() twice: both resolve when stopped; the second closes the remaining connections', async () => {
@@ -318,7 +395,11 @@ await describe('Lifecycle', async () => {
     await Promise.all([first, second])
     assert.equal(phase(lifecycle), 'stopped')
     await lifecycle.stop()
-    assert.deepEqual(calls, ['closeServer', 'closeConnections', 'releaseResources', 'flushLogs'], 'a stop once stopped does nothing')
+    assert.deepEqual(
+      calls,
+      ['closeServer', 'closeConnections', 'releaseResources', 'flushLogs'],
+      'a stop once stopped does nothing',
+    )
   })
 
   await test('a failed start removes the handlers and resolves stopped; later events change nothing', async () => {
@@ -343,7 +424,9 @@ await describe('Lifecycle', async () => {
     flush.resolve()
     await stopped
     assert.deepEqual(calls, ['closeServer', 'releaseResources', 'flushLogs'])
-    const errors = logs.filter((line) => line.level === 50).map((line) => [line.msg, (line.err as { message?: string } | undefined)?.message])
+    const errors = logs
+      .filter((line) => line.level === 50)
+      .map((line) => [line.msg, (line.err as { message?: string } | undefined)?.message])
     assert.deepEqual(errors, [
       ['Cannot close the server', 'onClose hook failed'],
       ['Cannot stop the background work, the index or the password worker cleanly', 'worker would not stop'],
@@ -356,8 +439,15 @@ await test('with a real server: a stop drains, a second stop ends a request that
   const app = Fastify()
   const entered = deferred()
   const hanging = deferred()
-  app.get('/slow', async () => { entered.resolve(); await hanging.promise; return 'late' })
-  t.after(async () => { hanging.resolve(); await app.close() })
+  app.get('/slow', async () => {
+    entered.resolve()
+    await hanging.promise
+    return 'late'
+  })
+  t.after(async () => {
+    hanging.resolve()
+    await app.close()
+  })
   const address = await app.listen({ port: 0, host: '127.0.0.1' })
   const calls: string[] = []
   const lifecycle = new Lifecycle({
@@ -365,19 +455,31 @@ await test('with a real server: a stop drains, a second stop ends a request that
     graceMs: 60_000,
     effects: {
       closeServer: () => app.close(),
-      closeConnections: () => { app.server.closeAllConnections() },
+      closeConnections: () => {
+        app.server.closeAllConnections()
+      },
       reopenLog: () => undefined,
       reload: () => Promise.resolve(),
       notify: () => undefined,
       watchdog: () => undefined,
-      releaseResources: () => { calls.push('releaseResources'); return Promise.resolve() },
+      releaseResources: () => {
+        calls.push('releaseResources')
+        return Promise.resolve()
+      },
       flushLogs: () => Promise.resolve(),
     },
   })
   lifecycle.dispatch({ type: 'started' })
   const outcome = new Promise<string>((resolve) => {
-    const req = request(`${address}/slow`, (res) => { res.resume(); res.on('end', () => { resolve(`status ${res.statusCode ?? 0}`) }) })
-    req.on('error', (err: NodeJS.ErrnoException) => { resolve(err.code ?? err.message) })
+    const req = request(`${address}/slow`, (res) => {
+      res.resume()
+      res.on('end', () => {
+        resolve(`status ${res.statusCode ?? 0}`)
+      })
+    })
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      resolve(err.code ?? err.message)
+    })
     req.end()
   })
   await entered.promise

@@ -10,7 +10,7 @@ import { noise } from '../helpers/test-bytes.js'
 const ALL: readonly HashAlgorithm[] = ['md5', 'sha256', 'sha384', 'sha512']
 
 /** Split `data` into chunks of varying sizes (1, 2, 3, ... bytes, then 4 KiB pieces). */
-function chunked (data: Buffer): Buffer[] {
+function chunked(data: Buffer): Buffer[] {
   const chunks: Buffer[] = []
   let offset = 0
   for (let size = 1; offset < data.length; size = size < 64 ? size + 1 : 4096) {
@@ -20,29 +20,40 @@ function chunked (data: Buffer): Buffer[] {
   return chunks
 }
 
-
-function oneShot (data: Buffer, algorithm: HashAlgorithm): string {
+function oneShot(data: Buffer, algorithm: HashAlgorithm): string {
   return createHash(algorithm).update(data).digest('hex')
 }
 
 await describe('digestStream', async () => {
   // Published vectors (RFC 1321, FIPS 180-2 examples).
   const vectors: readonly (readonly [string, Record<'md5' | 'sha256' | 'sha512', string>])[] = [
-    ['', {
-      md5: 'd41d8cd98f00b204e9800998ecf8427e',
-      sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
-      sha512: 'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e',
-    }],
-    ['abc', {
-      md5: '900150983cd24fb0d6963f7d28e17f72',
-      sha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
-      sha512: 'ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f',
-    }],
-    ['The quick brown fox jumps over the lazy dog', {
-      md5: '9e107d9d372bb6826bd81d3542a419d6',
-      sha256: 'd7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592',
-      sha512: '07e547d9586f6a73f73fbac0435ed76951218fb7d0c8d788a309d785436bbb642e93a252a954f23912547d1e8a3b5ed6e1bfd7097821233fa0538f3db854fee6',
-    }],
+    [
+      '',
+      {
+        md5: 'd41d8cd98f00b204e9800998ecf8427e',
+        sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+        sha512:
+          'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e',
+      },
+    ],
+    [
+      'abc',
+      {
+        md5: '900150983cd24fb0d6963f7d28e17f72',
+        sha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+        sha512:
+          'ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f',
+      },
+    ],
+    [
+      'The quick brown fox jumps over the lazy dog',
+      {
+        md5: '9e107d9d372bb6826bd81d3542a419d6',
+        sha256: 'd7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592',
+        sha512:
+          '07e547d9586f6a73f73fbac0435ed76951218fb7d0c8d788a309d785436bbb642e93a252a954f23912547d1e8a3b5ed6e1bfd7097821233fa0538f3db854fee6',
+      },
+    ],
   ]
   for (const [text, expected] of vectors) {
     await test(`known vectors for ${JSON.stringify(text)}, one byte per chunk`, async () => {
@@ -76,33 +87,49 @@ await describe('digestStream', async () => {
 
   await test('no algorithms still reads the stream and returns an empty object', async () => {
     let read = false
-    const stream = Readable.from((function * () {
-      yield Buffer.from('x')
-      read = true
-    })())
+    const stream = Readable.from(
+      (function* () {
+        yield Buffer.from('x')
+        read = true
+      })(),
+    )
     assert.deepEqual(await digestStream(stream, []), {})
     assert.equal(read, true)
   })
 
   await test('hashes a file-like byte stream (highWaterMark-sized chunks)', async () => {
     const data = noise(200_000, 7)
-    const stream = new Readable({ highWaterMark: 1024, read () { /* pushed below */ } })
+    const stream = new Readable({
+      highWaterMark: 1024,
+      read() {
+        /* pushed below */
+      },
+    })
     for (let offset = 0; offset < data.length; offset += 777) stream.push(data.subarray(offset, offset + 777))
     stream.push(null)
-    assert.deepEqual(await digestStream(stream, ['md5', 'sha256']), { md5: oneShot(data, 'md5'), sha256: oneShot(data, 'sha256') })
+    assert.deepEqual(await digestStream(stream, ['md5', 'sha256']), {
+      md5: oneShot(data, 'md5'),
+      sha256: oneShot(data, 'sha256'),
+    })
   })
 
   await test('rejects with the stream error', async () => {
     const failure = new Error('disk on fire')
-    const stream = Readable.from((function * () {
-      yield Buffer.from('partial')
-      throw failure
-    })())
+    const stream = Readable.from(
+      (function* () {
+        yield Buffer.from('partial')
+        throw failure
+      })(),
+    )
     await assert.rejects(digestStream(stream, ['sha256']), (err: unknown) => err === failure)
   })
 
   await test('rejects when the stream is destroyed midway', async () => {
-    const stream = new Readable({ read () { /* fed below */ } })
+    const stream = new Readable({
+      read() {
+        /* fed below */
+      },
+    })
     stream.push(Buffer.from('some bytes'))
     const result = digestStream(stream, ['md5'])
     setImmediate(() => stream.destroy(new Error('aborted')))

@@ -30,7 +30,7 @@ const MIXED: DistSpec = {
 const FIXED_EPOCH = 1580601600 // 2020-02-02T00:00:00Z, the builders' default
 
 /** Zip members in archive order (fflate keeps it; none of these paths look like array indices). */
-function unzip (bytes: Buffer): Map<string, Buffer> {
+function unzip(bytes: Buffer): Map<string, Buffer> {
   return new Map(Object.entries(unzipSync(bytes)).map(([path, data]) => [path, Buffer.from(data)]))
 }
 
@@ -46,7 +46,7 @@ interface TarMember {
   data: Buffer
 }
 
-async function untarGz (bytes: Buffer): Promise<TarMember[]> {
+async function untarGz(bytes: Buffer): Promise<TarMember[]> {
   const reader = extract()
   reader.end(gunzipSync(bytes))
   const members: TarMember[] = []
@@ -72,18 +72,22 @@ async function untarGz (bytes: Buffer): Promise<TarMember[]> {
   return members
 }
 
-function member (members: ReadonlyMap<string, Buffer>, path: string): Buffer {
+function member(members: ReadonlyMap<string, Buffer>, path: string): Buffer {
   const data = members.get(path)
   assert.ok(data, `archive has no ${path}; it has ${[...members.keys()].join(', ')}`)
   return data
 }
 
 /** The `Key: value` header lines of a core-metadata file, in order. */
-function headers (text: Buffer): [string, string][] {
-  return text.toString('utf8').split('\n').filter(Boolean).map((line) => {
-    const colon = line.indexOf(': ')
-    return [line.slice(0, colon), line.slice(colon + 2)]
-  })
+function headers(text: Buffer): [string, string][] {
+  return text
+    .toString('utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const colon = line.indexOf(': ')
+      return [line.slice(0, colon), line.slice(colon + 2)]
+    })
 }
 
 await test('shipped examples: are byte-identical to a fresh build (rerun `npm run examples` after changing the builders)', async () => {
@@ -100,9 +104,16 @@ await test('shipped examples: are byte-identical to a fresh build (rerun `npm ru
       const name = basename(path)
       const shipped = await readFile(join(committed, name)).catch(() => undefined)
       assert.ok(shipped, `examples/eggs/eggdemo/${name} is missing; run \`npm run examples\``)
-      assert.ok(shipped.equals(await readFile(path)), `examples/eggs/eggdemo/${name} differs from a fresh build; run \`npm run examples\``)
+      assert.ok(
+        shipped.equals(await readFile(path)),
+        `examples/eggs/eggdemo/${name} differs from a fresh build; run \`npm run examples\``,
+      )
     }
-    assert.deepEqual((await readdir(committed)).sort(), written.map((path) => basename(path)).sort(), 'stale files in examples/eggs/eggdemo')
+    assert.deepEqual(
+      (await readdir(committed)).sort(),
+      written.map((path) => basename(path)).sort(),
+      'stale files in examples/eggs/eggdemo',
+    )
   } finally {
     await rm(tmp, { recursive: true, force: true })
   }
@@ -124,13 +135,16 @@ await test('buildWheel: honours pythonTag, buildTag and filenameName', () => {
 
 await test('buildWheel: holds the module and a .dist-info with METADATA, WHEEL and RECORD last', () => {
   const members = unzip(buildWheel(MIXED).bytes)
-  assert.deepEqual([...members.keys()], [
-    'hx_mixed_name/__init__.py',
-    'hx_mixed_name-0.1.dist-info/METADATA',
-    'hx_mixed_name-0.1.dist-info/WHEEL',
-    'hx_mixed_name-0.1.dist-info/RECORD',
-  ])
-  assert.equal(member(members, 'hx_mixed_name/__init__.py').toString('utf8'), '__version__ = \'0.1\'\n')
+  assert.deepEqual(
+    [...members.keys()],
+    [
+      'hx_mixed_name/__init__.py',
+      'hx_mixed_name-0.1.dist-info/METADATA',
+      'hx_mixed_name-0.1.dist-info/WHEEL',
+      'hx_mixed_name-0.1.dist-info/RECORD',
+    ],
+  )
+  assert.equal(member(members, 'hx_mixed_name/__init__.py').toString('utf8'), "__version__ = '0.1'\n")
   assert.deepEqual(headers(member(members, 'hx_mixed_name-0.1.dist-info/WHEEL')), [
     ['Wheel-Version', '1.0'],
     ['Generator', 'eggserve-test-helpers'],
@@ -155,8 +169,15 @@ await test('buildWheel: writes METADATA with every field of the spec and returns
 
 await test('buildWheel: lists every member in RECORD with its sha256 and size, and RECORD itself unhashed', () => {
   const members = unzip(buildWheel(MIXED).bytes)
-  const rows = member(members, 'hx_mixed_name-0.1.dist-info/RECORD').toString('utf8').trimEnd().split('\n').map((line) => line.split(','))
-  assert.deepEqual(rows.map((row) => row[0]), [...members.keys()])
+  const rows = member(members, 'hx_mixed_name-0.1.dist-info/RECORD')
+    .toString('utf8')
+    .trimEnd()
+    .split('\n')
+    .map((line) => line.split(','))
+  assert.deepEqual(
+    rows.map((row) => row[0]),
+    [...members.keys()],
+  )
   for (const [path, hash, size] of rows) {
     assert.ok(path !== undefined)
     if (path.endsWith('/RECORD')) {
@@ -180,15 +201,18 @@ await test('buildSdist: holds one top-level directory with PKG-INFO, pyproject.t
   const sdist = buildSdist(MIXED)
   assert.equal(sdist.filename, 'hx_mixed_name-0.1.tar.gz')
   const members = await untarGz(sdist.bytes)
-  assert.deepEqual(members.map((m) => m.name), [
-    'hx_mixed_name-0.1/',
-    'hx_mixed_name-0.1/PKG-INFO',
-    `hx_mixed_name-0.1/${BACKEND_MODULE}.py`,
-    'hx_mixed_name-0.1/hx_mixed_name/',
-    'hx_mixed_name-0.1/hx_mixed_name/__init__.py',
-    'hx_mixed_name-0.1/pyproject.toml',
-    'hx_mixed_name-0.1/setup.py',
-  ])
+  assert.deepEqual(
+    members.map((m) => m.name),
+    [
+      'hx_mixed_name-0.1/',
+      'hx_mixed_name-0.1/PKG-INFO',
+      `hx_mixed_name-0.1/${BACKEND_MODULE}.py`,
+      'hx_mixed_name-0.1/hx_mixed_name/',
+      'hx_mixed_name-0.1/hx_mixed_name/__init__.py',
+      'hx_mixed_name-0.1/pyproject.toml',
+      'hx_mixed_name-0.1/setup.py',
+    ],
+  )
   const pkgInfo = members.find((m) => m.name === 'hx_mixed_name-0.1/PKG-INFO')
   assert.ok(pkgInfo?.data.equals(sdist.pkgInfo))
   assert.deepEqual(headers(sdist.pkgInfo), headers(buildWheel(MIXED).metadata))
@@ -213,7 +237,10 @@ await test('buildSdist: spells legacy filenames verbatim with filenameName', asy
   const sdist = buildSdist({ name: 'python-dateutil', version: '2.8.2' }, { filenameName: 'python-dateutil' })
   assert.equal(sdist.filename, 'python-dateutil-2.8.2.tar.gz')
   const names = (await untarGz(sdist.bytes)).map((m) => m.name)
-  assert.ok(names.every((name) => name.startsWith('python-dateutil-2.8.2/')), names.join(', '))
+  assert.ok(
+    names.every((name) => name.startsWith('python-dateutil-2.8.2/')),
+    names.join(', '),
+  )
   assert.ok(names.includes('python-dateutil-2.8.2/python_dateutil/__init__.py'))
 })
 
@@ -228,11 +255,14 @@ await test('buildSdist: can be a zip with the same layout', () => {
 await test('buildSdist: ships Python that parses', (t) => {
   const python = needTool(t, 'python3')
   if (python === undefined) return
-  const sdist = buildSdist({ ...MIXED, summary: 'Ünïcode \'quoted\' \\ summary' }, { format: 'zip' })
+  const sdist = buildSdist({ ...MIXED, summary: "Ünïcode 'quoted' \\ summary" }, { format: 'zip' })
   const members = unzip(sdist.bytes)
   for (const path of [`${BACKEND_MODULE}.py`, 'setup.py']) {
     const source = member(members, `hx_mixed_name-0.1/${path}`)
-    const result: SpawnSyncReturns<string> = spawnSync(python, ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], { input: source.toString('utf8'), encoding: 'utf8' })
+    const result: SpawnSyncReturns<string> = spawnSync(python, ['-c', 'import ast, sys; ast.parse(sys.stdin.read())'], {
+      input: source.toString('utf8'),
+      encoding: 'utf8',
+    })
     assert.equal(result.status, 0, `${path}: ${result.stderr}`)
   }
 })
@@ -240,18 +270,24 @@ await test('buildSdist: ships Python that parses', (t) => {
 await test('buildEgg: names the file setuptools-style and holds EGG-INFO/PKG-INFO', () => {
   const egg = buildEgg(MIXED, { pyVersion: '3.7' })
   assert.equal(egg.filename, 'Hx.Mixed_Name-0.1-py3.7.egg')
-  assert.equal(buildEgg({ name: 'a-b', version: '1-2' }, { pyVersion: '2.7', platform: 'linux-x86_64' }).filename, 'a_b-1_2-py2.7-linux-x86_64.egg')
+  assert.equal(
+    buildEgg({ name: 'a-b', version: '1-2' }, { pyVersion: '2.7', platform: 'linux-x86_64' }).filename,
+    'a_b-1_2-py2.7-linux-x86_64.egg',
+  )
   const members = unzip(egg.bytes)
   assert.ok(member(members, 'EGG-INFO/PKG-INFO').equals(egg.pkgInfo))
-  assert.deepEqual([...members.keys()], [
-    'EGG-INFO/PKG-INFO',
-    'EGG-INFO/SOURCES.txt',
-    'EGG-INFO/dependency_links.txt',
-    'EGG-INFO/requires.txt',
-    'EGG-INFO/top_level.txt',
-    'EGG-INFO/zip-safe',
-    'hx_mixed_name/__init__.py',
-  ])
+  assert.deepEqual(
+    [...members.keys()],
+    [
+      'EGG-INFO/PKG-INFO',
+      'EGG-INFO/SOURCES.txt',
+      'EGG-INFO/dependency_links.txt',
+      'EGG-INFO/requires.txt',
+      'EGG-INFO/top_level.txt',
+      'EGG-INFO/zip-safe',
+      'hx_mixed_name/__init__.py',
+    ],
+  )
   assert.equal(member(members, 'EGG-INFO/top_level.txt').toString('utf8'), 'hx_mixed_name\n')
   assert.equal(member(members, 'EGG-INFO/requires.txt').toString('utf8'), 'attrs>=20\n\n[:python_version < "3"]\nsix\n')
 })
@@ -262,7 +298,12 @@ await test('buildEgg: omits requires.txt without dependencies', () => {
 })
 
 await test('determinism: gives identical bytes for identical input', () => {
-  for (const build of [() => buildWheel(MIXED), () => buildSdist(MIXED), () => buildSdist(MIXED, { format: 'zip' }), () => buildEgg(MIXED, { pyVersion: '3.7' })]) {
+  for (const build of [
+    () => buildWheel(MIXED),
+    () => buildSdist(MIXED),
+    () => buildSdist(MIXED, { format: 'zip' }),
+    () => buildEgg(MIXED, { pyVersion: '3.7' }),
+  ]) {
     assert.ok(build().bytes.equals(build().bytes))
   }
 })

@@ -15,29 +15,42 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8')
 
 /** README.md and every Markdown file under docs/, as repository paths. */
-const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)]
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => `docs/${name}`),
+]
 /** The documents whose links and quoted paths are checked: DOCS, the benchmark report and the bench's own README. */
 const LINKED = [...DOCS, 'BENCHMARKS.md', 'scripts/bench/README.md']
 
 /** The text outside fenced code blocks (links and headings in code are not links or headings). */
-function prose (text: string): string {
+function prose(text: string): string {
   let fenced = false
-  return text.split('\n').map((line) => {
-    if (/^\s*```/.test(line)) {
-      fenced = !fenced
-      return ''
-    }
-    return fenced ? '' : line
-  }).join('\n')
+  return text
+    .split('\n')
+    .map((line) => {
+      if (/^\s*```/.test(line)) {
+        fenced = !fenced
+        return ''
+      }
+      return fenced ? '' : line
+    })
+    .join('\n')
 }
 
 /** GitHub's anchor for a heading: lowercase, punctuation dropped, spaces as hyphens. */
-function slug (heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-')
+function slug(heading: string): string {
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-')
 }
 
 /** The anchors of a Markdown file's headings (a repeated heading gets -1, -2, ... as on GitHub). */
-function anchors (text: string): Set<string> {
+function anchors(text: string): Set<string> {
   const seen = new Map<string, number>()
   const result = new Set<string>()
   for (const match of prose(text).matchAll(/^#{1,6} (.+)$/gm)) {
@@ -50,11 +63,16 @@ function anchors (text: string): Set<string> {
 }
 
 /** Every file under `dir` (a repository path), recursively, skipping node_modules. */
-function filesUnder (dir: string): string[] {
+function filesUnder(dir: string): string[] {
   if (!existsSync(join(ROOT, dir))) return []
   return readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })
     .map((name) => join(dir, name))
-    .filter((path) => !path.includes('node_modules') && !/\.(png|jpe?g|gz|whl|egg|zip|tgz)$/.test(path) && statSync(join(ROOT, path)).isFile())
+    .filter(
+      (path) =>
+        !path.includes('node_modules') &&
+        !/\.(png|jpe?g|gz|whl|egg|zip|tgz)$/.test(path) &&
+        statSync(join(ROOT, path)).isFile(),
+    )
 }
 
 await test('docs/README.md lists every document under docs/', () => {
@@ -78,7 +96,10 @@ await test('every relative link in the README, docs/ and the benchmark reports l
       assert.ok(existsSync(join(ROOT, file)), `${doc}: ${target} (${file}) does not exist`)
       if (anchor !== undefined) {
         assert.ok(file.endsWith('.md'), `${doc}: ${target}: an anchor into a file that is not Markdown`)
-        assert.ok(anchors(read(file)).has(anchor), `${doc}: ${target}: no heading "#${anchor}" in ${file} (it has: ${[...anchors(read(file))].join(', ')})`)
+        assert.ok(
+          anchors(read(file)).has(anchor),
+          `${doc}: ${target}: no heading "#${anchor}" in ${file} (it has: ${[...anchors(read(file))].join(', ')})`,
+        )
       }
       checked.push(target)
     }
@@ -91,7 +112,9 @@ await test('every relative link in the README, docs/ and the benchmark reports l
 await test('every repository path the README, docs/ and the benchmark reports quote exists', () => {
   const quoted: string[] = []
   for (const doc of LINKED) {
-    for (const match of prose(read(doc)).matchAll(/`((?:src|test|scripts|contrib|docs|examples|bin|ui-assets|\.ci)\/[\w./-]*)`/g)) {
+    for (const match of prose(read(doc)).matchAll(
+      /`((?:src|test|scripts|contrib|docs|examples|bin|ui-assets|\.ci)\/[\w./-]*)`/g,
+    )) {
       const path = match[1] ?? ''
       assert.ok(existsSync(join(ROOT, path)), `${doc} names ${path}, which does not exist`)
       quoted.push(path)
@@ -101,12 +124,20 @@ await test('every repository path the README, docs/ and the benchmark reports qu
 })
 
 await test('every EGGSERVE_ name in the README and docs/ exists in the code', () => {
-  const code = ['src', 'test', 'scripts', '.ci', 'bin'].flatMap(filesUnder).filter((path) => path !== 'test/unit/docs.test.ts').map(read).join('\n')
+  const code = ['src', 'test', 'scripts', '.ci', 'bin']
+    .flatMap(filesUnder)
+    .filter((path) => path !== 'test/unit/docs.test.ts')
+    .map(read)
+    .join('\n')
   const settings = new Set<string>(Object.values(SETTINGS).map((setting) => setting.env))
   const names = new Set<string>()
-  for (const doc of DOCS) for (const match of read(doc).matchAll(/\bEGGSERVE_[A-Z0-9_]*[A-Z0-9]\b/g)) names.add(match[0])
+  for (const doc of DOCS)
+    for (const match of read(doc).matchAll(/\bEGGSERVE_[A-Z0-9_]*[A-Z0-9]\b/g)) names.add(match[0])
   for (const name of names) {
-    assert.ok(settings.has(name) || new RegExp(`\\b${name}\\b`).test(code), `${name} is documented but appears nowhere in src/, test/, scripts/, .ci/ or bin/`)
+    assert.ok(
+      settings.has(name) || new RegExp(`\\b${name}\\b`).test(code),
+      `${name} is documented but appears nowhere in src/, test/, scripts/, .ci/ or bin/`,
+    )
   }
   // Every setting's variable is documented somewhere.
   for (const env of settings) assert.ok(names.has(env), `${env} is not documented`)
@@ -123,34 +154,59 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
   poetry: ['--build', '--no-ansi', '--no-root'],
   pdm: ['--no-build', '--no-self'],
   virtualenv: ['--no-seed'],
-  npm: ['--prefix', '--json', '--quick', '--keep', '--profile', '--only', '--out', '--ui-renders', '--node', '--projects', '--rounds'], // and the bench's own, after `--`
+  npm: [
+    '--prefix',
+    '--json',
+    '--quick',
+    '--keep',
+    '--profile',
+    '--only',
+    '--out',
+    '--ui-renders',
+    '--node',
+    '--projects',
+    '--rounds',
+  ], // and the bench's own, after `--`
   node: ['--import', '--test', '--pending-deprecation', '--jitless', '--max-semi-space-size', '--noEmit'],
   systemd: ['--now', '--root'],
 }
 
-await test('every long option the README and docs/ mention is eggserve\'s or a named other program\'s', () => {
-  const ours = new Set(['--help', '--version', ...optionFlags().flatMap((flags) => flags.split(/[\s,]+/).filter((word) => word.startsWith('--')))])
+await test("every long option the README and docs/ mention is eggserve's or a named other program's", () => {
+  const ours = new Set([
+    '--help',
+    '--version',
+    ...optionFlags().flatMap((flags) => flags.split(/[\s,]+/).filter((word) => word.startsWith('--'))),
+  ])
   const others = new Set(Object.values(OTHER_PROGRAMS_FLAGS).flat())
-  for (const flag of others) assert.ok(!ours.has(flag), `${flag} is eggserve's own; remove it from OTHER_PROGRAMS_FLAGS`)
+  for (const flag of others)
+    assert.ok(!ours.has(flag), `${flag} is eggserve's own; remove it from OTHER_PROGRAMS_FLAGS`)
   const seen = new Set<string>()
   for (const doc of DOCS) {
     for (const match of read(doc).matchAll(/(?<![\w-])--[a-zA-Z][a-zA-Z0-9-]*/g)) {
-      assert.ok(ours.has(match[0]) || others.has(match[0]), `${doc} mentions ${match[0]}, which is no eggserve flag (nor listed as another program's)`)
+      assert.ok(
+        ours.has(match[0]) || others.has(match[0]),
+        `${doc} mentions ${match[0]}, which is no eggserve flag (nor listed as another program's)`,
+      )
       seen.add(match[0])
     }
   }
-  for (const flag of others) assert.ok(seen.has(flag), `${flag} is no longer mentioned; remove it from OTHER_PROGRAMS_FLAGS`)
+  for (const flag of others)
+    assert.ok(seen.has(flag), `${flag} is no longer mentioned; remove it from OTHER_PROGRAMS_FLAGS`)
 })
 
 await test(`the compatibility table lives in ${COMPAT_DOC}, between the markers scripts/compat-table.ts rewrites`, () => {
   const doc = read(COMPAT_DOC)
   assert.equal(doc.split('<!-- compat:start -->').length, 2, 'one start marker')
   assert.equal(doc.split('<!-- compat:end -->').length, 2, 'one end marker')
-  const region = doc.slice(doc.indexOf('<!-- compat:start -->') + '<!-- compat:start -->\n'.length, doc.indexOf('<!-- compat:end -->'))
+  const region = doc.slice(
+    doc.indexOf('<!-- compat:start -->') + '<!-- compat:start -->\n'.length,
+    doc.indexOf('<!-- compat:end -->'),
+  )
   assert.match(region, /^<!-- Generated by `node --import tsx scripts\/compat-table\.ts`/)
   assert.equal(replaceRegion(doc, region), doc, 'rewriting the region with itself changes nothing else')
   assert.notEqual(replaceRegion(doc, 'new\n'), doc)
   // Nowhere else: the README points to it instead.
-  for (const other of DOCS.filter((path) => path !== COMPAT_DOC)) assert.ok(!read(other).includes('<!-- compat:start -->'), `${other} holds a second table`)
+  for (const other of DOCS.filter((path) => path !== COMPAT_DOC))
+    assert.ok(!read(other).includes('<!-- compat:start -->'), `${other} holds a second table`)
   assert.ok(read('README.md').includes(`](${COMPAT_DOC})`), 'the README links the table')
 })

@@ -9,7 +9,10 @@ import { AppError, NotFoundError, RequestRejected, StorageError, StoreFailure, W
 
 await test('a misspelt code does not compile (tsc -p test/tsconfig.json fails when one of these lines does compile)', () => {
   // @ts-expect-error -- EGGSERVE_NOT_FOUN is not in the registry.
-  assert.throws(() => new AppError('EGGSERVE_NOT_FOUN', 'typo'), { name: 'TypeError', message: /EGGSERVE_NOT_FOUN is not in the registry/ })
+  assert.throws(() => new AppError('EGGSERVE_NOT_FOUN', 'typo'), {
+    name: 'TypeError',
+    message: /EGGSERVE_NOT_FOUN is not in the registry/,
+  })
   // @ts-expect-error -- a registered code, but not one a refused request may carry.
   assert.ok(new RequestRejected('EGGSERVE_STORAGE', 'not a refusal'))
   // @ts-expect-error -- nor one of a failed write.
@@ -49,12 +52,15 @@ await test('every client error (4xx) may show its message; codes without a statu
   }
   assert.equal(isErrorCode('EGGSERVE_CONFIG'), true)
   assert.equal(isErrorCode('EGGSERVE_PORT'), false, 'environment variables are not error codes')
-  assert.equal(isErrorCode('toString'), false, 'nor are Object.prototype\'s names')
+  assert.equal(isErrorCode('toString'), false, "nor are Object.prototype's names")
 })
 
-await test('docs/errors.md lists exactly the registry\'s codes, with their statuses and meanings', () => {
+await test("docs/errors.md lists exactly the registry's codes, with their statuses and meanings", () => {
   const doc = readFileSync(ERRORS_DOC, 'utf8')
   const listed = [...doc.matchAll(/^\| `(EGGSERVE_[A-Z_]+)` \|/gm)].map((match) => match[1])
   assert.deepEqual(listed, Object.keys(ERRORS))
-  assert.ok(doc.includes(`<!-- error-codes:start -->\n${renderErrorTable()}\n<!-- error-codes:end -->`), 'docs/errors.md is out of date: run npm run docs:errors')
+  assert.ok(
+    doc.includes(`<!-- error-codes:start -->\n${renderErrorTable()}\n<!-- error-codes:end -->`),
+    'docs/errors.md is out of date: run npm run docs:errors',
+  )
 })

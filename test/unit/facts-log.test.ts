@@ -21,8 +21,14 @@ const facts = (n: number): FileFacts => ({
   metadata: n % 2 === 0 ? { sha256: 'c'.repeat(64), requiresPython: '>=3.8,<4' } : { sha256: 'd'.repeat(64) },
 })
 
-async function openLog (dir: string, logs?: Record<string, unknown>[]): Promise<FactsLog> {
-  return FactsLog.open({ dir, namespace: '/srv/eggs', algorithms: ['md5', 'sha256'], log: logs === undefined ? silent : memoryLogger(logs), flushDelayMs: 1 })
+async function openLog(dir: string, logs?: Record<string, unknown>[]): Promise<FactsLog> {
+  return FactsLog.open({
+    dir,
+    namespace: '/srv/eggs',
+    algorithms: ['md5', 'sha256'],
+    log: logs === undefined ? silent : memoryLogger(logs),
+    flushDelayMs: 1,
+  })
 }
 
 await test('facts survive a restart, record by record', async (t) => {
@@ -81,7 +87,12 @@ await test('a file that is not an eggserve cache (or is garbage) is replaced, ne
   const dir = await tempDir(t)
   const log = await openLog(dir)
   await log.close()
-  for (const content of ['\u0000\u0001garbage\n', 'eggserve-facts 99 /srv/eggs\n', 'eggserve-facts 2 /other/tree\n', 'eggserve-facts 1 /srv/eggs\n']) {
+  for (const content of [
+    '\u0000\u0001garbage\n',
+    'eggserve-facts 99 /srv/eggs\n',
+    'eggserve-facts 2 /other/tree\n',
+    'eggserve-facts 1 /srv/eggs\n',
+  ]) {
     await writeFile(log.path, content)
     const logs: Record<string, unknown>[] = []
     const reopened = await openLog(dir, logs)
@@ -97,7 +108,12 @@ await test('records lacking a digest the configuration needs are ignored', async
   const log = await openLog(dir)
   log.set('id:1', facts(1))
   await log.close()
-  const wantsSha512 = await FactsLog.open({ dir, namespace: '/srv/eggs', algorithms: ['md5', 'sha256', 'sha512'], log: silent })
+  const wantsSha512 = await FactsLog.open({
+    dir,
+    namespace: '/srv/eggs',
+    algorithms: ['md5', 'sha256', 'sha512'],
+    log: silent,
+  })
   assert.equal(wantsSha512.get('id:1'), undefined)
   await wantsSha512.close()
 })
@@ -125,12 +141,15 @@ await test('two processes appending to one cache file, and compacting it, lose n
   // the other appends: every acknowledged record must be in the file at the end, whatever the
   // interleaving. (A compaction that replaced the file without reading what the other had
   // appended since it loaded dropped those records: 5,799 of 6,000 on a loaded machine.)
-  const run = (prefix: string): ReturnType<typeof runProcess> => runProcess(process.execPath, ['--import', 'tsx', WRITER, dir, '/srv/eggs', prefix, '3000', 'compact-often'])
+  const run = (prefix: string): ReturnType<typeof runProcess> =>
+    runProcess(process.execPath, ['--import', 'tsx', WRITER, dir, '/srv/eggs', prefix, '3000', 'compact-often'])
   const results = await Promise.all([run('a'), run('b')])
   for (const result of results) assert.equal(result.code, 0, result.stderr)
   const log = await openLog(dir)
   assert.equal(log.stats.corrupt, 0)
-  const missing = ['a', 'b'].flatMap((prefix) => Array.from({ length: 3000 }, (_, i) => `${prefix}:${i}`)).filter((identity) => log.get(identity) === undefined)
+  const missing = ['a', 'b']
+    .flatMap((prefix) => Array.from({ length: 3000 }, (_, i) => `${prefix}:${i}`))
+    .filter((identity) => log.get(identity) === undefined)
   assert.deepEqual(missing, [])
   assert.equal(log.size, 6000)
   await log.close()
@@ -152,7 +171,10 @@ await test('a compaction keeps the records another process appended after this o
   const log = await openLog(dir)
   assert.equal(log.stats.corrupt, 0)
   assert.equal(log.size, 201)
-  assert.deepEqual([log.get('a:0'), log.get('a:99'), log.get('a:199'), log.get('c:1')], [facts(0), facts(99), facts(199), facts(1)])
+  assert.deepEqual(
+    [log.get('a:0'), log.get('a:99'), log.get('a:199'), log.get('c:1')],
+    [facts(0), facts(99), facts(199), facts(1)],
+  )
   await log.close()
 })
 
@@ -193,7 +215,16 @@ await test('a process that compacts while another appends: both files stay whole
   const mine = await openLog(dir)
   for (let i = 0; i < 100; i++) mine.set(`mine:${i}`, facts(i))
   await mine.flush()
-  const other = await runProcess(process.execPath, ['--import', 'tsx', WRITER, dir, '/srv/eggs', 'other', '100', 'compact'])
+  const other = await runProcess(process.execPath, [
+    '--import',
+    'tsx',
+    WRITER,
+    dir,
+    '/srv/eggs',
+    'other',
+    '100',
+    'compact',
+  ])
   assert.equal(other.code, 0, other.stderr)
   // The other process replaced the file; this one must notice and append to the new one.
   for (let i = 100; i < 200; i++) mine.set(`mine:${i}`, facts(i))
@@ -207,7 +238,10 @@ await test('a process that compacts while another appends: both files stay whole
 
 await test('a Requires-Python holding a tab, quotes or a newline round-trips (it is JSON-encoded in its field)', async (t) => {
   const dir = await tempDir(t)
-  const odd: FileFacts = { digests: { md5: 'a'.repeat(32), sha256: 'b'.repeat(64) }, metadata: { sha256: 'c'.repeat(64), requiresPython: '>=3.8,\t<4 "x"\nz' } }
+  const odd: FileFacts = {
+    digests: { md5: 'a'.repeat(32), sha256: 'b'.repeat(64) },
+    metadata: { sha256: 'c'.repeat(64), requiresPython: '>=3.8,\t<4 "x"\nz' },
+  }
   const log = await openLog(dir)
   log.set('odd', odd)
   await log.close()
@@ -228,10 +262,15 @@ await test('a cache directory that cannot be made is an error at once, never a h
     t.diagnostic('no /proc here: the procfs case is not tried')
   }
   await writeFile(join(dir, 'plain'), 'a file')
-  await assert.rejects(makeDirectory(join(dir, 'plain', 'cache'), 0o700), (err: unknown) => errnoCode(err) === 'ENOTDIR')
+  await assert.rejects(
+    makeDirectory(join(dir, 'plain', 'cache'), 0o700),
+    (err: unknown) => errnoCode(err) === 'ENOTDIR',
+  )
   await assert.rejects(makeDirectory(join(dir, 'plain'), 0o700), (err: unknown) => errnoCode(err) === 'EEXIST')
   await symlink(join(dir, 'nowhere'), join(dir, 'dangling'))
-  await assert.rejects(makeDirectory(join(dir, 'dangling', 'cache'), 0o700), (err: unknown) => ['ENOENT', 'ENOTDIR'].includes(errnoCode(err) ?? ''))
+  await assert.rejects(makeDirectory(join(dir, 'dangling', 'cache'), 0o700), (err: unknown) =>
+    ['ENOENT', 'ENOTDIR'].includes(errnoCode(err) ?? ''),
+  )
   // What works: missing parents are made, with the mode; an existing directory is fine.
   await makeDirectory(join(dir, 'a', 'b', 'c'), 0o700)
   assert.equal((await stat(join(dir, 'a', 'b'))).mode & 0o777, 0o700)

@@ -10,7 +10,7 @@ interface Gate {
   readonly open: () => void
 }
 
-function gate (): Gate {
+function gate(): Gate {
   let open: () => void = () => undefined
   const promise = new Promise<void>((resolve) => {
     open = resolve
@@ -19,12 +19,12 @@ function gate (): Gate {
 }
 
 /** Let queued callbacks, promise reactions and the scheduler's follow-up starts run. */
-async function settle (): Promise<void> {
+async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await nextMacrotask()
 }
 
 /** Resolves to 'timeout' when `promise` has not settled within `ms`. */
-async function within<T> (promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
   const controller = new AbortController()
   try {
     return await Promise.race([promise, sleep(ms, 'timeout' as const, { signal: controller.signal })])
@@ -34,7 +34,7 @@ async function within<T> (promise: Promise<T>, ms: number): Promise<T | 'timeout
 }
 
 /** Deterministic delays in ms, 0–3. */
-function delayFor (i: number): number {
+function delayFor(i: number): number {
   return (i * 7 + 3) % 4
 }
 
@@ -52,15 +52,26 @@ await describe('FairScheduler', async () => {
       const scheduler = new FairScheduler(concurrency)
       let running = 0
       let maxRunning = 0
-      const results = await Promise.all(Array.from({ length: 40 }, (_, i) => scheduler.run(`group-${i % 4}`, async () => {
-        running++
-        maxRunning = Math.max(maxRunning, running)
-        await sleep(delayFor(i))
-        await nextMacrotask()
-        running--
-        return i * 10
-      }, i % 3 === 0)))
-      assert.deepEqual(results, Array.from({ length: 40 }, (_, i) => i * 10))
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          scheduler.run(
+            `group-${i % 4}`,
+            async () => {
+              running++
+              maxRunning = Math.max(maxRunning, running)
+              await sleep(delayFor(i))
+              await nextMacrotask()
+              running--
+              return i * 10
+            },
+            i % 3 === 0,
+          ),
+        ),
+      )
+      assert.deepEqual(
+        results,
+        Array.from({ length: 40 }, (_, i) => i * 10),
+      )
       assert.equal(maxRunning, concurrency)
       assert.equal(running, 0)
       assert.equal(scheduler.pending, 0)
@@ -71,11 +82,13 @@ await describe('FairScheduler', async () => {
     const scheduler = new FairScheduler(2)
     const gates = [gate(), gate(), gate()]
     const started: number[] = []
-    const done = gates.map((g, i) => scheduler.run('g', async () => {
-      started.push(i)
-      await g.promise
-      return i
-    }))
+    const done = gates.map((g, i) =>
+      scheduler.run('g', async () => {
+        started.push(i)
+        await g.promise
+        return i
+      }),
+    )
     await settle()
     assert.deepEqual(started, [0, 1])
     assert.equal(scheduler.pending, 1)
@@ -102,7 +115,10 @@ await describe('FairScheduler', async () => {
     assert.equal(order.length, 51)
     const position = order.indexOf('B0')
     // Only the tasks already running (and at most one more turn of A) may start before B.
-    assert.ok(position <= concurrency + 1, `B started at position ${position}: ${order.slice(0, position + 1).join(' ')}`)
+    assert.ok(
+      position <= concurrency + 1,
+      `B started at position ${position}: ${order.slice(0, position + 1).join(' ')}`,
+    )
   })
 
   await test('round-robin: a newly enqueued group takes the very next free slot', async () => {
@@ -140,10 +156,14 @@ await describe('FairScheduler', async () => {
     const order: string[] = []
     const blocker = gate()
     const first = scheduler.run('x', () => blocker.promise)
-    const tasks = ['A', 'B'].flatMap((group) => [1, 2, 3].map((i) => scheduler.run(group, async () => {
-      order.push(`${group}${i}`)
-      await nextMacrotask()
-    })))
+    const tasks = ['A', 'B'].flatMap((group) =>
+      [1, 2, 3].map((i) =>
+        scheduler.run(group, async () => {
+          order.push(`${group}${i}`)
+          await nextMacrotask()
+        }),
+      ),
+    )
     blocker.open()
     await Promise.all([first, ...tasks])
     assert.deepEqual(order, ['A1', 'B1', 'A2', 'B2', 'A3', 'B3'])
@@ -199,10 +219,18 @@ await describe('FairScheduler', async () => {
     const order: string[] = []
     const blocker = gate()
     const first = scheduler.run('busy', () => blocker.promise, false)
-    const tasks = ['a', 'b'].flatMap((group) => [1, 2].map((i) => scheduler.run(group, async () => {
-      order.push(`${group}${i}`)
-      await nextMacrotask()
-    }, false)))
+    const tasks = ['a', 'b'].flatMap((group) =>
+      [1, 2].map((i) =>
+        scheduler.run(
+          group,
+          async () => {
+            order.push(`${group}${i}`)
+            await nextMacrotask()
+          },
+          false,
+        ),
+      ),
+    )
     blocker.open()
     await Promise.all([first, ...tasks])
     assert.deepEqual(order, ['a1', 'b1', 'a2', 'b2'])
@@ -215,10 +243,12 @@ await describe('FairScheduler', async () => {
       await nextMacrotask()
       throw boom
     })
-    const after = [1, 2, 3].map((i) => scheduler.run(i % 2 === 0 ? 'g' : 'h', async () => {
-      await nextMacrotask()
-      return i
-    }))
+    const after = [1, 2, 3].map((i) =>
+      scheduler.run(i % 2 === 0 ? 'g' : 'h', async () => {
+        await nextMacrotask()
+        return i
+      }),
+    )
     await assert.rejects(failing, (err: unknown) => err === boom)
     assert.deepEqual(await within(Promise.all(after), 1000), [1, 2, 3])
     assert.equal(scheduler.pending, 0)
@@ -226,20 +256,27 @@ await describe('FairScheduler', async () => {
 
   await test('many rejections in a row do not leak slots', async () => {
     const scheduler = new FairScheduler(2)
-    const failures = Array.from({ length: 10 }, (_, i) => scheduler.run('g', async () => {
-      await sleep(delayFor(i))
-      throw new Error(`fail ${i}`)
-    }))
+    const failures = Array.from({ length: 10 }, (_, i) =>
+      scheduler.run('g', async () => {
+        await sleep(delayFor(i))
+        throw new Error(`fail ${i}`)
+      }),
+    )
     const results = await Promise.allSettled(failures)
-    assert.deepEqual(results.map((r) => r.status), Array.from({ length: 10 }, () => 'rejected'))
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array.from({ length: 10 }, () => 'rejected'),
+    )
     let running = 0
     let maxRunning = 0
-    const oks = Array.from({ length: 6 }, () => scheduler.run('g', async () => {
-      running++
-      maxRunning = Math.max(maxRunning, running)
-      await sleep(1)
-      running--
-    }))
+    const oks = Array.from({ length: 6 }, () =>
+      scheduler.run('g', async () => {
+        running++
+        maxRunning = Math.max(maxRunning, running)
+        await sleep(1)
+        running--
+      }),
+    )
     assert.notEqual(await within(Promise.all(oks), 1000), 'timeout')
     assert.equal(maxRunning, 2)
   })

@@ -18,7 +18,7 @@ interface ParseCase {
   readonly expected: ParsedDistFilename | undefined
 }
 
-async function runTable (cases: readonly ParseCase[]): Promise<void> {
+async function runTable(cases: readonly ParseCase[]): Promise<void> {
   for (const { filename, project, expected } of cases) {
     const hint = project === undefined ? '' : ` (project ${project})`
     const outcome = expected === undefined ? 'invalid' : `${expected.project} ${expected.version}`
@@ -36,11 +36,27 @@ await describe('parseDistFilename: wheels', async () => {
     },
     {
       filename: 'foo_bar-1.0-1-py3-none-any.whl',
-      expected: { kind: 'wheel', name: 'foo_bar', project: 'foo-bar', version: '1.0', buildTag: '1', pythonTag: 'py3', platform: 'any' },
+      expected: {
+        kind: 'wheel',
+        name: 'foo_bar',
+        project: 'foo-bar',
+        version: '1.0',
+        buildTag: '1',
+        pythonTag: 'py3',
+        platform: 'any',
+      },
     },
     {
       filename: 'foo_bar-1.0-12abc-py2.py3-none-any.whl',
-      expected: { kind: 'wheel', name: 'foo_bar', project: 'foo-bar', version: '1.0', buildTag: '12abc', pythonTag: 'py2.py3', platform: 'any' },
+      expected: {
+        kind: 'wheel',
+        name: 'foo_bar',
+        project: 'foo-bar',
+        version: '1.0',
+        buildTag: '12abc',
+        pythonTag: 'py2.py3',
+        platform: 'any',
+      },
     },
     {
       filename: 'Foo.Bar-2.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
@@ -55,7 +71,14 @@ await describe('parseDistFilename: wheels', async () => {
     },
     {
       filename: 'absl_py-2.1.0-py3-none-any.whl',
-      expected: { kind: 'wheel', name: 'absl_py', project: 'absl-py', version: '2.1.0', pythonTag: 'py3', platform: 'any' },
+      expected: {
+        kind: 'wheel',
+        name: 'absl_py',
+        project: 'absl-py',
+        version: '2.1.0',
+        pythonTag: 'py3',
+        platform: 'any',
+      },
     },
     {
       filename: 'tensorflow_io_gcs_filesystem-0.37.1-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl',
@@ -70,7 +93,14 @@ await describe('parseDistFilename: wheels', async () => {
     },
     {
       filename: 'foo-1.0rc1.post2.dev3+local.7-py3-none-any.whl',
-      expected: { kind: 'wheel', name: 'foo', project: 'foo', version: '1.0rc1.post2.dev3+local.7', pythonTag: 'py3', platform: 'any' },
+      expected: {
+        kind: 'wheel',
+        name: 'foo',
+        project: 'foo',
+        version: '1.0rc1.post2.dev3+local.7',
+        pythonTag: 'py3',
+        platform: 'any',
+      },
     },
     {
       filename: 'foo-1!2.0-py3-none-any.whl',
@@ -102,10 +132,23 @@ await describe('parseDistFilename: wheels', async () => {
 
 await describe('parseDistFilename: PEP 625 sdists', async () => {
   await runTable([
-    { filename: 'foo_bar-1.0.tar.gz', expected: { kind: 'sdist', name: 'foo_bar', project: 'foo-bar', version: '1.0' } },
-    { filename: 'foo_bar-1.0.tar.gz', project: 'foo-bar', expected: { kind: 'sdist', name: 'foo_bar', project: 'foo-bar', version: '1.0' } },
-    { filename: 'holygrail-1.0.tar.gz', expected: { kind: 'sdist', name: 'holygrail', project: 'holygrail', version: '1.0' } },
-    { filename: 'zope_interface-6.4.post2.tar.gz', expected: { kind: 'sdist', name: 'zope_interface', project: 'zope-interface', version: '6.4.post2' } },
+    {
+      filename: 'foo_bar-1.0.tar.gz',
+      expected: { kind: 'sdist', name: 'foo_bar', project: 'foo-bar', version: '1.0' },
+    },
+    {
+      filename: 'foo_bar-1.0.tar.gz',
+      project: 'foo-bar',
+      expected: { kind: 'sdist', name: 'foo_bar', project: 'foo-bar', version: '1.0' },
+    },
+    {
+      filename: 'holygrail-1.0.tar.gz',
+      expected: { kind: 'sdist', name: 'holygrail', project: 'holygrail', version: '1.0' },
+    },
+    {
+      filename: 'zope_interface-6.4.post2.tar.gz',
+      expected: { kind: 'sdist', name: 'zope_interface', project: 'zope-interface', version: '6.4.post2' },
+    },
     { filename: 'foo-1.0.zip', expected: { kind: 'sdist', name: 'foo', project: 'foo', version: '1.0' } },
     { filename: 'foo-1.0.tgz', expected: { kind: 'sdist', name: 'foo', project: 'foo', version: '1.0' } },
     { filename: 'foo-1.0.tar.bz2', expected: { kind: 'sdist', name: 'foo', project: 'foo', version: '1.0' } },
@@ -131,16 +174,39 @@ await describe('parseDistFilename: legacy hyphenated sdists', async () => {
       filename: 'python-dateutil-2.8.2.tar.gz',
       expected: { kind: 'sdist', name: 'python-dateutil', project: 'python-dateutil', version: '2.8.2' },
     },
-    { filename: 'Foo_Bar-1.0.zip', project: 'foo-bar', expected: { kind: 'sdist', name: 'Foo_Bar', project: 'foo-bar', version: '1.0' } },
+    {
+      filename: 'Foo_Bar-1.0.zip',
+      project: 'foo-bar',
+      expected: { kind: 'sdist', name: 'Foo_Bar', project: 'foo-bar', version: '1.0' },
+    },
     { filename: 'foo-1.0-beta.tar.gz', expected: { kind: 'sdist', name: 'foo', project: 'foo', version: '1.0-beta' } },
-    { filename: 'foo-1.0-beta.tar.gz', project: 'foo', expected: { kind: 'sdist', name: 'foo', project: 'foo', version: '1.0-beta' } },
+    {
+      filename: 'foo-1.0-beta.tar.gz',
+      project: 'foo',
+      expected: { kind: 'sdist', name: 'foo', project: 'foo', version: '1.0-beta' },
+    },
     // "foo-bar-1.0" is never version "bar-1.0" of "foo", hint or not.
-    { filename: 'foo-bar-1.0.tar.gz', project: 'foo', expected: { kind: 'sdist', name: 'foo-bar', project: 'foo-bar', version: '1.0' } },
-    { filename: 'foo-bar-1.0.tar.gz', expected: { kind: 'sdist', name: 'foo-bar', project: 'foo-bar', version: '1.0' } },
+    {
+      filename: 'foo-bar-1.0.tar.gz',
+      project: 'foo',
+      expected: { kind: 'sdist', name: 'foo-bar', project: 'foo-bar', version: '1.0' },
+    },
+    {
+      filename: 'foo-bar-1.0.tar.gz',
+      expected: { kind: 'sdist', name: 'foo-bar', project: 'foo-bar', version: '1.0' },
+    },
     // The hint wins over the first "-digit": a project whose name holds "-<digit>".
-    { filename: 'py-3to2-1.1.1.zip', project: 'py-3to2', expected: { kind: 'sdist', name: 'py-3to2', project: 'py-3to2', version: '1.1.1' } },
+    {
+      filename: 'py-3to2-1.1.1.zip',
+      project: 'py-3to2',
+      expected: { kind: 'sdist', name: 'py-3to2', project: 'py-3to2', version: '1.1.1' },
+    },
     // A hint that matches nothing falls back to the first "-digit".
-    { filename: 'Django-4.2.tar.gz', project: 'flask', expected: { kind: 'sdist', name: 'Django', project: 'django', version: '4.2' } },
+    {
+      filename: 'Django-4.2.tar.gz',
+      project: 'flask',
+      expected: { kind: 'sdist', name: 'Django', project: 'django', version: '4.2' },
+    },
   ])
 })
 
@@ -148,7 +214,14 @@ await describe('parseDistFilename: eggs', async () => {
   await runTable([
     {
       filename: 'zope.interface-4.1.3-py2.7-linux-x86_64.egg',
-      expected: { kind: 'egg', name: 'zope.interface', project: 'zope-interface', version: '4.1.3', pythonTag: '2.7', platform: 'linux-x86_64' },
+      expected: {
+        kind: 'egg',
+        name: 'zope.interface',
+        project: 'zope-interface',
+        version: '4.1.3',
+        pythonTag: '2.7',
+        platform: 'linux-x86_64',
+      },
     },
     {
       filename: 'foo_bar-1.0-py3.8.egg',
@@ -161,7 +234,14 @@ await describe('parseDistFilename: eggs', async () => {
     },
     {
       filename: 'zope.interface-4.1.3-py2.7-linux-x86_64.egg.zip',
-      expected: { kind: 'egg', name: 'zope.interface', project: 'zope-interface', version: '4.1.3', pythonTag: '2.7', platform: 'linux-x86_64' },
+      expected: {
+        kind: 'egg',
+        name: 'zope.interface',
+        project: 'zope-interface',
+        version: '4.1.3',
+        pythonTag: '2.7',
+        platform: 'linux-x86_64',
+      },
     },
     { filename: 'foo.egg', expected: undefined },
     { filename: 'foo-1.0-cp38.egg', expected: undefined },
@@ -249,6 +329,12 @@ await describe('distributionKey: one key per distribution file, whatever the spe
     ['foo_bar-1.0.tar.gz', 'foo_bar-1.0.zip'],
     ['foo_bar-1.0-py3.8.egg', 'foo_bar-1.0-py3.9.egg'],
   ]
-  for (const [a, b] of same) await test(`${a} = ${b}`, () => { assert.equal(key(a), key(b)) })
-  for (const [a, b] of different) await test(`${a} ≠ ${b}`, () => { assert.notEqual(key(a), key(b)) })
+  for (const [a, b] of same)
+    await test(`${a} = ${b}`, () => {
+      assert.equal(key(a), key(b))
+    })
+  for (const [a, b] of different)
+    await test(`${a} ≠ ${b}`, () => {
+      assert.notEqual(key(a), key(b))
+    })
 })

@@ -14,31 +14,53 @@ const MD5 = 'd41d8cd98f00b204e9800998ecf8427e'
 const SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
 
 // The renderers read only folder, filename and digests; `parsed` is a plausible stand-in.
-function hashedFile (folder: string, filename: string, digests: Digests): PageFile {
+function hashedFile(folder: string, filename: string, digests: Digests): PageFile {
   const parsed: ParsedDistFilename = { kind: 'sdist', name: folder, project: folder.toLowerCase(), version: '1.0' }
   return {
-    file: { folder, filename, key: `${folder}/${filename}`, parsed, size: 1, mtimeMs: 0, identity: `${folder}/${filename}:1:0` },
+    file: {
+      folder,
+      filename,
+      key: `${folder}/${filename}`,
+      parsed,
+      size: 1,
+      mtimeMs: 0,
+      identity: `${folder}/${filename}:1:0`,
+    },
     facts: { digests },
   }
 }
 
 // Anchors in document order: [href attribute as written, text as written].
-function anchors (document: string): [string, string][] {
+function anchors(document: string): [string, string][] {
   return [...document.matchAll(/<a href="([^"]*)"[^>]*>([^<]*)<\/a>/g)].map((match) => [match[1] ?? '', match[2] ?? ''])
 }
 
-function unescapeHtml (text: string): string {
-  return text.replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&')
+function unescapeHtml(text: string): string {
+  return text
+    .replace(/&#39;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
 }
 
 /** A rendered page read back as title and links, so the tables below compare plain values. */
-function readBack (document: string): LinkPage {
+function readBack(document: string): LinkPage {
   const title = /<title>([^<]*)<\/title>/.exec(document)?.[1] ?? ''
-  return { title: unescapeHtml(title), links: anchors(document).map(([href, text]) => ({ href: unescapeHtml(href), text: unescapeHtml(text) })) }
+  return {
+    title: unescapeHtml(title),
+    links: anchors(document).map(([href, text]) => ({ href: unescapeHtml(href), text: unescapeHtml(text) })),
+  }
 }
 
-const projectPage = (tree: Tree) => (page: ProjectPage, algorithm: 'md5' | 'sha256' | 'sha384' | 'sha512'): LinkPage => readBack(renderProjectHtml(page, tree, algorithm))
-const rootPage = (tree: Tree) => (projects: readonly ProjectSummary[]): LinkPage => readBack(renderRootHtml(projects, tree))
+const projectPage =
+  (tree: Tree) =>
+  (page: ProjectPage, algorithm: 'md5' | 'sha256' | 'sha384' | 'sha512'): LinkPage =>
+    readBack(renderProjectHtml(page, tree, algorithm))
+const rootPage =
+  (tree: Tree) =>
+  (projects: readonly ProjectSummary[]): LinkPage =>
+    readBack(renderRootHtml(projects, tree))
 const legacyProjectPage = projectPage(LEGACY_TREE)
 const simpleProjectPage = projectPage(SIMPLE_TREE)
 const legacyRootPage = rootPage(LEGACY_TREE)
@@ -55,7 +77,7 @@ await describe('escapeHtml', async () => {
     ['<script>alert("x")</script>', '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'],
     ['&amp;', '&amp;amp;'],
     ['a & b & c', 'a &amp; b &amp; c'],
-    ["it's \"quoted\"", 'it&#39;s &quot;quoted&quot;'],
+    ['it\'s "quoted"', 'it&#39;s &quot;quoted&quot;'],
     ['plain-text_1.0', 'plain-text_1.0'],
     ['', ''],
     ['ünïcödé ✓', 'ünïcödé ✓'],
@@ -70,7 +92,10 @@ await describe('escapeHtml', async () => {
 await describe('html template', async () => {
   await test('escapes interpolated strings', () => {
     const name = '<b>"x" & \'y\'</b>'
-    assert.equal(html`<p title="${name}">${name}</p>`.value, '<p title="&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;">&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;</p>')
+    assert.equal(
+      html`<p title="${name}">${name}</p>`.value,
+      '<p title="&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;">&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;</p>',
+    )
   })
 
   await test('inserts numbers as they are', () => {
@@ -104,25 +129,32 @@ await describe('renderLinkPage', async () => {
       title: 'Links for foo',
       links: [
         { href: 'foo-1.0.tar.gz#md5=abc', text: 'foo-1.0.tar.gz' },
-        { href: 'foo-0.9.tar.gz', text: 'foo-0.9.tar.gz', attributes: { 'data-yanked': '', 'data-requires-python': '>=3.8,<4' } },
+        {
+          href: 'foo-0.9.tar.gz',
+          text: 'foo-0.9.tar.gz',
+          attributes: { 'data-yanked': '', 'data-requires-python': '>=3.8,<4' },
+        },
       ],
     })
-    assert.equal(page, [
-      '<!DOCTYPE html>',
-      '<html>',
-      '  <head>',
-      '    <meta charset="utf-8">',
-      '    <meta name="pypi:repository-version" content="1.1">',
-      '    <title>Links for foo</title>',
-      '  </head>',
-      '  <body>',
-      '    <h1>Links for foo</h1>',
-      '    <a href="foo-1.0.tar.gz#md5=abc">foo-1.0.tar.gz</a><br>',
-      '    <a href="foo-0.9.tar.gz" data-yanked="" data-requires-python="&gt;=3.8,&lt;4">foo-0.9.tar.gz</a><br>',
-      '  </body>',
-      '</html>',
-      '',
-    ].join('\n'))
+    assert.equal(
+      page,
+      [
+        '<!DOCTYPE html>',
+        '<html>',
+        '  <head>',
+        '    <meta charset="utf-8">',
+        '    <meta name="pypi:repository-version" content="1.1">',
+        '    <title>Links for foo</title>',
+        '  </head>',
+        '  <body>',
+        '    <h1>Links for foo</h1>',
+        '    <a href="foo-1.0.tar.gz#md5=abc">foo-1.0.tar.gz</a><br>',
+        '    <a href="foo-0.9.tar.gz" data-yanked="" data-requires-python="&gt;=3.8,&lt;4">foo-0.9.tar.gz</a><br>',
+        '  </body>',
+        '</html>',
+        '',
+      ].join('\n'),
+    )
   })
 
   await test('starts with exactly <!DOCTYPE html> (pip 22.0 to 22.0.2 refuse anything else)', () => {
@@ -146,7 +178,9 @@ await describe('renderLinkPage', async () => {
     const evil = '<script>alert("x")</script>'
     const page = renderLinkPage({
       title: evil,
-      links: [{ href: `x" onclick="${evil}`, text: `evil"${evil}'.tar.gz`, attributes: { 'data-yanked': `"><script>` } }],
+      links: [
+        { href: `x" onclick="${evil}`, text: `evil"${evil}'.tar.gz`, attributes: { 'data-yanked': `"><script>` } },
+      ],
     })
     assert.equal(page.includes('<script>'), false)
     assert.equal(page.includes('onclick="'), false)
@@ -160,14 +194,23 @@ await describe('renderLinkPage', async () => {
   await test('renders every attribute as name="value", never bare (html.parser reads a bare one as None)', () => {
     const page = renderLinkPage({
       title: 'T',
-      links: [{
-        href: 'f.whl',
-        text: 'f.whl',
-        attributes: { 'data-yanked': '', 'data-core-metadata': 'sha256=abc', 'data-dist-info-metadata': 'sha256=abc' },
-      }],
+      links: [
+        {
+          href: 'f.whl',
+          text: 'f.whl',
+          attributes: {
+            'data-yanked': '',
+            'data-core-metadata': 'sha256=abc',
+            'data-dist-info-metadata': 'sha256=abc',
+          },
+        },
+      ],
     })
     const tag = /<a [^>]*>/.exec(page)?.[0] ?? ''
-    assert.equal(tag, '<a href="f.whl" data-yanked="" data-core-metadata="sha256=abc" data-dist-info-metadata="sha256=abc">')
+    assert.equal(
+      tag,
+      '<a href="f.whl" data-yanked="" data-core-metadata="sha256=abc" data-dist-info-metadata="sha256=abc">',
+    )
     // Every attribute in the tag has a quoted value.
     const attributes = tag.slice(3, -1).trim().split(/\s+/)
     for (const attribute of attributes) assert.match(attribute, /^[a-z-]+="[^"]*"$/, attribute)
@@ -224,27 +267,36 @@ await describe('URL trees', async () => {
   })
 
   await test('legacyProjectPage: the fragment follows the configured algorithm', () => {
-    assert.deepEqual(legacyProjectPage(page, 'sha256').links.map((link) => link.href), [
-      `foo_bar-1.0-py3-none-any.whl#sha256=${SHA256}`,
-      `foo_bar-1.0%2Bit%27s.%28x%29.tar.gz#sha256=${SHA256}`,
-    ])
+    assert.deepEqual(
+      legacyProjectPage(page, 'sha256').links.map((link) => link.href),
+      [`foo_bar-1.0-py3-none-any.whl#sha256=${SHA256}`, `foo_bar-1.0%2Bit%27s.%28x%29.tar.gz#sha256=${SHA256}`],
+    )
   })
 
   await test('simpleProjectPage: ../../packages/<folder>/<file>#sha256=<hex>', () => {
     assert.deepEqual(simpleProjectPage(page, 'sha256'), {
       title: 'Links for foo-bar',
       links: [
-        { href: `../../packages/Foo_Bar/foo_bar-1.0-py3-none-any.whl#sha256=${SHA256}`, text: 'foo_bar-1.0-py3-none-any.whl' },
-        { href: `../../packages/Foo_Bar/foo_bar-1.0%2Bit%27s.%28x%29.tar.gz#sha256=${SHA256}`, text: "foo_bar-1.0+it's.(x).tar.gz" },
+        {
+          href: `../../packages/Foo_Bar/foo_bar-1.0-py3-none-any.whl#sha256=${SHA256}`,
+          text: 'foo_bar-1.0-py3-none-any.whl',
+        },
+        {
+          href: `../../packages/Foo_Bar/foo_bar-1.0%2Bit%27s.%28x%29.tar.gz#sha256=${SHA256}`,
+          text: "foo_bar-1.0+it's.(x).tar.gz",
+        },
       ],
     })
   })
 
   await test('simpleProjectPage: md5 anchors when configured', () => {
-    assert.deepEqual(simpleProjectPage(page, 'md5').links.map((link) => link.href), [
-      `../../packages/Foo_Bar/foo_bar-1.0-py3-none-any.whl#md5=${MD5}`,
-      `../../packages/Foo_Bar/foo_bar-1.0%2Bit%27s.%28x%29.tar.gz#md5=${MD5}`,
-    ])
+    assert.deepEqual(
+      simpleProjectPage(page, 'md5').links.map((link) => link.href),
+      [
+        `../../packages/Foo_Bar/foo_bar-1.0-py3-none-any.whl#md5=${MD5}`,
+        `../../packages/Foo_Bar/foo_bar-1.0%2Bit%27s.%28x%29.tar.gz#md5=${MD5}`,
+      ],
+    )
   })
 
   await test('exactly one fragment per href, never one for a digest that is missing (uv reads one)', () => {
@@ -252,12 +304,15 @@ await describe('URL trees', async () => {
     const mixed: ProjectPage = {
       folder: 'foo',
       project: 'foo',
-      files: [hashedFile('foo', 'foo-1.0.tar.gz', { md5: MD5, sha256: SHA256, sha512 }), hashedFile('foo', 'foo-2.0.tar.gz', { md5: MD5 })],
+      files: [
+        hashedFile('foo', 'foo-1.0.tar.gz', { md5: MD5, sha256: SHA256, sha512 }),
+        hashedFile('foo', 'foo-2.0.tar.gz', { md5: MD5 }),
+      ],
     }
-    assert.deepEqual(simpleProjectPage(mixed, 'sha512').links.map((link) => link.href), [
-      `../../packages/foo/foo-1.0.tar.gz#sha512=${sha512}`,
-      '../../packages/foo/foo-2.0.tar.gz',
-    ])
+    assert.deepEqual(
+      simpleProjectPage(mixed, 'sha512').links.map((link) => link.href),
+      [`../../packages/foo/foo-1.0.tar.gz#sha512=${sha512}`, '../../packages/foo/foo-2.0.tar.gz'],
+    )
     for (const algorithm of ['md5', 'sha256', 'sha384', 'sha512'] as const) {
       for (const link of [...legacyProjectPage(mixed, algorithm).links, ...simpleProjectPage(mixed, algorithm).links]) {
         assert.ok(link.href.split('#').length <= 2, link.href)
@@ -278,27 +333,45 @@ await describe('URL trees', async () => {
   })
 
   await test('simpleRootPage: href is the normalized name with a slash, text the folder name (uv reads the name from the text)', () => {
-    assert.deepEqual(simpleRootPage([{ folder: 'Zope.Interface', project: 'zope-interface' }, { folder: 'absl_py', project: 'absl-py' }]), {
-      title: 'Simple index',
-      links: [
-        { href: 'zope-interface/', text: 'Zope.Interface' },
-        { href: 'absl-py/', text: 'absl_py' },
-      ],
-    })
+    assert.deepEqual(
+      simpleRootPage([
+        { folder: 'Zope.Interface', project: 'zope-interface' },
+        { folder: 'absl_py', project: 'absl-py' },
+      ]),
+      {
+        title: 'Simple index',
+        links: [
+          { href: 'zope-interface/', text: 'Zope.Interface' },
+          { href: 'absl-py/', text: 'absl_py' },
+        ],
+      },
+    )
   })
 
   await test('legacyRootPage: href is the encoded folder with a slash, text the folder name', () => {
-    assert.deepEqual(legacyRootPage([{ folder: 'Zope.Interface', project: 'zope-interface' }, { folder: 'absl_py', project: 'absl-py' }]).links, [
-      { href: 'Zope.Interface/', text: 'Zope.Interface' },
-      { href: 'absl_py/', text: 'absl_py' },
-    ])
+    assert.deepEqual(
+      legacyRootPage([
+        { folder: 'Zope.Interface', project: 'zope-interface' },
+        { folder: 'absl_py', project: 'absl-py' },
+      ]).links,
+      [
+        { href: 'Zope.Interface/', text: 'Zope.Interface' },
+        { href: 'absl_py/', text: 'absl_py' },
+      ],
+    )
   })
 
   await test('a hostile filename survives the whole path to the page escaped and encoded', () => {
     const filename = 'evil-1.0"<script>.tar.gz'
-    const hostile: ProjectPage = { folder: 'evil', project: 'evil', files: [hashedFile('evil', filename, { sha256: SHA256 })] }
+    const hostile: ProjectPage = {
+      folder: 'evil',
+      project: 'evil',
+      files: [hashedFile('evil', filename, { sha256: SHA256 })],
+    }
     const document = renderProjectHtml(hostile, SIMPLE_TREE, 'sha256')
     assert.equal(document.includes('<script>'), false)
-    assert.deepEqual(anchors(document), [[`../../packages/evil/evil-1.0%22%3Cscript%3E.tar.gz#sha256=${SHA256}`, 'evil-1.0&quot;&lt;script&gt;.tar.gz']])
+    assert.deepEqual(anchors(document), [
+      [`../../packages/evil/evil-1.0%22%3Cscript%3E.tar.gz#sha256=${SHA256}`, 'evil-1.0&quot;&lt;script&gt;.tar.gz'],
+    ])
   })
 })

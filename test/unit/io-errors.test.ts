@@ -23,7 +23,7 @@ const injected = (code: string, syscall: string): NodeJS.ErrnoException =>
  * Run `probe` while `folder` is closed (mode 000) to a user without privileges. Opened again
  * afterwards, in the test itself: removing the tree (an after hook) needs to read it.
  */
-async function whileClosed<T> (folder: string, probe: () => Promise<T>): Promise<T> {
+async function whileClosed<T>(folder: string, probe: () => Promise<T>): Promise<T> {
   await chmod(folder, 0o000)
   try {
     return await probe()
@@ -32,35 +32,49 @@ async function whileClosed<T> (folder: string, probe: () => Promise<T>): Promise
   }
 }
 
-await test('a symlink that cannot be resolved (EACCES) fails the folder\'s listing, naming the link; a dangling one is skipped', async (t) => {
+await test("a symlink that cannot be resolved (EACCES) fails the folder's listing, naming the link; a dangling one is skipped", async (t) => {
   const root = await tempDir(t)
   await writeTree(root, { 'demo/demo-1.1.tar.gz': 'fine', '.vault/demo-1.0.tar.gz': 'locked away' })
   await symlink('../.vault/demo-1.0.tar.gz', join(root, 'demo', 'demo-1.0.tar.gz'))
   await symlink('../nowhere/demo-0.9.tar.gz', join(root, 'demo', 'demo-0.9.tar.gz'))
   // Readable and searchable: the link inside the tree is followed, the dangling one skipped.
   const storage = await LocalStorage.create(root, silent)
-  assert.deepEqual((await storage.listFolder('demo'))?.files.map((file) => file.key).sort(), ['demo/demo-1.0.tar.gz', 'demo/demo-1.1.tar.gz'])
+  assert.deepEqual((await storage.listFolder('demo'))?.files.map((file) => file.key).sort(), [
+    'demo/demo-1.0.tar.gz',
+    'demo/demo-1.1.tar.gz',
+  ])
 
   await chmod(root, 0o755)
-  const report = await whileClosed(join(root, '.vault'), () => probeStorage(t, root, { op: 'list-folder', folder: 'demo' }))
+  const report = await whileClosed(join(root, '.vault'), () =>
+    probeStorage(t, root, { op: 'list-folder', folder: 'demo' }),
+  )
   if (report === undefined) return
-  assert.deepEqual(report.error, { name: 'StorageError', code: 'EGGSERVE_STORAGE', message: 'Cannot resolve "demo/demo-1.0.tar.gz": permission denied' })
+  assert.deepEqual(report.error, {
+    name: 'StorageError',
+    code: 'EGGSERVE_STORAGE',
+    message: 'Cannot resolve "demo/demo-1.0.tar.gz": permission denied',
+  })
   assert.deepEqual(report.logs, [], 'the storage throws; it does not log')
 })
 
 await test('sweeping temporary upload files: a folder that cannot be read is a warning, the others are swept', async (t) => {
   const stale = '.upload-0123456789abcdef.tmp'
   const root = await tempDir(t)
-  await writeTree(root, { [`open/${stale}`]: 'left by a crash', 'open/open-1.0.tar.gz': 'kept', [`closed/${stale}`]: 'unreachable' })
+  await writeTree(root, {
+    [`open/${stale}`]: 'left by a crash',
+    'open/open-1.0.tar.gz': 'kept',
+    [`closed/${stale}`]: 'unreachable',
+  })
   await chmod(root, 0o755)
   await chmod(join(root, 'open'), 0o777)
   const report = await whileClosed(join(root, 'closed'), () => probeStorage(t, root, { op: 'sweep-uploads' }))
   if (report === undefined) return
   assert.equal(report.value, 1)
   assert.deepEqual(await readdir(join(root, 'open')), ['open-1.0.tar.gz'])
-  assert.deepEqual(report.logs.map((record) => [record.level, record.msg, record.folder, (record.err as { code?: string }).code]), [
-    [40, 'Cannot look for temporary upload files in a folder', 'closed', 'EACCES'],
-  ])
+  assert.deepEqual(
+    report.logs.map((record) => [record.level, record.msg, record.folder, (record.err as { code?: string }).code]),
+    [[40, 'Cannot look for temporary upload files in a folder', 'closed', 'EACCES']],
+  )
 })
 
 await test('starting an upload: a project folder that cannot be looked at (EACCES) fails the upload; it is not "no folder"', async (t) => {
@@ -71,7 +85,9 @@ await test('starting an upload: a project folder that cannot be looked at (EACCE
   // Writable at the top, where an upload to a missing folder starts: taking EACCES for
   // "no folder" would start one there.
   await chmod(root, 0o777)
-  const report = await whileClosed(join(root, '.vault'), () => probeStorage(t, root, { op: 'start-upload', folder: 'demo' }))
+  const report = await whileClosed(join(root, '.vault'), () =>
+    probeStorage(t, root, { op: 'start-upload', folder: 'demo' }),
+  )
   if (report === undefined) return
   assert.deepEqual(report.error, {
     name: 'WriteFailure',
@@ -93,7 +109,7 @@ await test('a folder that cannot be looked at (EACCES) is reported as a watch fa
 })
 
 /** Make a FileHandle's sync() fail with `code` for directories (the cache's fsync of its folder). */
-async function failDirectorySync (t: TestContext, dir: string, code: string): Promise<void> {
+async function failDirectorySync(t: TestContext, dir: string, code: string): Promise<void> {
   const handle = await open(dir, 'r')
   const proto = Object.getPrototypeOf(handle) as FileHandle
   await handle.close()
@@ -106,7 +122,10 @@ async function failDirectorySync (t: TestContext, dir: string, code: string): Pr
 }
 
 await test('the cache\'s fsync of its folder: "not supported" is fine, an I/O error fails the compaction (logged)', async (t) => {
-  for (const [code, compacted] of [['EINVAL', true], ['EIO', false]] as const) {
+  for (const [code, compacted] of [
+    ['EINVAL', true],
+    ['EIO', false],
+  ] as const) {
     await t.test(code, async (t) => {
       const dir = await tempDir(t)
       await failDirectorySync(t, dir, code)
@@ -115,7 +134,9 @@ await test('the cache\'s fsync of its folder: "not supported" is fine, an I/O er
       const facts = await FactsLog.open({ dir, namespace: '/srv/eggs', algorithms: ['md5'], log: memoryLogger(logs) })
       t.after(() => facts.close())
       assert.equal(facts.stats.compactions, compacted ? 1 : 0)
-      const warnings = logs.filter((record) => record.level === 40).map((record) => [record.msg, (record.err as { code?: string }).code])
+      const warnings = logs
+        .filter((record) => record.level === 40)
+        .map((record) => [record.msg, (record.err as { code?: string }).code])
       assert.deepEqual(warnings, compacted ? [] : [['Cannot compact the cache file; it keeps working as it is', 'EIO']])
     })
   }

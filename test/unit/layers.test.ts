@@ -12,18 +12,26 @@ import { FLOORS, MAY_IMPORT } from '../../eslint.layers.js'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 // The probe files are not on disk, so the type-aware rules (which need them in the TypeScript
 // project) are off for them; the layer rule needs only the import paths, which resolve to real files.
-const eslint = new ESLint({ cwd: ROOT, overrideConfig: [{ files: ['src/**/probe.ts'], ...tseslint.configs.disableTypeChecked }] })
+const eslint = new ESLint({
+  cwd: ROOT,
+  overrideConfig: [{ files: ['src/**/probe.ts'], ...tseslint.configs.disableTypeChecked }],
+})
 
 /** The layer errors ESLint reports for `code` written in the file `path`. */
-async function layerErrors (path: string, code: string): Promise<string[]> {
+async function layerErrors(path: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: `${ROOT}${path}` })
-  return (result?.messages ?? []).filter((message) => message.ruleId?.startsWith('boundaries/') === true).map((message) => message.message)
+  return (result?.messages ?? [])
+    .filter((message) => message.ruleId?.startsWith('boundaries/') === true)
+    .map((message) => message.message)
 }
 
 await test('an import that points up a floor fails lint', async () => {
   const cases: [string, string][] = [
     ['src/core/probe.ts', "import { sendError } from '../http/replies.js'\nexport const probe = sendError\n"],
-    ['src/storage/probe.ts', "import type { IndexService } from '../live-index/index-service.js'\nexport type Probe = IndexService\n"],
+    [
+      'src/storage/probe.ts',
+      "import type { IndexService } from '../live-index/index-service.js'\nexport type Probe = IndexService\n",
+    ],
     ['src/live-index/probe.ts', "import type { AppOptions } from '../app.js'\nexport type Probe = AppOptions\n"],
     ['src/upload/probe.ts', "import { createApp } from '../http/replies.js'\nexport const probe = createApp\n"],
   ]
@@ -35,8 +43,20 @@ await test('an import that points up a floor fails lint', async () => {
 })
 
 await test('an import that points down passes', async () => {
-  assert.deepEqual(await layerErrors('src/http/probe.ts', "import { YANK_SUFFIX } from '../core/yanking.js'\nexport const probe = YANK_SUFFIX\n"), [])
-  assert.deepEqual(await layerErrors('src/live-index/probe.ts', "import type { Storage } from '../storage/storage.js'\nexport type Probe = Storage\n"), [])
+  assert.deepEqual(
+    await layerErrors(
+      'src/http/probe.ts',
+      "import { YANK_SUFFIX } from '../core/yanking.js'\nexport const probe = YANK_SUFFIX\n",
+    ),
+    [],
+  )
+  assert.deepEqual(
+    await layerErrors(
+      'src/live-index/probe.ts',
+      "import type { Storage } from '../storage/storage.js'\nexport type Probe = Storage\n",
+    ),
+    [],
+  )
 })
 
 await test('a file outside every floor fails lint', async () => {

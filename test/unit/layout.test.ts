@@ -12,30 +12,40 @@ import {
   type ScannedTree,
 } from '../../src/core/layout.js'
 
-function filenames (folder: { files: readonly { filename: string }[] }): string[] {
+function filenames(folder: { files: readonly { filename: string }[] }): string[] {
   return folder.files.map((file) => file.filename)
 }
 
-function codesAndPaths (problems: readonly LayoutProblem[]): (readonly [LayoutProblemCode, string])[] {
+function codesAndPaths(problems: readonly LayoutProblem[]): (readonly [LayoutProblemCode, string])[] {
   return problems.map((problem) => [problem.code, problem.path] as const)
 }
 
 await describe('classifyFolder', async () => {
   await test('accepts absl_py wheels in absl-py/ (normalized names agree; raw prefixes do not)', () => {
-    const folder = classifyFolder('absl-py', ['absl_py-2.1.0-py3-none-any.whl', 'absl-py-2.0.0.tar.gz', 'Absl.Py-1.0.zip'])
+    const folder = classifyFolder('absl-py', [
+      'absl_py-2.1.0-py3-none-any.whl',
+      'absl-py-2.0.0.tar.gz',
+      'Absl.Py-1.0.zip',
+    ])
     assert.equal(folder.folder, 'absl-py')
     assert.equal(folder.project, 'absl-py')
     assert.deepEqual(filenames(folder), ['absl-py-2.0.0.tar.gz', 'Absl.Py-1.0.zip', 'absl_py-2.1.0-py3-none-any.whl'])
     assert.deepEqual(folder.problems, [])
-    assert.deepEqual(folder.files.map((file) => [file.parsed.project, file.parsed.version]), [
-      ['absl-py', '2.0.0'],
-      ['absl-py', '1.0'],
-      ['absl-py', '2.1.0'],
-    ])
+    assert.deepEqual(
+      folder.files.map((file) => [file.parsed.project, file.parsed.version]),
+      [
+        ['absl-py', '2.0.0'],
+        ['absl-py', '1.0'],
+        ['absl-py', '2.1.0'],
+      ],
+    )
   })
 
   await test('normalizes a non-normalized folder name into the project', () => {
-    const folder = classifyFolder('Zope.Interface', ['zope.interface-4.1.3-py2.7-linux-x86_64.egg', 'zope_interface-6.4.tar.gz'])
+    const folder = classifyFolder('Zope.Interface', [
+      'zope.interface-4.1.3-py2.7-linux-x86_64.egg',
+      'zope_interface-6.4.tar.gz',
+    ])
     assert.equal(folder.project, 'zope-interface')
     assert.deepEqual(filenames(folder), ['zope.interface-4.1.3-py2.7-linux-x86_64.egg', 'zope_interface-6.4.tar.gz'])
     assert.deepEqual(folder.problems, [])
@@ -43,7 +53,10 @@ await describe('classifyFolder', async () => {
 
   await test('uses the folder as the project hint for legacy hyphenated sdists', () => {
     const folder = classifyFolder('python-dateutil', ['python-dateutil-2.8.2.tar.gz'])
-    assert.deepEqual(folder.files.map((file) => file.parsed.version), ['2.8.2'])
+    assert.deepEqual(
+      folder.files.map((file) => file.parsed.version),
+      ['2.8.2'],
+    )
     assert.deepEqual(folder.problems, [])
   })
 
@@ -109,20 +122,32 @@ await describe('validateLayout', async () => {
       rootFiles: ['README.md'],
     })
     assert.deepEqual(report.problems, [])
-    assert.deepEqual(report.projects.map((p) => [p.folder, p.project, filenames(p)]), [
-      ['absl-py', 'absl-py', ['absl_py-2.1.0-py3-none-any.whl']],
-      ['Zope.Interface', 'zope-interface', ['zope.interface-4.1.3-py2.7.egg']],
-    ])
+    assert.deepEqual(
+      report.projects.map((p) => [p.folder, p.project, filenames(p)]),
+      [
+        ['absl-py', 'absl-py', ['absl_py-2.1.0-py3-none-any.whl']],
+        ['Zope.Interface', 'zope-interface', ['zope.interface-4.1.3-py2.7.egg']],
+      ],
+    )
   })
 
   await test('reports two folders that normalize to the same project, keeping the first in sort order', () => {
     const orders: readonly ScannedTree['folders'][] = [
-      [{ name: 'foo_bar', files: ['foo_bar-2.0.tar.gz'] }, { name: 'Foo.Bar', files: ['Foo.Bar-1.0.tar.gz'] }],
-      [{ name: 'Foo.Bar', files: ['Foo.Bar-1.0.tar.gz'] }, { name: 'foo_bar', files: ['foo_bar-2.0.tar.gz'] }],
+      [
+        { name: 'foo_bar', files: ['foo_bar-2.0.tar.gz'] },
+        { name: 'Foo.Bar', files: ['Foo.Bar-1.0.tar.gz'] },
+      ],
+      [
+        { name: 'Foo.Bar', files: ['Foo.Bar-1.0.tar.gz'] },
+        { name: 'foo_bar', files: ['foo_bar-2.0.tar.gz'] },
+      ],
     ]
     for (const folders of orders) {
       const report = validateLayout({ folders, rootFiles: [] })
-      assert.deepEqual(report.projects.map((p) => p.folder), ['Foo.Bar'])
+      assert.deepEqual(
+        report.projects.map((p) => p.folder),
+        ['Foo.Bar'],
+      )
       assert.deepEqual(codesAndPaths(report.problems), [['duplicate-project', 'foo_bar/']])
       const [problem] = report.problems
       assert.match(problem?.message ?? '', /"Foo\.Bar\/"/)
@@ -142,7 +167,13 @@ await describe('validateLayout', async () => {
   await test('reports a distribution at the top level, ignores other top-level files', () => {
     const report = validateLayout({
       folders: [],
-      rootFiles: ['foo-1.0.tar.gz', 'README.md', '.hidden-1.0.tar.gz', 'eggserve.conf', 'pip-24.0-py3-none-any.whl.asc'],
+      rootFiles: [
+        'foo-1.0.tar.gz',
+        'README.md',
+        '.hidden-1.0.tar.gz',
+        'eggserve.conf',
+        'pip-24.0-py3-none-any.whl.asc',
+      ],
     })
     assert.deepEqual(report.projects, [])
     assert.deepEqual(codesAndPaths(report.problems), [['stray-file', 'foo-1.0.tar.gz']])
@@ -151,7 +182,10 @@ await describe('validateLayout', async () => {
 
   await test('ignores hidden folders entirely', () => {
     const report = validateLayout({
-      folders: [{ name: '.git', files: ['objects.tar.gz'] }, { name: '.cache', files: ['bar-1.0.tar.gz'] }],
+      folders: [
+        { name: '.git', files: ['objects.tar.gz'] },
+        { name: '.cache', files: ['bar-1.0.tar.gz'] },
+      ],
       rootFiles: [],
     })
     assert.deepEqual(report, { projects: [], problems: [] })
@@ -175,10 +209,13 @@ await describe('validateLayout', async () => {
       ['invalid-folder', 'bad name/'],
       ['foreign-file', 'zeta/alpha-1.0.tar.gz'],
     ])
-    assert.deepEqual(report.projects.map((p) => [p.folder, filenames(p)]), [
-      ['Alpha', ['alpha-1.0.tar.gz']],
-      ['zeta', ['zeta-1.0.tar.gz']],
-    ])
+    assert.deepEqual(
+      report.projects.map((p) => [p.folder, filenames(p)]),
+      [
+        ['Alpha', ['alpha-1.0.tar.gz']],
+        ['zeta', ['zeta-1.0.tar.gz']],
+      ],
+    )
   })
 
   await test('sorts projects case-insensitively', () => {
@@ -186,7 +223,10 @@ await describe('validateLayout', async () => {
       folders: ['gamma', 'Beta', 'alpha', 'Delta', 'ALPHA2'].map((name) => ({ name, files: [] })),
       rootFiles: [],
     })
-    assert.deepEqual(report.projects.map((p) => p.folder), ['alpha', 'ALPHA2', 'Beta', 'Delta', 'gamma'])
+    assert.deepEqual(
+      report.projects.map((p) => p.folder),
+      ['alpha', 'ALPHA2', 'Beta', 'Delta', 'gamma'],
+    )
   })
 
   await test('problem paths and messages never contain an absolute path', () => {

@@ -9,7 +9,7 @@ import { tempDir } from '../helpers/temp-tree.js'
 
 const silent = pino({ level: 'silent' })
 
-async function read (storage: LocalStorage, key: string, expected?: string): Promise<string | undefined> {
+async function read(storage: LocalStorage, key: string, expected?: string): Promise<string | undefined> {
   const opened = await storage.open(key, expected === undefined ? {} : { expected })
   if (opened === undefined) return undefined
   try {
@@ -34,7 +34,11 @@ await test('a listed file opens through the fast path; a folder swapped for a sy
   // An attacker with write access swaps the folder for a symlink to the outside.
   await rename(join(root, 'foo'), join(root, 'foo-moved'))
   await symlink(outside, join(root, 'foo'))
-  assert.equal(await read(storage, listed.key, listed.identity), undefined, 'the fast path refuses another inode, realpath refuses the outside')
+  assert.equal(
+    await read(storage, listed.key, listed.identity),
+    undefined,
+    'the fast path refuses another inode, realpath refuses the outside',
+  )
   assert.equal(await read(storage, listed.key), undefined)
 })
 

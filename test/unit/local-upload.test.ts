@@ -12,13 +12,13 @@ import { DigestTap } from '../../src/upload/digest-tap.js'
 import { memoryLogger } from '../helpers/build-app.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 
-async function storageIn (t: Parameters<typeof tempDir>[0]): Promise<{ root: string; storage: LocalStorage }> {
+async function storageIn(t: Parameters<typeof tempDir>[0]): Promise<{ root: string; storage: LocalStorage }> {
   const root = await tempDir(t)
   await writeTree(root, { 'foo/foo-1.0.tar.gz': 'one' })
   return { root, storage: await LocalStorage.create(root, memoryLogger([])) }
 }
 
-async function write (upload: PendingUpload, text: string): Promise<void> {
+async function write(upload: PendingUpload, text: string): Promise<void> {
   await pipeline(Readable.from([Buffer.from(text)]), upload.writable)
 }
 
@@ -48,7 +48,11 @@ await describe('LocalStorage uploads', async () => {
     const { root, storage } = await storageIn(t)
     const upload = await storage.createUpload('bar')
     await write(upload, 'bar')
-    assert.deepEqual((await readdir(root)).filter((name) => !name.startsWith('.')), ['foo'], 'no empty project folder while uploading')
+    assert.deepEqual(
+      (await readdir(root)).filter((name) => !name.startsWith('.')),
+      ['foo'],
+      'no empty project folder while uploading',
+    )
     assert.equal((await upload.commit('bar/bar-1.0.tar.gz', { replace: false })).outcome, 'created')
     assert.deepEqual((await readdir(root)).sort(), ['bar', 'foo'])
   })
@@ -99,7 +103,11 @@ await describe('LocalStorage uploads', async () => {
     const old = new Date(Date.now() - 2 * 3600_000)
     await utimes(join(root, 'foo', '.upload-0123456789abcdef.tmp'), old, old)
     assert.equal(await storage.sweepUploads(3600_000), 1)
-    assert.deepEqual((await readdir(root)).sort(), ['.upload-fedcba9876543210.tmp', 'foo'], 'a recent one may be a live upload')
+    assert.deepEqual(
+      (await readdir(root)).sort(),
+      ['.upload-fedcba9876543210.tmp', 'foo'],
+      'a recent one may be a live upload',
+    )
     assert.equal(await storage.removeFolderIfEmpty('foo'), false)
     assert.equal(await storage.remove('foo/foo-1.0.tar.gz'), true)
     assert.equal(await storage.remove('foo/foo-1.0.tar.gz'), false)
@@ -114,12 +122,18 @@ await describe('DigestTap', async () => {
   const vectors: [string, Buffer, string][] = [
     ['empty', Buffer.alloc(0), '0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8'],
     ['abc', Buffer.from('abc'), 'bddd813c634239723171ef3fee98579b94964e3bb1cb3e427262c8c068d52319'],
-    ['256 000 bytes', Buffer.concat(Array.from({ length: 1000 }, () => Buffer.from(Array.from({ length: 256 }, (_, i) => i)))), '5d074c3f889bcba3b3a253496ee73cba18832b6d3c67d2b739dc202c78ed2581'],
+    [
+      '256 000 bytes',
+      Buffer.concat(Array.from({ length: 1000 }, () => Buffer.from(Array.from({ length: 256 }, (_, i) => i)))),
+      '5d074c3f889bcba3b3a253496ee73cba18832b6d3c67d2b739dc202c78ed2581',
+    ],
   ]
   for (const [title, data, blake2] of vectors) {
     await test(`BLAKE2b-256 of ${title}, streamed in pieces`, async () => {
       const tap = await DigestTap.create(['sha512'])
-      const pieces = Array.from({ length: Math.ceil(data.length / 7000) }, (_, i) => data.subarray(i * 7000, (i + 1) * 7000))
+      const pieces = Array.from({ length: Math.ceil(data.length / 7000) }, (_, i) =>
+        data.subarray(i * 7000, (i + 1) * 7000),
+      )
       tap.resume()
       await pipeline(Readable.from(pieces), tap)
       const result = tap.result()

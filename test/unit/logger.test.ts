@@ -11,12 +11,18 @@ import { pollUntil } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
 /** A handle writing to a fresh file, and a reader of the messages written there once there are `count`. */
-async function fileLogger (t: TestContext, level: Level = 'info'): Promise<{ log: LoggerHandle; messages: (count: number) => Promise<string[]> }> {
+async function fileLogger(
+  t: TestContext,
+  level: Level = 'info',
+): Promise<{ log: LoggerHandle; messages: (count: number) => Promise<string[]> }> {
   const file = join(await tempDir(t, 'eggserve-logger-'), 'eggserve.log')
   const log = createLogger({ file, level })
   const read = async (): Promise<string[]> => {
     const text = await readFile(file, 'utf8').catch(() => '')
-    return text.split('\n').filter((line) => line !== '').map((line) => String((JSON.parse(line) as { msg?: unknown }).msg))
+    return text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => String((JSON.parse(line) as { msg?: unknown }).msg))
   }
   // The file is written asynchronously (and flush() does not wait for writes under way).
   const messages = async (count: number): Promise<string[]> => {
@@ -65,15 +71,23 @@ await test('a marked message logged with fields, or an unmarked one with the sam
   assert.deepEqual(await messages(2), ['a', 'listening'])
 })
 
-await test('Fastify\'s own listening line, marked through listenTextResolver, is the first line of the log', async (t) => {
+await test("Fastify's own listening line, marked through listenTextResolver, is the first line of the log", async (t) => {
   const { log, messages } = await fileLogger(t)
   log.logger.warn('logged during start-up, before the address is known')
   const app = Fastify({ loggerInstance: log.logger })
   t.after(() => app.close())
-  const address = await app.listen({ port: 0, host: '127.0.0.1', listenTextResolver: (bound) => log.firstLine(`up on ${bound}`) })
+  const address = await app.listen({
+    port: 0,
+    host: '127.0.0.1',
+    listenTextResolver: (bound) => log.firstLine(`up on ${bound}`),
+  })
   log.logger.info('after listening')
   log.release()
-  assert.deepEqual(await messages(3), [`up on ${address}`, 'logged during start-up, before the address is known', 'after listening'])
+  assert.deepEqual(await messages(3), [
+    `up on ${address}`,
+    'logged during start-up, before the address is known',
+    'after listening',
+  ])
 })
 
 await test('with quieter logs, a child at info level can still log the marked line first', async (t) => {

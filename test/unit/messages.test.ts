@@ -17,7 +17,7 @@ import { tempDir } from '../helpers/temp-tree.js'
 const silent = pino({ level: 'silent' })
 
 /** The error a failed system call gives, with its real errno code and message. */
-async function systemError (action: () => Promise<unknown>): Promise<unknown> {
+async function systemError(action: () => Promise<unknown>): Promise<unknown> {
   try {
     await action()
   } catch (err) {
@@ -82,9 +82,14 @@ await test('describeErrno: real system errors in words', async (t) => {
 
 await test('user-facing errors say what went wrong in words, not as an errno code', async (t) => {
   const dir = await tempDir(t)
-  const logError = await systemError(() => Promise.resolve(createLogger({ file: join(dir, 'no-dir', 'eggserve.log'), level: 'info' })))
+  const logError = await systemError(() =>
+    Promise.resolve(createLogger({ file: join(dir, 'no-dir', 'eggserve.log'), level: 'info' })),
+  )
   assert.ok(logError instanceof AppError)
-  assert.equal(logError.message, `Cannot open log file "${join(dir, 'no-dir', 'eggserve.log')}": no such file or directory`)
+  assert.equal(
+    logError.message,
+    `Cannot open log file "${join(dir, 'no-dir', 'eggserve.log')}": no such file or directory`,
+  )
   const passwordError = await systemError(() => PasswordFile.load(join(dir, 'htpasswd'), silent))
   assert.ok(passwordError instanceof AppError)
   assert.equal(passwordError.message, `Cannot read the password file "${join(dir, 'htpasswd')}": no such file`)

@@ -12,7 +12,10 @@ import { tempDir } from '../helpers/temp-tree.js'
 
 const silent = pino({ level: 'silent' })
 
-async function wheels (t: Parameters<typeof tempDir>[0], count: number): Promise<{ storage: Storage; files: DistFile[]; metadata: Buffer[] }> {
+async function wheels(
+  t: Parameters<typeof tempDir>[0],
+  count: number,
+): Promise<{ storage: Storage; files: DistFile[]; metadata: Buffer[] }> {
   const root = await tempDir(t)
   const metadata: Buffer[] = []
   for (let i = 0; i < count; i++) {
@@ -24,8 +27,10 @@ async function wheels (t: Parameters<typeof tempDir>[0], count: number): Promise
   const services = await createIndexServices({ eggdir: root, hashAlgorithm: 'sha256', logger: silent })
   t.after(() => services.close())
   await services.index.load()
-  const demo = await services.index.findProject('demo') ?? assert.fail('no project demo')
-  const files = metadata.map((_, i) => demo.file(`demo-1.${String(i)}-py3-none-any.whl`) ?? assert.fail(`no file ${String(i)}`))
+  const demo = (await services.index.findProject('demo')) ?? assert.fail('no project demo')
+  const files = metadata.map(
+    (_, i) => demo.file(`demo-1.${String(i)}-py3-none-any.whl`) ?? assert.fail(`no file ${String(i)}`),
+  )
   return { storage: services.storage, files, metadata }
 }
 
@@ -45,7 +50,14 @@ await test('concurrent reads of one file open it once; a later read is served fr
   const { storage, files, metadata } = await wheels(t, 1)
   let opens = 0
   // The real storage, counting its opens.
-  const counting: Storage = Object.create(storage, { open: { value: (...args: Parameters<Storage['open']>) => { opens++; return storage.open(...args) } } }) as Storage
+  const counting: Storage = Object.create(storage, {
+    open: {
+      value: (...args: Parameters<Storage['open']>) => {
+        opens++
+        return storage.open(...args)
+      },
+    },
+  }) as Storage
   const store = new CoreMetadataStore({ storage: counting, log: silent })
   const file = files[0] ?? assert.fail('no file')
   const reads = await Promise.all(Array.from({ length: 10 }, () => store.read(file)))

@@ -4,12 +4,12 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { parseCoreMetadata, type CoreMetadata } from '../../src/core/metadata.js'
 
-function parse (text: string): CoreMetadata {
+function parse(text: string): CoreMetadata {
   return parseCoreMetadata(new TextEncoder().encode(text))
 }
 
 /** The fields as plain entries, for whole-structure comparisons. */
-function entries (metadata: CoreMetadata): [string, readonly string[]][] {
+function entries(metadata: CoreMetadata): [string, readonly string[]][] {
   return [...metadata.fields]
 }
 
@@ -69,11 +69,24 @@ await describe('parseCoreMetadata: a Metadata-Version 2.1 file', async () => {
   })
 
   await test('fields keyed by lowercase name in first-seen order', () => {
-    assert.deepEqual([...metadata.fields.keys()], [
-      'metadata-version', 'name', 'version', 'summary', 'home-page', 'author-email', 'license',
-      'project-url', 'classifier', 'requires-python', 'description-content-type', 'requires-dist',
-      'provides-extra',
-    ])
+    assert.deepEqual(
+      [...metadata.fields.keys()],
+      [
+        'metadata-version',
+        'name',
+        'version',
+        'summary',
+        'home-page',
+        'author-email',
+        'license',
+        'project-url',
+        'classifier',
+        'requires-python',
+        'description-content-type',
+        'requires-dist',
+        'provides-extra',
+      ],
+    )
   })
 
   await test('the body is the description, blank lines and indentation included', () => {
@@ -88,16 +101,18 @@ await describe('parseCoreMetadata: a Metadata-Version 2.1 file', async () => {
 
 await describe('parseCoreMetadata: folded header values', async () => {
   await test('a Description folded with 8 spaces keeps its raw lines (the folding is not undone)', () => {
-    const metadata = parse([
-      'Metadata-Version: 1.1',
-      'Name: old',
-      'Description: Old style',
-      '        =========',
-      '        ',
-      '        Indented   text',
-      'Platform: UNKNOWN',
-      '',
-    ].join('\n'))
+    const metadata = parse(
+      [
+        'Metadata-Version: 1.1',
+        'Name: old',
+        'Description: Old style',
+        '        =========',
+        '        ',
+        '        Indented   text',
+        'Platform: UNKNOWN',
+        '',
+      ].join('\n'),
+    )
     assert.equal(metadata.get('description'), 'Old style\n        =========\n        \n        Indented   text')
     assert.equal(metadata.get('platform'), 'UNKNOWN')
     assert.equal(metadata.body, undefined)
@@ -116,7 +131,9 @@ await describe('parseCoreMetadata: folded header values', async () => {
 
 await describe('parseCoreMetadata: line ends', async () => {
   await test('CRLF: values without CR, folded lines joined with LF, the body verbatim', () => {
-    const metadata = parse('Metadata-Version: 2.1\r\nName: crlf\r\nSummary: one\r\n  two\r\n\r\nline one\r\n\r\nline three\r\n')
+    const metadata = parse(
+      'Metadata-Version: 2.1\r\nName: crlf\r\nSummary: one\r\n  two\r\n\r\nline one\r\n\r\nline three\r\n',
+    )
     assert.deepEqual(entries(metadata), [
       ['metadata-version', ['2.1']],
       ['name', ['crlf']],
@@ -127,7 +144,10 @@ await describe('parseCoreMetadata: line ends', async () => {
 
   await test('a bare CR ends a line, as in email.parser', () => {
     const metadata = parse('Name: cr\rVersion: 1\r\rbody')
-    assert.deepEqual(entries(metadata), [['name', ['cr']], ['version', ['1']]])
+    assert.deepEqual(entries(metadata), [
+      ['name', ['cr']],
+      ['version', ['1']],
+    ])
     assert.equal(metadata.body, 'body')
   })
 })
@@ -187,7 +207,10 @@ await describe('parseCoreMetadata: edges', async () => {
 
   await test('headers running to the end of input: no body', () => {
     const metadata = parse('Name: x\nVersion: 1')
-    assert.deepEqual(entries(metadata), [['name', ['x']], ['version', ['1']]])
+    assert.deepEqual(entries(metadata), [
+      ['name', ['x']],
+      ['version', ['1']],
+    ])
     assert.equal(metadata.body, undefined)
   })
 
@@ -210,6 +233,9 @@ await describe('parseCoreMetadata: edges', async () => {
 
   await test('a continuation with nothing to continue, and an empty field name, are dropped', () => {
     const metadata = parse('  stray\nName: x\n: no name\n  its continuation\nVersion: 1\n')
-    assert.deepEqual(entries(metadata), [['name', ['x']], ['version', ['1']]])
+    assert.deepEqual(entries(metadata), [
+      ['name', ['x']],
+      ['version', ['1']],
+    ])
   })
 })

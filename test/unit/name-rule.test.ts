@@ -40,7 +40,11 @@ void describe('compileNamePattern', () => {
 })
 
 void describe('decide', () => {
-  const policy = namePolicy({ hasUpstreams: true, neverUpstream: ['acme-*', 'internal'], merge: ['NumPy', 'acme-shared'] })
+  const policy = namePolicy({
+    hasUpstreams: true,
+    neverUpstream: ['acme-*', 'internal'],
+    merge: ['NumPy', 'acme-shared'],
+  })
   const cases: readonly (readonly [string, boolean, NameDecision])[] = [
     // Local first: a local project is never looked up upstream.
     ['acme-utils', true, 'local'],

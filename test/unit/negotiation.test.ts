@@ -23,11 +23,12 @@ const UV = 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+
 const POETRY = 'application/vnd.pypi.simple.v1+json, */*;q=0.1'
 const BROWSER = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8'
 
-function check (actual: ReturnType<typeof negotiateSimple>, expected: Expected): void {
+function check(actual: ReturnType<typeof negotiateSimple>, expected: Expected): void {
   if (expected === 406) {
     assert.equal(actual.ok, false, `expected 406, got ${JSON.stringify(actual)}`)
     // The 406 body must list the supported types (as for `application/json` alone).
-    for (const type of SIMPLE_MEDIA_TYPES) assert.ok(actual.reason.includes(type), `reason lacks ${type}: ${actual.reason}`)
+    for (const type of SIMPLE_MEDIA_TYPES)
+      assert.ok(actual.reason.includes(type), `reason lacks ${type}: ${actual.reason}`)
   } else {
     assert.deepEqual(actual, { ok: true, type: expected })
   }
@@ -54,7 +55,11 @@ await test('negotiateSimple: Accept', async (t) => {
     ['uv string', UV, V1_JSON],
     ['poetry string', POETRY, V1_JSON],
     ['v1+html', 'application/vnd.pypi.simple.v1+html', V1_HTML],
-    ['v1+json;q=0.5 loses to v1+html', 'application/vnd.pypi.simple.v1+json;q=0.5, application/vnd.pypi.simple.v1+html', V1_HTML],
+    [
+      'v1+json;q=0.5 loses to v1+html',
+      'application/vnd.pypi.simple.v1+json;q=0.5, application/vnd.pypi.simple.v1+html',
+      V1_HTML,
+    ],
     ['v1+json;q=0 excluded', 'application/vnd.pypi.simple.v1+json;q=0, text/html', TEXT_HTML],
     ['latest+json alias', 'application/vnd.pypi.simple.latest+json', V1_JSON],
     ['browser string', BROWSER, TEXT_HTML],
@@ -86,7 +91,11 @@ await test('negotiateSimple: Accept', async (t) => {
     ['upper-case wildcard type', 'APPLICATION/*', V1_HTML],
 
     // Whitespace around `,`, `;` and `=` (RFC 9110 §5.6.1, §5.6.6; pip sends `; q=0.1`).
-    ['no spaces at all', 'application/vnd.pypi.simple.v1+json,application/vnd.pypi.simple.v1+html;q=0.1,text/html;q=0.01', V1_JSON],
+    [
+      'no spaces at all',
+      'application/vnd.pypi.simple.v1+json,application/vnd.pypi.simple.v1+html;q=0.1,text/html;q=0.01',
+      V1_JSON,
+    ],
     ['space before ;', 'application/vnd.pypi.simple.v1+json ;q=0.01, text/html', TEXT_HTML],
     ['spaces around ; and =', 'application/vnd.pypi.simple.v1+json ; q = 0.01 , text/html ; q = 0.5', TEXT_HTML],
     ['tabs as whitespace', 'text/html;\tq=0.5,\tapplication/vnd.pypi.simple.v1+html;\tq=0.6', V1_HTML],
@@ -101,7 +110,11 @@ await test('negotiateSimple: Accept', async (t) => {
     ['q=1.000 is q=1', 'text/html;q=0.999, application/vnd.pypi.simple.v1+html;q=1.000', V1_HTML],
     ['q=1. is valid (qvalue grammar)', 'text/html;q=0.5, application/vnd.pypi.simple.v1+html;q=1.', V1_HTML],
     ['q=0. is valid and means 0', 'application/vnd.pypi.simple.v1+json;q=0., text/html;q=0.1', TEXT_HTML],
-    ['q=1.0001 invalid: entry ignored, not the header', 'text/html;q=1.0001, application/vnd.pypi.simple.v1+html;q=0.5', V1_HTML],
+    [
+      'q=1.0001 invalid: entry ignored, not the header',
+      'text/html;q=1.0001, application/vnd.pypi.simple.v1+html;q=0.5',
+      V1_HTML,
+    ],
     ['q=1.0001 alone: nothing acceptable', 'text/html;q=1.0001', 406],
     ['q=0.5000 (4 decimals) ignored', 'application/vnd.pypi.simple.v1+json;q=0.5000, text/html;q=0.1', TEXT_HTML],
     ['q=1.5 ignored', 'application/vnd.pypi.simple.v1+json;q=1.5, text/html;q=0.1', TEXT_HTML],
@@ -119,14 +132,30 @@ await test('negotiateSimple: Accept', async (t) => {
     ['*/subtype is not a media range', '*/html, application/vnd.pypi.simple.v1+html;q=0.5', V1_HTML],
     ['space inside the type skipped', 'text / html, application/vnd.pypi.simple.v1+html;q=0.5', V1_HTML],
     ['parameter without value skipped', 'text/html;level, application/vnd.pypi.simple.v1+html;q=0.5', V1_HTML],
-    ['unbalanced quote swallows the rest of the header', 'text/html;x="a, application/vnd.pypi.simple.v1+html;q=0.5', 406],
+    [
+      'unbalanced quote swallows the rest of the header',
+      'text/html;x="a, application/vnd.pypi.simple.v1+html;q=0.5',
+      406,
+    ],
     ['only garbage: nothing acceptable', 'garbage', 406],
     ['only semicolons: nothing acceptable', ';;;', 406],
 
     // Order is not a preference signal (RFC 9110 §12.5.1).
-    ['html first, json second, equal q', 'application/vnd.pypi.simple.v1+html, application/vnd.pypi.simple.v1+json', V1_JSON],
-    ['json first, html second, equal q', 'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html', V1_JSON],
-    ['pip string reversed', 'text/html; q=0.01, application/vnd.pypi.simple.v1+html; q=0.1, application/vnd.pypi.simple.v1+json', V1_JSON],
+    [
+      'html first, json second, equal q',
+      'application/vnd.pypi.simple.v1+html, application/vnd.pypi.simple.v1+json',
+      V1_JSON,
+    ],
+    [
+      'json first, html second, equal q',
+      'application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html',
+      V1_JSON,
+    ],
+    [
+      'pip string reversed',
+      'text/html; q=0.01, application/vnd.pypi.simple.v1+html; q=0.1, application/vnd.pypi.simple.v1+json',
+      V1_JSON,
+    ],
     ['poetry string reversed', '*/*;q=0.1, application/vnd.pypi.simple.v1+json', V1_JSON],
     ['text/html before v1+html, equal q', 'text/html, application/vnd.pypi.simple.v1+html', V1_HTML],
 
@@ -140,10 +169,18 @@ await test('negotiateSimple: Accept', async (t) => {
     ['everything refused', 'text/html;q=0, application/*;q=0', 406],
     ['higher wildcard q beats a named type', '*/*;q=0.5, application/vnd.pypi.simple.v1+json;q=0.1', TEXT_HTML],
     ['type/* q=1 beats named text/html at 0.5', 'text/html;q=0.5, application/*', V1_HTML],
-    ['duplicate range: most generous q', 'application/vnd.pypi.simple.v1+json;q=0, application/vnd.pypi.simple.v1+json;q=0.5', V1_JSON],
+    [
+      'duplicate range: most generous q',
+      'application/vnd.pypi.simple.v1+json;q=0, application/vnd.pypi.simple.v1+json;q=0.5',
+      V1_JSON,
+    ],
 
     // Tie-breaking: named offers JSON > v1+html > text/html; wildcard-only ties in PyPI order.
-    ['named tie of all three', 'text/html, application/vnd.pypi.simple.v1+html, application/vnd.pypi.simple.v1+json', V1_JSON],
+    [
+      'named tie of all three',
+      'text/html, application/vnd.pypi.simple.v1+html, application/vnd.pypi.simple.v1+json',
+      V1_JSON,
+    ],
     ['named tie of html types', 'text/html;q=0.3, application/vnd.pypi.simple.v1+html;q=0.3', V1_HTML],
     ['named text/html ties with wildcard', 'text/html, */*', TEXT_HTML],
     ['named v1+html ties with wildcard json', 'application/vnd.pypi.simple.v1+html, application/*', V1_HTML],
@@ -155,7 +192,11 @@ await test('negotiateSimple: Accept', async (t) => {
 
     // latest aliases (the response carries the concrete v1 type).
     ['latest+html alias', 'application/vnd.pypi.simple.latest+html', V1_HTML],
-    ['latest+json with html fallback', 'application/vnd.pypi.simple.latest+json, application/vnd.pypi.simple.latest+html;q=0.1', V1_JSON],
+    [
+      'latest+json with html fallback',
+      'application/vnd.pypi.simple.latest+json, application/vnd.pypi.simple.latest+html;q=0.1',
+      V1_JSON,
+    ],
     ['latest+json refused, v1+html fine', 'application/vnd.pypi.simple.latest+json;q=0, application/*', V1_HTML],
     ['unknown meta-version', 'application/vnd.pypi.simple.v2+json', 406],
     ['unknown meta-version with html fallback', 'application/vnd.pypi.simple.v2+json, text/html;q=0.1', TEXT_HTML],
@@ -165,9 +206,21 @@ await test('negotiateSimple: Accept', async (t) => {
     ['charset="UTF-8" quoted matches', 'application/vnd.pypi.simple.v1+json;charset="UTF-8"', V1_JSON],
     ['other charset does not match', 'application/vnd.pypi.simple.v1+json;charset=latin1, text/html;q=0.1', TEXT_HTML],
     ['unknown parameter does not match', 'text/html;level=1', 406],
-    ['parameterised range more specific than bare one', 'text/html;q=0.1, text/html;charset=utf-8;q=0.9, application/vnd.pypi.simple.v1+html;q=0.5', TEXT_HTML],
-    ['quoted comma inside a parameter', 'text/html;foo="a,b";q=0.9, application/vnd.pypi.simple.v1+html;q=0.5', V1_HTML],
-    ['parameters after q (RFC 7231 accept-ext) are ignored', 'application/vnd.pypi.simple.v1+json;q=0.5;ext=1, text/html;q=0.1', V1_JSON],
+    [
+      'parameterised range more specific than bare one',
+      'text/html;q=0.1, text/html;charset=utf-8;q=0.9, application/vnd.pypi.simple.v1+html;q=0.5',
+      TEXT_HTML,
+    ],
+    [
+      'quoted comma inside a parameter',
+      'text/html;foo="a,b";q=0.9, application/vnd.pypi.simple.v1+html;q=0.5',
+      V1_HTML,
+    ],
+    [
+      'parameters after q (RFC 7231 accept-ext) are ignored',
+      'application/vnd.pypi.simple.v1+json;q=0.5;ext=1, text/html;q=0.1',
+      V1_JSON,
+    ],
 
     // Other types never match ours.
     ['application/json', 'application/json', 406],
@@ -195,7 +248,12 @@ await test('negotiateSimple: ?format= (the specification\'s "URL Parameter")', a
     ['+ decoded as a space by the query parser', 'application/vnd.pypi.simple.v1 json', undefined, V1_JSON],
     ['+ decoded as a space, latest+html', 'application/vnd.pypi.simple.latest html', undefined, V1_HTML],
     ['overrides an Accept that would be 406', 'text/html', 'application/json', TEXT_HTML],
-    ['overrides Accept q=0 for the same type', 'application/vnd.pypi.simple.v1+json', 'application/vnd.pypi.simple.v1+json;q=0', V1_JSON],
+    [
+      'overrides Accept q=0 for the same type',
+      'application/vnd.pypi.simple.v1+json',
+      'application/vnd.pypi.simple.v1+json;q=0',
+      V1_JSON,
+    ],
     // Invalid values are 406 even when Accept would have been fine.
     ['wildcard */*', '*/*', 'text/html', 406],
     ['wildcard type/*', 'application/*', undefined, 406],

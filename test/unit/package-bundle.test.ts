@@ -8,12 +8,20 @@ import { test } from 'node:test'
 const ROOT = new URL('../../', import.meta.url)
 
 await test('bundleDependencies lists every dependency', () => {
-  const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { dependencies: Record<string, string>; bundleDependencies: string[] }
+  const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as {
+    dependencies: Record<string, string>
+    bundleDependencies: string[]
+  }
   assert.deepEqual([...pkg.bundleDependencies].sort(), Object.keys(pkg.dependencies).sort())
 })
 
 await test('the shrinkwrap marks every dependency as bundled', () => {
-  const lock = JSON.parse(readFileSync(new URL('npm-shrinkwrap.json', ROOT), 'utf8')) as { packages: Record<string, { inBundle?: boolean }> }
-  const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as { dependencies: Record<string, string> }
-  for (const name of Object.keys(pkg.dependencies)) assert.equal(lock.packages[`node_modules/${name}`]?.inBundle, true, name)
+  const lock = JSON.parse(readFileSync(new URL('npm-shrinkwrap.json', ROOT), 'utf8')) as {
+    packages: Record<string, { inBundle?: boolean }>
+  }
+  const pkg = JSON.parse(readFileSync(new URL('package.json', ROOT), 'utf8')) as {
+    dependencies: Record<string, string>
+  }
+  for (const name of Object.keys(pkg.dependencies))
+    assert.equal(lock.packages[`node_modules/${name}`]?.inBundle, true, name)
 })

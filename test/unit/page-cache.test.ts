@@ -12,7 +12,9 @@ await test('the cache stays within its byte budget however many distinct keys co
   let peak = 0
   for (let i = 0; i < 5000; i++) {
     // Long names too: the key counts against the budget.
-    const page = await cache.get(key(`http://host-${String(i)}.example:31001/${'x'.repeat(200)}|demo|1.0`), 1, 0, () => Promise.resolve(text(1500, `page ${String(i)} `)))
+    const page = await cache.get(key(`http://host-${String(i)}.example:31001/${'x'.repeat(200)}|demo|1.0`), 1, 0, () =>
+      Promise.resolve(text(1500, `page ${String(i)} `)),
+    )
     assert.equal(page.body.toString(), text(1500, `page ${String(i)} `))
     peak = Math.max(peak, cache.bytes)
   }
@@ -45,7 +47,17 @@ await test('a hit renders nothing; concurrent misses share one render', async ()
 await test('a new version renders again; a request that joined an older render gets the newer page', async () => {
   const cache = new PageCache()
   let release = (): void => undefined
-  const slow = cache.get(key('demo'), 1, 0, () => new Promise<string>((resolve) => { release = () => { resolve('v1') } }))
+  const slow = cache.get(
+    key('demo'),
+    1,
+    0,
+    () =>
+      new Promise<string>((resolve) => {
+        release = () => {
+          resolve('v1')
+        }
+      }),
+  )
   // Version 2 arrives while version 1 is rendering: it joins, sees v1, and renders v2.
   const newer = cache.get(key('demo'), 2, 0, () => Promise.resolve('v2'))
   release()
@@ -67,12 +79,19 @@ await test('a failed render fails its waiters and is not kept; the next request 
 
 await test('renders evicted while running (a budget smaller than what is in flight) still answer', async () => {
   const cache = new PageCache(8 * 1024)
-  const pages = await Promise.all(Array.from({ length: 50 }, (_, i) =>
-    Promise.resolve(cache.get(key(`p${String(i)}`), 1, 0, async () => {
-      await new Promise((resolve) => setTimeout(resolve, i % 5))
-      return text(2000, `page ${String(i)} `)
-    }))))
-  pages.forEach((page, i) => { assert.equal(page.body.toString(), text(2000, `page ${String(i)} `)) })
+  const pages = await Promise.all(
+    Array.from({ length: 50 }, (_, i) =>
+      Promise.resolve(
+        cache.get(key(`p${String(i)}`), 1, 0, async () => {
+          await new Promise((resolve) => setTimeout(resolve, i % 5))
+          return text(2000, `page ${String(i)} `)
+        }),
+      ),
+    ),
+  )
+  pages.forEach((page, i) => {
+    assert.equal(page.body.toString(), text(2000, `page ${String(i)} `))
+  })
   assert.ok(cache.bytes <= 8 * 1024)
   // A page larger than the whole budget is answered, not kept.
   const huge = await cache.get(key('huge'), 1, 0, () => Promise.resolve(text(20_000, 'abc')))

@@ -6,7 +6,7 @@ import type { DistFile } from '../../src/core/index-model.js'
 import { parseDistFilename } from '../../src/core/filenames.js'
 import { ProjectTree } from '../../src/live-index/project-tree.js'
 
-function file (folder: string, filename: string, identity: string, extra: Partial<DistFile> = {}): DistFile {
+function file(folder: string, filename: string, identity: string, extra: Partial<DistFile> = {}): DistFile {
   const parsed = parseDistFilename(filename, folder.toLowerCase()) ?? assert.fail(`cannot parse ${filename}`)
   return { folder, filename, key: `${folder}/${filename}`, parsed, size: 10, mtimeMs: 1000, identity, ...extra }
 }
@@ -27,15 +27,25 @@ await test('a folder found is a project without files until it is read, under it
 await test('an update makes a new snapshot and leaves the old one as it was', () => {
   const tree = new ProjectTree()
   const empty = tree.add('foo', 'foo')
-  const one = tree.update(empty, [file('foo', 'foo-1.0.tar.gz', 'a', { mtimeMs: 5 })])?.snapshot ?? assert.fail('refused')
-  const two = tree.update(one, [file('foo', 'foo-1.0.tar.gz', 'a', { mtimeMs: 5 }), file('foo', 'foo-2.0.tar.gz', 'b', { mtimeMs: 9 })])?.snapshot ?? assert.fail('refused')
+  const one =
+    tree.update(empty, [file('foo', 'foo-1.0.tar.gz', 'a', { mtimeMs: 5 })])?.snapshot ?? assert.fail('refused')
+  const two =
+    tree.update(one, [
+      file('foo', 'foo-1.0.tar.gz', 'a', { mtimeMs: 5 }),
+      file('foo', 'foo-2.0.tar.gz', 'b', { mtimeMs: 9 }),
+    ])?.snapshot ?? assert.fail('refused')
   assert.equal(tree.get('foo'), two)
-  assert.deepEqual(one.files.map((f) => f.filename), ['foo-1.0.tar.gz'])
+  assert.deepEqual(
+    one.files.map((f) => f.filename),
+    ['foo-1.0.tar.gz'],
+  )
   assert.equal(one.file('foo-2.0.tar.gz'), undefined, 'a snapshot never sees later files')
   assert.equal(two.file('foo-2.0.tar.gz')?.identity, 'b')
   assert.equal(two.lastModifiedMs, 9)
   assert.ok(Object.isFrozen(two) && Object.isFrozen(two.files))
-  assert.throws(() => { (two.files as DistFile[]).push(file('foo', 'foo-3.0.tar.gz', 'c')) }, TypeError)
+  assert.throws(() => {
+    ;(two.files as DistFile[]).push(file('foo', 'foo-3.0.tar.gz', 'c'))
+  }, TypeError)
 })
 
 await test('the generation changes exactly when the files do (identity, name or yank state)', () => {
@@ -48,12 +58,32 @@ await test('the generation changes exactly when the files do (identity, name or 
   }
   const a = file('foo', 'foo-1.0.tar.gz', 'a')
   assert.deepEqual(step([a]), { changed: true, same: false })
-  assert.deepEqual(step([file('foo', 'foo-1.0.tar.gz', 'a')]), { changed: false, same: true }, 'nothing differs: the very same snapshot')
-  assert.deepEqual(step([file('foo', 'foo-1.0.tar.gz', 'a', { mtimeMs: 2000 })]), { changed: false, same: false }, 'a new time under the same identity: same generation, new Last-Modified')
+  assert.deepEqual(
+    step([file('foo', 'foo-1.0.tar.gz', 'a')]),
+    { changed: false, same: true },
+    'nothing differs: the very same snapshot',
+  )
+  assert.deepEqual(
+    step([file('foo', 'foo-1.0.tar.gz', 'a', { mtimeMs: 2000 })]),
+    { changed: false, same: false },
+    'a new time under the same identity: same generation, new Last-Modified',
+  )
   assert.equal(current.lastModifiedMs, 2000)
-  assert.deepEqual(step([file('foo', 'foo-1.0.tar.gz', 'a2', { mtimeMs: 2000 })]), { changed: true, same: false }, 'new bytes')
-  assert.deepEqual(step([file('foo', 'foo-1.0.tar.gz', 'a2', { mtimeMs: 2000, yanked: '' })]), { changed: true, same: false }, 'yanked')
-  assert.deepEqual(step([file('foo', 'foo-1.0.tar.gz', 'a2', { mtimeMs: 2000, yanked: 'broken' })]), { changed: true, same: false }, 'another reason')
+  assert.deepEqual(
+    step([file('foo', 'foo-1.0.tar.gz', 'a2', { mtimeMs: 2000 })]),
+    { changed: true, same: false },
+    'new bytes',
+  )
+  assert.deepEqual(
+    step([file('foo', 'foo-1.0.tar.gz', 'a2', { mtimeMs: 2000, yanked: '' })]),
+    { changed: true, same: false },
+    'yanked',
+  )
+  assert.deepEqual(
+    step([file('foo', 'foo-1.0.tar.gz', 'a2', { mtimeMs: 2000, yanked: 'broken' })]),
+    { changed: true, same: false },
+    'another reason',
+  )
   assert.deepEqual(step([]), { changed: true, same: false })
 })
 
@@ -70,7 +100,9 @@ await test('generations never repeat, across projects, the root, removals and ad
       const added = tree.add(name, name)
       see(added.generation)
       see(tree.root().generation)
-      const updated = tree.update(added, [file(name, `${name}-1.${round}.tar.gz`, `${name}${round}`)])?.snapshot ?? assert.fail('refused')
+      const updated =
+        tree.update(added, [file(name, `${name}-1.${round}.tar.gz`, `${name}${round}`)])?.snapshot ??
+        assert.fail('refused')
       see(updated.generation)
     }
     for (const name of ['a', 'b', 'c']) {
@@ -80,7 +112,7 @@ await test('generations never repeat, across projects, the root, removals and ad
   }
 })
 
-await test('an update from a snapshot that is no longer the project\'s is refused', () => {
+await test("an update from a snapshot that is no longer the project's is refused", () => {
   const tree = new ProjectTree()
   const first = tree.add('foo', 'foo')
   const second = tree.update(first, [file('foo', 'foo-1.0.tar.gz', 'a')])?.snapshot ?? assert.fail('refused')
@@ -95,9 +127,14 @@ await test('an update from a snapshot that is no longer the project\'s is refuse
 await test('an update says which files are gone (by identity), so their facts can be forgotten', () => {
   const tree = new ProjectTree()
   const start = tree.add('foo', 'foo')
-  const one = tree.update(start, [file('foo', 'foo-1.0.tar.gz', 'a'), file('foo', 'foo-2.0.tar.gz', 'b')])?.snapshot ?? assert.fail('refused')
+  const one =
+    tree.update(start, [file('foo', 'foo-1.0.tar.gz', 'a'), file('foo', 'foo-2.0.tar.gz', 'b')])?.snapshot ??
+    assert.fail('refused')
   const next = tree.update(one, [file('foo', 'foo-2.0.tar.gz', 'b'), file('foo', 'foo-3.0.tar.gz', 'c')])
-  assert.deepEqual(next?.dropped.map((f) => f.identity), ['a'])
+  assert.deepEqual(
+    next?.dropped.map((f) => f.identity),
+    ['a'],
+  )
 })
 
 await test('the root lists every project sorted case-insensitively, the same object until a project comes or goes', () => {
@@ -106,14 +143,28 @@ await test('the root lists every project sorted case-insensitively, the same obj
   tree.add('A', 'a')
   tree.add('c', 'c')
   const root = tree.root()
-  assert.deepEqual(root.projects.map((p) => p.folder), ['A', 'b', 'c'])
+  assert.deepEqual(
+    root.projects.map((p) => p.folder),
+    ['A', 'b', 'c'],
+  )
   tree.update(b, [file('b', 'b-1.0.tar.gz', 'x', { mtimeMs: 42 })])
   assert.equal(tree.root(), root, 'files changing in a project leave the list alone')
-  assert.deepEqual(tree.snapshots().map((s) => [s.folder, s.files.length]), [['A', 0], ['b', 1], ['c', 0]], 'snapshots are current, in root order')
+  assert.deepEqual(
+    tree.snapshots().map((s) => [s.folder, s.files.length]),
+    [
+      ['A', 0],
+      ['b', 1],
+      ['c', 0],
+    ],
+    'snapshots are current, in root order',
+  )
   tree.remove('c')
   const after = tree.root()
   assert.notEqual(after, root)
-  assert.deepEqual(after.projects.map((p) => p.folder), ['A', 'b'])
+  assert.deepEqual(
+    after.projects.map((p) => p.folder),
+    ['A', 'b'],
+  )
   assert.equal(after.lastModifiedMs, 42)
   assert.ok(Object.isFrozen(after) && Object.isFrozen(after.projects))
 })

@@ -34,8 +34,12 @@ await test('a bound counter series appears once counted, even by 0, and refuses 
   const scraped = parseSamples(await exposition.render())
   assert.equal(sampleValue(scraped, 'eggserve_test_things_total', { kind: 'blue' }), 0)
   assert.equal((await exposition.render()).includes('kind="green"'), false)
-  assert.throws(() => { blue.inc(-1) }, /decrease/)
-  assert.throws(() => { blue.inc(Number.NaN) }, /not a valid number/)
+  assert.throws(() => {
+    blue.inc(-1)
+  }, /decrease/)
+  assert.throws(() => {
+    blue.inc(Number.NaN)
+  }, /not a valid number/)
 })
 
 await test('two caches share the hit counter, each bound to its own series', async () => {
@@ -54,7 +58,12 @@ await test('two caches share the hit counter, each bound to its own series', asy
 
 await test('a bound histogram observes into the series of its labels', async () => {
   const { metrics, exposition } = createPrometheusMetrics({ version: '0.0.0-test' })
-  const histogram = metrics.histogram<'kind'>({ name: 'eggserve_test_seconds', help: 'Time', labelNames: ['kind'], buckets: [1, 2] })
+  const histogram = metrics.histogram<'kind'>({
+    name: 'eggserve_test_seconds',
+    help: 'Time',
+    labelNames: ['kind'],
+    buckets: [1, 2],
+  })
   histogram.labels({ kind: 'a' }).observe(0.5)
   histogram.observe({ kind: 'a' }, 1.5)
   const scraped = parseSamples(await exposition.render())

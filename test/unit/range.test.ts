@@ -6,7 +6,7 @@ import { contentRange, planRange, unsatisfiedRange, type RangePlan } from '../..
 const FULL: RangePlan = { kind: 'full' }
 const UNSATISFIABLE: RangePlan = { kind: 'unsatisfiable' }
 
-function partial (start: number, end: number): RangePlan {
+function partial(start: number, end: number): RangePlan {
   return { kind: 'partial', range: { start, end } }
 }
 
@@ -79,7 +79,16 @@ await describe('planRange', async () => {
   }
 
   await test('a partial range always lies inside the file and is not empty', () => {
-    const headers = ['bytes=0-0', 'bytes=-1', 'bytes=-7', 'bytes=3-', 'bytes=2-4', 'bytes=0-100', 'bytes=-100', 'bytes=6-6']
+    const headers = [
+      'bytes=0-0',
+      'bytes=-1',
+      'bytes=-7',
+      'bytes=3-',
+      'bytes=2-4',
+      'bytes=0-100',
+      'bytes=-100',
+      'bytes=6-6',
+    ]
     for (const size of [1, 2, 7, 8]) {
       for (const header of headers) {
         const plan = planRange(header, size)
@@ -111,7 +120,11 @@ await describe('contentRange and unsatisfiedRange (RFC 9110 §14.4)', async () =
     assert.equal(contentRange(plan.range, 1000), 'bytes 990-999/1000')
   })
 
-  for (const [size, expected] of [[1000, 'bytes */1000'], [0, 'bytes */0'], [1, 'bytes */1']] as const) {
+  for (const [size, expected] of [
+    [1000, 'bytes */1000'],
+    [0, 'bytes */0'],
+    [1, 'bytes */1'],
+  ] as const) {
     await test(`unsatisfied range of ${size} → ${expected}`, () => {
       assert.equal(unsatisfiedRange(size), expected)
     })

@@ -7,10 +7,16 @@ import { SETTINGS } from '../../src/config.js'
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 const ciRun = readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8')
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string>; license: string }
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  scripts: Record<string, string>
+  license: string
+}
 
-function quickStart (): string[] {
-  const section = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('\n## ', readme.indexOf('## Quick start') + 1))
+function quickStart(): string[] {
+  const section = readme.slice(
+    readme.indexOf('## Quick start'),
+    readme.indexOf('\n## ', readme.indexOf('## Quick start') + 1),
+  )
   return [...section.matchAll(/```sh\n([^\n]*)\n```/g)].map((m) => m[1] ?? '')
 }
 
@@ -30,18 +36,36 @@ await test('.ci/run runs the README test line verbatim, with CI=true, then the p
 
 await test('every npm script the README and docs/development.md name exists', () => {
   const docs = readme + readFileSync(new URL('../../docs/development.md', import.meta.url), 'utf8')
-  for (const name of ['build', 'lint', 'test', 'test:quick', 'test:node', 'start', 'examples', 'compat', 'bench', 'bench:catalog', 'screenshots']) {
+  for (const name of [
+    'build',
+    'lint',
+    'test',
+    'test:quick',
+    'test:node',
+    'start',
+    'examples',
+    'compat',
+    'bench',
+    'bench:catalog',
+    'screenshots',
+  ]) {
     assert.ok(pkg.scripts[name], name)
-    assert.ok(docs.includes(`npm run ${name}`) || docs.includes(`npm ${name}`), `README or docs/development.md mentions ${name}`)
+    assert.ok(
+      docs.includes(`npm run ${name}`) || docs.includes(`npm ${name}`),
+      `README or docs/development.md mentions ${name}`,
+    )
   }
   assert.match(pkg.scripts.test ?? '', /test\/unit\/\*\.test\.ts test\/http\/\*\.test\.ts test\/e2e\/\*\.test\.ts/)
 })
 
 /** The README flag table's row of an environment variable, split into its cells. */
-function tableRow (env: string): string[] | undefined {
+function tableRow(env: string): string[] | undefined {
   const row = readme.split('\n').find((line) => line.startsWith('| ') && line.includes(`\`${env}\``))
   // Cells are split on pipes that a backslash does not escape (`<on\|off>`).
-  return row?.split(/(?<!\\)\|/).slice(1, -1).map((cell) => cell.trim())
+  return row
+    ?.split(/(?<!\\)\|/)
+    .slice(1, -1)
+    .map((cell) => cell.trim())
 }
 
 await test('the README documents every flag with its environment variable and the default SETTINGS states', () => {
@@ -52,7 +76,11 @@ await test('the README documents every flag with its environment variable and th
     assert.ok(flags.includes(setting.flag), `${setting.env} row names ${setting.flag}`)
     const stated: string | undefined = setting.defaultValue
     if (stated === 'false') assert.equal(fallback, 'off', `${setting.env} default`)
-    else if (stated !== undefined) assert.ok(fallback.startsWith(`\`${stated}\``), `${setting.env} default: README says ${fallback}, SETTINGS ${stated}`)
+    else if (stated !== undefined)
+      assert.ok(
+        fallback.startsWith(`\`${stated}\``),
+        `${setting.env} default: README says ${fallback}, SETTINGS ${stated}`,
+      )
     // No default value: the README says what happens instead, e.g. "(stdout)", never a value.
     else assert.doesNotMatch(fallback, /^`[^`]*`$/, `${setting.env} has no default value`)
   }
@@ -60,7 +88,18 @@ await test('the README documents every flag with its environment variable and th
 
 await test('--help states the default of every flag as SETTINGS does, and none for those without one', async () => {
   let help = ''
-  const code = await main(['node', 'eggserve', '--help'], {}, { out: (text) => { help += text }, err: (text) => { help += text } })
+  const code = await main(
+    ['node', 'eggserve', '--help'],
+    {},
+    {
+      out: (text) => {
+        help += text
+      },
+      err: (text) => {
+        help += text
+      },
+    },
+  )
   assert.equal(code, 0)
   // Commander wraps lines at spaces.
   const flat = help.replace(/\s+/g, ' ')
@@ -69,7 +108,11 @@ await test('--help states the default of every flag as SETTINGS does, and none f
     const expected = stated === undefined ? `(env ${setting.env})` : `(env ${setting.env}, default ${stated})`
     assert.ok(flat.includes(expected), `--help says ${expected}`)
   }
-  assert.equal(flat.match(/, default /g)?.length, Object.values(SETTINGS).filter((setting) => setting.defaultValue !== undefined).length, 'no other default stated')
+  assert.equal(
+    flat.match(/, default /g)?.length,
+    Object.values(SETTINGS).filter((setting) => setting.defaultValue !== undefined).length,
+    'no other default stated',
+  )
 })
 
 await test('the license is MIT in package.json, LICENSE and the README alike', () => {
@@ -80,10 +123,13 @@ await test('the license is MIT in package.json, LICENSE and the README alike', (
   assert.match(section, /^\n## License\n\nMIT; see \[LICENSE\]\(LICENSE\)/)
 })
 
-await test('the README\'s flag table spells every flag as --help does, short options included', () => {
+await test("the README's flag table spells every flag as --help does, short options included", () => {
   for (const flags of optionFlags()) {
     // A table cell escapes the pipe of `<on|off>`.
     const cell = flags.replaceAll('|', '\\|')
-    assert.ok(readme.split('\n').some((line) => line.startsWith(`| \`${cell}\` |`)), `no README row starting with \`${cell}\``)
+    assert.ok(
+      readme.split('\n').some((line) => line.startsWith(`| \`${cell}\` |`)),
+      `no README row starting with \`${cell}\``,
+    )
   }
 })

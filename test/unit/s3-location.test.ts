@@ -19,7 +19,23 @@ await test('bucket and prefix, the prefix always ending with a slash (or empty)'
 })
 
 await test('anything else is not a location', () => {
-  for (const value of ['', 's3://', 's3://ab', 's3://-pkgs', 's3://pkgs-', 's3:pkgs', 'file:///srv', '/srv/eggs', 's3://pkgs//x', 's3://pkgs/a//b', 's3://pkgs/../x', 's3://pkgs/./x', 's3://pkgs/a\\\\b', 's3://pk gs/x', 's3://pkgs/a\nb']) {
+  for (const value of [
+    '',
+    's3://',
+    's3://ab',
+    's3://-pkgs',
+    's3://pkgs-',
+    's3:pkgs',
+    'file:///srv',
+    '/srv/eggs',
+    's3://pkgs//x',
+    's3://pkgs/a//b',
+    's3://pkgs/../x',
+    's3://pkgs/./x',
+    's3://pkgs/a\\\\b',
+    's3://pk gs/x',
+    's3://pkgs/a\nb',
+  ]) {
     assert.equal(parseS3Location(value), undefined, JSON.stringify(value))
   }
 })

@@ -7,7 +7,12 @@ import assert from 'node:assert/strict'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { test } from 'node:test'
-import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
+import {
+  CreateMultipartUploadCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+} from '@aws-sdk/client-s3'
 import { S3Storage } from '../../src/storage/s3-storage.js'
 import { memoryLogger } from '../helpers/build-app.js'
 import { startMoto } from '../helpers/moto.js'
@@ -15,7 +20,7 @@ import { startFaultProxy } from '../helpers/s3-fault-proxy.js'
 import { runProcess } from '../helpers/spawn-server.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 
-async function collect (stream: Readable): Promise<string> {
+async function collect(stream: Readable): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of stream) chunks.push(chunk as Buffer)
   return Buffer.concat(chunks).toString()
@@ -24,43 +29,64 @@ async function collect (stream: Readable): Promise<string> {
 await test('S3Storage on moto', async (t) => {
   const moto = await startMoto(t)
   if (moto === undefined) return
-  const put = async (bucket: string, key: string, body: string): Promise<void> => { await moto.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body })) }
+  const put = async (bucket: string, key: string, body: string): Promise<void> => {
+    await moto.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }))
+  }
 
-  await t.test('the probe: moto enforces create-only writes; a store that ignores If-None-Match is found out, and nothing is left', async (t) => {
-    const bucket = await moto.createBucket()
-    assert.equal((await (await S3Storage.open(moto.spec(bucket), memoryLogger([]))).probeConditionalWrites()).enforced, true)
-    const proxy = await startFaultProxy(t, moto.endpoint)
-    proxy.ignoreIfNoneMatch = true
-    const lax = await S3Storage.open(moto.spec(bucket, { endpoint: proxy.url }), memoryLogger([]))
-    const probe = await lax.probeConditionalWrites()
-    assert.equal(probe.enforced, false)
-    assert.equal(probe.detail, 'PutObject with If-None-Match: * replaced an existing object instead of answering 412')
-    assert.equal(proxy.count('PutObject'), 2)
-    const left = await moto.client.send(new ListObjectsV2Command({ Bucket: bucket }))
-    assert.deepEqual(left.Contents ?? [], [])
-    assert.deepEqual((await moto.client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [], [])
-  })
+  await t.test(
+    'the probe: moto enforces create-only writes; a store that ignores If-None-Match is found out, and nothing is left',
+    async (t) => {
+      const bucket = await moto.createBucket()
+      assert.equal(
+        (await (await S3Storage.open(moto.spec(bucket), memoryLogger([]))).probeConditionalWrites()).enforced,
+        true,
+      )
+      const proxy = await startFaultProxy(t, moto.endpoint)
+      proxy.ignoreIfNoneMatch = true
+      const lax = await S3Storage.open(moto.spec(bucket, { endpoint: proxy.url }), memoryLogger([]))
+      const probe = await lax.probeConditionalWrites()
+      assert.equal(probe.enforced, false)
+      assert.equal(probe.detail, 'PutObject with If-None-Match: * replaced an existing object instead of answering 412')
+      assert.equal(proxy.count('PutObject'), 2)
+      const left = await moto.client.send(new ListObjectsV2Command({ Bucket: bucket }))
+      assert.deepEqual(left.Contents ?? [], [])
+      assert.deepEqual((await moto.client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? [], [])
+    },
+  )
 
-  await t.test('one LIST answers many concurrent token checks; the storage\'s own writes forget what it remembered', async (t) => {
-    const bucket = await moto.createBucket()
-    await put(bucket, 'demo/demo-1.0.tar.gz', 'one')
-    const proxy = await startFaultProxy(t, moto.endpoint)
-    const storage = await S3Storage.open(moto.spec(bucket, { endpoint: proxy.url, listingTtlMs: 60_000 }), memoryLogger([]))
-    const tokens = await Promise.all(Array.from({ length: 20 }, () => storage.changeToken('demo')))
-    assert.equal(new Set(tokens).size, 1)
-    assert.equal(proxy.count('ListObjectsV2'), 1)
-    await put(bucket, 'demo/demo-2.0.tar.gz', 'two')
-    assert.equal((await storage.listFolder('demo'))?.files.length, 1, 'a change made elsewhere shows after listingTtlMs (here a minute)')
-    const upload = await storage.createUpload('demo')
-    await pipeline(Readable.from([Buffer.from('three')]), upload.writable)
-    await upload.commit('demo/demo-3.0.tar.gz', { replace: false })
-    assert.deepEqual((await storage.listFolder('demo'))?.files.map((file) => file.key), ['demo/demo-1.0.tar.gz', 'demo/demo-2.0.tar.gz', 'demo/demo-3.0.tar.gz'])
-    const fresh = await S3Storage.open(moto.spec(bucket, { endpoint: proxy.url, listingTtlMs: 0 }), memoryLogger([]))
-    const before = proxy.count('ListObjectsV2')
-    await fresh.changeToken('demo')
-    await fresh.changeToken('demo')
-    assert.equal(proxy.count('ListObjectsV2'), before + 2, 'with listingTtlMs 0 every check lists')
-  })
+  await t.test(
+    "one LIST answers many concurrent token checks; the storage's own writes forget what it remembered",
+    async (t) => {
+      const bucket = await moto.createBucket()
+      await put(bucket, 'demo/demo-1.0.tar.gz', 'one')
+      const proxy = await startFaultProxy(t, moto.endpoint)
+      const storage = await S3Storage.open(
+        moto.spec(bucket, { endpoint: proxy.url, listingTtlMs: 60_000 }),
+        memoryLogger([]),
+      )
+      const tokens = await Promise.all(Array.from({ length: 20 }, () => storage.changeToken('demo')))
+      assert.equal(new Set(tokens).size, 1)
+      assert.equal(proxy.count('ListObjectsV2'), 1)
+      await put(bucket, 'demo/demo-2.0.tar.gz', 'two')
+      assert.equal(
+        (await storage.listFolder('demo'))?.files.length,
+        1,
+        'a change made elsewhere shows after listingTtlMs (here a minute)',
+      )
+      const upload = await storage.createUpload('demo')
+      await pipeline(Readable.from([Buffer.from('three')]), upload.writable)
+      await upload.commit('demo/demo-3.0.tar.gz', { replace: false })
+      assert.deepEqual(
+        (await storage.listFolder('demo'))?.files.map((file) => file.key),
+        ['demo/demo-1.0.tar.gz', 'demo/demo-2.0.tar.gz', 'demo/demo-3.0.tar.gz'],
+      )
+      const fresh = await S3Storage.open(moto.spec(bucket, { endpoint: proxy.url, listingTtlMs: 0 }), memoryLogger([]))
+      const before = proxy.count('ListObjectsV2')
+      await fresh.changeToken('demo')
+      await fresh.changeToken('demo')
+      assert.equal(proxy.count('ListObjectsV2'), before + 2, 'with listingTtlMs 0 every check lists')
+    },
+  )
 
   await t.test('a start-up over many folders sends at most 16 LISTs at once', async (t) => {
     const bucket = await moto.createBucket()
@@ -74,49 +100,72 @@ await test('S3Storage on moto', async (t) => {
     assert.equal(proxy.peak('ListObjectsV2'), 16)
   })
 
-  await t.test('reads are pinned to the ETag the open saw: an object replaced meanwhile fails the read, never mixes', async () => {
-    const bucket = await moto.createBucket()
-    await put(bucket, 'demo/demo-1.0.tar.gz', 'first version')
-    const storage = await S3Storage.open(moto.spec(bucket), memoryLogger([]))
-    const opened = await storage.open('demo/demo-1.0.tar.gz')
-    assert.ok(opened)
-    assert.equal(await collect(opened.createReadStream({ start: 0, end: 4 })), 'first')
-    await put(bucket, 'demo/demo-1.0.tar.gz', 'second version, longer')
-    await assert.rejects(collect(opened.createReadStream()), /"demo\/demo-1\.0\.tar\.gz" changed while it was being read/)
-    await assert.rejects(opened.read({ start: 0, end: 4 }), /changed while it was being read/)
-    await opened.close()
-    const reopened = await storage.open('demo/demo-1.0.tar.gz')
-    assert.equal(reopened?.file.size, 22)
-    assert.notEqual(reopened.file.identity, opened.file.identity)
-  })
+  await t.test(
+    'reads are pinned to the ETag the open saw: an object replaced meanwhile fails the read, never mixes',
+    async () => {
+      const bucket = await moto.createBucket()
+      await put(bucket, 'demo/demo-1.0.tar.gz', 'first version')
+      const storage = await S3Storage.open(moto.spec(bucket), memoryLogger([]))
+      const opened = await storage.open('demo/demo-1.0.tar.gz')
+      assert.ok(opened)
+      assert.equal(await collect(opened.createReadStream({ start: 0, end: 4 })), 'first')
+      await put(bucket, 'demo/demo-1.0.tar.gz', 'second version, longer')
+      await assert.rejects(
+        collect(opened.createReadStream()),
+        /"demo\/demo-1\.0\.tar\.gz" changed while it was being read/,
+      )
+      await assert.rejects(opened.read({ start: 0, end: 4 }), /changed while it was being read/)
+      await opened.close()
+      const reopened = await storage.open('demo/demo-1.0.tar.gz')
+      assert.equal(reopened?.file.size, 22)
+      assert.notEqual(reopened.file.identity, opened.file.identity)
+    },
+  )
 
-  await t.test('the sweep aborts multipart uploads a crash left at project keys, and leaves other keys alone', async () => {
-    const bucket = await moto.createBucket()
-    const start = async (key: string): Promise<void> => { await moto.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key })) }
-    // moto dates every multipart upload 2010-11-10: all of them are older than any grace period.
-    await start('pypi/demo/demo-1.0.tar.gz')
-    await start('pypi/notes/and/more.txt')
-    await start('elsewhere/demo/demo-1.0.tar.gz')
-    const storage = await S3Storage.open(moto.spec(bucket, { prefix: 'pypi/' }), memoryLogger([]))
-    assert.equal(await storage.sweepUploads(60 * 60_000), 1)
-    const left = await moto.client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))
-    assert.deepEqual((left.Uploads ?? []).map((upload) => upload.Key).sort(), ['elsewhere/demo/demo-1.0.tar.gz', 'pypi/notes/and/more.txt'])
-  })
+  await t.test(
+    'the sweep aborts multipart uploads a crash left at project keys, and leaves other keys alone',
+    async () => {
+      const bucket = await moto.createBucket()
+      const start = async (key: string): Promise<void> => {
+        await moto.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }))
+      }
+      // moto dates every multipart upload 2010-11-10: all of them are older than any grace period.
+      await start('pypi/demo/demo-1.0.tar.gz')
+      await start('pypi/notes/and/more.txt')
+      await start('elsewhere/demo/demo-1.0.tar.gz')
+      const storage = await S3Storage.open(moto.spec(bucket, { prefix: 'pypi/' }), memoryLogger([]))
+      assert.equal(await storage.sweepUploads(60 * 60_000), 1)
+      const left = await moto.client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))
+      assert.deepEqual((left.Uploads ?? []).map((upload) => upload.Key).sort(), [
+        'elsewhere/demo/demo-1.0.tar.gz',
+        'pypi/notes/and/more.txt',
+      ])
+    },
+  )
 
-  await t.test('a folder marker (the console\'s "Create folder") is not a file, and goes with its empty folder', async () => {
-    const bucket = await moto.createBucket()
-    await put(bucket, 'demo/', '')
-    await put(bucket, 'demo/demo-1.0.tar.gz', 'x')
-    const storage = await S3Storage.open(moto.spec(bucket), memoryLogger([]))
-    assert.deepEqual((await storage.listFolder('demo'))?.files.map((file) => file.key), ['demo/demo-1.0.tar.gz'])
-    assert.equal(await storage.remove('demo/demo-1.0.tar.gz'), true)
-    assert.ok(await storage.listFolder('demo'), 'the marker keeps the folder')
-    assert.equal(await storage.removeFolderIfEmpty('demo'), true)
-    assert.equal(await storage.listFolder('demo'), undefined)
-    // Only the change journal's record of the removal is left (for the other replicas).
-    const left = (await moto.client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []
-    assert.deepEqual(left.map((object) => object.Key), [`.eggserve/journal/${'0'.padStart(20, '0')}.json`])
-  })
+  await t.test(
+    'a folder marker (the console\'s "Create folder") is not a file, and goes with its empty folder',
+    async () => {
+      const bucket = await moto.createBucket()
+      await put(bucket, 'demo/', '')
+      await put(bucket, 'demo/demo-1.0.tar.gz', 'x')
+      const storage = await S3Storage.open(moto.spec(bucket), memoryLogger([]))
+      assert.deepEqual(
+        (await storage.listFolder('demo'))?.files.map((file) => file.key),
+        ['demo/demo-1.0.tar.gz'],
+      )
+      assert.equal(await storage.remove('demo/demo-1.0.tar.gz'), true)
+      assert.ok(await storage.listFolder('demo'), 'the marker keeps the folder')
+      assert.equal(await storage.removeFolderIfEmpty('demo'), true)
+      assert.equal(await storage.listFolder('demo'), undefined)
+      // Only the change journal's record of the removal is left (for the other replicas).
+      const left = (await moto.client.send(new ListObjectsV2Command({ Bucket: bucket }))).Contents ?? []
+      assert.deepEqual(
+        left.map((object) => object.Key),
+        [`.eggserve/journal/${'0'.padStart(20, '0')}.json`],
+      )
+    },
+  )
 
   await t.test('the cache namespace names the bucket, the prefix and the endpoint', async () => {
     const storage = await S3Storage.open(moto.spec('some-bucket', { prefix: 'a/b/' }), memoryLogger([]))
@@ -144,6 +193,16 @@ await test('a folder-backed server never loads the AWS SDK; a bucket-backed one 
     assert.equal(result.code, 0, result.stderr)
     return (JSON.parse(result.stdout.trim()) as { loaded: number }).loaded
   }
-  assert.equal(await run(`const services = await createIndexServices({ eggdir: ${JSON.stringify(root)}, hashAlgorithm: 'md5', logger }); await services.index.load(); await services.close()`), 0)
-  assert.ok(await run("await openStorage({ kind: 's3', bucket: 'some-bucket', prefix: '', pathStyle: true, region: 'us-east-1' }, logger)") > 0, 'the check sees the SDK when it is loaded')
+  assert.equal(
+    await run(
+      `const services = await createIndexServices({ eggdir: ${JSON.stringify(root)}, hashAlgorithm: 'md5', logger }); await services.index.load(); await services.close()`,
+    ),
+    0,
+  )
+  assert.ok(
+    (await run(
+      "await openStorage({ kind: 's3', bucket: 'some-bucket', prefix: '', pathStyle: true, region: 'us-east-1' }, logger)",
+    )) > 0,
+    'the check sees the SDK when it is loaded',
+  )
 })

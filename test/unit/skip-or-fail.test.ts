@@ -13,17 +13,23 @@ const TOOLS = pathToFileURL(join(import.meta.dirname, '../helpers/tools.ts')).hr
 await test('skipOrFail skips outside CI and fails with CI=true or EGGSERVE_REQUIRE_TOOLS=1', async (t) => {
   const dir = await tempDir(t)
   const file = join(dir, 'needs.test.mts')
-  await writeFile(file, `import { test } from 'node:test'
+  await writeFile(
+    file,
+    `import { test } from 'node:test'
 import { skipOrFail } from ${JSON.stringify(TOOLS)}
 await test('needs a thing', (t) => { skipOrFail(t, 'the thing is missing') })
-`)
+`,
+  )
   const run = (env: Record<string, string>): ReturnType<typeof runProcess> => {
     const base = childEnv(env)
     delete base.CI
     delete base.EGGSERVE_REQUIRE_TOOLS
     // Set for a test file run by node --test: the child would report to us, not print TAP.
     delete base.NODE_TEST_CONTEXT
-    return runProcess(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', file], { env: { ...base, ...env }, timeoutMs: 60_000 })
+    return runProcess(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', file], {
+      env: { ...base, ...env },
+      timeoutMs: 60_000,
+    })
   }
   const skipped = await run({})
   assert.equal(skipped.code, 0, skipped.stdout + skipped.stderr)

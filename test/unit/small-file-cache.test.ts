@@ -14,20 +14,29 @@ const silent = pino({ level: 'silent' })
 const KEY = 'foo/foo-1.0.tar.gz'
 
 /** The real storage's two methods the cache uses, with the number of open() calls that reached it. */
-interface Counted { readonly storage: Pick<Storage, 'open' | 'currentIdentity'>; readonly opens: () => number }
+interface Counted {
+  readonly storage: Pick<Storage, 'open' | 'currentIdentity'>
+  readonly opens: () => number
+}
 
-function counting (storage: LocalStorage): Counted {
+function counting(storage: LocalStorage): Counted {
   let opens = 0
   return {
     storage: {
-      open: (key, options) => { opens++; return storage.open(key, options) },
+      open: (key, options) => {
+        opens++
+        return storage.open(key, options)
+      },
       currentIdentity: (key) => storage.currentIdentity(key),
     },
     opens: () => opens,
   }
 }
 
-async function setUp (t: TestContext, options: SmallFileCacheOptions = {}): Promise<{ root: string; cache: SmallFileCache; opens: () => number }> {
+async function setUp(
+  t: TestContext,
+  options: SmallFileCacheOptions = {},
+): Promise<{ root: string; cache: SmallFileCache; opens: () => number }> {
   const root = await tempDir(t)
   await mkdir(join(root, 'foo'))
   await writeFile(join(root, 'foo', 'foo-1.0.tar.gz'), 'version one')
@@ -35,7 +44,9 @@ async function setUp (t: TestContext, options: SmallFileCacheOptions = {}): Prom
   return { root, cache: new SmallFileCache(counted.storage, options), opens: counted.opens }
 }
 
-async function whole (opened: OpenFile | undefined): Promise<{ text: string; identity: string; size: number } | undefined> {
+async function whole(
+  opened: OpenFile | undefined,
+): Promise<{ text: string; identity: string; size: number } | undefined> {
   if (opened === undefined) return undefined
   try {
     const chunks: Buffer[] = []
@@ -110,7 +121,12 @@ await test('a storage without currentIdentity() (a bucket) is passed through', a
   await writeFile(join(root, 'foo', 'foo-1.0.tar.gz'), 'bucket')
   const local = await LocalStorage.create(root, silent)
   let opens = 0
-  const cache = new SmallFileCache({ open: (key, options) => { opens++; return local.open(key, options) } })
+  const cache = new SmallFileCache({
+    open: (key, options) => {
+      opens++
+      return local.open(key, options)
+    },
+  })
   for (let i = 0; i < 3; i++) assert.equal((await whole(await cache.open(KEY)))?.text, 'bucket')
   assert.equal(opens, 3)
 })

@@ -11,10 +11,25 @@ import { fileURLToPath } from 'node:url'
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 
 /** Where the rule is enforced: everything the repository ships or runs. */
-const CHECKED = ['src', 'ui-assets', 'README.md', 'BENCHMARKS.md', 'LICENSE', 'package.json', 'eslint.config.js', 'docs', 'test', 'scripts', 'contrib', '.ci', 'bin', 'examples']
+const CHECKED = [
+  'src',
+  'ui-assets',
+  'README.md',
+  'BENCHMARKS.md',
+  'LICENSE',
+  'package.json',
+  'eslint.config.js',
+  'docs',
+  'test',
+  'scripts',
+  'contrib',
+  '.ci',
+  'bin',
+  'examples',
+]
 
 /** Text files under `path` (a file or a folder), skipping binaries. */
-function textFiles (path: string): string[] {
+function textFiles(path: string): string[] {
   const full = join(ROOT, path)
   if (statSync(full).isFile()) return [path]
   return readdirSync(full, { recursive: true, encoding: 'utf8' })
@@ -24,10 +39,19 @@ function textFiles (path: string): string[] {
 
 // Built from pieces, so that this file does not match itself.
 const OUTSIDE = [
-  { what: 'the shared folder outside the repository', pattern: new RegExp(['\\.\\./', 'shared\\b|/work/', 'shared\\b'].join('')) },
+  {
+    what: 'the shared folder outside the repository',
+    pattern: new RegExp(['\\.\\./', 'shared\\b|/work/', 'shared\\b'].join('')),
+  },
   { what: 'an outside list of requirements', pattern: new RegExp(['\\bcheck', 'list\\b'].join(''), 'i') },
-  { what: 'an item code of that list (one or two letters, a hyphen, a number)', pattern: new RegExp(['\\b(?:A|N|C|H|J|M|F|K|P|FN|MD|U|X|E|Z)', '-\\d+\\b'].join('')) },
-  { what: 'an outside style document', pattern: new RegExp(['style ', 'guide|style ', 'pitfall|style\\.', 'md'].join(''), 'i') },
+  {
+    what: 'an item code of that list (one or two letters, a hyphen, a number)',
+    pattern: new RegExp(['\\b(?:A|N|C|H|J|M|F|K|P|FN|MD|U|X|E|Z)', '-\\d+\\b'].join('')),
+  },
+  {
+    what: 'an outside style document',
+    pattern: new RegExp(['style ', 'guide|style ', 'pitfall|style\\.', 'md'].join(''), 'i'),
+  },
   { what: 'an issue tracker number', pattern: new RegExp(['\\bissues? ', '#?\\d+\\b'].join(''), 'i') },
 ]
 
@@ -36,20 +60,41 @@ await test('nothing cites a document that is not in the repository', () => {
   assert.ok(files.includes('test/unit/standalone.test.ts') && files.length > 100, `only ${files.length} files checked`)
   const found: string[] = []
   for (const file of files) {
-    readFileSync(join(ROOT, file), 'utf8').split('\n').forEach((line, index) => {
-      for (const { what, pattern } of OUTSIDE) {
-        const match = pattern.exec(line)
-        if (match !== null) found.push(`${file}:${index + 1}: ${what} ("${match[0]}"): ${line.trim().slice(0, 160)}`)
-      }
-    })
+    readFileSync(join(ROOT, file), 'utf8')
+      .split('\n')
+      .forEach((line, index) => {
+        for (const { what, pattern } of OUTSIDE) {
+          const match = pattern.exec(line)
+          if (match !== null) found.push(`${file}:${index + 1}: ${what} ("${match[0]}"): ${line.trim().slice(0, 160)}`)
+        }
+      })
   }
   assert.deepEqual(found, [])
 })
 
 await test('the patterns find what they are meant to find', () => {
-  const samples = ['see ../' + 'shared/tools', 'the check' + 'list says so', '(K' + '-1)', 'FN' + '-7 and Z' + '-1', 'style ' + 'pitfall 5', 'issue ' + '4']
-  for (const sample of samples) assert.ok(OUTSIDE.some(({ pattern }) => pattern.test(sample)), sample)
-  for (const fine of ['RFC 9110 §13.1.2', 'CVE-2025-54368', 'UTF-8', 'SHA-256', 'pypa/pip#13680', 'aws/aws-sdk-js-v3#6810', 'ISO-8859-1']) {
+  const samples = [
+    'see ../' + 'shared/tools',
+    'the check' + 'list says so',
+    '(K' + '-1)',
+    'FN' + '-7 and Z' + '-1',
+    'style ' + 'pitfall 5',
+    'issue ' + '4',
+  ]
+  for (const sample of samples)
+    assert.ok(
+      OUTSIDE.some(({ pattern }) => pattern.test(sample)),
+      sample,
+    )
+  for (const fine of [
+    'RFC 9110 §13.1.2',
+    'CVE-2025-54368',
+    'UTF-8',
+    'SHA-256',
+    'pypa/pip#13680',
+    'aws/aws-sdk-js-v3#6810',
+    'ISO-8859-1',
+  ]) {
     assert.ok(!OUTSIDE.some(({ pattern }) => pattern.test(fine)), fine)
   }
 })

@@ -10,8 +10,14 @@ import { memoryLogger } from '../helpers/build-app.js'
 
 await describe('inheritedSockets()', async () => {
   await test('descriptors from 3 on, named from LISTEN_FDNAMES, "unknown" where unnamed', () => {
-    assert.deepEqual(inheritedSockets({ LISTEN_FDS: '2', LISTEN_PID: '7', LISTEN_FDNAMES: 'metrics:http' }, 7), [{ fd: 3, name: 'metrics' }, { fd: 4, name: 'http' }])
-    assert.deepEqual(inheritedSockets({ LISTEN_FDS: '2', LISTEN_PID: '7' }, 7), [{ fd: 3, name: 'unknown' }, { fd: 4, name: 'unknown' }])
+    assert.deepEqual(inheritedSockets({ LISTEN_FDS: '2', LISTEN_PID: '7', LISTEN_FDNAMES: 'metrics:http' }, 7), [
+      { fd: 3, name: 'metrics' },
+      { fd: 4, name: 'http' },
+    ])
+    assert.deepEqual(inheritedSockets({ LISTEN_FDS: '2', LISTEN_PID: '7' }, 7), [
+      { fd: 3, name: 'unknown' },
+      { fd: 4, name: 'unknown' },
+    ])
   })
   await test('none when unset, or when LISTEN_PID names another process (the variables were meant for a parent)', () => {
     assert.equal(inheritedSockets({}, 7), undefined)
@@ -19,10 +25,16 @@ await describe('inheritedSockets()', async () => {
     assert.equal(inheritedSockets({ LISTEN_FDS: '1' }, 7), undefined)
   })
   await test('a count that is not one is a ListenError', () => {
-    for (const count of ['0', 'x', '-1']) assert.throws(() => inheritedSockets({ LISTEN_FDS: count, LISTEN_PID: '7' }, 7), ListenError)
+    for (const count of ['0', 'x', '-1'])
+      assert.throws(() => inheritedSockets({ LISTEN_FDS: count, LISTEN_PID: '7' }, 7), ListenError)
   })
   await test('the variables are removed once taken, and left alone when they are not ours', () => {
-    const ours: Record<string, string | undefined> = { LISTEN_FDS: '1', LISTEN_PID: '7', LISTEN_FDNAMES: 'http', OTHER: 'x' }
+    const ours: Record<string, string | undefined> = {
+      LISTEN_FDS: '1',
+      LISTEN_PID: '7',
+      LISTEN_FDNAMES: 'http',
+      OTHER: 'x',
+    }
     assert.deepEqual(takeInheritedSockets(ours, 7), [{ fd: 3, name: 'http' }])
     assert.deepEqual(ours, { OTHER: 'x' })
     const theirs: Record<string, string | undefined> = { LISTEN_FDS: '1', LISTEN_PID: '8' }
@@ -33,12 +45,27 @@ await describe('inheritedSockets()', async () => {
 
 await describe('httpSocket()', async () => {
   await test('the one named "http", else the only one', () => {
-    assert.deepEqual(httpSocket([{ fd: 3, name: 'metrics' }, { fd: 4, name: 'http' }]), { fd: 4, name: 'http' })
+    assert.deepEqual(
+      httpSocket([
+        { fd: 3, name: 'metrics' },
+        { fd: 4, name: 'http' },
+      ]),
+      { fd: 4, name: 'http' },
+    )
     assert.deepEqual(httpSocket([{ fd: 3, name: 'unknown' }]), { fd: 3, name: 'unknown' })
   })
   await test('several without an "http" one: a ListenError saying how to name it', () => {
-    assert.throws(() => httpSocket([{ fd: 3, name: 'a' }, { fd: 4, name: 'b' }]), (err: unknown) =>
-      err instanceof ListenError && err.message === 'Cannot tell which of the 2 sockets systemd passed (a, b) to serve on: name it "http" (FileDescriptorName=http in the .socket unit)')
+    assert.throws(
+      () =>
+        httpSocket([
+          { fd: 3, name: 'a' },
+          { fd: 4, name: 'b' },
+        ]),
+      (err: unknown) =>
+        err instanceof ListenError &&
+        err.message ===
+          'Cannot tell which of the 2 sockets systemd passed (a, b) to serve on: name it "http" (FileDescriptorName=http in the .socket unit)',
+    )
   })
 })
 
@@ -62,24 +89,40 @@ await describe('watchdogIntervalMs()', async () => {
 await test('without NOTIFY_SOCKET the notifier sends nothing and runs nothing', async () => {
   const logs: Record<string, unknown>[] = []
   // A command that does not exist: running it would log "Cannot notify systemd".
-  const notifier = new SystemdNotifier({ env: { WATCHDOG_USEC: '2000' }, pid: 42, logger: memoryLogger(logs), command: '/nonexistent/systemd-notify' })
+  const notifier = new SystemdNotifier({
+    env: { WATCHDOG_USEC: '2000' },
+    pid: 42,
+    logger: memoryLogger(logs),
+    command: '/nonexistent/systemd-notify',
+  })
   assert.equal(notifier.enabled, false)
   notifier.ready('Serving')
   notifier.reloading()
   notifier.startWatchdog()
   notifier.stopping()
-  assert.equal(await notifier.extendWhile(Promise.resolve('scanned'), 'Scanning', { everyMs: 1, extendMs: 3 }), 'scanned')
+  assert.equal(
+    await notifier.extendWhile(Promise.resolve('scanned'), 'Scanning', { everyMs: 1, extendMs: 3 }),
+    'scanned',
+  )
   await notifier.close()
   assert.deepEqual(logs, [])
 })
 
 await test('a missing systemd-notify is logged once, and nothing more is tried', async () => {
   const logs: Record<string, unknown>[] = []
-  const notifier = new SystemdNotifier({ env: { NOTIFY_SOCKET: '/run/systemd/notify' }, pid: 42, logger: memoryLogger(logs), command: '/nonexistent/systemd-notify' })
+  const notifier = new SystemdNotifier({
+    env: { NOTIFY_SOCKET: '/run/systemd/notify' },
+    pid: 42,
+    logger: memoryLogger(logs),
+    command: '/nonexistent/systemd-notify',
+  })
   notifier.ready()
   notifier.status('one')
   notifier.status('two')
   await notifier.close()
   assert.equal(logs.length, 1)
-  assert.match(String(logs[0]?.msg), /^Cannot notify systemd \(cannot run \/nonexistent\/systemd-notify: spawn \/nonexistent\/systemd-notify ENOENT\)$/)
+  assert.match(
+    String(logs[0]?.msg),
+    /^Cannot notify systemd \(cannot run \/nonexistent\/systemd-notify: spawn \/nonexistent\/systemd-notify ENOENT\)$/,
+  )
 })

@@ -4,12 +4,20 @@ import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { parseDistFilename } from '../../src/core/filenames.js'
 import {
-  checkFilenameSyntax, checkRemoveForm, checkUploadForm, checkUploadedMetadata, chooseAction, digestMismatch, expectedDigests, sameVersion,
+  checkFilenameSyntax,
+  checkRemoveForm,
+  checkUploadForm,
+  checkUploadedMetadata,
+  chooseAction,
+  digestMismatch,
+  expectedDigests,
+  sameVersion,
   type FormFields,
 } from '../../src/core/upload-rules.js'
 
-const form = (entries: Record<string, string>): FormFields => new Map(Object.entries(entries).map(([name, value]) => [name, [value]]))
-const reason = (result: { ok: boolean; reason?: string }): string | undefined => result.ok ? undefined : result.reason
+const form = (entries: Record<string, string>): FormFields =>
+  new Map(Object.entries(entries).map(([name, value]) => [name, [value]]))
+const reason = (result: { ok: boolean; reason?: string }): string | undefined => (result.ok ? undefined : result.reason)
 
 await describe('chooseAction', async () => {
   const cases: [Record<string, string>, string | undefined, string][] = [
@@ -33,24 +41,45 @@ await describe('chooseAction', async () => {
 })
 
 await describe('checkFilenameSyntax', async () => {
-  for (const name of ['foo-1.0.tar.gz', 'foo-1.0-py3-none-any.whl', 'foo-1.0-py2.7.egg', 'foo-1.0.zip', 'Foo_Bar-1.0.tar.bz2']) {
-    await test(`${name} is accepted`, () => { assert.equal(checkFilenameSyntax(name), undefined) })
+  for (const name of [
+    'foo-1.0.tar.gz',
+    'foo-1.0-py3-none-any.whl',
+    'foo-1.0-py2.7.egg',
+    'foo-1.0.zip',
+    'Foo_Bar-1.0.tar.bz2',
+  ]) {
+    await test(`${name} is accepted`, () => {
+      assert.equal(checkFilenameSyntax(name), undefined)
+    })
   }
   const refused: [string, RegExp][] = [
-    ['', /empty/], ['../foo-1.0.tar.gz', /path separator/], ['a/foo-1.0.tar.gz', /path separator/], ['..\\foo-1.0.tar.gz', /path separator/],
-    ['..', /starts with "\."/], ['.foo-1.0.tar.gz', /starts with "\."/], ['foo\u0000-1.0.tar.gz', /control character/],
-    ['foo\n-1.0.tar.gz', /control character/], ['foo\u007f-1.0.tar.gz', /control character/], ['foo-1.0.exe', /Invalid file extension/],
-    ['foo-1.0.tar.gz.asc', /Invalid file extension/], [`${'a'.repeat(250)}-1.0.tar.gz`, /longer than 255/],
+    ['', /empty/],
+    ['../foo-1.0.tar.gz', /path separator/],
+    ['a/foo-1.0.tar.gz', /path separator/],
+    ['..\\foo-1.0.tar.gz', /path separator/],
+    ['..', /starts with "\."/],
+    ['.foo-1.0.tar.gz', /starts with "\."/],
+    ['foo\u0000-1.0.tar.gz', /control character/],
+    ['foo\n-1.0.tar.gz', /control character/],
+    ['foo\u007f-1.0.tar.gz', /control character/],
+    ['foo-1.0.exe', /Invalid file extension/],
+    ['foo-1.0.tar.gz.asc', /Invalid file extension/],
+    [`${'a'.repeat(250)}-1.0.tar.gz`, /longer than 255/],
   ]
   for (const [name, expected] of refused) {
-    await test(`${JSON.stringify(name)} is refused`, () => { assert.match(checkFilenameSyntax(name)?.reason ?? '', expected) })
+    await test(`${JSON.stringify(name)} is refused`, () => {
+      assert.match(checkFilenameSyntax(name)?.reason ?? '', expected)
+    })
   }
 })
 
 await describe('checkUploadForm', async () => {
   const base = { name: 'Foo.Bar', version: '1.0', filetype: 'sdist', pyversion: 'source' }
   await test('a consistent form is accepted, its digests as lowercase hex', () => {
-    const result = checkUploadForm({ fields: form({ ...base, sha256_digest: 'AB'.repeat(32) }), filename: 'foo_bar-1.0.tar.gz' })
+    const result = checkUploadForm({
+      fields: form({ ...base, sha256_digest: 'AB'.repeat(32) }),
+      filename: 'foo_bar-1.0.tar.gz',
+    })
     assert.ok(result.ok)
     assert.equal(result.parsed.project, 'foo-bar')
     assert.deepEqual(result.expected, { sha256: 'ab'.repeat(32) })
@@ -65,10 +94,20 @@ await describe('checkUploadForm', async () => {
     [base, 'foo_bar-1.0.tar.gz', 'foo_bar-1.0.tar.gz.asc', undefined],
     [{ ...base, name: 'baz' }, 'foo_bar-1.0.tar.gz', undefined, /is for project "foo-bar", not "baz"/],
     [{ ...base, version: '2.0' }, 'foo_bar-1.0.tar.gz', undefined, /is for version "1\.0", not "2\.0"/],
-    [{ ...base, filetype: 'bdist_wheel' }, 'foo_bar-1.0.tar.gz', undefined, /does not match the file, which is a sdist/],
+    [
+      { ...base, filetype: 'bdist_wheel' },
+      'foo_bar-1.0.tar.gz',
+      undefined,
+      /does not match the file, which is a sdist/,
+    ],
     [{ ...base, filetype: 'bdist_wininst' }, 'foo_bar-1.0.tar.gz', undefined, /Unsupported filetype/],
     [{ ...base, pyversion: 'py3' }, 'foo_bar-1.0.tar.gz', undefined, /pyversion of an sdist must be "source"/],
-    [{ ...base, md5_digest: '123' }, 'foo_bar-1.0.tar.gz', undefined, /Invalid md5_digest: expected 32 hexadecimal digits/],
+    [
+      { ...base, md5_digest: '123' },
+      'foo_bar-1.0.tar.gz',
+      undefined,
+      /Invalid md5_digest: expected 32 hexadecimal digits/,
+    ],
     [{ ...base, blake2_256_digest: 'g'.repeat(64) }, 'foo_bar-1.0.tar.gz', undefined, /Invalid blake2_256_digest/],
     [base, 'foo_bar-1.0.tar.gz', 'foo_bar-1.0.whl.asc', /^Unrelated signature/],
     [{ version: '1.0' }, 'foo_bar-1.0.tar.gz', undefined, /Missing name field/],
@@ -84,14 +123,23 @@ await describe('checkUploadForm', async () => {
     })
   }
   await test('no file at all', () => {
-    assert.equal(reason(checkUploadForm({ fields: form(base), filename: undefined })), 'Upload payload does not have a file.')
+    assert.equal(
+      reason(checkUploadForm({ fields: form(base), filename: undefined })),
+      'Upload payload does not have a file.',
+    )
   })
 })
 
 await describe('digests (hex, md5 also as url-safe base64; none required)', async () => {
   await test('hex in any case and unpadded base64url are accepted; an empty field counts as absent', () => {
     const md5 = '0123456789abcdef0123456789abcdef'
-    const result = expectedDigests(form({ md5_digest: Buffer.from(md5, 'hex').toString('base64url'), sha256_digest: 'F'.repeat(64), blake2_256_digest: '' }))
+    const result = expectedDigests(
+      form({
+        md5_digest: Buffer.from(md5, 'hex').toString('base64url'),
+        sha256_digest: 'F'.repeat(64),
+        blake2_256_digest: '',
+      }),
+    )
     assert.ok(result.ok)
     assert.equal(result.md5, md5)
     assert.equal(result.sha256, 'f'.repeat(64))
@@ -112,8 +160,18 @@ await describe('checkRemoveForm and sameVersion', async () => {
     assert.equal(reason(checkRemoveForm(form({ name: 'foo' }))), 'Missing version field')
     assert.equal(reason(checkRemoveForm(form({ version: '1' }))), 'Missing name field')
   })
-  for (const [a, b, same] of [['1.0', '1', true], ['1.0', '1.0.0', true], ['1.0-post1', '1.0.post1', true], ['1.0_beta', '1.0b0', true], ['1.0', '1.1', false], ['r2009', 'R2009', true], ['a-b', 'a_b', true]] as const) {
-    await test(`sameVersion(${a}, ${b}) is ${String(same)}`, () => { assert.equal(sameVersion(a, b), same) })
+  for (const [a, b, same] of [
+    ['1.0', '1', true],
+    ['1.0', '1.0.0', true],
+    ['1.0-post1', '1.0.post1', true],
+    ['1.0_beta', '1.0b0', true],
+    ['1.0', '1.1', false],
+    ['r2009', 'R2009', true],
+    ['a-b', 'a_b', true],
+  ] as const) {
+    await test(`sameVersion(${a}, ${b}) is ${String(same)}`, () => {
+      assert.equal(sameVersion(a, b), same)
+    })
   }
 })
 
@@ -122,14 +180,38 @@ await describe('checkUploadedMetadata: Name and Version of the metadata against 
     ['upl-1.6-py3-none-any.whl', { name: 'upl', version: '1.6' }, undefined],
     ['upl-1.6-py3-none-any.whl', { name: 'UPL', version: '1.6.0' }, undefined],
     ['foo_bar-1.0rc1-py3-none-any.whl', { name: 'Foo.Bar', version: '1.0-RC1' }, undefined],
-    ['upl-1.6-py3-none-any.whl', { name: 'upl', version: '9.9' }, 'Invalid distribution file: its metadata says version "9.9", the filename "1.6"'],
-    ['upl-1.6-py3-none-any.whl', { name: undefined, version: '1.6' }, 'Invalid distribution file: its metadata has no Name field'],
-    ['upl-1.6-py3-none-any.whl', { name: '  ', version: '1.6' }, 'Invalid distribution file: its metadata has no Name field'],
-    ['upl-1.6-py3-none-any.whl', { name: 'other', version: '1.6' }, 'Invalid distribution file: its metadata names project "other", not "upl"'],
-    ['upl-1.6-py3-none-any.whl', { name: 'upl', version: undefined }, 'Invalid distribution file: its metadata has no Version field'],
+    [
+      'upl-1.6-py3-none-any.whl',
+      { name: 'upl', version: '9.9' },
+      'Invalid distribution file: its metadata says version "9.9", the filename "1.6"',
+    ],
+    [
+      'upl-1.6-py3-none-any.whl',
+      { name: undefined, version: '1.6' },
+      'Invalid distribution file: its metadata has no Name field',
+    ],
+    [
+      'upl-1.6-py3-none-any.whl',
+      { name: '  ', version: '1.6' },
+      'Invalid distribution file: its metadata has no Name field',
+    ],
+    [
+      'upl-1.6-py3-none-any.whl',
+      { name: 'other', version: '1.6' },
+      'Invalid distribution file: its metadata names project "other", not "upl"',
+    ],
+    [
+      'upl-1.6-py3-none-any.whl',
+      { name: 'upl', version: undefined },
+      'Invalid distribution file: its metadata has no Version field',
+    ],
     // setuptools escapes "-" as "_" in egg filenames (to_filename); legacy versions compare as text.
     ['upl-1.0_beta-py3.8.egg', { name: 'upl', version: '1.0-beta' }, undefined],
-    ['upl-1.0_beta-py3.8.egg', { name: 'upl', version: '1.0-gamma' }, 'Invalid distribution file: its metadata says version "1.0-gamma", the filename "1.0_beta"'],
+    [
+      'upl-1.0_beta-py3.8.egg',
+      { name: 'upl', version: '1.0-gamma' },
+      'Invalid distribution file: its metadata says version "1.0-gamma", the filename "1.0_beta"',
+    ],
   ]
   for (const [filename, metadata, expected] of cases) {
     await test(`${filename} ${JSON.stringify(metadata)} → ${String(expected)}`, () => {

@@ -27,7 +27,10 @@ await test('records survive a restart; other eggdirs have their own file', async
   assert.equal(second.userOf('dev:1:ino:4'), undefined)
   const other = await UploaderLog.open({ dir, root: '/srv/other', log })
   assert.equal(other.userOf('dev:1:ino:2'), undefined)
-  const line = JSON.parse((await readFile(join(dir, files[0] ?? ''), 'utf8')).split('\n')[0] ?? '') as Record<string, unknown>
+  const line = JSON.parse((await readFile(join(dir, files[0] ?? ''), 'utf8')).split('\n')[0] ?? '') as Record<
+    string,
+    unknown
+  >
   assert.deepEqual(Object.keys(line), ['identity', 'key', 'user', 'time'])
 })
 

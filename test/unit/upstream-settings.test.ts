@@ -8,13 +8,34 @@ import { CircuitBreaker } from '../../src/upstream/circuit-breaker.js'
 import { parseUpstreamUrl, resolveUpstreamConfig } from '../../src/upstream/upstream-settings.js'
 
 await test('flags keep their order; variables are split; flags win', () => {
-  const config = resolveUpstreamConfig({ upstream: ['https://a.example/simple', 'http://b.example/pypi/simple/'], neverUpstream: ['acme-*'], mergeUpstream: ['NumPy'] }, { EGGSERVE_UPSTREAM: 'https://ignored.example/' })
-  assert.deepEqual(config.upstreams.map((upstream) => upstream.url), ['https://a.example/simple/', 'http://b.example/pypi/simple/'])
+  const config = resolveUpstreamConfig(
+    {
+      upstream: ['https://a.example/simple', 'http://b.example/pypi/simple/'],
+      neverUpstream: ['acme-*'],
+      mergeUpstream: ['NumPy'],
+    },
+    { EGGSERVE_UPSTREAM: 'https://ignored.example/' },
+  )
+  assert.deepEqual(
+    config.upstreams.map((upstream) => upstream.url),
+    ['https://a.example/simple/', 'http://b.example/pypi/simple/'],
+  )
   assert.deepEqual(config.neverUpstream, ['acme-*'])
   assert.deepEqual(config.merge, ['numpy'])
   assert.equal(config.offline, false)
-  const fromEnv = resolveUpstreamConfig({}, { EGGSERVE_UPSTREAM: ' https://a.example/simple/\nhttps://b.example/simple/ ', EGGSERVE_NEVER_UPSTREAM: 'acme-*, corp_*', EGGSERVE_MERGE_UPSTREAM: 'numpy scipy', EGGSERVE_OFFLINE: 'yes' })
-  assert.deepEqual(fromEnv.upstreams.map((upstream) => upstream.url), ['https://a.example/simple/', 'https://b.example/simple/'])
+  const fromEnv = resolveUpstreamConfig(
+    {},
+    {
+      EGGSERVE_UPSTREAM: ' https://a.example/simple/\nhttps://b.example/simple/ ',
+      EGGSERVE_NEVER_UPSTREAM: 'acme-*, corp_*',
+      EGGSERVE_MERGE_UPSTREAM: 'numpy scipy',
+      EGGSERVE_OFFLINE: 'yes',
+    },
+  )
+  assert.deepEqual(
+    fromEnv.upstreams.map((upstream) => upstream.url),
+    ['https://a.example/simple/', 'https://b.example/simple/'],
+  )
   assert.deepEqual(fromEnv.neverUpstream, ['acme-*', 'corp_*'])
   assert.deepEqual(fromEnv.merge, ['numpy', 'scipy'])
   assert.equal(fromEnv.offline, true)
@@ -29,8 +50,17 @@ await test('credentials in an upstream URL become its Authorization and leave th
 })
 
 await test('bad values are ConfigErrors that never show a credential', () => {
-  for (const bad of ['ftp://u:secret@repo.example/simple/', 'file:///srv/simple/', 'https://u:secret@repo.example/simple/?x=1', 'not a url secret']) {
-    assert.throws(() => parseUpstreamUrl(bad), (err: unknown) => err instanceof ConfigError && !err.message.includes('secret'), bad)
+  for (const bad of [
+    'ftp://u:secret@repo.example/simple/',
+    'file:///srv/simple/',
+    'https://u:secret@repo.example/simple/?x=1',
+    'not a url secret',
+  ]) {
+    assert.throws(
+      () => parseUpstreamUrl(bad),
+      (err: unknown) => err instanceof ConfigError && !err.message.includes('secret'),
+      bad,
+    )
   }
   assert.throws(() => resolveUpstreamConfig({ neverUpstream: ['acme-['] }, {}), ConfigError)
   assert.throws(() => resolveUpstreamConfig({ mergeUpstream: ['-bad-'] }, {}), ConfigError)
@@ -38,8 +68,14 @@ await test('bad values are ConfigErrors that never show a credential', () => {
 })
 
 await test('--upstream needs a cache directory', () => {
-  assert.throws(() => resolveConfig({ upstream: ['https://pypi.example/simple/'], cacheDir: 'none' }, {}), /needs a cache directory/)
-  assert.equal(resolveConfig({ upstream: ['https://pypi.example/simple/'], cacheDir: '/tmp/x' }, {}).upstream.upstreams.length, 1)
+  assert.throws(
+    () => resolveConfig({ upstream: ['https://pypi.example/simple/'], cacheDir: 'none' }, {}),
+    /needs a cache directory/,
+  )
+  assert.equal(
+    resolveConfig({ upstream: ['https://pypi.example/simple/'], cacheDir: '/tmp/x' }, {}).upstream.upstreams.length,
+    1,
+  )
 })
 
 await test('the circuit breaker opens after N failures in a row, lets one probe through later, and closes on success', () => {
@@ -68,7 +104,10 @@ await test('the circuit breaker opens after N failures in a row, lets one probe 
 })
 
 await test('--upstream-ttl and --upstream-timeout apply to every upstream; connecting never waits longer than answering', () => {
-  const config = resolveUpstreamConfig({ upstream: ['https://a.example/simple/', 'https://b.example/simple/'], upstreamTtl: '0', upstreamTimeout: '1.5' }, {})
+  const config = resolveUpstreamConfig(
+    { upstream: ['https://a.example/simple/', 'https://b.example/simple/'], upstreamTtl: '0', upstreamTimeout: '1.5' },
+    {},
+  )
   for (const upstream of config.upstreams) {
     assert.equal(upstream.ttlMs, 0)
     assert.equal(upstream.timeouts.firstByteMs, 1500)

@@ -284,12 +284,32 @@ await describe('compareVersions', async () => {
 
   await test('sorts a shuffled list', () => {
     const shuffled = [
-      '1.0.post1', '1!0.1', '1.0rc1', 'foo', '1.0+local', '1.0a1.dev1', '1.1', '1.0b2.post3',
-      '1.0.dev1', '1.0.post1.dev1', '1.0a1', '1.0',
+      '1.0.post1',
+      '1!0.1',
+      '1.0rc1',
+      'foo',
+      '1.0+local',
+      '1.0a1.dev1',
+      '1.1',
+      '1.0b2.post3',
+      '1.0.dev1',
+      '1.0.post1.dev1',
+      '1.0a1',
+      '1.0',
     ]
     assert.deepEqual([...shuffled].sort(compareVersions), [
-      'foo', '1.0.dev1', '1.0a1.dev1', '1.0a1', '1.0b2.post3', '1.0rc1', '1.0', '1.0+local',
-      '1.0.post1.dev1', '1.0.post1', '1.1', '1!0.1',
+      'foo',
+      '1.0.dev1',
+      '1.0a1.dev1',
+      '1.0a1',
+      '1.0b2.post3',
+      '1.0rc1',
+      '1.0',
+      '1.0+local',
+      '1.0.post1.dev1',
+      '1.0.post1',
+      '1.1',
+      '1!0.1',
     ])
   })
 
@@ -300,19 +320,42 @@ await describe('compareVersions', async () => {
 
 void describe('sortByVersion', () => {
   void test('sorts the ascending table, reversed and shuffled, into compareVersions order', () => {
-    const shuffled = [...ASCENDING].map((version, i) => ({ version, at: (i * 7) % ASCENDING.length })).sort((a, b) => a.at - b.at).map((entry) => entry.version)
+    const shuffled = [...ASCENDING]
+      .map((version, i) => ({ version, at: (i * 7) % ASCENDING.length }))
+      .sort((a, b) => a.at - b.at)
+      .map((entry) => entry.version)
     for (const input of [[...ASCENDING].reverse(), shuffled]) {
-      assert.deepEqual(sortByVersion(input, (version) => version), ASCENDING)
+      assert.deepEqual(
+        sortByVersion(input, (version) => version),
+        ASCENDING,
+      )
     }
   })
 
   void test('keys items by the version given, legacy versions first, equal versions in input order', () => {
-    const items = [['1.0', 'a'], ['foo', 'b'], ['0.9', 'c'], ['1', 'd'], ['bar', 'e'], ['1.0.0', 'f']] as const
-    assert.deepEqual(sortByVersion(items, ([version]) => version).map(([, tag]) => tag), ['e', 'b', 'c', 'a', 'd', 'f'])
+    const items = [
+      ['1.0', 'a'],
+      ['foo', 'b'],
+      ['0.9', 'c'],
+      ['1', 'd'],
+      ['bar', 'e'],
+      ['1.0.0', 'f'],
+    ] as const
+    assert.deepEqual(
+      sortByVersion(items, ([version]) => version).map(([, tag]) => tag),
+      ['e', 'b', 'c', 'a', 'd', 'f'],
+    )
   })
 
   void test('takes any iterable (a Map of releases)', () => {
-    const releases = new Map([['2.0', 1], ['1.0rc1', 2], ['1.0', 3]])
-    assert.deepEqual(sortByVersion(releases, ([version]) => version).map(([version]) => version), ['1.0rc1', '1.0', '2.0'])
+    const releases = new Map([
+      ['2.0', 1],
+      ['1.0rc1', 2],
+      ['1.0', 3],
+    ])
+    assert.deepEqual(
+      sortByVersion(releases, ([version]) => version).map(([version]) => version),
+      ['1.0rc1', '1.0', '2.0'],
+    )
   })
 })

@@ -11,39 +11,69 @@ import { redirect } from '../replies.js'
 import type { IndexRouteOptions } from './route-options.js'
 
 /** Route params of a file URL. */
-export interface FileParams { folder: string; file: string }
+export interface FileParams {
+  folder: string
+  file: string
+}
 
 const METADATA_SUFFIX = '.metadata'
 
-interface Target { readonly kind: 'file' | 'signature' | 'metadata'; readonly file: DistFile }
+interface Target {
+  readonly kind: 'file' | 'signature' | 'metadata'
+  readonly file: DistFile
+}
 
 /**
  * Serve a file the index knows, and nothing else: the path is never built from the URL,
  * so "..", encoded separators, NUL bytes, dotfiles and non-distributions all end in 404.
  * A folder spelled differently but naming the same project is redirected.
  */
-export function fileHandler ({ index, files, metadata, filesCacheControl, offload }: Pick<IndexRouteOptions, 'index' | 'files' | 'metadata' | 'filesCacheControl' | 'offload'>) {
+export function fileHandler({
+  index,
+  files,
+  metadata,
+  filesCacheControl,
+  offload,
+}: Pick<IndexRouteOptions, 'index' | 'files' | 'metadata' | 'filesCacheControl' | 'offload'>) {
   return async (request: FastifyRequest<{ Params: FileParams }>, reply: FastifyReply): Promise<FastifyReply> => {
     const { folder, file } = request.params
     const found = await index.findProject(folder)
     if (found === undefined) throw new NotFoundError()
     const target = resolve(file, (name) => found.file(name))
     if (target === undefined) throw new NotFoundError()
-    if (found.folder !== folder) return redirect(request, reply, `../${encodeSegment(found.folder)}/${encodeSegment(file)}`)
+    if (found.folder !== folder)
+      return redirect(request, reply, `../${encodeSegment(found.folder)}/${encodeSegment(file)}`)
     if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
     switch (target.kind) {
-      case 'metadata': return sendMetadata(request, reply, { metadata, file: target.file })
+      case 'metadata':
+        return sendMetadata(request, reply, { metadata, file: target.file })
       // PEP 503: a signature is served when it is on disk, for a file the index knows.
-      case 'signature': return sendDistribution(request, reply, { files, offload, key: target.file.key + SIGNATURE_SUFFIX, filename: file })
-      case 'file': return sendDistribution(request, reply, { files, offload, key: target.file.key, filename: target.file.filename, identity: target.file.identity })
+      case 'signature':
+        return sendDistribution(request, reply, {
+          files,
+          offload,
+          key: target.file.key + SIGNATURE_SUFFIX,
+          filename: file,
+        })
+      case 'file':
+        return sendDistribution(request, reply, {
+          files,
+          offload,
+          key: target.file.key,
+          filename: target.file.filename,
+          identity: target.file.identity,
+        })
     }
   }
 }
 
-function resolve (name: string, lookup: (filename: string) => DistFile | undefined): Target | undefined {
+function resolve(name: string, lookup: (filename: string) => DistFile | undefined): Target | undefined {
   const known = lookup(name)
   if (known !== undefined) return { kind: 'file', file: known }
-  for (const [suffix, kind] of [[SIGNATURE_SUFFIX, 'signature'], [METADATA_SUFFIX, 'metadata']] as const) {
+  for (const [suffix, kind] of [
+    [SIGNATURE_SUFFIX, 'signature'],
+    [METADATA_SUFFIX, 'metadata'],
+  ] as const) {
     if (!name.endsWith(suffix)) continue
     const base = lookup(name.slice(0, -suffix.length))
     // PEP 658: wheels only.

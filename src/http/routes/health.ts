@@ -24,9 +24,18 @@ export const healthRoutes: FastifyPluginCallback<HealthRouteOptions> = (app, { i
     reply.header('cache-control', 'no-store')
     if (state.ready) return reply.send({ status: 'ready' })
     const p = state.progress
-    return reply.code(503).send(p === undefined
-      ? { status: 'loading' }
-      : { status: 'hashing', files: p.files, filesDone: p.filesDone, bytes: p.bytes, bytesDone: p.bytesDone, etaSeconds: p.etaSeconds === undefined ? null : Math.ceil(p.etaSeconds) })
+    return reply.code(503).send(
+      p === undefined
+        ? { status: 'loading' }
+        : {
+            status: 'hashing',
+            files: p.files,
+            filesDone: p.filesDone,
+            bytes: p.bytes,
+            bytesDone: p.bytesDone,
+            etaSeconds: p.etaSeconds === undefined ? null : Math.ceil(p.etaSeconds),
+          },
+    )
   })
   done()
 }

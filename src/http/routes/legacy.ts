@@ -8,7 +8,9 @@ import { fileHandler, type FileParams } from './file-handler.js'
 import type { IndexRouteOptions } from './route-options.js'
 import { sendProjectPage, sendRootPage, type TreePages } from './tree-pages.js'
 
-interface FolderParams { folder: string }
+interface FolderParams {
+  folder: string
+}
 
 /** Routes of the original tree. Its pages are negotiated and cached like /simple/'s. */
 export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
@@ -32,6 +34,11 @@ export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   })
 
   // HEAD is declared, not derived: Fastify's derived HEAD would read the whole file stream.
-  app.route<{ Params: FileParams }>({ method: ['GET', 'HEAD'], url: '/:folder/:file', onRequest: options.access.hooks('download'), handler: fileHandler(options) })
+  app.route<{ Params: FileParams }>({
+    method: ['GET', 'HEAD'],
+    url: '/:folder/:file',
+    onRequest: options.access.hooks('download'),
+    handler: fileHandler(options),
+  })
   done()
 }

@@ -3,7 +3,14 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastif
 import { parseCoreMetadata } from '../../core/metadata.js'
 import { normalizeProjectName } from '../../core/names.js'
 import { NotFoundError } from '../../errors.js'
-import { findRelease, latestRelease, metadataSource, releasesOf, renderPypiJson, type Release } from '../../render/pypi-json.js'
+import {
+  findRelease,
+  latestRelease,
+  metadataSource,
+  releasesOf,
+  renderPypiJson,
+  type Release,
+} from '../../render/pypi-json.js'
 import { JSON_API_ERRORS } from '../error-handler.js'
 import { sendRepresentation } from '../page-response.js'
 import { baseUrlOf } from '../public-base.js'
@@ -11,8 +18,13 @@ import { redirect } from '../replies.js'
 import { encodeSegment } from '../../render/trees.js'
 import type { IndexRouteOptions } from './route-options.js'
 
-interface ProjectParams { project: string }
-interface VersionParams { project: string; version: string }
+interface ProjectParams {
+  project: string
+}
+interface VersionParams {
+  project: string
+  version: string
+}
 
 /** Routes of the PyPI JSON API. */
 export const pypiJsonRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
@@ -20,14 +32,16 @@ export const pypiJsonRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, op
   const list = { onRequest: options.access.hooks('list'), config: JSON_API_ERRORS }
   for (const slash of ['', '/'] as const) {
     app.get<{ Params: ProjectParams }>(`/pypi/:project/json${slash}`, list, (request, reply) =>
-      sendJsonApi(request, reply, options, { name: request.params.project, version: undefined, slash }))
+      sendJsonApi(request, reply, options, { name: request.params.project, version: undefined, slash }),
+    )
     app.get<{ Params: VersionParams }>(`/pypi/:project/:version/json${slash}`, list, (request, reply) =>
-      sendJsonApi(request, reply, options, { name: request.params.project, version: request.params.version, slash }))
+      sendJsonApi(request, reply, options, { name: request.params.project, version: request.params.version, slash }),
+    )
   }
   done()
 }
 
-async function sendJsonApi (
+async function sendJsonApi(
   request: FastifyRequest,
   reply: FastifyReply,
   options: IndexRouteOptions,
@@ -45,7 +59,8 @@ async function sendJsonApi (
   }
   const page = await index.analyzedPage(found)
   const releases = releasesOf(page)
-  const release: Release | undefined = wanted.version === undefined ? latestRelease(releases) : findRelease(releases, wanted.version)
+  const release: Release | undefined =
+    wanted.version === undefined ? latestRelease(releases) : findRelease(releases, wanted.version)
   if (release === undefined) throw new NotFoundError()
   const source = metadataSource(release)
   const url = baseUrlOf(request, options.urls)
@@ -53,7 +68,10 @@ async function sendJsonApi (
   // URLs in this API are absolute. With --public-url the document is the same for every
   // request; else it depends on the base the request gives (the page cache is bounded by bytes,
   // so however many bases clients make up, it stays within its budget).
-  const name = options.urls.publicUrl === undefined ? `${url.base}|${found.project}|${release.version}` : `${found.project}|${release.version}`
+  const name =
+    options.urls.publicUrl === undefined
+      ? `${url.base}|${found.project}|${release.version}`
+      : `${found.project}|${release.version}`
   const key = { section: 'pypi', name, variant: wanted.version === undefined ? 0 : 1 }
   return sendRepresentation(request, reply, pages, key, {
     generation: found.generation,

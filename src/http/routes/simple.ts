@@ -9,7 +9,9 @@ import type { IndexRouteOptions } from './route-options.js'
 import { sendResolvedProject } from './upstream.js'
 import { sendProjectPage, sendRootPage, type TreePages } from './tree-pages.js'
 
-interface ProjectParams { project: string }
+interface ProjectParams {
+  project: string
+}
 
 /** Routes of the standard tree. */
 export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
@@ -22,7 +24,8 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
 
   app.get<{ Params: ProjectParams }>('/simple/:project', list, async (request, reply) => {
     // With upstreams, the page itself decides (and redirects to the normalized name).
-    if (options.upstream !== undefined && isValidProjectName(request.params.project)) return redirect(request, reply, `${normalizeProjectName(request.params.project)}/`)
+    if (options.upstream !== undefined && isValidProjectName(request.params.project))
+      return redirect(request, reply, `${normalizeProjectName(request.params.project)}/`)
     const found = await options.index.findProject(request.params.project)
     if (found === undefined) throw new NotFoundError()
     return redirect(request, reply, `${found.project}/`)
@@ -40,6 +43,11 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   })
 
   // HEAD is declared, not derived: Fastify's derived HEAD would read the whole file stream.
-  app.route<{ Params: FileParams }>({ method: ['GET', 'HEAD'], url: '/packages/:folder/:file', onRequest: options.access.hooks('download'), handler: fileHandler(options) })
+  app.route<{ Params: FileParams }>({
+    method: ['GET', 'HEAD'],
+    url: '/packages/:folder/:file',
+    onRequest: options.access.hooks('download'),
+    handler: fileHandler(options),
+  })
   done()
 }

@@ -23,16 +23,41 @@ export interface TreePages {
 const ROOT = ''
 
 /** Send the root page of a tree. */
-export async function sendRootPage (request: FastifyRequest, reply: FastifyReply, pages: TreePages): Promise<FastifyReply> {
+export async function sendRootPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  pages: TreePages,
+): Promise<FastifyReply> {
   const root = await pages.options.index.listProjects()
-  return sendPage(request, reply, pages.options.pages, { section: pages.section, name: ROOT }, root, (type: SimpleMediaType) =>
-    Promise.resolve(type === V1_JSON ? renderRootJson(root.projects) : renderRootHtml(root.projects, pages.tree)))
+  return sendPage(
+    request,
+    reply,
+    pages.options.pages,
+    { section: pages.section, name: ROOT },
+    root,
+    (type: SimpleMediaType) =>
+      Promise.resolve(type === V1_JSON ? renderRootJson(root.projects) : renderRootHtml(root.projects, pages.tree)),
+  )
 }
 
 /** Send a project's page in a tree; `project` was just found (and so is fresh). */
-export async function sendProjectPage (request: FastifyRequest, reply: FastifyReply, pages: TreePages, project: ProjectSnapshot): Promise<FastifyReply> {
-  return sendPage(request, reply, pages.options.pages, { section: pages.section, name: project.project }, project, async (type: SimpleMediaType) => {
-    const page = await pages.options.index.analyzedPage(project)
-    return type === V1_JSON ? renderProjectJson(page, pages.tree) : renderProjectHtml(page, pages.tree, pages.hashAlgorithm)
-  })
+export async function sendProjectPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  pages: TreePages,
+  project: ProjectSnapshot,
+): Promise<FastifyReply> {
+  return sendPage(
+    request,
+    reply,
+    pages.options.pages,
+    { section: pages.section, name: project.project },
+    project,
+    async (type: SimpleMediaType) => {
+      const page = await pages.options.index.analyzedPage(project)
+      return type === V1_JSON
+        ? renderProjectJson(page, pages.tree)
+        : renderProjectHtml(page, pages.tree, pages.hashAlgorithm)
+    },
+  )
 }

@@ -30,8 +30,13 @@ export interface UiSettings {
   readonly catalogTtlMs?: number
 }
 
-interface ProjectParams { project: string }
-interface VersionParams { project: string; version: string }
+interface ProjectParams {
+  project: string
+}
+interface VersionParams {
+  project: string
+  version: string
+}
 
 const PAGE_SIZE = 50
 const SUGGESTIONS = 10
@@ -39,13 +44,24 @@ const SEARCH_RESULTS = 100
 const MAX_QUERY = 100
 
 /** The UI routes; registered under the prefix /-. */
-export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiSettings; readonly uploaders: UploaderRecord }> = async (app, options) => {
+export const uiRoutes: FastifyPluginAsync<
+  IndexRouteOptions & { readonly ui: UiSettings; readonly uploaders: UploaderRecord }
+> = async (app, options) => {
   const { index, metadata, pages, access, uploaders } = options
   const remoteImages = options.ui.remoteImages ?? false
   const csp = contentSecurityPolicy(remoteImages)
   const assets = await loadAssets()
-  const readmes = new ReadmeRenderer({ log: app.log, remoteImages, ...(options.ui.python === undefined ? {} : { python: options.ui.python }) })
-  const catalog = new Catalog({ index, metadata, log: app.log, ...(options.ui.catalogTtlMs === undefined ? {} : { ttlMs: options.ui.catalogTtlMs }) })
+  const readmes = new ReadmeRenderer({
+    log: app.log,
+    remoteImages,
+    ...(options.ui.python === undefined ? {} : { python: options.ui.python }),
+  })
+  const catalog = new Catalog({
+    index,
+    metadata,
+    log: app.log,
+    ...(options.ui.catalogTtlMs === undefined ? {} : { ttlMs: options.ui.catalogTtlMs }),
+  })
   const context = { uploaders, metadata, readmes, assets: assets.names }
   const releaseCache = new ReleaseCache()
   app.addHook('onClose', () => readmes.close())
@@ -75,22 +91,43 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
     const pageCount = Math.max(1, Math.ceil(catalog.list(sort, 0, 0).total / PAGE_SIZE))
     const page = Math.min(pageCount, Math.max(1, Number.parseInt(queryString(request.query, 'page') ?? '1', 10) || 1))
     const base = indexBase(request)
-    return sendRepresentation(request, reply, pages, { section: `ui-home|${base}`, name: `${sort}|${page}`, variant: 0 }, {
-      generation: catalog.version,
-      lastModifiedMs: 0,
-      contentType: 'text/html; charset=utf-8',
-      render: () => {
-        const { total, rows } = catalog.list(sort, (page - 1) * PAGE_SIZE, PAGE_SIZE)
-        return Promise.resolve(renderHome({ assets: assets.names, indexUrl: `${base}simple/`, total, rows, page, pages: pageCount, sort, recent: catalog.recent(), loading: catalog.loading }))
+    return sendRepresentation(
+      request,
+      reply,
+      pages,
+      { section: `ui-home|${base}`, name: `${sort}|${page}`, variant: 0 },
+      {
+        generation: catalog.version,
+        lastModifiedMs: 0,
+        contentType: 'text/html; charset=utf-8',
+        render: () => {
+          const { total, rows } = catalog.list(sort, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+          return Promise.resolve(
+            renderHome({
+              assets: assets.names,
+              indexUrl: `${base}simple/`,
+              total,
+              rows,
+              page,
+              pages: pageCount,
+              sort,
+              recent: catalog.recent(),
+              loading: catalog.loading,
+            }),
+          )
+        },
       },
-    })
+    )
   })
 
   app.get('/search', list, async (request, reply) => {
     await catalog.refresh()
     const query = (queryString(request.query, 'q') ?? '').slice(0, MAX_QUERY)
     const found = catalog.search(query, SEARCH_RESULTS)
-    return reply.header('cache-control', 'no-store').type('text/html; charset=utf-8').send(renderSearch({ assets: assets.names, query, rows: found.rows, total: found.total }))
+    return reply
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(renderSearch({ assets: assets.names, query, rows: found.rows, total: found.total }))
   })
 
   // The search-as-you-type endpoint of ui.js. URLs are relative to the UI root.
@@ -98,8 +135,17 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
     await catalog.refresh()
     const query = (queryString(request.query, 'q') ?? '').slice(0, MAX_QUERY)
     const found = catalog.search(query, SUGGESTIONS)
-    const results = found.rows.map((row) => ({ name: row.folder, project: row.project, version: row.version ?? null, summary: row.summary ?? null, url: `project/${encodeSegment(row.project)}/` }))
-    return reply.header('cache-control', 'no-store').type('application/json').send(JSON.stringify({ query, total: found.total, results }))
+    const results = found.rows.map((row) => ({
+      name: row.folder,
+      project: row.project,
+      version: row.version ?? null,
+      summary: row.summary ?? null,
+      url: `project/${encodeSegment(row.project)}/`,
+    }))
+    return reply
+      .header('cache-control', 'no-store')
+      .type('application/json')
+      .send(JSON.stringify({ query, total: found.total, results }))
   })
 
   app.get<{ Params: { file: string } }>('/static/:file', list, (request, reply) => {
@@ -107,12 +153,15 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
     if (file === undefined) return reply.code(404).type('text/plain; charset=utf-8').send('Not Found\n')
     // Hashed names never change content: cache for a year, never revalidate (RFC 8246). The
     // type comes from mime-types, as for downloads, not from @fastify/static's older table.
-    return reply.type(assetContentType(file)).sendFile(file, { maxAge: 365 * 24 * 3600 * 1000, immutable: true, contentType: false })
+    return reply
+      .type(assetContentType(file))
+      .sendFile(file, { maxAge: 365 * 24 * 3600 * 1000, immutable: true, contentType: false })
   })
 
   app.get<{ Params: ProjectParams }>('/project/:project', list, async (request, reply) => {
     const found = await index.findProject(request.params.project)
-    if (found === undefined) return notFound(reply, '../', `No project is called “${request.params.project}” on this index.`)
+    if (found === undefined)
+      return notFound(reply, '../', `No project is called “${request.params.project}” on this index.`)
     return redirect(request, reply, `${found.project}/`)
   })
 
@@ -123,21 +172,38 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
     if (found.project !== project) return redirect(request, reply, `../${found.project}/`)
     const all = queryString(request.query, 'releases') === 'all'
     const base = indexBase(request)
-    return sendRepresentation(request, reply, pages, { section: `ui|${base}`, name: found.project, variant: all ? 1 : 0 }, {
-      generation: found.generation,
-      lastModifiedMs: found.lastModifiedMs,
-      contentType: 'text/html; charset=utf-8',
-      render: async () => {
-        const page = await index.analyzedPage(found)
-        const releases = releaseCache.releases(page, found.generation)
-        const release = latestRelease(releases)
-        if (release === undefined) return renderNotFound(assets.names, '../../', `“${project}” has no files.`)
-        return renderProject(await projectView(context, { page, releases, release, root: '../../', indexUrl: `${base}simple/`, allReleases: all }))
+    return sendRepresentation(
+      request,
+      reply,
+      pages,
+      { section: `ui|${base}`, name: found.project, variant: all ? 1 : 0 },
+      {
+        generation: found.generation,
+        lastModifiedMs: found.lastModifiedMs,
+        contentType: 'text/html; charset=utf-8',
+        render: async () => {
+          const page = await index.analyzedPage(found)
+          const releases = releaseCache.releases(page, found.generation)
+          const release = latestRelease(releases)
+          if (release === undefined) return renderNotFound(assets.names, '../../', `“${project}” has no files.`)
+          return renderProject(
+            await projectView(context, {
+              page,
+              releases,
+              release,
+              root: '../../',
+              indexUrl: `${base}simple/`,
+              allReleases: all,
+            }),
+          )
+        },
       },
-    })
+    )
   })
 
-  app.get<{ Params: VersionParams }>('/project/:project/:version', list, (request, reply) => redirect(request, reply, `${encodeSegment(request.params.version)}/`))
+  app.get<{ Params: VersionParams }>('/project/:project/:version', list, (request, reply) =>
+    redirect(request, reply, `${encodeSegment(request.params.version)}/`),
+  )
 
   app.get<{ Params: VersionParams }>('/project/:project/:version/', list, async (request, reply) => {
     const { project, version } = request.params
@@ -151,32 +217,51 @@ export const uiRoutes: FastifyPluginAsync<IndexRouteOptions & { readonly ui: UiS
       return redirect(request, reply, `../../${found.project}/${encodeSegment(release.version)}/`)
     }
     const base = indexBase(request)
-    return sendRepresentation(request, reply, pages, { section: `ui|${base}`, name: `${found.project}|${release.version}`, variant: 0 }, {
-      generation: found.generation,
-      lastModifiedMs: found.lastModifiedMs,
-      contentType: 'text/html; charset=utf-8',
-      render: async () => renderProject(await projectView(context, { page, releases, release, root: '../../../', indexUrl: `${base}simple/`, allReleases: false })),
-    })
+    return sendRepresentation(
+      request,
+      reply,
+      pages,
+      { section: `ui|${base}`, name: `${found.project}|${release.version}`, variant: 0 },
+      {
+        generation: found.generation,
+        lastModifiedMs: found.lastModifiedMs,
+        contentType: 'text/html; charset=utf-8',
+        render: async () =>
+          renderProject(
+            await projectView(context, {
+              page,
+              releases,
+              release,
+              root: '../../../',
+              indexUrl: `${base}simple/`,
+              allReleases: false,
+            }),
+          ),
+      },
+    )
   })
 
   app.get('/*', list, (request, reply) => notFound(reply, relativeRoot(request.url), 'There is no such page.'))
 
-  function notFound (reply: FastifyReply, root: string, message: string): FastifyReply {
-    return reply.code(404).header('cache-control', 'no-store').type('text/html; charset=utf-8').send(renderNotFound(assets.names, root, message))
+  function notFound(reply: FastifyReply, root: string, message: string): FastifyReply {
+    return reply
+      .code(404)
+      .header('cache-control', 'no-store')
+      .type('text/html; charset=utf-8')
+      .send(renderNotFound(assets.names, root, message))
   }
 }
 
 /** The query parameter `name` when given once as a string. */
-function queryString (query: unknown, name: string): string | undefined {
+function queryString(query: unknown, name: string): string | undefined {
   if (typeof query !== 'object' || query === null || !(name in query)) return undefined
   const value: unknown = (query as Record<string, unknown>)[name]
   return typeof value === 'string' ? value : undefined
 }
 
 // From /-/a/b/c back to /-/: one "../" per segment after the prefix.
-function relativeRoot (url: string): string {
+function relativeRoot(url: string): string {
   const path = url.split('?')[0] ?? ''
   const segments = path.slice('/-/'.length).split('/').length - 1
   return '../'.repeat(Math.max(0, segments))
 }
-

@@ -3,8 +3,15 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
 import type { HashAlgorithm } from '../../core/digests.js'
 import {
-  checkRemoveForm, checkUploadForm, chooseAction, digestMismatch, DIGEST_MISMATCH, field, parseUploadFilename,
-  type FormFields, type Rejection,
+  checkRemoveForm,
+  checkUploadForm,
+  chooseAction,
+  digestMismatch,
+  DIGEST_MISMATCH,
+  field,
+  parseUploadFilename,
+  type FormFields,
+  type Rejection,
 } from '../../core/upload-rules.js'
 import { NO_METRICS, type CounterMetric, type Metrics } from '../../core/metrics.js'
 import { RequestRejected } from '../../errors.js'
@@ -46,20 +53,31 @@ export const uploadRoutes: FastifyPluginCallback<UploadRouteOptions> = (app, opt
   // The multipart body is read by the handler as it arrives, never by Fastify (which would
   // buffer it, under bodyLimit). remove_pkg and submit may also come URL-encoded (curl -d).
   app.removeAllContentTypeParsers()
-  app.addContentTypeParser('multipart/form-data', (_request, _payload, parsed) => { parsed(null) })
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_request, body, parsed) => {
-    parsed(null, new URLSearchParams(String(body)))
+  app.addContentTypeParser('multipart/form-data', (_request, _payload, parsed) => {
+    parsed(null)
   })
-  const onRequest = publisher === undefined
-    ? [() => Promise.reject(new RequestRejected('EGGSERVE_UPLOADS_DISABLED', DISABLED, { allow: 'GET, HEAD' }))]
-    : options.access.hooks('update')
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string', bodyLimit: 64 * 1024 },
+    (_request, body, parsed) => {
+      parsed(null, new URLSearchParams(String(body)))
+    },
+  )
+  const onRequest =
+    publisher === undefined
+      ? [() => Promise.reject(new RequestRejected('EGGSERVE_UPLOADS_DISABLED', DISABLED, { allow: 'GET, HEAD' }))]
+      : options.access.hooks('update')
   for (const url of UPLOAD_URLS) {
     app.post(url, { onRequest }, async (request, reply) => {
-      if (publisher === undefined) throw new RequestRejected('EGGSERVE_UPLOADS_DISABLED', DISABLED, { allow: 'GET, HEAD' })
+      if (publisher === undefined)
+        throw new RequestRejected('EGGSERVE_UPLOADS_DISABLED', DISABLED, { allow: 'GET, HEAD' })
       try {
         return await handle(request, reply, { ...options, publisher, outcomes })
       } catch (err) {
-        const status = typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number' ? err.statusCode : 500
+        const status =
+          typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number'
+            ? err.statusCode
+            : 500
         count(outcomes, status < 500 ? 'rejected' : 'failed')
         throw err
       }
@@ -70,11 +88,11 @@ export const uploadRoutes: FastifyPluginCallback<UploadRouteOptions> = (app, opt
 
 type Handling = UploadRouteOptions & { publisher: Publisher; outcomes: CounterMetric<'outcome'> }
 
-function count (outcomes: CounterMetric<'outcome'>, outcome: UploadOutcome): void {
+function count(outcomes: CounterMetric<'outcome'>, outcome: UploadOutcome): void {
   outcomes.inc({ outcome })
 }
 
-async function handle (request: FastifyRequest, reply: FastifyReply, options: Handling): Promise<FastifyReply> {
+async function handle(request: FastifyRequest, reply: FastifyReply, options: Handling): Promise<FastifyReply> {
   const { publisher } = options
   const queryAction = queryValue(request.query, ':action')
   if (!isMultipart(request.headers['content-type'])) {
@@ -109,11 +127,14 @@ async function handle (request: FastifyRequest, reply: FastifyReply, options: Ha
   }
 }
 
-async function act (
+async function act(
   request: FastifyRequest,
   reply: FastifyReply,
   input: Handling & {
-    fields: FormFields; form: ReceivedForm | undefined; queryAction: string | undefined; refusedFile?: RequestRejected | undefined
+    fields: FormFields
+    form: ReceivedForm | undefined
+    queryAction: string | undefined
+    refusedFile?: RequestRejected | undefined
   },
 ): Promise<FastifyReply> {
   const { publisher, fields, form } = input
@@ -128,7 +149,10 @@ async function act (
       const release = checkRemoveForm(fields)
       if (!release.ok) throw rejected(release)
       const removed = await publisher.removeRelease(release.name, release.version)
-      request.log.info({ user: input.access.userOf(request), name: release.name, version: release.version, removed }, 'Release removed')
+      request.log.info(
+        { user: input.access.userOf(request), name: release.name, version: release.version, removed },
+        'Release removed',
+      )
       count(input.outcomes, 'removed')
       return text(reply, `Removed ${removed.join(', ')}`)
     }
@@ -143,33 +167,45 @@ async function act (
   if (content === undefined) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', 'Upload payload does not have a file.')
   const mismatch = digestMismatch(checked.expected, content.digests)
   if (mismatch !== undefined) throw new RequestRejected('EGGSERVE_BAD_UPLOAD', DIGEST_MISMATCH)
-  const published = await publisher.publish({ parsed: checked.parsed, file: content, signature: form?.signature?.bytes, uploader: input.access.userOf(request) })
+  const published = await publisher.publish({
+    parsed: checked.parsed,
+    file: content,
+    signature: form?.signature?.bytes,
+    uploader: input.access.userOf(request),
+  })
   count(input.outcomes, published.outcome)
-  request.log.info({
-    user: input.access.userOf(request), key: published.key, outcome: published.outcome, size: content.size, sha256: content.digests.sha256,
-  }, published.outcome === 'identical' ? 'Upload identical to the stored file: nothing changed' : 'Upload stored')
+  request.log.info(
+    {
+      user: input.access.userOf(request),
+      key: published.key,
+      outcome: published.outcome,
+      size: content.size,
+      sha256: content.digests.sha256,
+    },
+    published.outcome === 'identical' ? 'Upload identical to the stored file: nothing changed' : 'Upload stored',
+  )
   return text(reply, published.outcome === 'identical' ? 'OK: the same file was already there; nothing changed' : 'OK')
 }
 
-function text (reply: FastifyReply, body: string): FastifyReply {
+function text(reply: FastifyReply, body: string): FastifyReply {
   return reply.code(200).type('text/plain; charset=utf-8').send(`${body}\n`)
 }
 
-function rejected (rejection: Rejection): RequestRejected {
+function rejected(rejection: Rejection): RequestRejected {
   return new RequestRejected(rejection.status === 410 ? 'EGGSERVE_GONE' : 'EGGSERVE_BAD_UPLOAD', rejection.reason)
 }
 
-function isMultipart (contentType: string | undefined): boolean {
+function isMultipart(contentType: string | undefined): boolean {
   return contentType !== undefined && /^multipart\/form-data\s*(;|$)/i.test(contentType)
 }
 
-function searchFields (params: URLSearchParams): FormFields {
+function searchFields(params: URLSearchParams): FormFields {
   const fields = new Map<string, string[]>()
   for (const [name, value] of params) fields.set(name, [...(fields.get(name) ?? []), value])
   return fields
 }
 
-function queryValue (query: unknown, name: string): string | undefined {
+function queryValue(query: unknown, name: string): string | undefined {
   if (typeof query !== 'object' || query === null || !(name in query)) return undefined
   const value: unknown = (query as Record<string, unknown>)[name]
   return typeof value === 'string' ? value : undefined

@@ -4,7 +4,13 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastif
 import { normalizeProjectName } from '../../core/names.js'
 import type { UpstreamFile } from '../../core/upstream-page.js'
 import { V1_JSON, type SimpleMediaType } from '../../core/negotiation.js'
-import { listLocalFile, listUpstreamFile, renderListedHtml, renderListedJson, type ListedFile } from '../../render/listed-files.js'
+import {
+  listLocalFile,
+  listUpstreamFile,
+  renderListedHtml,
+  renderListedJson,
+  type ListedFile,
+} from '../../render/listed-files.js'
 import { NotFoundError } from '../../errors.js'
 import { contentTypeFor } from '../content-type.js'
 import { sendDistribution } from '../download.js'
@@ -19,11 +25,19 @@ import { sendProjectPage, type TreePages } from './tree-pages.js'
 const METADATA_SUFFIX = '.metadata'
 
 /** Answer /simple/<name>/ through the name rule: the local page, an upstream's, or both merged. */
-export async function sendResolvedProject (request: FastifyRequest, reply: FastifyReply, pages: TreePages, upstream: UpstreamIndex, name: string): Promise<FastifyReply> {
+export async function sendResolvedProject(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  pages: TreePages,
+  upstream: UpstreamIndex,
+  name: string,
+): Promise<FastifyReply> {
   const resolution = await withRetryAfter(reply, upstream.resolve(name))
   switch (resolution.kind) {
-    case 'not-found': throw new NotFoundError()
-    case 'unavailable': throw unavailable(reply, resolution.offline)
+    case 'not-found':
+      throw new NotFoundError()
+    case 'unavailable':
+      throw unavailable(reply, resolution.offline)
     case 'local':
       // PEP 503: the normalized URL.
       if (resolution.state.project !== name) return redirect(request, reply, `../${resolution.state.project}/`)
@@ -36,23 +50,44 @@ export async function sendResolvedProject (request: FastifyRequest, reply: Fasti
       reply.header('eggserve-origin', resolution.kind === 'merge' ? 'merged' : 'upstream')
       if (view !== undefined) setFreshnessHeaders(reply, view)
       const localGeneration = resolution.kind === 'merge' ? resolution.state.generation : 0
-      const version = versionOf(`${resolution.kind}:${String(view?.version ?? 0)}:${String(upstream.files.version(project))}:${String(localGeneration)}`)
-      return sendPage(request, reply, pages.options.pages, { section: `upstream-${pages.section}`, name: project }, { generation: version, lastModifiedMs: 0 }, async (type: SimpleMediaType) => {
-        const files = await listedFiles(upstream, project, resolution.kind === 'merge' ? resolution.state : undefined, view)
-        return type === V1_JSON ? renderListedJson(project, files) : renderListedHtml(project, files, pages.hashAlgorithm)
-      })
+      const version = versionOf(
+        `${resolution.kind}:${String(view?.version ?? 0)}:${String(upstream.files.version(project))}:${String(localGeneration)}`,
+      )
+      return sendPage(
+        request,
+        reply,
+        pages.options.pages,
+        { section: `upstream-${pages.section}`, name: project },
+        { generation: version, lastModifiedMs: 0 },
+        async (type: SimpleMediaType) => {
+          const files = await listedFiles(
+            upstream,
+            project,
+            resolution.kind === 'merge' ? resolution.state : undefined,
+            view,
+          )
+          return type === V1_JSON
+            ? renderListedJson(project, files)
+            : renderListedHtml(project, files, pages.hashAlgorithm)
+        },
+      )
     }
   }
 }
 
 // Stale answers say so (RFC 9111 §5.1 Age; RFC 9111 dropped Warning 110, so a header of our own).
-function setFreshnessHeaders (reply: FastifyReply, view: UpstreamView): void {
+function setFreshnessHeaders(reply: FastifyReply, view: UpstreamView): void {
   const age = Math.max(0, Math.floor((Date.now() - view.fetchedAt) / 1000))
   reply.header('age', String(age))
   if (view.stale) reply.header('eggserve-stale', String(age))
 }
 
-async function listedFiles (upstream: UpstreamIndex, project: string, local: ProjectSnapshot | undefined, view: UpstreamView | undefined): Promise<ListedFile[]> {
+async function listedFiles(
+  upstream: UpstreamIndex,
+  project: string,
+  local: ProjectSnapshot | undefined,
+  view: UpstreamView | undefined,
+): Promise<ListedFile[]> {
   const listed: ListedFile[] = []
   if (local !== undefined) {
     const page = await upstream.local.analyzedPage(local)
@@ -72,7 +107,7 @@ async function listedFiles (upstream: UpstreamIndex, project: string, local: Pro
 // Rendered pages are cached by a number; each distinct combination of versions gets its own.
 const versions = new Map<string, number>()
 let nextVersion = 1
-function versionOf (key: string): number {
+function versionOf(key: string): number {
   let version = versions.get(key)
   if (version === undefined) {
     // Numbers are never reused, so forgetting old combinations only costs a render.
@@ -83,16 +118,19 @@ function versionOf (key: string): number {
   return version
 }
 
-function unavailable (reply: FastifyReply, offline: boolean): UpstreamFailure {
+function unavailable(reply: FastifyReply, offline: boolean): UpstreamFailure {
   const failure = offline
     ? new UpstreamFailure('EGGSERVE_UPSTREAM_OFFLINE', 'Offline, and this project is not in the cache')
-    // PEP 766: a 503, never a 404, so the client does not go on to another index.
-    : new UpstreamFailure('EGGSERVE_UPSTREAM_UNAVAILABLE', 'The upstream index cannot be reached and this project is not in the cache')
+    : // PEP 766: a 503, never a 404, so the client does not go on to another index.
+      new UpstreamFailure(
+        'EGGSERVE_UPSTREAM_UNAVAILABLE',
+        'The upstream index cannot be reached and this project is not in the cache',
+      )
   reply.headers(failure.headers)
   return failure
 }
 
-async function withRetryAfter<T> (reply: FastifyReply, work: Promise<T>): Promise<T> {
+async function withRetryAfter<T>(reply: FastifyReply, work: Promise<T>): Promise<T> {
   try {
     return await work
   } catch (err) {
@@ -101,10 +139,17 @@ async function withRetryAfter<T> (reply: FastifyReply, work: Promise<T>): Promis
   }
 }
 
-interface FileParams { project: string; file: string }
+interface FileParams {
+  project: string
+  file: string
+}
 
 /** GET and HEAD of upstream files (and their PEP 658 metadata). */
-export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { upstream: UpstreamIndex }> = (app, options, done) => {
+export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { upstream: UpstreamIndex }> = (
+  app,
+  options,
+  done,
+) => {
   const { upstream, filesCacheControl } = options
   app.route<{ Params: FileParams }>({
     method: ['GET', 'HEAD'],
@@ -112,14 +157,23 @@ export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { ups
     onRequest: options.access.hooks('download'),
     handler: async (request, reply) => {
       const { project, file } = request.params
-      if (normalizeProjectName(project) !== project || !await upstream.reachesUpstream(project)) throw new NotFoundError()
+      if (normalizeProjectName(project) !== project || !(await upstream.reachesUpstream(project)))
+        throw new NotFoundError()
       if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
       // A cached file is immutable: served without asking anyone (also offline, or with the upstream down).
-      if (await upstream.files.isCached(project, file)) return sendDistribution(request, reply, { files: await upstream.files.cachedStorage(), key: `${project}/${file}`, filename: file })
+      if (await upstream.files.isCached(project, file))
+        return sendDistribution(request, reply, {
+          files: await upstream.files.cachedStorage(),
+          key: `${project}/${file}`,
+          filename: file,
+        })
       const target = await withRetryAfter(reply, findFile(upstream, project, file))
       if (target === 'unavailable') throw unavailable(reply, upstream.offline)
       if (target === undefined) throw new NotFoundError()
-      const download = await withRetryAfter(reply, upstream.files.fetch({ project, file: target.file, upstream: target.view.upstream }))
+      const download = await withRetryAfter(
+        reply,
+        upstream.files.fetch({ project, file: target.file, upstream: target.view.upstream }),
+      )
       // The first download: no Range, no validators yet (the file has no identity until it is
       // verified and kept); a failure cuts the body short (see Download).
       reply.type(contentTypeFor(file))
@@ -131,7 +185,11 @@ export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { ups
   done()
 }
 
-async function findFile (upstream: UpstreamIndex, project: string, filename: string): Promise<{ view: UpstreamView; file: UpstreamFile } | 'unavailable' | undefined> {
+async function findFile(
+  upstream: UpstreamIndex,
+  project: string,
+  filename: string,
+): Promise<{ view: UpstreamView; file: UpstreamFile } | 'unavailable' | undefined> {
   const direct = await upstream.file(project, filename)
   if (direct !== undefined) return 'unavailable' in direct ? 'unavailable' : direct
   if (!filename.endsWith(METADATA_SUFFIX)) return undefined
@@ -140,5 +198,8 @@ async function findFile (upstream: UpstreamIndex, project: string, filename: str
   if (base === undefined || 'unavailable' in base) return base === undefined ? undefined : 'unavailable'
   const metadata = base.file.coreMetadata
   if (metadata === undefined) return undefined
-  return { view: base.view, file: { filename, url: `${base.file.url}${METADATA_SUFFIX}`, hashes: metadata === true ? {} : metadata } }
+  return {
+    view: base.view,
+    file: { filename, url: `${base.file.url}${METADATA_SUFFIX}`, hashes: metadata === true ? {} : metadata },
+  }
 }

@@ -18,7 +18,7 @@ export interface UiAssets {
 }
 
 /** Read and hash the static files (once, when the app is built). */
-export async function loadAssets (dir = ASSETS_DIR): Promise<UiAssets> {
+export async function loadAssets(dir = ASSETS_DIR): Promise<UiAssets> {
   const files = new Map<string, string>()
   const named = async (file: string): Promise<string> => {
     const bytes = await readFile(`${dir}${file}`)

@@ -8,7 +8,7 @@ import { isBrowserNavigation } from '../../core/browser-navigation.js'
  * shows the original page in a browser) with 303 See Other to `-/` (RFC 9110 §15.4.4). The
  * redirect is `no-store`, so no cache can hand it to an installer; the 200 stays as it was.
  */
-export function registerBrowserHome (app: FastifyInstance): void {
+export function registerBrowserHome(app: FastifyInstance): void {
   app.addHook('onRequest', (request, reply, done) => {
     if (request.url === '/' && request.method === 'GET' && isBrowserNavigation(request.headers)) {
       void reply.code(303).headers({ location: '-/', 'cache-control': 'no-store' }).send()

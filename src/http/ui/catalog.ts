@@ -72,7 +72,7 @@ export class Catalog {
   #summaryQueue: Entry[] = []
   #summaryWorkers = 0
 
-  constructor (options: CatalogOptions) {
+  constructor(options: CatalogOptions) {
     this.#index = options.index
     this.#metadata = options.metadata
     this.#log = options.log.child({ component: 'ui-catalog' })
@@ -81,12 +81,12 @@ export class Catalog {
   }
 
   /** Changes whenever anything the catalog shows changes (a page cache version). */
-  get version (): number {
+  get version(): number {
     return this.#version
   }
 
   /** True while summaries are still being read. */
-  get loading (): boolean {
+  get loading(): boolean {
     return this.#summaryQueue.length > 0 || this.#summaryWorkers > 0
   }
 
@@ -95,7 +95,7 @@ export class Catalog {
    * it). This reads the index's current lists, which costs no I/O; the folders themselves are
    * checked for changes on disk (one stat each) at most every check interval, in the background.
    */
-  async refresh (): Promise<void> {
+  async refresh(): Promise<void> {
     if (performance.now() - this.#refreshedAt < this.#ttlMs) return
     this.#refreshing ??= this.#refresh().finally(() => {
       this.#refreshedAt = performance.now()
@@ -105,7 +105,7 @@ export class Catalog {
   }
 
   /** Projects sorted by name (case-insensitive, as the index lists them) or by last upload, newest first. */
-  list (sort: 'name' | 'updated', offset: number, limit: number): { total: number; rows: ProjectRow[] } {
+  list(sort: 'name' | 'updated', offset: number, limit: number): { total: number; rows: ProjectRow[] } {
     const entries = sort === 'name' ? this.#sorted : this.#updated()
     return { total: entries.length, rows: entries.slice(offset, offset + limit).map(row) }
   }
@@ -114,16 +114,22 @@ export class Catalog {
    * Projects whose name or summary contains `query` (case-insensitive): exact name first, then
    * names starting with it, names containing it, summaries containing it; by name within each.
    */
-  search (query: string, limit: number): SearchResult {
+  search(query: string, limit: number): SearchResult {
     const wanted = query.trim().toLowerCase()
     if (wanted === '') return { total: 0, rows: [] }
     const normalized = normalizeProjectName(wanted)
     const ranked: { entry: Entry; rank: number }[] = []
     for (const entry of this.#sorted) {
-      const rank = entry.project === normalized ? 0
-        : entry.project.startsWith(normalized) || entry.folderLower.startsWith(wanted) ? 1
-          : entry.project.includes(normalized) || entry.folderLower.includes(wanted) ? 2
-            : entry.summaryLower?.includes(wanted) === true ? 3 : -1
+      const rank =
+        entry.project === normalized
+          ? 0
+          : entry.project.startsWith(normalized) || entry.folderLower.startsWith(wanted)
+            ? 1
+            : entry.project.includes(normalized) || entry.folderLower.includes(wanted)
+              ? 2
+              : entry.summaryLower?.includes(wanted) === true
+                ? 3
+                : -1
       if (rank >= 0) ranked.push({ entry, rank })
     }
     // A stable sort keeps the name order within a rank.
@@ -132,40 +138,52 @@ export class Catalog {
   }
 
   /** The most recently uploaded files of the whole index. */
-  recent (): RecentUpload[] {
+  recent(): RecentUpload[] {
     // The newest files all belong to the projects with the newest last uploads.
     const candidates = this.#updated().slice(0, RECENT)
     const files: RecentUpload[] = []
     for (const entry of candidates) {
       for (const file of entry.files) {
-        files.push({ project: entry.project, filename: file.filename, version: normalizeVersion(file.parsed.version), mtimeMs: file.mtimeMs })
+        files.push({
+          project: entry.project,
+          filename: file.filename,
+          version: normalizeVersion(file.parsed.version),
+          mtimeMs: file.mtimeMs,
+        })
       }
     }
     return files.sort((a, b) => b.mtimeMs - a.mtimeMs || a.filename.localeCompare(b.filename)).slice(0, RECENT)
   }
 
-  async #refresh (): Promise<void> {
+  async #refresh(): Promise<void> {
     if (performance.now() - this.#checkedAt >= this.#checkIntervalMs) {
       this.#checkedAt = performance.now()
       // Never waited for: the index's lists are fresh from its own load, watcher and requests,
       // and at 10,000 folders a check takes a second or two.
-      const checking = this.#checking ??= this.#checkFolders().finally(() => { this.#checking = undefined })
-      void checking.then(() => this.#update()).catch((err: unknown) => { this.#log.warn({ err }, 'Cannot bring the project list up to date') })
+      const checking = (this.#checking ??= this.#checkFolders().finally(() => {
+        this.#checking = undefined
+      }))
+      void checking
+        .then(() => this.#update())
+        .catch((err: unknown) => {
+          this.#log.warn({ err }, 'Cannot bring the project list up to date')
+        })
     }
     await this.#update()
   }
 
   // One freshness check per project folder (findProject() rescans a folder that changed).
-  async #checkFolders (): Promise<void> {
+  async #checkFolders(): Promise<void> {
     const projects = [...(await this.#index.listProjects()).projects]
     const next = async (): Promise<void> => {
-      for (let project = projects.pop(); project !== undefined; project = projects.pop()) await this.#index.findProject(project.project)
+      for (let project = projects.pop(); project !== undefined; project = projects.pop())
+        await this.#index.findProject(project.project)
     }
     await Promise.all(Array.from({ length: CHECK_CONCURRENCY }, next))
   }
 
   // Rebuild the entries whose file list the index replaced since; keep the others as they are.
-  async #update (): Promise<void> {
+  async #update(): Promise<void> {
     // Fresh top level; each folder is as fresh as the index holds it (see #checkFolders).
     await this.#index.listProjects()
     const held = this.#index.heldProjects()
@@ -197,35 +215,51 @@ export class Catalog {
     this.#readSummaries()
   }
 
-  #entry (project: string, folder: string, files: readonly DistFile[]): Entry {
+  #entry(project: string, folder: string, files: readonly DistFile[]): Entry {
     const version = latestVersion(files)
-    const candidates = files.filter((file) => version !== undefined && normalizeVersion(file.parsed.version) === version)
+    const candidates = files.filter(
+      (file) => version !== undefined && normalizeVersion(file.parsed.version) === version,
+    )
     const order = ['wheel', 'sdist', 'egg']
     const source = candidates.sort((a, b) => order.indexOf(a.parsed.kind) - order.indexOf(b.parsed.kind))[0]
     const lastUploadMs = latestMtimeMs(files)
-    return { project, folder, files, folderLower: folder.toLowerCase(), version, source, summary: undefined, summaryLower: undefined, summaryRead: source === undefined, lastUploadMs }
+    return {
+      project,
+      folder,
+      files,
+      folderLower: folder.toLowerCase(),
+      version,
+      source,
+      summary: undefined,
+      summaryLower: undefined,
+      summaryRead: source === undefined,
+      lastUploadMs,
+    }
   }
 
-  #updated (): Entry[] {
+  #updated(): Entry[] {
     this.#byUpdate ??= [...this.#sorted].sort((a, b) => b.lastUploadMs - a.lastUploadMs)
     return this.#byUpdate
   }
 
   // A few metadata reads at a time, so a cold start of thousands of projects does not crowd out requests.
-  #readSummaries (): void {
+  #readSummaries(): void {
     while (this.#summaryWorkers < SUMMARY_CONCURRENCY && this.#summaryQueue.length > 0) {
       this.#summaryWorkers++
-      void this.#summaryWorker().finally(() => { this.#summaryWorkers-- })
+      void this.#summaryWorker().finally(() => {
+        this.#summaryWorkers--
+      })
     }
   }
 
-  async #summaryWorker (): Promise<void> {
+  async #summaryWorker(): Promise<void> {
     for (let entry = this.#summaryQueue.shift(); entry !== undefined; entry = this.#summaryQueue.shift()) {
       if (entry.source === undefined || entry.summaryRead) continue
       try {
         const read = await this.#metadata.read(entry.source)
         const summary = read === undefined ? undefined : parseCoreMetadata(read.bytes).get('summary')?.trim()
-        entry.summary = summary === undefined || summary === '' || summary === 'UNKNOWN' ? undefined : shorten(summary, MAX_SUMMARY)
+        entry.summary =
+          summary === undefined || summary === '' || summary === 'UNKNOWN' ? undefined : shorten(summary, MAX_SUMMARY)
         entry.summaryLower = entry.summary?.toLowerCase()
       } catch (err) {
         this.#log.warn({ err, key: entry.source.key }, 'Cannot read the summary of a project')
@@ -236,20 +270,28 @@ export class Catalog {
   }
 }
 
-function row (entry: Entry): ProjectRow {
-  return { project: entry.project, folder: entry.folder, version: entry.version, summary: entry.summary, lastUploadMs: entry.lastUploadMs }
+function row(entry: Entry): ProjectRow {
+  return {
+    project: entry.project,
+    folder: entry.folder,
+    version: entry.version,
+    summary: entry.summary,
+    lastUploadMs: entry.lastUploadMs,
+  }
 }
 
 /**
  * The latest version among `files` as PyPI's JSON API picks it: the highest final release not
  * entirely yanked, else the highest non-yanked pre-release, else the highest.
  */
-export function latestVersion (files: readonly DistFile[]): string | undefined {
+export function latestVersion(files: readonly DistFile[]): string | undefined {
   const versions = new Map<string, boolean>()
   for (const file of files) {
     const version = normalizeVersion(file.parsed.version)
     versions.set(version, (versions.get(version) ?? true) && file.yanked !== undefined)
   }
   const sorted = [...versions].sort(([a], [b]) => compareVersions(b, a))
-  return (sorted.find(([version, yanked]) => !yanked && !isPrerelease(version)) ?? sorted.find(([, yanked]) => !yanked) ?? sorted[0])?.[0]
+  return (sorted.find(([version, yanked]) => !yanked && !isPrerelease(version)) ??
+    sorted.find(([, yanked]) => !yanked) ??
+    sorted[0])?.[0]
 }

@@ -25,25 +25,34 @@ export interface ProjectViewContext {
 export const RELEASES_SHOWN = 100
 
 /** The model of the page of `release` (one of `releases`, oldest first) of `page`. */
-export async function projectView (context: ProjectViewContext, input: {
-  readonly page: ProjectPage
-  readonly releases: readonly Release[]
-  readonly release: Release
-  readonly root: string
-  readonly indexUrl: string
-  readonly allReleases: boolean
-}): Promise<ProjectView> {
+export async function projectView(
+  context: ProjectViewContext,
+  input: {
+    readonly page: ProjectPage
+    readonly releases: readonly Release[]
+    readonly release: Release
+    readonly root: string
+    readonly indexUrl: string
+    readonly allReleases: boolean
+  },
+): Promise<ProjectView> {
   const { page, releases, release, root } = input
   const source = metadataSource(release)
   const read = source === undefined ? undefined : await context.metadata.read(source)
-  const details: ProjectDetails | undefined = read === undefined ? undefined : projectDetails(parseCoreMetadata(read.bytes))
-  const readme: RenderedReadme | undefined = read === undefined || details?.description === undefined
-    ? undefined
-    : await context.readmes.render(read.identity, details.description)
-  const files = [...release.files].sort((a, b) => a.file.filename.localeCompare(b.file.filename)).map((file) => fileView(context, file, root))
+  const details: ProjectDetails | undefined =
+    read === undefined ? undefined : projectDetails(parseCoreMetadata(read.bytes))
+  const readme: RenderedReadme | undefined =
+    read === undefined || details?.description === undefined
+      ? undefined
+      : await context.readmes.render(read.identity, details.description)
+  const files = [...release.files]
+    .sort((a, b) => a.file.filename.localeCompare(b.file.filename))
+    .map((file) => fileView(context, file, root))
   const newestFirst = [...releases].reverse()
   const shown = input.allReleases ? newestFirst : newestFirst.slice(0, RELEASES_SHOWN)
-  const yankReason = release.files.map((file) => file.file.yanked).find((reason) => reason !== undefined && reason !== '')
+  const yankReason = release.files
+    .map((file) => file.file.yanked)
+    .find((reason) => reason !== undefined && reason !== '')
   return {
     assets: context.assets,
     root,
@@ -61,7 +70,7 @@ export async function projectView (context: ProjectViewContext, input: {
   }
 }
 
-function releaseView (release: Release): ReleaseView {
+function releaseView(release: Release): ReleaseView {
   const reason = release.files.map((file) => file.file.yanked).find((value) => value !== undefined && value !== '')
   return {
     version: release.version,
@@ -71,7 +80,7 @@ function releaseView (release: Release): ReleaseView {
   }
 }
 
-function fileView (context: ProjectViewContext, { file, facts }: PageFile, root: string): FileView {
+function fileView(context: ProjectViewContext, { file, facts }: PageFile, root: string): FileView {
   const href = downloadHref(root, file.folder, file.filename)
   const tags = decodeWheelTags(file.filename)
   const uploader = context.uploaders.userOf(file.identity)

@@ -13,7 +13,7 @@ export class ReleaseCache {
   readonly #cache = new Map<string, { readonly generation: number; readonly releases: readonly Release[] }>()
 
   /** The releases of `page` (oldest first), as of `generation`. */
-  releases (page: ProjectPage, generation: number): readonly Release[] {
+  releases(page: ProjectPage, generation: number): readonly Release[] {
     const cached = this.#cache.get(page.project)
     if (cached?.generation === generation) return cached.releases
     const releases = groupReleases(page)
@@ -24,7 +24,7 @@ export class ReleaseCache {
 }
 
 /** The files of a page grouped by normalized version, oldest first (PEP 440 order). */
-export function groupReleases (page: ProjectPage): Release[] {
+export function groupReleases(page: ProjectPage): Release[] {
   // The ten wheels of one release share their version string: normalize each string once.
   const normalized = new Map<string, string>()
   const byVersion = new Map<string, PageFile[]>()

@@ -4,7 +4,7 @@
 import type { FastifyReply } from 'fastify'
 
 /** The CSP of UI pages (CSP Level 3). `connect-src 'self'` is for the search-as-you-type requests. */
-export function contentSecurityPolicy (remoteImages: boolean): string {
+export function contentSecurityPolicy(remoteImages: boolean): string {
   return [
     "default-src 'none'",
     "script-src 'self'",
@@ -18,7 +18,7 @@ export function contentSecurityPolicy (remoteImages: boolean): string {
 }
 
 /** Set the UI's security headers on a reply. */
-export function setSecurityHeaders (reply: FastifyReply, csp: string): FastifyReply {
+export function setSecurityHeaders(reply: FastifyReply, csp: string): FastifyReply {
   return reply.headers({
     'content-security-policy': csp,
     'x-content-type-options': 'nosniff',

@@ -36,7 +36,7 @@ export interface HomeView {
 }
 
 /** Render /-/. */
-export function renderHome (view: HomeView): string {
+export function renderHome(view: HomeView): string {
   const main = html`<h1>Package index</h1>
 <p class="lead">${view.total === 1 ? '1 project' : `${view.total} projects`} on this index.${view.loading ? ' Summaries are still being read; reload in a moment.' : ''}</p>
 <section aria-labelledby="use-heading" class="panel">
@@ -53,9 +53,15 @@ ${pager(view)}
 </section>
 <section aria-labelledby="recent-heading">
 <h2 id="recent-heading">Recent uploads</h2>
-${view.recent.length === 0 ? html`<p>No files yet.</p>` : html`<ol class="recent">${view.recent.map((upload) => html`
-<li><a href="${projectHref('', upload.project, upload.version)}">${upload.project} ${upload.version}</a><br><span class="muted">${upload.filename}</span><br>${timeElement(upload.mtimeMs)}</li>`)}
-</ol>`}
+${
+  view.recent.length === 0
+    ? html`<p>No files yet.</p>`
+    : html`<ol class="recent">${view.recent.map(
+        (upload) => html`
+<li><a href="${projectHref('', upload.project, upload.version)}">${upload.project} ${upload.version}</a><br><span class="muted">${upload.filename}</span><br>${timeElement(upload.mtimeMs)}</li>`,
+      )}
+</ol>`
+}
 </section>
 </div>`
   return renderShell({ title: 'eggserve: package index', root: '', assets: view.assets, main })
@@ -70,34 +76,47 @@ export interface SearchView {
 }
 
 /** Render /-/search?q=… (the search that works without JavaScript). */
-export function renderSearch (view: SearchView): string {
+export function renderSearch(view: SearchView): string {
   const heading = view.query === '' ? 'Search' : `Search results for “${view.query}”`
   const count = view.total === view.rows.length ? `${view.total}` : `${view.rows.length} of ${view.total}`
   const main = html`<h1>${heading}</h1>
-${view.query === '' ? html`<p>Type a project name or words of its summary.</p>` : html`<p class="lead">${count} ${view.total === 1 ? 'project' : 'projects'} found.</p>
-${view.rows.length === 0 ? html`` : projectTable(view.rows, '')}`}`
+${
+  view.query === ''
+    ? html`<p>Type a project name or words of its summary.</p>`
+    : html`<p class="lead">${count} ${view.total === 1 ? 'project' : 'projects'} found.</p>
+${view.rows.length === 0 ? html`` : projectTable(view.rows, '')}`
+}`
   return renderShell({ title: `${heading} · eggserve`, root: '', assets: view.assets, main, query: view.query })
 }
 
 /** The not-found page of the UI. */
-export function renderNotFound (assets: AssetNames, root: string, what: string): string {
-  return renderShell({ title: 'Not found · eggserve', root, assets, main: html`<h1>Not found</h1><p>${what}</p><p><a href="${root}">All projects</a></p>` })
+export function renderNotFound(assets: AssetNames, root: string, what: string): string {
+  return renderShell({
+    title: 'Not found · eggserve',
+    root,
+    assets,
+    main: html`<h1>Not found</h1><p>${what}</p><p><a href="${root}">All projects</a></p>`,
+  })
 }
 
-function projectTable (rows: readonly ProjectRow[], root: string): SafeHtml {
+function projectTable(rows: readonly ProjectRow[], root: string): SafeHtml {
   return html`<table class="projects">
 <thead><tr><th scope="col">Project</th><th scope="col">Latest</th><th scope="col">Summary</th><th scope="col">Last upload</th></tr></thead>
-<tbody>${rows.map((row) => html`
-<tr><th scope="row"><a href="${projectHref(root, row.project)}">${row.folder}</a></th><td>${row.version ?? ''}</td><td>${row.summary ?? ''}</td><td>${dateElement(row.lastUploadMs)}</td></tr>`)}
+<tbody>${rows.map(
+    (row) => html`
+<tr><th scope="row"><a href="${projectHref(root, row.project)}">${row.folder}</a></th><td>${row.version ?? ''}</td><td>${row.summary ?? ''}</td><td>${dateElement(row.lastUploadMs)}</td></tr>`,
+  )}
 </tbody>
 </table>`
 }
 
-function sortLink (view: HomeView, sort: HomeView['sort'], label: string): SafeHtml {
-  return view.sort === sort ? html`<strong aria-current="true">${label}</strong>` : html`<a href="?sort=${sort}">${label}</a>`
+function sortLink(view: HomeView, sort: HomeView['sort'], label: string): SafeHtml {
+  return view.sort === sort
+    ? html`<strong aria-current="true">${label}</strong>`
+    : html`<a href="?sort=${sort}">${label}</a>`
 }
 
-function pager (view: HomeView): SafeHtml {
+function pager(view: HomeView): SafeHtml {
   if (view.pages <= 1) return html``
   const href = (page: number): string => `?sort=${view.sort}&page=${page}`
   return html`<nav aria-label="Pages" class="pager">

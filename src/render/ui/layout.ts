@@ -21,7 +21,7 @@ export interface Shell {
 }
 
 /** Render a complete UI page. */
-export function renderShell (shell: Shell): string {
+export function renderShell(shell: Shell): string {
   const { root, assets } = shell
   return html`<!DOCTYPE html>
 <html lang="en">
@@ -64,7 +64,7 @@ ${shell.main}
 }
 
 /** A copyable command: the text in a `<pre>`, and a button the script shows and wires. */
-export function copyBlock (id: string, label: string, text: string): SafeHtml {
+export function copyBlock(id: string, label: string, text: string): SafeHtml {
   return html`<div class="snippet">
 <p class="snippet-label" id="${id}-label">${label}</p>
 <pre id="${id}" aria-labelledby="${id}-label"><code>${text}</code></pre>

@@ -63,7 +63,7 @@ export const README_START = '<!-- readme -->'
 export const README_END = '<!-- /readme -->'
 
 /** Render /-/project/<name>/ or /-/project/<name>/<version>/. */
-export function renderProject (view: ProjectView): string {
+export function renderProject(view: ProjectView): string {
   const { details } = view
   const isLatest = view.version === view.latest
   const pin = isLatest ? view.project : `${view.project}==${view.version}`
@@ -100,14 +100,14 @@ ${sidebar(view)}
   return renderShell({ title: `${view.name} ${view.version} · eggserve`, root: view.root, assets: view.assets, main })
 }
 
-function readme (rendered: RenderedReadme | undefined): SafeHtml {
+function readme(rendered: RenderedReadme | undefined): SafeHtml {
   if (rendered === undefined) return html`<p>This release has no description.</p>`
   const note = rendered.note === undefined ? html`` : html`<p class="notice">${rendered.note}</p>`
   // The README is sanitized HTML (src/readme/sanitize.ts): the one place raw markup enters a page.
   return html`${note}<div class="readme">${new SafeHtml(README_START)}${new SafeHtml(rendered.html)}${new SafeHtml(README_END)}</div>`
 }
 
-function fileCard (file: FileView): SafeHtml {
+function fileCard(file: FileView): SafeHtml {
   return html`<article class="file" aria-label="${file.filename}">
 <h3><a href="${file.href}" download>${file.filename}</a>${file.yanked === undefined ? html`` : html` <span class="badge yanked">yanked</span>`}</h3>
 <dl class="facts">
@@ -123,27 +123,38 @@ ${file.metadataHref === undefined ? html`` : html`<dt>Metadata</dt><dd><a href="
 </article>`
 }
 
-const KIND_NAMES = { wheel: 'Wheel (built distribution)', sdist: 'Source distribution', egg: 'Egg (legacy built distribution)' } as const
+const KIND_NAMES = {
+  wheel: 'Wheel (built distribution)',
+  sdist: 'Source distribution',
+  egg: 'Egg (legacy built distribution)',
+} as const
 
-function tags (decoded: WheelTags): SafeHtml {
+function tags(decoded: WheelTags): SafeHtml {
   return html`<dt>Python</dt><dd>${decoded.python.join(', ')}</dd><dt>ABI</dt><dd>${decoded.abi.join(', ')}</dd><dt>Platform</dt><dd>${decoded.platform.join(', ')}</dd>`
 }
 
-function history (view: ProjectView): SafeHtml {
-  const more = view.totalReleases > view.releases.length
-    ? html`<p><a href="?releases=all">Show all ${view.totalReleases} releases</a></p>`
-    : html``
-  return html`<ol class="releases" reversed>${view.releases.map((release) => html`
-<li${release.version === view.version ? html` aria-current="page"` : html``}><a href="${projectHref(view.root, view.project, release.version)}">${release.version}</a> ${dateElement(release.dateMs)}${release.yanked ? html` <span class="badge yanked">yanked</span>${release.yankReason === undefined || release.yankReason === '' ? html`` : html` <span class="muted">${release.yankReason}</span>`}` : html``}</li>`)}
+function history(view: ProjectView): SafeHtml {
+  const more =
+    view.totalReleases > view.releases.length
+      ? html`<p><a href="?releases=all">Show all ${view.totalReleases} releases</a></p>`
+      : html``
+  return html`<ol class="releases" reversed>${view.releases.map(
+    (release) => html`
+<li${release.version === view.version ? html` aria-current="page"` : html``}><a href="${projectHref(view.root, view.project, release.version)}">${release.version}</a> ${dateElement(release.dateMs)}${release.yanked ? html` <span class="badge yanked">yanked</span>${release.yankReason === undefined || release.yankReason === '' ? html`` : html` <span class="muted">${release.yankReason}</span>`}` : html``}</li>`,
+  )}
 </ol>${more}`
 }
 
-function sidebar (view: ProjectView): SafeHtml {
+function sidebar(view: ProjectView): SafeHtml {
   const details = view.details
-  if (details === undefined) return html`<aside class="project-aside" aria-label="Metadata"><p>No metadata could be read from this release's files.</p></aside>`
+  if (details === undefined)
+    return html`<aside class="project-aside" aria-label="Metadata"><p>No metadata could be read from this release's files.</p></aside>`
   const facts: [string, SafeHtml | string | undefined][] = [
     ['License', details.license],
-    ['Requires Python', details.requiresPython === undefined ? undefined : html`<code>${details.requiresPython}</code>`],
+    [
+      'Requires Python',
+      details.requiresPython === undefined ? undefined : html`<code>${details.requiresPython}</code>`,
+    ],
     ['Author', details.author],
     ['Maintainer', details.maintainer],
     ['Keywords', details.keywords],

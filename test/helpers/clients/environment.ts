@@ -12,7 +12,7 @@ import { runCommand } from './process.js'
 export const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin'
 
 /** An executable from {@link SYSTEM_PATH}, or undefined. */
-export function systemExecutable (name: string): string | undefined {
+export function systemExecutable(name: string): string | undefined {
   for (const dir of SYSTEM_PATH.split(':')) {
     const found = findExecutable(join(dir, name))
     if (found !== undefined) return found
@@ -27,8 +27,9 @@ export function systemExecutable (name: string): string | undefined {
  * HOME, XDG dirs, TMPDIR and caches live under `home`, so no user configuration, cache or
  * keyring is found. PATH is the system's, so no pyenv shim picks an interpreter.
  */
-export async function cleanEnv (home: string, extra: Readonly<Record<string, string>> = {}): Promise<NodeJS.ProcessEnv> {
-  for (const dir of ['.config', '.cache', join('.local', 'share'), 'tmp']) await mkdir(join(home, dir), { recursive: true })
+export async function cleanEnv(home: string, extra: Readonly<Record<string, string>> = {}): Promise<NodeJS.ProcessEnv> {
+  for (const dir of ['.config', '.cache', join('.local', 'share'), 'tmp'])
+    await mkdir(join(home, dir), { recursive: true })
   return {
     PATH: SYSTEM_PATH,
     HOME: home,
@@ -51,7 +52,7 @@ export async function cleanEnv (home: string, extra: Readonly<Record<string, str
  * The folder holding pyenv's Pythons: EGGSERVE_PYENV_VERSIONS, else $PYENV_ROOT/versions,
  * else `pyenv root`/versions, else /root/.pyenv/versions.
  */
-export async function pyenvVersionsDir (): Promise<string> {
+export async function pyenvVersionsDir(): Promise<string> {
   const explicit = process.env.EGGSERVE_PYENV_VERSIONS
   if (explicit !== undefined && explicit !== '') return explicit
   const root = process.env.PYENV_ROOT
@@ -66,14 +67,16 @@ export async function pyenvVersionsDir (): Promise<string> {
 }
 
 /** The interpreter of the newest installed version starting with `prefix` ('3.6' matches 3.6.15, not 3.60). */
-export function pyenvPython (versionsDir: string, prefix: string): { python: string; version: string } | undefined {
+export function pyenvPython(versionsDir: string, prefix: string): { python: string; version: string } | undefined {
   let names: string[]
   try {
     names = readdirSync(versionsDir)
   } catch {
     return undefined
   }
-  const matching = names.filter((name) => name === prefix || name.startsWith(`${prefix}.`)).filter((name) => /^\d+(\.\d+)*$/.test(name))
+  const matching = names
+    .filter((name) => name === prefix || name.startsWith(`${prefix}.`))
+    .filter((name) => /^\d+(\.\d+)*$/.test(name))
   matching.sort((a, b) => compareVersions(b, a))
   for (const name of matching) {
     const python = findExecutable(join(versionsDir, name, 'bin', 'python'))
@@ -83,7 +86,7 @@ export function pyenvPython (versionsDir: string, prefix: string): { python: str
 }
 
 /** Numeric comparison of dotted release numbers ('22.0.4' < '22.3'). */
-export function compareVersions (a: string, b: string): number {
+export function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map((part) => Number.parseInt(part, 10))
   const pb = b.split('.').map((part) => Number.parseInt(part, 10))
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
@@ -96,6 +99,6 @@ export function compareVersions (a: string, b: string): number {
 }
 
 /** True when `version` is at least `minimum`. */
-export function atLeast (version: string, minimum: string): boolean {
+export function atLeast(version: string, minimum: string): boolean {
   return compareVersions(version, minimum) >= 0
 }

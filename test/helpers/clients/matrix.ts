@@ -7,21 +7,87 @@ import { skipOrFail } from '../tools.js'
 
 /** Every check a client may get, in table order. */
 export const CHECKS = [
-  { id: 'isolated', title: 'isolated', proves: 'Negative control of the harness: with the index on a closed port, the client finds nothing, so no machine configuration (pip.conf find-links, extra indexes, PIP_* variables) leaks into the runs.' },
-  { id: 'negotiation', title: 'JSON/HTML', proves: 'Every project page the client received came in the representation its Accept header asks for (PEP 691): JSON for pip >= 22.2 and pdm, HTML for older pips, easy_install (no Accept header) and poetry 1.3 (no Accept header).' },
-  { id: 'install-latest', title: 'latest', proves: '`mx-core` unpinned installs 1.1 (the newest), imported from this run\'s install.' },
+  {
+    id: 'isolated',
+    title: 'isolated',
+    proves:
+      'Negative control of the harness: with the index on a closed port, the client finds nothing, so no machine configuration (pip.conf find-links, extra indexes, PIP_* variables) leaks into the runs.',
+  },
+  {
+    id: 'negotiation',
+    title: 'JSON/HTML',
+    proves:
+      'Every project page the client received came in the representation its Accept header asks for (PEP 691): JSON for pip >= 22.2 and pdm, HTML for older pips, easy_install (no Accept header) and poetry 1.3 (no Accept header).',
+  },
+  {
+    id: 'install-latest',
+    title: 'latest',
+    proves: "`mx-core` unpinned installs 1.1 (the newest), imported from this run's install.",
+  },
   { id: 'install-pinned', title: 'pinned', proves: '`mx-core==1.0` installs 1.0 although 1.1 exists.' },
-  { id: 'deps-normalized', title: 'dep via odd name', proves: '`Mx.Mixed_Name` (folder `Mx.Mixed_Name/`, filenames in two spellings) installs with its dependency written `MX_Core>=1.0`; the import sees mx_core. For easy_install the server log must show the 301s from `/simple/Mx.Mixed_Name/` and `/simple/MX_Core/`.' },
-  { id: 'sdist', title: 'sdist', proves: 'A source-only release is downloaded and built by the client (the installed module says it came from the sdist).' },
-  { id: 'hashes', title: 'hashes', proves: 'pip: `--require-hashes` with the fixture\'s sha256 installs. poetry/pdm: every file hash in the lock file equals the fixture file\'s sha256.' },
-  { id: 'tamper-detected', title: 'tamper caught', proves: 'One byte of the file changed on the wire (proxy) after the client read genuine pages: the client refuses it because of the digest the server advertised (pip, easy_install) or locked (poetry, pdm).' },
-  { id: 'requires-python', title: 'Requires-Python', proves: '`mx-pyreq` 2.0 (Requires-Python >=4) is never chosen: 1.0 is installed. For pip and pdm, no file of 2.0 (nor its .metadata) is even requested, so the exclusion came from the index page.' },
-  { id: 'yank-skipped', title: 'yank skipped', proves: '`mx-yank` unpinned installs 1.0: 2.0\'s wheel (yanked with a reason) and sdist (empty `.yanked`) are both skipped.' },
-  { id: 'yank-pinned', title: 'yank pinned', proves: '`mx-yank==2.0` still installs the yanked 2.0; pip and poetry print the yank reason served by the index.' },
-  { id: 'pep658', title: 'PEP 658', proves: 'pip installs the long-named project: it reads the `.metadata` of 2.0 (URL segment over 100 characters), finds its dependency unsatisfiable and installs 1.0, and the server log shows 200 for both `.metadata` files and no download of the 2.0 wheel, which only had to be resolved; the served `.metadata` bytes are the wheel\'s METADATA.' },
-  { id: 'egg', title: 'egg', proves: 'easy_install installs an egg-only release, imported from the `.egg` for its Python version.' },
-  { id: 'md5-anchors', title: 'md5 anchors', proves: 'poetry installs from its lock against `#md5=` anchors on `/simple/` (`--simple-hash-algo md5`, asked for explicitly; every other check runs with default settings, whose `/simple/` pages carry `#sha256=`).' },
-  { id: 'server-clean', title: 'no 5xx', proves: 'The server answered none of the client\'s requests with a 5xx and wrote only JSON log lines.' },
+  {
+    id: 'deps-normalized',
+    title: 'dep via odd name',
+    proves:
+      '`Mx.Mixed_Name` (folder `Mx.Mixed_Name/`, filenames in two spellings) installs with its dependency written `MX_Core>=1.0`; the import sees mx_core. For easy_install the server log must show the 301s from `/simple/Mx.Mixed_Name/` and `/simple/MX_Core/`.',
+  },
+  {
+    id: 'sdist',
+    title: 'sdist',
+    proves:
+      'A source-only release is downloaded and built by the client (the installed module says it came from the sdist).',
+  },
+  {
+    id: 'hashes',
+    title: 'hashes',
+    proves:
+      "pip: `--require-hashes` with the fixture's sha256 installs. poetry/pdm: every file hash in the lock file equals the fixture file's sha256.",
+  },
+  {
+    id: 'tamper-detected',
+    title: 'tamper caught',
+    proves:
+      'One byte of the file changed on the wire (proxy) after the client read genuine pages: the client refuses it because of the digest the server advertised (pip, easy_install) or locked (poetry, pdm).',
+  },
+  {
+    id: 'requires-python',
+    title: 'Requires-Python',
+    proves:
+      '`mx-pyreq` 2.0 (Requires-Python >=4) is never chosen: 1.0 is installed. For pip and pdm, no file of 2.0 (nor its .metadata) is even requested, so the exclusion came from the index page.',
+  },
+  {
+    id: 'yank-skipped',
+    title: 'yank skipped',
+    proves:
+      "`mx-yank` unpinned installs 1.0: 2.0's wheel (yanked with a reason) and sdist (empty `.yanked`) are both skipped.",
+  },
+  {
+    id: 'yank-pinned',
+    title: 'yank pinned',
+    proves: '`mx-yank==2.0` still installs the yanked 2.0; pip and poetry print the yank reason served by the index.',
+  },
+  {
+    id: 'pep658',
+    title: 'PEP 658',
+    proves:
+      "pip installs the long-named project: it reads the `.metadata` of 2.0 (URL segment over 100 characters), finds its dependency unsatisfiable and installs 1.0, and the server log shows 200 for both `.metadata` files and no download of the 2.0 wheel, which only had to be resolved; the served `.metadata` bytes are the wheel's METADATA.",
+  },
+  {
+    id: 'egg',
+    title: 'egg',
+    proves: 'easy_install installs an egg-only release, imported from the `.egg` for its Python version.',
+  },
+  {
+    id: 'md5-anchors',
+    title: 'md5 anchors',
+    proves:
+      'poetry installs from its lock against `#md5=` anchors on `/simple/` (`--simple-hash-algo md5`, asked for explicitly; every other check runs with default settings, whose `/simple/` pages carry `#sha256=`).',
+  },
+  {
+    id: 'server-clean',
+    title: 'no 5xx',
+    proves: "The server answered none of the client's requests with a 5xx and wrote only JSON log lines.",
+  },
 ] as const
 
 /** A check's identifier. */
@@ -65,12 +131,12 @@ export type ResultRecord = ClientRecord | CheckRecord | RunRecord
 const recordedClients = new Set<string>()
 
 /** True once any record of `client` was written (so its set-up got that far). */
-export function hasRecords (client: string): boolean {
+export function hasRecords(client: string): boolean {
   return recordedClients.has(client)
 }
 
 /** Append a record to $EGGSERVE_COMPAT_OUT (if set) as one JSON line. */
-export function record (entry: ResultRecord): void {
+export function record(entry: ResultRecord): void {
   if (entry.type !== 'run') recordedClients.add(entry.client)
   const out = process.env.EGGSERVE_COMPAT_OUT
   if (out === undefined || out === '') return
@@ -98,7 +164,13 @@ export type CheckBody = (t: TestContext) => Promise<string>
  * A check that does not apply to the client is recorded and noted, not run (and not counted
  * as a skipped test).
  */
-export async function runCheck (t: TestContext, client: string, id: CheckId, body: CheckBody, options: CheckOptions = {}): Promise<boolean> {
+export async function runCheck(
+  t: TestContext,
+  client: string,
+  id: CheckId,
+  body: CheckBody,
+  options: CheckOptions = {},
+): Promise<boolean> {
   if (options.na !== undefined) {
     record({ type: 'check', client, check: id, status: 'n/a', detail: options.na, ms: 0 })
     t.diagnostic(`${id}: not applicable (${options.na})`)
@@ -115,7 +187,14 @@ export async function runCheck (t: TestContext, client: string, id: CheckId, bod
     } catch (err: unknown) {
       const message = err instanceof Error ? err.message : String(err)
       if (known?.expect.test(message) === true) {
-        record({ type: 'check', client, check: id, status: 'known-issue', detail: `${known.reason} (this run: ${firstLine(message)})`, ms: ms() })
+        record({
+          type: 'check',
+          client,
+          check: id,
+          status: 'known-issue',
+          detail: `${known.reason} (this run: ${firstLine(message)})`,
+          ms: ms(),
+        })
         st.diagnostic(`known limitation confirmed: ${known.reason}`)
         return
       }
@@ -124,17 +203,20 @@ export async function runCheck (t: TestContext, client: string, id: CheckId, bod
     }
     passed = true
     record({ type: 'check', client, check: id, status: 'pass', detail, ms: ms() })
-    if (known !== undefined) throw new Error(`${id} passed, but it was recorded as a known limitation of ${client} (${known.reason}): drop knownIssue`)
+    if (known !== undefined)
+      throw new Error(
+        `${id} passed, but it was recorded as a known limitation of ${client} (${known.reason}): drop knownIssue`,
+      )
   })
   return passed
 }
 
-function firstLine (message: string): string {
+function firstLine(message: string): string {
   return (message.split('\n')[0] ?? '').slice(0, 300)
 }
 
 /** Record (and note) a check this client cannot do at all, with the reason. */
-export async function notApplicable (t: TestContext, client: string, id: CheckId, reason: string): Promise<void> {
+export async function notApplicable(t: TestContext, client: string, id: CheckId, reason: string): Promise<void> {
   await runCheck(t, client, id, () => Promise.resolve(''), { na: reason })
 }
 
@@ -142,14 +224,18 @@ export async function notApplicable (t: TestContext, client: string, id: CheckId
  * A client that is not on this machine: fails the test under CI=true, otherwise skips it
  * with the message (skipOrFail). Recorded either way.
  */
-export function clientMissing (t: TestContext, entry: Omit<ClientRecord, 'type' | 'found'>, message: string): void {
+export function clientMissing(t: TestContext, entry: Omit<ClientRecord, 'type' | 'found'>, message: string): void {
   record({ type: 'client', ...entry, found: false, note: message })
   skipOrFail(t, `${entry.client}: ${message}`)
 }
 
 /** EGGSERVE_MATRIX_CLIENTS: comma-separated client ids or prefixes (e.g. "pip,pdm"); unset = all. */
-export function clientSelected (client: string): boolean {
+export function clientSelected(client: string): boolean {
   const wanted = process.env.EGGSERVE_MATRIX_CLIENTS
   if (wanted === undefined || wanted.trim() === '') return true
-  return wanted.split(',').map((entry) => entry.trim()).filter(Boolean).some((entry) => client === entry || client.startsWith(entry))
+  return wanted
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .some((entry) => client === entry || client.startsWith(entry))
 }

@@ -51,11 +51,20 @@ export interface ProbeRunner {
  * expected): a module that does not import, comes from outside `root` (so not from this
  * run's install), or has another version, kind or core version.
  */
-export async function probeModules (runner: ProbeRunner, root: string, expected: Readonly<Record<string, ModuleExpectation>>): Promise<{ problems: string[]; facts: Record<string, ModuleFacts>; result: CommandResult }> {
+export async function probeModules(
+  runner: ProbeRunner,
+  root: string,
+  expected: Readonly<Record<string, ModuleExpectation>>,
+): Promise<{ problems: string[]; facts: Record<string, ModuleFacts>; result: CommandResult }> {
   const names = Object.keys(expected)
-  const result = await runCommand(runner.file, [...runner.args, '-c', PROBE, ...names], { env: runner.env, cwd: runner.cwd, timeoutMs: runner.timeoutMs })
+  const result = await runCommand(runner.file, [...runner.args, '-c', PROBE, ...names], {
+    env: runner.env,
+    cwd: runner.cwd,
+    timeoutMs: runner.timeoutMs,
+  })
   const line = /^PROBE(\{.*\})\s*$/m.exec(result.stdout)?.[1]
-  if (line === undefined) return { problems: [`the import probe failed:\n${describeResult(result)}`], facts: {}, result }
+  if (line === undefined)
+    return { problems: [`the import probe failed:\n${describeResult(result)}`], facts: {}, result }
   const facts = JSON.parse(line) as Record<string, ModuleFacts>
   const problems: string[] = []
   const realRoot = realpathSync(root)
@@ -67,17 +76,28 @@ export async function probeModules (runner: ProbeRunner, root: string, expected:
     }
     const file = got.file ?? ''
     let realFile = file
-    try { realFile = realpathSync(file) } catch { /* an egg member path does not exist on disk */ }
-    if (!realFile.startsWith(realRoot) && !file.startsWith(root)) problems.push(`${name} imported from ${file}, outside this run's install ${root}`)
-    if (got.version !== want.version) problems.push(`${name} is version ${String(got.version)}, expected ${want.version}`)
-    if (want.kind !== undefined && got.kind !== want.kind) problems.push(`${name} ${String(got.version)} was built from a ${String(got.kind)}, expected a ${want.kind}`)
-    if (want.core !== undefined && got.core !== want.core) problems.push(`${name} saw mx_core ${String(got.core)}, expected ${want.core}`)
-    if (want.fileIncludes !== undefined && !file.includes(want.fileIncludes)) problems.push(`${name} imported from ${file}, expected a path containing ${want.fileIncludes}`)
+    try {
+      realFile = realpathSync(file)
+    } catch {
+      /* an egg member path does not exist on disk */
+    }
+    if (!realFile.startsWith(realRoot) && !file.startsWith(root))
+      problems.push(`${name} imported from ${file}, outside this run's install ${root}`)
+    if (got.version !== want.version)
+      problems.push(`${name} is version ${String(got.version)}, expected ${want.version}`)
+    if (want.kind !== undefined && got.kind !== want.kind)
+      problems.push(`${name} ${String(got.version)} was built from a ${String(got.kind)}, expected a ${want.kind}`)
+    if (want.core !== undefined && got.core !== want.core)
+      problems.push(`${name} saw mx_core ${String(got.core)}, expected ${want.core}`)
+    if (want.fileIncludes !== undefined && !file.includes(want.fileIncludes))
+      problems.push(`${name} imported from ${file}, expected a path containing ${want.fileIncludes}`)
   }
   return { problems, facts, result }
 }
 
 /** "mx_core 1.1 (wheel), …": what a passed probe confirmed, for the results. */
-export function describeExpected (expected: Readonly<Record<string, ModuleExpectation>>): string {
-  return Object.entries(expected).map(([name, want]) => `${name} ${want.version}${want.kind === undefined ? '' : ` (${want.kind})`}`).join(', ')
+export function describeExpected(expected: Readonly<Record<string, ModuleExpectation>>): string {
+  return Object.entries(expected)
+    .map(([name, want]) => `${name} ${want.version}${want.kind === undefined ? '' : ` (${want.kind})`}`)
+    .join(', ')
 }

@@ -13,7 +13,7 @@ export interface LoggedRequest {
 let markers = 0
 
 /** A position in the server's log; pass it to {@link requestsSince}. */
-export function mark (server: ServerHandle): number {
+export function mark(server: ServerHandle): number {
   return server.lines.length
 }
 
@@ -22,7 +22,7 @@ export function mark (server: ServerHandle): number {
  * written when its response closes, a moment after the client may have exited. A marker
  * request of our own is sent and waited for; the client's requests closed before it began.
  */
-export async function requestsSince (server: ServerHandle, since: number): Promise<LoggedRequest[]> {
+export async function requestsSince(server: ServerHandle, since: number): Promise<LoggedRequest[]> {
   const marker = `/simple/matrix-log-marker-${process.pid}-${++markers}/`
   await httpGet(`${server.url}${marker}`)
   await server.waitForLine((line) => line.msg === 'request' && line.url === marker, 10_000)
@@ -35,12 +35,12 @@ export async function requestsSince (server: ServerHandle, since: number): Promi
 }
 
 /** "GET /url 200" lines, for messages. */
-export function formatRequests (requests: readonly LoggedRequest[]): string {
+export function formatRequests(requests: readonly LoggedRequest[]): string {
   return requests.map((r) => `${r.method} ${r.url} ${r.status}`).join('\n')
 }
 
 /** The last path segment, percent-decoded: the filename of a file URL. */
-export function lastSegment (url: string): string {
+export function lastSegment(url: string): string {
   const path = url.split('?')[0] ?? url
   const segment = path.slice(path.lastIndexOf('/') + 1)
   try {
