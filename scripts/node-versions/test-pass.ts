@@ -28,6 +28,8 @@ export const E2E_SUBSET: Readonly<Record<string, string>> = {
     'npm of this Node packs and installs the package (no EBADENGINE); the installed command starts without warnings, also with S3 storage',
   'test/e2e/s3-storage.test.ts':
     'the AWS SDK on this Node: its HTTP handler, streams and worker threads reading from S3',
+  'test/e2e/tls.test.ts':
+    'TLS without a proxy: node:https with this OpenSSL, setSecureContext on SIGHUP, real pip with --cert',
 }
 
 const USAGE = `Usage: npm run test:node -- [MAJOR ...] [--no-build]
