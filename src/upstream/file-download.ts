@@ -77,9 +77,12 @@ export class Download extends EventEmitter {
       this.#handle = await open(part, 'w+')
       this.state = 'streaming'
       this.emit('streaming')
-      await this.#copy(response.body)
+      const written = await this.#copy(response.body)
       await writeFile(`${this.#plan.finalPath}.sha256`, `${this.sha256 ?? ''}\n`)
       await rename(part, this.#plan.finalPath)
+      // The last chunk goes out only now: a client that got the whole body can count on the file
+      // being in the cache (and a next request being served from it, never from the upstream).
+      this.available = written
       this.state = 'done'
       this.emit('progress')
     } catch (err) {
@@ -93,9 +96,10 @@ export class Download extends EventEmitter {
     }
   }
 
-  async #copy(body: Readable): Promise<void> {
+  /** Copy and verify the body; returns its length (its last chunk is not made available yet). */
+  async #copy(body: Readable): Promise<number> {
     const handle = this.#handle
-    if (handle === undefined) return
+    if (handle === undefined) return 0
     const expected = this.#plan.expected
     const hashes: { sha256: Hash; expected: Hash | undefined } = {
       sha256: createHash('sha256'),
@@ -125,7 +129,7 @@ export class Download extends EventEmitter {
         `the upstream sent bytes whose ${expected.algorithm} is ${digest}, not the page's ${expected.hex}`,
       )
     this.sha256 = sha256
-    this.available = written
+    return written
   }
 
   /** The file's bytes as they become safe to send; fails (instead of ending) when the download does. */
