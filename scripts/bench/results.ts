@@ -122,7 +122,8 @@ export interface Features {
   listeningLineAtWarn: boolean | undefined
 }
 
-export interface RunResult {
+/** What every run reports about itself: how it was started, where, and under what load. */
+export interface RunHeader {
   readonly command: string
   readonly date: string
   readonly commit: string
@@ -135,6 +136,9 @@ export interface RunResult {
   readonly rounds: number
   readonly connections: number
   readonly bigConnections: number
+}
+
+export interface RunResult extends RunHeader {
   readonly trees: TreeResult[]
   readonly features: Features
   readonly notes: string[]
@@ -180,19 +184,8 @@ export interface NodeVersionsTree {
 }
 
 /** A run with several --node values (node-versions-run.ts). */
-export interface NodeVersionsRun {
+export interface NodeVersionsRun extends RunHeader {
   readonly kind: 'node-versions'
-  readonly command: string
-  readonly date: string
-  readonly commit: string
-  readonly machine: Machine
-  readonly loadStart: number
-  loadEnd: number
-  readonly quick: boolean
-  readonly durationS: number
-  readonly rounds: number
-  readonly connections: number
-  readonly bigConnections: number
   readonly nodes: readonly BenchNode[]
   readonly trees: NodeVersionsTree[]
 }

@@ -116,10 +116,7 @@ async function main(): Promise<number> {
   }
   run.loadEnd = loadavg()[0] ?? 0
 
-  // The raw results, for --rerender: in the run folder, and as last-results.json (which outlives it).
-  const json = `${JSON.stringify(run, null, 2)}\n`
-  await writeFile(join(runDir, 'results.json'), json)
-  await writeFile(join(options.benchDir, 'last-results.json'), json)
+  await saveResults(run, runDir, options.benchDir)
   if (failed !== undefined || wasInterrupted()) {
     const partial = join(runDir, 'BENCHMARKS.partial.md')
     await writeFile(partial, renderReport(run))
@@ -170,9 +167,7 @@ async function benchNodes(ctx: RunContext, nodes: readonly BenchNode[]): Promise
     await runCleanup()
   }
   run.loadEnd = loadavg()[0] ?? 0
-  const json = `${JSON.stringify(run, null, 2)}\n`
-  await writeFile(join(runDir, 'results.json'), json)
-  await writeFile(join(options.benchDir, 'last-results.json'), json)
+  await saveResults(run, runDir, options.benchDir)
   if (failed !== undefined || wasInterrupted()) {
     log(`failed: ${failed instanceof Error ? (failed.stack ?? failed.message) : String(failed)}`)
     log(`kept the run folder ${runDir}; the trees stay in ${treesDir}`)
@@ -296,3 +291,10 @@ main().then(
     process.exitCode = 1
   },
 )
+
+/** The raw results, for --rerender: in the run folder, and as last-results.json (which outlives it). */
+async function saveResults(run: unknown, runDir: string, benchDir: string): Promise<void> {
+  const json = `${JSON.stringify(run, null, 2)}\n`
+  await writeFile(join(runDir, 'results.json'), json)
+  await writeFile(join(benchDir, 'last-results.json'), json)
+}

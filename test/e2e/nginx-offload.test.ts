@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
 import { freePort, startNginx } from '../helpers/nginx.js'
-import { createVenv, output } from '../helpers/python.js'
+import { createVenv, installHashed, output } from '../helpers/python.js'
 import { repoRoot, startServer, type HttpResult } from '../helpers/spawn-server.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 import { ALICE, basic, writePasswords } from '../helpers/users.js'
@@ -319,23 +319,7 @@ await test("downloads offloaded to nginx with the shipped config keep eggserve's
     await writeFile(requirements, `offload-demo==1.0 --hash=sha256:${sha256(wheel.bytes)}\n`)
     const index = `http://${ALICE.user}:${ALICE.password}@127.0.0.1:${String(port)}/simple/`
     const target = join(dir, 'target')
-    const result = await venv.pip([
-      'install',
-      '--retries',
-      '0',
-      '--timeout',
-      '20',
-      '--progress-bar',
-      'off',
-      '--no-deps',
-      '--require-hashes',
-      '--target',
-      target,
-      '--index-url',
-      index,
-      '-r',
-      requirements,
-    ])
+    const result = await installHashed(venv, { index: index, requirements, target })
     assert.equal(result.code, 0, output(result))
     const installed = await readFile(join(target, 'offload_demo', '__init__.py'), 'utf8').catch(() => undefined)
     assert.notEqual(installed, undefined, `nothing installed into ${target}\n${output(result)}`)

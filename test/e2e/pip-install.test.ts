@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { buildSdist, buildWheel, writeDist } from '../helpers/distributions.js'
-import { createVenv, output } from '../helpers/python.js'
+import { createVenv, output, pipRunFlags } from '../helpers/python.js'
 import { httpGet, pollUntil, startServer, type LogLine, type ServerHandle } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
@@ -47,7 +47,7 @@ async function assertRequested(server: ServerHandle, since: number, expected: re
 }
 
 /** Pip's common install/download options: no retries (a refused connection fails at once), no progress bars. */
-const PIP_RUN = ['--retries', '0', '--timeout', '20', '--progress-bar', 'off']
+const PIP_RUN = pipRunFlags()
 
 await test('pip installs from eggserve', async (t) => {
   const venv = await createVenv(t)

@@ -6,14 +6,14 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { buildSdist, buildWheel, writeDist, type BuiltDist } from '../helpers/distributions.js'
-import { createVenv, isolatedEnv, output } from '../helpers/python.js'
+import { createVenv, installHashed, isolatedEnv, output, pipRunFlags } from '../helpers/python.js'
 import { runProcess, startServer, type RunResult, type ServerHandle } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { pyenvPython, pyenvVersionsDir } from '../helpers/clients/environment.js'
 import { needTool, skipOrFail } from '../helpers/tools.js'
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
-const PIP_RUN = ['--retries', '0', '--timeout', '20', '--progress-bar', 'off']
+const PIP_RUN = pipRunFlags()
 
 /** A password file made as the README says: `htpasswd -B`. Undefined when htpasswd is missing (skipped). */
 async function htpasswdFile(
@@ -156,18 +156,11 @@ await test('twine uploads, re-uploads idempotently, is refused a conflicting fil
       assert.deepEqual(await readFile(join(dest, v2.filename)), v2.bytes, label)
     }
     const target = join(root, 'target')
-    const installed = await venv.pip([
-      'install',
-      ...PIP_RUN,
-      '--no-deps',
-      '--require-hashes',
-      '--target',
-      target,
-      '--index-url',
-      `${server.url}/simple/`,
-      '-r',
+    const installed = await installHashed(venv, {
+      index: `${server.url}/simple/`,
       requirements,
-    ])
+      target,
+    })
     assert.equal(installed.code, 0, output(installed))
     const probe = await venv.run(['-c', 'import twine_demo; print(twine_demo.__version__)'], {
       env: { PYTHONPATH: target },

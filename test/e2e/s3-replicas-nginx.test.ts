@@ -12,13 +12,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
 import { startMoto } from '../helpers/moto.js'
 import { freePort, startNginx } from '../helpers/nginx.js'
-import { createVenv, isolatedEnv, output } from '../helpers/python.js'
+import { createVenv, installHashed, isolatedEnv, output } from '../helpers/python.js'
 import { runProcess, startServer, type RunResult, type ServerHandle } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { needTool } from '../helpers/tools.js'
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
-const PIP_RUN = ['--retries', '0', '--timeout', '20', '--progress-bar', 'off', '--no-cache-dir']
 
 async function lists(server: ServerHandle, project: string, filename: string): Promise<boolean> {
   const res = await fetch(`${server.url}/simple/${project}/`)
@@ -95,18 +94,11 @@ await test('three replicas on one bucket behind nginx', async (t) => {
     await writeFile(requirements, `balanced==1.0 --hash=sha256:${sha256(wheel.bytes)}\n`)
     for (let round = 0; round < 4; round++) {
       const target = join(root, `target-${round}`)
-      const result: RunResult = await venv.pip([
-        'install',
-        ...PIP_RUN,
-        '--no-deps',
-        '--require-hashes',
-        '--target',
-        target,
-        '--index-url',
-        `${nginx.url}/simple/`,
-        '-r',
+      const result: RunResult = await installHashed(venv, {
+        index: `${nginx.url}/simple/`,
         requirements,
-      ])
+        target,
+      })
       assert.equal(result.code, 0, output(result))
       const imported: RunResult = await venv.run(['-c', 'import balanced; print(balanced.__version__)'], {
         env: { PYTHONPATH: target },

@@ -10,7 +10,7 @@ import { test } from 'node:test'
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { buildSdist, buildWheel, writeDist } from '../helpers/distributions.js'
 import { startMoto } from '../helpers/moto.js'
-import { createVenv, isolatedEnv, output } from '../helpers/python.js'
+import { createVenv, installHashed, isolatedEnv, output } from '../helpers/python.js'
 import { startFaultProxy } from '../helpers/s3-fault-proxy.js'
 import { runCli, runProcess, startServer, type RunResult } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
@@ -18,7 +18,6 @@ import { multipart, uploadParts } from '../helpers/upload-form.js'
 import { needTool } from '../helpers/tools.js'
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
-const PIP_RUN = ['--retries', '0', '--timeout', '20', '--progress-bar', 'off']
 
 function describeRun(result: RunResult): string {
   return `exit ${String(result.code)}${result.timedOut ? ' (timed out)' : ''}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`
@@ -66,18 +65,11 @@ await test('eggserve --storage s3://bucket/prefix on moto, with pip and twine', 
     const requirements = join(root, `${label}.txt`)
     await writeFile(requirements, requirement)
     const target = join(root, `target-${label}`)
-    const result = await venv.pip([
-      'install',
-      ...PIP_RUN,
-      '--no-deps',
-      '--require-hashes',
-      '--target',
-      target,
-      '--index-url',
-      `${server.url}/simple/`,
-      '-r',
+    const result = await installHashed(venv, {
+      index: `${server.url}/simple/`,
       requirements,
-    ])
+      target,
+    })
     assert.equal(result.code, 0, output(result))
     const imported = await venv.run(['-c', `import ${module}; print(${module}.__version__)`], {
       env: { PYTHONPATH: target },

@@ -7,13 +7,13 @@ import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
-import { createVenv, output } from '../helpers/python.js'
+import { createVenv, output, pipRunFlags } from '../helpers/python.js'
 import { httpGet } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { startUpstreamFaultProxy } from '../helpers/upstream-fault-proxy.js'
 import { sha256Hex, startStaticUpstream, startUpstreamEggserve, startWithUpstreams } from '../helpers/upstream-index.js'
 
-const PIP_RUN = ['--retries', '0', '--timeout', '30', '--progress-bar', 'off']
+const PIP_RUN = pipRunFlags(30)
 const LOCAL_ACME = buildWheel({ name: 'acme-utils', version: '1.0' })
 const PUBLIC_ACME = buildWheel({ name: 'acme-utils', version: '99.0' })
 const PUBLIC_SECRET = buildWheel({ name: 'acme-secret', version: '99.0' })

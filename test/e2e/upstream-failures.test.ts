@@ -8,13 +8,13 @@ import { readdir, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
-import { createVenv, output } from '../helpers/python.js'
+import { createVenv, output, pipRunFlags } from '../helpers/python.js'
 import { httpGet } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { startUpstreamFaultProxy } from '../helpers/upstream-fault-proxy.js'
 import { startUpstreamEggserve, startWithUpstreams } from '../helpers/upstream-index.js'
 
-const PIP_RUN = ['--retries', '0', '--timeout', '60', '--progress-bar', 'off']
+const PIP_RUN = pipRunFlags(60)
 const OLD = buildWheel({ name: 'resilient', version: '1.0' })
 const NEW = buildWheel({ name: 'resilient', version: '2.0' })
 const LATER = buildWheel({ name: 'resilient', version: '3.0' })

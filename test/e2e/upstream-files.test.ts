@@ -9,14 +9,14 @@ import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel, type BuiltDist } from '../helpers/distributions.js'
-import { createVenv, output } from '../helpers/python.js'
+import { createVenv, output, pipRunFlags } from '../helpers/python.js'
 import { httpGet } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { noise } from '../helpers/test-bytes.js'
 import { startUpstreamFaultProxy } from '../helpers/upstream-fault-proxy.js'
 import { filesUnder, sha256Hex, startUpstreamEggserve, startWithUpstreams } from '../helpers/upstream-index.js'
 
-const PIP_RUN = ['--retries', '0', '--timeout', '60', '--progress-bar', 'off']
+const PIP_RUN = pipRunFlags(60)
 // Incompressible, so it is many chunks on the wire.
 const BIG: BuiltDist = { filename: 'bigfile-1.0.tar.gz', bytes: noise(24 * 1024 * 1024, 7) }
 const TAMPERED = buildWheel({

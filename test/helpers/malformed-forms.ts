@@ -17,31 +17,7 @@ const crlf = (lines: readonly string[]): Buffer => Buffer.from(lines.join('\r\n'
  * The body from the report that killed the server: three fields, then a file part that is never
  * closed (no final boundary), sent with a correct Content-Length.
  */
-export const ISSUE_BODY: MalformedForm = {
-  title: 'the file part is never closed',
-  contentType: B,
-  reason: /^Malformed multipart form: /,
-  body: crlf([
-    '--B',
-    'Content-Disposition: form-data; name=":action"',
-    '',
-    'file_upload',
-    '--B',
-    'Content-Disposition: form-data; name="name"',
-    '',
-    'x',
-    '--B',
-    'Content-Disposition: form-data; name="version"',
-    '',
-    '1.0',
-    '--B',
-    'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"',
-    '',
-    'hello',
-    '',
-  ]),
-}
-
+/** The form fields before the file part: the action, the name and the version. */
 const FIELDS = [
   '--B',
   'Content-Disposition: form-data; name=":action"',
@@ -56,6 +32,20 @@ const FIELDS = [
   '',
   '1.0',
 ]
+
+export const ISSUE_BODY: MalformedForm = {
+  title: 'the file part is never closed',
+  contentType: B,
+  reason: /^Malformed multipart form: /,
+  body: crlf([
+    ...FIELDS,
+    '--B',
+    'Content-Disposition: form-data; name="content"; filename="x-1.0.tar.gz"',
+    '',
+    'hello',
+    '',
+  ]),
+}
 
 /** Bodies that are wrong in other ways than being cut off (each one a 400). */
 export const MALFORMED_FORMS: readonly MalformedForm[] = [

@@ -104,6 +104,33 @@ export async function createVenv(t: TestContext): Promise<Venv | undefined> {
   }
 }
 
+/**
+ * Flags for a pip command run by a test (after the sub-command): a refused connection is final
+ * (no retries), a silent server fails after `timeoutS` seconds, and no progress bar fills the log.
+ */
+export function pipRunFlags(timeoutS = 20): string[] {
+  return ['--retries', '0', '--timeout', String(timeoutS), '--progress-bar', 'off']
+}
+
+/** `pip install --no-deps --require-hashes --target TARGET --index-url INDEX -r REQUIREMENTS`. */
+export async function installHashed(
+  venv: Venv,
+  { index, requirements, target, timeoutS }: { index: string; requirements: string; target: string; timeoutS?: number },
+): Promise<RunResult> {
+  return venv.pip([
+    'install',
+    ...pipRunFlags(timeoutS),
+    '--no-deps',
+    '--require-hashes',
+    '--target',
+    target,
+    '--index-url',
+    index,
+    '-r',
+    requirements,
+  ])
+}
+
 /** pip's output, both streams, for assertion messages. */
 export function output(result: RunResult): string {
   return `exit ${String(result.code)}${result.timedOut ? ' (timed out)' : ''}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`

@@ -15,6 +15,7 @@ import { parseOptions, UsageError } from '../../scripts/bench/options.js'
 import type { NodeVersionsRun } from '../../scripts/bench/results.js'
 import type { WrkResult } from '../../scripts/bench/wrk.js'
 import { supportedMajors } from '../../scripts/node-versions/supported.js'
+import { TEST_MACHINE } from '../helpers/bench-fixtures.js'
 import { repoRoot } from '../helpers/spawn-server.js'
 
 function wrk(rps: number, mbps: number, p99Ms: number): WrkResult {
@@ -40,16 +41,7 @@ function run(): NodeVersionsRun {
     command: 'npm run bench -- --node 20,22,24 --projects 1000',
     date: '2026-12-06 05:00 UTC',
     commit: 'abc1234',
-    machine: {
-      cpu: 'Test CPU',
-      cores: 2,
-      ramGb: 8,
-      kernel: '6.1',
-      node: 'v20.20.2',
-      nginx: '1.22.1',
-      wrk: '4.1.0',
-      disk: '/tmp',
-    },
+    machine: TEST_MACHINE,
     loadStart: 1.5,
     loadEnd: 2.5,
     quick: false,

@@ -12,6 +12,7 @@ import type { LoadResult, RunResult, UiResult } from '../../scripts/bench/result
 import { parseColdRenders, UI_ENDPOINT } from '../../scripts/bench/ui-run.js'
 import { UI_BIG_FILES, UI_BIG_PROJECT, UI_SMALL_PROJECT, writeUiTree } from '../../scripts/bench/ui-tree.js'
 import type { WrkResult } from '../../scripts/bench/wrk.js'
+import { TEST_MACHINE } from '../helpers/bench-fixtures.js'
 import { repoRoot } from '../helpers/spawn-server.js'
 
 function wrk(rps: number, p99Ms = 2): WrkResult {
@@ -54,16 +55,7 @@ function run(ui: UiResult | undefined): RunResult {
     command: 'npm run bench -- --only ui',
     date: '2026-12-06 07:00 UTC',
     commit: 'abc1234',
-    machine: {
-      cpu: 'Test CPU',
-      cores: 2,
-      ramGb: 8,
-      kernel: '6.1',
-      node: 'v20.20.2',
-      nginx: '1.22.1',
-      wrk: '4.1.0',
-      disk: '/tmp',
-    },
+    machine: TEST_MACHINE,
     loadStart: 1,
     loadEnd: 1,
     quick: false,

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { LONG_PROJECT, MODULES, YANK_REASON } from '../matrix-fixture.js'
 import { httpGet } from '../spawn-server.js'
+import { pipRunFlags } from '../python.js'
 import {
   ensure,
   negotiationCheck,
@@ -48,8 +49,7 @@ export const PIP_CLIENTS: readonly PipClientSpec[] = [
 
 // Before the subcommand: no configuration files, no cache, no version check, never prompt.
 const PIP_GLOBAL = ['--isolated', '--no-cache-dir', '--disable-pip-version-check', '--no-input']
-// Fail fast (a refused connection is final), no progress bars in the logs.
-const PIP_RUN = ['--retries', '0', '--timeout', '20', '--progress-bar', 'off']
+const PIP_RUN = pipRunFlags()
 
 interface PipEnv {
   /** The environment's interpreter. */
