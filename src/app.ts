@@ -4,7 +4,9 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { FailureThrottle } from './auth/throttle.js'
 import { privateCacheControl } from './core/cache-control.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
+import type { DownloadRedirect } from './core/download-redirect.js'
 import { AccessControl } from './http/access-control.js'
+import { redirectorFor } from './http/download-redirect.js'
 import { registerAccessLog } from './http/access-log.js'
 import { registerCors } from './http/cors.js'
 import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
@@ -87,6 +89,10 @@ export interface AppDependencies {
   readonly upstream?: UpstreamIndex
   /** --x-accel-redirect: the internal nginx location downloads are handed to (normalized, no trailing "/"). */
   readonly xAccelRedirect?: string | undefined
+  /** --download-redirect: answer downloads with a redirect to the store or a mirror of the tree. */
+  readonly downloadRedirect?: DownloadRedirect | undefined
+  /** The clock of presigned URLs' windows (default Date.now). */
+  readonly now?: () => number
   /** Small files kept in memory for downloads; default: a SmallFileCache over `storage` with its defaults. */
   readonly smallFiles?: SmallFileCache
   /** Metrics (default: off, nothing recorded and no /metrics). */
@@ -141,6 +147,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     log: deps.logger,
     meter: cacheMeter(metrics, 'metadata'),
   })
+  const filesCacheControl = access.protects('download') ? 'private' : undefined
   const routeOptions: IndexRouteOptions = {
     index: deps.index,
     storage: deps.storage,
@@ -155,9 +162,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       cacheControl: access.protects('list') ? privateCacheControl(deps.cacheControl) : deps.cacheControl,
     },
     access,
-    filesCacheControl: access.protects('download') ? 'private' : undefined,
+    filesCacheControl,
     urls: { publicUrl: deps.publicUrl, trusted },
     upstream: deps.upstream,
+    redirect:
+      deps.downloadRedirect === undefined
+        ? undefined
+        : redirectorFor(deps.downloadRedirect, deps.storage, { now: deps.now ?? Date.now, filesCacheControl }),
   }
   const algorithms = algorithmsFor(routeOptions.hashAlgorithm, routeOptions.simpleHashAlgorithm)
   const uploaders = deps.uploaders ?? UploaderLog.memory(deps.logger)

@@ -252,6 +252,18 @@ const OPTIONS = {
       'behind nginx: answer downloads with X-Accel-Redirect to this internal location (see contrib/nginx/eggserve.conf), e.g. /_eggfiles',
       SETTINGS.xAccelRedirect,
     ),
+  downloadRedirect: () =>
+    option(
+      '--download-redirect <presigned|url>',
+      'answer downloads with a 302: to a presigned URL of the bucket (with --storage s3://), or to this base URL + <folder>/<file> (a public bucket or CDN mirroring the tree)',
+      SETTINGS.downloadRedirect,
+    ),
+  presignWindow: () =>
+    option(
+      '--presign-window <seconds>',
+      'presigned URLs are the same for every request within a window this long (so pip caches them), and valid for two',
+      SETTINGS.presignWindow,
+    ),
   metrics: () =>
     option(
       '--metrics',

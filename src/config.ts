@@ -1,4 +1,10 @@
 // Configuration: defaults < EGGSERVE_* environment < flags, merged and checked in one pure function.
+import {
+  MAX_WINDOW_SECONDS,
+  MIN_WINDOW_SECONDS,
+  parseRedirectBase,
+  type DownloadRedirect,
+} from './core/download-redirect.js'
 import type { Level } from 'pino'
 import { resolvePasswordPath } from './auth/credential-path.js'
 import { AUTH_ACTIONS, type AuthAction } from './core/auth-actions.js'
@@ -67,6 +73,8 @@ export interface Config {
   readonly upstream: UpstreamConfig
   /** `--x-accel-redirect`: the internal nginx location downloads are handed to (no trailing "/"); undefined: eggserve sends them. */
   readonly xAccelRedirect: string | undefined
+  /** `--download-redirect`: downloads answered with a redirect to a presigned URL or a base URL; undefined: eggserve sends them. */
+  readonly downloadRedirect: DownloadRedirect | undefined
   /** Prometheus metrics (--metrics, --metrics-listen). */
   readonly metrics: MetricsSetting
   /** --tls-cert and --tls-key: serve HTTPS with this certificate chain and key; undefined: plain HTTP. */
@@ -120,6 +128,8 @@ export interface RawFlags {
   readonly upstreamTtl?: string
   readonly upstreamTimeout?: string
   readonly xAccelRedirect?: string
+  readonly downloadRedirect?: string
+  readonly presignWindow?: string
   readonly metrics?: boolean
   readonly metricsListen?: string
   readonly tlsCert?: string
@@ -171,6 +181,8 @@ export const SETTINGS = {
   upstreamTtl: { flag: '--upstream-ttl', env: 'EGGSERVE_UPSTREAM_TTL', defaultValue: '600' },
   upstreamTimeout: { flag: '--upstream-timeout', env: 'EGGSERVE_UPSTREAM_TIMEOUT', defaultValue: '10' },
   xAccelRedirect: { flag: '--x-accel-redirect', env: 'EGGSERVE_X_ACCEL_REDIRECT', defaultValue: undefined },
+  downloadRedirect: { flag: '--download-redirect', env: 'EGGSERVE_DOWNLOAD_REDIRECT', defaultValue: undefined },
+  presignWindow: { flag: '--presign-window', env: 'EGGSERVE_PRESIGN_WINDOW', defaultValue: '3600' },
   metrics: { flag: '--metrics', env: 'EGGSERVE_METRICS', defaultValue: 'false' },
   metricsListen: { flag: '--metrics-listen', env: 'EGGSERVE_METRICS_LISTEN', defaultValue: undefined },
   tlsCert: { flag: '--tls-cert', env: 'EGGSERVE_TLS_CERT', defaultValue: undefined },
@@ -235,6 +247,12 @@ export function resolveConfig(flags: RawFlags, env: Readonly<Record<string, stri
     maxUploadBytes: parseSize(maxUpload.value, maxUpload.source),
     authFailureLimit: parseCount(failures.value, failures.source),
     ...resolveStorage(pickOptional('storage'), pick('s3PathStyle'), pickOptional('xAccelRedirect')),
+    downloadRedirect: resolveDownloadRedirect(
+      pickOptional('downloadRedirect'),
+      pick('presignWindow'),
+      pickOptional('storage'),
+      pickOptional('xAccelRedirect'),
+    ),
     s3Writers: parseWriters(pick('s3Writers')),
     ui: parseBoolean(ui.value, ui.source),
     uiRemoteImages: parseBoolean(remoteImages.value, remoteImages.source),
@@ -280,6 +298,37 @@ function resolveStorage(
       `--x-accel-redirect (${accel.source}) needs a local eggdir: nginx cannot send files from ${storage.value}`,
     )
   return { storage: location, s3PathStyle, xAccelRedirect }
+}
+
+// --download-redirect presigned|URL (with --presign-window SECONDS): see core/download-redirect.ts.
+function resolveDownloadRedirect(
+  redirect: Picked,
+  window: Given,
+  storage: Picked,
+  accel: Picked,
+): DownloadRedirect | undefined {
+  if (redirect.value === undefined) return undefined
+  // Both hand the bytes to someone else; a download can only be handed once.
+  if (accel.value !== undefined)
+    throw new ConfigError(`${redirect.source} and ${accel.source} cannot be used together: choose one`)
+  if (redirect.value === 'presigned') {
+    if (storage.value === undefined)
+      throw new ConfigError(
+        `${redirect.source} presigned needs --storage s3://...: only a bucket has presigned URLs (a folder's mirror takes a base URL)`,
+      )
+    const seconds = parseSeconds(window.value, window.source, MAX_WINDOW_SECONDS)
+    if (seconds < MIN_WINDOW_SECONDS)
+      throw new ConfigError(
+        `Invalid ${window.source} "${window.value}": at least ${String(MIN_WINDOW_SECONDS)} seconds (a URL is the same for a whole window)`,
+      )
+    return { kind: 'presigned', windowMs: Math.round(seconds * 1000) }
+  }
+  const base = parseRedirectBase(redirect.value)
+  if (base === undefined)
+    throw new ConfigError(
+      `Invalid ${redirect.source} "${redirect.value}": expected presigned, or an http(s) base URL without credentials, query or fragment (e.g. https://cdn.example.com/eggs/)`,
+    )
+  return { kind: 'base', base }
 }
 
 function parseAccelRedirect(value: string, source: string): string {

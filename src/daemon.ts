@@ -232,6 +232,7 @@ async function buildDaemonApp(started: Started, background: BackgroundWork): Pro
     publicUrl: config.publicUrl,
     trustProxy: config.trustProxy,
     xAccelRedirect: config.xAccelRedirect,
+    downloadRedirect: config.downloadRedirect,
     ...(telemetry.app === undefined ? {} : { metrics: telemetry.app }),
     ...(config.upstream.upstreams.length === 0 || config.cacheDir === undefined
       ? {}

@@ -4,6 +4,7 @@
 // listed. Loaded only for `--storage s3://...` (see open-storage.ts).
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import type { FastifyBaseLogger } from 'fastify'
+import type { SigningWindow } from '../core/download-redirect.js'
 import { formatS3Location } from '../core/s3-location.js'
 import { StoreFailure } from '../errors.js'
 import { createS3Client, S3_DEFAULTS } from './s3-client.js'
@@ -95,6 +96,29 @@ export class S3Storage implements StorageBackend {
   async changeToken(folder?: string): Promise<string | undefined> {
     if (folder === undefined) return (await this.listRoot()).token
     return (await this.listFolder(folder))?.token
+  }
+
+  /**
+   * A presigned GET of the object (SigV4 query signing), signed at the window's start, so the
+   * URL is the same for every request of the window. Signing needs no request to the store,
+   * and says nothing of whether the object exists: the caller only signs files the index knows.
+   * The presigner is loaded with the first URL: servers that never redirect never load it.
+   */
+  async presign(key: string, window: SigningWindow): Promise<string> {
+    const [{ getSignedUrl }, { GetObjectCommand }] = await Promise.all([
+      import('@aws-sdk/s3-request-presigner'),
+      import('@aws-sdk/client-s3'),
+    ])
+    const command = new GetObjectCommand({ Bucket: this.#context.bucket, Key: objectKey(this.#context, key) })
+    try {
+      return await getSignedUrl(this.#context.client, command, {
+        signingDate: window.signingDate,
+        expiresIn: window.expiresInSeconds,
+      })
+    } catch (err) {
+      // No credentials at all (an anonymous setup) is the usual cause.
+      throw fail(this.#context, err, 'presign a download', key)
+    }
   }
 
   /** HEAD, then ranged GETs that must match the ETag the HEAD saw (see s3-read.ts). */

@@ -1,4 +1,5 @@
 // The storage seam: everything above it speaks keys ("<folder>/<filename>"), never paths.
+import type { SigningWindow } from '../core/download-redirect.js'
 import type { Readable, Writable } from 'node:stream'
 import type { FileFacts } from '../core/index-model.js'
 import type { ByteRange } from '../core/range.js'
@@ -142,6 +143,12 @@ export interface Storage {
   removeFolderIfEmpty(folder: string): Promise<boolean>
   /** Where the backend keeps facts beside the files; absent when it keeps none (a local folder). */
   readonly storedFacts?: StoredFacts
+  /**
+   * A URL that GETs `key` straight from the store, signed at `window.signingDate` and valid for
+   * `window.expiresInSeconds` (--download-redirect presigned); absent where the backend has
+   * no such URLs (a local folder).
+   */
+  presign?(key: string, window: SigningWindow): Promise<string>
 }
 
 /** Split a key into its folder and filename, or undefined when it is not a valid key. */

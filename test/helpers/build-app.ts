@@ -8,6 +8,7 @@ import type { UiSettings } from '../../src/http/routes/ui.js'
 import { SETTINGS } from '../../src/config.js'
 import type { AuthAction } from '../../src/core/auth-actions.js'
 import type { HashAlgorithm } from '../../src/core/digests.js'
+import type { DownloadRedirect } from '../../src/core/download-redirect.js'
 import type { LayoutReport } from '../../src/core/layout.js'
 import { AccessControl } from '../../src/http/access-control.js'
 import type { PageCache } from '../../src/http/page-cache.js'
@@ -68,6 +69,10 @@ export async function buildTestApp(
     trustProxy?: readonly string[]
     /** --x-accel-redirect, normalized. */
     xAccelRedirect?: string
+    /** --download-redirect, parsed. */
+    downloadRedirect?: DownloadRedirect
+    /** The app's clock (presigned URLs' windows). */
+    now?: () => number
     /** Metrics: the index, access control and the app count there (and /metrics is served with an exposition). */
     metrics?: AppMetrics
   },
@@ -116,6 +121,8 @@ export async function buildTestApp(
     ...(options.publicUrl === undefined ? {} : { publicUrl: options.publicUrl }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     ...(options.xAccelRedirect === undefined ? {} : { xAccelRedirect: options.xAccelRedirect }),
+    ...(options.downloadRedirect === undefined ? {} : { downloadRedirect: options.downloadRedirect }),
+    ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
   })
   t.after(async () => {

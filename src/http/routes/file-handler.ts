@@ -6,6 +6,7 @@ import { NotFoundError } from '../../errors.js'
 import { encodeSegment } from '../../render/trees.js'
 import { SIGNATURE_SUFFIX } from '../../core/signatures.js'
 import { sendDistribution } from '../download.js'
+import { sendRedirect } from '../download-redirect.js'
 import { sendMetadata } from '../metadata-response.js'
 import { redirect } from '../replies.js'
 import type { IndexRouteOptions } from './route-options.js'
@@ -34,7 +35,8 @@ export function fileHandler({
   metadata,
   filesCacheControl,
   offload,
-}: Pick<IndexRouteOptions, 'index' | 'files' | 'metadata' | 'filesCacheControl' | 'offload'>) {
+  redirect: redirector,
+}: Pick<IndexRouteOptions, 'index' | 'files' | 'metadata' | 'filesCacheControl' | 'offload' | 'redirect'>) {
   return async (request: FastifyRequest<{ Params: FileParams }>, reply: FastifyReply): Promise<FastifyReply> => {
     const { folder, file } = request.params
     const found = await index.findProject(folder)
@@ -44,6 +46,10 @@ export function fileHandler({
     if (found.folder !== folder)
       return redirect(request, reply, `../${encodeSegment(found.folder)}/${encodeSegment(file)}`)
     if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
+    // Only the archive goes: the metadata is eggserve's own (extracted, cached), and a signature
+    // is small and may not exist, which only opening it here finds out (a redirect would not).
+    if (redirector !== undefined && target.kind === 'file')
+      return sendRedirect(reply, await redirector(target.file.key))
     switch (target.kind) {
       case 'metadata':
         return sendMetadata(request, reply, { metadata, file: target.file })

@@ -5,6 +5,7 @@ import type { CoreMetadataStore } from '../../live-index/metadata-store.js'
 import type { Storage } from '../../storage/storage.js'
 import type { UpstreamIndex } from '../../upstream/upstream-index.js'
 import type { AccessControl } from '../access-control.js'
+import type { Redirector } from '../download-redirect.js'
 import type { PageOptions } from '../page-response.js'
 import type { UrlPolicy } from '../public-base.js'
 
@@ -16,6 +17,8 @@ export interface IndexRouteOptions {
   readonly files: Pick<Storage, 'open'>
   /** --x-accel-redirect: the internal nginx location downloads are handed to. */
   readonly offload: string | undefined
+  /** --download-redirect: downloads answered with a redirect to the store or a mirror of the tree. */
+  readonly redirect?: Redirector | undefined
   readonly metadata: CoreMetadataStore
   readonly pages: PageOptions
   /** Algorithm of the `#<algo>=<hex>` link fragments of the original tree (`/`, `/<folder>/`). */
