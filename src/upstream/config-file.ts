@@ -312,6 +312,9 @@ function unknownKeys(
   for (const key of Object.keys(table)) {
     if (known.includes(key)) continue
     const at: KeyAt = index === undefined ? { key } : { key, table: index }
+    // TOML puts every key after a [[upstream]] header into that table.
+    if (index !== undefined && (TOP_KEYS as readonly string[]).includes(key))
+      throw fail(at, 'belongs at the top of the file, before the first [[upstream]]')
     throw fail(at, `unknown key (the keys here are ${known.join(', ')})`)
   }
 }

@@ -146,8 +146,6 @@ interface CommonSettings {
 function commonSettings(flags: UpstreamFlags, env: Readonly<Record<string, string | undefined>>): CommonSettings {
   const given = (flag: string | undefined, variable: string): string | undefined =>
     flag ?? (env[variable] === '' ? undefined : env[variable])
-  const ttl = given(flags.upstreamTtl, UPSTREAM_ENV.upstreamTtl)
-  const timeout = given(flags.upstreamTimeout, UPSTREAM_ENV.upstreamTimeout)
   const age = given(flags.minReleaseAge, UPSTREAM_ENV.minReleaseAge)
   let minReleaseAgeMs: number | undefined
   if (age !== undefined) {
@@ -160,12 +158,8 @@ function commonSettings(flags: UpstreamFlags, env: Readonly<Record<string, strin
     }
   }
   return {
-    ttlMs:
-      ttl === undefined ? undefined : seconds(flags.upstreamTtl, env[UPSTREAM_ENV.upstreamTtl], '--upstream-ttl', 0),
-    firstByteMs:
-      timeout === undefined
-        ? undefined
-        : seconds(flags.upstreamTimeout, env[UPSTREAM_ENV.upstreamTimeout], '--upstream-timeout', 0),
+    ttlMs: seconds(flags.upstreamTtl, env[UPSTREAM_ENV.upstreamTtl], '--upstream-ttl'),
+    firstByteMs: seconds(flags.upstreamTimeout, env[UPSTREAM_ENV.upstreamTimeout], '--upstream-timeout'),
     minReleaseAgeMs,
   }
 }
@@ -214,10 +208,10 @@ function resolveOffline(flags: UpstreamFlags, env: Readonly<Record<string, strin
   )
 }
 
-// A number of seconds from a flag or its variable (flag first), in milliseconds.
-function seconds(flag: string | undefined, fromEnv: string | undefined, name: string, defaultMs: number): number {
+// A number of seconds from a flag or its variable (flag first), in milliseconds; undefined when neither is given.
+function seconds(flag: string | undefined, fromEnv: string | undefined, name: string): number | undefined {
   const given = flag ?? (fromEnv === '' ? undefined : fromEnv)
-  if (given === undefined) return defaultMs
+  if (given === undefined) return undefined
   const value = /^\d+(\.\d+)?$/.test(given.trim()) ? Number(given.trim()) : NaN
   if (!Number.isFinite(value) || value > 86_400 * 30) {
     const source = flag === undefined ? `EGGSERVE_${name.slice(2).toUpperCase().replaceAll('-', '_')}` : name

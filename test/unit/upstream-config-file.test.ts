@@ -171,6 +171,10 @@ await test('bad files: one clear message naming the file, the key and its line, 
   const cases: { text: string; env?: Env; expect: RegExp }[] = [
     { text: 'ttl = "10m"\n', expect: /key "ttl" \(line 1\): unknown key/ },
     {
+      text: '[[upstream]]\nurl = "https://a.example/"\nnever-upstream = ["acme-*"]\n',
+      expect: /#1, key "never-upstream" \(line 3\): belongs at the top of the file, before the first \[\[upstream\]\]/,
+    },
+    {
       text: '[[upstream]]\nurl = "https://a.example/simple/"\npassword = "hunter2"\n',
       expect: /\[\[upstream\]\] #1, key "password" \(line 3\): unknown key/,
     },
