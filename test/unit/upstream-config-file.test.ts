@@ -3,12 +3,14 @@
 // The files are real files in a temporary folder, read by resolveConfig's own reader.
 import assert from 'node:assert/strict'
 import { rmSync } from 'node:fs'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { resolveConfig, type RawFlags } from '../../src/config.js'
 import { ConfigError } from '../../src/errors.js'
+import { parseUpstreamFile } from '../../src/upstream/config-file.js'
+import { resolveUpstreamConfig } from '../../src/upstream/upstream-settings.js'
 
 const dir = await mkdtemp(join(tmpdir(), 'eggserve-config-file-'))
 process.on('exit', () => {
@@ -271,4 +273,34 @@ await test('--min-release-age and EGGSERVE_MIN_RELEASE_AGE without a file: every
       (err: unknown) => err instanceof ConfigError && err.message.includes(source) && err.message.includes('"'),
     )
   }
+})
+
+await test('the example in docs/upstream.md is a valid file and means what its comments say', async () => {
+  const docs = await readFile(new URL('../../docs/upstream.md', import.meta.url), 'utf8')
+  const example = /```toml\n([\s\S]*?)```/.exec(docs)?.[1]
+  assert.ok(example !== undefined, 'docs/upstream.md has a TOML example')
+  const secrets: string[] = []
+  const file = parseUpstreamFile(example, 'eggserve.toml', {
+    env: {},
+    readSecret: (path) => {
+      secrets.push(path)
+      return 'from-the-file\n'
+    },
+  })
+  assert.deepEqual(secrets, ['mirror.password'])
+  const config = resolveUpstreamConfig({}, {}, file)
+  assert.deepEqual(config.neverUpstream, ['acme-*', 'internal-*'])
+  const [mirror, pypi, archive] = config.upstreams
+  assert.ok(mirror !== undefined && pypi !== undefined && archive !== undefined)
+  assert.equal(mirror.authorization, BASIC('eggserve', 'from-the-file'))
+  assert.equal(mirror.ttlMs, 120_000)
+  assert.deepEqual(mirror.timeouts, { connectMs: 1_000, firstByteMs: 5_000, idleMs: 20_000 })
+  assert.deepEqual(
+    config.upstreams.map((upstream) => [upstream.cooldown.minAgeMs / 86_400_000, upstream.offline]),
+    [
+      [0, false],
+      [7, false],
+      [3, true],
+    ],
+  )
 })
