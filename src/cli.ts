@@ -246,6 +246,18 @@ const OPTIONS = {
       'never contact an upstream: serve cached upstream pages, listing only cached files',
       SETTINGS.offline,
     ),
+  minReleaseAge: () =>
+    option(
+      '--min-release-age <duration>',
+      'hide upstream files younger than this by their upload time (e.g. 7d, 36h); their URLs answer 403',
+      SETTINGS.minReleaseAge,
+    ),
+  config: () =>
+    option(
+      '--config <file>',
+      'upstream configuration file (TOML): per-upstream TTLs, timeouts, credentials, offline, cooldown (docs/upstream.md)',
+      SETTINGS.config,
+    ),
   xAccelRedirect: () =>
     option(
       '--x-accel-redirect <prefix>',

@@ -1,4 +1,7 @@
-// Configuration: defaults < EGGSERVE_* environment < flags, merged and checked in one pure function.
+// Configuration: defaults < the configuration file < EGGSERVE_* environment < flags, merged and
+// checked in one function that is pure but for reading the files it is given.
+import { readFileSync } from 'node:fs'
+import { dirname, isAbsolute, join } from 'node:path'
 import {
   MAX_WINDOW_SECONDS,
   MIN_WINDOW_SECONDS,
@@ -8,12 +11,14 @@ import {
 import type { Level } from 'pino'
 import { resolvePasswordPath } from './auth/credential-path.js'
 import { AUTH_ACTIONS, type AuthAction } from './core/auth-actions.js'
+import { parseByteCount } from './core/bytes.js'
 import { ANCHOR_ALGORITHMS, isHashAlgorithm, type HashAlgorithm } from './core/digests.js'
 import { parseAccelPrefix } from './core/offload.js'
 import { parseS3Location, type S3Location } from './core/s3-location.js'
 import { ConfigError } from './errors.js'
 import { resolveMetrics, type MetricsSetting } from './metrics/metrics-settings.js'
 import { parsePublicUrl, parseTrustProxy } from './proxy-settings.js'
+import { parseUpstreamFile, type UpstreamFileConfig } from './upstream/config-file.js'
 import { resolveUpstreamConfig, type UpstreamConfig } from './upstream/upstream-settings.js'
 
 /** The daemon's settings, frozen. */
@@ -127,6 +132,10 @@ export interface RawFlags {
   readonly offline?: boolean
   readonly upstreamTtl?: string
   readonly upstreamTimeout?: string
+  /** Minimum age of upstream files (a duration, e.g. "7d"). */
+  readonly minReleaseAge?: string
+  /** The upstream configuration file (TOML). */
+  readonly config?: string
   readonly xAccelRedirect?: string
   readonly downloadRedirect?: string
   readonly presignWindow?: string
@@ -180,6 +189,8 @@ export const SETTINGS = {
   offline: { flag: '--offline', env: 'EGGSERVE_OFFLINE', defaultValue: 'false' },
   upstreamTtl: { flag: '--upstream-ttl', env: 'EGGSERVE_UPSTREAM_TTL', defaultValue: '600' },
   upstreamTimeout: { flag: '--upstream-timeout', env: 'EGGSERVE_UPSTREAM_TIMEOUT', defaultValue: '10' },
+  minReleaseAge: { flag: '--min-release-age', env: 'EGGSERVE_MIN_RELEASE_AGE', defaultValue: undefined },
+  config: { flag: '--config', env: 'EGGSERVE_CONFIG', defaultValue: undefined },
   xAccelRedirect: { flag: '--x-accel-redirect', env: 'EGGSERVE_X_ACCEL_REDIRECT', defaultValue: undefined },
   downloadRedirect: { flag: '--download-redirect', env: 'EGGSERVE_DOWNLOAD_REDIRECT', defaultValue: undefined },
   presignWindow: { flag: '--presign-window', env: 'EGGSERVE_PRESIGN_WINDOW', defaultValue: '3600' },
@@ -196,8 +207,16 @@ type DefaultedSetting = {
   [K in keyof typeof SETTINGS]: (typeof SETTINGS)[K]['defaultValue'] extends string ? K : never
 }[keyof typeof SETTINGS]
 
-/** Merge flags over the environment over defaults, validate everything, and freeze the result. */
-export function resolveConfig(flags: RawFlags, env: Readonly<Record<string, string | undefined>>): Config {
+/**
+ * Merge flags over the environment over the configuration file (--config) over defaults,
+ * validate everything, and freeze the result. `read` reads the configuration file and the
+ * password files it names (the filesystem, unless a test says otherwise).
+ */
+export function resolveConfig(
+  flags: RawFlags,
+  env: Readonly<Record<string, string | undefined>>,
+  read: (path: string) => string = readTextFile,
+): Config {
   // Each default is stated once, in SETTINGS (which --help shows too): a setting with a default
   // always has a value here, so no fallback can creep in below.
   const pick = (name: DefaultedSetting): Given =>
@@ -222,12 +241,19 @@ export function resolveConfig(flags: RawFlags, env: Readonly<Record<string, stri
   const publicUrl = pickOptional('publicUrl')
   const trustProxy = pickOptional('trustProxy')
   const metrics = pick('metrics')
-  const upstream = resolveUpstreamConfig(flags, env)
+  const configFile = pickOptional('config')
+  const file =
+    configFile.value === undefined
+      ? undefined
+      : loadConfigFile({ path: configFile.value, source: configFile.source, env, read })
+  const upstream = resolveUpstreamConfig(flags, env, file)
   const cacheDirValue =
     cacheDir.value === undefined ? defaultCacheDir(env) : cacheDir.value === 'none' ? undefined : cacheDir.value
   // Upstream pages and files live in the cache directory; without one there is nowhere to verify a file before keeping it.
   if (upstream.upstreams.length > 0 && cacheDirValue === undefined)
-    throw new ConfigError('--upstream needs a cache directory: give --cache-dir DIR (not "none")')
+    throw new ConfigError(
+      `${file !== undefined && given('upstream', flags, env) === undefined ? `[[upstream]] in "${file.path}"` : '--upstream'} needs a cache directory: give --cache-dir DIR (not "none")`,
+    )
   return Object.freeze({
     eggdir: pick('eggdir').value,
     port: parsePort(port.value, port.source),
@@ -431,9 +457,7 @@ export function parseAuthenticate(value: string, source = '--authenticate'): Aut
  * @example parseSize('1G') // 1073741824
  */
 export function parseSize(value: string, source = '--max-upload-size'): number {
-  const match = /^(\d+)\s*([kmg]?)(?:i?b)?$/i.exec(value.trim())
-  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match?.[2] ?? '').toLowerCase()] ?? NaN
-  const size = match === null ? NaN : Number(match[1]) * unit
+  const size = parseByteCount(value) ?? NaN
   if (!Number.isSafeInteger(size) || size < 1) {
     throw new ConfigError(
       `Invalid size "${value}" (${source}): expected a number of bytes, optionally with K, M or G, e.g. 1G`,
@@ -521,4 +545,56 @@ function parseLevel(value: string, source: string): Level {
   const level = LEVELS.find((candidate) => candidate === value)
   if (level !== undefined) return level
   throw new ConfigError(`Invalid log level "${value}" (${source}): expected one of ${LEVELS.join(', ')}`)
+}
+
+/** A file's text, as resolveConfig reads it by default. */
+function readTextFile(path: string): string {
+  return readFileSync(path, 'utf8')
+}
+
+/**
+ * The configuration file, read and checked. A relative password-file is taken from the
+ * configuration file's folder; `credential:NAME` is a systemd credential, as for --passwords.
+ */
+function loadConfigFile(options: {
+  path: string
+  source: string
+  env: Readonly<Record<string, string | undefined>>
+  read: (path: string) => string
+}): UpstreamFileConfig {
+  const { path, source, env, read } = options
+  let text: string
+  try {
+    text = read(path)
+  } catch (err) {
+    throw new ConfigError(`Cannot read the configuration file "${path}" (${source}): ${describeReadError(err)}`)
+  }
+  return parseUpstreamFile(text, path, {
+    env,
+    readSecret: (written) => {
+      const resolved = resolvePasswordPath(written, 'password-file', env)
+      const secretPath = isAbsolute(resolved) ? resolved : join(dirname(path), resolved)
+      try {
+        return read(secretPath)
+      } catch (err) {
+        throw new ConfigError(`cannot read "${secretPath}": ${describeReadError(err)}`)
+      }
+    },
+  })
+}
+
+// A read failure in words, without Node's stack or the errno's own text.
+function describeReadError(err: unknown): string {
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : undefined
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file'
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied'
+    case 'EISDIR':
+      return 'it is a directory'
+    default:
+      return code ?? (err instanceof Error ? err.message : String(err))
+  }
 }

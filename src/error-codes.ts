@@ -151,7 +151,14 @@ export const ERRORS = {
     status: 503,
     expose: true,
     retryAfterSeconds: 30,
-    description: '`--offline`, and the project or file is not in the cache.',
+    description:
+      "`--offline` (or the upstream's own `offline` in the configuration file), and the project or file is not in the cache.",
+  },
+  EGGSERVE_UPSTREAM_COOLDOWN: {
+    status: 403,
+    expose: true,
+    description:
+      'An upstream file (or its `.metadata`) younger than the minimum release age (`--min-release-age`), judged by its PEP 700 `upload-time`, or one without an `upload-time` while such files are held back; the message says when it becomes available.',
   },
 } as const satisfies Readonly<Record<`EGGSERVE_${string}`, ErrorSpec>>
 

@@ -40,3 +40,17 @@ export function formatBytes(bytes: number, options: FormatBytesOptions = {}): st
   }
   return plural(bytes, 'byte')
 }
+
+/**
+ * A byte count as the size flags take it: digits with an optional K, M or G (powers of 1024,
+ * "MiB" and "MB" alike); undefined when it is not one.
+ * @example parseByteCount('64M') // 67108864
+ * @example parseByteCount('1.5G') // undefined
+ */
+export function parseByteCount(value: string): number | undefined {
+  const match = /^(\d+)\s*([kmg]?)(?:i?b)?$/i.exec(value.trim())
+  if (match === null) return undefined
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(match[2] ?? '').toLowerCase()]
+  const size = unit === undefined ? NaN : Number(match[1]) * unit
+  return Number.isSafeInteger(size) ? size : undefined
+}

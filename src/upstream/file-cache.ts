@@ -85,7 +85,7 @@ export class UpstreamFiles {
         'The upstream sent bytes that do not match the hash on its page; the file was not kept',
       )
     }
-    if (this.#offline)
+    if (this.#offline || target.upstream.offline)
       throw new UpstreamFailure('EGGSERVE_UPSTREAM_OFFLINE', 'Offline, and this file is not in the cache')
     const download = this.#download(key, target, expected)
     try {

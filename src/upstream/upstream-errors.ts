@@ -1,4 +1,6 @@
 // The errors of the upstream proxy; their codes are in the registry (src/error-codes.ts).
+import type { Hold } from '../core/cooldown.js'
+import { formatDuration } from '../core/duration.js'
 import type { ErrorCode } from '../error-codes.js'
 import { errorSpec } from '../error-codes.js'
 import { AppError, type AppErrorOptions } from '../errors.js'
@@ -21,6 +23,22 @@ export class UpstreamFailure extends AppError {
     // RFC 9110 §10.2.3: how long clients should wait before trying again.
     const retryAfter = errorSpec(code).retryAfterSeconds
     this.headers = retryAfter === undefined ? {} : { 'retry-after': String(retryAfter) }
+  }
+}
+
+/**
+ * An upstream file the cooldown holds back (403): too young by its PEP 700 upload-time, or
+ * without one while such files are hidden. The message says when it becomes available.
+ */
+export class CooldownError extends AppError {
+  constructor(held: { filename: string; hold: Hold; upstream: { cooldown: { minAgeMs: number } } }) {
+    const age = formatDuration(held.upstream.cooldown.minAgeMs)
+    super(
+      'EGGSERVE_UPSTREAM_COOLDOWN',
+      held.hold.reason === 'young'
+        ? `${held.filename} was uploaded at ${new Date(held.hold.uploadedAtMs).toISOString()} and is held back by the minimum release age (${age}): it becomes available at ${new Date(held.hold.availableAtMs).toISOString()}`
+        : `${held.filename} has no upload time on the upstream's page, so its age cannot be checked against the minimum release age (${age}): it is held back (min-release-age-undated = "hide")`,
+    )
   }
 }
 

@@ -1,20 +1,25 @@
 // The index with upstreams: it wraps the local index (which knows nothing of upstreams) and
 // applies the name rule (src/core/name-rule.ts) before anything leaves the server.
 import type { FastifyBaseLogger } from 'fastify'
+import { applyCooldown, type CooledPage, type Hold } from '../core/cooldown.js'
+import { formatDuration } from '../core/duration.js'
 import { decide, namePolicy, type NamePolicy } from '../core/name-rule.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import type { UpstreamFile, UpstreamPage } from '../core/upstream-page.js'
 import type { IndexService, ProjectSnapshot } from '../live-index/index-service.js'
 import { UpstreamFiles } from './file-cache.js'
-import { PageSource } from './page-source.js'
+import { PageSource, type PageAnswer } from './page-source.js'
 import type { UpstreamConfig, UpstreamSettings } from './upstream-settings.js'
 
 /** An upstream's page of a project, as found. */
 export interface UpstreamView {
   readonly project: string
+  /** The page as listed: without the files the upstream's cooldown holds back. */
   readonly page: UpstreamPage
+  /** The files held back by the cooldown, by filename (they answer 403). */
+  readonly held: ReadonlyMap<string, Hold>
   readonly upstream: UpstreamSettings
-  /** Changes whenever the page does. */
+  /** Changes whenever the page does (a held file coming of age included). */
   readonly version: number
   readonly fetchedAt: number
   /** Served because the upstream failed. */
@@ -28,7 +33,15 @@ export type Resolution =
   | { readonly kind: 'merge'; readonly state: ProjectSnapshot; readonly view: UpstreamView | undefined }
   | { readonly kind: 'upstream'; readonly view: UpstreamView }
   | { readonly kind: 'not-found' }
+  /** `offline`: the upstream that could not answer is offline (--offline or its own setting). */
   | { readonly kind: 'unavailable'; readonly offline: boolean }
+
+/** A file held back by its upstream's cooldown. */
+export interface HeldFile {
+  readonly filename: string
+  readonly hold: Hold
+  readonly upstream: UpstreamSettings
+}
 
 /** The local index plus the upstreams, in order. */
 export class UpstreamIndex {
@@ -37,6 +50,11 @@ export class UpstreamIndex {
   readonly offline: boolean
   readonly #policy: NamePolicy
   readonly #sources: readonly PageSource[]
+  readonly #now: () => number
+  /** Pages with the cooldown applied, until a held file comes of age. */
+  readonly #cooled = new WeakMap<UpstreamPage, CooledPage>()
+  readonly #versions = new Map<string, number>()
+  #nextVersion = 1
 
   constructor(options: {
     index: IndexService
@@ -58,22 +76,29 @@ export class UpstreamIndex {
         new PageSource({
           settings,
           cacheDir: options.cacheDir,
-          offline: config.offline,
+          offline: config.offline || settings.offline,
           log: options.log,
           ...(options.now === undefined ? {} : { now: options.now }),
         }),
     )
+    this.#now = options.now ?? Date.now
     this.files = new UpstreamFiles({ cacheDir: options.cacheDir, offline: config.offline, log: options.log })
     // Labels carry no credentials (parseUpstreamUrl removed them).
     options.log.info(
       {
         upstreams: config.upstreams.map((upstream) => upstream.label),
+        settings: config.upstreams.map(describeSettings),
         offline: config.offline,
         neverUpstream: config.neverUpstream,
         merge: config.merge,
       },
       'Upstream indexes',
     )
+  }
+
+  /** True when some upstream has a minimum release age. */
+  get cooldown(): boolean {
+    return this.#sources.some((source) => source.settings.cooldown.minAgeMs > 0)
   }
 
   /** Upstream page requests made so far (every upstream). */
@@ -98,7 +123,7 @@ export class UpstreamIndex {
         if (!isValidProjectName(name)) return { kind: 'not-found' }
         const found = await this.#ask(normalizeProjectName(name))
         if (found.kind === 'page') return { kind: 'upstream', view: found.view }
-        return found.kind === 'missing' ? { kind: 'not-found' } : { kind: 'unavailable', offline: this.offline }
+        return found.kind === 'missing' ? { kind: 'not-found' } : { kind: 'unavailable', offline: found.offline }
       }
     }
   }
@@ -110,16 +135,45 @@ export class UpstreamIndex {
     return decision === 'upstream' || decision === 'merge'
   }
 
-  /** The upstream file `filename` of `name`, when the name rule lets `name` reach an upstream. */
+  /**
+   * The upstream file `filename` of `name`, when the name rule lets `name` reach an upstream:
+   * found, held back by the cooldown, or unavailable (`offline` as in Resolution).
+   */
   async file(
     name: string,
     filename: string,
-  ): Promise<{ view: UpstreamView; file: UpstreamFile } | { unavailable: true } | undefined> {
+  ): Promise<
+    | { view: UpstreamView; file: UpstreamFile }
+    | { held: HeldFile }
+    | { unavailable: true; offline: boolean }
+    | undefined
+  > {
     const resolution = await this.resolve(name)
-    if (resolution.kind === 'unavailable') return { unavailable: true }
+    if (resolution.kind === 'unavailable') return { unavailable: true, offline: resolution.offline }
     const view = resolution.kind === 'upstream' || resolution.kind === 'merge' ? resolution.view : undefined
-    const file = view?.page.files.find((candidate) => candidate.filename === filename)
-    return view === undefined || file === undefined ? undefined : { view, file }
+    if (view === undefined) return undefined
+    const hold = view.held.get(filename)
+    if (hold !== undefined) return { held: { filename, hold, upstream: view.upstream } }
+    const file = view.page.files.find((candidate) => candidate.filename === filename)
+    return file === undefined ? undefined : { view, file }
+  }
+
+  /**
+   * Whether the cooldown holds back `filename` of `project` (normalized), judged from the cached
+   * pages alone, without asking any upstream: for files already in the cache, which are served
+   * even when the upstream cannot be reached. An upload-time never changes, so a cached page
+   * knows it as well as a fresh one.
+   */
+  async heldInCache(project: string, filename: string): Promise<HeldFile | undefined> {
+    if (!this.cooldown) return undefined
+    for (const source of this.#sources) {
+      const page = await source.cached(project)
+      const file = page?.files.find((candidate) => candidate.filename === filename)
+      if (page === undefined || file === undefined) continue
+      const hold = this.#cool(source, page).held.get(filename)
+      return hold === undefined ? undefined : { filename, hold, upstream: source.settings }
+    }
+    return undefined
   }
 
   // The upstreams in order: the first that has the project owns it. One that cannot answer
@@ -127,24 +181,75 @@ export class UpstreamIndex {
   // just because an earlier one is down (PEP 766, index priority).
   async #ask(
     project: string,
-  ): Promise<{ kind: 'page'; view: UpstreamView } | { kind: 'missing' } | { kind: 'unavailable' }> {
-    for (const source of this.#sources) {
+  ): Promise<{ kind: 'page'; view: UpstreamView } | { kind: 'missing' } | { kind: 'unavailable'; offline: boolean }> {
+    let offlineSkipped = false
+    for (const [index, source] of this.#sources.entries()) {
       const answer = await source.get(project)
-      if (answer.kind === 'page') {
-        return {
-          kind: 'page',
-          view: {
-            project,
-            page: answer.page,
-            upstream: source.settings,
-            version: answer.version,
-            fetchedAt: answer.fetchedAt,
-            stale: answer.stale,
-          },
-        }
-      }
-      if (answer.kind === 'unavailable') return { kind: 'unavailable' }
+      if (answer.kind === 'page') return { kind: 'page', view: this.#view({ index, source, project, answer }) }
+      if (answer.kind !== 'unavailable') continue
+      // An offline upstream answers from its cache alone, and owns just the names cached there:
+      // a setting, not an outage, so ownership does not flip back and forth with it. Without a
+      // cached page the next upstream is asked; if none has the name, it is still a 503, since
+      // the offline one might have it.
+      if (!source.settings.offline) return { kind: 'unavailable', offline: false }
+      offlineSkipped = true
     }
-    return { kind: 'missing' }
+    return offlineSkipped ? { kind: 'unavailable', offline: true } : { kind: 'missing' }
+  }
+
+  #view(found: {
+    index: number
+    source: PageSource
+    project: string
+    answer: Extract<PageAnswer, { kind: 'page' }>
+  }): UpstreamView {
+    const { answer, source } = found
+    const cooled = this.#cool(source, answer.page)
+    return {
+      project: found.project,
+      page: cooled.page,
+      held: cooled.held,
+      upstream: source.settings,
+      // A held file coming of age changes the page: the number of held files (which only
+      // shrinks for one page) is part of the version.
+      version: this.#version(`${String(found.index)}:${String(answer.version)}:${String(cooled.held.size)}`),
+      fetchedAt: answer.fetchedAt,
+      stale: answer.stale,
+    }
+  }
+
+  // The cooldown applied to a page, kept until the first held file comes of age.
+  #cool(source: PageSource, page: UpstreamPage): CooledPage {
+    const rule = source.settings.cooldown
+    const now = this.#now()
+    const known = this.#cooled.get(page)
+    if (known !== undefined && now < known.changesAtMs) return known
+    const cooled = applyCooldown(page, rule, now)
+    if (rule.minAgeMs > 0) this.#cooled.set(page, cooled)
+    return cooled
+  }
+
+  #version(key: string): number {
+    let version = this.#versions.get(key)
+    if (version === undefined) {
+      // Numbers are never reused, so forgetting old combinations only costs a render.
+      if (this.#versions.size > 10_000) this.#versions.clear()
+      version = this.#nextVersion++
+      this.#versions.set(key, version)
+    }
+    return version
+  }
+}
+
+// What the log says about an upstream's settings: never its credentials, only whether it has some.
+function describeSettings(upstream: UpstreamSettings): Record<string, unknown> {
+  return {
+    url: upstream.label,
+    credentials: upstream.authorization !== undefined,
+    ttl: formatDuration(upstream.ttlMs),
+    offline: upstream.offline,
+    ...(upstream.cooldown.minAgeMs > 0
+      ? { minReleaseAge: formatDuration(upstream.cooldown.minAgeMs), undated: upstream.cooldown.undated }
+      : {}),
   }
 }

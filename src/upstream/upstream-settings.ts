@@ -1,9 +1,13 @@
 // The upstream settings: --upstream URL (repeatable, in order), --never-upstream PATTERN and
-// --merge-upstream NAME (repeatable), --offline, and their EGGSERVE_* variables. Pure.
+// --merge-upstream NAME (repeatable), --offline, --min-release-age, their EGGSERVE_* variables,
+// and the configuration file's (config-file.ts), merged. Pure.
+import { NO_COOLDOWN, type CooldownRule } from '../core/cooldown.js'
+import { parseDuration } from '../core/duration.js'
 import { compileNamePattern } from '../core/name-rule.js'
 import { normalizeProjectName, isValidProjectName } from '../core/names.js'
 import { ConfigError } from '../errors.js'
 import type { BreakerSettings } from './circuit-breaker.js'
+import type { UpstreamFileConfig, UpstreamFileEntry } from './config-file.js'
 import type { Timeouts } from './http-client.js'
 
 /** One upstream index. */
@@ -25,6 +29,10 @@ export interface UpstreamSettings {
   /** Largest project page accepted (decompressed). */
   readonly maxPageBytes: number
   readonly maxRedirects: number
+  /** Never contacted: its cached pages list only cached files (--offline, or its own `offline`). */
+  readonly offline: boolean
+  /** The minimum release age of its files (PEP 700 upload-time). */
+  readonly cooldown: CooldownRule
 }
 
 /** All upstream settings; `upstreams` is empty when none is configured. */
@@ -45,6 +53,8 @@ export interface UpstreamFlags {
   readonly upstreamTtl?: string
   /** Seconds an upstream may take to send the first byte of its answer. */
   readonly upstreamTimeout?: string
+  /** The minimum release age, a duration ("7d"). */
+  readonly minReleaseAge?: string
 }
 
 /** Defaults of every upstream (PyPI's pages carry max-age=600). */
@@ -56,6 +66,8 @@ export const UPSTREAM_DEFAULTS = {
   breaker: { failures: 5, openMs: 60_000 },
   maxPageBytes: 64 * 1024 * 1024,
   maxRedirects: 5,
+  offline: false,
+  cooldown: NO_COOLDOWN,
 } as const
 
 /** The environment variables (lists separated by whitespace; patterns and names also by commas). */
@@ -66,72 +78,140 @@ export const UPSTREAM_ENV = {
   offline: 'EGGSERVE_OFFLINE',
   upstreamTtl: 'EGGSERVE_UPSTREAM_TTL',
   upstreamTimeout: 'EGGSERVE_UPSTREAM_TIMEOUT',
+  minReleaseAge: 'EGGSERVE_MIN_RELEASE_AGE',
 } as const
 
-/** Flags win over the environment, list by list. */
+/**
+ * Flags win over the environment, and both over the configuration file (`file`), setting by
+ * setting: a list given as a flag or variable replaces the file's (`--upstream` replaces its
+ * [[upstream]] tables), and a TTL, timeout or minimum release age given so applies to every
+ * upstream. `offline` adds up: --offline (or the file's top-level `offline`) makes every
+ * upstream offline, an upstream's own `offline` that one.
+ */
 export function resolveUpstreamConfig(
   flags: UpstreamFlags,
   env: Readonly<Record<string, string | undefined>>,
+  file?: UpstreamFileConfig,
 ): UpstreamConfig {
   const list = (
     given: readonly string[] | undefined,
     name: string,
     separators: RegExp,
-  ): { values: string[]; source: string } =>
-    given !== undefined && given.length > 0
-      ? { values: [...given], source: `--${name}` }
-      : {
-          values: (env[`EGGSERVE_${name.toUpperCase().replaceAll('-', '_')}`] ?? '')
-            .split(separators)
-            .filter((item) => item !== ''),
-          source: `EGGSERVE_${name.toUpperCase().replaceAll('-', '_')}`,
-        }
+  ): { values: string[]; source: string } | undefined => {
+    if (given !== undefined && given.length > 0) return { values: [...given], source: `--${name}` }
+    const variable = `EGGSERVE_${name.toUpperCase().replaceAll('-', '_')}`
+    const values = (env[variable] ?? '').split(separators).filter((item) => item !== '')
+    return values.length > 0 ? { values, source: variable } : undefined
+  }
   const urls = list(flags.upstream, 'upstream', /\s+/)
   const patterns = list(flags.neverUpstream, 'never-upstream', /[\s,]+/)
   const merge = list(flags.mergeUpstream, 'merge-upstream', /[\s,]+/)
-  for (const pattern of patterns.values) {
+  for (const pattern of patterns?.values ?? []) {
     try {
       compileNamePattern(pattern)
     } catch (err) {
-      throw new ConfigError(`${err instanceof Error ? err.message : String(err)} (${patterns.source})`)
+      throw new ConfigError(`${err instanceof Error ? err.message : String(err)} (${patterns?.source ?? ''})`)
     }
   }
-  for (const name of merge.values) {
+  for (const name of merge?.values ?? []) {
     if (!isValidProjectName(name))
-      throw new ConfigError(`Invalid project name "${name}" (${merge.source}): expected a project name such as numpy`)
+      throw new ConfigError(
+        `Invalid project name "${name}" (${merge?.source ?? ''}): expected a project name such as numpy`,
+      )
   }
-  const offlineText = flags.offline === true ? 'true' : (env[UPSTREAM_ENV.offline] ?? 'false')
-  const offline = ['true', 'yes', 'on', '1'].includes(offlineText.toLowerCase())
-  if (!offline && !['false', 'no', 'off', '0', ''].includes(offlineText.toLowerCase())) {
-    throw new ConfigError(
-      `Invalid boolean "${offlineText}" (${UPSTREAM_ENV.offline}): expected true/yes/on/1 or false/no/off/0`,
-    )
-  }
-  const ttlMs = seconds(flags.upstreamTtl, env[UPSTREAM_ENV.upstreamTtl], '--upstream-ttl', UPSTREAM_DEFAULTS.ttlMs)
-  const firstByteMs = seconds(
-    flags.upstreamTimeout,
-    env[UPSTREAM_ENV.upstreamTimeout],
-    '--upstream-timeout',
-    UPSTREAM_DEFAULTS.timeouts.firstByteMs,
-  )
-  // A connection takes no longer than an answer may.
-  const timeouts = {
-    ...UPSTREAM_DEFAULTS.timeouts,
-    connectMs: Math.min(UPSTREAM_DEFAULTS.timeouts.connectMs, firstByteMs),
-    firstByteMs,
-  }
+  const offline = resolveOffline(flags, env) ?? file?.offline ?? false
+  const common = commonSettings(flags, env)
+  const entries: readonly UpstreamFileEntry[] =
+    urls === undefined
+      ? (file?.upstreams ?? [])
+      : urls.values.map((url) => {
+          const { url: base, authorization } = parseUpstreamUrl(url, urls.source)
+          return { url: base, authorization }
+        })
   return Object.freeze({
-    upstreams: urls.values.map((url) => ({ ...parseUpstreamUrl(url, urls.source), ttlMs, timeouts })),
-    neverUpstream: patterns.values,
-    merge: merge.values.map(normalizeProjectName),
+    upstreams: entries.map((entry) => upstreamSettings(entry, { ...common, offline, file })),
+    neverUpstream: patterns?.values ?? [...(file?.neverUpstream ?? [])],
+    merge: merge?.values.map(normalizeProjectName) ?? [...(file?.merge ?? [])],
     offline,
   })
 }
 
-// A number of seconds from a flag or its variable (flag first), in milliseconds.
-function seconds(flag: string | undefined, fromEnv: string | undefined, name: string, defaultMs: number): number {
+/** The settings given as flags or variables, for every upstream (undefined: not given). */
+interface CommonSettings {
+  readonly ttlMs: number | undefined
+  readonly firstByteMs: number | undefined
+  readonly minReleaseAgeMs: number | undefined
+}
+
+function commonSettings(flags: UpstreamFlags, env: Readonly<Record<string, string | undefined>>): CommonSettings {
+  const given = (flag: string | undefined, variable: string): string | undefined =>
+    flag ?? (env[variable] === '' ? undefined : env[variable])
+  const age = given(flags.minReleaseAge, UPSTREAM_ENV.minReleaseAge)
+  let minReleaseAgeMs: number | undefined
+  if (age !== undefined) {
+    minReleaseAgeMs = parseDuration(age)
+    if (minReleaseAgeMs === undefined || minReleaseAgeMs > 365 * 86_400_000) {
+      const source = flags.minReleaseAge === undefined ? UPSTREAM_ENV.minReleaseAge : '--min-release-age'
+      throw new ConfigError(
+        `Invalid duration "${age}" (${source}): expected e.g. "7d", "36h", "90m" or a number of seconds, up to 365 days`,
+      )
+    }
+  }
+  return {
+    ttlMs: seconds(flags.upstreamTtl, env[UPSTREAM_ENV.upstreamTtl], '--upstream-ttl'),
+    firstByteMs: seconds(flags.upstreamTimeout, env[UPSTREAM_ENV.upstreamTimeout], '--upstream-timeout'),
+    minReleaseAgeMs,
+  }
+}
+
+// One upstream: a flag or variable, else its table's value, else the file's top-level value
+// (offline, the cooldown), else the default.
+function upstreamSettings(
+  entry: UpstreamFileEntry,
+  given: CommonSettings & { offline: boolean; file: UpstreamFileConfig | undefined },
+): UpstreamSettings {
+  const defaults = UPSTREAM_DEFAULTS
+  const firstByteMs = given.firstByteMs ?? entry.firstByteMs ?? defaults.timeouts.firstByteMs
+  return {
+    url: entry.url,
+    label: entry.url,
+    authorization: entry.authorization,
+    ttlMs: given.ttlMs ?? entry.ttlMs ?? defaults.ttlMs,
+    staleMs: entry.staleMs ?? defaults.staleMs,
+    negativeTtlMs: entry.negativeTtlMs ?? defaults.negativeTtlMs,
+    timeouts: {
+      // A connection takes no longer than an answer may, unless the file says otherwise.
+      connectMs: entry.connectMs ?? Math.min(defaults.timeouts.connectMs, firstByteMs),
+      firstByteMs,
+      idleMs: entry.idleMs ?? defaults.timeouts.idleMs,
+    },
+    breaker: defaults.breaker,
+    maxPageBytes: entry.maxPageBytes ?? defaults.maxPageBytes,
+    maxRedirects: entry.maxRedirects ?? defaults.maxRedirects,
+    offline: given.offline || entry.offline === true,
+    cooldown: {
+      minAgeMs: given.minReleaseAgeMs ?? entry.minReleaseAgeMs ?? given.file?.minReleaseAgeMs ?? 0,
+      undated: entry.undated ?? given.file?.undated ?? NO_COOLDOWN.undated,
+    },
+  }
+}
+
+// --offline (true only), else EGGSERVE_OFFLINE when set; undefined when neither says anything.
+function resolveOffline(flags: UpstreamFlags, env: Readonly<Record<string, string | undefined>>): boolean | undefined {
+  if (flags.offline === true) return true
+  const text = (env[UPSTREAM_ENV.offline] ?? '').toLowerCase()
+  if (text === '') return undefined
+  if (['true', 'yes', 'on', '1'].includes(text)) return true
+  if (['false', 'no', 'off', '0'].includes(text)) return false
+  throw new ConfigError(
+    `Invalid boolean "${env[UPSTREAM_ENV.offline] ?? ''}" (${UPSTREAM_ENV.offline}): expected true/yes/on/1 or false/no/off/0`,
+  )
+}
+
+// A number of seconds from a flag or its variable (flag first), in milliseconds; undefined when neither is given.
+function seconds(flag: string | undefined, fromEnv: string | undefined, name: string): number | undefined {
   const given = flag ?? (fromEnv === '' ? undefined : fromEnv)
-  if (given === undefined) return defaultMs
+  if (given === undefined) return undefined
   const value = /^\d+(\.\d+)?$/.test(given.trim()) ? Number(given.trim()) : NaN
   if (!Number.isFinite(value) || value > 86_400 * 30) {
     const source = flag === undefined ? `EGGSERVE_${name.slice(2).toUpperCase().replaceAll('-', '_')}` : name

@@ -14,6 +14,8 @@ import { AccessControl } from '../../src/http/access-control.js'
 import type { PageCache } from '../../src/http/page-cache.js'
 import { createAuthServices, createIndexServices, type AuthServices, type IndexServices } from '../../src/services.js'
 import type { Storage, StorageBackend } from '../../src/storage/storage.js'
+import type { IndexService } from '../../src/live-index/index-service.js'
+import type { UpstreamIndex } from '../../src/upstream/upstream-index.js'
 
 /** What buildTestApp gives back. */
 export interface TestApp {
@@ -75,6 +77,8 @@ export async function buildTestApp(
     now?: () => number
     /** Metrics: the index, access control and the app count there (and /metrics is served with an exposition). */
     metrics?: AppMetrics
+    /** Upstream indexes around the app's index (--upstream). */
+    upstream?: (index: IndexService, logger: FastifyBaseLogger) => UpstreamIndex
   },
 ): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
@@ -124,6 +128,7 @@ export async function buildTestApp(
     ...(options.downloadRedirect === undefined ? {} : { downloadRedirect: options.downloadRedirect }),
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(options.upstream === undefined ? {} : { upstream: options.upstream(services.index, logger) }),
   })
   t.after(async () => {
     await app.close()

@@ -2,7 +2,6 @@
 // the upstream files under /files/upstream/<project>/<file>.
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
 import { normalizeProjectName } from '../../core/names.js'
-import type { UpstreamFile } from '../../core/upstream-page.js'
 import { V1_JSON, type SimpleMediaType } from '../../core/negotiation.js'
 import {
   listLocalFile,
@@ -14,7 +13,7 @@ import {
 import { NotFoundError } from '../../errors.js'
 import { contentTypeFor } from '../content-type.js'
 import { sendDistribution } from '../download.js'
-import { UpstreamFailure } from '../../upstream/upstream-errors.js'
+import { CooldownError, UpstreamFailure } from '../../upstream/upstream-errors.js'
 import type { ProjectSnapshot } from '../../live-index/index-service.js'
 import type { UpstreamIndex, UpstreamView } from '../../upstream/upstream-index.js'
 import { sendPage } from '../page-response.js'
@@ -98,7 +97,7 @@ async function listedFiles(
   const pins = await upstream.files.pinned(project)
   for (const file of view.page.files) {
     // A local file wins a filename both have; offline, only what can be served is listed.
-    if (localNames.has(file.filename) || (upstream.offline && !pins.has(file.filename))) continue
+    if (localNames.has(file.filename) || (view.upstream.offline && !pins.has(file.filename))) continue
     listed.push(listUpstreamFile(project, file, pins.get(file.filename)))
   }
   return listed
@@ -160,16 +159,21 @@ export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { ups
       if (normalizeProjectName(project) !== project || !(await upstream.reachesUpstream(project)))
         throw new NotFoundError()
       if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
-      // A cached file is immutable: served without asking anyone (also offline, or with the upstream down).
-      if (await upstream.files.isCached(project, file))
+      // A cached file is immutable: served without asking anyone (also offline, or with the
+      // upstream down), unless the cooldown still holds it back.
+      if (await upstream.files.isCached(project, file)) {
+        const held = await upstream.heldInCache(project, withoutMetadataSuffix(file))
+        if (held !== undefined) throw new CooldownError(held)
         return sendDistribution(request, reply, {
           files: await upstream.files.cachedStorage(),
           key: `${project}/${file}`,
           filename: file,
         })
+      }
       const target = await withRetryAfter(reply, findFile(upstream, project, file))
-      if (target === 'unavailable') throw unavailable(reply, upstream.offline)
       if (target === undefined) throw new NotFoundError()
+      if ('unavailable' in target) throw unavailable(reply, target.offline)
+      if ('held' in target) throw new CooldownError(target.held)
       const download = await withRetryAfter(
         reply,
         upstream.files.fetch({ project, file: target.file, upstream: target.view.upstream }),
@@ -185,21 +189,22 @@ export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { ups
   done()
 }
 
-async function findFile(
-  upstream: UpstreamIndex,
-  project: string,
-  filename: string,
-): Promise<{ view: UpstreamView; file: UpstreamFile } | 'unavailable' | undefined> {
+type FoundFile = Awaited<ReturnType<UpstreamIndex['file']>>
+
+async function findFile(upstream: UpstreamIndex, project: string, filename: string): Promise<FoundFile> {
   const direct = await upstream.file(project, filename)
-  if (direct !== undefined) return 'unavailable' in direct ? 'unavailable' : direct
-  if (!filename.endsWith(METADATA_SUFFIX)) return undefined
-  // PEP 658: <file URL>.metadata, for a file whose page entry says it exists.
-  const base = await upstream.file(project, filename.slice(0, -METADATA_SUFFIX.length))
-  if (base === undefined || 'unavailable' in base) return base === undefined ? undefined : 'unavailable'
+  if (direct !== undefined || !filename.endsWith(METADATA_SUFFIX)) return direct
+  // PEP 658: <file URL>.metadata, for a file whose page entry says it exists (and held with it).
+  const base = await upstream.file(project, withoutMetadataSuffix(filename))
+  if (base === undefined || !('file' in base)) return base
   const metadata = base.file.coreMetadata
   if (metadata === undefined) return undefined
   return {
     view: base.view,
     file: { filename, url: `${base.file.url}${METADATA_SUFFIX}`, hashes: metadata === true ? {} : metadata },
   }
+}
+
+function withoutMetadataSuffix(filename: string): string {
+  return filename.endsWith(METADATA_SUFFIX) ? filename.slice(0, -METADATA_SUFFIX.length) : filename
 }
