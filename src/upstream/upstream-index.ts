@@ -182,19 +182,17 @@ export class UpstreamIndex {
   async #ask(
     project: string,
   ): Promise<{ kind: 'page'; view: UpstreamView } | { kind: 'missing' } | { kind: 'unavailable'; offline: boolean }> {
-    let offlineSkipped = false
     for (const [index, source] of this.#sources.entries()) {
       const answer = await source.get(project)
       if (answer.kind === 'page') return { kind: 'page', view: this.#view({ index, source, project, answer }) }
       if (answer.kind !== 'unavailable') continue
-      // An offline upstream answers from its cache alone, and owns just the names cached there:
-      // a setting, not an outage, so ownership does not flip back and forth with it. Without a
-      // cached page the next upstream is asked; if none has the name, it is still a 503, since
-      // the offline one might have it.
-      if (!source.settings.offline) return { kind: 'unavailable', offline: false }
-      offlineSkipped = true
+      // An offline upstream without a cached page cannot say whether it has the name, so it
+      // stops the walk as a down one does: otherwise a private mirror switched offline would
+      // hand every name it has not cached to the next index (PyPI), the very confusion the
+      // order exists to prevent.
+      return { kind: 'unavailable', offline: source.settings.offline }
     }
-    return offlineSkipped ? { kind: 'unavailable', offline: true } : { kind: 'missing' }
+    return { kind: 'missing' }
   }
 
   #view(found: {
