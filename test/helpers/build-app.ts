@@ -13,6 +13,8 @@ import { AccessControl } from '../../src/http/access-control.js'
 import type { PageCache } from '../../src/http/page-cache.js'
 import { createAuthServices, createIndexServices, type AuthServices, type IndexServices } from '../../src/services.js'
 import type { Storage, StorageBackend } from '../../src/storage/storage.js'
+import { UpstreamIndex } from '../../src/upstream/upstream-index.js'
+import { resolveUpstreamConfig, type UpstreamFlags } from '../../src/upstream/upstream-settings.js'
 
 /** What buildTestApp gives back. */
 export interface TestApp {
@@ -70,6 +72,8 @@ export async function buildTestApp(
     xAccelRedirect?: string
     /** Metrics: the index, access control and the app count there (and /metrics is served with an exposition). */
     metrics?: AppMetrics
+    /** Upstream indexes (--upstream and its companions, as flags), with their cache in `cacheDir`. */
+    upstream?: UpstreamFlags & { readonly cacheDir: string }
   },
 ): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
@@ -117,6 +121,16 @@ export async function buildTestApp(
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     ...(options.xAccelRedirect === undefined ? {} : { xAccelRedirect: options.xAccelRedirect }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(options.upstream === undefined
+      ? {}
+      : {
+          upstream: new UpstreamIndex({
+            index: services.index,
+            config: resolveUpstreamConfig(options.upstream, {}),
+            cacheDir: options.upstream.cacheDir,
+            log: logger,
+          }),
+        }),
   })
   t.after(async () => {
     await app.close()
