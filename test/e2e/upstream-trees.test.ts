@@ -1,11 +1,12 @@
 // Real pip of several versions (the pip bundled with pyenv's Pythons 2.7, 3.6, 3.8, 3.12 and
 // 3.13) installs an upstream project through eggserve on both trees, `--index-url .../simple/`
-// and the original `--index-url .../`, with --require-hashes. The upstream is a static PEP 503
+// and the original `--index-url .../`, with --require-hashes; easy_install takes it from the
+// original tree too. The upstream is a static PEP 503
 // tree under nginx that gives sha256 alone, as PyPI does, so the original tree's links carry
 // #sha256= (docs/upstream.md, "Pages"); the counting fault proxy in front of it shows that a
 // local project installed from the original tree sends the upstream nothing.
 import assert from 'node:assert/strict'
-import { readdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
@@ -77,6 +78,44 @@ await test('real pip of several versions installs an upstream project through bo
       assert.equal(proxy.count(), before, JSON.stringify(proxy.requests.slice(before)))
     })
   }
+
+  await t.test(
+    "easy_install (Python 3.7's setuptools) installs it from the original tree, checking the #sha256= anchor",
+    async (st) => {
+      const python = await pyenvPip(st, '3.7')
+      if (python === undefined) return
+      const site = join(python.dir, 'site')
+      await mkdir(site, { recursive: true })
+      const env = { PYTHONPATH: site }
+      // setuptools' HashChecker (package_index.py) validates the download against the anchor.
+      const result = await python.run(
+        [
+          '-m',
+          'easy_install',
+          // Verbose: distutils' debug level shows HashChecker's "Validating sha256 checksum".
+          '--verbose',
+          '--index-url',
+          `${server.url}/`,
+          '--allow-hosts',
+          new URL(server.url).host,
+          '--install-dir',
+          site,
+          '--script-dir',
+          join(site, 'bin'),
+          'updemo==2.0',
+        ],
+        { env },
+      )
+      assert.equal(result.code, 0, output(result))
+      assert.match(
+        `${result.stdout}${result.stderr}`,
+        new RegExp(`Validating sha256 checksum for .*${UPSTREAM.filename}`),
+      )
+      const imported = await python.run(['-c', 'import updemo; print(updemo.__file__)'], { env })
+      assert.equal(imported.code, 0, output(imported))
+      assert.ok(imported.stdout.trim().startsWith(site), imported.stdout)
+    },
+  )
 
   await t.test('the upstream heard nothing of the local project and sent its file once', () => {
     assert.equal(proxy.countMatching('localpkg'), 0, JSON.stringify(proxy.requests))
