@@ -7,7 +7,7 @@ import type { PageFile } from '../core/index-model.js'
 import type { UpstreamFile } from '../core/upstream-page.js'
 import { compareVersions, normalizeVersion } from '../core/versions.js'
 import { renderLinkPage, type PageLink } from './pages.js'
-import { SIMPLE_TREE, encodeSegment } from './trees.js'
+import { SIMPLE_TREE, type Tree } from './trees.js'
 
 /** Where a file on a page comes from. */
 export type FileOrigin = 'local' | 'upstream'
@@ -27,18 +27,21 @@ export interface ListedFile {
   readonly origin: FileOrigin
 }
 
-/** The href of an upstream file from /simple/<project>/. */
-export function upstreamFileHref(project: string, filename: string): string {
-  return `../../files/upstream/${encodeSegment(project)}/${encodeSegment(filename)}`
-}
-
-/** An upstream file as listed, its digests replaced by the pinned sha256 when the file is cached. */
-export function listUpstreamFile(project: string, file: UpstreamFile, pinnedSha256: string | undefined): ListedFile {
+/**
+ * An upstream file as listed in `tree` (default: /simple/'s), its digests replaced by the pinned
+ * sha256 when the file is cached.
+ */
+export function listUpstreamFile(
+  project: string,
+  file: UpstreamFile,
+  pinnedSha256: string | undefined,
+  tree: Tree = SIMPLE_TREE,
+): ListedFile {
   // A cached file is immutable: the page names the bytes that will be served.
   const hashes = pinnedSha256 === undefined ? file.hashes : { sha256: pinnedSha256 }
   return {
     filename: file.filename,
-    href: upstreamFileHref(project, file.filename),
+    href: tree.upstreamFileHref(project, file.filename),
     hashes,
     ...(file.requiresPython === undefined ? {} : { requiresPython: file.requiresPython }),
     ...(file.yanked === undefined ? {} : { yanked: file.yanked }),
@@ -49,13 +52,13 @@ export function listUpstreamFile(project: string, file: UpstreamFile, pinnedSha2
   }
 }
 
-/** A local file as listed on a merged page (the same facts its own page shows). */
-export function listLocalFile({ file, facts }: PageFile): ListedFile {
+/** A local file as listed on a merged page of `tree` (the same facts its own page shows). */
+export function listLocalFile({ file, facts }: PageFile, tree: Tree = SIMPLE_TREE): ListedFile {
   const hashes: Record<string, string> = {}
   for (const [algorithm, digest] of Object.entries(facts.digests)) hashes[algorithm] = digest
   return {
     filename: file.filename,
-    href: SIMPLE_TREE.fileHref(file),
+    href: tree.fileHref(file),
     hashes,
     ...(facts.metadata?.requiresPython === undefined ? {} : { requiresPython: facts.metadata.requiresPython }),
     ...(file.yanked === undefined ? {} : { yanked: file.yanked }),
@@ -74,7 +77,10 @@ export function renderListedHtml(project: string, files: readonly ListedFile[], 
 }
 
 function htmlLink(file: ListedFile, preferred: HashAlgorithm): PageLink {
-  // PEP 503: one fragment; the configured algorithm when known, else the strongest given.
+  // PEP 503: one fragment; the configured algorithm when known, else the strongest given. On
+  // the original tree (md5 by default) an upstream file from PyPI, which gives sha256 alone,
+  // gets #sha256=: pip's Link hash regex (models/link.py, pip 9 to 25) and setuptools'
+  // HashChecker (package_index.py) read md5, sha1 and the sha2 family alike.
   const algorithm =
     file.hashes[preferred] !== undefined
       ? preferred

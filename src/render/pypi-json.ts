@@ -1,6 +1,6 @@
 // The PyPI JSON API (`/pypi/<project>/json`, `/pypi/<project>/<version>/json`),
 // read by renovate and audit tools, built from the same model as the simple pages.
-import type { DistFile, PageFile, ProjectPage } from '../core/index-model.js'
+import type { DistFile, PageFile, ProjectPage, ProjectSummary } from '../core/index-model.js'
 import type { CoreMetadata } from '../core/metadata.js'
 import { canonicalizeVersion, compareVersions, isPrerelease, normalizeVersion } from '../core/versions.js'
 
@@ -37,7 +37,7 @@ export function releasesOf(page: ProjectPage): Release[] {
 }
 
 /** As Warehouse's latest release: the highest non-yanked final release, else non-yanked pre-release, else the highest. */
-export function latestRelease(releases: readonly Release[]): Release | undefined {
+export function latestRelease<R extends Pick<Release, 'version' | 'yanked'>>(releases: readonly R[]): R | undefined {
   const newestFirst = [...releases].reverse()
   return (
     newestFirst.find((r) => !r.yanked && !isPrerelease(r.version)) ??
@@ -56,9 +56,13 @@ export function findRelease(releases: readonly Release[], version: string): Rele
 
 /** The file whose metadata describes a release best: a wheel, else an sdist, else an egg. */
 export function metadataSource(release: Release): DistFile | undefined {
+  return preferredMetadataFile(release.files.map((f) => f.file))
+}
+
+/** Of `files` (one release's), the one whose metadata describes it best: a wheel, else an sdist, else an egg. */
+export function preferredMetadataFile(files: readonly DistFile[]): DistFile | undefined {
   const order = ['wheel', 'sdist', 'egg']
-  return [...release.files].sort((a, b) => order.indexOf(a.file.parsed.kind) - order.indexOf(b.file.parsed.kind))[0]
-    ?.file
+  return [...files].sort((a, b) => order.indexOf(a.parsed.kind) - order.indexOf(b.parsed.kind))[0]
 }
 
 /** The body of `/pypi/<project>/json` (with releases) or `/pypi/<project>/<version>/json` (without). */
@@ -70,8 +74,14 @@ export function renderPypiJson(options: {
   urls: JsonApiUrls
 }): string {
   const { page, release, releases, metadata, urls } = options
+  const yankReasons = release.files.map((f) => f.file.yanked).filter((r): r is string => r !== undefined && r !== '')
   const body: Record<string, unknown> = {
-    info: info(page, release, metadata, urls),
+    info: releaseInfo({
+      names: page,
+      release: { version: release.version, yanked: release.yanked, yankReason: yankReasons[0] },
+      metadata,
+      urls,
+    }),
     // The newest file modification, in seconds: rises with every new file and survives restarts.
     last_serial: Math.floor(Math.max(0, ...page.files.map((f) => f.file.mtimeMs)) / 1000),
     urls: release.files.map((file) => fileJson(file, urls)),
@@ -83,18 +93,21 @@ export function renderPypiJson(options: {
   return JSON.stringify(body)
 }
 
-function info(
-  page: ProjectPage,
-  release: Release,
-  metadata: CoreMetadata | undefined,
-  urls: JsonApiUrls,
-): Record<string, unknown> {
+/** What `info` says of a release: from its core metadata, else (fields the metadata would give) null. */
+export function releaseInfo(options: {
+  readonly names: ProjectSummary
+  readonly release: { readonly version: string; readonly yanked: boolean; readonly yankReason: string | undefined }
+  readonly metadata: CoreMetadata | undefined
+  readonly urls: JsonApiUrls
+  /** Requires-Python when there is no metadata to read it from (an upstream page's `requires-python`). */
+  readonly requiresPython?: string | undefined
+}): Record<string, unknown> {
+  const { names: page, release, metadata, urls } = options
   const text = (name: string): string | null => metadata?.get(name) ?? null
   const list = (name: string): string[] | null => {
     const values = metadata?.getAll(name) ?? []
     return values.length === 0 ? null : [...values]
   }
-  const yankReasons = release.files.map((f) => f.file.yanked).filter((r): r is string => r !== undefined && r !== '')
   return {
     name: text('name') ?? page.folder,
     version: release.version,
@@ -111,7 +124,7 @@ function info(
     keywords: text('keywords'),
     classifiers: list('classifier') ?? [],
     platform: text('platform'),
-    requires_python: text('requires-python'),
+    requires_python: text('requires-python') ?? options.requiresPython ?? null,
     requires_dist: list('requires-dist'),
     provides_extra: list('provides-extra'),
     project_urls: projectUrls(metadata),
@@ -123,7 +136,7 @@ function info(
     docs_url: null,
     bugtrack_url: null,
     yanked: release.yanked,
-    yanked_reason: release.yanked ? (yankReasons[0] ?? null) : null,
+    yanked_reason: release.yanked ? (release.yankReason ?? null) : null,
     dynamic: list('dynamic'),
     downloads: { last_day: -1, last_week: -1, last_month: -1 },
   }
@@ -142,7 +155,8 @@ function projectUrls(metadata: CoreMetadata | undefined): Record<string, string>
   return Object.keys(urls).length === 0 ? null : urls
 }
 
-const PACKAGE_TYPES = { wheel: 'bdist_wheel', sdist: 'sdist', egg: 'bdist_egg' } as const
+/** PyPI's `packagetype` of each kind of distribution. */
+export const PACKAGE_TYPES = { wheel: 'bdist_wheel', sdist: 'sdist', egg: 'bdist_egg' } as const
 
 function fileJson({ file, facts }: PageFile, urls: JsonApiUrls): Record<string, unknown> {
   const iso = new Date(file.mtimeMs).toISOString()

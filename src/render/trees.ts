@@ -9,6 +9,10 @@ export interface Tree {
   projectHref(project: ProjectSummary): string
   /** Href of a file (no fragment), relative to its project page. */
   fileHref(file: DistFile): string
+  /** Href of an upstream project's file (no fragment), relative to the project's page (docs/upstream.md). */
+  upstreamFileHref(project: string, filename: string): string
+  /** The name a project's page is found under in this tree: the folder, or the normalized name. */
+  pageName(project: ProjectSummary): string
 }
 
 /**
@@ -23,10 +27,15 @@ export function encodeSegment(segment: string): string {
 export const LEGACY_TREE: Tree = {
   projectHref: ({ folder }) => `${encodeSegment(folder)}/`,
   fileHref: (file) => encodeSegment(file.filename),
+  // Beside the local files' shape: /<project>/<file> downloads through the upstream path too.
+  upstreamFileHref: (_project, filename) => encodeSegment(filename),
+  pageName: ({ folder }) => folder,
 }
 
 /** PEP 503's tree: project pages at the normalized name, files under /packages/<folder>/. */
 export const SIMPLE_TREE: Tree = {
   projectHref: ({ project }) => `${project}/`,
   fileHref: (file) => `../../packages/${encodeSegment(file.folder)}/${encodeSegment(file.filename)}`,
+  upstreamFileHref: (project, filename) => `../../files/upstream/${encodeSegment(project)}/${encodeSegment(filename)}`,
+  pageName: ({ project }) => project,
 }

@@ -3,7 +3,8 @@
 // search as you type, the copy button and the links work; and a corpus of XSS payloads in
 // metadata and READMEs stays inert in the browser (no flag set, no request to a loopback
 // beacon, no CSP violation). With EGGSERVE_SCREENSHOTS=1 (npm run screenshots) the screenshots
-// go to docs/screenshots/ for the README; otherwise to a temporary folder.
+// go to docs/screenshots/ for the README; otherwise to a temporary folder. An upstream project's
+// page (a second real eggserve as the upstream) shows every file's origin and passes axe-core too.
 import assert from 'node:assert/strict'
 import { mkdir, utimes } from 'node:fs/promises'
 import { createServer } from 'node:http'
@@ -15,6 +16,7 @@ import { axeViolations, openBrowser, violations, watchPage } from '../helpers/br
 import { buildSdist, buildWheel, writeDist, type BuiltDist } from '../helpers/distributions.js'
 import { repoRoot, startServer, type ServerHandle } from '../helpers/spawn-server.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
+import { startUpstreamEggserve, startWithUpstreams } from '../helpers/upstream-index.js'
 import { markdownReadme, rstReadme, xssPayloads } from '../helpers/xss-corpus.js'
 
 const DEMO_README = `# requests-toolbelt-demo
@@ -393,4 +395,32 @@ await test('with --ui-remote-images, README images load (the beacon can see hits
   assert.ok(beacon.hits.length > 0, 'the images were requested')
   assert.deepEqual([...new Set(beacon.hits)].sort(), ['/img', '/mdimg'])
   assert.deepEqual(await violations(page), [])
+})
+
+await test('an upstream project page in Chromium: every file shows its origin, no axe-core violations', async (t) => {
+  const context = await openBrowser(t)
+  if (context === undefined) return
+  const { server: upstream } = await startUpstreamEggserve(t, {
+    updemo: [buildWheel({ name: 'updemo', version: '2.0' }), buildSdist({ name: 'updemo', version: '2.0' })],
+  })
+  const root = await tempDir(t, 'eggserve-ui-upstream-')
+  const server = await startWithUpstreams(t, {
+    eggdir: join(root, 'eggs'),
+    cacheDir: join(root, 'cache'),
+    upstreams: [upstream.url],
+  })
+  const page = await context.newPage()
+  for (const [width, viewport] of Object.entries(WIDTHS)) {
+    await page.setViewportSize(viewport)
+    await load(page, `${server.url}/-/project/updemo/`)
+    assert.deepEqual(await axeViolations(page), [], width)
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
+    assert.ok(overflow <= 0, `${width}: ${overflow}px wider than the viewport`)
+    const origins = await page.evaluate<string[]>(
+      "[...document.querySelectorAll('article.file')].map((card) => card.dataset.eggserveOrigin + ' ' + card.innerText)",
+    )
+    assert.equal(origins.length, 2)
+    for (const origin of origins)
+      assert.match(origin, new RegExp(`^upstream [^]*Origin\\s+upstream ${upstream.url}/simple/`))
+  }
 })

@@ -15,7 +15,8 @@ import type { PageCache } from '../../src/http/page-cache.js'
 import { createAuthServices, createIndexServices, type AuthServices, type IndexServices } from '../../src/services.js'
 import type { Storage, StorageBackend } from '../../src/storage/storage.js'
 import type { IndexService } from '../../src/live-index/index-service.js'
-import type { UpstreamIndex } from '../../src/upstream/upstream-index.js'
+import { UpstreamIndex } from '../../src/upstream/upstream-index.js'
+import { resolveUpstreamConfig, type UpstreamFlags } from '../../src/upstream/upstream-settings.js'
 
 /** What buildTestApp gives back. */
 export interface TestApp {
@@ -79,6 +80,8 @@ export async function buildTestApp(
     metrics?: AppMetrics
     /** Upstream indexes around the app's index (--upstream). */
     upstream?: (index: IndexService, logger: FastifyBaseLogger) => UpstreamIndex
+    /** Or: upstream indexes (--upstream and its companions, as flags), with their cache in `cacheDir`. */
+    upstreamFlags?: UpstreamFlags & { readonly cacheDir: string }
   },
 ): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
@@ -129,6 +132,16 @@ export async function buildTestApp(
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
     ...(options.upstream === undefined ? {} : { upstream: options.upstream(services.index, logger) }),
+    ...(options.upstreamFlags === undefined
+      ? {}
+      : {
+          upstream: new UpstreamIndex({
+            index: services.index,
+            config: resolveUpstreamConfig(options.upstreamFlags, {}),
+            cacheDir: options.upstreamFlags.cacheDir,
+            log: logger,
+          }),
+        }),
   })
   t.after(async () => {
     await app.close()

@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import { pyenvPython, pyenvVersionsDir } from './clients/environment.js'
 import { runProcess, type RunResult } from './spawn-server.js'
 import { tempDir } from './temp-tree.js'
 import { needTool, skipOrFail } from './tools.js'
@@ -101,6 +102,38 @@ export async function createVenv(t: TestContext): Promise<Venv | undefined> {
     env,
     run,
     pip: (args, options = {}) => run(['-m', 'pip', ...PIP_GLOBAL_OPTIONS, ...args], options),
+  }
+}
+
+/**
+ * The pip bundled with pyenv's newest Python `prefix` (e.g. '2.7': pip 19.2.3; '3.13': 24.2),
+ * run isolated as a venv's is, but without a venv (Python 2.7 has no venv module): the
+ * interpreter is shared, so every install must go to a --target folder. Undefined when that
+ * Python is missing (skipped, or failed under CI).
+ */
+export async function pyenvPip(
+  t: TestContext,
+  prefix: string,
+): Promise<(Venv & { readonly version: string }) | undefined> {
+  const found = pyenvPython(await pyenvVersionsDir(), prefix)
+  const python = needTool(t, `python${prefix} (pyenv)`, found?.python)
+  if (python === undefined || found === undefined) return undefined
+  const root = await tempDir(t, 'eggserve-pyenv-pip-')
+  const home = join(root, 'home')
+  await mkdir(join(home, '.config'), { recursive: true })
+  const env = isolatedEnv(home)
+  const run = (
+    args: readonly string[],
+    options: { env?: Readonly<Record<string, string>>; timeoutMs?: number } = {},
+  ): Promise<RunResult> =>
+    runProcess(python, args, { env: { ...env, ...options.env }, cwd: root, timeoutMs: options.timeoutMs ?? 120_000 })
+  return {
+    python,
+    dir: root,
+    env,
+    run,
+    pip: (args, options = {}) => run(['-m', 'pip', ...PIP_GLOBAL_OPTIONS, ...args], options),
+    version: found.version,
   }
 }
 

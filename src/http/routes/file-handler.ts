@@ -19,7 +19,8 @@ export interface FileParams {
 
 const METADATA_SUFFIX = '.metadata'
 
-interface Target {
+/** A local file URL's target. */
+export interface Target {
   readonly kind: 'file' | 'signature' | 'metadata'
   readonly file: DistFile
 }
@@ -41,7 +42,7 @@ export function fileHandler({
     const { folder, file } = request.params
     const found = await index.findProject(folder)
     if (found === undefined) throw new NotFoundError()
-    const target = resolve(file, (name) => found.file(name))
+    const target = localTarget(file, (name) => found.file(name))
     if (target === undefined) throw new NotFoundError()
     if (found.folder !== folder)
       return redirect(request, reply, `../${encodeSegment(found.folder)}/${encodeSegment(file)}`)
@@ -73,7 +74,8 @@ export function fileHandler({
   }
 }
 
-function resolve(name: string, lookup: (filename: string) => DistFile | undefined): Target | undefined {
+/** What a file URL's last segment names among a project's files: a file, its signature or its metadata. */
+export function localTarget(name: string, lookup: (filename: string) => DistFile | undefined): Target | undefined {
   const known = lookup(name)
   if (known !== undefined) return { kind: 'file', file: known }
   for (const [suffix, kind] of [

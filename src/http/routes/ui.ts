@@ -15,6 +15,7 @@ import { redirect } from '../replies.js'
 import { ASSETS_DIR, loadAssets } from '../ui/assets.js'
 import { Catalog } from '../ui/catalog.js'
 import { projectView } from '../ui/project-view.js'
+import { UpstreamProjectPages, type Found, type ListedPageRequest } from '../ui/upstream-pages.js'
 import { ReleaseCache } from '../ui/releases.js'
 import { contentSecurityPolicy, setSecurityHeaders } from '../ui/security-headers.js'
 import type { UploaderRecord } from '../../upload/uploader-log.js'
@@ -62,7 +63,13 @@ export const uiRoutes: FastifyPluginAsync<
     log: app.log,
     ...(options.ui.catalogTtlMs === undefined ? {} : { ttlMs: options.ui.catalogTtlMs }),
   })
-  const context = { uploaders, metadata, readmes, assets: assets.names }
+  const context = {
+    uploaders,
+    metadata,
+    readmes,
+    assets: assets.names,
+    showOrigin: options.upstream !== undefined,
+  }
   const releaseCache = new ReleaseCache()
   app.addHook('onClose', () => readmes.close())
   // Assets are served by @fastify/static (ranges, validators), under hashed names.
@@ -158,20 +165,52 @@ export const uiRoutes: FastifyPluginAsync<
       .sendFile(file, { maxAge: 365 * 24 * 3600 * 1000, immutable: true, contentType: false })
   })
 
+  // With upstreams the name rule decides who answers, as on /simple/ (docs/ui.md, "Upstream projects").
+  const upstreamPages =
+    options.upstream === undefined
+      ? undefined
+      : new UpstreamProjectPages({ upstream: options.upstream, context, pages, notFound })
+  const find = async (name: string): Promise<Found> => {
+    if (upstreamPages !== undefined) return upstreamPages.find(name)
+    const state = await index.findProject(name)
+    return state === undefined ? { kind: 'not-found' } : { kind: 'local', state }
+  }
+  // The answer for a name the eggdir does not answer alone: an upstream or merged project's
+  // page, a 503 when its upstream cannot be asked, else a 404.
+  const notLocal = (
+    found: Exclude<Found, { kind: 'local' }>,
+    page: ListedPageRequest,
+  ): FastifyReply | Promise<FastifyReply> => {
+    if (upstreamPages === undefined || found.kind === 'not-found')
+      return notFound(page.reply, page.root, `No project is called “${page.name}” on this index.`)
+    return found.kind === 'listed' ? upstreamPages.send(found, page) : upstreamPages.unavailable(page, found.offline)
+  }
+
   app.get<{ Params: ProjectParams }>('/project/:project', list, async (request, reply) => {
-    const found = await index.findProject(request.params.project)
-    if (found === undefined)
+    const found = await find(request.params.project)
+    if (found.kind === 'not-found')
       return notFound(reply, '../', `No project is called “${request.params.project}” on this index.`)
-    return redirect(request, reply, `${found.project}/`)
+    if (found.kind === 'unavailable') return redirect(request, reply, `${encodeSegment(request.params.project)}/`)
+    return redirect(request, reply, `${found.kind === 'local' ? found.state.project : found.project}/`)
   })
 
   app.get<{ Params: ProjectParams }>('/project/:project/', list, async (request, reply) => {
     const { project } = request.params
-    const found = await index.findProject(project)
-    if (found === undefined) return notFound(reply, '../../', `No project is called “${project}” on this index.`)
-    if (found.project !== project) return redirect(request, reply, `../${found.project}/`)
     const all = queryString(request.query, 'releases') === 'all'
     const base = indexBase(request)
+    const lookup = await find(project)
+    if (lookup.kind !== 'local')
+      return notLocal(lookup, {
+        request,
+        reply,
+        root: '../../',
+        name: project,
+        version: undefined,
+        all,
+        indexUrl: `${base}simple/`,
+      })
+    const found = lookup.state
+    if (found.project !== project) return redirect(request, reply, `../${found.project}/`)
     return sendRepresentation(
       request,
       reply,
@@ -207,8 +246,19 @@ export const uiRoutes: FastifyPluginAsync<
 
   app.get<{ Params: VersionParams }>('/project/:project/:version/', list, async (request, reply) => {
     const { project, version } = request.params
-    const found = await index.findProject(project)
-    if (found === undefined) return notFound(reply, '../../../', `No project is called “${project}” on this index.`)
+    const base = indexBase(request)
+    const lookup = await find(project)
+    if (lookup.kind !== 'local')
+      return notLocal(lookup, {
+        request,
+        reply,
+        root: '../../../',
+        name: project,
+        version,
+        all: false,
+        indexUrl: `${base}simple/`,
+      })
+    const found = lookup.state
     const page = await index.analyzedPage(found)
     const releases = releaseCache.releases(page, found.generation)
     const release = findRelease(releases, version)
@@ -216,7 +266,6 @@ export const uiRoutes: FastifyPluginAsync<
     if (found.project !== project || release.version !== version) {
       return redirect(request, reply, `../../${found.project}/${encodeSegment(release.version)}/`)
     }
-    const base = indexBase(request)
     return sendRepresentation(
       request,
       reply,

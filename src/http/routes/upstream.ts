@@ -1,5 +1,5 @@
-// /simple/<project>/ when upstreams are configured (the name rule decides who answers), and
-// the upstream files under /files/upstream/<project>/<file>.
+// Project pages of both trees when upstreams are configured (the name rule decides who answers),
+// and the upstream files under /files/upstream/<project>/<file> (and /<project>/<file>).
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
 import { normalizeProjectName } from '../../core/names.js'
 import { V1_JSON, type SimpleMediaType } from '../../core/negotiation.js'
@@ -15,15 +15,16 @@ import { contentTypeFor } from '../content-type.js'
 import { sendDistribution } from '../download.js'
 import { CooldownError, UpstreamFailure } from '../../upstream/upstream-errors.js'
 import type { ProjectSnapshot } from '../../live-index/index-service.js'
-import type { UpstreamIndex, UpstreamView } from '../../upstream/upstream-index.js'
+import type { Resolution, UpstreamIndex, UpstreamView } from '../../upstream/upstream-index.js'
 import { sendPage } from '../page-response.js'
 import { redirect } from '../replies.js'
+import { encodeSegment, type Tree } from '../../render/trees.js'
 import type { IndexRouteOptions } from './route-options.js'
 import { sendProjectPage, type TreePages } from './tree-pages.js'
 
 const METADATA_SUFFIX = '.metadata'
 
-/** Answer /simple/<name>/ through the name rule: the local page, an upstream's, or both merged. */
+/** Answer /simple/<name>/ or /<name>/ through the name rule: the local page, an upstream's, or both merged. */
 export async function sendResolvedProject(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -37,21 +38,22 @@ export async function sendResolvedProject(
       throw new NotFoundError()
     case 'unavailable':
       throw unavailable(reply, resolution.offline)
-    case 'local':
-      // PEP 503: the normalized URL.
-      if (resolution.state.project !== name) return redirect(request, reply, `../${resolution.state.project}/`)
+    case 'local': {
+      // PEP 503: the normalized URL (the original tree: the folder's name).
+      const page = pages.tree.pageName(resolution.state)
+      if (page !== name) return redirect(request, reply, `../${encodeSegment(page)}/`)
       return sendProjectPage(request, reply, pages, resolution.state)
+    }
     case 'merge':
     case 'upstream': {
       const project = resolution.kind === 'merge' ? resolution.state.project : resolution.view.project
-      if (project !== name) return redirect(request, reply, `../${project}/`)
+      // An upstream-only project has no folder: both trees find it under its normalized name.
+      const page = resolution.kind === 'merge' ? pages.tree.pageName(resolution.state) : project
+      if (page !== name) return redirect(request, reply, `../${encodeSegment(page)}/`)
       const view = resolution.view
       reply.header('eggserve-origin', resolution.kind === 'merge' ? 'merged' : 'upstream')
       if (view !== undefined) setFreshnessHeaders(reply, view)
-      const localGeneration = resolution.kind === 'merge' ? resolution.state.generation : 0
-      const version = versionOf(
-        `${resolution.kind}:${String(view?.version ?? 0)}:${String(upstream.files.version(project))}:${String(localGeneration)}`,
-      )
+      const version = resolvedGeneration(upstream, resolution)
       return sendPage(
         request,
         reply,
@@ -59,12 +61,12 @@ export async function sendResolvedProject(
         { section: `upstream-${pages.section}`, name: project },
         { generation: version, lastModifiedMs: 0 },
         async (type: SimpleMediaType) => {
-          const files = await listedFiles(
-            upstream,
+          const files = await listedFiles(upstream, {
             project,
-            resolution.kind === 'merge' ? resolution.state : undefined,
+            local: resolution.kind === 'merge' ? resolution.state : undefined,
             view,
-          )
+            tree: pages.tree,
+          })
           return type === V1_JSON
             ? renderListedJson(project, files)
             : renderListedHtml(project, files, pages.hashAlgorithm)
@@ -81,16 +83,21 @@ function setFreshnessHeaders(reply: FastifyReply, view: UpstreamView): void {
   if (view.stale) reply.header('eggserve-stale', String(age))
 }
 
-async function listedFiles(
+/** The files of a merged or upstream project as its pages list them, with hrefs of `tree`. */
+export async function listedFiles(
   upstream: UpstreamIndex,
-  project: string,
-  local: ProjectSnapshot | undefined,
-  view: UpstreamView | undefined,
+  options: {
+    readonly project: string
+    readonly local: ProjectSnapshot | undefined
+    readonly view: UpstreamView | undefined
+    readonly tree: Tree
+  },
 ): Promise<ListedFile[]> {
+  const { project, local, view, tree } = options
   const listed: ListedFile[] = []
   if (local !== undefined) {
     const page = await upstream.local.analyzedPage(local)
-    for (const file of page.files) listed.push(listLocalFile(file))
+    for (const file of page.files) listed.push(listLocalFile(file, tree))
   }
   if (view === undefined) return listed
   const localNames = new Set(listed.map((file) => file.filename))
@@ -98,9 +105,21 @@ async function listedFiles(
   for (const file of view.page.files) {
     // A local file wins a filename both have; offline, only what can be served is listed.
     if (localNames.has(file.filename) || (view.upstream.offline && !pins.has(file.filename))) continue
-    listed.push(listUpstreamFile(project, file, pins.get(file.filename)))
+    listed.push(listUpstreamFile(project, file, pins.get(file.filename), tree))
   }
   return listed
+}
+
+/** The generation of a merged or upstream project's documents: new whenever the local files, the upstream page or the cached files change. */
+export function resolvedGeneration(
+  upstream: UpstreamIndex,
+  resolution: Extract<Resolution, { kind: 'merge' | 'upstream' }>,
+): number {
+  const project = resolution.kind === 'merge' ? resolution.state.project : resolution.view.project
+  const localGeneration = resolution.kind === 'merge' ? resolution.state.generation : 0
+  return versionOf(
+    `${resolution.kind}:${String(resolution.view?.version ?? 0)}:${String(upstream.files.version(project))}:${String(localGeneration)}`,
+  )
 }
 
 // Rendered pages are cached by a number; each distinct combination of versions gets its own.
@@ -117,7 +136,8 @@ function versionOf(key: string): number {
   return version
 }
 
-function unavailable(reply: FastifyReply, offline: boolean): UpstreamFailure {
+/** The 503 of a name whose upstream cannot be asked (or offline, not cached), its headers set on `reply`. */
+export function unavailable(reply: FastifyReply, offline: boolean): UpstreamFailure {
   const failure = offline
     ? new UpstreamFailure('EGGSERVE_UPSTREAM_OFFLINE', 'Offline, and this project is not in the cache')
     : // PEP 766: a 503, never a 404, so the client does not go on to another index.
@@ -129,7 +149,8 @@ function unavailable(reply: FastifyReply, offline: boolean): UpstreamFailure {
   return failure
 }
 
-async function withRetryAfter<T>(reply: FastifyReply, work: Promise<T>): Promise<T> {
+/** Await `work`; an UpstreamFailure's headers (Retry-After) go on `reply` before it is thrown on. */
+export async function withRetryAfter<T>(reply: FastifyReply, work: Promise<T>): Promise<T> {
   try {
     return await work
   } catch (err) {
@@ -158,35 +179,49 @@ export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { ups
       const { project, file } = request.params
       if (normalizeProjectName(project) !== project || !(await upstream.reachesUpstream(project)))
         throw new NotFoundError()
-      if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
-      // A cached file is immutable: served without asking anyone (also offline, or with the
-      // upstream down), unless the cooldown still holds it back.
-      if (await upstream.files.isCached(project, file)) {
-        const held = await upstream.heldInCache(project, withoutMetadataSuffix(file))
-        if (held !== undefined) throw new CooldownError(held)
-        return sendDistribution(request, reply, {
-          files: await upstream.files.cachedStorage(),
-          key: `${project}/${file}`,
-          filename: file,
-        })
-      }
-      const target = await withRetryAfter(reply, findFile(upstream, project, file))
-      if (target === undefined) throw new NotFoundError()
-      if ('unavailable' in target) throw unavailable(reply, target.offline)
-      if ('held' in target) throw new CooldownError(target.held)
-      const download = await withRetryAfter(
-        reply,
-        upstream.files.fetch({ project, file: target.file, upstream: target.view.upstream }),
-      )
-      // The first download: no Range, no validators yet (the file has no identity until it is
-      // verified and kept); a failure cuts the body short (see Download).
-      reply.type(contentTypeFor(file))
-      if (download.length !== undefined) reply.header('content-length', download.length)
-      if (request.method === 'HEAD') return reply.send()
-      return reply.send(download.reader())
+      return sendUpstreamFile(request, reply, { upstream, filesCacheControl }, { project, file })
     },
   })
   done()
+}
+
+/**
+ * Send an upstream file (or its PEP 658 metadata) of `project`, a normalized name the name
+ * rule lets reach an upstream: from the cache, else downloaded and verified on the way.
+ */
+export async function sendUpstreamFile(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: { readonly upstream: UpstreamIndex; readonly filesCacheControl: string | undefined },
+  { project, file }: FileParams,
+): Promise<FastifyReply> {
+  const { upstream, filesCacheControl } = options
+  if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
+  // A cached file is immutable: served without asking anyone (also offline, or with the
+  // upstream down), unless the cooldown still holds it back.
+  if (await upstream.files.isCached(project, file)) {
+    const held = await upstream.heldInCache(project, withoutMetadataSuffix(file))
+    if (held !== undefined) throw new CooldownError(held)
+    return sendDistribution(request, reply, {
+      files: await upstream.files.cachedStorage(),
+      key: `${project}/${file}`,
+      filename: file,
+    })
+  }
+  const target = await withRetryAfter(reply, findFile(upstream, project, file))
+  if (target === undefined) throw new NotFoundError()
+  if ('unavailable' in target) throw unavailable(reply, target.offline)
+  if ('held' in target) throw new CooldownError(target.held)
+  const download = await withRetryAfter(
+    reply,
+    upstream.files.fetch({ project, file: target.file, upstream: target.view.upstream }),
+  )
+  // The first download: no Range, no validators yet (the file has no identity until it is
+  // verified and kept); a failure cuts the body short (see Download).
+  reply.type(contentTypeFor(file))
+  if (download.length !== undefined) reply.header('content-length', download.length)
+  if (request.method === 'HEAD') return reply.send()
+  return reply.send(download.reader())
 }
 
 type FoundFile = Awaited<ReturnType<UpstreamIndex['file']>>

@@ -1,6 +1,6 @@
 // Builds the model of a project page from the index (files with their facts), the core metadata
 // of the release shown, its rendered README and the uploader record.
-import type { PageFile, ProjectPage } from '../../core/index-model.js'
+import type { DistFile, PageFile, ProjectPage } from '../../core/index-model.js'
 import { parseCoreMetadata } from '../../core/metadata.js'
 import { projectDetails, type ProjectDetails } from '../../core/project-details.js'
 import { decodeWheelTags } from '../../core/wheel-tags.js'
@@ -19,7 +19,12 @@ export interface ProjectViewContext {
   readonly metadata: CoreMetadataStore
   readonly readmes: ReadmeRenderer
   readonly assets: AssetNames
+  /** Upstreams are configured: every file says where it comes from. */
+  readonly showOrigin?: boolean
 }
+
+/** How the UI names files of the eggdir when origins are shown. */
+export const LOCAL_ORIGIN = { kind: 'local', label: 'this index' } as const
 
 /** Releases shown on a project page unless all are asked for (`?releases=all`): keeps pages small. */
 export const RELEASES_SHOWN = 100
@@ -37,14 +42,7 @@ export async function projectView(
   },
 ): Promise<ProjectView> {
   const { page, releases, release, root } = input
-  const source = metadataSource(release)
-  const read = source === undefined ? undefined : await context.metadata.read(source)
-  const details: ProjectDetails | undefined =
-    read === undefined ? undefined : projectDetails(parseCoreMetadata(read.bytes))
-  const readme: RenderedReadme | undefined =
-    read === undefined || details?.description === undefined
-      ? undefined
-      : await context.readmes.render(read.identity, details.description)
+  const { details, readme } = await releaseDetails(context, metadataSource(release))
   const files = [...release.files]
     .sort((a, b) => a.file.filename.localeCompare(b.file.filename))
     .map((file) => fileView(context, file, root))
@@ -70,6 +68,21 @@ export async function projectView(
   }
 }
 
+/** The details and README of a release from the core metadata of `source` (one of its local files). */
+export async function releaseDetails(
+  context: ProjectViewContext,
+  source: DistFile | undefined,
+): Promise<{ details: ProjectDetails | undefined; readme: RenderedReadme | undefined }> {
+  const read = source === undefined ? undefined : await context.metadata.read(source)
+  const details: ProjectDetails | undefined =
+    read === undefined ? undefined : projectDetails(parseCoreMetadata(read.bytes))
+  const readme: RenderedReadme | undefined =
+    read === undefined || details?.description === undefined
+      ? undefined
+      : await context.readmes.render(read.identity, details.description)
+  return { details, readme }
+}
+
 function releaseView(release: Release): ReleaseView {
   const reason = release.files.map((file) => file.file.yanked).find((value) => value !== undefined && value !== '')
   return {
@@ -80,7 +93,8 @@ function releaseView(release: Release): ReleaseView {
   }
 }
 
-function fileView(context: ProjectViewContext, { file, facts }: PageFile, root: string): FileView {
+/** A local file as the project page shows it. */
+export function fileView(context: ProjectViewContext, { file, facts }: PageFile, root: string): FileView {
   const href = downloadHref(root, file.folder, file.filename)
   const tags = decodeWheelTags(file.filename)
   const uploader = context.uploaders.userOf(file.identity)
@@ -96,5 +110,6 @@ function fileView(context: ProjectViewContext, { file, facts }: PageFile, root: 
     ...(facts.metadata?.requiresPython === undefined ? {} : { requiresPython: facts.metadata.requiresPython }),
     ...(file.yanked === undefined ? {} : { yanked: file.yanked }),
     ...(uploader === undefined ? {} : { uploader }),
+    ...(context.showOrigin === true ? { origin: LOCAL_ORIGIN } : {}),
   }
 }

@@ -91,11 +91,20 @@ ${view.rows.length === 0 ? html`` : projectTable(view.rows, '')}`
 
 /** The not-found page of the UI. */
 export function renderNotFound(assets: AssetNames, root: string, what: string): string {
+  return renderMessage(assets, root, { heading: 'Not found', what })
+}
+
+/** A page that says one thing (a 404, a 503), with a link back to the project list. */
+export function renderMessage(
+  assets: AssetNames,
+  root: string,
+  { heading, what }: { readonly heading: string; readonly what: string },
+): string {
   return renderShell({
-    title: 'Not found · eggserve',
+    title: `${heading} · eggserve`,
     root,
     assets,
-    main: html`<h1>Not found</h1><p>${what}</p><p><a href="${root}">All projects</a></p>`,
+    main: html`<h1>${heading}</h1><p>${what}</p><p><a href="${root}">All projects</a></p>`,
   })
 }
 

@@ -16,8 +16,9 @@ export interface FileView {
   /** PEP 658 metadata href, for wheels whose metadata was read. */
   readonly metadataHref?: string
   readonly kind: 'wheel' | 'sdist' | 'egg'
-  readonly size: number
-  /** Upload time: the file's modification time (PEP 700's upload-time, as the JSON APIs give it). */
+  /** Bytes; unknown for an upstream file whose page gives no size (PEP 700 is optional). */
+  readonly size?: number
+  /** Upload time: the file's modification time (PEP 700's upload-time, as the JSON APIs give it); 0 when unknown. */
   readonly mtimeMs: number
   readonly sha256?: string
   readonly tags?: WheelTags
@@ -26,6 +27,8 @@ export interface FileView {
   readonly yanked?: string
   /** Who uploaded it, when eggserve recorded it. */
   readonly uploader?: string
+  /** Where it comes from, when upstreams are configured: the eggdir, or an upstream by its label (its URL without credentials). */
+  readonly origin?: { readonly kind: 'local' | 'upstream'; readonly label: string }
 }
 
 /** A release in the history. */
@@ -56,6 +59,8 @@ export interface ProjectView {
   readonly totalReleases: number
   /** The release shown is yanked: its reason ('' for none). */
   readonly yanked?: string
+  /** Why there is no metadata, when `details` is undefined and the usual reason is not the right one. */
+  readonly noMetadata?: string
 }
 
 /** Where the README sits in the page, so its size can be told from the rest (tests measure both). */
@@ -108,11 +113,12 @@ function readme(rendered: RenderedReadme | undefined): SafeHtml {
 }
 
 function fileCard(file: FileView): SafeHtml {
-  return html`<article class="file" aria-label="${file.filename}">
+  return html`<article class="file" aria-label="${file.filename}"${file.origin === undefined ? html`` : html` data-eggserve-origin="${file.origin.kind}"`}>
 <h3><a href="${file.href}" download>${file.filename}</a>${file.yanked === undefined ? html`` : html` <span class="badge yanked">yanked</span>`}</h3>
 <dl class="facts">
 <dt>Type</dt><dd>${KIND_NAMES[file.kind]}</dd>
-<dt>Size</dt><dd>${formatBytes(file.size)} <span class="muted">(${file.size} bytes)</span></dd>
+<dt>Size</dt><dd>${file.size === undefined ? 'unknown' : html`${formatBytes(file.size)} <span class="muted">(${file.size} bytes)</span>`}</dd>
+${file.origin === undefined ? html`` : html`<dt>Origin</dt><dd>${file.origin.kind === 'local' ? file.origin.label : html`upstream <code>${file.origin.label}</code>`}</dd>`}
 <dt>Uploaded</dt><dd>${timeElement(file.mtimeMs)}${file.uploader === undefined ? html`` : html` by ${file.uploader}`}</dd>
 ${file.tags === undefined ? html`` : tags(file.tags)}
 ${file.requiresPython === undefined ? html`` : html`<dt>Requires Python</dt><dd><code>${file.requiresPython}</code></dd>`}
@@ -148,7 +154,7 @@ function history(view: ProjectView): SafeHtml {
 function sidebar(view: ProjectView): SafeHtml {
   const details = view.details
   if (details === undefined)
-    return html`<aside class="project-aside" aria-label="Metadata"><p>No metadata could be read from this release's files.</p></aside>`
+    return html`<aside class="project-aside" aria-label="Metadata"><p>${view.noMetadata ?? "No metadata could be read from this release's files."}</p></aside>`
   const facts: [string, SafeHtml | string | undefined][] = [
     ['License', details.license],
     [
