@@ -119,6 +119,8 @@ export interface RawFlags {
   readonly offline?: boolean
   readonly upstreamTtl?: string
   readonly upstreamTimeout?: string
+  readonly upstreamCacheMax?: string
+  readonly upstreamHashChange?: string
   readonly xAccelRedirect?: string
   readonly metrics?: boolean
   readonly metricsListen?: string
@@ -170,6 +172,8 @@ export const SETTINGS = {
   offline: { flag: '--offline', env: 'EGGSERVE_OFFLINE', defaultValue: 'false' },
   upstreamTtl: { flag: '--upstream-ttl', env: 'EGGSERVE_UPSTREAM_TTL', defaultValue: '600' },
   upstreamTimeout: { flag: '--upstream-timeout', env: 'EGGSERVE_UPSTREAM_TIMEOUT', defaultValue: '10' },
+  upstreamCacheMax: { flag: '--upstream-cache-max', env: 'EGGSERVE_UPSTREAM_CACHE_MAX', defaultValue: undefined },
+  upstreamHashChange: { flag: '--upstream-hash-change', env: 'EGGSERVE_UPSTREAM_HASH_CHANGE', defaultValue: 'pin' },
   xAccelRedirect: { flag: '--x-accel-redirect', env: 'EGGSERVE_X_ACCEL_REDIRECT', defaultValue: undefined },
   metrics: { flag: '--metrics', env: 'EGGSERVE_METRICS', defaultValue: 'false' },
   metricsListen: { flag: '--metrics-listen', env: 'EGGSERVE_METRICS_LISTEN', defaultValue: undefined },

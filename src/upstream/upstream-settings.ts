@@ -3,6 +3,7 @@
 import { compileNamePattern } from '../core/name-rule.js'
 import { normalizeProjectName, isValidProjectName } from '../core/names.js'
 import { ConfigError } from '../errors.js'
+import { CACHE_ENV, resolveCacheSettings, type CacheSettings } from './cache-settings.js'
 import type { BreakerSettings } from './circuit-breaker.js'
 import type { Timeouts } from './http-client.js'
 
@@ -28,7 +29,7 @@ export interface UpstreamSettings {
 }
 
 /** All upstream settings; `upstreams` is empty when none is configured. */
-export interface UpstreamConfig {
+export interface UpstreamConfig extends CacheSettings {
   readonly upstreams: readonly UpstreamSettings[]
   readonly neverUpstream: readonly string[]
   readonly merge: readonly string[]
@@ -45,6 +46,10 @@ export interface UpstreamFlags {
   readonly upstreamTtl?: string
   /** Seconds an upstream may take to send the first byte of its answer. */
   readonly upstreamTimeout?: string
+  /** The size cap of cached upstream files (cache-settings.ts). */
+  readonly upstreamCacheMax?: string
+  /** pin or follow (cache-settings.ts). */
+  readonly upstreamHashChange?: string
 }
 
 /** Defaults of every upstream (PyPI's pages carry max-age=600). */
@@ -66,6 +71,7 @@ export const UPSTREAM_ENV = {
   offline: 'EGGSERVE_OFFLINE',
   upstreamTtl: 'EGGSERVE_UPSTREAM_TTL',
   upstreamTimeout: 'EGGSERVE_UPSTREAM_TIMEOUT',
+  ...CACHE_ENV,
 } as const
 
 /** Flags win over the environment, list by list. */
@@ -125,6 +131,7 @@ export function resolveUpstreamConfig(
     neverUpstream: patterns.values,
     merge: merge.values.map(normalizeProjectName),
     offline,
+    ...resolveCacheSettings(flags, env),
   })
 }
 

@@ -35,7 +35,14 @@ const DEFAULTS: Config = {
   trustProxy: [],
   xAccelRedirect: undefined,
   metrics: { enabled: false },
-  upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
+  upstream: {
+    upstreams: [],
+    neverUpstream: [],
+    merge: [],
+    offline: false,
+    cacheMaxBytes: undefined,
+    hashChange: 'pin',
+  },
   tls: undefined,
 }
 
@@ -118,7 +125,14 @@ await describe('resolveConfig: sources and precedence', async () => {
       trustProxy: [],
       xAccelRedirect: undefined,
       metrics: { enabled: true, listen: { host: '127.0.0.1', port: 9464 } },
-      upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
+      upstream: {
+        upstreams: [],
+        neverUpstream: [],
+        merge: [],
+        offline: false,
+        cacheMaxBytes: undefined,
+        hashChange: 'pin',
+      },
       tls: undefined,
     })
   })
@@ -180,7 +194,14 @@ await describe('resolveConfig: sources and precedence', async () => {
       trustProxy: [],
       xAccelRedirect: undefined,
       metrics: { enabled: true, listen: { host: '::1', port: 9100 } },
-      upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
+      upstream: {
+        upstreams: [],
+        neverUpstream: [],
+        merge: [],
+        offline: false,
+        cacheMaxBytes: undefined,
+        hashChange: 'pin',
+      },
       tls: undefined,
     })
   })
