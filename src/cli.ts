@@ -100,7 +100,7 @@ function flagsFor(selected: Selected): RawFlags {
   for (const [name, value] of Object.entries(given)) {
     if (value === undefined || takes === 'all' || takes.some((setting) => setting === name)) continue
     throw new ConfigError(
-      `${flagOf(name)} does not apply to "eggserve ${command}" (its options: ${takes.map(flagOf).join(', ')})`,
+      `${flagOf(name)} does not apply to "eggserve ${command.replace('-', ' ')}" (its options: ${takes.map(flagOf).join(', ')})`,
     )
   }
   if (folder === undefined) return given
