@@ -56,16 +56,6 @@ export class UpstreamFiles {
     this.#ready = this.#lru === undefined ? Promise.resolve() : this.#countOnDisk(this.#lru)
   }
 
-  /** Resolves once the files on disk are counted (and the cap enforced). */
-  ready(): Promise<void> {
-    return this.#ready
-  }
-
-  /** Bytes of cached files counted against the cap (undefined without one). */
-  get cachedBytes(): number | undefined {
-    return this.#lru?.totalBytes
-  }
-
   /** A number that changes whenever a file of `project` is cached. */
   version(project: string): number {
     return this.#versions.get(project) ?? 0
