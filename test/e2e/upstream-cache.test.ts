@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel, writeDist, type BuiltDist } from '../helpers/distributions.js'
 import { createVenv, installHashed, output } from '../helpers/python.js'
-import { httpGet, pollUntil, runCli } from '../helpers/spawn-server.js'
+import { httpGet, openRequest, pollUntil, runCli } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { noise } from '../helpers/test-bytes.js'
 import { startUpstreamFaultProxy } from '../helpers/upstream-fault-proxy.js'
@@ -237,6 +237,49 @@ await test('--upstream-cache-max: least recently used files go, pages stay, the 
   const gets = upstreamGets(b)
   await get(b)
   assert.equal(upstreamGets(b), gets, 'b is still served from the cache')
+})
+
+await test('--upstream-cache-max: a file being sent is skipped, the next least recently used goes instead', async (t) => {
+  // Larger than the socket buffers, so a client that does not read keeps the response open.
+  const big: BuiltDist = { filename: 'stream-big-1.0.tar.gz', bytes: noise(8 * 1024 * KIB, 4) }
+  const [b, c] = [1, 2].map((seed): BuiltDist => ({
+    filename: `stream-small-${String(seed)}.0.tar.gz`,
+    bytes: noise(400 * KIB, seed),
+  }))
+  assert.ok(b !== undefined && c !== undefined)
+  const { server: upstream } = await startUpstreamEggserve(t, { 'stream-big': [big], 'stream-small': [b, c] })
+  const root = await tempDir(t, 'eggserve-cap-stream-')
+  const cacheDir = join(root, 'cache')
+  const server = await startWithUpstreams(t, {
+    eggdir: join(root, 'eggs'),
+    cacheDir,
+    upstreams: [upstream.url],
+    args: ['--upstream-cache-max', '8.5M'],
+  })
+  const url = (file: BuiltDist): string =>
+    `${server.url}/files/upstream/${file === big ? 'stream-big' : 'stream-small'}/${file.filename}`
+  const onDisk = async (file: BuiltDist): Promise<boolean> =>
+    (await filesUnder(join(cacheDir, 'upstream', 'files', file === big ? 'stream-big' : 'stream-small'))).includes(
+      file.filename,
+    )
+  for (const project of ['stream-big', 'stream-small'])
+    assert.equal((await httpGet(`${server.url}/simple/${project}/`)).status, 200)
+  assert.deepEqual((await httpGet(url(big))).body, big.bytes)
+  // A client starts receiving the big file and stops reading: the response stays open.
+  const paused = await openRequest(url(big))
+  paused.pause()
+  // b is used after it, so the big file is the least recently used when c arrives...
+  assert.deepEqual((await httpGet(url(b))).body, b.bytes)
+  assert.deepEqual((await httpGet(url(c))).body, c.bytes)
+  await server.waitForLine((line) => line.msg === 'Evicted an upstream file (--upstream-cache-max)', 10_000)
+  // ...but it is being sent: b goes instead.
+  assert.ok(await pollUntil(async () => !(await onDisk(b)), 10_000), 'b was evicted')
+  assert.ok(await onDisk(big), 'the file being sent stays')
+  const chunks: Buffer[] = []
+  paused.resume()
+  for await (const chunk of paused) chunks.push(chunk as Buffer)
+  assert.deepEqual(Buffer.concat(chunks), big.bytes)
+  assert.ok((await onDisk(big)) && (await onDisk(c)), 'big + c fit under the cap')
 })
 
 await test('--upstream-hash-change: pin keeps the cached bytes, follow fetches the new ones', async (t) => {
