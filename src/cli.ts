@@ -2,6 +2,8 @@
 // and an exit code. Only this module and src/commands/ write to stdout/stderr.
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
+import { runCachePurge } from './commands/cache-purge.js'
+import { runCacheWarm } from './commands/cache-warm.js'
 import { runCheck } from './commands/check.js'
 import type { Output } from './commands/output.js'
 import { runWarm } from './commands/warm.js'
@@ -20,7 +22,7 @@ const stdio: Output = {
   isTTY: process.stderr.isTTY,
 }
 
-type CommandName = 'serve' | 'check' | 'warm'
+type CommandName = 'serve' | 'check' | 'warm' | 'cache-purge' | 'cache-warm'
 
 interface Selected {
   readonly command: CommandName
@@ -30,6 +32,9 @@ interface Selected {
   readonly before: RawFlags
   /** The folder given as an argument. */
   readonly folder: string | undefined
+  /** `cache purge`'s project names, `cache warm`'s requirements files. */
+  readonly names?: readonly string[]
+  readonly requirements?: readonly string[]
 }
 
 /** Run the command line; resolves with the process exit code once the work is over. */
@@ -56,6 +61,10 @@ export async function main(
         return await runCheck(config, output)
       case 'warm':
         return await runWarm(config, output)
+      case 'cache-purge':
+        return await runCachePurge(config, selected.names ?? [], output)
+      case 'cache-warm':
+        return await runCacheWarm(config, selected.requirements ?? [], output)
       case 'serve': {
         const daemon = await startDaemon(config)
         await daemon.closed
@@ -91,7 +100,7 @@ function flagsFor(selected: Selected): RawFlags {
   for (const [name, value] of Object.entries(given)) {
     if (value === undefined || takes === 'all' || takes.some((setting) => setting === name)) continue
     throw new ConfigError(
-      `${flagOf(name)} does not apply to "eggserve ${command}" (its options: ${takes.map(flagOf).join(', ')})`,
+      `${flagOf(name)} does not apply to "eggserve ${command.replace('-', ' ')}" (its options: ${takes.map(flagOf).join(', ')})`,
     )
   }
   if (folder === undefined) return given
@@ -240,6 +249,18 @@ const OPTIONS = {
       'how long an upstream may take to start answering (connecting: at most 3 s); a silent upstream counts as down',
       SETTINGS.upstreamTimeout,
     ),
+  upstreamCacheMax: () =>
+    option(
+      '--upstream-cache-max <size>',
+      'size cap of the cached upstream files (bytes, or with K, M, G, T); least recently used files are evicted, never pages',
+      SETTINGS.upstreamCacheMax,
+    ),
+  upstreamHashChange: () =>
+    option(
+      '--upstream-hash-change <policy>',
+      'when the upstream page shows another hash for a cached file: pin (keep serving the cached bytes) or follow (fetch the new bytes)',
+      SETTINGS.upstreamHashChange,
+    ),
   offline: () =>
     option(
       '--offline',
@@ -318,6 +339,28 @@ const COMMAND_SETTINGS: Readonly<Record<CommandName, 'all' | readonly (keyof typ
     'log',
     'logLevel',
   ],
+  'cache-purge': ['cacheDir'],
+  'cache-warm': [
+    'eggdir',
+    'storage',
+    's3PathStyle',
+    'cacheDir',
+    'hashAlgo',
+    'simpleHashAlgo',
+    'hashWorkers',
+    'log',
+    'logLevel',
+    'upstream',
+    'neverUpstream',
+    'mergeUpstream',
+    'upstreamTtl',
+    'upstreamTimeout',
+    'upstreamCacheMax',
+    'upstreamHashChange',
+    'offline',
+    'config',
+    'minReleaseAge',
+  ],
 }
 
 const FOLDER_ARGUMENT = 'the folder (instead of --eggdir)'
@@ -345,26 +388,66 @@ function buildProgram(output: Output, select: (selected: Selected) => void): Com
     select({ command: 'serve', own: program.opts<RawFlags>(), before: {}, folder })
   })
 
-  const subCommand = (name: Exclude<CommandName, 'serve'>, description: string): void => {
-    const sub = program
-      .command(name)
-      .description(description)
-      .argument('[eggdir]', FOLDER_ARGUMENT)
-      .allowExcessArguments(false)
+  // Every flag is known to each command, so that one the command does not use gets flagsFor()'s
+  // message (the same before and after the name); only the command's own are in its help.
+  const addOptions = (sub: Command, name: Exclude<CommandName, 'serve'>): void => {
     const takes = COMMAND_SETTINGS[name]
-    // Every flag is known here, so that one the command does not use gets flagsFor()'s message
-    // (the same before and after the name); only the command's own are in its help.
     for (const [setting, make] of Object.entries(OPTIONS)) {
       const made = make()
       sub.addOption(takes === 'all' || takes.some((taken) => taken === setting) ? made : made.hideHelp())
     }
     sub.exitOverride().configureOutput(report)
+  }
+  const subCommand = (name: 'check' | 'warm', description: string): void => {
+    const sub = program
+      .command(name)
+      .description(description)
+      .argument('[eggdir]', FOLDER_ARGUMENT)
+      .allowExcessArguments(false)
+    addOptions(sub, name)
     sub.action((folder: string | undefined) => {
       select({ command: name, own: sub.opts<RawFlags>(), before: program.opts<RawFlags>(), folder })
     })
   }
   subCommand('check', 'validate the layout of a tree and print every problem (exit 1 if there is any)')
   subCommand('warm', 'hash every file into the persistent cache, with progress, then exit')
+  // `eggserve cache purge|warm`: the upstream cache (docs/upstream.md).
+  const cache = program
+    .command('cache')
+    .description('the upstream cache: purge projects from it, or warm it from requirements files')
+    .enablePositionalOptions()
+    .exitOverride()
+    .configureOutput(report)
+  const purge = cache
+    .command('purge')
+    .description("remove projects' cached upstream pages and files (a running server fetches them again)")
+    .argument('<name...>', 'project names')
+  addOptions(purge, 'cache-purge')
+  purge.action((names: string[]) => {
+    select({
+      command: 'cache-purge',
+      own: purge.opts<RawFlags>(),
+      before: program.opts<RawFlags>(),
+      folder: undefined,
+      names,
+    })
+  })
+  const warmCache = cache
+    .command('warm')
+    .description('fetch into the upstream cache what requirements files name (no dependency resolution), with progress')
+    .allowExcessArguments(false)
+    .requiredOption('-r, --requirement <file>', 'a requirements file (pip format; repeatable)', collect)
+  addOptions(warmCache, 'cache-warm')
+  warmCache.action(() => {
+    const { requirement, ...own } = warmCache.opts<RawFlags & { requirement: readonly string[] }>()
+    select({
+      command: 'cache-warm',
+      own,
+      before: program.opts<RawFlags>(),
+      folder: undefined,
+      requirements: requirement,
+    })
+  })
   // `eggserve help [command]` as people type it. Commander's implicit help command is off when
   // the program has an action of its own (serving), so it is spelt out here.
   const help = program

@@ -136,6 +136,8 @@ export interface RawFlags {
   readonly minReleaseAge?: string
   /** The upstream configuration file (TOML). */
   readonly config?: string
+  readonly upstreamCacheMax?: string
+  readonly upstreamHashChange?: string
   readonly xAccelRedirect?: string
   readonly downloadRedirect?: string
   readonly presignWindow?: string
@@ -191,6 +193,8 @@ export const SETTINGS = {
   upstreamTimeout: { flag: '--upstream-timeout', env: 'EGGSERVE_UPSTREAM_TIMEOUT', defaultValue: '10' },
   minReleaseAge: { flag: '--min-release-age', env: 'EGGSERVE_MIN_RELEASE_AGE', defaultValue: undefined },
   config: { flag: '--config', env: 'EGGSERVE_CONFIG', defaultValue: undefined },
+  upstreamCacheMax: { flag: '--upstream-cache-max', env: 'EGGSERVE_UPSTREAM_CACHE_MAX', defaultValue: undefined },
+  upstreamHashChange: { flag: '--upstream-hash-change', env: 'EGGSERVE_UPSTREAM_HASH_CHANGE', defaultValue: 'pin' },
   xAccelRedirect: { flag: '--x-accel-redirect', env: 'EGGSERVE_X_ACCEL_REDIRECT', defaultValue: undefined },
   downloadRedirect: { flag: '--download-redirect', env: 'EGGSERVE_DOWNLOAD_REDIRECT', defaultValue: undefined },
   presignWindow: { flag: '--presign-window', env: 'EGGSERVE_PRESIGN_WINDOW', defaultValue: '3600' },

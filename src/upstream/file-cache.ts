@@ -1,12 +1,16 @@
 // Upstream files in the cache directory: a storage like the eggdir's once there (so they are
 // served like local files), fetched once on a miss however many clients ask (see Download),
 // immutable once verified: the sha256 of the first verified bytes is pinned beside the file.
-import { mkdir, readdir, readFile } from 'node:fs/promises'
+// With a size cap, the least recently used files are evicted (FileLru); the pinned digest's
+// mtime records the last use, so the order survives a restart.
+import { mkdir, readdir, readFile, stat, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import type { UpstreamFile } from '../core/upstream-page.js'
 import { LocalStorage } from '../storage/local-storage.js'
+import type { HashChangePolicy } from './cache-settings.js'
 import { Download, type ExpectedDigest } from './file-download.js'
+import { FileLru } from './file-lru.js'
 import { describeUrl } from './http-client.js'
 import { UpstreamFailure, UpstreamFetchError } from './upstream-errors.js'
 import type { UpstreamSettings } from './upstream-settings.js'
@@ -27,13 +31,29 @@ export class UpstreamFiles {
   /** Bumped per project whenever a file arrives: pages showing pins or cached files render anew. */
   readonly #versions = new Map<string, number>()
   #storage: Promise<LocalStorage> | undefined
+  /** The size cap's bookkeeping, when --upstream-cache-max is set. */
+  readonly #lru: FileLru | undefined
+  /** Counted from the files on disk at start-up (and the cap enforced), before anything else. */
+  readonly #ready: Promise<void>
+  readonly hashChange: HashChangePolicy
+  /** Hash changes already logged (key and new digest), so a page rendered again logs nothing new. */
+  readonly #reportedChanges = new Set<string>()
   /** Upstream file requests made (for tests and the log). */
   requests = 0
 
-  constructor(options: { cacheDir: string; offline: boolean; log: FastifyBaseLogger }) {
+  constructor(options: {
+    cacheDir: string
+    offline: boolean
+    log: FastifyBaseLogger
+    maxBytes?: number | undefined
+    hashChange?: HashChangePolicy
+  }) {
     this.#dir = join(options.cacheDir, 'upstream', 'files')
     this.#offline = options.offline
     this.#log = options.log.child({ component: 'upstream-files' })
+    this.hashChange = options.hashChange ?? 'pin'
+    this.#lru = options.maxBytes === undefined ? undefined : new FileLru(options.maxBytes)
+    this.#ready = this.#lru === undefined ? Promise.resolve() : this.#countOnDisk(this.#lru)
   }
 
   /** A number that changes whenever a file of `project` is cached. */
@@ -61,7 +81,78 @@ export class UpstreamFiles {
 
   /** True when `filename` of `project` is in the cache (verified, pinned). */
   async isCached(project: string, filename: string): Promise<boolean> {
+    await this.#ready
     return (await this.#pin(project, filename)) !== undefined
+  }
+
+  /** The pinned sha256 of a cached file, or undefined when it is not cached. */
+  async pinOf(project: string, filename: string): Promise<string | undefined> {
+    await this.#ready
+    return this.#pin(project, filename)
+  }
+
+  /**
+   * A client starts reading `filename` of `project` (cached, or arriving): under a cap it counts
+   * as just used, and it is not evicted until the returned release is called.
+   */
+  use(project: string, filename: string): () => void {
+    const lru = this.#lru
+    if (lru === undefined) return () => undefined
+    const key = `${project}/${filename}`
+    if (lru.has(key)) {
+      lru.touch(key)
+      // The digest's mtime is the last use, read back at start-up.
+      const now = new Date()
+      void utimes(join(this.#dir, project, `${filename}.sha256`), now, now).catch(() => undefined)
+    }
+    const release = lru.use(key)
+    return () => {
+      this.#evict(release())
+    }
+  }
+
+  /** A cached file turned out to be gone from the disk: it is no longer taken as cached. */
+  vanished(project: string, filename: string): void {
+    const key = `${project}/${filename}`
+    this.#log.warn({ project, filename }, 'A cached upstream file is gone from the cache directory; fetching it again')
+    this.#pins.delete(key)
+    this.#lru?.remove(key)
+    this.#versions.set(project, this.version(project) + 1)
+  }
+
+  /** Forget what memory holds about `project` (purged from the cache directory). */
+  forget(project: string): void {
+    const prefix = `${project}/`
+    for (const map of [this.#pins, this.#bad])
+      for (const key of [...map.keys()]) if (key.startsWith(prefix)) map.delete(key)
+    for (const key of this.#lru?.keys() ?? []) if (key.startsWith(prefix)) this.#lru?.remove(key)
+    this.#versions.set(project, this.version(project) + 1)
+  }
+
+  /**
+   * The upstream page shows `file` with a sha256 other than the pinned one. With `pin`, log it
+   * (once per new digest) and keep the file; with `follow`, log it and drop the cached file, so
+   * the next request fetches the new bytes (checked against the new hash). True when dropped.
+   */
+  async hashChanged(project: string, file: UpstreamFile): Promise<boolean> {
+    const key = `${project}/${file.filename}`
+    const pinned = await this.pinOf(project, file.filename)
+    const listed = file.hashes.sha256
+    if (pinned === undefined || listed === undefined || listed === pinned) return false
+    // Offline there is nothing to follow to: the cached bytes are all there is.
+    const follow = this.hashChange === 'follow' && !this.#offline
+    if (!this.#reportedChanges.has(`${key} ${listed}`)) {
+      this.#reportedChanges.add(`${key} ${listed}`)
+      this.#log.warn(
+        { project, filename: file.filename, pinned, listed, policy: this.hashChange },
+        follow
+          ? 'The upstream changed the hash of a cached file; following it: the cached file is dropped and fetched again'
+          : 'The upstream changed the hash of a cached file; serving the pinned bytes (--upstream-hash-change pin)',
+      )
+    }
+    if (!follow) return false
+    await this.#drop(key)
+    return true
   }
 
   /** The cached files as a storage (keys `<project>/<filename>`), to serve them like local ones. */
@@ -132,6 +223,7 @@ export class UpstreamFiles {
         this.#bad.delete(key)
         this.#versions.set(project, this.version(project) + 1)
         this.#log.info({ project, filename: file.filename, upstream: upstream.label }, 'Cached an upstream file')
+        this.#evict(this.#lru?.add(key, download.available) ?? [])
         return
       }
       if (expected !== undefined && download.error instanceof UpstreamFetchError && download.error.kind === 'digest')
@@ -151,11 +243,67 @@ export class UpstreamFiles {
     try {
       const digest = (await readFile(join(this.#dir, project, `${filename}.sha256`), 'utf8')).trim()
       if (!/^[0-9a-f]{64}$/.test(digest)) return undefined
+      const lru = this.#lru
+      // Cached by another process (`eggserve cache warm`) since start-up: counted from now on.
+      if (lru !== undefined && !lru.has(key)) this.#evict(lru.add(key, (await stat(join(this.#dir, key))).size))
       this.#pins.set(key, digest)
       return digest
     } catch {
       return undefined
     }
+  }
+
+  // Evicted files leave memory at once (the next request downloads them again); their digest is
+  // removed first, so neither another process nor a restart takes a half-removed file as cached.
+  #evict(keys: readonly string[]): void {
+    for (const key of keys) {
+      this.#log.info({ key, cachedBytes: this.#lru?.totalBytes }, 'Evicted an upstream file (--upstream-cache-max)')
+      void this.#drop(key)
+      // PEP 658 metadata goes with its distribution.
+      if (!key.endsWith('.metadata') && this.#lru?.has(`${key}.metadata`) === true) {
+        this.#lru.remove(`${key}.metadata`)
+        void this.#drop(`${key}.metadata`)
+      }
+    }
+  }
+
+  async #drop(key: string): Promise<void> {
+    this.#pins.delete(key)
+    this.#lru?.remove(key)
+    const project = key.slice(0, key.indexOf('/'))
+    this.#versions.set(project, this.version(project) + 1)
+    await unlink(join(this.#dir, `${key}.sha256`)).catch(() => undefined)
+    await unlink(join(this.#dir, key)).catch(() => undefined)
+  }
+
+  // At start-up: every cached file, by the last use its digest's mtime records; then the cap.
+  async #countOnDisk(lru: FileLru): Promise<void> {
+    const found: { key: string; size: number; usedMs: number }[] = []
+    for (const project of await readdir(this.#dir).catch(() => [])) {
+      const names = await readdir(join(this.#dir, project)).catch(() => [])
+      const present = new Set(names)
+      for (const name of names) {
+        if (name.startsWith('.') || name.endsWith('.sha256') || !present.has(`${name}.sha256`)) continue
+        try {
+          const [file, pin] = await Promise.all([
+            stat(join(this.#dir, project, name)),
+            stat(join(this.#dir, project, `${name}.sha256`)),
+          ])
+          found.push({ key: `${project}/${name}`, size: file.size, usedMs: pin.mtimeMs })
+        } catch {
+          // Removed meanwhile: nothing to count.
+        }
+      }
+    }
+    found.sort((a, b) => a.usedMs - b.usedMs)
+    const evicted: string[] = []
+    for (const { key, size } of found) if (!lru.has(key)) evicted.push(...lru.add(key, size))
+    if (evicted.length > 0 || found.length > 0)
+      this.#log.info(
+        { files: found.length, cachedBytes: lru.totalBytes, maxBytes: lru.maxBytes, evicted: evicted.length },
+        'Counted the cached upstream files against --upstream-cache-max',
+      )
+    this.#evict(evicted)
   }
 }
 

@@ -132,6 +132,12 @@ export class Download extends EventEmitter {
     return written
   }
 
+  /** Resolves once the download is over, whether it succeeded ('done') or not ('failed'). */
+  async settled(): Promise<'done' | 'failed'> {
+    while (this.state !== 'done' && this.state !== 'failed') await once(this, 'progress')
+    return this.state
+  }
+
   /** The file's bytes as they become safe to send; fails (instead of ending) when the download does. */
   reader(): Readable {
     this.#readers++

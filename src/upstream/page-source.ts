@@ -84,6 +84,12 @@ export class PageSource {
     return pending
   }
 
+  /** Forget what memory holds about `project` (its page was purged from the cache directory). */
+  forget(project: string): void {
+    this.#entries.delete(project)
+    this.#missing.delete(project)
+  }
+
   /** The cached page of `project`, without asking the upstream (for file requests). */
   async cached(project: string): Promise<UpstreamPage | undefined> {
     return (await this.#entry(project))?.page

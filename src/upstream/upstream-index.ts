@@ -7,6 +7,7 @@ import { decide, namePolicy, type NamePolicy } from '../core/name-rule.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import type { UpstreamFile, UpstreamPage } from '../core/upstream-page.js'
 import type { IndexService, ProjectSnapshot } from '../live-index/index-service.js'
+import { PurgeWatcher } from './cache-purge.js'
 import { UpstreamFiles } from './file-cache.js'
 import { PageSource, type PageAnswer } from './page-source.js'
 import type { UpstreamConfig, UpstreamSettings } from './upstream-settings.js'
@@ -55,6 +56,7 @@ export class UpstreamIndex {
   readonly #cooled = new WeakMap<UpstreamPage, CooledPage>()
   readonly #versions = new Map<string, number>()
   #nextVersion = 1
+  readonly #purges: PurgeWatcher
 
   constructor(options: {
     index: IndexService
@@ -82,7 +84,14 @@ export class UpstreamIndex {
         }),
     )
     this.#now = options.now ?? Date.now
-    this.files = new UpstreamFiles({ cacheDir: options.cacheDir, offline: config.offline, log: options.log })
+    this.files = new UpstreamFiles({
+      cacheDir: options.cacheDir,
+      offline: config.offline,
+      log: options.log,
+      maxBytes: config.cacheMaxBytes,
+      hashChange: config.hashChange,
+    })
+    this.#purges = new PurgeWatcher(options.cacheDir)
     // Labels carry no credentials (parseUpstreamUrl removed them).
     options.log.info(
       {
@@ -108,6 +117,7 @@ export class UpstreamIndex {
 
   /** Apply the name rule to `name`; the local index is always asked first. */
   async resolve(name: string): Promise<Resolution> {
+    await this.#forgetPurged()
     const state = await this.local.findProject(name)
     switch (decide(this.#policy, name, state !== undefined)) {
       case 'local':
@@ -130,6 +140,7 @@ export class UpstreamIndex {
 
   /** True when the name rule lets `name` be served from an upstream (it is not local, or it is merged). */
   async reachesUpstream(name: string): Promise<boolean> {
+    await this.#forgetPurged()
     const state = await this.local.findProject(name)
     const decision = decide(this.#policy, name, state !== undefined)
     return decision === 'upstream' || decision === 'merge'
@@ -174,6 +185,15 @@ export class UpstreamIndex {
       return hold === undefined ? undefined : { filename, hold, upstream: source.settings }
     }
     return undefined
+  }
+
+  // `eggserve cache purge` (maybe in another process) removed these projects from the cache
+  // directory: memory must not keep serving their pages, pins or 404s.
+  async #forgetPurged(): Promise<void> {
+    for (const project of await this.#purges.check()) {
+      for (const source of this.#sources) source.forget(project)
+      this.files.forget(project)
+    }
   }
 
   // The upstreams in order: the first that has the project owns it. One that cannot answer

@@ -6,6 +6,7 @@ import { parseDuration } from '../core/duration.js'
 import { compileNamePattern } from '../core/name-rule.js'
 import { normalizeProjectName, isValidProjectName } from '../core/names.js'
 import { ConfigError } from '../errors.js'
+import { CACHE_ENV, resolveCacheSettings, type CacheSettings } from './cache-settings.js'
 import type { BreakerSettings } from './circuit-breaker.js'
 import type { UpstreamFileConfig, UpstreamFileEntry } from './config-file.js'
 import type { Timeouts } from './http-client.js'
@@ -36,7 +37,7 @@ export interface UpstreamSettings {
 }
 
 /** All upstream settings; `upstreams` is empty when none is configured. */
-export interface UpstreamConfig {
+export interface UpstreamConfig extends CacheSettings {
   readonly upstreams: readonly UpstreamSettings[]
   readonly neverUpstream: readonly string[]
   readonly merge: readonly string[]
@@ -55,6 +56,10 @@ export interface UpstreamFlags {
   readonly upstreamTimeout?: string
   /** The minimum release age, a duration ("7d"). */
   readonly minReleaseAge?: string
+  /** The size cap of cached upstream files (cache-settings.ts). */
+  readonly upstreamCacheMax?: string
+  /** pin or follow (cache-settings.ts). */
+  readonly upstreamHashChange?: string
 }
 
 /** Defaults of every upstream (PyPI's pages carry max-age=600). */
@@ -79,6 +84,7 @@ export const UPSTREAM_ENV = {
   upstreamTtl: 'EGGSERVE_UPSTREAM_TTL',
   upstreamTimeout: 'EGGSERVE_UPSTREAM_TIMEOUT',
   minReleaseAge: 'EGGSERVE_MIN_RELEASE_AGE',
+  ...CACHE_ENV,
 } as const
 
 /**
@@ -133,6 +139,7 @@ export function resolveUpstreamConfig(
     neverUpstream: patterns?.values ?? [...(file?.neverUpstream ?? [])],
     merge: merge?.values.map(normalizeProjectName) ?? [...(file?.merge ?? [])],
     offline,
+    ...resolveCacheSettings(flags, env),
   })
 }
 

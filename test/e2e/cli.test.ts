@@ -493,6 +493,12 @@ await test(
       { args: ['check', '--help'], usage: /^Usage: eggserve check \[options\] \[eggdir\]\n/ },
       { args: ['help', 'warm'], usage: /^Usage: eggserve warm \[options\] \[eggdir\]\n[\s\S]*--cache-dir/ },
       { args: ['help', 'help'], usage: /^Usage: eggserve help \[options\] \[command\]\n/ },
+      { args: ['help', 'cache'], usage: /^Usage: eggserve cache \[options\] \[command\]\n[\s\S]*purge[\s\S]*warm/ },
+      {
+        args: ['cache', 'warm', '--help'],
+        usage: /^Usage: eggserve cache warm \[options\]\n[\s\S]*-r, --requirement <file>[\s\S]*--upstream-cache-max/,
+      },
+      { args: ['cache', 'purge', '--help'], usage: /^Usage: eggserve cache purge \[options\] <name\.\.\.>\n/ },
     ]
     await Promise.all(
       cases.map(({ args, usage }) =>
@@ -509,11 +515,20 @@ await test(
       assert.match(check.stdout, /--eggdir/)
       assert.doesNotMatch(check.stdout, /--port|--cache-dir|--lenient/)
     })
+    await t.test('cache warm without -r, cache purge with a server flag or no name: usage errors', async () => {
+      assertOneLineError(await runCli(['cache', 'warm', '--cache-dir', '/nonexistent']), 2, /--requirement/)
+      assertOneLineError(
+        await runCli(['cache', 'purge', '--port', '80', 'demo']),
+        2,
+        /--port does not apply to "eggserve cache purge"/,
+      )
+      assertOneLineError(await runCli(['cache', 'purge']), 2, /missing required argument 'name'/)
+    })
     await t.test('help bogus', async () => {
       assertOneLineError(
         await runCli(['help', 'bogus']),
         2,
-        /unknown command "bogus" \(the commands are check, warm, help\)/,
+        /unknown command "bogus" \(the commands are check, warm, cache, help\)/,
       )
     })
   },

@@ -36,7 +36,14 @@ const DEFAULTS: Config = {
   xAccelRedirect: undefined,
   downloadRedirect: undefined,
   metrics: { enabled: false },
-  upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
+  upstream: {
+    upstreams: [],
+    neverUpstream: [],
+    merge: [],
+    offline: false,
+    cacheMaxBytes: undefined,
+    hashChange: 'pin',
+  },
   tls: undefined,
 }
 
@@ -120,7 +127,14 @@ await describe('resolveConfig: sources and precedence', async () => {
       xAccelRedirect: undefined,
       downloadRedirect: undefined,
       metrics: { enabled: true, listen: { host: '127.0.0.1', port: 9464 } },
-      upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
+      upstream: {
+        upstreams: [],
+        neverUpstream: [],
+        merge: [],
+        offline: false,
+        cacheMaxBytes: undefined,
+        hashChange: 'pin',
+      },
       tls: undefined,
     })
   })
@@ -183,7 +197,14 @@ await describe('resolveConfig: sources and precedence', async () => {
       xAccelRedirect: undefined,
       downloadRedirect: undefined,
       metrics: { enabled: true, listen: { host: '::1', port: 9100 } },
-      upstream: { upstreams: [], neverUpstream: [], merge: [], offline: false },
+      upstream: {
+        upstreams: [],
+        neverUpstream: [],
+        merge: [],
+        offline: false,
+        cacheMaxBytes: undefined,
+        hashChange: 'pin',
+      },
       tls: undefined,
     })
   })

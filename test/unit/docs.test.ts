@@ -148,7 +148,8 @@ await test('every EGGSERVE_ name in the README and docs/ exists in the code', ()
  * a long option must be one of eggserve's: a renamed or removed flag cannot linger in the docs.
  */
 const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
-  pip: ['--index-url', '--extra-index-url', '--trusted-host', '--require-hashes', '--cert'],
+  pip: ['--index-url', '--extra-index-url', '--trusted-host', '--require-hashes', '--cert', '--hash', '--pre'],
+  'pip-tools': ['--generate-hashes'],
   twine: ['--repository-url', '--skip-existing'],
   uv: ['--publish-url', '--index', '--username', '--password', '--find-links'],
   poetry: ['--build', '--no-ansi', '--no-root'],

@@ -105,7 +105,11 @@ export async function listedFiles(
   for (const file of view.page.files) {
     // A local file wins a filename both have; offline, only what can be served is listed.
     if (localNames.has(file.filename) || (view.upstream.offline && !pins.has(file.filename))) continue
-    listed.push(listUpstreamFile(project, file, pins.get(file.filename), tree))
+    const pin = pins.get(file.filename)
+    // Another hash than the pinned one: logged; with --upstream-hash-change follow the cached
+    // file is dropped and the page's hash listed (the next request fetches those bytes).
+    const followed = pin !== undefined && (await upstream.files.hashChanged(project, file))
+    listed.push(listUpstreamFile(project, file, followed ? undefined : pin, tree))
   }
   return listed
 }
@@ -197,16 +201,25 @@ export async function sendUpstreamFile(
 ): Promise<FastifyReply> {
   const { upstream, filesCacheControl } = options
   if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
+  // Under --upstream-cache-max, a file being sent is not evicted until the response is over.
+  reply.raw.once('close', upstream.files.use(project, file))
   // A cached file is immutable: served without asking anyone (also offline, or with the
-  // upstream down), unless the cooldown still holds it back.
-  if (await upstream.files.isCached(project, file)) {
+  // upstream down), unless the cooldown still holds it back, or --upstream-hash-change follow
+  // and the (cached or fresh) page changed its hash.
+  if ((await upstream.files.isCached(project, file)) && !(await followedHashChange(upstream, project, file))) {
     const held = await upstream.heldInCache(project, withoutMetadataSuffix(file))
     if (held !== undefined) throw new CooldownError(held)
-    return sendDistribution(request, reply, {
-      files: await upstream.files.cachedStorage(),
-      key: `${project}/${file}`,
-      filename: file,
-    })
+    try {
+      return await sendDistribution(request, reply, {
+        files: await upstream.files.cachedStorage(),
+        key: `${project}/${file}`,
+        filename: file,
+      })
+    } catch (err) {
+      // Removed behind this server's back (another process's cap, by hand): fetched again below.
+      if (!(err instanceof NotFoundError)) throw err
+      upstream.files.vanished(project, file)
+    }
   }
   const target = await withRetryAfter(reply, findFile(upstream, project, file))
   if (target === undefined) throw new NotFoundError()
@@ -222,6 +235,14 @@ export async function sendUpstreamFile(
   if (download.length !== undefined) reply.header('content-length', download.length)
   if (request.method === 'HEAD') return reply.send()
   return reply.send(download.reader())
+}
+
+// With --upstream-hash-change follow: true when the page now gives the cached file another
+// sha256 (the cached file was dropped). A page that cannot be had leaves the cached file served.
+async function followedHashChange(upstream: UpstreamIndex, project: string, filename: string): Promise<boolean> {
+  if (upstream.files.hashChange !== 'follow') return false
+  const target = await findFile(upstream, project, filename).catch(() => undefined)
+  return target !== undefined && 'file' in target && (await upstream.files.hashChanged(project, target.file))
 }
 
 type FoundFile = Awaited<ReturnType<UpstreamIndex['file']>>
