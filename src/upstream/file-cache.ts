@@ -3,12 +3,14 @@
 // immutable once verified: the sha256 of the first verified bytes is pinned beside the file.
 import { mkdir, readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import type { FastifyBaseLogger } from 'fastify'
 import type { UpstreamFile } from '../core/upstream-page.js'
 import { LocalStorage } from '../storage/local-storage.js'
 import { Download, type ExpectedDigest } from './file-download.js'
 import { describeUrl } from './http-client.js'
 import { UpstreamFailure, UpstreamFetchError } from './upstream-errors.js'
+import { fileKind, NO_OBSERVER, outcomeOf, type UpstreamObserver } from './upstream-observer.js'
 import type { UpstreamSettings } from './upstream-settings.js'
 
 // Digests pip can check, strongest first (hashlib's guaranteed algorithms that PEP 503 names).
@@ -27,11 +29,13 @@ export class UpstreamFiles {
   /** Bumped per project whenever a file arrives: pages showing pins or cached files render anew. */
   readonly #versions = new Map<string, number>()
   #storage: Promise<LocalStorage> | undefined
+  readonly #observer: UpstreamObserver
   /** Upstream file requests made (for tests and the log). */
   requests = 0
 
-  constructor(options: { cacheDir: string; offline: boolean; log: FastifyBaseLogger }) {
+  constructor(options: { cacheDir: string; offline: boolean; log: FastifyBaseLogger; observer?: UpstreamObserver }) {
     this.#dir = join(options.cacheDir, 'upstream', 'files')
+    this.#observer = options.observer ?? NO_OBSERVER
     this.#offline = options.offline
     this.#log = options.log.child({ component: 'upstream-files' })
   }
@@ -57,6 +61,13 @@ export class UpstreamFiles {
       if (digest !== undefined) pins.set(name, digest)
     }
     return pins
+  }
+
+  /** isCached for a client's request: the answer is counted as a file cache hit or miss. */
+  async lookup(project: string, filename: string): Promise<boolean> {
+    const cached = await this.isCached(project, filename)
+    this.#observer.fileLookup(cached ? 'hit' : 'miss')
+    return cached
   }
 
   /** True when `filename` of `project` is in the cache (verified, pinned). */
@@ -106,9 +117,13 @@ export class UpstreamFiles {
     target: { project: string; file: UpstreamFile; upstream: UpstreamSettings },
     expected: ExpectedDigest | undefined,
   ): Download {
-    const running = this.#downloads.get(key)
-    if (running !== undefined && (running.state === 'connecting' || running.state === 'streaming')) return running
     const { project, file, upstream } = target
+    const kind = fileKind(file.filename)
+    const running = this.#downloads.get(key)
+    if (running !== undefined && (running.state === 'connecting' || running.state === 'streaming')) {
+      this.#observer.joined(upstream.label, kind)
+      return running
+    }
     this.requests++
     const download = new Download({
       request: {
@@ -125,8 +140,17 @@ export class UpstreamFiles {
       finalPath: join(this.#dir, project, file.filename),
     })
     this.#downloads.set(key, download)
+    const started = performance.now()
     void download.run().then(() => {
       this.#downloads.delete(key)
+      const failure = download.state === 'done' ? undefined : download.error
+      this.#observer.requested({
+        upstream: upstream.label,
+        kind,
+        outcome: failure === undefined ? 'ok' : outcomeOf(failure),
+        seconds: (performance.now() - started) / 1000,
+        bytes: download.received,
+      })
       if (download.state === 'done' && download.sha256 !== undefined) {
         this.#pins.set(key, download.sha256)
         this.#bad.delete(key)
@@ -134,8 +158,10 @@ export class UpstreamFiles {
         this.#log.info({ project, filename: file.filename, upstream: upstream.label }, 'Cached an upstream file')
         return
       }
-      if (expected !== undefined && download.error instanceof UpstreamFetchError && download.error.kind === 'digest')
+      if (expected !== undefined && download.error instanceof UpstreamFetchError && download.error.kind === 'digest') {
         this.#bad.set(key, expected.hex)
+        this.#observer.hashMismatch(upstream.label)
+      }
       this.#log.error(
         { project, filename: file.filename, url: describeUrl(file.url), reason: download.error?.message },
         'Upstream file download failed; nothing was kept',

@@ -7,6 +7,8 @@ import type { UpstreamFile, UpstreamPage } from '../core/upstream-page.js'
 import type { IndexService, ProjectSnapshot } from '../live-index/index-service.js'
 import { UpstreamFiles } from './file-cache.js'
 import { PageSource } from './page-source.js'
+import type { BreakerState } from './circuit-breaker.js'
+import type { UpstreamObserver } from './upstream-observer.js'
 import type { UpstreamConfig, UpstreamSettings } from './upstream-settings.js'
 
 /** An upstream's page of a project, as found. */
@@ -44,8 +46,11 @@ export class UpstreamIndex {
     cacheDir: string
     log: FastifyBaseLogger
     now?: () => number
+    /** Told what happens with the upstreams (the metrics); default: nobody. */
+    observer?: UpstreamObserver
   }) {
     const { config } = options
+    const observer = options.observer === undefined ? {} : { observer: options.observer }
     this.local = options.index
     this.offline = config.offline
     this.#policy = namePolicy({
@@ -61,9 +66,15 @@ export class UpstreamIndex {
           offline: config.offline,
           log: options.log,
           ...(options.now === undefined ? {} : { now: options.now }),
+          ...observer,
         }),
     )
-    this.files = new UpstreamFiles({ cacheDir: options.cacheDir, offline: config.offline, log: options.log })
+    this.files = new UpstreamFiles({
+      cacheDir: options.cacheDir,
+      offline: config.offline,
+      log: options.log,
+      ...observer,
+    })
     // Labels carry no credentials (parseUpstreamUrl removed them).
     options.log.info(
       {
@@ -79,6 +90,11 @@ export class UpstreamIndex {
   /** Upstream page requests made so far (every upstream). */
   get pageRequests(): number {
     return this.#sources.reduce((sum, source) => sum + source.requests, 0)
+  }
+
+  /** Each upstream's label and circuit breaker state, in order. */
+  breakers(): { upstream: string; state: BreakerState }[] {
+    return this.#sources.map((source) => ({ upstream: source.settings.label, state: source.breakerState }))
   }
 
   /** Apply the name rule to `name`; the local index is always asked first. */

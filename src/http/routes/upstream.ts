@@ -161,7 +161,7 @@ export const upstreamFileRoutes: FastifyPluginCallback<IndexRouteOptions & { ups
         throw new NotFoundError()
       if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
       // A cached file is immutable: served without asking anyone (also offline, or with the upstream down).
-      if (await upstream.files.isCached(project, file))
+      if (await upstream.files.lookup(project, file))
         return sendDistribution(request, reply, {
           files: await upstream.files.cachedStorage(),
           key: `${project}/${file}`,
