@@ -18,6 +18,7 @@ import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork } from './live-index/background.js'
 import { registerIndexMetrics } from './metrics/index-metrics.js'
 import { openMetrics, type DaemonMetrics } from './metrics/serve-metrics.js'
+import { registerUpstreamBreakers, upstreamObserver } from './metrics/upstream-metrics.js'
 import { createAuthServices, indexServicesFor, type AuthServices, type IndexServices } from './services.js'
 import { UploaderLog } from './upload/uploader-log.js'
 import { UpstreamIndex } from './upstream/upstream-index.js'
@@ -211,6 +212,7 @@ async function buildDaemonApp(started: Started, background: BackgroundWork): Pro
   } = started
   const uploads =
     config.uploads === 'disabled' ? undefined : { maxBytes: config.maxUploadBytes, overwrite: config.overwrite }
+  const upstream = upstreamIndexFor(started)
   return buildApp({
     index,
     storage,
@@ -234,11 +236,27 @@ async function buildDaemonApp(started: Started, background: BackgroundWork): Pro
     xAccelRedirect: config.xAccelRedirect,
     downloadRedirect: config.downloadRedirect,
     ...(telemetry.app === undefined ? {} : { metrics: telemetry.app }),
-    ...(config.upstream.upstreams.length === 0 || config.cacheDir === undefined
-      ? {}
-      : { upstream: new UpstreamIndex({ index, config: config.upstream, cacheDir: config.cacheDir, log: logger }) }),
+    ...(upstream === undefined ? {} : { upstream }),
     ...(started.inherited.tls === undefined ? {} : { https: started.inherited.tls }),
   })
+}
+
+/** The upstream indexes (--upstream) around the local one, feeding the metrics; undefined without upstreams. */
+function upstreamIndexFor(started: Started): UpstreamIndex | undefined {
+  const { config, services, log, telemetry } = started
+  if (config.upstream.upstreams.length === 0 || config.cacheDir === undefined) return undefined
+  const upstream = new UpstreamIndex({
+    index: services.index,
+    config: config.upstream,
+    cacheDir: config.cacheDir,
+    log: log.logger,
+    observer: upstreamObserver(
+      telemetry.metrics,
+      config.upstream.upstreams.map((settings) => settings.label),
+    ),
+  })
+  registerUpstreamBreakers(telemetry.metrics, () => upstream.breakers())
+  return upstream
 }
 
 /**

@@ -31,11 +31,12 @@ export const MEASUREMENTS = [
   'logging',
   'metrics',
   'ui',
+  'upstream',
 ] as const
 export type Measurement = (typeof MEASUREMENTS)[number]
 
 /** Measurements on a fixture of their own rather than on the synthetic trees. */
-const TREELESS: ReadonlySet<Measurement> = new Set(['ui'])
+const TREELESS: ReadonlySet<Measurement> = new Set(['ui', 'upstream'])
 
 /** Whether any selected measurement needs the synthetic trees (`--only ui` needs none). */
 export function needsTrees(only: ReadonlySet<Measurement>): boolean {
@@ -109,6 +110,11 @@ BENCHMARKS.md. Figures are reported as ratios to nginx measured in the same run.
                          Node in turn within every round, and written side by side to the report's
                          "Node versions" section (the rest of the report is kept)
   -h, --help             this text
+
+--only upstream measures the upstream proxy on a fixture of its own (nginx serving a static PEP 503
+tree as the upstream): a cached upstream page against a local one, the first download of a 100 MB
+file against nginx directly, that file cached against a local one, and peak RSS while 50 clients
+stream one uncached 200 MB file (8 and 16 MB with --quick).
 
 Environment: EGGSERVE_BENCH_DIR (default $TMPDIR/eggserve-bench) holds trees and run state.
 Trees come from scripts/bench/make-tree.ts (also runnable on its own), nginx runs from nginx.ts.

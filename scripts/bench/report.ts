@@ -1,6 +1,7 @@
 // BENCHMARKS.md: the command, date and machine, a summary against the targets (docs/benchmarks.md), and
 // one table per tree (eggserve, nginx, ratio, target, met).
 import { uiRows, uiSection } from './report-ui.js'
+import { UPSTREAM_TARGETS, upstreamRows, upstreamSection, type UpstreamTargetId } from './report-upstream.js'
 import type { LoadResult, RunResult, StartupResult, TreeResult } from './results.js'
 import { shapeLabel } from './tree.js'
 import type { WrkResult } from './wrk.js'
@@ -17,6 +18,7 @@ type TargetId =
   | 'metrics-cost'
   | 'ui-rps'
   | 'ui-cold'
+  | UpstreamTargetId
 
 const TARGETS: Record<TargetId, string> = {
   'page-rps':
@@ -32,6 +34,7 @@ const TARGETS: Record<TargetId, string> = {
   'metrics-cost': '`--metrics` costs < 5% of page throughput (`/simple/<p>/` with metrics ≥ 0.95 of without, same run)',
   'ui-rps': 'Browse UI: a cached project page at ≥ 5,000 req/s (a project with 1,000 files)',
   'ui-cold': 'Browse UI: a project page with 1,000 files renders cold in < 50 ms',
+  ...UPSTREAM_TARGETS,
 }
 
 interface Check {
@@ -80,6 +83,7 @@ export function renderReport(run: RunResult): string {
   if (unavailable(run).length > 0)
     out.push('## Not available in the build measured', '', ...unavailable(run).map((line) => `- ${line}`), '')
   if (run.ui !== undefined) out.push(...uiSection(run.ui))
+  if (run.upstream !== undefined) out.push(...upstreamSection(run.upstream))
 
   for (const { tree, rows } of rowsByTree) {
     out.push(`## Tree: ${shapeLabel(tree.shape)}`, '')
@@ -336,6 +340,16 @@ function summary(rowsByTree: readonly { tree: TreeResult; rows: Row[] }[], run: 
       )
       continue
     }
+    if (id.startsWith('upstream-')) {
+      // Measured once per run on the upstream fixture, not per tree.
+      const row = run.upstream === undefined ? undefined : upstreamRows(run.upstream).find((r) => r.check?.id === id)
+      lines.push(
+        row?.check === undefined
+          ? `| ${TARGETS[id]} | | not measured | | | n/a |`
+          : `| ${TARGETS[id]} | upstream fixture | ${row.metric} | ${row.egg} | ${row.ratio} | ${row.check.met ? 'yes' : '**no**'} |`,
+      )
+      continue
+    }
     let found = rowsByTree.flatMap(({ tree, rows }) =>
       rows.filter((row) => row.check?.id === id && row.check.applies).map((row) => ({ tree, row })),
     )
@@ -448,11 +462,13 @@ function method(run: RunResult): string[] {
     '',
     'After the trees, `--only ui` measures the browse UI once (`scripts/bench/ui-run.ts`, the [Browse UI](#browse-ui) section): its own fixture with a 1,000-file project; the cached project page loaded like a page above (eggserve, then nginx serving the same bytes as a static file, per round; ready first, and the page fetched until two answers agree, since its README is rendered off the request path); then `--ui-renders` cold renders in a process of their own (`ui-cold-render.ts`) on the build under test, wall-clock and CPU time each. `--only ui` alone generates no tree.',
     '',
+    'After that, `--only upstream` measures the upstream proxy once (`scripts/bench/upstream-run.ts`, the [Upstream proxy](#upstream-proxy) section): nginx serves a static PEP 503 tree as the upstream; one eggserve with `--upstream` and a local eggdir takes a cached upstream page against a local page of the same shape and a cached upstream file against a local file of the same size (wrk, alternately), and one client downloads a new uncached file per round through eggserve and from nginx directly; then a fresh eggserve streams one uncached file to 50 clients at once while its RSS is sampled. `--only upstream` alone generates no tree.',
+    '',
     'For pages, a third server runs in each round: `scripts/bench/ceiling-server.ts`, bare `node:http` sending the same bytes from memory. It is the most any Node server can do here, and shows how much of the gap to nginx is Node itself.',
     '',
     "nginx runs in the foreground as the bench's child, one worker per core, `sendfile on`, `tcp_nopush on`, no access log, listening on 127.0.0.1 only; its configuration, logs and temp folders are in the run folder. Every process the bench starts is stopped (eggserve with SIGTERM, nginx with SIGQUIT, its graceful stop), also on errors and Ctrl-C. Needs `apt-get install -y nginx-light wrk`.",
     '',
-    `Flags: \`--projects 1000,10000 --files 10 --size 2048 --big-mb 256 --duration ${run.durationS} --rounds ${run.rounds} --connections ${run.connections} --only startup,read-rate,simple-root,simple-html,simple-json,legacy,small-file,big-file,node-ceiling,freshness,logging,metrics,ui --ui-renders 21 --keep --out FILE --quick --profile\`; \`npm run bench -- --help\` lists them all.`,
+    `Flags: \`--projects 1000,10000 --files 10 --size 2048 --big-mb 256 --duration ${run.durationS} --rounds ${run.rounds} --connections ${run.connections} --only startup,read-rate,simple-root,simple-html,simple-json,legacy,small-file,big-file,node-ceiling,freshness,logging,metrics,ui,upstream --ui-renders 21 --keep --out FILE --quick --profile\`; \`npm run bench -- --help\` lists them all.`,
   ]
 }
 

@@ -78,6 +78,51 @@ export interface UiResult {
     { readonly wallMs: readonly number[]; readonly cpuMs: readonly number[]; readonly bytes: number } | undefined
 }
 
+/** Two paths of one eggserve loaded alternately under wrk (a: the one judged, b: its reference). */
+export interface PairedLoad {
+  readonly label: string
+  readonly aPath: string
+  readonly bPath: string
+  readonly aBytes: number
+  readonly bBytes: number
+  readonly connections: number
+  /** What the rounds are compared by: req/s (pages) or MB/s (large files). */
+  readonly by: 'rps' | 'mbps'
+  /** The median rounds, and every round. */
+  readonly a: WrkResult
+  readonly b: WrkResult
+  readonly aRounds: readonly WrkResult[]
+  readonly bRounds: readonly WrkResult[]
+}
+
+/** The upstream proxy (upstream-run.ts): on a fixture of its own, once per run, not per tree. */
+export interface UpstreamResult {
+  /** What served as the upstream. */
+  readonly upstream: string
+  /** a: a cached upstream page; b: a local page of the same shape. */
+  readonly page: PairedLoad
+  /** The first download of an uncached file, one per round: through eggserve, and from the upstream directly. */
+  readonly firstDownload: {
+    readonly bytes: number
+    readonly viaMbps: readonly number[]
+    readonly directMbps: readonly number[]
+  }
+  /** a: that file, cached; b: a local file of the same size. */
+  readonly file: PairedLoad
+  /** RSS while `clients` clients stream one uncached file of `bytes`. */
+  readonly memory: {
+    readonly bytes: number
+    readonly clients: number
+    /** VmRSS after start-up and one page, before the downloads. */
+    readonly idleMb: number
+    /** The highest VmRSS sampled every 20 ms during the downloads. */
+    readonly sampledPeakMb: number
+    /** VmHWM after the downloads (the peak of the whole process life, start-up included). */
+    readonly hwmMb: number | undefined
+    readonly seconds: number
+  }
+}
+
 export interface ReadRate {
   readonly seconds: number
   readonly bytes: number
@@ -144,6 +189,8 @@ export interface RunResult extends RunHeader {
   readonly notes: string[]
   /** --only ui: the browse UI's rows (absent in runs without it, and in older results.json). */
   ui?: UiResult
+  /** --only upstream: the upstream proxy's rows (absent in runs without it, and in older results.json). */
+  upstream?: UpstreamResult
 }
 
 /** A Node eggserve ran on (--node). */

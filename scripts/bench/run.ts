@@ -19,6 +19,7 @@ import type { BenchNode, Features, NodeVersionsRun, NodeVersionsTree, RunResult,
 import { benchTree, type RunContext } from './tree-run.js'
 import { ensureTree, removeTree, shapeLabel, type Tree } from './tree.js'
 import { benchUi } from './ui-run.js'
+import { benchUpstream } from './upstream-run.js'
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 
@@ -109,6 +110,8 @@ async function main(): Promise<number> {
     }
     // The browse UI: a fixture of its own (ui-run.ts), once per run.
     if (options.only.has('ui') && !wasInterrupted()) run.ui = await benchUi(ctx)
+    // The upstream proxy: a fixture of its own with nginx as the upstream (upstream-run.ts), once per run.
+    if (options.only.has('upstream') && !wasInterrupted()) run.upstream = await benchUpstream(ctx)
   } catch (err) {
     failed = err
   } finally {

@@ -20,10 +20,13 @@ export class CircuitBreaker {
   #failures = 0
   #openedAt: number | undefined
   #probing = false
+  readonly #onOpen: () => void
 
-  constructor(settings: BreakerSettings, now: () => number = Date.now) {
+  /** `onOpen` is told each time the breaker opens (for the metrics). */
+  constructor(settings: BreakerSettings, now: () => number = Date.now, onOpen: () => void = () => undefined) {
     this.#settings = settings
     this.#now = now
+    this.#onOpen = onOpen
   }
 
   get state(): BreakerState {
@@ -47,8 +50,11 @@ export class CircuitBreaker {
   }
 
   failure(): void {
+    const wasOpen = this.state === 'open'
     this.#failures++
     this.#probing = false
     if (this.#openedAt !== undefined || this.#failures >= this.#settings.failures) this.#openedAt = this.#now()
+    // A failure while open only extends it; closed or half-open to open is an opening.
+    if (!wasOpen && this.#openedAt !== undefined) this.#onOpen()
   }
 }

@@ -5,6 +5,7 @@
 // mtime records the last use, so the order survives a restart.
 import { mkdir, readdir, readFile, stat, unlink, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import type { FastifyBaseLogger } from 'fastify'
 import type { UpstreamFile } from '../core/upstream-page.js'
 import { LocalStorage } from '../storage/local-storage.js'
@@ -13,6 +14,7 @@ import { Download, type ExpectedDigest } from './file-download.js'
 import { FileLru } from './file-lru.js'
 import { describeUrl } from './http-client.js'
 import { UpstreamFailure, UpstreamFetchError } from './upstream-errors.js'
+import { fileKind, NO_OBSERVER, outcomeOf, type UpstreamObserver } from './upstream-observer.js'
 import type { UpstreamSettings } from './upstream-settings.js'
 
 // Digests pip can check, strongest first (hashlib's guaranteed algorithms that PEP 503 names).
@@ -38,6 +40,7 @@ export class UpstreamFiles {
   readonly hashChange: HashChangePolicy
   /** Hash changes already logged (key and new digest), so a page rendered again logs nothing new. */
   readonly #reportedChanges = new Set<string>()
+  readonly #observer: UpstreamObserver
   /** Upstream file requests made (for tests and the log). */
   requests = 0
 
@@ -47,8 +50,10 @@ export class UpstreamFiles {
     log: FastifyBaseLogger
     maxBytes?: number | undefined
     hashChange?: HashChangePolicy
+    observer?: UpstreamObserver
   }) {
     this.#dir = join(options.cacheDir, 'upstream', 'files')
+    this.#observer = options.observer ?? NO_OBSERVER
     this.#offline = options.offline
     this.#log = options.log.child({ component: 'upstream-files' })
     this.hashChange = options.hashChange ?? 'pin'
@@ -77,6 +82,13 @@ export class UpstreamFiles {
       if (digest !== undefined) pins.set(name, digest)
     }
     return pins
+  }
+
+  /** isCached for a client's request: the answer is counted as a file cache hit or miss. */
+  async lookup(project: string, filename: string): Promise<boolean> {
+    const cached = await this.isCached(project, filename)
+    this.#observer.fileLookup(cached ? 'hit' : 'miss')
+    return cached
   }
 
   /** True when `filename` of `project` is in the cache (verified, pinned). */
@@ -197,9 +209,13 @@ export class UpstreamFiles {
     target: { project: string; file: UpstreamFile; upstream: UpstreamSettings },
     expected: ExpectedDigest | undefined,
   ): Download {
-    const running = this.#downloads.get(key)
-    if (running !== undefined && (running.state === 'connecting' || running.state === 'streaming')) return running
     const { project, file, upstream } = target
+    const kind = fileKind(file.filename)
+    const running = this.#downloads.get(key)
+    if (running !== undefined && (running.state === 'connecting' || running.state === 'streaming')) {
+      this.#observer.joined(upstream.label, kind)
+      return running
+    }
     this.requests++
     const download = new Download({
       request: {
@@ -216,8 +232,17 @@ export class UpstreamFiles {
       finalPath: join(this.#dir, project, file.filename),
     })
     this.#downloads.set(key, download)
+    const started = performance.now()
     void download.run().then(() => {
       this.#downloads.delete(key)
+      const failure = download.state === 'done' ? undefined : download.error
+      this.#observer.requested({
+        upstream: upstream.label,
+        kind,
+        outcome: failure === undefined ? 'ok' : outcomeOf(failure),
+        seconds: (performance.now() - started) / 1000,
+        bytes: download.received,
+      })
       if (download.state === 'done' && download.sha256 !== undefined) {
         this.#pins.set(key, download.sha256)
         this.#bad.delete(key)
@@ -226,8 +251,10 @@ export class UpstreamFiles {
         this.#evict(this.#lru?.add(key, download.available) ?? [])
         return
       }
-      if (expected !== undefined && download.error instanceof UpstreamFetchError && download.error.kind === 'digest')
+      if (expected !== undefined && download.error instanceof UpstreamFetchError && download.error.kind === 'digest') {
         this.#bad.set(key, expected.hex)
+        this.#observer.hashMismatch(upstream.label)
+      }
       this.#log.error(
         { project, filename: file.filename, url: describeUrl(file.url), reason: download.error?.message },
         'Upstream file download failed; nothing was kept',

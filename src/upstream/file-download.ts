@@ -34,6 +34,8 @@ export class Download extends EventEmitter {
   state: 'connecting' | 'streaming' | 'done' | 'failed' = 'connecting'
   /** Bytes readers may have: what was written, minus the chunk held back. */
   available = 0
+  /** Body bytes received from the upstream so far (for the metrics). */
+  received = 0
   /** Content-Length of the upstream answer, or the page's size. */
   length: number | undefined
   error: Error | undefined
@@ -114,6 +116,7 @@ export class Download extends EventEmitter {
       // The previous chunks may go out; this one waits for the next (or for the verdict).
       this.available = written
       written += bytes.length
+      this.received = written
       this.emit('progress')
     }
     const sha256 = hashes.sha256.digest('hex')
@@ -141,7 +144,9 @@ export class Download extends EventEmitter {
   /** The file's bytes as they become safe to send; fails (instead of ending) when the download does. */
   reader(): Readable {
     this.#readers++
-    return Readable.from(this.#follow())
+    // One chunk read ahead per client, not Readable.from's default 16: with 50 clients of one
+    // download, 16 × 64 KiB each was most of the memory the download used (docs/benchmarks.md).
+    return Readable.from(this.#follow(), { highWaterMark: 1 })
   }
 
   async *#follow(): AsyncGenerator<Buffer> {

@@ -2,12 +2,14 @@
 // with If-None-Match, never replaced by an older page (X-PyPI-Last-Serial), 404s remembered
 // briefly, one request per project at a time, a circuit breaker, and stale pages when the
 // upstream fails.
+import { performance } from 'node:perf_hooks'
 import type { FastifyBaseLogger } from 'fastify'
 import { parseHtmlPage, parseJsonPage, type UpstreamPage } from '../core/upstream-page.js'
-import { CircuitBreaker } from './circuit-breaker.js'
+import { CircuitBreaker, type BreakerState } from './circuit-breaker.js'
 import { describeUrl, readBounded, upstreamGet } from './http-client.js'
 import { PageStore, type StoredPage } from './page-store.js'
 import { UpstreamFetchError } from './upstream-errors.js'
+import { NO_OBSERVER, outcomeOf, type UpstreamObserver, type UpstreamOutcome } from './upstream-observer.js'
 import type { UpstreamSettings } from './upstream-settings.js'
 
 /** What one upstream says about a project. */
@@ -44,6 +46,7 @@ export class PageSource {
   readonly #entries = new Map<string, Entry>()
   readonly #missing = new Map<string, number>()
   readonly #inFlight = new Map<string, Promise<PageAnswer>>()
+  readonly #observer: UpstreamObserver
   /** Upstream requests made (for the log and tests). */
   requests = 0
 
@@ -53,35 +56,56 @@ export class PageSource {
     offline: boolean
     log: FastifyBaseLogger
     now?: () => number
+    observer?: UpstreamObserver
   }) {
     this.settings = options.settings
+    const observer = options.observer ?? NO_OBSERVER
+    this.#observer = observer
     this.#log = options.log.child({ component: 'upstream', upstream: options.settings.label })
     this.#store = new PageStore({ cacheDir: options.cacheDir, upstreamUrl: options.settings.url, log: this.#log })
     this.#now = options.now ?? Date.now
-    this.#breaker = new CircuitBreaker(options.settings.breaker, this.#now)
+    const label = options.settings.label
+    this.#breaker = new CircuitBreaker(options.settings.breaker, this.#now, () => {
+      observer.breakerOpened(label)
+    })
     this.#offline = options.offline
+  }
+
+  /** The circuit breaker's state now (read by the metrics on each scrape). */
+  get breakerState(): BreakerState {
+    return this.#breaker.state
   }
 
   /** The page of `project` (normalized), asking the upstream only when the cached one is not fresh. */
   async get(project: string): Promise<PageAnswer> {
+    const found = await this.#lookup(project)
+    this.#observer.pageLookup(this.settings.label, found.fromCache ? 'hit' : 'miss')
+    const answered = await found.answer
+    if (answered.kind === 'page' && answered.stale) this.#observer.stalePage(this.settings.label)
+    return answered
+  }
+
+  async #lookup(project: string): Promise<{ fromCache: boolean; answer: PageAnswer | Promise<PageAnswer> }> {
     const entry = await this.#entry(project)
     const now = this.#now()
     if (this.#offline)
       return entry === undefined
-        ? { kind: 'unavailable', reason: 'offline, and the project is not in the cache' }
-        : answer(entry, false)
-    if (entry !== undefined && now - entry.fetchedAt < this.settings.ttlMs) return answer(entry, false)
+        ? { fromCache: false, answer: { kind: 'unavailable', reason: 'offline, and the project is not in the cache' } }
+        : { fromCache: true, answer: answer(entry, false) }
+    if (entry !== undefined && now - entry.fetchedAt < this.settings.ttlMs)
+      return { fromCache: true, answer: answer(entry, false) }
     const missingUntil = this.#missing.get(project)
-    if (missingUntil !== undefined && now < missingUntil) return { kind: 'missing' }
+    if (missingUntil !== undefined && now < missingUntil) return { fromCache: true, answer: { kind: 'missing' } }
     let pending = this.#inFlight.get(project)
-    if (pending === undefined) {
+    if (pending !== undefined) this.#observer.joined(this.settings.label, 'page')
+    else {
       // Singleflight: concurrent misses of one project share one upstream request.
       pending = this.#refresh(project, entry).finally(() => {
         this.#inFlight.delete(project)
       })
       this.#inFlight.set(project, pending)
     }
-    return pending
+    return { fromCache: false, answer: pending }
   }
 
   /** Forget what memory holds about `project` (its page was purged from the cache directory). */
@@ -115,6 +139,10 @@ export class PageSource {
       )
     const url = `${this.settings.url}${project}/`
     this.requests++
+    const started = performance.now()
+    // Set as the request goes; an exception leaves 'error' unless outcomeOf knows better.
+    let outcome: UpstreamOutcome = 'error'
+    let bytes = 0
     try {
       const response = await upstreamGet({
         url,
@@ -129,11 +157,13 @@ export class PageSource {
         maxRedirects: this.settings.maxRedirects,
       })
       if (response.status === 304 && entry !== undefined) {
+        outcome = 'not_modified'
         response.body.resume()
         this.#breaker.success()
         return answer(this.#keep(project, { ...entry, fetchedAt: this.#now() }, false), false)
       }
       if (response.status === 404 || response.status === 410) {
+        outcome = 'not_found'
         response.body.resume()
         this.#breaker.success()
         this.#missing.set(project, this.#now() + this.settings.negativeTtlMs)
@@ -146,7 +176,9 @@ export class PageSource {
           status: response.status,
         })
       }
-      const body = (await readBounded(response, this.settings.maxPageBytes)).toString('utf8')
+      const raw = await readBounded(response, this.settings.maxPageBytes)
+      bytes = raw.length
+      const body = raw.toString('utf8')
       const type = (response.headers['content-type'] ?? '').toLowerCase()
       let page: UpstreamPage
       try {
@@ -159,6 +191,7 @@ export class PageSource {
           `${describeUrl(url)} sent a page that cannot be read: ${err instanceof Error ? err.message : String(err)}`,
         )
       }
+      outcome = 'ok'
       this.#breaker.success()
       const serial = parseSerial(response.headers['x-pypi-last-serial'])
       // Refuse a page older than the one cached (a lagging mirror or CDN node): keep the cached one.
@@ -176,9 +209,18 @@ export class PageSource {
         false,
       )
     } catch (err) {
+      outcome = outcomeOf(err)
       if (!(err instanceof UpstreamFetchError) || err.kind !== 'status' || (err.status ?? 0) >= 500)
         this.#breaker.failure()
       return this.#failed(project, entry, err)
+    } finally {
+      this.#observer.requested({
+        upstream: this.settings.label,
+        kind: 'page',
+        outcome,
+        seconds: (performance.now() - started) / 1000,
+        bytes,
+      })
     }
   }
 

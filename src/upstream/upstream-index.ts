@@ -10,6 +10,8 @@ import type { IndexService, ProjectSnapshot } from '../live-index/index-service.
 import { PurgeWatcher } from './cache-purge.js'
 import { UpstreamFiles } from './file-cache.js'
 import { PageSource, type PageAnswer } from './page-source.js'
+import type { BreakerState } from './circuit-breaker.js'
+import type { UpstreamObserver } from './upstream-observer.js'
 import type { UpstreamConfig, UpstreamSettings } from './upstream-settings.js'
 
 /** An upstream's page of a project, as found. */
@@ -64,8 +66,11 @@ export class UpstreamIndex {
     cacheDir: string
     log: FastifyBaseLogger
     now?: () => number
+    /** Told what happens with the upstreams (the metrics); default: nobody. */
+    observer?: UpstreamObserver
   }) {
     const { config } = options
+    const observer = options.observer === undefined ? {} : { observer: options.observer }
     this.local = options.index
     this.offline = config.offline
     this.#policy = namePolicy({
@@ -81,6 +86,7 @@ export class UpstreamIndex {
           offline: config.offline || settings.offline,
           log: options.log,
           ...(options.now === undefined ? {} : { now: options.now }),
+          ...observer,
         }),
     )
     this.#now = options.now ?? Date.now
@@ -90,6 +96,7 @@ export class UpstreamIndex {
       log: options.log,
       maxBytes: config.cacheMaxBytes,
       hashChange: config.hashChange,
+      ...observer,
     })
     this.#purges = new PurgeWatcher(options.cacheDir)
     // Labels carry no credentials (parseUpstreamUrl removed them).
@@ -113,6 +120,11 @@ export class UpstreamIndex {
   /** Upstream page requests made so far (every upstream). */
   get pageRequests(): number {
     return this.#sources.reduce((sum, source) => sum + source.requests, 0)
+  }
+
+  /** Each upstream's label and circuit breaker state, in order. */
+  breakers(): { upstream: string; state: BreakerState }[] {
+    return this.#sources.map((source) => ({ upstream: source.settings.label, state: source.breakerState }))
   }
 
   /** Apply the name rule to `name`; the local index is always asked first. */

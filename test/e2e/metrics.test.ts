@@ -2,12 +2,11 @@
 // checked by Prometheus's own `promtool check metrics` (Debian's prometheus package), and
 // prom-client left unloaded when metrics are off.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, test, type TestContext } from 'node:test'
 import { pathToFileURL } from 'node:url'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
-import { parseSamples, sampleValue } from '../helpers/metrics-text.js'
+import { parseSamples, promtoolCheck, sampleValue } from '../helpers/metrics-text.js'
 import { childEnv, httpGet, repoRoot, runProcess, startServer } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { needTool } from '../helpers/tools.js'
@@ -19,12 +18,6 @@ async function tree(t: TestContext): Promise<string> {
   const root = await tempDir(t)
   await writeDist(join(root, 'hello'), WHEEL)
   return root
-}
-
-/** promtool's verdict on an exposition: exit code 0 and nothing said, or what it said. */
-function promtoolCheck(promtool: string, text: string): { status: number | null; output: string } {
-  const result = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' })
-  return { status: result.status, output: `${result.stdout}${result.stderr}` }
 }
 
 await describe('promtool check metrics accepts what eggserve serves', async () => {

@@ -1,5 +1,7 @@
 // Reading the Prometheus text format (https://prometheus.io/docs/instrumenting/exposition_formats/)
-// back into samples, so tests can look values up by name and labels.
+// back into samples, so tests can look values up by name and labels; and Prometheus's own
+// check of an exposition (`promtool check metrics`, Debian's prometheus package).
+import { spawnSync } from 'node:child_process'
 
 /** One sample line: `name{label="value",...} number`. */
 export interface Sample {
@@ -48,4 +50,10 @@ export function metricTypes(text: string): Map<string, string> {
     if (match[1] !== undefined && match[2] !== undefined) types.set(match[1], match[2])
   }
   return types
+}
+
+/** promtool's verdict on an exposition: exit code 0 and nothing said, or what it said. */
+export function promtoolCheck(promtool: string, text: string): { status: number | null; output: string } {
+  const result = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' })
+  return { status: result.status, output: `${result.stdout}${result.stderr}` }
 }

@@ -13,6 +13,7 @@ import { buildMetricsApp } from '../../src/http/metrics-app.js'
 import { BackgroundWork } from '../../src/live-index/background.js'
 import { registerIndexMetrics } from '../../src/metrics/index-metrics.js'
 import { createPrometheusMetrics, type PrometheusMetrics } from '../../src/metrics/prometheus.js'
+import { registerUpstreamBreakers, upstreamObserver } from '../../src/metrics/upstream-metrics.js'
 import { buildTestApp, type TestApp } from '../helpers/build-app.js'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
 import { metricTypes, parseSamples, sampleValue, type Sample } from '../helpers/metrics-text.js'
@@ -323,6 +324,11 @@ await test('docs/metrics.md lists every eggserve metric with its type, and no ot
     hashed: services.reader.stats,
     readiness: () => background.readiness(),
   })
+  // The upstream proxy's (--upstream) are declared by the daemon when it has upstreams.
+  upstreamObserver(prometheus.metrics, ['https://upstream.example/simple/'])
+  registerUpstreamBreakers(prometheus.metrics, () => [
+    { upstream: 'https://upstream.example/simple/', state: 'closed' },
+  ])
   const served = [...metricTypes(await prometheus.exposition.render())].filter(([name]) => name.startsWith('eggserve_'))
   const doc = await readFile(new URL('../../docs/metrics.md', import.meta.url), 'utf8')
   const documented = new Map<string, string>()

@@ -206,7 +206,7 @@ export async function sendUpstreamFile(
   // A cached file is immutable: served without asking anyone (also offline, or with the
   // upstream down), unless the cooldown still holds it back, or --upstream-hash-change follow
   // and the (cached or fresh) page changed its hash.
-  if ((await upstream.files.isCached(project, file)) && !(await followedHashChange(upstream, project, file))) {
+  if ((await upstream.files.lookup(project, file)) && !(await followedHashChange(upstream, project, file))) {
     const held = await upstream.heldInCache(project, withoutMetadataSuffix(file))
     if (held !== undefined) throw new CooldownError(held)
     try {

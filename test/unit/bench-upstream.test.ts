@@ -1,0 +1,133 @@
+// npm run bench --only upstream: the flag, the sizes, and the upstream proxy's rows of
+// BENCHMARKS.md. No timing is asserted: the numbers are made up here.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { MEASUREMENTS, needsTrees, parseOptions, type Measurement } from '../../scripts/bench/options.js'
+import { renderReport } from '../../scripts/bench/report.js'
+import type { PairedLoad, RunResult, UpstreamResult } from '../../scripts/bench/results.js'
+import { upstreamSizes } from '../../scripts/bench/upstream-run.js'
+import type { WrkResult } from '../../scripts/bench/wrk.js'
+import { TEST_MACHINE } from '../helpers/bench-fixtures.js'
+import { repoRoot } from '../helpers/spawn-server.js'
+
+function wrk(rps: number, mbps = rps * 0.004): WrkResult {
+  return {
+    requests: rps * 5,
+    bytes: mbps * 5e6,
+    durationS: 5,
+    rps,
+    mbps,
+    p50Ms: 0.5,
+    p90Ms: 1,
+    p99Ms: 2,
+    maxMs: 4,
+    errors: 0,
+    errorText: '',
+    command: 'wrk',
+  }
+}
+
+function paired(a: WrkResult, b: WrkResult, by: 'rps' | 'mbps'): PairedLoad {
+  return {
+    label: 'pair',
+    aPath: by === 'rps' ? '/simple/uppage/' : '/files/upstream/updl/updl-1.0.tar.gz',
+    bPath: by === 'rps' ? '/simple/lopage/' : '/packages/lodl/lodl-1.0.tar.gz',
+    aBytes: by === 'rps' ? 4_100 : 100e6,
+    bBytes: by === 'rps' ? 3_900 : 100e6,
+    connections: by === 'rps' ? 10 : 4,
+    by,
+    a,
+    b,
+    aRounds: [a],
+    bRounds: [b],
+  }
+}
+
+function upstream(options: { pageRps: number; firstVia: number[]; fileMbps: number; peakMb: number }): UpstreamResult {
+  return {
+    upstream: 'nginx (static PEP 503 tree)',
+    page: paired(wrk(options.pageRps), wrk(20_000), 'rps'),
+    firstDownload: { bytes: 100e6, viaMbps: options.firstVia, directMbps: [1000, 1000, 1000] },
+    file: paired(wrk(1, options.fileMbps), wrk(1, 2000), 'mbps'),
+    memory: { bytes: 200e6, clients: 50, idleMb: 80, sampledPeakMb: options.peakMb, hwmMb: 90, seconds: 12.3 },
+  }
+}
+
+function run(result: UpstreamResult | undefined): RunResult {
+  return {
+    command: 'npm run bench -- --only upstream',
+    date: '2026-12-06 07:00 UTC',
+    commit: 'abc1234',
+    machine: TEST_MACHINE,
+    loadStart: 1,
+    loadEnd: 1,
+    quick: false,
+    durationS: 5,
+    rounds: 3,
+    connections: 10,
+    bigConnections: 4,
+    trees: [],
+    features: { cacheDir: undefined, ready: undefined, listeningLineAtWarn: undefined },
+    notes: [],
+    ...(result === undefined ? {} : { upstream: result }),
+  }
+}
+
+/** The summary's row of an upstream target, split into cells. */
+function summaryRow(report: string, start: string): string[] {
+  const line = report.split('\n').find((l) => l.startsWith(`| Upstream proxy: ${start}`))
+  assert.ok(line, `no summary row "${start}"`)
+  return line
+    .split('|')
+    .slice(1, -1)
+    .map((cell) => cell.trim())
+}
+
+await test('--only takes upstream; alone it needs no synthetic tree; a full run includes it', () => {
+  assert.ok(MEASUREMENTS.includes('upstream'))
+  assert.deepEqual([...(parseOptions(['--only', 'upstream'], repoRoot, {})?.only ?? [])], ['upstream'])
+  assert.equal(needsTrees(new Set<Measurement>(['upstream'])), false)
+  assert.equal(needsTrees(new Set<Measurement>(['upstream', 'ui'])), false)
+  assert.equal(needsTrees(new Set<Measurement>(['upstream', 'big-file'])), true)
+  assert.ok(parseOptions([], repoRoot, {})?.only.has('upstream'), 'a full run measures the upstream proxy')
+})
+
+await test("the upstream rows use the issue's sizes, small ones with --quick", () => {
+  assert.deepEqual(upstreamSizes(false), { downloadBytes: 100e6, rssBytes: 200e6 })
+  assert.deepEqual(upstreamSizes(true), { downloadBytes: 8e6, rssBytes: 16e6 })
+})
+
+await test('the report has an Upstream proxy section and its four targets in the summary, as ratios', () => {
+  const met = renderReport(run(upstream({ pageRps: 19_000, firstVia: [950, 880, 990], fileMbps: 1900, peakMb: 120 })))
+  assert.match(met, /^## Upstream proxy$/m)
+  const page = summaryRow(met, 'a cached upstream page')
+  assert.equal(page[1], 'upstream fixture')
+  assert.equal(page[4], '0.95')
+  assert.equal(page[5], 'yes')
+  const first = summaryRow(met, 'the first download')
+  // The median of the per-round ratios: 0.95, 0.88, 0.99.
+  assert.equal(first[4], '0.95')
+  assert.match(first[3] ?? '', /^950 <sub>\(880–990\)<\/sub>$/)
+  assert.equal(first[5], 'yes')
+  assert.equal(summaryRow(met, 'a cached upstream file')[4], '0.95')
+  const rss = summaryRow(met, 'peak RSS')
+  // The higher of the sampled peak (120) and VmHWM (90), against idle (80).
+  assert.equal(rss[3], '120 MB (+40 MB)')
+  assert.equal(rss[5], 'yes')
+
+  const missed = renderReport(
+    run(upstream({ pageRps: 17_000, firstVia: [500, 800, 700], fileMbps: 1000, peakMb: 140 })),
+  )
+  assert.equal(summaryRow(missed, 'a cached upstream page')[5], '**no**')
+  assert.equal(summaryRow(missed, 'the first download')[5], '**no**')
+  assert.equal(summaryRow(missed, 'a cached upstream file')[5], '**no**')
+  assert.equal(summaryRow(missed, 'peak RSS')[3], '140 MB (+60 MB)')
+  assert.equal(summaryRow(missed, 'peak RSS')[5], '**no**')
+})
+
+await test('a run without the upstream rows says so in the summary and has no Upstream proxy section', () => {
+  const report = renderReport(run(undefined))
+  assert.doesNotMatch(report, /^## Upstream proxy$/m)
+  for (const start of ['a cached upstream page', 'the first download', 'a cached upstream file', 'peak RSS'])
+    assert.equal(summaryRow(report, start)[2], 'not measured')
+})
