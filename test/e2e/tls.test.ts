@@ -240,7 +240,7 @@ await test('--workers 2: HTTPS from both workers, and one SIGHUP to the primary 
   // New connections go to the workers in turn: six reach each of them several times.
   const subjects = async (): Promise<string[]> => {
     const names: string[] = []
-    for (let i = 0; i < 6; i++) names.push((await certificateOf(server.port, ca)).subject.CN ?? '')
+    for (let i = 0; i < 6; i++) names.push(String((await certificateOf(server.port, ca)).subject.CN))
     return names
   }
   assert.deepEqual(
