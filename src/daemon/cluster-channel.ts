@@ -10,8 +10,15 @@ import type { IndexChange } from '../live-index/index-service.js'
 export interface PrimaryRequests {
   /** The facts of a file: remembered, or read now (once, whichever worker asks). */
   analyze: { ask: { readonly file: DistFile; readonly options: AnalyzeOptions }; answer: AnalysisResult }
-  /** Every fact remembered so far: a starting worker's memory. */
-  snapshot: { ask: Record<string, never>; answer: readonly (readonly [string, FileFacts])[] }
+  /**
+   * The facts remembered so far, a page at a time from `from` (a starting worker's memory):
+   * pages keep each message, and the memory it takes to copy it, small. `next` is absent
+   * after the last page.
+   */
+  snapshot: {
+    ask: { readonly from: number }
+    answer: { readonly entries: readonly (readonly [string, FileFacts])[]; readonly next?: number }
+  }
   /** An upload or removal made through this worker: resolves once every other worker knows it. */
   announce: { ask: { readonly change: IndexChange }; answer: null }
   /** /metrics on the main port: every process's metrics, aggregated. */

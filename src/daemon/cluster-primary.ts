@@ -14,6 +14,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
+import type { FileFacts } from '../core/index-model.js'
 import { FactsLog } from '../file-facts/facts-log.js'
 import type { IndexChange } from '../live-index/index-service.js'
 import { createLogger, type LoggerHandle } from '../logger.js'
@@ -44,6 +45,8 @@ const MAX_PAUSE_MS = 30_000
 // While the workers start (each scans the tree), systemd's start timeout is pushed back as a
 // single process's scan pushes it back.
 const START_EXTENSION = { everyMs: 10_000, extendMs: 30_000 }
+// Facts per message of a starting worker's snapshot.
+const SNAPSHOT_PAGE = 2_000
 
 /** One worker slot: the process serving it now, and what it has reported. */
 interface Member {
@@ -155,6 +158,9 @@ class Primary {
         workers: count,
         pids: [...this.#members.values()].map((member) => member.worker.process.pid),
         socket: socket === undefined ? null : socket.name,
+        // The workers keep facts in memory; the cache file is this process's.
+        cacheDir: this.#parts.services.facts instanceof FactsLog ? (this.#parts.config.cacheDir ?? null) : null,
+        cached: this.#parts.services.facts.size,
       },
       'Serving',
     )
@@ -202,7 +208,7 @@ class Primary {
       worker,
       {
         analyze: ({ file, options }) => this.#parts.services.analyzer.analyze(file, options),
-        snapshot: () => Promise.resolve([...this.#parts.services.facts.entries()]),
+        snapshot: ({ from }) => Promise.resolve(this.#snapshot(from)),
         announce: ({ change }) => this.#announce(slot, change),
         metrics: () => this.#aggregate(),
       },
@@ -217,6 +223,17 @@ class Primary {
     })
     this.#log.debug({ slot, workerPid: worker.process.pid }, 'Started a worker')
     return member
+  }
+
+  #snapshot(from: number): PrimaryRequests['snapshot']['answer'] {
+    const entries: (readonly [string, FileFacts])[] = []
+    let index = 0
+    for (const entry of this.#parts.services.facts.entries()) {
+      if (index++ < from) continue
+      if (entries.length === SNAPSHOT_PAGE) return { entries, next: from + SNAPSHOT_PAGE }
+      entries.push(entry)
+    }
+    return { entries }
   }
 
   #waitReady(member: Member): Promise<boolean> {

@@ -94,7 +94,11 @@ export class ClusterWorker {
     peers: IndexPeers
   }> {
     const facts = new MemoryFactsStore()
-    for (const [identity, known] of await this.#channel.request('snapshot', {})) facts.set(identity, known)
+    for (let from: number | undefined = 0; from !== undefined;) {
+      const page: PrimaryRequests['snapshot']['answer'] = await this.#channel.request('snapshot', { from })
+      for (const [identity, known] of page.entries) facts.set(identity, known)
+      from = page.next
+    }
     this.#facts = facts
     return {
       remoteFacts: { reader: new ClusterAnalyzer(this.#channel), facts },
