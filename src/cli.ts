@@ -9,7 +9,7 @@ import type { Output } from './commands/output.js'
 import { runWarm } from './commands/warm.js'
 import { resolveConfig, SETTINGS, type RawFlags, type SettingSpec } from './config.js'
 import { ANCHOR_ALGORITHMS } from './core/digests.js'
-import { startDaemon } from './daemon.js'
+import { runServer } from './daemon.js'
 import { errorSpec } from './error-codes.js'
 import { AppError, ConfigError } from './errors.js'
 
@@ -65,11 +65,8 @@ export async function main(
         return await runCachePurge(config, selected.names ?? [], output)
       case 'cache-warm':
         return await runCacheWarm(config, selected.requirements ?? [], output)
-      case 'serve': {
-        const daemon = await startDaemon(config)
-        await daemon.closed
-        return EXIT.ok
-      }
+      case 'serve':
+        return await runServer(config)
     }
   } catch (err) {
     return report(err, output)
@@ -161,6 +158,12 @@ const OPTIONS = {
       '--hash-workers <n>',
       'worker threads that hash ("auto": one per core; 0: in the main thread)',
       SETTINGS.hashWorkers,
+    ),
+  workers: () =>
+    option(
+      '--workers <n>',
+      'processes serving requests on the one port ("auto": one per core); hashing stays in one process',
+      SETTINGS.workers,
     ),
   reconcileInterval: () =>
     option(

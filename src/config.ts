@@ -43,6 +43,8 @@ export interface Config {
   readonly cacheDir: string | undefined
   /** Worker threads that hash ('auto': one per core; 0: hash in the main thread). */
   readonly hashWorkers: number | 'auto'
+  /** Processes that serve requests on the one port ('auto': one per core; 1: this process alone). */
+  readonly workers: number | 'auto'
   /** How often the whole tree is re-read as a safety net for missed events (0: never). */
   readonly reconcileIntervalMs: number
   /** htpasswd file of the users who may do what `authenticate` protects (`credential:NAME` resolved); undefined: none. */
@@ -112,6 +114,7 @@ export interface RawFlags {
   readonly cacheControl?: string
   readonly cacheDir?: string
   readonly hashWorkers?: string
+  readonly workers?: string
   readonly reconcileInterval?: string
   readonly passwords?: string
   readonly authenticate?: string
@@ -172,6 +175,7 @@ export const SETTINGS = {
   // The default comes from systemd's CACHE_DIRECTORY or the XDG cache directory: see defaultCacheDir().
   cacheDir: { flag: '--cache-dir', env: 'EGGSERVE_CACHE_DIR', defaultValue: undefined },
   hashWorkers: { flag: '--hash-workers', env: 'EGGSERVE_HASH_WORKERS', defaultValue: 'auto' },
+  workers: { flag: '--workers', env: 'EGGSERVE_WORKERS', defaultValue: '1' },
   reconcileInterval: { flag: '--reconcile-interval', env: 'EGGSERVE_RECONCILE_INTERVAL', defaultValue: '120' },
   passwords: { flag: '--passwords', env: 'EGGSERVE_PASSWORDS', defaultValue: undefined },
   authenticate: { flag: '--authenticate', env: 'EGGSERVE_AUTHENTICATE', defaultValue: 'update' },
@@ -236,6 +240,7 @@ export function resolveConfig(
   const cacheControl = pick('cacheControl')
   const cacheDir = pickOptional('cacheDir')
   const workers = pick('hashWorkers')
+  const processes = pick('workers')
   const reconcile = pick('reconcileInterval')
   const overwrite = pick('overwrite')
   const maxUpload = pick('maxUploadSize')
@@ -271,6 +276,7 @@ export function resolveConfig(
     cacheControl: parseHeaderValue(cacheControl.value, cacheControl.source),
     cacheDir: cacheDirValue,
     hashWorkers: parseWorkers(workers.value, workers.source),
+    workers: parseProcesses(processes.value, processes.source),
     reconcileIntervalMs: Math.round(parseSeconds(reconcile.value, reconcile.source, 86_400) * 1000),
     ...resolveAccess(pickOptional('passwords'), pick('authenticate'), env),
     overwrite: parseBoolean(overwrite.value, overwrite.source),
@@ -508,6 +514,17 @@ function parseWorkers(value: string, source: string): number | 'auto' {
   if (!Number.isInteger(workers) || workers > 64) {
     throw new ConfigError(
       `Invalid number of hash workers "${value}" (${source}): expected "auto" or an integer from 0 to 64`,
+    )
+  }
+  return workers
+}
+
+function parseProcesses(value: string, source: string): number | 'auto' {
+  if (value === 'auto') return 'auto'
+  const workers = /^\d+$/.test(value) ? Number(value) : NaN
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    throw new ConfigError(
+      `Invalid number of workers "${value}" (${source}): expected "auto" or an integer from 1 to 64`,
     )
   }
   return workers

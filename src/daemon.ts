@@ -6,16 +6,19 @@ import { buildApp } from './app.js'
 import type { Config, TlsFiles } from './config.js'
 import type { LayoutProblem, LayoutReport } from './core/layout.js'
 import { problemCount } from './core/tree-summary.js'
-import { Lifecycle, type LifecycleEffects } from './daemon/lifecycle.js'
+import { availableParallelism } from 'node:os'
+import { ClusterWorker, CLUSTER_SOCKET_VARIABLE, isClusterWorker } from './daemon/cluster-worker.js'
+import { startPrimary } from './daemon/cluster-primary.js'
+import { Lifecycle, type LifecycleEffects, type SignalSource } from './daemon/lifecycle.js'
 import { servingStatus } from './daemon/service-status.js'
 import { httpSocket, takeInheritedSockets, type InheritedSocket } from './daemon/socket-activation.js'
 import { logServing, logStartUpNotes } from './daemon/start-up-notes.js'
-import { SystemdNotifier } from './daemon/systemd-notify.js'
+import { SystemdNotifier, type ServiceNotifier } from './daemon/systemd-notify.js'
 import { loadTlsCredentials, type TlsCredentials } from './daemon/tls.js'
 import { describeErrno, errnoCode, LayoutError, ListenError, StoreFailure, TlsError } from './errors.js'
 import { AccessControl } from './http/access-control.js'
 import { createLogger, type LoggerHandle } from './logger.js'
-import { BackgroundWork } from './live-index/background.js'
+import { BackgroundWork, type Readiness } from './live-index/background.js'
 import { registerIndexMetrics } from './metrics/index-metrics.js'
 import { openMetrics, type DaemonMetrics } from './metrics/serve-metrics.js'
 import { registerUpstreamBreakers, upstreamObserver } from './metrics/upstream-metrics.js'
@@ -39,10 +42,26 @@ const SCAN_EXTENSION = { everyMs: 10_000, extendMs: 30_000 }
 
 /** What start-up takes from the process before anything else: systemd's sockets and notify socket, the TLS files. */
 interface Inherited {
-  readonly notifier: SystemdNotifier
+  readonly notifier: ServiceNotifier
+  /** Where stop and reload signals come from: this process's, or those the primary forwards (--workers). */
+  readonly signals: SignalSource
+  /** This process's link to the primary, when it is a --workers worker. */
+  readonly worker: ClusterWorker | undefined
   /** The listening socket systemd passed (socket activation); undefined: listen on --host/--port. */
   readonly socket: InheritedSocket | undefined
   readonly tls: TlsCredentials | undefined
+}
+
+/**
+ * Serve as the configuration says: in this process, or (--workers N) from N worker processes
+ * this one starts and watches. Resolves with the exit code once stopped; throws as startDaemon.
+ */
+export async function runServer(config: Config): Promise<number> {
+  const processes = config.workers === 'auto' ? availableParallelism() : config.workers
+  if (processes > 1 && !isClusterWorker()) return startPrimary(config, processes)
+  const daemon = await startDaemon(config)
+  await daemon.closed
+  return 0
 }
 
 /**
@@ -51,20 +70,25 @@ interface Inherited {
  */
 export async function startDaemon(config: Config): Promise<Daemon> {
   const log = createLogger({ file: config.logFile, level: config.logLevel })
+  const worker = isClusterWorker() ? new ClusterWorker(log.logger) : undefined
   try {
-    return await start(config, log)
+    const daemon = await start(config, log, worker)
+    void daemon.closed.then(() => worker?.leave())
+    return daemon
   } catch (err) {
     log.release()
     await log.flush()
+    worker?.leave()
     throw err
   }
 }
 
-async function start(config: Config, log: LoggerHandle): Promise<Daemon> {
+async function start(config: Config, log: LoggerHandle, worker: ClusterWorker | undefined): Promise<Daemon> {
   const { logger } = log
-  const inherited = await inherit(config, log)
-  const telemetry = await openMetrics(config.metrics, logger)
-  const services = await indexServicesFor(config, logger, telemetry.metrics)
+  const inherited = await inherit(config, log, worker)
+  const telemetry = await openMetrics(config.metrics, logger, worker)
+  const services = await indexServicesFor(config, logger, telemetry.metrics, await worker?.indexParts())
+  worker?.attach(services.index)
   try {
     return await serve(config, log, { services, telemetry, inherited })
   } catch (err) {
@@ -76,7 +100,12 @@ async function start(config: Config, log: LoggerHandle): Promise<Daemon> {
 
 // The systemd variables are removed from the environment as they are read, so that no child
 // process (readme_renderer, systemd-notify) takes them for its own (sd_listen_fds(3), sd_notify(3)).
-async function inherit(config: Config, log: LoggerHandle): Promise<Inherited> {
+async function inherit(config: Config, log: LoggerHandle, worker: ClusterWorker | undefined): Promise<Inherited> {
+  const tls = config.tls === undefined ? undefined : await loadTlsCredentials(config.tls)
+  // A worker serves on what the primary listens on: the socket systemd passed it, if any
+  // (node:cluster's primary listens on the descriptor and hands connections over).
+  if (worker !== undefined)
+    return { notifier: worker.notifier(), signals: worker.signals, worker, socket: clusterSocket(), tls }
   const sockets = takeInheritedSockets(process.env, process.pid)
   const socket = sockets === undefined ? undefined : httpSocket(sockets)
   for (const other of sockets ?? []) {
@@ -90,8 +119,12 @@ async function inherit(config: Config, log: LoggerHandle): Promise<Inherited> {
   delete process.env.NOTIFY_SOCKET
   delete process.env.WATCHDOG_USEC
   delete process.env.WATCHDOG_PID
-  const tls = config.tls === undefined ? undefined : await loadTlsCredentials(config.tls)
-  return { notifier, socket, tls }
+  return { notifier, signals: process, worker: undefined, socket, tls }
+}
+
+function clusterSocket(): InheritedSocket | undefined {
+  const [fd, name] = (process.env[CLUSTER_SOCKET_VARIABLE] ?? '').split(':')
+  return fd === undefined || fd === '' ? undefined : { fd: Number(fd), name: name ?? 'unknown' }
 }
 
 async function serve(
@@ -156,13 +189,15 @@ async function listenAndServe(started: Started): Promise<Daemon> {
     onProgress: (progress) => {
       notifier.status(servingStatus(serving.address, progress))
     },
+    onReady: () => inherited.worker?.warm(),
   })
-  registerIndexMetrics(telemetry.metrics, {
-    index: services.index,
-    hashed: services.reader.stats,
-    readiness: () => background.readiness(),
-  })
-  const app = await buildDaemonApp(started, background)
+  // A worker is ready when every worker is: /health/ready answers for the whole service.
+  const readiness = (): Readiness => {
+    const own = background.readiness()
+    return inherited.worker === undefined ? own : inherited.worker.readiness(own)
+  }
+  registerIndexMetrics(telemetry.metrics, { index: services.index, hashed: services.reader.stats, readiness })
+  const app = await buildDaemonApp(started, readiness)
   const status = (): string => servingStatus(serving.address, background.readiness().progress)
   const lifecycle = new Lifecycle({
     logger,
@@ -181,7 +216,7 @@ async function listenAndServe(started: Started): Promise<Daemon> {
   })
   // Signals are handled from before listen() (see Lifecycle.handleSignals); one that arrives
   // before start-up is complete waits for it.
-  lifecycle.handleSignals(process)
+  lifecycle.handleSignals(inherited.signals)
   const address = await listen(app, { config, log, socket: inherited.socket })
     .then(async (bound) => {
       await telemetry.listen()
@@ -197,12 +232,13 @@ async function listenAndServe(started: Started): Promise<Daemon> {
   await logStartUpNotes(facts)
   services.index.watch()
   background.start()
-  logServing({ ...facts, services, loadStarted: started.loadStarted })
+  // A worker's "Serving" is one of several: the primary says "Serving" once all of them are.
+  logServing({ ...facts, services, loadStarted: started.loadStarted }, inherited.worker ? 'Worker serving' : 'Serving')
   lifecycle.dispatch({ type: 'started' })
   return { app, address, closed: lifecycle.stopped, close: () => lifecycle.stop() }
 }
 
-async function buildDaemonApp(started: Started, background: BackgroundWork): Promise<FastifyInstance> {
+async function buildDaemonApp(started: Started, readiness: () => Readiness): Promise<FastifyInstance> {
   const {
     config,
     services: { storage, index },
@@ -220,7 +256,7 @@ async function buildDaemonApp(started: Started, background: BackgroundWork): Pro
     hashAlgorithm: config.hashAlgorithm,
     simpleHashAlgorithm: config.simpleHashAlgorithm,
     cacheControl: config.cacheControl,
-    readiness: () => background.readiness(),
+    readiness,
     access: new AccessControl({
       protect: config.authenticate,
       authenticator: auth.authenticator,

@@ -18,7 +18,7 @@ import { FailureThrottle } from './auth/throttle.js'
 import type { Config } from './config.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
 import { describeErrno } from './errors.js'
-import { IndexService } from './live-index/index-service.js'
+import { IndexService, type IndexPeers } from './live-index/index-service.js'
 import type { Metrics } from './core/metrics.js'
 import { LocalStorage } from './storage/local-storage.js'
 import { openStorage } from './storage/open-storage.js'
@@ -62,6 +62,13 @@ export interface IndexServicesOptions {
   readonly cacheDir?: string | undefined
   /** Where the index counts what it does (default: nowhere). */
   readonly metrics?: Metrics
+  /**
+   * Facts come from another process (a --workers worker asks the primary, which reads files
+   * and keeps the persistent cache): this analyzer and this store are used as they are.
+   */
+  readonly remoteFacts?: { readonly reader: IndexServices['reader']; readonly facts: FactsStore }
+  /** Other processes serving the tree, told of uploads and removals (--workers). */
+  readonly peers?: IndexPeers
 }
 
 /** The index services a configuration asks for (the daemon's and `eggserve warm`'s). */
@@ -69,9 +76,11 @@ export async function indexServicesFor(
   config: Config,
   logger: FastifyBaseLogger,
   metrics?: Metrics,
+  cluster: Pick<IndexServicesOptions, 'remoteFacts' | 'peers'> = {},
 ): Promise<IndexServices> {
   const storage = await configuredBucket(config, logger)
   return createIndexServices({
+    ...cluster,
     eggdir: config.eggdir,
     ...(storage === undefined ? {} : { storage }),
     hashAlgorithm: config.hashAlgorithm,
@@ -101,6 +110,24 @@ export async function createIndexServices(options: IndexServicesOptions): Promis
   const { logger } = options
   const storage = options.storage ?? (await LocalStorage.create(options.eggdir, logger))
   const algorithms = algorithmsFor(options.hashAlgorithm, options.simpleHashAlgorithm ?? options.hashAlgorithm)
+  const index = (analyzer: MemoizingAnalyzer): IndexService =>
+    new IndexService({
+      storage,
+      analyzer,
+      log: logger,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+      ...(options.peers === undefined ? {} : { peers: options.peers }),
+    })
+  if (options.remoteFacts !== undefined) {
+    const { reader, facts } = options.remoteFacts
+    const analyzer = new MemoizingAnalyzer(reader, facts)
+    const remote = index(analyzer)
+    const close = async (): Promise<void> => {
+      remote.close()
+      await reader.close()
+    }
+    return { storage, analyzer, reader, facts, cacheProblem: undefined, index: remote, close }
+  }
   const workers = options.workers ?? 0
   const reader =
     workers > 0
@@ -118,21 +145,16 @@ export async function createIndexServices(options: IndexServicesOptions): Promis
     stored === undefined ? reader : new StoredFactsAnalyzer(reader, { stored, algorithms, log: logger }),
     facts,
   )
-  const index = new IndexService({
-    storage,
-    analyzer,
-    log: logger,
-    ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-  })
+  const served = index(analyzer)
   return {
     storage,
     analyzer,
     reader,
     facts,
     cacheProblem,
-    index,
+    index: served,
     close: async () => {
-      index.close()
+      served.close()
       await reader.close()
       if (facts instanceof FactsLog) await facts.close()
     },

@@ -74,6 +74,8 @@ export interface BenchOptions {
    * versions run (node-versions-run.ts) instead of the full one.
    */
   readonly nodes: readonly string[]
+  /** --workers: eggserve serves from this many processes (its own --workers flag); 1: one process. */
+  readonly workers: number
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -104,6 +106,8 @@ BENCHMARKS.md. Figures are reported as ratios to nginx measured in the same run.
                          and list the top self-time functions in the report
   --no-build             do not run "npm run build" first
   --rerender FILE        only rewrite the report (--out) from the results.json of an earlier run
+  --workers N            start eggserve with --workers N (N processes on the one port) for every row;
+                         default 1 (one process). Peak RSS rows are then the primary's only
   --node N|PATH[,...]    run eggserve on this Node: a supported major (22: the runtime pinned in
                          scripts/node-versions/, from the npm registry) or a node binary; repeatable.
                          With two or more, only the page and download rows are measured, on each
@@ -158,6 +162,7 @@ export function parseOptions(
         profile: { type: 'boolean' },
         rerender: { type: 'string' },
         node: { type: 'string', multiple: true },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -232,6 +237,7 @@ export function parseOptions(
     benchDir,
     readyTimeoutS: int('--ready-timeout', v['ready-timeout'] ?? '900', 1),
     nodes: nodeList(v.node ?? []),
+    workers: int('--workers', v.workers ?? '1', 1),
   }
 }
 

@@ -74,6 +74,11 @@ export function renderReport(run: RunResult): string {
     `- **Disk:** ${m.disk} (the trees were just generated or read, so they sit in the page cache)`,
     `- **Load:** wrk on loopback, \`-t2 -c${run.connections} -d${run.durationS}s --latency\` for pages and the small file, \`-c${run.bigConnections}\` for the large file; ` +
       `${run.rounds} round${run.rounds > 1 ? 's' : ''} per endpoint, eggserve and nginx alternating (never loaded together)${run.rounds > 1 ? '; the median round is reported' : ''}`,
+    ...((run.workers ?? 1) > 1
+      ? [
+          `- **eggserve:** \`--workers ${run.workers ?? 1}\` (that many processes on one port; peak RSS rows are the primary's)`,
+        ]
+      : []),
     `- **Other load on the machine:** 1-minute load average ${run.loadStart.toFixed(2)} at the start, ${run.loadEnd.toFixed(2)} at the end (the bench itself adds up to about 2 while wrk runs)`,
     '',
   )

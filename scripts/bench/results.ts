@@ -181,6 +181,8 @@ export interface RunHeader {
   readonly rounds: number
   readonly connections: number
   readonly bigConnections: number
+  /** eggserve's --workers (absent in older results: 1). */
+  readonly workers?: number
 }
 
 export interface RunResult extends RunHeader {

@@ -95,6 +95,7 @@ async function main(): Promise<number> {
     rounds: options.rounds,
     connections: options.connections,
     bigConnections: options.bigConnections,
+    workers: options.workers,
     trees: results,
     features,
     notes: [],

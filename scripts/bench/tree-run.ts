@@ -479,6 +479,7 @@ async function startTimed(
       logLevel,
       ...(stdoutFile === undefined ? {} : { stdoutFile }),
       ...(nodeFlags === undefined ? {} : { nodeFlags }),
+      ...(options.workers > 1 ? { eggserveArgs: ['--workers', String(options.workers)] } : {}),
       env: ctx.env,
       label: `${shapeKey(tree.shape)} ${cache}`,
       listenTimeoutMs,

@@ -47,6 +47,7 @@ export async function logStartUpNotes(facts: StartUpFacts): Promise<void> {
 /** The last line of start-up: what is served, how, and how long reading the tree took. */
 export function logServing(
   facts: StartUpFacts & { readonly services: IndexServices; readonly loadStarted: number },
+  message = 'Serving',
 ): void {
   const { config, report, services } = facts
   facts.logger.info(
@@ -63,7 +64,7 @@ export function logServing(
       uploads: config.uploads,
       authenticate: config.authenticate,
     },
-    'Serving',
+    message,
   )
 }
 

@@ -48,8 +48,25 @@ export interface NotifierOptions {
   readonly command?: string
 }
 
+/** What the daemon tells its service manager: systemd itself, or a --workers worker's primary. */
+export interface ServiceNotifier {
+  readonly enabled: boolean
+  ready(status?: string): void
+  status(text: string): void
+  extendWhile<T>(
+    work: Promise<T>,
+    status: string,
+    timing: { readonly everyMs: number; readonly extendMs: number },
+  ): Promise<T>
+  reloading(): void
+  stopping(): void
+  startWatchdog(): void
+  stopWatchdog(): void
+  close(): Promise<void>
+}
+
 /** Sends sd_notify messages in order; does nothing at all when NOTIFY_SOCKET is unset. */
-export class SystemdNotifier {
+export class SystemdNotifier implements ServiceNotifier {
   readonly #socket: string | undefined
   readonly #command: string
   readonly #path: string | undefined

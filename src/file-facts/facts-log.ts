@@ -90,6 +90,10 @@ export class FactsLog implements FactsStore {
     return this.#facts.get(identity)
   }
 
+  entries(): IterableIterator<[string, FileFacts]> {
+    return this.#facts.entries()
+  }
+
   set(identity: string, facts: FileFacts): void {
     this.#facts.set(identity, facts)
     this.#pending.push(encode(identity, facts))

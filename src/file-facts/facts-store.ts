@@ -7,6 +7,8 @@ export interface FactsStore {
   set(identity: string, facts: FileFacts): void
   delete(identity: string): void
   readonly size: number
+  /** Every identity with its facts (what a new process serving the same tree starts from). */
+  entries(): IterableIterator<[string, FileFacts]>
 }
 
 /** Facts kept in memory for the life of the process. */
@@ -27,5 +29,9 @@ export class MemoryFactsStore implements FactsStore {
 
   get size(): number {
     return this.#facts.size
+  }
+
+  entries(): IterableIterator<[string, FileFacts]> {
+    return this.#facts.entries()
   }
 }

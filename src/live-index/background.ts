@@ -32,6 +32,8 @@ export interface BackgroundOptions {
   readonly metrics?: Metrics
   /** Called with each progress report of the warm-up (the daemon tells systemd). */
   readonly onProgress?: (progress: WarmupProgress) => void
+  /** Called once the warm-up pass has finished: readiness() is ready from then on. */
+  readonly onReady?: () => void
 }
 
 /** The warm-up pass, then a reconcile every interval; both prune the cache when it is mostly dead. */
@@ -80,6 +82,7 @@ export class BackgroundWork {
     this.#running = this.#warmup
       .run()
       .then(async () => {
+        if (this.#warmup.done) this.#options.onReady?.()
         // Every file is known now: drop cache entries of files that are gone.
         await this.#prune(true)
       })

@@ -14,6 +14,20 @@ import { ProjectTree, type ProjectSnapshot, type RootSnapshot } from './project-
 
 export type { ProjectSnapshot, RootSnapshot } from './project-tree.js'
 
+/** A change made through eggserve itself (an upload, a removal), as other processes serving the tree hear of it. */
+export type IndexChange =
+  | { readonly kind: 'published'; readonly folder: string; readonly identity: string; readonly facts: FileFacts }
+  | { readonly kind: 'changed'; readonly folder: string }
+
+/**
+ * The other processes serving the same tree (--workers): each change made here is announced to
+ * them, and the change counts as made once they all know it, so the next request shows it
+ * whichever process it lands on.
+ */
+export interface IndexPeers {
+  announce(change: IndexChange): Promise<void>
+}
+
 /** Dependencies of the index. */
 export interface IndexServiceOptions {
   readonly storage: Storage
@@ -23,6 +37,8 @@ export interface IndexServiceOptions {
   readonly metrics?: Metrics
   /** Milliseconds; Date.now unless a test drives the clock. */
   readonly now?: () => number
+  /** Other processes serving the tree (default: none). */
+  readonly peers?: IndexPeers
 }
 
 /**
@@ -38,11 +54,13 @@ export class IndexService {
   readonly #log: FastifyBaseLogger
   readonly #tree = new ProjectTree()
   readonly #changes: ChangeDetector
+  readonly #peers: IndexPeers | undefined
   #loaded = false
 
   constructor(options: IndexServiceOptions) {
     this.#analyzer = options.analyzer
     this.#log = options.log.child({ component: 'index' })
+    this.#peers = options.peers
     this.#changes = new ChangeDetector({
       storage: options.storage,
       tree: this.#tree,
@@ -139,16 +157,28 @@ export class IndexService {
   /**
    * A file was just written under `folder` with facts computed while it was written: remember
    * them for its identity (so it is never read again to list it) and rescan the folder on the
-   * next request, so the file shows at once.
+   * next request, so the file shows at once; resolves once the peers know it too.
    */
-  published(folder: string, identity: string, facts: FileFacts): void {
-    this.#analyzer.remember(identity, facts)
-    this.changed(folder)
+  async published(folder: string, identity: string, facts: FileFacts): Promise<void> {
+    const change: IndexChange = { kind: 'published', folder, identity, facts }
+    this.apply(change)
+    await this.#peers?.announce(change)
   }
 
-  /** Something in `folder` changed through eggserve itself (an upload, a removal): rescan it on the next request. */
-  changed(folder: string): void {
-    this.#changes.changed(folder)
+  /**
+   * Something in `folder` changed through eggserve itself (an upload, a removal): rescan it on
+   * the next request; resolves once the peers know it too.
+   */
+  async changed(folder: string): Promise<void> {
+    const change: IndexChange = { kind: 'changed', folder }
+    this.apply(change)
+    await this.#peers?.announce(change)
+  }
+
+  /** Take a change in here only (what a peer announced). */
+  apply(change: IndexChange): void {
+    if (change.kind === 'published') this.#analyzer.remember(change.identity, change.facts)
+    this.#changes.changed(change.folder)
   }
 
   async #analyzed(snapshot: ProjectSnapshot, file: DistFile): Promise<PageFile | undefined> {

@@ -42,22 +42,7 @@ export function registerIndexMetrics(metrics: Metrics, sources: IndexMetricSourc
       set({}, size().bytes)
     },
   })
-  metrics.collectedCounter({
-    name: 'eggserve_hashed_files_total',
-    help: 'Files read and hashed (warm-up, requests for files not hashed yet, uploads excluded)',
-    labelNames: [],
-    collect: (set) => {
-      set({}, hashed.files)
-    },
-  })
-  metrics.collectedCounter({
-    name: 'eggserve_hashed_bytes_total',
-    help: 'Bytes read to hash files',
-    labelNames: [],
-    collect: (set) => {
-      set({}, hashed.bytes)
-    },
-  })
+  registerHashingMetrics(metrics, hashed)
   metrics.collectedGauge({
     name: 'eggserve_hashing_backlog_files',
     help: 'Files the background warm-up pass has yet to hash',
@@ -120,4 +105,27 @@ function indexSize(index: IndexService): () => IndexSize {
     })
     return found
   }
+}
+
+/**
+ * The files and bytes read to hash: the process that reads files counts them (with --workers,
+ * the primary; the workers' counts stay 0 and the sum is the service's).
+ */
+export function registerHashingMetrics(metrics: Metrics, hashed: AnalysisStats): void {
+  metrics.collectedCounter({
+    name: 'eggserve_hashed_files_total',
+    help: 'Files read and hashed (warm-up, requests for files not hashed yet, uploads excluded)',
+    labelNames: [],
+    collect: (set) => {
+      set({}, hashed.files)
+    },
+  })
+  metrics.collectedCounter({
+    name: 'eggserve_hashed_bytes_total',
+    help: 'Bytes read to hash files',
+    labelNames: [],
+    collect: (set) => {
+      set({}, hashed.bytes)
+    },
+  })
 }

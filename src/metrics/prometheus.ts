@@ -2,7 +2,16 @@
 // when metrics are on (a dynamic import), so prom-client costs nothing at start-up otherwise.
 // Nothing here uses prom-client's global default registry: everything goes to the registry
 // made here, which later features (an upstream proxy, object storage) add their metrics to.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client'
+import {
+  collectDefaultMetrics,
+  Counter,
+  Gauge,
+  Histogram,
+  Registry,
+  type Metric,
+  type MetricObjectWithValues,
+  type MetricValue,
+} from 'prom-client'
 import type {
   BoundCounter,
   BoundHistogram,
@@ -21,6 +30,8 @@ import type {
 export interface PrometheusMetrics {
   readonly metrics: Metrics
   readonly exposition: Exposition
+  /** The registry as prom-client's getMetricsAsJSON() gives it: what a --workers primary aggregates. */
+  readonly json: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>
 }
 
 /** Options of createPrometheusMetrics. */
@@ -50,6 +61,7 @@ export function createPrometheusMetrics(options: PrometheusOptions): PrometheusM
   return {
     metrics,
     exposition: { contentType: registry.contentType, render: () => registry.metrics() },
+    json: () => registry.getMetricsAsJSON(),
   }
 }
 

@@ -6,7 +6,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { AppMetrics } from '../app.js'
 import { describeErrno, ListenError } from '../errors.js'
 import type { MetricsSetting } from './metrics-settings.js'
-import { NO_METRICS, type Metrics } from '../core/metrics.js'
+import { NO_METRICS, type Exposition, type Metrics } from '../core/metrics.js'
 
 /** The daemon's metrics. */
 export interface DaemonMetrics {
@@ -26,11 +26,35 @@ const OFF: DaemonMetrics = {
   close: () => Promise.resolve(),
 }
 
-/** Create the registry (when metrics are on) and, for --metrics-listen, the server that serves it. */
-export async function openMetrics(setting: MetricsSetting, logger: FastifyBaseLogger): Promise<DaemonMetrics> {
+/** A --workers worker's metrics: the primary reads them, and aggregates every process's. */
+export interface ClusterMetrics {
+  provideMetrics(json: () => Promise<unknown>): void
+  aggregateMetrics(): Promise<string>
+}
+
+/**
+ * Create the registry (when metrics are on) and, for --metrics-listen, the server that serves
+ * it. In a --workers worker, /metrics on the main port answers with every process's metrics
+ * (the primary aggregates them), and --metrics-listen is the primary's to serve.
+ */
+export async function openMetrics(
+  setting: MetricsSetting,
+  logger: FastifyBaseLogger,
+  cluster?: ClusterMetrics,
+): Promise<DaemonMetrics> {
   if (!setting.enabled) return OFF
   const { createPrometheusMetrics } = await import('./prometheus.js')
-  const { metrics, exposition } = createPrometheusMetrics({ version: packageVersion() })
+  const { metrics, exposition, json } = createPrometheusMetrics({ version: packageVersion() })
+  if (cluster !== undefined) {
+    cluster.provideMetrics(json)
+    const aggregated = { contentType: exposition.contentType, render: () => cluster.aggregateMetrics() }
+    return {
+      metrics,
+      app: setting.listen === undefined ? { metrics, exposition: aggregated } : { metrics },
+      listen: () => Promise.resolve(undefined),
+      close: () => Promise.resolve(),
+    }
+  }
   const address = setting.listen
   if (address === undefined)
     return {
@@ -39,11 +63,19 @@ export async function openMetrics(setting: MetricsSetting, logger: FastifyBaseLo
       listen: () => Promise.resolve(undefined),
       close: () => Promise.resolve(),
     }
+  return { metrics, app: { metrics }, ...(await serveApart({ exposition, logger, address })) }
+}
+
+/** The --metrics-listen server of `exposition` (the primary's, with --workers). */
+export async function serveApart(apart: {
+  exposition: Exposition
+  logger: FastifyBaseLogger
+  address: { host: string; port: number }
+}): Promise<Pick<DaemonMetrics, 'listen' | 'close'>> {
+  const { exposition, logger, address } = apart
   const { buildMetricsApp } = await import('../http/metrics-app.js')
   const server: FastifyInstance = await buildMetricsApp({ exposition, logger })
   return {
-    metrics,
-    app: { metrics },
     listen: async () => {
       try {
         return `${await server.listen({ host: address.host, port: address.port, listenTextResolver: (bound) => `Metrics on ${bound}/metrics` })}/metrics`
@@ -65,7 +97,8 @@ export async function openMetrics(setting: MetricsSetting, logger: FastifyBaseLo
   }
 }
 
-function packageVersion(): string {
+/** eggserve's version (eggserve_build_info's label). */
+export function packageVersion(): string {
   const raw: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
   return typeof raw === 'object' && raw !== null && 'version' in raw && typeof raw.version === 'string'
     ? raw.version

@@ -100,7 +100,7 @@ export class Publisher {
     // Before the index hears of the file, so its first page can name the uploader.
     if (input.uploader !== undefined)
       this.#uploaders?.record({ identity: committed.file.identity, key, user: input.uploader })
-    this.#index.published(folder, committed.file.identity, facts)
+    await this.#index.published(folder, committed.file.identity, facts)
     if (metadataBytes !== undefined) this.#metadata.remember(committed.file.identity, metadataBytes)
     if (input.signature !== undefined) await this.#writeSignature(key, folder, input.signature)
     // A replaced file's old signature signs other bytes.
@@ -123,7 +123,7 @@ export class Publisher {
       await this.#storage.remove(file.key + YANK_SUFFIX)
     }
     await this.#storage.removeFolderIfEmpty(found.folder)
-    this.#index.changed(found.folder)
+    await this.#index.changed(found.folder)
     return removed
   }
 

@@ -26,7 +26,7 @@ import { needTool } from '../helpers/tools.js'
 // subshell that execs node), as sd_listen_fds(3) requires.
 const SUPERVISOR = `#!/bin/bash
 while :; do
-  ( export LISTEN_PID=$BASHPID; exec "$NODE" "$EGGSERVE" --cache-dir none --eggdir "$EGGDIR" )
+  ( export LISTEN_PID=$BASHPID; exec "$NODE" "$EGGSERVE" --cache-dir none --eggdir "$EGGDIR" $EXTRA )
   # A pause between runs, so that some requests surely come while nothing runs.
   sleep 1
 done
@@ -55,13 +55,18 @@ interface Activated {
 async function activate(
   t: TestContext,
   tool: string,
-  options: { args: readonly string[]; eggdir: string; root: string },
+  options: { args: readonly string[]; eggdir: string; root: string; extra?: string },
 ): Promise<Activated> {
   const supervisor = join(options.root, 'supervise.sh')
   await writeFile(supervisor, SUPERVISOR, { mode: 0o755 })
   // systemd-socket-activate passes its command no environment but LISTEN_* and what -E names.
-  const env = childEnv({ NODE: process.execPath, EGGSERVE: binPath, EGGDIR: options.eggdir })
-  const passed = ['PATH', 'HOME', 'XDG_CACHE_HOME', 'NODE', 'EGGSERVE', 'EGGDIR'].flatMap((name) =>
+  const env = childEnv({
+    NODE: process.execPath,
+    EGGSERVE: binPath,
+    EGGDIR: options.eggdir,
+    EXTRA: options.extra ?? '',
+  })
+  const passed = ['PATH', 'HOME', 'XDG_CACHE_HOME', 'NODE', 'EGGSERVE', 'EGGDIR', 'EXTRA'].flatMap((name) =>
     env[name] === undefined ? [] : [`-E`, `${name}=${env[name]}`],
   )
   const child = spawn(tool, [...options.args, ...passed, supervisor], { env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -196,6 +201,32 @@ await test('under systemd-socket-activate, requests made while eggserve restarts
   const whileNoneRan = results.filter((result) => result.at > stoppedAt && result.at < secondAt)
   t.diagnostic(`${results.length} requests, ${whileNoneRan.length} of them made while no eggserve ran`)
   assert.ok(whileNoneRan.length >= 1, 'some requests were made while no eggserve process ran')
+})
+
+await test('--workers 2 under systemd-socket-activate: the primary listens on the passed socket, both workers serve it', async (t) => {
+  const tool = needTool(t, 'systemd-socket-activate')
+  if (tool === undefined || needTool(t, 'bash') === undefined) return
+  const root = await tempDir(t, 'eggserve-activate-')
+  const eggdir = join(root, 'eggs')
+  await writeDist(join(eggdir, 'alpha'), buildWheel({ name: 'alpha', version: '1.0' }))
+  const port = await freePort()
+  const url = `http://127.0.0.1:${port}/simple/alpha/`
+  const server = await activate(t, tool, {
+    args: ['-l', `127.0.0.1:${port}`, '--fdname=http'],
+    eggdir,
+    root,
+    extra: '--workers 2',
+  })
+  assert.equal((await httpGet(url)).status, 200)
+  const serving = await server.waitForLine((line) => line.msg === 'Serving' && 'pids' in line)
+  assert.equal(serving.socket, 'http')
+  const pids = serving.pids as number[] // the primary's "Serving" line lists its workers' PIDs
+  assert.equal(pids.length, 2)
+  for (const pid of pids) {
+    const line = await server.waitForLine((candidate) => listening(candidate) && candidate.pid === pid)
+    assert.equal(line.msg, `eggserve listening on http://127.0.0.1:${port}`)
+  }
+  for (let i = 0; i < 10; i++) assert.equal((await httpGet(url)).status, 200)
 })
 
 await test('of two sockets, eggserve serves on the one named "http" and says it ignores the other', async (t) => {

@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test'
 import { connect, TLSSocket, type PeerCertificate } from 'node:tls'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
 import { createVenv, output } from '../helpers/python.js'
-import { runCli, runProcess, startServer } from '../helpers/spawn-server.js'
+import { runCli, runProcess, startServer, type LogLine } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { needTool } from '../helpers/tools.js'
 
@@ -220,4 +220,41 @@ await test('a certificate or key that cannot be used stops start-up with one lin
     assert.equal(result.code, 1, result.stderr)
     assert.equal(result.stderr, message)
   }
+})
+
+await test('--workers 2: HTTPS from both workers, and one SIGHUP to the primary renews the certificate in each', async (t) => {
+  const root = await tempDir(t, 'eggserve-tls-')
+  const pki = await makePki(t, root)
+  if (pki === undefined) return
+  const first = await pki.issue('first')
+  const renewed = await pki.issue('renewed')
+  const served = { cert: join(root, 'served.pem'), key: join(root, 'served.key') }
+  await copyFile(first.cert, served.cert)
+  await copyFile(first.key, served.key)
+  const server = await startServer(t, {
+    eggdir: await tempDir(t, 'eggserve-tls-eggs-'),
+    args: ['--workers', '2', '--tls-cert', served.cert, '--tls-key', served.key],
+  })
+  assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/)
+  const ca = await readFile(pki.ca)
+  // New connections go to the workers in turn: six reach each of them several times.
+  const subjects = async (): Promise<string[]> => {
+    const names: string[] = []
+    for (let i = 0; i < 6; i++) names.push(String((await certificateOf(server.port, ca)).subject.CN))
+    return names
+  }
+  assert.deepEqual(
+    await subjects(),
+    Array.from({ length: 6 }, () => 'first'),
+  )
+  await copyFile(renewed.cert, served.cert)
+  await copyFile(renewed.key, served.key)
+  server.process.kill('SIGHUP')
+  const reloaded = (): LogLine[] => server.lines.filter((line) => line.msg === 'Reloaded the TLS certificate (SIGHUP)')
+  await server.waitForLine(() => reloaded().length >= 2, 15_000)
+  assert.equal(new Set(reloaded().map((line) => line.pid)).size, 2, 'each worker reloaded once')
+  assert.deepEqual(
+    await subjects(),
+    Array.from({ length: 6 }, () => 'renewed'),
+  )
 })

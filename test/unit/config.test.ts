@@ -19,6 +19,7 @@ const DEFAULTS: Config = {
   cacheControl: 'max-age=0, must-revalidate',
   cacheDir: undefined,
   hashWorkers: 'auto',
+  workers: 1,
   reconcileIntervalMs: 120_000,
   passwordFile: undefined,
   authenticate: ['update'],
@@ -59,6 +60,7 @@ const FULL_ENV: Env = {
   EGGSERVE_CACHE_CONTROL: 'max-age=600',
   EGGSERVE_CACHE_DIR: '/var/cache/eggs',
   EGGSERVE_HASH_WORKERS: '3',
+  EGGSERVE_WORKERS: 'auto',
   EGGSERVE_RECONCILE_INTERVAL: '30',
   EGGSERVE_PASSWORDS: '/etc/eggserve/htpasswd',
   EGGSERVE_AUTHENTICATE: 'update,download',
@@ -110,6 +112,7 @@ await describe('resolveConfig: sources and precedence', async () => {
       cacheControl: 'max-age=600',
       cacheDir: '/var/cache/eggs',
       hashWorkers: 3,
+      workers: 'auto',
       reconcileIntervalMs: 30_000,
       passwordFile: '/etc/eggserve/htpasswd',
       authenticate: ['update', 'download'],
@@ -157,6 +160,7 @@ await describe('resolveConfig: sources and precedence', async () => {
       cacheControl: 'no-cache',
       cacheDir: 'none',
       hashWorkers: '0',
+      workers: '2',
       reconcileInterval: '0',
       passwords: 'users.htpasswd',
       authenticate: 'list, Update,download',
@@ -180,6 +184,7 @@ await describe('resolveConfig: sources and precedence', async () => {
       cacheControl: 'no-cache',
       cacheDir: undefined,
       hashWorkers: 0,
+      workers: 2,
       reconcileIntervalMs: 0,
       passwordFile: 'users.htpasswd',
       authenticate: ['list', 'update', 'download'],
@@ -511,6 +516,13 @@ await describe('cache directory and workers', async () => {
     assert.equal(resolveConfig({ hashWorkers: '0' }, {}).hashWorkers, 0)
     assertConfigError({ hashWorkers: 'many' }, {}, '--hash-workers', 'many')
     assertConfigError({}, { EGGSERVE_HASH_WORKERS: '65' }, 'EGGSERVE_HASH_WORKERS', '65')
+  })
+  await test('workers: auto or 1-64', () => {
+    assert.equal(resolveConfig({ workers: '4' }, {}).workers, 4)
+    assert.equal(resolveConfig({}, { EGGSERVE_WORKERS: 'auto' }).workers, 'auto')
+    assertConfigError({ workers: '0' }, {}, '--workers', '0')
+    assertConfigError({ workers: 'all' }, {}, '--workers', 'all')
+    assertConfigError({}, { EGGSERVE_WORKERS: '65' }, 'EGGSERVE_WORKERS', '65')
   })
   await test('reconcile interval in seconds, up to a day', () => {
     assert.equal(resolveConfig({ reconcileInterval: '2.5' }, {}).reconcileIntervalMs, 2500)
