@@ -327,32 +327,27 @@ export function optionFlags(): readonly string[] {
   return Object.values(OPTIONS).map((make) => make().flags)
 }
 
+// What `warm` needs (the tree, the cache, hashing, the log); `cache warm` adds the upstreams.
+const WARM_SETTINGS = [
+  'eggdir',
+  'storage',
+  's3PathStyle',
+  'cacheDir',
+  'hashAlgo',
+  'simpleHashAlgo',
+  'hashWorkers',
+  'log',
+  'logLevel',
+] as const satisfies readonly (keyof typeof OPTIONS)[]
+
 /** The settings each command uses; a flag of any other is a usage error there. */
 const COMMAND_SETTINGS: Readonly<Record<CommandName, 'all' | readonly (keyof typeof OPTIONS)[]>> = {
   serve: 'all',
   check: ['eggdir', 'storage', 's3PathStyle'],
-  warm: [
-    'eggdir',
-    'storage',
-    's3PathStyle',
-    'cacheDir',
-    'hashAlgo',
-    'simpleHashAlgo',
-    'hashWorkers',
-    'log',
-    'logLevel',
-  ],
+  warm: WARM_SETTINGS,
   'cache-purge': ['cacheDir'],
   'cache-warm': [
-    'eggdir',
-    'storage',
-    's3PathStyle',
-    'cacheDir',
-    'hashAlgo',
-    'simpleHashAlgo',
-    'hashWorkers',
-    'log',
-    'logLevel',
+    ...WARM_SETTINGS,
     'upstream',
     'neverUpstream',
     'mergeUpstream',

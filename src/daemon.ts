@@ -13,7 +13,7 @@ import { Lifecycle, type LifecycleEffects, type SignalSource } from './daemon/li
 import { servingStatus } from './daemon/service-status.js'
 import { httpSocket, takeInheritedSockets, type InheritedSocket } from './daemon/socket-activation.js'
 import { logServing, logStartUpNotes } from './daemon/start-up-notes.js'
-import { SystemdNotifier, type ServiceNotifier } from './daemon/systemd-notify.js'
+import { lifecycleNotifications, SystemdNotifier, type ServiceNotifier } from './daemon/systemd-notify.js'
 import { loadTlsCredentials, type TlsCredentials } from './daemon/tls.js'
 import { describeErrno, errnoCode, LayoutError, ListenError, StoreFailure, TlsError } from './errors.js'
 import { AccessControl } from './http/access-control.js'
@@ -384,22 +384,7 @@ function lifecycleEffects(parts: EffectParts): LifecycleEffects {
       await notifier.close()
     },
     flushLogs: () => log.flush(),
-    notify: (what) => {
-      switch (what) {
-        case 'ready':
-          notifier.ready(status())
-          return
-        case 'reloading':
-          notifier.reloading()
-          return
-        case 'stopping':
-          notifier.stopping()
-      }
-    },
-    watchdog: (on) => {
-      if (on) notifier.startWatchdog()
-      else notifier.stopWatchdog()
-    },
+    ...lifecycleNotifications(notifier, status),
   }
 }
 

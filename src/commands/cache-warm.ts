@@ -13,11 +13,10 @@ import { bestVersion } from '../core/specifiers.js'
 import type { UpstreamFile } from '../core/upstream-page.js'
 import { compareVersions } from '../core/versions.js'
 import { ConfigError } from '../errors.js'
-import { createLogger } from '../logger.js'
 import { indexServicesFor } from '../services.js'
 import { UpstreamIndex } from '../upstream/upstream-index.js'
 import type { UpstreamSettings } from '../upstream/upstream-settings.js'
-import { plainTextLogger, type Output } from './output.js'
+import { commandLog, type Output } from './output.js'
 
 /** A requirement and where it was written. */
 interface Located {
@@ -43,10 +42,7 @@ export async function runCacheWarm(config: Config, files: readonly string[], out
   if (config.upstream.offline) throw new ConfigError('cache warm cannot fetch anything with --offline')
   const failures: string[] = []
   const requirements = await readAll(files, output, failures)
-  const logFile =
-    config.logFile === undefined ? undefined : createLogger({ file: config.logFile, level: config.logLevel })
-  logFile?.release()
-  const logger = logFile?.logger ?? plainTextLogger(output, config.logLevel)
+  const { logger, flush } = commandLog(config, output)
   try {
     const services = await indexServicesFor(config, logger)
     try {
@@ -62,7 +58,7 @@ export async function runCacheWarm(config: Config, files: readonly string[], out
       await services.close()
     }
   } finally {
-    await logFile?.flush()
+    await flush()
   }
   if (failures.length === 0) return 0
   output.out(`${plural(failures.length, 'failure')}:\n${failures.map((failure) => `  ${failure}\n`).join('')}`)

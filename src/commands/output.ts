@@ -1,6 +1,7 @@
 // Where commands write: stdout and stderr, injected so tests can capture them.
 import type { FastifyBaseLogger } from 'fastify'
 import { pino, type Level } from 'pino'
+import { createLogger } from '../logger.js'
 
 /** Text outputs of a command, and whether stderr is a terminal (progress bars). */
 export interface Output {
@@ -31,4 +32,20 @@ export function plainTextLogger(output: Output, level: Level): FastifyBaseLogger
       },
     },
   )
+}
+
+/**
+ * The log of a command: with --log FILE, JSON records written there as the server writes them;
+ * else plainTextLogger's lines on stderr. Call flush() before the command returns.
+ */
+export function commandLog(
+  config: { readonly logFile: string | undefined; readonly logLevel: Level },
+  output: Output,
+): { readonly logger: FastifyBaseLogger; readonly flush: () => Promise<void> } {
+  // Plain lines go straight to the output: nothing is buffered.
+  if (config.logFile === undefined)
+    return { logger: plainTextLogger(output, config.logLevel), flush: () => Promise.resolve() }
+  const file = createLogger({ file: config.logFile, level: config.logLevel })
+  file.release()
+  return { logger: file.logger, flush: () => file.flush() }
 }

@@ -10,18 +10,14 @@ import { plural } from '../core/plural.js'
 import { emptyTreeWarning } from '../core/tree-summary.js'
 import { AppError, ConfigError } from '../errors.js'
 import { Warmup, type WarmupProgress } from '../live-index/warmup.js'
-import { createLogger } from '../logger.js'
 import { indexServicesFor, type IndexServices } from '../services.js'
-import { plainTextLogger, type Output } from './output.js'
+import { commandLog, type Output } from './output.js'
 
 /** Hash every file of `config.eggdir` into `config.cacheDir`. Returns the exit code. */
 export async function runWarm(config: Config, output: Output): Promise<number> {
   if (config.cacheDir === undefined)
     throw new ConfigError('warm needs a cache directory (--cache-dir, or set HOME or XDG_CACHE_HOME)')
-  const logFile =
-    config.logFile === undefined ? undefined : createLogger({ file: config.logFile, level: config.logLevel })
-  logFile?.release()
-  const logger = logFile?.logger ?? plainTextLogger(output, config.logLevel)
+  const { logger, flush } = commandLog(config, output)
   try {
     const services = await indexServicesFor(config, logger)
     try {
@@ -32,7 +28,7 @@ export async function runWarm(config: Config, output: Output): Promise<number> {
       await services.close()
     }
   } finally {
-    await logFile?.flush()
+    await flush()
   }
 }
 

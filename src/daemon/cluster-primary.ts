@@ -33,7 +33,7 @@ import {
 import { CLUSTER_SOCKET_VARIABLE } from './cluster-worker.js'
 import { Lifecycle, type LifecycleEffects } from './lifecycle.js'
 import { httpSocket, takeInheritedSockets, type InheritedSocket } from './socket-activation.js'
-import { SystemdNotifier } from './systemd-notify.js'
+import { lifecycleNotifications, SystemdNotifier } from './systemd-notify.js'
 
 // A worker still running this long after its second stop (grace over) is killed.
 const KILL_AFTER_MS = 5_000
@@ -389,22 +389,7 @@ class Primary {
         await notifier.close()
       },
       flushLogs: () => log.flush(),
-      notify: (status) => {
-        switch (status) {
-          case 'ready':
-            notifier.ready(this.#lastStatus)
-            return
-          case 'reloading':
-            notifier.reloading()
-            return
-          case 'stopping':
-            notifier.stopping()
-        }
-      },
-      watchdog: (on) => {
-        if (on) notifier.startWatchdog()
-        else notifier.stopWatchdog()
-      },
+      ...lifecycleNotifications(notifier, () => this.#lastStatus),
     }
   }
 

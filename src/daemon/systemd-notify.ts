@@ -18,6 +18,7 @@
 // at start-up and reload, one per half watchdog period).
 import { spawn } from 'node:child_process'
 import type { FastifyBaseLogger } from 'fastify'
+import type { LifecycleEffects } from './lifecycle.js'
 
 /** The environment variables the notify protocol reads. */
 export interface NotifyEnvironment {
@@ -63,6 +64,34 @@ export interface ServiceNotifier {
   startWatchdog(): void
   stopWatchdog(): void
   close(): Promise<void>
+}
+
+/**
+ * The lifecycle's systemd hooks, sent through `notifier`: READY=1 carries `status()` as its
+ * STATUS= line; RELOADING=1 and STOPPING=1 as they come; the watchdog on and off.
+ */
+export function lifecycleNotifications(
+  notifier: ServiceNotifier,
+  status: () => string,
+): Pick<LifecycleEffects, 'notify' | 'watchdog'> {
+  return {
+    notify: (what) => {
+      switch (what) {
+        case 'ready':
+          notifier.ready(status())
+          return
+        case 'reloading':
+          notifier.reloading()
+          return
+        case 'stopping':
+          notifier.stopping()
+      }
+    },
+    watchdog: (on) => {
+      if (on) notifier.startWatchdog()
+      else notifier.stopWatchdog()
+    },
+  }
 }
 
 /** Sends sd_notify messages in order; does nothing at all when NOTIFY_SOCKET is unset. */
