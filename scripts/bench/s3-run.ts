@@ -44,10 +44,13 @@ export function s3Sizes(quick: boolean): { downloadBytes: number; startupObjects
     : { downloadBytes: 100e6, startupObjects: 10_000, uploads: CONVERGENCE_UPLOADS }
 }
 
+/** The report's note when moto is missing (run.ts then skips the rows). */
+export const S3_SKIPPED =
+  "S3 storage and replicas: not measured, moto was not found (pyenv's Python 3.11.7 with `python -m moto.server`)."
+
 export async function benchS3(ctx: RunContext): Promise<S3Result> {
   const python = motoPython(ctx.env)
-  if (python === undefined)
-    throw new Error("--only s3 needs moto, installed with pyenv's Python 3.11.7 (python -m moto.server)")
+  if (python === undefined) throw new Error(S3_SKIPPED)
   const sizes = s3Sizes(ctx.options.quick)
   ctx.log(
     `=== S3 storage and replicas: moto on loopback; a ${String(sizes.downloadBytes / 1e6)} MB file, ${String(sizes.startupObjects)} objects at start-up`,
