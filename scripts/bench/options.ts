@@ -32,11 +32,12 @@ export const MEASUREMENTS = [
   'metrics',
   'ui',
   'upstream',
+  's3',
 ] as const
 export type Measurement = (typeof MEASUREMENTS)[number]
 
 /** Measurements on a fixture of their own rather than on the synthetic trees. */
-const TREELESS: ReadonlySet<Measurement> = new Set(['ui', 'upstream'])
+const TREELESS: ReadonlySet<Measurement> = new Set(['ui', 'upstream', 's3'])
 
 /** Whether any selected measurement needs the synthetic trees (`--only ui` needs none). */
 export function needsTrees(only: ReadonlySet<Measurement>): boolean {
@@ -119,6 +120,11 @@ BENCHMARKS.md. Figures are reported as ratios to nginx measured in the same run.
 tree as the upstream): a cached upstream page against a local one, the first download of a 100 MB
 file against nginx directly, that file cached against a local one, and peak RSS while 50 clients
 stream one uncached 200 MB file (8 and 16 MB with --quick).
+
+--only s3 measures S3 storage and replicas with moto on loopback (pyenv's Python 3.11.7): a page from
+a bucket replica against a folder, a 100 MB download through a replica against GetObject with the
+AWS SDK, convergence after 20 uploads (median and max), and start-up on 10,000 objects, cold and
+warm (8 MB, 5 uploads and 1,000 objects with --quick).
 
 Environment: EGGSERVE_BENCH_DIR (default $TMPDIR/eggserve-bench) holds trees and run state.
 Trees come from scripts/bench/make-tree.ts (also runnable on its own), nginx runs from nginx.ts.

@@ -1,6 +1,7 @@
 // BENCHMARKS.md: the command, date and machine, a summary against the targets (docs/benchmarks.md), and
 // one table per tree (eggserve, nginx, ratio, target, met).
 import { uiRows, uiSection } from './report-ui.js'
+import { S3_TARGETS, s3Rows, s3Section, type S3TargetId } from './report-s3.js'
 import { UPSTREAM_TARGETS, upstreamRows, upstreamSection, type UpstreamTargetId } from './report-upstream.js'
 import type { LoadResult, RunResult, StartupResult, TreeResult } from './results.js'
 import { shapeLabel } from './tree.js'
@@ -19,6 +20,7 @@ type TargetId =
   | 'ui-rps'
   | 'ui-cold'
   | UpstreamTargetId
+  | S3TargetId
 
 const TARGETS: Record<TargetId, string> = {
   'page-rps':
@@ -35,6 +37,7 @@ const TARGETS: Record<TargetId, string> = {
   'ui-rps': 'Browse UI: a cached project page at ≥ 5,000 req/s (a project with 1,000 files)',
   'ui-cold': 'Browse UI: a project page with 1,000 files renders cold in < 50 ms',
   ...UPSTREAM_TARGETS,
+  ...S3_TARGETS,
 }
 
 interface Check {
@@ -89,6 +92,7 @@ export function renderReport(run: RunResult): string {
     out.push('## Not available in the build measured', '', ...unavailable(run).map((line) => `- ${line}`), '')
   if (run.ui !== undefined) out.push(...uiSection(run.ui))
   if (run.upstream !== undefined) out.push(...upstreamSection(run.upstream))
+  if (run.s3 !== undefined) out.push(...s3Section(run.s3))
 
   for (const { tree, rows } of rowsByTree) {
     out.push(`## Tree: ${shapeLabel(tree.shape)}`, '')
@@ -345,6 +349,16 @@ function summary(rowsByTree: readonly { tree: TreeResult; rows: Row[] }[], run: 
       )
       continue
     }
+    if (id.startsWith('s3-')) {
+      // Measured once per run on the S3 fixture, not per tree.
+      const row = run.s3 === undefined ? undefined : s3Rows(run.s3).find((r) => r.check?.id === id)
+      lines.push(
+        row?.check === undefined
+          ? `| ${TARGETS[id]} | | not measured | | | n/a |`
+          : `| ${TARGETS[id]} | S3 fixture | ${row.metric} | ${row.egg} | ${row.ratio} | ${row.check.met ? 'yes' : '**no**'} |`,
+      )
+      continue
+    }
     if (id.startsWith('upstream-')) {
       // Measured once per run on the upstream fixture, not per tree.
       const row = run.upstream === undefined ? undefined : upstreamRows(run.upstream).find((r) => r.check?.id === id)
@@ -469,11 +483,13 @@ function method(run: RunResult): string[] {
     '',
     'After that, `--only upstream` measures the upstream proxy once (`scripts/bench/upstream-run.ts`, the [Upstream proxy](#upstream-proxy) section): nginx serves a static PEP 503 tree as the upstream; one eggserve with `--upstream` and a local eggdir takes a cached upstream page against a local page of the same shape and a cached upstream file against a local file of the same size (wrk, alternately), and one client downloads a new uncached file per round through eggserve and from nginx directly; then a fresh eggserve streams one uncached file to 50 clients at once while its RSS is sampled. `--only upstream` alone generates no tree.',
     '',
+    'Then `--only s3` measures S3 storage and replicas once (`scripts/bench/s3-run.ts`, the [S3 storage and replicas](#s3-storage-and-replicas) section) with moto on loopback as the store: a page from a bucket replica against the same page from a folder (wrk, alternately), one download per round through a replica and with `GetObject` of the AWS SDK, convergence after each of 20 uploads to another replica, and a replica started on 10,000 objects, cold and warm. `--only s3` alone generates no tree.',
+    '',
     'For pages, a third server runs in each round: `scripts/bench/ceiling-server.ts`, bare `node:http` sending the same bytes from memory. It is the most any Node server can do here, and shows how much of the gap to nginx is Node itself.',
     '',
     "nginx runs in the foreground as the bench's child, one worker per core, `sendfile on`, `tcp_nopush on`, no access log, listening on 127.0.0.1 only; its configuration, logs and temp folders are in the run folder. Every process the bench starts is stopped (eggserve with SIGTERM, nginx with SIGQUIT, its graceful stop), also on errors and Ctrl-C. Needs `apt-get install -y nginx-light wrk`.",
     '',
-    `Flags: \`--projects 1000,10000 --files 10 --size 2048 --big-mb 256 --duration ${run.durationS} --rounds ${run.rounds} --connections ${run.connections} --only startup,read-rate,simple-root,simple-html,simple-json,legacy,small-file,big-file,node-ceiling,freshness,logging,metrics,ui,upstream --ui-renders 21 --keep --out FILE --quick --profile\`; \`npm run bench -- --help\` lists them all.`,
+    `Flags: \`--projects 1000,10000 --files 10 --size 2048 --big-mb 256 --duration ${run.durationS} --rounds ${run.rounds} --connections ${run.connections} --only startup,read-rate,simple-root,simple-html,simple-json,legacy,small-file,big-file,node-ceiling,freshness,logging,metrics,ui,upstream,s3 --ui-renders 21 --keep --out FILE --quick --profile\`; \`npm run bench -- --help\` lists them all.`,
   ]
 }
 

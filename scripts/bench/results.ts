@@ -123,6 +123,30 @@ export interface UpstreamResult {
   }
 }
 
+/** S3-compatible storage and replicas (s3-run.ts): moto on loopback, once per run, not per tree. */
+export interface S3Result {
+  /** What served as the store. */
+  readonly store: string
+  /** a: a page from a bucket-backed replica; b: the same page from a folder-backed eggserve. */
+  readonly page: PairedLoad
+  /** One file, one client per round: streamed through a bucket-backed replica, and GetObject with the AWS SDK. */
+  readonly download: {
+    readonly bytes: number
+    readonly viaMbps: readonly number[]
+    readonly directMbps: readonly number[]
+  }
+  /** Per upload to one replica: ms from its answer until the other replica's page lists the file. */
+  readonly convergenceMs: readonly number[]
+  /** A replica started on a bucket prefix of `objects` files: cold (empty cache dir), then warm (its cache dir kept). */
+  readonly startup: {
+    readonly objects: number
+    readonly coldListeningMs: number
+    readonly coldReadyMs: number
+    readonly warmListeningMs: number
+    readonly warmReadyMs: number
+  }
+}
+
 export interface ReadRate {
   readonly seconds: number
   readonly bytes: number
@@ -193,6 +217,8 @@ export interface RunResult extends RunHeader {
   ui?: UiResult
   /** --only upstream: the upstream proxy's rows (absent in runs without it, and in older results.json). */
   upstream?: UpstreamResult
+  /** --only s3: the bucket and replica rows (absent in runs without it, and in older results.json). */
+  s3?: S3Result
 }
 
 /** A Node eggserve ran on (--node). */

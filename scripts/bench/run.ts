@@ -19,6 +19,8 @@ import type { BenchNode, Features, NodeVersionsRun, NodeVersionsTree, RunResult,
 import { benchTree, type RunContext } from './tree-run.js'
 import { ensureTree, removeTree, shapeLabel, type Tree } from './tree.js'
 import { benchUi } from './ui-run.js'
+import { motoPython } from './moto.js'
+import { benchS3, S3_SKIPPED } from './s3-run.js'
 import { benchUpstream } from './upstream-run.js'
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
@@ -113,6 +115,12 @@ async function main(): Promise<number> {
     if (options.only.has('ui') && !wasInterrupted()) run.ui = await benchUi(ctx)
     // The upstream proxy: a fixture of its own with nginx as the upstream (upstream-run.ts), once per run.
     if (options.only.has('upstream') && !wasInterrupted()) run.upstream = await benchUpstream(ctx)
+    // S3 storage and replicas: moto on loopback as the store (s3-run.ts), once per run.
+    // Without moto a full run still reports everything else, and says why these rows are missing.
+    if (options.only.has('s3') && !wasInterrupted()) {
+      if (motoPython(env) === undefined) run.notes.push(S3_SKIPPED)
+      else run.s3 = await benchS3(ctx)
+    }
   } catch (err) {
     failed = err
   } finally {

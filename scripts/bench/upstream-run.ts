@@ -232,7 +232,7 @@ async function paired(
 }
 
 /** One GET read to its end; MB/s (10^6) from the request to the last byte. */
-async function timedDownload(url: string, expected: number): Promise<number> {
+export async function timedDownload(url: string, expected: number): Promise<number> {
   const started = performance.now()
   const length = await download(url)
   const seconds = (performance.now() - started) / 1000

@@ -1,0 +1,95 @@
+// The S3 storage and replica rows of BENCHMARKS.md (s3-run.ts measures them): pages from a
+// bucket replica against a folder, downloads streamed from the store against GetObject with the
+// same SDK, convergence after an upload, and start-up on a bucket prefix.
+// (report.ts imports this file and this file its number formats: only inside functions, so the
+// cycle is harmless.)
+import { int, median, ratio } from './report.js'
+import type { S3Result } from './results.js'
+
+export type S3TargetId = 's3-page' | 's3-download' | 's3-convergence' | 's3-startup'
+
+/** Issue 13's targets (docs/benchmarks.md). */
+export const S3_TARGETS: Record<S3TargetId, string> = {
+  's3-page': 'S3 storage: pages from a bucket-backed replica within 10% of folder-backed (req/s)',
+  's3-download':
+    'S3 storage: downloads streamed from the store at ≥ 80% of reading the object directly with the same client',
+  's3-convergence': 'S3 replicas: an upload on one replica shows on another within 2 s (every upload: the max)',
+  's3-startup':
+    'S3 storage: a warm replica listening in < 5 s (the target is at 100,000 objects; the bench starts on 10,000)',
+}
+const PAGE_RATIO = 0.9
+const DOWNLOAD_RATIO = 0.8
+const CONVERGENCE_MS = 2000
+const LISTENING_MS = 5000
+
+export interface S3Row {
+  readonly metric: string
+  readonly egg: string
+  readonly reference: string
+  readonly ratio: string
+  readonly target: string
+  readonly check?: { readonly id: S3TargetId; readonly met: boolean }
+}
+
+export function s3Rows(result: S3Result): S3Row[] {
+  const { page, download, convergenceMs, startup } = result
+  const pageRatio = page.a.rps / page.b.rps
+  const downloadRatios = download.viaMbps.map((via, i) => via / (download.directMbps[i] ?? NaN))
+  const downloadRatio = median(downloadRatios)
+  const maxMs = Math.max(...convergenceMs)
+  return [
+    {
+      metric: `Page \`${page.aPath}\` (${int(page.aBytes)} bytes) from a bucket replica vs a folder: req/s (${String(page.connections)} connections)`,
+      egg: int(page.a.rps),
+      reference: `${int(page.b.rps)} (folder)`,
+      ratio: ratio(pageRatio),
+      target: `≥ ${PAGE_RATIO.toFixed(2)} of folder`,
+      check: { id: 's3-page', met: page.a.errors === 0 && pageRatio >= PAGE_RATIO },
+    },
+    {
+      metric: `Download of a ${(download.bytes / 1e6).toFixed(0)} MB object, one client: MB/s (median of ${String(downloadRatios.length)} round${downloadRatios.length === 1 ? '' : 's'})`,
+      egg: median(download.viaMbps).toFixed(0),
+      reference: `${median(download.directMbps).toFixed(0)} (GetObject, AWS SDK)`,
+      ratio: ratio(downloadRatio),
+      target: `≥ ${DOWNLOAD_RATIO.toFixed(2)} of GetObject`,
+      check: { id: 's3-download', met: downloadRatio >= DOWNLOAD_RATIO },
+    },
+    {
+      metric: `Convergence after an upload to the other replica: ms, median / max of ${String(convergenceMs.length)}`,
+      egg: `${median(convergenceMs).toFixed(0)} / ${maxMs.toFixed(0)}`,
+      reference: '',
+      ratio: '',
+      target: `max ≤ ${String(CONVERGENCE_MS)} ms`,
+      check: { id: 's3-convergence', met: convergenceMs.length > 0 && maxMs <= CONVERGENCE_MS },
+    },
+    {
+      metric: `Start-up on ${int(startup.objects)} objects: listening / ready, ms`,
+      egg: `warm ${startup.warmListeningMs.toFixed(0)} / ${startup.warmReadyMs.toFixed(0)}`,
+      reference: `cold ${startup.coldListeningMs.toFixed(0)} / ${startup.coldReadyMs.toFixed(0)}`,
+      ratio: '',
+      target: `warm listening < ${String(LISTENING_MS)} ms`,
+      check: { id: 's3-startup', met: startup.warmListeningMs < LISTENING_MS },
+    },
+  ]
+}
+
+/** The "S3 storage and replicas" section: what was measured, and the table. */
+export function s3Section(result: S3Result): string[] {
+  return [
+    '## S3 storage and replicas',
+    '',
+    `A fixture of its own (\`scripts/bench/s3-run.ts\`), with ${result.store} as the store. ` +
+      'The page row loads the same page (the same ten wheels in a folder and in the bucket) from a bucket-backed replica and from a folder-backed eggserve with wrk, alternately, `--rounds` rounds, the median reported. ' +
+      'The download row reads one object per round, one client, through the replica (streamed from the store) and with `GetObject` of the AWS SDK in the bench process, alternately; the median of the per-round ratios. ' +
+      'Convergence: uploads to one replica, each timed from its answer until another replica (polling every 10 ms) lists it. ' +
+      'Start-up: a replica on a prefix of small wheels, started with an empty cache dir (cold: nothing stored beside the files yet, so ready means every file hashed), then again with its cache dir (warm).',
+    '',
+    '| metric | eggserve | reference | ratio | target | met |',
+    '|---|---:|---:|---:|---|:---:|',
+    ...s3Rows(result).map(
+      (row) =>
+        `| ${row.metric} | ${row.egg} | ${row.reference} | ${row.ratio} | ${row.target} | ${row.check === undefined ? '' : row.check.met ? 'yes' : '**no**'} |`,
+    ),
+    '',
+  ]
+}

@@ -1,0 +1,293 @@
+// --only s3: the rows of S3-compatible storage and replicas (docs/s3-replicas.md), with moto on
+// loopback as the store, once per run:
+// - a page from a bucket-backed replica against the same page from a folder-backed eggserve
+//   (the same files), under wrk alternately;
+// - one file streamed through a bucket-backed replica against GetObject of the same object
+//   with the AWS SDK in the bench process (the client eggserve itself uses), one client each,
+//   alternately, per round;
+// - convergence: uploads to one replica, each timed from its answer until another replica's
+//   page lists the file;
+// - start-up of a replica on a prefix of 10,000 files (1,000 with --quick): listening and
+//   ready, cold (empty cache dir, nothing stored beside the files yet), then warm (restarted
+//   with its cache dir).
+import { randomBytes } from 'node:crypto'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { Readable } from 'node:stream'
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { buildWheel, writeDist } from '../../test/helpers/distributions.js'
+import { multipart, uploadParts } from '../../test/helpers/upload-form.js'
+import { wasInterrupted } from './cleanup.js'
+import { getOk, pollUntil } from './http.js'
+import { motoPython, startMoto, type MotoStore } from './moto.js'
+import type { PairedLoad, S3Result } from './results.js'
+import { startEggserve, type Eggserve } from './servers.js'
+import { medianRun, V1_JSON, type RunContext } from './tree-run.js'
+import { timedDownload } from './upstream-run.js'
+import { runWrk, type WrkResult } from './wrk.js'
+
+const BUCKET = 'eggserve-bench'
+const PAGE = 's3page'
+const PAGE_FILES = 10
+const DOWNLOAD = 's3dl'
+const CONVERGE = 's3conv'
+/** Uploads timed for the convergence row. */
+export const CONVERGENCE_UPLOADS = 20
+// Concurrent PutObjects while the start-up prefix is filled.
+const FILL_CONCURRENCY = 16
+
+/** Sizes of the s3 rows: a 100 MB download and 10,000 objects, or small ones for --quick. */
+export function s3Sizes(quick: boolean): { downloadBytes: number; startupObjects: number; uploads: number } {
+  return quick
+    ? { downloadBytes: 8e6, startupObjects: 1000, uploads: 5 }
+    : { downloadBytes: 100e6, startupObjects: 10_000, uploads: CONVERGENCE_UPLOADS }
+}
+
+/** The report's note when moto is missing (run.ts then skips the rows). */
+export const S3_SKIPPED =
+  "S3 storage and replicas: not measured, moto was not found (pyenv's Python 3.11.7 with `python -m moto.server`)."
+
+export async function benchS3(ctx: RunContext): Promise<S3Result> {
+  const python = motoPython(ctx.env)
+  if (python === undefined) throw new Error(S3_SKIPPED)
+  const sizes = s3Sizes(ctx.options.quick)
+  ctx.log(
+    `=== S3 storage and replicas: moto on loopback; a ${String(sizes.downloadBytes / 1e6)} MB file, ${String(sizes.startupObjects)} objects at start-up`,
+  )
+  const moto = await startMoto(python)
+  try {
+    await moto.createBucket(BUCKET)
+    const dir = join(ctx.runDir, 's3')
+    const downloadFile = await writeFixture(ctx, moto, join(dir, 'eggdir'), sizes.downloadBytes)
+    const served = await measureServed(ctx, moto, { dir, downloadFile, ...sizes })
+    const startup = await measureStartup(ctx, moto, join(dir, 'startup'), sizes.startupObjects)
+    return { store: 'moto (python -m moto.server) on loopback', ...served, startup }
+  } finally {
+    await moto.stop()
+  }
+}
+
+/** The page project (in the folder and the bucket alike) and the download file; returns its name. */
+async function writeFixture(ctx: RunContext, moto: MotoStore, eggdir: string, downloadBytes: number): Promise<string> {
+  const files: { key: string; bytes: Buffer }[] = []
+  for (let i = 0; i < PAGE_FILES; i++) {
+    const wheel = buildWheel({ name: PAGE, version: `1.${String(i)}` })
+    files.push({ key: `${PAGE}/${wheel.filename}`, bytes: wheel.bytes })
+  }
+  // Random bytes (incompressible, many chunks on the wire), as upstream-run.ts's downloads.
+  files.push({ key: `${DOWNLOAD}/${DOWNLOAD}-1.0.tar.gz`, bytes: randomBytes(downloadBytes) })
+  for (const file of files) {
+    await writeDist(join(eggdir, file.key, '..'), { filename: file.key.split('/')[1] ?? '', bytes: file.bytes })
+    await moto.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: `pypi/${file.key}`, Body: file.bytes }))
+  }
+  ctx.log(`  ${String(files.length)} files in ${eggdir} and in s3://${BUCKET}/pypi/`)
+  return `${DOWNLOAD}-1.0.tar.gz`
+}
+
+/** The page, download and convergence rows: a folder-backed eggserve and two bucket replicas. */
+async function measureServed(
+  ctx: RunContext,
+  moto: MotoStore,
+  fixture: { dir: string; downloadFile: string; downloadBytes: number; uploads: number },
+): Promise<Omit<S3Result, 'store' | 'startup'>> {
+  const folder = await start(ctx, { label: 's3-folder', eggdir: join(fixture.dir, 'eggdir') })
+  const writer = await start(ctx, { label: 's3-writer', moto, prefix: 'pypi', uploads: true })
+  const replica = await start(ctx, { label: 's3-replica', moto, prefix: 'pypi' })
+  try {
+    for (const server of [folder, writer, replica]) await waitReady(ctx, server)
+    const page = await pairedServers(ctx, {
+      label: `\`/simple/${PAGE}/\` (${String(PAGE_FILES)} wheels), HTML: a bucket replica vs a folder`,
+      path: `/simple/${PAGE}/`,
+      a: replica,
+      b: folder,
+    })
+    const viaMbps: number[] = []
+    const directMbps: number[] = []
+    const key = `pypi/${DOWNLOAD}/${fixture.downloadFile}`
+    await timedDownload(`${replica.url}/packages/${DOWNLOAD}/${fixture.downloadFile}`, fixture.downloadBytes)
+    for (let round = 0; round < Math.max(1, ctx.options.rounds) && !wasInterrupted(); round++) {
+      const direct = await getObjectMbps(moto.client, key, fixture.downloadBytes)
+      const via = await timedDownload(
+        `${replica.url}/packages/${DOWNLOAD}/${fixture.downloadFile}`,
+        fixture.downloadBytes,
+      )
+      directMbps.push(direct)
+      viaMbps.push(via)
+      ctx.log(
+        `  download ${String(round + 1)}: through eggserve ${via.toFixed(0)} MB/s, GetObject ${direct.toFixed(0)} MB/s`,
+      )
+    }
+    const convergenceMs: number[] = []
+    for (let i = 0; i < fixture.uploads && !wasInterrupted(); i++)
+      convergenceMs.push(await converge(ctx, writer, replica, i))
+    ctx.log(`  convergence (ms): ${convergenceMs.map((ms) => ms.toFixed(0)).join(', ')}`)
+    return { page, download: { bytes: fixture.downloadBytes, viaMbps, directMbps }, convergenceMs }
+  } finally {
+    for (const server of [replica, writer, folder]) await server.stop()
+  }
+}
+
+/** Upload one wheel to `writer`; ms from its answer until `reader`'s page lists it. */
+async function converge(ctx: RunContext, writer: Eggserve, reader: Eggserve, i: number): Promise<number> {
+  const version = `1.${String(i)}`
+  const wheel = buildWheel({ name: CONVERGE, version })
+  const form = multipart(await uploadParts(wheel, { name: CONVERGE, version }))
+  const res = await fetch(`${writer.url}/legacy/`, {
+    method: 'POST',
+    body: form.body,
+    headers: { 'content-type': form.contentType },
+  })
+  await res.arrayBuffer()
+  if (res.status !== 200) throw new Error(`the upload of ${wheel.filename} answered ${String(res.status)}`)
+  const answered = performance.now()
+  const seen = await pollUntil(
+    `${reader.url}/simple/${CONVERGE}/`,
+    (f) => f.status === 200 && f.body.includes(wheel.filename),
+    {
+      intervalMs: 10,
+      timeoutMs: ctx.options.readyTimeoutS * 1000,
+      headers: { accept: V1_JSON },
+    },
+  )
+  if (seen.kind !== 'ok') throw new Error(`the other replica never listed ${wheel.filename} (${seen.kind})`)
+  return seen.at - answered
+}
+
+/** Fill `startup/` with `objects` small wheels, then start a replica on it cold, and again warm. */
+async function measureStartup(
+  ctx: RunContext,
+  moto: MotoStore,
+  dir: string,
+  objects: number,
+): Promise<S3Result['startup']> {
+  const perProject = 10
+  const projects = Math.ceil(objects / perProject)
+  ctx.log(`  filling s3://${BUCKET}/startup/ with ${String(objects)} wheels (${String(projects)} projects)`)
+  let next = 0
+  const put = async (): Promise<void> => {
+    while (next < objects && !wasInterrupted()) {
+      const n = next++
+      const name = `s3start${String(Math.floor(n / perProject))}`
+      const wheel = buildWheel({ name, version: `1.${String(n % perProject)}` })
+      await moto.client.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: `startup/${name}/${wheel.filename}`, Body: wheel.bytes }),
+      )
+    }
+  }
+  await Promise.all(Array.from({ length: FILL_CONCURRENCY }, put))
+  const cacheDir = join(dir, 'cache')
+  await mkdir(cacheDir, { recursive: true })
+  const times = async (label: string): Promise<{ listeningMs: number; readyMs: number }> => {
+    const server = await start(ctx, { label, moto, prefix: 'startup', cacheDir })
+    try {
+      const ready = await waitReady(ctx, server)
+      const result = { listeningMs: server.listeningMs, readyMs: ready - server.spawnedAt }
+      ctx.log(`  ${label}: listening ${result.listeningMs.toFixed(0)} ms, ready ${result.readyMs.toFixed(0)} ms`)
+      return result
+    } finally {
+      await server.stop()
+    }
+  }
+  const cold = await times('s3-start-cold')
+  const warm = await times('s3-start-warm')
+  return {
+    objects,
+    coldListeningMs: cold.listeningMs,
+    coldReadyMs: cold.readyMs,
+    warmListeningMs: warm.listeningMs,
+    warmReadyMs: warm.readyMs,
+  }
+}
+
+function start(
+  ctx: RunContext,
+  how: {
+    label: string
+    eggdir?: string
+    moto?: MotoStore
+    prefix?: string
+    uploads?: boolean
+    cacheDir?: string
+  },
+): Promise<Eggserve> {
+  const bucket = how.moto === undefined ? [] : ['--storage', `s3://${BUCKET}/${how.prefix ?? ''}`, '--s3-path-style']
+  return startEggserve({
+    root: ctx.eggserveRoot,
+    // Ignored with --storage; a folder of its own so that nothing else is read.
+    eggdir: how.eggdir ?? join(ctx.runDir, 's3', 'unused-eggdir'),
+    cacheDir: how.cacheDir ?? join(ctx.runDir, `cache-${how.label}`),
+    logLevel: 'warn',
+    env: { ...ctx.env, ...(how.moto?.env ?? {}) },
+    label: how.label,
+    listenTimeoutMs: ctx.options.readyTimeoutS * 1000,
+    node: ctx.node,
+    eggserveArgs: [...bucket, ...(how.uploads === true ? ['--authenticate', '.'] : [])],
+  })
+}
+
+/** Waits for /health/ready; returns performance.now() of the ready answer. */
+async function waitReady(ctx: RunContext, server: Eggserve): Promise<number> {
+  const ready = await pollUntil(`${server.url}/health/ready`, (f) => f.status === 200, {
+    intervalMs: 20,
+    timeoutMs: ctx.options.readyTimeoutS * 1000,
+  })
+  if (ready.kind !== 'ok') throw new Error(`an eggserve of the s3 rows was not ready (${ready.kind})`)
+  return ready.at
+}
+
+/** One path of two servers under wrk, alternately, `--rounds` rounds. */
+async function pairedServers(
+  ctx: RunContext,
+  load: { label: string; path: string; a: Eggserve; b: Eggserve },
+): Promise<PairedLoad> {
+  const aBody = await getOk(`${load.a.url}${load.path}`)
+  const bBody = await getOk(`${load.b.url}${load.path}`)
+  const connections = ctx.options.connections
+  ctx.log(`  wrk ${load.path} on a bucket replica and on a folder, ${String(ctx.options.rounds)} rounds`)
+  const request = (server: Eggserve, label: string): Parameters<typeof runWrk>[0] => ({
+    url: `${server.url}${load.path}`,
+    durationS: ctx.options.durationS,
+    connections,
+    workDir: ctx.runDir,
+    label,
+  })
+  // One run of each first, not recorded: the first load after start-up finds code not yet optimized.
+  await runWrk({ ...request(load.a, 's3-warm-a'), durationS: Math.min(2, ctx.options.durationS) })
+  await runWrk({ ...request(load.b, 's3-warm-b'), durationS: Math.min(2, ctx.options.durationS) })
+  const aRounds: WrkResult[] = []
+  const bRounds: WrkResult[] = []
+  for (let round = 0; round < ctx.options.rounds && !wasInterrupted(); round++) {
+    aRounds.push(await runWrk(request(load.a, `s3-a-${String(round)}`)))
+    bRounds.push(await runWrk(request(load.b, `s3-b-${String(round)}`)))
+  }
+  ctx.log(
+    `    ${aRounds.map((r) => r.rps.toFixed(0)).join(', ')} vs ${bRounds.map((r) => r.rps.toFixed(0)).join(', ')} req/s`,
+  )
+  return {
+    label: load.label,
+    aPath: load.path,
+    bPath: load.path,
+    aBytes: aBody.body.length,
+    bBytes: bBody.body.length,
+    connections,
+    by: 'rps',
+    a: medianRun(aRounds, 'rps'),
+    b: medianRun(bRounds, 'rps'),
+    aRounds,
+    bRounds,
+  }
+}
+
+/** GetObject read to its end with the AWS SDK; MB/s (10^6) from the request to the last byte. */
+async function getObjectMbps(client: S3Client, key: string, expected: number): Promise<number> {
+  const started = performance.now()
+  const object = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))
+  if (!(object.Body instanceof Readable)) throw new Error('GetObject gave no Node stream')
+  let length = 0
+  for await (const chunk of object.Body) length += (chunk as Buffer).length
+  const seconds = (performance.now() - started) / 1000
+  if (length !== expected)
+    throw new Error(`GetObject ${key} gave ${String(length)} bytes, expected ${String(expected)}`)
+  return length / 1e6 / seconds
+}

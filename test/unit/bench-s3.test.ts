@@ -1,0 +1,151 @@
+// npm run bench --only s3: the flag, the sizes, and the S3 rows of BENCHMARKS.md (issue 13:
+// pages from a bucket replica against a folder, downloads against GetObject, convergence,
+// start-up). No timing is asserted: the numbers are made up here.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { MEASUREMENTS, needsTrees, parseOptions, type Measurement } from '../../scripts/bench/options.js'
+import { renderReport } from '../../scripts/bench/report.js'
+import type { PairedLoad, RunResult, S3Result } from '../../scripts/bench/results.js'
+import { s3Sizes } from '../../scripts/bench/s3-run.js'
+import type { WrkResult } from '../../scripts/bench/wrk.js'
+import { TEST_MACHINE } from '../helpers/bench-fixtures.js'
+import { repoRoot } from '../helpers/spawn-server.js'
+
+function wrk(rps: number): WrkResult {
+  return {
+    requests: rps * 5,
+    bytes: rps * 5 * 4000,
+    durationS: 5,
+    rps,
+    mbps: (rps * 4000) / 1e6,
+    p50Ms: 0.5,
+    p90Ms: 1,
+    p99Ms: 2,
+    maxMs: 4,
+    errors: 0,
+    errorText: '',
+    command: 'wrk',
+  }
+}
+
+function page(bucketRps: number, folderRps: number): PairedLoad {
+  return {
+    label: 'page',
+    aPath: '/simple/s3page/',
+    bPath: '/simple/s3page/',
+    aBytes: 3848,
+    bBytes: 3848,
+    connections: 10,
+    by: 'rps',
+    a: wrk(bucketRps),
+    b: wrk(folderRps),
+    aRounds: [wrk(bucketRps)],
+    bRounds: [wrk(folderRps)],
+  }
+}
+
+function s3(options: {
+  bucketRps: number
+  viaMbps: number[]
+  convergenceMs: number[]
+  warmListeningMs: number
+}): S3Result {
+  return {
+    store: 'moto (python -m moto.server) on loopback',
+    page: page(options.bucketRps, 20_000),
+    download: { bytes: 100e6, viaMbps: options.viaMbps, directMbps: [100, 100, 100] },
+    convergenceMs: options.convergenceMs,
+    startup: {
+      objects: 10_000,
+      coldListeningMs: 9000,
+      coldReadyMs: 500_000,
+      warmListeningMs: options.warmListeningMs,
+      warmReadyMs: options.warmListeningMs + 20,
+    },
+  }
+}
+
+function run(result: S3Result | undefined): RunResult {
+  return {
+    command: 'npm run bench -- --only s3',
+    date: '2026-12-06 10:00 UTC',
+    commit: 'abc1234',
+    machine: TEST_MACHINE,
+    loadStart: 1,
+    loadEnd: 1,
+    quick: false,
+    durationS: 5,
+    rounds: 3,
+    connections: 10,
+    bigConnections: 4,
+    trees: [],
+    features: { cacheDir: undefined, ready: undefined, listeningLineAtWarn: undefined },
+    notes: [],
+    ...(result === undefined ? {} : { s3: result }),
+  }
+}
+
+/** The summary's row of an S3 target, split into cells. */
+function summaryRow(report: string, start: string): string[] {
+  const line = report.split('\n').find((l) => l.startsWith(`| S3 ${start}`))
+  assert.ok(line, `no summary row "${start}"`)
+  return line
+    .split('|')
+    .slice(1, -1)
+    .map((cell) => cell.trim())
+}
+
+await test('--only takes s3; alone it needs no synthetic tree; a full run includes it', () => {
+  assert.ok(MEASUREMENTS.includes('s3'))
+  assert.deepEqual([...(parseOptions(['--only', 's3'], repoRoot, {})?.only ?? [])], ['s3'])
+  assert.equal(needsTrees(new Set<Measurement>(['s3'])), false)
+  assert.equal(needsTrees(new Set<Measurement>(['s3', 'upstream'])), false)
+  assert.equal(needsTrees(new Set<Measurement>(['s3', 'simple-html'])), true)
+  assert.ok(parseOptions([], repoRoot, {})?.only.has('s3'), 'a full run measures the S3 rows')
+})
+
+await test("the s3 rows use the issue's sizes, small ones with --quick", () => {
+  assert.deepEqual(s3Sizes(false), { downloadBytes: 100e6, startupObjects: 10_000, uploads: 20 })
+  assert.deepEqual(s3Sizes(true), { downloadBytes: 8e6, startupObjects: 1000, uploads: 5 })
+})
+
+await test('the report has an S3 section and its four targets in the summary', () => {
+  const met = renderReport(
+    run(s3({ bucketRps: 19_000, viaMbps: [85, 80, 95], convergenceMs: [600, 300, 1100, 700], warmListeningMs: 1200 })),
+  )
+  assert.match(met, /^## S3 storage and replicas$/m)
+  const pages = summaryRow(met, 'storage: pages')
+  assert.equal(pages[1], 'S3 fixture')
+  assert.equal(pages[3], '19,000')
+  assert.equal(pages[4], '0.95')
+  assert.equal(pages[5], 'yes')
+  const download = summaryRow(met, 'storage: downloads')
+  // The median of the per-round ratios: 0.85, 0.80, 0.95.
+  assert.equal(download[4], '0.85')
+  assert.equal(download[5], 'yes')
+  const convergence = summaryRow(met, 'replicas')
+  // Median of 300, 600, 700, 1100 (the upper middle, as the other rows' medians), max 1100.
+  assert.match(convergence[3] ?? '', / \/ 1100$/)
+  assert.equal(convergence[5], 'yes')
+  const startup = summaryRow(met, 'storage: a warm replica')
+  assert.equal(startup[3], 'warm 1200 / 1220')
+  assert.match(startup[2] ?? '', /10,000 objects/)
+  assert.equal(startup[5], 'yes')
+
+  const missed = renderReport(
+    run(s3({ bucketRps: 17_000, viaMbps: [60, 90, 70], convergenceMs: [600, 2100, 500], warmListeningMs: 5200 })),
+  )
+  assert.equal(summaryRow(missed, 'storage: pages')[4], '0.85')
+  assert.equal(summaryRow(missed, 'storage: pages')[5], '**no**')
+  assert.equal(summaryRow(missed, 'storage: downloads')[4], '0.70')
+  assert.equal(summaryRow(missed, 'storage: downloads')[5], '**no**')
+  assert.equal(summaryRow(missed, 'replicas')[5], '**no**', 'one upload over 2 s misses the target')
+  assert.equal(summaryRow(missed, 'storage: a warm replica')[5], '**no**')
+})
+
+await test('a run without the s3 rows says so in the summary and has no S3 section', () => {
+  const report = renderReport(run(undefined))
+  assert.doesNotMatch(report, /^## S3 storage and replicas$/m)
+  for (const start of ['storage: pages', 'storage: downloads', 'replicas', 'storage: a warm replica'])
+    assert.equal(summaryRow(report, start)[2], 'not measured')
+})
