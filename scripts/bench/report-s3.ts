@@ -8,7 +8,7 @@ import type { S3Result } from './results.js'
 
 export type S3TargetId = 's3-page' | 's3-download' | 's3-convergence' | 's3-startup'
 
-/** Issue 13's targets (docs/benchmarks.md). */
+/** The object-storage targets (docs/benchmarks.md). */
 export const S3_TARGETS: Record<S3TargetId, string> = {
   's3-page': 'S3 storage: pages from a bucket-backed replica within 10% of folder-backed (req/s)',
   's3-download':

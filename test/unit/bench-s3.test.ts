@@ -1,4 +1,4 @@
-// npm run bench --only s3: the flag, the sizes, and the S3 rows of BENCHMARKS.md (issue 13:
+// npm run bench --only s3: the flag, the sizes, and the S3 rows of BENCHMARKS.md (the object-storage targets of docs/benchmarks.md:
 // pages from a bucket replica against a folder, downloads against GetObject, convergence,
 // start-up). No timing is asserted: the numbers are made up here.
 import assert from 'node:assert/strict'
