@@ -202,7 +202,8 @@ export class ChangeDetector {
       const now = this.#now()
       if (this.#watching && now - root.checkedAt < CHECK_INTERVAL_MS) return
       const token = await this.#storage.changeToken()
-      if (!root.dirty && token === root.token) {
+      // Read through this.#root: an event may have marked it while the token was fetched.
+      if (!this.#root.dirty && token === root.token) {
         root.checkedAt = now
         return
       }
