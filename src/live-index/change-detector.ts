@@ -108,6 +108,8 @@ export class ChangeDetector {
    * is returned (and counts as logged); the files concerned are left out.
    */
   async load(): Promise<LayoutReport> {
+    // Taken before the listing: a folder made during it is caught by the next token check.
+    const checkedAt = this.#now()
     const root = await this.#storage.listRoot()
     const listings = new Map<string, FolderListing>()
     await Promise.all(
@@ -135,7 +137,7 @@ export class ChangeDetector {
     for (const problem of report.problems) this.#warnedFolders.add(problem.path)
     this.#root.token = root.token
     this.#root.dirty = false
-    this.#root.checkedAt = this.#now()
+    this.#root.checkedAt = checkedAt
     return report
   }
 
