@@ -16,7 +16,7 @@ import { tempDir } from '../helpers/temp-tree.js'
 
 const PIECE = 64 * 1024
 
-/** An upstream sending `body` in 64 KiB writes; with `gate`, it stops `held` bytes before the end until the gate opens. */
+/** A real HTTP server as the upstream: `send` writes each response (the tests send 64 KiB pieces, some stop before the end until a gate opens). */
 async function upstream(
   t: TestContext,
   send: (res: ServerResponse) => Promise<void>,
