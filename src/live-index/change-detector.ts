@@ -10,10 +10,12 @@ import { listedNames, readProjectFiles } from './folder-reader.js'
 import type { ProjectSnapshot, ProjectTree } from './project-tree.js'
 
 /**
- * With a working watcher, a folder found unchanged is not stat'ed again for this long: events
- * report changes, and the folder's token is the safety net. Bench row "`/simple/<p>/` (HTML)
- * req/s": one stat fewer per request; "drop-in (temp name, rename) → listed" stays far below
- * 1 s because a drop-in also sends an event.
+ * With a working watcher, a folder (or the top level) found unchanged is not stat'ed again for
+ * this long: events report changes, and the token is the safety net. Bench rows "`/simple/<p>/`
+ * (HTML) req/s" and "a cached upstream page" (a name that is not local asks the top level on
+ * every request): one stat fewer per request; "drop-in (temp name, rename) → listed" stays far
+ * below 1 s because a drop-in also sends an event. Changes made through eggserve (uploads,
+ * removals, a peer's announcements) mark what they touched at once and never wait for this.
  */
 export const CHECK_INTERVAL_MS = 500
 
@@ -55,8 +57,8 @@ export interface ChangeDetectorOptions {
  * - one read at a time per folder (and for the top level): concurrent callers share it;
  * - freshProject() and freshRoot() return what a read of the folder (or the top level) found,
  *   and that read started after the last event or changed() before the call; when none came,
- *   the folder's token is compared with the one read (one stat), except that a folder found
- *   unchanged is trusted for CHECK_INTERVAL_MS while every folder is watched;
+ *   the folder's token is compared with the one read (one stat), except that a folder (or the
+ *   top level) found unchanged is trusted for CHECK_INTERVAL_MS while every folder is watched;
  * - a change reported while a read is under way makes the callers that joined it read again
  *   (an explicit loop, never recursion); the caller that started it returns its result;
  * - a folder that is gone leaves the tree, and the files it held are forgotten.
@@ -69,9 +71,16 @@ export class ChangeDetector {
   readonly #now: () => number
   readonly #metrics: Metrics
   readonly #folders = new Map<string, FolderState>()
-  readonly #root: { token: string | undefined; dirty: boolean; reading: Promise<void> | undefined } = {
+  readonly #root: {
+    token: string | undefined
+    dirty: boolean
+    /** When the top level was last read or found unchanged (the clock's milliseconds). */
+    checkedAt: number
+    reading: Promise<void> | undefined
+  } = {
     token: undefined,
     dirty: true,
+    checkedAt: 0,
     reading: undefined,
   }
   /** Top-level paths whose problems were already logged. */
@@ -99,6 +108,8 @@ export class ChangeDetector {
    * is returned (and counts as logged); the files concerned are left out.
    */
   async load(): Promise<LayoutReport> {
+    // Taken before the listing: a folder made during it is caught by the next token check.
+    const checkedAt = this.#now()
     const root = await this.#storage.listRoot()
     const listings = new Map<string, FolderListing>()
     await Promise.all(
@@ -126,6 +137,7 @@ export class ChangeDetector {
     for (const problem of report.problems) this.#warnedFolders.add(problem.path)
     this.#root.token = root.token
     this.#root.dirty = false
+    this.#root.checkedAt = checkedAt
     return report
   }
 
@@ -169,7 +181,10 @@ export class ChangeDetector {
     if (state !== undefined) state.dirty = true
   }
 
-  /** Bring the project list up to date: one stat when nothing changed. */
+  /**
+   * Bring the project list up to date: one stat when nothing changed, none within
+   * CHECK_INTERVAL_MS of the last check while every folder is watched.
+   */
   async freshRoot(): Promise<void> {
     const root = this.#root
     for (;;) {
@@ -179,8 +194,21 @@ export class ChangeDetector {
         if (root.dirty) continue
         return
       }
+      if (root.dirty) {
+        root.reading = this.#readRoot().finally(() => {
+          root.reading = undefined
+        })
+        await root.reading
+        return
+      }
+      const now = this.#now()
+      if (this.#watching && now - root.checkedAt < CHECK_INTERVAL_MS) return
       const token = await this.#storage.changeToken()
-      if (!root.dirty && token === root.token) return
+      // Read through this.#root: an event may have marked it while the token was fetched.
+      if (!this.#root.dirty && token === root.token) {
+        root.checkedAt = now
+        return
+      }
       // A read may have started while the token was fetched: share it.
       root.reading ??= this.#readRoot().finally(() => {
         root.reading = undefined
@@ -253,6 +281,8 @@ export class ChangeDetector {
   // Top level: folders that came get a project (read when first asked for), folders that went lose theirs.
   async #readRoot(): Promise<void> {
     this.#root.dirty = false
+    // Taken before the listing: a change during it is newer than the check, and sends its own event.
+    const checkedAt = this.#now()
     const root = await this.#storage.listRoot()
     const folders = root.folders.filter(isValidProjectName).sort(compareNames)
     const present = new Set(folders)
@@ -276,6 +306,7 @@ export class ChangeDetector {
       }
     }
     this.#root.token = root.token
+    this.#root.checkedAt = checkedAt
   }
 
   async #readFolder(state: FolderState): Promise<void> {

@@ -1,6 +1,9 @@
 // The first download of an upstream file: one upstream GET, written to a part file and hashed
-// as it comes, while every client that asked for the file reads the part file behind the
-// writer (so N clients cost one upstream request and no memory per client beyond a chunk).
+// as it comes, while every client that asked for the file follows the writer (so N clients cost
+// one upstream request and no memory per client beyond a chunk). The newest bytes stay in
+// memory for a while (RECENT_BYTES): clients at the head get them from there, and only one that
+// falls behind reads the part file back. Writes to the part file overlap (WRITES_IN_FLIGHT), so
+// the upstream is read on while they run.
 // The last chunk is held back until the digest matches the upstream page's: a client never
 // receives the final byte of a file that turns out wrong; it sees the transfer fail instead.
 import { createHash, randomBytes, type Hash } from 'node:crypto'
@@ -27,7 +30,30 @@ export interface DownloadPlan {
   readonly finalPath: string
 }
 
+/** What a client that fell behind the bytes in memory reads from the part file at a time. */
 const READ_CHUNK = 64 * 1024
+
+/**
+ * Bytes written to the part file but not yet on it, at most (plus one chunk): the upstream is
+ * read on while they are written, instead of each chunk waiting for its write. Bench row "the
+ * first download of an uncached 100 MB file" (docs/benchmarks.md).
+ */
+export const WRITES_IN_FLIGHT = 1024 * 1024
+
+/**
+ * The newest bytes kept in memory (besides those still being written), shared by every client
+ * of the download: a client at the head is handed them without reading the part file back.
+ * Per download, not per client, so 50 clients of one file cost this once.
+ */
+export const RECENT_BYTES = 1024 * 1024
+
+/** A piece of the body as it came from the upstream, at its offset in the file. */
+interface Piece {
+  readonly start: number
+  readonly bytes: Buffer
+  /** True once its write to the part file completed. */
+  written: boolean
+}
 
 /** One download in progress, and its readers. */
 export class Download extends EventEmitter {
@@ -44,6 +70,16 @@ export class Download extends EventEmitter {
   readonly #plan: DownloadPlan
   #handle: FileHandle | undefined
   #readers = 0
+  /** The newest pieces, oldest first, contiguous up to `received`: every piece not yet written, and RECENT_BYTES more. */
+  #recent: Piece[] = []
+  #recentBytes = 0
+  /** Pieces whose writes were started, in order, until the writes before them completed too. */
+  #unwritten: Piece[] = []
+  /** Bytes of the part file written, from its start without a gap. */
+  #written = 0
+  /** Bytes whose writes were started and did not complete yet. */
+  #writing = 0
+  #writeError: Error | undefined
   /** Resolves when bytes start to flow (or rejects when the download failed before). */
   readonly started: Promise<void>
 
@@ -92,6 +128,7 @@ export class Download extends EventEmitter {
       this.state = 'failed'
       this.emit('failed', this.error)
       this.emit('progress')
+      this.emit('written')
       await unlink(part).catch(() => undefined)
     } finally {
       this.#release()
@@ -110,15 +147,19 @@ export class Download extends EventEmitter {
     let written = 0
     for await (const chunk of body) {
       const bytes = chunk as Buffer
-      await handle.write(bytes, 0, bytes.length, written)
+      this.#throwIfWriteFailed()
       hashes.sha256.update(bytes)
       hashes.expected?.update(bytes)
+      this.#write(handle, { start: written, bytes, written: false })
       // The previous chunks may go out; this one waits for the next (or for the verdict).
       this.available = written
       written += bytes.length
       this.received = written
       this.emit('progress')
+      while (this.#writesOver(WRITES_IN_FLIGHT)) await once(this, 'written')
     }
+    while (this.#writesOver(0)) await once(this, 'written')
+    this.#throwIfWriteFailed()
     const sha256 = hashes.sha256.digest('hex')
     const digest = hashes.expected === undefined ? sha256 : hashes.expected.digest('hex')
     if (this.length !== undefined && written !== this.length)
@@ -133,6 +174,55 @@ export class Download extends EventEmitter {
       )
     this.sha256 = sha256
     return written
+  }
+
+  /** True while more than `bytes` are being written (and no write failed). */
+  #writesOver(bytes: number): boolean {
+    return this.#writing > bytes && this.#writeError === undefined
+  }
+
+  #throwIfWriteFailed(): void {
+    if (this.#writeError !== undefined) throw this.#writeError
+  }
+
+  /** Start writing a piece to the part file; readers may have it from memory at once. */
+  #write(handle: FileHandle, piece: Piece): void {
+    this.#recent.push(piece)
+    this.#recentBytes += piece.bytes.length
+    this.#unwritten.push(piece)
+    this.#writing += piece.bytes.length
+    // Handled at once (a rejection is kept, and thrown by the copy loop), so it is never unhandled.
+    handle.write(piece.bytes, 0, piece.bytes.length, piece.start).then(
+      () => {
+        piece.written = true
+        this.#writing -= piece.bytes.length
+        for (let first = this.#unwritten[0]; first?.written === true; first = this.#unwritten[0]) {
+          this.#written = first.start + first.bytes.length
+          this.#unwritten.shift()
+        }
+        this.#trim()
+        this.emit('written')
+      },
+      (err: unknown) => {
+        this.#writeError ??= err instanceof Error ? err : new Error(String(err))
+        this.emit('written')
+      },
+    )
+  }
+
+  // Forget the oldest pieces that are on disk, keeping RECENT_BYTES of the newest.
+  #trim(): void {
+    for (let first = this.#recent[0]; first !== undefined; first = this.#recent[0]) {
+      const end = first.start + first.bytes.length
+      if (end > this.#written || this.#recentBytes - first.bytes.length < RECENT_BYTES) return
+      this.#recent.shift()
+      this.#recentBytes -= first.bytes.length
+    }
+  }
+
+  /** Bytes of this download held in memory now (for tests: bounded, whatever the file's size). */
+  get heldBytes(): number {
+    return this.#recentBytes
   }
 
   /** Resolves once the download is over, whether it succeeded ('done') or not ('failed'). */
@@ -153,15 +243,19 @@ export class Download extends EventEmitter {
     let position = 0
     try {
       for (;;) {
-        const handle = this.#handle
-        if (handle !== undefined && position < this.available && this.state !== 'failed') {
-          const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, this.available - position))
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)
-          position += bytesRead
-          yield buffer.subarray(0, bytesRead)
+        this.#throwIfFailed()
+        if (position < this.available) {
+          const piece = this.#fromMemory(position) ?? (await this.#fromFile(position))
+          if (piece === undefined) {
+            await once(this, 'written')
+            continue
+          }
+          // Checked again after the read: a failure meanwhile must cut the body before its end.
+          this.#throwIfFailed()
+          position += piece.length
+          yield piece
           continue
         }
-        if (this.state === 'failed') throw this.error ?? new Error('download failed')
         if (this.state === 'done') return
         await once(this, 'progress')
       }
@@ -171,11 +265,42 @@ export class Download extends EventEmitter {
     }
   }
 
+  #throwIfFailed(): void {
+    if (this.state === 'failed') throw this.error ?? new Error('download failed')
+  }
+
+  // The bytes from `position` on (up to what readers may have) in the piece in memory holding them.
+  #fromMemory(position: number): Buffer | undefined {
+    const recent = this.#recent
+    // Newest first: a reader at the head finds its piece at once.
+    for (let i = recent.length - 1; i >= 0; i--) {
+      const piece = recent[i]
+      if (piece === undefined || piece.start > position) continue
+      const end = Math.min(piece.start + piece.bytes.length, this.available)
+      return position < end ? piece.bytes.subarray(position - piece.start, end - piece.start) : undefined
+    }
+    return undefined
+  }
+
+  // Bytes from `position` read back from the part file, for a reader behind the pieces in memory.
+  async #fromFile(position: number): Promise<Buffer | undefined> {
+    const limit = Math.min(this.#written, this.available)
+    if (position >= limit) return undefined
+    const handle = this.#handle
+    if (handle === undefined) throw new Error('the part file was closed before the download was read')
+    const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, limit - position))
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)
+    if (bytesRead === 0) throw new Error('the part file ended before its written bytes')
+    return buffer.subarray(0, bytesRead)
+  }
+
   // The part file stays open while the download runs or anyone still reads it.
   #release(): void {
     if (this.#readers > 0 || this.state === 'connecting' || this.state === 'streaming') return
     const handle = this.#handle
     this.#handle = undefined
+    this.#recent = []
+    this.#recentBytes = 0
     void handle?.close()
   }
 }

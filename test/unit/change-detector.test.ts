@@ -48,8 +48,13 @@ class CountingStorage implements Storage {
   open(...args: Parameters<Storage['open']>): ReturnType<Storage['open']> {
     return this.#inner.open(...args)
   }
-  watch(...args: Parameters<Storage['watch']>): ReturnType<Storage['watch']> {
-    return this.#inner.watch(...args)
+  /** Drop every watch event (a missed event, as past the inotify queue's limit). */
+  loseEvents = false
+
+  watch(...[listener, onError]: Parameters<Storage['watch']>): ReturnType<Storage['watch']> {
+    return this.#inner.watch((folder) => {
+      if (!this.loseEvents) listener(folder)
+    }, onError)
   }
   createUpload(folder: string): ReturnType<Storage['createUpload']> {
     return this.#inner.createUpload(folder)
@@ -174,6 +179,52 @@ await test('while every folder is watched, a folder found unchanged is trusted f
   detector.close()
   await detector.freshProject('foo')
   assert.deepEqual(storage.tokenChecks, ['foo', 'foo'], 'unwatched: a stat on every call')
+})
+
+await test('while every folder is watched, the top level found unchanged is trusted for CHECK_INTERVAL_MS', async (t) => {
+  const { storage, detector, clock } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
+  detector.watch()
+  await detector.freshRoot()
+  clock.ms += CHECK_INTERVAL_MS - 1
+  await detector.freshRoot()
+  assert.deepEqual(storage.tokenChecks, [], 'read by load() just now: no stat')
+  clock.ms += 1
+  await detector.freshRoot()
+  assert.deepEqual(storage.tokenChecks, [undefined], 'the interval is over: one stat')
+  await detector.freshRoot()
+  assert.deepEqual(storage.tokenChecks, [undefined], 'and trusted again from then on')
+  detector.close()
+  await detector.freshRoot()
+  assert.deepEqual(storage.tokenChecks, [undefined, undefined], 'unwatched: a stat on every call')
+})
+
+await test('within the trusted interval a change made through eggserve (an upload) shows at once', async (t) => {
+  const { root, storage, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
+  detector.watch()
+  await detector.freshRoot()
+  assert.equal(storage.rootReads, 0)
+  // What an upload of a new project does: the folder appears, then the index is told.
+  await writeTree(root, { 'newproj/newproj-1.0.tar.gz': 'n' })
+  detector.changed('newproj')
+  await detector.freshRoot()
+  assert.equal(storage.rootReads, 1, 'read at once, the clock has not moved')
+  assert.equal(detector.knows('newproj'), true)
+  assert.deepEqual(names(await detector.freshProject('newproj')), ['newproj-1.0.tar.gz'])
+})
+
+await test('a folder made by hand is found once the trusted interval is over, even if its event is lost', async (t) => {
+  const { root, storage, detector, clock } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
+  detector.watch()
+  await detector.freshRoot()
+  storage.loseEvents = true
+  await writeTree(root, { 'Handmade/handmade-1.0.tar.gz': 'h' })
+  clock.ms += CHECK_INTERVAL_MS - 1
+  await detector.freshRoot()
+  assert.equal(detector.knows('handmade'), false, 'still trusted, and no event came')
+  clock.ms += 1
+  await detector.freshRoot()
+  assert.equal(detector.knows('handmade'), true, 'the stat after the interval finds it')
+  assert.deepEqual(names(await detector.freshProject('handmade')), ['handmade-1.0.tar.gz'])
 })
 
 await test('a folder that is gone leaves the tree, its files are forgotten and the root changes', async (t) => {

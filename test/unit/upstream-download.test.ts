@@ -1,0 +1,198 @@
+// The first download of an upstream file (Download), against a real HTTP server as the
+// upstream and a real part file: every client gets the same bytes whether it follows the head
+// (from memory) or falls behind (from the part file); the last piece waits for the digest; a
+// mismatch cuts every client and keeps nothing; memory stays bounded whatever the file's size.
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { readdir, readFile } from 'node:fs/promises'
+import { createServer, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { test, type TestContext } from 'node:test'
+import { Download, RECENT_BYTES, WRITES_IN_FLIGHT } from '../../src/upstream/file-download.js'
+import { tempDir } from '../helpers/temp-tree.js'
+
+const PIECE = 64 * 1024
+
+/** A real HTTP server as the upstream: `send` writes each response (the tests send 64 KiB pieces, some stop before the end until a gate opens). */
+async function upstream(
+  t: TestContext,
+  send: (res: ServerResponse) => Promise<void>,
+): Promise<{ url: string; requests: () => number }> {
+  let requests = 0
+  const server = createServer((_req, res) => {
+    requests++
+    send(res).catch((err: unknown) => {
+      res.destroy(err instanceof Error ? err : new Error(String(err)))
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  const { port } = server.address() as AddressInfo
+  return { url: `http://127.0.0.1:${String(port)}/f.tar.gz`, requests: () => requests }
+}
+
+/** Write `bytes` in 64 KiB pieces, honouring backpressure. */
+async function sendPieces(res: ServerResponse, bytes: Buffer): Promise<void> {
+  for (let offset = 0; offset < bytes.length; offset += PIECE) {
+    if (!res.write(bytes.subarray(offset, offset + PIECE))) await once(res, 'drain')
+  }
+}
+
+function plan(url: string, dir: string, content: Buffer): ConstructorParameters<typeof Download>[0] {
+  return {
+    request: {
+      url,
+      headers: { accept: '*/*' },
+      timeouts: { connectMs: 30_000, firstByteMs: 30_000, idleMs: 60_000 },
+      maxRedirects: 0,
+    },
+    expected: { algorithm: 'sha256', hex: createHash('sha256').update(content).digest('hex') },
+    size: content.length,
+    finalPath: join(dir, 'proj', 'f.tar.gz'),
+  }
+}
+
+/** Everything a reader gives, and how it ended. */
+interface Received {
+  readonly chunks: Buffer[]
+  bytes: number
+  error: Error | undefined
+  readonly ended: Promise<void>
+}
+
+function collect(reader: Readable): Received {
+  const received: Received = {
+    chunks: [],
+    bytes: 0,
+    error: undefined,
+    ended: new Promise<void>((resolve) => {
+      reader.on('end', resolve)
+      reader.on('error', (err) => {
+        received.error = err
+        resolve()
+      })
+    }),
+  }
+  reader.on('data', (chunk: Buffer) => {
+    // Copied: a reader may be handed a view of a buffer the download shares.
+    received.chunks.push(Buffer.from(chunk))
+    received.bytes += chunk.length
+  })
+  return received
+}
+
+/** Yield to I/O until `ready()` holds. */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((resolve) => setImmediate(resolve))
+}
+
+await test('clients at the head, a paused one and one behind get identical bytes; memory stays bounded', async (t) => {
+  const dir = await tempDir(t)
+  // Several times what the download keeps in memory, so the paused client must read the part file.
+  const content = randomBytes(8 * (RECENT_BYTES + WRITES_IN_FLIGHT) + 12_345)
+  const server = await upstream(t, async (res) => {
+    res.writeHead(200, { 'content-length': String(content.length) })
+    await sendPieces(res, content)
+    res.end()
+  })
+  const download = new Download(plan(server.url, dir, content))
+  let peakHeld = 0
+  download.on('progress', () => {
+    peakHeld = Math.max(peakHeld, download.heldBytes)
+  })
+  const running = download.run()
+  await download.started
+  const heads = [collect(download.reader()), collect(download.reader()), collect(download.reader())]
+  const paused = download.reader()
+  paused.pause()
+  await until(() => download.received >= content.length / 2)
+  const late = collect(download.reader())
+  await running
+  assert.equal(download.state, 'done', download.error?.message)
+  const pausedReceived = collect(paused)
+  paused.resume()
+  for (const client of [...heads, late, pausedReceived]) {
+    await client.ended
+    assert.equal(client.error, undefined)
+    assert.ok(Buffer.concat(client.chunks).equals(content), 'every client gets the upstream bytes')
+  }
+  assert.ok((await readFile(plan(server.url, dir, content).finalPath)).equals(content), 'the file is kept')
+  assert.equal(server.requests(), 1)
+  // Not the whole file: the pieces in memory are bounded by the two windows (plus the pieces
+  // the upstream sends at once), however far behind the paused client is.
+  assert.ok(peakHeld > 0, 'readers at the head were served from memory')
+  assert.ok(
+    peakHeld <= RECENT_BYTES + WRITES_IN_FLIGHT + 4 * PIECE,
+    `held ${String(peakHeld)} bytes of a ${String(content.length)}-byte file`,
+  )
+})
+
+await test('the last piece waits for the digest; a mismatch cuts every client before the end and keeps nothing', async (t) => {
+  const dir = await tempDir(t)
+  const content = randomBytes(3 * RECENT_BYTES + 1000)
+  const held = 1000
+  let openGate: (() => void) | undefined
+  const gate = new Promise<void>((resolve) => {
+    openGate = resolve
+  })
+  const server = await upstream(t, async (res) => {
+    res.writeHead(200, { 'content-length': String(content.length) })
+    await sendPieces(res, content.subarray(0, content.length - held))
+    await gate
+    // The right length, the wrong last bytes.
+    res.end(Buffer.alloc(held, 0x55))
+  })
+  const download = new Download(plan(server.url, dir, content))
+  const running = download.run()
+  await download.started
+  const clients = [collect(download.reader()), collect(download.reader())]
+  await until(() => download.received === content.length - held)
+  await until(() => clients.every((client) => client.bytes === download.available))
+  for (const client of clients) {
+    assert.ok(client.bytes < content.length - held, 'the piece before the gate is held back too')
+    assert.ok(Buffer.concat(client.chunks).equals(content.subarray(0, client.bytes)))
+  }
+  openGate?.()
+  await running
+  assert.equal(download.state, 'failed')
+  for (const client of clients) {
+    await client.ended
+    assert.match(String(client.error?.message), /sha256/)
+    assert.ok(client.bytes < content.length, 'cut before the end')
+  }
+  assert.deepEqual(await readdir(join(dir, 'proj')), [], 'neither the part file nor the file is kept')
+})
+
+await test('a matching last piece reaches every client once the file is kept', async (t) => {
+  const dir = await tempDir(t)
+  const content = randomBytes(2 * RECENT_BYTES + 777)
+  let openGate: (() => void) | undefined
+  const gate = new Promise<void>((resolve) => {
+    openGate = resolve
+  })
+  const server = await upstream(t, async (res) => {
+    res.writeHead(200, { 'content-length': String(content.length) })
+    await sendPieces(res, content.subarray(0, content.length - 777))
+    await gate
+    res.end(content.subarray(content.length - 777))
+  })
+  const download = new Download(plan(server.url, dir, content))
+  const running = download.run()
+  await download.started
+  const client = collect(download.reader())
+  await until(() => download.received === content.length - 777 && client.bytes === download.available)
+  assert.ok(client.bytes < content.length - 777)
+  openGate?.()
+  await running
+  await client.ended
+  assert.equal(client.error, undefined)
+  assert.ok(Buffer.concat(client.chunks).equals(content))
+  assert.deepEqual(await readdir(join(dir, 'proj')), ['f.tar.gz', 'f.tar.gz.sha256'])
+})
