@@ -1,5 +1,8 @@
-// Made-up facts for bench report tests: a machine description every report needs.
+// Made-up facts for bench report tests: a machine description every report needs, a run
+// around a section, and the summary row a test reads back.
+import assert from 'node:assert/strict'
 import type { Machine } from '../../scripts/bench/machine.js'
+import type { RunResult } from '../../scripts/bench/results.js'
 
 /** A machine for reports rendered from made-up numbers. */
 export const TEST_MACHINE: Machine = {
@@ -11,4 +14,35 @@ export const TEST_MACHINE: Machine = {
   nginx: '1.22.1',
   wrk: '4.1.0',
   disk: '/tmp',
+}
+
+/** A run with no tree, made by `command`, carrying the sections in `extra` (ui, upstream, s3). */
+export function testRun(command: string, extra: Partial<RunResult> = {}): RunResult {
+  return {
+    command,
+    date: '2026-12-06 07:00 UTC',
+    commit: 'abc1234',
+    machine: TEST_MACHINE,
+    loadStart: 1,
+    loadEnd: 1,
+    quick: false,
+    durationS: 5,
+    rounds: 3,
+    connections: 10,
+    bigConnections: 4,
+    trees: [],
+    features: { cacheDir: undefined, ready: undefined, listeningLineAtWarn: undefined },
+    notes: [],
+    ...extra,
+  }
+}
+
+/** The cells of the report's summary row that starts with `prefix` (e.g. "Browse UI: a cached"). */
+export function summaryRow(report: string, prefix: string): string[] {
+  const line = report.split('\n').find((l) => l.startsWith(`| ${prefix}`))
+  assert.ok(line, `no summary row "${prefix}"`)
+  return line
+    .split('|')
+    .slice(1, -1)
+    .map((cell) => cell.trim())
 }

@@ -8,7 +8,7 @@ import { renderReport } from '../../scripts/bench/report.js'
 import type { PairedLoad, RunResult, S3Result } from '../../scripts/bench/results.js'
 import { s3Sizes } from '../../scripts/bench/s3-run.js'
 import type { WrkResult } from '../../scripts/bench/wrk.js'
-import { TEST_MACHINE } from '../helpers/bench-fixtures.js'
+import { summaryRow, testRun } from '../helpers/bench-fixtures.js'
 import { repoRoot } from '../helpers/spawn-server.js'
 
 function wrk(rps: number): WrkResult {
@@ -66,33 +66,7 @@ function s3(options: {
 }
 
 function run(result: S3Result | undefined): RunResult {
-  return {
-    command: 'npm run bench -- --only s3',
-    date: '2026-12-06 10:00 UTC',
-    commit: 'abc1234',
-    machine: TEST_MACHINE,
-    loadStart: 1,
-    loadEnd: 1,
-    quick: false,
-    durationS: 5,
-    rounds: 3,
-    connections: 10,
-    bigConnections: 4,
-    trees: [],
-    features: { cacheDir: undefined, ready: undefined, listeningLineAtWarn: undefined },
-    notes: [],
-    ...(result === undefined ? {} : { s3: result }),
-  }
-}
-
-/** The summary's row of an S3 target, split into cells. */
-function summaryRow(report: string, start: string): string[] {
-  const line = report.split('\n').find((l) => l.startsWith(`| S3 ${start}`))
-  assert.ok(line, `no summary row "${start}"`)
-  return line
-    .split('|')
-    .slice(1, -1)
-    .map((cell) => cell.trim())
+  return testRun('npm run bench -- --only s3', result === undefined ? {} : { s3: result })
 }
 
 await test('--only takes s3; alone it needs no synthetic tree; a full run includes it', () => {
@@ -114,20 +88,20 @@ await test('the report has an S3 section and its four targets in the summary', (
     run(s3({ bucketRps: 19_000, viaMbps: [85, 80, 95], convergenceMs: [600, 300, 1100, 700], warmListeningMs: 1200 })),
   )
   assert.match(met, /^## S3 storage and replicas$/m)
-  const pages = summaryRow(met, 'storage: pages')
+  const pages = summaryRow(met, 'S3 storage: pages')
   assert.equal(pages[1], 'S3 fixture')
   assert.equal(pages[3], '19,000')
   assert.equal(pages[4], '0.95')
   assert.equal(pages[5], 'yes')
-  const download = summaryRow(met, 'storage: downloads')
+  const download = summaryRow(met, 'S3 storage: downloads')
   // The median of the per-round ratios: 0.85, 0.80, 0.95.
   assert.equal(download[4], '0.85')
   assert.equal(download[5], 'yes')
-  const convergence = summaryRow(met, 'replicas')
+  const convergence = summaryRow(met, 'S3 replicas')
   // Median of 300, 600, 700, 1100 (the upper middle, as the other rows' medians), max 1100.
   assert.match(convergence[3] ?? '', / \/ 1100$/)
   assert.equal(convergence[5], 'yes')
-  const startup = summaryRow(met, 'storage: a warm replica')
+  const startup = summaryRow(met, 'S3 storage: a warm replica')
   assert.equal(startup[3], 'warm 1200 / 1220')
   assert.match(startup[2] ?? '', /10,000 objects/)
   assert.equal(startup[5], 'yes')
@@ -135,17 +109,17 @@ await test('the report has an S3 section and its four targets in the summary', (
   const missed = renderReport(
     run(s3({ bucketRps: 17_000, viaMbps: [60, 90, 70], convergenceMs: [600, 2100, 500], warmListeningMs: 5200 })),
   )
-  assert.equal(summaryRow(missed, 'storage: pages')[4], '0.85')
-  assert.equal(summaryRow(missed, 'storage: pages')[5], '**no**')
-  assert.equal(summaryRow(missed, 'storage: downloads')[4], '0.70')
-  assert.equal(summaryRow(missed, 'storage: downloads')[5], '**no**')
-  assert.equal(summaryRow(missed, 'replicas')[5], '**no**', 'one upload over 2 s misses the target')
-  assert.equal(summaryRow(missed, 'storage: a warm replica')[5], '**no**')
+  assert.equal(summaryRow(missed, 'S3 storage: pages')[4], '0.85')
+  assert.equal(summaryRow(missed, 'S3 storage: pages')[5], '**no**')
+  assert.equal(summaryRow(missed, 'S3 storage: downloads')[4], '0.70')
+  assert.equal(summaryRow(missed, 'S3 storage: downloads')[5], '**no**')
+  assert.equal(summaryRow(missed, 'S3 replicas')[5], '**no**', 'one upload over 2 s misses the target')
+  assert.equal(summaryRow(missed, 'S3 storage: a warm replica')[5], '**no**')
 })
 
 await test('a run without the s3 rows says so in the summary and has no S3 section', () => {
   const report = renderReport(run(undefined))
   assert.doesNotMatch(report, /^## S3 storage and replicas$/m)
   for (const start of ['storage: pages', 'storage: downloads', 'replicas', 'storage: a warm replica'])
-    assert.equal(summaryRow(report, start)[2], 'not measured')
+    assert.equal(summaryRow(report, `S3 ${start}`)[2], 'not measured')
 })

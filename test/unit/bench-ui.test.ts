@@ -12,7 +12,7 @@ import type { LoadResult, RunResult, UiResult } from '../../scripts/bench/result
 import { parseColdRenders, UI_ENDPOINT } from '../../scripts/bench/ui-run.js'
 import { UI_BIG_FILES, UI_BIG_PROJECT, UI_SMALL_PROJECT, writeUiTree } from '../../scripts/bench/ui-tree.js'
 import type { WrkResult } from '../../scripts/bench/wrk.js'
-import { TEST_MACHINE } from '../helpers/bench-fixtures.js'
+import { summaryRow, testRun } from '../helpers/bench-fixtures.js'
 import { repoRoot } from '../helpers/spawn-server.js'
 
 function wrk(rps: number, p99Ms = 2): WrkResult {
@@ -51,33 +51,7 @@ function cached(eggRps: number, nginxRps: number): LoadResult {
 }
 
 function run(ui: UiResult | undefined): RunResult {
-  return {
-    command: 'npm run bench -- --only ui',
-    date: '2026-12-06 07:00 UTC',
-    commit: 'abc1234',
-    machine: TEST_MACHINE,
-    loadStart: 1,
-    loadEnd: 1,
-    quick: false,
-    durationS: 5,
-    rounds: 3,
-    connections: 10,
-    bigConnections: 4,
-    trees: [],
-    features: { cacheDir: undefined, ready: undefined, listeningLineAtWarn: undefined },
-    notes: [],
-    ...(ui === undefined ? {} : { ui }),
-  }
-}
-
-/** The summary's row of a UI target, split into cells. */
-function summaryRow(report: string, start: string): string[] {
-  const line = report.split('\n').find((l) => l.startsWith(`| Browse UI: ${start}`))
-  assert.ok(line, `no summary row "${start}"`)
-  return line
-    .split('|')
-    .slice(1, -1)
-    .map((cell) => cell.trim())
+  return testRun('npm run bench -- --only ui', ui === undefined ? {} : { ui: ui })
 }
 
 await test('--only takes ui; ui alone needs no synthetic tree, with anything else the trees are made', () => {
@@ -119,12 +93,12 @@ await test('the report has a Browse UI section and both UI targets in the summar
   const renders = { wallMs: [30, 60, 45, 44, 200], cpuMs: [20, 21, 22, 23, 90], bytes: 36_149 }
   const met = renderReport(run({ files: 1000, cached: cached(12_000, 24_000), cold: renders }))
   assert.match(met, /^## Browse UI$/m)
-  const rps = summaryRow(met, 'a cached project page')
+  const rps = summaryRow(met, 'Browse UI: a cached project page')
   assert.equal(rps[1], 'UI fixture')
   assert.match(rps[3] ?? '', /^12,000 <sub>\(11,900–12,100\)<\/sub>$/)
   assert.equal(rps[4], '0.50')
   assert.equal(rps[5], 'yes')
-  const cold = summaryRow(met, 'a project page with 1,000 files')
+  const cold = summaryRow(met, 'Browse UI: a project page with 1,000 files')
   assert.match(cold[2] ?? '', /median \/ p95 of 5, wall-clock/)
   assert.equal(cold[3], '45.0 / 200.0 ms')
   assert.equal(cold[5], 'yes')
@@ -136,15 +110,15 @@ await test('the report has a Browse UI section and both UI targets in the summar
   const missed = renderReport(
     run({ files: 1000, cached: cached(4_000, 24_000), cold: { ...renders, wallMs: [50, 51, 52] } }),
   )
-  assert.equal(summaryRow(missed, 'a cached project page')[5], '**no**')
-  assert.equal(summaryRow(missed, 'a project page with 1,000 files')[5], '**no**')
+  assert.equal(summaryRow(missed, 'Browse UI: a cached project page')[5], '**no**')
+  assert.equal(summaryRow(missed, 'Browse UI: a project page with 1,000 files')[5], '**no**')
 })
 
 await test('a run without the UI says so in the summary and has no Browse UI section', () => {
   const report = renderReport(run(undefined))
   assert.doesNotMatch(report, /^## Browse UI$/m)
-  assert.equal(summaryRow(report, 'a cached project page')[2], 'not measured')
-  assert.equal(summaryRow(report, 'a project page with 1,000 files')[2], 'not measured')
+  assert.equal(summaryRow(report, 'Browse UI: a cached project page')[2], 'not measured')
+  assert.equal(summaryRow(report, 'Browse UI: a project page with 1,000 files')[2], 'not measured')
 })
 
 await test('the UI fixture has the 1,000-file project and the small one', async (t) => {

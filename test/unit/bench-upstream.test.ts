@@ -7,7 +7,7 @@ import { renderReport } from '../../scripts/bench/report.js'
 import type { PairedLoad, RunResult, UpstreamResult } from '../../scripts/bench/results.js'
 import { upstreamSizes } from '../../scripts/bench/upstream-run.js'
 import type { WrkResult } from '../../scripts/bench/wrk.js'
-import { TEST_MACHINE } from '../helpers/bench-fixtures.js'
+import { summaryRow, testRun } from '../helpers/bench-fixtures.js'
 import { repoRoot } from '../helpers/spawn-server.js'
 
 function wrk(rps: number, mbps = rps * 0.004): WrkResult {
@@ -54,33 +54,7 @@ function upstream(options: { pageRps: number; firstVia: number[]; fileMbps: numb
 }
 
 function run(result: UpstreamResult | undefined): RunResult {
-  return {
-    command: 'npm run bench -- --only upstream',
-    date: '2026-12-06 07:00 UTC',
-    commit: 'abc1234',
-    machine: TEST_MACHINE,
-    loadStart: 1,
-    loadEnd: 1,
-    quick: false,
-    durationS: 5,
-    rounds: 3,
-    connections: 10,
-    bigConnections: 4,
-    trees: [],
-    features: { cacheDir: undefined, ready: undefined, listeningLineAtWarn: undefined },
-    notes: [],
-    ...(result === undefined ? {} : { upstream: result }),
-  }
-}
-
-/** The summary's row of an upstream target, split into cells. */
-function summaryRow(report: string, start: string): string[] {
-  const line = report.split('\n').find((l) => l.startsWith(`| Upstream proxy: ${start}`))
-  assert.ok(line, `no summary row "${start}"`)
-  return line
-    .split('|')
-    .slice(1, -1)
-    .map((cell) => cell.trim())
+  return testRun('npm run bench -- --only upstream', result === undefined ? {} : { upstream: result })
 }
 
 await test('--only takes upstream; alone it needs no synthetic tree; a full run includes it', () => {
@@ -100,17 +74,17 @@ await test("the upstream rows use the issue's sizes, small ones with --quick", (
 await test('the report has an Upstream proxy section and its four targets in the summary, as ratios', () => {
   const met = renderReport(run(upstream({ pageRps: 19_000, firstVia: [950, 880, 990], fileMbps: 1900, peakMb: 120 })))
   assert.match(met, /^## Upstream proxy$/m)
-  const page = summaryRow(met, 'a cached upstream page')
+  const page = summaryRow(met, 'Upstream proxy: a cached upstream page')
   assert.equal(page[1], 'upstream fixture')
   assert.equal(page[4], '0.95')
   assert.equal(page[5], 'yes')
-  const first = summaryRow(met, 'the first download')
+  const first = summaryRow(met, 'Upstream proxy: the first download')
   // The median of the per-round ratios: 0.95, 0.88, 0.99.
   assert.equal(first[4], '0.95')
   assert.match(first[3] ?? '', /^950 <sub>\(880–990\)<\/sub>$/)
   assert.equal(first[5], 'yes')
-  assert.equal(summaryRow(met, 'a cached upstream file')[4], '0.95')
-  const rss = summaryRow(met, 'peak RSS')
+  assert.equal(summaryRow(met, 'Upstream proxy: a cached upstream file')[4], '0.95')
+  const rss = summaryRow(met, 'Upstream proxy: peak RSS')
   // The higher of the sampled peak (120) and VmHWM (90), against idle (80).
   assert.equal(rss[3], '120 MB (+40 MB)')
   assert.equal(rss[5], 'yes')
@@ -118,16 +92,16 @@ await test('the report has an Upstream proxy section and its four targets in the
   const missed = renderReport(
     run(upstream({ pageRps: 17_000, firstVia: [500, 800, 700], fileMbps: 1000, peakMb: 140 })),
   )
-  assert.equal(summaryRow(missed, 'a cached upstream page')[5], '**no**')
-  assert.equal(summaryRow(missed, 'the first download')[5], '**no**')
-  assert.equal(summaryRow(missed, 'a cached upstream file')[5], '**no**')
-  assert.equal(summaryRow(missed, 'peak RSS')[3], '140 MB (+60 MB)')
-  assert.equal(summaryRow(missed, 'peak RSS')[5], '**no**')
+  assert.equal(summaryRow(missed, 'Upstream proxy: a cached upstream page')[5], '**no**')
+  assert.equal(summaryRow(missed, 'Upstream proxy: the first download')[5], '**no**')
+  assert.equal(summaryRow(missed, 'Upstream proxy: a cached upstream file')[5], '**no**')
+  assert.equal(summaryRow(missed, 'Upstream proxy: peak RSS')[3], '140 MB (+60 MB)')
+  assert.equal(summaryRow(missed, 'Upstream proxy: peak RSS')[5], '**no**')
 })
 
 await test('a run without the upstream rows says so in the summary and has no Upstream proxy section', () => {
   const report = renderReport(run(undefined))
   assert.doesNotMatch(report, /^## Upstream proxy$/m)
   for (const start of ['a cached upstream page', 'the first download', 'a cached upstream file', 'peak RSS'])
-    assert.equal(summaryRow(report, start)[2], 'not measured')
+    assert.equal(summaryRow(report, `Upstream proxy: ${start}`)[2], 'not measured')
 })
