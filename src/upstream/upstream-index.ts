@@ -278,6 +278,8 @@ function describeSettings(upstream: UpstreamSettings): Record<string, unknown> {
     credentials: upstream.authorization !== undefined,
     ttl: formatDuration(upstream.ttlMs),
     offline: upstream.offline,
+    breaker: { failures: upstream.breaker.failures, openFor: formatDuration(upstream.breaker.openMs) },
+    directDownloads: upstream.directDownloads,
     ...(upstream.cooldown.minAgeMs > 0
       ? { minReleaseAge: formatDuration(upstream.cooldown.minAgeMs), undated: upstream.cooldown.undated }
       : {}),
