@@ -112,6 +112,11 @@ export class UpstreamIndex {
     )
   }
 
+  /** Stop watching the purge log (the server is closing). */
+  close(): void {
+    this.#purges.close()
+  }
+
   /** True when some upstream has a minimum release age. */
   get cooldown(): boolean {
     return this.#sources.some((source) => source.settings.cooldown.minAgeMs > 0)
