@@ -8,7 +8,7 @@ import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel } from '../helpers/distributions.js'
-import { createVenv, output, pipRunFlags } from '../helpers/python.js'
+import { createVenv, installHashed, output, pipRunFlags } from '../helpers/python.js'
 import { httpGet } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { startUpstreamFaultProxy, type SeenRequest } from '../helpers/upstream-fault-proxy.js'
@@ -52,18 +52,7 @@ await test('pip installs through eggserve while the files come from the upstream
       const target = join(root, `target-${dist.name}`)
       const requirements = join(root, `requirements-${dist.name}.txt`)
       await writeFile(requirements, `${dist.name}==${dist.version} --hash=sha256:${sha256Hex(dist.bytes)}\n`)
-      const result = await venv.pip([
-        'install',
-        ...PIP_RUN,
-        '--no-deps',
-        '--require-hashes',
-        '--target',
-        target,
-        '--index-url',
-        index,
-        '-r',
-        requirements,
-      ])
+      const result = await installHashed(venv, { index, requirements, target, timeoutS: 30 })
       assert.equal(result.code, 0, output(result))
       assert.ok((await readdir(target)).includes(`${dist.name}-${dist.version}.dist-info`))
       const files = via.requests.filter((request) => !request.path.startsWith('/simple/'))
