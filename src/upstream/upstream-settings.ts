@@ -1,6 +1,6 @@
 // The upstream settings: --upstream URL (repeatable, in order), --never-upstream PATTERN and
 // --merge-upstream NAME (repeatable), --offline, --min-release-age, the circuit breaker's
-// --upstream-breaker-failures and --upstream-breaker-open, --upstream-direct-downloads, their
+// --upstream-breaker-failures and --upstream-breaker-open-for, --upstream-direct-downloads, their
 // EGGSERVE_* variables, and the configuration file's (config-file.ts), merged. Pure.
 import { NO_COOLDOWN, type CooldownRule } from '../core/cooldown.js'
 import { parseDuration } from '../core/duration.js'
