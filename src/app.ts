@@ -196,6 +196,13 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   )
   await app.register(simpleRoutes, routeOptions)
   if (deps.upstream !== undefined) await app.register(upstreamFileRoutes, { ...routeOptions, upstream: deps.upstream })
+  const upstream = deps.upstream
+  // Its watch of the purge log ends with the server.
+  if (upstream !== undefined)
+    app.addHook('onClose', (_instance, done) => {
+      upstream.close()
+      done()
+    })
   await app.register(pypiJsonRoutes, routeOptions)
   await app.register(legacyRoutes, routeOptions)
   if (deps.ui !== false) {

@@ -264,6 +264,24 @@ const OPTIONS = {
       'when the upstream page shows another hash for a cached file: pin (keep serving the cached bytes) or follow (fetch the new bytes)',
       SETTINGS.upstreamHashChange,
     ),
+  upstreamBreakerFailures: () =>
+    option(
+      '--upstream-breaker-failures <count>',
+      'failures in a row after which an upstream is not asked for --upstream-breaker-open-for (its circuit breaker)',
+      SETTINGS.upstreamBreakerFailures,
+    ),
+  upstreamBreakerOpenFor: () =>
+    option(
+      '--upstream-breaker-open-for <duration>',
+      'how long an upstream whose circuit breaker opened is not asked (e.g. 30s, 2m); then one request tries it',
+      SETTINGS.upstreamBreakerOpenFor,
+    ),
+  upstreamDirectDownloads: () =>
+    option(
+      '--upstream-direct-downloads',
+      "pages list upstream files at the upstream's own URLs: clients download them from it, eggserve does not (not with credentials)",
+      SETTINGS.upstreamDirectDownloads,
+    ),
   offline: () =>
     option(
       '--offline',
@@ -355,6 +373,9 @@ const COMMAND_SETTINGS: Readonly<Record<CommandName, 'all' | readonly (keyof typ
     'upstreamTimeout',
     'upstreamCacheMax',
     'upstreamHashChange',
+    'upstreamBreakerFailures',
+    'upstreamBreakerOpenFor',
+    'upstreamDirectDownloads',
     'offline',
     'config',
     'minReleaseAge',

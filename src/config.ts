@@ -141,6 +141,9 @@ export interface RawFlags {
   readonly config?: string
   readonly upstreamCacheMax?: string
   readonly upstreamHashChange?: string
+  readonly upstreamBreakerFailures?: string
+  readonly upstreamBreakerOpenFor?: string
+  readonly upstreamDirectDownloads?: boolean
   readonly xAccelRedirect?: string
   readonly downloadRedirect?: string
   readonly presignWindow?: string
@@ -199,6 +202,21 @@ export const SETTINGS = {
   config: { flag: '--config', env: 'EGGSERVE_CONFIG', defaultValue: undefined },
   upstreamCacheMax: { flag: '--upstream-cache-max', env: 'EGGSERVE_UPSTREAM_CACHE_MAX', defaultValue: undefined },
   upstreamHashChange: { flag: '--upstream-hash-change', env: 'EGGSERVE_UPSTREAM_HASH_CHANGE', defaultValue: 'pin' },
+  upstreamBreakerFailures: {
+    flag: '--upstream-breaker-failures',
+    env: 'EGGSERVE_UPSTREAM_BREAKER_FAILURES',
+    defaultValue: '5',
+  },
+  upstreamBreakerOpenFor: {
+    flag: '--upstream-breaker-open-for',
+    env: 'EGGSERVE_UPSTREAM_BREAKER_OPEN_FOR',
+    defaultValue: '60s',
+  },
+  upstreamDirectDownloads: {
+    flag: '--upstream-direct-downloads',
+    env: 'EGGSERVE_UPSTREAM_DIRECT_DOWNLOADS',
+    defaultValue: 'false',
+  },
   xAccelRedirect: { flag: '--x-accel-redirect', env: 'EGGSERVE_X_ACCEL_REDIRECT', defaultValue: undefined },
   downloadRedirect: { flag: '--download-redirect', env: 'EGGSERVE_DOWNLOAD_REDIRECT', defaultValue: undefined },
   presignWindow: { flag: '--presign-window', env: 'EGGSERVE_PRESIGN_WINDOW', defaultValue: '3600' },

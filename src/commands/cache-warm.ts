@@ -51,6 +51,7 @@ export async function runCacheWarm(config: Config, files: readonly string[], out
       const plan: Planned[] = []
       for (const located of requirements) await planOne(upstream, located, { plan, failures, output })
       const done = await fetchAll(upstream, plan, { failures, output })
+      upstream.close()
       output.out(
         `Warmed ${plural(requirements.length, 'requirement')}: ${plural(done.fetched, 'file')} fetched (${formatBytes(done.bytes)}), ${plural(done.cached, 'was', 'were')} already cached; cache: ${cacheDir}\n`,
       )

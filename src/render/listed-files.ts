@@ -1,6 +1,7 @@
 // Project pages of upstream and merged projects (PEP 503 HTML and PEP 691 JSON), from a flat
-// list of files that each say where they come from. Every href is local (page-relative);
-// upstream URLs never appear.
+// list of files that each say where they come from. Every href is local (page-relative), and
+// upstream URLs never appear, except for the files of an upstream with direct downloads
+// (docs/upstream.md, "Direct downloads"): those keep the upstream's absolute URL.
 import type { HashAlgorithm } from '../core/digests.js'
 import { parseDistFilename } from '../core/filenames.js'
 import type { PageFile } from '../core/index-model.js'
@@ -27,21 +28,28 @@ export interface ListedFile {
   readonly origin: FileOrigin
 }
 
+/** How an upstream file is listed. */
+export interface UpstreamListing {
+  /** The sha256 of the cached bytes, which replaces the page's digests (proxied files only). */
+  readonly pinnedSha256?: string | undefined
+  /** The tree whose hrefs to use (default: /simple/'s). */
+  readonly tree?: Tree
+  /** List the file at its upstream URL, so clients download it from there. */
+  readonly direct?: boolean
+}
+
 /**
- * An upstream file as listed in `tree` (default: /simple/'s), its digests replaced by the pinned
- * sha256 when the file is cached.
+ * An upstream file as listed: at its local URL in the tree, its digests replaced by the pinned
+ * sha256 when the file is cached; or, with `direct`, at its upstream URL with the page's digests.
  */
-export function listUpstreamFile(
-  project: string,
-  file: UpstreamFile,
-  pinnedSha256: string | undefined,
-  tree: Tree = SIMPLE_TREE,
-): ListedFile {
-  // A cached file is immutable: the page names the bytes that will be served.
-  const hashes = pinnedSha256 === undefined ? file.hashes : { sha256: pinnedSha256 }
+export function listUpstreamFile(project: string, file: UpstreamFile, listing: UpstreamListing = {}): ListedFile {
+  const { pinnedSha256, tree = SIMPLE_TREE, direct = false } = listing
+  // A cached file is immutable: the page names the bytes that will be served. A direct
+  // download gets the upstream's bytes, which its own page describes.
+  const hashes = pinnedSha256 === undefined || direct ? file.hashes : { sha256: pinnedSha256 }
   return {
     filename: file.filename,
-    href: tree.upstreamFileHref(project, file.filename),
+    href: direct ? directUrl(file.url) : tree.upstreamFileHref(project, file.filename),
     hashes,
     ...(file.requiresPython === undefined ? {} : { requiresPython: file.requiresPython }),
     ...(file.yanked === undefined ? {} : { yanked: file.yanked }),
@@ -50,6 +58,20 @@ export function listUpstreamFile(
     ...(file.uploadTime === undefined ? {} : { uploadTime: file.uploadTime }),
     origin: 'upstream',
   }
+}
+
+/**
+ * An upstream file's own URL, as a page may show it: absolute (it was resolved against the
+ * upstream page's URL), without a fragment (the renderers add the hash), and without any
+ * user:password an upstream page may have put in it: a page never carries credentials.
+ * PEP 658 keeps working: its metadata is at this URL plus ".metadata", at the upstream.
+ */
+export function directUrl(url: string): string {
+  const parsed = new URL(url)
+  parsed.username = ''
+  parsed.password = ''
+  parsed.hash = ''
+  return parsed.href
 }
 
 /** A local file as listed on a merged page of `tree` (the same facts its own page shows). */

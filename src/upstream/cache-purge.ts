@@ -2,9 +2,9 @@
 // directory, and a line in `upstream/purged.log` tells every server running on that directory
 // to forget what it holds in memory about the project (PurgeWatcher), so its next request asks
 // the upstream again instead of serving a page from memory or a file that is gone.
-import { statSync } from 'node:fs'
+import { statSync, watch, type FSWatcher } from 'node:fs'
 import { appendFile, mkdir, open, readdir, rmdir, stat, unlink } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 
 /** What was removed for one project. */
 export interface PurgeReport {
@@ -17,9 +17,11 @@ export interface PurgeReport {
   readonly bytes: number
 }
 
+const PURGE_LOG = 'purged.log'
+
 /** The log of purged names, beside the pages and files. */
 export function purgeLogPath(cacheDir: string): string {
-  return join(cacheDir, 'upstream', 'purged.log')
+  return join(cacheDir, 'upstream', PURGE_LOG)
 }
 
 // A download in progress writes `.<random>.part`; it belongs to a running server and is left alone
@@ -63,18 +65,54 @@ async function namesIn(dir: string): Promise<string[]> {
   }
 }
 
+/** With a working watcher, the log is not stat'ed again for this long when no event came (docs/upstream.md). */
+export const PURGE_CHECK_INTERVAL_MS = 500
+
+/** Options of a PurgeWatcher. */
+export interface PurgeWatcherOptions {
+  /** Milliseconds; Date.now unless a test drives the clock. */
+  readonly now?: () => number
+  /** Watch the log's folder (default true); false: one stat per check, as without a watcher. */
+  readonly watch?: boolean
+}
+
+const NOTHING: Promise<readonly string[]> = Promise.resolve([])
+
 /**
  * A running server's view of `upstream/purged.log`: `check()` answers the names purged since the
- * last check (one stat per call when nothing changed). Names purged before the server started do
- * not matter (it held nothing then), so reading starts at the log's size at construction.
+ * last check. Names purged before the server started do not matter (it held nothing then), so
+ * reading starts at the log's size at construction.
+ *
+ * A stat on every upstream request was a quarter of a `statx` per request, so the log's
+ * folder is watched (inotify): while the watcher lives and has reported nothing, the log is
+ * stat'ed at most once per PURGE_CHECK_INTERVAL_MS; an event about the log makes the next
+ * check read it. So a purge is seen by the next request once the event has arrived (it is
+ * queued as the line is written), and by every request that starts PURGE_CHECK_INTERVAL_MS
+ * after it in any case: also when a watcher misses writes (another host's, on NFS) or its
+ * event is handled after a request that arrived at the same moment. Without a watcher (the
+ * folder does not exist yet, fs.watch fails), every check stats the log, as before.
  */
 export class PurgeWatcher {
+  readonly #dir: string
   readonly #path: string
+  readonly #now: () => number
+  readonly #watch: boolean
   #offset: number
-  #checking: Promise<string[]> | undefined
+  #checking: Promise<readonly string[]> | undefined
+  #watcher: FSWatcher | undefined
+  /** An event since the last read: the next check reads. */
+  #dirty = true
+  /** When the log was last stat'ed (the clock's milliseconds). */
+  #checkedAt = Number.NEGATIVE_INFINITY
+  #closed = false
 
-  constructor(cacheDir: string) {
+  constructor(cacheDir: string, options: PurgeWatcherOptions = {}) {
     this.#path = purgeLogPath(cacheDir)
+    this.#dir = dirname(this.#path)
+    this.#now = options.now ?? Date.now
+    this.#watch = options.watch ?? true
+    // Watching first: a line written between the stat and the watch is then not missed.
+    this.#arm()
     try {
       this.#offset = statSync(this.#path).size
     } catch {
@@ -83,14 +121,53 @@ export class PurgeWatcher {
   }
 
   /** Names purged since the last call (concurrent callers share one read). */
-  check(): Promise<string[]> {
-    this.#checking ??= this.#read().finally(() => {
+  check(): Promise<readonly string[]> {
+    if (this.#checking !== undefined) return this.#checking
+    if (this.#watcher !== undefined && !this.#dirty && this.#now() - this.#checkedAt < PURGE_CHECK_INTERVAL_MS)
+      return NOTHING
+    this.#checking = this.#read().finally(() => {
       this.#checking = undefined
     })
     return this.#checking
   }
 
+  /** Stop watching (the server is closing). */
+  close(): void {
+    this.#closed = true
+    this.#disarm()
+  }
+
+  #arm(): void {
+    if (!this.#watch || this.#closed || this.#watcher !== undefined) return
+    try {
+      // persistent: false: the watch never keeps a process alive on its own.
+      const watcher = watch(this.#dir, { persistent: false }, (event, filename) => {
+        if (filename === null || filename === PURGE_LOG) this.#dirty = true
+        // A rename in the folder may be the folder itself going (or the log replaced): watch
+        // the path again at the next check, which reads the log in any case.
+        if (event === 'rename') this.#disarm()
+      })
+      watcher.on('error', () => {
+        this.#disarm()
+      })
+      this.#watcher = watcher
+    } catch {
+      // No folder yet (nothing was ever cached) or no watcher here: stat on every check.
+      this.#watcher = undefined
+    }
+  }
+
+  #disarm(): void {
+    this.#dirty = true
+    this.#watcher?.close()
+    this.#watcher = undefined
+  }
+
   async #read(): Promise<string[]> {
+    // Armed before the stat: a line written after the stat sends an event.
+    this.#arm()
+    this.#dirty = false
+    this.#checkedAt = this.#now()
     let size: number
     try {
       size = (await stat(this.#path)).size

@@ -1,10 +1,10 @@
 // The upstream configuration file (--config FILE, TOML; docs/upstream.md "Configuration
 // file"): one [[upstream]] table per upstream, in order, each with its own TTLs, timeouts,
-// credentials, offline switch and cooldown, and the top-level lists. Read and checked here;
-// merged with flags and variables by resolveUpstreamConfig. Every message names the file, the
-// key and (where it can be found) the line, and never shows a password: a TOML syntax error's
-// own text quotes the offending line, which may hold a URL with credentials, so only its first
-// sentence and position are kept.
+// credentials, offline switch, cooldown, circuit breaker and direct downloads, and the
+// top-level lists. Read and checked here; merged with flags and variables by
+// resolveUpstreamConfig. Every message names the file, the key and (where it can be found) the
+// line, and never shows a password: a TOML syntax error's own text quotes the offending line,
+// which may hold a URL with credentials, so only its first sentence and position are kept.
 import { parse, TomlError } from 'smol-toml'
 import type { UndatedFiles } from '../core/cooldown.js'
 import { parseDuration } from '../core/duration.js'
@@ -12,7 +12,7 @@ import { parseByteCount } from '../core/bytes.js'
 import { compileNamePattern } from '../core/name-rule.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import { ConfigError } from '../errors.js'
-import { parseUpstreamUrl, type UpstreamSettings } from './upstream-settings.js'
+import { BREAKER_LIMITS, parseUpstreamUrl, type UpstreamSettings } from './upstream-settings.js'
 
 /** One [[upstream]] table: its URL and credentials, and the settings it gives (absent: not given). */
 export interface UpstreamFileEntry {
@@ -31,6 +31,12 @@ export interface UpstreamFileEntry {
   readonly undated?: UndatedFiles
   readonly maxRedirects?: number
   readonly maxPageBytes?: number
+  /** Failures in a row that open its circuit breaker. */
+  readonly breakerFailures?: number
+  /** How long its breaker stays open. */
+  readonly breakerOpenMs?: number
+  /** Its files are listed at their upstream URLs (docs/upstream.md, "Direct downloads"). */
+  readonly directDownloads?: boolean
 }
 
 /** The whole file, checked. */
@@ -77,6 +83,9 @@ const UPSTREAM_KEYS = [
   'min-release-age-undated',
   'max-redirects',
   'max-page-size',
+  'breaker-failures',
+  'breaker-open-for',
+  'direct-downloads',
 ] as const
 
 const DAY_MS = 86_400_000
@@ -89,6 +98,7 @@ const LIMITS = {
   timeout: 3_600_000,
   'idle-timeout': 3_600_000,
   'min-release-age': 365 * DAY_MS,
+  'breaker-open-for': BREAKER_LIMITS.openMs,
 } as const
 
 /** Where in the file a value is: a top-level key, or a key of the n-th (0-based) [[upstream]] table. */
@@ -185,6 +195,13 @@ function upstreamEntry(
     const password = secret({ passwordEnv, passwordFile }, context, (key, problem) => read.fail(at(key), problem))
     authorization = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`
   }
+  const directDownloads = read.boolean(table, at('direct-downloads'))
+  // A page never carries credentials, and without them a private upstream's files answer 401.
+  if (directDownloads === true && authorization !== undefined)
+    throw read.fail(
+      at('direct-downloads'),
+      'cannot be true for an upstream with credentials: clients would need them to download its files, and a page never carries them (remove the credentials if its files are public, or keep downloads proxied)',
+    )
   return omitUndefined<UpstreamFileEntry>({
     url: parsed.url,
     authorization,
@@ -199,6 +216,9 @@ function upstreamEntry(
     undated: read.undated(table, at('min-release-age-undated')),
     maxRedirects: read.integer(table, at('max-redirects'), 20),
     maxPageBytes: read.size(table, at('max-page-size')),
+    breakerFailures: read.integer(table, at('breaker-failures'), BREAKER_LIMITS.failures, 1),
+    breakerOpenMs: read.duration(table, at('breaker-open-for'), 1),
+    directDownloads,
   })
 }
 
@@ -268,17 +288,17 @@ class Reader {
       const shown = typeof value === 'string' ? `"${value}"` : typeof value === 'number' ? String(value) : 'a value'
       throw this.fail(
         at,
-        `${shown} is not a duration${minMs > 0 ? ' above 0' : ''} up to ${String(max / DAY_MS)} days: write e.g. "10m", "600s", "7d" or a number of seconds`,
+        `${shown} is not a duration${minMs > 0 ? ' above 0' : ''} up to ${String(max / DAY_MS)} ${max === DAY_MS ? 'day' : 'days'}: write e.g. "10m", "600s", "7d" or a number of seconds`,
       )
     }
     return ms
   }
 
-  integer(table: Record<string, unknown>, at: KeyAt, max: number): number | undefined {
+  integer(table: Record<string, unknown>, at: KeyAt, max: number, min = 0): number | undefined {
     const value = table[at.key]
     if (value === undefined) return undefined
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > max)
-      throw this.fail(at, `expected an integer from 0 to ${String(max)}`)
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max)
+      throw this.fail(at, `expected an integer from ${String(min)} to ${String(max)}`)
     return value
   }
 

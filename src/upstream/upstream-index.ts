@@ -112,6 +112,11 @@ export class UpstreamIndex {
     )
   }
 
+  /** Stop watching the purge log (the server is closing). */
+  close(): void {
+    this.#purges.close()
+  }
+
   /** True when some upstream has a minimum release age. */
   get cooldown(): boolean {
     return this.#sources.some((source) => source.settings.cooldown.minAgeMs > 0)
@@ -278,6 +283,8 @@ function describeSettings(upstream: UpstreamSettings): Record<string, unknown> {
     credentials: upstream.authorization !== undefined,
     ttl: formatDuration(upstream.ttlMs),
     offline: upstream.offline,
+    breaker: { failures: upstream.breaker.failures, openFor: formatDuration(upstream.breaker.openMs) },
+    directDownloads: upstream.directDownloads,
     ...(upstream.cooldown.minAgeMs > 0
       ? { minReleaseAge: formatDuration(upstream.cooldown.minAgeMs), undated: upstream.cooldown.undated }
       : {}),

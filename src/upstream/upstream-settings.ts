@@ -1,6 +1,7 @@
 // The upstream settings: --upstream URL (repeatable, in order), --never-upstream PATTERN and
-// --merge-upstream NAME (repeatable), --offline, --min-release-age, their EGGSERVE_* variables,
-// and the configuration file's (config-file.ts), merged. Pure.
+// --merge-upstream NAME (repeatable), --offline, --min-release-age, the circuit breaker's
+// --upstream-breaker-failures and --upstream-breaker-open-for, --upstream-direct-downloads, their
+// EGGSERVE_* variables, and the configuration file's (config-file.ts), merged. Pure.
 import { NO_COOLDOWN, type CooldownRule } from '../core/cooldown.js'
 import { parseDuration } from '../core/duration.js'
 import { compileNamePattern } from '../core/name-rule.js'
@@ -34,6 +35,11 @@ export interface UpstreamSettings {
   readonly offline: boolean
   /** The minimum release age of its files (PEP 700 upload-time). */
   readonly cooldown: CooldownRule
+  /**
+   * Pages list its files at their own (absolute) URLs, so clients download them from it (or its
+   * CDN) and eggserve never does. Never together with credentials (docs/upstream.md, "Direct downloads").
+   */
+  readonly directDownloads: boolean
 }
 
 /** All upstream settings; `upstreams` is empty when none is configured. */
@@ -60,6 +66,12 @@ export interface UpstreamFlags {
   readonly upstreamCacheMax?: string
   /** pin or follow (cache-settings.ts). */
   readonly upstreamHashChange?: string
+  /** Failures in a row that open an upstream's circuit breaker. */
+  readonly upstreamBreakerFailures?: string
+  /** How long an open breaker stays open, a duration ("60s"). */
+  readonly upstreamBreakerOpenFor?: string
+  /** Pages list upstream files at the upstream's URLs (the default of upstreams whose table does not say). */
+  readonly upstreamDirectDownloads?: boolean
 }
 
 /** Defaults of every upstream (PyPI's pages carry max-age=600). */
@@ -73,6 +85,7 @@ export const UPSTREAM_DEFAULTS = {
   maxRedirects: 5,
   offline: false,
   cooldown: NO_COOLDOWN,
+  directDownloads: false,
 } as const
 
 /** The environment variables (lists separated by whitespace; patterns and names also by commas). */
@@ -84,15 +97,20 @@ export const UPSTREAM_ENV = {
   upstreamTtl: 'EGGSERVE_UPSTREAM_TTL',
   upstreamTimeout: 'EGGSERVE_UPSTREAM_TIMEOUT',
   minReleaseAge: 'EGGSERVE_MIN_RELEASE_AGE',
+  upstreamBreakerFailures: 'EGGSERVE_UPSTREAM_BREAKER_FAILURES',
+  upstreamBreakerOpenFor: 'EGGSERVE_UPSTREAM_BREAKER_OPEN_FOR',
+  upstreamDirectDownloads: 'EGGSERVE_UPSTREAM_DIRECT_DOWNLOADS',
   ...CACHE_ENV,
 } as const
 
 /**
  * Flags win over the environment, and both over the configuration file (`file`), setting by
  * setting: a list given as a flag or variable replaces the file's (`--upstream` replaces its
- * [[upstream]] tables), and a TTL, timeout or minimum release age given so applies to every
- * upstream. `offline` adds up: --offline (or the file's top-level `offline`) makes every
- * upstream offline, an upstream's own `offline` that one.
+ * [[upstream]] tables), and a TTL, timeout, minimum release age or breaker setting given so
+ * applies to every upstream. `offline` adds up: --offline (or the file's top-level `offline`)
+ * makes every upstream offline, an upstream's own `offline` that one. Direct downloads are the
+ * exception: --upstream-direct-downloads is the default of the upstreams whose table does not
+ * say, so one with credentials can stay proxied (`direct-downloads = false`).
  */
 export function resolveUpstreamConfig(
   flags: UpstreamFlags,
@@ -125,7 +143,7 @@ export function resolveUpstreamConfig(
         `Invalid project name "${name}" (${merge?.source ?? ''}): expected a project name such as numpy`,
       )
   }
-  const offline = resolveOffline(flags, env) ?? file?.offline ?? false
+  const offline = resolveBoolean(flags.offline, env, UPSTREAM_ENV.offline) ?? file?.offline ?? false
   const common = commonSettings(flags, env)
   const entries: readonly UpstreamFileEntry[] =
     urls === undefined
@@ -148,6 +166,9 @@ interface CommonSettings {
   readonly ttlMs: number | undefined
   readonly firstByteMs: number | undefined
   readonly minReleaseAgeMs: number | undefined
+  readonly breakerFailures: number | undefined
+  readonly breakerOpenMs: number | undefined
+  readonly directDownloads: boolean | undefined
 }
 
 function commonSettings(flags: UpstreamFlags, env: Readonly<Record<string, string | undefined>>): CommonSettings {
@@ -168,7 +189,38 @@ function commonSettings(flags: UpstreamFlags, env: Readonly<Record<string, strin
     ttlMs: seconds(flags.upstreamTtl, env[UPSTREAM_ENV.upstreamTtl], '--upstream-ttl'),
     firstByteMs: seconds(flags.upstreamTimeout, env[UPSTREAM_ENV.upstreamTimeout], '--upstream-timeout'),
     minReleaseAgeMs,
+    ...breakerSettings(flags, given),
+    directDownloads: resolveBoolean(flags.upstreamDirectDownloads, env, UPSTREAM_ENV.upstreamDirectDownloads),
   }
+}
+
+/** The bounds of the breaker's settings: past them a value is a typo, not a wish. */
+export const BREAKER_LIMITS = { failures: 1_000, openMs: 86_400_000 } as const
+
+// --upstream-breaker-failures (a count) and --upstream-breaker-open-for (a duration), or their variables.
+function breakerSettings(
+  flags: UpstreamFlags,
+  read: (flag: string | undefined, variable: string) => string | undefined,
+): Pick<CommonSettings, 'breakerFailures' | 'breakerOpenMs'> {
+  const failures = read(flags.upstreamBreakerFailures, UPSTREAM_ENV.upstreamBreakerFailures)
+  const count = failures !== undefined && /^\d+$/.test(failures.trim()) ? Number(failures.trim()) : undefined
+  if (failures !== undefined && (count === undefined || count < 1 || count > BREAKER_LIMITS.failures)) {
+    const from =
+      flags.upstreamBreakerFailures === undefined ? UPSTREAM_ENV.upstreamBreakerFailures : '--upstream-breaker-failures'
+    throw new ConfigError(
+      `Invalid number of failures "${failures}" (${from}): expected an integer from 1 to ${String(BREAKER_LIMITS.failures)}`,
+    )
+  }
+  const open = read(flags.upstreamBreakerOpenFor, UPSTREAM_ENV.upstreamBreakerOpenFor)
+  const openMs = open === undefined ? undefined : parseDuration(open)
+  if (open !== undefined && (openMs === undefined || openMs < 1 || openMs > BREAKER_LIMITS.openMs)) {
+    const from =
+      flags.upstreamBreakerOpenFor === undefined ? UPSTREAM_ENV.upstreamBreakerOpenFor : '--upstream-breaker-open-for'
+    throw new ConfigError(
+      `Invalid duration "${open}" (${from}): expected e.g. "30s", "2m", "500ms" or a number of seconds, above 0 and up to 1 day`,
+    )
+  }
+  return { breakerFailures: count, breakerOpenMs: openMs }
 }
 
 // One upstream: a flag or variable, else its table's value, else the file's top-level value
@@ -192,7 +244,10 @@ function upstreamSettings(
       firstByteMs,
       idleMs: entry.idleMs ?? defaults.timeouts.idleMs,
     },
-    breaker: defaults.breaker,
+    breaker: {
+      failures: given.breakerFailures ?? entry.breakerFailures ?? defaults.breaker.failures,
+      openMs: given.breakerOpenMs ?? entry.breakerOpenMs ?? defaults.breaker.openMs,
+    },
     maxPageBytes: entry.maxPageBytes ?? defaults.maxPageBytes,
     maxRedirects: entry.maxRedirects ?? defaults.maxRedirects,
     offline: given.offline || entry.offline === true,
@@ -200,18 +255,36 @@ function upstreamSettings(
       minAgeMs: given.minReleaseAgeMs ?? entry.minReleaseAgeMs ?? given.file?.minReleaseAgeMs ?? 0,
       undated: entry.undated ?? given.file?.undated ?? NO_COOLDOWN.undated,
     },
+    directDownloads: directDownloads(entry, given.directDownloads),
   }
 }
 
-// --offline (true only), else EGGSERVE_OFFLINE when set; undefined when neither says anything.
-function resolveOffline(flags: UpstreamFlags, env: Readonly<Record<string, string | undefined>>): boolean | undefined {
-  if (flags.offline === true) return true
-  const text = (env[UPSTREAM_ENV.offline] ?? '').toLowerCase()
+// The table's `direct-downloads`, else the flag's (or variable's), else off. Credentials and
+// direct downloads exclude each other: a page must never carry a password (the file URLs would
+// need it), and without it a private upstream's files answer 401 to every client. The file's
+// own table is checked with its line in config-file.ts; this catches the flag and --upstream.
+function directDownloads(entry: UpstreamFileEntry, flag: boolean | undefined): boolean {
+  const direct = entry.directDownloads ?? flag ?? false
+  if (direct && entry.authorization !== undefined)
+    throw new ConfigError(
+      `Invalid upstream settings for ${entry.url}: --upstream-direct-downloads (${UPSTREAM_ENV.upstreamDirectDownloads}) cannot be used with an upstream that has credentials: clients would need them to download its files, and a page never carries them. Give that upstream direct-downloads = false in the configuration file, or remove its credentials if its files are public`,
+    )
+  return direct
+}
+
+// A switch (true only, as commander gives it), else its variable when set; undefined when neither says anything.
+function resolveBoolean(
+  flag: boolean | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+  variable: string,
+): boolean | undefined {
+  if (flag === true) return true
+  const text = (env[variable] ?? '').toLowerCase()
   if (text === '') return undefined
   if (['true', 'yes', 'on', '1'].includes(text)) return true
   if (['false', 'no', 'off', '0'].includes(text)) return false
   throw new ConfigError(
-    `Invalid boolean "${env[UPSTREAM_ENV.offline] ?? ''}" (${UPSTREAM_ENV.offline}): expected true/yes/on/1 or false/no/off/0`,
+    `Invalid boolean "${env[variable] ?? ''}" (${variable}): expected true/yes/on/1 or false/no/off/0`,
   )
 }
 

@@ -228,6 +228,32 @@ await test('bad files: one clear message naming the file, the key and its line, 
     // A syntax error: the parser's position, without the line it would quote.
     { text: '[[upstream]]\nurl = "https://u:hunter2@a.example/\n', expect: /\(line 2, column \d+\)$/ },
     { text: '[[upstream]]\nurl = "https://a.example/"\nurl = "https://b.example/"\n', expect: /line 3/ },
+    {
+      text: '[[upstream]]\nurl = "https://a.example/"\nbreaker-failures = 0\n',
+      expect: /key "breaker-failures" \(line 3\): expected an integer from 1 to 1000/,
+    },
+    {
+      text: '[[upstream]]\nurl = "https://a.example/"\nbreaker-failures = "5"\n',
+      expect: /key "breaker-failures" \(line 3\)/,
+    },
+    {
+      text: '[[upstream]]\nurl = "https://a.example/"\nbreaker-open-for = "forever"\n',
+      expect: /key "breaker-open-for" \(line 3\): "forever" is not a duration above 0 up to 1 day:/,
+    },
+    { text: '[[upstream]]\nurl = "https://a.example/"\nbreaker-open-for = "2d"\n', expect: /key "breaker-open-for"/ },
+    {
+      text: '[[upstream]]\nurl = "https://a.example/"\ndirect-downloads = "yes"\n',
+      expect: /key "direct-downloads".*true or false/,
+    },
+    {
+      text: '[[upstream]]\nurl = "https://ci:hunter2@a.example/"\n\ndirect-downloads = true\n',
+      expect: /#1, key "direct-downloads" \(line 4\): cannot be true for an upstream with credentials/,
+    },
+    {
+      text: '[[upstream]]\nurl = "https://a.example/"\nusername = "ci"\npassword-env = "MIRROR_PASSWORD"\ndirect-downloads = true\n',
+      env: { MIRROR_PASSWORD: 'hunter2' },
+      expect: /key "direct-downloads" \(line 5\): cannot be true for an upstream with credentials/,
+    },
   ]
   for (const { text, env, expect } of cases) {
     const path = await configFile(text)
@@ -302,5 +328,91 @@ await test('the example in docs/upstream.md is a valid file and means what its c
       [7, false],
       [3, true],
     ],
+  )
+  assert.deepEqual(
+    config.upstreams.map((upstream) => [upstream.breaker, upstream.directDownloads]),
+    [
+      [{ failures: 3, openMs: 30_000 }, false],
+      [{ failures: 5, openMs: 60_000 }, true],
+      [{ failures: 5, openMs: 60_000 }, false],
+    ],
+  )
+})
+
+await test("each upstream's circuit breaker from its table; the flags and variables over every table", async () => {
+  const path = await configFile(
+    '[[upstream]]\nurl = "https://a.example/simple/"\nbreaker-failures = 2\nbreaker-open-for = "90s"\n' +
+      '[[upstream]]\nurl = "https://b.example/simple/"\nbreaker-open-for = 5\n' +
+      '[[upstream]]\nurl = "https://c.example/simple/"\n',
+  )
+  const breakers = (flags: RawFlags = {}, env: Env = {}): unknown =>
+    resolve(path, flags, env).upstream.upstreams.map((upstream) => upstream.breaker)
+  assert.deepEqual(breakers(), [
+    { failures: 2, openMs: 90_000 },
+    { failures: 5, openMs: 5_000 },
+    { failures: 5, openMs: 60_000 },
+  ])
+  const all = { failures: 9, openMs: 1_500 }
+  assert.deepEqual(breakers({ upstreamBreakerFailures: '9', upstreamBreakerOpenFor: '1500ms' }), [all, all, all])
+  assert.deepEqual(
+    breakers({}, { EGGSERVE_UPSTREAM_BREAKER_FAILURES: '9', EGGSERVE_UPSTREAM_BREAKER_OPEN_FOR: '1.5' }),
+    [all, all, all],
+  )
+  assert.deepEqual(
+    breakers({ upstreamBreakerFailures: '9' }, { EGGSERVE_UPSTREAM_BREAKER_FAILURES: '1' }),
+    [
+      { failures: 9, openMs: 90_000 },
+      { failures: 9, openMs: 5_000 },
+      { failures: 9, openMs: 60_000 },
+    ],
+    'the flag wins over its variable; what no flag gives comes from the table',
+  )
+  for (const [flags, env, expect] of [
+    [{ upstreamBreakerFailures: '0' }, {}, /"0" \(--upstream-breaker-failures\): expected an integer from 1 to 1000/],
+    [{}, { EGGSERVE_UPSTREAM_BREAKER_FAILURES: 'many' }, /"many" \(EGGSERVE_UPSTREAM_BREAKER_FAILURES\)/],
+    [{ upstreamBreakerOpenFor: '2d' }, {}, /"2d" \(--upstream-breaker-open-for\): .*up to 1 day/],
+    [{}, { EGGSERVE_UPSTREAM_BREAKER_OPEN_FOR: '0' }, /"0" \(EGGSERVE_UPSTREAM_BREAKER_OPEN_FOR\)/],
+  ] as const)
+    assert.throws(
+      () => resolve(path, flags, env),
+      (err: unknown) => err instanceof ConfigError && expect.test(err.message),
+      JSON.stringify([flags, env]),
+    )
+})
+
+await test('direct downloads: the flag is the default, a table says otherwise; never with credentials', async () => {
+  const path = await configFile(
+    '[[upstream]]\nurl = "https://a.example/simple/"\n' +
+      '[[upstream]]\nurl = "https://b.example/simple/"\ndirect-downloads = true\n' +
+      '[[upstream]]\nurl = "https://c:hunter2@c.example/simple/"\ndirect-downloads = false\n',
+  )
+  const direct = (flags: RawFlags = {}, env: Env = {}): boolean[] =>
+    resolve(path, flags, env).upstream.upstreams.map((upstream) => upstream.directDownloads)
+  assert.deepEqual(direct(), [false, true, false])
+  // The upstream with credentials stays proxied: its table says so.
+  assert.deepEqual(direct({ upstreamDirectDownloads: true }), [true, true, false])
+  assert.deepEqual(direct({}, { EGGSERVE_UPSTREAM_DIRECT_DOWNLOADS: 'yes' }), [true, true, false])
+  assert.deepEqual(direct({}, { EGGSERVE_UPSTREAM_DIRECT_DOWNLOADS: 'false' }), [false, true, false])
+  // An upstream with credentials whose table says nothing: the flag cannot apply to it.
+  const silent = await configFile('[[upstream]]\nurl = "https://c:hunter2@c.example/simple/"\n')
+  const refusals: [string, RawFlags, Env][] = [
+    [silent, { upstreamDirectDownloads: true }, {}],
+    [silent, {}, { EGGSERVE_UPSTREAM_DIRECT_DOWNLOADS: 'true' }],
+    [silent, { upstream: ['https://u:hunter2@d.example/simple/'], upstreamDirectDownloads: true }, {}],
+  ]
+  for (const [file, flags, env] of refusals)
+    assert.throws(
+      () => resolve(file, flags, env),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        err.message.includes(
+          '--upstream-direct-downloads (EGGSERVE_UPSTREAM_DIRECT_DOWNLOADS) cannot be used with an upstream that has credentials',
+        ) &&
+        !err.message.includes('hunter2'),
+      JSON.stringify(flags),
+    )
+  assert.throws(
+    () => resolve(silent, {}, { EGGSERVE_UPSTREAM_DIRECT_DOWNLOADS: 'sometimes' }),
+    /Invalid boolean "sometimes" \(EGGSERVE_UPSTREAM_DIRECT_DOWNLOADS\)/,
   )
 })

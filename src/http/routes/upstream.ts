@@ -101,7 +101,11 @@ export async function listedFiles(
   }
   if (view === undefined) return listed
   const localNames = new Set(listed.map((file) => file.filename))
-  const pins = await upstream.files.pinned(project)
+  // Direct downloads: clients fetch from the upstream, so its URLs and hashes are listed. Offline,
+  // the cached files are listed at their local URLs instead (they can be served; the upstream
+  // is presumed unreachable).
+  const direct = view.upstream.directDownloads && !view.upstream.offline
+  const pins = direct ? new Map<string, string>() : await upstream.files.pinned(project)
   for (const file of view.page.files) {
     // A local file wins a filename both have; offline, only what can be served is listed.
     if (localNames.has(file.filename) || (view.upstream.offline && !pins.has(file.filename))) continue
@@ -109,7 +113,7 @@ export async function listedFiles(
     // Another hash than the pinned one: logged; with --upstream-hash-change follow the cached
     // file is dropped and the page's hash listed (the next request fetches those bytes).
     const followed = pin !== undefined && (await upstream.files.hashChanged(project, file))
-    listed.push(listUpstreamFile(project, file, followed ? undefined : pin, tree))
+    listed.push(listUpstreamFile(project, file, { pinnedSha256: followed ? undefined : pin, tree, direct }))
   }
   return listed
 }

@@ -83,8 +83,8 @@ function listedFileView(
 ): FileView {
   const { file, dist } = input
   // Listed hrefs are relative to /simple/<project>/, two levels below the server root; the
-  // UI root (`root`) is one level below it.
-  const href = `${input.root}../${file.href.replace(/^\.\.\/\.\.\//, '')}`
+  // UI root (`root`) is one level below it. A direct download's href is the upstream's absolute URL.
+  const href = /^https?:\/\//.test(file.href) ? file.href : `${input.root}../${file.href.replace(/^\.\.\/\.\.\//, '')}`
   const tags = decodeWheelTags(file.filename)
   const kind = parseDistFilename(file.filename)?.kind ?? 'sdist'
   const uploader = dist === undefined ? undefined : context.uploaders.userOf(dist.identity)
