@@ -16,5 +16,8 @@ const MAX_PAUSE_MS = 30_000
  */
 export function restartPause(livedMs: number, previous: number | undefined): number {
   if (livedMs >= QUICK_DEATH_MS) return 0
-  return Math.min((previous ?? FIRST_PAUSE_MS / 2) * 2, MAX_PAUSE_MS)
+  // No pause before (none yet, or the last worker lived long): start again from the first.
+  // Doubling a 0 would stay 0, and replacements dying at start-up would be forked in a loop.
+  if (previous === undefined || previous === 0) return FIRST_PAUSE_MS
+  return Math.min(previous * 2, MAX_PAUSE_MS)
 }
