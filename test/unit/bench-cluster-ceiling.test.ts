@@ -5,25 +5,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { renderReport } from '../../scripts/bench/report.js'
 import type { LoadResult, TreeResult } from '../../scripts/bench/results.js'
-import type { WrkResult } from '../../scripts/bench/wrk.js'
-import { testRun } from '../helpers/bench-fixtures.js'
-
-function wrk(rps: number): WrkResult {
-  return {
-    requests: rps * 5,
-    bytes: rps * 5 * 1_000,
-    durationS: 5,
-    rps,
-    mbps: rps * 0.001,
-    p50Ms: 0.5,
-    p90Ms: 1,
-    p99Ms: 2,
-    maxMs: 4,
-    errors: 0,
-    errorText: '',
-    command: 'wrk',
-  }
-}
+import { testRun, wrkRound as wrk } from '../helpers/bench-fixtures.js'
 
 function page(clusterRps: number | undefined): LoadResult {
   return {
