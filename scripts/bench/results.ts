@@ -24,6 +24,15 @@ export interface LoadResult {
   /** Bare node:http serving the same bytes from memory (pages only): the ceiling for a Node server. */
   readonly ceiling: WrkResult | undefined
   readonly ceilingRounds: readonly WrkResult[]
+  /** With --workers N: bare node:http in N processes (node:cluster), the ceiling for N processes. */
+  readonly clusterCeiling?: ClusterCeiling
+}
+
+/** Bare node:http in several processes under node:cluster: the median round and every round. */
+export interface ClusterCeiling {
+  readonly processes: number
+  readonly median: WrkResult
+  readonly rounds: readonly WrkResult[]
 }
 
 /** One start of eggserve. */

@@ -243,17 +243,18 @@ export interface Ceiling {
 }
 
 /**
- * Start ceiling-server.ts over `staticDir` on `node` (the Node eggserve runs on); `cwd` must
- * resolve tsx (the repository or the snapshot).
+ * Start ceiling-server.ts over `staticDir` on `node` (the Node eggserve runs on), in `processes`
+ * processes (node:cluster above 1); `cwd` must resolve tsx (the repository or the snapshot).
  */
 export async function startCeiling(
   staticDir: string,
   cwd: string,
   env: NodeJS.ProcessEnv,
-  node: string = process.execPath,
+  runtime: { readonly node?: string; readonly processes?: number } = {},
 ): Promise<Ceiling> {
   const script = fileURLToPath(new URL('./ceiling-server.ts', import.meta.url))
-  const child = spawn(node, ['--import', 'tsx', script, staticDir], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  const args = ['--import', 'tsx', script, staticDir, String(runtime.processes ?? 1)]
+  const child = spawn(runtime.node ?? process.execPath, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => {
       resolve(code)

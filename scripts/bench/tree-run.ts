@@ -136,6 +136,8 @@ export async function benchTree(ctx: RunContext, tree: Tree): Promise<TreeResult
   const selected = endpoints(project, smallFile).filter((endpoint) => only.has(endpoint.name))
   let nginx: Nginx | undefined
   let ceiling: Ceiling | undefined
+  // With --workers N, bare node:http in N processes too: what any Node server could do with N.
+  let clusterCeiling: Ceiling | undefined
   try {
     // 1. Cold start on an empty cache dir; this instance then takes the load and the freshness runs.
     log('cold start (empty cache dir)')
@@ -145,18 +147,25 @@ export async function benchTree(ctx: RunContext, tree: Tree): Promise<TreeResult
       if (selected.length > 0) {
         nginx = await startNginx(tree.dir, join(ctx.runDir, `nginx-${key}`), ctx.env)
         if (only.has('node-ceiling') && selected.some((endpoint) => endpoint.kind === 'page')) {
-          ceiling = await startCeiling(nginx.staticDir, ctx.eggserveRoot, ctx.env, ctx.node)
+          ceiling = await startCeiling(nginx.staticDir, ctx.eggserveRoot, ctx.env, { node: ctx.node })
+          if (options.workers > 1)
+            clusterCeiling = await startCeiling(nginx.staticDir, ctx.eggserveRoot, ctx.env, {
+              node: ctx.node,
+              processes: options.workers,
+            })
         }
         for (const endpoint of selected) {
           if (wasInterrupted()) break
           result.loads.push(
             endpoint.name === 'offload'
               ? await measureOffload(ctx, tree, endpoint, nginx)
-              : await measureEndpoint(ctx, endpoint, cold.server, nginx, ceiling),
+              : await measureEndpoint(ctx, endpoint, cold.server, nginx, ceiling, clusterCeiling),
           )
         }
         await ceiling?.stop()
         ceiling = undefined
+        await clusterCeiling?.stop()
+        clusterCeiling = undefined
       }
       if (only.has('freshness') && !wasInterrupted()) {
         log(`freshness: ${options.freshnessRepeats} drop-ins and one new project`)
@@ -315,6 +324,7 @@ export async function benchTree(ctx: RunContext, tree: Tree): Promise<TreeResult
     }
   } finally {
     await ceiling?.stop()
+    await clusterCeiling?.stop()
     if (nginx !== undefined) await nginx.stop()
   }
   return result
@@ -379,6 +389,7 @@ export async function measureEndpoint(
   egg: Pick<Eggserve, 'url'>,
   nginx: Nginx,
   ceiling: Ceiling | undefined,
+  clusterCeiling?: Ceiling,
 ): Promise<LoadResult> {
   const eggUrl = `${egg.url}${endpoint.path}`
   // Warm the page cache (and check the answer) before timing.
@@ -406,15 +417,25 @@ export async function measureEndpoint(
   const ceilingUrl =
     ceiling === undefined || endpoint.staticName === undefined ? undefined : `${ceiling.url}${nginxPath}`
   if (ceilingUrl !== undefined) await getOk(ceilingUrl)
+  const clusterUrl =
+    clusterCeiling === undefined || endpoint.staticName === undefined ? undefined : `${clusterCeiling.url}${nginxPath}`
+  // Each process reads the file once on its first request: every one of them is warmed by
+  // the first round's first requests, which a 5 s run makes negligible.
+  if (clusterUrl !== undefined) await getOk(clusterUrl)
   const eggRuns: WrkResult[] = []
   const nginxRuns: WrkResult[] = []
   const ceilingRuns: WrkResult[] = []
+  const clusterRuns: WrkResult[] = []
   for (let round = 0; round < rounds && !wasInterrupted(); round++) {
     eggRuns.push(await runWrk(request))
     nginxRuns.push(await runWrk({ ...wrkRequest(ctx, endpoint, nginxUrl, `nginx-${endpoint.name}`), headers: {} }))
     if (ceilingUrl !== undefined)
       ceilingRuns.push(
         await runWrk({ ...wrkRequest(ctx, endpoint, ceilingUrl, `ceiling-${endpoint.name}`), headers: {} }),
+      )
+    if (clusterUrl !== undefined)
+      clusterRuns.push(
+        await runWrk({ ...wrkRequest(ctx, endpoint, clusterUrl, `cluster-ceiling-${endpoint.name}`), headers: {} }),
       )
   }
   const by = endpoint.kind === 'big' ? 'mbps' : 'rps'
@@ -429,7 +450,7 @@ export async function measureEndpoint(
   const unit = by === 'mbps' ? 'MB/s' : 'req/s'
   const list = (runs: readonly WrkResult[]): string => runs.map((r) => r[by].toFixed(0)).join(', ')
   ctx.log(
-    `    eggserve ${list(eggRuns)} ${unit}; nginx ${list(nginxRuns)} ${unit}${ceilingRuns.length > 0 ? `; bare node:http ${list(ceilingRuns)} ${unit}` : ''}`,
+    `    eggserve ${list(eggRuns)} ${unit}; nginx ${list(nginxRuns)} ${unit}${ceilingRuns.length > 0 ? `; bare node:http ${list(ceilingRuns)} ${unit}` : ''}${clusterRuns.length > 0 ? `; bare node:http, ${ctx.options.workers} processes ${list(clusterRuns)} ${unit}` : ''}`,
   )
   return {
     name: endpoint.name,
@@ -445,6 +466,15 @@ export async function measureEndpoint(
     nginxRounds: nginxRuns,
     ceiling: ceilingRuns.length > 0 ? medianRun(ceilingRuns, by) : undefined,
     ceilingRounds: ceilingRuns,
+    ...(clusterRuns.length > 0
+      ? {
+          clusterCeiling: {
+            processes: ctx.options.workers,
+            median: medianRun(clusterRuns, by),
+            rounds: clusterRuns,
+          },
+        }
+      : {}),
   }
 }
 

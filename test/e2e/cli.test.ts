@@ -37,6 +37,13 @@ const SETTINGS: readonly (readonly [string, string])[] = [
 
 const ALPHA = buildWheel({ name: 'alpha', version: '1.0' })
 
+// Warnings this test process emits while the commands below run: the last test checks that
+// running a dozen of them side by side leaks no listener (MaxListenersExceededWarning).
+const processWarnings: Error[] = []
+process.on('warning', (warning) => {
+  processWarnings.push(warning)
+})
+
 /** A valid eggdir with one project; returns its path. */
 async function goodTree(root: string): Promise<string> {
   const eggdir = join(root, 'good')
@@ -584,4 +591,12 @@ await test("pypiserver's short options work as they do there: -p, -i, -P, -a, -o
   })
   assert.ok(served.body.equals(second.bytes), 'the second upload replaced the first')
   assert.equal(await server.stop(), 0, server.stderr)
+})
+
+await test('running these commands side by side left no MaxListenersExceededWarning', () => {
+  const leaks = processWarnings.filter((warning) => warning.name === 'MaxListenersExceededWarning')
+  assert.deepEqual(
+    leaks.map((warning) => warning.message),
+    [],
+  )
 })

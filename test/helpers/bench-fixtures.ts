@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import type { Machine } from '../../scripts/bench/machine.js'
 import type { RunResult } from '../../scripts/bench/results.js'
+import type { WrkResult } from '../../scripts/bench/wrk.js'
 
 /** A machine for reports rendered from made-up numbers. */
 export const TEST_MACHINE: Machine = {
@@ -45,4 +46,22 @@ export function summaryRow(report: string, prefix: string): string[] {
     .split('|')
     .slice(1, -1)
     .map((cell) => cell.trim())
+}
+
+/** A made-up wrk round of 5 s at `rps` requests per second, each answer `bytesPerRequest` long. */
+export function wrkRound(rps: number, bytesPerRequest = 1_000): WrkResult {
+  return {
+    requests: rps * 5,
+    bytes: rps * 5 * bytesPerRequest,
+    durationS: 5,
+    rps,
+    mbps: (rps * bytesPerRequest) / 1e6,
+    p50Ms: 0.5,
+    p90Ms: 1,
+    p99Ms: 2,
+    maxMs: 4,
+    errors: 0,
+    errorText: '',
+    command: 'wrk',
+  }
 }

@@ -7,6 +7,7 @@ import { createServer, connect } from 'node:net'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { killOnExit } from './exit-cleanup.js'
 import { runProcess } from './spawn-server.js'
 import { tempDir } from './temp-tree.js'
 import { findExecutable, needTool } from './tools.js'
@@ -102,10 +103,9 @@ export async function startNginx(t: TestContext, options: NginxOptions): Promise
       resolve()
     })
   })
-  const killOnExit = (): void => {
+  const forget = killOnExit(() => {
     child.kill('SIGKILL')
-  }
-  process.once('exit', killOnExit)
+  })
   const pid = child.pid ?? 0
   const stop = async (): Promise<void> => {
     if (!exited) {
@@ -116,7 +116,7 @@ export async function startNginx(t: TestContext, options: NginxOptions): Promise
       await done
       clearTimeout(timer)
     }
-    process.off('exit', killOnExit)
+    forget()
   }
   t.after(stop)
   const errorLog = (): Promise<string> => readFile(join(dir, 'error.log'), 'utf8').catch(() => '')

@@ -15,6 +15,7 @@ import {
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
+import { killOnExit } from './exit-cleanup.js'
 
 /** Root of the repository. */
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
@@ -135,14 +136,13 @@ export async function startServer(t: TestContext, options: StartOptions): Promis
   }
 
   // Should the test process itself die abruptly (t.after never runs), take the daemon along.
-  const killOnExit = (): void => {
+  const forget = killOnExit(() => {
     child.kill('SIGKILL')
-  }
-  process.once('exit', killOnExit)
+  })
   const exited = new Promise<number | null>((resolve, reject) => {
     child.once('error', reject)
     child.once('close', (code, signal) => {
-      process.off('exit', killOnExit)
+      forget()
       exitCode = code
       exitSignal = signal
       notify()
@@ -362,7 +362,7 @@ export async function runProcess(
       // the group is already gone
     }
   }
-  process.once('exit', kill)
+  const forget = killOnExit(kill)
   const timer = setTimeout(() => {
     timedOut = true
     kill()
@@ -377,7 +377,7 @@ export async function runProcess(
     return { code, stdout, stderr, timedOut, ms: Math.round(performance.now() - started) }
   } finally {
     clearTimeout(timer)
-    process.off('exit', kill)
+    forget()
   }
 }
 
