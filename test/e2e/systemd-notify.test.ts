@@ -12,7 +12,7 @@ import { test } from 'node:test'
 import type { TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
-import { listenForNotifications } from '../helpers/notify-socket.js'
+import { listenForNotifications, type NotifySocket } from '../helpers/notify-socket.js'
 import { startServer } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { needTool } from '../helpers/tools.js'
@@ -36,6 +36,20 @@ async function unprivileged(t: TestContext, root: string): Promise<string[] | un
   return [setpriv, '--reuid=65534', '--regid=65534', '--clear-groups']
 }
 
+/** A temporary root with the notify listener in it, and how to run the daemon; undefined once skipped. */
+async function setUp(
+  t: TestContext,
+): Promise<
+  { readonly eggdir: string; readonly notify: NotifySocket; readonly run: { readonly wrapper?: string[] } } | undefined
+> {
+  const root = await tempDir(t, 'eggserve-notify-')
+  const wrapper = await unprivileged(t, root)
+  if (wrapper === null) return undefined
+  const notify = await listenForNotifications(t, root)
+  if (notify === undefined) return undefined
+  return { eggdir: join(root, 'eggs'), notify, run: wrapper === undefined ? {} : { wrapper } }
+}
+
 // A module resolve hook (node:module register()), given to the daemon with NODE_OPTIONS
 // --import, under which importing "koffi" fails as it does where the package or its platform's
 // prebuilt binary is missing. Nothing in eggserve knows about it.
@@ -52,12 +66,9 @@ const WITHOUT_KOFFI = `--import=data:text/javascript,${encodeURIComponent(
 )}`
 
 await test('systemd hears the scan, READY=1, warm-up status, a SIGHUP reload, watchdog pings and STOPPING=1, in order, all from the main PID', async (t) => {
-  const root = await tempDir(t, 'eggserve-notify-')
-  const wrapper = await unprivileged(t, root)
-  if (wrapper === null) return
-  const notify = await listenForNotifications(t, root)
-  if (notify === undefined) return
-  const eggdir = join(root, 'eggs')
+  const fixture = await setUp(t)
+  if (fixture === undefined) return
+  const { eggdir, notify, run } = fixture
   await writeDist(join(eggdir, 'alpha'), buildWheel({ name: 'alpha', version: '1.0' }))
   await writeDist(join(eggdir, 'beta'), buildWheel({ name: 'beta', version: '2.0' }))
   // WATCHDOG_USEC=400 ms: a ping every 200 ms. WATCHDOG_PID unset counts as "this process".
@@ -65,7 +76,7 @@ await test('systemd hears the scan, READY=1, warm-up status, a SIGHUP reload, wa
     eggdir,
     args: ['--cache-dir', 'none', '--hash-workers', '0'],
     env: { NOTIFY_SOCKET: notify.address, WATCHDOG_USEC: '400000' },
-    ...(wrapper === undefined ? {} : { wrapper }),
+    ...run,
   })
   const mainPid = server.process.pid
   const serving = `Serving ${server.url}`
@@ -151,18 +162,15 @@ await test('an abstract notify socket ("@name") works too, and WATCHDOG_PID nami
 
 await test('where koffi cannot load: one warning, then the same messages through systemd-notify, from a child process', async (t) => {
   if (needTool(t, 'systemd-notify') === undefined) return
-  const root = await tempDir(t, 'eggserve-notify-')
-  const wrapper = await unprivileged(t, root)
-  if (wrapper === null) return
-  const notify = await listenForNotifications(t, root)
-  if (notify === undefined) return
-  const eggdir = join(root, 'eggs')
+  const fixture = await setUp(t)
+  if (fixture === undefined) return
+  const { eggdir, notify, run } = fixture
   await mkdir(eggdir)
   const server = await startServer(t, {
     eggdir,
     args: ['--cache-dir', 'none'],
     env: { NOTIFY_SOCKET: notify.address, NODE_OPTIONS: WITHOUT_KOFFI },
-    ...(wrapper === undefined ? {} : { wrapper }),
+    ...run,
   })
   await notify.waitFor((message) => message.startsWith('READY=1'))
   assert.equal(await server.stop('SIGTERM'), 0)
