@@ -1,24 +1,22 @@
 // Telling systemd how the daemon is doing (sd_notify(3)): READY=1, STATUS=, EXTEND_TIMEOUT_USEC=,
 // RELOADING=1, STOPPING=1 and WATCHDOG=1, sent to the datagram socket NOTIFY_SOCKET names.
 //
-// Why the systemd-notify command and not a library: NOTIFY_SOCKET is an AF_UNIX SOCK_DGRAM
-// socket, and Node cannot send to one (node:dgram is UDP only, node:net streams only). The npm
-// ways all compile a native addon at install (`sd-notify` links libsystemd and needs
-// libsystemd-dev; `unix-dgram` needs node-gyp and a compiler, and mangles abstract `@` socket
-// names), which `npm install -g` on a server without build tools cannot do, and `socat` is not
-// installed with systemd. systemd-notify(1) is: it ships in the systemd package itself, so it is
-// there wherever NOTIFY_SOCKET is set, and it handles both path and abstract sockets.
-// Its one catch is attribution: the datagram comes from the systemd-notify process, not from
-// eggserve (an unprivileged process cannot claim another PID in SCM_CREDENTIALS), so the unit
-// needs NotifyAccess=all, and systemd must still find the sender's cgroup when it reads the
-// message (systemd/systemd#2737). systemd-notify since systemd 246 waits for that (BARRIER=1
-// after the message: sd_notify_barrier(3)) unless --no-block is given, so the message is
-// attributed before the process exits. Messages go one at a time, each command awaited, so
-// they arrive in the order they were sent. A process per message is cheap at this rate (a few
-// at start-up and reload, one per half watchdog period).
+// The datagrams go from eggserve's own process (src/daemon/notify-datagram.ts, through koffi),
+// so systemd attributes them to the main PID and the unit can keep NotifyAccess=main: no process
+// started per message (one per watchdog ping adds up), and no message lost because a short-lived
+// sender exited before systemd could tell which service it belongs to (systemd/systemd#2737).
+// Messages go one at a time, each awaited, so they arrive in the order they were sent.
+//
+// Fallback, where koffi cannot load (a platform without its prebuilt binary): the systemd-notify
+// command, part of the systemd package wherever NOTIFY_SOCKET is set. Its datagrams come from a
+// child process, which an unprivileged process cannot send in its parent's name (SCM_CREDENTIALS,
+// unix(7)), so that needs NotifyAccess=all in a drop-in (docs/systemd.md). systemd-notify since
+// systemd 246 waits until systemd has read each message (BARRIER=1, sd_notify_barrier(3)) unless
+// --no-block is given, so the message is attributed before the process exits.
 import { spawn } from 'node:child_process'
 import type { FastifyBaseLogger } from 'fastify'
 import type { LifecycleEffects } from './lifecycle.js'
+import { loadDatagramSender, type DatagramSend } from './notify-datagram.js'
 
 /** The environment variables the notify protocol reads. */
 export interface NotifyEnvironment {
@@ -45,8 +43,13 @@ export interface NotifierOptions {
   readonly env: NotifyEnvironment
   readonly pid: number
   readonly logger: FastifyBaseLogger
-  /** The command that sends one message (default systemd-notify, found on PATH). */
+  /** The fallback command that sends one message (default systemd-notify, found on PATH). */
   readonly command?: string
+  /**
+   * Loads the sender that writes from this process (default: koffi's, loaded on the first
+   * message); when it rejects, messages go through `command` instead.
+   */
+  readonly loadSender?: (address: string) => Promise<DatagramSend>
 }
 
 /** What the daemon tells its service manager: systemd itself, or a --workers worker's primary. */
@@ -101,6 +104,9 @@ export class SystemdNotifier implements ServiceNotifier {
   readonly #path: string | undefined
   readonly #log: FastifyBaseLogger
   readonly #watchdogMs: number | undefined
+  readonly #loadSender: (address: string) => Promise<DatagramSend>
+  /** This process's own sender once loaded; undefined inside when the command is used instead. */
+  #sender: Promise<DatagramSend | undefined> | undefined
   #queue: Promise<void> = Promise.resolve()
   /** Messages queued and not sent yet: a second identical one (a watchdog ping) is dropped. */
   readonly #pending = new Set<string>()
@@ -114,6 +120,7 @@ export class SystemdNotifier implements ServiceNotifier {
     this.#path = options.env.PATH
     this.#log = options.logger.child({ component: 'systemd-notify' })
     this.#watchdogMs = watchdogIntervalMs(options.env, options.pid)
+    this.#loadSender = options.loadSender ?? loadDatagramSender
   }
 
   /** True when systemd listens (NOTIFY_SOCKET is set). */
@@ -208,10 +215,32 @@ export class SystemdNotifier implements ServiceNotifier {
   }
 
   async #sendNow(fields: readonly string[]): Promise<void> {
-    if (this.#broken || this.#socket === undefined) return
-    const env: NodeJS.ProcessEnv = { NOTIFY_SOCKET: this.#socket }
+    const socket = this.#socket
+    if (this.#broken || socket === undefined) return
+    this.#sender ??= this.#ownSender(socket)
+    const sender = await this.#sender
+    const failure = sender === undefined ? await this.#runCommand(socket, fields) : await sendWith(sender, fields)
+    if (failure !== undefined) this.#log.warn({ fields }, `Cannot notify systemd (${failure})`)
+  }
+
+  /** The sender from this process, or undefined (said once, at warn) when it cannot load. */
+  async #ownSender(socket: string): Promise<DatagramSend | undefined> {
+    try {
+      return await this.#loadSender(socket)
+    } catch (err: unknown) {
+      const reason = err instanceof Error ? err.message : String(err)
+      this.#log.warn(
+        `Cannot send systemd notifications from eggserve's own process (${reason}): sending them through ${this.#command}, which needs NotifyAccess=all (docs/systemd.md)`,
+      )
+      return undefined
+    }
+  }
+
+  /** One message through the fallback command; the reason when it failed. */
+  async #runCommand(socket: string, fields: readonly string[]): Promise<string | undefined> {
+    const env: NodeJS.ProcessEnv = { NOTIFY_SOCKET: socket }
     if (this.#path !== undefined) env.PATH = this.#path
-    const failure = await new Promise<string | undefined>((resolve) => {
+    return new Promise<string | undefined>((resolve) => {
       const child = spawn(this.#command, [...fields], { env, stdio: ['ignore', 'ignore', 'pipe'] })
       let stderr = ''
       child.stderr.setEncoding('utf8')
@@ -227,6 +256,15 @@ export class SystemdNotifier implements ServiceNotifier {
         resolve(code === 0 ? undefined : `${this.#command} exited with ${String(code)}: ${stderr.trim()}`)
       })
     })
-    if (failure !== undefined) this.#log.warn({ fields }, `Cannot notify systemd (${failure})`)
+  }
+}
+
+/** One message through this process's own sender, its fields joined by newlines; the reason when it failed. */
+async function sendWith(sender: DatagramSend, fields: readonly string[]): Promise<string | undefined> {
+  try {
+    await sender(fields.join('\n'))
+    return undefined
+  } catch (err: unknown) {
+    return err instanceof Error ? err.message : String(err)
   }
 }

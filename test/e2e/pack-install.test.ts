@@ -12,6 +12,7 @@ import { test } from 'node:test'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
 import { startMoto } from '../helpers/moto.js'
+import { listenForNotifications } from '../helpers/notify-socket.js'
 import { installedEnv, packAndInstall, pathWithThisNode } from '../helpers/packed-install.js'
 import { createVenv, output } from '../helpers/python.js'
 import { binPath, childEnv, repoRoot, runProcess, startServer } from '../helpers/spawn-server.js'
@@ -20,6 +21,18 @@ import { tempDir } from '../helpers/temp-tree.js'
 interface LockEntry {
   readonly version?: string
   readonly dev?: boolean
+  readonly optional?: boolean
+  readonly os?: readonly string[]
+  readonly cpu?: readonly string[]
+}
+
+/** An optional package for another platform (koffi's prebuilt binaries): npm installs only this one's. */
+function otherPlatform(entry: LockEntry): boolean {
+  return (
+    entry.optional === true &&
+    ((entry.os !== undefined && !entry.os.includes(process.platform)) ||
+      (entry.cpu !== undefined && !entry.cpu.includes(process.arch)))
+  )
 }
 
 const pkg = JSON.parse(await readFile(join(repoRoot, 'package.json'), 'utf8')) as { name: string; version: string }
@@ -70,6 +83,12 @@ await test('the packed tarball installs into a prefix, runs, serves and pip inst
     }
     for (const file of installed.files) assert.doesNotMatch(file, /^(src|test|scripts)\//)
     assert.ok(installed.files.includes('node_modules/fastify/package.json'), 'the dependencies are bundled')
+    // koffi's prebuilt binary for this platform, with which the notifications go from eggserve's
+    // own process (docs/systemd.md).
+    assert.ok(
+      installed.files.includes(`node_modules/@koromix/koffi-${process.platform}-${process.arch}/package.json`),
+      "koffi's binary for this platform is bundled",
+    )
     assert.ok(
       installed.files.some((file) => file.startsWith('ui-assets/')),
       "the browse UI's assets are packed",
@@ -95,7 +114,8 @@ await test('the packed tarball installs into a prefix, runs, serves and pip inst
     }
     const expected = new Map<string, string>()
     for (const [path, entry] of Object.entries(lock.packages)) {
-      if (path !== '' && entry.dev !== true && entry.version !== undefined) expected.set(path, entry.version)
+      if (path !== '' && entry.dev !== true && !otherPlatform(entry) && entry.version !== undefined)
+        expected.set(path, entry.version)
     }
     const actual = await installedTree(installed.packageDir)
     assert.ok(expected.size > 0)
@@ -164,6 +184,33 @@ await test('the packed tarball installs into a prefix, runs, serves and pip inst
     // Nothing deprecated (nor any other warning) from start-up to serving pip's requests.
     assert.equal(server.stderr, '')
   })
+
+  await t.test(
+    "the installed command sends systemd's notifications from its own process (koffi is bundled)",
+    async (st) => {
+      const root = await tempDir(st, 'eggserve-installed-notify-')
+      const notify = await listenForNotifications(st, root)
+      if (notify === undefined) return
+      const eggdir = join(root, 'eggs')
+      await mkdir(eggdir)
+      const server = await startServer(st, {
+        eggdir,
+        executable: installed.bin,
+        cwd: root,
+        env: { PATH: pathWithThisNode(), NOTIFY_SOCKET: notify.address },
+      })
+      await notify.waitFor((message) => message.startsWith('READY=1'))
+      assert.equal(await server.stop(), 0)
+      await notify.waitFor((message) => message === 'STOPPING=1')
+      // From the main process, not through the systemd-notify fallback (no warning, no BARRIER=1).
+      assert.deepEqual(new Set(notify.senders), new Set([server.process.pid]), JSON.stringify(notify.messages))
+      assert.equal(notify.messages.includes('BARRIER=1'), false)
+      assert.deepEqual(
+        server.lines.filter((line) => line.component === 'systemd-notify'),
+        [],
+      )
+    },
+  )
 
   await t.test(
     "with --storage s3://, the installed command starts and serves without a warning (on Node 20: only the AWS SDK's)",

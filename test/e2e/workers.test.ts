@@ -4,7 +4,8 @@
 // process's, equals the number of files); an upload through one worker listed at once with its
 // digests by every worker, without anyone hashing it; SIGHUP handled once (one RELOADING=1 and
 // one READY=1, each worker reloading once); a killed worker replaced, with no READY=1 for it;
-// SIGTERM: one STOPPING=1, exit 0 and no worker left behind.
+// SIGTERM: one STOPPING=1, exit 0 and no worker left behind; every notification from the
+// primary's own PID (what NotifyAccess=main accepts), none from a worker or a helper process.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
@@ -57,7 +58,6 @@ function pidsOf(line: LogLine): number[] {
 }
 
 await test('--workers 2: one READY=1, one hashing per file, uploads seen by every worker, SIGHUP once, a dead worker replaced, a clean stop', async (t) => {
-  if (needTool(t, 'systemd-notify') === undefined) return
   const promtool = needTool(t, 'promtool')
   if (promtool === undefined) return
   const root = await tempDir(t, 'eggserve-workers-')
@@ -153,6 +153,10 @@ await test('--workers 2: one READY=1, one hashing per file, uploads seen by ever
   assert.equal(await server.stop('SIGTERM'), 0)
   for (const pid of [survivor, replacement]) assert.equal(alive(pid), false, `worker ${pid} is gone`)
 
+  // The primary is the service's main PID; a systemd-notify child would add BARRIER=1 datagrams
+  // with its own PID.
+  assert.deepEqual(new Set(notify.senders), new Set([server.process.pid]), JSON.stringify(notify.messages))
+  assert.equal(notify.messages.includes(BARRIER), false)
   const own = notify.messages.filter((message) => message !== BARRIER)
   assert.match(own[0] ?? '', /^EXTEND_TIMEOUT_USEC=30000000\nSTATUS=Starting 2 workers$/)
   assert.equal(own.filter((message) => message.startsWith('READY=1')).length, 2, JSON.stringify(own))

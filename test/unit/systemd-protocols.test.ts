@@ -1,12 +1,16 @@
 // The systemd protocols' pure parts: which sockets were passed (sd_listen_fds(3)), which one
-// serves HTTP, whether and how often to ping the watchdog (sd_watchdog_enabled(3)); and that the
-// notifier does nothing at all without NOTIFY_SOCKET.
+// serves HTTP, whether and how often to ping the watchdog (sd_watchdog_enabled(3)); the notify
+// socket's address (unix(7)); that the notifier does nothing at all without NOTIFY_SOCKET; and
+// that a datagram sent through koffi reaches a real socket from this very process.
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { httpSocket, inheritedSockets, takeInheritedSockets } from '../../src/daemon/socket-activation.js'
+import { loadDatagramSender, notifySocketAddress } from '../../src/daemon/notify-datagram.js'
 import { SystemdNotifier, watchdogIntervalMs } from '../../src/daemon/systemd-notify.js'
 import { ListenError } from '../../src/errors.js'
 import { memoryLogger } from '../helpers/build-app.js'
+import { listenForNotifications } from '../helpers/notify-socket.js'
+import { tempDir } from '../helpers/temp-tree.js'
 
 await describe('inheritedSockets()', async () => {
   await test('descriptors from 3 on, named from LISTEN_FDNAMES, "unknown" where unnamed', () => {
@@ -108,21 +112,66 @@ await test('without NOTIFY_SOCKET the notifier sends nothing and runs nothing', 
   assert.deepEqual(logs, [])
 })
 
-await test('a missing systemd-notify is logged once, and nothing more is tried', async () => {
+await test('without koffi, a missing systemd-notify: each said once, and nothing more is tried', async () => {
   const logs: Record<string, unknown>[] = []
+  let loads = 0
   const notifier = new SystemdNotifier({
     env: { NOTIFY_SOCKET: '/run/systemd/notify' },
     pid: 42,
     logger: memoryLogger(logs),
     command: '/nonexistent/systemd-notify',
+    loadSender: () => {
+      loads++
+      return Promise.reject(new Error('no prebuilt binary here'))
+    },
   })
   notifier.ready()
   notifier.status('one')
   notifier.status('two')
   await notifier.close()
-  assert.equal(logs.length, 1)
-  assert.match(
-    String(logs[0]?.msg),
-    /^Cannot notify systemd \(cannot run \/nonexistent\/systemd-notify: spawn \/nonexistent\/systemd-notify ENOENT\)$/,
+  assert.equal(loads, 1)
+  assert.deepEqual(
+    logs.map((line) => line.msg),
+    [
+      "Cannot send systemd notifications from eggserve's own process (no prebuilt binary here): sending them through /nonexistent/systemd-notify, which needs NotifyAccess=all (docs/systemd.md)",
+      'Cannot notify systemd (cannot run /nonexistent/systemd-notify: spawn /nonexistent/systemd-notify ENOENT)',
+    ],
   )
+})
+
+await describe('notifySocketAddress()', async () => {
+  await test('a path: AF_UNIX, then the path and its NUL', () => {
+    assert.deepEqual(
+      notifySocketAddress('/run/systemd/notify'),
+      Buffer.concat([Buffer.from([1, 0]), Buffer.from('/run/systemd/notify\0')]),
+    )
+  })
+  await test('"@name": sun_path starts with NUL, and the name has no terminator', () => {
+    assert.deepEqual(notifySocketAddress('@sd-notify'), Buffer.from('\x01\x00\0sd-notify', 'latin1'))
+  })
+  await test('neither a path nor an abstract name, or longer than sun_path: undefined (systemd-notify is left to it)', () => {
+    assert.equal(notifySocketAddress('vsock:2:1234'), undefined)
+    assert.equal(notifySocketAddress('run/notify'), undefined)
+    assert.notEqual(notifySocketAddress(`/${'x'.repeat(106)}`), undefined)
+    assert.equal(notifySocketAddress(`/${'x'.repeat(107)}`), undefined)
+    assert.notEqual(notifySocketAddress(`@${'x'.repeat(107)}`), undefined)
+    assert.equal(notifySocketAddress(`@${'x'.repeat(108)}`), undefined)
+  })
+})
+
+await test("koffi's sender: datagrams reach a real socket, path or abstract, from this process; an absent one is an error", async (t) => {
+  const root = await tempDir(t, 'eggserve-datagram-')
+  for (const abstract of [false, true]) {
+    const notify = await listenForNotifications(t, root, { abstract })
+    if (notify === undefined) return
+    const send = await loadDatagramSender(notify.address)
+    await send('READY=1\nSTATUS=one')
+    await send('STATUS=two')
+    await notify.waitFor((message) => message === 'STATUS=two')
+    assert.deepEqual(notify.messages, ['READY=1\nSTATUS=one', 'STATUS=two'])
+    assert.deepEqual(notify.senders, [process.pid, process.pid])
+  }
+  const absent = await loadDatagramSender(`${root}/nobody-listens.sock`)
+  await assert.rejects(absent('READY=1'), { message: `sendto(${root}/nobody-listens.sock) failed: ENOENT` })
+  await assert.rejects(loadDatagramSender('vsock:2:1'), /neither a path nor an abstract @name/)
 })
