@@ -99,7 +99,7 @@ async function start(config: Config, log: LoggerHandle, worker: ClusterWorker | 
 }
 
 // The systemd variables are removed from the environment as they are read, so that no child
-// process (readme_renderer, systemd-notify) takes them for its own (sd_listen_fds(3), sd_notify(3)).
+// process (readme_renderer, the systemd-notify fallback) takes them for its own (sd_listen_fds(3), sd_notify(3)).
 async function inherit(config: Config, log: LoggerHandle, worker: ClusterWorker | undefined): Promise<Inherited> {
   const tls = config.tls === undefined ? undefined : await loadTlsCredentials(config.tls)
   // A worker serves on what the primary listens on: the socket systemd passed it, if any
