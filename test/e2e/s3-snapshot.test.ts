@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import { buildWheel, type BuiltDist } from '../helpers/distributions.js'
 import { startMoto } from '../helpers/moto.js'
-import { startFaultProxy, type FaultProxy } from '../helpers/s3-fault-proxy.js'
+import { startFaultProxy, type FaultProxy, type ProxiedRequest } from '../helpers/s3-fault-proxy.js'
 import { startServer, type ServerHandle } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
@@ -18,8 +18,8 @@ const PROJECTS = 20
 const JSON_API = 'application/vnd.pypi.simple.v1+json'
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex')
 
-function folderLists(proxy: FaultProxy): string[] {
-  return proxy.requests
+function folderLists(requests: readonly ProxiedRequest[]): string[] {
+  return requests
     .filter((request) => request.operation === 'ListObjectsV2')
     .map((request) => request.query.get('prefix') ?? '')
     .filter((prefix) => !prefix.startsWith('pypi/.eggserve/'))
@@ -39,7 +39,7 @@ async function projectFiles(server: ServerHandle, project: string): Promise<{ fi
   const res = await fetch(`${server.url}/simple/${project}/`, { headers: { accept: JSON_API } })
   assert.equal(res.status, 200)
   const page = (await res.json()) as { files: { filename: string; hashes: { sha256?: string } }[] }
-  return page.files.map((file) => ({ filename: file.filename, ...file.hashes }))
+  return page.files.map((file) => ({ filename: file.filename, sha256: file.hashes.sha256 }))
 }
 
 await test('a replica starts from the snapshot of the listings', async (t) => {
@@ -58,13 +58,18 @@ await test('a replica starts from the snapshot of the listings', async (t) => {
     ...['--storage', `s3://${bucket}/pypi`, '--s3-path-style', '--hash-workers', '0', '--cache-dir', cacheDir],
   ]
   const warmCache = await tempDir(t, 'eggserve-snapshot-warm-')
-  const first = await startServer(t, { args: args(warmCache), env: moto.env() })
+  // The first replica and its restart reach the store the same way: the endpoint is part of
+  // the name of the local copy of the snapshot (another endpoint is another store).
+  const shared = await startFaultProxy(t, moto.endpoint)
+  const first = await startServer(t, { args: args(warmCache), env: moto.env(shared.url) })
   await first.waitForLine((line) => line.msg === 'Wrote a snapshot of the listings', 60_000)
   await ready(first)
   await first.stop()
 
-  const check = async (server: ServerHandle, proxy: FaultProxy): Promise<void> => {
-    assert.deepEqual(folderLists(proxy), [], 'no project folder (nor the top level) was listed')
+  // `since`: the proxy's requests before this server started are another server's.
+  const check = async (server: ServerHandle, proxy: FaultProxy, since = 0): Promise<void> => {
+    const sent = (): ProxiedRequest[] => proxy.requests.slice(since)
+    assert.deepEqual(folderLists(sent()), [], 'no project folder (nor the top level) was listed')
     const index = await fetch(`${server.url}/simple/`, { headers: { accept: JSON_API } })
     const names = ((await index.json()) as { projects: { name: string }[] }).projects.map((p) => p.name)
     assert.equal(names.length, PROJECTS)
@@ -73,16 +78,20 @@ await test('a replica starts from the snapshot of the listings', async (t) => {
       assert.deepEqual(await projectFiles(server, `snap${String(i)}`), [
         { filename: wheel.filename, sha256: sha256(wheel.bytes) },
       ])
-    const wheelReads = proxy.requests.filter((r) => r.operation === 'GetObject' && r.path.endsWith('.whl'))
+    const wheelReads = sent().filter((r) => r.operation === 'GetObject' && r.path.endsWith('.whl'))
     assert.deepEqual(wheelReads, [], 'the digests came from the cache or the facts stored beside the files')
   }
 
   await t.test('warm: restarted with its cache folder', async (t) => {
-    const proxy = await startFaultProxy(t, moto.endpoint)
-    const server = await startServer(t, { args: args(warmCache), env: moto.env(proxy.url) })
+    const since = shared.requests.length
+    const server = await startServer(t, { args: args(warmCache), env: moto.env(shared.url) })
     const loaded = await server.waitForLine((line) => line.msg === 'Loaded the listings from a snapshot')
     assert.equal(loaded.source, 'local')
-    await check(server, proxy)
+    const snapshotReads = shared.requests
+      .slice(since)
+      .filter((r) => r.operation === 'GetObject' && r.path.includes('/.eggserve/snapshots/'))
+    assert.deepEqual(snapshotReads, [], 'its own copy, not the bucket one')
+    await check(server, shared, since)
   })
 
   await t.test('cold: a new replica with an empty cache folder takes the bucket snapshot', async (t) => {
