@@ -35,7 +35,10 @@ async function ready(server: ServerHandle): Promise<void> {
   }
 }
 
-async function projectFiles(server: ServerHandle, project: string): Promise<{ filename: string; sha256?: string }[]> {
+async function projectFiles(
+  server: ServerHandle,
+  project: string,
+): Promise<{ filename: string; sha256: string | undefined }[]> {
   const res = await fetch(`${server.url}/simple/${project}/`, { headers: { accept: JSON_API } })
   assert.equal(res.status, 200)
   const page = (await res.json()) as { files: { filename: string; hashes: { sha256?: string } }[] }
