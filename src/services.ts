@@ -94,7 +94,8 @@ export async function indexServicesFor(
 
 /** The bucket `--storage` names, opened; undefined when the eggdir is served. */
 export async function configuredBucket(
-  config: Pick<Config, 'storage' | 's3PathStyle'> & Partial<Pick<Config, 'reconcileIntervalMs' | 's3Writers'>>,
+  config: Pick<Config, 'storage' | 's3PathStyle'> &
+    Partial<Pick<Config, 'reconcileIntervalMs' | 's3Writers' | 'cacheDir'>>,
   logger: FastifyBaseLogger,
 ): Promise<StorageBackend | undefined> {
   if (config.storage === undefined) return undefined
@@ -102,7 +103,12 @@ export async function configuredBucket(
   // long as the reconcile interval, which bounds how late such a file shows.
   const trusted = config.reconcileIntervalMs === undefined ? {} : { trustedListingTtlMs: config.reconcileIntervalMs }
   const writers = config.s3Writers === undefined ? {} : { writers: config.s3Writers }
-  return openStorage({ kind: 's3', ...config.storage, pathStyle: config.s3PathStyle, ...trusted, ...writers }, logger)
+  // The last snapshot of the bucket's listings is kept in the cache folder: a warm start reads no folder.
+  const snapshots = config.cacheDir === undefined ? {} : { snapshotDir: config.cacheDir }
+  return openStorage(
+    { kind: 's3', ...config.storage, pathStyle: config.s3PathStyle, ...trusted, ...writers, ...snapshots },
+    logger,
+  )
 }
 
 /** Open the eggdir and build the index over it (not loaded yet: call index.load()). */

@@ -77,6 +77,8 @@ export interface BenchOptions {
   readonly nodes: readonly string[]
   /** --workers: eggserve serves from this many processes (its own --workers flag); 1: one process. */
   readonly workers: number
+  /** --s3-startup-100k: the s3 rows also start replicas on 100,000 objects (filling them takes minutes). */
+  readonly s3Startup100k: boolean
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -109,6 +111,8 @@ BENCHMARKS.md. Figures are reported as ratios to nginx measured in the same run.
   --rerender FILE        only rewrite the report (--out) from the results.json of an earlier run
   --workers N            start eggserve with --workers N (N processes on the one port) for every row;
                          default 1 (one process). Peak RSS rows are then the primary's only
+  --s3-startup-100k      with --only s3, also time start-up on 100,000 objects (the fill alone takes
+                         minutes on moto)
   --node N|PATH[,...]    run eggserve on this Node: a supported major (22: the runtime pinned in
                          scripts/node-versions/, from the npm registry) or a node binary; repeatable.
                          With two or more, only the page and download rows are measured, on each
@@ -169,6 +173,7 @@ export function parseOptions(
         rerender: { type: 'string' },
         node: { type: 'string', multiple: true },
         workers: { type: 'string' },
+        's3-startup-100k': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -244,6 +249,7 @@ export function parseOptions(
     readyTimeoutS: int('--ready-timeout', v['ready-timeout'] ?? '900', 1),
     nodes: nodeList(v.node ?? []),
     workers: int('--workers', v.workers ?? '1', 1),
+    s3Startup100k: v['s3-startup-100k'] === true,
   }
 }
 

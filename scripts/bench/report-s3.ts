@@ -4,7 +4,7 @@
 // (report.ts imports this file and this file its number formats: only inside functions, so the
 // cycle is harmless.)
 import { int, median, ratio } from './report.js'
-import type { S3Result } from './results.js'
+import type { S3Result, S3Startup } from './results.js'
 
 export type S3TargetId = 's3-page' | 's3-download' | 's3-convergence' | 's3-startup'
 
@@ -15,7 +15,7 @@ export const S3_TARGETS: Record<S3TargetId, string> = {
     'S3 storage: downloads streamed from the store at ≥ 80% of reading the object directly with the same client',
   's3-convergence': 'S3 replicas: an upload on one replica shows on another within 2 s (every upload: the max)',
   's3-startup':
-    'S3 storage: a warm replica listening in < 5 s (the target is at 100,000 objects; the bench starts on 10,000)',
+    'S3 storage: a warm replica listening in < 5 s (the target is at 100,000 objects, measured with --s3-startup-100k; else at 10,000)',
 }
 const PAGE_RATIO = 0.9
 const DOWNLOAD_RATIO = 0.8
@@ -62,15 +62,26 @@ export function s3Rows(result: S3Result): S3Row[] {
       target: `max ≤ ${String(CONVERGENCE_MS)} ms`,
       check: { id: 's3-convergence', met: convergenceMs.length > 0 && maxMs <= CONVERGENCE_MS },
     },
-    {
-      metric: `Start-up on ${int(startup.objects)} objects: listening / ready, ms`,
-      egg: `warm ${startup.warmListeningMs.toFixed(0)} / ${startup.warmReadyMs.toFixed(0)}`,
-      reference: `cold ${startup.coldListeningMs.toFixed(0)} / ${startup.coldReadyMs.toFixed(0)}`,
-      ratio: '',
-      target: `warm listening < ${String(LISTENING_MS)} ms`,
-      check: { id: 's3-startup', met: startup.warmListeningMs < LISTENING_MS },
-    },
+    // The target is at 100,000 objects: that row carries the check when it was measured.
+    startupRow(startup, result.startupLarge === undefined),
+    ...(result.startupLarge === undefined ? [] : [startupRow(result.startupLarge, true)]),
   ]
+}
+
+function startupRow(startup: S3Startup, checked: boolean): S3Row {
+  const pair = (listening: number, ready: number | undefined): string =>
+    `${listening.toFixed(0)} / ${ready === undefined ? 'not waited for' : ready.toFixed(0)}`
+  const join =
+    startup.joinListeningMs === undefined ? '' : `; new replica ${pair(startup.joinListeningMs, startup.joinReadyMs)}`
+  const fill = startup.fillMs === undefined ? '' : ` (filled in ${(startup.fillMs / 1000).toFixed(0)} s)`
+  return {
+    metric: `Start-up on ${int(startup.objects)} objects${fill}: listening / ready, ms`,
+    egg: `warm ${pair(startup.warmListeningMs, startup.warmReadyMs)}`,
+    reference: `cold ${pair(startup.coldListeningMs, startup.coldReadyMs)}${join}`,
+    ratio: '',
+    target: `warm listening < ${String(LISTENING_MS)} ms`,
+    ...(checked ? { check: { id: 's3-startup' as const, met: startup.warmListeningMs < LISTENING_MS } } : {}),
+  }
 }
 
 /** The "S3 storage and replicas" section: what was measured, and the table. */
@@ -82,7 +93,7 @@ export function s3Section(result: S3Result): string[] {
       'The page row loads the same page (the same ten wheels in a folder and in the bucket) from a bucket-backed replica and from a folder-backed eggserve with wrk, alternately, `--rounds` rounds, the median reported. ' +
       'The download row reads one object per round, one client, through the replica (streamed from the store) and with `GetObject` of the AWS SDK in the bench process, alternately; the median of the per-round ratios. ' +
       'Convergence: uploads to one replica, each timed from its answer until another replica (polling every 10 ms) lists it. ' +
-      'Start-up: a replica on a prefix of small wheels, started with an empty cache dir (cold: nothing stored beside the files yet, so ready means every file hashed), then again with its cache dir (warm).',
+      'Start-up: a replica on a prefix of small wheels, started with an empty cache dir (cold: nothing stored beside the files yet and no snapshot, so it lists every folder and ready means every file hashed), then again with its cache dir (warm: the listings from its copy of the snapshot), then a new replica with an empty cache dir (the snapshot and the facts the first replica stored in the bucket).',
     '',
     '| metric | eggserve | reference | ratio | target | met |',
     '|---|---:|---:|---:|---|:---:|',

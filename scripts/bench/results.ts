@@ -147,13 +147,24 @@ export interface S3Result {
   /** Per upload to one replica: ms from its answer until the other replica's page lists the file. */
   readonly convergenceMs: readonly number[]
   /** A replica started on a bucket prefix of `objects` files: cold (empty cache dir), then warm (its cache dir kept). */
-  readonly startup: {
-    readonly objects: number
-    readonly coldListeningMs: number
-    readonly coldReadyMs: number
-    readonly warmListeningMs: number
-    readonly warmReadyMs: number
-  }
+  readonly startup: S3Startup
+  /** The same at 100,000 objects (--s3-startup-100k; absent without it, and in older results.json). */
+  readonly startupLarge?: S3Startup
+}
+
+/** Start-up of replicas on a bucket prefix of `objects` files. */
+export interface S3Startup {
+  readonly objects: number
+  /** How long filling the prefix took (concurrent PutObjects); absent in older results.json. */
+  readonly fillMs?: number
+  readonly coldListeningMs: number
+  readonly warmListeningMs: number
+  /** A new replica (empty cache dir) once the bucket has a snapshot; absent in older results.json. */
+  readonly joinListeningMs?: number
+  /** Until /health/ready; absent where it was not waited for (100,000 objects: hours of hashing). */
+  readonly coldReadyMs?: number
+  readonly warmReadyMs?: number
+  readonly joinReadyMs?: number
 }
 
 export interface ReadRate {

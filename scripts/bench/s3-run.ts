@@ -7,21 +7,22 @@
 //   alternately, per round;
 // - convergence: uploads to one replica, each timed from its answer until another replica's
 //   page lists the file;
-// - start-up of a replica on a prefix of 10,000 files (1,000 with --quick): listening and
-//   ready, cold (empty cache dir, nothing stored beside the files yet), then warm (restarted
-//   with its cache dir).
+// - start-up of a replica on a prefix of 10,000 files (1,000 with --quick; and 100,000 with
+//   --s3-startup-100k): listening and ready, cold (empty cache dir, nothing stored beside the
+//   files yet, no snapshot), then warm (restarted with its cache dir), then a new replica (an
+//   empty cache dir, with the snapshot and the facts the first one stored in the bucket).
 import { randomBytes } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import { buildWheel, writeDist } from '../../test/helpers/distributions.js'
 import { multipart, uploadParts } from '../../test/helpers/upload-form.js'
 import { wasInterrupted } from './cleanup.js'
 import { getOk, pollUntil } from './http.js'
 import { motoPython, startMoto, type MotoStore } from './moto.js'
-import type { PairedLoad, S3Result } from './results.js'
+import type { PairedLoad, S3Result, S3Startup } from './results.js'
 import { startEggserve, type Eggserve } from './servers.js'
 import { medianRun, V1_JSON, type RunContext } from './tree-run.js'
 import { timedDownload } from './upstream-run.js'
@@ -61,8 +62,18 @@ export async function benchS3(ctx: RunContext): Promise<S3Result> {
     const dir = join(ctx.runDir, 's3')
     const downloadFile = await writeFixture(ctx, moto, join(dir, 'eggdir'), sizes.downloadBytes)
     const served = await measureServed(ctx, moto, { dir, downloadFile, ...sizes })
-    const startup = await measureStartup(ctx, moto, join(dir, 'startup'), sizes.startupObjects)
-    return { store: 'moto (python -m moto.server) on loopback', ...served, startup }
+    const startup = await measureStartup(ctx, moto, { dir: join(dir, 'startup'), objects: sizes.startupObjects })
+    const large = ctx.options.s3Startup100k
+      ? {
+          startupLarge: await measureStartup(ctx, moto, {
+            dir: join(dir, 'startup-large'),
+            objects: 100_000,
+            prefix: 'startup-large',
+            ready: false,
+          }),
+        }
+      : {}
+    return { store: 'moto (python -m moto.server) on loopback', ...served, startup, ...large }
   } finally {
     await moto.stop()
   }
@@ -154,33 +165,30 @@ async function converge(ctx: RunContext, writer: Eggserve, reader: Eggserve, i: 
   return seen.at - answered
 }
 
-/** Fill `startup/` with `objects` small wheels, then start a replica on it cold, and again warm. */
+/**
+ * Fill `<prefix>/` with `objects` small wheels, then start a replica on it cold, again warm, and
+ * a new replica (an empty cache dir) that finds the snapshot and facts the first one stored.
+ * Without `ready`, each is stopped once listening (the cold one once its snapshot is in the
+ * bucket): hashing 100,000 files read from moto one by one would take more than an hour.
+ */
 async function measureStartup(
   ctx: RunContext,
   moto: MotoStore,
-  dir: string,
-  objects: number,
-): Promise<S3Result['startup']> {
-  const perProject = 10
-  const projects = Math.ceil(objects / perProject)
-  ctx.log(`  filling s3://${BUCKET}/startup/ with ${String(objects)} wheels (${String(projects)} projects)`)
-  let next = 0
-  const put = async (): Promise<void> => {
-    while (next < objects && !wasInterrupted()) {
-      const n = next++
-      const name = `s3start${String(Math.floor(n / perProject))}`
-      const wheel = buildWheel({ name, version: `1.${String(n % perProject)}` })
-      await moto.client.send(
-        new PutObjectCommand({ Bucket: BUCKET, Key: `startup/${name}/${wheel.filename}`, Body: wheel.bytes }),
-      )
-    }
-  }
-  await Promise.all(Array.from({ length: FILL_CONCURRENCY }, put))
+  where: { dir: string; objects: number; prefix?: string; ready?: boolean },
+): Promise<S3Startup> {
+  const { dir, objects } = where
+  const prefix = where.prefix ?? 'startup'
+  const fillMs = await fill(ctx, moto, { prefix, objects })
   const cacheDir = join(dir, 'cache')
   await mkdir(cacheDir, { recursive: true })
-  const times = async (label: string): Promise<{ listeningMs: number; readyMs: number }> => {
-    const server = await start(ctx, { label, moto, prefix: 'startup', cacheDir })
+  const times = async (label: string, cache: string): Promise<{ listeningMs: number; readyMs?: number }> => {
+    const server = await start(ctx, { label, moto, prefix, cacheDir: cache })
     try {
+      if (where.ready === false) {
+        if (label.endsWith('-cold')) await snapshotWritten(ctx, moto, prefix)
+        ctx.log(`  ${label}: listening ${server.listeningMs.toFixed(0)} ms`)
+        return { listeningMs: server.listeningMs }
+      }
       const ready = await waitReady(ctx, server)
       const result = { listeningMs: server.listeningMs, readyMs: ready - server.spawnedAt }
       ctx.log(`  ${label}: listening ${result.listeningMs.toFixed(0)} ms, ready ${result.readyMs.toFixed(0)} ms`)
@@ -189,15 +197,58 @@ async function measureStartup(
       await server.stop()
     }
   }
-  const cold = await times('s3-start-cold')
-  const warm = await times('s3-start-warm')
+  const cold = await times(`${prefix}-cold`, cacheDir)
+  const warm = await times(`${prefix}-warm`, cacheDir)
+  const joinCache = join(dir, 'cache-new')
+  await mkdir(joinCache, { recursive: true })
+  const joined = await times(`${prefix}-new`, joinCache)
   return {
     objects,
+    fillMs,
     coldListeningMs: cold.listeningMs,
-    coldReadyMs: cold.readyMs,
     warmListeningMs: warm.listeningMs,
-    warmReadyMs: warm.readyMs,
+    joinListeningMs: joined.listeningMs,
+    ...(cold.readyMs === undefined ? {} : { coldReadyMs: cold.readyMs }),
+    ...(warm.readyMs === undefined ? {} : { warmReadyMs: warm.readyMs }),
+    ...(joined.readyMs === undefined ? {} : { joinReadyMs: joined.readyMs }),
   }
+}
+
+/** Put `objects` small wheels, 10 per project, FILL_CONCURRENCY at once; returns how long it took (ms). */
+async function fill(ctx: RunContext, moto: MotoStore, where: { prefix: string; objects: number }): Promise<number> {
+  const { prefix, objects } = where
+  const perProject = 10
+  const projects = Math.ceil(objects / perProject)
+  ctx.log(`  filling s3://${BUCKET}/${prefix}/ with ${String(objects)} wheels (${String(projects)} projects)`)
+  const started = performance.now()
+  let next = 0
+  const put = async (): Promise<void> => {
+    while (next < objects && !wasInterrupted()) {
+      const n = next++
+      const name = `s3start${String(Math.floor(n / perProject))}`
+      const wheel = buildWheel({ name, version: `1.${String(n % perProject)}` })
+      await moto.client.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}/${name}/${wheel.filename}`, Body: wheel.bytes }),
+      )
+    }
+  }
+  await Promise.all(Array.from({ length: FILL_CONCURRENCY }, put))
+  const ms = performance.now() - started
+  ctx.log(`  filled in ${(ms / 1000).toFixed(0)} s`)
+  return ms
+}
+
+/** Waits until the bucket holds a snapshot under `prefix` (written at the replica's first journal poll). */
+async function snapshotWritten(ctx: RunContext, moto: MotoStore, prefix: string): Promise<void> {
+  const deadline = performance.now() + ctx.options.readyTimeoutS * 1000
+  while (performance.now() < deadline && !wasInterrupted()) {
+    const listed = await moto.client.send(
+      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}/.eggserve/snapshots/` }),
+    )
+    if ((listed.KeyCount ?? 0) > 0) return
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  throw new Error(`no snapshot under s3://${BUCKET}/${prefix}/ in time`)
 }
 
 function start(

@@ -40,6 +40,10 @@ export interface S3StorageSpec extends S3Location {
   readonly writers?: 'one' | 'many'
   /** How often the change journal is polled (default 1 s). */
   readonly journalPollMs?: number
+  /** The cache folder a copy of the last snapshot is kept in (undefined: none; s3-snapshot.ts). */
+  readonly snapshotDir?: string
+  /** A snapshot of the listings every this many journal records (default 1,000). */
+  readonly snapshotEvery?: number
 }
 
 /** How to reach a storage; serializable (it crosses into worker threads). */

@@ -11,6 +11,7 @@ export const S3_DEFAULTS = {
   listingTtlMs: 1000,
   trustedListingTtlMs: 120_000,
   journalPollMs: 1000,
+  snapshotEvery: 1000,
 } as const
 
 /**

@@ -36,7 +36,16 @@ export type JournalEvent = { readonly kind: 'record'; readonly record: JournalRe
 
 /** A running tail. */
 export interface JournalTail {
+  /** Records applied so far (the next record read is this number); undefined before the first poll. */
+  readonly position: number | undefined
   close(): void
+}
+
+/** Records read after a position, to replay on top of a snapshot. */
+export interface JournalReplay {
+  readonly records: readonly JournalRecord[]
+  /** The number of the next record (records 0..next-1 are then applied). */
+  readonly next: number
 }
 
 // Sequence numbers are zero-padded so that the store's lexicographic listing order is their order.
@@ -54,9 +63,17 @@ export interface JournalPruning {
   readonly keep: number
   /** Records younger than this are kept whatever their number (default one hour). */
   readonly minAgeMs: number
+  /**
+   * How many records the newest snapshot covers (undefined: none): records it does not
+   * cover, and the last one it does (how a replica checks the snapshot against the journal),
+   * are never deleted.
+   */
+  readonly covered?: () => Promise<number | undefined>
 }
 
 const PRUNING: JournalPruning = { every: 1000, keep: 1000, minAgeMs: 3_600_000 }
+// Records read at once when replaying after a snapshot.
+const REPLAY_READS = 16
 
 /** The journal of one S3Storage. */
 export class S3Journal {
@@ -69,10 +86,44 @@ export class S3Journal {
   #appending: Promise<unknown> = Promise.resolve()
 
   readonly #pruning: JournalPruning
+  /** Told of every record this replica appends (its number). */
+  onAppended: ((sequence: number) => void) | undefined
 
   constructor(context: S3Context, pruning: Partial<JournalPruning> = {}) {
     this.#context = context
     this.#pruning = { ...PRUNING, ...pruning }
+  }
+
+  /** The number of records: the newest's number + 1 (0 for an empty journal). */
+  async count(): Promise<number> {
+    return (await this.#newest(undefined)) + 1
+  }
+
+  /**
+   * The records from number `from` on, to replay on top of a snapshot covering `from`
+   * records; undefined when record `from - 1` is gone (deleted by pruning: this replica is
+   * behind what the journal still holds, so the snapshot cannot be brought up to date) or
+   * the numbers after it have a gap or a record cannot be read.
+   */
+  async replay(from: number): Promise<JournalReplay | undefined> {
+    const found: number[] = []
+    await this.#list(from - 2, (sequence) => {
+      found.push(sequence)
+    })
+    // The journal must still hold the last covered record (pruning keeps it), then no gap.
+    const first = from === 0 ? 0 : from - 1
+    if (from > 0 && found[0] !== from - 1) return undefined
+    if (found.some((sequence, i) => sequence !== first + i)) return undefined
+    const after = found.filter((sequence) => sequence >= from)
+    const records: (JournalRecord | undefined)[] = new Array<JournalRecord | undefined>(after.length)
+    let nextRead = 0
+    const worker = async (): Promise<void> => {
+      for (let i = nextRead++; i < after.length; i = nextRead++) records[i] = await this.#read(after[i] ?? 0)
+    }
+    await Promise.all(Array.from({ length: REPLAY_READS }, worker))
+    // A record that cannot be read says nothing of what changed: as with a gap, list instead.
+    if (records.some((record) => record === undefined)) return undefined
+    return { records: records.filter((record) => record !== undefined), next: from + after.length }
   }
 
   /** The prefix of the record keys. */
@@ -99,11 +150,20 @@ export class S3Journal {
    */
   tail(options: {
     pollMs: number
+    /** Start after record `from - 1` (what a snapshot and its replay covered); default: after the newest. */
+    from?: number
     onEvent: (event: JournalEvent) => void
     onPoll: (ok: boolean, err?: unknown) => void
+    /**
+     * Records before `first` were deleted before this replica read them: bring the state up
+     * to date another way (a snapshot) and return the number of records it covers, to
+     * continue from there; undefined: report lost track and continue after the gap.
+     */
+    onFellBehind?: (first: number) => Promise<number | undefined>
   }): JournalTail {
     let closed = false
-    let applied: number | undefined
+    let applied: number | undefined = options.from === undefined ? undefined : options.from - 1
+    if (applied !== undefined) this.#next ??= applied + 1
     let timer: NodeJS.Timeout | undefined
     const poll = async (): Promise<void> => {
       try {
@@ -111,7 +171,7 @@ export class S3Journal {
           applied = await this.#newest(undefined)
           this.#next ??= applied + 1
         } else {
-          applied = await this.#readAfter(applied, options.onEvent)
+          applied = await this.#readAfter(applied, options)
         }
         options.onPoll(true)
       } catch (err) {
@@ -124,6 +184,9 @@ export class S3Journal {
     }
     void poll()
     return {
+      get position() {
+        return applied === undefined ? undefined : applied + 1
+      },
       close: () => {
         closed = true
         clearTimeout(timer)
@@ -148,6 +211,7 @@ export class S3Journal {
             }),
           )
           this.#next = sequence + 1
+          this.onAppended?.(sequence)
           // In the background: deleting up to `every` objects must not delay the next appends.
           if (sequence > 0 && sequence % this.#pruning.every === 0) void this.#prune(sequence - this.#pruning.keep)
           return
@@ -175,11 +239,16 @@ export class S3Journal {
   // Delete records numbered below `limit` and older than minAgeMs, so that the journal stays
   // small and a starting replica lists little to find its end. A replica that had not read
   // them yet (it was cut off for longer) sees a gap and lists every folder again.
-  async #prune(limit: number): Promise<void> {
+  async #prune(below: number): Promise<void> {
     const { client, bucket, log } = this.#context
     const oldest = Date.now() - this.#pruning.minAgeMs
     let removed = 0
+    let limit = below
     try {
+      if (this.#pruning.covered !== undefined) {
+        const covered = await this.#pruning.covered()
+        if (covered !== undefined) limit = Math.min(limit, covered - 1)
+      }
       const page = await client.send(
         new ListObjectsV2Command({ Bucket: bucket, Prefix: this.#prefix, MaxKeys: this.#pruning.every }),
       )
@@ -209,7 +278,14 @@ export class S3Journal {
   }
 
   // Report the records after `applied`, in order; returns the last one read.
-  async #readAfter(applied: number, onEvent: (event: JournalEvent) => void): Promise<number> {
+  async #readAfter(
+    applied: number,
+    options: {
+      onEvent: (event: JournalEvent) => void
+      onFellBehind?: (first: number) => Promise<number | undefined>
+    },
+  ): Promise<number> {
+    const { onEvent } = options
     const found: number[] = []
     await this.#list(applied, (sequence) => {
       found.push(sequence)
@@ -217,7 +293,12 @@ export class S3Journal {
     let last = applied
     for (const sequence of found) {
       // A gap: records were removed before this replica read them (it was away too long).
-      if (sequence !== last + 1) onEvent({ kind: 'lost-track' })
+      if (sequence !== last + 1) {
+        const covered = await options.onFellBehind?.(sequence)
+        // Brought up to date past the gap (from a snapshot): continue after what it covers.
+        if (covered !== undefined && covered >= sequence) return covered - 1
+        onEvent({ kind: 'lost-track' })
+      }
       const record = await this.#read(sequence)
       if (record === undefined) onEvent({ kind: 'lost-track' })
       else if (record.replica !== this.replica) onEvent({ kind: 'record', record })

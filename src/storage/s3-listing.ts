@@ -1,10 +1,12 @@
 // Listings of a bucket tree: ListObjectsV2 with a delimiter, page after page (at most 1,000
 // keys each, per the API reference), never a HEAD per key. A listing is remembered for a
 // short while, so the change-token checks of many requests cost one LIST; writes made
-// through this storage forget the listings they change.
+// through this storage forget the listings they change. Beside them, the last listing of
+// every folder is known (what a snapshot is made of), with which folders changed since.
 import { createHash } from 'node:crypto'
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3'
 import { describeObject, fail, objectKey, plainEtag, type S3Context } from './s3-context.js'
+import type { SnapshotState } from './s3-snapshot-format.js'
 import { isPlainName, makeKey, type FolderListing, type RootListing, type StoredFile } from './storage.js'
 
 /** One level of the tree: the objects directly in it and the names of the sub-folders. */
@@ -39,6 +41,16 @@ export class S3Listings {
   #prunedAt = 0
   #listing = 0
   readonly #waiting: (() => void)[] = []
+  /** The last listing of the top level and of each folder, kept for snapshots. */
+  #knownRoot: RootListing | undefined
+  readonly #known = new Map<string, FolderListing>()
+  /** Folders changed since their known listing (the top level: #rootChanged). */
+  readonly #changed = new Set<string>()
+  #rootChanged = true
+  // A listing updates what is known only when nothing it covers was forgotten while it ran.
+  #epoch = 0
+  readonly #forgottenAt = new Map<string, number>()
+  #allForgottenAt = 0
 
   constructor(context: S3Context, ttlMs: number) {
     this.#context = context
@@ -81,12 +93,83 @@ export class S3Listings {
   forgetAll(): void {
     this.#folders.clear()
     this.#root = undefined
+    this.#allForgottenAt = ++this.#epoch
+    for (const folder of this.#known.keys()) this.#changed.add(folder)
+    this.#rootChanged = true
   }
 
   /** Forget what is remembered of `folder` and of the root (after a write through this storage). */
   forget(folder: string): void {
     this.#folders.delete(folder)
     this.#root = undefined
+    this.#forgottenAt.set(folder, ++this.#epoch)
+    this.#changed.add(folder)
+    this.#rootChanged = true
+  }
+
+  /**
+   * Take a snapshot's listings as this storage's own, remembered from now (trusted for the
+   * TTL, like a listing just made: files copied in by hand show after it, as after a listing).
+   */
+  prime(state: SnapshotState): void {
+    this.forgetAll()
+    const root: RootListing = {
+      token: rootToken(state.folders, state.rootFiles),
+      folders: state.folders,
+      files: state.rootFiles,
+    }
+    this.#root = settled(root)
+    this.#knownRoot = root
+    this.#rootChanged = false
+    this.#known.clear()
+    this.#changed.clear()
+    for (const folder of state.folders) {
+      const listing = state.listings.get(folder)
+      // A folder of the top level with no listing held only a folder marker, or vanished.
+      if (listing === undefined) this.#changed.add(folder)
+      else {
+        this.#known.set(folder, listing)
+        this.#folders.set(folder, settled(listing))
+      }
+    }
+  }
+
+  /**
+   * A journal record written after the snapshot: its folder is listed again when asked for.
+   * A publish into a folder the top level did not have adds it there, without a LIST of the
+   * top level (a removal may empty a folder: its next listing says so).
+   */
+  replayed(folder: string, op: 'publish' | 'remove'): void {
+    this.#folders.delete(folder)
+    this.#forgottenAt.set(folder, ++this.#epoch)
+    this.#changed.add(folder)
+    const root = this.#knownRoot
+    if (op === 'publish' && root !== undefined && !root.folders.includes(folder)) {
+      const folders = [...root.folders, folder]
+      const grown = { token: rootToken(folders, root.files), folders, files: root.files }
+      this.#knownRoot = grown
+      if (this.#root !== undefined && !this.#root.running) this.#root = { ...settled(grown), at: this.#root.at }
+    }
+  }
+
+  /**
+   * Everything known, each changed folder (and the top level, if changed) listed again
+   * first: the state a snapshot as of now holds. Costs a LIST per changed folder only.
+   */
+  async current(): Promise<Omit<SnapshotState, 'covered'>> {
+    for (let round = 0; round < 3 && (this.#rootChanged || this.#changed.size > 0); round++) {
+      // Listed anew, not taken from what is remembered (a listing of a folder not there yet).
+      if (this.#rootChanged || this.#knownRoot === undefined) {
+        this.#root = undefined
+        await this.listRoot()
+      }
+      const changed = [...this.#changed]
+      for (const folder of changed) this.#folders.delete(folder)
+      await Promise.all(changed.map((folder) => this.listFolder(folder)))
+    }
+    if (this.#rootChanged || this.#changed.size > 0 || this.#knownRoot === undefined)
+      throw new Error('the tree kept changing while it was listed')
+    return { folders: this.#knownRoot.folders, rootFiles: this.#knownRoot.files, listings: new Map(this.#known) }
   }
 
   // Old listings of folders nobody asks about any more would keep their files in memory.
@@ -102,24 +185,35 @@ export class S3Listings {
   }
 
   async #listRoot(): Promise<RootListing> {
+    const since = this.#epoch
     const level = await this.#level('', 'list')
     const folders = level.folders.filter(isPlainName)
     const files = level.objects.map((object) => object.name).filter(isPlainName)
-    // The root's token changes when folders or files come or go (RootListing's contract).
-    return { token: digest([...folders.map((name) => `${name}/`), ...files]), folders, files }
+    const root = { token: rootToken(folders, files), folders, files }
+    // Anything forgotten meanwhile may be a folder that came or went while this ran.
+    if (this.#epoch === since) {
+      this.#knownRoot = root
+      this.#rootChanged = false
+      const present = new Set(folders)
+      for (const folder of [...this.#known.keys()]) if (!present.has(folder)) this.#known.delete(folder)
+      for (const folder of [...this.#changed]) if (!present.has(folder)) this.#changed.delete(folder)
+      for (const folder of folders) if (!this.#known.has(folder)) this.#changed.add(folder)
+    }
+    return root
   }
 
   async #listFolder(folder: string): Promise<FolderListing | undefined> {
     if (!isPlainName(folder)) return undefined
+    const since = this.#epoch
     const level = await this.#level(`${folder}/`, 'list a folder')
-    if (!level.exists) return undefined
-    const files: StoredFile[] = []
-    for (const object of level.objects) {
-      // "folder/" itself is a folder marker (the S3 console's "Create folder"), not a file.
-      if (!isPlainName(object.name)) continue
-      files.push(describeObject(makeKey(folder, object.name), object))
+    const listing = level.exists ? folderListing(folder, level) : undefined
+    if (this.#allForgottenAt <= since && (this.#forgottenAt.get(folder) ?? 0) <= since) {
+      if (listing === undefined) this.#known.delete(folder)
+      else this.#known.set(folder, listing)
+      this.#changed.delete(folder)
+      this.#forgottenAt.delete(folder)
     }
-    return { token: digest(files.map((file) => file.identity)), files }
+    return listing
   }
 
   async #level(relative: string, action: string): Promise<Level> {
@@ -180,6 +274,30 @@ export class S3Listings {
 
 function digest(lines: readonly string[]): string {
   return createHash('sha256').update(lines.join('\n')).digest('base64url')
+}
+
+/** A folder listing's token: it changes when a file comes, goes or is replaced. */
+export function folderToken(files: readonly StoredFile[]): string {
+  return digest(files.map((file) => file.identity))
+}
+
+// The root's token changes when folders or files come or go (RootListing's contract).
+function rootToken(folders: readonly string[], files: readonly string[]): string {
+  return digest([...folders.map((name) => `${name}/`), ...files])
+}
+
+function folderListing(folder: string, level: Level): FolderListing {
+  const files: StoredFile[] = []
+  for (const object of level.objects) {
+    // "folder/" itself is a folder marker (the S3 console's "Create folder"), not a file.
+    if (!isPlainName(object.name)) continue
+    files.push(describeObject(makeKey(folder, object.name), object))
+  }
+  return { token: folderToken(files), files }
+}
+
+function settled<T>(value: T): Remembered<T> {
+  return { at: Date.now(), value: Promise.resolve(value), running: false }
 }
 
 // A listing's age counts from when it was asked for: what it says is at least that fresh.

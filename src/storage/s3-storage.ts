@@ -2,6 +2,7 @@
 // layout under a key prefix (`<prefix><project>/<file>`), so a person can still `aws s3 cp` a
 // wheel in; what eggserve keeps for itself lives under `<prefix>.eggserve/`, which is never
 // listed. Loaded only for `--storage s3://...` (see open-storage.ts).
+import { createHash } from 'node:crypto'
 import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
 import type { FastifyBaseLogger } from 'fastify'
 import type { SigningWindow } from '../core/download-redirect.js'
@@ -10,10 +11,11 @@ import { StoreFailure } from '../errors.js'
 import { createS3Client, S3_DEFAULTS } from './s3-client.js'
 import { fail, objectKey, type S3Context } from './s3-context.js'
 import { S3StoredFacts } from './s3-facts.js'
-import { S3Journal } from './s3-journal.js'
+import { S3Journal, type JournalTail } from './s3-journal.js'
 import { S3Listings } from './s3-listing.js'
 import { probeConditionalWrites, sweepBucket } from './s3-maintenance.js'
 import { headObject, openObject } from './s3-read.js'
+import { S3Snapshots } from './s3-snapshot.js'
 import { S3PendingUpload } from './s3-upload.js'
 import type { S3StorageSpec } from './open-storage.js'
 import {
@@ -38,6 +40,9 @@ export class S3Storage implements StorageBackend {
   readonly #listings: S3Listings
   readonly #journal: S3Journal
   readonly #facts: S3StoredFacts
+  readonly #snapshots: S3Snapshots
+  /** Start-up from a snapshot (once, before the first listing): the journal records then reflected. */
+  #started: Promise<number | undefined> | undefined
   /** Why uploads are refused (the probe found create-only writes ignored, with several writers). */
   #unsafe: string | undefined
 
@@ -52,8 +57,19 @@ export class S3Storage implements StorageBackend {
       log: storageLog,
     }
     this.#listings = new S3Listings(this.#context, spec.listingTtlMs ?? S3_DEFAULTS.listingTtlMs)
-    this.#journal = new S3Journal(this.#context)
     this.#facts = new S3StoredFacts(this.#context)
+    this.#journal = new S3Journal(this.#context, { covered: () => this.#snapshots.newestCovered() })
+    this.#snapshots = new S3Snapshots(this.#context, {
+      listings: this.#listings,
+      journal: this.#journal,
+      options: {
+        every: spec.snapshotEvery ?? S3_DEFAULTS.snapshotEvery,
+        local:
+          spec.snapshotDir === undefined
+            ? undefined
+            : { dir: spec.snapshotDir, name: `s3-snapshot-${shortDigest(this.cacheNamespace)}.json.gz` },
+      },
+    })
   }
 
   /** Digests and metadata facts kept beside the files (see s3-facts.ts). */
@@ -80,13 +96,25 @@ export class S3Storage implements StorageBackend {
     return this.#spec
   }
 
-  // A LIST of the top level (one per 1,000 project folders), remembered for listingTtlMs.
-  listRoot(): Promise<RootListing> {
+  // A LIST of the top level (one per 1,000 project folders), remembered for listingTtlMs; the
+  // first listings are answered from a snapshot when one is usable (see s3-snapshot.ts).
+  async listRoot(): Promise<RootListing> {
+    await this.#start()
     return this.#listings.listRoot()
   }
 
-  listFolder(folder: string): Promise<FolderListing | undefined> {
+  async listFolder(folder: string): Promise<FolderListing | undefined> {
+    await this.#start()
     return this.#listings.listFolder(folder)
+  }
+
+  // Never fails: a snapshot that cannot be had leaves the listings to the store.
+  #start(): Promise<number | undefined> {
+    this.#started ??= this.#snapshots.start().catch((err: unknown) => {
+      this.#context.log.warn({ err }, 'Cannot start from a snapshot: listing every folder')
+      return undefined
+    })
+    return this.#started
   }
 
   /**
@@ -135,10 +163,41 @@ export class S3Storage implements StorageBackend {
    * watch: the index would stop relying on events for good.
    */
   watch(listener: ChangeListener): Watch {
+    let tail: JournalTail | undefined
+    let closed = false
+    void this.#start().then((from) => {
+      if (!closed) tail = this.#follow(listener, from)
+    })
+    return {
+      close: () => {
+        closed = true
+        tail?.close()
+      },
+    }
+  }
+
+  // Followed from `from` (what the listings reflect, when known), the journal misses nothing
+  // they do not show: they are trusted from the start (those of a snapshot stay so, however
+  // long the index took to load), and kept when the journal can be read again.
+  #follow(listener: ChangeListener, from: number | undefined): JournalTail {
     const trustedTtl = this.#spec.trustedListingTtlMs ?? S3_DEFAULTS.trustedListingTtlMs
-    let trusted = false
+    const ttl = (ok: boolean): number =>
+      ok ? (trustedTtl === 0 ? Infinity : trustedTtl) : (this.#spec.listingTtlMs ?? S3_DEFAULTS.listingTtlMs)
+    let trusted = from !== undefined
+    if (trusted) this.#listings.ttlMs = ttl(true)
+    let following = false
     const tail = this.#journal.tail({
       pollMs: this.#spec.journalPollMs ?? S3_DEFAULTS.journalPollMs,
+      ...(from === undefined ? {} : { from }),
+      onFellBehind: async (firstHeld) => {
+        const covered = await this.#snapshots.catchUp(firstHeld).catch((err: unknown) => {
+          this.#context.log.warn({ err }, 'Cannot catch up from a snapshot')
+          return undefined
+        })
+        // The listings now come from the snapshot: every folder's token is checked again.
+        if (covered !== undefined) listener(undefined)
+        return covered
+      },
       onEvent: (event) => {
         if (event.kind === 'lost-track') {
           this.#listings.forgetAll()
@@ -151,28 +210,23 @@ export class S3Storage implements StorageBackend {
         listener(parts.folder)
       },
       onPoll: (ok, err) => {
+        if (ok) void this.#snapshots.maybeWrite(tail.position)
+        if (ok && !following) this.#context.log.debug('Following the change journal')
+        following = ok
         if (ok === trusted) return
         trusted = ok
-        // Listings taken before the journal was followed may miss changes it will not report again.
-        if (ok) this.#listings.forgetAll()
-        this.#listings.ttlMs = ok
-          ? trustedTtl === 0
-            ? Infinity
-            : trustedTtl
-          : (this.#spec.listingTtlMs ?? S3_DEFAULTS.listingTtlMs)
-        if (ok) this.#context.log.debug('Following the change journal')
-        else
+        // Listings taken before the journal was followed may miss changes it will not report
+        // again, unless it is followed from before they were taken.
+        if (ok && from === undefined) this.#listings.forgetAll()
+        this.#listings.ttlMs = ttl(ok)
+        if (!ok)
           this.#context.log.warn(
             { err },
             'Cannot read the change journal; folders are listed again every second until it can be read',
           )
       },
     })
-    return {
-      close: () => {
-        tail.close()
-      },
-    }
+    return tail
   }
 
   createUpload(folder: string): Promise<PendingUpload> {
@@ -255,4 +309,8 @@ export class S3Storage implements StorageBackend {
     }
     return probe
   }
+}
+
+function shortDigest(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16)
 }

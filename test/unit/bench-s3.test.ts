@@ -123,3 +123,26 @@ await test('a run without the s3 rows says so in the summary and has no S3 secti
   for (const start of ['storage: pages', 'storage: downloads', 'replicas', 'storage: a warm replica'])
     assert.equal(summaryRow(report, `S3 ${start}`)[2], 'not measured')
 })
+
+await test('--s3-startup-100k adds a start-up row at 100,000 objects, which then carries the target', () => {
+  assert.equal(parseOptions(['--only', 's3'], repoRoot, {})?.s3Startup100k, false)
+  assert.equal(parseOptions(['--only', 's3', '--s3-startup-100k'], repoRoot, {})?.s3Startup100k, true)
+  const base = s3({ bucketRps: 19_000, viaMbps: [85], convergenceMs: [600], warmListeningMs: 1200 })
+  const large = {
+    objects: 100_000,
+    fillMs: 240_000,
+    coldListeningMs: 90_000,
+    coldReadyMs: 900_000,
+    warmListeningMs: 6100,
+    warmReadyMs: 9000,
+    joinListeningMs: 7000,
+    joinReadyMs: 200_000,
+  }
+  const report = renderReport(run({ ...base, startupLarge: large }))
+  const startup = summaryRow(report, 'S3 storage: a warm replica')
+  assert.match(startup[2] ?? '', /^Start-up on 100,000 objects \(filled in 240 s\)/)
+  assert.equal(startup[3], 'warm 6100 / 9000')
+  assert.equal(startup[5], '**no**', 'the 100,000-object row decides, not the 10,000 one')
+  assert.match(report, /\| cold 90000 \/ 900000; new replica 7000 \/ 200000 \|/)
+  assert.match(report, /^\| Start-up on 10,000 objects: listening \/ ready, ms \| warm 1200 \/ 1220 \|/m)
+})

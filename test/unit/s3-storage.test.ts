@@ -64,9 +64,12 @@ await test('S3Storage on moto', async (t) => {
         moto.spec(bucket, { endpoint: proxy.url, listingTtlMs: 60_000 }),
         memoryLogger([]),
       )
+      // LISTs of the folder (a first listing also looks for a snapshot and the journal's end).
+      const demoLists = (): number =>
+        proxy.requests.filter((r) => r.operation === 'ListObjectsV2' && r.query.get('prefix') === 'demo/').length
       const tokens = await Promise.all(Array.from({ length: 20 }, () => storage.changeToken('demo')))
       assert.equal(new Set(tokens).size, 1)
-      assert.equal(proxy.count('ListObjectsV2'), 1)
+      assert.equal(demoLists(), 1)
       await put(bucket, 'demo/demo-2.0.tar.gz', 'two')
       assert.equal(
         (await storage.listFolder('demo'))?.files.length,
@@ -81,10 +84,10 @@ await test('S3Storage on moto', async (t) => {
         ['demo/demo-1.0.tar.gz', 'demo/demo-2.0.tar.gz', 'demo/demo-3.0.tar.gz'],
       )
       const fresh = await S3Storage.open(moto.spec(bucket, { endpoint: proxy.url, listingTtlMs: 0 }), memoryLogger([]))
-      const before = proxy.count('ListObjectsV2')
+      const before = demoLists()
       await fresh.changeToken('demo')
       await fresh.changeToken('demo')
-      assert.equal(proxy.count('ListObjectsV2'), before + 2, 'with listingTtlMs 0 every check lists')
+      assert.equal(demoLists(), before + 2, 'with listingTtlMs 0 every check lists')
     },
   )
 
