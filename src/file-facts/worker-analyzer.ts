@@ -151,7 +151,7 @@ export class WorkerAnalyzer implements Analyzer {
     }
     // A worker streams files through small buffers and keeps nothing: a small heap is plenty,
     // and without a limit each worker's heap grows with the garbage of a cold tree's hashing.
-    const resourceLimits = { maxYoungGenerationSizeMb: 16, maxOldGenerationSizeMb: 96 }
+    const resourceLimits = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 }
     const worker = FROM_SOURCE
       ? // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
         new Worker(
