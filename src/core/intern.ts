@@ -37,9 +37,4 @@ export class InternTable {
     this.#strings.set(value, value)
     return value
   }
-
-  /** intern(), passing undefined through (for optional fields). */
-  internOptional(value: string | undefined): string | undefined {
-    return value === undefined ? undefined : this.intern(value)
-  }
 }

@@ -14,14 +14,6 @@ await test('intern() hands out a string equal to the one given, and holds each d
   assert.equal(table.size, 4)
 })
 
-await test('internOptional() passes undefined through and interns the rest', () => {
-  const table = new InternTable()
-  assert.equal(table.internOptional(undefined), undefined)
-  assert.equal(table.size, 0)
-  assert.equal(table.internOptional('>=3.8'), '>=3.8')
-  assert.equal(table.size, 1)
-})
-
 await test('the table never holds more than its capacity: full, it starts again empty', () => {
   const table = new InternTable(3)
   for (const value of ['a', 'b', 'c']) table.intern(value)
