@@ -1,5 +1,6 @@
 // Layout validation: one folder per project, every distribution in a folder belongs to it.
 import { isDistributionFilename, parseDistFilename, type ParsedDistFilename } from './filenames.js'
+import type { InternTable } from './intern.js'
 import { isValidProjectName, normalizeProjectName } from './names.js'
 
 /** Stable codes of layout problems. */
@@ -48,20 +49,26 @@ export function isHiddenName(name: string): boolean {
 /**
  * Sort the distributions of one folder into those that belong to its project and problems.
  * Hidden files and non-distributions (README, .asc, .yanked, partial uploads) are skipped silently.
+ * With `strings` (the index keeps one), versions and tags are taken from it, so that each is held
+ * once however many files repeat it; the parses are equal either way.
  * @example classifyFolder('absl-py', ['absl_py-2.1.0-py3-none-any.whl']).files.length // 1
  */
-export function classifyFolder(folder: string, filenames: readonly string[]): ClassifiedFolder {
+export function classifyFolder(folder: string, filenames: readonly string[], strings?: InternTable): ClassifiedFolder {
   const project = normalizeProjectName(folder)
   const files: AcceptedFile[] = []
   const problems: LayoutProblem[] = []
+  // The name as written in the filenames: the same for most files of a folder and for no other
+  // folder, so it is shared here rather than in `strings`, which would churn through them.
+  const names = new Map<string, string>()
   for (const filename of filenames) {
     if (!isDistributionFilename(filename)) continue
-    const path = `${folder}/${filename}`
     const parsed = parseDistFilename(filename, project)
     if (parsed === undefined) {
+      const path = `${folder}/${filename}`
       problems.push({ code: 'unparsable-file', path, message: `${path}: not a valid distribution filename` })
     } else if (parsed.project !== project) {
       // The original server compared raw prefixes; the normalized names are what must agree.
+      const path = `${folder}/${filename}`
       problems.push({
         code: 'foreign-file',
         path,
@@ -69,15 +76,21 @@ export function classifyFolder(folder: string, filenames: readonly string[]): Cl
       })
     } else {
       // One project string per folder, not one per file (the index keeps these for every file).
-      files.push({ filename, parsed: { ...parsed, project } })
+      files.push({
+        filename,
+        parsed: strings === undefined ? { ...parsed, project } : shared(parsed, project, strings, names),
+      })
     }
   }
   files.sort((a, b) => compareNames(a.filename, b.filename))
   return { folder, project, files, problems }
 }
 
-/** Validate a whole tree and report every problem at once. */
-export function validateLayout(tree: ScannedTree): LayoutReport {
+/**
+ * Validate a whole tree and report every problem at once. With `strings`, the short strings
+ * every file's parse repeats are taken from it (see classifyFolder()).
+ */
+export function validateLayout(tree: ScannedTree, strings?: InternTable): LayoutReport {
   const problems: LayoutProblem[] = []
   for (const name of tree.rootFiles) {
     if (isDistributionFilename(name)) {
@@ -96,7 +109,7 @@ export function validateLayout(tree: ScannedTree): LayoutReport {
       })
       continue
     }
-    const classified = classifyFolder(name, files)
+    const classified = classifyFolder(name, files, strings)
     const owner = owners.get(classified.project)
     if (owner !== undefined) {
       problems.push({
@@ -111,6 +124,37 @@ export function validateLayout(tree: ScannedTree): LayoutReport {
     projects.push(classified)
   }
   return { projects, problems }
+}
+
+// `parsed` with the folder's project, its name from `names` and its version and tags from
+// `strings`: equal field for field. The index keeps a parse per file for as long as the file is
+// listed, and split() copies every short field: at 100,000 files, 400,000 strings such as
+// "py3", "any" and "1.0.0" were each a copy of their own (docs/benchmarks.md, "Memory").
+function shared(
+  parsed: ParsedDistFilename,
+  project: string,
+  strings: InternTable,
+  names: Map<string, string>,
+): ParsedDistFilename {
+  let name = names.get(parsed.name)
+  if (name === undefined) {
+    name = parsed.name
+    names.set(name, name)
+  }
+  const { kind, buildTag, pythonTag, platform } = parsed
+  const version = strings.intern(parsed.version)
+  // The common case in one literal: every field in the object itself, none added by a spread.
+  if (buildTag === undefined && pythonTag !== undefined && platform !== undefined)
+    return { kind, name, project, version, pythonTag: strings.intern(pythonTag), platform: strings.intern(platform) }
+  return {
+    kind,
+    name,
+    project,
+    version,
+    ...(buildTag === undefined ? {} : { buildTag: strings.intern(buildTag) }),
+    ...(pythonTag === undefined ? {} : { pythonTag: strings.intern(pythonTag) }),
+    ...(platform === undefined ? {} : { platform: strings.intern(platform) }),
+  }
 }
 
 /** Case-insensitive order with a case-sensitive tie-break, so output is deterministic. */

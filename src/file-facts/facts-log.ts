@@ -11,7 +11,7 @@
 // eggserve cache is replaced. Caching never makes the server fail: errors here are logged.
 import { createHash } from 'node:crypto'
 import { constants } from 'node:fs'
-import { access, open, readFile, stat, type FileHandle } from 'node:fs/promises'
+import { access, open, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import type { HashAlgorithm } from '../core/digests.js'
@@ -19,8 +19,8 @@ import type { FileFacts } from '../core/index-model.js'
 import { errnoCode } from '../errors.js'
 import { makeDirectory } from '../storage/make-directory.js'
 import { putNew, syncDir, takeAway } from './facts-files.js'
-import { encode, header, parseLog } from './facts-record.js'
-import type { FactsStore } from './facts-store.js'
+import { encode, header, LogParser, parseLog } from './facts-record.js'
+import { rekeyed, type FactsStore } from './facts-store.js'
 
 /** How often one batch is written again because the file was replaced under it, before giving up. */
 const APPEND_ATTEMPTS = 5
@@ -51,7 +51,7 @@ export class FactsLog implements FactsStore {
   readonly path: string
   readonly #options: FactsLogOptions
   readonly #log: FastifyBaseLogger
-  readonly #facts = new Map<string, FileFacts>()
+  #facts = new Map<string, FileFacts>()
   #pending: string[] = []
   #timer: NodeJS.Timeout | undefined
   #open: OpenFile | undefined
@@ -92,6 +92,10 @@ export class FactsLog implements FactsStore {
 
   entries(): IterableIterator<[string, FileFacts]> {
     return this.#facts.entries()
+  }
+
+  adopt(identities: Iterable<string>): void {
+    this.#facts = rekeyed(this.#facts, identities)
   }
 
   set(identity: string, facts: FileFacts): void {
@@ -180,20 +184,22 @@ export class FactsLog implements FactsStore {
 
   // Returns false when the file needs rewriting (corrupt records, a torn tail, a foreign header).
   async #load(): Promise<boolean> {
-    let bytes: Buffer
-    try {
-      bytes = await readFile(this.path)
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return false
-      this.#log.warn({ err }, 'Cannot read the cache file; starting with an empty cache')
-      return false
-    }
     const { algorithms, namespace } = this.#options
-    const parsed = parseLog(bytes, namespace, (identity, facts) => {
+    const parser = new LogParser(namespace, (identity, facts) => {
       this.#records++
       // Records computed with other algorithms cannot serve this configuration.
       if (algorithms.every((algorithm) => facts.digests[algorithm] !== undefined)) this.#facts.set(identity, facts)
     })
+    try {
+      await readPieces(this.path, parser)
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return false
+      this.#log.warn({ err }, 'Cannot read the cache file; starting with an empty cache')
+      this.#facts.clear()
+      this.#records = 0
+      return false
+    }
+    const parsed = parser.result()
     if (parsed.foreign) {
       this.#log.warn(
         { path: this.path },
@@ -266,6 +272,36 @@ export class FactsLog implements FactsStore {
     const file = this.#open
     this.#open = undefined
     await file?.handle.close()
+  }
+}
+
+// Pieces of this size (more for a longer line): the file is never in memory whole.
+const READ_PIECE_BYTES = 1024 * 1024
+
+// Feed the file at `path` to `parser` piece by piece, each piece starting with the line the
+// last one left unfinished.
+async function readPieces(path: string, parser: LogParser): Promise<void> {
+  const handle = await open(path, 'r')
+  try {
+    let buffer = Buffer.allocUnsafe(READ_PIECE_BYTES)
+    let filled = 0
+    for (;;) {
+      if (filled === buffer.length) {
+        // One line longer than the buffer: a bigger one.
+        const bigger = Buffer.allocUnsafe(buffer.length * 2)
+        buffer.copy(bigger, 0, 0, filled)
+        buffer = bigger
+      }
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null)
+      filled += bytesRead
+      const last = bytesRead === 0
+      const used = parser.feed(buffer.subarray(0, filled), last)
+      if (last) return
+      buffer.copy(buffer, 0, used, filled)
+      filled -= used
+    }
+  } finally {
+    await handle.close()
   }
 }
 

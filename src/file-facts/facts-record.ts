@@ -1,7 +1,8 @@
 // The cache file's format: a header line, then one checksummed record per line.
 import { crc32 } from 'node:zlib'
 import { isHashAlgorithm, type HashAlgorithm } from '../core/digests.js'
-import type { FileFacts } from '../core/index-model.js'
+import { internFacts, type FileFacts } from '../core/index-model.js'
+import { InternTable } from '../core/intern.js'
 
 const FORMAT = 'eggserve-facts 2'
 
@@ -24,24 +25,66 @@ export function parseLog(
   namespace: string,
   onRecord: (identity: string, facts: FileFacts) => void,
 ): ParsedLog {
-  // Line by line from the bytes: one big string would stay alive through every slice of it.
-  let start = bytes.indexOf(10)
-  if (start < 0 || bytes.toString('utf8', 0, start + 1) !== header(namespace)) return { foreign: true, corrupt: 0 }
-  start++
-  let corrupt = 0
-  while (start < bytes.length) {
-    const end = bytes.indexOf(10, start)
-    if (end < 0) {
-      // A torn last line: a writer was killed in the middle of its write.
-      corrupt++
-      break
-    }
-    const entry = decode(bytes, start, end)
-    start = end + 1
-    if (entry === undefined) corrupt++
-    else onRecord(entry.identity, entry.facts)
+  const parser = new LogParser(namespace, onRecord)
+  parser.feed(bytes, true)
+  return parser.result()
+}
+
+/**
+ * parseLog() for a file read piece by piece: the start-up read of a 100,000-record cache file
+ * (24 MB) no longer holds the whole file in one buffer while the index is built.
+ */
+export class LogParser {
+  readonly #namespace: string
+  readonly #onRecord: (identity: string, facts: FileFacts) => void
+  // One table for the whole file: 100,000 records share a few Requires-Python values.
+  readonly #strings = new InternTable()
+  /** Undefined until the header line has been read. */
+  #foreign: boolean | undefined
+  #corrupt = 0
+
+  constructor(namespace: string, onRecord: (identity: string, facts: FileFacts) => void) {
+    this.#namespace = namespace
+    this.#onRecord = onRecord
   }
-  return { foreign: false, corrupt }
+
+  /**
+   * Parse the whole lines at the start of `bytes` and say how many bytes they took: the rest
+   * (a line not ended yet) is to be given again, with what follows it. `last`: nothing follows.
+   */
+  feed(bytes: Buffer, last: boolean): number {
+    let start = 0
+    if (this.#foreign === undefined) {
+      const end = bytes.indexOf(10)
+      if (end < 0) {
+        if (last) this.#foreign = true
+        return 0
+      }
+      this.#foreign = bytes.toString('utf8', 0, end + 1) !== header(this.#namespace)
+      start = end + 1
+    }
+    if (this.#foreign) return bytes.length
+    // Line by line from the bytes: one big string would stay alive through every slice of it.
+    while (start < bytes.length) {
+      const end = bytes.indexOf(10, start)
+      if (end < 0) {
+        if (!last) return start
+        // A torn last line: a writer was killed in the middle of its write.
+        this.#corrupt++
+        return bytes.length
+      }
+      const entry = decode(bytes, start, end)
+      start = end + 1
+      if (entry === undefined) this.#corrupt++
+      else this.#onRecord(entry.identity, internFacts(entry.facts, this.#strings))
+    }
+    return start
+  }
+
+  /** What the bytes fed so far held. */
+  result(): ParsedLog {
+    return this.#foreign === false ? { foreign: false, corrupt: this.#corrupt } : { foreign: true, corrupt: 0 }
+  }
 }
 
 // A record is one line of tab-separated fields, checksummed:

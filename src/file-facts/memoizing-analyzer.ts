@@ -1,5 +1,6 @@
 // Remembering facts by file identity, in memory or in a persistent store.
-import type { DistFile, FileFacts } from '../core/index-model.js'
+import { internFacts, type DistFile, type FileFacts } from '../core/index-model.js'
+import { InternTable } from '../core/intern.js'
 import type { AnalysisResult, Analyzer, AnalyzeOptions } from './analyzer.js'
 import { MemoryFactsStore, type FactsStore } from './facts-store.js'
 
@@ -12,6 +13,8 @@ export class MemoizingAnalyzer implements Analyzer {
   readonly #inner: Analyzer
   readonly #store: FactsStore
   readonly #inFlight = new Map<string, Promise<AnalysisResult>>()
+  /** Requires-Python values, shared by the facts kept (see internFacts). */
+  readonly #strings = new InternTable()
 
   constructor(inner: Analyzer, store: FactsStore = new MemoryFactsStore()) {
     this.#inner = inner
@@ -28,6 +31,15 @@ export class MemoizingAnalyzer implements Analyzer {
     return this.#store.get(identity) !== undefined
   }
 
+  /**
+   * Keep remembered facts under these identity strings (the listing's, which live as long as
+   * their files are indexed), so that the text of each is held once. Warm-up calls it once with
+   * every listed file.
+   */
+  adopt(identities: Iterable<string>): void {
+    this.#store.adopt(identities)
+  }
+
   analyze(file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
     const facts = this.#store.get(file.identity)
     if (facts !== undefined) return Promise.resolve({ file, facts })
@@ -36,7 +48,10 @@ export class MemoizingAnalyzer implements Analyzer {
     const computed = this.#inner
       .analyze(file, options)
       .then((result) => {
-        this.#store.set(result.file.identity, result.facts)
+        // The file's own identity string when it is unchanged: the result's is a copy (from a
+        // worker thread's message), and the store keeps its key as long as the file is indexed.
+        const identity = result.file.identity === file.identity ? file.identity : result.file.identity
+        this.#store.set(identity, internFacts(result.facts, this.#strings))
         return result
       })
       .finally(() => {

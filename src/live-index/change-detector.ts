@@ -4,6 +4,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { NO_METRICS, type Metrics } from '../core/metrics.js'
 import type { DistFile } from '../core/index-model.js'
 import { classifyFolder, compareNames, validateLayout, type LayoutReport } from '../core/layout.js'
+import { InternTable } from '../core/intern.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import type { FolderListing, Storage, Watch } from '../storage/storage.js'
 import { listedNames, readProjectFiles } from './folder-reader.js'
@@ -71,6 +72,8 @@ export class ChangeDetector {
   readonly #now: () => number
   readonly #metrics: Metrics
   readonly #folders = new Map<string, FolderState>()
+  /** The short strings every file's parse repeats (versions, tags), held once for the tree. */
+  readonly #strings = new InternTable()
   readonly #root: {
     token: string | undefined
     dirty: boolean
@@ -118,10 +121,13 @@ export class ChangeDetector {
         if (listing !== undefined) listings.set(folder, listing)
       }),
     )
-    const report = validateLayout({
-      rootFiles: root.files,
-      folders: [...listings].map(([name, listing]) => ({ name, files: listedNames(listing) })),
-    })
+    const report = validateLayout(
+      {
+        rootFiles: root.files,
+        folders: [...listings].map(([name, listing]) => ({ name, files: listedNames(listing) })),
+      },
+      this.#strings,
+    )
     for (const project of [...this.#folders.keys()]) this.#tree.remove(project)
     this.#folders.clear()
     await Promise.all(
@@ -317,7 +323,7 @@ export class ChangeDetector {
       this.#root.dirty = true
       return
     }
-    const classified = classifyFolder(state.folder, listedNames(listing))
+    const classified = classifyFolder(state.folder, listedNames(listing), this.#strings)
     for (const problem of classified.problems) {
       if (state.warned.has(problem.path)) continue
       state.warned.add(problem.path)

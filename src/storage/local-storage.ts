@@ -25,7 +25,7 @@ import {
 } from './local-upload.js'
 import { watchTree } from './local-watch.js'
 import type { LocalStorageSpec } from './open-storage.js'
-import { createRangeStream, readRange } from './range-stream.js'
+import { createRangeStream, readInto, readRange } from './range-stream.js'
 import {
   isPlainName,
   makeKey,
@@ -226,6 +226,7 @@ export class LocalStorage implements StorageBackend {
       createReadStream: (range?: ByteRange) =>
         createRangeStream(opened.fd, range?.start ?? 0, range?.end ?? file.size - 1, this.#blocking),
       read: (range: ByteRange) => readRange(opened.fd, range.start, range.end),
+      readInto: (buffer: Buffer, position: number) => readInto(opened.fd, buffer, position, this.#blocking),
       close: () => (closing ??= opened.close()),
     }
   }

@@ -66,3 +66,23 @@ export function readRange(fd: number, start: number, end: number): Promise<Buffe
     })
   })
 }
+
+/**
+ * Read up to `buffer.length` bytes of descriptor `fd` from `position` into `buffer`: the count
+ * read, 0 at the end of the file. `blocking` as for createRangeStream().
+ */
+export function readInto(fd: number, buffer: Buffer, position: number, blocking = false): Promise<number> {
+  if (blocking) {
+    try {
+      return Promise.resolve(readSync(fd, buffer, 0, buffer.length, position))
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+  return new Promise((resolve, reject) => {
+    read(fd, buffer, 0, buffer.length, position, (err, bytesRead) => {
+      if (err !== null) reject(err)
+      else resolve(bytesRead)
+    })
+  })
+}

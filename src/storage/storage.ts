@@ -43,6 +43,12 @@ export interface OpenFile {
   createReadStream(range?: ByteRange): Readable
   /** Read [start, end] inclusive into memory in one go: for small ranges only (a small download). */
   read(range: ByteRange): Promise<Buffer>
+  /**
+   * Read up to `buffer.length` bytes from `position` into the caller's `buffer`: the count read,
+   * 0 at the end. For a reader done with each chunk before the next (hashing), so no buffer is
+   * allocated per read. Optional: a backend that only streams (S3) leaves it out.
+   */
+  readonly readInto?: (buffer: Buffer, position: number) => Promise<number>
   /** Release the file. Safe to call more than once; streams still open are cut short. */
   close(): Promise<void>
 }

@@ -1,10 +1,14 @@
-// digestStream: several digests in one pass equal node:crypto's one-shot digests.
+// digestStream and digestReads: several digests in one pass equal node:crypto's one-shot digests.
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
-import { describe, test } from 'node:test'
+import { describe, test, type TestContext } from 'node:test'
+import { pino } from 'pino'
 import type { HashAlgorithm } from '../../src/core/digests.js'
-import { digestStream } from '../../src/file-facts/digest-stream.js'
+import { digestReads, digestStream } from '../../src/file-facts/digest-stream.js'
+import { LocalStorage } from '../../src/storage/local-storage.js'
+import type { OpenFile } from '../../src/storage/storage.js'
+import { tempDir, writeTree } from '../helpers/temp-tree.js'
 import { noise } from '../helpers/test-bytes.js'
 
 const ALL: readonly HashAlgorithm[] = ['md5', 'sha256', 'sha384', 'sha512']
@@ -134,5 +138,85 @@ await describe('digestStream', async () => {
     const result = digestStream(stream, ['md5'])
     setImmediate(() => stream.destroy(new Error('aborted')))
     await assert.rejects(result, /aborted/)
+  })
+})
+
+await describe('digestReads', async () => {
+  // Real files read through LocalStorage's readInto(), blocking (a worker) and not.
+  async function opened(t: TestContext, data: Buffer, blocking: boolean): Promise<OpenFile> {
+    const root = await tempDir(t)
+    await writeTree(root, { 'demo/demo-1.0.tar.gz': data })
+    const storage = await LocalStorage.create(root, pino({ level: 'silent' }), { blocking })
+    const file = (await storage.open('demo/demo-1.0.tar.gz')) ?? assert.fail('not opened')
+    t.after(() => file.close())
+    return file
+  }
+
+  for (const blocking of [false, true]) {
+    for (const [length, bufferBytes] of [
+      [0, 16],
+      [1, 16],
+      [1000, 7],
+      [1000, 1000],
+      [1000, 4096],
+      [100_003, 65_536],
+    ] as const) {
+      await test(`${length} bytes read ${bufferBytes} at a time (blocking: ${blocking}) equal the one-shot digests`, async (t) => {
+        const data = noise(length, length + 3)
+        const file = await opened(t, data, blocking)
+        const readInto = file.readInto ?? assert.fail('a local file reads into a buffer')
+        const buffer = Buffer.alloc(bufferBytes)
+        const digests = await digestReads(
+          { readInto, size: file.file.size, buffer, signal: new AbortController().signal },
+          ALL,
+        )
+        assert.deepEqual(digests, Object.fromEntries(ALL.map((algorithm) => [algorithm, oneShot(data, algorithm)])))
+      })
+    }
+  }
+
+  await test('a file shorter than its size (truncated in place) is digested up to its end, as a stream would be', async (t) => {
+    const data = noise(5000, 9)
+    const file = await opened(t, data, true)
+    const readInto = file.readInto ?? assert.fail('a local file reads into a buffer')
+    const digests = await digestReads(
+      { readInto, size: 9000, buffer: Buffer.alloc(1024), signal: new AbortController().signal },
+      ['sha256'],
+    )
+    assert.deepEqual(digests, { sha256: oneShot(data, 'sha256') })
+    assert.deepEqual(await digestStream(file.createReadStream({ start: 0, end: 8999 }), ['sha256']), digests)
+  })
+
+  await test("stops between two reads once its signal is aborted, with the signal's reason", async () => {
+    const stop = new AbortController()
+    const reason = new Error('closing')
+    let reads = 0
+    const readInto = (buffer: Buffer): Promise<number> => {
+      reads++
+      if (reads === 3) stop.abort(reason)
+      buffer.fill(1)
+      return Promise.resolve(buffer.length)
+    }
+    await assert.rejects(
+      digestReads({ readInto, size: 1_000_000, buffer: Buffer.alloc(100), signal: stop.signal }, ['md5']),
+      (err: unknown) => err === reason,
+    )
+    assert.equal(reads, 3)
+  })
+
+  await test('rejects with the read error', async () => {
+    const failure = new Error('EIO')
+    await assert.rejects(
+      digestReads(
+        {
+          readInto: () => Promise.reject(failure),
+          size: 10,
+          buffer: Buffer.alloc(4),
+          signal: new AbortController().signal,
+        },
+        ['md5'],
+      ),
+      (err: unknown) => err === failure,
+    )
   })
 })

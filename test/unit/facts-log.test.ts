@@ -8,6 +8,7 @@ import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { pino } from 'pino'
 import { FactsLog } from '../../src/file-facts/facts-log.js'
+import { encode, header, LogParser, parseLog } from '../../src/file-facts/facts-record.js'
 import type { FileFacts } from '../../src/core/index-model.js'
 import { errnoCode } from '../../src/errors.js'
 import { makeDirectory } from '../../src/storage/make-directory.js'
@@ -278,4 +279,43 @@ await test('a cache directory that cannot be made is an error at once, never a h
   await symlink(join(dir, 'a'), join(dir, 'to-a'))
   await makeDirectory(join(dir, 'to-a', 'd'), 0o700)
   assert.ok((await stat(join(dir, 'a', 'd'))).isDirectory())
+})
+
+await test('a cache file fed in pieces of any size gives the same records as the whole of it', () => {
+  const body = [0, 1, 2, 3].map((n) => encode(`id:${n}`, facts(n))).join('')
+  const flipped = encode('id:9', facts(9)).replace('id:9', 'id:8')
+  const files = [
+    header('/srv/eggs') + body,
+    header('/srv/eggs') + body + flipped + encode('id:5', facts(5)),
+    header('/srv/eggs') + body + encode('id:6', facts(6)).slice(0, 20),
+    header('/srv/other') + body,
+    '',
+    header('/srv/eggs').slice(0, 10),
+  ]
+  for (const text of files) {
+    const bytes = Buffer.from(text)
+    const whole: [string, FileFacts][] = []
+    const expected = parseLog(bytes, '/srv/eggs', (identity, found) => whole.push([identity, found]))
+    for (const size of [1, 7, 64, 1000]) {
+      const records: [string, FileFacts][] = []
+      const parser = new LogParser('/srv/eggs', (identity, found) => records.push([identity, found]))
+      let pending = Buffer.alloc(0)
+      for (let at = 0; at < bytes.length; at += size) {
+        pending = Buffer.concat([pending, bytes.subarray(at, at + size)])
+        pending = pending.subarray(parser.feed(pending, false))
+      }
+      parser.feed(pending, true)
+      assert.deepEqual(parser.result(), expected, `${JSON.stringify(text.slice(0, 30))} in pieces of ${size}`)
+      assert.deepEqual(records, whole)
+    }
+  }
+  const sound: [string, FileFacts][] = []
+  assert.deepEqual(
+    parseLog(Buffer.from(files[1] ?? ''), '/srv/eggs', (identity, found) => sound.push([identity, found])),
+    { foreign: false, corrupt: 1 },
+  )
+  assert.deepEqual(
+    sound.map(([identity]) => identity),
+    ['id:0', 'id:1', 'id:2', 'id:3', 'id:5'],
+  )
 })

@@ -11,6 +11,7 @@ import {
   type LayoutProblemCode,
   type ScannedTree,
 } from '../../src/core/layout.js'
+import { InternTable } from '../../src/core/intern.js'
 
 function filenames(folder: { files: readonly { filename: string }[] }): string[] {
   return folder.files.map((file) => file.filename)
@@ -262,5 +263,42 @@ await describe('compareNames and isHiddenName', async () => {
   })
   await test('hidden means a leading dot', () => {
     assert.deepEqual(['.git', '.foo-1.0.tar.gz', 'foo', 'a.b', ''].map(isHiddenName), [true, true, false, false, false])
+  })
+})
+
+await describe('classifyFolder with a string table', async () => {
+  const folders: Record<string, string[]> = {
+    foo: [
+      'foo-1.0-py3-none-any.whl',
+      'Foo-1.0-cp312-cp312-manylinux_2_17_x86_64.whl',
+      'foo-1.0-1-py3-none-any.whl',
+      'foo-2.0.tar.gz',
+      'foo-1.0-py2.7-linux_x86_64.egg',
+      'foo-1.0-py2.7.egg',
+      'bar-1.0.tar.gz',
+      'README.txt',
+    ],
+    bar: ['bar-1.0-py3-none-any.whl'],
+  }
+
+  await test('gives the same classification, parse for parse, optional fields present exactly when they were', () => {
+    const strings = new InternTable()
+    for (const [folder, files] of Object.entries(folders)) {
+      assert.deepEqual(classifyFolder(folder, files, strings), classifyFolder(folder, files))
+    }
+    const tree: ScannedTree = {
+      rootFiles: [],
+      folders: Object.entries(folders).map(([name, files]) => ({ name, files })),
+    }
+    assert.deepEqual(validateLayout(tree, new InternTable()), validateLayout(tree))
+  })
+
+  await test('holds each version and tag once, across folders', () => {
+    const strings = new InternTable()
+    for (const [folder, files] of Object.entries(folders)) classifyFolder(folder, files, strings)
+    // Versions 1.0 and 2.0; py3, any, cp312, manylinux_2_17_x86_64; build tag 1; egg 2.7, linux_x86_64.
+    assert.equal(strings.size, 9)
+    assert.equal(strings.intern('py3'), 'py3')
+    assert.equal(strings.size, 9, 'py3 was held already')
   })
 })

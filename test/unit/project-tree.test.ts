@@ -168,3 +168,17 @@ await test('the root lists every project sorted case-insensitively, the same obj
   assert.equal(after.lastModifiedMs, 42)
   assert.ok(Object.isFrozen(after) && Object.isFrozen(after.projects))
 })
+
+await test('file() finds every file by exact name, in small projects and in large ones', () => {
+  const tree = new ProjectTree()
+  for (const count of [1, 16, 17, 40]) {
+    const project = `p${count}`
+    const start = tree.add(project, project)
+    const files = Array.from({ length: count }, (_, i) => file(project, `${project}-${i}.0.tar.gz`, `${project}:${i}`))
+    const snapshot = tree.update(start, files)?.snapshot ?? assert.fail('refused')
+    for (let i = 0; i < count; i++) assert.equal(snapshot.file(`${project}-${i}.0.tar.gz`)?.identity, `${project}:${i}`)
+    assert.equal(snapshot.file(`${project}-${count}.0.tar.gz`), undefined, 'a name not listed')
+    assert.equal(snapshot.file(`${project.toUpperCase()}-0.0.tar.gz`), undefined, 'exact names only')
+    assert.equal(start.file(`${project}-0.0.tar.gz`), undefined, 'the snapshot before has none')
+  }
+})

@@ -1,0 +1,45 @@
+// The string table that lets the index hold repeated short strings once: what it hands out,
+// what it holds, and its bound.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { internFacts, type FileFacts } from '../../src/core/index-model.js'
+import { InternTable } from '../../src/core/intern.js'
+
+await test('intern() hands out a string equal to the one given, and holds each distinct string once', () => {
+  const table = new InternTable()
+  for (const value of ['py3', 'any', '1.0.0', '', 'py3', 'any', '1.0.0', '']) assert.equal(table.intern(value), value)
+  assert.equal(table.size, 4, 'four distinct strings')
+  // A string built at run time (as split() and JSON.parse() build them) finds the one held.
+  assert.equal(table.intern(['p', 'y', '3'].join('')), 'py3')
+  assert.equal(table.size, 4)
+})
+
+await test('the table never holds more than its capacity: full, it starts again empty', () => {
+  const table = new InternTable(3)
+  for (const value of ['a', 'b', 'c']) table.intern(value)
+  assert.equal(table.size, 3)
+  table.intern('a')
+  assert.equal(table.size, 3, 'a string held is found, not added')
+  assert.equal(table.intern('d'), 'd')
+  assert.equal(table.size, 1, 'the fourth distinct string cleared the table and is the one held now')
+  for (let i = 0; i < 1000; i++) assert.equal(table.intern(`v${i}`), `v${i}`)
+  assert.ok(table.size <= 3)
+})
+
+await test('a capacity that is not a positive integer is refused', () => {
+  for (const capacity of [0, -1, 1.5, Number.NaN]) assert.throws(() => new InternTable(capacity), RangeError)
+})
+
+await test('internFacts() gives facts equal to the ones given, Requires-Python held in the table', () => {
+  const table = new InternTable()
+  const digests = { md5: 'a'.repeat(32), sha256: 'b'.repeat(64) }
+  const cases: FileFacts[] = [
+    { digests },
+    { digests, metadata: { sha256: 'c'.repeat(64) } },
+    { digests, metadata: { sha256: 'd'.repeat(64), requiresPython: '>=3.8' } },
+    { digests, metadata: { sha256: 'e'.repeat(64), requiresPython: ['>=3', '8'].join('.') } },
+  ]
+  for (const facts of cases) assert.deepEqual(internFacts(facts, table), facts)
+  assert.equal(table.size, 1, 'one Requires-Python value, held once')
+  assert.equal(internFacts(cases[0] ?? assert.fail(), table), cases[0], 'nothing to share: the same object')
+})
