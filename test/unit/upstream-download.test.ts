@@ -5,13 +5,15 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, readlink } from 'node:fs/promises'
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { test, type TestContext } from 'node:test'
-import { Download, RECENT_BYTES, WRITES_IN_FLIGHT } from '../../src/upstream/file-download.js'
+import { after, test, type TestContext } from 'node:test'
+import { Download, RECENT_BYTES, SHARED_BLOCKS, WRITES_IN_FLIGHT } from '../../src/upstream/file-download.js'
+import { PART_BLOCK } from '../../src/upstream/part-blocks.js'
+import { DigestWorker } from '../../src/upstream/part-digest.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
 const PIECE = 64 * 1024
@@ -45,8 +47,13 @@ async function sendPieces(res: ServerResponse, bytes: Buffer): Promise<void> {
   }
 }
 
+// One hashing worker for the file's tests, as a cache has one for its downloads.
+const digests = new DigestWorker()
+after(() => digests.close())
+
 function plan(url: string, dir: string, content: Buffer): ConstructorParameters<typeof Download>[0] {
   return {
+    digests,
     request: {
       url,
       headers: { accept: '*/*' },
@@ -88,6 +95,16 @@ function collect(reader: Readable): Received {
   return received
 }
 
+/** The descriptors of this process open on a file under `dir` (Linux /proc), as their paths. */
+async function descriptorsUnder(dir: string): Promise<string[]> {
+  const paths: string[] = []
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(join('/proc/self/fd', fd)).catch(() => '')
+    if (target.startsWith(`${dir}/`)) paths.push(target)
+  }
+  return paths
+}
+
 /** Yield to I/O until `ready()` holds. */
 async function until(ready: () => boolean): Promise<void> {
   while (!ready()) await new Promise((resolve) => setImmediate(resolve))
@@ -126,10 +143,11 @@ await test('clients at the head, a paused one and one behind get identical bytes
   assert.ok((await readFile(plan(server.url, dir, content).finalPath)).equals(content), 'the file is kept')
   assert.equal(server.requests(), 1)
   // Not the whole file: the pieces in memory are bounded by the two windows (plus the pieces
-  // the upstream sends at once), however far behind the paused client is.
+  // the upstream sends at once) and the blocks read back for the clients behind, however far
+  // behind the paused client is.
   assert.ok(peakHeld > 0, 'readers at the head were served from memory')
   assert.ok(
-    peakHeld <= RECENT_BYTES + WRITES_IN_FLIGHT + 4 * PIECE,
+    peakHeld <= RECENT_BYTES + WRITES_IN_FLIGHT + SHARED_BLOCKS * PART_BLOCK + 4 * PIECE,
     `held ${String(peakHeld)} bytes of a ${String(content.length)}-byte file`,
   )
 })
@@ -195,4 +213,88 @@ await test('a matching last piece reaches every client once the file is kept', a
   assert.equal(client.error, undefined)
   assert.ok(Buffer.concat(client.chunks).equals(content))
   assert.deepEqual(await readdir(join(dir, 'proj')), ['f.tar.gz', 'f.tar.gz.sha256'])
+})
+
+await test('a reader destroyed before its first read does not keep the part file open', async (t) => {
+  const dir = await tempDir(t)
+  const content = randomBytes(2 * RECENT_BYTES + 99)
+  const server = await upstream(t, async (res) => {
+    res.writeHead(200, { 'content-length': String(content.length) })
+    await sendPieces(res, content)
+    res.end()
+  })
+  const download = new Download(plan(server.url, dir, content))
+  const running = download.run()
+  await download.started
+  // A client that went away before its response started: its stream is destroyed unread.
+  download.reader().destroy()
+  const reader = download.reader()
+  const closed = once(reader, 'close')
+  const client = collect(reader)
+  await running
+  assert.equal(download.state, 'done', download.error?.message)
+  await client.ended
+  await closed
+  assert.ok(Buffer.concat(client.chunks).equals(content), 'the other client gets every byte')
+  assert.deepEqual(await descriptorsUnder(dir), [], 'nothing under the cache stays open')
+})
+
+await test('the part file stays open for a reader not read yet, and closes when it is destroyed', async (t) => {
+  const dir = await tempDir(t)
+  const content = randomBytes(RECENT_BYTES + 5)
+  const server = await upstream(t, async (res) => {
+    res.writeHead(200, { 'content-length': String(content.length) })
+    await sendPieces(res, content)
+    res.end()
+  })
+  const download = new Download(plan(server.url, dir, content))
+  const running = download.run()
+  await download.started
+  const idle = download.reader()
+  await running
+  assert.equal(download.state, 'done', download.error?.message)
+  const finalPath = plan(server.url, dir, content).finalPath
+  assert.deepEqual(await descriptorsUnder(dir), [finalPath], 'kept open (renamed) for the reader')
+  idle.destroy()
+  await once(idle, 'close')
+  assert.deepEqual(await descriptorsUnder(dir), [], 'closed with its last reader')
+})
+
+await test('the digests come from the hashing worker: sha256 is pinned, another algorithm of the page is checked', async (t) => {
+  const dir = await tempDir(t)
+  const content = randomBytes(3 * RECENT_BYTES + 4321)
+  const server = await upstream(t, async (res) => {
+    res.writeHead(200, { 'content-length': String(content.length) })
+    await sendPieces(res, content)
+    res.end()
+  })
+  const md5 = createHash('md5').update(content).digest('hex')
+  const sha256 = createHash('sha256').update(content).digest('hex')
+  // The page gives only md5: checked against it, and the sha256 pinned beside the file.
+  const good = new Download({ ...plan(server.url, dir, content), expected: { algorithm: 'md5', hex: md5 } })
+  const goodRun = good.run()
+  await good.started
+  const client = collect(good.reader())
+  await goodRun
+  assert.equal(good.state, 'done', good.error?.message)
+  assert.equal(good.sha256, sha256)
+  const finalPath = plan(server.url, dir, content).finalPath
+  assert.equal(await readFile(`${finalPath}.sha256`, 'utf8'), `${sha256}\n`)
+  await client.ended
+  assert.ok(Buffer.concat(client.chunks).equals(content))
+  // The same bytes against another md5: refused, and nothing of it kept.
+  const otherDir = await tempDir(t)
+  const bad = new Download({
+    ...plan(server.url, otherDir, content),
+    expected: { algorithm: 'md5', hex: createHash('md5').update('other').digest('hex') },
+  })
+  const badRun = bad.run()
+  await bad.started
+  const cut = collect(bad.reader())
+  await badRun
+  assert.equal(bad.state, 'failed')
+  assert.match(String(bad.error?.message), new RegExp(`md5 is ${md5}`))
+  await cut.ended
+  assert.ok(cut.error !== undefined && cut.bytes < content.length, 'the client is cut before the end')
+  assert.deepEqual(await readdir(join(otherDir, 'proj')), [])
 })
