@@ -39,7 +39,7 @@ export interface DownloadPlan {
 }
 
 /** Blocks of the part file kept for the clients behind the bytes in memory (PART_BLOCK each). */
-export const SHARED_BLOCKS = 8
+export const SHARED_BLOCKS = 32
 
 /**
  * Bytes written to the part file but not yet on it, at most (plus one chunk): the upstream is

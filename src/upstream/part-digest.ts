@@ -51,6 +51,8 @@ parentPort.on('message', (message) => {
 })
 `
 
+const IDLE_MS = 60_000
+
 /** Bytes written between two messages to the worker, at least (the last ones go with finish()). */
 const POST_EVERY = 1024 * 1024
 
@@ -67,7 +69,8 @@ interface Waiting {
 
 /**
  * The hashing worker of the upstream files: started with the first download, referenced only
- * while a file is being hashed (an idle one keeps no process alive).
+ * while a file is being hashed (an idle one keeps no process alive), stopped after IDLE_MS
+ * without one.
  */
 export class DigestWorker {
   #worker: Worker | undefined
@@ -75,9 +78,11 @@ export class DigestWorker {
   /** Files opened and not answered or aborted yet. */
   #open = 0
   readonly #waiting = new Map<number, Waiting>()
+  #idle: NodeJS.Timeout | undefined
 
   /** Start hashing `path` (a part file about to be written) with `algorithms`, in this order. */
   hash(path: string, algorithms: readonly string[]): PartDigest {
+    clearTimeout(this.#idle)
     const worker = this.#start()
     const id = this.#nextId++
     if (this.#open++ === 0) worker.ref()
@@ -88,7 +93,12 @@ export class DigestWorker {
       if (over) return
       over = true
       // Counted per worker: one that exited meanwhile was replaced, with a count of its own.
-      if (this.#worker === worker && --this.#open === 0) worker.unref()
+      if (this.#worker !== worker || --this.#open > 0) return
+      worker.unref()
+      // A thread costs some MB even idle: it goes after a minute without downloads.
+      this.#idle = setTimeout(() => {
+        if (this.#open === 0 && this.#worker === worker) void this.close()
+      }, IDLE_MS).unref()
     }
     return {
       written: (upTo) => {
@@ -116,6 +126,7 @@ export class DigestWorker {
 
   /** Stop the worker (tests, shutdown); files being hashed fail. */
   async close(): Promise<void> {
+    clearTimeout(this.#idle)
     const worker = this.#worker
     this.#worker = undefined
     await worker?.terminate()
