@@ -69,7 +69,7 @@ interface Waiting {
 
 /**
  * The hashing worker of the upstream files: started with the first download, referenced only
- * while a file is being hashed (an idle one keeps no process alive), stopped after IDLE_MS
+ * while a file is being hashed (an idle one keeps no process alive), stopped after a minute
  * without one.
  */
 export class DigestWorker {
@@ -79,6 +79,16 @@ export class DigestWorker {
   #open = 0
   readonly #waiting = new Map<number, Waiting>()
   #idle: NodeJS.Timeout | undefined
+  readonly #idleMs: number
+
+  constructor(options: { idleMs?: number } = {}) {
+    this.#idleMs = options.idleMs ?? IDLE_MS
+  }
+
+  /** True while the thread exists (started, not stopped). */
+  get running(): boolean {
+    return this.#worker !== undefined
+  }
 
   /** Start hashing `path` (a part file about to be written) with `algorithms`, in this order. */
   hash(path: string, algorithms: readonly string[]): PartDigest {
@@ -98,7 +108,7 @@ export class DigestWorker {
       // A thread costs some MB even idle: it goes after a minute without downloads.
       this.#idle = setTimeout(() => {
         if (this.#open === 0 && this.#worker === worker) void this.close()
-      }, IDLE_MS).unref()
+      }, this.#idleMs).unref()
     }
     return {
       written: (upTo) => {
