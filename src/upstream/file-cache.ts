@@ -12,7 +12,6 @@ import { LocalStorage } from '../storage/local-storage.js'
 import type { HashChangePolicy } from './cache-settings.js'
 import { Download, type ExpectedDigest } from './file-download.js'
 import { FileLru } from './file-lru.js'
-import { DigestWorker } from './part-digest.js'
 import { describeUrl } from './http-client.js'
 import { UpstreamFailure, UpstreamFetchError } from './upstream-errors.js'
 import { fileKind, NO_OBSERVER, outcomeOf, type UpstreamObserver } from './upstream-observer.js'
@@ -42,8 +41,6 @@ export class UpstreamFiles {
   /** Hash changes already logged (key and new digest), so a page rendered again logs nothing new. */
   readonly #reportedChanges = new Set<string>()
   readonly #observer: UpstreamObserver
-  /** Hashes the downloads off the event loop (a thread started with the first download). */
-  readonly #digests = new DigestWorker()
   /** Upstream file requests made (for tests and the log). */
   requests = 0
 
@@ -233,7 +230,6 @@ export class UpstreamFiles {
       expected,
       size: file.size,
       finalPath: join(this.#dir, project, file.filename),
-      digests: this.#digests,
     })
     this.#downloads.set(key, download)
     const started = performance.now()

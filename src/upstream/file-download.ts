@@ -1,23 +1,17 @@
-// The first download of an upstream file: one upstream GET, written to a part file as it comes,
-// while every client that asked for the file follows the writer (so N clients cost one upstream
-// request and no memory per client beyond a chunk). The newest bytes stay in memory for a while
-// (RECENT_BYTES): clients at the head get them from there; clients that fall behind read the
-// part file back in blocks they share (PartBlocks). The pieces that arrive while a write runs go
-// to the part file together in the next one, and the upstream is read on meanwhile
-// (WRITES_IN_FLIGHT). The digests are computed in a worker thread from the part file as it is
-// written (PartDigest), not on this event loop.
+// The first download of an upstream file: one upstream GET, written to a part file and hashed
+// as it comes, while every client that asked for the file follows the writer (so N clients cost
+// one upstream request and no memory per client beyond a chunk). The newest bytes stay in
+// memory for a while (RECENT_BYTES): clients at the head get them from there, and only one that
+// falls behind reads the part file back. Writes to the part file overlap (WRITES_IN_FLIGHT), so
+// the upstream is read on while they run.
 // The last chunk is held back until the digest matches the upstream page's: a client never
 // receives the final byte of a file that turns out wrong; it sees the transfer fail instead.
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes, type Hash } from 'node:crypto'
 import { EventEmitter, once } from 'node:events'
-import { read, writev } from 'node:fs'
 import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import type { Readable } from 'node:stream'
-import { DownloadReader, type DownloadSource } from './download-reader.js'
+import { Readable } from 'node:stream'
 import { upstreamGet, type UpstreamRequest } from './http-client.js'
-import { PartBlocks, type ReadAt } from './part-blocks.js'
-import type { DigestWorker, PartDigest } from './part-digest.js'
 import { UpstreamFetchError } from './upstream-errors.js'
 
 /** The digest a file must have: from the upstream page's hashes. */
@@ -34,12 +28,10 @@ export interface DownloadPlan {
   readonly size: number | undefined
   /** Where the verified file goes (its sha256 beside it, in `<path>.sha256`). */
   readonly finalPath: string
-  /** The worker that hashes the part file. */
-  readonly digests: DigestWorker
 }
 
-/** Blocks of the part file kept for the clients behind the bytes in memory (PART_BLOCK each). */
-export const SHARED_BLOCKS = 32
+/** What a client that fell behind the bytes in memory reads from the part file at a time. */
+const READ_CHUNK = 64 * 1024
 
 /**
  * Bytes written to the part file but not yet on it, at most (plus one chunk): the upstream is
@@ -59,13 +51,12 @@ export const RECENT_BYTES = 1024 * 1024
 interface Piece {
   readonly start: number
   readonly bytes: Buffer
+  /** True once its write to the part file completed. */
+  written: boolean
 }
 
-// Under IOV_MAX (1024 on Linux): the pieces one pwritev may take.
-const MAX_PIECES_PER_WRITE = 256
-
 /** One download in progress, and its readers. */
-export class Download extends EventEmitter implements DownloadSource {
+export class Download extends EventEmitter {
   state: 'connecting' | 'streaming' | 'done' | 'failed' = 'connecting'
   /** Bytes readers may have: what was written, minus the chunk held back. */
   available = 0
@@ -79,25 +70,15 @@ export class Download extends EventEmitter implements DownloadSource {
   readonly #plan: DownloadPlan
   #handle: FileHandle | undefined
   #readers = 0
-  /** Reads of the part file in flight. */
-  #partReads = 0
-  /** What was read back of the part file, shared by the readers behind. */
-  readonly #blocks = new PartBlocks(SHARED_BLOCKS)
-  /** Readers waiting for the next change. */
-  readonly #waiting = new Set<() => void>()
   /** The newest pieces, oldest first, contiguous up to `received`: every piece not yet written, and RECENT_BYTES more. */
   #recent: Piece[] = []
   #recentBytes = 0
-  /** Pieces not handed to a write yet, in order. */
-  #queued: Piece[] = []
-  /** A write is in flight. */
-  #flushing = false
+  /** Pieces whose writes were started, in order, until the writes before them completed too. */
+  #unwritten: Piece[] = []
   /** Bytes of the part file written, from its start without a gap. */
   #written = 0
-  /** Bytes queued or being written. */
+  /** Bytes whose writes were started and did not complete yet. */
   #writing = 0
-  /** The digests, computed from the part file as it is written. */
-  #digest: PartDigest | undefined
   #writeError: Error | undefined
   /** Resolves when bytes start to flow (or rejects when the download failed before). */
   readonly started: Promise<void>
@@ -117,7 +98,6 @@ export class Download extends EventEmitter implements DownloadSource {
   /** Run the download to its end (never rejects: failures end in state 'failed'). */
   async run(): Promise<void> {
     const part = join(dirname(this.#plan.finalPath), `.${randomBytes(6).toString('hex')}.part`)
-    let digest: PartDigest | undefined
     try {
       await mkdir(dirname(part), { recursive: true })
       const response = await upstreamGet(this.#plan.request)
@@ -133,70 +113,67 @@ export class Download extends EventEmitter implements DownloadSource {
           ? announced
           : this.#plan.size
       this.#handle = await open(part, 'w+')
-      const expected = this.#plan.expected
-      digest = this.#plan.digests.hash(
-        part,
-        expected === undefined || expected.algorithm === 'sha256' ? ['sha256'] : ['sha256', expected.algorithm],
-      )
-      this.#digest = digest
       this.state = 'streaming'
       this.emit('streaming')
-      const written = await this.#copy(response.body, digest)
+      const written = await this.#copy(response.body)
       await writeFile(`${this.#plan.finalPath}.sha256`, `${this.sha256 ?? ''}\n`)
       await rename(part, this.#plan.finalPath)
       // The last chunk goes out only now: a client that got the whole body can count on the file
       // being in the cache (and a next request being served from it, never from the upstream).
       this.available = written
       this.state = 'done'
-      this.#changed('progress')
+      this.emit('progress')
     } catch (err) {
-      digest?.abort()
       this.error = err instanceof Error ? err : new Error(String(err))
       this.state = 'failed'
       this.emit('failed', this.error)
-      this.#changed('progress')
-      // Nothing more is written, and the write in flight ends before the file is closed.
-      this.#queued = []
-      while (this.#flushing) await once(this, 'written')
+      this.emit('progress')
+      this.emit('written')
       await unlink(part).catch(() => undefined)
     } finally {
-      // Awaited: once run() resolves, a part file no reader needs is closed.
-      await this.#release()
+      this.#release()
     }
   }
 
   /** Copy and verify the body; returns its length (its last chunk is not made available yet). */
-  async #copy(body: Readable, digest: PartDigest): Promise<number> {
-    let received = 0
+  async #copy(body: Readable): Promise<number> {
+    const handle = this.#handle
+    if (handle === undefined) return 0
+    const expected = this.#plan.expected
+    const hashes: { sha256: Hash; expected: Hash | undefined } = {
+      sha256: createHash('sha256'),
+      expected: expected === undefined || expected.algorithm === 'sha256' ? undefined : createHash(expected.algorithm),
+    }
+    let written = 0
     for await (const chunk of body) {
       const bytes = chunk as Buffer
       this.#throwIfWriteFailed()
-      this.#write({ start: received, bytes })
+      hashes.sha256.update(bytes)
+      hashes.expected?.update(bytes)
+      this.#write(handle, { start: written, bytes, written: false })
       // The previous chunks may go out; this one waits for the next (or for the verdict).
-      this.available = received
-      received += bytes.length
-      this.received = received
-      this.#changed('progress')
+      this.available = written
+      written += bytes.length
+      this.received = written
+      this.emit('progress')
       while (this.#writesOver(WRITES_IN_FLIGHT)) await once(this, 'written')
     }
     while (this.#writesOver(0)) await once(this, 'written')
     this.#throwIfWriteFailed()
-    if (this.length !== undefined && received !== this.length)
+    const sha256 = hashes.sha256.digest('hex')
+    const digest = hashes.expected === undefined ? sha256 : hashes.expected.digest('hex')
+    if (this.length !== undefined && written !== this.length)
       throw new UpstreamFetchError(
         'length',
-        `the upstream sent ${String(received)} bytes instead of ${String(this.length)}`,
+        `the upstream sent ${String(written)} bytes instead of ${String(this.length)}`,
       )
-    const [sha256, other] = await digest.finish(received)
-    if (sha256 === undefined) throw new Error('the hashing worker gave no sha256')
-    const expected = this.#plan.expected
-    const actual = other ?? sha256
-    if (expected !== undefined && actual !== expected.hex)
+    if (expected !== undefined && digest !== expected.hex)
       throw new UpstreamFetchError(
         'digest',
-        `the upstream sent bytes whose ${expected.algorithm} is ${actual}, not the page's ${expected.hex}`,
+        `the upstream sent bytes whose ${expected.algorithm} is ${digest}, not the page's ${expected.hex}`,
       )
     this.sha256 = sha256
-    return received
+    return written
   }
 
   /** True while more than `bytes` are being written (and no write failed). */
@@ -208,44 +185,27 @@ export class Download extends EventEmitter implements DownloadSource {
     if (this.#writeError !== undefined) throw this.#writeError
   }
 
-  /** Queue a piece for the part file; readers may have it from memory at once. */
-  #write(piece: Piece): void {
+  /** Start writing a piece to the part file; readers may have it from memory at once. */
+  #write(handle: FileHandle, piece: Piece): void {
     this.#recent.push(piece)
     this.#recentBytes += piece.bytes.length
-    this.#queued.push(piece)
+    this.#unwritten.push(piece)
     this.#writing += piece.bytes.length
-    this.#flush()
-  }
-
-  // One write at a time, of every piece queued meanwhile (pwritev): a few large writes instead
-  // of one per socket read, and never two writes racing for the file.
-  #flush(): void {
-    const handle = this.#handle
-    if (this.#flushing || this.#queued.length === 0 || handle === undefined) return
-    const batch = this.#queued.splice(0, MAX_PIECES_PER_WRITE)
-    const start = batch[0]?.start ?? this.#written
-    let bytes = 0
-    for (const piece of batch) bytes += piece.bytes.length
-    this.#flushing = true
-    writev(
-      handle.fd,
-      batch.map((piece) => piece.bytes),
-      start,
-      (err, written) => {
-        this.#flushing = false
-        if (err === null && written !== bytes) err = new Error(`wrote ${String(written)} of ${String(bytes)} bytes`)
-        if (err !== null) {
-          // Kept, and thrown by the copy loop.
-          this.#writeError ??= err
-          this.#changed('written')
-          return
+    // Handled at once (a rejection is kept, and thrown by the copy loop), so it is never unhandled.
+    handle.write(piece.bytes, 0, piece.bytes.length, piece.start).then(
+      () => {
+        piece.written = true
+        this.#writing -= piece.bytes.length
+        for (let first = this.#unwritten[0]; first?.written === true; first = this.#unwritten[0]) {
+          this.#written = first.start + first.bytes.length
+          this.#unwritten.shift()
         }
-        this.#writing -= bytes
-        this.#written = start + bytes
-        this.#digest?.written(this.#written)
         this.#trim()
-        this.#flush()
-        this.#changed('written')
+        this.emit('written')
+      },
+      (err: unknown) => {
+        this.#writeError ??= err instanceof Error ? err : new Error(String(err))
+        this.emit('written')
       },
     )
   }
@@ -262,7 +222,7 @@ export class Download extends EventEmitter implements DownloadSource {
 
   /** Bytes of this download held in memory now (for tests: bounded, whatever the file's size). */
   get heldBytes(): number {
-    return this.#recentBytes + this.#blocks.heldBytes
+    return this.#recentBytes
   }
 
   /** Resolves once the download is over, whether it succeeded ('done') or not ('failed'). */
@@ -274,11 +234,53 @@ export class Download extends EventEmitter implements DownloadSource {
   /** The file's bytes as they become safe to send; fails (instead of ending) when the download does. */
   reader(): Readable {
     this.#readers++
-    return new DownloadReader(this)
+    let counted = true
+    const gone = (): void => {
+      if (!counted) return
+      counted = false
+      this.#readers--
+      this.#release()
+    }
+    // One chunk read ahead per client, not Readable.from's default 16: with 50 clients of one
+    // download, 16 × 64 KiB each was most of the memory the download used (docs/benchmarks.md).
+    const stream = Readable.from(this.#follow(gone), { highWaterMark: 1 })
+    // A generator never pulled runs no `finally` when its stream is destroyed: a client gone
+    // before its first chunk must let the part file close too.
+    stream.once('close', gone)
+    return stream
   }
 
-  /** DownloadSource: the bytes from `position` (up to what readers may have) in the piece in memory holding them. */
-  pieceAt(position: number): Buffer | undefined {
+  async *#follow(gone: () => void): AsyncGenerator<Buffer> {
+    let position = 0
+    try {
+      for (;;) {
+        this.#throwIfFailed()
+        if (position < this.available) {
+          const piece = this.#fromMemory(position) ?? (await this.#fromFile(position))
+          if (piece === undefined) {
+            await once(this, 'written')
+            continue
+          }
+          // Checked again after the read: a failure meanwhile must cut the body before its end.
+          this.#throwIfFailed()
+          position += piece.length
+          yield piece
+          continue
+        }
+        if (this.state === 'done') return
+        await once(this, 'progress')
+      }
+    } finally {
+      gone()
+    }
+  }
+
+  #throwIfFailed(): void {
+    if (this.state === 'failed') throw this.error ?? new Error('download failed')
+  }
+
+  // The bytes from `position` on (up to what readers may have) in the piece in memory holding them.
+  #fromMemory(position: number): Buffer | undefined {
     const recent = this.#recent
     // Newest first: a reader at the head finds its piece at once.
     for (let i = recent.length - 1; i >= 0; i--) {
@@ -290,70 +292,25 @@ export class Download extends EventEmitter implements DownloadSource {
     return undefined
   }
 
-  /** DownloadSource: bytes from `position` read back from the part file, for a reader behind the pieces in memory. */
-  readPart(position: number, done: (err: Error | null, bytes: Buffer | undefined) => void): void {
+  // Bytes from `position` read back from the part file, for a reader behind the pieces in memory.
+  async #fromFile(position: number): Promise<Buffer | undefined> {
     const limit = Math.min(this.#written, this.available)
-    if (position >= limit) {
-      done(null, undefined)
-      return
-    }
-    this.#blocks.get(position, limit, this.#readAt, done)
-  }
-
-  // One read of the part file. The callback API: the promise one costs a promise and an object
-  // per read. The file is not closed while a read is in flight (#release waits for #partReads).
-  readonly #readAt: ReadAt = (start, length, done) => {
+    if (position >= limit) return undefined
     const handle = this.#handle
-    if (handle === undefined) {
-      done(new Error('the part file was closed before the download was read'), Buffer.alloc(0))
-      return
-    }
-    const buffer = Buffer.allocUnsafe(length)
-    this.#partReads++
-    read(handle.fd, buffer, 0, length, start, (err, bytesRead) => {
-      this.#partReads--
-      if (this.#partReads === 0) void this.#release()
-      done(err, buffer.subarray(0, bytesRead))
-    })
-  }
-
-  /** DownloadSource: `wake` is called once, at the next change (bytes, a write, the verdict). */
-  wait(wake: () => void): void {
-    this.#waiting.add(wake)
-  }
-
-  stopWaiting(wake: () => void): void {
-    this.#waiting.delete(wake)
-  }
-
-  /** DownloadSource: a reader is gone (ended, failed or destroyed, pulled or not). */
-  detach(): Promise<void> {
-    this.#readers--
-    return this.#release()
-  }
-
-  // Tell the listeners (settled(), the progress of `cache warm`) and the waiting readers.
-  #changed(event: 'progress' | 'written'): void {
-    this.emit(event)
-    this.#wakeReaders()
-  }
-
-  // Wake every waiting reader (each waits again if there is still nothing for it).
-  #wakeReaders(): void {
-    if (this.#waiting.size === 0) return
-    const waiting = [...this.#waiting]
-    this.#waiting.clear()
-    for (const wake of waiting) wake()
+    if (handle === undefined) throw new Error('the part file was closed before the download was read')
+    const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, limit - position))
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)
+    if (bytesRead === 0) throw new Error('the part file ended before its written bytes')
+    return buffer.subarray(0, bytesRead)
   }
 
   // The part file stays open while the download runs or anyone still reads it.
-  async #release(): Promise<void> {
-    if (this.#readers > 0 || this.#partReads > 0 || this.state === 'connecting' || this.state === 'streaming') return
+  #release(): void {
+    if (this.#readers > 0 || this.state === 'connecting' || this.state === 'streaming') return
     const handle = this.#handle
     this.#handle = undefined
     this.#recent = []
     this.#recentBytes = 0
-    this.#blocks.clear()
-    await handle?.close().catch(() => undefined)
+    void handle?.close()
   }
 }
