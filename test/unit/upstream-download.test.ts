@@ -47,6 +47,25 @@ async function sendPieces(res: ServerResponse, bytes: Buffer): Promise<void> {
   }
 }
 
+/** An upstream sending `content` whole, in pieces. */
+function upstreamOf(t: TestContext, content: Buffer): ReturnType<typeof upstream> {
+  return upstream(t, async (res) => {
+    res.writeHead(200, { 'content-length': String(content.length) })
+    await sendPieces(res, content)
+    res.end()
+  })
+}
+
+/** A download run, once its bytes flow. */
+async function started(
+  downloadPlan: ConstructorParameters<typeof Download>[0],
+): Promise<{ download: Download; running: Promise<void> }> {
+  const download = new Download(downloadPlan)
+  const running = download.run()
+  await download.started
+  return { download, running }
+}
+
 function plan(url: string, dir: string, content: Buffer): ConstructorParameters<typeof Download>[0] {
   return {
     request: {
@@ -217,14 +236,8 @@ await test('a matching last piece reaches every client once the file is kept', a
 await test('a reader destroyed before its first read does not keep the part file open', async (t) => {
   const dir = await tempDir(t)
   const content = randomBytes(2 * RECENT_BYTES + 99)
-  const server = await upstream(t, async (res) => {
-    res.writeHead(200, { 'content-length': String(content.length) })
-    await sendPieces(res, content)
-    res.end()
-  })
-  const download = new Download(plan(server.url, dir, content))
-  const running = download.run()
-  await download.started
+  const server = await upstreamOf(t, content)
+  const { download, running } = await started(plan(server.url, dir, content))
   // A client that went away before its response started: its stream is destroyed unread.
   download.reader().destroy()
   const reader = download.reader()
@@ -242,14 +255,8 @@ await test('a reader destroyed before its first read does not keep the part file
 await test('the part file stays open for a reader not read yet, and closes when it is destroyed', async (t) => {
   const dir = await tempDir(t)
   const content = randomBytes(RECENT_BYTES + 5)
-  const server = await upstream(t, async (res) => {
-    res.writeHead(200, { 'content-length': String(content.length) })
-    await sendPieces(res, content)
-    res.end()
-  })
-  const download = new Download(plan(server.url, dir, content))
-  const running = download.run()
-  await download.started
+  const server = await upstreamOf(t, content)
+  const { download, running } = await started(plan(server.url, dir, content))
   const idle = download.reader()
   await running
   assert.equal(download.state, 'done', download.error?.message)
@@ -263,11 +270,7 @@ await test('the part file stays open for a reader not read yet, and closes when 
 await test('a page giving only md5: the md5 is checked before the last byte, and the sha256 is pinned', async (t) => {
   const dir = await tempDir(t)
   const content = randomBytes(3 * RECENT_BYTES + 4321)
-  const server = await upstream(t, async (res) => {
-    res.writeHead(200, { 'content-length': String(content.length) })
-    await sendPieces(res, content)
-    res.end()
-  })
+  const server = await upstreamOf(t, content)
   const md5 = createHash('md5').update(content).digest('hex')
   const sha256 = createHash('sha256').update(content).digest('hex')
   // The page gives only md5: checked against it, and the sha256 pinned beside the file.
