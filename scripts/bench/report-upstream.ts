@@ -49,7 +49,7 @@ export function upstreamRows(result: UpstreamResult): UpstreamRow[] {
     },
     {
       metric: `First download of an uncached ${size(firstDownload.bytes)} file, one client: MB/s (median of ${String(firstRatios.length)}, a new file each)`,
-      egg: `${median(firstDownload.viaMbps).toFixed(0)}${numbersSpread(firstDownload.viaMbps)}`,
+      egg: `${median(firstDownload.viaMbps).toFixed(0)}${numbersSpread(firstDownload.viaMbps)}${cpuPer100Mb(firstDownload)}`,
       reference: `${median(firstDownload.directMbps).toFixed(0)}${numbersSpread(firstDownload.directMbps)} (upstream directly)`,
       ratio: ratio(firstRatio),
       target: `≥ ${LEAST_RATIO.toFixed(2)} of the upstream`,
@@ -120,4 +120,11 @@ function numbersSpread(values: readonly number[]): string {
   if (values.length < 2) return ''
   const format = (n: number): string => (n >= 1000 ? int(n) : n.toFixed(0))
   return ` <sub>(${format(Math.min(...values))}–${format(Math.max(...values))})</sub>`
+}
+
+// eggserve's CPU time per 100 MB of the first downloads (median), when the run measured it.
+function cpuPer100Mb(first: UpstreamResult['firstDownload']): string {
+  const cpu = first.viaCpuSeconds
+  if (cpu === undefined || cpu.length === 0) return ''
+  return `; CPU ${median(cpu.map((seconds) => (seconds * 100e6) / first.bytes)).toFixed(2)} s per 100 MB`
 }

@@ -115,6 +115,8 @@ export interface UpstreamResult {
     readonly bytes: number
     readonly viaMbps: readonly number[]
     readonly directMbps: readonly number[]
+    /** eggserve's CPU time (user + system, every thread) per download through it, in seconds. */
+    readonly viaCpuSeconds?: readonly number[]
   }
   /** a: that file, cached; b: a local file of the same size. */
   readonly file: PairedLoad
@@ -143,6 +145,8 @@ export interface S3Result {
     readonly bytes: number
     readonly viaMbps: readonly number[]
     readonly directMbps: readonly number[]
+    /** eggserve's CPU time (user + system, every thread) per download through it, in seconds. */
+    readonly viaCpuSeconds?: readonly number[]
   }
   /** Per upload to one replica: ms from its answer until the other replica's page lists the file. */
   readonly convergenceMs: readonly number[]

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -89,14 +89,19 @@ async function measureServed(
     await getOk(`${server.url}/simple/${DOWNLOAD}/`)
     const viaMbps: number[] = []
     const directMbps: number[] = []
+    const viaCpuSeconds: number[] = []
     for (const [round, filename] of fixture.downloads.entries()) {
       if (wasInterrupted()) break
       const direct = await timedDownload(`${nginx.url}/packages/${DOWNLOAD}/${filename}`, downloadBytes)
+      // CPU time as well: on a loaded machine it moves much less than MB/s do.
+      const cpuBefore = await cpuSeconds(server.pid)
       const via = await timedDownload(`${server.url}/files/upstream/${DOWNLOAD}/${filename}`, downloadBytes)
+      const cpu = (await cpuSeconds(server.pid)) - cpuBefore
       directMbps.push(direct)
       viaMbps.push(via)
+      viaCpuSeconds.push(cpu)
       ctx.log(
-        `  first download ${String(round + 1)}: through eggserve ${via.toFixed(0)} MB/s, from nginx directly ${direct.toFixed(0)} MB/s`,
+        `  first download ${String(round + 1)}: through eggserve ${via.toFixed(0)} MB/s (CPU ${cpu.toFixed(2)} s), from nginx directly ${direct.toFixed(0)} MB/s`,
       )
     }
     const cachedFile = fixture.downloads[0] ?? ''
@@ -107,7 +112,7 @@ async function measureServed(
       connections: ctx.options.bigConnections,
       big: true,
     })
-    return { page, firstDownload: { bytes: downloadBytes, viaMbps, directMbps }, file }
+    return { page, firstDownload: { bytes: downloadBytes, viaMbps, directMbps, viaCpuSeconds }, file }
   } finally {
     await server.stop()
   }
@@ -229,6 +234,17 @@ async function paired(
     aRounds,
     bRounds,
   }
+}
+
+/** USER_HZ: the unit of /proc/<pid>/stat times, 100 on Linux's supported architectures. */
+const CLOCK_TICKS = 100
+
+/** CPU time of process `pid` so far (user + system, all threads), in seconds (Linux /proc). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8')
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
 }
 
 /** One GET read to its end; MB/s (10^6) from the request to the last byte. */

@@ -234,12 +234,23 @@ export class Download extends EventEmitter {
   /** The file's bytes as they become safe to send; fails (instead of ending) when the download does. */
   reader(): Readable {
     this.#readers++
+    let counted = true
+    const gone = (): void => {
+      if (!counted) return
+      counted = false
+      this.#readers--
+      this.#release()
+    }
     // One chunk read ahead per client, not Readable.from's default 16: with 50 clients of one
     // download, 16 × 64 KiB each was most of the memory the download used (docs/benchmarks.md).
-    return Readable.from(this.#follow(), { highWaterMark: 1 })
+    const stream = Readable.from(this.#follow(gone), { highWaterMark: 1 })
+    // A generator never pulled runs no `finally` when its stream is destroyed: a client gone
+    // before its first chunk must let the part file close too.
+    stream.once('close', gone)
+    return stream
   }
 
-  async *#follow(): AsyncGenerator<Buffer> {
+  async *#follow(gone: () => void): AsyncGenerator<Buffer> {
     let position = 0
     try {
       for (;;) {
@@ -260,8 +271,7 @@ export class Download extends EventEmitter {
         await once(this, 'progress')
       }
     } finally {
-      this.#readers--
-      this.#release()
+      gone()
     }
   }
 

@@ -99,6 +99,17 @@ await test('the report has an Upstream proxy section and its four targets in the
   assert.equal(summaryRow(missed, 'Upstream proxy: peak RSS')[5], '**no**')
 })
 
+await test("the first download's row gives eggserve's CPU time per 100 MB when the run measured it", () => {
+  const result = upstream({ pageRps: 19_000, firstVia: [950, 880, 990], fileMbps: 1900, peakMb: 120 })
+  const measured = renderReport(
+    run({ ...result, firstDownload: { ...result.firstDownload, viaCpuSeconds: [0.52, 0.61, 0.47] } }),
+  )
+  assert.match(
+    summaryRow(measured, 'Upstream proxy: the first download')[3] ?? '',
+    /^950 <sub>\(880–990\)<\/sub>; CPU 0\.52 s per 100 MB$/,
+  )
+})
+
 await test('a run without the upstream rows says so in the summary and has no Upstream proxy section', () => {
   const report = renderReport(run(undefined))
   assert.doesNotMatch(report, /^## Upstream proxy$/m)

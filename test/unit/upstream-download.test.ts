@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
+import { readdirSync, readlinkSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { createServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -12,6 +13,7 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { test, type TestContext } from 'node:test'
 import { Download, RECENT_BYTES, WRITES_IN_FLIGHT } from '../../src/upstream/file-download.js'
+import { eventually } from '../helpers/test-bytes.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
 const PIECE = 64 * 1024
@@ -43,6 +45,25 @@ async function sendPieces(res: ServerResponse, bytes: Buffer): Promise<void> {
   for (let offset = 0; offset < bytes.length; offset += PIECE) {
     if (!res.write(bytes.subarray(offset, offset + PIECE))) await once(res, 'drain')
   }
+}
+
+/** An upstream sending `content` whole, in pieces. */
+function upstreamOf(t: TestContext, content: Buffer): ReturnType<typeof upstream> {
+  return upstream(t, async (res) => {
+    res.writeHead(200, { 'content-length': String(content.length) })
+    await sendPieces(res, content)
+    res.end()
+  })
+}
+
+/** A download run, once its bytes flow. */
+async function started(
+  downloadPlan: ConstructorParameters<typeof Download>[0],
+): Promise<{ download: Download; running: Promise<void> }> {
+  const download = new Download(downloadPlan)
+  const running = download.run()
+  await download.started
+  return { download, running }
 }
 
 function plan(url: string, dir: string, content: Buffer): ConstructorParameters<typeof Download>[0] {
@@ -86,6 +107,21 @@ function collect(reader: Readable): Received {
     received.bytes += chunk.length
   })
   return received
+}
+
+/** The descriptors of this process open on a file under `dir` (Linux /proc), as their paths. */
+function descriptorsUnder(dir: string): string[] {
+  const paths: string[] = []
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target = ''
+    try {
+      target = readlinkSync(join('/proc/self/fd', fd))
+    } catch {
+      // Closed meanwhile.
+    }
+    if (target.startsWith(`${dir}/`)) paths.push(target)
+  }
+  return paths
 }
 
 /** Yield to I/O until `ready()` holds. */
@@ -195,4 +231,73 @@ await test('a matching last piece reaches every client once the file is kept', a
   assert.equal(client.error, undefined)
   assert.ok(Buffer.concat(client.chunks).equals(content))
   assert.deepEqual(await readdir(join(dir, 'proj')), ['f.tar.gz', 'f.tar.gz.sha256'])
+})
+
+await test('a reader destroyed before its first read does not keep the part file open', async (t) => {
+  const dir = await tempDir(t)
+  const content = randomBytes(2 * RECENT_BYTES + 99)
+  const server = await upstreamOf(t, content)
+  const { download, running } = await started(plan(server.url, dir, content))
+  // A client that went away before its response started: its stream is destroyed unread.
+  download.reader().destroy()
+  const reader = download.reader()
+  const closed = once(reader, 'close')
+  const client = collect(reader)
+  await running
+  assert.equal(download.state, 'done', download.error?.message)
+  await client.ended
+  await closed
+  assert.ok(Buffer.concat(client.chunks).equals(content), 'the other client gets every byte')
+  // The part file is closed asynchronously once its last reader is gone.
+  assert.ok(await eventually(() => descriptorsUnder(dir).length === 0), 'nothing under the cache stays open')
+})
+
+await test('the part file stays open for a reader not read yet, and closes when it is destroyed', async (t) => {
+  const dir = await tempDir(t)
+  const content = randomBytes(RECENT_BYTES + 5)
+  const server = await upstreamOf(t, content)
+  const { download, running } = await started(plan(server.url, dir, content))
+  const idle = download.reader()
+  await running
+  assert.equal(download.state, 'done', download.error?.message)
+  const finalPath = plan(server.url, dir, content).finalPath
+  assert.deepEqual(descriptorsUnder(dir), [finalPath], 'kept open (renamed) for the reader')
+  idle.destroy()
+  await once(idle, 'close')
+  assert.ok(await eventually(() => descriptorsUnder(dir).length === 0), 'closed with its last reader')
+})
+
+await test('a page giving only md5: the md5 is checked before the last byte, and the sha256 is pinned', async (t) => {
+  const dir = await tempDir(t)
+  const content = randomBytes(3 * RECENT_BYTES + 4321)
+  const server = await upstreamOf(t, content)
+  const md5 = createHash('md5').update(content).digest('hex')
+  const sha256 = createHash('sha256').update(content).digest('hex')
+  // The page gives only md5: checked against it, and the sha256 pinned beside the file.
+  const good = new Download({ ...plan(server.url, dir, content), expected: { algorithm: 'md5', hex: md5 } })
+  const goodRun = good.run()
+  await good.started
+  const client = collect(good.reader())
+  await goodRun
+  assert.equal(good.state, 'done', good.error?.message)
+  assert.equal(good.sha256, sha256)
+  const finalPath = plan(server.url, dir, content).finalPath
+  assert.equal(await readFile(`${finalPath}.sha256`, 'utf8'), `${sha256}\n`)
+  await client.ended
+  assert.ok(Buffer.concat(client.chunks).equals(content))
+  // The same bytes against another md5: refused, and nothing of it kept.
+  const otherDir = await tempDir(t)
+  const bad = new Download({
+    ...plan(server.url, otherDir, content),
+    expected: { algorithm: 'md5', hex: createHash('md5').update('other').digest('hex') },
+  })
+  const badRun = bad.run()
+  await bad.started
+  const cut = collect(bad.reader())
+  await badRun
+  assert.equal(bad.state, 'failed')
+  assert.match(String(bad.error?.message), new RegExp(`md5 is ${md5}`))
+  await cut.ended
+  assert.ok(cut.error !== undefined && cut.bytes < content.length, 'the client is cut before the end')
+  assert.deepEqual(await readdir(join(otherDir, 'proj')), [])
 })
