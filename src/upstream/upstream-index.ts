@@ -10,6 +10,7 @@ import type { IndexService, ProjectSnapshot } from '../live-index/index-service.
 import { PurgeWatcher } from './cache-purge.js'
 import { UpstreamFiles } from './file-cache.js'
 import { PageSource, type PageAnswer } from './page-source.js'
+import { UpstreamReleaseMetadata } from './release-metadata.js'
 import type { BreakerState } from './circuit-breaker.js'
 import type { UpstreamObserver } from './upstream-observer.js'
 import type { UpstreamConfig, UpstreamSettings } from './upstream-settings.js'
@@ -50,6 +51,8 @@ export interface HeldFile {
 export class UpstreamIndex {
   readonly local: IndexService
   readonly files: UpstreamFiles
+  /** The core metadata of upstream releases (the JSON API's `info`, the UI's project pages). */
+  readonly metadata: UpstreamReleaseMetadata
   readonly offline: boolean
   readonly #policy: NamePolicy
   readonly #sources: readonly PageSource[]
@@ -97,6 +100,13 @@ export class UpstreamIndex {
       maxBytes: config.cacheMaxBytes,
       hashChange: config.hashChange,
       ...observer,
+    })
+    this.metadata = new UpstreamReleaseMetadata({
+      files: this.files,
+      offline: config.offline,
+      breakerState: (label) => this.#sources.find((source) => source.settings.label === label)?.breakerState,
+      log: options.log,
+      ...(options.now === undefined ? {} : { now: options.now }),
     })
     this.#purges = new PurgeWatcher(options.cacheDir)
     // Labels carry no credentials (parseUpstreamUrl removed them).
@@ -205,6 +215,7 @@ export class UpstreamIndex {
     for (const project of await this.#purges.check()) {
       for (const source of this.#sources) source.forget(project)
       this.files.forget(project)
+      this.metadata.forget(project)
     }
   }
 
