@@ -3,11 +3,12 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { applyCooldown, type CooledPage, type Hold } from '../core/cooldown.js'
 import { formatDuration } from '../core/duration.js'
-import { decide, namePolicy, type NamePolicy } from '../core/name-rule.js'
+import { decide, namePolicy, neverUpstream, type NamePolicy } from '../core/name-rule.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import type { UpstreamFile, UpstreamPage } from '../core/upstream-page.js'
 import type { IndexService, ProjectSnapshot } from '../live-index/index-service.js'
 import { PurgeWatcher } from './cache-purge.js'
+import type { CachedProject } from './cached-projects.js'
 import { UpstreamFiles } from './file-cache.js'
 import { PageSource, type PageAnswer } from './page-source.js'
 import { UpstreamReleaseMetadata } from './release-metadata.js'
@@ -62,6 +63,8 @@ export class UpstreamIndex {
   readonly #versions = new Map<string, number>()
   #nextVersion = 1
   readonly #purges: PurgeWatcher
+  /** The last answer of cachedProjects(), until a summary changes. */
+  #cachedList: { version: string; projects: CachedProject[] } | undefined
 
   constructor(options: {
     index: IndexService
@@ -158,6 +161,32 @@ export class UpstreamIndex {
         return found.kind === 'missing' ? { kind: 'not-found' } : { kind: 'unavailable', offline: found.offline }
       }
     }
+  }
+
+  /**
+   * The projects the upstreams' cached pages know (never an upstream's list of every name:
+   * src/upstream/cached-projects.ts), for the UI's project list: an earlier upstream's page wins
+   * a name two have, as it would on a request, and never-upstream names are left out. Whether
+   * the eggdir has a name is the caller's to check (a local name wins). `version` changes
+   * whenever the list does.
+   */
+  async cachedProjects(): Promise<{ version: string; projects: CachedProject[] }> {
+    await this.#forgetPurged()
+    const found = []
+    for (const source of this.#sources) found.push({ source, ...(await source.cachedProjects()) })
+    const version = found.map((each) => String(each.version)).join(':')
+    if (this.#cachedList?.version === version) return this.#cachedList
+    const seen = new Set<string>()
+    const projects: CachedProject[] = []
+    for (const { source, summaries } of found) {
+      for (const [project, summary] of summaries) {
+        if (seen.has(project) || neverUpstream(this.#policy, project)) continue
+        seen.add(project)
+        projects.push({ ...summary, project, upstream: source.settings.label })
+      }
+    }
+    this.#cachedList = { version, projects }
+    return this.#cachedList
   }
 
   /** True when the name rule lets `name` be served from an upstream (it is not local, or it is merged). */

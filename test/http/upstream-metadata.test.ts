@@ -37,6 +37,10 @@ const RICH = buildWheel({
 const OLD = buildWheel({ name: 'meta-demo', version: '1.0', summary: 'The first one', requiresDist: ['six'] })
 // Only an sdist: the upstream eggserve announces PEP 658 metadata for wheels only.
 const SOURCE_ONLY = buildSdist({ name: 'srconly', version: '3.0', summary: 'Built from source' })
+const OTHER = buildWheel({ name: 'other-thing', version: '1.0', summary: 'never asked for' })
+const SECRET = buildWheel({ name: 'acme-thing', version: '1.0', summary: 'public squatter' })
+const LATER = buildWheel({ name: 'later', version: '1.0', summary: 'upstream later' })
+const LATER_LOCAL = buildWheel({ name: 'later', version: '0.1', summary: 'the local later' })
 
 /** The URL fields of `info`, which name the server that answers: the rest must be the same. */
 const URL_FIELDS = ['package_url', 'project_url', 'release_url']
@@ -290,4 +294,66 @@ await test('a failing upstream: no metadata now, asked again after 30 s, never w
   assert.equal(stale.statusCode, 200)
   assert.equal(stale.json<ApiDoc>().info.summary, null)
   assert.equal(proxy.count(metadataPath), 2)
+})
+
+await test('the UI’s list and search show the projects whose pages are cached, with their upstream', async (t) => {
+  const { proxy, url } = await startUpstream(t, {
+    'meta-demo': [OLD, RICH],
+    'other-thing': [OTHER],
+    'acme-thing': [SECRET],
+    later: [LATER],
+  })
+  const cacheDir = await tempDir(t)
+  const root = await tempDir(t, 'eggserve-meta-local-')
+  await writeDist(join(root, 'localpkg'), buildWheel({ name: 'localpkg', version: '1.0', summary: 'a local one' }))
+  const app = await proxyApp(t, { url, cacheDir, root })
+  for (const name of ['meta-demo', 'acme-thing', 'later'])
+    assert.equal((await get(app, `/simple/${name}/`)).statusCode, 200)
+  const before = proxy.count()
+
+  const home = (await get(app, '/-/')).body
+  assert.match(
+    home,
+    new RegExp(
+      `<tr data-eggserve-origin="upstream"><th scope="row"><a href="project/meta-demo/">meta-demo</a><span class="origin muted">upstream <code>${url}</code></span></th><td>2\\.0</td>`,
+    ),
+  )
+  assert.match(home, /<tr><th scope="row"><a href="project\/localpkg\/">localpkg<\/a><\/th>/)
+  assert.match(home, /4 projects on this index\. 3 of them come from upstream indexes/)
+  // Only what is cached: a name the upstream has but nobody asked for is not listed (its list
+  // of every name is never fetched), and listing asks the upstream nothing.
+  assert.ok(!home.includes('other-thing'), home)
+  assert.equal(proxy.count(), before)
+
+  const search = (await get(app, '/-/search?q=meta')).body
+  assert.match(search, /1 project found\./)
+  assert.match(
+    search,
+    /<tr data-eggserve-origin="upstream"><th scope="row"><a href="project\/meta-demo\/">meta-demo<\/a>/,
+  )
+  const api = (await get(app, '/-/api/search?q=meta')).json<{ results: Record<string, unknown>[] }>()
+  assert.deepEqual(api.results, [
+    {
+      name: 'meta-demo',
+      project: 'meta-demo',
+      version: '2.0',
+      summary: null,
+      url: 'project/meta-demo/',
+      origin: 'upstream',
+      upstream: url,
+    },
+  ])
+  assert.equal(proxy.count(), before)
+
+  // A local project of the same name wins (the name rule), and a restarted server with a
+  // never-upstream pattern reads the cached pages from the disk but never lists those names.
+  await writeDist(join(root, 'later'), LATER_LOCAL)
+  const restarted = await proxyApp(t, { url, cacheDir, root, neverUpstream: ['acme-*'] })
+  const listed = (await get(restarted, '/-/')).body
+  assert.match(listed, /<tr><th scope="row"><a href="project\/later\/">later<\/a><\/th><td>0\.1<\/td>/)
+  assert.ok(!listed.includes('acme-thing'), listed)
+  assert.match(listed, /<a href="project\/meta-demo\/">meta-demo<\/a><span class="origin muted">/)
+  assert.match(listed, /3 projects on this index\. 1 of them comes from an upstream index/)
+  assert.equal((await get(restarted, '/-/api/search?q=acme')).json<{ results: unknown[] }>().results.length, 0)
+  assert.equal(proxy.count(), before)
 })
