@@ -114,9 +114,15 @@ export class UpstreamReleaseMetadata {
     const key = `${release.upstream.label}\n${release.project}\n${files.map((file) => file.filename).join('\n')}`
     let pending = this.#inFlight.get(key)
     if (pending === undefined) {
-      pending = this.#read({ ...release, files }).finally(() => {
-        this.#inFlight.delete(key)
-      })
+      pending = this.#read({ ...release, files })
+        .then((read) => {
+          // Had (from the cache or the upstream): the project's pages need no more retries.
+          if (read.kind === 'read') this.#failedAt.delete(release.project)
+          return read
+        })
+        .finally(() => {
+          this.#inFlight.delete(key)
+        })
       this.#inFlight.set(key, pending)
     }
     return pending
@@ -155,7 +161,6 @@ export class UpstreamReleaseMetadata {
     } catch (err) {
       return this.#failed(project, err instanceof Error ? err.message : String(err))
     }
-    this.#failedAt.delete(project)
     return (await this.#cachedMetadataFile(project, metadata.filename)) ?? { kind: 'none', reason: 'unavailable' }
   }
 
@@ -169,7 +174,7 @@ export class UpstreamReleaseMetadata {
   async #cachedMetadataFile(project: string, filename: string): Promise<ReleaseMetadata | undefined> {
     const pin = await this.#files.pinOf(project, filename)
     const storage = await this.#files.cachedStorage()
-    const opened = await storage.open(`${project}/${filename}`)
+    const opened = pin === undefined ? undefined : await storage.open(`${project}/${filename}`)
     if (pin === undefined || opened === undefined) return undefined
     try {
       const size = opened.file.size
