@@ -61,16 +61,8 @@ export function registerProjectRoutes(app: FastifyInstance, ui: UiRouteContext):
     const all = queryString(request.query, 'releases') === 'all'
     const base = ui.indexBase(request)
     const lookup = await find(project)
-    if (lookup.kind !== 'local')
-      return notLocal(lookup, {
-        request,
-        reply,
-        root: '../../',
-        name: project,
-        version: undefined,
-        all,
-        indexUrl: `${base}simple/`,
-      })
+    const at = { root: '../../', name: project, version: undefined, all, indexUrl: `${base}simple/` }
+    if (lookup.kind !== 'local') return notLocal(lookup, { request, reply, ...at })
     const found = lookup.state
     if (found.project !== project) return redirect(request, reply, `../${found.project}/`)
     return sendRepresentation(
@@ -110,16 +102,8 @@ export function registerProjectRoutes(app: FastifyInstance, ui: UiRouteContext):
     const { project, version } = request.params
     const base = ui.indexBase(request)
     const lookup = await find(project)
-    if (lookup.kind !== 'local')
-      return notLocal(lookup, {
-        request,
-        reply,
-        root: '../../../',
-        name: project,
-        version,
-        all: false,
-        indexUrl: `${base}simple/`,
-      })
+    const at = { root: '../../../', name: project, version, all: false, indexUrl: `${base}simple/` }
+    if (lookup.kind !== 'local') return notLocal(lookup, { request, reply, ...at })
     const found = lookup.state
     const page = await index.analyzedPage(found)
     const releases = releaseCache.releases(page, found.generation)
