@@ -85,6 +85,13 @@ function setUpSuggestions() {
         summary.textContent = result.summary
         item.append(summary)
       }
+      // A project only an upstream index has (its page cached here) names that upstream.
+      if (result.origin === 'upstream') {
+        const origin = document.createElement('span')
+        origin.className = 'muted'
+        origin.textContent = `upstream ${result.upstream}`
+        item.append(origin)
+      }
       return item
     })
     list.replaceChildren(...items)

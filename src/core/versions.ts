@@ -284,3 +284,23 @@ export function sortByVersion<T>(items: Iterable<T>, versionOf: (item: T) => str
   })
   return keyed.sort(compareParsed).map((entry) => entry.item)
 }
+
+/**
+ * The latest of releases as PyPI's JSON API picks it: the highest final release not entirely
+ * yanked, else the highest non-yanked pre-release, else the highest; undefined for none.
+ * `yanked` is per file: a release is yanked when all of its files are.
+ * @example latestVersionOf([{ version: '2.0b1', yanked: false }, { version: '1.0', yanked: false }]) // '1.0'
+ */
+export function latestVersionOf(
+  files: Iterable<{ readonly version: string; readonly yanked: boolean }>,
+): string | undefined {
+  const versions = new Map<string, boolean>()
+  for (const file of files) {
+    const version = normalizeVersion(file.version)
+    versions.set(version, (versions.get(version) ?? true) && file.yanked)
+  }
+  const sorted = [...versions].sort(([a], [b]) => compareVersions(b, a))
+  return (sorted.find(([version, yanked]) => !yanked && !isPrerelease(version)) ??
+    sorted.find(([, yanked]) => !yanked) ??
+    sorted[0])?.[0]
+}

@@ -1,7 +1,7 @@
 // The PyPI JSON API of upstream and merged projects, from the files their simple pages list
 // (src/render/listed-files.ts): the same keys as a local project's, plus "_eggserve-origin" on
-// every file. Upstream files have only what the upstream's page says of them, so the fields that
-// come from core metadata are null unless a local file of the release gave its metadata.
+// every file. `info` is filled from the release's core metadata as a local project's is (a
+// local file's, else the upstream's PEP 658 file); without any, its metadata fields are null.
 import { parseDistFilename } from '../core/filenames.js'
 import type { CoreMetadata } from '../core/metadata.js'
 import type { ProjectSummary } from '../core/index-model.js'
@@ -56,7 +56,7 @@ export function renderListedPypiJson(options: {
   readonly names: ProjectSummary
   readonly release: ListedRelease
   readonly releases: readonly ListedRelease[] | undefined
-  /** Core metadata of a local file of the release; upstream metadata is not fetched for this API. */
+  /** Core metadata of the release (a local file's, else the upstream's), when it could be had. */
   readonly metadata: CoreMetadata | undefined
   readonly urls: JsonApiUrls
 }): string {

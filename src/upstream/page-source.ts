@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks'
 import type { FastifyBaseLogger } from 'fastify'
 import { parseHtmlPage, parseJsonPage, type UpstreamPage } from '../core/upstream-page.js'
+import { summarizePage, type PageSummary } from './cached-projects.js'
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js'
 import { describeUrl, readBounded, upstreamGet } from './http-client.js'
 import { PageStore, type StoredPage } from './page-store.js'
@@ -47,6 +48,13 @@ export class PageSource {
   readonly #missing = new Map<string, number>()
   readonly #inFlight = new Map<string, Promise<PageAnswer>>()
   readonly #observer: UpstreamObserver
+  /** What the UI's project list shows of each cached page: read from the disk once, then kept current. */
+  readonly #summaries = new Map<string, PageSummary>()
+  #summariesScanned: Promise<void> | undefined
+  /** Bumped whenever a summary is added, changed or removed. */
+  #summariesVersion = 0
+  /** The first moment a summary may change by itself (a held file comes of age). */
+  #summariesChangeAt = Infinity
   /** Upstream requests made (for the log and tests). */
   requests = 0
 
@@ -112,6 +120,49 @@ export class PageSource {
   forget(project: string): void {
     this.#entries.delete(project)
     this.#missing.delete(project)
+    this.#dropSummary(project)
+  }
+
+  /**
+   * The summary of every cached page (for the UI's project list), and a number that changes
+   * whenever one does. The first call reads the stored pages; later ones cost no I/O, but for a
+   * page whose held files came of age (it is summarized again).
+   */
+  async cachedProjects(): Promise<{ version: number; summaries: ReadonlyMap<string, PageSummary> }> {
+    this.#summariesScanned ??= this.#scanStore()
+    await this.#summariesScanned
+    if (this.#now() >= this.#summariesChangeAt) {
+      const now = this.#now()
+      for (const [project, summary] of [...this.#summaries]) {
+        if (now < summary.changesAtMs) continue
+        const entry = await this.#entry(project)
+        if (entry === undefined) this.#dropSummary(project)
+        else this.#summarize(project, entry.page)
+      }
+      let next = Infinity
+      for (const summary of this.#summaries.values()) next = Math.min(next, summary.changesAtMs)
+      this.#summariesChangeAt = next
+    }
+    return { version: this.#summariesVersion, summaries: this.#summaries }
+  }
+
+  async #scanStore(): Promise<void> {
+    for (const project of await this.#store.projects()) {
+      if (this.#summaries.has(project)) continue
+      const stored = await this.#store.load(project)
+      if (stored !== undefined && !this.#summaries.has(project)) this.#summarize(project, stored.page)
+    }
+  }
+
+  #summarize(project: string, page: UpstreamPage): void {
+    const summary = summarizePage(page, this.settings.cooldown, this.#now())
+    this.#summaries.set(project, summary)
+    this.#summariesChangeAt = Math.min(this.#summariesChangeAt, summary.changesAtMs)
+    this.#summariesVersion++
+  }
+
+  #dropSummary(project: string): void {
+    if (this.#summaries.delete(project)) this.#summariesVersion++
   }
 
   /** The cached page of `project`, without asking the upstream (for file requests). */
@@ -168,6 +219,7 @@ export class PageSource {
         this.#breaker.success()
         this.#missing.set(project, this.#now() + this.settings.negativeTtlMs)
         this.#entries.delete(project)
+        this.#dropSummary(project)
         return { kind: 'missing' }
       }
       if (response.status !== 200) {
@@ -226,6 +278,7 @@ export class PageSource {
 
   #keep(project: string, entry: Entry, changed: boolean): Entry {
     this.#entries.set(project, entry)
+    if (changed || !this.#summaries.has(project)) this.#summarize(project, entry.page)
     void this.#store.save(project, entry)
     if (changed) this.#log.debug({ project, files: entry.page.files.length }, 'Upstream page cached')
     return entry

@@ -1,9 +1,10 @@
 // Upstream project pages kept on disk under the cache directory, one JSON file per upstream
 // and project, so a restart serves them (fresh within the TTL) without asking the upstream.
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
+import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import type { UpstreamPage } from '../core/upstream-page.js'
 
 /** A cached page with what revalidation needs. */
@@ -41,6 +42,17 @@ export class PageStore {
       // Absent or unreadable: the page is fetched again.
       return undefined
     }
+  }
+
+  /** The projects with a stored page (normalized names), from the names of the files. */
+  async projects(): Promise<string[]> {
+    if (this.#dir === undefined) return []
+    const names = await readdir(this.#dir).catch(() => [])
+    // Temporary files of a save in progress end in ".tmp", not ".json".
+    return names
+      .filter((name) => name.endsWith('.json'))
+      .map((name) => name.slice(0, -'.json'.length))
+      .filter((project) => isValidProjectName(project) && normalizeProjectName(project) === project)
   }
 
   /** Keep `stored` (written to a temporary file, then renamed: a crash leaves the old page or the new one). */

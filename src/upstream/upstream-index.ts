@@ -3,13 +3,15 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { applyCooldown, type CooledPage, type Hold } from '../core/cooldown.js'
 import { formatDuration } from '../core/duration.js'
-import { decide, namePolicy, type NamePolicy } from '../core/name-rule.js'
+import { decide, namePolicy, neverUpstream, type NamePolicy } from '../core/name-rule.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import type { UpstreamFile, UpstreamPage } from '../core/upstream-page.js'
 import type { IndexService, ProjectSnapshot } from '../live-index/index-service.js'
 import { PurgeWatcher } from './cache-purge.js'
+import type { CachedProject } from './cached-projects.js'
 import { UpstreamFiles } from './file-cache.js'
 import { PageSource, type PageAnswer } from './page-source.js'
+import { UpstreamReleaseMetadata } from './release-metadata.js'
 import type { BreakerState } from './circuit-breaker.js'
 import type { UpstreamObserver } from './upstream-observer.js'
 import type { UpstreamConfig, UpstreamSettings } from './upstream-settings.js'
@@ -50,6 +52,8 @@ export interface HeldFile {
 export class UpstreamIndex {
   readonly local: IndexService
   readonly files: UpstreamFiles
+  /** The core metadata of upstream releases (the JSON API's `info`, the UI's project pages). */
+  readonly metadata: UpstreamReleaseMetadata
   readonly offline: boolean
   readonly #policy: NamePolicy
   readonly #sources: readonly PageSource[]
@@ -59,6 +63,8 @@ export class UpstreamIndex {
   readonly #versions = new Map<string, number>()
   #nextVersion = 1
   readonly #purges: PurgeWatcher
+  /** The last answer of cachedProjects(), until a summary changes. */
+  #cachedList: { version: string; projects: CachedProject[] } | undefined
 
   constructor(options: {
     index: IndexService
@@ -97,6 +103,13 @@ export class UpstreamIndex {
       maxBytes: config.cacheMaxBytes,
       hashChange: config.hashChange,
       ...observer,
+    })
+    this.metadata = new UpstreamReleaseMetadata({
+      files: this.files,
+      offline: config.offline,
+      breakerState: (label) => this.#sources.find((source) => source.settings.label === label)?.breakerState,
+      log: options.log,
+      ...(options.now === undefined ? {} : { now: options.now }),
     })
     this.#purges = new PurgeWatcher(options.cacheDir)
     // Labels carry no credentials (parseUpstreamUrl removed them).
@@ -155,6 +168,32 @@ export class UpstreamIndex {
     }
   }
 
+  /**
+   * The projects the upstreams' cached pages know (never an upstream's list of every name:
+   * src/upstream/cached-projects.ts), for the UI's project list: an earlier upstream's page wins
+   * a name two have, as it would on a request, and never-upstream names are left out. Whether
+   * the eggdir has a name is the caller's to check (a local name wins). `version` changes
+   * whenever the list does.
+   */
+  async cachedProjects(): Promise<{ version: string; projects: CachedProject[] }> {
+    await this.#forgetPurged()
+    const found = []
+    for (const source of this.#sources) found.push({ source, ...(await source.cachedProjects()) })
+    const version = found.map((each) => String(each.version)).join(':')
+    if (this.#cachedList?.version === version) return this.#cachedList
+    const seen = new Set<string>()
+    const projects: CachedProject[] = []
+    for (const { source, summaries } of found) {
+      for (const [project, summary] of summaries) {
+        if (seen.has(project) || neverUpstream(this.#policy, project)) continue
+        seen.add(project)
+        projects.push({ ...summary, project, upstream: source.settings.label })
+      }
+    }
+    this.#cachedList = { version, projects }
+    return this.#cachedList
+  }
+
   /** True when the name rule lets `name` be served from an upstream (it is not local, or it is merged). */
   async reachesUpstream(name: string): Promise<boolean> {
     await this.#forgetPurged()
@@ -210,6 +249,7 @@ export class UpstreamIndex {
     for (const project of await this.#purges.check()) {
       for (const source of this.#sources) source.forget(project)
       this.files.forget(project)
+      this.metadata.forget(project)
     }
   }
 

@@ -4,7 +4,9 @@
 // metadata and READMEs stays inert in the browser (no flag set, no request to a loopback
 // beacon, no CSP violation). With EGGSERVE_SCREENSHOTS=1 (npm run screenshots) the screenshots
 // go to docs/screenshots/ for the README; otherwise to a temporary folder. An upstream project's
-// page (a second real eggserve as the upstream) shows every file's origin and passes axe-core too.
+// page (a second real eggserve as the upstream) shows every file's origin and the release's
+// metadata and README (from its PEP 658 file), the project list names the upstream, and both
+// pass axe-core too.
 import assert from 'node:assert/strict'
 import { mkdir, utimes } from 'node:fs/promises'
 import { createServer } from 'node:http'
@@ -397,11 +399,20 @@ await test('with --ui-remote-images, README images load (the beacon can see hits
   assert.deepEqual(await violations(page), [])
 })
 
-await test('an upstream project page in Chromium: every file shows its origin, no axe-core violations', async (t) => {
+await test('an upstream project in Chromium: origins, metadata and README, the list; no axe-core violations', async (t) => {
   const context = await openBrowser(t)
   if (context === undefined) return
   const { server: upstream } = await startUpstreamEggserve(t, {
-    updemo: [buildWheel({ name: 'updemo', version: '2.0' }), buildSdist({ name: 'updemo', version: '2.0' })],
+    updemo: [
+      buildWheel({
+        name: 'updemo',
+        version: '2.0',
+        summary: 'An upstream project with a README',
+        metadataLines: [...DEMO_LINES],
+        description: DEMO_README,
+      }),
+      buildSdist({ name: 'updemo', version: '2.0' }),
+    ],
   })
   const root = await tempDir(t, 'eggserve-ui-upstream-')
   const server = await startWithUpstreams(t, {
@@ -422,5 +433,21 @@ await test('an upstream project page in Chromium: every file shows its origin, n
     assert.equal(origins.length, 2)
     for (const origin of origins)
       assert.match(origin, new RegExp(`^upstream [^]*Origin\\s+upstream ${upstream.url}/simple/`))
+    // The release's metadata, from the upstream's PEP 658 file: summary, rendered README, links.
+    assert.equal(await page.locator('.project-header .lead').innerText(), 'An upstream project with a README')
+    assert.equal(await page.locator('.readme table th').first().innerText(), 'Feature')
+    assert.equal(
+      await page.locator('.project-aside a', { hasText: 'Source' }).getAttribute('href'),
+      'https://git.example.org/demo-tools',
+    )
+    // The project list names it, with its upstream, now that its page is cached.
+    await load(page, `${server.url}/-/`)
+    assert.deepEqual(await axeViolations(page), [], `home ${width}`)
+    const homeOverflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth')
+    assert.ok(homeOverflow <= 0, `home ${width}: ${homeOverflow}px wider than the viewport`)
+    assert.equal(
+      await page.locator('tr[data-eggserve-origin="upstream"] th').innerText(),
+      `updemo\nupstream ${upstream.url}/simple/`,
+    )
   }
 })

@@ -183,7 +183,7 @@ await test('the original tree serves upstream and merged projects through the na
 await test('the PyPI JSON API of upstream and merged projects comes from their pages, with origins', async (t) => {
   const { app, label } = await setUp(t)
 
-  await t.test('/pypi/<upstream>/json: urls and releases from the page, info without metadata', async () => {
+  await t.test('/pypi/<upstream>/json: urls and releases from the page, info from its PEP 658 metadata', async () => {
     const res = await get(app, '/pypi/updemo/json')
     assert.equal(res.statusCode, 200, res.body)
     assert.equal(res.headers['eggserve-origin'], 'upstream')
@@ -191,8 +191,8 @@ await test('the PyPI JSON API of upstream and merged projects comes from their p
     const doc = res.json<ApiDoc>()
     assert.equal(doc.info.name, 'updemo')
     assert.equal(doc.info.version, '2.0')
-    // Not fetched from the upstream: the fields core metadata would give are null.
-    assert.equal(doc.info.summary, null)
+    // From the release's .metadata, fetched through the file cache (docs/upstream.md, "Release metadata").
+    assert.equal(doc.info.summary, 'two')
     assert.deepEqual(Object.keys(doc.releases ?? {}), ['0.9', '1.0', '2.0'])
     const wheel = doc.urls.find((file) => file.filename === UP_20.filename)
     assert.ok(wheel !== undefined)
@@ -224,7 +224,8 @@ await test('the PyPI JSON API of upstream and merged projects comes from their p
   await t.test('/pypi/<merged>/json: both origins; a local file of the release gives its metadata', async () => {
     const latest = (await get(app, '/pypi/shared/json')).json<ApiDoc>()
     assert.equal(latest.info.version, '2.0')
-    assert.equal(latest.info.summary, null)
+    // 2.0 has only an upstream file: the upstream's metadata.
+    assert.equal(latest.info.summary, 'upstream two')
     assert.deepEqual(
       (latest.releases?.['1.0'] ?? []).map((file) => [file.filename, file['_eggserve-origin']]).sort(),
       [
@@ -256,7 +257,7 @@ await test('the browse UI shows the origin of every file, and upstream projects 
     )
     assert.ok(body.includes(`href="../../../files/upstream/updemo/${UP_20.filename}"`), body)
     assert.ok(body.includes(sha256(UP_20.bytes)), body)
-    assert.ok(body.includes('eggserve does not fetch its metadata'), body)
+    assert.ok(body.includes('<p class="lead">two</p>'), body)
     const version = await get(app, '/-/project/updemo/1.0/')
     assert.equal(version.statusCode, 200)
     assert.ok(version.body.includes(UP_10.filename) && !version.body.includes(UP_20.filename))

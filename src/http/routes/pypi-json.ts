@@ -12,12 +12,12 @@ import {
   findRelease,
   latestRelease,
   metadataSource,
-  preferredMetadataFile,
   releasesOf,
   renderPypiJson,
   type Release,
 } from '../../render/pypi-json.js'
 import { JSON_API_ERRORS } from '../error-handler.js'
+import { listedReleaseMetadata } from '../listed-release-metadata.js'
 import { sendRepresentation } from '../page-response.js'
 import { baseUrlOf } from '../public-base.js'
 import { redirect } from '../replies.js'
@@ -117,8 +117,9 @@ function redirectToNormalized(
   return redirect(request, reply, `${up}${found.project}/${version}json${wanted.slash}`)
 }
 
-// A merged or upstream project: the files its /simple/ page lists (the upstream's page, not its
-// metadata: nothing more is fetched for this API), each with "_eggserve-origin".
+// A merged or upstream project: the files its /simple/ page lists, each with "_eggserve-origin",
+// and `info` from the release's core metadata (a local file's, else the upstream's PEP 658 file:
+// docs/upstream.md, "Release metadata").
 async function sendListedJsonApi(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -145,23 +146,23 @@ async function sendListedJsonApi(
     options.urls.publicUrl === undefined ? `${url.base}|${project}|${release.version}` : `${project}|${release.version}`
   const key = { section: 'pypi-upstream', name, variant: wanted.version === undefined ? 0 : 1 }
   return sendRepresentation(request, reply, options.pages, key, {
-    generation: resolvedGeneration(upstream, resolution),
+    generation: resolvedGeneration(upstream, resolution, { withMetadata: true }),
     lastModifiedMs: 0,
     contentType: 'application/json',
     render: async () => {
-      // The metadata of a local file of the release (merged projects): a wheel, else an sdist, else an egg.
-      const source = preferredMetadataFile(
-        release.files.flatMap((file) => {
-          const dist = file.origin === 'local' ? local?.file(file.filename) : undefined
-          return dist === undefined ? [] : [dist]
-        }),
-      )
-      const read = source === undefined ? undefined : await options.metadata.read(source)
+      const read = await listedReleaseMetadata({
+        metadata: options.metadata,
+        upstream,
+        project,
+        local,
+        view: resolution.view,
+        release,
+      })
       return renderListedPypiJson({
         names,
         release,
         releases: wanted.version === undefined ? releases : undefined,
-        metadata: read === undefined ? undefined : parseCoreMetadata(read.bytes),
+        metadata: read.kind === 'read' ? parseCoreMetadata(read.bytes) : undefined,
         urls: { base: url.base },
       })
     },

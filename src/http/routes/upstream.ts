@@ -16,6 +16,7 @@ import { sendDistribution } from '../download.js'
 import { CooldownError, UpstreamFailure } from '../../upstream/upstream-errors.js'
 import type { ProjectSnapshot } from '../../live-index/index-service.js'
 import type { Resolution, UpstreamIndex, UpstreamView } from '../../upstream/upstream-index.js'
+import { coreMetadataFile } from '../../upstream/release-metadata.js'
 import { sendPage } from '../page-response.js'
 import { redirect } from '../replies.js'
 import { encodeSegment, type Tree } from '../../render/trees.js'
@@ -122,11 +123,14 @@ export async function listedFiles(
 export function resolvedGeneration(
   upstream: UpstreamIndex,
   resolution: Extract<Resolution, { kind: 'merge' | 'upstream' }>,
+  /** Documents showing release metadata: also new while a failed metadata fetch may be retried. */
+  options: { readonly withMetadata?: boolean } = {},
 ): number {
   const project = resolution.kind === 'merge' ? resolution.state.project : resolution.view.project
   const localGeneration = resolution.kind === 'merge' ? resolution.state.generation : 0
+  const retry = options.withMetadata === true ? upstream.metadata.retryEpoch(project) : 0
   return versionOf(
-    `${resolution.kind}:${String(resolution.view?.version ?? 0)}:${String(upstream.files.version(project))}:${String(localGeneration)}`,
+    `${resolution.kind}:${String(resolution.view?.version ?? 0)}:${String(upstream.files.version(project))}:${String(localGeneration)}:${String(retry)}`,
   )
 }
 
@@ -257,12 +261,8 @@ async function findFile(upstream: UpstreamIndex, project: string, filename: stri
   // PEP 658: <file URL>.metadata, for a file whose page entry says it exists (and held with it).
   const base = await upstream.file(project, withoutMetadataSuffix(filename))
   if (base === undefined || !('file' in base)) return base
-  const metadata = base.file.coreMetadata
-  if (metadata === undefined) return undefined
-  return {
-    view: base.view,
-    file: { filename, url: `${base.file.url}${METADATA_SUFFIX}`, hashes: metadata === true ? {} : metadata },
-  }
+  const metadata = coreMetadataFile(base.file)
+  return metadata === undefined ? undefined : { view: base.view, file: metadata }
 }
 
 function withoutMetadataSuffix(filename: string): string {

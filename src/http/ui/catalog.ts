@@ -2,15 +2,19 @@
 // home page and search. Summaries are read from one file's core metadata per project, in the
 // background and a few at a time, and kept as one short string per project (no search engine:
 // a scan of names and summaries in memory, which is enough for tens of thousands of projects).
+// With upstreams, the projects their cached pages know are listed too, each with its upstream
+// (src/upstream/cached-projects.ts: never an upstream's list of every name).
 import type { FastifyBaseLogger } from 'fastify'
 import { latestMtimeMs, type DistFile } from '../../core/index-model.js'
+import { compareNames } from '../../core/layout.js'
 import { parseCoreMetadata } from '../../core/metadata.js'
 import { normalizeProjectName } from '../../core/names.js'
 import { shorten } from '../../core/project-details.js'
-import { compareVersions, isPrerelease, normalizeVersion } from '../../core/versions.js'
+import { latestVersionOf, normalizeVersion } from '../../core/versions.js'
 import type { IndexService } from '../../live-index/index-service.js'
 import type { CoreMetadataStore } from '../../live-index/metadata-store.js'
 import type { ProjectRow, RecentUpload } from '../../render/ui/home.js'
+import type { CachedProject } from '../../upstream/cached-projects.js'
 
 interface Entry {
   readonly project: string
@@ -28,6 +32,8 @@ interface Entry {
   /** True once the summary was looked for (found or not). */
   summaryRead: boolean
   readonly lastUploadMs: number
+  /** The label of the upstream whose cached page lists it; absent for the eggdir's projects. */
+  readonly origin?: string
 }
 
 /** What a search found. */
@@ -52,6 +58,10 @@ export interface CatalogOptions {
   readonly ttlMs?: number
   /** How often, at most, every project folder is checked for changes on disk (in the background); default 10 s. */
   readonly checkIntervalMs?: number
+  /** The upstreams' cached projects (src/upstream/upstream-index.ts), listed after the name rule; absent without upstreams. */
+  readonly upstream?: {
+    cachedProjects(): Promise<{ readonly version: string; readonly projects: readonly CachedProject[] }>
+  }
 }
 
 /** Projects with their latest version, summary and last upload, kept current with the index. */
@@ -61,6 +71,11 @@ export class Catalog {
   readonly #log: FastifyBaseLogger
   readonly #ttlMs: number
   readonly #checkIntervalMs: number
+  readonly #upstream: CatalogOptions['upstream']
+  /** The version of the upstreams' list the entries were made from. */
+  #upstreamVersion: string | undefined
+  /** How many of the projects listed come from upstreams. */
+  #fromUpstreams = 0
   #checkedAt = -Infinity
   #checking: Promise<void> | undefined
   #entries = new Map<string, Entry>()
@@ -78,6 +93,12 @@ export class Catalog {
     this.#log = options.log.child({ component: 'ui-catalog' })
     this.#ttlMs = options.ttlMs ?? 1000
     this.#checkIntervalMs = options.checkIntervalMs ?? 10_000
+    this.#upstream = options.upstream
+  }
+
+  /** How many of the projects listed come from upstreams' cached pages. */
+  get fromUpstreams(): number {
+    return this.#fromUpstreams
   }
 
   /** Changes whenever anything the catalog shows changes (a page cache version). */
@@ -139,8 +160,11 @@ export class Catalog {
 
   /** The most recently uploaded files of the whole index. */
   recent(): RecentUpload[] {
-    // The newest files all belong to the projects with the newest last uploads.
-    const candidates = this.#updated().slice(0, RECENT)
+    // The newest files all belong to the projects with the newest last uploads (the eggdir's:
+    // an upstream project's files are not this index's uploads).
+    const candidates = this.#updated()
+      .filter((entry) => entry.origin === undefined)
+      .slice(0, RECENT)
     const files: RecentUpload[] = []
     for (const entry of candidates) {
       for (const file of entry.files) {
@@ -207,9 +231,19 @@ export class Catalog {
       }
       next.set(project, entry)
     }
+    const upstream = await this.#upstream?.cachedProjects()
+    if (upstream?.version !== this.#upstreamVersion) changed = true
     if (!changed) return
     this.#entries = next
-    this.#sorted = [...next.values()]
+    this.#upstreamVersion = upstream?.version
+    // The name rule: the eggdir owns every name it has (merged ones too), so a local project
+    // is listed as such; the upstream's cached page of that name is not listed.
+    const fromUpstreams = (upstream?.projects ?? []).filter((cached) => !next.has(cached.project)).map(upstreamEntry)
+    this.#fromUpstreams = fromUpstreams.length
+    this.#sorted =
+      fromUpstreams.length === 0
+        ? [...next.values()]
+        : [...next.values(), ...fromUpstreams].sort((a, b) => compareNames(a.folder, b.folder))
     this.#byUpdate = undefined
     this.#version++
     this.#readSummaries()
@@ -277,6 +311,25 @@ function row(entry: Entry): ProjectRow {
     version: entry.version,
     summary: entry.summary,
     lastUploadMs: entry.lastUploadMs,
+    ...(entry.origin === undefined ? {} : { origin: entry.origin }),
+  }
+}
+
+// A project only an upstream's cached page knows: no files here, and no summary (reading one
+// would mean asking the upstream for metadata to draw a list).
+function upstreamEntry(cached: CachedProject): Entry {
+  return {
+    project: cached.project,
+    folder: cached.project,
+    files: [],
+    folderLower: cached.project,
+    version: cached.version,
+    source: undefined,
+    summary: undefined,
+    summaryLower: undefined,
+    summaryRead: true,
+    lastUploadMs: cached.lastUploadMs,
+    origin: cached.upstream,
   }
 }
 
@@ -285,13 +338,5 @@ function row(entry: Entry): ProjectRow {
  * entirely yanked, else the highest non-yanked pre-release, else the highest.
  */
 export function latestVersion(files: readonly DistFile[]): string | undefined {
-  const versions = new Map<string, boolean>()
-  for (const file of files) {
-    const version = normalizeVersion(file.parsed.version)
-    versions.set(version, (versions.get(version) ?? true) && file.yanked !== undefined)
-  }
-  const sorted = [...versions].sort(([a], [b]) => compareVersions(b, a))
-  return (sorted.find(([version, yanked]) => !yanked && !isPrerelease(version)) ??
-    sorted.find(([, yanked]) => !yanked) ??
-    sorted[0])?.[0]
+  return latestVersionOf(files.map((file) => ({ version: file.parsed.version, yanked: file.yanked !== undefined })))
 }

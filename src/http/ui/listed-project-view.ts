@@ -1,14 +1,16 @@
 // The model of the project page of an upstream or merged project, from the files its /simple/
-// page lists (src/render/listed-files.ts). Nothing more is asked of the upstream for this page:
-// an upstream release has no metadata here (no README, requirements or classifiers), only what
-// the upstream's page says of each file; a merged release with a local file shows that file's.
+// page lists (src/render/listed-files.ts) and the release's core metadata (src/http/
+// listed-release-metadata.ts: a local file's, else the upstream's PEP 658 file), shown as a local
+// release's is: summary, README, requirements, links. Without metadata the page says why.
 import { parseDistFilename } from '../../core/filenames.js'
 import type { DistFile } from '../../core/index-model.js'
 import { decodeWheelTags } from '../../core/wheel-tags.js'
 import type { ListedFile } from '../../render/listed-files.js'
 import { uploadTimeMs, type ListedRelease } from '../../render/pypi-json-listed.js'
-import { latestRelease, preferredMetadataFile } from '../../render/pypi-json.js'
+import { latestRelease } from '../../render/pypi-json.js'
 import type { FileView, ProjectView, ReleaseView } from '../../render/ui/project.js'
+import type { NoMetadataReason } from '../../upstream/release-metadata.js'
+import type { ListedMetadata } from '../listed-release-metadata.js'
 import { LOCAL_ORIGIN, RELEASES_SHOWN, releaseDetails, type ProjectViewContext } from './project-view.js'
 
 /** The model of the page of `release` (one of `releases`, oldest first) of an upstream or merged project. */
@@ -21,6 +23,8 @@ export async function listedProjectView(
     readonly local: { readonly folder: string; file(filename: string): DistFile | undefined } | undefined
     /** The label of the upstream that owns the project (its URL without credentials). */
     readonly upstreamLabel: string | undefined
+    /** The release's core metadata, or why there is none. */
+    readonly metadata: ListedMetadata
     readonly releases: readonly ListedRelease[]
     readonly release: ListedRelease
     readonly root: string
@@ -31,8 +35,7 @@ export async function listedProjectView(
   const { project, local, release, releases, root } = input
   const localFile = (file: ListedFile): DistFile | undefined =>
     file.origin === 'local' ? local?.file(file.filename) : undefined
-  const source = preferredMetadataFile(release.files.map(localFile).filter((file) => file !== undefined))
-  const { details, readme } = await releaseDetails(context, source)
+  const { details, readme } = await releaseDetails(context, input.metadata.kind === 'read' ? input.metadata : undefined)
   const files = [...release.files]
     .sort((a, b) => a.filename.localeCompare(b.filename))
     .map((file) => listedFileView(context, { file, root, dist: localFile(file), upstreamLabel: input.upstreamLabel }))
@@ -53,11 +56,22 @@ export async function listedProjectView(
     releases: shown.map(releaseView),
     totalReleases: releases.length,
     ...(release.yanked ? { yanked: yankReason ?? '' } : {}),
-    ...(source === undefined
-      ? {
-          noMetadata: `This release comes from the upstream index ${input.upstreamLabel ?? ''}. eggserve does not fetch its metadata for this page; installers read it when they install.`,
-        }
+    ...(input.metadata.kind === 'none' && input.metadata.reason !== 'unreadable'
+      ? { noMetadata: noMetadataText(input.metadata.reason, input.upstreamLabel ?? 'an upstream index') }
       : {}),
+  }
+}
+
+// Why an upstream release shows no metadata (docs/ui.md, "Upstream projects").
+function noMetadataText(reason: NoMetadataReason, label: string): string {
+  const from = `This release comes from the upstream index ${label}`
+  switch (reason) {
+    case 'not-offered':
+      return `${from}, which offers no metadata file (PEP 658) for it, and none of its files is cached here; installers read its metadata when they install.`
+    case 'offline':
+      return `${from}. This index is offline and has not cached its metadata.`
+    case 'unavailable':
+      return `${from}, which cannot be asked for its metadata now; it is shown once it can.`
   }
 }
 

@@ -1,10 +1,10 @@
 // Builds the model of a project page from the index (files with their facts), the core metadata
 // of the release shown, its rendered README and the uploader record.
-import type { DistFile, PageFile, ProjectPage } from '../../core/index-model.js'
+import type { PageFile, ProjectPage } from '../../core/index-model.js'
 import { parseCoreMetadata } from '../../core/metadata.js'
 import { projectDetails, type ProjectDetails } from '../../core/project-details.js'
 import { decodeWheelTags } from '../../core/wheel-tags.js'
-import type { CoreMetadataStore } from '../../live-index/metadata-store.js'
+import type { CoreMetadataStore, MetadataBytes } from '../../live-index/metadata-store.js'
 import type { ReadmeRenderer } from '../../readme/readme-renderer.js'
 import type { RenderedReadme } from '../../render/rendered-readme.js'
 import { latestRelease, metadataSource, type Release } from '../../render/pypi-json.js'
@@ -42,7 +42,11 @@ export async function projectView(
   },
 ): Promise<ProjectView> {
   const { page, releases, release, root } = input
-  const { details, readme } = await releaseDetails(context, metadataSource(release))
+  const source = metadataSource(release)
+  const { details, readme } = await releaseDetails(
+    context,
+    source === undefined ? undefined : await context.metadata.read(source),
+  )
   const files = [...release.files]
     .sort((a, b) => a.file.filename.localeCompare(b.file.filename))
     .map((file) => fileView(context, file, root))
@@ -68,12 +72,11 @@ export async function projectView(
   }
 }
 
-/** The details and README of a release from the core metadata of `source` (one of its local files). */
+/** The details and README of a release from its core metadata (a local file's, or an upstream's). */
 export async function releaseDetails(
   context: ProjectViewContext,
-  source: DistFile | undefined,
+  read: MetadataBytes | undefined,
 ): Promise<{ details: ProjectDetails | undefined; readme: RenderedReadme | undefined }> {
-  const read = source === undefined ? undefined : await context.metadata.read(source)
   const details: ProjectDetails | undefined =
     read === undefined ? undefined : projectDetails(parseCoreMetadata(read.bytes))
   const readme: RenderedReadme | undefined =

@@ -1,7 +1,8 @@
 // The browse UI's project pages when upstreams are configured: the name rule decides who
 // answers, as on /simple/ (src/core/name-rule.ts). A local project keeps its own page; an
 // upstream or merged project gets a page made from the files its /simple/ page lists, each
-// with its origin. The upstream's page is all that is asked of it (docs/ui.md, "Upstream projects").
+// with its origin, and the release's metadata (the upstream's PEP 658 file when no local file of
+// the release gives it; docs/ui.md, "Upstream projects").
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ProjectSnapshot } from '../../live-index/index-service.js'
 import { findListedRelease, listedReleases } from '../../render/pypi-json-listed.js'
@@ -10,6 +11,7 @@ import { SIMPLE_TREE, encodeSegment } from '../../render/trees.js'
 import { renderMessage } from '../../render/ui/home.js'
 import { renderProject } from '../../render/ui/project.js'
 import type { Resolution, UpstreamIndex } from '../../upstream/upstream-index.js'
+import { listedReleaseMetadata } from '../listed-release-metadata.js'
 import { sendRepresentation, type PageOptions } from '../page-response.js'
 import { redirect } from '../replies.js'
 import { listedFiles, resolvedGeneration } from '../routes/upstream.js'
@@ -125,7 +127,7 @@ export class UpstreamProjectPages {
         variant: page.all ? 1 : 0,
       },
       {
-        generation: resolvedGeneration(this.#upstream, resolution),
+        generation: resolvedGeneration(this.#upstream, resolution, { withMetadata: true }),
         lastModifiedMs: 0,
         contentType: 'text/html; charset=utf-8',
         render: async () =>
@@ -134,6 +136,14 @@ export class UpstreamProjectPages {
               project,
               local,
               upstreamLabel: view?.upstream.label,
+              metadata: await listedReleaseMetadata({
+                metadata: this.#context.metadata,
+                upstream: this.#upstream,
+                project,
+                local,
+                view,
+                release,
+              }),
               releases,
               release,
               root: page.root,

@@ -10,6 +10,8 @@ export interface ProjectRow {
   readonly version: string | undefined
   readonly summary: string | undefined
   readonly lastUploadMs: number
+  /** The label of the upstream whose cached page lists it (its URL without credentials); absent for local projects. */
+  readonly origin?: string
 }
 
 /** A recent upload. */
@@ -33,12 +35,14 @@ export interface HomeView {
   readonly recent: readonly RecentUpload[]
   /** True while summaries are still being read after a start. */
   readonly loading: boolean
+  /** How many of the projects come from upstreams' cached pages. */
+  readonly fromUpstreams?: number
 }
 
 /** Render /-/. */
 export function renderHome(view: HomeView): string {
   const main = html`<h1>Package index</h1>
-<p class="lead">${view.total === 1 ? '1 project' : `${view.total} projects`} on this index.${view.loading ? ' Summaries are still being read; reload in a moment.' : ''}</p>
+<p class="lead">${view.total === 1 ? '1 project' : `${view.total} projects`} on this index.${fromUpstreamsNote(view.fromUpstreams ?? 0)}${view.loading ? ' Summaries are still being read; reload in a moment.' : ''}</p>
 <section aria-labelledby="use-heading" class="panel">
 <h2 id="use-heading">Install from this index</h2>
 ${copyBlock('use-pip', 'pip', `pip install --index-url ${view.indexUrl} PROJECT`)}
@@ -113,10 +117,18 @@ function projectTable(rows: readonly ProjectRow[], root: string): SafeHtml {
 <thead><tr><th scope="col">Project</th><th scope="col">Latest</th><th scope="col">Summary</th><th scope="col">Last upload</th></tr></thead>
 <tbody>${rows.map(
     (row) => html`
-<tr><th scope="row"><a href="${projectHref(root, row.project)}">${row.folder}</a></th><td>${row.version ?? ''}</td><td>${row.summary ?? ''}</td><td>${dateElement(row.lastUploadMs)}</td></tr>`,
+<tr${row.origin === undefined ? html`` : html` data-eggserve-origin="upstream"`}><th scope="row"><a href="${projectHref(root, row.project)}">${row.folder}</a>${row.origin === undefined ? html`` : html`<span class="origin muted">upstream <code>${row.origin}</code></span>`}</th><td>${row.version ?? ''}</td><td>${row.summary ?? ''}</td><td>${dateElement(row.lastUploadMs)}</td></tr>`,
   )}
 </tbody>
 </table>`
+}
+
+// Upstream projects are listed once this index has cached their page (docs/ui.md, "Upstream projects").
+function fromUpstreamsNote(count: number): string {
+  if (count === 0) return ''
+  return count === 1
+    ? ' 1 of them comes from an upstream index (its page is cached here).'
+    : ` ${count} of them come from upstream indexes (their pages are cached here).`
 }
 
 function sortLink(view: HomeView, sort: HomeView['sort'], label: string): SafeHtml {
