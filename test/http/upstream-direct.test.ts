@@ -141,7 +141,14 @@ await test('direct downloads: upstream URLs in every format, local ones for loca
     assert.ok(ui.body.includes(`href="${direct(UP_10)}"`), ui.body)
     assert.ok(ui.body.includes(`href="${direct(UP_10)}.metadata"`), ui.body)
     assert.match(ui.body, new RegExp(`aria-label="${UP_10.filename}" data-eggserve-origin="upstream"`))
-    assert.equal(fileRequests(proxy), 1, 'only the metadata the test fetched itself')
+    // The JSON API's info and the UI read the release's PEP 658 metadata once (cached since), so
+    // the upstream saw two metadata requests (the test's own and that one) and no distribution.
+    assert.equal(
+      fileRequests(proxy),
+      2,
+      "the metadata the test fetched itself, and the one eggserve read for the release's info",
+    )
+    assert.equal(proxy.countMatching('.metadata'), 2, 'metadata requests only: eggserve downloads no distribution')
   })
 
   await t.test('a merged project: the local file at its local URL, the upstream file at the upstream', async () => {

@@ -167,6 +167,8 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
     '--node',
     '--projects',
     '--rounds',
+    '--s3-startup-100k',
+    '--ignore-scripts',
   ], // and the bench's own, after `--`
   node: ['--import', '--test', '--pending-deprecation', '--jitless', '--max-semi-space-size', '--noEmit'],
   systemd: ['--now', '--root'],
