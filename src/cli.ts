@@ -207,6 +207,18 @@ const OPTIONS = {
       'servers accepting uploads for the bucket: many needs a store that enforces create-only writes',
       SETTINGS.s3Writers,
     ),
+  s3DownloadCache: () =>
+    option(
+      '--s3-download-cache <dir>',
+      'keep downloads from the bucket in this directory and serve them from there (needs --storage s3://...)',
+      SETTINGS.s3DownloadCache,
+    ),
+  s3DownloadCacheMax: () =>
+    option(
+      '--s3-download-cache-max <size>',
+      'size cap of --s3-download-cache (bytes, or with K, M or G); least recently used files are evicted',
+      SETTINGS.s3DownloadCacheMax,
+    ),
   ui: () => option('--ui <on|off>', 'the browse UI under /-/ (browsers opening / are sent there)', SETTINGS.ui),
   uiRemoteImages: () =>
     option('--ui-remote-images', 'show remote http(s) images in READMEs on the UI pages', SETTINGS.uiRemoteImages),

@@ -68,6 +68,8 @@ export interface Config {
    * enforce create-only writes, else uploads are refused) or only this one ('one').
    */
   readonly s3Writers: S3Writers
+  /** `--s3-download-cache DIR`: downloads from the bucket kept on local disk, under a size cap; undefined: streamed every time. */
+  readonly s3DownloadCache: S3DownloadCacheSetting | undefined
   /** Serve the browse UI under /-/. */
   readonly ui: boolean
   /** Show remote (http/https) images in READMEs on the UI's pages. */
@@ -97,6 +99,12 @@ export interface TlsFiles {
 /** `disabled`: no password file and nothing said (the read-only server); `open`: anyone may upload. */
 export type UploadMode = 'disabled' | 'authenticated' | 'open'
 
+/** --s3-download-cache DIR and --s3-download-cache-max SIZE. */
+export interface S3DownloadCacheSetting {
+  readonly dir: string
+  readonly maxBytes: number
+}
+
 /** --s3-writers: how many servers accept uploads for one bucket. */
 export type S3Writers = 'one' | 'many'
 
@@ -124,6 +132,8 @@ export interface RawFlags {
   readonly storage?: string
   readonly s3PathStyle?: boolean
   readonly s3Writers?: string
+  readonly s3DownloadCache?: string
+  readonly s3DownloadCacheMax?: string
   readonly ui?: string
   readonly uiRemoteImages?: boolean
   readonly publicUrl?: string
@@ -188,6 +198,8 @@ export const SETTINGS = {
   storage: { flag: '--storage', env: 'EGGSERVE_STORAGE', defaultValue: undefined },
   s3PathStyle: { flag: '--s3-path-style', env: 'EGGSERVE_S3_PATH_STYLE', defaultValue: 'false' },
   s3Writers: { flag: '--s3-writers', env: 'EGGSERVE_S3_WRITERS', defaultValue: 'many' },
+  s3DownloadCache: { flag: '--s3-download-cache', env: 'EGGSERVE_S3_DOWNLOAD_CACHE', defaultValue: undefined },
+  s3DownloadCacheMax: { flag: '--s3-download-cache-max', env: 'EGGSERVE_S3_DOWNLOAD_CACHE_MAX', defaultValue: '10G' },
   ui: { flag: '--ui', env: 'EGGSERVE_UI', defaultValue: 'on' },
   uiRemoteImages: { flag: '--ui-remote-images', env: 'EGGSERVE_UI_REMOTE_IMAGES', defaultValue: 'false' },
   publicUrl: { flag: '--public-url', env: 'EGGSERVE_PUBLIC_URL', defaultValue: undefined },
@@ -308,6 +320,11 @@ export function resolveConfig(
       pickOptional('xAccelRedirect'),
     ),
     s3Writers: parseWriters(pick('s3Writers')),
+    s3DownloadCache: resolveDownloadCache(
+      pickOptional('s3DownloadCache'),
+      pick('s3DownloadCacheMax'),
+      pickOptional('storage'),
+    ),
     ui: parseBoolean(ui.value, ui.source),
     uiRemoteImages: parseBoolean(remoteImages.value, remoteImages.source),
     publicUrl: publicUrl.value === undefined ? undefined : parsePublicUrl(publicUrl.value, publicUrl.source),
@@ -391,6 +408,14 @@ function parseAccelRedirect(value: string, source: string): string {
   throw new ConfigError(
     `Invalid --x-accel-redirect prefix "${value}" (${source}): expected the path of an internal nginx location, e.g. /_eggfiles`,
   )
+}
+
+// Only a bucket's downloads are worth keeping on local disk: a folder's files are on it already.
+function resolveDownloadCache(dir: Picked, max: Given, storage: Picked): S3DownloadCacheSetting | undefined {
+  if (dir.value === undefined) return undefined
+  if (storage.value === undefined)
+    throw new ConfigError(`${dir.source} needs --storage s3://...: the files of a folder are on local disk already`)
+  return { dir: dir.value, maxBytes: parseSize(max.value, max.source) }
 }
 
 function parseWriters(given: Given): S3Writers {

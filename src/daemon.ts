@@ -22,6 +22,7 @@ import { BackgroundWork, type Readiness } from './live-index/background.js'
 import { registerIndexMetrics } from './metrics/index-metrics.js'
 import { openMetrics, type DaemonMetrics } from './metrics/serve-metrics.js'
 import { registerUpstreamBreakers, upstreamObserver } from './metrics/upstream-metrics.js'
+import { SmallFileCache } from './storage/small-file-cache.js'
 import { createAuthServices, indexServicesFor, type AuthServices, type IndexServices } from './services.js'
 import { UploaderLog } from './upload/uploader-log.js'
 import { UpstreamIndex } from './upstream/upstream-index.js'
@@ -249,6 +250,7 @@ async function buildDaemonApp(started: Started, readiness: () => Readiness): Pro
   const uploads =
     config.uploads === 'disabled' ? undefined : { maxBytes: config.maxUploadBytes, overwrite: config.overwrite }
   const upstream = upstreamIndexFor(started)
+  const smallFiles = await downloadCacheFor(started)
   return buildApp({
     index,
     storage,
@@ -273,8 +275,23 @@ async function buildDaemonApp(started: Started, readiness: () => Readiness): Pro
     downloadRedirect: config.downloadRedirect,
     ...(telemetry.app === undefined ? {} : { metrics: telemetry.app }),
     ...(upstream === undefined ? {} : { upstream }),
+    ...(smallFiles === undefined ? {} : { smallFiles }),
     ...(started.inherited.tls === undefined ? {} : { https: started.inherited.tls }),
   })
+}
+
+/** --s3-download-cache: downloads from the bucket kept on local disk (loaded only then); undefined without. */
+async function downloadCacheFor(started: Started): Promise<SmallFileCache | undefined> {
+  const setting = started.config.s3DownloadCache
+  if (setting === undefined) return undefined
+  const { S3DownloadCache } = await import('./storage/s3-download-cache.js')
+  const downloads = await S3DownloadCache.open({
+    ...setting,
+    storage: started.services.storage,
+    log: started.log.logger,
+    metrics: started.telemetry.metrics,
+  })
+  return new SmallFileCache(downloads)
 }
 
 /** The upstream indexes (--upstream) around the local one, feeding the metrics; undefined without upstreams. */

@@ -6,6 +6,7 @@ import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandOutput } from
 import type { ByteRange } from '../core/range.js'
 import { StorageError } from '../errors.js'
 import { describeObject, fail, plainEtag, type S3Context } from './s3-context.js'
+import { deferredStream } from './deferred-stream.js'
 import { s3ErrorFacts } from './s3-errors.js'
 import type { OpenFile, StoredFile } from './storage.js'
 
@@ -43,6 +44,7 @@ export function openedObject(context: S3Context, target: FoundObject & { key: st
       const stream = objectStream(context, {
         ...target,
         etag,
+        size: file.size,
         start: range?.start ?? 0,
         end: range?.end ?? file.size - 1,
       })
@@ -50,7 +52,8 @@ export function openedObject(context: S3Context, target: FoundObject & { key: st
       stream.once('close', () => reads.delete(stream))
       return stream
     },
-    read: (range: ByteRange) => readObject(context, { ...target, etag, start: range.start, end: range.end }),
+    read: (range: ByteRange) =>
+      readObject(context, { ...target, etag, size: file.size, start: range.start, end: range.end }),
     close: () => {
       for (const stream of reads) stream.destroy()
       return Promise.resolve()
@@ -58,20 +61,28 @@ export function openedObject(context: S3Context, target: FoundObject & { key: st
   }
 }
 
+// Bytes buffered ahead of the client before the GET's body is paused.
+const STREAM_HIGH_WATER_MARK = 64 * 1024
+
 interface RangeRead {
   readonly key: string
   readonly object: string
   readonly etag: string
+  /** The object's size (as the HEAD saw it). */
+  readonly size: number
   readonly start: number
   /** Inclusive; below start for nothing. */
   readonly end: number
 }
 
 function getObject(context: S3Context, read: RangeRead, signal?: AbortSignal): Promise<GetObjectCommandOutput> {
+  // The whole object is asked for without a Range: If-Match already pins the version, and a
+  // store may do more for a range (moto copies the object's bytes once more to slice them).
+  const whole = read.start === 0 && read.end === read.size - 1
   const command = new GetObjectCommand({
     Bucket: context.bucket,
     Key: read.object,
-    Range: `bytes=${read.start}-${read.end}`,
+    ...(whole ? {} : { Range: `bytes=${String(read.start)}-${String(read.end)}` }),
     IfMatch: `"${read.etag}"`,
   })
   return context.client.send(command, signal === undefined ? {} : { abortSignal: signal })
@@ -103,42 +114,20 @@ async function readObject(context: S3Context, read: RangeRead): Promise<Buffer> 
  */
 function objectStream(context: S3Context, read: RangeRead): Readable {
   const controller = new AbortController()
-  let body: Readable | undefined
-  let started = false
-  const stream = new Readable({
-    highWaterMark: 64 * 1024,
-    read() {
-      if (body !== undefined) {
-        body.resume()
-        return
-      }
-      if (started) return
-      started = true
-      if (read.end < read.start) {
-        this.push(null)
-        return
-      }
-      getObject(context, read, controller.signal)
-        .then((answer) => {
-          if (!(answer.Body instanceof Readable)) throw new StorageError(`No body in the answer for "${read.key}"`)
-          body = answer.Body
-          body.on('data', (chunk: Buffer) => {
-            if (!this.push(chunk)) body?.pause()
-          })
-          body.once('end', () => this.push(null))
-          body.once('error', (err) => {
-            this.destroy(readFailure(context, err, read))
-          })
-        })
-        .catch((err: unknown) => {
-          if (!this.destroyed) this.destroy(err instanceof StorageError ? err : readFailure(context, err, read))
-        })
+  const stream = deferredStream(
+    async () => {
+      if (read.end < read.start) return Readable.from([])
+      const answer = await getObject(context, read, controller.signal)
+      if (!(answer.Body instanceof Readable)) throw new StorageError(`No body in the answer for "${read.key}"`)
+      return answer.Body
     },
-    destroy(err, callback) {
-      controller.abort()
-      body?.destroy()
-      callback(err)
+    {
+      highWaterMark: STREAM_HIGH_WATER_MARK,
+      failure: (err) => (err instanceof StorageError ? err : readFailure(context, err, read)),
     },
+  )
+  stream.once('close', () => {
+    controller.abort()
   })
   return stream
 }

@@ -13,6 +13,8 @@ import type { LayoutReport } from '../../src/core/layout.js'
 import { AccessControl } from '../../src/http/access-control.js'
 import type { PageCache } from '../../src/http/page-cache.js'
 import { createAuthServices, createIndexServices, type AuthServices, type IndexServices } from '../../src/services.js'
+import { S3DownloadCache } from '../../src/storage/s3-download-cache.js'
+import { SmallFileCache } from '../../src/storage/small-file-cache.js'
 import type { Storage, StorageBackend } from '../../src/storage/storage.js'
 import type { IndexService } from '../../src/live-index/index-service.js'
 import { UpstreamIndex } from '../../src/upstream/upstream-index.js'
@@ -82,6 +84,8 @@ export async function buildTestApp(
     upstream?: (index: IndexService, logger: FastifyBaseLogger) => UpstreamIndex
     /** Or: upstream indexes (--upstream and its companions, as flags), with their cache in `cacheDir`. */
     upstreamFlags?: UpstreamFlags & { readonly cacheDir: string }
+    /** --s3-download-cache and its cap: downloads go through an S3DownloadCache in `dir`. */
+    downloadCache?: { readonly dir: string; readonly maxBytes: number }
   },
 ): Promise<TestApp> {
   const logs: Record<string, unknown>[] = []
@@ -114,6 +118,15 @@ export async function buildTestApp(
   })
   const uploads =
     options.uploads === undefined ? undefined : { maxBytes: 1024 ** 3, overwrite: false, ...options.uploads }
+  const downloads =
+    options.downloadCache === undefined
+      ? undefined
+      : await S3DownloadCache.open({
+          ...options.downloadCache,
+          storage: services.storage,
+          log: logger,
+          ...(metrics === undefined ? {} : { metrics }),
+        })
   const app = await buildApp({
     index: services.index,
     storage: options.wrapStorage?.(services.storage) ?? services.storage,
@@ -131,6 +144,7 @@ export async function buildTestApp(
     ...(options.downloadRedirect === undefined ? {} : { downloadRedirect: options.downloadRedirect }),
     ...(options.now === undefined ? {} : { now: options.now }),
     ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+    ...(downloads === undefined ? {} : { smallFiles: new SmallFileCache(downloads) }),
     ...(options.upstream === undefined ? {} : { upstream: options.upstream(services.index, logger) }),
     ...(options.upstreamFlags === undefined
       ? {}
