@@ -14,6 +14,8 @@ import { AccessControl } from '../../src/http/access-control.js'
 import type { PageCache } from '../../src/http/page-cache.js'
 import { createAuthServices, createIndexServices, type AuthServices, type IndexServices } from '../../src/services.js'
 import { S3DownloadCache } from '../../src/storage/s3-download-cache.js'
+import type { S3StorageSpec } from '../../src/storage/open-storage.js'
+import { S3Storage } from '../../src/storage/s3-storage.js'
 import { SmallFileCache } from '../../src/storage/small-file-cache.js'
 import type { Storage, StorageBackend } from '../../src/storage/storage.js'
 import type { IndexService } from '../../src/live-index/index-service.js'
@@ -163,4 +165,17 @@ export async function buildTestApp(
     await security.close()
   })
   return { app, services, security, report, logs }
+}
+
+/** An app over the bucket `spec` names (no eggdir). */
+export function buildBucketApp(
+  t: TestContext,
+  spec: S3StorageSpec,
+  options: Omit<Parameters<typeof buildTestApp>[1], 'root' | 'storage'> = {},
+): Promise<TestApp> {
+  return buildTestApp(t, {
+    root: '/nonexistent',
+    storage: (logger: FastifyBaseLogger) => S3Storage.open(spec, logger),
+    ...options,
+  })
 }

@@ -4,17 +4,14 @@
 // clear statuses through the fault-injecting proxy.
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import {
   GetObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
 } from '@aws-sdk/client-s3'
-import type { FastifyBaseLogger } from 'fastify'
-import type { S3StorageSpec } from '../../src/storage/open-storage.js'
-import { S3Storage } from '../../src/storage/s3-storage.js'
-import { buildTestApp, type TestApp } from '../helpers/build-app.js'
+import { buildBucketApp } from '../helpers/build-app.js'
 import { buildSdist, buildWheel } from '../helpers/distributions.js'
 import { startMoto, MOTO_ENV, type Moto } from '../helpers/moto.js'
 import { startFaultProxy } from '../helpers/s3-fault-proxy.js'
@@ -89,18 +86,6 @@ async function bucketWithDemo(moto: Moto): Promise<Bucket> {
   return bucket
 }
 
-function bucketApp(
-  t: TestContext,
-  spec: S3StorageSpec,
-  options: Omit<Parameters<typeof buildTestApp>[1], 'root' | 'storage'> = {},
-): Promise<TestApp> {
-  return buildTestApp(t, {
-    root: '/nonexistent',
-    storage: (logger: FastifyBaseLogger) => S3Storage.open(spec, logger),
-    ...options,
-  })
-}
-
 await test('a bucket-backed server', async (t) => {
   const moto = await startMoto(t)
   if (moto === undefined) return
@@ -109,7 +94,7 @@ await test('a bucket-backed server', async (t) => {
     'serves both trees, PEP 691 JSON, metadata, yanks, signatures and the PyPI JSON API from the bucket',
     async (t) => {
       const bucket = await bucketWithDemo(moto)
-      const { app, report } = await bucketApp(t, moto.spec(bucket.name, { prefix: PREFIX }))
+      const { app, report } = await buildBucketApp(t, moto.spec(bucket.name, { prefix: PREFIX }))
       assert.deepEqual(report.problems, [])
       assert.match((await app.inject('/')).body, /<a href="Demo\.Pkg\/">Demo\.Pkg<\/a>/)
       assert.doesNotMatch((await app.inject('/')).body, /elsewhere|eggserve/)
@@ -162,8 +147,8 @@ await test('a bucket-backed server', async (t) => {
     const big = randomBytes(200 * 1024)
     await bucket.put(`${PREFIX}Demo.Pkg/demo_pkg-3.0.tar.gz`, big)
     const spec = moto.spec(bucket.name, { prefix: PREFIX })
-    const { app } = await bucketApp(t, spec)
-    const { app: replica } = await bucketApp(t, spec)
+    const { app } = await buildBucketApp(t, spec)
+    const { app: replica } = await buildBucketApp(t, spec)
     const url = '/packages/Demo.Pkg/demo_pkg-3.0.tar.gz'
     const full = await app.inject(url)
     const etag = full.headers.etag
@@ -194,7 +179,7 @@ await test('a bucket-backed server', async (t) => {
   await t.test('uploads go into the bucket, behind the password file; duplicates follow Warehouse', async (t) => {
     const bucket = await bucketWithDemo(moto)
     const passwords = await writePasswords(await tempDir(t), [ALICE])
-    const { app, services } = await bucketApp(t, moto.spec(bucket.name, { prefix: PREFIX }), {
+    const { app, services } = await buildBucketApp(t, moto.spec(bucket.name, { prefix: PREFIX }), {
       uploads: {},
       passwords,
       authenticate: ['update'],
@@ -256,7 +241,7 @@ await test('a bucket-backed server', async (t) => {
         times: 1,
       },
     ])
-    const { app } = await bucketApp(t, moto.spec(bucket.name, { prefix: PREFIX, endpoint: proxy.url }), {
+    const { app } = await buildBucketApp(t, moto.spec(bucket.name, { prefix: PREFIX, endpoint: proxy.url }), {
       uploads: {},
       authenticate: [],
     })
@@ -276,7 +261,7 @@ await test('a bucket-backed server', async (t) => {
     async (t) => {
       const bucket = await bucketWithDemo(moto)
       const proxy = await startFaultProxy(t, moto.endpoint)
-      const { app, logs } = await bucketApp(
+      const { app, logs } = await buildBucketApp(
         t,
         moto.spec(bucket.name, { prefix: PREFIX, endpoint: proxy.url, maxAttempts: 3 }),
       )
@@ -316,7 +301,7 @@ await test('a bucket-backed server', async (t) => {
   await t.test('a store that stops answering: the request times out, is retried, then 503', async (t) => {
     const bucket = await bucketWithDemo(moto)
     const proxy = await startFaultProxy(t, moto.endpoint)
-    const { app } = await bucketApp(
+    const { app } = await buildBucketApp(
       t,
       moto.spec(bucket.name, { prefix: PREFIX, endpoint: proxy.url, maxAttempts: 2, timeoutMs: 300 }),
     )
@@ -337,7 +322,7 @@ await test('a bucket-backed server', async (t) => {
     async (t) => {
       const bucket = await bucketWithDemo(moto)
       const proxy = await startFaultProxy(t, moto.endpoint)
-      const { app, logs } = await bucketApp(
+      const { app, logs } = await buildBucketApp(
         t,
         moto.spec(bucket.name, { prefix: PREFIX, endpoint: proxy.url, listingTtlMs: 0 }),
       )
@@ -380,7 +365,7 @@ await test('a bucket-backed server', async (t) => {
     async (t) => {
       const bucket = await bucketWithDemo(moto)
       const proxy = await startFaultProxy(t, moto.endpoint)
-      const { app } = await bucketApp(
+      const { app } = await buildBucketApp(
         t,
         moto.spec(bucket.name, { prefix: PREFIX, endpoint: proxy.url, maxAttempts: 2 }),
         { uploads: {}, authenticate: [] },

@@ -10,7 +10,6 @@ import { readdir, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
-import type { FastifyBaseLogger } from 'fastify'
 import { pino } from 'pino'
 import { resolveConfig } from '../../src/config.js'
 import { ConfigError } from '../../src/errors.js'
@@ -18,7 +17,7 @@ import { createPrometheusMetrics } from '../../src/metrics/prometheus.js'
 import type { S3StorageSpec } from '../../src/storage/open-storage.js'
 import { S3DownloadCache } from '../../src/storage/s3-download-cache.js'
 import { S3Storage } from '../../src/storage/s3-storage.js'
-import { buildTestApp, type TestApp } from '../helpers/build-app.js'
+import { buildBucketApp } from '../helpers/build-app.js'
 import { parseSamples, sampleValue } from '../helpers/metrics-text.js'
 import { startMoto, type Moto } from '../helpers/moto.js'
 import { startFaultProxy, type FaultProxy } from '../helpers/s3-fault-proxy.js'
@@ -54,18 +53,6 @@ async function fixture(t: TestContext, moto: Moto, files: Record<string, Uint8Ar
   }
 }
 
-function appOver(
-  t: TestContext,
-  spec: S3StorageSpec,
-  options: Omit<Parameters<typeof buildTestApp>[1], 'root' | 'storage'> = {},
-): Promise<TestApp> {
-  return buildTestApp(t, {
-    root: '/nonexistent',
-    storage: (logger: FastifyBaseLogger) => S3Storage.open(spec, logger),
-    ...options,
-  })
-}
-
 const url = (filename: string): string => `/packages/demo/${filename}`
 
 await test('the S3 download cache', async (t) => {
@@ -76,7 +63,7 @@ await test('the S3 download cache', async (t) => {
     const bytes = randomBytes(SIZE)
     const f = await fixture(t, moto, { 'demo-1.0.tar.gz': bytes })
     const prometheus = createPrometheusMetrics({ version: '0.0.0-test' })
-    const { app } = await appOver(t, f.spec, {
+    const { app } = await buildBucketApp(t, f.spec, {
       downloadCache: { dir: await tempDir(t), maxBytes: 10 * SIZE },
       metrics: { metrics: prometheus.metrics, exposition: prometheus.exposition },
     })
@@ -102,7 +89,7 @@ await test('the S3 download cache', async (t) => {
   await t.test('a replaced object is fetched again, never served from the stale copy', async (t) => {
     const old = randomBytes(SIZE)
     const f = await fixture(t, moto, { 'demo-1.0.tar.gz': old })
-    const { app } = await appOver(t, f.spec, { downloadCache: { dir: await tempDir(t), maxBytes: 10 * SIZE } })
+    const { app } = await buildBucketApp(t, f.spec, { downloadCache: { dir: await tempDir(t), maxBytes: 10 * SIZE } })
     const before = f.gets('demo-1.0.tar.gz')
     const first = await app.inject(url('demo-1.0.tar.gz'))
     assert.deepEqual(first.rawPayload, old)
@@ -122,12 +109,12 @@ await test('the S3 download cache', async (t) => {
   await t.test('ranges and conditionals answer exactly as without the cache', async (t) => {
     const bytes = randomBytes(SIZE)
     const f = await fixture(t, moto, { 'demo-1.0.tar.gz': bytes })
-    const { app: cached } = await appOver(t, f.spec, {
+    const { app: cached } = await buildBucketApp(t, f.spec, {
       downloadCache: { dir: await tempDir(t), maxBytes: 10 * SIZE },
     })
     // The uncached app reads through a proxy of its own, so that the GETs are told apart.
     const other = await startFaultProxy(t, moto.endpoint)
-    const { app: plain } = await appOver(t, moto.spec(f.bucket, { prefix: PREFIX, endpoint: other.url }))
+    const { app: plain } = await buildBucketApp(t, moto.spec(f.bucket, { prefix: PREFIX, endpoint: other.url }))
     const before = f.gets('demo-1.0.tar.gz')
     const probe = await plain.inject({ method: 'HEAD', url: url('demo-1.0.tar.gz') })
     const etag = String(probe.headers.etag)
@@ -211,7 +198,7 @@ await test('the S3 download cache', async (t) => {
   await t.test('concurrent misses of one file make one GET', async (t) => {
     const bytes = randomBytes(SIZE)
     const f = await fixture(t, moto, { 'demo-1.0.tar.gz': bytes })
-    const { app } = await appOver(t, f.spec, { downloadCache: { dir: await tempDir(t), maxBytes: 10 * SIZE } })
+    const { app } = await buildBucketApp(t, f.spec, { downloadCache: { dir: await tempDir(t), maxBytes: 10 * SIZE } })
     const before = f.gets('demo-1.0.tar.gz')
     // The fetch's GET waits a little, so that every request has joined it before it answers.
     f.proxy.setRules([

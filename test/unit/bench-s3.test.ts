@@ -8,24 +8,11 @@ import { renderReport } from '../../scripts/bench/report.js'
 import type { PairedLoad, RunResult, S3Result } from '../../scripts/bench/results.js'
 import { s3Sizes } from '../../scripts/bench/s3-run.js'
 import type { WrkResult } from '../../scripts/bench/wrk.js'
-import { summaryRow, testRun } from '../helpers/bench-fixtures.js'
+import { summaryRow, testRun, wrkRound } from '../helpers/bench-fixtures.js'
 import { repoRoot } from '../helpers/spawn-server.js'
 
 function wrk(rps: number): WrkResult {
-  return {
-    requests: rps * 5,
-    bytes: rps * 5 * 4000,
-    durationS: 5,
-    rps,
-    mbps: (rps * 4000) / 1e6,
-    p50Ms: 0.5,
-    p90Ms: 1,
-    p99Ms: 2,
-    maxMs: 4,
-    errors: 0,
-    errorText: '',
-    command: 'wrk',
-  }
+  return wrkRound(rps, 4000)
 }
 
 function page(bucketRps: number, folderRps: number): PairedLoad {

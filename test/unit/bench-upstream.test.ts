@@ -7,24 +7,12 @@ import { renderReport } from '../../scripts/bench/report.js'
 import type { PairedLoad, RunResult, UpstreamResult } from '../../scripts/bench/results.js'
 import { upstreamSizes } from '../../scripts/bench/upstream-run.js'
 import type { WrkResult } from '../../scripts/bench/wrk.js'
-import { summaryRow, testRun } from '../helpers/bench-fixtures.js'
+import { summaryRow, testRun, wrkRound } from '../helpers/bench-fixtures.js'
 import { repoRoot } from '../helpers/spawn-server.js'
 
+/** A made-up round at `rps` requests and `mbps` MB per second. */
 function wrk(rps: number, mbps = rps * 0.004): WrkResult {
-  return {
-    requests: rps * 5,
-    bytes: mbps * 5e6,
-    durationS: 5,
-    rps,
-    mbps,
-    p50Ms: 0.5,
-    p90Ms: 1,
-    p99Ms: 2,
-    maxMs: 4,
-    errors: 0,
-    errorText: '',
-    command: 'wrk',
-  }
+  return wrkRound(rps, (mbps * 1e6) / rps)
 }
 
 function paired(a: WrkResult, b: WrkResult, by: 'rps' | 'mbps'): PairedLoad {
