@@ -24,6 +24,7 @@ import { pipeline } from 'node:stream/promises'
 import { LRUCache } from 'lru-cache'
 import type { FastifyBaseLogger } from 'fastify'
 import { NO_METRICS, type Metrics } from '../core/metrics.js'
+import { errnoCode } from '../errors.js'
 import type { ByteRange } from '../core/range.js'
 import { deferredStream } from './deferred-stream.js'
 import { createRangeStream, readRange } from './range-stream.js'
@@ -85,7 +86,7 @@ export class S3DownloadCache {
         if (reason !== 'evict' && reason !== 'delete') return
         if (reason === 'evict') this.#meter.evicted()
         unlink(this.#path(name)).catch((err: unknown) => {
-          if (!isMissing(err)) this.#log.warn({ err, name }, 'Cannot remove a download copy')
+          if (errnoCode(err) !== 'ENOENT') this.#log.warn({ err, name }, 'Cannot remove a download copy')
         })
       },
     })
@@ -240,10 +241,6 @@ export class S3DownloadCache {
     this.#lru.set(name, { size: file.size })
     return true
   }
-}
-
-function isMissing(err: unknown): boolean {
-  return err instanceof Error && 'code' in err && err.code === 'ENOENT'
 }
 
 /** The name of the copy of the object with this identity (ETag, size and key). */

@@ -6,6 +6,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
+import { errnoCode } from '../errors.js'
 import { fail, HIDDEN_FOLDER, type S3Context } from './s3-context.js'
 import { s3ErrorFacts } from './s3-errors.js'
 import { MAX_SNAPSHOT_BYTES } from './s3-snapshot-format.js'
@@ -116,7 +117,7 @@ export class SnapshotStore {
     try {
       return await readFile(this.#localPath)
     } catch (err) {
-      if (!(err instanceof Error && 'code' in err && err.code === 'ENOENT'))
+      if (errnoCode(err) !== 'ENOENT')
         this.#context.log.warn(
           { err, path: this.#localPath },
           'Cannot read the local copy of the snapshot; ignoring it',
