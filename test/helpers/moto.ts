@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3'
 import type { S3StorageSpec } from '../../src/storage/open-storage.js'
 import { needTool } from './tools.js'
+import { killOnExit } from './exit-cleanup.js'
 
 /** Credentials moto accepts (it checks none); also what child processes get. */
 export const MOTO_ENV = {
@@ -66,12 +67,11 @@ export async function startMoto(t: TestContext): Promise<Moto | undefined> {
       resolve()
     })
   })
-  const killOnExit = (): void => {
+  const forget = killOnExit(() => {
     stop(child)
-  }
-  process.once('exit', killOnExit)
+  })
   t.after(async () => {
-    process.off('exit', killOnExit)
+    forget()
     stop(child)
     await exited
   })

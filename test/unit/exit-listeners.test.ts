@@ -1,9 +1,10 @@
 // Many children side by side (the CLI tests run a dozen commands at once) must not add an
 // 'exit' listener each to the test process: past 10, Node warns (MaxListenersExceededWarning).
-// The helpers register every child with one listener (test/helpers/exit-cleanup.ts).
+// The helpers register every child, moto servers included, with one listener (test/helpers/exit-cleanup.ts).
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { test } from 'node:test'
+import { startMoto } from '../helpers/moto.js'
 import { runProcess } from '../helpers/spawn-server.js'
 
 const SIDE_BY_SIDE = 16
@@ -50,4 +51,12 @@ await test('killOnExit runs what is still registered when the process exits, and
   })
   assert.equal(result.status, 0, result.stderr)
   assert.equal(result.stdout, 'listeners added 1\nkept\n')
+})
+
+await test('moto servers started side by side share the one exit listener', async (t) => {
+  const before = process.listenerCount('exit')
+  const servers = await Promise.all([startMoto(t), startMoto(t), startMoto(t)])
+  if (servers.includes(undefined)) return
+  const most = process.listenerCount('exit')
+  assert.ok(most <= before + 1, `exit listeners went from ${before} to ${most} with ${servers.length} moto servers`)
 })
