@@ -8,13 +8,11 @@ import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { test, type TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { parseUpstreamFile } from '../../src/upstream/config-file.js'
-import { resolveUpstreamConfig } from '../../src/upstream/upstream-settings.js'
-import { UpstreamIndex } from '../../src/upstream/upstream-index.js'
 import { buildTestApp } from '../helpers/build-app.js'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { startUpstreamFaultProxy, type UpstreamFaultProxy } from '../helpers/upstream-fault-proxy.js'
+import { appWithUpstreamTable } from '../helpers/upstream-index.js'
 
 const CACHED = buildWheel({ name: 'demo', version: '1.0' })
 const MISSED = buildWheel({ name: 'demo', version: '2.0' })
@@ -35,18 +33,7 @@ async function appWith(
     t,
     `http://127.0.0.1:${String((upstream.server.address() as AddressInfo).port)}`,
   )
-  const file = parseUpstreamFile(`[[upstream]]\nurl = "${proxy.url}/simple/"\n${table}`, 'eggserve.toml', {
-    env: {},
-    readSecret: () => {
-      throw new Error('no password files here')
-    },
-  })
-  const cacheDir = await tempDir(t, 'eggserve-file-breaker-cache-')
-  const { app } = await buildTestApp(t, {
-    root: await tempDir(t, 'eggserve-file-breaker-local-'),
-    upstream: (index, log) =>
-      new UpstreamIndex({ index, config: resolveUpstreamConfig({}, {}, file), cacheDir, log, now }),
-  })
+  const app = await appWithUpstreamTable(t, { upstreamUrl: proxy.url, table, now })
   return { app, proxy }
 }
 
