@@ -10,6 +10,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { UpstreamFile } from '../core/upstream-page.js'
 import { LocalStorage } from '../storage/local-storage.js'
 import type { HashChangePolicy } from './cache-settings.js'
+import type { CircuitBreaker } from './circuit-breaker.js'
 import { Download, type ExpectedDigest } from './file-download.js'
 import { FileLru } from './file-lru.js'
 import { describeUrl } from './http-client.js'
@@ -41,6 +42,7 @@ export class UpstreamFiles {
   /** Hash changes already logged (key and new digest), so a page rendered again logs nothing new. */
   readonly #reportedChanges = new Set<string>()
   readonly #observer: UpstreamObserver
+  readonly #breakerOf: (upstream: UpstreamSettings) => CircuitBreaker | undefined
   /** Upstream file requests made (for tests and the log). */
   requests = 0
 
@@ -51,8 +53,11 @@ export class UpstreamFiles {
     maxBytes?: number | undefined
     hashChange?: HashChangePolicy
     observer?: UpstreamObserver
+    /** The circuit breaker of an upstream, which its file downloads count toward and obey. */
+    breakerOf?: (upstream: UpstreamSettings) => CircuitBreaker | undefined
   }) {
     this.#dir = join(options.cacheDir, 'upstream', 'files')
+    this.#breakerOf = options.breakerOf ?? (() => undefined)
     this.#observer = options.observer ?? NO_OBSERVER
     this.#offline = options.offline
     this.#log = options.log.child({ component: 'upstream-files' })
@@ -216,6 +221,19 @@ export class UpstreamFiles {
       this.#observer.joined(upstream.label, kind)
       return running
     }
+    const breaker = this.#breakerOf(upstream)
+    // Open: the upstream is not asked; a miss answers as a page with no cached copy does (503).
+    if (breaker !== undefined && !breaker.allow())
+      throw new UpstreamFailure(
+        'EGGSERVE_UPSTREAM_UNAVAILABLE',
+        'The upstream index cannot be reached and this file is not in the cache',
+        {
+          cause: new UpstreamFetchError(
+            'breaker-open',
+            `${upstream.label} failed repeatedly; not asked again for a while`,
+          ),
+        },
+      )
     this.requests++
     const download = new Download({
       request: {
@@ -231,6 +249,7 @@ export class UpstreamFiles {
       size: file.size,
       finalPath: join(this.#dir, project, file.filename),
     })
+    if (breaker !== undefined) countToward(breaker, download)
     this.#downloads.set(key, download)
     const started = performance.now()
     void download.run().then(() => {
@@ -331,6 +350,37 @@ export class UpstreamFiles {
         'Counted the cached upstream files against --upstream-cache-max',
       )
     this.#evict(evicted)
+  }
+}
+
+// The breaker hears of every download it let through, once it is decided (so a half-open
+// breaker's one try always ends): an answer whose status line came is a success, unless it is a
+// 5xx; no answer (refused, reset, a connect or first-byte timeout) or a body that stalls is a
+// failure. Told on the download's own events, before any client is answered.
+function countToward(breaker: CircuitBreaker, download: Download): void {
+  let answered = false
+  download.once('streaming', () => {
+    answered = true
+    breaker.success()
+  })
+  download.once('failed', (err: unknown) => {
+    if (upstreamFailed(err)) breaker.failure()
+    else if (!answered) breaker.success()
+  })
+}
+
+function upstreamFailed(err: unknown): boolean {
+  if (!(err instanceof UpstreamFetchError)) return false
+  switch (err.kind) {
+    case 'connect-timeout':
+    case 'first-byte-timeout':
+    case 'idle-timeout':
+    case 'network':
+      return true
+    case 'status':
+      return (err.status ?? 0) >= 500
+    default:
+      return false
   }
 }
 

@@ -84,6 +84,11 @@ export class PageSource {
     return this.#breaker.state
   }
 
+  /** The circuit breaker, which this upstream's file downloads count toward too (UpstreamFiles). */
+  get breaker(): CircuitBreaker {
+    return this.#breaker
+  }
+
   /** The page of `project` (normalized), asking the upstream only when the cached one is not fresh. */
   async get(project: string): Promise<PageAnswer> {
     const found = await this.#lookup(project)

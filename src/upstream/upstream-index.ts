@@ -102,6 +102,8 @@ export class UpstreamIndex {
       log: options.log,
       maxBytes: config.cacheMaxBytes,
       hashChange: config.hashChange,
+      // One breaker per upstream, for its pages and its files alike.
+      breakerOf: (upstream) => this.#sources.find((source) => source.settings.label === upstream.label)?.breaker,
       ...observer,
     })
     this.metadata = new UpstreamReleaseMetadata({

@@ -5,6 +5,11 @@ import { createHash } from 'node:crypto'
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
+import type { FastifyInstance } from 'fastify'
+import { parseUpstreamFile } from '../../src/upstream/config-file.js'
+import { UpstreamIndex } from '../../src/upstream/upstream-index.js'
+import { resolveUpstreamConfig } from '../../src/upstream/upstream-settings.js'
+import { buildTestApp } from './build-app.js'
 import type { BuiltDist } from './distributions.js'
 import { writeDist } from './distributions.js'
 import { startNginx, type NginxHandle } from './nginx.js'
@@ -97,4 +102,31 @@ export async function filesUnder(dir: string): Promise<string[]> {
   } catch {
     return []
   }
+}
+
+/**
+ * An app (for app.inject) whose one upstream is `<upstreamUrl>/simple/`, with `table` added to
+ * its [[upstream]] table of a configuration file, an empty local eggdir and the clock `now`.
+ */
+export async function appWithUpstreamTable(
+  t: TestContext,
+  options: { readonly upstreamUrl: string; readonly table: string; readonly now: () => number },
+): Promise<FastifyInstance> {
+  const file = parseUpstreamFile(
+    `[[upstream]]\nurl = "${options.upstreamUrl}/simple/"\n${options.table}`,
+    'eggserve.toml',
+    {
+      env: {},
+      readSecret: () => {
+        throw new Error('no password files here')
+      },
+    },
+  )
+  const cacheDir = await tempDir(t, 'eggserve-upstream-cache-')
+  const { app } = await buildTestApp(t, {
+    root: await tempDir(t, 'eggserve-upstream-local-'),
+    upstream: (index, log) =>
+      new UpstreamIndex({ index, config: resolveUpstreamConfig({}, {}, file), cacheDir, log, now: options.now }),
+  })
+  return app
 }

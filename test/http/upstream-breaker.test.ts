@@ -5,12 +5,8 @@
 import assert from 'node:assert/strict'
 import { test, type TestContext } from 'node:test'
 import type { FastifyInstance } from 'fastify'
-import { parseUpstreamFile } from '../../src/upstream/config-file.js'
-import { resolveUpstreamConfig } from '../../src/upstream/upstream-settings.js'
-import { UpstreamIndex } from '../../src/upstream/upstream-index.js'
-import { buildTestApp } from '../helpers/build-app.js'
-import { tempDir } from '../helpers/temp-tree.js'
 import { startUpstreamFaultProxy, type UpstreamFaultProxy } from '../helpers/upstream-fault-proxy.js'
+import { appWithUpstreamTable } from '../helpers/upstream-index.js'
 
 /** An app whose one upstream is the proxy, with `table` added to its [[upstream]] table. */
 async function appWith(
@@ -20,19 +16,7 @@ async function appWith(
 ): Promise<{ app: FastifyInstance; proxy: UpstreamFaultProxy }> {
   const proxy = await startUpstreamFaultProxy(t, 'http://127.0.0.1:9')
   proxy.setRules([{ match: () => true, fault: { kind: 'status', status: 503 } }])
-  const file = parseUpstreamFile(`[[upstream]]\nurl = "${proxy.url}/simple/"\n${table}`, 'eggserve.toml', {
-    env: {},
-    readSecret: () => {
-      throw new Error('no password files here')
-    },
-  })
-  const cacheDir = await tempDir(t, 'eggserve-breaker-cache-')
-  const { app } = await buildTestApp(t, {
-    root: await tempDir(t, 'eggserve-breaker-local-'),
-    upstream: (index, log) =>
-      new UpstreamIndex({ index, config: resolveUpstreamConfig({}, {}, file), cacheDir, log, now }),
-  })
-  return { app, proxy }
+  return { app: await appWithUpstreamTable(t, { upstreamUrl: proxy.url, table, now }), proxy }
 }
 
 /** Ask for a page; whether the upstream was asked (every answer is a 503 either way). */
