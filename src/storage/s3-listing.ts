@@ -4,8 +4,8 @@
 // through this storage forget the listings they change. Beside them, the last listing of
 // every folder is known (what a snapshot is made of), with which folders changed since.
 import { createHash } from 'node:crypto'
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3'
-import { describeObject, fail, objectKey, plainEtag, type S3Context } from './s3-context.js'
+import { describeObject, objectKey, plainEtag, type S3Context } from './s3-context.js'
+import { listPages, type ListRequest } from './s3-list-pages.js'
 import type { SnapshotState } from './s3-snapshot-format.js'
 import { isPlainName, makeKey, type FolderListing, type RootListing, type StoredFile } from './storage.js'
 
@@ -282,59 +282,25 @@ export class S3Listings {
 
   // Pages of a flat listing, each key handed to `each` until it answers false.
   async #pages(
-    where: { prefix: string; startAfter?: string },
+    request: ListRequest,
     each: (key: string, object: Omit<Level['objects'][number], 'name'>) => boolean,
   ): Promise<void> {
-    const { client, bucket } = this.#context
-    let token: string | undefined
-    do {
-      let page: ListObjectsV2CommandOutput
-      try {
-        page = await client.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: where.prefix,
-            ...(token === undefined ? {} : { ContinuationToken: token }),
-            ...(token !== undefined || where.startAfter === undefined ? {} : { StartAfter: where.startAfter }),
-          }),
-        )
-      } catch (err) {
-        throw fail(this.#context, err, 'list')
-      }
-      for (const object of page.Contents ?? []) {
-        if (object.Key === undefined) continue
-        const going = each(object.Key, {
-          etag: plainEtag(object.ETag),
-          size: object.Size ?? 0,
-          lastModified: object.LastModified,
-        })
-        if (!going) return
-      }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
-    } while (token !== undefined)
+    await listPages(this.#context, request, { action: 'list' }, (page) =>
+      (page.Contents ?? []).every(
+        (object) =>
+          object.Key === undefined ||
+          each(object.Key, { etag: plainEtag(object.ETag), size: object.Size ?? 0, lastModified: object.LastModified }),
+      ),
+    )
   }
 
   async #listLevel(relative: string, action: string): Promise<Level> {
-    const { client, bucket } = this.#context
     const prefix = objectKey(this.#context, relative)
     const objects: Level['objects'][number][] = []
     const folders: string[] = []
     let exists = false
-    let token: string | undefined
-    do {
-      let page: ListObjectsV2CommandOutput
-      try {
-        page = await client.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: prefix,
-            Delimiter: '/',
-            ...(token === undefined ? {} : { ContinuationToken: token }),
-          }),
-        )
-      } catch (err) {
-        throw fail(this.#context, err, action, relative === '' ? undefined : relative)
-      }
+    const failure = { action, ...(relative === '' ? {} : { key: relative }) }
+    await listPages(this.#context, { prefix, delimiter: '/' }, failure, (page) => {
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue
         exists = true
@@ -350,8 +316,8 @@ export class S3Listings {
         exists = true
         folders.push(common.Prefix.slice(prefix.length, -1))
       }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
-    } while (token !== undefined)
+      return true
+    })
     return { objects, folders, exists }
   }
 }

@@ -6,9 +6,10 @@
 // warm replica starts without a request for it.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { errnoCode } from '../errors.js'
 import { fail, HIDDEN_FOLDER, type S3Context } from './s3-context.js'
+import { listPages } from './s3-list-pages.js'
 import { s3ErrorFacts } from './s3-errors.js'
 import { MAX_SNAPSHOT_BYTES } from './s3-snapshot-format.js'
 
@@ -44,27 +45,14 @@ export class SnapshotStore {
 
   /** The positions of the snapshots in the bucket, newest first. */
   async list(): Promise<SnapshotPosition[]> {
-    const { client, bucket } = this.#context
     const found: SnapshotPosition[] = []
-    let token: string | undefined
-    do {
-      const page = await client
-        .send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: this.#prefix,
-            ...(token === undefined ? {} : { ContinuationToken: token }),
-          }),
-        )
-        .catch((err: unknown) => {
-          throw fail(this.#context, err, 'list the snapshots')
-        })
+    await listPages(this.#context, { prefix: this.#prefix }, { action: 'list the snapshots' }, (page) => {
       for (const object of page.Contents ?? []) {
         const position = parsePosition(object.Key?.slice(this.#prefix.length))
         if (position !== undefined) found.push(position)
       }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
-    } while (token !== undefined)
+      return true
+    })
     return found.sort((a, b) => comparePositions(b, a))
   }
 
