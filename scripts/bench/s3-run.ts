@@ -192,6 +192,8 @@ async function measureStartup(
       const ready = await waitReady(ctx, server)
       const result = { listeningMs: server.listeningMs, readyMs: ready - server.spawnedAt }
       ctx.log(`  ${label}: listening ${result.listeningMs.toFixed(0)} ms, ready ${result.readyMs.toFixed(0)} ms`)
+      // The new replica starts from the snapshot revision that carries the facts learnt hashing.
+      if (label.endsWith('-cold')) await factsSnapshotWritten(ctx, moto, prefix)
       return result
     } finally {
       await server.stop()
@@ -249,6 +251,23 @@ async function snapshotWritten(ctx: RunContext, moto: MotoStore, prefix: string)
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
   throw new Error(`no snapshot under s3://${BUCKET}/${prefix}/ in time`)
+}
+
+/**
+ * Waits (30 s at most) for a later revision of the snapshot under `prefix`: written a few seconds
+ * after the last file's facts were learnt (docs/s3-replicas.md). None in that time: the first
+ * snapshot had them all.
+ */
+async function factsSnapshotWritten(ctx: RunContext, moto: MotoStore, prefix: string): Promise<void> {
+  const deadline = performance.now() + 30_000
+  while (performance.now() < deadline && !wasInterrupted()) {
+    const listed = await moto.client.send(
+      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: `${prefix}/.eggserve/snapshots/` }),
+    )
+    if ((listed.Contents ?? []).some((object) => /\.\d+\.json\.gz$/.test(object.Key ?? ''))) return
+    await new Promise((resolve) => setTimeout(resolve, 200))
+  }
+  ctx.log(`  no later snapshot revision under s3://${BUCKET}/${prefix}/ in 30 s`)
 }
 
 function start(

@@ -19,12 +19,50 @@ const HEX = /^[0-9a-f]{16,256}$/
 /** The facts objects of one bucket tree. */
 export class S3StoredFacts implements StoredFacts {
   readonly #context: S3Context
+  /**
+   * The facts known of each file (read, written, or loaded from a snapshot), for the identity
+   * they describe: what the next snapshot carries, so a replica starting from it reads none.
+   */
+  readonly #known = new Map<string, { readonly identity: string; readonly facts: FileFacts }>()
+  /** Facts learnt (read from the store or written), not loaded from a snapshot. */
+  #learnt = 0
+  #learntAt = 0
 
   constructor(context: S3Context) {
     this.#context = context
   }
 
+  /** How many facts were read or written so far, and when the last one was (ms since the epoch). */
+  get learnt(): { readonly count: number; readonly at: number } {
+    return { count: this.#learnt, at: this.#learntAt }
+  }
+
+  /** The facts known of this very file (the same identity), without a request. */
+  known(file: Pick<StoredFile, 'key' | 'identity'>): FileFacts | undefined {
+    const known = this.#known.get(file.key)
+    return known?.identity === file.identity ? known.facts : undefined
+  }
+
+  /** Facts a snapshot holds (they are the facts stored beside the file of that identity). */
+  seed(file: Pick<StoredFile, 'key' | 'identity'>, facts: FileFacts): void {
+    this.#known.set(file.key, { identity: file.identity, facts })
+  }
+
   async read(file: Pick<StoredFile, 'key' | 'identity'>): Promise<FileFacts | undefined> {
+    const known = this.known(file)
+    if (known !== undefined) return known
+    const facts = await this.#get(file)
+    if (facts !== undefined) this.#learn(file, facts)
+    return facts
+  }
+
+  #learn(file: Pick<StoredFile, 'key' | 'identity'>, facts: FileFacts): void {
+    this.seed(file, facts)
+    this.#learnt++
+    this.#learntAt = Date.now()
+  }
+
+  async #get(file: Pick<StoredFile, 'key' | 'identity'>): Promise<FileFacts | undefined> {
     const { client, bucket } = this.#context
     let text: string
     try {
@@ -56,10 +94,12 @@ export class S3StoredFacts implements StoredFacts {
     } catch (err) {
       throw fail(this.#context, err, 'store facts', file.key)
     }
+    this.#learn(file, facts)
   }
 
   /** Delete the facts of a removed file (what cannot be deleted is ignored by readers anyway). */
   async remove(key: string): Promise<void> {
+    this.#known.delete(key)
     const { client, bucket } = this.#context
     try {
       await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: this.#objectKey(key) }))
@@ -84,10 +124,16 @@ export function parseFacts(text: string, identity: string): FileFacts | undefine
   } catch {
     return undefined
   }
-  if (!isRecord(value) || value.identity !== identity || !isRecord(value.facts)) return undefined
-  const digests = parseDigests(value.facts.digests)
+  if (!isRecord(value) || value.identity !== identity) return undefined
+  return parseFileFacts(value.facts)
+}
+
+/** `value` as facts when it has their shape (digests in hex, metadata facts); else undefined. */
+export function parseFileFacts(value: unknown): FileFacts | undefined {
+  if (!isRecord(value)) return undefined
+  const digests = parseDigests(value.digests)
   if (digests === undefined) return undefined
-  const metadata = value.facts.metadata
+  const metadata = value.metadata
   if (metadata === undefined) return { digests }
   const parsed = parseMetadata(metadata)
   return parsed === undefined ? undefined : { digests, metadata: parsed }

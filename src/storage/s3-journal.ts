@@ -9,14 +9,9 @@
 // the user guide, "How to prevent object overwrites with conditional writes".
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type ListObjectsV2CommandOutput,
-} from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
 import { fail, HIDDEN_FOLDER, type S3Context } from './s3-context.js'
+import { listPages } from './s3-list-pages.js'
 import { s3ErrorFacts } from './s3-errors.js'
 import { splitKey } from './storage.js'
 
@@ -308,31 +303,17 @@ export class S3Journal {
   }
 
   async #list(after: number | undefined, each: (sequence: number) => void): Promise<void> {
-    const { client, bucket } = this.#context
-    let token: string | undefined
-    do {
-      let page: ListObjectsV2CommandOutput
-      try {
-        page = await client.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: this.#prefix,
-            ...(token === undefined
-              ? after === undefined || after < 0
-                ? {}
-                : { StartAfter: this.#recordKey(after) }
-              : { ContinuationToken: token }),
-          }),
-        )
-      } catch (err) {
-        throw fail(this.#context, err, 'read the change journal')
-      }
+    const request = {
+      prefix: this.#prefix,
+      ...(after === undefined || after < 0 ? {} : { startAfter: this.#recordKey(after) }),
+    }
+    await listPages(this.#context, request, { action: 'read the change journal' }, (page) => {
       for (const object of page.Contents ?? []) {
         const sequence = parseSequence(object.Key?.slice(this.#prefix.length))
         if (sequence !== undefined && (after === undefined || sequence > after)) each(sequence)
       }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
-    } while (token !== undefined)
+      return true
+    })
   }
 
   async #read(sequence: number): Promise<JournalRecord | undefined> {

@@ -4,10 +4,13 @@
 // through this storage forget the listings they change. Beside them, the last listing of
 // every folder is known (what a snapshot is made of), with which folders changed since.
 import { createHash } from 'node:crypto'
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3'
-import { describeObject, fail, objectKey, plainEtag, type S3Context } from './s3-context.js'
+import { describeObject, objectKey, plainEtag, type S3Context } from './s3-context.js'
+import { listPages, type ListRequest } from './s3-list-pages.js'
 import type { SnapshotState } from './s3-snapshot-format.js'
 import { isPlainName, makeKey, type FolderListing, type RootListing, type StoredFile } from './storage.js'
+
+/** What a snapshot holds of the listings. */
+export type TreeListings = Pick<SnapshotState, 'folders' | 'rootFiles' | 'listings'>
 
 /** One level of the tree: the objects directly in it and the names of the sub-folders. */
 interface Level {
@@ -108,10 +111,19 @@ export class S3Listings {
   }
 
   /**
+   * List the whole tree with one flat paged listing (no delimiter: 1,000 keys a page, however
+   * many folders) and take it as this storage's own, as prime() does: a start-up without a
+   * snapshot costs a LIST per 1,000 objects, not one per folder.
+   */
+  async listTree(): Promise<void> {
+    this.prime(await this.#flatListing())
+  }
+
+  /**
    * Take a snapshot's listings as this storage's own, remembered from now (trusted for the
    * TTL, like a listing just made: files copied in by hand show after it, as after a listing).
    */
-  prime(state: SnapshotState): void {
+  prime(state: TreeListings): void {
     this.forgetAll()
     const root: RootListing = {
       token: rootToken(state.folders, state.rootFiles),
@@ -156,7 +168,7 @@ export class S3Listings {
    * Everything known, each changed folder (and the top level, if changed) listed again
    * first: the state a snapshot as of now holds. Costs a LIST per changed folder only.
    */
-  async current(): Promise<Omit<SnapshotState, 'covered'>> {
+  async current(): Promise<TreeListings> {
     for (let round = 0; round < 3 && (this.#rootChanged || this.#changed.size > 0); round++) {
       // Listed anew, not taken from what is remembered (a listing of a folder not there yet).
       if (this.#rootChanged || this.#knownRoot === undefined) {
@@ -230,27 +242,65 @@ export class S3Listings {
     }
   }
 
+  // Keys come in the order of their UTF-8 bytes (ListObjectsV2 reference). No folder or file
+  // name starts with "." (isPlainName), so everything under the hidden folder, and any other
+  // dot-name, is skipped: the names sorting before "." are listed up to the first one that does
+  // not, then the listing goes on after "<prefix>/" ('/' is the byte after '.'). The facts of
+  // every file under `.eggserve/` are as many keys as the files: never listed.
+  async #flatListing(): Promise<TreeListings> {
+    const prefix = objectKey(this.#context, '')
+    const objects = new Map<string, Level['objects'][number][]>()
+    const rootFiles: string[] = []
+    const take = (key: string, object: Omit<Level['objects'][number], 'name'>): void => {
+      const slash = key.indexOf('/')
+      if (slash < 0) {
+        if (isPlainName(key)) rootFiles.push(key)
+        return
+      }
+      const folder = key.slice(0, slash)
+      if (!isPlainName(folder)) return
+      let folderObjects = objects.get(folder)
+      if (folderObjects === undefined) objects.set(folder, (folderObjects = []))
+      // A deeper key ("folder/sub/x") or the folder marker ("folder/") makes the folder exist only.
+      const name = key.slice(slash + 1)
+      if (isPlainName(name)) folderObjects.push({ ...object, name })
+    }
+    await this.#pages({ prefix }, (key, object) => {
+      if (key.slice(prefix.length) >= '.') return false
+      take(key.slice(prefix.length), object)
+      return true
+    })
+    await this.#pages({ prefix, startAfter: `${prefix}/` }, (key, object) => {
+      take(key.slice(prefix.length), object)
+      return true
+    })
+    const listings = new Map<string, FolderListing>()
+    for (const [folder, level] of objects)
+      listings.set(folder, folderListing(folder, { objects: level, folders: [], exists: true }))
+    return { folders: [...objects.keys()], rootFiles, listings }
+  }
+
+  // Pages of a flat listing, each key handed to `each` until it answers false.
+  async #pages(
+    request: ListRequest,
+    each: (key: string, object: Omit<Level['objects'][number], 'name'>) => boolean,
+  ): Promise<void> {
+    await listPages(this.#context, request, { action: 'list' }, (page) =>
+      (page.Contents ?? []).every(
+        (object) =>
+          object.Key === undefined ||
+          each(object.Key, { etag: plainEtag(object.ETag), size: object.Size ?? 0, lastModified: object.LastModified }),
+      ),
+    )
+  }
+
   async #listLevel(relative: string, action: string): Promise<Level> {
-    const { client, bucket } = this.#context
     const prefix = objectKey(this.#context, relative)
     const objects: Level['objects'][number][] = []
     const folders: string[] = []
     let exists = false
-    let token: string | undefined
-    do {
-      let page: ListObjectsV2CommandOutput
-      try {
-        page = await client.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: prefix,
-            Delimiter: '/',
-            ...(token === undefined ? {} : { ContinuationToken: token }),
-          }),
-        )
-      } catch (err) {
-        throw fail(this.#context, err, action, relative === '' ? undefined : relative)
-      }
+    const failure = { action, ...(relative === '' ? {} : { key: relative }) }
+    await listPages(this.#context, { prefix, delimiter: '/' }, failure, (page) => {
       for (const object of page.Contents ?? []) {
         if (object.Key === undefined) continue
         exists = true
@@ -266,8 +316,8 @@ export class S3Listings {
         exists = true
         folders.push(common.Prefix.slice(prefix.length, -1))
       }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
-    } while (token !== undefined)
+      return true
+    })
     return { objects, folders, exists }
   }
 }

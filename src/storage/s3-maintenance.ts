@@ -6,14 +6,13 @@ import {
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
   ListMultipartUploadsCommand,
-  ListObjectsV2Command,
   PutObjectCommand,
   UploadPartCommand,
   type ListMultipartUploadsCommandOutput,
-  type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3'
 import { AppError } from '../errors.js'
 import { fail, temporaryPrefix, type S3Context } from './s3-context.js'
+import { listPages } from './s3-list-pages.js'
 import { s3ErrorFacts } from './s3-errors.js'
 import { temporaryKey, temporaryKeyTime } from './s3-upload.js'
 import { splitKey, type ConditionalWriteProbe } from './storage.js'
@@ -28,33 +27,24 @@ export async function sweepBucket(context: S3Context, olderThanMs: number): Prom
   const limit = Date.now() - olderThanMs
   const { client, bucket } = context
   let removed = 0
-  let token: string | undefined
-  do {
-    let page: ListObjectsV2CommandOutput
-    try {
-      page = await client.send(
-        new ListObjectsV2Command({
-          Bucket: bucket,
-          Prefix: temporaryPrefix(context),
-          ...(token === undefined ? {} : { ContinuationToken: token }),
-        }),
-      )
-    } catch (err) {
-      throw fail(context, err, 'list temporary objects')
-    }
+  // The stale keys first, then their deletions: a page's handler does no I/O.
+  const stale: string[] = []
+  await listPages(context, { prefix: temporaryPrefix(context) }, { action: 'list temporary objects' }, (page) => {
     for (const object of page.Contents ?? []) {
       if (
-        object.Key === undefined ||
-        (temporaryKeyTime(context, object.Key) ?? object.LastModified?.getTime() ?? Infinity) > limit
+        object.Key !== undefined &&
+        (temporaryKeyTime(context, object.Key) ?? object.LastModified?.getTime() ?? Infinity) <= limit
       )
-        continue
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.Key })).catch((err: unknown) => {
-        throw fail(context, err, 'delete a temporary object')
-      })
-      removed++
+        stale.push(object.Key)
     }
-    token = page.IsTruncated === true ? page.NextContinuationToken : undefined
-  } while (token !== undefined)
+    return true
+  })
+  for (const key of stale) {
+    await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch((err: unknown) => {
+      throw fail(context, err, 'delete a temporary object')
+    })
+    removed++
+  }
   return removed + (await abortStaleUploads(context, limit))
 }
 

@@ -1,17 +1,30 @@
 // Where snapshots live: in the bucket under `<prefix>.eggserve/snapshots/<20-digit records
-// covered>.json.gz`, written create-only (PutObject with If-None-Match: *, so two replicas that
+// covered>.json.gz` (revision 0) or `<20 digits>.<revision>.json.gz` (a later one at the same
+// position, with more facts: s3-snapshot-format.ts), written create-only (PutObject with If-None-Match: *, so two replicas that
 // snapshot the same position never overwrite each other: the second gets 412 and keeps the
 // first), and a copy of the last one a replica wrote or loaded in its cache folder, so a
 // warm replica starts without a request for it.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3'
 import { errnoCode } from '../errors.js'
 import { fail, HIDDEN_FOLDER, type S3Context } from './s3-context.js'
+import { listPages } from './s3-list-pages.js'
 import { s3ErrorFacts } from './s3-errors.js'
 import { MAX_SNAPSHOT_BYTES } from './s3-snapshot-format.js'
 
 const DIGITS = 20
+
+/** Where a snapshot stands: records covered, then its revision at that position. */
+export interface SnapshotPosition {
+  readonly covered: number
+  readonly revision: number
+}
+
+/** Positive when `a` is newer than `b`. */
+export function comparePositions(a: SnapshotPosition, b: SnapshotPosition): number {
+  return a.covered - b.covered || a.revision - b.revision
+}
 // Snapshots kept in the bucket: the newest and the one before (a replica may be reading it).
 const KEEP = 2
 
@@ -30,37 +43,24 @@ export class SnapshotStore {
     return `${this.#context.prefix}${HIDDEN_FOLDER}/snapshots/`
   }
 
-  /** The positions (records covered) of the snapshots in the bucket, newest first. */
-  async list(): Promise<number[]> {
-    const { client, bucket } = this.#context
-    const found: number[] = []
-    let token: string | undefined
-    do {
-      const page = await client
-        .send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: this.#prefix,
-            ...(token === undefined ? {} : { ContinuationToken: token }),
-          }),
-        )
-        .catch((err: unknown) => {
-          throw fail(this.#context, err, 'list the snapshots')
-        })
+  /** The positions of the snapshots in the bucket, newest first. */
+  async list(): Promise<SnapshotPosition[]> {
+    const found: SnapshotPosition[] = []
+    await listPages(this.#context, { prefix: this.#prefix }, { action: 'list the snapshots' }, (page) => {
       for (const object of page.Contents ?? []) {
-        const covered = parsePosition(object.Key?.slice(this.#prefix.length))
-        if (covered !== undefined) found.push(covered)
+        const position = parsePosition(object.Key?.slice(this.#prefix.length))
+        if (position !== undefined) found.push(position)
       }
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
-    } while (token !== undefined)
-    return found.sort((a, b) => b - a)
+      return true
+    })
+    return found.sort((a, b) => comparePositions(b, a))
   }
 
-  /** The bytes of the snapshot covering `covered` records; undefined when it is gone or too large. */
-  async read(covered: number): Promise<Uint8Array | undefined> {
+  /** The bytes of the snapshot at `position`; undefined when it is gone or too large. */
+  async read(position: SnapshotPosition): Promise<Uint8Array | undefined> {
     const { client, bucket } = this.#context
     try {
-      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: this.#key(covered) }))
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: this.#key(position) }))
       if ((got.ContentLength ?? 0) > MAX_SNAPSHOT_BYTES) {
         got.Body?.transformToWebStream()
           .cancel()
@@ -75,17 +75,17 @@ export class SnapshotStore {
   }
 
   /**
-   * Write the snapshot covering `covered` records, create-only: false when one of that
-   * position exists already (another replica wrote it first; it says the same), 'denied'
-   * when the credentials may not write.
+   * Write the snapshot at `position`, create-only: false when one of that position exists
+   * already (another replica wrote it first; it says the same), 'denied' when the
+   * credentials may not write.
    */
-  async write(covered: number, bytes: Uint8Array): Promise<boolean | 'denied'> {
+  async write(position: SnapshotPosition, bytes: Uint8Array): Promise<boolean | 'denied'> {
     const { client, bucket } = this.#context
     try {
       await client.send(
         new PutObjectCommand({
           Bucket: bucket,
-          Key: this.#key(covered),
+          Key: this.#key(position),
           Body: bytes,
           ContentType: 'application/gzip',
           IfNoneMatch: '*',
@@ -104,8 +104,8 @@ export class SnapshotStore {
   /** Delete all but the newest KEEP snapshots (what cannot be deleted is tried again next time). */
   async prune(): Promise<void> {
     const { client, bucket } = this.#context
-    for (const covered of (await this.list()).slice(KEEP)) {
-      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: this.#key(covered) })).catch((err: unknown) => {
+    for (const position of (await this.list()).slice(KEEP)) {
+      await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: this.#key(position) })).catch((err: unknown) => {
         throw fail(this.#context, err, 'delete an old snapshot')
       })
     }
@@ -139,12 +139,16 @@ export class SnapshotStore {
     }
   }
 
-  #key(covered: number): string {
-    return `${this.#prefix}${String(covered).padStart(DIGITS, '0')}.json.gz`
+  #key({ covered, revision }: SnapshotPosition): string {
+    const name = String(covered).padStart(DIGITS, '0') + (revision === 0 ? '' : `.${String(revision)}`)
+    return `${this.#prefix}${name}.json.gz`
   }
 }
 
-function parsePosition(name: string | undefined): number | undefined {
-  const digits = name === undefined ? undefined : new RegExp(`^(\\d{${DIGITS}})\\.json\\.gz$`).exec(name)?.[1]
-  return digits === undefined ? undefined : Number(digits)
+const POSITION = new RegExp(`^(\\d{${String(DIGITS)}})(?:\\.([1-9]\\d{0,8}))?\\.json\\.gz$`)
+
+function parsePosition(name: string | undefined): SnapshotPosition | undefined {
+  const match = name === undefined ? undefined : POSITION.exec(name)
+  if (match?.[1] === undefined) return undefined
+  return { covered: Number(match[1]), revision: Number(match[2] ?? '0') }
 }

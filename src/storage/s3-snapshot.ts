@@ -5,12 +5,17 @@
 // a file copied in by hand (reported by no journal) shows once the listings' trust runs out
 // (--reconcile-interval), as after a listing. Snapshots are written by the replica that
 // appends every `every`-th journal record, and at start-up when none was usable or the replay
-// was long; the journal keeps what the newest snapshot does not cover (s3-journal.ts).
+// was long; the journal keeps what the newest snapshot does not cover (s3-journal.ts). A
+// snapshot carries the facts known of the files (s3-facts.ts): once the facts learnt since the
+// last one stop coming (the files were hashed, or their facts read), a new revision at the same
+// position carries them too, so that the next replica reads none of them one by one.
+import type { FileFacts } from '../core/index-model.js'
 import type { S3Context } from './s3-context.js'
+import type { S3StoredFacts } from './s3-facts.js'
 import type { S3Journal } from './s3-journal.js'
 import { folderToken, type S3Listings } from './s3-listing.js'
 import { decodeSnapshot, encodeSnapshot, type SnapshotState } from './s3-snapshot-format.js'
-import { SnapshotStore } from './s3-snapshot-store.js'
+import { comparePositions, SnapshotStore, type SnapshotPosition } from './s3-snapshot-store.js'
 import { splitKey } from './storage.js'
 
 /** How snapshots are kept. */
@@ -23,6 +28,9 @@ export interface SnapshotOptions {
 
 // After a failed write, the next try waits this long (the journal is polled every second).
 const RETRY_MS = 60_000
+// A revision with the facts learnt since the last snapshot waits until none came for this long
+// (hashing a tree learns them one after the other: one revision at the end, not one a second).
+const FACTS_QUIET_MS = 3_000
 
 interface Candidate {
   readonly source: 'local' | 'bucket'
@@ -34,6 +42,7 @@ interface Candidate {
 export class S3Snapshots {
   readonly #context: S3Context
   readonly #listings: S3Listings
+  readonly #facts: S3StoredFacts
   readonly #journal: S3Journal
   readonly #store: SnapshotStore
   readonly #every: number
@@ -42,10 +51,16 @@ export class S3Snapshots {
   #writing = false
   #retryAt = 0
   #bucketWrites = true
+  /** The newest snapshot this replica loaded or wrote, and how many facts it had learnt by then. */
+  #last: { readonly position: SnapshotPosition; readonly learnt: number } | undefined
 
-  constructor(context: S3Context, parts: { listings: S3Listings; journal: S3Journal; options: SnapshotOptions }) {
+  constructor(
+    context: S3Context,
+    parts: { listings: S3Listings; facts: S3StoredFacts; journal: S3Journal; options: SnapshotOptions },
+  ) {
     this.#context = context
     this.#listings = parts.listings
+    this.#facts = parts.facts
     this.#journal = parts.journal
     this.#store = new SnapshotStore(context, parts.options.local)
     this.#every = parts.options.every
@@ -56,7 +71,7 @@ export class S3Snapshots {
 
   /** How many records the bucket's newest snapshot covers (what journal pruning keeps after). */
   async newestCovered(): Promise<number | undefined> {
-    return (await this.#store.list())[0]
+    return (await this.#store.list())[0]?.covered
   }
 
   /**
@@ -72,15 +87,19 @@ export class S3Snapshots {
       const covered = await this.#apply(candidate)
       if (covered !== undefined) return covered
     }
+    let covered: number | undefined
     try {
-      const covered = await this.#journal.count()
+      covered = await this.#journal.count()
       log.info({ covered }, 'No usable snapshot: listing every folder')
       this.#due = covered
-      return covered
     } catch (err) {
       log.warn({ err }, 'Cannot read the change journal at start-up: listing every folder')
-      return undefined
     }
+    // After the journal's length is read: whatever the listing misses, the tail reports.
+    await this.#listings.listTree().catch((err: unknown) => {
+      log.warn({ err }, 'Cannot list the whole tree at once: listing folder by folder')
+    })
+    return covered
   }
 
   /**
@@ -104,16 +123,22 @@ export class S3Snapshots {
    * were found not to allow it. A failure is tried again a minute later.
    */
   async maybeWrite(covered: number | undefined): Promise<void> {
-    if (this.#due === undefined || covered === undefined || covered < this.#due) return
+    if (covered === undefined || !(covered >= (this.#due ?? Infinity) || this.#factsDue())) return
     if (this.#writing || Date.now() < this.#retryAt) return
     this.#writing = true
     const { log } = this.#context
     try {
-      const state = { ...(await this.#listings.current()), covered }
+      const learnt = this.#facts.learnt.count
+      const last = this.#last?.position
+      const position = { covered, revision: last?.covered === covered ? last.revision + 1 : 0 }
+      const listed = await this.#listings.current()
+      const state = { ...listed, ...position, facts: this.#knownFacts(listed.listings) }
       const bytes = await encodeSnapshot(state, this.#context)
       await this.#store.writeLocal(bytes)
-      const written = this.#bucketWrites ? await this.#store.write(covered, bytes) : 'denied'
-      if (this.#due <= covered) this.#due = undefined
+      const written = this.#bucketWrites ? await this.#store.write(position, bytes) : 'denied'
+      // Written or not (another replica wrote this position first), the next revision is after it.
+      this.#last = { position, learnt }
+      if (this.#due !== undefined && this.#due <= covered) this.#due = undefined
       if (written === true)
         await this.#store.prune().catch((err: unknown) => {
           log.debug({ err }, 'Cannot delete old snapshots; the next writer tries again')
@@ -123,7 +148,7 @@ export class S3Snapshots {
         log.warn('The credentials may not write snapshots to the bucket: only the local copy is kept')
       }
       log.info(
-        { covered, folders: state.listings.size, bytes: bytes.length, inBucket: written },
+        { ...position, folders: state.listings.size, facts: state.facts.size, bytes: bytes.length, inBucket: written },
         written === false
           ? 'Another replica wrote the snapshot at this position first'
           : 'Wrote a snapshot of the listings',
@@ -136,27 +161,44 @@ export class S3Snapshots {
     }
   }
 
+  // Facts came since the last snapshot, and none for a while.
+  #factsDue(): boolean {
+    const learnt = this.#facts.learnt
+    if (this.#last === undefined || learnt.count <= this.#last.learnt) return false
+    return Date.now() - learnt.at >= FACTS_QUIET_MS
+  }
+
+  #knownFacts(listings: SnapshotState['listings']): Map<string, FileFacts> {
+    const facts = new Map<string, FileFacts>()
+    for (const listing of listings.values())
+      for (const file of listing.files) {
+        const known = this.#facts.known(file)
+        if (known !== undefined) facts.set(file.key, known)
+      }
+    return facts
+  }
+
   // The local copy and the bucket's newest, the one covering more first (the local copy on a tie:
   // no request). A snapshot that cannot be used is logged and skipped.
   async *#candidates(): AsyncGenerator<Candidate> {
     const local = await this.#decode(await this.#store.readLocal(), 'local')
-    let positions: number[] = []
+    let positions: SnapshotPosition[] = []
     try {
       positions = await this.#store.list()
     } catch (err) {
       this.#context.log.warn({ err }, 'Cannot list the snapshots in the bucket')
     }
     const newest = positions[0]
-    if (local !== undefined && (newest === undefined || local.state.covered >= newest)) yield local
-    for (const covered of positions.slice(0, 2)) {
-      if (local !== undefined && covered <= local.state.covered) break
-      const candidate = await this.#read(covered)
+    if (local !== undefined && (newest === undefined || comparePositions(local.state, newest) >= 0)) yield local
+    for (const position of positions.slice(0, 2)) {
+      if (local !== undefined && comparePositions(position, local.state) <= 0) break
+      const candidate = await this.#read(position)
       if (candidate !== undefined) {
         yield candidate
         break
       }
     }
-    if (local !== undefined && newest !== undefined && local.state.covered < newest) yield local
+    if (local !== undefined && newest !== undefined && comparePositions(local.state, newest) < 0) yield local
   }
 
   async #fromBucket(): Promise<Candidate | undefined> {
@@ -164,11 +206,11 @@ export class S3Snapshots {
     return newest === undefined ? undefined : this.#read(newest)
   }
 
-  async #read(covered: number): Promise<Candidate | undefined> {
+  async #read(position: SnapshotPosition): Promise<Candidate | undefined> {
     try {
-      return await this.#decode(await this.#store.read(covered), 'bucket', covered)
+      return await this.#decode(await this.#store.read(position), 'bucket', position)
     } catch (err) {
-      this.#context.log.warn({ err, covered }, 'Cannot read a snapshot from the bucket; ignoring it')
+      this.#context.log.warn({ err, ...position }, 'Cannot read a snapshot from the bucket; ignoring it')
       return undefined
     }
   }
@@ -176,13 +218,13 @@ export class S3Snapshots {
   async #decode(
     bytes: Uint8Array | undefined,
     source: Candidate['source'],
-    named?: number,
+    named?: SnapshotPosition,
   ): Promise<Candidate | undefined> {
     if (bytes === undefined) return undefined
     const decoded = await decodeSnapshot(bytes, this.#context, folderToken)
     let reason = decoded.ok ? undefined : decoded.reason
-    if (decoded.ok && named !== undefined && decoded.state.covered !== named)
-      reason = `named for ${String(named)} journal records, holds ${String(decoded.state.covered)}`
+    if (decoded.ok && named !== undefined && comparePositions(decoded.state, named) !== 0)
+      reason = `named for ${String(named.covered)} journal records (revision ${String(named.revision)}), holds ${String(decoded.state.covered)} (revision ${String(decoded.state.revision)})`
     if (!decoded.ok || reason !== undefined) {
       this.#context.log.warn({ source, reason }, `Ignoring a snapshot that cannot be used (${reason ?? ''})`)
       return undefined
@@ -207,12 +249,25 @@ export class S3Snapshots {
       return undefined
     }
     this.#listings.prime(state)
+    for (const listing of state.listings.values())
+      for (const file of listing.files) {
+        const facts = state.facts.get(file.key)
+        if (facts !== undefined) this.#facts.seed(file, facts)
+      }
+    this.#last = { position: { covered: state.covered, revision: state.revision }, learnt: this.#facts.learnt.count }
     for (const record of replay.records) {
       const parts = splitKey(record.key)
       if (parts !== undefined) this.#listings.replayed(parts.folder, record.op)
     }
     log.info(
-      { source, covered: state.covered, replayed: replay.records.length, folders: state.listings.size },
+      {
+        source,
+        covered: state.covered,
+        revision: state.revision,
+        replayed: replay.records.length,
+        folders: state.listings.size,
+        facts: state.facts.size,
+      },
       'Loaded the listings from a snapshot',
     )
     if (source === 'bucket') await this.#store.writeLocal(candidate.bytes)

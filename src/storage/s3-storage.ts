@@ -61,6 +61,7 @@ export class S3Storage implements StorageBackend {
     this.#journal = new S3Journal(this.#context, { covered: () => this.#snapshots.newestCovered() })
     this.#snapshots = new S3Snapshots(this.#context, {
       listings: this.#listings,
+      facts: this.#facts,
       journal: this.#journal,
       options: {
         every: spec.snapshotEvery ?? S3_DEFAULTS.snapshotEvery,

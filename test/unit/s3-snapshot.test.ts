@@ -7,6 +7,7 @@
 // keeps what the newest snapshot does not cover; a file copied in by hand found once the
 // snapshot's listings run out of trust.
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +17,7 @@ import { test, type TestContext } from 'node:test'
 import { promisify } from 'node:util'
 import { gzip } from 'node:zlib'
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3'
+import type { FileFacts } from '../../src/core/index-model.js'
 import type { S3StorageSpec } from '../../src/storage/open-storage.js'
 import { describeObject } from '../../src/storage/s3-context.js'
 import { folderToken } from '../../src/storage/s3-listing.js'
@@ -142,7 +144,7 @@ await test('snapshots of the listings', async (t) => {
     'a replica with no snapshot lists every folder, then writes one (create-only, in the bucket and its cache folder)',
     async (t) => {
       const { bucket, first, dir } = await seeded(t)
-      assert.equal(folderLists(first).length, FOLDERS + 1, 'the top level and every folder')
+      assert.deepEqual(folderLists(first), [PREFIX, PREFIX], 'the whole tree, flat: the names before ".", then after')
       assert.equal(logged(first.lines, 'No usable snapshot: listing every folder').length, 1)
       assert.deepEqual(await keysUnder(moto, bucket, SNAPSHOTS), [`${SNAPSHOTS}${'0'.padStart(20, '0')}.json.gz`])
       const write = first.proxy.requests.find((request) => request.path.includes('/.eggserve/snapshots/0'))
@@ -152,6 +154,86 @@ await test('snapshots of the listings', async (t) => {
       assert.equal(local.filter((name) => /^s3-snapshot-[0-9a-f]{16}\.json\.gz$/.test(name)).length, 1)
     },
   )
+
+  await t.test(
+    'with no snapshot, the whole tree is listed flat, a page per 1,000 keys, with what folder listings show',
+    async (t) => {
+      const bucket = await moto.createBucket()
+      const folders = 350
+      const keys = Array.from({ length: folders * 3 }, (_, n) => {
+        const i = Math.floor(n / 3)
+        return `f${i}/f${i}-${n % 3}.0.tar.gz`
+      })
+      // Names sorting before "." (the hidden folder), a folder marker, a deeper key, a stray
+      // file of the top level, dot-names (never a folder or a file).
+      keys.push('-early/-early-1.0.tar.gz', 'marker/', 'deep/sub/deep-1.0.tar.gz', 'stray.txt')
+      keys.push('.hidden/x-1.0.tar.gz', 'f0/.dotfile')
+      for (let i = 0; i < keys.length; i += 50)
+        await Promise.all(keys.slice(i, i + 50).map((key) => put(bucket, key, `bytes of ${key}`)))
+      const flat = await open(t, bucket)
+      const tree = await loadAll(flat.storage)
+      const lists = folderLists(flat)
+      // The names before ".": one page, stopped at the hidden folder; then the rest: two pages.
+      assert.deepEqual(lists, [PREFIX, PREFIX, PREFIX], 'pages, not folders')
+      const listRequests = flat.requests().filter((r) => r.operation === 'ListObjectsV2')
+      assert.ok(listRequests.every((r) => !r.query.has('delimiter') || r.query.get('prefix') !== PREFIX))
+      assert.equal(Object.keys(tree).length, folders + 3)
+      assert.equal(tree['-early']?.length, 1)
+      assert.deepEqual(tree.marker, [])
+      assert.deepEqual(tree.deep, [])
+      assert.equal(tree.f0?.length, 3)
+
+      // The same tree listed folder by folder (the flat listing refused): the same listings.
+      const proxy = await startFaultProxy(t, moto.endpoint)
+      proxy.setRules([
+        {
+          match: (r) =>
+            r.operation === 'ListObjectsV2' && r.query.get('prefix') === PREFIX && !r.query.has('delimiter'),
+          action: { kind: 'access-denied' },
+        },
+      ])
+      const byFolder = await open(t, bucket, { through: proxy })
+      assert.deepEqual(await loadAll(byFolder.storage), tree)
+      assert.deepEqual(await byFolder.storage.listRoot(), await flat.storage.listRoot())
+      assert.deepEqual((await flat.storage.listRoot()).files, ['stray.txt'])
+      assert.equal(folderLists(byFolder).filter((prefix) => prefix !== PREFIX).length, folders + 3)
+      assert.equal(logged(byFolder.lines, 'Cannot list the whole tree at once: listing folder by folder').length, 1)
+    },
+  )
+
+  await t.test('a new replica takes the facts of the files from the snapshot: not one GET of them', async (t) => {
+    const { bucket, first } = await seeded(t)
+    // The facts of every file become known (as hashing them would): a revision carries them.
+    const facts = (key: string): FileFacts => ({
+      digests: { sha256: createHash('sha256').update(key).digest('hex') },
+      metadata: { sha256: createHash('sha256').update(`metadata of ${key}`).digest('hex'), requiresPython: '>=3.8' },
+    })
+    const listed = await loadAll(first.storage)
+    const files = (await Promise.all(Object.keys(listed).map((folder) => first.storage.listFolder(folder)))).flatMap(
+      (listing) => listing?.files ?? [],
+    )
+    for (const file of files) await first.storage.storedFacts.write(file, facts(file.key))
+    await waitFor(() => logged(first.lines, 'Wrote a snapshot of the listings').some((line) => line.revision === 1))
+    const revision = logged(first.lines, 'Wrote a snapshot of the listings').find((line) => line.revision === 1)
+    assert.equal(revision?.facts, FOLDERS * 2)
+    assert.ok(
+      (await keysUnder(moto, bucket, SNAPSHOTS)).includes(`${SNAPSHOTS}${'0'.padStart(20, '0')}.1.json.gz`),
+      'a second snapshot at the same journal position',
+    )
+
+    const cold = await open(t, bucket, { snapshotDir: await cacheDir(t) })
+    assert.deepEqual(await loadAll(cold.storage), listed)
+    for (const file of files) assert.deepEqual(await cold.storage.storedFacts.read(file), facts(file.key), file.key)
+    const loaded = logged(cold.lines, 'Loaded the listings from a snapshot')[0]
+    assert.equal(loaded?.revision, 1)
+    assert.equal(loaded.facts, FOLDERS * 2)
+    const factReads = cold.requests().filter((r) => r.operation === 'GetObject' && r.path.includes('/.eggserve/facts/'))
+    assert.deepEqual(factReads, [])
+    // A file replaced since has another identity: its facts are read from the store, not taken.
+    const replaced = describeObject(files[0]?.key ?? '', { etag: 'other', size: 1, lastModified: undefined })
+    assert.equal(await cold.storage.storedFacts.read(replaced), undefined)
+    assert.equal(cold.requests().filter((r) => r.path.includes('/.eggserve/facts/')).length, 1)
+  })
 
   await t.test('cold: a new replica loads the bucket snapshot and lists no project folder', async (t) => {
     const { bucket, first } = await seeded(t)
@@ -196,17 +278,19 @@ await test('snapshots of the listings', async (t) => {
     const gzipped = (value: unknown): Promise<Buffer> => promisify(gzip)(JSON.stringify(value))
     const body = {
       format: 'eggserve-s3-snapshot',
-      version: 1,
+      version: 2,
       bucket,
       prefix: PREFIX,
       covered: 0,
+      revision: 0,
       folders: [],
       rootFiles: [],
       listings: {},
     }
     const cases: [string, Buffer | string][] = [
       ['not gzip-compressed JSON (corrupt or truncated)', 'garbage'],
-      ['format version 2', await gzipped({ ...body, version: 2 })],
+      // A snapshot without the facts (the format before them).
+      ['format version 1', await gzipped({ ...body, version: 1 })],
       [`made for s3://${bucket}/other/`, await gzipped({ ...body, prefix: 'other/' })],
     ]
     for (const [reason, bytes] of cases) {
@@ -240,7 +324,7 @@ await test('snapshots of the listings', async (t) => {
     const cold = await open(t, bucket, { snapshotDir: await cacheDir(t) })
     const loaded = await loadAll(cold.storage)
     assert.equal(loaded.p0?.length, 4, 'listed, so the file copied in shows too')
-    assert.equal(folderLists(cold).length, FOLDERS + 1)
+    assert.deepEqual(folderLists(cold), [PREFIX, PREFIX], 'the whole tree, flat')
     assert.equal(
       logged(cold.lines, 'Ignoring a snapshot older than what the change journal still holds (stale)').length,
       1,
@@ -312,7 +396,15 @@ await test('the snapshot format: a round trip keeps every listing exactly; a sna
     const files = [file(`${folder}/${folder}-1.0.tar.gz`, etag)]
     listings.set(folder, { token: folderToken(files), files })
   }
-  const state = { covered: 42, folders: ['demo', '__proto__', 'empty'], rootFiles: ['stray.txt'], listings }
+  const facts = new Map<string, FileFacts>([['demo/demo-1.0.tar.gz', { digests: { sha256: 'ab'.repeat(32) } }]])
+  const state = {
+    covered: 42,
+    revision: 3,
+    folders: ['demo', '__proto__', 'empty'],
+    rootFiles: ['stray.txt'],
+    listings,
+    facts,
+  }
   const bytes = await encodeSnapshot(state, owner)
   const decoded = await decodeSnapshot(bytes, owner, folderToken)
   assert.ok(decoded.ok)

@@ -67,9 +67,12 @@ await test('S3Storage on moto', async (t) => {
       // LISTs of the folder (a first listing also looks for a snapshot and the journal's end).
       const demoLists = (): number =>
         proxy.requests.filter((r) => r.operation === 'ListObjectsV2' && r.query.get('prefix') === 'demo/').length
+      const treeLists = (): number =>
+        proxy.requests.filter((r) => r.operation === 'ListObjectsV2' && isTreeListing(r.query)).length
       const tokens = await Promise.all(Array.from({ length: 20 }, () => storage.changeToken('demo')))
       assert.equal(new Set(tokens).size, 1)
-      assert.equal(demoLists(), 1)
+      assert.equal(treeLists(), 2, 'the start-up listing of the whole tree: the names before ".", then after')
+      assert.equal(demoLists(), 0)
       await put(bucket, 'demo/demo-2.0.tar.gz', 'two')
       assert.equal(
         (await storage.listFolder('demo'))?.files.length,
@@ -91,12 +94,19 @@ await test('S3Storage on moto', async (t) => {
     },
   )
 
-  await t.test('a start-up over many folders sends at most 16 LISTs at once', async (t) => {
+  await t.test('listing many folders one by one sends at most 16 LISTs at once', async (t) => {
     const bucket = await moto.createBucket()
     await Promise.all(Array.from({ length: 40 }, (_, i) => put(bucket, `p${i}/p${i}-1.0.tar.gz`, 'x')))
     const proxy = await startFaultProxy(t, moto.endpoint)
+    // The whole-tree listing of the start-up is refused: every folder is then listed on its own.
     // Slow answers keep the LISTs in progress long enough to pile up if nothing held them back.
-    proxy.setRules([{ match: (request) => request.operation === 'ListObjectsV2', action: { kind: 'stall', ms: 50 } }])
+    proxy.setRules([
+      {
+        match: (request) => request.operation === 'ListObjectsV2' && isTreeListing(request.query),
+        action: { kind: 'access-denied' },
+      },
+      { match: (request) => request.operation === 'ListObjectsV2', action: { kind: 'stall', ms: 50 } },
+    ])
     const storage = await S3Storage.open(moto.spec(bucket, { endpoint: proxy.url }), memoryLogger([]))
     const listings = await Promise.all((await storage.listRoot()).folders.map((folder) => storage.listFolder(folder)))
     assert.equal(listings.filter((listing) => listing?.files.length === 1).length, 40)
@@ -209,3 +219,8 @@ await test('a folder-backed server never loads the AWS SDK; a bucket-backed one 
     'the check sees the SDK when it is loaded',
   )
 })
+
+// A flat listing of the whole tree (the bucket root here): no prefix and no delimiter.
+function isTreeListing(query: URLSearchParams): boolean {
+  return (query.get('prefix') ?? '') === '' && !query.has('delimiter')
+}
