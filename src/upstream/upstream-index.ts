@@ -194,6 +194,11 @@ export class UpstreamIndex {
     return this.#cachedList
   }
 
+  /** Resolves once the background reading of the cached pages for cachedProjects() is done (tests). */
+  async cachedProjectsChecked(): Promise<void> {
+    for (const source of this.#sources) await source.checked()
+  }
+
   /** True when the name rule lets `name` be served from an upstream (it is not local, or it is merged). */
   async reachesUpstream(name: string): Promise<boolean> {
     await this.#forgetPurged()
