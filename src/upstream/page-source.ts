@@ -273,6 +273,11 @@ export class PageSource {
     return true
   }
 
+  /** The cached page of `project` as memory or the disk has it, without keeping it in memory (for the project list). */
+  async storedPage(project: string): Promise<UpstreamPage | undefined> {
+    return this.#entries.get(project)?.page ?? (await this.#store.load(project))?.page
+  }
+
   /** The cached page of `project`, without asking the upstream (for file requests). */
   async cached(project: string): Promise<UpstreamPage | undefined> {
     return (await this.#entry(project))?.page

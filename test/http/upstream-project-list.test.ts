@@ -14,11 +14,15 @@ import { resolveUpstreamConfig } from '../../src/upstream/upstream-settings.js'
 import { buildTestApp } from '../helpers/build-app.js'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
 import { tempDir } from '../helpers/temp-tree.js'
-import { startUpstreamFaultProxy } from '../helpers/upstream-fault-proxy.js'
+import { startUpstreamFaultProxy, type UpstreamFaultProxy } from '../helpers/upstream-fault-proxy.js'
 
 const PROJECTS = ['alpha-up', 'beta-up', 'gamma-up']
 
 async function startUpstream(t: TestContext): Promise<string> {
+  return (await startCountedUpstream(t)).url
+}
+
+async function startCountedUpstream(t: TestContext): Promise<{ url: string; proxy: UpstreamFaultProxy }> {
   const root = await tempDir(t, 'eggserve-list-up-')
   for (const name of [...PROJECTS, 'delta-up'])
     await writeDist(join(root, name), buildWheel({ name, version: '1.5', summary: `the ${name} project` }))
@@ -27,7 +31,7 @@ async function startUpstream(t: TestContext): Promise<string> {
   const address = app.server.address()
   assert.ok(address !== null && typeof address === 'object')
   const proxy = await startUpstreamFaultProxy(t, `http://127.0.0.1:${String(address.port)}`)
-  return `${proxy.url}/simple/`
+  return { url: `${proxy.url}/simple/`, proxy }
 }
 
 async function proxyApp(
@@ -37,6 +41,8 @@ async function proxyApp(
   let upstream: UpstreamIndex | undefined
   const { app } = await buildTestApp(t, {
     root: await tempDir(t, 'eggserve-list-local-'),
+    // The catalog asks for the upstream rows on every request, not once a second.
+    ui: { catalogTtlMs: 0 },
     upstream: (index, log) => {
       upstream = new UpstreamIndex({
         index,
@@ -90,7 +96,6 @@ await test('after a start the list comes from projects.list, without reading eve
 
   // A purge by another process: the running server forgets it (purged.log), a new one never lists it.
   await purgeProject(cacheDir, 'beta-up')
-  // (The UI's catalog asks at most once a second; the running server's own answer at once.)
   assert.deepEqual((await second.upstream.cachedProjects()).projects.map((row) => row.project).sort(), [
     'alpha-up',
     'gamma-up',
@@ -115,4 +120,46 @@ await test('a page stored by another process that the list does not name is read
   await writeFile(join(await pagesDir(cacheDir), 'projects.list'), list)
   const restarted = await proxyApp(t, { url, cacheDir })
   assert.deepEqual(await listed(restarted.app), ['alpha-up 1.5', 'delta-up 1.5'])
+})
+
+await test('upstream rows carry the summary of a release whose metadata is cached, never fetched for the list', async (t) => {
+  const { url, proxy } = await startCountedUpstream(t)
+  const cacheDir = await tempDir(t, 'eggserve-list-cache-')
+  const { app, upstream } = await proxyApp(t, { url, cacheDir })
+  const summaries = async (): Promise<Record<string, unknown>> => {
+    await app.inject({ url: '/-/', headers: { host: 'index.example' } })
+    await upstream.cachedSummariesRead()
+    const res = await app.inject({ url: '/-/api/search?q=-up', headers: { host: 'index.example' } })
+    return Object.fromEntries(
+      res.json<{ results: { project: string; summary: unknown }[] }>().results.map((row) => [row.project, row.summary]),
+    )
+  }
+  for (const name of ['alpha-up', 'beta-up', 'gamma-up'])
+    assert.equal((await app.inject({ url: `/simple/${name}/` })).statusCode, 200)
+  // pip's download of one wheel and of another's PEP 658 metadata; nothing of gamma-up.
+  const wheel = buildWheel({ name: 'alpha-up', version: '1.5' }).filename
+  const other = buildWheel({ name: 'beta-up', version: '1.5' }).filename
+  assert.equal((await app.inject({ url: `/files/upstream/alpha-up/${wheel}` })).statusCode, 200)
+  assert.equal((await app.inject({ url: `/files/upstream/beta-up/${other}.metadata` })).statusCode, 200)
+  const before = proxy.count()
+  assert.deepEqual(await summaries(), {
+    'alpha-up': 'the alpha-up project',
+    'beta-up': 'the beta-up project',
+    'gamma-up': null,
+  })
+  assert.equal(proxy.count(), before, 'listing asked the upstream nothing')
+  // Searching finds an upstream project by its summary too.
+  const found = await app.inject({ url: '/-/api/search?q=beta-up%20project', headers: { host: 'index.example' } })
+  assert.deepEqual(
+    found.json<{ results: { project: string }[] }>().results.map((row) => row.project),
+    ['beta-up'],
+  )
+  // The home page shows it in the row.
+  assert.match((await app.inject({ url: '/-/', headers: { host: 'index.example' } })).body, /the alpha-up project/)
+  // A purge takes the summary away with the row.
+  await purgeProject(cacheDir, 'alpha-up')
+  assert.equal(
+    (await upstream.cachedProjects()).projects.find((row) => row.project === 'alpha-up'),
+    undefined,
+  )
 })
