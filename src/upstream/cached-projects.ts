@@ -23,6 +23,8 @@ export interface CachedProject extends PageSummary {
   readonly project: string
   /** The label of the upstream whose page it is (its URL without credentials). */
   readonly upstream: string
+  /** The latest release's summary, when its core metadata is already cached (never fetched for a list). */
+  readonly summary?: string
 }
 
 /** The summary of `page` under `rule` at `nowMs`. */

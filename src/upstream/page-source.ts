@@ -8,7 +8,7 @@ import { parseHtmlPage, parseJsonPage, type UpstreamPage } from '../core/upstrea
 import { summarizePage, type PageSummary } from './cached-projects.js'
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js'
 import { describeUrl, readBounded, upstreamGet } from './http-client.js'
-import { PageStore, type StoredPage } from './page-store.js'
+import { PageStore, type ListedPage, type PageIdentity, type StoredPage } from './page-store.js'
 import { UpstreamFetchError } from './upstream-errors.js'
 import { NO_OBSERVER, outcomeOf, type UpstreamObserver, type UpstreamOutcome } from './upstream-observer.js'
 import type { UpstreamSettings } from './upstream-settings.js'
@@ -36,6 +36,11 @@ interface Entry extends StoredPage {
 
 let nextVersion = 1
 
+/** How often the stored pages are checked for what other processes stored or removed. */
+const CHECK_INTERVAL_MS = 30_000
+/** At most this many stored pages the list does not name are read before the first answer. */
+const READ_AT_START = 64
+
 /** The pages of one upstream. */
 export class PageSource {
   readonly settings: UpstreamSettings
@@ -50,7 +55,18 @@ export class PageSource {
   readonly #observer: UpstreamObserver
   /** What the UI's project list shows of each cached page: read from the disk once, then kept current. */
   readonly #summaries = new Map<string, PageSummary>()
+  /** The identity of the stored page each summary was made from (for the list file). */
+  readonly #identities = new Map<string, PageIdentity>()
   #summariesScanned: Promise<void> | undefined
+  /** The background check of the stored pages against the summaries, while one runs. */
+  #checking: Promise<void> | undefined
+  /** When the stored pages were last checked (pages other processes stored or removed since). */
+  #checkedAt = -Infinity
+  /** The list file is being written; `#listDirty`: write it again once done. */
+  #listWriting: Promise<void> | undefined
+  #listDirty = false
+  /** Pages being written to the cache directory. */
+  readonly #saving = new Set<Promise<void>>()
   /** Bumped whenever a summary is added, changed or removed. */
   #summariesVersion = 0
   /** The first moment a summary may change by itself (a held file comes of age). */
@@ -125,17 +141,21 @@ export class PageSource {
   forget(project: string): void {
     this.#entries.delete(project)
     this.#missing.delete(project)
-    this.#dropSummary(project)
+    if (this.#dropSummary(project)) void this.#writeList()
   }
 
   /**
    * The summary of every cached page (for the UI's project list), and a number that changes
-   * whenever one does. The first call reads the stored pages; later ones cost no I/O, but for a
-   * page whose held files came of age (it is summarized again).
+   * whenever one does. The first call reads the list of stored pages (`projects.list`, one small
+   * file, kept by every process as it stores pages) and the names of the stored pages, and
+   * answers with those, without reading every page: a page the list does not describe as it is
+   * on disk (stored or changed by another process, or before the list existed) is read in the
+   * background, as is done again every CHECK_INTERVAL_MS; a few unlisted ones are read at once.
    */
   async cachedProjects(): Promise<{ version: number; summaries: ReadonlyMap<string, PageSummary> }> {
-    this.#summariesScanned ??= this.#scanStore()
+    this.#summariesScanned ??= this.#startSummaries()
     await this.#summariesScanned
+    if (this.#now() - this.#checkedAt >= CHECK_INTERVAL_MS) this.#checkInBackground()
     if (this.#now() >= this.#summariesChangeAt) {
       const now = this.#now()
       for (const [project, summary] of [...this.#summaries]) {
@@ -151,12 +171,97 @@ export class PageSource {
     return { version: this.#summariesVersion, summaries: this.#summaries }
   }
 
-  async #scanStore(): Promise<void> {
-    for (const project of await this.#store.projects()) {
-      if (this.#summaries.has(project)) continue
-      const stored = await this.#store.load(project)
-      if (stored !== undefined && !this.#summaries.has(project)) this.#summarize(project, stored.page)
+  /** The background check started last (tests wait for it). */
+  async checked(): Promise<void> {
+    await Promise.all([...this.#saving])
+    await this.#summariesScanned
+    await this.#checking
+    await this.#listWriting
+  }
+
+  async #startSummaries(): Promise<void> {
+    const listed = (await this.#store.loadList()) ?? []
+    const stored = await this.#store.projects()
+    const present = new Set(stored)
+    // Only pages still on disk: a purge (by any process) removed the others.
+    for (const { project, summary, identity } of listed) {
+      if (!present.has(project) || this.#summaries.has(project)) continue
+      this.#summaries.set(project, summary)
+      this.#identities.set(project, identity)
+      this.#summariesChangeAt = Math.min(this.#summariesChangeAt, summary.changesAtMs)
     }
+    this.#summariesVersion++
+    // A few pages the list does not name (stored while it was being written, say) are read now,
+    // so the first answer has them; many (no list yet: the first start on this cache) are read
+    // in the background, like the check of every listed page's identity.
+    const unlisted = stored.filter((project) => !this.#summaries.has(project))
+    if (unlisted.length <= READ_AT_START) {
+      let changed = false
+      for (const project of unlisted) changed = (await this.#read(project)) || changed
+      if (changed) void this.#writeList()
+    }
+    this.#checkInBackground()
+  }
+
+  #checkInBackground(): void {
+    if (this.#checking !== undefined) return
+    this.#checkedAt = this.#now()
+    this.#checking = this.#checkStore()
+      .then((changed) => (changed ? this.#writeList() : undefined))
+      .catch((err: unknown) => {
+        this.#log.warn({ err }, 'Cannot read the cached upstream pages for the project list')
+      })
+      .finally(() => {
+        this.#checking = undefined
+      })
+  }
+
+  // Bring the summaries in step with the stored pages: one stat per page, and a read of each
+  // page whose identity is not the one its summary was made from. True when anything changed.
+  async #checkStore(): Promise<boolean> {
+    const stored = await this.#store.projects()
+    const present = new Set(stored)
+    let changed = false
+    for (const project of [...this.#summaries.keys()])
+      if (!present.has(project) && !this.#entries.has(project)) changed = this.#dropSummary(project) || changed
+    // A project the upstream just answered 404 for keeps no summary, though its old page is still on disk.
+    for (const project of stored) if (!this.#missing.has(project)) changed = (await this.#read(project)) || changed
+    return changed
+  }
+
+  // Summarize the stored page of `project` unless its summary was made from this very file.
+  async #read(project: string): Promise<boolean> {
+    // The identity first: a page replaced meanwhile is read again at the next check.
+    const identity = await this.#store.identity(project)
+    const known = this.#identities.get(project)
+    if (identity === undefined || (known?.size === identity.size && known.mtimeMs === identity.mtimeMs)) return false
+    const page = await this.#store.load(project)
+    if (page === undefined) return false
+    this.#summarize(project, page.page)
+    this.#identities.set(project, identity)
+    return true
+  }
+
+  // One write at a time; changes during a write make one more.
+  #writeList(): Promise<void> {
+    if (this.#listWriting !== undefined) {
+      this.#listDirty = true
+      return this.#listWriting
+    }
+    const pages: ListedPage[] = []
+    for (const [project, summary] of this.#summaries) {
+      const identity = this.#identities.get(project)
+      // A page whose file is not written yet is listed once it is (its save sets the identity).
+      if (identity !== undefined) pages.push({ project, summary, identity })
+    }
+    this.#listWriting = this.#store.saveList(pages).finally(() => {
+      this.#listWriting = undefined
+      if (this.#listDirty) {
+        this.#listDirty = false
+        void this.#writeList()
+      }
+    })
+    return this.#listWriting
   }
 
   #summarize(project: string, page: UpstreamPage): void {
@@ -166,8 +271,16 @@ export class PageSource {
     this.#summariesVersion++
   }
 
-  #dropSummary(project: string): void {
-    if (this.#summaries.delete(project)) this.#summariesVersion++
+  #dropSummary(project: string): boolean {
+    this.#identities.delete(project)
+    if (!this.#summaries.delete(project)) return false
+    this.#summariesVersion++
+    return true
+  }
+
+  /** The cached page of `project` as memory or the disk has it, without keeping it in memory (for the project list). */
+  async storedPage(project: string): Promise<UpstreamPage | undefined> {
+    return this.#entries.get(project)?.page ?? (await this.#store.load(project))?.page
   }
 
   /** The cached page of `project`, without asking the upstream (for file requests). */
@@ -224,7 +337,7 @@ export class PageSource {
         this.#breaker.success()
         this.#missing.set(project, this.#now() + this.settings.negativeTtlMs)
         this.#entries.delete(project)
-        this.#dropSummary(project)
+        if (this.#dropSummary(project)) void this.#writeList()
         return { kind: 'missing' }
       }
       if (response.status !== 200) {
@@ -283,8 +396,16 @@ export class PageSource {
 
   #keep(project: string, entry: Entry, changed: boolean): Entry {
     this.#entries.set(project, entry)
-    if (changed || !this.#summaries.has(project)) this.#summarize(project, entry.page)
-    void this.#store.save(project, entry)
+    const summarized = changed || !this.#summaries.has(project)
+    if (summarized) this.#summarize(project, entry.page)
+    const saving = this.#store.save(project, entry).then((identity) => {
+      // The list file names the page as stored, so the next start trusts this summary.
+      if (identity === undefined || !this.#summaries.has(project)) return
+      this.#identities.set(project, identity)
+      if (summarized) void this.#writeList()
+    })
+    this.#saving.add(saving)
+    void saving.finally(() => this.#saving.delete(saving))
     if (changed) this.#log.debug({ project, files: entry.page.files.length }, 'Upstream page cached')
     return entry
   }

@@ -1,11 +1,12 @@
 // Upstream project pages kept on disk under the cache directory, one JSON file per upstream
 // and project, so a restart serves them (fresh within the TTL) without asking the upstream.
 import { createHash } from 'node:crypto'
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { FastifyBaseLogger } from 'fastify'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import type { UpstreamPage } from '../core/upstream-page.js'
+import type { PageSummary } from './cached-projects.js'
 
 /** A cached page with what revalidation needs. */
 export interface StoredPage {
@@ -18,6 +19,23 @@ export interface StoredPage {
 }
 
 const FORMAT = 1
+
+/** Which version of a stored page a summary was made from: its file's size and mtime (whole ms). */
+export interface PageIdentity {
+  readonly size: number
+  readonly mtimeMs: number
+}
+
+/** A project of the list of stored pages (`projects.list`), with the identity of the page it summarizes. */
+export interface ListedPage {
+  readonly project: string
+  readonly summary: PageSummary
+  readonly identity: PageIdentity
+}
+
+// The list of stored pages: not ending in ".json", so never taken for a project's page.
+const LIST_FILE = 'projects.list'
+const LIST_FORMAT = 1
 
 /** Pages of one upstream on disk; `dir` undefined keeps nothing. */
 export class PageStore {
@@ -44,6 +62,60 @@ export class PageStore {
     }
   }
 
+  /** The identity of the stored page of `project`, or undefined when there is none. */
+  async identity(project: string): Promise<PageIdentity | undefined> {
+    if (this.#dir === undefined) return undefined
+    try {
+      const found = await stat(join(this.#dir, `${project}.json`))
+      return { size: found.size, mtimeMs: Math.trunc(found.mtimeMs) }
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * The list of stored pages as some process last wrote it (src/upstream/page-source.ts keeps it),
+   * or undefined when there is none: a hint to be checked against the pages, never the truth.
+   */
+  async loadList(): Promise<ListedPage[] | undefined> {
+    if (this.#dir === undefined) return undefined
+    try {
+      const doc: unknown = JSON.parse(await readFile(join(this.#dir, LIST_FILE), 'utf8'))
+      if (typeof doc !== 'object' || doc === null) return undefined
+      const { format, projects } = doc as Record<string, unknown>
+      if (format !== LIST_FORMAT || !Array.isArray(projects)) return undefined
+      return projects.filter(isListed).map((row) => ({
+        project: row.p,
+        summary: { version: row.v ?? undefined, lastUploadMs: row.t, changesAtMs: row.c ?? Infinity },
+        identity: { size: row.s, mtimeMs: row.m },
+      }))
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Keep the list of stored pages (a temporary file renamed: readers see the old list or the new one). */
+  async saveList(pages: readonly ListedPage[]): Promise<void> {
+    if (this.#dir === undefined) return
+    const projects = pages.map(({ project, summary, identity }) => ({
+      p: project,
+      v: summary.version ?? null,
+      t: summary.lastUploadMs,
+      c: Number.isFinite(summary.changesAtMs) ? summary.changesAtMs : null,
+      s: identity.size,
+      m: identity.mtimeMs,
+    }))
+    try {
+      await mkdir(this.#dir, { recursive: true })
+      const path = join(this.#dir, LIST_FILE)
+      const temporary = `${path}.${String(process.pid)}.${String(Date.now())}.tmp`
+      await writeFile(temporary, JSON.stringify({ format: LIST_FORMAT, projects }))
+      await rename(temporary, path)
+    } catch (err) {
+      this.#log.warn({ err }, 'Cannot keep the list of cached upstream pages in the cache directory')
+    }
+  }
+
   /** The projects with a stored page (normalized names), from the names of the files. */
   async projects(): Promise<string[]> {
     if (this.#dir === undefined) return []
@@ -55,9 +127,9 @@ export class PageStore {
       .filter((project) => isValidProjectName(project) && normalizeProjectName(project) === project)
   }
 
-  /** Keep `stored` (written to a temporary file, then renamed: a crash leaves the old page or the new one). */
-  async save(project: string, stored: StoredPage): Promise<void> {
-    if (this.#dir === undefined) return
+  /** Keep `stored` (written to a temporary file, then renamed: a crash leaves the old page or the new one); its identity. */
+  async save(project: string, stored: StoredPage): Promise<PageIdentity | undefined> {
+    if (this.#dir === undefined) return undefined
     try {
       await mkdir(this.#dir, { recursive: true })
       const path = join(this.#dir, `${project}.json`)
@@ -73,8 +145,10 @@ export class PageStore {
         }),
       )
       await rename(temporary, path)
+      return await this.identity(project)
     } catch (err) {
       this.#log.warn({ err, project }, 'Cannot keep an upstream page in the cache directory; it is kept in memory only')
+      return undefined
     }
   }
 }
@@ -85,6 +159,28 @@ interface StoredDoc {
   readonly fetchedAt: number
   readonly etag: string | null
   readonly serial: number | null
+}
+
+interface ListRow {
+  readonly p: string
+  readonly v: string | null
+  readonly t: number
+  readonly c: number | null
+  readonly s: number
+  readonly m: number
+}
+
+function isListed(row: unknown): row is ListRow {
+  if (typeof row !== 'object' || row === null) return false
+  const { p, v, t, c, s, m } = row as Record<string, unknown>
+  return (
+    typeof p === 'string' &&
+    (v === null || typeof v === 'string') &&
+    typeof t === 'number' &&
+    (c === null || typeof c === 'number') &&
+    typeof s === 'number' &&
+    typeof m === 'number'
+  )
 }
 
 function isStored(doc: unknown): doc is StoredDoc {

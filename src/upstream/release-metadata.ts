@@ -128,8 +128,16 @@ export class UpstreamReleaseMetadata {
     return pending
   }
 
-  async #read(release: UpstreamRelease): Promise<ReleaseMetadata> {
-    const { project, files } = release
+  /**
+   * The core metadata of `release` from the cache alone (a cached `.metadata`, else a cached
+   * distribution), or undefined: never fetched, for the UI's project list.
+   */
+  async readCached(release: Pick<UpstreamRelease, 'project' | 'files'>): Promise<ReleaseMetadata | undefined> {
+    const files = [...release.files].sort((a, b) => kindRank(a.filename) - kindRank(b.filename))
+    return this.#fromCache(release.project, files)
+  }
+
+  async #fromCache(project: string, files: readonly UpstreamFile[]): Promise<ReleaseMetadata | undefined> {
     for (const file of files) {
       const metadata = coreMetadataFile(file)
       if (metadata === undefined || !(await this.#files.isCached(project, metadata.filename))) continue
@@ -141,6 +149,13 @@ export class UpstreamReleaseMetadata {
       const read = await this.#fromArchive(project, file.filename)
       if (read !== undefined) return read
     }
+    return undefined
+  }
+
+  async #read(release: UpstreamRelease): Promise<ReleaseMetadata> {
+    const { project, files } = release
+    const cached = await this.#fromCache(project, files)
+    if (cached !== undefined) return cached
     const offered = files.find((file) => file.coreMetadata !== undefined)
     const metadata = offered === undefined ? undefined : coreMetadataFile(offered)
     if (metadata === undefined) return { kind: 'none', reason: 'not-offered' }

@@ -5,11 +5,14 @@ import { applyCooldown, type CooledPage, type Hold } from '../core/cooldown.js'
 import { formatDuration } from '../core/duration.js'
 import { decide, namePolicy, neverUpstream, type NamePolicy } from '../core/name-rule.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
+import { parseDistFilename } from '../core/filenames.js'
+import { normalizeVersion } from '../core/versions.js'
 import type { UpstreamFile, UpstreamPage } from '../core/upstream-page.js'
 import type { IndexService, ProjectSnapshot } from '../live-index/index-service.js'
 import { PurgeWatcher } from './cache-purge.js'
 import type { CachedProject } from './cached-projects.js'
 import { UpstreamFiles } from './file-cache.js'
+import { ListedSummaries } from './listed-summaries.js'
 import { PageSource, type PageAnswer } from './page-source.js'
 import { UpstreamReleaseMetadata } from './release-metadata.js'
 import type { BreakerState } from './circuit-breaker.js'
@@ -63,6 +66,8 @@ export class UpstreamIndex {
   readonly #versions = new Map<string, number>()
   #nextVersion = 1
   readonly #purges: PurgeWatcher
+  /** The summaries of the listed upstream projects (from cached metadata only). */
+  readonly #listed: ListedSummaries
   /** The last answer of cachedProjects(), until a summary changes. */
   #cachedList: { version: string; projects: CachedProject[] } | undefined
 
@@ -113,6 +118,7 @@ export class UpstreamIndex {
       log: options.log,
       ...(options.now === undefined ? {} : { now: options.now }),
     })
+    this.#listed = new ListedSummaries({ metadata: this.metadata, log: options.log })
     this.#purges = new PurgeWatcher(options.cacheDir)
     // Labels carry no credentials (parseUpstreamUrl removed them).
     options.log.info(
@@ -181,19 +187,56 @@ export class UpstreamIndex {
     await this.#forgetPurged()
     const found = []
     for (const source of this.#sources) found.push({ source, ...(await source.cachedProjects()) })
-    const version = found.map((each) => String(each.version)).join(':')
-    if (this.#cachedList?.version === version) return this.#cachedList
     const seen = new Set<string>()
     const projects: CachedProject[] = []
     for (const { source, summaries } of found) {
       for (const [project, summary] of summaries) {
         if (seen.has(project) || neverUpstream(this.#policy, project)) continue
         seen.add(project)
-        projects.push({ ...summary, project, upstream: source.settings.label })
+        // Read again (in the background) when the latest release or the project's cached files change.
+        const text = this.#listed.summaryOf({
+          project,
+          key: `${source.settings.label}\n${summary.version ?? ''}\n${String(this.files.version(project))}`,
+          files: () => this.#releaseFiles(source, project, summary.version),
+        })
+        projects.push({
+          ...summary,
+          project,
+          upstream: source.settings.label,
+          ...(text === undefined ? {} : { summary: text }),
+        })
       }
     }
+    const version = `${found.map((each) => String(each.version)).join(':')}/${String(this.#listed.version)}`
+    if (this.#cachedList?.version === version) return this.#cachedList
     this.#cachedList = { version, projects }
     return this.#cachedList
+  }
+
+  /** Resolves once the summaries queued by cachedProjects() are read (tests). */
+  async cachedSummariesRead(): Promise<void> {
+    await this.#listed.idle()
+  }
+
+  // The files of `project`'s release `version` as its cached page lists them (the cooldown
+  // applied); undefined when none of the project's files is cached (no page is read then).
+  async #releaseFiles(
+    source: PageSource,
+    project: string,
+    version: string | undefined,
+  ): Promise<UpstreamFile[] | undefined> {
+    if (version === undefined || (await this.files.pinned(project)).size === 0) return undefined
+    const page = await source.storedPage(project)
+    if (page === undefined) return undefined
+    return this.#cool(source, page).page.files.filter((file) => {
+      const parsed = parseDistFilename(file.filename)
+      return parsed !== undefined && normalizeVersion(parsed.version) === version
+    })
+  }
+
+  /** Resolves once the background reading of the cached pages for cachedProjects() is done (tests). */
+  async cachedProjectsChecked(): Promise<void> {
+    for (const source of this.#sources) await source.checked()
   }
 
   /** True when the name rule lets `name` be served from an upstream (it is not local, or it is merged). */
@@ -252,6 +295,7 @@ export class UpstreamIndex {
       for (const source of this.#sources) source.forget(project)
       this.files.forget(project)
       this.metadata.forget(project)
+      this.#listed.forget(project)
     }
   }
 

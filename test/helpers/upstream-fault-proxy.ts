@@ -153,6 +153,9 @@ function forward(upstream: URL, req: IncomingMessage, res: ServerResponse, fault
   const headers = { ...req.headers, host: upstream.host }
   // A body the proxy changes must come uncompressed.
   if (fault !== undefined && fault.kind !== 'headers') delete headers['accept-encoding']
+  // A page the proxy rewrites is another page: a 304 to the client's If-None-Match (the
+  // original's ETag) would keep the old one and the rewrite would change nothing.
+  if (fault?.kind === 'rewrite') delete headers['if-none-match']
   const out = httpRequest(
     { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers },
     (back) => {

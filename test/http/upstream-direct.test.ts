@@ -210,3 +210,89 @@ await test('without direct downloads no page links a file at the upstream', asyn
     assert.ok(!res.body.includes(files), `${url} links the upstream: ${res.body}`)
   }
 })
+
+await test('direct downloads and a pinned file whose upstream hash changed: pin lists the local copy, follow the upstream', async (t) => {
+  const proxy = await startUpstream(t)
+  const cacheDir = await tempDir(t, 'eggserve-direct-pin-cache-')
+  const localRoot = await tempDir(t, 'eggserve-direct-pin-local-')
+  // A TTL of 0: every page request asks the upstream again, so the changed hash is seen at once.
+  const flags: UpstreamFlags = {
+    upstream: [`${proxy.url}/simple/`],
+    upstreamDirectDownloads: true,
+    upstreamTtl: '0',
+    minReleaseAge: '7d',
+  }
+  const pinning = await proxyApp(t, { flags, cacheDir, localRoot })
+  const pinned = sha256Hex(UP_10.bytes)
+  const changed = sha256Hex(new TextEncoder().encode('other bytes under the same filename'))
+  const direct = `${proxy.url}/packages/updemo/${UP_10.filename}`
+  const local = `files/upstream/updemo/${UP_10.filename}`
+
+  // A client fetched the wheel through eggserve: it is cached, its sha256 pinned.
+  const first = await get(pinning, `/${local}`)
+  assert.equal(first.statusCode, 200)
+  assert.equal(sha256Hex(first.rawPayload), pinned)
+  // From now on the upstream's pages give that filename another sha256.
+  proxy.setRules([
+    {
+      match: (request) => request.path.startsWith('/simple/'),
+      fault: { kind: 'rewrite', from: pinned, to: changed },
+    },
+  ])
+
+  /** What each format lists for the wheel: its URL and sha256. */
+  const listings = async (app: FastifyInstance): Promise<Record<string, { url: string; sha256: string }>> => {
+    const found: Record<string, { url: string; sha256: string }> = {}
+    const anchor = (body: string): { url: string; sha256: string } => {
+      const match = new RegExp(`<a href="([^"#]*${UP_10.filename})#sha256=([0-9a-f]{64})"`).exec(body)
+      assert.ok(match !== null, body)
+      return { url: match[1] ?? '', sha256: match[2] ?? '' }
+    }
+    found.html = anchor((await get(app, '/simple/updemo/')).body)
+    const json = JSON.parse((await get(app, '/simple/updemo/', JSON_TYPE)).body) as {
+      files: { filename: string; url: string; hashes: Record<string, string> }[]
+    }
+    const entry = json.files.find((file) => file.filename === UP_10.filename)
+    assert.ok(entry !== undefined)
+    found.json = { url: entry.url, sha256: entry.hashes.sha256 ?? '' }
+    found.legacy = anchor((await get(app, '/updemo/')).body)
+    const api = JSON.parse((await get(app, '/pypi/updemo/json')).body) as {
+      urls: { filename: string; url: string; digests: Record<string, string> }[]
+    }
+    const url = api.urls.find((file) => file.filename === UP_10.filename)
+    assert.ok(url !== undefined)
+    found.pypiJson = { url: url.url, sha256: url.digests.sha256 ?? '' }
+    const ui = (await get(app, '/-/project/updemo/')).body
+    const link = new RegExp(`href="([^"]*${UP_10.filename})"`).exec(ui)
+    assert.ok(link !== null, ui)
+    found.ui = { url: link[1] ?? '', sha256: '' }
+    return found
+  }
+
+  await t.test('pin (the default): every format lists the cached bytes at the local URL with their hash', async () => {
+    const found = await listings(pinning)
+    for (const [format, { url, sha256 }] of Object.entries(found)) {
+      assert.ok(!url.startsWith(proxy.url), `${format} lists the upstream's URL: ${url}`)
+      // The original tree links bare filenames, next to its project page.
+      assert.ok(url.endsWith(format === 'legacy' ? UP_10.filename : local), `${format}: ${url}`)
+      if (format !== 'ui') assert.equal(sha256, pinned, format)
+    }
+    assert.ok(!(await get(pinning, '/simple/updemo/')).body.includes(changed))
+    // The sdist is not cached: it stays at the upstream's URL.
+    assert.ok(
+      (await get(pinning, '/simple/updemo/')).body.includes(`${proxy.url}/packages/updemo/${UP_10_SDIST.filename}`),
+    )
+    // What pip downloads from that URL: the pinned bytes.
+    const again = await get(pinning, `/${local}`)
+    assert.equal(sha256Hex(again.rawPayload), pinned)
+  })
+
+  await t.test('follow: the upstream URL and its new hash, in every format', async () => {
+    const following = await proxyApp(t, { flags: { ...flags, upstreamHashChange: 'follow' }, cacheDir, localRoot })
+    const found = await listings(following)
+    for (const [format, { url, sha256 }] of Object.entries(found)) {
+      assert.equal(url, direct, format)
+      if (format !== 'ui') assert.equal(sha256, changed, format)
+    }
+  })
+})

@@ -106,15 +106,25 @@ export async function listedFiles(
   // the cached files are listed at their local URLs instead (they can be served; the upstream
   // is presumed unreachable).
   const direct = view.upstream.directDownloads && !view.upstream.offline
-  const pins = direct ? new Map<string, string>() : await upstream.files.pinned(project)
+  const pins = await upstream.files.pinned(project)
   for (const file of view.page.files) {
     // A local file wins a filename both have; offline, only what can be served is listed.
     if (localNames.has(file.filename) || (view.upstream.offline && !pins.has(file.filename))) continue
-    const pin = pins.get(file.filename)
+    const cached = pins.get(file.filename)
     // Another hash than the pinned one: logged; with --upstream-hash-change follow the cached
     // file is dropped and the page's hash listed (the next request fetches those bytes).
-    const followed = pin !== undefined && (await upstream.files.hashChanged(project, file))
-    listed.push(listUpstreamFile(project, file, { pinnedSha256: followed ? undefined : pin, tree, direct }))
+    const pin = cached !== undefined && (await upstream.files.hashChanged(project, file)) ? undefined : cached
+    // Pinned bytes the upstream now describes otherwise: even with direct downloads the file is
+    // listed at its local URL with the pinned hash, so clients install the bytes the cache keeps
+    // (cached files are immutable: docs/upstream.md, "Files"), never the upstream's new ones.
+    const conflict = pin !== undefined && file.hashes.sha256 !== undefined && file.hashes.sha256 !== pin
+    listed.push(
+      listUpstreamFile(project, file, {
+        pinnedSha256: direct && !conflict ? undefined : pin,
+        tree,
+        direct: direct && !conflict,
+      }),
+    )
   }
   return listed
 }

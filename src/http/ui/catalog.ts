@@ -315,8 +315,8 @@ function row(entry: Entry): ProjectRow {
   }
 }
 
-// A project only an upstream's cached page knows: no files here, and no summary (reading one
-// would mean asking the upstream for metadata to draw a list).
+// A project only an upstream's cached page knows: no files here; its summary only when its
+// metadata is already cached (src/upstream/listed-summaries.ts: never fetched to draw a list).
 function upstreamEntry(cached: CachedProject): Entry {
   return {
     project: cached.project,
@@ -325,8 +325,8 @@ function upstreamEntry(cached: CachedProject): Entry {
     folderLower: cached.project,
     version: cached.version,
     source: undefined,
-    summary: undefined,
-    summaryLower: undefined,
+    summary: cached.summary,
+    summaryLower: cached.summary?.toLowerCase(),
     summaryRead: true,
     lastUploadMs: cached.lastUploadMs,
     origin: cached.upstream,
