@@ -91,39 +91,74 @@ export function classifyFolder(folder: string, filenames: readonly string[], str
  * every file's parse repeats are taken from it (see classifyFolder()).
  */
 export function validateLayout(tree: ScannedTree, strings?: InternTable): LayoutReport {
-  const problems: LayoutProblem[] = []
-  for (const name of tree.rootFiles) {
-    if (isDistributionFilename(name)) {
-      problems.push({ code: 'stray-file', path: name, message: `${name}: distribution outside a project folder` })
+  const scan = new LayoutScan(tree.rootFiles, strings)
+  const folders = tree.folders.filter((f) => !isHiddenName(f.name)).sort((a, b) => compareNames(a.name, b.name))
+  for (const { name, files } of folders) scan.add(name, files)
+  return scan.report()
+}
+
+/**
+ * validateLayout() one folder at a time, for a caller that lists a folder only when its turn
+ * comes and keeps what it needs of it before reading the next, rather than holding the listing
+ * of the whole tree at once. Folders are added in `LayoutScan.order()`, the order in which the
+ * first of two folders naming one project owns it; a folder that could not be listed is left
+ * out, as validateLayout() leaves out a folder it is not given.
+ */
+export class LayoutScan {
+  readonly #strings: InternTable | undefined
+  readonly #problems: LayoutProblem[] = []
+  readonly #projects: ClassifiedFolder[] = []
+  /** Project name → the folder that holds it. */
+  readonly #owners = new Map<string, string>()
+
+  constructor(rootFiles: readonly string[], strings?: InternTable) {
+    this.#strings = strings
+    for (const name of rootFiles) {
+      if (isDistributionFilename(name)) {
+        this.#problems.push({
+          code: 'stray-file',
+          path: name,
+          message: `${name}: distribution outside a project folder`,
+        })
+      }
     }
   }
-  const owners = new Map<string, string>()
-  const projects: ClassifiedFolder[] = []
-  const folders = tree.folders.filter((f) => !isHiddenName(f.name)).sort((a, b) => compareNames(a.name, b.name))
-  for (const { name, files } of folders) {
+
+  /** The folders to add, in the order to add them: hidden ones left out, sorted by compareNames. */
+  static order(folders: readonly string[]): string[] {
+    return folders.filter((name) => !isHiddenName(name)).sort(compareNames)
+  }
+
+  /** Classify the folder `name`, listed with `files`: undefined when it holds no project (a problem says why). */
+  add(name: string, files: readonly string[]): ClassifiedFolder | undefined {
     if (!isValidProjectName(name)) {
-      problems.push({
+      this.#problems.push({
         code: 'invalid-folder',
         path: `${name}/`,
         message: `${name}/: "${name}" is not a valid project name`,
       })
-      continue
+      return undefined
     }
-    const classified = classifyFolder(name, files, strings)
-    const owner = owners.get(classified.project)
+    const classified = classifyFolder(name, files, this.#strings)
+    const owner = this.#owners.get(classified.project)
     if (owner !== undefined) {
-      problems.push({
+      this.#problems.push({
         code: 'duplicate-project',
         path: `${name}/`,
         message: `${name}/: same project as "${owner}/" (both normalize to "${classified.project}")`,
       })
-      continue
+      return undefined
     }
-    owners.set(classified.project, name)
-    problems.push(...classified.problems)
-    projects.push(classified)
+    this.#owners.set(classified.project, name)
+    this.#problems.push(...classified.problems)
+    this.#projects.push(classified)
+    return classified
   }
-  return { projects, problems }
+
+  /** Every project added so far, and every problem found. */
+  report(): LayoutReport {
+    return { projects: this.#projects, problems: this.#problems }
+  }
 }
 
 // `parsed` with the folder's project, its name from `names` and its version and tags from

@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { NO_METRICS, type Metrics } from '../core/metrics.js'
 import type { DistFile } from '../core/index-model.js'
-import { classifyFolder, compareNames, validateLayout, type LayoutReport } from '../core/layout.js'
+import { classifyFolder, compareNames, LayoutScan, type LayoutReport } from '../core/layout.js'
 import { InternTable } from '../core/intern.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import type { FolderListing, Storage, Watch } from '../storage/storage.js'
@@ -19,6 +19,9 @@ import type { ProjectSnapshot, ProjectTree } from './project-tree.js'
  * removals, a peer's announcements) mark what they touched at once and never wait for this.
  */
 export const CHECK_INTERVAL_MS = 500
+
+// Folder listings under way at once while the tree is loaded (an S3 store sends 16 LISTs at once).
+const LIST_AHEAD = 32
 
 /** What is known of one project folder besides its files (those are in the tree). */
 interface FolderState {
@@ -114,32 +117,36 @@ export class ChangeDetector {
     // Taken before the listing: a folder made during it is caught by the next token check.
     const checkedAt = this.#now()
     const root = await this.#storage.listRoot()
-    const listings = new Map<string, FolderListing>()
-    await Promise.all(
-      root.folders.map(async (folder) => {
-        const listing = await this.#storage.listFolder(folder)
-        if (listing !== undefined) listings.set(folder, listing)
-      }),
-    )
-    const report = validateLayout(
-      {
-        rootFiles: root.files,
-        folders: [...listings].map(([name, listing]) => ({ name, files: listedNames(listing) })),
-      },
-      this.#strings,
-    )
+    const scan = new LayoutScan(root.files, this.#strings)
     for (const project of [...this.#folders.keys()]) this.#tree.remove(project)
     this.#folders.clear()
-    await Promise.all(
-      report.projects.map(async (classified) => {
-        const listing = listings.get(classified.folder)
-        if (listing === undefined) return
-        const state = this.#add(classified.folder, classified.project)
-        for (const problem of classified.problems) state.warned.add(problem.path)
-        this.#install(state, listing, await readProjectFiles(this.#storage, classified, listing))
-        state.dirty = false
-      }),
-    )
+    // Folder by folder, each installed before the next is read, with LIST_AHEAD listings under
+    // way: the listing of a whole tree held at once (100,000 stats and names at 10,000 × 10)
+    // outlived the young generation and became garbage in the old one, which V8 collects late
+    // (docs/benchmarks.md, "Memory").
+    const folders = LayoutScan.order(root.folders)
+    const unlisted = folders.values()
+    const ahead: Promise<FolderListing | undefined>[] = []
+    const listMore = (): void => {
+      for (let item = unlisted.next(); item.done !== true; item = unlisted.next()) {
+        const listing = this.#storage.listFolder(item.value)
+        // Awaited in turn below; a failure that comes first must not count as unhandled.
+        listing.catch(() => undefined)
+        if (ahead.push(listing) >= LIST_AHEAD) return
+      }
+    }
+    for (const folder of folders) {
+      listMore()
+      const listing = await ahead.shift()
+      if (listing === undefined) continue
+      const classified = scan.add(folder, listedNames(listing))
+      if (classified === undefined) continue
+      const state = this.#add(classified.folder, classified.project)
+      for (const problem of classified.problems) state.warned.add(problem.path)
+      this.#install(state, listing, await readProjectFiles(this.#storage, classified, listing))
+      state.dirty = false
+    }
+    const report = scan.report()
     for (const problem of report.problems) this.#warnedFolders.add(problem.path)
     this.#root.token = root.token
     this.#root.dirty = false

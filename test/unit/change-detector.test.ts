@@ -31,8 +31,23 @@ class CountingStorage implements Storage {
     return this.#inner.listRoot()
   }
 
+  /** Folder listings started and not answered yet, and the most there were at once. */
+  listing = 0
+  mostListing = 0
+  /** Makes every folder listing answer a turn of the event loop later, and `failing` fail at once. */
+  slow = false
+  failing: string | undefined
+
   async listFolder(folder: string): Promise<FolderListing | undefined> {
     this.folderReads.push(folder)
+    this.mostListing = Math.max(this.mostListing, ++this.listing)
+    try {
+      // The failing one fails at once, while the listings before it still wait.
+      if (folder === this.failing) throw new Error(`cannot list ${folder}`)
+      if (this.slow) await new Promise((resolve) => setImmediate(resolve))
+    } finally {
+      this.listing--
+    }
     const listing = await this.#inner.listFolder(folder)
     const hook = this.afterListing
     this.afterListing = undefined
@@ -210,6 +225,50 @@ await test('within the trusted interval a change made through eggserve (an uploa
   assert.equal(storage.rootReads, 1, 'read at once, the clock has not moved')
   assert.equal(detector.knows('newproj'), true)
   assert.deepEqual(names(await detector.freshProject('newproj')), ['newproj-1.0.tar.gz'])
+})
+
+await test('load() reads the tree folder by folder, a bounded number of listings ahead, in name order', async (t) => {
+  const files: Record<string, string> = { 'stray-1.0.tar.gz': 'x', 'foo bar/foo-1.0.tar.gz': 'x' }
+  for (let i = 0; i < 100; i++) {
+    const name = `p${String(i).padStart(3, '0')}`
+    files[`${name}/${name}-1.0.tar.gz`] = 'x'
+  }
+  files['P007/p007-2.0.tar.gz'] = 'x'
+  const { storage, tree, detector } = await setup(t, files)
+  storage.slow = true
+  const report = await detector.load()
+  assert.ok(storage.mostListing > 1, `listings overlap (${storage.mostListing} at most)`)
+  // All 102 at once before: the listing of a whole tree was held in memory until every folder was read.
+  assert.ok(storage.mostListing <= 32, `at most 32 listings at once, not ${storage.mostListing}`)
+  assert.equal(storage.folderReads.length, 102)
+  assert.deepEqual(storage.folderReads.slice(0, 4), ['foo bar', 'p000', 'p001', 'p002'])
+  assert.equal(tree.size, 100)
+  assert.deepEqual(
+    report.problems.map((problem) => [problem.code, problem.path]),
+    [
+      ['stray-file', 'stray-1.0.tar.gz'],
+      ['invalid-folder', 'foo bar/'],
+      ['duplicate-project', 'p007/'],
+    ],
+  )
+  assert.deepEqual(names(tree.get('p007')), ['p007-2.0.tar.gz'], 'P007 sorts first and owns the project')
+})
+
+await test('load() fails with the first listing that fails, the listings ahead of it left to finish', async (t) => {
+  const files: Record<string, string> = {}
+  for (let i = 0; i < 50; i++) files[`p${String(i).padStart(3, '0')}/p${String(i).padStart(3, '0')}-1.0.tar.gz`] = 'x'
+  const { storage, detector } = await setup(t, files)
+  storage.slow = true
+  storage.failing = 'p010'
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => {
+    unhandled.push(reason)
+  }
+  process.on('unhandledRejection', onUnhandled)
+  t.after(() => process.off('unhandledRejection', onUnhandled))
+  await assert.rejects(detector.load(), /cannot list p010/)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  assert.deepEqual(unhandled, [])
 })
 
 await test('a folder made by hand is found once the trusted interval is over, even if its event is lost', async (t) => {

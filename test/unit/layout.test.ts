@@ -6,6 +6,7 @@ import {
   classifyFolder,
   compareNames,
   isHiddenName,
+  LayoutScan,
   validateLayout,
   type LayoutProblem,
   type LayoutProblemCode,
@@ -300,5 +301,51 @@ await describe('classifyFolder with a string table', async () => {
     assert.equal(strings.size, 9)
     assert.equal(strings.intern('py3'), 'py3')
     assert.equal(strings.size, 9, 'py3 was held already')
+  })
+})
+
+await describe('LayoutScan', async () => {
+  const tree: ScannedTree = {
+    rootFiles: ['stray-1.0.tar.gz', 'README.md'],
+    folders: [
+      { name: 'foo_bar', files: ['foo_bar-2.0.tar.gz'] },
+      { name: 'zed', files: ['zed-1.0.tar.gz', 'other-1.0.tar.gz'] },
+      { name: '.hidden', files: ['hidden-1.0.tar.gz'] },
+      { name: 'foo bar', files: [] },
+      { name: 'Foo.Bar', files: ['Foo.Bar-1.0.tar.gz'] },
+      { name: 'absl-py', files: ['absl_py-2.1.0-py3-none-any.whl'] },
+    ],
+  }
+
+  await test('folder by folder, in its order, gives the report validateLayout() gives for the whole tree', () => {
+    const order = LayoutScan.order(tree.folders.map((folder) => folder.name))
+    assert.deepEqual(order, ['absl-py', 'foo bar', 'Foo.Bar', 'foo_bar', 'zed'], 'hidden left out, sorted')
+    const scan = new LayoutScan(tree.rootFiles)
+    const added = order.map((name) => scan.add(name, tree.folders.find((folder) => folder.name === name)?.files ?? []))
+    assert.deepEqual(
+      added.map((classified) => classified?.folder),
+      ['absl-py', undefined, 'Foo.Bar', undefined, 'zed'],
+      'an invalid name and the second folder of a project hold none',
+    )
+    assert.deepEqual(scan.report(), validateLayout(tree))
+    assert.deepEqual(codesAndPaths(scan.report().problems), [
+      ['stray-file', 'stray-1.0.tar.gz'],
+      ['invalid-folder', 'foo bar/'],
+      ['duplicate-project', 'foo_bar/'],
+      ['foreign-file', 'zed/other-1.0.tar.gz'],
+    ])
+  })
+
+  await test('a folder left out (it could not be listed) owns no project: the next one of that name does', () => {
+    const scan = new LayoutScan([])
+    for (const name of LayoutScan.order(['Foo.Bar', 'foo_bar'])) {
+      if (name === 'Foo.Bar') continue
+      scan.add(name, ['foo_bar-2.0.tar.gz'])
+    }
+    assert.deepEqual(
+      scan.report().projects.map((project) => project.folder),
+      ['foo_bar'],
+    )
+    assert.deepEqual(scan.report().problems, [])
   })
 })
