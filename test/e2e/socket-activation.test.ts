@@ -150,7 +150,7 @@ const listening = (line: LogLine): boolean =>
 // One process, and a primary with two workers (the primary listens on the socket and hands
 // connections over; it closes its copy of the socket before the workers drain).
 for (const extra of ['', '--workers 2']) {
-  await test(`under systemd-socket-activate, requests made while eggserve ${extra} restarts all succeed`, async (t) => {
+  await test(`under systemd-socket-activate, requests made while eggserve${extra === '' ? '' : ` ${extra}`} restarts all succeed`, async (t) => {
     const tool = needTool(t, 'systemd-socket-activate')
     if (tool === undefined || needTool(t, 'bash') === undefined) return
     const root = await tempDir(t, 'eggserve-activate-')

@@ -9,7 +9,7 @@ import { Agent } from 'node:http'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
-import { openRequest, startServer, type ServerHandle } from '../helpers/spawn-server.js'
+import { openRequest, runCli, startServer, type ServerHandle } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
 const BURST = 10
@@ -79,4 +79,22 @@ await test("--workers 2: each burst of keep-alive connections splits 5/5; a dead
   assert.deepEqual([...next], [[replacement, BURST]])
 
   assert.equal(await server.stop('SIGTERM'), 0)
+})
+
+await test('--workers 2 on a port in use: the primary cannot listen; the first worker reports it once, exit 1', async (t) => {
+  const root = await tempDir(t, 'eggserve-balance-busy-')
+  const eggdir = join(root, 'eggs')
+  await writeDist(join(eggdir, 'alpha'), buildWheel({ name: 'alpha', version: '1.0' }))
+  const first = await startServer(t, { eggdir, args: ['--cache-dir', 'none'] })
+  const second = await runCli([
+    ...['--eggdir', eggdir, '--port', String(first.port), '--host', '127.0.0.1'],
+    ...['--workers', '2', '--cache-dir', 'none'],
+  ])
+  assert.equal(second.code, 1, JSON.stringify(second))
+  assert.equal(
+    second.stderr,
+    `eggserve: Cannot listen on 127.0.0.1:${first.port}: the port is already in use\n`,
+    JSON.stringify(second),
+  )
+  assert.match(second.stdout, /A worker could not start; stopping/)
 })
