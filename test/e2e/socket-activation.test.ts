@@ -147,18 +147,31 @@ async function activate(
 const listening = (line: LogLine): boolean =>
   typeof line.msg === 'string' && line.msg.startsWith('eggserve listening on ')
 
+/**
+ * eggserve (with `extra` flags) on a tree holding alpha, behind systemd-socket-activate on a
+ * free port; undefined (the test skipped) when a tool is missing.
+ */
+async function activateOnAlpha(
+  t: TestContext,
+  extra: string,
+): Promise<{ port: number; url: string; server: Activated } | undefined> {
+  const tool = needTool(t, 'systemd-socket-activate')
+  if (tool === undefined || needTool(t, 'bash') === undefined) return undefined
+  const root = await tempDir(t, 'eggserve-activate-')
+  const eggdir = join(root, 'eggs')
+  await writeDist(join(eggdir, 'alpha'), buildWheel({ name: 'alpha', version: '1.0' }))
+  const port = await freePort()
+  const server = await activate(t, tool, { args: ['-l', `127.0.0.1:${port}`, '--fdname=http'], eggdir, root, extra })
+  return { port, url: `http://127.0.0.1:${port}/simple/alpha/`, server }
+}
+
 // One process, and a primary with two workers (the primary listens on the socket and hands
 // connections over; it closes its copy of the socket before the workers drain).
 for (const extra of ['', '--workers 2']) {
   await test(`under systemd-socket-activate, requests made while eggserve${extra === '' ? '' : ` ${extra}`} restarts all succeed`, async (t) => {
-    const tool = needTool(t, 'systemd-socket-activate')
-    if (tool === undefined || needTool(t, 'bash') === undefined) return
-    const root = await tempDir(t, 'eggserve-activate-')
-    const eggdir = join(root, 'eggs')
-    await writeDist(join(eggdir, 'alpha'), buildWheel({ name: 'alpha', version: '1.0' }))
-    const port = await freePort()
-    const url = `http://127.0.0.1:${port}/simple/alpha/`
-    const server = await activate(t, tool, { args: ['-l', `127.0.0.1:${port}`, '--fdname=http'], eggdir, root, extra })
+    const activated = await activateOnAlpha(t, extra)
+    if (activated === undefined) return
+    const { port, url, server } = activated
 
     // The first connection starts eggserve (systemd-socket-activate waits for it); it is answered.
     assert.equal((await httpGet(url)).status, 200)
@@ -211,19 +224,9 @@ for (const extra of ['', '--workers 2']) {
 }
 
 await test('--workers 2 under systemd-socket-activate: the primary listens on the passed socket, both workers serve it', async (t) => {
-  const tool = needTool(t, 'systemd-socket-activate')
-  if (tool === undefined || needTool(t, 'bash') === undefined) return
-  const root = await tempDir(t, 'eggserve-activate-')
-  const eggdir = join(root, 'eggs')
-  await writeDist(join(eggdir, 'alpha'), buildWheel({ name: 'alpha', version: '1.0' }))
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}/simple/alpha/`
-  const server = await activate(t, tool, {
-    args: ['-l', `127.0.0.1:${port}`, '--fdname=http'],
-    eggdir,
-    root,
-    extra: '--workers 2',
-  })
+  const activated = await activateOnAlpha(t, '--workers 2')
+  if (activated === undefined) return
+  const { port, url, server } = activated
   assert.equal((await httpGet(url)).status, 200)
   const serving = await server.waitForLine((line) => line.msg === 'Serving' && 'pids' in line)
   assert.equal(serving.socket, 'http')
