@@ -7,15 +7,16 @@ import type { Config, TlsFiles } from './config.js'
 import type { LayoutProblem, LayoutReport } from './core/layout.js'
 import { problemCount } from './core/tree-summary.js'
 import { availableParallelism } from 'node:os'
-import { ClusterWorker, CLUSTER_SOCKET_VARIABLE, isClusterWorker } from './daemon/cluster-worker.js'
+import { ClusterWorker, isClusterWorker } from './daemon/cluster-worker.js'
 import { startPrimary } from './daemon/cluster-primary.js'
 import { Lifecycle, type LifecycleEffects, type SignalSource } from './daemon/lifecycle.js'
+import { listenError, listenPlace } from './daemon/listen-error.js'
 import { servingStatus } from './daemon/service-status.js'
 import { httpSocket, takeInheritedSockets, type InheritedSocket } from './daemon/socket-activation.js'
 import { logServing, logStartUpNotes } from './daemon/start-up-notes.js'
 import { lifecycleNotifications, SystemdNotifier, type ServiceNotifier } from './daemon/systemd-notify.js'
 import { loadTlsCredentials, type TlsCredentials } from './daemon/tls.js'
-import { describeErrno, errnoCode, LayoutError, ListenError, StoreFailure, TlsError } from './errors.js'
+import { LayoutError, StoreFailure, TlsError } from './errors.js'
 import { AccessControl } from './http/access-control.js'
 import { createLogger, type LoggerHandle } from './logger.js'
 import { BackgroundWork, type Readiness } from './live-index/background.js'
@@ -103,10 +104,10 @@ async function start(config: Config, log: LoggerHandle, worker: ClusterWorker | 
 // process (readme_renderer, the systemd-notify fallback) takes them for its own (sd_listen_fds(3), sd_notify(3)).
 async function inherit(config: Config, log: LoggerHandle, worker: ClusterWorker | undefined): Promise<Inherited> {
   const tls = config.tls === undefined ? undefined : await loadTlsCredentials(config.tls)
-  // A worker serves on what the primary listens on: the socket systemd passed it, if any
-  // (node:cluster's primary listens on the descriptor and hands connections over).
+  // A worker listens on nothing: the primary listens (on the socket systemd passed it, if any)
+  // and hands connections over.
   if (worker !== undefined)
-    return { notifier: worker.notifier(), signals: worker.signals, worker, socket: clusterSocket(), tls }
+    return { notifier: worker.notifier(), signals: worker.signals, worker, socket: undefined, tls }
   const sockets = takeInheritedSockets(process.env, process.pid)
   const socket = sockets === undefined ? undefined : httpSocket(sockets)
   for (const other of sockets ?? []) {
@@ -121,11 +122,6 @@ async function inherit(config: Config, log: LoggerHandle, worker: ClusterWorker 
   delete process.env.WATCHDOG_USEC
   delete process.env.WATCHDOG_PID
   return { notifier, signals: process, worker: undefined, socket, tls }
-}
-
-function clusterSocket(): InheritedSocket | undefined {
-  const [fd, name] = (process.env[CLUSTER_SOCKET_VARIABLE] ?? '').split(':')
-  return fd === undefined || fd === '' ? undefined : { fd: Number(fd), name: name ?? 'unknown' }
 }
 
 async function serve(
@@ -218,7 +214,7 @@ async function listenAndServe(started: Started): Promise<Daemon> {
   // Signals are handled from before listen() (see Lifecycle.handleSignals); one that arrives
   // before start-up is complete waits for it.
   lifecycle.handleSignals(inherited.signals)
-  const address = await listen(app, { config, log, socket: inherited.socket })
+  const address = await listen(app, { config, log, socket: inherited.socket, worker: inherited.worker })
     .then(async (bound) => {
       await telemetry.listen()
       return bound
@@ -313,20 +309,26 @@ function upstreamIndexFor(started: Started): UpstreamIndex | undefined {
 }
 
 /**
- * Listen (on --host/--port, or on the socket systemd passed), log the bound address as the
- * first line, then let the lines held during start-up out.
+ * Listen (on --host/--port, or on the socket systemd passed; a --workers worker, through the
+ * primary), log the bound address as the first line, then let the lines held during start-up out.
  */
 async function listen(
   app: FastifyInstance,
-  where: { config: Config; log: LoggerHandle; socket: InheritedSocket | undefined },
+  where: { config: Config; log: LoggerHandle; socket: InheritedSocket | undefined; worker: ClusterWorker | undefined },
 ): Promise<string> {
-  const { config, log, socket } = where
+  const { config, log, socket, worker } = where
   const { logger } = log
   // The first log line names the address actually bound (useful with --port 0).
   const listenTextResolver = (bound: string): string => log.firstLine(`eggserve listening on ${bound}`)
   let address: string
   try {
-    if (socket === undefined) {
+    if (worker !== undefined) {
+      await app.ready()
+      const addresses = await worker.listen(app.server)
+      // Logged as Fastify logs its own (each address at info).
+      for (const bound of addresses) logger.info(listenTextResolver(bound))
+      address = addresses[0] ?? ''
+    } else if (socket === undefined) {
       address = await app.listen({ port: config.port, host: config.host, listenTextResolver })
     } else {
       // Fastify hands its options to net.Server#listen, which takes { fd } (an inherited,
@@ -336,12 +338,8 @@ async function listen(
       address = await app.listen(options)
     }
   } catch (err) {
-    throw listenError(
-      socket === undefined
-        ? `${config.host}:${String(config.port)}`
-        : `the socket systemd passed (fd ${String(socket.fd)}, "${socket.name}")`,
-      err,
-    )
+    // A worker's failure is the primary's ListenError already.
+    throw worker === undefined ? listenError(listenPlace(config, socket), err) : err
   }
   // Fastify logs the bound address at info; with quieter logs, say it anyway: with --port 0
   // it is the only way to learn the port.
@@ -375,11 +373,16 @@ function lifecycleEffects(parts: EffectParts): LifecycleEffects {
     auth,
     background,
     telemetry,
-    inherited: { notifier },
+    inherited: { notifier, worker },
     status,
   } = parts
   return {
-    closeServer: () => app.close(),
+    // A worker's server never listened: its close() does not wait for the connections the
+    // primary handed over (net.Server counts only those it accepted), so they are waited for here.
+    closeServer: async () => {
+      await app.close()
+      await worker?.drained()
+    },
     closeConnections: () => {
       app.server.closeAllConnections()
     },
@@ -430,26 +433,4 @@ async function reloadTls(app: FastifyInstance, parts: EffectParts): Promise<void
 export function formatProblems(eggdir: string, problems: readonly LayoutProblem[]): string {
   const lines = problems.map((problem) => `  ${problem.message}`)
   return `The layout of ${problemCount(eggdir, problems.length)} (use --lenient to serve anyway, skipping these files):\n${lines.join('\n')}`
-}
-
-function listenError(where: string, err: unknown): ListenError {
-  switch (errnoCode(err)) {
-    case 'EADDRINUSE':
-      return new ListenError(`Cannot listen on ${where}: the port is already in use`, { cause: err })
-    case 'EACCES':
-      return new ListenError(`Cannot listen on ${where}: permission denied (ports below 1024 need privileges)`, {
-        cause: err,
-      })
-    case 'EADDRNOTAVAIL':
-      return new ListenError(`Cannot listen on ${where}: the address is not available on this machine`, { cause: err })
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return new ListenError(`Cannot listen on ${where}: unknown host`, { cause: err })
-    default: {
-      // A failed system call in words; anything else (none is known) with its own message.
-      const reason =
-        err instanceof Error && 'syscall' in err ? describeErrno(err) : err instanceof Error ? err.message : String(err)
-      return new ListenError(`Cannot listen on ${where}: ${reason}`, { cause: err })
-    }
-  }
 }

@@ -23,6 +23,11 @@ export interface PrimaryRequests {
   announce: { ask: { readonly change: IndexChange }; answer: null }
   /** /metrics on the main port: every process's metrics, aggregated. */
   metrics: { ask: Record<string, never>; answer: string }
+  /**
+   * The worker can serve: the primary listens (at the first ask) and answers with the addresses
+   * it listens on; connections come as CONNECTION_MESSAGE from then on.
+   */
+  listen: { ask: Record<string, never>; answer: readonly string[] }
 }
 
 /** What the primary asks of a worker. */
@@ -43,6 +48,8 @@ export type WorkerEvent =
   | { readonly type: 'status'; readonly text: string }
   /** Facts of a file that is gone may be dropped. */
   | { readonly type: 'forget'; readonly identity: string }
+  /** This many of the connections the primary handed over have closed since the last report. */
+  | { readonly type: 'closed'; readonly count: number }
 
 /** One-way messages: primary → worker. */
 export type PrimaryEvent =
@@ -63,6 +70,11 @@ export type Envelope =
   | { readonly eggserve: 'request'; readonly id: number; readonly name: string; readonly ask: unknown }
   | { readonly eggserve: 'reply'; readonly id: number; readonly answer?: unknown; readonly error?: WireError }
   | { readonly eggserve: 'event'; readonly event: WorkerEvent | PrimaryEvent }
+  /** Primary → worker, with a connection's socket as the message's handle (cluster-balancer.ts). */
+  | typeof CONNECTION_MESSAGE
+
+/** The message a connection handed to a worker comes with. */
+export const CONNECTION_MESSAGE = { eggserve: 'connection' } as const
 
 /** The end of the IPC channel: a cluster Worker in the primary, `process` in a worker. */
 export interface Port {
@@ -100,6 +112,9 @@ export class Channel<Out extends Requests<Out>, In extends Requests<In>, EventIn
           return
         case 'request':
           this.#answer(handlers, message)
+          return
+        case 'connection':
+        // The worker's ConnectionIntake takes it, with its handle.
       }
     }
     port.on('message', this.#listener)

@@ -13,6 +13,10 @@ export interface Member {
   ready: boolean
   /** Its warm-up pass is over. */
   warm: boolean
+  /** It has said READY once: the primary hands it connections from then on, until it exits. */
+  accepting: boolean
+  /** Connections handed to it and not reported closed yet (cluster-balancer.ts). */
+  connections: number
   /** Called at its next READY (listening, or a reload done) or exit. */
   readonly waiters: (() => void)[]
 }
@@ -48,6 +52,11 @@ export class Members {
   /** Those whose IPC channel is open, but for the one in slot `except`. */
   connected(except?: number): Member[] {
     return this.all().filter((member) => member.slot !== except && member.worker.isConnected())
+  }
+
+  /** Those that take connections now. */
+  accepting(): Member[] {
+    return this.connected().filter((member) => member.accepting)
   }
 
   /** Every slot holds a worker that has finished its warm-up. */

@@ -1,7 +1,8 @@
 // --workers N: this process (the primary) starts N worker processes with node:cluster and
 // serves nothing itself. It owns what there is one of:
-// - the listening socket (node:cluster's primary binds --host/--port, or listens on the socket
-//   systemd passed, and hands each connection to a worker in turn);
+// - the listening socket (it binds --host/--port, or listens on the socket systemd passed,
+//   accepts every connection and hands it to the worker with the fewest open connections:
+//   cluster-balancer.ts says why not node:cluster's round-robin);
 // - the reading of files: workers ask it for facts, so each file is hashed once (its
 //   MemoizingAnalyzer shares one computation between concurrent asks) and the persistent cache
 //   has one writer;

@@ -2,7 +2,8 @@
 // problem with the tree or the address is reported once), answers their requests (facts, the
 // snapshot a starting worker copies, uploads to pass on, metrics), replaces one that dies,
 // forwards the signals the Lifecycle gets, and tells systemd for all of them (READY=1 once
-// every worker listens; STATUS= lines once each).
+// every worker listens; STATUS= lines once each). It listens, at the first worker's ask, and
+// hands each connection to the worker holding the fewest (cluster-balancer.ts).
 import cluster from 'node:cluster'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Config } from '../config.js'
@@ -17,12 +18,13 @@ import {
   type WorkerEvent,
   type WorkerRequests,
 } from './cluster-channel.js'
+import { ConnectionBalancer } from './cluster-balancer.js'
 import { Members, type Member } from './cluster-members.js'
 import { aggregateClusterMetrics, metricsApart, type MetricsApart, type PrimaryTelemetry } from './cluster-metrics.js'
 import { restartPause } from './cluster-restart-pause.js'
 import { compactPeriodically, snapshotPage } from './cluster-shared-facts.js'
-import { CLUSTER_SOCKET_VARIABLE } from './cluster-worker.js'
 import { Lifecycle, type LifecycleEffects } from './lifecycle.js'
+import { listenError, listenPlace } from './listen-error.js'
 import type { InheritedSocket } from './socket-activation.js'
 import { lifecycleNotifications, type SystemdNotifier } from './systemd-notify.js'
 
@@ -50,6 +52,9 @@ export class Primary {
   readonly #members = new Members()
   readonly #lifecycle: Lifecycle
   readonly #pauses = new Map<number, number>()
+  readonly #balancer: ConnectionBalancer
+  /** The addresses listened on, once the first worker asked. */
+  #listening: Promise<string[]> | undefined
   /** The --metrics-listen server, once listening. */
   #apart: MetricsApart | undefined
   #stopping = false
@@ -61,6 +66,7 @@ export class Primary {
   constructor(parts: PrimaryParts) {
     this.#parts = parts
     this.#log = parts.log.logger.child({ component: 'primary' })
+    this.#balancer = new ConnectionBalancer({ destinations: () => this.#members.accepting(), log: this.#log })
     this.#lifecycle = new Lifecycle({
       logger: parts.log.logger,
       // The workers' own grace periods run out first; then the primary forces them.
@@ -130,6 +136,7 @@ export class Primary {
   async #failStart(code: number): Promise<number> {
     this.#stopping = true
     this.#log.error({ code }, 'A worker could not start; stopping')
+    this.#balancer.close()
     for (const member of this.#members.all()) member.worker.process.kill('SIGKILL')
     await this.#parts.services.close()
     this.#parts.log.release()
@@ -139,10 +146,7 @@ export class Primary {
   }
 
   #fork(slot: number): Member {
-    const { socket } = this.#parts
-    const worker = cluster.fork({
-      [CLUSTER_SOCKET_VARIABLE]: socket === undefined ? '' : `${socket.fd}:${socket.name}`,
-    })
+    const worker = cluster.fork()
     const channel = new Channel<WorkerRequests, PrimaryRequests, WorkerEvent, PrimaryEvent>(
       worker,
       {
@@ -150,12 +154,23 @@ export class Primary {
         snapshot: ({ from }) => Promise.resolve(snapshotPage(this.#parts.services.facts, from)),
         announce: ({ change }) => this.#announce(slot, change),
         metrics: () => this.#aggregate(),
+        listen: () => this.#listen(),
       },
       (event) => {
         this.#receive(slot, event)
       },
     )
-    const member: Member = { slot, worker, channel, startedAt: Date.now(), ready: false, warm: false, waiters: [] }
+    const member: Member = {
+      slot,
+      worker,
+      channel,
+      startedAt: Date.now(),
+      ready: false,
+      warm: false,
+      accepting: false,
+      connections: 0,
+      waiters: [],
+    }
     this.#members.add(member)
     worker.on('exit', (code, signal) => {
       this.#exited(member, code, signal)
@@ -170,6 +185,9 @@ export class Primary {
     switch (event.type) {
       case 'ready': {
         member.ready = true
+        // Serving from now on (a reload's READY changes nothing): it takes connections.
+        member.accepting = !this.#stopping
+        this.#balancer.offer()
         this.#lastStatus = event.status
         this.#members.send(member, { type: 'clusterReady', ready: this.#clusterReady })
         this.#members.wake(member)
@@ -186,7 +204,24 @@ export class Primary {
         return
       case 'forget':
         this.#parts.services.analyzer.forget(event.identity)
+        return
+      case 'closed':
+        member.connections = Math.max(0, member.connections - event.count)
     }
+  }
+
+  // The first worker to ask has the primary listen; later ones hear the same addresses. A
+  // failure reaches that worker as a ListenError, which it reports (and the start fails).
+  #listen(): Promise<string[]> {
+    const { config, socket } = this.#parts
+    const target = socket === undefined ? { host: config.host, port: config.port } : { socket }
+    this.#listening ??= this.#balancer
+      .listen(target, config.tls === undefined ? 'http' : 'https')
+      .catch((err: unknown) => {
+        this.#listening = undefined
+        throw listenError(listenPlace(config, socket), err)
+      })
+    return this.#listening
   }
 
   // The uploading worker has taken the change in; the primary's memory (and the persistent
@@ -247,6 +282,9 @@ export class Primary {
     return {
       closeServer: () => {
         this.#stopping = true
+        // No new connections (with socket activation, systemd holds the next ones for the next
+        // start); the workers serve those they have, then exit.
+        this.#balancer.close()
         const exited = new Promise<void>((resolve) => {
           this.#allExited = resolve
         })

@@ -5,12 +5,16 @@
 //   before the client hears it succeeded (IndexPeers);
 // - signals come from the primary only, forwarded once: SIGTERM, SIGINT and SIGHUP sent to the
 //   worker itself (systemd's KillMode=control-group, Ctrl-C to the process group) are ignored;
-// - what it would tell systemd goes to the primary, which tells systemd for all of them.
+// - what it would tell systemd goes to the primary, which tells systemd for all of them;
+// - it listens on nothing: the primary accepts every connection and hands it to the worker
+//   with the fewest open ones (cluster-balancer.ts), which serves it (cluster-intake.ts).
 import cluster from 'node:cluster'
 import { EventEmitter } from 'node:events'
+import type { Server } from 'node:http'
+import { Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import type { DistFile } from '../core/index-model.js'
-import { AppError, isStoreFailureCode, StoreFailure } from '../errors.js'
+import { AppError, isStoreFailureCode, ListenError, StoreFailure } from '../errors.js'
 import {
   AnalysisStoppedError,
   FileGoneError,
@@ -24,6 +28,7 @@ import type { Readiness } from '../live-index/background.js'
 import type { IndexChange, IndexPeers, IndexService } from '../live-index/index-service.js'
 import {
   Channel,
+  CONNECTION_MESSAGE,
   wireError,
   type Envelope,
   type PrimaryEvent,
@@ -31,11 +36,9 @@ import {
   type WorkerEvent,
   type WorkerRequests,
 } from './cluster-channel.js'
+import { ConnectionIntake } from './cluster-intake.js'
 import type { SignalSource } from './lifecycle.js'
 import type { ServiceNotifier } from './systemd-notify.js'
-
-/** The variable through which the primary names the socket systemd passed it ("fd:name"). */
-export const CLUSTER_SOCKET_VARIABLE = 'EGGSERVE_CLUSTER_SOCKET'
 
 /** True in a process the primary forked. */
 export function isClusterWorker(): boolean {
@@ -57,6 +60,19 @@ export class ClusterWorker {
   #index: IndexService | undefined
   #facts: FactsStore | undefined
   #metrics: (() => Promise<unknown>) | undefined
+  #intake: ConnectionIntake | undefined
+  // Connections come as a message with the socket as its handle.
+  readonly #onMessage = (message: unknown, handle: unknown): void => {
+    if (typeof message !== 'object' || message === null || !('eggserve' in message)) return
+    if (message.eggserve !== CONNECTION_MESSAGE.eggserve) return
+    if (this.#intake !== undefined) {
+      this.#intake.take(handle)
+      return
+    }
+    // Not serving yet (the primary waits for READY, so this should not happen): dropped, counted closed.
+    if (handle instanceof Socket) handle.destroy()
+    this.#event({ type: 'closed', count: 1 })
+  }
   readonly #ignore = (signal: NodeJS.Signals): void => {
     this.#log.debug({ signal }, 'Ignoring a signal sent to a worker: the primary forwards the ones it gets')
   }
@@ -86,6 +102,30 @@ export class ClusterWorker {
       },
     )
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, this.#ignore)
+    process.on('message', this.#onMessage)
+  }
+
+  /**
+   * Serve the connections the primary hands over on `server` (Fastify's, ready); resolves with
+   * the addresses the primary listens on (it starts listening at the first worker's ask), or
+   * fails with the primary's ListenError.
+   */
+  async listen(server: Server): Promise<readonly string[]> {
+    this.#intake = new ConnectionIntake(server, (count) => {
+      this.#event({ type: 'closed', count })
+    })
+    try {
+      return await this.#channel.request('listen', {})
+    } catch (err) {
+      throw new ListenError(wireError(err)?.message ?? `Cannot listen: the primary cannot be asked (${String(err)})`, {
+        cause: err,
+      })
+    }
+  }
+
+  /** Resolves once every connection handed to this worker has closed. */
+  drained(): Promise<void> {
+    return this.#intake?.drained() ?? Promise.resolve()
   }
 
   /** The facts every worker starts from, the analyzer that asks the primary, and the peers. */
@@ -145,6 +185,7 @@ export class ClusterWorker {
   /** Stopped: stop ignoring signals and let the process exit (the channel would keep it alive). */
   leave(): void {
     for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.off(signal, this.#ignore)
+    process.off('message', this.#onMessage)
     this.#channel.close()
     cluster.worker?.disconnect()
   }

@@ -286,34 +286,43 @@ await test('--log FILE: request lines are appended; SIGHUP after a rename reopen
   assert.equal(server.stderr, '')
 })
 
-await test('SIGTERM during a slow 50 MB download: the download completes and the exit code is 0', async (t) => {
-  const eggdir = await tempDir(t, 'eggserve-signal-')
-  const big = bigFile()
-  await writeDist(join(eggdir, 'bigdemo'), { filename: BIG, bytes: big })
-  const server = await startServer(t, { eggdir })
-  const download = await pausedDownload(`${server.url}/packages/bigdemo/${BIG}`)
-  assert.equal(download.response.statusCode, 200)
-  assert.equal(download.response.headers['content-length'], String(BIG_SIZE))
+// Also with --workers 2: the primary closes its listening socket, and the worker, which never
+// listened itself (the primary handed it the connection), waits for that connection to end.
+for (const workers of [[], ['--workers', '2']]) {
+  await test(`SIGTERM during a slow 50 MB download${workers.length === 0 ? '' : ' (--workers 2)'}: the download completes and the exit code is 0`, async (t) => {
+    const eggdir = await tempDir(t, 'eggserve-signal-')
+    const big = bigFile()
+    await writeDist(join(eggdir, 'bigdemo'), { filename: BIG, bytes: big })
+    const server = await startServer(t, { eggdir, args: workers })
+    const download = await pausedDownload(`${server.url}/packages/bigdemo/${BIG}`)
+    assert.equal(download.response.statusCode, 200)
+    assert.equal(download.response.headers['content-length'], String(BIG_SIZE))
 
-  server.process.kill('SIGTERM')
-  await server.waitForLine((line) => line.msg === 'Shutting down: no new connections; in-flight requests may finish')
-  // Stopped accepting: a new connection is refused while the download is still open.
-  assert.ok(await pollUntil(() => refused(server.port), 2000), 'new connections refused after SIGTERM')
-  assert.equal(server.process.exitCode, null, 'still running while the download is in flight')
-  // The slow client: it has read nothing yet (the rest waits in the server); now it reads everything.
-  assert.ok(download.received() < BIG_SIZE)
-  await sleep(300)
-  const body = await download.finish()
-  assert.equal(body.length, BIG_SIZE)
-  assert.ok(body.equals(big), "the downloaded bytes are the file's")
-  assert.equal(await server.exited, 0, server.stderr)
-  assert.ok(server.lines.some((line) => line.msg === 'Stopped'))
-  assertRequestLine(requestLine(server.lines, `/packages/bigdemo/${BIG}`), {
-    method: 'GET',
-    url: `/packages/bigdemo/${BIG}`,
-    statusCode: 200,
+    server.process.kill('SIGTERM')
+    await server.waitForLine((line) => line.msg === 'Shutting down: no new connections; in-flight requests may finish')
+    // Stopped accepting: a new connection is refused while the download is still open.
+    assert.ok(await pollUntil(() => refused(server.port), 2000), 'new connections refused after SIGTERM')
+    assert.equal(server.process.exitCode, null, 'still running while the download is in flight')
+    // The slow client: it has read nothing yet (the rest waits in the server); now it reads everything.
+    assert.ok(download.received() < BIG_SIZE)
+    await sleep(300)
+    // Neither the process serving the download nor the primary has stopped: each waits for its
+    // connections to end first (with --workers 2 the other worker, holding none, may have).
+    const stopped = server.lines.filter((line) => line.msg === 'Stopped')
+    assert.ok(stopped.length < (workers.length === 0 ? 1 : 2), JSON.stringify(stopped))
+    assert.ok(!stopped.some((line) => line.pid === server.process.pid))
+    const body = await download.finish()
+    assert.equal(body.length, BIG_SIZE)
+    assert.ok(body.equals(big), "the downloaded bytes are the file's")
+    assert.equal(await server.exited, 0, server.stderr)
+    assert.ok(server.lines.some((line) => line.msg === 'Stopped'))
+    assertRequestLine(requestLine(server.lines, `/packages/bigdemo/${BIG}`), {
+      method: 'GET',
+      url: `/packages/bigdemo/${BIG}`,
+      statusCode: 200,
+    })
   })
-})
+}
 
 await test('--shutdown-timeout 1 with a client that never reads: exit 0 within a few seconds', async (t) => {
   const eggdir = await tempDir(t, 'eggserve-signal-')

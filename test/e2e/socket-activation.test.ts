@@ -147,76 +147,86 @@ async function activate(
 const listening = (line: LogLine): boolean =>
   typeof line.msg === 'string' && line.msg.startsWith('eggserve listening on ')
 
-await test('under systemd-socket-activate, requests made while eggserve restarts all succeed', async (t) => {
+/**
+ * eggserve (with `extra` flags) on a tree holding alpha, behind systemd-socket-activate on a
+ * free port; undefined (the test skipped) when a tool is missing.
+ */
+async function activateOnAlpha(
+  t: TestContext,
+  extra: string,
+): Promise<{ port: number; url: string; server: Activated } | undefined> {
   const tool = needTool(t, 'systemd-socket-activate')
-  if (tool === undefined || needTool(t, 'bash') === undefined) return
+  if (tool === undefined || needTool(t, 'bash') === undefined) return undefined
   const root = await tempDir(t, 'eggserve-activate-')
   const eggdir = join(root, 'eggs')
   await writeDist(join(eggdir, 'alpha'), buildWheel({ name: 'alpha', version: '1.0' }))
   const port = await freePort()
-  const url = `http://127.0.0.1:${port}/simple/alpha/`
-  const server = await activate(t, tool, { args: ['-l', `127.0.0.1:${port}`, '--fdname=http'], eggdir, root })
+  const server = await activate(t, tool, { args: ['-l', `127.0.0.1:${port}`, '--fdname=http'], eggdir, root, extra })
+  return { port, url: `http://127.0.0.1:${port}/simple/alpha/`, server }
+}
 
-  // The first connection starts eggserve (systemd-socket-activate waits for it); it is answered.
-  assert.equal((await httpGet(url)).status, 200)
-  const first = await server.waitForLine(listening)
-  assert.equal(first.msg, `eggserve listening on http://127.0.0.1:${port}`)
-  const firstPid = first.pid
-  assert.equal(typeof firstPid, 'number')
+// One process, and a primary with two workers (the primary listens on the socket and hands
+// connections over; it closes its copy of the socket before the workers drain).
+for (const extra of ['', '--workers 2']) {
+  await test(`under systemd-socket-activate, requests made while eggserve${extra === '' ? '' : ` ${extra}`} restarts all succeed`, async (t) => {
+    const activated = await activateOnAlpha(t, extra)
+    if (activated === undefined) return
+    const { port, url, server } = activated
 
-  // A new request, on a new connection, every 50 ms through the restart, none waiting for the
-  // one before: some are made while no eggserve runs, and wait in the socket's backlog.
-  const requests: Promise<{ status: number | string; at: number }>[] = []
-  let running = true
-  const loop = async (): Promise<void> => {
-    while (running) {
-      const at = performance.now()
-      requests.push(
-        httpGet(url).then(
-          (response) => ({ status: response.status, at }),
-          (err: unknown) => ({ status: (err as NodeJS.ErrnoException).code ?? String(err), at }),
-        ),
-      )
-      await sleep(50)
+    // The first connection starts eggserve (systemd-socket-activate waits for it); it is answered.
+    assert.equal((await httpGet(url)).status, 200)
+    const first = await server.waitForLine(listening)
+    assert.equal(first.msg, `eggserve listening on http://127.0.0.1:${port}`)
+    // The process systemd would stop: the single process, or the primary (its "Serving" line).
+    const firstPid = (await server.waitForLine((line) => line.msg === 'Serving')).pid
+    assert.equal(typeof firstPid, 'number')
+
+    // A new request, on a new connection, every 50 ms through the restart, none waiting for the
+    // one before: some are made while no eggserve runs, and wait in the socket's backlog.
+    const requests: Promise<{ status: number | string; at: number }>[] = []
+    let running = true
+    const loop = async (): Promise<void> => {
+      while (running) {
+        const at = performance.now()
+        requests.push(
+          httpGet(url).then(
+            (response) => ({ status: response.status, at }),
+            (err: unknown) => ({ status: (err as NodeJS.ErrnoException).code ?? String(err), at }),
+          ),
+        )
+        await sleep(50)
+      }
     }
-  }
-  const looping = loop()
-  await sleep(200)
-  process.kill(firstPid as number, 'SIGTERM')
-  await server.waitForLine((line) => line.pid === firstPid && line.msg === 'Stopped')
-  const stoppedAt = performance.now()
-  const second = await server.waitForLine((line) => listening(line) && line.pid !== firstPid)
-  const secondAt = performance.now()
-  await server.waitForLine((line) => line.pid === second.pid && line.msg === 'Serving')
-  await sleep(200)
-  running = false
-  await looping
-  const results = await Promise.all(requests)
+    const looping = loop()
+    await sleep(200)
+    process.kill(firstPid as number, 'SIGTERM')
+    const stopped = await server.waitForLine((line) => line.pid === firstPid && line.msg === 'Stopped')
+    const stoppedAt = performance.now()
+    // Every line after "Stopped" is the next run's (the first run's workers exited before it).
+    const next = (line: LogLine): boolean => server.lines.indexOf(line) > server.lines.indexOf(stopped)
+    const second = await server.waitForLine((line) => listening(line) && next(line))
+    const secondAt = performance.now()
+    await server.waitForLine((line) => line.msg === 'Serving' && next(line))
+    await sleep(200)
+    running = false
+    await looping
+    const results = await Promise.all(requests)
 
-  assert.equal(second.msg, `eggserve listening on http://127.0.0.1:${port}`, 'the new run serves the same socket')
-  const failed = results.filter((result) => result.status !== 200)
-  assert.deepEqual(failed, [], `${failed.length} of ${results.length} requests failed`)
-  // Requests made between the old process's last line and the new one's listening line: while
-  // the supervisor paused, no eggserve ran; the socket held them.
-  const whileNoneRan = results.filter((result) => result.at > stoppedAt && result.at < secondAt)
-  t.diagnostic(`${results.length} requests, ${whileNoneRan.length} of them made while no eggserve ran`)
-  assert.ok(whileNoneRan.length >= 1, 'some requests were made while no eggserve process ran')
-})
+    assert.equal(second.msg, `eggserve listening on http://127.0.0.1:${port}`, 'the new run serves the same socket')
+    const failed = results.filter((result) => result.status !== 200)
+    assert.deepEqual(failed, [], `${failed.length} of ${results.length} requests failed`)
+    // Requests made between the old process's last line and the new one's listening line: while
+    // the supervisor paused, no eggserve ran; the socket held them.
+    const whileNoneRan = results.filter((result) => result.at > stoppedAt && result.at < secondAt)
+    t.diagnostic(`${results.length} requests, ${whileNoneRan.length} of them made while no eggserve ran`)
+    assert.ok(whileNoneRan.length >= 1, 'some requests were made while no eggserve process ran')
+  })
+}
 
 await test('--workers 2 under systemd-socket-activate: the primary listens on the passed socket, both workers serve it', async (t) => {
-  const tool = needTool(t, 'systemd-socket-activate')
-  if (tool === undefined || needTool(t, 'bash') === undefined) return
-  const root = await tempDir(t, 'eggserve-activate-')
-  const eggdir = join(root, 'eggs')
-  await writeDist(join(eggdir, 'alpha'), buildWheel({ name: 'alpha', version: '1.0' }))
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}/simple/alpha/`
-  const server = await activate(t, tool, {
-    args: ['-l', `127.0.0.1:${port}`, '--fdname=http'],
-    eggdir,
-    root,
-    extra: '--workers 2',
-  })
+  const activated = await activateOnAlpha(t, '--workers 2')
+  if (activated === undefined) return
+  const { port, url, server } = activated
   assert.equal((await httpGet(url)).status, 200)
   const serving = await server.waitForLine((line) => line.msg === 'Serving' && 'pids' in line)
   assert.equal(serving.socket, 'http')
