@@ -1,14 +1,19 @@
 // The ceiling for any Node server on this machine: bare node:http answering GET /static/<name>
 // with the bytes of STATIC_DIR/<name>, read once and kept in memory (no framework, no checks).
-// With PROCESSES above 1, that many processes serve the one port through node:cluster, with
-// its default scheduling (the primary accepts and hands each connection to a worker in turn),
-// as `eggserve --workers N` does: what any Node server could do with N processes here.
+// With PROCESSES above 1, that many processes serve the one port the way `eggserve --workers N`
+// does: the primary accepts each connection and hands it to the worker with the fewest open ones
+// (eggserve's own ConnectionBalancer and ConnectionIntake), so the row is what any Node server
+// could do with N processes here, spread as eggserve spreads them.
 // Usage: node --import tsx scripts/bench/ceiling-server.ts STATIC_DIR [PROCESSES]
 // Prints "listening PORT" on stdout once every process listens on 127.0.0.1 (an OS-chosen port).
-import cluster from 'node:cluster'
+import cluster, { type Worker } from 'node:cluster'
 import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import { basename, join } from 'node:path'
+import { pino } from 'pino'
+import { ConnectionBalancer, type Destination } from '../../src/daemon/cluster-balancer.js'
+import { CONNECTION_MESSAGE } from '../../src/daemon/cluster-channel.js'
+import { ConnectionIntake } from '../../src/daemon/cluster-intake.js'
 
 const dir = process.argv[2]
 const processes = Number(process.argv[3] ?? '1')
@@ -17,14 +22,37 @@ if (dir === undefined || !Number.isInteger(processes) || processes < 1) {
   process.exit(2)
 }
 
+/** A worker's reports: it takes connections now; this many handed-over connections closed. */
+type Report = { readonly ready: true } | { readonly closed: number }
+
 if (processes > 1 && cluster.isPrimary) runPrimary(processes)
 else serve(dir)
 
-/** Fork the workers, say the port once all of them listen, and stop them on a signal. */
+/** Fork the workers, listen once all of them are up, hand them connections, stop them on a signal. */
 function runPrimary(count: number): void {
-  let listening = 0
-  cluster.on('listening', (_worker, address) => {
-    if (++listening === count) process.stdout.write(`listening ${address.port}\n`)
+  const destinations = new Map<Worker, Destination>()
+  const balancer = new ConnectionBalancer({
+    destinations: () => [...destinations.values()],
+    log: pino({ level: 'warn' }),
+  })
+  // A worker counts once it says it takes connections (its message listener is in place).
+  cluster.on('message', (worker, message: Report) => {
+    if ('closed' in message) {
+      const destination = destinations.get(worker)
+      if (destination !== undefined) destination.connections -= message.closed
+      return
+    }
+    destinations.set(worker, { connections: 0, worker })
+    if (destinations.size < count) return
+    balancer.listen({ host: '127.0.0.1', port: 0 }, 'http').then(
+      (addresses) => {
+        process.stdout.write(`listening ${new URL(addresses[0] ?? '').port}\n`)
+      },
+      (err: unknown) => {
+        process.stderr.write(`ceiling primary cannot listen: ${String(err)}\n`)
+        process.exit(1)
+      },
+    )
   })
   cluster.on('exit', (worker, code) => {
     if (stopping) return
@@ -35,7 +63,8 @@ function runPrimary(count: number): void {
   let stopping = false
   const stop = (): void => {
     stopping = true
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
+    balancer.close()
+    for (const worker of destinations.keys()) worker.process.kill('SIGTERM')
   }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
@@ -65,12 +94,27 @@ function serve(root: string): void {
     )
   })
   server.keepAliveTimeout = 5_000
-  // In a cluster worker, port 0 is one port chosen once for every worker.
-  server.listen(0, '127.0.0.1', () => {
-    if (cluster.isWorker) return
-    const address = server.address()
-    process.stdout.write(`listening ${typeof address === 'object' && address !== null ? address.port : 0}\n`)
-  })
+  if (cluster.isWorker) {
+    // The primary listens and hands connections over; closes go back so its counts stay right.
+    const intake = new ConnectionIntake(server, (closed) => {
+      process.send?.({ closed } satisfies Report)
+    })
+    process.on('message', (message: unknown, handle: unknown) => {
+      if (
+        typeof message === 'object' &&
+        message !== null &&
+        'eggserve' in message &&
+        message.eggserve === CONNECTION_MESSAGE.eggserve
+      )
+        intake.take(handle)
+    })
+    process.send?.({ ready: true } satisfies Report)
+  } else {
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      process.stdout.write(`listening ${typeof address === 'object' && address !== null ? address.port : 0}\n`)
+    })
+  }
   const stop = (): void => {
     server.close()
     server.closeAllConnections()

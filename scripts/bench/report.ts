@@ -321,7 +321,7 @@ function loadRows(load: LoadResult, scale: boolean, run: RunResult): Row[] {
   const cluster = load.clusterCeiling
   if (cluster !== undefined) {
     rows.push({
-      metric: `${what}: req/s of bare \`node:http\` in ${cluster.processes} processes (\`node:cluster\`, as \`--workers ${cluster.processes}\`): the ceiling for ${cluster.processes} Node processes`,
+      metric: `${what}: req/s of bare \`node:http\` in ${cluster.processes} processes (each connection handed to the least busy, as \`--workers ${cluster.processes}\`): the ceiling for ${cluster.processes} Node processes`,
       egg: `${int(cluster.median.rps)}${spread(cluster.rounds, (r) => r.rps)}`,
       nginx: int(nginx.rps),
       ratio: ratio(cluster.median.rps / nginx.rps),
@@ -495,7 +495,7 @@ function method(run: RunResult): string[] {
     '',
     'Then `--only s3` measures S3 storage and replicas once (`scripts/bench/s3-run.ts`, the [S3 storage and replicas](#s3-storage-and-replicas) section) with moto on loopback as the store: a page from a bucket replica against the same page from a folder (wrk, alternately), one download per round through a replica and with `GetObject` of the AWS SDK, convergence after each of 20 uploads to another replica, and a replica started on 10,000 objects, cold and warm. `--only s3` alone generates no tree.',
     '',
-    "For pages, a third server runs in each round: `scripts/bench/ceiling-server.ts`, bare `node:http` sending the same bytes from memory. It is the most any Node server can do here, and shows how much of the gap to nginx is Node itself. With `--workers N`, a fourth runs too: the same server in N processes under `node:cluster` (its default scheduling, as eggserve's `--workers`), the most N Node processes can do here.",
+    "For pages, a third server runs in each round: `scripts/bench/ceiling-server.ts`, bare `node:http` sending the same bytes from memory. It is the most any Node server can do here, and shows how much of the gap to nginx is Node itself. With `--workers N`, a fourth runs too: the same server in N processes, the primary handing each connection to the worker with the fewest open ones (eggserve's own balancer, as its `--workers` does), the most N Node processes can do here.",
     '',
     "nginx runs in the foreground as the bench's child, one worker per core, `sendfile on`, `tcp_nopush on`, no access log, listening on 127.0.0.1 only; its configuration, logs and temp folders are in the run folder. Every process the bench starts is stopped (eggserve with SIGTERM, nginx with SIGQUIT, its graceful stop), also on errors and Ctrl-C. Needs `apt-get install -y nginx-light wrk`.",
     '',

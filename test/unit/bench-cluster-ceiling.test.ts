@@ -1,5 +1,5 @@
 // npm run bench -- --workers N: the page rows carry, beside bare node:http in one process,
-// the same server in N processes under node:cluster (the ceiling for N Node processes), with
+// the same server in N processes, spread as eggserve spreads them (the ceiling for N Node processes), with
 // its ratio to nginx. The numbers are made up here.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -63,7 +63,10 @@ await test('with --workers 2, the page rows show bare node:http in 2 processes a
   )
   const cells = row(report, 'in 2 processes')
   assert.ok(cells !== undefined, report)
-  assert.match(cells[0] ?? '', /`\/simple\/<p>\/` \(HTML\).*bare `node:http` in 2 processes \(`node:cluster`/)
+  assert.match(
+    cells[0] ?? '',
+    /`\/simple\/<p>\/` \(HTML\).*bare `node:http` in 2 processes \(each connection handed to the least busy/,
+  )
   assert.ok(cells.includes('0.60'), `ratio 30,000 / 50,000 in ${JSON.stringify(cells)}`)
   // The one-process ceiling stays.
   assert.ok(row(report, 'the ceiling for a Node server') !== undefined)
@@ -72,6 +75,6 @@ await test('with --workers 2, the page rows show bare node:http in 2 processes a
 
 await test('with one process there is no N-process row', () => {
   const report = renderReport(testRun('npm run bench -- --only simple-html', { trees: [tree(page(undefined))] }))
-  assert.equal(row(report, 'processes (`node:cluster`'), undefined)
+  assert.equal(row(report, 'processes (each connection handed to the least busy'), undefined)
   assert.ok(row(report, 'the ceiling for a Node server') !== undefined)
 })
