@@ -14,10 +14,19 @@ export async function sendMetadata(
 ): Promise<FastifyReply> {
   const read = await options.metadata.read(options.file)
   if (read === undefined) throw new NotFoundError()
-  const etag = strongEtag(read.bytes)
+  return sendMetadataBytes(request, reply, read.bytes, options.file.mtimeMs)
+}
+
+/** Send core metadata `bytes` (PEP 658), with a strong ETag and 304s. */
+export function sendMetadataBytes(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  bytes: Buffer,
+  lastModifiedMs: number,
+): FastifyReply {
+  const etag = strongEtag(bytes)
   reply.header('etag', etag)
-  if (evaluatePreconditions(request.headers, { etag, lastModifiedMs: options.file.mtimeMs }) === 'not-modified')
-    return reply.code(304).send()
+  if (evaluatePreconditions(request.headers, { etag, lastModifiedMs }) === 'not-modified') return reply.code(304).send()
   // PEP 658: a stable type and never a content-coding; pip hashes the raw body.
-  return reply.type('text/plain; charset=utf-8').send(read.bytes)
+  return reply.type('text/plain; charset=utf-8').send(bytes)
 }

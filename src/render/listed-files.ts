@@ -36,6 +36,11 @@ export interface UpstreamListing {
   readonly tree?: Tree
   /** List the file at its upstream URL, so clients download it from there. */
   readonly direct?: boolean
+  /**
+   * Replaces the page's PEP 658 `core-metadata` (`'none'`: left off): a pinned file the
+   * upstream now lists with another hash gets its own METADATA's digest, not the upstream's.
+   */
+  readonly coreMetadata?: Readonly<Record<string, string>> | 'none'
 }
 
 /**
@@ -44,6 +49,7 @@ export interface UpstreamListing {
  */
 export function listUpstreamFile(project: string, file: UpstreamFile, listing: UpstreamListing = {}): ListedFile {
   const { pinnedSha256, tree = SIMPLE_TREE, direct = false } = listing
+  const coreMetadata = listing.coreMetadata ?? file.coreMetadata
   // A cached file is immutable: the page names the bytes that will be served. A direct
   // download gets the upstream's bytes, which its own page describes.
   const hashes = pinnedSha256 === undefined || direct ? file.hashes : { sha256: pinnedSha256 }
@@ -53,7 +59,7 @@ export function listUpstreamFile(project: string, file: UpstreamFile, listing: U
     hashes,
     ...(file.requiresPython === undefined ? {} : { requiresPython: file.requiresPython }),
     ...(file.yanked === undefined ? {} : { yanked: file.yanked }),
-    ...(file.coreMetadata === undefined ? {} : { coreMetadata: file.coreMetadata }),
+    ...(coreMetadata === undefined || coreMetadata === 'none' ? {} : { coreMetadata }),
     ...(file.size === undefined ? {} : { size: file.size }),
     ...(file.uploadTime === undefined ? {} : { uploadTime: file.uploadTime }),
     origin: 'upstream',

@@ -155,7 +155,7 @@ export class UpstreamFiles {
     const key = `${project}/${file.filename}`
     const pinned = await this.pinOf(project, file.filename)
     const listed = file.hashes.sha256
-    if (pinned === undefined || listed === undefined || listed === pinned) return false
+    if (listed === undefined || !pinnedOtherBytes(file, pinned)) return false
     // Offline there is nothing to follow to: the cached bytes are all there is.
     const follow = this.hashChange === 'follow' && !this.#offline
     if (!this.#reportedChanges.has(`${key} ${listed}`)) {
@@ -382,6 +382,16 @@ function upstreamFailed(err: unknown): boolean {
     default:
       return false
   }
+}
+
+/**
+ * True when the upstream's page gives `file` another sha256 than `pinned`, the sha256 of its
+ * cached bytes: the page (its hash, its PEP 658 `core-metadata`) describes other bytes than the
+ * ones eggserve serves under `--upstream-hash-change pin` (docs/upstream.md, "Files").
+ */
+export function pinnedOtherBytes(file: UpstreamFile, pinned: string | undefined): boolean {
+  const listed = file.hashes.sha256
+  return pinned !== undefined && listed !== undefined && listed !== pinned
 }
 
 /** The strongest digest on the page that can be checked, or undefined when it gives none. */

@@ -11,7 +11,7 @@ import type { DistFile } from '../core/index-model.js'
 import type { UpstreamFile } from '../core/upstream-page.js'
 import { CoreMetadataStore } from '../live-index/metadata-store.js'
 import type { BreakerState } from './circuit-breaker.js'
-import type { UpstreamFiles } from './file-cache.js'
+import { pinnedOtherBytes, type UpstreamFiles } from './file-cache.js'
 import type { UpstreamSettings } from './upstream-settings.js'
 
 /** Why an upstream release has no metadata to show. */
@@ -137,10 +137,24 @@ export class UpstreamReleaseMetadata {
     return this.#fromCache(release.project, files)
   }
 
+  /**
+   * The METADATA of the cached distribution `filename` of `project` itself, read from its pinned
+   * bytes; undefined when it is not cached or has none that can be read. For a pinned file the
+   * upstream now lists with another sha256: its `.metadata` there describes the new bytes.
+   */
+  async ofPinnedFile(project: string, filename: string): Promise<Buffer | undefined> {
+    if (!(await this.#files.isCached(project, filename))) return undefined
+    const read = await this.#fromArchive(project, filename)
+    return read?.kind === 'read' ? read.bytes : undefined
+  }
+
   async #fromCache(project: string, files: readonly UpstreamFile[]): Promise<ReleaseMetadata | undefined> {
     for (const file of files) {
       const metadata = coreMetadataFile(file)
       if (metadata === undefined || !(await this.#files.isCached(project, metadata.filename))) continue
+      // A pinned file the upstream now lists with another hash: a cached `.metadata` may be the
+      // upstream's new one; the file's own METADATA is read below instead.
+      if (pinnedOtherBytes(file, await this.#files.pinOf(project, file.filename))) continue
       const read = await this.#cachedMetadataFile(project, metadata.filename)
       if (read !== undefined) return read
     }

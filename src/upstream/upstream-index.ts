@@ -288,6 +288,18 @@ export class UpstreamIndex {
     return undefined
   }
 
+  /**
+   * The entry of `filename` of `project` (normalized) on the first cached page that lists it,
+   * without asking any upstream: what the pages last listed for a cached file.
+   */
+  async cachedPageFile(project: string, filename: string): Promise<UpstreamFile | undefined> {
+    for (const source of this.#sources) {
+      const file = (await source.cached(project))?.files.find((candidate) => candidate.filename === filename)
+      if (file !== undefined) return file
+    }
+    return undefined
+  }
+
   // `eggserve cache purge` (maybe in another process) removed these projects from the cache
   // directory: memory must not keep serving their pages, pins or 404s.
   async #forgetPurged(): Promise<void> {

@@ -1,6 +1,7 @@
 // Project pages of both trees when upstreams are configured (the name rule decides who answers),
 // and the upstream files under /files/upstream/<project>/<file> (and /<project>/<file>).
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify'
+import { metadataFacts } from '../../core/metadata-facts.js'
 import { normalizeProjectName } from '../../core/names.js'
 import { V1_JSON, type SimpleMediaType } from '../../core/negotiation.js'
 import {
@@ -17,6 +18,8 @@ import { CooldownError, UpstreamFailure } from '../../upstream/upstream-errors.j
 import type { ProjectSnapshot } from '../../live-index/index-service.js'
 import type { Resolution, UpstreamIndex, UpstreamView } from '../../upstream/upstream-index.js'
 import { coreMetadataFile } from '../../upstream/release-metadata.js'
+import { pinnedOtherBytes } from '../../upstream/file-cache.js'
+import { sendMetadataBytes } from '../metadata-response.js'
 import { sendPage } from '../page-response.js'
 import { redirect } from '../replies.js'
 import { encodeSegment, type Tree } from '../../render/trees.js'
@@ -117,16 +120,33 @@ export async function listedFiles(
     // Pinned bytes the upstream now describes otherwise: even with direct downloads the file is
     // listed at its local URL with the pinned hash, so clients install the bytes the cache keeps
     // (cached files are immutable: docs/upstream.md, "Files"), never the upstream's new ones.
-    const conflict = pin !== undefined && file.hashes.sha256 !== undefined && file.hashes.sha256 !== pin
+    const conflict = pinnedOtherBytes(file, pin)
     listed.push(
       listUpstreamFile(project, file, {
         pinnedSha256: direct && !conflict ? undefined : pin,
         tree,
         direct: direct && !conflict,
+        ...(conflict && file.coreMetadata !== undefined
+          ? { coreMetadata: await pinnedCoreMetadata(upstream, project, file.filename) }
+          : {}),
       }),
     )
   }
   return listed
+}
+
+// PEP 658/714: the upstream's `core-metadata` of a pinned file whose hash it changed describes
+// the new bytes, so pip would check the metadata against the wrong hash, or resolve with
+// metadata of bytes it is not given. Listed instead: the sha256 of the pinned file's own
+// METADATA (what `<file>.metadata` then serves: sendUpstreamFile), else none (pip reads the
+// METADATA from the wheel it downloads).
+async function pinnedCoreMetadata(
+  upstream: UpstreamIndex,
+  project: string,
+  filename: string,
+): Promise<{ sha256: string } | 'none'> {
+  const bytes = await upstream.metadata.ofPinnedFile(project, filename)
+  return bytes === undefined ? 'none' : { sha256: metadataFacts(bytes).sha256 }
 }
 
 /** The generation of a merged or upstream project's documents: new whenever the local files, the upstream page or the cached files change. */
@@ -221,6 +241,11 @@ export async function sendUpstreamFile(
   if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
   // Under --upstream-cache-max, a file being sent is not evicted until the response is over.
   reply.raw.once('close', upstream.files.use(project, file))
+  if (file.endsWith(METADATA_SUFFIX)) {
+    const pinned = await pinnedFileMetadata(upstream, project, withoutMetadataSuffix(file))
+    // No modification time of its own: If-Modified-Since never answers 304 (the ETag does).
+    if (pinned !== undefined) return sendMetadataBytes(request, reply, pinned, Date.now())
+  }
   // A cached file is immutable: served without asking anyone (also offline, or with the
   // upstream down), unless the cooldown still holds it back, or --upstream-hash-change follow
   // and the (cached or fresh) page changed its hash.
@@ -253,6 +278,26 @@ export async function sendUpstreamFile(
   if (download.length !== undefined) reply.header('content-length', download.length)
   if (request.method === 'HEAD') return reply.send()
   return reply.send(download.reader())
+}
+
+// The `.metadata` of a pinned file the cached page lists with another sha256 (under
+// --upstream-hash-change pin): its own METADATA, as its pages list it (pinnedCoreMetadata);
+// never the upstream's, which describes the new bytes. Undefined for any other file.
+async function pinnedFileMetadata(
+  upstream: UpstreamIndex,
+  project: string,
+  filename: string,
+): Promise<Buffer | undefined> {
+  if (upstream.files.hashChange !== 'pin') return undefined
+  const pin = await upstream.files.pinOf(project, filename)
+  const listed = pin === undefined ? undefined : await upstream.cachedPageFile(project, filename)
+  if (listed === undefined || !pinnedOtherBytes(listed, pin)) return undefined
+  const held = await upstream.heldInCache(project, filename)
+  if (held !== undefined) throw new CooldownError(held)
+  const bytes = await upstream.metadata.ofPinnedFile(project, filename)
+  // Listed without core-metadata then: nothing to serve (the upstream's would be wrong).
+  if (bytes === undefined) throw new NotFoundError()
+  return bytes
 }
 
 // With --upstream-hash-change follow: true when the page now gives the cached file another
