@@ -170,7 +170,7 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
     '--s3-startup-100k',
     '--ignore-scripts',
   ], // and the bench's own, after `--`
-  node: ['--import', '--test', '--pending-deprecation', '--jitless', '--max-semi-space-size', '--noEmit'],
+  node: ['--import', '--test', '--pending-deprecation', '--jitless', '--max-semi-space-size', '--noEmit', '--trace-gc'],
   systemd: ['--now', '--root'],
 }
 
