@@ -126,21 +126,28 @@ export async function uploadParts(dist: BuiltDist, options: UploadPartsOptions):
 /** Every file under `root` (hidden ones included), relative path → sha256 of its bytes. */
 export async function snapshot(root: string): Promise<Map<string, string>> {
   const files = new Map<string, string>()
+  // A file or folder removed between the listing and its read (a server deleting its temporary
+  // upload files while this walks) is gone: left out, as a later walk would.
   const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
+    for (const entry of await readdir(dir, { withFileTypes: true }).catch(ifGone([]))) {
       const path = join(dir, entry.name)
       if (entry.isDirectory()) await walk(path)
-      else
-        files.set(
-          relative(root, path),
-          createHash('sha256')
-            .update(await readFile(path))
-            .digest('hex'),
-        )
+      else {
+        const bytes = await readFile(path).catch(ifGone(undefined))
+        if (bytes !== undefined) files.set(relative(root, path), createHash('sha256').update(bytes).digest('hex'))
+      }
     }
   }
   await walk(root)
   return files
+}
+
+// `value` for a path that does not exist (ENOENT); any other error is thrown on.
+function ifGone<T>(value: T): (err: unknown) => T {
+  return (err: unknown) => {
+    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') return value
+    throw err
+  }
 }
 
 /** Hidden temporary upload files under `root`. */
