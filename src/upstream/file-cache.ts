@@ -33,6 +33,7 @@ export class UpstreamFiles {
   readonly #pins = new Map<string, string>()
   /** Bumped per project whenever a file arrives: pages showing pins or cached files render anew. */
   readonly #versions = new Map<string, number>()
+  #changes = 0
   #storage: Promise<LocalStorage> | undefined
   /** The size cap's bookkeeping, when --upstream-cache-max is set. */
   readonly #lru: FileLru | undefined
@@ -69,6 +70,16 @@ export class UpstreamFiles {
   /** A number that changes whenever a file of `project` is cached. */
   version(project: string): number {
     return this.#versions.get(project) ?? 0
+  }
+
+  /** A number that changes whenever a file of any project is cached or dropped. */
+  get changes(): number {
+    return this.#changes
+  }
+
+  #changed(project: string): void {
+    this.#versions.set(project, this.version(project) + 1)
+    this.#changes++
   }
 
   /** The pinned sha256 of every cached file of `project`, by filename. */
@@ -134,7 +145,7 @@ export class UpstreamFiles {
     this.#log.warn({ project, filename }, 'A cached upstream file is gone from the cache directory; fetching it again')
     this.#pins.delete(key)
     this.#lru?.remove(key)
-    this.#versions.set(project, this.version(project) + 1)
+    this.#changed(project)
   }
 
   /** Forget what memory holds about `project` (purged from the cache directory). */
@@ -143,7 +154,7 @@ export class UpstreamFiles {
     for (const map of [this.#pins, this.#bad])
       for (const key of [...map.keys()]) if (key.startsWith(prefix)) map.delete(key)
     for (const key of this.#lru?.keys() ?? []) if (key.startsWith(prefix)) this.#lru?.remove(key)
-    this.#versions.set(project, this.version(project) + 1)
+    this.#changed(project)
   }
 
   /**
@@ -265,7 +276,7 @@ export class UpstreamFiles {
       if (download.state === 'done' && download.sha256 !== undefined) {
         this.#pins.set(key, download.sha256)
         this.#bad.delete(key)
-        this.#versions.set(project, this.version(project) + 1)
+        this.#changed(project)
         this.#log.info({ project, filename: file.filename, upstream: upstream.label }, 'Cached an upstream file')
         this.#evict(this.#lru?.add(key, download.available) ?? [])
         return
@@ -317,7 +328,7 @@ export class UpstreamFiles {
     this.#pins.delete(key)
     this.#lru?.remove(key)
     const project = key.slice(0, key.indexOf('/'))
-    this.#versions.set(project, this.version(project) + 1)
+    this.#changed(project)
     await unlink(join(this.#dir, `${key}.sha256`)).catch(() => undefined)
     await unlink(join(this.#dir, key)).catch(() => undefined)
   }

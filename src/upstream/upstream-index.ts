@@ -187,6 +187,9 @@ export class UpstreamIndex {
     await this.#forgetPurged()
     const found = []
     for (const source of this.#sources) found.push({ source, ...(await source.cachedProjects()) })
+    // Unchanged pages, summaries and cached files: the last answer holds (a list costs no walk).
+    const version = `${found.map((each) => String(each.version)).join(':')}/${String(this.#listed.version)}/${String(this.files.changes)}`
+    if (this.#cachedList?.version === version) return this.#cachedList
     const seen = new Set<string>()
     const projects: CachedProject[] = []
     for (const { source, summaries } of found) {
@@ -207,8 +210,6 @@ export class UpstreamIndex {
         })
       }
     }
-    const version = `${found.map((each) => String(each.version)).join(':')}/${String(this.#listed.version)}`
-    if (this.#cachedList?.version === version) return this.#cachedList
     this.#cachedList = { version, projects }
     return this.#cachedList
   }
