@@ -12,7 +12,7 @@ import { createServer } from 'node:http'
 import { basename, join } from 'node:path'
 import { pino } from 'pino'
 import { ConnectionBalancer, type Destination } from '../../src/daemon/cluster-balancer.js'
-import { CONNECTION_MESSAGE } from '../../src/daemon/cluster-channel.js'
+import { isConnectionMessage } from '../../src/daemon/cluster-channel.js'
 import { ConnectionIntake } from '../../src/daemon/cluster-intake.js'
 
 const dir = process.argv[2]
@@ -100,13 +100,7 @@ function serve(root: string): void {
       process.send?.({ closed } satisfies Report)
     })
     process.on('message', (message: unknown, handle: unknown) => {
-      if (
-        typeof message === 'object' &&
-        message !== null &&
-        'eggserve' in message &&
-        message.eggserve === CONNECTION_MESSAGE.eggserve
-      )
-        intake.take(handle)
+      if (isConnectionMessage(message)) intake.take(handle)
     })
     process.send?.({ ready: true } satisfies Report)
   } else {

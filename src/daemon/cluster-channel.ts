@@ -76,6 +76,16 @@ export type Envelope =
 /** The message a connection handed to a worker comes with. */
 export const CONNECTION_MESSAGE = { eggserve: 'connection' } as const
 
+/** True for CONNECTION_MESSAGE as a worker receives it (its handle is the connection). */
+export function isConnectionMessage(message: unknown): boolean {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    'eggserve' in message &&
+    message.eggserve === CONNECTION_MESSAGE.eggserve
+  )
+}
+
 /** The end of the IPC channel: a cluster Worker in the primary, `process` in a worker. */
 export interface Port {
   send(message: Envelope): unknown

@@ -28,7 +28,7 @@ import type { Readiness } from '../live-index/background.js'
 import type { IndexChange, IndexPeers, IndexService } from '../live-index/index-service.js'
 import {
   Channel,
-  CONNECTION_MESSAGE,
+  isConnectionMessage,
   wireError,
   type Envelope,
   type PrimaryEvent,
@@ -63,8 +63,7 @@ export class ClusterWorker {
   #intake: ConnectionIntake | undefined
   // Connections come as a message with the socket as its handle.
   readonly #onMessage = (message: unknown, handle: unknown): void => {
-    if (typeof message !== 'object' || message === null || !('eggserve' in message)) return
-    if (message.eggserve !== CONNECTION_MESSAGE.eggserve) return
+    if (!isConnectionMessage(message)) return
     if (this.#intake !== undefined) {
       this.#intake.take(handle)
       return
