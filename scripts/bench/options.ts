@@ -79,6 +79,8 @@ export interface BenchOptions {
   readonly workers: number
   /** --s3-startup-100k: the s3 rows also start replicas on 100,000 objects (filling them takes minutes). */
   readonly s3Startup100k: boolean
+  /** --s3-download-only: the s3 rows are only the download row (one replica; no page, convergence or start-up). */
+  readonly s3DownloadOnly: boolean
 }
 
 export const USAGE = `Usage: npm run bench -- [flags]
@@ -113,6 +115,7 @@ BENCHMARKS.md. Figures are reported as ratios to nginx measured in the same run.
                          default 1 (one process). Peak RSS rows are then the primary's only
   --s3-startup-100k      with --only s3, also time start-up on 100,000 objects (the fill alone takes
                          minutes on moto)
+  --s3-download-only     with --only s3, measure only the download row (one replica, a minute or two)
   --node N|PATH[,...]    run eggserve on this Node: a supported major (22: the runtime pinned in
                          scripts/node-versions/, from the npm registry) or a node binary; repeatable.
                          With two or more, only the page and download rows are measured, on each
@@ -126,8 +129,8 @@ file against nginx directly, that file cached against a local one, and peak RSS 
 stream one uncached 200 MB file (8 and 16 MB with --quick).
 
 --only s3 measures S3 storage and replicas with moto on loopback (pyenv's Python 3.11.7): a page from
-a bucket replica against a folder, a 100 MB download through a replica against GetObject with the
-AWS SDK, convergence after 20 uploads (median and max), and start-up on 10,000 objects, cold and
+a bucket replica against a folder, a 100 MB download through a replica against the same object read
+from moto with the same client (a presigned GET), convergence after 20 uploads (median and max), and start-up on 10,000 objects, cold and
 warm (8 MB, 5 uploads and 1,000 objects with --quick).
 
 Environment: EGGSERVE_BENCH_DIR (default $TMPDIR/eggserve-bench) holds trees and run state.
@@ -174,6 +177,7 @@ export function parseOptions(
         node: { type: 'string', multiple: true },
         workers: { type: 'string' },
         's3-startup-100k': { type: 'boolean' },
+        's3-download-only': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -250,6 +254,7 @@ export function parseOptions(
     nodes: nodeList(v.node ?? []),
     workers: int('--workers', v.workers ?? '1', 1),
     s3Startup100k: v['s3-startup-100k'] === true,
+    s3DownloadOnly: v['s3-download-only'] === true,
   }
 }
 

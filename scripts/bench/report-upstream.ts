@@ -123,7 +123,7 @@ function numbersSpread(values: readonly number[]): string {
 }
 
 // eggserve's CPU time per 100 MB of the first downloads (median), when the run measured it.
-function cpuPer100Mb(first: UpstreamResult['firstDownload']): string {
+export function cpuPer100Mb(first: UpstreamResult['firstDownload']): string {
   const cpu = first.viaCpuSeconds
   if (cpu === undefined || cpu.length === 0) return ''
   return `; CPU ${median(cpu.map((seconds) => (seconds * 100e6) / first.bytes)).toFixed(2)} s per 100 MB`

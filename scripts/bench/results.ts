@@ -138,20 +138,26 @@ export interface UpstreamResult {
 export interface S3Result {
   /** What served as the store. */
   readonly store: string
-  /** a: a page from a bucket-backed replica; b: the same page from a folder-backed eggserve. */
-  readonly page: PairedLoad
-  /** One file, one client per round: streamed through a bucket-backed replica, and GetObject with the AWS SDK. */
+  /** a: a page from a bucket-backed replica; b: the same page from a folder-backed eggserve (absent with --s3-download-only). */
+  readonly page?: PairedLoad
+  /**
+   * One file, one client per round: streamed through a bucket-backed replica, and read from the
+   * store directly: with the same client (a presigned GET) when `sdkMbps` is present, else (older
+   * results.json) with GetObject of the AWS SDK.
+   */
   readonly download: {
     readonly bytes: number
     readonly viaMbps: readonly number[]
     readonly directMbps: readonly number[]
     /** eggserve's CPU time (user + system, every thread) per download through it, in seconds. */
     readonly viaCpuSeconds?: readonly number[]
+    /** GetObject of the AWS SDK in the bench process, per round (for comparison; it checks a CRC32 of the body). */
+    readonly sdkMbps?: readonly number[]
   }
-  /** Per upload to one replica: ms from its answer until the other replica's page lists the file. */
-  readonly convergenceMs: readonly number[]
+  /** Per upload to one replica: ms from its answer until the other replica's page lists the file (absent with --s3-download-only). */
+  readonly convergenceMs?: readonly number[]
   /** A replica started on a bucket prefix of `objects` files: cold (empty cache dir), then warm (its cache dir kept). */
-  readonly startup: S3Startup
+  readonly startup?: S3Startup
   /** The same at 100,000 objects (--s3-startup-100k; absent without it, and in older results.json). */
   readonly startupLarge?: S3Startup
 }

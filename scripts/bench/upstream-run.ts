@@ -240,7 +240,7 @@ async function paired(
 const CLOCK_TICKS = 100
 
 /** CPU time of process `pid` so far (user + system, all threads), in seconds (Linux /proc). */
-async function cpuSeconds(pid: number): Promise<number> {
+export async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8')
   // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')

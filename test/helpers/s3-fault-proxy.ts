@@ -46,6 +46,10 @@ export interface FaultProxy {
   count(operation?: string): number
   /** The most requests of `operation` that were in progress at the same time. */
   peak(operation: string): number
+  /** Requests of `operation` in progress now. */
+  inFlight(operation: string): number
+  /** Answers to `operation` closed before their last byte was sent (the client went away). */
+  cut(operation: string): number
   /** Replace the rules (first match wins). */
   setRules(rules: FaultRule[]): void
   /** Forward without If-None-Match: the store then overwrites instead of answering 412. */
@@ -61,6 +65,7 @@ export async function startFaultProxy(t: TestContext, target: string): Promise<F
   const requests: ProxiedRequest[] = []
   const inFlight = new Map<string, number>()
   const peaks = new Map<string, number>()
+  const cuts = new Map<string, number>()
   const state: Pick<FaultProxy, 'ignoreIfNoneMatch' | 'strictAuth'> = {
     ignoreIfNoneMatch: false,
     strictAuth: undefined,
@@ -81,6 +86,7 @@ export async function startFaultProxy(t: TestContext, target: string): Promise<F
     peaks.set(seen.operation, Math.max(now, peaks.get(seen.operation) ?? 0))
     res.once('close', () => {
       inFlight.set(seen.operation, (inFlight.get(seen.operation) ?? 1) - 1)
+      if (!res.writableFinished) cuts.set(seen.operation, (cuts.get(seen.operation) ?? 0) + 1)
     })
     const refusal = authRefusal(seen, state.strictAuth)
     if (refusal !== undefined) {
@@ -124,6 +130,8 @@ export async function startFaultProxy(t: TestContext, target: string): Promise<F
     count: (operation) =>
       operation === undefined ? requests.length : requests.filter((request) => request.operation === operation).length,
     peak: (operation) => peaks.get(operation) ?? 0,
+    inFlight: (operation) => inFlight.get(operation) ?? 0,
+    cut: (operation) => cuts.get(operation) ?? 0,
     setRules: (next) => {
       rules = next
     },

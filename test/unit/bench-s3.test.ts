@@ -133,3 +133,36 @@ await test('--s3-startup-100k adds a start-up row at 100,000 objects, which then
   assert.match(report, /\| cold 90000 \/ 900000; new replica 7000 \/ 200000 \|/)
   assert.match(report, /^\| Start-up on 10,000 objects: listening \/ ready, ms \| warm 1200 \/ 1220 \|/m)
 })
+
+await test('--s3-download-only: the s3 rows are the download row alone, against the same client, with the CPU time', () => {
+  assert.equal(parseOptions(['--only', 's3'], repoRoot, {})?.s3DownloadOnly, false)
+  assert.equal(parseOptions(['--only', 's3', '--s3-download-only'], repoRoot, {})?.s3DownloadOnly, true)
+  const report = renderReport(
+    run({
+      store: 'moto (python -m moto.server) on loopback',
+      download: {
+        bytes: 100e6,
+        viaMbps: [300, 200, 350],
+        directMbps: [400, 400, 400],
+        viaCpuSeconds: [0.2, 0.1, 0.3],
+        sdkMbps: [250, 260, 270],
+      },
+    }),
+  )
+  const download = summaryRow(report, 'S3 storage: downloads')
+  // The median of the per-round ratios 0.75, 0.50, 0.875; CPU: the median of 0.1, 0.2, 0.3 s.
+  assert.equal(download[4], '0.75')
+  assert.equal(download[5], '**no**')
+  assert.equal(download[3], '300; CPU 0.20 s per 100 MB')
+  assert.match(report, /\| 400 \(from the store, same client\); GetObject \(AWS SDK\) 260 \|/)
+  for (const start of ['storage: pages', 'replicas', 'storage: a warm replica'])
+    assert.equal(summaryRow(report, `S3 ${start}`)[2], 'not measured')
+  assert.doesNotMatch(report, /Convergence after an upload/)
+})
+
+await test('an older result without sdkMbps took GetObject as the direct read, and says so', () => {
+  const report = renderReport(
+    run(s3({ bucketRps: 19_000, viaMbps: [85, 80, 95], convergenceMs: [600], warmListeningMs: 1200 })),
+  )
+  assert.match(report, /\| 100 \(GetObject, AWS SDK\) \| 0\.85 \| ≥ 0\.80 of GetObject \|/)
+})

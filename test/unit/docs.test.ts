@@ -168,6 +168,7 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
     '--projects',
     '--rounds',
     '--s3-startup-100k',
+    '--s3-download-only',
     '--ignore-scripts',
   ], // and the bench's own, after `--`
   node: ['--import', '--test', '--pending-deprecation', '--jitless', '--max-semi-space-size', '--noEmit', '--trace-gc'],

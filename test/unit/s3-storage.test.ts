@@ -4,9 +4,11 @@
 // saw, the sweep of multipart uploads a crash left at a project file's key, folder markers,
 // and the AWS SDK never loaded by a folder-backed server.
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { test } from 'node:test'
+import { setTimeout } from 'node:timers/promises'
 import {
   CreateMultipartUploadCommand,
   ListMultipartUploadsCommand,
@@ -111,6 +113,26 @@ await test('S3Storage on moto', async (t) => {
     const listings = await Promise.all((await storage.listRoot()).folders.map((folder) => storage.listFolder(folder)))
     assert.equal(listings.filter((listing) => listing?.files.length === 1).length, 40)
     assert.equal(proxy.peak('ListObjectsV2'), 16)
+  })
+
+  await t.test('destroying a read stream (the client went away) aborts its GET to the store', async (t) => {
+    const bucket = await moto.createBucket()
+    // Larger than the loopback socket buffers can hold: the GET cannot finish unread.
+    const size = 16 * 1024 * 1024
+    await moto.client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: 'big/big-1.0.tar.gz', Body: Buffer.alloc(size, 7) }),
+    )
+    const proxy = await startFaultProxy(t, moto.endpoint)
+    const storage = await S3Storage.open(moto.spec(bucket, { endpoint: proxy.url }), memoryLogger([]))
+    const opened = await storage.open('big/big-1.0.tar.gz')
+    assert.equal(opened?.file.size, size)
+    const stream = opened.createReadStream()
+    await once(stream, 'data')
+    stream.destroy()
+    while (proxy.inFlight('GetObject') > 0) await setTimeout(20)
+    assert.equal(proxy.count('GetObject'), 1)
+    assert.equal(proxy.cut('GetObject'), 1, 'the answer was cut short, not read to its end')
+    await opened.close()
   })
 
   await t.test(
