@@ -292,6 +292,9 @@ async function pinnedFileMetadata(
   const pin = await upstream.files.pinOf(project, filename)
   const listed = pin === undefined ? undefined : await upstream.cachedPageFile(project, filename)
   if (listed === undefined || !pinnedOtherBytes(listed, pin)) return undefined
+  // Read from the cached file, so counted as a file cache hit (or a miss, if it just went) as
+  // every other request for a cached file is (docs/metrics.md).
+  if (!(await upstream.files.lookup(project, filename))) throw new NotFoundError()
   const held = await upstream.heldInCache(project, filename)
   if (held !== undefined) throw new CooldownError(held)
   const bytes = await upstream.metadata.ofPinnedFile(project, filename)
