@@ -31,6 +31,8 @@ export interface ListedPage {
   readonly project: string
   readonly summary: PageSummary
   readonly identity: PageIdentity
+  /** The `Summary` of the release `summary.version` (the browse UI's row), when it was read. */
+  readonly description?: string
 }
 
 // The list of stored pages: not ending in ".json", so never taken for a project's page.
@@ -88,6 +90,8 @@ export class PageStore {
         project: row.p,
         summary: { version: row.v ?? undefined, lastUploadMs: row.t, changesAtMs: row.c ?? Infinity },
         identity: { size: row.s, mtimeMs: row.m },
+        // Absent from the rows of lists written before descriptions were kept: read again then.
+        ...(row.d === undefined ? {} : { description: row.d }),
       }))
     } catch {
       return undefined
@@ -97,13 +101,15 @@ export class PageStore {
   /** Keep the list of stored pages (a temporary file renamed: readers see the old list or the new one). */
   async saveList(pages: readonly ListedPage[]): Promise<void> {
     if (this.#dir === undefined) return
-    const projects = pages.map(({ project, summary, identity }) => ({
+    const projects = pages.map(({ project, summary, identity, description }) => ({
       p: project,
       v: summary.version ?? null,
       t: summary.lastUploadMs,
       c: Number.isFinite(summary.changesAtMs) ? summary.changesAtMs : null,
       s: identity.size,
       m: identity.mtimeMs,
+      // An optional field, not a new format: older servers on the same cache still read the list.
+      ...(description === undefined ? {} : { d: description }),
     }))
     try {
       await mkdir(this.#dir, { recursive: true })
@@ -168,13 +174,15 @@ interface ListRow {
   readonly c: number | null
   readonly s: number
   readonly m: number
+  readonly d?: string
 }
 
 function isListed(row: unknown): row is ListRow {
   if (typeof row !== 'object' || row === null) return false
-  const { p, v, t, c, s, m } = row as Record<string, unknown>
+  const { p, v, t, c, s, m, d } = row as Record<string, unknown>
   return (
     typeof p === 'string' &&
+    (d === undefined || typeof d === 'string') &&
     (v === null || typeof v === 'string') &&
     typeof t === 'number' &&
     (c === null || typeof c === 'number') &&
