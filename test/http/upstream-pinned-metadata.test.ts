@@ -125,9 +125,16 @@ for (const metadataFirst of [false, true])
         if (method === 'GET') assert.deepEqual(res.rawPayload, pinnedMetadata)
       }
       assert.equal(proxy.count(`/packages/pinme/${PINNED.filename}.metadata`), before, 'the upstream is not asked')
-      // Read from the cached file: two file cache hits, as two requests for any cached file are.
+      // Dated by the pinned file it is read from (RFC 9110 §13.1.3: If-Modified-Since then works).
+      const wheelDate = (await app.inject({ method: 'HEAD', url: local })).headers['last-modified']
+      const dated = await app.inject({ url: `${local}.metadata` })
+      assert.equal(typeof wheelDate, 'string')
+      assert.equal(dated.headers['last-modified'], wheelDate)
+      const since = await app.inject({ url: `${local}.metadata`, headers: { 'if-modified-since': String(wheelDate) } })
+      assert.equal(since.statusCode, 304)
+      // Read from the cached file: a file cache hit each, as any request for a cached file is.
       const after = await fileCacheCounts()
-      assert.equal(after.hits, (counted.hits ?? NaN) + 2)
+      assert.equal(after.hits, (counted.hits ?? NaN) + 5)
       assert.equal(after.misses, counted.misses)
     })
 
