@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os'
 import { ClusterWorker, isClusterWorker } from './daemon/cluster-worker.js'
 import { startPrimary } from './daemon/cluster-primary.js'
 import { Lifecycle, type LifecycleEffects, type SignalSource } from './daemon/lifecycle.js'
+import { KeepAliveDrain } from './daemon/keep-alive-drain.js'
 import { listenError, listenPlace } from './daemon/listen-error.js'
 import { servingStatus } from './daemon/service-status.js'
 import { httpSocket, takeInheritedSockets, type InheritedSocket } from './daemon/socket-activation.js'
@@ -195,12 +196,14 @@ async function listenAndServe(started: Started): Promise<Daemon> {
   }
   registerIndexMetrics(telemetry.metrics, { index: services.index, hashed: services.reader.stats, readiness })
   const app = await buildDaemonApp(started, readiness)
+  const keepAlive = new KeepAliveDrain(app.server)
   const status = (): string => servingStatus(serving.address, background.readiness().progress)
   const lifecycle = new Lifecycle({
     logger,
     graceMs: config.shutdownTimeoutMs,
     effects: lifecycleEffects({
       app,
+      keepAlive,
       log,
       services,
       auth,
@@ -352,6 +355,8 @@ async function listen(
 /** The daemon's parts the lifecycle's effects work on. */
 interface EffectParts {
   readonly app: FastifyInstance
+  /** Ends keep-alive connections as their responses in flight at the stop end. */
+  readonly keepAlive: KeepAliveDrain
   readonly log: LoggerHandle
   readonly services: IndexServices
   readonly auth: AuthServices
@@ -380,6 +385,7 @@ function lifecycleEffects(parts: EffectParts): LifecycleEffects {
     // A worker's server never listened: its close() does not wait for the connections the
     // primary handed over (net.Server counts only those it accepted), so they are waited for here.
     closeServer: async () => {
+      parts.keepAlive.drain()
       await app.close()
       await worker?.drained()
     },

@@ -169,7 +169,10 @@ function onStop(state: LifecycleState, signal: string | undefined): Transition {
 
 /** The work behind the effects: the daemon's parts, or a test's recorders. */
 export interface LifecycleEffects {
-  /** Stop accepting connections; settles once every connection has ended. */
+  /**
+   * Stop accepting connections, and end each keep-alive connection once its response in flight
+   * is over; settles once every connection has ended.
+   */
   closeServer(): Promise<void>
   /** End the connections still open, in-flight requests included. */
   closeConnections(): void

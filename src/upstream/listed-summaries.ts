@@ -1,7 +1,8 @@
 // The summary of upstream projects in the browse UI's project list: the latest release's
 // `Summary`, from its core metadata when that is already cached (a `.metadata` file pip fetched,
 // or a cached distribution: src/upstream/release-metadata.ts), read in the background a few at a
-// time. Never fetched: drawing a list must not ask an upstream anything.
+// time, and kept in the page's row of `projects.list` (src/upstream/page-source.ts) so a restart
+// shows it without reading it again. Never fetched: drawing a list must not ask an upstream anything.
 import type { FastifyBaseLogger } from 'fastify'
 import { parseCoreMetadata } from '../core/metadata.js'
 import { shorten } from '../core/project-details.js'
@@ -17,6 +18,10 @@ interface Wanted {
   readonly key: string
   /** The files of the release to read, or undefined when none of the project's files is cached. */
   readonly files: () => Promise<readonly UpstreamFile[] | undefined>
+  /** The summary kept for this release before (the list file, across restarts): taken as read. */
+  readonly saved?: string | undefined
+  /** Told the summary read, to keep it. */
+  readonly found?: (summary: string | undefined) => void
 }
 
 /** Summaries of upstream projects, each read again when its key (release, cached files) changes. */
@@ -38,6 +43,10 @@ export class ListedSummaries {
 
   /** The summary known for `project` now; when `key` is not the one it was read for, it is read again in the background. */
   summaryOf(wanted: Wanted): string | undefined {
+    // A release's core metadata never changes (cached files are pinned), so a summary kept
+    // for it stands without reading the metadata again.
+    if (!this.#known.has(wanted.project) && wanted.saved !== undefined)
+      this.#known.set(wanted.project, { key: wanted.key, summary: wanted.saved })
     const known = this.#known.get(wanted.project)
     if (known?.key !== wanted.key && this.#queued.get(wanted.project)?.key !== wanted.key) {
       this.#queued.set(wanted.project, wanted)
@@ -77,14 +86,17 @@ export class ListedSummaries {
   async #work(): Promise<void> {
     for (let next = this.#take(); next !== undefined; next = this.#take()) {
       let summary: string | undefined
+      let read = false
       try {
         summary = await this.#read(next)
+        read = true
       } catch (err) {
         this.#log.warn({ err, project: next.project }, 'Cannot read the summary of an upstream project')
       }
       const known = this.#known.get(next.project)
       if (known?.summary !== summary) this.version++
       this.#known.set(next.project, { key: next.key, summary })
+      if (read) next.found?.(summary)
     }
   }
 

@@ -57,6 +57,8 @@ export class PageSource {
   readonly #summaries = new Map<string, PageSummary>()
   /** The identity of the stored page each summary was made from (for the list file). */
   readonly #identities = new Map<string, PageIdentity>()
+  /** The `Summary` text of a project's release `version`, kept in the list file so a restart need not read it again. */
+  readonly #descriptions = new Map<string, { readonly version: string; readonly text: string }>()
   #summariesScanned: Promise<void> | undefined
   /** The background check of the stored pages against the summaries, while one runs. */
   #checking: Promise<void> | undefined
@@ -171,12 +173,27 @@ export class PageSource {
     return { version: this.#summariesVersion, summaries: this.#summaries }
   }
 
+  /** The `Summary` of release `version` of `project` as the list file (or describe()) gave it, if any. */
+  description(project: string, version: string | undefined): string | undefined {
+    const known = this.#descriptions.get(project)
+    return known !== undefined && known.version === version ? known.text : undefined
+  }
+
+  /** The `Summary` of release `version` of `project` was read (undefined: it has none): kept in the list file. */
+  describe(project: string, version: string | undefined, text: string | undefined): void {
+    if (this.description(project, version) === text) return
+    if (text === undefined || version === undefined) this.#descriptions.delete(project)
+    else this.#descriptions.set(project, { version, text })
+    if (this.#summaries.has(project)) void this.#writeList()
+  }
+
   /** The background check started last (tests wait for it). */
   async checked(): Promise<void> {
     await Promise.all([...this.#saving])
     await this.#summariesScanned
     await this.#checking
-    await this.#listWriting
+    // A change during a write makes one more write (#writeList): wait for that too.
+    while (this.#listWriting !== undefined) await this.#listWriting
   }
 
   async #startSummaries(): Promise<void> {
@@ -184,10 +201,12 @@ export class PageSource {
     const stored = await this.#store.projects()
     const present = new Set(stored)
     // Only pages still on disk: a purge (by any process) removed the others.
-    for (const { project, summary, identity } of listed) {
+    for (const { project, summary, identity, description } of listed) {
       if (!present.has(project) || this.#summaries.has(project)) continue
       this.#summaries.set(project, summary)
       this.#identities.set(project, identity)
+      if (description !== undefined && summary.version !== undefined)
+        this.#descriptions.set(project, { version: summary.version, text: description })
       this.#summariesChangeAt = Math.min(this.#summariesChangeAt, summary.changesAtMs)
     }
     this.#summariesVersion++
@@ -252,7 +271,9 @@ export class PageSource {
     for (const [project, summary] of this.#summaries) {
       const identity = this.#identities.get(project)
       // A page whose file is not written yet is listed once it is (its save sets the identity).
-      if (identity !== undefined) pages.push({ project, summary, identity })
+      const description = this.description(project, summary.version)
+      if (identity !== undefined)
+        pages.push({ project, summary, identity, ...(description === undefined ? {} : { description }) })
     }
     this.#listWriting = this.#store.saveList(pages).finally(() => {
       this.#listWriting = undefined
@@ -273,6 +294,7 @@ export class PageSource {
 
   #dropSummary(project: string): boolean {
     this.#identities.delete(project)
+    this.#descriptions.delete(project)
     if (!this.#summaries.delete(project)) return false
     this.#summariesVersion++
     return true

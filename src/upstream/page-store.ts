@@ -31,16 +31,31 @@ export interface ListedPage {
   readonly project: string
   readonly summary: PageSummary
   readonly identity: PageIdentity
+  /** The `Summary` of the release `summary.version` (the browse UI's row), when it was read. */
+  readonly description?: string
 }
 
 // The list of stored pages: not ending in ".json", so never taken for a project's page.
 const LIST_FILE = 'projects.list'
 const LIST_FORMAT = 1
 
+// Temporary files are told apart by process, time and this count: two saves in one millisecond
+// (a TTL of 0 refreshes a page on every request) must not write into the same file.
+let temporaryCount = 0
+
+function temporaryPath(path: string): string {
+  temporaryCount = (temporaryCount + 1) % Number.MAX_SAFE_INTEGER
+  return `${path}.${String(process.pid)}.${String(Date.now())}.${String(temporaryCount)}.tmp`
+}
+
 /** Pages of one upstream on disk; `dir` undefined keeps nothing. */
 export class PageStore {
   readonly #dir: string | undefined
   readonly #log: FastifyBaseLogger
+  /** Per project: the page to write next, while a write of that project runs. */
+  readonly #pending = new Map<string, StoredPage>()
+  /** Per project: the writes running, until nothing is pending. */
+  readonly #writing = new Map<string, Promise<PageIdentity | undefined>>()
 
   constructor(options: { cacheDir: string | undefined; upstreamUrl: string; log: FastifyBaseLogger }) {
     // One folder per upstream URL, so two upstreams never share a page.
@@ -88,6 +103,8 @@ export class PageStore {
         project: row.p,
         summary: { version: row.v ?? undefined, lastUploadMs: row.t, changesAtMs: row.c ?? Infinity },
         identity: { size: row.s, mtimeMs: row.m },
+        // Absent from the rows of lists written before descriptions were kept: read again then.
+        ...(row.d === undefined ? {} : { description: row.d }),
       }))
     } catch {
       return undefined
@@ -97,18 +114,20 @@ export class PageStore {
   /** Keep the list of stored pages (a temporary file renamed: readers see the old list or the new one). */
   async saveList(pages: readonly ListedPage[]): Promise<void> {
     if (this.#dir === undefined) return
-    const projects = pages.map(({ project, summary, identity }) => ({
+    const projects = pages.map(({ project, summary, identity, description }) => ({
       p: project,
       v: summary.version ?? null,
       t: summary.lastUploadMs,
       c: Number.isFinite(summary.changesAtMs) ? summary.changesAtMs : null,
       s: identity.size,
       m: identity.mtimeMs,
+      // An optional field, not a new format: older servers on the same cache still read the list.
+      ...(description === undefined ? {} : { d: description }),
     }))
     try {
       await mkdir(this.#dir, { recursive: true })
       const path = join(this.#dir, LIST_FILE)
-      const temporary = `${path}.${String(process.pid)}.${String(Date.now())}.tmp`
+      const temporary = temporaryPath(path)
       await writeFile(temporary, JSON.stringify({ format: LIST_FORMAT, projects }))
       await rename(temporary, path)
     } catch (err) {
@@ -127,13 +146,44 @@ export class PageStore {
       .filter((project) => isValidProjectName(project) && normalizeProjectName(project) === project)
   }
 
-  /** Keep `stored` (written to a temporary file, then renamed: a crash leaves the old page or the new one); its identity. */
+  /**
+   * Keep `stored` (written to a temporary file, then renamed: a crash leaves the old page or the
+   * new one); the identity of the page on disk once it and every earlier save are written.
+   * Saves of one project are written one at a time, in order, and a save that comes while one
+   * is written replaces any still waiting: the file ends as the newest page, never an older
+   * one renamed last, and refreshes faster than the disk (a TTL of 0) make no queue.
+   */
   async save(project: string, stored: StoredPage): Promise<PageIdentity | undefined> {
+    if (this.#dir === undefined) return undefined
+    this.#pending.set(project, stored)
+    let writing = this.#writing.get(project)
+    if (writing === undefined) {
+      writing = this.#writePending(project)
+      this.#writing.set(project, writing)
+    }
+    return writing
+  }
+
+  async #writePending(project: string): Promise<PageIdentity | undefined> {
+    let identity: PageIdentity | undefined
+    for (;;) {
+      const stored = this.#pending.get(project)
+      if (stored === undefined) {
+        // In the same turn as the check: a later save starts a new run.
+        this.#writing.delete(project)
+        return identity
+      }
+      this.#pending.delete(project)
+      identity = await this.#write(project, stored)
+    }
+  }
+
+  async #write(project: string, stored: StoredPage): Promise<PageIdentity | undefined> {
     if (this.#dir === undefined) return undefined
     try {
       await mkdir(this.#dir, { recursive: true })
       const path = join(this.#dir, `${project}.json`)
-      const temporary = `${path}.${String(process.pid)}.${String(Date.now())}.tmp`
+      const temporary = temporaryPath(path)
       await writeFile(
         temporary,
         JSON.stringify({
@@ -168,13 +218,15 @@ interface ListRow {
   readonly c: number | null
   readonly s: number
   readonly m: number
+  readonly d?: string
 }
 
 function isListed(row: unknown): row is ListRow {
   if (typeof row !== 'object' || row === null) return false
-  const { p, v, t, c, s, m } = row as Record<string, unknown>
+  const { p, v, t, c, s, m, d } = row as Record<string, unknown>
   return (
     typeof p === 'string' &&
+    (d === undefined || typeof d === 'string') &&
     (v === null || typeof v === 'string') &&
     typeof t === 'number' &&
     (c === null || typeof c === 'number') &&

@@ -139,13 +139,17 @@ export class UpstreamReleaseMetadata {
 
   /**
    * The METADATA of the cached distribution `filename` of `project` itself, read from its pinned
-   * bytes; undefined when it is not cached or has none that can be read. For a pinned file the
-   * upstream now lists with another sha256: its `.metadata` there describes the new bytes.
+   * bytes, with the cached file's modification time; undefined when it is not cached or has
+   * none that can be read. For a pinned file the upstream now lists with another sha256: its
+   * `.metadata` there describes the new bytes.
    */
-  async ofPinnedFile(project: string, filename: string): Promise<Buffer | undefined> {
+  async ofPinnedFile(
+    project: string,
+    filename: string,
+  ): Promise<{ readonly bytes: Buffer; readonly mtimeMs: number } | undefined> {
     if (!(await this.#files.isCached(project, filename))) return undefined
     const read = await this.#fromArchive(project, filename)
-    return read?.kind === 'read' ? read.bytes : undefined
+    return read?.kind === 'read' ? { bytes: read.bytes, mtimeMs: read.mtimeMs } : undefined
   }
 
   async #fromCache(project: string, files: readonly UpstreamFile[]): Promise<ReleaseMetadata | undefined> {
@@ -219,7 +223,10 @@ export class UpstreamReleaseMetadata {
   }
 
   // A cached distribution's own metadata, read by random access with the archive readers.
-  async #fromArchive(project: string, filename: string): Promise<ReleaseMetadata | undefined> {
+  async #fromArchive(
+    project: string,
+    filename: string,
+  ): Promise<(ReleaseMetadata & { readonly mtimeMs: number }) | undefined> {
     const parsed = parseDistFilename(filename)
     if (parsed === undefined) return undefined
     const storage = await this.#files.cachedStorage()
@@ -228,7 +235,9 @@ export class UpstreamReleaseMetadata {
     this.#archives ??= new CoreMetadataStore({ storage, log: this.#log })
     const dist: DistFile = { ...stored, folder: project, filename, parsed }
     const read = await this.#archives.read(dist)
-    return read === undefined ? undefined : { kind: 'read', bytes: read.bytes, identity: read.identity }
+    return read === undefined
+      ? undefined
+      : { kind: 'read', bytes: read.bytes, identity: read.identity, mtimeMs: stored.mtimeMs }
   }
 }
 

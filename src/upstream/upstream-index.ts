@@ -201,6 +201,10 @@ export class UpstreamIndex {
           project,
           key: `${source.settings.label}\n${summary.version ?? ''}\n${String(this.files.version(project))}`,
           files: () => this.#releaseFiles(source, project, summary.version),
+          saved: source.description(project, summary.version),
+          found: (text) => {
+            source.describe(project, summary.version, text)
+          },
         })
         projects.push({
           ...summary,

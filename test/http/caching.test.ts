@@ -2,7 +2,7 @@
 // 304 on revalidation, Cache-Control, gzip with Vary, and a new ETag when a project changes.
 import assert from 'node:assert/strict'
 import { gunzipSync } from 'node:zlib'
-import { writeFile } from 'node:fs/promises'
+import { utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { buildTestApp } from '../helpers/build-app.js'
@@ -128,4 +128,32 @@ await test('CORS: reads carry Access-Control-Allow-Origin; a preflight gets 204 
   assert.match(String(preflight.headers['access-control-allow-headers']), /If-None-Match/)
   // A plain OPTIONS (no preflight) is still a method this server does not serve.
   assert.equal((await app.inject({ method: 'OPTIONS', url: '/simple/foo/' })).statusCode, 405)
+})
+
+await test('<wheel>.metadata carries its wheel’s Last-Modified; If-Modified-Since answers 304, If-None-Match wins', async (t) => {
+  const root = await fixture(t)
+  const wheel = join(root, 'foo', 'foo-1.0-py3-none-any.whl')
+  const dated = new Date('2024-03-01T12:00:00Z')
+  await utimes(wheel, dated, dated)
+  const { app } = await buildTestApp(t, { root })
+  for (const base of ['/packages/foo/foo-1.0-py3-none-any.whl', '/foo/foo-1.0-py3-none-any.whl']) {
+    const url = `${base}.metadata`
+    const download = await app.inject({ method: 'HEAD', url: base })
+    const first = await app.inject(url)
+    assert.equal(first.statusCode, 200, url)
+    assert.equal(first.headers['last-modified'], dated.toUTCString(), url)
+    assert.equal(first.headers['last-modified'], download.headers['last-modified'], `${url}: as its wheel's download`)
+    const at = { 'if-modified-since': dated.toUTCString() }
+    const since = await app.inject({ url, headers: at })
+    assert.equal(since.statusCode, 304, `${url}: RFC 9110 §13.1.3`)
+    assert.equal(since.headers.etag, first.headers.etag)
+    const before = { 'if-modified-since': new Date(dated.getTime() - 1000).toUTCString() }
+    assert.equal((await app.inject({ url, headers: before })).statusCode, 200, url)
+    // RFC 9110 §13.2.2: If-None-Match is evaluated instead of If-Modified-Since.
+    const other = await app.inject({ url, headers: { ...at, 'if-none-match': '"other"' } })
+    assert.equal(other.statusCode, 200, `${url}: a stale ETag wins over a matching date`)
+    assert.deepEqual(other.rawPayload, first.rawPayload)
+    const matching = await app.inject({ url, headers: { ...before, 'if-none-match': String(first.headers.etag) } })
+    assert.equal(matching.statusCode, 304, `${url}: a matching ETag wins over an older date`)
+  }
 })

@@ -174,6 +174,17 @@ await test('a bucket-backed server', async (t) => {
     const stale = await app.inject({ url, headers: { range: 'bytes=0-0', 'if-range': '"stale"' } })
     assert.equal(stale.statusCode, 200)
     assert.equal(stale.rawPayload.length, big.length)
+    // PEP 658 metadata: dated by its wheel's object (its LastModified), the same on every replica.
+    const wheelUrl = `/packages/Demo.Pkg/${WHEEL.filename}`
+    const wheelDate = (await app.inject({ method: 'HEAD', url: wheelUrl })).headers['last-modified']
+    const metadata = await app.inject(`${wheelUrl}.metadata`)
+    const metadataOther = await replica.inject(`${wheelUrl}.metadata`)
+    assert.equal(typeof wheelDate, 'string')
+    assert.equal(metadata.headers['last-modified'], wheelDate)
+    assert.equal(metadataOther.headers['last-modified'], wheelDate)
+    assert.equal(metadataOther.headers.etag, metadata.headers.etag)
+    const since = { 'if-modified-since': String(wheelDate) }
+    assert.equal((await replica.inject({ url: `${wheelUrl}.metadata`, headers: since })).statusCode, 304)
   })
 
   await t.test('uploads go into the bucket, behind the password file; duplicates follow Warehouse', async (t) => {

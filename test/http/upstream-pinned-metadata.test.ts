@@ -10,10 +10,13 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { FastifyInstance } from 'fastify'
+import { createPrometheusMetrics } from '../../src/metrics/prometheus.js'
+import { upstreamObserver } from '../../src/metrics/upstream-metrics.js'
 import { resolveUpstreamConfig } from '../../src/upstream/upstream-settings.js'
 import { UpstreamIndex } from '../../src/upstream/upstream-index.js'
 import { buildTestApp } from '../helpers/build-app.js'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
+import { parseSamples, sampleValue } from '../helpers/metrics-text.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { startUpstreamFaultProxy } from '../helpers/upstream-fault-proxy.js'
 import { sha256Hex } from '../helpers/upstream-index.js'
@@ -44,18 +47,32 @@ for (const metadataFirst of [false, true])
     assert.ok(address !== null && typeof address === 'object')
     const proxy = await startUpstreamFaultProxy(t, `http://127.0.0.1:${String(address.port)}`)
     const cacheDir = await tempDir(t, 'eggserve-pinmeta-cache-')
+    const prometheus = createPrometheusMetrics({ version: '0.0.0-test' })
+    const config = resolveUpstreamConfig({ upstream: [`${proxy.url}/simple/`], upstreamTtl: '0' }, {})
     const { app } = await buildTestApp(t, {
       root: await tempDir(t, 'eggserve-pinmeta-local-'),
       hashAlgorithm: 'sha256',
+      metrics: prometheus,
       upstream: (index, log) =>
         new UpstreamIndex({
           index,
           // A TTL of 0: every page request asks the upstream again, so the change is seen at once.
-          config: resolveUpstreamConfig({ upstream: [`${proxy.url}/simple/`], upstreamTtl: '0' }, {}),
+          config,
           cacheDir,
           log,
+          observer: upstreamObserver(
+            prometheus.metrics,
+            config.upstreams.map((settings) => settings.label),
+          ),
         }),
     })
+    const fileCacheCounts = async (): Promise<{ hits: number | undefined; misses: number | undefined }> => {
+      const samples = parseSamples((await app.inject({ url: '/metrics' })).body)
+      return {
+        hits: sampleValue(samples, 'eggserve_upstream_file_cache_hits_total'),
+        misses: sampleValue(samples, 'eggserve_upstream_file_cache_misses_total'),
+      }
+    }
     const upstreamMetadata = async (): Promise<Buffer> => {
       const res = await upstream.app.inject({ url: `/packages/pinme/${PINNED.filename}.metadata` })
       assert.equal(res.statusCode, 200)
@@ -101,12 +118,24 @@ for (const metadataFirst of [false, true])
 
     await t.test('<file>.metadata serves the bytes the pages describe, never the upstream’s new ones', async () => {
       const before = proxy.count(`/packages/pinme/${PINNED.filename}.metadata`)
+      const counted = await fileCacheCounts()
       for (const method of ['GET', 'HEAD'] as const) {
         const res = await app.inject({ method, url: `${local}.metadata` })
         assert.equal(res.statusCode, 200, res.body)
         if (method === 'GET') assert.deepEqual(res.rawPayload, pinnedMetadata)
       }
       assert.equal(proxy.count(`/packages/pinme/${PINNED.filename}.metadata`), before, 'the upstream is not asked')
+      // Dated by the pinned file it is read from (RFC 9110 §13.1.3: If-Modified-Since then works).
+      const wheelDate = (await app.inject({ method: 'HEAD', url: local })).headers['last-modified']
+      const dated = await app.inject({ url: `${local}.metadata` })
+      assert.equal(typeof wheelDate, 'string')
+      assert.equal(dated.headers['last-modified'], wheelDate)
+      const since = await app.inject({ url: `${local}.metadata`, headers: { 'if-modified-since': String(wheelDate) } })
+      assert.equal(since.statusCode, 304)
+      // Read from the cached file: a file cache hit each, as any request for a cached file is.
+      const after = await fileCacheCounts()
+      assert.equal(after.hits, (counted.hits ?? NaN) + 5)
+      assert.equal(after.misses, counted.misses)
     })
 
     await t.test('the PyPI JSON API’s info is the pinned wheel’s', async () => {

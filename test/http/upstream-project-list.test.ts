@@ -163,3 +163,54 @@ await test('upstream rows carry the summary of a release whose metadata is cache
     undefined,
   )
 })
+
+await test('summaries are kept in projects.list: after a restart they are shown without reading any metadata', async (t) => {
+  const { url, proxy } = await startCountedUpstream(t)
+  const cacheDir = await tempDir(t, 'eggserve-list-cache-')
+  const summaries = async (running: { app: FastifyInstance }): Promise<Record<string, unknown>> => {
+    const res = await running.app.inject({ url: '/-/api/search?q=-up', headers: { host: 'index.example' } })
+    return Object.fromEntries(
+      res.json<{ results: { project: string; summary: unknown }[] }>().results.map((row) => [row.project, row.summary]),
+    )
+  }
+  const first = await proxyApp(t, { url, cacheDir })
+  for (const name of ['alpha-up', 'beta-up', 'gamma-up'])
+    assert.equal((await first.app.inject({ url: `/simple/${name}/` })).statusCode, 200)
+  const wheel = buildWheel({ name: 'alpha-up', version: '1.5' }).filename
+  const other = `${buildWheel({ name: 'beta-up', version: '1.5' }).filename}.metadata`
+  assert.equal((await first.app.inject({ url: `/files/upstream/alpha-up/${wheel}` })).statusCode, 200)
+  assert.equal((await first.app.inject({ url: `/files/upstream/beta-up/${other}` })).statusCode, 200)
+  await summaries(first)
+  await first.upstream.cachedSummariesRead()
+  const expected = { 'alpha-up': 'the alpha-up project', 'beta-up': 'the beta-up project', 'gamma-up': null }
+  assert.deepEqual(await summaries(first), expected)
+  const listFile = join(await pagesDir(cacheDir), 'projects.list')
+  // Written in the background once the summaries are read.
+  await first.upstream.cachedProjectsChecked()
+  assert.match(await readFile(listFile, 'utf8'), /the alpha-up project[^]*the beta-up project/)
+
+  // The cached metadata changes under the server's feet: a server that reads it again shows
+  // "read again" for beta-up and nothing for alpha-up; one that kept the summaries shows them.
+  const files = join(cacheDir, 'upstream', 'files')
+  await writeFile(
+    join(files, 'beta-up', other),
+    'Metadata-Version: 2.1\nName: beta-up\nVersion: 1.5\nSummary: read again\n',
+  )
+  await writeFile(join(files, 'alpha-up', wheel), Buffer.alloc((await stat(join(files, 'alpha-up', wheel))).size))
+  const before = proxy.count()
+  const second = await proxyApp(t, { url, cacheDir })
+  assert.deepEqual(await summaries(second), expected, 'the first listing after the restart has them')
+  await second.upstream.cachedSummariesRead()
+  assert.deepEqual(await summaries(second), expected, 'and nothing read them again')
+  assert.equal(proxy.count(), before, 'the upstream was asked nothing')
+  await second.upstream.cachedProjectsChecked()
+
+  // A list an older eggserve wrote (rows without summaries) is still read; its summaries are read in the background.
+  const doc = JSON.parse(await readFile(listFile, 'utf8')) as { projects: Record<string, unknown>[] }
+  for (const row of doc.projects) delete row.d
+  await writeFile(listFile, JSON.stringify(doc))
+  const third = await proxyApp(t, { url, cacheDir })
+  assert.deepEqual(Object.keys(await summaries(third)).sort(), ['alpha-up', 'beta-up', 'gamma-up'])
+  await third.upstream.cachedSummariesRead()
+  assert.deepEqual(await summaries(third), { 'alpha-up': null, 'beta-up': 'read again', 'gamma-up': null })
+})

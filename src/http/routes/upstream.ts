@@ -145,8 +145,8 @@ async function pinnedCoreMetadata(
   project: string,
   filename: string,
 ): Promise<{ sha256: string } | 'none'> {
-  const bytes = await upstream.metadata.ofPinnedFile(project, filename)
-  return bytes === undefined ? 'none' : { sha256: metadataFacts(bytes).sha256 }
+  const pinned = await upstream.metadata.ofPinnedFile(project, filename)
+  return pinned === undefined ? 'none' : { sha256: metadataFacts(pinned.bytes).sha256 }
 }
 
 /** The generation of a merged or upstream project's documents: new whenever the local files, the upstream page or the cached files change. */
@@ -243,8 +243,8 @@ export async function sendUpstreamFile(
   reply.raw.once('close', upstream.files.use(project, file))
   if (file.endsWith(METADATA_SUFFIX)) {
     const pinned = await pinnedFileMetadata(upstream, project, withoutMetadataSuffix(file))
-    // No modification time of its own: If-Modified-Since never answers 304 (the ETag does).
-    if (pinned !== undefined) return sendMetadataBytes(request, reply, pinned, Date.now())
+    // Dated by the pinned file it is read from, as a local wheel's `.metadata` is.
+    if (pinned !== undefined) return sendMetadataBytes(request, reply, pinned.bytes, pinned.mtimeMs)
   }
   // A cached file is immutable: served without asking anyone (also offline, or with the
   // upstream down), unless the cooldown still holds it back, or --upstream-hash-change follow
@@ -287,17 +287,20 @@ async function pinnedFileMetadata(
   upstream: UpstreamIndex,
   project: string,
   filename: string,
-): Promise<Buffer | undefined> {
+): Promise<{ readonly bytes: Buffer; readonly mtimeMs: number } | undefined> {
   if (upstream.files.hashChange !== 'pin') return undefined
   const pin = await upstream.files.pinOf(project, filename)
   const listed = pin === undefined ? undefined : await upstream.cachedPageFile(project, filename)
   if (listed === undefined || !pinnedOtherBytes(listed, pin)) return undefined
+  // Read from the cached file, so counted as a file cache hit (or a miss, if it just went) as
+  // every other request for a cached file is (docs/metrics.md).
+  if (!(await upstream.files.lookup(project, filename))) throw new NotFoundError()
   const held = await upstream.heldInCache(project, filename)
   if (held !== undefined) throw new CooldownError(held)
-  const bytes = await upstream.metadata.ofPinnedFile(project, filename)
+  const pinned = await upstream.metadata.ofPinnedFile(project, filename)
   // Listed without core-metadata then: nothing to serve (the upstream's would be wrong).
-  if (bytes === undefined) throw new NotFoundError()
-  return bytes
+  if (pinned === undefined) throw new NotFoundError()
+  return pinned
 }
 
 // With --upstream-hash-change follow: true when the page now gives the cached file another
