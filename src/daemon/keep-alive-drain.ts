@@ -32,10 +32,15 @@ export class KeepAliveDrain {
       return
     }
     this.#inFlight.add(response)
-    response.once('close', () => {
-      this.#inFlight.delete(response)
-    })
+    response.on('close', this.#onClose)
   }
+
+  // One listener shared by every response (`this` is the response that closed), so a request
+  // costs a Set entry and no closure of its own.
+  readonly #onClose = ((inFlight: Set<ServerResponse>) =>
+    function (this: ServerResponse): void {
+      inFlight.delete(this)
+    })(this.#inFlight)
 
   #closeAfter(response: ServerResponse): void {
     if (!response.headersSent && !response.writableEnded) response.setHeader('connection', 'close')
