@@ -269,6 +269,7 @@ export class ChangeDetector {
    * level and every folder again, at most `concurrency` at once. Snapshots change only where files did.
    */
   async reconcile(concurrency = 4): Promise<void> {
+    await this.#storage.refreshListings?.()
     this.#root.dirty = true
     await this.freshRoot()
     const states = [...this.#folders.values()]

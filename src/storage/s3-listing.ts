@@ -44,6 +44,7 @@ export class S3Listings {
   #prunedAt = 0
   #listing = 0
   readonly #waiting: (() => void)[] = []
+  #refreshing: Promise<void> | undefined
   /** The last listing of the top level and of each folder, kept for snapshots. */
   #knownRoot: RootListing | undefined
   readonly #known = new Map<string, FolderListing>()
@@ -117,6 +118,68 @@ export class S3Listings {
    */
   async listTree(): Promise<void> {
     this.prime(await this.#flatListing())
+  }
+
+  /**
+   * Before a reconcile asks for every folder again: when the folders whose listing ran out of
+   * trust (and the top level, if it did) cost more LISTs one by one than one flat listing of
+   * the whole tree (a LIST per 1,000 keys, plus the one that stops at the hidden folder), take
+   * that flat listing for all of them at once; otherwise leave each to its own LIST. A request
+   * for a due folder meanwhile waits for the flat listing rather than list its folder. If the
+   * flat listing fails, the due folders are listed one by one, as before.
+   */
+  async refreshDue(): Promise<void> {
+    const known = this.#knownRoot
+    if (known === undefined) return
+    const due = known.folders.filter((folder) => {
+      const remembered = this.#folders.get(folder)
+      return remembered === undefined || this.#stale(remembered)
+    })
+    const rootDue = this.#root === undefined || this.#stale(this.#root)
+    let keys = known.files.length
+    for (const folder of known.folders) keys += this.#known.get(folder)?.files.length ?? 1
+    const flatLists = 1 + Math.ceil(keys / 1000)
+    if (due.length + (rootDue ? 1 : 0) <= flatLists) return
+    this.#refreshing ??= this.#refreshFlat(due, rootDue).finally(() => {
+      this.#refreshing = undefined
+    })
+    await this.#refreshing
+  }
+
+  async #refreshFlat(due: readonly string[], rootDue: boolean): Promise<void> {
+    const since = this.#epoch
+    const at = Date.now()
+    const flat = this.#flatListing()
+    const tree = flat.catch((err: unknown) => {
+      this.#context.log.warn({ err }, 'Cannot list the whole tree at once: listing folder by folder')
+      return undefined
+    })
+    for (const folder of due) {
+      const remembered = remember(
+        tree.then((listed) => (listed === undefined ? this.#listFolder(folder) : listed.listings.get(folder))),
+      )
+      this.#folders.set(folder, remembered)
+      remembered.value.catch(() => {
+        if (this.#folders.get(folder) === remembered) this.#folders.delete(folder)
+      })
+    }
+    const listed = await tree
+    if (listed === undefined) return
+    const root = {
+      token: rootToken(listed.folders, listed.rootFiles),
+      folders: listed.folders,
+      files: listed.rootFiles,
+    }
+    const current = this.#root
+    if (this.#tookRoot(root, since) && rootDue && (current === undefined || this.#stale(current)))
+      this.#root = { ...settled(root), at }
+    // With the top level: folders that came since its last listing need no LIST of their own either.
+    for (const folder of new Set([...due, ...(this.#knownRoot?.folders ?? [])])) {
+      const listing = listed.listings.get(folder)
+      const remembered = this.#folders.get(folder)
+      if (this.#tookFolder(folder, listing, since) && (remembered === undefined || this.#stale(remembered)))
+        this.#folders.set(folder, { ...settled(listing), at })
+    }
   }
 
   /**
@@ -202,16 +265,21 @@ export class S3Listings {
     const folders = level.folders.filter(isPlainName)
     const files = level.objects.map((object) => object.name).filter(isPlainName)
     const root = { token: rootToken(folders, files), folders, files }
-    // Anything forgotten meanwhile may be a folder that came or went while this ran.
-    if (this.#epoch === since) {
-      this.#knownRoot = root
-      this.#rootChanged = false
-      const present = new Set(folders)
-      for (const folder of [...this.#known.keys()]) if (!present.has(folder)) this.#known.delete(folder)
-      for (const folder of [...this.#changed]) if (!present.has(folder)) this.#changed.delete(folder)
-      for (const folder of folders) if (!this.#known.has(folder)) this.#changed.add(folder)
-    }
+    this.#tookRoot(root, since)
     return root
+  }
+
+  // Anything forgotten since `since` may be a folder that came or went while the listing ran.
+  #tookRoot(root: RootListing, since: number): boolean {
+    const { folders } = root
+    if (this.#epoch !== since) return false
+    this.#knownRoot = root
+    this.#rootChanged = false
+    const present = new Set(folders)
+    for (const folder of [...this.#known.keys()]) if (!present.has(folder)) this.#known.delete(folder)
+    for (const folder of [...this.#changed]) if (!present.has(folder)) this.#changed.delete(folder)
+    for (const folder of folders) if (!this.#known.has(folder)) this.#changed.add(folder)
+    return true
   }
 
   async #listFolder(folder: string): Promise<FolderListing | undefined> {
@@ -219,13 +287,18 @@ export class S3Listings {
     const since = this.#epoch
     const level = await this.#level(`${folder}/`, 'list a folder')
     const listing = level.exists ? folderListing(folder, level) : undefined
-    if (this.#allForgottenAt <= since && (this.#forgottenAt.get(folder) ?? 0) <= since) {
-      if (listing === undefined) this.#known.delete(folder)
-      else this.#known.set(folder, listing)
-      this.#changed.delete(folder)
-      this.#forgottenAt.delete(folder)
-    }
+    this.#tookFolder(folder, listing, since)
     return listing
+  }
+
+  // What is known of a folder changes only when nothing forgot it while its listing ran.
+  #tookFolder(folder: string, listing: FolderListing | undefined, since: number): boolean {
+    if (this.#allForgottenAt > since || (this.#forgottenAt.get(folder) ?? 0) > since) return false
+    if (listing === undefined) this.#known.delete(folder)
+    else this.#known.set(folder, listing)
+    this.#changed.delete(folder)
+    this.#forgottenAt.delete(folder)
+    return true
   }
 
   async #level(relative: string, action: string): Promise<Level> {

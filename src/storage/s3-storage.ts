@@ -109,6 +109,12 @@ export class S3Storage implements StorageBackend {
     return this.#listings.listFolder(folder)
   }
 
+  // A reconcile over many folders whose listings ran out of trust: one flat listing when cheaper.
+  async refreshListings(): Promise<void> {
+    await this.#start()
+    await this.#listings.refreshDue()
+  }
+
   // Never fails: a snapshot that cannot be had leaves the listings to the store.
   #start(): Promise<number | undefined> {
     this.#started ??= this.#snapshots.start().catch((err: unknown) => {

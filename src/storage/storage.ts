@@ -136,6 +136,11 @@ export interface Storage {
    * It does not check where the name leads: compare it with the identity of a file open() gave.
    */
   currentIdentity?(key: string): string | undefined
+  /**
+   * Before a reconcile reads the top level and every folder again: bring the listings up to
+   * date in fewer requests than one per folder, where the backend can (S3: one flat listing).
+   */
+  refreshListings?(): Promise<void>
   /** Report changes as they happen, where the backend can. */
   watch(listener: ChangeListener, onError: (err: Error) => void): Watch
   /**
