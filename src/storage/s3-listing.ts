@@ -131,6 +131,10 @@ export class S3Listings {
   async refreshDue(): Promise<void> {
     const known = this.#knownRoot
     if (known === undefined) return
+    // The reconcile runs once per trust period, so the listings the last one made are a few
+    // milliseconds short of running out when the next one starts. Kept, they would hide what
+    // was copied in by hand since for one more interval: those past half their trust are due.
+    this.#expire(this.#ttlMs / 2)
     const due = known.folders.filter((folder) => {
       const remembered = this.#folders.get(folder)
       return remembered === undefined || this.#stale(remembered)
@@ -254,9 +258,15 @@ export class S3Listings {
     for (const [folder, remembered] of this.#folders) if (this.#stale(remembered)) this.#folders.delete(folder)
   }
 
+  /** Forget the settled listings at least `ageMs` old (a listing still running is kept). */
+  #expire(ageMs: number): void {
+    if (this.#root !== undefined && settledFor(this.#root, ageMs)) this.#root = undefined
+    for (const [folder, remembered] of this.#folders) if (settledFor(remembered, ageMs)) this.#folders.delete(folder)
+  }
+
   // Single flight: a listing still running is shared whatever its age.
   #stale(remembered: Remembered<unknown>): boolean {
-    return !remembered.running && Date.now() - remembered.at >= this.#ttlMs
+    return settledFor(remembered, this.#ttlMs)
   }
 
   async #listRoot(): Promise<RootListing> {
@@ -421,6 +431,11 @@ function folderListing(folder: string, level: Level): FolderListing {
 
 function settled<T>(value: T): Remembered<T> {
   return { at: Date.now(), value: Promise.resolve(value), running: false }
+}
+
+/** Whether a listing is done and at least `ageMs` old. */
+function settledFor(remembered: Remembered<unknown>, ageMs: number): boolean {
+  return !remembered.running && Date.now() - remembered.at >= ageMs
 }
 
 // A listing's age counts from when it was asked for: what it says is at least that fresh.

@@ -95,6 +95,19 @@ await test('the reconcile of a bucket', async (t) => {
     assert.deepEqual(held(byFolder.app), after)
   })
 
+  await t.test('listings the last reconcile made, just short of their trust, are due at the next', async (t) => {
+    // The reconcile timer's interval is the listings' trust: the next reconcile starts a few
+    // milliseconds before the last one's listings run out, and must still read them again.
+    const { app, proxy } = await open(t, { listingTtlMs: TRUST_MS })
+    await put('f11/f11-7.0.tar.gz', 'copied in by hand')
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() })
+    t.mock.timers.tick(TRUST_MS - 50)
+    const since = proxy.requests.length
+    await app.services.index.reconcile()
+    assert.deepEqual(lists(proxy, since), [PREFIX, PREFIX, PREFIX], 'pages of the whole tree')
+    assert.equal(held(app).f11?.length, FILES + 1)
+  })
+
   await t.test('a few folders due: each listed on its own, the tree not listed', async (t) => {
     const { app, proxy } = await open(t, { listingTtlMs: TRUST_MS })
     // Removed through eggserve: its listing, and the top level's, are forgotten; no other is due.
