@@ -2,7 +2,8 @@
 // nothing makes no pino child, and what a request logs is what the child would have logged.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { FastifyBaseLogger } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify'
+import { registerAccessLog } from '../../src/http/access-log.js'
 import { lazyChildLogger } from '../../src/http/request-logger.js'
 import { buildTestApp, memoryLogger } from '../helpers/build-app.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
@@ -10,11 +11,12 @@ import { tempDir, writeTree } from '../helpers/temp-tree.js'
 /** A real pino logger into `records` whose child() calls are counted. */
 function countingLogger(records: Record<string, unknown>[]): { logger: FastifyBaseLogger; children: () => number } {
   const logger = memoryLogger(records)
-  const child = logger.child.bind(logger)
+  // pino's child() is on the prototype; the children pino makes inherit this counting one.
+  const pinoLogger = Object.getPrototypeOf(logger) as FastifyBaseLogger
   let made = 0
-  logger.child = (bindings, options) => {
+  logger.child = function (this: FastifyBaseLogger, bindings, options) {
     made++
-    return child(bindings, options)
+    return pinoLogger.child.call(this, bindings, options)
   }
   return { logger, children: () => made }
 }
@@ -72,4 +74,48 @@ await test('through the app: each request logs under its own request id', async 
     JSON.stringify(ids),
   )
   assert.notEqual(ids[0], ids[1])
+  // Where request.log (a child bound to the request id) puts it: right after the logger's own
+  // fields, before the line's (access-log.ts writes the line with the app's logger).
+  assert.deepEqual(Object.keys(lines[0] ?? {}).slice(0, 7), [
+    'level',
+    'time',
+    'pid',
+    'hostname',
+    'reqId',
+    'remoteAddress',
+    'method',
+  ])
+})
+
+await test('a line the request logs itself and its access line carry the same request id', async (t) => {
+  const root = await tempDir(t)
+  await writeTree(root, { 'demo/demo-1.0.tar.gz': 'demo' })
+  const { app, logs } = await buildTestApp(t, { root })
+  // A URL that cannot be percent-decoded is logged by the request's own logger (frameworkErrors).
+  assert.equal((await app.inject('/simple/%zz/')).statusCode, 400)
+  assert.equal((await app.inject('/simple/demo/')).statusCode, 200)
+  const lines = logs.filter((record) => record.msg === 'request')
+  assert.equal(lines.length, 2, JSON.stringify(logs))
+  assert.equal(Object.keys(lines[0] ?? {})[4], 'reqId')
+  assert.notEqual(lines[0]?.reqId, lines[1]?.reqId)
+})
+
+await test('the access log writes its line without making a child logger per request', async (t) => {
+  const records: Record<string, unknown>[] = []
+  const { logger, children } = countingLogger(records)
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: lazyChildLogger,
+  })
+  t.after(() => app.close())
+  registerAccessLog(app)
+  app.get('/', (_request, reply) => reply.send('ok\n'))
+  await app.ready()
+  const before = children()
+  for (let i = 0; i < 3; i++) assert.equal((await app.inject('/')).statusCode, 200)
+  assert.equal(children(), before)
+  const lines = records.filter((record) => record.msg === 'request')
+  assert.equal(lines.length, 3)
+  assert.deepEqual(new Set(lines.map((record) => record.reqId)).size, 3)
 })
