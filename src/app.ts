@@ -206,11 +206,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       done()
     })
   await app.register(pypiJsonRoutes, routeOptions)
+  // Before the route of `/`, which it adds its check to.
+  if (deps.ui !== false) registerBrowserHome(app)
   await app.register(legacyRoutes, routeOptions)
-  if (deps.ui !== false) {
-    await app.register(uiRoutes, { ...routeOptions, ui: deps.ui ?? {}, uploaders, prefix: '/-' })
-    registerBrowserHome(app)
-  }
+  if (deps.ui !== false) await app.register(uiRoutes, { ...routeOptions, ui: deps.ui ?? {}, uploaders, prefix: '/-' })
   await app.register(uploadRoutes, {
     publisher,
     access,
