@@ -33,33 +33,27 @@ class LazyChildLogger implements FastifyBaseLogger {
 
   // The log methods take pino's overloaded arguments; they are passed on as they came.
   fatal(...args: unknown[]): void {
-    const child = this.#made()
-    Reflect.apply(child.fatal, child, args)
+    this.#log('fatal', args)
   }
 
   error(...args: unknown[]): void {
-    const child = this.#made()
-    Reflect.apply(child.error, child, args)
+    this.#log('error', args)
   }
 
   warn(...args: unknown[]): void {
-    const child = this.#made()
-    Reflect.apply(child.warn, child, args)
+    this.#log('warn', args)
   }
 
   info(...args: unknown[]): void {
-    const child = this.#made()
-    Reflect.apply(child.info, child, args)
+    this.#log('info', args)
   }
 
   debug(...args: unknown[]): void {
-    const child = this.#made()
-    Reflect.apply(child.debug, child, args)
+    this.#log('debug', args)
   }
 
   trace(...args: unknown[]): void {
-    const child = this.#made()
-    Reflect.apply(child.trace, child, args)
+    this.#log('trace', args)
   }
 
   silent(): void {
@@ -68,6 +62,11 @@ class LazyChildLogger implements FastifyBaseLogger {
 
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.#made().child(bindings, options)
+  }
+
+  #log(level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace', args: unknown[]): void {
+    const child = this.#made()
+    Reflect.apply(child[level], child, args)
   }
 
   #made(): FastifyBaseLogger {
