@@ -8,11 +8,11 @@ import type { DownloadRedirect } from './core/download-redirect.js'
 import { AccessControl } from './http/access-control.js'
 import { redirectorFor } from './http/download-redirect.js'
 import { registerAccessLog } from './http/access-log.js'
-import { registerCors } from './http/cors.js'
 import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
 import { registerExpectContinue } from './http/expect-continue.js'
 import { PageCache } from './http/page-cache.js'
 import { registerRequestGuard } from './http/request-guard.js'
+import { lazyChildLogger } from './http/request-logger.js'
 import { registerRequestMetrics } from './http/request-metrics.js'
 import { healthRoutes } from './http/routes/health.js'
 import type { Readiness } from './live-index/background.js'
@@ -113,6 +113,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     loggerInstance: deps.logger,
     // One access-log line per request (registerAccessLog) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is made when a request logs, not for every request.
+    childLoggerFactory: lazyChildLogger,
     routerOptions: {
       // find-my-way's default maxParamLength of 100 characters 404s real wheel filenames.
       maxParamLength: 2048,
@@ -134,8 +136,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   })
 
   registerAccessLog(app)
+  // The Host check, the headers of every response and CORS: one onRequest hook.
   registerRequestGuard(app)
-  registerCors(app)
   registerErrorHandling(app)
   registerExpectContinue(app)
   const metrics = deps.metrics?.metrics ?? NO_METRICS
@@ -204,11 +206,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       done()
     })
   await app.register(pypiJsonRoutes, routeOptions)
+  // Before the route of `/`, which it adds its check to.
+  if (deps.ui !== false) registerBrowserHome(app)
   await app.register(legacyRoutes, routeOptions)
-  if (deps.ui !== false) {
-    await app.register(uiRoutes, { ...routeOptions, ui: deps.ui ?? {}, uploaders, prefix: '/-' })
-    registerBrowserHome(app)
-  }
+  if (deps.ui !== false) await app.register(uiRoutes, { ...routeOptions, ui: deps.ui ?? {}, uploaders, prefix: '/-' })
   await app.register(uploadRoutes, {
     publisher,
     access,

@@ -1,6 +1,6 @@
 // CORS on the read endpoints, as PyPI does, so browser clients such as
 // pyodide's micropip can read pages, metadata and files. No credentials are ever allowed.
-import type { FastifyInstance } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 
 const HEADERS = {
   'access-control-allow-origin': '*',
@@ -11,20 +11,26 @@ const HEADERS = {
   'access-control-max-age': '86400',
 } as const
 
-/** Add CORS headers to GET/HEAD responses to browsers (requests with Origin) and answer preflight requests with 204. */
-export function registerCors(app: FastifyInstance): void {
-  // A callback hook, not an async one: no promise per request on the hot path.
-  app.addHook('onRequest', (request, reply, done) => {
-    // Only browsers make CORS requests, and they always send Origin: pip, uv and the rest get
-    // no extra headers.
-    if ((request.method === 'GET' || request.method === 'HEAD') && request.headers.origin !== undefined) {
+/**
+ * Add CORS headers to GET/HEAD responses to browsers (requests with Origin) and answer preflight
+ * requests with 204. Returns true when it answered (a preflight). Called from the request
+ * guard's onRequest hook (request-guard.ts), so that every request meets one hook, not two.
+ */
+export function applyCors(request: FastifyRequest, reply: FastifyReply): boolean {
+  const method = request.method
+  // Only browsers make CORS requests, and they always send Origin: pip, uv and the rest get
+  // no extra headers.
+  if (method === 'GET' || method === 'HEAD') {
+    if (request.headers.origin !== undefined) {
       reply.header('access-control-allow-origin', HEADERS['access-control-allow-origin'])
       reply.header('access-control-expose-headers', HEADERS['access-control-expose-headers'])
-    } else if (request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
-      // A preflight: only reads are offered. Replying ends the request here.
-      void reply.code(204).headers(HEADERS).send()
-      return
     }
-    done()
-  })
+    return false
+  }
+  if (method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined) {
+    // A preflight: only reads are offered. Replying ends the request here.
+    void reply.code(204).headers(HEADERS).send()
+    return true
+  }
+  return false
 }

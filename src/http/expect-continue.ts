@@ -20,17 +20,20 @@ export function awaitsContinue(raw: IncomingMessage): boolean {
 export function registerExpectContinue(app: FastifyInstance): void {
   app.server.on('checkContinue', (req, res) => {
     waiting.add(req)
+    // Answered without asking for the body, the client will not send it, so this connection
+    // cannot carry another request (RFC 9110 §10.1.1: say whether it will be closed). Set on
+    // these rare responses from the start and taken back with the 100, rather than checked by
+    // an onSend hook on every response.
+    res.setHeader('connection', 'close')
     // The app's own request handler, as for any other request (Fastify's documented `routing`).
     app.routing(req, res)
   })
-  app.addHook('preParsing', async (request, reply, payload) => {
-    if (waiting.delete(request.raw)) reply.raw.writeContinue()
-    return payload
-  })
-  // Answered without asking for the body: the client will not send it, so this connection
-  // cannot carry another request (RFC 9110 §10.1.1: say whether it will be closed).
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (waiting.delete(request.raw)) reply.header('connection', 'close')
-    return payload
+  // A callback hook, not an async one: no promise per request on the hot path.
+  app.addHook('preParsing', (request, reply, payload, done) => {
+    if (waiting.delete(request.raw)) {
+      reply.raw.writeContinue()
+      reply.raw.removeHeader('connection')
+    }
+    done(null, payload)
   })
 }

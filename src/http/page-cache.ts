@@ -88,14 +88,23 @@ export class PageCache {
   }
 
   /**
+   * The page at `key` for `version` when it is cached (counted as a hit), without a promise;
+   * undefined otherwise (not counted: the caller goes on to get(), which counts the miss).
+   */
+  // A hit used to be answered only through get(), always a promise: `npm run bench` (wrk
+  // req/s under load) could not tell the two apart, but CPU time per request can. The two
+  // promises and the microtask turns of each hit are work on every page request.
+  cached(key: PageKey, version: number): RenderedPage | undefined {
+    const hit = this.#lru.get(this.#prefix(key.section, key.variant) + key.name)
+    if (hit?.version !== version) return undefined
+    this.#meter?.hit()
+    return hit.page
+  }
+
+  /**
    * The page at `key` for `version`, rendering it once if needed (concurrent callers share the
    * render). `lastModifiedMs` belongs to the version, so it is fixed at render time too.
    */
-  // Always a promise. It used to return a hit as a plain value (callers tested `instanceof
-  // Promise`) to save a promise and a microtask per hit; `npm run bench -- --projects 1000
-  // --rounds 3 --only simple-html,simple-json` could not tell the two apart ("`/simple/<p>/`
-  // (HTML)" req/s, medians of two runs each: 29,850 and 42,095 with it, 37,191 and 29,921
-  // without), and the saving is well under 1% of a request's ~30 µs, so the plain form stays.
   async get(
     key: PageKey,
     version: number,

@@ -63,61 +63,77 @@ const REPRESENTATIONS: readonly Representation[] = SIMPLE_MEDIA_TYPES.map((type)
   type === V1_JSON ? { contentType: type, csp: undefined } : { contentType: `${type}; charset=utf-8`, csp: PAGE_CSP },
 )
 
+// A client sends the same Accept and Accept-Encoding on every request, so the last value of each
+// is checked before the memo (a string comparison instead of an LRU lookup and its bookkeeping).
+let lastNegotiation: { readonly key: string; readonly value: Negotiated } | undefined
+let lastEncoding: { readonly encoding: string; readonly gzip: boolean } | undefined
+
 function negotiate(accept: string | undefined, format: string | undefined): Negotiated {
   const key = format === undefined ? (accept ?? '') : `${accept ?? ''}\u0000${format}`
+  if (lastNegotiation?.key === key) return lastNegotiation.value
   let value = negotiatedMemo.get(key)
   if (value === undefined) {
     value = negotiateSimple(accept, format)
     negotiatedMemo.set(key, value)
   }
+  if (memoSize(value, key) <= MEMO_ENTRY_BYTES) lastNegotiation = { key, value }
   return value
 }
 
 function gzipWanted(encoding: string | undefined): boolean {
   if (encoding === undefined) return false
+  if (lastEncoding?.encoding === encoding) return lastEncoding.gzip
   let value = gzipMemo.get(encoding)
   if (value === undefined) {
     value = acceptsGzip(encoding)
     gzipMemo.set(encoding, value)
   }
+  if (memoSize(value, encoding) <= MEMO_ENTRY_BYTES) lastEncoding = { encoding, gzip: value }
   return value
 }
 
-/** Negotiate the media type (Accept, ?format=), then send that page; 406 when nothing fits. */
-export async function sendPage(
+/**
+ * Negotiate the media type (Accept, ?format=), then send that page; 406 when nothing fits. A
+ * page in the cache is sent at once, without a promise (see PageCache.cached()).
+ */
+export function sendPage(
   request: FastifyRequest,
   reply: FastifyReply,
   options: PageOptions,
   key: { readonly section: string; readonly name: string },
   doc: Document,
   render: (type: SimpleMediaType) => Promise<string>,
-): Promise<FastifyReply> {
+): FastifyReply | Promise<FastifyReply> {
   // PEP 691: the body depends on Accept (and on Accept-Encoding), 406 and 304 included.
   reply.header('vary', 'Accept, Accept-Encoding')
   const negotiated = negotiate(request.headers.accept, formatParameter(request.query))
   if (!negotiated.ok) return reply.code(406).type('text/plain; charset=utf-8').send(`${negotiated.reason}\n`)
   const type = negotiated.type
   const variant = SIMPLE_MEDIA_TYPES.indexOf(type)
-  const page = await options.cache.get(
-    { section: key.section, name: key.name, variant },
-    doc.generation,
-    doc.lastModifiedMs,
-    () => render(type),
-  )
-  return send(request, reply, options, REPRESENTATIONS[variant] ?? { contentType: type, csp: undefined }, page)
+  const representation = REPRESENTATIONS[variant] ?? { contentType: type, csp: undefined }
+  const pageKey = { section: key.section, name: key.name, variant }
+  const cached = options.cache.cached(pageKey, doc.generation)
+  if (cached !== undefined) return send(request, reply, options, representation, cached)
+  return options.cache
+    .get(pageKey, doc.generation, doc.lastModifiedMs, () => render(type))
+    .then((page) => send(request, reply, options, representation, page))
 }
 
 /** Send a cached document (no negotiation) with a strong ETag, Last-Modified, Cache-Control, 304s and gzip. */
-export async function sendRepresentation(
+export function sendRepresentation(
   request: FastifyRequest,
   reply: FastifyReply,
   options: PageOptions,
   key: PageKey,
   doc: Document & { readonly contentType: string; readonly render: () => Promise<string> },
-): Promise<FastifyReply> {
+): FastifyReply | Promise<FastifyReply> {
   reply.header('vary', 'Accept-Encoding')
-  const page = await options.cache.get(key, doc.generation, doc.lastModifiedMs, doc.render)
-  return send(request, reply, options, { contentType: doc.contentType, csp: undefined }, page)
+  const representation = { contentType: doc.contentType, csp: undefined }
+  const cached = options.cache.cached(key, doc.generation)
+  if (cached !== undefined) return send(request, reply, options, representation, cached)
+  return options.cache
+    .get(key, doc.generation, doc.lastModifiedMs, doc.render)
+    .then((page) => send(request, reply, options, representation, page))
 }
 
 function send(

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildTestApp } from '../helpers/build-app.js'
 import { buildEgg, buildSdist, buildWheel, writeDist } from '../helpers/distributions.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
+import { ALICE, writePasswords } from '../helpers/users.js'
 
 // Request headers as each client sends them (from their source: pip's LinkCollector and
 // PipSession, uv's client, requests' defaults used by poetry 1.3, unearth for pdm, setuptools'
@@ -157,4 +158,18 @@ await test('a browser opening / is sent to the UI; without the UI it gets the or
   // The UI itself answers where the redirect points.
   assert.equal((await withUi.inject({ url: '/-/', headers: BROWSER })).statusCode, 200)
   assert.equal((await withoutUi.inject({ url: '/-/', headers: BROWSER })).statusCode, 404)
+})
+
+await test('the redirect of / comes before access control, and only / has it', async (t) => {
+  const root = await tempDir(t)
+  await writeDist(join(root, 'Mixed.Name'), WHEEL)
+  const passwords = await writePasswords(await tempDir(t, 'eggserve-users-'), [ALICE])
+  const { app } = await buildTestApp(t, { root, passwords, authenticate: ['list'] })
+  const home = await app.inject({ url: '/', headers: BROWSER })
+  assert.equal(home.statusCode, 303)
+  assert.equal(home.headers.location, '-/')
+  // Installers, and every other page, meet the credentials check as before.
+  assert.equal((await app.inject({ url: '/' })).statusCode, 401)
+  assert.equal((await app.inject({ url: '/simple/', headers: BROWSER })).statusCode, 401)
+  assert.equal((await app.inject({ method: 'HEAD', url: '/', headers: BROWSER })).statusCode, 401)
 })

@@ -98,3 +98,26 @@ await test('renders evicted while running (a budget smaller than what is in flig
   assert.equal(huge.body.length, 20_000)
   assert.ok(cache.bytes <= 8 * 1024)
 })
+
+await test('cached(): the page of that version at once, counted as a hit; nothing (and no count) otherwise', async () => {
+  const counts = { hits: 0, misses: 0 }
+  const cache = new PageCache(undefined, {
+    hit: () => {
+      counts.hits++
+    },
+    miss: () => {
+      counts.misses++
+    },
+  })
+  assert.equal(cache.cached(key('demo'), 1), undefined)
+  assert.deepEqual(counts, { hits: 0, misses: 0 })
+  const page = await cache.get(key('demo'), 1, 0, () => Promise.resolve('hello'))
+  assert.deepEqual(counts, { hits: 0, misses: 1 })
+  // Not a promise: the page itself.
+  assert.equal(cache.cached(key('demo'), 1), page)
+  assert.deepEqual(counts, { hits: 1, misses: 1 })
+  // Another version or variant is not that page.
+  assert.equal(cache.cached(key('demo'), 2), undefined)
+  assert.equal(cache.cached(key('demo', 1), 1), undefined)
+  assert.deepEqual(counts, { hits: 1, misses: 1 })
+})

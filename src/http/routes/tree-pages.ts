@@ -40,13 +40,13 @@ export async function sendRootPage(
   )
 }
 
-/** Send a project's page in a tree; `project` was just found (and so is fresh). */
-export async function sendProjectPage(
+/** Send a project's page in a tree; `project` was just found (and so is fresh). A cached page is sent at once. */
+export function sendProjectPage(
   request: FastifyRequest,
   reply: FastifyReply,
   pages: TreePages,
   project: ProjectSnapshot,
-): Promise<FastifyReply> {
+): FastifyReply | Promise<FastifyReply> {
   return sendPage(
     request,
     reply,
