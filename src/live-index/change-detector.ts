@@ -236,6 +236,17 @@ export class ChangeDetector {
    * changed, none within CHECK_INTERVAL_MS while watched, a read of this folder only when it
    * changed. undefined when the tree holds no such project (or its folder is gone).
    */
+  /**
+   * The project's snapshot when freshProject() would give it without reading storage or
+   * waiting: known, not marked changed, not being read, and checked within CHECK_INTERVAL_MS
+   * while the watch is alive. Else undefined: ask freshProject().
+   */
+  trustedProject(project: string): ProjectSnapshot | undefined {
+    const state = this.#folders.get(project)
+    if (state === undefined || state.dirty || state.reading !== undefined || !this.#watching) return undefined
+    return this.#now() - state.checkedAt < CHECK_INTERVAL_MS ? this.#tree.get(project) : undefined
+  }
+
   async freshProject(project: string): Promise<ProjectSnapshot | undefined> {
     for (;;) {
       const state = this.#folders.get(project)

@@ -115,6 +115,14 @@ export class IndexService {
     return this.#changes.freshProject(project)
   }
 
+  /**
+   * findProject()'s answer when it needs no read of storage (the common case while the tree
+   * is watched), so a page is sent without waiting on a promise; undefined: call findProject().
+   */
+  findProjectNow(name: string): ProjectSnapshot | undefined {
+    return this.#changes.trustedProject(normalizeProjectName(name))
+  }
+
   /** A file of the project `name` names, by exact filename, after a freshness check (see findProject()). */
   async findFile(name: string, filename: string): Promise<DistFile | undefined> {
     return (await this.findProject(name))?.file(filename)

@@ -213,6 +213,24 @@ await test('while every folder is watched, the top level found unchanged is trus
   assert.deepEqual(storage.tokenChecks, [undefined, undefined], 'unwatched: a stat on every call')
 })
 
+await test('trustedProject() answers without waiting exactly when freshProject() would read nothing', async (t) => {
+  const { root, storage, detector, clock } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
+  assert.equal(detector.trustedProject('foo'), undefined, 'not watched: every answer needs a stat')
+  detector.watch()
+  assert.deepEqual(names(detector.trustedProject('foo')), ['foo-1.0.tar.gz'])
+  assert.equal(detector.trustedProject('bar'), undefined, 'an unknown project is for freshProject() to look up')
+  clock.ms += CHECK_INTERVAL_MS
+  assert.equal(detector.trustedProject('foo'), undefined, 'the interval is over')
+  await detector.freshProject('foo')
+  assert.deepEqual(names(detector.trustedProject('foo')), ['foo-1.0.tar.gz'], 'checked again just now')
+  await writeTree(root, { 'foo/foo-2.0.tar.gz': 'b' })
+  detector.changed('foo')
+  assert.equal(detector.trustedProject('foo'), undefined, 'a change made through eggserve is read first')
+  assert.deepEqual(names(await detector.freshProject('foo')), ['foo-1.0.tar.gz', 'foo-2.0.tar.gz'])
+  assert.deepEqual(names(detector.trustedProject('foo')), ['foo-1.0.tar.gz', 'foo-2.0.tar.gz'])
+  assert.deepEqual(storage.tokenChecks, ['foo'], 'trustedProject() itself reads nothing')
+})
+
 await test('within the trusted interval a change made through eggserve (an upload) shows at once', async (t) => {
   const { root, storage, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
   detector.watch()

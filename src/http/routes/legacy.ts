@@ -10,7 +10,7 @@ import type { UpstreamIndex } from '../../upstream/upstream-index.js'
 import { redirect } from '../replies.js'
 import { fileHandler, localTarget, type FileParams } from './file-handler.js'
 import type { IndexRouteOptions } from './route-options.js'
-import { sendProjectPage, sendRootPage, type TreePages } from './tree-pages.js'
+import { sendProjectPage, sendRootPage, withProject, type TreePages } from './tree-pages.js'
 import { sendResolvedProject, sendUpstreamFile } from './upstream.js'
 
 interface FolderParams {
@@ -32,14 +32,15 @@ export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
     return redirect(request, reply, `${encodeSegment(found.folder)}/`)
   })
 
-  app.get<{ Params: FolderParams }>('/:folder/', list, async (request, reply) => {
+  app.get<{ Params: FolderParams }>('/:folder/', list, (request, reply) => {
     const { folder } = request.params
     if (upstream !== undefined) return sendResolvedProject(request, reply, tree, upstream, folder)
-    const found = await options.index.findProject(folder)
-    if (found === undefined) throw new NotFoundError()
-    // Any spelling that normalizes to the project leads to its folder (pip asks for /<normalized>/).
-    if (found.folder !== folder) return redirect(request, reply, `../${encodeSegment(found.folder)}/`)
-    return sendProjectPage(request, reply, tree, found)
+    return withProject(options.index, folder, (found) => {
+      if (found === undefined) throw new NotFoundError()
+      // Any spelling that normalizes to the project leads to its folder (pip asks for /<normalized>/).
+      if (found.folder !== folder) return redirect(request, reply, `../${encodeSegment(found.folder)}/`)
+      return sendProjectPage(request, reply, tree, found)
+    })
   })
 
   // HEAD is declared, not derived: Fastify's derived HEAD would read the whole file stream.

@@ -7,7 +7,7 @@ import { redirect } from '../replies.js'
 import { fileHandler, type FileParams } from './file-handler.js'
 import type { IndexRouteOptions } from './route-options.js'
 import { sendResolvedProject } from './upstream.js'
-import { sendProjectPage, sendRootPage, type TreePages } from './tree-pages.js'
+import { sendProjectPage, sendRootPage, withProject, type TreePages } from './tree-pages.js'
 
 interface ProjectParams {
   project: string
@@ -31,15 +31,16 @@ export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
     return redirect(request, reply, `${found.project}/`)
   })
 
-  app.get<{ Params: ProjectParams }>('/simple/:project/', list, async (request, reply) => {
+  app.get<{ Params: ProjectParams }>('/simple/:project/', list, (request, reply) => {
     const { project } = request.params
     if (options.upstream !== undefined) return sendResolvedProject(request, reply, tree, options.upstream, project)
-    const found = await options.index.findProject(project)
-    // PEP 503: an unknown project is a 404, so clients go on to their other indexes.
-    if (found === undefined) throw new NotFoundError()
-    // easy_install asks for the name as written (Zope.Interface); PEP 503 wants the normalized URL.
-    if (found.project !== project) return redirect(request, reply, `../${found.project}/`)
-    return sendProjectPage(request, reply, tree, found)
+    return withProject(options.index, project, (found) => {
+      // PEP 503: an unknown project is a 404, so clients go on to their other indexes.
+      if (found === undefined) throw new NotFoundError()
+      // easy_install asks for the name as written (Zope.Interface); PEP 503 wants the normalized URL.
+      if (found.project !== project) return redirect(request, reply, `../${found.project}/`)
+      return sendProjectPage(request, reply, tree, found)
+    })
   })
 
   // HEAD is declared, not derived: Fastify's derived HEAD would read the whole file stream.

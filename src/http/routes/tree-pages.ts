@@ -40,6 +40,19 @@ export async function sendRootPage(
   )
 }
 
+/**
+ * Answer with `send` once the project `name` names is found: at once when the index holds it
+ * fresh (no promise, the common case for a page), else after the freshness check.
+ */
+export function withProject(
+  index: IndexRouteOptions['index'],
+  name: string,
+  send: (found: ProjectSnapshot | undefined) => FastifyReply | Promise<FastifyReply>,
+): FastifyReply | Promise<FastifyReply> {
+  const held = index.findProjectNow(name)
+  return held === undefined ? index.findProject(name).then(send) : send(held)
+}
+
 /** Send a project's page in a tree; `project` was just found (and so is fresh). A cached page is sent at once. */
 export function sendProjectPage(
   request: FastifyRequest,
