@@ -1,0 +1,38 @@
+// How far V8 lets the main thread's old generation grow between two full collections.
+//
+// V8 sets the next full collection's threshold at up to 4 times what survived the last one
+// (its "heap growing factor", chosen from how fast the collector is next to how fast the
+// program allocates; V8's heap/memory-controller.cc). On a quiet machine a cold start
+// collects the old generation once, when the tree is listed (about 60 MB live at 100,000
+// files), and then not again before every file is hashed: the threshold is near 250 MB.
+// Meanwhile the main thread promotes some 0.6 kB of garbage per hashed file into the old
+// generation, besides the 0.45 kB of facts it keeps, so the heap holds about 100 MB of dead
+// objects when the warm-up ends (docs/benchmarks.md, "Memory"). That garbage is not one site
+// that could be removed: it is the same whether the facts are kept or not, with replies
+// batched, and with a young generation of 4 or 16 MB.
+//
+// So the server tells V8 to collect once the old generation has grown by half of what
+// survived, as V8 already does by itself when a loaded machine slows the hashing down: VmHWM
+// of a cold start at 100,000 files, 323-354 MB without, about 290 MB with, for a few more
+// full collections (incremental, of a heap of some 100 MB). V8 reads the setting each time it
+// sets the threshold, so setting it when the process starts covers the whole run. The command
+// line can still say otherwise: a value given there (node --heap-growing-percent=N, or
+// NODE_OPTIONS) is kept.
+import { setFlagsFromString } from 'node:v8'
+
+/** Growth of the old generation allowed between full collections, in percent of what survived. */
+export const HEAP_GROWING_PERCENT = 50
+
+/**
+ * Pace V8's full collections for a server that keeps a large index (see above); a no-op when
+ * the node command line already chose a heap growing factor.
+ * @returns whether the setting was made here.
+ */
+export function paceHeapGrowth(execArgv: readonly string[] = process.execArgv, env = process.env): boolean {
+  const chosen = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) =>
+    /^--heap[-_]growing[-_]percent(=|$)/.test(arg),
+  )
+  if (chosen) return false
+  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
+  return true
+}
