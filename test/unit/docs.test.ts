@@ -171,7 +171,16 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
     '--s3-download-only',
     '--ignore-scripts',
   ], // and the bench's own, after `--`
-  node: ['--import', '--test', '--pending-deprecation', '--jitless', '--max-semi-space-size', '--noEmit', '--trace-gc'],
+  node: [
+    '--import',
+    '--test',
+    '--pending-deprecation',
+    '--jitless',
+    '--max-semi-space-size',
+    '--noEmit',
+    '--trace-gc',
+    '--heap-growing-percent',
+  ],
   systemd: ['--now', '--root'],
 }
 
