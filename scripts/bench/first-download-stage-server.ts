@@ -7,6 +7,7 @@
 //   fanout  eggserve's Download (src/upstream/file-download.ts: part file, sha256 checked before
 //           the last byte, bytes in memory for followers) and one reader() piped to the client,
 //           without Fastify
+//   fanout-sink  the same, with the response as the reader's sink (as eggserve's route passes it)
 // Usage: node --import tsx scripts/bench/first-download-stage-server.ts <stage> <upstream-url> <work-dir>
 // It prints its port on stdout; GET /<path>?sha256=<hex> fetches <upstream-url>/<path>.
 import { createHash, randomBytes } from 'node:crypto'
@@ -17,7 +18,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { Download } from '../../src/upstream/file-download.js'
 
-const STAGES = ['pipe', 'hash', 'write', 'fanout'] as const
+const STAGES = ['pipe', 'hash', 'write', 'fanout', 'fanout-sink'] as const
 type Stage = (typeof STAGES)[number]
 
 const [stageArg, upstream, workDir] = process.argv.slice(2)
@@ -31,7 +32,9 @@ const stage = stageArg as Stage
 const server = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://stage')
   const source = `${upstream}${url.pathname}`
-  const served = stage === 'fanout' ? fanout(source, url.searchParams.get('sha256') ?? '', res) : proxy(source, res)
+  const served = stage.startsWith('fanout')
+    ? fanout(source, url.searchParams.get('sha256') ?? '', res)
+    : proxy(source, res)
   served.catch((err: unknown) => {
     process.stderr.write(`${stage}: ${String(err)}\n`)
     res.destroy()
@@ -75,7 +78,7 @@ async function fanout(source: string, sha256: string, res: ServerResponse): Prom
   void download.run()
   await download.started
   if (download.length !== undefined) res.setHeader('content-length', download.length)
-  await pipeline(download.reader(), res)
+  await pipeline(download.reader(stage === 'fanout-sink' ? res : undefined), res)
   await download.settled()
   await rm(finalPath, { force: true })
   await rm(`${finalPath}.sha256`, { force: true })
