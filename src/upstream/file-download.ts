@@ -15,8 +15,6 @@ import { upstreamGet, type UpstreamRequest } from './http-client.js'
 import { ReadBuffers, type ReaderSink } from './read-buffers.js'
 import { UpstreamFetchError } from './upstream-errors.js'
 
-export type { ReaderSink } from './read-buffers.js'
-
 /** The digest a file must have: from the upstream page's hashes. */
 export interface ExpectedDigest {
   readonly algorithm: string

@@ -1,9 +1,9 @@
 // The buffers one reader of a download reads the part file back into. A client that fell behind
 // the bytes in memory reads the whole file from the part file; with a new 64 KiB buffer per read,
 // 50 clients of a 200 MB file leave 10 GB of dead buffers behind them, and V8 collects those
-// only after tens of MB of them have piled up (its external-memory trigger), which was most of
-// the peak RSS of that bench row (docs/benchmarks.md). Here each reader keeps two buffers and
-// fills one again only when nothing can still be sending it.
+// only after tens of MB of them have piled up (its external-memory trigger): about 30 MB of the
+// peak RSS of that bench row (docs/benchmarks.md). Here each reader keeps two buffers and fills
+// one again only when nothing can still be sending it.
 //
 // When may a buffer be filled again? The reader's stream is a Readable.from() with a
 // highWaterMark of one chunk, piped to the response: of the chunks it handed out, only the last
@@ -11,7 +11,8 @@
 // A write keeps its buffer (not a copy) until the socket took all of it, and until then the
 // bytes count in the response's writableLength (node:http OutgoingMessage: its own queue plus
 // the socket's). So with writableLength 0, every buffer but the last handed out is free.
-// When the response still holds bytes, a new buffer is taken instead (and not kept).
+// When the response still holds bytes and waits for 'drain' (the pipe paused), the read waits
+// for that 'drain' too; when it holds bytes without waiting, a new buffer is taken (not kept).
 
 /** What a reader's stream is piped to (a ServerResponse): the bytes it holds, and its 'drain'. */
 export interface ReaderSink {
