@@ -9,10 +9,8 @@
 // `eggserve=DIR` is an eggserve of another build (DIR holds its bin/, dist/ and node_modules/),
 // for A/B comparisons: `--stages eggserve=/tmp/before,eggserve`.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { createWriteStream } from 'node:fs'
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -21,7 +19,7 @@ import { parseArgs } from 'node:util'
 import { performance } from 'node:perf_hooks'
 import { startNginx } from './nginx.js'
 import { procStatusMb, startEggserve, type Eggserve } from './servers.js'
-import { timedDownload } from './upstream-run.js'
+import { cpuSeconds, timedDownload, writeNoise } from './upstream-run.js'
 
 const PROJECT = 'stages'
 const ALL = ['pipe', 'hash', 'write', 'fanout', 'eggserve'] as const
@@ -198,28 +196,6 @@ async function firstLine(child: ChildProcess): Promise<string> {
   if (child.stdout === null) throw new Error('no stdout')
   for await (const line of createInterface({ input: child.stdout })) return line
   throw new Error('the stage server exited before listening')
-}
-
-/** CPU time of process `pid` so far (user + system, all threads), in seconds (USER_HZ 100). */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
-async function writeNoise(path: string, size: number): Promise<string> {
-  await mkdir(join(path, '..'), { recursive: true })
-  const out = createWriteStream(path)
-  const hash = createHash('sha256')
-  for (let written = 0; written < size;) {
-    const chunk = randomBytes(Math.min(1 << 20, size - written))
-    hash.update(chunk)
-    if (!out.write(chunk)) await once(out, 'drain')
-    written += chunk.length
-  }
-  out.end()
-  await once(out, 'finish')
-  return hash.digest('hex')
 }
 
 function median(values: readonly number[]): number {

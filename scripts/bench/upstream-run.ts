@@ -240,7 +240,7 @@ async function paired(
 const CLOCK_TICKS = 100
 
 /** CPU time of process `pid` so far (user + system, all threads), in seconds (Linux /proc). */
-async function cpuSeconds(pid: number): Promise<number> {
+export async function cpuSeconds(pid: number): Promise<number> {
   const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8')
   // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
@@ -347,7 +347,7 @@ async function writeIndex(upstreamDir: string, project: string, files: readonly 
 }
 
 /** Write `bytes` random bytes (incompressible, so many chunks on the wire); returns their sha256. */
-async function writeNoise(path: string, bytes: number): Promise<string> {
+export async function writeNoise(path: string, bytes: number): Promise<string> {
   await mkdir(join(path, '..'), { recursive: true })
   const out = createWriteStream(path)
   const hash = createHash('sha256')

@@ -308,20 +308,14 @@ await test('clients behind the head read the part file into two buffers each, re
   const source = await upstreamOf(t, content)
   const { download, running } = await started(plan(source.url, dir, content))
   // The readers' responses are real ones (the sink), to real clients on real sockets.
-  const server = createServer((_req, res) => {
+  const server = await upstream(t, (res) => {
     res.setHeader('content-length', String(content.length))
     download.reader(res).pipe(res)
+    return Promise.resolve()
   })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.after(() => {
-    server.closeAllConnections()
-    server.close()
-  })
-  const { port } = server.address() as AddressInfo
   const responses = await Promise.all(
     Array.from({ length: 3 }, async () => {
-      const [response] = (await once(get(`http://127.0.0.1:${String(port)}/`), 'response')) as [IncomingMessage]
+      const [response] = (await once(get(server.url), 'response')) as [IncomingMessage]
       // Not read until the download is over: each client is far behind the bytes in memory.
       response.pause()
       return response
