@@ -60,10 +60,15 @@ try {
     join(dir, 'tree', PROJECT, 'index.html'),
     files.map((f) => `<a href="../../packages/${PROJECT}/${f.name}#sha256=${f.sha256}">${f.name}</a><br>`).join('\n'),
   )
-  if (values.clients !== undefined) {
-    await memoryRows(Number(values.clients))
-    process.exit(0)
-  }
+  if (values.clients === undefined) await cpuRows(files)
+  else await memoryRows(Number(values.clients))
+} finally {
+  for (const target of targets.values()) await target.stop()
+  await nginx.stop()
+  await rm(dir, { recursive: true, force: true })
+}
+
+async function cpuRows(files: readonly { name: string; sha256: string }[]): Promise<void> {
   for (const stage of stages) targets.set(stage, await startTarget(stage, nginx.url, `cache-${stage}`))
   const cpu = new Map<string, number[]>(stages.map((s) => [s, []]))
   const speed = new Map<string, number[]>(stages.map((s) => [s, []]))
@@ -97,10 +102,6 @@ try {
       `${stage.padEnd(9)} CPU s per 100 MB: median ${median(seconds).toFixed(2)} (${list(seconds, 2)}); MB/s ${list(speed.get(stage) ?? [], 0)}`,
     )
   }
-} finally {
-  for (const target of targets.values()) await target.stop()
-  await nginx.stop()
-  await rm(dir, { recursive: true, force: true })
 }
 
 async function memoryRows(clients: number): Promise<void> {
