@@ -347,7 +347,7 @@ async function writeIndex(upstreamDir: string, project: string, files: readonly 
 }
 
 /** Write `bytes` random bytes (incompressible, so many chunks on the wire); returns their sha256. */
-async function writeNoise(path: string, bytes: number): Promise<string> {
+export async function writeNoise(path: string, bytes: number): Promise<string> {
   await mkdir(join(path, '..'), { recursive: true })
   const out = createWriteStream(path)
   const hash = createHash('sha256')

@@ -12,6 +12,7 @@ import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { upstreamGet, type UpstreamRequest } from './http-client.js'
+import { ReadBuffers, type ReaderSink } from './read-buffers.js'
 import { UpstreamFetchError } from './upstream-errors.js'
 
 /** The digest a file must have: from the upstream page's hashes. */
@@ -80,6 +81,7 @@ export class Download extends EventEmitter {
   /** Bytes whose writes were started and did not complete yet. */
   #writing = 0
   #writeError: Error | undefined
+  #readBuffersAllocated = 0
   /** Resolves when bytes start to flow (or rejects when the download failed before). */
   readonly started: Promise<void>
 
@@ -231,8 +233,13 @@ export class Download extends EventEmitter {
     return this.state
   }
 
-  /** The file's bytes as they become safe to send; fails (instead of ending) when the download does. */
-  reader(): Readable {
+  /**
+   * The file's bytes as they become safe to send; fails (instead of ending) when the download does.
+   * With `sink`, the response the stream is piped to, a reader that fell behind reads the part
+   * file into two buffers of its own, reused once the sink has taken what was in them (see
+   * ReadBuffers), instead of a new buffer per read.
+   */
+  reader(sink?: ReaderSink): Readable {
     this.#readers++
     let counted = true
     const gone = (): void => {
@@ -243,20 +250,26 @@ export class Download extends EventEmitter {
     }
     // One chunk read ahead per client, not Readable.from's default 16: with 50 clients of one
     // download, 16 × 64 KiB each was most of the memory the download used (docs/benchmarks.md).
-    const stream = Readable.from(this.#follow(gone), { highWaterMark: 1 })
+    // ReadBuffers counts on this too: only the chunk handed out last may still wait in the stream.
+    const stream = Readable.from(this.#follow(gone, new ReadBuffers(READ_CHUNK, sink)), { highWaterMark: 1 })
     // A generator never pulled runs no `finally` when its stream is destroyed: a client gone
     // before its first chunk must let the part file close too.
     stream.once('close', gone)
     return stream
   }
 
-  async *#follow(gone: () => void): AsyncGenerator<Buffer> {
+  /** Buffers allocated to read the part file back, by every reader so far (for tests). */
+  get readBuffersAllocated(): number {
+    return this.#readBuffersAllocated
+  }
+
+  async *#follow(gone: () => void, buffers: ReadBuffers): AsyncGenerator<Buffer> {
     let position = 0
     try {
       for (;;) {
         this.#throwIfFailed()
         if (position < this.available) {
-          const piece = this.#fromMemory(position) ?? (await this.#fromFile(position))
+          const piece = this.#fromMemory(position) ?? (await this.#fromFile(position, buffers))
           if (piece === undefined) {
             await once(this, 'written')
             continue
@@ -264,6 +277,7 @@ export class Download extends EventEmitter {
           // Checked again after the read: a failure meanwhile must cut the body before its end.
           this.#throwIfFailed()
           position += piece.length
+          buffers.handOut(piece)
           yield piece
           continue
         }
@@ -293,13 +307,14 @@ export class Download extends EventEmitter {
   }
 
   // Bytes from `position` read back from the part file, for a reader behind the pieces in memory.
-  async #fromFile(position: number): Promise<Buffer | undefined> {
+  async #fromFile(position: number, buffers: ReadBuffers): Promise<Buffer | undefined> {
     const limit = Math.min(this.#written, this.available)
     if (position >= limit) return undefined
     const handle = this.#handle
     if (handle === undefined) throw new Error('the part file was closed before the download was read')
-    const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, limit - position))
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)
+    const { buffer, fresh } = await buffers.take()
+    if (fresh) this.#readBuffersAllocated++
+    const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, limit - position), position)
     if (bytesRead === 0) throw new Error('the part file ended before its written bytes')
     return buffer.subarray(0, bytesRead)
   }

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { readdirSync, readlinkSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
-import { createServer, type ServerResponse } from 'node:http'
+import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
@@ -300,4 +300,39 @@ await test('a page giving only md5: the md5 is checked before the last byte, and
   await cut.ended
   assert.ok(cut.error !== undefined && cut.bytes < content.length, 'the client is cut before the end')
   assert.deepEqual(await readdir(join(otherDir, 'proj')), [])
+})
+
+await test('clients behind the head read the part file into two buffers each, reused once their response sent them', async (t) => {
+  const dir = await tempDir(t)
+  const content = randomBytes(8 * (RECENT_BYTES + WRITES_IN_FLIGHT) + 4321)
+  const source = await upstreamOf(t, content)
+  const { download, running } = await started(plan(source.url, dir, content))
+  // The readers' responses are real ones (the sink), to real clients on real sockets.
+  const server = await upstream(t, (res) => {
+    res.setHeader('content-length', String(content.length))
+    download.reader(res).pipe(res)
+    return Promise.resolve()
+  })
+  const responses = await Promise.all(
+    Array.from({ length: 3 }, async () => {
+      const [response] = (await once(get(server.url), 'response')) as [IncomingMessage]
+      // Not read until the download is over: each client is far behind the bytes in memory.
+      response.pause()
+      return response
+    }),
+  )
+  await running
+  assert.equal(download.state, 'done', download.error?.message)
+  const bodies = responses.map(async (response) => {
+    const chunks: Buffer[] = []
+    for await (const chunk of response) chunks.push(chunk as Buffer)
+    return Buffer.concat(chunks)
+  })
+  for (const body of await Promise.all(bodies)) assert.ok(body.equals(content), 'every client gets the upstream bytes')
+  // Each client read most of the file back (over 200 reads of 64 KiB), into buffers of its own;
+  // a new buffer is taken only when the response still holds the previous ones.
+  assert.ok(
+    download.readBuffersAllocated <= 3 * 4,
+    `${String(download.readBuffersAllocated)} buffers for 3 clients reading ${String(content.length)} bytes each`,
+  )
 })

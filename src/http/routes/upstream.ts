@@ -277,7 +277,9 @@ export async function sendUpstreamFile(
   reply.type(contentTypeFor(file))
   if (download.length !== undefined) reply.header('content-length', download.length)
   if (request.method === 'HEAD') return reply.send()
-  return reply.send(download.reader())
+  // The response as the reader's sink: a client behind the head reads the part file into two
+  // buffers of its own, reused once the response took them (src/upstream/read-buffers.ts).
+  return reply.send(download.reader(reply.raw))
 }
 
 // The `.metadata` of a pinned file the cached page lists with another sha256 (under
