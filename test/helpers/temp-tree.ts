@@ -7,7 +7,10 @@ import type { TestContext } from 'node:test'
 /** A fresh empty directory, removed when the test ends. */
 export async function tempDir(t: TestContext, prefix = 'eggserve-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
-  t.after(() => rm(dir, { recursive: true, force: true }))
+  // t.after() hooks run in the order they were added, so this one runs before the close of an
+  // app built after the folder was made, while that app may still be writing into it (a page
+  // saved to the cache): rm's retries take the ENOTEMPTY such a write causes.
+  t.after(() => rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 }))
   return dir
 }
 
