@@ -169,6 +169,8 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
     '--rounds',
     '--s3-startup-100k',
     '--s3-download-only',
+    '--clients',
+    '--stages',
     '--ignore-scripts',
   ], // and the bench's own, after `--`
   node: [
