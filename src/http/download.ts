@@ -98,7 +98,8 @@ export async function sendDistribution(
     const bytes = await opened.read(range ?? { start: 0, end: file.size - 1 }).finally(() => opened.close())
     return reply.send(bytes)
   }
-  const stream = opened.createReadStream(range)
+  // The response as the sink: the file is read into buffers reused once the response sent them.
+  const stream = opened.createReadStream(range, reply.raw)
   // The stream does not own the file: release it however the stream ends (done, failed, or
   // destroyed because the client went away).
   finished(stream, () => {

@@ -39,6 +39,7 @@ import {
   type RootListing,
   type StorageBackend,
   type StoredFile,
+  type StreamSink,
   type Watch,
 } from './storage.js'
 
@@ -223,8 +224,8 @@ export class LocalStorage implements StorageBackend {
     let closing: Promise<void> | undefined
     return {
       file,
-      createReadStream: (range?: ByteRange) =>
-        createRangeStream(opened.fd, range?.start ?? 0, range?.end ?? file.size - 1, this.#blocking),
+      createReadStream: (range?: ByteRange, sink?: StreamSink) =>
+        createRangeStream(opened.fd, range?.start ?? 0, range?.end ?? file.size - 1, this.#blocking, sink),
       read: (range: ByteRange) => readRange(opened.fd, range.start, range.end),
       readInto: (buffer: Buffer, position: number) => readInto(opened.fd, buffer, position, this.#blocking),
       close: () => (closing ??= opened.close()),

@@ -33,6 +33,17 @@ export interface FolderListing {
   readonly files: readonly StoredFile[]
 }
 
+/**
+ * What a read stream is piped to (a download's ServerResponse): the bytes it has taken and not
+ * sent yet. A backend may then read into buffers it reuses once the sink holds nothing, instead
+ * of a new buffer per read (createRangeStream).
+ */
+export interface StreamSink {
+  readonly writableLength: number
+  /** 'finish': everything written to it has been sent. */
+  once(event: 'finish', listener: () => void): unknown
+}
+
 /** A file opened for reading; `file` describes the opened file itself, not an earlier stat. */
 export interface OpenFile {
   readonly file: StoredFile
@@ -40,7 +51,7 @@ export interface OpenFile {
    * Stream [start, end] inclusive, or everything. May be called several times (random access,
    * e.g. a zip's central directory); the streams never close the file: call close().
    */
-  createReadStream(range?: ByteRange): Readable
+  createReadStream(range?: ByteRange, sink?: StreamSink): Readable
   /** Read [start, end] inclusive into memory in one go: for small ranges only (a small download). */
   read(range: ByteRange): Promise<Buffer>
   /**
