@@ -30,11 +30,19 @@ export const HEAP_GROWING_PERCENT = 50
  * the node command line already chose a heap growing factor.
  * @returns whether the setting was made here.
  */
-export function paceHeapGrowth(execArgv: readonly string[] = process.execArgv, env = process.env): boolean {
+export function paceHeapGrowth(
+  execArgv: readonly string[] = process.execArgv,
+  env = process.env,
+  v8Version = process.versions.v8,
+): boolean {
   const chosen = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) =>
     /^--heap[-_]growing[-_]percent(=|$)/.test(arg),
   )
   if (chosen) return false
+  // Only for the V8 of Node 20 and 22 (11 and 12), where the test's probe shows the effect. On
+  // Node 24's (13) the probe's peak is 99 MB or about 200 MB from one run to the next, with or
+  // without the setting, so no benefit is shown there and V8 is left to its defaults.
+  if (Number.parseInt(v8Version, 10) >= 13) return false
   setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
   return true
 }
