@@ -232,11 +232,6 @@ export class ChangeDetector {
   }
 
   /**
-   * The snapshot of a project (by normalized name), brought up to date: one stat when nothing
-   * changed, none within CHECK_INTERVAL_MS while watched, a read of this folder only when it
-   * changed. undefined when the tree holds no such project (or its folder is gone).
-   */
-  /**
    * The project's snapshot when freshProject() would give it without reading storage or
    * waiting: known, not marked changed, not being read, and checked within CHECK_INTERVAL_MS
    * while the watch is alive. Else undefined: ask freshProject().
@@ -247,6 +242,11 @@ export class ChangeDetector {
     return this.#now() - state.checkedAt < CHECK_INTERVAL_MS ? this.#tree.get(project) : undefined
   }
 
+  /**
+   * The snapshot of a project (by normalized name), brought up to date: one stat when nothing
+   * changed, none within CHECK_INTERVAL_MS while watched, a read of this folder only when it
+   * changed. undefined when the tree holds no such project (or its folder is gone).
+   */
   async freshProject(project: string): Promise<ProjectSnapshot | undefined> {
     for (;;) {
       const state = this.#folders.get(project)
@@ -259,7 +259,8 @@ export class ChangeDetector {
       }
       if (!state.dirty) {
         const now = this.#now()
-        if (this.#watching && now - state.checkedAt < CHECK_INTERVAL_MS) return this.#tree.get(project)
+        const trusted = this.trustedProject(project)
+        if (trusted !== undefined) return trusted
         const token = await this.#storage.changeToken(state.folder)
         if (token !== undefined && token === state.token) {
           state.checkedAt = now

@@ -14,11 +14,12 @@
 // When the response still holds bytes and waits for 'drain' (the pipe paused), the read waits
 // for that 'drain' too; when it holds bytes without waiting, a new buffer is taken (not kept).
 
-/** What a reader's stream is piped to (a ServerResponse): the bytes it holds, and its 'drain'. */
-export interface ReaderSink {
-  readonly writableLength: number
+import type { StreamSink } from '../storage/storage.js'
+
+/** What a reader's stream is piped to (a ServerResponse), as for a local file's stream, and its 'drain'. */
+export interface ReaderSink extends StreamSink {
   readonly writableNeedDrain: boolean
-  once(event: 'drain' | 'close', listener: () => void): unknown
+  once(event: 'drain' | 'close' | 'finish', listener: () => void): unknown
   off(event: 'drain' | 'close', listener: () => void): unknown
 }
 
