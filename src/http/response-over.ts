@@ -34,18 +34,18 @@ export function onResponseOver(app: FastifyInstance, start: ResponseStart): void
     // Bytes this socket had written before this response (keep-alive connections carry several).
     // app.inject()'s fake socket counts nothing.
     const before = typeof socket.bytesWritten === 'number' ? socket.bytesWritten : undefined
-    const sent = (): number | undefined => (before === undefined ? undefined : socket.bytesWritten - before)
     const [only] = starts
     if (starts.length === 1 && only !== undefined) {
       const over = only(request)
-      // 'close' fires once: `on` spares the wrapper `once` makes per request.
+      // 'close' fires once: `on` spares the wrapper `once` makes per request. One closure per
+      // request (a helper reading the byte count would be a second).
       reply.raw.on('close', () => {
-        over(request, reply, sent())
+        over(request, reply, before === undefined ? undefined : socket.bytesWritten - before)
       })
     } else {
       const overs = starts.map((each) => each(request))
       reply.raw.on('close', () => {
-        const bytesSent = sent()
+        const bytesSent = before === undefined ? undefined : socket.bytesWritten - before
         for (const over of overs) over(request, reply, bytesSent)
       })
     }

@@ -6,15 +6,14 @@ import {
   collectDefaultMetrics,
   Counter,
   Gauge,
-  Histogram,
   Registry,
   type Metric,
   type MetricObjectWithValues,
   type MetricValue,
 } from 'prom-client'
+import { CountedHistogram } from './counted-histogram.js'
 import type {
   BoundCounter,
-  BoundHistogram,
   CollectedSpec,
   CounterMetric,
   Exposition,
@@ -162,15 +161,14 @@ class RegistryMetrics implements Metrics {
     const histogram = this.#declare(
       spec,
       'histogram',
-      () => new Histogram({ ...base(spec), buckets: [...spec.buckets], registers: [this.#registry] }),
+      () => new CountedHistogram<L>({ ...base(spec), buckets: spec.buckets, registers: [this.#registry] }),
     )
     return {
       observe: (labels: Labels<L>, value: number) => {
-        histogram.observe(labels, value)
+        histogram.series(labels).observe(value)
       },
-      // prom-client's child still looks its series up on each observation (it has no way to add
-      // counted buckets in bulk), but skips the label object and its checks per call.
-      labels: (labels: Labels<L>): BoundHistogram => histogram.labels(labels),
+      // Bound once: each observation then adds to plain numbers (counted-histogram.ts).
+      labels: (labels: Labels<L>) => histogram.series(labels),
     }
   }
 
