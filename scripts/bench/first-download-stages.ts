@@ -29,7 +29,7 @@ const { values } = parseArgs({
     mb: { type: 'string', default: '100' },
     rounds: { type: 'string', default: '5' },
     stages: { type: 'string', default: ALL.join(',') },
-    // A V8 CPU profile of each stage server (not eggserve), written into this folder when it stops.
+    // A V8 CPU profile of each stage server and eggserve, written into this folder when it stops.
     profile: { type: 'string' },
     // Memory instead of CPU: a fresh eggserve per stage and round, CLIENTS clients streaming one
     // uncached file of twice --mb at once; idle VmRSS, the peak sampled every 20 ms, VmHWM.
@@ -157,6 +157,7 @@ async function startTarget(stage: string, upstream: string, cache: string): Prom
       label: 'stages',
       listenTimeoutMs: 30_000,
       eggserveArgs: ['--upstream', `${upstream}/simple/`],
+      nodeFlags: values.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', resolve(values.profile)],
     })
     const page = await fetch(`${server.url}/simple/${PROJECT}/`)
     if (page.status !== 200) throw new Error(`eggserve answered ${String(page.status)} for the page`)

@@ -2,15 +2,20 @@
 // as it comes, while every client that asked for the file follows the writer (so N clients cost
 // one upstream request and no memory per client beyond a chunk). The newest bytes stay in
 // memory for a while (RECENT_BYTES): clients at the head get them from there, and only one that
-// falls behind reads the part file back. Writes to the part file overlap (WRITES_IN_FLIGHT), so
-// the upstream is read on while they run.
+// falls behind reads the part file back. The body is copied as it comes into blocks of BLOCK
+// bytes (the socket reads into one buffer of its own, used again: socket-reads.ts), each written
+// to the part file in one write once full; writes overlap (WRITES_IN_FLIGHT), so the upstream
+// is read on while they run. A block is used again (by this download or the next) once it is
+// on disk, out of the newest bytes, and no client's response can still be sending from it.
 // The last chunk is held back until the digest matches the upstream page's: a client never
 // receives the final byte of a file that turns out wrong; it sees the transfer fail instead.
 import { createHash, randomBytes, type Hash } from 'node:crypto'
 import { EventEmitter, once } from 'node:events'
+import { write } from 'node:fs'
 import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
+import { finished } from 'node:stream/promises'
 import { upstreamGet, type UpstreamRequest } from './http-client.js'
 import { ReadBuffers, type ReaderSink } from './read-buffers.js'
 import { UpstreamFetchError } from './upstream-errors.js'
@@ -48,12 +53,56 @@ export const WRITES_IN_FLIGHT = 1024 * 1024
  */
 export const RECENT_BYTES = 1024 * 1024
 
-/** A piece of the body as it came from the upstream, at its offset in the file. */
-interface Piece {
+/** Blocks out of the newest bytes kept until the responses sending them are done with them. */
+const RETIRED_KEPT = 8
+
+/**
+ * The body is copied into blocks of this size, each written to the part file in one write: 400
+ * writes per 100 MB instead of one per socket read (1,600 of 64 KiB), each a round trip through
+ * libuv's thread pool whose lock the main thread waited on (docs/benchmarks.md).
+ */
+export const BLOCK = 256 * 1024
+
+// Blocks given back by downloads, for the next ones (at most this many kept).
+const MAX_SPARE_BLOCKS = 16
+const spareBlocks: Buffer[] = []
+
+/** Blocks allocated by every download so far (for tests: reused ones are not counted). */
+export const blockStats = { allocated: 0 }
+
+/** A block of the body at its offset in the file: `filled` bytes so far. */
+interface Block {
   readonly start: number
   readonly bytes: Buffer
+  filled: number
   /** True once its write to the part file completed. */
   written: boolean
+  /** Handed to a reader without a sink: whoever has it may keep it, so never used again. */
+  escaped: boolean
+}
+
+/**
+ * A reader whose bytes go to a response (its sink): the bytes it handed out up to `end`, the
+ * last `lastLength` of them in the chunk handed out last. That chunk may still wait in the
+ * reader's stream (highWaterMark 1); every earlier one went to the response's write(), which
+ * keeps its buffer (not a copy) until the socket took it, and until then counts the bytes in its
+ * writableLength (node:http: its own queue plus the socket's), in order. So the bytes it may
+ * still be sending from memory are within [end - lastLength - writableLength, end).
+ */
+interface Follower {
+  readonly sink: ReaderSink
+  end: number
+  lastLength: number
+}
+
+function takeBlock(start: number): Block {
+  let bytes = spareBlocks.pop()
+  if (bytes === undefined) {
+    blockStats.allocated++
+    // allocUnsafeSlow: a buffer of its own, never a slice of Node's shared pool.
+    bytes = Buffer.allocUnsafeSlow(BLOCK)
+  }
+  return { start, bytes, filled: 0, written: false, escaped: false }
 }
 
 /** One download in progress, and its readers. */
@@ -71,11 +120,17 @@ export class Download extends EventEmitter {
   readonly #plan: DownloadPlan
   #handle: FileHandle | undefined
   #readers = 0
-  /** The newest pieces, oldest first, contiguous up to `received`: every piece not yet written, and RECENT_BYTES more. */
-  #recent: Piece[] = []
+  /** The newest blocks, oldest first, contiguous up to `received`: every block not yet written, and RECENT_BYTES more. */
+  #recent: Block[] = []
   #recentBytes = 0
-  /** Pieces whose writes were started, in order, until the writes before them completed too. */
-  #unwritten: Piece[] = []
+  /** Blocks not written yet (the one being filled too), in order. */
+  #unwritten: Block[] = []
+  /** The block the body is being copied into (written once full, or at the end). */
+  #filling: Block | undefined
+  /** Blocks out of `#recent` that a response may still be sending from, oldest first. */
+  #retired: Block[] = []
+  /** Readers with a sink, until their response is over. */
+  readonly #followers = new Set<Follower>()
   /** Bytes of the part file written, from its start without a gap. */
   #written = 0
   /** Bytes whose writes were started and did not complete yet. */
@@ -146,22 +201,39 @@ export class Download extends EventEmitter {
       sha256: createHash('sha256'),
       expected: expected === undefined || expected.algorithm === 'sha256' ? undefined : createHash(expected.algorithm),
     }
-    let written = 0
-    for await (const chunk of body) {
-      const bytes = chunk as Buffer
-      this.#throwIfWriteFailed()
-      hashes.sha256.update(bytes)
-      hashes.expected?.update(bytes)
-      this.#write(handle, { start: written, bytes, written: false })
-      // The previous chunks may go out; this one waits for the next (or for the verdict).
-      this.available = written
-      written += bytes.length
-      this.received = written
-      this.emit('progress')
-      while (this.#writesOver(WRITES_IN_FLIGHT)) await once(this, 'written')
+    // Each chunk is hashed and copied into the blocks at once: it dies young, freed by the
+    // next scavenge. Kept for the clients instead (as the chunks used to be), chunks lived long
+    // enough to be promoted, and only full collections freed them (docs/benchmarks.md).
+    const resume = (): void => {
+      if (!this.#writesOver(WRITES_IN_FLIGHT)) body.resume()
     }
-    while (this.#writesOver(0)) await once(this, 'written')
+    this.on('written', resume)
+    body.on('data', (chunk: Buffer) => {
+      try {
+        this.#throwIfWriteFailed()
+        hashes.sha256.update(chunk)
+        hashes.expected?.update(chunk)
+        this.#take(handle.fd, chunk)
+      } catch (err) {
+        body.destroy(err instanceof Error ? err : new Error(String(err)))
+        return
+      }
+      if (this.#writesOver(WRITES_IN_FLIGHT)) body.pause()
+    })
+    let failure: Error | undefined
+    try {
+      await finished(body)
+    } catch (err) {
+      failure = err instanceof Error ? err : new Error(String(err))
+    } finally {
+      this.off('written', resume)
+    }
+    if (failure === undefined && this.#filling !== undefined) this.#writeBlock(handle.fd, this.#filling)
+    // Every write settles before the part file may be closed: they write to its descriptor.
+    while (this.#writing > 0) await once(this, 'written')
+    if (failure !== undefined) throw failure
     this.#throwIfWriteFailed()
+    const written = this.received
     const sha256 = hashes.sha256.digest('hex')
     const digest = hashes.expected === undefined ? sha256 : hashes.expected.digest('hex')
     if (this.length !== undefined && written !== this.length)
@@ -187,39 +259,88 @@ export class Download extends EventEmitter {
     if (this.#writeError !== undefined) throw this.#writeError
   }
 
-  /** Start writing a piece to the part file; readers may have it from memory at once. */
-  #write(handle: FileHandle, piece: Piece): void {
-    this.#recent.push(piece)
-    this.#recentBytes += piece.bytes.length
-    this.#unwritten.push(piece)
-    this.#writing += piece.bytes.length
-    // Handled at once (a rejection is kept, and thrown by the copy loop), so it is never unhandled.
-    handle.write(piece.bytes, 0, piece.bytes.length, piece.start).then(
-      () => {
-        piece.written = true
-        this.#writing -= piece.bytes.length
-        for (let first = this.#unwritten[0]; first?.written === true; first = this.#unwritten[0]) {
-          this.#written = first.start + first.bytes.length
-          this.#unwritten.shift()
-        }
-        this.#trim()
-        this.emit('written')
-      },
-      (err: unknown) => {
-        this.#writeError ??= err instanceof Error ? err : new Error(String(err))
-        this.emit('written')
-      },
-    )
+  /** Copy `chunk` into the blocks; the blocks it fills go to the part file. */
+  #take(fd: number, chunk: Buffer): void {
+    for (let offset = 0; offset < chunk.length;) {
+      let block = this.#filling
+      if (block === undefined) {
+        block = takeBlock(this.received + offset)
+        this.#filling = block
+        this.#unwritten.push(block)
+        this.#recent.push(block)
+      }
+      const copied = chunk.copy(block.bytes, block.filled, offset)
+      block.filled += copied
+      this.#recentBytes += copied
+      offset += copied
+      if (block.filled === block.bytes.length) this.#writeBlock(fd, block)
+    }
+    // The previous chunks may go out; this one waits for the next (or for the verdict).
+    this.available = this.received
+    this.received += chunk.length
+    this.emit('progress')
   }
 
-  // Forget the oldest pieces that are on disk, keeping RECENT_BYTES of the newest.
+  /** Start writing a block to the part file (readers may have its bytes from memory already). */
+  #writeBlock(fd: number, block: Block): void {
+    if (this.#filling === block) this.#filling = undefined
+    const length = block.filled
+    this.#writing += length
+    write(fd, block.bytes, 0, length, block.start, (err) => {
+      this.#writing -= length
+      if (err !== null) {
+        this.#writeError ??= err
+        this.emit('written')
+        return
+      }
+      block.written = true
+      for (let first = this.#unwritten[0]; first?.written === true; first = this.#unwritten[0]) {
+        this.#written = first.start + first.filled
+        this.#unwritten.shift()
+      }
+      this.#trim()
+      this.emit('written')
+    })
+  }
+
+  // Forget the oldest blocks that are on disk, keeping RECENT_BYTES of the newest; they are
+  // used again once no response can still be sending from them.
   #trim(): void {
     for (let first = this.#recent[0]; first !== undefined; first = this.#recent[0]) {
-      const end = first.start + first.bytes.length
-      if (end > this.#written || this.#recentBytes - first.bytes.length < RECENT_BYTES) return
+      if (!first.written || this.#recentBytes - first.filled < RECENT_BYTES) break
       this.#recent.shift()
-      this.#recentBytes -= first.bytes.length
+      this.#recentBytes -= first.filled
+      this.#retire(first)
     }
+    this.#recycle()
+  }
+
+  #retire(block: Block): void {
+    if (block.escaped) return
+    this.#retired.push(block)
+    // A response that stopped sending (a stalled client) keeps only the few it holds from
+    // being used again; the rest are left to the garbage collector.
+    if (this.#retired.length > RETIRED_KEPT) this.#retired.shift()
+  }
+
+  /** Give back the retired blocks no response can still be sending from. */
+  #recycle(): void {
+    if (this.#retired.length === 0) return
+    this.#retired = this.#retired.filter((block) => {
+      if (this.#sending(block)) return true
+      if (spareBlocks.length < MAX_SPARE_BLOCKS) spareBlocks.push(block.bytes)
+      return false
+    })
+  }
+
+  /** True when a reader's response may still be sending bytes of `block` (see Follower). */
+  #sending(block: Block): boolean {
+    const end = block.start + block.filled
+    for (const follower of this.#followers) {
+      const from = follower.end - follower.lastLength - follower.sink.writableLength
+      if (from < end && follower.end > block.start) return true
+    }
+    return false
   }
 
   /** Bytes of this download held in memory now (for tests: bounded, whatever the file's size). */
@@ -241,6 +362,18 @@ export class Download extends EventEmitter {
    */
   reader(sink?: ReaderSink): Readable {
     this.#readers++
+    const follower: Follower | undefined = sink === undefined ? undefined : { sink, end: 0, lastLength: 0 }
+    if (follower !== undefined && sink !== undefined) {
+      this.#followers.add(follower)
+      // Over once the response has sent everything ('finish': its last write is done) or is
+      // gone ('close': its socket destroyed, nothing more is read from its buffers).
+      const over = (): void => {
+        this.#followers.delete(follower)
+        this.#recycle()
+      }
+      sink.once('finish', over)
+      sink.once('close', over)
+    }
     let counted = true
     const gone = (): void => {
       if (!counted) return
@@ -251,7 +384,9 @@ export class Download extends EventEmitter {
     // One chunk read ahead per client, not Readable.from's default 16: with 50 clients of one
     // download, 16 × 64 KiB each was most of the memory the download used (docs/benchmarks.md).
     // ReadBuffers counts on this too: only the chunk handed out last may still wait in the stream.
-    const stream = Readable.from(this.#follow(gone, new ReadBuffers(READ_CHUNK, sink)), { highWaterMark: 1 })
+    const stream = Readable.from(this.#follow(gone, new ReadBuffers(READ_CHUNK, sink), follower), {
+      highWaterMark: 1,
+    })
     // A generator never pulled runs no `finally` when its stream is destroyed: a client gone
     // before its first chunk must let the part file close too.
     stream.once('close', gone)
@@ -263,13 +398,13 @@ export class Download extends EventEmitter {
     return this.#readBuffersAllocated
   }
 
-  async *#follow(gone: () => void, buffers: ReadBuffers): AsyncGenerator<Buffer> {
+  async *#follow(gone: () => void, buffers: ReadBuffers, follower: Follower | undefined): AsyncGenerator<Buffer> {
     let position = 0
     try {
       for (;;) {
         this.#throwIfFailed()
         if (position < this.available) {
-          const piece = this.#fromMemory(position) ?? (await this.#fromFile(position, buffers))
+          const piece = this.#fromMemory(position, follower !== undefined) ?? (await this.#fromFile(position, buffers))
           if (piece === undefined) {
             await once(this, 'written')
             continue
@@ -278,6 +413,10 @@ export class Download extends EventEmitter {
           this.#throwIfFailed()
           position += piece.length
           buffers.handOut(piece)
+          if (follower !== undefined) {
+            follower.end = position
+            follower.lastLength = piece.length
+          }
           yield piece
           continue
         }
@@ -293,15 +432,18 @@ export class Download extends EventEmitter {
     if (this.state === 'failed') throw this.error ?? new Error('download failed')
   }
 
-  // The bytes from `position` on (up to what readers may have) in the piece in memory holding them.
-  #fromMemory(position: number): Buffer | undefined {
+  // The bytes from `position` on (up to what readers may have) in the block in memory holding
+  // them; `followed`: the reader has a sink, which tells when the block is free again.
+  #fromMemory(position: number, followed: boolean): Buffer | undefined {
     const recent = this.#recent
-    // Newest first: a reader at the head finds its piece at once.
+    // Newest first: a reader at the head finds its block at once.
     for (let i = recent.length - 1; i >= 0; i--) {
-      const piece = recent[i]
-      if (piece === undefined || piece.start > position) continue
-      const end = Math.min(piece.start + piece.bytes.length, this.available)
-      return position < end ? piece.bytes.subarray(position - piece.start, end - piece.start) : undefined
+      const block = recent[i]
+      if (block === undefined || block.start > position) continue
+      const end = Math.min(block.start + block.filled, this.available)
+      if (position >= end) return undefined
+      if (!followed) block.escaped = true
+      return block.bytes.subarray(position - block.start, end - block.start)
     }
     return undefined
   }
@@ -324,8 +466,12 @@ export class Download extends EventEmitter {
     if (this.#readers > 0 || this.state === 'connecting' || this.state === 'streaming') return
     const handle = this.#handle
     this.#handle = undefined
+    // A failed download may still be writing some: those are left to the garbage collector.
+    for (const block of this.#recent) if (block.written) this.#retire(block)
     this.#recent = []
+    this.#unwritten = []
     this.#recentBytes = 0
+    this.#recycle()
     void handle?.close()
   }
 }

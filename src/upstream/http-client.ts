@@ -8,6 +8,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage 
 import { request as httpsRequest } from 'node:https'
 import type { Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
+import { readingAgent } from './socket-reads.js'
 import { UpstreamFetchError } from './upstream-errors.js'
 
 /** Timeouts of one request, in milliseconds. */
@@ -108,6 +109,8 @@ function getOnce(
     const req = send(url, {
       method: 'GET',
       headers: authorization === undefined ? headers : { ...headers, authorization },
+      // Sockets that read into one buffer each, used again (socket-reads.ts).
+      agent: readingAgent(url.protocol),
     })
     let timer: NodeJS.Timeout | undefined
     const fail = (err: UpstreamFetchError): void => {

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { test, type TestContext } from 'node:test'
-import { Download, RECENT_BYTES, WRITES_IN_FLIGHT } from '../../src/upstream/file-download.js'
+import { BLOCK, blockStats, Download, RECENT_BYTES, WRITES_IN_FLIGHT } from '../../src/upstream/file-download.js'
 import { eventually } from '../helpers/test-bytes.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
@@ -165,7 +165,7 @@ await test('clients at the head, a paused one and one behind get identical bytes
   // the upstream sends at once), however far behind the paused client is.
   assert.ok(peakHeld > 0, 'readers at the head were served from memory')
   assert.ok(
-    peakHeld <= RECENT_BYTES + WRITES_IN_FLIGHT + 4 * PIECE,
+    peakHeld <= RECENT_BYTES + WRITES_IN_FLIGHT + 2 * BLOCK,
     `held ${String(peakHeld)} bytes of a ${String(content.length)}-byte file`,
   )
 })
@@ -335,4 +335,55 @@ await test('clients behind the head read the part file into two buffers each, re
     download.readBuffersAllocated <= 3 * 4,
     `${String(download.readBuffersAllocated)} buffers for 3 clients reading ${String(content.length)} bytes each`,
   )
+})
+
+await test('blocks are used again, download after download, and every client still gets the upstream bytes', async (t) => {
+  const content = randomBytes(8 * (RECENT_BYTES + WRITES_IN_FLIGHT) + 4321)
+  const source = await upstreamOf(t, content)
+  const blocksBefore = blockStats.allocated
+  for (let round = 0; round < 3; round++) {
+    const dir = await tempDir(t)
+    const { download, running } = await started(plan(source.url, dir, content))
+    // Real responses (the sink) to real clients: blocks go back only once no response can
+    // still be sending from them.
+    const server = await upstream(t, (res) => {
+      res.setHeader('content-length', String(content.length))
+      download.reader(res).pipe(res)
+      return Promise.resolve()
+    })
+    const body = async (response: IncomingMessage, stopAfter?: number): Promise<Buffer> => {
+      const chunks: Buffer[] = []
+      let bytes = 0
+      for await (const chunk of response) {
+        chunks.push(chunk as Buffer)
+        bytes += (chunk as Buffer).length
+        // A client that goes away halfway.
+        if (stopAfter !== undefined && bytes > stopAfter) {
+          response.destroy()
+          break
+        }
+      }
+      return Buffer.concat(chunks)
+    }
+    const ask = async (): Promise<IncomingMessage> => {
+      const [response] = (await once(get(server.url), 'response')) as [IncomingMessage]
+      return response
+    }
+    const [fast, slow, leaving] = await Promise.all([ask(), ask(), ask()])
+    // Paused while the download runs on: its response keeps what it was sending from memory.
+    slow.pause()
+    const fastBody = body(fast)
+    const leftWith = body(leaving, content.length / 3)
+    await until(() => download.received >= content.length / 2)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const slowBody = body(slow)
+    await running
+    assert.equal(download.state, 'done', download.error?.message)
+    for (const got of [await fastBody, await slowBody]) assert.ok(got.equals(content), 'the upstream bytes, whole')
+    const partial = await leftWith
+    assert.ok(partial.equals(content.subarray(0, partial.length)), 'the client that left got the right bytes')
+  }
+  // Three downloads of 64 blocks' worth each: most of their blocks were ones given back.
+  const allocated = blockStats.allocated - blocksBefore
+  assert.ok(allocated <= 40, `${String(allocated)} blocks allocated for 3 downloads of ${String(content.length)} bytes`)
 })
