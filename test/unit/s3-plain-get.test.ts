@@ -7,7 +7,8 @@ import { once } from 'node:events'
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer as createHttpServer, get as httpGet } from 'node:http'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
-import { Readable } from 'node:stream'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { deferredStream, type PushTarget } from '../../src/storage/deferred-stream.js'
@@ -99,6 +100,16 @@ await test('plainGet', async (t) => {
       socket.end('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nonly this')
     })
     await assert.rejects(collect(bodyOf(request(server.url, 100_000))), /closed the connection before the end/)
+    // The same with a sink: the socket then reads into buffers of its own (onread).
+    const sink = new Writable({
+      write(_chunk, _encoding, callback) {
+        callback()
+      },
+    })
+    await assert.rejects(
+      pipeline(bodyOf(request(server.url, 100_000), sink), sink),
+      /closed the connection before the end/,
+    )
   })
 
   await t.test('anything but the plain answer is refused before a byte is passed on', async (t) => {
