@@ -155,6 +155,10 @@ async function plainBody(
 
 // The URL is used at once: its validity only has to outlast the connection's set-up.
 const PLAIN_URL_SECONDS = 300
+// The plain GET opens a connection (and a TLS session) of its own where GetObject reuses the
+// SDK's kept-alive ones: worth it for a large body, whose copies and collections cost more
+// than a handshake, not for a wheel of a few hundred KiB.
+const PLAIN_MIN_BYTES = 1024 * 1024
 
 /**
  * Stream bytes [start, end] of the object. The GET starts at the first read; the body is
@@ -165,7 +169,10 @@ function objectStream(context: S3Context, read: RangeRead, sink: StreamSink | un
   const stream = deferredStream(
     async (target) => {
       if (read.end < read.start) return Readable.from([])
-      const plain = await plainBody(context, read, controller.signal, { target, sink })
+      const plain =
+        read.end - read.start + 1 >= PLAIN_MIN_BYTES
+          ? await plainBody(context, read, controller.signal, { target, sink })
+          : undefined
       if (plain !== undefined) return plain
       const answer = await getObject(context, read, controller.signal)
       if (!(answer.Body instanceof Readable)) throw new StorageError(`No body in the answer for "${read.key}"`)

@@ -136,10 +136,10 @@ await test('S3Storage on moto', async (t) => {
   })
 
   await t.test(
-    "a streamed read is a presigned GET carrying the open's If-Match (and Range), read off its socket; an answer that is not plain goes to GetObject",
+    "a streamed read of 1 MiB or more is a presigned GET carrying the open's If-Match (and Range), read off its socket; an answer that is not plain, or a smaller read, goes to GetObject",
     async (t) => {
       const bucket = await moto.createBucket()
-      const body = 'x'.repeat(100_000)
+      const body = 'x'.repeat(3_000_000)
       await put(bucket, 'demo/demo-1.0.tar.gz', body)
       const proxy = await startFaultProxy(t, moto.endpoint)
       const storage = await S3Storage.open(moto.spec(bucket, { endpoint: proxy.url }), memoryLogger([]))
@@ -155,17 +155,19 @@ await test('S3Storage on moto', async (t) => {
           }))
       const etag = `"${opened.file.identity.split(':')[0] ?? ''}"`
       assert.equal(await collect(opened.createReadStream()), body)
-      assert.equal(await collect(opened.createReadStream({ start: 10, end: 70_009 })), body.slice(10, 70_010))
+      assert.equal(await collect(opened.createReadStream({ start: 10, end: 2_000_009 })), body.slice(10, 2_000_010))
+      assert.equal(await collect(opened.createReadStream({ start: 5, end: 100_004 })), body.slice(5, 100_005))
       assert.deepEqual(gets(), [
         { presigned: true, ifMatch: etag, range: undefined },
-        { presigned: true, ifMatch: etag, range: 'bytes=10-70009' },
+        { presigned: true, ifMatch: etag, range: 'bytes=10-2000009' },
+        { presigned: false, ifMatch: etag, range: 'bytes=5-100004' },
       ])
       // 503 SlowDown to the plain GET: GetObject asks again (and would retry as for any request).
       proxy.setRules([
         { match: (request) => request.operation === 'GetObject', action: { kind: 'slow-down' }, times: 1 },
       ])
       assert.equal(await collect(opened.createReadStream()), body)
-      assert.deepEqual(gets().slice(2), [
+      assert.deepEqual(gets().slice(3), [
         { presigned: true, ifMatch: etag, range: undefined },
         { presigned: false, ifMatch: etag, range: undefined },
       ])
