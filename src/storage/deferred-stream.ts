@@ -11,11 +11,43 @@ export interface DeferredOptions {
   readonly failure?: (err: unknown) => Error
 }
 
+/** Where a PushSource puts what it reads: the deferred stream itself. */
+export interface PushTarget {
+  /** A chunk (null: the end); false: stop until resume(). */
+  push(chunk: Buffer | null): boolean
+  /** Fail the stream. */
+  fail(err: unknown): void
+  /** Bytes pushed that the reader has not taken yet. */
+  readonly queued: number
+}
+
+/**
+ * A source that pushes into the deferred stream (no stream of its own in between: one push per
+ * chunk instead of two, s3-plain-get.ts). It may push as soon as it is made.
+ */
+export interface PushSource {
+  /** The reader wants more after a push answered false. */
+  resume(): void
+  destroy(): void
+}
+
 /** A stream of what `make` gives; destroying it destroys the source (and so aborts a request). */
-export function deferredStream(make: () => Promise<Readable>, options: DeferredOptions): Readable {
+export function deferredStream(
+  make: (target: PushTarget) => Promise<Readable | PushSource>,
+  options: DeferredOptions,
+): Readable {
   const failure = options.failure ?? ((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
-  let source: Readable | undefined
+  let source: Readable | PushSource | undefined
   let started = false
+  const target: PushTarget = {
+    push: (chunk) => !stream.destroyed && stream.push(chunk),
+    fail: (err) => {
+      if (!stream.destroyed) stream.destroy(failure(err))
+    },
+    get queued() {
+      return stream.readableLength
+    },
+  }
   const stream = new Readable({
     highWaterMark: options.highWaterMark,
     read() {
@@ -25,11 +57,16 @@ export function deferredStream(make: () => Promise<Readable>, options: DeferredO
       }
       if (started) return
       started = true
-      make().then(
+      make(target).then(
         (made) => {
           source = made
           if (stream.destroyed) {
             made.destroy()
+            return
+          }
+          // It may have pushed and been told to stop before it was the source: reads asked meanwhile went unheard.
+          if (!(made instanceof Readable)) {
+            made.resume()
             return
           }
           made.on('data', (chunk: Buffer) => {

@@ -17,6 +17,8 @@ export interface S3Context {
   /** s3://bucket/prefix, for the log. */
   readonly location: string
   readonly log: FastifyBaseLogger
+  /** Milliseconds without a byte before a request is given up (the client's socketTimeout). */
+  readonly timeoutMs: number
 }
 
 /** The object key of an eggserve key ("folder/filename") or folder ("folder/"). */

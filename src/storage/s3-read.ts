@@ -6,9 +6,10 @@ import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandOutput } from
 import type { ByteRange } from '../core/range.js'
 import { StorageError } from '../errors.js'
 import { describeObject, fail, plainEtag, type S3Context } from './s3-context.js'
-import { deferredStream } from './deferred-stream.js'
+import { deferredStream, type PushSource, type PushTarget } from './deferred-stream.js'
 import { s3ErrorFacts } from './s3-errors.js'
-import type { OpenFile, StoredFile } from './storage.js'
+import { plainGet } from './s3-plain-get.js'
+import type { OpenFile, StoredFile, StreamSink } from './storage.js'
 
 /** An object as found by HEAD: its description and its ETag (what reads must match). */
 export interface FoundObject {
@@ -40,14 +41,12 @@ export function openedObject(context: S3Context, target: FoundObject & { key: st
   const reads = new Set<Readable>()
   return {
     file,
-    createReadStream: (range?: ByteRange) => {
-      const stream = objectStream(context, {
-        ...target,
-        etag,
-        size: file.size,
-        start: range?.start ?? 0,
-        end: range?.end ?? file.size - 1,
-      })
+    createReadStream: (range?: ByteRange, sink?: StreamSink) => {
+      const stream = objectStream(
+        context,
+        { ...target, etag, size: file.size, start: range?.start ?? 0, end: range?.end ?? file.size - 1 },
+        sink,
+      )
       reads.add(stream)
       stream.once('close', () => reads.delete(stream))
       return stream
@@ -108,15 +107,73 @@ async function readObject(context: S3Context, read: RangeRead): Promise<Buffer> 
   }
 }
 
+// Headers a presigned GET of ours may sign besides Host: anything else and it is left to the SDK.
+const PLAIN_SIGNED = new Set(['host', 'if-match', 'range'])
+
+/**
+ * The body read off the socket (see s3-plain-get.ts), or undefined: ask with GetObject. The
+ * URL is signed for this GET's If-Match and Range, so the store checks them as it would
+ * GetObject's; a failure to sign (no credentials) is GetObject's to report.
+ */
+async function plainBody(
+  context: S3Context,
+  read: RangeRead,
+  signal: AbortSignal,
+  into: { target: PushTarget; sink: StreamSink | undefined },
+): Promise<PushSource | undefined> {
+  const whole = read.start === 0 && read.end === read.size - 1
+  const range = `bytes=${String(read.start)}-${String(read.end)}`
+  const ifMatch = `"${read.etag}"`
+  let url: URL
+  try {
+    const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner')
+    const command = new GetObjectCommand({
+      Bucket: context.bucket,
+      Key: read.object,
+      ...(whole ? {} : { Range: range }),
+      IfMatch: ifMatch,
+    })
+    url = new URL(await getSignedUrl(context.client, command, { expiresIn: PLAIN_URL_SECONDS }))
+  } catch {
+    return undefined
+  }
+  const signed = (url.searchParams.get('X-Amz-SignedHeaders') ?? '').split(';')
+  if (!signed.every((name) => PLAIN_SIGNED.has(name))) return undefined
+  return plainGet(
+    {
+      url,
+      headers: { 'if-match': ifMatch, ...(whole ? {} : { range }) },
+      status: whole ? 200 : 206,
+      length: read.end - read.start + 1,
+      timeoutMs: context.timeoutMs,
+    },
+    signal,
+    into.target,
+    into.sink,
+  )
+}
+
+// The URL is used at once: its validity only has to outlast the connection's set-up.
+const PLAIN_URL_SECONDS = 300
+// The plain GET opens a connection (and a TLS session) of its own where GetObject reuses the
+// SDK's kept-alive ones: worth it for a large body, whose copies and collections cost more
+// than a handshake, not for a wheel of a few hundred KiB.
+const PLAIN_MIN_BYTES = 1024 * 1024
+
 /**
  * Stream bytes [start, end] of the object. The GET starts at the first read; the body is
  * passed on with backpressure, and destroying the stream aborts the request.
  */
-function objectStream(context: S3Context, read: RangeRead): Readable {
+function objectStream(context: S3Context, read: RangeRead, sink: StreamSink | undefined): Readable {
   const controller = new AbortController()
   const stream = deferredStream(
-    async () => {
+    async (target) => {
       if (read.end < read.start) return Readable.from([])
+      const plain =
+        read.end - read.start + 1 >= PLAIN_MIN_BYTES
+          ? await plainBody(context, read, controller.signal, { target, sink })
+          : undefined
+      if (plain !== undefined) return plain
       const answer = await getObject(context, read, controller.signal)
       if (!(answer.Body instanceof Readable)) throw new StorageError(`No body in the answer for "${read.key}"`)
       return answer.Body

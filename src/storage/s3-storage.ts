@@ -55,6 +55,7 @@ export class S3Storage implements StorageBackend {
       prefix: spec.prefix,
       location: formatS3Location(spec),
       log: storageLog,
+      timeoutMs: spec.timeoutMs ?? S3_DEFAULTS.timeoutMs,
     }
     this.#listings = new S3Listings(this.#context, spec.listingTtlMs ?? S3_DEFAULTS.listingTtlMs)
     this.#facts = new S3StoredFacts(this.#context)

@@ -177,7 +177,14 @@ await test('replicas on one bucket', async (t) => {
       const b = await watched(bucket)
       await b.following
       const journal = new S3Journal(
-        { client: moto.client, bucket, prefix: 'pypi/', location: `s3://${bucket}/pypi/`, log: memoryLogger([]) },
+        {
+          client: moto.client,
+          bucket,
+          prefix: 'pypi/',
+          location: `s3://${bucket}/pypi/`,
+          log: memoryLogger([]),
+          timeoutMs: 30_000,
+        },
         { every: 5, keep: 3, minAgeMs: 0 },
       )
       for (let i = 0; i <= 10; i++) await journal.append('publish', `p${i}/p${i}-1.0.tar.gz`)

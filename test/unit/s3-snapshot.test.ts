@@ -360,7 +360,14 @@ await test('snapshots of the listings', async (t) => {
   await t.test('pruning keeps the record the newest snapshot ends with, and everything after it', async () => {
     const bucket = await moto.createBucket()
     const journal = new S3Journal(
-      { client: moto.client, bucket, prefix: PREFIX, location: `s3://${bucket}/${PREFIX}`, log: memoryLogger([]) },
+      {
+        client: moto.client,
+        bucket,
+        prefix: PREFIX,
+        location: `s3://${bucket}/${PREFIX}`,
+        log: memoryLogger([]),
+        timeoutMs: 30_000,
+      },
       { every: 5, keep: 3, minAgeMs: 0, covered: () => Promise.resolve(3) },
     )
     for (let i = 0; i <= 10; i++) await journal.append('publish', `p${i}/p${i}-1.0.tar.gz`)

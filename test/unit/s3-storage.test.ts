@@ -136,6 +136,46 @@ await test('S3Storage on moto', async (t) => {
   })
 
   await t.test(
+    "a streamed read of 1 MiB or more is a presigned GET carrying the open's If-Match (and Range), read off its socket; an answer that is not plain, or a smaller read, goes to GetObject",
+    async (t) => {
+      const bucket = await moto.createBucket()
+      const body = 'x'.repeat(3_000_000)
+      await put(bucket, 'demo/demo-1.0.tar.gz', body)
+      const proxy = await startFaultProxy(t, moto.endpoint)
+      const storage = await S3Storage.open(moto.spec(bucket, { endpoint: proxy.url }), memoryLogger([]))
+      const opened = await storage.open('demo/demo-1.0.tar.gz')
+      assert.ok(opened)
+      const gets = (): { presigned: boolean; ifMatch: unknown; range: unknown }[] =>
+        proxy.requests
+          .filter((request) => request.operation === 'GetObject')
+          .map((request) => ({
+            presigned: request.query.has('X-Amz-Signature'),
+            ifMatch: request.headers['if-match'],
+            range: request.headers.range,
+          }))
+      const etag = `"${opened.file.identity.split(':')[0] ?? ''}"`
+      assert.equal(await collect(opened.createReadStream()), body)
+      assert.equal(await collect(opened.createReadStream({ start: 10, end: 2_000_009 })), body.slice(10, 2_000_010))
+      assert.equal(await collect(opened.createReadStream({ start: 5, end: 100_004 })), body.slice(5, 100_005))
+      assert.deepEqual(gets(), [
+        { presigned: true, ifMatch: etag, range: undefined },
+        { presigned: true, ifMatch: etag, range: 'bytes=10-2000009' },
+        { presigned: false, ifMatch: etag, range: 'bytes=5-100004' },
+      ])
+      // 503 SlowDown to the plain GET: GetObject asks again (and would retry as for any request).
+      proxy.setRules([
+        { match: (request) => request.operation === 'GetObject', action: { kind: 'slow-down' }, times: 1 },
+      ])
+      assert.equal(await collect(opened.createReadStream()), body)
+      assert.deepEqual(gets().slice(3), [
+        { presigned: true, ifMatch: etag, range: undefined },
+        { presigned: false, ifMatch: etag, range: undefined },
+      ])
+      await opened.close()
+    },
+  )
+
+  await t.test(
     'reads are pinned to the ETag the open saw: an object replaced meanwhile fails the read, never mixes',
     async () => {
       const bucket = await moto.createBucket()
