@@ -19,6 +19,8 @@ export type StoredFileFacts = string | FileFacts
 
 // Digest length in bytes, by algorithm; the packed form lists digests in ANCHOR_ALGORITHMS order.
 const DIGEST_BYTES: Readonly<Record<HashAlgorithm, number>> = { md5: 16, sha256: 32, sha384: 48, sha512: 64 }
+// Each algorithm's bit in the first byte: 1 << its index in ANCHOR_ALGORITHMS.
+const BIT: Readonly<Record<HashAlgorithm, number>> = { md5: 1, sha256: 2, sha384: 4, sha512: 8 }
 const METADATA_BYTES = 32
 // The first byte: bit i for ANCHOR_ALGORITHMS[i] present, then these two.
 const HAS_METADATA = 1 << 4
@@ -41,11 +43,11 @@ export function packFacts(facts: FileFacts): StoredFileFacts {
   let flags = 0
   let length = 1
   let count = 0
-  for (const [bit, algorithm] of ANCHOR_ALGORITHMS.entries()) {
+  for (const algorithm of ANCHOR_ALGORITHMS) {
     const hex = digests[algorithm]
     if (hex === undefined) continue
     if (hex.length !== DIGEST_BYTES[algorithm] * 2 || !LOWER_HEX.test(hex)) return facts
-    flags |= 1 << bit
+    flags |= BIT[algorithm]
     length += DIGEST_BYTES[algorithm]
     count++
   }
@@ -89,8 +91,8 @@ export function unpackFacts(stored: StoredFileFacts, strings?: InternTable): Fil
   const flags = scratch[0] ?? 0
   const digests: Partial<Record<HashAlgorithm, string>> = {}
   let at = 1
-  for (const [bit, algorithm] of ANCHOR_ALGORITHMS.entries()) {
-    if ((flags & (1 << bit)) === 0) continue
+  for (const algorithm of ANCHOR_ALGORITHMS) {
+    if ((flags & BIT[algorithm]) === 0) continue
     digests[algorithm] = scratch.toString('hex', at, at + DIGEST_BYTES[algorithm])
     at += DIGEST_BYTES[algorithm]
   }
@@ -105,7 +107,7 @@ export function unpackFacts(stored: StoredFileFacts, strings?: InternTable): Fil
 /** True when `stored` holds a digest of `algorithm`. */
 export function hasDigest(stored: StoredFileFacts, algorithm: HashAlgorithm): boolean {
   if (typeof stored !== 'string') return stored.digests[algorithm] !== undefined
-  return (stored.charCodeAt(0) & (1 << ANCHOR_ALGORITHMS.indexOf(algorithm))) !== 0
+  return (stored.charCodeAt(0) & BIT[algorithm]) !== 0
 }
 
 // Lowercase hex digit → its value; -1 for any other byte.
@@ -134,7 +136,7 @@ export class FactsPacker {
   /** The digest of `algorithm` is the hex text bytes[start, end): false when it is not lowercase hex of its length. */
   digest(algorithm: HashAlgorithm, bytes: Buffer, start: number, end: number): boolean {
     if (!this.#decode(bytes, start, end, SLOT[algorithm], DIGEST_BYTES[algorithm])) return false
-    this.#flags |= 1 << ANCHOR_ALGORITHMS.indexOf(algorithm)
+    this.#flags |= BIT[algorithm]
     return true
   }
 
@@ -160,8 +162,8 @@ export class FactsPacker {
     if (scratch.length < length) scratch = Buffer.allocUnsafe(length * 2)
     scratch[0] = this.#flags
     let at = 1
-    for (const [bit, algorithm] of ANCHOR_ALGORITHMS.entries()) {
-      if ((this.#flags & (1 << bit)) === 0) continue
+    for (const algorithm of ANCHOR_ALGORITHMS) {
+      if ((this.#flags & BIT[algorithm]) === 0) continue
       at += this.#slots.copy(scratch, at, SLOT[algorithm], SLOT[algorithm] + DIGEST_BYTES[algorithm])
     }
     if ((this.#flags & HAS_METADATA) !== 0) at += this.#slots.copy(scratch, at, METADATA_SLOT)
