@@ -1,7 +1,6 @@
 // The index model shared by every page: projects, their files, and what is known of each file.
 import type { Digests } from './digests.js'
 import type { ParsedDistFilename } from './filenames.js'
-import type { InternTable } from './intern.js'
 
 /** A project folder as listed on the root pages. */
 export interface ProjectSummary {
@@ -48,20 +47,6 @@ export interface FileFacts {
   readonly digests: Digests
   /** Absent when the archive holds no readable metadata. */
   readonly metadata?: MetadataFacts
-}
-
-/**
- * `facts` with its Requires-Python taken from `strings`: equal, field for field. Most files of
- * a tree share a handful of Requires-Python values, and each was parsed into a copy of its own.
- * @example internFacts({ digests, metadata: { sha256, requiresPython: '>=3.8' } }, table)
- */
-export function internFacts(facts: FileFacts, strings: InternTable): FileFacts {
-  const metadata = facts.metadata
-  if (metadata?.requiresPython === undefined) return facts
-  return {
-    digests: facts.digests,
-    metadata: { sha256: metadata.sha256, requiresPython: strings.intern(metadata.requiresPython) },
-  }
 }
 
 /** A file on a page, with the facts of its current bytes. */

@@ -12,10 +12,12 @@ const SNAPSHOT_PAGE = 2_000
 export function snapshotPage(facts: FactsStore, from: number): PrimaryRequests['snapshot']['answer'] {
   const entries: (readonly [string, FileFacts])[] = []
   let index = 0
-  for (const entry of facts.entries()) {
+  // By identity, and the facts only of those taken: the store makes them anew for each get().
+  for (const identity of facts.keys()) {
     if (index++ < from) continue
     if (entries.length === SNAPSHOT_PAGE) return { entries, next: from + SNAPSHOT_PAGE }
-    entries.push(entry)
+    const found = facts.get(identity)
+    if (found !== undefined) entries.push([identity, found])
   }
   return { entries }
 }

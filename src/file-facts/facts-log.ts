@@ -20,7 +20,8 @@ import { errnoCode } from '../errors.js'
 import { makeDirectory } from '../storage/make-directory.js'
 import { putNew, syncDir, takeAway } from './facts-files.js'
 import { encode, header, LogParser, parseLog } from './facts-record.js'
-import { rekeyed, type FactsStore } from './facts-store.js'
+import { PackedFactsMap, type FactsStore } from './facts-store.js'
+import { hasDigest, unpackFacts, type StoredFileFacts } from './packed-facts.js'
 
 /** How often one batch is written again because the file was replaced under it, before giving up. */
 const APPEND_ATTEMPTS = 5
@@ -51,7 +52,7 @@ export class FactsLog implements FactsStore {
   readonly path: string
   readonly #options: FactsLogOptions
   readonly #log: FastifyBaseLogger
-  #facts = new Map<string, FileFacts>()
+  readonly #facts = new PackedFactsMap()
   #pending: string[] = []
   #timer: NodeJS.Timeout | undefined
   #open: OpenFile | undefined
@@ -90,12 +91,20 @@ export class FactsLog implements FactsStore {
     return this.#facts.get(identity)
   }
 
+  has(identity: string): boolean {
+    return this.#facts.has(identity)
+  }
+
   entries(): IterableIterator<[string, FileFacts]> {
     return this.#facts.entries()
   }
 
+  keys(): IterableIterator<string> {
+    return this.#facts.keys()
+  }
+
   adopt(identities: Iterable<string>): void {
-    this.#facts = rekeyed(this.#facts, identities)
+    this.#facts.adopt(identities)
   }
 
   set(identity: string, facts: FileFacts): void {
@@ -142,7 +151,7 @@ export class FactsLog implements FactsStore {
     await this.flush()
     const work = async (): Promise<void> => {
       const entries = await this.#takeFile(live)
-      const records = [...entries].map(([identity, facts]) => encode(identity, facts)).join('')
+      const records = [...entries].map(([identity, facts]) => encode(identity, unpackFacts(facts))).join('')
       // Another process made a file in between (an append, or its own compaction): add to it.
       if (await putNew(this.path, header(this.#options.namespace) + records)) await syncDir(this.#options.dir)
       else await this.#append(records)
@@ -158,8 +167,8 @@ export class FactsLog implements FactsStore {
   }
 
   // Take the file away and merge its records (other processes' too) with this one's, which win.
-  async #takeFile(live: ReadonlySet<string> | undefined): Promise<Map<string, FileFacts>> {
-    const entries = new Map<string, FileFacts>()
+  async #takeFile(live: ReadonlySet<string> | undefined): Promise<Map<string, StoredFileFacts>> {
+    const entries = new Map<string, StoredFileFacts>()
     const bytes = await takeAway(this.path)
     if (bytes !== undefined) {
       const { algorithms, namespace } = this.#options
@@ -167,11 +176,11 @@ export class FactsLog implements FactsStore {
         if (this.#deleted.has(identity) || (live !== undefined && !live.has(identity))) return
         // Kept in the file even when this process cannot use them (another --hash-algo can).
         entries.set(identity, facts)
-        if (!this.#facts.has(identity) && algorithms.every((algorithm) => facts.digests[algorithm] !== undefined))
-          this.#facts.set(identity, facts)
+        if (!this.#facts.has(identity) && algorithms.every((algorithm) => hasDigest(facts, algorithm)))
+          this.#facts.setStored(identity, facts)
       })
     }
-    for (const [identity, facts] of this.#facts) entries.set(identity, facts)
+    for (const [identity, facts] of this.#facts.stored()) entries.set(identity, facts)
     return entries
   }
 
@@ -188,7 +197,7 @@ export class FactsLog implements FactsStore {
     const parser = new LogParser(namespace, (identity, facts) => {
       this.#records++
       // Records computed with other algorithms cannot serve this configuration.
-      if (algorithms.every((algorithm) => facts.digests[algorithm] !== undefined)) this.#facts.set(identity, facts)
+      if (algorithms.every((algorithm) => hasDigest(facts, algorithm))) this.#facts.setStored(identity, facts)
     })
     try {
       await readPieces(this.path, parser)

@@ -1,8 +1,8 @@
 // The cache file's format: a header line, then one checksummed record per line.
 import { crc32 } from 'node:zlib'
 import { isHashAlgorithm, type HashAlgorithm } from '../core/digests.js'
-import { internFacts, type FileFacts } from '../core/index-model.js'
-import { InternTable } from '../core/intern.js'
+import type { FileFacts } from '../core/index-model.js'
+import { FactsPacker, type StoredFileFacts } from './packed-facts.js'
 
 const FORMAT = 'eggserve-facts 2'
 
@@ -23,7 +23,7 @@ export interface ParsedLog {
 export function parseLog(
   bytes: Buffer,
   namespace: string,
-  onRecord: (identity: string, facts: FileFacts) => void,
+  onRecord: (identity: string, facts: StoredFileFacts) => void,
 ): ParsedLog {
   const parser = new LogParser(namespace, onRecord)
   parser.feed(bytes, true)
@@ -36,14 +36,12 @@ export function parseLog(
  */
 export class LogParser {
   readonly #namespace: string
-  readonly #onRecord: (identity: string, facts: FileFacts) => void
-  // One table for the whole file: 100,000 records share a few Requires-Python values.
-  readonly #strings = new InternTable()
+  readonly #onRecord: (identity: string, facts: StoredFileFacts) => void
   /** Undefined until the header line has been read. */
   #foreign: boolean | undefined
   #corrupt = 0
 
-  constructor(namespace: string, onRecord: (identity: string, facts: FileFacts) => void) {
+  constructor(namespace: string, onRecord: (identity: string, facts: StoredFileFacts) => void) {
     this.#namespace = namespace
     this.#onRecord = onRecord
   }
@@ -76,7 +74,7 @@ export class LogParser {
       const entry = decode(bytes, start, end)
       start = end + 1
       if (entry === undefined) this.#corrupt++
-      else this.#onRecord(entry.identity, internFacts(entry.facts, this.#strings))
+      else this.#onRecord(entry.identity, entry.facts)
     }
     return start
   }
@@ -92,6 +90,7 @@ export class LogParser {
 // Splitting on tabs costs a fraction of JSON.parse, which matters for 100,000 records at start-up.
 // Identities and hex digests never hold a tab; Requires-Python is JSON-encoded, which escapes one.
 const NONE = '-'
+const NONE_BYTE = 45
 
 export function encode(identity: string, facts: FileFacts): string {
   const digests = Object.entries(facts.digests)
@@ -103,8 +102,10 @@ export function encode(identity: string, facts: FileFacts): string {
 }
 
 // Fields are cut straight from the bytes: substrings of one line string would be V8 "sliced
-// strings" keeping the whole line alive, for every digest of 100,000 records.
-function decode(bytes: Buffer, start: number, end: number): { identity: string; facts: FileFacts } | undefined {
+// strings" keeping the whole line alive, for every digest of 100,000 records. The digests go
+// from their hex text to the packed form the store keeps (packed-facts.ts) with no string of
+// their own; a record the packed form cannot hold exactly is read into FileFacts as it says.
+function decode(bytes: Buffer, start: number, end: number): { identity: string; facts: StoredFileFacts } | undefined {
   const bodyStart = start + 9
   if (end - start < 10 || bytes[start + 8] !== 9) return undefined
   if (
@@ -116,7 +117,8 @@ function decode(bytes: Buffer, start: number, end: number): { identity: string; 
   if (tabs.length !== 3) return undefined
   const [t1 = 0, t2 = 0, t3 = 0] = tabs
   const identity = bytes.toString('utf8', bodyStart, t1)
-  const digests: Partial<Record<HashAlgorithm, string>> = {}
+  packer.start()
+  let packable = true
   for (let pair = t1 + 1; pair < t2;) {
     const comma = bytes.indexOf(44, pair)
     const pairEnd = comma < 0 || comma > t2 ? t2 : comma
@@ -124,22 +126,50 @@ function decode(bytes: Buffer, start: number, end: number): { identity: string; 
     if (eq < 0 || eq > pairEnd) return undefined
     const algorithm = bytes.toString('latin1', pair, eq)
     if (!isHashAlgorithm(algorithm)) return undefined
-    digests[algorithm] = bytes.toString('latin1', eq + 1, pairEnd)
+    packable &&= packer.digest(algorithm, bytes, eq + 1, pairEnd)
     pair = pairEnd + 1
   }
-  const metadataSha = bytes.toString('latin1', t2 + 1, t3)
-  if (metadataSha === NONE) return { identity, facts: { digests } }
-  const requiresPython = bytes.toString('utf8', t3 + 1, end)
-  if (requiresPython === NONE) return { identity, facts: { digests, metadata: { sha256: metadataSha } } }
-  let parsed: unknown
+  if (isNone(bytes, t2 + 1, t3))
+    return { identity, facts: packable ? packer.finish() : unpacked(bytes, t1, t2, t3, end) }
+  packable &&= packer.metadata(bytes, t2 + 1, t3)
+  if (isNone(bytes, t3 + 1, end))
+    return { identity, facts: packable ? packer.finish() : unpacked(bytes, t1, t2, t3, end) }
+  const requiresPython = parseRequiresPython(bytes, t3 + 1, end)
+  if (requiresPython === undefined) return undefined
+  packable &&= packer.requiresPython(requiresPython)
+  return { identity, facts: packable ? packer.finish() : unpacked(bytes, t1, t2, t3, end) }
+}
+
+// One packer for every record: decode() is synchronous.
+const packer = new FactsPacker()
+
+function isNone(bytes: Buffer, start: number, end: number): boolean {
+  return end - start === 1 && bytes[start] === NONE_BYTE
+}
+
+function parseRequiresPython(bytes: Buffer, start: number, end: number): string | undefined {
   try {
-    parsed = JSON.parse(requiresPython)
+    const parsed: unknown = JSON.parse(bytes.toString('utf8', start, end))
+    return typeof parsed === 'string' ? parsed : undefined
   } catch {
     return undefined
   }
-  return typeof parsed === 'string'
-    ? { identity, facts: { digests, metadata: { sha256: metadataSha, requiresPython: parsed } } }
-    : undefined
+}
+
+// The facts of a sound record (decode() checked its fields) as FileFacts, field for field.
+function unpacked(bytes: Buffer, t1: number, t2: number, t3: number, end: number): FileFacts {
+  const digests: Partial<Record<HashAlgorithm, string>> = {}
+  for (let pair = t1 + 1; pair < t2;) {
+    const comma = bytes.indexOf(44, pair)
+    const pairEnd = comma < 0 || comma > t2 ? t2 : comma
+    const eq = bytes.indexOf(61, pair)
+    digests[bytes.toString('latin1', pair, eq) as HashAlgorithm] = bytes.toString('latin1', eq + 1, pairEnd)
+    pair = pairEnd + 1
+  }
+  if (isNone(bytes, t2 + 1, t3)) return { digests }
+  const sha256 = bytes.toString('latin1', t2 + 1, t3)
+  const requiresPython = isNone(bytes, t3 + 1, end) ? undefined : parseRequiresPython(bytes, t3 + 1, end)
+  return { digests, metadata: requiresPython === undefined ? { sha256 } : { sha256, requiresPython } }
 }
 
 function checksum(text: string): string {

@@ -1,6 +1,5 @@
 // Remembering facts by file identity, in memory or in a persistent store.
-import { internFacts, type DistFile, type FileFacts } from '../core/index-model.js'
-import { InternTable } from '../core/intern.js'
+import type { DistFile, FileFacts } from '../core/index-model.js'
 import type { AnalysisResult, Analyzer, AnalyzeOptions } from './analyzer.js'
 import { MemoryFactsStore, type FactsStore } from './facts-store.js'
 
@@ -13,8 +12,6 @@ export class MemoizingAnalyzer implements Analyzer {
   readonly #inner: Analyzer
   readonly #store: FactsStore
   readonly #inFlight = new Map<string, Promise<AnalysisResult>>()
-  /** Requires-Python values, shared by the facts kept (see internFacts). */
-  readonly #strings = new InternTable()
 
   constructor(inner: Analyzer, store: FactsStore = new MemoryFactsStore()) {
     this.#inner = inner
@@ -28,7 +25,7 @@ export class MemoizingAnalyzer implements Analyzer {
 
   /** True when the facts of this identity are known (no read needed). */
   knows(identity: string): boolean {
-    return this.#store.get(identity) !== undefined
+    return this.#store.has(identity)
   }
 
   /**
@@ -51,7 +48,7 @@ export class MemoizingAnalyzer implements Analyzer {
         // The file's own identity string when it is unchanged: the result's is a copy (from a
         // worker thread's message), and the store keeps its key as long as the file is indexed.
         const identity = result.file.identity === file.identity ? file.identity : result.file.identity
-        this.#store.set(identity, internFacts(result.facts, this.#strings))
+        this.#store.set(identity, result.facts)
         return result
       })
       .finally(() => {

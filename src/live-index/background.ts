@@ -133,7 +133,7 @@ export class BackgroundWork {
     const live = new Set<string>()
     for (const { files } of index.heldProjects()) for (const file of files) live.add(file.identity)
     let known = 0
-    for (const identity of live) if (facts.get(identity) !== undefined) known++
+    for (const identity of live) if (facts.has(identity)) known++
     const dead = facts.size - known
     if (!(afterWarmup ? dead > 0 : facts.wantsCompaction)) return
     await facts.compact(live)

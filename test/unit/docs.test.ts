@@ -182,6 +182,8 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
     '--noEmit',
     '--trace-gc',
     '--heap-growing-percent',
+    '--heapsnapshot-signal',
+    '--semi-space-growth-factor',
   ],
   systemd: ['--now', '--root'],
 }

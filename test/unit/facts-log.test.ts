@@ -10,6 +10,7 @@ import { pino } from 'pino'
 import { FactsLog } from '../../src/file-facts/facts-log.js'
 import { encode, header, LogParser, parseLog } from '../../src/file-facts/facts-record.js'
 import type { FileFacts } from '../../src/core/index-model.js'
+import type { StoredFileFacts } from '../../src/file-facts/packed-facts.js'
 import { errnoCode } from '../../src/errors.js'
 import { makeDirectory } from '../../src/storage/make-directory.js'
 import { memoryLogger } from '../helpers/build-app.js'
@@ -294,10 +295,10 @@ await test('a cache file fed in pieces of any size gives the same records as the
   ]
   for (const text of files) {
     const bytes = Buffer.from(text)
-    const whole: [string, FileFacts][] = []
+    const whole: [string, StoredFileFacts][] = []
     const expected = parseLog(bytes, '/srv/eggs', (identity, found) => whole.push([identity, found]))
     for (const size of [1, 7, 64, 1000]) {
-      const records: [string, FileFacts][] = []
+      const records: [string, StoredFileFacts][] = []
       const parser = new LogParser('/srv/eggs', (identity, found) => records.push([identity, found]))
       let pending = Buffer.alloc(0)
       for (let at = 0; at < bytes.length; at += size) {
@@ -309,7 +310,7 @@ await test('a cache file fed in pieces of any size gives the same records as the
       assert.deepEqual(records, whole)
     }
   }
-  const sound: [string, FileFacts][] = []
+  const sound: [string, StoredFileFacts][] = []
   assert.deepEqual(
     parseLog(Buffer.from(files[1] ?? ''), '/srv/eggs', (identity, found) => sound.push([identity, found])),
     { foreign: false, corrupt: 1 },

@@ -2,7 +2,6 @@
 // what it holds, and its bound.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { internFacts, type FileFacts } from '../../src/core/index-model.js'
 import { InternTable } from '../../src/core/intern.js'
 
 await test('intern() hands out a string equal to the one given, and holds each distinct string once', () => {
@@ -28,18 +27,4 @@ await test('the table never holds more than its capacity: full, it starts again 
 
 await test('a capacity that is not a positive integer is refused', () => {
   for (const capacity of [0, -1, 1.5, Number.NaN]) assert.throws(() => new InternTable(capacity), RangeError)
-})
-
-await test('internFacts() gives facts equal to the ones given, Requires-Python held in the table', () => {
-  const table = new InternTable()
-  const digests = { md5: 'a'.repeat(32), sha256: 'b'.repeat(64) }
-  const cases: FileFacts[] = [
-    { digests },
-    { digests, metadata: { sha256: 'c'.repeat(64) } },
-    { digests, metadata: { sha256: 'd'.repeat(64), requiresPython: '>=3.8' } },
-    { digests, metadata: { sha256: 'e'.repeat(64), requiresPython: ['>=3', '8'].join('.') } },
-  ]
-  for (const facts of cases) assert.deepEqual(internFacts(facts, table), facts)
-  assert.equal(table.size, 1, 'one Requires-Python value, held once')
-  assert.equal(internFacts(cases[0] ?? assert.fail(), table), cases[0], 'nothing to share: the same object')
 })
