@@ -3,17 +3,26 @@
 // but the plain case (another status, chunked framing, another length) is refused before a
 // byte is passed on, so that the caller can ask GetObject instead.
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { createHash, randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { createServer as createHttpServer, get as httpGet } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { join } from 'node:path'
 import { deferredStream, type PushTarget } from '../../src/storage/deferred-stream.js'
 import { plainGet, type PlainGetRequest } from '../../src/storage/s3-plain-get.js'
 import type { StreamSink } from '../../src/storage/storage.js'
+import { repoRoot } from '../helpers/spawn-server.js'
+import { tempDir } from '../helpers/temp-tree.js'
+import { needTool } from '../helpers/tools.js'
 
 /** A server that reads one request head and answers `reply` (then closes, unless `keepOpen`). */
 async function rawServer(
@@ -187,4 +196,58 @@ await test('plainGet', async (t) => {
       assert.equal(digest, createHash('sha256').update(body).digest('hex'))
     },
   )
+})
+
+await test('over https: the body of a store whose certificate is trusted, and never one whose certificate is not', async (t) => {
+  const openssl = needTool(t, 'openssl')
+  if (openssl === undefined) return
+  const dir = await tempDir(t)
+  // A self-signed certificate for 127.0.0.1 (an IP address is checked against the subjectAltName).
+  await promisify(execFile)(
+    openssl,
+    [
+      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
+      ...['-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1'],
+      ...['-addext', 'subjectAltName=IP:127.0.0.1'],
+    ],
+    { cwd: dir },
+  )
+  const body = randomBytes(3 * 1024 * 1024)
+  const store = createHttpsServer(
+    { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) },
+    (_req, res) => {
+      res.writeHead(200, { 'content-length': String(body.length) })
+      res.end(body)
+    },
+  )
+  store.listen(0, '127.0.0.1')
+  await once(store, 'listening')
+  t.after(() => {
+    store.closeAllConnections()
+    store.close()
+  })
+  const { port } = store.address() as AddressInfo // a TCP listener's address
+  const url = `https://127.0.0.1:${String(port)}/bucket/demo/demo-1.0.tar.gz?X-Amz-Signature=s`
+  // The probe runs in a process of its own: NODE_EXTRA_CA_CERTS is read when Node starts.
+  const probe = async (env: NodeJS.ProcessEnv): Promise<unknown> => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(new URL('../helpers/plain-get-probe.ts', import.meta.url)),
+        url,
+        String(body.length),
+      ],
+      { cwd: repoRoot, env },
+    )
+    return JSON.parse(stdout)
+  }
+  const env = { ...process.env }
+  delete env.NODE_EXTRA_CA_CERTS
+  assert.deepEqual(await probe({ ...env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }), {
+    sha256: createHash('sha256').update(body).digest('hex'),
+  })
+  // Not trusted: refused (GetObject is asked instead, and fails the same way), no byte read.
+  assert.deepEqual(await probe(env), { refused: true })
 })
