@@ -59,24 +59,26 @@ function track(socket: Socket, buffer: Buffer): Socket {
   return socket
 }
 
+/** A socket made by an agent's own `create` (the same options, plus onread into a buffer of its own). */
+function readingConnection(options: object, create: (options: object) => Socket): Socket {
+  const buffer = takeBuffer()
+  let socket: Socket | undefined = undefined
+  socket = create({ ...options, ...onreadFor(buffer, () => socket) })
+  return track(socket, buffer)
+}
+
 /** An http agent whose sockets read into a buffer of their own (see above). */
 class ReadingHttpAgent extends HttpAgent {
   override createConnection(options: object): Socket {
-    const buffer = takeBuffer()
-    let socket: Socket | undefined = undefined
-    // Agent's own createConnection is net.createConnection (the same options, plus onread).
-    socket = super.createConnection({ ...options, ...onreadFor(buffer, () => socket) }) as Socket
-    return track(socket, buffer)
+    // Agent's own createConnection is net.createConnection.
+    return readingConnection(options, (withRead) => super.createConnection(withRead) as Socket)
   }
 }
 
 /** The same for https: TLS sockets take `onread` too, and give it the decrypted bytes. */
 class ReadingHttpsAgent extends HttpsAgent {
   override createConnection(options: object): Socket {
-    const buffer = takeBuffer()
-    let socket: Socket | undefined = undefined
-    socket = super.createConnection({ ...options, ...onreadFor(buffer, () => socket) }) as Socket
-    return track(socket, buffer)
+    return readingConnection(options, (withRead) => super.createConnection(withRead) as Socket)
   }
 }
 

@@ -6,7 +6,6 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { createHash, randomBytes } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import { createServer as createHttpServer, get as httpGet } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import { createServer, type AddressInfo, type Socket } from 'node:net'
@@ -16,12 +15,12 @@ import { test, type TestContext } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { join } from 'node:path'
 import { deferredStream, type PushTarget } from '../../src/storage/deferred-stream.js'
 import { plainGet, type PlainGetRequest } from '../../src/storage/s3-plain-get.js'
 import type { StreamSink } from '../../src/storage/storage.js'
 import { repoRoot } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
+import { listenForTest, selfSignedCertificate } from '../helpers/test-certificate.js'
 import { needTool } from '../helpers/tools.js'
 
 /** A server that reads one request head and answers `reply` (then closes, unless `keepOpen`). */
@@ -201,32 +200,13 @@ await test('plainGet', async (t) => {
 await test('over https: the body of a store whose certificate is trusted, and never one whose certificate is not', async (t) => {
   const openssl = needTool(t, 'openssl')
   if (openssl === undefined) return
-  const dir = await tempDir(t)
-  // A self-signed certificate for 127.0.0.1 (an IP address is checked against the subjectAltName).
-  await promisify(execFile)(
-    openssl,
-    [
-      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-      ...['-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1'],
-      ...['-addext', 'subjectAltName=IP:127.0.0.1'],
-    ],
-    { cwd: dir },
-  )
+  const { key, cert, certPath } = await selfSignedCertificate(openssl, await tempDir(t))
   const body = randomBytes(3 * 1024 * 1024)
-  const store = createHttpsServer(
-    { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) },
-    (_req, res) => {
-      res.writeHead(200, { 'content-length': String(body.length) })
-      res.end(body)
-    },
-  )
-  store.listen(0, '127.0.0.1')
-  await once(store, 'listening')
-  t.after(() => {
-    store.closeAllConnections()
-    store.close()
+  const store = createHttpsServer({ key, cert }, (_req, res) => {
+    res.writeHead(200, { 'content-length': String(body.length) })
+    res.end(body)
   })
-  const { port } = store.address() as AddressInfo // a TCP listener's address
+  const port = await listenForTest(t, store)
   const url = `https://127.0.0.1:${String(port)}/bucket/demo/demo-1.0.tar.gz?X-Amz-Signature=s`
   // The probe runs in a process of its own: NODE_EXTRA_CA_CERTS is read when Node starts.
   const probe = async (env: NodeJS.ProcessEnv): Promise<unknown> => {
@@ -245,7 +225,7 @@ await test('over https: the body of a store whose certificate is trusted, and ne
   }
   const env = { ...process.env }
   delete env.NODE_EXTRA_CA_CERTS
-  assert.deepEqual(await probe({ ...env, NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') }), {
+  assert.deepEqual(await probe({ ...env, NODE_EXTRA_CA_CERTS: certPath }), {
     sha256: createHash('sha256').update(body).digest('hex'),
   })
   // Not trusted: refused (GetObject is asked instead, and fails the same way), no byte read.

@@ -5,15 +5,12 @@
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { execFile } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
 import { createServer, request, type IncomingMessage } from 'node:http'
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https'
-import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
-import { promisify } from 'node:util'
 import { tempDir } from '../helpers/temp-tree.js'
+import { listenForTest, selfSignedCertificate } from '../helpers/test-certificate.js'
+import { needTool } from '../helpers/tools.js'
 import { readingAgent, SOCKET_READ, socketReadStats } from '../../src/upstream/socket-reads.js'
 
 const content = randomBytes(40 * SOCKET_READ + 1234)
@@ -24,13 +21,7 @@ async function server(t: TestContext): Promise<string> {
     res.writeHead(200, { 'content-length': String(content.length) })
     res.end(content)
   })
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
-  t.after(() => {
-    upstream.closeAllConnections()
-    upstream.close()
-  })
-  return `http://127.0.0.1:${String((upstream.address() as AddressInfo).port)}/f`
+  return `http://127.0.0.1:${String(await listenForTest(t, upstream))}/f`
 }
 
 async function get(url: string): Promise<IncomingMessage> {
@@ -85,31 +76,16 @@ await test('a consumer keeping every body chunk as given gets them intact', asyn
 })
 
 await test('https: TLS sockets read the decrypted bytes into their own buffer too', async (t) => {
-  const dir = await tempDir(t)
-  // A self-signed certificate for the test server (an elliptic-curve key: fast to make).
-  await promisify(execFile)(
-    'openssl',
-    [
-      ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'],
-      ...['-keyout', 'key.pem', '-out', 'cert.pem', '-days', '1', '-subj', '/CN=127.0.0.1'],
-    ],
-    { cwd: dir },
-  )
-  const upstream = createHttpsServer(
-    { key: await readFile(join(dir, 'key.pem')), cert: await readFile(join(dir, 'cert.pem')) },
-    (_req, res) => {
-      res.writeHead(200, { 'content-length': String(content.length) })
-      res.end(content)
-    },
-  )
-  upstream.listen(0, '127.0.0.1')
-  await once(upstream, 'listening')
-  t.after(() => {
-    upstream.closeAllConnections()
-    upstream.close()
+  const openssl = needTool(t, 'openssl')
+  if (openssl === undefined) return
+  const { key, cert } = await selfSignedCertificate(openssl, await tempDir(t))
+  const upstream = createHttpsServer({ key, cert }, (_req, res) => {
+    res.writeHead(200, { 'content-length': String(content.length) })
+    res.end(content)
   })
+  const port = await listenForTest(t, upstream)
   const before = socketReadStats.reads
-  const req = httpsRequest(`https://127.0.0.1:${String((upstream.address() as AddressInfo).port)}/f`, {
+  const req = httpsRequest(`https://127.0.0.1:${String(port)}/f`, {
     agent: readingAgent('https:'),
     rejectUnauthorized: false,
   })
