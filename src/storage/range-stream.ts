@@ -7,6 +7,7 @@
 // nobody anything and saves the round trips through libuv's thread pool.
 import { read, readSync } from 'node:fs'
 import { Readable } from 'node:stream'
+import { BufferPool, SinkBuffers } from './sink-buffers.js'
 import type { StreamSink } from './storage.js'
 
 // The first read is the size of an fs read stream's; each next one doubles, up to 1 MiB: small
@@ -15,8 +16,7 @@ import type { StreamSink } from './storage.js'
 const FIRST_CHUNK = 64 * 1024
 const MAX_CHUNK = 1024 * 1024
 // 1 MiB read buffers given back by finished downloads (createRangeStream with a sink).
-const MAX_SPARES = 16
-const spares: Buffer[] = []
+const pool = new BufferPool(MAX_CHUNK, 16)
 
 /**
  * Stream bytes [start, end] (inclusive) of descriptor `fd`; stops early if the file is shorter.
@@ -32,37 +32,15 @@ export function createRangeStream(
   let position = start
   let chunk = FIRST_CHUNK
   // A new buffer per read makes a large download leave some 2,000 dead 1 MiB buffers a second
-  // behind it, which V8 frees only when its external-memory trigger runs a collection (about
-  // 40 MB of the peak RSS of 4 such downloads). With a sink, two 1 MiB buffers are read into in
-  // turn. The Readable reads one chunk ahead while the sink sends the last, so a buffer is free
-  // when it is not under the chunk pushed last, no chunk waits in this stream (readableLength 0),
-  // and the sink holds no more than that last chunk's length: its writableLength counts the bytes
-  // not sent yet, in order (node:http's queue plus the socket's, whose writes keep the buffers
-  // given to them, not copies, until done), so every earlier chunk has been sent. (Or the last
-  // chunk still waits in this stream, and the sink holds nothing.)
-  // The two come from the spares that finished downloads gave back when there are some: kept
-  // by the stream alone, they would live as long as it does, long enough to be promoted with it
-  // and freed only by a full collection, so a busy server would hold many dead ones.
-  const kept: Buffer[] = []
-  let last: { readonly block: ArrayBufferLike; readonly length: number } | undefined
+  // behind it (about 40 MB of the peak RSS of 4 such downloads). With a sink, two 1 MiB buffers
+  // are read into in turn (sink-buffers.ts says when one is free). The Readable reads one chunk
+  // ahead while the sink sends the last; with blocking reads the last chunk may still wait in
+  // this stream instead (Readable.read() asks for the next chunk before it takes the one it
+  // returns out of its buffer; chunks leave it whole).
+  const buffers = sink === undefined ? undefined : new SinkBuffers(pool, sink)
   let reading = false
-  const take = (length: number, queued: number): Buffer => {
-    // Only the last chunk may still be in use: in the sink (the read ahead of the callback
-    // reads), or in this stream (blocking reads: Readable.read() asks for the next chunk
-    // before it takes the one it returns out of its buffer; chunks leave it whole).
-    const lastOnly =
-      last !== undefined &&
-      ((queued === 0 && sink !== undefined && sink.writableLength <= last.length) ||
-        (queued === last.length && sink?.writableLength === 0))
-    if (lastOnly) {
-      const free = kept.find((buffer) => buffer.buffer !== last?.block)
-      if (free !== undefined) return free.subarray(0, length)
-    }
-    if (sink === undefined || kept.length === 2) return Buffer.allocUnsafeSlow(length)
-    const buffer = spares.pop() ?? Buffer.allocUnsafeSlow(MAX_CHUNK)
-    kept.push(buffer)
-    return buffer.subarray(0, length)
-  }
+  const take = (length: number, queued: number): Buffer =>
+    buffers === undefined ? Buffer.allocUnsafeSlow(length) : buffers.next(queued).subarray(0, length)
   const stream = new Readable({
     highWaterMark: FIRST_CHUNK,
     read() {
@@ -83,7 +61,7 @@ export function createRangeStream(
           this.push(null)
         } else {
           position += bytesRead
-          last = { block: buffer.buffer, length: bytesRead }
+          buffers?.pushed(buffer, bytesRead)
           this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead))
         }
       }
@@ -106,7 +84,7 @@ export function createRangeStream(
   // cut short keeps them: they go with it.
   sink?.once('finish', () => {
     if (!stream.readableEnded || reading) return
-    for (const buffer of kept.splice(0)) if (spares.length < MAX_SPARES) spares.push(buffer)
+    buffers?.giveBack()
   })
   return stream
 }

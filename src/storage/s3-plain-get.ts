@@ -7,7 +7,7 @@
 // (credentials, region, endpoint), sent on a connection of its own; the answer's head is parsed
 // here, and the body's bytes are the socket's own chunks, pushed straight into the stream the
 // route pipes. Over plain HTTP with a sink (the response), the socket reads into two buffers
-// reused once the sink has sent them, as local downloads do (range-stream.ts): no allocation
+// reused once the sink has sent them (sink-buffers.ts, as local downloads do): no allocation
 // per chunk at all.
 //
 // Only the plain case is taken: 200 (206 for a range) with the Content-Length expected and no
@@ -17,6 +17,7 @@
 import { connect as netConnect, isIP, type Socket } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
 import type { PushSource, PushTarget } from './deferred-stream.js'
+import { BufferPool, SinkBuffers } from './sink-buffers.js'
 import type { StreamSink } from './storage.js'
 
 /** A GET to send as it is: every header the signature covers, and what a plain answer must say. */
@@ -31,6 +32,10 @@ export interface PlainGetRequest {
   /** Milliseconds without a byte before the connection is given up (the SDK's socketTimeout). */
   readonly timeoutMs: number
 }
+
+// Socket reads into buffers of this size, used again once the sink has sent them
+// (sink-buffers.ts), and given back by finished downloads for the next ones.
+const pool = new BufferPool(64 * 1024, 16)
 
 // An answer's head larger than this is not one of S3's: give up.
 const MAX_HEAD = 64 * 1024
@@ -74,7 +79,7 @@ export function plainGet(
       resolve(body)
       return body.take(head.subarray(end + 4))
     }
-    const buffers = https || sink === undefined ? undefined : new ReusedBuffers(sink, target)
+    const buffers = https || sink === undefined ? undefined : new SinkBuffers(pool, sink)
     const socket: Socket = https
       ? tlsConnect({ host, port, ...(isIP(host) === 0 ? { servername: host } : {}), ALPNProtocols: ['http/1.1'] })
       : netConnect({
@@ -84,8 +89,11 @@ export function plainGet(
             ? {}
             : {
                 onread: {
-                  buffer: () => buffers.next(),
-                  callback: (bytes: number, buffer: Uint8Array) => received(buffers.used(buffer as Buffer, bytes)),
+                  buffer: () => buffers.next(target.queued),
+                  callback: (bytes: number, buffer: Uint8Array) => {
+                    buffers.pushed(buffer as Buffer, bytes)
+                    return received((buffer as Buffer).subarray(0, bytes))
+                  },
                 },
               }),
         })
@@ -95,7 +103,12 @@ export function plainGet(
       })
     // In flowing mode, so that the end of the answer is seen (no data flows this way with onread).
     else socket.resume()
-    buffers?.giveBackAfter(socket)
+    // Given back once the sink has sent everything after the connection closed (no read is
+    // filling one then). A download cut short keeps them: they go with it.
+    if (buffers !== undefined && sink !== undefined)
+      sink.once('finish', () => {
+        if (socket.destroyed) buffers.giveBack()
+      })
     socket.setNoDelay(true)
     socket.setTimeout(request.timeoutMs, () => {
       socket.destroy(Object.assign(new Error('the store sent nothing for too long'), { name: 'TimeoutError' }))
@@ -191,57 +204,5 @@ class Body implements PushSource {
 
   destroy(): void {
     this.#socket.destroy()
-  }
-}
-
-// Socket reads of this size, into buffers used again once the sink has sent them.
-const READ_SIZE = 64 * 1024
-// Buffers given back by finished downloads, for the next ones.
-const MAX_SPARES = 16
-const spares: Buffer[] = []
-
-/**
- * Two read buffers in turn (see range-stream.ts for why the sink's writableLength tells which
- * is free): a chunk pushed stays in the target (queued) or in the sink (node:http and the socket
- * keep the buffers written, not copies, until sent), and the sink sends in order, so when nothing
- * is queued and the sink holds no more than the last chunk, the other buffer is free. Otherwise
- * a new buffer, not kept.
- */
-class ReusedBuffers {
-  readonly #sink: StreamSink
-  readonly #target: PushTarget
-  readonly #kept: Buffer[] = []
-  #last: { readonly block: Buffer; readonly length: number } | undefined
-
-  constructor(sink: StreamSink, target: PushTarget) {
-    this.#sink = sink
-    this.#target = target
-  }
-
-  next(): Buffer {
-    const last = this.#last
-    if (last !== undefined && this.#target.queued === 0 && this.#sink.writableLength <= last.length) {
-      const free = this.#kept.find((buffer) => buffer !== last.block)
-      if (free !== undefined) return free
-    }
-    if (this.#kept.length === 2) return Buffer.allocUnsafeSlow(READ_SIZE)
-    const buffer = spares.pop() ?? Buffer.allocUnsafeSlow(READ_SIZE)
-    this.#kept.push(buffer)
-    return buffer
-  }
-
-  /** The chunk just read into `buffer`. */
-  used(buffer: Buffer, bytes: number): Buffer {
-    this.#last = { block: buffer, length: bytes }
-    return buffer.subarray(0, bytes)
-  }
-
-  // Given back once the sink has sent everything after the connection closed (no read is
-  // filling one then). A download cut short keeps them: they go with it.
-  giveBackAfter(socket: Socket): void {
-    this.#sink.once('finish', () => {
-      if (!socket.destroyed) return
-      for (const buffer of this.#kept.splice(0)) if (spares.length < MAX_SPARES) spares.push(buffer)
-    })
   }
 }

@@ -16,6 +16,7 @@ import { mkdir, open, rename, unlink, writeFile, type FileHandle } from 'node:fs
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
+import { BufferPool } from '../storage/sink-buffers.js'
 import { upstreamGet, type UpstreamRequest } from './http-client.js'
 import { ReadBuffers, type ReaderSink } from './read-buffers.js'
 import { UpstreamFetchError } from './upstream-errors.js'
@@ -63,12 +64,15 @@ const RETIRED_KEPT = 8
  */
 export const BLOCK = 256 * 1024
 
-// Blocks given back by downloads, for the next ones (at most this many kept).
-const MAX_SPARE_BLOCKS = 16
-const spareBlocks: Buffer[] = []
+// Blocks given back by downloads, for the next ones (at most 16 kept).
+const blocks = new BufferPool(BLOCK, 16)
 
 /** Blocks allocated by every download so far (for tests: reused ones are not counted). */
-export const blockStats = { allocated: 0 }
+export const blockStats = {
+  get allocated(): number {
+    return blocks.allocated
+  },
+}
 
 /** A block of the body at its offset in the file: `filled` bytes so far. */
 interface Block {
@@ -96,13 +100,7 @@ interface Follower {
 }
 
 function takeBlock(start: number): Block {
-  let bytes = spareBlocks.pop()
-  if (bytes === undefined) {
-    blockStats.allocated++
-    // allocUnsafeSlow: a buffer of its own, never a slice of Node's shared pool.
-    bytes = Buffer.allocUnsafeSlow(BLOCK)
-  }
-  return { start, bytes, filled: 0, written: false, escaped: false }
+  return { start, bytes: blocks.take(), filled: 0, written: false, escaped: false }
 }
 
 /** One download in progress, and its readers. */
@@ -328,7 +326,7 @@ export class Download extends EventEmitter {
     if (this.#retired.length === 0) return
     this.#retired = this.#retired.filter((block) => {
       if (this.#sending(block)) return true
-      if (spareBlocks.length < MAX_SPARE_BLOCKS) spareBlocks.push(block.bytes)
+      blocks.give([block.bytes])
       return false
     })
   }

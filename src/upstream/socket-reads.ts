@@ -15,16 +15,21 @@
 import { Agent as HttpAgent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import type { Socket } from 'node:net'
+import { BufferPool } from '../storage/sink-buffers.js'
 
 /** What each socket reads at most at a time (Node's default is 64 KiB). */
 export const SOCKET_READ = 256 * 1024
 
-// Buffers of closed sockets, for the next ones (at most this many kept).
-const MAX_SPARES = 8
-const spares: Buffer[] = []
+// Buffers of closed sockets, for the next ones (at most 8 kept).
+const pool = new BufferPool(SOCKET_READ, 8)
 
 /** Read buffers allocated for sockets so far (reused ones are not counted), and reads into them (for tests). */
-export const socketReadStats = { allocated: 0, reads: 0 }
+export const socketReadStats = {
+  get allocated(): number {
+    return pool.allocated
+  },
+  reads: 0,
+}
 
 /** The socket option that makes reads go into `buffer` and out as 'data' of the socket `socket()` returns. */
 function onreadFor(buffer: Buffer, socket: () => Socket | undefined): object {
@@ -39,14 +44,6 @@ function onreadFor(buffer: Buffer, socket: () => Socket | undefined): object {
   }
 }
 
-function takeBuffer(): Buffer {
-  const spare = spares.pop()
-  if (spare !== undefined) return spare
-  socketReadStats.allocated++
-  // allocUnsafeSlow: a buffer of its own, never a slice of Node's shared pool.
-  return Buffer.allocUnsafeSlow(SOCKET_READ)
-}
-
 /** `socket` (created with `buffer` as its onread buffer) gives it back when it closes, unless it erred. */
 function track(socket: Socket, buffer: Buffer): Socket {
   let failed = false
@@ -54,14 +51,14 @@ function track(socket: Socket, buffer: Buffer): Socket {
     failed = true
   })
   socket.once('close', () => {
-    if (!failed && spares.length < MAX_SPARES) spares.push(buffer)
+    if (!failed) pool.give([buffer])
   })
   return socket
 }
 
 /** A socket made by an agent's own `create` (the same options, plus onread into a buffer of its own). */
 function readingConnection(options: object, create: (options: object) => Socket): Socket {
-  const buffer = takeBuffer()
+  const buffer = pool.take()
   let socket: Socket | undefined = undefined
   socket = create({ ...options, ...onreadFor(buffer, () => socket) })
   return track(socket, buffer)
