@@ -72,9 +72,10 @@ export class WorkerAnalyzer implements Analyzer {
   }
 
   /**
-   * Make the pool, with no worker yet. Workers start with the first file to read (requests
-   * sent while they load wait in their message ports) and stop after a minute without work: a
-   * server whose cache knows every file carries no worker threads (each costs some 15 MB).
+   * Make the pool, with no worker yet. A worker starts with the first file to read, another
+   * only when each running one has `perWorker` files (requests sent while a worker loads wait in
+   * its message port), and all stop after a minute without work: a server whose cache knows
+   * every file carries no worker threads (each costs some 12-15 MB).
    */
   static create(options: WorkerAnalyzerOptions): WorkerAnalyzer {
     return new WorkerAnalyzer(options)
@@ -82,6 +83,11 @@ export class WorkerAnalyzer implements Analyzer {
 
   analyze(file: DistFile, options: AnalyzeOptions): Promise<AnalysisResult> {
     return this.#scheduler.run(options.group, () => this.#dispatch(file), options.urgent ?? true)
+  }
+
+  /** Worker threads running now (each started on demand, stopped after a minute idle). */
+  get threads(): number {
+    return this.#slots.length
   }
 
   forget(): void {
@@ -109,11 +115,14 @@ export class WorkerAnalyzer implements Analyzer {
     if (this.#closed) return Promise.reject(new AnalysisStoppedError())
     if (this.#broken) return Promise.reject(new AppError('EGGSERVE_ANALYSIS', 'the analysis workers cannot start'))
     clearTimeout(this.#idleTimer)
-    while (this.#slots.length < this.#options.workers) this.#spawn()
-    const slot = this.#slots.reduce<Slot | undefined>(
+    let slot = this.#slots.reduce<Slot | undefined>(
       (best, candidate) => (best === undefined || candidate.ids.size < best.ids.size ? candidate : best),
       undefined,
     )
+    // One more worker only when every running one has its fill: a file dropped into a served
+    // tree starts one worker (an isolate costs some 12 MB of RSS), a cold tree all of them.
+    if (this.#slots.length < this.#options.workers && (slot === undefined || slot.ids.size >= this.#options.perWorker))
+      slot = this.#spawn()
     if (slot === undefined) return Promise.reject(new AppError('EGGSERVE_ANALYSIS', 'no analysis worker is running'))
     const id = this.#nextId++
     return new Promise<AnalysisResult>((resolve, reject) => {
@@ -142,7 +151,7 @@ export class WorkerAnalyzer implements Analyzer {
     }
   }
 
-  #spawn(): void {
+  #spawn(): Slot {
     const data: AnalysisWorkerData = {
       storage: this.#options.storage,
       algorithms: this.#options.algorithms,
@@ -175,6 +184,7 @@ export class WorkerAnalyzer implements Analyzer {
     worker.on('exit', (code) => {
       this.#replace(slot, code)
     })
+    return slot
   }
 
   #receive(reply: Exclude<WorkerReply, { kind: 'ready' }>): void {
