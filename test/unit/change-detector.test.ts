@@ -344,6 +344,23 @@ await test('reconcile() reads every folder again: a file rewritten in place (sam
   assert.deepEqual(forgotten, ['foo-1.0.tar.gz'], "the old bytes' facts are forgotten")
 })
 
+await test('reconcile() lets the event loop run between folders: a timer set before it fires long before it ends', async (t) => {
+  const files: Record<string, string> = {}
+  for (let i = 0; i < 40; i++) files[`p${String(i)}/p${String(i)}-1.0.tar.gz`] = String(i)
+  const { storage, detector } = await setup(t, files)
+  let readWhenTimerRan: number | undefined
+  // A local listing answers with synchronous calls: only a deliberate yield lets this run mid-pass.
+  setTimeout(() => {
+    readWhenTimerRan = storage.folderReads.length
+  }, 0)
+  await detector.reconcile()
+  assert.equal(storage.folderReads.length, 40)
+  assert.ok(
+    readWhenTimerRan !== undefined && readWhenTimerRan < 20,
+    `the timer ran after ${String(readWhenTimerRan)} of 40 folders were read`,
+  )
+})
+
 await test("a folder read that raced the folder's removal never brings the project back", async (t) => {
   const { root, storage, tree, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a', 'bar/bar-1.0.tar.gz': 'b' })
   detector.changed('foo')
