@@ -182,6 +182,7 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
     '--noEmit',
     '--trace-gc',
     '--heap-growing-percent',
+    '--no-allocation-site-pretenuring',
     '--heapsnapshot-signal',
     '--semi-space-growth-factor',
   ],
