@@ -1,28 +1,29 @@
-// Serving one distribution: open once, describe the descriptor, answer ranges and conditionals.
+// Serving one distribution: open once, describe the descriptor, answer ranges and conditionals;
+// a small file held in memory is answered synchronously, as a cached page is.
 import { finished } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { evaluatePreconditions, rangeAllowed, type Validators } from '../core/conditional.js'
+import { evaluatePreconditions, rangeAllowed } from '../core/conditional.js'
 import { accelPath, offloadable } from '../core/offload.js'
-import { contentRange, planRange, unsatisfiedRange, type RangePlan } from '../core/range.js'
+import { contentRange, planRange, unsatisfiedRange, type ByteRange, type RangePlan } from '../core/range.js'
 import { NotFoundError } from '../errors.js'
-import type { Storage } from '../storage/storage.js'
+import type { HeldFile } from '../storage/small-file-cache.js'
+import type { OpenFile, Storage, StoredFile } from '../storage/storage.js'
 import { contentTypeFor } from './content-type.js'
-import { strongEtag } from './etag.js'
+import { fileValidators } from './file-validators.js'
 import { setLastModified } from './last-modified.js'
 
 // Files (or ranges) up to this size are read in one go rather than streamed.
 const SMALL = 64 * 1024
 
-/** Strong entity tag from a file identity: it changes whenever the bytes may have changed. */
-export function etagFor(identity: string): string {
-  // The identity (device:inode:size:mtime:ctime) is opaque storage detail; send a digest of it.
-  return strongEtag(identity)
-}
+/**
+ * Where downloads are opened: the storage, or a cache in front of it (SmallFileCache), whose
+ * held() answers a file it holds in memory without a promise.
+ */
+export type DownloadFiles = Pick<Storage, 'open'> & { held?(key: string): HeldFile | undefined }
 
 /** What sendDistribution needs. */
 export interface DistributionOptions {
-  /** Where the file is opened: the storage, or a cache in front of it (SmallFileCache). */
-  readonly files: Pick<Storage, 'open'>
+  readonly files: DownloadFiles
   readonly key: string
   readonly filename: string
   /** The identity the index knows the file by. */
@@ -38,7 +39,21 @@ export interface DistributionOptions {
  * With `offload`, a download that nginx would answer the same way is handed to it (see
  * offloadable() and docs/nginx.md); everything else is answered here, as without it.
  */
-export async function sendDistribution(
+export function sendDistribution(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: DistributionOptions,
+): FastifyReply | Promise<FastifyReply> {
+  // A file held in memory is answered at once: nothing to open, read or close.
+  const held = options.files.held?.(options.key)
+  if (held === undefined) return sendOpened(request, reply, options)
+  const body = prepare(request, reply, options, held.file)
+  if (body === undefined) return reply.send()
+  if (body === UNSATISFIABLE) return reply.send(UNSATISFIABLE)
+  return reply.send(body.range === undefined ? held.bytes : held.bytes.subarray(body.range.start, body.range.end + 1))
+}
+
+async function sendOpened(
   request: FastifyRequest,
   reply: FastifyReply,
   options: DistributionOptions,
@@ -48,16 +63,43 @@ export async function sendDistribution(
     options.identity === undefined ? {} : { expected: options.identity },
   )
   if (opened === undefined) throw new NotFoundError()
-  const { file } = opened
-  const validators: Validators = { etag: etagFor(file.identity), lastModifiedMs: file.mtimeMs }
+  const body = prepare(request, reply, options, opened.file)
+  if (body === undefined || body === UNSATISFIABLE) {
+    await opened.close()
+    return reply.send(body)
+  }
+  return sendBytes(reply, opened, body)
+}
+
+// The body of a 416 (its status and headers are set by prepare()).
+const UNSATISFIABLE = 'Range Not Satisfiable\n'
+
+/** The part of the file a response carries: all of it, or one range. */
+interface Body {
+  readonly range: ByteRange | undefined
+  readonly length: number
+}
+
+/**
+ * Set the status and headers of the answer to `request` for `file`, and say what it carries:
+ * the file's bytes (Body), the 416 text, or nothing (304, 412, HEAD, an offloaded download).
+ * Synchronous and free of I/O, so a file held in memory is answered without a promise.
+ */
+function prepare(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  options: DistributionOptions,
+  file: StoredFile,
+): Body | typeof UNSATISFIABLE | undefined {
+  const validators = fileValidators(file)
   reply.header('accept-ranges', 'bytes')
   reply.header('etag', validators.etag)
-  setLastModified(reply, validators.lastModifiedMs)
+  setLastModified(reply, validators.lastModifiedMs, validators.lastModified)
 
   const precondition = evaluatePreconditions(request.headers, validators)
   if (precondition !== 'proceed') {
-    await opened.close()
-    return reply.code(precondition === 'not-modified' ? 304 : 412).send()
+    reply.code(precondition === 'not-modified' ? 304 : 412)
+    return undefined
   }
 
   const ifRange = request.headers['if-range']
@@ -65,37 +107,34 @@ export async function sendDistribution(
     ? planRange(request.headers.range, file.size)
     : { kind: 'full' }
   if (plan.kind === 'unsatisfiable') {
-    await opened.close()
-    return reply
-      .code(416)
-      .header('content-range', unsatisfiedRange(file.size))
-      .type('text/plain; charset=utf-8')
-      .send('Range Not Satisfiable\n')
+    reply.code(416).header('content-range', unsatisfiedRange(file.size)).type('text/plain; charset=utf-8')
+    return UNSATISFIABLE
   }
 
   // Archives are sent as they are: never a Content-Encoding: pip hashes the bytes it receives.
   reply.type(contentTypeFor(options.filename))
   if (options.offload !== undefined && offloadable(request.headers, plan)) {
-    await opened.close()
     // nginx takes the status, Content-Length and Content-Range from the file it opens;
     // Content-Type, Cache-Control and Accept-Ranges cross the redirect, ETag and Last-Modified
     // are put back by the shipped config (contrib/nginx/eggserve.conf). nginx adds an
     // Accept-Ranges of its own to a 200 but not to a 206 (ngx_http_range_filter_module.c), so
     // ours goes along only for a range.
     if (plan.kind !== 'partial') reply.removeHeader('accept-ranges')
-    return reply.header('x-accel-redirect', accelPath(options.offload, options.key)).send()
+    reply.header('x-accel-redirect', accelPath(options.offload, options.key))
+    return undefined
   }
   const range = plan.kind === 'partial' ? plan.range : undefined
   if (range !== undefined) reply.code(206).header('content-range', contentRange(range, file.size))
-  reply.header('content-length', range === undefined ? file.size : range.end - range.start + 1)
-  if (request.method === 'HEAD') {
-    await opened.close()
-    return reply.send()
-  }
   const length = range === undefined ? file.size : range.end - range.start + 1
+  reply.header('content-length', length)
+  return request.method === 'HEAD' ? undefined : { range, length }
+}
+
+/** Send `body` of an opened file: read at once when small, else streamed; the file is closed after. */
+async function sendBytes(reply: FastifyReply, opened: OpenFile, { range, length }: Body): Promise<FastifyReply> {
   if (length <= SMALL) {
     // A small file in one read, sent as a buffer: no stream to set up and tear down.
-    const bytes = await opened.read(range ?? { start: 0, end: file.size - 1 }).finally(() => opened.close())
+    const bytes = await opened.read(range ?? { start: 0, end: opened.file.size - 1 }).finally(() => opened.close())
     return reply.send(bytes)
   }
   // The response as the sink: the file is read into buffers reused once the response sent them.

@@ -174,17 +174,19 @@ export class LocalStorage implements StorageBackend {
 
   // Synchronous on purpose, as #token: it runs on every download of a cached small file, and
   // one stat of a cached directory entry costs far less than a trip through libuv's thread pool.
+  // The path is concatenated, not join()ed: splitKey() leaves two plain names, which join()
+  // would not change, and its normalizing cost more than the rest of this method but the stat.
   currentIdentity(key: string): string | undefined {
     const parts = splitKey(key)
     if (parts === undefined) return undefined
-    let info: Stats
+    let info: Stats | undefined
     try {
-      info = statSync(join(this.#realRoot, parts.folder, parts.filename))
+      info = statSync(this.#realRoot + sep + parts.folder + sep + parts.filename, { throwIfNoEntry: false })
     } catch {
       // Only a hint: the caller opens the file, which reports what went wrong.
       return undefined
     }
-    return info.isFile() ? identityOf(info) : undefined
+    return info?.isFile() === true ? identityOf(info) : undefined
   }
 
   // Open once, then describe the opened descriptor: the headers and the bytes come from the

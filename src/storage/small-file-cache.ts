@@ -14,7 +14,8 @@ export interface SmallFileCacheOptions {
   readonly maxFileBytes?: number
 }
 
-interface Entry {
+/** A small file's bytes in memory, with the StoredFile they were read as. */
+export interface HeldFile {
   readonly file: StoredFile
   readonly bytes: Buffer
 }
@@ -37,17 +38,18 @@ const ENTRY_OVERHEAD = 256
  * replaced or rewritten in place (new inode, or new mtime and ctime) is read again, never served
  * stale; the bytes and the StoredFile of an entry come from one opened descriptor, so headers
  * and bytes always describe the same version. Backends without currentIdentity() (a bucket,
- * where a stat is a request) pass through.
+ * where a stat is a request) pass through. held() is the same check without the promise: the
+ * download route answers a held file synchronously.
  */
 export class SmallFileCache {
   readonly #storage: Pick<Storage, 'open' | 'currentIdentity'>
   readonly #maxFileBytes: number
-  readonly #lru: LRUCache<string, Entry>
+  readonly #lru: LRUCache<string, HeldFile>
 
   constructor(storage: Pick<Storage, 'open' | 'currentIdentity'>, options: SmallFileCacheOptions = {}) {
     this.#storage = storage
     this.#maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
-    this.#lru = new LRUCache<string, Entry>({
+    this.#lru = new LRUCache<string, HeldFile>({
       maxSize: options.maxBytes ?? DEFAULT_MAX_BYTES,
       sizeCalculation: (entry, key) => entry.bytes.length + key.length + entry.file.identity.length + ENTRY_OVERHEAD,
     })
@@ -58,15 +60,24 @@ export class SmallFileCache {
     return this.#lru.calculatedSize
   }
 
+  /**
+   * The cached copy of `key` when it is the file's current version (one synchronous stat), so a
+   * download of it is answered without waiting on a promise; undefined: call open(). A copy
+   * found out of date is dropped here, so the open() after it stats no more.
+   */
+  held(key: string): HeldFile | undefined {
+    const cached = this.#lru.get(key)
+    if (cached === undefined) return undefined
+    if (this.#storage.currentIdentity?.(key) === cached.file.identity) return cached
+    this.#lru.delete(key)
+    return undefined
+  }
+
   /** Storage.open(), answered from memory when the cached copy is the file's current version. */
   async open(key: string, options: OpenOptions = {}): Promise<OpenFile | undefined> {
-    const probe = this.#storage.currentIdentity?.bind(this.#storage)
-    if (probe === undefined) return this.#storage.open(key, options)
-    const cached = this.#lru.get(key)
-    if (cached !== undefined) {
-      if (probe(key) === cached.file.identity) return inMemory(cached)
-      this.#lru.delete(key)
-    }
+    if (this.#storage.currentIdentity === undefined) return this.#storage.open(key, options)
+    const cached = this.held(key)
+    if (cached !== undefined) return inMemory(cached)
     const opened = await this.#storage.open(key, options)
     if (opened === undefined || opened.file.size > this.#maxFileBytes) return opened
     let bytes: Buffer
@@ -77,13 +88,13 @@ export class SmallFileCache {
     }
     // A file that shrank while it was read is not what its stat says: serve what was read,
     // keep nothing, and let the next request look again.
-    const entry: Entry = { file: opened.file, bytes }
+    const entry: HeldFile = { file: opened.file, bytes }
     if (bytes.length === opened.file.size) this.#lru.set(key, entry)
     return inMemory(entry)
   }
 }
 
-function inMemory({ file, bytes }: Entry): OpenFile {
+function inMemory({ file, bytes }: HeldFile): OpenFile {
   const slice = (range: ByteRange | undefined): Buffer =>
     range === undefined ? bytes : bytes.subarray(range.start, range.end + 1)
   return {

@@ -130,3 +130,21 @@ await test('a storage without currentIdentity() (a bucket) is passed through', a
   for (let i = 0; i < 3; i++) assert.equal((await whole(await cache.open(KEY)))?.text, 'bucket')
   assert.equal(opens, 3)
 })
+
+await test('held(): the cached copy while it is current, without a promise; a replaced or removed file is not held', async (t) => {
+  const { root, cache, opens } = await setUp(t)
+  assert.equal(cache.held(KEY), undefined, 'not read yet')
+  const read = await cache.open(KEY)
+  const held = cache.held(KEY)
+  assert.equal(held?.bytes.toString(), 'version one')
+  assert.equal(held.file.identity, read?.file.identity)
+  // In place, the same size: no longer held; the next open() reads it (and holds it again).
+  await writeFile(join(root, 'foo', 'foo-1.0.tar.gz'), 'version two')
+  assert.equal(cache.held(KEY), undefined)
+  assert.equal((await whole(await cache.open(KEY)))?.text, 'version two')
+  assert.equal(cache.held(KEY)?.bytes.toString(), 'version two')
+  assert.equal(opens(), 2)
+  await rm(join(root, 'foo', 'foo-1.0.tar.gz'))
+  assert.equal(cache.held(KEY), undefined)
+  assert.equal(await cache.open(KEY), undefined)
+})

@@ -10,6 +10,7 @@ import { sendRedirect } from '../download-redirect.js'
 import { sendMetadata } from '../metadata-response.js'
 import { redirect } from '../replies.js'
 import type { IndexRouteOptions } from './route-options.js'
+import { withProject } from './tree-pages.js'
 
 /** Route params of a file URL. */
 export interface FileParams {
@@ -38,39 +39,45 @@ export function fileHandler({
   offload,
   redirect: redirector,
 }: Pick<IndexRouteOptions, 'index' | 'files' | 'metadata' | 'filesCacheControl' | 'offload' | 'redirect'>) {
-  return async (request: FastifyRequest<{ Params: FileParams }>, reply: FastifyReply): Promise<FastifyReply> => {
+  // Synchronous while the index holds the project fresh (withProject) and the file is held in
+  // memory (sendDistribution): a small download then waits on no promise, as a cached page.
+  return (
+    request: FastifyRequest<{ Params: FileParams }>,
+    reply: FastifyReply,
+  ): FastifyReply | Promise<FastifyReply> => {
     const { folder, file } = request.params
-    const found = await index.findProject(folder)
-    if (found === undefined) throw new NotFoundError()
-    const target = localTarget(file, (name) => found.file(name))
-    if (target === undefined) throw new NotFoundError()
-    if (found.folder !== folder)
-      return redirect(request, reply, `../${encodeSegment(found.folder)}/${encodeSegment(file)}`)
-    if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
-    // Only the archive goes: the metadata is eggserve's own (extracted, cached), and a signature
-    // is small and may not exist, which only opening it here finds out (a redirect would not).
-    if (redirector !== undefined && target.kind === 'file')
-      return sendRedirect(reply, await redirector(target.file.key))
-    switch (target.kind) {
-      case 'metadata':
-        return sendMetadata(request, reply, { metadata, file: target.file })
-      // PEP 503: a signature is served when it is on disk, for a file the index knows.
-      case 'signature':
-        return sendDistribution(request, reply, {
-          files,
-          offload,
-          key: target.file.key + SIGNATURE_SUFFIX,
-          filename: file,
-        })
-      case 'file':
-        return sendDistribution(request, reply, {
-          files,
-          offload,
-          key: target.file.key,
-          filename: target.file.filename,
-          identity: target.file.identity,
-        })
-    }
+    return withProject(index, folder, (found) => {
+      if (found === undefined) throw new NotFoundError()
+      const target = localTarget(file, (name) => found.file(name))
+      if (target === undefined) throw new NotFoundError()
+      if (found.folder !== folder)
+        return redirect(request, reply, `../${encodeSegment(found.folder)}/${encodeSegment(file)}`)
+      if (filesCacheControl !== undefined) reply.header('cache-control', filesCacheControl)
+      // Only the archive goes: the metadata is eggserve's own (extracted, cached), and a signature
+      // is small and may not exist, which only opening it here finds out (a redirect would not).
+      if (redirector !== undefined && target.kind === 'file')
+        return redirector(target.file.key).then((location) => sendRedirect(reply, location))
+      switch (target.kind) {
+        case 'metadata':
+          return sendMetadata(request, reply, { metadata, file: target.file })
+        // PEP 503: a signature is served when it is on disk, for a file the index knows.
+        case 'signature':
+          return sendDistribution(request, reply, {
+            files,
+            offload,
+            key: target.file.key + SIGNATURE_SUFFIX,
+            filename: file,
+          })
+        case 'file':
+          return sendDistribution(request, reply, {
+            files,
+            offload,
+            key: target.file.key,
+            filename: target.file.filename,
+            identity: target.file.identity,
+          })
+      }
+    })
   }
 }
 

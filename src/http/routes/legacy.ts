@@ -54,7 +54,10 @@ export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, opti
   done()
 }
 
-type FileRoute = (request: FastifyRequest<{ Params: FileParams }>, reply: FastifyReply) => Promise<FastifyReply>
+type FileRoute = (
+  request: FastifyRequest<{ Params: FileParams }>,
+  reply: FastifyReply,
+) => FastifyReply | Promise<FastifyReply>
 
 // The local file when the eggdir has it; else, when the name rule lets the name reach an
 // upstream (not local, or merged), the upstream's file through the same verified download path

@@ -6,6 +6,7 @@ import type { Storage } from '../../storage/storage.js'
 import type { UpstreamIndex } from '../../upstream/upstream-index.js'
 import type { AccessControl } from '../access-control.js'
 import type { Redirector } from '../download-redirect.js'
+import type { DownloadFiles } from '../download.js'
 import type { PageOptions } from '../page-response.js'
 import type { UrlPolicy } from '../public-base.js'
 
@@ -14,7 +15,7 @@ export interface IndexRouteOptions {
   readonly index: IndexService
   readonly storage: Storage
   /** Where downloads are opened: the storage, or a cache of small files in front of it. */
-  readonly files: Pick<Storage, 'open'>
+  readonly files: DownloadFiles
   /** --x-accel-redirect: the internal nginx location downloads are handed to. */
   readonly offload: string | undefined
   /** --download-redirect: downloads answered with a redirect to the store or a mirror of the tree. */
