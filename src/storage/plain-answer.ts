@@ -66,15 +66,20 @@ export class HeadReader {
   }
 }
 
+/** The status code of an answer's head, or undefined when its status line does not parse. */
+export function answerStatus(head: string): number | undefined {
+  const code = /^HTTP\/1\.[01] (\d{3})(?: |\r|$)/.exec(head)?.[1]
+  return code === undefined ? undefined : Number(code)
+}
+
 /**
  * The head's Content-Length and fields when it answers `status` with nothing that changes how
  * the body is read (RFC 9112 §6: no Transfer-Encoding, one Content-Length; no Content-Encoding
  * but identity); else undefined.
  */
 export function plainHead(head: string, status: number): PlainHead | undefined {
-  const [statusLine = '', ...fields] = head.split('\r\n')
-  const code = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(statusLine)?.[1]
-  if (code !== String(status)) return undefined
+  if (answerStatus(head) !== status) return undefined
+  const [, ...fields] = head.split('\r\n')
   const headers: Record<string, string> = {}
   for (const field of fields) {
     const colon = field.indexOf(':')

@@ -42,7 +42,8 @@ export interface UpstreamResponse {
   readonly body: Readable
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308])
+/** The statuses followed to their Location. */
+export const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
 /** GET `url`, following redirects; resolves once an answer's headers are in. */
 export async function upstreamGet(request: UpstreamRequest): Promise<UpstreamResponse> {

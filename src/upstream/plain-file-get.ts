@@ -7,9 +7,10 @@
 // 256 KiB buffer of the pool socket-reads.ts keeps, and the body's chunks are views of it.
 //
 // Only a plain answer is read this way: 200, a Content-Length, no Transfer-Encoding, no
-// Content-Encoding. Anything else (a redirect, an error status, chunked framing, gzip, a head
-// that does not parse) is closed before a byte of its body is used, and the caller asks
-// upstreamGet() instead, which follows redirects, decodes and maps statuses. A failure to
+// Content-Encoding. A redirect, or a 200 of another kind (chunked framing, gzip), or a head that
+// does not parse, is closed before a byte of its body is used, and the caller asks upstreamGet()
+// instead, which follows redirects and decodes. Any other status is answered as it is, with no
+// body (file-download.ts reads only the status then: asking again would ask twice). A failure to
 // connect or a timeout is not asked again that way (it would wait out the timeouts twice): it
 // fails with the same UpstreamFetchError as upstreamGet() (http-client.ts makes both).
 //
@@ -22,10 +23,11 @@
 import type { Socket } from 'node:net'
 import { Readable } from 'node:stream'
 import type { PushTarget } from '../storage/deferred-stream.js'
-import { connectTo, ExactBody, HeadReader, plainHead, sendGet } from '../storage/plain-answer.js'
+import { answerStatus, connectTo, ExactBody, HeadReader, plainHead, sendGet } from '../storage/plain-answer.js'
 import {
   describeUrl,
   networkError,
+  REDIRECTS,
   stalledError,
   timeoutError,
   type UpstreamRequest,
@@ -36,8 +38,9 @@ import { UpstreamFetchError } from './upstream-errors.js'
 
 /**
  * GET `request.url` on a connection of its own: the response when the answer is plain (its
- * body: views of the socket's read buffer, each valid only during its 'data' event), undefined
- * when it is not (nothing of it was used: ask upstreamGet()). Rejects as upstreamGet() does when
+ * body: views of the socket's read buffer, each valid only during its 'data' event) or an error
+ * status (its body left unread: an empty one), undefined when it is neither (nothing of it was
+ * used: ask upstreamGet()). Rejects as upstreamGet() does when
  * the connection fails or a timeout runs out before the answer's head.
  */
 export function plainFileGet(request: UpstreamRequest): Promise<UpstreamResponse | undefined> {
@@ -60,7 +63,13 @@ export function plainFileGet(request: UpstreamRequest): Promise<UpstreamResponse
       if (body !== undefined) return body.take(chunk)
       const read = heads.add(chunk)
       if (read === 'more') return true
+      const status = read === 'too-large' ? undefined : answerStatus(read.head)
       const plain = read === 'too-large' ? undefined : plainHead(read.head, 200)
+      if (status !== undefined && status !== 200 && !REDIRECTS.has(status)) {
+        // An error status: all the caller reads is the status (asking again would ask twice).
+        answered(status)
+        return false
+      }
       if (read === 'too-large' || plain === undefined) {
         refuse()
         return false
@@ -97,6 +106,12 @@ export function plainFileGet(request: UpstreamRequest): Promise<UpstreamResponse
       if (settled) return
       settled = true
       reject(err)
+    }
+    function answered(status: number): void {
+      clearTimeout(timer)
+      socket.destroy()
+      settled = true
+      resolve({ status, headers: {}, url: url.href, body: Readable.from([]) })
     }
     function refuse(): void {
       clearTimeout(timer)
