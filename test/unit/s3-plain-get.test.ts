@@ -3,26 +3,19 @@
 // but the plain case (another status, chunked framing, another length) is refused before a
 // byte is passed on, so that the caller can ask GetObject instead.
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer as createHttpServer, get as httpGet } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { deferredStream, type PushTarget } from '../../src/storage/deferred-stream.js'
 import { plainGet, type PlainGetRequest } from '../../src/storage/s3-plain-get.js'
 import type { StreamSink } from '../../src/storage/storage.js'
+import { probeOverTls } from '../helpers/plain-get-over-tls.js'
 import { rawServer } from '../helpers/raw-server.js'
-import { repoRoot } from '../helpers/spawn-server.js'
-import { tempDir } from '../helpers/temp-tree.js'
-import { listenForTest, selfSignedCertificate } from '../helpers/test-certificate.js'
-import { needTool } from '../helpers/tools.js'
 
 const OBJECT = '/bucket/demo/demo-1.0.tar.gz?X-Amz-Signature=s'
 
@@ -167,36 +160,10 @@ await test('plainGet', async (t) => {
 })
 
 await test('over https: the body of a store whose certificate is trusted, and never one whose certificate is not', async (t) => {
-  const openssl = needTool(t, 'openssl')
-  if (openssl === undefined) return
-  const { key, cert, certPath } = await selfSignedCertificate(openssl, await tempDir(t))
   const body = randomBytes(3 * 1024 * 1024)
-  const store = createHttpsServer({ key, cert }, (_req, res) => {
-    res.writeHead(200, { 'content-length': String(body.length) })
-    res.end(body)
-  })
-  const port = await listenForTest(t, store)
-  const url = `https://127.0.0.1:${String(port)}/bucket/demo/demo-1.0.tar.gz?X-Amz-Signature=s`
-  // The probe runs in a process of its own: NODE_EXTRA_CA_CERTS is read when Node starts.
-  const probe = async (env: NodeJS.ProcessEnv): Promise<unknown> => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        fileURLToPath(new URL('../helpers/plain-get-probe.ts', import.meta.url)),
-        url,
-        String(body.length),
-      ],
-      { cwd: repoRoot, env },
-    )
-    return JSON.parse(stdout)
-  }
-  const env = { ...process.env }
-  delete env.NODE_EXTRA_CA_CERTS
-  assert.deepEqual(await probe({ ...env, NODE_EXTRA_CA_CERTS: certPath }), {
-    sha256: createHash('sha256').update(body).digest('hex'),
-  })
+  const runs = await probeOverTls(t, body, OBJECT)
+  if (runs === undefined) return
+  assert.deepEqual(runs.trusted, { sha256: createHash('sha256').update(body).digest('hex') })
   // Not trusted: refused (GetObject is asked instead, and fails the same way), no byte read.
-  assert.deepEqual(await probe(env), { refused: true })
+  assert.deepEqual(runs.untrusted, { refused: true })
 })

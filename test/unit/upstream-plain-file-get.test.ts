@@ -5,26 +5,20 @@
 // upstreamGet(), which gives the right bytes; an error status fails at once; a timeout or a
 // refused connection fails as upstreamGet() does, without asking twice.
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Socket } from 'node:net'
-import { createServer as createHttpsServer } from 'node:https'
 import { test, type TestContext } from 'node:test'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { Download } from '../../src/upstream/file-download.js'
 import { upstreamGet, type UpstreamRequest } from '../../src/upstream/http-client.js'
 import { plainFileGet } from '../../src/upstream/plain-file-get.js'
 import { SOCKET_READ, socketReadStats } from '../../src/upstream/socket-reads.js'
 import { UpstreamFetchError } from '../../src/upstream/upstream-errors.js'
+import { probeOverTls } from '../helpers/plain-get-over-tls.js'
 import { rawServer } from '../helpers/raw-server.js'
-import { repoRoot } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
-import { listenForTest, selfSignedCertificate } from '../helpers/test-certificate.js'
-import { needTool } from '../helpers/tools.js'
 
 const FILE = '/packages/demo/demo-1.0.tar.gz'
 
@@ -225,31 +219,10 @@ await test('Authorization goes only to the credential origin', async (t) => {
 })
 
 await test('over https: a trusted certificate is read plain; an untrusted one fails as a network error', async (t) => {
-  const openssl = needTool(t, 'openssl')
-  if (openssl === undefined) return
-  const { key, cert, certPath } = await selfSignedCertificate(openssl, await tempDir(t))
   const body = randomBytes(3 * 1024 * 1024)
-  const index = createHttpsServer({ key, cert }, (_req, res) => {
-    res.writeHead(200, { 'content-length': String(body.length) })
-    res.end(body)
-  })
-  const url = `https://127.0.0.1:${String(await listenForTest(t, index))}${FILE}`
-  // The probe runs in a process of its own: NODE_EXTRA_CA_CERTS is read when Node starts.
-  const probe = async (env: NodeJS.ProcessEnv): Promise<unknown> => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        ...['--import', 'tsx', fileURLToPath(new URL('../helpers/plain-get-probe.ts', import.meta.url))],
-        ...[url, String(body.length), 'upstream'],
-      ],
-      { cwd: repoRoot, env },
-    )
-    return JSON.parse(stdout)
-  }
-  const env = { ...process.env }
-  delete env.NODE_EXTRA_CA_CERTS
-  assert.deepEqual(await probe({ ...env, NODE_EXTRA_CA_CERTS: certPath }), {
-    sha256: createHash('sha256').update(body).digest('hex'),
-  })
-  assert.deepEqual(await probe(env), { failed: 'network' })
+  const runs = await probeOverTls(t, body, FILE, ['upstream'])
+  if (runs === undefined) return
+  assert.deepEqual(runs.trusted, { sha256: createHash('sha256').update(body).digest('hex') })
+  // Not trusted: failed as upstreamGet() fails, not asked again.
+  assert.deepEqual(runs.untrusted, { failed: 'network' })
 })
