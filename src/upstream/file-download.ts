@@ -18,6 +18,7 @@ import { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import { BufferPool } from '../storage/sink-buffers.js'
 import { upstreamGet, type UpstreamRequest } from './http-client.js'
+import { plainFileGet } from './plain-file-get.js'
 import { ReadBuffers, type ReaderSink } from './read-buffers.js'
 import { UpstreamFetchError } from './upstream-errors.js'
 
@@ -63,6 +64,12 @@ const RETIRED_KEPT = 8
  * libuv's thread pool whose lock the main thread waited on (docs/benchmarks.md).
  */
 export const BLOCK = 256 * 1024
+
+/**
+ * Files of this size or more (or of a size the page does not give) are read off the socket
+ * (plain-file-get.ts), on a connection of their own; smaller ones through upstreamGet().
+ */
+export const PLAIN_FROM = 1024 * 1024
 
 // Blocks given back by downloads, for the next ones (at most 16 kept).
 const blocks = new BufferPool(BLOCK, 16)
@@ -155,7 +162,11 @@ export class Download extends EventEmitter {
     const part = join(dirname(this.#plan.finalPath), `.${randomBytes(6).toString('hex')}.part`)
     try {
       await mkdir(dirname(part), { recursive: true })
-      const response = await upstreamGet(this.#plan.request)
+      const { request, size } = this.#plan
+      // Small files keep the agent's keep-alive connections: a connection per file would cost
+      // more than the copies it saves (plain-file-get.ts).
+      const plain = size === undefined || size >= PLAIN_FROM ? await plainFileGet(request) : undefined
+      const response = plain ?? (await upstreamGet(request))
       if (response.status !== 200) {
         response.body.resume()
         throw new UpstreamFetchError('status', `the upstream answered ${String(response.status)}`, {

@@ -42,7 +42,8 @@ export interface UpstreamResponse {
   readonly body: Readable
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308])
+/** The statuses followed to their Location. */
+export const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
 /** GET `url`, following redirects; resolves once an answer's headers are in. */
 export async function upstreamGet(request: UpstreamRequest): Promise<UpstreamResponse> {
@@ -120,12 +121,7 @@ function getOnce(
     const arm = (ms: number, kind: 'connect-timeout' | 'first-byte-timeout'): void => {
       clearTimeout(timer)
       timer = setTimeout(() => {
-        fail(
-          new UpstreamFetchError(
-            kind,
-            `${describeUrl(url.href)}: no ${kind === 'connect-timeout' ? 'connection' : 'answer'} within ${String(ms)} ms`,
-          ),
-        )
+        fail(timeoutError(url, kind, ms))
       }, ms)
     }
     arm(timeouts.connectMs, 'connect-timeout')
@@ -143,11 +139,7 @@ function getOnce(
     })
     req.once('error', (err) => {
       clearTimeout(timer)
-      reject(
-        err instanceof UpstreamFetchError
-          ? err
-          : new UpstreamFetchError('network', `${describeUrl(url.href)}: ${networkWords(err)}`, { cause: err }),
-      )
+      reject(err instanceof UpstreamFetchError ? err : networkError(url, err))
     })
     req.end()
   })
@@ -158,12 +150,7 @@ function wrap(response: IncomingMessage, url: URL, timeouts: Timeouts): Upstream
   // when the body is over: a keep-alive socket goes on to serve other requests.
   const socket = response.socket
   const stalled = (): void => {
-    response.destroy(
-      new UpstreamFetchError(
-        'idle-timeout',
-        `${describeUrl(url.href)}: the body stalled for ${String(timeouts.idleMs)} ms`,
-      ),
-    )
+    response.destroy(stalledError(url, timeouts.idleMs))
   }
   socket.setTimeout(timeouts.idleMs)
   socket.on('timeout', stalled)
@@ -181,6 +168,26 @@ function wrap(response: IncomingMessage, url: URL, timeouts: Timeouts): Upstream
     body = response.pipe(gunzip)
   }
   return { status: response.statusCode ?? 0, headers: response.headers, url: url.href, body }
+}
+
+// The errors of one GET, in the same words whichever way it was read (plain-file-get.ts too).
+
+/** No connection (`connect-timeout`) or no answer's head (`first-byte-timeout`) within `ms`. */
+export function timeoutError(url: URL, kind: 'connect-timeout' | 'first-byte-timeout', ms: number): UpstreamFetchError {
+  return new UpstreamFetchError(
+    kind,
+    `${describeUrl(url.href)}: no ${kind === 'connect-timeout' ? 'connection' : 'answer'} within ${String(ms)} ms`,
+  )
+}
+
+/** No byte of the body for `ms`. */
+export function stalledError(url: URL, ms: number): UpstreamFetchError {
+  return new UpstreamFetchError('idle-timeout', `${describeUrl(url.href)}: the body stalled for ${String(ms)} ms`)
+}
+
+/** The connection failed (`err`: the socket's error). */
+export function networkError(url: URL, err: Error): UpstreamFetchError {
+  return new UpstreamFetchError('network', `${describeUrl(url.href)}: ${networkWords(err)}`, { cause: err })
 }
 
 function networkWords(err: Error): string {

@@ -20,13 +20,13 @@ import { BufferPool } from '../storage/sink-buffers.js'
 /** What each socket reads at most at a time (Node's default is 64 KiB). */
 export const SOCKET_READ = 256 * 1024
 
-// Buffers of closed sockets, for the next ones (at most 8 kept).
-const pool = new BufferPool(SOCKET_READ, 8)
+/** Buffers of closed sockets, for the next ones (at most 8 kept); plain-file-get.ts's sockets share them. */
+export const socketReadPool = new BufferPool(SOCKET_READ, 8)
 
 /** Read buffers allocated for sockets so far (reused ones are not counted), and reads into them (for tests). */
 export const socketReadStats = {
   get allocated(): number {
-    return pool.allocated
+    return socketReadPool.allocated
   },
   reads: 0,
 }
@@ -51,14 +51,14 @@ function track(socket: Socket, buffer: Buffer): Socket {
     failed = true
   })
   socket.once('close', () => {
-    if (!failed) pool.give([buffer])
+    if (!failed) socketReadPool.give([buffer])
   })
   return socket
 }
 
 /** A socket made by an agent's own `create` (the same options, plus onread into a buffer of its own). */
 function readingConnection(options: object, create: (options: object) => Socket): Socket {
-  const buffer = pool.take()
+  const buffer = socketReadPool.take()
   let socket: Socket | undefined = undefined
   socket = create({ ...options, ...onreadFor(buffer, () => socket) })
   return track(socket, buffer)

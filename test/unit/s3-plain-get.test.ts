@@ -3,59 +3,21 @@
 // but the plain case (another status, chunked framing, another length) is refused before a
 // byte is passed on, so that the caller can ask GetObject instead.
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { createHash, randomBytes } from 'node:crypto'
 import { createServer as createHttpServer, get as httpGet } from 'node:http'
-import { createServer as createHttpsServer } from 'node:https'
-import { createServer, type AddressInfo, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { test, type TestContext } from 'node:test'
+import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { deferredStream, type PushTarget } from '../../src/storage/deferred-stream.js'
 import { plainGet, type PlainGetRequest } from '../../src/storage/s3-plain-get.js'
 import type { StreamSink } from '../../src/storage/storage.js'
-import { repoRoot } from '../helpers/spawn-server.js'
-import { tempDir } from '../helpers/temp-tree.js'
-import { listenForTest, selfSignedCertificate } from '../helpers/test-certificate.js'
-import { needTool } from '../helpers/tools.js'
+import { probeOverTls } from '../helpers/plain-get-over-tls.js'
+import { rawServer } from '../helpers/raw-server.js'
 
-/** A server that reads one request head and answers `reply` (then closes, unless `keepOpen`). */
-async function rawServer(
-  t: TestContext,
-  reply: (socket: Socket) => void,
-): Promise<{ url: URL; heads: string[]; closed: () => number }> {
-  const heads: string[] = []
-  let closed = 0
-  const server = createServer((socket) => {
-    let head = ''
-    socket.on('data', (chunk: Buffer) => {
-      head += chunk.toString('latin1')
-      if (!head.includes('\r\n\r\n')) return
-      heads.push(head)
-      socket.removeAllListeners('data')
-      reply(socket)
-    })
-    socket.on('error', () => undefined)
-    socket.once('close', () => {
-      closed++
-    })
-  })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.after(() => {
-    server.close()
-  })
-  const { port } = server.address() as AddressInfo // a TCP listener's address
-  return {
-    url: new URL(`http://127.0.0.1:${String(port)}/bucket/demo/demo-1.0.tar.gz?X-Amz-Signature=s`),
-    heads,
-    closed: () => closed,
-  }
-}
+const OBJECT = '/bucket/demo/demo-1.0.tar.gz?X-Amz-Signature=s'
 
 function request(url: URL, length: number, status: 200 | 206 = 200): PlainGetRequest {
   return { url, headers: { 'if-match': '"abc"' }, status, length, timeoutMs: 10_000 }
@@ -91,7 +53,7 @@ async function collect(stream: Readable): Promise<Buffer> {
 await test('plainGet', async (t) => {
   await t.test('reads exactly Content-Length bytes of a 200, and sends the signed headers as given', async (t) => {
     const body = Buffer.alloc(300_000, 3)
-    const server = await rawServer(t, (socket) => {
+    const server = await rawServer(t, OBJECT, (socket) => {
       socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${String(body.length)}\r\nETag: "abc"\r\n\r\n`)
       // More than announced: never passed on.
       socket.end(Buffer.concat([body, Buffer.from('trailing garbage')]))
@@ -104,7 +66,7 @@ await test('plainGet', async (t) => {
   })
 
   await t.test('a body cut short fails the stream: it never ends as if complete', async (t) => {
-    const server = await rawServer(t, (socket) => {
+    const server = await rawServer(t, OBJECT, (socket) => {
       socket.end('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nonly this')
     })
     await assert.rejects(collect(bodyOf(request(server.url, 100_000))), /closed the connection before the end/)
@@ -129,7 +91,7 @@ await test('plainGet', async (t) => {
       'HTTP/1.1 206 Partial Content\r\nContent-Length: 5\r\n\r\nhello',
     ]
     for (const answer of answers) {
-      const server = await rawServer(t, (socket) => {
+      const server = await rawServer(t, OBJECT, (socket) => {
         socket.end(answer)
       })
       const target = recording()
@@ -137,12 +99,12 @@ await test('plainGet', async (t) => {
       assert.equal(target.pushed, 0)
     }
     // Nobody listening: refused too (GetObject then reports it, after its retries).
-    const closed = await rawServer(t, (socket) => socket.destroy())
+    const closed = await rawServer(t, OBJECT, (socket) => socket.destroy())
     assert.equal(await plainGet(request(closed.url, 5), new AbortController().signal, recording()), undefined)
   })
 
   await t.test('destroying the stream, or aborting, closes the connection', async (t) => {
-    const server = await rawServer(t, (socket) => {
+    const server = await rawServer(t, OBJECT, (socket) => {
       // Headers and a first chunk, then nothing more: only the client can end this.
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nfirst')
     })
@@ -160,7 +122,7 @@ await test('plainGet', async (t) => {
     'with the response as the sink (read buffers reused once sent), a slow client gets every byte intact',
     async (t) => {
       const body = randomBytes(8 * 1024 * 1024)
-      const store = await rawServer(t, (socket) => {
+      const store = await rawServer(t, OBJECT, (socket) => {
         socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${String(body.length)}\r\n\r\n`)
         socket.end(body)
       })
@@ -198,36 +160,10 @@ await test('plainGet', async (t) => {
 })
 
 await test('over https: the body of a store whose certificate is trusted, and never one whose certificate is not', async (t) => {
-  const openssl = needTool(t, 'openssl')
-  if (openssl === undefined) return
-  const { key, cert, certPath } = await selfSignedCertificate(openssl, await tempDir(t))
   const body = randomBytes(3 * 1024 * 1024)
-  const store = createHttpsServer({ key, cert }, (_req, res) => {
-    res.writeHead(200, { 'content-length': String(body.length) })
-    res.end(body)
-  })
-  const port = await listenForTest(t, store)
-  const url = `https://127.0.0.1:${String(port)}/bucket/demo/demo-1.0.tar.gz?X-Amz-Signature=s`
-  // The probe runs in a process of its own: NODE_EXTRA_CA_CERTS is read when Node starts.
-  const probe = async (env: NodeJS.ProcessEnv): Promise<unknown> => {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        fileURLToPath(new URL('../helpers/plain-get-probe.ts', import.meta.url)),
-        url,
-        String(body.length),
-      ],
-      { cwd: repoRoot, env },
-    )
-    return JSON.parse(stdout)
-  }
-  const env = { ...process.env }
-  delete env.NODE_EXTRA_CA_CERTS
-  assert.deepEqual(await probe({ ...env, NODE_EXTRA_CA_CERTS: certPath }), {
-    sha256: createHash('sha256').update(body).digest('hex'),
-  })
+  const runs = await probeOverTls(t, body, OBJECT)
+  if (runs === undefined) return
+  assert.deepEqual(runs.trusted, { sha256: createHash('sha256').update(body).digest('hex') })
   // Not trusted: refused (GetObject is asked instead, and fails the same way), no byte read.
-  assert.deepEqual(await probe(env), { refused: true })
+  assert.deepEqual(runs.untrusted, { refused: true })
 })
