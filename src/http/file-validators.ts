@@ -3,7 +3,7 @@
 // are computed once per StoredFile object: a file held in memory (SmallFileCache) is the same
 // object on every request, and a replaced file is a new one (a new identity), whose validators
 // are computed afresh. Hashing the identity and formatting the date on every request cost more
-// than the synchronous stat that checks the file is unchanged (issue 11's profile).
+// than the synchronous stat that checks the file is unchanged (a profile of the small-file row).
 import { httpDate, type Validators } from '../core/conditional.js'
 import type { StoredFile } from '../storage/storage.js'
 import { strongEtag } from './etag.js'
