@@ -73,7 +73,7 @@ export class WorkerAnalyzer implements Analyzer {
 
   /**
    * Make the pool, with no worker yet. A worker starts with the first file to read, another
-   * only when each running one has `perWorker` files (requests sent while a worker loads wait in
+   * only when each running one is busy with a file (requests sent while a worker loads wait in
    * its message port), and all stop after a minute without work: a server whose cache knows
    * every file carries no worker threads (each costs some 12-15 MB).
    */
@@ -119,10 +119,11 @@ export class WorkerAnalyzer implements Analyzer {
       (best, candidate) => (best === undefined || candidate.ids.size < best.ids.size ? candidate : best),
       undefined,
     )
-    // One more worker only when every running one has its fill: a file dropped into a served
-    // tree starts one worker (an isolate costs some 12 MB of RSS), a cold tree all of them.
-    if (this.#slots.length < this.#options.workers && (slot === undefined || slot.ids.size >= this.#options.perWorker))
-      slot = this.#spawn()
+    // One more worker only when every running one is busy: a file dropped into a served tree
+    // starts one worker (an isolate costs some 12 MB of RSS), a cold tree all of them. Not
+    // later than that: a worker reads its files one after the other, so a small file a client
+    // waits for, sent to a worker busy with a huge one, would wait for all of it.
+    if (this.#slots.length < this.#options.workers && (slot === undefined || slot.ids.size > 0)) slot = this.#spawn()
     if (slot === undefined) return Promise.reject(new AppError('EGGSERVE_ANALYSIS', 'no analysis worker is running'))
     const id = this.#nextId++
     return new Promise<AnalysisResult>((resolve, reject) => {

@@ -1,5 +1,6 @@
 // The pool of analysis worker threads: how many it starts. One file dropped into a served tree
-// starts one worker, not the whole pool; a cold tree's backlog starts them all.
+// starts one worker, not the whole pool; a second file while the first is read starts another
+// (a worker reads its files one after the other); a cold tree's backlog starts them all.
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -48,7 +49,16 @@ await test('one file starts one worker of three; files one at a time keep it at 
   }
 })
 
-await test('a backlog larger than one worker takes starts more, up to the pool size', async (t) => {
+await test('a second file while the first is read starts a second worker: no file waits behind another', async (t) => {
+  const root = await tempDir(t)
+  const files = await wheels(root, 2)
+  const analyzer = pool(root)
+  t.after(() => analyzer.close())
+  await Promise.all(files.map((file) => analyzer.analyze(file, { group: 'demo' })))
+  assert.equal(analyzer.threads, 2)
+})
+
+await test('a backlog larger than the pool starts every worker, no more', async (t) => {
   const root = await tempDir(t)
   const files = await wheels(root, 3 * PER_WORKER + 2)
   const analyzer = pool(root)
