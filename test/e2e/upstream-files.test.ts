@@ -171,7 +171,14 @@ await test('upstream files: singleflight, verification before the last byte, cac
       },
     ])
     const body = await download(fileUrl('truncated', TRUNCATED.filename))
-    assert.equal(body.ended, 'error')
+    // What no client may get is a clean end of a short 200. A body under way is cut (the usual
+    // case). Under load the proxy's reset can reach eggserve before it read the answer's head,
+    // and the reset drops what was not read yet: then no byte was sent, and eggserve answers 503
+    // (the upstream unreachable, as a refused connection is: docs/errors.md).
+    assert.ok(
+      body.ended === 'error' || (body.status === 503 && body.length < TRUNCATED.bytes.length),
+      `status ${String(body.status)}, ${String(body.length)} bytes, ${body.ended}`,
+    )
     assert.deepEqual(await cachedFiles('truncated'), [])
     // Not a hash mismatch: the next request tries the upstream again.
     proxy.setRules([])
