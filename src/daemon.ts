@@ -26,7 +26,7 @@ import { openMetrics, type DaemonMetrics } from './metrics/serve-metrics.js'
 import { registerUpstreamBreakers, upstreamObserver } from './metrics/upstream-metrics.js'
 import { SmallFileCache } from './storage/small-file-cache.js'
 import { createAuthServices, indexServicesFor, type AuthServices, type IndexServices } from './services.js'
-import { paceHeapGrowth, stopPretenuring } from './daemon/heap-pacing.js'
+import { tuneHeap } from './daemon/heap-pacing.js'
 import { UploaderLog } from './upload/uploader-log.js'
 import { UpstreamIndex } from './upstream/upstream-index.js'
 
@@ -73,8 +73,7 @@ export async function runServer(config: Config): Promise<number> {
  * running then).
  */
 export async function startDaemon(config: Config): Promise<Daemon> {
-  paceHeapGrowth()
-  stopPretenuring()
+  tuneHeap()
   const log = createLogger({ file: config.logFile, level: config.logLevel })
   const worker = isClusterWorker() ? new ClusterWorker(log.logger) : undefined
   try {

@@ -18,7 +18,7 @@ import { registerHashingMetrics } from '../metrics/index-metrics.js'
 import { indexServicesFor } from '../services.js'
 import { primaryMetrics } from './cluster-metrics.js'
 import { Primary } from './cluster-supervisor.js'
-import { paceHeapGrowth, stopPretenuring } from './heap-pacing.js'
+import { tuneHeap } from './heap-pacing.js'
 import { httpSocket, takeInheritedSockets } from './socket-activation.js'
 import { SystemdNotifier } from './systemd-notify.js'
 
@@ -28,8 +28,7 @@ import { SystemdNotifier } from './systemd-notify.js'
  */
 export async function startPrimary(config: Config, count: number): Promise<number> {
   // The primary hashes every file for its workers: the same heap as a single process's.
-  paceHeapGrowth()
-  stopPretenuring()
+  tuneHeap()
   const log = createLogger({ file: config.logFile, level: config.logLevel })
   try {
     return await start(config, count, log)

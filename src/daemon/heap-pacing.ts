@@ -36,10 +36,7 @@ export function paceHeapGrowth(
   env = process.env,
   v8Version = process.versions.v8,
 ): boolean {
-  const chosen = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) =>
-    /^--heap[-_]growing[-_]percent(=|$)/.test(arg),
-  )
-  if (chosen) return false
+  if (chosenOnCommandLine(/^--heap[-_]growing[-_]percent(=|$)/, execArgv, env)) return false
   // Only for the V8 of Node 20 and 22 (11 and 12), where the test's probe shows the effect. On
   // Node 24's (13) the probe's peak is 99 MB or about 200 MB from one run to the next, with or
   // without the setting, so no benefit is shown there and V8 is left to its defaults.
@@ -71,10 +68,18 @@ export function paceHeapGrowth(
  * @returns whether the setting was made here.
  */
 export function stopPretenuring(execArgv: readonly string[] = process.execArgv, env = process.env): boolean {
-  const chosen = [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) =>
-    /^--(no-)?allocation[-_]site[-_]pretenuring(=|$)/.test(arg),
-  )
-  if (chosen) return false
+  if (chosenOnCommandLine(/^--(no-)?allocation[-_]site[-_]pretenuring(=|$)/, execArgv, env)) return false
   setFlagsFromString('--no-allocation-site-pretenuring')
   return true
+}
+
+/** Both settings above, as a server process makes them when it starts (one process or a --workers primary). */
+export function tuneHeap(): void {
+  paceHeapGrowth()
+  stopPretenuring()
+}
+
+// Whether the node command line (or NODE_OPTIONS) gives a flag `pattern` matches.
+function chosenOnCommandLine(pattern: RegExp, execArgv: readonly string[], env: NodeJS.ProcessEnv): boolean {
+  return [...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) => pattern.test(arg))
 }

@@ -291,8 +291,8 @@ export class ChangeDetector {
         await this.freshProject(state.project)
         // A local folder is listed with synchronous calls, so without this the whole pass (10,000
         // folders, 100,000 stats: seconds) would run as one chain of microtasks, and no request
-        // would be answered until it ended (BENCHMARKS.md had a small-file round with a p99 of
-        // 1.8 s). One turn of the event loop per folder lets requests in between.
+        // would be answered until it ended (a small-file round of the bench had a p99 of 1.8 s:
+        // docs/benchmarks.md, "Memory"). One turn of the event loop per folder lets requests in.
         await new Promise((resolve) => setImmediate(resolve))
       }
     }

@@ -69,7 +69,7 @@ export const BLOCK = 256 * 1024
  * Files of this size or more (or of a size the page does not give) are read off the socket
  * (plain-file-get.ts), on a connection of their own; smaller ones through upstreamGet().
  */
-export const PLAIN_FROM = 1024 * 1024
+const PLAIN_FROM = 1024 * 1024
 
 // Blocks given back by downloads, for the next ones (at most 16 kept).
 const blocks = new BufferPool(BLOCK, 16)
