@@ -1,6 +1,6 @@
 // The composition root of the HTTP server. It never listens: only the daemon does.
 import proxyAddr from '@fastify/proxy-addr'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import { FailureThrottle } from './auth/throttle.js'
 import { privateCacheControl } from './core/cache-control.js'
 import { algorithmsFor, type HashAlgorithm } from './core/digests.js'
@@ -14,6 +14,7 @@ import { PageCache } from './http/page-cache.js'
 import { registerRequestGuard } from './http/request-guard.js'
 import { lazyChildLogger } from './http/request-logger.js'
 import { registerRequestMetrics } from './http/request-metrics.js'
+import { ResponseOverController } from './http/response-over.js'
 import { healthRoutes } from './http/routes/health.js'
 import type { Readiness } from './live-index/background.js'
 import { pypiJsonRoutes } from './http/routes/pypi-json.js'
@@ -109,10 +110,12 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   // One compiled list serves Fastify (request.ip, .protocol, .host) and X-Forwarded-Prefix.
   const trusted =
     deps.trustProxy === undefined || deps.trustProxy.length === 0 ? undefined : proxyAddr.compile([...deps.trustProxy])
+  // Hears every request's start and end: the access log and the request metrics record there.
+  const responses = new ResponseOverController()
   const app = Fastify({
     loggerInstance: deps.logger,
     // One access-log line per request (registerAccessLog) instead of Fastify's two.
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: responses,
     // request.log is made when a request logs, not for every request.
     childLoggerFactory: lazyChildLogger,
     routerOptions: {
@@ -135,14 +138,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     ...(deps.https === undefined ? {} : { https: { cert: deps.https.cert, key: deps.https.key } }),
   })
 
-  registerAccessLog(app)
+  registerAccessLog(app, responses)
   // The Host check, the headers of every response and CORS: one onRequest hook.
   registerRequestGuard(app)
   registerErrorHandling(app)
   registerExpectContinue(app)
   const metrics = deps.metrics?.metrics ?? NO_METRICS
-  // Metrics off: not even a hook is added to every request.
-  if (metrics.enabled) registerRequestMetrics(app, metrics)
+  // Metrics off: nothing is recorded per request.
+  if (metrics.enabled) registerRequestMetrics(responses, metrics)
   const access = deps.access ?? AccessControl.open(deps.logger, new FailureThrottle({ limit: 0 }))
   const metadata = new CoreMetadataStore({
     storage: deps.storage,

@@ -66,12 +66,24 @@ export interface LoggingResult {
   readonly info: WrkResult
 }
 
-/** The same page from an instance without metrics and one with --metrics, loaded alternately. */
+/** One round of the metrics-cost row: each instance loaded once, one after the other. */
+export interface MetricsCostRound {
+  /** CPU time (user + system) of the server per request during its wrk run, µs. */
+  readonly cpuUs: { readonly off: number; readonly control: number; readonly on: number }
+  readonly rps: { readonly off: number; readonly control: number; readonly on: number }
+}
+
+/**
+ * The same page from an instance without metrics, a second one without (the control: the
+ * method's own spread) and one with --metrics, loaded one at a time, in turn.
+ */
 export interface MetricsCostResult {
   readonly label: string
   readonly path: string
   readonly off: WrkResult
   readonly on: WrkResult
+  readonly control: WrkResult
+  readonly rounds: readonly MetricsCostRound[]
   /** Series in the last scrape of the instance with metrics (Prometheus would scrape it meanwhile). */
   readonly series: number
 }

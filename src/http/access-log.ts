@@ -1,23 +1,23 @@
 // One access-log line per request: remote address, method, URL, status, duration, bytes sent.
 import type { FastifyInstance } from 'fastify'
-import { onResponseOver } from './response-over.js'
+import type { ResponseOverController } from './response-over.js'
 
 const QUIET_LEVELS = new Set(['warn', 'error', 'fatal', 'silent'])
 
 /**
- * Log every request once its response is over (onResponseOver: after a complete response and
+ * Log every request once its response is over (ResponseOverController: after a complete response and
  * after the client went away, so abandoned downloads are logged too). The remote address is
  * read when the request starts: by the end the socket may already be destroyed and have
  * forgotten it.
  */
-export function registerAccessLog(app: FastifyInstance): void {
+export function registerAccessLog(app: FastifyInstance, responses: ResponseOverController): void {
   // With request lines switched off (--log-level warn or above), add nothing to every request.
   if (QUIET_LEVELS.has(app.log.level)) return
   // The line request.log would write, written by the app's logger with the request id as its
   // first field: the same bytes (a child's bindings are written right before the fields), and
   // no pino child made for every request (request-logger.ts) only to write this line.
   const log = app.log
-  onResponseOver(app, (started) => {
+  responses.onResponseOver((started) => {
     const remoteAddress = started.ip
     return (request, reply, bytesSent) => {
       const response = reply.raw

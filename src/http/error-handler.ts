@@ -2,6 +2,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { AppError, RequestRejected, StoreFailure } from '../errors.js'
 import { drainBeforeReply, reasonPhrase } from './early-close.js'
+import { notTracked } from './response-over.js'
 import { NOSNIFF } from './security-headers.js'
 
 const READ_METHODS = 'GET, HEAD'
@@ -59,9 +60,10 @@ function wantsJsonErrors(request: FastifyRequest): boolean {
 /**
  * Fastify's `frameworkErrors` option: a URL that cannot be percent-decoded (FST_ERR_BAD_URL)
  * gets the same plain-text shape as every other error. These requests never reach the
- * route hooks, so they are logged here.
+ * route hooks, and Fastify reports no completion for them, so they are logged here.
  */
 export function frameworkErrors(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  notTracked(reply)
   const status = err.statusCode !== undefined && err.statusCode < 500 ? err.statusCode : 400
   request.log.info(
     { remoteAddress: request.ip, method: request.method, url: request.url, statusCode: status, code: err.code },

@@ -1,9 +1,8 @@
 // Request metrics: a duration histogram and a bytes-sent counter, labelled by route template
 // (`/simple/:project/`, never the project or file a URL names: that would make one series per
 // name a client can invent), method and status class.
-import type { FastifyInstance } from 'fastify'
 import type { BoundCounter, BoundHistogram, CounterMetric, HistogramMetric, Metrics } from '../core/metrics.js'
-import { onResponseOver, type ResponseOver } from './response-over.js'
+import type { ResponseOver, ResponseOverController } from './response-over.js'
 
 /** Requests no route matched (404s, 405s, bad URLs) share this route label. */
 export const UNMATCHED_ROUTE = 'unmatched'
@@ -27,11 +26,11 @@ interface Series {
 }
 
 /**
- * Record every request once its response is over (onResponseOver: after a complete response
+ * Record every request once its response is over (ResponseOverController: after a complete response
  * and after the client went away, so an abandoned download counts too, with the bytes it got).
  * Connections closed before any answer have status class "none".
  */
-export function registerRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
+export function registerRequestMetrics(responses: ResponseOverController, metrics: Metrics): void {
   const duration = metrics.histogram<RequestLabel>({
     name: 'eggserve_http_request_duration_seconds',
     help: 'Time from the request to the end of its response, by route template, method and status class',
@@ -52,7 +51,7 @@ export function registerRequestMetrics(app: FastifyInstance, metrics: Metrics): 
     if (bytesSent !== undefined) bound.sent.inc(bytesSent)
   }
   // Nothing to read at the start: the same function ends every request (no closure per request).
-  onResponseOver(app, () => over)
+  responses.onResponseOver(() => over)
 }
 
 function statusClassIndex(status: number): number {

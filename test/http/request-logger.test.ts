@@ -2,9 +2,10 @@
 // nothing makes no pino child, and what a request logs is what the child would have logged.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify'
+import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { registerAccessLog } from '../../src/http/access-log.js'
 import { lazyChildLogger } from '../../src/http/request-logger.js'
+import { ResponseOverController } from '../../src/http/response-over.js'
 import { buildTestApp, memoryLogger } from '../helpers/build-app.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 
@@ -94,13 +95,14 @@ await test('through the app: each request logs under its own request id, in the 
 await test('the access log writes its line without making a child logger per request', async (t) => {
   const records: Record<string, unknown>[] = []
   const { logger, children } = countingLogger(records)
+  const responses = new ResponseOverController()
   const app = Fastify({
     loggerInstance: logger,
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: responses,
     childLoggerFactory: lazyChildLogger,
   })
   t.after(() => app.close())
-  registerAccessLog(app)
+  registerAccessLog(app, responses)
   app.get('/', (_request, reply) => reply.send('ok\n'))
   await app.ready()
   const before = children()
