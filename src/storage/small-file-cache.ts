@@ -1,6 +1,7 @@
 // Small stored files kept in memory, so a download of one is a stat and a buffer instead of an
 // open, an fstat, a read and a close (each a round trip through libuv's thread pool). It
 // decorates Storage.open(): the route still gets an OpenFile whose `file` describes its bytes.
+import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import { LRUCache } from 'lru-cache'
 import type { ByteRange } from '../core/range.js'
@@ -12,7 +13,7 @@ export interface SmallFileCacheOptions {
   readonly maxBytes?: number
   /** Largest file kept; default 64 KiB. */
   readonly maxFileBytes?: number
-  /** Milliseconds; Date.now unless a test drives the clock. */
+  /** A monotonic clock in milliseconds; performance.now unless a test drives it. */
   readonly now?: () => number
 }
 
@@ -64,7 +65,8 @@ export class SmallFileCache {
   constructor(storage: Pick<Storage, 'open' | 'currentIdentity'>, options: SmallFileCacheOptions = {}) {
     this.#storage = storage
     this.#maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
-    this.#now = options.now ?? Date.now
+    // Monotonic: a wall clock set back would stretch VOUCHED_TRUST_MS.
+    this.#now = options.now ?? (() => performance.now())
     this.#lru = new LRUCache<string, Entry>({
       maxSize: options.maxBytes ?? DEFAULT_MAX_BYTES,
       sizeCalculation: (entry, key) => entry.bytes.length + key.length + entry.file.identity.length + ENTRY_OVERHEAD,
