@@ -54,7 +54,8 @@ const ENTRY_OVERHEAD = 256
  * stale; the bytes and the StoredFile of an entry come from one opened descriptor, so headers
  * and bytes always describe the same version. Backends without currentIdentity() (a bucket,
  * where a stat is a request) pass through. held() is the same check without the promise: the
- * download route answers a held file synchronously.
+ * download route answers a held file synchronously (and skips the stat while the live index
+ * vouches for the copy's identity: see held()).
  */
 export class SmallFileCache {
   readonly #storage: Pick<Storage, 'open' | 'currentIdentity'>
