@@ -19,7 +19,7 @@ const SMALL = 64 * 1024
  * Where downloads are opened: the storage, or a cache in front of it (SmallFileCache), whose
  * held() answers a file it holds in memory without a promise.
  */
-export type DownloadFiles = Pick<Storage, 'open'> & { held?(key: string): HeldFile | undefined }
+export type DownloadFiles = Pick<Storage, 'open'> & { held?(key: string, vouched?: string): HeldFile | undefined }
 
 /** What sendDistribution needs. */
 export interface DistributionOptions {
@@ -28,6 +28,11 @@ export interface DistributionOptions {
   readonly filename: string
   /** The identity the index knows the file by. */
   readonly identity?: string
+  /**
+   * The index holds `identity` from a folder it trusts without looking (findProjectNow()): a
+   * copy held in memory with that identity needs no stat (SmallFileCache.held()).
+   */
+  readonly vouched?: boolean
   /** --x-accel-redirect: the internal nginx location that sends the bytes. */
   readonly offload?: string | undefined
 }
@@ -45,7 +50,7 @@ export function sendDistribution(
   options: DistributionOptions,
 ): FastifyReply | Promise<FastifyReply> {
   // A file held in memory is answered at once: nothing to open, read or close.
-  const held = options.files.held?.(options.key)
+  const held = options.files.held?.(options.key, options.vouched === true ? options.identity : undefined)
   if (held === undefined) return sendOpened(request, reply, options)
   const body = prepare(request, reply, options, held.file)
   if (body === undefined) return reply.send()

@@ -1,10 +1,13 @@
 // Small downloads come from memory (SmallFileCache) while the file is unchanged; the response
-// always describes the file as it is now: a replaced file gets its new bytes and a new ETag on
-// the very next request, whatever its size.
+// always describes one version of the file: a replaced file gets its new bytes and a new ETag
+// on the very next request when the tree is not watched, and as soon as the watch event for it
+// arrives when it is (docs/http.md).
 import assert from 'node:assert/strict'
-import { rename, writeFile } from 'node:fs/promises'
+import { rename, rm, writeFile } from 'node:fs/promises'
+import { setTimeout } from 'node:timers/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import type { Storage } from '../../src/storage/storage.js'
 import { buildTestApp } from '../helpers/build-app.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 
@@ -13,11 +16,11 @@ const TWO = Buffer.alloc(3000, 'b')
 const THREE = Buffer.alloc(3000, 'c')
 const URL = '/packages/foo/foo-1.0.tar.gz'
 
-await test('a small file replaced by another of the same size: the next request has the new bytes and the new ETag', async (t) => {
+await test('unwatched, a small file replaced by another of the same size: the next request has the new bytes and the new ETag', async (t) => {
   const root = await tempDir(t)
   await writeTree(root, { 'foo/foo-1.0.tar.gz': ONE })
-  // Watching, as the daemon does: the index then checks folder timestamps only every so often.
-  const { app } = await buildTestApp(t, { root, watch: true })
+  // Not watching (as past the inotify limit): the index looks on every request, and so does the download.
+  const { app } = await buildTestApp(t, { root, watch: false })
   const first = await app.inject(URL)
   assert.deepEqual(first.rawPayload, ONE)
   assert.deepEqual((await app.inject(URL)).rawPayload, ONE, 'served again (from memory)')
@@ -44,6 +47,70 @@ await test('a small file replaced by another of the same size: the next request 
   const ranged = await app.inject({ url: URL, headers: { range: 'bytes=0-9', 'if-range': String(third.headers.etag) } })
   assert.equal(ranged.statusCode, 206)
   assert.deepEqual(ranged.rawPayload, THREE.subarray(0, 10))
+})
+
+await test('watched, a held file replaced, rewritten or removed is seen once its watch event arrives; bytes and ETag always agree', async (t) => {
+  const root = await tempDir(t)
+  await writeTree(root, { 'foo/foo-1.0.tar.gz': ONE })
+  // Watching, as the daemon does: a held copy in a folder the index trusts is not stat'ed
+  // (SmallFileCache.held()), so a change is seen through the folder's watch event.
+  const { app } = await buildTestApp(t, { root, watch: true })
+  const first = await app.inject(URL)
+  assert.deepEqual((await app.inject(URL)).rawPayload, ONE, 'served again (from memory)')
+  const etags = new Map<string, string>([[ONE.toString(), String(first.headers.etag)]])
+  // Requests until `expected` is served; every answer on the way is one whole version, with its own ETag.
+  const until = async (expected: Buffer | 404): Promise<void> => {
+    for (let attempt = 0; attempt < 1000; attempt++) {
+      const res = await app.inject(URL)
+      if (res.statusCode === 404) {
+        if (expected === 404) return
+        assert.fail('404 before the file was removed')
+      }
+      assert.equal(res.statusCode, 200)
+      const text = res.rawPayload.toString()
+      const etag = String(res.headers.etag)
+      assert.equal(etags.get(text) ?? etag, etag, 'one ETag per version')
+      etags.set(text, etag)
+      if (expected !== 404 && res.rawPayload.equals(expected)) return
+      await setTimeout(5)
+    }
+    assert.fail(`never served ${expected === 404 ? '404' : expected.toString().slice(0, 1)}`)
+  }
+  await writeFile(join(root, 'foo', 'next.tmp'), TWO)
+  await rename(join(root, 'foo', 'next.tmp'), join(root, 'foo', 'foo-1.0.tar.gz'))
+  await until(TWO)
+  await writeFile(join(root, 'foo', 'foo-1.0.tar.gz'), THREE)
+  await until(THREE)
+  // (A request between the truncation and the write of writeFile() may see a short version too.)
+  const versions = [ONE, TWO, THREE].map((bytes) => etags.get(bytes.toString()))
+  assert.equal(new Set(versions).size, 3, 'three versions, three ETags')
+  await rm(join(root, 'foo', 'foo-1.0.tar.gz'))
+  await until(404)
+})
+
+await test('watched, a held file of a folder the index trusts is answered without a stat of it', async (t) => {
+  const root = await tempDir(t)
+  await writeTree(root, { 'foo/foo-1.0.tar.gz': ONE })
+  let stats = 0
+  // The real storage, with its stats of single files (SmallFileCache's check) counted.
+  const counting = (storage: Storage): Storage =>
+    new Proxy(storage, {
+      get(target, property) {
+        if (property === 'currentIdentity')
+          return (key: string) => {
+            stats++
+            return target.currentIdentity?.(key)
+          }
+        const value: unknown = Reflect.get(target, property, target)
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+      },
+    })
+  const { app } = await buildTestApp(t, { root, watch: true, wrapStorage: counting })
+  assert.deepEqual((await app.inject(URL)).rawPayload, ONE)
+  const requests = 20
+  for (let i = 0; i < requests; i++) assert.deepEqual((await app.inject(URL)).rawPayload, ONE)
+  // One stat at most per VOUCHED_TRUST_MS (and when the folder's own check is due), not one per request.
+  assert.ok(stats < requests, `${stats} stats for ${requests} requests`)
 })
 
 await test("--x-accel-redirect: downloads answered with the internal URI and eggserve's headers, no bytes; the rest answered here", async (t) => {

@@ -185,6 +185,7 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
     '--no-allocation-site-pretenuring',
     '--heapsnapshot-signal',
     '--semi-space-growth-factor',
+    '--cpu-prof',
   ],
   systemd: ['--now', '--root'],
 }

@@ -42,15 +42,16 @@ export async function sendRootPage(
 
 /**
  * Answer with `send` once the project `name` names is found: at once when the index holds it
- * fresh (no promise, the common case for a page), else after the freshness check.
+ * fresh (no promise, the common case for a page), else after the freshness check. `trusted`:
+ * found the first way (findProjectNow(): watched, no watch event since the folder's last check).
  */
 export function withProject(
   index: IndexRouteOptions['index'],
   name: string,
-  send: (found: ProjectSnapshot | undefined) => FastifyReply | Promise<FastifyReply>,
+  send: (found: ProjectSnapshot | undefined, trusted: boolean) => FastifyReply | Promise<FastifyReply>,
 ): FastifyReply | Promise<FastifyReply> {
   const held = index.findProjectNow(name)
-  return held === undefined ? index.findProject(name).then(send) : send(held)
+  return held === undefined ? index.findProject(name).then((found) => send(found, false)) : send(held, true)
 }
 
 /** Send a project's page in a tree; `project` was just found (and so is fresh). A cached page is sent at once. */
