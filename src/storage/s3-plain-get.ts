@@ -31,6 +31,12 @@ export interface PlainGetRequest {
   readonly length: number
   /** Milliseconds without a byte before the connection is given up (the SDK's socketTimeout). */
   readonly timeoutMs: number
+  /**
+   * Milliseconds to connect (the TLS handshake included) before giving up, as the SDK's
+   * connectionTimeout: without it, a store that accepts no connection held the download for the
+   * whole idle timeout above before GetObject was asked.
+   */
+  readonly connectTimeoutMs: number
 }
 
 // Socket reads into buffers of this size, used again once the sink has sent them
@@ -97,6 +103,13 @@ export function plainGet(
       sink.once('finish', () => {
         if (socket.destroyed) buffers.giveBack()
       })
+    const connecting = setTimeout(giveUp, request.connectTimeoutMs)
+    socket.once(https ? 'secureConnect' : 'connect', () => {
+      clearTimeout(connecting)
+    })
+    socket.once('close', () => {
+      clearTimeout(connecting)
+    })
     socket.setNoDelay(true)
     socket.setTimeout(request.timeoutMs, () => {
       socket.destroy(Object.assign(new Error('the store sent nothing for too long'), { name: 'TimeoutError' }))

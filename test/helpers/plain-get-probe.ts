@@ -35,7 +35,7 @@ const body =
     : deferredStream(
         async (target) => {
           const source = await plainGet(
-            { url, headers: { 'if-match': '"abc"' }, status: 200, length, timeoutMs: 10_000 },
+            { url, headers: { 'if-match': '"abc"' }, status: 200, length, timeoutMs: 10_000, connectTimeoutMs: 10_000 },
             new AbortController().signal,
             target,
           )

@@ -20,7 +20,7 @@ import { rawServer } from '../helpers/raw-server.js'
 const OBJECT = '/bucket/demo/demo-1.0.tar.gz?X-Amz-Signature=s'
 
 function request(url: URL, length: number, status: 200 | 206 = 200): PlainGetRequest {
-  return { url, headers: { 'if-match': '"abc"' }, status, length, timeoutMs: 10_000 }
+  return { url, headers: { 'if-match': '"abc"' }, status, length, timeoutMs: 10_000, connectTimeoutMs: 10_000 }
 }
 
 /** The body as a stream, as s3-read.ts makes it (an empty one if plainGet refused). */
@@ -102,6 +102,24 @@ await test('plainGet', async (t) => {
     const closed = await rawServer(t, OBJECT, (socket) => socket.destroy())
     assert.equal(await plainGet(request(closed.url, 5), new AbortController().signal, recording()), undefined)
   })
+
+  await t.test(
+    'a store that completes no connection is given up after the connect timeout, not the idle one',
+    // Without a connect timeout of its own this waits out the idle timeout below (10 minutes).
+    { timeout: 60_000 },
+    async (t) => {
+      // A TCP server that never answers the TLS handshake: the connection never completes.
+      const silent = await rawServer(t, OBJECT, () => {
+        /* never answer */
+      })
+      const url = new URL(silent.url)
+      url.protocol = 'https:'
+      const get = { ...request(url, 5), timeoutMs: 600_000, connectTimeoutMs: 300 }
+      const target = recording()
+      assert.equal(await plainGet(get, new AbortController().signal, target), undefined)
+      assert.equal(target.pushed, 0)
+    },
+  )
 
   await t.test('destroying the stream, or aborting, closes the connection', async (t) => {
     const server = await rawServer(t, OBJECT, (socket) => {
