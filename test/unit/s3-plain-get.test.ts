@@ -185,3 +185,15 @@ await test('over https: the body of a store whose certificate is trusted, and ne
   // Not trusted: refused (GetObject is asked instead, and fails the same way), no byte read.
   assert.deepEqual(runs.untrusted, { refused: true })
 })
+
+await test('over https with a sink, the socket decrypts into two reused buffers, not a new one per record', async (t) => {
+  const body = randomBytes(3 * 1024 * 1024)
+  const runs = await probeOverTls(t, body, OBJECT, ['sink'])
+  if (runs === undefined) return
+  // The two read buffers, and the copy HeadReader makes of the body's first bytes; a new
+  // buffer per TLS record (16 KiB at most) would be some 200.
+  const read = runs.trusted as { sha256: string; blocks: number }
+  assert.equal(read.sha256, createHash('sha256').update(body).digest('hex'))
+  assert.ok(read.blocks <= 3, `${String(read.blocks)} buffers`)
+  assert.deepEqual(runs.untrusted, { refused: true })
+})
