@@ -1,8 +1,8 @@
 // Run in a child process (`node --import tsx test/helpers/plain-get-probe.ts URL LENGTH [upstream]`),
 // so that its environment decides which certificate authorities TLS trusts (NODE_EXTRA_CA_CERTS
 // is read once, when Node starts): plainGet() of URL, expecting a 200 of LENGTH bytes, or with
-// `upstream` plainFileGet() of URL (src/upstream/plain-file-get.ts), or with `sink` plainGet()
-// piped into a sink given to it (as a download's response is). Prints one JSON line: { sha256 }
+// `upstream` plainFileGet() of URL (src/upstream/plain-file-get.ts), or with `sink` (or
+// `slow-sink`) plainGet() piped into a sink given to it (as a download's response is). Prints one JSON line: { sha256 }
 // of the body it read (with `sink`, and `blocks`: how many distinct ArrayBuffers its chunks
 // were views of), { refused: true } when it gave up, or { failed: kind } when plainFileGet()
 // failed with an UpstreamFetchError of that kind.
@@ -20,14 +20,21 @@ const length = Number(process.argv[3] ?? '0')
 const outcome: { refused: boolean; failed?: string } = { refused: false }
 const hash = createHash('sha256')
 const blocks = new Set<ArrayBufferLike>()
-// Hashes each chunk as it is written (before the plain GET may read into its buffer again).
+// Hashes each chunk once it is "sent": at once, or with `slow-sink` every other one a little
+// later, as a response whose client lags keeps the chunks written to it (the plain GET must not
+// read into their buffer meanwhile).
+let writes = 0
 const sink =
-  process.argv[4] === 'sink'
+  process.argv[4] === 'sink' || process.argv[4] === 'slow-sink'
     ? new Writable({
         write(chunk: Buffer, _encoding, callback) {
           blocks.add(chunk.buffer)
-          hash.update(chunk)
-          callback()
+          const sent = (): void => {
+            hash.update(chunk)
+            callback()
+          }
+          if (process.argv[4] === 'slow-sink' && ++writes % 2 === 0) setTimeout(sent, 2)
+          else sent()
         },
       })
     : undefined

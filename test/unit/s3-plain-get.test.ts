@@ -196,4 +196,10 @@ await test('over https with a sink, the socket decrypts into two reused buffers,
   assert.equal(read.sha256, createHash('sha256').update(body).digest('hex'))
   assert.ok(read.blocks <= 3, `${String(read.blocks)} buffers`)
   assert.deepEqual(runs.untrusted, { refused: true })
+  // A sink that holds chunks a while: no buffer is read into while one of its chunks waits.
+  const slow = await probeOverTls(t, body, OBJECT, ['slow-sink'])
+  assert.equal(
+    (slow?.trusted as { sha256: string } | undefined)?.sha256,
+    createHash('sha256').update(body).digest('hex'),
+  )
 })
