@@ -16,6 +16,8 @@ const REGION = 'us-east-1'
 
 export interface MotoStore {
   readonly endpoint: string
+  /** The server's process (for its CPU time). */
+  readonly pid: number
   /** The bench's own client (path-style, as eggserve is started with --s3-path-style). */
   readonly client: S3Client
   /** The environment an eggserve needs to reach it. */
@@ -70,6 +72,7 @@ export async function startMoto(python: string): Promise<MotoStore> {
   const client = new S3Client({ endpoint, region: REGION, forcePathStyle: true, credentials: CREDENTIALS })
   return {
     endpoint,
+    pid: child.pid ?? 0,
     client,
     env: {
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,

@@ -14,6 +14,11 @@ export const S3_DEFAULTS = {
   snapshotEvery: 1000,
 } as const
 
+/** The time to connect allowed to requests with an idle timeout of `timeoutMs`. */
+export function connectTimeoutMs(timeoutMs: number): number {
+  return Math.min(timeoutMs, 10_000)
+}
+
 /**
  * A client for `spec`. Region, endpoint and credentials come from the SDK's default chains
  * unless the spec overrides them: AWS_REGION or the config file's region; AWS_ENDPOINT_URL_S3,
@@ -41,7 +46,7 @@ export function createS3Client(spec: S3StorageSpec, log: FastifyBaseLogger): S3C
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     requestHandler: {
-      connectionTimeout: Math.min(timeoutMs, 10_000),
+      connectionTimeout: connectTimeoutMs(timeoutMs),
       // Until the answer's headers arrive; then socketTimeout watches the body for stalls.
       requestTimeout: timeoutMs,
       throwOnRequestTimeout: true,

@@ -6,9 +6,10 @@
 // "Downloads"). Here the GET is a presigned URL, signed locally by the SDK with the same client
 // (credentials, region, endpoint), sent on a connection of its own; the answer's head is parsed
 // here, and the body's bytes are the socket's own chunks, pushed straight into the stream the
-// route pipes. Over plain HTTP with a sink (the response), the socket reads into two buffers
-// reused once the sink has sent them (sink-buffers.ts, as local downloads do): no allocation
-// per chunk at all.
+// route pipes. With a sink (the response), the socket reads into two buffers reused once the
+// sink has sent them (sink-buffers.ts, as local downloads do): no allocation per chunk at all.
+// Over https too: a TLS socket decrypts into the onread buffer as a TCP one reads into it (it
+// made a new buffer per TLS record of up to 16 KiB before).
 //
 // Only the plain case is taken: 200 (206 for a range) with the Content-Length expected and no
 // transfer or content coding. Anything else (an error status, a failure to connect, chunked
@@ -31,6 +32,12 @@ export interface PlainGetRequest {
   readonly length: number
   /** Milliseconds without a byte before the connection is given up (the SDK's socketTimeout). */
   readonly timeoutMs: number
+  /**
+   * Milliseconds to connect (the TLS handshake included) before giving up, as the SDK's
+   * connectionTimeout: without it, a store that accepts no connection held the download for the
+   * whole idle timeout above before GetObject was asked.
+   */
+  readonly connectTimeoutMs: number
 }
 
 // Socket reads into buffers of this size, used again once the sink has sent them
@@ -72,7 +79,7 @@ export function plainGet(
       resolve(body)
       return body.take(read.rest)
     }
-    const buffers = https || sink === undefined ? undefined : new SinkBuffers(pool, sink)
+    const buffers = sink === undefined ? undefined : new SinkBuffers(pool, sink)
     const socket: Socket = connectTo(
       url,
       buffers === undefined
@@ -97,6 +104,13 @@ export function plainGet(
       sink.once('finish', () => {
         if (socket.destroyed) buffers.giveBack()
       })
+    const connecting = setTimeout(giveUp, request.connectTimeoutMs)
+    socket.once(https ? 'secureConnect' : 'connect', () => {
+      clearTimeout(connecting)
+    })
+    socket.once('close', () => {
+      clearTimeout(connecting)
+    })
     socket.setNoDelay(true)
     socket.setTimeout(request.timeoutMs, () => {
       socket.destroy(Object.assign(new Error('the store sent nothing for too long'), { name: 'TimeoutError' }))

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream'
 import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s3'
 import type { ByteRange } from '../core/range.js'
 import { StorageError } from '../errors.js'
+import { connectTimeoutMs } from './s3-client.js'
 import { describeObject, fail, plainEtag, type S3Context } from './s3-context.js'
 import { deferredStream, type PushSource, type PushTarget } from './deferred-stream.js'
 import { s3ErrorFacts } from './s3-errors.js'
@@ -146,6 +147,7 @@ async function plainBody(
       status: whole ? 200 : 206,
       length: read.end - read.start + 1,
       timeoutMs: context.timeoutMs,
+      connectTimeoutMs: connectTimeoutMs(context.timeoutMs),
     },
     signal,
     into.target,

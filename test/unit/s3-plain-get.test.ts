@@ -20,7 +20,7 @@ import { rawServer } from '../helpers/raw-server.js'
 const OBJECT = '/bucket/demo/demo-1.0.tar.gz?X-Amz-Signature=s'
 
 function request(url: URL, length: number, status: 200 | 206 = 200): PlainGetRequest {
-  return { url, headers: { 'if-match': '"abc"' }, status, length, timeoutMs: 10_000 }
+  return { url, headers: { 'if-match': '"abc"' }, status, length, timeoutMs: 10_000, connectTimeoutMs: 10_000 }
 }
 
 /** The body as a stream, as s3-read.ts makes it (an empty one if plainGet refused). */
@@ -103,6 +103,24 @@ await test('plainGet', async (t) => {
     assert.equal(await plainGet(request(closed.url, 5), new AbortController().signal, recording()), undefined)
   })
 
+  await t.test(
+    'a store that completes no connection is given up after the connect timeout, not the idle one',
+    // Without a connect timeout of its own this waits out the idle timeout below (10 minutes).
+    { timeout: 60_000 },
+    async (t) => {
+      // A TCP server that never answers the TLS handshake: the connection never completes.
+      const silent = await rawServer(t, OBJECT, () => {
+        /* never answer */
+      })
+      const url = new URL(silent.url)
+      url.protocol = 'https:'
+      const get = { ...request(url, 5), timeoutMs: 600_000, connectTimeoutMs: 300 }
+      const target = recording()
+      assert.equal(await plainGet(get, new AbortController().signal, target), undefined)
+      assert.equal(target.pushed, 0)
+    },
+  )
+
   await t.test('destroying the stream, or aborting, closes the connection', async (t) => {
     const server = await rawServer(t, OBJECT, (socket) => {
       // Headers and a first chunk, then nothing more: only the client can end this.
@@ -166,4 +184,22 @@ await test('over https: the body of a store whose certificate is trusted, and ne
   assert.deepEqual(runs.trusted, { sha256: createHash('sha256').update(body).digest('hex') })
   // Not trusted: refused (GetObject is asked instead, and fails the same way), no byte read.
   assert.deepEqual(runs.untrusted, { refused: true })
+})
+
+await test('over https with a sink, the socket decrypts into two reused buffers, not a new one per record', async (t) => {
+  const body = randomBytes(3 * 1024 * 1024)
+  const runs = await probeOverTls(t, body, OBJECT, ['sink'])
+  if (runs === undefined) return
+  // The two read buffers, and the copy HeadReader makes of the body's first bytes; a new
+  // buffer per TLS record (16 KiB at most) would be some 200.
+  const read = runs.trusted as { sha256: string; blocks: number }
+  assert.equal(read.sha256, createHash('sha256').update(body).digest('hex'))
+  assert.ok(read.blocks <= 3, `${String(read.blocks)} buffers`)
+  assert.deepEqual(runs.untrusted, { refused: true })
+  // A sink that holds chunks a while: no buffer is read into while one of its chunks waits.
+  const slow = await probeOverTls(t, body, OBJECT, ['slow-sink'])
+  assert.equal(
+    (slow?.trusted as { sha256: string } | undefined)?.sha256,
+    createHash('sha256').update(body).digest('hex'),
+  )
 })
