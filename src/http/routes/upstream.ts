@@ -78,7 +78,7 @@ function sendResolution(
         request,
         reply,
         pages.options.pages,
-        { section: `upstream-${pages.section}`, name: project },
+        { section: pages.upstreamSection, name: project },
         { generation: version, lastModifiedMs: 0 },
         async (type: SimpleMediaType) => {
           const files = await listedFiles(upstream, {
