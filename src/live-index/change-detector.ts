@@ -243,6 +243,23 @@ export class ChangeDetector {
   }
 
   /**
+   * True when freshRoot() and freshProject() would find no such project without reading
+   * storage or waiting: the tree does not hold it, and the top level is trusted as
+   * trustedProject() trusts a folder (not marked changed, not being read, checked within
+   * CHECK_INTERVAL_MS while the watch is alive). False: ask them.
+   */
+  trustedAbsent(project: string): boolean {
+    const root = this.#root
+    return (
+      !this.#folders.has(project) &&
+      !root.dirty &&
+      root.reading === undefined &&
+      this.#watching &&
+      this.#now() - root.checkedAt < CHECK_INTERVAL_MS
+    )
+  }
+
+  /**
    * The snapshot of a project (by normalized name), brought up to date: one stat when nothing
    * changed, none within CHECK_INTERVAL_MS while watched, a read of this folder only when it
    * changed. undefined when the tree holds no such project (or its folder is gone).

@@ -123,6 +123,14 @@ export class IndexService {
     return this.#changes.trustedProject(normalizeProjectName(name))
   }
 
+  /**
+   * True when findProject() would answer undefined without reading storage (a name the tree
+   * does not hold, its top level checked lately and watched); false: call findProject().
+   */
+  absentNow(name: string): boolean {
+    return this.#changes.trustedAbsent(normalizeProjectName(name))
+  }
+
   /** A file of the project `name` names, by exact filename, after a freshness check (see findProject()). */
   async findFile(name: string, filename: string): Promise<DistFile | undefined> {
     return (await this.findProject(name))?.file(filename)

@@ -123,12 +123,25 @@ export class PurgeWatcher {
   /** Names purged since the last call (concurrent callers share one read). */
   check(): Promise<readonly string[]> {
     if (this.#checking !== undefined) return this.#checking
-    if (this.#watcher !== undefined && !this.#dirty && this.#now() - this.#checkedAt < PURGE_CHECK_INTERVAL_MS)
-      return NOTHING
+    if (this.quiet()) return NOTHING
     this.#checking = this.#read().finally(() => {
       this.#checking = undefined
     })
     return this.#checking
+  }
+
+  /**
+   * True when check() would answer no names without reading the log (the watcher lives, has
+   * reported nothing, and the log was read within PURGE_CHECK_INTERVAL_MS): a request may then
+   * go on without waiting for check()'s promise.
+   */
+  quiet(): boolean {
+    return (
+      this.#checking === undefined &&
+      this.#watcher !== undefined &&
+      !this.#dirty &&
+      this.#now() - this.#checkedAt < PURGE_CHECK_INTERVAL_MS
+    )
   }
 
   /** Stop watching (the server is closing). */

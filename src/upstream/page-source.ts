@@ -116,17 +116,26 @@ export class PageSource {
     return answered
   }
 
+  /**
+   * get()'s answer when memory holds the page and nothing has to be read or asked (fresh
+   * within the TTL, or offline); undefined: call get(). Counted as get() counts it. A cached
+   * upstream page is then answered without a promise, as a local one is (the bench's
+   * upstream page row, docs/benchmarks.md).
+   */
+  getNow(project: string): PageAnswer | undefined {
+    const entry = this.#entries.get(project)
+    if (entry === undefined) return undefined
+    const found = this.#answerNow(project, entry)
+    // With an entry, every answer found at once is the cache's.
+    if (found !== undefined) this.#observer.pageLookup(this.settings.label, 'hit')
+    return found
+  }
+
   async #lookup(project: string): Promise<{ fromCache: boolean; answer: PageAnswer | Promise<PageAnswer> }> {
     const entry = await this.#entry(project)
-    const now = this.#now()
-    if (this.#offline)
-      return entry === undefined
-        ? { fromCache: false, answer: { kind: 'unavailable', reason: 'offline, and the project is not in the cache' } }
-        : { fromCache: true, answer: answer(entry, false) }
-    if (entry !== undefined && now - entry.fetchedAt < this.settings.ttlMs)
-      return { fromCache: true, answer: answer(entry, false) }
-    const missingUntil = this.#missing.get(project)
-    if (missingUntil !== undefined && now < missingUntil) return { fromCache: true, answer: { kind: 'missing' } }
+    const found = this.#answerNow(project, entry)
+    // Offline without a page is the only answer found at once that is not the cache's.
+    if (found !== undefined) return { fromCache: found.kind !== 'unavailable', answer: found }
     let pending = this.#inFlight.get(project)
     if (pending !== undefined) this.#observer.joined(this.settings.label, 'page')
     else {
@@ -137,6 +146,17 @@ export class PageSource {
       this.#inFlight.set(project, pending)
     }
     return { fromCache: false, answer: pending }
+  }
+
+  // What memory answers for `project` without asking the upstream: the cached page offline or
+  // within the TTL, a 404 remembered; undefined when the upstream must be asked.
+  #answerNow(project: string, entry: Entry | undefined): PageAnswer | undefined {
+    if (this.#offline) return entry === undefined ? OFFLINE_UNCACHED : freshAnswer(entry)
+    const now = this.#now()
+    if (entry !== undefined && now - entry.fetchedAt < this.settings.ttlMs) return freshAnswer(entry)
+    const missingUntil = this.#missing.get(project)
+    if (missingUntil !== undefined && now < missingUntil) return MISSING
+    return undefined
   }
 
   /** Forget what memory holds about `project` (its page was purged from the cache directory). */
@@ -351,7 +371,7 @@ export class PageSource {
         outcome = 'not_modified'
         response.body.resume()
         this.#breaker.success()
-        return answer(this.#keep(project, { ...entry, fetchedAt: this.#now() }, false), false)
+        return freshAnswer(this.#keep(project, { ...entry, fetchedAt: this.#now() }, false))
       }
       if (response.status === 404 || response.status === 410) {
         outcome = 'not_found'
@@ -392,13 +412,12 @@ export class PageSource {
           { project, cachedSerial: entry.serial, serial },
           'Upstream sent an older page than the cached one; keeping the cached page',
         )
-        return answer(entry, false)
+        return freshAnswer(entry)
       }
       const etag = typeof response.headers.etag === 'string' ? response.headers.etag : undefined
       this.#missing.delete(project)
-      return answer(
+      return freshAnswer(
         this.#keep(project, { page, fetchedAt: this.#now(), etag, serial, version: nextVersion++ }, true),
-        false,
       )
     } catch (err) {
       outcome = outcomeOf(err)
@@ -439,15 +458,35 @@ export class PageSource {
         { project, reason, ageSeconds: Math.round((this.#now() - entry.fetchedAt) / 1000) },
         'Upstream failed; serving the cached page stale',
       )
-      return answer(entry, true)
+      return staleAnswer(entry)
     }
     this.#log.warn({ project, reason }, 'Upstream failed and no usable page is cached')
     return { kind: 'unavailable', reason }
   }
 }
 
-function answer(entry: Entry, stale: boolean): PageAnswer {
-  return { kind: 'page', page: entry.page, version: entry.version, fetchedAt: entry.fetchedAt, stale }
+const MISSING: PageAnswer = Object.freeze({ kind: 'missing' })
+const OFFLINE_UNCACHED: PageAnswer = Object.freeze({
+  kind: 'unavailable',
+  reason: 'offline, and the project is not in the cache',
+})
+
+// An entry is never changed, only replaced (a revalidation keeps a copy with a new fetchedAt),
+// so its answer is made once: every request for a cached page gets the same object, which
+// UpstreamIndex keeps its view of the page by (no allocation per request).
+const freshAnswers = new WeakMap<Entry, PageAnswer>()
+
+function freshAnswer(entry: Entry): PageAnswer {
+  let found = freshAnswers.get(entry)
+  if (found === undefined) {
+    found = { kind: 'page', page: entry.page, version: entry.version, fetchedAt: entry.fetchedAt, stale: false }
+    freshAnswers.set(entry, found)
+  }
+  return found
+}
+
+function staleAnswer(entry: Entry): PageAnswer {
+  return { kind: 'page', page: entry.page, version: entry.version, fetchedAt: entry.fetchedAt, stale: true }
 }
 
 function parseSerial(value: string | string[] | undefined): number | undefined {

@@ -3,7 +3,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import { applyCooldown, type CooledPage, type Hold } from '../core/cooldown.js'
 import { formatDuration } from '../core/duration.js'
-import { decide, namePolicy, neverUpstream, type NamePolicy } from '../core/name-rule.js'
+import { decide, namePolicy, neverUpstream, type NameDecision, type NamePolicy } from '../core/name-rule.js'
 import { isValidProjectName, normalizeProjectName } from '../core/names.js'
 import { parseDistFilename } from '../core/filenames.js'
 import { normalizeVersion } from '../core/versions.js'
@@ -44,6 +44,24 @@ export type Resolution =
   /** `offline`: the upstream that could not answer is offline (--offline or its own setting). */
   | { readonly kind: 'unavailable'; readonly offline: boolean }
 
+/** What the upstreams, walked in order, say about a project. */
+type Asked =
+  /** `resolution`: the upstream resolution of `view`, made once with it. */
+  | { readonly kind: 'page'; readonly view: UpstreamView; readonly resolution: Resolution }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'unavailable'; readonly offline: boolean }
+
+const MISSING: Asked = Object.freeze({ kind: 'missing' })
+const UNAVAILABLE: Asked = Object.freeze({ kind: 'unavailable', offline: false })
+const UNAVAILABLE_OFFLINE: Asked = Object.freeze({ kind: 'unavailable', offline: true })
+const NOT_FOUND: Resolution = Object.freeze({ kind: 'not-found' })
+
+/** A view (in its answer) and the cooled page it was made from. */
+interface KnownView {
+  readonly cooled: CooledPage
+  readonly asked: Extract<Asked, { kind: 'page' }>
+}
+
 /** A file held back by its upstream's cooldown. */
 export interface HeldFile {
   readonly filename: string
@@ -63,6 +81,8 @@ export class UpstreamIndex {
   readonly #now: () => number
   /** Pages with the cooldown applied, until a held file comes of age. */
   readonly #cooled = new WeakMap<UpstreamPage, CooledPage>()
+  /** The view of each page answer, for the cooled page it was made from. */
+  readonly #views = new WeakMap<PageAnswer, KnownView>()
   readonly #versions = new Map<string, number>()
   #nextVersion = 1
   readonly #purges: PurgeWatcher
@@ -157,23 +177,28 @@ export class UpstreamIndex {
   async resolve(name: string): Promise<Resolution> {
     await this.#forgetPurged()
     const state = await this.local.findProject(name)
-    switch (decide(this.#policy, name, state !== undefined)) {
-      case 'local':
-        return state === undefined ? { kind: 'not-found' } : { kind: 'local', state }
-      case 'not-found':
-        return { kind: 'not-found' }
-      case 'merge': {
-        if (state === undefined) return { kind: 'not-found' }
-        const found = await this.#ask(state.project)
-        return { kind: 'merge', state, view: found.kind === 'page' ? found.view : undefined }
-      }
-      case 'upstream': {
-        if (!isValidProjectName(name)) return { kind: 'not-found' }
-        const found = await this.#ask(normalizeProjectName(name))
-        if (found.kind === 'page') return { kind: 'upstream', view: found.view }
-        return found.kind === 'missing' ? { kind: 'not-found' } : { kind: 'unavailable', offline: found.offline }
-      }
-    }
+    const decision = decide(this.#policy, name, state !== undefined)
+    const project = upstreamProject(decision, name, state)
+    if (project === undefined) return ruled(decision, state, undefined)
+    return ruled(decision, state, await this.#ask(project))
+  }
+
+  /**
+   * resolve()'s answer when nothing has to be read or waited for: no purge to look at, the
+   * local index sure of the name (findProjectNow, absentNow), every upstream asked answering
+   * from memory (PageSource.getNow); undefined: call resolve(). So a cached upstream page is
+   * sent without a promise, as a local page is, and a request for it builds no new objects
+   * (docs/benchmarks.md, the upstream page row).
+   */
+  resolveNow(name: string): Resolution | undefined {
+    if (!this.#purges.quiet()) return undefined
+    const state = this.local.findProjectNow(name)
+    if (state === undefined && !this.local.absentNow(name)) return undefined
+    const decision = decide(this.#policy, name, state !== undefined)
+    const project = upstreamProject(decision, name, state)
+    if (project === undefined) return ruled(decision, state, undefined)
+    const found = this.#askNow(project)
+    return found === undefined ? undefined : ruled(decision, state, found)
   }
 
   /**
@@ -319,20 +344,38 @@ export class UpstreamIndex {
   // The upstreams in order: the first that has the project owns it. One that cannot answer
   // (and has no usable cached page) stops the walk: a later upstream must not get the name
   // just because an earlier one is down (PEP 766, index priority).
-  async #ask(
-    project: string,
-  ): Promise<{ kind: 'page'; view: UpstreamView } | { kind: 'missing' } | { kind: 'unavailable'; offline: boolean }> {
-    for (const [index, source] of this.#sources.entries()) {
-      const answer = await source.get(project)
-      if (answer.kind === 'page') return { kind: 'page', view: this.#view({ index, source, project, answer }) }
-      if (answer.kind !== 'unavailable') continue
-      // An offline upstream without a cached page cannot say whether it has the name, so it
-      // stops the walk as a down one does: otherwise a private mirror switched offline would
-      // hand every name it has not cached to the next index (PyPI), the very confusion the
-      // order exists to prevent.
-      return { kind: 'unavailable', offline: source.settings.offline }
+  async #ask(project: string): Promise<Asked> {
+    for (let index = 0; index < this.#sources.length; index++) {
+      const source = this.#sources[index]
+      if (source === undefined) continue
+      const found = this.#asked(index, source, project, await source.get(project))
+      if (found !== undefined) return found
     }
-    return { kind: 'missing' }
+    return MISSING
+  }
+
+  // #ask() when every upstream it walks answers from memory; undefined: one would have to wait.
+  #askNow(project: string): Asked | undefined {
+    for (let index = 0; index < this.#sources.length; index++) {
+      const source = this.#sources[index]
+      if (source === undefined) continue
+      const answer = source.getNow(project)
+      if (answer === undefined) return undefined
+      const found = this.#asked(index, source, project, answer)
+      if (found !== undefined) return found
+    }
+    return MISSING
+  }
+
+  // What one upstream's answer means for the walk; undefined: go on to the next upstream.
+  #asked(index: number, source: PageSource, project: string, answer: PageAnswer): Asked | undefined {
+    if (answer.kind === 'page') return this.#view({ index, source, project, answer }).asked
+    if (answer.kind !== 'unavailable') return undefined
+    // An offline upstream without a cached page cannot say whether it has the name, so it
+    // stops the walk as a down one does: otherwise a private mirror switched offline would
+    // hand every name it has not cached to the next index (PyPI), the very confusion the
+    // order exists to prevent.
+    return source.settings.offline ? UNAVAILABLE_OFFLINE : UNAVAILABLE
   }
 
   #view(found: {
@@ -340,10 +383,14 @@ export class UpstreamIndex {
     source: PageSource
     project: string
     answer: Extract<PageAnswer, { kind: 'page' }>
-  }): UpstreamView {
+  }): KnownView {
     const { answer, source } = found
     const cooled = this.#cool(source, answer.page)
-    return {
+    // A fresh answer is one object per cached page (PageSource), so its view is made once,
+    // until the cooldown lets a held file through.
+    const known = this.#views.get(answer)
+    if (known?.cooled === cooled) return known
+    const view: UpstreamView = {
       project: found.project,
       page: cooled.page,
       held: cooled.held,
@@ -354,16 +401,19 @@ export class UpstreamIndex {
       fetchedAt: answer.fetchedAt,
       stale: answer.stale,
     }
+    const made: KnownView = { cooled, asked: { kind: 'page', view, resolution: { kind: 'upstream', view } } }
+    this.#views.set(answer, made)
+    return made
   }
 
-  // The cooldown applied to a page, kept until the first held file comes of age.
+  // The cooldown applied to a page, kept until the first held file comes of age (for ever
+  // without a cooldown: the page itself, nothing held).
   #cool(source: PageSource, page: UpstreamPage): CooledPage {
     const rule = source.settings.cooldown
-    const now = this.#now()
     const known = this.#cooled.get(page)
-    if (known !== undefined && now < known.changesAtMs) return known
-    const cooled = applyCooldown(page, rule, now)
-    if (rule.minAgeMs > 0) this.#cooled.set(page, cooled)
+    if (known !== undefined && (known.changesAtMs === Infinity || this.#now() < known.changesAtMs)) return known
+    const cooled = applyCooldown(page, rule, this.#now())
+    this.#cooled.set(page, cooled)
     return cooled
   }
 
@@ -376,6 +426,29 @@ export class UpstreamIndex {
       this.#versions.set(key, version)
     }
     return version
+  }
+}
+
+// The normalized name to ask the upstreams for under `decision`; undefined: none is asked.
+function upstreamProject(decision: NameDecision, name: string, state: ProjectSnapshot | undefined): string | undefined {
+  if (decision === 'merge') return state?.project
+  if (decision === 'upstream' && isValidProjectName(name)) return normalizeProjectName(name)
+  return undefined
+}
+
+// The resolution of a decision, given what the upstreams said (when upstreamProject() named a project).
+function ruled(decision: NameDecision, state: ProjectSnapshot | undefined, found: Asked | undefined): Resolution {
+  switch (decision) {
+    case 'local':
+      return state === undefined ? NOT_FOUND : { kind: 'local', state }
+    case 'not-found':
+      return NOT_FOUND
+    case 'merge':
+      if (state === undefined) return NOT_FOUND
+      return { kind: 'merge', state, view: found?.kind === 'page' ? found.view : undefined }
+    case 'upstream':
+      if (found === undefined || found.kind === 'missing') return NOT_FOUND
+      return found.kind === 'page' ? found.resolution : { kind: 'unavailable', offline: found.offline }
   }
 }
 

@@ -109,6 +109,31 @@ await test('PurgeWatcher: a write its watcher cannot see is seen within PURGE_CH
   assert.deepEqual(await watched.check(), ['unseen'], 'the interval is the bound')
 })
 
+await test('PurgeWatcher.quiet(): true exactly when check() would answer nothing without reading the log', async (t) => {
+  const cache = await tempDir(t, 'eggserve-purge-quiet-')
+  await purgeProject(cache, 'before-start')
+  let now = 1_000_000
+  const watched = new PurgeWatcher(cache, { now: () => now })
+  const unwatched = new PurgeWatcher(cache, { now: () => now, watch: false })
+  t.after(() => {
+    watched.close()
+  })
+  assert.equal(watched.quiet(), false, 'never read yet')
+  assert.deepEqual(await watched.check(), [])
+  assert.equal(watched.quiet(), true)
+  assert.deepEqual(await unwatched.check(), [])
+  assert.equal(unwatched.quiet(), false, 'without a watcher every check stats the log')
+  const event = nextEvent(join(cache, 'upstream'))
+  await purgeProject(cache, 'purged')
+  await event
+  await new Promise(setImmediate)
+  assert.equal(watched.quiet(), false, 'an event: the next check reads')
+  assert.deepEqual(await watched.check(), ['purged'])
+  assert.equal(watched.quiet(), true)
+  now += PURGE_CHECK_INTERVAL_MS
+  assert.equal(watched.quiet(), false, 'the interval is over')
+})
+
 await test('PurgeWatcher on a cache that has no upstream folder yet: stats until it exists, then watches', async (t) => {
   const cache = await tempDir(t, 'eggserve-purge-empty-')
   const now = 1_000_000

@@ -231,6 +231,26 @@ await test('trustedProject() answers without waiting exactly when freshProject()
   assert.deepEqual(storage.tokenChecks, ['foo'], 'trustedProject() itself reads nothing')
 })
 
+await test('trustedAbsent() says a name is not local without waiting exactly when freshRoot() would read nothing', async (t) => {
+  const { root, storage, detector, clock } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
+  assert.equal(detector.trustedAbsent('bar'), false, 'not watched: the top level needs a stat')
+  detector.watch()
+  assert.equal(detector.trustedAbsent('bar'), true)
+  assert.equal(detector.trustedAbsent('foo'), false, 'the tree holds it')
+  clock.ms += CHECK_INTERVAL_MS
+  assert.equal(detector.trustedAbsent('bar'), false, 'the interval is over')
+  await detector.freshRoot()
+  assert.equal(detector.trustedAbsent('bar'), true, 'checked again just now')
+  // What an upload of a new project does: the folder appears, then the index is told.
+  await writeTree(root, { 'bar/bar-1.0.tar.gz': 'b' })
+  detector.changed('bar')
+  assert.equal(detector.trustedAbsent('bar'), false, 'a change made through eggserve is read first')
+  await detector.freshRoot()
+  assert.equal(detector.trustedAbsent('bar'), false, 'now the tree holds it')
+  assert.equal(detector.trustedAbsent('baz'), true)
+  assert.deepEqual(storage.tokenChecks, [undefined], 'trustedAbsent() itself reads nothing')
+})
+
 await test('within the trusted interval a change made through eggserve (an upload) shows at once', async (t) => {
   const { root, storage, detector } = await setup(t, { 'foo/foo-1.0.tar.gz': 'a' })
   detector.watch()

@@ -19,7 +19,13 @@ interface FolderParams {
 
 /** Routes of the original tree. Its pages are negotiated and cached like /simple/'s. */
 export const legacyRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
-  const tree: TreePages = { options, tree: LEGACY_TREE, hashAlgorithm: options.hashAlgorithm, section: 'legacy' }
+  const tree: TreePages = {
+    options,
+    tree: LEGACY_TREE,
+    hashAlgorithm: options.hashAlgorithm,
+    section: 'legacy',
+    upstreamSection: 'upstream-legacy',
+  }
   const { upstream } = options
   const list = { onRequest: options.access.hooks('list') }
   app.get('/', list, (request, reply) => sendRootPage(request, reply, tree))

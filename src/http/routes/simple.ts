@@ -15,7 +15,13 @@ interface ProjectParams {
 
 /** Routes of the standard tree. */
 export const simpleRoutes: FastifyPluginCallback<IndexRouteOptions> = (app, options, done) => {
-  const tree: TreePages = { options, tree: SIMPLE_TREE, hashAlgorithm: options.simpleHashAlgorithm, section: 'simple' }
+  const tree: TreePages = {
+    options,
+    tree: SIMPLE_TREE,
+    hashAlgorithm: options.simpleHashAlgorithm,
+    section: 'simple',
+    upstreamSection: 'upstream-simple',
+  }
   // PEP 503: pages end in "/" because their hrefs are relative; Fastify does not redirect by itself.
   const list = { onRequest: options.access.hooks('list') }
   app.get('/simple', list, async (request, reply) => redirect(request, reply, 'simple/'))

@@ -17,6 +17,11 @@ export interface TreePages {
   readonly hashAlgorithm: HashAlgorithm
   /** The page cache section of this tree (e.g. "simple"). */
   readonly section: string
+  /**
+   * The page cache section of this tree's merged and upstream pages (e.g. "upstream-simple"):
+   * made once, since a key built per request is hashed anew on every lookup.
+   */
+  readonly upstreamSection: string
 }
 
 // The root page's name in its section: no project is called "".

@@ -28,15 +28,31 @@ import { sendProjectPage, type TreePages } from './tree-pages.js'
 
 const METADATA_SUFFIX = '.metadata'
 
-/** Answer /simple/<name>/ or /<name>/ through the name rule: the local page, an upstream's, or both merged. */
-export async function sendResolvedProject(
+/**
+ * Answer /simple/<name>/ or /<name>/ through the name rule: the local page, an upstream's, or
+ * both merged. When the name rule can be applied from memory (UpstreamIndex.resolveNow) and the
+ * page is cached, it is sent at once, without a promise, as a local page is without upstreams.
+ */
+export function sendResolvedProject(
   request: FastifyRequest,
   reply: FastifyReply,
   pages: TreePages,
   upstream: UpstreamIndex,
   name: string,
-): Promise<FastifyReply> {
-  const resolution = await withRetryAfter(reply, upstream.resolve(name))
+): FastifyReply | Promise<FastifyReply> {
+  const now = upstream.resolveNow(name)
+  if (now !== undefined) return sendResolution(request, reply, { pages, upstream, name }, now)
+  return withRetryAfter(reply, upstream.resolve(name)).then((resolution) =>
+    sendResolution(request, reply, { pages, upstream, name }, resolution),
+  )
+}
+
+function sendResolution(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  { pages, upstream, name }: { readonly pages: TreePages; readonly upstream: UpstreamIndex; readonly name: string },
+  resolution: Resolution,
+): FastifyReply | Promise<FastifyReply> {
   switch (resolution.kind) {
     case 'not-found':
       throw new NotFoundError()
@@ -62,7 +78,7 @@ export async function sendResolvedProject(
         request,
         reply,
         pages.options.pages,
-        { section: `upstream-${pages.section}`, name: project },
+        { section: pages.upstreamSection, name: project },
         { generation: version, lastModifiedMs: 0 },
         async (type: SimpleMediaType) => {
           const files = await listedFiles(upstream, {
@@ -159,10 +175,35 @@ export function resolvedGeneration(
   const project = resolution.kind === 'merge' ? resolution.state.project : resolution.view.project
   const localGeneration = resolution.kind === 'merge' ? resolution.state.generation : 0
   const retry = options.withMetadata === true ? upstream.metadata.retryEpoch(project) : 0
-  return versionOf(
-    `${resolution.kind}:${String(resolution.view?.version ?? 0)}:${String(upstream.files.version(project))}:${String(localGeneration)}:${String(retry)}`,
+  const files = upstream.files.version(project)
+  const view = resolution.view
+  // The last generation of each view, so a request for an unchanged page builds no key.
+  const known = view === undefined ? undefined : lastGenerations.get(view)
+  if (
+    known?.kind === resolution.kind &&
+    known.files === files &&
+    known.localGeneration === localGeneration &&
+    known.retry === retry
   )
+    return known.generation
+  const generation = versionOf(
+    `${resolution.kind}:${String(view?.version ?? 0)}:${String(files)}:${String(localGeneration)}:${String(retry)}`,
+  )
+  if (view !== undefined)
+    lastGenerations.set(view, { kind: resolution.kind, files, localGeneration, retry, generation })
+  return generation
 }
+
+const lastGenerations = new WeakMap<
+  UpstreamView,
+  {
+    readonly kind: Resolution['kind']
+    readonly files: number
+    readonly localGeneration: number
+    readonly retry: number
+    readonly generation: number
+  }
+>()
 
 // Rendered pages are cached by a number; each distinct combination of versions gets its own.
 const versions = new Map<string, number>()
