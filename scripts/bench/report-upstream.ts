@@ -32,7 +32,15 @@ export interface UpstreamRow {
 
 export function upstreamRows(result: UpstreamResult): UpstreamRow[] {
   const { page, file, firstDownload, memory } = result
-  const pageRatio = page.a.rps / page.b.rps
+  // The median of the per-round ratios: the two pages of a round ran back to back, on the same
+  // machine state, where the medians of each side may come from different rounds.
+  const pageRatio = median(page.aRounds.map((run, i) => run.rps / (page.bRounds[i]?.rps ?? NaN)))
+  // The server's CPU time per request beside it, where the run measured it.
+  const aCpuUs = page.aCpuUs ?? []
+  const bCpuUs = page.bCpuUs ?? []
+  const cpu = aCpuUs.length > 0 && bCpuUs.length > 0
+  const cpuOf = (values: readonly number[]): string => (cpu ? `; ${median(values).toFixed(1)} µs CPU` : '')
+  const pageCpu = median(aCpuUs.map((us, i) => (bCpuUs[i] ?? NaN) / us))
   const firstRatios = firstDownload.viaMbps.map((via, i) => via / (firstDownload.directMbps[i] ?? NaN))
   const firstRatio = median(firstRatios)
   const fileRatio = file.a.mbps / file.b.mbps
@@ -40,10 +48,10 @@ export function upstreamRows(result: UpstreamResult): UpstreamRow[] {
   const growth = peakMb - memory.idleMb
   return [
     {
-      metric: `Cached upstream page \`${page.aPath}\` (${size(page.aBytes)}) vs local page \`${page.bPath}\` (${size(page.bBytes)}): req/s (${String(page.connections)} connections)`,
-      egg: `${int(page.a.rps)}${spread(page.aRounds, 'rps')}`,
-      reference: `${int(page.b.rps)}${spread(page.bRounds, 'rps')} (local page)`,
-      ratio: ratio(pageRatio),
+      metric: `Cached upstream page \`${page.aPath}\` (${size(page.aBytes)}) vs local page \`${page.bPath}\` (${size(page.bBytes)}): req/s (${String(page.connections)} connections, ${String(page.aRounds.length)} rounds; the ratio is the median of the per-round ratios)${cpu ? "; the server's CPU time per request beside it" : ''}`,
+      egg: `${int(page.a.rps)}${spread(page.aRounds, 'rps')}${cpuOf(aCpuUs)}`,
+      reference: `${int(page.b.rps)}${spread(page.bRounds, 'rps')} (local page)${cpuOf(bCpuUs)}`,
+      ratio: cpu ? `${ratio(pageRatio)} (by CPU ${ratio(pageCpu)})` : ratio(pageRatio),
       target: `≥ ${LEAST_RATIO.toFixed(2)} of local`,
       check: { id: 'upstream-page', met: page.a.errors === 0 && pageRatio >= LEAST_RATIO },
     },
@@ -81,7 +89,7 @@ export function upstreamSection(result: UpstreamResult): string[] {
     '## Upstream proxy',
     '',
     `A fixture of its own (\`scripts/bench/upstream-run.ts\`), with ${result.upstream} as the upstream: the fastest upstream there is (sendfile), so what shows is eggserve's own cost. ` +
-      'One eggserve with `--upstream` and a local eggdir takes the page and file rows: each pair of paths is loaded with wrk alternately, `--rounds` rounds, the median reported. ' +
+      'One eggserve with `--upstream` and a local eggdir takes the page and file rows: each pair of paths is loaded with wrk alternately (which goes first turns each round), `--rounds` rounds (the pages at least 5), the median reported; the page ratio is the median of the per-round ratios, with the CPU time per request of the server during each run beside it (utime + stime from /proc). ' +
       'The first downloads are one client in the bench process reading a new file each round, from nginx directly and then through eggserve (which fetches, hashes, writes and verifies it on the way). ' +
       `The memory row is a fresh eggserve with an empty eggdir: idle is VmRSS after one page request and a second's rest; the peak is the higher of VmRSS sampled every 20 ms during the downloads (${memory.sampledPeakMb.toFixed(0)} MB) and VmHWM afterwards (${memory.hwmMb === undefined ? 'not available' : `${memory.hwmMb.toFixed(0)} MB`}, start-up included).`,
     '',

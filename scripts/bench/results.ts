@@ -114,6 +114,12 @@ export interface PairedLoad {
   readonly b: WrkResult
   readonly aRounds: readonly WrkResult[]
   readonly bRounds: readonly WrkResult[]
+  /**
+   * The server's CPU time (user + system) per request during each round's run, µs, in the order
+   * of the rounds; where both paths are one server's (the upstream page row).
+   */
+  readonly aCpuUs?: readonly number[]
+  readonly bCpuUs?: readonly number[]
 }
 
 /** The upstream proxy (upstream-run.ts): on a fixture of its own, once per run, not per tree. */

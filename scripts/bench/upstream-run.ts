@@ -190,7 +190,14 @@ async function waitReady(ctx: RunContext, server: Eggserve): Promise<void> {
   if (ready.kind !== 'ok') throw new Error(`the upstream fixture's eggserve was not ready (${ready.kind})`)
 }
 
-/** Two paths of one eggserve under wrk, alternately, `--rounds` rounds. */
+// Pages: at least this many rounds. The two paths of a round run back to back, so the median of
+// the per-round ratios settles with a few more of them than --rounds' default 3.
+const MIN_PAGE_ROUNDS = 5
+
+/**
+ * Two paths of one eggserve under wrk, alternately (which goes first turns each round),
+ * `--rounds` rounds (pages: at least MIN_PAGE_ROUNDS), with the server's CPU time per request.
+ */
 async function paired(
   ctx: RunContext,
   server: Eggserve,
@@ -199,8 +206,9 @@ async function paired(
   const aBody = await getOk(`${server.url}${load.a}`)
   const bBody = await getOk(`${server.url}${load.b}`)
   const by = load.big === true ? 'mbps' : 'rps'
+  const rounds = by === 'rps' ? Math.max(MIN_PAGE_ROUNDS, ctx.options.rounds) : ctx.options.rounds
   ctx.log(
-    `  wrk ${load.a} (${String(aBody.body.length)} bytes) and ${load.b} (${String(bBody.body.length)} bytes), ${String(ctx.options.rounds)} rounds, ${String(load.connections)} connections`,
+    `  wrk ${load.a} (${String(aBody.body.length)} bytes) and ${load.b} (${String(bBody.body.length)} bytes), ${String(rounds)} rounds, ${String(load.connections)} connections`,
   )
   const request = (path: string, label: string): Parameters<typeof runWrk>[0] => ({
     url: `${server.url}${path}`,
@@ -215,12 +223,26 @@ async function paired(
   await runWrk({ ...request(load.b, 'upstream-warm-b'), durationS: Math.min(2, ctx.options.durationS) })
   const aRounds: WrkResult[] = []
   const bRounds: WrkResult[] = []
-  for (let round = 0; round < ctx.options.rounds && !wasInterrupted(); round++) {
-    aRounds.push(await runWrk(request(load.a, `upstream-a-${String(round)}`)))
-    bRounds.push(await runWrk(request(load.b, `upstream-b-${String(round)}`)))
+  const aCpuUs: number[] = []
+  const bCpuUs: number[] = []
+  const measured = async (path: string, label: string): Promise<{ run: WrkResult; cpuUs: number }> => {
+    const before = await cpuSeconds(server.pid)
+    const run = await runWrk(request(path, label))
+    const cpu = (await cpuSeconds(server.pid)) - before
+    return { run, cpuUs: run.requests > 0 ? (cpu / run.requests) * 1e6 : Number.NaN }
+  }
+  for (let round = 0; round < rounds && !wasInterrupted(); round++) {
+    const order = round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)
+    for (const which of order) {
+      const { run, cpuUs } = await measured(which === 'a' ? load.a : load.b, `upstream-${which}-${String(round)}`)
+      ;(which === 'a' ? aRounds : bRounds).push(run)
+      ;(which === 'a' ? aCpuUs : bCpuUs).push(cpuUs)
+    }
   }
   const list = (runs: readonly WrkResult[]): string => runs.map((r) => r[by].toFixed(0)).join(', ')
+  const cpuList = (values: readonly number[]): string => values.map((v) => v.toFixed(1)).join(', ')
   ctx.log(`    ${list(aRounds)} vs ${list(bRounds)} ${by === 'mbps' ? 'MB/s' : 'req/s'}`)
+  ctx.log(`    CPU µs/request ${cpuList(aCpuUs)} vs ${cpuList(bCpuUs)}`)
   return {
     label: load.label,
     aPath: load.a,
@@ -233,6 +255,8 @@ async function paired(
     b: medianRun(bRounds, by),
     aRounds,
     bRounds,
+    aCpuUs,
+    bCpuUs,
   }
 }
 

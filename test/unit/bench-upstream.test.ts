@@ -98,6 +98,25 @@ await test("the first download's row gives eggserve's CPU time per 100 MB when t
   )
 })
 
+await test('the cached page row: the median of the per-round ratios, and CPU time per request beside it', () => {
+  const result = upstream({ pageRps: 19_000, firstVia: [950, 880, 990], fileMbps: 1900, peakMb: 120 })
+  // Per round: 0.80, 0.95, 1.00 → 0.95 (met); the medians of each side would give 9,000 / 10,000 = 0.90.
+  const page: PairedLoad = {
+    ...result.page,
+    aRounds: [wrk(8_000), wrk(9_500), wrk(12_000)],
+    bRounds: [wrk(10_000), wrk(10_000), wrk(12_000)],
+    a: wrk(9_500),
+    b: wrk(10_000),
+    aCpuUs: [60, 62, 58],
+    bCpuUs: [59, 61, 60],
+  }
+  const row = summaryRow(renderReport(run({ ...result, page })), 'Upstream proxy: a cached upstream page')
+  // CPU: local / upstream per round 0.98, 0.98, 1.03 → 0.98.
+  assert.equal(row[4], '0.95 (by CPU 0.98)')
+  assert.equal(row[5], 'yes')
+  assert.match(row[3] ?? '', /; 60\.0 µs CPU$/)
+})
+
 await test('a run without the upstream rows says so in the summary and has no Upstream proxy section', () => {
   const report = renderReport(run(undefined))
   assert.doesNotMatch(report, /^## Upstream proxy$/m)
