@@ -20,7 +20,7 @@ import { BufferPool } from '../storage/sink-buffers.js'
 import { upstreamGet, type UpstreamRequest } from './http-client.js'
 import { plainFileGet } from './plain-file-get.js'
 import { ReadBuffers, type ReaderSink } from './read-buffers.js'
-import { UpstreamFetchError } from './upstream-errors.js'
+import { transferFailure, UpstreamFetchError } from './upstream-errors.js'
 
 /** The digest a file must have: from the upstream page's hashes. */
 export interface ExpectedDigest {
@@ -438,7 +438,7 @@ export class Download extends EventEmitter {
   }
 
   #throwIfFailed(): void {
-    if (this.state === 'failed') throw this.error ?? new Error('download failed')
+    if (this.state === 'failed') throw transferFailure(this.error)
   }
 
   // The bytes from `position` on (up to what readers may have) in the block in memory holding

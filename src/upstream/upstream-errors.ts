@@ -70,3 +70,25 @@ export class UpstreamFetchError extends Error {
     this.status = options.status
   }
 }
+
+/**
+ * What a reader of a failed download throws, so that a client whose answer has not started
+ * gets the status fetch() gives a download that failed before its head (the route sends the
+ * headers with the first byte): 502 for bytes that do not match the page's hash, 503 for a
+ * transfer that broke off (the next request tries the upstream again). A client whose body is
+ * under way is cut either way. Seen in the e2e tests under load: the upstream's head came, then
+ * its connection was reset before any body byte, and the raw error answered 500.
+ */
+export function transferFailure(error: Error | undefined): UpstreamFailure {
+  if (error instanceof UpstreamFetchError && error.kind === 'digest')
+    return new UpstreamFailure(
+      'EGGSERVE_UPSTREAM_BAD_FILE',
+      'The upstream sent bytes that do not match the hash on its page; the file was not kept',
+      { cause: error },
+    )
+  return new UpstreamFailure(
+    'EGGSERVE_UPSTREAM_UNAVAILABLE',
+    'The upstream failed while sending this file; nothing was kept',
+    error === undefined ? {} : { cause: error },
+  )
+}

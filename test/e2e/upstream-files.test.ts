@@ -172,9 +172,9 @@ await test('upstream files: singleflight, verification before the last byte, cac
     ])
     const body = await download(fileUrl('truncated', TRUNCATED.filename))
     // What no client may get is a clean end of a short 200. A body under way is cut (the usual
-    // case). Under load the proxy's reset can reach eggserve before it read the answer's head,
-    // and the reset drops what was not read yet: then no byte was sent, and eggserve answers 503
-    // (the upstream unreachable, as a refused connection is: docs/errors.md).
+    // case). Under load the proxy's reset can reach eggserve before it sent the client any byte
+    // (before or after it read the upstream's head; the reset drops what was not read yet): then
+    // eggserve answers 503 (the transfer broke off, as a refused connection is: docs/errors.md).
     assert.ok(
       body.ended === 'error' || (body.status === 503 && body.length < TRUNCATED.bytes.length),
       `status ${String(body.status)}, ${String(body.length)} bytes, ${body.ended}`,

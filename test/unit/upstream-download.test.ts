@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { test, type TestContext } from 'node:test'
 import { BLOCK, blockStats, Download, RECENT_BYTES, WRITES_IN_FLIGHT } from '../../src/upstream/file-download.js'
+import { UpstreamFailure } from '../../src/upstream/upstream-errors.js'
 import { eventually } from '../helpers/test-bytes.js'
 import { tempDir } from '../helpers/temp-tree.js'
 
@@ -200,10 +201,36 @@ await test('the last piece waits for the digest; a mismatch cuts every client be
   assert.equal(download.state, 'failed')
   for (const client of clients) {
     await client.ended
-    assert.match(String(client.error?.message), /sha256/)
+    // What the client is told (a 502 when nothing was sent yet); the log has the digests.
+    assert.ok(client.error instanceof UpstreamFailure, String(client.error))
+    assert.equal(client.error.code, 'EGGSERVE_UPSTREAM_BAD_FILE')
+    assert.match(String((client.error.cause as Error | undefined)?.message), /sha256/)
     assert.ok(client.bytes < content.length, 'cut before the end')
   }
   assert.deepEqual(await readdir(join(dir, 'proj')), [], 'neither the part file nor the file is kept')
+})
+
+await test('a transfer cut after the head and before any body byte: readers get a 503 failure, not the raw error', async (t) => {
+  const dir = await tempDir(t)
+  // Over 1 MiB: read off the socket by the plain reader, as first downloads of real files are.
+  const content = randomBytes(2 * 1024 * 1024)
+  const server = await upstream(t, async (res) => {
+    res.writeHead(200, { 'content-length': String(content.length) })
+    res.flushHeaders()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    res.socket?.resetAndDestroy()
+  })
+  const download = new Download(plan(server.url, dir, content))
+  const running = download.run()
+  const client = collect(download.reader())
+  await running
+  await client.ended
+  assert.equal(download.state, 'failed')
+  assert.equal(client.bytes, 0)
+  assert.ok(client.error instanceof UpstreamFailure, String(client.error))
+  assert.equal(client.error.code, 'EGGSERVE_UPSTREAM_UNAVAILABLE')
+  assert.equal(client.error.statusCode, 503)
+  assert.deepEqual(await readdir(join(dir, 'proj')).catch(() => []), [], 'nothing is kept')
 })
 
 await test('a matching last piece reaches every client once the file is kept', async (t) => {
