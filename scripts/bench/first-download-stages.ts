@@ -18,8 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { performance } from 'node:perf_hooks'
 import { startNginx } from './nginx.js'
-import { procStatusMb, startEggserve, type Eggserve } from './servers.js'
-import { cpuSeconds, timedDownload, writeNoise } from './upstream-run.js'
+import { cpuSeconds, procStatusMb, startEggserve, type Eggserve } from './servers.js'
+import { timedDownload, writeNoise } from './upstream-run.js'
 
 const PROJECT = 'stages'
 const ALL = ['pipe', 'hash', 'write', 'fanout', 'eggserve'] as const

@@ -11,10 +11,10 @@
 import { wasInterrupted } from './cleanup.js'
 import { getOk, pollUntil } from './http.js'
 import type { MetricsCostResult, MetricsCostRound } from './results.js'
-import { startEggserve, type Eggserve } from './servers.js'
+import { cpuSeconds, startEggserve, type Eggserve } from './servers.js'
 import { shapeKey, type Tree } from './tree.js'
 import type { RunContext } from './tree-run.js'
-import { cpuSeconds } from './upstream-run.js'
+
 import { runWrk, type WrkResult } from './wrk.js'
 
 type Which = 'off' | 'control' | 'on'

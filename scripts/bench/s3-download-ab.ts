@@ -17,8 +17,8 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner'
 import { installCleanupHandlers, runCleanup } from './cleanup.js'
 import { pollUntil } from './http.js'
 import { motoPython, startMoto } from './moto.js'
-import { startEggserve, type Eggserve } from './servers.js'
-import { cpuSeconds, timedDownload } from './upstream-run.js'
+import { cpuSeconds, startEggserve, type Eggserve } from './servers.js'
+import { timedDownload } from './upstream-run.js'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

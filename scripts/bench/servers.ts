@@ -205,6 +205,17 @@ async function listeningPort(pid: number): Promise<number | undefined> {
   return undefined
 }
 
+/** USER_HZ: the unit of /proc/<pid>/stat times, 100 on Linux's supported architectures. */
+const CLOCK_TICKS = 100
+
+/** CPU time of process `pid` so far (user + system, all threads), in seconds (Linux /proc). */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8')
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+
 /** VmHWM (peak resident set) of a live process, in MB. */
 export async function peakRss(pid: number): Promise<number | undefined> {
   return procStatusMb(pid, 'VmHWM')

@@ -11,7 +11,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createWriteStream } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -21,7 +21,7 @@ import { wasInterrupted } from './cleanup.js'
 import { getOk, pollUntil } from './http.js'
 import { startNginx, type Nginx } from './nginx.js'
 import type { PairedLoad, UpstreamResult } from './results.js'
-import { procStatusMb, startEggserve, type Eggserve } from './servers.js'
+import { cpuSeconds, procStatusMb, startEggserve, type Eggserve } from './servers.js'
 import { medianRun, type RunContext } from './tree-run.js'
 import { runWrk, type WrkResult } from './wrk.js'
 
@@ -258,17 +258,6 @@ async function paired(
     aCpuUs,
     bCpuUs,
   }
-}
-
-/** USER_HZ: the unit of /proc/<pid>/stat times, 100 on Linux's supported architectures. */
-const CLOCK_TICKS = 100
-
-/** CPU time of process `pid` so far (user + system, all threads), in seconds (Linux /proc). */
-export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8')
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
 }
 
 /** One GET read to its end; MB/s (10^6) from the request to the last byte. */

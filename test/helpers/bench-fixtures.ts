@@ -2,8 +2,25 @@
 // around a section, and the summary row a test reads back.
 import assert from 'node:assert/strict'
 import type { Machine } from '../../scripts/bench/machine.js'
-import type { RunResult } from '../../scripts/bench/results.js'
+import type { RunResult, TreeResult } from '../../scripts/bench/results.js'
 import type { WrkResult } from '../../scripts/bench/wrk.js'
+
+/** A 1,000 × 10 tree's results with nothing measured, plus `extra`. */
+export function testTree(extra: Partial<TreeResult> = {}): TreeResult {
+  return {
+    shape: { projects: 1000, files: 10, size: 2048, bigMb: 256, sdists: false, seed: 1 },
+    files: 10_001,
+    bytes: 300_000_000,
+    treeDir: '/tmp/tree',
+    project: 'proj-00500',
+    smallFile: 'proj-00500/f.whl',
+    warm: [],
+    loads: [],
+    profiles: [],
+    notes: [],
+    ...extra,
+  }
+}
 
 /** A machine for reports rendered from made-up numbers. */
 export const TEST_MACHINE: Machine = {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { renderReport } from '../../scripts/bench/report.js'
 import type { LoadResult, TreeResult } from '../../scripts/bench/results.js'
-import { testRun, wrkRound as wrk } from '../helpers/bench-fixtures.js'
+import { testRun, testTree, wrkRound as wrk } from '../helpers/bench-fixtures.js'
 
 function page(clusterRps: number | undefined): LoadResult {
   return {
@@ -31,18 +31,7 @@ function page(clusterRps: number | undefined): LoadResult {
 }
 
 function tree(load: LoadResult): TreeResult {
-  return {
-    shape: { projects: 1000, files: 10, size: 2048, bigMb: 256, sdists: false, seed: 1 },
-    files: 10_001,
-    bytes: 300_000_000,
-    treeDir: '/tmp/tree',
-    project: 'proj-00500',
-    smallFile: 'proj-00500/f.whl',
-    warm: [],
-    loads: [load],
-    profiles: [],
-    notes: [],
-  }
+  return testTree({ loads: [load] })
 }
 
 /** The report's row whose first cell contains `text`, as cells. */

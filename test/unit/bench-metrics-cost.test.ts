@@ -5,24 +5,14 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { renderReport } from '../../scripts/bench/report.js'
 import type { MetricsCostRound, TreeResult } from '../../scripts/bench/results.js'
-import { summaryRow, testRun, wrkRound as wrk } from '../helpers/bench-fixtures.js'
+import { summaryRow, testRun, testTree, wrkRound as wrk } from '../helpers/bench-fixtures.js'
 
 function round(cpuUs: MetricsCostRound['cpuUs'], rps: MetricsCostRound['rps']): MetricsCostRound {
   return { cpuUs, rps }
 }
 
 function tree(rounds: readonly MetricsCostRound[]): TreeResult {
-  return {
-    shape: { projects: 1000, files: 10, size: 2048, bigMb: 256, sdists: false, seed: 1 },
-    files: 10_001,
-    bytes: 300_000_000,
-    treeDir: '/tmp/tree',
-    project: 'proj-00500',
-    smallFile: 'proj-00500/f.whl',
-    warm: [],
-    loads: [],
-    profiles: [],
-    notes: [],
+  return testTree({
     metrics: {
       label: '`/simple/<p>/` (HTML)',
       path: '/simple/proj-00500/',
@@ -32,7 +22,7 @@ function tree(rounds: readonly MetricsCostRound[]): TreeResult {
       rounds,
       series: 130,
     },
-  }
+  })
 }
 
 await test('the --metrics row is judged by CPU time per request, the req/s ratio and the control beside it', () => {
