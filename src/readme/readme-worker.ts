@@ -4,9 +4,18 @@ import { parentPort } from 'node:worker_threads'
 import { renderMarkdown } from './markdown.js'
 import type { ReadmeJob, ReadmeReply } from './readme-protocol.js'
 import { sanitizeReadme } from './sanitize.js'
+import { WARM_UP_RENDERS, warmUp } from './warm-up.js'
 
 const port = parentPort
 if (port === null) throw new Error('readme-worker.ts runs only as a worker thread')
+
+// Before the first job is taken (jobs wait in the port's queue): see warm-up.ts. A failure here
+// only means a colder first README, never a worker that does not start.
+try {
+  for (let run = 0; run < WARM_UP_RENDERS; run++) warmUp()
+} catch {
+  // The jobs themselves report any error that matters.
+}
 
 port.on('message', (job: ReadmeJob) => {
   let reply: ReadmeReply

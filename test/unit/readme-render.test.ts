@@ -6,6 +6,7 @@ import { renderMarkdown } from '../../src/readme/markdown.js'
 import { ReadmeRenderer } from '../../src/readme/readme-renderer.js'
 import { renderRst } from '../../src/readme/rst.js'
 import { sanitizeReadme } from '../../src/readme/sanitize.js'
+import { warmUp } from '../../src/readme/warm-up.js'
 import { memoryLogger } from '../helpers/build-app.js'
 import { needTool } from '../helpers/tools.js'
 
@@ -75,6 +76,16 @@ await test('Markdown: GFM tables and autolinks, raw HTML sanitized, bad link sch
     renderMarkdown('<details><summary>More</summary>\n\n*hidden*\n\n</details>', OFF),
     '<details><summary>More</summary>\n<p><em>hidden</em></p>\n</details>',
   )
+})
+
+await test("the README worker's warm-up goes through the rules a README does (links, linkify, images, tables, the sanitizer)", () => {
+  const { markdown, html } = warmUp()
+  assert.match(markdown, /<a href="https:\/\/example\.org\/c" rel="nofollow noopener">https:\/\/example\.org\/c<\/a>/)
+  assert.match(markdown, /<span class="readme-image">\[image: logo\]<\/span>/)
+  assert.match(markdown, /<table>/)
+  assert.match(markdown, /id="user-content-top"/)
+  assert.doesNotMatch(markdown, /<script|x<\/details>/)
+  assert.match(html, /<img alt="logo" src="https:\/\/example\.org\/logo\.png" \/>/)
 })
 
 await test('reStructuredText through readme_renderer, cleaned again', async (t) => {
