@@ -21,29 +21,23 @@ export type ResponseOver = (request: FastifyRequest, reply: FastifyReply, bytesS
  */
 export type ResponseStart = (request: FastifyRequest) => ResponseOver
 
-// On the reply: what to call when it is over, and the socket's byte count when it started
-// (only the first response on a connection needs it).
-const OVER = Symbol('eggserve.responseOver.over')
-const BEFORE = Symbol('eggserve.responseOver.bytesBefore')
-// On the socket: its byte count when its last response was over; the responses still open on
-// it (one, or several when requests are pipelined); whether its 'close' is watched.
-const SENT = Symbol('eggserve.responseOver.bytesSent')
-const OPEN = Symbol('eggserve.responseOver.open')
-const WATCHED = Symbol('eggserve.responseOver.watched')
+type Over = ResponseOver | readonly ResponseOver[]
 
-interface Tracked {
-  [OVER]?: ResponseOver | readonly ResponseOver[] | undefined
-  [BEFORE]?: number | undefined
+// What is tracked per connection, found through a WeakMap: nothing is added to Node's socket or
+// Fastify's reply. A property added to them after they were made gives them another hidden
+// class, so the code of Node's http module and of Fastify that reads them sees two shapes of
+// each instead of one, and a reply's added properties needed a property store of their own
+// (an allocation per request).
+class Connection {
+  /** The socket's byte count when its last response was over (before the first: when it started). */
+  sent: number | undefined = undefined
+  /** The responses still open on it, in order (one, or several when requests are pipelined)... */
+  readonly replies: FastifyReply[] = []
+  /** ...and what to call when each is over. */
+  readonly overs: Over[] = []
 }
 
-interface Counted {
-  [SENT]?: number
-  [OPEN]?: FastifyReply | FastifyReply[] | undefined
-  [WATCHED]?: true
-}
-
-type TrackedReply = FastifyReply & Tracked
-type CountedSocket = Socket & Counted
+const connections = new WeakMap<object, Connection>()
 
 /**
  * The app's LogController (pass it as Fastify's `logController`), with Fastify's own request
@@ -68,27 +62,14 @@ export class ResponseOverController extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
     const starts = this.#starts
     if (starts.length === 0) return
-    const tracked = reply as TrackedReply
-    const socket = request.raw.socket as CountedSocket | null
-    // The first response on a connection counts from here (a TLS socket may have counted its
-    // handshake); the next ones from where the previous response ended, so the socket's byte
-    // count (a getter that copies its write queue) is read once per response. app.inject()'s
-    // fake socket counts nothing.
-    if (socket !== null && socket[SENT] === undefined) {
-      const written: unknown = socket.bytesWritten
-      tracked[BEFORE] = typeof written === 'number' ? written : undefined
-    }
-    const [only] = starts
-    tracked[OVER] = starts.length === 1 && only !== undefined ? only(request) : starts.map((each) => each(request))
-    if (socket === null) return
-    const open = socket[OPEN]
-    if (open === undefined) socket[OPEN] = reply
-    else if (Array.isArray(open)) open.push(reply)
-    else socket[OPEN] = [open, reply]
-    if (socket[WATCHED] !== true) {
-      socket[WATCHED] = true
-      socket.on('close', socketClosed)
-    }
+    const raw = request.raw
+    const socket = raw.socket as Socket | null
+    // app.inject() has a fake socket per request; a request without one is its own "connection".
+    const key: object = socket ?? raw
+    const connection = connections.get(key) ?? opened(key, socket)
+    const only = starts.length === 1 ? starts[0] : undefined
+    connection.replies.push(reply)
+    connection.overs.push(only !== undefined ? only(request) : starts.map((each) => each(request)))
   }
 
   override requestCompleted(_error: Error | null | undefined, _request: FastifyRequest, reply: FastifyReply): void {
@@ -101,55 +82,78 @@ export class ResponseOverController extends LogController {
  * that cannot be decoded), whose completion it never reports: the caller records it itself.
  */
 export function notTracked(reply: FastifyReply): void {
-  const tracked = reply as TrackedReply
-  if (tracked[OVER] === undefined) return
-  tracked[OVER] = undefined
-  const socket = reply.request.raw.socket as CountedSocket | null
-  if (socket !== null) forget(socket, reply)
+  const connection = connectionOf(reply)
+  if (connection !== undefined) take(connection, reply)
 }
 
-function responseOver(reply: TrackedReply): void {
-  const over = reply[OVER]
-  if (over === undefined) return
+// The first response on a connection counts from when it started (a TLS socket may have
+// counted its handshake); the next ones from where the previous response ended, so the
+// socket's byte count (a getter that copies its write queue) is read once per response.
+// app.inject()'s fake socket counts nothing.
+function opened(key: object, socket: Socket | null): Connection {
+  const connection = new Connection()
+  connections.set(key, connection)
+  if (socket !== null) {
+    const written: unknown = socket.bytesWritten
+    if (typeof written === 'number') connection.sent = written
+    socket.on('close', () => {
+      connectionClosed(connection)
+    })
+  }
+  return connection
+}
+
+function connectionOf(reply: FastifyReply): Connection | undefined {
+  // Null in Node's types only when a request was made without one: then its own "connection".
+  const raw = reply.request.raw
+  const socket = raw.socket as Socket | null
+  return connections.get(socket ?? raw)
+}
+
+// Remove a response from its connection's open ones; what to call for it, if it was open.
+function take(connection: Connection, reply: FastifyReply): Over | undefined {
+  const { replies, overs } = connection
+  // Almost always the only one open, or the first (pipelined responses end in order).
+  const at = replies[0] === reply ? 0 : replies.indexOf(reply)
+  if (at === -1) return undefined
+  const over = overs[at]
+  if (replies.length === 1) {
+    replies.length = 0
+    overs.length = 0
+  } else {
+    replies.splice(at, 1)
+    overs.splice(at, 1)
+  }
+  return over
+}
+
+function responseOver(reply: FastifyReply): void {
+  const connection = connectionOf(reply)
+  if (connection === undefined) return
   // Once: a response that failed after its connection closed could be reported twice.
-  reply[OVER] = undefined
-  const socket = reply.request.raw.socket as CountedSocket | null
-  if (socket !== null) forget(socket, reply)
-  const bytesSent = sentBy(socket, reply[BEFORE])
+  const over = take(connection, reply)
+  if (over === undefined) return
+  const socket = reply.request.raw.socket as Socket | null
+  const bytesSent = sentBy(socket, connection)
   if (typeof over === 'function') over(reply.request, reply, bytesSent)
   else for (const each of over) each(reply.request, reply, bytesSent)
 }
 
-function forget(socket: CountedSocket, reply: FastifyReply): void {
-  const open = socket[OPEN]
-  if (open === reply) socket[OPEN] = undefined
-  else if (Array.isArray(open)) {
-    const at = open.indexOf(reply)
-    if (at !== -1) open.splice(at, 1)
-    if (open.length === 0) socket[OPEN] = undefined
-  }
-}
-
 // The connection closed: the responses still open on it will never finish (the client went
 // away, or the server cut the connection). In the order they were started.
-function socketClosed(this: CountedSocket): void {
-  const open = this[OPEN]
-  if (open === undefined) return
-  this[OPEN] = undefined
-  if (Array.isArray(open)) for (const reply of [...open]) responseOver(reply)
-  else responseOver(open)
+function connectionClosed(connection: Connection): void {
+  for (const reply of [...connection.replies]) responseOver(reply)
 }
 
 // The bytes written to the socket since the previous response on it was over (or since this
 // one started, for the first): the same count as reading it at the start, on a connection
 // that carries one request after the other; with pipelined requests, whose responses end in
 // order, each counts what was written after the one before it.
-function sentBy(socket: CountedSocket | null, before: number | undefined): number | undefined {
-  if (socket === null) return undefined
-  const from = socket[SENT] ?? before
-  if (from === undefined) return undefined
+function sentBy(socket: Socket | null, connection: Connection): number | undefined {
+  const from = connection.sent
+  if (socket === null || from === undefined) return undefined
   const written: unknown = socket.bytesWritten
   if (typeof written !== 'number') return undefined
-  socket[SENT] = written
+  connection.sent = written
   return written - from
 }
