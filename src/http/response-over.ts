@@ -21,29 +21,26 @@ export type ResponseOver = (request: FastifyRequest, reply: FastifyReply, bytesS
  */
 export type ResponseStart = (request: FastifyRequest) => ResponseOver
 
-// On the reply: what to call when it is over, and the socket's byte count when it started
-// (only the first response on a connection needs it).
-const OVER = Symbol('eggserve.responseOver.over')
-const BEFORE = Symbol('eggserve.responseOver.bytesBefore')
-// On the socket: its byte count when its last response was over; the responses still open on
-// it (one, or several when requests are pipelined); whether its 'close' is watched.
-const SENT = Symbol('eggserve.responseOver.bytesSent')
-const OPEN = Symbol('eggserve.responseOver.open')
-const WATCHED = Symbol('eggserve.responseOver.watched')
+type Over = ResponseOver | readonly ResponseOver[]
 
-interface Tracked {
-  [OVER]?: ResponseOver | readonly ResponseOver[] | undefined
-  [BEFORE]?: number | undefined
+// What is tracked per connection, in one property of the socket added at its first request:
+// nothing is added to Fastify's reply. Properties added to every reply after Fastify made it
+// needed a property store of their own (an allocation per request), and each one a hidden-class
+// transition. A WeakMap from socket to connection costs a hash lookup at each end instead
+// (measured slower than the property by a CPU profile).
+class Connection {
+  /** The socket's byte count when its last response was over (before the first: when it started). */
+  sent: number | undefined = undefined
+  /** The responses still open on it, in order (one, or several when requests are pipelined)... */
+  readonly replies: FastifyReply[] = []
+  /** ...and what to call when each is over. */
+  readonly overs: Over[] = []
 }
 
-interface Counted {
-  [SENT]?: number
-  [OPEN]?: FastifyReply | FastifyReply[] | undefined
-  [WATCHED]?: true
-}
+const CONNECTION = Symbol('eggserve.responseOver.connection')
 
-type TrackedReply = FastifyReply & Tracked
-type CountedSocket = Socket & Counted
+/** A socket, or for a request without one, the request itself. */
+type Holder = object & { [CONNECTION]?: Connection }
 
 /**
  * The app's LogController (pass it as Fastify's `logController`), with Fastify's own request
@@ -68,27 +65,14 @@ export class ResponseOverController extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
     const starts = this.#starts
     if (starts.length === 0) return
-    const tracked = reply as TrackedReply
-    const socket = request.raw.socket as CountedSocket | null
-    // The first response on a connection counts from here (a TLS socket may have counted its
-    // handshake); the next ones from where the previous response ended, so the socket's byte
-    // count (a getter that copies its write queue) is read once per response. app.inject()'s
-    // fake socket counts nothing.
-    if (socket !== null && socket[SENT] === undefined) {
-      const written: unknown = socket.bytesWritten
-      tracked[BEFORE] = typeof written === 'number' ? written : undefined
-    }
-    const [only] = starts
-    tracked[OVER] = starts.length === 1 && only !== undefined ? only(request) : starts.map((each) => each(request))
-    if (socket === null) return
-    const open = socket[OPEN]
-    if (open === undefined) socket[OPEN] = reply
-    else if (Array.isArray(open)) open.push(reply)
-    else socket[OPEN] = [open, reply]
-    if (socket[WATCHED] !== true) {
-      socket[WATCHED] = true
-      socket.on('close', socketClosed)
-    }
+    const raw = request.raw
+    const socket = raw.socket as Socket | null
+    // app.inject() has a fake socket per request; a request without one is its own "connection".
+    const holder: Holder = socket ?? raw
+    const connection = holder[CONNECTION] ?? opened(holder, socket)
+    const only = starts.length === 1 ? starts[0] : undefined
+    connection.replies.push(reply)
+    connection.overs.push(only !== undefined ? only(request) : starts.map((each) => each(request)))
   }
 
   override requestCompleted(_error: Error | null | undefined, _request: FastifyRequest, reply: FastifyReply): void {
@@ -101,55 +85,80 @@ export class ResponseOverController extends LogController {
  * that cannot be decoded), whose completion it never reports: the caller records it itself.
  */
 export function notTracked(reply: FastifyReply): void {
-  const tracked = reply as TrackedReply
-  if (tracked[OVER] === undefined) return
-  tracked[OVER] = undefined
-  const socket = reply.request.raw.socket as CountedSocket | null
-  if (socket !== null) forget(socket, reply)
+  const connection = connectionOf(reply)
+  if (connection !== undefined) take(connection, reply)
 }
 
-function responseOver(reply: TrackedReply): void {
-  const over = reply[OVER]
-  if (over === undefined) return
+// The first response on a connection counts from when it started (a TLS socket may have
+// counted its handshake); the next ones from where the previous response ended, so the
+// socket's byte count (a getter that copies its write queue) is read once per response.
+// app.inject()'s fake socket counts nothing.
+function opened(holder: Holder, socket: Socket | null): Connection {
+  const connection = new Connection()
+  holder[CONNECTION] = connection
+  if (socket !== null) {
+    const written: unknown = socket.bytesWritten
+    if (typeof written === 'number') connection.sent = written
+    socket.on('close', () => {
+      connectionClosed(connection)
+    })
+  }
+  return connection
+}
+
+function connectionOf(reply: FastifyReply): Connection | undefined {
+  // Null in Node's types only when a request was made without one: then its own "connection".
+  const raw = reply.request.raw
+  const socket = raw.socket as Socket | null
+  const holder: Holder = socket ?? raw
+  return holder[CONNECTION]
+}
+
+// Remove a response from its connection's open ones; what to call for it, if it was open.
+function take(connection: Connection, reply: FastifyReply): Over | undefined {
+  const { replies, overs } = connection
+  // Almost always the only one open, or the first (pipelined responses end in order).
+  const at = replies[0] === reply ? 0 : replies.indexOf(reply)
+  if (at === -1) return undefined
+  const over = overs[at]
+  // pop(), not `length = 0`: setting the length is a call into V8's runtime.
+  if (replies.length === 1) {
+    replies.pop()
+    overs.pop()
+  } else {
+    replies.splice(at, 1)
+    overs.splice(at, 1)
+  }
+  return over
+}
+
+function responseOver(reply: FastifyReply): void {
+  const connection = connectionOf(reply)
+  if (connection === undefined) return
   // Once: a response that failed after its connection closed could be reported twice.
-  reply[OVER] = undefined
-  const socket = reply.request.raw.socket as CountedSocket | null
-  if (socket !== null) forget(socket, reply)
-  const bytesSent = sentBy(socket, reply[BEFORE])
+  const over = take(connection, reply)
+  if (over === undefined) return
+  const socket = reply.request.raw.socket as Socket | null
+  const bytesSent = sentBy(socket, connection)
   if (typeof over === 'function') over(reply.request, reply, bytesSent)
   else for (const each of over) each(reply.request, reply, bytesSent)
 }
 
-function forget(socket: CountedSocket, reply: FastifyReply): void {
-  const open = socket[OPEN]
-  if (open === reply) socket[OPEN] = undefined
-  else if (Array.isArray(open)) {
-    const at = open.indexOf(reply)
-    if (at !== -1) open.splice(at, 1)
-    if (open.length === 0) socket[OPEN] = undefined
-  }
-}
-
 // The connection closed: the responses still open on it will never finish (the client went
 // away, or the server cut the connection). In the order they were started.
-function socketClosed(this: CountedSocket): void {
-  const open = this[OPEN]
-  if (open === undefined) return
-  this[OPEN] = undefined
-  if (Array.isArray(open)) for (const reply of [...open]) responseOver(reply)
-  else responseOver(open)
+function connectionClosed(connection: Connection): void {
+  for (const reply of [...connection.replies]) responseOver(reply)
 }
 
 // The bytes written to the socket since the previous response on it was over (or since this
 // one started, for the first): the same count as reading it at the start, on a connection
 // that carries one request after the other; with pipelined requests, whose responses end in
 // order, each counts what was written after the one before it.
-function sentBy(socket: CountedSocket | null, before: number | undefined): number | undefined {
-  if (socket === null) return undefined
-  const from = socket[SENT] ?? before
-  if (from === undefined) return undefined
+function sentBy(socket: Socket | null, connection: Connection): number | undefined {
+  const from = connection.sent
+  if (socket === null || from === undefined) return undefined
   const written: unknown = socket.bytesWritten
   if (typeof written !== 'number') return undefined
-  socket[SENT] = written
+  connection.sent = written
   return written - from
 }
