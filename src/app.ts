@@ -12,6 +12,7 @@ import { frameworkErrors, registerErrorHandling } from './http/error-handler.js'
 import { registerExpectContinue } from './http/expect-continue.js'
 import { PageCache } from './http/page-cache.js'
 import { registerRequestGuard } from './http/request-guard.js'
+import { lazySchemaController } from './http/lazy-schema-compilers.js'
 import { lazyChildLogger } from './http/request-logger.js'
 import { registerRequestMetrics } from './http/request-metrics.js'
 import { ResponseOverController } from './http/response-over.js'
@@ -118,6 +119,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     logController: responses,
     // request.log is made when a request logs, not for every request.
     childLoggerFactory: lazyChildLogger,
+    // No route has a schema: ajv and fast-json-stringify are loaded only if one ever does.
+    schemaController: lazySchemaController(),
     routerOptions: {
       // find-my-way's default maxParamLength of 100 characters 404s real wheel filenames.
       maxParamLength: 2048,

@@ -108,10 +108,7 @@ export function encode(identity: string, facts: FileFacts): string {
 function decode(bytes: Buffer, start: number, end: number): { identity: string; facts: StoredFileFacts } | undefined {
   const bodyStart = start + 9
   if (end - start < 10 || bytes[start + 8] !== 9) return undefined
-  if (
-    crc32(bytes.subarray(bodyStart, end)).toString(16).padStart(8, '0') !== bytes.toString('latin1', start, start + 8)
-  )
-    return undefined
+  if (crc32(bytes.subarray(bodyStart, end)) !== hexNumber(bytes, start, start + 8)) return undefined
   const tabs: number[] = []
   for (let i = bodyStart; i < end; i++) if (bytes[i] === 9) tabs.push(i)
   if (tabs.length !== 3) return undefined
@@ -138,6 +135,20 @@ function decode(bytes: Buffer, start: number, end: number): { identity: string; 
   if (requiresPython === undefined) return undefined
   packable &&= packer.requiresPython(requiresPython)
   return { identity, facts: packable ? packer.finish() : unpacked(bytes, t1, t2, t3, end) }
+}
+
+// The number `bytes` start..end spell in lowercase hex, as checksum() writes it; -1 for anything
+// else. Compared as numbers: two strings made per record to compare them cost a tenth of
+// reading a 100,000-record cache file at start-up.
+function hexNumber(bytes: Buffer, start: number, end: number): number {
+  let value = 0
+  for (let i = start; i < end; i++) {
+    const c = bytes[i] ?? 0
+    const digit = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1
+    if (digit < 0) return -1
+    value = value * 16 + digit
+  }
+  return value
 }
 
 // One packer for every record: decode() is synchronous.

@@ -35,6 +35,9 @@ export function rekeyed<V>(map: ReadonlyMap<string, V>, identities: Iterable<str
     const value = map.get(identity)
     if (value !== undefined) next.set(identity, value)
   }
+  // Every entry taken already (a warm start: the cache holds exactly the tree's files): nothing
+  // left to copy, and a pass over 100,000 entries saved.
+  if (next.size === map.size) return next
   for (const [identity, value] of map) if (!next.has(identity)) next.set(identity, value)
   return next
 }

@@ -5,7 +5,6 @@ import type { ClassifiedFolder } from '../core/layout.js'
 import { YANK_SUFFIX, yankReason } from '../core/yanking.js'
 import { readSmallFile } from '../storage/read-small.js'
 import type { FolderListing, Storage, StoredFile } from '../storage/storage.js'
-import { makeKey } from '../storage/storage.js'
 
 // Sidecars hold a one-line reason; anything longer is cut.
 const MAX_SIDECAR_BYTES = 4096
@@ -29,16 +28,19 @@ export async function readProjectFiles(
   classified: ClassifiedFolder,
   listing: FolderListing,
 ): Promise<DistFile[]> {
-  const stats = new Map(listing.files.map((file) => [file.key, file]))
+  // By filename: a key made for each lookup (makeKey) cost more than the rest of this function
+  // at start-up (100,000 files). A listing's keys are all "<folder>/<filename>" of its folder.
+  const stats = new Map<string, StoredFile>()
+  for (const file of listing.files) stats.set(fileName(file), file)
   const files: DistFile[] = []
   for (const { filename, parsed } of classified.files) {
-    const stat = stats.get(makeKey(classified.folder, filename))
+    const stat = stats.get(filename)
     if (stat === undefined) continue
     // Memory, bench row "peak RSS (VmHWM) of the instance that was loaded": the listing's key
     // string is kept, and the filename is a slice of it (fileName()), so a key built anew
     // would hold the same text a second time, for every file of the tree (100,000 of them).
     const key = stat.key
-    const sidecar = stats.has(key + YANK_SUFFIX)
+    const sidecar = stats.has(filename + YANK_SUFFIX)
       ? await readSmallFile(storage, key + YANK_SUFFIX, MAX_SIDECAR_BYTES)
       : undefined
     const base = {
