@@ -337,7 +337,8 @@ await test('a bucket-backed server', async (t) => {
         t,
         moto.spec(bucket.name, { prefix: PREFIX, endpoint: proxy.url, listingTtlMs: 0 }),
       )
-      proxy.setRules([{ match: (request) => request.operation === 'HeadObject', action: { kind: 'access-denied' } }])
+      // The download is described by the listing: its GET is the first request refused.
+      proxy.setRules([{ match: (request) => request.operation === 'GetObject', action: { kind: 'access-denied' } }])
       const denied = await app.inject(`/packages/Demo.Pkg/${SDIST.filename}`)
       assert.equal(denied.statusCode, 500)
       assert.equal(
