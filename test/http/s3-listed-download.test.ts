@@ -80,6 +80,18 @@ await test('downloads described by the listing', async (t) => {
         [['GetObject', `"${md5(bytes)}"`]],
         `${kind}: one GET, pinned to the listed version`,
       )
+      // A HEAD request and a 304 send no byte: the listing answers them, the store is not asked.
+      const before = setup.proxy.requests.length
+      const head = await setup.app.inject({ method: 'HEAD', url: url(kind) })
+      assert.equal(head.statusCode, 200, kind)
+      assert.equal(head.headers.etag, res.headers.etag, kind)
+      assert.equal(head.headers['content-length'], String(bytes.length), kind)
+      const unchanged = await setup.app.inject({
+        url: url(kind),
+        headers: { 'if-none-match': String(res.headers.etag) },
+      })
+      assert.equal(unchanged.statusCode, 304, kind)
+      assert.deepEqual(setup.proxy.requests.slice(before), [], `${kind}: nothing asked of the store`)
     }
   })
 
