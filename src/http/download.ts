@@ -87,9 +87,21 @@ async function sendOpened(
   // The listed version was replaced or removed since the listing, and nothing was sent: the
   // headers set were that version's. Look the file up again and answer for what is there now
   // (another ETag, size and date, or 404), so headers and bytes are always of one version.
-  reply.code(200).removeHeader('content-range')
+  reply.code(200)
+  for (const name of PREPARED_HEADERS) reply.removeHeader(name)
   return sendOpened(request, reply, { ...options, listed: undefined })
 }
+
+// What prepare() sets for a file that has a body: none of it may outlive the version it
+// described (a 404 for a file removed since must not carry its ETag or length).
+const PREPARED_HEADERS = [
+  'accept-ranges',
+  'etag',
+  'last-modified',
+  'content-type',
+  'content-range',
+  'content-length',
+] as const
 
 /**
  * sendBytes() for a file described from a listing: the headers go only once the store has

@@ -153,6 +153,10 @@ await test('downloads described by the listing', async (t) => {
     for (const kind of Object.keys(SIZES) as Kind[]) {
       const res = await setup.app.inject(url(kind))
       assert.equal(res.statusCode, 404, kind)
+      // Nothing of the listed version's headers is left on the answer.
+      assert.equal(res.headers['content-length'], String(res.rawPayload.length), kind)
+      assert.equal(res.headers.etag, undefined, kind)
+      assert.equal(res.headers['last-modified'], undefined, kind)
     }
   })
 })
