@@ -82,6 +82,12 @@ export class StorageError extends AppError {
   }
 }
 
+/**
+ * The stored file is no longer the version it was opened as (replaced or removed since): its
+ * bytes are gone, and the store refused to send others (an If-Match GET answered 412 or 404).
+ */
+export class FileChangedError extends StorageError {}
+
 /** 404: the index does not know this project, release or file. */
 export class NotFoundError extends AppError {
   constructor(message = 'Not Found') {

@@ -4,9 +4,13 @@
 // download: MB/s, and the CPU time of eggserve, of moto and of the client (this process), so
 // that two builds can be compared by CPU time on a shared machine where MB/s is noisy.
 //
-// Usage: node --import tsx scripts/bench/s3-download-ab.ts ROOT_A ROOT_B [--rounds 7] [--mb 100]
+// With --ttfb N, then N rounds of curl's time to the first byte of the body (rotated as above):
+// what a download waits before its bytes, where a HEAD before the GET shows.
+//
+// Usage: node --import tsx scripts/bench/s3-download-ab.ts ROOT_A ROOT_B [--rounds 7] [--mb 100] [--ttfb 0]
 // (a root is a folder with bin/eggserve.js and a build in dist/, e.g. a `git archive` of a
 // commit with node_modules linked in and built).
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
@@ -25,6 +29,7 @@ const { values, positionals } = parseArgs({
   options: {
     rounds: { type: 'string', default: '7' },
     mb: { type: 'string', default: '100' },
+    ttfb: { type: 'string', default: '0' },
   },
 })
 const [rootA, rootB] = positionals
@@ -106,6 +111,14 @@ try {
     }
     console.log(`round ${String(round + 1)} (load ${loadavg()[0]?.toFixed(2) ?? '?'}): ${line.join(' | ')}`)
   }
+  const ttfb: Record<Side, number[]> = { a: [], b: [], direct: [] }
+  for (let round = 0; round < Number(values.ttfb); round++) {
+    const rotated = [...order.slice(round % 3), ...order.slice(0, round % 3)]
+    for (const side of rotated) {
+      const args = ['-s', '-o', '/dev/null', '-w', '%{time_starttransfer}', sides[side].url]
+      ttfb[side].push(Number(execFileSync('curl', args).toString()) * 1000)
+    }
+  }
   const median = (xs: number[]): number => {
     const s = [...xs].sort((x, y) => x - y)
     const mid = Math.floor(s.length / 2)
@@ -121,6 +134,11 @@ try {
       `${side}: median ${median(r.mbps).toFixed(0)} MB/s, eggserve CPU ${median(r.cpu).toFixed(3)} s, moto ${median(r.moto).toFixed(3)} s, client ${median(r.client).toFixed(3)} s per 100 MB`,
     )
   }
+  if (ttfb.a.length > 0)
+    for (const side of order)
+      console.log(
+        `${side}: time to first byte (curl), median ${median(ttfb[side]).toFixed(0)} ms of ${String(ttfb[side].length)}`,
+      )
   console.log(
     `ratio to direct (medians): a ${(median(results.a.mbps) / median(results.direct.mbps)).toFixed(2)}, b ${(median(results.b.mbps) / median(results.direct.mbps)).toFixed(2)}`,
   )

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions, rangeAllowed } from '../core/conditional.js'
 import { accelPath, offloadable } from '../core/offload.js'
 import { contentRange, planRange, unsatisfiedRange, type ByteRange, type RangePlan } from '../core/range.js'
-import { NotFoundError } from '../errors.js'
+import { FileChangedError, NotFoundError } from '../errors.js'
 import type { HeldFile } from '../storage/small-file-cache.js'
 import type { OpenFile, Storage, StoredFile } from '../storage/storage.js'
 import { contentTypeFor } from './content-type.js'
@@ -28,6 +28,11 @@ export interface DistributionOptions {
   readonly filename: string
   /** The identity the index knows the file by. */
   readonly identity?: string
+  /**
+   * The file as the index's listing describes it: a store whose look-up costs a round trip
+   * (S3) answers from it, and its reads then confirm the version (OpenFile.startReadStream).
+   */
+  readonly listed?: StoredFile | undefined
   /**
    * The index holds `identity` from a folder it trusts without looking (findProjectNow()): a
    * copy held in memory with that identity needs no stat (SmallFileCache.held()).
@@ -63,17 +68,63 @@ async function sendOpened(
   reply: FastifyReply,
   options: DistributionOptions,
 ): Promise<FastifyReply> {
-  const opened = await options.files.open(
-    options.key,
-    options.identity === undefined ? {} : { expected: options.identity },
-  )
+  const opened = await options.files.open(options.key, {
+    ...(options.identity === undefined ? {} : { expected: options.identity }),
+    ...(options.listed === undefined ? {} : { listed: options.listed }),
+  })
   if (opened === undefined) throw new NotFoundError()
   const body = prepare(request, reply, options, opened.file)
   if (body === undefined || body === UNSATISFIABLE) {
     await opened.close()
     return reply.send(body)
   }
-  return sendBytes(reply, opened, body)
+  if (opened.startReadStream === undefined) return sendBytes(reply, opened, body)
+  try {
+    return await sendConfirmed(reply, opened, body, opened.startReadStream)
+  } catch (err) {
+    if (!(err instanceof FileChangedError)) throw err
+  }
+  // The listed version was replaced or removed since the listing, and nothing was sent: the
+  // headers set were that version's. Look the file up again and answer for what is there now
+  // (another ETag, size and date, or 404), so headers and bytes are always of one version.
+  reply.code(200)
+  for (const name of PREPARED_HEADERS) reply.removeHeader(name)
+  return sendOpened(request, reply, { ...options, listed: undefined })
+}
+
+// What prepare() sets for a file that has a body: none of it may outlive the version it
+// described (a 404 for a file removed since must not carry its ETag or length).
+const PREPARED_HEADERS = [
+  'accept-ranges',
+  'etag',
+  'last-modified',
+  'content-type',
+  'content-range',
+  'content-length',
+] as const
+
+/**
+ * sendBytes() for a file described from a listing: the headers go only once the store has
+ * answered for that very version (FileChangedError otherwise, with nothing sent).
+ */
+async function sendConfirmed(
+  reply: FastifyReply,
+  opened: OpenFile,
+  { range, length }: Body,
+  start: NonNullable<OpenFile['startReadStream']>,
+): Promise<FastifyReply> {
+  if (length <= SMALL) return sendBytes(reply, opened, { range, length })
+  let stream
+  try {
+    stream = await start(range, reply.raw)
+  } catch (err) {
+    await opened.close()
+    throw err
+  }
+  finished(stream, () => {
+    void opened.close()
+  })
+  return reply.send(stream)
 }
 
 // The body of a 416 (its status and headers are set by prepare()).

@@ -36,9 +36,30 @@ export function deferredStream(
   make: (target: PushTarget) => Promise<Readable | PushSource>,
   options: DeferredOptions,
 ): Readable {
+  return deferred(make, options).stream
+}
+
+/**
+ * The same stream, with its source made now rather than at the first read: it resolves once
+ * the source is there (for a GET, once the store has answered), and rejects with make's own
+ * error (the stream destroyed) when it could not be made. A caller that must know the store's
+ * answer before it commits to anything (a response's headers) waits for it.
+ */
+export async function startedStream(
+  make: (target: PushTarget) => Promise<Readable | PushSource>,
+  options: DeferredOptions,
+): Promise<Readable> {
+  const { stream, begin } = deferred(make, options)
+  await begin(true)
+  return stream
+}
+
+function deferred(
+  make: (target: PushTarget) => Promise<Readable | PushSource>,
+  options: DeferredOptions,
+): { stream: Readable; begin: (quiet: boolean) => Promise<void> } {
   const failure = options.failure ?? ((err: unknown) => (err instanceof Error ? err : new Error(String(err))))
   let source: Readable | PushSource | undefined
-  let started = false
   const target: PushTarget = {
     push: (chunk) => !stream.destroyed && stream.push(chunk),
     fail: (err) => {
@@ -48,6 +69,41 @@ export function deferredStream(
       return stream.readableLength
     },
   }
+  // Starts the source once; settles when it is made (rejects with make's error, unchanged).
+  // Quiet: the caller takes the rejection, and the stream nobody holds yet is destroyed
+  // without an error (one would be an 'error' event without a listener).
+  let begun: Promise<void> | undefined
+  const begin = (quiet: boolean): Promise<void> => {
+    begun ??= make(target).then(
+      (made) => {
+        adopt(made)
+      },
+      (err: unknown) => {
+        if (!stream.destroyed) stream.destroy(quiet ? undefined : failure(err))
+        throw err
+      },
+    )
+    return begun
+  }
+  const adopt = (made: Readable | PushSource): void => {
+    source = made
+    if (stream.destroyed) {
+      made.destroy()
+      return
+    }
+    // It may have pushed and been told to stop before it was the source: reads asked meanwhile went unheard.
+    if (!(made instanceof Readable)) {
+      made.resume()
+      return
+    }
+    made.on('data', (chunk: Buffer) => {
+      if (!stream.push(chunk)) made.pause()
+    })
+    made.once('end', () => stream.push(null))
+    made.once('error', (err) => {
+      stream.destroy(failure(err))
+    })
+  }
   const stream = new Readable({
     highWaterMark: options.highWaterMark,
     read() {
@@ -55,37 +111,13 @@ export function deferredStream(
         source.resume()
         return
       }
-      if (started) return
-      started = true
-      make(target).then(
-        (made) => {
-          source = made
-          if (stream.destroyed) {
-            made.destroy()
-            return
-          }
-          // It may have pushed and been told to stop before it was the source: reads asked meanwhile went unheard.
-          if (!(made instanceof Readable)) {
-            made.resume()
-            return
-          }
-          made.on('data', (chunk: Buffer) => {
-            if (!stream.push(chunk)) made.pause()
-          })
-          made.once('end', () => stream.push(null))
-          made.once('error', (err) => {
-            stream.destroy(failure(err))
-          })
-        },
-        (err: unknown) => {
-          if (!stream.destroyed) stream.destroy(failure(err))
-        },
-      )
+      // A failure is reported by destroying the stream (begin() already did).
+      begin(false).catch(() => undefined)
     },
     destroy(err, callback) {
       source?.destroy()
       callback(err)
     },
   })
-  return stream
+  return { stream, begin }
 }

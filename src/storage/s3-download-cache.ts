@@ -124,7 +124,8 @@ export class S3DownloadCache {
    * (304, 412) never read, so they never fetch.
    */
   async open(key: string, options: OpenOptions = {}): Promise<OpenFile | undefined> {
-    const opened = await this.#storage.open(key, options)
+    // Not from the listing: a copy is named by what the store holds now (its HEAD), see above.
+    const opened = await this.#storage.open(key, options.expected === undefined ? {} : { expected: options.expected })
     if (opened === undefined) return undefined
     if (opened.file.size > this.#maxBytes) {
       this.#meter.miss()

@@ -4,10 +4,10 @@
 import { Readable } from 'node:stream'
 import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandOutput } from '@aws-sdk/client-s3'
 import type { ByteRange } from '../core/range.js'
-import { StorageError } from '../errors.js'
+import { FileChangedError, StorageError } from '../errors.js'
 import { connectTimeoutMs } from './s3-client.js'
 import { describeObject, fail, plainEtag, type S3Context } from './s3-context.js'
-import { deferredStream, type PushSource, type PushTarget } from './deferred-stream.js'
+import { deferredStream, startedStream, type PushSource, type PushTarget } from './deferred-stream.js'
 import { s3ErrorFacts } from './s3-errors.js'
 import { plainGet } from './s3-plain-get.js'
 import type { OpenFile, StoredFile, StreamSink } from './storage.js'
@@ -36,24 +36,53 @@ export async function openObject(context: S3Context, key: string, object: string
   return found === undefined ? undefined : openedObject(context, { key, object, ...found })
 }
 
-/** An OpenFile over an object already described (by a HEAD, or by the write that made it). */
-export function openedObject(context: S3Context, target: FoundObject & { key: string; object: string }): OpenFile {
+/**
+ * `listed` (as a listing described it) opened without a HEAD: no request is made until a read,
+ * and every read is a GET with If-Match on the listed ETag, so the bytes are that version's
+ * or none (FileChangedError, see OpenFile.startReadStream). Undefined when the listed file is
+ * not one this storage described (its identity is not "<etag>:<size>:<key>").
+ */
+export function openListed(context: S3Context, listed: StoredFile, object: string): OpenFile | undefined {
+  const suffix = `:${String(listed.size)}:${listed.key}`
+  if (!listed.identity.endsWith(suffix)) return undefined
+  const etag = listed.identity.slice(0, -suffix.length)
+  if (etag === '') return undefined
+  // A StoredFile of its own: the caller's may be a larger object (the index's DistFile).
+  const file: StoredFile = { key: listed.key, size: listed.size, mtimeMs: listed.mtimeMs, identity: listed.identity }
+  return openedObject(context, { key: listed.key, object, file, etag }, { listed: true })
+}
+
+/** An OpenFile over an object already described (by a HEAD, a listing, or the write that made it). */
+export function openedObject(
+  context: S3Context,
+  target: FoundObject & { key: string; object: string },
+  options: { listed?: boolean } = {},
+): OpenFile {
   const { file, etag } = target
   const reads = new Set<Readable>()
+  const rangeRead = (range: ByteRange | undefined): RangeRead => ({
+    ...target,
+    etag,
+    size: file.size,
+    start: range?.start ?? 0,
+    end: range?.end ?? file.size - 1,
+  })
+  const track = (stream: Readable): Readable => {
+    reads.add(stream)
+    stream.once('close', () => reads.delete(stream))
+    return stream
+  }
   return {
     file,
-    createReadStream: (range?: ByteRange, sink?: StreamSink) => {
-      const stream = objectStream(
-        context,
-        { ...target, etag, size: file.size, start: range?.start ?? 0, end: range?.end ?? file.size - 1 },
-        sink,
-      )
-      reads.add(stream)
-      stream.once('close', () => reads.delete(stream))
-      return stream
-    },
-    read: (range: ByteRange) =>
-      readObject(context, { ...target, etag, size: file.size, start: range.start, end: range.end }),
+    createReadStream: (range?: ByteRange, sink?: StreamSink) =>
+      track(objectStream(context, rangeRead(range), sink, false)),
+    read: (range: ByteRange) => readObject(context, rangeRead(range)),
+    ...(options.listed === true
+      ? {
+          startReadStream: async (range: ByteRange | undefined, sink?: StreamSink) =>
+            track(await objectStream(context, rangeRead(range), sink, true)),
+        }
+      : {}),
     close: () => {
       for (const stream of reads) stream.destroy()
       return Promise.resolve()
@@ -88,11 +117,11 @@ function getObject(context: S3Context, read: RangeRead, signal?: AbortSignal): P
   return context.client.send(command, signal === undefined ? {} : { abortSignal: signal })
 }
 
-// 412: replaced since the HEAD; 404: deleted since. Either way these bytes are gone.
+// 412: replaced since the HEAD (or the listing); 404: deleted since. Either way these bytes are gone.
 function readFailure(context: S3Context, err: unknown, read: RangeRead): Error {
   const { kind } = s3ErrorFacts(err)
   if (kind === 'precondition-failed' || kind === 'not-found')
-    return new StorageError(`"${read.key}" changed while it was being read`)
+    return new FileChangedError(`"${read.key}" changed while it was being read`)
   return fail(context, err, 'read', read.key)
 }
 
@@ -163,30 +192,44 @@ const PLAIN_URL_SECONDS = 300
 const PLAIN_MIN_BYTES = 1024 * 1024
 
 /**
- * Stream bytes [start, end] of the object. The GET starts at the first read; the body is
- * passed on with backpressure, and destroying the stream aborts the request.
+ * Stream bytes [start, end] of the object. The GET starts at the first read (started: at once,
+ * the stream given once the store has answered); the body is passed on with backpressure, and
+ * destroying the stream aborts the request.
  */
-function objectStream(context: S3Context, read: RangeRead, sink: StreamSink | undefined): Readable {
+function objectStream(context: S3Context, read: RangeRead, sink: StreamSink | undefined, started: false): Readable
+function objectStream(
+  context: S3Context,
+  read: RangeRead,
+  sink: StreamSink | undefined,
+  started: true,
+): Promise<Readable>
+function objectStream(
+  context: S3Context,
+  read: RangeRead,
+  sink: StreamSink | undefined,
+  started: boolean,
+): Readable | Promise<Readable> {
   const controller = new AbortController()
-  const stream = deferredStream(
-    async (target) => {
-      if (read.end < read.start) return Readable.from([])
-      const plain =
-        read.end - read.start + 1 >= PLAIN_MIN_BYTES
-          ? await plainBody(context, read, controller.signal, { target, sink })
-          : undefined
-      if (plain !== undefined) return plain
-      const answer = await getObject(context, read, controller.signal)
-      if (!(answer.Body instanceof Readable)) throw new StorageError(`No body in the answer for "${read.key}"`)
-      return answer.Body
-    },
-    {
-      highWaterMark: STREAM_HIGH_WATER_MARK,
-      failure: (err) => (err instanceof StorageError ? err : readFailure(context, err, read)),
-    },
-  )
-  stream.once('close', () => {
+  const make = async (target: PushTarget): Promise<Readable | PushSource> => {
+    if (read.end < read.start) return Readable.from([])
+    const plain =
+      read.end - read.start + 1 >= PLAIN_MIN_BYTES
+        ? await plainBody(context, read, controller.signal, { target, sink })
+        : undefined
+    if (plain !== undefined) return plain
+    const answer = await getObject(context, read, controller.signal)
+    if (!(answer.Body instanceof Readable)) throw new StorageError(`No body in the answer for "${read.key}"`)
+    return answer.Body
+  }
+  const failure = (err: unknown): Error => (err instanceof StorageError ? err : readFailure(context, err, read))
+  const options = { highWaterMark: STREAM_HIGH_WATER_MARK, failure }
+  const abortOnClose = (stream: Readable): Readable =>
+    stream.once('close', () => {
+      controller.abort()
+    })
+  if (!started) return abortOnClose(deferredStream(make, options))
+  return startedStream(make, options).then(abortOnClose, (err: unknown) => {
     controller.abort()
+    throw failure(err)
   })
-  return stream
 }

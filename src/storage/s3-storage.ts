@@ -14,7 +14,7 @@ import { S3StoredFacts } from './s3-facts.js'
 import { S3Journal, type JournalTail } from './s3-journal.js'
 import { S3Listings } from './s3-listing.js'
 import { probeConditionalWrites, sweepBucket } from './s3-maintenance.js'
-import { headObject, openObject } from './s3-read.js'
+import { headObject, openListed, openObject } from './s3-read.js'
 import { S3Snapshots } from './s3-snapshot.js'
 import { S3PendingUpload } from './s3-upload.js'
 import type { S3StorageSpec } from './open-storage.js'
@@ -26,6 +26,7 @@ import {
   type ConditionalWriteProbe,
   type FolderListing,
   type OpenFile,
+  type OpenOptions,
   type PendingUpload,
   type RootListing,
   type StorageBackend,
@@ -157,10 +158,17 @@ export class S3Storage implements StorageBackend {
     }
   }
 
-  /** HEAD, then ranged GETs that must match the ETag the HEAD saw (see s3-read.ts). */
-  open(key: string): Promise<OpenFile | undefined> {
+  /**
+   * HEAD, then ranged GETs that must match the ETag the HEAD saw (see s3-read.ts). With the
+   * file as a listing described it, no HEAD: the GETs must match the listed ETag instead, and
+   * one that finds another version fails before a byte is read (OpenFile.startReadStream).
+   */
+  open(key: string, options: OpenOptions = {}): Promise<OpenFile | undefined> {
     if (splitKey(key) === undefined) return Promise.resolve(undefined)
-    return openObject(this.#context, key, objectKey(this.#context, key))
+    const object = objectKey(this.#context, key)
+    const { listed } = options
+    const opened = listed?.key === key ? openListed(this.#context, listed, object) : undefined
+    return opened === undefined ? openObject(this.#context, key, object) : Promise.resolve(opened)
   }
 
   /**

@@ -60,6 +60,14 @@ export interface OpenFile {
    * allocated per read. Optional: a backend that only streams (S3) leaves it out.
    */
   readonly readInto?: (buffer: Buffer, position: number) => Promise<number>
+  /**
+   * Present when `file` was taken from a listing (OpenOptions.listed) without asking the store:
+   * a stream of [start, end] (or everything) returned once the store has answered for that
+   * very version, or rejected with FileChangedError when the file is another version now or
+   * gone; nothing was sent then, so the caller opens it again without `listed`. read() fails
+   * the same way.
+   */
+  readonly startReadStream?: (range: ByteRange | undefined, sink?: StreamSink) => Promise<Readable>
   /** Release the file. Safe to call more than once; streams still open are cut short. */
   close(): Promise<void>
 }
@@ -71,6 +79,12 @@ export interface OpenOptions {
    * lives when it finds that very file. The opened file is described as it is, whatever it is.
    */
   readonly expected?: string
+  /**
+   * The file as the listing the index holds describes it. A backend whose look-up of a file
+   * costs a round trip (S3's HEAD) may describe the opened file from it instead, provided its
+   * reads only ever return bytes of that version (OpenFile.startReadStream).
+   */
+  readonly listed?: StoredFile
 }
 
 /** Something that reports changes: `folder` is the folder whose files changed, undefined for the top level. */

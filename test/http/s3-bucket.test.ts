@@ -337,13 +337,22 @@ await test('a bucket-backed server', async (t) => {
         t,
         moto.spec(bucket.name, { prefix: PREFIX, endpoint: proxy.url, listingTtlMs: 0 }),
       )
-      proxy.setRules([{ match: (request) => request.operation === 'HeadObject', action: { kind: 'access-denied' } }])
-      const denied = await app.inject(`/packages/Demo.Pkg/${SDIST.filename}`)
-      assert.equal(denied.statusCode, 500)
-      assert.equal(
-        denied.body,
-        "The package store refused this server's credentials; the server's operator must fix its access\n",
-      )
+      // A download the listing describes: its GET is the first request refused. A signature is
+      // not in the listing the index holds: its HEAD is.
+      proxy.setRules([
+        {
+          match: (request) => request.operation === 'GetObject' || request.operation === 'HeadObject',
+          action: { kind: 'access-denied' },
+        },
+      ])
+      for (const url of [`/packages/Demo.Pkg/${SDIST.filename}`, `/Demo.Pkg/${WHEEL.filename}.asc`]) {
+        const denied = await app.inject(url)
+        assert.equal(denied.statusCode, 500)
+        assert.equal(
+          denied.body,
+          "The package store refused this server's credentials; the server's operator must fix its access\n",
+        )
+      }
       proxy.setRules([])
       proxy.strictAuth = { accessKeyId: 'the-one-the-store-knows' }
       const listing = await app.inject('/simple/')
@@ -354,6 +363,7 @@ await test('a bucket-backed server', async (t) => {
       assert.deepEqual(
         failed.map((record) => [record.msg, record.err.code, record.err.details?.s3?.error]),
         [
+          ['Request failed', 'EGGSERVE_STORE_DENIED', 'AccessDenied'],
           ['Request failed', 'EGGSERVE_STORE_DENIED', 'Forbidden'],
           ['Request failed', 'EGGSERVE_STORE_DENIED', 'InvalidAccessKeyId'],
         ],

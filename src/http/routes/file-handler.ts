@@ -75,6 +75,7 @@ export function fileHandler({
             key: target.file.key,
             filename: target.file.filename,
             identity: target.file.identity,
+            listed: target.file,
             // A trusted folder has had no watch event since it was checked (see SmallFileCache.held()).
             vouched: trusted,
           })
