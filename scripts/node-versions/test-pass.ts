@@ -99,7 +99,7 @@ async function main(): Promise<number> {
     // its `#!/usr/bin/env node`) runs on this Node too; what it starts with process.execPath does anyway.
     const env = { ...process.env, PATH: `${runtime.binDir}${delimiter}${process.env.PATH ?? ''}` }
     const started = performance.now()
-    const code = await exec(runtime.node, ['--import', 'tsx', '--test', ...passFiles()], env)
+    const code = await exec(runtime.node, ['--import', 'tsx', '--test', '--test-reporter=spec', ...passFiles()], env)
     const seconds = Math.round((performance.now() - started) / 1000)
     results.push(`Node v${runtime.version}: ${code === 0 ? 'passed' : `FAILED (exit ${String(code)})`} in ${seconds} s`)
     if (code !== 0) failed = true
