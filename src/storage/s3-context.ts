@@ -59,3 +59,11 @@ export function describeObject(
   const mtimeMs = Math.floor((object.lastModified?.getTime() ?? 0) / 1000) * 1000
   return { key, size: object.size, mtimeMs, identity: [object.etag, object.size, key].join(':') }
 }
+
+/** The ETag in the identity describeObject() gave `file`; undefined when it did not describe it. */
+export function describedEtag(file: StoredFile): string | undefined {
+  const suffix = `:${String(file.size)}:${file.key}`
+  if (!file.identity.endsWith(suffix)) return undefined
+  const etag = file.identity.slice(0, -suffix.length)
+  return etag === '' ? undefined : etag
+}

@@ -6,7 +6,7 @@ import { GetObjectCommand, HeadObjectCommand, type GetObjectCommandOutput } from
 import type { ByteRange } from '../core/range.js'
 import { FileChangedError, StorageError } from '../errors.js'
 import { connectTimeoutMs } from './s3-client.js'
-import { describeObject, fail, plainEtag, type S3Context } from './s3-context.js'
+import { describeObject, describedEtag, fail, plainEtag, type S3Context } from './s3-context.js'
 import { deferredStream, startedStream, type PushSource, type PushTarget } from './deferred-stream.js'
 import { s3ErrorFacts } from './s3-errors.js'
 import { plainGet } from './s3-plain-get.js'
@@ -43,10 +43,8 @@ export async function openObject(context: S3Context, key: string, object: string
  * not one this storage described (its identity is not "<etag>:<size>:<key>").
  */
 export function openListed(context: S3Context, listed: StoredFile, object: string): OpenFile | undefined {
-  const suffix = `:${String(listed.size)}:${listed.key}`
-  if (!listed.identity.endsWith(suffix)) return undefined
-  const etag = listed.identity.slice(0, -suffix.length)
-  if (etag === '') return undefined
+  const etag = describedEtag(listed)
+  if (etag === undefined) return undefined
   // A StoredFile of its own: the caller's may be a larger object (the index's DistFile).
   const file: StoredFile = { key: listed.key, size: listed.size, mtimeMs: listed.mtimeMs, identity: listed.identity }
   return openedObject(context, { key: listed.key, object, file, etag }, { listed: true })
