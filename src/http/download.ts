@@ -1,6 +1,6 @@
 // Serving one distribution: open once, describe the descriptor, answer ranges and conditionals;
 // a small file held in memory is answered synchronously, as a cached page is.
-import { finished } from 'node:stream'
+import { finished, type Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { evaluatePreconditions, rangeAllowed } from '../core/conditional.js'
 import { accelPath, offloadable } from '../core/offload.js'
@@ -121,10 +121,7 @@ async function sendConfirmed(
     await opened.close()
     throw err
   }
-  finished(stream, () => {
-    void opened.close()
-  })
-  return reply.send(stream)
+  return sendStream(reply, opened, stream)
 }
 
 // The body of a 416 (its status and headers are set by prepare()).
@@ -194,7 +191,10 @@ async function sendBytes(reply: FastifyReply, opened: OpenFile, { range, length 
     return reply.send(bytes)
   }
   // The response as the sink: the file is read into buffers reused once the response sent them.
-  const stream = opened.createReadStream(range, reply.raw)
+  return sendStream(reply, opened, opened.createReadStream(range, reply.raw))
+}
+
+function sendStream(reply: FastifyReply, opened: OpenFile, stream: Readable): FastifyReply {
   // The stream does not own the file: release it however the stream ends (done, failed, or
   // destroyed because the client went away).
   finished(stream, () => {
