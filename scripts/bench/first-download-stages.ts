@@ -2,7 +2,9 @@
 // then with sha256, then with a part file, then through eggserve's Download without Fastify
 // (first-download-stage-server.ts), then through eggserve itself (needs `npm run build`), with
 // nginx as the upstream as in upstream-run.ts. Each process's CPU time (utime + stime from
-// /proc/<pid>/stat) is read around each download; the stages take turns within a round (the
+// /proc/<pid>/stat) is read around each download, and its main thread's alone
+// (/proc/<pid>/task/<pid>/stat: the JavaScript that relays the bytes, without libuv's pool
+// writing the part file or V8's collector threads); the stages take turns within a round (the
 // order rotating each round), so a change in the machine's load spreads over all of them.
 // Usage: node --import tsx scripts/bench/first-download-stages.ts [--mb 100] [--rounds 5]
 //   [--stages pipe,hash,write,fanout,eggserve] [--profile DIR]
@@ -18,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { performance } from 'node:perf_hooks'
 import { startNginx } from './nginx.js'
-import { cpuSeconds, procStatusMb, startEggserve, type Eggserve } from './servers.js'
+import { cpuSeconds, mainThreadCpuSeconds, procStatusMb, startEggserve, type Eggserve } from './servers.js'
 import { timedDownload, writeNoise } from './upstream-run.js'
 
 const PROJECT = 'stages'
@@ -71,6 +73,7 @@ try {
 async function cpuRows(files: readonly { name: string; sha256: string }[]): Promise<void> {
   for (const stage of stages) targets.set(stage, await startTarget(stage, nginx.url, `cache-${stage}`))
   const cpu = new Map<string, number[]>(stages.map((s) => [s, []]))
+  const mainCpu = new Map<string, number[]>(stages.map((s) => [s, []]))
   const speed = new Map<string, number[]>(stages.map((s) => [s, []]))
   const direct: number[] = []
   const load = [loadavg()[0] ?? NaN]
@@ -84,10 +87,13 @@ async function cpuRows(files: readonly { name: string; sha256: string }[]): Prom
       const target = targets.get(stage)
       if (target === undefined) continue
       const before = await cpuSeconds(target.pid)
+      const mainBefore = await mainThreadCpuSeconds(target.pid)
       const mbps = await timedDownload(target.url(file), bytes)
       const seconds = (await cpuSeconds(target.pid)) - before
+      const mainSeconds = (await mainThreadCpuSeconds(target.pid)) - mainBefore
       if (round === 0) continue
       cpu.get(stage)?.push((seconds * 100e6) / bytes)
+      mainCpu.get(stage)?.push((mainSeconds * 100e6) / bytes)
       speed.get(stage)?.push(mbps)
     }
     load.push(loadavg()[0] ?? NaN)
@@ -99,7 +105,7 @@ async function cpuRows(files: readonly { name: string; sha256: string }[]): Prom
   for (const stage of stages) {
     const seconds = cpu.get(stage) ?? []
     console.log(
-      `${stage.padEnd(9)} CPU s per 100 MB: median ${median(seconds).toFixed(2)} (${list(seconds, 2)}); MB/s ${list(speed.get(stage) ?? [], 0)}`,
+      `${stage.padEnd(9)} CPU s per 100 MB: median ${median(seconds).toFixed(2)} (${list(seconds, 2)}), main thread ${median(mainCpu.get(stage) ?? []).toFixed(2)}; MB/s ${list(speed.get(stage) ?? [], 0)}`,
     )
   }
 }

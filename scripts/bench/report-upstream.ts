@@ -89,8 +89,8 @@ export function upstreamSection(result: UpstreamResult): string[] {
     '## Upstream proxy',
     '',
     `A fixture of its own (\`scripts/bench/upstream-run.ts\`), with ${result.upstream} as the upstream: the fastest upstream there is (sendfile), so what shows is eggserve's own cost. ` +
-      'One eggserve with `--upstream` and a local eggdir takes the page and file rows: each pair of paths is loaded with wrk alternately (which goes first turns each round), `--rounds` rounds (the pages at least 5), the median reported; the page ratio is the median of the per-round ratios, with the CPU time per request of the server during each run beside it (utime + stime from /proc). ' +
-      'The first downloads are one client in the bench process reading a new file each round, from nginx directly and then through eggserve (which fetches, hashes, writes and verifies it on the way). ' +
+      'One eggserve with `--upstream` and a local eggdir takes the page and file rows: each pair of paths is loaded with wrk alternately (which goes first turns each round), `--rounds` rounds (the pages and the first downloads at least 5), the median reported; the page ratio is the median of the per-round ratios, with the CPU time per request of the server during each run beside it (utime + stime from /proc). ' +
+      'The first downloads are one client in the bench process reading a new file each round, from nginx directly and through eggserve (which fetches, hashes, writes and verifies it on the way), which goes first alternating, after one round not recorded (code not yet optimized); the ratio is the median of the per-round ratios. ' +
       `The memory row is a fresh eggserve with an empty eggdir: idle is VmRSS after one page request and a second's rest; the peak is the higher of VmRSS sampled every 20 ms during the downloads (${memory.sampledPeakMb.toFixed(0)} MB) and VmHWM afterwards (${memory.hwmMb === undefined ? 'not available' : `${memory.hwmMb.toFixed(0)} MB`}, start-up included).`,
     '',
     '| metric | eggserve | reference | ratio | target | met |',

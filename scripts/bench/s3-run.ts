@@ -27,7 +27,7 @@ import { motoPython, startMoto, type MotoStore } from './moto.js'
 import type { PairedLoad, S3Result, S3Startup } from './results.js'
 import { cpuSeconds, startEggserve, type Eggserve } from './servers.js'
 import { medianRun, V1_JSON, type RunContext } from './tree-run.js'
-import { timedDownload } from './upstream-run.js'
+import { MIN_DOWNLOAD_ROUNDS, timedDownload } from './upstream-run.js'
 import { runWrk, type WrkResult } from './wrk.js'
 
 const BUCKET = 'eggserve-bench'
@@ -167,7 +167,8 @@ async function measureDownload(
   // Not recorded: the first read of each finds code not yet optimized and sockets not yet open.
   await timedDownload(viaUrl, bytes)
   await timedDownload(directUrl, bytes)
-  for (let round = 0; round < Math.max(1, ctx.options.rounds) && !wasInterrupted(); round++) {
+  const rounds = Math.max(MIN_DOWNLOAD_ROUNDS, ctx.options.rounds)
+  for (let round = 0; round < rounds && !wasInterrupted(); round++) {
     const first = round % 2 === 0 ? 'via' : 'direct'
     const direct = first === 'direct' ? await timedDownload(directUrl, bytes) : 0
     viaMbps.push(await via())

@@ -210,7 +210,16 @@ const CLOCK_TICKS = 100
 
 /** CPU time of process `pid` so far (user + system, all threads), in seconds (Linux /proc). */
 export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${String(pid)}/stat`, 'utf8')
+  return statCpuSeconds(`/proc/${String(pid)}/stat`)
+}
+
+/** utime + stime of a process's main thread only (its JavaScript, not its worker threads), in seconds. */
+export async function mainThreadCpuSeconds(pid: number): Promise<number> {
+  return statCpuSeconds(`/proc/${String(pid)}/task/${String(pid)}/stat`)
+}
+
+async function statCpuSeconds(path: string): Promise<number> {
+  const stat = await readFile(path, 'utf8')
   // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
