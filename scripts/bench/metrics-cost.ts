@@ -1,13 +1,19 @@
-// The cost of --metrics: the same page from three warm instances of the same build, loaded one
-// at a time: one with --metrics, and two without. The second instance without metrics is a
-// control: two identical servers loaded alternately on this shared 2-core machine differ by up
-// to ±10% in req/s from run to run (docs/metrics.md, "Cost"), more than the 5% this row checks,
-// so the row reports that spread beside the figure it judges. It judges CPU time per request
-// (utime + stime of the server process across each wrk run): one Node process serving a page
-// is CPU-bound (its main thread is busy ~95% of a wrk run, BENCHMARKS.md's profiles), so its
-// throughput is the inverse of that time, and the time does not depend on how the scheduler
-// shared the cores between wrk and the server in that run. Between rounds the instance with
-// metrics is scraped, as Prometheus would scrape it, so its figures include the collection.
+// The cost of --metrics: the same page from three instances of the same build, loaded one at a
+// time: one with --metrics, and two without. The second instance without metrics is a control:
+// two identical servers loaded alternately on this shared 2-core machine differ by up to ±10% in
+// req/s from run to run (docs/metrics.md, "Cost"), more than the 5% this row checks, so the row
+// reports that spread beside the figure it judges. It judges CPU time per request (utime + stime
+// of the server process across each wrk run): one Node process serving a page is CPU-bound (its
+// main thread is busy ~95% of a wrk run, BENCHMARKS.md's profiles), so its throughput is the
+// inverse of that time, and the time does not depend on how the scheduler shared the cores
+// between wrk and the server in that run.
+// Each round starts three new instances (in an order that turns each round) and stops them after:
+// two identical processes can differ by 5 to 20% in CPU per request and keep that difference for
+// their whole life (docs/metrics.md, "Cost"), so instances kept for every round would weigh one
+// draw of that spread in every ratio; new ones each round make the median of the per-round ratios
+// a median over draws. Each instance is warmed up by a short wrk run first (not recorded: its
+// code is not optimized yet), and the one with metrics is then scraped, as Prometheus would
+// scrape it, so its figures include the collection.
 import { wasInterrupted } from './cleanup.js'
 import { getOk, pollUntil } from './http.js'
 import type { MetricsCostResult, MetricsCostRound } from './results.js'
@@ -24,6 +30,9 @@ const ORDER: readonly Which[] = ['off', 'control', 'on']
 // --rounds: the median of per-round ratios needs a few to settle.
 const MIN_ROUNDS = 5
 
+// The warm-up run of each new instance, not recorded.
+const WARM_UP_S = 1
+
 /** Measure `/simple/<project>/` (HTML) with and without --metrics. */
 export async function measureMetricsCost(
   ctx: RunContext,
@@ -31,7 +40,7 @@ export async function measureMetricsCost(
 ): Promise<MetricsCostResult | undefined> {
   const { tree, project } = options
   const path = `/simple/${project}/`
-  const started: Eggserve[] = []
+  let started: Eggserve[] = []
   const start = async (label: string, eggserveArgs: readonly string[]): Promise<Eggserve> => {
     const server = await startEggserve({
       root: ctx.eggserveRoot,
@@ -53,23 +62,48 @@ export async function measureMetricsCost(
       })
     return server
   }
+  const stopAll = async (): Promise<void> => {
+    for (const server of started) await server.stop()
+    started = []
+  }
+  const labels: Record<Which, string> = {
+    off: 'metrics off',
+    control: 'metrics off (control)',
+    on: 'metrics on',
+  }
   try {
-    const servers: Record<Which, Eggserve> = {
-      off: await start('metrics off', []),
-      control: await start('metrics off (control)', []),
-      on: await start('metrics on', ['--metrics']),
-    }
     const runs: Record<Which, WrkResult[]> = { off: [], control: [], on: [] }
     const rounds: MetricsCostRound[] = []
     let series = 0
     const roundCount = Math.max(MIN_ROUNDS, ctx.options.rounds)
     for (let round = 0; round < roundCount && !wasInterrupted(); round++) {
+      // Which instance starts, and is loaded, first turns each round: none always follows the same one.
+      const order = ORDER.map((_, step) => ORDER[(round + step) % ORDER.length] ?? 'off')
+      const servers: Partial<Record<Which, Eggserve>> = {}
+      for (const which of order) servers[which] = await start(labels[which], which === 'on' ? ['--metrics'] : [])
+      for (const which of order) {
+        const server = servers[which]
+        if (server === undefined) continue
+        await runWrk({
+          url: `${server.url}${path}`,
+          durationS: WARM_UP_S,
+          connections: ctx.options.connections,
+          workDir: ctx.runDir,
+          label: `metrics-${which}-warm-up`,
+        })
+      }
+      if (servers.on !== undefined) {
+        const scraped = await getOk(`${servers.on.url}/metrics`)
+        series = scraped.body
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line !== '' && !line.startsWith('#')).length
+      }
       const cpuPerRequest: Partial<Record<Which, number>> = {}
       const rps: Partial<Record<Which, number>> = {}
-      // Which instance goes first turns each round: none always follows the same one.
-      for (let step = 0; step < ORDER.length; step++) {
-        const which = ORDER[(round + step) % ORDER.length] ?? 'off'
+      for (const which of order) {
         const server = servers[which]
+        if (server === undefined) continue
         const url = `${server.url}${path}`
         await getOk(url)
         const before = await cpuSeconds(server.pid)
@@ -85,11 +119,7 @@ export async function measureMetricsCost(
         rps[which] = result.rps
         cpuPerRequest[which] = result.requests > 0 ? cpu / result.requests : Number.NaN
       }
-      const scraped = await getOk(`${servers.on.url}/metrics`)
-      series = scraped.body
-        .toString('utf8')
-        .split('\n')
-        .filter((line) => line !== '' && !line.startsWith('#')).length
+      await stopAll()
       rounds.push({
         cpuUs: {
           off: (cpuPerRequest.off ?? Number.NaN) * 1e6,
@@ -135,7 +165,7 @@ export async function measureMetricsCost(
       series,
     }
   } finally {
-    for (const server of started) await server.stop()
+    await stopAll()
   }
 }
 
