@@ -28,7 +28,7 @@ import { SmallFileCache } from './storage/small-file-cache.js'
 import { createAuthServices, indexServicesFor, type AuthServices, type IndexServices } from './services.js'
 import { tuneHeap } from './daemon/heap-pacing.js'
 import { UploaderLog } from './upload/uploader-log.js'
-import { UpstreamIndex } from './upstream/upstream-index.js'
+import type { UpstreamIndex } from './upstream/upstream-index.js'
 
 /** A running server. */
 export interface Daemon {
@@ -250,7 +250,7 @@ async function buildDaemonApp(started: Started, readiness: () => Readiness): Pro
   } = started
   const uploads =
     config.uploads === 'disabled' ? undefined : { maxBytes: config.maxUploadBytes, overwrite: config.overwrite }
-  const upstream = upstreamIndexFor(started)
+  const upstream = await upstreamIndexFor(started)
   const smallFiles = await downloadCacheFor(started)
   return buildApp({
     index,
@@ -295,10 +295,15 @@ async function downloadCacheFor(started: Started): Promise<SmallFileCache | unde
   return new SmallFileCache(downloads)
 }
 
-/** The upstream indexes (--upstream) around the local one, feeding the metrics; undefined without upstreams. */
-function upstreamIndexFor(started: Started): UpstreamIndex | undefined {
+/**
+ * The upstream indexes (--upstream) around the local one, feeding the metrics; undefined without
+ * upstreams. Their code (the HTTP client, the page parser, the file cache) is loaded only then:
+ * a server without --upstream starts without compiling it (docs/benchmarks.md, "warm restart").
+ */
+async function upstreamIndexFor(started: Started): Promise<UpstreamIndex | undefined> {
   const { config, services, log, telemetry } = started
   if (config.upstream.upstreams.length === 0 || config.cacheDir === undefined) return undefined
+  const { UpstreamIndex } = await import('./upstream/upstream-index.js')
   const upstream = new UpstreamIndex({
     index: services.index,
     config: config.upstream,
