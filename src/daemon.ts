@@ -8,7 +8,6 @@ import type { LayoutProblem, LayoutReport } from './core/layout.js'
 import { problemCount } from './core/tree-summary.js'
 import { availableParallelism } from 'node:os'
 import { ClusterWorker, isClusterWorker } from './daemon/cluster-worker.js'
-import { startPrimary } from './daemon/cluster-primary.js'
 import { Lifecycle, type LifecycleEffects, type SignalSource } from './daemon/lifecycle.js'
 import { KeepAliveDrain } from './daemon/keep-alive-drain.js'
 import { listenError, listenPlace } from './daemon/listen-error.js'
@@ -62,7 +61,9 @@ interface Inherited {
  */
 export async function runServer(config: Config): Promise<number> {
   const processes = config.workers === 'auto' ? availableParallelism() : config.workers
-  if (processes > 1 && !isClusterWorker()) return startPrimary(config, processes)
+  // The primary's code (the supervisor, the connection balancer) is loaded only for --workers N.
+  if (processes > 1 && !isClusterWorker())
+    return (await import('./daemon/cluster-primary.js')).startPrimary(config, processes)
   const daemon = await startDaemon(config)
   await daemon.closed
   return 0

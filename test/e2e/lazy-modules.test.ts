@@ -1,9 +1,10 @@
-// Code a configuration does not use is not loaded: the upstream code (the HTTP client, the page
-// parser, the file cache) only with --upstream, the upload code (busboy, the BLAKE2 hasher, the
-// publisher) only when uploads are enabled. A server with neither (the default) starts without
-// compiling them (docs/benchmarks.md, "warm restart"). The real daemon runs with a module loader
-// hook (node --import, through NODE_OPTIONS) that writes down every module it loads; with the
-// option given, the same modules are loaded, which shows the hook sees them.
+// Code a configuration does not use is not loaded: the primary of --workers N (its supervisor and
+// connection balancer) only with --workers, the upstream code (the HTTP client, the page parser,
+// the file cache) only with --upstream, the upload code (busboy, the BLAKE2 hasher, the
+// publisher) only when uploads are enabled. A server with none of them (the default) starts
+// without compiling that code (docs/benchmarks.md, "Warm restart"). The real daemon runs with a
+// module loader hook (node --import, through NODE_OPTIONS) that writes down every module it
+// loads; with the option given, the same modules are loaded, which shows the hook sees them.
 import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -18,6 +19,7 @@ const UPSTREAM_MODULES = [
   '/dist/upstream/http-client.js',
   '/node_modules/htmlparser2/',
 ]
+const PRIMARY_MODULES = ['/dist/daemon/cluster-supervisor.js', '/dist/daemon/cluster-balancer.js']
 const UPLOAD_MODULES = ['/dist/upload/publisher.js', '/dist/upload/receive-form.js', '/node_modules/hash-wasm/']
 
 /** Start the daemon with `args` and return the URLs of the modules it loaded until serving. */
@@ -51,13 +53,13 @@ export async function load(url, context, next) {
   return (await readFile(record, 'utf8')).split('\n')
 }
 
-await test('without --upstream and without uploads, neither code is loaded', async (t) => {
+await test('without --upstream, uploads or --workers, none of their code is loaded', async (t) => {
   const loaded = await loadedModules(t, [])
   assert.ok(
     loaded.some((url) => url.endsWith('/dist/app.js')),
     'the hook sees the modules of the app',
   )
-  for (const part of [...UPSTREAM_MODULES, ...UPLOAD_MODULES])
+  for (const part of [...UPSTREAM_MODULES, ...UPLOAD_MODULES, ...PRIMARY_MODULES])
     assert.deepEqual(
       loaded.filter((url) => url.includes(part)),
       [],
@@ -77,6 +79,15 @@ await test('with --upstream, the upstream code is loaded at start-up', async (t)
 await test('with uploads enabled, the upload code is loaded at start-up', async (t) => {
   const loaded = await loadedModules(t, ['--authenticate', '.'])
   for (const part of UPLOAD_MODULES)
+    assert.ok(
+      loaded.some((url) => url.includes(part)),
+      `${part} is loaded`,
+    )
+})
+
+await test('with --workers 2, the code of the primary is loaded at start-up', async (t) => {
+  const loaded = await loadedModules(t, ['--workers', '2'])
+  for (const part of PRIMARY_MODULES)
     assert.ok(
       loaded.some((url) => url.includes(part)),
       `${part} is loaded`,
