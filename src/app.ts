@@ -230,7 +230,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
 /**
  * The publisher and the form reader, loaded only when uploads are enabled: a read-only server
  * (the default) starts without compiling busboy, the BLAKE2 hasher and the upload checks
- * (docs/benchmarks.md, "warm restart").
+ * (docs/benchmarks.md, "Warm restart").
  */
 async function uploadIntake(options: PublisherOptions): Promise<UploadIntake> {
   const [{ Publisher }, { receiveForm }] = await Promise.all([

@@ -53,7 +53,7 @@ export async function main(
   try {
     const config = resolveConfig(flagsFor(selected), env)
     // Each command's module is loaded when it runs: serving does not pay for the others' code
-    // (cache-warm's is the upstream client) at start-up (docs/benchmarks.md, "warm restart").
+    // (cache-warm's is the upstream client) at start-up (docs/benchmarks.md, "Warm restart").
     switch (selected.command) {
       case 'check':
         return await (await import('./commands/check.js')).runCheck(config, output)

@@ -299,7 +299,7 @@ async function downloadCacheFor(started: Started): Promise<SmallFileCache | unde
 /**
  * The upstream indexes (--upstream) around the local one, feeding the metrics; undefined without
  * upstreams. Their code (the HTTP client, the page parser, the file cache) is loaded only then:
- * a server without --upstream starts without compiling it (docs/benchmarks.md, "warm restart").
+ * a server without --upstream starts without compiling it (docs/benchmarks.md, "Warm restart").
  */
 async function upstreamIndexFor(started: Started): Promise<UpstreamIndex | undefined> {
   const { config, services, log, telemetry } = started

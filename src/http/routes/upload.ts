@@ -22,7 +22,7 @@ import type { AccessControl } from '../access-control.js'
 /**
  * What accepts uploads: the publisher, and the reader of the multipart form (busboy and the
  * BLAKE2 hasher). Loaded only when uploads are enabled: a read-only server (the default) starts
- * without compiling them (docs/benchmarks.md, "warm restart").
+ * without compiling them (docs/benchmarks.md, "Warm restart").
  */
 export interface UploadIntake {
   readonly publisher: Publisher
