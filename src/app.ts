@@ -23,7 +23,7 @@ import type { IndexRouteOptions } from './http/routes/route-options.js'
 import { legacyRoutes } from './http/routes/legacy.js'
 import { metricsRoutes } from './http/routes/metrics.js'
 import { simpleRoutes } from './http/routes/simple.js'
-import { uploadRoutes } from './http/routes/upload.js'
+import { uploadRoutes, type UploadIntake } from './http/routes/upload.js'
 import { uiRoutes, type UiSettings } from './http/routes/ui.js'
 import { registerBrowserHome } from './http/ui/browser-home.js'
 import type { IndexService } from './live-index/index-service.js'
@@ -31,7 +31,7 @@ import { CoreMetadataStore } from './live-index/metadata-store.js'
 import { SmallFileCache } from './storage/small-file-cache.js'
 import { cacheMeter, NO_METRICS, type Exposition, type Metrics } from './core/metrics.js'
 import type { Storage } from './storage/storage.js'
-import { Publisher } from './upload/publisher.js'
+import type { PublisherOptions } from './upload/publisher.js'
 import type { UpstreamIndex } from './upstream/upstream-index.js'
 import { upstreamFileRoutes } from './http/routes/upstream.js'
 import { UploaderLog, type UploaderRecord } from './upload/uploader-log.js'
@@ -180,10 +180,10 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   }
   const algorithms = algorithmsFor(routeOptions.hashAlgorithm, routeOptions.simpleHashAlgorithm)
   const uploaders = deps.uploaders ?? UploaderLog.memory(deps.logger)
-  const publisher =
+  const intake =
     deps.uploads === undefined
       ? undefined
-      : new Publisher({
+      : await uploadIntake({
           storage: deps.storage,
           index: deps.index,
           metadata,
@@ -217,7 +217,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
   await app.register(legacyRoutes, routeOptions)
   if (deps.ui !== false) await app.register(uiRoutes, { ...routeOptions, ui: deps.ui ?? {}, uploaders, prefix: '/-' })
   await app.register(uploadRoutes, {
-    publisher,
+    intake,
     access,
     maxUploadBytes: deps.uploads?.maxBytes ?? NO_UPLOADS,
     algorithms,
@@ -225,4 +225,17 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     ...(deps.uploads?.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: deps.uploads.idleTimeoutMs }),
   })
   return app
+}
+
+/**
+ * The publisher and the form reader, loaded only when uploads are enabled: a read-only server
+ * (the default) starts without compiling busboy, the BLAKE2 hasher and the upload checks
+ * (docs/benchmarks.md, "Warm restart").
+ */
+async function uploadIntake(options: PublisherOptions): Promise<UploadIntake> {
+  const [{ Publisher }, { receiveForm }] = await Promise.all([
+    import('./upload/publisher.js'),
+    import('./upload/receive-form.js'),
+  ])
+  return { publisher: new Publisher(options), receiveForm }
 }

@@ -2,11 +2,7 @@
 // and an exit code. Only this module and src/commands/ write to stdout/stderr.
 import { readFileSync } from 'node:fs'
 import { Command, CommanderError, Option } from 'commander'
-import { runCachePurge } from './commands/cache-purge.js'
-import { runCacheWarm } from './commands/cache-warm.js'
-import { runCheck } from './commands/check.js'
 import type { Output } from './commands/output.js'
-import { runWarm } from './commands/warm.js'
 import { resolveConfig, SETTINGS, type RawFlags, type SettingSpec } from './config.js'
 import { ANCHOR_ALGORITHMS } from './core/digests.js'
 import { runServer } from './daemon.js'
@@ -56,15 +52,19 @@ export async function main(
   if (selected === undefined) return EXIT.usage
   try {
     const config = resolveConfig(flagsFor(selected), env)
+    // Each command's module is loaded when it runs: serving does not pay for the others' code
+    // (cache-warm's is the upstream client) at start-up (docs/benchmarks.md, "Warm restart").
     switch (selected.command) {
       case 'check':
-        return await runCheck(config, output)
+        return await (await import('./commands/check.js')).runCheck(config, output)
       case 'warm':
-        return await runWarm(config, output)
+        return await (await import('./commands/warm.js')).runWarm(config, output)
       case 'cache-purge':
-        return await runCachePurge(config, selected.names ?? [], output)
+        return await (await import('./commands/cache-purge.js')).runCachePurge(config, selected.names ?? [], output)
       case 'cache-warm':
-        return await runCacheWarm(config, selected.requirements ?? [], output)
+        return await (
+          await import('./commands/cache-warm.js')
+        ).runCacheWarm(config, selected.requirements ?? [], output)
       case 'serve':
         return await runServer(config)
     }

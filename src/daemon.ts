@@ -8,7 +8,6 @@ import type { LayoutProblem, LayoutReport } from './core/layout.js'
 import { problemCount } from './core/tree-summary.js'
 import { availableParallelism } from 'node:os'
 import { ClusterWorker, isClusterWorker } from './daemon/cluster-worker.js'
-import { startPrimary } from './daemon/cluster-primary.js'
 import { Lifecycle, type LifecycleEffects, type SignalSource } from './daemon/lifecycle.js'
 import { KeepAliveDrain } from './daemon/keep-alive-drain.js'
 import { listenError, listenPlace } from './daemon/listen-error.js'
@@ -28,7 +27,7 @@ import { SmallFileCache } from './storage/small-file-cache.js'
 import { createAuthServices, indexServicesFor, type AuthServices, type IndexServices } from './services.js'
 import { tuneHeap } from './daemon/heap-pacing.js'
 import { UploaderLog } from './upload/uploader-log.js'
-import { UpstreamIndex } from './upstream/upstream-index.js'
+import type { UpstreamIndex } from './upstream/upstream-index.js'
 
 /** A running server. */
 export interface Daemon {
@@ -62,7 +61,9 @@ interface Inherited {
  */
 export async function runServer(config: Config): Promise<number> {
   const processes = config.workers === 'auto' ? availableParallelism() : config.workers
-  if (processes > 1 && !isClusterWorker()) return startPrimary(config, processes)
+  // The primary's code (the supervisor, the connection balancer) is loaded only for --workers N.
+  if (processes > 1 && !isClusterWorker())
+    return (await import('./daemon/cluster-primary.js')).startPrimary(config, processes)
   const daemon = await startDaemon(config)
   await daemon.closed
   return 0
@@ -250,7 +251,7 @@ async function buildDaemonApp(started: Started, readiness: () => Readiness): Pro
   } = started
   const uploads =
     config.uploads === 'disabled' ? undefined : { maxBytes: config.maxUploadBytes, overwrite: config.overwrite }
-  const upstream = upstreamIndexFor(started)
+  const upstream = await upstreamIndexFor(started)
   const smallFiles = await downloadCacheFor(started)
   return buildApp({
     index,
@@ -295,10 +296,15 @@ async function downloadCacheFor(started: Started): Promise<SmallFileCache | unde
   return new SmallFileCache(downloads)
 }
 
-/** The upstream indexes (--upstream) around the local one, feeding the metrics; undefined without upstreams. */
-function upstreamIndexFor(started: Started): UpstreamIndex | undefined {
+/**
+ * The upstream indexes (--upstream) around the local one, feeding the metrics; undefined without
+ * upstreams. Their code (the HTTP client, the page parser, the file cache) is loaded only then:
+ * a server without --upstream starts without compiling it (docs/benchmarks.md, "Warm restart").
+ */
+async function upstreamIndexFor(started: Started): Promise<UpstreamIndex | undefined> {
   const { config, services, log, telemetry } = started
   if (config.upstream.upstreams.length === 0 || config.cacheDir === undefined) return undefined
+  const { UpstreamIndex } = await import('./upstream/upstream-index.js')
   const upstream = new UpstreamIndex({
     index: services.index,
     config: config.upstream,

@@ -14,6 +14,7 @@ import type { CircuitBreaker } from './circuit-breaker.js'
 import { Download, type ExpectedDigest } from './file-download.js'
 import { FileLru } from './file-lru.js'
 import { describeUrl } from './http-client.js'
+import { pinnedOtherBytes } from '../core/upstream-file-rules.js'
 import { UpstreamFailure, UpstreamFetchError } from './upstream-errors.js'
 import { fileKind, NO_OBSERVER, outcomeOf, type UpstreamObserver } from './upstream-observer.js'
 import type { UpstreamSettings } from './upstream-settings.js'
@@ -393,16 +394,6 @@ function upstreamFailed(err: unknown): boolean {
     default:
       return false
   }
-}
-
-/**
- * True when the upstream's page gives `file` another sha256 than `pinned`, the sha256 of its
- * cached bytes: the page (its hash, its PEP 658 `core-metadata`) describes other bytes than the
- * ones eggserve serves under `--upstream-hash-change pin` (docs/upstream.md, "Files").
- */
-export function pinnedOtherBytes(file: UpstreamFile, pinned: string | undefined): boolean {
-  const listed = file.hashes.sha256
-  return pinned !== undefined && listed !== undefined && listed !== pinned
 }
 
 /** The strongest digest on the page that can be checked, or undefined when it gives none. */

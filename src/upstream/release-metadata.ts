@@ -11,7 +11,8 @@ import type { DistFile } from '../core/index-model.js'
 import type { UpstreamFile } from '../core/upstream-page.js'
 import { CoreMetadataStore } from '../live-index/metadata-store.js'
 import type { BreakerState } from './circuit-breaker.js'
-import { pinnedOtherBytes, type UpstreamFiles } from './file-cache.js'
+import { coreMetadataFile, pinnedOtherBytes } from '../core/upstream-file-rules.js'
+import type { UpstreamFiles } from './file-cache.js'
 import type { UpstreamSettings } from './upstream-settings.js'
 
 /** Why an upstream release has no metadata to show. */
@@ -45,7 +46,6 @@ export interface UpstreamRelease {
   readonly stale: boolean
 }
 
-const METADATA_SUFFIX = '.metadata'
 // Wheels first: their METADATA is what installers read; then sdists (PKG-INFO), then eggs.
 const KIND_ORDER = ['wheel', 'sdist', 'egg']
 // The archive readers' cap on a metadata member (src/archives/metadata-read.ts): a `.metadata`
@@ -53,18 +53,6 @@ const KIND_ORDER = ['wheel', 'sdist', 'egg']
 const MAX_METADATA_BYTES = 10 * 1024 * 1024
 /** How long a release whose metadata could not be fetched waits before its pages try again. */
 export const METADATA_RETRY_MS = 30_000
-
-/** The PEP 658 metadata file of `file` as an upstream file of its own, or undefined when the page announces none. */
-export function coreMetadataFile(file: UpstreamFile): UpstreamFile | undefined {
-  const digests = file.coreMetadata
-  if (digests === undefined) return undefined
-  // PEP 658: the metadata is at the distribution's URL with ".metadata" appended.
-  return {
-    filename: `${file.filename}${METADATA_SUFFIX}`,
-    url: `${file.url}${METADATA_SUFFIX}`,
-    hashes: digests === true ? {} : digests,
-  }
-}
 
 /** Reads (and on a miss fetches) the core metadata of upstream releases. */
 export class UpstreamReleaseMetadata {

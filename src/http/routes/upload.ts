@@ -16,13 +16,23 @@ import {
 import { NO_METRICS, type CounterMetric, type Metrics } from '../../core/metrics.js'
 import { RequestRejected } from '../../errors.js'
 import type { Publisher, PublishOutcome } from '../../upload/publisher.js'
-import { receiveForm, type ReceivedForm } from '../../upload/receive-form.js'
+import type { receiveForm, ReceivedForm } from '../../upload/receive-form.js'
 import type { AccessControl } from '../access-control.js'
+
+/**
+ * What accepts uploads: the publisher, and the reader of the multipart form (busboy and the
+ * BLAKE2 hasher). Loaded only when uploads are enabled: a read-only server (the default) starts
+ * without compiling them (docs/benchmarks.md, "Warm restart").
+ */
+export interface UploadIntake {
+  readonly publisher: Publisher
+  readonly receiveForm: typeof receiveForm
+}
 
 /** Options of the upload routes. */
 export interface UploadRouteOptions {
   /** undefined: uploads are disabled (no --passwords and no --authenticate .). */
-  readonly publisher: Publisher | undefined
+  readonly intake: UploadIntake | undefined
   readonly access: AccessControl
   /** --max-upload-size, in bytes. */
   readonly maxUploadBytes: number
@@ -44,7 +54,7 @@ const DISABLED = 'Uploads are disabled: start eggserve with --passwords FILE (or
 
 /** Routes of the upload API. */
 export const uploadRoutes: FastifyPluginCallback<UploadRouteOptions> = (app, options, done) => {
-  const { publisher } = options
+  const { intake } = options
   const outcomes = (options.metrics ?? NO_METRICS).counter<'outcome'>({
     name: 'eggserve_uploads_total',
     help: 'Upload API requests past authentication, by outcome: created, replaced (--overwrite), identical (already there), removed (remove_pkg), rejected (4xx), failed (5xx)',
@@ -64,15 +74,14 @@ export const uploadRoutes: FastifyPluginCallback<UploadRouteOptions> = (app, opt
     },
   )
   const onRequest =
-    publisher === undefined
+    intake === undefined
       ? [() => Promise.reject(new RequestRejected('EGGSERVE_UPLOADS_DISABLED', DISABLED, { allow: 'GET, HEAD' }))]
       : options.access.hooks('update')
   for (const url of UPLOAD_URLS) {
     app.post(url, { onRequest }, async (request, reply) => {
-      if (publisher === undefined)
-        throw new RequestRejected('EGGSERVE_UPLOADS_DISABLED', DISABLED, { allow: 'GET, HEAD' })
+      if (intake === undefined) throw new RequestRejected('EGGSERVE_UPLOADS_DISABLED', DISABLED, { allow: 'GET, HEAD' })
       try {
-        return await handle(request, reply, { ...options, publisher, outcomes })
+        return await handle(request, reply, { ...options, ...intake, outcomes })
       } catch (err) {
         const status =
           typeof err === 'object' && err !== null && 'statusCode' in err && typeof err.statusCode === 'number'
@@ -86,7 +95,7 @@ export const uploadRoutes: FastifyPluginCallback<UploadRouteOptions> = (app, opt
   done()
 }
 
-type Handling = UploadRouteOptions & { publisher: Publisher; outcomes: CounterMetric<'outcome'> }
+type Handling = UploadRouteOptions & UploadIntake & { outcomes: CounterMetric<'outcome'> }
 
 function count(outcomes: CounterMetric<'outcome'>, outcome: UploadOutcome): void {
   outcomes.inc({ outcome })
@@ -102,7 +111,7 @@ async function handle(request: FastifyRequest, reply: FastifyReply, options: Han
   }
   // A filename refused while the action was still unknown: the action decides (doc_upload's 410 comes first).
   let refusedFile: RequestRejected | undefined
-  const form = await receiveForm(request.raw, {
+  const form = await options.receiveForm(request.raw, {
     maxFileBytes: options.maxUploadBytes,
     idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
     algorithms: options.algorithms,
