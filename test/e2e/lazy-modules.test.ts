@@ -66,30 +66,23 @@ await test('without --upstream, uploads or --workers, none of their code is load
     )
 })
 
-await test('with --upstream, the upstream code is loaded at start-up', async (t) => {
-  // Nothing is asked of the upstream before a request needs it.
-  const loaded = await loadedModules(t, ['--upstream', 'http://127.0.0.1:9/simple/'])
-  for (const part of UPSTREAM_MODULES)
-    assert.ok(
-      loaded.some((url) => url.includes(part)),
-      `${part} is loaded`,
-    )
-})
+// Nothing is asked of the upstream before a request needs it.
+const CONFIGURED: readonly { what: string; args: readonly string[]; parts: readonly string[] }[] = [
+  {
+    what: 'with --upstream, the upstream code',
+    args: ['--upstream', 'http://127.0.0.1:9/simple/'],
+    parts: UPSTREAM_MODULES,
+  },
+  { what: 'with uploads enabled, the upload code', args: ['--authenticate', '.'], parts: UPLOAD_MODULES },
+  { what: 'with --workers 2, the code of the primary', args: ['--workers', '2'], parts: PRIMARY_MODULES },
+]
 
-await test('with uploads enabled, the upload code is loaded at start-up', async (t) => {
-  const loaded = await loadedModules(t, ['--authenticate', '.'])
-  for (const part of UPLOAD_MODULES)
-    assert.ok(
-      loaded.some((url) => url.includes(part)),
-      `${part} is loaded`,
-    )
-})
-
-await test('with --workers 2, the code of the primary is loaded at start-up', async (t) => {
-  const loaded = await loadedModules(t, ['--workers', '2'])
-  for (const part of PRIMARY_MODULES)
-    assert.ok(
-      loaded.some((url) => url.includes(part)),
-      `${part} is loaded`,
-    )
-})
+for (const { what, args, parts } of CONFIGURED)
+  await test(`${what} is loaded at start-up`, async (t) => {
+    const loaded = await loadedModules(t, args)
+    for (const part of parts)
+      assert.ok(
+        loaded.some((url) => url.includes(part)),
+        `${part} is loaded`,
+      )
+  })
