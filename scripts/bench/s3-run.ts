@@ -27,7 +27,7 @@ import { motoPython, startMoto, type MotoStore } from './moto.js'
 import type { PairedLoad, S3Result, S3Startup } from './results.js'
 import { cpuSeconds, startEggserve, type Eggserve } from './servers.js'
 import { medianRun, V1_JSON, type RunContext } from './tree-run.js'
-import { MIN_DOWNLOAD_ROUNDS, timedDownload } from './upstream-run.js'
+import { inTurn, MIN_DOWNLOAD_ROUNDS, timedDownload } from './upstream-run.js'
 import { runWrk, type WrkResult } from './wrk.js'
 
 const BUCKET = 'eggserve-bench'
@@ -170,9 +170,9 @@ async function measureDownload(
   const rounds = Math.max(MIN_DOWNLOAD_ROUNDS, ctx.options.rounds)
   for (let round = 0; round < rounds && !wasInterrupted(); round++) {
     const first = round % 2 === 0 ? 'via' : 'direct'
-    const direct = first === 'direct' ? await timedDownload(directUrl, bytes) : 0
-    viaMbps.push(await via())
-    directMbps.push(first === 'direct' ? direct : await timedDownload(directUrl, bytes))
+    const both = await inTurn(first === 'direct', () => timedDownload(directUrl, bytes), via)
+    viaMbps.push(both.via)
+    directMbps.push(both.direct)
     sdkMbps.push(await getObjectMbps(moto.client, key, bytes))
     ctx.log(
       `  download ${String(round + 1)} (${first} first): through eggserve ${(viaMbps.at(-1) ?? 0).toFixed(0)} MB/s (CPU ${(viaCpuSeconds.at(-1) ?? 0).toFixed(2)} s), from moto with the same client ${(directMbps.at(-1) ?? 0).toFixed(0)} MB/s, GetObject ${(sdkMbps.at(-1) ?? 0).toFixed(0)} MB/s`,

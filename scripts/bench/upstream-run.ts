@@ -103,20 +103,24 @@ async function measureServed(
     }
     for (const [round, filename] of measured.entries()) {
       if (wasInterrupted()) break
-      const directly = (): Promise<number> =>
-        timedDownload(`${nginx.url}/packages/${DOWNLOAD}/${filename}`, downloadBytes)
-      // Which goes first alternates, so a drift of the machine's load weighs on both sides.
       const directFirst = round % 2 === 0
-      const direct = directFirst ? await directly() : 0
-      // CPU time as well: on a loaded machine it moves much less than MB/s do.
-      const cpuBefore = await cpuSeconds(server.pid)
-      const via = await timedDownload(`${server.url}/files/upstream/${DOWNLOAD}/${filename}`, downloadBytes)
-      const cpu = (await cpuSeconds(server.pid)) - cpuBefore
-      directMbps.push(directFirst ? direct : await directly())
+      let cpu = 0
+      const { direct, via } = await inTurn(
+        directFirst,
+        () => timedDownload(`${nginx.url}/packages/${DOWNLOAD}/${filename}`, downloadBytes),
+        async () => {
+          // CPU time as well: on a loaded machine it moves much less than MB/s do.
+          const cpuBefore = await cpuSeconds(server.pid)
+          const mbps = await timedDownload(`${server.url}/files/upstream/${DOWNLOAD}/${filename}`, downloadBytes)
+          cpu = (await cpuSeconds(server.pid)) - cpuBefore
+          return mbps
+        },
+      )
+      directMbps.push(direct)
       viaMbps.push(via)
       viaCpuSeconds.push(cpu)
       ctx.log(
-        `  first download ${String(round + 1)} (${directFirst ? 'direct' : 'via'} first): through eggserve ${via.toFixed(0)} MB/s (CPU ${cpu.toFixed(2)} s), from nginx directly ${(directMbps.at(-1) ?? 0).toFixed(0)} MB/s`,
+        `  first download ${String(round + 1)} (${directFirst ? 'direct' : 'via'} first): through eggserve ${via.toFixed(0)} MB/s (CPU ${cpu.toFixed(2)} s), from nginx directly ${direct.toFixed(0)} MB/s`,
       )
     }
     const cachedFile = fixture.downloads[0] ?? ''
@@ -275,6 +279,23 @@ async function paired(
     aCpuUs,
     bCpuUs,
   }
+}
+
+/**
+ * Both sides of a download round, one after the other: the direct read first when `directFirst`
+ * (the rows alternate it by round, so a drift of the machine's load weighs on both sides).
+ */
+export async function inTurn<T>(
+  directFirst: boolean,
+  direct: () => Promise<T>,
+  via: () => Promise<T>,
+): Promise<{ direct: T; via: T }> {
+  if (directFirst) {
+    const first = await direct()
+    return { direct: first, via: await via() }
+  }
+  const first = await via()
+  return { direct: await direct(), via: first }
 }
 
 /** One GET read to its end; MB/s (10^6) from the request to the last byte. */

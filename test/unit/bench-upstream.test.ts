@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import { MEASUREMENTS, needsTrees, parseOptions, type Measurement } from '../../scripts/bench/options.js'
 import { renderReport } from '../../scripts/bench/report.js'
 import type { PairedLoad, RunResult, UpstreamResult } from '../../scripts/bench/results.js'
-import { upstreamSizes } from '../../scripts/bench/upstream-run.js'
+import { inTurn, upstreamSizes } from '../../scripts/bench/upstream-run.js'
 import type { WrkResult } from '../../scripts/bench/wrk.js'
 import { summaryRow, testRun, wrkRound } from '../helpers/bench-fixtures.js'
 import { repoRoot } from '../helpers/spawn-server.js'
@@ -122,4 +122,17 @@ await test('a run without the upstream rows says so in the summary and has no Up
   assert.doesNotMatch(report, /^## Upstream proxy$/m)
   for (const start of ['a cached upstream page', 'the first download', 'a cached upstream file', 'peak RSS'])
     assert.equal(summaryRow(report, `Upstream proxy: ${start}`)[2], 'not measured')
+})
+
+await test('a download round runs its two sides in the order asked, and gives each its own result', async () => {
+  for (const directFirst of [true, false]) {
+    const ran: string[] = []
+    const side = (name: string) => (): Promise<string> => {
+      ran.push(name)
+      return Promise.resolve(`${name} result`)
+    }
+    const both = await inTurn(directFirst, side('direct'), side('via'))
+    assert.deepEqual(ran, directFirst ? ['direct', 'via'] : ['via', 'direct'])
+    assert.deepEqual(both, { direct: 'direct result', via: 'via result' })
+  }
 })
