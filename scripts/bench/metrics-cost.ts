@@ -66,10 +66,10 @@ export async function measureMetricsCost(
     for (const server of started) await server.stop()
     started = []
   }
-  const labels: Record<Which, string> = {
-    off: 'metrics off',
-    control: 'metrics off (control)',
-    on: 'metrics on',
+  const variants: Record<Which, { readonly label: string; readonly args: readonly string[] }> = {
+    off: { label: 'metrics off', args: [] },
+    control: { label: 'metrics off (control)', args: [] },
+    on: { label: 'metrics on', args: ['--metrics'] },
   }
   try {
     const runs: Record<Which, WrkResult[]> = { off: [], control: [], on: [] }
@@ -79,11 +79,10 @@ export async function measureMetricsCost(
     for (let round = 0; round < roundCount && !wasInterrupted(); round++) {
       // Which instance starts, and is loaded, first turns each round: none always follows the same one.
       const order = ORDER.map((_, step) => ORDER[(round + step) % ORDER.length] ?? 'off')
-      const servers: Partial<Record<Which, Eggserve>> = {}
-      for (const which of order) servers[which] = await start(labels[which], which === 'on' ? ['--metrics'] : [])
-      for (const which of order) {
-        const server = servers[which]
-        if (server === undefined) continue
+      const servers: { readonly which: Which; readonly server: Eggserve }[] = []
+      for (const which of order)
+        servers.push({ which, server: await start(variants[which].label, variants[which].args) })
+      for (const { which, server } of servers) {
         await runWrk({
           url: `${server.url}${path}`,
           durationS: WARM_UP_S,
@@ -92,8 +91,9 @@ export async function measureMetricsCost(
           label: `metrics-${which}-warm-up`,
         })
       }
-      if (servers.on !== undefined) {
-        const scraped = await getOk(`${servers.on.url}/metrics`)
+      const withMetrics = servers.find((s) => s.which === 'on')?.server
+      if (withMetrics !== undefined) {
+        const scraped = await getOk(`${withMetrics.url}/metrics`)
         series = scraped.body
           .toString('utf8')
           .split('\n')
@@ -101,9 +101,7 @@ export async function measureMetricsCost(
       }
       const cpuPerRequest: Partial<Record<Which, number>> = {}
       const rps: Partial<Record<Which, number>> = {}
-      for (const which of order) {
-        const server = servers[which]
-        if (server === undefined) continue
+      for (const { which, server } of servers) {
         const url = `${server.url}${path}`
         await getOk(url)
         const before = await cpuSeconds(server.pid)
