@@ -152,12 +152,23 @@ export interface UpstreamResult {
   }
 }
 
+/** The S3 page row (see S3Result.page). */
+export interface S3PageLoad extends PairedLoad {
+  /** A second folder-backed instance per round: the method's own spread between identical servers. */
+  readonly control?: { readonly rounds: readonly WrkResult[]; readonly cpuUs: readonly number[] }
+}
+
 /** S3-compatible storage and replicas (s3-run.ts): moto on loopback, once per run, not per tree. */
 export interface S3Result {
   /** What served as the store. */
   readonly store: string
-  /** a: a page from a bucket-backed replica; b: the same page from a folder-backed eggserve (absent with --s3-download-only). */
-  readonly page?: PairedLoad
+  /**
+   * a: a page from a bucket-backed replica; b: the same page from a folder-backed eggserve (absent
+   * with --s3-download-only). Since the row starts new instances each round, aCpuUs and bCpuUs are
+   * set, the rounds are paired (a round's a and b are the same round's), and `control` is a
+   * second folder-backed instance loaded the same way.
+   */
+  readonly page?: S3PageLoad
   /**
    * One file, one client per round: streamed through a bucket-backed replica, and read from the
    * store directly: with the same client (a presigned GET) when `sdkMbps` is present, else (older

@@ -24,17 +24,20 @@ import { multipart, uploadParts } from '../../test/helpers/upload-form.js'
 import { wasInterrupted } from './cleanup.js'
 import { getOk, pollUntil } from './http.js'
 import { motoPython, startMoto, type MotoStore } from './moto.js'
-import type { PairedLoad, S3Result, S3Startup } from './results.js'
+import { loadNewInstances, type InstanceVariant } from './instance-rounds.js'
+import type { S3PageLoad, S3Result, S3Startup } from './results.js'
 import { cpuSeconds, startEggserve, type Eggserve } from './servers.js'
 import { medianRun, V1_JSON, type RunContext } from './tree-run.js'
 import { inTurn, MIN_DOWNLOAD_ROUNDS, timedDownload } from './upstream-run.js'
-import { runWrk, type WrkResult } from './wrk.js'
 
 const BUCKET = 'eggserve-bench'
 const PAGE = 's3page'
 const PAGE_FILES = 10
 const DOWNLOAD = 's3dl'
 const CONVERGE = 's3conv'
+// Rounds of new instances for the page row (at least; --rounds if more): the median of per-round
+// ratios needs a few to settle.
+const MIN_PAGE_ROUNDS = 5
 /** Uploads timed for the convergence row. */
 export const CONVERGENCE_UPLOADS = 20
 // Concurrent PutObjects while the start-up prefix is filled.
@@ -108,23 +111,18 @@ async function writeFixture(ctx: RunContext, moto: MotoStore, eggdir: string, do
   return `${DOWNLOAD}-1.0.tar.gz`
 }
 
-/** The page, download and convergence rows: a folder-backed eggserve and two bucket replicas. */
+/** The page, download and convergence rows: a folder-backed eggserve and bucket replicas. */
 async function measureServed(
   ctx: RunContext,
   moto: MotoStore,
   fixture: { dir: string; downloadFile: string; downloadBytes: number; uploads: number },
 ): Promise<Omit<S3Result, 'store' | 'startup'>> {
-  const folder = await start(ctx, { label: 's3-folder', eggdir: join(fixture.dir, 'eggdir') })
+  // First, alone: no other replica polls the store while the page is loaded.
+  const page = await measurePage(ctx, moto, join(fixture.dir, 'eggdir'))
   const writer = await start(ctx, { label: 's3-writer', moto, prefix: 'pypi', uploads: true })
   const replica = await start(ctx, { label: 's3-replica', moto, prefix: 'pypi' })
   try {
-    for (const server of [folder, writer, replica]) await waitReady(ctx, server)
-    const page = await pairedServers(ctx, {
-      label: `\`/simple/${PAGE}/\` (${String(PAGE_FILES)} wheels), HTML: a bucket replica vs a folder`,
-      path: `/simple/${PAGE}/`,
-      a: replica,
-      b: folder,
-    })
+    for (const server of [writer, replica]) await waitReady(ctx, server)
     const download = await measureDownload(ctx, moto, replica, fixture)
     const convergenceMs: number[] = []
     for (let i = 0; i < fixture.uploads && !wasInterrupted(); i++)
@@ -132,7 +130,7 @@ async function measureServed(
     ctx.log(`  convergence (ms): ${convergenceMs.map((ms) => ms.toFixed(0)).join(', ')}`)
     return { page, download, convergenceMs }
   } finally {
-    for (const server of [replica, writer, folder]) await server.stop()
+    for (const server of [replica, writer]) await server.stop()
   }
 }
 
@@ -348,46 +346,58 @@ async function waitReady(ctx: RunContext, server: Eggserve): Promise<number> {
   return ready.at
 }
 
-/** One path of two servers under wrk, alternately, `--rounds` rounds. */
-async function pairedServers(
-  ctx: RunContext,
-  load: { label: string; path: string; a: Eggserve; b: Eggserve },
-): Promise<PairedLoad> {
-  const aBody = await getOk(`${load.a.url}${load.path}`)
-  const bBody = await getOk(`${load.b.url}${load.path}`)
-  const connections = ctx.options.connections
-  ctx.log(`  wrk ${load.path} on a bucket replica and on a folder, ${String(ctx.options.rounds)} rounds`)
-  const request = (server: Eggserve, label: string): Parameters<typeof runWrk>[0] => ({
-    url: `${server.url}${load.path}`,
-    durationS: ctx.options.durationS,
-    connections,
-    workDir: ctx.runDir,
-    label,
-  })
-  // One run of each first, not recorded: the first load after start-up finds code not yet optimized.
-  await runWrk({ ...request(load.a, 's3-warm-a'), durationS: Math.min(2, ctx.options.durationS) })
-  await runWrk({ ...request(load.b, 's3-warm-b'), durationS: Math.min(2, ctx.options.durationS) })
-  const aRounds: WrkResult[] = []
-  const bRounds: WrkResult[] = []
-  for (let round = 0; round < ctx.options.rounds && !wasInterrupted(); round++) {
-    aRounds.push(await runWrk(request(load.a, `s3-a-${String(round)}`)))
-    bRounds.push(await runWrk(request(load.b, `s3-b-${String(round)}`)))
+/**
+ * The page row: the same page from a bucket replica, a folder-backed eggserve, and a second
+ * folder-backed one as a control, in rounds of new instances (instance-rounds.ts: identical
+ * processes differ by 5 to 20% for their whole life, more than the 10% this row checks).
+ */
+async function measurePage(ctx: RunContext, moto: MotoStore, eggdir: string): Promise<S3PageLoad> {
+  const path = `/simple/${PAGE}/`
+  const ready = async (server: Promise<Eggserve>): Promise<Eggserve> => {
+    const started = await server
+    await waitReady(ctx, started)
+    return started
   }
-  ctx.log(
-    `    ${aRounds.map((r) => r.rps.toFixed(0)).join(', ')} vs ${bRounds.map((r) => r.rps.toFixed(0)).join(', ')} req/s`,
-  )
+  const variants: readonly InstanceVariant<'bucket' | 'folder' | 'control'>[] = [
+    { which: 'bucket', start: () => ready(start(ctx, { label: 's3-page-replica', moto, prefix: 'pypi' })) },
+    { which: 'folder', start: () => ready(start(ctx, { label: 's3-page-folder', eggdir })) },
+    { which: 'control', start: () => ready(start(ctx, { label: 's3-page-control', eggdir })) },
+  ]
+  const rounds = Math.max(MIN_PAGE_ROUNDS, ctx.options.rounds)
+  ctx.log(`  wrk ${path} on a bucket replica, a folder and a second folder, ${String(rounds)} rounds of new instances`)
+  const bytes = { bucket: 0, folder: 0 }
+  const measured = await loadNewInstances(ctx, {
+    variants,
+    path,
+    rounds,
+    label: 's3-page',
+    beforeLoad: async (servers) => {
+      for (const which of ['bucket', 'folder'] as const) {
+        const server = servers.get(which)
+        if (server !== undefined) bytes[which] = (await getOk(`${server.url}${path}`)).body.length
+      }
+    },
+  })
+  const line = (which: 'bucket' | 'folder' | 'control'): string =>
+    `${measured.runs[which].map((r) => r.rps.toFixed(0)).join(', ')} req/s, ${measured.rounds.map((r) => r.cpuUs[which].toFixed(1)).join(', ')} µs CPU`
+  ctx.log(`    bucket: ${line('bucket')}`)
+  ctx.log(`    folder: ${line('folder')}`)
+  ctx.log(`    control: ${line('control')}`)
   return {
-    label: load.label,
-    aPath: load.path,
-    bPath: load.path,
-    aBytes: aBody.body.length,
-    bBytes: bBody.body.length,
-    connections,
+    label: `\`${path}\` (${String(PAGE_FILES)} wheels), HTML: a bucket replica vs a folder`,
+    aPath: path,
+    bPath: path,
+    aBytes: bytes.bucket,
+    bBytes: bytes.folder,
+    connections: ctx.options.connections,
     by: 'rps',
-    a: medianRun(aRounds, 'rps'),
-    b: medianRun(bRounds, 'rps'),
-    aRounds,
-    bRounds,
+    a: medianRun(measured.runs.bucket, 'rps'),
+    b: medianRun(measured.runs.folder, 'rps'),
+    aRounds: measured.runs.bucket,
+    bRounds: measured.runs.folder,
+    aCpuUs: measured.rounds.map((r) => r.cpuUs.bucket),
+    bCpuUs: measured.rounds.map((r) => r.cpuUs.folder),
+    control: { rounds: measured.runs.control, cpuUs: measured.rounds.map((r) => r.cpuUs.control) },
   }
 }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { MEASUREMENTS, needsTrees, parseOptions, type Measurement } from '../../scripts/bench/options.js'
 import { renderReport } from '../../scripts/bench/report.js'
-import type { PairedLoad, RunResult, S3Result } from '../../scripts/bench/results.js'
+import type { PairedLoad, RunResult, S3PageLoad, S3Result } from '../../scripts/bench/results.js'
 import { s3Sizes } from '../../scripts/bench/s3-run.js'
 import type { WrkResult } from '../../scripts/bench/wrk.js'
 import { summaryRow, testRun, wrkRound } from '../helpers/bench-fixtures.js'
@@ -165,4 +165,32 @@ await test('an older result without sdkMbps took GetObject as the direct read, a
     run(s3({ bucketRps: 19_000, viaMbps: [85, 80, 95], convergenceMs: [600], warmListeningMs: 1200 })),
   )
   assert.match(report, /\| 100 \(GetObject, AWS SDK\) \| 0\.85 \| ≥ 0\.80 of GetObject \|/)
+})
+
+await test('the page row in rounds of new instances: judged by the median of the per-round req/s ratios, CPU and the control beside it', () => {
+  // Per-round req/s ratios bucket/folder: 0.95, 0.80, 1.00 → median 0.95 (met), though the
+  // median runs' ratio (16,000 / 20,000 = 0.80) alone would not be.
+  const bucket = [19_000, 16_000, 13_000]
+  const folder = [20_000, 20_000, 13_000]
+  const control = [20_000, 19_000, 13_650]
+  const rounds: S3PageLoad = {
+    ...page(16_000, 20_000),
+    aRounds: bucket.map(wrk),
+    bRounds: folder.map(wrk),
+    aCpuUs: [50, 60, 80],
+    bCpuUs: [50, 50, 76],
+    control: { rounds: control.map(wrk), cpuUs: [50, 55, 76] },
+  }
+  const base = s3({ bucketRps: 16_000, viaMbps: [85], convergenceMs: [600], warmListeningMs: 1200 })
+  const report = renderReport(run({ ...base, page: rounds }))
+  const cells = summaryRow(report, 'S3 storage: pages')
+  assert.match(cells[2] ?? '', /3 rounds of new instances/)
+  // by CPU folder/bucket: 1.00, 0.83, 0.95 → 0.95; control folder/control: 1.00, 0.91, 1.00 → 1.00.
+  assert.equal(cells[4], '0.95 (control 1.00); by CPU 0.95 (control 1.00)')
+  assert.equal(cells[5], 'yes')
+  // Every per-round ratio under 0.9: not met, whatever the medians of each side.
+  const slow: S3PageLoad = { ...rounds, aRounds: [17_000, 17_000, 11_000].map(wrk) }
+  const missed = summaryRow(renderReport(run({ ...base, page: slow })), 'S3 storage: pages')
+  assert.match(missed[4] ?? '', /^0\.85 /)
+  assert.equal(missed[5], '**no**')
 })
