@@ -186,6 +186,7 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
     '--heapsnapshot-signal',
     '--semi-space-growth-factor',
     '--cpu-prof',
+    '--perf-basic-prof',
     '--ttfb', // scripts/bench/s3-download-ab.ts
   ],
   systemd: ['--now', '--root'],
