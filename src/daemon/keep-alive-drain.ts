@@ -11,6 +11,8 @@ import type { Socket } from 'node:net'
 // The latest response started on a connection, in a property of its socket: a request costs
 // one property store, where a Set entry and a 'close' listener per response cost every small
 // download a listener added and removed (a CPU profile of the small-file row, docs/benchmarks.md).
+// The price: an idle keep-alive connection keeps its last response object (and its request)
+// until its next request or its close, one per open connection.
 const LATEST = Symbol('eggserve.keepAliveDrain.latest')
 
 type Tracked = Socket & { [LATEST]?: ServerResponse }
