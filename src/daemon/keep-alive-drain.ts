@@ -6,11 +6,23 @@
 // says `Connection: close` (RFC 9112 §9.6: the server closes after it), and as each running
 // response ends, the connections idle by then are closed.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+
+// The latest response started on a connection, in a property of its socket: a request costs
+// one property store, where a Set entry and a 'close' listener per response cost every small
+// download a listener added and removed (a CPU profile of the small-file row, docs/benchmarks.md).
+// The price: an idle keep-alive connection keeps its last response object (and its request)
+// until its next request or its close, one per open connection.
+const LATEST = Symbol('eggserve.keepAliveDrain.latest')
+
+type Tracked = Socket & { [LATEST]?: ServerResponse }
 
 /** Tracks the responses in flight on `server`, so that drain() can end their connections. */
 export class KeepAliveDrain {
   readonly #server: Server
-  readonly #inFlight = new Set<ServerResponse>()
+  // The connections that have carried a request, until they close: a listener per connection,
+  // not per request. (The request's socket: under TLS, not the one of the 'connection' event.)
+  readonly #connections = new Set<Tracked>()
   #draining = false
 
   constructor(server: Server) {
@@ -22,25 +34,32 @@ export class KeepAliveDrain {
   drain(): void {
     if (this.#draining) return
     this.#draining = true
-    for (const response of this.#inFlight) this.#closeAfter(response)
-    this.#inFlight.clear()
+    // Responses on a connection end in order (pipelined ones too), so the latest one still open
+    // is the one after which the connection can close.
+    for (const socket of this.#connections) {
+      const latest = socket[LATEST]
+      if (latest !== undefined && !latest.closed) this.#closeAfter(latest)
+    }
+    this.#connections.clear()
   }
 
-  readonly #onRequest = (_request: IncomingMessage, response: ServerResponse): void => {
+  readonly #onRequest = (request: IncomingMessage, response: ServerResponse): void => {
     if (this.#draining) {
       this.#closeAfter(response)
       return
     }
-    this.#inFlight.add(response)
-    response.on('close', this.#onClose)
+    const socket = request.socket as Tracked
+    if (socket[LATEST] === undefined) this.#track(socket)
+    socket[LATEST] = response
   }
 
-  // One listener shared by every response (`this` is the response that closed), so a request
-  // costs a Set entry and no closure of its own.
-  readonly #onClose = ((inFlight: Set<ServerResponse>) =>
-    function (this: ServerResponse): void {
-      inFlight.delete(this)
-    })(this.#inFlight)
+  #track(socket: Tracked): void {
+    const connections = this.#connections
+    connections.add(socket)
+    socket.once('close', () => {
+      connections.delete(socket)
+    })
+  }
 
   #closeAfter(response: ServerResponse): void {
     if (!response.headersSent && !response.writableEnded) response.setHeader('connection', 'close')

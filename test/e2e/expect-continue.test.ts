@@ -149,3 +149,19 @@ await test('right credentials: 100 Continue, then the body is read and the uploa
   assert.equal(stored.status, 200)
   assert.deepEqual(stored.body, bytes)
 })
+
+await test('a download sent with the expectation: the file without a 100 (there is no body to wait for), then the connection closes', async (t) => {
+  const { server } = await setup(t)
+  const client = await open(server)
+  t.after(() => {
+    client.socket.destroy()
+  })
+  client.socket.write(
+    ['GET /packages/other/other-1.0.tar.gz HTTP/1.1', 'Host: 127.0.0.1', 'Expect: 100-continue', '', ''].join('\r\n'),
+  )
+  const first = await client.response()
+  assert.match(first.statusLine, /^HTTP\/1\.1 200 /, `got ${first.statusLine}`)
+  assert.equal(first.body, 'other')
+  assert.equal(first.headers.connection, 'close')
+  await client.ended
+})

@@ -88,3 +88,52 @@ await test('a request the server reads as the drain begins is answered with Conn
   await once(client, 'end')
   assert.match(received(), /\r\nconnection: close\r\n/i)
 })
+
+await test('on a connection that already carried a response, the one in flight when the drain begins says Connection: close', async (t) => {
+  const requests: ServerResponse[] = []
+  let arrived: () => void = () => undefined
+  const server = createServer((_request, response) => {
+    requests.push(response)
+    arrived()
+  })
+  server.keepAliveTimeout = 0
+  const drain = new KeepAliveDrain(server)
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  const address = server.address()
+  assert.ok(address !== null && typeof address === 'object')
+  const client = connect({ host: '127.0.0.1', port: address.port })
+  await once(client, 'connect')
+  t.after(() => client.destroy())
+  let text = ''
+  client.on('data', (chunk: Buffer) => {
+    text += chunk.toString('latin1')
+  })
+  const next = (): Promise<ServerResponse> =>
+    new Promise((resolve) => {
+      arrived = () => {
+        const response = requests.at(-1)
+        assert.ok(response !== undefined)
+        resolve(response)
+      }
+    })
+  let pending = next()
+  client.write('GET /one HTTP/1.1\r\nHost: x\r\n\r\n')
+  const first = await pending
+  first.end('one')
+  await once(first, 'close')
+  pending = next()
+  client.write('GET /two HTTP/1.1\r\nHost: x\r\n\r\n')
+  const second = await pending
+  drain.drain()
+  second.end('two')
+  await once(client, 'end')
+  const [one, two] = text.split(/(?=HTTP\/1\.1 )/)
+  assert.match(one ?? '', /\r\nconnection: keep-alive\r\n/i, 'the first response went out before the stop')
+  assert.match(two ?? '', /\r\nconnection: close\r\n/i)
+  assert.ok(text.endsWith('\r\n\r\ntwo'))
+})
