@@ -93,7 +93,11 @@ async function start(config: Config, log: LoggerHandle, worker: ClusterWorker | 
   const { logger } = log
   const inherited = await inherit(config, log, worker)
   const telemetry = await openMetrics(config.metrics, logger, worker)
-  const services = await indexServicesFor(config, logger, telemetry.metrics, await worker?.indexParts())
+  // The cache is read while the tree is listed (serve() calls index.load() before anything else).
+  const services = await indexServicesFor(config, logger, telemetry.metrics, {
+    ...(await worker?.indexParts()),
+    cacheBesideListing: true,
+  })
   worker?.attach(services.index)
   try {
     return await serve(config, log, { services, telemetry, inherited })

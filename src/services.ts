@@ -69,6 +69,13 @@ export interface IndexServicesOptions {
   readonly remoteFacts?: { readonly reader: IndexServices['reader']; readonly facts: FactsStore }
   /** Other processes serving the tree, told of uploads and removals (--workers). */
   readonly peers?: IndexPeers
+  /**
+   * Return before the persistent cache has been read: it is read while index.load() lists the
+   * tree (in a worker thread when large), and index.load() waits for it. Only for a caller
+   * that uses `facts` and `analyzer` after index.load() and not before (the daemon's server);
+   * default: read before this returns.
+   */
+  readonly cacheBesideListing?: boolean
 }
 
 /** The index services a configuration asks for (the daemon's and `eggserve warm`'s). */
@@ -76,7 +83,7 @@ export async function indexServicesFor(
   config: Config,
   logger: FastifyBaseLogger,
   metrics?: Metrics,
-  cluster: Pick<IndexServicesOptions, 'remoteFacts' | 'peers'> = {},
+  cluster: Pick<IndexServicesOptions, 'remoteFacts' | 'peers' | 'cacheBesideListing'> = {},
 ): Promise<IndexServices> {
   const storage = await configuredBucket(config, logger)
   return createIndexServices({
@@ -116,11 +123,12 @@ export async function createIndexServices(options: IndexServicesOptions): Promis
   const { logger } = options
   const storage = options.storage ?? (await LocalStorage.create(options.eggdir, logger))
   const algorithms = algorithmsFor(options.hashAlgorithm, options.simpleHashAlgorithm ?? options.hashAlgorithm)
-  const index = (analyzer: MemoizingAnalyzer): IndexService =>
+  const index = (analyzer: MemoizingAnalyzer, factsLoaded?: Promise<void>): IndexService =>
     new IndexService({
       storage,
       analyzer,
       log: logger,
+      ...(factsLoaded === undefined ? {} : { factsLoaded }),
       ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       ...(options.peers === undefined ? {} : { peers: options.peers }),
     })
@@ -145,13 +153,15 @@ export async function createIndexServices(options: IndexServicesOptions): Promis
           log: logger,
         })
   const { facts, cacheProblem } = await openFacts(options, storage.cacheNamespace, algorithms)
+  const factsLoaded = facts instanceof FactsLog ? facts.loaded : undefined
+  if (options.cacheBesideListing !== true) await factsLoaded
   const backend: StorageBackend = storage
   const stored = backend.storedFacts
   const analyzer = new MemoizingAnalyzer(
     stored === undefined ? reader : new StoredFactsAnalyzer(reader, { stored, algorithms, log: logger }),
     facts,
   )
-  const served = index(analyzer)
+  const served = index(analyzer, factsLoaded)
   return {
     storage,
     analyzer,
@@ -175,7 +185,7 @@ async function openFacts(
 ): Promise<{ facts: FactsStore; cacheProblem?: string }> {
   if (options.cacheDir === undefined) return { facts: new MemoryFactsStore() }
   try {
-    return { facts: await FactsLog.open({ dir: options.cacheDir, namespace, algorithms, log: options.logger }) }
+    return { facts: await FactsLog.opening({ dir: options.cacheDir, namespace, algorithms, log: options.logger }) }
   } catch (err) {
     const cacheProblem = `Cannot use the cache directory "${options.cacheDir}": ${describeErrno(err)}`
     options.logger.warn({ err, cacheDir: options.cacheDir }, `${cacheProblem}; facts are kept in memory only`)

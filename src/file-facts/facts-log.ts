@@ -18,8 +18,9 @@ import type { HashAlgorithm } from '../core/digests.js'
 import type { FileFacts } from '../core/index-model.js'
 import { errnoCode } from '../errors.js'
 import { makeDirectory } from '../storage/make-directory.js'
+import { readFactsFile, WORKER_FROM_BYTES } from './facts-file-read.js'
 import { putNew, syncDir, takeAway } from './facts-files.js'
-import { encode, header, LogParser, parseLog } from './facts-record.js'
+import { encode, header, parseLog } from './facts-record.js'
 import { PackedFactsMap, type FactsStore } from './facts-store.js'
 import { hasDigest, unpackFacts, type StoredFileFacts } from './packed-facts.js'
 
@@ -36,6 +37,8 @@ export interface FactsLogOptions {
   readonly log: FastifyBaseLogger
   /** How long appends are gathered before one write (default 100 ms). */
   readonly flushDelayMs?: number
+  /** A cache file this large or larger is read in a worker thread (default WORKER_FROM_BYTES). */
+  readonly workerFromBytes?: number
 }
 
 /** What loading the log found. */
@@ -44,11 +47,19 @@ export interface FactsLogStats {
   corrupt: number
   appended: number
   compactions: number
+  /** The file was read in a worker thread. */
+  readInWorker: boolean
 }
 
 /** Facts by identity, in memory, mirrored to an append-only log on disk. */
 export class FactsLog implements FactsStore {
-  readonly stats: FactsLogStats = { loaded: 0, corrupt: 0, appended: 0, compactions: 0 }
+  readonly stats: FactsLogStats = {
+    loaded: 0,
+    corrupt: 0,
+    appended: 0,
+    compactions: 0,
+    readInWorker: false,
+  }
   readonly path: string
   readonly #options: FactsLogOptions
   readonly #log: FastifyBaseLogger
@@ -61,6 +72,7 @@ export class FactsLog implements FactsStore {
   #writing: Promise<void> = Promise.resolve()
   /** Records in the file, live or not: compaction is worth it when most are dead. */
   #records = 0
+  #loaded: Promise<void> = Promise.resolve()
 
   private constructor(options: FactsLogOptions, path: string) {
     this.#options = options
@@ -73,14 +85,31 @@ export class FactsLog implements FactsStore {
    * system error when `dir` cannot be created or written (the caller runs without a cache).
    */
   static async open(options: FactsLogOptions): Promise<FactsLog> {
+    const store = await FactsLog.opening(options)
+    await store.loaded
+    return store
+  }
+
+  /**
+   * open(), but resolved before the file is read: `loaded` says when it has been. Until then
+   * the store holds nothing, so nothing may use it: a warm start lists the tree meanwhile (the
+   * file is read in a worker thread when large), and IndexService.load() waits for `loaded`.
+   */
+  static async opening(options: FactsLogOptions): Promise<FactsLog> {
     await makeDirectory(options.dir, 0o700)
     // Refused now rather than by every later write: compaction creates and renames files there.
     await access(options.dir, constants.W_OK | constants.X_OK)
     const name = createHash('sha256').update(options.namespace).digest('hex').slice(0, 16)
     const store = new FactsLog(options, join(options.dir, `facts-${name}.log`))
-    const clean = await store.#load()
-    if (!clean) await store.compact()
+    store.#loaded = store.#load().then(async (clean) => {
+      if (!clean) await store.compact()
+    })
     return store
+  }
+
+  /** Resolves (never rejects) once the file has been read: see opening(). */
+  get loaded(): Promise<void> {
+    return this.#loaded
   }
 
   get size(): number {
@@ -186,6 +215,8 @@ export class FactsLog implements FactsStore {
 
   /** Flush and release the file. */
   async close(): Promise<void> {
+    // A close while the file is still read (start-up failed meanwhile) waits for it.
+    await this.#loaded
     await this.flush()
     await this.#writing
     await this.#closeFile()
@@ -194,21 +225,19 @@ export class FactsLog implements FactsStore {
   // Returns false when the file needs rewriting (corrupt records, a torn tail, a foreign header).
   async #load(): Promise<boolean> {
     const { algorithms, namespace } = this.#options
-    const parser = new LogParser(namespace, (identity, facts) => {
-      this.#records++
-      // Records computed with other algorithms cannot serve this configuration.
-      if (algorithms.every((algorithm) => hasDigest(facts, algorithm))) this.#facts.setStored(identity, facts)
-    })
+    let read: Awaited<ReturnType<typeof readFactsFile>>
     try {
-      await readPieces(this.path, parser)
+      read = await readFactsFile(
+        { path: this.path, namespace, algorithms },
+        this.#options.workerFromBytes ?? WORKER_FROM_BYTES,
+      )
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return false
       this.#log.warn({ err }, 'Cannot read the cache file; starting with an empty cache')
-      this.#facts.clear()
-      this.#records = 0
       return false
     }
-    const parsed = parser.result()
+    this.stats.readInWorker = read.inWorker
+    const parsed = read.contents
+    if (parsed === undefined) return false
     if (parsed.foreign) {
       this.#log.warn(
         { path: this.path },
@@ -216,6 +245,13 @@ export class FactsLog implements FactsStore {
       )
       return false
     }
+    const { identities, facts } = parsed
+    for (let i = 0; i < identities.length; i++) {
+      const identity = identities[i]
+      const stored = facts[i]
+      if (identity !== undefined && stored !== undefined) this.#facts.setStored(identity, stored)
+    }
+    this.#records = parsed.records
     this.stats.loaded = this.#facts.size
     this.stats.corrupt = parsed.corrupt
     if (parsed.corrupt > 0) {
@@ -281,36 +317,6 @@ export class FactsLog implements FactsStore {
     const file = this.#open
     this.#open = undefined
     await file?.handle.close()
-  }
-}
-
-// Pieces of this size (more for a longer line): the file is never in memory whole.
-const READ_PIECE_BYTES = 1024 * 1024
-
-// Feed the file at `path` to `parser` piece by piece, each piece starting with the line the
-// last one left unfinished.
-async function readPieces(path: string, parser: LogParser): Promise<void> {
-  const handle = await open(path, 'r')
-  try {
-    let buffer = Buffer.allocUnsafe(READ_PIECE_BYTES)
-    let filled = 0
-    for (;;) {
-      if (filled === buffer.length) {
-        // One line longer than the buffer: a bigger one.
-        const bigger = Buffer.allocUnsafe(buffer.length * 2)
-        buffer.copy(bigger, 0, 0, filled)
-        buffer = bigger
-      }
-      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, null)
-      filled += bytesRead
-      const last = bytesRead === 0
-      const used = parser.feed(buffer.subarray(0, filled), last)
-      if (last) return
-      buffer.copy(buffer, 0, used, filled)
-      filled -= used
-    }
-  } finally {
-    await handle.close()
   }
 }
 

@@ -30,8 +30,8 @@ export class MemoizingAnalyzer implements Analyzer {
 
   /**
    * Keep remembered facts under these identity strings (the listing's, which live as long as
-   * their files are indexed), so that the text of each is held once. Warm-up calls it once with
-   * every listed file.
+   * their files are indexed), so that the text of each is held once. The background work calls
+   * it once with every listed file, after warm-up (so after a warm start is ready).
    */
   adopt(identities: Iterable<string>): void {
     this.#store.adopt(identities)

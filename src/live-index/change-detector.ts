@@ -135,16 +135,22 @@ export class ChangeDetector {
         if (ahead.push(listing) >= LIST_AHEAD) return
       }
     }
-    for (const folder of folders) {
-      listMore()
-      const listing = await ahead.shift()
-      if (listing === undefined) continue
-      const classified = scan.add(folder, listedNames(listing))
-      if (classified === undefined) continue
-      const state = this.#add(classified.folder, classified.project)
-      for (const problem of classified.problems) state.warned.add(problem.path)
-      this.#install(state, listing, await readProjectFiles(this.#storage, classified, listing))
-      state.dirty = false
+    // The local tree lists every other run of folders in a worker thread meanwhile (start-up).
+    const prefetch = this.#storage.prefetchFolders?.(folders)
+    try {
+      for (const folder of folders) {
+        listMore()
+        const listing = await ahead.shift()
+        if (listing === undefined) continue
+        const classified = scan.add(folder, listedNames(listing))
+        if (classified === undefined) continue
+        const state = this.#add(classified.folder, classified.project)
+        for (const problem of classified.problems) state.warned.add(problem.path)
+        this.#install(state, listing, await readProjectFiles(this.#storage, classified, listing))
+        state.dirty = false
+      }
+    } finally {
+      prefetch?.close()
     }
     const report = scan.report()
     for (const problem of report.problems) this.#warnedFolders.add(problem.path)

@@ -39,6 +39,11 @@ export interface IndexServiceOptions {
   readonly now?: () => number
   /** Other processes serving the tree (default: none). */
   readonly peers?: IndexPeers
+  /**
+   * What load() waits for besides the listing: the persistent cache being read meanwhile (on
+   * another core when large; docs/benchmarks.md, "Warm restart"), which the analyzer answers from.
+   */
+  readonly factsLoaded?: Promise<void>
 }
 
 /**
@@ -55,12 +60,14 @@ export class IndexService {
   readonly #tree = new ProjectTree()
   readonly #changes: ChangeDetector
   readonly #peers: IndexPeers | undefined
+  readonly #factsLoaded: Promise<void> | undefined
   #loaded = false
 
   constructor(options: IndexServiceOptions) {
     this.#analyzer = options.analyzer
     this.#log = options.log.child({ component: 'index' })
     this.#peers = options.peers
+    this.#factsLoaded = options.factsLoaded
     this.#changes = new ChangeDetector({
       storage: options.storage,
       tree: this.#tree,
@@ -84,6 +91,7 @@ export class IndexService {
    */
   async load(): Promise<LayoutReport> {
     const report = await this.#changes.load()
+    await this.#factsLoaded
     this.#loaded = true
     return report
   }

@@ -7,7 +7,7 @@ import type { MemoizingAnalyzer } from '../file-facts/memoizing-analyzer.js'
 import type { DistFile } from '../core/index-model.js'
 import { formatBytes } from '../core/bytes.js'
 import { plural } from '../core/plural.js'
-import type { IndexService, ProjectSnapshot } from './index-service.js'
+import type { IndexService } from './index-service.js'
 
 /** Where warm-up stands. */
 export interface WarmupProgress {
@@ -31,10 +31,6 @@ export interface WarmupOptions {
   readonly progressEveryMs?: number
   /** Called with each progress report (the CLI's `warm` draws a bar with it). */
   readonly onProgress?: (progress: WarmupProgress) => void
-}
-
-function* identities(projects: readonly ProjectSnapshot[]): Generator<string> {
-  for (const { files } of projects) for (const file of files) yield file.identity
 }
 
 // Analyses queued at once: enough to keep every reader busy, few enough to stay lean.
@@ -86,9 +82,7 @@ export class Warmup {
   async run(): Promise<WarmupProgress> {
     this.#started = Date.now()
     const work: { project: string; file: DistFile }[] = []
-    const held = this.#options.index.heldProjects()
-    this.#options.analyzer.adopt(identities(held))
-    for (const { project, files } of held) {
+    for (const { project, files } of this.#options.index.heldProjects()) {
       for (const file of files) {
         if (this.#options.analyzer.knows(file.identity)) continue
         work.push({ project, file })

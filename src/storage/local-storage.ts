@@ -23,6 +23,8 @@ import {
   sweepLocalUploads,
   type UploadRoot,
 } from './local-upload.js'
+import { FolderPrefetch, PREFETCH_FROM_FOLDERS, RUN } from './folder-prefetch.js'
+import { ABSENT, identityOf, tokenOf, toStoredFile } from './local-listing.js'
 import { watchTree } from './local-watch.js'
 import type { LocalStorageSpec } from './open-storage.js'
 import { createRangeStream, readInto, readRange } from './range-stream.js'
@@ -43,8 +45,12 @@ import {
   type Watch,
 } from './storage.js'
 
-// Errors meaning "not there (any more)": the caller gets undefined, as the Storage contract says.
-const ABSENT = new Set(['ENOENT', 'ENOTDIR', 'ELOOP'])
+/** Options of LocalStorage.create(). */
+export interface LocalStorageOptions {
+  readonly blocking?: boolean
+  /** From how many folders a load is listed on two threads, in runs of how many (default 2,000 and 64). */
+  readonly prefetch?: { readonly folders: number; readonly run: number }
+}
 
 /** Storage backed by a directory on a local (or network) filesystem. */
 export class LocalStorage implements StorageBackend {
@@ -53,12 +59,17 @@ export class LocalStorage implements StorageBackend {
   readonly #log: FastifyBaseLogger
   readonly #blocking: boolean
   readonly #uploads: UploadRoot
+  readonly #prefetchFrom: { readonly folders: number; readonly run: number }
+  /** The worker listing folders beside the main thread while the tree is loaded. */
+  #prefetch: FolderPrefetch | undefined
+  #prefetchedBefore = 0
 
-  private constructor(root: string, realRoot: string, log: FastifyBaseLogger, blocking: boolean) {
+  private constructor(root: string, realRoot: string, log: FastifyBaseLogger, options: LocalStorageOptions) {
     this.#root = root
     this.#realRoot = realRoot
     this.#log = log
-    this.#blocking = blocking
+    this.#blocking = options.blocking ?? false
+    this.#prefetchFrom = options.prefetch ?? { folders: PREFETCH_FROM_FOLDERS, run: RUN }
     this.#uploads = { realRoot, log, describe: toStoredFile }
   }
 
@@ -67,11 +78,7 @@ export class LocalStorage implements StorageBackend {
    * directory. `blocking` makes reads synchronous: for worker threads, where blocking costs
    * nothing and libuv's thread pool round trips dominate the reading of small files.
    */
-  static async create(
-    root: string,
-    log: FastifyBaseLogger,
-    options: { blocking?: boolean } = {},
-  ): Promise<LocalStorage> {
+  static async create(root: string, log: FastifyBaseLogger, options: LocalStorageOptions = {}): Promise<LocalStorage> {
     let realRoot: string
     try {
       realRoot = await realpath(root)
@@ -82,7 +89,7 @@ export class LocalStorage implements StorageBackend {
       if (err instanceof LayoutError) throw err
       throw new LayoutError(`Cannot serve "${root}": ${describeErrno(err, 'directory')}`, { cause: err })
     }
-    return new LocalStorage(root, realRoot, log.child({ component: 'storage' }), options.blocking ?? false)
+    return new LocalStorage(root, realRoot, log.child({ component: 'storage' }), options)
   }
 
   // Listings are read with synchronous calls on purpose: at start-up there is nothing else to
@@ -106,7 +113,34 @@ export class LocalStorage implements StorageBackend {
   }
 
   listFolder(folder: string): Promise<FolderListing | undefined> {
+    const prefetched = this.#prefetch?.take(folder)
+    if (prefetched !== undefined)
+      return prefetched.then((listing) => (listing === 'declined' ? this.#listFolder(folder) : listing))
     return Promise.resolve(this.#listFolder(folder))
+  }
+
+  /**
+   * The tree's folders are about to be listed in this order (the start-up load): with
+   * `prefetch.folders` of them or more, a worker thread lists every other run of them meanwhile
+   * (folder-prefetch.ts), until close(). listFolder() answers the same either way.
+   */
+  prefetchFolders(folders: readonly string[]): { close(): void } {
+    if (folders.length < this.#prefetchFrom.folders || this.#prefetch !== undefined) return { close: () => undefined }
+    const prefetch = new FolderPrefetch(this.#realRoot, folders, this.#prefetchFrom.run)
+    this.#prefetch = prefetch
+    return {
+      close: () => {
+        prefetch.close()
+        if (this.#prefetch !== prefetch) return
+        this.#prefetch = undefined
+        this.#prefetchedBefore += prefetch.taken
+      },
+    }
+  }
+
+  /** Folders a worker thread listed for listFolder() (see prefetchFolders()). */
+  get prefetched(): number {
+    return this.#prefetchedBefore + (this.#prefetch?.taken ?? 0)
   }
 
   #listFolder(folder: string): FolderListing | undefined {
@@ -353,25 +387,6 @@ async function statOrClose(handle: FileHandle): Promise<Stats> {
 // Not logged here: whoever handles the failure logs it, once (for a request, the error handler).
 function storageFailure(action: string, key: string, err: unknown): StorageError {
   return new StorageError(`Cannot ${action} "${key}": ${describeErrno(err)}`, { cause: err })
-}
-
-function toStoredFile(key: string, info: Stats): StoredFile {
-  return {
-    key,
-    size: info.size,
-    mtimeMs: Math.floor(info.mtimeMs),
-    identity: identityOf(info),
-  }
-}
-
-// A directory's mtime and ctime change whenever an entry is added, removed or renamed.
-function tokenOf(directory: Stats): string {
-  return `${directory.ino}:${directory.mtimeMs}:${directory.ctimeMs}`
-}
-
-function identityOf(info: Stats): string {
-  // Flat, like keys (see makeKey, and its bench row): one identity per indexed file.
-  return [info.dev, info.ino, info.size, info.mtimeMs, info.ctimeMs].join(':')
 }
 
 function statSyncOrUndefined(path: string): Stats | undefined {

@@ -150,6 +150,11 @@ export interface Storage {
   listRoot(): Promise<RootListing>
   /** undefined when the folder does not exist (or is not a folder inside the tree). */
   listFolder(folder: string): Promise<FolderListing | undefined>
+  /**
+   * The whole tree's folders are about to be listed, in this order (optional: a backend that
+   * lists them faster knowing it, until close()).
+   */
+  prefetchFolders?(folders: readonly string[]): { close(): void }
   /** Cheap current token of the top level (folder undefined) or of a folder; undefined when gone. */
   changeToken(folder?: string): Promise<string | undefined>
   /** Open a file by key; undefined when it does not exist or is not a regular file inside the tree. */

@@ -9,7 +9,9 @@ import { AnalysisStoppedError } from '../../src/file-facts/analyzer.js'
 import type { ProjectPage } from '../../src/core/index-model.js'
 import { buildApp } from '../../src/app.js'
 import { SETTINGS } from '../../src/config.js'
+import { MemoizingAnalyzer } from '../../src/file-facts/memoizing-analyzer.js'
 import { BackgroundWork } from '../../src/live-index/background.js'
+import { IndexService } from '../../src/live-index/index-service.js'
 import { Warmup, type WarmupProgress } from '../../src/live-index/warmup.js'
 import { createIndexServices, type IndexServices, type IndexServicesOptions } from '../../src/services.js'
 import { buildSdist, buildWheel, writeDist } from '../helpers/distributions.js'
@@ -230,4 +232,61 @@ await test('once ready, the cache is pruned after a turn of the event loop: wait
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
   assert.deepEqual(sizes, [6])
+})
+
+await test("a warm start is ready before the facts are kept under the listing's identity strings", async (t) => {
+  const root = await tree(t, 2, 3)
+  const cacheDir = await tempDir(t, 'eggserve-cache-')
+  const first = await services(t, root, { cacheDir })
+  await new Warmup({ index: first.index, analyzer: first.analyzer, log: silent }).run()
+  await first.close()
+  const second = await services(t, root, { cacheDir })
+  // Whether /health/ready said ready when adopt() ran (it walks every file: 0.2 s at 100,000).
+  const readyWhenAdopted: boolean[] = []
+  class Watched extends MemoizingAnalyzer {
+    ready = (): boolean => false
+    override adopt(identities: Iterable<string>): void {
+      readyWhenAdopted.push(this.ready())
+      super.adopt(identities)
+    }
+  }
+  const analyzer = new Watched(second.reader, second.facts)
+  const work = new BackgroundWork({ services: { ...second, analyzer }, log: silent, reconcileIntervalMs: 0 })
+  analyzer.ready = () => work.readiness().ready
+  t.after(() => work.stop())
+  work.start()
+  for (let turns = 0; readyWhenAdopted.length === 0; turns++) {
+    assert.ok(turns < 1000, 'never adopted')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  assert.deepEqual(readyWhenAdopted, [true])
+  assert.equal(second.reader.stats.files, 0, 'every file came from the cache')
+})
+
+await test('index.load() waits for the facts it was told to (the cache read beside the listing)', async (t) => {
+  const root = await tree(t, 2, 3)
+  const s = await services(t, root)
+  let release = (): void => undefined
+  const factsLoaded = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const index = new IndexService({ storage: s.storage, analyzer: s.analyzer, log: silent, factsLoaded })
+  t.after(() => {
+    index.close()
+  })
+  let done = false
+  const loading = index.load().then(() => {
+    done = true
+  })
+  // The tree is listed, and then some turns of the event loop.
+  for (let turns = 0; index.heldProjects().length < 2 || turns < 10; turns++) {
+    assert.ok(turns < 1000, 'never listed')
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  assert.equal(done, false)
+  assert.equal(index.loaded, false)
+  release()
+  await loading
+  assert.equal(index.loaded, true)
+  assert.equal(index.heldProjects().length, 2)
 })

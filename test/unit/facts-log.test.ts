@@ -320,3 +320,61 @@ await test('a cache file fed in pieces of any size gives the same records as the
     ['id:0', 'id:1', 'id:2', 'id:3', 'id:5'],
   )
 })
+
+await test('a large cache file is read in a worker thread, to the same entries, counts and problems', async (t) => {
+  const dir = await tempDir(t)
+  const log = await openLog(dir)
+  for (let i = 0; i < 20; i++) log.set(`id:${i}`, facts(i))
+  // A later record of an identity wins; one without sha256 is not usable here.
+  log.set('id:3', facts(33))
+  log.set('id:only-md5', { digests: { md5: 'e'.repeat(32) } })
+  await log.close()
+  // A flipped byte in one record, and a torn last line.
+  const lines = (await readFile(log.path, 'utf8')).split('\n')
+  lines[5] = (lines[5] ?? '').replace(/md5=(.)/, (_m, c: string) => `md5=${c === '0' ? '1' : '0'}`)
+  await writeFile(log.path, lines.join('\n') + 'f00d\tid:torn')
+  const copy = join(await tempDir(t), 'copy')
+  await writeFile(copy, await readFile(log.path))
+  const open = (workerFromBytes?: number): Promise<FactsLog> =>
+    FactsLog.open({
+      dir,
+      namespace: '/srv/eggs',
+      algorithms: ['md5', 'sha256'],
+      log: silent,
+      ...(workerFromBytes === undefined ? {} : { workerFromBytes }),
+    })
+  const here = await open()
+  await here.close()
+  // The first open rewrote the file clean: read the same bytes again.
+  await writeFile(log.path, await readFile(copy))
+  const inWorker = await open(0)
+  await inWorker.close()
+  assert.equal(here.stats.readInWorker, false, 'a small file is read in the calling thread')
+  assert.equal(inWorker.stats.readInWorker, true)
+  assert.deepEqual([...inWorker.entries()], [...here.entries()])
+  assert.equal(inWorker.size, 19, 'the corrupt record, the torn line and the md5-only one are left out')
+  assert.deepEqual(inWorker.get('id:3'), facts(33))
+  assert.deepEqual(
+    { corrupt: inWorker.stats.corrupt, loaded: inWorker.stats.loaded },
+    { corrupt: here.stats.corrupt, loaded: here.stats.loaded },
+  )
+  assert.equal(inWorker.stats.corrupt, 2)
+})
+
+await test('opening() resolves before the file is read; loaded says when it has been', async (t) => {
+  const dir = await tempDir(t)
+  const log = await openLog(dir)
+  for (let i = 0; i < 5; i++) log.set(`id:${i}`, facts(i))
+  await log.close()
+  const store = await FactsLog.opening({
+    dir,
+    namespace: '/srv/eggs',
+    algorithms: ['md5', 'sha256'],
+    log: silent,
+    workerFromBytes: 0,
+  })
+  assert.equal(store.size, 0, 'nothing read yet (the worker thread reads it)')
+  await store.loaded
+  assert.equal(store.size, 5)
+  await store.close()
+})

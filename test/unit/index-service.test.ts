@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { test, type TestContext } from 'node:test'
 import { pino } from 'pino'
 import { createIndexServices, type IndexServices } from '../../src/services.js'
+import { LocalStorage } from '../../src/storage/local-storage.js'
 import { tempDir, writeTree } from '../helpers/temp-tree.js'
 
 const silent = pino({ level: 'silent' })
@@ -128,4 +129,18 @@ await test('a file whose bytes changed under an unchanged folder is described as
     before.file('demo-1.0.tar.gz')?.identity,
     'the folder was read again',
   )
+})
+
+await test('load() has the local tree listed on two threads, to the same index', async (t) => {
+  const files: Record<string, string> = {}
+  for (let p = 0; p < 9; p++) for (let f = 0; f < 3; f++) files[`p${p}/p${p}-1.${f}.tar.gz`] = `project ${p} file ${f}`
+  const { root, services: alone } = await loaded(t, files)
+  const storage = await LocalStorage.create(root, silent, { prefetch: { folders: 0, run: 2 } })
+  const both = await createIndexServices({ eggdir: root, storage, hashAlgorithm: 'md5', logger: silent })
+  t.after(() => both.close())
+  await both.index.load()
+  assert.ok(storage.prefetched > 0, 'some folders were listed by the worker thread')
+  const shape = (s: IndexServices): unknown =>
+    s.index.heldProjects().map(({ folder, files: held }) => [folder, held.map(({ key, identity }) => [key, identity])])
+  assert.deepEqual(shape(both), shape(alone))
 })

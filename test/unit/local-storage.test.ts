@@ -68,3 +68,41 @@ await test('a file replaced after the listing is opened as it is now, described 
   assert.notEqual(opened.file.identity, listed.identity)
   await opened.close()
 })
+
+await test('a load listed on two threads (prefetchFolders) answers exactly what the main thread alone does', async (t) => {
+  const root = await tempDir(t)
+  const outside = await tempDir(t)
+  await writeFile(join(outside, 'out-1.0.tar.gz'), 'outside')
+  const folders: string[] = []
+  for (let i = 0; i < 12; i++) {
+    const folder = `p${String(i).padStart(2, '0')}`
+    folders.push(folder)
+    await mkdir(join(root, folder))
+    await writeFile(join(root, folder, `${folder}-1.0.tar.gz`), `file ${i}`)
+    await writeFile(join(root, folder, `${folder}-2.0.tar.gz`), `file ${i} again`)
+  }
+  // What the worker declines or leaves out: a symlinked file, a symlink leading out, a hidden
+  // file, a sub-folder, a folder that is a symlink, a folder that is gone, a file for a folder.
+  await symlink(join(root, 'p01', 'p01-1.0.tar.gz'), join(root, 'p03', 'p03-9.0.tar.gz'))
+  await symlink(join(outside, 'out-1.0.tar.gz'), join(root, 'p05', 'p05-8.0.tar.gz'))
+  await writeFile(join(root, 'p07', '.hidden-1.0.tar.gz'), 'hidden')
+  await mkdir(join(root, 'p07', 'sub'))
+  await symlink(join(root, 'p00'), join(root, 'linked'))
+  await writeFile(join(root, 'plain-file'), 'not a folder')
+  folders.push('linked', 'gone', 'plain-file')
+  const alone = await LocalStorage.create(root, silent)
+  const expected = await Promise.all(folders.map((folder) => alone.listFolder(folder)))
+  const both = await LocalStorage.create(root, silent, { prefetch: { folders: 0, run: 2 } })
+  const prefetch = both.prefetchFolders(folders)
+  t.after(() => {
+    prefetch.close()
+  })
+  // In order, a few ahead, as the index's load() asks.
+  const listed = []
+  for (const folder of folders) listed.push(await both.listFolder(folder))
+  prefetch.close()
+  assert.deepEqual(listed, expected)
+  assert.ok(both.prefetched >= 4, `folders the worker listed: ${both.prefetched}`)
+  assert.equal(alone.prefetched, 0)
+  assert.deepEqual(await both.listFolder('p03'), expected[3], 'after close(), listed by the main thread')
+})
