@@ -4,6 +4,7 @@
 
 /** Floors from the bottom up: each entry is [element type, folder or file patterns]. */
 export const FLOORS = [
+  ['platform', ['src/platform/**']],
   ['core', ['src/core/**', 'src/errors.ts', 'src/error-codes.ts']],
   ['render', ['src/render/**']],
   ['storage', ['src/storage/**']],
@@ -41,12 +42,13 @@ function floorsBelow(floor) {
 
 /** What each floor may import besides itself: the floors below it that it has a use for. */
 export const MAY_IMPORT = {
+  platform: [],
   core: [],
   render: ['core'],
-  storage: ['core'],
+  storage: ['core', 'platform'],
   archives: ['core', 'storage'],
-  'file-facts': ['core', 'storage', 'archives'],
-  readme: ['core', 'render'],
+  'file-facts': ['core', 'platform', 'storage', 'archives'],
+  readme: ['core', 'platform', 'render'],
   'live-index': ['core', 'storage', 'archives', 'file-facts'],
   upstream: ['core', 'storage', 'live-index'],
   auth: ['core'],

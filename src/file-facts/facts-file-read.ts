@@ -2,9 +2,10 @@
 // parsing (about 0.8 s of CPU for 100,000 records) runs on another core while the main thread
 // lists the tree; in the calling thread otherwise, or when the worker fails.
 import { closeSync, openSync, readSync, statSync } from 'node:fs'
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import type { HashAlgorithm } from '../core/digests.js'
 import { errnoCode } from '../errors.js'
+import { startWorker } from '../platform/worker-thread.js'
 import { LogParser } from './facts-record.js'
 import { hasDigest, type StoredFileFacts } from './packed-facts.js'
 
@@ -40,10 +41,6 @@ export type FactsReadReply =
 /** Files at least this large are read in a worker thread (a thread costs ~30 ms of CPU and ~10 MB to start). */
 export const WORKER_FROM_BYTES = 1024 * 1024
 
-// Under tsx (the tests) this module is a .ts file, and so is its worker.
-const FROM_SOURCE = import.meta.url.endsWith('.ts')
-const WORKER_URL = new URL(FROM_SOURCE ? './facts-read-worker.ts' : './facts-read-worker.js', import.meta.url)
-
 /**
  * The contents of the cache file at `request.path` (undefined: there is none), read in a worker
  * thread when it holds at least `workerFromBytes` bytes. Rejects with the system error when the
@@ -74,13 +71,7 @@ function inWorker(request: FactsReadRequest): Promise<FactsReadReply> {
   return new Promise((resolve) => {
     let worker: Worker
     try {
-      worker = FROM_SOURCE
-        ? // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
-          new Worker(
-            `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`,
-            { eval: true, workerData: request },
-          )
-        : new Worker(WORKER_URL, { workerData: request })
+      worker = startWorker(import.meta.url, 'facts-read-worker', { workerData: request })
     } catch {
       resolve({ kind: 'failed' })
       return

@@ -1,11 +1,12 @@
 // An Analyzer that runs StreamingAnalyzers in worker threads: hashing a cold tree uses every
 // core, and the event loop that serves requests only passes messages. Fairness and the bound
 // on concurrent reads stay on the main thread, in one FairScheduler.
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import type { FastifyBaseLogger } from 'fastify'
 import type { HashAlgorithm } from '../core/digests.js'
 import type { DistFile } from '../core/index-model.js'
 import { AppError, isStoreFailureCode, StoreFailure } from '../errors.js'
+import { startWorker } from '../platform/worker-thread.js'
 import type { StorageSpec } from '../storage/open-storage.js'
 import {
   AnalysisStoppedError,
@@ -47,10 +48,6 @@ interface Slot {
 
 // How long workers stay after their last file.
 const IDLE_MS = 60_000
-
-// Under tsx (the tests) this module is a .ts file, and so is its worker.
-const FROM_SOURCE = import.meta.url.endsWith('.ts')
-const WORKER_URL = new URL(FROM_SOURCE ? './analysis-worker.ts' : './analysis-worker.js', import.meta.url)
 
 /** Analyzes files in a pool of worker threads. */
 export class WorkerAnalyzer implements Analyzer {
@@ -166,13 +163,7 @@ export class WorkerAnalyzer implements Analyzer {
     // Bench row "peak RSS (VmHWM) of the instance that was loaded": 16/96 MB gave a 16 MB higher
     // cold-start peak at 100,000 files with two workers.
     const resourceLimits = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 }
-    const worker = FROM_SOURCE
-      ? // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
-        new Worker(
-          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`,
-          { eval: true, workerData: data, resourceLimits },
-        )
-      : new Worker(WORKER_URL, { workerData: data, resourceLimits })
+    const worker = startWorker(import.meta.url, 'analysis-worker', { workerData: data, resourceLimits })
     const slot: Slot = { worker, ids: new Set(), ready: false, retired: false }
     this.#slots.push(slot)
     worker.on('message', (reply: WorkerReply) => {

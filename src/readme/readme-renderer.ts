@@ -1,10 +1,11 @@
 // Long descriptions rendered for the project pages, off the request path: Markdown in a worker
 // thread, reStructuredText in a python3 subprocess, and the HTML kept in a byte-bounded LRU
 // keyed by the identity of the file the description came from (same identity, same bytes).
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import type { FastifyBaseLogger } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import type { Description } from '../core/project-details.js'
+import { startWorker } from '../platform/worker-thread.js'
 import { escapeHtml } from '../render/html.js'
 import type { RenderedReadme } from '../render/rendered-readme.js'
 import type { ReadmeJob, ReadmeReply } from './readme-protocol.js'
@@ -27,9 +28,6 @@ export interface ReadmeRendererOptions {
 // description does not render, and a megabyte of README is not read by anyone.
 const MAX_RENDERED_CHARS = 1024 * 1024
 const MAX_TEXT_CHARS = 256 * 1024
-
-const FROM_SOURCE = import.meta.url.endsWith('.ts')
-const WORKER_URL = new URL(FROM_SOURCE ? './readme-worker.ts' : './readme-worker.js', import.meta.url)
 
 interface Pending {
   readonly resolve: (reply: ReadmeReply) => void
@@ -156,13 +154,7 @@ export class ReadmeRenderer {
 
   #ensureWorker(): { readonly thread: Worker; readonly pending: Map<number, Pending> } {
     if (this.#worker !== undefined) return this.#worker
-    const thread = FROM_SOURCE
-      ? // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
-        new Worker(
-          `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`,
-          { eval: true },
-        )
-      : new Worker(WORKER_URL)
+    const thread = startWorker(import.meta.url, 'readme-worker')
     // An idle README worker must not keep the process alive.
     thread.unref()
     const worker = { thread, pending: new Map<number, Pending>() }

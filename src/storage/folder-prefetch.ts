@@ -5,7 +5,8 @@
 // (local-listing.ts); anything else it declines, and the main thread lists that folder itself.
 // Every file is still `stat`ed (its identity is what the cache is trusted by); a listing made by
 // the worker is as fresh as one the main thread would make LIST_AHEAD folders early.
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
+import { startWorker } from '../platform/worker-thread.js'
 import type { FolderListing } from './storage.js'
 
 /** What the worker is started with. */
@@ -29,10 +30,6 @@ export const RUN = 64
 const WINDOW = 4
 /** Fewer folders than this are listed by the main thread alone (a thread costs ~30 ms to start). */
 export const PREFETCH_FROM_FOLDERS = 2000
-
-// Under tsx (the tests) this module is a .ts file, and so is its worker.
-const FROM_SOURCE = import.meta.url.endsWith('.ts')
-const WORKER_URL = new URL(FROM_SOURCE ? './folder-list-worker.ts' : './folder-list-worker.js', import.meta.url)
 
 interface Run {
   readonly folders: readonly string[]
@@ -71,13 +68,7 @@ export class FolderPrefetch {
     }
     const request: PrefetchRequest = { realRoot, runs, window: WINDOW }
     try {
-      this.#worker = FROM_SOURCE
-        ? // Node 20 refuses a .ts entry before any --import hook runs: register tsx, then import it.
-          new Worker(
-            `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}) })`,
-            { eval: true, workerData: request },
-          )
-        : new Worker(WORKER_URL, { workerData: request })
+      this.#worker = startWorker(import.meta.url, 'folder-list-worker', { workerData: request })
     } catch {
       this.#stop()
       return
