@@ -13,15 +13,21 @@ async function setUp(t: TestContext): Promise<{
   drain: KeepAliveDrain
   client: Socket
   received: () => string
+  /** The response to the first request (sent here). */
   pending: Promise<ServerResponse>
+  /** The response to request `n` on the connection, 0 the first. */
+  response: (n: number) => Promise<ServerResponse>
 }> {
-  let respond: (response: ServerResponse) => void = () => undefined
-  const pending = new Promise<ServerResponse>((resolve) => {
-    respond = resolve
-  })
+  const responses: ServerResponse[] = []
+  const waiting = new Map<number, (response: ServerResponse) => void>()
   const server = createServer((_request, response) => {
-    respond(response)
+    responses.push(response)
+    waiting.get(responses.length - 1)?.(response)
   })
+  const response = (n: number): Promise<ServerResponse> => {
+    const got = responses[n]
+    return got === undefined ? new Promise((resolve) => waiting.set(n, resolve)) : Promise.resolve(got)
+  }
   // No keep-alive timeout: only the drain can close an idle connection.
   server.keepAliveTimeout = 0
   const drain = new KeepAliveDrain(server)
@@ -41,7 +47,7 @@ async function setUp(t: TestContext): Promise<{
     text += chunk.toString('latin1')
   })
   client.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-  return { drain, client, received: () => text, pending }
+  return { drain, client, received: () => text, pending: response(0), response }
 }
 
 await test('a response that has not started when the drain begins says Connection: close, and the server closes', async (t) => {
@@ -90,50 +96,17 @@ await test('a request the server reads as the drain begins is answered with Conn
 })
 
 await test('on a connection that already carried a response, the one in flight when the drain begins says Connection: close', async (t) => {
-  const requests: ServerResponse[] = []
-  let arrived: () => void = () => undefined
-  const server = createServer((_request, response) => {
-    requests.push(response)
-    arrived()
-  })
-  server.keepAliveTimeout = 0
-  const drain = new KeepAliveDrain(server)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.after(() => {
-    server.closeAllConnections()
-    server.close()
-  })
-  const address = server.address()
-  assert.ok(address !== null && typeof address === 'object')
-  const client = connect({ host: '127.0.0.1', port: address.port })
-  await once(client, 'connect')
-  t.after(() => client.destroy())
-  let text = ''
-  client.on('data', (chunk: Buffer) => {
-    text += chunk.toString('latin1')
-  })
-  const next = (): Promise<ServerResponse> =>
-    new Promise((resolve) => {
-      arrived = () => {
-        const response = requests.at(-1)
-        assert.ok(response !== undefined)
-        resolve(response)
-      }
-    })
-  let pending = next()
-  client.write('GET /one HTTP/1.1\r\nHost: x\r\n\r\n')
-  const first = await pending
+  const { drain, client, received, response } = await setUp(t)
+  const first = await response(0)
   first.end('one')
   await once(first, 'close')
-  pending = next()
   client.write('GET /two HTTP/1.1\r\nHost: x\r\n\r\n')
-  const second = await pending
+  const second = await response(1)
   drain.drain()
   second.end('two')
   await once(client, 'end')
-  const [one, two] = text.split(/(?=HTTP\/1\.1 )/)
+  const [one, two] = received().split(/(?=HTTP\/1\.1 )/)
   assert.match(one ?? '', /\r\nconnection: keep-alive\r\n/i, 'the first response went out before the stop')
   assert.match(two ?? '', /\r\nconnection: close\r\n/i)
-  assert.ok(text.endsWith('\r\n\r\ntwo'))
+  assert.ok(received().endsWith('\r\n\r\ntwo'))
 })
