@@ -6,7 +6,7 @@
 // "Downloads"). Here the GET is a presigned URL, signed locally by the SDK with the same client
 // (credentials, region, endpoint), sent on a connection of its own; the answer's head is parsed
 // here, and the body's bytes are the socket's own chunks, pushed straight into the stream the
-// route pipes. With a sink (the response), the socket reads into a few buffers reused once the
+// route pipes. With a sink (the response), the socket reads into two buffers reused once the
 // sink has sent them (sink-buffers.ts, as local downloads do): no allocation per chunk at all.
 // Over https too: a TLS socket decrypts into the onread buffer as a TCP one reads into it (it
 // made a new buffer per TLS record of up to 16 KiB before).
@@ -43,12 +43,6 @@ export interface PlainGetRequest {
 // Socket reads into buffers of this size, used again once the sink has sent them
 // (sink-buffers.ts), and given back by finished downloads for the next ones.
 const pool = new BufferPool(64 * 1024, 16)
-// Up to four per download, not two: when the client lags, the response's socket still holds
-// part of one chunk while the next waits in the stream (two, after short reads), and the
-// socket's next read needs another. With two, such reads went into new buffers (3 to 44 of some
-// 1,530 per 100 MB from moto), each left for a collection to free (docs/s3.md, "Downloads").
-// The third and fourth are taken from the pool only when a download needs them.
-const READ_BUFFERS = 4
 
 /**
  * Push the body of `request`'s answer into `target`, or undefined when the answer is not the
@@ -85,7 +79,7 @@ export function plainGet(
       resolve(body)
       return body.take(read.rest)
     }
-    const buffers = sink === undefined ? undefined : new SinkBuffers(pool, sink, READ_BUFFERS)
+    const buffers = sink === undefined ? undefined : new SinkBuffers(pool, sink)
     const socket: Socket = connectTo(
       url,
       buffers === undefined

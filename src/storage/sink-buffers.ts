@@ -41,59 +41,48 @@ interface Sink {
 }
 
 /**
- * Buffers of a pool read into in turn by one stream piped to `sink`: two by default, more for a
- * source whose reads may outrun what the sink has sent (s3-plain-get.ts). A chunk pushed stays
- * in the stream (its readableLength) or in the sink, which keeps the buffers written to it
- * (node:http and the socket keep them, not copies) and counts their bytes in its writableLength
- * until sent, in order. So, counting every byte pushed, the bytes sent are at least those pushed
- * minus what the stream and the sink still hold (the sink may count bytes of its own too, such
- * as the response's head: that only makes the count smaller), and a buffer is free once every
- * byte pushed up to its last chunk has been sent. None free and all `count` kept: a new buffer,
- * not kept.
+ * Two buffers of a pool read into in turn by one stream piped to `sink`. A chunk pushed stays in
+ * the stream (its readableLength) or in the sink, which keeps the buffers written to it (node:http
+ * and the socket keep them, not copies) and counts their bytes in its writableLength until sent,
+ * in order. So the buffer not under the chunk pushed last is free when no chunk waits in the
+ * stream and the sink holds no more than that last chunk, or when that last chunk still waits in
+ * the stream whole and the sink holds nothing. Otherwise a new buffer, not kept.
  */
 export class SinkBuffers {
   readonly #pool: BufferPool
   readonly #sink: Sink
-  readonly #count: number
   readonly #kept: Buffer[] = []
-  // Per kept buffer (same index): the bytes pushed up to and including its last chunk.
-  readonly #ends: number[] = []
-  #pushed = 0
+  #last: { readonly block: ArrayBufferLike; readonly length: number } | undefined
 
-  constructor(pool: BufferPool, sink: Sink, count = 2) {
+  constructor(pool: BufferPool, sink: Sink) {
     this.#pool = pool
     this.#sink = sink
-    this.#count = count
   }
 
   /** A buffer of the pool's size to read into; `queued`: the bytes waiting in the stream. */
   next(queued: number): Buffer {
-    const sent = this.#pushed - queued - this.#sink.writableLength
-    const free = this.#ends.findIndex((end) => end <= sent)
-    const buffer = free < 0 ? undefined : this.#kept[free]
-    if (buffer !== undefined) return buffer
-    if (this.#kept.length === this.#count) return Buffer.allocUnsafeSlow(this.#pool.size)
-    const taken = this.#pool.take()
-    this.#kept.push(taken)
-    // Free until a chunk of it is pushed (a read into it may come to nothing).
-    this.#ends.push(0)
-    return taken
+    const last = this.#last
+    const lastOnly =
+      last !== undefined &&
+      ((queued === 0 && this.#sink.writableLength <= last.length) ||
+        (queued === last.length && this.#sink.writableLength === 0))
+    if (lastOnly) {
+      const free = this.#kept.find((buffer) => buffer.buffer !== last.block)
+      if (free !== undefined) return free
+    }
+    if (this.#kept.length === 2) return Buffer.allocUnsafeSlow(this.#pool.size)
+    const buffer = this.#pool.take()
+    this.#kept.push(buffer)
+    return buffer
   }
 
-  /**
-   * `bytes` were just read into `buffer` and are being pushed (as it or a part of it). A source
-   * may count bytes it read but did not push (an answer's head), as long as it counts them
-   * before a chunk it pushes: every later end and the sent count are then larger by the same.
-   */
+  /** `bytes` were just read into `buffer` and are being pushed (as it or a part of it). */
   pushed(buffer: Buffer, bytes: number): void {
-    this.#pushed += bytes
-    const index = this.#kept.findIndex((kept) => kept.buffer === buffer.buffer)
-    if (index >= 0) this.#ends[index] = this.#pushed
+    this.#last = { block: buffer.buffer, length: bytes }
   }
 
   /** Back to the pool: only once nothing reads into them or sends from them any more. */
   giveBack(): void {
-    this.#ends.splice(0)
     this.#pool.give(this.#kept.splice(0))
   }
 }
