@@ -19,7 +19,7 @@ import { ConfigError } from './errors.js'
 import { resolveMetrics, type MetricsSetting } from './metrics/metrics-settings.js'
 import { parsePublicUrl, parseTrustProxy } from './proxy-settings.js'
 import { parseUpstreamFile, type UpstreamFileConfig } from './upstream/config-file.js'
-import { resolveUpstreamConfig, type UpstreamConfig } from './upstream/upstream-settings.js'
+import { resolveUpstreamConfig, type UpstreamConfig, type UpstreamFlags } from './upstream/upstream-settings.js'
 
 /** The daemon's settings, frozen. */
 export interface Config {
@@ -108,8 +108,11 @@ export interface S3DownloadCacheSetting {
 /** --s3-writers: how many servers accept uploads for one bucket. */
 export type S3Writers = 'one' | 'many'
 
-/** Flag values as commander hands them over: strings, or true for boolean flags. */
-export interface RawFlags {
+/**
+ * Flag values as commander hands them over: strings, or true for boolean flags; the upstream
+ * flags (repeatable ones as lists) are upstream-settings.ts's.
+ */
+export interface RawFlags extends UpstreamFlags {
   readonly eggdir?: string
   readonly port?: string
   readonly host?: string
@@ -138,22 +141,8 @@ export interface RawFlags {
   readonly uiRemoteImages?: boolean
   readonly publicUrl?: string
   readonly trustProxy?: string
-  /** Repeatable: each given value, in order. */
-  readonly upstream?: readonly string[]
-  readonly neverUpstream?: readonly string[]
-  readonly mergeUpstream?: readonly string[]
-  readonly offline?: boolean
-  readonly upstreamTtl?: string
-  readonly upstreamTimeout?: string
-  /** Minimum age of upstream files (a duration, e.g. "7d"). */
-  readonly minReleaseAge?: string
   /** The upstream configuration file (TOML). */
   readonly config?: string
-  readonly upstreamCacheMax?: string
-  readonly upstreamHashChange?: string
-  readonly upstreamBreakerFailures?: string
-  readonly upstreamBreakerOpenFor?: string
-  readonly upstreamDirectDownloads?: boolean
   readonly xAccelRedirect?: string
   readonly downloadRedirect?: string
   readonly presignWindow?: string

@@ -3,7 +3,7 @@
 // from the store with the same client, convergence after an upload, and start-up on a bucket prefix.
 // (report.ts imports this file and this file its number formats: only inside functions, so the
 // cycle is harmless.)
-import { int, median, ratio } from './report.js'
+import { int, median, ratio, type SectionRow } from './report.js'
 import { cpuPer100Mb } from './report-upstream.js'
 import type { S3PageLoad, S3Result, S3Startup } from './results.js'
 import type { WrkResult } from './wrk.js'
@@ -24,14 +24,7 @@ const DOWNLOAD_RATIO = 0.8
 const CONVERGENCE_MS = 2000
 const LISTENING_MS = 5000
 
-export interface S3Row {
-  readonly metric: string
-  readonly egg: string
-  readonly reference: string
-  readonly ratio: string
-  readonly target: string
-  readonly check?: { readonly id: S3TargetId; readonly met: boolean }
-}
+export type S3Row = SectionRow<S3TargetId>
 
 export function s3Rows(result: S3Result): S3Row[] {
   const { page, download, convergenceMs, startup } = result

@@ -3,7 +3,7 @@
 // file against a local one, and peak RSS while 50 clients stream one uncached file.
 // (report.ts imports this file and this file its number formats: only inside functions, so the
 // cycle is harmless.)
-import { int, median, ratio, size } from './report.js'
+import { int, median, ratio, size, type SectionRow } from './report.js'
 import type { PairedLoad, UpstreamResult } from './results.js'
 import type { WrkResult } from './wrk.js'
 
@@ -21,14 +21,7 @@ export const UPSTREAM_TARGETS: Record<UpstreamTargetId, string> = {
 const LEAST_RATIO = 0.9
 const RSS_BUDGET_MB = 50
 
-export interface UpstreamRow {
-  readonly metric: string
-  readonly egg: string
-  readonly reference: string
-  readonly ratio: string
-  readonly target: string
-  readonly check?: { readonly id: UpstreamTargetId; readonly met: boolean }
-}
+export type UpstreamRow = SectionRow<UpstreamTargetId>
 
 export function upstreamRows(result: UpstreamResult): UpstreamRow[] {
   const { page, file, firstDownload, memory } = result

@@ -58,6 +58,16 @@ interface Row {
   readonly check?: Check
 }
 
+/** A row of a section whose reference is not nginx (upstream, S3): its check names one of `Id`. */
+export interface SectionRow<Id extends string> {
+  readonly metric: string
+  readonly egg: string
+  readonly reference: string
+  readonly ratio: string
+  readonly target: string
+  readonly check?: { readonly id: Id; readonly met: boolean }
+}
+
 const NA = 'not available'
 
 export function renderReport(run: RunResult): string {

@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test'
 import { connect, TLSSocket, type PeerCertificate } from 'node:tls'
 import { buildWheel, writeDist } from '../helpers/distributions.js'
 import { createVenv, output } from '../helpers/python.js'
-import { runCli, runProcess, startServer, type LogLine } from '../helpers/spawn-server.js'
+import { runCli, runProcess, startServer, type LogLine, type ServerHandle } from '../helpers/spawn-server.js'
 import { tempDir } from '../helpers/temp-tree.js'
 import { needTool } from '../helpers/tools.js'
 
@@ -59,6 +59,40 @@ async function makePki(t: TestContext, dir: string): Promise<Pki | undefined> {
         dir,
       )
       return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) }
+    },
+  }
+}
+
+/** A server on a certificate issued as "first", from files it reads again on SIGHUP. */
+interface RenewableServer {
+  readonly server: ServerHandle
+  readonly ca: Buffer
+  readonly served: { readonly cert: string; readonly key: string }
+  /** Overwrite the served files with a certificate issued as "renewed" (the test then sends SIGHUP). */
+  renew(): Promise<void>
+}
+
+/** undefined when openssl is missing (the test skips). */
+async function renewableServer(t: TestContext, args: readonly string[] = []): Promise<RenewableServer | undefined> {
+  const root = await tempDir(t, 'eggserve-tls-')
+  const pki = await makePki(t, root)
+  if (pki === undefined) return undefined
+  const first = await pki.issue('first')
+  const renewed = await pki.issue('renewed')
+  const served = { cert: join(root, 'served.pem'), key: join(root, 'served.key') }
+  await copyFile(first.cert, served.cert)
+  await copyFile(first.key, served.key)
+  const server = await startServer(t, {
+    eggdir: await tempDir(t, 'eggserve-tls-eggs-'),
+    args: [...args, '--tls-cert', served.cert, '--tls-key', served.key],
+  })
+  return {
+    server,
+    ca: await readFile(pki.ca),
+    served,
+    async renew() {
+      await copyFile(renewed.cert, served.cert)
+      await copyFile(renewed.key, served.key)
     },
   }
 }
@@ -132,19 +166,9 @@ await test('pip installs over HTTPS, trusting the test CA with --cert (and refus
 })
 
 await test('SIGHUP: new connections get the renewed certificate, an open keep-alive connection goes on; unusable files keep the old one', async (t) => {
-  const root = await tempDir(t, 'eggserve-tls-')
-  const pki = await makePki(t, root)
-  if (pki === undefined) return
-  const first = await pki.issue('first')
-  const renewed = await pki.issue('renewed')
-  const served = { cert: join(root, 'served.pem'), key: join(root, 'served.key') }
-  await copyFile(first.cert, served.cert)
-  await copyFile(first.key, served.key)
-  const server = await startServer(t, {
-    eggdir: await tempDir(t, 'eggserve-tls-eggs-'),
-    args: ['--tls-cert', served.cert, '--tls-key', served.key],
-  })
-  const ca = await readFile(pki.ca)
+  const renewable = await renewableServer(t)
+  if (renewable === undefined) return
+  const { server, ca, served } = renewable
   assert.equal((await certificateOf(server.port, ca)).subject.CN, 'first')
 
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca })
@@ -154,8 +178,7 @@ await test('SIGHUP: new connections get the renewed certificate, an open keep-al
   const before = await getThrough(agent, `${server.url}/simple/`)
   assert.equal(before.status, 200)
 
-  await copyFile(renewed.cert, served.cert)
-  await copyFile(renewed.key, served.key)
+  await renewable.renew()
   server.process.kill('SIGHUP')
   await server.waitForLine((line) => line.msg === 'Reloaded the TLS certificate (SIGHUP)')
   assert.equal(
@@ -223,20 +246,10 @@ await test('a certificate or key that cannot be used stops start-up with one lin
 })
 
 await test('--workers 2: HTTPS from both workers, and one SIGHUP to the primary renews the certificate in each', async (t) => {
-  const root = await tempDir(t, 'eggserve-tls-')
-  const pki = await makePki(t, root)
-  if (pki === undefined) return
-  const first = await pki.issue('first')
-  const renewed = await pki.issue('renewed')
-  const served = { cert: join(root, 'served.pem'), key: join(root, 'served.key') }
-  await copyFile(first.cert, served.cert)
-  await copyFile(first.key, served.key)
-  const server = await startServer(t, {
-    eggdir: await tempDir(t, 'eggserve-tls-eggs-'),
-    args: ['--workers', '2', '--tls-cert', served.cert, '--tls-key', served.key],
-  })
+  const renewable = await renewableServer(t, ['--workers', '2'])
+  if (renewable === undefined) return
+  const { server, ca } = renewable
   assert.match(server.url, /^https:\/\/127\.0\.0\.1:\d+$/)
-  const ca = await readFile(pki.ca)
   // New connections go to the workers in turn: six reach each of them several times.
   const subjects = async (): Promise<string[]> => {
     const names: string[] = []
@@ -247,8 +260,7 @@ await test('--workers 2: HTTPS from both workers, and one SIGHUP to the primary 
     await subjects(),
     Array.from({ length: 6 }, () => 'first'),
   )
-  await copyFile(renewed.cert, served.cert)
-  await copyFile(renewed.key, served.key)
+  await renewable.renew()
   server.process.kill('SIGHUP')
   const reloaded = (): LogLine[] => server.lines.filter((line) => line.msg === 'Reloaded the TLS certificate (SIGHUP)')
   await server.waitForLine(() => reloaded().length >= 2, 15_000)

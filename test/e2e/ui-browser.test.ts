@@ -145,54 +145,24 @@ async function fixture(t: TestContext): Promise<Fixture> {
     `Classifier: ${payloads[13] ?? ''}`,
     `Requires-Dist: ${payloads[4] ?? ''}`,
   ]
-  await place(
-    eggdir,
-    'xss-markdown',
-    buildWheel({
-      name: 'xss-markdown',
+  // One project per README format, each with the hostile metadata and its own hostile README.
+  const hostileReadmes = [
+    { folder: 'xss-markdown', summary: 1, type: 'text/markdown', description: markdownReadme(beacon.url) },
+    { folder: 'xss-rst', summary: 17, type: 'text/x-rst', description: rstReadme(beacon.url) },
+    { folder: 'xss-text', summary: 18, type: 'text/plain', description: payloads.join('\n') },
+    { folder: 'xss-html', summary: 29, type: 'text/html', description: payloads.join('\n\n') },
+  ]
+  for (const { folder, summary, type, description } of hostileReadmes) {
+    const metadataLines = [...hostileLines, `Description-Content-Type: ${type}`]
+    const wheel = buildWheel({
+      name: folder,
       version: '1.0',
-      summary: payloads[1] ?? '',
-      metadataLines: [...hostileLines, 'Description-Content-Type: text/markdown'],
-      description: markdownReadme(beacon.url),
-    }),
-    30,
-  )
-  await place(
-    eggdir,
-    'xss-rst',
-    buildWheel({
-      name: 'xss-rst',
-      version: '1.0',
-      summary: payloads[17] ?? '',
-      metadataLines: [...hostileLines, 'Description-Content-Type: text/x-rst'],
-      description: rstReadme(beacon.url),
-    }),
-    30,
-  )
-  await place(
-    eggdir,
-    'xss-text',
-    buildWheel({
-      name: 'xss-text',
-      version: '1.0',
-      summary: payloads[18] ?? '',
-      metadataLines: [...hostileLines, 'Description-Content-Type: text/plain'],
-      description: payloads.join('\n'),
-    }),
-    30,
-  )
-  await place(
-    eggdir,
-    'xss-html',
-    buildWheel({
-      name: 'xss-html',
-      version: '1.0',
-      summary: payloads[29] ?? '',
-      metadataLines: [...hostileLines, 'Description-Content-Type: text/html'],
-      description: payloads.join('\n\n'),
-    }),
-    30,
-  )
+      summary: payloads[summary] ?? '',
+      metadataLines,
+      description,
+    })
+    await place(eggdir, folder, wheel, 30)
+  }
   return { eggdir, beacon }
 }
 
