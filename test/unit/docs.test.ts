@@ -190,6 +190,7 @@ const OTHER_PROGRAMS_FLAGS: Readonly<Record<string, readonly string[]>> = {
     '--ttfb', // scripts/bench/s3-download-ab.ts
   ],
   systemd: ['--now', '--root'],
+  valgrind: ['--tool', '--separate-threads'],
 }
 
 await test("every long option the README and docs/ mention is eggserve's or a named other program's", () => {
